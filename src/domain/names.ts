@@ -1,0 +1,30 @@
+// AIP-122 resource names: `{collection}/{id}`, the collection giving the type.
+import type { ResourceSchema, ResourceType } from "./schema/schema.js";
+import { invalidArgument } from "../errors.js";
+
+const ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+/** The type of a resource name, or a description of what is wrong with it. */
+export function typeOfName(schema: ResourceSchema, name: string): ResourceType | string {
+  const slash = name.indexOf("/");
+  if (slash < 0) return `"${name}" is not a resource name; expected {collection}/{id}, e.g. "clouds/cld_abc123"`;
+  const collection = name.slice(0, slash);
+  const id = name.slice(slash + 1);
+  const type = schema.typesByCollection.get(collection);
+  if (!type) {
+    const known = [...schema.typesByCollection.keys()].join(", ");
+    return `unknown collection "${collection}" in "${name}"; known collections: ${known}`;
+  }
+  if (!ID.test(id)) {
+    return `invalid id "${id}" in "${name}": 1-128 letters, digits, '_', '.', '-', starting with a letter or digit`;
+  }
+  return type;
+}
+
+/** The type of `name`, or INVALID_ARGUMENT naming `field`. */
+export function requireResourceName(schema: ResourceSchema, field: string, name: string): ResourceType {
+  if (name === "") throw invalidArgument([{ field, description: "is required" }]);
+  const type = typeOfName(schema, name);
+  if (typeof type === "string") throw invalidArgument([{ field, description: type }]);
+  return type;
+}

@@ -1,0 +1,65 @@
+// The policy facade the RPC handlers call: validate, read the stored state, decide, write with compare-and-set.
+import type { FieldMask } from "@bufbuild/protobuf/wkt";
+import type { Policy } from "../../gen/policy/v1/policy_pb.js";
+import { ServiceError } from "../errors.js";
+import type { Actor, Store, StoredPolicy } from "../store/store.js";
+import { requireResourceName } from "./names.js";
+import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
+import { planPolicyWrite, staleEtag } from "./policy-write.js";
+import { sameEtag } from "./etag.js";
+import type { ResourceSchema } from "./schema/schema.js";
+
+// An etag-less write retries its read-decide-write cycle when another writer got in between; bounded.
+const MAX_UNCONDITIONAL_ATTEMPTS = 20;
+
+export class Policies {
+  constructor(
+    private readonly store: Store,
+    private readonly schema: ResourceSchema,
+  ) {}
+
+  async get(resource: string, requestedVersion: number): Promise<Policy> {
+    checkRequestedVersion(requestedVersion, "options.requested_policy_version");
+    const stored = await this.read(resource, "resource");
+    return policyForVersion(stored.policy, requestedVersion);
+  }
+
+  async set(resource: string, policy: Policy | undefined, updateMask: FieldMask | undefined, actor: Actor): Promise<Policy> {
+    const type = requireResourceName(this.schema, "resource", resource);
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.read(resource, "resource");
+      const write = planPolicyWrite(type, policy, updateMask, stored.policy);
+      try {
+        return await this.store.putPolicy(resource, write.policy, stored.policy.etag, actor);
+      } catch (e) {
+        const lostRace = e instanceof ServiceError && e.code === "aborted";
+        if (!lostRace || write.conditional || attempt >= MAX_UNCONDITIONAL_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  /** Removes the policy; returns the etag of the (now empty) policy. */
+  async delete(resource: string, etag: Uint8Array, actor: Actor): Promise<Uint8Array> {
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.read(resource, "resource");
+      if (etag.length > 0 && !sameEtag(etag, stored.policy.etag)) throw staleEtag("policy");
+      try {
+        return (await this.store.putPolicy(resource, undefined, stored.policy.etag, actor)).etag;
+      } catch (e) {
+        const lostRace = e instanceof ServiceError && e.code === "aborted";
+        if (!lostRace || etag.length > 0 || attempt >= MAX_UNCONDITIONAL_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async read(resource: string, field: string): Promise<StoredPolicy> {
+    requireResourceName(this.schema, field, resource);
+    const stored = await this.store.getPolicy(resource);
+    if (!stored) throw notFound(resource);
+    return stored;
+  }
+}
+
+export function notFound(name: string): ServiceError {
+  return new ServiceError("not_found", `resource "${name}" not found; register it with ResourceService.CreateResource`);
+}

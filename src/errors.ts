@@ -1,0 +1,51 @@
+// The one error type every layer throws for an expected failure. The RPC layer maps `code` to a gRPC status;
+// anything else that escapes is an internal error.
+
+export type ErrorCode =
+  | "invalid_argument"
+  | "not_found"
+  | "already_exists"
+  | "aborted"
+  | "failed_precondition"
+  | "unauthenticated"
+  | "permission_denied";
+
+/** A problem with one request field, reported as a google.rpc.BadRequest field violation. */
+export interface FieldViolation {
+  field: string;
+  description: string;
+}
+
+export class ServiceError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly violations: readonly FieldViolation[] = [],
+  ) {
+    super(message);
+    this.name = "ServiceError";
+  }
+}
+
+/** INVALID_ARGUMENT for one or more field violations; the message lists them all. */
+export function invalidArgument(violations: readonly FieldViolation[]): ServiceError {
+  const message = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
+  return new ServiceError("invalid_argument", message, violations);
+}
+
+/** Collects field violations so that a request is told every problem at once, not one per attempt. */
+export class Violations {
+  readonly list: FieldViolation[] = [];
+
+  add(field: string, description: string): void {
+    this.list.push({ field, description });
+  }
+
+  get empty(): boolean {
+    return this.list.length === 0;
+  }
+
+  throwIfAny(): void {
+    if (!this.empty) throw invalidArgument(this.list);
+  }
+}

@@ -1,0 +1,15 @@
+// PolicyService: thin adapter from RPC messages to the Policies facade.
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { PolicyService, DeletePolicyResponseSchema } from "../../gen/policy/v1/policy_service_pb.js";
+import type { Policies } from "../domain/policies.js";
+import { actorOf } from "./context.js";
+
+export function policyService(policies: Policies): ServiceImpl<typeof PolicyService> {
+  return {
+    setPolicy: (req, ctx) => policies.set(req.resource, req.policy, req.updateMask, actorOf(ctx)),
+    getPolicy: (req) => policies.get(req.resource, req.options?.requestedPolicyVersion ?? 0),
+    deletePolicy: async (req, ctx) =>
+      create(DeletePolicyResponseSchema, { etag: await policies.delete(req.resource, req.etag, actorOf(ctx)) }),
+  };
+}

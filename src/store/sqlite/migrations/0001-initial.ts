@@ -1,0 +1,46 @@
+// The first schema: resources (the hierarchy), policies, the append-only change log, and server secrets.
+export const sql = `
+CREATE TABLE resources (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  parent_id INTEGER REFERENCES resources(id),
+  type TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  -- change-log sequence of the resource's creation and of its last change (its etag)
+  create_seq INTEGER NOT NULL,
+  revision INTEGER NOT NULL,
+  create_time INTEGER NOT NULL,
+  update_time INTEGER NOT NULL
+) STRICT;
+CREATE INDEX resources_by_parent ON resources(parent_id, name);
+CREATE INDEX resources_by_type ON resources(type, name);
+
+CREATE TABLE policies (
+  resource_id INTEGER PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
+  -- canonical policy.v1.Policy bytes: version, bindings, audit_configs
+  policy BLOB NOT NULL,
+  binding_count INTEGER NOT NULL,
+  -- change-log sequence of the write (its etag)
+  revision INTEGER NOT NULL,
+  update_time INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE change_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  principal TEXT NOT NULL,
+  action TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  etag_before BLOB,
+  etag_after BLOB,
+  -- the new state: policy.v1.Policy or policy.v1.Resource bytes; NULL for a delete
+  change BLOB
+) STRICT;
+CREATE INDEX change_log_by_resource ON change_log(resource, seq);
+
+CREATE TABLE secrets (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) STRICT;
+INSERT INTO secrets(name, value) VALUES ('page_token_key', randomblob(32));
+`;

@@ -1,0 +1,65 @@
+// The one persistence interface. Every write is one transaction that also appends its change-log row; the SQLite
+// store (sqlite/) is the embedded default, and a PostgreSQL store can implement the same interface.
+import type { Policy } from "../../gen/policy/v1/policy_pb.js";
+import type { Resource } from "../../gen/policy/v1/resource_pb.js";
+
+/** Who made a change, for the change log. */
+export interface Actor {
+  principal: string;
+}
+
+export interface NewResource {
+  name: string;
+  /** "" for a root */
+  parent: string;
+  type: string;
+  displayName: string;
+}
+
+export interface ResourceChanges {
+  /** New parent name ("" for root), when moving. */
+  parent?: string;
+  displayName?: string;
+}
+
+export interface ResourceQuery {
+  /** Only direct children of this resource. */
+  parent?: string;
+  type?: string;
+  /** Keyset pagination: only names greater than this. */
+  afterName?: string;
+  limit: number;
+}
+
+/** A resource's policy as stored: canonical bindings and audit configs, the etag and update time set. */
+export interface StoredPolicy {
+  resource: Resource;
+  policy: Policy;
+}
+
+export interface Store {
+  getResource(name: string): Promise<Resource | undefined>;
+  listResources(query: ResourceQuery): Promise<Resource[]>;
+  /** ALREADY_EXISTS when the name is taken; NOT_FOUND when the parent is missing. */
+  createResource(resource: NewResource, actor: Actor): Promise<Resource>;
+  /**
+   * Applies `changes` if the resource's etag is still `expectedEtag`, else ABORTED. A new parent must exist
+   * (NOT_FOUND) and must not be the resource or one of its descendants (INVALID_ARGUMENT).
+   */
+  updateResource(name: string, changes: ResourceChanges, expectedEtag: string, actor: Actor): Promise<Resource>;
+  /**
+   * Deletes the resource (and its policy) if its etag is still `expectedEtag` (when given, else ABORTED). With
+   * children: FAILED_PRECONDITION, unless `cascade`, which deletes the subtree. Returns the names deleted, deepest first.
+   */
+  deleteResource(name: string, expectedEtag: string | undefined, cascade: boolean, actor: Actor): Promise<string[]>;
+  /** The stored policy, or an empty one with a valid etag; undefined when the resource does not exist. */
+  getPolicy(resource: string): Promise<StoredPolicy | undefined>;
+  /**
+   * Stores `policy` (its bindings, audit configs and version; `undefined` deletes it) if the policy's etag is still
+   * `expectedEtag`, else ABORTED. NOT_FOUND when the resource does not exist. Returns the stored policy.
+   */
+  putPolicy(resource: string, policy: Policy | undefined, expectedEtag: Uint8Array, actor: Actor): Promise<Policy>;
+  /** The key that signs page tokens: made once per database, so tokens survive restarts and work on every replica. */
+  pageTokenKey(): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
