@@ -23,11 +23,13 @@ export function createMainServer(handler: RequestListener & ((req: http2.Http2Se
   if (tls) {
     const secure = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
     secure.on("session", (s) => trackSession(sessions, s));
-    return { server: secure, close: () => closeAll(secure, sessions, [secure]) };
+    const idle = trackIdleSockets(secure);
+    return { server: secure, close: () => closeAll(secure, sessions, idle) };
   }
   const h2 = http2.createServer({}, handler);
   h2.on("session", (s) => trackSession(sessions, s));
   const h1 = http.createServer(handler);
+  const h1Idle = trackIdleSockets(h1);
   // Cleartext: the first bytes tell an HTTP/2 client (prior knowledge) from an HTTP/1.1 one.
   const server = net.createServer((socket) => {
     socket.once("data", (chunk) => {
@@ -39,7 +41,7 @@ export function createMainServer(handler: RequestListener & ((req: http2.Http2Se
       if (!isHttp2) socket.resume();
     });
   });
-  return { server, close: () => closeAll(server, sessions, [h1]) };
+  return { server, close: () => closeAll(server, sessions, h1Idle) };
 }
 
 function trackSession(sessions: Set<http2.Http2Session>, session: http2.Http2Session): void {
@@ -47,9 +49,37 @@ function trackSession(sessions: Set<http2.Http2Session>, session: http2.Http2Ses
   session.once("close", () => sessions.delete(session));
 }
 
-async function closeAll(listener: net.Server, sessions: Set<http2.Http2Session>, http1: (http.Server | http2.Http2SecureServer)[]): Promise<void> {
+interface IdleSockets {
+  /** Destroys idle HTTP/1.1 keep-alive sockets now, and busy ones once their response is sent. */
+  closeWhenIdle(): void;
+}
+
+// http.Server#closeIdleConnections does not see sockets handed over with emit("connection"), so count requests.
+function trackIdleSockets(server: http.Server | http2.Http2SecureServer): IdleSockets {
+  const busy = new Map<net.Socket, number>();
+  let closing = false;
+  server.on("request", (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    if (req.httpVersionMajor !== 1) return;
+    const socket = req.socket as net.Socket;
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    socket.once("close", () => busy.delete(socket));
+    res.once("close", () => {
+      const left = (busy.get(socket) ?? 1) - 1;
+      busy.set(socket, left);
+      if (closing && left === 0) socket.destroy();
+    });
+  });
+  return {
+    closeWhenIdle() {
+      closing = true;
+      for (const [socket, count] of busy) if (count === 0) socket.destroy();
+    },
+  };
+}
+
+async function closeAll(listener: net.Server, sessions: Set<http2.Http2Session>, http1: IdleSockets): Promise<void> {
   const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
   for (const session of sessions) session.close();
-  for (const server of http1) if ("closeIdleConnections" in server) server.closeIdleConnections();
+  http1.closeWhenIdle();
   await closed;
 }
