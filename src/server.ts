@@ -34,9 +34,10 @@ export function loadSchema(file: string | undefined): ResourceSchema {
 export async function startServer(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   const schema = loadSchema(config.schema);
   const store = new SqliteStore(config.db);
+  const pageTokens = new PageTokens(await store.pageTokenKey());
   const services = {
-    policies: new Policies(store, schema),
-    resources: new Resources(store, schema, new PageTokens(await store.pageTokenKey())),
+    policies: new Policies(store, schema, pageTokens),
+    resources: new Resources(store, schema, pageTokens),
   };
   const handler = connectNodeAdapter({
     routes: routes(services),

@@ -1,9 +1,12 @@
 // The policy facade the RPC handlers call: validate, read the stored state, decide, write with compare-and-set.
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
-import { ServiceError } from "../errors.js";
+import type { EffectivePolicy, ResourcePolicy } from "../../gen/policy/v1/policy_service_pb.js";
+import { ServiceError, Violations } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
-import { requireResourceName } from "./names.js";
+import { requireResourceName, typeOfName } from "./names.js";
+import { effectivePolicy, resourcePolicy } from "./effective-policy.js";
+import { PageTokens, pageSize } from "./page-token.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
 import { planPolicyWrite, staleEtag } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
@@ -12,10 +15,16 @@ import type { ResourceSchema } from "./schema/schema.js";
 // An etag-less write retries its read-decide-write cycle when another writer got in between; bounded.
 const MAX_UNCONDITIONAL_ATTEMPTS = 20;
 
+export interface PolicyPage {
+  resourcePolicies: ResourcePolicy[];
+  nextPageToken: string;
+}
+
 export class Policies {
   constructor(
     private readonly store: Store,
     private readonly schema: ResourceSchema,
+    private readonly pageTokens: PageTokens,
   ) {}
 
   async get(resource: string, requestedVersion: number): Promise<Policy> {
@@ -36,6 +45,43 @@ export class Policies {
         if (!lostRace || write.conditional || attempt >= MAX_UNCONDITIONAL_ATTEMPTS) throw e;
       }
     }
+  }
+
+  async lookupEffective(resource: string, requestedVersion: number): Promise<EffectivePolicy> {
+    requireResourceName(this.schema, "resource", resource);
+    checkRequestedVersion(requestedVersion, "options.requested_policy_version");
+    const chain = await this.store.ancestry(resource);
+    if (!chain) throw notFound(resource);
+    return effectivePolicy(resource, chain, requestedVersion);
+  }
+
+  async list(resourceType: string, parent: string, requestedPageSize: number, pageToken: string): Promise<PolicyPage> {
+    const violations = new Violations();
+    if (resourceType === "") violations.add("resource_type", `is required; one of ${[...this.schema.types.keys()].join(", ")}`);
+    else if (!this.schema.types.has(resourceType)) {
+      violations.add("resource_type", `unknown type "${resourceType}"; one of ${[...this.schema.types.keys()].join(", ")}`);
+    }
+    if (parent !== "") {
+      const parentType = typeOfName(this.schema, parent);
+      if (typeof parentType === "string") violations.add("parent", parentType);
+    }
+    violations.throwIfAny();
+    const limit = pageSize(requestedPageSize);
+    const filter = JSON.stringify(["ListPolicies", resourceType, parent]);
+    const afterCursor = this.pageTokens.decode(pageToken, filter);
+    if (parent !== "" && !(await this.store.getResource(parent))) throw notFound(parent);
+    const rows = await this.store.listPolicies({
+      type: resourceType,
+      beneath: parent || undefined,
+      afterCursor,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    return {
+      // Listed policies are shown as stored (version 3 when conditional): a listing is not written back.
+      resourcePolicies: page.map((row) => resourcePolicy(row, 3)),
+      nextPageToken: rows.length > limit ? this.pageTokens.encode(filter, page.at(-1)!.cursor) : "",
+    };
   }
 
   /** Removes the policy; returns the etag of the (now empty) policy. */

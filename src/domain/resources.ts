@@ -56,7 +56,7 @@ export class Resources {
     }
     violations.throwIfAny();
     const limit = pageSize(requestedPageSize);
-    const filter = JSON.stringify([parent, type]);
+    const filter = JSON.stringify(["ListResources", parent, type]);
     const afterName = this.pageTokens.decode(pageToken, filter);
     if (parent !== "" && !(await this.store.getResource(parent))) throw notFound(parent);
     const rows = await this.store.listResources({

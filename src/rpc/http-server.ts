@@ -61,10 +61,12 @@ function trackIdleSockets(server: http.Server | http2.Http2SecureServer): IdleSo
   server.on("request", (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     if (req.httpVersionMajor !== 1) return;
     const socket = req.socket as net.Socket;
+    // One close listener per socket, not per request: a keep-alive connection carries many requests.
+    if (!busy.has(socket)) socket.once("close", () => busy.delete(socket));
     busy.set(socket, (busy.get(socket) ?? 0) + 1);
-    socket.once("close", () => busy.delete(socket));
     res.once("close", () => {
-      const left = (busy.get(socket) ?? 1) - 1;
+      if (!busy.has(socket)) return;
+      const left = busy.get(socket)! - 1;
       busy.set(socket, left);
       if (closing && left === 0) socket.destroy();
     });

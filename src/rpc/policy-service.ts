@@ -1,7 +1,7 @@
 // PolicyService: thin adapter from RPC messages to the Policies facade.
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { PolicyService, DeletePolicyResponseSchema } from "../../gen/policy/v1/policy_service_pb.js";
+import { DeletePolicyResponseSchema, ListPoliciesResponseSchema, PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import type { Policies } from "../domain/policies.js";
 import { actorOf } from "./context.js";
 
@@ -11,5 +11,9 @@ export function policyService(policies: Policies): ServiceImpl<typeof PolicyServ
     getPolicy: (req) => policies.get(req.resource, req.options?.requestedPolicyVersion ?? 0),
     deletePolicy: async (req, ctx) =>
       create(DeletePolicyResponseSchema, { etag: await policies.delete(req.resource, req.etag, actorOf(ctx)) }),
+    listPolicies: async (req) =>
+      create(ListPoliciesResponseSchema, await policies.list(req.resourceType, req.parent, req.pageSize, req.pageToken)),
+    lookupEffectivePolicy: (req) =>
+      policies.lookupEffective(req.resource, req.options?.requestedPolicyVersion ?? 0),
   };
 }

@@ -37,6 +37,21 @@ export interface StoredPolicy {
   policy: Policy;
 }
 
+export interface PolicyQuery {
+  /** Resources of this schema type. */
+  type: string;
+  /** Only resources beneath this one, at any depth. */
+  beneath?: string;
+  /** Keyset pagination: only items after this cursor (from ListedPolicy.cursor). */
+  afterCursor?: string;
+  limit: number;
+}
+
+/** A policy in a listing, with the opaque position to continue after. */
+export interface ListedPolicy extends StoredPolicy {
+  cursor: string;
+}
+
 export interface Store {
   getResource(name: string): Promise<Resource | undefined>;
   listResources(query: ResourceQuery): Promise<Resource[]>;
@@ -54,6 +69,13 @@ export interface Store {
   deleteResource(name: string, expectedEtag: string | undefined, cascade: boolean, actor: Actor): Promise<string[]>;
   /** The stored policy, or an empty one with a valid etag; undefined when the resource does not exist. */
   getPolicy(resource: string): Promise<StoredPolicy | undefined>;
+  /**
+   * The resource and its ancestors with their policies (empty ones included), from the resource up to the root;
+   * undefined when the resource does not exist. One query, O(depth).
+   */
+  ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
+  /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
+  listPolicies(query: PolicyQuery): Promise<ListedPolicy[]>;
   /**
    * Stores `policy` (its bindings, audit configs and version; `undefined` deletes it) if the policy's etag is still
    * `expectedEtag`, else ABORTED. NOT_FOUND when the resource does not exist. Returns the stored policy.

@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
-import type { GetPolicyOptions, Policy, PolicySchema } from "./policy_pb.js";
+import type { Binding, GetPolicyOptions, Policy, PolicySchema } from "./policy_pb.js";
 import { file_policy_v1_policy } from "./policy_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/policy_service.proto.
  */
 export const file_policy_v1_policy_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCIkChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMMuMBCg1Qb2xpY3lTZXJ2aWNlEj0KCVNldFBvbGljeRIbLnBvbGljeS52MS5TZXRQb2xpY3lSZXF1ZXN0GhEucG9saWN5LnYxLlBvbGljeSIAEkAKCUdldFBvbGljeRIbLnBvbGljeS52MS5HZXRQb2xpY3lSZXF1ZXN0GhEucG9saWN5LnYxLlBvbGljeSIDkAIBElEKDERlbGV0ZVBvbGljeRIeLnBvbGljeS52MS5EZWxldGVQb2xpY3lSZXF1ZXN0Gh8ucG9saWN5LnYxLkRlbGV0ZVBvbGljeVJlc3BvbnNlIgBiBnByb3RvMw", [file_google_protobuf_field_mask, file_policy_v1_policy]);
+  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCIkChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMImMKE0xpc3RQb2xpY2llc1JlcXVlc3QSFQoNcmVzb3VyY2VfdHlwZRgBIAEoCRIOCgZwYXJlbnQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiZQoUTGlzdFBvbGljaWVzUmVzcG9uc2USNAoRcmVzb3VyY2VfcG9saWNpZXMYASADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlwKDlJlc291cmNlUG9saWN5EhAKCHJlc291cmNlGAEgASgJEhUKDXJlc291cmNlX3R5cGUYAiABKAkSIQoGcG9saWN5GAMgASgLMhEucG9saWN5LnYxLlBvbGljeSJeChxMb29rdXBFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiwKB29wdGlvbnMYAiABKAsyGy5wb2xpY3kudjEuR2V0UG9saWN5T3B0aW9ucyJ/Cg9FZmZlY3RpdmVQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSKwoIcG9saWNpZXMYAiADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSLQoIYmluZGluZ3MYAyADKAsyGy5wb2xpY3kudjEuRWZmZWN0aXZlQmluZGluZyJJChBFZmZlY3RpdmVCaW5kaW5nEiMKB2JpbmRpbmcYASABKAsyEi5wb2xpY3kudjEuQmluZGluZxIQCghyZXNvdXJjZRgCIAEoCTKcAwoNUG9saWN5U2VydmljZRI9CglTZXRQb2xpY3kSGy5wb2xpY3kudjEuU2V0UG9saWN5UmVxdWVzdBoRLnBvbGljeS52MS5Qb2xpY3kiABJACglHZXRQb2xpY3kSGy5wb2xpY3kudjEuR2V0UG9saWN5UmVxdWVzdBoRLnBvbGljeS52MS5Qb2xpY3kiA5ACARJRCgxEZWxldGVQb2xpY3kSHi5wb2xpY3kudjEuRGVsZXRlUG9saWN5UmVxdWVzdBofLnBvbGljeS52MS5EZWxldGVQb2xpY3lSZXNwb25zZSIAElQKDExpc3RQb2xpY2llcxIeLnBvbGljeS52MS5MaXN0UG9saWNpZXNSZXF1ZXN0Gh8ucG9saWN5LnYxLkxpc3RQb2xpY2llc1Jlc3BvbnNlIgOQAgESYQoVTG9va3VwRWZmZWN0aXZlUG9saWN5EicucG9saWN5LnYxLkxvb2t1cEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QaGi5wb2xpY3kudjEuRWZmZWN0aXZlUG9saWN5IgOQAgFiBnByb3RvMw", [file_google_protobuf_field_mask, file_policy_v1_policy]);
 
 /**
  * Request of PolicyService.SetPolicy. Field numbers match google.iam.v1.SetIamPolicyRequest.
@@ -130,6 +130,204 @@ export const DeletePolicyResponseSchema: GenMessage<DeletePolicyResponse> = /*@_
   messageDesc(file_policy_v1_policy_service, 3);
 
 /**
+ * Request of PolicyService.ListPolicies.
+ *
+ * @generated from message policy.v1.ListPoliciesRequest
+ */
+export type ListPoliciesRequest = Message<"policy.v1.ListPoliciesRequest"> & {
+  /**
+   * The schema type of the resources whose policies are listed, e.g. `cloud`, `project`, `organization`. Required.
+   *
+   * @generated from field: string resource_type = 1;
+   */
+  resourceType: string;
+
+  /**
+   * Only resources beneath this one, at any depth (the resource itself is not included). Empty: everywhere.
+   *
+   * @generated from field: string parent = 2;
+   */
+  parent: string;
+
+  /**
+   * The most policies to return: default 50, at most 1000 (larger values are treated as 1000). Negative is
+   * INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page, with the same `resource_type` and `parent`; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message policy.v1.ListPoliciesRequest.
+ * Use `create(ListPoliciesRequestSchema)` to create a new message.
+ */
+export const ListPoliciesRequestSchema: GenMessage<ListPoliciesRequest> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 4);
+
+/**
+ * Response of PolicyService.ListPolicies.
+ *
+ * @generated from message policy.v1.ListPoliciesResponse
+ */
+export type ListPoliciesResponse = Message<"policy.v1.ListPoliciesResponse"> & {
+  /**
+   * The policies of this page, in a stable order (by position in the hierarchy).
+   *
+   * @generated from field: repeated policy.v1.ResourcePolicy resource_policies = 1;
+   */
+  resourcePolicies: ResourcePolicy[];
+
+  /**
+   * Pass as `page_token` to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message policy.v1.ListPoliciesResponse.
+ * Use `create(ListPoliciesResponseSchema)` to create a new message.
+ */
+export const ListPoliciesResponseSchema: GenMessage<ListPoliciesResponse> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 5);
+
+/**
+ * A policy with the resource it is attached to.
+ *
+ * @generated from message policy.v1.ResourcePolicy
+ */
+export type ResourcePolicy = Message<"policy.v1.ResourcePolicy"> & {
+  /**
+   * The resource's name, e.g. `clouds/cld_abc123`.
+   *
+   * @generated from field: string resource = 1;
+   */
+  resource: string;
+
+  /**
+   * The resource's schema type, e.g. `cloud`.
+   *
+   * @generated from field: string resource_type = 2;
+   */
+  resourceType: string;
+
+  /**
+   * The resource's policy, with its etag and sync status.
+   *
+   * @generated from field: policy.v1.Policy policy = 3;
+   */
+  policy?: Policy | undefined;
+};
+
+/**
+ * Describes the message policy.v1.ResourcePolicy.
+ * Use `create(ResourcePolicySchema)` to create a new message.
+ */
+export const ResourcePolicySchema: GenMessage<ResourcePolicy> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 6);
+
+/**
+ * Request of PolicyService.LookupEffectivePolicy.
+ *
+ * @generated from message policy.v1.LookupEffectivePolicyRequest
+ */
+export type LookupEffectivePolicyRequest = Message<"policy.v1.LookupEffectivePolicyRequest"> & {
+  /**
+   * The resource whose effective policy is computed.
+   *
+   * @generated from field: string resource = 1;
+   */
+  resource: string;
+
+  /**
+   * Options, such as the highest policy version the caller understands (as in GetPolicy).
+   *
+   * @generated from field: policy.v1.GetPolicyOptions options = 2;
+   */
+  options?: GetPolicyOptions | undefined;
+};
+
+/**
+ * Describes the message policy.v1.LookupEffectivePolicyRequest.
+ * Use `create(LookupEffectivePolicyRequestSchema)` to create a new message.
+ */
+export const LookupEffectivePolicyRequestSchema: GenMessage<LookupEffectivePolicyRequest> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 7);
+
+/**
+ * The policy in effect on a resource: the union of its own policy and its ancestors'.
+ *
+ * @generated from message policy.v1.EffectivePolicy
+ */
+export type EffectivePolicy = Message<"policy.v1.EffectivePolicy"> & {
+  /**
+   * The resource the effective policy was computed for.
+   *
+   * @generated from field: string resource = 1;
+   */
+  resource: string;
+
+  /**
+   * Each contributing policy (one with at least one binding) with the resource it is attached to, ordered from the
+   * resource itself up to the root.
+   *
+   * @generated from field: repeated policy.v1.ResourcePolicy policies = 2;
+   */
+  policies: ResourcePolicy[];
+
+  /**
+   * The bindings of every contributing policy, in the same order, each naming the resource it came from.
+   *
+   * @generated from field: repeated policy.v1.EffectiveBinding bindings = 3;
+   */
+  bindings: EffectiveBinding[];
+};
+
+/**
+ * Describes the message policy.v1.EffectivePolicy.
+ * Use `create(EffectivePolicySchema)` to create a new message.
+ */
+export const EffectivePolicySchema: GenMessage<EffectivePolicy> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 8);
+
+/**
+ * A binding in effect on a resource, and where it comes from.
+ *
+ * @generated from message policy.v1.EffectiveBinding
+ */
+export type EffectiveBinding = Message<"policy.v1.EffectiveBinding"> & {
+  /**
+   * The binding as stored on `resource` (presented for the requested policy version).
+   *
+   * @generated from field: policy.v1.Binding binding = 1;
+   */
+  binding?: Binding | undefined;
+
+  /**
+   * The resource whose policy holds the binding: the resource looked up or one of its ancestors.
+   *
+   * @generated from field: string resource = 2;
+   */
+  resource: string;
+};
+
+/**
+ * Describes the message policy.v1.EffectiveBinding.
+ * Use `create(EffectiveBindingSchema)` to create a new message.
+ */
+export const EffectiveBindingSchema: GenMessage<EffectiveBinding> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 9);
+
+/**
  * Reads and writes the policy attached to a resource, with Google Cloud IAM's etag and version semantics.
  *
  * @generated from service policy.v1.PolicyService
@@ -173,6 +371,31 @@ export const PolicyService: GenService<{
     methodKind: "unary";
     input: typeof DeletePolicyRequestSchema;
     output: typeof DeletePolicyResponseSchema;
+  },
+  /**
+   * Lists the policies of the resources of one type that have at least one binding, optionally only those beneath a
+   * resource at any depth, a page at a time (AIP-158).
+   *
+   * @generated from rpc policy.v1.PolicyService.ListPolicies
+   */
+  listPolicies: {
+    methodKind: "unary";
+    input: typeof ListPoliciesRequestSchema;
+    output: typeof ListPoliciesResponseSchema;
+  },
+  /**
+   * Returns the effective policy of a resource: its own policy and its ancestors', from the resource up to the root,
+   * and their bindings merged (allow semantics: a role granted on an ancestor applies to every descendant). A
+   * resource with no policy anywhere up the chain has an empty effective policy. NOT_FOUND for an unknown resource.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   *
+   * @generated from rpc policy.v1.PolicyService.LookupEffectivePolicy
+   */
+  lookupEffectivePolicy: {
+    methodKind: "unary";
+    input: typeof LookupEffectivePolicyRequestSchema;
+    output: typeof EffectivePolicySchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_policy_v1_policy_service, 0);

@@ -5,13 +5,23 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, SyncStatus, type Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
 import { ServiceError } from "../../errors.js";
-import type { Actor, NewResource, ResourceChanges, ResourceQuery, Store, StoredPolicy } from "../store.js";
+import type {
+  Actor,
+  ListedPolicy,
+  NewResource,
+  PolicyQuery,
+  ResourceChanges,
+  ResourceQuery,
+  Store,
+  StoredPolicy,
+} from "../store.js";
 import { openDatabase, type Database } from "./database.js";
 import { revisionEtag, resourceEtag } from "./revisions.js";
 
 interface ResourceRow {
   id: number;
   name: string;
+  path: string;
   parent: string | null;
   type: string;
   display_name: string;
@@ -33,9 +43,27 @@ interface PolicyRow {
   update_time: number;
 }
 
-const RESOURCE_COLUMNS = `r.id, r.name, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
+const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
   r.create_time, r.update_time`;
 const FROM_RESOURCES = `FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`;
+const POLICY_COLUMNS = `pol.policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`;
+
+/** A resource row with its policy's columns (null without a policy). */
+interface ResourcePolicyRow extends ResourceRow {
+  policy: Uint8Array | null;
+  policy_revision: number | null;
+  policy_update_time: number | null;
+}
+
+/**
+ * The resource named @name and its ancestors with their policies, from the resource up to the root: one query, the ids
+ * taken from the resource's path and looked up by primary key, so its cost is O(depth) whatever the table's size.
+ */
+export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}
+  ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id
+  WHERE r.id IN (SELECT value FROM json_each(
+    '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
+  ORDER BY length(r.path) DESC`;
 
 export class SqliteStore implements Store {
   private readonly db: Database;
@@ -48,34 +76,33 @@ export class SqliteStore implements Store {
       resourceByName: db.prepare<[string], ResourceRow>(`SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = ?`),
       idByName: db.prepare<[string], number>(`SELECT id FROM resources WHERE name = ?`).pluck(),
       policyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM policies WHERE resource_id = ?`),
+      nextResourceId: db.prepare<[], number>(`SELECT COALESCE(MAX(id), 0) + 1 FROM resources`).pluck(),
+      ancestry: db.prepare<[{ name: string }], ResourcePolicyRow>(ANCESTRY_SQL),
       nextSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) + 1 FROM change_log`).pluck(),
       logChange: db.prepare(
         `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change)
          VALUES (@seq, @time, @principal, @action, @resource, @etagBefore, @etagAfter, @change)`,
       ),
       insertResource: db.prepare(
-        `INSERT INTO resources (name, parent_id, type, display_name, create_seq, revision, create_time, update_time)
-         VALUES (@name, @parentId, @type, @displayName, @seq, @seq, @time, @time)`,
+        `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time,
+           update_time)
+         VALUES (@id, @name, @parentId, @path, @type, @displayName, @seq, @seq, @time, @time)`,
       ),
       updateResource: db.prepare(
         `UPDATE resources SET parent_id = @parentId, display_name = @displayName, revision = @seq, update_time = @time
          WHERE id = @id`,
       ),
+      // Re-roots the subtree under `oldPath` (the resource included) at `newPath`.
+      movePaths: db.prepare(
+        `UPDATE resources SET path = @newPath || substr(path, length(@oldPath) + 1)
+         WHERE path >= @oldPath AND path < @oldPathEnd`,
+      ),
+      pathOf: db.prepare<[number], string>(`SELECT path FROM resources WHERE id = ?`).pluck(),
       deleteResource: db.prepare<[number]>(`DELETE FROM resources WHERE id = ?`),
       hasChildren: db.prepare<[number], number>(`SELECT 1 FROM resources WHERE parent_id = ? LIMIT 1`).pluck(),
-      ancestorIds: db.prepare<[number], number>(
-        `WITH RECURSIVE up(id, parent_id) AS (
-           SELECT id, parent_id FROM resources WHERE id = ?
-           UNION ALL SELECT r.id, r.parent_id FROM resources r JOIN up ON r.id = up.parent_id)
-         SELECT id FROM up`,
-      ).pluck(),
-      subtree: db.prepare<[number], ResourceRow>(
-        `WITH RECURSIVE down(id, depth) AS (
-           SELECT id, 0 FROM resources WHERE id = ?
-           UNION ALL SELECT r.id, down.depth + 1 FROM resources r JOIN down ON r.parent_id = down.id)
-         SELECT ${RESOURCE_COLUMNS} FROM down JOIN resources r ON r.id = down.id
-           LEFT JOIN resources p ON p.id = r.parent_id
-         ORDER BY down.depth DESC, r.name`,
+      subtree: db.prepare<[string, string], ResourceRow>(
+        `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.path >= ? AND r.path < ?
+         ORDER BY length(r.path) DESC, r.name`,
       ),
       upsertPolicy: db.prepare(
         `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
@@ -118,8 +145,10 @@ export class SqliteStore implements Store {
         throw new ServiceError("already_exists", `resource "${resource.name}" already exists`);
       }
       const parentId = resource.parent === "" ? null : this.requireId(resource.parent, "parent ");
+      const id = this.stmt.nextResourceId.get()!;
+      const path = `${parentId === null ? "/" : this.stmt.pathOf.get(parentId)}${id}/`;
       const change = this.newChange(actor);
-      this.stmt.insertResource.run({ ...resource, parentId, ...change });
+      this.stmt.insertResource.run({ ...resource, id, parentId, path, ...change });
       return this.logResourceChange(change, "resource.create", resource.name, null);
     });
   }
@@ -129,15 +158,18 @@ export class SqliteStore implements Store {
       const current = this.requireResource(name);
       if (resourceEtag(current.revision) !== expectedEtag) throw staleResource();
       let parentId = current.parent === null ? null : this.stmt.idByName.get(current.parent)!;
-      if (changes.parent !== undefined) {
+      if (changes.parent !== undefined && changes.parent !== (current.parent ?? "")) {
         parentId = changes.parent === "" ? null : this.requireId(changes.parent, "parent ");
-        if (parentId !== null && this.stmt.ancestorIds.all(parentId).includes(current.id)) {
+        const parentPath = parentId === null ? "/" : this.stmt.pathOf.get(parentId)!;
+        if (parentPath.startsWith(current.path)) {
           throw new ServiceError(
             "invalid_argument",
             `resource.parent: moving "${name}" under "${changes.parent}" would make a cycle (it is "${name}" or below it)`,
             [{ field: "resource.parent", description: `"${changes.parent}" is "${name}" or one of its descendants` }],
           );
         }
+        const oldPath = current.path;
+        this.stmt.movePaths.run({ oldPath, oldPathEnd: pathEnd(oldPath), newPath: `${parentPath}${current.id}/` });
       }
       const change = this.newChange(actor);
       this.stmt.updateResource.run({
@@ -160,7 +192,7 @@ export class SqliteStore implements Store {
           `resource "${name}" has children; delete them first or set cascade to delete the whole subtree`,
         );
       }
-      const doomed = cascade ? this.stmt.subtree.all(current.id) : [current];
+      const doomed = cascade ? this.stmt.subtree.all(current.path, pathEnd(current.path)) : [current];
       const change = this.newChange(actor);
       for (const row of doomed) {
         this.stmt.deleteResource.run(row.id);
@@ -174,6 +206,34 @@ export class SqliteStore implements Store {
   async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
     const row = this.stmt.resourceByName.get(resource);
     return row && { resource: toResource(row), policy: this.policyOf(row) };
+  }
+
+  async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
+    const rows = this.stmt.ancestry.all({ name: resource });
+    return rows.length === 0 ? undefined : rows.map(toStoredPolicy);
+  }
+
+  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+    const where = ["r.type = @type"];
+    const params: Record<string, unknown> = { type: query.type, limit: query.limit };
+    if (query.afterCursor !== undefined) {
+      where.push("r.path > @after");
+      params.after = query.afterCursor;
+    }
+    if (query.beneath !== undefined) {
+      const path = this.stmt.resourceByName.get(query.beneath)?.path;
+      if (path === undefined) return [];
+      where.push("r.path > @prefix AND r.path < @prefixEnd");
+      params.prefix = path;
+      params.prefixEnd = pathEnd(path);
+    }
+    const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
+      JOIN policies pol ON pol.resource_id = r.id AND pol.binding_count > 0
+      WHERE ${where.join(" AND ")} ORDER BY r.path LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as ResourcePolicyRow[]).map((row) => ({
+      ...toStoredPolicy(row),
+      cursor: row.path,
+    }));
   }
 
   async putPolicy(resource: string, policy: Policy | undefined, expectedEtag: Uint8Array, actor: Actor): Promise<Policy> {
@@ -234,15 +294,7 @@ export class SqliteStore implements Store {
 
   private policyOf(row: ResourceRow): Policy {
     const stored = this.stmt.policyOf.get(row.id);
-    if (!stored) {
-      return create(PolicySchema, { version: 1, etag: revisionEtag(row.create_seq), syncStatus: SyncStatus.SUCCESS });
-    }
-    const policy = fromBinary(PolicySchema, stored.policy);
-    policy.etag = revisionEtag(stored.revision);
-    policy.updateTime = timestampFromMs(stored.update_time);
-    // No downstream consumer exists yet, so every revision is delivered as soon as it is written.
-    policy.syncStatus = SyncStatus.SUCCESS;
-    return policy;
+    return stored ? decodePolicy(stored.policy, stored.revision, stored.update_time) : emptyPolicy(row.create_seq);
   }
 
   private requireResource(name: string): ResourceRow {
@@ -256,6 +308,30 @@ export class SqliteStore implements Store {
     if (id === undefined) throw notFound(name, what);
     return id;
   }
+}
+
+/** The first path after every path that starts with `path` ('/' + 1 is '0'). */
+function pathEnd(path: string): string {
+  return `${path.slice(0, -1)}0`;
+}
+
+function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
+  const resource = toResource(row);
+  if (row.policy === null) return { resource, policy: emptyPolicy(row.create_seq) };
+  return { resource, policy: decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!) };
+}
+
+function emptyPolicy(createSeq: number): Policy {
+  return create(PolicySchema, { version: 1, etag: revisionEtag(createSeq), syncStatus: SyncStatus.SUCCESS });
+}
+
+function decodePolicy(bytes: Uint8Array, revision: number, updateTime: number): Policy {
+  const policy = fromBinary(PolicySchema, bytes);
+  policy.etag = revisionEtag(revision);
+  policy.updateTime = timestampFromMs(updateTime);
+  // No downstream consumer exists yet, so every revision is delivered as soon as it is written.
+  policy.syncStatus = SyncStatus.SUCCESS;
+  return policy;
 }
 
 function toResource(row: ResourceRow): Resource {

@@ -4,6 +4,8 @@ CREATE TABLE resources (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
   parent_id INTEGER REFERENCES resources(id),
+  -- the ids from the root down to this resource, '/1/5/17/': ancestors and subtrees by prefix, in one indexed query
+  path TEXT NOT NULL UNIQUE,
   type TEXT NOT NULL,
   display_name TEXT NOT NULL,
   -- change-log sequence of the resource's creation and of its last change (its etag)
@@ -14,6 +16,7 @@ CREATE TABLE resources (
 ) STRICT;
 CREATE INDEX resources_by_parent ON resources(parent_id, name);
 CREATE INDEX resources_by_type ON resources(type, name);
+CREATE INDEX resources_by_type_path ON resources(type, path);
 
 CREATE TABLE policies (
   resource_id INTEGER PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
