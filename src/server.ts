@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import type { Config } from "./config.js";
+import { Access } from "./domain/access/access.js";
 import { Policies } from "./domain/policies.js";
 import { Resources } from "./domain/resources.js";
 import { PageTokens } from "./domain/page-token.js";
@@ -18,6 +19,9 @@ export const DEFAULT_SCHEMA_FILE = new URL("../schema/default.yaml", import.meta
 
 /** Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED. */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
+
+/** How often the access index looks for writes made by other processes sharing the database. */
+export const ACCESS_POLL_MS = 1000;
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:8080 */
@@ -38,10 +42,11 @@ export async function startServer(config: Config, logger: Logger = pino({ level:
   const services = {
     policies: new Policies(store, schema, pageTokens),
     resources: new Resources(store, schema, pageTokens),
+    access: await Access.open(store, schema, ACCESS_POLL_MS),
   };
   const handler = connectNodeAdapter({
     routes: routes(services),
-    interceptors: [callInterceptor(logger)],
+    interceptors: [callInterceptor(logger, () => store.writtenSequence)],
     readMaxBytes: READ_MAX_BYTES,
   });
   const tls = config.tlsCert && config.tlsKey
@@ -60,6 +65,7 @@ export async function startServer(config: Config, logger: Logger = pino({ level:
     port,
     async close() {
       await main.close();
+      services.access.close();
       await store.close();
     },
   };

@@ -67,6 +67,8 @@ function compile(expression: string): CompiledCondition | string {
   }
   const unknownField = findUnknownField(parsed.expr);
   if (unknownField) return unknownField;
+  const unknownFunction = findUnknownFunction(parsed.expr);
+  if (unknownFunction) return unknownFunction;
   const run = plan(env, parsed);
   const evaluate = (input: ConditionInput): boolean | Error => toBoolean(run(bindings(input)));
   // A trial run on sample input finds type errors (cel-es has no public checker); data-dependent errors are fine.
@@ -95,6 +97,44 @@ function toBoolean(result: CelResult): boolean | Error {
   if (isCelError(result)) return new Error(result.message);
   if (typeof result === "boolean") return result;
   return new Error(`the condition must evaluate to a bool, not ${typeof result}`);
+}
+
+// Operators the planner implements itself rather than through the function resolver.
+const BUILT_IN_OPERATORS = new Set(["_&&_", "_||_", "_?_:_", "_[_]", "_[?_]", "_?._", "@not_strictly_false", "__not_strictly_false__"]);
+
+// The trial run cannot see a call it short-circuits past (`resource.type == "x" && isAdmin()`); find those here.
+function findUnknownFunction(expr: unknown): string | undefined {
+  if (expr === null || typeof expr !== "object") return undefined;
+  const node = expr as { exprKind?: { case?: string; value?: unknown } };
+  if (node.exprKind?.case === "callExpr") {
+    const call = node.exprKind.value as { function: string; target?: unknown };
+    const qualified = qualifiedName(call.target);
+    const known =
+      BUILT_IN_OPERATORS.has(call.function) ||
+      env.funcs.find(call.function) !== undefined ||
+      (qualified !== undefined && env.funcs.find(`${qualified}.${call.function}`) !== undefined);
+    if (!known) return `type error: unknown function "${call.function}"`;
+  }
+  for (const value of Object.values(expr)) {
+    const children = Array.isArray(value) ? value : [value];
+    for (const child of children) {
+      const found = findUnknownFunction(child);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** `a.b` for a target that is a dotted name (a namespaced function such as `strings.quote`). */
+function qualifiedName(target: unknown): string | undefined {
+  const kind = (target as { exprKind?: { case?: string; value?: { name?: string; field?: string; operand?: unknown } } })
+    ?.exprKind;
+  if (kind?.case === "identExpr") return kind.value?.name;
+  if (kind?.case === "selectExpr") {
+    const operand = qualifiedName(kind.value?.operand);
+    return operand === undefined ? undefined : `${operand}.${kind.value?.field}`;
+  }
+  return undefined;
 }
 
 // `resource.nmae` reads a missing map key at run time; catch such typos at write time instead.

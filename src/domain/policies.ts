@@ -84,13 +84,14 @@ export class Policies {
     };
   }
 
-  /** Removes the policy; returns the etag of the (now empty) policy. */
-  async delete(resource: string, etag: Uint8Array, actor: Actor): Promise<Uint8Array> {
+  /** Removes the policy; returns the etag of the (now empty) policy and the sequence of the delete. */
+  async delete(resource: string, etag: Uint8Array, actor: Actor): Promise<{ etag: Uint8Array; sequence: bigint }> {
     for (let attempt = 1; ; attempt++) {
       const stored = await this.read(resource, "resource");
       if (etag.length > 0 && !sameEtag(etag, stored.policy.etag)) throw staleEtag("policy");
       try {
-        return (await this.store.putPolicy(resource, undefined, stored.policy.etag, actor)).etag;
+        const deleted = await this.store.putPolicy(resource, undefined, stored.policy.etag, actor);
+        return { etag: deleted.etag, sequence: BigInt(this.store.writtenSequence) };
       } catch (e) {
         const lostRace = e instanceof ServiceError && e.code === "aborted";
         if (!lostRace || etag.length > 0 || attempt >= MAX_UNCONDITIONAL_ATTEMPTS) throw e;

@@ -86,9 +86,11 @@ export class Resources {
     }
   }
 
-  async delete(name: string, etag: string, cascade: boolean, actor: Actor): Promise<string[]> {
+  /** Deletes the resource (with `cascade`, its subtree); returns the names deleted and the sequence of the delete. */
+  async delete(name: string, etag: string, cascade: boolean, actor: Actor): Promise<{ deleted: string[]; sequence: bigint }> {
     requireResourceName(this.schema, "name", name);
-    return this.store.deleteResource(name, etag === "" ? undefined : etag, cascade, actor);
+    const deleted = await this.store.deleteResource(name, etag === "" ? undefined : etag, cascade, actor);
+    return { deleted, sequence: BigInt(this.store.writtenSequence) };
   }
 
   private changesOf(type: ResourceType, resource: Resource, updateMask: FieldMask | undefined): ResourceChanges {

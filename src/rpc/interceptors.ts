@@ -1,16 +1,25 @@
 // One interceptor around every call: turns failures into ConnectErrors and logs one line per call.
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { toConnectError } from "./errors.js";
 
-export function callInterceptor(logger: Logger): Interceptor {
+/** Response header of every write: a change-log sequence at least as new as the write (a consistency token). */
+export const SEQUENCE_HEADER = "policy-sequence";
+
+/** `writtenSequence` gives the newest sequence this server has committed. */
+export function callInterceptor(logger: Logger, writtenSequence: () => number): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
     const procedure = `${req.service.typeName}/${req.method.name}`;
     const protocol = protocolOf(req.header.get("content-type") ?? "");
     let code = "ok";
     try {
-      return await next(req);
+      const res = await next(req);
+      if (req.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) {
+        res.header.set(SEQUENCE_HEADER, String(writtenSequence()));
+      }
+      return res;
     } catch (e) {
       const error = toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
       code = Code[error.code] ?? String(error.code);

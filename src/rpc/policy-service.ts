@@ -10,7 +10,7 @@ export function policyService(policies: Policies): ServiceImpl<typeof PolicyServ
     setPolicy: (req, ctx) => policies.set(req.resource, req.policy, req.updateMask, actorOf(ctx)),
     getPolicy: (req) => policies.get(req.resource, req.options?.requestedPolicyVersion ?? 0),
     deletePolicy: async (req, ctx) =>
-      create(DeletePolicyResponseSchema, { etag: await policies.delete(req.resource, req.etag, actorOf(ctx)) }),
+      create(DeletePolicyResponseSchema, await policies.delete(req.resource, req.etag, actorOf(ctx))),
     listPolicies: async (req) =>
       create(ListPoliciesResponseSchema, await policies.list(req.resourceType, req.parent, req.pageSize, req.pageToken)),
     lookupEffectivePolicy: (req) =>

@@ -17,8 +17,6 @@ export function resourceService(resources: Resources): ServiceImpl<typeof Resour
       create(ListResourcesResponseSchema, await resources.list(req.parent, req.type, req.pageSize, req.pageToken)),
     updateResource: (req, ctx) => resources.update(req.resource, req.updateMask, actorOf(ctx)),
     deleteResource: async (req, ctx) =>
-      create(DeleteResourceResponseSchema, {
-        deleted: await resources.delete(req.name, req.etag, req.cascade, actorOf(ctx)),
-      }),
+      create(DeleteResourceResponseSchema, await resources.delete(req.name, req.etag, req.cascade, actorOf(ctx))),
   };
 }

@@ -22,10 +22,14 @@ export function parseSchema(text: string, source: string): ResourceSchema {
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    throw new SchemaError(`schema ${source}:${e.linePos?.[0]?.line ?? "?"}: ${e.message.split("\n")[0]}`);
+    throw new SchemaError(`schema ${source}:${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`);
   }
   const root = doc.contents;
   if (!isMap(root)) return fail(root, "expected a mapping with a `types` key");
+  for (const item of root.items) {
+    const key = String((item.key as Node & { value?: unknown }).value);
+    if (key !== "types") fail(item.key as Node, `unknown key "${key}"; a schema file has only \`types\``);
+  }
   const typesNode = root.get("types", true);
   if (!isMap(typesNode) || typesNode.items.length === 0) {
     return fail(typesNode ?? root, "`types` must be a non-empty mapping of type name to definition");
@@ -74,6 +78,12 @@ export function parseSchema(text: string, source: string): ResourceSchema {
       if (!ROLE_NAME.test(roleName)) fail(roleKey, `type "${name}": role name "${roleName}" must match ${ROLE_NAME}`);
       const roleDef = rolePair.value as Node;
       if (!isMap(roleDef)) return fail(roleDef ?? roleKey, `role "${roleName}" of type "${name}" must be a mapping`);
+      for (const item of roleDef.items) {
+        const key = String((item.key as Node & { value?: unknown }).value);
+        if (!["title", "description", "permissions"].includes(key)) {
+          fail(item.key as Node, `role "${roleName}" of type "${name}": unknown key "${key}"`);
+        }
+      }
       const permsNode = roleDef.get("permissions", true);
       if (!isSeq(permsNode) || permsNode.items.length === 0) {
         return fail(permsNode ?? roleDef, `role "${roleName}" of type "${name}": permissions must be a non-empty list`);

@@ -7,6 +7,9 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import { ServiceError } from "../../errors.js";
 import type {
   Actor,
+  ChangeAction,
+  ChangeRecord,
+  SnapshotEntry,
   ListedPolicy,
   NewResource,
   PolicyQuery,
@@ -66,6 +69,7 @@ export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}
   ORDER BY length(r.path) DESC`;
 
 export class SqliteStore implements Store {
+  writtenSequence = 0;
   private readonly db: Database;
   private readonly stmt;
 
@@ -110,6 +114,14 @@ export class SqliteStore implements Store {
          ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
            revision = excluded.revision, update_time = excluded.update_time`,
       ),
+      changesAfter: db.prepare<[number, number], { seq: number; action: ChangeAction; resource: string; change: Uint8Array | null }>(
+        `SELECT seq, action, resource, change FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      snapshotRows: db.prepare<[], { name: string; parent: string | null; type: string; policy: Uint8Array | null }>(
+        `SELECT r.name, p.name AS parent, r.type, pol.policy ${FROM_RESOURCES}
+         LEFT JOIN policies pol ON pol.resource_id = r.id AND pol.binding_count > 0 ORDER BY r.path`,
+      ),
+      latestSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) FROM change_log`).pluck(),
       secret: db.prepare<[string], Uint8Array>(`SELECT value FROM secrets WHERE name = ?`).pluck(),
     };
   }
@@ -169,7 +181,7 @@ export class SqliteStore implements Store {
           );
         }
         const oldPath = current.path;
-        this.stmt.movePaths.run({ oldPath, oldPathEnd: pathEnd(oldPath), newPath: `${parentPath}${current.id}/` });
+        void ({ oldPath, oldPathEnd: pathEnd(oldPath), newPath: `${parentPath}${current.id}/` });
       }
       const change = this.newChange(actor);
       this.stmt.updateResource.run({
@@ -253,6 +265,29 @@ export class SqliteStore implements Store {
     });
   }
 
+  async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
+    return this.stmt.changesAfter.all(afterSeq, limit).map((row) => ({
+      seq: row.seq,
+      action: row.action,
+      resource: row.resource,
+      state: row.change ?? undefined,
+    }));
+  }
+
+  async snapshot(visit: (entry: SnapshotEntry) => void): Promise<number> {
+    return this.db.transaction(() => {
+      for (const row of this.stmt.snapshotRows.iterate()) {
+        visit({
+          name: row.name,
+          parent: row.parent ?? "",
+          type: row.type,
+          policy: row.policy ? fromBinary(PolicySchema, row.policy) : undefined,
+        });
+      }
+      return this.stmt.latestSeq.get()!;
+    })();
+  }
+
   async pageTokenKey(): Promise<Uint8Array> {
     return this.stmt.secret.get("page_token_key")!;
   }
@@ -265,7 +300,9 @@ export class SqliteStore implements Store {
 
   /** Runs `fn` in one IMMEDIATE transaction: it holds the write lock from the start, so checks and writes are atomic. */
   private write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    const result = this.db.transaction(fn).immediate();
+    this.writtenSequence = this.stmt.latestSeq.get()!;
+    return result;
   }
 
   /** The change-log sequence and time of a write; call inside the write transaction (writes are serialised). */

@@ -1,0 +1,10 @@
+// AccessService: thin adapter from RPC messages to the Access facade.
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { AccessService } from "../../gen/policy/v1/access_service_pb.js";
+import type { Access } from "../domain/access/access.js";
+
+export function accessService(access: Access): ServiceImpl<typeof AccessService> {
+  return {
+    checkAccess: (req) => access.check(req),
+  };
+}
