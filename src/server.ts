@@ -1,18 +1,31 @@
-// Composition root: config -> store -> domain services -> routes -> HTTP server.
+// Composition root: config -> store -> domain services -> routes -> the two transports.
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
+import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import {
+  file_grpc_reflection_v1alpha_reflection,
+  ServerReflection as ReflectionV1alpha,
+} from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_health_v1_health, Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
+import { AccessService, file_policy_v1_access_service } from "../gen/policy/v1/access_service_pb.js";
+import { file_policy_v1_policy_service, PolicyService } from "../gen/policy/v1/policy_service_pb.js";
+import { file_policy_v1_resource_service, ResourceService } from "../gen/policy/v1/resource_service_pb.js";
 import type { Config } from "./config.js";
 import { Access } from "./domain/access/access.js";
+import { PageTokens } from "./domain/page-token.js";
 import { Policies } from "./domain/policies.js";
 import { Resources } from "./domain/resources.js";
-import { PageTokens } from "./domain/page-token.js";
 import { parseSchema } from "./domain/schema/schema-loader.js";
 import type { ResourceSchema } from "./domain/schema/schema.js";
+import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
+import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer } from "./rpc/http-server.js";
 import { callInterceptor } from "./rpc/interceptors.js";
-import { routes } from "./rpc/routes.js";
+import { reflectionServices } from "./rpc/reflection.js";
+import { routes, type ServiceRegistry } from "./rpc/routes.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 
 export const DEFAULT_SCHEMA_FILE = new URL("../schema/default.yaml", import.meta.url);
@@ -23,10 +36,21 @@ export const READ_MAX_BYTES = 4 * 1024 * 1024;
 /** How often the access index looks for writes made by other processes sharing the database. */
 export const ACCESS_POLL_MS = 1000;
 
+/** How long in-flight calls may take to finish at shutdown before their connections are closed. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+const API_FILES = [file_policy_v1_policy_service, file_policy_v1_resource_service, file_policy_v1_access_service];
+const API_SERVICES = [PolicyService, ResourceService, AccessService].map((s) => s.typeName);
+
 export interface RunningServer {
   /** e.g. http://127.0.0.1:8080 */
   url: string;
   port: number;
+  /** e.g. 127.0.0.1:50051, for grpc-js clients */
+  grpcAddress: string;
+  grpcPort: number;
+  health: HealthStatus;
+  /** Drains: NOT_SERVING, stop accepting, let in-flight calls finish, close the store (WAL checkpointed). */
   close(): Promise<void>;
 }
 
@@ -39,33 +63,62 @@ export async function startServer(config: Config, logger: Logger = pino({ level:
   const schema = loadSchema(config.schema);
   const store = new SqliteStore(config.db);
   const pageTokens = new PageTokens(await store.pageTokenKey());
+  const access = await Access.open(store, schema, ACCESS_POLL_MS);
   const services = {
     policies: new Policies(store, schema, pageTokens),
     resources: new Resources(store, schema, pageTokens),
-    access: await Access.open(store, schema, ACCESS_POLL_MS),
+    access,
   };
-  const handler = connectNodeAdapter({
-    routes: routes(services),
-    interceptors: [callInterceptor(logger, () => store.writtenSequence)],
-    readMaxBytes: READ_MAX_BYTES,
-  });
+  const health = new HealthStatus();
+  const exposed = [...API_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
+  const reflection = reflectionServices(
+    [...API_FILES, file_health_v1_health, file_grpc_reflection_v1_reflection, file_grpc_reflection_v1alpha_reflection],
+    exposed,
+  );
+  const register = (router: ServiceRegistry) => {
+    routes(services)(router);
+    router.service(Health, healthService(health));
+    router.service(ReflectionV1, reflection.v1);
+    router.service(ReflectionV1alpha, reflection.v1alpha);
+  };
+  const interceptors = [callInterceptor(logger, () => store.writtenSequence)];
   const tls = config.tlsCert && config.tlsKey
     ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
     : undefined;
-  const main = createMainServer(handler, tls);
+
+  const main = createMainServer(connectNodeAdapter({ routes: register, interceptors, readMaxBytes: READ_MAX_BYTES }), tls);
   await new Promise<void>((resolve, reject) => {
     main.server.once("error", reject);
     main.server.listen(config.port, config.host, () => resolve());
   });
-  const port = (main.server.address() as AddressInfo).port;
+  const grpcServer = createGrpcJsServer(register, {
+    interceptors,
+    readMaxBytes: READ_MAX_BYTES,
+    unexpected: (err) => logger.error({ err }, "unexpected error"),
+  });
+  const credentials = tls
+    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false)
+    : grpc.ServerCredentials.createInsecure();
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const url = `${tls ? "https" : "http"}://${host}:${port}`;
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync(`${host}:${config.grpcPort}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
+  );
+  health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
+
+  const port = (main.server.address() as AddressInfo).port;
   return {
-    url,
+    url: `${tls ? "https" : "http"}://${host}:${port}`,
     port,
+    grpcAddress: `${host}:${grpcPort}`,
+    grpcPort,
+    health,
     async close() {
-      await main.close();
-      services.access.close();
+      health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
+      const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+      const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
+      await Promise.all([main.close(), grpcDrained]);
+      clearTimeout(force);
+      access.close();
       await store.close();
     },
   };

@@ -64,7 +64,7 @@ export function canonicalBindings(
     .map((b) => create(BindingSchema, { role: b.role, members: [...b.members].sort(), condition: b.condition }))
     .sort(compareBindings);
   const appearances = result.flatMap((b) => b.members);
-  if (appearances.length >= MAX_MEMBERS) {
+  if (appearances.length > MAX_MEMBERS) {
     violations.add(field, `${appearances.length} members in the policy; at most ${MAX_MEMBERS} (each appearance counts)`);
   }
   const groups = appearances.filter(isGroupOrDomain).length;

@@ -23,11 +23,13 @@ export function createMainServer(handler: RequestListener & ((req: http2.Http2Se
   if (tls) {
     const secure = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
     secure.on("session", (s) => trackSession(sessions, s));
+    closeUnreadStreams(secure);
     const idle = trackIdleSockets(secure);
     return { server: secure, close: () => closeAll(secure, sessions, idle) };
   }
   const h2 = http2.createServer({}, handler);
   h2.on("session", (s) => trackSession(sessions, s));
+  closeUnreadStreams(h2);
   const h1 = http.createServer(handler);
   const h1Idle = trackIdleSockets(h1);
   // Cleartext: the first bytes tell an HTTP/2 client (prior knowledge) from an HTTP/1.1 one.
@@ -42,6 +44,18 @@ export function createMainServer(handler: RequestListener & ((req: http2.Http2Se
     });
   });
   return { server, close: () => closeAll(server, sessions, h1Idle) };
+}
+
+// A response sent before the request body was read (e.g. RESOURCE_EXHAUSTED for a message over readMaxBytes) leaves the
+// client's half of the HTTP/2 stream open: the stream never closes and a graceful shutdown would wait for it forever.
+// As RFC 9113 section 8.1 allows, tell the client to stop sending with RST_STREAM(NO_ERROR) once the response is out.
+function closeUnreadStreams(server: http2.Http2Server | http2.Http2SecureServer): void {
+  server.on("request", (req: http2.Http2ServerRequest | http.IncomingMessage, res: http2.Http2ServerResponse | http.ServerResponse) => {
+    if (!(req instanceof http2.Http2ServerRequest)) return;
+    res.once("finish", () => {
+      if (!req.complete && !req.stream.closed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+  });
 }
 
 function trackSession(sessions: Set<http2.Http2Session>, session: http2.Http2Session): void {

@@ -1,5 +1,6 @@
 // One interceptor around every call: turns failures into ConnectErrors and logs one line per call.
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { toConnectError } from "./errors.js";
@@ -16,7 +17,7 @@ export function callInterceptor(logger: Logger, writtenSequence: () => number): 
     let code = "ok";
     try {
       const res = await next(req);
-      if (req.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) {
+      if (isWrite(req.method)) {
         res.header.set(SEQUENCE_HEADER, String(writtenSequence()));
       }
       return res;
@@ -28,6 +29,15 @@ export function callInterceptor(logger: Logger, writtenSequence: () => number): 
       logger.info({ procedure, protocol, code, ms: Math.round((performance.now() - started) * 1000) / 1000 }, "call");
     }
   };
+}
+
+/** A unary method of this service's own API without the NO_SIDE_EFFECTS option. */
+function isWrite(method: DescMethod): boolean {
+  return (
+    method.methodKind === "unary" &&
+    method.parent.typeName.startsWith("policy.") &&
+    method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS
+  );
 }
 
 function protocolOf(contentType: string): string {

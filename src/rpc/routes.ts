@@ -1,5 +1,6 @@
 // The services the server exposes, registered on a Connect router.
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
@@ -16,7 +17,12 @@ export interface Services {
   access: Access;
 }
 
-export function routes(services: Services): (router: ConnectRouter) => void {
+/** What both transports offer for registering a service: a ConnectRouter, and the grpc-js adapter. */
+export interface ServiceRegistry {
+  service<T extends DescService>(service: T, implementation: ServiceImpl<T>): unknown;
+}
+
+export function routes(services: Services): (router: ServiceRegistry) => void {
   return (router) => {
     router.service(PolicyService, policyService(services.policies));
     router.service(ResourceService, resourceService(services.resources));

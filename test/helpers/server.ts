@@ -40,7 +40,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
   const dir = mkdtempSync(join(tmpdir(), "policy-test-"));
   const db = join(dir, "policy.db");
   const server = await startServer(
-    { host: "127.0.0.1", port: 0, db, logLevel: "silent", ...overrides },
+    { host: "127.0.0.1", port: 0, grpcPort: 0, db, logLevel: "silent", ...overrides },
     pino({ level: "silent" }),
   );
   return {

@@ -181,7 +181,7 @@ export class SqliteStore implements Store {
           );
         }
         const oldPath = current.path;
-        void ({ oldPath, oldPathEnd: pathEnd(oldPath), newPath: `${parentPath}${current.id}/` });
+        this.stmt.movePaths.run({ oldPath, oldPathEnd: pathEnd(oldPath), newPath: `${parentPath}${current.id}/` });
       }
       const change = this.newChange(actor);
       this.stmt.updateResource.run({

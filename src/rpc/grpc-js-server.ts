@@ -1,0 +1,203 @@
+// The dedicated gRPC port: serves the same Connect service implementations through @grpc/grpc-js, the fastest gRPC
+// stack for Node. Each generated service descriptor becomes a grpc-js service definition with protobuf-es
+// serializers; calls run through the same interceptors as the Connect port; errors become gRPC statuses with the
+// same google.rpc.Status details (`grpc-status-details-bin`); metadata and deadlines pass through.
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import {
+  ConnectError,
+  createContextValues,
+  createHandlerContext,
+  createServiceImplSpec,
+  type HandlerContext,
+  type Interceptor,
+  type ServiceImpl,
+  type StreamRequest,
+  type StreamResponse,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
+import type { ServiceRegistry } from "./routes.js";
+import { toConnectError } from "./errors.js";
+
+type Call =
+  | grpc.ServerUnaryCall<unknown, unknown>
+  | grpc.ServerWritableStream<unknown, unknown>
+  | grpc.ServerDuplexStream<unknown, unknown>;
+type AnyFn = (req: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>;
+type Impl = (input: unknown, ctx: HandlerContext) => unknown;
+
+export interface GrpcJsOptions {
+  interceptors: Interceptor[];
+  readMaxBytes: number;
+  /** Called for an error that is not a known failure (it is logged there). */
+  unexpected: (error: unknown) => void;
+}
+
+export function createGrpcJsServer(register: (registry: ServiceRegistry) => void, options: GrpcJsOptions): grpc.Server {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.readMaxBytes,
+    "grpc.max_concurrent_streams": 1000,
+  });
+  register({
+    service(desc, impl) {
+      server.addService(definitionOf(desc), handlersOf(desc, impl as Partial<ServiceImpl<DescService>>, options));
+      return this;
+    },
+  });
+  return server;
+}
+
+function definitionOf(service: DescService): grpc.ServiceDefinition {
+  return Object.fromEntries<grpc.MethodDefinition<unknown, unknown>>(
+    service.methods.map((method) => [
+      method.localName,
+      {
+        path: `/${service.typeName}/${method.name}`,
+        requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+        responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+        requestSerialize: (m: unknown) => Buffer.from(toBinary(method.input, m as never)),
+        requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
+        responseSerialize: (m: unknown) => Buffer.from(toBinary(method.output, m as never)),
+        responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
+        originalName: method.localName,
+      },
+    ]),
+  );
+}
+
+function handlersOf(service: DescService, impl: Partial<ServiceImpl<DescService>>, options: GrpcJsOptions): grpc.UntypedServiceImplementation {
+  const specs = createServiceImplSpec(service, impl).methods;
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const spec = specs[method.localName]!;
+    const run = spec.impl as Impl;
+    const base: AnyFn = async (req) => {
+      const ctx = contextOf(req);
+      if (req.stream) {
+        const input = method.methodKind === "server_streaming" ? await first(req.message) : req.message;
+        const output = run(input, ctx) as AsyncIterable<unknown>;
+        return { stream: true, service, method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: messages(method.output, output) } as StreamResponse;
+      }
+      const output = await run(req.message, ctx);
+      return { stream: false, service, method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: create(method.output, output as never) } as UnaryResponse;
+    };
+    const chain = options.interceptors.reduceRight<AnyFn>((next, interceptor) => interceptor(next) as AnyFn, base);
+    handlers[method.localName] =
+      method.methodKind === "unary"
+        ? unaryHandler(service, method, chain, options)
+        : streamHandler(service, method, chain, options);
+  }
+  return handlers;
+}
+
+// The handler context travels on the request so the base function can hand it to the implementation.
+const CTX = Symbol("handler context");
+function contextOf(req: UnaryRequest | StreamRequest): HandlerContext {
+  return (req as unknown as { [CTX]: HandlerContext })[CTX];
+}
+
+function requestOf(service: DescService, method: DescMethod, call: Call, message: unknown, stream: boolean) {
+  const path = `/${service.typeName}/${method.name}`;
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const controller = new AbortController();
+  (call as grpc.ServerUnaryCall<unknown, unknown>).once("cancelled", () => controller.abort(new ConnectError("the call was cancelled or its deadline passed", 1)));
+  const ctx = createHandlerContext({
+    service,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: path,
+    timeoutMs: Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : undefined,
+    requestSignal: controller.signal,
+    requestHeader: headersOf(call.metadata),
+    contextValues: createContextValues(),
+  });
+  return {
+    stream,
+    service,
+    method,
+    requestMethod: "POST",
+    url: path,
+    signal: ctx.signal,
+    header: ctx.requestHeader,
+    contextValues: ctx.values,
+    message,
+    [CTX]: ctx,
+  } as unknown as UnaryRequest & StreamRequest;
+}
+
+function unaryHandler(service: DescService, method: DescMethod, chain: AnyFn, options: GrpcJsOptions): grpc.handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    chain(requestOf(service, method, call, call.request, false)).then(
+      (res) => {
+        call.sendMetadata(metadataOf(res.header));
+        callback(null, (res as UnaryResponse).message, metadataOf(res.trailer));
+      },
+      (error: unknown) => callback(statusOf(error, options)),
+    );
+  };
+}
+
+function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, options: GrpcJsOptions) {
+  return (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => {
+    const input = "request" in call && call.request !== undefined ? single(call.request) : (call as AsyncIterable<unknown>);
+    void (async () => {
+      try {
+        const res = (await chain(requestOf(service, method, call, input, true))) as StreamResponse;
+        call.sendMetadata(metadataOf(res.header));
+        for await (const message of res.message) {
+          if (call.cancelled) return;
+          call.write(message);
+        }
+        call.end(metadataOf(res.trailer));
+      } catch (error) {
+        if (!call.cancelled) call.emit("error", statusOf(error, options));
+      }
+    })();
+  };
+}
+
+async function* single<T>(message: T): AsyncIterable<T> {
+  yield message;
+}
+
+async function first<T>(messages: AsyncIterable<T>): Promise<T> {
+  for await (const m of messages) return m;
+  throw new ConnectError("expected one request message", 3);
+}
+
+async function* messages(schema: DescMessage, output: AsyncIterable<unknown>): AsyncIterable<never> {
+  for await (const m of output) yield create(schema, m as never) as never;
+}
+
+function statusOf(error: unknown, options: GrpcJsOptions): Partial<grpc.StatusObject> {
+  const connectError = toConnectError(error, options.unexpected);
+  const metadata = metadataOf(connectError.metadata);
+  const details = connectError.details.flatMap((d) => ("desc" in d ? [anyPack(d.desc, create(d.desc, d.value))] : []));
+  if (details.length > 0) {
+    const status = create(StatusSchema, { code: connectError.code, message: connectError.rawMessage, details });
+    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)));
+  }
+  return { code: connectError.code as number as grpc.status, details: connectError.rawMessage, metadata };
+}
+
+function headersOf(metadata: grpc.Metadata): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    headers.set(key, typeof value === "string" ? value : Buffer.from(value).toString("base64"));
+  }
+  return headers;
+}
+
+function metadataOf(headers: Headers): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  headers.forEach((value, key) => {
+    if (key.endsWith("-bin")) metadata.set(key, Buffer.from(value, "base64"));
+    else metadata.set(key, value);
+  });
+  return metadata;
+}
