@@ -24,8 +24,8 @@ async function main(): Promise<void> {
     console.error(`policy server: ${(e as Error).message}`);
     process.exit(1);
   }
-  logger.info({ url: server.url, db: config.db }, "listening");
-  console.log(`policy server listening on ${server.url} (database ${config.db})`);
+  logger.info({ url: server.url, grpc: server.grpcAddress, db: config.db }, "listening");
+  console.log(`policy server listening on ${server.url} (database ${config.db}); gRPC port ${server.grpcPort}`);
   const stop = async (signal: string) => {
     logger.info({ signal }, "shutting down");
     await server.close();

@@ -1,4 +1,5 @@
 // Composition root: config -> store -> domain services -> routes -> the two transports.
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
@@ -24,6 +25,8 @@ import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer } from "./rpc/http-server.js";
 import { callInterceptor } from "./rpc/interceptors.js";
+import { peerKey } from "./rpc/context.js";
+import { Metrics } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
 import { routes, type ServiceRegistry } from "./rpc/routes.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
@@ -54,6 +57,27 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+function peerOf(socket: { remoteAddress?: string; remotePort?: number }): string {
+  return `${socket.remoteAddress ?? ""}:${socket.remotePort ?? ""}`;
+}
+
+/** GET /metrics: Prometheus text; anything else that is not an RPC: 404. */
+type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
+
+function metricsEndpoint(metrics: Metrics): NodeHandlerFn {
+  return (req, res) => {
+    if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { "content-type": metrics.registry.contentType });
+        res.end(text);
+      });
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("not found: RPCs are POST /{package}.{Service}/{Method}; metrics are GET /metrics\n");
+  };
+}
+
 export function loadSchema(file: string | undefined): ResourceSchema {
   const path = file ?? DEFAULT_SCHEMA_FILE;
   return parseSchema(readFileSync(path, "utf8"), String(file ?? "default.yaml"));
@@ -81,12 +105,24 @@ export async function startServer(config: Config, logger: Logger = pino({ level:
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
-  const interceptors = [callInterceptor(logger, () => store.writtenSequence)];
+  const metrics = new Metrics({
+    dbPath: config.db,
+    writtenSequence: () => store.writtenSequence,
+    indexedResources: () => access.indexedResources,
+  });
+  const interceptors = [callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence })];
   const tls = config.tlsCert && config.tlsKey
     ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
     : undefined;
 
-  const main = createMainServer(connectNodeAdapter({ routes: register, interceptors, readMaxBytes: READ_MAX_BYTES }), tls);
+  const handler = connectNodeAdapter({
+    routes: register,
+    interceptors,
+    readMaxBytes: READ_MAX_BYTES,
+    contextValues: (req) => createContextValues().set(peerKey, peerOf(req.socket)),
+    fallback: metricsEndpoint(metrics),
+  });
+  const main = createMainServer(handler, tls, SHUTDOWN_GRACE_MS);
   await new Promise<void>((resolve, reject) => {
     main.server.once("error", reject);
     main.server.listen(config.port, config.host, () => resolve());

@@ -9,3 +9,6 @@ export const actorKey = createContextKey<Actor>(ANONYMOUS, { description: "the a
 export function actorOf(ctx: HandlerContext): Actor {
   return ctx.values.get(actorKey);
 }
+
+/** The caller's network address, for the call log. */
+export const peerKey = createContextKey<string>("", { description: "the caller's address" });

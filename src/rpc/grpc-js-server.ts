@@ -21,6 +21,7 @@ import * as grpc from "@grpc/grpc-js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import type { ServiceRegistry } from "./routes.js";
 import { toConnectError } from "./errors.js";
+import { peerKey } from "./context.js";
 
 type Call =
   | grpc.ServerUnaryCall<unknown, unknown>
@@ -113,8 +114,8 @@ function requestOf(service: DescService, method: DescMethod, call: Call, message
     url: path,
     timeoutMs: Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : undefined,
     requestSignal: controller.signal,
-    requestHeader: headersOf(call.metadata),
-    contextValues: createContextValues(),
+    requestHeader: headersOf(call.metadata, { "content-type": "application/grpc+proto" }),
+    contextValues: createContextValues().set(peerKey, call.getPeer()),
   });
   return {
     stream,
@@ -185,8 +186,9 @@ function statusOf(error: unknown, options: GrpcJsOptions): Partial<grpc.StatusOb
   return { code: connectError.code as number as grpc.status, details: connectError.rawMessage, metadata };
 }
 
-function headersOf(metadata: grpc.Metadata): Headers {
-  const headers = new Headers();
+// grpc-js keeps the request's content-type to itself; `base` restores it.
+function headersOf(metadata: grpc.Metadata, base: Record<string, string>): Headers {
+  const headers = new Headers(base);
   for (const [key, value] of Object.entries(metadata.getMap())) {
     headers.set(key, typeof value === "string" ? value : Buffer.from(value).toString("base64"));
   }

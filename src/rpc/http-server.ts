@@ -18,18 +18,26 @@ export interface MainServer {
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0");
 
-export function createMainServer(handler: RequestListener & ((req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void), tls?: TlsFiles): MainServer {
+/** Concurrent streams one HTTP/2 connection may open. */
+export const MAX_CONCURRENT_STREAMS = 1000;
+
+export function createMainServer(
+  handler: RequestListener & ((req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void),
+  tls: TlsFiles | undefined,
+  graceMs: number,
+): MainServer {
   const sessions = new Set<http2.Http2Session>();
+  const settings = { maxConcurrentStreams: MAX_CONCURRENT_STREAMS };
   if (tls) {
-    const secure = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
+    const secure = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, settings }, handler);
     secure.on("session", (s) => trackSession(sessions, s));
-    closeUnreadStreams(secure);
+    resetUnfinishedRequests(secure);
     const idle = trackIdleSockets(secure);
-    return { server: secure, close: () => closeAll(secure, sessions, idle) };
+    return { server: secure, close: () => closeAll(secure, sessions, idle, graceMs) };
   }
-  const h2 = http2.createServer({}, handler);
+  const h2 = http2.createServer({ settings }, handler);
   h2.on("session", (s) => trackSession(sessions, s));
-  closeUnreadStreams(h2);
+  resetUnfinishedRequests(h2);
   const h1 = http.createServer(handler);
   const h1Idle = trackIdleSockets(h1);
   // Cleartext: the first bytes tell an HTTP/2 client (prior knowledge) from an HTTP/1.1 one.
@@ -43,18 +51,30 @@ export function createMainServer(handler: RequestListener & ((req: http2.Http2Se
       if (!isHttp2) socket.resume();
     });
   });
-  return { server, close: () => closeAll(server, sessions, h1Idle) };
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  return { server, close: () => closeAll(server, sessions, h1Idle, graceMs, sockets) };
 }
 
-// A response sent before the request body was read (e.g. RESOURCE_EXHAUSTED for a message over readMaxBytes) leaves the
-// client's half of the HTTP/2 stream open: the stream never closes and a graceful shutdown would wait for it forever.
-// As RFC 9113 section 8.1 allows, tell the client to stop sending with RST_STREAM(NO_ERROR) once the response is out.
-function closeUnreadStreams(server: http2.Http2Server | http2.Http2SecureServer): void {
-  server.on("request", (req: http2.Http2ServerRequest | http.IncomingMessage, res: http2.Http2ServerResponse | http.ServerResponse) => {
+// A call refused before its request body was read (e.g. RESOURCE_EXHAUSTED for a message over readMaxBytes) leaves the
+// client's half of the HTTP/2 stream open: the client stops sending but does not end the stream, so the stream never
+// closes and a graceful shutdown waits for it forever. As RFC 9113 section 8.1 allows, once the response is complete
+// tell the client to stop with RST_STREAM(NO_ERROR). The compat layer sends trailers from a setImmediate queued in its
+// own "wantTrailers" listener, which runs before this one, so the trailers go out first.
+function resetUnfinishedRequests(server: http2.Http2Server | http2.Http2SecureServer): void {
+  server.on("request", (req: http2.Http2ServerRequest | http.IncomingMessage) => {
     if (!(req instanceof http2.Http2ServerRequest)) return;
-    res.once("finish", () => {
-      if (!req.complete && !req.stream.closed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    });
+    const stream = req.stream;
+    stream.once("wantTrailers", () =>
+      setImmediate(() => {
+        if (!stream.closed && !stream.destroyed && stream.state.remoteClose !== 1) {
+          stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        }
+      }),
+    );
   });
 }
 
@@ -93,9 +113,21 @@ function trackIdleSockets(server: http.Server | http2.Http2SecureServer): IdleSo
   };
 }
 
-async function closeAll(listener: net.Server, sessions: Set<http2.Http2Session>, http1: IdleSockets): Promise<void> {
+/** Stops accepting, lets in-flight requests finish, and after `graceMs` closes whatever is still open. */
+async function closeAll(
+  listener: net.Server,
+  sessions: Set<http2.Http2Session>,
+  http1: IdleSockets,
+  graceMs: number,
+  sockets: Set<net.Socket> = new Set(),
+): Promise<void> {
   const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
   for (const session of sessions) session.close();
   http1.closeWhenIdle();
+  const force = setTimeout(() => {
+    for (const session of sessions) session.destroy();
+    for (const socket of sockets) socket.destroy();
+  }, graceMs);
   await closed;
+  clearTimeout(force);
 }

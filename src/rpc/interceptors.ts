@@ -4,17 +4,25 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { toConnectError } from "./errors.js";
+import { peerKey } from "./context.js";
+import type { Metrics } from "./metrics.js";
 
 /** Response header of every write: a change-log sequence at least as new as the write (a consistency token). */
 export const SEQUENCE_HEADER = "policy-sequence";
 
-/** `writtenSequence` gives the newest sequence this server has committed. */
-export function callInterceptor(logger: Logger, writtenSequence: () => number): Interceptor {
+export interface CallObservers {
+  logger: Logger;
+  metrics: Metrics;
+  /** The newest sequence this server has committed. */
+  writtenSequence: () => number;
+}
+
+export function callInterceptor({ logger, metrics, writtenSequence }: CallObservers): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
     const procedure = `${req.service.typeName}/${req.method.name}`;
     const protocol = protocolOf(req.header.get("content-type") ?? "");
-    let code = "ok";
+    let code = "OK";
     try {
       const res = await next(req);
       if (isWrite(req.method)) {
@@ -23,10 +31,12 @@ export function callInterceptor(logger: Logger, writtenSequence: () => number): 
       return res;
     } catch (e) {
       const error = toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
-      code = Code[error.code] ?? String(error.code);
+      code = codeName(error.code);
       throw error;
     } finally {
-      logger.info({ procedure, protocol, code, ms: Math.round((performance.now() - started) * 1000) / 1000 }, "call");
+      const ms = performance.now() - started;
+      metrics.observeCall(procedure, protocol, code, ms / 1000);
+      logger.info({ procedure, protocol, code, ms: Math.round(ms * 1000) / 1000, peer: req.contextValues.get(peerKey) }, "call");
     }
   };
 }
@@ -38,6 +48,11 @@ function isWrite(method: DescMethod): boolean {
     method.parent.typeName.startsWith("policy.") &&
     method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS
   );
+}
+
+/** gRPC's name of a code, e.g. INVALID_ARGUMENT. */
+function codeName(code: Code): string {
+  return (Code[code] ?? String(code)).replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
 function protocolOf(contentType: string): string {

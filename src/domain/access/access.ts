@@ -49,6 +49,11 @@ export class Access {
     return access;
   }
 
+  /** Resources in the in-memory index. */
+  get indexedResources(): number {
+    return this.index.size;
+  }
+
   close(): void {
     clearInterval(this.poller);
   }
@@ -94,6 +99,8 @@ export class Access {
     const target = Math.max(minSequence, this.store.writtenSequence);
     if (this.index.sequence >= target) return;
     await this.catchUp();
+    // The catch-up joined may have begun (read the log) before `target` was committed; one begun now cannot have.
+    if (this.index.sequence < target) await this.catchUp();
     if (this.index.sequence < minSequence) {
       throw new ServiceError(
         "failed_precondition",

@@ -124,6 +124,7 @@ export class SqliteStore implements Store {
       latestSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) FROM change_log`).pluck(),
       secret: db.prepare<[string], Uint8Array>(`SELECT value FROM secrets WHERE name = ?`).pluck(),
     };
+    this.writtenSequence = this.stmt.latestSeq.get()!;
   }
 
   async getResource(name: string): Promise<Resource | undefined> {
