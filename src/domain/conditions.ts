@@ -65,10 +65,8 @@ function compile(expression: string): CompiledCondition | string {
   } catch (e) {
     return `syntax error: ${(e as Error).message}`;
   }
-  const unknownField = findUnknownField(parsed.expr);
-  if (unknownField) return unknownField;
-  const unknownFunction = findUnknownFunction(parsed.expr);
-  if (unknownFunction) return unknownFunction;
+  const problem = findProblem(parsed.expr);
+  if (problem) return problem;
   const run = plan(env, parsed);
   const evaluate = (input: ConditionInput): boolean | Error => toBoolean(run(bindings(input)));
   // A trial run on sample input finds type errors (cel-es has no public checker); data-dependent errors are fine.
@@ -102,27 +100,42 @@ function toBoolean(result: CelResult): boolean | Error {
 // Operators the planner implements itself rather than through the function resolver.
 const BUILT_IN_OPERATORS = new Set(["_&&_", "_||_", "_?_:_", "_[_]", "_[?_]", "_?._", "@not_strictly_false", "__not_strictly_false__"]);
 
-// The trial run cannot see a call it short-circuits past (`resource.type == "x" && isAdmin()`); find those here.
-function findUnknownFunction(expr: unknown): string | undefined {
+/** Comprehensions (`all`, `exists`, `map`, ...) may not nest: a nested one costs |list|^depth per evaluation. */
+export const MAX_COMPREHENSION_DEPTH = 1;
+
+type ExprKind = { case?: string; value?: unknown };
+
+/** The first problem a static check finds in the expression tree, or undefined. */
+function findProblem(expr: unknown, comprehensionDepth = 0): string | undefined {
   if (expr === null || typeof expr !== "object") return undefined;
-  const node = expr as { exprKind?: { case?: string; value?: unknown } };
-  if (node.exprKind?.case === "callExpr") {
-    const call = node.exprKind.value as { function: string; target?: unknown };
-    const qualified = qualifiedName(call.target);
-    const known =
-      BUILT_IN_OPERATORS.has(call.function) ||
-      env.funcs.find(call.function) !== undefined ||
-      (qualified !== undefined && env.funcs.find(`${qualified}.${call.function}`) !== undefined);
-    if (!known) return `type error: unknown function "${call.function}"`;
+  const kind = (expr as { exprKind?: ExprKind }).exprKind;
+  let depth = comprehensionDepth;
+  if (kind?.case !== undefined) {
+    const problem = unknownField(kind) ?? unknownFunction(kind);
+    if (problem) return problem;
+    if (kind.case === "comprehensionExpr" && ++depth > MAX_COMPREHENSION_DEPTH) {
+      return "comprehensions (all, exists, exists_one, map, filter) may not be nested: their cost would grow as a power of the list size";
+    }
   }
   for (const value of Object.values(expr)) {
-    const children = Array.isArray(value) ? value : [value];
-    for (const child of children) {
-      const found = findUnknownFunction(child);
+    for (const child of Array.isArray(value) ? value : [value]) {
+      const found = findProblem(child, depth);
       if (found) return found;
     }
   }
   return undefined;
+}
+
+// The trial run cannot see a call it short-circuits past (`resource.type == "x" && isAdmin()`); find those here.
+function unknownFunction(kind: ExprKind): string | undefined {
+  if (kind.case !== "callExpr") return undefined;
+  const call = kind.value as { function: string; target?: unknown };
+  const qualified = qualifiedName(call.target);
+  const known =
+    BUILT_IN_OPERATORS.has(call.function) ||
+    env.funcs.find(call.function) !== undefined ||
+    (qualified !== undefined && env.funcs.find(`${qualified}.${call.function}`) !== undefined);
+  return known ? undefined : `type error: unknown function "${call.function}"`;
 }
 
 /** `a.b` for a target that is a dotted name (a namespaced function such as `strings.quote`). */
@@ -138,25 +151,13 @@ function qualifiedName(target: unknown): string | undefined {
 }
 
 // `resource.nmae` reads a missing map key at run time; catch such typos at write time instead.
-function findUnknownField(expr: unknown): string | undefined {
-  if (expr === null || typeof expr !== "object") return undefined;
-  const node = expr as { exprKind?: { case?: string; value?: unknown } };
-  if (node.exprKind?.case === "selectExpr") {
-    const select = node.exprKind.value as { operand?: { exprKind?: { case?: string; value?: { name?: string } } }; field: string };
-    const operand = select.operand?.exprKind;
-    if (operand?.case === "identExpr") {
-      const known = FIELDS[operand.value?.name ?? ""];
-      if (known && !known.includes(select.field)) {
-        return `unknown field "${operand.value!.name}.${select.field}"; known: ${known.map((f) => `${operand.value!.name}.${f}`).join(", ")}`;
-      }
-    }
-  }
-  for (const value of Object.values(expr)) {
-    const children = Array.isArray(value) ? value : [value];
-    for (const child of children) {
-      const found = findUnknownField(child);
-      if (found) return found;
-    }
-  }
-  return undefined;
+function unknownField(kind: ExprKind): string | undefined {
+  if (kind.case !== "selectExpr") return undefined;
+  const select = kind.value as { operand?: { exprKind?: { case?: string; value?: { name?: string } } }; field: string };
+  const operand = select.operand?.exprKind;
+  if (operand?.case !== "identExpr") return undefined;
+  const name = operand.value?.name ?? "";
+  const known = FIELDS[name];
+  if (!known || known.includes(select.field)) return undefined;
+  return `unknown field "${name}.${select.field}"; known: ${known.map((f) => `${name}.${f}`).join(", ")}`;
 }

@@ -32,6 +32,7 @@ export function createMainServer(
     const secure = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, settings }, handler);
     secure.on("session", (s) => trackSession(sessions, s));
     resetUnfinishedRequests(secure);
+    drainUnreadBodies(secure);
     const idle = trackIdleSockets(secure);
     return { server: secure, close: () => closeAll(secure, sessions, idle, graceMs) };
   }
@@ -39,6 +40,7 @@ export function createMainServer(
   h2.on("session", (s) => trackSession(sessions, s));
   resetUnfinishedRequests(h2);
   const h1 = http.createServer(handler);
+  drainUnreadBodies(h1);
   const h1Idle = trackIdleSockets(h1);
   // Cleartext: the first bytes tell an HTTP/2 client (prior knowledge) from an HTTP/1.1 one.
   const server = net.createServer((socket) => {
@@ -75,6 +77,18 @@ function resetUnfinishedRequests(server: http2.Http2Server | http2.Http2SecureSe
         }
       }),
     );
+  });
+}
+
+// The same over HTTP/1.1 (e.g. a gRPC-Web message over readMaxBytes): the handler stops reading and Node does not dump
+// a body that was partly read, so the client blocks writing it and never sees the response until the keep-alive
+// timeout resets the connection. Discard the rest of the body once the response is sent, as Node does for unread ones.
+function drainUnreadBodies(server: http.Server | http2.Http2SecureServer): void {
+  server.on("request", (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    if (!(req instanceof http.IncomingMessage)) return;
+    res.once("finish", () => {
+      console.log("h1 finish", req.url, req.complete, req.destroyed, req.readableFlowing, req.readableLength, (req as any)._consuming, req.socket?.isPaused?.(), req.socket?.readableFlowing); if (!req.complete && !req.destroyed) req.resume();
+    });
   });
 }
 

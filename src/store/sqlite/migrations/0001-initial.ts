@@ -12,11 +12,14 @@ CREATE TABLE resources (
   create_seq INTEGER NOT NULL,
   revision INTEGER NOT NULL,
   create_time INTEGER NOT NULL,
-  update_time INTEGER NOT NULL
+  update_time INTEGER NOT NULL,
+  -- 1 while the resource's policy has a binding (kept by the triggers below): ListPolicies reads only those rows
+  has_bindings INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX resources_by_parent ON resources(parent_id, name);
 CREATE INDEX resources_by_type ON resources(type, name);
 CREATE INDEX resources_by_type_path ON resources(type, path);
+CREATE INDEX resources_with_bindings ON resources(type, path) WHERE has_bindings = 1;
 
 CREATE TABLE policies (
   resource_id INTEGER PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
@@ -27,6 +30,12 @@ CREATE TABLE policies (
   revision INTEGER NOT NULL,
   update_time INTEGER NOT NULL
 ) STRICT;
+CREATE TRIGGER policies_flag_insert AFTER INSERT ON policies BEGIN
+  UPDATE resources SET has_bindings = (NEW.binding_count > 0) WHERE id = NEW.resource_id;
+END;
+CREATE TRIGGER policies_flag_update AFTER UPDATE OF binding_count ON policies BEGIN
+  UPDATE resources SET has_bindings = (NEW.binding_count > 0) WHERE id = NEW.resource_id;
+END;
 
 CREATE TABLE change_log (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,

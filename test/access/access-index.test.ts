@@ -1,0 +1,258 @@
+// Unit tests of the pieces under CheckAccess: which members a Subject matches, and how the AccessIndex walks from a
+// resource to the root, applies moves and deletions, and reports its decisions.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs, timestampNow } from "@bufbuild/protobuf/wkt";
+import { describe, expect, test } from "vitest";
+import { AccessState, type PermissionCheck } from "../../gen/policy/v1/access_service_pb.js";
+import { BindingSchema, ExprSchema, PolicySchema, type Binding } from "../../gen/policy/v1/policy_pb.js";
+import { AccessIndex, type CheckInput } from "../../src/domain/access/access-index.js";
+import { Subject } from "../../src/domain/access/subject.js";
+import { Violations } from "../../src/errors.js";
+import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { readFileSync } from "node:fs";
+
+const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
+
+function subject(...principals: string[]): Subject {
+  const violations = new Violations();
+  const made = Subject.of(principals, violations, "principals");
+  expect(violations.list).toEqual([]);
+  return made;
+}
+
+function problemsWith(...principals: string[]): string[] {
+  const violations = new Violations();
+  Subject.of(principals, violations, "principals");
+  return violations.list.map((v) => v.field);
+}
+
+function matches(s: Subject, member: string): boolean {
+  return s.matchIn(new Set([member])) === member;
+}
+
+describe("Subject", () => {
+  test("a user matches itself, its domain, allAuthenticatedUsers and allUsers", () => {
+    const ada = subject("user:ada@example.com");
+    for (const member of ["user:ada@example.com", "domain:example.com", "allAuthenticatedUsers", "allUsers"]) {
+      expect(matches(ada, member), member).toBe(true);
+    }
+    for (const member of ["user:bob@example.com", "domain:example.org", "group:ug_abc123", "serviceAccount:ada@example.com"]) {
+      expect(matches(ada, member), member).toBe(false);
+    }
+  });
+
+  test("a service account matches its domain too", () => {
+    expect(matches(subject("serviceAccount:ci@build.example.com"), "domain:build.example.com")).toBe(true);
+  });
+
+  test("a group principal adds the group, but no domain, even when the group id is an email", () => {
+    const s = subject("user:ada@example.com", "group:eng@corp.example");
+    expect(matches(s, "group:eng@corp.example")).toBe(true);
+    expect(matches(s, "domain:corp.example")).toBe(false);
+    expect(matches(s, "domain:example.com")).toBe(true);
+  });
+
+  test("the anonymous subject matches allUsers only", () => {
+    const anonymous = subject();
+    expect(matches(anonymous, "allUsers")).toBe(true);
+    expect(matches(anonymous, "allAuthenticatedUsers")).toBe(false);
+  });
+
+  test("emails are compared case-insensitively", () => {
+    expect(matches(subject("user:Ada@EXAMPLE.com"), "user:ada@example.com")).toBe(true);
+    expect(matches(subject("user:Ada@EXAMPLE.com"), "domain:example.com")).toBe(true);
+  });
+
+  test("the most specific member is reported first", () => {
+    const members = new Set(["allUsers", "domain:example.com", "user:ada@example.com"]);
+    expect(subject("user:ada@example.com").matchIn(members)).toBe("user:ada@example.com");
+    expect(subject("user:bob@example.com").matchIn(members)).toBe("domain:example.com");
+    expect(subject().matchIn(members)).toBe("allUsers");
+  });
+
+  test("malformed principals are each reported with their index", () => {
+    expect(problemsWith("user:ada@example.com", "ada", "domain:example.com", "allUsers", "group:")).toEqual([
+      "principals[1]",
+      "principals[2]",
+      "principals[3]",
+      "principals[4]",
+    ]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+function binding(role: string, members: string[], expression?: string): Binding {
+  return create(BindingSchema, {
+    role,
+    members,
+    condition: expression === undefined ? undefined : create(ExprSchema, { expression }),
+  });
+}
+
+function policyOf(...bindings: Binding[]) {
+  return create(PolicySchema, { version: 3, bindings });
+}
+
+function input(principals: string[], permissions: string[], extra: Partial<CheckInput> = {}): CheckInput {
+  return {
+    subject: subject(...principals),
+    permissions,
+    attributes: new Map(),
+    requestTime: timestampNow(),
+    explain: true,
+    ...extra,
+  };
+}
+
+function states(results: PermissionCheck[] | undefined): Record<string, string> {
+  expect(results).toBeDefined();
+  return Object.fromEntries(results!.map((r) => [r.permission, AccessState[r.state]]));
+}
+
+/** organizations/o > clouds/c > projects/p, and projects/q directly under the organization. */
+function seededIndex(): AccessIndex {
+  const index = new AccessIndex(schema);
+  index.putResource("organizations/o", "", "organization");
+  index.putResource("clouds/c", "organizations/o", "cloud");
+  index.putResource("clouds/d", "organizations/o", "cloud");
+  index.putResource("projects/p", "clouds/c", "project");
+  index.putResource("projects/q", "organizations/o", "project");
+  return index;
+}
+
+const ADA = "user:ada@example.com";
+
+describe("AccessIndex", () => {
+  test("an unknown resource has no answer", () => {
+    expect(seededIndex().check("projects/nowhere", input([ADA], ["projects.get"]))).toBeUndefined();
+  });
+
+  test("a role applies at its resource and below, not above or beside", () => {
+    const index = seededIndex();
+    index.setPolicy("clouds/c", policyOf(binding("roles/collaborator", [ADA])));
+    expect(states(index.check("projects/p", input([ADA], ["projects.delete"])))).toEqual({ "projects.delete": "GRANTED" });
+    expect(states(index.check("clouds/c", input([ADA], ["clouds.delete"])))).toEqual({ "clouds.delete": "GRANTED" });
+    expect(states(index.check("organizations/o", input([ADA], ["organizations.get"])))).toEqual({ "organizations.get": "NOT_GRANTED" });
+    expect(states(index.check("projects/q", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+  });
+
+  test("a role the resource's type cannot grant is ignored (e.g. roles/readonly on an organization)", () => {
+    const index = seededIndex();
+    index.setPolicy("organizations/o", policyOf(binding("roles/readonly", [ADA])));
+    expect(states(index.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+  });
+
+  test("the permissions of a role are those of the type it is granted on: collaborator differs by level", () => {
+    const index = seededIndex();
+    index.setPolicy("projects/p", policyOf(binding("roles/collaborator", [ADA])));
+    index.setPolicy("clouds/d", policyOf(binding("roles/collaborator", [ADA])));
+    index.putResource("projects/r", "clouds/d", "project");
+    expect(states(index.check("projects/p", input([ADA], ["projects.update", "projects.delete"])))).toEqual({
+      "projects.update": "GRANTED",
+      "projects.delete": "NOT_GRANTED",
+    });
+    expect(states(index.check("projects/r", input([ADA], ["projects.update", "projects.delete"])))).toEqual({
+      "projects.update": "GRANTED",
+      "projects.delete": "GRANTED",
+    });
+  });
+
+  test("a move re-parents the resource and, with it, its subtree", () => {
+    const index = seededIndex();
+    index.setPolicy("clouds/d", policyOf(binding("roles/readonly", [ADA])));
+    expect(states(index.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+    index.putResource("projects/p", "clouds/d", "project");
+    expect(states(index.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "GRANTED" });
+  });
+
+  test("a policy set to undefined, or a resource deleted, stops granting", () => {
+    const index = seededIndex();
+    index.setPolicy("projects/q", policyOf(binding("roles/owner", [ADA])));
+    index.setPolicy("projects/q", undefined);
+    expect(states(index.check("projects/q", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+    index.setPolicy("projects/q", policyOf(binding("roles/owner", [ADA])));
+    index.deleteResource("projects/q");
+    expect(index.check("projects/q", input([ADA], ["projects.get"]))).toBeUndefined();
+    index.putResource("projects/q", "organizations/o", "project");
+    expect(states(index.check("projects/q", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+  });
+
+  test("a policy for a resource the index does not know is ignored", () => {
+    const index = seededIndex();
+    index.setPolicy("projects/unknown", policyOf(binding("roles/owner", [ADA])));
+    expect(index.has("projects/unknown")).toBe(false);
+  });
+
+  test("explanations run from the resource up to the root, with the resource each binding is attached to", () => {
+    const index = seededIndex();
+    index.setPolicy("organizations/o", policyOf(binding("roles/owner", ["domain:example.com"])));
+    index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA])));
+    index.setPolicy("projects/p", policyOf(binding("roles/owner", ["user:bob@example.com"])));
+    const [check] = index.check("projects/p", input([ADA], ["projects.get"]))!;
+    expect(check!.explanations.map((e) => [e.resource, e.role, e.matchedMember, AccessState[e.state]])).toEqual([
+      ["projects/p", "roles/owner", "", "NOT_GRANTED"],
+      ["clouds/c", "roles/readonly", ADA, "GRANTED"],
+      ["organizations/o", "roles/owner", "domain:example.com", "GRANTED"],
+    ]);
+  });
+
+  test("without explain, a result carries no explanations", () => {
+    const index = seededIndex();
+    index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA])));
+    const [check] = index.check("projects/p", input([ADA], ["projects.get"], { explain: false }))!;
+    expect(AccessState[check!.state]).toBe("GRANTED");
+    expect(check!.explanations).toEqual([]);
+  });
+
+  describe("conditions", () => {
+    const DEADLINE = Date.parse("2030-01-01T00:00:00Z");
+    const BEFORE_DEADLINE = 'request.time < timestamp("2030-01-01T00:00:00Z")';
+
+    test("a time window holds before its end and not after", () => {
+      const index = seededIndex();
+      index.setPolicy("organizations/o", policyOf(binding("roles/owner", [ADA], BEFORE_DEADLINE)));
+      const at = (ms: number) => states(index.check("projects/p", input([ADA], ["projects.delete"], { requestTime: timestampFromMs(ms) })));
+      expect(at(DEADLINE - 1000)).toEqual({ "projects.delete": "GRANTED" });
+      expect(at(DEADLINE)).toEqual({ "projects.delete": "NOT_GRANTED" });
+      expect(at(DEADLINE + 86_400_000)).toEqual({ "projects.delete": "NOT_GRANTED" });
+    });
+
+    test("resource.name and resource.type are those of the resource checked", () => {
+      const index = seededIndex();
+      index.setPolicy("organizations/o", policyOf(
+        binding("roles/owner", [ADA], 'resource.name.startsWith("projects/") && resource.type == "project"'),
+      ));
+      expect(states(index.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "GRANTED" });
+      expect(states(index.check("clouds/c", input([ADA], ["clouds.get"])))).toEqual({ "clouds.get": "NOT_GRANTED" });
+    });
+
+    test("a missing attribute is UNKNOWN_CONDITIONAL for the permission and in the explanation", () => {
+      const index = seededIndex();
+      index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA], 'request.attributes["ip"] == "10.0.0.1"')));
+      const [check] = index.check("projects/p", input([ADA], ["projects.get"]))!;
+      expect(AccessState[check!.state]).toBe("UNKNOWN_CONDITIONAL");
+      expect(AccessState[check!.explanations[0]!.state]).toBe("UNKNOWN_CONDITIONAL");
+      const withIp = index.check("projects/p", input([ADA], ["projects.get"], { attributes: new Map([["ip", "10.0.0.1"]]) }));
+      expect(states(withIp)).toEqual({ "projects.get": "GRANTED" });
+    });
+
+    test("a stored condition that no longer compiles never grants, and says so", () => {
+      const index = seededIndex();
+      index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA], "request.time <")));
+      const [check] = index.check("projects/p", input([ADA], ["projects.get"]))!;
+      expect(AccessState[check!.state]).toBe("UNKNOWN_CONDITIONAL");
+      expect(check!.explanations[0]!.reason).toMatch(/invalid/);
+    });
+
+    test("a condition that fails on some input only (division by zero) is UNKNOWN_CONDITIONAL there, never a throw", () => {
+      const index = seededIndex();
+      index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA], '10 / int(request.attributes["d"]) > 1')));
+      const withD = (d: number) =>
+        states(index.check("projects/p", input([ADA], ["projects.get"], { attributes: new Map([["d", d]]) })));
+      expect(withD(2)).toEqual({ "projects.get": "GRANTED" });
+      expect(withD(20)).toEqual({ "projects.get": "NOT_GRANTED" });
+      expect(withD(0)).toEqual({ "projects.get": "UNKNOWN_CONDITIONAL" });
+    });
+  });
+});

@@ -1,0 +1,261 @@
+// Helpers of the access-check tests: clients with AccessService, a seeded hierarchy, grants, checks, the
+// `policy-sequence` consistency token, bounded retries and a second server process on the same database.
+import { fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type CallOptions, type Client } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
+import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import {
+  AccessService,
+  AccessState,
+  type CheckAccessResponse,
+} from "../../gen/policy/v1/access_service_pb.js";
+import { clientsFor, startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+
+export { AccessState };
+
+export type Protocol = "grpc" | "connect";
+export const PROTOCOLS: readonly Protocol[] = ["grpc", "connect"];
+
+/** The policy and resource clients of test/helpers, plus AccessService, over one protocol. */
+export interface Api extends Clients {
+  access: Client<typeof AccessService>;
+}
+
+export function apiFor(url: string, protocol: Protocol): Api {
+  const transport =
+    protocol === "grpc"
+      ? createGrpcTransport({ baseUrl: url })
+      : createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false });
+  return { ...clientsFor(url, protocol), access: createClient(AccessService, transport) };
+}
+
+export interface AccessTestServer {
+  server: TestServer;
+  grpc: Api;
+  connect: Api;
+  stop(): Promise<void>;
+}
+
+/** The real server on a random port with a fresh database, with gRPC and Connect JSON clients. */
+export async function startAccessServer(): Promise<AccessTestServer> {
+  const server = await startTestServer();
+  return {
+    server,
+    grpc: apiFor(server.url, "grpc"),
+    connect: apiFor(server.url, "connect"),
+    stop: () => server.stop(),
+  };
+}
+
+let counter = 0;
+
+/** An id no other test of this file uses, e.g. `prj_7`. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}${++counter}`;
+}
+
+/**
+ * organizations/{org}
+ *   clouds/{cloud}       projects/{project}        (prj_ prefix)
+ *   clouds/{otherCloud}  projects/{otherProject}   (prj_ prefix)
+ *   projects/{orgProject}                          (directly under the organization, no prj_ prefix)
+ */
+export interface Tree {
+  org: string;
+  cloud: string;
+  project: string;
+  otherCloud: string;
+  otherProject: string;
+  orgProject: string;
+}
+
+export async function createTree(api: Api): Promise<Tree> {
+  const tree: Tree = {
+    org: `organizations/${uniqueId("org_")}`,
+    cloud: `clouds/${uniqueId("cld_")}`,
+    project: `projects/${uniqueId("prj_")}`,
+    otherCloud: `clouds/${uniqueId("cld_")}`,
+    otherProject: `projects/${uniqueId("prj_")}`,
+    orgProject: `projects/${uniqueId("legacy_")}`,
+  };
+  await createResource(api, tree.org, "");
+  await createResource(api, tree.cloud, tree.org);
+  await createResource(api, tree.project, tree.cloud);
+  await createResource(api, tree.otherCloud, tree.org);
+  await createResource(api, tree.otherProject, tree.otherCloud);
+  await createResource(api, tree.orgProject, tree.org);
+  return tree;
+}
+
+export async function createResource(api: Api, name: string, parent: string): Promise<void> {
+  await api.resources.createResource({ resource: { name, parent } });
+}
+
+export interface Grant {
+  role: string;
+  members: string[];
+  /** A CEL condition; the policy is then written as version 3. */
+  condition?: string;
+  title?: string;
+}
+
+/**
+ * Replaces the policy of `resource` with these bindings. It sends the current etag (read at version 3), as a
+ * read-modify-write does, so that replacing conditional bindings is a deliberate overwrite.
+ */
+export async function setBindings(api: Api, resource: string, ...grants: Grant[]): Promise<void> {
+  const conditional = grants.some((g) => g.condition !== undefined);
+  const current = await api.policies.getPolicy({ resource, options: { requestedPolicyVersion: 3 } });
+  await api.policies.setPolicy({
+    resource,
+    policy: {
+      etag: current.etag,
+      version: conditional ? 3 : 1,
+      bindings: grants.map((g) => ({
+        role: g.role,
+        members: g.members,
+        condition: g.condition === undefined ? undefined : { expression: g.condition, title: g.title ?? "" },
+      })),
+    },
+  });
+}
+
+/** The state of one permission for `principals` on `resource`. */
+export async function stateOf(
+  api: Api,
+  resource: string,
+  principals: string[],
+  permission: string,
+  attributes: Record<string, JsonValue> = {},
+): Promise<AccessState> {
+  const response = await api.access.checkAccess({
+    resource,
+    principals,
+    permissions: [permission],
+    attributes: attributeValues(attributes),
+  });
+  expect(response.results).toHaveLength(1);
+  return response.results[0]!.state;
+}
+
+/** Request attributes given as JSON, as the google.protobuf.Value map of CheckAccessRequest. */
+export function attributeValues(attributes: Record<string, JsonValue>): Record<string, Value> {
+  return Object.fromEntries(Object.entries(attributes).map(([key, value]) => [key, fromJson(ValueSchema, value)]));
+}
+
+/** The state's enum name, so that a failing assertion reads "GRANTED" rather than 1. */
+export function stateName(state: AccessState): string {
+  return AccessState[state] ?? String(state);
+}
+
+export interface Question {
+  resource: string;
+  principals: string[];
+  permissions: string[];
+}
+
+/** The check of `permissions` with `explain`, for assertions on its explanations. */
+export async function explained(api: Api, question: Question): Promise<CheckAccessResponse> {
+  return api.access.checkAccess({ ...question, explain: true });
+}
+
+/** The ConnectError `call` failed with; fails the test when it succeeded. */
+export async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (e) {
+    return ConnectError.from(e);
+  }
+  return expect.fail("expected the call to fail, but it succeeded");
+}
+
+export async function expectCode(call: Promise<unknown>, code: Code): Promise<ConnectError> {
+  const error = await failureOf(call);
+  expect(Code[error.code], error.message).toBe(Code[code]);
+  return error;
+}
+
+/** The google.rpc.BadRequest field violations of `error` as "field: description" lines. */
+export function violationsOf(error: ConnectError): string[] {
+  return error
+    .findDetails(BadRequestSchema)
+    .flatMap((d) => d.fieldViolations)
+    .map((v) => `${v.field}: ${v.description}`);
+}
+
+/** Runs a write and returns its response with the `policy-sequence` header it carried. */
+export async function withSequence<T>(write: (options: CallOptions) => Promise<T>): Promise<{ response: T; sequence: bigint }> {
+  let header: string | null = null;
+  const response = await write({ onHeader: (headers) => (header = headers.get("policy-sequence")) });
+  expect(header, "the write's response has a policy-sequence header").not.toBeNull();
+  expect(header).toMatch(/^\d+$/);
+  return { response, sequence: BigInt(header!) };
+}
+
+/**
+ * Retries `probe` until it returns true, at most `attempts` times `intervalMs` apart; returns whether it did. A bounded
+ * wait for something that happens asynchronously (another process polling), not a timing assertion.
+ */
+export async function eventually(probe: () => Promise<boolean>, attempts = 50, intervalMs = 100): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    if (await probe()) return true;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  return false;
+}
+
+export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const LISTENING = /policy server listening on (\S+)/;
+const STARTUP_LIMIT_MS = 20_000;
+
+export interface Replica {
+  url: string;
+  process: ChildProcess;
+  /** SIGTERM, then waits for the process to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A second server process on the same database file (`src/main.ts --port 0 --grpc-port 0 --db FILE`). node loads tsx itself rather
+ * than through tsx's CLI, so that the process killed is the server and not a wrapper around it.
+ */
+export function spawnReplica(db: string): Promise<Replica> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "src/main.ts", "--port", "0", "--grpc-port", "0", "--db", db, "--log-level", "warn"],
+    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let output = "";
+  let listening = false;
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      if (listening) return;
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(new Error(`${why}; output:\n${output}`));
+    };
+    const timer = setTimeout(() => fail(`the replica did not start within ${STARTUP_LIMIT_MS} ms`), STARTUP_LIMIT_MS);
+    child.once("exit", (code, signal) => fail(`the replica exited (${signal ?? code}) before listening`));
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = LISTENING.exec(output);
+      if (!match || listening) return;
+      listening = true;
+      clearTimeout(timer);
+      resolve({
+        url: match[1]!,
+        process: child,
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+          await exited;
+        },
+      });
+    });
+  });
+}
