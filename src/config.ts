@@ -11,7 +11,22 @@ export interface Config {
   schema?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** A PEM CA bundle: clients may (main port) or must (gRPC port) present a certificate it signed. */
+  tlsClientCa?: string;
+  /** A JWKS JSON file of the keys that sign bearer tokens. */
+  jwks?: string;
+  /** PEM public key files (SPKI) that sign bearer tokens. */
+  jwtPublicKeys: string[];
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  jwtGroupsClaim: string;
+  /** Bootstrap administrators: principals that may do everything. */
+  admins: string[];
+  /** Allow a non-loopback address without authentication. */
+  insecure: boolean;
   logLevel: string;
+  /** Worker processes sharing the ports and the database (0: this process serves). */
+  workers: number;
 }
 
 const OPTIONS = {
@@ -22,6 +37,15 @@ const OPTIONS = {
   schema: { env: "POLICY_SCHEMA", default: undefined, help: "resource schema YAML file (default: built in)" },
   "tls-cert": { env: "POLICY_TLS_CERT", default: undefined, help: "PEM certificate: serve TLS (ALPN h2, http/1.1)" },
   "tls-key": { env: "POLICY_TLS_KEY", default: undefined, help: "PEM private key of --tls-cert" },
+  "tls-client-ca": { env: "POLICY_TLS_CLIENT_CA", default: undefined, help: "PEM CA of client certificates (mTLS)" },
+  jwks: { env: "POLICY_JWKS", default: undefined, help: "JWKS JSON file: keys that sign bearer tokens" },
+  "jwt-public-keys": { env: "POLICY_JWT_PUBLIC_KEYS", default: undefined, help: "comma-separated PEM public key files" },
+  "jwt-issuer": { env: "POLICY_JWT_ISSUER", default: undefined, help: "required `iss` of bearer tokens" },
+  "jwt-audience": { env: "POLICY_JWT_AUDIENCE", default: undefined, help: "required `aud` of bearer tokens" },
+  "jwt-groups-claim": { env: "POLICY_JWT_GROUPS_CLAIM", default: "groups", help: "token claim listing the caller's groups" },
+  admins: { env: "POLICY_ADMINS", default: undefined, help: "comma-separated bootstrap administrators, e.g. user:root@example.com" },
+  insecure: { env: "POLICY_INSECURE", default: undefined, help: "flag (or 1): allow a non-loopback --host without authentication" },
+  workers: { env: "POLICY_WORKERS", default: "0", help: "worker processes sharing the ports (0: one process)" },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
 } as const;
 
@@ -37,6 +61,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     args: argv,
     options: {
       ...Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, { type: "string" as const }])),
+      insecure: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -52,12 +77,27 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     schema: get("schema"),
     tlsCert: get("tls-cert"),
     tlsKey: get("tls-key"),
+    tlsClientCa: get("tls-client-ca"),
+    jwks: get("jwks"),
+    jwtPublicKeys: list(get("jwt-public-keys")),
+    jwtIssuer: get("jwt-issuer"),
+    jwtAudience: get("jwt-audience"),
+    jwtGroupsClaim: get("jwt-groups-claim")!,
+    admins: list(get("admins")),
+    insecure: values.insecure === true || ["1", "true", "yes"].includes(env.POLICY_INSECURE ?? ""),
     logLevel: get("log-level")!,
+    workers: Number(get("workers")),
   };
+  if (config.tlsClientCa && !config.tlsCert) throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
+  if (!Number.isInteger(config.workers) || config.workers < 0) throw new Error(`--workers: "${get("workers")}" is not a count`);
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new Error("--tls-cert and --tls-key go together: give both or neither");
   }
   return config;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((v) => v.trim()).filter(Boolean);
 }
 
 function portNumber(flag: string, value: string): number {

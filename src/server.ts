@@ -5,16 +5,10 @@ import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
-import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
-import {
-  file_grpc_reflection_v1alpha_reflection,
-  ServerReflection as ReflectionV1alpha,
-} from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { file_health_v1_health, Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
-import { AccessService, file_policy_v1_access_service } from "../gen/policy/v1/access_service_pb.js";
-import { file_policy_v1_policy_service, PolicyService } from "../gen/policy/v1/policy_service_pb.js";
-import { file_policy_v1_resource_service, ResourceService } from "../gen/policy/v1/resource_service_pb.js";
-import type { Config } from "./config.js";
+import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
+import { loadConfig, type Config } from "./config.js";
 import { Access } from "./domain/access/access.js";
 import { PageTokens } from "./domain/page-token.js";
 import { Policies } from "./domain/policies.js";
@@ -25,10 +19,14 @@ import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer } from "./rpc/http-server.js";
 import { callInterceptor } from "./rpc/interceptors.js";
-import { peerKey } from "./rpc/context.js";
+import { peerCertificateKey, peerKey } from "./rpc/context.js";
+import { authInterceptor } from "./rpc/auth/interceptor.js";
+import { createAuth } from "./rpc/auth/setup.js";
+import { Audit } from "./domain/audit.js";
+import type { TLSSocket } from "node:tls";
 import { Metrics } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
-import { routes, type ServiceRegistry } from "./rpc/routes.js";
+import { API_SERVICES, routes, type ServiceRegistry } from "./rpc/routes.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 
 export const DEFAULT_SCHEMA_FILE = new URL("../schema/default.yaml", import.meta.url);
@@ -42,8 +40,6 @@ export const ACCESS_POLL_MS = 1000;
 /** How long in-flight calls may take to finish at shutdown before their connections are closed. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
-const API_FILES = [file_policy_v1_policy_service, file_policy_v1_resource_service, file_policy_v1_access_service];
-const API_SERVICES = [PolicyService, ResourceService, AccessService].map((s) => s.typeName);
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:8080 */
@@ -83,22 +79,26 @@ export function loadSchema(file: string | undefined): ResourceSchema {
   return parseSchema(readFileSync(path, "utf8"), String(file ?? "default.yaml"));
 }
 
-export async function startServer(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
+/** Starts the server; options not given take their defaults (not the environment's). */
+export async function startServer(options: Partial<Config>, logger?: Logger): Promise<RunningServer> {
+  const config: Config = { ...(loadConfig([], {}) as Config), ...options };
+  logger ??= pino({ level: config.logLevel });
   const schema = loadSchema(config.schema);
   const store = new SqliteStore(config.db);
   const pageTokens = new PageTokens(await store.pageTokenKey());
   const access = await Access.open(store, schema, ACCESS_POLL_MS);
+  const { authenticator, authorizer } = await createAuth(config, access, schema, logger);
   const services = {
     policies: new Policies(store, schema, pageTokens),
     resources: new Resources(store, schema, pageTokens),
     access,
+    audit: new Audit(store, schema, pageTokens),
+    authorizer,
   };
   const health = new HealthStatus();
-  const exposed = [...API_SERVICES, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
-  const reflection = reflectionServices(
-    [...API_FILES, file_health_v1_health, file_grpc_reflection_v1_reflection, file_grpc_reflection_v1alpha_reflection],
-    exposed,
-  );
+  const served = [...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha];
+  const exposed = served.map((s) => s.typeName);
+  const reflection = reflectionServices(served.map((s) => s.file), exposed);
   const register = (router: ServiceRegistry) => {
     routes(services)(router);
     router.service(Health, healthService(health));
@@ -110,16 +110,28 @@ export async function startServer(config: Config, logger: Logger = pino({ level:
     writtenSequence: () => store.writtenSequence,
     indexedResources: () => access.indexedResources,
   });
-  const interceptors = [callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence })];
+  const interceptors = [
+    callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence }),
+    authInterceptor(authenticator, authorizer, schema),
+  ];
   const tls = config.tlsCert && config.tlsKey
-    ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
+    ? {
+        cert: readFileSync(config.tlsCert),
+        key: readFileSync(config.tlsKey),
+        ca: config.tlsClientCa ? readFileSync(config.tlsClientCa) : undefined,
+      }
     : undefined;
 
   const handler = connectNodeAdapter({
     routes: register,
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
-    contextValues: (req) => createContextValues().set(peerKey, peerOf(req.socket)),
+    contextValues: (req) => {
+      const values = createContextValues().set(peerKey, peerOf(req.socket));
+      const socket = req.socket as TLSSocket;
+      if (socket.authorized) values.set(peerCertificateKey, socket.getPeerCertificate());
+      return values;
+    },
     fallback: metricsEndpoint(metrics),
   });
   const main = createMainServer(handler, tls, SHUTDOWN_GRACE_MS);
@@ -133,7 +145,7 @@ export async function startServer(config: Config, logger: Logger = pino({ level:
     unexpected: (err) => logger.error({ err }, "unexpected error"),
   });
   const credentials = tls
-    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false)
+    ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const grpcPort = await new Promise<number>((resolve, reject) =>

@@ -21,7 +21,7 @@ import * as grpc from "@grpc/grpc-js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import type { ServiceRegistry } from "./routes.js";
 import { toConnectError } from "./errors.js";
-import { peerKey } from "./context.js";
+import { peerCertificateKey, peerKey } from "./context.js";
 
 type Call =
   | grpc.ServerUnaryCall<unknown, unknown>
@@ -115,7 +115,9 @@ function requestOf(service: DescService, method: DescMethod, call: Call, message
     timeoutMs: Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : undefined,
     requestSignal: controller.signal,
     requestHeader: headersOf(call.metadata, { "content-type": "application/grpc+proto" }),
-    contextValues: createContextValues().set(peerKey, call.getPeer()),
+    contextValues: createContextValues()
+      .set(peerKey, call.getPeer())
+      .set(peerCertificateKey, call.getAuthContext().sslPeerCertificate),
   });
   return {
     stream,
@@ -145,7 +147,12 @@ function unaryHandler(service: DescService, method: DescMethod, chain: AnyFn, op
 
 function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, options: GrpcJsOptions) {
   return (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => {
-    const input = "request" in call && call.request !== undefined ? single(call.request) : (call as AsyncIterable<unknown>);
+    // Not `for await (… of call)`: a Readable's default iterator destroys the stream when the requests end, and a
+    // destroyed grpc-js call never sends its status, so a bidi call (reflection) would hang after the client half-closes.
+    const input =
+      "request" in call && call.request !== undefined
+        ? single(call.request)
+        : ((call as grpc.ServerDuplexStream<unknown, unknown>).iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>);
     void (async () => {
       try {
         const res = (await chain(requestOf(service, method, call, input, true))) as StreamResponse;

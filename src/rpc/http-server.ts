@@ -8,6 +8,8 @@ import type { RequestListener } from "node:http";
 export interface TlsFiles {
   cert: Buffer;
   key: Buffer;
+  /** CA of client certificates: requested, and verified (an unverified one is ignored, not trusted). */
+  ca?: Buffer;
 }
 
 export interface MainServer {
@@ -29,10 +31,13 @@ export function createMainServer(
   const sessions = new Set<http2.Http2Session>();
   const settings = { maxConcurrentStreams: MAX_CONCURRENT_STREAMS };
   if (tls) {
-    const secure = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, settings }, handler);
+    const secure = http2.createSecureServer(
+      { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: false, allowHTTP1: true, settings },
+      handler,
+    );
     secure.on("session", (s) => trackSession(sessions, s));
     resetUnfinishedRequests(secure);
-    drainUnreadBodies(secure);
+    closeAbandonedConnections(secure);
     const idle = trackIdleSockets(secure);
     return { server: secure, close: () => closeAll(secure, sessions, idle, graceMs) };
   }
@@ -40,10 +45,10 @@ export function createMainServer(
   h2.on("session", (s) => trackSession(sessions, s));
   resetUnfinishedRequests(h2);
   const h1 = http.createServer(handler);
-  drainUnreadBodies(h1);
+  closeAbandonedConnections(h1);
   const h1Idle = trackIdleSockets(h1);
   // Cleartext: the first bytes tell an HTTP/2 client (prior knowledge) from an HTTP/1.1 one.
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ noDelay: true }, (socket) => {
     socket.once("data", (chunk) => {
       socket.pause();
       socket.unshift(chunk);
@@ -63,31 +68,36 @@ export function createMainServer(
 
 // A call refused before its request body was read (e.g. RESOURCE_EXHAUSTED for a message over readMaxBytes) leaves the
 // client's half of the HTTP/2 stream open: the client stops sending but does not end the stream, so the stream never
-// closes and a graceful shutdown waits for it forever. As RFC 9113 section 8.1 allows, once the response is complete
-// tell the client to stop with RST_STREAM(NO_ERROR). The compat layer sends trailers from a setImmediate queued in its
-// own "wantTrailers" listener, which runs before this one, so the trailers go out first.
+// closes and a graceful shutdown waits for it (until the grace period runs out). As RFC 9113 section 8.1 allows, once
+// the response is complete tell the client to stop with RST_STREAM(NO_ERROR). The compat layer sends trailers from a
+// setImmediate queued in its own "wantTrailers" listener, which runs before this one, so the trailers go out first.
+// Node destroys a stream closed with NO_ERROR only once its readable side ends, so the unread body is discarded too.
 function resetUnfinishedRequests(server: http2.Http2Server | http2.Http2SecureServer): void {
   server.on("request", (req: http2.Http2ServerRequest | http.IncomingMessage) => {
     if (!(req instanceof http2.Http2ServerRequest)) return;
     const stream = req.stream;
     stream.once("wantTrailers", () =>
       setImmediate(() => {
-        if (!stream.closed && !stream.destroyed && stream.state.remoteClose !== 1) {
-          stream.close(http2.constants.NGHTTP2_NO_ERROR);
-        }
+        if (stream.closed || stream.destroyed || stream.state.remoteClose === 1) return;
+        stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        stream.removeAllListeners("data");
+        stream.resume();
       }),
     );
   });
 }
 
-// The same over HTTP/1.1 (e.g. a gRPC-Web message over readMaxBytes): the handler stops reading and Node does not dump
-// a body that was partly read, so the client blocks writing it and never sees the response until the keep-alive
-// timeout resets the connection. Discard the rest of the body once the response is sent, as Node does for unread ones.
-function drainUnreadBodies(server: http.Server | http2.Http2SecureServer): void {
+// Over HTTP/1.1 the same refusal leaves the connection unusable: the handler gives up on the request body, Node stops
+// reading the socket, and the client's next request on that keep-alive connection is never read (it fails with
+// ECONNRESET when the keep-alive timeout closes the socket). Such a response says `Connection: close` instead.
+function closeAbandonedConnections(server: http.Server | http2.Http2SecureServer): void {
   server.on("request", (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
-    if (!(req instanceof http.IncomingMessage)) return;
-    res.once("finish", () => {
-      console.log("h1 finish", req.url, req.complete, req.destroyed, req.readableFlowing, req.readableLength, (req as any)._consuming, req.socket?.isPaused?.(), req.socket?.readableFlowing); if (!req.complete && !req.destroyed) req.resume();
+    if (!(req instanceof http.IncomingMessage) || !(res instanceof http.ServerResponse)) return;
+    const socket = req.socket;
+    // "aborted" (unlike "close") is emitted at once when the request is given up, before the response headers.
+    req.once("aborted", () => {
+      if (!res.headersSent) res.setHeader("Connection", "close");
+      else res.once("finish", () => socket.destroySoon());
     });
   });
 }

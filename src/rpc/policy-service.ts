@@ -1,19 +1,29 @@
 // PolicyService: thin adapter from RPC messages to the Policies facade.
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { DeletePolicyResponseSchema, ListPoliciesResponseSchema, PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
+import {
+  DeletePolicyResponseSchema,
+  ListPoliciesResponseSchema,
+  PolicyService,
+  TestIamPermissionsResponseSchema,
+} from "../../gen/policy/v1/policy_service_pb.js";
+import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Policies } from "../domain/policies.js";
-import { actorOf } from "./context.js";
+import { callerOf } from "./context.js";
 
-export function policyService(policies: Policies): ServiceImpl<typeof PolicyService> {
+export function policyService(policies: Policies, authorizer: Authorizer): ServiceImpl<typeof PolicyService> {
   return {
-    setPolicy: (req, ctx) => policies.set(req.resource, req.policy, req.updateMask, actorOf(ctx)),
+    setPolicy: (req, ctx) => policies.set(req.resource, req.policy, req.updateMask, callerOf(ctx)),
     getPolicy: (req) => policies.get(req.resource, req.options?.requestedPolicyVersion ?? 0),
     deletePolicy: async (req, ctx) =>
-      create(DeletePolicyResponseSchema, await policies.delete(req.resource, req.etag, actorOf(ctx))),
+      create(DeletePolicyResponseSchema, await policies.delete(req.resource, req.etag, callerOf(ctx))),
     listPolicies: async (req) =>
       create(ListPoliciesResponseSchema, await policies.list(req.resourceType, req.parent, req.pageSize, req.pageToken)),
     lookupEffectivePolicy: (req) =>
       policies.lookupEffective(req.resource, req.options?.requestedPolicyVersion ?? 0),
+    testIamPermissions: async (req, ctx) =>
+      create(TestIamPermissionsResponseSchema, {
+        permissions: await authorizer.permissionsOf(callerOf(ctx), req.resource, req.permissions),
+      }),
   };
 }

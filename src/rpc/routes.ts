@@ -1,13 +1,17 @@
-// The services the server exposes, registered on a Connect router.
+// The services of the policy.v1 API, registered on a router (Connect) or on the grpc-js adapter.
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
+import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import type { Access } from "../domain/access/access.js";
+import type { Authorizer } from "../domain/access/authorizer.js";
+import type { Audit } from "../domain/audit.js";
 import type { Policies } from "../domain/policies.js";
 import type { Resources } from "../domain/resources.js";
 import { accessService } from "./access-service.js";
+import { auditService } from "./audit-service.js";
 import { policyService } from "./policy-service.js";
 import { resourceService } from "./resource-service.js";
 
@@ -15,6 +19,8 @@ export interface Services {
   policies: Policies;
   resources: Resources;
   access: Access;
+  audit: Audit;
+  authorizer: Authorizer;
 }
 
 /** What both transports offer for registering a service: a ConnectRouter, and the grpc-js adapter. */
@@ -22,10 +28,13 @@ export interface ServiceRegistry {
   service<T extends DescService>(service: T, implementation: ServiceImpl<T>): unknown;
 }
 
+export const API_SERVICES: readonly DescService[] = [PolicyService, ResourceService, AccessService, AuditService];
+
 export function routes(services: Services): (router: ServiceRegistry) => void {
   return (router) => {
-    router.service(PolicyService, policyService(services.policies));
+    router.service(PolicyService, policyService(services.policies, services.authorizer));
     router.service(ResourceService, resourceService(services.resources));
     router.service(AccessService, accessService(services.access));
+    router.service(AuditService, auditService(services.audit));
   };
 }

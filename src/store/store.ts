@@ -71,6 +71,28 @@ export interface SnapshotEntry {
   policy: Policy | undefined;
 }
 
+export interface AuditQuery {
+  resource: string;
+  principal?: string;
+  /** Epoch milliseconds, inclusive. */
+  startMs?: number;
+  /** Epoch milliseconds, exclusive. */
+  endMs?: number;
+  afterSeq?: number;
+  limit: number;
+}
+
+/** A change-log row as the audit log shows it. */
+export interface AuditRecord {
+  seq: number;
+  timeMs: number;
+  principal: string;
+  action: string;
+  resource: string;
+  etagBefore: Uint8Array | undefined;
+  etagAfter: Uint8Array | undefined;
+}
+
 export interface Store {
   getResource(name: string): Promise<Resource | undefined>;
   listResources(query: ResourceQuery): Promise<Resource[]>;
@@ -104,6 +126,8 @@ export interface Store {
   readonly writtenSequence: number;
   /** The change-log rows after `afterSeq`, oldest first, at most `limit`. */
   readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]>;
+  /** The change-log rows of one resource, oldest first. */
+  listAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
   /** Visits every resource with its policy, parents first, from one consistent read; returns its sequence. */
   snapshot(visit: (entry: SnapshotEntry) => void): Promise<number>;
   /** The key that signs page tokens: made once per database, so tokens survive restarts and work on every replica. */

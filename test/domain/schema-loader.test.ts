@@ -46,8 +46,8 @@ describe("the built-in schema", () => {
     ]);
   });
 
-  test("organization grants owner and collaborator", () => {
-    expect(roles("organization")).toEqual(["roles/collaborator", "roles/owner"]);
+  test("organization grants owner and collaborator, plus checker for services that call CheckAccess", () => {
+    expect(roles("organization")).toEqual(["roles/checker", "roles/collaborator", "roles/owner"]);
   });
 
   test("cloud grants collaborator and readonly", () => {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/policy_service.proto.
  */
 export const file_policy_v1_policy_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCI2ChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMEhAKCHNlcXVlbmNlGAIgASgDImMKE0xpc3RQb2xpY2llc1JlcXVlc3QSFQoNcmVzb3VyY2VfdHlwZRgBIAEoCRIOCgZwYXJlbnQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiZQoUTGlzdFBvbGljaWVzUmVzcG9uc2USNAoRcmVzb3VyY2VfcG9saWNpZXMYASADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlwKDlJlc291cmNlUG9saWN5EhAKCHJlc291cmNlGAEgASgJEhUKDXJlc291cmNlX3R5cGUYAiABKAkSIQoGcG9saWN5GAMgASgLMhEucG9saWN5LnYxLlBvbGljeSJeChxMb29rdXBFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiwKB29wdGlvbnMYAiABKAsyGy5wb2xpY3kudjEuR2V0UG9saWN5T3B0aW9ucyJ/Cg9FZmZlY3RpdmVQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSKwoIcG9saWNpZXMYAiADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSLQoIYmluZGluZ3MYAyADKAsyGy5wb2xpY3kudjEuRWZmZWN0aXZlQmluZGluZyJJChBFZmZlY3RpdmVCaW5kaW5nEiMKB2JpbmRpbmcYASABKAsyEi5wb2xpY3kudjEuQmluZGluZxIQCghyZXNvdXJjZRgCIAEoCTKcAwoNUG9saWN5U2VydmljZRI9CglTZXRQb2xpY3kSGy5wb2xpY3kudjEuU2V0UG9saWN5UmVxdWVzdBoRLnBvbGljeS52MS5Qb2xpY3kiABJACglHZXRQb2xpY3kSGy5wb2xpY3kudjEuR2V0UG9saWN5UmVxdWVzdBoRLnBvbGljeS52MS5Qb2xpY3kiA5ACARJRCgxEZWxldGVQb2xpY3kSHi5wb2xpY3kudjEuRGVsZXRlUG9saWN5UmVxdWVzdBofLnBvbGljeS52MS5EZWxldGVQb2xpY3lSZXNwb25zZSIAElQKDExpc3RQb2xpY2llcxIeLnBvbGljeS52MS5MaXN0UG9saWNpZXNSZXF1ZXN0Gh8ucG9saWN5LnYxLkxpc3RQb2xpY2llc1Jlc3BvbnNlIgOQAgESYQoVTG9va3VwRWZmZWN0aXZlUG9saWN5EicucG9saWN5LnYxLkxvb2t1cEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QaGi5wb2xpY3kudjEuRWZmZWN0aXZlUG9saWN5IgOQAgFiBnByb3RvMw", [file_google_protobuf_field_mask, file_policy_v1_policy]);
+  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCI2ChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMEhAKCHNlcXVlbmNlGAIgASgDImMKE0xpc3RQb2xpY2llc1JlcXVlc3QSFQoNcmVzb3VyY2VfdHlwZRgBIAEoCRIOCgZwYXJlbnQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiZQoUTGlzdFBvbGljaWVzUmVzcG9uc2USNAoRcmVzb3VyY2VfcG9saWNpZXMYASADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlwKDlJlc291cmNlUG9saWN5EhAKCHJlc291cmNlGAEgASgJEhUKDXJlc291cmNlX3R5cGUYAiABKAkSIQoGcG9saWN5GAMgASgLMhEucG9saWN5LnYxLlBvbGljeSJeChxMb29rdXBFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiwKB29wdGlvbnMYAiABKAsyGy5wb2xpY3kudjEuR2V0UG9saWN5T3B0aW9ucyJ/Cg9FZmZlY3RpdmVQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSKwoIcG9saWNpZXMYAiADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSLQoIYmluZGluZ3MYAyADKAsyGy5wb2xpY3kudjEuRWZmZWN0aXZlQmluZGluZyJJChBFZmZlY3RpdmVCaW5kaW5nEiMKB2JpbmRpbmcYASABKAsyEi5wb2xpY3kudjEuQmluZGluZxIQCghyZXNvdXJjZRgCIAEoCSJCChlUZXN0SWFtUGVybWlzc2lvbnNSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEhMKC3Blcm1pc3Npb25zGAIgAygJIjEKGlRlc3RJYW1QZXJtaXNzaW9uc1Jlc3BvbnNlEhMKC3Blcm1pc3Npb25zGAEgAygJMoQECg1Qb2xpY3lTZXJ2aWNlEj0KCVNldFBvbGljeRIbLnBvbGljeS52MS5TZXRQb2xpY3lSZXF1ZXN0GhEucG9saWN5LnYxLlBvbGljeSIAEkAKCUdldFBvbGljeRIbLnBvbGljeS52MS5HZXRQb2xpY3lSZXF1ZXN0GhEucG9saWN5LnYxLlBvbGljeSIDkAIBElEKDERlbGV0ZVBvbGljeRIeLnBvbGljeS52MS5EZWxldGVQb2xpY3lSZXF1ZXN0Gh8ucG9saWN5LnYxLkRlbGV0ZVBvbGljeVJlc3BvbnNlIgASVAoMTGlzdFBvbGljaWVzEh4ucG9saWN5LnYxLkxpc3RQb2xpY2llc1JlcXVlc3QaHy5wb2xpY3kudjEuTGlzdFBvbGljaWVzUmVzcG9uc2UiA5ACARJhChVMb29rdXBFZmZlY3RpdmVQb2xpY3kSJy5wb2xpY3kudjEuTG9va3VwRWZmZWN0aXZlUG9saWN5UmVxdWVzdBoaLnBvbGljeS52MS5FZmZlY3RpdmVQb2xpY3kiA5ACARJmChJUZXN0SWFtUGVybWlzc2lvbnMSJC5wb2xpY3kudjEuVGVzdElhbVBlcm1pc3Npb25zUmVxdWVzdBolLnBvbGljeS52MS5UZXN0SWFtUGVybWlzc2lvbnNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_field_mask, file_policy_v1_policy]);
 
 /**
  * Request of PolicyService.SetPolicy. Field numbers match google.iam.v1.SetIamPolicyRequest.
@@ -335,6 +335,55 @@ export const EffectiveBindingSchema: GenMessage<EffectiveBinding> = /*@__PURE__*
   messageDesc(file_policy_v1_policy_service, 9);
 
 /**
+ * Request of PolicyService.TestIamPermissions. Field numbers match google.iam.v1.TestIamPermissionsRequest.
+ *
+ * @generated from message policy.v1.TestIamPermissionsRequest
+ */
+export type TestIamPermissionsRequest = Message<"policy.v1.TestIamPermissionsRequest"> & {
+  /**
+   * The resource the permissions are tested on.
+   *
+   * @generated from field: string resource = 1;
+   */
+  resource: string;
+
+  /**
+   * Concrete permissions (no wildcards), each one the schema knows, e.g. `projects.update`. At most 100.
+   *
+   * @generated from field: repeated string permissions = 2;
+   */
+  permissions: string[];
+};
+
+/**
+ * Describes the message policy.v1.TestIamPermissionsRequest.
+ * Use `create(TestIamPermissionsRequestSchema)` to create a new message.
+ */
+export const TestIamPermissionsRequestSchema: GenMessage<TestIamPermissionsRequest> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 10);
+
+/**
+ * Response of PolicyService.TestIamPermissions. Field numbers match google.iam.v1.TestIamPermissionsResponse.
+ *
+ * @generated from message policy.v1.TestIamPermissionsResponse
+ */
+export type TestIamPermissionsResponse = Message<"policy.v1.TestIamPermissionsResponse"> & {
+  /**
+   * The subset of the requested permissions that the caller has, in request order.
+   *
+   * @generated from field: repeated string permissions = 1;
+   */
+  permissions: string[];
+};
+
+/**
+ * Describes the message policy.v1.TestIamPermissionsResponse.
+ * Use `create(TestIamPermissionsResponseSchema)` to create a new message.
+ */
+export const TestIamPermissionsResponseSchema: GenMessage<TestIamPermissionsResponse> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 11);
+
+/**
  * Reads and writes the policy attached to a resource, with Google Cloud IAM's etag and version semantics.
  *
  * @generated from service policy.v1.PolicyService
@@ -403,6 +452,17 @@ export const PolicyService: GenService<{
     methodKind: "unary";
     input: typeof LookupEffectivePolicyRequestSchema;
     output: typeof EffectivePolicySchema;
+  },
+  /**
+   * Returns which of `permissions` the caller itself has on `resource`, as IAM's TestIamPermissions: no permission
+   * is needed to ask. NOT_FOUND for a resource that does not exist or that the caller may not see.
+   *
+   * @generated from rpc policy.v1.PolicyService.TestIamPermissions
+   */
+  testIamPermissions: {
+    methodKind: "unary";
+    input: typeof TestIamPermissionsRequestSchema;
+    output: typeof TestIamPermissionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_policy_v1_policy_service, 0);

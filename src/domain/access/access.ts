@@ -62,7 +62,7 @@ export class Access {
     requireResourceName(this.schema, "resource", request.resource);
     const violations = new Violations();
     const subject = Subject.of(request.principals, violations, "principals");
-    this.checkPermissions(request.permissions, violations);
+    validatePermissions(this.schema, request.permissions, violations, "permissions");
     if (request.minSequence < 0n) violations.add("min_sequence", "must not be negative");
     violations.throwIfAny();
 
@@ -82,16 +82,20 @@ export class Access {
     });
   }
 
-  private checkPermissions(permissions: readonly string[], violations: Violations): void {
-    if (permissions.length === 0) violations.add("permissions", "name at least one permission, e.g. projects.get");
-    if (permissions.length > MAX_PERMISSIONS) violations.add("permissions", `at most ${MAX_PERMISSIONS} per request`);
-    permissions.forEach((p, i) => {
-      if (p.includes("*")) {
-        violations.add(`permissions[${i}]`, `"${p}": wildcards are not allowed; name concrete permissions`);
-      } else if (!this.schema.permissions.has(p)) {
-        violations.add(`permissions[${i}]`, `unknown permission "${p}"; no role of the schema grants it`);
-      }
+  /**
+   * Whether `identities` (canonical principals, trusted) hold each of `permissions` on `resource`, from state at
+   * least as fresh as this server's own writes; undefined when the resource does not exist.
+   */
+  async holds(resource: string, identities: readonly string[], permissions: readonly string[]): Promise<boolean[] | undefined> {
+    await this.freshAsOf(0);
+    const results = this.index.check(resource, {
+      subject: Subject.of(identities, new Violations(), "principals"),
+      permissions,
+      attributes: new Map(),
+      requestTime: timestampNow(),
+      explain: false,
     });
+    return results?.map((r) => r.state === AccessState.GRANTED);
   }
 
   /** Brings the index up to this server's own writes and to `minSequence`. */
@@ -145,6 +149,19 @@ export class Access {
     }
     this.index.sequence = change.seq;
   }
+}
+
+/** Permissions of a request: 1 to 100, concrete, each one the schema knows (so that a typo is an error). */
+export function validatePermissions(schema: Schema, permissions: readonly string[], violations: Violations, field: string): void {
+  if (permissions.length === 0) violations.add(field, "name at least one permission, e.g. projects.get");
+  if (permissions.length > MAX_PERMISSIONS) violations.add(field, `at most ${MAX_PERMISSIONS} per request`);
+  permissions.forEach((p, i) => {
+    if (p.includes("*")) {
+      violations.add(`${field}[${i}]`, `"${p}": wildcards are not allowed; name concrete permissions`);
+    } else if (!schema.permissions.has(p)) {
+      violations.add(`${field}[${i}]`, `unknown permission "${p}"; no role of the schema grants it`);
+    }
+  });
 }
 
 /** google.protobuf.Value as the plain value CEL reads (numbers as double, structs as maps). */

@@ -7,6 +7,8 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import { ServiceError } from "../../errors.js";
 import type {
   Actor,
+  AuditQuery,
+  AuditRecord,
   ChangeAction,
   ChangeRecord,
   SnapshotEntry,
@@ -273,6 +275,36 @@ export class SqliteStore implements Store {
       action: row.action,
       resource: row.resource,
       state: row.change ?? undefined,
+    }));
+  }
+
+  async listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
+    const where = ["resource = @resource", "seq > @after"];
+    const params: Record<string, unknown> = { resource: query.resource, after: query.afterSeq ?? 0, limit: query.limit };
+    if (query.principal !== undefined) {
+      where.push("principal = @principal");
+      params.principal = query.principal;
+    }
+    if (query.startMs !== undefined) {
+      where.push("time >= @start");
+      params.start = query.startMs;
+    }
+    if (query.endMs !== undefined) {
+      where.push("time < @end");
+      params.end = query.endMs;
+    }
+    const rows = this.db
+      .prepare(`SELECT seq, time, principal, action, resource, etag_before, etag_after FROM change_log
+        WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`)
+      .all(params) as { seq: number; time: number; principal: string; action: string; resource: string; etag_before: Uint8Array | null; etag_after: Uint8Array | null }[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      timeMs: r.time,
+      principal: r.principal,
+      action: r.action,
+      resource: r.resource,
+      etagBefore: r.etag_before ?? undefined,
+      etagAfter: r.etag_after ?? undefined,
     }));
   }
 

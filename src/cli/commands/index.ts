@@ -1,0 +1,38 @@
+// Every command of `policy`, by the words that name it.
+import { addBinding, removeBinding } from "./bindings.js";
+import { check } from "./check.js";
+import type { Command } from "./command.js";
+import { get, list, lookup, remove, set } from "./policies.js";
+import * as resources from "./resources.js";
+
+export const COMMANDS: readonly Command[] = [
+  set,
+  get,
+  list,
+  remove,
+  lookup,
+  check,
+  addBinding,
+  removeBinding,
+  resources.create,
+  resources.get,
+  resources.list,
+  resources.move,
+  resources.remove,
+];
+
+/** Groups of commands: `resources` alone shows its subcommands. */
+export const GROUPS: Record<string, string> = {
+  resources: "register and manage the resources policies attach to",
+};
+
+export function findCommand(words: string[]): Command | undefined {
+  const name = words.join(" ");
+  return COMMANDS.find((c) => c.help.name === name);
+}
+
+/** Whether `words` names a command or a group, or begins one. */
+export function isCommandPrefix(words: string[]): boolean {
+  const name = words.join(" ");
+  return COMMANDS.some((c) => c.help.name === name || c.help.name.startsWith(`${name} `));
+}

@@ -1,0 +1,103 @@
+// How the CLI fails: usage errors (exit 2), refusals and server errors (exit 1), each printed to stderr with the gRPC
+// code name and a hint a person can act on.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+/** `policy check`: the call worked, but at least one permission is not granted. */
+export const EXIT_DENIED = 3;
+
+/** A command line the CLI cannot run: unknown flag, missing or conflicting options. Nothing was sent. */
+export class UsageError extends Error {
+  override name = "UsageError";
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A failure the CLI itself detected (a bad policy file, a refused overwrite), with an optional hint. */
+export class CliError extends Error {
+  override name = "CliError";
+  constructor(
+    message: string,
+    readonly hint?: string,
+    readonly code?: Code,
+  ) {
+    super(message);
+  }
+}
+
+/** gRPC's canonical code names, e.g. ABORTED. */
+export function codeName(code: Code): string {
+  return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+export interface ErrorContext {
+  /** The command as typed, e.g. `add-binding` or `resources move`. */
+  command: string;
+  server: string;
+}
+
+function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
+  const resources = ctx.command.startsWith("resources");
+  switch (error.code) {
+    case Code.Aborted:
+      return resources
+        ? "the resource changed since you read its etag: run `policy resources get` again, or leave out --etag"
+        : "the policy changed since you read it: run `policy get` again, or use --force";
+    case Code.NotFound:
+      return "check the resource type and id (`policy resources list`), or register it with `policy resources create`";
+    case Code.AlreadyExists:
+      return "the name is taken: choose another id, or look at it with `policy resources get`";
+    case Code.InvalidArgument:
+      return "fix the fields named above and run the command again";
+    case Code.FailedPrecondition:
+      return resources
+        ? "the request is valid but not now: e.g. delete the children first, or pass --cascade"
+        : "the request is valid but not now: read the policy with `policy get -o yaml` and set it with its etag";
+    case Code.Unavailable:
+      return `is the server running at ${ctx.server}? Choose another with --server, POLICY_SERVER or the config file` +
+        " (and --protocol connect for a server behind an HTTP/1.1 proxy)";
+    case Code.Unauthenticated:
+      return "give a token with --token, POLICY_TOKEN or the config file";
+    case Code.PermissionDenied:
+      return "the caller of the token lacks the permission: ask an owner of the resource";
+    case Code.Unimplemented:
+      return "the server does not know this call: is --server a policy server, and is it up to date?";
+    case Code.DeadlineExceeded:
+      return "the server did not answer in time; try again";
+    case Code.Internal:
+      return "a server bug: the server's log has the details";
+    default:
+      return undefined;
+  }
+}
+
+/** The lines to print for `error` and the exit status. */
+export function describeError(error: unknown, ctx: ErrorContext): { text: string; exitCode: number } {
+  if (error instanceof UsageError) {
+    const help = `run \`policy ${error.command ?? ctx.command} --help\` for usage`.replace("policy  --help", "policy --help");
+    return { text: `error: ${error.message}\n${help}`, exitCode: EXIT_USAGE };
+  }
+  if (error instanceof CliError) {
+    const code = error.code === undefined ? "" : `${codeName(error.code)}: `;
+    return { text: `error: ${code}${error.message}${error.hint ? `\nhint: ${error.hint}` : ""}`, exitCode: EXIT_FAILURE };
+  }
+  const e = ConnectError.from(error);
+  const violations = e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
+  const lines =
+    violations.length === 0
+      ? [`error: ${codeName(e.code)}: ${e.rawMessage}`]
+      : [
+          `error: ${codeName(e.code)}: ${violations.length === 1 ? "a problem" : `${violations.length} problems`} in the request:`,
+          ...violations.map((v) => `  ${v.field}: ${v.description}`),
+        ];
+  const hint = hintFor(e, ctx);
+  if (hint) lines.push(`hint: ${hint}`);
+  return { text: lines.join("\n"), exitCode: EXIT_FAILURE };
+}

@@ -1,0 +1,124 @@
+// Policy files: YAML (or JSON) in Anyscale's form (`role_name`, `principals`) or IAM's (`role`, `members`,
+// `condition`, `etag`, `version`), normalised to a policy.v1.Policy. `policy get -o yaml` writes IAM's form, which
+// this reads back unchanged.
+import { fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { parse } from "yaml";
+import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
+import { CliError } from "./errors.js";
+
+/** `collaborator` -> `roles/collaborator`; a name with a `/` is kept. */
+export function normaliseRole(role: string): string {
+  const r = role.trim();
+  return r.includes("/") ? r : `roles/${r}`;
+}
+
+/**
+ * A member with a prefix (`user:`, `group:`, ...) or `allUsers`/`allAuthenticatedUsers` is kept; a bare email is a
+ * `user:`; anything else bare, such as Anyscale's user-group id `ug_abc123`, is a `group:`.
+ */
+export function normaliseMember(member: string): string {
+  const m = member.trim();
+  if (m === "allUsers" || m === "allAuthenticatedUsers" || m.includes(":")) return m;
+  return m.includes("@") ? `user:${m}` : `group:${m}`;
+}
+
+export interface PolicyFile {
+  policy: Policy;
+  /** Whether the file carried an etag (a conditional write). */
+  hasEtag: boolean;
+  /** Whether the file has audit configs (then they are written too). */
+  hasAuditConfigs: boolean;
+}
+
+const TOP_KEYS = ["version", "etag", "bindings", "auditConfigs", "audit_configs"];
+/** Output-only fields that `policy get` prints; a file may carry them, they are not sent. */
+const OUTPUT_ONLY = ["syncStatus", "sync_status", "updateTime", "update_time"];
+const BINDING_KEYS = ["role", "role_name", "roleName", "members", "principals", "condition"];
+const CONDITION_KEYS = ["expression", "title", "description", "location"];
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Parses a policy file's text; `source` names it in error messages. Throws CliError. */
+export function parsePolicyFile(text: string, source: string): PolicyFile {
+  const fail = (message: string): never => {
+    throw new CliError(`${source}: ${message}`, "a policy file has `bindings` (each `role` or `role_name`, and `members` or `principals`), and optionally `etag` and `version`");
+  };
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    return fail((e as Error).message.split("\n")[0]!);
+  }
+  if (doc === null || doc === undefined) return fail("the file is empty");
+  if (!isObject(doc)) return fail("expected a mapping with `bindings`");
+  for (const key of Object.keys(doc)) {
+    if (!TOP_KEYS.includes(key) && !OUTPUT_ONLY.includes(key)) {
+      fail(`unknown key "${key}"; expected bindings, etag, version or audit_configs`);
+    }
+  }
+
+  const rawBindings = doc.bindings ?? [];
+  if (!Array.isArray(rawBindings)) return fail("`bindings` must be a list");
+  const bindings = rawBindings.map((b: unknown, i: number) => normaliseBinding(b, `bindings[${i}]`, fail));
+
+  const json: JsonObject = { bindings };
+  const hasConditions = bindings.some((b) => b.condition !== undefined);
+  if (doc.version !== undefined && doc.version !== null) {
+    if (typeof doc.version !== "number") fail("`version` must be a number: 1, or 3 for conditions");
+    json.version = doc.version as number;
+  } else {
+    json.version = hasConditions ? 3 : 1;
+  }
+  const hasEtag = doc.etag !== undefined && doc.etag !== null && doc.etag !== "";
+  if (hasEtag) {
+    if (typeof doc.etag !== "string") fail("`etag` must be a string, as `policy get -o yaml` prints it");
+    json.etag = doc.etag as string;
+  }
+  const audit = doc.auditConfigs ?? doc.audit_configs;
+  const hasAuditConfigs = audit !== undefined && audit !== null;
+  if (hasAuditConfigs) json.auditConfigs = audit as JsonValue;
+
+  let policy: Policy;
+  try {
+    policy = fromJson(PolicySchema, json);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  return { policy, hasEtag, hasAuditConfigs };
+}
+
+function normaliseBinding(raw: unknown, at: string, fail: (message: string) => never): JsonObject & { condition?: JsonObject } {
+  if (!isObject(raw)) return fail(`${at}: expected a mapping with \`role\` and \`members\``);
+  for (const key of Object.keys(raw)) {
+    if (!BINDING_KEYS.includes(key)) fail(`${at}: unknown key "${key}"; expected role (or role_name), members (or principals), condition`);
+  }
+  const roles = [raw.role, raw.role_name, raw.roleName].filter((r) => r !== undefined && r !== null);
+  if (roles.length === 0) fail(`${at}: needs \`role\` (or Anyscale's \`role_name\`)`);
+  if (roles.length > 1) fail(`${at}: give \`role\` or \`role_name\`, not both`);
+  if (typeof roles[0] !== "string" || roles[0].trim() === "") fail(`${at}: the role must be a non-empty string`);
+  if (raw.members !== undefined && raw.principals !== undefined) fail(`${at}: give \`members\` or \`principals\`, not both`);
+  let members = raw.members ?? raw.principals ?? [];
+  if (typeof members === "string") members = [members];
+  if (!Array.isArray(members) || members.some((m) => typeof m !== "string")) {
+    fail(`${at}: \`members\` must be a list of strings, e.g. [user:ada@example.com, ug_abc123]`);
+  }
+  const binding: JsonObject & { condition?: JsonObject } = {
+    role: normaliseRole(roles[0] as string),
+    members: (members as string[]).map(normaliseMember),
+  };
+  if (raw.condition !== undefined && raw.condition !== null) binding.condition = normaliseCondition(raw.condition, `${at}.condition`, fail);
+  return binding;
+}
+
+function normaliseCondition(raw: unknown, at: string, fail: (message: string) => never): JsonObject {
+  if (typeof raw === "string") return { expression: raw };
+  if (!isObject(raw)) return fail(`${at}: expected a CEL expression, or a mapping with \`expression\` and \`title\``);
+  for (const [key, value] of Object.entries(raw)) {
+    if (!CONDITION_KEYS.includes(key)) fail(`${at}: unknown key "${key}"; expected ${CONDITION_KEYS.join(", ")}`);
+    if (typeof value !== "string") fail(`${at}.${key}: must be a string`);
+  }
+  if (typeof raw.expression !== "string" || raw.expression.trim() === "") fail(`${at}: needs an \`expression\``);
+  return raw as JsonObject;
+}

@@ -1,0 +1,88 @@
+// Where the CLI connects and how it prints: flags, then environment variables, then the config file, then defaults.
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import type { PolicyProtocol } from "../client/index.js";
+import { str, type Values } from "./args.js";
+import { CliError, UsageError } from "./errors.js";
+
+export const DEFAULT_SERVER = "http://127.0.0.1:8080";
+
+export type OutputFormat = "table" | "json" | "yaml";
+
+export interface Settings {
+  server: string;
+  protocol: PolicyProtocol;
+  token?: string;
+  /** Path of a PEM file of certificates to trust. */
+  ca?: string;
+  /** As given (`acme` or `organizations/acme`); undefined: find the only organization. */
+  organization?: string;
+  /** A schema YAML file; undefined: the built-in one. */
+  schema?: string;
+  output: OutputFormat;
+}
+
+const CONFIG_KEYS = ["server", "protocol", "organization", "token", "ca"] as const;
+type ConfigFile = Partial<Record<(typeof CONFIG_KEYS)[number], string>>;
+
+/** The config file: $POLICY_CONFIG, else $XDG_CONFIG_HOME/policy/config.yaml, else ~/.config/policy/config.yaml. */
+export function configPath(env: NodeJS.ProcessEnv): { path: string; explicit: boolean } {
+  if (env.POLICY_CONFIG) return { path: env.POLICY_CONFIG, explicit: true };
+  const base = env.XDG_CONFIG_HOME || join(homedir(), ".config");
+  return { path: join(base, "policy", "config.yaml"), explicit: false };
+}
+
+export function readConfigFile(env: NodeJS.ProcessEnv): ConfigFile {
+  const { path, explicit } = configPath(env);
+  if (!existsSync(path)) {
+    if (explicit) throw new CliError(`config file ${path} (POLICY_CONFIG) does not exist`);
+    return {};
+  }
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new CliError(`config file ${path}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) throw new CliError(`config file ${path}: expected a mapping`);
+  const config: ConfigFile = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+      throw new CliError(`config file ${path}: unknown key "${key}"; known keys: ${CONFIG_KEYS.join(", ")}`);
+    }
+    if (typeof value !== "string") throw new CliError(`config file ${path}: \`${key}\` must be a string`);
+    config[key as keyof ConfigFile] = value;
+  }
+  return config;
+}
+
+export function loadSettings(values: Values, env: NodeJS.ProcessEnv, command: string): Settings {
+  const config = readConfigFile(env);
+  const pick = (flag: string, envName: string, key: keyof ConfigFile): string | undefined =>
+    str(values, flag) ?? (env[envName] || undefined) ?? config[key];
+
+  const protocol = pick("protocol", "POLICY_PROTOCOL", "protocol") ?? "grpc";
+  if (protocol !== "grpc" && protocol !== "connect") {
+    throw new UsageError(`--protocol must be grpc or connect (got "${protocol}")`, command);
+  }
+  const output = str(values, "output") ?? "table";
+  if (output !== "table" && output !== "json" && output !== "yaml") {
+    throw new UsageError(`--output must be table, json or yaml (got "${output}")`, command);
+  }
+  const server = pick("server", "POLICY_SERVER", "server") ?? DEFAULT_SERVER;
+  if (!/^https?:\/\/[^/]+/.test(server)) {
+    throw new UsageError(`--server must be an http:// or https:// URL (got "${server}")`, command);
+  }
+  return {
+    server: server.replace(/\/+$/, ""),
+    protocol,
+    token: pick("token", "POLICY_TOKEN", "token"),
+    ca: pick("ca", "POLICY_CA", "ca"),
+    organization: pick("organization", "POLICY_ORGANIZATION", "organization"),
+    schema: str(values, "schema") ?? (env.POLICY_SCHEMA || undefined),
+    output,
+  };
+}

@@ -1,0 +1,19 @@
+// The TypeScript SDK of the policy service.
+export {
+  bearerToken,
+  createPolicyClient,
+  type PolicyClient,
+  type PolicyClientOptions,
+  type PolicyProtocol,
+} from "./client.js";
+export {
+  modifyPolicy,
+  MODIFY_POLICY_DEFAULTS,
+  type ModifyPolicyOptions,
+  type PolicyModifier,
+} from "./modify-policy.js";
+export * from "../../gen/policy/v1/policy_pb.js";
+export * from "../../gen/policy/v1/policy_service_pb.js";
+export * from "../../gen/policy/v1/resource_pb.js";
+export * from "../../gen/policy/v1/resource_service_pb.js";
+export * from "../../gen/policy/v1/access_service_pb.js";

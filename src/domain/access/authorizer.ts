@@ -1,0 +1,66 @@
+// Authorization by the service's own policies: a caller may do a thing on a resource when a binding on it or an
+// ancestor grants the permission. A caller that may not even see the resource (`{collection}.get`) is told it does
+// not exist, exactly as for an absent one, so hidden resources cannot be discovered.
+import { ServiceError, Violations } from "../../errors.js";
+import type { Actor } from "../../store/store.js";
+import { requireResourceName, typeOfName } from "../names.js";
+import { notFound } from "../policies.js";
+import type { ResourceSchema } from "../schema/schema.js";
+import { validatePermissions, type Access } from "./access.js";
+
+/** An authenticated caller: its principal and every identity it holds (the principal and its groups). */
+export interface Caller extends Actor {
+  identities: readonly string[];
+}
+
+export const ANONYMOUS: Caller = { principal: "anonymous", identities: [] };
+
+export class Authorizer {
+  constructor(
+    private readonly access: Access,
+    private readonly schema: ResourceSchema,
+    private readonly admins: ReadonlySet<string>,
+    /** false in development mode: every call is allowed. */
+    readonly enforcing: boolean,
+  ) {}
+
+  /** Bootstrap administrators (from the server's configuration) may do everything. */
+  isAdmin(caller: Caller): boolean {
+    return caller.identities.some((identity) => this.admins.has(identity));
+  }
+
+  /** Throws PERMISSION_DENIED, or NOT_FOUND when the caller may not see `resource`; an absent resource passes. */
+  async require(caller: Caller, resource: string, permission: string): Promise<void> {
+    if (!this.enforcing || this.isAdmin(caller)) return;
+    const type = typeOfName(this.schema, resource);
+    if (typeof type === "string") return; // the handler reports the bad name
+    const visibility = `${type.collection}.get`;
+    const held = await this.access.holds(resource, caller.identities, [permission, visibility]);
+    if (held === undefined || held[0]) return;
+    if (!held[1]) throw notFound(resource);
+    throw new ServiceError(
+      "permission_denied",
+      `${caller.principal} lacks permission "${permission}" on "${resource}"; ask an owner of it or of an ancestor for a role that grants it`,
+    );
+  }
+
+  /** Only administrators may do what has no resource to check (create a root, list everything). */
+  requireAdmin(caller: Caller, what: string): void {
+    if (!this.enforcing || this.isAdmin(caller)) return;
+    throw new ServiceError("permission_denied", `only the server's administrators may ${what}`);
+  }
+
+  /** TestIamPermissions: the subset of `permissions` the caller holds; NOT_FOUND when it may not see the resource. */
+  async permissionsOf(caller: Caller, resource: string, permissions: readonly string[]): Promise<string[]> {
+    const type = requireResourceName(this.schema, "resource", resource);
+    const violations = new Violations();
+    validatePermissions(this.schema, permissions, violations, "permissions");
+    violations.throwIfAny();
+    const visibility = `${type.collection}.get`;
+    const held = await this.access.holds(resource, caller.identities, [...permissions, visibility]);
+    if (held === undefined) throw notFound(resource);
+    if (!this.enforcing || this.isAdmin(caller)) return [...permissions];
+    if (!held.at(-1)) throw notFound(resource);
+    return permissions.filter((_, i) => held[i]);
+  }
+}
