@@ -21,6 +21,7 @@ import { createMainServer } from "./rpc/http-server.js";
 import { callInterceptor } from "./rpc/interceptors.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
 import { authInterceptor } from "./rpc/auth/interceptor.js";
+import { readAuditInterceptor } from "./rpc/read-audit.js";
 import { createAuth } from "./rpc/auth/setup.js";
 import { Audit } from "./domain/audit.js";
 import type { TLSSocket } from "node:tls";
@@ -113,6 +114,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const interceptors = [
     callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence }),
     authInterceptor(authenticator, authorizer, schema),
+    readAuditInterceptor(access, logger),
   ];
   const tls = config.tlsCert && config.tlsKey
     ? {

@@ -10,7 +10,10 @@ import {
   type BindingExplanation,
   type PermissionCheck,
 } from "../../../gen/policy/v1/access_service_pb.js";
-import type { Binding, Policy } from "../../../gen/policy/v1/policy_pb.js";
+import type { AuditConfig, AuditLogConfig_LogType, Binding, Policy } from "../../../gen/policy/v1/policy_pb.js";
+
+/** The audit-config service name that applies to every service. */
+export const ALL_SERVICES = "allServices";
 import { compileCondition, type CompiledCondition } from "../conditions.js";
 import type { ResourceSchema, ResourceType } from "../schema/schema.js";
 import type { Subject } from "./subject.js";
@@ -29,6 +32,7 @@ interface Node {
   readonly type: ResourceType;
   parent: Node | undefined;
   bindings: IndexedBinding[];
+  auditConfigs: readonly AuditConfig[];
 }
 
 export interface CheckInput {
@@ -65,7 +69,7 @@ export class AccessIndex {
     const type = this.schema.types.get(typeName);
     // A type the current schema no longer has cannot be granted anything; it is not indexed.
     if (!type) return;
-    this.nodes.set(name, { name, type, parent: parentNode, bindings: [] });
+    this.nodes.set(name, { name, type, parent: parentNode, bindings: [], auditConfigs: [] });
   }
 
   deleteResource(name: string): void {
@@ -75,6 +79,7 @@ export class AccessIndex {
   setPolicy(resource: string, policy: Policy | undefined): void {
     const node = this.nodes.get(resource);
     if (!node) return;
+    node.auditConfigs = policy?.auditConfigs ?? [];
     node.bindings = (policy?.bindings ?? []).flatMap((binding) => {
       const role = node.type.roles.get(binding.role);
       if (!role) return [];
@@ -87,6 +92,25 @@ export class AccessIndex {
         },
       ];
     });
+  }
+
+  /**
+   * Whether a read of `logType` by `identities` through `service` is to be audited, by the audit configs of the
+   * resource and its ancestors (IAM: the configs are unioned, and so are the exemptions).
+   */
+  auditsRead(resource: string, service: string, logType: AuditLogConfig_LogType, identities: readonly string[]): boolean {
+    let enabled = false;
+    for (let node = this.nodes.get(resource); node; node = node.parent) {
+      for (const config of node.auditConfigs) {
+        if (config.service !== service && config.service !== ALL_SERVICES) continue;
+        for (const log of config.auditLogConfigs) {
+          if (log.logType !== logType) continue;
+          if (identities.some((identity) => log.exemptedMembers.includes(identity))) return false;
+          enabled = true;
+        }
+      }
+    }
+    return enabled;
   }
 
   /** One result per permission, in order; undefined when the resource is not indexed. */

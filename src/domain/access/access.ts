@@ -10,7 +10,7 @@ import {
   type CheckAccessRequest,
   type CheckAccessResponse,
 } from "../../../gen/policy/v1/access_service_pb.js";
-import { PolicySchema } from "../../../gen/policy/v1/policy_pb.js";
+import { PolicySchema, type AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../../gen/policy/v1/resource_pb.js";
 import { ServiceError, Violations } from "../../errors.js";
 import type { ChangeRecord, Store } from "../../store/store.js";
@@ -80,6 +80,11 @@ export class Access {
       results,
       sequence: BigInt(this.index.sequence),
     });
+  }
+
+  /** Whether the audit configs on `resource` and its ancestors ask for this read to be logged. */
+  auditsRead(resource: string, service: string, logType: AuditLogConfig_LogType, identities: readonly string[]): boolean {
+    return this.index.auditsRead(resource, service, logType, identities);
   }
 
   /**
