@@ -1,7 +1,15 @@
-// `npm start`: runs the server until SIGTERM or SIGINT.
+// `npm start`: runs the server until SIGTERM or SIGINT — in this process, or with --workers N in N worker processes
+// (node:cluster) that share the ports and the SQLite file.
+import cluster from "node:cluster";
 import { pino } from "pino";
-import { loadConfig, USAGE } from "./config.js";
-import { startServer } from "./server.js";
+import { loadConfig, USAGE, type Config } from "./config.js";
+import { startServer, type RunningServer } from "./server.js";
+import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+
+interface Listening {
+  url: string;
+  grpcPort: number;
+}
 
 async function main(): Promise<void> {
   let config;
@@ -15,8 +23,9 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (config.workers > 0 && cluster.isPrimary) return supervise(config);
   const logger = pino({ level: config.logLevel });
-  let server;
+  let server: RunningServer;
   try {
     server = await startServer(config, logger);
   } catch (e) {
@@ -25,7 +34,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info({ url: server.url, grpc: server.grpcAddress, db: config.db }, "listening");
-  console.log(`policy server listening on ${server.url} (database ${config.db}); gRPC port ${server.grpcPort}`);
+  if (cluster.isWorker) process.send!({ url: server.url, grpcPort: server.grpcPort } satisfies Listening);
+  else announce(config, { url: server.url, grpcPort: server.grpcPort });
   const stop = async (signal: string) => {
     logger.info({ signal }, "shutting down");
     await server.close();
@@ -33,6 +43,38 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+function announce(config: Config, at: Listening): void {
+  const workers = config.workers > 0 ? `; ${config.workers} workers` : "";
+  console.log(`policy server listening on ${at.url} (database ${config.db}); gRPC port ${at.grpcPort}${workers}`);
+}
+
+/** The primary: applies migrations once, forks the workers, and stops them on a signal. */
+async function supervise(config: Config): Promise<void> {
+  await new SqliteStore(config.db).close();
+  let announced = false;
+  let stopping = false;
+  for (let i = 0; i < config.workers; i++) {
+    const worker = cluster.fork();
+    worker.on("message", (at: Listening) => {
+      if (!announced) announce(config, at);
+      announced = true;
+    });
+  }
+  cluster.on("exit", (worker, code) => {
+    if (!stopping) {
+      console.error(`policy server: worker ${worker.process.pid} exited with ${code}; stopping`);
+      void stop(1);
+    } else if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+  });
+  const stop = async (code: number) => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill("SIGTERM");
+    if (code !== 0) setTimeout(() => process.exit(code), 15_000).unref();
+  };
+  process.once("SIGTERM", () => void stop(0));
+  process.once("SIGINT", () => void stop(0));
 }
 
 void main();

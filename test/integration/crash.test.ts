@@ -1,0 +1,98 @@
+// Durability: every write the server acknowledged survives SIGKILL of the server process.
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, expect, test } from "vitest";
+import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
+import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+import { spawnServer, type ChildServer } from "./child-server.js";
+
+const WRITES = 50;
+const ORG = "organizations/durable";
+
+let dir: string;
+let running: ChildServer[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "policy-crash-"));
+  running = [];
+});
+afterEach(async () => {
+  for (const child of running) await child.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(db: string): Promise<ChildServer> {
+  const child = await spawnServer(db);
+  running.push(child);
+  return child;
+}
+
+function clients(url: string) {
+  // A fresh transport per server: the old connection dies with the killed process.
+  const transport = createGrpcTransport({ baseUrl: url });
+  return { policies: createClient(PolicyService, transport), resources: createClient(ResourceService, transport) };
+}
+
+test(`${WRITES} acknowledged resource creations and ${WRITES} policy writes survive SIGKILL`, async () => {
+  const db = join(dir, "policy.db");
+  const first = await start(db);
+  const api = clients(first.url);
+
+  await api.resources.createResource({ resource: { name: ORG } });
+  const projects: string[] = [];
+  let lastEtag: Uint8Array = new Uint8Array();
+  for (let i = 0; i < WRITES; i++) {
+    const project = `projects/p${i}`;
+    await api.resources.createResource({ resource: { name: project, parent: ORG } });
+    projects.push(project);
+    const current = await api.policies.getPolicy({ resource: ORG });
+    const members = current.bindings[0]?.members ?? [];
+    const set = await api.policies.setPolicy({
+      resource: ORG,
+      policy: { etag: current.etag, bindings: [{ role: "roles/owner", members: [...members, `user:u${i}@example.com`] }] },
+    });
+    lastEtag = set.etag;
+  }
+
+  expect(await first.kill("SIGKILL")).toBe("SIGKILL");
+
+  const second = await start(db);
+  const after = clients(second.url);
+  const listed = await after.resources.listResources({ parent: ORG, pageSize: 1000 });
+  expect(listed.resources.map((r) => r.name).sort()).toEqual([...projects].sort());
+  const policy = await after.policies.getPolicy({ resource: ORG });
+  expect(policy.etag).toEqual(lastEtag);
+  expect([...policy.bindings[0]!.members].sort()).toEqual(
+    Array.from({ length: WRITES }, (_, i) => `user:u${i}@example.com`).sort(),
+  );
+});
+
+test("a write acknowledged right before SIGKILL is there after restart, with a working etag", async () => {
+  const db = join(dir, "policy.db");
+  const first = await start(db);
+  const api = clients(first.url);
+  await api.resources.createResource({ resource: { name: ORG } });
+  const set = await api.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: ["allUsers"] }] } });
+  await first.kill("SIGKILL");
+
+  const second = await start(db);
+  const after = clients(second.url);
+  const next = await after.policies.setPolicy({
+    resource: ORG,
+    policy: { etag: set.etag, bindings: [{ role: "roles/owner", members: ["user:ada@example.com"] }] },
+  });
+  expect(next.etag).not.toEqual(set.etag);
+});
+
+test("SIGTERM shuts the server down cleanly and a restart sees every write", async () => {
+  const db = join(dir, "policy.db");
+  const first = await start(db);
+  await clients(first.url).resources.createResource({ resource: { name: ORG } });
+  expect(await first.kill("SIGTERM")).toBe(0);
+
+  const second = await start(db);
+  expect((await clients(second.url).resources.getResource({ name: ORG })).name).toBe(ORG);
+});
