@@ -17,3 +17,6 @@ export const peerKey = createContextKey<string>("", { description: "the caller's
 export const peerCertificateKey = createContextKey<PeerCertificate | undefined>(undefined, {
   description: "the verified client certificate",
 });
+
+/** The wire protocol of the call, when the transport knows it without parsing headers (the grpc-js port). */
+export const protocolKey = createContextKey<string>("", { description: "the call's protocol" });

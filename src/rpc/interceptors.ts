@@ -4,7 +4,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { toConnectError } from "./errors.js";
-import { peerKey } from "./context.js";
+import { peerKey, protocolKey } from "./context.js";
 import type { Metrics } from "./metrics.js";
 
 /** Response header of every write: a change-log sequence at least as new as the write (a consistency token). */
@@ -21,7 +21,7 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
   return (next) => async (req) => {
     const started = performance.now();
     const procedure = `${req.service.typeName}/${req.method.name}`;
-    const protocol = protocolOf(req.header.get("content-type") ?? "");
+    const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
     let code = "OK";
     try {
       const res = await next(req);

@@ -54,9 +54,18 @@ export class Metrics {
     });
   }
 
+  // prom-client hashes a label set on every call; the few distinct sets are bound once and reused.
+  private readonly bound = new Map<string, { calls: { inc(): void }; latency: { observe(v: number): void } }>();
+
   observeCall(procedure: string, protocol: string, code: string, seconds: number): void {
-    this.calls.inc({ procedure, protocol, code });
-    this.latency.observe({ procedure, protocol }, seconds);
+    const key = `${procedure} ${protocol} ${code}`;
+    let series = this.bound.get(key);
+    if (!series) {
+      series = { calls: this.calls.labels(procedure, protocol, code), latency: this.latency.labels(procedure, protocol) };
+      this.bound.set(key, series);
+    }
+    series.calls.inc();
+    series.latency.observe(seconds);
   }
 }
 
