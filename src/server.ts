@@ -8,6 +8,7 @@ import { pino, type Logger } from "pino";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
+import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { loadConfig, type Config } from "./config.js";
 import { Access } from "./domain/access/access.js";
 import { PageTokens } from "./domain/page-token.js";
@@ -18,6 +19,7 @@ import type { ResourceSchema } from "./domain/schema/schema.js";
 import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer } from "./rpc/http-server.js";
+import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
 import { callInterceptor } from "./rpc/interceptors.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
 import { authInterceptor } from "./rpc/auth/interceptor.js";
@@ -99,7 +101,8 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const health = new HealthStatus();
   const served = [...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha];
   const exposed = served.map((s) => s.typeName);
-  const reflection = reflectionServices(served.map((s) => s.file), exposed);
+  // google/rpc/error_details.proto too, so that reflection clients can decode error details.
+  const reflection = reflectionServices([...served.map((s) => s.file), file_google_rpc_error_details], exposed);
   const register = (router: ServiceRegistry) => {
     routes(services)(router);
     router.service(Health, healthService(health));
@@ -124,7 +127,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
       }
     : undefined;
 
-  const handler = connectNodeAdapter({
+  const handler = specEncodedGrpcMessages(connectNodeAdapter({
     routes: register,
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
@@ -135,7 +138,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
       return values;
     },
     fallback: metricsEndpoint(metrics),
-  });
+  }));
   const main = createMainServer(handler, tls, SHUTDOWN_GRACE_MS);
   await new Promise<void>((resolve, reject) => {
     main.server.once("error", reject);

@@ -17,16 +17,38 @@ export type Values = Record<string, string | boolean | string[] | undefined>;
 
 /** Options every command accepts (connection, output, help). */
 export const GLOBAL_OPTIONS: OptionSpecs = {
-  server: { type: "string", value: "URL", help: "the policy server (env POLICY_SERVER, config `server`; default http://127.0.0.1:8080)" },
-  protocol: { type: "string", value: "grpc|connect", help: "wire protocol (env POLICY_PROTOCOL, config `protocol`; default grpc)" },
+  server: {
+    type: "string",
+    value: "URL",
+    help: "the policy server (env POLICY_SERVER, config `server`; default http://127.0.0.1:8080)",
+  },
+  protocol: {
+    type: "string",
+    value: "grpc|connect",
+    help: "wire protocol (env POLICY_PROTOCOL, config `protocol`; default grpc)",
+  },
   token: { type: "string", value: "TOKEN", help: "bearer token sent with every call (env POLICY_TOKEN, config `token`)" },
-  ca: { type: "string", value: "FILE", help: "PEM certificate(s) to trust for an https server (env POLICY_CA, config `ca`)" },
+  ca: {
+    type: "string",
+    value: "FILE",
+    help: "PEM certificate(s) to trust for an https server (env POLICY_CA, config `ca`)",
+  },
+  cert: {
+    type: "string",
+    value: "FILE",
+    help: "PEM client certificate, for a server that authenticates clients by certificate (env POLICY_CERT)",
+  },
+  key: { type: "string", value: "FILE", help: "PEM private key of --cert (env POLICY_KEY)" },
   organization: {
     type: "string",
     value: "ID",
     help: "the current organization (env POLICY_ORGANIZATION, config `organization`; default: the only one there is)",
   },
-  schema: { type: "string", value: "FILE", help: "resource schema YAML, to map resource types to names (env POLICY_SCHEMA; default built in)" },
+  schema: {
+    type: "string",
+    value: "FILE",
+    help: "resource schema YAML, to map resource types to names (env POLICY_SCHEMA; default built in)",
+  },
   output: { type: "string", short: "o", value: "table|json|yaml", help: "output format (default table)" },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
@@ -51,10 +73,16 @@ export interface CommandHelp {
 /**
  * Splits argv into the command words (positionals for which `isCommand` holds, e.g. `resources`, `create`) and the
  * rest (options and their values, in order), so that global options may come before or after the command.
+ * The command words end at the first positional that is not one.
  */
-export function splitCommand(argv: string[], isCommand: (words: string[]) => boolean): { words: string[]; rest: string[] } {
+export function splitCommand(
+  argv: string[],
+  isCommand: (words: string[]) => boolean,
+): { words: string[]; rest: string[]; stray: string[] } {
   const words: string[] = [];
   const rest: string[] = [];
+  /** Positionals that are not command words (also left in `rest`). */
+  const stray: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--") {
@@ -66,10 +94,13 @@ export function splitCommand(argv: string[], isCommand: (words: string[]) => boo
       if (takesValue(arg) && i + 1 < argv.length) rest.push(argv[++i]!);
       continue;
     }
-    if (isCommand([...words, arg])) words.push(arg);
-    else rest.push(arg);
+    if (stray.length === 0 && isCommand([...words, arg])) words.push(arg);
+    else {
+      rest.push(arg);
+      stray.push(arg);
+    }
   }
-  return { words, rest };
+  return { words, rest, stray };
 }
 
 /** Whether `arg` (an option without `=value`) is one whose value is the next argument. */

@@ -20,6 +20,14 @@ export const processIo: Io = {
   stdin: () => text(process.stdin),
 };
 
+function read(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new CliError(`cannot read the ${what} ${file}: ${(e as Error).message}`);
+  }
+}
+
 export class Context {
   private client?: PolicyClient;
 
@@ -34,19 +42,16 @@ export class Context {
 
   get api(): PolicyClient {
     if (!this.client) {
-      let ca: Buffer | undefined;
-      if (this.settings.ca) {
-        try {
-          ca = readFileSync(this.settings.ca);
-        } catch (e) {
-          throw new CliError(`cannot read the CA file ${this.settings.ca}: ${(e as Error).message}`);
-        }
-      }
+      const { ca, cert, key } = this.settings;
       this.client = createPolicyClient({
         baseUrl: this.settings.server,
         protocol: this.settings.protocol,
         token: this.settings.token,
-        tls: ca ? { ca } : undefined,
+        tls: {
+          ca: ca === undefined ? undefined : read(ca, "CA file (--ca)"),
+          cert: cert === undefined ? undefined : read(cert, "client certificate (--cert)"),
+          key: key === undefined ? undefined : read(key, "client key (--key)"),
+        },
       });
     }
     return this.client;

@@ -45,6 +45,9 @@ export interface ErrorContext {
 
 function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
   const resources = ctx.command.startsWith("resources");
+  if (/certificate/i.test(error.rawMessage)) {
+    return "the server's TLS certificate is not trusted: give its CA with --ca FILE (POLICY_CA, config `ca`)";
+  }
   switch (error.code) {
     case Code.Aborted:
       return resources
@@ -94,7 +97,8 @@ export function describeError(error: unknown, ctx: ErrorContext): { text: string
     violations.length === 0
       ? [`error: ${codeName(e.code)}: ${e.rawMessage}`]
       : [
-          `error: ${codeName(e.code)}: ${violations.length === 1 ? "a problem" : `${violations.length} problems`} in the request:`,
+          `error: ${codeName(e.code)}: ` +
+            `${violations.length === 1 ? "a problem" : `${violations.length} problems`} in the request:`,
           ...violations.map((v) => `  ${v.field}: ${v.description}`),
         ];
   const hint = hintFor(e, ctx);

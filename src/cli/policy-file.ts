@@ -43,7 +43,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Parses a policy file's text; `source` names it in error messages. Throws CliError. */
 export function parsePolicyFile(text: string, source: string): PolicyFile {
   const fail = (message: string): never => {
-    throw new CliError(`${source}: ${message}`, "a policy file has `bindings` (each `role` or `role_name`, and `members` or `principals`), and optionally `etag` and `version`");
+    throw new CliError(
+      `${source}: ${message}`,
+      "a policy file has `bindings` (each with `role` or `role_name`, and `members` or `principals`), " +
+        "and optionally `etag` and `version`",
+    );
   };
   let doc: unknown;
   try {
@@ -92,7 +96,9 @@ export function parsePolicyFile(text: string, source: string): PolicyFile {
 function normaliseBinding(raw: unknown, at: string, fail: (message: string) => never): JsonObject & { condition?: JsonObject } {
   if (!isObject(raw)) return fail(`${at}: expected a mapping with \`role\` and \`members\``);
   for (const key of Object.keys(raw)) {
-    if (!BINDING_KEYS.includes(key)) fail(`${at}: unknown key "${key}"; expected role (or role_name), members (or principals), condition`);
+    if (!BINDING_KEYS.includes(key)) {
+      fail(`${at}: unknown key "${key}"; expected role (or role_name), members (or principals), condition`);
+    }
   }
   const roles = [raw.role, raw.role_name, raw.roleName].filter((r) => r !== undefined && r !== null);
   if (roles.length === 0) fail(`${at}: needs \`role\` (or Anyscale's \`role_name\`)`);
@@ -108,7 +114,9 @@ function normaliseBinding(raw: unknown, at: string, fail: (message: string) => n
     role: normaliseRole(roles[0] as string),
     members: (members as string[]).map(normaliseMember),
   };
-  if (raw.condition !== undefined && raw.condition !== null) binding.condition = normaliseCondition(raw.condition, `${at}.condition`, fail);
+  if (raw.condition !== undefined && raw.condition !== null) {
+    binding.condition = normaliseCondition(raw.condition, `${at}.condition`, fail);
+  }
   return binding;
 }
 

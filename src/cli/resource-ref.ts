@@ -27,7 +27,9 @@ export async function resolveResource(ctx: Context, { creating = false, values =
     if (typeName !== undefined || id !== undefined) {
       throw new UsageError("give either --resource NAME or --resource-type with --resource-id, not both", ctx.command);
     }
-    if (!/^[^/]+\/[^/]+$/.test(name)) throw new UsageError(`--resource "${name}" is not a name such as clouds/cld_abc123`, ctx.command);
+    if (!/^[^/]+\/[^/]+$/.test(name)) {
+      throw new UsageError(`--resource "${name}" is not a name such as clouds/cld_abc123`, ctx.command);
+    }
     return name;
   }
   if (typeName === undefined) {

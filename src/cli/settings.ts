@@ -17,6 +17,9 @@ export interface Settings {
   token?: string;
   /** Path of a PEM file of certificates to trust. */
   ca?: string;
+  /** Paths of a PEM client certificate and its key (mutual TLS). */
+  cert?: string;
+  key?: string;
   /** As given (`acme` or `organizations/acme`); undefined: find the only organization. */
   organization?: string;
   /** A schema YAML file; undefined: the built-in one. */
@@ -24,7 +27,7 @@ export interface Settings {
   output: OutputFormat;
 }
 
-const CONFIG_KEYS = ["server", "protocol", "organization", "token", "ca"] as const;
+const CONFIG_KEYS = ["server", "protocol", "organization", "token", "ca", "cert", "key"] as const;
 type ConfigFile = Partial<Record<(typeof CONFIG_KEYS)[number], string>>;
 
 /** The config file: $POLICY_CONFIG, else $XDG_CONFIG_HOME/policy/config.yaml, else ~/.config/policy/config.yaml. */
@@ -76,11 +79,18 @@ export function loadSettings(values: Values, env: NodeJS.ProcessEnv, command: st
   if (!/^https?:\/\/[^/]+/.test(server)) {
     throw new UsageError(`--server must be an http:// or https:// URL (got "${server}")`, command);
   }
+  const cert = pick("cert", "POLICY_CERT", "cert");
+  const key = pick("key", "POLICY_KEY", "key");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError("--cert and --key go together: give both or neither", command);
+  }
   return {
     server: server.replace(/\/+$/, ""),
     protocol,
     token: pick("token", "POLICY_TOKEN", "token"),
     ca: pick("ca", "POLICY_CA", "ca"),
+    cert,
+    key,
     organization: pick("organization", "POLICY_ORGANIZATION", "organization"),
     schema: str(values, "schema") ?? (env.POLICY_SCHEMA || undefined),
     output,

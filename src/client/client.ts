@@ -14,8 +14,11 @@ export interface PolicyClientOptions {
   protocol?: PolicyProtocol;
   /** A bearer token, sent as `authorization: Bearer {token}` on every call. */
   token?: string;
-  /** TLS options for an `https` server: `ca`, the PEM certificate(s) to trust besides the system's. */
-  tls?: { ca?: string | Buffer };
+  /**
+   * TLS options for an `https` server: `ca`, the PEM certificate(s) to trust instead of the system's; `cert` and
+   * `key`, a PEM client certificate and its private key, for a server that authenticates clients by certificate.
+   */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
   /** More interceptors, run after the token one. */
   interceptors?: Interceptor[];
   /** A deadline applied to every call without its own `timeoutMs`. */
@@ -46,7 +49,9 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
     throw new Error(`protocol must be "grpc" or "connect" (got "${String(protocol)}")`);
   }
   const interceptors = [...(options.token ? [bearerToken(options.token)] : []), ...(options.interceptors ?? [])];
-  const nodeOptions = options.tls?.ca !== undefined ? { ca: options.tls.ca } : {};
+  const { ca, cert, key } = options.tls ?? {};
+  if ((cert === undefined) !== (key === undefined)) throw new Error("tls.cert and tls.key go together");
+  const nodeOptions = { ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert, key } : {}) };
   let sessionManager: Http2SessionManager | undefined;
   let transport: Transport;
   if (protocol === "grpc") {

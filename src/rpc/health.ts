@@ -55,6 +55,8 @@ export function healthService(health: HealthStatus): ServiceImpl<typeof Health> 
             ctx.signal.addEventListener("abort", () => resolve(), { once: true });
           });
         }
+        // Ended by the call's deadline or a cancellation: report that (DEADLINE_EXCEEDED, CANCELLED), not a clean end.
+        ctx.signal.throwIfAborted();
       } finally {
         unsubscribe();
       }

@@ -39,20 +39,38 @@ export const check: Command = {
   help: {
     name: "check",
     summary: "check whether principals have permissions on a resource",
-    usage: ["--resource-type TYPE [--resource-id ID] --principal PRINCIPAL... --permission PERMISSION... [--attribute K=V...] [--explain]"],
+    usage: [
+      "--resource-type TYPE [--resource-id ID] --principal PRINCIPAL... --permission PERMISSION... " +
+        "[--attribute K=V...] [--explain]",
+    ],
     details: [
-      "e.g. policy check --resource-type project --resource-id prj_xyz789 --principal user:ada@example.com --permission projects.get",
+      "e.g. policy check --resource-type project --resource-id prj_xyz789 --principal user:ada@example.com \\",
+      "       --permission projects.get",
       "Exit status: 0 when every permission is granted, 3 when one is not, 1 on an error.",
       "An attribute value is read as JSON when it parses as JSON (true, 42, \"text\"), else taken as a string.",
     ],
   },
   options: {
     ...RESOURCE_OPTIONS,
-    principal: { type: "string", multiple: true, value: "PRINCIPAL", help: "the subject: user:EMAIL and the group:IDs it belongs to" },
+    principal: {
+      type: "string",
+      multiple: true,
+      value: "PRINCIPAL",
+      help: "the subject: user:EMAIL and the group:IDs it belongs to",
+    },
     permission: { type: "string", multiple: true, value: "PERMISSION", help: "a permission, e.g. projects.get" },
-    attribute: { type: "string", multiple: true, value: "K=V", help: "a request attribute for conditions (request.attributes)" },
+    attribute: {
+      type: "string",
+      multiple: true,
+      value: "K=V",
+      help: "a request attribute for conditions (request.attributes)",
+    },
     explain: { type: "boolean", help: "also show the bindings that decided each permission" },
-    "min-sequence": { type: "string", value: "N", help: "answer from state at least this fresh (a write's policy-sequence)" },
+    "min-sequence": {
+      type: "string",
+      value: "N",
+      help: "answer from state at least this fresh (a write's policy-sequence)",
+    },
   },
   async run(ctx) {
     const permissions = list(ctx.values, "permission");

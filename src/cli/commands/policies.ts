@@ -63,7 +63,8 @@ export const set: Command = {
       const current = await ctx.api.policies.getPolicy({ resource, options: { requestedPolicyVersion: 3 } });
       if (current.bindings.length > 0) {
         throw new CliError(
-          `${resource} already has a policy (${current.bindings.length} binding(s)) and ${file === "-" ? "the input" : file} has no etag: not overwriting it`,
+          `${resource} already has a policy (${current.bindings.length} binding(s)) and ` +
+            `${file === "-" ? "the input" : file} has no etag: not overwriting it`,
           `edit the output of \`policy get ... -o yaml\` (it has the etag) and set that, or use --force to overwrite`,
           Code.FailedPrecondition,
         );

@@ -1,0 +1,79 @@
+// `--help` on every command and usage errors: in-process through main() (fast), plus the real bin once.
+import { expect, test } from "vitest";
+import { main } from "../../src/cli/cli.js";
+import { COMMANDS } from "../../src/cli/commands/index.js";
+import { cli } from "./support.js";
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(argv, { HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent" }, {
+    stdout: (t) => void (stdout += `${t}\n`),
+    stderr: (t) => void (stderr += `${t}\n`),
+    stdin: async () => "",
+  });
+  return { code, stdout, stderr };
+}
+
+test("bin/policy.js runs the CLI (tsx registered): --help lists every command", async () => {
+  const top = await cli(["--help"]);
+  expect(top.code).toBe(0);
+  expect(top.stderr).toBe("");
+  for (const c of COMMANDS) expect(top.stdout).toContain(`  ${c.help.name} `);
+});
+
+test("--help (and -h) on every command prints its usage, its options and the global options", async () => {
+  for (const c of COMMANDS) {
+    for (const flag of ["--help", "-h"]) {
+      const h = await run([...c.help.name.split(" "), flag]);
+      expect(h.code, c.help.name).toBe(0);
+      expect(h.stderr).toBe("");
+      expect(h.stdout).toMatch(new RegExp(`^policy ${c.help.name}: `));
+      expect(h.stdout).toContain(`Usage:\n  policy ${c.help.name} `);
+      for (const option of Object.keys(c.options)) expect(h.stdout).toContain(`--${option}`);
+      expect(h.stdout).toContain("Global options:");
+      expect(h.stdout).toContain("--server URL");
+    }
+  }
+  const group = await run(["resources", "--help"]);
+  expect(group.code).toBe(0);
+  expect(group.stdout).toContain("resources move");
+  expect(group.stdout).not.toContain("add-binding");
+});
+
+test("global options may come before the command", async () => {
+  const h = await run(["--server", "http://127.0.0.1:1", "-o", "json", "get", "--help"]);
+  expect(h.code).toBe(0);
+  expect(h.stdout).toMatch(/^policy get: /);
+});
+
+test("usage errors exit 2 with a message and a pointer to --help; nothing reaches stdout", async () => {
+  const cases: [string[], RegExp][] = [
+    [[], /^error: a command is required\n/],
+    [["frobnicate"], /^error: unknown command "frobnicate"\n/],
+    [["resources"], /^error: a subcommand is required\npolicy resources: /],
+    [["resources", "frob"], /^error: unknown command "resources frob"\npolicy resources: /],
+    [["--server", "http://x", "frob"], /^error: unknown command "frob"/],
+    [["get", "stray", "--resource-type", "cloud"], /^error: unexpected argument "stray"/],
+    [["get", "--bogus"], /^error: unknown option --bogus\nrun `policy get --help` for usage/],
+    [["get", "stray"], /^error: unexpected argument "stray"/],
+    [["get"], /^error: --resource-type is required \(organization, cloud, project\)/],
+    [["get", "--resource-type", "cloud"], /^error: --resource-id is required with --resource-type cloud/],
+    [["get", "--resource-type", "planet", "--resource-id", "x"], /^error: unknown resource type "planet"; known types: organization, cloud, project/],
+    [["get", "--resource-type", "organization", "--resource-id", "acme"], /^error: --resource-id cannot be used with --resource-type organization/],
+    [["get", "--resource", "clouds/x", "--resource-type", "cloud"], /^error: give either --resource NAME or --resource-type/],
+    [["get", "--resource-type", "cloud", "--resource-id", "x", "-o", "xml"], /^error: --output must be table, json or yaml/],
+    [["get", "--resource-type", "cloud", "--resource-id", "x", "--protocol", "http3"], /^error: --protocol must be grpc or connect/],
+    [["get", "--resource-type", "cloud", "--resource-id", "x", "--server", "localhost:8080"], /^error: --server must be an http:\/\/ or https:\/\/ URL/],
+    [["set", "--resource-type", "cloud", "--resource-id", "x"], /^error: --file is required\nrun `policy set --help`/],
+    [["resources", "move", "--resource-type", "cloud", "--resource-id", "x"], /^error: --parent is required\nrun `policy resources move --help`/],
+    [["check", "--resource-type", "cloud", "--resource-id", "x"], /^error: --permission is required/],
+    [["remove-binding", "--resource-type", "cloud", "--resource-id", "x", "--role", "r", "--member", "m", "--all", "--condition", "true"], /^error: give --condition or --all, not both/],
+  ];
+  for (const [argv, message] of cases) {
+    const result = await run(argv);
+    expect(result.code, argv.join(" ")).toBe(2);
+    expect(result.stdout, argv.join(" ")).toBe("");
+    expect(result.stderr, argv.join(" ")).toMatch(message);
+  }
+});
