@@ -14,6 +14,7 @@ import {
   type CheckAccessResponse,
 } from "../../gen/policy/v1/access_service_pb.js";
 import { clientsFor, startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+export { expectCode, failureOf } from "../helpers/errors.js";
 
 export { AccessState };
 
@@ -161,22 +162,6 @@ export interface Question {
 /** The check of `permissions` with `explain`, for assertions on its explanations. */
 export async function explained(api: Api, question: Question): Promise<CheckAccessResponse> {
   return api.access.checkAccess({ ...question, explain: true });
-}
-
-/** The ConnectError `call` failed with; fails the test when it succeeded. */
-export async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  return expect.fail("expected the call to fail, but it succeeded");
-}
-
-export async function expectCode(call: Promise<unknown>, code: Code): Promise<ConnectError> {
-  const error = await failureOf(call);
-  expect(Code[error.code], error.message).toBe(Code[code]);
-  return error;
 }
 
 /** The google.rpc.BadRequest field violations of `error` as "field: description" lines. */

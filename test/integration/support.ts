@@ -3,28 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "vitest";
 import { BadRequestSchema, type BadRequest_FieldViolation } from "../../gen/google/rpc/error_details_pb.js";
 import type { Clients } from "../helpers/server.js";
-
-/** The ConnectError `call` failed with; fails the test when the call succeeded. */
-export async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  return expect.fail("expected the call to fail, but it succeeded");
-}
-
-/** Asserts that `call` fails with `code`; returns the error. */
-export async function expectCode(call: Promise<unknown>, code: Code): Promise<ConnectError> {
-  const error = await failureOf(call);
-  expect(Code[error.code], error.message).toBe(Code[code]);
-  return error;
-}
-
-/** The field violations of the google.rpc.BadRequest detail of `error`. */
-export function fieldViolations(error: ConnectError): BadRequest_FieldViolation[] {
-  return error.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
-}
+export { expectCode, failureOf, fieldViolations } from "../helpers/errors.js";
 
 let counter = 0;
 

@@ -11,6 +11,7 @@ import { Health } from "../../gen/health/v1/health_pb.js";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+export { expectCode, failureOf } from "../helpers/errors.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BUF = join(REPO_ROOT, "node_modules/.bin/buf");
@@ -57,22 +58,6 @@ export function apiClients(baseUrl: string, kind: TransportKind = "grpc"): ApiCl
     access: createClient(AccessService, transport),
     health: createClient(Health, transport),
   };
-}
-
-/** The ConnectError `call` failed with; fails the test when the call succeeded. */
-export async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  return expect.fail("expected the call to fail, but it succeeded");
-}
-
-export async function expectCode(call: Promise<unknown>, code: Code): Promise<ConnectError> {
-  const error = await failureOf(call);
-  expect(Code[error.code], error.message).toBe(Code[code]);
-  return error;
 }
 
 export interface ChildServer {
