@@ -1,0 +1,223 @@
+// `npm run bench` (or `npm run bench -- --quick`): starts the server on fresh generated databases, drives each RPC with
+// h2load on both ports, and prints requests/s, p50/p99 latency, server RSS and the ratio to the no-op RPC (health
+// Check) on the same port in the same run; also SQLite's durable-commit ceiling on this machine, and how read costs
+// grow from 1k to 100k to 1M resources. Results go to stdout and docs/benchmarks.md.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { HealthCheckRequestSchema } from "../gen/health/v1/health_pb.js";
+import { AccessService, CheckAccessRequestSchema } from "../gen/policy/v1/access_service_pb.js";
+import {
+  GetPolicyRequestSchema,
+  ListPoliciesRequestSchema,
+  LookupEffectivePolicyRequestSchema,
+  PolicyService,
+  SetPolicyRequestSchema,
+} from "../gen/policy/v1/policy_service_pb.js";
+import { generateDataset, type Dataset } from "./dataset.js";
+import { h2load, writeBody, type LoadOptions, type LoadResult, type Protocol } from "./h2load.js";
+import { durableCommitCeiling } from "./commit-ceiling.js";
+
+const { values: flags } = parseArgs({
+  options: { quick: { type: "boolean" }, sizes: { type: "string" }, workers: { type: "string" } },
+});
+const quick = flags.quick ?? false;
+const sizes = (flags.sizes ?? (quick ? "1000" : "1000,100000,1000000")).split(",").map(Number);
+const load: LoadOptions = { connections: 4, streams: 32, seconds: quick ? 2 : 5, warmupSeconds: 1 };
+const workers = Number(flags.workers ?? 0);
+const dir = mkdtempSync(join(tmpdir(), "policy-bench-"));
+
+interface Rpc {
+  name: string;
+  path: string;
+  body: (protocol: Protocol) => string;
+  /** Calls it once with a real client, so that a failing call is not measured as a fast one. */
+  verify?: (baseUrl: string) => Promise<unknown>;
+}
+
+function rpcs(data: Dataset): Rpc[] {
+  const t = data.targets;
+  const body = <T extends Parameters<typeof writeBody>[2]>(name: string, schema: T, init: Parameters<typeof writeBody<T>>[3]) =>
+    (protocol: Protocol) => writeBody(dir, name, schema, init, protocol);
+  const policy = (u: string) => createClient(PolicyService, createGrpcTransport({ baseUrl: u }));
+  const checkRequest = {
+    resource: t.depth10,
+    principals: ["user:nobody@example.com", "group:g3"],
+    permissions: ["projects.get", "projects.delete"],
+  };
+  return [
+    // A named service, so that the Connect body is not empty (h2load cannot send an empty file).
+    { name: "noop (health Check)", path: "/grpc.health.v1.Health/Check", body: body("noop", HealthCheckRequestSchema, { service: "policy.v1.PolicyService" }) },
+    {
+      name: "GetPolicy",
+      path: "/policy.v1.PolicyService/GetPolicy",
+      body: body("get", GetPolicyRequestSchema, { resource: t.depth1 }),
+      verify: (u) => policy(u).getPolicy({ resource: t.depth1 }),
+    },
+    ...(["depth1", "depth4", "depth10"] as const).map((depth) => ({
+      name: `LookupEffectivePolicy ${depth.replace("depth", "depth ")}`,
+      path: "/policy.v1.PolicyService/LookupEffectivePolicy",
+      body: body(`lookup-${depth}`, LookupEffectivePolicyRequestSchema, { resource: t[depth] }),
+      verify: (u: string) => policy(u).lookupEffectivePolicy({ resource: t[depth] }),
+    })),
+    {
+      name: "CheckAccess depth 10",
+      path: "/policy.v1.AccessService/CheckAccess",
+      body: body("check", CheckAccessRequestSchema, checkRequest),
+      verify: (u) => createClient(AccessService, createGrpcTransport({ baseUrl: u })).checkAccess(checkRequest),
+    },
+    {
+      name: "ListPolicies page of 50",
+      path: "/policy.v1.PolicyService/ListPolicies",
+      body: body("list", ListPoliciesRequestSchema, { resourceType: "project", parent: data.listParent, pageSize: 50 }),
+      verify: (u) => policy(u).listPolicies({ resourceType: "project", parent: data.listParent, pageSize: 50 }),
+    },
+    {
+      name: "SetPolicy (durable write)",
+      path: "/policy.v1.PolicyService/SetPolicy",
+      body: body("set", SetPolicyRequestSchema, {
+        resource: t.depth10,
+        policy: { bindings: [{ role: "roles/viewer", members: ["user:bench@example.com", "group:g1"] }] },
+      }),
+      verify: (u) =>
+        policy(u).setPolicy({ resource: t.depth10, policy: { bindings: [{ role: "roles/viewer", members: ["user:bench@example.com"] }] } }),
+    },
+  ];
+}
+
+interface Server {
+  process: ChildProcess;
+  main: string;
+  grpc: string;
+  rssMb(): number;
+}
+
+async function startServer(db: string): Promise<Server> {
+  const args = ["--import", "tsx", "src/main.ts", "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml", "--log-level", "warn"];
+  if (workers > 0) args.push("--workers", String(workers));
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on (\S+) .*gRPC port (\d+)/.exec(out);
+      if (match) resolve(out);
+    });
+    child.once("exit", (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
+  });
+  child.stdout!.resume();
+  const [, main, grpcPort] = /listening on (\S+) .*gRPC port (\d+)/.exec(line)!;
+  return {
+    process: child,
+    main: main!,
+    grpc: `http://127.0.0.1:${grpcPort}`,
+    rssMb: () => rssOfTree(child.pid!),
+  };
+}
+
+/** RSS of the server process and its children (cluster workers), in MB. */
+function rssOfTree(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  const own = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  return own + children.reduce((sum, child) => sum + rssOfTree(child), 0);
+}
+
+async function stop(server: Server): Promise<void> {
+  const exited = new Promise((resolve) => server.process.once("exit", resolve));
+  server.process.kill("SIGTERM");
+  await exited;
+}
+
+interface Row {
+  size: number;
+  port: string;
+  rpc: string;
+  result: LoadResult;
+  ratio: number;
+  rssMb: number;
+}
+
+async function measure(server: Server, size: number, list: Rpc[], targets: { port: string; url: string; protocol: Protocol }[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const target of targets) {
+    let noop = NaN;
+    for (const rpc of list) {
+      if (rpc.verify) await rpc.verify(target.protocol === "grpc" ? target.url : server.grpc);
+      const result = await h2load(`${target.url}${rpc.path}`, rpc.body(target.protocol), target.protocol, load, join(dir, "h2load.log"));
+      if (rpc.path.endsWith("Health/Check")) noop = result.rps;
+      const row = { size, port: target.port, rpc: rpc.name, result, ratio: result.rps / noop, rssMb: server.rssMb() };
+      rows.push(row);
+      console.log(format(row));
+    }
+  }
+  return rows;
+}
+
+function format(r: Row): string {
+  const f = (n: number, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+  return `| ${f(r.size)} | ${r.port} | ${r.rpc} | ${f(r.result.rps)} | ${f(r.result.p50ms, 2)} | ${f(r.result.p99ms, 2)} | ${f(r.ratio * 100)}% | ${f(r.rssMb)} | ${r.result.failed} |`;
+}
+
+const HEADER = "| resources | port | RPC | req/s | p50 ms | p99 ms | vs no-op | RSS MB | failed |\n| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |";
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const ceiling = durableCommitCeiling(join(dir, "ceiling.db"), quick ? 300 : 2000);
+  console.log(`durable-commit ceiling (SQLite WAL, synchronous=FULL, one row per transaction): ${ceiling.toFixed(0)} commits/s`);
+  console.log(HEADER);
+  const rows: Row[] = [];
+  const datasets: string[] = [];
+  for (const [i, size] of sizes.entries()) {
+    const db = join(dir, `bench-${size}.db`);
+    const data = generateDataset(db, size);
+    datasets.push(`${data.resources.toLocaleString("en-US")} resources, ${data.policies.toLocaleString("en-US")} policies generated in ${data.seconds.toFixed(1)} s`);
+    const server = await startServer(db);
+    try {
+      // Both ports and every RPC on the first (smallest) database; the larger ones show how the reads grow.
+      const all = rpcs(data);
+      const list = i === 0 ? all : all.filter((r) => !r.name.startsWith("SetPolicy"));
+      const targets: { port: string; url: string; protocol: Protocol }[] = [{ port: "gRPC (grpc-js)", url: server.grpc, protocol: "grpc" }];
+      if (i === 0) {
+        targets.push({ port: "main, gRPC", url: server.main, protocol: "grpc" });
+        targets.push({ port: "main, Connect", url: server.main, protocol: "connect" });
+      }
+      rows.push(...(await measure(server, data.resources, list, targets)));
+    } finally {
+      await stop(server);
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const writes = rows.filter((r) => r.rpc.startsWith("SetPolicy"));
+  const summary = [
+    `durable-commit ceiling: ${ceiling.toFixed(0)} commits/s`,
+    ...writes.map((w) => `SetPolicy on ${w.port}: ${w.result.rps.toFixed(0)} req/s = ${((w.result.rps / ceiling) * 100).toFixed(0)}% of the ceiling`),
+  ];
+  console.log(summary.join("\n"));
+  writeReport(rows, summary, datasets, (Date.now() - started) / 1000);
+}
+
+function writeReport(rows: Row[], summary: string[], datasets: string[], seconds: number): void {
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const report = `# Benchmarks
+
+Generated by \`npm run bench${quick ? " -- --quick" : ""}\`${workers ? ` with --workers ${workers}` : ""} on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${seconds.toFixed(0)} s in all.
+Load: h2load, ${load.connections} connections x ${load.streams} streams, ${load.seconds} s per row after ${load.warmupSeconds} s warm-up, loopback; the server logs at warn level.
+"vs no-op" is the RPC's throughput as a share of \`grpc.health.v1.Health/Check\` on the same port in the same run.
+
+Datasets: ${datasets.join("; ")}.
+
+${HEADER}
+${rows.map(format).join("\n")}
+
+${summary.map((s) => `- ${s}`).join("\n")}
+`;
+  const file = quick ? "docs/benchmarks-quick.md" : "docs/benchmarks.md";
+  writeFileSync(file, report);
+  console.log(`written to ${file}`);
+}
+
+await main();
