@@ -24,7 +24,8 @@ import { callInterceptor } from "./rpc/interceptors.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
 import { authInterceptor } from "./rpc/auth/interceptor.js";
 import { readAuditInterceptor } from "./rpc/read-audit.js";
-import { createAuth } from "./rpc/auth/setup.js";
+import { createAuthentication } from "./rpc/auth/setup.js";
+import { Authorizer } from "./domain/access/authorizer.js";
 import { Audit } from "./domain/audit.js";
 import type { TLSSocket } from "node:tls";
 import { Metrics } from "./rpc/metrics.js";
@@ -87,10 +88,11 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const config: Config = { ...(loadConfig([], {}) as Config), ...options };
   logger ??= pino({ level: config.logLevel });
   const schema = loadSchema(config.schema);
+  const { authenticator, admins } = await createAuthentication(config, logger);
   const store = new SqliteStore(config.db);
   const pageTokens = new PageTokens(await store.pageTokenKey());
   const access = await Access.open(store, schema, ACCESS_POLL_MS);
-  const { authenticator, authorizer } = await createAuth(config, access, schema, logger);
+  const authorizer = new Authorizer(access, schema, admins, authenticator.enabled);
   const services = {
     policies: new Policies(store, schema, pageTokens),
     resources: new Resources(store, schema, pageTokens),

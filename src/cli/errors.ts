@@ -45,7 +45,8 @@ export interface ErrorContext {
 
 function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
   const resources = ctx.command.startsWith("resources");
-  if (/certificate/i.test(error.rawMessage)) {
+  // A TLS failure surfaces as a transport error; the server's own refusals (UNAUTHENTICATED) may also say "certificate".
+  if (error.code !== Code.Unauthenticated && /certificate/i.test(error.rawMessage)) {
     return "the server's TLS certificate is not trusted: give its CA with --ca FILE (POLICY_CA, config `ca`)";
   }
   switch (error.code) {

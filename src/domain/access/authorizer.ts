@@ -29,14 +29,20 @@ export class Authorizer {
     return caller.identities.some((identity) => this.admins.has(identity));
   }
 
-  /** Throws PERMISSION_DENIED, or NOT_FOUND when the caller may not see `resource`; an absent resource passes. */
+  /**
+   * Throws PERMISSION_DENIED, or NOT_FOUND when the caller may not see `resource`. An absent resource is NOT_FOUND
+   * here too, with the same message: the handler must not run unchecked (its own answer for an absent name could
+   * differ from this one and tell hidden from absent, and a resource written by another process and not yet in the
+   * index would be reachable without a check). Administrators pass, and the handler reports what is absent.
+   */
   async require(caller: Caller, resource: string, permission: string): Promise<void> {
     if (!this.enforcing || this.isAdmin(caller)) return;
     const type = typeOfName(this.schema, resource);
     if (typeof type === "string") return; // the handler reports the bad name
     const visibility = `${type.collection}.get`;
     const held = await this.access.holds(resource, caller.identities, [permission, visibility]);
-    if (held === undefined || held[0]) return;
+    if (held === undefined) throw notFound(resource);
+    if (held[0]) return;
     if (!held[1]) throw notFound(resource);
     throw new ServiceError(
       "permission_denied",

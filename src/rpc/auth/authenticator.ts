@@ -1,7 +1,16 @@
 // Who is calling: a bearer JWT verified with jose against configured keys (a JWKS file or PEM public keys; issuer
 // and audience checked; clock skew bounded), or a client certificate verified by TLS against the configured CA.
 import type { PeerCertificate } from "node:tls";
-import { createLocalJWKSet, errors, importSPKI, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  errors,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from "jose";
 import { ServiceError } from "../../errors.js";
 import { canonicalMember } from "../../domain/members.js";
 import { ANONYMOUS, type Caller } from "../../domain/access/authorizer.js";
@@ -34,27 +43,41 @@ export class Authenticator {
     if (!tokens || (!tokens.jwks && tokens.publicKeys.length === 0)) {
       return new Authenticator(undefined, tokens?.groupsClaim ?? "groups", clientCertificates);
     }
-    const options = { issuer: tokens.issuer, audience: tokens.audience, clockTolerance: CLOCK_TOLERANCE_SECONDS, algorithms: ALGORITHMS };
+    const options = {
+      issuer: tokens.issuer,
+      audience: tokens.audience,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      algorithms: ALGORITHMS,
+      // A bearer token without an expiry would be valid forever.
+      requiredClaims: ["exp"],
+    };
     const jwks = tokens.jwks && createLocalJWKSet(tokens.jwks);
-    const keys = await Promise.all(tokens.publicKeys.map((pem) => importPem(pem)));
+    // Fail at start on a file that is not a public key; each key is then imported for the algorithm a token names
+    // (an RSA key serves RS* and PS*; a key of another type than the token's is skipped, not an error).
+    await Promise.all(tokens.publicKeys.map((pem) => importPem(pem)));
+    const keys = tokens.publicKeys.map((pem) => pemKey(pem));
     const verify: Verify = async (token) => {
       if (jwks) {
         try {
           return (await jwtVerify(token, jwks, options)).payload;
         } catch (e) {
+          // Several keys of the JWKS fit a token without `kid` (e.g. during a rotation): try each of them.
+          if (e instanceof errors.JWKSMultipleMatchingKeys) return verifyWithCandidates(token, e, options);
           if (keys.length === 0 || !(e instanceof errors.JWKSNoMatchingKey)) throw e;
         }
       }
-      let last: unknown;
-      for (const key of keys) {
+      const alg = decodeProtectedHeader(token).alg ?? "";
+      if (!ALGORITHMS.includes(alg)) throw new errors.JOSEAlgNotAllowed(`"alg" (Algorithm) Header Parameter value not allowed`);
+      for (const keyFor of keys) {
+        const key = await keyFor(alg);
+        if (!key) continue;
         try {
           return (await jwtVerify(token, key, options)).payload;
         } catch (e) {
-          last = e;
-          if (!(e instanceof errors.JWSSignatureVerificationFailed) && !(e instanceof errors.JOSEAlgNotAllowed)) throw e;
+          if (!(e instanceof errors.JWSSignatureVerificationFailed)) throw e;
         }
       }
-      throw last;
+      throw new errors.JWSSignatureVerificationFailed();
     };
     return new Authenticator(verify, tokens.groupsClaim, clientCertificates);
   }
@@ -80,33 +103,99 @@ export class Authenticator {
       return this.callerOfToken(payload);
     }
     if (certificate && this.certificates) return callerOfCertificate(certificate);
-    throw unauthenticated("no credentials: send `authorization: Bearer <JWT>`" + (this.certificates ? " or a client certificate" : ""));
+    const ways = [this.verify ? "`authorization: Bearer <JWT>`" : "", this.certificates ? "a client certificate" : ""];
+    throw unauthenticated(`no credentials: send ${ways.filter(Boolean).join(" or ")}`);
   }
 
   private callerOfToken(payload: JWTPayload): Caller {
-    const email = typeof payload.email === "string" && payload.email_verified !== false ? payload.email : undefined;
-    const principal = principalOf(email ?? payload.sub ?? "", "user");
+    // Some identity providers send `email_verified` as a string.
+    const unverified = payload.email_verified === false || payload.email_verified === "false";
+    const email = typeof payload.email === "string" && !unverified ? payload.email : undefined;
+    // The email claim is an email address; the subject may also name its kind, but only user: or serviceAccount: (a
+    // token must not make its bearer a group, a domain or everyone).
+    const principal = email !== undefined ? principalOf(email, "user") : principalOf(payload.sub ?? "", "user", ["user", "serviceAccount"]);
     if (!principal) throw unauthenticated("the token's subject is neither an email nor a user:/serviceAccount: principal");
     const claim = payload[this.groupsClaim];
     const groups = Array.isArray(claim) ? claim.filter((g): g is string => typeof g === "string") : [];
-    return { principal, identities: [principal, ...groups.flatMap((g) => principalOf(`group:${g}`, "group") ?? [])] };
+    return { principal, identities: [principal, ...groups.flatMap((g) => memberOf(`group:${g}`) ?? [])] };
   }
 }
 
 function callerOfCertificate(certificate: PeerCertificate): Caller {
   // An email in the subject alternative names is a person; otherwise the common name names a service account.
-  const email = /email:([^,\s]+)/.exec(certificate.subjectaltname ?? "")?.[1];
+  const email = subjectAltNames(certificate.subjectaltname ?? "").find((name) => name.type === "email")?.value;
   const cn = certificate.subject?.CN;
   const principal = email ? principalOf(email, "user") : principalOf(Array.isArray(cn) ? (cn[0] ?? "") : (cn ?? ""), "serviceAccount");
   if (!principal) throw unauthenticated("the client certificate names no email address (SAN email or subject CN)");
   return { principal, identities: [principal] };
 }
 
-/** `value` as a canonical principal: already prefixed, or an email given the `kind` prefix. */
-function principalOf(value: string, kind: "user" | "serviceAccount" | "group"): string | undefined {
-  const prefixed = /^(user|serviceAccount|group):/.test(value) ? value : `${kind}:${value}`;
-  const result = canonicalMember(prefixed);
+/**
+ * Node's `subjectaltname` (`DNS:a, IP Address:1.2.3.4, email:x@y, URI:...`) as entries. A value with a separator or a
+ * quote in it is JSON-quoted by Node, so an entry cannot be forged inside another one's value (`URI:urn:email:x@y`
+ * is a URI, not an email).
+ */
+function subjectAltNames(text: string): { type: string; value: string }[] {
+  const entries: { type: string; value: string }[] = [];
+  const entry = /([^:,]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/y;
+  while (entry.lastIndex < text.length) {
+    const match = entry.exec(text);
+    if (!match) break;
+    let value = match[2]!;
+    if (value.startsWith('"')) {
+      try {
+        value = JSON.parse(value) as string;
+      } catch {
+        break;
+      }
+    }
+    entries.push({ type: match[1]!, value });
+  }
+  return entries;
+}
+
+/**
+ * `value` as a canonical principal: an email given the `kind` prefix, or a principal already prefixed with one of
+ * `prefixes` (by default none: the value must be a plain email address).
+ */
+function principalOf(value: string, kind: "user" | "serviceAccount", prefixes: readonly string[] = []): string | undefined {
+  const colon = value.indexOf(":");
+  const prefixed = colon > 0 && prefixes.includes(value.slice(0, colon)) ? value : `${kind}:${value}`;
+  return memberOf(prefixed);
+}
+
+function memberOf(member: string): string | undefined {
+  const result = canonicalMember(member);
   return "member" in result ? result.member : undefined;
+}
+
+/** Imports a PEM public key for a token's algorithm; undefined when the key is of another type. Cached per algorithm. */
+function pemKey(pem: string): (alg: string) => Promise<CryptoKey | undefined> {
+  const imported = new Map<string, Promise<CryptoKey | undefined>>();
+  return (alg) => {
+    let key = imported.get(alg);
+    if (!key) {
+      key = importSPKI(pem, alg).catch(() => undefined);
+      imported.set(alg, key);
+    }
+    return key;
+  };
+}
+
+/** Verifies `token` with each candidate key of a JWKS in turn. */
+async function verifyWithCandidates(
+  token: string,
+  candidates: errors.JWKSMultipleMatchingKeys,
+  options: Parameters<typeof jwtVerify>[2],
+): Promise<JWTPayload> {
+  for await (const key of candidates) {
+    try {
+      return (await jwtVerify(token, key, options)).payload;
+    } catch (e) {
+      if (!(e instanceof errors.JWSSignatureVerificationFailed)) throw e;
+    }
+  }
+  throw new errors.JWSSignatureVerificationFailed();
 }
 
 async function importPem(pem: string) {
@@ -122,7 +211,10 @@ async function importPem(pem: string) {
 
 function reason(e: unknown): string {
   if (e instanceof errors.JWTExpired) return "it has expired";
-  if (e instanceof errors.JWTClaimValidationFailed) return `claim "${e.claim}" is not acceptable`;
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    return e.reason === "missing" ? `claim "${e.claim}" is missing` : `claim "${e.claim}" is not acceptable`;
+  }
+  if (e instanceof errors.JOSEAlgNotAllowed) return `its algorithm is not accepted (${ALGORITHMS.join(", ")})`;
   if (e instanceof errors.JWSSignatureVerificationFailed || e instanceof errors.JWKSNoMatchingKey) return "its signature does not verify";
   return "it is not a valid JWT";
 }

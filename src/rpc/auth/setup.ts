@@ -4,13 +4,14 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { Logger } from "pino";
 import type { Config } from "../../config.js";
-import type { Access } from "../../domain/access/access.js";
-import { Authorizer } from "../../domain/access/authorizer.js";
 import { canonicalMember } from "../../domain/members.js";
-import type { ResourceSchema } from "../../domain/schema/schema.js";
 import { Authenticator } from "./authenticator.js";
 
-export async function createAuth(config: Config, access: Access, schema: ResourceSchema, logger: Logger) {
+/**
+ * The authenticator and the bootstrap administrators; throws (before anything is opened or listens) when the
+ * configuration is unsafe or invalid.
+ */
+export async function createAuthentication(config: Config, logger: Logger) {
   const tokens = {
     jwks: config.jwks ? JSON.parse(readFileSync(config.jwks, "utf8")) : undefined,
     publicKeys: config.jwtPublicKeys.map((file) => readFileSync(file, "utf8")),
@@ -37,8 +38,12 @@ export async function createAuth(config: Config, access: Access, schema: Resourc
   } else if (admins.length === 0) {
     logger.warn("authentication is on but no --admins are configured: nobody can create organizations");
   }
-  const authorizer = new Authorizer(access, schema, new Set(admins), authenticator.enabled);
-  return { authenticator, authorizer };
+  if ((config.jwks || config.jwtPublicKeys.length > 0) && (!config.jwtIssuer || !config.jwtAudience)) {
+    // Without them, any token the same keys signed (for another service, or by another tenant of the issuer) is
+    // accepted here.
+    logger.warn("bearer tokens are configured without --jwt-issuer and --jwt-audience: tokens for any audience are accepted");
+  }
+  return { authenticator, admins: new Set(admins) };
 }
 
 export function isLoopback(host: string): boolean {

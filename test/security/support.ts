@@ -1,0 +1,285 @@
+// Helpers of the security tests: signing keys and tokens, servers configured with them, clients that present a
+// token or a client certificate, certificates made with openssl, and expected failures.
+import { toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { execFileSync } from "node:child_process";
+import { Writable } from "node:stream";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from "jose";
+import { pino, type Logger } from "pino";
+import { expect } from "vitest";
+import { Health } from "../../gen/health/v1/health_pb.js";
+import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
+import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
+import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
+import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
+import { ResourceSchema, type Resource } from "../../gen/policy/v1/resource_pb.js";
+import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+import type { Config } from "../../src/config.js";
+import { startServer, type RunningServer } from "../../src/server.js";
+
+/** Every call of these tests carries a deadline, so that nothing can hang. */
+export const CALL_TIMEOUT_MS = 15_000;
+
+export const ISSUER = "https://issuer.example.test";
+export const AUDIENCE = "policy-service";
+export const ADMIN = "user:root@example.com";
+
+export function tempDir(prefix = "policy-security-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+let counter = 0;
+/** A resource id no other test in this process uses. */
+export function uniqueId(prefix = "r"): string {
+  return `${prefix}${process.pid}x${++counter}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Keys and tokens
+
+export type Alg = "ES256" | "ES384" | "RS256" | "PS256" | "EdDSA";
+
+export interface SigningKey {
+  alg: Alg;
+  kid: string;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+}
+
+export async function signingKey(alg: Alg, kid = `${alg.toLowerCase()}-${uniqueId("k")}`): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  return { alg, kid, privateKey, publicKey };
+}
+
+/** Writes `keys` as a JWKS file (public parts only, with kid, alg and use). */
+export async function writeJwks(file: string, keys: SigningKey[]): Promise<string> {
+  const jwks = { keys: await Promise.all(keys.map(async (k) => ({ ...(await exportJWK(k.publicKey)), kid: k.kid, alg: k.alg, use: "sig" }))) };
+  writeFileSync(file, JSON.stringify(jwks, null, 2));
+  return file;
+}
+
+/** Writes the public key of `key` as a PEM SPKI file. */
+export async function writePem(file: string, key: SigningKey): Promise<string> {
+  writeFileSync(file, await exportSPKI(key.publicKey));
+  return file;
+}
+
+export interface MintOptions {
+  /** Seconds from now; default 600. */
+  expiresIn?: number;
+  /** Seconds from now of `nbf`; default none. */
+  notBefore?: number;
+  /** Seconds from now of `iat`; default 0. */
+  issuedAt?: number;
+  issuer?: string | null;
+  audience?: string | string[] | null;
+  /** Leave `exp` out. */
+  noExpiry?: boolean;
+  kid?: string | null;
+}
+
+/** A signed JWT with `claims`, by default valid for this suite's issuer and audience for ten minutes. */
+export async function mint(key: SigningKey, claims: JWTPayload, options: MintOptions = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const kid = options.kid === undefined ? key.kid : options.kid;
+  let jwt = new SignJWT(claims)
+    .setProtectedHeader(kid === null ? { alg: key.alg, typ: "JWT" } : { alg: key.alg, typ: "JWT", kid })
+    .setIssuedAt(now + (options.issuedAt ?? 0));
+  const issuer = options.issuer === undefined ? ISSUER : options.issuer;
+  const audience = options.audience === undefined ? AUDIENCE : options.audience;
+  if (issuer !== null) jwt = jwt.setIssuer(issuer);
+  if (audience !== null) jwt = jwt.setAudience(audience);
+  if (!options.noExpiry) jwt = jwt.setExpirationTime(now + (options.expiresIn ?? 600));
+  if (options.notBefore !== undefined) jwt = jwt.setNotBefore(now + options.notBefore);
+  return jwt.sign(key.privateKey);
+}
+
+/** A token for `email` (as the `email` claim, `sub` an opaque id) with optional groups. */
+export function tokenFor(key: SigningKey, email: string, groups?: string[], options?: MintOptions): Promise<string> {
+  return mint(key, { sub: `uid-${email}`, email, email_verified: true, ...(groups ? { groups } : {}) }, options);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Servers and clients
+
+export interface SecureServer extends RunningServer {
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a server on loopback with a fresh database; `overrides` configure authentication. */
+export async function startSecureServer(overrides: Partial<Config> = {}, dir = tempDir(), logger?: Logger): Promise<SecureServer> {
+  const server = await startServer(
+    { host: "127.0.0.1", port: 0, grpcPort: 0, db: join(dir, "policy.db"), logLevel: "silent", ...overrides },
+    logger ?? pino({ level: "silent" }),
+  );
+  return {
+    ...server,
+    dir,
+    async stop() {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ApiClients {
+  policies: Client<typeof PolicyService>;
+  resources: Client<typeof ResourceService>;
+  access: Client<typeof AccessService>;
+  audit: Client<typeof AuditService>;
+  health: Client<typeof Health>;
+}
+
+export type Protocol = "connect" | "grpc";
+
+export interface ClientOptions {
+  /** A bearer token sent in `authorization`. */
+  token?: string;
+  /** A raw `authorization` header (overrides `token`). */
+  authorization?: string;
+  protocol?: Protocol;
+  /** TLS options: CA of the server, client certificate and key. */
+  nodeOptions?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+}
+
+/** Clients of every service at `baseUrl` (Connect JSON over HTTP/1.1, or gRPC over HTTP/2), with deadlines. */
+export function apiClients(baseUrl: string, options: ClientOptions = {}): ApiClients {
+  const authorization = options.authorization ?? (options.token ? `Bearer ${options.token}` : undefined);
+  const interceptors: Interceptor[] = authorization
+    ? [
+        (next) => (req) => {
+          req.header.set("authorization", authorization);
+          return next(req);
+        },
+      ]
+    : [];
+  const common = { baseUrl, interceptors, defaultTimeoutMs: CALL_TIMEOUT_MS, nodeOptions: options.nodeOptions };
+  const transport =
+    (options.protocol ?? "connect") === "grpc"
+      ? createGrpcTransport(common)
+      : createConnectTransport({ ...common, httpVersion: "1.1", useBinaryFormat: false });
+  return {
+    policies: createClient(PolicyService, transport),
+    resources: createClient(ResourceService, transport),
+    access: createClient(AccessService, transport),
+    audit: createClient(AuditService, transport),
+    health: createClient(Health, transport),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Failures
+
+/** The ConnectError `call` failed with; fails the test when the call succeeded. */
+export async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (e) {
+    return ConnectError.from(e);
+  }
+  return expect.fail("expected the call to fail, but it succeeded");
+}
+
+/** Asserts that `call` fails with `code` (and a message matching `message`); returns the error. */
+export async function expectCode(call: Promise<unknown>, code: Code, message?: RegExp): Promise<ConnectError> {
+  const error = await failureOf(call);
+  expect(Code[error.code], error.message).toBe(Code[code]);
+  if (message) expect(error.rawMessage).toMatch(message);
+  return error;
+}
+
+/** A binding of `role` to `members`. */
+export function binding(role: string, ...members: string[]) {
+  return { role, members };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Certificates (openssl)
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync("openssl", args, { cwd, stdio: "pipe", timeout: 20_000 });
+}
+
+/** Makes a self-signed CA `{name}.pem` / `{name}.key` in `dir`. */
+export function makeCa(dir: string, name: string): { cert: string; key: string } {
+  openssl(
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+      "-subj", `/CN=${name} test CA`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+      "-keyout", `${name}.key`, "-out", `${name}.pem`],
+    dir,
+  );
+  return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
+}
+
+/**
+ * Makes a certificate `{name}.pem` / `{name}.key` in `dir` with subject `subject` (e.g. `/CN=svc@example.com`), signed
+ * by `ca`, with the given extensions (e.g. `subjectAltName=email:ada@example.com`, `extendedKeyUsage=clientAuth`).
+ */
+export function makeCert(
+  dir: string,
+  name: string,
+  subject: string,
+  ca: { cert: string; key: string },
+  extensions: string[],
+): { cert: string; key: string } {
+  openssl(
+    ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", subject,
+      "-keyout", `${name}.key`, "-out", `${name}.csr`],
+    dir,
+  );
+  writeFileSync(join(dir, `${name}.ext`), extensions.join("\n") + "\n");
+  openssl(
+    ["x509", "-req", "-in", `${name}.csr`, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-days", "1",
+      "-extfile", `${name}.ext`, "-out", `${name}.pem`],
+    dir,
+  );
+  return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Stored state
+
+/** Every resource (all pages of ListResources without parent), as the administrator sees it. */
+export async function allResources(admin: ApiClients): Promise<Resource[]> {
+  const resources: Resource[] = [];
+  let pageToken = "";
+  do {
+    const page = await admin.resources.listResources({ pageSize: 1000, pageToken });
+    resources.push(...page.resources);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return resources;
+}
+
+/**
+ * The stored state as bytes: every resource, the policy of each (GetPolicy at version 3) and its audit entries. Equal
+ * snapshots mean nothing was written.
+ */
+export async function snapshot(admin: ApiClients): Promise<string[]> {
+  const lines: string[] = [];
+  for (const resource of await allResources(admin)) {
+    lines.push(`resource ${Buffer.from(toBinary(ResourceSchema, resource)).toString("base64")}`);
+    const policy = await admin.policies.getPolicy({ resource: resource.name, options: { requestedPolicyVersion: 3 } });
+    lines.push(`policy ${resource.name} ${Buffer.from(toBinary(PolicySchema, policy)).toString("base64")}`);
+    const audit = await admin.audit.listAuditEntries({ resource: resource.name, pageSize: 1000 });
+    lines.push(`audit ${resource.name} ${audit.entries.length} ${audit.entries.at(-1)?.sequence ?? 0}`);
+  }
+  return lines;
+}
+
+/** A pino logger (level info) whose lines are collected, parsed, in `lines`. */
+export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: "info" }, stream), lines };
+}
