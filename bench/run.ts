@@ -126,6 +126,24 @@ function rssOfTree(pid: number): number {
   return own + children.reduce((sum, child) => sum + rssOfTree(child), 0);
 }
 
+/** Throughput of a bare grpc-js server answering the no-op: the floor any Node gRPC service stands on. */
+async function measureBaseline(): Promise<LoadResult> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/grpc-js-baseline.ts"], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<string>((resolve) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      const match = /baseline listening on (\d+)/.exec(chunk.toString());
+      if (match) resolve(match[1]!);
+    });
+  });
+  try {
+    const body = writeBody(dir, "baseline", HealthCheckRequestSchema, { service: "policy.v1.PolicyService" }, "grpc");
+    const log = join(dir, "baseline.log");
+    return await h2load(`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`, body, "grpc", load, log);
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
+
 async function stop(server: Server): Promise<void> {
   const exited = new Promise((resolve) => server.process.once("exit", resolve));
   server.process.kill("SIGTERM");
@@ -147,7 +165,10 @@ async function measure(server: Server, size: number, list: Rpc[], targets: { por
     let noop = NaN;
     for (const rpc of list) {
       if (rpc.verify) await rpc.verify(target.protocol === "grpc" ? target.url : server.grpc);
-      const result = await h2load(`${target.url}${rpc.path}`, rpc.body(target.protocol), target.protocol, load, join(dir, "h2load.log"));
+      // A fresh log per run: h2load appends to an existing one.
+      const log = join(dir, `h2load-${rows.length}-${Date.now()}.log`);
+      const result = await h2load(`${target.url}${rpc.path}`, rpc.body(target.protocol), target.protocol, load, log);
+      rmSync(log, { force: true });
       if (rpc.path.endsWith("Health/Check")) noop = result.rps;
       const row = { size, port: target.port, rpc: rpc.name, result, ratio: result.rps / noop, rssMb: server.rssMb() };
       rows.push(row);
@@ -168,6 +189,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const ceiling = durableCommitCeiling(join(dir, "ceiling.db"), quick ? 300 : 2000);
   console.log(`durable-commit ceiling (SQLite WAL, synchronous=FULL, one row per transaction): ${ceiling.toFixed(0)} commits/s`);
+  const baseline = await measureBaseline();
+  console.log(`bare grpc-js no-op: ${baseline.rps.toFixed(0)} req/s (p50 ${baseline.p50ms.toFixed(2)} ms, p99 ${baseline.p99ms.toFixed(2)} ms)`);
   console.log(HEADER);
   const rows: Row[] = [];
   const datasets: string[] = [];
@@ -192,7 +215,13 @@ async function main(): Promise<void> {
   }
   rmSync(dir, { recursive: true, force: true });
   const writes = rows.filter((r) => r.rpc.startsWith("SetPolicy"));
+  const grpcNoop = rows.find((r) => r.port.startsWith("gRPC") && r.rpc.startsWith("noop"))!.result.rps;
+  const vsBaseline = rows
+    .filter((r) => r.size === rows[0]!.size && r.port.startsWith("gRPC"))
+    .map((r) => `${r.rpc}: ${((r.result.rps / baseline.rps) * 100).toFixed(0)}%`);
   const summary = [
+    `bare grpc-js no-op (a canned response, no service code): ${baseline.rps.toFixed(0)} req/s; our no-op on the gRPC port is ${((grpcNoop / baseline.rps) * 100).toFixed(0)}% of it`,
+    `gRPC port as a share of the bare grpc-js no-op — ${vsBaseline.join("; ")}`,
     `durable-commit ceiling: ${ceiling.toFixed(0)} commits/s`,
     ...writes.map((w) => `SetPolicy on ${w.port}: ${w.result.rps.toFixed(0)} req/s = ${((w.result.rps / ceiling) * 100).toFixed(0)}% of the ceiling`),
   ];

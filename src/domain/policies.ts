@@ -12,8 +12,6 @@ import { planPolicyWrite, staleEtag } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
 import type { ResourceSchema } from "./schema/schema.js";
 
-// An etag-less write retries its read-decide-write cycle when another writer got in between; bounded.
-const MAX_UNCONDITIONAL_ATTEMPTS = 20;
 
 export interface PolicyPage {
   resourcePolicies: ResourcePolicy[];
@@ -35,16 +33,7 @@ export class Policies {
 
   async set(resource: string, policy: Policy | undefined, updateMask: FieldMask | undefined, actor: Actor): Promise<Policy> {
     const type = requireResourceName(this.schema, "resource", resource);
-    for (let attempt = 1; ; attempt++) {
-      const stored = await this.read(resource, "resource");
-      const write = planPolicyWrite(type, policy, updateMask, stored.policy);
-      try {
-        return await this.store.putPolicy(resource, write.policy, stored.policy.etag, actor);
-      } catch (e) {
-        const lostRace = e instanceof ServiceError && e.code === "aborted";
-        if (!lostRace || write.conditional || attempt >= MAX_UNCONDITIONAL_ATTEMPTS) throw e;
-      }
-    }
+    return this.store.updatePolicy(resource, (stored) => planPolicyWrite(type, policy, updateMask, stored.policy).policy, actor);
   }
 
   async lookupEffective(resource: string, requestedVersion: number): Promise<EffectivePolicy> {
@@ -86,17 +75,16 @@ export class Policies {
 
   /** Removes the policy; returns the etag of the (now empty) policy and the sequence of the delete. */
   async delete(resource: string, etag: Uint8Array, actor: Actor): Promise<{ etag: Uint8Array; sequence: bigint }> {
-    for (let attempt = 1; ; attempt++) {
-      const stored = await this.read(resource, "resource");
-      if (etag.length > 0 && !sameEtag(etag, stored.policy.etag)) throw staleEtag("policy");
-      try {
-        const deleted = await this.store.putPolicy(resource, undefined, stored.policy.etag, actor);
-        return { etag: deleted.etag, sequence: BigInt(this.store.writtenSequence) };
-      } catch (e) {
-        const lostRace = e instanceof ServiceError && e.code === "aborted";
-        if (!lostRace || etag.length > 0 || attempt >= MAX_UNCONDITIONAL_ATTEMPTS) throw e;
-      }
-    }
+    requireResourceName(this.schema, "resource", resource);
+    const deleted = await this.store.updatePolicy(
+      resource,
+      (stored) => {
+        if (etag.length > 0 && !sameEtag(etag, stored.policy.etag)) throw staleEtag("policy");
+        return undefined;
+      },
+      actor,
+    );
+    return { etag: deleted.etag, sequence: BigInt(this.store.writtenSequence) };
   }
 
   private async read(resource: string, field: string): Promise<StoredPolicy> {

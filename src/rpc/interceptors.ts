@@ -20,12 +20,12 @@ export interface CallObservers {
 export function callInterceptor({ logger, metrics, writtenSequence }: CallObservers): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
-    const procedure = `${req.service.typeName}/${req.method.name}`;
+    const procedure = procedureOf(req.method);
     const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
     let code = "OK";
     try {
       const res = await next(req);
-      if (isWrite(req.method)) {
+      if (writes.get(req.method) ?? cacheIsWrite(req.method)) {
         res.header.set(SEQUENCE_HEADER, String(writtenSequence()));
       }
       return res;
@@ -36,9 +36,30 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
     } finally {
       const ms = performance.now() - started;
       metrics.observeCall(procedure, protocol, code, ms / 1000);
-      logger.info({ procedure, protocol, code, ms: Math.round(ms * 1000) / 1000, peer: req.contextValues.get(peerKey) }, "call");
+      if (logger.isLevelEnabled("info")) {
+        logger.info({ procedure, protocol, code, ms: Math.round(ms * 1000) / 1000, peer: req.contextValues.get(peerKey) }, "call");
+      }
     }
   };
+}
+
+// Per-method facts, computed once: this interceptor runs on every call.
+const procedures = new WeakMap<DescMethod, string>();
+const writes = new WeakMap<DescMethod, boolean>();
+
+function procedureOf(method: DescMethod): string {
+  let procedure = procedures.get(method);
+  if (procedure === undefined) {
+    procedure = `${method.parent.typeName}/${method.name}`;
+    procedures.set(method, procedure);
+  }
+  return procedure;
+}
+
+function cacheIsWrite(method: DescMethod): boolean {
+  const write = isWrite(method);
+  writes.set(method, write);
+  return write;
 }
 
 /** A unary method of this service's own API without the NO_SIDE_EFFECTS option. */

@@ -118,10 +118,13 @@ export interface Store {
   /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
   listPolicies(query: PolicyQuery): Promise<ListedPolicy[]>;
   /**
-   * Stores `policy` (its bindings, audit configs and version; `undefined` deletes it) if the policy's etag is still
-   * `expectedEtag`, else ABORTED. NOT_FOUND when the resource does not exist. Returns the stored policy.
+   * Writes the policy of `resource` in one transaction: `decide` is called with the stored policy (an empty one with
+   * a valid etag when none is set) and returns the policy to store (its bindings, audit configs and version), or
+   * undefined to delete it; it may throw (a stale etag, a rule) and then nothing is written. NOT_FOUND when the
+   * resource does not exist. Returns the stored policy with its new etag. `decide` must be synchronous and pure:
+   * concurrent writes are serialised around it, so two writers can never both win.
    */
-  putPolicy(resource: string, policy: Policy | undefined, expectedEtag: Uint8Array, actor: Actor): Promise<Policy>;
+  updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy>;
   /** The highest change-log sequence this store instance has committed (in memory; no I/O). */
   readonly writtenSequence: number;
   /** The change-log rows after `afterSeq`, oldest first, at most `limit`. */

@@ -70,8 +70,15 @@ export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}
     '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
   ORDER BY length(r.path) DESC`;
 
+interface PendingWrite {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 export class SqliteStore implements Store {
   writtenSequence = 0;
+  private pending: PendingWrite[] = [];
   private readonly db: Database;
   private readonly stmt;
 
@@ -84,6 +91,10 @@ export class SqliteStore implements Store {
       policyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM policies WHERE resource_id = ?`),
       nextResourceId: db.prepare<[], number>(`SELECT COALESCE(MAX(id), 0) + 1 FROM resources`).pluck(),
       ancestry: db.prepare<[{ name: string }], ResourcePolicyRow>(ANCESTRY_SQL),
+      resourcePolicyByName: db.prepare<[string], ResourcePolicyRow>(
+        `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id
+         WHERE r.name = ?`,
+      ),
       nextSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) + 1 FROM change_log`).pluck(),
       logChange: db.prepare(
         `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change)
@@ -219,8 +230,8 @@ export class SqliteStore implements Store {
   }
 
   async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
-    const row = this.stmt.resourceByName.get(resource);
-    return row && { resource: toResource(row), policy: this.policyOf(row) };
+    const row = this.stmt.resourcePolicyByName.get(resource);
+    return row && toStoredPolicy(row);
   }
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
@@ -252,19 +263,17 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async putPolicy(resource: string, policy: Policy | undefined, expectedEtag: Uint8Array, actor: Actor): Promise<Policy> {
+  async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
     return this.write(() => {
       const row = this.requireResource(resource);
-      const before = this.policyOf(row).etag;
-      if (Buffer.compare(before, expectedEtag) !== 0) {
-        throw new ServiceError("aborted", "the policy was changed by another writer; read it again and retry");
-      }
+      const current = this.policyOf(row);
+      const policy = decide({ resource: toResource(row), policy: current });
       const stored = policy ?? create(PolicySchema, {});
       const bytes = toBinary(PolicySchema, { ...stored, etag: new Uint8Array(0) });
       const change = this.newChange(actor);
       this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount: stored.bindings.length, ...change });
       const action = policy ? "policy.set" : "policy.delete";
-      this.logChange(change, action, resource, before, revisionEtag(change.seq), policy ? bytes : null);
+      this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null);
       return this.policyOf(row);
     });
   }
@@ -332,11 +341,44 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
-  /** Runs `fn` in one IMMEDIATE transaction: it holds the write lock from the start, so checks and writes are atomic. */
-  private write<T>(fn: () => T): T {
-    const result = this.db.transaction(fn).immediate();
+  /**
+   * Runs `fn` as one write. Writes that arrive in the same turn of the event loop share one IMMEDIATE transaction
+   * (group commit): each runs in its own savepoint, so one that throws changes nothing and the others still commit,
+   * and all are acknowledged after the single commit (one fsync) returns. Checks and writes stay atomic: the
+   * transaction holds the write lock from the start and the writes run one after another inside it.
+   */
+  private write<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ run: fn, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.commitPending());
+    });
+  }
+
+  private commitPending(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const write of batch) {
+          try {
+            // A transaction function called inside a transaction runs as a savepoint.
+            outcomes.push({ ok: true, value: this.db.transaction(write.run)() });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      }).immediate();
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+      return;
+    }
     this.writtenSequence = this.stmt.latestSeq.get()!;
-    return result;
+    batch.forEach((write, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.error);
+    });
   }
 
   /** The change-log sequence and time of a write; call inside the write transaction (writes are serialised). */
