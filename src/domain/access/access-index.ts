@@ -10,19 +10,24 @@ import {
   type BindingExplanation,
   type PermissionCheck,
 } from "../../../gen/policy/v1/access_service_pb.js";
-import type { AuditConfig, AuditLogConfig_LogType, Binding, Policy } from "../../../gen/policy/v1/policy_pb.js";
+import type { AuditConfig, AuditLogConfig_LogType, Expr, Policy } from "../../../gen/policy/v1/policy_pb.js";
 
 /** The audit-config service name that applies to every service. */
 export const ALL_SERVICES = "allServices";
 import { compileCondition, type CompiledCondition } from "../conditions.js";
-import type { ResourceSchema, ResourceType } from "../schema/schema.js";
+import type { ResourceSchema, ResourceType, Role } from "../schema/schema.js";
 import type { Subject } from "./subject.js";
 
+// Kept small: the index holds every binding of every policy (about 1 KB per stored binding would be 1 GB at 1M).
 interface IndexedBinding {
-  binding: Binding;
+  /** The schema's role (its name string is shared by every binding of the role). */
+  role: Role;
   /** What the role grants on the type of the resource the binding is attached to. */
   permissions: ReadonlySet<string>;
-  members: ReadonlySet<string>;
+  /** A set only for large bindings; most have a few members, where an array is smaller and as fast. */
+  members: readonly string[] | ReadonlySet<string>;
+  /** The condition as written, for explanations. */
+  expr: Expr | undefined;
   /** undefined: unconditional; a string: a condition that no longer compiles (never applies). */
   condition: CompiledCondition | string | undefined;
 }
@@ -31,9 +36,13 @@ interface Node {
   readonly name: string;
   readonly type: ResourceType;
   parent: Node | undefined;
-  bindings: IndexedBinding[];
+  bindings: readonly IndexedBinding[];
   auditConfigs: readonly AuditConfig[];
 }
+
+/** The shared empty list of the many resources without bindings or audit configs. */
+const NONE: readonly never[] = Object.freeze([]);
+const SMALL_BINDING = 8;
 
 export interface CheckInput {
   subject: Subject;
@@ -69,7 +78,7 @@ export class AccessIndex {
     const type = this.schema.types.get(typeName);
     // A type the current schema no longer has cannot be granted anything; it is not indexed.
     if (!type) return;
-    this.nodes.set(name, { name, type, parent: parentNode, bindings: [], auditConfigs: [] });
+    this.nodes.set(name, { name, type, parent: parentNode, bindings: NONE, auditConfigs: NONE });
   }
 
   deleteResource(name: string): void {
@@ -79,19 +88,21 @@ export class AccessIndex {
   setPolicy(resource: string, policy: Policy | undefined): void {
     const node = this.nodes.get(resource);
     if (!node) return;
-    node.auditConfigs = policy?.auditConfigs ?? [];
-    node.bindings = (policy?.bindings ?? []).flatMap((binding) => {
+    node.auditConfigs = policy?.auditConfigs.length ? policy.auditConfigs : NONE;
+    const bindings = (policy?.bindings ?? []).flatMap((binding) => {
       const role = node.type.roles.get(binding.role);
       if (!role) return [];
       return [
         {
-          binding,
+          role,
           permissions: role.permissions,
-          members: new Set(binding.members),
+          members: binding.members.length > SMALL_BINDING ? new Set(binding.members) : binding.members,
+          expr: binding.condition,
           condition: binding.condition ? compileCondition(binding.condition.expression) : undefined,
         },
       ];
     });
+    node.bindings = bindings.length > 0 ? bindings : NONE;
   }
 
   /**
@@ -131,9 +142,9 @@ function checkPermission(start: Node, permission: string, input: CheckInput): Pe
       if (input.explain) {
         explanations.push(
           create(BindingExplanationSchema, {
-            role: indexed.binding.role,
+            role: indexed.role.name,
             resource: node.name,
-            condition: indexed.binding.condition,
+            condition: indexed.expr,
             state: outcome.state,
             matchedMember: outcome.matchedMember,
             reason: outcome.reason,

@@ -35,8 +35,12 @@ export class Subject {
   }
 
   /** The first of `members` that matches the subject, or undefined. */
-  matchIn(members: ReadonlySet<string>): string | undefined {
-    for (const m of this.matching) if (members.has(m)) return m;
+  matchIn(members: readonly string[] | ReadonlySet<string>): string | undefined {
+    if (Array.isArray(members)) {
+      for (const m of this.matching) if (members.includes(m)) return m;
+    } else {
+      for (const m of this.matching) if ((members as ReadonlySet<string>).has(m)) return m;
+    }
     return undefined;
   }
 }
