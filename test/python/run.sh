@@ -14,7 +14,7 @@ protoc -I node_modules/google-proto-files --python_out="$out" \
 
 tmp=$(mktemp -d)
 log="$tmp/server.log"
-node_modules/.bin/tsx src/main.ts --port 0 --grpc-port 0 --db "$tmp/policy.db" --log-level warn >"$log" 2>&1 &
+node --import tsx src/main.ts --port 0 --grpc-port 0 --db "$tmp/policy.db" --log-level warn >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 1 100); do grep -q "gRPC port" "$log" && break; sleep 0.1; done

@@ -41,7 +41,7 @@ interface Node {
 }
 
 /** The shared empty list of the many resources without bindings or audit configs. */
-const NONE: readonly never[] = Object.freeze([]);
+const NONE: readonly never[] = [];
 const SMALL_BINDING = 8;
 
 export interface CheckInput {

@@ -36,10 +36,13 @@ export class Subject {
 
   /** The first of `members` that matches the subject, or undefined. */
   matchIn(members: readonly string[] | ReadonlySet<string>): string | undefined {
-    if (Array.isArray(members)) {
-      for (const m of this.matching) if (members.includes(m)) return m;
-    } else {
-      for (const m of this.matching) if ((members as ReadonlySet<string>).has(m)) return m;
+    if (members instanceof Set) {
+      for (const m of this.matching) if (members.has(m)) return m;
+      return undefined;
+    }
+    const list = members as readonly string[];
+    for (const m of this.matching) {
+      for (let i = 0; i < list.length; i++) if (list[i] === m) return m;
     }
     return undefined;
   }
