@@ -6,21 +6,20 @@ import {
   apiFor,
   eventually,
   setBindings,
-  spawnReplica,
   startAccessServer,
   uniqueId,
   withSequence,
   type AccessTestServer,
   type Api,
-  type Replica,
 } from "./support.js";
+import { spawnServer, type ChildServer } from "../helpers/child-server.js";
 
 let first: AccessTestServer;
-let replica: Replica;
+let replica: ChildServer;
 let second: Api;
 beforeAll(async () => {
   first = await startAccessServer();
-  replica = await spawnReplica(first.server.db);
+  replica = await spawnServer(first.server.db);
   second = apiFor(replica.url, "grpc");
 });
 afterAll(async () => {
@@ -138,7 +137,7 @@ describe("a replica started after the writes", () => {
     await api.resources.updateResource({ resource: { name: project, parent: otherCloud }, updateMask: { paths: ["parent"] } });
     await api.policies.deletePolicy({ resource: otherCloud });
 
-    const late = await spawnReplica(first.server.db);
+    const late = await spawnServer(first.server.db);
     try {
       const fresh = apiFor(late.url, "connect");
       // No min_sequence: the replica answers from what it loaded at start.

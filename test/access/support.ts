@@ -4,8 +4,6 @@ import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import {
@@ -191,56 +189,4 @@ export async function eventually(probe: () => Promise<boolean>, attempts = 50, i
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   return false;
-}
-
-export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const LISTENING = /policy server listening on (\S+)/;
-const STARTUP_LIMIT_MS = 20_000;
-
-export interface Replica {
-  url: string;
-  process: ChildProcess;
-  /** SIGTERM, then waits for the process to exit. */
-  stop(): Promise<void>;
-}
-
-/**
- * A second server process on the same database file (`src/main.ts --port 0 --grpc-port 0 --db FILE`). node loads tsx itself rather
- * than through tsx's CLI, so that the process killed is the server and not a wrapper around it.
- */
-export function spawnReplica(db: string): Promise<Replica> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "src/main.ts", "--port", "0", "--grpc-port", "0", "--db", db, "--log-level", "warn"],
-    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  let output = "";
-  let listening = false;
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      if (listening) return;
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(new Error(`${why}; output:\n${output}`));
-    };
-    const timer = setTimeout(() => fail(`the replica did not start within ${STARTUP_LIMIT_MS} ms`), STARTUP_LIMIT_MS);
-    child.once("exit", (code, signal) => fail(`the replica exited (${signal ?? code}) before listening`));
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = LISTENING.exec(output);
-      if (!match || listening) return;
-      listening = true;
-      clearTimeout(timer);
-      resolve({
-        url: match[1]!,
-        process: child,
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-          await exited;
-        },
-      });
-    });
-  });
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { REPO_ROOT } from "./child-server.js";
+import { REPO_ROOT } from "../helpers/child-server.js";
 import { uniqueId } from "./support.js";
 
 const BUF = join(REPO_ROOT, "node_modules/.bin/buf");

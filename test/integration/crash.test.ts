@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
-import { spawnServer, type ChildServer } from "./child-server.js";
+import { spawnServer, type ChildServer } from "../helpers/child-server.js";
 
 const WRITES = 50;
 const ORG = "organizations/durable";
@@ -20,7 +20,7 @@ beforeEach(() => {
   running = [];
 });
 afterEach(async () => {
-  for (const child of running) await child.kill("SIGKILL");
+  for (const child of running) await child.stop("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -57,7 +57,7 @@ test(`${WRITES} acknowledged resource creations and ${WRITES} policy writes surv
     lastEtag = set.etag;
   }
 
-  expect(await first.kill("SIGKILL")).toBe("SIGKILL");
+  expect(await first.stop("SIGKILL")).toBe("SIGKILL");
 
   const second = await start(db);
   const after = clients(second.url);
@@ -76,7 +76,7 @@ test("a write acknowledged right before SIGKILL is there after restart, with a w
   const api = clients(first.url);
   await api.resources.createResource({ resource: { name: ORG } });
   const set = await api.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: ["allUsers"] }] } });
-  await first.kill("SIGKILL");
+  await first.stop("SIGKILL");
 
   const second = await start(db);
   const after = clients(second.url);
@@ -91,7 +91,7 @@ test("SIGTERM shuts the server down cleanly and a restart sees every write", asy
   const db = join(dir, "policy.db");
   const first = await start(db);
   await clients(first.url).resources.createResource({ resource: { name: ORG } });
-  expect(await first.kill("SIGTERM")).toBe(0);
+  expect(await first.stop("SIGTERM")).toBe(0);
 
   const second = await start(db);
   expect((await clients(second.url).resources.getResource({ name: ORG })).name).toBe(ORG);

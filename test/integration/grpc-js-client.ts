@@ -2,7 +2,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { join } from "node:path";
-import { REPO_ROOT } from "./child-server.js";
+import { REPO_ROOT } from "../helpers/child-server.js";
 
 const CALL_DEADLINE_MS = 10_000;
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
-import { runServerToExit, spawnServer, type ChildServer } from "./child-server.js";
+import { runServerToExit, spawnServer, type ChildServer } from "../helpers/child-server.js";
 
 let dir: string;
 let child: ChildServer | undefined;
@@ -17,7 +17,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "policy-startup-"));
 });
 afterEach(async () => {
-  await child?.kill("SIGKILL");
+  await child?.stop("SIGKILL");
   child = undefined;
   rmSync(dir, { recursive: true, force: true });
 });

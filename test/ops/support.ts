@@ -1,25 +1,23 @@
 // Helpers of the operations tests: the server as a child process, `buf curl`, Prometheus text, unique names.
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 export { expectCode, failureOf } from "../helpers/errors.js";
+export { REPO_ROOT, spawnServer, type ChildServer } from "../helpers/child-server.js";
+import { REPO_ROOT } from "../helpers/child-server.js";
 
-export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BUF = join(REPO_ROOT, "node_modules/.bin/buf");
 
 /** Every call of these tests carries a deadline, so that nothing can hang. */
 export const CALL_TIMEOUT_MS = 15_000;
-const STARTUP_LIMIT_MS = 20_000;
-const LISTENING = /policy server listening on (\S+) \(database .*\); gRPC port (\d+)/;
 
 /** The services of the API, as reflection and health name them. */
 export const API_SERVICES = ["policy.v1.PolicyService", "policy.v1.ResourceService", "policy.v1.AccessService"];
@@ -58,74 +56,6 @@ export function apiClients(baseUrl: string, kind: TransportKind = "grpc"): ApiCl
     access: createClient(AccessService, transport),
     health: createClient(Health, transport),
   };
-}
-
-export interface ChildServer {
-  url: string;
-  grpcAddress: string;
-  process: ChildProcess;
-  /** Everything the process wrote to stdout so far. */
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the exit code (or signal) once the process has exited. */
-  exited: Promise<number | NodeJS.Signals | null>;
-  /** Sends `signal` (if still running) and waits for the exit; SIGKILL after `limitMs`. */
-  stop(signal?: NodeJS.Signals, limitMs?: number): Promise<number | NodeJS.Signals | null>;
-}
-
-/**
- * Runs `src/main.ts` as a child process (node loads tsx itself, so that signals reach the server and not a wrapper)
- * on free ports; resolves once it prints its listening line.
- */
-export function spawnServer(db: string, args: string[] = []): Promise<ChildServer> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", "--grpc-port", "0", "--db", db, ...args],
-    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
-    child.once("exit", (code, signal) => resolve(signal ?? code)),
-  );
-  const stop = async (signal: NodeJS.Signals = "SIGTERM", limitMs = 20_000) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`server did not start within ${STARTUP_LIMIT_MS} ms:\n${stdout}\n${stderr}`));
-    }, STARTUP_LIMIT_MS);
-    const onData = () => {
-      const match = LISTENING.exec(stdout);
-      if (!match) return;
-      clearTimeout(timer);
-      child.stdout!.off("data", onData);
-      const url = match[1]!;
-      resolve({
-        url,
-        grpcAddress: `${new URL(url).hostname}:${match[2]}`,
-        process: child,
-        stdout: () => stdout,
-        stderr: () => stderr,
-        exited,
-        stop,
-      });
-    };
-    child.stdout!.on("data", onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before listening:\n${stdout}\n${stderr}`));
-    });
-  });
 }
 
 export interface RunResult {
