@@ -49,3 +49,16 @@ export class Violations {
     if (!this.empty) throw invalidArgument(this.list);
   }
 }
+
+/** NOT_FOUND for a resource; the same words whether it is absent or hidden from the caller. */
+export function notFound(name: string, what = "resource"): ServiceError {
+  return new ServiceError("not_found", `${what} "${name}" not found; register it with ResourceService.CreateResource`);
+}
+
+/** ABORTED for a stale etag: the caller's read-modify-write must start again. */
+export function staleEtag(what: "policy" | "resource"): ServiceError {
+  return new ServiceError(
+    "aborted",
+    `the ${what} was changed by another writer since its etag was read; read it again, reapply your change and retry`,
+  );
+}

@@ -2,13 +2,13 @@
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { EffectivePolicy, ResourcePolicy } from "../../gen/policy/v1/policy_service_pb.js";
-import { ServiceError, Violations } from "../errors.js";
+import { Violations, notFound, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { effectivePolicy, resourcePolicy } from "./effective-policy.js";
 import { PageTokens, pageSize } from "./page-token.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
-import { planPolicyWrite, staleEtag } from "./policy-write.js";
+import { planPolicyWrite } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
 import type { ResourceSchema } from "./schema/schema.js";
 
@@ -93,8 +93,4 @@ export class Policies {
     if (!stored) throw notFound(resource);
     return stored;
   }
-}
-
-export function notFound(name: string): ServiceError {
-  return new ServiceError("not_found", `resource "${name}" not found; register it with ResourceService.CreateResource`);
 }

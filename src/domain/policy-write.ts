@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
-import { ServiceError, Violations } from "../errors.js";
+import { ServiceError, Violations, staleEtag } from "../errors.js";
 import {
   ACCEPTED_VERSIONS,
   bindingKey,
@@ -79,11 +79,4 @@ function refuseDroppedConditions(stored: Policy, next: Policy["bindings"]): void
         "requested_policy_version 3 and send its etag with the write to confirm",
     );
   }
-}
-
-export function staleEtag(what: "policy" | "resource"): ServiceError {
-  return new ServiceError(
-    "aborted",
-    `the ${what} was changed by another writer since its etag was read; read it again, reapply your change and retry`,
-  );
 }

@@ -1,13 +1,11 @@
 // The resource facade the RPC handlers call: names, types and the hierarchy checked against the schema.
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
-import { ServiceError, Violations, invalidArgument } from "../errors.js";
+import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../errors.js";
 import type { Actor, ResourceChanges, Store } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
-import { notFound } from "./policies.js";
 import { PageTokens, pageSize } from "./page-token.js";
 import { allowsParent, type ResourceSchema, type ResourceType } from "./schema/schema.js";
-import { staleEtag } from "./policy-write.js";
 
 export const MAX_DISPLAY_NAME = 200;
 const UPDATABLE = ["parent", "display_name"];

@@ -12,10 +12,9 @@ import {
 } from "../../../gen/policy/v1/access_service_pb.js";
 import { PolicySchema, type AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../../gen/policy/v1/resource_pb.js";
-import { ServiceError, Violations } from "../../errors.js";
+import { ServiceError, Violations, notFound } from "../../errors.js";
 import type { ChangeRecord, Store } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
-import { notFound } from "../policies.js";
 import type { ResourceSchema as Schema } from "../schema/schema.js";
 import { AccessIndex } from "./access-index.js";
 import { Subject } from "./subject.js";

@@ -1,10 +1,9 @@
 // Authorization by the service's own policies: a caller may do a thing on a resource when a binding on it or an
 // ancestor grants the permission. A caller that may not even see the resource (`{collection}.get`) is told it does
 // not exist, exactly as for an absent one, so hidden resources cannot be discovered.
-import { ServiceError, Violations } from "../../errors.js";
+import { ServiceError, Violations, notFound } from "../../errors.js";
 import type { Actor } from "../../store/store.js";
 import { requireResourceName, typeOfName } from "../names.js";
-import { notFound } from "../policies.js";
 import type { ResourceSchema } from "../schema/schema.js";
 import { validatePermissions, type Access } from "./access.js";
 

@@ -4,7 +4,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, SyncStatus, type Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import { ServiceError } from "../../errors.js";
+import { ServiceError, notFound, staleEtag } from "../../errors.js";
 import type {
   Actor,
   AuditQuery,
@@ -170,7 +170,7 @@ export class SqliteStore implements Store {
       if (this.stmt.idByName.get(resource.name) !== undefined) {
         throw new ServiceError("already_exists", `resource "${resource.name}" already exists`);
       }
-      const parentId = resource.parent === "" ? null : this.requireId(resource.parent, "parent ");
+      const parentId = resource.parent === "" ? null : this.requireId(resource.parent, "parent resource");
       const id = this.stmt.nextResourceId.get()!;
       const path = `${parentId === null ? "/" : this.stmt.pathOf.get(parentId)}${id}/`;
       const change = this.newChange(actor);
@@ -182,10 +182,10 @@ export class SqliteStore implements Store {
   async updateResource(name: string, changes: ResourceChanges, expectedEtag: string, actor: Actor): Promise<Resource> {
     return this.write(() => {
       const current = this.requireResource(name);
-      if (resourceEtag(current.revision) !== expectedEtag) throw staleResource();
+      if (resourceEtag(current.revision) !== expectedEtag) throw staleEtag("resource");
       let parentId = current.parent === null ? null : this.stmt.idByName.get(current.parent)!;
       if (changes.parent !== undefined && changes.parent !== (current.parent ?? "")) {
-        parentId = changes.parent === "" ? null : this.requireId(changes.parent, "parent ");
+        parentId = changes.parent === "" ? null : this.requireId(changes.parent, "parent resource");
         const parentPath = parentId === null ? "/" : this.stmt.pathOf.get(parentId)!;
         if (parentPath.startsWith(current.path)) {
           throw new ServiceError(
@@ -211,7 +211,7 @@ export class SqliteStore implements Store {
   async deleteResource(name: string, expectedEtag: string | undefined, cascade: boolean, actor: Actor): Promise<string[]> {
     return this.write(() => {
       const current = this.requireResource(name);
-      if (expectedEtag !== undefined && resourceEtag(current.revision) !== expectedEtag) throw staleResource();
+      if (expectedEtag !== undefined && resourceEtag(current.revision) !== expectedEtag) throw staleEtag("resource");
       if (!cascade && this.stmt.hasChildren.get(current.id) !== undefined) {
         throw new ServiceError(
           "failed_precondition",
@@ -412,7 +412,7 @@ export class SqliteStore implements Store {
 
   private requireResource(name: string): ResourceRow {
     const row = this.stmt.resourceByName.get(name);
-    if (!row) throw notFound(name, "");
+    if (!row) throw notFound(name);
     return row;
   }
 
@@ -459,10 +459,3 @@ function toResource(row: ResourceRow): Resource {
   });
 }
 
-function notFound(name: string, what: string): ServiceError {
-  return new ServiceError("not_found", `${what}resource "${name}" not found; register it with ResourceService.CreateResource`);
-}
-
-function staleResource(): ServiceError {
-  return new ServiceError("aborted", "the resource was changed by another writer since its etag was read; read it again and retry");
-}
