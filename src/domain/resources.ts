@@ -1,7 +1,7 @@
 // The resource facade the RPC handlers call: names, types and the hierarchy checked against the schema.
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
-import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../errors.js";
+import { Violations, invalidArgument, notFound } from "../errors.js";
 import type { Actor, ResourceChanges, Store } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { PageTokens, pageSize } from "./page-token.js";
@@ -9,7 +9,6 @@ import { allowsParent, type ResourceSchema, type ResourceType } from "./schema/s
 
 export const MAX_DISPLAY_NAME = 200;
 const UPDATABLE = ["parent", "display_name"];
-const MAX_UNCONDITIONAL_ATTEMPTS = 20;
 
 export interface ResourcePage {
   resources: Resource[];
@@ -72,16 +71,8 @@ export class Resources {
     if (!resource) throw invalidArgument([{ field: "resource", description: "is required" }]);
     const type = requireResourceName(this.schema, "resource.name", resource.name);
     const changes = this.changesOf(type, resource, updateMask);
-    for (let attempt = 1; ; attempt++) {
-      const current = await this.get(resource.name);
-      if (resource.etag !== "" && resource.etag !== current.etag) throw staleEtag("resource");
-      try {
-        return await this.store.updateResource(resource.name, changes, current.etag, actor);
-      } catch (e) {
-        const lostRace = e instanceof ServiceError && e.code === "aborted";
-        if (!lostRace || resource.etag !== "" || attempt >= MAX_UNCONDITIONAL_ATTEMPTS) throw e;
-      }
-    }
+    // The changes do not depend on the stored resource, so the store checks the etag (if any) inside its transaction.
+    return this.store.updateResource(resource.name, changes, resource.etag === "" ? undefined : resource.etag, actor);
   }
 
   /** Deletes the resource (with `cascade`, its subtree); returns the names deleted and the sequence of the delete. */

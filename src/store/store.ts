@@ -99,10 +99,10 @@ export interface Store {
   /** ALREADY_EXISTS when the name is taken; NOT_FOUND when the parent is missing. */
   createResource(resource: NewResource, actor: Actor): Promise<Resource>;
   /**
-   * Applies `changes` if the resource's etag is still `expectedEtag`, else ABORTED. A new parent must exist
+   * Applies `changes` if the resource's etag is still `expectedEtag` (when given), else ABORTED. A new parent must exist
    * (NOT_FOUND) and must not be the resource or one of its descendants (INVALID_ARGUMENT).
    */
-  updateResource(name: string, changes: ResourceChanges, expectedEtag: string, actor: Actor): Promise<Resource>;
+  updateResource(name: string, changes: ResourceChanges, expectedEtag: string | undefined, actor: Actor): Promise<Resource>;
   /**
    * Deletes the resource (and its policy) if its etag is still `expectedEtag` (when given, else ABORTED). With
    * children: FAILED_PRECONDITION, unless `cascade`, which deletes the subtree. Returns the names deleted, deepest first.

@@ -179,10 +179,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  async updateResource(name: string, changes: ResourceChanges, expectedEtag: string, actor: Actor): Promise<Resource> {
+  async updateResource(name: string, changes: ResourceChanges, expectedEtag: string | undefined, actor: Actor): Promise<Resource> {
     return this.write(() => {
       const current = this.requireResource(name);
-      if (resourceEtag(current.revision) !== expectedEtag) throw staleEtag("resource");
+      if (expectedEtag !== undefined && resourceEtag(current.revision) !== expectedEtag) throw staleEtag("resource");
       let parentId = current.parent === null ? null : this.stmt.idByName.get(current.parent)!;
       if (changes.parent !== undefined && changes.parent !== (current.parent ?? "")) {
         parentId = changes.parent === "" ? null : this.requireId(changes.parent, "parent resource");
