@@ -20,6 +20,7 @@ import type {
   Store,
   StoredPolicy,
 } from "../store.js";
+import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
 import { revisionEtag, resourceEtag } from "./revisions.js";
 
@@ -79,6 +80,7 @@ interface PendingWrite {
 export class SqliteStore implements Store {
   writtenSequence = 0;
   private pending: PendingWrite[] = [];
+  private readonly statements = new Map<string, Sqlite.Statement>();
   private readonly db: Database;
   private readonly stmt;
 
@@ -162,7 +164,7 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES}
       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.name LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as ResourceRow[]).map(toResource);
+    return (this.prepared(sql).all(params) as ResourceRow[]).map(toResource);
   }
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
@@ -257,7 +259,7 @@ export class SqliteStore implements Store {
     const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
       JOIN policies pol ON pol.resource_id = r.id
       WHERE ${where.join(" AND ")} ORDER BY r.path LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as ResourcePolicyRow[]).map((row) => ({
+    return (this.prepared(sql).all(params) as ResourcePolicyRow[]).map((row) => ({
       ...toStoredPolicy(row),
       cursor: row.path,
     }));
@@ -302,8 +304,8 @@ export class SqliteStore implements Store {
       where.push("time < @end");
       params.end = query.endMs;
     }
-    const rows = this.db
-      .prepare(`SELECT seq, time, principal, action, resource, etag_before, etag_after FROM change_log
+    const rows = this
+      .prepared(`SELECT seq, time, principal, action, resource, etag_before, etag_after FROM change_log
         WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`)
       .all(params) as { seq: number; time: number; principal: string; action: string; resource: string; etag_before: Uint8Array | null; etag_after: Uint8Array | null }[];
     return rows.map((r) => ({
@@ -379,6 +381,19 @@ export class SqliteStore implements Store {
       if (outcome.ok) write.resolve(outcome.value);
       else write.reject(outcome.error);
     });
+  }
+
+  /**
+   * The prepared statement of a query built from optional filters: there are only a few shapes, so each is parsed
+   * once instead of on every list request.
+   */
+  private prepared(sql: string): Sqlite.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /** The change-log sequence and time of a write; call inside the write transaction (writes are serialised). */
