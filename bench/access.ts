@@ -1,5 +1,5 @@
 // `npm run bench:access` (or `npm run bench:access -- --quick`): in-process access checks per second, ours
-// (AccessIndex.check) side by side with node-casbin (enforceSync, RBAC with domains and a g2 domain hierarchy) and
+// (checkChain over the resource's chain) side by side with node-casbin (enforceSync, RBAC with domains and a g2 domain hierarchy) and
 // Cedar (cedar-wasm statefulIsAuthorized, resources with parents), all built from the same model
 // (bench/access-models/dataset.ts) and asked the same decisions on a project at depth 4 with 10 bindings per level,
 // while the number of stored bindings grows (1k, 10k, 100k, 1M; --quick: 1k, 100k).
@@ -390,7 +390,7 @@ async function parent(): Promise<void> {
   out.push(`- Models: casbin \`p = member, resource, type:role\` (one row per member), \`g\` user → group, \`g2\` resource → parent, ` +
     `\`g3\` permission → type:role, matcher \`g(r.sub, p.sub) && g2(r.dom, p.dom) && g3(r.act, p.role)\`; Cedar one \`permit\` per binding ` +
     `(\`action in [role's permissions]\`, \`resource in <bound resource>\`, \`when { principal in [members] }\`), user and resource chain ` +
-    `passed as entities with parents; ours one Policy per resource in AccessIndex, Subject.of(principals) per decision. See bench/access-models/.`);
+    `passed as entities with parents; ours one StoredPolicy per resource in a Map, the chain gathered and checkChain run per decision (Subject.of(principals) included). See bench/access-models/.`);
   process.stdout.write(`${out.join("\n")}\n`);
 }
 

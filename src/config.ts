@@ -27,6 +27,8 @@ export interface Config {
   logLevel: string;
   /** Worker processes sharing the ports and the database (0: this process serves). */
   workers: number;
+  /** Memory budget of the read cache of decoded policies, in MiB (per process). */
+  cacheMb: number;
 }
 
 const OPTIONS = {
@@ -46,6 +48,7 @@ const OPTIONS = {
   admins: { env: "POLICY_ADMINS", default: undefined, help: "comma-separated bootstrap administrators, e.g. user:root@example.com" },
   insecure: { env: "POLICY_INSECURE", default: undefined, help: "flag (or 1): allow a non-loopback --host without authentication" },
   workers: { env: "POLICY_WORKERS", default: "0", help: "worker processes sharing the ports (0: one process)" },
+  "cache-mb": { env: "POLICY_CACHE_MB", default: "64", help: "memory for cached decoded policies, per process (0: none)" },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
 } as const;
 
@@ -87,9 +90,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     insecure: values.insecure === true || ["1", "true", "yes"].includes(env.POLICY_INSECURE ?? ""),
     logLevel: get("log-level")!,
     workers: Number(get("workers")),
+    cacheMb: Number(get("cache-mb")),
   };
   if (config.tlsClientCa && !config.tlsCert) throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
   if (!Number.isInteger(config.workers) || config.workers < 0) throw new Error(`--workers: "${get("workers")}" is not a count`);
+  if (!Number.isFinite(config.cacheMb) || config.cacheMb < 0) throw new Error(`--cache-mb: "${get("cache-mb")}" is not a size in MiB`);
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new Error("--tls-cert and --tls-key go together: give both or neither");
   }

@@ -38,9 +38,6 @@ export const DEFAULT_SCHEMA_FILE = new URL("../schema/default.yaml", import.meta
 /** Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED. */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
 
-/** How often the access index looks for writes made by other processes sharing the database. */
-export const ACCESS_POLL_MS = 1000;
-
 /** How long in-flight calls may take to finish at shutdown before their connections are closed. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -89,9 +86,9 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   logger ??= pino({ level: config.logLevel });
   const schema = loadSchema(config.schema);
   const { authenticator, admins } = await createAuthentication(config, logger);
-  const store = new SqliteStore(config.db);
+  const store = new SqliteStore(config.db, config.cacheMb * 1024 * 1024);
   const pageTokens = new PageTokens(await store.pageTokenKey());
-  const access = await Access.open(store, schema, ACCESS_POLL_MS);
+  const access = new Access(store, schema);
   const authorizer = new Authorizer(access, schema, admins, authenticator.enabled);
   const services = {
     policies: new Policies(store, schema, pageTokens),
@@ -114,7 +111,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const metrics = new Metrics({
     dbPath: config.db,
     writtenSequence: () => store.writtenSequence,
-    indexedResources: () => access.indexedResources,
+    cacheUsage: () => store.cacheUsage,
   });
   const interceptors = [
     callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence }),
@@ -173,7 +170,6 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
       const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
       await Promise.all([main.close(), grpcDrained]);
       clearTimeout(force);
-      access.close();
       await store.close();
     },
   };

@@ -1,16 +1,19 @@
-// Our engine: the AccessIndex that CheckAccess answers from, loaded with one Policy per resource (what the store's
-// snapshot feeds it). A decision parses the principal set (Subject.of, as every CheckAccess does) and checks one
-// permission on the resource.
+// Our engine: checkChain, what CheckAccess runs on the resource's chain (the resource and its ancestors with their
+// policies). In the server the chain comes from the store's cache of decoded policies; here from a Map of one
+// StoredPolicy per resource, walked the same way. A decision parses the principal set (Subject.of, as every
+// CheckAccess does), gathers the chain and checks one permission.
 import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { AccessState } from "../../gen/policy/v1/access_service_pb.js";
 import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
-import { AccessIndex } from "../../src/domain/access/access-index.js";
+import { ResourceSchema as ResourceMessage } from "../../gen/policy/v1/resource_pb.js";
+import { checkChain } from "../../src/domain/access/chain-check.js";
 import { Subject } from "../../src/domain/access/subject.js";
 import { parseSchema } from "../../src/domain/schema/schema-loader.js";
 import type { ResourceSchema } from "../../src/domain/schema/schema.js";
 import { Violations } from "../../src/errors.js";
+import type { StoredPolicy } from "../../src/store/store.js";
 import { walkModel, type Query } from "./dataset.js";
 import type { Engine } from "./engine.js";
 
@@ -27,22 +30,27 @@ interface Prepared {
 }
 
 export function buildOurs(stored: number, schema: ResourceSchema): Engine {
-  const index = new AccessIndex(schema);
+  const nodes = new Map<string, StoredPolicy>();
+  const empty = create(PolicySchema, {});
   walkModel(stored, {
     resource(name, parent, type, bindings) {
-      index.putResource(name, parent, type);
-      if (bindings.length === 0) return;
-      index.setPolicy(
-        name,
-        create(PolicySchema, { version: 1, bindings: bindings.map((b) => create(BindingSchema, { role: b.role, members: b.members })) }),
-      );
+      const policy =
+        bindings.length === 0
+          ? empty
+          : create(PolicySchema, { version: 1, bindings: bindings.map((b) => create(BindingSchema, { role: b.role, members: b.members })) });
+      nodes.set(name, { resource: create(ResourceMessage, { name, parent, type }), policy });
     },
     membership() {},
   });
+  const chainOf = (name: string): StoredPolicy[] => {
+    const chain: StoredPolicy[] = [];
+    for (let link = nodes.get(name); link; link = nodes.get(link.resource.parent)) chain.push(link);
+    return chain;
+  };
   const attributes: ReadonlyMap<string, unknown> = new Map();
   const requestTime = timestampNow();
   return {
-    label: "ours: AccessIndex.check",
+    label: "ours: checkChain",
     prepare: (query: Query): Prepared => ({
       resource: query.chain[0]!.name,
       principals: [query.principal.user, ...query.principal.groups],
@@ -53,8 +61,8 @@ export function buildOurs(stored: number, schema: ResourceSchema): Engine {
       const violations = new Violations();
       const subject = Subject.of(p.principals, violations, "principals");
       if (!violations.empty) throw new Error(`bad principals: ${JSON.stringify(violations.list)}`);
-      const result = index.check(p.resource, { subject, permissions: p.permissions, attributes, requestTime, explain: false });
-      if (!result) throw new Error(`${p.resource} is not indexed`);
+      const result = checkChain(schema, chainOf(p.resource), { subject, permissions: p.permissions, attributes, requestTime, explain: false });
+      if (!result) throw new Error(`${p.resource} is not stored`);
       return result[0]!.state === AccessState.GRANTED;
     },
   };

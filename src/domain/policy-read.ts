@@ -2,6 +2,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
 import { BindingSchema, ExprSchema, PolicySchema, type Binding, type Policy } from "../../gen/policy/v1/policy_pb.js";
+import { deepFreeze } from "../deep-freeze.js";
 import { invalidArgument } from "../errors.js";
 import { ACCEPTED_VERSIONS, hasCondition } from "./policy-rules.js";
 
@@ -17,6 +18,21 @@ export function checkRequestedVersion(version: number, field: string): void {
  * role becomes `{role}_withcond_{hash}`, so that it cannot be written back by accident.
  */
 export function policyForVersion(stored: Policy, requestedVersion: number): Policy {
+  // A frozen policy is the store's cached one: present it once per version and hand out the same frozen answer.
+  if (!Object.isFrozen(stored)) return present(stored, requestedVersion);
+  const memo = requestedVersion === 3 ? presentedV3 : presentedV1;
+  let presented = memo.get(stored);
+  if (!presented) {
+    presented = deepFreeze(present(stored, requestedVersion));
+    memo.set(stored, presented);
+  }
+  return presented;
+}
+
+const presentedV1 = new WeakMap<Policy, Policy>();
+const presentedV3 = new WeakMap<Policy, Policy>();
+
+function present(stored: Policy, requestedVersion: number): Policy {
   if (!stored.bindings.some(hasCondition)) return { ...stored, version: 1 };
   if (requestedVersion === 3) return { ...stored, version: 3 };
   return create(PolicySchema, { ...stored, version: 1, bindings: stored.bindings.map(withoutCondition) });

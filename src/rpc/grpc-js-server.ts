@@ -59,14 +59,35 @@ function definitionOf(service: DescService): grpc.ServiceDefinition {
         path: `/${service.typeName}/${method.name}`,
         requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
         responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-        requestSerialize: (m: unknown) => Buffer.from(toBinary(method.input, m as never)),
+        requestSerialize: (m: unknown) => bufferOf(toBinary(method.input, m as never)),
         requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
-        responseSerialize: (m: unknown) => Buffer.from(toBinary(method.output, m as never)),
+        responseSerialize: (m: unknown) => serializeResponse(method.output, m as object),
         responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
         originalName: method.localName,
       },
     ]),
   );
+}
+
+/** A Buffer over the same bytes (Buffer.from(Uint8Array) would copy them). */
+function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Encoded frozen responses. A frozen message cannot change, and the domain hands out the same frozen object for as
+ * long as what it shows is unchanged (a cached policy, a cached effective policy), so it is encoded once.
+ */
+const encodedResponses = new WeakMap<object, Buffer>();
+
+function serializeResponse(schema: DescMessage, message: object): Buffer {
+  if (!Object.isFrozen(message)) return bufferOf(toBinary(schema, message as never));
+  let encoded = encodedResponses.get(message);
+  if (!encoded) {
+    encoded = bufferOf(toBinary(schema, message as never));
+    encodedResponses.set(message, encoded);
+  }
+  return encoded;
 }
 
 function handlersOf(service: DescService, impl: Partial<ServiceImpl<DescService>>, options: GrpcJsOptions): grpc.UntypedServiceImplementation {

@@ -7,7 +7,7 @@ export interface MetricsSources {
   /** The SQLite file (its -wal file is counted too). */
   dbPath: string;
   writtenSequence: () => number;
-  indexedResources: () => number;
+  cacheUsage: () => { entries: number; bytes: number };
 }
 
 export class Metrics {
@@ -45,11 +45,19 @@ export class Metrics {
       },
     });
     new Gauge({
-      name: "policy_access_index_resources",
-      help: "Resources in the in-memory access-check index.",
+      name: "policy_cache_entries",
+      help: "Resources whose decoded policy is held in the read cache.",
       registers: [this.registry],
       collect() {
-        this.set(sources.indexedResources());
+        this.set(sources.cacheUsage().entries);
+      },
+    });
+    new Gauge({
+      name: "policy_cache_bytes",
+      help: "Estimated heap taken by the read cache (bounded by --cache-mb).",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.cacheUsage().bytes);
       },
     });
   }

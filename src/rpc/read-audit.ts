@@ -22,7 +22,7 @@ export function readAuditInterceptor(access: Access, logger: Logger): Intercepto
     const procedure = `${req.service.typeName}/${req.method.name}`;
     const logType = DATA_READS.has(procedure) ? AuditLogConfig_LogType.DATA_READ : AuditLogConfig_LogType.ADMIN_READ;
     const caller = req.contextValues.get(callerKey);
-    if (access.auditsRead(resource, req.service.typeName, logType, caller.identities)) {
+    if (await access.auditsRead(resource, req.service.typeName, logType, caller.identities)) {
       logger.info(
         { audit: "read", logType: AuditLogConfig_LogType[logType], principal: caller.principal, procedure, resource },
         "audited read",

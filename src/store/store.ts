@@ -52,25 +52,6 @@ export interface ListedPolicy extends StoredPolicy {
   cursor: string;
 }
 
-export type ChangeAction = "resource.create" | "resource.update" | "resource.delete" | "policy.set" | "policy.delete";
-
-/** One change-log row, as a follower of the log (the access index, a future Watch) reads it. */
-export interface ChangeRecord {
-  seq: number;
-  action: ChangeAction;
-  resource: string;
-  /** The new state: Resource bytes for resource.create/update, Policy bytes for policy.set; else undefined. */
-  state: Uint8Array | undefined;
-}
-
-/** A resource as the snapshot walks it: parents before children. */
-export interface SnapshotEntry {
-  name: string;
-  parent: string;
-  type: string;
-  policy: Policy | undefined;
-}
-
 export interface AuditQuery {
   resource: string;
   principal?: string;
@@ -127,12 +108,13 @@ export interface Store {
   updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy>;
   /** The highest change-log sequence this store instance has committed (in memory; no I/O). */
   readonly writtenSequence: number;
-  /** The change-log rows after `afterSeq`, oldest first, at most `limit`. */
-  readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]>;
+  /**
+   * The highest change-log sequence committed by anyone (other processes sharing the database too), as far as reads
+   * made from now on are concerned: they reflect at least every write up to it. Cheap: no I/O when nothing changed.
+   */
+  latestSequence(): number;
   /** The change-log rows of one resource, oldest first. */
   listAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
-  /** Visits every resource with its policy, parents first, from one consistent read; returns its sequence. */
-  snapshot(visit: (entry: SnapshotEntry) => void): Promise<number>;
   /** The key that signs page tokens: made once per database, so tokens survive restarts and work on every replica. */
   pageTokenKey(): Promise<Uint8Array>;
   close(): Promise<void>;

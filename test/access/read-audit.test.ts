@@ -3,14 +3,14 @@ import { create } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { AuditLogConfig_LogType as LogType, PolicySchema, type AuditConfig } from "../../gen/policy/v1/policy_pb.js";
-import { AccessIndex } from "../../src/domain/access/access-index.js";
 import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { ChainTree } from "./chain-tree.js";
 
 const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");
 const SERVICE = "policy.v1.PolicyService";
 
-function indexWith(orgConfigs: Partial<AuditConfig>[], cloudConfigs: Partial<AuditConfig>[] = []): AccessIndex {
-  const index = new AccessIndex(schema);
+function indexWith(orgConfigs: Partial<AuditConfig>[], cloudConfigs: Partial<AuditConfig>[] = []): ChainTree {
+  const index = new ChainTree(schema);
   index.putResource("organizations/acme", "", "organization");
   index.putResource("clouds/c1", "organizations/acme", "cloud");
   index.putResource("projects/p1", "clouds/c1", "project");

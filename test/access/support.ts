@@ -12,6 +12,7 @@ import {
   type CheckAccessResponse,
 } from "../../gen/policy/v1/access_service_pb.js";
 import { clientsFor, startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 export { expectCode, failureOf } from "../helpers/errors.js";
 
 export { AccessState };
@@ -106,10 +107,10 @@ export interface Grant {
  * Replaces the policy of `resource` with these bindings. It sends the current etag (read at version 3), as a
  * read-modify-write does, so that replacing conditional bindings is a deliberate overwrite.
  */
-export async function setBindings(api: Api, resource: string, ...grants: Grant[]): Promise<void> {
+export async function setBindings(api: Api, resource: string, ...grants: Grant[]): Promise<Policy> {
   const conditional = grants.some((g) => g.condition !== undefined);
   const current = await api.policies.getPolicy({ resource, options: { requestedPolicyVersion: 3 } });
-  await api.policies.setPolicy({
+  return api.policies.setPolicy({
     resource,
     policy: {
       etag: current.etag,

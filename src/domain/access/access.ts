@@ -1,8 +1,7 @@
-// The access-check facade: validates a CheckAccess request and answers it from the in-memory index, which follows
-// the store's change log. A write made through this server is applied before the next check reads the index;
-// writes by other processes sharing the database are picked up by polling, or at once when a check asks for a
-// `min_sequence` the index has not reached.
-import { create, fromBinary } from "@bufbuild/protobuf";
+// The access-check facade: validates a CheckAccess request and answers it from the resource's chain of policies as
+// the store reads it. The store's reads are fresh — they see every write acknowledged before them, by this process or
+// another one sharing the database — and served from its cache when hot, so checks need no index of their own.
+import { create } from "@bufbuild/protobuf";
 import { timestampNow, type Value } from "@bufbuild/protobuf/wkt";
 import {
   AccessState,
@@ -10,52 +9,22 @@ import {
   type CheckAccessRequest,
   type CheckAccessResponse,
 } from "../../../gen/policy/v1/access_service_pb.js";
-import { PolicySchema, type AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
-import { ResourceSchema } from "../../../gen/policy/v1/resource_pb.js";
+import type { AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
 import { ServiceError, Violations, notFound } from "../../errors.js";
-import type { ChangeRecord, Store } from "../../store/store.js";
+import type { Store } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
 import type { ResourceSchema as Schema } from "../schema/schema.js";
-import { AccessIndex } from "./access-index.js";
+import { auditsRead, checkChain } from "./chain-check.js";
 import { Subject } from "./subject.js";
 
 export const MAX_PERMISSIONS = 100;
-const CATCH_UP_BATCH = 5000;
+const NO_ATTRIBUTES: ReadonlyMap<string, unknown> = new Map();
 
 export class Access {
-  private readonly index: AccessIndex;
-  private catchingUp: Promise<void> | undefined;
-  private poller: NodeJS.Timeout | undefined;
-
-  private constructor(
-    private readonly store: Store,
+  constructor(
+    private readonly store: Pick<Store, "ancestry" | "latestSequence">,
     private readonly schema: Schema,
-  ) {
-    this.index = new AccessIndex(schema);
-  }
-
-  /** Loads the index from a snapshot of the store; with `pollMs`, also follows other processes' writes. */
-  static async open(store: Store, schema: Schema, pollMs = 0): Promise<Access> {
-    const access = new Access(store, schema);
-    access.index.sequence = await store.snapshot((entry) => {
-      access.index.putResource(entry.name, entry.parent, entry.type);
-      if (entry.policy) access.index.setPolicy(entry.name, entry.policy);
-    });
-    if (pollMs > 0) {
-      access.poller = setInterval(() => void access.catchUp().catch(() => undefined), pollMs);
-      access.poller.unref();
-    }
-    return access;
-  }
-
-  /** Resources in the in-memory index. */
-  get indexedResources(): number {
-    return this.index.size;
-  }
-
-  close(): void {
-    clearInterval(this.poller);
-  }
+  ) {}
 
   async check(request: CheckAccessRequest): Promise<CheckAccessResponse> {
     requireResourceName(this.schema, "resource", request.resource);
@@ -65,93 +34,54 @@ export class Access {
     if (request.minSequence < 0n) violations.add("min_sequence", "must not be negative");
     violations.throwIfAny();
 
-    await this.freshAsOf(Number(request.minSequence));
-    const results = this.index.check(request.resource, {
-      subject,
-      permissions: request.permissions,
-      attributes: new Map(Object.entries(request.attributes).map(([k, v]) => [k, plainValue(v)])),
-      requestTime: timestampNow(),
-      explain: request.explain,
-    });
+    // Read before the chain: the answer reflects at least every write up to this sequence.
+    const sequence = this.store.latestSequence();
+    if (request.minSequence > BigInt(sequence)) {
+      throw new ServiceError(
+        "failed_precondition",
+        `min_sequence ${request.minSequence} is ahead of the store (at ${sequence}); pass a sequence a write returned`,
+      );
+    }
+    const chain = await this.store.ancestry(request.resource);
+    const results =
+      chain &&
+      checkChain(this.schema, chain, {
+        subject,
+        permissions: request.permissions,
+        attributes: new Map(Object.entries(request.attributes).map(([k, v]) => [k, plainValue(v)])),
+        requestTime: timestampNow(),
+        explain: request.explain,
+      });
     if (!results) throw notFound(request.resource);
     return create(CheckAccessResponseSchema, {
       grantedPermissions: results.filter((r) => r.state === AccessState.GRANTED).map((r) => r.permission),
       results,
-      sequence: BigInt(this.index.sequence),
+      sequence: BigInt(sequence),
     });
   }
 
   /** Whether the audit configs on `resource` and its ancestors ask for this read to be logged. */
-  auditsRead(resource: string, service: string, logType: AuditLogConfig_LogType, identities: readonly string[]): boolean {
-    return this.index.auditsRead(resource, service, logType, identities);
+  async auditsRead(resource: string, service: string, logType: AuditLogConfig_LogType, identities: readonly string[]): Promise<boolean> {
+    const chain = await this.store.ancestry(resource);
+    return chain !== undefined && auditsRead(chain, service, logType, identities);
   }
 
   /**
-   * Whether `identities` (canonical principals, trusted) hold each of `permissions` on `resource`, from state at
-   * least as fresh as this server's own writes; undefined when the resource does not exist.
+   * Whether `identities` (canonical principals, trusted) hold each of `permissions` on `resource`; undefined when the
+   * resource does not exist.
    */
   async holds(resource: string, identities: readonly string[], permissions: readonly string[]): Promise<boolean[] | undefined> {
-    await this.freshAsOf(0);
-    const results = this.index.check(resource, {
-      subject: Subject.of(identities, new Violations(), "principals"),
-      permissions,
-      attributes: new Map(),
-      requestTime: timestampNow(),
-      explain: false,
-    });
+    const chain = await this.store.ancestry(resource);
+    const results =
+      chain &&
+      checkChain(this.schema, chain, {
+        subject: Subject.of(identities, new Violations(), "principals"),
+        permissions,
+        attributes: NO_ATTRIBUTES,
+        requestTime: timestampNow(),
+        explain: false,
+      });
     return results?.map((r) => r.state === AccessState.GRANTED);
-  }
-
-  /** Brings the index up to this server's own writes and to `minSequence`. */
-  private async freshAsOf(minSequence: number): Promise<void> {
-    const target = Math.max(minSequence, this.store.writtenSequence);
-    if (this.index.sequence >= target) return;
-    await this.catchUp();
-    // The catch-up joined may have begun (read the log) before `target` was committed; one begun now cannot have.
-    if (this.index.sequence < target) await this.catchUp();
-    if (this.index.sequence < minSequence) {
-      throw new ServiceError(
-        "failed_precondition",
-        `min_sequence ${minSequence} is ahead of the store (at ${this.index.sequence}); pass a sequence a write returned`,
-      );
-    }
-  }
-
-  /** Applies the change log since the index's sequence; concurrent callers share one catch-up. */
-  private catchUp(): Promise<void> {
-    this.catchingUp ??= (async () => {
-      try {
-        for (;;) {
-          const changes = await this.store.readChanges(this.index.sequence, CATCH_UP_BATCH);
-          for (const change of changes) this.apply(change);
-          if (changes.length < CATCH_UP_BATCH) return;
-        }
-      } finally {
-        this.catchingUp = undefined;
-      }
-    })();
-    return this.catchingUp;
-  }
-
-  private apply(change: ChangeRecord): void {
-    switch (change.action) {
-      case "resource.create":
-      case "resource.update": {
-        const resource = fromBinary(ResourceSchema, change.state!);
-        this.index.putResource(resource.name, resource.parent, resource.type);
-        break;
-      }
-      case "resource.delete":
-        this.index.deleteResource(change.resource);
-        break;
-      case "policy.set":
-        this.index.setPolicy(change.resource, fromBinary(PolicySchema, change.state!));
-        break;
-      case "policy.delete":
-        this.index.setPolicy(change.resource, undefined);
-        break;
-    }
-    this.index.sequence = change.seq;
   }
 }
 

@@ -9,9 +9,6 @@ import type {
   Actor,
   AuditQuery,
   AuditRecord,
-  ChangeAction,
-  ChangeRecord,
-  SnapshotEntry,
   ListedPolicy,
   NewResource,
   PolicyQuery,
@@ -21,8 +18,15 @@ import type {
   StoredPolicy,
 } from "../store.js";
 import type Sqlite from "better-sqlite3";
+import { deepFreeze } from "../../deep-freeze.js";
+import { RecentCache } from "../../recent-cache.js";
 import { openDatabase, type Database } from "./database.js";
 import { revisionEtag, resourceEtag } from "./revisions.js";
+
+/** The default budget of decoded policies kept in memory (an estimate of their heap size). */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+/** More external changes than this since the last read: drop the whole cache instead of reading them one by one. */
+const MAX_CHANGES_TO_EVICT = 1000;
 
 interface ResourceRow {
   id: number;
@@ -79,12 +83,23 @@ interface PendingWrite {
 
 export class SqliteStore implements Store {
   writtenSequence = 0;
+  /**
+   * Decoded policies with their resources by resource name, for GetPolicy, LookupEffectivePolicy and access checks.
+   * Entries are frozen (shared by every reader). This connection's writes evict what they change; other connections'
+   * writes are found by `PRAGMA data_version` before every cached read (see syncWithOtherWriters).
+   */
+  private readonly cache: RecentCache<string, StoredPolicy>;
+  /** `PRAGMA data_version` when the cache was last reconciled with the change log. */
+  private dataVersion: number;
+  /** The change-log sequence up to which other connections' writes have been evicted from the cache. */
+  private evictedThrough: number;
   private pending: PendingWrite[] = [];
   private readonly statements = new Map<string, Sqlite.Statement>();
   private readonly db: Database;
   private readonly stmt;
 
-  constructor(path: string) {
+  constructor(path: string, cacheBytes = DEFAULT_CACHE_BYTES) {
+    this.cache = new RecentCache(cacheBytes);
     this.db = openDatabase(path);
     const db = this.db;
     this.stmt = {
@@ -129,17 +144,26 @@ export class SqliteStore implements Store {
          ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
            revision = excluded.revision, update_time = excluded.update_time`,
       ),
-      changesAfter: db.prepare<[number, number], { seq: number; action: ChangeAction; resource: string; change: Uint8Array | null }>(
-        `SELECT seq, action, resource, change FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
-      ),
-      snapshotRows: db.prepare<[], { name: string; parent: string | null; type: string; policy: Uint8Array | null }>(
-        `SELECT r.name, p.name AS parent, r.type, pol.policy ${FROM_RESOURCES}
-         LEFT JOIN policies pol ON pol.resource_id = r.id AND pol.binding_count > 0 ORDER BY r.path`,
-      ),
       latestSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) FROM change_log`).pluck(),
+      dataVersion: db.prepare<[], number>(`PRAGMA data_version`).pluck(),
+      changedAfter: db.prepare<[number, number], { seq: number; resource: string }>(
+        `SELECT seq, resource FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+      ),
       secret: db.prepare<[string], Uint8Array>(`SELECT value FROM secrets WHERE name = ?`).pluck(),
     };
     this.writtenSequence = this.stmt.latestSeq.get()!;
+    this.evictedThrough = this.writtenSequence;
+    this.dataVersion = this.stmt.dataVersion.get()!;
+  }
+
+  /** Entries and estimated bytes of the policy cache. */
+  get cacheUsage(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.weight };
+  }
+
+  latestSequence(): number {
+    this.syncWithOtherWriters();
+    return Math.max(this.writtenSequence, this.evictedThrough);
   }
 
   async getResource(name: string): Promise<Resource | undefined> {
@@ -232,13 +256,54 @@ export class SqliteStore implements Store {
   }
 
   async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
+    this.syncWithOtherWriters();
+    const cached = this.cache.get(resource);
+    if (cached) return cached;
     const row = this.stmt.resourcePolicyByName.get(resource);
-    return row && toStoredPolicy(row);
+    return row && this.remember(row);
   }
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
+    this.syncWithOtherWriters();
+    const chain: StoredPolicy[] = [];
+    for (let name = resource; name !== ""; ) {
+      const link = this.cache.get(name);
+      if (!link) return this.readAncestry(resource);
+      chain.push(link);
+      name = link.resource.parent;
+    }
+    return chain;
+  }
+
+  private readAncestry(resource: string): StoredPolicy[] | undefined {
     const rows = this.stmt.ancestry.all({ name: resource });
-    return rows.length === 0 ? undefined : rows.map(toStoredPolicy);
+    return rows.length === 0 ? undefined : rows.map((row) => this.remember(row));
+  }
+
+  /** Decodes a row and keeps it in the cache, frozen: readers share it. */
+  private remember(row: ResourcePolicyRow): StoredPolicy {
+    const stored = deepFreeze(toStoredPolicy(row));
+    this.cache.set(row.name, stored, estimatedBytes(row));
+    return stored;
+  }
+
+  /**
+   * Evicts what other connections (other processes on the same file) changed since the last call, so a read made
+   * after their commit never sees the state before it. `PRAGMA data_version` changes exactly when another connection
+   * commits; the change log names what it changed.
+   */
+  private syncWithOtherWriters(): void {
+    const version = this.stmt.dataVersion.get()!;
+    if (version === this.dataVersion) return;
+    this.dataVersion = version;
+    const changes = this.stmt.changedAfter.all(this.evictedThrough, MAX_CHANGES_TO_EVICT + 1);
+    if (changes.length > MAX_CHANGES_TO_EVICT) {
+      this.cache.clear();
+      this.evictedThrough = this.stmt.latestSeq.get()!;
+      return;
+    }
+    for (const change of changes) this.cache.delete(change.resource);
+    this.evictedThrough = changes.at(-1)?.seq ?? this.evictedThrough;
   }
 
   async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
@@ -280,15 +345,6 @@ export class SqliteStore implements Store {
     });
   }
 
-  async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
-    return this.stmt.changesAfter.all(afterSeq, limit).map((row) => ({
-      seq: row.seq,
-      action: row.action,
-      resource: row.resource,
-      state: row.change ?? undefined,
-    }));
-  }
-
   async listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
     const where = ["resource = @resource", "seq > @after"];
     const params: Record<string, unknown> = { resource: query.resource, after: query.afterSeq ?? 0, limit: query.limit };
@@ -317,20 +373,6 @@ export class SqliteStore implements Store {
       etagBefore: r.etag_before ?? undefined,
       etagAfter: r.etag_after ?? undefined,
     }));
-  }
-
-  async snapshot(visit: (entry: SnapshotEntry) => void): Promise<number> {
-    return this.db.transaction(() => {
-      for (const row of this.stmt.snapshotRows.iterate()) {
-        visit({
-          name: row.name,
-          parent: row.parent ?? "",
-          type: row.type,
-          policy: row.policy ? fromBinary(PolicySchema, row.policy) : undefined,
-        });
-      }
-      return this.stmt.latestSeq.get()!;
-    })();
   }
 
   async pageTokenKey(): Promise<Uint8Array> {
@@ -376,6 +418,9 @@ export class SqliteStore implements Store {
       return;
     }
     this.writtenSequence = this.stmt.latestSeq.get()!;
+    // Every change-log row up to this commit is either ours (evicted as it was written) or was evicted by the sync.
+    this.syncWithOtherWriters();
+    this.evictedThrough = Math.max(this.evictedThrough, this.writtenSequence);
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) write.resolve(outcome.value);
@@ -410,6 +455,7 @@ export class SqliteStore implements Store {
     state: Uint8Array | null,
   ): void {
     this.stmt.logChange.run({ ...change, action, resource, etagBefore, etagAfter, change: state });
+    this.cache.delete(resource);
   }
 
   /** Logs a resource create or update with the resource's new state, and returns it. */
@@ -447,6 +493,11 @@ function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
   const resource = toResource(row);
   if (row.policy === null) return { resource, policy: emptyPolicy(row.create_seq) };
   return { resource, policy: decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!) };
+}
+
+/** Roughly the heap a decoded row takes: its resource and the policy's objects, about six times its encoded size. */
+function estimatedBytes(row: ResourcePolicyRow): number {
+  return 600 + row.name.length * 2 + (row.policy?.length ?? 0) * 6;
 }
 
 function emptyPolicy(createSeq: number): Policy {
