@@ -93,6 +93,11 @@ export class SqliteStore implements Store {
   private dataVersion: number;
   /** The change-log sequence up to which other connections' writes have been evicted from the cache. */
   private evictedThrough: number;
+  /** Whether other writers were checked for in this turn of the event loop (see syncWithOtherWriters). */
+  private syncedThisTurn = false;
+  private readonly endTurn = () => {
+    this.syncedThisTurn = false;
+  };
   private pending: PendingWrite[] = [];
   private readonly statements = new Map<string, Sqlite.Statement>();
   private readonly db: Database;
@@ -292,7 +297,13 @@ export class SqliteStore implements Store {
    * after their commit never sees the state before it. `PRAGMA data_version` changes exactly when another connection
    * commits; the change log names what it changed.
    */
-  private syncWithOtherWriters(): void {
+  private syncWithOtherWriters(force = false): void {
+    // One check serves the rest of this turn: every request handled until the tick and microtask queues drain
+    // arrived before this check (socket data is only read in a new macrotask), so it cannot follow a commit this
+    // check missed. The check costs a read transaction (a few µs), and one RPC reads several times.
+    if (this.syncedThisTurn && !force) return;
+    this.syncedThisTurn = true;
+    process.nextTick(this.endTurn);
     const version = this.stmt.dataVersion.get()!;
     if (version === this.dataVersion) return;
     this.dataVersion = version;
@@ -418,8 +429,9 @@ export class SqliteStore implements Store {
       return;
     }
     this.writtenSequence = this.stmt.latestSeq.get()!;
-    // Every change-log row up to this commit is either ours (evicted as it was written) or was evicted by the sync.
-    this.syncWithOtherWriters();
+    // Every change-log row up to this commit is either ours (evicted as it was written) or is evicted by this sync,
+    // which must really look (not trust this turn's earlier check): the rows before ours are about to be skipped.
+    this.syncWithOtherWriters(true);
     this.evictedThrough = Math.max(this.evictedThrough, this.writtenSequence);
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;
