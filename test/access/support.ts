@@ -2,7 +2,7 @@
 // `policy-sequence` consistency token, bounded retries and a second server process on the same database.
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type CallOptions, type Client } from "@connectrpc/connect";
+import { ConnectError, createClient, type CallOptions, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { expect } from "vitest";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";

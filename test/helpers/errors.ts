@@ -13,10 +13,11 @@ export async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
   return expect.fail("expected the call to fail, but it succeeded");
 }
 
-/** Asserts that `call` fails with `code`; returns the error. */
-export async function expectCode(call: Promise<unknown>, code: Code): Promise<ConnectError> {
+/** Asserts that `call` fails with `code` (and a message matching `message`); returns the error. */
+export async function expectCode(call: Promise<unknown>, code: Code, message?: RegExp): Promise<ConnectError> {
   const error = await failureOf(call);
   expect(Code[error.code], error.message).toBe(Code[code]);
+  if (message) expect(error.rawMessage).toMatch(message);
   return error;
 }
 

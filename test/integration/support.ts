@@ -1,7 +1,4 @@
 // Small helpers shared by the integration tests: expected failures, unique names, a seeded hierarchy.
-import { Code, ConnectError } from "@connectrpc/connect";
-import { expect } from "vitest";
-import { BadRequestSchema, type BadRequest_FieldViolation } from "../../gen/google/rpc/error_details_pb.js";
 import type { Clients } from "../helpers/server.js";
 export { expectCode, failureOf, fieldViolations } from "../helpers/errors.js";
 

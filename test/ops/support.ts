@@ -1,5 +1,5 @@
 // Helpers of the operations tests: the server as a child process, `buf curl`, Prometheus text, unique names.
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";

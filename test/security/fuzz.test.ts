@@ -36,7 +36,6 @@ let real: string[];
 
 // Codes that would mean the server failed rather than the request: never acceptable.
 const SERVER_FAULTS = new Set(["internal", "unknown", "data_loss", "unavailable", "unimplemented"]);
-const GRPC_SERVER_FAULTS = new Set([2, 12, 13, 14, 15]);
 /** What no error message may carry: a stack frame, SQL, a file path of the server. */
 const LEAKS = /\n\s+at |\bSELECT\b|\bINSERT\b|\bUPDATE\s+\w+\s+SET\b|SQLITE|sqlite|\/src\/|node_modules/;
 

@@ -1,7 +1,7 @@
 // Helpers of the security tests: signing keys and tokens, servers configured with them, clients that present a
 // token or a client certificate, certificates made with openssl, and expected failures.
 import { toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { execFileSync } from "node:child_process";
 import { Writable } from "node:stream";
@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from "jose";
 import { pino, type Logger } from "pino";
-import { expect } from "vitest";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
@@ -175,23 +174,7 @@ export function apiClients(baseUrl: string, options: ClientOptions = {}): ApiCli
 // ---------------------------------------------------------------------------------------------------------------------
 // Failures
 
-/** The ConnectError `call` failed with; fails the test when the call succeeded. */
-export async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  return expect.fail("expected the call to fail, but it succeeded");
-}
-
-/** Asserts that `call` fails with `code` (and a message matching `message`); returns the error. */
-export async function expectCode(call: Promise<unknown>, code: Code, message?: RegExp): Promise<ConnectError> {
-  const error = await failureOf(call);
-  expect(Code[error.code], error.message).toBe(Code[code]);
-  if (message) expect(error.rawMessage).toMatch(message);
-  return error;
-}
+export { expectCode, failureOf } from "../helpers/errors.js";
 
 /** A binding of `role` to `members`. */
 export function binding(role: string, ...members: string[]) {
