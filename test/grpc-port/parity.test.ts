@@ -91,6 +91,23 @@ describe("the same calls give the same results", () => {
     }
   });
 
+  test("cached reads answer the last write: GetPolicy and LookupEffectivePolicy after each of many writes", async () => {
+    // The read path hands out frozen cached answers and the gRPC port encodes each once: a write must replace them.
+    const org = await organization(portGrpc);
+    const project = `projects/${uniqueId("par")}`;
+    await portGrpc.resources.createResource({ resource: { name: project, parent: org } });
+    for (let i = 0; i < 10; i++) {
+      const member = `user:u${i}@example.com`;
+      const writer = i % 2 === 0 ? portGrpc : mainConnect;
+      const set = await writer.policies.setPolicy({ resource: org, policy: { bindings: [{ role: "roles/owner", members: [member] }] } });
+      for (let read = 0; read < 2; read++) {
+        expect(await portGrpc.policies.getPolicy({ resource: org }), `write ${i}`).toEqual(set);
+        const effective = await portGrpc.policies.lookupEffectivePolicy({ resource: project });
+        expect(effective.bindings.map((b) => b.binding!.members), `write ${i}`).toEqual([[member]]);
+      }
+    }
+  });
+
   test("read-modify-write with the etag works across ports; a stale etag is ABORTED on both", async () => {
     const org = await organization();
     const read = await mainGrpc.policies.getPolicy({ resource: org });

@@ -99,6 +99,17 @@ test("the change-log sequence gauge rises after a write, and not after a read", 
   expect(sum(await exposition(), "policy_change_log_sequence")).toBeGreaterThan(before);
 });
 
+test("the read cache gauges count what reads put in it", async () => {
+  const org = await organization();
+  await apiClients(server.url).policies.getPolicy({ resource: org });
+  const e = await exposition();
+  expect(e.types.get("policy_cache_entries")).toBe("gauge");
+  expect(e.types.get("policy_cache_bytes")).toBe("gauge");
+  expect(sum(e, "policy_cache_entries")).toBeGreaterThan(0);
+  expect(sum(e, "policy_cache_bytes")).toBeGreaterThan(0);
+  expect(sum(e, "policy_cache_bytes")).toBeLessThanOrEqual(64 * 1024 * 1024);
+});
+
 test("the store size gauge is positive", async () => {
   await organization();
   expect(sum(await exposition(), "policy_store_bytes")).toBeGreaterThan(0);

@@ -128,6 +128,14 @@ describe("what counts as loopback", () => {
 describe("configuration", () => {
   const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env) as Config;
 
+  test("--cache-mb (or POLICY_CACHE_MB) sizes the read cache: 64 MiB by default, 0 turns it off, nonsense is refused", () => {
+    expect(parse([]).cacheMb).toBe(64);
+    expect(parse(["--cache-mb", "0"]).cacheMb).toBe(0);
+    expect(parse([], { POLICY_CACHE_MB: "256" }).cacheMb).toBe(256);
+    expect(() => parse(["--cache-mb", "lots"])).toThrow(/--cache-mb/);
+    expect(() => parse(["--cache-mb", "-1"])).toThrow(/--cache-mb/);
+  });
+
   test("--insecure is off unless given, as a flag or POLICY_INSECURE", () => {
     expect(parse([]).insecure).toBe(false);
     expect(parse(["--host", "0.0.0.0", "--insecure"]).insecure).toBe(true);
