@@ -1,5 +1,6 @@
 // Server configuration from flags, then environment variables, then defaults.
 import { parseArgs } from "node:util";
+import { DEFAULT_CACHE_MB } from "./store/sqlite/sqlite-store.js";
 
 export interface Config {
   host: string;
@@ -48,7 +49,7 @@ const OPTIONS = {
   admins: { env: "POLICY_ADMINS", default: undefined, help: "comma-separated bootstrap administrators, e.g. user:root@example.com" },
   insecure: { env: "POLICY_INSECURE", default: undefined, help: "flag (or 1): allow a non-loopback --host without authentication" },
   workers: { env: "POLICY_WORKERS", default: "0", help: "worker processes sharing the ports (0: one process)" },
-  "cache-mb": { env: "POLICY_CACHE_MB", default: "64", help: "memory for cached decoded policies, per process (0: none)" },
+  "cache-mb": { env: "POLICY_CACHE_MB", default: String(DEFAULT_CACHE_MB), help: "memory for cached decoded policies, per process (0: none)" },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
 } as const;
 

@@ -5,13 +5,11 @@ import type { EffectivePolicy, ResourcePolicy } from "../../gen/policy/v1/policy
 import { Violations, notFound, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
-import { effectivePolicy, resourcePolicy } from "./effective-policy.js";
+import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
 import { PageTokens, pageSize } from "./page-token.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
 import { planPolicyWrite } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
-import { deepFreeze } from "../deep-freeze.js";
-import { RecentCache } from "../recent-cache.js";
 import type { ResourceSchema } from "./schema/schema.js";
 
 
@@ -20,20 +18,8 @@ export interface PolicyPage {
   nextPageToken: string;
 }
 
-/** Memory for memoised effective policies (their encoded form is kept with them on the gRPC port). */
-const EFFECTIVE_MEMO_BYTES = 16 * 1024 * 1024;
-
-interface EffectiveMemo {
-  chain: readonly StoredPolicy[];
-  effective: EffectivePolicy;
-}
-
 export class Policies {
-  /**
-   * The last effective policy shown for a resource and version. The store hands out the same frozen link objects
-   * until something on the chain changes, so the same links mean the same answer: frozen, shared, encoded once.
-   */
-  private readonly effectiveMemo = new RecentCache<string, EffectiveMemo>(EFFECTIVE_MEMO_BYTES);
+  private readonly effectivePolicies = new EffectivePolicies();
 
   constructor(
     private readonly store: Store,
@@ -57,14 +43,7 @@ export class Policies {
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
     const chain = await this.store.ancestry(resource);
     if (!chain) throw notFound(resource);
-    if (!chain.every(Object.isFrozen)) return effectivePolicy(resource, chain, requestedVersion);
-    const key = `${requestedVersion === 3 ? 3 : 1} ${resource}`;
-    const memo = this.effectiveMemo.get(key);
-    if (memo && sameLinks(memo.chain, chain)) return memo.effective;
-    const effective = deepFreeze(effectivePolicy(resource, chain, requestedVersion));
-    // About 200 bytes per binding shown: the wrappers around the shared bindings, and their encoding.
-    this.effectiveMemo.set(key, { chain, effective }, 500 + 200 * effective.bindings.length);
-    return effective;
+    return this.effectivePolicies.of(resource, chain, requestedVersion);
   }
 
   async list(resourceType: string, parent: string, requestedPageSize: number, pageToken: string): Promise<PolicyPage> {
@@ -116,8 +95,4 @@ export class Policies {
     if (!stored) throw notFound(resource);
     return stored;
   }
-}
-
-function sameLinks(a: readonly StoredPolicy[], b: readonly StoredPolicy[]): boolean {
-  return a.length === b.length && a.every((link, i) => link === b[i]);
 }

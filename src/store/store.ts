@@ -93,7 +93,8 @@ export interface Store {
   getPolicy(resource: string): Promise<StoredPolicy | undefined>;
   /**
    * The resource and its ancestors with their policies (empty ones included), from the resource up to the root;
-   * undefined when the resource does not exist. One query, O(depth).
+   * undefined when the resource does not exist. O(depth): from memory when cached, else one query. Like every read,
+   * it reflects every write acknowledged before it, by any process sharing the database.
    */
   ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
   /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
@@ -110,7 +111,7 @@ export interface Store {
   readonly writtenSequence: number;
   /**
    * The highest change-log sequence committed by anyone (other processes sharing the database too), as far as reads
-   * made from now on are concerned: they reflect at least every write up to it. Cheap: no I/O when nothing changed.
+   * made from now on are concerned: they reflect at least every write up to it. Cheap: no query when nothing changed.
    */
   latestSequence(): number;
   /** The change-log rows of one resource, oldest first. */

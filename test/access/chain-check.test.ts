@@ -112,79 +112,79 @@ function states(results: PermissionCheck[] | undefined): Record<string, string> 
 }
 
 /** organizations/o > clouds/c > projects/p, and projects/q directly under the organization. */
-function seededIndex(): ChainTree {
-  const index = new ChainTree(schema);
-  index.putResource("organizations/o", "", "organization");
-  index.putResource("clouds/c", "organizations/o", "cloud");
-  index.putResource("clouds/d", "organizations/o", "cloud");
-  index.putResource("projects/p", "clouds/c", "project");
-  index.putResource("projects/q", "organizations/o", "project");
-  return index;
+function seededTree(): ChainTree {
+  const tree = new ChainTree(schema);
+  tree.putResource("organizations/o", "", "organization");
+  tree.putResource("clouds/c", "organizations/o", "cloud");
+  tree.putResource("clouds/d", "organizations/o", "cloud");
+  tree.putResource("projects/p", "clouds/c", "project");
+  tree.putResource("projects/q", "organizations/o", "project");
+  return tree;
 }
 
 const ADA = "user:ada@example.com";
 
 describe("checkChain", () => {
   test("an unknown resource has no answer", () => {
-    expect(seededIndex().check("projects/nowhere", input([ADA], ["projects.get"]))).toBeUndefined();
+    expect(seededTree().check("projects/nowhere", input([ADA], ["projects.get"]))).toBeUndefined();
   });
 
   test("a role applies at its resource and below, not above or beside", () => {
-    const index = seededIndex();
-    index.setPolicy("clouds/c", policyOf(binding("roles/collaborator", [ADA])));
-    expect(states(index.check("projects/p", input([ADA], ["projects.delete"])))).toEqual({ "projects.delete": "GRANTED" });
-    expect(states(index.check("clouds/c", input([ADA], ["clouds.delete"])))).toEqual({ "clouds.delete": "GRANTED" });
-    expect(states(index.check("organizations/o", input([ADA], ["organizations.get"])))).toEqual({ "organizations.get": "NOT_GRANTED" });
-    expect(states(index.check("projects/q", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+    const tree = seededTree();
+    tree.setPolicy("clouds/c", policyOf(binding("roles/collaborator", [ADA])));
+    expect(states(tree.check("projects/p", input([ADA], ["projects.delete"])))).toEqual({ "projects.delete": "GRANTED" });
+    expect(states(tree.check("clouds/c", input([ADA], ["clouds.delete"])))).toEqual({ "clouds.delete": "GRANTED" });
+    expect(states(tree.check("organizations/o", input([ADA], ["organizations.get"])))).toEqual({ "organizations.get": "NOT_GRANTED" });
+    expect(states(tree.check("projects/q", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
   });
 
   test("a role the resource's type cannot grant is ignored (e.g. roles/readonly on an organization)", () => {
-    const index = seededIndex();
-    index.setPolicy("organizations/o", policyOf(binding("roles/readonly", [ADA])));
-    expect(states(index.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+    const tree = seededTree();
+    tree.setPolicy("organizations/o", policyOf(binding("roles/readonly", [ADA])));
+    expect(states(tree.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
   });
 
   test("the permissions of a role are those of the type it is granted on: collaborator differs by level", () => {
-    const index = seededIndex();
-    index.setPolicy("projects/p", policyOf(binding("roles/collaborator", [ADA])));
-    index.setPolicy("clouds/d", policyOf(binding("roles/collaborator", [ADA])));
-    index.putResource("projects/r", "clouds/d", "project");
-    expect(states(index.check("projects/p", input([ADA], ["projects.update", "projects.delete"])))).toEqual({
+    const tree = seededTree();
+    tree.setPolicy("projects/p", policyOf(binding("roles/collaborator", [ADA])));
+    tree.setPolicy("clouds/d", policyOf(binding("roles/collaborator", [ADA])));
+    tree.putResource("projects/r", "clouds/d", "project");
+    expect(states(tree.check("projects/p", input([ADA], ["projects.update", "projects.delete"])))).toEqual({
       "projects.update": "GRANTED",
       "projects.delete": "NOT_GRANTED",
     });
-    expect(states(index.check("projects/r", input([ADA], ["projects.update", "projects.delete"])))).toEqual({
+    expect(states(tree.check("projects/r", input([ADA], ["projects.update", "projects.delete"])))).toEqual({
       "projects.update": "GRANTED",
       "projects.delete": "GRANTED",
     });
   });
 
   test("a chain through a new parent grants what the new parent grants", () => {
-    const index = seededIndex();
-    index.setPolicy("clouds/d", policyOf(binding("roles/readonly", [ADA])));
-    expect(states(index.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
-    index.putResource("projects/p", "clouds/d", "project");
-    expect(states(index.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "GRANTED" });
+    const tree = seededTree();
+    tree.setPolicy("clouds/d", policyOf(binding("roles/readonly", [ADA])));
+    expect(states(tree.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+    tree.putResource("projects/p", "clouds/d", "project");
+    expect(states(tree.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "GRANTED" });
   });
 
   test("an emptied policy stops granting; a resource without a chain has no answer", () => {
-    const index = seededIndex();
-    index.setPolicy("projects/q", policyOf(binding("roles/owner", [ADA])));
-    index.setPolicy("projects/q", undefined);
-    expect(states(index.check("projects/q", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
-    index.setPolicy("projects/q", policyOf(binding("roles/owner", [ADA])));
-    index.deleteResource("projects/q");
-    expect(index.check("projects/q", input([ADA], ["projects.get"]))).toBeUndefined();
-    index.putResource("projects/q", "organizations/o", "project");
-    expect(states(index.check("projects/q", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+    const tree = seededTree();
+    tree.setPolicy("projects/q", policyOf(binding("roles/owner", [ADA])));
+    tree.setPolicy("projects/q", undefined);
+    expect(states(tree.check("projects/q", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
+    tree.setPolicy("projects/q", policyOf(binding("roles/owner", [ADA])));
+    tree.deleteResource("projects/q");
+    expect(tree.check("projects/q", input([ADA], ["projects.get"]))).toBeUndefined();
+    tree.putResource("projects/q", "organizations/o", "project");
+    expect(states(tree.check("projects/q", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "NOT_GRANTED" });
   });
 
   test("explanations run from the resource up to the root, with the resource each binding is attached to", () => {
-    const index = seededIndex();
-    index.setPolicy("organizations/o", policyOf(binding("roles/owner", ["domain:example.com"])));
-    index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA])));
-    index.setPolicy("projects/p", policyOf(binding("roles/owner", ["user:bob@example.com"])));
-    const [check] = index.check("projects/p", input([ADA], ["projects.get"]))!;
+    const tree = seededTree();
+    tree.setPolicy("organizations/o", policyOf(binding("roles/owner", ["domain:example.com"])));
+    tree.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA])));
+    tree.setPolicy("projects/p", policyOf(binding("roles/owner", ["user:bob@example.com"])));
+    const [check] = tree.check("projects/p", input([ADA], ["projects.get"]))!;
     expect(check!.explanations.map((e) => [e.resource, e.role, e.matchedMember, AccessState[e.state]])).toEqual([
       ["projects/p", "roles/owner", "", "NOT_GRANTED"],
       ["clouds/c", "roles/readonly", ADA, "GRANTED"],
@@ -193,9 +193,9 @@ describe("checkChain", () => {
   });
 
   test("without explain, a result carries no explanations", () => {
-    const index = seededIndex();
-    index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA])));
-    const [check] = index.check("projects/p", input([ADA], ["projects.get"], { explain: false }))!;
+    const tree = seededTree();
+    tree.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA])));
+    const [check] = tree.check("projects/p", input([ADA], ["projects.get"], { explain: false }))!;
     expect(AccessState[check!.state]).toBe("GRANTED");
     expect(check!.explanations).toEqual([]);
   });
@@ -205,46 +205,46 @@ describe("checkChain", () => {
     const BEFORE_DEADLINE = 'request.time < timestamp("2030-01-01T00:00:00Z")';
 
     test("a time window holds before its end and not after", () => {
-      const index = seededIndex();
-      index.setPolicy("organizations/o", policyOf(binding("roles/owner", [ADA], BEFORE_DEADLINE)));
-      const at = (ms: number) => states(index.check("projects/p", input([ADA], ["projects.delete"], { requestTime: timestampFromMs(ms) })));
+      const tree = seededTree();
+      tree.setPolicy("organizations/o", policyOf(binding("roles/owner", [ADA], BEFORE_DEADLINE)));
+      const at = (ms: number) => states(tree.check("projects/p", input([ADA], ["projects.delete"], { requestTime: timestampFromMs(ms) })));
       expect(at(DEADLINE - 1000)).toEqual({ "projects.delete": "GRANTED" });
       expect(at(DEADLINE)).toEqual({ "projects.delete": "NOT_GRANTED" });
       expect(at(DEADLINE + 86_400_000)).toEqual({ "projects.delete": "NOT_GRANTED" });
     });
 
     test("resource.name and resource.type are those of the resource checked", () => {
-      const index = seededIndex();
-      index.setPolicy("organizations/o", policyOf(
+      const tree = seededTree();
+      tree.setPolicy("organizations/o", policyOf(
         binding("roles/owner", [ADA], 'resource.name.startsWith("projects/") && resource.type == "project"'),
       ));
-      expect(states(index.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "GRANTED" });
-      expect(states(index.check("clouds/c", input([ADA], ["clouds.get"])))).toEqual({ "clouds.get": "NOT_GRANTED" });
+      expect(states(tree.check("projects/p", input([ADA], ["projects.get"])))).toEqual({ "projects.get": "GRANTED" });
+      expect(states(tree.check("clouds/c", input([ADA], ["clouds.get"])))).toEqual({ "clouds.get": "NOT_GRANTED" });
     });
 
     test("a missing attribute is UNKNOWN_CONDITIONAL for the permission and in the explanation", () => {
-      const index = seededIndex();
-      index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA], 'request.attributes["ip"] == "10.0.0.1"')));
-      const [check] = index.check("projects/p", input([ADA], ["projects.get"]))!;
+      const tree = seededTree();
+      tree.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA], 'request.attributes["ip"] == "10.0.0.1"')));
+      const [check] = tree.check("projects/p", input([ADA], ["projects.get"]))!;
       expect(AccessState[check!.state]).toBe("UNKNOWN_CONDITIONAL");
       expect(AccessState[check!.explanations[0]!.state]).toBe("UNKNOWN_CONDITIONAL");
-      const withIp = index.check("projects/p", input([ADA], ["projects.get"], { attributes: new Map([["ip", "10.0.0.1"]]) }));
+      const withIp = tree.check("projects/p", input([ADA], ["projects.get"], { attributes: new Map([["ip", "10.0.0.1"]]) }));
       expect(states(withIp)).toEqual({ "projects.get": "GRANTED" });
     });
 
     test("a stored condition that no longer compiles never grants, and says so", () => {
-      const index = seededIndex();
-      index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA], "request.time <")));
-      const [check] = index.check("projects/p", input([ADA], ["projects.get"]))!;
+      const tree = seededTree();
+      tree.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA], "request.time <")));
+      const [check] = tree.check("projects/p", input([ADA], ["projects.get"]))!;
       expect(AccessState[check!.state]).toBe("UNKNOWN_CONDITIONAL");
       expect(check!.explanations[0]!.reason).toMatch(/invalid/);
     });
 
     test("a condition that fails on some input only (division by zero) is UNKNOWN_CONDITIONAL there, never a throw", () => {
-      const index = seededIndex();
-      index.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA], '10 / int(request.attributes["d"]) > 1')));
+      const tree = seededTree();
+      tree.setPolicy("clouds/c", policyOf(binding("roles/readonly", [ADA], '10 / int(request.attributes["d"]) > 1')));
       const withD = (d: number) =>
-        states(index.check("projects/p", input([ADA], ["projects.get"], { attributes: new Map([["d", d]]) })));
+        states(tree.check("projects/p", input([ADA], ["projects.get"], { attributes: new Map([["d", d]]) })));
       expect(withD(2)).toEqual({ "projects.get": "GRANTED" });
       expect(withD(20)).toEqual({ "projects.get": "NOT_GRANTED" });
       expect(withD(0)).toEqual({ "projects.get": "UNKNOWN_CONDITIONAL" });

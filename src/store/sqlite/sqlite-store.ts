@@ -23,8 +23,8 @@ import { RecentCache } from "../../recent-cache.js";
 import { openDatabase, type Database } from "./database.js";
 import { revisionEtag, resourceEtag } from "./revisions.js";
 
-/** The default budget of decoded policies kept in memory (an estimate of their heap size). */
-export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+/** The default budget of decoded policies kept in memory (an estimate of their heap size): --cache-mb's default. */
+export const DEFAULT_CACHE_MB = 64;
 /** More external changes than this since the last read: drop the whole cache instead of reading them one by one. */
 const MAX_CHANGES_TO_EVICT = 1000;
 
@@ -103,7 +103,7 @@ export class SqliteStore implements Store {
   private readonly db: Database;
   private readonly stmt;
 
-  constructor(path: string, cacheBytes = DEFAULT_CACHE_BYTES) {
+  constructor(path: string, cacheBytes = DEFAULT_CACHE_MB * 1024 * 1024) {
     this.cache = new RecentCache(cacheBytes);
     this.db = openDatabase(path);
     const db = this.db;
