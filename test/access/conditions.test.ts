@@ -46,7 +46,7 @@ async function state(
   permission: string,
   attributes: Record<string, JsonValue> = {},
 ): Promise<string> {
-  return stateName(await stateOf(api, resource, [user], permission, attributes));
+  return stateOf(api, resource, [user], permission, attributes);
 }
 
 const GRANTED = stateName(AccessState.GRANTED);

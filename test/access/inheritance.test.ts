@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterAll(() => running?.stop());
 
 async function state(resource: string, principals: string[], permission: string): Promise<string> {
-  return stateName(await stateOf(api, resource, principals, permission));
+  return stateOf(api, resource, principals, permission);
 }
 
 const GRANTED = stateName(AccessState.GRANTED);

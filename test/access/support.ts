@@ -124,14 +124,14 @@ export async function setBindings(api: Api, resource: string, ...grants: Grant[]
   });
 }
 
-/** The state of one permission for `principals` on `resource`. */
+/** The state of one permission for `principals` on `resource`, by name (e.g. "GRANTED"). */
 export async function stateOf(
   api: Api,
   resource: string,
   principals: string[],
   permission: string,
   attributes: Record<string, JsonValue> = {},
-): Promise<AccessState> {
+): Promise<string> {
   const response = await api.access.checkAccess({
     resource,
     principals,
@@ -139,7 +139,7 @@ export async function stateOf(
     attributes: attributeValues(attributes),
   });
   expect(response.results).toHaveLength(1);
-  return response.results[0]!.state;
+  return stateName(response.results[0]!.state);
 }
 
 /** Request attributes given as JSON, as the google.protobuf.Value map of CheckAccessRequest. */
