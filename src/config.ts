@@ -1,6 +1,6 @@
 // Server configuration from flags, then environment variables, then defaults.
 import { parseArgs } from "node:util";
-import { DEFAULT_CACHE_MB } from "./store/sqlite/sqlite-store.js";
+import { DEFAULT_CACHE_MB } from "./store/caching-store.js";
 
 export interface Config {
   host: string;

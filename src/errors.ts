@@ -8,7 +8,8 @@ export type ErrorCode =
   | "aborted"
   | "failed_precondition"
   | "unauthenticated"
-  | "permission_denied";
+  | "permission_denied"
+  | "unavailable";
 
 /** A problem with one request field, reported as a google.rpc.BadRequest field violation. */
 export interface FieldViolation {

@@ -4,7 +4,7 @@ import cluster from "node:cluster";
 import { pino } from "pino";
 import { loadConfig, USAGE, type Config } from "./config.js";
 import { startServer, type RunningServer } from "./server.js";
-import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { openStore } from "./store/open-store.js";
 
 interface Listening {
   url: string;
@@ -52,7 +52,7 @@ function announce(config: Config, at: Listening): void {
 
 /** The primary: applies migrations once, forks the workers, and stops them on a signal. */
 async function supervise(config: Config): Promise<void> {
-  await new SqliteStore(config.db).close();
+  await openStore({ db: config.db, cacheBytes: 0 }).close();
   let announced = false;
   let stopping = false;
   for (let i = 0; i < config.workers; i++) {

@@ -31,7 +31,7 @@ import type { TLSSocket } from "node:tls";
 import { Metrics } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
 import { API_SERVICES, routes, type ServiceRegistry } from "./rpc/routes.js";
-import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { openStore } from "./store/open-store.js";
 
 export const DEFAULT_SCHEMA_FILE = new URL("../schema/default.yaml", import.meta.url);
 
@@ -86,7 +86,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   logger ??= pino({ level: config.logLevel });
   const schema = loadSchema(config.schema);
   const { authenticator, admins } = await createAuthentication(config, logger);
-  const store = new SqliteStore(config.db, config.cacheMb * 1024 * 1024);
+  const store = openStore({ db: config.db, cacheBytes: config.cacheMb * 1024 * 1024 });
   const pageTokens = new PageTokens(await store.pageTokenKey());
   const access = new Access(store, schema);
   const authorizer = new Authorizer(access, schema, admins, authenticator.enabled);
@@ -109,9 +109,8 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
   const metrics = new Metrics({
-    dbPath: config.db,
     writtenSequence: () => store.writtenSequence,
-    cacheUsage: () => store.cacheUsage,
+    storeStats: () => store.stats(),
   });
   const interceptors = [
     callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence }),

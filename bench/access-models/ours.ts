@@ -13,6 +13,7 @@ import { Subject } from "../../src/domain/access/subject.js";
 import { parseSchema } from "../../src/domain/schema/schema-loader.js";
 import type { ResourceSchema } from "../../src/domain/schema/schema.js";
 import { Violations } from "../../src/errors.js";
+import { share } from "../../src/shared-value.js";
 import type { StoredPolicy } from "../../src/store/store.js";
 import { walkModel, type Query } from "./dataset.js";
 import type { Engine } from "./engine.js";
@@ -38,7 +39,8 @@ export function buildOurs(stored: number, schema: ResourceSchema): Engine {
         bindings.length === 0
           ? empty
           : create(PolicySchema, { version: 1, bindings: bindings.map((b) => create(BindingSchema, { role: b.role, members: b.members })) });
-      nodes.set(name, { resource: create(ResourceMessage, { name, parent, type }), policy });
+      // Shared, as the server's read cache shares what it holds (so compiled conditions are memoised alike).
+      nodes.set(name, share({ resource: create(ResourceMessage, { name, parent, type }), policy }));
     },
     membership() {},
   });

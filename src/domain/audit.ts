@@ -5,7 +5,7 @@ import { AuditEntrySchema, type ListAuditEntriesRequest } from "../../gen/policy
 import type { AuditEntry } from "../../gen/policy/v1/audit_service_pb.js";
 import type { Store } from "../store/store.js";
 import { requireResourceName } from "./names.js";
-import { PageTokens, pageSize } from "./page-token.js";
+import type { PageTokens } from "./page-token.js";
 import type { ResourceSchema } from "./schema/schema.js";
 
 export interface AuditPage {
@@ -22,21 +22,24 @@ export class Audit {
 
   async list(req: ListAuditEntriesRequest): Promise<AuditPage> {
     requireResourceName(this.schema, "resource", req.resource);
-    const limit = pageSize(req.pageSize);
     const ms = (t: Timestamp | undefined) => (t ? timestampDate(t).getTime() : undefined);
     const filter = JSON.stringify(["ListAuditEntries", req.resource, req.principal, ms(req.startTime), ms(req.endTime)]);
-    const after = this.pageTokens.decode(req.pageToken, filter);
-    const rows = await this.store.listAuditRecords({
-      resource: req.resource,
-      principal: req.principal || undefined,
-      startMs: ms(req.startTime),
-      endMs: ms(req.endTime),
-      afterSeq: after === undefined ? undefined : Number(after),
-      limit: limit + 1,
-    });
-    const page = rows.slice(0, limit);
+    const page = await this.pageTokens.page(
+      req,
+      filter,
+      (after, limit) =>
+        this.store.listAuditRecords({
+          resource: req.resource,
+          principal: req.principal || undefined,
+          startMs: ms(req.startTime),
+          endMs: ms(req.endTime),
+          afterSeq: after === undefined ? undefined : Number(after),
+          limit,
+        }),
+      (record) => String(record.seq),
+    );
     return {
-      entries: page.map((r) =>
+      entries: page.items.map((r) =>
         create(AuditEntrySchema, {
           sequence: BigInt(r.seq),
           time: timestampFromMs(r.timeMs),
@@ -47,7 +50,7 @@ export class Audit {
           etagAfter: r.etagAfter,
         }),
       ),
-      nextPageToken: rows.length > limit ? this.pageTokens.encode(filter, String(page.at(-1)!.seq)) : "",
+      nextPageToken: page.nextPageToken,
     };
   }
 }

@@ -7,7 +7,7 @@ import {
   type EffectivePolicy,
   type ResourcePolicy,
 } from "../../gen/policy/v1/policy_service_pb.js";
-import { deepFreeze } from "../deep-freeze.js";
+import { isShared, share } from "../shared-value.js";
 import { RecentCache } from "../recent-cache.js";
 import type { StoredPolicy } from "../store/store.js";
 import { policyForVersion } from "./policy-read.js";
@@ -44,20 +44,20 @@ interface Memo {
 }
 
 /**
- * Effective policies, memoised: the last one shown for a resource and version. The store hands out the same frozen
- * link objects until something on the chain changes, so the same links mean the same answer: frozen, shared, and
+ * Effective policies, memoised: the last one shown for a resource and version. The read cache hands out the same
+ * shared link objects until something on the chain changes, so the same links mean the same answer: shared, and
  * encoded once by the gRPC port.
  */
 export class EffectivePolicies {
   private readonly memo = new RecentCache<string, Memo>(MEMO_BYTES);
 
   of(resource: string, chain: readonly StoredPolicy[], requestedVersion: number): EffectivePolicy {
-    // Links that are not frozen could change under a memo (a store without a cache): compute every time.
-    if (!chain.every(Object.isFrozen)) return effectivePolicy(resource, chain, requestedVersion);
+    // Links that are not shared could change under a memo (a store without a cache): compute every time.
+    if (!chain.every(isShared)) return effectivePolicy(resource, chain, requestedVersion);
     const key = `${requestedVersion === 3 ? 3 : 1} ${resource}`;
     const memo = this.memo.get(key);
     if (memo && sameLinks(memo.chain, chain)) return memo.effective;
-    const effective = deepFreeze(effectivePolicy(resource, chain, requestedVersion));
+    const effective = share(effectivePolicy(resource, chain, requestedVersion));
     // About 200 bytes per binding shown: the wrappers around the shared bindings, and their encoding.
     this.memo.set(key, { chain, effective }, 500 + 200 * effective.bindings.length);
     return effective;

@@ -14,8 +14,36 @@ interface TokenBody {
   a: string;
 }
 
+/** The paging fields every List request has (AIP-158). */
+export interface PageRequest {
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPageToken: string;
+}
+
 export class PageTokens {
   constructor(private readonly key: Uint8Array) {}
+
+  /**
+   * One page of a keyset-paginated listing, the one way every List method pages: `read` is asked for one more item
+   * than the page holds (after the key the token carries), to know whether another page follows. `filter` is the
+   * request's filters: a token only continues a listing with the same ones.
+   */
+  async page<T>(
+    request: PageRequest,
+    filter: string,
+    read: (afterKey: string | undefined, limit: number) => Promise<T[]>,
+    keyOf: (item: T) => string,
+  ): Promise<Page<T>> {
+    const limit = pageSize(request.pageSize);
+    const rows = await read(this.decode(request.pageToken, filter), limit + 1);
+    const items = rows.slice(0, limit);
+    return { items, nextPageToken: rows.length > limit ? this.encode(filter, keyOf(items.at(-1)!)) : "" };
+  }
 
   encode(filter: string, afterKey: string): string {
     const body = Buffer.from(JSON.stringify({ f: filter, a: afterKey } satisfies TokenBody));

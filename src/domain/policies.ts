@@ -1,12 +1,20 @@
-// The policy facade the RPC handlers call: validate, read the stored state, decide, write with compare-and-set.
-import type { FieldMask } from "@bufbuild/protobuf/wkt";
+// The policy facade the RPC handlers call: validate, read the stored state, decide inside the store's write transaction.
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
-import type { EffectivePolicy, ResourcePolicy } from "../../gen/policy/v1/policy_service_pb.js";
+import type {
+  DeletePolicyRequest,
+  EffectivePolicy,
+  GetPolicyRequest,
+  ListPoliciesRequest,
+  LookupEffectivePolicyRequest,
+  ResourcePolicy,
+  SetPolicyRequest,
+} from "../../gen/policy/v1/policy_service_pb.js";
 import { Violations, notFound, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
-import { PageTokens, pageSize } from "./page-token.js";
+import type { PageTokens } from "./page-token.js";
+import { fromStore } from "./store-errors.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
 import { planPolicyWrite } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
@@ -27,18 +35,23 @@ export class Policies {
     private readonly pageTokens: PageTokens,
   ) {}
 
-  async get(resource: string, requestedVersion: number): Promise<Policy> {
+  async get({ resource, options }: GetPolicyRequest): Promise<Policy> {
+    const requestedVersion = options?.requestedPolicyVersion ?? 0;
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
-    const stored = await this.read(resource, "resource");
+    requireResourceName(this.schema, "resource", resource);
+    const stored = await this.store.getPolicy(resource);
+    if (!stored) throw notFound(resource);
     return policyForVersion(stored.policy, requestedVersion);
   }
 
-  async set(resource: string, policy: Policy | undefined, updateMask: FieldMask | undefined, actor: Actor): Promise<Policy> {
+  async set({ resource, policy, updateMask }: SetPolicyRequest, actor: Actor): Promise<Policy> {
     const type = requireResourceName(this.schema, "resource", resource);
-    return this.store.updatePolicy(resource, (stored) => planPolicyWrite(type, policy, updateMask, stored.policy).policy, actor);
+    const decide = (stored: StoredPolicy) => planPolicyWrite(type, policy, updateMask, stored.policy).policy;
+    return fromStore(this.store.updatePolicy(resource, decide, actor));
   }
 
-  async lookupEffective(resource: string, requestedVersion: number): Promise<EffectivePolicy> {
+  async lookupEffective({ resource, options }: LookupEffectivePolicyRequest): Promise<EffectivePolicy> {
+    const requestedVersion = options?.requestedPolicyVersion ?? 0;
     requireResourceName(this.schema, "resource", resource);
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
     const chain = await this.store.ancestry(resource);
@@ -46,7 +59,7 @@ export class Policies {
     return this.effectivePolicies.of(resource, chain, requestedVersion);
   }
 
-  async list(resourceType: string, parent: string, requestedPageSize: number, pageToken: string): Promise<PolicyPage> {
+  async list({ resourceType, parent, pageSize, pageToken }: ListPoliciesRequest): Promise<PolicyPage> {
     const violations = new Violations();
     if (resourceType === "") violations.add("resource_type", `is required; one of ${[...this.schema.types.keys()].join(", ")}`);
     else if (!this.schema.types.has(resourceType)) {
@@ -57,42 +70,31 @@ export class Policies {
       if (typeof parentType === "string") violations.add("parent", parentType);
     }
     violations.throwIfAny();
-    const limit = pageSize(requestedPageSize);
     const filter = JSON.stringify(["ListPolicies", resourceType, parent]);
-    const afterCursor = this.pageTokens.decode(pageToken, filter);
-    if (parent !== "" && !(await this.store.getResource(parent))) throw notFound(parent);
-    const rows = await this.store.listPolicies({
-      type: resourceType,
-      beneath: parent || undefined,
-      afterCursor,
-      limit: limit + 1,
-    });
-    const page = rows.slice(0, limit);
+    const page = await this.pageTokens.page(
+      { pageSize, pageToken },
+      filter,
+      async (afterCursor, limit) => {
+        if (parent !== "" && !(await this.store.getResource(parent))) throw notFound(parent);
+        return this.store.listPolicies({ type: resourceType, beneath: parent || undefined, afterCursor, limit });
+      },
+      (row) => row.cursor,
+    );
     return {
       // Listed policies are shown as stored (version 3 when conditional): a listing is not written back.
-      resourcePolicies: page.map((row) => resourcePolicy(row, 3)),
-      nextPageToken: rows.length > limit ? this.pageTokens.encode(filter, page.at(-1)!.cursor) : "",
+      resourcePolicies: page.items.map((row) => resourcePolicy(row, 3)),
+      nextPageToken: page.nextPageToken,
     };
   }
 
   /** Removes the policy; returns the etag of the (now empty) policy and the sequence of the delete. */
-  async delete(resource: string, etag: Uint8Array, actor: Actor): Promise<{ etag: Uint8Array; sequence: bigint }> {
+  async delete({ resource, etag }: DeletePolicyRequest, actor: Actor): Promise<{ etag: Uint8Array; sequence: bigint }> {
     requireResourceName(this.schema, "resource", resource);
-    const deleted = await this.store.updatePolicy(
-      resource,
-      (stored) => {
-        if (etag.length > 0 && !sameEtag(etag, stored.policy.etag)) throw staleEtag("policy");
-        return undefined;
-      },
-      actor,
-    );
+    const decide = (stored: StoredPolicy) => {
+      if (etag.length > 0 && !sameEtag(etag, stored.policy.etag)) throw staleEtag("policy");
+      return undefined;
+    };
+    const deleted = await fromStore(this.store.updatePolicy(resource, decide, actor));
     return { etag: deleted.etag, sequence: BigInt(this.store.writtenSequence) };
-  }
-
-  private async read(resource: string, field: string): Promise<StoredPolicy> {
-    requireResourceName(this.schema, field, resource);
-    const stored = await this.store.getPolicy(resource);
-    if (!stored) throw notFound(resource);
-    return stored;
   }
 }

@@ -2,7 +2,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
 import { BindingSchema, ExprSchema, PolicySchema, type Binding, type Policy } from "../../gen/policy/v1/policy_pb.js";
-import { deepFreeze } from "../deep-freeze.js";
+import { isShared, share } from "../shared-value.js";
 import { invalidArgument } from "../errors.js";
 import { ACCEPTED_VERSIONS, hasCondition } from "./policy-rules.js";
 
@@ -18,12 +18,12 @@ export function checkRequestedVersion(version: number, field: string): void {
  * role becomes `{role}_withcond_{hash}`, so that it cannot be written back by accident.
  */
 export function policyForVersion(stored: Policy, requestedVersion: number): Policy {
-  // A frozen policy is the store's cached one: present it once per version and hand out the same frozen answer.
-  if (!Object.isFrozen(stored)) return present(stored, requestedVersion);
+  // A shared policy (the read cache's) does not change: present it once per version and share the answer.
+  if (!isShared(stored)) return present(stored, requestedVersion);
   const memo = requestedVersion === 3 ? presentedV3 : presentedV1;
   let presented = memo.get(stored);
   if (!presented) {
-    presented = deepFreeze(present(stored, requestedVersion));
+    presented = share(present(stored, requestedVersion));
     memo.set(stored, presented);
   }
   return presented;

@@ -1,11 +1,20 @@
-// The resource facade the RPC handlers call: names, types and the hierarchy checked against the schema.
+// The resource facade the RPC handlers call: names, types and the hierarchy checked against the schema; every etag
+// and cycle decision made here, inside the store's write transaction.
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
-import { Violations, invalidArgument, notFound } from "../errors.js";
-import type { Actor, ResourceChanges, Store } from "../store/store.js";
+import type {
+  CreateResourceRequest,
+  DeleteResourceRequest,
+  GetResourceRequest,
+  ListResourcesRequest,
+  UpdateResourceRequest,
+} from "../../gen/policy/v1/resource_service_pb.js";
+import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../errors.js";
+import type { Actor, HierarchyReader, ResourceChanges, Store } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
-import { PageTokens, pageSize } from "./page-token.js";
+import type { PageTokens } from "./page-token.js";
 import { allowsParent, type ResourceSchema, type ResourceType } from "./schema/schema.js";
+import { fromStore } from "./store-errors.js";
 
 export const MAX_DISPLAY_NAME = 200;
 const UPDATABLE = ["parent", "display_name"];
@@ -22,27 +31,25 @@ export class Resources {
     private readonly pageTokens: PageTokens,
   ) {}
 
-  async create(resource: Resource | undefined, actor: Actor): Promise<Resource> {
+  async create({ resource }: CreateResourceRequest, actor: Actor): Promise<Resource> {
     if (!resource) throw invalidArgument([{ field: "resource", description: "is required" }]);
     const type = requireResourceName(this.schema, "resource.name", resource.name);
     const violations = new Violations();
     this.checkParent(type, resource.parent, violations, "resource.parent");
     checkDisplayName(resource.displayName, violations);
     violations.throwIfAny();
-    return this.store.createResource(
-      { name: resource.name, parent: resource.parent, type: type.name, displayName: resource.displayName },
-      actor,
-    );
+    const created = { name: resource.name, parent: resource.parent, type: type.name, displayName: resource.displayName };
+    return fromStore(this.store.createResource(created, actor), resource.parent);
   }
 
-  async get(name: string): Promise<Resource> {
+  async get({ name }: GetResourceRequest): Promise<Resource> {
     requireResourceName(this.schema, "name", name);
     const resource = await this.store.getResource(name);
     if (!resource) throw notFound(name);
     return resource;
   }
 
-  async list(parent: string, type: string, requestedPageSize: number, pageToken: string): Promise<ResourcePage> {
+  async list({ parent, type, pageSize, pageToken }: ListResourcesRequest): Promise<ResourcePage> {
     const violations = new Violations();
     if (parent !== "") {
       const parentType = typeOfName(this.schema, parent);
@@ -52,33 +59,45 @@ export class Resources {
       violations.add("type", `unknown type "${type}"; known types: ${[...this.schema.types.keys()].join(", ")}`);
     }
     violations.throwIfAny();
-    const limit = pageSize(requestedPageSize);
     const filter = JSON.stringify(["ListResources", parent, type]);
-    const afterName = this.pageTokens.decode(pageToken, filter);
-    if (parent !== "" && !(await this.store.getResource(parent))) throw notFound(parent);
-    const rows = await this.store.listResources({
-      parent: parent || undefined,
-      type: type || undefined,
-      afterName,
-      limit: limit + 1,
-    });
-    const resources = rows.slice(0, limit);
-    const nextPageToken = rows.length > limit ? this.pageTokens.encode(filter, resources.at(-1)!.name) : "";
-    return { resources, nextPageToken };
+    const page = await this.pageTokens.page(
+      { pageSize, pageToken },
+      filter,
+      async (afterName, limit) => {
+        if (parent !== "" && !(await this.store.getResource(parent))) throw notFound(parent);
+        return this.store.listResources({ parent: parent || undefined, type: type || undefined, afterName, limit });
+      },
+      (resource) => resource.name,
+    );
+    return { resources: page.items, nextPageToken: page.nextPageToken };
   }
 
-  async update(resource: Resource | undefined, updateMask: FieldMask | undefined, actor: Actor): Promise<Resource> {
+  async update({ resource, updateMask }: UpdateResourceRequest, actor: Actor): Promise<Resource> {
     if (!resource) throw invalidArgument([{ field: "resource", description: "is required" }]);
     const type = requireResourceName(this.schema, "resource.name", resource.name);
     const changes = this.changesOf(type, resource, updateMask);
-    // The changes do not depend on the stored resource, so the store checks the etag (if any) inside its transaction.
-    return this.store.updateResource(resource.name, changes, resource.etag === "" ? undefined : resource.etag, actor);
+    const decide = (current: Resource, hierarchy: HierarchyReader): ResourceChanges => {
+      checkEtag(resource.etag, current);
+      if (changes.parent !== undefined && changes.parent !== current.parent) refuseCycle(current.name, changes.parent, hierarchy);
+      return changes;
+    };
+    return fromStore(this.store.updateResource(resource.name, decide, actor), changes.parent);
   }
 
   /** Deletes the resource (with `cascade`, its subtree); returns the names deleted and the sequence of the delete. */
-  async delete(name: string, etag: string, cascade: boolean, actor: Actor): Promise<{ deleted: string[]; sequence: bigint }> {
+  async delete({ name, etag, cascade }: DeleteResourceRequest, actor: Actor): Promise<{ deleted: string[]; sequence: bigint }> {
     requireResourceName(this.schema, "name", name);
-    const deleted = await this.store.deleteResource(name, etag === "" ? undefined : etag, cascade, actor);
+    const decide = (current: Resource, hierarchy: HierarchyReader) => {
+      checkEtag(etag, current);
+      if (!cascade && hierarchy.hasChildren(name)) {
+        throw new ServiceError(
+          "failed_precondition",
+          `resource "${name}" has children; delete them first or set cascade to delete the whole subtree`,
+        );
+      }
+      return { cascade };
+    };
+    const deleted = await fromStore(this.store.deleteResource(name, decide, actor));
     return { deleted, sequence: BigInt(this.store.writtenSequence) };
   }
 
@@ -124,6 +143,24 @@ export class Resources {
       const allowed = type.parents.length === 0 ? "it is a root and has no parent" : `allowed: ${type.parents.join(", ")}`;
       violations.add(field, `a ${type.name} cannot be placed under a ${parentType.name}; ${allowed}`);
     }
+  }
+}
+
+/** An etag given with a write must still be the resource's (none: unconditional). */
+function checkEtag(etag: string, current: Resource): void {
+  if (etag !== "" && etag !== current.etag) throw staleEtag("resource");
+}
+
+/** A resource cannot move under itself or one of its descendants. */
+function refuseCycle(name: string, parent: string, hierarchy: HierarchyReader): void {
+  const lineage = hierarchy.lineage(parent);
+  if (lineage === undefined) throw notFound(parent, "parent resource");
+  if (lineage.includes(name)) {
+    throw new ServiceError(
+      "invalid_argument",
+      `resource.parent: moving "${name}" under "${parent}" would make a cycle (it is "${name}" or below it)`,
+      [{ field: "resource.parent", description: `"${parent}" is "${name}" or one of its descendants` }],
+    );
   }
 }
 

@@ -13,6 +13,7 @@ const CODES: Record<ErrorCode, Code> = {
   failed_precondition: Code.FailedPrecondition,
   unauthenticated: Code.Unauthenticated,
   permission_denied: Code.PermissionDenied,
+  unavailable: Code.Unavailable,
 };
 
 /** The ConnectError to send for `error`; `unexpected` is called for an error that is not a known failure. */

@@ -22,6 +22,7 @@ import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import type { ServiceRegistry } from "./routes.js";
 import { toConnectError } from "./errors.js";
 import { peerCertificateKey, peerKey, protocolKey } from "./context.js";
+import { isShared } from "../shared-value.js";
 
 type Call =
   | grpc.ServerUnaryCall<unknown, unknown>
@@ -75,13 +76,13 @@ function bufferOf(bytes: Uint8Array): Buffer {
 }
 
 /**
- * Encoded frozen responses. A frozen message cannot change, and the domain hands out the same frozen object for as
+ * Encoded shared responses. A shared message cannot change, and the domain hands out the same shared object for as
  * long as what it shows is unchanged (a cached policy, a cached effective policy), so it is encoded once.
  */
 const encodedResponses = new WeakMap<object, Buffer>();
 
 function serializeResponse(schema: DescMessage, message: object): Buffer {
-  if (!Object.isFrozen(message)) return bufferOf(toBinary(schema, message as never));
+  if (!isShared(message)) return bufferOf(toBinary(schema, message as never));
   let encoded = encodedResponses.get(message);
   if (!encoded) {
     encoded = bufferOf(toBinary(schema, message as never));

@@ -1,13 +1,11 @@
 // Prometheus metrics, served as text on GET /metrics: calls and latency by procedure and code, store size, the
 // change-log sequence, and Node's process metrics.
-import { statSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { StoreStats } from "../store/store.js";
 
 export interface MetricsSources {
-  /** The SQLite file (its -wal file is counted too). */
-  dbPath: string;
   writtenSequence: () => number;
-  cacheUsage: () => { entries: number; bytes: number };
+  storeStats: () => Promise<StoreStats>;
 }
 
 export class Metrics {
@@ -30,10 +28,10 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: "policy_store_bytes",
-      help: "Size of the SQLite database and its write-ahead log.",
+      help: "Size of the database on disk (SQLite: the file and its write-ahead log).",
       registers: [this.registry],
-      collect() {
-        this.set([sources.dbPath, `${sources.dbPath}-wal`].reduce((sum, f) => sum + sizeOf(f), 0));
+      async collect() {
+        this.set((await sources.storeStats()).sizeBytes ?? 0);
       },
     });
     new Gauge({
@@ -48,16 +46,16 @@ export class Metrics {
       name: "policy_cache_entries",
       help: "Resources whose decoded policy is held in the read cache.",
       registers: [this.registry],
-      collect() {
-        this.set(sources.cacheUsage().entries);
+      async collect() {
+        this.set((await sources.storeStats()).cacheEntries ?? 0);
       },
     });
     new Gauge({
       name: "policy_cache_bytes",
       help: "Estimated heap taken by the read cache (bounded by --cache-mb).",
       registers: [this.registry],
-      collect() {
-        this.set(sources.cacheUsage().bytes);
+      async collect() {
+        this.set((await sources.storeStats()).cacheBytes ?? 0);
       },
     });
   }
@@ -74,13 +72,5 @@ export class Metrics {
     }
     series.calls.inc();
     series.latency.observe(seconds);
-  }
-}
-
-function sizeOf(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
   }
 }

@@ -13,14 +13,11 @@ import { callerOf } from "./context.js";
 
 export function policyService(policies: Policies, authorizer: Authorizer): ServiceImpl<typeof PolicyService> {
   return {
-    setPolicy: (req, ctx) => policies.set(req.resource, req.policy, req.updateMask, callerOf(ctx)),
-    getPolicy: (req) => policies.get(req.resource, req.options?.requestedPolicyVersion ?? 0),
-    deletePolicy: async (req, ctx) =>
-      create(DeletePolicyResponseSchema, await policies.delete(req.resource, req.etag, callerOf(ctx))),
-    listPolicies: async (req) =>
-      create(ListPoliciesResponseSchema, await policies.list(req.resourceType, req.parent, req.pageSize, req.pageToken)),
-    lookupEffectivePolicy: (req) =>
-      policies.lookupEffective(req.resource, req.options?.requestedPolicyVersion ?? 0),
+    setPolicy: (req, ctx) => policies.set(req, callerOf(ctx)),
+    getPolicy: (req) => policies.get(req),
+    deletePolicy: async (req, ctx) => create(DeletePolicyResponseSchema, await policies.delete(req, callerOf(ctx))),
+    listPolicies: async (req) => create(ListPoliciesResponseSchema, await policies.list(req)),
+    lookupEffectivePolicy: (req) => policies.lookupEffective(req),
     testIamPermissions: async (req, ctx) =>
       create(TestIamPermissionsResponseSchema, {
         permissions: await authorizer.permissionsOf(callerOf(ctx), req.resource, req.permissions),

@@ -11,12 +11,10 @@ import { callerOf } from "./context.js";
 
 export function resourceService(resources: Resources): ServiceImpl<typeof ResourceService> {
   return {
-    createResource: (req, ctx) => resources.create(req.resource, callerOf(ctx)),
-    getResource: (req) => resources.get(req.name),
-    listResources: async (req) =>
-      create(ListResourcesResponseSchema, await resources.list(req.parent, req.type, req.pageSize, req.pageToken)),
-    updateResource: (req, ctx) => resources.update(req.resource, req.updateMask, callerOf(ctx)),
-    deleteResource: async (req, ctx) =>
-      create(DeleteResourceResponseSchema, await resources.delete(req.name, req.etag, req.cascade, callerOf(ctx))),
+    createResource: (req, ctx) => resources.create(req, callerOf(ctx)),
+    getResource: (req) => resources.get(req),
+    listResources: async (req) => create(ListResourcesResponseSchema, await resources.list(req)),
+    updateResource: (req, ctx) => resources.update(req, callerOf(ctx)),
+    deleteResource: async (req, ctx) => create(DeleteResourceResponseSchema, await resources.delete(req, callerOf(ctx))),
   };
 }

@@ -1,5 +1,8 @@
-// The one persistence interface. Every write is one transaction that also appends its change-log row; the SQLite
-// store (sqlite/) is the embedded default, and a PostgreSQL store can implement the same interface.
+// The one persistence interface: it stores, orders and returns; every decision (etags, cycles, rules, field paths)
+// is the domain's, made in the `decide` callbacks that a write runs inside its transaction. Every write is one
+// transaction that also appends its change-log row. Failures are plain StoreErrors (errors.ts). sqlite/ is the
+// embedded default; caching-store.ts is a read cache over any implementation; test/store/contract.ts is the
+// conformance suite every implementation passes.
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 
@@ -14,6 +17,13 @@ export interface NewResource {
   parent: string;
   type: string;
   displayName: string;
+}
+
+/** What a resource write's `decide` may read of the hierarchy, inside the write's transaction. */
+export interface HierarchyReader {
+  /** `name` and its ancestors' names, from it up to its root; undefined when it does not exist. */
+  lineage(name: string): readonly string[] | undefined;
+  hasChildren(name: string): boolean;
 }
 
 export interface ResourceChanges {
@@ -74,27 +84,49 @@ export interface AuditRecord {
   etagAfter: Uint8Array | undefined;
 }
 
+/** Whatever changed after a sequence, for caches that must not serve a state older than a commit they follow. */
+export interface ChangesSince {
+  /** The newest committed change-log sequence (by anyone) that this answer covers. */
+  latest: number;
+  /**
+   * Resources changed after the asked sequence, up to `latest`, by other store instances on the same database (an
+   * instance may leave out its own writes: whoever called it saw them); "many" when there were more than the limit.
+   */
+  changed: string[] | "many";
+}
+
+/** What operators see of the store on /metrics. */
+export interface StoreStats {
+  /** Bytes the database takes on disk, when the store can tell. */
+  sizeBytes?: number;
+  /** Entries and estimated heap bytes of the read cache, when there is one. */
+  cacheEntries?: number;
+  cacheBytes?: number;
+}
+
 export interface Store {
   getResource(name: string): Promise<Resource | undefined>;
   listResources(query: ResourceQuery): Promise<Resource[]>;
-  /** ALREADY_EXISTS when the name is taken; NOT_FOUND when the parent is missing. */
+  /** StoreError already_exists when the name is taken, not_found (subject: the parent) when the parent is missing. */
   createResource(resource: NewResource, actor: Actor): Promise<Resource>;
   /**
-   * Applies `changes` if the resource's etag is still `expectedEtag` (when given), else ABORTED. A new parent must exist
-   * (NOT_FOUND) and must not be the resource or one of its descendants (INVALID_ARGUMENT).
+   * In one transaction: reads the resource, calls `decide` with it and the hierarchy, and applies the changes it
+   * returns (a move re-roots the whole subtree). `decide` may throw (a stale etag, a cycle) and then nothing is
+   * written; it must be synchronous and pure (a store may call it more than once). not_found when the resource, or the
+   * new parent, does not exist.
    */
-  updateResource(name: string, changes: ResourceChanges, expectedEtag: string | undefined, actor: Actor): Promise<Resource>;
+  updateResource(name: string, decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges, actor: Actor): Promise<Resource>;
   /**
-   * Deletes the resource (and its policy) if its etag is still `expectedEtag` (when given, else ABORTED). With
-   * children: FAILED_PRECONDITION, unless `cascade`, which deletes the subtree. Returns the names deleted, deepest first.
+   * In one transaction: reads the resource, calls `decide` (which may throw, as for updateResource) and deletes the
+   * resource and its policy — with `cascade`, its whole subtree. Returns the names deleted, deepest first.
    */
-  deleteResource(name: string, expectedEtag: string | undefined, cascade: boolean, actor: Actor): Promise<string[]>;
+  deleteResource(name: string, decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean }, actor: Actor): Promise<string[]>;
   /** The stored policy, or an empty one with a valid etag; undefined when the resource does not exist. */
   getPolicy(resource: string): Promise<StoredPolicy | undefined>;
   /**
    * The resource and its ancestors with their policies (empty ones included), from the resource up to the root;
-   * undefined when the resource does not exist. O(depth): from memory when cached, else one query. Like every read,
-   * it reflects every write acknowledged before it, by any process sharing the database.
+   * undefined when the resource does not exist. O(depth). Like every read, it reflects every write acknowledged
+   * before it, by any process sharing the database.
    */
   ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
   /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
@@ -102,7 +134,7 @@ export interface Store {
   /**
    * Writes the policy of `resource` in one transaction: `decide` is called with the stored policy (an empty one with
    * a valid etag when none is set) and returns the policy to store (its bindings, audit configs and version), or
-   * undefined to delete it; it may throw (a stale etag, a rule) and then nothing is written. NOT_FOUND when the
+   * undefined to delete it; it may throw (a stale etag, a rule) and then nothing is written. not_found when the
    * resource does not exist. Returns the stored policy with its new etag. `decide` must be synchronous and pure:
    * concurrent writes are serialised around it, so two writers can never both win.
    */
@@ -110,13 +142,16 @@ export interface Store {
   /** The highest change-log sequence this store instance has committed (in memory; no I/O). */
   readonly writtenSequence: number;
   /**
-   * The highest change-log sequence committed by anyone (other processes sharing the database too), as far as reads
-   * made from now on are concerned: they reflect at least every write up to it. Cheap: no query when nothing changed.
+   * The highest change-log sequence committed by anyone (other processes sharing the database too): reads made from
+   * now on reflect at least every write up to it.
    */
-  latestSequence(): number;
+  latestSequence(): Promise<number>;
+  /** Resources changed after `afterSeq` (at most `limit`), for caches: see ChangesSince. Cheap when nothing changed. */
+  changesSince(afterSeq: number, limit: number): Promise<ChangesSince>;
   /** The change-log rows of one resource, oldest first. */
   listAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
   /** The key that signs page tokens: made once per database, so tokens survive restarts and work on every replica. */
   pageTokenKey(): Promise<Uint8Array>;
+  stats(): Promise<StoreStats>;
   close(): Promise<void>;
 }

@@ -35,7 +35,7 @@ export class Access {
     violations.throwIfAny();
 
     // Read before the chain: the answer reflects at least every write up to this sequence.
-    const sequence = this.store.latestSequence();
+    const sequence = await this.store.latestSequence();
     if (request.minSequence > BigInt(sequence)) {
       throw new ServiceError(
         "failed_precondition",

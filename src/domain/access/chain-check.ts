@@ -14,7 +14,8 @@ import type { AuditLogConfig_LogType, Expr, Policy } from "../../../gen/policy/v
 import type { StoredPolicy } from "../../store/store.js";
 import { compileCondition, type CompiledCondition } from "../conditions.js";
 import type { ResourceSchema, ResourceType, Role } from "../schema/schema.js";
-import type { Subject } from "./subject.js";
+import type { Subject } from "./subject.js";import { isShared } from "../../shared-value.js";
+
 
 /** The audit-config service name that applies to every service. */
 export const ALL_SERVICES = "allServices";
@@ -42,7 +43,7 @@ const NONE: readonly never[] = [];
 const SMALL_BINDING = 8;
 
 /**
- * Compiled bindings by policy object. The store hands out the same (frozen) object until the policy changes, so a
+ * Compiled bindings by shared policy. The read cache hands out the same shared object until the policy changes, so a
  * policy's conditions are compiled once, and the compiled form goes away with the policy.
  */
 const compiled = new WeakMap<Policy, readonly CompiledBinding[]>();
@@ -50,7 +51,13 @@ const compiled = new WeakMap<Policy, readonly CompiledBinding[]>();
 function compile(policy: Policy, type: ResourceType): readonly CompiledBinding[] {
   let bindings = compiled.get(policy);
   if (bindings) return bindings;
-  bindings = policy.bindings.flatMap((binding) => {
+  bindings = compileBindings(policy, type);
+  if (isShared(policy)) compiled.set(policy, bindings);
+  return bindings;
+}
+
+function compileBindings(policy: Policy, type: ResourceType): readonly CompiledBinding[] {
+  const bindings = policy.bindings.flatMap((binding) => {
     const role = type.roles.get(binding.role);
     if (!role) return [];
     return [
@@ -63,9 +70,7 @@ function compile(policy: Policy, type: ResourceType): readonly CompiledBinding[]
       },
     ];
   });
-  if (bindings.length === 0) bindings = NONE;
-  compiled.set(policy, bindings);
-  return bindings;
+  return bindings.length === 0 ? NONE : bindings;
 }
 
 export interface CheckInput {

@@ -1,12 +1,17 @@
-// The embedded default store: better-sqlite3, every write one IMMEDIATE transaction that checks the etag and appends
-// the change-log row.
+// The embedded default store: better-sqlite3, SQL and row mapping. Every write is one savepoint of a group-commit
+// transaction (write-queue.ts) that runs the domain's `decide` and appends the change-log row. No cache here: the
+// caching decorator (../caching-store.ts) wraps this store as it wraps any other.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, SyncStatus, type Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import { ServiceError, notFound, staleEtag } from "../../errors.js";
+import { statSync } from "node:fs";
+import { resourceEtag, revisionEtag } from "../etag.js";
+import { resourceExists, resourceNotFound } from "../errors.js";
 import type {
   Actor,
+  ChangesSince,
+  HierarchyReader,
   AuditQuery,
   AuditRecord,
   ListedPolicy,
@@ -15,18 +20,12 @@ import type {
   ResourceChanges,
   ResourceQuery,
   Store,
+  StoreStats,
   StoredPolicy,
 } from "../store.js";
 import type Sqlite from "better-sqlite3";
-import { deepFreeze } from "../../deep-freeze.js";
-import { RecentCache } from "../../recent-cache.js";
 import { openDatabase, type Database } from "./database.js";
-import { revisionEtag, resourceEtag } from "./revisions.js";
-
-/** The default budget of decoded policies kept in memory (an estimate of their heap size): --cache-mb's default. */
-export const DEFAULT_CACHE_MB = 64;
-/** More external changes than this since the last read: drop the whole cache instead of reading them one by one. */
-const MAX_CHANGES_TO_EVICT = 1000;
+import { WriteQueue } from "./write-queue.js";
 
 interface ResourceRow {
   id: number;
@@ -75,37 +74,26 @@ export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}
     '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
   ORDER BY length(r.path) DESC`;
 
-interface PendingWrite {
-  run: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
+/** The names of the resource @name and its ancestors, from it up to the root. */
+const LINEAGE_SQL = `SELECT name FROM resources
+  WHERE id IN (SELECT value FROM json_each(
+    '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
+  ORDER BY length(path) DESC`;
 
 export class SqliteStore implements Store {
   writtenSequence = 0;
-  /**
-   * Decoded policies with their resources by resource name, for GetPolicy, LookupEffectivePolicy and access checks.
-   * Entries are frozen (shared by every reader). This connection's writes evict what they change; other connections'
-   * writes are found by `PRAGMA data_version` before every cached read (see syncWithOtherWriters).
-   */
-  private readonly cache: RecentCache<string, StoredPolicy>;
-  /** `PRAGMA data_version` when the cache was last reconciled with the change log. */
-  private dataVersion: number;
-  /** The change-log sequence up to which other connections' writes have been evicted from the cache. */
-  private evictedThrough: number;
-  /** Whether other writers were checked for in this turn of the event loop (see syncWithOtherWriters). */
-  private syncedThisTurn = false;
-  private readonly endTurn = () => {
-    this.syncedThisTurn = false;
-  };
-  private pending: PendingWrite[] = [];
+  /** `PRAGMA data_version` and the newest sequence when changesSince last looked at the change log. */
+  private lastLook: { dataVersion: number; latest: number };
   private readonly statements = new Map<string, Sqlite.Statement>();
   private readonly db: Database;
+  private readonly queue: WriteQueue;
   private readonly stmt;
 
-  constructor(path: string, cacheBytes = DEFAULT_CACHE_MB * 1024 * 1024) {
-    this.cache = new RecentCache(cacheBytes);
+  constructor(private readonly path: string) {
     this.db = openDatabase(path);
+    this.queue = new WriteQueue(this.db, () => {
+      this.writtenSequence = this.stmt.latestSeq.get()!;
+    });
     const db = this.db;
     this.stmt = {
       resourceByName: db.prepare<[string], ResourceRow>(`SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = ?`),
@@ -155,20 +143,29 @@ export class SqliteStore implements Store {
         `SELECT seq, resource FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
       ),
       secret: db.prepare<[string], Uint8Array>(`SELECT value FROM secrets WHERE name = ?`).pluck(),
+      lineage: db.prepare<[{ name: string }], string>(LINEAGE_SQL).pluck(),
     };
     this.writtenSequence = this.stmt.latestSeq.get()!;
-    this.evictedThrough = this.writtenSequence;
-    this.dataVersion = this.stmt.dataVersion.get()!;
+    this.lastLook = { dataVersion: this.stmt.dataVersion.get()!, latest: this.writtenSequence };
   }
 
-  /** Entries and estimated bytes of the policy cache. */
-  get cacheUsage(): { entries: number; bytes: number } {
-    return { entries: this.cache.size, bytes: this.cache.weight };
+  async latestSequence(): Promise<number> {
+    return Math.max(this.writtenSequence, this.stmt.latestSeq.get()!);
   }
 
-  latestSequence(): number {
-    this.syncWithOtherWriters();
-    return Math.max(this.writtenSequence, this.evictedThrough);
+  /**
+   * `PRAGMA data_version` changes exactly when another connection (another process on the same file) commits: while it
+   * has not, every change-log row after the last look is this store's own, and no query is needed.
+   */
+  async changesSince(afterSeq: number, limit: number): Promise<ChangesSince> {
+    const dataVersion = this.stmt.dataVersion.get()!;
+    if (dataVersion === this.lastLook.dataVersion && afterSeq >= this.lastLook.latest) {
+      return { latest: Math.max(afterSeq, this.writtenSequence), changed: [] };
+    }
+    const rows = this.stmt.changedAfter.all(afterSeq, limit + 1);
+    const latest = rows.length > limit ? this.stmt.latestSeq.get()! : Math.max(afterSeq, rows.at(-1)?.seq ?? 0);
+    this.lastLook = { dataVersion, latest };
+    return { latest, changed: rows.length > limit ? "many" : rows.map((row) => row.resource) };
   }
 
   async getResource(name: string): Promise<Resource | undefined> {
@@ -197,11 +194,9 @@ export class SqliteStore implements Store {
   }
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
-    return this.write(() => {
-      if (this.stmt.idByName.get(resource.name) !== undefined) {
-        throw new ServiceError("already_exists", `resource "${resource.name}" already exists`);
-      }
-      const parentId = resource.parent === "" ? null : this.requireId(resource.parent, "parent resource");
+    return this.queue.write(() => {
+      if (this.stmt.idByName.get(resource.name) !== undefined) throw resourceExists(resource.name);
+      const parentId = resource.parent === "" ? null : this.requireId(resource.parent);
       const id = this.stmt.nextResourceId.get()!;
       const path = `${parentId === null ? "/" : this.stmt.pathOf.get(parentId)}${id}/`;
       const change = this.newChange(actor);
@@ -210,21 +205,18 @@ export class SqliteStore implements Store {
     });
   }
 
-  async updateResource(name: string, changes: ResourceChanges, expectedEtag: string | undefined, actor: Actor): Promise<Resource> {
-    return this.write(() => {
+  async updateResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
+    actor: Actor,
+  ): Promise<Resource> {
+    return this.queue.write(() => {
       const current = this.requireResource(name);
-      if (expectedEtag !== undefined && resourceEtag(current.revision) !== expectedEtag) throw staleEtag("resource");
+      const changes = decide(toResource(current), this.hierarchy);
       let parentId = current.parent === null ? null : this.stmt.idByName.get(current.parent)!;
       if (changes.parent !== undefined && changes.parent !== (current.parent ?? "")) {
-        parentId = changes.parent === "" ? null : this.requireId(changes.parent, "parent resource");
+        parentId = changes.parent === "" ? null : this.requireId(changes.parent);
         const parentPath = parentId === null ? "/" : this.stmt.pathOf.get(parentId)!;
-        if (parentPath.startsWith(current.path)) {
-          throw new ServiceError(
-            "invalid_argument",
-            `resource.parent: moving "${name}" under "${changes.parent}" would make a cycle (it is "${name}" or below it)`,
-            [{ field: "resource.parent", description: `"${changes.parent}" is "${name}" or one of its descendants` }],
-          );
-        }
         const oldPath = current.path;
         this.stmt.movePaths.run({ oldPath, oldPathEnd: pathEnd(oldPath), newPath: `${parentPath}${current.id}/` });
       }
@@ -239,16 +231,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  async deleteResource(name: string, expectedEtag: string | undefined, cascade: boolean, actor: Actor): Promise<string[]> {
-    return this.write(() => {
+  async deleteResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean },
+    actor: Actor,
+  ): Promise<string[]> {
+    return this.queue.write(() => {
       const current = this.requireResource(name);
-      if (expectedEtag !== undefined && resourceEtag(current.revision) !== expectedEtag) throw staleEtag("resource");
-      if (!cascade && this.stmt.hasChildren.get(current.id) !== undefined) {
-        throw new ServiceError(
-          "failed_precondition",
-          `resource "${name}" has children; delete them first or set cascade to delete the whole subtree`,
-        );
-      }
+      const { cascade } = decide(toResource(current), this.hierarchy);
       const doomed = cascade ? this.stmt.subtree.all(current.path, pathEnd(current.path)) : [current];
       const change = this.newChange(actor);
       for (const row of doomed) {
@@ -260,61 +250,26 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** What `decide` callbacks read, inside the write's transaction. */
+  private readonly hierarchy: HierarchyReader = {
+    lineage: (name) => {
+      const names = this.stmt.lineage.all({ name });
+      return names.length === 0 ? undefined : names;
+    },
+    hasChildren: (name) => {
+      const id = this.stmt.idByName.get(name);
+      return id !== undefined && this.stmt.hasChildren.get(id) !== undefined;
+    },
+  };
+
   async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
-    this.syncWithOtherWriters();
-    const cached = this.cache.get(resource);
-    if (cached) return cached;
     const row = this.stmt.resourcePolicyByName.get(resource);
-    return row && this.remember(row);
+    return row && toStoredPolicy(row);
   }
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
-    this.syncWithOtherWriters();
-    const chain: StoredPolicy[] = [];
-    for (let name = resource; name !== ""; ) {
-      const link = this.cache.get(name);
-      if (!link) return this.readAncestry(resource);
-      chain.push(link);
-      name = link.resource.parent;
-    }
-    return chain;
-  }
-
-  private readAncestry(resource: string): StoredPolicy[] | undefined {
     const rows = this.stmt.ancestry.all({ name: resource });
-    return rows.length === 0 ? undefined : rows.map((row) => this.remember(row));
-  }
-
-  /** Decodes a row and keeps it in the cache, frozen: readers share it. */
-  private remember(row: ResourcePolicyRow): StoredPolicy {
-    const stored = deepFreeze(toStoredPolicy(row));
-    this.cache.set(row.name, stored, estimatedBytes(row));
-    return stored;
-  }
-
-  /**
-   * Evicts what other connections (other processes on the same file) changed since the last call, so a read made
-   * after their commit never sees the state before it. `PRAGMA data_version` changes exactly when another connection
-   * commits; the change log names what it changed.
-   */
-  private syncWithOtherWriters(force = false): void {
-    // One check serves the rest of this turn: every request handled until the tick and microtask queues drain
-    // arrived before this check (socket data is only read in a new macrotask), so it cannot follow a commit this
-    // check missed. The check costs a read transaction (a few µs), and one RPC reads several times.
-    if (this.syncedThisTurn && !force) return;
-    this.syncedThisTurn = true;
-    process.nextTick(this.endTurn);
-    const version = this.stmt.dataVersion.get()!;
-    if (version === this.dataVersion) return;
-    this.dataVersion = version;
-    const changes = this.stmt.changedAfter.all(this.evictedThrough, MAX_CHANGES_TO_EVICT + 1);
-    if (changes.length > MAX_CHANGES_TO_EVICT) {
-      this.cache.clear();
-      this.evictedThrough = this.stmt.latestSeq.get()!;
-      return;
-    }
-    for (const change of changes) this.cache.delete(change.resource);
-    this.evictedThrough = changes.at(-1)?.seq ?? this.evictedThrough;
+    return rows.length === 0 ? undefined : rows.map(toStoredPolicy);
   }
 
   async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
@@ -342,7 +297,7 @@ export class SqliteStore implements Store {
   }
 
   async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
-    return this.write(() => {
+    return this.queue.write(() => {
       const row = this.requireResource(resource);
       const current = this.policyOf(row);
       const policy = decide({ resource: toResource(row), policy: current });
@@ -390,54 +345,15 @@ export class SqliteStore implements Store {
     return this.stmt.secret.get("page_token_key")!;
   }
 
+  async stats(): Promise<StoreStats> {
+    if (this.path === ":memory:") return {};
+    return { sizeBytes: [this.path, `${this.path}-wal`].reduce((sum, file) => sum + sizeOf(file), 0) };
+  }
+
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.db.pragma("wal_checkpoint(TRUNCATE)");
     this.db.close();
-  }
-
-  /**
-   * Runs `fn` as one write. Writes that arrive in the same turn of the event loop share one IMMEDIATE transaction
-   * (group commit): each runs in its own savepoint, so one that throws changes nothing and the others still commit,
-   * and all are acknowledged after the single commit (one fsync) returns. Checks and writes stay atomic: the
-   * transaction holds the write lock from the start and the writes run one after another inside it.
-   */
-  private write<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run: fn, resolve: resolve as (value: unknown) => void, reject });
-      if (this.pending.length === 1) setImmediate(() => this.commitPending());
-    });
-  }
-
-  private commitPending(): void {
-    const batch = this.pending;
-    this.pending = [];
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    try {
-      this.db.transaction(() => {
-        for (const write of batch) {
-          try {
-            // A transaction function called inside a transaction runs as a savepoint.
-            outcomes.push({ ok: true, value: this.db.transaction(write.run)() });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      }).immediate();
-    } catch (error) {
-      for (const write of batch) write.reject(error);
-      return;
-    }
-    this.writtenSequence = this.stmt.latestSeq.get()!;
-    // Every change-log row up to this commit is either ours (evicted as it was written) or is evicted by this sync,
-    // which must really look (not trust this turn's earlier check): the rows before ours are about to be skipped.
-    this.syncWithOtherWriters(true);
-    this.evictedThrough = Math.max(this.evictedThrough, this.writtenSequence);
-    batch.forEach((write, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(outcome.error);
-    });
   }
 
   /**
@@ -467,7 +383,6 @@ export class SqliteStore implements Store {
     state: Uint8Array | null,
   ): void {
     this.stmt.logChange.run({ ...change, action, resource, etagBefore, etagAfter, change: state });
-    this.cache.delete(resource);
   }
 
   /** Logs a resource create or update with the resource's new state, and returns it. */
@@ -485,13 +400,13 @@ export class SqliteStore implements Store {
 
   private requireResource(name: string): ResourceRow {
     const row = this.stmt.resourceByName.get(name);
-    if (!row) throw notFound(name);
+    if (!row) throw resourceNotFound(name);
     return row;
   }
 
-  private requireId(name: string, what: string): number {
+  private requireId(name: string): number {
     const id = this.stmt.idByName.get(name);
-    if (id === undefined) throw notFound(name, what);
+    if (id === undefined) throw resourceNotFound(name);
     return id;
   }
 }
@@ -507,9 +422,12 @@ function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
   return { resource, policy: decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!) };
 }
 
-/** Roughly the heap a decoded row takes: its resource and the policy's objects, about six times its encoded size. */
-function estimatedBytes(row: ResourcePolicyRow): number {
-  return 600 + row.name.length * 2 + (row.policy?.length ?? 0) * 6;
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 function emptyPolicy(createSeq: number): Policy {

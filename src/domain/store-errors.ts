@@ -1,0 +1,24 @@
+// Store errors as the caller sees them: the store says what is missing or taken, in storage terms; here that becomes
+// a ServiceError with the request's words and a hint of what to do.
+import { ServiceError, notFound } from "../errors.js";
+import { StoreError } from "../store/errors.js";
+
+/** `work`'s result, or its StoreError as a ServiceError; `parent` is the name a write was given as a parent. */
+export async function fromStore<T>(work: Promise<T>, parent?: string): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    throw e instanceof StoreError ? serviceErrorOf(e, parent) : e;
+  }
+}
+
+function serviceErrorOf(error: StoreError, parent: string | undefined): ServiceError {
+  switch (error.kind) {
+    case "not_found":
+      return notFound(error.subject, error.subject === parent ? "parent resource" : "resource");
+    case "already_exists":
+      return new ServiceError("already_exists", `resource "${error.subject}" already exists`);
+    case "unavailable":
+      return new ServiceError("unavailable", "the database is unavailable; retry shortly");
+  }
+}

@@ -1,0 +1,212 @@
+// A read cache over any store, as a decorator (the shape of SpiceDB's caching datastore proxy): decoded policies with
+// their resources, by resource name, for GetPolicy, LookupEffectivePolicy and access checks. Cached entries are shared
+// values (shared-value.ts): frozen, handed to every reader, and the same object until the resource or its policy
+// changes. Reads are never stale: this store's writes evict what they change, and other instances' commits (other
+// processes or replicas on the same database) are found through the inner store's changesSince before a cached read.
+import type { Policy } from "../../gen/policy/v1/policy_pb.js";
+import type { Resource } from "../../gen/policy/v1/resource_pb.js";
+import { RecentCache } from "../recent-cache.js";
+import { share } from "../shared-value.js";
+import type {
+  Actor,
+  AuditQuery,
+  AuditRecord,
+  ChangesSince,
+  HierarchyReader,
+  ListedPolicy,
+  NewResource,
+  PolicyQuery,
+  ResourceChanges,
+  ResourceQuery,
+  Store,
+  StoreStats,
+  StoredPolicy,
+} from "./store.js";
+
+/** The default budget of decoded policies kept in memory (an estimate of their heap size): --cache-mb's default. */
+export const DEFAULT_CACHE_MB = 64;
+/** More changes than this since the last look: drop the whole cache instead of evicting them one by one. */
+const MAX_CHANGES_TO_EVICT = 1000;
+
+export class CachingStore implements Store {
+  private readonly cache: RecentCache<string, StoredPolicy>;
+  /** The change-log sequence up to which every change is known to have been evicted. */
+  private evictedThrough = 0;
+  /** Bumped by every eviction: a read that started before one must not cache what it read. */
+  private generation = 0;
+  /** This turn's freshness check, shared by every read of the turn (see fresh). */
+  private check: Promise<void> | undefined;
+  private readonly endTurn = () => {
+    this.check = undefined;
+  };
+
+  constructor(
+    private readonly inner: Store,
+    cacheBytes = DEFAULT_CACHE_MB * 1024 * 1024,
+  ) {
+    this.cache = new RecentCache(cacheBytes);
+    this.evictedThrough = inner.writtenSequence;
+  }
+
+  get writtenSequence(): number {
+    return this.inner.writtenSequence;
+  }
+
+  async latestSequence(): Promise<number> {
+    await this.fresh();
+    return Math.max(this.evictedThrough, this.inner.writtenSequence);
+  }
+
+  changesSince(afterSeq: number, limit: number): Promise<ChangesSince> {
+    return this.inner.changesSince(afterSeq, limit);
+  }
+
+  async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
+    await this.fresh();
+    const cached = this.cache.get(resource);
+    if (cached) return cached;
+    const generation = this.generation;
+    const stored = await this.inner.getPolicy(resource);
+    return stored && this.remember(stored, generation);
+  }
+
+  async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
+    await this.fresh();
+    const chain: StoredPolicy[] = [];
+    for (let name = resource; name !== ""; ) {
+      const link = this.cache.get(name);
+      if (!link) return this.readAncestry(resource);
+      chain.push(link);
+      name = link.resource.parent;
+    }
+    return chain;
+  }
+
+  private async readAncestry(resource: string): Promise<StoredPolicy[] | undefined> {
+    const generation = this.generation;
+    const chain = await this.inner.ancestry(resource);
+    return chain?.map((link) => this.remember(link, generation));
+  }
+
+  /**
+   * Shares a stored policy and keeps it, unless something was evicted while it was read (it may be older). A link
+   * that is cached already, unchanged, stays the same object, so what was derived from it stays valid.
+   */
+  private remember(stored: StoredPolicy, generation: number): StoredPolicy {
+    const cached = this.cache.get(stored.resource.name);
+    if (cached && sameRevision(cached, stored)) return cached;
+    const value = share(stored);
+    if (generation === this.generation) this.cache.set(stored.resource.name, value, estimatedBytes(stored));
+    return value;
+  }
+
+  /**
+   * Evicts what other instances changed since the last look, so that a read made after their commit never sees the
+   * state before it. One look serves the rest of this turn of the event loop: every request handled until the tick
+   * queue drains arrived before it (socket data is only read in a new macrotask), so it cannot follow a commit the
+   * look missed.
+   */
+  private fresh(): Promise<void> {
+    if (!this.check) {
+      this.check = this.look();
+      process.nextTick(this.endTurn);
+    }
+    return this.check;
+  }
+
+  private async look(): Promise<void> {
+    const { latest, changed } = await this.inner.changesSince(this.evictedThrough, MAX_CHANGES_TO_EVICT);
+    if (changed === "many") this.evictAll();
+    else for (const name of changed) this.evict(name);
+    this.evictedThrough = Math.max(this.evictedThrough, latest);
+  }
+
+  private evict(name: string): void {
+    this.generation++;
+    this.cache.delete(name);
+  }
+
+  private evictAll(): void {
+    this.generation++;
+    this.cache.clear();
+  }
+
+  getResource(name: string): Promise<Resource | undefined> {
+    return this.inner.getResource(name);
+  }
+
+  listResources(query: ResourceQuery): Promise<Resource[]> {
+    return this.inner.listResources(query);
+  }
+
+  listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+    return this.inner.listPolicies(query);
+  }
+
+  listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
+    return this.inner.listAuditRecords(query);
+  }
+
+  pageTokenKey(): Promise<Uint8Array> {
+    return this.inner.pageTokenKey();
+  }
+
+  async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
+    return this.evictingAfter([resource.name], this.inner.createResource(resource, actor));
+  }
+
+  async updateResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
+    actor: Actor,
+  ): Promise<Resource> {
+    // A move changes the moved resource's entry (its parent); the entries below it name their parents, unchanged.
+    return this.evictingAfter([name], this.inner.updateResource(name, decide, actor));
+  }
+
+  async deleteResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean },
+    actor: Actor,
+  ): Promise<string[]> {
+    try {
+      const deleted = await this.inner.deleteResource(name, decide, actor);
+      for (const gone of deleted) this.evict(gone);
+      return deleted;
+    } finally {
+      this.evict(name);
+    }
+  }
+
+  async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
+    return this.evictingAfter([resource], this.inner.updatePolicy(resource, decide, actor));
+  }
+
+  /** Evicts `names` once `write` settles, whether it committed or failed (a failure may still have committed). */
+  private async evictingAfter<T>(names: readonly string[], write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      for (const name of names) this.evict(name);
+    }
+  }
+
+  async stats(): Promise<StoreStats> {
+    return { ...(await this.inner.stats()), cacheEntries: this.cache.size, cacheBytes: this.cache.weight };
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+function sameRevision(a: StoredPolicy, b: StoredPolicy): boolean {
+  return a.resource.etag === b.resource.etag && Buffer.from(a.policy.etag).equals(b.policy.etag);
+}
+
+/** Roughly the heap a decoded entry takes: its resource and the policy's objects. */
+function estimatedBytes(stored: StoredPolicy): number {
+  let members = 0;
+  for (const binding of stored.policy.bindings) for (const member of binding.members) members += member.length;
+  return 600 + stored.resource.name.length * 2 + stored.policy.bindings.length * 200 + members * 3;
+}

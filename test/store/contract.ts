@@ -1,0 +1,429 @@
+// The store conformance suite: every behaviour of the Store contract (src/store/store.ts), run against every
+// implementation by a factory. It is the one place that tests store behaviour directly; a new store passes it
+// unchanged before it is used.
+import { create } from "@bufbuild/protobuf";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { BindingSchema, PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
+import type { Resource } from "../../gen/policy/v1/resource_pb.js";
+import { isShared } from "../../src/shared-value.js";
+import { StoreError } from "../../src/store/errors.js";
+import type { Actor, Store, StoredPolicy } from "../../src/store/store.js";
+
+/** One empty database, and store instances on it. */
+export interface StoreDatabase {
+  /** A new store instance on this database: another connection, as another process or replica would have. */
+  open(): Promise<Store>;
+  drop(): Promise<void>;
+}
+
+export interface StoreFactory {
+  /** e.g. "sqlite", "sqlite + cache" */
+  name: string;
+  /** Whether reads come from a cache of shared values (the CachingStore decorator). */
+  cached: boolean;
+  createDatabase(): Promise<StoreDatabase>;
+}
+
+const actor: Actor = { principal: "user:test@example.com" };
+const ORG = "organizations/acme";
+const OTHER_ORG = "organizations/other";
+const CLOUD = "clouds/c1";
+const PROJECT = "projects/p1";
+
+const grantOf = (...members: string[]) =>
+  create(PolicySchema, { version: 1, bindings: [create(BindingSchema, { role: "roles/owner", members })] });
+
+const grant = (store: Store, resource: string, ...members: string[]) => store.updatePolicy(resource, () => grantOf(...members), actor);
+
+const names = (chain: StoredPolicy[] | undefined) => chain?.map((link) => link.resource.name);
+
+const membersOf = (chain: StoredPolicy[] | undefined) =>
+  chain!.map((link) => [link.resource.name, link.policy.bindings.flatMap((b) => b.members)]);
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
+/** The error a rejected promise rejects with. */
+async function failureOf(work: Promise<unknown>): Promise<unknown> {
+  try {
+    await work;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected the call to fail");
+}
+
+async function expectStoreError(work: Promise<unknown>, kind: string, subject: string): Promise<void> {
+  const error = await failureOf(work);
+  expect(error).toBeInstanceOf(StoreError);
+  expect(error).toMatchObject({ kind, subject });
+}
+
+const keep = (current: Resource) => ({ displayName: current.displayName });
+
+export function storeContract(factory: StoreFactory): void {
+  describe(`store contract: ${factory.name}`, () => {
+    let database: StoreDatabase;
+    let store: Store;
+    const opened: Store[] = [];
+
+    /** Another instance on the same database. */
+    async function another(): Promise<Store> {
+      const instance = await database.open();
+      opened.push(instance);
+      return instance;
+    }
+
+    beforeEach(async () => {
+      database = await factory.createDatabase();
+      store = await another();
+      await store.createResource({ name: ORG, parent: "", type: "organization", displayName: "Acme" }, actor);
+      await store.createResource({ name: OTHER_ORG, parent: "", type: "organization", displayName: "" }, actor);
+      await store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
+      await store.createResource({ name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);
+    });
+
+    afterEach(async () => {
+      for (const instance of opened.splice(0)) await instance.close();
+      await database.drop();
+    });
+
+    describe("resources", () => {
+      test("a created resource is read back with its parent, type, etag and times", async () => {
+        const created = await store.createResource({ name: "projects/p2", parent: ORG, type: "project", displayName: "P 2" }, actor);
+        expect(created).toMatchObject({ name: "projects/p2", parent: ORG, type: "project", displayName: "P 2" });
+        expect(created.etag).not.toBe("");
+        expect(created.createTime).toBeDefined();
+        expect(await store.getResource("projects/p2")).toEqual(created);
+        expect(await store.getResource("projects/none")).toBeUndefined();
+      });
+
+      test("a taken name is already_exists and a missing parent not_found, naming it; nothing is written", async () => {
+        const before = await store.latestSequence();
+        await expectStoreError(store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor), "already_exists", CLOUD);
+        await expectStoreError(
+          store.createResource({ name: "clouds/c9", parent: "organizations/ghost", type: "cloud", displayName: "" }, actor),
+          "not_found",
+          "organizations/ghost",
+        );
+        expect(await store.getResource("clouds/c9")).toBeUndefined();
+        expect(await store.latestSequence()).toBe(before);
+      });
+
+      test("listing filters by parent and type and pages by name", async () => {
+        for (const id of ["b", "a", "c"]) {
+          await store.createResource({ name: `projects/${id}`, parent: ORG, type: "project", displayName: "" }, actor);
+        }
+        const children = await store.listResources({ parent: ORG, limit: 10 });
+        expect(children.map((r) => r.name)).toEqual([CLOUD, "projects/a", "projects/b", "projects/c"]);
+        expect((await store.listResources({ parent: ORG, type: "project", limit: 2 })).map((r) => r.name)).toEqual(["projects/a", "projects/b"]);
+        expect((await store.listResources({ type: "project", afterName: "projects/b", limit: 10 })).map((r) => r.name)).toEqual([
+          "projects/c",
+          PROJECT,
+        ]);
+        expect((await store.listResources({ type: "organization", limit: 10 })).map((r) => r.name)).toEqual([ORG, OTHER_ORG]);
+      });
+
+      test("an update applies what decide returns, with a new etag, and decide sees the stored resource", async () => {
+        const before = (await store.getResource(ORG))!;
+        let seen: Resource | undefined;
+        const updated = await store.updateResource(ORG, (current) => ((seen = current), { displayName: "Acme Inc" }), actor);
+        expect(seen).toEqual(before);
+        expect(updated.displayName).toBe("Acme Inc");
+        expect(updated.etag).not.toBe(before.etag);
+        expect(await store.getResource(ORG)).toEqual(updated);
+      });
+
+      test("decide reads the hierarchy inside the write: lineage up to the root, and children", async () => {
+        let lineage: readonly string[] | undefined;
+        let children: boolean[] = [];
+        await store.updateResource(
+          CLOUD,
+          (current, hierarchy) => {
+            lineage = hierarchy.lineage(PROJECT);
+            children = [hierarchy.hasChildren(CLOUD), hierarchy.hasChildren(PROJECT), hierarchy.hasChildren("projects/none")];
+            expect(hierarchy.lineage("projects/none")).toBeUndefined();
+            return keep(current);
+          },
+          actor,
+        );
+        expect(lineage).toEqual([PROJECT, CLOUD, ORG]);
+        expect(children).toEqual([true, false, false]);
+      });
+
+      test("a move re-roots the whole subtree: the chains below it follow", async () => {
+        const moved = await store.updateResource(CLOUD, () => ({ parent: OTHER_ORG }), actor);
+        expect(moved.parent).toBe(OTHER_ORG);
+        expect(names(await store.ancestry(PROJECT))).toEqual([PROJECT, CLOUD, OTHER_ORG]);
+        expect((await store.listResources({ parent: ORG, limit: 10 })).map((r) => r.name)).toEqual([]);
+        const log = await store.listAuditRecords({ resource: CLOUD, limit: 10 });
+        expect(log.map((r) => r.action)).toEqual(["resource.create", "resource.update"]);
+        // And back again, to the root level of another tree.
+        await store.updateResource(CLOUD, () => ({ parent: ORG }), actor);
+        expect(names(await store.ancestry(PROJECT))).toEqual([PROJECT, CLOUD, ORG]);
+      });
+
+      test("a decide that throws writes nothing; a missing resource or new parent is not_found", async () => {
+        const before = await store.getResource(CLOUD);
+        const sequence = await store.latestSequence();
+        await expect(
+          store.updateResource(CLOUD, () => {
+            throw new Error("refused");
+          }, actor),
+        ).rejects.toThrow("refused");
+        await expectStoreError(store.updateResource("clouds/none", keep, actor), "not_found", "clouds/none");
+        await expectStoreError(store.updateResource(CLOUD, () => ({ parent: "organizations/ghost" }), actor), "not_found", "organizations/ghost");
+        expect(await store.getResource(CLOUD)).toEqual(before);
+        expect(await store.latestSequence()).toBe(sequence);
+      });
+
+      test("a delete removes the resource and its policy; with cascade the subtree, deepest first", async () => {
+        await grant(store, PROJECT, "user:ada@example.com");
+        await store.createResource({ name: "projects/p2", parent: ORG, type: "project", displayName: "" }, actor);
+        expect(await store.deleteResource("projects/p2", () => ({ cascade: false }), actor)).toEqual(["projects/p2"]);
+        const deleted = await store.deleteResource(ORG, () => ({ cascade: true }), actor);
+        expect(deleted).toEqual([PROJECT, CLOUD, ORG]);
+        for (const name of deleted) {
+          expect(await store.getResource(name)).toBeUndefined();
+          expect(await store.getPolicy(name)).toBeUndefined();
+        }
+        expect(await store.ancestry(PROJECT)).toBeUndefined();
+        expect(await store.getResource(OTHER_ORG)).toBeDefined();
+      });
+
+      test("a delete's decide sees the resource and whether it has children; when it throws nothing is deleted", async () => {
+        let seen: [string, boolean] | undefined;
+        await expect(
+          store.deleteResource(
+            CLOUD,
+            (current, hierarchy) => {
+              seen = [current.name, hierarchy.hasChildren(current.name)];
+              throw new Error("has children");
+            },
+            actor,
+          ),
+        ).rejects.toThrow("has children");
+        expect(seen).toEqual([CLOUD, true]);
+        expect(await store.getResource(CLOUD)).toBeDefined();
+        await expectStoreError(store.deleteResource("clouds/none", () => ({ cascade: false }), actor), "not_found", "clouds/none");
+      });
+    });
+
+    describe("policies", () => {
+      test("a resource without a policy has an empty one with a valid etag; a missing resource has none", async () => {
+        const empty = (await store.getPolicy(ORG))!;
+        expect(empty.resource.name).toBe(ORG);
+        expect(empty.policy.bindings).toEqual([]);
+        expect(empty.policy.etag.length).toBeGreaterThan(0);
+        expect(await store.getPolicy("organizations/none")).toBeUndefined();
+      });
+
+      test("every write gets a new etag; decide sees the stored policy; undefined deletes", async () => {
+        const etags = [hex((await store.getPolicy(ORG))!.policy.etag)];
+        let seen: Policy | undefined;
+        const first = await grant(store, ORG, "user:ada@example.com");
+        const second = await store.updatePolicy(ORG, (stored) => ((seen = stored.policy), grantOf("user:bob@example.com")), actor);
+        expect(seen!.bindings[0]!.members).toEqual(["user:ada@example.com"]);
+        expect(hex(seen!.etag)).toBe(hex(first.etag));
+        const removed = await store.updatePolicy(ORG, () => undefined, actor);
+        etags.push(hex(first.etag), hex(second.etag), hex(removed.etag));
+        expect(new Set(etags).size).toBe(4);
+        const after = (await store.getPolicy(ORG))!.policy;
+        expect(after.bindings).toEqual([]);
+        expect(hex(after.etag)).toBe(hex(removed.etag));
+        await expectStoreError(store.updatePolicy("organizations/none", () => grantOf("user:a@example.com"), actor), "not_found", "organizations/none");
+      });
+
+      test("the ancestry is the resource and its ancestors with their policies, from the resource up", async () => {
+        await grant(store, CLOUD, "user:ada@example.com");
+        expect(membersOf(await store.ancestry(PROJECT))).toEqual([
+          [PROJECT, []],
+          [CLOUD, ["user:ada@example.com"]],
+          [ORG, []],
+        ]);
+        expect(await store.ancestry("projects/none")).toBeUndefined();
+      });
+
+      test("listing returns policies with bindings of one type, beneath a resource, in pages by cursor", async () => {
+        for (const id of ["a", "b", "c"]) {
+          await store.createResource({ name: `projects/${id}`, parent: CLOUD, type: "project", displayName: "" }, actor);
+          await grant(store, `projects/${id}`, `user:${id}@example.com`);
+        }
+        await store.createResource({ name: "projects/elsewhere", parent: OTHER_ORG, type: "project", displayName: "" }, actor);
+        await grant(store, "projects/elsewhere", "user:e@example.com");
+        await grant(store, ORG, "user:org@example.com");
+        const all = await store.listPolicies({ type: "project", limit: 10 });
+        expect(all.map((p) => p.resource.name).sort()).toEqual(["projects/a", "projects/b", "projects/c", "projects/elsewhere"]);
+        const beneath = await store.listPolicies({ type: "project", beneath: ORG, limit: 2 });
+        expect(beneath).toHaveLength(2);
+        const rest = await store.listPolicies({ type: "project", beneath: ORG, afterCursor: beneath[1]!.cursor, limit: 2 });
+        expect([...beneath, ...rest].map((p) => p.resource.name).sort()).toEqual(["projects/a", "projects/b", "projects/c"]);
+        expect(rest[0]!.policy.bindings[0]!.members).toHaveLength(1);
+        expect(await store.listPolicies({ type: "project", beneath: "organizations/none", limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe("writes and the change log", () => {
+      test("concurrent writes all land, in order, each seeing the one before it", async () => {
+        const seen: number[] = [];
+        const writes = Array.from({ length: 20 }, (_, i) =>
+          store.updatePolicy(
+            ORG,
+            (stored) => {
+              seen.push(stored.policy.bindings[0]?.members.length ?? 0);
+              return grantOf(...(stored.policy.bindings[0]?.members ?? []), `user:u${i}@example.com`);
+            },
+            actor,
+          ),
+        );
+        const results = await Promise.all(writes);
+        expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
+        expect(results.at(-1)!.bindings[0]!.members).toHaveLength(20);
+        expect(new Set(results.map((p) => hex(p.etag))).size).toBe(20);
+        const log = await store.listAuditRecords({ resource: ORG, limit: 100 });
+        expect(log.filter((r) => r.action === "policy.set")).toHaveLength(20);
+      });
+
+      test("a write that throws changes nothing, and the writes around it still commit", async () => {
+        const before = await store.getPolicy(ORG);
+        const first = grant(store, ORG, "user:a@example.com");
+        const failing = store.updatePolicy(ORG, () => {
+          throw new Error("stale");
+        }, actor);
+        const last = grant(store, ORG, "user:c@example.com");
+        await expect(failing).rejects.toThrow("stale");
+        await first;
+        expect((await last).bindings[0]!.members).toEqual(["user:c@example.com"]);
+        const log = await store.listAuditRecords({ resource: ORG, limit: 100 });
+        expect(log.map((r) => r.action)).toEqual(["resource.create", "policy.set", "policy.set"]);
+        expect(hex(log[1]!.etagBefore!)).toBe(hex(before!.policy.etag));
+        expect(store.writtenSequence).toBe(log.at(-1)!.seq);
+      });
+
+      test("the change log records who, what and the etags before and after, in sequence order", async () => {
+        const written = await grant(store, CLOUD, "user:ada@example.com");
+        await store.updatePolicy(CLOUD, () => undefined, { principal: "user:bob@example.com" });
+        const log = await store.listAuditRecords({ resource: CLOUD, limit: 10 });
+        expect(log.map((r) => [r.action, r.principal])).toEqual([
+          ["resource.create", actor.principal],
+          ["policy.set", actor.principal],
+          ["policy.delete", "user:bob@example.com"],
+        ]);
+        expect(log.map((r) => r.seq)).toEqual([...log.map((r) => r.seq)].sort((a, b) => a - b));
+        expect(hex(log[1]!.etagAfter!)).toBe(hex(written.etag));
+        expect(hex(log[2]!.etagBefore!)).toBe(hex(written.etag));
+        expect(await store.listAuditRecords({ resource: CLOUD, principal: "user:bob@example.com", limit: 10 })).toHaveLength(1);
+        expect(await store.listAuditRecords({ resource: CLOUD, afterSeq: log[0]!.seq, limit: 1 })).toEqual([log[1]]);
+        expect(await store.listAuditRecords({ resource: CLOUD, startMs: log[2]!.timeMs + 60_000, limit: 10 })).toEqual([]);
+      });
+
+      test("a cascade delete logs one row per resource deleted", async () => {
+        await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
+        for (const name of [CLOUD, PROJECT]) {
+          expect((await store.listAuditRecords({ resource: name, limit: 10 })).at(-1)!.action).toBe("resource.delete");
+        }
+      });
+    });
+
+    describe("several instances on one database", () => {
+      test("each reads the other's writes at once: policies, chains, moves and deletes", async () => {
+        const other = await another();
+        await store.getPolicy(CLOUD);
+        await store.ancestry(PROJECT);
+        const written = await grant(other, CLOUD, "user:bob@example.com");
+        expect(hex((await store.getPolicy(CLOUD))!.policy.etag)).toBe(hex(written.etag));
+        expect(membersOf(await store.ancestry(PROJECT))[1]).toEqual([CLOUD, ["user:bob@example.com"]]);
+        await other.updateResource(CLOUD, () => ({ parent: OTHER_ORG }), actor);
+        expect(names(await store.ancestry(PROJECT))).toEqual([PROJECT, CLOUD, OTHER_ORG]);
+        await other.deleteResource(PROJECT, () => ({ cascade: false }), actor);
+        expect(await store.ancestry(PROJECT)).toBeUndefined();
+        expect(await store.getPolicy(PROJECT)).toBeUndefined();
+      });
+
+      test("interleaved writers: each instance always reads the last write", async () => {
+        const other = await another();
+        for (let i = 0; i < 20; i++) {
+          const written = await grant(i % 2 === 0 ? store : other, CLOUD, `user:u${i}@example.com`);
+          for (const reader of [store, other]) {
+            expect(hex((await reader.getPolicy(CLOUD))!.policy.etag), `write ${i}`).toBe(hex(written.etag));
+            expect(membersOf(await reader.ancestry(PROJECT))[1]).toEqual([CLOUD, [`user:u${i}@example.com`]]);
+          }
+        }
+      });
+
+      test("more changes elsewhere than a cache evicts one by one: reads stay right", async () => {
+        const other = await another();
+        await store.ancestry(PROJECT);
+        for (let i = 0; i < 1100; i++) {
+          await other.createResource({ name: `projects/bulk${i}`, parent: ORG, type: "project", displayName: "" }, actor);
+        }
+        await grant(other, ORG, "user:late@example.com");
+        expect(membersOf(await store.ancestry(PROJECT))[2]).toEqual([ORG, ["user:late@example.com"]]);
+        expect(await store.latestSequence()).toBe(other.writtenSequence);
+      });
+
+      test("latestSequence counts every instance's writes; writtenSequence only this one's", async () => {
+        const other = await another();
+        const mine = store.writtenSequence;
+        await grant(other, ORG, "user:ada@example.com");
+        expect(store.writtenSequence).toBe(mine);
+        expect(await store.latestSequence()).toBe(other.writtenSequence);
+        expect(other.writtenSequence).toBeGreaterThan(mine);
+      });
+
+      test("changesSince names what other instances changed after a sequence", async () => {
+        const other = await another();
+        const from = await store.latestSequence();
+        await store.changesSince(from, 100);
+        await grant(other, CLOUD, "user:ada@example.com");
+        await other.updateResource(PROJECT, keep, actor);
+        const changes = await store.changesSince(from, 100);
+        expect(changes.latest).toBe(other.writtenSequence);
+        expect(changes.changed).toEqual([CLOUD, PROJECT]);
+        expect((await store.changesSince(from, 1)).changed).toBe("many");
+        expect((await store.changesSince(changes.latest, 100)).changed).toEqual([]);
+      });
+
+      test("the page-token key is made once per database", async () => {
+        const other = await another();
+        const key = await store.pageTokenKey();
+        expect(key.length).toBeGreaterThanOrEqual(32);
+        expect(hex(await other.pageTokenKey())).toBe(hex(key));
+      });
+    });
+
+    if (factory.cached) {
+      describe("the read cache", () => {
+        test("a second read returns the same shared object: no caller can change what the next one reads", async () => {
+          await grant(store, ORG, "user:ada@example.com");
+          const first = (await store.getPolicy(ORG))!;
+          expect(await store.getPolicy(ORG)).toBe(first);
+          expect(isShared(first)).toBe(true);
+          expect(isShared(first.policy)).toBe(true);
+          expect(() => (first.policy.bindings[0]!.members as string[]).push("user:mallory@example.com")).toThrow(TypeError);
+          expect((await store.getPolicy(ORG))!.policy.bindings[0]!.members).toEqual(["user:ada@example.com"]);
+          expect((await store.stats()).cacheEntries).toBeGreaterThan(0);
+        });
+
+        test("a chain read twice is the same links, shared with GetPolicy, until a write on it", async () => {
+          const chain = (await store.ancestry(PROJECT))!;
+          const again = (await store.ancestry(PROJECT))!;
+          again.forEach((link, i) => expect(link).toBe(chain[i]));
+          expect(await store.getPolicy(CLOUD)).toBe(chain[1]);
+          await grant(store, CLOUD, "user:ada@example.com");
+          const after = (await store.ancestry(PROJECT))!;
+          expect(after[0]).toBe(chain[0]);
+          expect(after[1]).not.toBe(chain[1]);
+        });
+
+        test("a write that fails leaves what is cached right", async () => {
+          await grant(store, ORG, "user:ada@example.com");
+          const before = await store.getPolicy(ORG);
+          await expect(store.updatePolicy(ORG, () => {
+            throw new Error("refused");
+          }, actor)).rejects.toThrow("refused");
+          expect(await store.getPolicy(ORG)).toEqual(before);
+        });
+      });
+    }
+  });
+}
