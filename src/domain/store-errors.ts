@@ -12,7 +12,8 @@ export async function fromStore<T>(work: Promise<T>, parent?: string): Promise<T
   }
 }
 
-function serviceErrorOf(error: StoreError, parent: string | undefined): ServiceError {
+/** A StoreError as the caller sees it; `parent` is the name a write was given as a parent, if any. */
+export function serviceErrorOf(error: StoreError, parent?: string): ServiceError {
   switch (error.kind) {
     case "not_found":
       return notFound(error.subject, error.subject === parent ? "parent resource" : "resource");

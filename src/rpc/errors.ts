@@ -3,7 +3,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, BadRequest_FieldViolationSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { serviceErrorOf } from "../domain/store-errors.js";
 import { ServiceError, type ErrorCode } from "../errors.js";
+import { StoreError } from "../store/errors.js";
 
 const CODES: Record<ErrorCode, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -18,6 +20,8 @@ const CODES: Record<ErrorCode, Code> = {
 
 /** The ConnectError to send for `error`; `unexpected` is called for an error that is not a known failure. */
 export function toConnectError(error: unknown, unexpected: (error: unknown) => void): ConnectError {
+  // A read's store error reaches here unmapped (writes map theirs with the request's words): map it the same way.
+  if (error instanceof StoreError) error = serviceErrorOf(error);
   if (error instanceof ServiceError) {
     const details =
       error.violations.length === 0
