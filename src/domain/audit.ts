@@ -4,6 +4,7 @@ import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protob
 import { AuditEntrySchema, type ListAuditEntriesRequest } from "../../gen/policy/v1/audit_service_pb.js";
 import type { AuditEntry } from "../../gen/policy/v1/audit_service_pb.js";
 import type { Store } from "../store/store.js";
+import { Violations } from "../errors.js";
 import { requireResourceName } from "./names.js";
 import type { PageTokens } from "./page-token.js";
 import type { ResourceSchema } from "./schema/schema.js";
@@ -22,6 +23,10 @@ export class Audit {
 
   async list(req: ListAuditEntriesRequest): Promise<AuditPage> {
     requireResourceName(this.schema, "resource", req.resource);
+    const violations = new Violations();
+    checkTimestamp(req.startTime, "start_time", violations);
+    checkTimestamp(req.endTime, "end_time", violations);
+    violations.throwIfAny();
     const ms = (t: Timestamp | undefined) => (t ? timestampDate(t).getTime() : undefined);
     const filter = JSON.stringify(["ListAuditEntries", req.resource, req.principal, ms(req.startTime), ms(req.endTime)]);
     const page = await this.pageTokens.page(
@@ -53,4 +58,16 @@ export class Audit {
       nextPageToken: page.nextPageToken,
     };
   }
+}
+
+/** google.protobuf.Timestamp's valid range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+const MIN_SECONDS = -62_135_596_800n;
+const MAX_SECONDS = 253_402_300_799n;
+
+function checkTimestamp(t: Timestamp | undefined, field: string, violations: Violations): void {
+  if (!t) return;
+  if (t.seconds < MIN_SECONDS || t.seconds > MAX_SECONDS) {
+    violations.add(`${field}.seconds`, "must be between 0001-01-01 and 9999-12-31 (a google.protobuf.Timestamp)");
+  }
+  if (t.nanos < 0 || t.nanos > 999_999_999) violations.add(`${field}.nanos`, "must be from 0 to 999,999,999");
 }
