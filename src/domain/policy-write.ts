@@ -55,6 +55,7 @@ export function planPolicyWrite(
 
   const conditional = paths.includes("etag") && policy.etag.length > 0;
   if (conditional && !sameEtag(policy.etag, stored.etag)) throw staleEtag("policy");
+  if (policy.version < 3) refuseRemovalsBelowVersion3(stored, bindings);
   if (!conditional) refuseDroppedConditions(stored, bindings);
 
   return {
@@ -65,6 +66,23 @@ export function planPolicyWrite(
     }),
     conditional,
   };
+}
+
+/**
+ * IAM: "Any operation that affects conditional role bindings must specify version 3 … removing any role binding, with
+ * or without a condition, from a policy that includes conditions" — with or without an etag.
+ */
+function refuseRemovalsBelowVersion3(stored: Policy, next: Policy["bindings"]): void {
+  if (!stored.bindings.some(hasCondition)) return;
+  const kept = new Set(next.map((b) => bindingKey(b.role, b.condition)));
+  const removed = stored.bindings.filter((b) => !kept.has(bindingKey(b.role, b.condition)));
+  if (removed.length > 0) {
+    throw new ServiceError(
+      "failed_precondition",
+      `the stored policy has conditional role bindings, and this write would remove ${removed.length} binding(s) ` +
+        `(e.g. ${removed[0]!.role}); set policy.version to 3 (after reading it with requested_policy_version 3) to change it`,
+    );
+  }
 }
 
 /** IAM silently drops the conditions of a version-3 policy overwritten by an unaware client; here that is refused. */

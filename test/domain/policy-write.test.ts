@@ -188,10 +188,26 @@ describe("dropping stored conditions", () => {
     expect(next.bindings[0].members).toEqual(["user:dan@example.com"]);
   });
 
-  test("with the current etag, dropping conditions is the caller's informed choice", () => {
-    const requested = policy({ bindings: [ada], etag: STORED_ETAG });
+  test("with the current etag and version 3, dropping conditions is the caller's informed choice", () => {
+    const requested = policy({ version: 3, bindings: [ada], etag: STORED_ETAG });
     const { policy: next } = planPolicyWrite(project, requested, undefined, conditional);
     expect(next.bindings).toEqual([ada]);
+  });
+
+  test.each([0, 1])("a version-%i write with the current etag that removes a binding is FAILED_PRECONDITION (IAM)", (version) => {
+    const dropsCondition = policy({ version, bindings: [ada], etag: STORED_ETAG });
+    const error = serviceError(() => planPolicyWrite(project, dropsCondition, undefined, conditional), "failed_precondition");
+    expect(error.message).toContain("version to 3");
+    // Removing an unconditional binding from a policy with conditions needs version 3 too.
+    const dropsPlain = policy({ version, bindings: [], etag: STORED_ETAG });
+    serviceError(() => planPolicyWrite(project, dropsPlain, undefined, conditional), "failed_precondition");
+  });
+
+  test("a version-1 write that removes nothing from a conditional policy (audit configs only) is accepted", () => {
+    const requested = policy({ version: 1, etag: STORED_ETAG });
+    requested.auditConfigs = [auditConfig("storage")];
+    const { policy: next } = planPolicyWrite(project, requested, mask("audit_configs", "etag"), conditional);
+    expect(next.bindings).toEqual(conditional.bindings);
   });
 
   test("an etag-less write that changes only the audit configs keeps the conditions", () => {
