@@ -38,10 +38,15 @@ export class Policies {
     return this.store.updatePolicy(resource, (stored) => planPolicyWrite(type, policy, updateMask, stored.policy).policy, actor);
   }
 
-  async lookupEffective(resource: string, requestedVersion: number): Promise<EffectivePolicy> {
+  /** `readChain` lets a caller that has already read the resource's chain hand it over. */
+  async lookupEffective(
+    resource: string,
+    requestedVersion: number,
+    readChain = () => this.store.ancestry(resource),
+  ): Promise<EffectivePolicy> {
     requireResourceName(this.schema, "resource", resource);
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
-    const chain = await this.store.ancestry(resource);
+    const chain = await readChain();
     if (!chain) throw notFound(resource);
     return this.effectivePolicies.of(resource, chain, requestedVersion);
   }

@@ -9,7 +9,7 @@ import {
 } from "../../gen/policy/v1/policy_service_pb.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Policies } from "../domain/policies.js";
-import { callerOf } from "./context.js";
+import { callerOf, resolvedOf } from "./context.js";
 
 export function policyService(policies: Policies, authorizer: Authorizer): ServiceImpl<typeof PolicyService> {
   return {
@@ -19,11 +19,11 @@ export function policyService(policies: Policies, authorizer: Authorizer): Servi
       create(DeletePolicyResponseSchema, await policies.delete(req.resource, req.etag, callerOf(ctx))),
     listPolicies: async (req) =>
       create(ListPoliciesResponseSchema, await policies.list(req.resourceType, req.parent, req.pageSize, req.pageToken)),
-    lookupEffectivePolicy: (req) =>
-      policies.lookupEffective(req.resource, req.options?.requestedPolicyVersion ?? 0),
+    lookupEffectivePolicy: (req, ctx) =>
+      policies.lookupEffective(req.resource, req.options?.requestedPolicyVersion ?? 0, resolvedOf(ctx, req.resource).chain),
     testIamPermissions: async (req, ctx) =>
       create(TestIamPermissionsResponseSchema, {
-        permissions: await authorizer.permissionsOf(callerOf(ctx), req.resource, req.permissions),
+        permissions: await authorizer.permissionsOf(callerOf(ctx), resolvedOf(ctx, req.resource), req.permissions),
       }),
   };
 }
