@@ -10,11 +10,16 @@ import { peekFirst, withMessage } from "../call-messages.js";
 import { callScopeKey, callerKey, peerCertificateKey } from "../context.js";
 import { API_SERVICES } from "../routes.js";
 import type { Authenticator } from "./authenticator.js";
-import { RULES, methodsWithoutRule, type Checks } from "./rules.js";
+import { RULES, methodsWithoutRule, type Checks, type Rule } from "./rules.js";
 
 /** Throws (at startup) when a method of the API has no rule: refusing every call of it would be found too late. */
-export function authInterceptor(authenticator: Authenticator, authorizer: Authorizer, schema: ResourceSchema): Interceptor {
-  const missing = methodsWithoutRule(API_SERVICES);
+export function authInterceptor(
+  authenticator: Authenticator,
+  authorizer: Authorizer,
+  schema: ResourceSchema,
+  rules: ReadonlyMap<DescMethod, Rule> = RULES,
+): Interceptor {
+  const missing = methodsWithoutRule(API_SERVICES, rules);
   if (missing.length > 0) throw new Error(`no authorization rule for ${missing.map(procedureOf).join(", ")}`);
   return (next) => async (req) => {
     if (!req.service.typeName.startsWith("policy.")) return next(req);
@@ -23,7 +28,7 @@ export function authInterceptor(authenticator: Authenticator, authorizer: Author
       ? await authenticator.authenticate(req.header.get("authorization"), req.contextValues.get(peerCertificateKey))
       : ANONYMOUS;
     req.contextValues.set(callerKey, caller);
-    const rule = RULES.get(req.method);
+    const rule = rules.get(req.method);
     // Also refuses a method of another policy.* service, and client and bidi streams (no rule can cover them).
     if (!rule) throw new ServiceError("permission_denied", `no authorization rule for ${procedureOf(req.method)}`);
     const resources = authorizer.callResources();

@@ -32,7 +32,7 @@ export interface Rule<I extends DescMessage = DescMessage> {
   authorize(request: MessageShape<I>, checks: Checks, schema: ResourceSchema): Promise<void> | void;
 }
 
-function rule<I extends DescMessage, O extends DescMessage>(
+export function rule<I extends DescMessage, O extends DescMessage>(
   method: DescMethodUnary<I, O> | DescMethodServerStreaming<I, O>,
   spec: Rule<I>,
 ): [DescMethod, Rule] {
