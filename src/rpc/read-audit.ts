@@ -12,6 +12,7 @@ import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import type { Access } from "../domain/access/access.js";
 import { onFirstSuccess, withMessage } from "./call-messages.js";
 import { callScopeKey, callerKey } from "./context.js";
+import { procedureOf } from "./interceptors.js";
 
 // Checks and permission tests read the data the policies protect; everything else reads configuration.
 const DATA_READS: ReadonlySet<DescMethod> = new Set([AccessService.method.checkAccess, PolicyService.method.testIamPermissions]);
@@ -30,7 +31,7 @@ export function readAuditInterceptor(access: Access, logger: Logger): Intercepto
             audit: "read",
             logType: AuditLogConfig_LogType[logType],
             principal: caller.principal,
-            procedure: `${req.service.typeName}/${req.method.name}`,
+            procedure: procedureOf(req.method),
             resource: resource.name,
           },
           "audited read",

@@ -8,6 +8,7 @@ import type { ResourceSchema } from "../../domain/schema/schema.js";
 import { ServiceError } from "../../errors.js";
 import { peekFirst, withMessage } from "../call-messages.js";
 import { callScopeKey, callerKey, peerCertificateKey } from "../context.js";
+import { procedureOf } from "../interceptors.js";
 import { API_SERVICES } from "../routes.js";
 import type { Authenticator } from "./authenticator.js";
 import { RULES, methodsWithoutRule, type Checks, type Rule } from "./rules.js";
@@ -53,8 +54,4 @@ export function authInterceptor(
     await authorize(request.first);
     return next(withMessage(req, request.all));
   };
-}
-
-function procedureOf(method: DescMethod): string {
-  return `${method.parent.typeName}/${method.name}`;
 }
