@@ -21,10 +21,14 @@ export function typeOfName(schema: ResourceSchema, name: string): ResourceType |
   return type;
 }
 
-/** The type of `name`, or INVALID_ARGUMENT naming `field`. */
-export function requireResourceName(schema: ResourceSchema, field: string, name: string): ResourceType {
+/** The type of `name`, or INVALID_ARGUMENT naming `field`; `type` when the name was already parsed. */
+export function requireResourceName(
+  schema: ResourceSchema,
+  field: string,
+  name: string,
+  type: ResourceType | string = typeOfName(schema, name),
+): ResourceType {
   if (name === "") throw invalidArgument([{ field, description: "is required" }]);
-  const type = typeOfName(schema, name);
   if (typeof type === "string") throw invalidArgument([{ field, description: type }]);
   return type;
 }

@@ -50,11 +50,15 @@ export class Policies {
     return fromStore(this.store.updatePolicy(resource, decide, actor));
   }
 
-  async lookupEffective({ resource, options }: LookupEffectivePolicyRequest): Promise<EffectivePolicy> {
+  /** `readChain` lets a caller that has already read the resource's chain hand it over. */
+  async lookupEffective(
+    { resource, options }: LookupEffectivePolicyRequest,
+    readChain = () => this.store.ancestry(resource),
+  ): Promise<EffectivePolicy> {
     const requestedVersion = options?.requestedPolicyVersion ?? 0;
     requireResourceName(this.schema, "resource", resource);
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
-    const chain = await this.store.ancestry(resource);
+    const chain = await readChain();
     if (!chain) throw notFound(resource);
     return this.effectivePolicies.of(resource, chain, requestedVersion);
   }

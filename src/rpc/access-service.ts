@@ -2,9 +2,10 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import type { Access } from "../domain/access/access.js";
+import { resolvedOf } from "./context.js";
 
 export function accessService(access: Access): ServiceImpl<typeof AccessService> {
   return {
-    checkAccess: (req) => access.check(req),
+    checkAccess: (req, ctx) => access.check(req, resolvedOf(ctx, req.resource)),
   };
 }

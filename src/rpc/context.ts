@@ -2,6 +2,7 @@
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { PeerCertificate } from "node:tls";
 import { ANONYMOUS, type Caller } from "../domain/access/authorizer.js";
+import type { CallResources, ResolvedResource } from "../domain/access/resolved.js";
 
 /** The authenticated caller (set by the auth interceptor); anonymous in development mode. */
 export const callerKey = createContextKey<Caller>(ANONYMOUS, { description: "the authenticated caller" });
@@ -20,3 +21,25 @@ export const peerCertificateKey = createContextKey<PeerCertificate | undefined>(
 
 /** The wire protocol of the call, when the transport knows it without parsing headers (the grpc-js port). */
 export const protocolKey = createContextKey<string>("", { description: "the call's protocol" });
+
+/** What the auth interceptor resolved for a call of the policy API. */
+export interface CallScope {
+  /** The call's resources, each resolved once and shared by its authorization, its handler and read auditing. */
+  resources: CallResources;
+  /** The resource the call is about, as its rule names it; undefined when it names none. */
+  target: ResolvedResource | undefined;
+}
+
+export const callScopeKey = createContextKey<CallScope | undefined>(undefined, {
+  description: "the call's resolved resources",
+});
+
+/**
+ * `name`, resolved once for the call. Throws when the auth interceptor did not run: a handler of the policy API
+ * must never run unauthorized.
+ */
+export function resolvedOf(ctx: HandlerContext, name: string): ResolvedResource {
+  const scope = ctx.values.get(callScopeKey);
+  if (!scope) throw new Error(`${ctx.service.typeName}/${ctx.method.name} ran without the auth interceptor`);
+  return scope.resources.of(name);
+}

@@ -47,7 +47,8 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
 const procedures = new WeakMap<DescMethod, string>();
 const writes = new WeakMap<DescMethod, boolean>();
 
-function procedureOf(method: DescMethod): string {
+/** `{package}.{Service}/{Method}`, as logs and metrics name a method. */
+export function procedureOf(method: DescMethod): string {
   let procedure = procedures.get(method);
   if (procedure === undefined) {
     procedure = `${method.parent.typeName}/${method.name}`;

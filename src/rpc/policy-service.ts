@@ -9,7 +9,7 @@ import {
 } from "../../gen/policy/v1/policy_service_pb.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Policies } from "../domain/policies.js";
-import { callerOf } from "./context.js";
+import { callerOf, resolvedOf } from "./context.js";
 
 export function policyService(policies: Policies, authorizer: Authorizer): ServiceImpl<typeof PolicyService> {
   return {
@@ -17,10 +17,10 @@ export function policyService(policies: Policies, authorizer: Authorizer): Servi
     getPolicy: (req) => policies.get(req),
     deletePolicy: async (req, ctx) => create(DeletePolicyResponseSchema, await policies.delete(req, callerOf(ctx))),
     listPolicies: async (req) => create(ListPoliciesResponseSchema, await policies.list(req)),
-    lookupEffectivePolicy: (req) => policies.lookupEffective(req),
+    lookupEffectivePolicy: (req, ctx) => policies.lookupEffective(req, resolvedOf(ctx, req.resource).chain),
     testIamPermissions: async (req, ctx) =>
       create(TestIamPermissionsResponseSchema, {
-        permissions: await authorizer.permissionsOf(callerOf(ctx), req.resource, req.permissions),
+        permissions: await authorizer.permissionsOf(callerOf(ctx), resolvedOf(ctx, req.resource), req.permissions),
       }),
   };
 }

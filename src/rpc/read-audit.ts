@@ -1,33 +1,48 @@
 // AuditConfig honoured for reads: a successful read of the policy.v1 API is written to the audit log (a structured
 // log line, `"audit":"read"`) when the audit configs of the resource or an ancestor enable its log type for the
-// service (or `allServices`), unless the caller is exempted. Writes are always audited, in the change log.
+// service (or `allServices`), unless the caller is exempted. Writes are always audited, in the change log. The
+// resource is the one the call's authorization rule names, resolved once for the call (see the auth interceptor).
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
+import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditLogConfig_LogType } from "../../gen/policy/v1/policy_pb.js";
+import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import type { Access } from "../domain/access/access.js";
-import { callerKey } from "./context.js";
+import { onFirstSuccess, withMessage } from "./call-messages.js";
+import { callScopeKey, callerKey } from "./context.js";
+import { procedureOf } from "./interceptors.js";
 
 // Checks and permission tests read the data the policies protect; everything else reads configuration.
-const DATA_READS = new Set(["policy.v1.AccessService/CheckAccess", "policy.v1.PolicyService/TestIamPermissions"]);
+const DATA_READS: ReadonlySet<DescMethod> = new Set([AccessService.method.checkAccess, PolicyService.method.testIamPermissions]);
 
 export function readAuditInterceptor(access: Access, logger: Logger): Interceptor {
   return (next) => async (req) => {
     const res = await next(req);
-    if (req.stream || !req.service.typeName.startsWith("policy.")) return res;
-    if (req.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return res;
-    const message = req.message as { resource?: string; name?: string; parent?: string };
-    const resource = message.resource || message.name || message.parent;
-    if (!resource) return res;
-    const procedure = `${req.service.typeName}/${req.method.name}`;
-    const logType = DATA_READS.has(procedure) ? AuditLogConfig_LogType.DATA_READ : AuditLogConfig_LogType.ADMIN_READ;
-    const caller = req.contextValues.get(callerKey);
-    if (await access.auditsRead(resource, req.service.typeName, logType, caller.identities)) {
-      logger.info(
-        { audit: "read", logType: AuditLogConfig_LogType[logType], principal: caller.principal, procedure, resource },
-        "audited read",
-      );
+    const resource = req.contextValues.get(callScopeKey)?.target;
+    if (!resource || req.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return res;
+    const audit = async () => {
+      const logType = DATA_READS.has(req.method) ? AuditLogConfig_LogType.DATA_READ : AuditLogConfig_LogType.ADMIN_READ;
+      const caller = req.contextValues.get(callerKey);
+      if (await access.auditsRead(resource, req.service.typeName, logType, caller.identities)) {
+        logger.info(
+          {
+            audit: "read",
+            logType: AuditLogConfig_LogType[logType],
+            principal: caller.principal,
+            procedure: procedureOf(req.method),
+            resource: resource.name,
+          },
+          "audited read",
+        );
+      }
+    };
+    if (!res.stream) {
+      await audit();
+      return res;
     }
-    return res;
+    // A stream has succeeded as a read once it hands on data (a long-lived stream may never end).
+    return withMessage(res, onFirstSuccess(res.message, audit));
   };
 }

@@ -15,6 +15,7 @@ import type { Store } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
 import type { ResourceSchema as Schema } from "../schema/schema.js";
 import { auditsRead, checkChain } from "./chain-check.js";
+import { CallResources, type ResolvedResource } from "./resolved.js";
 import { Subject } from "./subject.js";
 
 export const MAX_PERMISSIONS = 100;
@@ -26,23 +27,28 @@ export class Access {
     private readonly schema: Schema,
   ) {}
 
-  async check(request: CheckAccessRequest): Promise<CheckAccessResponse> {
-    requireResourceName(this.schema, "resource", request.resource);
+  /** The memo of one call's resources. */
+  callResources(): CallResources {
+    return new CallResources(this.schema, this.store);
+  }
+
+  /** `resource` is `request.resource`, resolved. */
+  async check(request: CheckAccessRequest, resource: ResolvedResource): Promise<CheckAccessResponse> {
+    requireResourceName(this.schema, "resource", request.resource, resource.type);
     const violations = new Violations();
     const subject = Subject.of(request.principals, violations, "principals");
     validatePermissions(this.schema, request.permissions, violations, "permissions");
     if (request.minSequence < 0n) violations.add("min_sequence", "must not be negative");
     violations.throwIfAny();
 
-    // Read before the chain: the answer reflects at least every write up to this sequence.
-    const sequence = await this.store.latestSequence();
+    // The answer reflects at least every write up to the sequence read before the chain.
+    const { sequence, chain } = await resource.readChain();
     if (request.minSequence > BigInt(sequence)) {
       throw new ServiceError(
         "failed_precondition",
         `min_sequence ${request.minSequence} is ahead of the store (at ${sequence}); pass a sequence a write returned`,
       );
     }
-    const chain = await this.store.ancestry(request.resource);
     const results =
       chain &&
       checkChain(this.schema, chain, {
@@ -61,8 +67,13 @@ export class Access {
   }
 
   /** Whether the audit configs on `resource` and its ancestors ask for this read to be logged. */
-  async auditsRead(resource: string, service: string, logType: AuditLogConfig_LogType, identities: readonly string[]): Promise<boolean> {
-    const chain = await this.store.ancestry(resource);
+  async auditsRead(
+    resource: ResolvedResource,
+    service: string,
+    logType: AuditLogConfig_LogType,
+    identities: readonly string[],
+  ): Promise<boolean> {
+    const chain = await resource.chain();
     return chain !== undefined && auditsRead(chain, service, logType, identities);
   }
 
@@ -70,8 +81,8 @@ export class Access {
    * Whether `identities` (canonical principals, trusted) hold each of `permissions` on `resource`; undefined when the
    * resource does not exist.
    */
-  async holds(resource: string, identities: readonly string[], permissions: readonly string[]): Promise<boolean[] | undefined> {
-    const chain = await this.store.ancestry(resource);
+  async holds(resource: ResolvedResource, identities: readonly string[], permissions: readonly string[]): Promise<boolean[] | undefined> {
+    const chain = await resource.chain();
     const results =
       chain &&
       checkChain(this.schema, chain, {

@@ -3,9 +3,10 @@
 // not exist, exactly as for an absent one, so hidden resources cannot be discovered.
 import { ServiceError, Violations, notFound } from "../../errors.js";
 import type { Actor } from "../../store/store.js";
-import { requireResourceName, typeOfName } from "../names.js";
+import { requireResourceName } from "../names.js";
 import type { ResourceSchema } from "../schema/schema.js";
 import { validatePermissions, type Access } from "./access.js";
+import type { CallResources, ResolvedResource } from "./resolved.js";
 
 /** An authenticated caller: its principal and every identity it holds (the principal and its groups). */
 export interface Caller extends Actor {
@@ -23,6 +24,11 @@ export class Authorizer {
     readonly enforcing: boolean,
   ) {}
 
+  /** The memo of one call's resources, shared by its checks, its handler and read auditing. */
+  callResources(): CallResources {
+    return this.access.callResources();
+  }
+
   /** Bootstrap administrators (from the server's configuration) may do everything. */
   isAdmin(caller: Caller): boolean {
     return caller.identities.some((identity) => this.admins.has(identity));
@@ -34,18 +40,18 @@ export class Authorizer {
    * differ from this one and tell hidden from absent, and a resource written by another process and not yet in the
    * index would be reachable without a check). Administrators pass, and the handler reports what is absent.
    */
-  async require(caller: Caller, resource: string, permission: string): Promise<void> {
+  async require(caller: Caller, resource: ResolvedResource, permission: string): Promise<void> {
     if (!this.enforcing || this.isAdmin(caller)) return;
-    const type = typeOfName(this.schema, resource);
+    const type = resource.type;
     if (typeof type === "string") return; // the handler reports the bad name
     const visibility = `${type.collection}.get`;
     const held = await this.access.holds(resource, caller.identities, [permission, visibility]);
-    if (held === undefined) throw notFound(resource);
+    if (held === undefined) throw notFound(resource.name);
     if (held[0]) return;
-    if (!held[1]) throw notFound(resource);
+    if (!held[1]) throw notFound(resource.name);
     throw new ServiceError(
       "permission_denied",
-      `${caller.principal} lacks permission "${permission}" on "${resource}"; ask an owner of it or of an ancestor for a role that grants it`,
+      `${caller.principal} lacks permission "${permission}" on "${resource.name}"; ask an owner of it or of an ancestor for a role that grants it`,
     );
   }
 
@@ -56,16 +62,16 @@ export class Authorizer {
   }
 
   /** TestIamPermissions: the subset of `permissions` the caller holds; NOT_FOUND when it may not see the resource. */
-  async permissionsOf(caller: Caller, resource: string, permissions: readonly string[]): Promise<string[]> {
-    const type = requireResourceName(this.schema, "resource", resource);
+  async permissionsOf(caller: Caller, resource: ResolvedResource, permissions: readonly string[]): Promise<string[]> {
+    const type = requireResourceName(this.schema, "resource", resource.name, resource.type);
     const violations = new Violations();
     validatePermissions(this.schema, permissions, violations, "permissions");
     violations.throwIfAny();
     const visibility = `${type.collection}.get`;
     const held = await this.access.holds(resource, caller.identities, [...permissions, visibility]);
-    if (held === undefined) throw notFound(resource);
+    if (held === undefined) throw notFound(resource.name);
     if (!this.enforcing || this.isAdmin(caller)) return [...permissions];
-    if (!held.at(-1)) throw notFound(resource);
+    if (!held.at(-1)) throw notFound(resource.name);
     return permissions.filter((_, i) => held[i]);
   }
 }

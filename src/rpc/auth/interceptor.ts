@@ -1,14 +1,27 @@
-// Authenticates every call of the policy.v1 API and applies its authorization rule before the handler runs.
-// Health and reflection stay open: load balancers and `buf curl --list-methods` need no credentials.
-import type { Interceptor } from "@connectrpc/connect";
+// Authenticates every call of the policy.v1 API and applies its authorization rule once before the handler runs,
+// for unary and server-streaming calls alike. Health and reflection stay open: load balancers and
+// `buf curl --list-methods` need no credentials.
+import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ANONYMOUS, type Authorizer } from "../../domain/access/authorizer.js";
 import type { ResourceSchema } from "../../domain/schema/schema.js";
 import { ServiceError } from "../../errors.js";
-import { callerKey, peerCertificateKey } from "../context.js";
+import { peekFirst, withMessage } from "../call-messages.js";
+import { callScopeKey, callerKey, peerCertificateKey } from "../context.js";
+import { procedureOf } from "../interceptors.js";
+import { API_SERVICES } from "../routes.js";
 import type { Authenticator } from "./authenticator.js";
-import { RULES } from "./rules.js";
+import { RULES, methodsWithoutRule, type Checks, type Rule } from "./rules.js";
 
-export function authInterceptor(authenticator: Authenticator, authorizer: Authorizer, schema: ResourceSchema): Interceptor {
+/** Throws (at startup) when a method of the API has no rule: refusing every call of it would be found too late. */
+export function authInterceptor(
+  authenticator: Authenticator,
+  authorizer: Authorizer,
+  schema: ResourceSchema,
+  rules: ReadonlyMap<DescMethod, Rule> = RULES,
+): Interceptor {
+  const missing = methodsWithoutRule(API_SERVICES, rules);
+  if (missing.length > 0) throw new Error(`no authorization rule for ${missing.map(procedureOf).join(", ")}`);
   return (next) => async (req) => {
     if (!req.service.typeName.startsWith("policy.")) return next(req);
     // In development mode there is nobody to authenticate: skip reading (and, on the gRPC port, building) the headers.
@@ -16,15 +29,29 @@ export function authInterceptor(authenticator: Authenticator, authorizer: Author
       ? await authenticator.authenticate(req.header.get("authorization"), req.contextValues.get(peerCertificateKey))
       : ANONYMOUS;
     req.contextValues.set(callerKey, caller);
-    const procedure = `${req.service.typeName}/${req.method.name}`;
-    const rule = RULES[procedure];
-    if (!rule) throw new ServiceError("permission_denied", `no authorization rule for ${procedure}`);
+    const rule = rules.get(req.method);
+    // Also refuses a method of another policy.* service, and client and bidi streams (no rule can cover them).
+    if (!rule) throw new ServiceError("permission_denied", `no authorization rule for ${procedureOf(req.method)}`);
+    const resources = authorizer.callResources();
+    const checks: Checks = {
+      require: (resource, permission) => authorizer.require(caller, resources.of(resource), permission),
+      requireAdmin: (what) => authorizer.requireAdmin(caller, what),
+    };
+    const authorize = async (message: MessageShape<DescMessage>) => {
+      const target = rule.resource?.(message);
+      req.contextValues.set(callScopeKey, { resources, target: target ? resources.of(target) : undefined });
+      await rule.authorize(message, checks, schema);
+    };
     if (!req.stream) {
-      await rule(req.message as never, {
-        require: (resource, permission) => authorizer.require(caller, resource, permission),
-        requireAdmin: (what) => authorizer.requireAdmin(caller, what),
-      }, schema);
+      await authorize(req.message);
+      return next(req);
     }
-    return next(req);
+    if (req.method.methodKind !== "server_streaming") {
+      throw new ServiceError("permission_denied", `no authorization rule for ${procedureOf(req.method)}`);
+    }
+    const request = await peekFirst(req.message);
+    if (!request) throw new ConnectError("a server-streaming call needs its request message", Code.InvalidArgument);
+    await authorize(request.first);
+    return next(withMessage(req, request.all));
   };
 }

@@ -1,6 +1,18 @@
-// What each RPC needs, by the service's own policies. Every method of the policy.v1 API has a rule here: a method
-// without one is refused (fail closed), so a new RPC cannot ship unprotected.
-import type { FieldMask } from "@bufbuild/protobuf/wkt";
+// What each RPC needs, by the service's own policies, keyed by the generated method descriptors. Every method of the
+// policy.v1 API has a rule here: the server refuses to start when one lacks a rule, and a call of a method without
+// one is refused (fail closed), so a new RPC cannot ship unprotected.
+import type {
+  DescMessage,
+  DescMethod,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  DescService,
+  MessageShape,
+} from "@bufbuild/protobuf";
+import { AccessService } from "../../../gen/policy/v1/access_service_pb.js";
+import { AuditService } from "../../../gen/policy/v1/audit_service_pb.js";
+import { PolicyService } from "../../../gen/policy/v1/policy_service_pb.js";
+import { ResourceService } from "../../../gen/policy/v1/resource_service_pb.js";
 import type { ResourceSchema } from "../../domain/schema/schema.js";
 
 export interface Checks {
@@ -10,45 +22,92 @@ export interface Checks {
   requireAdmin(what: string): void;
 }
 
-type Rule = (message: never, checks: Checks, schema: ResourceSchema) => Promise<void> | void;
+/**
+ * Authorization of one method, given its request message (the single input message of a server-streaming call).
+ * Client- and bidi-streaming methods cannot have a rule: one pass per call cannot cover messages not yet received.
+ */
+export interface Rule<I extends DescMessage = DescMessage> {
+  /** The resource a read is about: its audit configs and its ancestors' decide whether the read is logged. */
+  resource?(request: MessageShape<I>): string;
+  authorize(request: MessageShape<I>, checks: Checks, schema: ResourceSchema): Promise<void> | void;
+}
+
+export function rule<I extends DescMessage, O extends DescMessage>(
+  method: DescMethodUnary<I, O> | DescMethodServerStreaming<I, O>,
+  spec: Rule<I>,
+): [DescMethod, Rule] {
+  return [method, spec];
+}
 
 const collectionOf = (name: string) => name.slice(0, name.indexOf("/"));
 
-export const RULES: Record<string, Rule> = {
-  "policy.v1.PolicyService/SetPolicy": (m: { resource: string }, c) => c.require(m.resource, "policies.set"),
-  "policy.v1.PolicyService/DeletePolicy": (m: { resource: string }, c) => c.require(m.resource, "policies.set"),
-  "policy.v1.PolicyService/GetPolicy": (m: { resource: string }, c) => c.require(m.resource, "policies.get"),
-  "policy.v1.PolicyService/LookupEffectivePolicy": (m: { resource: string }, c) => c.require(m.resource, "policies.get"),
-  "policy.v1.PolicyService/ListPolicies": (m: { parent: string }, c) =>
-    m.parent ? c.require(m.parent, "policies.get") : c.requireAdmin("list policies without a parent"),
-  // Any authenticated caller may ask about itself; visibility is checked by the handler.
-  "policy.v1.PolicyService/TestIamPermissions": () => undefined,
-  "policy.v1.ResourceService/CreateResource": (m: { resource?: { name: string; parent: string } }, c) => {
-    if (!m.resource) return;
-    return m.resource.parent
-      ? c.require(m.resource.parent, `${collectionOf(m.resource.name)}.create`)
-      : c.requireAdmin("create a root resource");
-  },
-  "policy.v1.ResourceService/GetResource": (m: { name: string }, c) => c.require(m.name, `${collectionOf(m.name)}.get`),
-  "policy.v1.ResourceService/ListResources": (m: { parent: string; type: string }, c, schema) => {
-    if (!m.parent) return c.requireAdmin("list resources without a parent");
-    const collection = schema.types.get(m.type)?.collection;
-    // Listing one type needs its `.list`; listing every child needs to see the parent.
-    return c.require(m.parent, collection ? `${collection}.list` : `${collectionOf(m.parent)}.get`);
-  },
-  "policy.v1.ResourceService/UpdateResource": async (
-    m: { resource?: { name: string; parent: string }; updateMask?: FieldMask },
-    c,
-  ) => {
-    if (!m.resource) return;
-    const collection = collectionOf(m.resource.name);
-    await c.require(m.resource.name, `${collection}.update`);
-    const paths = m.updateMask?.paths ?? [];
-    const moves = paths.includes("parent") || paths.includes("*") || (paths.length === 0 && m.resource.parent !== "");
-    // A move also creates the resource under its new parent.
-    if (moves && m.resource.parent) await c.require(m.resource.parent, `${collection}.create`);
-  },
-  "policy.v1.ResourceService/DeleteResource": (m: { name: string }, c) => c.require(m.name, `${collectionOf(m.name)}.delete`),
-  "policy.v1.AccessService/CheckAccess": (m: { resource: string }, c) => c.require(m.resource, "access.check"),
-  "policy.v1.AuditService/ListAuditEntries": (m: { resource: string }, c) => c.require(m.resource, "audit.list"),
-};
+export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
+  rule(PolicyService.method.setPolicy, { authorize: (req, c) => c.require(req.resource, "policies.set") }),
+  rule(PolicyService.method.deletePolicy, { authorize: (req, c) => c.require(req.resource, "policies.set") }),
+  rule(PolicyService.method.getPolicy, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, "policies.get"),
+  }),
+  rule(PolicyService.method.lookupEffectivePolicy, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, "policies.get"),
+  }),
+  rule(PolicyService.method.listPolicies, {
+    resource: (req) => req.parent,
+    authorize: (req, c) =>
+      req.parent ? c.require(req.parent, "policies.get") : c.requireAdmin("list policies without a parent"),
+  }),
+  rule(PolicyService.method.testIamPermissions, {
+    resource: (req) => req.resource,
+    // Any authenticated caller may ask about itself; visibility is checked by the handler.
+    authorize: () => undefined,
+  }),
+  rule(ResourceService.method.createResource, {
+    authorize: (req, c) => {
+      if (!req.resource) return;
+      return req.resource.parent
+        ? c.require(req.resource.parent, `${collectionOf(req.resource.name)}.create`)
+        : c.requireAdmin("create a root resource");
+    },
+  }),
+  rule(ResourceService.method.getResource, {
+    resource: (req) => req.name,
+    authorize: (req, c) => c.require(req.name, `${collectionOf(req.name)}.get`),
+  }),
+  rule(ResourceService.method.listResources, {
+    resource: (req) => req.parent,
+    authorize: (req, c, schema) => {
+      if (!req.parent) return c.requireAdmin("list resources without a parent");
+      const collection = schema.types.get(req.type)?.collection;
+      // Listing one type needs its `.list`; listing every child needs to see the parent.
+      return c.require(req.parent, collection ? `${collection}.list` : `${collectionOf(req.parent)}.get`);
+    },
+  }),
+  rule(ResourceService.method.updateResource, {
+    authorize: async (req, c) => {
+      if (!req.resource) return;
+      const collection = collectionOf(req.resource.name);
+      await c.require(req.resource.name, `${collection}.update`);
+      const paths = req.updateMask?.paths ?? [];
+      const moves = paths.includes("parent") || paths.includes("*") || (paths.length === 0 && req.resource.parent !== "");
+      // A move also creates the resource under its new parent.
+      if (moves && req.resource.parent) await c.require(req.resource.parent, `${collection}.create`);
+    },
+  }),
+  rule(ResourceService.method.deleteResource, {
+    authorize: (req, c) => c.require(req.name, `${collectionOf(req.name)}.delete`),
+  }),
+  rule(AccessService.method.checkAccess, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, "access.check"),
+  }),
+  rule(AuditService.method.listAuditEntries, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, "audit.list"),
+  }),
+]);
+
+/** The methods of `services` that have no rule. */
+export function methodsWithoutRule(services: readonly DescService[], rules = RULES): DescMethod[] {
+  return services.flatMap((service) => service.methods.filter((method) => !rules.has(method)));
+}
