@@ -324,8 +324,13 @@ describe("the principal of a token", () => {
 
   test("an unverified email is ignored: the subject is used", async () => {
     expect(await authorWith({ sub: "bob@example.com", email: "ada@example.com", email_verified: false })).toBe("user:bob@example.com");
-    // Some identity providers send the flag as a string.
-    expect(await authorWith({ sub: "bob@example.com", email: "ada@example.com", email_verified: "false" })).toBe("user:bob@example.com");
+    // Some identity providers send the flag as a string; only true (or "true") verifies.
+    for (const flag of ["false", "False", 0, "0", 1, "yes", null, {}]) {
+      expect(await authorWith({ sub: "bob@example.com", email: "ada@example.com", email_verified: flag }), String(flag)).toBe(
+        "user:bob@example.com",
+      );
+    }
+    expect(await authorWith({ sub: "bob@example.com", email: "ada@example.com", email_verified: "TRUE" })).toBe("user:ada@example.com");
   });
 
   test("a subject that is an email or a user:/serviceAccount: principal", async () => {

@@ -108,8 +108,10 @@ export class Authenticator {
   }
 
   private callerOfToken(payload: JWTPayload): Caller {
-    // Some identity providers send `email_verified` as a string.
-    const unverified = payload.email_verified === false || payload.email_verified === "false";
+    // A token that says anything about verification must say true (some providers send the string "true"): "False",
+    // 0 or "no" leave the email unverified. A token without the claim vouches for its email by its issuer's signature.
+    const flag = payload.email_verified;
+    const unverified = flag !== undefined && flag !== true && !(typeof flag === "string" && flag.toLowerCase() === "true");
     const email = typeof payload.email === "string" && !unverified ? payload.email : undefined;
     // The email claim is an email address; the subject may also name its kind, but only user: or serviceAccount: (a
     // token must not make its bearer a group, a domain or everyone).
