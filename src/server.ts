@@ -129,6 +129,8 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     routes: register,
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
+    // A misspelt JSON field is an error, not silently dropped (connect-es ignores unknown fields by default).
+    jsonOptions: { ignoreUnknownFields: false },
     contextValues: (req) => {
       const values = createContextValues().set(peerKey, peerOf(req.socket));
       const socket = req.socket as TLSSocket;

@@ -14,7 +14,7 @@ import { sameEtag } from "./etag.js";
 import type { ResourceType } from "./schema/schema.js";
 
 const DEFAULT_MASK = ["bindings", "etag"];
-const MASKABLE = ["bindings", "etag", "audit_configs", "version"];
+const MASKABLE = ["bindings", "etag", "audit_configs", "version", "iam_owned"];
 
 export interface PolicyWrite {
   /** The canonical policy to store (no etag). */
@@ -58,11 +58,13 @@ export function planPolicyWrite(
   if (policy.version < 3) refuseRemovalsBelowVersion3(stored, bindings);
   if (!conditional) refuseDroppedConditions(stored, bindings);
 
+  const iamOwned = paths.includes("iam_owned") ? policy.iamOwned : stored.iamOwned;
   return {
     policy: create(PolicySchema, {
       version: bindings.some(hasCondition) ? 3 : 1,
       bindings,
       auditConfigs,
+      iamOwned,
     }),
     conditional,
   };

@@ -53,6 +53,23 @@ describe("Subject", () => {
     expect(matches(s, "domain:example.com")).toBe(true);
   });
 
+  test("a deleted member never matches the live principal of the same name; a deleted principal is not a subject", () => {
+    const ada = subject("user:ada@example.com", "group:admins@example.com");
+    expect(matches(ada, "deleted:user:ada@example.com?uid=42")).toBe(false);
+    expect(matches(ada, "deleted:group:admins@example.com?uid=42")).toBe(false);
+    expect(problemsWith("deleted:user:ada@example.com?uid=42")).toEqual(["principals[0]"]);
+  });
+
+  test("a federated identity matches its exact principal:// or principalSet:// member, and no domain", () => {
+    const workload = "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/subject/app";
+    const pool = "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/*";
+    const s = subject(workload, pool);
+    expect(matches(s, workload)).toBe(true);
+    expect(matches(s, pool)).toBe(true);
+    expect(matches(s, `${workload}2`)).toBe(false);
+    expect(matches(s, "allAuthenticatedUsers")).toBe(true);
+  });
+
   test("the anonymous subject matches allUsers only", () => {
     const anonymous = subject();
     expect(matches(anonymous, "allUsers")).toBe(true);

@@ -97,3 +97,36 @@ describe("isGroupOrDomain", () => {
     expect(isGroupOrDomain(member)).toBe(expected);
   });
 });
+
+describe("IAM's deleted and federated principals (issue 13)", () => {
+  test.each([
+    "deleted:user:ada@example.com?uid=123456789012345678901",
+    "deleted:group:admins@example.com?uid=123456789012345678901",
+    "deleted:serviceAccount:ci@example.iam.gserviceaccount.com?uid=123456789012345678901",
+    "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/pool/subject/repo:acme/app",
+    "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/pool/group/admins",
+  ])("%s is a member", (member) => {
+    expect(accepted(member)).toBe(member);
+  });
+
+  test("a deleted principal's email is canonical like the live one's", () => {
+    expect(accepted("deleted:user:Ada@Example.com?uid=42")).toBe("deleted:user:ada@example.com?uid=42");
+  });
+
+  test.each([
+    ["no uid", "deleted:user:ada@example.com"],
+    ["an empty uid", "deleted:user:ada@example.com?uid="],
+    ["a domain", "deleted:domain:example.com?uid=1"],
+    ["allUsers", "deleted:allUsers?uid=1"],
+    ["a bad email", "deleted:user:ada?uid=1"],
+    ["a space in a federated identity", "principal://iam.googleapis.com/a b"],
+    ["an empty federated identity", "principalSet://"],
+  ])("%s is refused", (_, member) => {
+    expect(rejection(member)).toContain(member);
+  });
+
+  test("deleted groups count against the groups-and-domains limit", () => {
+    expect(isGroupOrDomain("deleted:group:admins@example.com?uid=1")).toBe(true);
+    expect(isGroupOrDomain("deleted:user:ada@example.com?uid=1")).toBe(false);
+  });
+});

@@ -3,7 +3,8 @@ import { Violations } from "../../errors.js";
 import { ALL_AUTHENTICATED_USERS, ALL_USERS, canonicalMember } from "../members.js";
 
 export const MAX_PRINCIPALS = 1000;
-const PRINCIPAL_KINDS = ["user:", "serviceAccount:", "group:"];
+// A subject is live: `deleted:` members never match it. Federated identities match their exact member.
+const PRINCIPAL_KINDS = ["user:", "serviceAccount:", "group:", "principal://", "principalSet://"];
 
 export class Subject {
   /** The binding members that match the subject, most specific first. */
@@ -21,12 +22,12 @@ export class Subject {
     principals.forEach((principal, i) => {
       const result = canonicalMember(principal);
       if ("error" in result || !PRINCIPAL_KINDS.some((k) => result.member.startsWith(k))) {
-        violations.add(`${field}[${i}]`, `"${principal}" is not a principal; expected user:{email}, serviceAccount:{email} or group:{id}`);
+        violations.add(`${field}[${i}]`, `"${principal}" is not a principal; expected user:{email}, serviceAccount:{email}, group:{id}, principal://… or principalSet://…`);
         return;
       }
       matching.add(result.member);
       // IAM's domain: members match the users and service accounts of that domain.
-      if (!result.member.startsWith("group:")) domains.add(`domain:${result.member.slice(result.member.indexOf("@") + 1)}`);
+      if (result.member.startsWith("user:") || result.member.startsWith("serviceAccount:")) domains.add(`domain:${result.member.slice(result.member.indexOf("@") + 1)}`);
     });
     for (const d of domains) matching.add(d);
     if (matching.size > 0) matching.add(ALL_AUTHENTICATED_USERS);
