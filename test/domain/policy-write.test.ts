@@ -132,6 +132,14 @@ describe("etag", () => {
     expect(planPolicyWrite(project, requested, undefined, empty).conditional).toBe(true);
   });
 
+  test("a stale etag is ignored when the update mask does not name etag (IAM compares it only then, or with no mask)", () => {
+    const requested = policy({ bindings: [ada], etag: OTHER_ETAG });
+    const plan = planPolicyWrite(project, requested, mask("bindings"), stored({ bindings: [] }));
+    expect(plan.conditional).toBe(false);
+    expect(plan.policy.bindings).toEqual([ada]);
+    serviceError(() => planPolicyWrite(project, requested, mask("bindings", "etag"), stored({ bindings: [] })), "aborted");
+  });
+
   test("no etag is an unconditional overwrite", () => {
     expect(planPolicyWrite(project, policy({ bindings: [ada] }), undefined, stored({ bindings: [ada] })).conditional).toBe(
       false,
