@@ -23,14 +23,17 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
     const procedure = procedureOf(req.method);
     const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
     let code = "OK";
+    const mapped = (e: unknown) => toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
     try {
       const res = await next(req);
       if (writes.get(req.method) ?? cacheIsWrite(req.method)) {
         res.header.set(SEQUENCE_HEADER, String(writtenSequence()));
       }
+      // A stream's failure is raised while it is read, after this returns: map it as a unary call's is.
+      if (res.stream && req.method.methodKind === "server_streaming") return { ...res, message: mappingErrors(res.message, mapped) };
       return res;
     } catch (e) {
-      const error = toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
+      const error = mapped(e);
       code = codeName(error.code);
       throw error;
     } finally {
@@ -41,6 +44,14 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
       }
     }
   };
+}
+
+async function* mappingErrors<T>(messages: AsyncIterable<T>, mapped: (e: unknown) => Error): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (e) {
+    throw mapped(e);
+  }
 }
 
 // Per-method facts, computed once: this interceptor runs on every call.

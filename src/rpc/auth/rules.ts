@@ -51,4 +51,14 @@ export const RULES: Record<string, Rule> = {
   "policy.v1.ResourceService/DeleteResource": (m: { name: string }, c) => c.require(m.name, `${collectionOf(m.name)}.delete`),
   "policy.v1.AccessService/CheckAccess": (m: { resource: string }, c) => c.require(m.resource, "access.check"),
   "policy.v1.AuditService/ListAuditEntries": (m: { resource: string }, c) => c.require(m.resource, "audit.list"),
+  // Watch and consumers (issue 15). A watcher is authorized change by change: it sees the changes of the resources
+  // whose policies it may read (domain/watch.ts), so any authenticated caller may open a stream.
+  "policy.v1.WatchService/Watch": () => undefined,
+  // Consumers are checked by the Sync facade against each consumer's scope (policies.set, or policies.get to read).
+  "policy.v1.SyncService/CreateConsumer": () => undefined,
+  "policy.v1.SyncService/GetConsumer": () => undefined,
+  "policy.v1.SyncService/ListConsumers": () => undefined,
+  "policy.v1.SyncService/DeleteConsumer": () => undefined,
+  "policy.v1.SyncService/AcknowledgeChanges": () => undefined,
+  "policy.v1.SyncService/GetSyncStatus": (m: { resource: string }, c) => c.require(m.resource, "policies.get"),
 };

@@ -608,7 +608,6 @@ function toChangeRecord(row: ChangeRow): ChangeRecord {
     const policy = fromBinary(PolicySchema, row.change);
     policy.etag = row.etag_after ?? new Uint8Array(0);
     policy.updateTime = timestampFromMs(row.time);
-    policy.syncStatus = SyncStatus.PENDING;
     record.policy = policy;
   }
   return record;
