@@ -2,6 +2,8 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_CACHE_MB } from "./store/caching-store.js";
 
+import type { RetentionPolicy as Retention } from "./domain/retention.js";
+
 export interface Config {
   host: string;
   port: number;
@@ -30,6 +32,8 @@ export interface Config {
   workers: number;
   /** Memory budget of the read cache of decoded policies, in MiB (per process). */
   cacheMb: number;
+  /** How much of the change log (the audit log and Watch's history) to keep; undefined: everything. */
+  changeRetention?: Retention;
 }
 
 const OPTIONS = {
@@ -50,6 +54,11 @@ const OPTIONS = {
   insecure: { env: "POLICY_INSECURE", default: undefined, help: "flag (or 1): allow a non-loopback --host without authentication" },
   workers: { env: "POLICY_WORKERS", default: "0", help: "worker processes sharing the ports (0: one process)" },
   "cache-mb": { env: "POLICY_CACHE_MB", default: String(DEFAULT_CACHE_MB), help: "memory for cached decoded policies, per process (0: none)" },
+  "change-retention": {
+    env: "POLICY_CHANGE_RETENTION",
+    default: undefined,
+    help: "change log (audit log, Watch history) kept: an age (30d, 12h) or a row count (1000000); default all",
+  },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
 } as const;
 
@@ -92,6 +101,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     logLevel: get("log-level")!,
     workers: Number(get("workers")),
     cacheMb: Number(get("cache-mb")),
+    changeRetention: retention(get("change-retention")),
   };
   if (config.tlsClientCa && !config.tlsCert) throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
   if (!Number.isInteger(config.workers) || config.workers < 0) throw new Error(`--workers: "${get("workers")}" is not a count`);
@@ -100,6 +110,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     throw new Error("--tls-cert and --tls-key go together: give both or neither");
   }
   return config;
+}
+
+const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+
+/** `30d`, `12h`, `90m`, `3600s`: an age; a plain integer: a row count. */
+function retention(value: string | undefined): Retention | undefined {
+  if (value === undefined || value === "") return undefined;
+  const match = /^(\d+)([dhms])?$/.exec(value.trim());
+  if (!match) throw new Error(`--change-retention: "${value}" is neither an age (30d, 12h, 90m, 3600s) nor a row count`);
+  const n = Number(match[1]);
+  return match[2] ? { maxAgeMs: n * UNIT_MS[match[2]]! } : { keepLast: n };
 }
 
 function list(value: string | undefined): string[] {

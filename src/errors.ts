@@ -7,6 +7,8 @@ export type ErrorCode =
   | "already_exists"
   | "aborted"
   | "failed_precondition"
+  /** A position outside the range that exists (a Watch resume from before the retained change log). */
+  | "out_of_range"
   | "unauthenticated"
   | "permission_denied"
   | "unavailable";

@@ -27,16 +27,24 @@ import { readAuditInterceptor } from "./rpc/read-audit.js";
 import { createAuthentication } from "./rpc/auth/setup.js";
 import { Authorizer } from "./domain/access/authorizer.js";
 import { Audit } from "./domain/audit.js";
+import { ChangeFeed } from "./domain/change-feed.js";
+import { pruneChangeLog } from "./domain/retention.js";
+import { Sync } from "./domain/sync.js";
+import { Watch } from "./domain/watch.js";
 import type { TLSSocket } from "node:tls";
-import { Metrics } from "./rpc/metrics.js";
+import { Metrics, type ConsumerLag } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
 import { API_SERVICES, routes, type ServiceRegistry } from "./rpc/routes.js";
 import { openStore } from "./store/open-store.js";
+import type { Store } from "./store/store.js";
 
 export const DEFAULT_SCHEMA_FILE = new URL("../schema/default.yaml", import.meta.url);
 
 /** Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED. */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
+
+/** How often the change log's retention is applied (when one is configured). */
+export const PRUNE_INTERVAL_MS = 60_000;
 
 /** How long in-flight calls may take to finish at shutdown before their connections are closed. */
 export const SHUTDOWN_GRACE_MS = 10_000;
@@ -75,6 +83,22 @@ function metricsEndpoint(metrics: Metrics): NodeHandlerFn {
   };
 }
 
+/** Each consumer's lag: changes after its acknowledged sequence, and the age of the oldest of them. */
+async function consumerLags(store: Store): Promise<ConsumerLag[]> {
+  const [consumers, latest] = await Promise.all([store.listConsumers(), store.latestSequence()]);
+  const now = Date.now();
+  return Promise.all(
+    consumers.map(async (c) => {
+      const next = c.acknowledgedSeq < latest ? (await store.readChanges(c.acknowledgedSeq, 1))[0] : undefined;
+      return {
+        consumer: c.name,
+        sequences: Math.max(0, latest - c.acknowledgedSeq),
+        seconds: next ? Math.max(0, now - next.timeMs) / 1000 : 0,
+      };
+    }),
+  );
+}
+
 export function loadSchema(file: string | undefined): ResourceSchema {
   const path = file ?? DEFAULT_SCHEMA_FILE;
   return parseSchema(readFileSync(path, "utf8"), String(file ?? "default.yaml"));
@@ -90,13 +114,26 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const pageTokens = new PageTokens(await store.pageTokenKey());
   const access = new Access(store, schema);
   const authorizer = new Authorizer(access, schema, admins, authenticator.enabled);
+  const feed = new ChangeFeed(store);
+  const sync = new Sync(store, schema, authorizer);
   const services = {
-    policies: new Policies(store, schema, pageTokens),
+    policies: new Policies(store, schema, pageTokens, sync),
     resources: new Resources(store, schema, pageTokens),
     access,
     audit: new Audit(store, schema, pageTokens),
     authorizer,
+    watch: new Watch(feed, access, authorizer, schema),
+    sync,
   };
+  const retention = config.changeRetention;
+  const prune = () =>
+    retention &&
+    pruneChangeLog(store, retention).then(
+      (removed) => removed > 0 && logger.info({ removed }, "change log pruned"),
+      (err: unknown) => logger.warn({ err }, "change log pruning failed; retrying later"),
+    );
+  void prune();
+  const pruning = retention && setInterval(prune, PRUNE_INTERVAL_MS).unref();
   const health = new HealthStatus();
   const served = [...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha];
   const exposed = served.map((s) => s.typeName);
@@ -111,6 +148,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const metrics = new Metrics({
     writtenSequence: () => store.writtenSequence,
     storeStats: () => store.stats(),
+    consumerLags: () => consumerLags(store),
   });
   const interceptors = [
     callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence }),
@@ -167,6 +205,9 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     health,
     async close() {
       health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
+      clearInterval(pruning);
+      // Watch streams never finish by themselves: end them (UNAVAILABLE, with where to resume) so the drain can.
+      feed.close();
       const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
       const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
       await Promise.all([main.close(), grpcDrained]);

@@ -4,6 +4,8 @@ import { createConnectTransport, createGrpcTransport, Http2SessionManager } from
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
+import { WatchService } from "../../gen/policy/v1/watch_service_pb.js";
 
 export type PolicyProtocol = "grpc" | "connect";
 
@@ -29,7 +31,11 @@ export interface PolicyClient {
   policies: Client<typeof PolicyService>;
   resources: Client<typeof ResourceService>;
   access: Client<typeof AccessService>;
-  /** The transport the three clients share, to create clients of other services on the same connection. */
+  /** The raw Watch stream; `watch()` (watch.ts) follows it across disconnects. */
+  watch: Client<typeof WatchService>;
+  /** Sync consumers and sync status; `runConsumer()` (consumer.ts) is a consumer's loop. */
+  sync: Client<typeof SyncService>;
+  /** The transport the clients share, to create clients of other services on the same connection. */
   transport: Transport;
   /** Closes the HTTP/2 connection (gRPC); a no-op for the Connect protocol. Calls made afterwards reconnect. */
   close(): void;
@@ -75,6 +81,8 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
     policies: createClient(PolicyService, transport),
     resources: createClient(ResourceService, transport),
     access: createClient(AccessService, transport),
+    watch: createClient(WatchService, transport),
+    sync: createClient(SyncService, transport),
     transport,
     close() {
       sessionManager?.abort();

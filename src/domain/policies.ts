@@ -1,5 +1,5 @@
 // The policy facade the RPC handlers call: validate, read the stored state, decide inside the store's write transaction.
-import type { Policy } from "../../gen/policy/v1/policy_pb.js";
+import { SyncStatus, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import type {
   DeletePolicyRequest,
   EffectivePolicy,
@@ -19,6 +19,7 @@ import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
 import { planPolicyWrite } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
 import type { ResourceSchema } from "./schema/schema.js";
+import type { Sync } from "./sync.js";
 
 
 export interface PolicyPage {
@@ -33,6 +34,8 @@ export class Policies {
     private readonly store: Store,
     private readonly schema: ResourceSchema,
     private readonly pageTokens: PageTokens,
+    /** Computes the sync status of what is returned (sync.ts); without it, every policy shows the stored one. */
+    private readonly sync?: Sync,
   ) {}
 
   async get({ resource, options }: GetPolicyRequest): Promise<Policy> {
@@ -41,13 +44,18 @@ export class Policies {
     requireResourceName(this.schema, "resource", resource);
     const stored = await this.store.getPolicy(resource);
     if (!stored) throw notFound(resource);
-    return policyForVersion(stored.policy, requestedVersion);
+    return this.withStatus(stored.resource, policyForVersion(stored.policy, requestedVersion));
+  }
+
+  private withStatus<P extends Policy>(resource: { name: string; type: string }, policy: P): Promise<P> | P {
+    return this.sync ? this.sync.withStatus(resource, policy) : policy;
   }
 
   async set({ resource, policy, updateMask }: SetPolicyRequest, actor: Actor): Promise<Policy> {
     const type = requireResourceName(this.schema, "resource", resource);
     const decide = (stored: StoredPolicy) => planPolicyWrite(type, policy, updateMask, stored.policy).policy;
-    return fromStore(this.store.updatePolicy(resource, decide, actor));
+    const written = await fromStore(this.store.updatePolicy(resource, decide, actor));
+    return this.withStatus({ name: resource, type: type.name }, written);
   }
 
   /** `readChain` lets a caller that has already read the resource's chain hand it over. */
@@ -60,10 +68,19 @@ export class Policies {
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
     const chain = await readChain();
     if (!chain) throw notFound(resource);
-    return this.effectivePolicies.of(resource, chain, requestedVersion);
+    const effective = this.effectivePolicies.of(resource, chain, requestedVersion);
+    const policies = await Promise.all(effective.policies.map((p) => this.withResourceStatus(p)));
+    // The memoised (shared) answer when no status differs from the stored one; a copy otherwise.
+    return policies.every((p, i) => p === effective.policies[i]) ? effective : { ...effective, policies };
   }
 
-  async list({ resourceType, parent, pageSize, pageToken }: ListPoliciesRequest): Promise<PolicyPage> {
+  /** A listed policy with its computed sync status (the same object when it is unchanged). */
+  private async withResourceStatus(listed: ResourcePolicy): Promise<ResourcePolicy> {
+    const policy = await this.withStatus({ name: listed.resource, type: listed.resourceType }, listed.policy!);
+    return policy === listed.policy ? listed : { ...listed, policy };
+  }
+
+  async list({ resourceType, parent, pageSize, pageToken, syncStatuses }: ListPoliciesRequest): Promise<PolicyPage> {
     const violations = new Violations();
     if (resourceType === "") violations.add("resource_type", `is required; one of ${[...this.schema.types.keys()].join(", ")}`);
     else if (!this.schema.types.has(resourceType)) {
@@ -73,22 +90,39 @@ export class Policies {
       const parentType = typeOfName(this.schema, parent);
       if (typeof parentType === "string") violations.add("parent", parentType);
     }
+    syncStatuses.forEach((status, i) => {
+      if (status === SyncStatus.UNSPECIFIED || SyncStatus[status] === undefined) violations.add(`sync_statuses[${i}]`, "is not a sync status");
+    });
     violations.throwIfAny();
-    const filter = JSON.stringify(["ListPolicies", resourceType, parent]);
+    const wanted = new Set(syncStatuses);
+    // Statuses join the filter only when given, so that the tokens of listings without them stay valid.
+    const filter = JSON.stringify(["ListPolicies", resourceType, parent, ...(wanted.size ? [[...wanted].sort()] : [])]);
     const page = await this.pageTokens.page(
       { pageSize, pageToken },
       filter,
       async (afterCursor, limit) => {
         if (parent !== "" && !(await this.store.getResource(parent))) throw notFound(parent);
-        return this.store.listPolicies({ type: resourceType, beneath: parent || undefined, afterCursor, limit });
+        const beneath = parent || undefined;
+        const listed: ResourcePolicy[] = [];
+        const cursors = new Map<ResourcePolicy, string>();
+        // With a status filter, read on until the page is full: the statuses are computed, not stored.
+        for (let after = afterCursor; listed.length < limit; ) {
+          const rows = await this.store.listPolicies({ type: resourceType, beneath, afterCursor: after, limit });
+          for (const row of rows) {
+            // Listed policies are shown as stored (version 3 when conditional): a listing is not written back.
+            const item = await this.withResourceStatus(resourcePolicy(row, 3));
+            if (wanted.size > 0 && !wanted.has(item.policy!.syncStatus)) continue;
+            cursors.set(item, row.cursor);
+            if (listed.push(item) === limit) break;
+          }
+          if (rows.length < limit || wanted.size === 0) break;
+          after = rows.at(-1)!.cursor;
+        }
+        return listed.map((item) => ({ item, cursor: cursors.get(item)! }));
       },
       (row) => row.cursor,
     );
-    return {
-      // Listed policies are shown as stored (version 3 when conditional): a listing is not written back.
-      resourcePolicies: page.items.map((row) => resourcePolicy(row, 3)),
-      nextPageToken: page.nextPageToken,
-    };
+    return { resourcePolicies: page.items.map((row) => row.item), nextPageToken: page.nextPageToken };
   }
 
   /** Removes the policy; returns the etag of the (now empty) policy and the sequence of the delete. */

@@ -13,6 +13,7 @@ const CODES: Record<ErrorCode, Code> = {
   already_exists: Code.AlreadyExists,
   aborted: Code.Aborted,
   failed_precondition: Code.FailedPrecondition,
+  out_of_range: Code.OutOfRange,
   unauthenticated: Code.Unauthenticated,
   permission_denied: Code.PermissionDenied,
   unavailable: Code.Unavailable,

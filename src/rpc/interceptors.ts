@@ -5,7 +5,8 @@ import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { toConnectError } from "./errors.js";
 import { peerKey, protocolKey } from "./context.js";
-import type { Metrics } from "./metrics.js";
+import type { Metrics } from "./metrics.js";import { withMessage } from "./call-messages.js";
+
 
 /** Response header of every write: a change-log sequence at least as new as the write (a consistency token). */
 export const SEQUENCE_HEADER = "policy-sequence";
@@ -23,14 +24,17 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
     const procedure = procedureOf(req.method);
     const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
     let code = "OK";
+    const mapped = (e: unknown) => toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
     try {
       const res = await next(req);
       if (writes.get(req.method) ?? cacheIsWrite(req.method)) {
         res.header.set(SEQUENCE_HEADER, String(writtenSequence()));
       }
+      // A stream's failure is raised while it is read, after this returns: map it as a unary call's is.
+      if (res.stream && req.method.methodKind === "server_streaming") return withMessage(res, mappingErrors(res.message, mapped));
       return res;
     } catch (e) {
-      const error = toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
+      const error = mapped(e);
       code = codeName(error.code);
       throw error;
     } finally {
@@ -41,6 +45,14 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
       }
     }
   };
+}
+
+async function* mappingErrors<T>(messages: AsyncIterable<T>, mapped: (e: unknown) => Error): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (e) {
+    throw mapped(e);
+  }
 }
 
 // Per-method facts, computed once: this interceptor runs on every call.

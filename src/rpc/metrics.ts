@@ -6,6 +6,15 @@ import type { StoreStats } from "../store/store.js";
 export interface MetricsSources {
   writtenSequence: () => number;
   storeStats: () => Promise<StoreStats>;
+  /** Each sync consumer's lag (SyncService). */
+  consumerLags?: () => Promise<ConsumerLag[]>;
+}
+
+/** How far a sync consumer is behind: changes it has not acknowledged, and the age of the oldest of them. */
+export interface ConsumerLag {
+  consumer: string;
+  sequences: number;
+  seconds: number;
 }
 
 export class Metrics {
@@ -42,6 +51,35 @@ export class Metrics {
         this.set(sources.writtenSequence());
       },
     });
+    // A consumer that stops acknowledging shows here as a growing lag, not as silence.
+    const lags = sources.consumerLags;
+    if (lags) {
+      // One read serves both gauges of a scrape (the first collects it, the second takes it).
+      let scrape: Promise<ConsumerLag[]> | undefined;
+      new Gauge({
+        name: "policy_consumer_lag_seconds",
+        help: "Age of the oldest change a sync consumer has not acknowledged (0 when it is current).",
+        labelNames: ["consumer"] as const,
+        registers: [this.registry],
+        async collect() {
+          scrape = lags();
+          this.reset();
+          for (const lag of await scrape) this.set({ consumer: lag.consumer }, lag.seconds);
+        },
+      });
+      new Gauge({
+        name: "policy_consumer_lag_sequences",
+        help: "Changes committed after a sync consumer's acknowledged sequence.",
+        labelNames: ["consumer"] as const,
+        registers: [this.registry],
+        async collect() {
+          const current = await (scrape ?? lags());
+          scrape = undefined;
+          this.reset();
+          for (const lag of current) this.set({ consumer: lag.consumer }, lag.sequences);
+        },
+      });
+    }
     new Gauge({
       name: "policy_cache_entries",
       help: "Resources whose decoded policy is held in the read cache.",

@@ -5,15 +5,21 @@ import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
+import { WatchService } from "../../gen/policy/v1/watch_service_pb.js";
 import type { Access } from "../domain/access/access.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Audit } from "../domain/audit.js";
 import type { Policies } from "../domain/policies.js";
 import type { Resources } from "../domain/resources.js";
+import type { Sync } from "../domain/sync.js";
+import type { Watch } from "../domain/watch.js";
 import { accessService } from "./access-service.js";
 import { auditService } from "./audit-service.js";
 import { policyService } from "./policy-service.js";
 import { resourceService } from "./resource-service.js";
+import { syncService } from "./sync-service.js";
+import { watchService } from "./watch-service.js";
 
 export interface Services {
   policies: Policies;
@@ -21,6 +27,8 @@ export interface Services {
   access: Access;
   audit: Audit;
   authorizer: Authorizer;
+  watch: Watch;
+  sync: Sync;
 }
 
 /** What both transports offer for registering a service: a ConnectRouter, and the grpc-js adapter. */
@@ -28,7 +36,14 @@ export interface ServiceRegistry {
   service<T extends DescService>(service: T, implementation: ServiceImpl<T>): unknown;
 }
 
-export const API_SERVICES: readonly DescService[] = [PolicyService, ResourceService, AccessService, AuditService];
+export const API_SERVICES: readonly DescService[] = [
+  PolicyService,
+  ResourceService,
+  AccessService,
+  AuditService,
+  WatchService,
+  SyncService,
+];
 
 export function routes(services: Services): (router: ServiceRegistry) => void {
   return (router) => {
@@ -36,5 +51,7 @@ export function routes(services: Services): (router: ServiceRegistry) => void {
     router.service(ResourceService, resourceService(services.resources));
     router.service(AccessService, accessService(services.access));
     router.service(AuditService, auditService(services.audit));
+    router.service(WatchService, watchService(services.watch));
+    router.service(SyncService, syncService(services.sync));
   };
 }

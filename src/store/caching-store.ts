@@ -8,7 +8,12 @@ import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { share } from "../shared-value.js";
 import type {
+  Acknowledgement,
   Actor,
+  ChangeRecord,
+  NewConsumer,
+  Retention,
+  StoredConsumer,
   AuditQuery,
   AuditRecord,
   ChangesSince,
@@ -149,6 +154,35 @@ export class CachingStore implements Store {
 
   pageTokenKey(): Promise<Uint8Array> {
     return this.inner.pageTokenKey();
+  }
+
+  // The change feed and consumers are not cached: Watch keeps its own window of recent changes (domain/change-feed.ts).
+  readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
+    return this.inner.readChanges(afterSeq, limit);
+  }
+
+  oldestSequence(): Promise<number> {
+    return this.inner.oldestSequence();
+  }
+
+  pruneChanges(retention: Retention): Promise<number> {
+    return this.inner.pruneChanges(retention);
+  }
+
+  createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
+    return this.inner.createConsumer(consumer, timeMs);
+  }
+
+  listConsumers(): Promise<StoredConsumer[]> {
+    return this.inner.listConsumers();
+  }
+
+  deleteConsumer(name: string): Promise<void> {
+    return this.inner.deleteConsumer(name);
+  }
+
+  acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer> {
+    return this.inner.acknowledgeChanges(name, ack);
   }
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {

@@ -16,3 +16,9 @@ export function revisionEtag(seq: number): Uint8Array {
 export function resourceEtag(seq: number): string {
   return Buffer.from(revisionEtag(seq)).toString("base64url");
 }
+
+/** The change-log sequence an etag was minted from (its revision); undefined for bytes this module did not mint. */
+export function etagSequence(etag: Uint8Array): number | undefined {
+  if (etag.length !== 9 || etag[0] !== ETAG_FORMAT) return undefined;
+  return Number(new DataView(etag.buffer, etag.byteOffset, etag.byteLength).getBigUint64(1));
+}

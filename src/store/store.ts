@@ -95,6 +95,75 @@ export interface ChangesSince {
   changed: string[] | "many";
 }
 
+// --- The change feed and sync consumers (Watch, SyncService) ---
+
+/** A change-log row with what Watch needs to filter, authorize and present it. */
+export interface ChangeRecord {
+  seq: number;
+  timeMs: number;
+  principal: string;
+  /** `resource.create`, `resource.update`, `resource.delete`, `policy.set` or `policy.delete` (as the audit log). */
+  action: string;
+  resource: string;
+  /** The resource's schema type. */
+  resourceType: string;
+  /** The parent after the change (before it, for a delete); "" for a root. */
+  parent: string;
+  /** For a `resource.update` that moved the resource: the parent before; undefined otherwise. */
+  previousParent?: string;
+  /** The resource and its ancestors' names at the time of the change, from it up to its root. */
+  lineage: readonly string[];
+  /** For a move: the lineage before it. */
+  previousLineage?: readonly string[];
+  /** For `policy.set`: the policy written, with its etag and update time. */
+  policy?: Policy;
+}
+
+/** How much of the change log to keep; `pruneChanges` never removes the newest row (sequences must not restart). */
+export interface Retention {
+  /** Remove rows committed before this time (epoch milliseconds). */
+  beforeMs?: number;
+  /** Keep at most this many of the newest rows. */
+  keepLast?: number;
+}
+
+/** A consumer's scope, as registered. */
+export interface NewConsumer {
+  name: string;
+  displayName: string;
+  /** "" for every resource. */
+  subtree: string;
+  /** Empty for every type. */
+  resourceTypes: readonly string[];
+}
+
+/** A change a consumer reported it could not apply. */
+export interface ConsumerFailure {
+  resource: string;
+  seq: number;
+  message: string;
+  timeMs: number;
+}
+
+export interface StoredConsumer extends NewConsumer {
+  acknowledgedSeq: number;
+  /** undefined before the first acknowledgement. */
+  acknowledgeTimeMs?: number;
+  createTimeMs: number;
+  /** Unresolved failures, by resource name. */
+  failures: ConsumerFailure[];
+}
+
+export interface Acknowledgement {
+  /** The acknowledged sequence becomes max(stored, upTo). */
+  upTo: number;
+  /** Upserted by (consumer, resource). */
+  failures: readonly Omit<ConsumerFailure, "timeMs">[];
+  /** Resources whose failure is removed (applied after all). */
+  resolved: readonly string[];
+  timeMs: number;
+}
+
 /** What operators see of the store on /metrics. */
 export interface StoreStats {
   /** Bytes the database takes on disk, when the store can tell. */
@@ -150,6 +219,23 @@ export interface Store {
   changesSince(afterSeq: number, limit: number): Promise<ChangesSince>;
   /** The change-log rows of one resource, oldest first. */
   listAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
+  /**
+   * Change-log rows after `afterSeq`, oldest first, at most `limit`. Rows appear in sequence order with no gap: a
+   * sequence is only visible once every smaller one is committed.
+   */
+  readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]>;
+  /** The smallest sequence still in the change log (retention removes older rows); 0 when the log is empty. */
+  oldestSequence(): Promise<number>;
+  /** Removes old change-log rows (they are the audit log too); returns how many. Keeps the newest row always. */
+  pruneChanges(retention: Retention): Promise<number>;
+  /** StoreError already_exists (subject: the name) when the name is taken. */
+  createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer>;
+  /** Every consumer with its unresolved failures, by name (consumers are few: tens, not thousands). */
+  listConsumers(): Promise<StoredConsumer[]>;
+  /** StoreError not_found (subject: the name) when there is no such consumer. */
+  deleteConsumer(name: string): Promise<void>;
+  /** In one transaction; StoreError not_found when there is no such consumer. */
+  acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer>;
   /** The key that signs page tokens: made once per database, so tokens survive restarts and work on every replica. */
   pageTokenKey(): Promise<Uint8Array>;
   stats(): Promise<StoreStats>;

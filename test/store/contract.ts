@@ -391,6 +391,129 @@ export function storeContract(factory: StoreFactory): void {
       });
     });
 
+    describe("the change feed (Watch)", () => {
+      test("readChanges returns every row after a sequence in order, with type, parent and lineage", async () => {
+        const from = await store.latestSequence();
+        await grant(store, PROJECT, "user:ada@example.com");
+        await store.updateResource(PROJECT, () => ({ parent: ORG }), actor);
+        await store.updatePolicy(PROJECT, () => undefined, actor);
+        await store.deleteResource(CLOUD, () => ({ cascade: false }), actor);
+        const changes = await store.readChanges(from, 100);
+        expect(changes.map((c) => c.seq)).toEqual([from + 1, from + 2, from + 3, from + 4]);
+        expect(changes.map((c) => c.action)).toEqual(["policy.set", "resource.update", "policy.delete", "resource.delete"]);
+        const [set, move, deleted, gone] = changes;
+        expect(set).toMatchObject({ resource: PROJECT, resourceType: "project", parent: CLOUD, lineage: [PROJECT, CLOUD, ORG] });
+        expect(set!.principal).toBe(actor.principal);
+        expect(set!.policy!.bindings[0]!.members).toEqual(["user:ada@example.com"]);
+        expect(hex(set!.policy!.etag)).toBe(hex((await store.readChanges(from, 1))[0]!.policy!.etag));
+        expect(set!.policy!.etag.length).toBeGreaterThan(0);
+        expect(move).toMatchObject({
+          parent: ORG,
+          previousParent: CLOUD,
+          lineage: [PROJECT, ORG],
+          previousLineage: [PROJECT, CLOUD, ORG],
+        });
+        expect(deleted!.policy).toBeUndefined();
+        expect(set!.previousParent).toBeUndefined();
+        expect(gone).toMatchObject({ resource: CLOUD, resourceType: "cloud", parent: ORG, lineage: [CLOUD, ORG] });
+        expect((await store.readChanges(from, 2)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
+        expect(await store.readChanges(from + 4, 10)).toEqual([]);
+      });
+
+      test("a cascade delete records each resource's lineage as it was", async () => {
+        const from = await store.latestSequence();
+        await store.deleteResource(ORG, () => ({ cascade: true }), actor);
+        const changes = await store.readChanges(from, 10);
+        expect(changes.map((c) => [c.resource, c.lineage])).toEqual([
+          [PROJECT, [PROJECT, CLOUD, ORG]],
+          [CLOUD, [CLOUD, ORG]],
+          [ORG, [ORG]],
+        ]);
+      });
+
+      test("another instance reads the rows at once", async () => {
+        const other = await another();
+        await grant(other, CLOUD, "user:ada@example.com");
+        const latest = await store.latestSequence();
+        expect((await store.readChanges(latest - 1, 10)).map((c) => c.resource)).toEqual([CLOUD]);
+      });
+
+      test("pruning by count and by age keeps the newest row; the oldest sequence follows", async () => {
+        const first = await store.oldestSequence();
+        expect(first).toBe(1);
+        for (let i = 0; i < 5; i++) await grant(store, ORG, `user:u${i}@example.com`);
+        const latest = await store.latestSequence();
+        expect(await store.pruneChanges({ keepLast: 3 })).toBe(latest - 3);
+        expect(await store.oldestSequence()).toBe(latest - 2);
+        expect((await store.readChanges(0, 100)).map((c) => c.seq)).toEqual([latest - 2, latest - 1, latest]);
+        expect(await store.pruneChanges({ beforeMs: Date.now() + 60_000 })).toBe(2);
+        expect(await store.oldestSequence()).toBe(latest);
+        // Sequences never restart: the next write follows the newest.
+        await grant(store, ORG, "user:next@example.com");
+        expect(await store.latestSequence()).toBe(latest + 1);
+        expect(await store.pruneChanges({ keepLast: 0 })).toBe(1);
+        expect(await store.oldestSequence()).toBe(latest + 1);
+      });
+
+      test("a cache that looks from before the retained log is told that many changed", async () => {
+        const other = await another();
+        for (let i = 0; i < 3; i++) await grant(store, ORG, `user:u${i}@example.com`);
+        const latest = await store.latestSequence();
+        await store.pruneChanges({ keepLast: 1 });
+        expect((await other.changesSince(1, 100)).changed).toBe("many");
+        expect((await other.changesSince(latest - 1, 100)).changed).toEqual([ORG]);
+      });
+    });
+
+    describe("consumers", () => {
+      const scope = { name: "consumers/edge", displayName: "Edge", subtree: ORG, resourceTypes: ["project"] };
+
+      test("created, listed by name with their scope, and deleted; a taken name or unknown one fails", async () => {
+        const created = await store.createConsumer(scope, 1000);
+        expect(created).toEqual({ ...scope, acknowledgedSeq: 0, createTimeMs: 1000, failures: [] });
+        await store.createConsumer({ name: "consumers/all", displayName: "", subtree: "", resourceTypes: [] }, 2000);
+        expect((await store.listConsumers()).map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
+        await expectStoreError(store.createConsumer(scope, 3000), "already_exists", scope.name);
+        await store.deleteConsumer("consumers/all");
+        expect((await (await another()).listConsumers()).map((c) => c.name)).toEqual(["consumers/edge"]);
+        await expectStoreError(store.deleteConsumer("consumers/all"), "not_found", "consumers/all");
+      });
+
+      test("acknowledgements move forward only; failures are upserted per resource and resolved", async () => {
+        await store.createConsumer(scope, 1000);
+        let consumer = await store.acknowledgeChanges(scope.name, {
+          upTo: 5,
+          failures: [{ resource: PROJECT, seq: 4, message: "quota" }],
+          resolved: [],
+          timeMs: 2000,
+        });
+        expect(consumer).toMatchObject({ acknowledgedSeq: 5, acknowledgeTimeMs: 2000 });
+        expect(consumer.failures).toEqual([{ resource: PROJECT, seq: 4, message: "quota", timeMs: 2000 }]);
+        consumer = await store.acknowledgeChanges(scope.name, {
+          upTo: 3,
+          failures: [{ resource: PROJECT, seq: 5, message: "again" }, { resource: CLOUD, seq: 5, message: "x" }],
+          resolved: [],
+          timeMs: 3000,
+        });
+        expect(consumer.acknowledgedSeq).toBe(5);
+        expect(consumer.failures.map((f) => [f.resource, f.seq, f.message])).toEqual([
+          [CLOUD, 5, "x"],
+          [PROJECT, 5, "again"],
+        ]);
+        consumer = await store.acknowledgeChanges(scope.name, { upTo: 6, failures: [], resolved: [PROJECT], timeMs: 4000 });
+        expect(consumer.failures.map((f) => f.resource)).toEqual([CLOUD]);
+        expect((await store.listConsumers())[0]).toEqual(consumer);
+        await expectStoreError(
+          store.acknowledgeChanges("consumers/none", { upTo: 1, failures: [], resolved: [], timeMs: 1 }),
+          "not_found",
+          "consumers/none",
+        );
+        await store.deleteConsumer(scope.name);
+        await store.createConsumer(scope, 5000);
+        expect((await store.listConsumers())[0]!.failures).toEqual([]);
+      });
+    });
+
     if (factory.cached) {
       describe("the read cache", () => {
         test("a second read returns the same shared object: no caller can change what the next one reads", async () => {

@@ -57,7 +57,8 @@ export type Policy = Message<"policy.v1.Policy"> & {
   auditConfigs: AuditConfig[];
 
   /**
-   * Output only. Whether this revision of the policy has been delivered to every configured downstream consumer.
+   * Output only. Whether this revision of the policy has been delivered to every downstream consumer whose scope
+   * covers the resource (SyncService), computed from their acknowledgements when the policy is read.
    *
    * @generated from field: policy.v1.SyncStatus sync_status = 100;
    */
@@ -307,7 +308,8 @@ export enum SyncStatus {
   PENDING = 1,
 
   /**
-   * The current revision has been delivered to every consumer (or no consumer is configured).
+   * The current revision has been delivered to every covering consumer (or no consumer covers the resource: there
+   * is nothing to deliver).
    *
    * @generated from enum value: SYNC_STATUS_SUCCESS = 2;
    */

@@ -4,6 +4,7 @@ import { check } from "./check.js";
 import type { Command } from "./command.js";
 import { get, list, lookup, remove, set } from "./policies.js";
 import * as resources from "./resources.js";
+import { syncStatus, watch } from "./watch.js";
 
 export const COMMANDS: readonly Command[] = [
   set,
@@ -19,11 +20,14 @@ export const COMMANDS: readonly Command[] = [
   resources.list,
   resources.move,
   resources.remove,
+  watch,
+  syncStatus,
 ];
 
 /** Groups of commands: `resources` alone shows its subcommands. */
 export const GROUPS: Record<string, string> = {
   resources: "register and manage the resources policies attach to",
+  sync: "where policies stand with the consumers that apply them",
 };
 
 export function findCommand(words: string[]): Command | undefined {

@@ -8,7 +8,8 @@ import {
   ResourcePolicySchema,
   type ResourcePolicy,
 } from "../../../gen/policy/v1/policy_service_pb.js";
-import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
+import { SyncStatus } from "../../../gen/policy/v1/policy_pb.js";
+import { flag, list as values, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
 import { conditionCell, hasConditions, policyRows, print, printPolicy, syncStatusName, table } from "../output.js";
@@ -137,11 +138,24 @@ export const list: Command = {
   options: {
     "resource-type": RESOURCE_OPTIONS["resource-type"]!,
     parent: { type: "string", value: "NAME", help: "only resources beneath this one, at any depth" },
+    "sync-status": {
+      type: "string",
+      value: "STATUS",
+      multiple: true,
+      help: "only policies with this sync status: pending, success or failed (repeatable)",
+    },
   },
   async run(ctx) {
     const typeName = required(ctx.values, "resource-type", ctx.command);
     const type = ctx.types.get(typeName, ctx.command);
     const parent = str(ctx.values, "parent");
+    const syncStatuses = values(ctx.values, "sync-status").map((s) => {
+      const status = SyncStatus[s.toUpperCase() as keyof typeof SyncStatus];
+      if (status === undefined || status === SyncStatus.UNSPECIFIED) {
+        throw new UsageError(`--sync-status "${s}" is not pending, success or failed`, ctx.command);
+      }
+      return status;
+    });
     const all: ResourcePolicy[] = [];
     let pageToken = "";
     do {
@@ -150,6 +164,7 @@ export const list: Command = {
         parent: parent ? parentName(ctx, parent) : "",
         pageSize: 1000,
         pageToken,
+        syncStatuses,
       });
       all.push(...page.resourcePolicies);
       pageToken = page.nextPageToken;

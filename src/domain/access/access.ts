@@ -15,7 +15,7 @@ import type { Store } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
 import type { ResourceSchema as Schema } from "../schema/schema.js";
 import { auditsRead, checkChain } from "./chain-check.js";
-import { CallResources, type ResolvedResource } from "./resolved.js";
+import { CallResources, ResolvedResource } from "./resolved.js";
 import { Subject } from "./subject.js";
 
 export const MAX_PERMISSIONS = 100;
@@ -30,6 +30,11 @@ export class Access {
   /** The memo of one call's resources. */
   callResources(): CallResources {
     return new CallResources(this.schema, this.store);
+  }
+
+  /** One resource resolved outside a call's memo (a stream's changes, a consumer's scope). */
+  resolve(name: string): ResolvedResource {
+    return new ResolvedResource(name, this.schema, this.store);
   }
 
   /** `resource` is `request.resource`, resolved. */

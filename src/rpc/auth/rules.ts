@@ -13,6 +13,8 @@ import { AccessService } from "../../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../../gen/policy/v1/audit_service_pb.js";
 import { PolicyService } from "../../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../../gen/policy/v1/resource_service_pb.js";
+import { SyncService } from "../../../gen/policy/v1/sync_service_pb.js";
+import { WatchService } from "../../../gen/policy/v1/watch_service_pb.js";
 import type { ResourceSchema } from "../../domain/schema/schema.js";
 
 export interface Checks {
@@ -104,6 +106,20 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
   rule(AuditService.method.listAuditEntries, {
     resource: (req) => req.resource,
     authorize: (req, c) => c.require(req.resource, "audit.list"),
+  }),
+  // Watch and consumers. A watcher is authorized change by change: it sees the changes of the resources whose
+  // policies it may read (domain/watch.ts), so any authenticated caller may open a stream.
+  rule(WatchService.method.watch, { resource: (req) => req.subtree, authorize: () => undefined }),
+  // Consumers are checked by the Sync facade against each consumer's scope (policies.set, or policies.get to read).
+  rule(SyncService.method.createConsumer, { authorize: () => undefined }),
+  // A consumer is not a resource: reading one concerns no resource's audit configs.
+  rule(SyncService.method.getConsumer, { resource: () => "", authorize: () => undefined }),
+  rule(SyncService.method.listConsumers, { resource: () => "", authorize: () => undefined }),
+  rule(SyncService.method.deleteConsumer, { authorize: () => undefined }),
+  rule(SyncService.method.acknowledgeChanges, { authorize: () => undefined }),
+  rule(SyncService.method.getSyncStatus, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, "policies.get"),
   }),
 ]);
 

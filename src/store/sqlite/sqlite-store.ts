@@ -7,10 +7,15 @@ import { PolicySchema, SyncStatus, type Policy } from "../../../gen/policy/v1/po
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
 import { statSync } from "node:fs";
 import { resourceEtag, revisionEtag } from "../etag.js";
-import { resourceExists, resourceNotFound } from "../errors.js";
+import { StoreError, resourceExists, resourceNotFound } from "../errors.js";
 import type {
+  Acknowledgement,
   Actor,
+  ChangeRecord,
   ChangesSince,
+  NewConsumer,
+  Retention,
+  StoredConsumer,
   HierarchyReader,
   AuditQuery,
   AuditRecord,
@@ -44,6 +49,40 @@ interface Change {
   seq: number;
   time: number;
   principal: string;
+}
+
+/** Where a change happened in the hierarchy, recorded with it for Watch filters and authorization. */
+interface ChangePlace {
+  resourceType: string;
+  parent: string;
+  lineage: readonly string[];
+  previousParent?: string;
+  previousLineage?: readonly string[];
+}
+
+interface ChangeRow {
+  seq: number;
+  time: number;
+  principal: string;
+  action: string;
+  resource: string;
+  etag_after: Uint8Array | null;
+  change: Uint8Array | null;
+  resource_type: string;
+  parent: string;
+  previous_parent: string | null;
+  lineage: string;
+  previous_lineage: string | null;
+}
+
+interface ConsumerRow {
+  name: string;
+  display_name: string;
+  subtree: string;
+  resource_types: string;
+  acknowledged_seq: number;
+  acknowledge_time: number | null;
+  create_time: number;
 }
 
 interface PolicyRow {
@@ -107,9 +146,45 @@ export class SqliteStore implements Store {
       ),
       nextSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) + 1 FROM change_log`).pluck(),
       logChange: db.prepare(
-        `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change)
-         VALUES (@seq, @time, @principal, @action, @resource, @etagBefore, @etagAfter, @change)`,
+        `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change,
+           resource_type, parent, previous_parent, lineage, previous_lineage)
+         VALUES (@seq, @time, @principal, @action, @resource, @etagBefore, @etagAfter, @change,
+           @resourceType, @parent, @previousParent, @lineage, @previousLineage)`,
       ),
+      readChanges: db.prepare<[number, number], ChangeRow>(
+        `SELECT seq, time, principal, action, resource, etag_after, change, resource_type, parent, previous_parent,
+           lineage, previous_lineage
+         FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      oldestSeq: db.prepare<[], number>(`SELECT COALESCE(MIN(seq), 0) FROM change_log`).pluck(),
+      pruneBefore: db.prepare<[number]>(
+        `DELETE FROM change_log WHERE time < ? AND seq < (SELECT MAX(seq) FROM change_log)`,
+      ),
+      pruneKeeping: db.prepare<[number]>(
+        `DELETE FROM change_log WHERE seq <= (SELECT MAX(seq) FROM change_log) - ?`,
+      ),
+      insertConsumer: db.prepare(
+        `INSERT INTO consumers (name, display_name, subtree, resource_types, create_time)
+         VALUES (@name, @displayName, @subtree, @resourceTypes, @time)`,
+      ),
+      consumers: db.prepare<[], ConsumerRow>(`SELECT * FROM consumers ORDER BY name`),
+      consumer: db.prepare<[string], ConsumerRow>(`SELECT * FROM consumers WHERE name = ?`),
+      failures: db.prepare<[], { consumer: string; resource: string; seq: number; message: string; time: number }>(
+        `SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource`,
+      ),
+      failuresOf: db.prepare<[string], { resource: string; seq: number; message: string; time: number }>(
+        `SELECT resource, seq, message, time FROM consumer_failures WHERE consumer = ? ORDER BY resource`,
+      ),
+      deleteConsumer: db.prepare<[string]>(`DELETE FROM consumers WHERE name = ?`),
+      acknowledge: db.prepare(
+        `UPDATE consumers SET acknowledged_seq = MAX(acknowledged_seq, @upTo), acknowledge_time = @time
+         WHERE name = @name`,
+      ),
+      upsertFailure: db.prepare(
+        `INSERT INTO consumer_failures (consumer, resource, seq, message, time) VALUES (@name, @resource, @seq, @message, @time)
+         ON CONFLICT (consumer, resource) DO UPDATE SET seq = excluded.seq, message = excluded.message, time = excluded.time`,
+      ),
+      resolveFailure: db.prepare(`DELETE FROM consumer_failures WHERE consumer = ? AND resource = ?`),
       insertResource: db.prepare(
         `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time,
            update_time)
@@ -163,6 +238,8 @@ export class SqliteStore implements Store {
       return { latest: Math.max(afterSeq, this.writtenSequence), changed: [] };
     }
     const rows = this.stmt.changedAfter.all(afterSeq, limit + 1);
+    // Retention removed rows after afterSeq: what changed in them is unknown.
+    if (afterSeq + 1 < (rows[0]?.seq ?? 0)) return { latest: this.stmt.latestSeq.get()!, changed: "many" };
     const latest = rows.length > limit ? this.stmt.latestSeq.get()! : Math.max(afterSeq, rows.at(-1)?.seq ?? 0);
     this.lastLook = { dataVersion, latest };
     return { latest, changed: rows.length > limit ? "many" : rows.map((row) => row.resource) };
@@ -201,7 +278,7 @@ export class SqliteStore implements Store {
       const path = `${parentId === null ? "/" : this.stmt.pathOf.get(parentId)}${id}/`;
       const change = this.newChange(actor);
       this.stmt.insertResource.run({ ...resource, id, parentId, path, ...change });
-      return this.logResourceChange(change, "resource.create", resource.name, null);
+      return this.logResourceChange(change, "resource.create", resource.name, null, this.placeOf(resource.name));
     });
   }
 
@@ -214,8 +291,11 @@ export class SqliteStore implements Store {
       const current = this.requireResource(name);
       const changes = decide(toResource(current), this.hierarchy);
       let parentId = current.parent === null ? null : this.stmt.idByName.get(current.parent)!;
-      if (changes.parent !== undefined && changes.parent !== (current.parent ?? "")) {
-        parentId = changes.parent === "" ? null : this.requireId(changes.parent);
+      const before = this.placeOf(name);
+      const newParent = changes.parent;
+      const moves = newParent !== undefined && newParent !== (current.parent ?? "");
+      if (moves) {
+        parentId = newParent === "" ? null : this.requireId(newParent);
         const parentPath = parentId === null ? "/" : this.stmt.pathOf.get(parentId)!;
         const oldPath = current.path;
         this.stmt.movePaths.run({ oldPath, oldPathEnd: pathEnd(oldPath), newPath: `${parentPath}${current.id}/` });
@@ -227,7 +307,10 @@ export class SqliteStore implements Store {
         displayName: changes.displayName ?? current.display_name,
         ...change,
       });
-      return this.logResourceChange(change, "resource.update", name, current.revision);
+      const place = moves
+        ? { ...this.placeOf(name), previousParent: before.parent, previousLineage: before.lineage }
+        : before;
+      return this.logResourceChange(change, "resource.update", name, current.revision, place);
     });
   }
 
@@ -240,10 +323,16 @@ export class SqliteStore implements Store {
       const current = this.requireResource(name);
       const { cascade } = decide(toResource(current), this.hierarchy);
       const doomed = cascade ? this.stmt.subtree.all(current.path, pathEnd(current.path)) : [current];
+      // Lineages as they were before the delete, each from its parent's (rows come deepest first).
+      const lineages = new Map<string, readonly string[]>([[name, this.hierarchy.lineage(name)!]]);
+      for (const row of [...doomed].reverse()) {
+        if (row.name !== name) lineages.set(row.name, [row.name, ...lineages.get(row.parent!)!]);
+      }
       const change = this.newChange(actor);
       for (const row of doomed) {
         this.stmt.deleteResource.run(row.id);
-        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, null);
+        const place = { resourceType: row.type, parent: row.parent ?? "", lineage: lineages.get(row.name)! };
+        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, null, place);
         change.seq++;
       }
       return doomed.map((row) => row.name);
@@ -306,7 +395,8 @@ export class SqliteStore implements Store {
       const change = this.newChange(actor);
       this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount: stored.bindings.length, ...change });
       const action = policy ? "policy.set" : "policy.delete";
-      this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null);
+      const place = { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(resource)! };
+      this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null, place);
       return this.policyOf(row);
     });
   }
@@ -339,6 +429,56 @@ export class SqliteStore implements Store {
       etagBefore: r.etag_before ?? undefined,
       etagAfter: r.etag_after ?? undefined,
     }));
+  }
+
+  async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
+    return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
+  }
+
+  async oldestSequence(): Promise<number> {
+    return this.stmt.oldestSeq.get()!;
+  }
+
+  async pruneChanges(retention: Retention): Promise<number> {
+    return this.queue.write(() => {
+      let removed = 0;
+      if (retention.beforeMs !== undefined) removed += this.stmt.pruneBefore.run(retention.beforeMs).changes;
+      if (retention.keepLast !== undefined) removed += this.stmt.pruneKeeping.run(Math.max(1, retention.keepLast)).changes;
+      return removed;
+    });
+  }
+
+  async createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
+    return this.queue.write(() => {
+      if (this.stmt.consumer.get(consumer.name)) throw new StoreError("already_exists", consumer.name, `consumer "${consumer.name}" exists`);
+      this.stmt.insertConsumer.run({ ...consumer, resourceTypes: JSON.stringify(consumer.resourceTypes), time: timeMs });
+      return this.consumerOf(consumer.name);
+    });
+  }
+
+  async listConsumers(): Promise<StoredConsumer[]> {
+    const failures = new Map<string, { resource: string; seq: number; message: string; time: number }[]>();
+    for (const f of this.stmt.failures.all()) failures.set(f.consumer, [...(failures.get(f.consumer) ?? []), f]);
+    return this.stmt.consumers.all().map((row) => toConsumer(row, failures.get(row.name) ?? []));
+  }
+
+  async deleteConsumer(name: string): Promise<void> {
+    await this.queue.write(() => {
+      if (this.stmt.deleteConsumer.run(name).changes === 0) throw consumerNotFound(name);
+    });
+  }
+
+  async acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer> {
+    return this.queue.write(() => {
+      if (this.stmt.acknowledge.run({ name, upTo: ack.upTo, time: ack.timeMs }).changes === 0) throw consumerNotFound(name);
+      for (const f of ack.failures) this.stmt.upsertFailure.run({ name, ...f, time: ack.timeMs });
+      for (const resource of ack.resolved) this.stmt.resolveFailure.run(name, resource);
+      return this.consumerOf(name);
+    });
+  }
+
+  private consumerOf(name: string): StoredConsumer {
+    return toConsumer(this.stmt.consumer.get(name)!, this.stmt.failuresOf.all(name));
   }
 
   async pageTokenKey(): Promise<Uint8Array> {
@@ -381,16 +521,41 @@ export class SqliteStore implements Store {
     etagBefore: Uint8Array | null,
     etagAfter: Uint8Array | null,
     state: Uint8Array | null,
+    place: ChangePlace,
   ): void {
-    this.stmt.logChange.run({ ...change, action, resource, etagBefore, etagAfter, change: state });
+    this.stmt.logChange.run({
+      ...change,
+      action,
+      resource,
+      etagBefore,
+      etagAfter,
+      change: state,
+      resourceType: place.resourceType,
+      parent: place.parent,
+      previousParent: place.previousParent ?? null,
+      lineage: JSON.stringify(place.lineage),
+      previousLineage: place.previousLineage ? JSON.stringify(place.previousLineage) : null,
+    });
   }
 
   /** Logs a resource create or update with the resource's new state, and returns it. */
-  private logResourceChange(change: Change, action: string, name: string, revisionBefore: number | null): Resource {
+  private logResourceChange(
+    change: Change,
+    action: string,
+    name: string,
+    revisionBefore: number | null,
+    place: ChangePlace,
+  ): Resource {
     const resource = toResource(this.stmt.resourceByName.get(name)!);
     const before = revisionBefore === null ? null : revisionEtag(revisionBefore);
-    this.logChange(change, action, name, before, revisionEtag(change.seq), toBinary(ResourceSchema, resource));
+    this.logChange(change, action, name, before, revisionEtag(change.seq), toBinary(ResourceSchema, resource), place);
     return resource;
+  }
+
+  /** The resource's type, parent and lineage now (inside a write transaction: as the change finds them). */
+  private placeOf(name: string): ChangePlace {
+    const row = this.stmt.resourceByName.get(name)!;
+    return { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(name)! };
   }
 
   private policyOf(row: ResourceRow): Policy {
@@ -422,6 +587,48 @@ function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
   return { resource, policy: decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!) };
 }
 
+function consumerNotFound(name: string): StoreError {
+  return new StoreError("not_found", name, `no consumer "${name}"`);
+}
+
+function toChangeRecord(row: ChangeRow): ChangeRecord {
+  const record: ChangeRecord = {
+    seq: row.seq,
+    timeMs: row.time,
+    principal: row.principal,
+    action: row.action,
+    resource: row.resource,
+    resourceType: row.resource_type,
+    parent: row.parent,
+    lineage: JSON.parse(row.lineage) as string[],
+  };
+  if (row.previous_parent !== null) record.previousParent = row.previous_parent;
+  if (row.previous_lineage !== null) record.previousLineage = JSON.parse(row.previous_lineage) as string[];
+  if (row.action === "policy.set" && row.change) {
+    const policy = fromBinary(PolicySchema, row.change);
+    policy.etag = row.etag_after ?? new Uint8Array(0);
+    policy.updateTime = timestampFromMs(row.time);
+    record.policy = policy;
+  }
+  return record;
+}
+
+function toConsumer(
+  row: ConsumerRow,
+  failures: readonly { resource: string; seq: number; message: string; time: number }[],
+): StoredConsumer {
+  return {
+    name: row.name,
+    displayName: row.display_name,
+    subtree: row.subtree,
+    resourceTypes: JSON.parse(row.resource_types) as string[],
+    acknowledgedSeq: row.acknowledged_seq,
+    ...(row.acknowledge_time === null ? {} : { acknowledgeTimeMs: row.acknowledge_time }),
+    createTimeMs: row.create_time,
+    failures: failures.map((f) => ({ resource: f.resource, seq: f.seq, message: f.message, timeMs: f.time })),
+  };
+}
+
 function sizeOf(file: string): number {
   try {
     return statSync(file).size;
@@ -438,7 +645,7 @@ function decodePolicy(bytes: Uint8Array, revision: number, updateTime: number): 
   const policy = fromBinary(PolicySchema, bytes);
   policy.etag = revisionEtag(revision);
   policy.updateTime = timestampFromMs(updateTime);
-  // No downstream consumer exists yet, so every revision is delivered as soon as it is written.
+  // The status with nothing to deliver; the domain overlays the computed one (domain/sync-status.ts).
   policy.syncStatus = SyncStatus.SUCCESS;
   return policy;
 }

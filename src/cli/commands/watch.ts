@@ -1,0 +1,100 @@
+// policy watch | sync status: follow the change feed; see where a policy's delivery stands, consumer by consumer.
+import { toJson } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { GetSyncStatusResponseSchema } from "../../../gen/policy/v1/sync_service_pb.js";
+import { ChangeKind, ChangeSchema, type Change } from "../../../gen/policy/v1/watch_service_pb.js";
+import { watch as follow } from "../../client/watch.js";
+import { list, RESOURCE_OPTIONS, str } from "../args.js";
+import { UsageError } from "../errors.js";
+import { print, syncStatusName, table } from "../output.js";
+import { parentName, resolveResource } from "../resource-ref.js";
+import type { Command } from "./command.js";
+
+/** POLICY_SET for CHANGE_KIND_POLICY_SET. */
+const kindName = (kind: ChangeKind) => ChangeKind[kind] ?? String(kind);
+
+/** One line per change: sequence, time, kind, resource, the move, the author. */
+export function changeLine(change: Change): string {
+  const time = change.commitTime ? timestampDate(change.commitTime).toISOString() : "-";
+  const move = change.kind === ChangeKind.RESOURCE_MOVED ? ` (from ${change.previousParent || "root"} to ${change.parent || "root"})` : "";
+  const bindings = change.policy ? ` (${change.policy.bindings.length} binding(s))` : "";
+  return `${change.sequence}  ${time}  ${kindName(change.kind)}  ${change.resource}${move}${bindings}  by ${change.principal}`;
+}
+
+export const watch: Command = {
+  help: {
+    name: "watch",
+    summary: "print every change to resources and policies as it happens (Ctrl-C stops)",
+    usage: ["[--subtree NAME] [--type TYPE]... [--kind KIND]... [--since SEQ] [--limit N] [-o json]"],
+    details: [
+      "Lines: SEQUENCE  TIME  KIND  RESOURCE  by PRINCIPAL. `-o json` prints one change per line (protobuf JSON).",
+      "--since SEQ resumes after a sequence (0: the whole retained log); without it, from now.",
+      "Kinds: POLICY_SET, POLICY_DELETED, RESOURCE_CREATED, RESOURCE_UPDATED, RESOURCE_MOVED, RESOURCE_DELETED.",
+      "The stream reconnects by itself after a disconnect and resumes where it stopped.",
+    ],
+  },
+  options: {
+    subtree: { type: "string", value: "NAME", help: "only this resource and its descendants" },
+    type: { type: "string", value: "TYPE", multiple: true, help: "only resources of this type (repeatable)" },
+    kind: { type: "string", value: "KIND", multiple: true, help: "only changes of this kind (repeatable)" },
+    since: { type: "string", value: "SEQ", help: "resume after this sequence" },
+    limit: { type: "string", value: "N", help: "stop after N changes" },
+  },
+  async run(ctx) {
+    const since = str(ctx.values, "since");
+    if (since !== undefined && !/^\d+$/.test(since)) throw new UsageError(`--since "${since}" is not a sequence number`, ctx.command);
+    const limit = Number(str(ctx.values, "limit") ?? "0");
+    if (!Number.isInteger(limit) || limit < 0) throw new UsageError("--limit must be a count", ctx.command);
+    const kinds = list(ctx.values, "kind").map((k) => {
+      const kind = ChangeKind[k.toUpperCase().replace(/^(CHANGE_KIND_)?/, "") as keyof typeof ChangeKind];
+      if (kind === undefined || kind === ChangeKind.UNSPECIFIED) throw new UsageError(`--kind "${k}" is not a change kind`, ctx.command);
+      return kind;
+    });
+    const subtree = str(ctx.values, "subtree");
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    process.once("SIGINT", stop);
+    let seen = 0;
+    try {
+      for await (const event of follow(ctx.api.watch, {
+        subtree: subtree ? parentName(ctx, subtree) : "",
+        resourceTypes: list(ctx.values, "type").map((t) => ctx.types.get(t, ctx.command).name),
+        kinds,
+        ...(since === undefined ? {} : { afterSequence: BigInt(since) }),
+        signal: abort.signal,
+        onReconnect: (error, ms) => ctx.io.stderr(`disconnected (${error.rawMessage}); reconnecting in ${Math.round(ms)} ms`),
+      })) {
+        if (event.kind !== "change") continue;
+        ctx.io.stdout(ctx.settings.output === "json" ? JSON.stringify(toJson(ChangeSchema, event.change)) : changeLine(event.change));
+        if (limit > 0 && ++seen >= limit) break;
+      }
+    } finally {
+      process.off("SIGINT", stop);
+    }
+  },
+};
+
+export const syncStatus: Command = {
+  help: {
+    name: "sync status",
+    summary: "show whether a resource's policy reached each consumer that covers it",
+    usage: [`--resource-type TYPE [--resource-id ID]`],
+    details: ["No consumer covering the resource means nothing to deliver: SUCCESS."],
+  },
+  options: { ...RESOURCE_OPTIONS },
+  async run(ctx) {
+    const resource = await resolveResource(ctx);
+    const status = await ctx.api.sync.getSyncStatus({ resource });
+    print(ctx, toJson(GetSyncStatusResponseSchema, status), () => {
+      const head = `${resource}: ${syncStatusName(status.status)} (policy revision ${status.policySequence})`;
+      if (status.consumers.length === 0) return `${head}; no consumer covers it: nothing to deliver.`;
+      const rows = status.consumers.map((c) => [
+        c.consumer,
+        syncStatusName(c.status),
+        String(c.acknowledgedSequence),
+        c.message ? `${c.message} (sequence ${c.failedSequence})` : "",
+      ]);
+      return `${head}\n${table(["Consumer", "Status", "Acknowledged", "Failure"], rows)}`;
+    });
+  },
+};

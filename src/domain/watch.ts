@@ -1,0 +1,187 @@
+// The Watch facade: validates a WatchRequest and streams the change log from the shared feed, filtered by the
+// request and by what the caller may read. Order is the feed's: strictly by sequence, no gap, no duplicate.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  ChangeKind,
+  ChangeSchema,
+  WatchResponseSchema,
+  type Change,
+  type WatchRequest,
+  type WatchResponse,
+} from "../../gen/policy/v1/watch_service_pb.js";
+import { ServiceError, Violations } from "../errors.js";
+import type { ChangeRecord } from "../store/store.js";
+import type { Access } from "./access/access.js";
+import type { Authorizer, Caller } from "./access/authorizer.js";
+import { TooOld, type ChangeFeed } from "./change-feed.js";
+import { typeOfName } from "./names.js";
+import { policyForVersion } from "./policy-read.js";
+import type { ResourceSchema } from "./schema/schema.js";
+
+/** The permission GetPolicy needs (rpc/auth/rules.ts): a watcher sees the changes of the policies it may read. */
+export const WATCH_PERMISSION = "policies.get";
+export const DEFAULT_PROGRESS_MS = 5_000;
+const MIN_PROGRESS_MS = 100;
+const MAX_PROGRESS_MS = 3_600_000;
+
+const KINDS: Record<string, ChangeKind> = {
+  "policy.set": ChangeKind.POLICY_SET,
+  "policy.delete": ChangeKind.POLICY_DELETED,
+  "resource.create": ChangeKind.RESOURCE_CREATED,
+  "resource.update": ChangeKind.RESOURCE_UPDATED,
+  "resource.delete": ChangeKind.RESOURCE_DELETED,
+};
+
+/** What a change-log row did, as Watch names it: an update that changed the parent is a move. */
+export function kindOf(change: ChangeRecord): ChangeKind {
+  if (change.action === "resource.update" && change.previousParent !== undefined) return ChangeKind.RESOURCE_MOVED;
+  return KINDS[change.action] ?? ChangeKind.UNSPECIFIED;
+}
+
+/** The change as the API shows it. */
+export function changeMessage(change: ChangeRecord): Change {
+  return create(ChangeSchema, {
+    sequence: BigInt(change.seq),
+    commitTime: timestampFromMs(change.timeMs),
+    principal: change.principal,
+    kind: kindOf(change),
+    resource: change.resource,
+    resourceType: change.resourceType,
+    parent: change.parent,
+    previousParent: change.previousParent ?? "",
+    policy: change.policy && policyForVersion(change.policy, 3),
+  });
+}
+
+/** The request's filters, checked once. */
+interface Filter {
+  subtree: string;
+  types: ReadonlySet<string>;
+  kinds: ReadonlySet<ChangeKind>;
+}
+
+/** Whether a change is in a subtree: the resource was beneath it after the change or (a move) before it. */
+export function inSubtree(change: ChangeRecord, subtree: string): boolean {
+  return subtree === "" || change.lineage.includes(subtree) || (change.previousLineage?.includes(subtree) ?? false);
+}
+
+function matches(change: ChangeRecord, filter: Filter): boolean {
+  return (
+    inSubtree(change, filter.subtree) &&
+    (filter.types.size === 0 || filter.types.has(change.resourceType)) &&
+    (filter.kinds.size === 0 || filter.kinds.has(kindOf(change)))
+  );
+}
+
+export class Watch {
+  constructor(
+    private readonly feed: ChangeFeed,
+    private readonly access: Access,
+    private readonly authorizer: Authorizer,
+    private readonly schema: ResourceSchema,
+  ) {}
+
+  /** The stream of a Watch call, until `signal` aborts (the client went away) or the server closes the feed. */
+  async *watch(request: WatchRequest, caller: Caller, signal: AbortSignal): AsyncGenerator<WatchResponse> {
+    const { filter, progressMs } = this.validate(request);
+    const release = await this.feed.follow();
+    try {
+      let position = this.feed.latest;
+      if (request.afterSequence === undefined) {
+        yield progress(position);
+      } else if (request.afterSequence > BigInt(position)) {
+        throw new ServiceError(
+          "out_of_range",
+          `after_sequence ${request.afterSequence} is ahead of the change log (at ${position}); resume after a sequence this service sent`,
+        );
+      } else {
+        position = Number(request.afterSequence);
+      }
+      let lastSent = Date.now();
+      while (!signal.aborted) {
+        if (this.feed.closed) {
+          throw new ServiceError("unavailable", `the server is shutting down; watch again with after_sequence ${position}`);
+        }
+        const batch = await this.read(position, request.afterSequence ?? 0n);
+        for (const change of batch) {
+          position = change.seq;
+          if (!matches(change, filter) || !(await this.visible(change, caller))) continue;
+          yield create(WatchResponseSchema, { event: { case: "change", value: changeMessage(change) } });
+          lastSent = Date.now();
+        }
+        if (batch.length > 0 && Date.now() - lastSent < progressMs) continue;
+        if (batch.length === 0) {
+          const wait = Math.max(0, progressMs - (Date.now() - lastSent));
+          if (await this.feed.waitBeyond(position, wait, signal)) continue;
+          if (signal.aborted || Date.now() - lastSent < progressMs) continue;
+        }
+        yield progress(position);
+        lastSent = Date.now();
+      }
+    } finally {
+      release();
+    }
+  }
+
+  private async read(position: number, asked: bigint) {
+    try {
+      return await this.feed.read(position, this.feed.batchSize);
+    } catch (e) {
+      if (!(e instanceof TooOld)) throw e;
+      throw new ServiceError(
+        "out_of_range",
+        `after_sequence ${asked} is older than the retained change log, which starts at sequence ${e.oldest}: ` +
+          `resync (read the current policies), then watch with after_sequence ${e.oldest - 1} or later`,
+      );
+    }
+  }
+
+  /**
+   * Whether the caller may read the policy of the change's resource now (`policies.get`, inherited as every
+   * permission is). A resource that no longer exists (deleted, in this change or later) is judged on its nearest
+   * ancestor that still exists in the lineage recorded with the change.
+   */
+  private async visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
+    if (!this.authorizer.enforcing || this.authorizer.isAdmin(caller)) return true;
+    const candidates = change.action === "resource.delete" ? change.lineage.slice(1) : change.lineage;
+    for (const name of candidates) {
+      const held = await this.access.holds(this.access.resolve(name), caller.identities, [WATCH_PERMISSION]);
+      if (held !== undefined) return held[0]!;
+    }
+    return false;
+  }
+
+  private validate(request: WatchRequest): { filter: Filter; progressMs: number } {
+    const violations = new Violations();
+    if (request.afterSequence !== undefined && request.afterSequence < 0n) violations.add("after_sequence", "must not be negative");
+    if (request.subtree !== "") {
+      const type = typeOfName(this.schema, request.subtree);
+      if (typeof type === "string") violations.add("subtree", type);
+    }
+    request.resourceTypes.forEach((type, i) => {
+      if (!this.schema.types.has(type)) {
+        violations.add(`resource_types[${i}]`, `unknown type "${type}"; one of ${[...this.schema.types.keys()].join(", ")}`);
+      }
+    });
+    request.kinds.forEach((kind, i) => {
+      if (kind === ChangeKind.UNSPECIFIED || ChangeKind[kind] === undefined) violations.add(`kinds[${i}]`, `is not a change kind`);
+    });
+    let progressMs = DEFAULT_PROGRESS_MS;
+    if (request.progressInterval) {
+      progressMs = Number(request.progressInterval.seconds) * 1000 + Math.floor(request.progressInterval.nanos / 1e6);
+      if (progressMs < MIN_PROGRESS_MS || progressMs > MAX_PROGRESS_MS) {
+        violations.add("progress_interval", "must be between 100 milliseconds and 1 hour");
+      }
+    }
+    violations.throwIfAny();
+    return {
+      filter: { subtree: request.subtree, types: new Set(request.resourceTypes), kinds: new Set(request.kinds) },
+      progressMs,
+    };
+  }
+}
+
+function progress(sequence: number): WatchResponse {
+  return create(WatchResponseSchema, { event: { case: "progress", value: { sequence: BigInt(sequence) } } });
+}

@@ -1,0 +1,75 @@
+// The SDK's watch() and runConsumer(), and the `policy watch` and `policy sync status` commands, against a real server.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
+import { createPolicyClient, runConsumer, watch, type PolicyClient, type WatchEvent } from "../../src/client/index.js";
+import { cliFor } from "../cli/support.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { CLOUD, PROJECT, grantPolicy, makeTree } from "./support.js";
+
+let server: TestServer;
+let client: PolicyClient;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  await makeTree(server.connect);
+  client = createPolicyClient({ baseUrl: server.url, protocol: "connect" });
+});
+
+afterAll(async () => {
+  client?.close();
+  await server?.stop();
+});
+
+test("watch() yields every change in order and the consumer runner acknowledges, reports and resolves failures", async () => {
+  const abort = new AbortController();
+  const events: WatchEvent[] = [];
+  const following = (async () => {
+    for await (const e of watch(client.watch, { afterSequence: 0n, signal: abort.signal })) events.push(e);
+  })();
+  // The project's change fails until the test has seen FAILED; the runner's retries then succeed.
+  let failing = true;
+  const applied: string[] = [];
+  const consumerAbort = new AbortController();
+  const running = runConsumer(client, {
+    name: "consumers/sdk",
+    subtree: CLOUD,
+    signal: consumerAbort.signal,
+    retryIntervalMs: 300,
+    apply(change) {
+      if (change.resource === PROJECT && change.policy && failing) throw new Error("first try fails");
+      applied.push(`${change.sequence} ${change.resource}`);
+    },
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const written = await client.policies.setPolicy({ resource: PROJECT, policy: grantPolicy("user:sdk@example.com") });
+  const wait = async (predicate: () => boolean | Promise<boolean>) => {
+    for (let i = 0; i < 300 && !(await predicate()); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await predicate()).toBe(true);
+  };
+  await wait(async () => (await client.sync.getSyncStatus({ resource: PROJECT })).status === SyncStatus.FAILED);
+  failing = false;
+  await wait(async () => (await client.policies.getPolicy({ resource: PROJECT })).syncStatus === SyncStatus.SUCCESS);
+  expect(applied.some((a) => a.endsWith(PROJECT))).toBe(true);
+  consumerAbort.abort();
+  await running;
+  await wait(() => events.some((e) => e.kind === "change" && e.change.resource === PROJECT && !!e.change.policy));
+  abort.abort();
+  await following;
+  const sequences = events.filter((e) => e.kind === "change").map((e) => Number(e.sequence));
+  expect(sequences).toEqual(sequences.map((_, i) => i + 1));
+  expect(written.syncStatus).toBe(SyncStatus.PENDING);
+});
+
+test("policy watch prints lines and JSON; policy sync status shows each consumer", async () => {
+  const cli = cliFor(server.url);
+  const lines = await cli(["watch", "--since", "0", "--limit", "2"]);
+  expect(lines.code).toBe(0);
+  expect(lines.stdout.trim().split("\n")).toHaveLength(2);
+  expect(lines.stdout).toMatch(/^1 {2}\S+ {2}RESOURCE_CREATED {2}organizations\/acme {2}by anonymous/);
+  const json = await cli(["watch", "--since", "1", "--limit", "1", "-o", "json"]);
+  expect(JSON.parse(json.stdout.trim())).toMatchObject({ sequence: "2", kind: "CHANGE_KIND_RESOURCE_CREATED", resource: CLOUD });
+  const status = await cli(["sync", "status", "--resource-type", "project", "--resource-id", "p1"]);
+  expect(status.code).toBe(0);
+  expect(status.stdout).toContain("consumers/sdk");
+  expect(status.stdout).toMatch(/SUCCESS/);
+});

@@ -1,0 +1,77 @@
+// Helpers of the Watch and sync tests: clients of the new services, a follower that collects a stream, and the
+// resources most tests start from.
+import { create } from "@bufbuild/protobuf";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
+import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
+import { WatchService, type Change, type WatchRequest, type WatchResponse } from "../../gen/policy/v1/watch_service_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { WatchRequestSchema } from "../../gen/policy/v1/watch_service_pb.js";
+import type { Clients } from "../helpers/server.js";
+
+export const ORG = "organizations/acme";
+export const CLOUD = "clouds/c1";
+export const PROJECT = "projects/p1";
+
+export function watchClients(transport: Transport) {
+  return { watch: createClient(WatchService, transport), sync: createClient(SyncService, transport) };
+}
+
+export type WatchClient = Client<typeof WatchService>;
+
+export async function makeTree(clients: Clients): Promise<void> {
+  await clients.resources.createResource({ resource: { name: ORG } });
+  await clients.resources.createResource({ resource: { name: CLOUD, parent: ORG } });
+  await clients.resources.createResource({ resource: { name: PROJECT, parent: CLOUD } });
+}
+
+export function grantPolicy(...members: string[]) {
+  return create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/collaborator", members })] });
+}
+
+/** A running Watch call whose messages are collected as they arrive. */
+export interface Follower {
+  messages: WatchResponse[];
+  changes(): Change[];
+  /** The sequences of the changes received. */
+  sequences(): number[];
+  /** Resolves when `predicate` holds for what was received (polls). */
+  until(predicate: (f: Follower) => boolean, limitMs?: number): Promise<void>;
+  stop(): Promise<void>;
+  /** The error the stream ended with, if any. */
+  error(): unknown;
+  ended: Promise<void>;
+}
+
+export function follow(client: WatchClient, request: MessageInitShape<typeof WatchRequestSchema> = {}): Follower {
+  const abort = new AbortController();
+  const messages: WatchResponse[] = [];
+  let failure: unknown;
+  const ended = (async () => {
+    try {
+      for await (const m of client.watch(request as WatchRequest, { signal: abort.signal })) messages.push(m);
+    } catch (e) {
+      if (!abort.signal.aborted) failure = e;
+    }
+  })();
+  const f: Follower = {
+    messages,
+    changes: () => messages.flatMap((m) => (m.event.case === "change" ? [m.event.value] : [])),
+    sequences: () => f.changes().map((c) => Number(c.sequence)),
+    async until(predicate, limitMs = 10_000) {
+      const deadline = Date.now() + limitMs;
+      while (!predicate(f)) {
+        if (failure) throw failure;
+        if (Date.now() > deadline) throw new Error(`timed out; received ${JSON.stringify(f.sequences())}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    async stop() {
+      abort.abort();
+      await ended;
+    },
+    error: () => failure,
+    ended,
+  };
+  return f;
+}
