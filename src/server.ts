@@ -14,8 +14,6 @@ import { Access } from "./domain/access/access.js";
 import { PageTokens } from "./domain/page-token.js";
 import { Policies } from "./domain/policies.js";
 import { Resources } from "./domain/resources.js";
-import { parseSchema } from "./domain/schema/schema-loader.js";
-import type { ResourceSchema } from "./domain/schema/schema.js";
 import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer } from "./rpc/http-server.js";
@@ -31,9 +29,8 @@ import type { TLSSocket } from "node:tls";
 import { Metrics } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
 import { API_SERVICES, routes, type ServiceRegistry } from "./rpc/routes.js";
+import { loadSchema } from "./schema-file.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
-
-export const DEFAULT_SCHEMA_FILE = new URL("../schema/default.yaml", import.meta.url);
 
 /** Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED. */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -73,11 +70,6 @@ function metricsEndpoint(metrics: Metrics): NodeHandlerFn {
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("not found: RPCs are POST /{package}.{Service}/{Method}; metrics are GET /metrics\n");
   };
-}
-
-export function loadSchema(file: string | undefined): ResourceSchema {
-  const path = file ?? DEFAULT_SCHEMA_FILE;
-  return parseSchema(readFileSync(path, "utf8"), String(file ?? "default.yaml"));
 }
 
 /** Starts the server; options not given take their defaults (not the environment's). */

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { main } from "../../src/cli/cli.js";
 
 export const BIN = fileURLToPath(new URL("../../bin/policy.js", import.meta.url));
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -45,6 +46,18 @@ export function cli(args: string[], options: CliOptions = {}): Promise<CliResult
     );
     child.stdin!.end(options.input ?? "");
   });
+}
+
+/** Runs `policy ...args` in-process through main() (fast: no child process), without a user config file. */
+export async function runMain(argv: string[]): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(argv, { HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent" }, {
+    stdout: (t) => void (stdout += `${t}\n`),
+    stderr: (t) => void (stderr += `${t}\n`),
+    stdin: async () => "",
+  });
+  return { code, stdout, stderr };
 }
 
 /** `cli` bound to a server URL (`--server URL` is appended). */

@@ -13,7 +13,7 @@ import type { Context } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
 import { conditionCell, hasConditions, policyRows, print, printPolicy, syncStatusName, table } from "../output.js";
 import { parsePolicyFile } from "../policy-file.js";
-import { parentName, resolveResource } from "../resource-ref.js";
+import { parentName, resolveResource, resourceType } from "../resource-ref.js";
 import type { Command } from "./command.js";
 
 const RESOURCE_USAGE = "--resource-type TYPE [--resource-id ID]";
@@ -140,7 +140,7 @@ export const list: Command = {
   },
   async run(ctx) {
     const typeName = required(ctx.values, "resource-type", ctx.command);
-    const type = ctx.types.get(typeName, ctx.command);
+    const type = resourceType(ctx, typeName);
     const parent = str(ctx.values, "parent");
     const all: ResourcePolicy[] = [];
     let pageToken = "";
