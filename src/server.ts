@@ -1,5 +1,5 @@
 // Composition root: config -> store -> domain services -> routes -> the two transports.
-import { createContextValues } from "@connectrpc/connect";
+import { createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
@@ -16,7 +16,7 @@ import { Policies } from "./domain/policies.js";
 import { Resources } from "./domain/resources.js";
 import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
-import { createMainServer } from "./rpc/http-server.js";
+import { createMainServer, type MainServer, type TlsFiles } from "./rpc/http-server.js";
 import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
 import { callInterceptor } from "./rpc/interceptors.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
@@ -28,8 +28,10 @@ import { Audit } from "./domain/audit.js";
 import type { TLSSocket } from "node:tls";
 import { Metrics } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
-import { API_SERVICES, routes, type ServiceRegistry } from "./rpc/routes.js";
+import { API_SERVICES, routes, type ServiceRegistry, type Services } from "./rpc/routes.js";
+import type { ResourceSchema } from "./domain/schema/schema.js";
 import { loadSchema } from "./schema-file.js";
+import type { Store } from "./store/store.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 
 /** Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED. */
@@ -79,17 +81,59 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const schema = loadSchema(config.schema);
   const { authenticator, admins } = await createAuthentication(config, logger);
   const store = new SqliteStore(config.db, config.cacheMb * 1024 * 1024);
+  const services = await domainServices(store, schema, admins, authenticator.enabled);
+  const health = new HealthStatus();
+  const { register, exposed } = servedServices(services, health);
+  const metrics = new Metrics({
+    dbPath: config.db,
+    writtenSequence: () => store.writtenSequence,
+    cacheUsage: () => store.cacheUsage,
+  });
+  const interceptors = [
+    callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence }),
+    authInterceptor(authenticator, services.authorizer, schema),
+    readAuditInterceptor(services.access, logger),
+  ];
+  const tls = readTlsFiles(config);
+
+  const main = createMainServer(mainPortHandler(register, interceptors, metrics), tls, SHUTDOWN_GRACE_MS);
+  await listenOnMainPort(main, config);
+  const grpcServer = createGrpcJsServer(register, {
+    interceptors,
+    readMaxBytes: READ_MAX_BYTES,
+    unexpected: (err) => logger.error({ err }, "unexpected error"),
+  });
+  const grpcPort = await bindGrpcPort(grpcServer, config, tls);
+  health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
+
+  const host = urlHost(config.host);
+  const port = (main.server.address() as AddressInfo).port;
+  return {
+    url: `${tls ? "https" : "http"}://${host}:${port}`,
+    port,
+    grpcAddress: `${host}:${grpcPort}`,
+    grpcPort,
+    health,
+    close: () => drainAndClose({ health, exposed, main, grpcServer, store }),
+  };
+}
+
+/** The domain services over `store`, and the authorizer every call goes through. */
+async function domainServices(store: Store, schema: ResourceSchema, admins: ReadonlySet<string>, authenticated: boolean): Promise<Services> {
   const pageTokens = new PageTokens(await store.pageTokenKey());
   const access = new Access(store, schema);
-  const authorizer = new Authorizer(access, schema, admins, authenticator.enabled);
-  const services = {
+  const authorizer = new Authorizer(access, schema, admins, authenticated);
+  return {
     policies: new Policies(store, schema, pageTokens),
     resources: new Resources(store, schema, pageTokens),
     access,
     audit: new Audit(store, schema, pageTokens),
     authorizer,
   };
-  const health = new HealthStatus();
+}
+
+/** Registers the API, health and reflection on a router (either port's); `exposed` names what they serve. */
+function servedServices(services: Services, health: HealthStatus): { register: (router: ServiceRegistry) => void; exposed: string[] } {
   const served = [...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha];
   const exposed = served.map((s) => s.typeName);
   // google/rpc/error_details.proto too, so that reflection clients can decode error details.
@@ -100,25 +144,22 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
-  const metrics = new Metrics({
-    dbPath: config.db,
-    writtenSequence: () => store.writtenSequence,
-    cacheUsage: () => store.cacheUsage,
-  });
-  const interceptors = [
-    callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence }),
-    authInterceptor(authenticator, authorizer, schema),
-    readAuditInterceptor(access, logger),
-  ];
-  const tls = config.tlsCert && config.tlsKey
-    ? {
-        cert: readFileSync(config.tlsCert),
-        key: readFileSync(config.tlsKey),
-        ca: config.tlsClientCa ? readFileSync(config.tlsClientCa) : undefined,
-      }
-    : undefined;
+  return { register, exposed };
+}
 
-  const handler = specEncodedGrpcMessages(connectNodeAdapter({
+/** The certificate and key to serve TLS with (and the CA of client certificates); undefined: cleartext. */
+function readTlsFiles(config: Config): TlsFiles | undefined {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  return {
+    cert: readFileSync(config.tlsCert),
+    key: readFileSync(config.tlsKey),
+    ca: config.tlsClientCa ? readFileSync(config.tlsClientCa) : undefined,
+  };
+}
+
+/** The connect-node handler of the main port: every protocol, the caller's address and certificate, /metrics. */
+function mainPortHandler(register: (router: ServiceRegistry) => void, interceptors: Interceptor[], metrics: Metrics) {
+  return specEncodedGrpcMessages(connectNodeAdapter({
     routes: register,
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
@@ -130,39 +171,44 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     },
     fallback: metricsEndpoint(metrics),
   }));
-  const main = createMainServer(handler, tls, SHUTDOWN_GRACE_MS);
-  await new Promise<void>((resolve, reject) => {
+}
+
+function listenOnMainPort(main: MainServer, config: Config): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     main.server.once("error", reject);
     main.server.listen(config.port, config.host, () => resolve());
   });
-  const grpcServer = createGrpcJsServer(register, {
-    interceptors,
-    readMaxBytes: READ_MAX_BYTES,
-    unexpected: (err) => logger.error({ err }, "unexpected error"),
-  });
+}
+
+/** Binds the gRPC port, with the main port's TLS files (client certificates verified when a CA is given). */
+function bindGrpcPort(grpcServer: grpc.Server, config: Config, tls: TlsFiles | undefined): Promise<number> {
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync(`${host}:${config.grpcPort}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
+  return new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync(`${urlHost(config.host)}:${config.grpcPort}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
   );
-  health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
+}
 
-  const port = (main.server.address() as AddressInfo).port;
-  return {
-    url: `${tls ? "https" : "http"}://${host}:${port}`,
-    port,
-    grpcAddress: `${host}:${grpcPort}`,
-    grpcPort,
-    health,
-    async close() {
-      health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
-      const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
-      const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
-      await Promise.all([main.close(), grpcDrained]);
-      clearTimeout(force);
-      await store.close();
-    },
-  };
+/** An IPv6 host in brackets, as URLs and grpc-js addresses want it. */
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+interface Running {
+  health: HealthStatus;
+  exposed: string[];
+  main: MainServer;
+  grpcServer: grpc.Server;
+  store: Store;
+}
+
+/** NOT_SERVING first, so balancers move away; then both ports drain (forced after the grace time); the store last. */
+async function drainAndClose({ health, exposed, main, grpcServer, store }: Running): Promise<void> {
+  health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
+  const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+  const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
+  await Promise.all([main.close(), grpcDrained]);
+  clearTimeout(force);
+  await store.close();
 }
