@@ -2,13 +2,12 @@
 // has no POLICY_* variables and no config file unless a test gives them.
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/cli.js";
+import { REPO_ROOT } from "../helpers/child-server.js";
+import { tempDir } from "../helpers/temp-dir.js";
 
-export const BIN = fileURLToPath(new URL("../../bin/policy.js", import.meta.url));
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const BIN = join(REPO_ROOT, "bin/policy.js");
 
 export interface CliResult {
   code: number;
@@ -24,7 +23,7 @@ export interface CliOptions {
 }
 
 /** A scratch directory that doubles as HOME and XDG_CONFIG_HOME, so no user config file is read. */
-const scratch = mkdtempSync(join(tmpdir(), "policy-cli-test-"));
+const scratch = tempDir("policy-cli-test-");
 
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -38,7 +37,7 @@ export function cli(args: string[], options: CliOptions = {}): Promise<CliResult
     const child = execFile(
       process.execPath,
       [BIN, ...args],
-      { cwd: ROOT, env: cleanEnv(options.env), timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      { cwd: REPO_ROOT, env: cleanEnv(options.env), timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
