@@ -6,13 +6,13 @@ import {
   DeletePolicyResponseSchema,
   EffectivePolicySchema,
   ResourcePolicySchema,
-  type ResourcePolicy,
 } from "../../../gen/policy/v1/policy_service_pb.js";
 import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
 import { conditionCell, hasConditions, policyRows, print, printPolicy, syncStatusName, table } from "../output.js";
 import { parsePolicyFile } from "../policy-file.js";
+import { allPages } from "../pages.js";
 import { parentName, resolveResource, resourceType } from "../resource-ref.js";
 import type { Command } from "./command.js";
 
@@ -142,18 +142,15 @@ export const list: Command = {
     const typeName = required(ctx.values, "resource-type", ctx.command);
     const type = resourceType(ctx, typeName);
     const parent = str(ctx.values, "parent");
-    const all: ResourcePolicy[] = [];
-    let pageToken = "";
-    do {
+    const all = await allPages(async (pageToken) => {
       const page = await ctx.api.policies.listPolicies({
         resourceType: type.name,
         parent: parent ? parentName(ctx, parent) : "",
         pageSize: 1000,
         pageToken,
       });
-      all.push(...page.resourcePolicies);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "");
+      return [page.resourcePolicies, page.nextPageToken];
+    });
     print(ctx, { resourcePolicies: all.map((rp) => toJson(ResourcePolicySchema, rp)) }, () => {
       if (all.length === 0) return `No ${type.name} has a policy with bindings${parent ? ` beneath ${parent}` : ""}.`;
       const policies = all.map((rp) => rp.policy!).filter(Boolean);

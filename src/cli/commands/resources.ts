@@ -7,6 +7,7 @@ import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
 import { print, table } from "../output.js";
+import { allPages } from "../pages.js";
 import { ORGANIZATION, parentName, resolveOrganization, resolveResource, resourceType, typeOfName } from "../resource-ref.js";
 import type { Command } from "./command.js";
 
@@ -95,18 +96,15 @@ export const list: Command = {
     const typeName = str(ctx.values, "resource-type");
     const type = typeName === undefined ? undefined : resourceType(ctx, typeName);
     const parent = str(ctx.values, "parent");
-    const all: Resource[] = [];
-    let pageToken = "";
-    do {
+    const all = await allPages(async (pageToken) => {
       const page = await ctx.api.resources.listResources({
         type: type?.name ?? "",
         parent: parent === undefined ? "" : parentName(ctx, parent),
         pageSize: 1000,
         pageToken,
       });
-      all.push(...page.resources);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "");
+      return [page.resources, page.nextPageToken];
+    });
     print(ctx, { resources: all.map((r) => toJson(ResourceSchema, r)) }, () =>
       all.length === 0
         ? "No resources."
