@@ -22,6 +22,7 @@ import { callInterceptor } from "./rpc/interceptors.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
 import { authInterceptor } from "./rpc/auth/interceptor.js";
 import { readAuditInterceptor } from "./rpc/read-audit.js";
+import type { Authenticator } from "./rpc/auth/authenticator.js";
 import { createAuthentication } from "./rpc/auth/setup.js";
 import { Authorizer } from "./domain/access/authorizer.js";
 import { Audit } from "./domain/audit.js";
@@ -89,11 +90,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     writtenSequence: () => store.writtenSequence,
     cacheUsage: () => store.cacheUsage,
   });
-  const interceptors = [
-    callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence }),
-    authInterceptor(authenticator, services.authorizer, schema),
-    readAuditInterceptor(services.access, logger),
-  ];
+  const interceptors = callInterceptors(logger, metrics, () => store.writtenSequence, authenticator, services, schema);
   const tls = readTlsFiles(config);
 
   const main = createMainServer(mainPortHandler(register, interceptors, metrics), tls, SHUTDOWN_GRACE_MS);
@@ -130,6 +127,22 @@ async function domainServices(store: Store, schema: ResourceSchema, admins: Read
     audit: new Audit(store, schema, pageTokens),
     authorizer,
   };
+}
+
+/** In this order on both ports: log and measure every call, authenticate and authorize it, audit its reads. */
+function callInterceptors(
+  logger: Logger,
+  metrics: Metrics,
+  writtenSequence: () => number,
+  authenticator: Authenticator,
+  services: Services,
+  schema: ResourceSchema,
+): Interceptor[] {
+  return [
+    callInterceptor({ logger, metrics, writtenSequence }),
+    authInterceptor(authenticator, services.authorizer, schema),
+    readAuditInterceptor(services.access, logger),
+  ];
 }
 
 /** Registers the API, health and reflection on a router (either port's); `exposed` names what they serve. */
