@@ -1,5 +1,5 @@
 // Composition root: config -> store -> domain services -> routes -> the two transports.
-import { createContextValues } from "@connectrpc/connect";
+import { createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
@@ -14,16 +14,15 @@ import { Access } from "./domain/access/access.js";
 import { PageTokens } from "./domain/page-token.js";
 import { Policies } from "./domain/policies.js";
 import { Resources } from "./domain/resources.js";
-import { parseSchema } from "./domain/schema/schema-loader.js";
-import type { ResourceSchema } from "./domain/schema/schema.js";
 import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
-import { createMainServer } from "./rpc/http-server.js";
+import { createMainServer, type MainServer, type TlsFiles } from "./rpc/http-server.js";
 import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
 import { callInterceptor } from "./rpc/interceptors.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
 import { authInterceptor } from "./rpc/auth/interceptor.js";
 import { readAuditInterceptor } from "./rpc/read-audit.js";
+import type { Authenticator } from "./rpc/auth/authenticator.js";
 import { createAuthentication } from "./rpc/auth/setup.js";
 import { Authorizer } from "./domain/access/authorizer.js";
 import { Audit } from "./domain/audit.js";
@@ -34,16 +33,16 @@ import { Watch } from "./domain/watch.js";
 import type { TLSSocket } from "node:tls";
 import { Metrics, type ConsumerLag } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
-import { API_SERVICES, routes, type ServiceRegistry } from "./rpc/routes.js";
+import { API_SERVICES, routes, type ServiceRegistry, type Services } from "./rpc/routes.js";
+import type { ResourceSchema } from "./domain/schema/schema.js";
+import { loadSchema } from "./schema-file.js";
 import { openStore } from "./store/open-store.js";
 import type { Store } from "./store/store.js";
-
-export const DEFAULT_SCHEMA_FILE = new URL("../schema/default.yaml", import.meta.url);
 
 /** Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED. */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
 
-/** How often the change log's retention is applied (when one is configured). */
+/** How often the change log is pruned, when a retention is configured. */
 export const PRUNE_INTERVAL_MS = 60_000;
 
 /** How long in-flight calls may take to finish at shutdown before their connections are closed. */
@@ -83,6 +82,85 @@ function metricsEndpoint(metrics: Metrics): NodeHandlerFn {
   };
 }
 
+/** Starts the server; options not given take their defaults (not the environment's). */
+export async function startServer(options: Partial<Config>, logger?: Logger): Promise<RunningServer> {
+  const config: Config = { ...(loadConfig([], {}) as Config), ...options };
+  logger ??= pino({ level: config.logLevel });
+  const schema = loadSchema(config.schema);
+  const { authenticator, admins } = await createAuthentication(config, logger);
+  const store = openStore({ db: config.db, cacheBytes: config.cacheMb * 1024 * 1024 });
+  const feed = new ChangeFeed(store);
+  const services = await domainServices(store, feed, schema, admins, authenticator.enabled);
+  const stopPruning = pruneChangeLogPeriodically(store, config, logger);
+  const health = new HealthStatus();
+  const { register, exposed } = servedServices(services, health);
+  const metrics = new Metrics({
+    writtenSequence: () => store.writtenSequence,
+    storeStats: () => store.stats(),
+    consumerLags: () => consumerLags(store),
+  });
+  const interceptors = callInterceptors(logger, metrics, () => store.writtenSequence, authenticator, services, schema);
+  const tls = readTlsFiles(config);
+
+  const main = createMainServer(mainPortHandler(register, interceptors, metrics), tls, SHUTDOWN_GRACE_MS);
+  await listenOnMainPort(main, config);
+  const grpcServer = createGrpcJsServer(register, {
+    interceptors,
+    readMaxBytes: READ_MAX_BYTES,
+    unexpected: (err) => logger.error({ err }, "unexpected error"),
+  });
+  const grpcPort = await bindGrpcPort(grpcServer, config, tls);
+  health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
+
+  const host = urlHost(config.host);
+  const port = (main.server.address() as AddressInfo).port;
+  return {
+    url: `${tls ? "https" : "http"}://${host}:${port}`,
+    port,
+    grpcAddress: `${host}:${grpcPort}`,
+    grpcPort,
+    health,
+    close: () => drainAndClose({ health, exposed, main, grpcServer, store, feed, stopPruning }),
+  };
+}
+
+/** The domain services over `store`, and the authorizer every call goes through. */
+async function domainServices(
+  store: Store,
+  feed: ChangeFeed,
+  schema: ResourceSchema,
+  admins: ReadonlySet<string>,
+  authenticated: boolean,
+): Promise<Services> {
+  const pageTokens = new PageTokens(await store.pageTokenKey());
+  const access = new Access(store, schema);
+  const authorizer = new Authorizer(access, schema, admins, authenticated);
+  const sync = new Sync(store, schema, authorizer);
+  return {
+    policies: new Policies(store, schema, pageTokens, sync),
+    resources: new Resources(store, schema, pageTokens),
+    access,
+    audit: new Audit(store, schema, pageTokens),
+    authorizer,
+    watch: new Watch(feed, access, authorizer, schema),
+    sync,
+  };
+}
+
+/** With --change-retention: prunes the change log now and every PRUNE_INTERVAL_MS; returns what stops it. */
+function pruneChangeLogPeriodically(store: Store, config: Config, logger: Logger): () => void {
+  const retention = config.changeRetention;
+  if (!retention) return () => undefined;
+  const prune = () =>
+    pruneChangeLog(store, retention).then(
+      (removed) => removed > 0 && logger.info({ removed }, "change log pruned"),
+      (err: unknown) => logger.warn({ err }, "change log pruning failed; retrying later"),
+    );
+  void prune();
+  const timer = setInterval(prune, PRUNE_INTERVAL_MS).unref();
+  return () => clearInterval(timer);
+}
+
 /** Each consumer's lag: changes after its acknowledged sequence, and the age of the oldest of them. */
 async function consumerLags(store: Store): Promise<ConsumerLag[]> {
   const [consumers, latest] = await Promise.all([store.listConsumers(), store.latestSequence()]);
@@ -99,42 +177,24 @@ async function consumerLags(store: Store): Promise<ConsumerLag[]> {
   );
 }
 
-export function loadSchema(file: string | undefined): ResourceSchema {
-  const path = file ?? DEFAULT_SCHEMA_FILE;
-  return parseSchema(readFileSync(path, "utf8"), String(file ?? "default.yaml"));
+/** In this order on both ports: log and measure every call, authenticate and authorize it, audit its reads. */
+function callInterceptors(
+  logger: Logger,
+  metrics: Metrics,
+  writtenSequence: () => number,
+  authenticator: Authenticator,
+  services: Services,
+  schema: ResourceSchema,
+): Interceptor[] {
+  return [
+    callInterceptor({ logger, metrics, writtenSequence }),
+    authInterceptor(authenticator, services.authorizer, schema),
+    readAuditInterceptor(services.access, logger),
+  ];
 }
 
-/** Starts the server; options not given take their defaults (not the environment's). */
-export async function startServer(options: Partial<Config>, logger?: Logger): Promise<RunningServer> {
-  const config: Config = { ...(loadConfig([], {}) as Config), ...options };
-  logger ??= pino({ level: config.logLevel });
-  const schema = loadSchema(config.schema);
-  const { authenticator, admins } = await createAuthentication(config, logger);
-  const store = openStore({ db: config.db, cacheBytes: config.cacheMb * 1024 * 1024 });
-  const pageTokens = new PageTokens(await store.pageTokenKey());
-  const access = new Access(store, schema);
-  const authorizer = new Authorizer(access, schema, admins, authenticator.enabled);
-  const feed = new ChangeFeed(store);
-  const sync = new Sync(store, schema, authorizer);
-  const services = {
-    policies: new Policies(store, schema, pageTokens, sync),
-    resources: new Resources(store, schema, pageTokens),
-    access,
-    audit: new Audit(store, schema, pageTokens),
-    authorizer,
-    watch: new Watch(feed, access, authorizer, schema),
-    sync,
-  };
-  const retention = config.changeRetention;
-  const prune = () =>
-    retention &&
-    pruneChangeLog(store, retention).then(
-      (removed) => removed > 0 && logger.info({ removed }, "change log pruned"),
-      (err: unknown) => logger.warn({ err }, "change log pruning failed; retrying later"),
-    );
-  void prune();
-  const pruning = retention && setInterval(prune, PRUNE_INTERVAL_MS).unref();
-  const health = new HealthStatus();
+/** Registers the API, health and reflection on a router (either port's); `exposed` names what they serve. */
+function servedServices(services: Services, health: HealthStatus): { register: (router: ServiceRegistry) => void; exposed: string[] } {
   const served = [...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha];
   const exposed = served.map((s) => s.typeName);
   // google/rpc/error_details.proto too, so that reflection clients can decode error details.
@@ -145,25 +205,22 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     router.service(ReflectionV1, reflection.v1);
     router.service(ReflectionV1alpha, reflection.v1alpha);
   };
-  const metrics = new Metrics({
-    writtenSequence: () => store.writtenSequence,
-    storeStats: () => store.stats(),
-    consumerLags: () => consumerLags(store),
-  });
-  const interceptors = [
-    callInterceptor({ logger, metrics, writtenSequence: () => store.writtenSequence }),
-    authInterceptor(authenticator, authorizer, schema),
-    readAuditInterceptor(access, logger),
-  ];
-  const tls = config.tlsCert && config.tlsKey
-    ? {
-        cert: readFileSync(config.tlsCert),
-        key: readFileSync(config.tlsKey),
-        ca: config.tlsClientCa ? readFileSync(config.tlsClientCa) : undefined,
-      }
-    : undefined;
+  return { register, exposed };
+}
 
-  const handler = specEncodedGrpcMessages(connectNodeAdapter({
+/** The certificate and key to serve TLS with (and the CA of client certificates); undefined: cleartext. */
+function readTlsFiles(config: Config): TlsFiles | undefined {
+  if (!config.tlsCert || !config.tlsKey) return undefined;
+  return {
+    cert: readFileSync(config.tlsCert),
+    key: readFileSync(config.tlsKey),
+    ca: config.tlsClientCa ? readFileSync(config.tlsClientCa) : undefined,
+  };
+}
+
+/** The connect-node handler of the main port: every protocol, the caller's address and certificate, /metrics. */
+function mainPortHandler(register: (router: ServiceRegistry) => void, interceptors: Interceptor[], metrics: Metrics) {
+  return specEncodedGrpcMessages(connectNodeAdapter({
     routes: register,
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
@@ -177,42 +234,49 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     },
     fallback: metricsEndpoint(metrics),
   }));
-  const main = createMainServer(handler, tls, SHUTDOWN_GRACE_MS);
-  await new Promise<void>((resolve, reject) => {
+}
+
+function listenOnMainPort(main: MainServer, config: Config): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     main.server.once("error", reject);
     main.server.listen(config.port, config.host, () => resolve());
   });
-  const grpcServer = createGrpcJsServer(register, {
-    interceptors,
-    readMaxBytes: READ_MAX_BYTES,
-    unexpected: (err) => logger.error({ err }, "unexpected error"),
-  });
+}
+
+/** Binds the gRPC port, with the main port's TLS files (client certificates verified when a CA is given). */
+function bindGrpcPort(grpcServer: grpc.Server, config: Config, tls: TlsFiles | undefined): Promise<number> {
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync(`${host}:${config.grpcPort}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
+  return new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync(`${urlHost(config.host)}:${config.grpcPort}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
   );
-  health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
+}
 
-  const port = (main.server.address() as AddressInfo).port;
-  return {
-    url: `${tls ? "https" : "http"}://${host}:${port}`,
-    port,
-    grpcAddress: `${host}:${grpcPort}`,
-    grpcPort,
-    health,
-    async close() {
-      health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
-      clearInterval(pruning);
-      // Watch streams never finish by themselves: end them (UNAVAILABLE, with where to resume) so the drain can.
-      feed.close();
-      const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
-      const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
-      await Promise.all([main.close(), grpcDrained]);
-      clearTimeout(force);
-      await store.close();
-    },
-  };
+/** An IPv6 host in brackets, as URLs and grpc-js addresses want it. */
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+interface Running {
+  health: HealthStatus;
+  exposed: string[];
+  main: MainServer;
+  grpcServer: grpc.Server;
+  store: Store;
+  feed: ChangeFeed;
+  stopPruning: () => void;
+}
+
+/** NOT_SERVING first, so balancers move away; then both ports drain (forced after the grace time); the store last. */
+async function drainAndClose({ health, exposed, main, grpcServer, store, feed, stopPruning }: Running): Promise<void> {
+  health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
+  stopPruning();
+  // Watch streams never finish by themselves: end them (UNAVAILABLE, with where to resume) so the drain can.
+  feed.close();
+  const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+  const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
+  await Promise.all([main.close(), grpcDrained]);
+  clearTimeout(force);
+  await store.close();
 }

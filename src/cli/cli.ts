@@ -1,9 +1,8 @@
 // `policy`: the command-line client of the policy service. `main` runs one command line; src/cli/main.ts calls it.
 import { GLOBAL_OPTIONS, commandHelp, parseOptions, registerOptions, splitCommand, type OptionSpecs } from "./args.js";
 import { COMMANDS, findCommand, GROUPS, isCommandPrefix } from "./commands/index.js";
-import { Context, processIo, type Io } from "./context.js";
+import { Context, processIo, schemaOf, type Io } from "./context.js";
 import { describeError, EXIT_OK, EXIT_USAGE } from "./errors.js";
-import { ResourceTypes } from "./resource-types.js";
 import { DEFAULT_SERVER, loadSettings } from "./settings.js";
 
 registerOptions(GLOBAL_OPTIONS);
@@ -64,7 +63,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       return EXIT_OK;
     }
     const settings = loadSettings(values, env, typed);
-    ctx = new Context(typed, values, settings, ResourceTypes.load(settings.schema), io);
+    ctx = new Context(typed, values, settings, schemaOf(settings.schema), io);
     return (await command.run(ctx)) ?? EXIT_OK;
   } catch (e) {
     const { text, exitCode } = describeError(e, { command: typed, server: ctx?.settings.server ?? DEFAULT_SERVER });

@@ -1,11 +1,13 @@
-// What a command runs with: its parsed options, the settings, the resource types, a client (made on first use) and
+// What a command runs with: its parsed options, the settings, the resource schema, a client (made on first use) and
 // the output streams.
 import { readFileSync } from "node:fs";
 import { text } from "node:stream/consumers";
 import { createPolicyClient, type PolicyClient } from "../client/index.js";
+import type { ResourceSchema } from "../domain/schema/schema.js";
+import { loadSchema } from "../schema-file.js";
 import type { Values } from "./args.js";
+import { SchemaError } from "../domain/schema/schema-loader.js";
 import { CliError } from "./errors.js";
-import type { ResourceTypes } from "./resource-types.js";
 import type { Settings } from "./settings.js";
 
 export interface Io {
@@ -28,6 +30,16 @@ function read(file: string, what: string): Buffer {
   }
 }
 
+/** The schema the server would load from `file` (default: the built-in one); a schema it refuses, the CLI refuses too. */
+export function schemaOf(file: string | undefined): ResourceSchema {
+  try {
+    return loadSchema(file);
+  } catch (e) {
+    if (e instanceof SchemaError) throw new CliError(e.message);
+    throw new CliError(`schema ${file ?? "default.yaml"}: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
 export class Context {
   private client?: PolicyClient;
 
@@ -36,7 +48,7 @@ export class Context {
     readonly command: string,
     readonly values: Values,
     readonly settings: Settings,
-    readonly types: ResourceTypes,
+    readonly schema: ResourceSchema,
     readonly io: Io,
   ) {}
 

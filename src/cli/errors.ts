@@ -2,6 +2,7 @@
 // code name and a hint a person can act on.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { codeName } from "../code-name.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -30,11 +31,6 @@ export class CliError extends Error {
   ) {
     super(message);
   }
-}
-
-/** gRPC's canonical code names, e.g. ABORTED. */
-export function codeName(code: Code): string {
-  return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
 export interface ErrorContext {

@@ -1,10 +1,27 @@
 // Which resource a command acts on: --resource NAME, or --resource-type with --resource-id; organizations take no id
 // and come from --organization, POLICY_ORGANIZATION, the config file, or are the only one that exists.
 import { str } from "./args.js";
+import type { ResourceType } from "../domain/schema/schema.js";
 import type { Context } from "./context.js";
 import { CliError, UsageError } from "./errors.js";
 
 export const ORGANIZATION = "organization";
+
+/** The schema's type named `name` (a type name such as `cloud`, or its collection `clouds`). */
+export function resourceType(ctx: Context, name: string): ResourceType {
+  const type = ctx.schema.types.get(name) ?? ctx.schema.typesByCollection.get(name);
+  if (!type) throw new UsageError(`unknown resource type "${name}"; known types: ${typeNames(ctx).join(", ")}`, ctx.command);
+  return type;
+}
+
+/** The type of a full resource name, from its collection; undefined if the schema has no such collection. */
+export function typeOfName(ctx: Context, resourceName: string): ResourceType | undefined {
+  return ctx.schema.typesByCollection.get(resourceName.split("/")[0]!);
+}
+
+function typeNames(ctx: Context): string[] {
+  return [...ctx.schema.types.keys()];
+}
 
 /** `collection/id` for `id`, or `id` itself when it is already a name of that collection. */
 function nameIn(collection: string, id: string, flag: string, command: string): string {
@@ -34,11 +51,11 @@ export async function resolveResource(ctx: Context, { creating = false, values =
   }
   if (typeName === undefined) {
     throw new UsageError(
-      `--resource-type is required (${ctx.types.names.join(", ")}), with --resource-id; or give --resource NAME`,
+      `--resource-type is required (${typeNames(ctx).join(", ")}), with --resource-id; or give --resource NAME`,
       ctx.command,
     );
   }
-  const type = ctx.types.get(typeName, ctx.command);
+  const type = resourceType(ctx, typeName);
   if (type.name === ORGANIZATION) {
     if (id !== undefined) {
       throw new UsageError(
@@ -62,7 +79,7 @@ export async function resolveResource(ctx: Context, { creating = false, values =
 
 /** The organization named by the settings; without one, the only organization on the server. */
 export async function resolveOrganization(ctx: Context): Promise<string> {
-  const collection = ctx.types.get(ORGANIZATION, ctx.command).collection;
+  const collection = resourceType(ctx, ORGANIZATION).collection;
   const given = configuredOrganization(ctx);
   if (given) return given;
   const { resources } = await ctx.api.resources.listResources({ type: ORGANIZATION, pageSize: 11 });
@@ -84,7 +101,7 @@ export async function resolveOrganization(ctx: Context): Promise<string> {
 export function configuredOrganization(ctx: Context): string | undefined {
   const given = ctx.settings.organization;
   if (given === undefined || given === "") return undefined;
-  const collection = ctx.types.get(ORGANIZATION, ctx.command).collection;
+  const collection = resourceType(ctx, ORGANIZATION).collection;
   return nameIn(collection, given, "organization", ctx.command);
 }
 

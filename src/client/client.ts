@@ -25,6 +25,11 @@ export interface PolicyClientOptions {
   interceptors?: Interceptor[];
   /** A deadline applied to every call without its own `timeoutMs`. */
   defaultTimeoutMs?: number;
+  /**
+   * A transport made elsewhere (gRPC-Web, the Connect protocol with JSON, an in-memory router): the clients use it
+   * as it is, so every option above but `baseUrl` is then the transport's own business and is ignored.
+   */
+  transport?: Transport;
 }
 
 export interface PolicyClient {
@@ -50,6 +55,7 @@ export function bearerToken(token: string): Interceptor {
 }
 
 export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
+  if (options.transport) return clientsOn(options.transport, () => {});
   const protocol = options.protocol ?? "grpc";
   if (protocol !== "grpc" && protocol !== "connect") {
     throw new Error(`protocol must be "grpc" or "connect" (got "${String(protocol)}")`);
@@ -77,6 +83,10 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
       defaultTimeoutMs: options.defaultTimeoutMs,
     });
   }
+  return clientsOn(transport, () => sessionManager?.abort());
+}
+
+function clientsOn(transport: Transport, close: () => void): PolicyClient {
   return {
     policies: createClient(PolicyService, transport),
     resources: createClient(ResourceService, transport),
@@ -84,8 +94,6 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
     watch: createClient(WatchService, transport),
     sync: createClient(SyncService, transport),
     transport,
-    close() {
-      sessionManager?.abort();
-    },
+    close,
   };
 }

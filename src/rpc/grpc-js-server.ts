@@ -5,6 +5,7 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import {
+  Code,
   ConnectError,
   createContextValues,
   type ContextValues,
@@ -21,6 +22,7 @@ import * as grpc from "@grpc/grpc-js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import type { ServiceRegistry } from "./routes.js";
 import { toConnectError } from "./errors.js";
+import { MAX_CONCURRENT_STREAMS } from "./http-server.js";
 import { peerCertificateKey, peerKey, protocolKey } from "./context.js";
 import { isShared } from "../shared-value.js";
 
@@ -41,7 +43,7 @@ export interface GrpcJsOptions {
 export function createGrpcJsServer(register: (registry: ServiceRegistry) => void, options: GrpcJsOptions): grpc.Server {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.readMaxBytes,
-    "grpc.max_concurrent_streams": 1000,
+    "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
   });
   register({
     service(desc, impl) {
@@ -153,7 +155,7 @@ class GrpcJsCallContext implements HandlerContext {
   get signal(): AbortSignal {
     if (!this.signalValue) {
       const controller = new AbortController();
-      const abort = () => controller.abort(new ConnectError("the call was cancelled or its deadline passed", 1));
+      const abort = () => controller.abort(new ConnectError("the call was cancelled or its deadline passed", Code.Canceled));
       if (this.call.cancelled) abort();
       else (this.call as grpc.ServerUnaryCall<unknown, unknown>).once("cancelled", abort);
       this.signalValue = controller.signal;
@@ -275,7 +277,7 @@ async function* single<T>(message: T): AsyncIterable<T> {
 
 async function first<T>(messages: AsyncIterable<T>): Promise<T> {
   for await (const m of messages) return m;
-  throw new ConnectError("expected one request message", 3);
+  throw new ConnectError("expected one request message", Code.InvalidArgument);
 }
 
 async function* messages(schema: DescMessage, output: AsyncIterable<unknown>): AsyncIterable<never> {

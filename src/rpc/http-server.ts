@@ -20,7 +20,7 @@ export interface MainServer {
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0");
 
-/** Concurrent streams one HTTP/2 connection may open. */
+/** Concurrent streams one HTTP/2 connection may open, on either port (the gRPC port reads it too). */
 export const MAX_CONCURRENT_STREAMS = 1000;
 
 export function createMainServer(

@@ -1,8 +1,9 @@
 // One interceptor around every call: turns failures into ConnectErrors and logs one line per call.
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Code, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { codeName } from "../code-name.js";
 import { toConnectError } from "./errors.js";
 import { peerKey, protocolKey } from "./context.js";
 import type { Metrics } from "./metrics.js";import { withMessage } from "./call-messages.js";
@@ -82,11 +83,6 @@ function isWrite(method: DescMethod): boolean {
     method.parent.typeName.startsWith("policy.") &&
     method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS
   );
-}
-
-/** gRPC's name of a code, e.g. INVALID_ARGUMENT. */
-function codeName(code: Code): string {
-  return (Code[code] ?? String(code)).replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
 function protocolOf(contentType: string): string {

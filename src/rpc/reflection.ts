@@ -3,14 +3,12 @@
 // fields, and returns each file with its transitive dependencies.
 import { create, createRegistry, toBinary, type DescFile, type Registry } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, type ServiceImpl } from "@connectrpc/connect";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
 type Request = v1.ServerReflectionRequest | v1alpha.ServerReflectionRequest;
 
-const NOT_FOUND = 5;
-const UNIMPLEMENTED = 12;
 
 /** Reflection over `files` (and their imports), listing `serviceNames`. */
 export function reflectionServices(files: readonly DescFile[], serviceNames: readonly string[]) {
@@ -46,7 +44,7 @@ function respond({ registry, files: byName }: Index, serviceNames: readonly stri
   const files = (file: DescFile | undefined, what: string) =>
     file
       ? { ...base, messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDependencies(file) } } }
-      : error(base, NOT_FOUND, `${what} not found`);
+      : error(base, Code.NotFound, `${what} not found`);
   const request = req.messageRequest;
   switch (request.case) {
     case "listServices":
@@ -65,7 +63,7 @@ function respond({ registry, files: byName }: Index, serviceNames: readonly stri
       );
     case "allExtensionNumbersOfType": {
       const message = registry.getMessage(request.value);
-      if (!message) return error(base, NOT_FOUND, `type "${request.value}" not found`);
+      if (!message) return error(base, Code.NotFound, `type "${request.value}" not found`);
       const numbers = [...registry].flatMap((d) => (d.kind === "extension" && d.extendee.typeName === message.typeName ? [d.number] : []));
       return {
         ...base,
@@ -73,7 +71,7 @@ function respond({ registry, files: byName }: Index, serviceNames: readonly stri
       };
     }
     default:
-      return error(base, UNIMPLEMENTED, "unsupported reflection request");
+      return error(base, Code.Unimplemented, "unsupported reflection request");
   }
 }
 

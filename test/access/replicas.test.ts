@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   AccessState,
-  apiFor,
+  apiClients,
   setBindings,
   startAccessServer,
   uniqueId,
@@ -20,7 +20,7 @@ let second: Api;
 beforeAll(async () => {
   first = await startAccessServer();
   replica = await spawnServer(first.server.db);
-  second = apiFor(replica.url, "grpc");
+  second = apiClients(replica.url, { protocol: "grpc" });
 });
 afterAll(async () => {
   await replica?.stop();
@@ -155,7 +155,7 @@ describe("a replica started after the writes", () => {
 
     const late = await spawnServer(first.server.db);
     try {
-      const fresh = apiFor(late.url, "connect");
+      const fresh = apiClients(late.url, { protocol: "connect" });
       // No min_sequence: the replica answers from the database as it is.
       expect(await isGranted(fresh, project, ada)).toBe(false);
       expect(await isGranted(fresh, project, bob)).toBe(true);

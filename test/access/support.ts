@@ -2,36 +2,25 @@
 // `policy-sequence` consistency token, bounded retries and a second server process on the same database.
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
-import { ConnectError, createClient, type CallOptions, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import type { CallOptions, ConnectError } from "@connectrpc/connect";
 import { expect } from "vitest";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
-import {
-  AccessService,
-  AccessState,
-  type CheckAccessResponse,
-} from "../../gen/policy/v1/access_service_pb.js";
-import { clientsFor, startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+import { AccessState, type CheckAccessResponse } from "../../gen/policy/v1/access_service_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
+import type { ApiClients } from "../helpers/clients.js";
+import { fieldViolations } from "../helpers/errors.js";
+import { uniqueId } from "../helpers/ids.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+export { apiClients } from "../helpers/clients.js";
 export { expectCode, failureOf } from "../helpers/errors.js";
+export { uniqueId } from "../helpers/ids.js";
 
 export { AccessState };
 
 export type Protocol = "grpc" | "connect";
 export const PROTOCOLS: readonly Protocol[] = ["grpc", "connect"];
 
-/** The policy and resource clients of test/helpers, plus AccessService, over one protocol. */
-export interface Api extends Clients {
-  access: Client<typeof AccessService>;
-}
-
-export function apiFor(url: string, protocol: Protocol): Api {
-  const transport =
-    protocol === "grpc"
-      ? createGrpcTransport({ baseUrl: url })
-      : createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false });
-  return { ...clientsFor(url, protocol), access: createClient(AccessService, transport) };
-}
+/** The clients of test/helpers, over one protocol. */
+export type Api = ApiClients;
 
 export interface AccessTestServer {
   server: TestServer;
@@ -43,19 +32,7 @@ export interface AccessTestServer {
 /** The real server on a random port with a fresh database, with gRPC and Connect JSON clients. */
 export async function startAccessServer(): Promise<AccessTestServer> {
   const server = await startTestServer();
-  return {
-    server,
-    grpc: apiFor(server.url, "grpc"),
-    connect: apiFor(server.url, "connect"),
-    stop: () => server.stop(),
-  };
-}
-
-let counter = 0;
-
-/** An id no other test of this file uses, e.g. `prj_7`. */
-export function uniqueId(prefix: string): string {
-  return `${prefix}${++counter}`;
+  return { server, grpc: server.grpc, connect: server.connect, stop: () => server.stop() };
 }
 
 /**
@@ -165,10 +142,7 @@ export async function explained(api: Api, question: Question): Promise<CheckAcce
 
 /** The google.rpc.BadRequest field violations of `error` as "field: description" lines. */
 export function violationsOf(error: ConnectError): string[] {
-  return error
-    .findDetails(BadRequestSchema)
-    .flatMap((d) => d.fieldViolations)
-    .map((v) => `${v.field}: ${v.description}`);
+  return fieldViolations(error).map((v) => `${v.field}: ${v.description}`);
 }
 
 /** Runs a write and returns its response with the `policy-sequence` header it carried. */

@@ -1,12 +1,12 @@
 // The CLI against a server that requires bearer tokens: --token, POLICY_TOKEN and the config file's `token` are sent
 // as `authorization: Bearer ...`; without one the call is UNAUTHENTICATED and the hint says how to give one.
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from "jose";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { cli, cliFor, tempFile } from "./support.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).
 vi.setConfig({ testTimeout: 120_000 });
@@ -30,7 +30,7 @@ function token(email: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "policy-cli-auth-"));
+  dir = tempDir("policy-cli-auth-");
   const keys = await generateKeyPair("ES256", { extractable: true });
   privateKey = keys.privateKey;
   const pem = join(dir, "key.pub.pem");
@@ -46,7 +46,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 test("with a token (flag, environment or config file) calls are authenticated as its subject", async () => {

@@ -1,19 +1,7 @@
 // `--help` on every command and usage errors: in-process through main() (fast), plus the real bin once.
 import { expect, test } from "vitest";
-import { main } from "../../src/cli/cli.js";
 import { COMMANDS } from "../../src/cli/commands/index.js";
-import { cli } from "./support.js";
-
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, { HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent" }, {
-    stdout: (t) => void (stdout += `${t}\n`),
-    stderr: (t) => void (stderr += `${t}\n`),
-    stdin: async () => "",
-  });
-  return { code, stdout, stderr };
-}
+import { cli, runMain as run } from "./support.js";
 
 test("bin/policy.js runs the CLI (tsx registered): --help lists every command", async () => {
   const top = await cli(["--help"]);

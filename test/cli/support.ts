@@ -2,12 +2,12 @@
 // has no POLICY_* variables and no config file unless a test gives them.
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { main } from "../../src/cli/cli.js";
+import { REPO_ROOT } from "../helpers/child-server.js";
+import { tempDir } from "../helpers/temp-dir.js";
 
-export const BIN = fileURLToPath(new URL("../../bin/policy.js", import.meta.url));
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const BIN = join(REPO_ROOT, "bin/policy.js");
 
 export interface CliResult {
   code: number;
@@ -23,7 +23,7 @@ export interface CliOptions {
 }
 
 /** A scratch directory that doubles as HOME and XDG_CONFIG_HOME, so no user config file is read. */
-const scratch = mkdtempSync(join(tmpdir(), "policy-cli-test-"));
+const scratch = tempDir("policy-cli-test-");
 
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -37,7 +37,7 @@ export function cli(args: string[], options: CliOptions = {}): Promise<CliResult
     const child = execFile(
       process.execPath,
       [BIN, ...args],
-      { cwd: ROOT, env: cleanEnv(options.env), timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      { cwd: REPO_ROOT, env: cleanEnv(options.env), timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -45,6 +45,18 @@ export function cli(args: string[], options: CliOptions = {}): Promise<CliResult
     );
     child.stdin!.end(options.input ?? "");
   });
+}
+
+/** Runs `policy ...args` in-process through main() (fast: no child process), without a user config file. */
+export async function runMain(argv: string[]): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(argv, { HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent" }, {
+    stdout: (t) => void (stdout += `${t}\n`),
+    stderr: (t) => void (stderr += `${t}\n`),
+    stdin: async () => "",
+  });
+  return { code, stdout, stderr };
 }
 
 /** `cli` bound to a server URL (`--server URL` is appended). */

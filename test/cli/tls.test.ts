@@ -1,12 +1,12 @@
 // The CLI against a TLS server: --ca trusts its certificate, over gRPC (HTTP/2, ALPN h2) and Connect (HTTP/1.1);
 // --cert and --key present a client certificate to a server that authenticates clients by certificate (mTLS).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { cli } from "./support.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).
 vi.setConfig({ testTimeout: 120_000 });
@@ -25,7 +25,7 @@ function openssl(args: string[]): void {
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "policy-cli-tls-"));
+  dir = tempDir("policy-cli-tls-");
   cert = join(dir, "cert.pem");
   const key = join(dir, "key.pem");
   openssl(["req", "-x509", ...EC, "-days", "1", "-subj", "/CN=localhost",
@@ -49,7 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await mtls?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 test("--ca trusts the server's certificate, with either protocol; without it the connection is refused", async () => {

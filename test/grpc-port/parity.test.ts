@@ -6,22 +6,18 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { BadRequestSchema, type BadRequest } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { AccessState } from "../../gen/policy/v1/access_service_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
-import { startServer, type RunningServer } from "../../src/server.js";
-import { apiClients, failureOf, tempDir, uniqueId, type ApiClients } from "../ops/support.js";
-import { grpcJsCall, grpcJsClients, grpcJsError, type GrpcJsClients } from "./grpc-js.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { apiClients, failureOf, uniqueId, type ApiClients } from "../ops/support.js";
+import { grpcJsCall, grpcJsClients, grpcJsError, type GrpcJsClients } from "../helpers/grpc-js.js";
 
 const SEQUENCE_HEADER = "policy-sequence";
 
-let server: RunningServer;
-let dir: string;
+let server: TestServer;
 /** connect-es clients: gRPC and Connect on the main port, gRPC on the gRPC port. */
 let mainGrpc: ApiClients;
 let mainConnect: ApiClients;
@@ -31,13 +27,9 @@ let jsMain: GrpcJsClients;
 let jsPort: GrpcJsClients;
 
 beforeAll(async () => {
-  dir = tempDir();
-  server = await startServer(
-    { host: "127.0.0.1", port: 0, grpcPort: 0, db: join(dir, "policy.db"), logLevel: "silent" },
-    pino({ level: "silent" }),
-  );
+  server = await startTestServer();
   mainGrpc = apiClients(server.url, "grpc");
-  mainConnect = apiClients(server.url, "connect");
+  mainConnect = apiClients(server.url, "connect-h2");
   portGrpc = apiClients(`http://${server.grpcAddress}`, "grpc");
   jsMain = await grpcJsClients(new URL(server.url).host);
   jsPort = await grpcJsClients(server.grpcAddress);
@@ -45,8 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   jsMain?.close();
   jsPort?.close();
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 const CONNECT_CLIENTS = () => ({ "main port gRPC": mainGrpc, "main port Connect": mainConnect, "gRPC port": portGrpc });

@@ -1,57 +1,46 @@
-// Starts the real server on a random loopback port with a fresh database, and clients for it.
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Starts the real server in this process on random loopback ports with a fresh database, and clients for it.
 import { join } from "node:path";
-import { pino } from "pino";
-import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
-import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+import { pino, type Logger } from "pino";
 import { startServer, type RunningServer } from "../../src/server.js";
 import type { Config } from "../../src/config.js";
+import { apiClients, type ApiClients } from "./clients.js";
+import { removeDir, tempDir } from "./temp-dir.js";
 
 export interface TestServer extends RunningServer {
+  /** A new folder for the database (or the test's own, `StartOptions.dir`); removed by `stop`. */
   dir: string;
   db: string;
   /** Connect protocol, JSON, over HTTP/1.1. */
-  connect: Clients;
+  connect: ApiClients;
   /** gRPC over HTTP/2 cleartext. */
-  grpc: Clients;
+  grpc: ApiClients;
   stop(): Promise<void>;
 }
 
-export interface Clients {
-  policies: Client<typeof PolicyService>;
-  resources: Client<typeof ResourceService>;
+export interface StartOptions {
+  /** The folder for the database (default: a new one). */
+  dir?: string;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
-export function clientsFor(url: string, protocol: "connect" | "grpc"): Clients {
-  const transport =
-    protocol === "grpc"
-      ? createGrpcTransport({ baseUrl: url })
-      : createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false });
-  return {
-    policies: createClient(PolicyService, transport),
-    resources: createClient(ResourceService, transport),
-  };
-}
-
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), "policy-test-"));
-  const db = join(dir, "policy.db");
+/** Starts a server; `overrides` configure it (authentication, TLS, schema ...). */
+export async function startTestServer(overrides: Partial<Config> = {}, options: StartOptions = {}): Promise<TestServer> {
+  const dir = options.dir ?? tempDir();
+  const db = overrides.db ?? join(dir, "policy.db");
   const server = await startServer(
     { host: "127.0.0.1", port: 0, grpcPort: 0, db, logLevel: "silent", ...overrides },
-    pino({ level: "silent" }),
+    options.logger ?? pino({ level: "silent" }),
   );
   return {
     ...server,
     dir,
     db,
-    connect: clientsFor(server.url, "connect"),
-    grpc: clientsFor(server.url, "grpc"),
+    connect: apiClients(server.url, { protocol: "connect" }),
+    grpc: apiClients(server.url, { protocol: "grpc" }),
     async stop() {
       await server.close();
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     },
   };
 }

@@ -3,7 +3,8 @@
 import { Code } from "@connectrpc/connect";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+import type { ApiClients } from "../helpers/clients.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
 import {
   COLLECTION,
   ROLES,
@@ -163,7 +164,7 @@ class Run {
   private readonly prefix = `run${++runs}`;
   private created = 0;
 
-  constructor(private readonly clients: Clients) {}
+  constructor(private readonly clients: ApiClients) {}
 
   async create(type: FolderSchemaType, parent: string): Promise<string> {
     const name = `${COLLECTION[type]}/${this.prefix}-${++this.created}`;

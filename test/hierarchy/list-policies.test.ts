@@ -1,13 +1,13 @@
 // ListPolicies: the policies (with at least one binding) of the resources of one type, optionally beneath a resource at
 // any depth, a page at a time (AIP-158), on the default organization > cloud > project schema.
 import { Code } from "@connectrpc/connect";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
-import { startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+import type { ApiClients } from "../helpers/clients.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
 import { expectCode, viewBindings, violatedFields } from "./support.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 /** The filter of a listing; page_size and page_token vary from page to page. */
 interface ListFilter {
@@ -16,7 +16,7 @@ interface ListFilter {
 }
 
 /** Every page of a listing with `pageSize`; asserts that only the last page has no next_page_token. */
-async function listPages(clients: Clients, request: ListFilter, pageSize: number): Promise<string[][]> {
+async function listPages(clients: ApiClients, request: ListFilter, pageSize: number): Promise<string[][]> {
   const pages: string[][] = [];
   let pageToken = "";
   do {
@@ -29,14 +29,14 @@ async function listPages(clients: Clients, request: ListFilter, pageSize: number
 }
 
 /** The names a listing holds, in its order, read in one page. */
-async function listAll(clients: Clients, request: ListFilter): Promise<string[]> {
+async function listAll(clients: ApiClients, request: ListFilter): Promise<string[]> {
   const page = await clients.policies.listPolicies({ ...request, pageSize: 1000 });
   expect(page.nextPageToken).toBe("");
   return page.resourcePolicies.map((p) => p.resource);
 }
 
 /** A next_page_token of `request` (which must have more than one item). */
-async function firstToken(clients: Clients, request: ListFilter): Promise<string> {
+async function firstToken(clients: ApiClients, request: ListFilter): Promise<string> {
   const page = await clients.policies.listPolicies({ ...request, pageSize: 1 });
   expect(page.nextPageToken).not.toBe("");
   return page.nextPageToken;
@@ -46,7 +46,7 @@ const ada = { role: "roles/readonly", members: ["user:ada@example.com"] };
 
 describe("ListPolicies over a fixed hierarchy", () => {
   let server: TestServer;
-  let c: Clients;
+  let c: ApiClients;
 
   // orgA > c1 > p1 p2 p3 p4 p5       policies on orgA, c1, p1 p2 p4 p5 (p3 none)
   // orgA > p9                          (directly under the organization; a conditional policy)
@@ -241,7 +241,7 @@ describe("ListPolicies over a fixed hierarchy", () => {
 
 describe("ListPolicies after writes", () => {
   let server: TestServer;
-  let c: Clients;
+  let c: ApiClients;
   beforeAll(async () => {
     server = await startTestServer();
     c = server.connect;
@@ -299,7 +299,7 @@ describe("ListPolicies after writes", () => {
 
 describe("ListPolicies page tokens across a restart", () => {
   test("a token stays valid when the server restarts on the same database", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "policy-restart-"));
+    const dir = tempDir("policy-restart-");
     const db = join(dir, "policy.db");
     try {
       const before = await startTestServer({ db });
@@ -321,7 +321,7 @@ describe("ListPolicies page tokens across a restart", () => {
         await after.stop();
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     }
   });
 });

@@ -3,15 +3,15 @@
 // proportional to the depth or the page, not to the number of resources.
 import { create } from "@bufbuild/protobuf";
 import Sqlite from "better-sqlite3";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { BindingSchema, type Binding } from "../../gen/policy/v1/policy_pb.js";
 import { ANCESTRY_SQL } from "../../src/store/sqlite/sqlite-store.js";
-import { startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+import type { ApiClients } from "../helpers/clients.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
 import { chainOf, generateHierarchy, type GeneratedHierarchy, type GeneratedResource } from "./generate-hierarchy.js";
 import { viewBindings, viewEffective, writeFolderSchema, type EffectiveView, type FolderSchemaType } from "./support.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 /** Resources per level, organizations first and projects last: 100,000 in all, ten levels deep. */
 const LEVEL_SIZES = [10, 40, 160, 640, 2000, 5000, 10000, 17150, 25000, 40000];
@@ -45,13 +45,13 @@ let schema: ReturnType<typeof writeFolderSchema>;
 let dir: string;
 let hierarchy: GeneratedHierarchy;
 let server: TestServer;
-let c: Clients;
+let c: ApiClients;
 /** A second, read-only connection for EXPLAIN QUERY PLAN. */
 let db: Sqlite.Database;
 
 beforeAll(async () => {
   schema = writeFolderSchema();
-  dir = mkdtempSync(join(tmpdir(), "policy-scale-"));
+  dir = tempDir("policy-scale-");
   const path = join(dir, "policy.db");
   // The server creates the database and runs its migrations; the generator then fills it while no server runs.
   await (await startTestServer({ db: path, schema: schema.path })).stop();
@@ -69,7 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   db?.close();
   await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
   schema.remove();
 });
 

@@ -1,10 +1,11 @@
 // Helpers of the hierarchy tests: a schema with a recursive folder type, expected failures, binding views.
-import { Code, ConnectError } from "@connectrpc/connect";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import type { ConnectError } from "@connectrpc/connect";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { fieldViolations } from "../helpers/errors.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
+export { expectCode } from "../helpers/errors.js";
 import type { Binding } from "../../gen/policy/v1/policy_pb.js";
 import type { EffectivePolicy } from "../../gen/policy/v1/policy_service_pb.js";
 
@@ -56,28 +57,15 @@ export const ROLES: Record<FolderSchemaType, readonly string[]> = {
 
 /** A temporary directory holding the folder schema; `remove` deletes it. */
 export function writeFolderSchema(): { path: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "policy-schema-"));
+  const dir = tempDir("policy-schema-");
   const path = join(dir, "schema.yaml");
   writeFileSync(path, FOLDER_SCHEMA_YAML);
-  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Asserts that `call` fails with `code`; returns the error. */
-export async function expectCode(call: Promise<unknown>, code: Code): Promise<ConnectError> {
-  let error: ConnectError | undefined;
-  try {
-    await call;
-  } catch (e) {
-    error = ConnectError.from(e);
-  }
-  if (!error) return expect.fail(`expected ${Code[code]}, but the call succeeded`);
-  expect(Code[error.code], error.message).toBe(Code[code]);
-  return error;
+  return { path, remove: () => removeDir(dir) };
 }
 
 /** The fields named by the google.rpc.BadRequest detail of `error`. */
 export function violatedFields(error: ConnectError): string[] {
-  return error.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
+  return fieldViolations(error).map((v) => v.field);
 }
 
 /** A binding as plain data, members sorted: order-insensitive within a binding, easy to compare and to read. */

@@ -2,7 +2,8 @@
 // one writer win each round; the losers see ABORTED, read again and retry, and no update is lost.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { clientsFor, startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+import { apiClients, type ApiClients } from "../helpers/clients.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const CLIENTS = 8;
 const LOOPS = 5;
@@ -28,7 +29,7 @@ function barrier(count: number): () => Promise<void> {
 }
 
 /** Adds `member` to the owner binding with read-modify-write; returns the number of ABORTED attempts. */
-async function addMember(clients: Clients, member: string, beforeFirstWrite?: () => Promise<void>): Promise<number> {
+async function addMember(clients: ApiClients, member: string, beforeFirstWrite?: () => Promise<void>): Promise<number> {
   let aborted = 0;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS_PER_WRITE; attempt++) {
     const policy = await clients.policies.getPolicy({ resource: RESOURCE });
@@ -50,7 +51,7 @@ async function addMember(clients: Clients, member: string, beforeFirstWrite?: ()
 
 test(`${CLIENTS} clients x ${LOOPS} read-modify-write loops: losers are ABORTED and retry, nothing is lost`, async () => {
   // Each client has its own connection; half speak gRPC over HTTP/2, half Connect over HTTP/1.1.
-  const clients = Array.from({ length: CLIENTS }, (_, i) => clientsFor(server.url, i % 2 === 0 ? "grpc" : "connect"));
+  const clients = Array.from({ length: CLIENTS }, (_, i) => apiClients(server.url, { protocol: i % 2 === 0 ? "grpc" : "connect" }));
   const everyoneHasRead = barrier(CLIENTS);
   const abortedPerClient = await Promise.all(
     clients.map(async (client, c) => {

@@ -1,13 +1,9 @@
 // Durability: every write the server acknowledged survives SIGKILL of the server process.
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
-import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { spawnServer, type ChildServer } from "../helpers/child-server.js";
+import { apiClients } from "../helpers/clients.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 const WRITES = 50;
 const ORG = "organizations/durable";
@@ -16,12 +12,12 @@ let dir: string;
 let running: ChildServer[] = [];
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "policy-crash-"));
+  dir = tempDir("policy-crash-");
   running = [];
 });
 afterEach(async () => {
   for (const child of running) await child.stop("SIGKILL");
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 async function start(db: string): Promise<ChildServer> {
@@ -32,8 +28,7 @@ async function start(db: string): Promise<ChildServer> {
 
 function clients(url: string) {
   // A fresh transport per server: the old connection dies with the killed process.
-  const transport = createGrpcTransport({ baseUrl: url });
-  return { policies: createClient(PolicyService, transport), resources: createClient(ResourceService, transport) };
+  return apiClients(url);
 }
 
 test(`${WRITES} acknowledged resource creations and ${WRITES} policy writes survive SIGKILL`, async () => {

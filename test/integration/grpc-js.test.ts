@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { call, grpcError, grpcJsClients, type GrpcJsClient, type GrpcJsClients } from "./grpc-js-client.js";
+import { grpcJsClients, grpcJsError, grpcJsResponse, type GrpcJsClient, type GrpcJsClients } from "../helpers/grpc-js.js";
 import { uniqueId } from "./support.js";
 
 let server: TestServer;
@@ -29,25 +29,25 @@ afterAll(async () => {
 
 async function createOrganization(): Promise<string> {
   const name = `organizations/${uniqueId("org")}`;
-  await call(resources, "CreateResource", { resource: { name } });
+  await grpcJsResponse(resources, "CreateResource", { resource: { name } });
   return name;
 }
 
 test("creates an organization and a cloud under it", async () => {
   const org = await createOrganization();
   const cloud = `clouds/${uniqueId("cld")}`;
-  const created = await call(resources, "CreateResource", { resource: { name: cloud, parent: org, displayName: "Prod" } });
+  const created = await grpcJsResponse(resources, "CreateResource", { resource: { name: cloud, parent: org, displayName: "Prod" } });
   expect(created).toMatchObject({ name: cloud, parent: org, type: "cloud", displayName: "Prod" });
-  expect(await call(resources, "GetResource", { name: cloud })).toMatchObject({ name: cloud, parent: org });
+  expect(await grpcJsResponse(resources, "GetResource", { name: cloud })).toMatchObject({ name: cloud, parent: org });
 });
 
 test("sets a policy and gets it back with the same etag", async () => {
   const org = await createOrganization();
-  const set = await call(policies, "SetPolicy", {
+  const set = await grpcJsResponse(policies, "SetPolicy", {
     resource: org,
     policy: { bindings: [{ role: "roles/owner", members: ["user:ada@example.com"] }] },
   });
-  const got = await call(policies, "GetPolicy", { resource: org });
+  const got = await grpcJsResponse(policies, "GetPolicy", { resource: org });
   expect(got.bindings).toEqual([expect.objectContaining({ role: "roles/owner", members: ["user:ada@example.com"] })]);
   expect(got.version).toBe(1);
   expect(Buffer.isBuffer(got.etag) && got.etag.length).toBeGreaterThan(0);
@@ -56,7 +56,7 @@ test("sets a policy and gets it back with the same etag", async () => {
 
 test("a policy written by grpc-js reads back identically through the Connect client", async () => {
   const org = await createOrganization();
-  const set = await call(policies, "SetPolicy", {
+  const set = await grpcJsResponse(policies, "SetPolicy", {
     resource: org,
     policy: { bindings: [{ role: "roles/collaborator", members: ["group:ug_42", "user:bob@example.com"] }] },
   });
@@ -67,24 +67,24 @@ test("a policy written by grpc-js reads back identically through the Connect cli
 
 test("a stale etag fails with status ABORTED (10)", async () => {
   const org = await createOrganization();
-  const { etag } = await call(policies, "GetPolicy", { resource: org });
-  await call(policies, "SetPolicy", { resource: org, policy: { bindings: [{ role: "roles/owner", members: ["allUsers"] }] } });
-  const error = await grpcError(
-    call(policies, "SetPolicy", { resource: org, policy: { etag, bindings: [{ role: "roles/owner", members: ["user:b@example.com"] }] } }),
+  const { etag } = await grpcJsResponse(policies, "GetPolicy", { resource: org });
+  await grpcJsResponse(policies, "SetPolicy", { resource: org, policy: { bindings: [{ role: "roles/owner", members: ["allUsers"] }] } });
+  const error = await grpcJsError(
+    grpcJsResponse(policies, "SetPolicy", { resource: org, policy: { etag, bindings: [{ role: "roles/owner", members: ["user:b@example.com"] }] } }),
   );
   expect(error.code).toBe(grpc.status.ABORTED);
   expect(error.details).toMatch(/read it again/);
 });
 
 test("an unknown resource fails with status NOT_FOUND (5)", async () => {
-  const error = await grpcError(call(policies, "GetPolicy", { resource: `projects/${uniqueId("missing")}` }));
+  const error = await grpcJsError(grpcJsResponse(policies, "GetPolicy", { resource: `projects/${uniqueId("missing")}` }));
   expect(error.code).toBe(grpc.status.NOT_FOUND);
 });
 
 test("an invalid member fails with INVALID_ARGUMENT (3) and a google.rpc.BadRequest in grpc-status-details-bin", async () => {
   const org = await createOrganization();
-  const error = await grpcError(
-    call(policies, "SetPolicy", {
+  const error = await grpcJsError(
+    grpcJsResponse(policies, "SetPolicy", {
       resource: org,
       policy: { bindings: [{ role: "roles/owner", members: ["user:ada@example.com", "ada"] }] },
     }),

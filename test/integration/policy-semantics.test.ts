@@ -2,11 +2,12 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AuditLogConfig_LogType } from "../../gen/policy/v1/policy_pb.js";
-import { startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+import type { ApiClients } from "../helpers/clients.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
 import { binding, createHierarchy, expectCode, uniqueId } from "./support.js";
 
 let server: TestServer;
-let api: Clients;
+let api: ApiClients;
 beforeAll(async () => {
   server = await startTestServer();
   api = server.grpc;

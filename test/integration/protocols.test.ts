@@ -1,16 +1,15 @@
 // The main port speaks every protocol a caller may use: gRPC over HTTP/2, Connect JSON over HTTP/1.1, gRPC-Web, and
 // plain JSON POSTs as `curl` sends them. The same stored policy is seen identically through each of them.
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, createClient, type Transport } from "@connectrpc/connect";
+import { Code, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import http from "node:http";
 import http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
-import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
-import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
-import { startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+import { createPolicyClient, type PolicyClient } from "../../src/client/index.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
 import { binding, expectCode, uniqueId } from "./support.js";
 
 let server: TestServer;
@@ -30,9 +29,8 @@ const transports: Record<string, (url: string) => Transport> = {
 const HUGE_BINDING = binding("roles/owner", `user:${"a".repeat(5 * 1024 * 1024)}@example.com`);
 
 /** Clients over `protocol`. Transports over HTTP/1.1 share Node's keep-alive agent, so connections are reused. */
-function clientsOver(protocol: string): Clients {
-  const transport = transports[protocol]!(server.url);
-  return { policies: createClient(PolicyService, transport), resources: createClient(ResourceService, transport) };
+function clientsOver(protocol: string): PolicyClient {
+  return createPolicyClient({ baseUrl: server.url, transport: transports[protocol]!(server.url) });
 }
 
 describe.each(Object.keys(transports))("%s", (protocol) => {

@@ -1,14 +1,15 @@
 // ResourceService end to end: create, get, list with pagination, move, delete; the hierarchy rules of the schema.
 import { Code } from "@connectrpc/connect";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startTestServer, type Clients, type TestServer } from "../helpers/server.js";
+import type { ApiClients } from "../helpers/clients.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
 import { binding, createHierarchy, expectCode, fieldViolations, uniqueId } from "./support.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 let server: TestServer;
-let api: Clients;
+let api: ApiClients;
 beforeAll(async () => {
   server = await startTestServer();
   api = server.grpc;
@@ -235,7 +236,7 @@ types:
   let folders: TestServer;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "policy-schema-"));
+    dir = tempDir("policy-schema-");
     const schema = join(dir, "folders.yaml");
     writeFileSync(schema, FOLDER_SCHEMA);
     folders = await startTestServer({ schema });
@@ -246,7 +247,7 @@ types:
   });
   afterAll(async () => {
     await folders?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   const moveFolder = (name: string, parent: string) =>

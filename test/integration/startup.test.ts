@@ -1,31 +1,29 @@
 // Start-up as an operator sees it: the address printed on stdout, and problems that stop start-up with a message that
 // names them (and a non-zero exit) instead of a server running with the wrong settings.
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { runServerToExit, spawnServer, type ChildServer } from "../helpers/child-server.js";
+import { apiClients } from "../helpers/clients.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 let dir: string;
 let child: ChildServer | undefined;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "policy-startup-"));
+  dir = tempDir("policy-startup-");
 });
 afterEach(async () => {
   await child?.stop("SIGKILL");
   child = undefined;
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 test("prints the address it listens on, and answers there", async () => {
   child = await spawnServer(join(dir, "policy.db"));
   expect(child.url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
-  const resources = createClient(ResourceService, createGrpcTransport({ baseUrl: child.url }));
+  const { resources } = apiClients(child.url);
   expect(await resources.createResource({ resource: { name: "organizations/acme" } })).toMatchObject({ type: "organization" });
 });
 

@@ -1,13 +1,8 @@
 // Small helpers shared by the integration tests: expected failures, unique names, a seeded hierarchy.
-import type { Clients } from "../helpers/server.js";
+import type { ApiClients } from "../helpers/clients.js";
+import { uniqueId } from "../helpers/ids.js";
 export { expectCode, failureOf, fieldViolations } from "../helpers/errors.js";
-
-let counter = 0;
-
-/** A resource id no other test in this process uses. */
-export function uniqueId(prefix = "r"): string {
-  return `${prefix}${++counter}`;
-}
+export { uniqueId } from "../helpers/ids.js";
 
 export interface Hierarchy {
   org: string;
@@ -16,7 +11,7 @@ export interface Hierarchy {
 }
 
 /** Creates a fresh organization with one cloud holding one project. */
-export async function createHierarchy(clients: Clients): Promise<Hierarchy> {
+export async function createHierarchy(clients: ApiClients): Promise<Hierarchy> {
   const org = `organizations/${uniqueId("org")}`;
   const cloud = `clouds/${uniqueId("cld")}`;
   const project = `projects/${uniqueId("prj")}`;

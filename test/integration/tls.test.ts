@@ -1,25 +1,25 @@
 // TLS on the main port: ALPN offers h2 and http/1.1, so gRPC (HTTP/2) and Connect/curl (HTTP/1.1) share one port.
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
-import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+import { apiClients } from "../helpers/clients.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { call, grpcJsClients } from "./grpc-js-client.js";
+import { grpcJsClients, grpcJsResponse } from "../helpers/grpc-js.js";
 import { expectCode, uniqueId } from "./support.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 let dir: string;
 let ca: Buffer;
 let server: TestServer;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "policy-tls-"));
+  dir = tempDir("policy-tls-");
   const cert = join(dir, "cert.pem");
   const key = join(dir, "key.pem");
   execFileSync(
@@ -33,7 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 /** The protocol the server picks when the client offers `protocols` in ALPN. */
@@ -58,9 +58,7 @@ test("ALPN picks h2 when offered, and http/1.1 for a client that only speaks HTT
 });
 
 test("gRPC over HTTP/2 with TLS: create, set and get", async () => {
-  const transport = createGrpcTransport({ baseUrl: server.url, nodeOptions: { ca } });
-  const resources = createClient(ResourceService, transport);
-  const policies = createClient(PolicyService, transport);
+  const { resources, policies } = apiClients(server.url, { protocol: "grpc", tls: { ca } });
   const org = `organizations/${uniqueId("org")}`;
   await resources.createResource({ resource: { name: org } });
   const set = await policies.setPolicy({ resource: org, policy: { bindings: [{ role: "roles/owner", members: ["allUsers"] }] } });
@@ -68,9 +66,7 @@ test("gRPC over HTTP/2 with TLS: create, set and get", async () => {
 });
 
 test("Connect JSON over HTTP/1.1 with TLS: create, set and get", async () => {
-  const transport = createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", nodeOptions: { ca } });
-  const resources = createClient(ResourceService, transport);
-  const policies = createClient(PolicyService, transport);
+  const { resources, policies } = apiClients(server.url, { protocol: "connect-h1", tls: { ca } });
   const org = `organizations/${uniqueId("org")}`;
   await resources.createResource({ resource: { name: org } });
   const set = await policies.setPolicy({ resource: org, policy: { bindings: [{ role: "roles/owner", members: ["allUsers"] }] } });
@@ -79,8 +75,7 @@ test("Connect JSON over HTTP/1.1 with TLS: create, set and get", async () => {
 });
 
 test("gRPC-Web over HTTP/1.1 with TLS reads what gRPC wrote", async () => {
-  const grpcPolicies = createClient(PolicyService, createGrpcTransport({ baseUrl: server.url, nodeOptions: { ca } }));
-  const grpcResources = createClient(ResourceService, createGrpcTransport({ baseUrl: server.url, nodeOptions: { ca } }));
+  const { policies: grpcPolicies, resources: grpcResources } = apiClients(server.url, { protocol: "grpc", tls: { ca } });
   const web = createClient(PolicyService, createGrpcWebTransport({ baseUrl: server.url, httpVersion: "1.1", nodeOptions: { ca } }));
   const org = `organizations/${uniqueId("org")}`;
   await grpcResources.createResource({ resource: { name: org } });
@@ -92,8 +87,8 @@ test("grpc-js with TLS credentials: create and get", async () => {
   const clients = await grpcJsClients(`localhost:${server.port}`, grpc.credentials.createSsl(ca));
   try {
     const org = `organizations/${uniqueId("org")}`;
-    await call(clients.resources, "CreateResource", { resource: { name: org } });
-    expect(await call(clients.resources, "GetResource", { name: org })).toMatchObject({ name: org, type: "organization" });
+    await grpcJsResponse(clients.resources, "CreateResource", { resource: { name: org } });
+    expect(await grpcJsResponse(clients.resources, "GetResource", { name: org })).toMatchObject({ name: org, type: "organization" });
   } finally {
     clients.close();
   }

@@ -1,24 +1,21 @@
 // `npm run backup`: a consistent copy of the live database, taken while the server runs (and writes), that a new
 // server opens with the same resources and policies. An existing --out is never overwritten.
 import Sqlite from "better-sqlite3";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startServer, type RunningServer } from "../../src/server.js";
-import { apiClients, run, tempDir, uniqueId } from "./support.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { apiClients, run, uniqueId } from "./support.js";
 
-let server: RunningServer;
+let server: TestServer;
 let dir: string;
 let db: string;
 beforeAll(async () => {
-  dir = tempDir();
-  db = join(dir, "policy.db");
-  server = await startServer({ host: "127.0.0.1", port: 0, grpcPort: 0, db, logLevel: "silent" }, pino({ level: "silent" }));
+  server = await startTestServer();
+  ({ dir, db } = server);
 });
 afterAll(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
@@ -27,8 +24,8 @@ function backup(out: string) {
   return run(NPM, ["run", "--silent", "backup", "--", "--db", db, "--out", out]);
 }
 
-async function openCopy(file: string): Promise<RunningServer> {
-  return startServer({ host: "127.0.0.1", port: 0, grpcPort: 0, db: file, logLevel: "silent" }, pino({ level: "silent" }));
+function openCopy(file: string): Promise<TestServer> {
+  return startTestServer({ db: file });
 }
 
 function integrity(file: string): string {
@@ -91,7 +88,7 @@ test("a backup of a running server opens in a new server with the same resources
     const access = await restored.access.checkAccess({ resource: projects[0]!, principals: ["user:ada@example.com"], permissions: ["projects.delete"] });
     expect(access.grantedPermissions).toEqual(["projects.delete"]);
   } finally {
-    await copy.close();
+    await copy.stop();
   }
 });
 
@@ -122,7 +119,7 @@ test("a backup taken during a stream of writes is consistent", { timeout: 60_000
     // The copy holds one of the versions the live server acknowledged (or the empty one before them).
     expect(etags).toContain(Buffer.from(policy.etag).toString("base64"));
   } finally {
-    await copy.close();
+    await copy.stop();
   }
 });
 

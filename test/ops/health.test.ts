@@ -2,9 +2,6 @@
 // Watch that sees SERVING and then NOT_SERVING once the server starts to drain.
 import * as grpc from "@grpc/grpc-js";
 import { Code } from "@connectrpc/connect";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   HealthCheckRequestSchema,
@@ -12,9 +9,9 @@ import {
   HealthCheckResponse_ServingStatus as Status,
   type HealthCheckResponse,
 } from "../../gen/health/v1/health_pb.js";
-import { startServer, type RunningServer } from "../../src/server.js";
-import { rawServerStream, rawUnary } from "../grpc-port/grpc-js.js";
-import { API_SERVICES, apiClients, CALL_TIMEOUT_MS, expectCode, tempDir } from "./support.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { rawServerStream, rawUnary } from "../helpers/grpc-js.js";
+import { API_SERVICES, apiClients, CALL_TIMEOUT_MS, expectCode, removeDir } from "./support.js";
 
 const EXPOSED = [
   "",
@@ -24,22 +21,12 @@ const EXPOSED = [
   "grpc.reflection.v1alpha.ServerReflection",
 ];
 
-async function start(): Promise<{ server: RunningServer; dir: string }> {
-  const dir = tempDir();
-  const server = await startServer(
-    { host: "127.0.0.1", port: 0, grpcPort: 0, db: join(dir, "policy.db"), logLevel: "silent" },
-    pino({ level: "silent" }),
-  );
-  return { server, dir };
-}
 
 describe("Check and List on a running server", () => {
-  let server: RunningServer;
-  let dir: string;
-  beforeAll(async () => ({ server, dir } = await start()));
+  let server: TestServer;
+  beforeAll(async () => (server = await startTestServer()));
   afterAll(async () => {
-    await server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   describe.each(["main", "grpc"] as const)("on the %s port", (port) => {
@@ -108,7 +95,7 @@ class Watched {
 }
 
 test("Watch on both ports streams SERVING, then NOT_SERVING when the server starts to close", async () => {
-  const { server, dir } = await start();
+  const server = await startTestServer();
   const abort = new AbortController();
   const grpcJsClient = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
   const watches: { name: string; watched: Watched; done: Promise<unknown> }[] = [];
@@ -155,18 +142,18 @@ test("Watch on both ports streams SERVING, then NOT_SERVING when the server star
     await Promise.all(watches.map((w) => w.done));
     grpcJsClient.close();
     await (closed ?? server.close());
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(server.dir);
   }
 });
 
 test("after close(), calls on both ports are refused with UNAVAILABLE", async () => {
-  const { server, dir } = await start();
+  const server = await startTestServer();
   const main = apiClients(server.url);
   const grpcPort = apiClients(`http://${server.grpcAddress}`);
   expect(Status[(await main.health.check({})).status]).toBe("SERVING");
   expect(Status[(await grpcPort.health.check({})).status]).toBe("SERVING");
   await server.close();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(server.dir);
   // Fresh clients: no connection to reuse, and nothing is listening any more.
   await expectCode(apiClients(server.url).health.check({}), Code.Unavailable);
   await expectCode(apiClients(`http://${server.grpcAddress}`).health.check({}), Code.Unavailable);

@@ -5,41 +5,33 @@
 // by itself, and with a request whose message is withheld: the outcome is deterministic, and no durations are asserted.
 import { Code } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { rmSync } from "node:fs";
 import http2 from "node:http2";
-import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { HealthCheckResponse_ServingStatus as Status } from "../../gen/health/v1/health_pb.js";
-import { READ_MAX_BYTES, startServer, type RunningServer } from "../../src/server.js";
-import { grpcJsCall, grpcJsClients, grpcJsError, type GrpcJsClients } from "../grpc-port/grpc-js.js";
-import { apiClients, CALL_TIMEOUT_MS, expectCode, tempDir, uniqueId, type TransportKind } from "./support.js";
+import { READ_MAX_BYTES } from "../../src/server.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { grpcJsCall, grpcJsClients, grpcJsError, type GrpcJsClients } from "../helpers/grpc-js.js";
+import { apiClients, CALL_TIMEOUT_MS, expectCode, uniqueId, type Protocol } from "./support.js";
 
-let server: RunningServer;
-let dir: string;
+let server: TestServer;
 let grpcJsMain: GrpcJsClients;
 let grpcJsPort: GrpcJsClients;
 beforeAll(async () => {
-  dir = tempDir();
-  server = await startServer(
-    { host: "127.0.0.1", port: 0, grpcPort: 0, db: join(dir, "policy.db"), logLevel: "silent" },
-    pino({ level: "silent" }),
-  );
+  server = await startTestServer();
   grpcJsMain = await grpcJsClients(new URL(server.url).host);
   grpcJsPort = await grpcJsClients(server.grpcAddress);
 });
 afterAll(async () => {
   grpcJsMain?.close();
   grpcJsPort?.close();
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 const grpcUrl = () => `http://${server.grpcAddress}`;
 
 /** The connect-es clients to try: every protocol of the main port, and gRPC on the gRPC port. */
-const CONNECT_CASES: [string, () => string, TransportKind][] = [
-  ["main port, Connect over HTTP/2", () => server.url, "connect"],
+const CONNECT_CASES: [string, () => string, Protocol][] = [
+  ["main port, Connect over HTTP/2", () => server.url, "connect-h2"],
   ["main port, Connect over HTTP/1.1", () => server.url, "connect-h1"],
   ["main port, gRPC", () => server.url, "grpc"],
   ["main port, gRPC-Web", () => server.url, "grpc-web"],

@@ -1,28 +1,19 @@
 // GET /metrics on the main port: Prometheus text whose counters, gauges and histograms move with the calls made on
 // either port.
 import { Code } from "@connectrpc/connect";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startServer, type RunningServer } from "../../src/server.js";
-import { apiClients, CALL_TIMEOUT_MS, expectCode, scrape, sum, tempDir, uniqueId, type Exposition } from "./support.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { apiClients, CALL_TIMEOUT_MS, expectCode, scrape, sum, uniqueId, type Exposition } from "./support.js";
 
 const GET_POLICY = "policy.v1.PolicyService/GetPolicy";
 const SET_POLICY = "policy.v1.PolicyService/SetPolicy";
 
-let server: RunningServer;
-let dir: string;
+let server: TestServer;
 beforeAll(async () => {
-  dir = tempDir();
-  server = await startServer(
-    { host: "127.0.0.1", port: 0, grpcPort: 0, db: join(dir, "policy.db"), logLevel: "silent" },
-    pino({ level: "silent" }),
-  );
+  server = await startTestServer();
 });
 afterAll(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 async function organization(): Promise<string> {
@@ -56,7 +47,7 @@ test("the call counter of GetPolicy rises by the calls made, on either port and 
   const before = await exposition();
   await apiClients(server.url, "grpc").policies.getPolicy({ resource: org });
   await apiClients(server.url, "grpc").policies.getPolicy({ resource: org });
-  await apiClients(server.url, "connect").policies.getPolicy({ resource: org });
+  await apiClients(server.url, "connect-h2").policies.getPolicy({ resource: org });
   await apiClients(`http://${server.grpcAddress}`, "grpc").policies.getPolicy({ resource: org });
   const after = await exposition();
 
@@ -75,7 +66,7 @@ test("a failed call is counted under its code", async () => {
   await expectCode(apiClients(`http://${server.grpcAddress}`).policies.getPolicy({ resource: missing }), Code.NotFound);
   const org = await organization();
   await expectCode(
-    apiClients(server.url, "connect").policies.setPolicy({ resource: org, policy: { bindings: [{ role: "roles/owner", members: ["nobody"] }] } }),
+    apiClients(server.url, "connect-h2").policies.setPolicy({ resource: org, policy: { bindings: [{ role: "roles/owner", members: ["nobody"] }] } }),
     Code.InvalidArgument,
   );
   const after = await exposition();

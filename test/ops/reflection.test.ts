@@ -4,8 +4,6 @@ import { create, createFileRegistry, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -13,22 +11,15 @@ import { Health } from "../../gen/health/v1/health_pb.js";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
-import { startServer, type RunningServer } from "../../src/server.js";
-import { pino } from "pino";
-import { API_SERVICES, bufCurl, CALL_TIMEOUT_MS, tempDir, uniqueId } from "./support.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { API_SERVICES, bufCurl, CALL_TIMEOUT_MS, uniqueId } from "./support.js";
 
-let server: RunningServer;
-let dir: string;
+let server: TestServer;
 beforeAll(async () => {
-  dir = tempDir();
-  server = await startServer(
-    { host: "127.0.0.1", port: 0, grpcPort: 0, db: join(dir, "policy.db"), logLevel: "silent" },
-    pino({ level: "silent" }),
-  );
+  server = await startTestServer();
 });
 afterAll(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 const PORTS = ["main", "grpc"] as const;

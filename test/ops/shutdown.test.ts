@@ -50,7 +50,7 @@ test(
   async () => {
     const db = join(dir, "policy.db");
     child = await spawnServer(db, ["--log-level", "warn"]);
-    const ports = [apiClients(child.url, "grpc"), apiClients(`http://${child.grpcAddress}`, "grpc"), apiClients(child.url, "connect")];
+    const ports = [apiClients(child.url, "grpc"), apiClients(`http://${child.grpcAddress}`, "grpc"), apiClients(child.url, "connect-h2")];
 
     const orgs = Array.from({ length: ORGS }, () => `organizations/${uniqueId("sd")}`);
     for (const org of orgs) await ports[0]!.resources.createResource({ resource: { name: org } });

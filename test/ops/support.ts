@@ -1,61 +1,23 @@
 // Helpers of the operations tests: the server as a child process, `buf curl`, Prometheus text, unique names.
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { Health } from "../../gen/health/v1/health_pb.js";
-import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
-import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
-import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
-export { expectCode, failureOf } from "../helpers/errors.js";
-export { REPO_ROOT, spawnServer, type ChildServer } from "../helpers/child-server.js";
 import { REPO_ROOT } from "../helpers/child-server.js";
+import { apiClients as clientsAt, CALL_TIMEOUT_MS, type ApiClients, type Protocol } from "../helpers/clients.js";
+export { REPO_ROOT, spawnServer, type ChildServer } from "../helpers/child-server.js";
+export { CALL_TIMEOUT_MS, type ApiClients, type Protocol } from "../helpers/clients.js";
+export { expectCode, failureOf } from "../helpers/errors.js";
+export { uniqueId } from "../helpers/ids.js";
+export { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 export const BUF = join(REPO_ROOT, "node_modules/.bin/buf");
-
-/** Every call of these tests carries a deadline, so that nothing can hang. */
-export const CALL_TIMEOUT_MS = 15_000;
 
 /** The services of the API, as reflection and health name them. */
 export const API_SERVICES = ["policy.v1.PolicyService", "policy.v1.ResourceService", "policy.v1.AccessService"];
 
-export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "policy-ops-"));
-}
-
-let counter = 0;
-/** A resource id no other test in this process uses. */
-export function uniqueId(prefix = "r"): string {
-  return `${prefix}${process.pid}x${++counter}`;
-}
-
-export interface ApiClients {
-  policies: Client<typeof PolicyService>;
-  resources: Client<typeof ResourceService>;
-  access: Client<typeof AccessService>;
-  health: Client<typeof Health>;
-}
-
-export type TransportKind = "grpc" | "connect" | "connect-h1" | "grpc-web";
-
-/** Connect-es clients of every service at `baseUrl` (e.g. http://127.0.0.1:8080) over `kind`, with default deadlines. */
-export function apiClients(baseUrl: string, kind: TransportKind = "grpc"): ApiClients {
-  const common = { baseUrl, defaultTimeoutMs: CALL_TIMEOUT_MS };
-  const transport =
-    kind === "grpc"
-      ? createGrpcTransport(common)
-      : kind === "grpc-web"
-        ? createGrpcWebTransport({ ...common, httpVersion: "2" })
-        : createConnectTransport({ ...common, httpVersion: kind === "connect-h1" ? "1.1" : "2" });
-  return {
-    policies: createClient(PolicyService, transport),
-    resources: createClient(ResourceService, transport),
-    access: createClient(AccessService, transport),
-    health: createClient(Health, transport),
-  };
+/** Clients of every service at `baseUrl` (e.g. http://127.0.0.1:8080) over `protocol`; every call has a deadline. */
+export function apiClients(baseUrl: string, protocol: Protocol = "grpc"): ApiClients {
+  return clientsAt(baseUrl, { protocol, timeoutMs: CALL_TIMEOUT_MS });
 }
 
 export interface RunResult {

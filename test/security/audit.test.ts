@@ -11,18 +11,14 @@ import type { AuditEntry } from "../../gen/policy/v1/audit_service_pb.js";
 import { AuditLogConfig_LogType } from "../../gen/policy/v1/policy_pb.js";
 import {
   ADMIN,
-  AUDIENCE,
-  ISSUER,
   apiClients,
   binding,
   capturingLogger,
   expectCode,
   signingKey,
-  startSecureServer,
-  tempDir,
+  startTokenServer,
   tokenFor,
   uniqueId,
-  writeJwks,
   type ApiClients,
   type SecureServer,
   type SigningKey,
@@ -44,12 +40,8 @@ const bytes = (etag: string) => new Uint8Array(Buffer.from(etag, "base64"));
 const ms = (t: Timestamp | undefined) => timestampDate(t!).getTime();
 
 beforeAll(async () => {
-  const dir = tempDir();
   key = await signingKey("ES256");
-  server = await startSecureServer(
-    { jwks: await writeJwks(join(dir, "jwks.json"), [key]), jwtIssuer: ISSUER, jwtAudience: AUDIENCE, admins: [ADMIN] },
-    dir,
-  );
+  server = await startTokenServer([key]);
   admin = await as("root@example.com");
   owner = await as("olivia@example.com");
 });
@@ -265,12 +257,7 @@ test("no token is stored: the database holds principals, never credentials", asy
 describe("AuditConfig: reads", () => {
   test("reads are logged as the audit configs of the resource or an ancestor ask, except for exempted members", async () => {
     const { logger, lines } = capturingLogger();
-    const dir = tempDir();
-    const logged = await startSecureServer(
-      { jwks: await writeJwks(join(dir, "jwks.json"), [key]), jwtIssuer: ISSUER, jwtAudience: AUDIENCE, admins: [ADMIN] },
-      dir,
-      logger,
-    );
+    const logged = await startTokenServer([key], logger);
     try {
       const client = async (email: string) => apiClients(logged.url, { token: await tokenFor(key, email) });
       const root = await client("root@example.com");

@@ -2,14 +2,11 @@
 // only), roles granted on an ancestor apply below it, and a caller cannot learn that a resource it may not see exists.
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import {
   ADMIN,
-  AUDIENCE,
-  ISSUER,
   apiClients,
   binding,
   expectCode,
@@ -17,11 +14,9 @@ import {
   mint,
   signingKey,
   snapshot,
-  startSecureServer,
-  tempDir,
+  startTokenServer,
   tokenFor,
   uniqueId,
-  writeJwks,
   type ApiClients,
   type Protocol,
   type SecureServer,
@@ -54,12 +49,8 @@ const asServiceAccount = async (email: string): Promise<ApiClients> =>
 let admin: ApiClients;
 
 beforeAll(async () => {
-  const dir = tempDir();
   key = await signingKey("ES256");
-  server = await startSecureServer(
-    { jwks: await writeJwks(join(dir, "jwks.json"), [key]), jwtIssuer: ISSUER, jwtAudience: AUDIENCE, admins: [ADMIN] },
-    dir,
-  );
+  server = await startTokenServer([key]);
   admin = await as("root@example.com");
   org = `organizations/${uniqueId("acme")}`;
   cloud = `clouds/${uniqueId("cld")}`;

@@ -86,7 +86,7 @@ type Endpoint = keyof typeof ENDPOINTS;
 
 function withCert(endpoint: Endpoint, name: string | undefined, token?: string): ApiClients {
   const { baseUrl, protocol } = ENDPOINTS[endpoint]();
-  return apiClients(baseUrl, { protocol, token, nodeOptions: { ca, ...(name ? certs[name] : {}) } });
+  return apiClients(baseUrl, { protocol, token, tls: { ca, ...(name ? certs[name] : {}) } });
 }
 
 /** The principal the audit log records for a resource `clients` creates under a fresh organization it may write. */
@@ -185,7 +185,7 @@ test("certificates only (no token keys): a token is refused, and the message nam
   const certOnly = await startSecureServer({ tlsCert: files.serverCert, tlsKey: files.serverKey, tlsClientCa: files.ca, admins: [SERVICE] });
   try {
     const client = (name?: string, token?: string) =>
-      apiClients(certOnly.url, { token, nodeOptions: { ca, ...(name ? certs[name] : {}) } });
+      apiClients(certOnly.url, { token, tls: { ca, ...(name ? certs[name] : {}) } });
     await expectCode(client().resources.getResource({ name: "organizations/x" }), Code.Unauthenticated, /^no credentials: send a client certificate$/);
     await expectCode(
       client(undefined, await tokenFor(key, "root@example.com")).resources.getResource({ name: "organizations/x" }),

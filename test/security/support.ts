@@ -1,41 +1,27 @@
 // Helpers of the security tests: signing keys and tokens, servers configured with them, clients that present a
 // token or a client certificate, certificates made with openssl, and expected failures.
 import { toBinary } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { execFileSync } from "node:child_process";
 import { Writable } from "node:stream";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from "jose";
 import { pino, type Logger } from "pino";
-import { Health } from "../../gen/health/v1/health_pb.js";
-import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
-import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
 import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
-import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceSchema, type Resource } from "../../gen/policy/v1/resource_pb.js";
-import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import type { Config } from "../../src/config.js";
-import { startServer, type RunningServer } from "../../src/server.js";
-
-/** Every call of these tests carries a deadline, so that nothing can hang. */
-export const CALL_TIMEOUT_MS = 15_000;
+import { apiClients as clientsAt, CALL_TIMEOUT_MS, type ApiClients, type ClientOptions } from "../helpers/clients.js";
+import { uniqueId } from "../helpers/ids.js";
+import { tempDir } from "../helpers/temp-dir.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+export { CALL_TIMEOUT_MS, type ApiClients, type ClientOptions, type Protocol } from "../helpers/clients.js";
+export { uniqueId } from "../helpers/ids.js";
+export { tempDir } from "../helpers/temp-dir.js";
 
 export const ISSUER = "https://issuer.example.test";
 export const AUDIENCE = "policy-service";
 export const ADMIN = "user:root@example.com";
 
-export function tempDir(prefix = "policy-security-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
-let counter = 0;
-/** A resource id no other test in this process uses. */
-export function uniqueId(prefix = "r"): string {
-  return `${prefix}${process.pid}x${++counter}`;
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Keys and tokens
@@ -105,70 +91,23 @@ export function tokenFor(key: SigningKey, email: string, groups?: string[], opti
 // ---------------------------------------------------------------------------------------------------------------------
 // Servers and clients
 
-export interface SecureServer extends RunningServer {
-  dir: string;
-  stop(): Promise<void>;
+export type SecureServer = TestServer;
+
+/** Starts a server on loopback with a fresh database (in `dir`); `overrides` configure authentication. */
+export function startSecureServer(overrides: Partial<Config> = {}, dir = tempDir(), logger?: Logger): Promise<SecureServer> {
+  return startTestServer(overrides, { dir, logger });
 }
 
-/** Starts a server on loopback with a fresh database; `overrides` configure authentication. */
-export async function startSecureServer(overrides: Partial<Config> = {}, dir = tempDir(), logger?: Logger): Promise<SecureServer> {
-  const server = await startServer(
-    { host: "127.0.0.1", port: 0, grpcPort: 0, db: join(dir, "policy.db"), logLevel: "silent", ...overrides },
-    logger ?? pino({ level: "silent" }),
-  );
-  return {
-    ...server,
-    dir,
-    async stop() {
-      await server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/** A server that trusts tokens signed by `keys` (a JWKS file) for this suite's issuer and audience, ADMIN its admin. */
+export async function startTokenServer(keys: SigningKey[], logger?: Logger): Promise<SecureServer> {
+  const dir = tempDir();
+  const jwks = await writeJwks(join(dir, "jwks.json"), keys);
+  return startSecureServer({ jwks, jwtIssuer: ISSUER, jwtAudience: AUDIENCE, admins: [ADMIN] }, dir, logger);
 }
 
-export interface ApiClients {
-  policies: Client<typeof PolicyService>;
-  resources: Client<typeof ResourceService>;
-  access: Client<typeof AccessService>;
-  audit: Client<typeof AuditService>;
-  health: Client<typeof Health>;
-}
-
-export type Protocol = "connect" | "grpc";
-
-export interface ClientOptions {
-  /** A bearer token sent in `authorization`. */
-  token?: string;
-  /** A raw `authorization` header (overrides `token`). */
-  authorization?: string;
-  protocol?: Protocol;
-  /** TLS options: CA of the server, client certificate and key. */
-  nodeOptions?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
-}
-
-/** Clients of every service at `baseUrl` (Connect JSON over HTTP/1.1, or gRPC over HTTP/2), with deadlines. */
+/** Clients of every service at `baseUrl` (default: Connect JSON over HTTP/1.1), every call with a deadline. */
 export function apiClients(baseUrl: string, options: ClientOptions = {}): ApiClients {
-  const authorization = options.authorization ?? (options.token ? `Bearer ${options.token}` : undefined);
-  const interceptors: Interceptor[] = authorization
-    ? [
-        (next) => (req) => {
-          req.header.set("authorization", authorization);
-          return next(req);
-        },
-      ]
-    : [];
-  const common = { baseUrl, interceptors, defaultTimeoutMs: CALL_TIMEOUT_MS, nodeOptions: options.nodeOptions };
-  const transport =
-    (options.protocol ?? "connect") === "grpc"
-      ? createGrpcTransport(common)
-      : createConnectTransport({ ...common, httpVersion: "1.1", useBinaryFormat: false });
-  return {
-    policies: createClient(PolicyService, transport),
-    resources: createClient(ResourceService, transport),
-    access: createClient(AccessService, transport),
-    audit: createClient(AuditService, transport),
-    health: createClient(Health, transport),
-  };
+  return clientsAt(baseUrl, { protocol: "connect", timeoutMs: CALL_TIMEOUT_MS, ...options });
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { expect, test } from "vitest";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { spawnServer } from "../helpers/child-server.js";
-import { clientsFor, startTestServer } from "../helpers/server.js";
+import { apiClients } from "../helpers/clients.js";
+import { startTestServer } from "../helpers/server.js";
 import { ORG, follow, grantPolicy, makeTree, watchClients, type WatchClient } from "./support.js";
 
 /** Follows from `after` until `target`, disconnecting at random points and resuming after the last change seen. */
@@ -45,7 +46,7 @@ test("concurrent writers, a watcher resuming at random points: exactly the chang
     const seen: number[] = [];
     const watching = followWithDisconnects(() => watch, start, () => done, seen);
     const writers = Array.from({ length: 8 }, async (_, w) => {
-      const clients = clientsFor(server.url, w % 2 ? "grpc" : "connect");
+      const clients = apiClients(server.url, { protocol: w % 2 ? "grpc" : "connect" });
       for (let i = 0; i < 40; i++) {
         const name = `projects/w${w}i${i}`;
         await clients.resources.createResource({ resource: { name, parent: ORG } });
@@ -68,7 +69,7 @@ test("across a graceful restart and a kill -9 the watcher resumes with no gap an
   const db = join(dir, "policy.db");
   let child = await spawnServer(db, ["--log-level", "silent"]);
   try {
-    const admin = () => clientsFor(child.url, "connect");
+    const admin = () => apiClients(child.url, { protocol: "connect" });
     await makeTree(admin());
     const start = Number((await admin().policies.deletePolicy({ resource: ORG })).sequence);
     let done: number | undefined;

@@ -7,7 +7,7 @@ import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
 import { WatchService, type Change, type WatchRequest, type WatchResponse } from "../../gen/policy/v1/watch_service_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { WatchRequestSchema } from "../../gen/policy/v1/watch_service_pb.js";
-import type { Clients } from "../helpers/server.js";
+import type { ApiClients } from "../helpers/clients.js";
 
 export const ORG = "organizations/acme";
 export const CLOUD = "clouds/c1";
@@ -19,7 +19,7 @@ export function watchClients(transport: Transport) {
 
 export type WatchClient = Client<typeof WatchService>;
 
-export async function makeTree(clients: Clients): Promise<void> {
+export async function makeTree(clients: ApiClients): Promise<void> {
   await clients.resources.createResource({ resource: { name: ORG } });
   await clients.resources.createResource({ resource: { name: CLOUD, parent: ORG } });
   await clients.resources.createResource({ resource: { name: PROJECT, parent: CLOUD } });

@@ -6,7 +6,6 @@ import {
   DeletePolicyResponseSchema,
   EffectivePolicySchema,
   ResourcePolicySchema,
-  type ResourcePolicy,
 } from "../../../gen/policy/v1/policy_service_pb.js";
 import { SyncStatus } from "../../../gen/policy/v1/policy_pb.js";
 import { flag, list as values, required, RESOURCE_OPTIONS, str } from "../args.js";
@@ -14,7 +13,8 @@ import type { Context } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
 import { conditionCell, hasConditions, policyRows, print, printPolicy, syncStatusName, table } from "../output.js";
 import { parsePolicyFile } from "../policy-file.js";
-import { parentName, resolveResource } from "../resource-ref.js";
+import { allPages } from "../pages.js";
+import { parentName, resolveResource, resourceType } from "../resource-ref.js";
 import type { Command } from "./command.js";
 
 const RESOURCE_USAGE = "--resource-type TYPE [--resource-id ID]";
@@ -147,7 +147,7 @@ export const list: Command = {
   },
   async run(ctx) {
     const typeName = required(ctx.values, "resource-type", ctx.command);
-    const type = ctx.types.get(typeName, ctx.command);
+    const type = resourceType(ctx, typeName);
     const parent = str(ctx.values, "parent");
     const syncStatuses = values(ctx.values, "sync-status").map((s) => {
       const status = SyncStatus[s.toUpperCase() as keyof typeof SyncStatus];
@@ -156,9 +156,7 @@ export const list: Command = {
       }
       return status;
     });
-    const all: ResourcePolicy[] = [];
-    let pageToken = "";
-    do {
+    const all = await allPages(async (pageToken) => {
       const page = await ctx.api.policies.listPolicies({
         resourceType: type.name,
         parent: parent ? parentName(ctx, parent) : "",
@@ -166,9 +164,8 @@ export const list: Command = {
         pageToken,
         syncStatuses,
       });
-      all.push(...page.resourcePolicies);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "");
+      return [page.resourcePolicies, page.nextPageToken];
+    });
     print(ctx, { resourcePolicies: all.map((rp) => toJson(ResourcePolicySchema, rp)) }, () => {
       if (all.length === 0) return `No ${type.name} has a policy with bindings${parent ? ` beneath ${parent}` : ""}.`;
       const policies = all.map((rp) => rp.policy!).filter(Boolean);

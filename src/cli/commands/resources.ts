@@ -7,7 +7,8 @@ import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
 import { print, table } from "../output.js";
-import { ORGANIZATION, parentName, resolveOrganization, resolveResource } from "../resource-ref.js";
+import { allPages } from "../pages.js";
+import { ORGANIZATION, parentName, resolveOrganization, resolveResource, resourceType, typeOfName } from "../resource-ref.js";
 import type { Command } from "./command.js";
 
 const RESOURCE_USAGE = "--resource-type TYPE [--resource-id ID]";
@@ -37,7 +38,7 @@ function printResource(ctx: Context, resource: Resource): void {
 async function parentOf(ctx: Context, typeName: string): Promise<string> {
   const given = str(ctx.values, "parent");
   if (given !== undefined) return parentName(ctx, given);
-  const type = ctx.types.get(typeName, ctx.command);
+  const type = resourceType(ctx, typeName);
   if (type.parents.length === 0) return "";
   if (type.parents.includes(ORGANIZATION)) return resolveOrganization(ctx);
   throw new UsageError(`--parent is required for a ${type.name} (its parent is a ${type.parents.join(" or ")})`, ctx.command);
@@ -63,7 +64,7 @@ export const create: Command = {
   },
   async run(ctx) {
     const name = await resolveResource(ctx, { creating: true });
-    const type = ctx.types.ofName(name);
+    const type = typeOfName(ctx, name);
     const parent = await parentOf(ctx, type?.name ?? str(ctx.values, "resource-type") ?? "");
     const created = await ctx.api.resources.createResource({
       resource: { name, parent, displayName: str(ctx.values, "display-name") ?? "" },
@@ -93,20 +94,17 @@ export const list: Command = {
   },
   async run(ctx) {
     const typeName = str(ctx.values, "resource-type");
-    const type = typeName === undefined ? undefined : ctx.types.get(typeName, ctx.command);
+    const type = typeName === undefined ? undefined : resourceType(ctx, typeName);
     const parent = str(ctx.values, "parent");
-    const all: Resource[] = [];
-    let pageToken = "";
-    do {
+    const all = await allPages(async (pageToken) => {
       const page = await ctx.api.resources.listResources({
         type: type?.name ?? "",
         parent: parent === undefined ? "" : parentName(ctx, parent),
         pageSize: 1000,
         pageToken,
       });
-      all.push(...page.resources);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "");
+      return [page.resources, page.nextPageToken];
+    });
     print(ctx, { resources: all.map((r) => toJson(ResourceSchema, r)) }, () =>
       all.length === 0
         ? "No resources."

@@ -7,7 +7,7 @@ import { watch as follow } from "../../client/watch.js";
 import { list, RESOURCE_OPTIONS, str } from "../args.js";
 import { UsageError } from "../errors.js";
 import { print, syncStatusName, table } from "../output.js";
-import { parentName, resolveResource } from "../resource-ref.js";
+import { parentName, resolveResource, resourceType } from "../resource-ref.js";
 import type { Command } from "./command.js";
 
 /** POLICY_SET for CHANGE_KIND_POLICY_SET. */
@@ -58,7 +58,7 @@ export const watch: Command = {
     try {
       for await (const event of follow(ctx.api.watch, {
         subtree: subtree ? parentName(ctx, subtree) : "",
-        resourceTypes: list(ctx.values, "type").map((t) => ctx.types.get(t, ctx.command).name),
+        resourceTypes: list(ctx.values, "type").map((t) => resourceType(ctx, t).name),
         kinds,
         ...(since === undefined ? {} : { afterSequence: BigInt(since) }),
         signal: abort.signal,

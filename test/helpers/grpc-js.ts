@@ -4,7 +4,8 @@ import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufb
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { join } from "node:path";
-import { CALL_TIMEOUT_MS, REPO_ROOT } from "../ops/support.js";
+import { REPO_ROOT } from "./child-server.js";
+import { CALL_TIMEOUT_MS } from "./clients.js";
 
 type Unary = (
   request: object,
@@ -21,15 +22,15 @@ export interface GrpcJsClients {
   close(): void;
 }
 
-/** Clients of PolicyService, ResourceService and AccessService at `address` (host:port). */
-export async function grpcJsClients(address: string): Promise<GrpcJsClients> {
+/** Clients of PolicyService, ResourceService and AccessService at `address` (host:port), cleartext by default. */
+export async function grpcJsClients(address: string, credentials = grpc.credentials.createInsecure()): Promise<GrpcJsClients> {
   const definition = await protoLoader.load(
     ["policy/v1/policy_service.proto", "policy/v1/resource_service.proto", "policy/v1/access_service.proto"],
     { includeDirs: [join(REPO_ROOT, "proto")], longs: String, enums: String, defaults: true },
   );
   const v1 = (grpc.loadPackageDefinition(definition).policy as grpc.GrpcObject).v1 as grpc.GrpcObject;
   const make = (name: string) =>
-    new (v1[name] as grpc.ServiceClientConstructor)(address, grpc.credentials.createInsecure()) as GrpcJsClient;
+    new (v1[name] as grpc.ServiceClientConstructor)(address, credentials) as GrpcJsClient;
   const clients = { policies: make("PolicyService"), resources: make("ResourceService"), access: make("AccessService") };
   return {
     ...clients,
@@ -64,6 +65,11 @@ export function grpcJsCall(
   });
 }
 
+/** The response of a unary call (see grpcJsCall). */
+export async function grpcJsResponse(client: GrpcJsClient, method: string, request: object): Promise<any> {
+  return (await grpcJsCall(client, method, request)).response;
+}
+
 /** The grpc-js ServiceError `promise` rejects with; throws when it resolves. */
 export async function grpcJsError(promise: Promise<unknown>): Promise<grpc.ServiceError> {
   return promise.then(
@@ -72,6 +78,11 @@ export async function grpcJsError(promise: Promise<unknown>): Promise<grpc.Servi
     },
     (e: grpc.ServiceError) => e,
   );
+}
+
+/** grpc-js (de)serializers of protobuf-es messages. */
+function codec<I extends DescMessage, O extends DescMessage>(input: I, output: O) {
+  return [(m: MessageShape<I>) => Buffer.from(toBinary(input, m)), (b: Buffer) => fromBinary(output, b)] as const;
 }
 
 /** A unary call of any method through a plain grpc-js Client, with protobuf-es (de)serializers. */
@@ -84,14 +95,8 @@ export function rawUnary<I extends DescMessage, O extends DescMessage>(
   deadline = Date.now() + CALL_TIMEOUT_MS,
 ): Promise<MessageShape<O>> {
   return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(
-      path,
-      (m: MessageShape<I>) => Buffer.from(toBinary(input, m)),
-      (b: Buffer) => fromBinary(output, b),
-      request,
-      new grpc.Metadata(),
-      { deadline },
-      (error, response) => (error ? reject(error) : resolve(response!)),
+    client.makeUnaryRequest(path, ...codec(input, output), request, new grpc.Metadata(), { deadline }, (error, response) =>
+      error ? reject(error) : resolve(response!),
     ),
   );
 }
@@ -105,12 +110,5 @@ export function rawServerStream<I extends DescMessage, O extends DescMessage>(
   request: MessageShape<I>,
   deadline = Date.now() + CALL_TIMEOUT_MS * 2,
 ): grpc.ClientReadableStream<MessageShape<O>> {
-  return client.makeServerStreamRequest(
-    path,
-    (m: MessageShape<I>) => Buffer.from(toBinary(input, m)),
-    (b: Buffer) => fromBinary(output, b),
-    request,
-    new grpc.Metadata(),
-    { deadline },
-  );
+  return client.makeServerStreamRequest(path, ...codec(input, output), request, new grpc.Metadata(), { deadline });
 }
