@@ -30,6 +30,10 @@ export interface Config {
   workers: number;
   /** Memory budget of the read cache of decoded policies, in MiB (per process). */
   cacheMb: number;
+  /** A listener of its own for GET /metrics (then not on the main port); undefined: /metrics on the main port. */
+  metricsPort?: number;
+  /** The address of the metrics listener. */
+  metricsHost: string;
 }
 
 const OPTIONS = {
@@ -50,6 +54,8 @@ const OPTIONS = {
   insecure: { env: "POLICY_INSECURE", default: undefined, help: "flag (or 1): allow a non-loopback --host without authentication" },
   workers: { env: "POLICY_WORKERS", default: "0", help: "worker processes sharing the ports (0: one process)" },
   "cache-mb": { env: "POLICY_CACHE_MB", default: String(DEFAULT_CACHE_MB), help: "memory for cached decoded policies, per process (0: none)" },
+  "metrics-port": { env: "POLICY_METRICS_PORT", default: undefined, help: "serve GET /metrics on this port only, not the main port" },
+  "metrics-host": { env: "POLICY_METRICS_HOST", default: "127.0.0.1", help: "address of the --metrics-port listener" },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
 } as const;
 
@@ -92,6 +98,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     logLevel: get("log-level")!,
     workers: Number(get("workers")),
     cacheMb: Number(get("cache-mb")),
+    metricsPort: get("metrics-port") === undefined ? undefined : portNumber("metrics-port", get("metrics-port")!),
+    metricsHost: get("metrics-host")!,
   };
   if (config.tlsClientCa && !config.tlsCert) throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
   if (!Number.isInteger(config.workers) || config.workers < 0) throw new Error(`--workers: "${get("workers")}" is not a count`);

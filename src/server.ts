@@ -3,6 +3,7 @@ import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -21,6 +22,7 @@ import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer } from "./rpc/http-server.js";
 import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
 import { callInterceptor } from "./rpc/interceptors.js";
+import { loopbackHostsOnly } from "./rpc/loopback-hosts.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
 import { authInterceptor } from "./rpc/auth/interceptor.js";
 import { readAuditInterceptor } from "./rpc/read-audit.js";
@@ -50,6 +52,8 @@ export interface RunningServer {
   grpcAddress: string;
   grpcPort: number;
   health: HealthStatus;
+  /** e.g. http://127.0.0.1:9090/metrics, with --metrics-port */
+  metricsUrl?: string;
   /** Drains: NOT_SERVING, stop accepting, let in-flight calls finish, close the store (WAL checkpointed). */
   close(): Promise<void>;
 }
@@ -58,12 +62,12 @@ function peerOf(socket: { remoteAddress?: string; remotePort?: number }): string
   return `${socket.remoteAddress ?? ""}:${socket.remotePort ?? ""}`;
 }
 
-/** GET /metrics: Prometheus text; anything else that is not an RPC: 404. */
+/** GET /metrics (unless `metrics` is undefined: served elsewhere): Prometheus text; anything else: 404. */
 type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
 
-function metricsEndpoint(metrics: Metrics): NodeHandlerFn {
+function metricsEndpoint(metrics: Metrics | undefined): NodeHandlerFn {
   return (req, res) => {
-    if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
+    if (metrics && req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
       void metrics.registry.metrics().then((text) => {
         res.writeHead(200, { "content-type": metrics.registry.contentType });
         res.end(text);
@@ -125,7 +129,8 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
       }
     : undefined;
 
-  const handler = specEncodedGrpcMessages(connectNodeAdapter({
+  const separateMetrics = config.metricsPort !== undefined;
+  const adapter = specEncodedGrpcMessages(connectNodeAdapter({
     routes: register,
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
@@ -135,8 +140,17 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
       if (socket.authorized) values.set(peerCertificateKey, socket.getPeerCertificate());
       return values;
     },
-    fallback: metricsEndpoint(metrics),
+    fallback: metricsEndpoint(separateMetrics ? undefined : metrics),
   }));
+  // Development mode (unless --insecure opened it to the network on purpose): no DNS rebinding.
+  const handler = authenticator.enabled || config.insecure ? adapter : loopbackHostsOnly(adapter);
+  const metricsServer = separateMetrics ? http.createServer(metricsEndpoint(metrics)) : undefined;
+  if (metricsServer) {
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once("error", reject);
+      metricsServer.listen(config.metricsPort, config.metricsHost, () => resolve());
+    });
+  }
   const main = createMainServer(handler, tls, SHUTDOWN_GRACE_MS);
   await new Promise<void>((resolve, reject) => {
     main.server.once("error", reject);
@@ -157,8 +171,10 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
 
   const port = (main.server.address() as AddressInfo).port;
+  const metricsHost = config.metricsHost.includes(":") ? `[${config.metricsHost}]` : config.metricsHost;
   return {
     url: `${tls ? "https" : "http"}://${host}:${port}`,
+    metricsUrl: metricsServer && `http://${metricsHost}:${(metricsServer.address() as AddressInfo).port}/metrics`,
     port,
     grpcAddress: `${host}:${grpcPort}`,
     grpcPort,
@@ -167,7 +183,9 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
       health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
       const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
       const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
-      await Promise.all([main.close(), grpcDrained]);
+      const metricsClosed = new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      metricsServer?.closeAllConnections();
+      await Promise.all([main.close(), grpcDrained, metricsClosed]);
       clearTimeout(force);
       await store.close();
     },

@@ -11,6 +11,7 @@ import type {
 } from "../../gen/policy/v1/policy_service_pb.js";
 import { Violations, notFound, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
+import type { Disclosure } from "./access/access.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
 import type { PageTokens } from "./page-token.js";
@@ -50,17 +51,23 @@ export class Policies {
     return fromStore(this.store.updatePolicy(resource, decide, actor));
   }
 
-  /** `readChain` lets a caller that has already read the resource's chain hand it over. */
+  /**
+   * `readChain` lets a caller that has already read the resource's chain hand it over; `disclosed` says which of its
+   * links the caller may read (undefined: all): the others are left out and the answer is marked partial.
+   */
   async lookupEffective(
     { resource, options }: LookupEffectivePolicyRequest,
     readChain = () => this.store.ancestry(resource),
+    disclosed?: Disclosure,
   ): Promise<EffectivePolicy> {
     const requestedVersion = options?.requestedPolicyVersion ?? 0;
     requireResourceName(this.schema, "resource", resource);
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
     const chain = await readChain();
     if (!chain) throw notFound(resource);
-    return this.effectivePolicies.of(resource, chain, requestedVersion);
+    const shown = disclosed?.(chain);
+    if (!shown?.includes(false)) return this.effectivePolicies.of(resource, chain, requestedVersion);
+    return this.effectivePolicies.of(resource, chain.filter((_, i) => shown[i]), requestedVersion, true);
   }
 
   async list({ resourceType, parent, pageSize, pageToken }: ListPoliciesRequest): Promise<PolicyPage> {
