@@ -9,7 +9,8 @@ export type ErrorCode =
   | "failed_precondition"
   | "unauthenticated"
   | "permission_denied"
-  | "unavailable";
+  | "unavailable"
+  | "resource_exhausted";
 
 /** A problem with one request field, reported as a google.rpc.BadRequest field violation. */
 export interface FieldViolation {
@@ -22,8 +23,9 @@ export class ServiceError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly violations: readonly FieldViolation[] = [],
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "ServiceError";
   }
 }

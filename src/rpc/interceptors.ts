@@ -3,7 +3,7 @@ import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { toConnectError } from "./errors.js";
+import { storeFailureOf, toConnectError } from "./errors.js";
 import { peerKey, protocolKey } from "./context.js";
 import type { Metrics } from "./metrics.js";
 
@@ -30,6 +30,11 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
       }
       return res;
     } catch (e) {
+      const failure = storeFailureOf(e);
+      if (failure) {
+        metrics.observeStoreFailure(failure.kind);
+        logger.warn({ procedure, store: failure.kind }, failure.message);
+      }
       const error = toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
       code = codeName(error.code);
       throw error;
