@@ -34,6 +34,10 @@ export interface Config {
   cacheMb: number;
   /** How much of the change log (the audit log and Watch's history) to keep; undefined: everything. */
   changeRetention?: Retention;
+  /** A listener of its own for GET /metrics (then not on the main port); undefined: /metrics on the main port. */
+  metricsPort?: number;
+  /** The address of the metrics listener. */
+  metricsHost: string;
 }
 
 const OPTIONS = {
@@ -59,6 +63,8 @@ const OPTIONS = {
     default: undefined,
     help: "change log (audit log, Watch history) kept: an age (30d, 12h) or a row count (1000000); default all",
   },
+  "metrics-port": { env: "POLICY_METRICS_PORT", default: undefined, help: "serve GET /metrics on this port only, not the main port" },
+  "metrics-host": { env: "POLICY_METRICS_HOST", default: "127.0.0.1", help: "address of the --metrics-port listener" },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
 } as const;
 
@@ -102,6 +108,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     workers: Number(get("workers")),
     cacheMb: Number(get("cache-mb")),
     changeRetention: retention(get("change-retention")),
+    metricsPort: get("metrics-port") === undefined ? undefined : portNumber("metrics-port", get("metrics-port")!),
+    metricsHost: get("metrics-host")!,
   };
   if (config.tlsClientCa && !config.tlsCert) throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
   if (!Number.isInteger(config.workers) || config.workers < 0) throw new Error(`--workers: "${get("workers")}" is not a count`);

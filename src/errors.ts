@@ -11,7 +11,8 @@ export type ErrorCode =
   | "out_of_range"
   | "unauthenticated"
   | "permission_denied"
-  | "unavailable";
+  | "unavailable"
+  | "resource_exhausted";
 
 /** A problem with one request field, reported as a google.rpc.BadRequest field violation. */
 export interface FieldViolation {
@@ -24,8 +25,9 @@ export class ServiceError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly violations: readonly FieldViolation[] = [],
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "ServiceError";
   }
 }

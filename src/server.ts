@@ -3,6 +3,7 @@ import { createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -19,6 +20,7 @@ import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer, type MainServer, type TlsFiles } from "./rpc/http-server.js";
 import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
 import { callInterceptor } from "./rpc/interceptors.js";
+import { loopbackHostsOnly } from "./rpc/loopback-hosts.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
 import { authInterceptor } from "./rpc/auth/interceptor.js";
 import { readAuditInterceptor } from "./rpc/read-audit.js";
@@ -57,6 +59,8 @@ export interface RunningServer {
   grpcAddress: string;
   grpcPort: number;
   health: HealthStatus;
+  /** e.g. http://127.0.0.1:9090/metrics, with --metrics-port */
+  metricsUrl?: string;
   /** Drains: NOT_SERVING, stop accepting, let in-flight calls finish, close the store (WAL checkpointed). */
   close(): Promise<void>;
 }
@@ -65,12 +69,12 @@ function peerOf(socket: { remoteAddress?: string; remotePort?: number }): string
   return `${socket.remoteAddress ?? ""}:${socket.remotePort ?? ""}`;
 }
 
-/** GET /metrics: Prometheus text; anything else that is not an RPC: 404. */
+/** GET /metrics (unless `metrics` is undefined: served elsewhere): Prometheus text; anything else: 404. */
 type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
 
-function metricsEndpoint(metrics: Metrics): NodeHandlerFn {
+function metricsEndpoint(metrics: Metrics | undefined): NodeHandlerFn {
   return (req, res) => {
-    if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
+    if (metrics && req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
       void metrics.registry.metrics().then((text) => {
         res.writeHead(200, { "content-type": metrics.registry.contentType });
         res.end(text);
@@ -102,7 +106,10 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const interceptors = callInterceptors(logger, metrics, () => store.writtenSequence, authenticator, services, schema);
   const tls = readTlsFiles(config);
 
-  const main = createMainServer(mainPortHandler(register, interceptors, metrics), tls, SHUTDOWN_GRACE_MS);
+  const metricsServer = await listenForMetrics(metrics, config);
+  const handler = mainPortHandler(register, interceptors, metricsServer ? undefined : metrics);
+  // Development mode (unless --insecure opened it to the network on purpose): no DNS rebinding.
+  const main = createMainServer(authenticator.enabled || config.insecure ? handler : loopbackHostsOnly(handler), tls, SHUTDOWN_GRACE_MS);
   await listenOnMainPort(main, config);
   const grpcServer = createGrpcJsServer(register, {
     interceptors,
@@ -116,11 +123,12 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const port = (main.server.address() as AddressInfo).port;
   return {
     url: `${tls ? "https" : "http"}://${host}:${port}`,
+    metricsUrl: metricsServer && `http://${urlHost(config.metricsHost)}:${(metricsServer.address() as AddressInfo).port}/metrics`,
     port,
     grpcAddress: `${host}:${grpcPort}`,
     grpcPort,
     health,
-    close: () => drainAndClose({ health, exposed, main, grpcServer, store, feed, stopPruning }),
+    close: () => drainAndClose({ health, exposed, main, grpcServer, metricsServer, store, feed, stopPruning }),
   };
 }
 
@@ -218,8 +226,19 @@ function readTlsFiles(config: Config): TlsFiles | undefined {
   };
 }
 
+/** With --metrics-port: a listener of its own for GET /metrics (then not served on the main port). */
+async function listenForMetrics(metrics: Metrics, config: Config): Promise<http.Server | undefined> {
+  if (config.metricsPort === undefined) return undefined;
+  const server = http.createServer(metricsEndpoint(metrics));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.metricsPort, config.metricsHost, () => resolve());
+  });
+  return server;
+}
+
 /** The connect-node handler of the main port: every protocol, the caller's address and certificate, /metrics. */
-function mainPortHandler(register: (router: ServiceRegistry) => void, interceptors: Interceptor[], metrics: Metrics) {
+function mainPortHandler(register: (router: ServiceRegistry) => void, interceptors: Interceptor[], metrics: Metrics | undefined) {
   return specEncodedGrpcMessages(connectNodeAdapter({
     routes: register,
     interceptors,
@@ -263,20 +282,23 @@ interface Running {
   exposed: string[];
   main: MainServer;
   grpcServer: grpc.Server;
+  metricsServer: http.Server | undefined;
   store: Store;
   feed: ChangeFeed;
   stopPruning: () => void;
 }
 
 /** NOT_SERVING first, so balancers move away; then both ports drain (forced after the grace time); the store last. */
-async function drainAndClose({ health, exposed, main, grpcServer, store, feed, stopPruning }: Running): Promise<void> {
+async function drainAndClose({ health, exposed, main, grpcServer, metricsServer, store, feed, stopPruning }: Running): Promise<void> {
   health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
   stopPruning();
   // Watch streams never finish by themselves: end them (UNAVAILABLE, with where to resume) so the drain can.
   feed.close();
   const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
   const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
-  await Promise.all([main.close(), grpcDrained]);
+  const metricsClosed = new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+  metricsServer?.closeAllConnections();
+  await Promise.all([main.close(), grpcDrained, metricsClosed]);
   clearTimeout(force);
   await store.close();
 }

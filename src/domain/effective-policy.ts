@@ -21,8 +21,16 @@ export function resourcePolicy(stored: StoredPolicy, requestedVersion: number): 
   });
 }
 
-/** `chain` is the resource and its ancestors, from the resource up to the root. */
-export function effectivePolicy(resource: string, chain: readonly StoredPolicy[], requestedVersion: number): EffectivePolicy {
+/**
+ * `chain` is the resource and its ancestors, from the resource up to the root; `partial` when ancestors the caller
+ * may not read were left out of it.
+ */
+export function effectivePolicy(
+  resource: string,
+  chain: readonly StoredPolicy[],
+  requestedVersion: number,
+  partial = false,
+): EffectivePolicy {
   const policies = chain
     .filter((link) => link.policy.bindings.length > 0)
     .map((link) => resourcePolicy(link, requestedVersion));
@@ -32,6 +40,7 @@ export function effectivePolicy(resource: string, chain: readonly StoredPolicy[]
     bindings: policies.flatMap((p) =>
       p.policy!.bindings.map((binding) => create(EffectiveBindingSchema, { binding, resource: p.resource })),
     ),
+    partial,
   });
 }
 
@@ -51,13 +60,13 @@ interface Memo {
 export class EffectivePolicies {
   private readonly memo = new RecentCache<string, Memo>(MEMO_BYTES);
 
-  of(resource: string, chain: readonly StoredPolicy[], requestedVersion: number): EffectivePolicy {
+  of(resource: string, chain: readonly StoredPolicy[], requestedVersion: number, partial = false): EffectivePolicy {
     // Links that are not shared could change under a memo (a store without a cache): compute every time.
-    if (!chain.every(isShared)) return effectivePolicy(resource, chain, requestedVersion);
-    const key = `${requestedVersion === 3 ? 3 : 1} ${resource}`;
+    if (!chain.every(isShared)) return effectivePolicy(resource, chain, requestedVersion, partial);
+    const key = `${requestedVersion === 3 ? 3 : 1}${partial ? "p" : ""} ${resource}`;
     const memo = this.memo.get(key);
     if (memo && sameLinks(memo.chain, chain)) return memo.effective;
-    const effective = share(effectivePolicy(resource, chain, requestedVersion));
+    const effective = share(effectivePolicy(resource, chain, requestedVersion, partial));
     // About 200 bytes per binding shown: the wrappers around the shared bindings, and their encoding.
     this.memo.set(key, { chain, effective }, 500 + 200 * effective.bindings.length);
     return effective;

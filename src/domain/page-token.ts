@@ -1,11 +1,13 @@
-// AIP-158 page tokens: opaque, URL-safe, bound to the request's filter, signed so a tampered or foreign token is
-// refused instead of misused. They carry the last key of the page (keyset pagination, never OFFSET).
-import { createHmac, timingSafeEqual } from "node:crypto";
+// AIP-158 page tokens: opaque, URL-safe, bound to the request's filter. They carry the last key of the page (keyset
+// pagination, never OFFSET), encrypted and authenticated (AES-256-GCM): a tampered or foreign token is refused instead
+// of misused, and a caller cannot read the internal ids or paths a token holds.
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { invalidArgument } from "../errors.js";
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
-const MAC_BYTES = 16;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 
 interface TokenBody {
   /** The request's filter, so that a token cannot be used with another one. */
@@ -26,7 +28,12 @@ export interface Page<T> {
 }
 
 export class PageTokens {
-  constructor(private readonly key: Uint8Array) {}
+  private readonly key: Buffer;
+
+  /** `secret` is the page-token key kept in the database; the cipher's key is derived from it. */
+  constructor(secret: Uint8Array) {
+    this.key = Buffer.from(hkdfSync("sha256", secret, new Uint8Array(0), "policy.v1 page token aes-256-gcm", 32));
+  }
 
   /**
    * One page of a keyset-paginated listing, the one way every List method pages: `read` is asked for one more item
@@ -47,19 +54,17 @@ export class PageTokens {
 
   encode(filter: string, afterKey: string): string {
     const body = Buffer.from(JSON.stringify({ f: filter, a: afterKey } satisfies TokenBody));
-    return Buffer.concat([body, this.mac(body)]).toString("base64url");
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
+    const sealed = Buffer.concat([cipher.update(body), cipher.final()]);
+    return Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString("base64url");
   }
 
   /** The key to continue after, or undefined for the first page; INVALID_ARGUMENT for a bad token or changed filter. */
   decode(token: string, filter: string): string | undefined {
     if (token === "") return undefined;
-    const raw = Buffer.from(token, "base64url");
-    const body = raw.subarray(0, raw.length - MAC_BYTES);
-    const mac = raw.subarray(raw.length - MAC_BYTES);
-    if (raw.length <= MAC_BYTES || raw.toString("base64url") !== token || !timingSafeEqual(mac, this.mac(body))) {
-      throw invalidArgument([{ field: "page_token", description: "is not a page token this service issued" }]);
-    }
-    const parsed = JSON.parse(body.toString()) as TokenBody;
+    const parsed = this.open(token);
+    if (!parsed) throw invalidArgument([{ field: "page_token", description: "is not a page token this service issued" }]);
     if (parsed.f !== filter) {
       throw invalidArgument([
         { field: "page_token", description: "was issued for a request with other filters; keep them the same across pages" },
@@ -68,8 +73,18 @@ export class PageTokens {
     return parsed.a;
   }
 
-  private mac(body: Uint8Array): Buffer {
-    return createHmac("sha256", this.key).update(body).digest().subarray(0, MAC_BYTES);
+  /** The token's body, or undefined when it is not one this key sealed (the GCM tag does not verify). */
+  private open(token: string): TokenBody | undefined {
+    const raw = Buffer.from(token, "base64url");
+    if (raw.length <= IV_BYTES + TAG_BYTES || raw.toString("base64url") !== token) return undefined;
+    const decipher = createDecipheriv("aes-256-gcm", this.key, raw.subarray(0, IV_BYTES));
+    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+    try {
+      const body = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
+      return JSON.parse(body.toString()) as TokenBody;
+    } catch {
+      return undefined;
+    }
   }
 }
 

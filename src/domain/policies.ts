@@ -11,6 +11,7 @@ import type {
 } from "../../gen/policy/v1/policy_service_pb.js";
 import { Violations, notFound, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
+import type { Disclosure } from "./access/access.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
 import type { PageTokens } from "./page-token.js";
@@ -58,17 +59,24 @@ export class Policies {
     return this.withStatus({ name: resource, type: type.name }, written);
   }
 
-  /** `readChain` lets a caller that has already read the resource's chain hand it over. */
+  /**
+   * `readChain` lets a caller that has already read the resource's chain hand it over; `disclosed` says which of its
+   * links the caller may read (undefined: all): the others are left out and the answer is marked partial.
+   */
   async lookupEffective(
     { resource, options }: LookupEffectivePolicyRequest,
     readChain = () => this.store.ancestry(resource),
+    disclosed?: Disclosure,
   ): Promise<EffectivePolicy> {
     const requestedVersion = options?.requestedPolicyVersion ?? 0;
     requireResourceName(this.schema, "resource", resource);
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
     const chain = await readChain();
     if (!chain) throw notFound(resource);
-    const effective = this.effectivePolicies.of(resource, chain, requestedVersion);
+    const shown = disclosed?.(chain);
+    const effective = shown?.includes(false)
+      ? this.effectivePolicies.of(resource, chain.filter((_, i) => shown[i]), requestedVersion, true)
+      : this.effectivePolicies.of(resource, chain, requestedVersion);
     const policies = await Promise.all(effective.policies.map((p) => this.withResourceStatus(p)));
     // The memoised (shared) answer when no status differs from the stored one; a copy otherwise.
     return policies.every((p, i) => p === effective.policies[i]) ? effective : { ...effective, policies };

@@ -49,7 +49,11 @@ export class Resources {
     return resource;
   }
 
-  async list({ parent, type, pageSize, pageToken }: ListResourcesRequest): Promise<ResourcePage> {
+  /**
+   * `types`: the only types to list (those the caller may list under `parent`); undefined: every type. It applies
+   * when the request names no type.
+   */
+  async list({ parent, type, pageSize, pageToken }: ListResourcesRequest, types?: readonly ResourceType[]): Promise<ResourcePage> {
     const violations = new Violations();
     if (parent !== "") {
       const parentType = typeOfName(this.schema, parent);
@@ -65,7 +69,18 @@ export class Resources {
       filter,
       async (afterName, limit) => {
         if (parent !== "" && !(await this.store.getResource(parent))) throw notFound(parent);
-        return this.store.listResources({ parent: parent || undefined, type: type || undefined, afterName, limit });
+        if (type !== "" || !types) {
+          return this.store.listResources({ parent: parent || undefined, type: type || undefined, afterName, limit });
+        }
+        // A type's names all start with `{collection}/`, so the types taken in that order list in name order.
+        const rows: Resource[] = [];
+        for (const t of [...types].sort((a, b) => (`${a.collection}/` < `${b.collection}/` ? -1 : 1))) {
+          if (rows.length >= limit) break;
+          rows.push(
+            ...(await this.store.listResources({ parent: parent || undefined, type: t.name, afterName, limit: limit - rows.length })),
+          );
+        }
+        return rows;
       },
       (resource) => resource.name,
     );

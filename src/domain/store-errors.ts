@@ -19,7 +19,15 @@ export function serviceErrorOf(error: StoreError, parent?: string): ServiceError
       return notFound(error.subject, error.subject === parent ? "parent resource" : "resource");
     case "already_exists":
       return new ServiceError("already_exists", `resource "${error.subject}" already exists`);
+    // The store error stays the cause: the call log and metrics name what the operator must fix.
     case "unavailable":
-      return new ServiceError("unavailable", "the database is unavailable; retry shortly");
+      return new ServiceError("unavailable", "the database is unavailable; retry shortly", [], { cause: error });
+    case "exhausted":
+      return new ServiceError(
+        "resource_exhausted",
+        "the database is out of disk space; nothing was written; retry after an operator frees space",
+        [],
+        { cause: error },
+      );
   }
 }

@@ -17,6 +17,7 @@ const CODES: Record<ErrorCode, Code> = {
   unauthenticated: Code.Unauthenticated,
   permission_denied: Code.PermissionDenied,
   unavailable: Code.Unavailable,
+  resource_exhausted: Code.ResourceExhausted,
 };
 
 /** The ConnectError to send for `error`; `unexpected` is called for an error that is not a known failure. */
@@ -40,4 +41,10 @@ export function toConnectError(error: unknown, unexpected: (error: unknown) => v
   if (error instanceof ConnectError) return error;
   unexpected(error);
   return new ConnectError("internal error; the server log has the details", Code.Internal);
+}
+
+/** The store failure behind `error` that an operator must look at (the database full or unavailable), if any. */
+export function storeFailureOf(error: unknown): StoreError | undefined {
+  const stored = error instanceof ServiceError ? error.cause : error;
+  return stored instanceof StoreError && (stored.kind === "exhausted" || stored.kind === "unavailable") ? stored : undefined;
 }

@@ -4,10 +4,10 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { codeName } from "../code-name.js";
-import { toConnectError } from "./errors.js";
+import { storeFailureOf, toConnectError } from "./errors.js";
 import { peerKey, protocolKey } from "./context.js";
-import type { Metrics } from "./metrics.js";import { withMessage } from "./call-messages.js";
-
+import type { Metrics } from "./metrics.js";
+import { withMessage } from "./call-messages.js";
 
 /** Response header of every write: a change-log sequence at least as new as the write (a consistency token). */
 export const SEQUENCE_HEADER = "policy-sequence";
@@ -25,7 +25,14 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
     const procedure = procedureOf(req.method);
     const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
     let code = "OK";
-    const mapped = (e: unknown) => toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
+    const mapped = (e: unknown) => {
+      const failure = storeFailureOf(e);
+      if (failure) {
+        metrics.observeStoreFailure(failure.kind);
+        logger.warn({ procedure, store: failure.kind }, failure.message);
+      }
+      return toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
+    };
     try {
       const res = await next(req);
       if (writes.get(req.method) ?? cacheIsWrite(req.method)) {

@@ -33,6 +33,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly storeFailures = new Counter({
+    name: "policy_store_failures_total",
+    help: "Calls failed by the database: kind exhausted (disk full) or unavailable (locked, unreachable).",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
@@ -96,6 +103,10 @@ export class Metrics {
         this.set((await sources.storeStats()).cacheBytes ?? 0);
       },
     });
+  }
+
+  observeStoreFailure(kind: string): void {
+    this.storeFailures.labels(kind).inc();
   }
 
   // prom-client hashes a label set on every call; the few distinct sets are bound once and reused.

@@ -17,7 +17,10 @@ export function policyService(policies: Policies, authorizer: Authorizer): Servi
     getPolicy: (req) => policies.get(req),
     deletePolicy: async (req, ctx) => create(DeletePolicyResponseSchema, await policies.delete(req, callerOf(ctx))),
     listPolicies: async (req) => create(ListPoliciesResponseSchema, await policies.list(req)),
-    lookupEffectivePolicy: (req, ctx) => policies.lookupEffective(req, resolvedOf(ctx, req.resource).chain),
+    lookupEffectivePolicy: (req, ctx) =>
+      policies.lookupEffective(req, resolvedOf(ctx, req.resource).chain, (chain) =>
+        authorizer.disclosed(callerOf(ctx), chain, "policies.get"),
+      ),
     testIamPermissions: async (req, ctx) =>
       create(TestIamPermissionsResponseSchema, {
         permissions: await authorizer.permissionsOf(callerOf(ctx), resolvedOf(ctx, req.resource), req.permissions),

@@ -48,8 +48,8 @@ export const API_SERVICES: readonly DescService[] = [
 export function routes(services: Services): (router: ServiceRegistry) => void {
   return (router) => {
     router.service(PolicyService, policyService(services.policies, services.authorizer));
-    router.service(ResourceService, resourceService(services.resources));
-    router.service(AccessService, accessService(services.access));
+    router.service(ResourceService, resourceService(services.resources, services.authorizer));
+    router.service(AccessService, accessService(services.access, services.authorizer));
     router.service(AuditService, auditService(services.audit));
     router.service(WatchService, watchService(services.watch));
     router.service(SyncService, syncService(services.sync));

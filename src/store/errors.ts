@@ -7,7 +7,9 @@ export type StoreErrorKind =
   /** A resource of that name exists already. */
   | "already_exists"
   /** The database cannot be reached or refused the work for now; the same call may succeed later. */
-  | "unavailable";
+  | "unavailable"
+  /** The database is out of space (a full disk or quota): writes fail until an operator frees some. */
+  | "exhausted";
 
 export class StoreError extends Error {
   constructor(

@@ -38,6 +38,13 @@ describe("PageTokens", () => {
     expect(token).not.toContain("cld_abc123");
   });
 
+  test("a token is encrypted: decoded, it shows neither the key it carries nor the filter", () => {
+    const token = tokens.encode(FILTER, "clouds/cld_abc123");
+    const raw = Buffer.from(token, "base64url").toString("latin1");
+    expect(raw).not.toContain("cld_abc123");
+    expect(raw).not.toContain("organizations/acme");
+  });
+
   test("a token from another instance with the same key is accepted (stateless)", () => {
     const token = tokens.encode(FILTER, "projects/p");
     expect(new PageTokens(KEY).decode(token, FILTER)).toBe("projects/p");

@@ -155,11 +155,21 @@ describe("versions and conditions", () => {
     expect(got.etag).toEqual(set.etag);
   });
 
-  test("the same write with the current etag may drop the conditions", async () => {
+  test("a version-3 write with the current etag may drop the conditions", async () => {
     const { org, set } = await conditionalPolicy();
-    const written = await api.policies.setPolicy({ resource: org, policy: { etag: set.etag, bindings: [OWNER] } });
+    const written = await api.policies.setPolicy({ resource: org, policy: { version: 3, etag: set.etag, bindings: [OWNER] } });
     expect(written.version).toBe(1);
     expect(written.bindings.map((b) => b.role)).toEqual(["roles/owner"]);
+  });
+
+  test("a version-1 write with the current etag that drops them is FAILED_PRECONDITION, as IAM requires version 3", async () => {
+    const { org, set } = await conditionalPolicy();
+    const error = await expectCode(
+      api.policies.setPolicy({ resource: org, policy: { version: 1, etag: set.etag, bindings: [OWNER] } }),
+      Code.FailedPrecondition,
+    );
+    expect(error.rawMessage).toContain("version to 3");
+    expect((await api.policies.getPolicy({ resource: org, options: { requestedPolicyVersion: 3 } })).etag).toEqual(set.etag);
   });
 });
 

@@ -11,7 +11,7 @@ import {
 } from "../../../gen/policy/v1/access_service_pb.js";
 import type { AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
 import { ServiceError, Violations, notFound } from "../../errors.js";
-import type { Store } from "../../store/store.js";
+import type { Store, StoredPolicy } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
 import type { ResourceSchema as Schema } from "../schema/schema.js";
 import { auditsRead, checkChain } from "./chain-check.js";
@@ -37,8 +37,11 @@ export class Access {
     return new ResolvedResource(name, this.schema, this.store);
   }
 
-  /** `resource` is `request.resource`, resolved. */
-  async check(request: CheckAccessRequest, resource: ResolvedResource): Promise<CheckAccessResponse> {
+  /**
+   * `resource` is `request.resource`, resolved; `disclosed` says which links of its chain explanations may show the
+   * caller (undefined: all).
+   */
+  async check(request: CheckAccessRequest, resource: ResolvedResource, disclosed?: Disclosure): Promise<CheckAccessResponse> {
     requireResourceName(this.schema, "resource", request.resource, resource.type);
     const violations = new Violations();
     const subject = Subject.of(request.principals, violations, "principals");
@@ -49,11 +52,13 @@ export class Access {
     // The answer reflects at least every write up to the sequence read before the chain.
     const { sequence, chain } = await resource.readChain();
     if (request.minSequence > BigInt(sequence)) {
+      // Not the store's sequence: it would tell any caller how many writes the whole service has seen.
       throw new ServiceError(
         "failed_precondition",
-        `min_sequence ${request.minSequence} is ahead of the store (at ${sequence}); pass a sequence a write returned`,
+        `min_sequence ${request.minSequence} is ahead of the store; pass a sequence a write returned`,
       );
     }
+    const shown = request.explain && chain ? disclosed?.(chain) : undefined;
     const results =
       chain &&
       checkChain(this.schema, chain, {
@@ -62,12 +67,14 @@ export class Access {
         attributes: new Map(Object.entries(request.attributes).map(([k, v]) => [k, plainValue(v)])),
         requestTime: timestampNow(),
         explain: request.explain,
+        shown,
       });
     if (!results) throw notFound(request.resource);
     return create(CheckAccessResponseSchema, {
       grantedPermissions: results.filter((r) => r.state === AccessState.GRANTED).map((r) => r.permission),
       results,
       sequence: BigInt(sequence),
+      partialExplanations: shown?.includes(false) ?? false,
     });
   }
 
@@ -99,7 +106,24 @@ export class Access {
       });
     return results?.map((r) => r.state === AccessState.GRANTED);
   }
+
+  /** Whether `identities` hold `permission` on each link of `chain` (each link's own chain is the rest of it). */
+  holdsAlong(chain: readonly StoredPolicy[], identities: readonly string[], permission: string): boolean[] {
+    const input = {
+      subject: Subject.of(identities, new Violations(), "principals"),
+      permissions: [permission],
+      attributes: NO_ATTRIBUTES,
+      requestTime: timestampNow(),
+      explain: false,
+    };
+    return chain.map((_, i) => checkChain(this.schema, chain.slice(i), input)?.[0]?.state === AccessState.GRANTED);
+  }
 }
+
+/**
+ * Which links of a chain (the resource, then its ancestors) an answer may show its caller; undefined: all of them.
+ */
+export type Disclosure = (chain: readonly StoredPolicy[]) => readonly boolean[] | undefined;
 
 /** Permissions of a request: 1 to 100, concrete, each one the schema knows (so that a typo is an error). */
 export function validatePermissions(schema: Schema, permissions: readonly string[], violations: Violations, field: string): void {

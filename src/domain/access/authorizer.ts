@@ -2,9 +2,9 @@
 // ancestor grants the permission. A caller that may not even see the resource (`{collection}.get`) is told it does
 // not exist, exactly as for an absent one, so hidden resources cannot be discovered.
 import { ServiceError, Violations, notFound } from "../../errors.js";
-import type { Actor } from "../../store/store.js";
+import type { Actor, StoredPolicy } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
-import type { ResourceSchema } from "../schema/schema.js";
+import type { ResourceSchema, ResourceType } from "../schema/schema.js";
 import { validatePermissions, type Access } from "./access.js";
 import type { CallResources, ResolvedResource } from "./resolved.js";
 
@@ -53,6 +53,28 @@ export class Authorizer {
       "permission_denied",
       `${caller.principal} lacks permission "${permission}" on "${resource.name}"; ask an owner of it or of an ancestor for a role that grants it`,
     );
+  }
+
+  /**
+   * Which links of `chain` (a resource, then its ancestors) an answer may show `caller`: those on which it holds
+   * `permission`, i.e. that it could have asked about itself. undefined: all (administrators, development mode).
+   */
+  disclosed(caller: Caller, chain: readonly StoredPolicy[], permission: string): boolean[] | undefined {
+    if (!this.enforcing || this.isAdmin(caller)) return undefined;
+    return this.access.holdsAlong(chain, caller.identities, permission);
+  }
+
+  /**
+   * The child types of `parent` whose `{collection}.list` the caller holds on it: what a listing without a type may
+   * show, as the typed listings it could make would. undefined: every type (administrators, development mode).
+   */
+  async listableUnder(caller: Caller, parent: ResolvedResource): Promise<ResourceType[] | undefined> {
+    if (!this.enforcing || this.isAdmin(caller)) return undefined;
+    const type = parent.type;
+    if (typeof type === "string") return undefined; // the handler reports the bad name
+    const children = [...this.schema.types.values()].filter((child) => child.parents.includes(type.name));
+    const held = await this.access.holds(parent, caller.identities, children.map((child) => `${child.collection}.list`));
+    return children.filter((_, i) => held?.[i]);
   }
 
   /** Only administrators may do what has no resource to check (create a root, list everything). */

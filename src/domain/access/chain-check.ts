@@ -79,6 +79,8 @@ export interface CheckInput {
   attributes: ReadonlyMap<string, unknown>;
   requestTime: Timestamp;
   explain: boolean;
+  /** With `explain`: which links (by index in the chain) explanations may name; undefined: all. */
+  shown?: readonly boolean[] | undefined;
 }
 
 /**
@@ -129,11 +131,12 @@ interface Target {
 function checkPermission(links: readonly Link[], target: Target, permission: string, input: CheckInput): PermissionCheck {
   let state = AccessState.NOT_GRANTED;
   const explanations: BindingExplanation[] = [];
-  for (const node of links) {
+  for (let i = 0; i < links.length; i++) {
+    const node = links[i]!;
     for (const indexed of node.bindings) {
       if (!indexed.permissions.has(permission)) continue;
       const outcome = evaluate(indexed, target, input);
-      if (input.explain) {
+      if (input.explain && input.shown?.[i] !== false) {
         explanations.push(
           create(BindingExplanationSchema, {
             role: indexed.role.name,

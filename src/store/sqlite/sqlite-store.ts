@@ -30,6 +30,7 @@ import type {
 } from "../store.js";
 import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
+import { mapSqliteErrors } from "./errors.js";
 import { WriteQueue } from "./write-queue.js";
 
 interface ResourceRow {
@@ -492,7 +493,12 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
-    this.db.pragma("wal_checkpoint(TRUNCATE)");
+    try {
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch {
+      // A full disk (or locked file) fails the checkpoint only: every commit is in the WAL, which the next open
+      // replays, so closing without it loses nothing.
+    }
     this.db.close();
   }
 
@@ -575,6 +581,9 @@ export class SqliteStore implements Store {
     return id;
   }
 }
+
+// Disk full and lock contention reach the domain as plain store errors, from every read and write.
+mapSqliteErrors(SqliteStore.prototype);
 
 /** The first path after every path that starts with `path` ('/' + 1 is '0'). */
 function pathEnd(path: string): string {

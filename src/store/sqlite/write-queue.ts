@@ -40,6 +40,8 @@ export class WriteQueue {
             // A transaction function called inside a transaction runs as a savepoint.
             outcomes.push({ ok: true, value: this.db.transaction(write.run)() });
           } catch (error) {
+            // Some failures (a full disk, I/O) make SQLite roll back the whole transaction: the batch fails with it.
+            if (!this.db.inTransaction) throw error;
             outcomes.push({ ok: false, error });
           }
         }
