@@ -16,6 +16,7 @@ import { Policies } from "./domain/policies.js";
 import { Resources } from "./domain/resources.js";
 import { parseSchema } from "./domain/schema/schema-loader.js";
 import type { ResourceSchema } from "./domain/schema/schema.js";
+import { consoleFiles } from "./rpc/console-files.js";
 import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer } from "./rpc/http-server.js";
@@ -135,7 +136,8 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
       if (socket.authorized) values.set(peerCertificateKey, socket.getPeerCertificate());
       return values;
     },
-    fallback: metricsEndpoint(metrics),
+    // GET / and /console/: the web console; then /metrics.
+    fallback: consoleFiles(schema, metricsEndpoint(metrics)),
   }));
   const main = createMainServer(handler, tls, SHUTDOWN_GRACE_MS);
   await new Promise<void>((resolve, reject) => {
