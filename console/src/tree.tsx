@@ -1,7 +1,7 @@
 // The resource tree: organizations -> clouds -> projects, loaded one page of children at a time as nodes are expanded,
 // so that 100k resources cost only what is on screen. Keyboard as the WAI-ARIA tree pattern: arrows move, open and
 // close; Home/End; Enter opens the resource.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import { api } from "./api.js";
 import { problemOf, type Problem } from "./problems.js";
@@ -159,7 +159,8 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
   const items = visible();
   const focusedId = items.some((i) => itemId(i) === focused) ? focused : items[0] && itemId(items[0]);
 
-  useEffect(() => {
+  // Right after the DOM is updated, so that the next key press finds focus where it belongs.
+  useLayoutEffect(() => {
     if (focusOnRender.current && focusedId) document.getElementById(focusedId)?.focus();
     focusOnRender.current = false;
   });
@@ -173,7 +174,12 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
   function activate(item: Item) {
     if (item.kind === "more") {
       moveFocus(item);
-      void loadPage(item.parent);
+      // The "more" item goes away with the last page: focus moves to the first item loaded.
+      const before = nodes.get(item.parent)?.children?.length ?? 0;
+      void loadPage(item.parent).then(() => {
+        const first = nodes.get(item.parent)?.children?.[before];
+        if (first) moveFocus({ kind: "node", name: first, level: item.level, parent: item.parent });
+      });
     } else location.hash = `#/${item.name}`;
   }
 
