@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../../test/helpers/server.js";
+import { join } from "node:path";
+import { ADMIN, apiClients, AUDIENCE, ISSUER, signingKey, startSecureServer, tempDir, tokenFor, writeJwks, type SecureServer } from "../../test/security/support.js";
 import { launch, screenshot, SKIP_BROWSER, type Browser } from "./browser.js";
 
 describe.skipIf(SKIP_BROWSER)("the console in chromium", () => {
@@ -146,6 +148,7 @@ describe.skipIf(SKIP_BROWSER)("the console in chromium", () => {
     const describedBy = (await member.getAttribute("aria-describedby"))!;
     expect(await page.locator(`[id="${describedBy.split(" ")[0]}"]`).textContent()).toContain("is not a member");
     expect(await page.getByRole("button", { name: "Add", exact: true }).isDisabled()).toBe(true);
+    await screenshot(page, "member-check");
     await member.press("Enter");
     expect(await page.locator(".members li").count()).toBe(0);
 
@@ -209,12 +212,48 @@ describe.skipIf(SKIP_BROWSER)("the console in chromium", () => {
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: /projects\/k100/ }).waitFor();
     expect(page.url()).toContain("#/projects/k100");
+    await screenshot(page, "tree");
     // Left goes to the parent, then closes it.
     await page.getByRole("treeitem", { name: /projects\/k100/ }).focus();
     await page.keyboard.press("ArrowLeft");
     await expect.poll(focused).toBe("tree-clouds/kc");
     await page.keyboard.press("ArrowLeft");
     expect(await page.getByRole("treeitem", { name: /clouds\/kc/ }).getAttribute("aria-expanded")).toBe("false");
-    await screenshot(page, "tree");
+  });
+});
+
+describe.skipIf(SKIP_BROWSER)("the console with authentication", () => {
+  let server: SecureServer;
+  let browser: Browser;
+  let adminToken: string;
+
+  beforeAll(async () => {
+    const dir = tempDir("console-auth-");
+    const key = await signingKey("ES256");
+    const jwks = await writeJwks(join(dir, "jwks.json"), [key]);
+    [server, browser] = await Promise.all([
+      startSecureServer({ jwks, jwtIssuer: ISSUER, jwtAudience: AUDIENCE, admins: [ADMIN] }, dir),
+      launch(),
+    ]);
+    adminToken = await tokenFor(key, ADMIN.slice("user:".length));
+    await apiClients(server.url, { token: adminToken }).resources.createResource({ resource: { name: "organizations/locked" } });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("without a token the server's refusal is shown; with the token entered, the tree loads", async () => {
+    const page = browser.page;
+    await page.goto(`${server.url}/console/`);
+    const refusal = page.getByRole("alert").filter({ hasText: "UNAUTHENTICATED" });
+    await refusal.waitFor();
+    await page.getByLabel("Bearer token").fill(adminToken);
+    await page.getByRole("button", { name: "Use token" }).click();
+    await page.getByRole("treeitem", { name: /organizations\/locked/ }).waitFor();
+    expect(await refusal.count()).toBe(0);
+    // Kept in memory only: a reload forgets it.
+    await page.reload();
+    await page.getByRole("alert").filter({ hasText: "UNAUTHENTICATED" }).waitFor();
   });
 });
