@@ -290,7 +290,7 @@ export function AuditLog({ resource }: { resource: string }) {
                 <ResourceLink name={e.resource} />
               </td>
               <td>
-                <code>{hex(e.etagBefore).slice(0, 8) || "—"}</code> → <code>{hex(e.etagAfter).slice(0, 8) || "—"}</code>
+                <code>{hex(e.etagBefore) || "—"}</code> → <code>{hex(e.etagAfter) || "—"}</code>
               </td>
             </tr>
           ))}

@@ -156,7 +156,11 @@ export function PolicyEditor({ schema, resource }: { schema: Schema; resource: s
         </button>
         <span class="spacer" />
         <span class="muted" aria-live="polite">
-          {dirty ? `Unsaved: ${change.added.length} added, ${change.removed.length} removed` : ""}
+          {!dirty
+            ? ""
+            : isEmptyChange(change)
+              ? "Unsaved: a binding without members (add one, or it is left out)"
+              : `Unsaved: ${change.added.length} added, ${change.removed.length} removed`}
         </span>
         <button type="button" onClick={() => (setRows(structuredClone(base.rows)), setProblem(undefined), setRowProblems(new Map()))} disabled={!dirty || busy}>
           Discard changes

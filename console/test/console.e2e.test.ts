@@ -5,7 +5,12 @@ import type { Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../../test/helpers/server.js";
 import { join } from "node:path";
 import { ADMIN, apiClients, AUDIENCE, ISSUER, signingKey, startSecureServer, tempDir, tokenFor, writeJwks, type SecureServer } from "../../test/security/support.js";
-import { launch, screenshot, SKIP_BROWSER, type Browser } from "./browser.js";
+import { CHROMIUM, HAVE_CHROMIUM, launch, screenshot, SKIP_BROWSER, type Browser } from "./browser.js";
+
+// In CI the browser tests never skip: a missing chromium fails here, by name.
+test.runIf(process.env.CI === "true")("CI has Debian's chromium for the console's browser tests", () => {
+  expect(HAVE_CHROMIUM, `no chromium at ${CHROMIUM}: .ci/run installs it with apt-get`).toBe(true);
+});
 
 describe.skipIf(SKIP_BROWSER)("the console in chromium", () => {
   let server: TestServer;
