@@ -38,7 +38,8 @@ export async function launch(): Promise<Browser> {
     viewport: { width: 1280, height: 760 },
     timeout: 30_000,
   });
-  context.setDefaultTimeout(10_000);
+  // Generous: CI runs these beside the rest of the suite on two cores.
+  context.setDefaultTimeout(20_000);
   const page = context.pages()[0] ?? (await context.newPage());
   return {
     context,

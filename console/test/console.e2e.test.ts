@@ -12,7 +12,7 @@ test.runIf(process.env.CI === "true")("CI has Debian's chromium for the console'
   expect(HAVE_CHROMIUM, `no chromium at ${CHROMIUM}: .ci/run installs it with apt-get`).toBe(true);
 });
 
-describe.skipIf(SKIP_BROWSER)("the console in chromium", () => {
+describe.skipIf(SKIP_BROWSER)("the console in chromium", { timeout: 90_000 }, () => {
   let server: TestServer;
   let browser: Browser;
   let page: Page;
@@ -72,6 +72,33 @@ describe.skipIf(SKIP_BROWSER)("the console in chromium", () => {
     await page.getByRole("link", { name: "Details" }).click();
     await page.getByRole("term").filter({ hasText: "Etag" }).waitFor();
     await screenshot(page, "details");
+  });
+
+  test("move and delete ask for confirmation; a refused move shows the server's field", async () => {
+    const r = server.connect.resources;
+    await r.createResource({ resource: { name: "organizations/from" } });
+    await r.createResource({ resource: { name: "organizations/to" } });
+    await r.createResource({ resource: { name: "projects/mover", parent: "organizations/from" } });
+    await open("projects/mover/details");
+    await page.getByLabel("Move to parent").fill("projects/mover");
+    await page.getByRole("button", { name: "Move…" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Move" }).click();
+    await page.getByRole("alert").filter({ hasText: "INVALID_ARGUMENT" }).waitFor();
+    expect(await page.getByLabel("Move to parent").getAttribute("aria-invalid")).toBe("true");
+
+    await page.getByLabel("Move to parent").fill("organizations/to");
+    await page.getByRole("button", { name: "Move…" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+    expect((await r.getResource({ name: "projects/mover" })).parent).toBe("organizations/from");
+    await page.getByRole("button", { name: "Move…" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Move" }).click();
+    await page.getByRole("status").filter({ hasText: "Moved under organizations/to" }).waitFor();
+    expect((await r.getResource({ name: "projects/mover" })).parent).toBe("organizations/to");
+
+    await page.getByRole("button", { name: "Delete projects/mover…" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+    await page.waitForURL(/#\/organizations\/to$/);
+    await expect(r.getResource({ name: "projects/mover" })).rejects.toThrow(/not found/);
   });
 
   test("a concurrent API write during an edit: shown, and the edit re-applied on top", async () => {
@@ -227,7 +254,7 @@ describe.skipIf(SKIP_BROWSER)("the console in chromium", () => {
   });
 });
 
-describe.skipIf(SKIP_BROWSER)("the console with authentication", () => {
+describe.skipIf(SKIP_BROWSER)("the console with authentication", { timeout: 90_000 }, () => {
   let server: SecureServer;
   let browser: Browser;
   let adminToken: string;
