@@ -15,6 +15,7 @@ import { Access } from "./domain/access/access.js";
 import { PageTokens } from "./domain/page-token.js";
 import { Policies } from "./domain/policies.js";
 import { Resources } from "./domain/resources.js";
+import { consoleFiles } from "./rpc/console-files.js";
 import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer, type MainServer, type TlsFiles } from "./rpc/http-server.js";
@@ -107,7 +108,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const tls = readTlsFiles(config);
 
   const metricsServer = await listenForMetrics(metrics, config);
-  const handler = mainPortHandler(register, interceptors, metricsServer ? undefined : metrics);
+  const handler = mainPortHandler(register, interceptors, schema, metricsServer ? undefined : metrics);
   // Development mode (unless --insecure opened it to the network on purpose): no DNS rebinding.
   const main = createMainServer(authenticator.enabled || config.insecure ? handler : loopbackHostsOnly(handler), tls, SHUTDOWN_GRACE_MS);
   await listenOnMainPort(main, config);
@@ -237,8 +238,13 @@ async function listenForMetrics(metrics: Metrics, config: Config): Promise<http.
   return server;
 }
 
-/** The connect-node handler of the main port: every protocol, the caller's address and certificate, /metrics. */
-function mainPortHandler(register: (router: ServiceRegistry) => void, interceptors: Interceptor[], metrics: Metrics | undefined) {
+/** The connect-node handler of the main port: every protocol, the caller's address and certificate, the console, /metrics. */
+function mainPortHandler(
+  register: (router: ServiceRegistry) => void,
+  interceptors: Interceptor[],
+  schema: ResourceSchema,
+  metrics: Metrics | undefined,
+) {
   return specEncodedGrpcMessages(connectNodeAdapter({
     routes: register,
     interceptors,
@@ -251,7 +257,8 @@ function mainPortHandler(register: (router: ServiceRegistry) => void, intercepto
       if (socket.authorized) values.set(peerCertificateKey, socket.getPeerCertificate());
       return values;
     },
-    fallback: metricsEndpoint(metrics),
+    // GET / and /console/: the web console; then /metrics.
+    fallback: consoleFiles(schema, metricsEndpoint(metrics)),
   }));
 }
 

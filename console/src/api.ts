@@ -1,0 +1,32 @@
+// Clients of the API on this origin (Connect protocol, binary), with the bearer token the user entered. The token
+// lives in this module only: never in storage, so it is gone when the tab closes.
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
+import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
+import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
+import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+
+let token = "";
+
+export function setToken(value: string): void {
+  token = value.trim().replace(/^Bearer\s+/i, "");
+}
+
+export function hasToken(): boolean {
+  return token !== "";
+}
+
+const bearer: Interceptor = (next) => (req) => {
+  if (token) req.header.set("authorization", `Bearer ${token}`);
+  return next(req);
+};
+
+const transport = createConnectTransport({ baseUrl: location.origin, useBinaryFormat: true, interceptors: [bearer] });
+
+export const api = {
+  resources: createClient(ResourceService, transport),
+  policies: createClient(PolicyService, transport),
+  access: createClient(AccessService, transport),
+  audit: createClient(AuditService, transport),
+};
