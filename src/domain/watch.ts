@@ -17,7 +17,8 @@ import type { Authorizer, Caller } from "./access/authorizer.js";
 import { TooOld, type ChangeFeed } from "./change-feed.js";
 import { typeOfName } from "./names.js";
 import { policyForVersion } from "./policy-read.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "./schema/schema.js";import { share } from "../shared-value.js";
+
 
 /** The permission GetPolicy needs (rpc/auth/rules.ts): a watcher sees the changes of the policies it may read. */
 export const WATCH_PERMISSION = "policies.get";
@@ -52,6 +53,21 @@ export function changeMessage(change: ChangeRecord): Change {
     previousParent: change.previousParent ?? "",
     policy: change.policy && policyForVersion(change.policy, 3),
   });
+}
+
+/**
+ * The response of a change, made once per change and shared by every stream that sends it (the feed's window hands
+ * all of them the same record), so the gRPC port encodes it once however many watchers there are.
+ */
+const responses = new WeakMap<ChangeRecord, WatchResponse>();
+
+function responseOf(change: ChangeRecord): WatchResponse {
+  let response = responses.get(change);
+  if (!response) {
+    response = share(create(WatchResponseSchema, { event: { case: "change", value: changeMessage(change) } }));
+    responses.set(change, response);
+  }
+  return response;
 }
 
 /** The request's filters, checked once. */
@@ -107,7 +123,7 @@ export class Watch {
         for (const change of batch) {
           position = change.seq;
           if (!matches(change, filter) || !(await this.visible(change, caller))) continue;
-          yield create(WatchResponseSchema, { event: { case: "change", value: changeMessage(change) } });
+          yield responseOf(change);
           lastSent = Date.now();
         }
         if (batch.length > 0 && Date.now() - lastSent < progressMs) continue;
