@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { DenyRule } from "./deny_policy_pb.js";
+import { file_policy_v1_deny_policy } from "./deny_policy_pb.js";
 import type { Binding, GetPolicyOptions, Policy, PolicySchema } from "./policy_pb.js";
 import { file_policy_v1_policy } from "./policy_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/policy_service.proto.
  */
 export const file_policy_v1_policy_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCI2ChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMEhAKCHNlcXVlbmNlGAIgASgDImMKE0xpc3RQb2xpY2llc1JlcXVlc3QSFQoNcmVzb3VyY2VfdHlwZRgBIAEoCRIOCgZwYXJlbnQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiZQoUTGlzdFBvbGljaWVzUmVzcG9uc2USNAoRcmVzb3VyY2VfcG9saWNpZXMYASADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlwKDlJlc291cmNlUG9saWN5EhAKCHJlc291cmNlGAEgASgJEhUKDXJlc291cmNlX3R5cGUYAiABKAkSIQoGcG9saWN5GAMgASgLMhEucG9saWN5LnYxLlBvbGljeSJeChxMb29rdXBFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiwKB29wdGlvbnMYAiABKAsyGy5wb2xpY3kudjEuR2V0UG9saWN5T3B0aW9ucyJ/Cg9FZmZlY3RpdmVQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSKwoIcG9saWNpZXMYAiADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSLQoIYmluZGluZ3MYAyADKAsyGy5wb2xpY3kudjEuRWZmZWN0aXZlQmluZGluZyJJChBFZmZlY3RpdmVCaW5kaW5nEiMKB2JpbmRpbmcYASABKAsyEi5wb2xpY3kudjEuQmluZGluZxIQCghyZXNvdXJjZRgCIAEoCSJCChlUZXN0SWFtUGVybWlzc2lvbnNSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEhMKC3Blcm1pc3Npb25zGAIgAygJIjEKGlRlc3RJYW1QZXJtaXNzaW9uc1Jlc3BvbnNlEhMKC3Blcm1pc3Npb25zGAEgAygJMoQECg1Qb2xpY3lTZXJ2aWNlEj0KCVNldFBvbGljeRIbLnBvbGljeS52MS5TZXRQb2xpY3lSZXF1ZXN0GhEucG9saWN5LnYxLlBvbGljeSIAEkAKCUdldFBvbGljeRIbLnBvbGljeS52MS5HZXRQb2xpY3lSZXF1ZXN0GhEucG9saWN5LnYxLlBvbGljeSIDkAIBElEKDERlbGV0ZVBvbGljeRIeLnBvbGljeS52MS5EZWxldGVQb2xpY3lSZXF1ZXN0Gh8ucG9saWN5LnYxLkRlbGV0ZVBvbGljeVJlc3BvbnNlIgASVAoMTGlzdFBvbGljaWVzEh4ucG9saWN5LnYxLkxpc3RQb2xpY2llc1JlcXVlc3QaHy5wb2xpY3kudjEuTGlzdFBvbGljaWVzUmVzcG9uc2UiA5ACARJhChVMb29rdXBFZmZlY3RpdmVQb2xpY3kSJy5wb2xpY3kudjEuTG9va3VwRWZmZWN0aXZlUG9saWN5UmVxdWVzdBoaLnBvbGljeS52MS5FZmZlY3RpdmVQb2xpY3kiA5ACARJmChJUZXN0SWFtUGVybWlzc2lvbnMSJC5wb2xpY3kudjEuVGVzdElhbVBlcm1pc3Npb25zUmVxdWVzdBolLnBvbGljeS52MS5UZXN0SWFtUGVybWlzc2lvbnNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_field_mask, file_policy_v1_policy]);
+  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCI2ChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMEhAKCHNlcXVlbmNlGAIgASgDImMKE0xpc3RQb2xpY2llc1JlcXVlc3QSFQoNcmVzb3VyY2VfdHlwZRgBIAEoCRIOCgZwYXJlbnQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiZQoUTGlzdFBvbGljaWVzUmVzcG9uc2USNAoRcmVzb3VyY2VfcG9saWNpZXMYASADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlwKDlJlc291cmNlUG9saWN5EhAKCHJlc291cmNlGAEgASgJEhUKDXJlc291cmNlX3R5cGUYAiABKAkSIQoGcG9saWN5GAMgASgLMhEucG9saWN5LnYxLlBvbGljeSJeChxMb29rdXBFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiwKB29wdGlvbnMYAiABKAsyGy5wb2xpY3kudjEuR2V0UG9saWN5T3B0aW9ucyKxAQoPRWZmZWN0aXZlUG9saWN5EhAKCHJlc291cmNlGAEgASgJEisKCHBvbGljaWVzGAIgAygLMhkucG9saWN5LnYxLlJlc291cmNlUG9saWN5Ei0KCGJpbmRpbmdzGAMgAygLMhsucG9saWN5LnYxLkVmZmVjdGl2ZUJpbmRpbmcSMAoKZGVueV9ydWxlcxgEIAMoCzIcLnBvbGljeS52MS5FZmZlY3RpdmVEZW55UnVsZSJcChFFZmZlY3RpdmVEZW55UnVsZRIhCgRydWxlGAEgASgLMhMucG9saWN5LnYxLkRlbnlSdWxlEhAKCHJlc291cmNlGAIgASgJEhIKCnJ1bGVfaW5kZXgYAyABKAUiSQoQRWZmZWN0aXZlQmluZGluZxIjCgdiaW5kaW5nGAEgASgLMhIucG9saWN5LnYxLkJpbmRpbmcSEAoIcmVzb3VyY2UYAiABKAkiQgoZVGVzdElhbVBlcm1pc3Npb25zUmVxdWVzdBIQCghyZXNvdXJjZRgBIAEoCRITCgtwZXJtaXNzaW9ucxgCIAMoCSIxChpUZXN0SWFtUGVybWlzc2lvbnNSZXNwb25zZRITCgtwZXJtaXNzaW9ucxgBIAMoCTKEBAoNUG9saWN5U2VydmljZRI9CglTZXRQb2xpY3kSGy5wb2xpY3kudjEuU2V0UG9saWN5UmVxdWVzdBoRLnBvbGljeS52MS5Qb2xpY3kiABJACglHZXRQb2xpY3kSGy5wb2xpY3kudjEuR2V0UG9saWN5UmVxdWVzdBoRLnBvbGljeS52MS5Qb2xpY3kiA5ACARJRCgxEZWxldGVQb2xpY3kSHi5wb2xpY3kudjEuRGVsZXRlUG9saWN5UmVxdWVzdBofLnBvbGljeS52MS5EZWxldGVQb2xpY3lSZXNwb25zZSIAElQKDExpc3RQb2xpY2llcxIeLnBvbGljeS52MS5MaXN0UG9saWNpZXNSZXF1ZXN0Gh8ucG9saWN5LnYxLkxpc3RQb2xpY2llc1Jlc3BvbnNlIgOQAgESYQoVTG9va3VwRWZmZWN0aXZlUG9saWN5EicucG9saWN5LnYxLkxvb2t1cEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QaGi5wb2xpY3kudjEuRWZmZWN0aXZlUG9saWN5IgOQAgESZgoSVGVzdElhbVBlcm1pc3Npb25zEiQucG9saWN5LnYxLlRlc3RJYW1QZXJtaXNzaW9uc1JlcXVlc3QaJS5wb2xpY3kudjEuVGVzdElhbVBlcm1pc3Npb25zUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_field_mask, file_policy_v1_deny_policy, file_policy_v1_policy]);
 
 /**
  * Request of PolicyService.SetPolicy. Field numbers match google.iam.v1.SetIamPolicyRequest.
@@ -297,6 +299,14 @@ export type EffectivePolicy = Message<"policy.v1.EffectivePolicy"> & {
    * @generated from field: repeated policy.v1.EffectiveBinding bindings = 3;
    */
   bindings: EffectiveBinding[];
+
+  /**
+   * The deny rules of the resource's and its ancestors' deny policies, from the resource up to the root, each naming
+   * where it came from. A deny rule anywhere here wins over every binding above.
+   *
+   * @generated from field: repeated policy.v1.EffectiveDenyRule deny_rules = 4;
+   */
+  denyRules: EffectiveDenyRule[];
 };
 
 /**
@@ -305,6 +315,41 @@ export type EffectivePolicy = Message<"policy.v1.EffectivePolicy"> & {
  */
 export const EffectivePolicySchema: GenMessage<EffectivePolicy> = /*@__PURE__*/
   messageDesc(file_policy_v1_policy_service, 8);
+
+/**
+ * A deny rule in effect on a resource, and where it comes from.
+ *
+ * @generated from message policy.v1.EffectiveDenyRule
+ */
+export type EffectiveDenyRule = Message<"policy.v1.EffectiveDenyRule"> & {
+  /**
+   * The rule as stored.
+   *
+   * @generated from field: policy.v1.DenyRule rule = 1;
+   */
+  rule?: DenyRule | undefined;
+
+  /**
+   * The resource whose deny policy holds the rule: the resource looked up or one of its ancestors.
+   *
+   * @generated from field: string resource = 2;
+   */
+  resource: string;
+
+  /**
+   * The rule's position in that deny policy's `rules`, from 0.
+   *
+   * @generated from field: int32 rule_index = 3;
+   */
+  ruleIndex: number;
+};
+
+/**
+ * Describes the message policy.v1.EffectiveDenyRule.
+ * Use `create(EffectiveDenyRuleSchema)` to create a new message.
+ */
+export const EffectiveDenyRuleSchema: GenMessage<EffectiveDenyRule> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 9);
 
 /**
  * A binding in effect on a resource, and where it comes from.
@@ -332,7 +377,7 @@ export type EffectiveBinding = Message<"policy.v1.EffectiveBinding"> & {
  * Use `create(EffectiveBindingSchema)` to create a new message.
  */
 export const EffectiveBindingSchema: GenMessage<EffectiveBinding> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 9);
+  messageDesc(file_policy_v1_policy_service, 10);
 
 /**
  * Request of PolicyService.TestIamPermissions. Field numbers match google.iam.v1.TestIamPermissionsRequest.
@@ -360,7 +405,7 @@ export type TestIamPermissionsRequest = Message<"policy.v1.TestIamPermissionsReq
  * Use `create(TestIamPermissionsRequestSchema)` to create a new message.
  */
 export const TestIamPermissionsRequestSchema: GenMessage<TestIamPermissionsRequest> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 10);
+  messageDesc(file_policy_v1_policy_service, 11);
 
 /**
  * Response of PolicyService.TestIamPermissions. Field numbers match google.iam.v1.TestIamPermissionsResponse.
@@ -381,7 +426,7 @@ export type TestIamPermissionsResponse = Message<"policy.v1.TestIamPermissionsRe
  * Use `create(TestIamPermissionsResponseSchema)` to create a new message.
  */
 export const TestIamPermissionsResponseSchema: GenMessage<TestIamPermissionsResponse> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 11);
+  messageDesc(file_policy_v1_policy_service, 12);
 
 /**
  * Reads and writes the policy attached to a resource, with Google Cloud IAM's etag and version semantics.
