@@ -13,6 +13,8 @@ import { loadConfig, type Config } from "./config.js";
 import { Access } from "./domain/access/access.js";
 import { PageTokens } from "./domain/page-token.js";
 import { Policies } from "./domain/policies.js";
+import { DenyPolicies } from "./domain/deny-policies.js";
+import { Roles } from "./domain/roles.js";
 import { Resources } from "./domain/resources.js";
 import { parseSchema } from "./domain/schema/schema-loader.js";
 import type { ResourceSchema } from "./domain/schema/schema.js";
@@ -96,6 +98,8 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     access,
     audit: new Audit(store, schema, pageTokens),
     authorizer,
+    denyPolicies: new DenyPolicies(store, schema),
+    roles: new Roles(store, schema, pageTokens),
   };
   const health = new HealthStatus();
   const served = [...API_SERVICES, Health, ReflectionV1, ReflectionV1alpha];

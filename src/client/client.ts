@@ -2,6 +2,8 @@
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
+import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
+import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 
@@ -29,7 +31,9 @@ export interface PolicyClient {
   policies: Client<typeof PolicyService>;
   resources: Client<typeof ResourceService>;
   access: Client<typeof AccessService>;
-  /** The transport the three clients share, to create clients of other services on the same connection. */
+  denyPolicies: Client<typeof DenyPolicyService>;
+  roles: Client<typeof RoleService>;
+  /** The transport the clients share, to create clients of other services on the same connection. */
   transport: Transport;
   /** Closes the HTTP/2 connection (gRPC); a no-op for the Connect protocol. Calls made afterwards reconnect. */
   close(): void;
@@ -75,6 +79,8 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
     policies: createClient(PolicyService, transport),
     resources: createClient(ResourceService, transport),
     access: createClient(AccessService, transport),
+    denyPolicies: createClient(DenyPolicyService, transport),
+    roles: createClient(RoleService, transport),
     transport,
     close() {
       sessionManager?.abort();

@@ -3,15 +3,21 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
+import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
+import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import type { Access } from "../domain/access/access.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Audit } from "../domain/audit.js";
+import type { DenyPolicies } from "../domain/deny-policies.js";
+import type { Roles } from "../domain/roles.js";
 import type { Policies } from "../domain/policies.js";
 import type { Resources } from "../domain/resources.js";
 import { accessService } from "./access-service.js";
 import { auditService } from "./audit-service.js";
+import { denyPolicyService } from "./deny-policy-service.js";
+import { roleService } from "./role-service.js";
 import { policyService } from "./policy-service.js";
 import { resourceService } from "./resource-service.js";
 
@@ -21,6 +27,8 @@ export interface Services {
   access: Access;
   audit: Audit;
   authorizer: Authorizer;
+  denyPolicies: DenyPolicies;
+  roles: Roles;
 }
 
 /** What both transports offer for registering a service: a ConnectRouter, and the grpc-js adapter. */
@@ -28,7 +36,14 @@ export interface ServiceRegistry {
   service<T extends DescService>(service: T, implementation: ServiceImpl<T>): unknown;
 }
 
-export const API_SERVICES: readonly DescService[] = [PolicyService, ResourceService, AccessService, AuditService];
+export const API_SERVICES: readonly DescService[] = [
+  PolicyService,
+  ResourceService,
+  AccessService,
+  AuditService,
+  DenyPolicyService,
+  RoleService,
+];
 
 export function routes(services: Services): (router: ServiceRegistry) => void {
   return (router) => {
@@ -36,5 +51,7 @@ export function routes(services: Services): (router: ServiceRegistry) => void {
     router.service(ResourceService, resourceService(services.resources));
     router.service(AccessService, accessService(services.access));
     router.service(AuditService, auditService(services.audit));
+    router.service(DenyPolicyService, denyPolicyService(services.denyPolicies));
+    router.service(RoleService, roleService(services.roles));
   };
 }

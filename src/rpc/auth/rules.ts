@@ -11,8 +11,11 @@ import type {
 } from "@bufbuild/protobuf";
 import { AccessService } from "../../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../../gen/policy/v1/audit_service_pb.js";
+import { DenyPolicyService } from "../../../gen/policy/v1/deny_policy_service_pb.js";
+import { RoleService } from "../../../gen/policy/v1/role_service_pb.js";
 import { PolicyService } from "../../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../../gen/policy/v1/resource_service_pb.js";
+import { parseCustomRoleName } from "../../domain/custom-roles.js";
 import type { ResourceSchema } from "../../domain/schema/schema.js";
 
 export interface Checks {
@@ -41,22 +44,69 @@ export function rule<I extends DescMessage, O extends DescMessage>(
 
 const collectionOf = (name: string) => name.slice(0, name.indexOf("/"));
 
+/** A policy method's own permission on a resource (AIP-2511), e.g. `clouds.setPolicy`, `projects.getDenyPolicy`. */
+const policyPermission = (resource: string, verb: string) => `${collectionOf(resource)}.${verb}`;
+
+/** A custom-role method's permission, on the organization that defines the role. */
+const requireOnRoleParent = (name: string, verb: string, c: Checks) => {
+  const parent = parseCustomRoleName(name)?.parent;
+  // A malformed name has no organization to check: the handler reports it (INVALID_ARGUMENT) without touching data.
+  return parent ? c.require(parent, `${collectionOf(parent)}.${verb}`) : undefined;
+};
+
 export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
-  rule(PolicyService.method.setPolicy, { authorize: (req, c) => c.require(req.resource, "policies.set") }),
-  rule(PolicyService.method.deletePolicy, { authorize: (req, c) => c.require(req.resource, "policies.set") }),
+  rule(PolicyService.method.setPolicy, { authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "setPolicy")) }),
+  rule(PolicyService.method.deletePolicy, {
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "deletePolicy")),
+  }),
   rule(PolicyService.method.getPolicy, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, "policies.get"),
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "getPolicy")),
   }),
   rule(PolicyService.method.lookupEffectivePolicy, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, "policies.get"),
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "lookupEffectivePolicy")),
   }),
   rule(PolicyService.method.listPolicies, {
     resource: (req) => req.parent,
     authorize: (req, c) =>
-      req.parent ? c.require(req.parent, "policies.get") : c.requireAdmin("list policies without a parent"),
+      req.parent
+        ? c.require(req.parent, policyPermission(req.parent, "listPolicies"))
+        : c.requireAdmin("list policies without a parent"),
   }),
+  rule(DenyPolicyService.method.setDenyPolicy, {
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "setDenyPolicy")),
+  }),
+  rule(DenyPolicyService.method.getDenyPolicy, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "getDenyPolicy")),
+  }),
+  rule(DenyPolicyService.method.deleteDenyPolicy, {
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "deleteDenyPolicy")),
+  }),
+  rule(RoleService.method.listRoles, {
+    resource: (req) => req.parent,
+    // The predefined roles are the schema's, public to every authenticated caller (as IAM's are).
+    authorize: (req, c) => (req.parent ? c.require(req.parent, `${collectionOf(req.parent)}.listRoles`) : undefined),
+  }),
+  rule(RoleService.method.getRole, {
+    resource: (req) => parseCustomRoleName(req.name)?.parent ?? "",
+    authorize: (req, c) => (req.name.startsWith("roles/") ? undefined : requireOnRoleParent(req.name, "getRole", c)),
+  }),
+  rule(RoleService.method.queryGrantableRoles, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, `${collectionOf(req.resource)}.get`),
+  }),
+  rule(RoleService.method.queryTestablePermissions, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, `${collectionOf(req.resource)}.get`),
+  }),
+  rule(RoleService.method.createRole, {
+    authorize: (req, c) => (req.parent ? c.require(req.parent, `${collectionOf(req.parent)}.createRole`) : undefined),
+  }),
+  rule(RoleService.method.updateRole, { authorize: (req, c) => requireOnRoleParent(req.role?.name ?? "", "updateRole", c) }),
+  rule(RoleService.method.deleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "deleteRole", c) }),
+  rule(RoleService.method.undeleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "undeleteRole", c) }),
   rule(PolicyService.method.testIamPermissions, {
     resource: (req) => req.resource,
     // Any authenticated caller may ask about itself; visibility is checked by the handler.
