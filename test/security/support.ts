@@ -1,5 +1,7 @@
 // Helpers of the security tests: signing keys and tokens, servers configured with them, clients that present a
 // token or a client certificate, certificates made with openssl, and expected failures.
+import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
+import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
 import { toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -132,6 +134,8 @@ export interface ApiClients {
   access: Client<typeof AccessService>;
   audit: Client<typeof AuditService>;
   health: Client<typeof Health>;
+  denyPolicies: Client<typeof DenyPolicyService>;
+  roles: Client<typeof RoleService>;
 }
 
 export type Protocol = "connect" | "grpc";
@@ -168,6 +172,8 @@ export function apiClients(baseUrl: string, options: ClientOptions = {}): ApiCli
     access: createClient(AccessService, transport),
     audit: createClient(AuditService, transport),
     health: createClient(Health, transport),
+    denyPolicies: createClient(DenyPolicyService, transport),
+    roles: createClient(RoleService, transport),
   };
 }
 
