@@ -4,6 +4,7 @@ import { check } from "./check.js";
 import type { Command } from "./command.js";
 import { get, list, lookup, remove, set } from "./policies.js";
 import * as resources from "./resources.js";
+import * as roles from "./roles.js";
 
 export const COMMANDS: readonly Command[] = [
   set,
@@ -19,11 +20,15 @@ export const COMMANDS: readonly Command[] = [
   resources.list,
   resources.move,
   resources.remove,
+  roles.list,
+  roles.get,
+  roles.grantable,
 ];
 
 /** Groups of commands: `resources` alone shows its subcommands. */
 export const GROUPS: Record<string, string> = {
   resources: "register and manage the resources policies attach to",
+  roles: "list roles, show one, and what can be granted on a resource",
 };
 
 export function findCommand(words: string[]): Command | undefined {

@@ -55,12 +55,39 @@ interface CompiledDenyRule {
   condition: CompiledCondition | string | undefined;
 }
 
+/** The rules of a deny policy that name one permission, and every principal they deny it to (a quick reject). */
+interface DenyCandidates {
+  rules: readonly CompiledDenyRule[];
+  principals: ReadonlySet<string>;
+}
+
+/** A deny policy's compiled rules, with their candidates per permission worked out on first use. */
+class CompiledDeny {
+  private readonly byPermission = new Map<string, DenyCandidates>();
+
+  constructor(readonly rules: readonly CompiledDenyRule[]) {}
+
+  candidates(permission: string): DenyCandidates {
+    let found = this.byPermission.get(permission);
+    if (!found) {
+      const rules = this.rules.filter((rule) => rule.permissions.match(permission) !== undefined);
+      const principals = new Set(
+        rules.filter((rule) => rule.exceptionPermissions.match(permission) === undefined).flatMap((rule) => [...rule.principals]),
+      );
+      found = { rules, principals };
+      // Permissions are the schema's, a bounded set: the memo cannot grow without limit.
+      this.byPermission.set(permission, found);
+    }
+    return found;
+  }
+}
+
 /** One level of a chain as a check reads it. */
 interface Link {
   name: string;
   type: string;
   bindings: readonly CompiledBinding[];
-  deny: readonly CompiledDenyRule[];
+  deny: CompiledDeny | undefined;
 }
 
 const NONE: readonly never[] = [];
@@ -98,12 +125,12 @@ function compileBindings(policy: Policy, type: ResourceType): readonly CompiledB
 }
 
 /** Compiled deny rules by shared deny policy, as for bindings. */
-const compiledDeny = new WeakMap<DenyPolicy, readonly CompiledDenyRule[]>();
+const compiledDeny = new WeakMap<DenyPolicy, CompiledDeny>();
 
-function compileDeny(deny: DenyPolicy): readonly CompiledDenyRule[] {
-  let rules = compiledDeny.get(deny);
-  if (rules) return rules;
-  rules = deny.rules.map((rule, index) => ({
+function compileDeny(deny: DenyPolicy): CompiledDeny {
+  let compiledPolicy = compiledDeny.get(deny);
+  if (compiledPolicy) return compiledPolicy;
+  const rules = deny.rules.map((rule, index) => ({
     index,
     description: rule.description,
     principals: memberList(rule.deniedPrincipals),
@@ -112,8 +139,9 @@ function compileDeny(deny: DenyPolicy): readonly CompiledDenyRule[] {
     exceptionPermissions: new PermissionPatterns(rule.exceptionPermissions),
     condition: rule.denialCondition ? compileCondition(rule.denialCondition.expression) : undefined,
   }));
-  if (isShared(deny)) compiledDeny.set(deny, rules);
-  return rules;
+  compiledPolicy = new CompiledDeny(rules);
+  if (isShared(deny)) compiledDeny.set(deny, compiledPolicy);
+  return compiledPolicy;
 }
 
 function memberList(members: readonly string[]): readonly string[] | ReadonlySet<string> {
@@ -151,7 +179,7 @@ export function checkChain(schema: ResourceSchema, chain: readonly StoredPolicy[
       name: resource.name,
       type: resource.type,
       bindings: linkType ? compile(policy, linkType) : NONE,
-      deny: deny ? compileDeny(deny) : NONE,
+      deny: deny ? compileDeny(deny) : undefined,
     };
   });
   const context: ChainContext = { links, target: { name: start.name, type: type.name }, customRoles, denies };
@@ -205,7 +233,7 @@ function permissionsOf(binding: CompiledBinding, link: Link, context: ChainConte
 
 function checkPermission(context: ChainContext, permission: string, input: CheckInput): PermissionCheck {
   const { links, target } = context;
-  const denyExplanations: DenyRuleExplanation[] = [];
+  const denyExplanations: DenyRuleExplanation[] | undefined = input.explain ? [] : undefined;
   const denied = context.denies ? checkDeny(context, permission, input, denyExplanations) : AccessState.NOT_GRANTED;
   if (denied === AccessState.DENIED && !input.explain) return create(PermissionCheckSchema, { permission, state: denied });
   let state = AccessState.NOT_GRANTED;
@@ -245,14 +273,21 @@ export function combine(allow: AccessState, deny: AccessState): AccessState {
 }
 
 /** DENIED, UNKNOWN_CONDITIONAL (a matching rule's condition could not be evaluated) or NOT_GRANTED (no rule applies). */
-function checkDeny(context: ChainContext, permission: string, input: CheckInput, explanations: DenyRuleExplanation[]): AccessState {
+function checkDeny(
+  context: ChainContext,
+  permission: string,
+  input: CheckInput,
+  explanations: DenyRuleExplanation[] | undefined,
+): AccessState {
   let state = AccessState.NOT_GRANTED;
   for (const node of context.links) {
-    for (const rule of node.deny) {
-      const pattern = rule.permissions.match(permission);
-      if (pattern === undefined) continue;
-      const outcome = evaluateDeny(rule, pattern, permission, context.target, input);
-      if (input.explain) {
+    if (!node.deny) continue;
+    const candidates = node.deny.candidates(permission);
+    // Most checks end here: no rule of the link denies this permission to any of the subject's identities.
+    if (!explanations && input.subject.matchIn(candidates.principals) === undefined) continue;
+    for (const rule of candidates.rules) {
+      const outcome = evaluateDeny(rule, rule.permissions.match(permission)!, permission, context.target, input);
+      if (explanations) {
         explanations.push(
           create(DenyRuleExplanationSchema, {
             resource: node.name,
