@@ -14,6 +14,8 @@ import { loadConfig, type Config } from "./config.js";
 import { Access } from "./domain/access/access.js";
 import { PageTokens } from "./domain/page-token.js";
 import { Policies } from "./domain/policies.js";
+import { DenyPolicies } from "./domain/deny-policies.js";
+import { Roles } from "./domain/roles.js";
 import { Resources } from "./domain/resources.js";
 import { consoleFiles } from "./rpc/console-files.js";
 import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
@@ -153,6 +155,8 @@ async function domainServices(
     authorizer,
     watch: new Watch(feed, access, authorizer, schema),
     sync,
+    denyPolicies: new DenyPolicies(store, schema),
+    roles: new Roles(store, schema, pageTokens),
   };
 }
 

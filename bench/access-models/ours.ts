@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { AccessState } from "../../gen/policy/v1/access_service_pb.js";
+import type { DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema as ResourceMessage } from "../../gen/policy/v1/resource_pb.js";
 import { checkChain } from "../../src/domain/access/chain-check.js";
@@ -30,7 +31,8 @@ interface Prepared {
   permissions: string[];
 }
 
-export function buildOurs(stored: number, schema: ResourceSchema): Engine {
+/** `rootDeny`: a deny policy attached to every root (organization), as a guardrail would be. */
+export function buildOurs(stored: number, schema: ResourceSchema, rootDeny?: DenyPolicy): Engine {
   const nodes = new Map<string, StoredPolicy>();
   const empty = create(PolicySchema, {});
   walkModel(stored, {
@@ -40,7 +42,8 @@ export function buildOurs(stored: number, schema: ResourceSchema): Engine {
           ? empty
           : create(PolicySchema, { version: 1, bindings: bindings.map((b) => create(BindingSchema, { role: b.role, members: b.members })) });
       // Shared, as the server's read cache shares what it holds (so compiled conditions are memoised alike).
-      nodes.set(name, share({ resource: create(ResourceMessage, { name, parent, type }), policy }));
+      const deny = parent === "" ? rootDeny : undefined;
+      nodes.set(name, share({ resource: create(ResourceMessage, { name, parent, type }), policy, ...(deny ? { deny } : {}) }));
     },
     membership() {},
   });
@@ -52,7 +55,7 @@ export function buildOurs(stored: number, schema: ResourceSchema): Engine {
   const attributes: ReadonlyMap<string, unknown> = new Map();
   const requestTime = timestampNow();
   return {
-    label: "ours: checkChain",
+    label: rootDeny ? "ours: checkChain, deny rules at the root" : "ours: checkChain",
     prepare: (query: Query): Prepared => ({
       resource: query.chain[0]!.name,
       principals: [query.principal.user, ...query.principal.groups],

@@ -2,6 +2,8 @@
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
+import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
+import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
@@ -40,6 +42,8 @@ export interface PolicyClient {
   watch: Client<typeof WatchService>;
   /** Sync consumers and sync status; `runConsumer()` (consumer.ts) is a consumer's loop. */
   sync: Client<typeof SyncService>;
+  denyPolicies: Client<typeof DenyPolicyService>;
+  roles: Client<typeof RoleService>;
   /** The transport the clients share, to create clients of other services on the same connection. */
   transport: Transport;
   /** Closes the HTTP/2 connection (gRPC); a no-op for the Connect protocol. Calls made afterwards reconnect. */
@@ -93,6 +97,8 @@ function clientsOn(transport: Transport, close: () => void): PolicyClient {
     access: createClient(AccessService, transport),
     watch: createClient(WatchService, transport),
     sync: createClient(SyncService, transport),
+    denyPolicies: createClient(DenyPolicyService, transport),
+    roles: createClient(RoleService, transport),
     transport,
     close,
   };

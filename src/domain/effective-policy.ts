@@ -1,7 +1,9 @@
-// The effective policy of a resource: the union of its own policy and its ancestors' (allow semantics).
+// The effective policy of a resource: the union of its own policy and its ancestors' (allow semantics), and the deny
+// rules of the same chain with their origins.
 import { create } from "@bufbuild/protobuf";
 import {
   EffectiveBindingSchema,
+  EffectiveDenyRuleSchema,
   EffectivePolicySchema,
   ResourcePolicySchema,
   type EffectivePolicy,
@@ -41,6 +43,11 @@ export function effectivePolicy(
       p.policy!.bindings.map((binding) => create(EffectiveBindingSchema, { binding, resource: p.resource })),
     ),
     partial,
+    denyRules: chain.flatMap((link) =>
+      (link.deny?.rules ?? []).map((rule, ruleIndex) =>
+        create(EffectiveDenyRuleSchema, { rule, resource: link.resource.name, ruleIndex }),
+      ),
+    ),
   });
 }
 
@@ -67,8 +74,8 @@ export class EffectivePolicies {
     const memo = this.memo.get(key);
     if (memo && sameLinks(memo.chain, chain)) return memo.effective;
     const effective = share(effectivePolicy(resource, chain, requestedVersion, partial));
-    // About 200 bytes per binding shown: the wrappers around the shared bindings, and their encoding.
-    this.memo.set(key, { chain, effective }, 500 + 200 * effective.bindings.length);
+    // About 200 bytes per binding or deny rule shown: the wrappers around the shared ones, and their encoding.
+    this.memo.set(key, { chain, effective }, 500 + 200 * (effective.bindings.length + effective.denyRules.length));
     return effective;
   }
 }

@@ -21,6 +21,19 @@ export function typeOfName(schema: ResourceSchema, name: string): ResourceType |
   return type;
 }
 
+/** The collection of a resource name: `clouds` of `clouds/cld_abc123`. */
+export function collectionOf(name: string): string {
+  return name.slice(0, name.indexOf("/"));
+}
+
+/**
+ * A method's permission on a resource, named after its collection (AIP-2511: one permission per policy method and
+ * resource type): `permissionOn("clouds/c1", "getPolicy")` is `clouds.getPolicy`.
+ */
+export function permissionOn(name: string, verb: string): string {
+  return `${collectionOf(name)}.${verb}`;
+}
+
 /** The type of `name`, or INVALID_ARGUMENT naming `field`; `type` when the name was already parsed. */
 export function requireResourceName(
   schema: ResourceSchema,

@@ -19,7 +19,9 @@ import { fromStore } from "./store-errors.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
 import { planPolicyWrite } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import { typesGranting, type ResourceSchema } from "./schema/schema.js";
+import { isCustomRoleName } from "./custom-roles.js";
+import type { GrantableCustomRoles } from "./policy-rules.js";
 import type { Sync } from "./sync.js";
 
 
@@ -54,9 +56,20 @@ export class Policies {
 
   async set({ resource, policy, updateMask }: SetPolicyRequest, actor: Actor): Promise<Policy> {
     const type = requireResourceName(this.schema, "resource", resource);
-    const decide = (stored: StoredPolicy) => planPolicyWrite(type, policy, updateMask, stored.policy).policy;
+    const customRoles = await this.customRolesFor(resource, policy);
+    const decide = (stored: StoredPolicy) => planPolicyWrite(type, policy, updateMask, stored.policy, customRoles).policy;
     const written = await fromStore(this.store.updatePolicy(resource, decide, actor));
     return this.withStatus({ name: resource, type: type.name }, written);
+  }
+
+  /**
+   * The custom roles of the resource's organization, when the policy names one: read before the write (a role deleted
+   * meanwhile is harmless, its binding grants nothing; checks only honour roles of the checked resource's own root).
+   */
+  private async customRolesFor(resource: string, policy: Policy | undefined): Promise<GrantableCustomRoles | undefined> {
+    if (!policy?.bindings.some((b) => isCustomRoleName(b.role))) return undefined;
+    const roles = (await this.store.ancestry(resource))?.at(-1)?.roles ?? [];
+    return new Map(roles.map((role) => [role.name, typesGranting(this.schema, role.includedPermissions)]));
   }
 
   /**

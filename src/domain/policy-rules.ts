@@ -12,6 +12,7 @@ import {
 import { Violations } from "../errors.js";
 import { canonicalMember, isGroupOrDomain } from "./members.js";
 import { compileCondition } from "./conditions.js";
+import { isCustomRoleName } from "./custom-roles.js";
 import type { ResourceType } from "./schema/schema.js";
 
 export const MAX_MEMBERS = 1500;
@@ -24,19 +25,33 @@ export function hasCondition(binding: Binding): boolean {
   return binding.condition !== undefined;
 }
 
-/** The canonical bindings of `bindings` for a resource of `type`; problems are added to `violations`. */
+/** Custom roles a binding may name, by name, with the types each can be granted on. */
+export type GrantableCustomRoles = ReadonlyMap<string, readonly string[]>;
+
+/**
+ * The canonical bindings of `bindings` for a resource of `type`; problems are added to `violations`. A binding may
+ * name a predefined role of the type, or one of `customRoles` (those of the resource's organization) that can be
+ * granted on the type — deleted or disabled ones too: their bindings stay stored and grant nothing.
+ */
 export function canonicalBindings(
   bindings: readonly Binding[],
   type: ResourceType,
   version: number,
   violations: Violations,
   field: string,
+  customRoles: GrantableCustomRoles = new Map(),
 ): Binding[] {
   const merged = new Map<string, { role: string; condition?: Expr; members: Set<string> }>();
   bindings.forEach((binding, i) => {
     const at = `${field}[${i}]`;
     if (binding.role === "") violations.add(`${at}.role`, "is required");
-    else if (!type.roles.has(binding.role)) {
+    else if (isCustomRoleName(binding.role)) {
+      const types = customRoles.get(binding.role);
+      if (!types) violations.add(`${at}.role`, `custom role "${binding.role}" is not defined on this resource's organization`);
+      else if (!types.includes(type.name)) {
+        violations.add(`${at}.role`, `custom role "${binding.role}" cannot be granted on a ${type.name}: its permissions are not all grantable there`);
+      }
+    } else if (!type.roles.has(binding.role)) {
       const grantable = [...type.roles.keys()].join(", ");
       violations.add(`${at}.role`, `role "${binding.role}" cannot be granted on a ${type.name}; grantable: ${grantable}`);
     }
@@ -74,7 +89,7 @@ export function canonicalBindings(
   return result;
 }
 
-function checkCondition(condition: Expr, violations: Violations, field: string): void {
+export function checkCondition(condition: Expr, violations: Violations, field: string): void {
   const compiled = compileCondition(condition.expression);
   if (typeof compiled === "string") violations.add(`${field}.expression`, compiled);
   if (condition.title.length > MAX_CONDITION_TITLE) {
@@ -85,7 +100,7 @@ function checkCondition(condition: Expr, violations: Violations, field: string):
   }
 }
 
-function canonicalExpr(e: Expr): Expr {
+export function canonicalExpr(e: Expr): Expr {
   return { ...e, expression: e.expression.trim() };
 }
 

@@ -7,6 +7,7 @@ import {
   ACCEPTED_VERSIONS,
   bindingKey,
   canonicalAuditConfigs,
+  type GrantableCustomRoles,
   canonicalBindings,
   hasCondition,
 } from "./policy-rules.js";
@@ -29,6 +30,7 @@ export function planPolicyWrite(
   requested: Policy | undefined,
   updateMask: FieldMask | undefined,
   stored: Policy,
+  customRoles?: GrantableCustomRoles,
 ): PolicyWrite {
   const violations = new Violations();
   const paths = updateMask && updateMask.paths.length > 0 ? updateMask.paths : DEFAULT_MASK;
@@ -46,7 +48,7 @@ export function planPolicyWrite(
     violations.add("policy.version", `must be 0, 1 or 3 (got ${policy.version})`);
   }
   const bindings = paths.includes("bindings")
-    ? canonicalBindings(policy.bindings, type, policy.version, violations, "policy.bindings")
+    ? canonicalBindings(policy.bindings, type, policy.version, violations, "policy.bindings", customRoles)
     : stored.bindings;
   const auditConfigs = paths.includes("audit_configs")
     ? canonicalAuditConfigs(policy.auditConfigs, violations, "policy.audit_configs")

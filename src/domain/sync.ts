@@ -23,10 +23,11 @@ import { etagSequence } from "../store/etag.js";
 import { StoreError } from "../store/errors.js";
 import type { Store, StoredConsumer } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
-import { requireResourceName, typeOfName } from "./names.js";
+import { permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { serviceErrorOf } from "./store-errors.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { covers, deliveryOf, overallStatus, type ConsumerDelivery } from "./sync-status.js";
+
 
 /** How stale the list of consumers (and their acknowledgements) may be when another process changed it. */
 export const SNAPSHOT_MS = 200;
@@ -34,8 +35,9 @@ const CONSUMER_NAME = /^consumers\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const MAX_LISTED = 1000;
 const MAX_MESSAGE = 1000;
 /** What managing a consumer of a subtree needs there: it changes the sync status every reader of the subtree sees. */
-const MANAGE_PERMISSION = "policies.set";
-const READ_PERMISSION = "policies.get";
+/** Managing a consumer needs `{collection}.setPolicy` on its subtree; reading one `{collection}.getPolicy`. */
+const MANAGE_PERMISSION = "setPolicy";
+const READ_PERMISSION = "getPolicy";
 
 export class Sync {
   private snapshot: { at: number; consumers: Promise<StoredConsumer[]> } | undefined;
@@ -154,7 +156,7 @@ export class Sync {
   }
 
   /**
-   * Records a consumer's progress. Acknowledging needs what managing it needs (`policies.set` on its subtree): an
+   * Records a consumer's progress. Acknowledging needs what managing it needs (`{collection}.setPolicy` on its subtree): an
    * acknowledgement turns statuses to SUCCESS for every reader.
    */
   async acknowledge(request: AcknowledgeChangesRequest, caller: Caller): Promise<AcknowledgeChangesResponse> {
@@ -221,7 +223,7 @@ export class Sync {
   /** Administrators only for a consumer of every resource; `permission` on the subtree otherwise. */
   private async requireManage(caller: Caller, subtree: string, what: string, permission = MANAGE_PERMISSION): Promise<void> {
     if (subtree === "") this.authorizer.requireAdmin(caller, what);
-    else await this.authorizer.require(caller, this.authorizer.callResources().of(subtree), permission);
+    else await this.authorizer.require(caller, this.authorizer.callResources().of(subtree), permissionOn(subtree, permission));
   }
 
   /** A write to the consumers: its store errors in this facade's words, and the snapshot renewed after it. */

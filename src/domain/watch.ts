@@ -15,13 +15,16 @@ import type { ChangeRecord } from "../store/store.js";
 import type { Access } from "./access/access.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { TooOld, type ChangeFeed } from "./change-feed.js";
-import { typeOfName } from "./names.js";
+import { permissionOn, typeOfName } from "./names.js";
 import { policyForVersion } from "./policy-read.js";
-import type { ResourceSchema } from "./schema/schema.js";import { share } from "../shared-value.js";
+import type { ResourceSchema } from "./schema/schema.js";
+import { share } from "../shared-value.js";
+
 
 
 /** The permission GetPolicy needs (rpc/auth/rules.ts): a watcher sees the changes of the policies it may read. */
-export const WATCH_PERMISSION = "policies.get";
+/** A watcher sees a change when it may read the policy of its resource: `{collection}.getPolicy` there. */
+export const WATCH_VERB = "getPolicy";
 export const DEFAULT_PROGRESS_MS = 5_000;
 const MIN_PROGRESS_MS = 100;
 const MAX_PROGRESS_MS = 3_600_000;
@@ -32,6 +35,12 @@ const KINDS: Record<string, ChangeKind> = {
   "resource.create": ChangeKind.RESOURCE_CREATED,
   "resource.update": ChangeKind.RESOURCE_UPDATED,
   "resource.delete": ChangeKind.RESOURCE_DELETED,
+  "denyPolicy.set": ChangeKind.DENY_POLICY_SET,
+  "denyPolicy.delete": ChangeKind.DENY_POLICY_DELETED,
+  "role.create": ChangeKind.ROLE_CHANGED,
+  "role.update": ChangeKind.ROLE_CHANGED,
+  "role.delete": ChangeKind.ROLE_CHANGED,
+  "role.undelete": ChangeKind.ROLE_CHANGED,
 };
 
 /** What a change-log row did, as Watch names it: an update that changed the parent is a move. */
@@ -52,6 +61,8 @@ export function changeMessage(change: ChangeRecord): Change {
     parent: change.parent,
     previousParent: change.previousParent ?? "",
     policy: change.policy && policyForVersion(change.policy, 3),
+    denyPolicy: change.denyPolicy,
+    role: change.role,
   });
 }
 
@@ -154,7 +165,7 @@ export class Watch {
   }
 
   /**
-   * Whether the caller may read the policy of the change's resource now (`policies.get`, inherited as every
+   * Whether the caller may read the policy of the change's resource now (`{collection}.getPolicy`, inherited as every
    * permission is). A resource that no longer exists (deleted, in this change or later) is judged on its nearest
    * ancestor that still exists in the lineage recorded with the change.
    */
@@ -162,7 +173,7 @@ export class Watch {
     if (!this.authorizer.enforcing || this.authorizer.isAdmin(caller)) return true;
     const candidates = change.action === "resource.delete" ? change.lineage.slice(1) : change.lineage;
     for (const name of candidates) {
-      const held = await this.access.holds(this.access.resolve(name), caller.identities, [WATCH_PERMISSION]);
+      const held = await this.access.holds(this.access.resolve(name), caller.identities, [permissionOn(name, WATCH_VERB)]);
       if (held !== undefined) return held[0]!;
     }
     return false;

@@ -8,6 +8,6 @@ import { callerOf, resolvedOf } from "./context.js";
 export function accessService(access: Access, authorizer: Authorizer): ServiceImpl<typeof AccessService> {
   return {
     checkAccess: (req, ctx) =>
-      access.check(req, resolvedOf(ctx, req.resource), (chain) => authorizer.disclosed(callerOf(ctx), chain, "access.check")),
+      access.check(req, resolvedOf(ctx, req.resource), (chain) => authorizer.disclosed(callerOf(ctx), chain, () => "access.check")),
   };
 }

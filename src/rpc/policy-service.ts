@@ -10,6 +10,8 @@ import {
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Policies } from "../domain/policies.js";
 import { callerOf, resolvedOf } from "./context.js";
+import { permissionOn } from "../domain/names.js";
+
 
 export function policyService(policies: Policies, authorizer: Authorizer): ServiceImpl<typeof PolicyService> {
   return {
@@ -19,7 +21,7 @@ export function policyService(policies: Policies, authorizer: Authorizer): Servi
     listPolicies: async (req) => create(ListPoliciesResponseSchema, await policies.list(req)),
     lookupEffectivePolicy: (req, ctx) =>
       policies.lookupEffective(req, resolvedOf(ctx, req.resource).chain, (chain) =>
-        authorizer.disclosed(callerOf(ctx), chain, "policies.get"),
+        authorizer.disclosed(callerOf(ctx), chain, (link) => permissionOn(link, "getPolicy")),
       ),
     testIamPermissions: async (req, ctx) =>
       create(TestIamPermissionsResponseSchema, {

@@ -3,6 +3,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
+import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
+import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
@@ -10,12 +12,16 @@ import { WatchService } from "../../gen/policy/v1/watch_service_pb.js";
 import type { Access } from "../domain/access/access.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Audit } from "../domain/audit.js";
+import type { DenyPolicies } from "../domain/deny-policies.js";
+import type { Roles } from "../domain/roles.js";
 import type { Policies } from "../domain/policies.js";
 import type { Resources } from "../domain/resources.js";
 import type { Sync } from "../domain/sync.js";
 import type { Watch } from "../domain/watch.js";
 import { accessService } from "./access-service.js";
 import { auditService } from "./audit-service.js";
+import { denyPolicyService } from "./deny-policy-service.js";
+import { roleService } from "./role-service.js";
 import { policyService } from "./policy-service.js";
 import { resourceService } from "./resource-service.js";
 import { syncService } from "./sync-service.js";
@@ -29,6 +35,8 @@ export interface Services {
   authorizer: Authorizer;
   watch: Watch;
   sync: Sync;
+  denyPolicies: DenyPolicies;
+  roles: Roles;
 }
 
 /** What both transports offer for registering a service: a ConnectRouter, and the grpc-js adapter. */
@@ -43,6 +51,8 @@ export const API_SERVICES: readonly DescService[] = [
   AuditService,
   WatchService,
   SyncService,
+  DenyPolicyService,
+  RoleService,
 ];
 
 export function routes(services: Services): (router: ServiceRegistry) => void {
@@ -53,5 +63,7 @@ export function routes(services: Services): (router: ServiceRegistry) => void {
     router.service(AuditService, auditService(services.audit));
     router.service(WatchService, watchService(services.watch));
     router.service(SyncService, syncService(services.sync));
+    router.service(DenyPolicyService, denyPolicyService(services.denyPolicies));
+    router.service(RoleService, roleService(services.roles));
   };
 }

@@ -3,8 +3,10 @@
 // values (shared-value.ts): frozen, handed to every reader, and the same object until the resource or its policy
 // changes. Reads are never stale: this store's writes evict what they change, and other instances' commits (other
 // processes or replicas on the same database) are found through the inner store's changesSince before a cached read.
+import type { DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
+import type { Role } from "../../gen/policy/v1/role_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { share } from "../shared-value.js";
 import type {
@@ -144,6 +146,14 @@ export class CachingStore implements Store {
     return this.inner.listResources(query);
   }
 
+  getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
+    return this.inner.getDenyPolicy(resource);
+  }
+
+  listRoles(parent: string): Promise<Role[] | undefined> {
+    return this.inner.listRoles(parent);
+  }
+
   listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
     return this.inner.listPolicies(query);
   }
@@ -216,6 +226,19 @@ export class CachingStore implements Store {
     return this.evictingAfter([resource], this.inner.updatePolicy(resource, decide, actor));
   }
 
+  async updateDenyPolicy(
+    resource: string,
+    decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+    actor: Actor,
+  ): Promise<DenyPolicy> {
+    return this.evictingAfter([resource], this.inner.updateDenyPolicy(resource, decide, actor));
+  }
+
+  /** A role lives in its parent's chain link (see StoredPolicy.roles): evicting that link is what makes checks see it. */
+  async updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role> {
+    return this.evictingAfter([parent], this.inner.updateRole(parent, roleId, decide, actor));
+  }
+
   /** Evicts `names` once `write` settles, whether it committed or failed (a failure may still have committed). */
   private async evictingAfter<T>(names: readonly string[], write: Promise<T>): Promise<T> {
     try {
@@ -235,12 +258,29 @@ export class CachingStore implements Store {
 }
 
 function sameRevision(a: StoredPolicy, b: StoredPolicy): boolean {
-  return a.resource.etag === b.resource.etag && Buffer.from(a.policy.etag).equals(b.policy.etag);
+  return (
+    a.resource.etag === b.resource.etag &&
+    Buffer.from(a.policy.etag).equals(b.policy.etag) &&
+    sameEtags(a.deny ? [a.deny] : [], b.deny ? [b.deny] : []) &&
+    sameEtags(a.roles ?? [], b.roles ?? [])
+  );
+}
+
+function sameEtags(a: readonly { etag: Uint8Array }[], b: readonly { etag: Uint8Array }[]): boolean {
+  return a.length === b.length && a.every((x, i) => Buffer.from(x.etag).equals(b[i]!.etag));
 }
 
 /** Roughly the heap a decoded entry takes: its resource and the policy's objects. */
 function estimatedBytes(stored: StoredPolicy): number {
   let members = 0;
   for (const binding of stored.policy.bindings) for (const member of binding.members) members += member.length;
-  return 600 + stored.resource.name.length * 2 + stored.policy.bindings.length * 200 + members * 3;
+  let denyBytes = 0;
+  for (const rule of stored.deny?.rules ?? []) {
+    for (const list of [rule.deniedPrincipals, rule.exceptionPrincipals, rule.deniedPermissions, rule.exceptionPermissions]) {
+      for (const item of list) denyBytes += item.length * 3;
+    }
+    denyBytes += 300;
+  }
+  for (const role of stored.roles ?? []) denyBytes += 400 + role.includedPermissions.length * 60;
+  return 600 + stored.resource.name.length * 2 + stored.policy.bindings.length * 200 + members * 3 + denyBytes;
 }

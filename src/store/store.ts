@@ -3,8 +3,10 @@
 // transaction that also appends its change-log row. Failures are plain StoreErrors (errors.ts). sqlite/ is the
 // embedded default; caching-store.ts is a read cache over any implementation; test/store/contract.ts is the
 // conformance suite every implementation passes.
+import type { DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
+import type { Role } from "../../gen/policy/v1/role_pb.js";
 
 /** Who made a change, for the change log. */
 export interface Actor {
@@ -45,6 +47,16 @@ export interface ResourceQuery {
 export interface StoredPolicy {
   resource: Resource;
   policy: Policy;
+  /**
+   * The resource's deny policy (with its etag), present only while it has at least one rule: checks read deny rules
+   * from the same chain (and cache entry) as bindings.
+   */
+  deny?: DenyPolicy;
+  /**
+   * The custom roles defined on the resource (deleted ones included, sorted by name, with their etags), present only
+   * when there are some. Only root resources (organizations) define custom roles; bindings below them name them.
+   */
+  roles?: readonly Role[];
 }
 
 export interface PolicyQuery {
@@ -117,6 +129,10 @@ export interface ChangeRecord {
   previousLineage?: readonly string[];
   /** For `policy.set`: the policy written, with its etag and update time. */
   policy?: Policy;
+  /** For `denyPolicy.set`: the deny policy written, with its etag and update time. */
+  denyPolicy?: DenyPolicy;
+  /** For `role.*` (logged against the organization that defines the role): the role as written. */
+  role?: Role;
 }
 
 /** How much of the change log to keep; `pruneChanges` never removes the newest row (sequences must not restart). */
@@ -208,6 +224,25 @@ export interface Store {
    * concurrent writes are serialised around it, so two writers can never both win.
    */
   updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy>;
+  /** The deny policy of `resource` with its etag, an empty one when none is set; undefined when it does not exist. */
+  getDenyPolicy(resource: string): Promise<DenyPolicy | undefined>;
+  /**
+   * Writes the deny policy of `resource` in one transaction that appends a change-log row (`denyPolicy.set` or
+   * `denyPolicy.delete`), exactly as updatePolicy: `decide` gets the stored deny policy (empty, with a valid etag, when
+   * none is set) and returns the rules to store, or undefined to delete them; it may throw and then nothing is written.
+   * not_found when the resource does not exist. Returns the stored deny policy with its new etag.
+   */
+  updateDenyPolicy(resource: string, decide: (stored: DenyPolicy) => DenyPolicy | undefined, actor: Actor): Promise<DenyPolicy>;
+  /** The custom roles defined on `parent` (deleted ones included), sorted by name; undefined when it does not exist. */
+  listRoles(parent: string): Promise<Role[] | undefined>;
+  /**
+   * Creates or replaces the custom role `roleId` of `parent` in one transaction that appends a change-log row about
+   * `parent` (`role.create`, `role.update`, `role.delete` or `role.undelete`, by the `deleted` flag). `decide` gets
+   * the stored role (undefined when there is none) and returns the role to store (name, title, description,
+   * permissions, stage, deleted, delete time); it may throw and then nothing is written. not_found when `parent` does
+   * not exist. Returns the stored role with its new etag and update time.
+   */
+  updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role>;
   /** The highest change-log sequence this store instance has committed (in memory; no I/O). */
   readonly writtenSequence: number;
   /**

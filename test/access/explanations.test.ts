@@ -172,7 +172,7 @@ describe("results and granted_permissions", () => {
   });
 
   test("the same answer whatever the order of the request", async () => {
-    const permissions = ["policies.set", "organizations.update", "projects.delete", "clouds.create"];
+    const permissions = ["organizations.setPolicy", "organizations.update", "projects.delete", "clouds.create"];
     const forward = await api.access.checkAccess({ resource: tree.project, principals: [ADA], permissions });
     const backward = await api.access.checkAccess({
       resource: tree.project,
@@ -184,7 +184,7 @@ describe("results and granted_permissions", () => {
   });
 
   test("explain does not change the outcome", async () => {
-    const permissions = ["projects.get", "projects.update", "projects.delete", "policies.set"];
+    const permissions = ["projects.get", "projects.update", "projects.delete", "projects.setPolicy"];
     for (const principals of [[ADA], [BOB], [GROUP], [CAROL], []]) {
       const plain = await api.access.checkAccess({ resource: tree.project, principals, permissions });
       const withWhy = await explained(api, { resource: tree.project, principals, permissions });

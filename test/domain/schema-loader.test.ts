@@ -73,8 +73,8 @@ describe("the built-in schema", () => {
     const owner = organization.roles.get("roles/owner")!.permissions;
     const collaborator = organization.roles.get("roles/collaborator")!.permissions;
     expect(owner.has("projects.delete")).toBe(true);
-    expect(owner.has("policies.set")).toBe(true);
-    expect(collaborator.has("policies.set")).toBe(false);
+    expect(owner.has("organizations.setPolicy")).toBe(true);
+    expect(collaborator.has("organizations.setPolicy")).toBe(false);
   });
 
   test("a cloud collaborator can delete; a project collaborator cannot", () => {

@@ -149,7 +149,7 @@ describe.each(TRANSPORTS)("a server-streaming call (%s)", (via) => {
     const authorizer = new Authorizer(access, schema, new Set(), true);
     const watchRule = rule(WatchService.method.watch, {
       resource: (req) => req.resource,
-      authorize: (req, c) => c.require(req.resource, "policies.get"),
+      authorize: (req, c) => c.require(req.resource, "projects.getPolicy"),
     });
     const interceptors = [
       asConnectErrors,
@@ -205,7 +205,7 @@ describe.each(TRANSPORTS)("a server-streaming call (%s)", (via) => {
 
   test("is refused before the handler runs when the caller lacks the permission, or may not see the resource", async () => {
     watched.length = 0;
-    await expectCode(clientAs(READER).watch(PROJECT), Code.PermissionDenied, /lacks permission "policies.get"/);
+    await expectCode(clientAs(READER).watch(PROJECT), Code.PermissionDenied, /lacks permission "projects.getPolicy"/);
     await expectCode(clientAs("eve@example.com").watch(PROJECT), Code.NotFound);
     await expectCode(clientAs(OWNER).watch("projects/absent"), Code.NotFound);
     expect(watched).toEqual([]);

@@ -285,7 +285,7 @@ describe("AuditConfig: reads", () => {
 
       const olivia = await client("olivia@example.com");
       await olivia.policies.getPolicy({ resource: project });
-      await olivia.policies.testIamPermissions({ resource: org, permissions: ["policies.get"] });
+      await olivia.policies.testIamPermissions({ resource: org, permissions: ["organizations.getPolicy"] });
       const quiet = await client("quiet@example.com");
       await quiet.resources.getResource({ name: project });
       await quiet.policies.testIamPermissions({ resource: project, permissions: ["projects.get"] });

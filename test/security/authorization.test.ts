@@ -169,7 +169,7 @@ describe("privilege escalation", () => {
         Code.PermissionDenied,
       );
       expect(error.rawMessage).toBe(
-        `user:${COLLABORATOR} lacks permission "policies.set" on "${resource}"; ask an owner of it or of an ancestor for a role that grants it`,
+        `user:${COLLABORATOR} lacks permission "${resource.split("/")[0]}.setPolicy" on "${resource}"; ask an owner of it or of an ancestor for a role that grants it`,
       );
       // Without an etag, and with an update mask: still refused.
       await expectCode(
@@ -180,7 +180,7 @@ describe("privilege escalation", () => {
       const after = await admin.policies.getPolicy({ resource, options: { requestedPolicyVersion: 3 } });
       expect(after).toEqual(before);
     }
-    const tested = await collaborator.policies.testIamPermissions({ resource: org, permissions: ["policies.set", "policies.get"] });
+    const tested = await collaborator.policies.testIamPermissions({ resource: org, permissions: ["organizations.setPolicy", "organizations.getPolicy"] });
     expect(tested.permissions).toEqual([]);
   });
 
@@ -285,8 +285,8 @@ describe("hidden and absent resources", () => {
   test("a caller who can see a resource but lacks the permission gets PERMISSION_DENIED", async () => {
     const projectReader = await as(PROJECT_READER);
     expect((await projectReader.resources.getResource({ name: project })).name).toBe(project);
-    await expectCode(projectReader.policies.getPolicy({ resource: project }), Code.PermissionDenied, /lacks permission "policies.get" on/);
-    await expectCode(projectReader.policies.setPolicy({ resource: project, policy: {} }), Code.PermissionDenied, /"policies.set"/);
+    await expectCode(projectReader.policies.getPolicy({ resource: project }), Code.PermissionDenied, /lacks permission "projects.getPolicy" on/);
+    await expectCode(projectReader.policies.setPolicy({ resource: project, policy: {} }), Code.PermissionDenied, /"projects.setPolicy"/);
     await expectCode(projectReader.resources.deleteResource({ name: project }), Code.PermissionDenied, /"projects.delete"/);
     await expectCode(projectReader.audit.listAuditEntries({ resource: project }), Code.PermissionDenied, /"audit.list"/);
     // Its cloud is hidden from it.
@@ -301,9 +301,9 @@ describe("CheckAccess", () => {
     const answer = await checker.access.checkAccess({
       resource: project,
       principals: [`user:${OWNER}`],
-      permissions: ["projects.delete", "policies.set"],
+      permissions: ["projects.delete", "projects.setPolicy"],
     });
-    expect(answer.grantedPermissions).toEqual(["projects.delete", "policies.set"]);
+    expect(answer.grantedPermissions).toEqual(["projects.delete", "projects.setPolicy"]);
     const denied = await checker.access.checkAccess({ resource: project, principals: [`user:${OUTSIDER}`], permissions: ["projects.get"] });
     expect(denied.grantedPermissions).toEqual([]);
     // A checker may ask, but not change anything; it sees the organization only.
@@ -321,7 +321,7 @@ describe("CheckAccess", () => {
 });
 
 describe("TestIamPermissions", () => {
-  const ASKED = ["projects.get", "projects.update", "projects.delete", "policies.get", "policies.set", "audit.list", "access.check"];
+  const ASKED = ["projects.get", "projects.update", "projects.delete", "projects.getPolicy", "projects.setPolicy", "audit.list", "access.check"];
 
   test.each([
     ["the organization owner", OWNER, ASKED],

@@ -53,8 +53,8 @@ describe("on loopback without any key", () => {
         await anonymous.resources.createResource({ resource: { name: org } });
         await anonymous.policies.setPolicy({ resource: org, policy: { bindings: [binding("roles/owner", "user:ada@example.com")] } });
         expect((await anonymous.resources.listResources({})).resources.map((r) => r.name)).toContain(org);
-        expect((await anonymous.policies.testIamPermissions({ resource: org, permissions: ["policies.set", "audit.list"] })).permissions)
-          .toEqual(["policies.set", "audit.list"]);
+        expect((await anonymous.policies.testIamPermissions({ resource: org, permissions: ["organizations.setPolicy", "audit.list"] })).permissions)
+          .toEqual(["organizations.setPolicy", "audit.list"]);
         const { entries } = await anonymous.audit.listAuditEntries({ resource: org });
         expect(entries.map((e) => [e.action, e.principal])).toEqual([
           ["resource.create", "anonymous"],

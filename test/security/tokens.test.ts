@@ -366,8 +366,8 @@ describe("groups", () => {
     for (const groups of [["ug_eng42"], ["other", "SRE@example.com"]]) {
       const member = clients("main port, Connect", await tokenFor(es256, "carol@example.com", groups));
       expect((await member.policies.getPolicy({ resource: org })).bindings).toHaveLength(1);
-      expect((await member.policies.testIamPermissions({ resource: org, permissions: ["policies.set", "audit.list"] })).permissions)
-        .toEqual(["policies.set", "audit.list"]);
+      expect((await member.policies.testIamPermissions({ resource: org, permissions: ["organizations.setPolicy", "audit.list"] })).permissions)
+        .toEqual(["organizations.setPolicy", "audit.list"]);
     }
     for (const groups of [undefined, ["ug_eng4"], ["ug_eng42x"]]) {
       const outsider = clients("main port, Connect", await tokenFor(es256, "carol@example.com", groups));

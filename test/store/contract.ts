@@ -5,6 +5,8 @@ import { create } from "@bufbuild/protobuf";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { BindingSchema, PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
+import { DenyPolicySchema, DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
+import { RoleSchema, RoleStage } from "../../gen/policy/v1/role_pb.js";
 import { isShared } from "../../src/shared-value.js";
 import { StoreError } from "../../src/store/errors.js";
 import type { Actor, Store, StoredPolicy } from "../../src/store/store.js";
@@ -85,6 +87,82 @@ export function storeContract(factory: StoreFactory): void {
     afterEach(async () => {
       for (const instance of opened.splice(0)) await instance.close();
       await database.drop();
+    });
+
+    describe("deny policies and custom roles", () => {
+      const denyOf = (...principals: string[]) =>
+        create(DenyPolicySchema, {
+          rules: [create(DenyRuleSchema, { deniedPrincipals: principals, deniedPermissions: ["projects.delete"] })],
+        });
+
+      test("a resource without a deny policy has an empty one with a valid etag; missing resources are undefined", async () => {
+        const empty = (await store.getDenyPolicy(CLOUD))!;
+        expect(empty.rules).toEqual([]);
+        expect(empty.resource).toBe(CLOUD);
+        expect(empty.etag.length).toBeGreaterThan(0);
+        expect(await store.getDenyPolicy("clouds/none")).toBeUndefined();
+        await expectStoreError(store.updateDenyPolicy("clouds/none", () => denyOf("user:a@example.com"), actor), "not_found", "clouds/none");
+      });
+
+      test("a deny write stores the rules with a new etag, logs a change, and appears in chains until deleted", async () => {
+        const before = (await store.getDenyPolicy(ORG))!;
+        let seen: unknown;
+        const written = await store.updateDenyPolicy(ORG, (stored) => ((seen = stored), denyOf("user:ada@example.com")), actor);
+        expect(seen).toEqual(before);
+        expect(hex(written.etag)).not.toBe(hex(before.etag));
+        expect(written.rules[0]!.deniedPrincipals).toEqual(["user:ada@example.com"]);
+        expect(await store.getDenyPolicy(ORG)).toEqual(written);
+        const chain = (await store.ancestry(PROJECT))!;
+        expect(chain.at(-1)!.deny).toEqual(written);
+        expect(chain[0]!.deny).toBeUndefined();
+        expect((await store.getPolicy(ORG))!.deny).toEqual(written);
+        const records = await store.listAuditRecords({ resource: ORG, limit: 10 });
+        expect(records.at(-1)).toMatchObject({ action: "denyPolicy.set", principal: actor.principal });
+        const deleted = await store.updateDenyPolicy(ORG, () => undefined, actor);
+        expect(deleted.rules).toEqual([]);
+        expect(hex(deleted.etag)).not.toBe(hex(written.etag));
+        expect((await store.ancestry(PROJECT))!.at(-1)!.deny).toBeUndefined();
+        expect((await store.listAuditRecords({ resource: ORG, limit: 10 })).at(-1)!.action).toBe("denyPolicy.delete");
+      });
+
+      test("a deny decide that throws writes nothing", async () => {
+        const before = await store.latestSequence();
+        await expect(store.updateDenyPolicy(ORG, () => {
+          throw new Error("refused");
+        }, actor)).rejects.toThrow("refused");
+        expect(await store.latestSequence()).toBe(before);
+      });
+
+      test("custom roles are created, updated and soft-deleted on their parent, in its chain link, with etags", async () => {
+        const role = (title: string, deleted = false) =>
+          create(RoleSchema, { name: `${ORG}/roles/deployer`, title, includedPermissions: ["projects.update"], stage: RoleStage.GA, deleted });
+        let seen: unknown = "unset";
+        const created = await store.updateRole(ORG, "deployer", (stored) => ((seen = stored), role("Deployer")), actor);
+        expect(seen).toBeUndefined();
+        expect(created).toMatchObject({ name: `${ORG}/roles/deployer`, title: "Deployer" });
+        expect(created.etag.length).toBeGreaterThan(0);
+        expect(await store.listRoles(ORG)).toEqual([created]);
+        expect(await store.listRoles(OTHER_ORG)).toEqual([]);
+        expect(await store.listRoles("organizations/none")).toBeUndefined();
+        expect((await store.ancestry(PROJECT))!.at(-1)!.roles).toEqual([created]);
+        const updated = await store.updateRole(ORG, "deployer", (stored) => ((seen = stored), role("Deployer 2", true)), actor);
+        expect(seen).toEqual(created);
+        expect(hex(updated.etag)).not.toBe(hex(created.etag));
+        expect((await store.ancestry(PROJECT))!.at(-1)!.roles).toEqual([updated]);
+        const actions = (await store.listAuditRecords({ resource: ORG, limit: 10 })).map((r) => r.action);
+        expect(actions.slice(-2)).toEqual(["role.create", "role.delete"]);
+        await expectStoreError(store.updateRole("organizations/none", "x", () => role("X"), actor), "not_found", "organizations/none");
+      });
+
+      test("another instance sees deny and role writes in its next chain read", async () => {
+        const other = await another();
+        expect((await other.ancestry(PROJECT))!.at(-1)!.deny).toBeUndefined();
+        await store.updateDenyPolicy(ORG, () => denyOf("user:ada@example.com"), actor);
+        await store.updateRole(ORG, "r", () => create(RoleSchema, { name: `${ORG}/roles/r`, includedPermissions: ["projects.get"] }), actor);
+        const link = (await other.ancestry(PROJECT))!.at(-1)!;
+        expect(link.deny?.rules).toHaveLength(1);
+        expect(link.roles).toHaveLength(1);
+      });
     });
 
     describe("resources", () => {

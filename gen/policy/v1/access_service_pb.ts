@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/access_service.proto.
  */
 export const file_policy_v1_access_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wb2xpY3kvdjEvYWNjZXNzX3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSKEAgoSQ2hlY2tBY2Nlc3NSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEhIKCnByaW5jaXBhbHMYAiADKAkSEwoLcGVybWlzc2lvbnMYAyADKAkSQQoKYXR0cmlidXRlcxgEIAMoCzItLnBvbGljeS52MS5DaGVja0FjY2Vzc1JlcXVlc3QuQXR0cmlidXRlc0VudHJ5Eg8KB2V4cGxhaW4YBSABKAgSFAoMbWluX3NlcXVlbmNlGAYgASgDGkkKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWU6AjgBIo8BChNDaGVja0FjY2Vzc1Jlc3BvbnNlEhsKE2dyYW50ZWRfcGVybWlzc2lvbnMYASADKAkSKwoHcmVzdWx0cxgCIAMoCzIaLnBvbGljeS52MS5QZXJtaXNzaW9uQ2hlY2sSEAoIc2VxdWVuY2UYAyABKAMSHAoUcGFydGlhbF9leHBsYW5hdGlvbnMYBCABKAgigQEKD1Blcm1pc3Npb25DaGVjaxISCgpwZXJtaXNzaW9uGAEgASgJEiUKBXN0YXRlGAIgASgOMhYucG9saWN5LnYxLkFjY2Vzc1N0YXRlEjMKDGV4cGxhbmF0aW9ucxgDIAMoCzIdLnBvbGljeS52MS5CaW5kaW5nRXhwbGFuYXRpb24ipwEKEkJpbmRpbmdFeHBsYW5hdGlvbhIMCgRyb2xlGAEgASgJEhAKCHJlc291cmNlGAIgASgJEiIKCWNvbmRpdGlvbhgDIAEoCzIPLnBvbGljeS52MS5FeHByEiUKBXN0YXRlGAQgASgOMhYucG9saWN5LnYxLkFjY2Vzc1N0YXRlEhYKDm1hdGNoZWRfbWVtYmVyGAUgASgJEg4KBnJlYXNvbhgGIAEoCSqJAQoLQWNjZXNzU3RhdGUSHAoYQUNDRVNTX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQUNDRVNTX1NUQVRFX0dSQU5URUQQARIcChhBQ0NFU1NfU1RBVEVfTk9UX0dSQU5URUQQAhIkCiBBQ0NFU1NfU1RBVEVfVU5LTk9XTl9DT05ESVRJT05BTBADMmIKDUFjY2Vzc1NlcnZpY2USUQoLQ2hlY2tBY2Nlc3MSHS5wb2xpY3kudjEuQ2hlY2tBY2Nlc3NSZXF1ZXN0Gh4ucG9saWN5LnYxLkNoZWNrQWNjZXNzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct, file_policy_v1_policy]);
+  fileDesc("Ch5wb2xpY3kvdjEvYWNjZXNzX3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSKEAgoSQ2hlY2tBY2Nlc3NSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEhIKCnByaW5jaXBhbHMYAiADKAkSEwoLcGVybWlzc2lvbnMYAyADKAkSQQoKYXR0cmlidXRlcxgEIAMoCzItLnBvbGljeS52MS5DaGVja0FjY2Vzc1JlcXVlc3QuQXR0cmlidXRlc0VudHJ5Eg8KB2V4cGxhaW4YBSABKAgSFAoMbWluX3NlcXVlbmNlGAYgASgDGkkKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWU6AjgBIo8BChNDaGVja0FjY2Vzc1Jlc3BvbnNlEhsKE2dyYW50ZWRfcGVybWlzc2lvbnMYASADKAkSKwoHcmVzdWx0cxgCIAMoCzIaLnBvbGljeS52MS5QZXJtaXNzaW9uQ2hlY2sSEAoIc2VxdWVuY2UYAyABKAMSHAoUcGFydGlhbF9leHBsYW5hdGlvbnMYBCABKAgivAEKD1Blcm1pc3Npb25DaGVjaxISCgpwZXJtaXNzaW9uGAEgASgJEiUKBXN0YXRlGAIgASgOMhYucG9saWN5LnYxLkFjY2Vzc1N0YXRlEjMKDGV4cGxhbmF0aW9ucxgDIAMoCzIdLnBvbGljeS52MS5CaW5kaW5nRXhwbGFuYXRpb24SOQoRZGVueV9leHBsYW5hdGlvbnMYBCADKAsyHi5wb2xpY3kudjEuRGVueVJ1bGVFeHBsYW5hdGlvbiKiAQoTRGVueVJ1bGVFeHBsYW5hdGlvbhIQCghyZXNvdXJjZRgBIAEoCRISCgpydWxlX2luZGV4GAIgASgFEhMKC2Rlc2NyaXB0aW9uGAMgASgJEiUKBXN0YXRlGAQgASgOMhYucG9saWN5LnYxLkFjY2Vzc1N0YXRlEhkKEW1hdGNoZWRfcHJpbmNpcGFsGAUgASgJEg4KBnJlYXNvbhgGIAEoCSKnAQoSQmluZGluZ0V4cGxhbmF0aW9uEgwKBHJvbGUYASABKAkSEAoIcmVzb3VyY2UYAiABKAkSIgoJY29uZGl0aW9uGAMgASgLMg8ucG9saWN5LnYxLkV4cHISJQoFc3RhdGUYBCABKA4yFi5wb2xpY3kudjEuQWNjZXNzU3RhdGUSFgoObWF0Y2hlZF9tZW1iZXIYBSABKAkSDgoGcmVhc29uGAYgASgJKqIBCgtBY2Nlc3NTdGF0ZRIcChhBQ0NFU1NfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRBQ0NFU1NfU1RBVEVfR1JBTlRFRBABEhwKGEFDQ0VTU19TVEFURV9OT1RfR1JBTlRFRBACEiQKIEFDQ0VTU19TVEFURV9VTktOT1dOX0NPTkRJVElPTkFMEAMSFwoTQUNDRVNTX1NUQVRFX0RFTklFRBAEMmIKDUFjY2Vzc1NlcnZpY2USUQoLQ2hlY2tBY2Nlc3MSHS5wb2xpY3kudjEuQ2hlY2tBY2Nlc3NSZXF1ZXN0Gh4ucG9saWN5LnYxLkNoZWNrQWNjZXNzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct, file_policy_v1_policy]);
 
 /**
  * Request of AccessService.CheckAccess.
@@ -146,6 +146,14 @@ export type PermissionCheck = Message<"policy.v1.PermissionCheck"> & {
    * @generated from field: repeated policy.v1.BindingExplanation explanations = 3;
    */
   explanations: BindingExplanation[];
+
+  /**
+   * With `explain`: every deny rule on the resource or an ancestor that names the permission, from the resource up
+   * to the root, with why it did or did not deny it.
+   *
+   * @generated from field: repeated policy.v1.DenyRuleExplanation deny_explanations = 4;
+   */
+  denyExplanations: DenyRuleExplanation[];
 };
 
 /**
@@ -154,6 +162,63 @@ export type PermissionCheck = Message<"policy.v1.PermissionCheck"> & {
  */
 export const PermissionCheckSchema: GenMessage<PermissionCheck> = /*@__PURE__*/
   messageDesc(file_policy_v1_access_service, 2);
+
+/**
+ * How one deny rule contributed to a decision.
+ *
+ * @generated from message policy.v1.DenyRuleExplanation
+ */
+export type DenyRuleExplanation = Message<"policy.v1.DenyRuleExplanation"> & {
+  /**
+   * The resource whose deny policy holds the rule.
+   *
+   * @generated from field: string resource = 1;
+   */
+  resource: string;
+
+  /**
+   * The rule's position in that deny policy's `rules`, from 0.
+   *
+   * @generated from field: int32 rule_index = 2;
+   */
+  ruleIndex: number;
+
+  /**
+   * The rule's description.
+   *
+   * @generated from field: string description = 3;
+   */
+  description: string;
+
+  /**
+   * ACCESS_STATE_DENIED when the rule denies the permission to the subject, ACCESS_STATE_UNKNOWN_CONDITIONAL when
+   * its condition could not be evaluated, ACCESS_STATE_NOT_GRANTED when it does not apply.
+   *
+   * @generated from field: policy.v1.AccessState state = 4;
+   */
+  state: AccessState;
+
+  /**
+   * The denied principal that matched the subject; empty when none did.
+   *
+   * @generated from field: string matched_principal = 5;
+   */
+  matchedPrincipal: string;
+
+  /**
+   * A sentence saying why, e.g. "user:ada@example.com is denied projects.delete by projects.*".
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message policy.v1.DenyRuleExplanation.
+ * Use `create(DenyRuleExplanationSchema)` to create a new message.
+ */
+export const DenyRuleExplanationSchema: GenMessage<DenyRuleExplanation> = /*@__PURE__*/
+  messageDesc(file_policy_v1_access_service, 3);
 
 /**
  * How one binding contributed to a decision.
@@ -209,7 +274,7 @@ export type BindingExplanation = Message<"policy.v1.BindingExplanation"> & {
  * Use `create(BindingExplanationSchema)` to create a new message.
  */
 export const BindingExplanationSchema: GenMessage<BindingExplanation> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 3);
+  messageDesc(file_policy_v1_access_service, 4);
 
 /**
  * The outcome of checking one permission.
@@ -245,6 +310,14 @@ export enum AccessState {
    * @generated from enum value: ACCESS_STATE_UNKNOWN_CONDITIONAL = 3;
    */
   UNKNOWN_CONDITIONAL = 3,
+
+  /**
+   * A deny rule on the resource or an ancestor denies the permission to the subject. Deny wins over every allow
+   * binding, wherever either is attached.
+   *
+   * @generated from enum value: ACCESS_STATE_DENIED = 4;
+   */
+  DENIED = 4,
 }
 
 /**

@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { DenyRule } from "./deny_policy_pb.js";
+import { file_policy_v1_deny_policy } from "./deny_policy_pb.js";
 import type { Binding, GetPolicyOptions, Policy, PolicySchema, SyncStatus } from "./policy_pb.js";
 import { file_policy_v1_policy } from "./policy_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/policy_service.proto.
  */
 export const file_policy_v1_policy_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCI2ChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMEhAKCHNlcXVlbmNlGAIgASgDIpEBChNMaXN0UG9saWNpZXNSZXF1ZXN0EhUKDXJlc291cmNlX3R5cGUYASABKAkSDgoGcGFyZW50GAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJEiwKDXN5bmNfc3RhdHVzZXMYBSADKA4yFS5wb2xpY3kudjEuU3luY1N0YXR1cyJlChRMaXN0UG9saWNpZXNSZXNwb25zZRI0ChFyZXNvdXJjZV9wb2xpY2llcxgBIAMoCzIZLnBvbGljeS52MS5SZXNvdXJjZVBvbGljeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXAoOUmVzb3VyY2VQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSFQoNcmVzb3VyY2VfdHlwZRgCIAEoCRIhCgZwb2xpY3kYAyABKAsyES5wb2xpY3kudjEuUG9saWN5Il4KHExvb2t1cEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIpABCg9FZmZlY3RpdmVQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSKwoIcG9saWNpZXMYAiADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSLQoIYmluZGluZ3MYAyADKAsyGy5wb2xpY3kudjEuRWZmZWN0aXZlQmluZGluZxIPCgdwYXJ0aWFsGAQgASgIIkkKEEVmZmVjdGl2ZUJpbmRpbmcSIwoHYmluZGluZxgBIAEoCzISLnBvbGljeS52MS5CaW5kaW5nEhAKCHJlc291cmNlGAIgASgJIkIKGVRlc3RJYW1QZXJtaXNzaW9uc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSEwoLcGVybWlzc2lvbnMYAiADKAkiMQoaVGVzdElhbVBlcm1pc3Npb25zUmVzcG9uc2USEwoLcGVybWlzc2lvbnMYASADKAkyhAQKDVBvbGljeVNlcnZpY2USPQoJU2V0UG9saWN5EhsucG9saWN5LnYxLlNldFBvbGljeVJlcXVlc3QaES5wb2xpY3kudjEuUG9saWN5IgASQAoJR2V0UG9saWN5EhsucG9saWN5LnYxLkdldFBvbGljeVJlcXVlc3QaES5wb2xpY3kudjEuUG9saWN5IgOQAgESUQoMRGVsZXRlUG9saWN5Eh4ucG9saWN5LnYxLkRlbGV0ZVBvbGljeVJlcXVlc3QaHy5wb2xpY3kudjEuRGVsZXRlUG9saWN5UmVzcG9uc2UiABJUCgxMaXN0UG9saWNpZXMSHi5wb2xpY3kudjEuTGlzdFBvbGljaWVzUmVxdWVzdBofLnBvbGljeS52MS5MaXN0UG9saWNpZXNSZXNwb25zZSIDkAIBEmEKFUxvb2t1cEVmZmVjdGl2ZVBvbGljeRInLnBvbGljeS52MS5Mb29rdXBFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0GhoucG9saWN5LnYxLkVmZmVjdGl2ZVBvbGljeSIDkAIBEmYKElRlc3RJYW1QZXJtaXNzaW9ucxIkLnBvbGljeS52MS5UZXN0SWFtUGVybWlzc2lvbnNSZXF1ZXN0GiUucG9saWN5LnYxLlRlc3RJYW1QZXJtaXNzaW9uc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_field_mask, file_policy_v1_policy]);
+  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCI2ChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMEhAKCHNlcXVlbmNlGAIgASgDIpEBChNMaXN0UG9saWNpZXNSZXF1ZXN0EhUKDXJlc291cmNlX3R5cGUYASABKAkSDgoGcGFyZW50GAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJEiwKDXN5bmNfc3RhdHVzZXMYBSADKA4yFS5wb2xpY3kudjEuU3luY1N0YXR1cyJlChRMaXN0UG9saWNpZXNSZXNwb25zZRI0ChFyZXNvdXJjZV9wb2xpY2llcxgBIAMoCzIZLnBvbGljeS52MS5SZXNvdXJjZVBvbGljeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXAoOUmVzb3VyY2VQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSFQoNcmVzb3VyY2VfdHlwZRgCIAEoCRIhCgZwb2xpY3kYAyABKAsyES5wb2xpY3kudjEuUG9saWN5Il4KHExvb2t1cEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIsIBCg9FZmZlY3RpdmVQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSKwoIcG9saWNpZXMYAiADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSLQoIYmluZGluZ3MYAyADKAsyGy5wb2xpY3kudjEuRWZmZWN0aXZlQmluZGluZxIPCgdwYXJ0aWFsGAQgASgIEjAKCmRlbnlfcnVsZXMYBSADKAsyHC5wb2xpY3kudjEuRWZmZWN0aXZlRGVueVJ1bGUiXAoRRWZmZWN0aXZlRGVueVJ1bGUSIQoEcnVsZRgBIAEoCzITLnBvbGljeS52MS5EZW55UnVsZRIQCghyZXNvdXJjZRgCIAEoCRISCgpydWxlX2luZGV4GAMgASgFIkkKEEVmZmVjdGl2ZUJpbmRpbmcSIwoHYmluZGluZxgBIAEoCzISLnBvbGljeS52MS5CaW5kaW5nEhAKCHJlc291cmNlGAIgASgJIkIKGVRlc3RJYW1QZXJtaXNzaW9uc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSEwoLcGVybWlzc2lvbnMYAiADKAkiMQoaVGVzdElhbVBlcm1pc3Npb25zUmVzcG9uc2USEwoLcGVybWlzc2lvbnMYASADKAkyhAQKDVBvbGljeVNlcnZpY2USPQoJU2V0UG9saWN5EhsucG9saWN5LnYxLlNldFBvbGljeVJlcXVlc3QaES5wb2xpY3kudjEuUG9saWN5IgASQAoJR2V0UG9saWN5EhsucG9saWN5LnYxLkdldFBvbGljeVJlcXVlc3QaES5wb2xpY3kudjEuUG9saWN5IgOQAgESUQoMRGVsZXRlUG9saWN5Eh4ucG9saWN5LnYxLkRlbGV0ZVBvbGljeVJlcXVlc3QaHy5wb2xpY3kudjEuRGVsZXRlUG9saWN5UmVzcG9uc2UiABJUCgxMaXN0UG9saWNpZXMSHi5wb2xpY3kudjEuTGlzdFBvbGljaWVzUmVxdWVzdBofLnBvbGljeS52MS5MaXN0UG9saWNpZXNSZXNwb25zZSIDkAIBEmEKFUxvb2t1cEVmZmVjdGl2ZVBvbGljeRInLnBvbGljeS52MS5Mb29rdXBFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0GhoucG9saWN5LnYxLkVmZmVjdGl2ZVBvbGljeSIDkAIBEmYKElRlc3RJYW1QZXJtaXNzaW9ucxIkLnBvbGljeS52MS5UZXN0SWFtUGVybWlzc2lvbnNSZXF1ZXN0GiUucG9saWN5LnYxLlRlc3RJYW1QZXJtaXNzaW9uc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_field_mask, file_policy_v1_deny_policy, file_policy_v1_policy]);
 
 /**
  * Request of PolicyService.SetPolicy. Field numbers match google.iam.v1.SetIamPolicyRequest.
@@ -307,13 +309,21 @@ export type EffectivePolicy = Message<"policy.v1.EffectivePolicy"> & {
   bindings: EffectiveBinding[];
 
   /**
-   * True when the caller may not read the policy (`policies.get`) of some ancestor of the resource: those ancestors'
+   * True when the caller may not read the policy (`{collection}.getPolicy`) of some ancestor of the resource: those ancestors'
    * policies and bindings are left out (whether or not they have any), and the access in effect may be wider than
-   * `bindings` shows. Administrators and callers holding `policies.get` on every ancestor get the full answer.
+   * `bindings` shows. Administrators and callers who may read every ancestor's policy get the full answer.
    *
    * @generated from field: bool partial = 4;
    */
   partial: boolean;
+
+  /**
+   * The deny rules of the resource's and its ancestors' deny policies, from the resource up to the root, each naming
+   * where it came from. A deny rule anywhere here wins over every binding above.
+   *
+   * @generated from field: repeated policy.v1.EffectiveDenyRule deny_rules = 5;
+   */
+  denyRules: EffectiveDenyRule[];
 };
 
 /**
@@ -322,6 +332,41 @@ export type EffectivePolicy = Message<"policy.v1.EffectivePolicy"> & {
  */
 export const EffectivePolicySchema: GenMessage<EffectivePolicy> = /*@__PURE__*/
   messageDesc(file_policy_v1_policy_service, 8);
+
+/**
+ * A deny rule in effect on a resource, and where it comes from.
+ *
+ * @generated from message policy.v1.EffectiveDenyRule
+ */
+export type EffectiveDenyRule = Message<"policy.v1.EffectiveDenyRule"> & {
+  /**
+   * The rule as stored.
+   *
+   * @generated from field: policy.v1.DenyRule rule = 1;
+   */
+  rule?: DenyRule | undefined;
+
+  /**
+   * The resource whose deny policy holds the rule: the resource looked up or one of its ancestors.
+   *
+   * @generated from field: string resource = 2;
+   */
+  resource: string;
+
+  /**
+   * The rule's position in that deny policy's `rules`, from 0.
+   *
+   * @generated from field: int32 rule_index = 3;
+   */
+  ruleIndex: number;
+};
+
+/**
+ * Describes the message policy.v1.EffectiveDenyRule.
+ * Use `create(EffectiveDenyRuleSchema)` to create a new message.
+ */
+export const EffectiveDenyRuleSchema: GenMessage<EffectiveDenyRule> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 9);
 
 /**
  * A binding in effect on a resource, and where it comes from.
@@ -349,7 +394,7 @@ export type EffectiveBinding = Message<"policy.v1.EffectiveBinding"> & {
  * Use `create(EffectiveBindingSchema)` to create a new message.
  */
 export const EffectiveBindingSchema: GenMessage<EffectiveBinding> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 9);
+  messageDesc(file_policy_v1_policy_service, 10);
 
 /**
  * Request of PolicyService.TestIamPermissions. Field numbers match google.iam.v1.TestIamPermissionsRequest.
@@ -377,7 +422,7 @@ export type TestIamPermissionsRequest = Message<"policy.v1.TestIamPermissionsReq
  * Use `create(TestIamPermissionsRequestSchema)` to create a new message.
  */
 export const TestIamPermissionsRequestSchema: GenMessage<TestIamPermissionsRequest> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 10);
+  messageDesc(file_policy_v1_policy_service, 11);
 
 /**
  * Response of PolicyService.TestIamPermissions. Field numbers match google.iam.v1.TestIamPermissionsResponse.
@@ -398,7 +443,7 @@ export type TestIamPermissionsResponse = Message<"policy.v1.TestIamPermissionsRe
  * Use `create(TestIamPermissionsResponseSchema)` to create a new message.
  */
 export const TestIamPermissionsResponseSchema: GenMessage<TestIamPermissionsResponse> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 11);
+  messageDesc(file_policy_v1_policy_service, 12);
 
 /**
  * Reads and writes the policy attached to a resource, with Google Cloud IAM's etag and version semantics.

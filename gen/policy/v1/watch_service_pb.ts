@@ -6,15 +6,19 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { DenyPolicy } from "./deny_policy_pb.js";
+import { file_policy_v1_deny_policy } from "./deny_policy_pb.js";
 import type { Policy } from "./policy_pb.js";
 import { file_policy_v1_policy } from "./policy_pb.js";
+import type { Role } from "./role_pb.js";
+import { file_policy_v1_role } from "./role_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file policy/v1/watch_service.proto.
  */
 export const file_policy_v1_watch_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1wb2xpY3kvdjEvd2F0Y2hfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIsMBCgxXYXRjaFJlcXVlc3QSGwoOYWZ0ZXJfc2VxdWVuY2UYASABKANIAIgBARIPCgdzdWJ0cmVlGAIgASgJEhYKDnJlc291cmNlX3R5cGVzGAMgAygJEiQKBWtpbmRzGAQgAygOMhUucG9saWN5LnYxLkNoYW5nZUtpbmQSNAoRcHJvZ3Jlc3NfaW50ZXJ2YWwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEQoPX2FmdGVyX3NlcXVlbmNlImYKDVdhdGNoUmVzcG9uc2USIwoGY2hhbmdlGAEgASgLMhEucG9saWN5LnYxLkNoYW5nZUgAEicKCHByb2dyZXNzGAIgASgLMhMucG9saWN5LnYxLlByb2dyZXNzSABCBwoFZXZlbnQi+AEKBkNoYW5nZRIQCghzZXF1ZW5jZRgBIAEoAxIvCgtjb21taXRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcHJpbmNpcGFsGAMgASgJEiMKBGtpbmQYBCABKA4yFS5wb2xpY3kudjEuQ2hhbmdlS2luZBIQCghyZXNvdXJjZRgFIAEoCRIVCg1yZXNvdXJjZV90eXBlGAYgASgJEg4KBnBhcmVudBgHIAEoCRIXCg9wcmV2aW91c19wYXJlbnQYCCABKAkSIQoGcG9saWN5GAkgASgLMhEucG9saWN5LnYxLlBvbGljeSIcCghQcm9ncmVzcxIQCghzZXF1ZW5jZRgBIAEoAyrrAQoKQ2hhbmdlS2luZBIbChdDSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEhoKFkNIQU5HRV9LSU5EX1BPTElDWV9TRVQQARIeChpDSEFOR0VfS0lORF9QT0xJQ1lfREVMRVRFRBACEiAKHENIQU5HRV9LSU5EX1JFU09VUkNFX0NSRUFURUQQAxIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9VUERBVEVEEAQSHgoaQ0hBTkdFX0tJTkRfUkVTT1VSQ0VfTU9WRUQQBRIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9ERUxFVEVEEAYyUQoMV2F0Y2hTZXJ2aWNlEkEKBVdhdGNoEhcucG9saWN5LnYxLldhdGNoUmVxdWVzdBoYLnBvbGljeS52MS5XYXRjaFJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_policy_v1_policy]);
+  fileDesc("Ch1wb2xpY3kvdjEvd2F0Y2hfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIsMBCgxXYXRjaFJlcXVlc3QSGwoOYWZ0ZXJfc2VxdWVuY2UYASABKANIAIgBARIPCgdzdWJ0cmVlGAIgASgJEhYKDnJlc291cmNlX3R5cGVzGAMgAygJEiQKBWtpbmRzGAQgAygOMhUucG9saWN5LnYxLkNoYW5nZUtpbmQSNAoRcHJvZ3Jlc3NfaW50ZXJ2YWwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEQoPX2FmdGVyX3NlcXVlbmNlImYKDVdhdGNoUmVzcG9uc2USIwoGY2hhbmdlGAEgASgLMhEucG9saWN5LnYxLkNoYW5nZUgAEicKCHByb2dyZXNzGAIgASgLMhMucG9saWN5LnYxLlByb2dyZXNzSABCBwoFZXZlbnQiwwIKBkNoYW5nZRIQCghzZXF1ZW5jZRgBIAEoAxIvCgtjb21taXRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcHJpbmNpcGFsGAMgASgJEiMKBGtpbmQYBCABKA4yFS5wb2xpY3kudjEuQ2hhbmdlS2luZBIQCghyZXNvdXJjZRgFIAEoCRIVCg1yZXNvdXJjZV90eXBlGAYgASgJEg4KBnBhcmVudBgHIAEoCRIXCg9wcmV2aW91c19wYXJlbnQYCCABKAkSIQoGcG9saWN5GAkgASgLMhEucG9saWN5LnYxLlBvbGljeRIqCgtkZW55X3BvbGljeRgKIAEoCzIVLnBvbGljeS52MS5EZW55UG9saWN5Eh0KBHJvbGUYCyABKAsyDy5wb2xpY3kudjEuUm9sZSIcCghQcm9ncmVzcxIQCghzZXF1ZW5jZRgBIAEoAyrPAgoKQ2hhbmdlS2luZBIbChdDSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEhoKFkNIQU5HRV9LSU5EX1BPTElDWV9TRVQQARIeChpDSEFOR0VfS0lORF9QT0xJQ1lfREVMRVRFRBACEiAKHENIQU5HRV9LSU5EX1JFU09VUkNFX0NSRUFURUQQAxIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9VUERBVEVEEAQSHgoaQ0hBTkdFX0tJTkRfUkVTT1VSQ0VfTU9WRUQQBRIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9ERUxFVEVEEAYSHwobQ0hBTkdFX0tJTkRfREVOWV9QT0xJQ1lfU0VUEAcSIwofQ0hBTkdFX0tJTkRfREVOWV9QT0xJQ1lfREVMRVRFRBAIEhwKGENIQU5HRV9LSU5EX1JPTEVfQ0hBTkdFRBAJMlEKDFdhdGNoU2VydmljZRJBCgVXYXRjaBIXLnBvbGljeS52MS5XYXRjaFJlcXVlc3QaGC5wb2xpY3kudjEuV2F0Y2hSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_policy_v1_deny_policy, file_policy_v1_policy, file_policy_v1_role]);
 
 /**
  * Request of WatchService.Watch.
@@ -174,6 +178,21 @@ export type Change = Message<"policy.v1.Change"> & {
    * @generated from field: policy.v1.Policy policy = 9;
    */
   policy?: Policy | undefined;
+
+  /**
+   * For CHANGE_KIND_DENY_POLICY_SET: the new deny policy of `resource`, with its etag.
+   *
+   * @generated from field: policy.v1.DenyPolicy deny_policy = 10;
+   */
+  denyPolicy?: DenyPolicy | undefined;
+
+  /**
+   * For CHANGE_KIND_ROLE_CHANGED: the custom role as it is now (its `deleted` and `stage` say whether it grants);
+   * `resource` is the organization that defines it. Every check under that organization may have changed.
+   *
+   * @generated from field: policy.v1.Role role = 11;
+   */
+  role?: Role | undefined;
 };
 
 /**
@@ -258,6 +277,27 @@ export enum ChangeKind {
    * @generated from enum value: CHANGE_KIND_RESOURCE_DELETED = 6;
    */
   RESOURCE_DELETED = 6,
+
+  /**
+   * A deny policy was set; Change.deny_policy holds it.
+   *
+   * @generated from enum value: CHANGE_KIND_DENY_POLICY_SET = 7;
+   */
+  DENY_POLICY_SET = 7,
+
+  /**
+   * A deny policy was deleted: the resource denies nothing of its own now.
+   *
+   * @generated from enum value: CHANGE_KIND_DENY_POLICY_DELETED = 8;
+   */
+  DENY_POLICY_DELETED = 8,
+
+  /**
+   * A custom role was created, updated, deleted or undeleted; Change.role holds it.
+   *
+   * @generated from enum value: CHANGE_KIND_ROLE_CHANGED = 9;
+   */
+  ROLE_CHANGED = 9,
 }
 
 /**

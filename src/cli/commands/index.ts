@@ -5,6 +5,7 @@ import type { Command } from "./command.js";
 import { get, list, lookup, remove, set } from "./policies.js";
 import * as resources from "./resources.js";
 import { syncStatus, watch } from "./watch.js";
+import * as roles from "./roles.js";
 
 export const COMMANDS: readonly Command[] = [
   set,
@@ -22,12 +23,16 @@ export const COMMANDS: readonly Command[] = [
   resources.remove,
   watch,
   syncStatus,
+  roles.list,
+  roles.get,
+  roles.grantable,
 ];
 
 /** Groups of commands: `resources` alone shows its subcommands. */
 export const GROUPS: Record<string, string> = {
   resources: "register and manage the resources policies attach to",
   sync: "where policies stand with the consumers that apply them",
+  roles: "list roles, show one, and what can be granted on a resource",
 };
 
 export function findCommand(words: string[]): Command | undefined {

@@ -107,16 +107,14 @@ export class Access {
     return results?.map((r) => r.state === AccessState.GRANTED);
   }
 
-  /** Whether `identities` hold `permission` on each link of `chain` (each link's own chain is the rest of it). */
-  holdsAlong(chain: readonly StoredPolicy[], identities: readonly string[], permission: string): boolean[] {
-    const input = {
-      subject: Subject.of(identities, new Violations(), "principals"),
-      permissions: [permission],
-      attributes: NO_ATTRIBUTES,
-      requestTime: timestampNow(),
-      explain: false,
-    };
-    return chain.map((_, i) => checkChain(this.schema, chain.slice(i), input)?.[0]?.state === AccessState.GRANTED);
+  /** Whether `identities` hold, on each link of `chain`, the permission named for it (its chain is the rest of it). */
+  holdsAlong(chain: readonly StoredPolicy[], identities: readonly string[], permissionOf: (link: string) => string): boolean[] {
+    const subject = Subject.of(identities, new Violations(), "principals");
+    return chain.map((link, i) => {
+      const permissions = [permissionOf(link.resource.name)];
+      const input = { subject, permissions, attributes: NO_ATTRIBUTES, requestTime: timestampNow(), explain: false };
+      return checkChain(this.schema, chain.slice(i), input)?.[0]?.state === AccessState.GRANTED;
+    });
   }
 }
 

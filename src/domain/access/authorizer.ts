@@ -57,11 +57,11 @@ export class Authorizer {
 
   /**
    * Which links of `chain` (a resource, then its ancestors) an answer may show `caller`: those on which it holds
-   * `permission`, i.e. that it could have asked about itself. undefined: all (administrators, development mode).
+   * the permission `permissionOf` names for it, i.e. that it could have asked about itself. undefined: all (administrators, development mode).
    */
-  disclosed(caller: Caller, chain: readonly StoredPolicy[], permission: string): boolean[] | undefined {
+  disclosed(caller: Caller, chain: readonly StoredPolicy[], permissionOf: (link: string) => string): boolean[] | undefined {
     if (!this.enforcing || this.isAdmin(caller)) return undefined;
-    return this.access.holdsAlong(chain, caller.identities, permission);
+    return this.access.holdsAlong(chain, caller.identities, permissionOf);
   }
 
   /**

@@ -1,30 +1,42 @@
 // Access decisions over a chain: the resource and its ancestors with their policies, as the store reads them (from
 // its cache when hot). A check walks from the resource up to the root, so its cost depends on the depth and the
 // bindings on that path only — never on how many other bindings are stored. No I/O here.
+//
+// Deny rules (root precedence, AIP-2511): a deny rule that applies anywhere on the chain wins over every allow binding
+// anywhere on it; a deny rule whose condition cannot be evaluated makes the outcome unknown, never a grant. Custom
+// roles are resolved per check from the chain's root link, so a role change applies on the next check.
 import { create } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   AccessState,
   BindingExplanationSchema,
+  DenyRuleExplanationSchema,
   PermissionCheckSchema,
   type BindingExplanation,
+  type DenyRuleExplanation,
   type PermissionCheck,
 } from "../../../gen/policy/v1/access_service_pb.js";
+import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
 import type { AuditLogConfig_LogType, Expr, Policy } from "../../../gen/policy/v1/policy_pb.js";
+import { isShared } from "../../shared-value.js";
 import type { StoredPolicy } from "../../store/store.js";
 import { compileCondition, type CompiledCondition } from "../conditions.js";
-import type { ResourceSchema, ResourceType, Role } from "../schema/schema.js";
-import type { Subject } from "./subject.js";import { isShared } from "../../shared-value.js";
+import { grantingRole, isCustomRoleName, type GrantingRole } from "../custom-roles.js";
+import { PermissionPatterns } from "../deny-rules.js";
+import type { ResourceSchema, ResourceType } from "../schema/schema.js";
+import type { Subject } from "./subject.js";
 
 
 /** The audit-config service name that applies to every service. */
 export const ALL_SERVICES = "allServices";
 
 interface CompiledBinding {
-  /** The schema's role (its name string is shared by every binding of the role). */
-  role: Role;
-  /** What the role grants on the type of the resource the binding is attached to. */
-  permissions: ReadonlySet<string>;
+  role: string;
+  /**
+   * What the role grants on the type of the resource the binding is attached to; undefined for a custom role, which
+   * is looked up in the chain's roles at each check (a role change must not wait for the binding's policy to change).
+   */
+  permissions: ReadonlySet<string> | undefined;
   /** A set only for large bindings; most have a few members, where an array is smaller and as fast. */
   members: readonly string[] | ReadonlySet<string>;
   /** The condition as written, for explanations. */
@@ -33,10 +45,49 @@ interface CompiledBinding {
   condition: CompiledCondition | string | undefined;
 }
 
+interface CompiledDenyRule {
+  index: number;
+  description: string;
+  principals: readonly string[] | ReadonlySet<string>;
+  exceptionPrincipals: readonly string[] | ReadonlySet<string>;
+  permissions: PermissionPatterns;
+  exceptionPermissions: PermissionPatterns;
+  condition: CompiledCondition | string | undefined;
+}
+
+/** The rules of a deny policy that name one permission, and every principal they deny it to (a quick reject). */
+interface DenyCandidates {
+  rules: readonly CompiledDenyRule[];
+  principals: ReadonlySet<string>;
+}
+
+/** A deny policy's compiled rules, with their candidates per permission worked out on first use. */
+class CompiledDeny {
+  private readonly byPermission = new Map<string, DenyCandidates>();
+
+  constructor(readonly rules: readonly CompiledDenyRule[]) {}
+
+  candidates(permission: string): DenyCandidates {
+    let found = this.byPermission.get(permission);
+    if (!found) {
+      const rules = this.rules.filter((rule) => rule.permissions.match(permission) !== undefined);
+      const principals = new Set(
+        rules.filter((rule) => rule.exceptionPermissions.match(permission) === undefined).flatMap((rule) => [...rule.principals]),
+      );
+      found = { rules, principals };
+      // Permissions are the schema's, a bounded set: the memo cannot grow without limit.
+      this.byPermission.set(permission, found);
+    }
+    return found;
+  }
+}
+
 /** One level of a chain as a check reads it. */
 interface Link {
   name: string;
+  type: string;
   bindings: readonly CompiledBinding[];
+  deny: CompiledDeny | undefined;
 }
 
 const NONE: readonly never[] = [];
@@ -59,11 +110,11 @@ function compile(policy: Policy, type: ResourceType): readonly CompiledBinding[]
 function compileBindings(policy: Policy, type: ResourceType): readonly CompiledBinding[] {
   const bindings = policy.bindings.flatMap((binding) => {
     const role = type.roles.get(binding.role);
-    if (!role) return [];
+    if (!role && !isCustomRoleName(binding.role)) return [];
     return [
       {
-        role,
-        permissions: role.permissions,
+        role: binding.role,
+        permissions: role?.permissions,
         members: binding.members.length > SMALL_BINDING ? new Set(binding.members) : binding.members,
         expr: binding.condition,
         condition: binding.condition ? compileCondition(binding.condition.expression) : undefined,
@@ -71,6 +122,30 @@ function compileBindings(policy: Policy, type: ResourceType): readonly CompiledB
     ];
   });
   return bindings.length === 0 ? NONE : bindings;
+}
+
+/** Compiled deny rules by shared deny policy, as for bindings. */
+const compiledDeny = new WeakMap<DenyPolicy, CompiledDeny>();
+
+function compileDeny(deny: DenyPolicy): CompiledDeny {
+  let compiledPolicy = compiledDeny.get(deny);
+  if (compiledPolicy) return compiledPolicy;
+  const rules = deny.rules.map((rule, index) => ({
+    index,
+    description: rule.description,
+    principals: memberList(rule.deniedPrincipals),
+    exceptionPrincipals: memberList(rule.exceptionPrincipals),
+    permissions: new PermissionPatterns(rule.deniedPermissions),
+    exceptionPermissions: new PermissionPatterns(rule.exceptionPermissions),
+    condition: rule.denialCondition ? compileCondition(rule.denialCondition.expression) : undefined,
+  }));
+  compiledPolicy = new CompiledDeny(rules);
+  if (isShared(deny)) compiledDeny.set(deny, compiledPolicy);
+  return compiledPolicy;
+}
+
+function memberList(members: readonly string[]): readonly string[] | ReadonlySet<string> {
+  return members.length > SMALL_BINDING ? new Set(members) : members;
 }
 
 export interface CheckInput {
@@ -91,12 +166,35 @@ export function checkChain(schema: ResourceSchema, chain: readonly StoredPolicy[
   const start = chain[0]?.resource;
   const type = start && schema.types.get(start.type);
   if (!start || !type) return undefined;
-  const links: Link[] = chain.map(({ resource, policy }) => {
+  let customRoles: Map<string, GrantingRole> | undefined;
+  let denies = false;
+  const links: Link[] = chain.map(({ resource, policy, deny, roles }) => {
     const linkType = schema.types.get(resource.type);
-    return { name: resource.name, bindings: linkType ? compile(policy, linkType) : NONE };
+    if (roles) {
+      for (const role of roles) {
+        const granting = grantingRole(schema, role);
+        if (granting) (customRoles ??= new Map()).set(role.name, granting);
+      }
+    }
+    if (deny) denies = true;
+    return {
+      name: resource.name,
+      type: resource.type,
+      bindings: linkType ? compile(policy, linkType) : NONE,
+      deny: deny ? compileDeny(deny) : undefined,
+    };
   });
-  const target = { name: start.name, type: type.name };
-  return input.permissions.map((permission) => checkPermission(links, target, permission, input));
+  const context: ChainContext = { links, target: { name: start.name, type: type.name }, customRoles, denies };
+  return input.permissions.map((permission) => checkPermission(context, permission, input));
+}
+
+interface ChainContext {
+  links: readonly Link[];
+  target: Target;
+  /** The active custom roles defined on the chain (on its root), by name. */
+  customRoles: ReadonlyMap<string, GrantingRole> | undefined;
+  /** Whether any link has deny rules. */
+  denies: boolean;
 }
 
 /**
@@ -128,18 +226,29 @@ interface Target {
   type: string;
 }
 
-function checkPermission(links: readonly Link[], target: Target, permission: string, input: CheckInput): PermissionCheck {
+/** What a binding grants on a link: a custom role only where it is active and grantable on the link's type. */
+function permissionsOf(binding: CompiledBinding, link: Link, context: ChainContext): ReadonlySet<string> | undefined {
+  if (binding.permissions) return binding.permissions;
+  const role = context.customRoles?.get(binding.role);
+  return role && role.types.has(link.type) ? role.permissions : undefined;
+}
+
+function checkPermission(context: ChainContext, permission: string, input: CheckInput): PermissionCheck {
+  const { links, target } = context;
+  const denyExplanations: DenyRuleExplanation[] | undefined = input.explain ? [] : undefined;
+  const denied = context.denies ? checkDeny(context, permission, input, denyExplanations) : AccessState.NOT_GRANTED;
+  if (denied === AccessState.DENIED && !input.explain) return create(PermissionCheckSchema, { permission, state: denied });
   let state = AccessState.NOT_GRANTED;
   const explanations: BindingExplanation[] = [];
-  for (let i = 0; i < links.length; i++) {
+  scan: for (let i = 0; i < links.length; i++) {
     const node = links[i]!;
     for (const indexed of node.bindings) {
-      if (!indexed.permissions.has(permission)) continue;
+      if (!permissionsOf(indexed, node, context)?.has(permission)) continue;
       const outcome = evaluate(indexed, target, input);
       if (input.explain && input.shown?.[i] !== false) {
         explanations.push(
           create(BindingExplanationSchema, {
-            role: indexed.role.name,
+            role: indexed.role,
             resource: node.name,
             condition: indexed.expr,
             state: outcome.state,
@@ -150,13 +259,97 @@ function checkPermission(links: readonly Link[], target: Target, permission: str
       }
       if (outcome.state === AccessState.GRANTED) {
         state = AccessState.GRANTED;
-        if (!input.explain) return create(PermissionCheckSchema, { permission, state });
+        if (!input.explain) break scan;
       } else if (outcome.state === AccessState.UNKNOWN_CONDITIONAL && state === AccessState.NOT_GRANTED) {
         state = AccessState.UNKNOWN_CONDITIONAL;
       }
     }
   }
-  return create(PermissionCheckSchema, { permission, state, explanations });
+  return create(PermissionCheckSchema, { permission, state: combine(state, denied), explanations, denyExplanations });
+}
+
+/** Deny wins; an unknown deny turns a (possible) grant into unknown; without any grant, it stays not granted. */
+export function combine(allow: AccessState, deny: AccessState): AccessState {
+  if (deny === AccessState.DENIED) return AccessState.DENIED;
+  if (allow === AccessState.NOT_GRANTED) return AccessState.NOT_GRANTED;
+  return deny === AccessState.UNKNOWN_CONDITIONAL ? AccessState.UNKNOWN_CONDITIONAL : allow;
+}
+
+/** DENIED, UNKNOWN_CONDITIONAL (a matching rule's condition could not be evaluated) or NOT_GRANTED (no rule applies). */
+function checkDeny(
+  context: ChainContext,
+  permission: string,
+  input: CheckInput,
+  explanations: DenyRuleExplanation[] | undefined,
+): AccessState {
+  let state = AccessState.NOT_GRANTED;
+  for (let i = 0; i < context.links.length; i++) {
+    const node = context.links[i]!;
+    if (!node.deny) continue;
+    const candidates = node.deny.candidates(permission);
+    // Most checks end here: no rule of the link denies this permission to any of the subject's identities.
+    if (!explanations && input.subject.matchIn(candidates.principals) === undefined) continue;
+    for (const rule of candidates.rules) {
+      const outcome = evaluateDeny(rule, rule.permissions.match(permission)!, permission, context.target, input);
+      // As for bindings: an explanation names a link only where the caller may see it (partial_explanations).
+      if (explanations && input.shown?.[i] !== false) {
+        explanations.push(
+          create(DenyRuleExplanationSchema, {
+            resource: node.name,
+            ruleIndex: rule.index,
+            description: rule.description,
+            state: outcome.state,
+            matchedPrincipal: outcome.matchedMember,
+            reason: outcome.reason,
+          }),
+        );
+      }
+      if (outcome.state === AccessState.DENIED) {
+        if (!input.explain) return outcome.state;
+        state = outcome.state;
+      } else if (outcome.state === AccessState.UNKNOWN_CONDITIONAL && state === AccessState.NOT_GRANTED) {
+        state = outcome.state;
+      }
+    }
+  }
+  return state;
+}
+
+function evaluateDeny(rule: CompiledDenyRule, pattern: string, permission: string, resource: Target, input: CheckInput): Outcome {
+  const except = rule.exceptionPermissions.match(permission);
+  if (except !== undefined) {
+    return { state: AccessState.NOT_GRANTED, matchedMember: "", reason: `${permission} is an exception permission of the rule (${except})` };
+  }
+  const matchedMember = input.subject.matchIn(rule.principals);
+  if (matchedMember === undefined) {
+    return { state: AccessState.NOT_GRANTED, matchedMember: "", reason: "no denied principal of the rule matches the subject" };
+  }
+  const exception = input.subject.matchIn(rule.exceptionPrincipals);
+  if (exception !== undefined) {
+    return { state: AccessState.NOT_GRANTED, matchedMember, reason: `the subject matches exception principal ${exception}` };
+  }
+  const why = `${matchedMember} is denied ${permission} by ${pattern}`;
+  const condition = rule.condition;
+  if (condition === undefined) return { state: AccessState.DENIED, matchedMember, reason: why };
+  if (typeof condition === "string") {
+    return { state: AccessState.UNKNOWN_CONDITIONAL, matchedMember, reason: `the denial condition is invalid: ${condition}` };
+  }
+  const result = condition.evaluate({
+    requestTime: input.requestTime,
+    attributes: input.attributes,
+    resourceName: resource.name,
+    resourceType: resource.type,
+  });
+  if (result instanceof Error) {
+    return {
+      state: AccessState.UNKNOWN_CONDITIONAL,
+      matchedMember,
+      reason: `${why} if its denial condition holds, and it could not be evaluated: ${result.message}`,
+    };
+  }
+  return result
+    ? { state: AccessState.DENIED, matchedMember, reason: `${why}; the denial condition is true` }
+    : { state: AccessState.NOT_GRANTED, matchedMember, reason: "the denial condition evaluated to false" };
 }
 
 interface Outcome {

@@ -11,11 +11,16 @@ import type {
 } from "@bufbuild/protobuf";
 import { AccessService } from "../../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../../gen/policy/v1/audit_service_pb.js";
+import { DenyPolicyService } from "../../../gen/policy/v1/deny_policy_service_pb.js";
+import { RoleService } from "../../../gen/policy/v1/role_service_pb.js";
 import { PolicyService } from "../../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../../gen/policy/v1/sync_service_pb.js";
 import { WatchService } from "../../../gen/policy/v1/watch_service_pb.js";
+import { parseCustomRoleName } from "../../domain/custom-roles.js";
 import type { ResourceSchema } from "../../domain/schema/schema.js";
+import { collectionOf, permissionOn } from "../../domain/names.js";
+
 
 export interface Checks {
   /** The caller needs `permission` on `resource` (NOT_FOUND when it may not see it). */
@@ -41,24 +46,69 @@ export function rule<I extends DescMessage, O extends DescMessage>(
   return [method, spec];
 }
 
-const collectionOf = (name: string) => name.slice(0, name.indexOf("/"));
+/** A policy method's own permission on a resource (AIP-2511), e.g. `clouds.setPolicy`, `projects.getDenyPolicy`. */
+const policyPermission = permissionOn;
+
+/** A custom-role method's permission, on the organization that defines the role. */
+const requireOnRoleParent = (name: string, verb: string, c: Checks) => {
+  const parent = parseCustomRoleName(name)?.parent;
+  // A malformed name has no organization to check: the handler reports it (INVALID_ARGUMENT) without touching data.
+  return parent ? c.require(parent, `${collectionOf(parent)}.${verb}`) : undefined;
+};
 
 export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
-  rule(PolicyService.method.setPolicy, { authorize: (req, c) => c.require(req.resource, "policies.set") }),
-  rule(PolicyService.method.deletePolicy, { authorize: (req, c) => c.require(req.resource, "policies.set") }),
+  rule(PolicyService.method.setPolicy, { authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "setPolicy")) }),
+  rule(PolicyService.method.deletePolicy, {
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "deletePolicy")),
+  }),
   rule(PolicyService.method.getPolicy, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, "policies.get"),
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "getPolicy")),
   }),
   rule(PolicyService.method.lookupEffectivePolicy, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, "policies.get"),
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "lookupEffectivePolicy")),
   }),
   rule(PolicyService.method.listPolicies, {
     resource: (req) => req.parent,
     authorize: (req, c) =>
-      req.parent ? c.require(req.parent, "policies.get") : c.requireAdmin("list policies without a parent"),
+      req.parent
+        ? c.require(req.parent, policyPermission(req.parent, "listPolicies"))
+        : c.requireAdmin("list policies without a parent"),
   }),
+  rule(DenyPolicyService.method.setDenyPolicy, {
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "setDenyPolicy")),
+  }),
+  rule(DenyPolicyService.method.getDenyPolicy, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "getDenyPolicy")),
+  }),
+  rule(DenyPolicyService.method.deleteDenyPolicy, {
+    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "deleteDenyPolicy")),
+  }),
+  rule(RoleService.method.listRoles, {
+    resource: (req) => req.parent,
+    // The predefined roles are the schema's, public to every authenticated caller (as IAM's are).
+    authorize: (req, c) => (req.parent ? c.require(req.parent, `${collectionOf(req.parent)}.listRoles`) : undefined),
+  }),
+  rule(RoleService.method.getRole, {
+    resource: (req) => parseCustomRoleName(req.name)?.parent ?? "",
+    authorize: (req, c) => (req.name.startsWith("roles/") ? undefined : requireOnRoleParent(req.name, "getRole", c)),
+  }),
+  rule(RoleService.method.queryGrantableRoles, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, `${collectionOf(req.resource)}.get`),
+  }),
+  rule(RoleService.method.queryTestablePermissions, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, `${collectionOf(req.resource)}.get`),
+  }),
+  rule(RoleService.method.createRole, {
+    authorize: (req, c) => (req.parent ? c.require(req.parent, `${collectionOf(req.parent)}.createRole`) : undefined),
+  }),
+  rule(RoleService.method.updateRole, { authorize: (req, c) => requireOnRoleParent(req.role?.name ?? "", "updateRole", c) }),
+  rule(RoleService.method.deleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "deleteRole", c) }),
+  rule(RoleService.method.undeleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "undeleteRole", c) }),
   rule(PolicyService.method.testIamPermissions, {
     resource: (req) => req.resource,
     // Any authenticated caller may ask about itself; visibility is checked by the handler.
@@ -110,7 +160,7 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
   // Watch and consumers. A watcher is authorized change by change: it sees the changes of the resources whose
   // policies it may read (domain/watch.ts), so any authenticated caller may open a stream.
   rule(WatchService.method.watch, { resource: (req) => req.subtree, authorize: () => undefined }),
-  // Consumers are checked by the Sync facade against each consumer's scope (policies.set, or policies.get to read).
+  // Consumers are checked by the Sync facade against each consumer's scope ({collection}.setPolicy, or getPolicy to read).
   rule(SyncService.method.createConsumer, { authorize: () => undefined }),
   // A consumer is not a resource: reading one concerns no resource's audit configs.
   rule(SyncService.method.getConsumer, { resource: () => "", authorize: () => undefined }),
@@ -119,7 +169,7 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
   rule(SyncService.method.acknowledgeChanges, { authorize: () => undefined }),
   rule(SyncService.method.getSyncStatus, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, "policies.get"),
+    authorize: (req, c) => c.require(req.resource, permissionOn(req.resource, "getPolicy")),
   }),
 ]);
 

@@ -3,8 +3,10 @@
 // caching decorator (../caching-store.ts) wraps this store as it wraps any other.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { DenyPolicySchema, type DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
 import { PolicySchema, SyncStatus, type Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
+import { RoleSchema, type Role } from "../../../gen/policy/v1/role_pb.js";
 import { statSync } from "node:fs";
 import { resourceEtag, revisionEtag } from "../etag.js";
 import { StoreError, resourceExists, resourceNotFound } from "../errors.js";
@@ -96,20 +98,32 @@ const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.disp
   r.create_time, r.update_time`;
 const FROM_RESOURCES = `FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`;
 const POLICY_COLUMNS = `pol.policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`;
+/** A deny policy's columns, joined only while it has rules (chains carry deny rules, not empty deny policies). */
+const DENY_COLUMNS = `dp.policy AS deny, dp.revision AS deny_revision, dp.update_time AS deny_update_time`;
+const JOIN_DENY = `LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0`;
 
-/** A resource row with its policy's columns (null without a policy). */
+/** A resource row with its policy's columns (null without a policy) and, in chains, its deny policy's. */
 interface ResourcePolicyRow extends ResourceRow {
   policy: Uint8Array | null;
   policy_revision: number | null;
   policy_update_time: number | null;
+  deny?: Uint8Array | null;
+  deny_revision?: number | null;
+  deny_update_time?: number | null;
+}
+
+interface RoleRow {
+  role: Uint8Array;
+  revision: number;
+  update_time: number;
 }
 
 /**
  * The resource named @name and its ancestors with their policies, from the resource up to the root: one query, the ids
  * taken from the resource's path and looked up by primary key, so its cost is O(depth) whatever the table's size.
  */
-export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}
-  ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id
+export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}
+  ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY}
   WHERE r.id IN (SELECT value FROM json_each(
     '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
   ORDER BY length(r.path) DESC`;
@@ -142,8 +156,8 @@ export class SqliteStore implements Store {
       nextResourceId: db.prepare<[], number>(`SELECT COALESCE(MAX(id), 0) + 1 FROM resources`).pluck(),
       ancestry: db.prepare<[{ name: string }], ResourcePolicyRow>(ANCESTRY_SQL),
       resourcePolicyByName: db.prepare<[string], ResourcePolicyRow>(
-        `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id
-         WHERE r.name = ?`,
+        `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS} ${FROM_RESOURCES}
+         LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} WHERE r.name = ?`,
       ),
       nextSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) + 1 FROM change_log`).pluck(),
       logChange: db.prepare(
@@ -212,6 +226,24 @@ export class SqliteStore implements Store {
          VALUES (@id, @policy, @bindingCount, @seq, @time)
          ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
            revision = excluded.revision, update_time = excluded.update_time`,
+      ),
+      denyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM deny_policies WHERE resource_id = ?`),
+      upsertDeny: db.prepare(
+        `INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time)
+         VALUES (@id, @policy, @ruleCount, @seq, @time)
+         ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, rule_count = excluded.rule_count,
+           revision = excluded.revision, update_time = excluded.update_time`,
+      ),
+      rolesOf: db.prepare<[number], RoleRow>(
+        `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? ORDER BY role_id`,
+      ),
+      roleOf: db.prepare<[number, string], RoleRow>(
+        `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? AND role_id = ?`,
+      ),
+      upsertRole: db.prepare(
+        `INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES (@id, @roleId, @role, @seq, @time)
+         ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
+           update_time = excluded.update_time`,
       ),
       latestSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) FROM change_log`).pluck(),
       dataVersion: db.prepare<[], number>(`PRAGMA data_version`).pluck(),
@@ -354,12 +386,69 @@ export class SqliteStore implements Store {
 
   async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
     const row = this.stmt.resourcePolicyByName.get(resource);
-    return row && toStoredPolicy(row);
+    return row && this.withRoles(row);
   }
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
     const rows = this.stmt.ancestry.all({ name: resource });
-    return rows.length === 0 ? undefined : rows.map(toStoredPolicy);
+    return rows.length === 0 ? undefined : rows.map((row) => this.withRoles(row));
+  }
+
+  /** A chain link: custom roles live on roots only, so only a root's link costs the roles query. */
+  private withRoles(row: ResourcePolicyRow): StoredPolicy {
+    const stored = toStoredPolicy(row);
+    if (row.parent !== null) return stored;
+    const roles = this.stmt.rolesOf.all(row.id).map(decodeRole);
+    return roles.length === 0 ? stored : { ...stored, roles };
+  }
+
+  async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
+    const row = this.stmt.resourceByName.get(resource);
+    return row && this.denyOf(row);
+  }
+
+  async updateDenyPolicy(
+    resource: string,
+    decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+    actor: Actor,
+  ): Promise<DenyPolicy> {
+    return this.queue.write(() => {
+      const row = this.requireResource(resource);
+      const current = this.denyOf(row);
+      const next = decide(current);
+      const rules = next?.rules ?? [];
+      const bytes = toBinary(DenyPolicySchema, create(DenyPolicySchema, { rules }));
+      const change = this.newChange(actor);
+      this.stmt.upsertDeny.run({ id: row.id, policy: bytes, ruleCount: rules.length, ...change });
+      const action = next ? "denyPolicy.set" : "denyPolicy.delete";
+      this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), next ? bytes : null, this.placeOf(resource));
+      return this.denyOf(row);
+    });
+  }
+
+  async listRoles(parent: string): Promise<Role[] | undefined> {
+    const id = this.stmt.idByName.get(parent);
+    return id === undefined ? undefined : this.stmt.rolesOf.all(id).map(decodeRole);
+  }
+
+  async updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role> {
+    return this.queue.write(() => {
+      const id = this.requireId(parent);
+      const row = this.stmt.roleOf.get(id, roleId);
+      const current = row && decodeRole(row);
+      const next = decide(current);
+      const bytes = toBinary(RoleSchema, { ...next, etag: new Uint8Array(0), updateTime: undefined });
+      const change = this.newChange(actor);
+      this.stmt.upsertRole.run({ id, roleId, role: bytes, ...change });
+      const action = !current
+        ? "role.create"
+        : next.deleted !== current.deleted
+          ? next.deleted ? "role.delete" : "role.undelete"
+          : "role.update";
+      // Logged about the parent: caches that follow the change log evict its chain link, which carries its roles.
+      this.logChange(change, action, parent, current?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(parent));
+      return decodeRole(this.stmt.roleOf.get(id, roleId)!);
+    });
   }
 
   async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
@@ -564,6 +653,15 @@ export class SqliteStore implements Store {
     return { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(name)! };
   }
 
+  private denyOf(row: ResourceRow): DenyPolicy {
+    const stored = this.stmt.denyOf.get(row.id);
+    const deny = stored
+      ? decodeDeny(stored.policy, stored.revision, stored.update_time)
+      : create(DenyPolicySchema, { etag: revisionEtag(row.create_seq) });
+    deny.resource = row.name;
+    return deny;
+  }
+
   private policyOf(row: ResourceRow): Policy {
     const stored = this.stmt.policyOf.get(row.id);
     return stored ? decodePolicy(stored.policy, stored.revision, stored.update_time) : emptyPolicy(row.create_seq);
@@ -592,8 +690,26 @@ function pathEnd(path: string): string {
 
 function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
   const resource = toResource(row);
-  if (row.policy === null) return { resource, policy: emptyPolicy(row.create_seq) };
-  return { resource, policy: decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!) };
+  const policy =
+    row.policy === null ? emptyPolicy(row.create_seq) : decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!);
+  if (row.deny == null) return { resource, policy };
+  const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
+  deny.resource = row.name;
+  return { resource, policy, deny };
+}
+
+function decodeDeny(bytes: Uint8Array, revision: number, updateTime: number): DenyPolicy {
+  const deny = fromBinary(DenyPolicySchema, bytes);
+  deny.etag = revisionEtag(revision);
+  deny.updateTime = timestampFromMs(updateTime);
+  return deny;
+}
+
+function decodeRole(row: RoleRow): Role {
+  const role = fromBinary(RoleSchema, row.role);
+  role.etag = revisionEtag(row.revision);
+  role.updateTime = timestampFromMs(row.update_time);
+  return role;
 }
 
 function consumerNotFound(name: string): StoreError {
@@ -618,6 +734,17 @@ function toChangeRecord(row: ChangeRow): ChangeRecord {
     policy.etag = row.etag_after ?? new Uint8Array(0);
     policy.updateTime = timestampFromMs(row.time);
     record.policy = policy;
+  } else if (row.action === "denyPolicy.set" && row.change) {
+    const deny = fromBinary(DenyPolicySchema, row.change);
+    deny.resource = row.resource;
+    deny.etag = row.etag_after ?? new Uint8Array(0);
+    deny.updateTime = timestampFromMs(row.time);
+    record.denyPolicy = deny;
+  } else if (row.action.startsWith("role.") && row.change) {
+    const role = fromBinary(RoleSchema, row.change);
+    role.etag = row.etag_after ?? new Uint8Array(0);
+    role.updateTime = timestampFromMs(row.time);
+    record.role = role;
   }
   return record;
 }

@@ -1,0 +1,100 @@
+// policy roles list | get | grantable: the predefined roles of the schema, an organization's custom roles, and what
+// can be granted on a resource (RoleService).
+import { toJson } from "@bufbuild/protobuf";
+import { RoleSchema, RoleStage, type Role } from "../../../gen/policy/v1/role_pb.js";
+import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
+import type { Context } from "../context.js";
+import { print, table } from "../output.js";
+import { parentName, resolveResource } from "../resource-ref.js";
+import type { Command } from "./command.js";
+
+function stageName(stage: RoleStage): string {
+  return (RoleStage[stage] ?? String(stage)).replace(/^UNSPECIFIED$/, "-");
+}
+
+function printRoles(ctx: Context, roles: Role[]): void {
+  print(ctx, { roles: roles.map((r) => toJson(RoleSchema, r)) }, () =>
+    table(
+      ["Role", "Title", "Stage", "Grantable on", "Permissions"],
+      roles.map((r) => [
+        r.deleted ? `${r.name} (deleted)` : r.name,
+        r.title || "-",
+        stageName(r.stage),
+        r.resourceTypes.join(", ") || "-",
+        String(r.includedPermissions.length),
+      ]),
+    ),
+  );
+}
+
+/** Every page of a role listing. */
+async function allPages(read: (pageToken: string) => Promise<{ roles: Role[]; nextPageToken: string }>): Promise<Role[]> {
+  const roles: Role[] = [];
+  let pageToken = "";
+  do {
+    const page = await read(pageToken);
+    roles.push(...page.roles);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  return roles;
+}
+
+export const list: Command = {
+  help: {
+    name: "roles list",
+    summary: "list the predefined roles, or an organization's custom roles",
+    usage: ["[--parent organizations/ID] [--show-deleted]"],
+    details: ["Without --parent, the predefined roles of the schema; with it, the custom roles defined on it."],
+  },
+  options: {
+    parent: { type: "string", value: "NAME", help: "an organization, for its custom roles" },
+    "show-deleted": { type: "boolean", help: "also list deleted custom roles" },
+  },
+  async run(ctx) {
+    const given = str(ctx.values, "parent");
+    const parent = given === undefined ? "" : parentName(ctx, given);
+    const showDeleted = flag(ctx.values, "show-deleted");
+    printRoles(ctx, await allPages((pageToken) => ctx.api.roles.listRoles({ parent, showDeleted, pageSize: 1000, pageToken })));
+  },
+};
+
+export const get: Command = {
+  help: {
+    name: "roles get",
+    summary: "show a role and its permissions",
+    usage: ["--role NAME"],
+    details: ["e.g. policy roles get --role roles/owner, or --role organizations/acme/roles/deployer"],
+  },
+  options: { role: { type: "string", value: "NAME", help: "roles/{id} or organizations/{org}/roles/{id}" } },
+  async run(ctx) {
+    const role = await ctx.api.roles.getRole({ name: required(ctx.values, "role", ctx.command) });
+    print(ctx, toJson(RoleSchema, role), () =>
+      table(
+        ["Field", "Value"],
+        [
+          ["Name", role.name],
+          ["Title", role.title || "-"],
+          ["Description", role.description || "-"],
+          ["Stage", stageName(role.stage)],
+          ["Deleted", role.deleted ? "yes" : "no"],
+          ["Grantable on", role.resourceTypes.join(", ") || "-"],
+          ["Permissions", role.includedPermissions.join("\n")],
+        ],
+      ),
+    );
+  },
+};
+
+export const grantable: Command = {
+  help: {
+    name: "roles grantable",
+    summary: "list the roles that can be granted on a resource",
+    usage: ["--resource-type TYPE [--resource-id ID]"],
+    details: ["The predefined roles of its type, then its organization's custom roles that can be granted on it."],
+  },
+  options: { ...RESOURCE_OPTIONS },
+  async run(ctx) {
+    const resource = await resolveResource(ctx);
+    printRoles(ctx, await allPages((pageToken) => ctx.api.roles.queryGrantableRoles({ resource, pageSize: 1000, pageToken })));
+  },
+};

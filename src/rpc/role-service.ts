@@ -1,0 +1,33 @@
+// RoleService: thin adapter from RPC messages to the Roles facade.
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  ListRolesResponseSchema,
+  QueryGrantableRolesResponseSchema,
+  QueryTestablePermissionsResponseSchema,
+  type RoleService,
+} from "../../gen/policy/v1/role_service_pb.js";
+import type { Roles } from "../domain/roles.js";
+import { callerOf, resolvedOf } from "./context.js";
+
+export function roleService(roles: Roles): ServiceImpl<typeof RoleService> {
+  return {
+    listRoles: async (req) => {
+      const page = await roles.list(req);
+      return create(ListRolesResponseSchema, { roles: page.items, nextPageToken: page.nextPageToken });
+    },
+    getRole: (req) => roles.get(req),
+    queryGrantableRoles: async (req, ctx) => {
+      const page = await roles.queryGrantable(req, resolvedOf(ctx, req.resource).chain);
+      return create(QueryGrantableRolesResponseSchema, { roles: page.items, nextPageToken: page.nextPageToken });
+    },
+    queryTestablePermissions: async (req) => {
+      const page = await roles.queryTestable(req);
+      return create(QueryTestablePermissionsResponseSchema, { permissions: page.items, nextPageToken: page.nextPageToken });
+    },
+    createRole: (req, ctx) => roles.create(req, callerOf(ctx)),
+    updateRole: (req, ctx) => roles.update(req, callerOf(ctx)),
+    deleteRole: (req, ctx) => roles.delete(req, callerOf(ctx)),
+    undeleteRole: (req, ctx) => roles.undelete(req, callerOf(ctx)),
+  };
+}

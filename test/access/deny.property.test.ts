@@ -1,0 +1,161 @@
+// CheckAccess with allow and deny policies against a naive model: for random hierarchies, random bindings and random
+// deny rules (principals and exception principals, permissions with `collection.*` and `*` and exceptions,
+// conditions that are true, false or cannot be evaluated), every answer is the model's: a deny anywhere on the chain
+// wins over any allow anywhere on it, exceptions carve out, and an unknown deny never yields a grant.
+import { create, fromJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import fc from "fast-check";
+import { readFileSync } from "node:fs";
+import { expect, test } from "vitest";
+import { AccessState, CheckAccessRequestSchema } from "../../gen/policy/v1/access_service_pb.js";
+import { DenyPolicySchema, DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
+import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
+import { Access } from "../../src/domain/access/access.js";
+import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { CachingStore } from "../../src/store/caching-store.js";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+
+const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
+const actor = { principal: "user:test@example.com" };
+
+const MEMBERS = ["user:ada@example.com", "user:bob@other.com", "group:eng", "domain:example.com", "allUsers", "allAuthenticatedUsers"];
+const SUBJECTS: string[][] = [["user:ada@example.com"], ["user:bob@other.com"], ["user:ada@example.com", "group:eng"], ["group:eng"], []];
+const PERMISSIONS = ["projects.get", "projects.update", "projects.delete", "clouds.get", "organizations.get", "projects.setPolicy"];
+const PATTERNS = [...PERMISSIONS, "projects.*", "clouds.*", "*"];
+/** true with {flag: true}, false with {flag: false}, an evaluation error with no attributes. */
+const CONDITION = "request.attributes.flag == true";
+const ATTRIBUTES: (boolean | undefined)[] = [true, false, undefined];
+
+type Cond = "none" | "cond";
+interface BindingSpec { role: string; members: string[]; cond: Cond }
+interface RuleSpec { denied: string[]; exceptions: string[]; permissions: string[]; exceptionPermissions: string[]; cond: Cond }
+interface NodeSpec { type: "organization" | "cloud" | "project"; parent: number; bindings: BindingSpec[]; rules: RuleSpec[] }
+
+const subset = (items: readonly string[], min = 0) => fc.subarray([...items], { minLength: min, maxLength: 3 });
+const condArb = fc.constantFrom<Cond>("none", "none", "cond");
+const ruleArb = fc.record({
+  denied: subset(MEMBERS, 1),
+  exceptions: subset(MEMBERS),
+  permissions: subset(PATTERNS, 1),
+  exceptionPermissions: subset(PATTERNS),
+  cond: condArb,
+});
+const bindingsArb = (type: NodeSpec["type"]) =>
+  fc.array(fc.record({ role: fc.constantFrom(...schema.types.get(type)!.roles.keys()), members: subset(MEMBERS, 1), cond: condArb }), { maxLength: 3 });
+const nodeArb = (type: NodeSpec["type"], parents: number) =>
+  fc.record({
+    type: fc.constant(type),
+    parent: parents === 0 ? fc.constant(-1) : fc.nat(parents - 1),
+    bindings: bindingsArb(type),
+    rules: fc.array(ruleArb, { maxLength: 2 }),
+  });
+/** One organization, 1-3 clouds, 1-4 projects (each under a cloud). */
+const treeArb = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 })).chain(([clouds, projects]) =>
+  fc.tuple(
+    nodeArb("organization", 0),
+    fc.array(nodeArb("cloud", 1), { minLength: clouds, maxLength: clouds }),
+    fc.array(nodeArb("project", clouds), { minLength: projects, maxLength: projects }),
+  ),
+);
+const queryArb = fc.record({
+  subject: fc.constantFrom(...SUBJECTS),
+  permission: fc.constantFrom(...PERMISSIONS),
+  flag: fc.constantFrom(...ATTRIBUTES),
+});
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The model.
+
+function matching(principals: readonly string[]): Set<string> {
+  const set = new Set(principals);
+  for (const p of principals) if (p.startsWith("user:")) set.add(`domain:${p.slice(p.indexOf("@") + 1)}`);
+  if (principals.length > 0) set.add("allAuthenticatedUsers");
+  set.add("allUsers");
+  return set;
+}
+
+const covers = (patterns: readonly string[], permission: string) =>
+  patterns.some((p) => p === permission || p === "*" || (p.endsWith(".*") && permission.startsWith(p.slice(0, -1))));
+
+/** "true" | "false" | "unknown" */
+const evaluate = (cond: Cond, flag: boolean | undefined) => (cond === "none" ? "true" : flag === undefined ? "unknown" : String(flag));
+
+function model(chain: NodeSpec[], subject: readonly string[], permission: string, flag: boolean | undefined): AccessState {
+  const who = matching(subject);
+  let allow = AccessState.NOT_GRANTED;
+  let deny = AccessState.NOT_GRANTED;
+  for (const node of chain) {
+    for (const b of node.bindings) {
+      const perms = schema.types.get(node.type)!.roles.get(b.role)!.permissions;
+      if (!perms.has(permission) || !b.members.some((m) => who.has(m))) continue;
+      const value = evaluate(b.cond, flag);
+      if (value === "true") allow = AccessState.GRANTED;
+      else if (value === "unknown" && allow === AccessState.NOT_GRANTED) allow = AccessState.UNKNOWN_CONDITIONAL;
+    }
+    for (const r of node.rules) {
+      if (!covers(r.permissions, permission) || covers(r.exceptionPermissions, permission)) continue;
+      if (!r.denied.some((m) => who.has(m)) || r.exceptions.some((m) => who.has(m))) continue;
+      const value = evaluate(r.cond, flag);
+      if (value === "true") deny = AccessState.DENIED;
+      else if (value === "unknown" && deny === AccessState.NOT_GRANTED) deny = AccessState.UNKNOWN_CONDITIONAL;
+    }
+  }
+  if (deny === AccessState.DENIED) return deny;
+  if (allow === AccessState.NOT_GRANTED) return allow;
+  return deny === AccessState.UNKNOWN_CONDITIONAL ? deny : allow;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+test("CheckAccess with deny policies agrees with the naive model", async () => {
+  await fc.assert(
+    fc.asyncProperty(treeArb, fc.array(queryArb, { minLength: 5, maxLength: 15 }), async ([org, clouds, projects], queries) => {
+      const store = new CachingStore(new SqliteStore(":memory:"));
+      try {
+        const nodes: { name: string; spec: NodeSpec; parent: string }[] = [];
+        const add = async (name: string, spec: NodeSpec, parent: string) => {
+          await store.createResource({ name, parent, type: spec.type, displayName: "" }, actor);
+          nodes.push({ name, spec, parent });
+          const version = spec.bindings.some((b) => b.cond === "cond") ? 3 : 1;
+          const bindings = spec.bindings.map((b) =>
+            create(BindingSchema, { role: b.role, members: b.members, condition: b.cond === "cond" ? { expression: CONDITION } : undefined }),
+          );
+          await store.updatePolicy(name, () => create(PolicySchema, { version, bindings }), actor);
+          const rules = spec.rules.map((r) =>
+            create(DenyRuleSchema, {
+              deniedPrincipals: r.denied,
+              exceptionPrincipals: r.exceptions,
+              deniedPermissions: r.permissions,
+              exceptionPermissions: r.exceptionPermissions,
+              denialCondition: r.cond === "cond" ? { expression: CONDITION } : undefined,
+            }),
+          );
+          if (rules.length > 0) await store.updateDenyPolicy(name, () => create(DenyPolicySchema, { rules }), actor);
+        };
+        await add("organizations/o", org, "");
+        for (const [i, c] of clouds.entries()) await add(`clouds/c${i}`, c, "organizations/o");
+        for (const [i, p] of projects.entries()) await add(`projects/p${i}`, p, `clouds/c${p.parent}`);
+        const access = new Access(store, schema);
+        const byName = new Map(nodes.map((n) => [n.name, n]));
+        for (const [q, query] of queries.entries()) {
+          const target = nodes[q % nodes.length]!;
+          const chain: NodeSpec[] = [];
+          for (let at: string = target.name; at !== ""; at = byName.get(at)!.parent) chain.push(byName.get(at)!.spec);
+          const request = create(CheckAccessRequestSchema, {
+            resource: target.name,
+            principals: query.subject,
+            permissions: [query.permission],
+            attributes: query.flag === undefined ? {} : { flag: fromJson(ValueSchema, query.flag) },
+            explain: q % 2 === 0,
+          });
+          const answer = await access.check(request, access.callResources().of(target.name));
+          const expected = model(chain, query.subject, query.permission, query.flag);
+          expect(AccessState[answer.results[0]!.state], JSON.stringify({ target: target.name, query })).toBe(AccessState[expected]);
+        }
+      } finally {
+        await store.close();
+      }
+    }),
+    { numRuns: 60 },
+  );
+}, 120_000);

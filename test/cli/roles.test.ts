@@ -1,0 +1,45 @@
+// `policy roles list | get | grantable` against a real server.
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
+import { createPolicyClient } from "../../src/client/index.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { cliFor, tableRows, type CliResult } from "./support.js";
+
+vi.setConfig({ testTimeout: 120_000 });
+
+let server: TestServer;
+let policy: ReturnType<typeof cliFor>;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  policy = cliFor(server.url);
+  const api = createPolicyClient({ baseUrl: server.url });
+  await api.resources.createResource({ resource: { name: "organizations/rolesorg" } });
+  await api.resources.createResource({ resource: { name: "projects/prj_roles", parent: "organizations/rolesorg" } });
+  await api.roles.createRole({
+    parent: "organizations/rolesorg",
+    roleId: "deployer",
+    role: { title: "Deployer", includedPermissions: ["projects.get", "projects.update"] },
+  });
+  api.close();
+});
+afterAll(() => server?.stop());
+
+function ok(result: CliResult): CliResult {
+  expect(result.stderr, `exit ${result.code}; stdout: ${result.stdout}`).toBe("");
+  expect(result.code).toBe(0);
+  return result;
+}
+
+test("roles list, get and grantable", async () => {
+  const predefined = tableRows(ok(await policy(["roles", "list"])).stdout);
+  expect(predefined.map((row) => row[0])).toEqual(["Role", "roles/checker", "roles/collaborator", "roles/owner", "roles/readonly"]);
+  const custom = JSON.parse(ok(await policy(["roles", "list", "--parent", "organizations/rolesorg", "-o", "json"])).stdout);
+  expect(custom.roles.map((r: { name: string }) => r.name)).toEqual(["organizations/rolesorg/roles/deployer"]);
+  const role = tableRows(ok(await policy(["roles", "get", "--role", "roles/readonly"])).stdout);
+  expect(role).toContainEqual(["Grantable on", "cloud, project"]);
+  const grantable = tableRows(ok(await policy(["roles", "grantable", "--resource-type", "project", "--resource-id", "prj_roles"])).stdout);
+  expect(grantable.slice(1).map((row) => row[0])).toEqual(["roles/owner", "roles/collaborator", "roles/readonly", "organizations/rolesorg/roles/deployer"]);
+  const missing = await policy(["roles", "get", "--role", "roles/nope"]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toMatch(/not found/);
+});
