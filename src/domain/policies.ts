@@ -16,7 +16,7 @@ import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
 import type { PageTokens } from "./page-token.js";
 import { fromStore } from "./store-errors.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
-import { planPolicyWrite } from "./policy-write.js";
+import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
 import type { ResourceSchema } from "./schema/schema.js";
 
@@ -46,7 +46,9 @@ export class Policies {
 
   async set({ resource, policy, updateMask }: SetPolicyRequest, actor: Actor): Promise<Policy> {
     const type = requireResourceName(this.schema, "resource", resource);
-    const decide = (stored: StoredPolicy) => planPolicyWrite(type, policy, updateMask, stored.policy).policy;
+    // Validated (conditions compiled) before the write transaction, which only compares etags and merges.
+    const checked = checkPolicyWrite(type, policy, updateMask);
+    const decide = (stored: StoredPolicy) => decidePolicyWrite(checked, stored.policy).policy;
     return fromStore(this.store.updatePolicy(resource, decide, actor));
   }
 

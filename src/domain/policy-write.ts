@@ -23,13 +23,21 @@ export interface PolicyWrite {
   conditional: boolean;
 }
 
-/** Validates a SetPolicy request against the stored policy; throws INVALID_ARGUMENT, ABORTED or FAILED_PRECONDITION. */
-export function planPolicyWrite(
-  type: ResourceType,
-  requested: Policy | undefined,
-  updateMask: FieldMask | undefined,
-  stored: Policy,
-): PolicyWrite {
+/** A SetPolicy request validated on its own, before the stored policy is read. */
+export interface CheckedPolicyWrite {
+  paths: readonly string[];
+  policy: Policy;
+  /** The canonical bindings, when the mask names them. */
+  bindings: Policy["bindings"] | undefined;
+  /** The canonical audit configs, when the mask names them. */
+  auditConfigs: Policy["auditConfigs"] | undefined;
+}
+
+/**
+ * Validates a SetPolicy request by itself (throws INVALID_ARGUMENT). Conditions are compiled here, outside the store's
+ * write transaction: their cost is bounded, but no user expression should run while the database is locked.
+ */
+export function checkPolicyWrite(type: ResourceType, requested: Policy | undefined, updateMask: FieldMask | undefined): CheckedPolicyWrite {
   const violations = new Violations();
   const paths = updateMask && updateMask.paths.length > 0 ? updateMask.paths : DEFAULT_MASK;
   paths.forEach((path, i) => {
@@ -47,14 +55,20 @@ export function planPolicyWrite(
   }
   const bindings = paths.includes("bindings")
     ? canonicalBindings(policy.bindings, type, policy.version, violations, "policy.bindings")
-    : stored.bindings;
+    : undefined;
   const auditConfigs = paths.includes("audit_configs")
     ? canonicalAuditConfigs(policy.auditConfigs, violations, "policy.audit_configs")
-    : stored.auditConfigs;
+    : undefined;
   violations.throwIfAny();
+  return { paths, policy, bindings, auditConfigs };
+}
 
-  const conditional = paths.includes("etag") && policy.etag.length > 0;
-  if (conditional && !sameEtag(policy.etag, stored.etag)) throw staleEtag("policy");
+/** What to store for a checked request given the stored policy; throws ABORTED or FAILED_PRECONDITION. No CEL runs. */
+export function decidePolicyWrite(checked: CheckedPolicyWrite, stored: Policy): PolicyWrite {
+  const bindings = checked.bindings ?? stored.bindings;
+  const auditConfigs = checked.auditConfigs ?? stored.auditConfigs;
+  const conditional = checked.paths.includes("etag") && checked.policy.etag.length > 0;
+  if (conditional && !sameEtag(checked.policy.etag, stored.etag)) throw staleEtag("policy");
   if (!conditional) refuseDroppedConditions(stored, bindings);
 
   return {
@@ -65,6 +79,16 @@ export function planPolicyWrite(
     }),
     conditional,
   };
+}
+
+/** Validates a SetPolicy request against the stored policy; throws INVALID_ARGUMENT, ABORTED or FAILED_PRECONDITION. */
+export function planPolicyWrite(
+  type: ResourceType,
+  requested: Policy | undefined,
+  updateMask: FieldMask | undefined,
+  stored: Policy,
+): PolicyWrite {
+  return decidePolicyWrite(checkPolicyWrite(type, requested, updateMask), stored);
 }
 
 /** IAM silently drops the conditions of a version-3 policy overwritten by an unaware client; here that is refused. */
