@@ -9,7 +9,7 @@ import type {
   ResourcePolicy,
   SetPolicyRequest,
 } from "../../gen/policy/v1/policy_service_pb.js";
-import { Violations, notFound, staleEtag } from "../errors.js";
+import { Violations, notFound, quoted, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
@@ -65,7 +65,7 @@ export class Policies {
     const violations = new Violations();
     if (resourceType === "") violations.add("resource_type", `is required; one of ${[...this.schema.types.keys()].join(", ")}`);
     else if (!this.schema.types.has(resourceType)) {
-      violations.add("resource_type", `unknown type "${resourceType}"; one of ${[...this.schema.types.keys()].join(", ")}`);
+      violations.add("resource_type", `unknown type ${quoted(resourceType)}; one of ${[...this.schema.types.keys()].join(", ")}`);
     }
     if (parent !== "") {
       const parentType = typeOfName(this.schema, parent);

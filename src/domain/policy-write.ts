@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
-import { ServiceError, Violations, staleEtag } from "../errors.js";
+import { ServiceError, Violations, quoted, staleEtag } from "../errors.js";
 import {
   ACCEPTED_VERSIONS,
   bindingKey,
@@ -42,7 +42,7 @@ export function checkPolicyWrite(type: ResourceType, requested: Policy | undefin
   const paths = updateMask && updateMask.paths.length > 0 ? updateMask.paths : DEFAULT_MASK;
   paths.forEach((path, i) => {
     if (!MASKABLE.includes(path)) {
-      violations.add(`update_mask.paths[${i}]`, `unknown path "${path}"; allowed: ${MASKABLE.join(", ")}`);
+      violations.add(`update_mask.paths[${i}]`, `unknown path ${quoted(path)}; allowed: ${MASKABLE.join(", ")}`);
     }
   });
   if (!requested) {

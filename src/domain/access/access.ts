@@ -10,7 +10,7 @@ import {
   type CheckAccessResponse,
 } from "../../../gen/policy/v1/access_service_pb.js";
 import type { AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
-import { ServiceError, Violations, notFound } from "../../errors.js";
+import { ServiceError, Violations, notFound, quoted } from "../../errors.js";
 import type { Store } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
 import type { ResourceSchema as Schema } from "../schema/schema.js";
@@ -96,9 +96,9 @@ export function validatePermissions(schema: Schema, permissions: readonly string
   if (permissions.length > MAX_PERMISSIONS) violations.add(field, `at most ${MAX_PERMISSIONS} per request`);
   permissions.forEach((p, i) => {
     if (p.includes("*")) {
-      violations.add(`${field}[${i}]`, `"${p}": wildcards are not allowed; name concrete permissions`);
+      violations.add(`${field}[${i}]`, `${quoted(p)}: wildcards are not allowed; name concrete permissions`);
     } else if (!schema.permissions.has(p)) {
-      violations.add(`${field}[${i}]`, `unknown permission "${p}"; no role of the schema grants it`);
+      violations.add(`${field}[${i}]`, `unknown permission ${quoted(p)}; no role of the schema grants it`);
     }
   });
 }
