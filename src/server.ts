@@ -16,7 +16,7 @@ import { Policies } from "./domain/policies.js";
 import { Resources } from "./domain/resources.js";
 import { parseSchema } from "./domain/schema/schema-loader.js";
 import type { ResourceSchema } from "./domain/schema/schema.js";
-import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
+import { createGrpcJsServer, listenGrpcJs } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer } from "./rpc/http-server.js";
 import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
@@ -137,7 +137,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     },
     fallback: metricsEndpoint(metrics),
   }));
-  const main = createMainServer(handler, tls, SHUTDOWN_GRACE_MS);
+  const main = createMainServer(handler, tls, SHUTDOWN_GRACE_MS, config, metrics.connections("main"));
   await new Promise<void>((resolve, reject) => {
     main.server.once("error", reject);
     main.server.listen(config.port, config.host, () => resolve());
@@ -146,14 +146,14 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
     unexpected: (err) => logger.error({ err }, "unexpected error"),
+    limits: config,
   });
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync(`${host}:${config.grpcPort}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
-  );
+  const grpcListening = await listenGrpcJs(grpcServer, credentials, config.host, config.grpcPort, config, metrics.connections("grpc"));
+  const grpcPort = grpcListening.port;
   health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
 
   const port = (main.server.address() as AddressInfo).port;
@@ -165,6 +165,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     health,
     async close() {
       health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
+      grpcListening.listener.close();
       const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
       const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
       await Promise.all([main.close(), grpcDrained]);
