@@ -25,7 +25,7 @@ export interface ConnectionObserver {
   opened(): void;
   closed(): void;
   refused(): void;
-  timedOut(phase: "headers" | "request" | "idle"): void;
+  timedOut(phase: Phase): void;
 }
 
 export const NO_OBSERVER: ConnectionObserver = { opened() {}, closed() {}, refused() {}, timedOut() {} };
@@ -41,13 +41,15 @@ export function capConnections(listener: net.Server, max: number, observer: Conn
 }
 
 /** One timer per connection: each phase (headers, request, idle) replaces the previous one. */
+type Phase = "headers" | "request" | "idle";
+
 export class Deadlines<K extends object> {
-  private readonly timers = new WeakMap<K, NodeJS.Timeout>();
+  private readonly timers = new WeakMap<K, { timer: NodeJS.Timeout; phase: Phase }>();
 
   constructor(private readonly observer: ConnectionObserver) {}
 
   /** After `ms`, unless disarmed or re-armed before, counts a time-out of `phase` and calls `expire`. */
-  arm(key: K, ms: number, phase: "headers" | "request" | "idle", expire: () => void): void {
+  arm(key: K, ms: number, phase: Phase, expire: () => void): void {
     this.disarm(key);
     const timer = setTimeout(() => {
       this.timers.delete(key);
@@ -55,12 +57,14 @@ export class Deadlines<K extends object> {
       expire();
     }, ms);
     timer.unref();
-    this.timers.set(key, timer);
+    this.timers.set(key, { timer, phase });
   }
 
-  disarm(key: K): void {
-    const timer = this.timers.get(key);
-    if (timer) clearTimeout(timer);
+  /** Stops the timer of `key` (only if it times `phase`, when given). */
+  disarm(key: K, phase?: Phase): void {
+    const armed = this.timers.get(key);
+    if (!armed || (phase !== undefined && armed.phase !== phase)) return;
+    clearTimeout(armed.timer);
     this.timers.delete(key);
   }
 }

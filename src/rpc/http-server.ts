@@ -136,8 +136,17 @@ function closeAbandonedConnections(server: http.Server | http2.Http2SecureServer
   });
 }
 
+// An HTTP/2 session shows its socket through a proxy; a property the proxy passes through leads back to the socket.
+const SOCKET = Symbol("socket");
+
+function socketOf(session: http2.Http2Session): net.Socket | undefined {
+  const shown = session.socket as (net.Socket & { [SOCKET]?: net.Socket }) | undefined;
+  return shown?.[SOCKET] ?? shown;
+}
+
 /** A connection must deliver a complete request head within the headers timeout. */
 function expectHeaders(deadlines: Deadlines<net.Socket>, socket: net.Socket, limits: ConnectionLimits): void {
+  (socket as net.Socket & { [SOCKET]?: net.Socket })[SOCKET] = socket;
   deadlines.arm(socket, limits.headersTimeoutMs, "headers", () => socket.destroy());
   socket.once("close", () => deadlines.disarm(socket));
 }
@@ -157,7 +166,7 @@ function guardHttp1(server: http.Server | http2.Http2SecureServer, deadlines: De
     };
     if (!(req as http.IncomingMessage).complete) {
       deadlines.arm(socket, limits.requestTimeoutMs, "request", unfinished);
-      req.once("end", () => deadlines.disarm(socket));
+      req.once("end", () => deadlines.disarm(socket, "request"));
     } else {
       deadlines.disarm(socket);
     }
@@ -179,25 +188,34 @@ function guardHttp2(
 ): void {
   const streamDeadlines = new Deadlines<http2.ServerHttp2Stream>(observer);
   server.on("session", (session: http2.Http2Session) => {
-    const socket = session.socket as net.Socket;
+    // Looked up when first needed (over TLS the session starts before the TLS socket's deadline is armed), and kept:
+    // a closed session no longer shows its socket.
+    let key: net.Socket | undefined;
+    const socket = () => (key ??= socketOf(session));
     let open = 0;
-    const idle = () => deadlines.arm(socket, limits.idleTimeoutMs, "idle", () => closeSession(session));
+    const idle = () => {
+      const s = socket();
+      if (s) deadlines.arm(s, limits.idleTimeoutMs, "idle", () => closeSession(session));
+    };
     session.once("remoteSettings", () => {
       if (open === 0) idle();
     });
     session.on("stream", (stream: http2.ServerHttp2Stream) => {
       open++;
-      deadlines.disarm(socket);
+      const s = socket();
+      if (s) deadlines.disarm(s);
       if (!stream.readableEnded && stream.state.remoteClose !== 1) {
         streamDeadlines.arm(stream, limits.requestTimeoutMs, "request", () => stream.close(http2.constants.NGHTTP2_CANCEL));
-        stream.once("end", () => streamDeadlines.disarm(stream));
+        stream.once("end", () => streamDeadlines.disarm(stream, "request"));
       }
       stream.once("close", () => {
         streamDeadlines.disarm(stream);
         if (--open === 0 && !session.destroyed) idle();
       });
     });
-    session.once("close", () => deadlines.disarm(socket));
+    session.once("close", () => {
+      if (key) deadlines.disarm(key);
+    });
   });
 }
 
