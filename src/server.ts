@@ -20,6 +20,7 @@ import { createGrpcJsServer, listenGrpcJs } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer } from "./rpc/http-server.js";
 import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
+import { undecodableIsInvalidArgument } from "./rpc/undecodable.js";
 import { callInterceptor } from "./rpc/interceptors.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
 import { authInterceptor } from "./rpc/auth/interceptor.js";
@@ -126,7 +127,10 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     : undefined;
 
   const handler = specEncodedGrpcMessages(connectNodeAdapter({
-    routes: register,
+    routes: (router) => {
+      register(router);
+      undecodableIsInvalidArgument(router);
+    },
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
     contextValues: (req) => {
