@@ -75,6 +75,8 @@ function compile(expression: string): CompiledCondition | string {
   try {
     parsed = parse(expression);
   } catch (e) {
+    // The parser recurses too: a deep enough nesting overflows its stack before the depth check below can run.
+    if (e instanceof RangeError) return `expression is nested more than ${MAX_NESTING_DEPTH} levels deep`;
     return `syntax error: ${(e as Error).message}`;
   }
   if (deeperThan(parsed.expr, MAX_NESTING_DEPTH)) {
@@ -94,7 +96,7 @@ function compile(expression: string): CompiledCondition | string {
     meter.spent = 0;
     meter.stopped = undefined;
     const result = run(bindings(input));
-    // A call over a limit throws, which cel-es makes the expression's error; `true || <over a limit>` must not win.
+    // A call over a limit throws, which cel-es makes the expression's error; `<over a limit> || true` must not win.
     return meter.stopped !== undefined ? new Error(meter.stopped) : toBoolean(result);
   };
   // A trial run on sample input finds type errors (cel-es has no public checker); data-dependent errors are fine.

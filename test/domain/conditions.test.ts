@@ -193,6 +193,10 @@ describe("hardening: a condition cannot freeze the server (issue 13, item 1)", (
     expect(refusal(`${Array(2000).fill("1").join("+")} > 0`)).toMatch(/nested more than 32 levels/);
   });
 
+  test("2,000 nested parentheses (a stack overflow in the parser) are refused as too deeply nested", () => {
+    expect(refusal(`${"(".repeat(2000)}true${")".repeat(2000)}`)).toMatch(/nested more than 32 levels/);
+  });
+
   test("a long && chain stays shallow and compiles", () => {
     expect(compiled(Array(40).fill('resource.type == "project"').join(" && "))).toBeDefined();
   });
