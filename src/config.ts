@@ -1,10 +1,11 @@
 // Server configuration from flags, then environment variables, then defaults.
 import { parseArgs } from "node:util";
 import { DEFAULT_CACHE_MB } from "./store/caching-store.js";
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./rpc/connection-limits.js";
 
 import type { RetentionPolicy as Retention } from "./domain/retention.js";
 
-export interface Config {
+export interface Config extends ConnectionLimits {
   host: string;
   port: number;
   /** The dedicated gRPC port (grpc-js). */
@@ -65,6 +66,26 @@ const OPTIONS = {
   },
   "metrics-port": { env: "POLICY_METRICS_PORT", default: undefined, help: "serve GET /metrics on this port only, not the main port" },
   "metrics-host": { env: "POLICY_METRICS_HOST", default: "127.0.0.1", help: "address of the --metrics-port listener" },
+  "max-connections": {
+    env: "POLICY_MAX_CONNECTIONS",
+    default: String(DEFAULT_CONNECTION_LIMITS.maxConnections),
+    help: "open connections per port; more are closed on accept",
+  },
+  "headers-timeout-ms": {
+    env: "POLICY_HEADERS_TIMEOUT_MS",
+    default: String(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs),
+    help: "a new connection's request head (HTTP/1.1 headers, HTTP/2 preface) must arrive within this",
+  },
+  "request-timeout-ms": {
+    env: "POLICY_REQUEST_TIMEOUT_MS",
+    default: String(DEFAULT_CONNECTION_LIMITS.requestTimeoutMs),
+    help: "a request's body must arrive within this of its head",
+  },
+  "idle-timeout-ms": {
+    env: "POLICY_IDLE_TIMEOUT_MS",
+    default: String(DEFAULT_CONNECTION_LIMITS.idleTimeoutMs),
+    help: "a connection with no request in progress is closed after this",
+  },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
 } as const;
 
@@ -110,7 +131,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     changeRetention: retention(get("change-retention")),
     metricsPort: get("metrics-port") === undefined ? undefined : portNumber("metrics-port", get("metrics-port")!),
     metricsHost: get("metrics-host")!,
+    maxConnections: Number(get("max-connections")),
+    headersTimeoutMs: Number(get("headers-timeout-ms")),
+    requestTimeoutMs: Number(get("request-timeout-ms")),
+    idleTimeoutMs: Number(get("idle-timeout-ms")),
   };
+  for (const flag of ["max-connections", "headers-timeout-ms", "request-timeout-ms", "idle-timeout-ms"] as const) {
+    const value = Number(get(flag));
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag}: "${get(flag)}" is not a positive whole number`);
+  }
   if (config.tlsClientCa && !config.tlsCert) throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
   if (!Number.isInteger(config.workers) || config.workers < 0) throw new Error(`--workers: "${get("workers")}" is not a count`);
   if (!Number.isFinite(config.cacheMb) || config.cacheMb < 0) throw new Error(`--cache-mb: "${get("cache-mb")}" is not a size in MiB`);

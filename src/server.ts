@@ -18,10 +18,11 @@ import { DenyPolicies } from "./domain/deny-policies.js";
 import { Roles } from "./domain/roles.js";
 import { Resources } from "./domain/resources.js";
 import { consoleFiles } from "./rpc/console-files.js";
-import { createGrpcJsServer } from "./rpc/grpc-js-server.js";
+import { createGrpcJsServer, listenGrpcJs, type GrpcJsListening } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus } from "./rpc/health.js";
 import { createMainServer, type MainServer, type TlsFiles } from "./rpc/http-server.js";
 import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
+import { undecodableIsInvalidArgument } from "./rpc/undecodable.js";
 import { callInterceptor } from "./rpc/interceptors.js";
 import { loopbackHostsOnly } from "./rpc/loopback-hosts.js";
 import { peerCertificateKey, peerKey } from "./rpc/context.js";
@@ -112,14 +113,17 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const metricsServer = await listenForMetrics(metrics, config);
   const handler = mainPortHandler(register, interceptors, schema, metricsServer ? undefined : metrics);
   // Development mode (unless --insecure opened it to the network on purpose): no DNS rebinding.
-  const main = createMainServer(authenticator.enabled || config.insecure ? handler : loopbackHostsOnly(handler), tls, SHUTDOWN_GRACE_MS);
+  const served = authenticator.enabled || config.insecure ? handler : loopbackHostsOnly(handler);
+  const main = createMainServer(served, tls, SHUTDOWN_GRACE_MS, config, metrics.connections("main"));
   await listenOnMainPort(main, config);
   const grpcServer = createGrpcJsServer(register, {
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
     unexpected: (err) => logger.error({ err }, "unexpected error"),
+    limits: config,
   });
-  const grpcPort = await bindGrpcPort(grpcServer, config, tls);
+  const grpcListening = await listenOnGrpcPort(grpcServer, config, tls, metrics);
+  const grpcPort = grpcListening.port;
   health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
 
   const host = urlHost(config.host);
@@ -131,7 +135,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     grpcAddress: `${host}:${grpcPort}`,
     grpcPort,
     health,
-    close: () => drainAndClose({ health, exposed, main, grpcServer, metricsServer, store, feed, stopPruning }),
+    close: () => drainAndClose({ health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning }),
   };
 }
 
@@ -250,7 +254,10 @@ function mainPortHandler(
   metrics: Metrics | undefined,
 ) {
   return specEncodedGrpcMessages(connectNodeAdapter({
-    routes: register,
+    routes: (router) => {
+      register(router);
+      undecodableIsInvalidArgument(router);
+    },
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
     // A misspelt JSON field is an error, not silently dropped (connect-es ignores unknown fields by default).
@@ -273,14 +280,12 @@ function listenOnMainPort(main: MainServer, config: Config): Promise<void> {
   });
 }
 
-/** Binds the gRPC port, with the main port's TLS files (client certificates verified when a CA is given). */
-function bindGrpcPort(grpcServer: grpc.Server, config: Config, tls: TlsFiles | undefined): Promise<number> {
+/** Listens on the gRPC port (connection limits of its own), with the main port's TLS files (client certificates verified when a CA is given). */
+function listenOnGrpcPort(grpcServer: grpc.Server, config: Config, tls: TlsFiles | undefined, metrics: Metrics): Promise<GrpcJsListening> {
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
-  return new Promise<number>((resolve, reject) =>
-    grpcServer.bindAsync(`${urlHost(config.host)}:${config.grpcPort}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
-  );
+  return listenGrpcJs(grpcServer, credentials, config.host, config.grpcPort, config, metrics.connections("grpc"));
 }
 
 /** An IPv6 host in brackets, as URLs and grpc-js addresses want it. */
@@ -293,6 +298,7 @@ interface Running {
   exposed: string[];
   main: MainServer;
   grpcServer: grpc.Server;
+  grpcListening: GrpcJsListening;
   metricsServer: http.Server | undefined;
   store: Store;
   feed: ChangeFeed;
@@ -300,11 +306,12 @@ interface Running {
 }
 
 /** NOT_SERVING first, so balancers move away; then both ports drain (forced after the grace time); the store last. */
-async function drainAndClose({ health, exposed, main, grpcServer, metricsServer, store, feed, stopPruning }: Running): Promise<void> {
+async function drainAndClose({ health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning }: Running): Promise<void> {
   health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
   stopPruning();
   // Watch streams never finish by themselves: end them (UNAVAILABLE, with where to resume) so the drain can.
   feed.close();
+  grpcListening.listener.close();
   const grpcDrained = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
   const force = setTimeout(() => grpcServer.forceShutdown(), SHUTDOWN_GRACE_MS);
   const metricsClosed = new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

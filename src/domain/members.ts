@@ -1,4 +1,5 @@
 // Member (principal) syntax of bindings, as IAM has it, and its canonical form.
+import { quoted } from "../errors.js";
 
 const EMAIL = /^[a-zA-Z0-9._%+'-]+@[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+$/;
 const DOMAIN = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/;
@@ -17,12 +18,16 @@ const MEMBER_FORMS =
   "user:{email}, group:{id}, serviceAccount:{email}, domain:{domain}, allUsers, allAuthenticatedUsers, " +
   "deleted:{user|group|serviceAccount}:{email or id}?uid={uid}, principal://{identity} or principalSet://{identity set}";
 
+/** Longest member: an e-mail address is at most 254 characters; room for a kind and an IAM suffix such as `?uid=`. */
+export const MAX_MEMBER_LENGTH = 512;
+
 /** The canonical form of a member (emails and domains lower-cased), or a description of what is wrong with it. */
 export function canonicalMember(member: string): { member: string } | { error: string } {
   if (member === ALL_USERS || member === ALL_AUTHENTICATED_USERS) return { member };
+  if (member.length > MAX_MEMBER_LENGTH) return { error: `${quoted(member)} is longer than ${MAX_MEMBER_LENGTH} characters` };
   if (member.startsWith("principal://") || member.startsWith("principalSet://")) {
     const rest = member.slice(member.indexOf("://") + 3);
-    return FEDERATED.test(rest) ? { member } : { error: `"${member}": a federated identity has no spaces or control characters` };
+    return FEDERATED.test(rest) ? { member } : { error: `${quoted(member)}: a federated identity has no spaces or control characters` };
   }
   if (member.startsWith("deleted:")) return deletedMember(member);
   const colon = member.indexOf(":");
@@ -33,17 +38,17 @@ export function canonicalMember(member: string): { member: string } | { error: s
     case "serviceAccount":
       return EMAIL.test(value)
         ? { member: `${kind}:${value.toLowerCase()}` }
-        : { error: `"${member}": ${kind} needs an email address, e.g. ${kind}:ada@example.com` };
+        : { error: `${quoted(member)}: ${kind} needs an email address, e.g. ${kind}:ada@example.com` };
     case "group":
       return GROUP_ID.test(value)
         ? { member: `group:${EMAIL.test(value) ? value.toLowerCase() : value}` }
-        : { error: `"${member}": group needs an email address or an id such as ug_abc123` };
+        : { error: `${quoted(member)}: group needs an email address or an id such as ug_abc123` };
     case "domain":
       return DOMAIN.test(value)
         ? { member: `domain:${value.toLowerCase()}` }
-        : { error: `"${member}": domain needs a domain name, e.g. domain:example.com` };
+        : { error: `${quoted(member)}: domain needs a domain name, e.g. domain:example.com` };
     default:
-      return { error: `"${member}" is not a member; expected one of ${MEMBER_FORMS}` };
+      return { error: `${quoted(member)} is not a member; expected one of ${MEMBER_FORMS}` };
   }
 }
 
@@ -58,7 +63,7 @@ function deletedMember(member: string): { member: string } | { error: string } {
   const live = canonicalMember(member.slice("deleted:".length, query < 0 ? undefined : query));
   const kindOk = "member" in live && ["user:", "group:", "serviceAccount:"].some((k) => live.member.startsWith(k));
   if (!kindOk || !DELETED_UID.test(uid)) {
-    return { error: `"${member}": a deleted principal is deleted:{user|group|serviceAccount}:{email or id}?uid={uid}` };
+    return { error: `${quoted(member)}: a deleted principal is deleted:{user|group|serviceAccount}:{email or id}?uid={uid}` };
   }
   return { member: `deleted:${(live as { member: string }).member}?uid=${uid}` };
 }

@@ -9,7 +9,7 @@ import type {
   ResourcePolicy,
   SetPolicyRequest,
 } from "../../gen/policy/v1/policy_service_pb.js";
-import { Violations, notFound, staleEtag } from "../errors.js";
+import { Violations, notFound, quoted, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import type { Disclosure } from "./access/access.js";
 import { requireResourceName, typeOfName } from "./names.js";
@@ -17,7 +17,7 @@ import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
 import type { PageTokens } from "./page-token.js";
 import { fromStore } from "./store-errors.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
-import { planPolicyWrite } from "./policy-write.js";
+import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
 import { typesGranting, type ResourceSchema } from "./schema/schema.js";
 import { isCustomRoleName } from "./custom-roles.js";
@@ -57,7 +57,9 @@ export class Policies {
   async set({ resource, policy, updateMask }: SetPolicyRequest, actor: Actor): Promise<Policy> {
     const type = requireResourceName(this.schema, "resource", resource);
     const customRoles = await this.customRolesFor(resource, policy);
-    const decide = (stored: StoredPolicy) => planPolicyWrite(type, policy, updateMask, stored.policy, customRoles).policy;
+    // Validated (conditions compiled) before the write transaction, which only compares etags and merges.
+    const checked = checkPolicyWrite(type, policy, updateMask, customRoles);
+    const decide = (stored: StoredPolicy) => decidePolicyWrite(checked, stored.policy).policy;
     const written = await fromStore(this.store.updatePolicy(resource, decide, actor));
     return this.withStatus({ name: resource, type: type.name }, written);
   }
@@ -105,7 +107,7 @@ export class Policies {
     const violations = new Violations();
     if (resourceType === "") violations.add("resource_type", `is required; one of ${[...this.schema.types.keys()].join(", ")}`);
     else if (!this.schema.types.has(resourceType)) {
-      violations.add("resource_type", `unknown type "${resourceType}"; one of ${[...this.schema.types.keys()].join(", ")}`);
+      violations.add("resource_type", `unknown type ${quoted(resourceType)}; one of ${[...this.schema.types.keys()].join(", ")}`);
     }
     if (parent !== "") {
       const parentType = typeOfName(this.schema, parent);

@@ -9,7 +9,7 @@ import {
   type Binding,
   type Expr,
 } from "../../gen/policy/v1/policy_pb.js";
-import { Violations } from "../errors.js";
+import { Violations, quoted } from "../errors.js";
 import { canonicalMember, isGroupOrDomain } from "./members.js";
 import { compileCondition } from "./conditions.js";
 import { isCustomRoleName } from "./custom-roles.js";
@@ -53,7 +53,7 @@ export function canonicalBindings(
       }
     } else if (!type.roles.has(binding.role)) {
       const grantable = [...type.roles.keys()].join(", ");
-      violations.add(`${at}.role`, `role "${binding.role}" cannot be granted on a ${type.name}; grantable: ${grantable}`);
+      violations.add(`${at}.role`, `role ${quoted(binding.role)} cannot be granted on a ${type.name}; grantable: ${grantable}`);
     }
     if (binding.members.length === 0) violations.add(`${at}.members`, "a binding needs at least one member");
     const members = new Set<string>();

@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
-import { ServiceError, Violations, staleEtag } from "../errors.js";
+import { ServiceError, Violations, quoted, staleEtag } from "../errors.js";
 import {
   ACCEPTED_VERSIONS,
   bindingKey,
@@ -24,19 +24,31 @@ export interface PolicyWrite {
   conditional: boolean;
 }
 
-/** Validates a SetPolicy request against the stored policy; throws INVALID_ARGUMENT, ABORTED or FAILED_PRECONDITION. */
-export function planPolicyWrite(
+/** A SetPolicy request validated on its own, before the stored policy is read. */
+export interface CheckedPolicyWrite {
+  paths: readonly string[];
+  policy: Policy;
+  /** The canonical bindings, when the mask names them. */
+  bindings: Policy["bindings"] | undefined;
+  /** The canonical audit configs, when the mask names them. */
+  auditConfigs: Policy["auditConfigs"] | undefined;
+}
+
+/**
+ * Validates a SetPolicy request by itself (throws INVALID_ARGUMENT). Conditions are compiled here, outside the store's
+ * write transaction: their cost is bounded, but no user expression should run while the database is locked.
+ */
+export function checkPolicyWrite(
   type: ResourceType,
   requested: Policy | undefined,
   updateMask: FieldMask | undefined,
-  stored: Policy,
   customRoles?: GrantableCustomRoles,
-): PolicyWrite {
+): CheckedPolicyWrite {
   const violations = new Violations();
   const paths = updateMask && updateMask.paths.length > 0 ? updateMask.paths : DEFAULT_MASK;
   paths.forEach((path, i) => {
     if (!MASKABLE.includes(path)) {
-      violations.add(`update_mask.paths[${i}]`, `unknown path "${path}"; allowed: ${MASKABLE.join(", ")}`);
+      violations.add(`update_mask.paths[${i}]`, `unknown path ${quoted(path)}; allowed: ${MASKABLE.join(", ")}`);
     }
   });
   if (!requested) {
@@ -49,12 +61,19 @@ export function planPolicyWrite(
   }
   const bindings = paths.includes("bindings")
     ? canonicalBindings(policy.bindings, type, policy.version, violations, "policy.bindings", customRoles)
-    : stored.bindings;
+    : undefined;
   const auditConfigs = paths.includes("audit_configs")
     ? canonicalAuditConfigs(policy.auditConfigs, violations, "policy.audit_configs")
-    : stored.auditConfigs;
+    : undefined;
   violations.throwIfAny();
+  return { paths, policy, bindings, auditConfigs };
+}
 
+/** What to store for a checked request given the stored policy; throws ABORTED or FAILED_PRECONDITION. No CEL runs. */
+export function decidePolicyWrite(checked: CheckedPolicyWrite, stored: Policy): PolicyWrite {
+  const { paths, policy } = checked;
+  const bindings = checked.bindings ?? stored.bindings;
+  const auditConfigs = checked.auditConfigs ?? stored.auditConfigs;
   const conditional = paths.includes("etag") && policy.etag.length > 0;
   if (conditional && !sameEtag(policy.etag, stored.etag)) throw staleEtag("policy");
   if (policy.version < 3) refuseRemovalsBelowVersion3(stored, bindings);
@@ -70,6 +89,17 @@ export function planPolicyWrite(
     }),
     conditional,
   };
+}
+
+/** Validates a SetPolicy request against the stored policy; throws INVALID_ARGUMENT, ABORTED or FAILED_PRECONDITION. */
+export function planPolicyWrite(
+  type: ResourceType,
+  requested: Policy | undefined,
+  updateMask: FieldMask | undefined,
+  stored: Policy,
+  customRoles?: GrantableCustomRoles,
+): PolicyWrite {
+  return decidePolicyWrite(checkPolicyWrite(type, requested, updateMask, customRoles), stored);
 }
 
 /**
@@ -97,7 +127,7 @@ function refuseDroppedConditions(stored: Policy, next: Policy["bindings"]): void
     throw new ServiceError(
       "failed_precondition",
       `this write would drop ${dropped.length} conditional binding(s) of the stored version-3 policy ` +
-        `(e.g. ${dropped[0]!.role} if ${dropped[0]!.condition!.expression}); read the policy with ` +
+        `(e.g. ${dropped[0]!.role} if ${quoted(dropped[0]!.condition!.expression)}); read the policy with ` +
         "requested_policy_version 3 and send its etag with the write to confirm",
     );
   }

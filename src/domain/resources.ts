@@ -9,7 +9,7 @@ import type {
   ListResourcesRequest,
   UpdateResourceRequest,
 } from "../../gen/policy/v1/resource_service_pb.js";
-import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../errors.js";
+import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../errors.js";
 import type { Actor, HierarchyReader, ResourceChanges, Store } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import type { PageTokens } from "./page-token.js";
@@ -60,7 +60,7 @@ export class Resources {
       if (typeof parentType === "string") violations.add("parent", parentType);
     }
     if (type !== "" && !this.schema.types.has(type)) {
-      violations.add("type", `unknown type "${type}"; known types: ${[...this.schema.types.keys()].join(", ")}`);
+      violations.add("type", `unknown type ${quoted(type)}; known types: ${[...this.schema.types.keys()].join(", ")}`);
     }
     violations.throwIfAny();
     const filter = JSON.stringify(["ListResources", parent, type]);
@@ -128,7 +128,7 @@ export class Resources {
     if (paths.includes("*")) paths = UPDATABLE;
     paths.forEach((path, i) => {
       if (!UPDATABLE.includes(path)) {
-        violations.add(`update_mask.paths[${i}]`, `"${path}" cannot be updated; updatable: ${UPDATABLE.join(", ")}`);
+        violations.add(`update_mask.paths[${i}]`, `${quoted(path)} cannot be updated; updatable: ${UPDATABLE.join(", ")}`);
       }
     });
     const changes: ResourceChanges = {};

@@ -19,12 +19,20 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import net from "node:net";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import type { ServiceRegistry } from "./routes.js";
 import { toConnectError } from "./errors.js";
 import { MAX_CONCURRENT_STREAMS } from "./http-server.js";
 import { peerCertificateKey, peerKey, protocolKey } from "./context.js";
 import { isShared } from "../shared-value.js";
+import {
+  DEFAULT_CONNECTION_LIMITS,
+  NO_OBSERVER,
+  capConnections,
+  type ConnectionLimits,
+  type ConnectionObserver,
+} from "./connection-limits.js";
 
 type Call =
   | grpc.ServerUnaryCall<unknown, unknown>
@@ -38,12 +46,24 @@ export interface GrpcJsOptions {
   readMaxBytes: number;
   /** Called for an error that is not a known failure (it is logged there). */
   unexpected: (error: unknown) => void;
+  limits?: ConnectionLimits;
 }
 
+/**
+ * The longest a connection with an unfinished request can stay open on this port: grpc-js runs a handler only once the
+ * request message is complete and has no timeout of its own for one that never completes, so connections are
+ * recycled at this age instead (GOAWAY; in-flight calls get the request timeout to finish).
+ */
+export const MAX_CONNECTION_AGE_MS = 30 * 60_000;
+
 export function createGrpcJsServer(register: (registry: ServiceRegistry) => void, options: GrpcJsOptions): grpc.Server {
+  const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.readMaxBytes,
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
+    "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
+    "grpc.max_connection_age_ms": MAX_CONNECTION_AGE_MS,
+    "grpc.max_connection_age_grace_ms": limits.requestTimeoutMs,
   });
   register({
     service(desc, impl) {
@@ -63,7 +83,7 @@ function definitionOf(service: DescService): grpc.ServiceDefinition {
         requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
         responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
         requestSerialize: (m: unknown) => bufferOf(toBinary(method.input, m as never)),
-        requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
+        requestDeserialize: decodeRequest(method.input),
         responseSerialize: (m: unknown) => serializeResponse(method.output, m as object),
         responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
         originalName: method.localName,
@@ -71,6 +91,77 @@ function definitionOf(service: DescService): grpc.ServiceDefinition {
     ]),
   );
 }
+
+/**
+ * A request message that does not decode. grpc-js answers INTERNAL when a deserializer throws; grpc-go and grpc-java
+ * answer INVALID_ARGUMENT, and so do the handlers here when they receive this instead of a message.
+ */
+class Undecodable {
+  constructor(readonly reason: string) {}
+
+  error(): ConnectError {
+    return new ConnectError(`the request message does not decode: ${this.reason}`, Code.InvalidArgument);
+  }
+}
+
+function decodeRequest(schema: DescMessage): (b: Buffer) => unknown {
+  return (b) => {
+    try {
+      return fromBinary(schema, b);
+    } catch (e) {
+      return new Undecodable(e instanceof Error ? e.message : String(e));
+    }
+  };
+}
+
+async function* decoded(requests: AsyncIterable<unknown>): AsyncIterable<unknown> {
+  for await (const request of requests) {
+    if (request instanceof Undecodable) throw request.error();
+    yield request;
+  }
+}
+
+/** The gRPC port's listener (closed at shutdown) and the port it took. */
+export interface GrpcJsListening {
+  listener: net.Server;
+  port: number;
+}
+
+/**
+ * Listens on `host:port` with `credentials`, and hands grpc-js only the connections within the limits: at most
+ * maxConnections at once, and a client preface within the headers timeout (grpc-js waits forever for it).
+ */
+export async function listenGrpcJs(
+  server: grpc.Server,
+  credentials: grpc.ServerCredentials,
+  host: string,
+  port: number,
+  limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
+  observer: ConnectionObserver = NO_OBSERVER,
+): Promise<GrpcJsListening> {
+  const injector = server.createConnectionInjector(credentials);
+  const listener = net.createServer({ noDelay: true }, (socket) => {
+    // grpc-js reads the socket itself; the bytes it read tell whether the preface (24 bytes) arrived. Over TLS the
+    // handshake comes first, so there the bound is on the handshake and the preface together.
+    const preface = setTimeout(() => {
+      if (socket.bytesRead >= PREFACE_LENGTH || socket.destroyed) return;
+      observer.timedOut("headers");
+      socket.destroy();
+    }, limits.headersTimeoutMs);
+    preface.unref();
+    socket.once("close", () => clearTimeout(preface));
+    injector.injectConnection(socket);
+  });
+  capConnections(listener, limits.maxConnections, observer);
+  listener.once("close", () => injector.destroy());
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(port, host, () => resolve());
+  });
+  return { listener, port: (listener.address() as net.AddressInfo).port };
+}
+
+const PREFACE_LENGTH = 24;
 
 /** A Buffer over the same bytes (Buffer.from(Uint8Array) would copy them). */
 function bufferOf(bytes: Uint8Array): Buffer {
@@ -232,6 +323,7 @@ function requestOf(service: DescService, method: DescMethod, call: Call, message
 
 function unaryHandler(service: DescService, method: DescMethod, chain: AnyFn, options: GrpcJsOptions): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
+    if (call.request instanceof Undecodable) return callback(statusOf(call.request.error(), options));
     const req = requestOf(service, method, call, call.request, false);
     chain(req).then(
       (res) => {
@@ -249,10 +341,11 @@ function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, o
   return (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => {
     // Not `for await (… of call)`: a Readable's default iterator destroys the stream when the requests end, and a
     // destroyed grpc-js call never sends its status, so a bidi call (reflection) would hang after the client half-closes.
-    const input =
+    const input = decoded(
       "request" in call && call.request !== undefined
         ? single(call.request)
-        : ((call as grpc.ServerDuplexStream<unknown, unknown>).iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>);
+        : ((call as grpc.ServerDuplexStream<unknown, unknown>).iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>),
+    );
     void (async () => {
       try {
         const req = requestOf(service, method, call, input, true);

@@ -4,6 +4,15 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { RequestListener } from "node:http";
+import type { TLSSocket } from "node:tls";
+import {
+  DEFAULT_CONNECTION_LIMITS,
+  Deadlines,
+  NO_OBSERVER,
+  capConnections,
+  type ConnectionLimits,
+  type ConnectionObserver,
+} from "./connection-limits.js";
 
 export interface TlsFiles {
   cert: Buffer;
@@ -18,7 +27,8 @@ export interface MainServer {
   close(): Promise<void>;
 }
 
-const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0");
+/** The whole client connection preface (RFC 9113 section 3.4): no HTTP/1.1 request starts with it. */
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /** Concurrent streams one HTTP/2 connection may open, on either port (the gRPC port reads it too). */
 export const MAX_CONCURRENT_STREAMS = 1000;
@@ -27,9 +37,12 @@ export function createMainServer(
   handler: RequestListener & ((req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void),
   tls: TlsFiles | undefined,
   graceMs: number,
+  limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
+  observer: ConnectionObserver = NO_OBSERVER,
 ): MainServer {
   const sessions = new Set<http2.Http2Session>();
   const settings = { maxConcurrentStreams: MAX_CONCURRENT_STREAMS };
+  const deadlines = new Deadlines<net.Socket>(observer);
   if (tls) {
     const secure = http2.createSecureServer(
       { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: false, allowHTTP1: true, settings },
@@ -39,25 +52,46 @@ export function createMainServer(
     resetUnfinishedRequests(secure);
     closeAbandonedConnections(secure);
     const idle = trackIdleSockets(secure);
+    capConnections(secure, limits.maxConnections, observer);
+    // The handshake counts towards the request head: the raw socket's deadline passes to the TLS socket.
+    secure.on("connection", (socket: net.Socket) => expectHeaders(deadlines, socket, limits));
+    secure.on("secureConnection", (socket: TLSSocket) => {
+      const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+      if (raw) deadlines.disarm(raw);
+      expectHeaders(deadlines, socket, limits);
+    });
+    guardHttp1(secure, deadlines, limits);
+    guardHttp2(secure, deadlines, limits, observer);
     return { server: secure, close: () => closeAll(secure, sessions, idle, graceMs) };
   }
   const h2 = http2.createServer({ settings }, handler);
   h2.on("session", (s) => trackSession(sessions, s));
   resetUnfinishedRequests(h2);
+  guardHttp2(h2, deadlines, limits, observer);
   const h1 = http.createServer(handler);
   closeAbandonedConnections(h1);
   const h1Idle = trackIdleSockets(h1);
-  // Cleartext: the first bytes tell an HTTP/2 client (prior knowledge) from an HTTP/1.1 one.
+  guardHttp1(h1, deadlines, limits);
+  // Cleartext: the first bytes tell an HTTP/2 client (prior knowledge) from an HTTP/1.1 one. Decide only once they
+  // do: bytes that could still be the start of the preface (a lone `P`) are not enough.
   const server = net.createServer({ noDelay: true }, (socket) => {
-    socket.once("data", (chunk) => {
+    expectHeaders(deadlines, socket, limits);
+    let received: Buffer = Buffer.alloc(0);
+    const sniff = (chunk: Buffer) => {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      const n = Math.min(received.length, HTTP2_PREFACE.length);
+      const couldBeHttp2 = received.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
+      if (couldBeHttp2 && received.length < HTTP2_PREFACE.length) return;
+      socket.off("data", sniff);
       socket.pause();
-      socket.unshift(chunk);
-      const isHttp2 = chunk.subarray(0, HTTP2_PREFACE.length).equals(HTTP2_PREFACE.subarray(0, Math.min(chunk.length, HTTP2_PREFACE.length)));
+      socket.unshift(received);
       // Both servers take over a paused socket and read the unshifted bytes first.
-      (isHttp2 ? h2 : h1).emit("connection", socket);
-      if (!isHttp2) socket.resume();
-    });
+      (couldBeHttp2 ? h2 : h1).emit("connection", socket);
+      if (!couldBeHttp2) socket.resume();
+    };
+    socket.on("data", sniff);
   });
+  capConnections(server, limits.maxConnections, observer);
   const sockets = new Set<net.Socket>();
   server.on("connection", (socket) => {
     sockets.add(socket);
@@ -100,6 +134,95 @@ function closeAbandonedConnections(server: http.Server | http2.Http2SecureServer
       else res.once("finish", () => socket.destroySoon());
     });
   });
+}
+
+// An HTTP/2 session shows its socket through a proxy; a property the proxy passes through leads back to the socket.
+const SOCKET = Symbol("socket");
+
+function socketOf(session: http2.Http2Session): net.Socket | undefined {
+  const shown = session.socket as (net.Socket & { [SOCKET]?: net.Socket }) | undefined;
+  return shown?.[SOCKET] ?? shown;
+}
+
+/** A connection must deliver a complete request head within the headers timeout. */
+function expectHeaders(deadlines: Deadlines<net.Socket>, socket: net.Socket, limits: ConnectionLimits): void {
+  (socket as net.Socket & { [SOCKET]?: net.Socket })[SOCKET] = socket;
+  deadlines.arm(socket, limits.headersTimeoutMs, "headers", () => socket.destroy());
+  socket.once("close", () => deadlines.disarm(socket));
+}
+
+// http.Server's headersTimeout and requestTimeout do not apply to sockets handed over with emit("connection"), so
+// the phases of each HTTP/1.1 connection are timed here: the head, then the body, then the idle wait for the next.
+function guardHttp1(server: http.Server | http2.Http2SecureServer, deadlines: Deadlines<net.Socket>, limits: ConnectionLimits): void {
+  const inFlight = new WeakMap<net.Socket, number>();
+  server.on("request", (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    if (req.httpVersionMajor !== 1) return;
+    const socket = req.socket as net.Socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    const unfinished = () => {
+      // 408 if nothing was answered yet; the connection cannot be reused either way.
+      if (!res.headersSent) (res as http.ServerResponse).writeHead(408, { Connection: "close" }).end();
+      socket.destroySoon();
+    };
+    if (!(req as http.IncomingMessage).complete) {
+      deadlines.arm(socket, limits.requestTimeoutMs, "request", unfinished);
+      req.once("end", () => deadlines.disarm(socket, "request"));
+    } else {
+      deadlines.disarm(socket);
+    }
+    res.once("close", () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      if (left === 0 && !socket.destroyed) deadlines.arm(socket, limits.idleTimeoutMs, "idle", () => socket.destroy());
+    });
+  });
+}
+
+// An HTTP/2 connection: its settings within the headers timeout, each stream's request within the request timeout,
+// and a session without streams closed after the idle timeout.
+function guardHttp2(
+  server: http2.Http2Server | http2.Http2SecureServer,
+  deadlines: Deadlines<net.Socket>,
+  limits: ConnectionLimits,
+  observer: ConnectionObserver,
+): void {
+  const streamDeadlines = new Deadlines<http2.ServerHttp2Stream>(observer);
+  server.on("session", (session: http2.Http2Session) => {
+    // Looked up when first needed (over TLS the session starts before the TLS socket's deadline is armed), and kept:
+    // a closed session no longer shows its socket.
+    let key: net.Socket | undefined;
+    const socket = () => (key ??= socketOf(session));
+    let open = 0;
+    const idle = () => {
+      const s = socket();
+      if (s) deadlines.arm(s, limits.idleTimeoutMs, "idle", () => closeSession(session));
+    };
+    session.once("remoteSettings", () => {
+      if (open === 0) idle();
+    });
+    session.on("stream", (stream: http2.ServerHttp2Stream) => {
+      open++;
+      const s = socket();
+      if (s) deadlines.disarm(s);
+      if (!stream.readableEnded && stream.state.remoteClose !== 1) {
+        streamDeadlines.arm(stream, limits.requestTimeoutMs, "request", () => stream.close(http2.constants.NGHTTP2_CANCEL));
+        stream.once("end", () => streamDeadlines.disarm(stream, "request"));
+      }
+      stream.once("close", () => {
+        streamDeadlines.disarm(stream);
+        if (--open === 0 && !session.destroyed) idle();
+      });
+    });
+    session.once("close", () => {
+      if (key) deadlines.disarm(key);
+    });
+  });
+}
+
+/** GOAWAY, then the connection is closed once the client has seen it (or at once, if it does not answer). */
+function closeSession(session: http2.Http2Session): void {
+  session.close();
+  setTimeout(() => session.destroy(), 1_000).unref();
 }
 
 function trackSession(sessions: Set<http2.Http2Session>, session: http2.Http2Session): void {

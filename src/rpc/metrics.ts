@@ -2,6 +2,7 @@
 // change-log sequence, and Node's process metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { StoreStats } from "../store/store.js";
+import type { ConnectionObserver } from "./connection-limits.js";
 
 export interface MetricsSources {
   writtenSequence: () => number;
@@ -39,6 +40,39 @@ export class Metrics {
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
+
+  private readonly openConnections = new Gauge({
+    name: "policy_open_connections",
+    help: "Open connections, by port (main or grpc); capped by --max-connections.",
+    labelNames: ["port"] as const,
+    registers: [this.registry],
+  });
+  private readonly refusedConnections = new Counter({
+    name: "policy_refused_connections_total",
+    help: "Connections closed on accept because --max-connections were open, by port.",
+    labelNames: ["port"] as const,
+    registers: [this.registry],
+  });
+  private readonly timedOutConnections = new Counter({
+    name: "policy_timed_out_connections_total",
+    help: "Connections or streams closed by a time-out, by port and phase (headers, request, idle).",
+    labelNames: ["port", "phase"] as const,
+    registers: [this.registry],
+  });
+
+  /** What the connection limits of `port` report. */
+  connections(port: "main" | "grpc"): ConnectionObserver {
+    const open = this.openConnections.labels(port);
+    const refused = this.refusedConnections.labels(port);
+    open.set(0);
+    refused.inc(0);
+    return {
+      opened: () => open.inc(),
+      closed: () => open.dec(),
+      refused: () => refused.inc(),
+      timedOut: (phase) => this.timedOutConnections.labels(port, phase).inc(),
+    };
+  }
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });

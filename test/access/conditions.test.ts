@@ -1,9 +1,11 @@
 // Conditional bindings at access checks: true, false and erroring conditions over `request.time`, `resource.name`
 // and `request.attributes`. An erroring condition makes its binding not apply and reads UNKNOWN_CONDITIONAL.
 import type { JsonValue } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   AccessState,
+  expectCode,
   createTree,
   explained,
   setBindings,
@@ -205,5 +207,30 @@ describe("how conditional and unconditional bindings combine", () => {
     const user = `user:${uniqueId("u")}@example.com`;
     await setBindings(api, tree.project, { role: "roles/readonly", members: ["user:someone-else@example.com"], condition: FROM_OFFICE });
     expect(await state(tree.project, user, "projects.get")).toBe(NOT_GRANTED);
+  });
+});
+
+describe("bounded cost (issue 13, item 1)", () => {
+  const REPLACE = "request.attributes.s.replace('a','aa').size() > 0";
+
+  test("a 100 KB attribute is refused as INVALID_ARGUMENT, at once", async () => {
+    const user = await grantedUnder(tree.project, "roles/readonly", REPLACE);
+    const started = performance.now();
+    await expectCode(state(tree.project, user, "projects.get", { s: "a".repeat(100_000) }), Code.InvalidArgument);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  test("an attribute within the limits that makes the condition exceed its budget reads unknown, quickly", async () => {
+    const user = await grantedUnder(tree.project, "roles/readonly", REPLACE);
+    const started = performance.now();
+    expect(await state(tree.project, user, "projects.get", { s: "a".repeat(16_000) })).toBe(UNKNOWN_CONDITIONAL);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(await state(tree.project, user, "projects.get", { s: "a".repeat(10) })).toBe(GRANTED);
+  });
+
+  test("attributes nested more than 8 levels are refused", async () => {
+    let deep: JsonValue = "x";
+    for (let i = 0; i < 10; i++) deep = { d: deep };
+    await expectCode(state(tree.project, "user:ada@example.com", "projects.get", { deep }), Code.InvalidArgument);
   });
 });

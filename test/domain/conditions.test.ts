@@ -178,3 +178,57 @@ describe("evaluation cost is bounded", () => {
     expect(refusal('request.attributes["l"].all(a, request.attributes["l"].all(b, a == b))')).toMatch(/may not be nested/);
   });
 });
+
+describe("hardening: a condition cannot freeze the server (issue 13, item 1)", () => {
+  const a400 = "a".repeat(400);
+
+  test("the n^4 replace that froze both ports for 42.8 s is refused at write time, at once", () => {
+    const started = performance.now();
+    const reason = refusal(`'${a400}'.replace('a','${a400}').replace('a','aa').size() > 0`);
+    expect(reason).toMatch(/may build a value of \d+ characters or elements; at most 65536/);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  test("a 2,000-term sum (a stack overflow in the planner) is refused as too deeply nested", () => {
+    expect(refusal(`${Array(2000).fill("1").join("+")} > 0`)).toMatch(/nested more than 32 levels/);
+  });
+
+  test("2,000 nested parentheses (a stack overflow in the parser) are refused as too deeply nested", () => {
+    expect(refusal(`${"(".repeat(2000)}true${")".repeat(2000)}`)).toMatch(/nested more than 32 levels/);
+  });
+
+  test("a long && chain stays shallow and compiles", () => {
+    expect(compiled(Array(40).fill('resource.type == "project"').join(" && "))).toBeDefined();
+  });
+
+  test("an invalid constant regular expression is refused", () => {
+    expect(refusal("resource.name.matches('(')")).toMatch(/invalid regular expression/);
+  });
+
+  test("a valid constant regular expression compiles", () => {
+    expect(compiled("resource.name.matches('^projects/prj_[a-z0-9]+$')")).toBeDefined();
+  });
+
+  test("an expression estimated too expensive is refused", () => {
+    expect(refusal("request.attributes.s.split('').map(x, x + x).size() > 0")).toMatch(/too expensive: estimated cost/);
+  });
+
+  test("at run time, a stored condition over a large attribute stops at its budget, quickly, as an error", () => {
+    const condition = compiled("request.attributes.s.replace('a','aa').size() > 0");
+    for (const size of [16_000, 100_000]) {
+      const started = performance.now();
+      const result = condition.evaluate(input({ attrs: { s: "a".repeat(size) } }));
+      expect(result).toBeInstanceOf(Error);
+      expect((result as Error).message).toMatch(/budget|at most 65536/);
+      expect(performance.now() - started).toBeLessThan(1_000);
+    }
+    expect(condition.evaluate(input({ attrs: { s: "a".repeat(100) } }))).toBe(true);
+  });
+
+  test("a value over the limit is an error even where || would have ignored it", () => {
+    const condition = compiled("request.attributes.s.replace('a','aa').size() > 0 || true");
+    expect(condition.evaluate(input({ attrs: { s: "a" } }))).toBe(true);
+    // CEL's || absorbs an error on one side when the other is true; a side stopped by a limit still makes it unknown.
+    expect(condition.evaluate(input({ attrs: { s: "a".repeat(40_000) } }))).toBeInstanceOf(Error);
+  });
+});

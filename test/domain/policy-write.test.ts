@@ -8,8 +8,9 @@ import {
   type AuditConfig,
   type Policy,
 } from "../../gen/policy/v1/policy_pb.js";
+import { Policies } from "../../src/domain/policies.js";
 import { planPolicyWrite } from "../../src/domain/policy-write.js";
-import { BEFORE_2027, binding, policy, project, serviceError } from "./fixtures.js";
+import { BEFORE_2027, binding, defaultSchema, policy, project, serviceError } from "./fixtures.js";
 
 const STORED_ETAG = new Uint8Array([1, 2, 3, 4]);
 const OTHER_ETAG = new Uint8Array([9, 9, 9, 9]);
@@ -252,5 +253,19 @@ describe("the resulting version", () => {
     const current = stored({ version: 3, bindings: [bobUntil2027] });
     const requested = policy({ version: 3, bindings: [ada], etag: STORED_ETAG });
     expect(planPolicyWrite(project, requested, undefined, current).policy.version).toBe(1);
+  });
+});
+
+describe("conditions are compiled before the write transaction (issue 13, item 1)", () => {
+  test("SetPolicy with an invalid condition is refused without opening a transaction", async () => {
+    let transactions = 0;
+    // Only updatePolicy is reached by set(); it is the store's write transaction.
+    const store = { updatePolicy: async () => void transactions++ } as never;
+    const policies = new Policies(store, defaultSchema, undefined as never);
+    const requested = policy({ version: 3, bindings: [binding("roles/owner", ["user:ada@example.com"], "resource.name.matches('(')")] });
+    await expect(policies.set({ resource: "projects/p1", policy: requested } as never, {} as never)).rejects.toMatchObject({
+      code: "invalid_argument",
+    });
+    expect(transactions).toBe(0);
   });
 });

@@ -179,15 +179,13 @@ function frame(payload: Uint8Array, flag = 0, declaredLength = payload.length): 
 
 /**
  * Statuses the transport libraries generate themselves for a body they cannot read, before any code of this service
- * runs. For gRPC they are what gRPC's status-code table (grpc/grpc doc/statuscodes.md) prescribes: "Error parsing
- * request proto: INTERNAL", "Request cardinality violation: UNIMPLEMENTED". For the Connect protocol, connect-es
- * answers an undecodable protobuf body with INTERNAL (HTTP 500) too, pinned by a test below. Each is matched exactly, on its own transport; anything else is a failure.
+ * runs, as gRPC's status-code table (grpc/grpc doc/statuscodes.md) prescribes: "Request cardinality violation:
+ * UNIMPLEMENTED". (An undecodable request message is INVALID_ARGUMENT on both ports, as grpc-go and grpc-java answer
+ * it: see src/rpc/undecodable.ts.) Each is matched exactly, on its own transport; anything else is a failure.
  */
 const LIBRARY_STATUSES: { transport: RegExp; code: string; message: RegExp }[] = [
-  { transport: /^(connect|grpc main)$/, code: "internal", message: /^parse binary: / },
   { transport: /^grpc main$/, code: "internal", message: /^received compressed envelope, but do not know how to decompress$/ },
   { transport: /^grpc main$/, code: "unimplemented", message: /^protocol error: (missing input message|received extra input message) for unary method$/ },
-  { transport: /^grpc port$/, code: "internal", message: /^Error deserializing request$/ },
   { transport: /^grpc port$/, code: "unimplemented", message: /^Received (no|a second) request message for server streaming method \/policy\.v1\.\w+\/\w+$/ },
 ];
 const libraryStatuses = new Map<string, number>();
@@ -417,24 +415,60 @@ describe("fuzz", { timeout: 180_000 }, () => {
     );
   });
 
-  test("gRPC (both ports): an undecodable request protobuf is INTERNAL, as gRPC's status-code table prescribes", async () => {
-    const body = frame(new Uint8Array([0x0a, 0xff]));
-    const main = await grpcPost(server.url, "/policy.v1.PolicyService/GetPolicy", body, "grpc main");
-    const port = await grpcPost(`http://${server.grpcAddress}`, "/policy.v1.PolicyService/GetPolicy", body, "grpc port");
-    expect([main.code, port.code]).toEqual(["internal", "internal"]);
-    // Nothing of the server's internals in the message.
-    expect(main.message).toMatch(/^parse binary: /);
-    expect(port.message).toBe("Error deserializing request");
+  test("an undecodable request protobuf is INVALID_ARGUMENT on both ports and every protocol (issue 13, item 11)", async () => {
+    const bytes = new Uint8Array([0x0a, 0xff]);
+    const path = "/policy.v1.PolicyService/GetPolicy";
+    const main = await grpcPost(server.url, path, frame(bytes), "grpc main");
+    const port = await grpcPost(`http://${server.grpcAddress}`, path, frame(bytes), "grpc port");
+    const connect = await connectPost(path, bytes, "application/proto");
+    expect([main.code, port.code, connect.code, connect.http]).toEqual(["invalid_argument", "invalid_argument", "invalid_argument", 400]);
+    for (const answer of [main, port, connect]) expect(answer.message).not.toMatch(LEAKS);
+    // gRPC-Web: the status is in the trailer frame at the end of the body.
+    const web = await fetch(`${server.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+      body: Buffer.from(frame(bytes)),
+    });
+    expect(Buffer.from(await web.arrayBuffer()).toString("latin1")).toMatch(/grpc-status: ?3\b/);
   });
 
-  // connect-es maps a protobuf parse failure to INTERNAL (createBinarySerialization), as gRPC's status-code table
-  // does for gRPC; for the Connect protocol INVALID_ARGUMENT (400) would be kinder, as an undecodable JSON body already
-  // is. Pinned here so that a library change is noticed; the closing note of issue 8 records it.
-  test("Connect protocol: an undecodable protobuf body is INTERNAL (connect-es), with no detail leaked", async () => {
-    const answer = await connectPost("/policy.v1.PolicyService/GetPolicy", new Uint8Array([0x0a, 0xff]), "application/proto");
-    expect(answer.code).toBe("internal");
-    expect(answer.message).toMatch(/^parse binary: /);
-    expect(answer.message).not.toMatch(LEAKS);
+  // The inputs of issue 13 (items 1 and 3), each on both ports and over Connect: a clear error, never INTERNAL.
+  test("the hardening inputs: expensive or invalid conditions, large attributes, long names and members, many bindings", async () => {
+    const a400 = "a".repeat(400);
+    const conditional = (expression: string) => ({
+      resource: real[0]!,
+      policy: { version: 3, bindings: [{ role: "roles/owner", members: ["user:ada@example.com"], condition: { expression } }] },
+    });
+    const setPolicies: [string, JsonValue][] = [
+      ["freeze", conditional(`'${a400}'.replace('a','${a400}').replace('a','aa').size() > 0`)],
+      ["2,000 terms", conditional(`${Array(2000).fill("1").join("+")} > 0`)],
+      ["invalid regex", conditional("resource.name.matches('(')")],
+      ["5,000 empty bindings", { resource: real[0]!, policy: { bindings: Array.from({ length: 5_000 }, () => ({ role: "roles/owner", members: [] })) } }],
+      ["3.9 MB member", { resource: real[0]!, policy: { bindings: [{ role: "roles/owner", members: [`user:${"a".repeat(3_900_000)}@example.com`] }] } }],
+      ["1,242-character name", { resource: `projects/${"x".repeat(1_242)}`, policy: {} }],
+      ["10k-character name", { resource: `projects/${"x".repeat(10_000)}`, policy: {} }],
+    ];
+    const checks: [string, JsonValue][] = [
+      ["100 KB attribute", { resource: real[2]!, principals: ["user:ada@example.com"], permissions: ["projects.get"], attributes: { s: "a".repeat(100_000) } }],
+    ];
+    const requests = [
+      ...setPolicies.map(([what, json]) => [what, PolicyService.method.setPolicy, json] as const),
+      ...checks.map(([what, json]) => [what, AccessService.method.checkAccess, json] as const),
+    ];
+    for (const [what, method, json] of requests) {
+      const path = `/${method.parent.typeName}/${method.name}`;
+      const bytes = toBinary(method.input, fromJson(method.input, json));
+      const answers = [
+        await connectPost(path, JSON.stringify(json), "application/json"),
+        await grpcPost(server.url, path, frame(bytes), "grpc main"),
+        await grpcPost(`http://${server.grpcAddress}`, path, frame(bytes), "grpc port"),
+      ];
+      for (const answer of answers) {
+        expectHealthy(answer, `${what} (${answer.transport})`);
+        expect(answer.code, `${what} (${answer.transport})`).toBe("invalid_argument");
+        expect(Buffer.byteLength(answer.message), `${what} (${answer.transport})`).toBeLessThanOrEqual(1024);
+      }
+    }
   });
 
   test("afterwards: the server answers, health is SERVING on both ports, and the data is byte-identical", async () => {

@@ -10,7 +10,7 @@ import {
   type CheckAccessResponse,
 } from "../../../gen/policy/v1/access_service_pb.js";
 import type { AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
-import { ServiceError, Violations, notFound } from "../../errors.js";
+import { ServiceError, Violations, notFound, quoted } from "../../errors.js";
 import type { Store, StoredPolicy } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
 import type { ResourceSchema as Schema } from "../schema/schema.js";
@@ -19,6 +19,10 @@ import { CallResources, ResolvedResource } from "./resolved.js";
 import { Subject } from "./subject.js";
 
 export const MAX_PERMISSIONS = 100;
+/** Size of a CheckAccess request's attributes: characters of keys and strings, plus one per value (docs/security.md). */
+export const MAX_ATTRIBUTES_SIZE = 16_384;
+/** Nesting of structs and lists in the attributes. */
+export const MAX_ATTRIBUTE_DEPTH = 8;
 const NO_ATTRIBUTES: ReadonlyMap<string, unknown> = new Map();
 
 export class Access {
@@ -47,6 +51,7 @@ export class Access {
     const subject = Subject.of(request.principals, violations, "principals");
     validatePermissions(this.schema, request.permissions, violations, "permissions");
     if (request.minSequence < 0n) violations.add("min_sequence", "must not be negative");
+    validateAttributes(request.attributes, violations, "attributes");
     violations.throwIfAny();
 
     // The answer reflects at least every write up to the sequence read before the chain.
@@ -129,11 +134,39 @@ export function validatePermissions(schema: Schema, permissions: readonly string
   if (permissions.length > MAX_PERMISSIONS) violations.add(field, `at most ${MAX_PERMISSIONS} per request`);
   permissions.forEach((p, i) => {
     if (p.includes("*")) {
-      violations.add(`${field}[${i}]`, `"${p}": wildcards are not allowed; name concrete permissions`);
+      violations.add(`${field}[${i}]`, `${quoted(p)}: wildcards are not allowed; name concrete permissions`);
     } else if (!schema.permissions.has(p)) {
-      violations.add(`${field}[${i}]`, `unknown permission "${p}"; no role of the schema grants it`);
+      violations.add(`${field}[${i}]`, `unknown permission ${quoted(p)}; no role of the schema grants it`);
     }
   });
+}
+
+/** Attributes within MAX_ATTRIBUTES_SIZE and MAX_ATTRIBUTE_DEPTH: a condition's work grows with what it reads. */
+function validateAttributes(attributes: Record<string, Value>, violations: Violations, field: string): void {
+  let size = 0;
+  let depth = 0;
+  const measure = (value: Value, level: number): void => {
+    depth = Math.max(depth, level);
+    if (level > MAX_ATTRIBUTE_DEPTH || size > MAX_ATTRIBUTES_SIZE) return;
+    size += 1;
+    const kind = value.kind;
+    if (kind.case === "stringValue") size += kind.value.length;
+    else if (kind.case === "listValue") kind.value.values.forEach((v) => measure(v, level + 1));
+    else if (kind.case === "structValue") {
+      for (const [k, v] of Object.entries(kind.value.fields)) {
+        size += k.length;
+        measure(v, level + 1);
+      }
+    }
+  };
+  for (const [key, value] of Object.entries(attributes)) {
+    size += key.length;
+    measure(value, 1);
+  }
+  if (size > MAX_ATTRIBUTES_SIZE) {
+    violations.add(field, `larger than ${MAX_ATTRIBUTES_SIZE} (characters of keys and strings, plus one per value)`);
+  }
+  if (depth > MAX_ATTRIBUTE_DEPTH) violations.add(field, `nested more than ${MAX_ATTRIBUTE_DEPTH} levels deep`);
 }
 
 /** google.protobuf.Value as the plain value CEL reads (numbers as double, structs as maps). */

@@ -1,5 +1,5 @@
 // The subject of an access check: the principals the caller says it is, and what binding members match it.
-import { Violations } from "../../errors.js";
+import { Violations, quoted } from "../../errors.js";
 import { ALL_AUTHENTICATED_USERS, ALL_USERS, canonicalMember } from "../members.js";
 
 export const MAX_PRINCIPALS = 1000;
@@ -22,7 +22,7 @@ export class Subject {
     principals.forEach((principal, i) => {
       const result = canonicalMember(principal);
       if ("error" in result || !PRINCIPAL_KINDS.some((k) => result.member.startsWith(k))) {
-        violations.add(`${field}[${i}]`, `"${principal}" is not a principal; expected user:{email}, serviceAccount:{email}, group:{id}, principal://… or principalSet://…`);
+        violations.add(`${field}[${i}]`, `${quoted(principal)} is not a principal; expected user:{email}, serviceAccount:{email}, group:{id}, principal://… or principalSet://…`);
         return;
       }
       matching.add(result.member);
