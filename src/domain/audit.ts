@@ -21,7 +21,11 @@ export class Audit {
     private readonly pageTokens: PageTokens,
   ) {}
 
-  async list(req: ListAuditEntriesRequest): Promise<AuditPage> {
+  /**
+   * `wholeHistory`: also the entries of earlier, deleted resources of the same name (administrators); otherwise only
+   * those of the resource registered under the name now, so a new owner never reads a predecessor's history.
+   */
+  async list(req: ListAuditEntriesRequest, wholeHistory: boolean): Promise<AuditPage> {
     requireResourceName(this.schema, "resource", req.resource);
     const violations = new Violations();
     checkTimestamp(req.startTime, "start_time", violations);
@@ -39,6 +43,7 @@ export class Audit {
           startMs: ms(req.startTime),
           endMs: ms(req.endTime),
           afterSeq: after === undefined ? undefined : Number(after),
+          currentOnly: !wholeHistory,
           limit,
         }),
       (record) => String(record.seq),

@@ -60,7 +60,7 @@ export function routes(services: Services): (router: ServiceRegistry) => void {
     router.service(PolicyService, policyService(services.policies, services.authorizer));
     router.service(ResourceService, resourceService(services.resources, services.authorizer));
     router.service(AccessService, accessService(services.access, services.authorizer));
-    router.service(AuditService, auditService(services.audit));
+    router.service(AuditService, auditService(services.audit, services.authorizer));
     router.service(WatchService, watchService(services.watch));
     router.service(SyncService, syncService(services.sync));
     router.service(DenyPolicyService, denyPolicyService(services.denyPolicies));

@@ -82,6 +82,11 @@ export interface AuditQuery {
   /** Epoch milliseconds, exclusive. */
   endMs?: number;
   afterSeq?: number;
+  /**
+   * Only the rows of the resource registered under this name now (from its creation on): the history of an earlier,
+   * deleted resource of the same name is left out — nothing when no resource has the name.
+   */
+  currentOnly?: boolean;
   limit: number;
 }
 

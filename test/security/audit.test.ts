@@ -239,6 +239,26 @@ describe("ListAuditEntries needs audit.list", () => {
   });
 });
 
+test("history follows the resource, not the name: a new owner of a reused name sees none of its predecessor's", async () => {
+  const first = `organizations/${uniqueId("hist")}`;
+  const second = `organizations/${uniqueId("hist")}`;
+  const project = `projects/${uniqueId("reused")}`;
+  const newOwner = await as("nora@example.com");
+  for (const org of [first, second]) await admin.resources.createResource({ resource: { name: org } });
+  await admin.policies.setPolicy({ resource: second, policy: { bindings: [binding("roles/owner", "user:nora@example.com")] } });
+  await admin.resources.createResource({ resource: { name: project, parent: first } });
+  await admin.policies.setPolicy({ resource: project, policy: { bindings: [binding("roles/readonly", "user:secret@example.com")] } });
+  await admin.resources.deleteResource({ name: project });
+  await newOwner.resources.createResource({ resource: { name: project, parent: second } });
+
+  const seen = (await newOwner.audit.listAuditEntries({ resource: project })).entries;
+  expect(seen.map((e) => e.action)).toEqual(["resource.create"]);
+  expect(seen[0]!.principal).toBe("user:nora@example.com");
+  // Administrators keep the whole history of the name, deleted predecessors included.
+  const everything = (await admin.audit.listAuditEntries({ resource: project })).entries;
+  expect(everything.map((e) => e.action)).toEqual(["resource.create", "policy.set", "resource.delete", "resource.create"]);
+});
+
 test("no token is stored: the database holds principals, never credentials", async () => {
   const org = `organizations/${uniqueId("secret")}`;
   await admin.resources.createResource({ resource: { name: org } });

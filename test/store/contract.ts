@@ -394,6 +394,19 @@ export function storeContract(factory: StoreFactory): void {
         expect(await store.listAuditRecords({ resource: CLOUD, startMs: log[2]!.timeMs + 60_000, limit: 10 })).toEqual([]);
       });
 
+      test("currentOnly keeps the history of the resource under the name now, not of an earlier one deleted", async () => {
+        await grant(store, PROJECT, "user:old@example.com");
+        await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
+        await store.createResource({ name: PROJECT, parent: OTHER_ORG, type: "project", displayName: "" }, actor);
+        await grant(store, PROJECT, "user:new@example.com");
+        const all = await store.listAuditRecords({ resource: PROJECT, limit: 20 });
+        expect(all.map((r) => r.action)).toEqual(["resource.create", "policy.set", "resource.delete", "resource.create", "policy.set"]);
+        const current = await store.listAuditRecords({ resource: PROJECT, currentOnly: true, limit: 20 });
+        expect(current).toEqual(all.slice(3));
+        await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
+        expect(await store.listAuditRecords({ resource: PROJECT, currentOnly: true, limit: 20 })).toEqual([]);
+      });
+
       test("a cascade delete logs one row per resource deleted", async () => {
         await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
         for (const name of [CLOUD, PROJECT]) {

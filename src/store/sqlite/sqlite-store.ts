@@ -506,6 +506,8 @@ export class SqliteStore implements Store {
       where.push("time < @end");
       params.end = query.endMs;
     }
+    // Names are unique at any moment: every row of the name since the current resource's creation is about it.
+    if (query.currentOnly) where.push("seq >= (SELECT create_seq FROM resources WHERE name = @resource)");
     const rows = this
       .prepared(`SELECT seq, time, principal, action, resource, etag_before, etag_after FROM change_log
         WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`)
