@@ -10,6 +10,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from policy.v1 import policy_pb2, policy_service_pb2, policy_service_pb2_grpc
 from policy.v1 import resource_pb2, resource_service_pb2, resource_service_pb2_grpc
+from policy.v1 import watch_service_pb2, watch_service_pb2_grpc
 
 TARGET = os.environ["POLICY_TARGET"]
 
@@ -72,6 +73,29 @@ class PythonClientTest(unittest.TestCase):
             )
         self.assertEqual(raised.exception.code(), grpc.StatusCode.ABORTED)
         self.assertIn("read it again", raised.exception.details())
+
+    def test_watch_streams_the_subtree_in_order_and_resumes_after_a_sequence(self):
+        watch = watch_service_pb2_grpc.WatchServiceStub(self.channel)
+        request = watch_service_pb2.WatchRequest(after_sequence=0, subtree=self.org)
+        stream = watch.Watch(request, timeout=20)
+        changes = []
+        for response in stream:
+            if response.WhichOneof("event") == "change":
+                changes.append(response.change)
+            if len(changes) == 2:
+                break
+        stream.cancel()
+        self.assertEqual([c.resource for c in changes], [self.org, self.cloud])
+        self.assertEqual(changes[0].kind, watch_service_pb2.CHANGE_KIND_RESOURCE_CREATED)
+        self.assertEqual(changes[1].parent, self.org)
+        self.assertLess(changes[0].sequence, changes[1].sequence)
+        # Resuming after the first change starts exactly at the second.
+        resumed = watch.Watch(
+            watch_service_pb2.WatchRequest(after_sequence=changes[0].sequence, subtree=self.org), timeout=20
+        )
+        first = next(r for r in resumed if r.WhichOneof("event") == "change")
+        resumed.cancel()
+        self.assertEqual(first.change.sequence, changes[1].sequence)
 
     def test_invalid_member_carries_a_bad_request_detail(self):
         bad = policy_pb2.Policy(bindings=[policy_pb2.Binding(role="roles/readonly", members=["bob"])])

@@ -99,6 +99,32 @@ test("a resume gets exactly the changes after the sequence; bad requests are INV
   expect(ConnectError.from(ahead.error()).code).toBe(Code.OutOfRange);
 });
 
+test("deny policies and custom roles are changes too, with what they now say", async () => {
+  const { watch } = watchClients(transports.grpc!);
+  const f = follow(watch, { subtree: ORG });
+  await f.until((x) => x.messages.length > 0);
+  const rule = { deniedPrincipals: ["user:mallory@example.com"], deniedPermissions: ["projects.delete"] };
+  const deny = await server.connect.denyPolicies.setDenyPolicy({ resource: PROJECT, denyPolicy: { rules: [rule] } });
+  await server.connect.denyPolicies.deleteDenyPolicy({ resource: PROJECT });
+  const role = await server.connect.roles.createRole({ parent: ORG, roleId: "watcher", role: { includedPermissions: ["projects.get"] } });
+  await server.connect.roles.deleteRole({ name: role.name });
+  await f.until((x) => x.changes().length >= 4);
+  await f.stop();
+  const [set, deleted, created, removed] = f.changes();
+  expect([set!.kind, deleted!.kind, created!.kind, removed!.kind]).toEqual([
+    ChangeKind.DENY_POLICY_SET,
+    ChangeKind.DENY_POLICY_DELETED,
+    ChangeKind.ROLE_CHANGED,
+    ChangeKind.ROLE_CHANGED,
+  ]);
+  expect(set!.resource).toBe(PROJECT);
+  expect(set!.denyPolicy?.rules[0]?.deniedPrincipals).toEqual(["user:mallory@example.com"]);
+  expect(set!.denyPolicy?.etag).toEqual(deny.etag);
+  expect(created!.resource).toBe(ORG);
+  expect(created!.role?.name).toBe(role.name);
+  expect(removed!.role?.deleted).toBe(true);
+});
+
 test("a resume from before the retained log is OUT_OF_RANGE naming the oldest sequence", async () => {
   const other = new SqliteStore(server.db);
   const latest = await other.latestSequence();
