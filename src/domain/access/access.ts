@@ -109,14 +109,23 @@ export class Access {
 
   /** Whether `identities` hold `permission` on each link of `chain` (each link's own chain is the rest of it). */
   holdsAlong(chain: readonly StoredPolicy[], identities: readonly string[], permission: string): boolean[] {
-    const input = {
+    const input = this.trustedInput(identities, permission);
+    return chain.map((_, i) => checkChain(this.schema, chain.slice(i), input)?.[0]?.state === AccessState.GRANTED);
+  }
+
+  /** Whether `identities` hold `permission` on the first link of `chain` (the resource the chain is of). */
+  holdsIn(chain: readonly StoredPolicy[], identities: readonly string[], permission: string): boolean {
+    return checkChain(this.schema, chain, this.trustedInput(identities, permission))?.[0]?.state === AccessState.GRANTED;
+  }
+
+  private trustedInput(identities: readonly string[], permission: string) {
+    return {
       subject: Subject.of(identities, new Violations(), "principals"),
       permissions: [permission],
       attributes: NO_ATTRIBUTES,
       requestTime: timestampNow(),
       explain: false,
     };
-    return chain.map((_, i) => checkChain(this.schema, chain.slice(i), input)?.[0]?.state === AccessState.GRANTED);
   }
 }
 
@@ -129,17 +138,22 @@ export type Disclosure = (chain: readonly StoredPolicy[]) => readonly boolean[] 
 export function validatePermissions(schema: Schema, permissions: readonly string[], violations: Violations, field: string): void {
   if (permissions.length === 0) violations.add(field, "name at least one permission, e.g. projects.get");
   if (permissions.length > MAX_PERMISSIONS) violations.add(field, `at most ${MAX_PERMISSIONS} per request`);
-  permissions.forEach((p, i) => {
-    if (p.includes("*")) {
-      violations.add(`${field}[${i}]`, `"${p}": wildcards are not allowed; name concrete permissions`);
-    } else if (!schema.permissions.has(p)) {
-      violations.add(`${field}[${i}]`, `unknown permission "${p}"; no role of the schema grants it`);
-    }
-  });
+  permissions.forEach((p, i) => validatePermission(schema, p, violations, `${field}[${i}]`));
+}
+
+/** One concrete permission the schema knows. */
+export function validatePermission(schema: Schema, permission: string, violations: Violations, field: string): void {
+  if (permission === "") {
+    violations.add(field, "is required, e.g. projects.get");
+  } else if (permission.includes("*")) {
+    violations.add(field, `"${permission}": wildcards are not allowed; name concrete permissions`);
+  } else if (!schema.permissions.has(permission)) {
+    violations.add(field, `unknown permission "${permission}"; no role of the schema grants it`);
+  }
 }
 
 /** google.protobuf.Value as the plain value CEL reads (numbers as double, structs as maps). */
-function plainValue(value: Value): unknown {
+export function plainValue(value: Value): unknown {
   const kind = value.kind;
   switch (kind.case) {
     case "structValue":
