@@ -51,6 +51,7 @@ interface Position {
 
 export class Lookups {
   private readonly rolesByPermission = new Map<string, string[]>();
+  private readonly reachByTypes = new Map<string, "none" | "self" | "any">();
 
   constructor(
     private readonly store: LookupStore,
@@ -159,7 +160,25 @@ export class Lookups {
         );
       }
       const point = ahead.shift();
-      position = point && { root: point.name, next: point.subtreeEnd };
+      if (!point) {
+        position = undefined;
+        break;
+      }
+      position = { root: point.name, next: point.subtreeEnd };
+      const pointType = typeOfName(this.schema, point.name);
+      const reach = typeof pointType === "string" ? "any" : this.reach(pointType.name, request.resourceType);
+      if (reach === "none") {
+        // A grant on a type that cannot have resources of the asked type beneath it (e.g. on a project, asking
+        // for clouds): nothing to read.
+        budget--;
+        position = { next: point.subtreeEnd };
+      } else if (reach === "self") {
+        // Of the asked type, and no resource of that type can be beneath it: the grant point is its whole range.
+        budget--;
+        const access = await this.accessOn(point.name, subject, request.permission, evaluation, visible);
+        if (access) found.push(access);
+        position = { next: point.subtreeEnd };
+      }
     }
     return create(LookupResourcesResponseSchema, {
       resources: found,
@@ -206,6 +225,30 @@ export class Lookups {
     else state = result.state;
     const conditional = !matched.some((e) => e.condition === undefined);
     return applyDenialsToResource(chain, subject.members, permission, create(ResourceAccessSchema, { resource: name, state, conditional }));
+  }
+
+  /**
+   * Which resources of type `wanted` the subtree of a resource of type `type` can hold, by the schema's parent
+   * rules: none, only the resource itself, or any number.
+   */
+  private reach(type: string, wanted: string): "none" | "self" | "any" {
+    const key = `${type} ${wanted}`;
+    let reach = this.reachByTypes.get(key);
+    if (!reach) {
+      const below = new Set<string>();
+      const visit = (parent: string) => {
+        for (const child of this.schema.types.values()) {
+          if (child.parents.includes(parent) && !below.has(child.name)) {
+            below.add(child.name);
+            visit(child.name);
+          }
+        }
+      };
+      visit(type);
+      reach = below.has(wanted) ? "any" : type === wanted ? "self" : "none";
+      this.reachByTypes.set(key, reach);
+    }
+    return reach;
   }
 
   /** The names of the roles that grant `permission` on some type (the member index is by role name). */
