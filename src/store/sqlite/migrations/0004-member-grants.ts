@@ -41,10 +41,14 @@ export function backfill(db: Sqlite.Database): void {
   const insert = db.prepare(
     `INSERT OR IGNORE INTO member_grants (member, role, path, resource_id) VALUES (@member, @role, @path, @id)`,
   );
-  const policies = db.prepare<[], { id: number; path: string; policy: Uint8Array }>(
-    `SELECT r.id, r.path, pol.policy FROM policies pol JOIN resources r ON r.id = pol.resource_id WHERE pol.binding_count > 0`,
+  // In batches by id: a connection cannot write while it iterates a query, and all of them at once may not fit.
+  const batch = db.prepare<[number], { id: number; path: string; policy: Uint8Array }>(
+    `SELECT r.id, r.path, pol.policy FROM policies pol JOIN resources r ON r.id = pol.resource_id
+     WHERE pol.binding_count > 0 AND pol.resource_id > ? ORDER BY pol.resource_id LIMIT 1000`,
   );
-  for (const row of policies.iterate()) {
-    for (const grant of grantRows(fromBinary(PolicySchema, row.policy).bindings)) insert.run({ ...grant, path: row.path, id: row.id });
+  for (let rows = batch.all(0); rows.length > 0; rows = batch.all(rows.at(-1)!.id)) {
+    for (const row of rows) {
+      for (const grant of grantRows(fromBinary(PolicySchema, row.policy).bindings)) insert.run({ ...grant, path: row.path, id: row.id });
+    }
   }
 }
