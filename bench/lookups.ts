@@ -187,6 +187,10 @@ say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.v
   + `(load average ${load1!.toFixed(1)} / ${load5!.toFixed(1)} over 1 / 5 min at the end): read the ratios more than the milliseconds.`);
 say(`In-process through the Lookups facade (no RPC), ${ITERATIONS} timed calls per cell after a warm-up; page size ${PAGE}; `
   + `p50 / p99 in ms. Command: \`npm run bench:lookups -- --sizes=${SIZES.join(",")}\`.`);
+say("`cache`: the read cache as the server runs it, warm (the same page asked again); `SQLite`: the bare store, every "
+  + "candidate's chain read from SQLite (the OS page cache warm). Org: one principal granted at the organization, so "
+  + "every project matches (1M resources: ~920k results); scattered: one principal granted on 1,000 projects spread over "
+  + "the hierarchy (at 1k resources, on every project); who-can: a project at depth 10 with a policy on every level.");
 say("");
 say(`| resources (index rows, load s) | store | ${SCENARIOS.join(" | ")} |`);
 say(`| --- | --- | ${SCENARIOS.map(() => "---:").join(" | ")} |`);
