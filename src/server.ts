@@ -31,6 +31,7 @@ import { readAuditInterceptor } from "./rpc/read-audit.js";
 import type { Authenticator } from "./rpc/auth/authenticator.js";
 import { createAuthentication } from "./rpc/auth/setup.js";
 import { Authorizer } from "./domain/access/authorizer.js";
+import { Lookups } from "./domain/access/lookups.js";
 import { Audit } from "./domain/audit.js";
 import { ChangeFeed } from "./domain/change-feed.js";
 import { pruneChangeLog } from "./domain/retention.js";
@@ -155,6 +156,7 @@ async function domainServices(
     policies: new Policies(store, schema, pageTokens, sync),
     resources: new Resources(store, schema, pageTokens),
     access,
+    lookups: new Lookups(store, schema, pageTokens),
     audit: new Audit(store, schema, pageTokens),
     authorizer,
     watch: new Watch(feed, access, authorizer, schema),

@@ -1,13 +1,21 @@
-// AccessService: thin adapter from RPC messages to the Access facade.
+// AccessService: thin adapter from RPC messages to the Access and Lookups facades.
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import type { Access } from "../domain/access/access.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
+import type { Lookups } from "../domain/access/lookups.js";
+import { permissionOn } from "../domain/names.js";
 import { callerOf, resolvedOf } from "./context.js";
 
-export function accessService(access: Access, authorizer: Authorizer): ServiceImpl<typeof AccessService> {
+export function accessService(access: Access, lookups: Lookups, authorizer: Authorizer): ServiceImpl<typeof AccessService> {
   return {
     checkAccess: (req, ctx) =>
       access.check(req, resolvedOf(ctx, req.resource), (chain) => authorizer.disclosed(callerOf(ctx), chain, () => "access.check")),
+    lookupMembers: (req, ctx) =>
+      lookups.members(req, resolvedOf(ctx, req.resource), (chain) =>
+        authorizer.disclosed(callerOf(ctx), chain, (link) => permissionOn(link, "getPolicy")),
+      ),
+    lookupResources: (req, ctx) =>
+      lookups.resources(req, (chain) => authorizer.holdsIn(callerOf(ctx), chain, permissionOn(chain[0]!.resource.name, "getPolicy"))),
   };
 }

@@ -11,6 +11,7 @@ import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
 import { WatchService } from "../../gen/policy/v1/watch_service_pb.js";
 import type { Access } from "../domain/access/access.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
+import type { Lookups } from "../domain/access/lookups.js";
 import type { Audit } from "../domain/audit.js";
 import type { DenyPolicies } from "../domain/deny-policies.js";
 import type { Roles } from "../domain/roles.js";
@@ -31,6 +32,7 @@ export interface Services {
   policies: Policies;
   resources: Resources;
   access: Access;
+  lookups: Lookups;
   audit: Audit;
   authorizer: Authorizer;
   watch: Watch;
@@ -59,7 +61,7 @@ export function routes(services: Services): (router: ServiceRegistry) => void {
   return (router) => {
     router.service(PolicyService, policyService(services.policies, services.authorizer));
     router.service(ResourceService, resourceService(services.resources, services.authorizer));
-    router.service(AccessService, accessService(services.access, services.authorizer));
+    router.service(AccessService, accessService(services.access, services.lookups, services.authorizer));
     router.service(AuditService, auditService(services.audit, services.authorizer));
     router.service(WatchService, watchService(services.watch));
     router.service(SyncService, syncService(services.sync));

@@ -19,7 +19,11 @@ import type {
   AuditQuery,
   AuditRecord,
   ChangesSince,
+  GrantPoint,
+  GrantQuery,
   HierarchyReader,
+  ListedResource,
+  SubtreeQuery,
   ListedPolicy,
   NewResource,
   PolicyQuery,
@@ -156,6 +160,15 @@ export class CachingStore implements Store {
 
   listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
     return this.inner.listPolicies(query);
+  }
+
+  // Listings are read from the database: they are ranges, not the keys this cache holds.
+  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
+    return this.inner.listGrantPoints(query);
+  }
+
+  listSubtree(query: SubtreeQuery): Promise<ListedResource[]> {
+    return this.inner.listSubtree(query);
   }
 
   listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {

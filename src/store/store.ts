@@ -74,6 +74,50 @@ export interface ListedPolicy extends StoredPolicy {
   cursor: string;
 }
 
+// --- Reverse lookups (who can, what can) ---
+//
+// Cursors order the hierarchy: a resource's cursor sorts (as strings, by code unit) before its descendants', and
+// its subtree is exactly the resources whose cursor c has cursor <= c < subtreeEnd. A store keeps an index of
+// binding members and roles, maintained in the transaction of every policy write, so that grant points come in
+// cursor order at a cost that grows with the page read, not with how many grants are stored.
+
+/** A resource whose policy has a binding of one of a query's roles naming one of its members. */
+export interface GrantPoint {
+  name: string;
+  /** Its position in the hierarchy (see above). */
+  cursor: string;
+  /** The first cursor after its subtree: the position to continue from once the subtree is done. */
+  subtreeEnd: string;
+}
+
+export interface GrantQuery {
+  /** Binding members exactly as stored, e.g. `user:ada@example.com`, `allUsers`. */
+  members: readonly string[];
+  /** Role names, e.g. `roles/owner`. */
+  roles: readonly string[];
+  /** Only grant points in this resource's subtree, it included. */
+  beneath?: string;
+  /** Keyset pagination: only grant points whose cursor is at or after this one (e.g. a subtreeEnd). */
+  fromCursor?: string;
+  limit: number;
+}
+
+export interface SubtreeQuery {
+  /** Resources of this schema type. */
+  type: string;
+  /** In this resource's subtree, it included. */
+  root: string;
+  /** Keyset pagination: only resources whose cursor is after this one. */
+  afterCursor?: string;
+  limit: number;
+}
+
+/** A resource in a listing, with the opaque position to continue after. */
+export interface ListedResource {
+  resource: Resource;
+  cursor: string;
+}
+
 export interface AuditQuery {
   resource: string;
   principal?: string;
@@ -221,6 +265,17 @@ export interface Store {
   ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
   /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
   listPolicies(query: PolicyQuery): Promise<ListedPolicy[]>;
+  /**
+   * Grant points: resources whose policy binds one of `members` to one of `roles` (whatever the binding's
+   * condition), in cursor order, at most `limit`. None when `beneath` does not exist. Costs O(members × roles ×
+   * (log n + limit)), whatever the number of resources and grants stored.
+   */
+  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
+  /**
+   * Resources of one type in a subtree, in cursor order, at most `limit`; none when `root` does not exist. Costs
+   * O(log n + limit).
+   */
+  listSubtree(query: SubtreeQuery): Promise<ListedResource[]>;
   /**
    * Writes the policy of `resource` in one transaction: `decide` is called with the stored policy (an empty one with
    * a valid etag when none is set) and returns the policy to store (its bindings, audit configs and version), or

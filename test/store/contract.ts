@@ -340,6 +340,91 @@ export function storeContract(factory: StoreFactory): void {
       });
     });
 
+    describe("the member index (reverse lookups)", () => {
+      const ADA = "user:ada@example.com";
+      const points = (list: { name: string }[]) => list.map((p) => p.name);
+      const inSubtree = (point: { cursor: string; subtreeEnd: string }, cursor: string) =>
+        point.cursor <= cursor && cursor < point.subtreeEnd;
+
+      async function project(name: string, parent: string): Promise<void> {
+        await store.createResource({ name, parent, type: "project", displayName: "" }, actor);
+      }
+
+      test("grant points: the resources binding a member to a role, in cursor order, beneath one, from a cursor", async () => {
+        await project("projects/p2", ORG);
+        await grant(store, "projects/p2", ADA, "group:eng");
+        await grant(store, CLOUD, ADA);
+        await grant(store, OTHER_ORG, "group:eng");
+        await store.updatePolicy(PROJECT, () => create(PolicySchema, {
+          version: 1,
+          bindings: [create(BindingSchema, { role: "roles/readonly", members: [ADA] })],
+        }), actor);
+        const owner = { members: [ADA, "group:eng"], roles: ["roles/owner"], limit: 10 };
+        const all = await store.listGrantPoints(owner);
+        expect(points(all).sort()).toEqual(["clouds/c1", "organizations/other", "projects/p2"]);
+        expect(all.map((p) => p.cursor)).toEqual(all.map((p) => p.cursor).sort());
+        expect(points(await store.listGrantPoints({ ...owner, members: [ADA] })).sort()).toEqual(["clouds/c1", "projects/p2"]);
+        expect(points(await store.listGrantPoints({ ...owner, roles: ["roles/readonly"] }))).toEqual([PROJECT]);
+        expect(points(await store.listGrantPoints({ ...owner, beneath: ORG })).sort()).toEqual(["clouds/c1", "projects/p2"]);
+        expect(points(await store.listGrantPoints({ ...owner, beneath: CLOUD }))).toEqual([CLOUD]);
+        expect(await store.listGrantPoints({ ...owner, beneath: "organizations/none" })).toEqual([]);
+        expect(await store.listGrantPoints({ ...owner, members: ["user:nobody@example.com"] })).toEqual([]);
+        // Pages: a limit, then on from just after the last point's subtree.
+        const first = await store.listGrantPoints({ ...owner, limit: 1 });
+        expect(first).toEqual(all.slice(0, 1));
+        expect(await store.listGrantPoints({ ...owner, fromCursor: first[0]!.subtreeEnd })).toEqual(all.slice(1));
+        expect(await store.listGrantPoints({ ...owner, fromCursor: all[1]!.cursor })).toEqual(all.slice(1));
+      });
+
+      test("a subtree is the cursors from a grant point up to its subtreeEnd", async () => {
+        await grant(store, CLOUD, ADA);
+        await project("projects/p2", ORG);
+        const [cloud] = await store.listGrantPoints({ members: [ADA], roles: ["roles/owner"], limit: 1 });
+        const projects = await store.listSubtree({ type: "project", root: ORG, limit: 10 });
+        expect(projects.map((r) => [r.resource.name, inSubtree(cloud!, r.cursor)]).sort()).toEqual([
+          [PROJECT, true],
+          ["projects/p2", false],
+        ]);
+      });
+
+      test("listing a subtree: one type, the root included, in cursor order, in pages", async () => {
+        for (const id of ["a", "b", "c"]) await project(`projects/${id}`, CLOUD);
+        await project("projects/elsewhere", OTHER_ORG);
+        const all = await store.listSubtree({ type: "project", root: ORG, limit: 10 });
+        expect(all.map((r) => r.resource.name).sort()).toEqual(["projects/a", "projects/b", "projects/c", PROJECT]);
+        expect(all.map((r) => r.cursor)).toEqual(all.map((r) => r.cursor).sort());
+        expect(all[0]!.resource).toEqual(await store.getResource(all[0]!.resource.name));
+        const first = await store.listSubtree({ type: "project", root: ORG, limit: 2 });
+        const rest = await store.listSubtree({ type: "project", root: ORG, afterCursor: first[1]!.cursor, limit: 10 });
+        expect([...first, ...rest]).toEqual(all);
+        expect((await store.listSubtree({ type: "project", root: PROJECT, limit: 10 })).map((r) => r.resource.name)).toEqual([PROJECT]);
+        expect((await store.listSubtree({ type: "cloud", root: ORG, limit: 10 })).map((r) => r.resource.name)).toEqual([CLOUD]);
+        expect(await store.listSubtree({ type: "project", root: "organizations/none", limit: 10 })).toEqual([]);
+      });
+
+      test("the index follows policy rewrites and deletes, resource moves and deletes, on every instance", async () => {
+        const other = await another();
+        const owner = { members: [ADA], roles: ["roles/owner"], limit: 10 };
+        await grant(store, PROJECT, ADA);
+        expect(points(await other.listGrantPoints({ ...owner, beneath: ORG }))).toEqual([PROJECT]);
+        await grant(other, PROJECT, "user:bob@example.com");
+        expect(await store.listGrantPoints(owner)).toEqual([]);
+        await grant(store, PROJECT, ADA);
+        await store.updatePolicy(PROJECT, () => undefined, actor);
+        expect(await store.listGrantPoints(owner)).toEqual([]);
+        await grant(store, CLOUD, ADA);
+        await store.updateResource(CLOUD, () => ({ parent: OTHER_ORG }), actor);
+        expect(await store.listGrantPoints({ ...owner, beneath: ORG })).toEqual([]);
+        const [moved] = await other.listGrantPoints({ ...owner, beneath: OTHER_ORG });
+        expect(moved!.name).toBe(CLOUD);
+        const [underIt] = await store.listSubtree({ type: "project", root: OTHER_ORG, limit: 10 });
+        expect(underIt!.resource.name).toBe(PROJECT);
+        expect(inSubtree(moved!, underIt!.cursor)).toBe(true);
+        await other.deleteResource(CLOUD, () => ({ cascade: true }), actor);
+        expect(await store.listGrantPoints(owner)).toEqual([]);
+      });
+    });
+
     describe("writes and the change log", () => {
       test("concurrent writes all land, in order, each seeing the one before it", async () => {
         const seen: number[] = [];

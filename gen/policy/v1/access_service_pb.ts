@@ -14,7 +14,311 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/access_service.proto.
  */
 export const file_policy_v1_access_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wb2xpY3kvdjEvYWNjZXNzX3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSKEAgoSQ2hlY2tBY2Nlc3NSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEhIKCnByaW5jaXBhbHMYAiADKAkSEwoLcGVybWlzc2lvbnMYAyADKAkSQQoKYXR0cmlidXRlcxgEIAMoCzItLnBvbGljeS52MS5DaGVja0FjY2Vzc1JlcXVlc3QuQXR0cmlidXRlc0VudHJ5Eg8KB2V4cGxhaW4YBSABKAgSFAoMbWluX3NlcXVlbmNlGAYgASgDGkkKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWU6AjgBIo8BChNDaGVja0FjY2Vzc1Jlc3BvbnNlEhsKE2dyYW50ZWRfcGVybWlzc2lvbnMYASADKAkSKwoHcmVzdWx0cxgCIAMoCzIaLnBvbGljeS52MS5QZXJtaXNzaW9uQ2hlY2sSEAoIc2VxdWVuY2UYAyABKAMSHAoUcGFydGlhbF9leHBsYW5hdGlvbnMYBCABKAgivAEKD1Blcm1pc3Npb25DaGVjaxISCgpwZXJtaXNzaW9uGAEgASgJEiUKBXN0YXRlGAIgASgOMhYucG9saWN5LnYxLkFjY2Vzc1N0YXRlEjMKDGV4cGxhbmF0aW9ucxgDIAMoCzIdLnBvbGljeS52MS5CaW5kaW5nRXhwbGFuYXRpb24SOQoRZGVueV9leHBsYW5hdGlvbnMYBCADKAsyHi5wb2xpY3kudjEuRGVueVJ1bGVFeHBsYW5hdGlvbiKiAQoTRGVueVJ1bGVFeHBsYW5hdGlvbhIQCghyZXNvdXJjZRgBIAEoCRISCgpydWxlX2luZGV4GAIgASgFEhMKC2Rlc2NyaXB0aW9uGAMgASgJEiUKBXN0YXRlGAQgASgOMhYucG9saWN5LnYxLkFjY2Vzc1N0YXRlEhkKEW1hdGNoZWRfcHJpbmNpcGFsGAUgASgJEg4KBnJlYXNvbhgGIAEoCSKnAQoSQmluZGluZ0V4cGxhbmF0aW9uEgwKBHJvbGUYASABKAkSEAoIcmVzb3VyY2UYAiABKAkSIgoJY29uZGl0aW9uGAMgASgLMg8ucG9saWN5LnYxLkV4cHISJQoFc3RhdGUYBCABKA4yFi5wb2xpY3kudjEuQWNjZXNzU3RhdGUSFgoObWF0Y2hlZF9tZW1iZXIYBSABKAkSDgoGcmVhc29uGAYgASgJKqIBCgtBY2Nlc3NTdGF0ZRIcChhBQ0NFU1NfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRBQ0NFU1NfU1RBVEVfR1JBTlRFRBABEhwKGEFDQ0VTU19TVEFURV9OT1RfR1JBTlRFRBACEiQKIEFDQ0VTU19TVEFURV9VTktOT1dOX0NPTkRJVElPTkFMEAMSFwoTQUNDRVNTX1NUQVRFX0RFTklFRBAEMmIKDUFjY2Vzc1NlcnZpY2USUQoLQ2hlY2tBY2Nlc3MSHS5wb2xpY3kudjEuQ2hlY2tBY2Nlc3NSZXF1ZXN0Gh4ucG9saWN5LnYxLkNoZWNrQWNjZXNzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct, file_policy_v1_policy]);
+  fileDesc("Ch5wb2xpY3kvdjEvYWNjZXNzX3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSKQAgoUTG9va3VwTWVtYmVyc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSEgoKcGVybWlzc2lvbhgCIAEoCRJDCgphdHRyaWJ1dGVzGAMgAygLMi8ucG9saWN5LnYxLkxvb2t1cE1lbWJlcnNSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRIbChNldmFsdWF0ZV9jb25kaXRpb25zGAQgASgIEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJGkkKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWU6AjgBInsKFUxvb2t1cE1lbWJlcnNSZXNwb25zZRImCgZncmFudHMYASADKAsyFi5wb2xpY3kudjEuTWVtYmVyR3JhbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg8KB3BhcnRpYWwYAyABKAgSEAoIc2VxdWVuY2UYBCABKAMinQEKC01lbWJlckdyYW50Eg4KBm1lbWJlchgBIAEoCRIMCgRyb2xlGAIgASgJEhAKCHJlc291cmNlGAMgASgJEiIKCWNvbmRpdGlvbhgEIAEoCzIPLnBvbGljeS52MS5FeHByEhMKC2NvbmRpdGlvbmFsGAUgASgIEiUKBXN0YXRlGAYgASgOMhYucG9saWN5LnYxLkFjY2Vzc1N0YXRlIr8CChZMb29rdXBSZXNvdXJjZXNSZXF1ZXN0EhIKCnByaW5jaXBhbHMYASADKAkSEgoKcGVybWlzc2lvbhgCIAEoCRIVCg1yZXNvdXJjZV90eXBlGAMgASgJEhAKCGFuY2VzdG9yGAQgASgJEkUKCmF0dHJpYnV0ZXMYBSADKAsyMS5wb2xpY3kudjEuTG9va3VwUmVzb3VyY2VzUmVxdWVzdC5BdHRyaWJ1dGVzRW50cnkSGwoTZXZhbHVhdGVfY29uZGl0aW9ucxgGIAEoCBIRCglwYWdlX3NpemUYByABKAUSEgoKcGFnZV90b2tlbhgIIAEoCRpJCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlOgI4ASJyChdMb29rdXBSZXNvdXJjZXNSZXNwb25zZRIsCglyZXNvdXJjZXMYASADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VBY2Nlc3MSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhAKCHNlcXVlbmNlGAMgASgDIl4KDlJlc291cmNlQWNjZXNzEhAKCHJlc291cmNlGAEgASgJEiUKBXN0YXRlGAIgASgOMhYucG9saWN5LnYxLkFjY2Vzc1N0YXRlEhMKC2NvbmRpdGlvbmFsGAMgASgIIoQCChJDaGVja0FjY2Vzc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSEgoKcHJpbmNpcGFscxgCIAMoCRITCgtwZXJtaXNzaW9ucxgDIAMoCRJBCgphdHRyaWJ1dGVzGAQgAygLMi0ucG9saWN5LnYxLkNoZWNrQWNjZXNzUmVxdWVzdC5BdHRyaWJ1dGVzRW50cnkSDwoHZXhwbGFpbhgFIAEoCBIUCgxtaW5fc2VxdWVuY2UYBiABKAMaSQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZToCOAEijwEKE0NoZWNrQWNjZXNzUmVzcG9uc2USGwoTZ3JhbnRlZF9wZXJtaXNzaW9ucxgBIAMoCRIrCgdyZXN1bHRzGAIgAygLMhoucG9saWN5LnYxLlBlcm1pc3Npb25DaGVjaxIQCghzZXF1ZW5jZRgDIAEoAxIcChRwYXJ0aWFsX2V4cGxhbmF0aW9ucxgEIAEoCCK8AQoPUGVybWlzc2lvbkNoZWNrEhIKCnBlcm1pc3Npb24YASABKAkSJQoFc3RhdGUYAiABKA4yFi5wb2xpY3kudjEuQWNjZXNzU3RhdGUSMwoMZXhwbGFuYXRpb25zGAMgAygLMh0ucG9saWN5LnYxLkJpbmRpbmdFeHBsYW5hdGlvbhI5ChFkZW55X2V4cGxhbmF0aW9ucxgEIAMoCzIeLnBvbGljeS52MS5EZW55UnVsZUV4cGxhbmF0aW9uIqIBChNEZW55UnVsZUV4cGxhbmF0aW9uEhAKCHJlc291cmNlGAEgASgJEhIKCnJ1bGVfaW5kZXgYAiABKAUSEwoLZGVzY3JpcHRpb24YAyABKAkSJQoFc3RhdGUYBCABKA4yFi5wb2xpY3kudjEuQWNjZXNzU3RhdGUSGQoRbWF0Y2hlZF9wcmluY2lwYWwYBSABKAkSDgoGcmVhc29uGAYgASgJIqcBChJCaW5kaW5nRXhwbGFuYXRpb24SDAoEcm9sZRgBIAEoCRIQCghyZXNvdXJjZRgCIAEoCRIiCgljb25kaXRpb24YAyABKAsyDy5wb2xpY3kudjEuRXhwchIlCgVzdGF0ZRgEIAEoDjIWLnBvbGljeS52MS5BY2Nlc3NTdGF0ZRIWCg5tYXRjaGVkX21lbWJlchgFIAEoCRIOCgZyZWFzb24YBiABKAkqogEKC0FjY2Vzc1N0YXRlEhwKGEFDQ0VTU19TVEFURV9VTlNQRUNJRklFRBAAEhgKFEFDQ0VTU19TVEFURV9HUkFOVEVEEAESHAoYQUNDRVNTX1NUQVRFX05PVF9HUkFOVEVEEAISJAogQUNDRVNTX1NUQVRFX1VOS05PV05fQ09ORElUSU9OQUwQAxIXChNBQ0NFU1NfU1RBVEVfREVOSUVEEAQymgIKDUFjY2Vzc1NlcnZpY2USUQoLQ2hlY2tBY2Nlc3MSHS5wb2xpY3kudjEuQ2hlY2tBY2Nlc3NSZXF1ZXN0Gh4ucG9saWN5LnYxLkNoZWNrQWNjZXNzUmVzcG9uc2UiA5ACARJXCg1Mb29rdXBNZW1iZXJzEh8ucG9saWN5LnYxLkxvb2t1cE1lbWJlcnNSZXF1ZXN0GiAucG9saWN5LnYxLkxvb2t1cE1lbWJlcnNSZXNwb25zZSIDkAIBEl0KD0xvb2t1cFJlc291cmNlcxIhLnBvbGljeS52MS5Mb29rdXBSZXNvdXJjZXNSZXF1ZXN0GiIucG9saWN5LnYxLkxvb2t1cFJlc291cmNlc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_policy_v1_policy]);
+
+/**
+ * Request of AccessService.LookupMembers.
+ *
+ * @generated from message policy.v1.LookupMembersRequest
+ */
+export type LookupMembersRequest = Message<"policy.v1.LookupMembersRequest"> & {
+  /**
+   * The resource asked about, e.g. `projects/prj_xyz789`. Required.
+   *
+   * @generated from field: string resource = 1;
+   */
+  resource: string;
+
+  /**
+   * The concrete permission, e.g. `projects.update` (no wildcards; one the schema knows). Required.
+   *
+   * @generated from field: string permission = 2;
+   */
+  permission: string;
+
+  /**
+   * Request attributes that conditions read as `request.attributes`. Non-empty: conditions are evaluated, as with
+   * `evaluate_conditions`.
+   *
+   * @generated from field: map<string, google.protobuf.Value> attributes = 3;
+   */
+  attributes: { [key: string]: Value };
+
+  /**
+   * Evaluate conditions against `attributes`, the request time and the resource, as CheckAccess does: bindings
+   * whose condition is false are left out. Otherwise (and `attributes` empty) conditional bindings are listed
+   * unevaluated, as UNKNOWN_CONDITIONAL.
+   *
+   * @generated from field: bool evaluate_conditions = 4;
+   */
+  evaluateConditions: boolean;
+
+  /**
+   * The most grants to return: default 50, at most 1000. Negative is INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page of the same query; empty for the first page.
+   *
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message policy.v1.LookupMembersRequest.
+ * Use `create(LookupMembersRequestSchema)` to create a new message.
+ */
+export const LookupMembersRequestSchema: GenMessage<LookupMembersRequest> = /*@__PURE__*/
+  messageDesc(file_policy_v1_access_service, 0);
+
+/**
+ * Response of AccessService.LookupMembers.
+ *
+ * @generated from message policy.v1.LookupMembersResponse
+ */
+export type LookupMembersResponse = Message<"policy.v1.LookupMembersResponse"> & {
+  /**
+   * The grants of this page, ordered by member, then by the resource holding the binding, role and condition.
+   *
+   * @generated from field: repeated policy.v1.MemberGrant grants = 1;
+   */
+  grants: MemberGrant[];
+
+  /**
+   * Pass as `page_token` to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * True when the resource has ancestors whose policies the caller may not read: their bindings are left out.
+   *
+   * @generated from field: bool partial = 3;
+   */
+  partial: boolean;
+
+  /**
+   * The change-log sequence of the state the answer was computed from.
+   *
+   * @generated from field: int64 sequence = 4;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message policy.v1.LookupMembersResponse.
+ * Use `create(LookupMembersResponseSchema)` to create a new message.
+ */
+export const LookupMembersResponseSchema: GenMessage<LookupMembersResponse> = /*@__PURE__*/
+  messageDesc(file_policy_v1_access_service, 1);
+
+/**
+ * One binding member holding the permission through one binding.
+ *
+ * @generated from message policy.v1.MemberGrant
+ */
+export type MemberGrant = Message<"policy.v1.MemberGrant"> & {
+  /**
+   * The member as bound, e.g. `user:ada@example.com`, `group:admins`, `domain:example.com` or `allUsers`.
+   *
+   * @generated from field: string member = 1;
+   */
+  member: string;
+
+  /**
+   * The binding's role, e.g. `roles/owner`.
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+
+  /**
+   * The resource whose policy holds the binding: the resource asked about or one of its ancestors.
+   *
+   * @generated from field: string resource = 3;
+   */
+  resource: string;
+
+  /**
+   * The binding's condition, if it has one.
+   *
+   * @generated from field: policy.v1.Expr condition = 4;
+   */
+  condition?: Expr | undefined;
+
+  /**
+   * True when the binding has a condition: the member holds the permission only while it is true.
+   *
+   * @generated from field: bool conditional = 5;
+   */
+  conditional: boolean;
+
+  /**
+   * GRANTED, or UNKNOWN_CONDITIONAL for a conditional binding that was not evaluated or could not be (e.g. a
+   * missing attribute).
+   *
+   * @generated from field: policy.v1.AccessState state = 6;
+   */
+  state: AccessState;
+};
+
+/**
+ * Describes the message policy.v1.MemberGrant.
+ * Use `create(MemberGrantSchema)` to create a new message.
+ */
+export const MemberGrantSchema: GenMessage<MemberGrant> = /*@__PURE__*/
+  messageDesc(file_policy_v1_access_service, 2);
+
+/**
+ * Request of AccessService.LookupResources.
+ *
+ * @generated from message policy.v1.LookupResourcesRequest
+ */
+export type LookupResourcesRequest = Message<"policy.v1.LookupResourcesRequest"> & {
+  /**
+   * The identity set of the subject, as CheckAccessRequest.principals: its `user:` or `serviceAccount:` identity and
+   * the `group:` ids the caller knows it belongs to.
+   *
+   * @generated from field: repeated string principals = 1;
+   */
+  principals: string[];
+
+  /**
+   * The concrete permission, e.g. `projects.get` (no wildcards; one the schema knows). Required.
+   *
+   * @generated from field: string permission = 2;
+   */
+  permission: string;
+
+  /**
+   * The schema type of the resources listed, e.g. `project`. Required.
+   *
+   * @generated from field: string resource_type = 3;
+   */
+  resourceType: string;
+
+  /**
+   * Only resources beneath this one, at any depth, or it itself when of `resource_type`. Empty: everywhere.
+   *
+   * @generated from field: string ancestor = 4;
+   */
+  ancestor: string;
+
+  /**
+   * Request attributes that conditions read as `request.attributes`. Non-empty: conditions are evaluated, as with
+   * `evaluate_conditions`.
+   *
+   * @generated from field: map<string, google.protobuf.Value> attributes = 5;
+   */
+  attributes: { [key: string]: Value };
+
+  /**
+   * Evaluate conditions against `attributes`, the request time and each resource, as CheckAccess does: resources
+   * held only through conditions that are false are left out. Otherwise (and `attributes` empty) resources held
+   * only through conditional bindings are listed unevaluated, as UNKNOWN_CONDITIONAL.
+   *
+   * @generated from field: bool evaluate_conditions = 6;
+   */
+  evaluateConditions: boolean;
+
+  /**
+   * The most resources to return: default 50, at most 1000. Negative is INVALID_ARGUMENT. A page may hold fewer
+   * (even none) and still have a `next_page_token`, when it stopped after examining its budget of candidates.
+   *
+   * @generated from field: int32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page of the same query; empty for the first page.
+   *
+   * @generated from field: string page_token = 8;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message policy.v1.LookupResourcesRequest.
+ * Use `create(LookupResourcesRequestSchema)` to create a new message.
+ */
+export const LookupResourcesRequestSchema: GenMessage<LookupResourcesRequest> = /*@__PURE__*/
+  messageDesc(file_policy_v1_access_service, 3);
+
+/**
+ * Response of AccessService.LookupResources.
+ *
+ * @generated from message policy.v1.LookupResourcesResponse
+ */
+export type LookupResourcesResponse = Message<"policy.v1.LookupResourcesResponse"> & {
+  /**
+   * The resources of this page, in a stable order (by position in the hierarchy).
+   *
+   * @generated from field: repeated policy.v1.ResourceAccess resources = 1;
+   */
+  resources: ResourceAccess[];
+
+  /**
+   * Pass as `page_token` to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * The change-log sequence the answer reflects at least.
+   *
+   * @generated from field: int64 sequence = 3;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message policy.v1.LookupResourcesResponse.
+ * Use `create(LookupResourcesResponseSchema)` to create a new message.
+ */
+export const LookupResourcesResponseSchema: GenMessage<LookupResourcesResponse> = /*@__PURE__*/
+  messageDesc(file_policy_v1_access_service, 4);
+
+/**
+ * A resource where the subject holds the permission.
+ *
+ * @generated from message policy.v1.ResourceAccess
+ */
+export type ResourceAccess = Message<"policy.v1.ResourceAccess"> & {
+  /**
+   * The resource's name, e.g. `projects/prj_xyz789`.
+   *
+   * @generated from field: string resource = 1;
+   */
+  resource: string;
+
+  /**
+   * GRANTED, or UNKNOWN_CONDITIONAL when it is held only through conditional bindings that were not evaluated or
+   * could not be.
+   *
+   * @generated from field: policy.v1.AccessState state = 2;
+   */
+  state: AccessState;
+
+  /**
+   * True when it is held only through conditional bindings.
+   *
+   * @generated from field: bool conditional = 3;
+   */
+  conditional: boolean;
+};
+
+/**
+ * Describes the message policy.v1.ResourceAccess.
+ * Use `create(ResourceAccessSchema)` to create a new message.
+ */
+export const ResourceAccessSchema: GenMessage<ResourceAccess> = /*@__PURE__*/
+  messageDesc(file_policy_v1_access_service, 5);
 
 /**
  * Request of AccessService.CheckAccess.
@@ -74,7 +378,7 @@ export type CheckAccessRequest = Message<"policy.v1.CheckAccessRequest"> & {
  * Use `create(CheckAccessRequestSchema)` to create a new message.
  */
 export const CheckAccessRequestSchema: GenMessage<CheckAccessRequest> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 0);
+  messageDesc(file_policy_v1_access_service, 6);
 
 /**
  * Response of AccessService.CheckAccess.
@@ -117,7 +421,7 @@ export type CheckAccessResponse = Message<"policy.v1.CheckAccessResponse"> & {
  * Use `create(CheckAccessResponseSchema)` to create a new message.
  */
 export const CheckAccessResponseSchema: GenMessage<CheckAccessResponse> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 1);
+  messageDesc(file_policy_v1_access_service, 7);
 
 /**
  * The outcome for one permission.
@@ -161,7 +465,7 @@ export type PermissionCheck = Message<"policy.v1.PermissionCheck"> & {
  * Use `create(PermissionCheckSchema)` to create a new message.
  */
 export const PermissionCheckSchema: GenMessage<PermissionCheck> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 2);
+  messageDesc(file_policy_v1_access_service, 8);
 
 /**
  * How one deny rule contributed to a decision.
@@ -218,7 +522,7 @@ export type DenyRuleExplanation = Message<"policy.v1.DenyRuleExplanation"> & {
  * Use `create(DenyRuleExplanationSchema)` to create a new message.
  */
 export const DenyRuleExplanationSchema: GenMessage<DenyRuleExplanation> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 3);
+  messageDesc(file_policy_v1_access_service, 9);
 
 /**
  * How one binding contributed to a decision.
@@ -274,7 +578,7 @@ export type BindingExplanation = Message<"policy.v1.BindingExplanation"> & {
  * Use `create(BindingExplanationSchema)` to create a new message.
  */
 export const BindingExplanationSchema: GenMessage<BindingExplanation> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 4);
+  messageDesc(file_policy_v1_access_service, 10);
 
 /**
  * The outcome of checking one permission.
@@ -343,6 +647,35 @@ export const AccessService: GenService<{
     methodKind: "unary";
     input: typeof CheckAccessRequestSchema;
     output: typeof CheckAccessResponseSchema;
+  },
+  /**
+   * Who can: every binding member that holds `permission` on `resource`, through a binding of the resource's policy
+   * or an ancestor's, with the role, the resource the binding is attached to, and its condition. Members are listed
+   * as bound: `group:` and `domain:` members are not expanded (membership lives outside the service). Needs
+   * `policies.get` on the resource; bindings on ancestors whose policies the caller may not read are left out and
+   * the answer is marked `partial`. Fails with NOT_FOUND for an unknown resource and INVALID_ARGUMENT for an unknown
+   * or wildcard permission.
+   *
+   * @generated from rpc policy.v1.AccessService.LookupMembers
+   */
+  lookupMembers: {
+    methodKind: "unary";
+    input: typeof LookupMembersRequestSchema;
+    output: typeof LookupMembersResponseSchema;
+  },
+  /**
+   * What can: the resources of one type where the subject (`principals`, as in CheckAccess) holds `permission`,
+   * directly or through an ancestor (a grant on an organization covers every project under it), optionally only
+   * beneath `ancestor`. Each listed resource is one CheckAccess would answer GRANTED (or UNKNOWN_CONDITIONAL) for.
+   * Only resources whose policies the caller may read are listed; with `ancestor`, the caller needs `policies.get`
+   * on it. A page costs in proportion to its size, not to how many resources are stored or match in total.
+   *
+   * @generated from rpc policy.v1.AccessService.LookupResources
+   */
+  lookupResources: {
+    methodKind: "unary";
+    input: typeof LookupResourcesRequestSchema;
+    output: typeof LookupResourcesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_policy_v1_access_service, 0);

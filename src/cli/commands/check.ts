@@ -14,7 +14,7 @@ import { resolveResource } from "../resource-ref.js";
 import type { Command } from "./command.js";
 
 /** `k=v`: v as JSON when it parses (true, 3, {"a":1}), else as a string (10.1.2.3). */
-function attributes(ctx: Context): JsonObject {
+export function attributes(ctx: Context): JsonObject {
   const result: JsonObject = {};
   for (const pair of list(ctx.values, "attribute")) {
     const eq = pair.indexOf("=");
@@ -31,7 +31,7 @@ function attributes(ctx: Context): JsonObject {
   return result;
 }
 
-function stateName(state: AccessState): string {
+export function stateName(state: AccessState): string {
   return AccessState[state] ?? String(state);
 }
 

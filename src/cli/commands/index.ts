@@ -2,6 +2,7 @@
 import { addBinding, removeBinding } from "./bindings.js";
 import { check } from "./check.js";
 import type { Command } from "./command.js";
+import { whatCan, whoCan } from "./lookups.js";
 import { get, list, lookup, remove, set } from "./policies.js";
 import * as resources from "./resources.js";
 import { syncStatus, watch } from "./watch.js";
@@ -14,6 +15,8 @@ export const COMMANDS: readonly Command[] = [
   remove,
   lookup,
   check,
+  whoCan,
+  whatCan,
   addBinding,
   removeBinding,
   resources.create,

@@ -121,6 +121,18 @@ export class Access {
       return checkChain(this.schema, chain.slice(i), input)?.[0]?.state === AccessState.GRANTED;
     });
   }
+
+  /** Whether `identities` hold `permission` on the first link of `chain` (the resource the chain is of). */
+  holdsIn(chain: readonly StoredPolicy[], identities: readonly string[], permission: string): boolean {
+    const input = {
+      subject: Subject.of(identities, new Violations(), "principals"),
+      permissions: [permission],
+      attributes: NO_ATTRIBUTES,
+      requestTime: timestampNow(),
+      explain: false,
+    };
+    return checkChain(this.schema, chain, input)?.[0]?.state === AccessState.GRANTED;
+  }
 }
 
 /**
@@ -132,13 +144,18 @@ export type Disclosure = (chain: readonly StoredPolicy[]) => readonly boolean[] 
 export function validatePermissions(schema: Schema, permissions: readonly string[], violations: Violations, field: string): void {
   if (permissions.length === 0) violations.add(field, "name at least one permission, e.g. projects.get");
   if (permissions.length > MAX_PERMISSIONS) violations.add(field, `at most ${MAX_PERMISSIONS} per request`);
-  permissions.forEach((p, i) => {
-    if (p.includes("*")) {
-      violations.add(`${field}[${i}]`, `${quoted(p)}: wildcards are not allowed; name concrete permissions`);
-    } else if (!schema.permissions.has(p)) {
-      violations.add(`${field}[${i}]`, `unknown permission ${quoted(p)}; no role of the schema grants it`);
-    }
-  });
+  permissions.forEach((p, i) => validatePermission(schema, p, violations, `${field}[${i}]`));
+}
+
+/** One concrete permission the schema knows. */
+export function validatePermission(schema: Schema, permission: string, violations: Violations, field: string): void {
+  if (permission === "") {
+    violations.add(field, "is required, e.g. projects.get");
+  } else if (permission.includes("*")) {
+    violations.add(field, `${quoted(permission)}: wildcards are not allowed; name concrete permissions`);
+  } else if (!schema.permissions.has(permission)) {
+    violations.add(field, `unknown permission ${quoted(permission)}; no role of the schema grants it`);
+  }
 }
 
 /** Attributes within MAX_ATTRIBUTES_SIZE and MAX_ATTRIBUTE_DEPTH: a condition's work grows with what it reads. */
@@ -170,7 +187,7 @@ function validateAttributes(attributes: Record<string, Value>, violations: Viola
 }
 
 /** google.protobuf.Value as the plain value CEL reads (numbers as double, structs as maps). */
-function plainValue(value: Value): unknown {
+export function plainValue(value: Value): unknown {
   const kind = value.kind;
   switch (kind.case) {
     case "structValue":

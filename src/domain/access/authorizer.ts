@@ -64,6 +64,12 @@ export class Authorizer {
     return this.access.holdsAlong(chain, caller.identities, permissionOf);
   }
 
+  /** Whether `caller` holds `permission` on the resource `chain` is of (true for administrators, development mode). */
+  holdsIn(caller: Caller, chain: readonly StoredPolicy[], permission: string): boolean {
+    if (!this.enforcing || this.isAdmin(caller)) return true;
+    return this.access.holdsIn(chain, caller.identities, permission);
+  }
+
   /**
    * The child types of `parent` whose `{collection}.list` the caller holds on it: what a listing without a type may
    * show, as the typed listings it could make would. undefined: every type (administrators, development mode).

@@ -35,6 +35,11 @@ export class Subject {
     return new Subject([...matching]);
   }
 
+  /** Every binding member that matches the subject: what a reverse lookup asks the store's member index for. */
+  get members(): readonly string[] {
+    return this.matching;
+  }
+
   /** The first of `members` that matches the subject, or undefined. */
   matchIn(members: readonly string[] | ReadonlySet<string>): string | undefined {
     if (members instanceof Set) {

@@ -153,6 +153,17 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
     resource: (req) => req.resource,
     authorize: (req, c) => c.require(req.resource, "access.check"),
   }),
+  // Who has access is read from policies: the caller needs to read the resource's (the handler leaves out the
+  // ancestors' it may not read).
+  rule(AccessService.method.lookupMembers, {
+    resource: (req) => req.resource,
+    authorize: (req, c) => c.require(req.resource, permissionOn(req.resource, "getPolicy")),
+  }),
+  // The handler lists only resources whose policies the caller may read; an ancestor it names must be one of them.
+  rule(AccessService.method.lookupResources, {
+    resource: (req) => req.ancestor,
+    authorize: (req, c) => (req.ancestor ? c.require(req.ancestor, permissionOn(req.ancestor, "getPolicy")) : undefined),
+  }),
   rule(AuditService.method.listAuditEntries, {
     resource: (req) => req.resource,
     authorize: (req, c) => c.require(req.resource, "audit.list"),

@@ -15,6 +15,10 @@ import type {
   Actor,
   ChangeRecord,
   ChangesSince,
+  GrantPoint,
+  GrantQuery,
+  ListedResource,
+  SubtreeQuery,
   NewConsumer,
   Retention,
   StoredConsumer,
@@ -34,6 +38,7 @@ import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
 import { mapSqliteErrors } from "./errors.js";
 import { WriteQueue } from "./write-queue.js";
+import { grantRows } from "./migrations/0004-member-grants.js";
 
 interface ResourceRow {
   id: number;
@@ -244,6 +249,22 @@ export class SqliteStore implements Store {
         `INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES (@id, @roleId, @role, @seq, @time)
          ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
            update_time = excluded.update_time`,
+      ),
+      clearGrants: db.prepare<[number]>(`DELETE FROM member_grants WHERE resource_id = ?`),
+      insertGrant: db.prepare(
+        `INSERT OR IGNORE INTO member_grants (member, role, path, resource_id) VALUES (@member, @role, @path, @id)`,
+      ),
+      // One (member, role) pair's grant points from a cursor on, straight off the primary key.
+      grantPaths: db.prepare<[{ member: string; role: string; from: string; end: string; limit: number }], string>(
+        `SELECT path FROM member_grants WHERE member = @member AND role = @role AND path >= @from AND path < @end
+         ORDER BY path LIMIT @limit`,
+      ).pluck(),
+      nameByPath: db.prepare<[string], string>(`SELECT name FROM resources WHERE path = ?`).pluck(),
+      pathByName: db.prepare<[string], string>(`SELECT path FROM resources WHERE name = ?`).pluck(),
+      // resources_by_type_path: a range of one type's paths.
+      subtreeOfType: db.prepare<[{ type: string; after: string; end: string; limit: number }], ResourceRow>(
+        `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = @type AND r.path > @after AND r.path < @end
+         ORDER BY r.path LIMIT @limit`,
       ),
       latestSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) FROM change_log`).pluck(),
       dataVersion: db.prepare<[], number>(`PRAGMA data_version`).pluck(),
@@ -475,6 +496,39 @@ export class SqliteStore implements Store {
     }));
   }
 
+  async listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
+    let from = query.fromCursor ?? "";
+    let end = "\uffff";
+    if (query.beneath !== undefined) {
+      const path = this.stmt.pathByName.get(query.beneath);
+      if (path === undefined) return [];
+      if (from < path) from = path;
+      end = pathEnd(path);
+    }
+    // Each (member, role) pair is one ordered range of the primary key; the first `limit` of their union is among
+    // the first `limit` of each.
+    const paths = new Set<string>();
+    for (const member of query.members) {
+      for (const role of query.roles) {
+        for (const path of this.stmt.grantPaths.all({ member, role, from, end, limit: query.limit })) paths.add(path);
+      }
+    }
+    return [...paths]
+      .sort()
+      .slice(0, query.limit)
+      .map((path) => ({ name: this.stmt.nameByPath.get(path)!, cursor: path, subtreeEnd: pathEnd(path) }));
+  }
+
+  async listSubtree(query: SubtreeQuery): Promise<ListedResource[]> {
+    const path = this.stmt.pathByName.get(query.root);
+    if (path === undefined) return [];
+    // The root's own path is the smallest of its subtree: "after" anything just below it includes it.
+    const after = query.afterCursor !== undefined && query.afterCursor >= path ? query.afterCursor : path.slice(0, -1);
+    return this.stmt.subtreeOfType
+      .all({ type: query.type, after, end: pathEnd(path), limit: query.limit })
+      .map((row) => ({ resource: toResource(row), cursor: row.path }));
+  }
+
   async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
     return this.queue.write(() => {
       const row = this.requireResource(resource);
@@ -484,6 +538,8 @@ export class SqliteStore implements Store {
       const bytes = toBinary(PolicySchema, { ...stored, etag: new Uint8Array(0) });
       const change = this.newChange(actor);
       this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount: stored.bindings.length, ...change });
+      this.stmt.clearGrants.run(row.id);
+      for (const grant of grantRows(stored.bindings)) this.stmt.insertGrant.run({ ...grant, path: row.path, id: row.id });
       const action = policy ? "policy.set" : "policy.delete";
       const place = { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(resource)! };
       this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null, place);

@@ -1,0 +1,35 @@
+// Migration 4 (the member index) on a database written before it: the policies already stored are indexed.
+import { create } from "@bufbuild/protobuf";
+import Sqlite from "better-sqlite3";
+import { join } from "node:path";
+import { afterEach, expect, test } from "vitest";
+import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { removeDir, tempDir } from "../helpers/temp-dir.js";
+
+const actor = { principal: "user:test@example.com" };
+let dir: string | undefined;
+afterEach(() => dir && removeDir(dir));
+
+test("opening a database of schema version 2 indexes the bindings of its stored policies", async () => {
+  dir = tempDir();
+  const path = join(dir, "policy.db");
+  const before = new SqliteStore(path);
+  await before.createResource({ name: "organizations/acme", parent: "", type: "organization", displayName: "" }, actor);
+  await before.createResource({ name: "projects/p1", parent: "organizations/acme", type: "project", displayName: "" }, actor);
+  const policy = create(PolicySchema, {
+    version: 1,
+    bindings: [create(BindingSchema, { role: "roles/owner", members: ["user:ada@example.com", "group:eng"] })],
+  });
+  await before.updatePolicy("projects/p1", () => policy, actor);
+  await before.close();
+  // Back to version 2, as a server before this migration left it.
+  const raw = new Sqlite(path);
+  raw.exec("DROP TRIGGER member_grants_follow_moves; DROP TABLE member_grants; DELETE FROM schema_migrations WHERE version = 4");
+  raw.close();
+
+  const after = new SqliteStore(path);
+  const points = await after.listGrantPoints({ members: ["group:eng"], roles: ["roles/owner"], limit: 10 });
+  expect(points.map((p) => p.name)).toEqual(["projects/p1"]);
+  await after.close();
+});
