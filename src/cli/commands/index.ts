@@ -1,4 +1,5 @@
 // Every command of `policy`, by the words that name it.
+import { auditList, testPermissions } from "./audit.js";
 import { addBinding, removeBinding } from "./bindings.js";
 import { check } from "./check.js";
 import type { Command } from "./command.js";
@@ -13,6 +14,7 @@ export const COMMANDS: readonly Command[] = [
   remove,
   lookup,
   check,
+  testPermissions,
   addBinding,
   removeBinding,
   resources.create,
@@ -22,12 +24,14 @@ export const COMMANDS: readonly Command[] = [
   resources.remove,
   watch,
   syncStatus,
+  auditList,
 ];
 
 /** Groups of commands: `resources` alone shows its subcommands. */
 export const GROUPS: Record<string, string> = {
   resources: "register and manage the resources policies attach to",
   sync: "where policies stand with the consumers that apply them",
+  audit: "the audit log: every write, who made it and when",
 };
 
 export function findCommand(words: string[]): Command | undefined {
