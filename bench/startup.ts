@@ -51,8 +51,8 @@ function timeCommand(file: string, args: string[]): number {
   return performance.now() - started;
 }
 
-console.error("building (if stale) ...");
-execFileSync(process.execPath, ["--import", "tsx", "scripts/build.ts", "--if-stale"], { cwd: REPO_ROOT, stdio: "inherit" });
+console.error("building dist/ and the CLI package ...");
+execFileSync(process.execPath, ["--import", "tsx", "scripts/build.ts"], { cwd: REPO_ROOT, stdio: "inherit" });
 
 const lines: string[] = [];
 const say = (line: string) => {
