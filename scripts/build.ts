@@ -35,10 +35,9 @@ export async function build({ packages = true } = {}): Promise<void> {
   const started = performance.now();
   rmSync(DIST, { recursive: true, force: true });
   run(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"]);
-  await buildConsole();
-  // dist/src/schema-file.js reads ../schema/default.yaml; dist/src/rpc/console-files.js serves ../../console/dist.
+  // dist/src/rpc/console-files.js serves ../../console/dist; dist/src/schema-file.js reads ../schema/default.yaml.
+  await buildConsole(join(DIST, "console/dist"));
   cpSync(join(ROOT, "schema"), join(DIST, "schema"), { recursive: true });
-  cpSync(join(ROOT, "console/dist"), join(DIST, "console/dist"), { recursive: true });
   // The workspaces' own builds (the SDK package's tsc, the CLI's bundle).
   if (packages) run("npm", ["run", "build", "--workspaces", "--if-present", "--silent"]);
   mkdirSync(dirname(STAMP), { recursive: true });
