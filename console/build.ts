@@ -29,7 +29,7 @@ export async function buildConsole(outDir = DIST): Promise<number> {
   });
   copyFileSync(join(ROOT, "src/index.html"), join(outDir, "index.html"));
   copyFileSync(join(ROOT, "src/console.css"), join(outDir, "console.css"));
-  return statSync(join(DIST, "console.js")).size + statSync(join(outDir, "console.css")).size;
+  return statSync(join(outDir, "console.js")).size + statSync(join(outDir, "console.css")).size;
 }
 
 export function isBuilt(): boolean {
