@@ -3,6 +3,7 @@
 // output shapes (-o anyscale, style: anyscale), exit code 2 for local problems, and transport failures named as such.
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { main } from "../../src/cli/cli.js";
 import { cli, runMain, tempFile, type CliResult } from "./support.js";
 
 vi.setConfig({ testTimeout: 120_000 });
@@ -71,6 +72,31 @@ test("resources delete --cascade needs --yes without a terminal; nothing is dele
   expect(refused.code).toBe(2);
   expect(refused.stderr).toMatch(/^error: --cascade deletes a whole subtree: confirm with --yes/);
   ok(await policy(["resources", "get", "--resource", "projects/prj_1"]));
+});
+
+test("resources delete --cascade on a terminal asks; no keeps everything, yes deletes the subtree", async () => {
+  ok(await policy(["resources", "create", "--resource-type", "cloud", "--resource-id", "cld_doomed"]));
+  ok(await policy(["resources", "create", "--resource-type", "project", "--resource-id", "prj_doomed", "--parent", "clouds/cld_doomed"]));
+  const asked: string[] = [];
+  const withAnswer = async (answer: boolean) => {
+    let stdout = "";
+    let stderr = "";
+    const code = await main(
+      ["resources", "delete", "--resource-type", "cloud", "--resource-id", "cld_doomed", "--cascade", "--server", server.url],
+      { HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent" },
+      {
+        stdout: (t) => void (stdout += t),
+        stderr: (t) => void (stderr += t),
+        stdin: async () => "",
+        confirm: async (question) => (asked.push(question), answer),
+      },
+    );
+    return { code, stdout, stderr };
+  };
+  expect(await withAnswer(false)).toEqual({ code: 1, stdout: "", stderr: "Nothing deleted." });
+  expect(asked[0]).toMatch(/^Delete clouds\/cld_doomed, every resource beneath it and their policies\?/);
+  ok(await policy(["resources", "get", "--resource", "projects/prj_doomed"]));
+  expect(await withAnswer(true)).toMatchObject({ code: 0, stdout: "Deleted clouds/cld_doomed and 1 descendant(s)." });
 });
 
 test("set -f/--config-file/--file, -o anyscale: Anyscale's shapes for set, get and list", async () => {
