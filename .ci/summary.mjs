@@ -1,4 +1,5 @@
-// The closing line of CI, "N passed, N failed[, N skipped]", from vitest's JSON report and the Python interop log.
+// The closing line of CI, "N passed, N failed[, N skipped]", from vitest's JSON report, the Python interop log and the
+// Python SDK's log.
 // A test file that fails to import or whose beforeAll throws has no failed test of its own (vitest counts its tests
 // as skipped), and a Python setUpClass error runs no test: each counts as a failure here, so the line never reads
 // green for a run that was not.
@@ -18,9 +19,9 @@ export function vitestCounts(report) {
   };
 }
 
-/** Counts from the Python interop log: its "python-interop: N passed, N failed[, N skipped]" lines. */
-export function pythonCounts(log) {
-  const lines = [...log.matchAll(/python-interop: (-?\d+) passed, (\d+) failed(?:, (\d+) skipped)?/g)];
+/** Counts from a Python log: its "{label}: N passed, N failed[, N skipped]" lines (python-interop, python-sdk). */
+export function pythonCounts(log, label = "python-interop") {
+  const lines = [...log.matchAll(new RegExp(`${label}: (-?\\d+) passed, (\\d+) failed(?:, (\\d+) skipped)?`, "g"))];
   if (lines.length === 0) return { passed: 0, failed: 1, skipped: 0 };
   return lines.reduce(
     (sum, m) => ({
@@ -55,8 +56,9 @@ function readText(path) {
   }
 }
 
-// node .ci/summary.mjs VITEST_JSON PYTHON_LOG VITEST_STATUS PYTHON_STATUS
+// node .ci/summary.mjs VITEST_JSON PYTHON_LOG PYTHON_SDK_LOG VITEST_STATUS PYTHON_STATUS PYTHON_SDK_STATUS
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const [json, log, ...statuses] = process.argv.slice(2);
-  console.log(summary([vitestCounts(readJson(json)), pythonCounts(readText(log))], statuses.map(Number)));
+  const [json, log, sdkLog, ...statuses] = process.argv.slice(2);
+  const counts = [vitestCounts(readJson(json)), pythonCounts(readText(log)), pythonCounts(readText(sdkLog), "python-sdk")];
+  console.log(summary(counts, statuses.map(Number)));
 }

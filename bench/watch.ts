@@ -4,7 +4,7 @@
 //  - write throughput with 100 watchers as a ratio of throughput with none, in the same run (target >= 0.9);
 //  - memory per idle watcher (server RSS growth / watchers).
 // Results go to stdout and docs/benchmarks.md (the "Watch" section).
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, type Client } from "@connectrpc/connect";
@@ -13,6 +13,7 @@ import { PolicyService } from "../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../gen/policy/v1/resource_service_pb.js";
 import { WatchService } from "../gen/policy/v1/watch_service_pb.js";
 import { spawnServer } from "../test/helpers/child-server.js";
+import { writeDocSection } from "./doc-section.js";
 
 const WATCHERS_PER_CONNECTION = 250;
 const LATENCY_WRITES = 40;
@@ -162,8 +163,4 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const doc = "docs/benchmarks.md";
-const text = readFileSync(doc, "utf8");
-const section = `## Watch (\`npm run bench:watch\`)\n\n${results.join("\n")}\n`;
-const marker = /## Watch \(`npm run bench:watch`\)\n[\s\S]*?(?=\n## |$)/;
-writeFileSync(doc, marker.test(text) ? text.replace(marker, section) : `${text.trimEnd()}\n\n${section}`);
+writeDocSection("Watch (`npm run bench:watch`)", results.join("\n"));

@@ -8,13 +8,16 @@ import { fileURLToPath } from "node:url";
 const ROOT = dirname(fileURLToPath(import.meta.url));
 export const DIST = join(ROOT, "dist");
 
-/** Builds the console; returns the bundle's size in bytes (JavaScript and CSS, minified, before compression). */
-export async function buildConsole(): Promise<number> {
-  rmSync(DIST, { recursive: true, force: true });
-  mkdirSync(DIST, { recursive: true });
+/**
+ * Builds the console into `outDir` (default console/dist; `npm run build` builds dist/console/dist without touching
+ * the one tests and tsx-run servers use); returns the bundle's size in bytes (JavaScript and CSS, minified).
+ */
+export async function buildConsole(outDir = DIST): Promise<number> {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
   await build({
     entryPoints: { console: join(ROOT, "src/main.tsx") },
-    outdir: DIST,
+    outdir: outDir,
     bundle: true,
     minify: true,
     format: "esm",
@@ -24,9 +27,9 @@ export async function buildConsole(): Promise<number> {
     legalComments: "none",
     logLevel: "warning",
   });
-  copyFileSync(join(ROOT, "src/index.html"), join(DIST, "index.html"));
-  copyFileSync(join(ROOT, "src/console.css"), join(DIST, "console.css"));
-  return statSync(join(DIST, "console.js")).size + statSync(join(DIST, "console.css")).size;
+  copyFileSync(join(ROOT, "src/index.html"), join(outDir, "index.html"));
+  copyFileSync(join(ROOT, "src/console.css"), join(outDir, "console.css"));
+  return statSync(join(outDir, "console.js")).size + statSync(join(outDir, "console.css")).size;
 }
 
 export function isBuilt(): boolean {

@@ -89,10 +89,14 @@ const OPTIONS = {
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
 } as const;
 
+const NAME_WIDTH = Math.max(...Object.keys(OPTIONS).map((name) => name.length));
+const ENV_WIDTH = Math.max(...Object.values(OPTIONS).map((o) => o.env.length));
+
 export const USAGE = [
   "usage: npm start -- [options]   (each option also reads the environment variable shown)",
   ...Object.entries(OPTIONS).map(
-    ([name, o]) => `  --${name.padEnd(10)} ${o.env.padEnd(17)} ${o.help}${o.default ? ` (default ${o.default})` : ""}`,
+    ([name, o]) =>
+      `  --${name.padEnd(NAME_WIDTH)}  ${o.env.padEnd(ENV_WIDTH)}  ${o.help}${o.default ? ` (default ${o.default})` : ""}`,
   ),
 ].join("\n");
 

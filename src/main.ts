@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(process.argv.slice(2), process.env);
   } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
+    console.error(`policy server: ${(e as Error).message} (\`--help\` lists the options)`);
     process.exit(2);
   }
   if (config === "help") {
@@ -29,8 +29,9 @@ async function main(): Promise<void> {
   try {
     server = await startServer(config, logger);
   } catch (e) {
-    logger.fatal({ err: e }, "could not start");
-    console.error(`policy server: ${(e as Error).message}`);
+    // A configuration problem (a port in use, a missing file) is one line for a person; the stack only when asked.
+    logger.debug({ err: e }, "could not start");
+    console.error(`policy server: ${startupProblem(e as Error, config)}`);
     process.exit(1);
   }
   logger.info({ url: server.url, grpc: server.grpcAddress, db: config.db }, "listening");
@@ -43,6 +44,28 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+/** Why the server could not start, naming the flag behind it when a port is in use or needs privileges. */
+function startupProblem(error: Error, config: Config): string {
+  const message = error.message.split("\n")[0]!;
+  const { code, path } = error as NodeJS.ErrnoException;
+  if (code === "ENOENT" && path) {
+    const files: [string, string | undefined][] = [["--schema", config.schema], ["--tls-cert", config.tlsCert],
+      ["--tls-key", config.tlsKey], ["--tls-client-ca", config.tlsClientCa], ["--jwks", config.jwks]];
+    const flag = files.find(([, value]) => value === path)?.[0] ?? (config.jwtPublicKeys.includes(path) ? "--jwt-public-keys" : undefined);
+    return `${flag ? `${flag} ` : ""}${path}: no such file`;
+  }
+  const denied = /EADDRINUSE|EACCES/.exec(message);
+  if (!denied) return message;
+  // node's listen errors carry the port; grpc-js only names the address in its message.
+  const port = (error as { port?: number }).port ?? Number(/:(\d+)\]?\s*$/.exec(message)?.[1]);
+  const flags: [string, number | undefined][] = [["--port", config.port], ["--grpc-port", config.grpcPort], ["--metrics-port", config.metricsPort]];
+  const flag = flags.find(([, value]) => value === port)?.[0];
+  const what = flag ? `${flag} ${port}` : `port ${port}`;
+  return denied[0] === "EADDRINUSE"
+    ? `${what} is in use: stop what listens there, or choose another port (0 picks a free one)`
+    : `${what} needs privileges this process lacks: choose a port above 1023`;
 }
 
 function announce(config: Config, at: Listening): void {

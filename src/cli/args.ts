@@ -1,6 +1,7 @@
 // Command-line parsing: the options every command shares, per-command options, and help text (node:util parseArgs).
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.js";
+import { didYouMean } from "./suggest.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -49,7 +50,18 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
     value: "FILE",
     help: "resource schema YAML, to map resource types to names (env POLICY_SCHEMA; default built in)",
   },
-  output: { type: "string", short: "o", value: "table|json|yaml", help: "output format (default table)" },
+  output: {
+    type: "string",
+    short: "o",
+    value: "FORMAT",
+    help: "table, json or yaml (default table; env POLICY_OUTPUT, config `output`); anyscale: Anyscale's table",
+  },
+  format: { type: "string", value: "FORMAT", help: "the same as --output" },
+  style: {
+    type: "string",
+    value: "iam|anyscale",
+    help: "shapes of get, list and set: IAM's (default) or Anyscale's (env POLICY_STYLE, config `style`)",
+  },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
 
@@ -140,7 +152,10 @@ export function parseOptions(args: string[], specs: OptionSpecs, command: string
     if (e instanceof UsageError) throw e;
     const message = ((e as Error).message ?? String(e)).split("\n")[0]!;
     const unknown = /^Unknown option '([^']+)'/.exec(message);
-    throw new UsageError(unknown ? `unknown option ${unknown[1]}` : message, command);
+    if (!unknown) throw new UsageError(message, command);
+    const flags = Object.keys(all).map((name) => `--${name}`);
+    const typed = unknown[1]!.split("=")[0]!;
+    throw new UsageError(`unknown option ${unknown[1]}${didYouMean(typed, flags, (f) => f)}`, command);
   }
 }
 

@@ -1,9 +1,12 @@
 // `policy`: the command-line client of the policy service. `main` runs one command line; src/cli/main.ts calls it.
 import { GLOBAL_OPTIONS, commandHelp, parseOptions, registerOptions, splitCommand, type OptionSpecs } from "./args.js";
 import { COMMANDS, findCommand, GROUPS, isCommandPrefix } from "./commands/index.js";
+import { bashCompletion, zshCompletion } from "./completion.js";
 import { Context, processIo, schemaOf, type Io } from "./context.js";
 import { describeError, EXIT_OK, EXIT_USAGE } from "./errors.js";
 import { DEFAULT_SERVER, loadSettings } from "./settings.js";
+import { didYouMean } from "./suggest.js";
+import { cliVersion } from "./version.js";
 
 registerOptions(GLOBAL_OPTIONS);
 for (const c of COMMANDS) registerOptions(c.options);
@@ -32,20 +35,63 @@ function overview(group?: string): string {
     "",
     ...(group ? [] : EXAMPLES),
     `Connection: --server (POLICY_SERVER, default ${DEFAULT_SERVER}), --protocol grpc|connect, --token, --ca;`,
-    "defaults come from ~/.config/policy/config.yaml (or POLICY_CONFIG): server, protocol, organization, token, ca.",
-    `Run \`policy ${group ? `${group} ` : ""}COMMAND --help\` for a command's options.`,
+    "defaults come from ~/.config/policy/config.yaml (or POLICY_CONFIG): server, protocol, organization, token, ca,",
+    "output, style. `-o anyscale` (or `style: anyscale`) prints Anyscale's shapes.",
+    `Run \`policy help ${group ? `${group} ` : ""}COMMAND\` (or COMMAND --help) for a command's options,`,
+    "`policy completion bash|zsh` for shell completion, `policy --version` for the version.",
   ].join("\n");
 }
 
+/** The names that may follow `words` (a group's subcommands, or every first word), for "did you mean". */
+function nextWords(words: string[]): string[] {
+  const prefix = words.length === 0 ? "" : `${words.join(" ")} `;
+  return COMMANDS.filter((c) => c.help.name.startsWith(prefix)).map((c) => c.help.name.slice(prefix.length).split(" ")[0]!);
+}
+
+/** `policy help [COMMAND...]`: the overview, a group's, or a command's help. */
+function help(words: string[], io: Io): number {
+  const command = findCommand(words);
+  if (command) {
+    io.stdout(commandHelp(command.help, command.options));
+    return EXIT_OK;
+  }
+  if (words.length === 0 || (words.length === 1 && words[0]! in GROUPS)) {
+    io.stdout(overview(words[0]));
+    return EXIT_OK;
+  }
+  const known = words.slice(0, -1);
+  const last = words[words.length - 1]!;
+  io.stderr(`error: unknown command "${words.join(" ")}"${didYouMean(last, nextWords(known))}\nrun \`policy help\` for the commands`);
+  return EXIT_USAGE;
+}
+
+function completion(shell: string | undefined, io: Io): number {
+  if (shell === "bash") io.stdout(bashCompletion(COMMANDS, GROUPS));
+  else if (shell === "zsh") io.stdout(zshCompletion(COMMANDS, GROUPS));
+  else {
+    io.stderr(`error: policy completion takes bash or zsh${shell ? ` (got "${shell}")` : ""}\n` +
+      "e.g. source <(policy completion bash), or add that line to ~/.bashrc");
+    return EXIT_USAGE;
+  }
+  return EXIT_OK;
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = processIo): Promise<number> {
+  if (argv[0] === "help") return help(argv.slice(1), io);
+  if (argv[0] === "completion") return completion(argv[1], io);
   const { words, rest, stray } = splitCommand(argv, isCommandPrefix);
   const command = findCommand(words);
   const typed = words.join(" ");
   if (!command) {
     const group = words[0] !== undefined && words[0] in GROUPS ? words[0] : undefined;
     if (stray.length > 0) {
-      io.stderr(`error: unknown command "${[...words, stray[0]].join(" ")}"\n${overview(group)}`);
+      const suggestion = didYouMean(stray[0]!, [...nextWords(words), ...(words.length === 0 ? ["help", "completion"] : [])]);
+      io.stderr(`error: unknown command "${[...words, stray[0]].join(" ")}"${suggestion}\n${overview(group)}`);
       return EXIT_USAGE;
+    }
+    if (words.length === 0 && rest.includes("--version")) {
+      io.stdout(`policy ${cliVersion()}`);
+      return EXIT_OK;
     }
     if (rest.includes("--help") || rest.includes("-h")) {
       io.stdout(overview(group));

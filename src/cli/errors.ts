@@ -1,5 +1,6 @@
-// How the CLI fails: usage errors (exit 2), refusals and server errors (exit 1), each printed to stderr with the gRPC
-// code name and a hint a person can act on.
+// How the CLI fails: usage and local file errors (exit 2), refusals and server errors (exit 1), each printed to stderr
+// with the gRPC code name and a hint a person can act on. A failure of the connection itself (wrong protocol for the
+// port, TLS) is reported as a transport failure on the client's side, never as the server's INTERNAL.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { codeName } from "../code-name.js";
@@ -33,17 +34,51 @@ export class CliError extends Error {
   }
 }
 
+/** A problem on this side, found before anything was sent: a missing or unreadable file, bad YAML, an unknown key. */
+export class LocalError extends CliError {
+  override name = "LocalError";
+}
+
 export interface ErrorContext {
   /** The command as typed, e.g. `add-binding` or `resources move`. */
   command: string;
   server: string;
 }
 
+const UNTRUSTED_HINT = "the server's TLS certificate is not trusted: give its CA with --ca FILE (POLICY_CA, config `ca`)";
+
+/** TLS verification failures of node:tls, by their error codes. */
+const UNTRUSTED_CERTIFICATE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+/**
+ * The error of node's HTTP/TLS stack behind a ConnectError the client made itself (a response from a server never has
+ * a `cause`); undefined for an error the server sent. Refused connections and timeouts are left to their gRPC codes.
+ */
+function transportCause(error: ConnectError): (Error & { code: string }) | undefined {
+  const cause = error.cause as (Error & { code?: unknown }) | undefined;
+  if (!(cause instanceof Error) || typeof cause.code !== "string") return undefined;
+  if (error.code === Code.Unavailable || error.code === Code.DeadlineExceeded || error.code === Code.Canceled) return undefined;
+  return cause as Error & { code: string };
+}
+
+function transportHint(cause: Error & { code: string }, ctx: ErrorContext): string {
+  if (UNTRUSTED_CERTIFICATE.test(cause.code)) {
+    return UNTRUSTED_HINT;
+  }
+  if (/WRONG_VERSION_NUMBER|wrong version number/.test(`${cause.code} ${cause.message}`)) {
+    return `${ctx.server} does not answer TLS: use http:// instead of https://, or the server's TLS port`;
+  }
+  return (
+    `${ctx.server} did not answer in the protocol used: the main port speaks gRPC and Connect, the gRPC port ` +
+    "(50051) gRPC alone (--protocol grpc); check --server and --protocol"
+  );
+}
+
 function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
   const resources = ctx.command.startsWith("resources");
   // A TLS failure surfaces as a transport error; the server's own refusals (UNAUTHENTICATED) may also say "certificate".
   if (error.code !== Code.Unauthenticated && /certificate/i.test(error.rawMessage)) {
-    return "the server's TLS certificate is not trusted: give its CA with --ca FILE (POLICY_CA, config `ca`)";
+    return UNTRUSTED_HINT;
   }
   switch (error.code) {
     case Code.Aborted:
@@ -73,6 +108,11 @@ function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
       return "the server did not answer in time; try again";
     case Code.Internal:
       return "a server bug: the server's log has the details";
+    case Code.Unknown:
+      // An HTTP error without a gRPC or Connect status: something other than the policy server answered.
+      return /^HTTP \d+/.test(error.rawMessage)
+        ? `${ctx.server} answered with a plain HTTP error: is it a policy server, and is --protocol right?`
+        : undefined;
     default:
       return undefined;
   }
@@ -86,9 +126,19 @@ export function describeError(error: unknown, ctx: ErrorContext): { text: string
   }
   if (error instanceof CliError) {
     const code = error.code === undefined ? "" : `${codeName(error.code)}: `;
-    return { text: `error: ${code}${error.message}${error.hint ? `\nhint: ${error.hint}` : ""}`, exitCode: EXIT_FAILURE };
+    const text = `error: ${code}${error.message}${error.hint ? `\nhint: ${error.hint}` : ""}`;
+    return { text, exitCode: error instanceof LocalError ? EXIT_USAGE : EXIT_FAILURE };
   }
   const e = ConnectError.from(error);
+  const transport = transportCause(e);
+  if (transport) {
+    // UNAVAILABLE, as gRPC clients report a connection they could not use; the cause is node's, not the server's.
+    // OpenSSL's messages carry a source path; its reason ("wrong version number") is what a person needs.
+    const reason = /SSL routines:[^:]*:([^:]+)/.exec(transport.message)?.[1] ?? transport.message.split("\n")[0];
+    const text = `error: UNAVAILABLE: transport failure on the client's side (${transport.code}): ${reason}\n` +
+      `hint: ${transportHint(transport, ctx)}`;
+    return { text, exitCode: EXIT_FAILURE };
+  }
   const violations = e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
   const lines =
     violations.length === 0

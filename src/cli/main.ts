@@ -1,4 +1,19 @@
-// The entry point of the `policy` command (bin/policy.js imports it through tsx): run, then exit with the status.
-import { main } from "./cli.js";
+// The entry point of the `policy` command (bin/policy.js, dist/src/cli/main.js, the CLI package's bundle).
+// `--version` answers before the commands are loaded, so that it stays well under 300 ms.
+import { cliVersion } from "./version.js";
 
-process.exitCode = await main(process.argv.slice(2));
+// connect-node stops listening for a connection's errors once connecting failed, and a server that does not speak
+// HTTP/2 then makes node raise a second ERR_HTTP2_ERROR as uncaught: the failure was reported already.
+process.on("uncaughtException", (error: Error & { code?: unknown }) => {
+  if (error.code === "ERR_HTTP2_ERROR") return;
+  console.error(error);
+  process.exit(70);
+});
+
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "version")) {
+  process.stdout.write(`policy ${cliVersion()}\n`);
+} else {
+  const { main } = await import("./cli.js");
+  process.exitCode = await main(argv);
+}

@@ -4,7 +4,7 @@
 import { fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { parse } from "yaml";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
-import { CliError } from "./errors.js";
+import { LocalError } from "./errors.js";
 
 /** `collaborator` -> `roles/collaborator`; a name with a `/` is kept. */
 export function normaliseRole(role: string): string {
@@ -43,7 +43,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Parses a policy file's text; `source` names it in error messages. Throws CliError. */
 export function parsePolicyFile(text: string, source: string): PolicyFile {
   const fail = (message: string): never => {
-    throw new CliError(
+    throw new LocalError(
       `${source}: ${message}`,
       "a policy file has `bindings` (each with `role` or `role_name`, and `members` or `principals`), " +
         "and optionally `etag` and `version`",

@@ -5,11 +5,14 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import type { PolicyProtocol } from "../client/index.js";
 import { str, type Values } from "./args.js";
-import { CliError, UsageError } from "./errors.js";
+import { LocalError, UsageError } from "./errors.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8080";
 
 export type OutputFormat = "table" | "json" | "yaml";
+
+/** Whose shapes get, list and set print: IAM's (roles/…, member prefixes) or Anyscale's policy CLI's. */
+export type OutputStyle = "iam" | "anyscale";
 
 export interface Settings {
   server: string;
@@ -25,9 +28,10 @@ export interface Settings {
   /** A schema YAML file; undefined: the built-in one. */
   schema?: string;
   output: OutputFormat;
+  style: OutputStyle;
 }
 
-const CONFIG_KEYS = ["server", "protocol", "organization", "token", "ca", "cert", "key"] as const;
+const CONFIG_KEYS = ["server", "protocol", "organization", "token", "ca", "cert", "key", "output", "style"] as const;
 type ConfigFile = Partial<Record<(typeof CONFIG_KEYS)[number], string>>;
 
 /** The config file: $POLICY_CONFIG, else $XDG_CONFIG_HOME/policy/config.yaml, else ~/.config/policy/config.yaml. */
@@ -40,23 +44,23 @@ export function configPath(env: NodeJS.ProcessEnv): { path: string; explicit: bo
 export function readConfigFile(env: NodeJS.ProcessEnv): ConfigFile {
   const { path, explicit } = configPath(env);
   if (!existsSync(path)) {
-    if (explicit) throw new CliError(`config file ${path} (POLICY_CONFIG) does not exist`);
+    if (explicit) throw new LocalError(`config file ${path} (POLICY_CONFIG) does not exist`);
     return {};
   }
   let doc: unknown;
   try {
     doc = parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new CliError(`config file ${path}: ${(e as Error).message.split("\n")[0]}`);
+    throw new LocalError(`config file ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== "object" || Array.isArray(doc)) throw new CliError(`config file ${path}: expected a mapping`);
+  if (typeof doc !== "object" || Array.isArray(doc)) throw new LocalError(`config file ${path}: expected a mapping`);
   const config: ConfigFile = {};
   for (const [key, value] of Object.entries(doc)) {
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      throw new CliError(`config file ${path}: unknown key "${key}"; known keys: ${CONFIG_KEYS.join(", ")}`);
+      throw new LocalError(`config file ${path}: unknown key "${key}"; known keys: ${CONFIG_KEYS.join(", ")}`);
     }
-    if (typeof value !== "string") throw new CliError(`config file ${path}: \`${key}\` must be a string`);
+    if (typeof value !== "string") throw new LocalError(`config file ${path}: \`${key}\` must be a string`);
     config[key as keyof ConfigFile] = value;
   }
   return config;
@@ -71,10 +75,20 @@ export function loadSettings(values: Values, env: NodeJS.ProcessEnv, command: st
   if (protocol !== "grpc" && protocol !== "connect") {
     throw new UsageError(`--protocol must be grpc or connect (got "${protocol}")`, command);
   }
-  const output = str(values, "output") ?? "table";
-  if (output !== "table" && output !== "json" && output !== "yaml") {
-    throw new UsageError(`--output must be table, json or yaml (got "${output}")`, command);
+  const flagged = str(values, "output") ?? str(values, "format");
+  if (str(values, "output") !== undefined && str(values, "format") !== undefined && str(values, "format") !== flagged) {
+    throw new UsageError("--format is another name of --output: give one of them", command);
   }
+  // `-o anyscale` is Anyscale's table: the table format in Anyscale's style.
+  const format = flagged ?? (env.POLICY_OUTPUT || undefined) ?? config.output ?? "table";
+  if (!["table", "json", "yaml", "anyscale"].includes(format)) {
+    throw new UsageError(`--output must be table, json, yaml or anyscale (got "${format}")`, command);
+  }
+  const style = format === "anyscale" ? "anyscale" : (pick("style", "POLICY_STYLE", "style") ?? "iam");
+  if (style !== "iam" && style !== "anyscale") {
+    throw new UsageError(`--style must be iam or anyscale (got "${style}")`, command);
+  }
+  const output = format === "anyscale" ? "table" : (format as OutputFormat);
   const server = pick("server", "POLICY_SERVER", "server") ?? DEFAULT_SERVER;
   if (!/^https?:\/\/[^/]+/.test(server)) {
     throw new UsageError(`--server must be an http:// or https:// URL (got "${server}")`, command);
@@ -94,5 +108,6 @@ export function loadSettings(values: Values, env: NodeJS.ProcessEnv, command: st
     organization: pick("organization", "POLICY_ORGANIZATION", "organization"),
     schema: str(values, "schema") ?? (env.POLICY_SCHEMA || undefined),
     output,
+    style,
   };
 }

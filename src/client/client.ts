@@ -4,6 +4,7 @@ import { createConnectTransport, createGrpcTransport, Http2SessionManager } from
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
 import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
+import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
@@ -21,8 +22,9 @@ export interface PolicyClientOptions {
   /**
    * TLS options for an `https` server: `ca`, the PEM certificate(s) to trust instead of the system's; `cert` and
    * `key`, a PEM client certificate and its private key, for a server that authenticates clients by certificate.
+   * Bytes are `Uint8Array` (a Node.js `Buffer` is one), so that the SDK's types need no `@types/node`.
    */
-  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  tls?: { ca?: string | Uint8Array; cert?: string | Uint8Array; key?: string | Uint8Array };
   /** More interceptors, run after the token one. */
   interceptors?: Interceptor[];
   /** A deadline applied to every call without its own `timeoutMs`. */
@@ -38,6 +40,8 @@ export interface PolicyClient {
   policies: Client<typeof PolicyService>;
   resources: Client<typeof ResourceService>;
   access: Client<typeof AccessService>;
+  /** The audit log: every write, who made it and when. */
+  audit: Client<typeof AuditService>;
   /** The raw Watch stream; `watch()` (watch.ts) follows it across disconnects. */
   watch: Client<typeof WatchService>;
   /** Sync consumers and sync status; `runConsumer()` (consumer.ts) is a consumer's loop. */
@@ -67,7 +71,10 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
   const interceptors = [...(options.token ? [bearerToken(options.token)] : []), ...(options.interceptors ?? [])];
   const { ca, cert, key } = options.tls ?? {};
   if ((cert === undefined) !== (key === undefined)) throw new Error("tls.cert and tls.key go together");
-  const nodeOptions = { ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert, key } : {}) };
+  const nodeOptions = {
+    ...(ca !== undefined ? { ca: pem(ca) } : {}),
+    ...(cert !== undefined && key !== undefined ? { cert: pem(cert), key: pem(key) } : {}),
+  };
   let sessionManager: Http2SessionManager | undefined;
   let transport: Transport;
   if (protocol === "grpc") {
@@ -95,6 +102,7 @@ function clientsOn(transport: Transport, close: () => void): PolicyClient {
     policies: createClient(PolicyService, transport),
     resources: createClient(ResourceService, transport),
     access: createClient(AccessService, transport),
+    audit: createClient(AuditService, transport),
     watch: createClient(WatchService, transport),
     sync: createClient(SyncService, transport),
     denyPolicies: createClient(DenyPolicyService, transport),
@@ -102,4 +110,9 @@ function clientsOn(transport: Transport, close: () => void): PolicyClient {
     transport,
     close,
   };
+}
+
+/** PEM text as node:tls takes it. */
+function pem(value: string | Uint8Array): string | Buffer {
+  return typeof value === "string" ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }

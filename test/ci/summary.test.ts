@@ -47,3 +47,10 @@ test("a step that exited non-zero with every count green still reads as a failur
   expect(summary([{ passed: 3, failed: 0, skipped: 0 }], [0, 2])).toBe("3 passed, 1 failed");
   expect(summary([{ passed: 3, failed: 0, skipped: 0 }], [0, 0])).toBe("3 passed, 0 failed");
 });
+
+test("the Python SDK's pytest line is counted under its own label; a missing one is a failure", () => {
+  const log = "....\npython-sdk: 7 passed, 1 failed, 2 skipped\n7 passed in 1s\npython-interop: 3 passed, 0 failed";
+  expect(pythonCounts(log, "python-sdk")).toEqual({ passed: 7, failed: 1, skipped: 2 });
+  expect(pythonCounts(log)).toEqual({ passed: 3, failed: 0, skipped: 0 });
+  expect(pythonCounts("ImportError: no module named grpc", "python-sdk")).toEqual({ passed: 0, failed: 1, skipped: 0 });
+});

@@ -206,10 +206,10 @@ test("a file the server rejects: INVALID_ARGUMENT with each field problem, exit 
   expect(result.stderr).toMatch(/^error: INVALID_ARGUMENT: a problem in the request:\n {2}policy\.bindings\[0\]\.role: role "roles\/owner" cannot be granted on a cloud/);
 });
 
-test("a malformed file is refused before anything is sent", async () => {
+test("a malformed file is refused before anything is sent (exit 2: a local problem)", async () => {
   const file = tempFile("typo.yaml", "bindings:\n  - role_name: readonly\n    principles: [ug_x]\n");
   const result = await policy(["set", "--resource-type", "cloud", "--resource-id", "cld_nobindings", "-f", file, "--force"]);
-  expect(result.code).toBe(1);
+  expect(result.code).toBe(2);
   expect(result.stderr).toMatch(/typo\.yaml: bindings\[0\]: unknown key "principles"/);
   expect((await server.grpc.policies.getPolicy({ resource: "clouds/cld_nobindings" })).bindings).toEqual([]);
 });

@@ -122,7 +122,7 @@ test("resources delete refuses a parent with children unless --cascade", async (
   const refused = await policy(["resources", "delete", "--resource-type", "cloud", "--resource-id", "cld_other"]);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/^error: FAILED_PRECONDITION: .*\nhint: .*--cascade/);
-  const deleted = ok(await policy(["resources", "delete", "--resource-type", "cloud", "--resource-id", "cld_other", "--cascade"]));
+  const deleted = ok(await policy(["resources", "delete", "--resource-type", "cloud", "--resource-id", "cld_other", "--cascade", "--yes"]));
   expect(deleted.stdout.trim()).toBe("Deleted clouds/cld_other and 1 descendant(s).");
 });
 
@@ -138,7 +138,7 @@ test("the config file gives the server and the organization; flags and the envir
 
   const bad = tempFile("bad-config.yaml", "sever: http://x\n");
   const badResult = await cli(["get", "--resource-type", "organization"], { env: { POLICY_CONFIG: bad } });
-  expect(badResult.code).toBe(1);
+  expect(badResult.code).toBe(2);
   expect(badResult.stderr).toMatch(/unknown key "sever"/);
 });
 

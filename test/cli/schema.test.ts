@@ -24,14 +24,14 @@ test("a schema the server refuses (a type without a collection), the CLI refuses
   expect(refusal.message).toMatch(/collection must match/);
 
   const result = await runMain(["get", "--resource-type", "organization", "--organization", "acme", "--schema", file]);
-  expect(result.code).toBe(1);
+  expect(result.code).toBe(2);
   expect(result.stdout).toBe("");
   expect(result.stderr).toBe(`error: ${refusal.message}\n`);
 });
 
 test("a schema file that cannot be read is a CLI error naming it", async () => {
   const result = await runMain(["get", "--resource-type", "organization", "--schema", "/nonexistent/schema.yaml"]);
-  expect(result.code).toBe(1);
+  expect(result.code).toBe(2);
   expect(result.stderr).toMatch(/^error: schema \/nonexistent\/schema\.yaml: ENOENT/);
 });
 

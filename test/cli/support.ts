@@ -55,6 +55,7 @@ export async function runMain(argv: string[]): Promise<CliResult> {
     stdout: (t) => void (stdout += `${t}\n`),
     stderr: (t) => void (stderr += `${t}\n`),
     stdin: async () => "",
+    confirm: () => undefined,
   });
   return { code, stdout, stderr };
 }

@@ -135,3 +135,14 @@ test("refuses to overwrite an existing --out, and needs --out", async () => {
   expect(missing.code).not.toBe(0);
   expect(missing.stderr).toMatch(/--out/);
 });
+
+test("creates the folder of --out, and answers --help", async () => {
+  const out = join(dir, "backups/2025/01/policy.db");
+  const result = await backup(out);
+  expect(result.code, result.stderr).toBe(0);
+  expect(existsSync(out)).toBe(true);
+
+  const help = await run(NPM, ["run", "--silent", "backup", "--", "--help"]);
+  expect(help).toMatchObject({ code: 0, stderr: "" });
+  expect(help.stdout).toMatch(/^usage: npm run backup -- .*--out/);
+});

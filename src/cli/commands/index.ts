@@ -1,4 +1,5 @@
 // Every command of `policy`, by the words that name it.
+import { auditList, testPermissions } from "./audit.js";
 import { addBinding, removeBinding } from "./bindings.js";
 import { check } from "./check.js";
 import type { Command } from "./command.js";
@@ -17,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   check,
   whoCan,
   whatCan,
+  testPermissions,
   addBinding,
   removeBinding,
   resources.create,
@@ -29,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   roles.list,
   roles.get,
   roles.grantable,
+  auditList,
 ];
 
 /** Groups of commands: `resources` alone shows its subcommands. */
@@ -36,6 +39,7 @@ export const GROUPS: Record<string, string> = {
   resources: "register and manage the resources policies attach to",
   sync: "where policies stand with the consumers that apply them",
   roles: "list roles, show one, and what can be granted on a resource",
+  audit: "the audit log: every write, who made it and when",
 };
 
 export function findCommand(words: string[]): Command | undefined {

@@ -10,8 +10,20 @@ import {
 import { SyncStatus } from "../../../gen/policy/v1/policy_pb.js";
 import { flag, list as values, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
-import { CliError, UsageError } from "../errors.js";
-import { conditionCell, hasConditions, policyRows, print, printPolicy, syncStatusName, table } from "../output.js";
+import { CliError, LocalError, UsageError } from "../errors.js";
+import {
+  anyscalePolicy,
+  anyscaleResource,
+  anyscaleResourcePolicy,
+  anyscaleTable,
+  conditionCell,
+  hasConditions,
+  policyRows,
+  print,
+  printPolicy,
+  syncStatusName,
+  table,
+} from "../output.js";
 import { parsePolicyFile } from "../policy-file.js";
 import { allPages } from "../pages.js";
 import { parentName, resolveResource, resourceType } from "../resource-ref.js";
@@ -24,7 +36,7 @@ async function readSource(ctx: Context, file: string): Promise<string> {
   try {
     return readFileSync(file, "utf8");
   } catch (e) {
-    throw new CliError(`cannot read ${file}: ${(e as Error).message}`);
+    throw new LocalError(`cannot read ${file}: ${(e as Error).message}`);
   }
 }
 
@@ -48,11 +60,13 @@ export const set: Command = {
   },
   options: {
     ...RESOURCE_OPTIONS,
-    file: { type: "string", short: "f", value: "FILE", help: "the policy file; - reads standard input" },
+    "config-file": { type: "string", short: "f", value: "FILE", help: "the policy file; - reads standard input" },
+    file: { type: "string", value: "FILE", help: "the same as --config-file (Anyscale's name is -f/--config-file)" },
     force: { type: "boolean", help: "overwrite the stored policy, ignoring any etag in the file" },
   },
   async run(ctx) {
-    const file = required(ctx.values, "file", ctx.command);
+    const file = str(ctx.values, "config-file") ?? str(ctx.values, "file");
+    if (file === undefined || file === "") throw new UsageError("--file is required (-f, --config-file)", ctx.command);
     const resource = await resolveResource(ctx);
     const parsed = parsePolicyFile(await readSource(ctx, file), file === "-" ? "<stdin>" : file);
     const policy = parsed.policy;
@@ -74,7 +88,10 @@ export const set: Command = {
     }
     const paths = ["bindings", "etag", ...(parsed.hasAuditConfigs ? ["audit_configs"] : [])];
     const stored = await ctx.api.policies.setPolicy({ resource, policy, updateMask: { paths } });
-    printPolicy(ctx, resource, stored);
+    if (ctx.settings.style === "anyscale") {
+      const { type, id } = anyscaleResource(ctx, resource);
+      print(ctx, anyscalePolicy(stored), () => `Policy for ${type} ${id} has been updated.`);
+    } else printPolicy(ctx, resource, stored);
   },
 };
 
@@ -166,6 +183,19 @@ export const list: Command = {
       });
       return [page.resourcePolicies, page.nextPageToken];
     });
+    if (ctx.settings.style === "anyscale") {
+      // Anyscale's list: one titled table per resource, a blank line between them.
+      const withPolicy = all.filter((rp) => rp.policy !== undefined);
+      print(ctx, withPolicy.map((rp) => anyscaleResourcePolicy(ctx, rp.resource, rp.policy!)), () =>
+        withPolicy.length === 0 ? `No ${type.name} has a policy with bindings${parent ? ` beneath ${parent}` : ""}.` : withPolicy
+          .map((rp) => {
+            const { type, id } = anyscaleResource(ctx, rp.resource);
+            return `${type}: ${id}\n${anyscaleTable(rp.policy!)}`;
+          })
+          .join("\n\n"),
+      );
+      return;
+    }
     print(ctx, { resourcePolicies: all.map((rp) => toJson(ResourcePolicySchema, rp)) }, () => {
       if (all.length === 0) return `No ${type.name} has a policy with bindings${parent ? ` beneath ${parent}` : ""}.`;
       const policies = all.map((rp) => rp.policy!).filter(Boolean);

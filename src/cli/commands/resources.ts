@@ -5,7 +5,7 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import { DeleteResourceResponseSchema } from "../../../gen/policy/v1/resource_service_pb.js";
 import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
-import { UsageError } from "../errors.js";
+import { EXIT_FAILURE, UsageError } from "../errors.js";
 import { print, table } from "../output.js";
 import { allPages } from "../pages.js";
 import { ORGANIZATION, parentName, resolveOrganization, resolveResource, resourceType, typeOfName } from "../resource-ref.js";
@@ -143,16 +143,30 @@ export const remove: Command = {
   help: {
     name: "resources delete",
     summary: "delete a resource and its policy",
-    usage: [`${RESOURCE_USAGE} [--cascade] [--etag ETAG]`],
-    details: ["A resource with children is not deleted unless --cascade, which deletes its whole subtree."],
+    usage: [`${RESOURCE_USAGE} [--cascade [--yes]] [--etag ETAG]`],
+    details: [
+      "A resource with children is not deleted unless --cascade, which deletes its whole subtree.",
+      "--cascade asks for confirmation on a terminal; elsewhere (scripts, pipes) it needs --yes.",
+    ],
   },
   options: {
     ...RESOURCE_OPTIONS,
     cascade: { type: "boolean", help: "also delete its descendants and their policies" },
+    yes: { type: "boolean", short: "y", help: "do not ask for confirmation of --cascade" },
     etag: { type: "string", value: "ETAG", help: "delete only if the resource still has this etag (else ABORTED)" },
   },
   async run(ctx) {
     const name = await resolveResource(ctx);
+    if (flag(ctx.values, "cascade") && !flag(ctx.values, "yes")) {
+      const asked = ctx.io.confirm(`Delete ${name}, every resource beneath it and their policies? This cannot be undone.`);
+      if (asked === undefined) {
+        throw new UsageError("--cascade deletes a whole subtree: confirm with --yes (there is no terminal to ask on)", ctx.command);
+      }
+      if (!(await asked)) {
+        ctx.io.stderr("Nothing deleted.");
+        return EXIT_FAILURE;
+      }
+    }
     const response = await ctx.api.resources.deleteResource({
       name,
       cascade: flag(ctx.values, "cascade"),
