@@ -5,6 +5,7 @@ import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
 import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
 import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
+import { SharedPolicyService } from "../../gen/policy/v1/shared_policy_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
@@ -14,6 +15,7 @@ import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Audit } from "../domain/audit.js";
 import type { DenyPolicies } from "../domain/deny-policies.js";
 import type { Roles } from "../domain/roles.js";
+import type { SharedPolicies } from "../domain/shared-policies.js";
 import type { Policies } from "../domain/policies.js";
 import type { Resources } from "../domain/resources.js";
 import type { Sync } from "../domain/sync.js";
@@ -22,6 +24,7 @@ import { accessService } from "./access-service.js";
 import { auditService } from "./audit-service.js";
 import { denyPolicyService } from "./deny-policy-service.js";
 import { roleService } from "./role-service.js";
+import { sharedPolicyService } from "./shared-policy-service.js";
 import { policyService } from "./policy-service.js";
 import { resourceService } from "./resource-service.js";
 import { syncService } from "./sync-service.js";
@@ -37,6 +40,7 @@ export interface Services {
   sync: Sync;
   denyPolicies: DenyPolicies;
   roles: Roles;
+  sharedPolicies: SharedPolicies;
 }
 
 /** What both transports offer for registering a service: a ConnectRouter, and the grpc-js adapter. */
@@ -53,6 +57,7 @@ export const API_SERVICES: readonly DescService[] = [
   SyncService,
   DenyPolicyService,
   RoleService,
+  SharedPolicyService,
 ];
 
 export function routes(services: Services): (router: ServiceRegistry) => void {
@@ -65,5 +70,6 @@ export function routes(services: Services): (router: ServiceRegistry) => void {
     router.service(SyncService, syncService(services.sync));
     router.service(DenyPolicyService, denyPolicyService(services.denyPolicies));
     router.service(RoleService, roleService(services.roles));
+    router.service(SharedPolicyService, sharedPolicyService(services.sharedPolicies));
   };
 }
