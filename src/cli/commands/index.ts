@@ -6,6 +6,7 @@ import { get, list, lookup, remove, set } from "./policies.js";
 import * as resources from "./resources.js";
 import { syncStatus, watch } from "./watch.js";
 import * as roles from "./roles.js";
+import * as shared from "./shared.js";
 
 export const COMMANDS: readonly Command[] = [
   set,
@@ -26,6 +27,14 @@ export const COMMANDS: readonly Command[] = [
   roles.list,
   roles.get,
   roles.grantable,
+  shared.create,
+  shared.get,
+  shared.update,
+  shared.remove,
+  shared.list,
+  shared.bind,
+  shared.unbind,
+  shared.bindings,
 ];
 
 /** Groups of commands: `resources` alone shows its subcommands. */
@@ -33,6 +42,7 @@ export const GROUPS: Record<string, string> = {
   resources: "register and manage the resources policies attach to",
   sync: "where policies stand with the consumers that apply them",
   roles: "list roles, show one, and what can be granted on a resource",
+  shared: "shared policies (AIP-2511): create, edit, and bind them to resources",
 };
 
 export function findCommand(words: string[]): Command | undefined {
