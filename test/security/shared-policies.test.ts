@@ -249,6 +249,34 @@ describe.each(PORTS)("shared policies over the %s", (port) => {
     expect((await client.sharedPolicies.listSharedPolicyBindings({ target: org, pageToken: page.nextPageToken, pageSize: 15 })).bindings).toHaveLength(5);
   });
 
+  test("a binding follows its target when it moves, and goes when the target is deleted with a cascade", async () => {
+    const { org, cloud, project, shared } = await tree();
+    const client = await as("root@example.com", port);
+    await client.sharedPolicies.createSharedPolicy({
+      parent: org,
+      sharedPolicyId: shared.split("/")[1]!,
+      sharedPolicy: { bindings: [binding("roles/readonly", `user:${SAM}`)] },
+    });
+    const otherCloud = `clouds/${uniqueId("cld")}`;
+    await client.resources.createResource({ resource: { name: otherCloud, parent: org } });
+    await client.sharedPolicies.createSharedPolicyBinding({ binding: { sharedPolicy: shared, target: cloud } });
+    const holds = async (resource: string) =>
+      (await client.access.checkAccess({ resource, principals: [`user:${SAM}`], permissions: ["projects.get"] })).grantedPermissions;
+    expect(await holds(project)).toEqual(["projects.get"]);
+    // The project moves out from under the bound cloud: the shared policy no longer applies to it.
+    await client.resources.updateResource({ resource: { name: project, parent: otherCloud }, updateMask: { paths: ["parent"] } });
+    expect(await holds(project)).toEqual([]);
+    // A binding on the project itself moves with it.
+    await client.sharedPolicies.createSharedPolicyBinding({ binding: { sharedPolicy: shared, target: project } });
+    await client.resources.updateResource({ resource: { name: project, parent: cloud }, updateMask: { paths: ["parent"] } });
+    expect((await client.policies.lookupEffectivePolicy({ resource: project })).sharedPolicies.map((p) => p.resource)).toEqual([project, cloud]);
+    await client.resources.deleteResource({ name: cloud, cascade: true });
+    expect((await client.sharedPolicies.listSharedPolicyBindings({ sharedPolicy: shared })).bindings).toEqual([]);
+    // The organization's cascade delete takes its shared policies.
+    await client.resources.deleteResource({ name: org, cascade: true });
+    await expectCode(client.sharedPolicies.getSharedPolicy({ name: shared }), Code.NotFound);
+  });
+
   test("Watch sends shared-policy and binding changes", async () => {
     const { org, cloud, shared } = await tree();
     const client = await as("root@example.com", port);
