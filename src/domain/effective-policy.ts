@@ -1,7 +1,7 @@
 // The effective policy of a resource: the union of its own policy and its ancestors' and of the shared policies bound
 // to any of them (allow semantics), and the deny rules of the same chain and shared policies with their origins.
 import { create } from "@bufbuild/protobuf";
-import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
+import { PolicySchema, type Binding } from "../../gen/policy/v1/policy_pb.js";
 import type { SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import {
   BoundSharedPolicySchema,
@@ -62,9 +62,20 @@ export function effectivePolicy(
   return effective;
 }
 
-/** A shared policy's bindings presented for the requested version, as a policy's are (conditions hidden below 3). */
-function sharedBindings(shared: SharedPolicy, requestedVersion: number) {
-  return policyForVersion(create(PolicySchema, { version: 3, bindings: shared.bindings }), requestedVersion).bindings;
+const presentedShared = [new WeakMap<SharedPolicy, readonly Binding[]>(), new WeakMap<SharedPolicy, readonly Binding[]>()];
+
+/**
+ * A shared policy's bindings presented for the requested version, as a policy's are (conditions hidden below 3);
+ * memoised per shared value, as policyForVersion is for policies.
+ */
+function sharedBindings(shared: SharedPolicy, requestedVersion: number): readonly Binding[] {
+  const memo = presentedShared[requestedVersion === 3 ? 1 : 0]!;
+  let bindings = memo.get(shared);
+  if (!bindings) {
+    bindings = policyForVersion(create(PolicySchema, { version: 3, bindings: shared.bindings }), requestedVersion).bindings;
+    if (isShared(shared)) memo.set(shared, bindings);
+  }
+  return bindings;
 }
 
 /** Memory for memoised effective policies (their encoded form is kept with them on the gRPC port). */

@@ -138,6 +138,24 @@ function compileShared(shared: SharedPolicy, type: ResourceType): { bindings: re
   return { bindings, deny: entry.deny };
 }
 
+/** A link's own and shared bindings and deny rules, merged once per shared link (the cache's, until it changes). */
+const compiledLinks = new WeakMap<StoredPolicy, { bindings: readonly CompiledBinding[]; denies: readonly CompiledDeny[] }>();
+
+function compileWithShared(link: StoredPolicy, type: ResourceType): { bindings: readonly CompiledBinding[]; denies: readonly CompiledDeny[] } {
+  let merged = compiledLinks.get(link);
+  if (merged) return merged;
+  const bindings = [...compile(link.policy, type)];
+  const denies = link.deny ? [compileDeny(link.deny)] : [];
+  for (const bound of link.shared ?? []) {
+    const compiledBound = compileShared(bound, type);
+    bindings.push(...compiledBound.bindings);
+    if (compiledBound.deny) denies.push(compiledBound.deny);
+  }
+  merged = { bindings, denies };
+  if (isShared(link)) compiledLinks.set(link, merged);
+  return merged;
+}
+
 function compileBindings(source: readonly Binding[], type: ResourceType, sharedPolicy: string): readonly CompiledBinding[] {
   const bindings = source.flatMap((binding) => {
     const role = type.roles.get(binding.role);
@@ -204,7 +222,8 @@ export function checkChain(schema: ResourceSchema, chain: readonly StoredPolicy[
   if (!start || !type) return undefined;
   let customRoles: Map<string, GrantingRole> | undefined;
   let denies = false;
-  const links: Link[] = chain.map(({ resource, policy, deny, roles, shared }) => {
+  const links: Link[] = chain.map((link) => {
+    const { resource, policy, deny, roles, shared } = link;
     const linkType = schema.types.get(resource.type);
     if (roles) {
       for (const role of roles) {
@@ -212,18 +231,9 @@ export function checkChain(schema: ResourceSchema, chain: readonly StoredPolicy[
         if (granting) (customRoles ??= new Map()).set(role.name, granting);
       }
     }
-    let bindings = linkType ? compile(policy, linkType) : NONE;
-    let linkDenies: readonly CompiledDeny[] = deny ? [compileDeny(deny)] : NONE;
-    if (shared && linkType) {
-      // Rare (a few links of a chain): merged per check rather than memoised per link.
-      bindings = [...bindings];
-      linkDenies = [...linkDenies];
-      for (const bound of shared) {
-        const compiledBound = compileShared(bound, linkType);
-        (bindings as CompiledBinding[]).push(...compiledBound.bindings);
-        if (compiledBound.deny) (linkDenies as CompiledDeny[]).push(compiledBound.deny);
-      }
-    }
+    const compiledLink = shared && linkType ? compileWithShared(link, linkType) : undefined;
+    const bindings = compiledLink?.bindings ?? (linkType ? compile(policy, linkType) : NONE);
+    const linkDenies = compiledLink?.denies ?? (deny ? [compileDeny(deny)] : NONE);
     if (linkDenies.length > 0) denies = true;
     return { name: resource.name, type: resource.type, bindings, denies: linkDenies };
   });
