@@ -36,14 +36,13 @@ export function effectivePolicy(
   requestedVersion: number,
   partial = false,
 ): EffectivePolicy {
-  const policies: ResourcePolicy[] = [];
-  const effective = create(EffectivePolicySchema, { resource, policies, partial });
+  const effective = create(EffectivePolicySchema, { resource, partial });
   // Link by link, from the resource up: its own bindings and deny rules, then those of the shared policies bound to it.
   for (const link of chain) {
     const at = link.resource.name;
     if (link.policy.bindings.length > 0) {
       const listed = resourcePolicy(link, requestedVersion);
-      policies.push(listed);
+      effective.policies.push(listed);
       for (const binding of listed.policy!.bindings) effective.bindings.push(create(EffectiveBindingSchema, { binding, resource: at }));
     }
     link.deny?.rules.forEach((rule, ruleIndex) => {
