@@ -216,9 +216,10 @@ describe.each(PORTS)("shared policies over the %s", (port) => {
     expect((await sam.policies.testIamPermissions({ resource: project, permissions: ["projects.delete", "projects.update"] })).permissions).toEqual([
       "projects.update",
     ]);
-    expect((await owner.policies.lookupEffectivePolicy({ resource: project })).denyRules.map((r) => [r.sharedPolicy, r.resource])).toEqual([
-      [shared, cloud],
-    ]);
+    const lookedUp = await owner.policies.lookupEffectivePolicy({ resource: project });
+    expect(lookedUp.denyRules.map((r) => [r.sharedPolicy, r.resource])).toEqual([[shared, cloud]]);
+    // The dedicated policies are still listed as before, next to the shared ones.
+    expect(lookedUp.policies.map((p) => p.resource)).toEqual([project, org]);
 
     // Unbound: neither the grant nor the deny applies any more, at once.
     const unbound = await owner.sharedPolicies.deleteSharedPolicyBinding({ sharedPolicy: shared, target: cloud });
