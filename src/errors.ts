@@ -78,7 +78,7 @@ export function notFound(name: string, what = "resource"): ServiceError {
 }
 
 /** ABORTED for a stale etag: the caller's read-modify-write must start again. */
-export function staleEtag(what: "policy" | "resource" | "deny policy" | "role"): ServiceError {
+export function staleEtag(what: "policy" | "resource" | "deny policy" | "role" | "shared policy"): ServiceError {
   return new ServiceError(
     "aborted",
     `the ${what} was changed by another writer since its etag was read; read it again, reapply your change and retry`,

@@ -15,6 +15,7 @@ import { Access } from "./domain/access/access.js";
 import { PageTokens } from "./domain/page-token.js";
 import { Policies } from "./domain/policies.js";
 import { DenyPolicies } from "./domain/deny-policies.js";
+import { SharedPolicies } from "./domain/shared-policies.js";
 import { Roles } from "./domain/roles.js";
 import { Resources } from "./domain/resources.js";
 import { consoleFiles } from "./rpc/console-files.js";
@@ -163,6 +164,7 @@ async function domainServices(
     sync,
     denyPolicies: new DenyPolicies(store, schema),
     roles: new Roles(store, schema, pageTokens),
+    sharedPolicies: new SharedPolicies(store, schema, pageTokens),
   };
 }
 

@@ -1,10 +1,12 @@
 // Policy files: YAML (or JSON) in Anyscale's form (`role_name`, `principals`) or IAM's (`role`, `members`,
 // `condition`, `etag`, `version`), normalised to a policy.v1.Policy. `policy get -o yaml` writes IAM's form, which
 // this reads back unchanged.
-import { fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
-import { parse } from "yaml";
+import { create, fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { parse, stringify } from "yaml";
+import { DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
-import { LocalError } from "./errors.js";
+import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
+import { CliError, LocalError } from "./errors.js";
 
 /** `collaborator` -> `roles/collaborator`; a name with a `/` is kept. */
 export function normaliseRole(role: string): string {
@@ -129,4 +131,64 @@ function normaliseCondition(raw: unknown, at: string, fail: (message: string) =>
   }
   if (typeof raw.expression !== "string" || raw.expression.trim() === "") fail(`${at}: needs an \`expression\``);
   return raw as JsonObject;
+}
+
+export interface SharedPolicyFile {
+  sharedPolicy: SharedPolicy;
+  /** The fields the file sets, as UpdateSharedPolicy's update_mask paths. */
+  paths: string[];
+}
+
+/** The keys a shared-policy file adds to a policy file's (`version` and `audit_configs` do not apply). */
+const SHARED_KEYS: Record<string, string> = {
+  display_name: "display_name",
+  displayName: "display_name",
+  description: "description",
+  deny_rules: "deny_rules",
+  denyRules: "deny_rules",
+};
+
+/**
+ * A shared-policy file: a policy file's `bindings` (in either form) and `etag`, with `display_name`, `description` and
+ * `deny_rules` (each rule as in `policy.v1.DenyRule`'s JSON: deniedPrincipals, deniedPermissions, ...).
+ */
+export function parseSharedPolicyFile(text: string, source: string): SharedPolicyFile {
+  const fail = (message: string): never => {
+    throw new CliError(`${source}: ${message}`, "a shared-policy file has `bindings`, `deny_rules`, `display_name`, `description` and optionally `etag`");
+  };
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    return fail((e as Error).message.split("\n")[0]!);
+  }
+  if (!isObject(doc)) return fail("expected a mapping with `bindings` and/or `deny_rules`");
+  const rest: Record<string, unknown> = {};
+  const shared: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    // Output-only fields `shared get -o yaml` prints.
+    if (["name", "parent", "createTime", "create_time"].includes(key)) continue;
+    if (key in SHARED_KEYS) shared[SHARED_KEYS[key]!] = value;
+    else rest[key] = value;
+  }
+  const { policy, hasEtag } = parsePolicyFile(stringify(rest), source);
+  const paths = [...Object.keys(shared), ...("bindings" in rest ? ["bindings"] : [])];
+  const sharedPolicy = create(SharedPolicySchema, { bindings: policy.bindings, etag: hasEtag ? policy.etag : new Uint8Array() });
+  for (const [field, value] of [["display_name", shared.display_name], ["description", shared.description]] as const) {
+    if (value === undefined) continue;
+    if (typeof value !== "string") fail(`\`${field}\` must be a string`);
+    if (field === "display_name") sharedPolicy.displayName = value as string;
+    else sharedPolicy.description = value as string;
+  }
+  if (shared.deny_rules !== undefined) {
+    if (!Array.isArray(shared.deny_rules)) fail("`deny_rules` must be a list");
+    sharedPolicy.denyRules = (shared.deny_rules as unknown[]).map((rule, i) => {
+      try {
+        return fromJson(DenyRuleSchema, rule as JsonValue);
+      } catch (e) {
+        return fail(`deny_rules[${i}]: ${(e as Error).message}`);
+      }
+    });
+  }
+  return { sharedPolicy, paths };
 }

@@ -5,6 +5,7 @@ import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
 import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
 import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
+import { SharedPolicyService } from "../../gen/policy/v1/shared_policy_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
@@ -48,6 +49,8 @@ export interface PolicyClient {
   sync: Client<typeof SyncService>;
   denyPolicies: Client<typeof DenyPolicyService>;
   roles: Client<typeof RoleService>;
+  /** Shared policies (AIP-2511) and their bindings to resources. */
+  sharedPolicies: Client<typeof SharedPolicyService>;
   /** The transport the clients share, to create clients of other services on the same connection. */
   transport: Transport;
   /** Closes the HTTP/2 connection (gRPC); a no-op for the Connect protocol. Calls made afterwards reconnect. */
@@ -107,6 +110,7 @@ function clientsOn(transport: Transport, close: () => void): PolicyClient {
     sync: createClient(SyncService, transport),
     denyPolicies: createClient(DenyPolicyService, transport),
     roles: createClient(RoleService, transport),
+    sharedPolicies: createClient(SharedPolicyService, transport),
     transport,
     close,
   };

@@ -1,7 +1,10 @@
-// The effective policy of a resource: the union of its own policy and its ancestors' (allow semantics), and the deny
-// rules of the same chain with their origins.
+// The effective policy of a resource: the union of its own policy and its ancestors' and of the shared policies bound
+// to any of them (allow semantics), and the deny rules of the same chain and shared policies with their origins.
 import { create } from "@bufbuild/protobuf";
+import { PolicySchema, type Binding } from "../../gen/policy/v1/policy_pb.js";
+import type { SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import {
+  BoundSharedPolicySchema,
   EffectiveBindingSchema,
   EffectiveDenyRuleSchema,
   EffectivePolicySchema,
@@ -33,22 +36,45 @@ export function effectivePolicy(
   requestedVersion: number,
   partial = false,
 ): EffectivePolicy {
-  const policies = chain
-    .filter((link) => link.policy.bindings.length > 0)
-    .map((link) => resourcePolicy(link, requestedVersion));
-  return create(EffectivePolicySchema, {
-    resource,
-    policies,
-    bindings: policies.flatMap((p) =>
-      p.policy!.bindings.map((binding) => create(EffectiveBindingSchema, { binding, resource: p.resource })),
-    ),
-    partial,
-    denyRules: chain.flatMap((link) =>
-      (link.deny?.rules ?? []).map((rule, ruleIndex) =>
-        create(EffectiveDenyRuleSchema, { rule, resource: link.resource.name, ruleIndex }),
-      ),
-    ),
-  });
+  const effective = create(EffectivePolicySchema, { resource, partial });
+  // Link by link, from the resource up: its own bindings and deny rules, then those of the shared policies bound to it.
+  for (const link of chain) {
+    const at = link.resource.name;
+    if (link.policy.bindings.length > 0) {
+      const listed = resourcePolicy(link, requestedVersion);
+      effective.policies.push(listed);
+      for (const binding of listed.policy!.bindings) effective.bindings.push(create(EffectiveBindingSchema, { binding, resource: at }));
+    }
+    link.deny?.rules.forEach((rule, ruleIndex) => {
+      effective.denyRules.push(create(EffectiveDenyRuleSchema, { rule, resource: at, ruleIndex }));
+    });
+    for (const shared of link.shared ?? []) {
+      effective.sharedPolicies.push(create(BoundSharedPolicySchema, { sharedPolicy: shared, resource: at }));
+      for (const binding of sharedBindings(shared, requestedVersion)) {
+        effective.bindings.push(create(EffectiveBindingSchema, { binding, resource: at, sharedPolicy: shared.name }));
+      }
+      shared.denyRules.forEach((rule, ruleIndex) => {
+        effective.denyRules.push(create(EffectiveDenyRuleSchema, { rule, resource: at, ruleIndex, sharedPolicy: shared.name }));
+      });
+    }
+  }
+  return effective;
+}
+
+const presentedShared = [new WeakMap<SharedPolicy, readonly Binding[]>(), new WeakMap<SharedPolicy, readonly Binding[]>()];
+
+/**
+ * A shared policy's bindings presented for the requested version, as a policy's are (conditions hidden below 3);
+ * memoised per shared value, as policyForVersion is for policies.
+ */
+function sharedBindings(shared: SharedPolicy, requestedVersion: number): readonly Binding[] {
+  const memo = presentedShared[requestedVersion === 3 ? 1 : 0]!;
+  let bindings = memo.get(shared);
+  if (!bindings) {
+    bindings = policyForVersion(create(PolicySchema, { version: 3, bindings: shared.bindings }), requestedVersion).bindings;
+    if (isShared(shared)) memo.set(shared, bindings);
+  }
+  return bindings;
 }
 
 /** Memory for memoised effective policies (their encoded form is kept with them on the gRPC port). */

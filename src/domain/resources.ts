@@ -15,6 +15,7 @@ import { requireResourceName, typeOfName } from "./names.js";
 import type { PageTokens } from "./page-token.js";
 import { allowsParent, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { fromStore } from "./store-errors.js";
+import { SHARED_POLICY_COLLECTION } from "./shared-policies.js";
 
 export const MAX_DISPLAY_NAME = 200;
 const UPDATABLE = ["parent", "display_name"];
@@ -34,6 +35,7 @@ export class Resources {
   async create({ resource }: CreateResourceRequest, actor: Actor): Promise<Resource> {
     if (!resource) throw invalidArgument([{ field: "resource", description: "is required" }]);
     const type = requireResourceName(this.schema, "resource.name", resource.name);
+    refuseSharedPolicy(type, "CreateSharedPolicy");
     const violations = new Violations();
     this.checkParent(type, resource.parent, violations, "resource.parent");
     checkDisplayName(resource.displayName, violations);
@@ -90,6 +92,7 @@ export class Resources {
   async update({ resource, updateMask }: UpdateResourceRequest, actor: Actor): Promise<Resource> {
     if (!resource) throw invalidArgument([{ field: "resource", description: "is required" }]);
     const type = requireResourceName(this.schema, "resource.name", resource.name);
+    refuseSharedPolicy(type, "UpdateSharedPolicy");
     const changes = this.changesOf(type, resource, updateMask);
     const decide = (current: Resource, hierarchy: HierarchyReader): ResourceChanges => {
       checkEtag(resource.etag, current);
@@ -101,7 +104,7 @@ export class Resources {
 
   /** Deletes the resource (with `cascade`, its subtree); returns the names deleted and the sequence of the delete. */
   async delete({ name, etag, cascade }: DeleteResourceRequest, actor: Actor): Promise<{ deleted: string[]; sequence: bigint }> {
-    requireResourceName(this.schema, "name", name);
+    refuseSharedPolicy(requireResourceName(this.schema, "name", name), "DeleteSharedPolicy");
     const decide = (current: Resource, hierarchy: HierarchyReader) => {
       checkEtag(etag, current);
       if (!cascade && hierarchy.hasChildren(name)) {
@@ -158,6 +161,13 @@ export class Resources {
       const allowed = type.parents.length === 0 ? "it is a root and has no parent" : `allowed: ${type.parents.join(", ")}`;
       violations.add(field, `a ${type.name} cannot be placed under a ${parentType.name}; ${allowed}`);
     }
+  }
+}
+
+/** Shared policies are resources written only through SharedPolicyService, which keeps their content with them. */
+function refuseSharedPolicy(type: ResourceType, method: string): void {
+  if (type.collection === SHARED_POLICY_COLLECTION) {
+    throw new ServiceError("failed_precondition", `shared policies are managed with SharedPolicyService.${method}`);
   }
 }
 

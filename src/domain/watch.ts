@@ -41,6 +41,11 @@ const KINDS: Record<string, ChangeKind> = {
   "role.update": ChangeKind.ROLE_CHANGED,
   "role.delete": ChangeKind.ROLE_CHANGED,
   "role.undelete": ChangeKind.ROLE_CHANGED,
+  "sharedPolicy.create": ChangeKind.SHARED_POLICY_CREATED,
+  "sharedPolicy.update": ChangeKind.SHARED_POLICY_UPDATED,
+  "sharedPolicy.delete": ChangeKind.SHARED_POLICY_DELETED,
+  "sharedPolicyBinding.create": ChangeKind.SHARED_POLICY_BOUND,
+  "sharedPolicyBinding.delete": ChangeKind.SHARED_POLICY_UNBOUND,
 };
 
 /** What a change-log row did, as Watch names it: an update that changed the parent is a move. */
@@ -63,6 +68,8 @@ export function changeMessage(change: ChangeRecord): Change {
     policy: change.policy && policyForVersion(change.policy, 3),
     denyPolicy: change.denyPolicy,
     role: change.role,
+    sharedPolicy: change.sharedPolicy,
+    sharedPolicyBinding: change.sharedPolicyBinding,
   });
 }
 
@@ -171,7 +178,8 @@ export class Watch {
    */
   private async visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
     if (!this.authorizer.enforcing || this.authorizer.isAdmin(caller)) return true;
-    const candidates = change.action === "resource.delete" ? change.lineage.slice(1) : change.lineage;
+    const gone = change.action === "resource.delete" || change.action === "sharedPolicy.delete";
+    const candidates = gone ? change.lineage.slice(1) : change.lineage;
     for (const name of candidates) {
       const held = await this.access.holds(this.access.resolve(name), caller.identities, [permissionOn(name, WATCH_VERB)]);
       if (held !== undefined) return held[0]!;

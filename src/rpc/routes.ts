@@ -5,6 +5,7 @@ import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
 import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
 import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
+import { SharedPolicyService } from "../../gen/policy/v1/shared_policy_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
@@ -15,6 +16,7 @@ import type { Lookups } from "../domain/access/lookups.js";
 import type { Audit } from "../domain/audit.js";
 import type { DenyPolicies } from "../domain/deny-policies.js";
 import type { Roles } from "../domain/roles.js";
+import type { SharedPolicies } from "../domain/shared-policies.js";
 import type { Policies } from "../domain/policies.js";
 import type { Resources } from "../domain/resources.js";
 import type { Sync } from "../domain/sync.js";
@@ -23,6 +25,7 @@ import { accessService } from "./access-service.js";
 import { auditService } from "./audit-service.js";
 import { denyPolicyService } from "./deny-policy-service.js";
 import { roleService } from "./role-service.js";
+import { sharedPolicyService } from "./shared-policy-service.js";
 import { policyService } from "./policy-service.js";
 import { resourceService } from "./resource-service.js";
 import { syncService } from "./sync-service.js";
@@ -39,6 +42,7 @@ export interface Services {
   sync: Sync;
   denyPolicies: DenyPolicies;
   roles: Roles;
+  sharedPolicies: SharedPolicies;
 }
 
 /** What both transports offer for registering a service: a ConnectRouter, and the grpc-js adapter. */
@@ -55,6 +59,7 @@ export const API_SERVICES: readonly DescService[] = [
   SyncService,
   DenyPolicyService,
   RoleService,
+  SharedPolicyService,
 ];
 
 export function routes(services: Services): (router: ServiceRegistry) => void {
@@ -67,5 +72,6 @@ export function routes(services: Services): (router: ServiceRegistry) => void {
     router.service(SyncService, syncService(services.sync));
     router.service(DenyPolicyService, denyPolicyService(services.denyPolicies));
     router.service(RoleService, roleService(services.roles));
+    router.service(SharedPolicyService, sharedPolicyService(services.sharedPolicies));
   };
 }

@@ -3,10 +3,13 @@
 // values (shared-value.ts): frozen, handed to every reader, and the same object until the resource or its policy
 // changes. Reads are never stale: this store's writes evict what they change, and other instances' commits (other
 // processes or replicas on the same database) are found through the inner store's changesSince before a cached read.
+// A link holds the shared policies bound to its resource: a change logged against a shared policy's name evicts
+// every cached link that holds it (found through `holders`), a binding's change is logged against its target.
 import type { DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
+import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { share } from "../shared-value.js";
 import type {
@@ -29,6 +32,11 @@ import type {
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  SharedPolicyBindingQuery,
+  SharedPolicyBindingState,
+  SharedPolicyQuery,
+  SharedPolicyState,
+  SharedPolicyWrite,
   Store,
   StoreStats,
   StoredPolicy,
@@ -41,6 +49,11 @@ const MAX_CHANGES_TO_EVICT = 1000;
 
 export class CachingStore implements Store {
   private readonly cache: RecentCache<string, StoredPolicy>;
+  /**
+   * By shared-policy name: the links cached with it (some may have left the cache since; evicting them again is
+   * harmless). A change to the shared policy evicts them all, so no link serves an old copy of it.
+   */
+  private readonly holders = new Map<string, Set<string>>();
   /** The change-log sequence up to which every change is known to have been evicted. */
   private evictedThrough = 0;
   /** Bumped by every eviction: a read that started before one must not cache what it read. */
@@ -107,7 +120,14 @@ export class CachingStore implements Store {
     const cached = this.cache.get(stored.resource.name);
     if (cached && sameRevision(cached, stored)) return cached;
     const value = share(stored);
-    if (generation === this.generation) this.cache.set(stored.resource.name, value, estimatedBytes(stored));
+    if (generation === this.generation) {
+      this.cache.set(stored.resource.name, value, estimatedBytes(stored));
+      for (const shared of stored.shared ?? []) {
+        let names = this.holders.get(shared.name);
+        if (!names) this.holders.set(shared.name, (names = new Set()));
+        names.add(stored.resource.name);
+      }
+    }
     return value;
   }
 
@@ -132,14 +152,21 @@ export class CachingStore implements Store {
     this.evictedThrough = Math.max(this.evictedThrough, latest);
   }
 
+  /** Evicts the link of `name` and, when it is a shared policy, every link that holds it. */
   private evict(name: string): void {
     this.generation++;
     this.cache.delete(name);
+    const holders = this.holders.get(name);
+    if (holders) {
+      this.holders.delete(name);
+      for (const holder of holders) this.cache.delete(holder);
+    }
   }
 
   private evictAll(): void {
     this.generation++;
     this.cache.clear();
+    this.holders.clear();
   }
 
   getResource(name: string): Promise<Resource | undefined> {
@@ -152,6 +179,37 @@ export class CachingStore implements Store {
 
   getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
     return this.inner.getDenyPolicy(resource);
+  }
+
+  getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
+    return this.inner.getSharedPolicy(name);
+  }
+
+  listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
+    return this.inner.listSharedPolicies(query);
+  }
+
+  listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]> {
+    return this.inner.listSharedPolicyBindings(query);
+  }
+
+  /** Logged against the shared policy (its own link, and the links of its targets that hold it, are evicted). */
+  async updateSharedPolicy(
+    name: string,
+    decide: (state: SharedPolicyState) => SharedPolicyWrite,
+    actor: Actor,
+  ): Promise<SharedPolicy | undefined> {
+    return this.evictingAfter([name], this.inner.updateSharedPolicy(name, decide, actor));
+  }
+
+  /** Logged against the target: its link lists the shared policies bound to it. */
+  async updateSharedPolicyBinding(
+    sharedPolicy: string,
+    target: string,
+    decide: (state: SharedPolicyBindingState) => boolean,
+    actor: Actor,
+  ): Promise<SharedPolicyBinding | undefined> {
+    return this.evictingAfter([target], this.inner.updateSharedPolicyBinding(sharedPolicy, target, decide, actor));
   }
 
   listRoles(parent: string): Promise<Role[] | undefined> {
@@ -275,7 +333,9 @@ function sameRevision(a: StoredPolicy, b: StoredPolicy): boolean {
     a.resource.etag === b.resource.etag &&
     Buffer.from(a.policy.etag).equals(b.policy.etag) &&
     sameEtags(a.deny ? [a.deny] : [], b.deny ? [b.deny] : []) &&
-    sameEtags(a.roles ?? [], b.roles ?? [])
+    sameEtags(a.roles ?? [], b.roles ?? []) &&
+    sameEtags(a.shared ?? [], b.shared ?? []) &&
+    (a.shared ?? []).every((x, i) => x.name === b.shared![i]!.name)
   );
 }
 
@@ -295,5 +355,10 @@ function estimatedBytes(stored: StoredPolicy): number {
     denyBytes += 300;
   }
   for (const role of stored.roles ?? []) denyBytes += 400 + role.includedPermissions.length * 60;
+  // A shared policy is decoded once per link that holds it: about as much as a policy and a deny policy.
+  for (const shared of stored.shared ?? []) {
+    denyBytes += 600 + shared.bindings.length * 200 + shared.denyRules.length * 300;
+    for (const binding of shared.bindings) for (const member of binding.members) denyBytes += member.length * 3;
+  }
   return 600 + stored.resource.name.length * 2 + stored.policy.bindings.length * 200 + members * 3 + denyBytes;
 }

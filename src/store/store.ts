@@ -7,6 +7,7 @@ import type { DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
+import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
 
 /** Who made a change, for the change log. */
 export interface Actor {
@@ -57,6 +58,11 @@ export interface StoredPolicy {
    * when there are some. Only root resources (organizations) define custom roles; bindings below them name them.
    */
   roles?: readonly Role[];
+  /**
+   * The shared policies bound to the resource (sorted by name, with their etags), present only when there are some:
+   * checks and effective policies read them from the same chain (and cache entry) as the resource's own policy.
+   */
+  shared?: readonly SharedPolicy[];
 }
 
 export interface PolicyQuery {
@@ -152,8 +158,60 @@ export interface ChangesSince {
   /**
    * Resources changed after the asked sequence, up to `latest`, by other store instances on the same database (an
    * instance may leave out its own writes: whoever called it saw them); "many" when there were more than the limit.
+   * These are the change-log rows' resources: a shared policy's name for a change of its content (a cache evicts
+   * every link that holds it), a binding's target for a binding's.
    */
   changed: string[] | "many";
+}
+
+// --- Shared policies (AIP-2511) ---
+
+/**
+ * What a shared-policy write's `decide` gets, inside the write's transaction: the stored shared policy (undefined when
+ * there is none of the name) and how many resources it is bound to.
+ */
+export interface SharedPolicyState {
+  stored: SharedPolicy | undefined;
+  bindingCount: number;
+}
+
+/**
+ * What a shared-policy write's `decide` returns: the shared policy to store (its parent, display name, description,
+ * bindings and deny rules; a new one is registered as a resource of type `type` under its parent), or `delete` —
+ * with `unbind`, the policy's bindings go with it (one `sharedPolicyBinding.delete` change-log row each).
+ */
+export type SharedPolicyWrite =
+  | { policy: SharedPolicy; type: string }
+  | { delete: true; unbind: boolean };
+
+export interface SharedPolicyQuery {
+  /** The organization whose shared policies are listed. */
+  parent: string;
+  /** Keyset pagination: only names greater than this. */
+  afterName?: string;
+  limit: number;
+}
+
+export interface SharedPolicyBindingQuery {
+  /** The bindings of this shared policy (ordered by target name), or: */
+  sharedPolicy?: string;
+  /** the bindings of this target (ordered by shared-policy name). Both: at most the one binding. */
+  target?: string;
+  /** Keyset pagination: only bindings whose other end's name is greater than this. */
+  afterName?: string;
+  limit: number;
+}
+
+/** What a binding write's `decide` gets, inside the write's transaction. */
+export interface SharedPolicyBindingState {
+  /** The binding when the two are bound. */
+  stored: SharedPolicyBinding | undefined;
+  sharedPolicy: SharedPolicy;
+  target: Resource;
+  /** The target and its ancestors' names, from it up to its root. */
+  targetLineage: readonly string[];
+  /** How many shared policies are bound to the target. */
+  boundToTarget: number;
 }
 
 // --- The change feed and sync consumers (Watch, SyncService) ---
@@ -182,6 +240,10 @@ export interface ChangeRecord {
   denyPolicy?: DenyPolicy;
   /** For `role.*` (logged against the organization that defines the role): the role as written. */
   role?: Role;
+  /** For `sharedPolicy.create` and `sharedPolicy.update` (logged against the shared policy): the policy as written. */
+  sharedPolicy?: SharedPolicy;
+  /** For `sharedPolicyBinding.*` (logged against the binding's target): the binding. */
+  sharedPolicyBinding?: SharedPolicyBinding;
 }
 
 /** How much of the change log to keep; `pruneChanges` never removes the newest row (sequences must not restart). */
@@ -303,6 +365,37 @@ export interface Store {
    * not exist. Returns the stored role with its new etag and update time.
    */
   updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role>;
+  /** The shared policy of that name with its etag; undefined when there is none. */
+  getSharedPolicy(name: string): Promise<SharedPolicy | undefined>;
+  /** The shared policies of an organization, by name. */
+  listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]>;
+  /**
+   * Creates, replaces or deletes the shared policy `name` in one transaction that appends its change-log row(s),
+   * logged against `name` (`sharedPolicy.create`, `.update`, `.delete`; a forced delete first logs one
+   * `sharedPolicyBinding.delete` against each target). `decide` may throw and then nothing is written. A new shared
+   * policy is also registered as a resource (its parent: `policy.parent`), so that it has a chain and an access policy
+   * of its own; its delete removes that resource and its policy. already_exists when a resource other than a shared
+   * policy has the name; not_found when the parent does not exist. Returns the stored policy (undefined: deleted).
+   */
+  updateSharedPolicy(
+    name: string,
+    decide: (state: SharedPolicyState) => SharedPolicyWrite,
+    actor: Actor,
+  ): Promise<SharedPolicy | undefined>;
+  /** Bindings of a shared policy or of a target; see SharedPolicyBindingQuery. */
+  listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]>;
+  /**
+   * Binds (`decide` returns true) or unbinds (false) `sharedPolicy` and `target` in one transaction that appends a
+   * change-log row against the target (`sharedPolicyBinding.create` or `.delete`); a no-op returns without a row.
+   * `decide` may throw and then nothing is written. not_found when either does not exist. Returns the binding (as
+   * created, or as it was before the delete); undefined when unbinding what was not bound.
+   */
+  updateSharedPolicyBinding(
+    sharedPolicy: string,
+    target: string,
+    decide: (state: SharedPolicyBindingState) => boolean,
+    actor: Actor,
+  ): Promise<SharedPolicyBinding | undefined>;
   /** The highest change-log sequence this store instance has committed (in memory; no I/O). */
   readonly writtenSequence: number;
   /**

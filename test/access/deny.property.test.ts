@@ -1,7 +1,10 @@
 // CheckAccess with allow and deny policies against a naive model: for random hierarchies, random bindings and random
 // deny rules (principals and exception principals, permissions with `collection.*` and `*` and exceptions,
 // conditions that are true, false or cannot be evaluated), every answer is the model's: a deny anywhere on the chain
-// wins over any allow anywhere on it, exceptions carve out, and an unknown deny never yields a grant.
+// wins over any allow anywhere on it, exceptions carve out, and an unknown deny never yields a grant. Shared policies
+// (bindings and deny rules) bound at random places apply as if they were the policies of the resources they are bound
+// to; after random changes to them and to their bindings, the cached checks follow at once, and the effective policy
+// names every shared binding and rule with its shared policy and the resource it is bound to.
 import { create, fromJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
@@ -10,6 +13,8 @@ import { expect, test } from "vitest";
 import { AccessState, CheckAccessRequestSchema } from "../../gen/policy/v1/access_service_pb.js";
 import { DenyPolicySchema, DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
+import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
+import { effectivePolicy } from "../../src/domain/effective-policy.js";
 import { Access } from "../../src/domain/access/access.js";
 import { parseSchema } from "../../src/domain/schema/schema-loader.js";
 import { CachingStore } from "../../src/store/caching-store.js";
@@ -30,6 +35,7 @@ type Cond = "none" | "cond";
 interface BindingSpec { role: string; members: string[]; cond: Cond }
 interface RuleSpec { denied: string[]; exceptions: string[]; permissions: string[]; exceptionPermissions: string[]; cond: Cond }
 interface NodeSpec { type: "organization" | "cloud" | "project"; parent: number; bindings: BindingSpec[]; rules: RuleSpec[] }
+interface SharedSpec { bindings: BindingSpec[]; rules: RuleSpec[] }
 
 const subset = (items: readonly string[], min = 0) => fc.subarray([...items], { minLength: min, maxLength: 3 });
 const condArb = fc.constantFrom<Cond>("none", "none", "cond");
@@ -42,6 +48,16 @@ const ruleArb = fc.record({
 });
 const bindingsArb = (type: NodeSpec["type"]) =>
   fc.array(fc.record({ role: fc.constantFrom(...schema.types.get(type)!.roles.keys()), members: subset(MEMBERS, 1), cond: condArb }), { maxLength: 3 });
+/** A shared policy's roles are read on each resource it applies to: any type's role, granting only where it exists. */
+const ANY_ROLE = [...new Set([...schema.types.values()].flatMap((t) => [...t.roles.keys()]))];
+const sharedArb: fc.Arbitrary<SharedSpec> = fc.record({
+  bindings: fc.array(fc.record({ role: fc.constantFrom(...ANY_ROLE), members: subset(MEMBERS, 1), cond: condArb }), { maxLength: 3 }),
+  rules: fc.array(ruleArb, { maxLength: 2 }),
+});
+/** 0-3 shared policies, each bound to some of the first 8 resources (indices into the tree's resources, wrapped). */
+const sharedSetArb = fc.array(fc.record({ spec: sharedArb, boundTo: fc.uniqueArray(fc.nat(7), { maxLength: 3 }) }), { maxLength: 3 });
+/** After the first checks: a shared policy's content replaced, or one of its bindings removed or added. */
+const mutationArb = fc.record({ policy: fc.nat(2), spec: sharedArb, node: fc.nat(7), kind: fc.constantFrom("replace", "toggle") });
 const nodeArb = (type: NodeSpec["type"], parents: number) =>
   fc.record({
     type: fc.constant(type),
@@ -80,19 +96,26 @@ const covers = (patterns: readonly string[], permission: string) =>
 /** "true" | "false" | "unknown" */
 const evaluate = (cond: Cond, flag: boolean | undefined) => (cond === "none" ? "true" : flag === undefined ? "unknown" : String(flag));
 
-function model(chain: NodeSpec[], subject: readonly string[], permission: string, flag: boolean | undefined): AccessState {
+/** A resource of the chain with the shared policies bound to it. */
+interface ModelLink { spec: NodeSpec; shared: SharedSpec[] }
+
+function model(chain: ModelLink[], subject: readonly string[], permission: string, flag: boolean | undefined): AccessState {
   const who = matching(subject);
   let allow = AccessState.NOT_GRANTED;
   let deny = AccessState.NOT_GRANTED;
-  for (const node of chain) {
-    for (const b of node.bindings) {
-      const perms = schema.types.get(node.type)!.roles.get(b.role)!.permissions;
-      if (!perms.has(permission) || !b.members.some((m) => who.has(m))) continue;
+  for (const link of chain) {
+    const node = link.spec;
+    // The link's own policies and its shared policies, read alike on its type.
+    const bindings = [...node.bindings, ...link.shared.flatMap((s) => s.bindings)];
+    const rules = [...node.rules, ...link.shared.flatMap((s) => s.rules)];
+    for (const b of bindings) {
+      const perms = schema.types.get(node.type)!.roles.get(b.role)?.permissions;
+      if (!perms?.has(permission) || !b.members.some((m) => who.has(m))) continue;
       const value = evaluate(b.cond, flag);
       if (value === "true") allow = AccessState.GRANTED;
       else if (value === "unknown" && allow === AccessState.NOT_GRANTED) allow = AccessState.UNKNOWN_CONDITIONAL;
     }
-    for (const r of node.rules) {
+    for (const r of rules) {
       if (!covers(r.permissions, permission) || covers(r.exceptionPermissions, permission)) continue;
       if (!r.denied.some((m) => who.has(m)) || r.exceptions.some((m) => who.has(m))) continue;
       const value = evaluate(r.cond, flag);
@@ -107,9 +130,27 @@ function model(chain: NodeSpec[], subject: readonly string[], permission: string
 
 // ---------------------------------------------------------------------------------------------------------------------
 
-test("CheckAccess with deny policies agrees with the naive model", async () => {
+const bindingsOf = (specs: readonly BindingSpec[]) =>
+  specs.map((b) => create(BindingSchema, { role: b.role, members: b.members, condition: b.cond === "cond" ? { expression: CONDITION } : undefined }));
+const rulesOf = (specs: readonly RuleSpec[]) =>
+  specs.map((r) =>
+    create(DenyRuleSchema, {
+      deniedPrincipals: r.denied,
+      exceptionPrincipals: r.exceptions,
+      deniedPermissions: r.permissions,
+      exceptionPermissions: r.exceptionPermissions,
+      denialCondition: r.cond === "cond" ? { expression: CONDITION } : undefined,
+    }),
+  );
+
+test("CheckAccess with deny policies and shared policies agrees with the naive model", async () => {
   await fc.assert(
-    fc.asyncProperty(treeArb, fc.array(queryArb, { minLength: 5, maxLength: 15 }), async ([org, clouds, projects], queries) => {
+    fc.asyncProperty(
+      treeArb,
+      fc.array(queryArb, { minLength: 5, maxLength: 15 }),
+      sharedSetArb,
+      fc.array(mutationArb, { maxLength: 3 }),
+      async ([org, clouds, projects], queries, sharedSet, mutations) => {
       const store = new CachingStore(new SqliteStore(":memory:"));
       try {
         const nodes: { name: string; spec: NodeSpec; parent: string }[] = [];
@@ -117,30 +158,43 @@ test("CheckAccess with deny policies agrees with the naive model", async () => {
           await store.createResource({ name, parent, type: spec.type, displayName: "" }, actor);
           nodes.push({ name, spec, parent });
           const version = spec.bindings.some((b) => b.cond === "cond") ? 3 : 1;
-          const bindings = spec.bindings.map((b) =>
-            create(BindingSchema, { role: b.role, members: b.members, condition: b.cond === "cond" ? { expression: CONDITION } : undefined }),
-          );
+          const bindings = bindingsOf(spec.bindings);
           await store.updatePolicy(name, () => create(PolicySchema, { version, bindings }), actor);
-          const rules = spec.rules.map((r) =>
-            create(DenyRuleSchema, {
-              deniedPrincipals: r.denied,
-              exceptionPrincipals: r.exceptions,
-              deniedPermissions: r.permissions,
-              exceptionPermissions: r.exceptionPermissions,
-              denialCondition: r.cond === "cond" ? { expression: CONDITION } : undefined,
-            }),
-          );
+          const rules = rulesOf(spec.rules);
           if (rules.length > 0) await store.updateDenyPolicy(name, () => create(DenyPolicySchema, { rules }), actor);
         };
         await add("organizations/o", org, "");
         for (const [i, c] of clouds.entries()) await add(`clouds/c${i}`, c, "organizations/o");
         for (const [i, p] of projects.entries()) await add(`projects/p${i}`, p, `clouds/c${p.parent}`);
+        // Shared policies, bound at random places; the model keeps which are bound where.
+        const shared = sharedSet.map(({ spec }, i) => ({ name: `sharedPolicies/s${i}`, spec, targets: new Set<string>() }));
+        const putShared = (i: number, spec: SharedSpec) =>
+          store.updateSharedPolicy(
+            shared[i]!.name,
+            () => ({
+              policy: create(SharedPolicySchema, { parent: "organizations/o", bindings: bindingsOf(spec.bindings), denyRules: rulesOf(spec.rules) }),
+              type: "shared_policy",
+            }),
+            actor,
+          );
+        const setBound = async (i: number, target: string, bound: boolean) => {
+          await store.updateSharedPolicyBinding(shared[i]!.name, target, () => bound, actor);
+          if (bound) shared[i]!.targets.add(target);
+          else shared[i]!.targets.delete(target);
+        };
+        for (const [i, { spec, boundTo }] of sharedSet.entries()) {
+          await putShared(i, spec);
+          for (const n of boundTo) await setBound(i, nodes[n % nodes.length]!.name, true);
+        }
         const access = new Access(store, schema);
         const byName = new Map(nodes.map((n) => [n.name, n]));
-        for (const [q, query] of queries.entries()) {
+        const sharedAt = (name: string) => shared.filter((s) => s.targets.has(name));
+        const verify = async (q: number, query: (typeof queries)[number]) => {
           const target = nodes[q % nodes.length]!;
-          const chain: NodeSpec[] = [];
-          for (let at: string = target.name; at !== ""; at = byName.get(at)!.parent) chain.push(byName.get(at)!.spec);
+          const chain: ModelLink[] = [];
+          for (let at: string = target.name; at !== ""; at = byName.get(at)!.parent) {
+            chain.push({ spec: byName.get(at)!.spec, shared: sharedAt(at).map((s) => s.spec) });
+          }
           const request = create(CheckAccessRequestSchema, {
             resource: target.name,
             principals: query.subject,
@@ -151,11 +205,40 @@ test("CheckAccess with deny policies agrees with the naive model", async () => {
           const answer = await access.check(request, access.callResources().of(target.name));
           const expected = model(chain, query.subject, query.permission, query.flag);
           expect(AccessState[answer.results[0]!.state], JSON.stringify({ target: target.name, query })).toBe(AccessState[expected]);
+          // The effective policy names each shared binding and rule with its policy and where it is bound.
+          const effective = effectivePolicy(target.name, (await store.ancestry(target.name))!, 3);
+          const origins: string[] = [];
+          const ruleOrigins: string[] = [];
+          for (let at: string = target.name; at !== ""; at = byName.get(at)!.parent) {
+            for (const s of sharedAt(at).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+              for (const b of s.spec.bindings) origins.push(`${s.name}@${at}:${b.role}`);
+              s.spec.rules.forEach((_, i) => ruleOrigins.push(`${s.name}@${at}#${i}`));
+            }
+          }
+          const shown = effective.bindings.filter((b) => b.sharedPolicy).map((b) => `${b.sharedPolicy}@${b.resource}:${b.binding!.role}`);
+          // Bindings are stored merged and sorted: compare the set of (origin, role).
+          expect(new Set(shown)).toEqual(new Set(origins));
+          expect(effective.denyRules.filter((r) => r.sharedPolicy).map((r) => `${r.sharedPolicy}@${r.resource}#${r.ruleIndex}`)).toEqual(ruleOrigins);
+        };
+        for (const [q, query] of queries.entries()) await verify(q, query);
+        if (shared.length === 0 || mutations.length === 0) return;
+        // Changes to shared policies and bindings: the cached chains must follow them at once.
+        for (const m of mutations) {
+          const i = m.policy % shared.length;
+          if (m.kind === "replace") {
+            shared[i]!.spec = m.spec;
+            await putShared(i, m.spec);
+          } else {
+            const node = nodes[m.node % nodes.length]!.name;
+            await setBound(i, node, !shared[i]!.targets.has(node));
+          }
         }
+        for (const [q, query] of queries.entries()) await verify(q + 1, query);
       } finally {
         await store.close();
       }
-    }),
+    },
+    ),
     { numRuns: 60 },
   );
 }, 120_000);

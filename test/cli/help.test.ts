@@ -45,7 +45,7 @@ test("usage errors exit 2 with a message and a pointer to --help; nothing reache
     [["get", "stray", "--resource-type", "cloud"], /^error: unexpected argument "stray"/],
     [["get", "--bogus"], /^error: unknown option --bogus\nrun `policy get --help` for usage/],
     [["get", "stray"], /^error: unexpected argument "stray"/],
-    [["get"], /^error: --resource-type is required \(organization, cloud, project\)/],
+    [["get"], /^error: --resource-type is required \(organization, cloud, project, shared_policy\)/],
     [["get", "--resource-type", "cloud"], /^error: --resource-id is required with --resource-type cloud/],
     [["get", "--resource-type", "planet", "--resource-id", "x"], /^error: unknown resource type "planet"; known types: organization, cloud, project/],
     [["get", "--resource-type", "organization", "--resource-id", "acme"], /^error: --resource-id cannot be used with --resource-type organization/],

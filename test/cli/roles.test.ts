@@ -36,7 +36,7 @@ test("roles list, get and grantable", async () => {
   const custom = JSON.parse(ok(await policy(["roles", "list", "--parent", "organizations/rolesorg", "-o", "json"])).stdout);
   expect(custom.roles.map((r: { name: string }) => r.name)).toEqual(["organizations/rolesorg/roles/deployer"]);
   const role = tableRows(ok(await policy(["roles", "get", "--role", "roles/readonly"])).stdout);
-  expect(role).toContainEqual(["Grantable on", "cloud, project"]);
+  expect(role).toContainEqual(["Grantable on", "cloud, project, shared_policy"]);
   const grantable = tableRows(ok(await policy(["roles", "grantable", "--resource-type", "project", "--resource-id", "prj_roles"])).stdout);
   expect(grantable.slice(1).map((row) => row[0])).toEqual(["roles/owner", "roles/collaborator", "roles/readonly", "organizations/rolesorg/roles/deployer"]);
   const missing = await policy(["roles", "get", "--role", "roles/nope"]);

@@ -38,12 +38,14 @@ describe("the built-in schema", () => {
   const schema = parseSchema(readFileSync(DEFAULT_SCHEMA_PATH, "utf8"), "default.yaml");
   const roles = (type: string) => [...schema.types.get(type)!.roles.keys()].sort();
 
-  test("has the three resource types with their collections", () => {
+  test("has the three resource types with their collections, and shared policies (AIP-2511) in organizations", () => {
     expect([...schema.types.values()].map((t) => [t.name, t.collection])).toEqual([
       ["organization", "organizations"],
       ["cloud", "clouds"],
       ["project", "projects"],
+      ["shared_policy", "sharedPolicies"],
     ]);
+    expect(schema.types.get("shared_policy")!.parents).toEqual(["organization"]);
   });
 
   test("organization grants owner and collaborator, plus checker for services that call CheckAccess", () => {

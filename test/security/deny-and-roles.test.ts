@@ -214,7 +214,7 @@ describe("roles", () => {
     const owner = await as(OWNER);
     const predefined = await owner.roles.listRoles({});
     expect(predefined.roles.map((r) => r.name)).toEqual(["roles/checker", "roles/collaborator", "roles/owner", "roles/readonly"]);
-    expect((await owner.roles.getRole({ name: "roles/readonly" })).resourceTypes).toEqual(["cloud", "project"]);
+    expect((await owner.roles.getRole({ name: "roles/readonly" })).resourceTypes).toEqual(["cloud", "project", "shared_policy"]);
     await expectCode(owner.roles.getRole({ name: "roles/nope" }), Code.NotFound);
     await owner.roles.createRole({ parent: org, roleId: "deployer", role: { title: "Deployer", includedPermissions: ["projects.get", "projects.update"] } });
     await owner.roles.createRole({ parent: org, roleId: "cloudy", role: { includedPermissions: ["clouds.create"] } });

@@ -7,6 +7,7 @@ import { BindingSchema, PolicySchema, type Policy } from "../../gen/policy/v1/po
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import { DenyPolicySchema, DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema, RoleStage } from "../../gen/policy/v1/role_pb.js";
+import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { isShared } from "../../src/shared-value.js";
 import { StoreError } from "../../src/store/errors.js";
 import type { Actor, Store, StoredPolicy } from "../../src/store/store.js";
@@ -162,6 +163,134 @@ export function storeContract(factory: StoreFactory): void {
         const link = (await other.ancestry(PROJECT))!.at(-1)!;
         expect(link.deny?.rules).toHaveLength(1);
         expect(link.roles).toHaveLength(1);
+      });
+    });
+
+    describe("shared policies and bindings", () => {
+      const SHARED = "sharedPolicies/baseline";
+      const content = (...members: string[]) =>
+        create(SharedPolicySchema, {
+          parent: ORG,
+          description: "baseline",
+          bindings: [create(BindingSchema, { role: "roles/readonly", members })],
+          denyRules: [create(DenyRuleSchema, { deniedPrincipals: ["user:eve@example.com"], deniedPermissions: ["projects.delete"] })],
+        });
+      const put = (target: Store, policy: SharedPolicy, name = SHARED) =>
+        target.updateSharedPolicy(name, () => ({ policy, type: "shared_policy" }), actor);
+      const bind = (target: Store, on: string, name = SHARED) => target.updateSharedPolicyBinding(name, on, () => true, actor);
+      const sharedOf = (chain: StoredPolicy[] | undefined) => chain!.map((link) => (link.shared ?? []).map((p) => p.name));
+
+      test("created as a resource under its parent, read, listed, updated with new etags, deleted", async () => {
+        let seen: unknown = "unset";
+        const created = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:a@example.com"), type: "shared_policy" }), actor))!;
+        expect(seen).toEqual({ stored: undefined, bindingCount: 0 });
+        expect(created).toMatchObject({ name: SHARED, parent: ORG, description: "baseline" });
+        expect(created.etag.length).toBeGreaterThan(0);
+        expect(await store.getSharedPolicy(SHARED)).toEqual(created);
+        expect((await store.getResource(SHARED))).toMatchObject({ parent: ORG, type: "shared_policy" });
+        expect(names(await store.ancestry(SHARED))).toEqual([SHARED, ORG]);
+        await put(store, content(), "sharedPolicies/another");
+        expect((await store.listSharedPolicies({ parent: ORG, limit: 10 })).map((p) => p.name)).toEqual(["sharedPolicies/another", SHARED]);
+        expect((await store.listSharedPolicies({ parent: ORG, afterName: "sharedPolicies/another", limit: 10 })).map((p) => p.name)).toEqual([SHARED]);
+        expect(await store.listSharedPolicies({ parent: OTHER_ORG, limit: 10 })).toEqual([]);
+        const updated = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:b@example.com"), type: "shared_policy" }), actor))!;
+        expect(seen).toEqual({ stored: created, bindingCount: 0 });
+        expect(hex(updated.etag)).not.toBe(hex(created.etag));
+        expect(updated.createTime).toEqual(created.createTime);
+        await expectStoreError(put(store, content(), CLOUD), "already_exists", CLOUD);
+        await expectStoreError(put(store, { ...content(), parent: "organizations/none" }, "sharedPolicies/x"), "not_found", "organizations/none");
+        expect(await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: false }), actor)).toBeUndefined();
+        expect(await store.getSharedPolicy(SHARED)).toBeUndefined();
+        expect(await store.getResource(SHARED)).toBeUndefined();
+        const actions = (await store.listAuditRecords({ resource: SHARED, limit: 10 })).map((r) => r.action);
+        expect(actions).toEqual(["sharedPolicy.create", "sharedPolicy.update", "sharedPolicy.delete"]);
+      });
+
+      test("bindings: each link carries the shared policies bound to it; listed by policy or by target; unbound", async () => {
+        const policy = (await put(store, content("user:a@example.com")))!;
+        let seen: unknown;
+        const binding = (await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), true), actor))!;
+        expect(seen).toMatchObject({ stored: undefined, sharedPolicy: policy, target: { name: CLOUD }, targetLineage: [CLOUD, ORG], boundToTarget: 0 });
+        expect(binding).toMatchObject({ sharedPolicy: SHARED, target: CLOUD });
+        expect(binding.sequence).toBe(BigInt(store.writtenSequence));
+        await bind(store, ORG);
+        await put(store, content(), "sharedPolicies/another");
+        await bind(store, CLOUD, "sharedPolicies/another");
+        const chain = await store.ancestry(PROJECT);
+        expect(sharedOf(chain)).toEqual([[], ["sharedPolicies/another", SHARED], [SHARED]]);
+        expect(chain![1]!.shared![1]).toEqual(policy);
+        expect((await store.getPolicy(CLOUD))!.shared!.map((p) => p.name)).toEqual(["sharedPolicies/another", SHARED]);
+        expect((await store.listSharedPolicyBindings({ sharedPolicy: SHARED, limit: 10 })).map((b) => b.target)).toEqual([CLOUD, ORG]);
+        expect((await store.listSharedPolicyBindings({ sharedPolicy: SHARED, afterName: CLOUD, limit: 10 })).map((b) => b.target)).toEqual([ORG]);
+        expect((await store.listSharedPolicyBindings({ target: CLOUD, limit: 10 })).map((b) => b.sharedPolicy)).toEqual(["sharedPolicies/another", SHARED]);
+        expect(await store.listSharedPolicyBindings({ sharedPolicy: SHARED, target: CLOUD, limit: 1 })).toEqual([binding]);
+        await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), false), actor);
+        expect(seen).toMatchObject({ stored: binding, boundToTarget: 2 });
+        expect(sharedOf(await store.ancestry(PROJECT))).toEqual([[], ["sharedPolicies/another"], [SHARED]]);
+        expect(await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor)).toBeUndefined();
+        await expectStoreError(bind(store, CLOUD, "sharedPolicies/none"), "not_found", "sharedPolicies/none");
+        await expectStoreError(bind(store, "clouds/none"), "not_found", "clouds/none");
+        const actions = (await store.listAuditRecords({ resource: CLOUD, limit: 10 })).map((r) => r.action);
+        expect(actions.slice(-3)).toEqual(["sharedPolicyBinding.create", "sharedPolicyBinding.create", "sharedPolicyBinding.delete"]);
+      });
+
+      test("a forced delete logs each binding's removal first; a target's delete removes its bindings", async () => {
+        await put(store, content());
+        await bind(store, CLOUD);
+        await bind(store, PROJECT);
+        let seen: unknown;
+        await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { delete: true, unbind: true }), actor);
+        expect(seen).toMatchObject({ bindingCount: 2 });
+        const after = (await store.readChanges(0, 1000)).slice(-3);
+        expect(after.map((c) => [c.action, c.resource])).toEqual([
+          ["sharedPolicyBinding.delete", CLOUD],
+          ["sharedPolicyBinding.delete", PROJECT],
+          ["sharedPolicy.delete", SHARED],
+        ]);
+        expect(after[0]!.sharedPolicyBinding).toMatchObject({ sharedPolicy: SHARED, target: CLOUD });
+        expect(sharedOf(await store.ancestry(PROJECT))).toEqual([[], [], []]);
+        await put(store, content());
+        await bind(store, PROJECT);
+        await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
+        expect(await store.listSharedPolicyBindings({ sharedPolicy: SHARED, limit: 10 })).toEqual([]);
+      });
+
+      test("the change feed carries the shared policy and the binding", async () => {
+        const written = (await put(store, content("user:a@example.com")))!;
+        await bind(store, CLOUD);
+        const [created, bound] = (await store.readChanges(0, 1000)).slice(-2);
+        expect(created).toMatchObject({ action: "sharedPolicy.create", resource: SHARED, parent: ORG, lineage: [SHARED, ORG] });
+        expect(created!.sharedPolicy).toMatchObject({ name: SHARED, parent: ORG, bindings: written.bindings, denyRules: written.denyRules });
+        expect(hex(created!.sharedPolicy!.etag)).toBe(hex(written.etag));
+        expect(bound).toMatchObject({ action: "sharedPolicyBinding.create", resource: CLOUD, lineage: [CLOUD, ORG] });
+        expect(bound!.sharedPolicyBinding).toMatchObject({ sharedPolicy: SHARED, target: CLOUD });
+      });
+
+      test("another instance's chains follow shared-policy changes and bindings at once", async () => {
+        const other = await another();
+        await put(store, content("user:a@example.com"));
+        await bind(store, CLOUD);
+        // Warm the other instance's links (its cache, when it has one).
+        expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[], [SHARED], []]);
+        expect(sharedOf(await other.ancestry(CLOUD))).toEqual([[SHARED], []]);
+        await put(store, content("user:b@example.com"));
+        const members = (chain: StoredPolicy[] | undefined) => chain![1]!.shared![0]!.bindings[0]!.members;
+        expect(members(await other.ancestry(PROJECT))).toEqual(["user:b@example.com"]);
+        expect((await other.getPolicy(CLOUD))!.shared![0]!.bindings[0]!.members).toEqual(["user:b@example.com"]);
+        await bind(store, PROJECT);
+        expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[SHARED], [SHARED], []]);
+        await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor);
+        expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[SHARED], [], []]);
+        await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: true }), actor);
+        expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[], [], []]);
+        // And the writer's own reads, after writes through the other instance.
+        await put(other, content("user:c@example.com"));
+        await bind(other, ORG);
+        expect(sharedOf(await store.ancestry(PROJECT))).toEqual([[], [], [SHARED]]);
+        await put(other, content("user:d@example.com"));
+        expect((await store.ancestry(PROJECT))!.at(-1)!.shared![0]!.bindings[0]!.members).toEqual(["user:d@example.com"]);
+        const changed = await store.changesSince(0, 1000);
+        expect(changed.changed).toContain(SHARED);
       });
     });
 

@@ -10,13 +10,15 @@ import type { DenyRule } from "./deny_policy_pb.js";
 import { file_policy_v1_deny_policy } from "./deny_policy_pb.js";
 import type { Binding, GetPolicyOptions, Policy, PolicySchema, SyncStatus } from "./policy_pb.js";
 import { file_policy_v1_policy } from "./policy_pb.js";
+import type { SharedPolicy } from "./shared_policy_pb.js";
+import { file_policy_v1_shared_policy } from "./shared_policy_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file policy/v1/policy_service.proto.
  */
 export const file_policy_v1_policy_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCI2ChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMEhAKCHNlcXVlbmNlGAIgASgDIpEBChNMaXN0UG9saWNpZXNSZXF1ZXN0EhUKDXJlc291cmNlX3R5cGUYASABKAkSDgoGcGFyZW50GAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJEiwKDXN5bmNfc3RhdHVzZXMYBSADKA4yFS5wb2xpY3kudjEuU3luY1N0YXR1cyJlChRMaXN0UG9saWNpZXNSZXNwb25zZRI0ChFyZXNvdXJjZV9wb2xpY2llcxgBIAMoCzIZLnBvbGljeS52MS5SZXNvdXJjZVBvbGljeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXAoOUmVzb3VyY2VQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSFQoNcmVzb3VyY2VfdHlwZRgCIAEoCRIhCgZwb2xpY3kYAyABKAsyES5wb2xpY3kudjEuUG9saWN5Il4KHExvb2t1cEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIsIBCg9FZmZlY3RpdmVQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSKwoIcG9saWNpZXMYAiADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSLQoIYmluZGluZ3MYAyADKAsyGy5wb2xpY3kudjEuRWZmZWN0aXZlQmluZGluZxIPCgdwYXJ0aWFsGAQgASgIEjAKCmRlbnlfcnVsZXMYBSADKAsyHC5wb2xpY3kudjEuRWZmZWN0aXZlRGVueVJ1bGUiXAoRRWZmZWN0aXZlRGVueVJ1bGUSIQoEcnVsZRgBIAEoCzITLnBvbGljeS52MS5EZW55UnVsZRIQCghyZXNvdXJjZRgCIAEoCRISCgpydWxlX2luZGV4GAMgASgFIkkKEEVmZmVjdGl2ZUJpbmRpbmcSIwoHYmluZGluZxgBIAEoCzISLnBvbGljeS52MS5CaW5kaW5nEhAKCHJlc291cmNlGAIgASgJIkIKGVRlc3RJYW1QZXJtaXNzaW9uc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSEwoLcGVybWlzc2lvbnMYAiADKAkiMQoaVGVzdElhbVBlcm1pc3Npb25zUmVzcG9uc2USEwoLcGVybWlzc2lvbnMYASADKAkyhAQKDVBvbGljeVNlcnZpY2USPQoJU2V0UG9saWN5EhsucG9saWN5LnYxLlNldFBvbGljeVJlcXVlc3QaES5wb2xpY3kudjEuUG9saWN5IgASQAoJR2V0UG9saWN5EhsucG9saWN5LnYxLkdldFBvbGljeVJlcXVlc3QaES5wb2xpY3kudjEuUG9saWN5IgOQAgESUQoMRGVsZXRlUG9saWN5Eh4ucG9saWN5LnYxLkRlbGV0ZVBvbGljeVJlcXVlc3QaHy5wb2xpY3kudjEuRGVsZXRlUG9saWN5UmVzcG9uc2UiABJUCgxMaXN0UG9saWNpZXMSHi5wb2xpY3kudjEuTGlzdFBvbGljaWVzUmVxdWVzdBofLnBvbGljeS52MS5MaXN0UG9saWNpZXNSZXNwb25zZSIDkAIBEmEKFUxvb2t1cEVmZmVjdGl2ZVBvbGljeRInLnBvbGljeS52MS5Mb29rdXBFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0GhoucG9saWN5LnYxLkVmZmVjdGl2ZVBvbGljeSIDkAIBEmYKElRlc3RJYW1QZXJtaXNzaW9ucxIkLnBvbGljeS52MS5UZXN0SWFtUGVybWlzc2lvbnNSZXF1ZXN0GiUucG9saWN5LnYxLlRlc3RJYW1QZXJtaXNzaW9uc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_field_mask, file_policy_v1_deny_policy, file_policy_v1_policy]);
+  fileDesc("Ch5wb2xpY3kvdjEvcG9saWN5X3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSJ4ChBTZXRQb2xpY3lSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlIKEEdldFBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIjUKE0RlbGV0ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSDAoEZXRhZxgCIAEoDCI2ChREZWxldGVQb2xpY3lSZXNwb25zZRIMCgRldGFnGAEgASgMEhAKCHNlcXVlbmNlGAIgASgDIpEBChNMaXN0UG9saWNpZXNSZXF1ZXN0EhUKDXJlc291cmNlX3R5cGUYASABKAkSDgoGcGFyZW50GAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJEiwKDXN5bmNfc3RhdHVzZXMYBSADKA4yFS5wb2xpY3kudjEuU3luY1N0YXR1cyJlChRMaXN0UG9saWNpZXNSZXNwb25zZRI0ChFyZXNvdXJjZV9wb2xpY2llcxgBIAMoCzIZLnBvbGljeS52MS5SZXNvdXJjZVBvbGljeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXAoOUmVzb3VyY2VQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSFQoNcmVzb3VyY2VfdHlwZRgCIAEoCRIhCgZwb2xpY3kYAyABKAsyES5wb2xpY3kudjEuUG9saWN5Il4KHExvb2t1cEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSLAoHb3B0aW9ucxgCIAEoCzIbLnBvbGljeS52MS5HZXRQb2xpY3lPcHRpb25zIvkBCg9FZmZlY3RpdmVQb2xpY3kSEAoIcmVzb3VyY2UYASABKAkSKwoIcG9saWNpZXMYAiADKAsyGS5wb2xpY3kudjEuUmVzb3VyY2VQb2xpY3kSLQoIYmluZGluZ3MYAyADKAsyGy5wb2xpY3kudjEuRWZmZWN0aXZlQmluZGluZxIPCgdwYXJ0aWFsGAQgASgIEjAKCmRlbnlfcnVsZXMYBSADKAsyHC5wb2xpY3kudjEuRWZmZWN0aXZlRGVueVJ1bGUSNQoPc2hhcmVkX3BvbGljaWVzGAYgAygLMhwucG9saWN5LnYxLkJvdW5kU2hhcmVkUG9saWN5IlUKEUJvdW5kU2hhcmVkUG9saWN5Ei4KDXNoYXJlZF9wb2xpY3kYASABKAsyFy5wb2xpY3kudjEuU2hhcmVkUG9saWN5EhAKCHJlc291cmNlGAIgASgJInMKEUVmZmVjdGl2ZURlbnlSdWxlEiEKBHJ1bGUYASABKAsyEy5wb2xpY3kudjEuRGVueVJ1bGUSEAoIcmVzb3VyY2UYAiABKAkSEgoKcnVsZV9pbmRleBgDIAEoBRIVCg1zaGFyZWRfcG9saWN5GAQgASgJImAKEEVmZmVjdGl2ZUJpbmRpbmcSIwoHYmluZGluZxgBIAEoCzISLnBvbGljeS52MS5CaW5kaW5nEhAKCHJlc291cmNlGAIgASgJEhUKDXNoYXJlZF9wb2xpY3kYAyABKAkiQgoZVGVzdElhbVBlcm1pc3Npb25zUmVxdWVzdBIQCghyZXNvdXJjZRgBIAEoCRITCgtwZXJtaXNzaW9ucxgCIAMoCSIxChpUZXN0SWFtUGVybWlzc2lvbnNSZXNwb25zZRITCgtwZXJtaXNzaW9ucxgBIAMoCTKEBAoNUG9saWN5U2VydmljZRI9CglTZXRQb2xpY3kSGy5wb2xpY3kudjEuU2V0UG9saWN5UmVxdWVzdBoRLnBvbGljeS52MS5Qb2xpY3kiABJACglHZXRQb2xpY3kSGy5wb2xpY3kudjEuR2V0UG9saWN5UmVxdWVzdBoRLnBvbGljeS52MS5Qb2xpY3kiA5ACARJRCgxEZWxldGVQb2xpY3kSHi5wb2xpY3kudjEuRGVsZXRlUG9saWN5UmVxdWVzdBofLnBvbGljeS52MS5EZWxldGVQb2xpY3lSZXNwb25zZSIAElQKDExpc3RQb2xpY2llcxIeLnBvbGljeS52MS5MaXN0UG9saWNpZXNSZXF1ZXN0Gh8ucG9saWN5LnYxLkxpc3RQb2xpY2llc1Jlc3BvbnNlIgOQAgESYQoVTG9va3VwRWZmZWN0aXZlUG9saWN5EicucG9saWN5LnYxLkxvb2t1cEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QaGi5wb2xpY3kudjEuRWZmZWN0aXZlUG9saWN5IgOQAgESZgoSVGVzdElhbVBlcm1pc3Npb25zEiQucG9saWN5LnYxLlRlc3RJYW1QZXJtaXNzaW9uc1JlcXVlc3QaJS5wb2xpY3kudjEuVGVzdElhbVBlcm1pc3Npb25zUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_field_mask, file_policy_v1_deny_policy, file_policy_v1_policy, file_policy_v1_shared_policy]);
 
 /**
  * Request of PolicyService.SetPolicy. Field numbers match google.iam.v1.SetIamPolicyRequest.
@@ -324,6 +326,15 @@ export type EffectivePolicy = Message<"policy.v1.EffectivePolicy"> & {
    * @generated from field: repeated policy.v1.EffectiveDenyRule deny_rules = 5;
    */
   denyRules: EffectiveDenyRule[];
+
+  /**
+   * The shared policies bound to the resource or its ancestors (those the caller may see, as for `policies`), from
+   * the resource up to the root, each with the resource it is bound to. Their bindings are in `bindings` and their
+   * deny rules in `deny_rules`, naming them.
+   *
+   * @generated from field: repeated policy.v1.BoundSharedPolicy shared_policies = 6;
+   */
+  sharedPolicies: BoundSharedPolicy[];
 };
 
 /**
@@ -332,6 +343,34 @@ export type EffectivePolicy = Message<"policy.v1.EffectivePolicy"> & {
  */
 export const EffectivePolicySchema: GenMessage<EffectivePolicy> = /*@__PURE__*/
   messageDesc(file_policy_v1_policy_service, 8);
+
+/**
+ * A shared policy in effect on a resource, and where it is bound.
+ *
+ * @generated from message policy.v1.BoundSharedPolicy
+ */
+export type BoundSharedPolicy = Message<"policy.v1.BoundSharedPolicy"> & {
+  /**
+   * The shared policy as stored.
+   *
+   * @generated from field: policy.v1.SharedPolicy shared_policy = 1;
+   */
+  sharedPolicy?: SharedPolicy | undefined;
+
+  /**
+   * The resource it is bound to: the resource looked up or one of its ancestors.
+   *
+   * @generated from field: string resource = 2;
+   */
+  resource: string;
+};
+
+/**
+ * Describes the message policy.v1.BoundSharedPolicy.
+ * Use `create(BoundSharedPolicySchema)` to create a new message.
+ */
+export const BoundSharedPolicySchema: GenMessage<BoundSharedPolicy> = /*@__PURE__*/
+  messageDesc(file_policy_v1_policy_service, 9);
 
 /**
  * A deny rule in effect on a resource, and where it comes from.
@@ -354,11 +393,19 @@ export type EffectiveDenyRule = Message<"policy.v1.EffectiveDenyRule"> & {
   resource: string;
 
   /**
-   * The rule's position in that deny policy's `rules`, from 0.
+   * The rule's position in that deny policy's `rules` (or the shared policy's `deny_rules`), from 0.
    *
    * @generated from field: int32 rule_index = 3;
    */
   ruleIndex: number;
+
+  /**
+   * The shared policy the rule comes from, e.g. `sharedPolicies/prod-baseline`, bound to `resource`; empty for a rule
+   * of `resource`'s own deny policy.
+   *
+   * @generated from field: string shared_policy = 4;
+   */
+  sharedPolicy: string;
 };
 
 /**
@@ -366,7 +413,7 @@ export type EffectiveDenyRule = Message<"policy.v1.EffectiveDenyRule"> & {
  * Use `create(EffectiveDenyRuleSchema)` to create a new message.
  */
 export const EffectiveDenyRuleSchema: GenMessage<EffectiveDenyRule> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 9);
+  messageDesc(file_policy_v1_policy_service, 10);
 
 /**
  * A binding in effect on a resource, and where it comes from.
@@ -382,11 +429,20 @@ export type EffectiveBinding = Message<"policy.v1.EffectiveBinding"> & {
   binding?: Binding | undefined;
 
   /**
-   * The resource whose policy holds the binding: the resource looked up or one of its ancestors.
+   * The resource whose policy holds the binding, or to which the shared policy holding it is bound: the resource
+   * looked up or one of its ancestors.
    *
    * @generated from field: string resource = 2;
    */
   resource: string;
+
+  /**
+   * The shared policy the binding comes from, e.g. `sharedPolicies/prod-baseline`; empty for a binding of
+   * `resource`'s own policy.
+   *
+   * @generated from field: string shared_policy = 3;
+   */
+  sharedPolicy: string;
 };
 
 /**
@@ -394,7 +450,7 @@ export type EffectiveBinding = Message<"policy.v1.EffectiveBinding"> & {
  * Use `create(EffectiveBindingSchema)` to create a new message.
  */
 export const EffectiveBindingSchema: GenMessage<EffectiveBinding> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 10);
+  messageDesc(file_policy_v1_policy_service, 11);
 
 /**
  * Request of PolicyService.TestIamPermissions. Field numbers match google.iam.v1.TestIamPermissionsRequest.
@@ -422,7 +478,7 @@ export type TestIamPermissionsRequest = Message<"policy.v1.TestIamPermissionsReq
  * Use `create(TestIamPermissionsRequestSchema)` to create a new message.
  */
 export const TestIamPermissionsRequestSchema: GenMessage<TestIamPermissionsRequest> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 11);
+  messageDesc(file_policy_v1_policy_service, 12);
 
 /**
  * Response of PolicyService.TestIamPermissions. Field numbers match google.iam.v1.TestIamPermissionsResponse.
@@ -443,7 +499,7 @@ export type TestIamPermissionsResponse = Message<"policy.v1.TestIamPermissionsRe
  * Use `create(TestIamPermissionsResponseSchema)` to create a new message.
  */
 export const TestIamPermissionsResponseSchema: GenMessage<TestIamPermissionsResponse> = /*@__PURE__*/
-  messageDesc(file_policy_v1_policy_service, 12);
+  messageDesc(file_policy_v1_policy_service, 13);
 
 /**
  * Reads and writes the policy attached to a resource, with Google Cloud IAM's etag and version semantics.

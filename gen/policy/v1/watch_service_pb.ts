@@ -12,13 +12,15 @@ import type { Policy } from "./policy_pb.js";
 import { file_policy_v1_policy } from "./policy_pb.js";
 import type { Role } from "./role_pb.js";
 import { file_policy_v1_role } from "./role_pb.js";
+import type { SharedPolicy, SharedPolicyBinding } from "./shared_policy_pb.js";
+import { file_policy_v1_shared_policy } from "./shared_policy_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file policy/v1/watch_service.proto.
  */
 export const file_policy_v1_watch_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1wb2xpY3kvdjEvd2F0Y2hfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIsMBCgxXYXRjaFJlcXVlc3QSGwoOYWZ0ZXJfc2VxdWVuY2UYASABKANIAIgBARIPCgdzdWJ0cmVlGAIgASgJEhYKDnJlc291cmNlX3R5cGVzGAMgAygJEiQKBWtpbmRzGAQgAygOMhUucG9saWN5LnYxLkNoYW5nZUtpbmQSNAoRcHJvZ3Jlc3NfaW50ZXJ2YWwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEQoPX2FmdGVyX3NlcXVlbmNlImYKDVdhdGNoUmVzcG9uc2USIwoGY2hhbmdlGAEgASgLMhEucG9saWN5LnYxLkNoYW5nZUgAEicKCHByb2dyZXNzGAIgASgLMhMucG9saWN5LnYxLlByb2dyZXNzSABCBwoFZXZlbnQiwwIKBkNoYW5nZRIQCghzZXF1ZW5jZRgBIAEoAxIvCgtjb21taXRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcHJpbmNpcGFsGAMgASgJEiMKBGtpbmQYBCABKA4yFS5wb2xpY3kudjEuQ2hhbmdlS2luZBIQCghyZXNvdXJjZRgFIAEoCRIVCg1yZXNvdXJjZV90eXBlGAYgASgJEg4KBnBhcmVudBgHIAEoCRIXCg9wcmV2aW91c19wYXJlbnQYCCABKAkSIQoGcG9saWN5GAkgASgLMhEucG9saWN5LnYxLlBvbGljeRIqCgtkZW55X3BvbGljeRgKIAEoCzIVLnBvbGljeS52MS5EZW55UG9saWN5Eh0KBHJvbGUYCyABKAsyDy5wb2xpY3kudjEuUm9sZSIcCghQcm9ncmVzcxIQCghzZXF1ZW5jZRgBIAEoAyrPAgoKQ2hhbmdlS2luZBIbChdDSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEhoKFkNIQU5HRV9LSU5EX1BPTElDWV9TRVQQARIeChpDSEFOR0VfS0lORF9QT0xJQ1lfREVMRVRFRBACEiAKHENIQU5HRV9LSU5EX1JFU09VUkNFX0NSRUFURUQQAxIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9VUERBVEVEEAQSHgoaQ0hBTkdFX0tJTkRfUkVTT1VSQ0VfTU9WRUQQBRIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9ERUxFVEVEEAYSHwobQ0hBTkdFX0tJTkRfREVOWV9QT0xJQ1lfU0VUEAcSIwofQ0hBTkdFX0tJTkRfREVOWV9QT0xJQ1lfREVMRVRFRBAIEhwKGENIQU5HRV9LSU5EX1JPTEVfQ0hBTkdFRBAJMlEKDFdhdGNoU2VydmljZRJBCgVXYXRjaBIXLnBvbGljeS52MS5XYXRjaFJlcXVlc3QaGC5wb2xpY3kudjEuV2F0Y2hSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_policy_v1_deny_policy, file_policy_v1_policy, file_policy_v1_role]);
+  fileDesc("Ch1wb2xpY3kvdjEvd2F0Y2hfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIsMBCgxXYXRjaFJlcXVlc3QSGwoOYWZ0ZXJfc2VxdWVuY2UYASABKANIAIgBARIPCgdzdWJ0cmVlGAIgASgJEhYKDnJlc291cmNlX3R5cGVzGAMgAygJEiQKBWtpbmRzGAQgAygOMhUucG9saWN5LnYxLkNoYW5nZUtpbmQSNAoRcHJvZ3Jlc3NfaW50ZXJ2YWwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEQoPX2FmdGVyX3NlcXVlbmNlImYKDVdhdGNoUmVzcG9uc2USIwoGY2hhbmdlGAEgASgLMhEucG9saWN5LnYxLkNoYW5nZUgAEicKCHByb2dyZXNzGAIgASgLMhMucG9saWN5LnYxLlByb2dyZXNzSABCBwoFZXZlbnQisgMKBkNoYW5nZRIQCghzZXF1ZW5jZRgBIAEoAxIvCgtjb21taXRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcHJpbmNpcGFsGAMgASgJEiMKBGtpbmQYBCABKA4yFS5wb2xpY3kudjEuQ2hhbmdlS2luZBIQCghyZXNvdXJjZRgFIAEoCRIVCg1yZXNvdXJjZV90eXBlGAYgASgJEg4KBnBhcmVudBgHIAEoCRIXCg9wcmV2aW91c19wYXJlbnQYCCABKAkSIQoGcG9saWN5GAkgASgLMhEucG9saWN5LnYxLlBvbGljeRIqCgtkZW55X3BvbGljeRgKIAEoCzIVLnBvbGljeS52MS5EZW55UG9saWN5Eh0KBHJvbGUYCyABKAsyDy5wb2xpY3kudjEuUm9sZRIuCg1zaGFyZWRfcG9saWN5GAwgASgLMhcucG9saWN5LnYxLlNoYXJlZFBvbGljeRI9ChVzaGFyZWRfcG9saWN5X2JpbmRpbmcYDSABKAsyHi5wb2xpY3kudjEuU2hhcmVkUG9saWN5QmluZGluZyIcCghQcm9ncmVzcxIQCghzZXF1ZW5jZRgBIAEoAyqQBAoKQ2hhbmdlS2luZBIbChdDSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEhoKFkNIQU5HRV9LSU5EX1BPTElDWV9TRVQQARIeChpDSEFOR0VfS0lORF9QT0xJQ1lfREVMRVRFRBACEiAKHENIQU5HRV9LSU5EX1JFU09VUkNFX0NSRUFURUQQAxIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9VUERBVEVEEAQSHgoaQ0hBTkdFX0tJTkRfUkVTT1VSQ0VfTU9WRUQQBRIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9ERUxFVEVEEAYSHwobQ0hBTkdFX0tJTkRfREVOWV9QT0xJQ1lfU0VUEAcSIwofQ0hBTkdFX0tJTkRfREVOWV9QT0xJQ1lfREVMRVRFRBAIEhwKGENIQU5HRV9LSU5EX1JPTEVfQ0hBTkdFRBAJEiUKIUNIQU5HRV9LSU5EX1NIQVJFRF9QT0xJQ1lfQ1JFQVRFRBAKEiUKIUNIQU5HRV9LSU5EX1NIQVJFRF9QT0xJQ1lfVVBEQVRFRBALEiUKIUNIQU5HRV9LSU5EX1NIQVJFRF9QT0xJQ1lfREVMRVRFRBAMEiMKH0NIQU5HRV9LSU5EX1NIQVJFRF9QT0xJQ1lfQk9VTkQQDRIlCiFDSEFOR0VfS0lORF9TSEFSRURfUE9MSUNZX1VOQk9VTkQQDjJRCgxXYXRjaFNlcnZpY2USQQoFV2F0Y2gSFy5wb2xpY3kudjEuV2F0Y2hSZXF1ZXN0GhgucG9saWN5LnYxLldhdGNoUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_policy_v1_deny_policy, file_policy_v1_policy, file_policy_v1_role, file_policy_v1_shared_policy]);
 
 /**
  * Request of WatchService.Watch.
@@ -193,6 +195,22 @@ export type Change = Message<"policy.v1.Change"> & {
    * @generated from field: policy.v1.Role role = 11;
    */
   role?: Role | undefined;
+
+  /**
+   * For CHANGE_KIND_SHARED_POLICY_CREATED and CHANGE_KIND_SHARED_POLICY_UPDATED: the shared policy as it is now
+   * (`resource` is its name). Every resource it is bound to, and their descendants, may have changed.
+   *
+   * @generated from field: policy.v1.SharedPolicy shared_policy = 12;
+   */
+  sharedPolicy?: SharedPolicy | undefined;
+
+  /**
+   * For CHANGE_KIND_SHARED_POLICY_BOUND and CHANGE_KIND_SHARED_POLICY_UNBOUND: the binding (`resource` is its
+   * target). The target's effective policy, and its descendants', changed.
+   *
+   * @generated from field: policy.v1.SharedPolicyBinding shared_policy_binding = 13;
+   */
+  sharedPolicyBinding?: SharedPolicyBinding | undefined;
 };
 
 /**
@@ -298,6 +316,41 @@ export enum ChangeKind {
    * @generated from enum value: CHANGE_KIND_ROLE_CHANGED = 9;
    */
   ROLE_CHANGED = 9,
+
+  /**
+   * A shared policy was created; Change.shared_policy holds it.
+   *
+   * @generated from enum value: CHANGE_KIND_SHARED_POLICY_CREATED = 10;
+   */
+  SHARED_POLICY_CREATED = 10,
+
+  /**
+   * A shared policy's content changed; Change.shared_policy holds it.
+   *
+   * @generated from enum value: CHANGE_KIND_SHARED_POLICY_UPDATED = 11;
+   */
+  SHARED_POLICY_UPDATED = 11,
+
+  /**
+   * A shared policy was deleted (its bindings first, one CHANGE_KIND_SHARED_POLICY_UNBOUND each).
+   *
+   * @generated from enum value: CHANGE_KIND_SHARED_POLICY_DELETED = 12;
+   */
+  SHARED_POLICY_DELETED = 12,
+
+  /**
+   * A shared policy was bound to `resource`; Change.shared_policy_binding holds the binding.
+   *
+   * @generated from enum value: CHANGE_KIND_SHARED_POLICY_BOUND = 13;
+   */
+  SHARED_POLICY_BOUND = 13,
+
+  /**
+   * A shared policy was unbound from `resource`; Change.shared_policy_binding holds the binding removed.
+   *
+   * @generated from enum value: CHANGE_KIND_SHARED_POLICY_UNBOUND = 14;
+   */
+  SHARED_POLICY_UNBOUND = 14,
 }
 
 /**

@@ -8,6 +8,7 @@ import { get, list, lookup, remove, set } from "./policies.js";
 import * as resources from "./resources.js";
 import { syncStatus, watch } from "./watch.js";
 import * as roles from "./roles.js";
+import * as shared from "./shared.js";
 
 export const COMMANDS: readonly Command[] = [
   set,
@@ -32,6 +33,14 @@ export const COMMANDS: readonly Command[] = [
   roles.get,
   roles.grantable,
   auditList,
+  shared.create,
+  shared.get,
+  shared.update,
+  shared.remove,
+  shared.list,
+  shared.bind,
+  shared.unbind,
+  shared.bindings,
 ];
 
 /** Groups of commands: `resources` alone shows its subcommands. */
@@ -40,6 +49,7 @@ export const GROUPS: Record<string, string> = {
   sync: "where policies stand with the consumers that apply them",
   roles: "list roles, show one, and what can be granted on a resource",
   audit: "the audit log: every write, who made it and when",
+  shared: "shared policies (AIP-2511): create, edit, and bind them to resources",
 };
 
 export function findCommand(words: string[]): Command | undefined {

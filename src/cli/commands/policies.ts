@@ -31,7 +31,8 @@ import type { Command } from "./command.js";
 
 const RESOURCE_USAGE = "--resource-type TYPE [--resource-id ID]";
 
-async function readSource(ctx: Context, file: string): Promise<string> {
+/** A file's text; `-` reads standard input. */
+export async function readSource(ctx: Context, file: string): Promise<string> {
   if (file === "-") return ctx.io.stdin();
   try {
     return readFileSync(file, "utf8");

@@ -5,6 +5,9 @@
 // Deny rules (root precedence, AIP-2511): a deny rule that applies anywhere on the chain wins over every allow binding
 // anywhere on it; a deny rule whose condition cannot be evaluated makes the outcome unknown, never a grant. Custom
 // roles are resolved per check from the chain's root link, so a role change applies on the next check.
+//
+// Shared policies (AIP-2511) bound to a link apply exactly as if their bindings and deny rules were the link's own:
+// a binding's role is read on the link's type, and explanations name the shared policy as well as the link.
 import { create } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
@@ -17,7 +20,9 @@ import {
   type PermissionCheck,
 } from "../../../gen/policy/v1/access_service_pb.js";
 import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
-import type { AuditLogConfig_LogType, Expr, Policy } from "../../../gen/policy/v1/policy_pb.js";
+import type { DenyRule } from "../../../gen/policy/v1/deny_policy_pb.js";
+import type { AuditLogConfig_LogType, Binding, Expr, Policy } from "../../../gen/policy/v1/policy_pb.js";
+import type { SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { isShared } from "../../shared-value.js";
 import type { StoredPolicy } from "../../store/store.js";
 import { compileCondition, type CompiledCondition } from "../conditions.js";
@@ -43,6 +48,8 @@ interface CompiledBinding {
   expr: Expr | undefined;
   /** undefined: unconditional; a string: a condition that no longer compiles (never applies). */
   condition: CompiledCondition | string | undefined;
+  /** The shared policy holding the binding; "" for one of the link's own policy. */
+  sharedPolicy: string;
 }
 
 interface CompiledDenyRule {
@@ -65,7 +72,11 @@ interface DenyCandidates {
 class CompiledDeny {
   private readonly byPermission = new Map<string, DenyCandidates>();
 
-  constructor(readonly rules: readonly CompiledDenyRule[]) {}
+  constructor(
+    readonly rules: readonly CompiledDenyRule[],
+    /** The shared policy holding the rules; "" for the link's own deny policy. */
+    readonly sharedPolicy: string,
+  ) {}
 
   candidates(permission: string): DenyCandidates {
     let found = this.byPermission.get(permission);
@@ -86,8 +97,10 @@ class CompiledDeny {
 interface Link {
   name: string;
   type: string;
+  /** The link's own bindings, then those of the shared policies bound to it. */
   bindings: readonly CompiledBinding[];
-  deny: CompiledDeny | undefined;
+  /** The link's own deny rules, then those of its shared policies: only the ones that have rules. */
+  denies: readonly CompiledDeny[];
 }
 
 const NONE: readonly never[] = [];
@@ -102,13 +115,49 @@ const compiled = new WeakMap<Policy, readonly CompiledBinding[]>();
 function compile(policy: Policy, type: ResourceType): readonly CompiledBinding[] {
   let bindings = compiled.get(policy);
   if (bindings) return bindings;
-  bindings = compileBindings(policy, type);
+  bindings = compileBindings(policy.bindings, type, "");
   if (isShared(policy)) compiled.set(policy, bindings);
   return bindings;
 }
 
-function compileBindings(policy: Policy, type: ResourceType): readonly CompiledBinding[] {
-  const bindings = policy.bindings.flatMap((binding) => {
+/** A shared policy's bindings compiled for each type it applies to, and its deny rules, by shared value. */
+const compiledShared = new WeakMap<SharedPolicy, { byType: Map<string, readonly CompiledBinding[]>; deny: CompiledDeny | undefined }>();
+
+function compileShared(shared: SharedPolicy, type: ResourceType): { bindings: readonly CompiledBinding[]; deny: CompiledDeny | undefined } {
+  let entry = compiledShared.get(shared);
+  if (!entry) {
+    const deny = shared.denyRules.length > 0 ? compileDenyRules(shared.denyRules, shared.name) : undefined;
+    entry = { byType: new Map(), deny };
+    if (isShared(shared)) compiledShared.set(shared, entry);
+  }
+  let bindings = entry.byType.get(type.name);
+  if (!bindings) {
+    bindings = compileBindings(shared.bindings, type, shared.name);
+    entry.byType.set(type.name, bindings);
+  }
+  return { bindings, deny: entry.deny };
+}
+
+/** A link's own and shared bindings and deny rules, merged once per shared link (the cache's, until it changes). */
+const compiledLinks = new WeakMap<StoredPolicy, { bindings: readonly CompiledBinding[]; denies: readonly CompiledDeny[] }>();
+
+function compileWithShared(link: StoredPolicy, type: ResourceType): { bindings: readonly CompiledBinding[]; denies: readonly CompiledDeny[] } {
+  let merged = compiledLinks.get(link);
+  if (merged) return merged;
+  const bindings = [...compile(link.policy, type)];
+  const denies = link.deny ? [compileDeny(link.deny)] : [];
+  for (const bound of link.shared ?? []) {
+    const compiledBound = compileShared(bound, type);
+    bindings.push(...compiledBound.bindings);
+    if (compiledBound.deny) denies.push(compiledBound.deny);
+  }
+  merged = { bindings, denies };
+  if (isShared(link)) compiledLinks.set(link, merged);
+  return merged;
+}
+
+function compileBindings(source: readonly Binding[], type: ResourceType, sharedPolicy: string): readonly CompiledBinding[] {
+  const bindings = source.flatMap((binding) => {
     const role = type.roles.get(binding.role);
     if (!role && !isCustomRoleName(binding.role)) return [];
     return [
@@ -118,6 +167,7 @@ function compileBindings(policy: Policy, type: ResourceType): readonly CompiledB
         members: binding.members.length > SMALL_BINDING ? new Set(binding.members) : binding.members,
         expr: binding.condition,
         condition: binding.condition ? compileCondition(binding.condition.expression) : undefined,
+        sharedPolicy,
       },
     ];
   });
@@ -130,7 +180,13 @@ const compiledDeny = new WeakMap<DenyPolicy, CompiledDeny>();
 function compileDeny(deny: DenyPolicy): CompiledDeny {
   let compiledPolicy = compiledDeny.get(deny);
   if (compiledPolicy) return compiledPolicy;
-  const rules = deny.rules.map((rule, index) => ({
+  compiledPolicy = compileDenyRules(deny.rules, "");
+  if (isShared(deny)) compiledDeny.set(deny, compiledPolicy);
+  return compiledPolicy;
+}
+
+function compileDenyRules(source: readonly DenyRule[], sharedPolicy: string): CompiledDeny {
+  const rules = source.map((rule, index) => ({
     index,
     description: rule.description,
     principals: memberList(rule.deniedPrincipals),
@@ -139,9 +195,7 @@ function compileDeny(deny: DenyPolicy): CompiledDeny {
     exceptionPermissions: new PermissionPatterns(rule.exceptionPermissions),
     condition: rule.denialCondition ? compileCondition(rule.denialCondition.expression) : undefined,
   }));
-  compiledPolicy = new CompiledDeny(rules);
-  if (isShared(deny)) compiledDeny.set(deny, compiledPolicy);
-  return compiledPolicy;
+  return new CompiledDeny(rules, sharedPolicy);
 }
 
 function memberList(members: readonly string[]): readonly string[] | ReadonlySet<string> {
@@ -168,7 +222,8 @@ export function checkChain(schema: ResourceSchema, chain: readonly StoredPolicy[
   if (!start || !type) return undefined;
   let customRoles: Map<string, GrantingRole> | undefined;
   let denies = false;
-  const links: Link[] = chain.map(({ resource, policy, deny, roles }) => {
+  const links: Link[] = chain.map((link) => {
+    const { resource, policy, deny, roles, shared } = link;
     const linkType = schema.types.get(resource.type);
     if (roles) {
       for (const role of roles) {
@@ -176,13 +231,11 @@ export function checkChain(schema: ResourceSchema, chain: readonly StoredPolicy[
         if (granting) (customRoles ??= new Map()).set(role.name, granting);
       }
     }
-    if (deny) denies = true;
-    return {
-      name: resource.name,
-      type: resource.type,
-      bindings: linkType ? compile(policy, linkType) : NONE,
-      deny: deny ? compileDeny(deny) : undefined,
-    };
+    const compiledLink = shared && linkType ? compileWithShared(link, linkType) : undefined;
+    const bindings = compiledLink?.bindings ?? (linkType ? compile(policy, linkType) : NONE);
+    const linkDenies = compiledLink?.denies ?? (deny ? [compileDeny(deny)] : NONE);
+    if (linkDenies.length > 0) denies = true;
+    return { name: resource.name, type: resource.type, bindings, denies: linkDenies };
   });
   const context: ChainContext = { links, target: { name: start.name, type: type.name }, customRoles, denies };
   return input.permissions.map((permission) => checkPermission(context, permission, input));
@@ -250,6 +303,7 @@ function checkPermission(context: ChainContext, permission: string, input: Check
           create(BindingExplanationSchema, {
             role: indexed.role,
             resource: node.name,
+            sharedPolicy: indexed.sharedPolicy,
             condition: indexed.expr,
             state: outcome.state,
             matchedMember: outcome.matchedMember,
@@ -285,30 +339,32 @@ function checkDeny(
   let state = AccessState.NOT_GRANTED;
   for (let i = 0; i < context.links.length; i++) {
     const node = context.links[i]!;
-    if (!node.deny) continue;
-    const candidates = node.deny.candidates(permission);
-    // Most checks end here: no rule of the link denies this permission to any of the subject's identities.
-    if (!explanations && input.subject.matchIn(candidates.principals) === undefined) continue;
-    for (const rule of candidates.rules) {
-      const outcome = evaluateDeny(rule, rule.permissions.match(permission)!, permission, context.target, input);
-      // As for bindings: an explanation names a link only where the caller may see it (partial_explanations).
-      if (explanations && input.shown?.[i] !== false) {
-        explanations.push(
-          create(DenyRuleExplanationSchema, {
-            resource: node.name,
-            ruleIndex: rule.index,
-            description: rule.description,
-            state: outcome.state,
-            matchedPrincipal: outcome.matchedMember,
-            reason: outcome.reason,
-          }),
-        );
-      }
-      if (outcome.state === AccessState.DENIED) {
-        if (!input.explain) return outcome.state;
-        state = outcome.state;
-      } else if (outcome.state === AccessState.UNKNOWN_CONDITIONAL && state === AccessState.NOT_GRANTED) {
-        state = outcome.state;
+    for (const deny of node.denies) {
+      const candidates = deny.candidates(permission);
+      // Most checks end here: no rule of the link denies this permission to any of the subject's identities.
+      if (!explanations && input.subject.matchIn(candidates.principals) === undefined) continue;
+      for (const rule of candidates.rules) {
+        const outcome = evaluateDeny(rule, rule.permissions.match(permission)!, permission, context.target, input);
+        // As for bindings: an explanation names a link only where the caller may see it (partial_explanations).
+        if (explanations && input.shown?.[i] !== false) {
+          explanations.push(
+            create(DenyRuleExplanationSchema, {
+              resource: node.name,
+              sharedPolicy: deny.sharedPolicy,
+              ruleIndex: rule.index,
+              description: rule.description,
+              state: outcome.state,
+              matchedPrincipal: outcome.matchedMember,
+              reason: outcome.reason,
+            }),
+          );
+        }
+        if (outcome.state === AccessState.DENIED) {
+          if (!input.explain) return outcome.state;
+          state = outcome.state;
+        } else if (outcome.state === AccessState.UNKNOWN_CONDITIONAL && state === AccessState.NOT_GRANTED) {
+          state = outcome.state;
+        }
       }
     }
   }

@@ -34,10 +34,15 @@ export function memberGrants(
   const target = chain[0]!.resource;
   const customRoles = chain.at(-1)?.roles ?? [];
   const grants: MemberGrant[] = [];
-  chain.forEach(({ resource, policy }, i) => {
+  chain.forEach(({ resource, policy, shared }, i) => {
     if (shown?.[i] === false) return;
     const type = schema.types.get(resource.type);
-    for (const binding of policy.bindings) {
+    // The resource's own bindings, then those of the shared policies bound to it (read with its type, as checks do).
+    const sources = [
+      { sharedPolicy: "", bindings: policy.bindings },
+      ...(shared ?? []).map((sp) => ({ sharedPolicy: sp.name, bindings: sp.bindings })),
+    ];
+    for (const { sharedPolicy, bindings } of sources) for (const binding of bindings) {
       // A role is looked up on the type of the resource it is granted on, as checkChain does.
       if (!grantsOn(schema, customRoles, type, binding.role, permission)) continue;
       const state = conditionState(binding.condition, { name: target.name, type: target.type }, evaluation);
@@ -51,6 +56,7 @@ export function memberGrants(
             condition: binding.condition,
             conditional: binding.condition !== undefined,
             state,
+            sharedPolicy,
           }),
         );
       }
@@ -71,7 +77,7 @@ function grantsOn(schema: ResourceSchema, customRoles: readonly Role[], type: Re
 
 /** A grant's place in the listing: its page-token key. */
 export function grantKey(grant: MemberGrant): readonly string[] {
-  return [grant.member, grant.resource, grant.role, grant.condition?.expression ?? ""];
+  return [grant.member, grant.resource, grant.role, grant.condition?.expression ?? "", grant.sharedPolicy];
 }
 
 export function compareKeys(a: readonly string[], b: readonly string[]): number {

@@ -13,6 +13,7 @@ import { AccessService } from "../../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../../gen/policy/v1/audit_service_pb.js";
 import { DenyPolicyService } from "../../../gen/policy/v1/deny_policy_service_pb.js";
 import { RoleService } from "../../../gen/policy/v1/role_service_pb.js";
+import { SharedPolicyService } from "../../../gen/policy/v1/shared_policy_service_pb.js";
 import { PolicyService } from "../../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../../gen/policy/v1/sync_service_pb.js";
@@ -54,6 +55,26 @@ const requireOnRoleParent = (name: string, verb: string, c: Checks) => {
   const parent = parseCustomRoleName(name)?.parent;
   // A malformed name has no organization to check: the handler reports it (INVALID_ARGUMENT) without touching data.
   return parent ? c.require(parent, `${collectionOf(parent)}.${verb}`) : undefined;
+};
+
+/** A shared-policy method's permission on the shared policy: `sharedPolicies.{verb}`. */
+const requireOnShared = (name: string, verb: string, c: Checks) => c.require(name, `sharedPolicies.${verb}`);
+
+/**
+ * AIP-2511's half-bindings: the half on the shared policy (`sharedPolicies.{verb}Binding`) or the half on the target
+ * (`{collection}.{verb}SharedPolicyBinding`). Either one suffices; when neither is held, the policy half's refusal is
+ * reported.
+ */
+const requireEitherHalf = async (req: { sharedPolicy: string; target: string }, verb: string, c: Checks) => {
+  try {
+    await c.require(req.sharedPolicy, `sharedPolicies.${verb}Binding`);
+  } catch (policyHalf) {
+    try {
+      await c.require(req.target, `${collectionOf(req.target)}.${verb}SharedPolicyBinding`);
+    } catch {
+      throw policyHalf;
+    }
+  }
 };
 
 export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
@@ -109,6 +130,44 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
   rule(RoleService.method.updateRole, { authorize: (req, c) => requireOnRoleParent(req.role?.name ?? "", "updateRole", c) }),
   rule(RoleService.method.deleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "deleteRole", c) }),
   rule(RoleService.method.undeleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "undeleteRole", c) }),
+  // Shared policies: a permission per method, on the shared policy or (create, list) on its organization.
+  rule(SharedPolicyService.method.createSharedPolicy, { authorize: (req, c) => c.require(req.parent, "sharedPolicies.create") }),
+  rule(SharedPolicyService.method.getSharedPolicy, {
+    resource: (req) => req.name,
+    authorize: (req, c) => requireOnShared(req.name, "get", c),
+  }),
+  rule(SharedPolicyService.method.updateSharedPolicy, {
+    authorize: (req, c) => requireOnShared(req.sharedPolicy?.name ?? "", "update", c),
+  }),
+  rule(SharedPolicyService.method.deleteSharedPolicy, { authorize: (req, c) => requireOnShared(req.name, "delete", c) }),
+  rule(SharedPolicyService.method.listSharedPolicies, {
+    resource: (req) => req.parent,
+    authorize: (req, c) => c.require(req.parent, "sharedPolicies.list"),
+  }),
+  // Creating a binding needs both halves; reading or deleting one needs either.
+  rule(SharedPolicyService.method.createSharedPolicyBinding, {
+    authorize: async (req, c) => {
+      const binding = req.binding;
+      if (!binding) return;
+      await c.require(binding.sharedPolicy, "sharedPolicies.createBinding");
+      await c.require(binding.target, `${collectionOf(binding.target)}.createSharedPolicyBinding`);
+    },
+  }),
+  rule(SharedPolicyService.method.getSharedPolicyBinding, {
+    resource: (req) => req.target,
+    authorize: (req, c) => requireEitherHalf(req, "get", c),
+  }),
+  rule(SharedPolicyService.method.deleteSharedPolicyBinding, { authorize: (req, c) => requireEitherHalf(req, "delete", c) }),
+  rule(SharedPolicyService.method.listSharedPolicyBindings, {
+    resource: (req) => req.sharedPolicy || req.target,
+    authorize: (req, c) => {
+      // Neither or both: the handler refuses the request (INVALID_ARGUMENT) before reading anything.
+      if ((req.sharedPolicy === "") === (req.target === "")) return;
+      return req.sharedPolicy
+        ? c.require(req.sharedPolicy, "sharedPolicies.listBindings")
+        : c.require(req.target, `${collectionOf(req.target)}.listSharedPolicyBindings`);
+    },
+  }),
   rule(PolicyService.method.testIamPermissions, {
     resource: (req) => req.resource,
     // Any authenticated caller may ask about itself; visibility is checked by the handler.

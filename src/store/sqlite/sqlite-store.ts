@@ -7,6 +7,12 @@ import { DenyPolicySchema, type DenyPolicy } from "../../../gen/policy/v1/deny_p
 import { PolicySchema, SyncStatus, type Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
 import { RoleSchema, type Role } from "../../../gen/policy/v1/role_pb.js";
+import {
+  SharedPolicyBindingSchema,
+  SharedPolicySchema,
+  type SharedPolicy,
+  type SharedPolicyBinding,
+} from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
 import { resourceEtag, revisionEtag } from "../etag.js";
 import { StoreError, resourceExists, resourceNotFound } from "../errors.js";
@@ -30,6 +36,11 @@ import type {
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  SharedPolicyBindingQuery,
+  SharedPolicyBindingState,
+  SharedPolicyQuery,
+  SharedPolicyState,
+  SharedPolicyWrite,
   Store,
   StoreStats,
   StoredPolicy,
@@ -116,6 +127,29 @@ interface ResourcePolicyRow extends ResourceRow {
   deny_revision?: number | null;
   deny_update_time?: number | null;
 }
+
+/** A shared policy's content with its resource's columns. */
+interface SharedPolicyRow {
+  name: string;
+  parent: string;
+  create_time: number;
+  policy: Uint8Array;
+  revision: number;
+  update_time: number;
+}
+
+interface BindingRow {
+  shared_policy: string;
+  target: string;
+  create_seq: number;
+  create_time: number;
+}
+
+const SHARED_COLUMNS = `s.name, COALESCE(sp_parent.name, '') AS parent, s.create_time, sp.policy, sp.revision, sp.update_time`;
+const FROM_SHARED = `FROM shared_policies sp JOIN resources s ON s.id = sp.resource_id
+  LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id`;
+const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.create_seq, b.create_time`;
+const FROM_BINDINGS = `FROM shared_policy_bindings b JOIN resources s ON s.id = b.policy_id JOIN resources t ON t.id = b.target_id`;
 
 interface RoleRow {
   role: Uint8Array;
@@ -273,6 +307,35 @@ export class SqliteStore implements Store {
       ),
       secret: db.prepare<[string], Uint8Array>(`SELECT value FROM secrets WHERE name = ?`).pluck(),
       lineage: db.prepare<[{ name: string }], string>(LINEAGE_SQL).pluck(),
+      // The shared policies bound to any of the resources whose ids are in the JSON array (a chain's), by name.
+      sharedBoundTo: db.prepare<[string], SharedPolicyRow & { target_id: number }>(
+        `SELECT b.target_id, ${SHARED_COLUMNS} FROM shared_policy_bindings b
+         JOIN shared_policies sp ON sp.resource_id = b.policy_id JOIN resources s ON s.id = sp.resource_id
+         LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
+         WHERE b.target_id IN (SELECT value FROM json_each(?)) ORDER BY s.name`,
+      ),
+      sharedPolicy: db.prepare<[number], SharedPolicyRow>(`SELECT ${SHARED_COLUMNS} ${FROM_SHARED} WHERE sp.resource_id = ?`),
+      sharedPoliciesOf: db.prepare<[{ parent: string; after: string; limit: number }], SharedPolicyRow>(
+        `SELECT ${SHARED_COLUMNS} ${FROM_SHARED}
+         WHERE s.parent_id = (SELECT id FROM resources WHERE name = @parent) AND s.name > @after ORDER BY s.name LIMIT @limit`,
+      ),
+      upsertShared: db.prepare(
+        `INSERT INTO shared_policies (resource_id, policy, revision, update_time) VALUES (@id, @policy, @seq, @time)
+         ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, revision = excluded.revision,
+           update_time = excluded.update_time`,
+      ),
+      bindingCountOf: db.prepare<[number], number>(`SELECT COUNT(*) FROM shared_policy_bindings WHERE policy_id = ?`).pluck(),
+      boundToTarget: db.prepare<[number], number>(`SELECT COUNT(*) FROM shared_policy_bindings WHERE target_id = ?`).pluck(),
+      bindingsOfPolicy: db.prepare<[number], BindingRow>(
+        `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.policy_id = ? ORDER BY t.name`,
+      ),
+      binding: db.prepare<[number, number], BindingRow>(
+        `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.policy_id = ? AND b.target_id = ?`,
+      ),
+      insertBinding: db.prepare(
+        `INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES (@policyId, @targetId, @seq, @time)`,
+      ),
+      deleteBinding: db.prepare<[number, number]>(`DELETE FROM shared_policy_bindings WHERE policy_id = ? AND target_id = ?`),
     };
     this.writtenSequence = this.stmt.latestSeq.get()!;
     this.lastLook = { dataVersion: this.stmt.dataVersion.get()!, latest: this.writtenSequence };
@@ -407,20 +470,148 @@ export class SqliteStore implements Store {
 
   async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
     const row = this.stmt.resourcePolicyByName.get(resource);
-    return row && this.withRoles(row);
+    return row && this.links([row])[0];
   }
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
     const rows = this.stmt.ancestry.all({ name: resource });
-    return rows.length === 0 ? undefined : rows.map((row) => this.withRoles(row));
+    return rows.length === 0 ? undefined : this.links(rows);
   }
 
-  /** A chain link: custom roles live on roots only, so only a root's link costs the roles query. */
-  private withRoles(row: ResourcePolicyRow): StoredPolicy {
-    const stored = toStoredPolicy(row);
-    if (row.parent !== null) return stored;
-    const roles = this.stmt.rolesOf.all(row.id).map(decodeRole);
-    return roles.length === 0 ? stored : { ...stored, roles };
+  /**
+   * Chain links: custom roles live on roots only, so only a root's link costs the roles query; the shared policies
+   * bound to any of the links take one more query.
+   */
+  private links(rows: readonly ResourcePolicyRow[]): StoredPolicy[] {
+    const shared = new Map<number, SharedPolicy[]>();
+    for (const bound of this.stmt.sharedBoundTo.all(JSON.stringify(rows.map((row) => row.id)))) {
+      const list = shared.get(bound.target_id) ?? [];
+      list.push(decodeSharedPolicy(bound));
+      shared.set(bound.target_id, list);
+    }
+    return rows.map((row) => {
+      let stored = toStoredPolicy(row);
+      const boundHere = shared.get(row.id);
+      if (boundHere) stored = { ...stored, shared: boundHere };
+      if (row.parent !== null) return stored;
+      const roles = this.stmt.rolesOf.all(row.id).map(decodeRole);
+      return roles.length === 0 ? stored : { ...stored, roles };
+    });
+  }
+
+  async getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
+    const id = this.stmt.idByName.get(name);
+    const row = id === undefined ? undefined : this.stmt.sharedPolicy.get(id);
+    return row && decodeSharedPolicy(row);
+  }
+
+  async listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
+    return this.stmt.sharedPoliciesOf
+      .all({ parent: query.parent, after: query.afterName ?? "", limit: query.limit })
+      .map(decodeSharedPolicy);
+  }
+
+  async updateSharedPolicy(
+    name: string,
+    decide: (state: SharedPolicyState) => SharedPolicyWrite,
+    actor: Actor,
+  ): Promise<SharedPolicy | undefined> {
+    return this.queue.write(() => {
+      const row = this.stmt.resourceByName.get(name);
+      const storedRow = row && this.stmt.sharedPolicy.get(row.id);
+      if (row && !storedRow) throw resourceExists(name);
+      const stored = storedRow && decodeSharedPolicy(storedRow);
+      const write = decide({ stored, bindingCount: row ? this.stmt.bindingCountOf.get(row.id)! : 0 });
+      const change = this.newChange(actor);
+      if ("delete" in write) {
+        if (!row) throw resourceNotFound(name);
+        const place = this.placeOf(name);
+        if (write.unbind) {
+          for (const binding of this.stmt.bindingsOfPolicy.all(row.id)) {
+            const targetId = this.stmt.idByName.get(binding.target)!;
+            this.stmt.deleteBinding.run(row.id, targetId);
+            this.logBinding(change, "sharedPolicyBinding.delete", binding);
+            change.seq++;
+          }
+        }
+        // The resource row's delete cascades to the shared policy's content, its access policy and any binding left.
+        this.stmt.deleteResource.run(row.id);
+        this.logChange(change, "sharedPolicy.delete", name, stored!.etag, null, null, place);
+        return undefined;
+      }
+      let id = row?.id;
+      if (id === undefined) {
+        const parentId = this.requireId(write.policy.parent);
+        id = this.stmt.nextResourceId.get()!;
+        const path = `${this.stmt.pathOf.get(parentId)}${id}/`;
+        this.stmt.insertResource.run({ id, name, parentId, path, type: write.type, displayName: "", ...change });
+      }
+      const bytes = sharedPolicyBytes(write.policy);
+      this.stmt.upsertShared.run({ id, policy: bytes, ...change });
+      const action = stored ? "sharedPolicy.update" : "sharedPolicy.create";
+      this.logChange(change, action, name, stored?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(name));
+      return decodeSharedPolicy(this.stmt.sharedPolicy.get(id)!);
+    });
+  }
+
+  async listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: query.limit, after: query.afterName ?? "" };
+    if (query.sharedPolicy !== undefined) {
+      where.push("b.policy_id = (SELECT id FROM resources WHERE name = @policy)");
+      params.policy = query.sharedPolicy;
+    }
+    if (query.target !== undefined) {
+      where.push("b.target_id = (SELECT id FROM resources WHERE name = @target)");
+      params.target = query.target;
+    }
+    // Ordered by the other end's name: a policy's targets, or a target's policies.
+    const other = query.sharedPolicy !== undefined ? "t.name" : "s.name";
+    where.push(`${other} > @after`);
+    const sql = `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT @limit`;
+    return (this.prepared(sql).all(params) as BindingRow[]).map(toBinding);
+  }
+
+  async updateSharedPolicyBinding(
+    sharedPolicy: string,
+    target: string,
+    decide: (state: SharedPolicyBindingState) => boolean,
+    actor: Actor,
+  ): Promise<SharedPolicyBinding | undefined> {
+    return this.queue.write(() => {
+      const policyId = this.stmt.idByName.get(sharedPolicy);
+      const policyRow = policyId === undefined ? undefined : this.stmt.sharedPolicy.get(policyId);
+      if (!policyRow) throw resourceNotFound(sharedPolicy);
+      const targetRow = this.requireResource(target);
+      const row = this.stmt.binding.get(policyId!, targetRow.id);
+      const stored = row && toBinding(row);
+      const bound = decide({
+        stored,
+        sharedPolicy: decodeSharedPolicy(policyRow),
+        target: toResource(targetRow),
+        targetLineage: this.hierarchy.lineage(target)!,
+        boundToTarget: this.stmt.boundToTarget.get(targetRow.id)!,
+      });
+      if (bound === (row !== undefined)) return stored;
+      const change = this.newChange(actor);
+      if (bound) {
+        this.stmt.insertBinding.run({ policyId, targetId: targetRow.id, ...change });
+        const created = this.stmt.binding.get(policyId!, targetRow.id)!;
+        this.logBinding(change, "sharedPolicyBinding.create", created);
+        return toBinding(created);
+      }
+      this.stmt.deleteBinding.run(policyId!, targetRow.id);
+      this.logBinding(change, "sharedPolicyBinding.delete", row!);
+      return stored;
+    });
+  }
+
+  /** A binding's change-log row, against its target (caches following the log evict the target's chain link). */
+  private logBinding(change: Change, action: string, binding: BindingRow): void {
+    const created = action.endsWith(".create");
+    const etag = revisionEtag(binding.create_seq);
+    const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
+    this.logChange(change, action, binding.target, created ? null : etag, created ? etag : null, bytes, this.placeOf(binding.target));
   }
 
   async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
@@ -763,6 +954,31 @@ function decodeDeny(bytes: Uint8Array, revision: number, updateTime: number): De
   return deny;
 }
 
+/** What a shared policy's row stores: its content, without the name, parent, etag and times its columns hold. */
+function sharedPolicyBytes(policy: SharedPolicy): Uint8Array {
+  const { displayName, description, bindings, denyRules } = policy;
+  return toBinary(SharedPolicySchema, create(SharedPolicySchema, { displayName, description, bindings, denyRules }));
+}
+
+function decodeSharedPolicy(row: SharedPolicyRow): SharedPolicy {
+  const policy = fromBinary(SharedPolicySchema, row.policy);
+  policy.name = row.name;
+  policy.parent = row.parent;
+  policy.etag = revisionEtag(row.revision);
+  policy.createTime = timestampFromMs(row.create_time);
+  policy.updateTime = timestampFromMs(row.update_time);
+  return policy;
+}
+
+function toBinding(row: BindingRow): SharedPolicyBinding {
+  return create(SharedPolicyBindingSchema, {
+    sharedPolicy: row.shared_policy,
+    target: row.target,
+    createTime: timestampFromMs(row.create_time),
+    sequence: BigInt(row.create_seq),
+  });
+}
+
 function decodeRole(row: RoleRow): Role {
   const role = fromBinary(RoleSchema, row.role);
   role.etag = revisionEtag(row.revision);
@@ -798,6 +1014,15 @@ function toChangeRecord(row: ChangeRow): ChangeRecord {
     deny.etag = row.etag_after ?? new Uint8Array(0);
     deny.updateTime = timestampFromMs(row.time);
     record.denyPolicy = deny;
+  } else if ((row.action === "sharedPolicy.create" || row.action === "sharedPolicy.update") && row.change) {
+    const shared = fromBinary(SharedPolicySchema, row.change);
+    shared.name = row.resource;
+    shared.parent = row.parent;
+    shared.etag = row.etag_after ?? new Uint8Array(0);
+    shared.updateTime = timestampFromMs(row.time);
+    record.sharedPolicy = shared;
+  } else if (row.action.startsWith("sharedPolicyBinding.") && row.change) {
+    record.sharedPolicyBinding = fromBinary(SharedPolicyBindingSchema, row.change);
   } else if (row.action.startsWith("role.") && row.change) {
     const role = fromBinary(RoleSchema, row.change);
     role.etag = row.etag_after ?? new Uint8Array(0);

@@ -5,10 +5,12 @@ import { sql as initial } from "./0001-initial.js";
 import { sql as watch } from "./0002-watch.js";
 import { sql as denyAndRoles } from "./0003-deny-and-roles.js";
 import { backfill as backfillMemberGrants, sql as memberGrants } from "./0004-member-grants.js";
+import { sql as sharedPolicies } from "./0005-shared-policies.js";
 
 export const migrations: readonly { version: number; name: string; sql: string; run?: (db: Sqlite.Database) => void }[] = [
   { version: 1, name: "initial", sql: initial },
   { version: 2, name: "watch", sql: watch },
   { version: 3, name: "deny-and-roles", sql: denyAndRoles },
   { version: 4, name: "member-grants", sql: memberGrants, run: backfillMemberGrants },
+  { version: 5, name: "shared-policies", sql: sharedPolicies },
 ];

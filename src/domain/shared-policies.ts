@@ -1,0 +1,315 @@
+// The shared-policy facade (AIP-2511): shared policies under an organization, and their bindings to resources in it.
+// A shared policy is registered as a resource of the schema's `sharedPolicy` type, so it has a chain (itself, then
+// its organization) and a dedicated access policy of its own, read and written with PolicyService on its name.
+import { create } from "@bufbuild/protobuf";
+import type { FieldMask } from "@bufbuild/protobuf/wkt";
+import {
+  SharedPolicySchema,
+  type SharedPolicy,
+  type SharedPolicyBinding,
+} from "../../gen/policy/v1/shared_policy_pb.js";
+import type {
+  CreateSharedPolicyBindingRequest,
+  CreateSharedPolicyRequest,
+  DeleteSharedPolicyBindingRequest,
+  DeleteSharedPolicyRequest,
+  GetSharedPolicyBindingRequest,
+  GetSharedPolicyRequest,
+  ListSharedPoliciesRequest,
+  ListSharedPolicyBindingsRequest,
+  UpdateSharedPolicyRequest,
+} from "../../gen/policy/v1/shared_policy_service_pb.js";
+import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../errors.js";
+import { StoreError } from "../store/errors.js";
+import type { Actor, SharedPolicyBindingState, SharedPolicyState, Store } from "../store/store.js";
+import { canonicalDenyRules } from "./deny-rules.js";
+import { sameEtag } from "./etag.js";
+import { requireResourceName, typeOfName } from "./names.js";
+import type { PageTokens } from "./page-token.js";
+import { canonicalBindings } from "./policy-rules.js";
+import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
+import { serviceErrorOf } from "./store-errors.js";
+
+/** The collection of shared policies' names: `sharedPolicies/{id}`. */
+export const SHARED_POLICY_COLLECTION = "sharedPolicies";
+/** Shared policies bound to one resource, at most (each adds to every check beneath it). */
+export const MAX_SHARED_POLICIES_PER_RESOURCE = 20;
+export const MAX_SHARED_DISPLAY_NAME = 200;
+export const MAX_SHARED_DESCRIPTION = 1000;
+const UPDATABLE = ["display_name", "description", "bindings", "deny_rules"];
+/** Bindings of a shared policy are read as the type of each resource it applies to: validated against all of them. */
+const ANY_TARGET = "resource it is bound to";
+
+export interface SharedPolicyPage {
+  sharedPolicies: SharedPolicy[];
+  nextPageToken: string;
+}
+
+export interface SharedPolicyBindingPage {
+  bindings: SharedPolicyBinding[];
+  nextPageToken: string;
+}
+
+export function isSharedPolicyName(name: string): boolean {
+  return name.startsWith(`${SHARED_POLICY_COLLECTION}/`);
+}
+
+export class SharedPolicies {
+  /** A type whose roles are every type's: a binding must name a role grantable on some type. */
+  private readonly anyTarget: ResourceType;
+
+  constructor(
+    private readonly store: Store,
+    private readonly schema: ResourceSchema,
+    private readonly pageTokens: PageTokens,
+  ) {
+    const roles = new Map([...schema.types.values()].flatMap((type) => [...type.roles]));
+    this.anyTarget = { name: ANY_TARGET, collection: "", parents: [], roles };
+  }
+
+  async create({ parent, sharedPolicyId, sharedPolicy }: CreateSharedPolicyRequest, actor: Actor): Promise<SharedPolicy> {
+    const type = this.sharedType();
+    const name = `${SHARED_POLICY_COLLECTION}/${sharedPolicyId}`;
+    const violations = new Violations();
+    if (sharedPolicyId === "") violations.add("shared_policy_id", "is required");
+    else {
+      const problem = typeOfName(this.schema, name);
+      if (typeof problem === "string") violations.add("shared_policy_id", problem);
+    }
+    const parentType = parent === "" ? "is required" : typeOfName(this.schema, parent);
+    if (typeof parentType === "string") violations.add("parent", parentType);
+    else if (!allowsParent(type, parentType)) violations.add("parent", `a shared policy belongs to a ${type.parents.join(" or ")}`);
+    if (!sharedPolicy) violations.add("shared_policy", "is required");
+    violations.throwIfAny();
+    const content = await this.canonical(sharedPolicy!, parent, UPDATABLE, "shared_policy");
+    const decide = ({ stored }: SharedPolicyState) => {
+      if (stored) throw new ServiceError("already_exists", `shared policy ${quoted(name)} already exists`);
+      return { policy: create(SharedPolicySchema, { ...content, name, parent }), type: type.name };
+    };
+    return (await this.fromStore(this.store.updateSharedPolicy(name, decide, actor), name, parent))!;
+  }
+
+  async get({ name }: GetSharedPolicyRequest): Promise<SharedPolicy> {
+    this.requireName("name", name);
+    const stored = await this.store.getSharedPolicy(name);
+    if (!stored) throw sharedNotFound(name);
+    return stored;
+  }
+
+  async update({ sharedPolicy, updateMask }: UpdateSharedPolicyRequest, actor: Actor): Promise<SharedPolicy> {
+    if (!sharedPolicy) throw invalidArgument([{ field: "shared_policy", description: "is required" }]);
+    const name = sharedPolicy.name;
+    this.requireName("shared_policy.name", name);
+    const paths = maskPaths(updateMask);
+    const current = await this.store.getSharedPolicy(name);
+    if (!current) throw sharedNotFound(name);
+    const content = await this.canonical(sharedPolicy, current.parent, paths, "shared_policy");
+    const decide = ({ stored }: SharedPolicyState) => {
+      if (!stored) throw sharedNotFound(name);
+      if (sharedPolicy.etag.length > 0 && !sameEtag(sharedPolicy.etag, stored.etag)) throw staleEtag("shared policy");
+      const next = create(SharedPolicySchema, stored);
+      if (paths.includes("display_name")) next.displayName = content.displayName;
+      if (paths.includes("description")) next.description = content.description;
+      if (paths.includes("bindings")) next.bindings = content.bindings;
+      if (paths.includes("deny_rules")) next.denyRules = content.denyRules;
+      return { policy: next, type: this.sharedType().name };
+    };
+    return (await this.fromStore(this.store.updateSharedPolicy(name, decide, actor), name))!;
+  }
+
+  /** Deletes the shared policy (with `force`, its bindings too); returns how many bindings went and the sequence. */
+  async delete({ name, etag, force }: DeleteSharedPolicyRequest, actor: Actor): Promise<{ deletedBindings: number; sequence: bigint }> {
+    this.requireName("name", name);
+    let deletedBindings = 0;
+    const decide = ({ stored, bindingCount }: SharedPolicyState) => {
+      if (!stored) throw sharedNotFound(name);
+      if (etag.length > 0 && !sameEtag(etag, stored.etag)) throw staleEtag("shared policy");
+      if (bindingCount > 0 && !force) {
+        throw new ServiceError(
+          "failed_precondition",
+          `shared policy ${quoted(name)} is bound to ${bindingCount} resource(s); unbind them first or set force to delete the bindings with it`,
+        );
+      }
+      deletedBindings = bindingCount;
+      return { delete: true as const, unbind: force };
+    };
+    await this.fromStore(this.store.updateSharedPolicy(name, decide, actor), name);
+    return { deletedBindings, sequence: BigInt(this.store.writtenSequence) };
+  }
+
+  async list({ parent, pageSize, pageToken, filter }: ListSharedPoliciesRequest): Promise<SharedPolicyPage> {
+    const parentType = parent === "" ? "is required" : typeOfName(this.schema, parent);
+    if (typeof parentType === "string") throw invalidArgument([{ field: "parent", description: parentType }]);
+    const text = filter.toLowerCase();
+    const page = await this.pageTokens.page(
+      { pageSize, pageToken },
+      JSON.stringify(["ListSharedPolicies", parent, text]),
+      async (afterName, limit) => {
+        if (!(await this.store.getResource(parent))) throw notFound(parent);
+        const listed: SharedPolicy[] = [];
+        // With a filter, read on until the page is full: the text is matched here, not by the store.
+        for (let after = afterName; listed.length < limit; ) {
+          const rows = await this.store.listSharedPolicies({ parent, afterName: after, limit });
+          listed.push(...rows.filter((p) => text === "" || [p.name, p.displayName, p.description].some((s) => s.toLowerCase().includes(text))));
+          if (rows.length < limit || text === "") break;
+          after = rows.at(-1)!.name;
+        }
+        return listed.slice(0, limit);
+      },
+      (policy) => policy.name,
+    );
+    return { sharedPolicies: page.items, nextPageToken: page.nextPageToken };
+  }
+
+  async createBinding({ binding }: CreateSharedPolicyBindingRequest, actor: Actor): Promise<SharedPolicyBinding> {
+    if (!binding) throw invalidArgument([{ field: "binding", description: "is required" }]);
+    const { sharedPolicy, target } = binding;
+    this.requireBindingNames(sharedPolicy, target, "binding.");
+    const decide = ({ stored, sharedPolicy: policy, targetLineage, boundToTarget }: SharedPolicyBindingState) => {
+      if (stored) throw new ServiceError("already_exists", `${quoted(sharedPolicy)} is already bound to ${quoted(target)}`);
+      if (!targetLineage.includes(policy.parent)) {
+        throw new ServiceError(
+          "failed_precondition",
+          `${quoted(target)} is not in ${quoted(policy.parent)}; a shared policy binds only to resources of its organization`,
+        );
+      }
+      if (boundToTarget >= MAX_SHARED_POLICIES_PER_RESOURCE) {
+        throw new ServiceError(
+          "failed_precondition",
+          `${quoted(target)} already has ${boundToTarget} shared policies bound; at most ${MAX_SHARED_POLICIES_PER_RESOURCE} per resource`,
+        );
+      }
+      return true;
+    };
+    return (await this.fromStore(this.store.updateSharedPolicyBinding(sharedPolicy, target, decide, actor), sharedPolicy))!;
+  }
+
+  async getBinding({ sharedPolicy, target }: GetSharedPolicyBindingRequest): Promise<SharedPolicyBinding> {
+    this.requireBindingNames(sharedPolicy, target, "");
+    const [found] = await this.store.listSharedPolicyBindings({ sharedPolicy, target, limit: 1 });
+    if (!found) throw notBound(sharedPolicy, target);
+    return found;
+  }
+
+  /** Unbinds; returns the sequence of the delete. */
+  async deleteBinding({ sharedPolicy, target }: DeleteSharedPolicyBindingRequest, actor: Actor): Promise<{ sequence: bigint }> {
+    this.requireBindingNames(sharedPolicy, target, "");
+    const decide = ({ stored }: SharedPolicyBindingState) => {
+      if (!stored) throw notBound(sharedPolicy, target);
+      return false;
+    };
+    await this.fromStore(this.store.updateSharedPolicyBinding(sharedPolicy, target, decide, actor), sharedPolicy);
+    return { sequence: BigInt(this.store.writtenSequence) };
+  }
+
+  async listBindings({ sharedPolicy, target, pageSize, pageToken }: ListSharedPolicyBindingsRequest): Promise<SharedPolicyBindingPage> {
+    if ((sharedPolicy === "") === (target === "")) {
+      throw invalidArgument([{ field: "shared_policy", description: "set exactly one of shared_policy and target" }]);
+    }
+    if (sharedPolicy !== "") this.requireName("shared_policy", sharedPolicy);
+    else requireResourceName(this.schema, "target", target);
+    const page = await this.pageTokens.page(
+      { pageSize, pageToken },
+      JSON.stringify(["ListSharedPolicyBindings", sharedPolicy, target]),
+      async (afterName, limit) => {
+        if (sharedPolicy !== "" && !(await this.store.getSharedPolicy(sharedPolicy))) throw sharedNotFound(sharedPolicy);
+        if (target !== "" && !(await this.store.getResource(target))) throw notFound(target);
+        return this.store.listSharedPolicyBindings({
+          sharedPolicy: sharedPolicy || undefined,
+          target: target || undefined,
+          afterName,
+          limit,
+        });
+      },
+      (binding) => (sharedPolicy !== "" ? binding.target : binding.sharedPolicy),
+    );
+    return { bindings: page.items, nextPageToken: page.nextPageToken };
+  }
+
+  /** The schema's shared-policy type; FAILED_PRECONDITION when a custom schema has none. */
+  private sharedType(): ResourceType {
+    const type = this.schema.typesByCollection.get(SHARED_POLICY_COLLECTION);
+    if (!type) {
+      throw new ServiceError(
+        "failed_precondition",
+        `this server's schema has no type with collection "${SHARED_POLICY_COLLECTION}"; add one (see schema/default.yaml) to use shared policies`,
+      );
+    }
+    return type;
+  }
+
+  private requireName(field: string, name: string): void {
+    requireResourceName(this.schema, field, name);
+    if (!isSharedPolicyName(name)) {
+      throw invalidArgument([{ field, description: `${quoted(name)} is not a shared policy name (sharedPolicies/{id})` }]);
+    }
+  }
+
+  private requireBindingNames(sharedPolicy: string, target: string, prefix: string): void {
+    this.requireName(`${prefix}shared_policy`, sharedPolicy);
+    requireResourceName(this.schema, `${prefix}target`, target);
+    if (isSharedPolicyName(target)) {
+      throw invalidArgument([{ field: `${prefix}target`, description: "a shared policy cannot be bound to another one" }]);
+    }
+  }
+
+  /**
+   * The canonical content of `policy` for the fields in `paths` (INVALID_ARGUMENT naming `field`): its bindings as a
+   * policy's (any type's roles, or the organization's custom roles; conditions need no version), its deny rules as a
+   * deny policy's.
+   */
+  private async canonical(policy: SharedPolicy, parent: string, paths: readonly string[], field: string): Promise<SharedPolicy> {
+    const violations = new Violations();
+    if (paths.includes("display_name") && policy.displayName.length > MAX_SHARED_DISPLAY_NAME) {
+      violations.add(`${field}.display_name`, `longer than ${MAX_SHARED_DISPLAY_NAME} characters`);
+    }
+    if (paths.includes("description") && policy.description.length > MAX_SHARED_DESCRIPTION) {
+      violations.add(`${field}.description`, `longer than ${MAX_SHARED_DESCRIPTION} characters`);
+    }
+    const customRoles = new Map(
+      ((await this.store.listRoles(parent)) ?? []).map((role) => {
+        const grantable = typesGranting(this.schema, role.includedPermissions).length > 0;
+        return [role.name, grantable ? [ANY_TARGET] : []] as const;
+      }),
+    );
+    const bindings = paths.includes("bindings")
+      ? canonicalBindings(policy.bindings, this.anyTarget, 3, violations, `${field}.bindings`, customRoles)
+      : [];
+    const denyRules = paths.includes("deny_rules")
+      ? canonicalDenyRules(policy.denyRules, this.schema, violations, `${field}.deny_rules`)
+      : [];
+    violations.throwIfAny();
+    return create(SharedPolicySchema, { displayName: policy.displayName, description: policy.description, bindings, denyRules });
+  }
+
+  /** Store errors in the request's words: a missing shared policy is named as one. */
+  private async fromStore<T>(work: Promise<T>, sharedPolicy: string, parent?: string): Promise<T> {
+    try {
+      return await work;
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      if (e.kind === "not_found" && e.subject === sharedPolicy) throw sharedNotFound(sharedPolicy);
+      if (e.kind === "already_exists") throw new ServiceError("already_exists", `resource ${quoted(e.subject)} already exists`);
+      throw serviceErrorOf(e, parent);
+    }
+  }
+}
+
+function maskPaths(mask: FieldMask | undefined): string[] {
+  const paths = mask?.paths ?? [];
+  if (paths.length === 0 || paths.includes("*")) return UPDATABLE;
+  const violations = new Violations();
+  paths.forEach((path, i) => {
+    if (!UPDATABLE.includes(path)) violations.add(`update_mask.paths[${i}]`, `${quoted(path)} cannot be updated; updatable: ${UPDATABLE.join(", ")}`);
+  });
+  violations.throwIfAny();
+  return paths;
+}
+
+function sharedNotFound(name: string): ServiceError {
+  return new ServiceError("not_found", `shared policy ${quoted(name)} not found; create it with SharedPolicyService.CreateSharedPolicy`);
+}
+
+function notBound(sharedPolicy: string, target: string): ServiceError {
+  return new ServiceError("not_found", `${quoted(sharedPolicy)} is not bound to ${quoted(target)}`);
+}
