@@ -3,6 +3,7 @@
 import Sqlite from "better-sqlite3";
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { parseDb } from "./store/db-url.js";
 
 const USAGE = "usage: npm run backup -- --db ./data/policy.db --out backup.db";
 
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { db: { type: "string" }, out: { type: "string" } } });
   const db = values.db ?? process.env.POLICY_DB ?? "./data/policy.db";
   if (!values.out) throw new Error(`--out is required\n${USAGE}`);
+  if (parseDb(db).kind === "postgres") throw new Error("a PostgreSQL database is backed up with pg_dump: see docs/operations.md#backups");
   if (!existsSync(db)) throw new Error(`no database at ${db}\n${USAGE}`);
   if (existsSync(values.out)) throw new Error(`${values.out} exists; choose a new file`);
   const source = new Sqlite(db, { readonly: true, fileMustExist: true });
