@@ -1,16 +1,25 @@
-// Rows as every SQL store reads them (the same columns in SQLite and PostgreSQL), and how they become messages.
-import { create, fromBinary } from "@bufbuild/protobuf";
+// Rows as every SQL store reads them (the same columns in SQLite and PostgreSQL), and how they become messages. Lists
+// of names (a change's lineage, a consumer's types) are JSON text in both databases, so one mapping serves both.
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { DenyPolicySchema, type DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import { PolicySchema, SyncStatus, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../gen/policy/v1/resource_pb.js";
+import { RoleSchema, type Role } from "../../gen/policy/v1/role_pb.js";
 import { resourceEtag, revisionEtag } from "./etag.js";
-import type { StoredPolicy } from "./store.js";
+import type { ChangeRecord, StoredConsumer, StoredPolicy } from "./store.js";
 
 /** The columns of a ResourceRow (r: the resource, p: its parent) and of a ResourcePolicyRow's policy (pol). */
 export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
   r.create_time, r.update_time`;
 export const FROM_RESOURCES = `FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`;
 export const POLICY_COLUMNS = `pol.policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`;
+/** A deny policy's columns, joined only while it has rules (chains carry deny rules, not empty deny policies). */
+export const DENY_COLUMNS = `dp.policy AS deny, dp.revision AS deny_revision, dp.update_time AS deny_update_time`;
+export const JOIN_DENY = `LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0`;
+/** The columns of a ChangeRow. */
+export const CHANGE_COLUMNS = `seq, time, principal, action, resource, etag_after, change, resource_type, parent,
+  previous_parent, lineage, previous_lineage`;
 
 export interface ResourceRow {
   id: number;
@@ -25,17 +34,81 @@ export interface ResourceRow {
   update_time: number;
 }
 
+/** A policy's or a deny policy's row. */
 export interface PolicyRow {
   policy: Uint8Array;
   revision: number;
   update_time: number;
 }
 
-/** A resource row with its policy's columns (null without a policy). */
+/** A resource row with its policy's columns (null without a policy) and, in chains, its deny policy's. */
 export interface ResourcePolicyRow extends ResourceRow {
   policy: Uint8Array | null;
   policy_revision: number | null;
   policy_update_time: number | null;
+  deny?: Uint8Array | null;
+  deny_revision?: number | null;
+  deny_update_time?: number | null;
+}
+
+export interface RoleRow {
+  role: Uint8Array;
+  revision: number;
+  update_time: number;
+}
+
+export interface ChangeRow {
+  seq: number;
+  time: number;
+  principal: string;
+  action: string;
+  resource: string;
+  etag_after: Uint8Array | null;
+  change: Uint8Array | null;
+  resource_type: string;
+  parent: string;
+  previous_parent: string | null;
+  /** JSON array of names. */
+  lineage: string;
+  previous_lineage: string | null;
+}
+
+export interface ConsumerRow {
+  name: string;
+  display_name: string;
+  subtree: string;
+  /** JSON array of type names. */
+  resource_types: string;
+  acknowledged_seq: number;
+  acknowledge_time: number | null;
+  create_time: number;
+}
+
+export interface FailureRow {
+  resource: string;
+  seq: number;
+  message: string;
+  time: number;
+}
+
+/** Where a change happened in the hierarchy, recorded with it for Watch filters and authorization. */
+export interface ChangePlace {
+  resourceType: string;
+  parent: string;
+  lineage: readonly string[];
+  previousParent?: string;
+  previousLineage?: readonly string[];
+}
+
+/** A ChangePlace as change-log columns (resource_type, parent, previous_parent, lineage, previous_lineage). */
+export function placeColumns(place: ChangePlace) {
+  return {
+    resourceType: place.resourceType,
+    parent: place.parent,
+    previousParent: place.previousParent ?? null,
+    lineage: JSON.stringify(place.lineage),
+    previousLineage: place.previousLineage ? JSON.stringify(place.previousLineage) : null,
+  };
 }
 
 /** The first path after every path that starts with `path` ('/' + 1 is '0'). */
@@ -45,8 +118,12 @@ export function pathEnd(path: string): string {
 
 export function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
   const resource = toResource(row);
-  if (row.policy === null) return { resource, policy: emptyPolicy(row.create_seq) };
-  return { resource, policy: decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!) };
+  const policy =
+    row.policy === null ? emptyPolicy(row.create_seq) : decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!);
+  if (row.deny == null) return { resource, policy };
+  const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
+  deny.resource = row.name;
+  return { resource, policy, deny };
 }
 
 export function emptyPolicy(createSeq: number): Policy {
@@ -57,9 +134,56 @@ export function decodePolicy(bytes: Uint8Array, revision: number, updateTime: nu
   const policy = fromBinary(PolicySchema, bytes);
   policy.etag = revisionEtag(revision);
   policy.updateTime = timestampFromMs(updateTime);
-  // No downstream consumer exists yet, so every revision is delivered as soon as it is written.
+  // The status with nothing to deliver; the domain overlays the computed one (domain/sync-status.ts).
   policy.syncStatus = SyncStatus.SUCCESS;
   return policy;
+}
+
+/** What a policy row stores: the policy without its etag (a column), an empty one for a delete. */
+export function encodePolicy(policy: Policy | undefined): { bytes: Uint8Array; bindingCount: number } {
+  const stored = policy ?? create(PolicySchema, {});
+  return { bytes: toBinary(PolicySchema, { ...stored, etag: new Uint8Array(0) }), bindingCount: stored.bindings.length };
+}
+
+/** The deny policy of the resource `name` as stored, or an empty one with the etag of its creation when none is. */
+export function toDenyPolicy(name: string, createSeq: number, stored: PolicyRow | undefined): DenyPolicy {
+  const deny = stored
+    ? decodeDeny(stored.policy, stored.revision, stored.update_time)
+    : create(DenyPolicySchema, { etag: revisionEtag(createSeq) });
+  deny.resource = name;
+  return deny;
+}
+
+export function decodeDeny(bytes: Uint8Array, revision: number, updateTime: number): DenyPolicy {
+  const deny = fromBinary(DenyPolicySchema, bytes);
+  deny.etag = revisionEtag(revision);
+  deny.updateTime = timestampFromMs(updateTime);
+  return deny;
+}
+
+/** What a deny policy row stores: the rules only (the resource, etag and time are columns). */
+export function encodeDeny(deny: DenyPolicy | undefined): { bytes: Uint8Array; ruleCount: number } {
+  const rules = deny?.rules ?? [];
+  return { bytes: toBinary(DenyPolicySchema, create(DenyPolicySchema, { rules })), ruleCount: rules.length };
+}
+
+export function decodeRole(row: RoleRow): Role {
+  const role = fromBinary(RoleSchema, row.role);
+  role.etag = revisionEtag(row.revision);
+  role.updateTime = timestampFromMs(row.update_time);
+  return role;
+}
+
+/** What a custom role row stores: the role without its etag and update time (they are columns). */
+export function encodeRole(role: Role): Uint8Array {
+  return toBinary(RoleSchema, { ...role, etag: new Uint8Array(0), updateTime: undefined });
+}
+
+/** The change-log action of a role write, by whether the role existed and its `deleted` flag. */
+export function roleAction(current: Role | undefined, next: Role): string {
+  if (!current) return "role.create";
+  if (next.deleted === current.deleted) return "role.update";
+  return next.deleted ? "role.delete" : "role.undelete";
 }
 
 export function toResource(row: ResourceRow): Resource {
@@ -72,4 +196,50 @@ export function toResource(row: ResourceRow): Resource {
     createTime: timestampFromMs(row.create_time),
     updateTime: timestampFromMs(row.update_time),
   });
+}
+
+export function toChangeRecord(row: ChangeRow): ChangeRecord {
+  const record: ChangeRecord = {
+    seq: row.seq,
+    timeMs: row.time,
+    principal: row.principal,
+    action: row.action,
+    resource: row.resource,
+    resourceType: row.resource_type,
+    parent: row.parent,
+    lineage: JSON.parse(row.lineage) as string[],
+  };
+  if (row.previous_parent !== null) record.previousParent = row.previous_parent;
+  if (row.previous_lineage !== null) record.previousLineage = JSON.parse(row.previous_lineage) as string[];
+  if (row.action === "policy.set" && row.change) {
+    const policy = fromBinary(PolicySchema, row.change);
+    policy.etag = row.etag_after ?? new Uint8Array(0);
+    policy.updateTime = timestampFromMs(row.time);
+    record.policy = policy;
+  } else if (row.action === "denyPolicy.set" && row.change) {
+    const deny = fromBinary(DenyPolicySchema, row.change);
+    deny.resource = row.resource;
+    deny.etag = row.etag_after ?? new Uint8Array(0);
+    deny.updateTime = timestampFromMs(row.time);
+    record.denyPolicy = deny;
+  } else if (row.action.startsWith("role.") && row.change) {
+    const role = fromBinary(RoleSchema, row.change);
+    role.etag = row.etag_after ?? new Uint8Array(0);
+    role.updateTime = timestampFromMs(row.time);
+    record.role = role;
+  }
+  return record;
+}
+
+export function toConsumer(row: ConsumerRow, failures: readonly FailureRow[]): StoredConsumer {
+  return {
+    name: row.name,
+    displayName: row.display_name,
+    subtree: row.subtree,
+    resourceTypes: JSON.parse(row.resource_types) as string[],
+    acknowledgedSeq: row.acknowledged_seq,
+    ...(row.acknowledge_time === null ? {} : { acknowledgeTimeMs: row.acknowledge_time }),
+    createTimeMs: row.create_time,
+    failures: failures.map((f) => ({ resource: f.resource, seq: f.seq, message: f.message, timeMs: f.time })),
+  };
 }

@@ -1,5 +1,4 @@
 // Durability: every write the server acknowledged survives SIGKILL of the server process.
-import { join } from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { spawnServer, type ChildServer } from "../helpers/child-server.js";
 import { apiClients } from "../helpers/clients.js";

@@ -1,15 +1,44 @@
 // The embedded default store: better-sqlite3, SQL and row mapping. Every write is one savepoint of a group-commit
 // transaction (write-queue.ts) that runs the domain's `decide` and appends the change-log row. No cache here: the
 // caching decorator (../caching-store.ts) wraps this store as it wraps any other.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { DenyPolicySchema, type DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
-import { PolicySchema, SyncStatus, type Policy } from "../../../gen/policy/v1/policy_pb.js";
+import { toBinary } from "@bufbuild/protobuf";
+import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
+import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import { RoleSchema, type Role } from "../../../gen/policy/v1/role_pb.js";
+import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { statSync } from "node:fs";
-import { resourceEtag, revisionEtag } from "../etag.js";
-import { StoreError, resourceExists, resourceNotFound } from "../errors.js";
+import { revisionEtag } from "../etag.js";
+import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
+import {
+  CHANGE_COLUMNS,
+  DENY_COLUMNS,
+  FROM_RESOURCES,
+  JOIN_DENY,
+  POLICY_COLUMNS,
+  RESOURCE_COLUMNS,
+  decodePolicy,
+  decodeRole,
+  emptyPolicy,
+  encodeDeny,
+  encodePolicy,
+  encodeRole,
+  pathEnd,
+  placeColumns,
+  roleAction,
+  toChangeRecord,
+  toConsumer,
+  toDenyPolicy,
+  toResource,
+  toStoredPolicy,
+  type ChangePlace,
+  type ChangeRow,
+  type ConsumerRow,
+  type FailureRow,
+  type PolicyRow,
+  type ResourcePolicyRow,
+  type ResourceRow,
+  type RoleRow,
+} from "../rows.js";
 import type {
   Acknowledgement,
   Actor,
@@ -35,87 +64,10 @@ import { openDatabase, type Database } from "./database.js";
 import { mapSqliteErrors } from "./errors.js";
 import { WriteQueue } from "./write-queue.js";
 
-interface ResourceRow {
-  id: number;
-  name: string;
-  path: string;
-  parent: string | null;
-  type: string;
-  display_name: string;
-  create_seq: number;
-  revision: number;
-  create_time: number;
-  update_time: number;
-}
-
 interface Change {
   seq: number;
   time: number;
   principal: string;
-}
-
-/** Where a change happened in the hierarchy, recorded with it for Watch filters and authorization. */
-interface ChangePlace {
-  resourceType: string;
-  parent: string;
-  lineage: readonly string[];
-  previousParent?: string;
-  previousLineage?: readonly string[];
-}
-
-interface ChangeRow {
-  seq: number;
-  time: number;
-  principal: string;
-  action: string;
-  resource: string;
-  etag_after: Uint8Array | null;
-  change: Uint8Array | null;
-  resource_type: string;
-  parent: string;
-  previous_parent: string | null;
-  lineage: string;
-  previous_lineage: string | null;
-}
-
-interface ConsumerRow {
-  name: string;
-  display_name: string;
-  subtree: string;
-  resource_types: string;
-  acknowledged_seq: number;
-  acknowledge_time: number | null;
-  create_time: number;
-}
-
-interface PolicyRow {
-  policy: Uint8Array;
-  revision: number;
-  update_time: number;
-}
-
-const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
-  r.create_time, r.update_time`;
-const FROM_RESOURCES = `FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`;
-const POLICY_COLUMNS = `pol.policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`;
-/** A deny policy's columns, joined only while it has rules (chains carry deny rules, not empty deny policies). */
-const DENY_COLUMNS = `dp.policy AS deny, dp.revision AS deny_revision, dp.update_time AS deny_update_time`;
-const JOIN_DENY = `LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0`;
-
-/** A resource row with its policy's columns (null without a policy) and, in chains, its deny policy's. */
-interface ResourcePolicyRow extends ResourceRow {
-  policy: Uint8Array | null;
-  policy_revision: number | null;
-  policy_update_time: number | null;
-  deny?: Uint8Array | null;
-  deny_revision?: number | null;
-  deny_update_time?: number | null;
-}
-
-interface RoleRow {
-  role: Uint8Array;
-  revision: number;
-  update_time: number;
 }
 
 /**
@@ -167,9 +119,7 @@ export class SqliteStore implements Store {
            @resourceType, @parent, @previousParent, @lineage, @previousLineage)`,
       ),
       readChanges: db.prepare<[number, number], ChangeRow>(
-        `SELECT seq, time, principal, action, resource, etag_after, change, resource_type, parent, previous_parent,
-           lineage, previous_lineage
-         FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+        `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
       ),
       oldestSeq: db.prepare<[], number>(`SELECT COALESCE(MIN(seq), 0) FROM change_log`).pluck(),
       pruneBefore: db.prepare<[number]>(
@@ -184,10 +134,10 @@ export class SqliteStore implements Store {
       ),
       consumers: db.prepare<[], ConsumerRow>(`SELECT * FROM consumers ORDER BY name`),
       consumer: db.prepare<[string], ConsumerRow>(`SELECT * FROM consumers WHERE name = ?`),
-      failures: db.prepare<[], { consumer: string; resource: string; seq: number; message: string; time: number }>(
+      failures: db.prepare<[], FailureRow & { consumer: string }>(
         `SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource`,
       ),
-      failuresOf: db.prepare<[string], { resource: string; seq: number; message: string; time: number }>(
+      failuresOf: db.prepare<[string], FailureRow>(
         `SELECT resource, seq, message, time FROM consumer_failures WHERE consumer = ? ORDER BY resource`,
       ),
       deleteConsumer: db.prepare<[string]>(`DELETE FROM consumers WHERE name = ?`),
@@ -404,7 +354,7 @@ export class SqliteStore implements Store {
 
   async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
     const row = this.stmt.resourceByName.get(resource);
-    return row && this.denyOf(row);
+    return row && toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
   }
 
   async updateDenyPolicy(
@@ -414,15 +364,14 @@ export class SqliteStore implements Store {
   ): Promise<DenyPolicy> {
     return this.queue.write(() => {
       const row = this.requireResource(resource);
-      const current = this.denyOf(row);
+      const current = toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
       const next = decide(current);
-      const rules = next?.rules ?? [];
-      const bytes = toBinary(DenyPolicySchema, create(DenyPolicySchema, { rules }));
+      const { bytes, ruleCount } = encodeDeny(next);
       const change = this.newChange(actor);
-      this.stmt.upsertDeny.run({ id: row.id, policy: bytes, ruleCount: rules.length, ...change });
+      this.stmt.upsertDeny.run({ id: row.id, policy: bytes, ruleCount, ...change });
       const action = next ? "denyPolicy.set" : "denyPolicy.delete";
       this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), next ? bytes : null, this.placeOf(resource));
-      return this.denyOf(row);
+      return toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
     });
   }
 
@@ -437,14 +386,10 @@ export class SqliteStore implements Store {
       const row = this.stmt.roleOf.get(id, roleId);
       const current = row && decodeRole(row);
       const next = decide(current);
-      const bytes = toBinary(RoleSchema, { ...next, etag: new Uint8Array(0), updateTime: undefined });
+      const bytes = encodeRole(next);
       const change = this.newChange(actor);
       this.stmt.upsertRole.run({ id, roleId, role: bytes, ...change });
-      const action = !current
-        ? "role.create"
-        : next.deleted !== current.deleted
-          ? next.deleted ? "role.delete" : "role.undelete"
-          : "role.update";
+      const action = roleAction(current, next);
       // Logged about the parent: caches that follow the change log evict its chain link, which carries its roles.
       this.logChange(change, action, parent, current?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(parent));
       return decodeRole(this.stmt.roleOf.get(id, roleId)!);
@@ -480,10 +425,9 @@ export class SqliteStore implements Store {
       const row = this.requireResource(resource);
       const current = this.policyOf(row);
       const policy = decide({ resource: toResource(row), policy: current });
-      const stored = policy ?? create(PolicySchema, {});
-      const bytes = toBinary(PolicySchema, { ...stored, etag: new Uint8Array(0) });
+      const { bytes, bindingCount } = encodePolicy(policy);
       const change = this.newChange(actor);
-      this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount: stored.bindings.length, ...change });
+      this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount, ...change });
       const action = policy ? "policy.set" : "policy.delete";
       const place = { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(resource)! };
       this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null, place);
@@ -540,14 +484,14 @@ export class SqliteStore implements Store {
 
   async createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
     return this.queue.write(() => {
-      if (this.stmt.consumer.get(consumer.name)) throw new StoreError("already_exists", consumer.name, `consumer "${consumer.name}" exists`);
+      if (this.stmt.consumer.get(consumer.name)) throw consumerExists(consumer.name);
       this.stmt.insertConsumer.run({ ...consumer, resourceTypes: JSON.stringify(consumer.resourceTypes), time: timeMs });
       return this.consumerOf(consumer.name);
     });
   }
 
   async listConsumers(): Promise<StoredConsumer[]> {
-    const failures = new Map<string, { resource: string; seq: number; message: string; time: number }[]>();
+    const failures = new Map<string, FailureRow[]>();
     for (const f of this.stmt.failures.all()) failures.set(f.consumer, [...(failures.get(f.consumer) ?? []), f]);
     return this.stmt.consumers.all().map((row) => toConsumer(row, failures.get(row.name) ?? []));
   }
@@ -625,11 +569,7 @@ export class SqliteStore implements Store {
       etagBefore,
       etagAfter,
       change: state,
-      resourceType: place.resourceType,
-      parent: place.parent,
-      previousParent: place.previousParent ?? null,
-      lineage: JSON.stringify(place.lineage),
-      previousLineage: place.previousLineage ? JSON.stringify(place.previousLineage) : null,
+      ...placeColumns(place),
     });
   }
 
@@ -653,15 +593,6 @@ export class SqliteStore implements Store {
     return { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(name)! };
   }
 
-  private denyOf(row: ResourceRow): DenyPolicy {
-    const stored = this.stmt.denyOf.get(row.id);
-    const deny = stored
-      ? decodeDeny(stored.policy, stored.revision, stored.update_time)
-      : create(DenyPolicySchema, { etag: revisionEtag(row.create_seq) });
-    deny.resource = row.name;
-    return deny;
-  }
-
   private policyOf(row: ResourceRow): Policy {
     const stored = this.stmt.policyOf.get(row.id);
     return stored ? decodePolicy(stored.policy, stored.revision, stored.update_time) : emptyPolicy(row.create_seq);
@@ -683,88 +614,6 @@ export class SqliteStore implements Store {
 // Disk full and lock contention reach the domain as plain store errors, from every read and write.
 mapSqliteErrors(SqliteStore.prototype);
 
-/** The first path after every path that starts with `path` ('/' + 1 is '0'). */
-function pathEnd(path: string): string {
-  return `${path.slice(0, -1)}0`;
-}
-
-function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
-  const resource = toResource(row);
-  const policy =
-    row.policy === null ? emptyPolicy(row.create_seq) : decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!);
-  if (row.deny == null) return { resource, policy };
-  const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
-  deny.resource = row.name;
-  return { resource, policy, deny };
-}
-
-function decodeDeny(bytes: Uint8Array, revision: number, updateTime: number): DenyPolicy {
-  const deny = fromBinary(DenyPolicySchema, bytes);
-  deny.etag = revisionEtag(revision);
-  deny.updateTime = timestampFromMs(updateTime);
-  return deny;
-}
-
-function decodeRole(row: RoleRow): Role {
-  const role = fromBinary(RoleSchema, row.role);
-  role.etag = revisionEtag(row.revision);
-  role.updateTime = timestampFromMs(row.update_time);
-  return role;
-}
-
-function consumerNotFound(name: string): StoreError {
-  return new StoreError("not_found", name, `no consumer "${name}"`);
-}
-
-function toChangeRecord(row: ChangeRow): ChangeRecord {
-  const record: ChangeRecord = {
-    seq: row.seq,
-    timeMs: row.time,
-    principal: row.principal,
-    action: row.action,
-    resource: row.resource,
-    resourceType: row.resource_type,
-    parent: row.parent,
-    lineage: JSON.parse(row.lineage) as string[],
-  };
-  if (row.previous_parent !== null) record.previousParent = row.previous_parent;
-  if (row.previous_lineage !== null) record.previousLineage = JSON.parse(row.previous_lineage) as string[];
-  if (row.action === "policy.set" && row.change) {
-    const policy = fromBinary(PolicySchema, row.change);
-    policy.etag = row.etag_after ?? new Uint8Array(0);
-    policy.updateTime = timestampFromMs(row.time);
-    record.policy = policy;
-  } else if (row.action === "denyPolicy.set" && row.change) {
-    const deny = fromBinary(DenyPolicySchema, row.change);
-    deny.resource = row.resource;
-    deny.etag = row.etag_after ?? new Uint8Array(0);
-    deny.updateTime = timestampFromMs(row.time);
-    record.denyPolicy = deny;
-  } else if (row.action.startsWith("role.") && row.change) {
-    const role = fromBinary(RoleSchema, row.change);
-    role.etag = row.etag_after ?? new Uint8Array(0);
-    role.updateTime = timestampFromMs(row.time);
-    record.role = role;
-  }
-  return record;
-}
-
-function toConsumer(
-  row: ConsumerRow,
-  failures: readonly { resource: string; seq: number; message: string; time: number }[],
-): StoredConsumer {
-  return {
-    name: row.name,
-    displayName: row.display_name,
-    subtree: row.subtree,
-    resourceTypes: JSON.parse(row.resource_types) as string[],
-    acknowledgedSeq: row.acknowledged_seq,
-    ...(row.acknowledge_time === null ? {} : { acknowledgeTimeMs: row.acknowledge_time }),
-    createTimeMs: row.create_time,
-    failures: failures.map((f) => ({ resource: f.resource, seq: f.seq, message: f.message, timeMs: f.time })),
-  };
-}
-
 function sizeOf(file: string): number {
   try {
     return statSync(file).size;
@@ -772,29 +621,3 @@ function sizeOf(file: string): number {
     return 0;
   }
 }
-
-function emptyPolicy(createSeq: number): Policy {
-  return create(PolicySchema, { version: 1, etag: revisionEtag(createSeq), syncStatus: SyncStatus.SUCCESS });
-}
-
-function decodePolicy(bytes: Uint8Array, revision: number, updateTime: number): Policy {
-  const policy = fromBinary(PolicySchema, bytes);
-  policy.etag = revisionEtag(revision);
-  policy.updateTime = timestampFromMs(updateTime);
-  // The status with nothing to deliver; the domain overlays the computed one (domain/sync-status.ts).
-  policy.syncStatus = SyncStatus.SUCCESS;
-  return policy;
-}
-
-function toResource(row: ResourceRow): Resource {
-  return create(ResourceSchema, {
-    name: row.name,
-    parent: row.parent ?? "",
-    type: row.type,
-    displayName: row.display_name,
-    etag: resourceEtag(row.revision),
-    createTime: timestampFromMs(row.create_time),
-    updateTime: timestampFromMs(row.update_time),
-  });
-}
-
