@@ -17,11 +17,20 @@ export const MIGRATION_LOCK = 0x706f6c6963790001n;
 export const WRITE_LOCK = 0x706f6c6963790002n;
 
 const INT8_OID = 20;
+const INT8_ARRAY_OID = 1016;
+const parseInt8Array = (pg.types.getTypeParser as (oid: number, format: "text") => (value: string) => (string | null)[])(
+  INT8_ARRAY_OID,
+  "text",
+);
 
-// int8 columns (sequences, ids, epoch milliseconds) as numbers: they stay far below 2^53.
+// int8 columns and arrays (sequences, ids, epoch milliseconds) as numbers: they stay far below 2^53.
 const types = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+    oid === INT8_OID
+      ? Number
+      : oid === INT8_ARRAY_OID
+        ? (value: string) => parseInt8Array(value).map((n) => (n === null ? null : Number(n)))
+        : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
 };
 
 export function createPool(options: PoolOptions): pg.Pool {
@@ -40,7 +49,10 @@ export function createPool(options: PoolOptions): pg.Pool {
   return pool;
 }
 
-// SQLSTATE classes that mean "not now": connection exceptions, insufficient resources (too many connections),
+/** SQLSTATE disk_full: the server could not extend a file (its volume, or a quota on it, is full). */
+const DISK_FULL = "53100";
+
+// SQLSTATE classes that mean "not now": connection exceptions, insufficient resources (too many connections, disk full),
 // operator intervention (admin shutdown, cannot connect now, statement timeout), serialization failures.
 const TRANSIENT_CLASSES = new Set(["08", "53", "57", "40"]);
 const TRANSIENT_SYSTEM = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/;
@@ -55,8 +67,20 @@ export function isTransient(error: unknown): boolean {
   return TRANSIENT_MESSAGE.test(error.message);
 }
 
-/** A driver error as the store raises it: unavailable when transient, otherwise itself (an internal error). */
+/**
+ * A driver error as the store raises it: exhausted when the server's disk is full (as SQLITE_FULL is in SQLite),
+ * unavailable when transient, otherwise itself (an internal error).
+ */
 export function storeErrorOf(error: unknown): unknown {
+  if (error instanceof pg.DatabaseError && error.code === DISK_FULL) {
+    return new StoreError(
+      "exhausted",
+      "",
+      `the database server's disk is full (SQLSTATE 53100: ${error.message}): free space on its volume or raise its quota; ` +
+        "committed data is intact",
+      { cause: error },
+    );
+  }
   if (error instanceof StoreError || !isTransient(error)) return error;
   return new StoreError("unavailable", "", `the database is unavailable: ${(error as Error).message}`, { cause: error });
 }
