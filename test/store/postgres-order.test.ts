@@ -1,11 +1,12 @@
 // PostgreSQL specifics the conformance suite cannot see: the change log in commit order under concurrent writers on
 // several store instances (a follower reading "after N" never misses a row), migrations once under the advisory lock,
-// a newer schema refused, and transient failures as StoreError unavailable.
+// a newer schema refused, transient failures as StoreError unavailable, and a full disk as StoreError exhausted.
 import { create } from "@bufbuild/protobuf";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { StoreError } from "../../src/store/errors.js";
+import { migrations } from "../../src/store/postgres/migrations/index.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { createPostgresDatabase, postgresAvailable, type PostgresDatabase } from "../helpers/postgres.js";
 
@@ -105,7 +106,8 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     stores.push(...(await Promise.all([1, 2, 3].map(() => open(database.url)))));
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
-    expect((await client.query("SELECT version FROM schema_migrations")).rows).toEqual([{ version: 1 }]);
+    const applied = (await client.query("SELECT version FROM schema_migrations ORDER BY version")).rows;
+    expect(applied).toEqual(migrations.map((m) => ({ version: m.version })));
     await client.query("INSERT INTO schema_migrations VALUES (99, 'from the future', 0)");
     await client.end();
     await expect(open(database.url)).rejects.toThrow(/schema version 99, newer than this server knows/);
@@ -132,5 +134,27 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     }
     for (const failure of failures) expect(failure).toMatchObject({ name: "StoreError", kind: "unavailable" });
     expect(await store.getResource("organizations/o")).toBeDefined();
+  });
+
+  test("a full disk (SQLSTATE 53100) is StoreError exhausted for every write of the batch; reads keep working", async () => {
+    const store = await open(database.url);
+    stores.push(store);
+    await store.createResource({ name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
+    // The server's own error, as PostgreSQL raises it when it cannot extend a file.
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    await admin.query(`CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$`);
+    await admin.query("CREATE TRIGGER full_disk BEFORE INSERT ON change_log FOR EACH ROW EXECUTE FUNCTION full_disk()");
+    const writes = await Promise.allSettled([
+      store.updatePolicy("organizations/o", () => create(PolicySchema, {}), actor),
+      store.createResource({ name: "projects/p", parent: "organizations/o", type: "project", displayName: "" }, actor),
+    ]);
+    for (const write of writes) expect(write).toMatchObject({ status: "rejected", reason: { name: "StoreError", kind: "exhausted" } });
+    expect(await store.getResource("organizations/o")).toBeDefined();
+    expect(await store.getResource("projects/p")).toBeUndefined();
+    await admin.query("DROP TRIGGER full_disk ON change_log");
+    await admin.end();
+    await store.createResource({ name: "projects/p", parent: "organizations/o", type: "project", displayName: "" }, actor);
   });
 });
