@@ -35,6 +35,14 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
       await api.policies.setPolicy({ resource: `projects/p${i}`, policy: { bindings: [{ role: "roles/owner", members: [`user:u${i}@example.com`] }] } });
     }
     await api.resources.deleteResource({ name: "projects/p29" });
+    // Deny policies, custom roles and the change feed's columns come along too.
+    await api.denyPolicies.setDenyPolicy({
+      resource: "organizations/o",
+      denyPolicy: { rules: [{ deniedPrincipals: ["user:u1@example.com"], deniedPermissions: ["projects.delete"] }] },
+    });
+    await api.roles.createRole({ parent: "organizations/o", roleId: "deployer", role: { title: "Deployer", includedPermissions: ["projects.get"] } });
+    const denyBefore = await api.denyPolicies.getDenyPolicy({ resource: "organizations/o" });
+    const roleBefore = await api.roles.getRole({ name: "organizations/o/roles/deployer" });
     const page = await api.resources.listResources({ parent: "organizations/o", pageSize: 10 });
     const before = await Promise.all(["organizations/o", "projects/p0", "projects/p28"].map((resource) => api.policies.getPolicy({ resource })));
     await sqlite.close();
@@ -49,6 +57,8 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
     try {
       const after = await Promise.all(["organizations/o", "projects/p0", "projects/p28"].map((resource) => pg.grpc.policies.getPolicy({ resource })));
       expect(after.map((p) => p.etag)).toEqual(before.map((p) => p.etag));
+      expect(await pg.grpc.denyPolicies.getDenyPolicy({ resource: "organizations/o" })).toEqual(denyBefore);
+      expect(await pg.grpc.roles.getRole({ name: "organizations/o/roles/deployer" })).toEqual(roleBefore);
       const next = await pg.grpc.resources.listResources({ parent: "organizations/o", pageSize: 10, pageToken: page.nextPageToken });
       expect(next.resources).toHaveLength(10);
       await pg.grpc.policies.setPolicy({ resource: "projects/p0", policy: { etag: before[1]!.etag, bindings: [] } });

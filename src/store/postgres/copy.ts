@@ -21,9 +21,29 @@ export const TABLES = [
     select: "SELECT resource_id, policy, binding_count, revision, update_time FROM policies ORDER BY resource_id",
   },
   {
+    name: "deny_policies",
+    columns: ["resource_id", "policy", "rule_count", "revision", "update_time"],
+    select: "SELECT resource_id, policy, rule_count, revision, update_time FROM deny_policies ORDER BY resource_id",
+  },
+  {
+    name: "custom_roles",
+    columns: ["parent_id", "role_id", "role", "revision", "update_time"],
+    select: "SELECT parent_id, role_id, role, revision, update_time FROM custom_roles ORDER BY parent_id, role_id",
+  },
+  {
     name: "change_log",
-    columns: ["seq", "time", "principal", "action", "resource", "etag_before", "etag_after", "change"],
-    select: "SELECT seq, time, principal, action, resource, etag_before, etag_after, change FROM change_log ORDER BY seq",
+    columns: ["seq", "time", "principal", "action", "resource", "etag_before", "etag_after", "change", "resource_type", "parent", "previous_parent", "lineage", "previous_lineage"],
+    select: "SELECT seq, time, principal, action, resource, etag_before, etag_after, change, resource_type, parent, previous_parent, lineage, previous_lineage FROM change_log ORDER BY seq",
+  },
+  {
+    name: "consumers",
+    columns: ["name", "display_name", "subtree", "resource_types", "acknowledged_seq", "acknowledge_time", "create_time"],
+    select: "SELECT name, display_name, subtree, resource_types, acknowledged_seq, acknowledge_time, create_time FROM consumers ORDER BY name",
+  },
+  {
+    name: "consumer_failures",
+    columns: ["consumer", "resource", "seq", "message", "time"],
+    select: "SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource",
   },
   { name: "secrets", columns: ["name", "value"], select: "SELECT name, value FROM secrets ORDER BY name" },
 ] as const;
@@ -48,7 +68,7 @@ export async function copySqliteToPostgres(source: Sqlite.Database, pool: pg.Poo
     await client.query("BEGIN");
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     const { rows } = await client.query<{ used: boolean }>(
-      "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM change_log) AS used",
+      "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM change_log) OR EXISTS (SELECT 1 FROM consumers) AS used",
     );
     if (rows[0]!.used) throw new Error("the target database already holds data; give an empty database");
     // The page-token key comes along, so page tokens handed out before the move stay valid.
