@@ -7,7 +7,7 @@ import { PolicySchema, SyncStatus, type Policy } from "../../gen/policy/v1/polic
 import { ResourceSchema, type Resource } from "../../gen/policy/v1/resource_pb.js";
 import { RoleSchema, type Role } from "../../gen/policy/v1/role_pb.js";
 import { resourceEtag, revisionEtag } from "./etag.js";
-import type { ChangeRecord, StoredConsumer, StoredPolicy } from "./store.js";
+import type { AuditRecord, ChangeRecord, StoredConsumer, StoredPolicy } from "./store.js";
 
 /** The columns of a ResourceRow (r: the resource, p: its parent) and of a ResourcePolicyRow's policy (pol). */
 export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
@@ -71,6 +71,19 @@ export interface ChangeRow {
   /** JSON array of names. */
   lineage: string;
   previous_lineage: string | null;
+}
+
+/** The columns of an AuditRow. */
+export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after`;
+
+export interface AuditRow {
+  seq: number;
+  time: number;
+  principal: string;
+  action: string;
+  resource: string;
+  etag_before: Uint8Array | null;
+  etag_after: Uint8Array | null;
 }
 
 export interface ConsumerRow {
@@ -196,6 +209,19 @@ export function toResource(row: ResourceRow): Resource {
     createTime: timestampFromMs(row.create_time),
     updateTime: timestampFromMs(row.update_time),
   });
+}
+
+export function toAuditRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: row.seq,
+    timeMs: row.time,
+    principal: row.principal,
+    action: row.action,
+    resource: row.resource,
+    // Plain copies: both drivers return Buffers, views of pooled memory.
+    etagBefore: row.etag_before ? new Uint8Array(row.etag_before) : undefined,
+    etagAfter: row.etag_after ? new Uint8Array(row.etag_after) : undefined,
+  };
 }
 
 export function toChangeRecord(row: ChangeRow): ChangeRecord {

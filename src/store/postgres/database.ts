@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { StoreError } from "../errors.js";
+import { pendingMigrations } from "../migrations.js";
 import { migrations } from "./migrations/index.js";
 
 export interface PoolOptions {
@@ -108,13 +109,7 @@ export async function migrate(pool: pg.Pool): Promise<void> {
       );
       const { rows } = await client.query<{ version: number }>("SELECT version FROM schema_migrations");
       const applied = new Set(rows.map((row) => row.version));
-      const latestKnown = migrations.at(-1)?.version ?? 0;
-      const newest = Math.max(0, ...applied);
-      if (newest > latestKnown) {
-        throw new Error(`the database has schema version ${newest}, newer than this server knows (${latestKnown}); upgrade the server`);
-      }
-      for (const m of migrations) {
-        if (applied.has(m.version)) continue;
+      for (const m of pendingMigrations(migrations, applied)) {
         await client.query("BEGIN");
         try {
           await client.query(m.sql);

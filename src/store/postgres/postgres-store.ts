@@ -11,6 +11,7 @@ import type pg from "pg";
 import { revisionEtag } from "../etag.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
 import {
+  AUDIT_COLUMNS,
   CHANGE_COLUMNS,
   DENY_COLUMNS,
   FROM_RESOURCES,
@@ -25,11 +26,13 @@ import {
   pathEnd,
   placeColumns,
   roleAction,
+  toAuditRecord,
   toChangeRecord,
   toConsumer,
   toDenyPolicy,
   toResource,
   toStoredPolicy,
+  type AuditRow,
   type ChangePlace,
   type ChangeRow,
   type ConsumerRow,
@@ -596,25 +599,9 @@ export class PostgresStore implements Store {
     if (query.principal !== undefined) where.push(`principal = ${param(query.principal)}`);
     if (query.startMs !== undefined) where.push(`time >= ${param(query.startMs)}`);
     if (query.endMs !== undefined) where.push(`time < ${param(query.endMs)}`);
-    const rows = await this.rows<{
-      seq: number;
-      time: number;
-      principal: string;
-      action: string;
-      resource: string;
-      etag_before: Uint8Array | null;
-      etag_after: Uint8Array | null;
-    }>(`SELECT seq, time, principal, action, resource, etag_before, etag_after FROM change_log
-        WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${param(query.limit)}`, values);
-    return rows.map((r) => ({
-      seq: r.seq,
-      timeMs: r.time,
-      principal: r.principal,
-      action: r.action,
-      resource: r.resource,
-      etagBefore: r.etag_before ? new Uint8Array(r.etag_before) : undefined,
-      etagAfter: r.etag_after ? new Uint8Array(r.etag_after) : undefined,
-    }));
+    const rows = await this.rows<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM change_log
+      WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${param(query.limit)}`, values);
+    return rows.map(toAuditRecord);
   }
 
   async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {

@@ -10,6 +10,7 @@ import { statSync } from "node:fs";
 import { revisionEtag } from "../etag.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
 import {
+  AUDIT_COLUMNS,
   CHANGE_COLUMNS,
   DENY_COLUMNS,
   FROM_RESOURCES,
@@ -25,11 +26,13 @@ import {
   pathEnd,
   placeColumns,
   roleAction,
+  toAuditRecord,
   toChangeRecord,
   toConsumer,
   toDenyPolicy,
   toResource,
   toStoredPolicy,
+  type AuditRow,
   type ChangePlace,
   type ChangeRow,
   type ConsumerRow,
@@ -450,19 +453,8 @@ export class SqliteStore implements Store {
       where.push("time < @end");
       params.end = query.endMs;
     }
-    const rows = this
-      .prepared(`SELECT seq, time, principal, action, resource, etag_before, etag_after FROM change_log
-        WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`)
-      .all(params) as { seq: number; time: number; principal: string; action: string; resource: string; etag_before: Uint8Array | null; etag_after: Uint8Array | null }[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      timeMs: r.time,
-      principal: r.principal,
-      action: r.action,
-      resource: r.resource,
-      etagBefore: r.etag_before ?? undefined,
-      etagAfter: r.etag_after ?? undefined,
-    }));
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM change_log WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`;
+    return (this.prepared(sql).all(params) as AuditRow[]).map(toAuditRecord);
   }
 
   async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
