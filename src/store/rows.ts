@@ -124,6 +124,18 @@ export function placeColumns(place: ChangePlace) {
   };
 }
 
+/**
+ * Where each resource of a deleted subtree was (`doomed`: its rows, deepest first; `lineage`: the deleted resource's,
+ * read before the delete), in the order of `doomed`: each lineage from its parent's, with no query per row.
+ */
+export function deletedPlaces(doomed: readonly ResourceRow[], lineage: readonly string[]): ChangePlace[] {
+  const lineages = new Map<string, readonly string[]>();
+  for (const row of [...doomed].reverse()) {
+    lineages.set(row.name, lineages.size === 0 ? lineage : [row.name, ...lineages.get(row.parent!)!]);
+  }
+  return doomed.map((row) => ({ resourceType: row.type, parent: row.parent ?? "", lineage: lineages.get(row.name)! }));
+}
+
 /** The first path after every path that starts with `path` ('/' + 1 is '0'). */
 export function pathEnd(path: string): string {
   return `${path.slice(0, -1)}0`;

@@ -19,6 +19,7 @@ import {
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
   decodePolicy,
+  deletedPlaces,
   decodeRole,
   encodeDeny,
   encodePolicy,
@@ -452,19 +453,11 @@ export class PostgresStore implements Store {
       const doomed = cascade && current.has_children
         ? await tx.query<ResourceRow>(SQL.subtree, [current.path, pathEnd(current.path)], "subtree")
         : [current];
-      // Lineages as they were before the delete, each from its parent's (rows come deepest first).
-      const lineages = new Map<string, readonly string[]>([[name, current.lineage]]);
-      for (const row of [...doomed].reverse()) {
-        if (row.name !== name) lineages.set(row.name, [row.name, ...lineages.get(row.parent!)!]);
-      }
+      const places = deletedPlaces(doomed, current.lineage);
       const first = tx.nextSeq(doomed.length);
       const time = Date.now();
       const logs = doomed.map((row, i) =>
-        logValues(first + i, time, actor, "resource.delete", row.name, revisionEtag(row.revision), null, null, {
-          resourceType: row.type,
-          parent: row.parent ?? "",
-          lineage: lineages.get(row.name)!,
-        }),
+        logValues(first + i, time, actor, "resource.delete", row.name, revisionEtag(row.revision), null, null, places[i]!),
       );
       await tx.query(WRITE.deleteResources, [doomed.map((row) => row.id), ...columns(logs, LOG_TYPES.length)], "delete_resources");
       return doomed.map((row) => row.name);

@@ -18,6 +18,7 @@ import {
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
   decodePolicy,
+  deletedPlaces,
   decodeRole,
   emptyPolicy,
   encodeDeny,
@@ -309,18 +310,13 @@ export class SqliteStore implements Store {
       const current = this.requireResource(name);
       const { cascade } = decide(toResource(current), this.hierarchy);
       const doomed = cascade ? this.stmt.subtree.all(current.path, pathEnd(current.path)) : [current];
-      // Lineages as they were before the delete, each from its parent's (rows come deepest first).
-      const lineages = new Map<string, readonly string[]>([[name, this.hierarchy.lineage(name)!]]);
-      for (const row of [...doomed].reverse()) {
-        if (row.name !== name) lineages.set(row.name, [row.name, ...lineages.get(row.parent!)!]);
-      }
+      const places = deletedPlaces(doomed, this.hierarchy.lineage(name)!);
       const change = this.newChange(actor);
-      for (const row of doomed) {
+      doomed.forEach((row, i) => {
         this.stmt.deleteResource.run(row.id);
-        const place = { resourceType: row.type, parent: row.parent ?? "", lineage: lineages.get(row.name)! };
-        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, null, place);
+        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, null, places[i]!);
         change.seq++;
-      }
+      });
       return doomed.map((row) => row.name);
     });
   }
