@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { StoreError } from "../../src/store/errors.js";
 import { migrations } from "../../src/store/postgres/migrations/index.js";
+import { migrations as sqliteMigrations } from "../../src/store/sqlite/migrations/index.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { createPostgresDatabase, postgresAvailable, type PostgresDatabase } from "../helpers/postgres.js";
 
@@ -108,6 +109,8 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     await client.connect();
     const applied = (await client.query("SELECT version FROM schema_migrations ORDER BY version")).rows;
     expect(applied).toEqual(migrations.map((m) => ({ version: m.version })));
+    // migrate-store (copy.ts) relies on it: a SQLite file at the newest version has the newest PostgreSQL tables.
+    expect(migrations.map((m) => [m.version, m.name])).toEqual(sqliteMigrations.map((m) => [m.version, m.name]));
     await client.query("INSERT INTO schema_migrations VALUES (99, 'from the future', 0)");
     await client.end();
     await expect(open(database.url)).rejects.toThrow(/schema version 99, newer than this server knows/);

@@ -3,8 +3,8 @@
 import type Sqlite from "better-sqlite3";
 import type pg from "pg";
 import { resourceEtag, revisionEtag } from "../etag.js";
-import { migrations as sqliteMigrations } from "../sqlite/migrations/index.js";
 import { WRITE_LOCK, migrate } from "./database.js";
+import { migrations } from "./migrations/index.js";
 
 const BATCH = 1000;
 
@@ -58,7 +58,8 @@ const ETAG_SOURCES = `SELECT r.name, r.revision, COALESCE(p.revision, r.create_s
  */
 export async function copySqliteToPostgres(source: Sqlite.Database, pool: pg.Pool): Promise<Record<string, number>> {
   const version = source.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").pluck().get() as number;
-  if (version !== sqliteMigrations.at(-1)!.version) {
+  // The two stores number their migrations alike (same version, same tables): the copy needs the newest schema.
+  if (version !== migrations.at(-1)!.version) {
     throw new Error(`the SQLite database has schema version ${version}; start this server version on it once, then copy`);
   }
   await migrate(pool);

@@ -1,4 +1,5 @@
 // Numbered migrations, applied in order at start; each runs once, in its own transaction. Append, never edit.
+// PostgreSQL's (../../postgres/migrations/) have the same versions and tables: add each to both.
 import type { Migration } from "../../migrations.js";
 import { sql as initial } from "./0001-initial.js";
 import { sql as watch } from "./0002-watch.js";
