@@ -1,14 +1,57 @@
+import { Socket } from "node:net";
 import { defineConfig } from "vitest/config";
 
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts", "console/test/**/*.test.ts"],
-    // The fast-check seed of the run; the console's end-to-end tests need its bundle: built when missing or stale.
-    globalSetup: ["test/setup/seed.global.ts", "console/test/global-setup.ts"],
-    setupFiles: ["test/setup/seed.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    // Integration tests start servers and child processes; two cores here.
-    maxWorkers: 2,
-  },
+// The integration tests that matter for a store (policy semantics, concurrency, crash) run a second time on PostgreSQL,
+// as the "postgres" project (POLICY_TEST_DB=postgres). Where nothing listens at PostgreSQL's address that project is
+// left out with one printed line — not under CI=true, where it runs and fails.
+const STORE_TESTS = ["test/integration/policy-semantics.test.ts", "test/integration/concurrency.test.ts", "test/integration/crash.test.ts"];
+const REPLICAS_TEST = "test/integration/replicas-postgres.test.ts";
+const pgAddress = new URL(process.env.POLICY_TEST_PG ?? "postgres://root@127.0.0.1:5432/postgres");
+
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.connect(port, host, () => done(true));
+  });
+}
+
+export default defineConfig(async () => {
+  const underCi = ["1", "true"].includes((process.env.CI ?? "").toLowerCase());
+  const postgres = underCi || (await listening(pgAddress.hostname, Number(pgAddress.port || 5432)));
+  if (!postgres) console.log(`PostgreSQL not reachable at ${pgAddress.host}: skipping the PostgreSQL tests`);
+  // Every project draws fast-check inputs from the run's printed seed (test/setup/seed.global.ts).
+  const common = { testTimeout: 30_000, hookTimeout: 30_000, setupFiles: ["test/setup/seed.ts"] };
+  return {
+    test: {
+      // The fast-check seed of the run; the console's end-to-end tests need its bundle: built when missing or stale.
+      globalSetup: ["test/setup/seed.global.ts", "console/test/global-setup.ts"],
+      // Integration tests start servers and child processes; two cores here.
+      maxWorkers: 2,
+      projects: [
+        {
+          test: {
+            ...common,
+            name: "sqlite",
+            include: ["test/**/*.test.ts", "console/test/**/*.test.ts"],
+            exclude: [REPLICAS_TEST],
+            // Said once above: the PostgreSQL tests in this project skip without a line each (test/helpers/postgres.ts).
+            env: postgres ? {} : { POLICY_TEST_PG_SKIP: "1" },
+          },
+        },
+        ...(postgres
+          ? [
+              { test: { ...common, name: "postgres", include: STORE_TESTS, env: { POLICY_TEST_DB: "postgres" } } },
+              // It stops and starts the machine's PostgreSQL: alone, after every other project has finished.
+              { test: { ...common, name: "replicas", include: [REPLICAS_TEST], sequence: { groupOrder: 1 } } },
+            ]
+          : []),
+      ],
+    },
+  };
 });

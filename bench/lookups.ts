@@ -23,7 +23,7 @@ import { PageTokens } from "../src/domain/page-token.js";
 import { parseSchema } from "../src/domain/schema/schema-loader.js";
 import { CachingStore } from "../src/store/caching-store.js";
 import { openDatabase } from "../src/store/sqlite/database.js";
-import { grantRows } from "../src/store/sqlite/migrations/0004-member-grants.js";
+import { grantRows } from "../src/store/rows.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../src/store/store.js";
 

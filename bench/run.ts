@@ -21,17 +21,20 @@ import {
 import { generateDataset, type Dataset } from "./dataset.js";
 import { h2load, writeBody, type LoadOptions, type LoadResult, type Protocol } from "./h2load.js";
 import { durableCommitCeiling } from "./commit-ceiling.js";
+import { postgresBench, postgresSection } from "./postgres.js";
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: "boolean" }, sizes: { type: "string" }, workers: { type: "string" } },
+  options: { quick: { type: "boolean" }, sizes: { type: "string" }, workers: { type: "string" }, db: { type: "string" } },
 });
 const quick = flags.quick ?? false;
-const sizes = (flags.sizes ?? (quick ? "1000" : "1000,100000,1000000")).split(",").map(Number);
+/** --db postgres://…: the PostgreSQL rows (bench/postgres.ts) instead of SQLite's; the URL names a database to create others from. */
+const postgresUrl = flags.db;
+const sizes = (flags.sizes ?? (quick ? "1000" : postgresUrl ? "1000,100000" : "1000,100000,1000000")).split(",").map(Number);
 const load: LoadOptions = { connections: 4, streams: 32, seconds: quick ? 2 : 5, warmupSeconds: 1 };
 const workers = Number(flags.workers ?? 0);
 const dir = mkdtempSync(join(tmpdir(), "policy-bench-"));
 
-interface Rpc {
+export interface Rpc {
   name: string;
   path: string;
   body: (protocol: Protocol) => string;
@@ -89,15 +92,15 @@ function rpcs(data: Dataset): Rpc[] {
   ];
 }
 
-interface Server {
+export interface Server {
   process: ChildProcess;
   main: string;
   grpc: string;
   rssMb(): number;
 }
 
-async function startServer(db: string): Promise<Server> {
-  const args = ["--import", "tsx", "src/main.ts", "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml", "--log-level", "warn"];
+async function startServer(db: string, extra: string[] = []): Promise<Server> {
+  const args = ["--import", "tsx", "src/main.ts", "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml", "--log-level", "warn", ...extra];
   if (workers > 0) args.push("--workers", String(workers));
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
@@ -150,7 +153,7 @@ async function stop(server: Server): Promise<void> {
   await exited;
 }
 
-interface Row {
+export interface Row {
   size: number;
   port: string;
   rpc: string;
@@ -250,8 +253,14 @@ ${rows.map(format).join("\n")}
 ${summary.map((s) => `- ${s}`).join("\n")}
 `;
   const file = quick ? "docs/benchmarks-quick.md" : "docs/benchmarks.md";
-  writeFileSync(file, report);
+  // The PostgreSQL section (`--db postgres://…`) is written by its own runs: kept as it is.
+  writeFileSync(file, report + postgresSection(file));
   console.log(`written to ${file}`);
 }
 
-await main();
+if (postgresUrl) {
+  await postgresBench({ url: postgresUrl, sizes, quick, load, dir, rpcs, startServer, stop, measure, format, header: HEADER });
+  rmSync(dir, { recursive: true, force: true });
+} else {
+  await main();
+}

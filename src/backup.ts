@@ -4,6 +4,7 @@ import Sqlite from "better-sqlite3";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import { parseDb } from "./store/db-url.js";
 
 const USAGE = [
   "usage: npm run backup -- [--db ./data/policy.db] --out backups/policy-2025-01-31.db",
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   }
   const db = values.db ?? process.env.POLICY_DB ?? "./data/policy.db";
   if (!values.out) throw new Error(`--out is required\n${USAGE}`);
+  if (parseDb(db).kind === "postgres") throw new Error("a PostgreSQL database is backed up with pg_dump: see docs/operations.md#backups");
   if (!existsSync(db)) throw new Error(`no database at ${db}\n${USAGE}`);
   if (existsSync(values.out)) throw new Error(`${values.out} exists; choose a new file`);
   mkdirSync(dirname(values.out), { recursive: true });

@@ -2,6 +2,8 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_CACHE_MB } from "./store/caching-store.js";
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./rpc/connection-limits.js";
+import { parseDb } from "./store/db-url.js";
+import { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS, type StoreOptions } from "./store/open-store.js";
 
 import type { RetentionPolicy as Retention } from "./domain/retention.js";
 
@@ -39,13 +41,19 @@ export interface Config extends ConnectionLimits {
   metricsPort?: number;
   /** The address of the metrics listener. */
   metricsHost: string;
+  /** PostgreSQL: connections per process. */
+  dbPool: number;
+  /** PostgreSQL: the longest a statement may run, in milliseconds. */
+  dbStatementTimeoutMs: number;
 }
 
 const OPTIONS = {
   host: { env: "POLICY_HOST", default: "127.0.0.1", help: "address to listen on" },
   port: { env: "POLICY_PORT", default: "8080", help: "main port: gRPC, gRPC-Web and Connect (0: any free port)" },
   "grpc-port": { env: "POLICY_GRPC_PORT", default: "50051", help: "gRPC-only port (grpc-js), fastest for services" },
-  db: { env: "POLICY_DB", default: "./data/policy.db", help: "SQLite database file (created if missing)" },
+  db: { env: "POLICY_DB", default: "./data/policy.db", help: "SQLite database file (created if missing), or a postgres:// URL" },
+  "db-pool": { env: "POLICY_DB_POOL", default: String(DEFAULT_POOL_SIZE), help: "PostgreSQL: connections per process" },
+  "db-statement-timeout-ms": { env: "POLICY_DB_STATEMENT_TIMEOUT_MS", default: String(DEFAULT_STATEMENT_TIMEOUT_MS), help: "PostgreSQL: longest a statement may run (ms)" },
   schema: { env: "POLICY_SCHEMA", default: undefined, help: "resource schema YAML file (default: built in)" },
   "tls-cert": { env: "POLICY_TLS_CERT", default: undefined, help: "PEM certificate: serve TLS (ALPN h2, http/1.1)" },
   "tls-key": { env: "POLICY_TLS_KEY", default: undefined, help: "PEM private key of --tls-cert" },
@@ -139,7 +147,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     headersTimeoutMs: Number(get("headers-timeout-ms")),
     requestTimeoutMs: Number(get("request-timeout-ms")),
     idleTimeoutMs: Number(get("idle-timeout-ms")),
+    dbPool: Number(get("db-pool")),
+    dbStatementTimeoutMs: Number(get("db-statement-timeout-ms")),
   };
+  parseDb(config.db);
+  if (!Number.isInteger(config.dbPool) || config.dbPool < 1) throw new Error(`--db-pool: "${get("db-pool")}" is not a count`);
+  if (!Number.isInteger(config.dbStatementTimeoutMs) || config.dbStatementTimeoutMs < 1) {
+    throw new Error(`--db-statement-timeout-ms: "${get("db-statement-timeout-ms")}" is not a duration in ms`);
+  }
   for (const flag of ["max-connections", "headers-timeout-ms", "request-timeout-ms", "idle-timeout-ms"] as const) {
     const value = Number(get(flag));
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag}: "${get(flag)}" is not a positive whole number`);
@@ -172,4 +187,9 @@ function portNumber(flag: string, value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--${flag}: "${value}" is not a port number`);
   return port;
+}
+
+/** The store settings of a configuration, as openStore takes them. */
+export function storeSettings(config: Pick<Config, "dbPool" | "dbStatementTimeoutMs">): Pick<StoreOptions, "poolSize" | "statementTimeoutMs"> {
+  return { poolSize: config.dbPool, statementTimeoutMs: config.dbStatementTimeoutMs };
 }

@@ -2,9 +2,10 @@
 // (node:cluster) that share the ports and the SQLite file.
 import cluster from "node:cluster";
 import { pino } from "pino";
-import { loadConfig, USAGE, type Config } from "./config.js";
+import { loadConfig, storeSettings, USAGE, type Config } from "./config.js";
 import { startServer, type RunningServer } from "./server.js";
 import { openStore } from "./store/open-store.js";
+import { redactedDb } from "./store/db-url.js";
 
 interface Listening {
   url: string;
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
     console.error(`policy server: ${startupProblem(e as Error, config)}`);
     process.exit(1);
   }
-  logger.info({ url: server.url, grpc: server.grpcAddress, db: config.db }, "listening");
+  logger.info({ url: server.url, grpc: server.grpcAddress, db: redactedDb(config.db) }, "listening");
   if (cluster.isWorker) process.send!({ url: server.url, grpcPort: server.grpcPort } satisfies Listening);
   else announce(config, { url: server.url, grpcPort: server.grpcPort });
   const stop = async (signal: string) => {
@@ -70,12 +71,12 @@ function startupProblem(error: Error, config: Config): string {
 
 function announce(config: Config, at: Listening): void {
   const workers = config.workers > 0 ? `; ${config.workers} workers` : "";
-  console.log(`policy server listening on ${at.url} (database ${config.db}); gRPC port ${at.grpcPort}${workers}`);
+  console.log(`policy server listening on ${at.url} (database ${redactedDb(config.db)}); gRPC port ${at.grpcPort}${workers}`);
 }
 
 /** The primary: applies migrations once, forks the workers, and stops them on a signal. */
 async function supervise(config: Config): Promise<void> {
-  await openStore({ db: config.db, cacheBytes: 0 }).close();
+  await (await openStore({ db: config.db, cacheBytes: 0, ...storeSettings(config) })).close();
   let announced = false;
   let stopping = false;
   for (let i = 0; i < config.workers; i++) {

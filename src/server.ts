@@ -10,7 +10,7 @@ import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/refl
 import { ServerReflection as ReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
-import { loadConfig, type Config } from "./config.js";
+import { loadConfig, storeSettings, type Config } from "./config.js";
 import { Access } from "./domain/access/access.js";
 import { PageTokens } from "./domain/page-token.js";
 import { Policies } from "./domain/policies.js";
@@ -20,7 +20,7 @@ import { Roles } from "./domain/roles.js";
 import { Resources } from "./domain/resources.js";
 import { consoleFiles } from "./rpc/console-files.js";
 import { createGrpcJsServer, listenGrpcJs, type GrpcJsListening } from "./rpc/grpc-js-server.js";
-import { healthService, HealthStatus } from "./rpc/health.js";
+import { healthService, HealthStatus, watchStore } from "./rpc/health.js";
 import { createMainServer, type MainServer, type TlsFiles } from "./rpc/http-server.js";
 import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
 import { undecodableIsInvalidArgument } from "./rpc/undecodable.js";
@@ -98,7 +98,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   logger ??= pino({ level: config.logLevel });
   const schema = loadSchema(config.schema);
   const { authenticator, admins } = await createAuthentication(config, logger);
-  const store = openStore({ db: config.db, cacheBytes: config.cacheMb * 1024 * 1024 });
+  const store = await openStore({ db: config.db, cacheBytes: config.cacheMb * 1024 * 1024, ...storeSettings(config) });
   const feed = new ChangeFeed(store);
   const services = await domainServices(store, feed, schema, admins, authenticator.enabled);
   const stopPruning = pruneChangeLogPeriodically(store, config, logger);
@@ -127,6 +127,10 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const grpcListening = await listenOnGrpcPort(grpcServer, config, tls, metrics);
   const grpcPort = grpcListening.port;
   health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
+  // NOT_SERVING while the database cannot be reached, SERVING again when it can (PostgreSQL restarts, outages).
+  const storeWatch = watchStore(store, (ok) =>
+    health.setAll(exposed, ok ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING),
+  );
 
   const host = urlHost(config.host);
   const port = (main.server.address() as AddressInfo).port;
@@ -137,7 +141,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     grpcAddress: `${host}:${grpcPort}`,
     grpcPort,
     health,
-    close: () => drainAndClose({ health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning }),
+    close: () => drainAndClose({ health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning, storeWatch }),
   };
 }
 
@@ -307,10 +311,13 @@ interface Running {
   store: Store;
   feed: ChangeFeed;
   stopPruning: () => void;
+  storeWatch: { stop(): void };
 }
 
 /** NOT_SERVING first, so balancers move away; then both ports drain (forced after the grace time); the store last. */
-async function drainAndClose({ health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning }: Running): Promise<void> {
+async function drainAndClose(running: Running): Promise<void> {
+  const { health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning, storeWatch } = running;
+  storeWatch.stop();
   health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
   stopPruning();
   // Watch streams never finish by themselves: end them (UNAVAILABLE, with where to resume) so the drain can.

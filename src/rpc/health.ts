@@ -1,5 +1,5 @@
 // grpc.health.v1.Health: the server's overall status ("") and each service's, SERVING once the store is open and
-// migrated, NOT_SERVING while draining.
+// migrated, NOT_SERVING while draining and while the database cannot be reached (watchStore).
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
@@ -8,6 +8,7 @@ import {
   HealthCheckResponse_ServingStatus as Status,
   HealthListResponseSchema,
 } from "../../gen/health/v1/health_pb.js";
+import type { Store } from "../store/store.js";
 
 export class HealthStatus {
   private readonly statuses = new Map<string, Status>();
@@ -65,6 +66,35 @@ export function healthService(health: HealthStatus): ServiceImpl<typeof Health> 
       return create(HealthListResponseSchema, {
         statuses: Object.fromEntries(health.entries().map(([name, status]) => [name, { status }])),
       });
+    },
+  };
+}
+
+/** How often the store is asked whether the database answers. */
+export const STORE_PROBE_MS = 1000;
+
+/**
+ * Asks the store for its newest sequence every STORE_PROBE_MS and reports each change of whether the database
+ * answers; stop() ends it. A probe never overlaps the one before it.
+ */
+export function watchStore(store: Pick<Store, "latestSequence">, changed: (reachable: boolean) => void): { stop(): void } {
+  let reachable = true;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const probe = async () => {
+    const now = await store.latestSequence().then(
+      () => true,
+      () => false,
+    );
+    if (stopped) return;
+    if (now !== reachable) changed((reachable = now));
+    timer = setTimeout(() => void probe(), STORE_PROBE_MS).unref();
+  };
+  timer = setTimeout(() => void probe(), STORE_PROBE_MS).unref();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
   };
 }

@@ -1,5 +1,5 @@
 // Prometheus metrics, served as text on GET /metrics: calls and latency by procedure and code, store size, the
-// change-log sequence, and Node's process metrics.
+// change-log sequence, the database pool and statement latency, and Node's process metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { StoreStats } from "../store/store.js";
 import type { ConnectionObserver } from "./connection-limits.js";
@@ -137,6 +137,7 @@ export class Metrics {
         this.set((await sources.storeStats()).cacheBytes ?? 0);
       },
     });
+    storeServerMetrics(this.registry, sources.storeStats);
   }
 
   observeStoreFailure(kind: string): void {
@@ -156,4 +157,49 @@ export class Metrics {
     series.calls.inc();
     series.latency.observe(seconds);
   }
+}
+
+/**
+ * A server database's pool and statement latency (PostgreSQL; absent from SQLite's stats, so they stay 0): the pool's
+ * connections by state and its waiters, and statements with their total time, whose rates' ratio is the mean latency.
+ */
+function storeServerMetrics(registry: Registry, storeStats: () => Promise<StoreStats>): void {
+  new Gauge({
+    name: "policy_store_pool_connections",
+    help: "Database connections of this process by state (busy, idle), and the pool's bound (max).",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    async collect() {
+      const pool = (await storeStats()).pool;
+      this.set({ state: "busy" }, pool ? pool.open - pool.idle : 0);
+      this.set({ state: "idle" }, pool?.idle ?? 0);
+      this.set({ state: "max" }, pool?.max ?? 0);
+    },
+  });
+  new Gauge({
+    name: "policy_store_pool_waiting",
+    help: "Requests waiting for a database connection.",
+    registers: [registry],
+    async collect() {
+      this.set((await storeStats()).pool?.waiting ?? 0);
+    },
+  });
+  new Counter({
+    name: "policy_store_queries_total",
+    help: "Statements sent to the database.",
+    registers: [registry],
+    async collect() {
+      this.reset();
+      this.inc((await storeStats()).queries?.count ?? 0);
+    },
+  });
+  new Counter({
+    name: "policy_store_query_seconds_total",
+    help: "Time spent on database statements (rate over policy_store_queries_total's rate: mean latency).",
+    registers: [registry],
+    async collect() {
+      this.reset();
+      this.inc((await storeStats()).queries?.seconds ?? 0);
+    },
+  });
 }

@@ -27,3 +27,7 @@ export class StoreError extends Error {
 export const resourceNotFound = (name: string) => new StoreError("not_found", name, `no resource "${name}"`);
 
 export const resourceExists = (name: string) => new StoreError("already_exists", name, `resource "${name}" exists`);
+
+export const consumerNotFound = (name: string) => new StoreError("not_found", name, `no consumer "${name}"`);
+
+export const consumerExists = (name: string) => new StoreError("already_exists", name, `consumer "${name}" exists`);

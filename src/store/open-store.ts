@@ -1,16 +1,34 @@
-// The one place that chooses a store implementation: from the --db setting, wrapped in the read cache.
+// The one place that chooses a store implementation: from the --db setting (a SQLite file or a postgres:// URL),
+// wrapped in the read cache.
 import { CachingStore } from "./caching-store.js";
+import { parseDb } from "./db-url.js";
+import { PostgresStore } from "./postgres/postgres-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
 export interface StoreOptions {
-  /** --db: a SQLite file path. */
+  /** --db: a SQLite file path, or a postgres:// / postgresql:// URL. */
   db: string;
   /** Memory budget of the read cache in bytes (0: no cache). */
   cacheBytes: number;
+  /** PostgreSQL: connections per process (--db-pool). */
+  poolSize?: number;
+  /** PostgreSQL: the longest a statement may run, in milliseconds (--db-statement-timeout-ms). */
+  statementTimeoutMs?: number;
 }
 
-export function openStore(options: StoreOptions): Store {
-  const store = new SqliteStore(options.db);
+export const DEFAULT_POOL_SIZE = 10;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const target = parseDb(options.db);
+  const store =
+    target.kind === "sqlite"
+      ? new SqliteStore(target.path)
+      : await PostgresStore.open({
+          url: target.url,
+          poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,
+          statementTimeoutMs: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+        });
   return options.cacheBytes > 0 ? new CachingStore(store, options.cacheBytes) : store;
 }

@@ -298,6 +298,10 @@ export interface StoreStats {
   /** Entries and estimated heap bytes of the read cache, when there is one. */
   cacheEntries?: number;
   cacheBytes?: number;
+  /** The connection pool of a server database, when there is one: its bound, connections open and idle, waiters. */
+  pool?: { max: number; open: number; idle: number; waiting: number };
+  /** Statements sent to a server database since start, and their total time in seconds (mean latency = ratio). */
+  queries?: { count: number; seconds: number };
 }
 
 export interface Store {

@@ -1,6 +1,6 @@
 // Starts the real server in this process on random loopback ports with a fresh database, and clients for it.
-import { join } from "node:path";
 import { pino, type Logger } from "pino";
+import { testDatabase } from "./postgres.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import type { Config } from "../../src/config.js";
 import { apiClients, type ApiClients } from "./clients.js";
@@ -27,7 +27,9 @@ export interface StartOptions {
 /** Starts a server; `overrides` configure it (authentication, TLS, schema ...). */
 export async function startTestServer(overrides: Partial<Config> = {}, options: StartOptions = {}): Promise<TestServer> {
   const dir = options.dir ?? tempDir();
-  const db = overrides.db ?? join(dir, "policy.db");
+  // A file in `dir`, or a fresh PostgreSQL database when the run is the PostgreSQL project's (POLICY_TEST_DB=postgres).
+  const database = overrides.db === undefined ? await testDatabase(dir) : undefined;
+  const db = overrides.db ?? database!.db;
   const server = await startServer(
     { host: "127.0.0.1", port: 0, grpcPort: 0, db, logLevel: "silent", ...overrides },
     options.logger ?? pino({ level: "silent" }),
@@ -41,6 +43,7 @@ export async function startTestServer(overrides: Partial<Config> = {}, options: 
     async stop() {
       await server.close();
       removeDir(dir);
+      await database?.drop();
     },
   };
 }

@@ -1,9 +1,9 @@
 // Durability: every write the server acknowledged survives SIGKILL of the server process.
-import { join } from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { spawnServer, type ChildServer } from "../helpers/child-server.js";
 import { apiClients } from "../helpers/clients.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
+import { testDatabase } from "../helpers/postgres.js";
 
 const WRITES = 50;
 const ORG = "organizations/durable";
@@ -18,7 +18,17 @@ beforeEach(() => {
 afterEach(async () => {
   for (const child of running) await child.stop("SIGKILL");
   removeDir(dir);
+  for (const drop of drops.splice(0)) await drop();
 });
+
+const drops: (() => Promise<void>)[] = [];
+
+/** A SQLite file in the test's folder, or a new PostgreSQL database under POLICY_TEST_DB=postgres. */
+async function freshDatabase(): Promise<string> {
+  const database = await testDatabase(dir);
+  drops.push(database.drop);
+  return database.db;
+}
 
 async function start(db: string): Promise<ChildServer> {
   const child = await spawnServer(db);
@@ -32,7 +42,7 @@ function clients(url: string) {
 }
 
 test(`${WRITES} acknowledged resource creations and ${WRITES} policy writes survive SIGKILL`, async () => {
-  const db = join(dir, "policy.db");
+  const db = await freshDatabase();
   const first = await start(db);
   const api = clients(first.url);
 
@@ -66,7 +76,7 @@ test(`${WRITES} acknowledged resource creations and ${WRITES} policy writes surv
 });
 
 test("a write acknowledged right before SIGKILL is there after restart, with a working etag", async () => {
-  const db = join(dir, "policy.db");
+  const db = await freshDatabase();
   const first = await start(db);
   const api = clients(first.url);
   await api.resources.createResource({ resource: { name: ORG } });
@@ -83,7 +93,7 @@ test("a write acknowledged right before SIGKILL is there after restart, with a w
 });
 
 test("SIGTERM shuts the server down cleanly and a restart sees every write", async () => {
-  const db = join(dir, "policy.db");
+  const db = await freshDatabase();
   const first = await start(db);
   await clients(first.url).resources.createResource({ resource: { name: ORG } });
   expect(await first.stop("SIGTERM")).toBe(0);

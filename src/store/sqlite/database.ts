@@ -2,6 +2,7 @@
 import Sqlite from "better-sqlite3";
 import { accessSync, constants, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { pendingMigrations } from "../migrations.js";
 import { migrations } from "./migrations/index.js";
 
 export type Database = Sqlite.Database;
@@ -65,13 +66,7 @@ function migrate(db: Database): void {
   const applied = new Set(
     db.prepare("SELECT version FROM schema_migrations").pluck().all() as number[],
   );
-  const latestKnown = migrations.at(-1)?.version ?? 0;
-  const newest = Math.max(0, ...applied);
-  if (newest > latestKnown) {
-    throw new Error(`the database has schema version ${newest}, newer than this server knows (${latestKnown}); upgrade the server`);
-  }
-  for (const m of migrations) {
-    if (applied.has(m.version)) continue;
+  for (const m of pendingMigrations(migrations, applied)) {
     db.transaction(() => {
       db.exec(m.sql);
       m.run?.(db);

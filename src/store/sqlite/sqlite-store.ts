@@ -1,21 +1,59 @@
 // The embedded default store: better-sqlite3, SQL and row mapping. Every write is one savepoint of a group-commit
 // transaction (write-queue.ts) that runs the domain's `decide` and appends the change-log row. No cache here: the
 // caching decorator (../caching-store.ts) wraps this store as it wraps any other.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { DenyPolicySchema, type DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
-import { PolicySchema, SyncStatus, type Policy } from "../../../gen/policy/v1/policy_pb.js";
+import { toBinary } from "@bufbuild/protobuf";
+import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
+import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import { RoleSchema, type Role } from "../../../gen/policy/v1/role_pb.js";
-import {
-  SharedPolicyBindingSchema,
-  SharedPolicySchema,
-  type SharedPolicy,
-  type SharedPolicyBinding,
-} from "../../../gen/policy/v1/shared_policy_pb.js";
+import type { Role } from "../../../gen/policy/v1/role_pb.js";
+import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
-import { resourceEtag, revisionEtag } from "../etag.js";
-import { StoreError, resourceExists, resourceNotFound } from "../errors.js";
+import { revisionEtag } from "../etag.js";
+import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
+import {
+  AUDIT_COLUMNS,
+  CHANGE_COLUMNS,
+  DENY_COLUMNS,
+  BINDING_COLUMNS,
+  FROM_BINDINGS,
+  FROM_RESOURCES,
+  FROM_SHARED,
+  JOIN_DENY,
+  SHARED_COLUMNS,
+  POLICY_COLUMNS,
+  RESOURCE_COLUMNS,
+  decodePolicy,
+  deletedPlaces,
+  decodeRole,
+  emptyPolicy,
+  encodeDeny,
+  encodePolicy,
+  encodeRole,
+  decodeSharedPolicy,
+  grantRows,
+  pathEnd,
+  placeColumns,
+  roleAction,
+  sharedPolicyBytes,
+  toAuditRecord,
+  toBinding,
+  toChangeRecord,
+  toConsumer,
+  toDenyPolicy,
+  toResource,
+  toStoredPolicy,
+  type AuditRow,
+  type BindingRow,
+  type ChangePlace,
+  type ChangeRow,
+  type ConsumerRow,
+  type FailureRow,
+  type PolicyRow,
+  type ResourcePolicyRow,
+  type ResourceRow,
+  type RoleRow,
+  type SharedPolicyRow,
+} from "../rows.js";
 import type {
   Acknowledgement,
   Actor,
@@ -49,112 +87,11 @@ import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
 import { mapSqliteErrors } from "./errors.js";
 import { WriteQueue } from "./write-queue.js";
-import { grantRows } from "./migrations/0004-member-grants.js";
-
-interface ResourceRow {
-  id: number;
-  name: string;
-  path: string;
-  parent: string | null;
-  type: string;
-  display_name: string;
-  create_seq: number;
-  revision: number;
-  create_time: number;
-  update_time: number;
-}
 
 interface Change {
   seq: number;
   time: number;
   principal: string;
-}
-
-/** Where a change happened in the hierarchy, recorded with it for Watch filters and authorization. */
-interface ChangePlace {
-  resourceType: string;
-  parent: string;
-  lineage: readonly string[];
-  previousParent?: string;
-  previousLineage?: readonly string[];
-}
-
-interface ChangeRow {
-  seq: number;
-  time: number;
-  principal: string;
-  action: string;
-  resource: string;
-  etag_after: Uint8Array | null;
-  change: Uint8Array | null;
-  resource_type: string;
-  parent: string;
-  previous_parent: string | null;
-  lineage: string;
-  previous_lineage: string | null;
-}
-
-interface ConsumerRow {
-  name: string;
-  display_name: string;
-  subtree: string;
-  resource_types: string;
-  acknowledged_seq: number;
-  acknowledge_time: number | null;
-  create_time: number;
-}
-
-interface PolicyRow {
-  policy: Uint8Array;
-  revision: number;
-  update_time: number;
-}
-
-const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
-  r.create_time, r.update_time`;
-const FROM_RESOURCES = `FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`;
-const POLICY_COLUMNS = `pol.policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`;
-/** A deny policy's columns, joined only while it has rules (chains carry deny rules, not empty deny policies). */
-const DENY_COLUMNS = `dp.policy AS deny, dp.revision AS deny_revision, dp.update_time AS deny_update_time`;
-const JOIN_DENY = `LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0`;
-
-/** A resource row with its policy's columns (null without a policy) and, in chains, its deny policy's. */
-interface ResourcePolicyRow extends ResourceRow {
-  policy: Uint8Array | null;
-  policy_revision: number | null;
-  policy_update_time: number | null;
-  deny?: Uint8Array | null;
-  deny_revision?: number | null;
-  deny_update_time?: number | null;
-}
-
-/** A shared policy's content with its resource's columns. */
-interface SharedPolicyRow {
-  name: string;
-  parent: string;
-  create_time: number;
-  policy: Uint8Array;
-  revision: number;
-  update_time: number;
-}
-
-interface BindingRow {
-  shared_policy: string;
-  target: string;
-  create_seq: number;
-  create_time: number;
-}
-
-const SHARED_COLUMNS = `s.name, COALESCE(sp_parent.name, '') AS parent, s.create_time, sp.policy, sp.revision, sp.update_time`;
-const FROM_SHARED = `FROM shared_policies sp JOIN resources s ON s.id = sp.resource_id
-  LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id`;
-const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.create_seq, b.create_time`;
-const FROM_BINDINGS = `FROM shared_policy_bindings b JOIN resources s ON s.id = b.policy_id JOIN resources t ON t.id = b.target_id`;
-
-interface RoleRow {
-  role: Uint8Array;
-  revision: number;
-  update_time: number;
 }
 
 /**
@@ -206,9 +143,7 @@ export class SqliteStore implements Store {
            @resourceType, @parent, @previousParent, @lineage, @previousLineage)`,
       ),
       readChanges: db.prepare<[number, number], ChangeRow>(
-        `SELECT seq, time, principal, action, resource, etag_after, change, resource_type, parent, previous_parent,
-           lineage, previous_lineage
-         FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+        `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
       ),
       oldestSeq: db.prepare<[], number>(`SELECT COALESCE(MIN(seq), 0) FROM change_log`).pluck(),
       pruneBefore: db.prepare<[number]>(
@@ -223,10 +158,10 @@ export class SqliteStore implements Store {
       ),
       consumers: db.prepare<[], ConsumerRow>(`SELECT * FROM consumers ORDER BY name`),
       consumer: db.prepare<[string], ConsumerRow>(`SELECT * FROM consumers WHERE name = ?`),
-      failures: db.prepare<[], { consumer: string; resource: string; seq: number; message: string; time: number }>(
+      failures: db.prepare<[], FailureRow & { consumer: string }>(
         `SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource`,
       ),
-      failuresOf: db.prepare<[string], { resource: string; seq: number; message: string; time: number }>(
+      failuresOf: db.prepare<[string], FailureRow>(
         `SELECT resource, seq, message, time FROM consumer_failures WHERE consumer = ? ORDER BY resource`,
       ),
       deleteConsumer: db.prepare<[string]>(`DELETE FROM consumers WHERE name = ?`),
@@ -440,18 +375,13 @@ export class SqliteStore implements Store {
       const current = this.requireResource(name);
       const { cascade } = decide(toResource(current), this.hierarchy);
       const doomed = cascade ? this.stmt.subtree.all(current.path, pathEnd(current.path)) : [current];
-      // Lineages as they were before the delete, each from its parent's (rows come deepest first).
-      const lineages = new Map<string, readonly string[]>([[name, this.hierarchy.lineage(name)!]]);
-      for (const row of [...doomed].reverse()) {
-        if (row.name !== name) lineages.set(row.name, [row.name, ...lineages.get(row.parent!)!]);
-      }
+      const places = deletedPlaces(doomed, this.hierarchy.lineage(name)!);
       const change = this.newChange(actor);
-      for (const row of doomed) {
+      doomed.forEach((row, i) => {
         this.stmt.deleteResource.run(row.id);
-        const place = { resourceType: row.type, parent: row.parent ?? "", lineage: lineages.get(row.name)! };
-        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, null, place);
+        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, null, places[i]!);
         change.seq++;
-      }
+      });
       return doomed.map((row) => row.name);
     });
   }
@@ -616,7 +546,7 @@ export class SqliteStore implements Store {
 
   async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
     const row = this.stmt.resourceByName.get(resource);
-    return row && this.denyOf(row);
+    return row && toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
   }
 
   async updateDenyPolicy(
@@ -626,15 +556,14 @@ export class SqliteStore implements Store {
   ): Promise<DenyPolicy> {
     return this.queue.write(() => {
       const row = this.requireResource(resource);
-      const current = this.denyOf(row);
+      const current = toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
       const next = decide(current);
-      const rules = next?.rules ?? [];
-      const bytes = toBinary(DenyPolicySchema, create(DenyPolicySchema, { rules }));
+      const { bytes, ruleCount } = encodeDeny(next);
       const change = this.newChange(actor);
-      this.stmt.upsertDeny.run({ id: row.id, policy: bytes, ruleCount: rules.length, ...change });
+      this.stmt.upsertDeny.run({ id: row.id, policy: bytes, ruleCount, ...change });
       const action = next ? "denyPolicy.set" : "denyPolicy.delete";
       this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), next ? bytes : null, this.placeOf(resource));
-      return this.denyOf(row);
+      return toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
     });
   }
 
@@ -649,14 +578,10 @@ export class SqliteStore implements Store {
       const row = this.stmt.roleOf.get(id, roleId);
       const current = row && decodeRole(row);
       const next = decide(current);
-      const bytes = toBinary(RoleSchema, { ...next, etag: new Uint8Array(0), updateTime: undefined });
+      const bytes = encodeRole(next);
       const change = this.newChange(actor);
       this.stmt.upsertRole.run({ id, roleId, role: bytes, ...change });
-      const action = !current
-        ? "role.create"
-        : next.deleted !== current.deleted
-          ? next.deleted ? "role.delete" : "role.undelete"
-          : "role.update";
+      const action = roleAction(current, next);
       // Logged about the parent: caches that follow the change log evict its chain link, which carries its roles.
       this.logChange(change, action, parent, current?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(parent));
       return decodeRole(this.stmt.roleOf.get(id, roleId)!);
@@ -725,12 +650,11 @@ export class SqliteStore implements Store {
       const row = this.requireResource(resource);
       const current = this.policyOf(row);
       const policy = decide({ resource: toResource(row), policy: current });
-      const stored = policy ?? create(PolicySchema, {});
-      const bytes = toBinary(PolicySchema, { ...stored, etag: new Uint8Array(0) });
+      const { bytes, bindingCount } = encodePolicy(policy);
       const change = this.newChange(actor);
-      this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount: stored.bindings.length, ...change });
+      this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount, ...change });
       this.stmt.clearGrants.run(row.id);
-      for (const grant of grantRows(stored.bindings)) this.stmt.insertGrant.run({ ...grant, path: row.path, id: row.id });
+      for (const grant of grantRows(policy?.bindings ?? [])) this.stmt.insertGrant.run({ ...grant, path: row.path, id: row.id });
       const action = policy ? "policy.set" : "policy.delete";
       const place = { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(resource)! };
       this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null, place);
@@ -755,19 +679,8 @@ export class SqliteStore implements Store {
     }
     // Names are unique at any moment: every row of the name since the current resource's creation is about it.
     if (query.currentOnly) where.push("seq >= (SELECT create_seq FROM resources WHERE name = @resource)");
-    const rows = this
-      .prepared(`SELECT seq, time, principal, action, resource, etag_before, etag_after FROM change_log
-        WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`)
-      .all(params) as { seq: number; time: number; principal: string; action: string; resource: string; etag_before: Uint8Array | null; etag_after: Uint8Array | null }[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      timeMs: r.time,
-      principal: r.principal,
-      action: r.action,
-      resource: r.resource,
-      etagBefore: r.etag_before ?? undefined,
-      etagAfter: r.etag_after ?? undefined,
-    }));
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM change_log WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`;
+    return (this.prepared(sql).all(params) as AuditRow[]).map(toAuditRecord);
   }
 
   async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
@@ -789,14 +702,14 @@ export class SqliteStore implements Store {
 
   async createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
     return this.queue.write(() => {
-      if (this.stmt.consumer.get(consumer.name)) throw new StoreError("already_exists", consumer.name, `consumer "${consumer.name}" exists`);
+      if (this.stmt.consumer.get(consumer.name)) throw consumerExists(consumer.name);
       this.stmt.insertConsumer.run({ ...consumer, resourceTypes: JSON.stringify(consumer.resourceTypes), time: timeMs });
       return this.consumerOf(consumer.name);
     });
   }
 
   async listConsumers(): Promise<StoredConsumer[]> {
-    const failures = new Map<string, { resource: string; seq: number; message: string; time: number }[]>();
+    const failures = new Map<string, FailureRow[]>();
     for (const f of this.stmt.failures.all()) failures.set(f.consumer, [...(failures.get(f.consumer) ?? []), f]);
     return this.stmt.consumers.all().map((row) => toConsumer(row, failures.get(row.name) ?? []));
   }
@@ -874,11 +787,7 @@ export class SqliteStore implements Store {
       etagBefore,
       etagAfter,
       change: state,
-      resourceType: place.resourceType,
-      parent: place.parent,
-      previousParent: place.previousParent ?? null,
-      lineage: JSON.stringify(place.lineage),
-      previousLineage: place.previousLineage ? JSON.stringify(place.previousLineage) : null,
+      ...placeColumns(place),
     });
   }
 
@@ -902,15 +811,6 @@ export class SqliteStore implements Store {
     return { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(name)! };
   }
 
-  private denyOf(row: ResourceRow): DenyPolicy {
-    const stored = this.stmt.denyOf.get(row.id);
-    const deny = stored
-      ? decodeDeny(stored.policy, stored.revision, stored.update_time)
-      : create(DenyPolicySchema, { etag: revisionEtag(row.create_seq) });
-    deny.resource = row.name;
-    return deny;
-  }
-
   private policyOf(row: ResourceRow): Policy {
     const stored = this.stmt.policyOf.get(row.id);
     return stored ? decodePolicy(stored.policy, stored.revision, stored.update_time) : emptyPolicy(row.create_seq);
@@ -932,122 +832,6 @@ export class SqliteStore implements Store {
 // Disk full and lock contention reach the domain as plain store errors, from every read and write.
 mapSqliteErrors(SqliteStore.prototype);
 
-/** The first path after every path that starts with `path` ('/' + 1 is '0'). */
-function pathEnd(path: string): string {
-  return `${path.slice(0, -1)}0`;
-}
-
-function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
-  const resource = toResource(row);
-  const policy =
-    row.policy === null ? emptyPolicy(row.create_seq) : decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!);
-  if (row.deny == null) return { resource, policy };
-  const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
-  deny.resource = row.name;
-  return { resource, policy, deny };
-}
-
-function decodeDeny(bytes: Uint8Array, revision: number, updateTime: number): DenyPolicy {
-  const deny = fromBinary(DenyPolicySchema, bytes);
-  deny.etag = revisionEtag(revision);
-  deny.updateTime = timestampFromMs(updateTime);
-  return deny;
-}
-
-/** What a shared policy's row stores: its content, without the name, parent, etag and times its columns hold. */
-function sharedPolicyBytes(policy: SharedPolicy): Uint8Array {
-  const { displayName, description, bindings, denyRules } = policy;
-  return toBinary(SharedPolicySchema, create(SharedPolicySchema, { displayName, description, bindings, denyRules }));
-}
-
-function decodeSharedPolicy(row: SharedPolicyRow): SharedPolicy {
-  const policy = fromBinary(SharedPolicySchema, row.policy);
-  policy.name = row.name;
-  policy.parent = row.parent;
-  policy.etag = revisionEtag(row.revision);
-  policy.createTime = timestampFromMs(row.create_time);
-  policy.updateTime = timestampFromMs(row.update_time);
-  return policy;
-}
-
-function toBinding(row: BindingRow): SharedPolicyBinding {
-  return create(SharedPolicyBindingSchema, {
-    sharedPolicy: row.shared_policy,
-    target: row.target,
-    createTime: timestampFromMs(row.create_time),
-    sequence: BigInt(row.create_seq),
-  });
-}
-
-function decodeRole(row: RoleRow): Role {
-  const role = fromBinary(RoleSchema, row.role);
-  role.etag = revisionEtag(row.revision);
-  role.updateTime = timestampFromMs(row.update_time);
-  return role;
-}
-
-function consumerNotFound(name: string): StoreError {
-  return new StoreError("not_found", name, `no consumer "${name}"`);
-}
-
-function toChangeRecord(row: ChangeRow): ChangeRecord {
-  const record: ChangeRecord = {
-    seq: row.seq,
-    timeMs: row.time,
-    principal: row.principal,
-    action: row.action,
-    resource: row.resource,
-    resourceType: row.resource_type,
-    parent: row.parent,
-    lineage: JSON.parse(row.lineage) as string[],
-  };
-  if (row.previous_parent !== null) record.previousParent = row.previous_parent;
-  if (row.previous_lineage !== null) record.previousLineage = JSON.parse(row.previous_lineage) as string[];
-  if (row.action === "policy.set" && row.change) {
-    const policy = fromBinary(PolicySchema, row.change);
-    policy.etag = row.etag_after ?? new Uint8Array(0);
-    policy.updateTime = timestampFromMs(row.time);
-    record.policy = policy;
-  } else if (row.action === "denyPolicy.set" && row.change) {
-    const deny = fromBinary(DenyPolicySchema, row.change);
-    deny.resource = row.resource;
-    deny.etag = row.etag_after ?? new Uint8Array(0);
-    deny.updateTime = timestampFromMs(row.time);
-    record.denyPolicy = deny;
-  } else if ((row.action === "sharedPolicy.create" || row.action === "sharedPolicy.update") && row.change) {
-    const shared = fromBinary(SharedPolicySchema, row.change);
-    shared.name = row.resource;
-    shared.parent = row.parent;
-    shared.etag = row.etag_after ?? new Uint8Array(0);
-    shared.updateTime = timestampFromMs(row.time);
-    record.sharedPolicy = shared;
-  } else if (row.action.startsWith("sharedPolicyBinding.") && row.change) {
-    record.sharedPolicyBinding = fromBinary(SharedPolicyBindingSchema, row.change);
-  } else if (row.action.startsWith("role.") && row.change) {
-    const role = fromBinary(RoleSchema, row.change);
-    role.etag = row.etag_after ?? new Uint8Array(0);
-    role.updateTime = timestampFromMs(row.time);
-    record.role = role;
-  }
-  return record;
-}
-
-function toConsumer(
-  row: ConsumerRow,
-  failures: readonly { resource: string; seq: number; message: string; time: number }[],
-): StoredConsumer {
-  return {
-    name: row.name,
-    displayName: row.display_name,
-    subtree: row.subtree,
-    resourceTypes: JSON.parse(row.resource_types) as string[],
-    acknowledgedSeq: row.acknowledged_seq,
-    ...(row.acknowledge_time === null ? {} : { acknowledgeTimeMs: row.acknowledge_time }),
-    createTimeMs: row.create_time,
-    failures: failures.map((f) => ({ resource: f.resource, seq: f.seq, message: f.message, timeMs: f.time })),
-  };
-}
-
 function sizeOf(file: string): number {
   try {
     return statSync(file).size;
@@ -1055,29 +839,3 @@ function sizeOf(file: string): number {
     return 0;
   }
 }
-
-function emptyPolicy(createSeq: number): Policy {
-  return create(PolicySchema, { version: 1, etag: revisionEtag(createSeq), syncStatus: SyncStatus.SUCCESS });
-}
-
-function decodePolicy(bytes: Uint8Array, revision: number, updateTime: number): Policy {
-  const policy = fromBinary(PolicySchema, bytes);
-  policy.etag = revisionEtag(revision);
-  policy.updateTime = timestampFromMs(updateTime);
-  // The status with nothing to deliver; the domain overlays the computed one (domain/sync-status.ts).
-  policy.syncStatus = SyncStatus.SUCCESS;
-  return policy;
-}
-
-function toResource(row: ResourceRow): Resource {
-  return create(ResourceSchema, {
-    name: row.name,
-    parent: row.parent ?? "",
-    type: row.type,
-    displayName: row.display_name,
-    etag: resourceEtag(row.revision),
-    createTime: timestampFromMs(row.create_time),
-    updateTime: timestampFromMs(row.update_time),
-  });
-}
-

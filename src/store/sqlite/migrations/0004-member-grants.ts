@@ -6,6 +6,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type Sqlite from "better-sqlite3";
 import { PolicySchema } from "../../../../gen/policy/v1/policy_pb.js";
+import { grantRows } from "../../rows.js";
 
 export const sql = `
 CREATE TABLE member_grants (
@@ -20,21 +21,6 @@ CREATE TRIGGER member_grants_follow_moves AFTER UPDATE OF path ON resources BEGI
   UPDATE member_grants SET path = NEW.path WHERE resource_id = NEW.id;
 END;
 `;
-
-/** The rows of one policy: each (member, role) pair once, whatever the conditions. */
-export function grantRows(bindings: readonly { role: string; members: readonly string[] }[]): { member: string; role: string }[] {
-  const seen = new Set<string>();
-  const rows: { member: string; role: string }[] = [];
-  for (const { role, members } of bindings) {
-    for (const member of members) {
-      const key = `${member}\u0000${role}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      rows.push({ member, role });
-    }
-  }
-  return rows;
-}
 
 /** Indexes the policies stored before this migration (their bindings are protobuf bytes SQL cannot read). */
 export function backfill(db: Sqlite.Database): void {

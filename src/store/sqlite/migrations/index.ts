@@ -1,13 +1,15 @@
 // Numbered migrations, applied in order at start; each runs once, in its own transaction. Append, never edit.
+// PostgreSQL's (../../postgres/migrations/) have the same versions and tables: add each to both.
 // `run`, when a migration has one, runs after its SQL in the same transaction (what SQL alone cannot do).
 import type Sqlite from "better-sqlite3";
+import type { Migration } from "../../migrations.js";
 import { sql as initial } from "./0001-initial.js";
 import { sql as watch } from "./0002-watch.js";
 import { sql as denyAndRoles } from "./0003-deny-and-roles.js";
 import { backfill as backfillMemberGrants, sql as memberGrants } from "./0004-member-grants.js";
 import { sql as sharedPolicies } from "./0005-shared-policies.js";
 
-export const migrations: readonly { version: number; name: string; sql: string; run?: (db: Sqlite.Database) => void }[] = [
+export const migrations: readonly Migration<Sqlite.Database, void>[] = [
   { version: 1, name: "initial", sql: initial },
   { version: 2, name: "watch", sql: watch },
   { version: 3, name: "deny-and-roles", sql: denyAndRoles },

@@ -1,0 +1,123 @@
+// Copies a SQLite database into an empty PostgreSQL database, in one transaction under the write lock, and verifies
+// it: row counts per table and every etag. Used by `npm run migrate-store` and the PostgreSQL benchmark.
+import type Sqlite from "better-sqlite3";
+import type pg from "pg";
+import { resourceEtag, revisionEtag } from "../etag.js";
+import { WRITE_LOCK, migrate } from "./database.js";
+import { migrations } from "./migrations/index.js";
+
+const BATCH = 1000;
+
+/** Columns copied per table, in an order that keeps foreign keys satisfied (parents before children). */
+export const TABLES = [
+  {
+    name: "resources",
+    columns: ["id", "name", "parent_id", "path", "type", "display_name", "create_seq", "revision", "create_time", "update_time", "has_bindings"],
+    select: "SELECT id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time, has_bindings FROM resources ORDER BY length(path), id",
+  },
+  {
+    name: "policies",
+    columns: ["resource_id", "policy", "binding_count", "revision", "update_time"],
+    select: "SELECT resource_id, policy, binding_count, revision, update_time FROM policies ORDER BY resource_id",
+  },
+  {
+    name: "deny_policies",
+    columns: ["resource_id", "policy", "rule_count", "revision", "update_time"],
+    select: "SELECT resource_id, policy, rule_count, revision, update_time FROM deny_policies ORDER BY resource_id",
+  },
+  {
+    name: "custom_roles",
+    columns: ["parent_id", "role_id", "role", "revision", "update_time"],
+    select: "SELECT parent_id, role_id, role, revision, update_time FROM custom_roles ORDER BY parent_id, role_id",
+  },
+  {
+    name: "change_log",
+    columns: ["seq", "time", "principal", "action", "resource", "etag_before", "etag_after", "change", "resource_type", "parent", "previous_parent", "lineage", "previous_lineage"],
+    select: "SELECT seq, time, principal, action, resource, etag_before, etag_after, change, resource_type, parent, previous_parent, lineage, previous_lineage FROM change_log ORDER BY seq",
+  },
+  {
+    name: "consumers",
+    columns: ["name", "display_name", "subtree", "resource_types", "acknowledged_seq", "acknowledge_time", "create_time"],
+    select: "SELECT name, display_name, subtree, resource_types, acknowledged_seq, acknowledge_time, create_time FROM consumers ORDER BY name",
+  },
+  {
+    name: "consumer_failures",
+    columns: ["consumer", "resource", "seq", "message", "time"],
+    select: "SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource",
+  },
+  { name: "secrets", columns: ["name", "value"], select: "SELECT name, value FROM secrets ORDER BY name" },
+] as const;
+
+/** What every etag is made from: each resource's revision and its policy's (or its creation's, without one). */
+const ETAG_SOURCES = `SELECT r.name, r.revision, COALESCE(p.revision, r.create_seq) AS policy_revision
+  FROM resources r LEFT JOIN policies p ON p.resource_id = r.id`;
+
+/**
+ * Copies `source` into the database of `pool` (migrated first) and verifies the copy; refuses a database that holds
+ * any resource or change. Returns the rows copied per table.
+ */
+export async function copySqliteToPostgres(source: Sqlite.Database, pool: pg.Pool): Promise<Record<string, number>> {
+  const version = source.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").pluck().get() as number;
+  // The two stores number their migrations alike (same version, same tables): the copy needs the newest schema.
+  if (version !== migrations.at(-1)!.version) {
+    throw new Error(`the SQLite database has schema version ${version}; start this server version on it once, then copy`);
+  }
+  await migrate(pool);
+  const counts: Record<string, number> = {};
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
+    const { rows } = await client.query<{ used: boolean }>(
+      "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM change_log) OR EXISTS (SELECT 1 FROM consumers) AS used",
+    );
+    if (rows[0]!.used) throw new Error("the target database already holds data; give an empty database");
+    // The page-token key comes along, so page tokens handed out before the move stay valid.
+    await client.query("DELETE FROM secrets");
+    for (const table of TABLES) counts[table.name] = await copyTable(source, client, table);
+    await client.query("COMMIT");
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+  await verify(source, pool);
+  return counts;
+}
+
+async function copyTable(source: Sqlite.Database, client: pg.PoolClient, table: (typeof TABLES)[number]): Promise<number> {
+  let batch: unknown[][] = [];
+  let copied = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const values = batch.flat();
+    const width = table.columns.length;
+    const tuples = batch.map((_, row) => `(${table.columns.map((_, col) => `$${row * width + col + 1}`).join(", ")})`);
+    await client.query(`INSERT INTO ${table.name} (${table.columns.join(", ")}) VALUES ${tuples.join(", ")}`, values);
+    copied += batch.length;
+    batch = [];
+  };
+  for (const row of source.prepare(table.select).raw().iterate() as IterableIterator<unknown[]>) {
+    // SQLite's 0/1 flags are valid PostgreSQL booleans as text; BLOBs arrive as Buffers, which are sent as bytea.
+    batch.push(row);
+    if (batch.length === BATCH) await flush();
+  }
+  await flush();
+  return copied;
+}
+
+/** Counts per table and the etags of every resource and policy, read back from PostgreSQL after the commit. */
+async function verify(source: Sqlite.Database, pool: pg.Pool): Promise<void> {
+  for (const table of TABLES) {
+    const expected = source.prepare(`SELECT COUNT(*) FROM ${table.name}`).pluck().get() as number;
+    const { rows } = await pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${table.name}`);
+    if (rows[0]!.n !== expected) throw new Error(`verification failed: ${table.name} has ${rows[0]!.n} rows, expected ${expected}`);
+  }
+  type EtagRow = { name: string; revision: number; policy_revision: number };
+  const etags = (row: EtagRow) => `${resourceEtag(row.revision)} ${Buffer.from(revisionEtag(row.policy_revision)).toString("hex")}`;
+  const copied = new Map((await pool.query<EtagRow>(ETAG_SOURCES)).rows.map((row) => [row.name, etags(row)]));
+  for (const row of source.prepare(ETAG_SOURCES).iterate() as IterableIterator<EtagRow>) {
+    if (copied.get(row.name) !== etags(row)) throw new Error(`verification failed: the etags of ${row.name} differ`);
+  }
+}

@@ -1,0 +1,799 @@
+// The store for several replicas: PostgreSQL through node-postgres (measured faster than postgres.js here: see
+// docs/operations.md). The same tables and contract as sqlite/; writes go through the group-commit queue
+// (write-queue.ts), which serialises them under one advisory lock and numbers the change log in commit order.
+// Reads are single statements outside any transaction: each sees every commit that finished before it began.
+import { toBinary } from "@bufbuild/protobuf";
+import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
+import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
+import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
+import type { Role } from "../../../gen/policy/v1/role_pb.js";
+import type pg from "pg";
+import { revisionEtag } from "../etag.js";
+import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
+import {
+  AUDIT_COLUMNS,
+  CHANGE_COLUMNS,
+  DENY_COLUMNS,
+  FROM_RESOURCES,
+  JOIN_DENY,
+  POLICY_COLUMNS,
+  RESOURCE_COLUMNS,
+  decodePolicy,
+  deletedPlaces,
+  decodeRole,
+  encodeDeny,
+  encodePolicy,
+  encodeRole,
+  pathEnd,
+  placeColumns,
+  roleAction,
+  toAuditRecord,
+  toChangeRecord,
+  toConsumer,
+  toDenyPolicy,
+  toResource,
+  toStoredPolicy,
+  type AuditRow,
+  type ChangePlace,
+  type ChangeRow,
+  type ConsumerRow,
+  type FailureRow,
+  type PolicyRow,
+  type ResourcePolicyRow,
+  type ResourceRow,
+  type RoleRow,
+} from "../rows.js";
+import type {
+  Acknowledgement,
+  Actor,
+  AuditQuery,
+  AuditRecord,
+  ChangeRecord,
+  ChangesSince,
+  HierarchyReader,
+  ListedPolicy,
+  NewConsumer,
+  NewResource,
+  PolicyQuery,
+  ResourceChanges,
+  ResourceQuery,
+  Retention,
+  Store,
+  StoreStats,
+  StoredConsumer,
+  StoredPolicy,
+} from "../store.js";
+import { createPool, guarded, migrate, type PoolOptions } from "./database.js";
+import { PgWriteQueue, type WriteTx } from "./write-queue.js";
+
+/** Where a resource is in the hierarchy, as a write reads it for its change-log row. */
+interface PlaceRow {
+  type: string;
+  parent: string | null;
+  /** The resource and its ancestors' names, from it up to its root. */
+  lineage: string[];
+}
+
+/** A resource as a write reads it: with its policy, whether it has children, and its lineage. */
+interface WriteRow extends ResourcePolicyRow, PlaceRow {
+  has_children: boolean;
+}
+
+/** A chain link's row: a root's custom roles come as arrays (one element per role, by role id), null without any. */
+interface ChainRow extends ResourcePolicyRow {
+  roles: Uint8Array[] | null;
+  role_revisions: number[] | null;
+  role_update_times: number[] | null;
+}
+
+/** The ids on a resource's path ('/1/5/17/' -> {1,5,17}): its lineage by primary key, O(depth). */
+const LINEAGE_IDS = `SELECT unnest(string_to_array(trim(BOTH '/' FROM path), '/'))::bigint FROM resources WHERE name = $1`;
+
+/** The names on `path` (a qualified column), from its end up to its root, as text[]: a lineage, O(depth). */
+const lineageOf = (path: string) => `(SELECT array_agg(a.name ORDER BY length(a.path) DESC) FROM resources a
+  WHERE a.id = ANY (string_to_array(trim(BOTH '/' FROM ${path}), '/')::bigint[]))`;
+
+/**
+ * A root's custom roles in its chain link (the same statement, so a chain read stays one round trip); none below the
+ * root, where roles are not defined.
+ */
+const JOIN_ROLES = `LEFT JOIN LATERAL (SELECT array_agg(cr.role ORDER BY cr.role_id) AS roles,
+    array_agg(cr.revision ORDER BY cr.role_id) AS role_revisions,
+    array_agg(cr.update_time ORDER BY cr.role_id) AS role_update_times
+  FROM custom_roles cr WHERE cr.parent_id = r.id AND r.parent_id IS NULL) cr ON true`;
+const CHAIN_COLUMNS = `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}, cr.roles, cr.role_revisions, cr.role_update_times`;
+const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} ${JOIN_ROLES}`;
+
+const SQL = {
+  resourceByName: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = $1`,
+  chainLinkByName: `SELECT ${CHAIN_COLUMNS} ${FROM_CHAIN} WHERE r.name = $1`,
+  forWriteMany: `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${lineageOf("r.path")} AS lineage,
+      EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
+    ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id WHERE r.name = ANY($1::text[])`,
+  forWrite: `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${lineageOf("r.path")} AS lineage,
+      EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
+    ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id WHERE r.name = $1`,
+  ancestry: `SELECT ${CHAIN_COLUMNS} ${FROM_CHAIN} WHERE r.id IN (${LINEAGE_IDS}) ORDER BY length(r.path) DESC`,
+  lineage: `SELECT r.name, EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
+    FROM resources r WHERE r.id IN (${LINEAGE_IDS}) ORDER BY length(r.path) DESC`,
+  /** Whether the name is taken, and the parent's id, path and lineage (none for "" or a missing parent). */
+  createCheck: `SELECT EXISTS (SELECT 1 FROM resources WHERE name = $1) AS taken, p.id, p.path, ${lineageOf("p.path")} AS lineage
+    FROM (SELECT 1) one LEFT JOIN resources p ON p.name = $2`,
+  idAndPath: `SELECT t.id, t.path, ${lineageOf("t.path")} AS lineage FROM resources t WHERE t.name = $1`,
+  subtree: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.path >= $1 AND r.path < $2
+    ORDER BY length(r.path) DESC, r.name`,
+  /** A resource with its deny policy's row (null columns without one). */
+  denyByName: `SELECT r.name, r.create_seq, dp.policy, dp.revision, dp.update_time
+    FROM resources r LEFT JOIN deny_policies dp ON dp.resource_id = r.id WHERE r.name = $1`,
+  denyForWrite: `SELECT r.id, r.name, r.type, p.name AS parent, r.create_seq, ${lineageOf("r.path")} AS lineage,
+      dp.policy, dp.revision, dp.update_time
+    ${FROM_RESOURCES} LEFT JOIN deny_policies dp ON dp.resource_id = r.id WHERE r.name = $1`,
+  /** A resource's roles, by role id; one row of nulls when it has none, no row when it does not exist. */
+  rolesOf: `SELECT cr.role, cr.revision, cr.update_time
+    FROM resources r LEFT JOIN custom_roles cr ON cr.parent_id = r.id WHERE r.name = $1 ORDER BY cr.role_id`,
+  roleForWrite: `SELECT r.id, r.type, p.name AS parent, ${lineageOf("r.path")} AS lineage, cr.role, cr.revision, cr.update_time
+    ${FROM_RESOURCES} LEFT JOIN custom_roles cr ON cr.parent_id = r.id AND cr.role_id = $2 WHERE r.name = $1`,
+  latestSeq: `SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log`,
+  oldestSeq: `SELECT COALESCE(MIN(seq), 0) AS seq FROM change_log`,
+  changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  readChanges: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  // Both keep the newest row: the next write numbers its row after it (sequences never restart).
+  pruneBefore: `WITH d AS (DELETE FROM change_log WHERE time < $1 AND seq < (SELECT MAX(seq) FROM change_log) RETURNING 1)
+    SELECT count(*) AS n FROM d`,
+  pruneKeeping: `WITH d AS (DELETE FROM change_log WHERE seq <= (SELECT MAX(seq) FROM change_log) - $1 RETURNING 1)
+    SELECT count(*) AS n FROM d`,
+  insertConsumer: `INSERT INTO consumers (name, display_name, subtree, resource_types, create_time)
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING RETURNING name`,
+  consumers: `SELECT * FROM consumers ORDER BY name`,
+  consumer: `SELECT * FROM consumers WHERE name = $1`,
+  failures: `SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource`,
+  failuresOf: `SELECT resource, seq, message, time FROM consumer_failures WHERE consumer = $1 ORDER BY resource`,
+  deleteConsumer: `DELETE FROM consumers WHERE name = $1 RETURNING name`,
+  acknowledge: `UPDATE consumers SET acknowledged_seq = GREATEST(acknowledged_seq, $2), acknowledge_time = $3
+    WHERE name = $1 RETURNING name`,
+  upsertFailures: `INSERT INTO consumer_failures (consumer, resource, seq, message, time)
+    SELECT $1, f.resource, f.seq, f.message, $5 FROM unnest($2::text[], $3::bigint[], $4::text[]) AS f(resource, seq, message)
+    ON CONFLICT (consumer, resource) DO UPDATE SET seq = excluded.seq, message = excluded.message, time = excluded.time`,
+  resolveFailures: `DELETE FROM consumer_failures WHERE consumer = $1 AND resource = ANY($2::text[])`,
+  secret: `SELECT value FROM secrets WHERE name = $1`,
+} as const;
+
+const LOG_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after, change,
+  resource_type, parent, previous_parent, lineage, previous_lineage`;
+/** The types of LOG_COLUMNS, for rows sent as arrays. */
+const LOG_TYPES = ["bigint", "bigint", "text", "text", "text", "bytea", "bytea", "bytea", "text", "text", "text", "text", "text"];
+
+/** Inserts one change-log row; $1-$13 are LOG_COLUMNS (logValues). */
+const LOG_ONE = `INSERT INTO change_log (${LOG_COLUMNS}) VALUES (${LOG_TYPES.map((_, i) => `$${i + 1}`).join(", ")})`;
+
+/** Inserts change-log rows whose columns are the array parameters from $`first` on (one element per row). */
+const logRows = (first: number) =>
+  `INSERT INTO change_log (${LOG_COLUMNS}) SELECT * FROM unnest(${LOG_TYPES.map((type, i) => `$${first + i}::${type}[]`).join(", ")})`;
+
+const WRITE = {
+  // Each write is one statement: the row change and its change-log row, so a write costs one round trip after its read.
+  createResource: `WITH ins AS (
+      INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
+      VALUES ($14, $5, $15, $16, $17, $18, $1, $1, $2, $2))
+    ${LOG_ONE}`,
+  // A move re-roots the subtree (the resource included) in the same UPDATE that changes the resource itself.
+  updateResource: `WITH upd AS (
+      UPDATE resources SET
+        path = CASE WHEN $17::text IS NULL THEN path ELSE $17 || substr(path, length($16) + 1) END,
+        parent_id = CASE WHEN id = $14 THEN $15 ELSE parent_id END,
+        display_name = CASE WHEN id = $14 THEN $18 ELSE display_name END,
+        revision = CASE WHEN id = $14 THEN $1 ELSE revision END,
+        update_time = CASE WHEN id = $14 THEN $2 ELSE update_time END
+      WHERE id = $14 OR ($17::text IS NOT NULL AND path >= $16 AND path < $19))
+    ${LOG_ONE}`,
+  deleteResources: `WITH del AS (DELETE FROM resources WHERE id = ANY($1::bigint[])) ${logRows(2)}`,
+  upsertDeny: `WITH up AS (
+      INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time) VALUES ($14, $15, $16, $1, $2)
+      ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, rule_count = excluded.rule_count,
+        revision = excluded.revision, update_time = excluded.update_time)
+    ${LOG_ONE}`,
+  upsertRole: `WITH up AS (
+      INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES ($14, $15, $16, $1, $2)
+      ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
+        update_time = excluded.update_time)
+    ${LOG_ONE}`,
+} as const;
+
+/** The policy rows and change-log rows of a batch's policy writes, in one statement (arrays, one element per row). */
+const FLUSH_POLICIES = `WITH pol AS (
+    INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
+    SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::integer[], $4::bigint[], $5::bigint[])
+    ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
+      revision = excluded.revision, update_time = excluded.update_time),
+  flag AS (
+    UPDATE resources r SET has_bindings = u.bindings > 0 FROM unnest($1::bigint[], $3::integer[]) AS u(id, bindings)
+    WHERE r.id = u.id AND r.has_bindings <> (u.bindings > 0))
+  ${logRows(6)}`;
+
+/** Rows of values as columns: the arrays that unnest() turns back into the rows. */
+function columns(rows: unknown[][], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, i) => rows.map((row) => row[i]));
+}
+
+/** A transaction's pending policy writes: rows as the batch left them, the last row per resource, change-log rows. */
+interface PolicyBatch {
+  rows: Map<string, WriteRow>;
+  upserts: Map<number, unknown[]>;
+  logs: unknown[][];
+}
+
+function policyBatch(tx: WriteTx): PolicyBatch {
+  let batch = tx.local.get("policies") as PolicyBatch | undefined;
+  if (!batch) {
+    batch = { rows: new Map(), upserts: new Map(), logs: [] };
+    tx.local.set("policies", batch);
+  }
+  return batch;
+}
+
+/** Writes the batch's pending policy rows; afterwards the batch reads from the database again (resource writes). */
+async function flushPolicies(tx: WriteTx): Promise<void> {
+  const batch = policyBatch(tx);
+  if (batch.logs.length > 0) {
+    await tx.query(FLUSH_POLICIES, [...columns([...batch.upserts.values()], 5), ...columns(batch.logs, LOG_TYPES.length)], "flush_policies");
+  }
+  tx.local.delete("policies");
+}
+
+export interface PostgresStoreOptions extends PoolOptions {}
+
+export class PostgresStore implements Store {
+  writtenSequence = 0;
+  private readonly queue: PgWriteQueue;
+  private tokenKey: Uint8Array | undefined;
+  /** The changesSince query in flight, and the one that will start when it ends, shared by who asks meanwhile. */
+  private lookRunning: Promise<void> | undefined;
+  private lookQueued: { args: string; changes: Promise<ChangesSince> } | undefined;
+  private readonly latency = { count: 0, seconds: 0 };
+  private size: { at: number; bytes: Promise<number | undefined> } | undefined;
+
+  private constructor(private readonly pool: pg.Pool) {
+    this.queue = new PgWriteQueue(
+      pool,
+      (lastSeq) => {
+        this.writtenSequence = Math.max(this.writtenSequence, lastSeq);
+      },
+      (seconds) => this.timed(seconds),
+      (tx, names) => this.prefetchPolicies(tx, names),
+    );
+  }
+
+  /** Connects, migrates (once across replicas) and reads the newest sequence. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const pool = createPool(options);
+    try {
+      await migrate(pool);
+      const store = new PostgresStore(pool);
+      store.writtenSequence = await store.latestSequence();
+      return store;
+    } catch (e) {
+      await pool.end();
+      throw e;
+    }
+  }
+
+  /** Rows of one statement on any pooled connection; its time counts toward the query latency in stats(). */
+  private async rows<R extends object>(text: string, values: unknown[], name?: string): Promise<R[]> {
+    const started = performance.now();
+    try {
+      return (await guarded(() => this.pool.query<R>({ text, values, name }))).rows;
+    } finally {
+      this.timed((performance.now() - started) / 1000);
+    }
+  }
+
+  private timed(seconds: number): void {
+    this.latency.count++;
+    this.latency.seconds += seconds;
+  }
+
+  async latestSequence(): Promise<number> {
+    const [row] = await this.rows<{ seq: number }>(SQL.latestSeq, [], "latest_seq");
+    return Math.max(this.writtenSequence, row!.seq);
+  }
+
+  /**
+   * One query, on the change log's primary key. Callers that arrive while a query runs share the next one, which
+   * starts after they arrived, so none of them can miss a commit acknowledged before it asked: at most one query is
+   * in flight per store, whatever the read rate.
+   */
+  changesSince(afterSeq: number, limit: number): Promise<ChangesSince> {
+    const args = `${afterSeq} ${limit}`;
+    if (!this.lookRunning) return this.startLook(afterSeq, limit);
+    if (this.lookQueued?.args === args) return this.lookQueued.changes;
+    const queued = {
+      args,
+      changes: this.lookRunning.then(() => {
+        // Starting now: whoever asks from here on waits for the look after this one.
+        if (this.lookQueued === queued) this.lookQueued = undefined;
+        return this.startLook(afterSeq, limit);
+      }),
+    };
+    this.lookQueued = queued;
+    return queued.changes;
+  }
+
+  private startLook(afterSeq: number, limit: number): Promise<ChangesSince> {
+    const changes = this.queryChanges(afterSeq, limit);
+    const running = changes.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lookRunning = running;
+    void running.then(() => {
+      if (this.lookRunning === running) this.lookRunning = undefined;
+    });
+    return changes;
+  }
+
+  private async queryChanges(afterSeq: number, limit: number): Promise<ChangesSince> {
+    const rows = await this.rows<{ seq: number; resource: string }>(SQL.changedAfter, [afterSeq, limit + 1], "changed_after");
+    // More than the limit, or retention removed rows after afterSeq (committed rows have no gaps): what changed in
+    // them is unknown.
+    if (rows.length > limit || afterSeq + 1 < (rows[0]?.seq ?? 0)) return { latest: await this.latestSequence(), changed: "many" };
+    return { latest: Math.max(afterSeq, rows.at(-1)?.seq ?? 0), changed: rows.map((row) => row.resource) };
+  }
+
+  async getResource(name: string): Promise<Resource | undefined> {
+    const [row] = await this.rows<ResourceRow>(SQL.resourceByName, [name], "resource_by_name");
+    return row && toResource(row);
+  }
+
+  async listResources(query: ResourceQuery): Promise<Resource[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    if (query.parent !== undefined) where.push(`r.parent_id = (SELECT id FROM resources WHERE name = ${param(query.parent)})`);
+    if (query.type !== undefined) where.push(`r.type = ${param(query.type)}`);
+    if (query.afterName !== undefined) where.push(`r.name > ${param(query.afterName)}`);
+    const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES}
+      ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.name LIMIT ${param(query.limit)}`;
+    return (await this.rows<ResourceRow>(sql, values)).map(toResource);
+  }
+
+  async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
+    return this.queue.write(async (tx) => {
+      await flushPolicies(tx);
+      const [check] = await tx.query<{ taken: boolean; id: number | null; path: string | null; lineage: string[] | null }>(
+        SQL.createCheck,
+        [resource.name, resource.parent],
+        "create_check",
+      );
+      if (check!.taken) throw resourceExists(resource.name);
+      if (resource.parent !== "" && check!.id === null) throw resourceNotFound(resource.parent);
+      const id = tx.nextResourceId();
+      const seq = tx.nextSeq();
+      const time = Date.now();
+      const row: ResourceRow = {
+        id,
+        name: resource.name,
+        path: `${check!.path ?? "/"}${id}/`,
+        parent: resource.parent === "" ? null : resource.parent,
+        type: resource.type,
+        display_name: resource.displayName,
+        create_seq: seq,
+        revision: seq,
+        create_time: time,
+        update_time: time,
+      };
+      const created = toResource(row);
+      const place = { resourceType: resource.type, parent: resource.parent, lineage: [resource.name, ...(check!.lineage ?? [])] };
+      await tx.query(
+        WRITE.createResource,
+        [...logValues(seq, time, actor, "resource.create", resource.name, null, revisionEtag(seq), toBinary(ResourceSchema, created), place),
+          id, check!.id, row.path, row.type, row.display_name],
+        "create_resource",
+      );
+      return created;
+    });
+  }
+
+  async updateResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
+    actor: Actor,
+  ): Promise<Resource> {
+    return this.queue.write(async (tx) => {
+      await flushPolicies(tx);
+      const current = await this.readForWrite(tx, name);
+      const changes = await decideWithPrefetch(tx, current, (hierarchy) => decide(toResource(current), hierarchy));
+      const currentParent = current.parent ?? "";
+      const parent = changes.parent ?? currentParent;
+      let parentId: number | null = null;
+      let parentLineage: readonly string[] = [];
+      let newPath: string | null = null;
+      if (parent !== "") {
+        const [target] = await tx.query<{ id: number; path: string; lineage: string[] }>(SQL.idAndPath, [parent], "id_and_path");
+        if (!target) throw resourceNotFound(parent);
+        parentId = target.id;
+        parentLineage = target.lineage;
+        if (parent !== currentParent) newPath = `${target.path}${current.id}/`;
+      } else if (currentParent !== "") {
+        newPath = `/${current.id}/`;
+      }
+      // A move records the parent and lineage before it too.
+      const place: ChangePlace =
+        newPath === null
+          ? placeOf(current)
+          : { ...placeOf(current), parent, lineage: [name, ...parentLineage], previousParent: currentParent, previousLineage: current.lineage };
+      const seq = tx.nextSeq();
+      const time = Date.now();
+      const updated = toResource({
+        ...current,
+        parent: parent === "" ? null : parent,
+        display_name: changes.displayName ?? current.display_name,
+        revision: seq,
+        update_time: time,
+      });
+      await tx.query(
+        WRITE.updateResource,
+        [...logValues(seq, time, actor, "resource.update", name, revisionEtag(current.revision), revisionEtag(seq),
+          toBinary(ResourceSchema, updated), place),
+          current.id, parentId, current.path, newPath, updated.displayName, pathEnd(current.path)],
+        "update_resource",
+      );
+      return updated;
+    });
+  }
+
+  async deleteResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean },
+    actor: Actor,
+  ): Promise<string[]> {
+    return this.queue.write(async (tx) => {
+      await flushPolicies(tx);
+      const current = await this.readForWrite(tx, name);
+      const { cascade } = await decideWithPrefetch(tx, current, (hierarchy) => decide(toResource(current), hierarchy));
+      const doomed = cascade && current.has_children
+        ? await tx.query<ResourceRow>(SQL.subtree, [current.path, pathEnd(current.path)], "subtree")
+        : [current];
+      const places = deletedPlaces(doomed, current.lineage);
+      const first = tx.nextSeq(doomed.length);
+      const time = Date.now();
+      const logs = doomed.map((row, i) =>
+        logValues(first + i, time, actor, "resource.delete", row.name, revisionEtag(row.revision), null, null, places[i]!),
+      );
+      await tx.query(WRITE.deleteResources, [doomed.map((row) => row.id), ...columns(logs, LOG_TYPES.length)], "delete_resources");
+      return doomed.map((row) => row.name);
+    });
+  }
+
+  async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
+    const [row] = await this.rows<ChainRow>(SQL.chainLinkByName, [resource], "chain_link_by_name");
+    return row && toChainLink(row);
+  }
+
+  async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
+    const rows = await this.rows<ChainRow>(SQL.ancestry, [resource], "ancestry");
+    return rows.length === 0 ? undefined : rows.map(toChainLink);
+  }
+
+  async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
+    const [row] = await this.rows<DenyRow>(SQL.denyByName, [resource], "deny_by_name");
+    return row && toDenyPolicy(row.name, row.create_seq, storedDeny(row));
+  }
+
+  async updateDenyPolicy(
+    resource: string,
+    decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+    actor: Actor,
+  ): Promise<DenyPolicy> {
+    // Not in the policy batch, and no flush of it: a deny write reads and writes none of the rows it holds back.
+    return this.queue.write(async (tx) => {
+      const [row] = await tx.query<DenyRow & PlaceRow & { id: number }>(SQL.denyForWrite, [resource], "deny_for_write");
+      if (!row) throw resourceNotFound(resource);
+      const current = toDenyPolicy(row.name, row.create_seq, storedDeny(row));
+      const next = decide(current);
+      const { bytes, ruleCount } = encodeDeny(next);
+      const seq = tx.nextSeq();
+      const time = Date.now();
+      const action = next ? "denyPolicy.set" : "denyPolicy.delete";
+      await tx.query(
+        WRITE.upsertDeny,
+        [...logValues(seq, time, actor, action, resource, current.etag, revisionEtag(seq), next ? bytes : null, placeOf(row)),
+          row.id, bufferOf(bytes), ruleCount],
+        "upsert_deny",
+      );
+      return toDenyPolicy(resource, row.create_seq, { policy: bytes, revision: seq, update_time: time });
+    });
+  }
+
+  async listRoles(parent: string): Promise<Role[] | undefined> {
+    const rows = await this.rows<Nullable<RoleRow>>(SQL.rolesOf, [parent], "roles_of");
+    if (rows.length === 0) return undefined;
+    return rows.flatMap((row) => (row.role === null ? [] : [decodeRole(row as RoleRow)]));
+  }
+
+  async updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role> {
+    return this.queue.write(async (tx) => {
+      const [row] = await tx.query<Nullable<RoleRow> & PlaceRow & { id: number }>(SQL.roleForWrite, [parent, roleId], "role_for_write");
+      if (!row) throw resourceNotFound(parent);
+      const current = row.role === null ? undefined : decodeRole(row as RoleRow);
+      const next = decide(current);
+      const bytes = encodeRole(next);
+      const seq = tx.nextSeq();
+      const time = Date.now();
+      // Logged about the parent: caches that follow the change log evict its chain link, which carries its roles.
+      await tx.query(
+        WRITE.upsertRole,
+        [...logValues(seq, time, actor, roleAction(current, next), parent, current?.etag ?? null, revisionEtag(seq), bytes, placeOf(row)),
+          row.id, roleId, bufferOf(bytes)],
+        "upsert_role",
+      );
+      return decodeRole({ role: bytes, revision: seq, update_time: time });
+    });
+  }
+
+  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    // r.has_bindings selects the partial index of exactly the rows listed: a page costs O(page size).
+    const where = [`r.type = ${param(query.type)}`, "r.has_bindings"];
+    if (query.afterCursor !== undefined) where.push(`r.path > ${param(query.afterCursor)}`);
+    if (query.beneath !== undefined) {
+      const [row] = await this.rows<ResourceRow>(SQL.resourceByName, [query.beneath], "resource_by_name");
+      if (!row) return [];
+      where.push(`r.path > ${param(row.path)} AND r.path < ${param(pathEnd(row.path))}`);
+    }
+    const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
+      JOIN policies pol ON pol.resource_id = r.id
+      WHERE ${where.join(" AND ")} ORDER BY r.path LIMIT ${param(query.limit)}`;
+    return (await this.rows<ResourcePolicyRow>(sql, values)).map((row) => ({ ...toStoredPolicy(row), cursor: row.path }));
+  }
+
+  /**
+   * Policy writes are batched inside their transaction: the batch's resources are read in one statement before any
+   * write runs (prefetchPolicies), each write decides against the state the writes before it in the batch left
+   * (PolicyBatch.rows), and the rows are written with their change-log rows in one statement before COMMIT
+   * (flushPolicies) — so N policy writes cost four round trips, not 2N + 2, on the one connection that holds the
+   * write lock. A resource write flushes them first, since it may depend on them (a delete cascades to policies).
+   */
+  async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
+    return this.queue.write(async (tx) => {
+      const batch = policyBatch(tx);
+      let row = batch.rows.get(resource);
+      if (!row) {
+        row = await this.readForWrite(tx, resource);
+        batch.rows.set(resource, row);
+      }
+      const current = toStoredPolicy(row);
+      const policy = decide(current);
+      const { bytes, bindingCount } = encodePolicy(policy);
+      const seq = tx.nextSeq();
+      const time = Date.now();
+      const action = policy ? "policy.set" : "policy.delete";
+      if (batch.upserts.size === 0 && batch.logs.length === 0) tx.beforeCommit(() => flushPolicies(tx));
+      batch.upserts.set(row.id, [row.id, bufferOf(bytes), bindingCount, seq, time]);
+      batch.logs.push(
+        logValues(seq, time, actor, action, resource, current.policy.etag, revisionEtag(seq), policy ? bytes : null, placeOf(row)),
+      );
+      batch.rows.set(resource, { ...row, policy: bytes, policy_revision: seq, policy_update_time: time });
+      return decodePolicy(bytes, seq, time);
+    }, resource);
+  }
+
+  /** Reads the resources of a batch's policy writes, in one statement (see updatePolicy). */
+  private async prefetchPolicies(tx: WriteTx, names: string[]): Promise<void> {
+    const rows = await tx.query<WriteRow>(SQL.forWriteMany, [names], "for_write_many");
+    const batch = policyBatch(tx);
+    for (const row of rows) batch.rows.set(row.name, row);
+  }
+
+  async listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    const where = [`resource = ${param(query.resource)}`, `seq > ${param(query.afterSeq ?? 0)}`];
+    if (query.principal !== undefined) where.push(`principal = ${param(query.principal)}`);
+    if (query.startMs !== undefined) where.push(`time >= ${param(query.startMs)}`);
+    if (query.endMs !== undefined) where.push(`time < ${param(query.endMs)}`);
+    const rows = await this.rows<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM change_log
+      WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${param(query.limit)}`, values);
+    return rows.map(toAuditRecord);
+  }
+
+  async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
+    return (await this.rows<ChangeRow>(SQL.readChanges, [afterSeq, limit], "read_changes")).map(toChangeRecord);
+  }
+
+  async oldestSequence(): Promise<number> {
+    const [row] = await this.rows<{ seq: number }>(SQL.oldestSeq, [], "oldest_seq");
+    return row!.seq;
+  }
+
+  /** Under the write lock, as a write: no row is numbered while the newest is being worked out. */
+  async pruneChanges(retention: Retention): Promise<number> {
+    return this.queue.write(async (tx) => {
+      // The batch's pending change-log rows first, so that "the newest row" is the newest.
+      await flushPolicies(tx);
+      let removed = 0;
+      if (retention.beforeMs !== undefined) {
+        removed += (await tx.query<{ n: number }>(SQL.pruneBefore, [retention.beforeMs], "prune_before"))[0]!.n;
+      }
+      if (retention.keepLast !== undefined) {
+        removed += (await tx.query<{ n: number }>(SQL.pruneKeeping, [Math.max(1, retention.keepLast)], "prune_keeping"))[0]!.n;
+      }
+      return removed;
+    });
+  }
+
+  async createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
+    return this.queue.write(async (tx) => {
+      // ON CONFLICT DO NOTHING: a taken name is this write's refusal, not a failed statement that aborts the batch.
+      const inserted = await tx.query(
+        SQL.insertConsumer,
+        [consumer.name, consumer.displayName, consumer.subtree, JSON.stringify(consumer.resourceTypes), timeMs],
+        "insert_consumer",
+      );
+      if (inserted.length === 0) throw consumerExists(consumer.name);
+      return consumerOf(tx, consumer.name);
+    });
+  }
+
+  async listConsumers(): Promise<StoredConsumer[]> {
+    const failures = new Map<string, FailureRow[]>();
+    for (const f of await this.rows<FailureRow & { consumer: string }>(SQL.failures, [], "failures")) {
+      failures.set(f.consumer, [...(failures.get(f.consumer) ?? []), f]);
+    }
+    const consumers = await this.rows<ConsumerRow>(SQL.consumers, [], "consumers");
+    return consumers.map((row) => toConsumer(row, failures.get(row.name) ?? []));
+  }
+
+  async deleteConsumer(name: string): Promise<void> {
+    await this.queue.write(async (tx) => {
+      if ((await tx.query(SQL.deleteConsumer, [name], "delete_consumer")).length === 0) throw consumerNotFound(name);
+    });
+  }
+
+  async acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer> {
+    return this.queue.write(async (tx) => {
+      const updated = await tx.query(SQL.acknowledge, [name, ack.upTo, ack.timeMs], "acknowledge");
+      if (updated.length === 0) throw consumerNotFound(name);
+      // One upsert for them all, so one row per resource (the last reported wins, as with one upsert after another).
+      const failures = [...new Map(ack.failures.map((f) => [f.resource, f])).values()];
+      if (failures.length > 0) {
+        await tx.query(
+          SQL.upsertFailures,
+          [name, failures.map((f) => f.resource), failures.map((f) => f.seq), failures.map((f) => f.message), ack.timeMs],
+          "upsert_failures",
+        );
+      }
+      if (ack.resolved.length > 0) await tx.query(SQL.resolveFailures, [name, [...ack.resolved]], "resolve_failures");
+      return consumerOf(tx, name);
+    });
+  }
+
+  async pageTokenKey(): Promise<Uint8Array> {
+    if (!this.tokenKey) {
+      const [row] = await this.rows<{ value: Uint8Array }>(SQL.secret, ["page_token_key"], "secret");
+      this.tokenKey = new Uint8Array(row!.value);
+    }
+    return this.tokenKey;
+  }
+
+  async stats(): Promise<StoreStats> {
+    // The pool as it is now, before the size query below takes a connection of its own.
+    const pool = { max: this.pool.options.max ?? 0, open: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+    return { sizeBytes: await this.databaseSize(), pool, queries: { ...this.latency } };
+  }
+
+  /** pg_database_size, asked at most every 10 s: /metrics asks for stats once per gauge. */
+  private databaseSize(): Promise<number | undefined> {
+    if (!this.size || performance.now() - this.size.at > 10_000) {
+      const bytes = this.rows<{ bytes: number }>("SELECT pg_database_size(current_database()) AS bytes", [], "db_size").then(
+        ([row]) => row?.bytes,
+        () => undefined,
+      );
+      this.size = { at: performance.now(), bytes };
+    }
+    return this.size.bytes;
+  }
+
+  async close(): Promise<void> {
+    if (this.pool.ended) return;
+    await this.queue.drain();
+    await this.pool.end();
+  }
+
+  private async readForWrite(tx: WriteTx, name: string): Promise<WriteRow> {
+    const [row] = await tx.query<WriteRow>(SQL.forWrite, [name], "for_write");
+    if (!row) throw resourceNotFound(name);
+    return row;
+  }
+}
+
+/** LOG_ONE's parameters $1-$13 (LOG_COLUMNS). */
+function logValues(
+  seq: number,
+  time: number,
+  actor: Actor,
+  action: string,
+  resource: string,
+  etagBefore: Uint8Array | null,
+  etagAfter: Uint8Array | null,
+  change: Uint8Array | null,
+  place: ChangePlace,
+): unknown[] {
+  const { resourceType, parent, previousParent, lineage, previousLineage } = placeColumns(place);
+  return [seq, time, actor.principal, action, resource, bufferOf(etagBefore), bufferOf(etagAfter), bufferOf(change),
+    resourceType, parent, previousParent, lineage, previousLineage];
+}
+
+/** Where the resource of a row read for a write is, as its change-log row records it. */
+function placeOf(row: PlaceRow): ChangePlace {
+  return { resourceType: row.type, parent: row.parent ?? "", lineage: row.lineage };
+}
+
+/** Every column of `T` as read through a LEFT JOIN that may find no row. */
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+/** A resource's name and creation with its deny policy's row (nulls without one). */
+interface DenyRow extends Nullable<PolicyRow> {
+  name: string;
+  create_seq: number;
+}
+
+function storedDeny(row: DenyRow): PolicyRow | undefined {
+  return row.policy === null ? undefined : (row as PolicyRow);
+}
+
+/** A chain link: the policy, the deny policy while it has rules, and a root's custom roles (when it has some). */
+function toChainLink(row: ChainRow): StoredPolicy {
+  const link = toStoredPolicy(row);
+  if (row.roles === null) return link;
+  const roles = row.roles.map((role, i) => decodeRole({ role, revision: row.role_revisions![i]!, update_time: row.role_update_times![i]! }));
+  return { ...link, roles };
+}
+
+async function consumerOf(tx: WriteTx, name: string): Promise<StoredConsumer> {
+  const [row] = await tx.query<ConsumerRow>(SQL.consumer, [name], "consumer");
+  return toConsumer(row!, await tx.query<FailureRow>(SQL.failuresOf, [name], "failures_of"));
+}
+
+/** node-postgres sends a Buffer as bytea (a plain Uint8Array would be sent as text). */
+function bufferOf(bytes: Uint8Array | null): Buffer | null {
+  return bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Asked by `decide` of a HierarchyReader and not yet fetched: fetch it, then call `decide` again. */
+class Need {
+  constructor(readonly name: string) {}
+}
+
+/**
+ * Calls the synchronous `decide` with a hierarchy read from the database inside the write's transaction. The reader
+ * answers from what was fetched; asked for anything else it throws Need, which is fetched (one query: the lineage of
+ * a name and whether each link has children) before `decide` runs again — it is pure, so calling it again is allowed.
+ * The resource itself is known from its read: a delete or an update without a move needs no query.
+ */
+async function decideWithPrefetch<T>(tx: WriteTx, current: WriteRow, decide: (hierarchy: HierarchyReader) => T): Promise<T> {
+  const lineages = new Map<string, readonly string[] | undefined>();
+  const children = new Map<string, boolean>([[current.name, current.has_children]]);
+  const reader: HierarchyReader = {
+    lineage(name) {
+      if (!lineages.has(name)) throw new Need(name);
+      return lineages.get(name);
+    },
+    hasChildren(name) {
+      const known = children.get(name);
+      if (known === undefined) throw new Need(name);
+      return known;
+    },
+  };
+  for (;;) {
+    try {
+      return decide(reader);
+    } catch (e) {
+      if (!(e instanceof Need)) throw e;
+      const rows = await tx.query<{ name: string; has_children: boolean }>(SQL.lineage, [e.name], "lineage");
+      lineages.set(e.name, rows.length === 0 ? undefined : rows.map((row) => row.name));
+      if (rows.length === 0) children.set(e.name, false);
+      for (const row of rows) children.set(row.name, row.has_children);
+    }
+  }
+}

@@ -1,0 +1,361 @@
+// Rows as every SQL store reads them (the same columns in SQLite and PostgreSQL), and how they become messages. Lists
+// of names (a change's lineage, a consumer's types) are JSON text in both databases, so one mapping serves both.
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { DenyPolicySchema, type DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
+import { PolicySchema, SyncStatus, type Policy } from "../../gen/policy/v1/policy_pb.js";
+import { ResourceSchema, type Resource } from "../../gen/policy/v1/resource_pb.js";
+import { RoleSchema, type Role } from "../../gen/policy/v1/role_pb.js";
+import {
+  SharedPolicyBindingSchema,
+  SharedPolicySchema,
+  type SharedPolicy,
+  type SharedPolicyBinding,
+} from "../../gen/policy/v1/shared_policy_pb.js";
+import { resourceEtag, revisionEtag } from "./etag.js";
+import type { AuditRecord, ChangeRecord, StoredConsumer, StoredPolicy } from "./store.js";
+
+/** The columns of a ResourceRow (r: the resource, p: its parent) and of a ResourcePolicyRow's policy (pol). */
+export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
+  r.create_time, r.update_time`;
+export const FROM_RESOURCES = `FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`;
+export const POLICY_COLUMNS = `pol.policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`;
+/** A deny policy's columns, joined only while it has rules (chains carry deny rules, not empty deny policies). */
+export const DENY_COLUMNS = `dp.policy AS deny, dp.revision AS deny_revision, dp.update_time AS deny_update_time`;
+export const JOIN_DENY = `LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0`;
+/** The columns of a ChangeRow. */
+export const CHANGE_COLUMNS = `seq, time, principal, action, resource, etag_after, change, resource_type, parent,
+  previous_parent, lineage, previous_lineage`;
+
+export interface ResourceRow {
+  id: number;
+  name: string;
+  path: string;
+  parent: string | null;
+  type: string;
+  display_name: string;
+  create_seq: number;
+  revision: number;
+  create_time: number;
+  update_time: number;
+}
+
+/** A policy's or a deny policy's row. */
+export interface PolicyRow {
+  policy: Uint8Array;
+  revision: number;
+  update_time: number;
+}
+
+/** A resource row with its policy's columns (null without a policy) and, in chains, its deny policy's. */
+export interface ResourcePolicyRow extends ResourceRow {
+  policy: Uint8Array | null;
+  policy_revision: number | null;
+  policy_update_time: number | null;
+  deny?: Uint8Array | null;
+  deny_revision?: number | null;
+  deny_update_time?: number | null;
+}
+
+export interface RoleRow {
+  role: Uint8Array;
+  revision: number;
+  update_time: number;
+}
+
+export interface ChangeRow {
+  seq: number;
+  time: number;
+  principal: string;
+  action: string;
+  resource: string;
+  etag_after: Uint8Array | null;
+  change: Uint8Array | null;
+  resource_type: string;
+  parent: string;
+  previous_parent: string | null;
+  /** JSON array of names. */
+  lineage: string;
+  previous_lineage: string | null;
+}
+
+/** A shared policy's content with its resource's columns. */
+export interface SharedPolicyRow {
+  name: string;
+  parent: string;
+  create_time: number;
+  policy: Uint8Array;
+  revision: number;
+  update_time: number;
+}
+
+export interface BindingRow {
+  shared_policy: string;
+  target: string;
+  create_seq: number;
+  create_time: number;
+}
+
+export const SHARED_COLUMNS = `s.name, COALESCE(sp_parent.name, '') AS parent, s.create_time, sp.policy, sp.revision, sp.update_time`;
+export const FROM_SHARED = `FROM shared_policies sp JOIN resources s ON s.id = sp.resource_id
+  LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id`;
+export const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.create_seq, b.create_time`;
+export const FROM_BINDINGS = `FROM shared_policy_bindings b JOIN resources s ON s.id = b.policy_id JOIN resources t ON t.id = b.target_id`;
+
+/** The columns of an AuditRow. */
+export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after`;
+
+export interface AuditRow {
+  seq: number;
+  time: number;
+  principal: string;
+  action: string;
+  resource: string;
+  etag_before: Uint8Array | null;
+  etag_after: Uint8Array | null;
+}
+
+export interface ConsumerRow {
+  name: string;
+  display_name: string;
+  subtree: string;
+  /** JSON array of type names. */
+  resource_types: string;
+  acknowledged_seq: number;
+  acknowledge_time: number | null;
+  create_time: number;
+}
+
+export interface FailureRow {
+  resource: string;
+  seq: number;
+  message: string;
+  time: number;
+}
+
+/** Where a change happened in the hierarchy, recorded with it for Watch filters and authorization. */
+export interface ChangePlace {
+  resourceType: string;
+  parent: string;
+  lineage: readonly string[];
+  previousParent?: string;
+  previousLineage?: readonly string[];
+}
+
+/** A ChangePlace as change-log columns (resource_type, parent, previous_parent, lineage, previous_lineage). */
+export function placeColumns(place: ChangePlace) {
+  return {
+    resourceType: place.resourceType,
+    parent: place.parent,
+    previousParent: place.previousParent ?? null,
+    lineage: JSON.stringify(place.lineage),
+    previousLineage: place.previousLineage ? JSON.stringify(place.previousLineage) : null,
+  };
+}
+
+/**
+ * Where each resource of a deleted subtree was (`doomed`: its rows, deepest first; `lineage`: the deleted resource's,
+ * read before the delete), in the order of `doomed`: each lineage from its parent's, with no query per row.
+ */
+export function deletedPlaces(doomed: readonly ResourceRow[], lineage: readonly string[]): ChangePlace[] {
+  const lineages = new Map<string, readonly string[]>();
+  for (const row of [...doomed].reverse()) {
+    lineages.set(row.name, lineages.size === 0 ? lineage : [row.name, ...lineages.get(row.parent!)!]);
+  }
+  return doomed.map((row) => ({ resourceType: row.type, parent: row.parent ?? "", lineage: lineages.get(row.name)! }));
+}
+
+/** The first path after every path that starts with `path` ('/' + 1 is '0'). */
+export function pathEnd(path: string): string {
+  return `${path.slice(0, -1)}0`;
+}
+
+export function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
+  const resource = toResource(row);
+  const policy =
+    row.policy === null ? emptyPolicy(row.create_seq) : decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!);
+  if (row.deny == null) return { resource, policy };
+  const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
+  deny.resource = row.name;
+  return { resource, policy, deny };
+}
+
+export function emptyPolicy(createSeq: number): Policy {
+  return create(PolicySchema, { version: 1, etag: revisionEtag(createSeq), syncStatus: SyncStatus.SUCCESS });
+}
+
+export function decodePolicy(bytes: Uint8Array, revision: number, updateTime: number): Policy {
+  const policy = fromBinary(PolicySchema, bytes);
+  policy.etag = revisionEtag(revision);
+  policy.updateTime = timestampFromMs(updateTime);
+  // The status with nothing to deliver; the domain overlays the computed one (domain/sync-status.ts).
+  policy.syncStatus = SyncStatus.SUCCESS;
+  return policy;
+}
+
+/** What a policy row stores: the policy without its etag (a column), an empty one for a delete. */
+export function encodePolicy(policy: Policy | undefined): { bytes: Uint8Array; bindingCount: number } {
+  const stored = policy ?? create(PolicySchema, {});
+  return { bytes: toBinary(PolicySchema, { ...stored, etag: new Uint8Array(0) }), bindingCount: stored.bindings.length };
+}
+
+/** The deny policy of the resource `name` as stored, or an empty one with the etag of its creation when none is. */
+export function toDenyPolicy(name: string, createSeq: number, stored: PolicyRow | undefined): DenyPolicy {
+  const deny = stored
+    ? decodeDeny(stored.policy, stored.revision, stored.update_time)
+    : create(DenyPolicySchema, { etag: revisionEtag(createSeq) });
+  deny.resource = name;
+  return deny;
+}
+
+export function decodeDeny(bytes: Uint8Array, revision: number, updateTime: number): DenyPolicy {
+  const deny = fromBinary(DenyPolicySchema, bytes);
+  deny.etag = revisionEtag(revision);
+  deny.updateTime = timestampFromMs(updateTime);
+  return deny;
+}
+
+/** What a deny policy row stores: the rules only (the resource, etag and time are columns). */
+export function encodeDeny(deny: DenyPolicy | undefined): { bytes: Uint8Array; ruleCount: number } {
+  const rules = deny?.rules ?? [];
+  return { bytes: toBinary(DenyPolicySchema, create(DenyPolicySchema, { rules })), ruleCount: rules.length };
+}
+
+/** The member_grants rows of one policy: each (member, role) pair once, whatever the conditions. */
+export function grantRows(bindings: readonly { role: string; members: readonly string[] }[]): { member: string; role: string }[] {
+  const seen = new Set<string>();
+  const rows: { member: string; role: string }[] = [];
+  for (const { role, members } of bindings) {
+    for (const member of members) {
+      const key = `${member}\u0000${role}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      rows.push({ member, role });
+    }
+  }
+  return rows;
+}
+
+/** What a shared policy's row stores: its content, without the name, parent, etag and times its columns hold. */
+export function sharedPolicyBytes(policy: SharedPolicy): Uint8Array {
+  const { displayName, description, bindings, denyRules } = policy;
+  return toBinary(SharedPolicySchema, create(SharedPolicySchema, { displayName, description, bindings, denyRules }));
+}
+
+export function decodeSharedPolicy(row: SharedPolicyRow): SharedPolicy {
+  const policy = fromBinary(SharedPolicySchema, row.policy);
+  policy.name = row.name;
+  policy.parent = row.parent;
+  policy.etag = revisionEtag(row.revision);
+  policy.createTime = timestampFromMs(row.create_time);
+  policy.updateTime = timestampFromMs(row.update_time);
+  return policy;
+}
+
+export function toBinding(row: BindingRow): SharedPolicyBinding {
+  return create(SharedPolicyBindingSchema, {
+    sharedPolicy: row.shared_policy,
+    target: row.target,
+    createTime: timestampFromMs(row.create_time),
+    sequence: BigInt(row.create_seq),
+  });
+}
+
+export function decodeRole(row: RoleRow): Role {
+  const role = fromBinary(RoleSchema, row.role);
+  role.etag = revisionEtag(row.revision);
+  role.updateTime = timestampFromMs(row.update_time);
+  return role;
+}
+
+/** What a custom role row stores: the role without its etag and update time (they are columns). */
+export function encodeRole(role: Role): Uint8Array {
+  return toBinary(RoleSchema, { ...role, etag: new Uint8Array(0), updateTime: undefined });
+}
+
+/** The change-log action of a role write, by whether the role existed and its `deleted` flag. */
+export function roleAction(current: Role | undefined, next: Role): string {
+  if (!current) return "role.create";
+  if (next.deleted === current.deleted) return "role.update";
+  return next.deleted ? "role.delete" : "role.undelete";
+}
+
+export function toResource(row: ResourceRow): Resource {
+  return create(ResourceSchema, {
+    name: row.name,
+    parent: row.parent ?? "",
+    type: row.type,
+    displayName: row.display_name,
+    etag: resourceEtag(row.revision),
+    createTime: timestampFromMs(row.create_time),
+    updateTime: timestampFromMs(row.update_time),
+  });
+}
+
+export function toAuditRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: row.seq,
+    timeMs: row.time,
+    principal: row.principal,
+    action: row.action,
+    resource: row.resource,
+    // Plain copies: both drivers return Buffers, views of pooled memory.
+    etagBefore: row.etag_before ? new Uint8Array(row.etag_before) : undefined,
+    etagAfter: row.etag_after ? new Uint8Array(row.etag_after) : undefined,
+  };
+}
+
+export function toChangeRecord(row: ChangeRow): ChangeRecord {
+  const record: ChangeRecord = {
+    seq: row.seq,
+    timeMs: row.time,
+    principal: row.principal,
+    action: row.action,
+    resource: row.resource,
+    resourceType: row.resource_type,
+    parent: row.parent,
+    lineage: JSON.parse(row.lineage) as string[],
+  };
+  if (row.previous_parent !== null) record.previousParent = row.previous_parent;
+  if (row.previous_lineage !== null) record.previousLineage = JSON.parse(row.previous_lineage) as string[];
+  if (row.action === "policy.set" && row.change) {
+    const policy = fromBinary(PolicySchema, row.change);
+    policy.etag = row.etag_after ?? new Uint8Array(0);
+    policy.updateTime = timestampFromMs(row.time);
+    record.policy = policy;
+  } else if (row.action === "denyPolicy.set" && row.change) {
+    const deny = fromBinary(DenyPolicySchema, row.change);
+    deny.resource = row.resource;
+    deny.etag = row.etag_after ?? new Uint8Array(0);
+    deny.updateTime = timestampFromMs(row.time);
+    record.denyPolicy = deny;
+  } else if ((row.action === "sharedPolicy.create" || row.action === "sharedPolicy.update") && row.change) {
+    const shared = fromBinary(SharedPolicySchema, row.change);
+    shared.name = row.resource;
+    shared.parent = row.parent;
+    shared.etag = row.etag_after ?? new Uint8Array(0);
+    shared.updateTime = timestampFromMs(row.time);
+    record.sharedPolicy = shared;
+  } else if (row.action.startsWith("sharedPolicyBinding.") && row.change) {
+    record.sharedPolicyBinding = fromBinary(SharedPolicyBindingSchema, row.change);
+  } else if (row.action.startsWith("role.") && row.change) {
+    const role = fromBinary(RoleSchema, row.change);
+    role.etag = row.etag_after ?? new Uint8Array(0);
+    role.updateTime = timestampFromMs(row.time);
+    record.role = role;
+  }
+  return record;
+}
+
+export function toConsumer(row: ConsumerRow, failures: readonly FailureRow[]): StoredConsumer {
+  return {
+    name: row.name,
+    displayName: row.display_name,
+    subtree: row.subtree,
+    resourceTypes: JSON.parse(row.resource_types) as string[],
+    acknowledgedSeq: row.acknowledged_seq,
+    ...(row.acknowledge_time === null ? {} : { acknowledgeTimeMs: row.acknowledge_time }),
+    createTimeMs: row.create_time,
+    failures: failures.map((f) => ({ resource: f.resource, seq: f.seq, message: f.message, timeMs: f.time })),
+  };
+}

@@ -1,0 +1,154 @@
+// Three server processes on one PostgreSQL database, as behind a load balancer: concurrent etag read-modify-write
+// spread over them (ABORTED retries, no lost update), read-after-write across replicas, kill -9 of one replica, and
+// PostgreSQL stopped and started again under load (UNAVAILABLE and NOT_SERVING meanwhile, never INTERNAL; the replicas
+// serve again by themselves). It stops the machine's PostgreSQL, so it runs alone, after every other test (its vitest
+// project's groupOrder), and only against a local cluster it can control.
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
+import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
+import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+import { spawnServer, type ChildServer } from "../helpers/child-server.js";
+import { controlCluster, createPostgresDatabase, localCluster, postgresAvailable, type PostgresDatabase } from "../helpers/postgres.js";
+
+const ORG = "organizations/replicated";
+
+function apiFor(url: string) {
+  const transport = createGrpcTransport({ baseUrl: url });
+  return {
+    policies: createClient(PolicyService, transport),
+    resources: createClient(ResourceService, transport),
+    health: createClient(Health, transport),
+  };
+}
+type Api = ReturnType<typeof apiFor>;
+
+const codeOf = (e: unknown) => ConnectError.from(e).code;
+
+describe.runIf(postgresAvailable())("replicas on one PostgreSQL database", () => {
+  let database: PostgresDatabase;
+  let replicas: ChildServer[] = [];
+  let apis: Api[] = [];
+
+  beforeAll(async () => {
+    database = await createPostgresDatabase();
+    replicas = await Promise.all([0, 1, 2].map(() => spawnServer(database.url, ["--db-pool", "4", "--db-statement-timeout-ms", "3000"])));
+    apis = replicas.map((replica) => apiFor(replica.url));
+    await apis[0]!.resources.createResource({ resource: { name: ORG } });
+  }, 60_000);
+  afterAll(async () => {
+    for (const replica of replicas) await replica.stop("SIGKILL");
+    await database?.drop();
+  });
+
+  test("concurrent read-modify-write over three replicas: losers are ABORTED and retry, nothing is lost", async () => {
+    const CLIENTS = 6;
+    let aborted = 0;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, i) => {
+        const api = apis[i % apis.length]!;
+        for (let attempt = 0; attempt < 200; attempt++) {
+          const policy = await api.policies.getPolicy({ resource: ORG });
+          const members = policy.bindings[0]?.members ?? [];
+          try {
+            await api.policies.setPolicy({
+              resource: ORG,
+              policy: { etag: policy.etag, bindings: [{ role: "roles/owner", members: [...members, `user:c${i}@example.com`] }] },
+            });
+            return;
+          } catch (e) {
+            if (codeOf(e) !== Code.Aborted) throw e;
+            aborted++;
+          }
+        }
+        throw new Error(`client ${i} never won`);
+      }),
+    );
+    for (const api of apis) {
+      const members = (await api.policies.getPolicy({ resource: ORG })).bindings[0]!.members;
+      expect([...members].sort()).toEqual(Array.from({ length: CLIENTS }, (_, i) => `user:c${i}@example.com`).sort());
+    }
+    expect(aborted).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("a write acknowledged by one replica is read at once by the others", async () => {
+    for (let round = 0; round < 12; round++) {
+      const writer = apis[round % 3]!;
+      const member = `user:r${round}@example.com`;
+      const written = await writer.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: [member] }] } });
+      for (const reader of apis) {
+        const read = await reader.policies.getPolicy({ resource: ORG });
+        expect(read.etag, `round ${round}`).toEqual(written.etag);
+        const effective = await reader.policies.lookupEffectivePolicy({ resource: ORG });
+        expect(effective.bindings.flatMap((b) => b.binding?.members ?? [])).toContain(member);
+      }
+    }
+  });
+
+  test("kill -9 of a replica loses none of its acknowledged writes; the others serve on", async () => {
+    const victim = apis[2]!;
+    const created: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const name = `projects/k${i}`;
+      await victim.resources.createResource({ resource: { name, parent: ORG } });
+      created.push(name);
+    }
+    const last = await victim.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: ["user:last@example.com"] }] } });
+    expect(await replicas[2]!.stop("SIGKILL")).toBe("SIGKILL");
+    replicas = replicas.slice(0, 2);
+    apis = apis.slice(0, 2);
+    for (const api of apis) {
+      expect((await api.policies.getPolicy({ resource: ORG })).etag).toEqual(last.etag);
+      for (const name of created) expect((await api.resources.getResource({ name })).name).toBe(name);
+    }
+  }, 60_000);
+
+  test.runIf(localCluster() !== undefined)(
+    "PostgreSQL stopped and started under load: UNAVAILABLE and NOT_SERVING meanwhile, then serving again by itself",
+    async () => {
+      const codes = new Map<Code, number>();
+      let loading = true;
+      const load = apis.map(async (api, i) => {
+        for (let n = 0; loading; n++) {
+          try {
+            await api.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: [`user:l${i}_${n}@example.com`] }] } });
+            await api.policies.getPolicy({ resource: ORG });
+          } catch (e) {
+            codes.set(codeOf(e), (codes.get(codeOf(e)) ?? 0) + 1);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      controlCluster("stop");
+      try {
+        // The health probe runs every second.
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        for (const api of apis) {
+          expect((await api.health.check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
+          expect(await api.policies.getPolicy({ resource: ORG }).then(() => "ok", codeOf)).toBe(Code.Unavailable);
+        }
+      } finally {
+        controlCluster("start");
+      }
+      const recovered = Date.now() + 30_000;
+      for (const api of apis) {
+        for (;;) {
+          const ok = await api.policies.getPolicy({ resource: ORG }).then(() => true, () => false);
+          if (ok && (await api.health.check({ service: "" })).status === HealthCheckResponse_ServingStatus.SERVING) break;
+          if (Date.now() > recovered) throw new Error("a replica did not recover within 30 s of PostgreSQL's start");
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+      loading = false;
+      await Promise.all(load);
+      expect(codes.get(Code.Unavailable) ?? 0).toBeGreaterThan(0);
+      expect([...codes.keys()].filter((code) => code !== Code.Unavailable)).toEqual([]);
+      for (const replica of replicas) expect(replica.process.exitCode).toBeNull();
+      const written = await apis[0]!.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: ["user:after@example.com"] }] } });
+      expect((await apis[1]!.policies.getPolicy({ resource: ORG })).etag).toEqual(written.etag);
+    },
+    90_000,
+  );
+});
