@@ -31,6 +31,22 @@ export const TABLES = [
     select: "SELECT parent_id, role_id, role, revision, update_time FROM custom_roles ORDER BY parent_id, role_id",
   },
   {
+    // The reverse-lookup index as SQLite keeps it (the same rows a rebuild from the policies would make).
+    name: "member_grants",
+    columns: ["member", "role", "path", "resource_id"],
+    select: "SELECT member, role, path, resource_id FROM member_grants ORDER BY member, role, path",
+  },
+  {
+    name: "shared_policies",
+    columns: ["resource_id", "policy", "revision", "update_time"],
+    select: "SELECT resource_id, policy, revision, update_time FROM shared_policies ORDER BY resource_id",
+  },
+  {
+    name: "shared_policy_bindings",
+    columns: ["policy_id", "target_id", "create_seq", "create_time"],
+    select: "SELECT policy_id, target_id, create_seq, create_time FROM shared_policy_bindings ORDER BY policy_id, target_id",
+  },
+  {
     name: "change_log",
     columns: ["seq", "time", "principal", "action", "resource", "etag_before", "etag_after", "change", "resource_type", "parent", "previous_parent", "lineage", "previous_lineage"],
     select: "SELECT seq, time, principal, action, resource, etag_before, etag_after, change, resource_type, parent, previous_parent, lineage, previous_lineage FROM change_log ORDER BY seq",

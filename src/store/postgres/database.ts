@@ -113,6 +113,7 @@ export async function migrate(pool: pg.Pool): Promise<void> {
         await client.query("BEGIN");
         try {
           await client.query(m.sql);
+          await m.run?.(client);
           await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [m.version, m.name, Date.now()]);
           await client.query("COMMIT");
         } catch (e) {

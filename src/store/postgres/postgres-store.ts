@@ -7,18 +7,25 @@ import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../../gen/policy/v1/role_pb.js";
+import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import type pg from "pg";
 import { revisionEtag } from "../etag.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
 import {
   AUDIT_COLUMNS,
+  BINDING_COLUMNS,
   CHANGE_COLUMNS,
   DENY_COLUMNS,
+  FROM_BINDINGS,
   FROM_RESOURCES,
+  FROM_SHARED,
   JOIN_DENY,
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
+  SHARED_COLUMNS,
   decodePolicy,
+  decodeSharedPolicy,
+  grantRows,
   deletedPlaces,
   decodeRole,
   encodeDeny,
@@ -27,13 +34,16 @@ import {
   pathEnd,
   placeColumns,
   roleAction,
+  sharedPolicyBytes,
   toAuditRecord,
+  toBinding,
   toChangeRecord,
   toConsumer,
   toDenyPolicy,
   toResource,
   toStoredPolicy,
   type AuditRow,
+  type BindingRow,
   type ChangePlace,
   type ChangeRow,
   type ConsumerRow,
@@ -42,6 +52,7 @@ import {
   type ResourcePolicyRow,
   type ResourceRow,
   type RoleRow,
+  type SharedPolicyRow,
 } from "../rows.js";
 import type {
   Acknowledgement,
@@ -50,18 +61,27 @@ import type {
   AuditRecord,
   ChangeRecord,
   ChangesSince,
+  GrantPoint,
+  GrantQuery,
   HierarchyReader,
   ListedPolicy,
+  ListedResource,
   NewConsumer,
   NewResource,
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
   Retention,
+  SharedPolicyBindingQuery,
+  SharedPolicyBindingState,
+  SharedPolicyQuery,
+  SharedPolicyState,
+  SharedPolicyWrite,
   Store,
   StoreStats,
   StoredConsumer,
   StoredPolicy,
+  SubtreeQuery,
 } from "../store.js";
 import { createPool, guarded, migrate, type PoolOptions } from "./database.js";
 import { PgWriteQueue, type WriteTx } from "./write-queue.js";
@@ -79,11 +99,20 @@ interface WriteRow extends ResourcePolicyRow, PlaceRow {
   has_children: boolean;
 }
 
-/** A chain link's row: a root's custom roles come as arrays (one element per role, by role id), null without any. */
+/**
+ * A chain link's row: a root's custom roles come as arrays (one element per role, by role id), null without any; the
+ * shared policies bound to it likewise (one element per policy, by name).
+ */
 interface ChainRow extends ResourcePolicyRow {
   roles: Uint8Array[] | null;
   role_revisions: number[] | null;
   role_update_times: number[] | null;
+  shared_names: string[] | null;
+  shared_parents: string[] | null;
+  shared_create_times: number[] | null;
+  shared_policies: Uint8Array[] | null;
+  shared_revisions: number[] | null;
+  shared_update_times: number[] | null;
 }
 
 /** The ids on a resource's path ('/1/5/17/' -> {1,5,17}): its lineage by primary key, O(depth). */
@@ -101,8 +130,19 @@ const JOIN_ROLES = `LEFT JOIN LATERAL (SELECT array_agg(cr.role ORDER BY cr.role
     array_agg(cr.revision ORDER BY cr.role_id) AS role_revisions,
     array_agg(cr.update_time ORDER BY cr.role_id) AS role_update_times
   FROM custom_roles cr WHERE cr.parent_id = r.id AND r.parent_id IS NULL) cr ON true`;
-const CHAIN_COLUMNS = `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}, cr.roles, cr.role_revisions, cr.role_update_times`;
-const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} ${JOIN_ROLES}`;
+/** The shared policies bound to a chain link, in the same statement too (by target: shared_policy_bindings_by_target). */
+const JOIN_SHARED = `LEFT JOIN LATERAL (SELECT array_agg(s.name ORDER BY s.name) AS shared_names,
+    array_agg(COALESCE(sp_parent.name, '') ORDER BY s.name) AS shared_parents,
+    array_agg(s.create_time ORDER BY s.name) AS shared_create_times,
+    array_agg(sp.policy ORDER BY s.name) AS shared_policies,
+    array_agg(sp.revision ORDER BY s.name) AS shared_revisions,
+    array_agg(sp.update_time ORDER BY s.name) AS shared_update_times
+  FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+    JOIN resources s ON s.id = sp.resource_id LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
+  WHERE b.target_id = r.id) sh ON true`;
+const CHAIN_COLUMNS = `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}, cr.roles, cr.role_revisions, cr.role_update_times,
+  sh.shared_names, sh.shared_parents, sh.shared_create_times, sh.shared_policies, sh.shared_revisions, sh.shared_update_times`;
+const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} ${JOIN_ROLES} ${JOIN_SHARED}`;
 
 const SQL = {
   resourceByName: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = $1`,
@@ -156,6 +196,31 @@ const SQL = {
     ON CONFLICT (consumer, resource) DO UPDATE SET seq = excluded.seq, message = excluded.message, time = excluded.time`,
   resolveFailures: `DELETE FROM consumer_failures WHERE consumer = $1 AND resource = ANY($2::text[])`,
   secret: `SELECT value FROM secrets WHERE name = $1`,
+  pathByName: `SELECT path FROM resources WHERE name = $1`,
+  // One (member, role) pair's grant points from a cursor on, each straight off the primary key; the first $5 of their
+  // union is among the first $5 of each.
+  grantPoints: `SELECT DISTINCT g.path, r.name FROM unnest($1::text[]) AS m(member) CROSS JOIN unnest($2::text[]) AS ro(role)
+    CROSS JOIN LATERAL (SELECT path, resource_id FROM member_grants
+      WHERE member = m.member AND role = ro.role AND path >= $3 AND path < $4 ORDER BY path LIMIT $5) g
+    JOIN resources r ON r.id = g.resource_id ORDER BY g.path LIMIT $5`,
+  // resources_by_type_path: a range of one type's paths.
+  subtreeOfType: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = $1 AND r.path > $2 AND r.path < $3
+    ORDER BY r.path LIMIT $4`,
+  sharedByName: `SELECT s.id, ${SHARED_COLUMNS} ${FROM_SHARED} WHERE s.name = $1`,
+  sharedPoliciesOf: `SELECT ${SHARED_COLUMNS} ${FROM_SHARED}
+    WHERE s.parent_id = (SELECT id FROM resources WHERE name = $1) AND s.name > $2 ORDER BY s.name LIMIT $3`,
+  /** A name's resource (if any) with its place, its shared policy's content (nulls if not one) and bindings count. */
+  sharedForWrite: `SELECT r.id, r.type, p.name AS parent, r.create_time, ${lineageOf("r.path")} AS lineage,
+      sp.policy, sp.revision, sp.update_time,
+      (SELECT count(*) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS binding_count
+    ${FROM_RESOURCES} LEFT JOIN shared_policies sp ON sp.resource_id = r.id WHERE r.name = $1`,
+  /** A policy's bindings with their targets' places, for the change-log rows of an unbinding delete. */
+  bindingsForDelete: `SELECT ${BINDING_COLUMNS}, t.type, tp.name AS parent, ${lineageOf("t.path")} AS lineage
+    ${FROM_BINDINGS} LEFT JOIN resources tp ON tp.id = t.parent_id WHERE b.policy_id = $1 ORDER BY t.name`,
+  /** The binding of policy $1 and target $2 (null columns when unbound) and how many policies the target has. */
+  bindingState: `SELECT b.create_seq, b.create_time,
+      (SELECT count(*) FROM shared_policy_bindings WHERE target_id = $2) AS bound_to_target
+    FROM (SELECT 1) one LEFT JOIN shared_policy_bindings b ON b.policy_id = $1 AND b.target_id = $2`,
 } as const;
 
 const LOG_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after, change,
@@ -176,7 +241,8 @@ const WRITE = {
       INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
       VALUES ($14, $5, $15, $16, $17, $18, $1, $1, $2, $2))
     ${LOG_ONE}`,
-  // A move re-roots the subtree (the resource included) in the same UPDATE that changes the resource itself.
+  // A move re-roots the subtree (the resource included) in the same UPDATE that changes the resource itself, and
+  // the subtree's reverse-lookup rows with it (by resource id: member_grants_by_resource).
   updateResource: `WITH upd AS (
       UPDATE resources SET
         path = CASE WHEN $17::text IS NULL THEN path ELSE $17 || substr(path, length($16) + 1) END,
@@ -184,7 +250,9 @@ const WRITE = {
         display_name = CASE WHEN id = $14 THEN $18 ELSE display_name END,
         revision = CASE WHEN id = $14 THEN $1 ELSE revision END,
         update_time = CASE WHEN id = $14 THEN $2 ELSE update_time END
-      WHERE id = $14 OR ($17::text IS NOT NULL AND path >= $16 AND path < $19))
+      WHERE id = $14 OR ($17::text IS NOT NULL AND path >= $16 AND path < $19)
+      RETURNING id, path),
+    grants AS (UPDATE member_grants g SET path = upd.path FROM upd WHERE $17::text IS NOT NULL AND g.resource_id = upd.id)
     ${LOG_ONE}`,
   deleteResources: `WITH del AS (DELETE FROM resources WHERE id = ANY($1::bigint[])) ${logRows(2)}`,
   upsertDeny: `WITH up AS (
@@ -192,6 +260,18 @@ const WRITE = {
       ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, rule_count = excluded.rule_count,
         revision = excluded.revision, update_time = excluded.update_time)
     ${LOG_ONE}`,
+  // A new shared policy: its resource row (no display name: the policy holds it) and its content.
+  createShared: `WITH ins AS (
+      INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
+      VALUES ($14, $5, $15, $16, $17, '', $1, $1, $2, $2)),
+    sp AS (INSERT INTO shared_policies (resource_id, policy, revision, update_time) VALUES ($14, $18, $1, $2))
+    ${LOG_ONE}`,
+  updateShared: `WITH up AS (UPDATE shared_policies SET policy = $15, revision = $1, update_time = $2 WHERE resource_id = $14)
+    ${LOG_ONE}`,
+  insertBinding: `WITH ins AS (
+      INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES ($14, $15, $1, $2))
+    ${LOG_ONE}`,
+  deleteBinding: `WITH del AS (DELETE FROM shared_policy_bindings WHERE policy_id = $14 AND target_id = $15) ${LOG_ONE}`,
   upsertRole: `WITH up AS (
       INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES ($14, $15, $16, $1, $2)
       ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
@@ -199,7 +279,15 @@ const WRITE = {
     ${LOG_ONE}`,
 } as const;
 
-/** The policy rows and change-log rows of a batch's policy writes, in one statement (arrays, one element per row). */
+/** The first parameter of FLUSH_POLICIES's reverse-lookup rows: after the policy rows' 5 and the change log's. */
+const GRANTS = 6 + LOG_TYPES.length;
+const NEW_GRANTS = `unnest($${GRANTS}::bigint[], $${GRANTS + 1}::text[], $${GRANTS + 2}::text[]) AS n(id, member, role)`;
+
+/**
+ * The policy rows, their reverse-lookup rows and the change-log rows of a batch's policy writes, in one statement
+ * (arrays, one element per row). The written resources' grants that are gone are deleted and the new ones inserted:
+ * two disjoint sets of rows, as sibling statements of one WITH must touch.
+ */
 const FLUSH_POLICIES = `WITH pol AS (
     INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
     SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::integer[], $4::bigint[], $5::bigint[])
@@ -207,7 +295,13 @@ const FLUSH_POLICIES = `WITH pol AS (
       revision = excluded.revision, update_time = excluded.update_time),
   flag AS (
     UPDATE resources r SET has_bindings = u.bindings > 0 FROM unnest($1::bigint[], $3::integer[]) AS u(id, bindings)
-    WHERE r.id = u.id AND r.has_bindings <> (u.bindings > 0))
+    WHERE r.id = u.id AND r.has_bindings <> (u.bindings > 0)),
+  gone AS (
+    DELETE FROM member_grants g WHERE g.resource_id = ANY($1::bigint[])
+      AND NOT EXISTS (SELECT 1 FROM ${NEW_GRANTS} WHERE n.id = g.resource_id AND n.member = g.member AND n.role = g.role)),
+  grants AS (
+    INSERT INTO member_grants (member, role, path, resource_id)
+    SELECT n.member, n.role, r.path, r.id FROM ${NEW_GRANTS} JOIN resources r ON r.id = n.id ON CONFLICT DO NOTHING)
   ${logRows(6)}`;
 
 /** Rows of values as columns: the arrays that unnest() turns back into the rows. */
@@ -219,13 +313,15 @@ function columns(rows: unknown[][], width: number): unknown[][] {
 interface PolicyBatch {
   rows: Map<string, WriteRow>;
   upserts: Map<number, unknown[]>;
+  /** The reverse-lookup rows of each written resource, as its last write left them. */
+  grants: Map<number, { member: string; role: string }[]>;
   logs: unknown[][];
 }
 
 function policyBatch(tx: WriteTx): PolicyBatch {
   let batch = tx.local.get("policies") as PolicyBatch | undefined;
   if (!batch) {
-    batch = { rows: new Map(), upserts: new Map(), logs: [] };
+    batch = { rows: new Map(), upserts: new Map(), grants: new Map(), logs: [] };
     tx.local.set("policies", batch);
   }
   return batch;
@@ -235,7 +331,12 @@ function policyBatch(tx: WriteTx): PolicyBatch {
 async function flushPolicies(tx: WriteTx): Promise<void> {
   const batch = policyBatch(tx);
   if (batch.logs.length > 0) {
-    await tx.query(FLUSH_POLICIES, [...columns([...batch.upserts.values()], 5), ...columns(batch.logs, LOG_TYPES.length)], "flush_policies");
+    const grants = [...batch.grants].flatMap(([id, rows]) => rows.map((grant) => [id, grant.member, grant.role]));
+    await tx.query(
+      FLUSH_POLICIES,
+      [...columns([...batch.upserts.values()], 5), ...columns(batch.logs, LOG_TYPES.length), ...columns(grants, 3)],
+      "flush_policies",
+    );
   }
   tx.local.delete("policies");
 }
@@ -474,6 +575,120 @@ export class PostgresStore implements Store {
     return rows.length === 0 ? undefined : rows.map(toChainLink);
   }
 
+  async getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
+    const [row] = await this.rows<SharedPolicyRow>(SQL.sharedByName, [name], "shared_by_name");
+    return row && decodeSharedPolicy(row);
+  }
+
+  async listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
+    const rows = await this.rows<SharedPolicyRow>(SQL.sharedPoliciesOf, [query.parent, query.afterName ?? "", query.limit], "shared_policies_of");
+    return rows.map(decodeSharedPolicy);
+  }
+
+  async updateSharedPolicy(
+    name: string,
+    decide: (state: SharedPolicyState) => SharedPolicyWrite,
+    actor: Actor,
+  ): Promise<SharedPolicy | undefined> {
+    return this.queue.write(async (tx) => {
+      // Creates and deletes a resource row, as a resource write: the batch's pending policy rows first.
+      await flushPolicies(tx);
+      const [row] = await tx.query<SharedForWriteRow>(SQL.sharedForWrite, [name], "shared_for_write");
+      if (row && row.policy === null) throw resourceExists(name);
+      const stored = row && decodeSharedPolicy(sharedRowOf(name, row));
+      const write = decide({ stored, bindingCount: row?.binding_count ?? 0 });
+      const time = Date.now();
+      if ("delete" in write) {
+        if (!row) throw resourceNotFound(name);
+        // One row per binding (against its target) before the policy's own, as SQLite numbers them.
+        const bindings = write.unbind ? await tx.query<BindingRow & PlaceRow>(SQL.bindingsForDelete, [row.id], "bindings_for_delete") : [];
+        const first = tx.nextSeq(bindings.length + 1);
+        const logs = bindings.map((binding, i) => bindingLog(first + i, time, actor, "sharedPolicyBinding.delete", binding, placeOf(binding)));
+        logs.push(logValues(first + bindings.length, time, actor, "sharedPolicy.delete", name, stored!.etag, null, null, placeOf(row)));
+        // The resource row's delete cascades to the shared policy's content, its access policy and every binding.
+        await tx.query(WRITE.deleteResources, [[row.id], ...columns(logs, LOG_TYPES.length)], "delete_resources");
+        return undefined;
+      }
+      const bytes = sharedPolicyBytes(write.policy);
+      const seq = tx.nextSeq();
+      if (row) {
+        await tx.query(
+          WRITE.updateShared,
+          [...logValues(seq, time, actor, "sharedPolicy.update", name, stored!.etag, revisionEtag(seq), bytes, placeOf(row)),
+            row.id, bufferOf(bytes)],
+          "update_shared",
+        );
+        return decodeSharedPolicy({ ...sharedRowOf(name, row), policy: bytes, revision: seq, update_time: time });
+      }
+      const parent = write.policy.parent;
+      const [target] = await tx.query<{ id: number; path: string; lineage: string[] }>(SQL.idAndPath, [parent], "id_and_path");
+      if (!target) throw resourceNotFound(parent);
+      const id = tx.nextResourceId();
+      const place = { resourceType: write.type, parent, lineage: [name, ...target.lineage] };
+      await tx.query(
+        WRITE.createShared,
+        [...logValues(seq, time, actor, "sharedPolicy.create", name, null, revisionEtag(seq), bytes, place),
+          id, target.id, `${target.path}${id}/`, write.type, bufferOf(bytes)],
+        "create_shared",
+      );
+      return decodeSharedPolicy({ name, parent, create_time: time, policy: bytes, revision: seq, update_time: time });
+    });
+  }
+
+  async listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]> {
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    const where: string[] = [];
+    if (query.sharedPolicy !== undefined) where.push(`b.policy_id = (SELECT id FROM resources WHERE name = ${param(query.sharedPolicy)})`);
+    if (query.target !== undefined) where.push(`b.target_id = (SELECT id FROM resources WHERE name = ${param(query.target)})`);
+    // Ordered by the other end's name: a policy's targets, or a target's policies.
+    const other = query.sharedPolicy !== undefined ? "t.name" : "s.name";
+    where.push(`${other} > ${param(query.afterName ?? "")}`);
+    const sql = `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT ${param(query.limit)}`;
+    return (await this.rows<BindingRow>(sql, values)).map(toBinding);
+  }
+
+  async updateSharedPolicyBinding(
+    sharedPolicy: string,
+    target: string,
+    decide: (state: SharedPolicyBindingState) => boolean,
+    actor: Actor,
+  ): Promise<SharedPolicyBinding | undefined> {
+    // Reads and writes no policy row: no flush of the policy batch (as a deny write).
+    return this.queue.write(async (tx) => {
+      const [policyRow] = await tx.query<SharedPolicyRow & { id: number }>(SQL.sharedByName, [sharedPolicy], "shared_by_name");
+      if (!policyRow) throw resourceNotFound(sharedPolicy);
+      const targetRow = await this.readForWrite(tx, target);
+      const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; bound_to_target: number }>(
+        SQL.bindingState,
+        [policyRow.id, targetRow.id],
+        "binding_state",
+      );
+      const row: BindingRow | undefined =
+        state!.create_seq === null ? undefined : { shared_policy: sharedPolicy, target, create_seq: state!.create_seq, create_time: state!.create_time! };
+      const stored = row && toBinding(row);
+      const bound = decide({
+        stored,
+        sharedPolicy: decodeSharedPolicy(policyRow),
+        target: toResource(targetRow),
+        targetLineage: targetRow.lineage,
+        boundToTarget: state!.bound_to_target,
+      });
+      if (bound === (row !== undefined)) return stored;
+      const seq = tx.nextSeq();
+      const time = Date.now();
+      if (bound) {
+        const created: BindingRow = { shared_policy: sharedPolicy, target, create_seq: seq, create_time: time };
+        const log = bindingLog(seq, time, actor, "sharedPolicyBinding.create", created, placeOf(targetRow));
+        await tx.query(WRITE.insertBinding, [...log, policyRow.id, targetRow.id], "insert_binding");
+        return toBinding(created);
+      }
+      const log = bindingLog(seq, time, actor, "sharedPolicyBinding.delete", row!, placeOf(targetRow));
+      await tx.query(WRITE.deleteBinding, [...log, policyRow.id, targetRow.id], "delete_binding");
+      return stored;
+    });
+  }
+
   async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
     const [row] = await this.rows<DenyRow>(SQL.denyByName, [resource], "deny_by_name");
     return row && toDenyPolicy(row.name, row.create_seq, storedDeny(row));
@@ -547,6 +762,32 @@ export class PostgresStore implements Store {
     return (await this.rows<ResourcePolicyRow>(sql, values)).map((row) => ({ ...toStoredPolicy(row), cursor: row.path }));
   }
 
+  async listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
+    let from = query.fromCursor ?? "";
+    let end = "\uffff";
+    if (query.beneath !== undefined) {
+      const [row] = await this.rows<{ path: string }>(SQL.pathByName, [query.beneath], "path_by_name");
+      if (!row) return [];
+      if (from < row.path) from = row.path;
+      end = pathEnd(row.path);
+    }
+    const rows = await this.rows<{ path: string; name: string }>(
+      SQL.grantPoints,
+      [[...query.members], [...query.roles], from, end, query.limit],
+      "grant_points",
+    );
+    return rows.map((row) => ({ name: row.name, cursor: row.path, subtreeEnd: pathEnd(row.path) }));
+  }
+
+  async listSubtree(query: SubtreeQuery): Promise<ListedResource[]> {
+    const [root] = await this.rows<{ path: string }>(SQL.pathByName, [query.root], "path_by_name");
+    if (!root) return [];
+    // The root's own path is the smallest of its subtree: "after" anything just below it includes it.
+    const after = query.afterCursor !== undefined && query.afterCursor >= root.path ? query.afterCursor : root.path.slice(0, -1);
+    const rows = await this.rows<ResourceRow>(SQL.subtreeOfType, [query.type, after, pathEnd(root.path), query.limit], "subtree_of_type");
+    return rows.map((row) => ({ resource: toResource(row), cursor: row.path }));
+  }
+
   /**
    * Policy writes are batched inside their transaction: the batch's resources are read in one statement before any
    * write runs (prefetchPolicies), each write decides against the state the writes before it in the batch left
@@ -570,6 +811,7 @@ export class PostgresStore implements Store {
       const action = policy ? "policy.set" : "policy.delete";
       if (batch.upserts.size === 0 && batch.logs.length === 0) tx.beforeCommit(() => flushPolicies(tx));
       batch.upserts.set(row.id, [row.id, bufferOf(bytes), bindingCount, seq, time]);
+      batch.grants.set(row.id, grantRows(policy?.bindings ?? []));
       batch.logs.push(
         logValues(seq, time, actor, action, resource, current.policy.etag, revisionEtag(seq), policy ? bytes : null, placeOf(row)),
       );
@@ -592,6 +834,8 @@ export class PostgresStore implements Store {
     if (query.principal !== undefined) where.push(`principal = ${param(query.principal)}`);
     if (query.startMs !== undefined) where.push(`time >= ${param(query.startMs)}`);
     if (query.endMs !== undefined) where.push(`time < ${param(query.endMs)}`);
+    // Names are unique at any moment: every row of the name since the current resource's creation is about it.
+    if (query.currentOnly) where.push(`seq >= (SELECT create_seq FROM resources WHERE name = ${param(query.resource)})`);
     const rows = await this.rows<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM change_log
       WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${param(query.limit)}`, values);
     return rows.map(toAuditRecord);
@@ -729,6 +973,32 @@ function placeOf(row: PlaceRow): ChangePlace {
   return { resourceType: row.type, parent: row.parent ?? "", lineage: row.lineage };
 }
 
+/** A binding's change-log row (LOG_ONE's parameters), against its target: caches following the log evict its chain link. */
+function bindingLog(seq: number, time: number, actor: Actor, action: string, binding: BindingRow, place: ChangePlace): unknown[] {
+  const created = action.endsWith(".create");
+  const etag = revisionEtag(binding.create_seq);
+  const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
+  return logValues(seq, time, actor, action, binding.target, created ? null : etag, created ? etag : null, bytes, place);
+}
+
+/** A name's resource as a shared-policy write reads it; the content columns are null when it is not a shared policy. */
+interface SharedForWriteRow extends PlaceRow, Nullable<PolicyRow> {
+  id: number;
+  create_time: number;
+  binding_count: number;
+}
+
+function sharedRowOf(name: string, row: SharedForWriteRow): SharedPolicyRow {
+  return {
+    name,
+    parent: row.parent ?? "",
+    create_time: row.create_time,
+    policy: row.policy!,
+    revision: row.revision!,
+    update_time: row.update_time!,
+  };
+}
+
 /** Every column of `T` as read through a LEFT JOIN that may find no row. */
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 
@@ -742,9 +1012,25 @@ function storedDeny(row: DenyRow): PolicyRow | undefined {
   return row.policy === null ? undefined : (row as PolicyRow);
 }
 
-/** A chain link: the policy, the deny policy while it has rules, and a root's custom roles (when it has some). */
+/**
+ * A chain link: the policy, the deny policy while it has rules, the shared policies bound to it (when any) and a
+ * root's custom roles (when it has some).
+ */
 function toChainLink(row: ChainRow): StoredPolicy {
-  const link = toStoredPolicy(row);
+  let link = toStoredPolicy(row);
+  if (row.shared_names !== null) {
+    const shared = row.shared_names.map((name, i) =>
+      decodeSharedPolicy({
+        name,
+        parent: row.shared_parents![i]!,
+        create_time: row.shared_create_times![i]!,
+        policy: row.shared_policies![i]!,
+        revision: row.shared_revisions![i]!,
+        update_time: row.shared_update_times![i]!,
+      }),
+    );
+    link = { ...link, shared };
+  }
   if (row.roles === null) return link;
   const roles = row.roles.map((role, i) => decodeRole({ role, revision: row.role_revisions![i]!, update_time: row.role_update_times![i]! }));
   return { ...link, roles };

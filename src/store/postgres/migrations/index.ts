@@ -1,12 +1,18 @@
 // Numbered migrations, applied in order at start under an advisory lock; each runs once, in its own transaction.
 // Append, never edit. The versions match SQLite's (../../sqlite/migrations/), so copy.ts can tell the schemas agree.
+// `run`, when a migration has one, runs after its SQL in the same transaction (what SQL alone cannot do).
+import type pg from "pg";
 import type { Migration } from "../../migrations.js";
 import { sql as initial } from "./0001-initial.js";
 import { sql as watch } from "./0002-watch.js";
 import { sql as denyAndRoles } from "./0003-deny-and-roles.js";
+import { backfill as backfillMemberGrants, sql as memberGrants } from "./0004-member-grants.js";
+import { sql as sharedPolicies } from "./0005-shared-policies.js";
 
-export const migrations: readonly Migration[] = [
+export const migrations: readonly Migration<pg.PoolClient, Promise<void>>[] = [
   { version: 1, name: "initial", sql: initial },
   { version: 2, name: "watch", sql: watch },
   { version: 3, name: "deny-and-roles", sql: denyAndRoles },
+  { version: 4, name: "member-grants", sql: memberGrants, run: backfillMemberGrants },
+  { version: 5, name: "shared-policies", sql: sharedPolicies },
 ];
