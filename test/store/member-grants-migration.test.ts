@@ -2,9 +2,12 @@
 import { create } from "@bufbuild/protobuf";
 import Sqlite from "better-sqlite3";
 import { join } from "node:path";
+import pg from "pg";
 import { afterEach, expect, test } from "vitest";
 import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
+import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 const actor = { principal: "user:test@example.com" };
@@ -32,4 +35,32 @@ test("opening a database of schema version 2 indexes the bindings of its stored 
   const points = await after.listGrantPoints({ members: ["group:eng"], roles: ["roles/owner"], limit: 10 });
   expect(points.map((p) => p.name)).toEqual(["projects/p1"]);
   await after.close();
+});
+
+test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 3 gets the bindings of its stored policies indexed", async () => {
+  const database = await createPostgresDatabase();
+  try {
+    const open = () => PostgresStore.open({ url: database.url, poolSize: 2, statementTimeoutMs: 10_000 });
+    const before = await open();
+    await before.createResource({ name: "organizations/acme", parent: "", type: "organization", displayName: "" }, actor);
+    await before.createResource({ name: "projects/p1", parent: "organizations/acme", type: "project", displayName: "" }, actor);
+    const policy = create(PolicySchema, {
+      version: 1,
+      bindings: [create(BindingSchema, { role: "roles/owner", members: ["user:ada@example.com", "group:eng"] })],
+    });
+    await before.updatePolicy("projects/p1", () => policy, actor);
+    await before.close();
+    // Back to version 3, as a server before migrations 4 and 5 left it.
+    const raw = new pg.Client({ connectionString: database.url });
+    await raw.connect();
+    await raw.query("DROP TABLE member_grants, shared_policy_bindings, shared_policies; DELETE FROM schema_migrations WHERE version >= 4");
+    await raw.end();
+
+    const after = await open();
+    const points = await after.listGrantPoints({ members: ["group:eng"], roles: ["roles/owner"], limit: 10 });
+    expect(points.map((p) => p.name)).toEqual(["projects/p1"]);
+    await after.close();
+  } finally {
+    await database.drop();
+  }
 });
