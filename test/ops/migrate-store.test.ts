@@ -41,6 +41,14 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
       denyPolicy: { rules: [{ deniedPrincipals: ["user:u1@example.com"], deniedPermissions: ["projects.delete"] }] },
     });
     await api.roles.createRole({ parent: "organizations/o", roleId: "deployer", role: { title: "Deployer", includedPermissions: ["projects.get"] } });
+    // A shared policy and its binding (the reverse-lookup index comes along as the policies' bindings made it).
+    await api.sharedPolicies.createSharedPolicy({
+      parent: "organizations/o",
+      sharedPolicyId: "baseline",
+      sharedPolicy: { displayName: "Baseline", bindings: [{ role: "roles/readonly", members: ["user:sam@example.com"] }] },
+    });
+    const bindingBefore = await api.sharedPolicies.createSharedPolicyBinding({ binding: { sharedPolicy: "sharedPolicies/baseline", target: "projects/p1" } });
+    const sharedBefore = await api.sharedPolicies.getSharedPolicy({ name: "sharedPolicies/baseline" });
     const denyBefore = await api.denyPolicies.getDenyPolicy({ resource: "organizations/o" });
     const roleBefore = await api.roles.getRole({ name: "organizations/o/roles/deployer" });
     const page = await api.resources.listResources({ parent: "organizations/o", pageSize: 10 });
@@ -59,6 +67,9 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
       expect(after.map((p) => p.etag)).toEqual(before.map((p) => p.etag));
       expect(await pg.grpc.denyPolicies.getDenyPolicy({ resource: "organizations/o" })).toEqual(denyBefore);
       expect(await pg.grpc.roles.getRole({ name: "organizations/o/roles/deployer" })).toEqual(roleBefore);
+      expect(await pg.grpc.sharedPolicies.getSharedPolicy({ name: "sharedPolicies/baseline" })).toEqual(sharedBefore);
+      const bindings = await pg.grpc.sharedPolicies.listSharedPolicyBindings({ sharedPolicy: "sharedPolicies/baseline" });
+      expect(bindings.bindings).toEqual([bindingBefore]);
       const next = await pg.grpc.resources.listResources({ parent: "organizations/o", pageSize: 10, pageToken: page.nextPageToken });
       expect(next.resources).toHaveLength(10);
       await pg.grpc.policies.setPolicy({ resource: "projects/p0", policy: { etag: before[1]!.etag, bindings: [] } });
