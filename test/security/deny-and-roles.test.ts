@@ -16,12 +16,14 @@ import {
   signingKey,
   startSecureServer,
   tempDir,
-  tokenFor,
   uniqueId,
   writeJwks,
   type ApiClients,
   type SecureServer,
   type SigningKey,
+  PORTS,
+  clientsAs,
+  type Port,
 } from "./support.js";
 
 let server: SecureServer;
@@ -32,15 +34,7 @@ const OWNER = "olivia@example.com";
 const DEV = "dev@example.com";
 const CHECKER = "checker@example.com";
 
-type Port = "main (Connect)" | "grpc-js port";
-const PORTS: Port[] = ["main (Connect)", "grpc-js port"];
-
-async function as(email: string, port: Port = "main (Connect)"): Promise<ApiClients> {
-  const token = await tokenFor(key, email);
-  return port === "main (Connect)"
-    ? apiClients(server.url, { token })
-    : apiClients(`http://${server.grpcAddress}`, { token, protocol: "grpc" });
-}
+const as = (email: string, port?: Port) => clientsAs(server, key, email, port);
 
 /** A fresh organization > cloud > project, OWNER owning the organization, CHECKER checking, DEV collaborating. */
 async function tree() {

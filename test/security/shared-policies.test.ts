@@ -10,18 +10,19 @@ import {
   ADMIN,
   AUDIENCE,
   ISSUER,
-  apiClients,
   binding,
   expectCode,
   signingKey,
   startSecureServer,
   tempDir,
-  tokenFor,
   uniqueId,
   writeJwks,
   type ApiClients,
   type SecureServer,
   type SigningKey,
+  PORTS,
+  clientsAs,
+  type Port,
 } from "./support.js";
 
 let server: SecureServer;
@@ -34,15 +35,7 @@ const PROJECT_OWNER = "po@example.com";
 const BOTH = "both@example.com";
 const SAM = "sam@example.com";
 
-type Port = "main (Connect)" | "grpc-js port";
-const PORTS: Port[] = ["main (Connect)", "grpc-js port"];
-
-async function as(email: string, port: Port = "main (Connect)"): Promise<ApiClients> {
-  const token = await tokenFor(key, email);
-  return port === "main (Connect)"
-    ? apiClients(server.url, { token })
-    : apiClients(`http://${server.grpcAddress}`, { token, protocol: "grpc" });
-}
+const as = (email: string, port?: Port) => clientsAs(server, key, email, port);
 
 /** organization > cloud > project, OWNER owning the organization; a shared policy the platform team owns. */
 async function tree() {

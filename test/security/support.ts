@@ -105,6 +105,18 @@ export async function startTokenServer(keys: SigningKey[], logger?: Logger): Pro
   return startSecureServer({ jwks, jwtIssuer: ISSUER, jwtAudience: AUDIENCE, admins: [ADMIN] }, dir, logger);
 }
 
+/** The two ports a test runs its calls through: the main port (Connect) and the grpc-js port (gRPC). */
+export type Port = "main (Connect)" | "grpc-js port";
+export const PORTS: Port[] = ["main (Connect)", "grpc-js port"];
+
+/** Clients of `server` on `port` presenting a token for `email`. */
+export async function clientsAs(server: SecureServer, key: SigningKey, email: string, port: Port = "main (Connect)"): Promise<ApiClients> {
+  const token = await tokenFor(key, email);
+  return port === "main (Connect)"
+    ? apiClients(server.url, { token })
+    : apiClients(`http://${server.grpcAddress}`, { token, protocol: "grpc" });
+}
+
 /** Clients of every service at `baseUrl` (default: Connect JSON over HTTP/1.1), every call with a deadline. */
 export function apiClients(baseUrl: string, options: ClientOptions = {}): ApiClients {
   return clientsAt(baseUrl, { protocol: "connect", timeoutMs: CALL_TIMEOUT_MS, ...options });
