@@ -24,7 +24,9 @@ async function main(): Promise<void> {
     return;
   }
   if (config.workers > 0 && cluster.isPrimary) return supervise(config);
-  const logger = pino({ level: config.logLevel });
+  // Asynchronous writes: a call's log line is buffered while the previous write is in flight instead of blocking the
+  // event loop on stdout (pino flushes the buffer when the process exits). docs/operations.md, "Logs".
+  const logger = pino({ level: config.logLevel }, pino.destination({ sync: false }));
   let server: RunningServer;
   try {
     server = await startServer(config, logger);

@@ -72,9 +72,7 @@ export class CachingStore implements Store {
     await this.fresh();
     const cached = this.cache.get(resource);
     if (cached) return cached;
-    const generation = this.generation;
-    const stored = await this.inner.getPolicy(resource);
-    return stored && this.remember(stored, generation);
+    return this.readPolicy(resource, this.generation);
   }
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
@@ -154,8 +152,29 @@ export class CachingStore implements Store {
     return this.inner.listRoles(parent);
   }
 
-  listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
-    return this.inner.listPolicies(query);
+  /**
+   * A page of policies as the cache holds them (shared, so what is derived from them is memoised: the listed form,
+   * its encoding): the inner store names the page, the cache supplies each policy, and a policy it lacks is read
+   * (and kept) as GetPolicy reads it. Listing rows themselves are not kept: they carry no deny rules or roles.
+   */
+  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+    if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
+    await this.fresh();
+    const generation = this.generation;
+    const names = await this.inner.listPolicyNames(query);
+    const listed: ListedPolicy[] = [];
+    for (const { name, cursor } of names) {
+      const stored = this.cache.get(name) ?? (await this.readPolicy(name, generation));
+      // Gone or emptied since the names were read (another process's write): list as the store lists.
+      if (!stored || stored.policy.bindings.length === 0) return this.inner.listPolicies(query);
+      listed.push({ ...stored, cursor });
+    }
+    return listed;
+  }
+
+  private async readPolicy(name: string, generation: number): Promise<StoredPolicy | undefined> {
+    const stored = await this.inner.getPolicy(name);
+    return stored && this.remember(stored, generation);
   }
 
   listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {

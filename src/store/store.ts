@@ -74,6 +74,12 @@ export interface ListedPolicy extends StoredPolicy {
   cursor: string;
 }
 
+/** A listed policy's resource name and position, without the policy. */
+export interface ListedName {
+  name: string;
+  cursor: string;
+}
+
 export interface AuditQuery {
   resource: string;
   principal?: string;
@@ -221,6 +227,12 @@ export interface Store {
   ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
   /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
   listPolicies(query: PolicyQuery): Promise<ListedPolicy[]>;
+  /**
+   * Optional: the names and cursors listPolicies would return, in its order, without reading or decoding a policy.
+   * The read cache lists through it and takes the policies it holds from memory (a store without it is listed
+   * through listPolicies).
+   */
+  listPolicyNames?(query: PolicyQuery): Promise<ListedName[]>;
   /**
    * Writes the policy of `resource` in one transaction: `decide` is called with the stored policy (an empty one with
    * a valid etag when none is set) and returns the policy to store (its bindings, audit configs and version), or
