@@ -4,7 +4,7 @@
 // same google.rpc.Status details (`grpc-status-details-bin`); metadata and deadlines pass through.
 import { create, fromBinary, toBinary, type DescField, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { WireType } from "@bufbuild/protobuf/wire";
 import {
   Code,
   ConnectError,
@@ -191,21 +191,41 @@ function serializeResponse(schema: DescMessage, message: object): Buffer {
 
 /**
  * A response that is not shared but lists shared messages (a page of cached policies): each listed message's
- * memoised encoding is copied in, and only the rest of the response is encoded. Fields may appear in any order on
+ * memoised encoding is copied in after its field header, and only the rest of the response is encoded. Fields may appear in any order on
  * the wire (the parser merges them), so the lists go first.
  */
 function withSharedParts(schema: DescMessage, message: object): Uint8Array {
-  let writer: BinaryWriter | undefined;
+  let parts: Uint8Array[] | undefined;
   let rest = message as Record<string, unknown>;
   for (const field of messageListsOf(schema)) {
     const items = rest[field.localName] as object[];
     if (items.length === 0 || !items.every(isShared)) continue;
-    writer ??= new BinaryWriter();
-    for (const item of items) writer.tag(field.number, WireType.LengthDelimited).bytes(encodingOf(field.message, item));
+    parts ??= [];
+    const tag = (field.number << 3) | WireType.LengthDelimited;
+    for (const item of items) {
+      const encoded = encodingOf(field.message, item);
+      parts.push(varints(tag, encoded.length), encoded);
+    }
     rest = { ...rest, [field.localName]: [] };
   }
   const encoded = toBinary(schema, rest as never);
-  return writer ? writer.raw(encoded).finish() : encoded;
+  if (!parts) return encoded;
+  parts.push(encoded);
+  return Buffer.concat(parts);
+}
+
+/** Two unsigned varints (a field's tag and its length): the header of a length-delimited field. */
+function varints(a: number, b: number): Uint8Array {
+  const out = new Uint8Array(10);
+  let n = 0;
+  for (let v of [a, b]) {
+    while (v > 0x7f) {
+      out[n++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    out[n++] = v;
+  }
+  return out.subarray(0, n);
 }
 
 type MessageList = DescField & { fieldKind: "list"; listKind: "message" };

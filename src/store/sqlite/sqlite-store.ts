@@ -467,8 +467,10 @@ export class SqliteStore implements Store {
   async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
     const filter = this.policyListing(query);
     if (!filter) return [];
-    const sql = `SELECT r.name, r.path AS cursor FROM resources r WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
-    return this.prepared(sql).all(filter.params) as ListedName[];
+    // Rows as arrays (raw): a page of names is read on every ListPolicies call.
+    const sql = `SELECT r.name, r.path FROM resources r WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
+    const rows = this.prepared(sql).raw(true).all(filter.params) as [string, string][];
+    return rows.map(([name, cursor]) => ({ name, cursor }));
   }
 
   /** The WHERE clause of a policy listing and its parameters; undefined when `beneath` does not exist. */
