@@ -201,11 +201,7 @@ function withSharedParts(schema: DescMessage, message: object): Uint8Array {
     const items = rest[field.localName] as object[];
     if (items.length === 0 || !items.every(isShared)) continue;
     parts ??= [];
-    const tag = (field.number << 3) | WireType.LengthDelimited;
-    for (const item of items) {
-      const encoded = encodingOf(field.message, item);
-      parts.push(varints(tag, encoded.length), encoded);
-    }
+    for (const item of items) parts.push(framedEncodingOf(field, item));
     rest = { ...rest, [field.localName]: [] };
   }
   const encoded = toBinary(schema, rest as never);
@@ -214,18 +210,27 @@ function withSharedParts(schema: DescMessage, message: object): Uint8Array {
   return Buffer.concat(parts);
 }
 
-/** Two unsigned varints (a field's tag and its length): the header of a length-delimited field. */
-function varints(a: number, b: number): Uint8Array {
-  const out = new Uint8Array(10);
-  let n = 0;
-  for (let v of [a, b]) {
-    while (v > 0x7f) {
-      out[n++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
+/** A shared message's encoding as an element of `field`: its tag, its length and its bytes, memoised. */
+const framedEncodings = new WeakMap<object, { tag: number; bytes: Uint8Array }>();
+
+function framedEncodingOf(field: MessageList, item: object): Uint8Array {
+  const tag = (field.number << 3) | WireType.LengthDelimited;
+  let framed = framedEncodings.get(item);
+  if (framed?.tag !== tag) {
+    const encoded = encodingOf(field.message, item);
+    const header: number[] = [];
+    for (const value of [tag, encoded.length]) {
+      let v = value;
+      for (; v > 0x7f; v >>>= 7) header.push((v & 0x7f) | 0x80);
+      header.push(v);
     }
-    out[n++] = v;
+    const bytes = new Uint8Array(header.length + encoded.length);
+    bytes.set(header);
+    bytes.set(encoded, header.length);
+    framed = { tag, bytes };
+    framedEncodings.set(item, framed);
   }
-  return out.subarray(0, n);
+  return framed.bytes;
 }
 
 type MessageList = DescField & { fieldKind: "list"; listKind: "message" };
