@@ -30,7 +30,7 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
   const factsOf = (method: DescMethod) => {
     let f = facts.get(method);
     if (!f) {
-      f = new MethodFacts(method, metrics);
+      f = new MethodFacts(method, metrics, logger);
       facts.set(method, f);
     }
     return f;
@@ -52,12 +52,10 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
       throw error;
     } finally {
       const ms = performance.now() - started;
-      const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
-      method.series(protocol).observe(code, ms / 1000);
+      const on = method.on(req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? ""));
+      on.series.observe(code, ms / 1000);
       const level = method.quiet && code === "OK" ? "debug" : "info";
-      if (logger.isLevelEnabled(level)) {
-        logger[level]({ procedure: method.procedure, protocol, code, ms: Math.round(ms * 1000) / 1000, peer: req.contextValues.get(peerKey) }, "call");
-      }
+      if (on.log.isLevelEnabled(level)) on.log[level]({ code, ms: Math.round(ms * 1000) / 1000, peer: req.contextValues.get(peerKey) }, "call");
     }
   };
 }
@@ -87,11 +85,12 @@ class MethodFacts {
   readonly serverStreaming: boolean;
   /** Health checks and reflection: their successful calls log at debug. */
   readonly quiet: boolean;
-  private readonly byProtocol = new Map<string, CallSeries>();
+  private readonly byProtocol = new Map<string, { series: CallSeries; log: Logger }>();
 
   constructor(
     method: DescMethod,
     private readonly metrics: Metrics,
+    private readonly logger: Logger,
   ) {
     this.procedure = procedureOf(method);
     this.write = isWrite(method);
@@ -99,13 +98,20 @@ class MethodFacts {
     this.quiet = !method.parent.typeName.startsWith("policy.");
   }
 
-  series(protocol: string): CallSeries {
-    let series = this.byProtocol.get(protocol);
-    if (!series) {
-      series = this.metrics.callSeries(this.procedure, protocol);
-      this.byProtocol.set(protocol, series);
+  /**
+   * The method's metric series and call logger on `protocol`, bound once: the logger is a pino child whose
+   * procedure and protocol are serialised once, so a call line serialises only its code, duration and peer.
+   */
+  on(protocol: string): { series: CallSeries; log: Logger } {
+    let bound = this.byProtocol.get(protocol);
+    if (!bound) {
+      bound = {
+        series: this.metrics.callSeries(this.procedure, protocol),
+        log: this.logger.child({ procedure: this.procedure, protocol }),
+      };
+      this.byProtocol.set(protocol, bound);
     }
-    return series;
+    return bound;
   }
 }
 
