@@ -94,9 +94,20 @@ export class Policies {
     const effective = shown?.includes(false)
       ? this.effectivePolicies.of(resource, chain.filter((_, i) => shown[i]), requestedVersion, true)
       : this.effectivePolicies.of(resource, chain, requestedVersion);
-    const policies = await Promise.all(effective.policies.map((p) => this.withResourceStatus(p)));
     // The memoised (shared) answer when no status differs from the stored one; a copy otherwise.
+    if (await this.statusesAsStored(effective.policies)) return effective;
+    const policies = await Promise.all(effective.policies.map((p) => this.withResourceStatus(p)));
     return policies.every((p, i) => p === effective.policies[i]) ? effective : { ...effective, policies };
+  }
+
+  /**
+   * Whether every one of `listed` already shows its computed sync status: with no consumer configured a stored
+   * policy's status (SUCCESS) is its computed one, and the per-policy computation is skipped.
+   */
+  private async statusesAsStored(listed: readonly ResourcePolicy[]): Promise<boolean> {
+    if (!this.sync) return true;
+    if ((await this.sync.consumers()).length > 0) return false;
+    return listed.every((p) => p.policy!.syncStatus === SyncStatus.SUCCESS);
   }
 
   /** A listed policy with its computed sync status (the same object when it is unchanged). */
@@ -137,8 +148,10 @@ export class Policies {
         // With a status filter, read on until the page is full: the statuses are computed, not stored.
         for (let after = afterCursor; listed.length < limit; ) {
           const rows = await this.store.listPolicies({ type: resourceType, beneath, afterCursor: after, limit });
-          for (const row of rows) {
-            const item = await this.withResourceStatus(listedPolicy(row));
+          const shown = rows.map(listedPolicy);
+          const asStored = await this.statusesAsStored(shown);
+          for (const [i, row] of rows.entries()) {
+            const item = asStored ? shown[i]! : await this.withResourceStatus(shown[i]!);
             if (wanted.size > 0 && !wanted.has(item.policy!.syncStatus)) continue;
             cursors.set(item, row.cursor);
             if (listed.push(item) === limit) break;
