@@ -191,8 +191,8 @@ function serializeResponse(schema: DescMessage, message: object): Buffer {
 
 /**
  * A response that is not shared but lists shared messages (a page of cached policies): each listed message's
- * memoised encoding is copied in after its field header, and only the rest of the response is encoded. Fields may appear in any order on
- * the wire (the parser merges them), so the lists go first.
+ * memoised encoding is copied in with its field header, and only the rest of the response is encoded. Fields may
+ * appear in any order on the wire (the parser merges them), so the lists go first.
  */
 function withSharedParts(schema: DescMessage, message: object): Uint8Array {
   let parts: Uint8Array[] | undefined;
@@ -217,7 +217,8 @@ function framedEncodingOf(field: MessageList, item: object): Uint8Array {
   const tag = (field.number << 3) | WireType.LengthDelimited;
   let framed = framedEncodings.get(item);
   if (framed?.tag !== tag) {
-    const encoded = encodingOf(field.message, item);
+    // Not kept unframed as well: a listed message is only ever sent framed.
+    const encoded = encodings.get(item) ?? toBinary(field.message, item as never);
     const header: number[] = [];
     for (const value of [tag, encoded.length]) {
       let v = value;
