@@ -9,6 +9,7 @@ import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { share } from "../shared-value.js";
+import { etagSequence } from "./etag.js";
 import type {
   Acknowledgement,
   Actor,
@@ -154,8 +155,8 @@ export class CachingStore implements Store {
 
   /**
    * A page of policies as the cache holds them (shared, so what is derived from them is memoised: the listed form,
-   * its encoding): the inner store names the page, the cache supplies each policy, and a policy it lacks is read
-   * (and kept) as GetPolicy reads it. Listing rows themselves are not kept: they carry no deny rules or roles.
+   * its encoding): the inner store names the page with each policy's revision, the cache supplies each policy, and
+   * a policy it lacks (or holds at another revision) is read and kept as GetPolicy reads it. Listing rows themselves are not kept: they carry no deny rules or roles.
    */
   async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
     if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
@@ -163,10 +164,12 @@ export class CachingStore implements Store {
     const generation = this.generation;
     const names = await this.inner.listPolicyNames(query);
     const listed: ListedPolicy[] = [];
-    for (const { name, cursor } of names) {
-      const stored = this.cache.get(name) ?? (await this.readPolicy(name, generation));
-      // Gone or emptied since the names were read (another process's write): list as the store lists.
-      if (!stored || stored.policy.bindings.length === 0) return this.inner.listPolicies(query);
+    for (const { name, cursor, revision } of names) {
+      let stored = this.cache.get(name);
+      // Not cached, or older than the row (another process committed after this turn's freshness check): read it.
+      if (!stored || etagSequence(stored.policy.etag) !== revision) stored = await this.readPolicy(name, generation);
+      // Changed again meanwhile, or gone: list as the store lists.
+      if (!stored || etagSequence(stored.policy.etag) !== revision) return this.inner.listPolicies(query);
       listed.push({ ...stored, cursor });
     }
     return listed;

@@ -74,10 +74,12 @@ export interface ListedPolicy extends StoredPolicy {
   cursor: string;
 }
 
-/** A listed policy's resource name and position, without the policy. */
+/** A listed policy's resource name, position and revision, without the policy. */
 export interface ListedName {
   name: string;
   cursor: string;
+  /** The sequence the policy's etag is minted from (etag.ts, etagSequence). */
+  revision: number;
 }
 
 export interface AuditQuery {

@@ -468,9 +468,10 @@ export class SqliteStore implements Store {
     const filter = this.policyListing(query);
     if (!filter) return [];
     // Rows as arrays (raw): a page of names is read on every ListPolicies call.
-    const sql = `SELECT r.name, r.path FROM resources r WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
-    const rows = this.prepared(sql).raw(true).all(filter.params) as [string, string][];
-    return rows.map(([name, cursor]) => ({ name, cursor }));
+    const sql = `SELECT r.name, r.path, pol.revision FROM resources r JOIN policies pol ON pol.resource_id = r.id
+      WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
+    const rows = this.prepared(sql).raw(true).all(filter.params) as [string, string, number][];
+    return rows.map(([name, cursor, revision]) => ({ name, cursor, revision }));
   }
 
   /** The WHERE clause of a policy listing and its parameters; undefined when `beneath` does not exist. */
