@@ -8,8 +8,8 @@ import { openDatabase } from "../src/store/sqlite/database.js";
 export interface Dataset {
   resources: number;
   policies: number;
-  /** A resource at depth 1, 4 and 10 (root = depth 1), each with a policy on every level above it. */
-  targets: { depth1: string; depth4: string; depth10: string };
+  /** A resource at depth 1, 3, 4 and 10 (root = depth 1), each with a policy on every level above it. */
+  targets: { depth1: string; depth3: string; depth4: string; depth10: string };
   /** A folder whose subtree has policies, for a ListPolicies page. */
   listParent: string;
   seconds: number;
@@ -51,7 +51,7 @@ export function generateDataset(path: string, resources: number, maxBindings = 2
     }
     return [id, path];
   };
-  let targets = { depth1: "", depth4: "", depth10: "" };
+  let targets = { depth1: "", depth3: "", depth4: "", depth10: "" };
   let listParent = "";
   db.transaction(() => {
     const perOrg = Math.max(FOLDER_CHAIN + 2, Math.min(1000, resources));
@@ -69,7 +69,7 @@ export function generateDataset(path: string, resources: number, maxBindings = 2
         add(`projects/o${org}_p${p}`, "project", parentId, parentPath, p % 2 === 0 ? 1 + (p % 5) : 0);
       }
       if (org === 0) {
-        targets = { depth1: orgName, depth4: `folders/o0_f4`, depth10: `projects/o0_p${FOLDER_CHAIN}` };
+        targets = { depth1: orgName, depth3: `folders/o0_f3`, depth4: `folders/o0_f4`, depth10: `projects/o0_p${FOLDER_CHAIN}` };
         listParent = `folders/o0_f2`;
       }
     }

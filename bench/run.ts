@@ -2,6 +2,9 @@
 // h2load on both ports, and prints requests/s, p50/p99 latency, server RSS and the ratio to the no-op RPC (health
 // Check) on the same port in the same run; also SQLite's durable-commit ceiling on this machine, and how read costs
 // grow from 1k to 100k to 1M resources. Results go to stdout and docs/benchmarks.md.
+// The server starts as a user starts it (default flags, so the call log at info level). Issue 20's ratios — our
+// gRPC port against a bare grpc-js no-op — are measured in interleaved rounds (the baseline, then our four RPCs, per
+// round; `--rounds N`), because on a shared machine throughput drifts between rows; `--ratios` runs only those.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -24,13 +27,23 @@ import { durableCommitCeiling } from "./commit-ceiling.js";
 import { postgresBench, postgresSection } from "./postgres.js";
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: "boolean" }, sizes: { type: "string" }, workers: { type: "string" }, db: { type: "string" } },
+  options: {
+    quick: { type: "boolean" },
+    sizes: { type: "string" },
+    workers: { type: "string" },
+    rounds: { type: "string" },
+    ratios: { type: "boolean" },
+    seconds: { type: "string" },
+    db: { type: "string" },
+  },
 });
 const quick = flags.quick ?? false;
 /** --db postgres://…: the PostgreSQL rows (bench/postgres.ts) instead of SQLite's; the URL names a database to create others from. */
 const postgresUrl = flags.db;
 const sizes = (flags.sizes ?? (quick ? "1000" : postgresUrl ? "1000,100000" : "1000,100000,1000000")).split(",").map(Number);
-const load: LoadOptions = { connections: 4, streams: 32, seconds: quick ? 2 : 5, warmupSeconds: 1 };
+const load: LoadOptions = { connections: 4, streams: 32, seconds: Number(flags.seconds ?? (quick ? 2 : 4)), warmupSeconds: 1 };
+const rounds = Number(flags.rounds ?? 3);
+const ratiosOnly = flags.ratios ?? false;
 const workers = Number(flags.workers ?? 0);
 const dir = mkdtempSync(join(tmpdir(), "policy-bench-"));
 
@@ -61,7 +74,7 @@ function rpcs(data: Dataset): Rpc[] {
       body: body("get", GetPolicyRequestSchema, { resource: t.depth1 }),
       verify: (u) => policy(u).getPolicy({ resource: t.depth1 }),
     },
-    ...(["depth1", "depth4", "depth10"] as const).map((depth) => ({
+    ...(["depth1", "depth3", "depth4", "depth10"] as const).map((depth) => ({
       name: `LookupEffectivePolicy ${depth.replace("depth", "depth ")}`,
       path: "/policy.v1.PolicyService/LookupEffectivePolicy",
       body: body(`lookup-${depth}`, LookupEffectivePolicyRequestSchema, { resource: t[depth] }),
@@ -100,7 +113,8 @@ export interface Server {
 }
 
 async function startServer(db: string, extra: string[] = []): Promise<Server> {
-  const args = ["--import", "tsx", "src/main.ts", "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml", "--log-level", "warn", ...extra];
+  // Default flags otherwise: the call log at info level is part of what a user's server pays per call.
+  const args = ["--import", "tsx", "src/main.ts", "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml", ...extra];
   if (workers > 0) args.push("--workers", String(workers));
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
@@ -122,6 +136,15 @@ async function startServer(db: string, extra: string[] = []): Promise<Server> {
   };
 }
 
+/** CPU seconds (user + system) used so far by a process and its children (cluster workers). */
+function cpuSecondsOfTree(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name: state is field 3, utime 14 and stime 15, in clock ticks (100 per second).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  return (Number(fields[11]) + Number(fields[12])) / 100 + children.reduce((sum, child) => sum + cpuSecondsOfTree(child), 0);
+}
+
 /** RSS of the server process and its children (cluster workers), in MB. */
 function rssOfTree(pid: number): number {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
@@ -129,8 +152,8 @@ function rssOfTree(pid: number): number {
   return own + children.reduce((sum, child) => sum + rssOfTree(child), 0);
 }
 
-/** Throughput of a bare grpc-js server answering the no-op: the floor any Node gRPC service stands on. */
-async function measureBaseline(): Promise<LoadResult> {
+/** A bare grpc-js server answering the no-op (a canned response, no service code): the floor any Node gRPC service stands on. */
+async function startBaseline(): Promise<{ url: string; pid: number; stop: () => void }> {
   const child = spawn(process.execPath, ["--import", "tsx", "bench/grpc-js-baseline.ts"], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<string>((resolve) => {
     child.stdout!.on("data", (chunk: Buffer) => {
@@ -138,13 +161,116 @@ async function measureBaseline(): Promise<LoadResult> {
       if (match) resolve(match[1]!);
     });
   });
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill("SIGTERM") };
+}
+
+async function loadNoop(url: string, seconds = load.seconds): Promise<LoadResult> {
+  const body = writeBody(dir, "baseline", HealthCheckRequestSchema, { service: "policy.v1.PolicyService" }, "grpc");
+  const log = join(dir, `baseline-${Date.now()}.log`);
   try {
-    const body = writeBody(dir, "baseline", HealthCheckRequestSchema, { service: "policy.v1.PolicyService" }, "grpc");
-    const log = join(dir, "baseline.log");
-    return await h2load(`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`, body, "grpc", load, log);
+    return await h2load(`${url}/grpc.health.v1.Health/Check`, body, "grpc", { ...load, seconds }, log);
   } finally {
-    child.kill("SIGTERM");
+    rmSync(log, { force: true });
   }
+}
+
+async function measureBaseline(): Promise<LoadResult> {
+  const baseline = await startBaseline();
+  try {
+    return await loadNoop(baseline.url);
+  } finally {
+    baseline.stop();
+  }
+}
+
+/** Issue 20's rows and targets: our gRPC port's throughput as a share of the bare grpc-js no-op's, same run. */
+const RATIO_TARGETS: [rpc: string, target: number][] = [
+  ["noop (health Check)", 0.85],
+  ["GetPolicy", 0.75],
+  ["LookupEffectivePolicy depth 3", 0.65],
+  ["ListPolicies page of 50", 0.3],
+];
+
+interface RatioRound {
+  baselineRps: number;
+  /** Throughput as a share of the bare no-op's. */
+  shares: Map<string, number>;
+  /**
+   * The bare no-op's server CPU time per call over ours: what the throughput share would be if each server had the
+   * cores to itself. Other processes' load on a shared machine moves throughput far more than CPU per call.
+   */
+  cpuShares: Map<string, number>;
+}
+
+/** Runs `drive` and returns its result with the CPU seconds the process `pid` used per measured call meanwhile. */
+async function withCpu(pid: number, drive: () => Promise<LoadResult>): Promise<[LoadResult, number]> {
+  const before = cpuSecondsOfTree(pid);
+  const result = await drive();
+  // h2load counts the calls after its warm-up, while the CPU time includes it: the same bias on both sides of a share.
+  return [result, (cpuSecondsOfTree(pid) - before) / result.requests];
+}
+
+/**
+ * Interleaved rounds: the bare grpc-js no-op, then each of our RPCs on the gRPC port, so that every share compares
+ * two measurements taken seconds apart under the same background load.
+ */
+async function measureRatios(server: Server, list: Rpc[]): Promise<RatioRound[]> {
+  const baseline = await startBaseline();
+  try {
+    await loadNoop(baseline.url, 2);
+    const rpcsByName = new Map(list.map((r) => [r.name, r]));
+    // Warms our server's JIT on each measured path, and checks each call once with a real client.
+    for (const [name] of RATIO_TARGETS) {
+      const rpc = rpcsByName.get(name)!;
+      await rpc.verify?.(server.grpc);
+      const log = join(dir, `ratio-warm-${Date.now()}.log`);
+      await h2load(`${server.grpc}${rpc.path}`, rpc.body("grpc"), "grpc", { ...load, seconds: 1 }, log);
+      rmSync(log, { force: true });
+    }
+    const result: RatioRound[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const [base, baseCpu] = await withCpu(baseline.pid, () => loadNoop(baseline.url));
+      const shares = new Map<string, number>();
+      const cpuShares = new Map<string, number>();
+      for (const [name] of RATIO_TARGETS) {
+        const rpc = rpcsByName.get(name)!;
+        const log = join(dir, `ratio-${round}-${Date.now()}.log`);
+        const [r, cpu] = await withCpu(server.process.pid!, () => h2load(`${server.grpc}${rpc.path}`, rpc.body("grpc"), "grpc", load, log));
+        rmSync(log, { force: true });
+        if (r.failed > 0) throw new Error(`${name}: ${r.failed} calls failed`);
+        shares.set(name, r.rps / base.rps);
+        cpuShares.set(name, baseCpu / cpu);
+      }
+      const shown = (m: Map<string, number>) => [...m].map(([n, v]) => `${n} ${v.toFixed(2)}`).join(", ");
+      console.log(`ratio round ${round + 1}: bare grpc-js ${base.rps.toFixed(0)} req/s, ${(baseCpu * 1e6).toFixed(0)} µs CPU per call; throughput: ${shown(shares)}; CPU per call: ${shown(cpuShares)}`);
+      result.push({ baselineRps: base.rps, shares, cpuShares });
+    }
+    return result;
+  } finally {
+    baseline.stop();
+  }
+}
+
+function ratioTable(result: RatioRound[]): string {
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const verdict = (xs: number[], target: number) => (Math.min(...xs) >= target ? "met" : Math.max(...xs) < target ? "not met" : "within the spread");
+  const lines = RATIO_TARGETS.map(([name, target]) => {
+    const shares = result.map((r) => r.shares.get(name)!);
+    const cpu = result.map((r) => r.cpuShares.get(name)!);
+    const list = (xs: number[]) => xs.map((v) => v.toFixed(2)).join(", ");
+    return `| ${name} | ≥ ${target.toFixed(2)} | ${list(shares)} | ${median(shares).toFixed(2)} | ${verdict(shares, target)} | ${list(cpu)} | ${median(cpu).toFixed(2)} |`;
+  });
+  return [
+    `Share of the bare grpc-js no-op, gRPC port, ${workers ? `--workers ${workers}` : "one process"}, default flags; ${result.length} interleaved rounds (bare grpc-js: ${result.map((r) => r.baselineRps.toFixed(0)).join(", ")} req/s). ` +
+      "Throughput share as the issue defines it; CPU-per-call share = the bare server's CPU time per call over ours (robust to other load on the machine).",
+    "",
+    "| RPC | target | share per round | median | verdict | CPU-per-call share per round | median |",
+    "| --- | ---: | ---: | ---: | --- | ---: | ---: |",
+    ...lines,
+  ].join("\n");
 }
 
 async function stop(server: Server): Promise<void> {
@@ -193,6 +319,20 @@ function format(r: Row): string {
 
 const HEADER = "| resources | port | RPC | req/s | p50 ms | p99 ms | vs no-op | RSS MB | failed |\n| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |";
 
+/** `--ratios`: only issue 20's interleaved rounds, on the smallest dataset. */
+async function ratiosMain(): Promise<void> {
+  const db = join(dir, `bench-${sizes[0]}.db`);
+  const data = generateDataset(db, sizes[0]!);
+  const server = await startServer(db);
+  try {
+    const table = ratioTable(await measureRatios(server, rpcs(data)));
+    console.log(`\n${table}`);
+  } finally {
+    await stop(server);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const ceiling = durableCommitCeiling(join(dir, "ceiling.db"), quick ? 300 : 2000);
@@ -202,6 +342,7 @@ async function main(): Promise<void> {
   console.log(HEADER);
   const rows: Row[] = [];
   const datasets: string[] = [];
+  let ratios = "";
   for (const [i, size] of sizes.entries()) {
     const db = join(dir, `bench-${size}.db`);
     const data = generateDataset(db, size);
@@ -210,6 +351,8 @@ async function main(): Promise<void> {
     try {
       // Both ports and every RPC on the first (smallest) database; the larger ones show how the reads grow.
       const all = rpcs(data);
+      // Before the writes of the SetPolicy rows, on a freshly started server as a user runs it.
+      if (i === 0) ratios = ratioTable(await measureRatios(server, all));
       const list = i === 0 ? all : all.filter((r) => !r.name.startsWith("SetPolicy"));
       const targets: { port: string; url: string; protocol: Protocol }[] = [{ port: "gRPC (grpc-js)", url: server.grpc, protocol: "grpc" }];
       if (i === 0) {
@@ -234,15 +377,16 @@ async function main(): Promise<void> {
     ...writes.map((w) => `SetPolicy on ${w.port}: ${w.result.rps.toFixed(0)} req/s = ${((w.result.rps / ceiling) * 100).toFixed(0)}% of the ceiling`),
   ];
   console.log(summary.join("\n"));
-  writeReport(rows, summary, datasets, (Date.now() - started) / 1000);
+  console.log(`\n${ratios}`);
+  writeReport(rows, summary, ratios, datasets, (Date.now() - started) / 1000);
 }
 
-function writeReport(rows: Row[], summary: string[], datasets: string[], seconds: number): void {
+function writeReport(rows: Row[], summary: string[], ratios: string, datasets: string[], seconds: number): void {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const report = `# Benchmarks
 
 Generated by \`npm run bench${quick ? " -- --quick" : ""}\`${workers ? ` with --workers ${workers}` : ""} on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${seconds.toFixed(0)} s in all.
-Load: h2load, ${load.connections} connections x ${load.streams} streams, ${load.seconds} s per row after ${load.warmupSeconds} s warm-up, loopback; the server logs at warn level.
+Load: h2load, ${load.connections} connections x ${load.streams} streams, ${load.seconds} s per row after ${load.warmupSeconds} s warm-up, loopback; the server runs with default flags (call log at info).
 "vs no-op" is the RPC's throughput as a share of \`grpc.health.v1.Health/Check\` on the same port in the same run.
 
 Datasets: ${datasets.join("; ")}.
@@ -251,6 +395,8 @@ ${HEADER}
 ${rows.map(format).join("\n")}
 
 ${summary.map((s) => `- ${s}`).join("\n")}
+
+${ratios}
 `;
   const file = quick ? "docs/benchmarks-quick.md" : "docs/benchmarks.md";
   // The PostgreSQL section (`--db postgres://…`) is written by its own runs: kept as it is.
@@ -262,5 +408,5 @@ if (postgresUrl) {
   await postgresBench({ url: postgresUrl, sizes, quick, load, dir, rpcs, startServer, stop, measure, format, header: HEADER });
   rmSync(dir, { recursive: true, force: true });
 } else {
-  await main();
+  await (ratiosOnly ? ratiosMain() : main());
 }

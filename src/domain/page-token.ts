@@ -27,8 +27,17 @@ export interface Page<T> {
   nextPageToken: string;
 }
 
+/** Tokens remembered per (filter, position); the memo is emptied when it holds this many. */
+const REMEMBERED_TOKENS = 4096;
+
 export class PageTokens {
   private readonly key: Buffer;
+  /**
+   * The token issued for each (filter, position): sealing one costs a random IV and an AES-GCM pass, and the same
+   * page (the first page of a listing above all) is asked for again and again. Reissuing a token tells its holder
+   * nothing new: the same filter and position give it, and a different plaintext never meets a reused IV.
+   */
+  private readonly issued = new Map<string, string>();
 
   /** `secret` is the page-token key kept in the database; the cipher's key is derived from it. */
   constructor(secret: Uint8Array) {
@@ -53,6 +62,17 @@ export class PageTokens {
   }
 
   encode(filter: string, afterKey: string): string {
+    const memo = `${filter}\u0000${afterKey}`;
+    let token = this.issued.get(memo);
+    if (token === undefined) {
+      if (this.issued.size >= REMEMBERED_TOKENS) this.issued.clear();
+      token = this.seal(filter, afterKey);
+      this.issued.set(memo, token);
+    }
+    return token;
+  }
+
+  private seal(filter: string, afterKey: string): string {
     const body = Buffer.from(JSON.stringify({ f: filter, a: afterKey } satisfies TokenBody));
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv("aes-256-gcm", this.key, iv);

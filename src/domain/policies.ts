@@ -19,6 +19,7 @@ import { fromStore } from "./store-errors.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
 import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
 import { sameEtag } from "./etag.js";
+import { isShared, share } from "../shared-value.js";
 import { typesGranting, type ResourceSchema } from "./schema/schema.js";
 import { isCustomRoleName } from "./custom-roles.js";
 import type { GrantableCustomRoles } from "./policy-rules.js";
@@ -41,11 +42,12 @@ export class Policies {
     private readonly sync?: Sync,
   ) {}
 
-  async get({ resource, options }: GetPolicyRequest): Promise<Policy> {
+  /** `readStored` lets a caller that reads the resource's chain anyway (read auditing) hand over its first link. */
+  async get({ resource, options }: GetPolicyRequest, readStored = () => this.store.getPolicy(resource)): Promise<Policy> {
     const requestedVersion = options?.requestedPolicyVersion ?? 0;
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
     requireResourceName(this.schema, "resource", resource);
-    const stored = await this.store.getPolicy(resource);
+    const stored = await readStored();
     if (!stored) throw notFound(resource);
     return this.withStatus(stored.resource, policyForVersion(stored.policy, requestedVersion));
   }
@@ -92,9 +94,20 @@ export class Policies {
     const effective = shown?.includes(false)
       ? this.effectivePolicies.of(resource, chain.filter((_, i) => shown[i]), requestedVersion, true)
       : this.effectivePolicies.of(resource, chain, requestedVersion);
-    const policies = await Promise.all(effective.policies.map((p) => this.withResourceStatus(p)));
     // The memoised (shared) answer when no status differs from the stored one; a copy otherwise.
+    if (await this.statusesAsStored(effective.policies)) return effective;
+    const policies = await Promise.all(effective.policies.map((p) => this.withResourceStatus(p)));
     return policies.every((p, i) => p === effective.policies[i]) ? effective : { ...effective, policies };
+  }
+
+  /**
+   * Whether every one of `listed` already shows its computed sync status: with no consumer configured a stored
+   * policy's status (SUCCESS) is its computed one, and the per-policy computation is skipped.
+   */
+  private async statusesAsStored(listed: readonly ResourcePolicy[]): Promise<boolean> {
+    if (!this.sync) return true;
+    if ((await this.sync.consumers()).length > 0) return false;
+    return listed.every((p) => p.policy!.syncStatus === SyncStatus.SUCCESS);
   }
 
   /** A listed policy with its computed sync status (the same object when it is unchanged). */
@@ -103,7 +116,11 @@ export class Policies {
     return policy === listed.policy ? listed : { ...listed, policy };
   }
 
-  async list({ resourceType, parent, pageSize, pageToken, syncStatuses }: ListPoliciesRequest): Promise<PolicyPage> {
+  /** `parentExists` lets a caller that reads the parent's chain anyway (read auditing) answer from it. */
+  async list(
+    { resourceType, parent, pageSize, pageToken, syncStatuses }: ListPoliciesRequest,
+    parentExists = async () => (await this.store.getResource(parent)) !== undefined,
+  ): Promise<PolicyPage> {
     const violations = new Violations();
     if (resourceType === "") violations.add("resource_type", `is required; one of ${[...this.schema.types.keys()].join(", ")}`);
     else if (!this.schema.types.has(resourceType)) {
@@ -124,16 +141,17 @@ export class Policies {
       { pageSize, pageToken },
       filter,
       async (afterCursor, limit) => {
-        if (parent !== "" && !(await this.store.getResource(parent))) throw notFound(parent);
+        if (parent !== "" && !(await parentExists())) throw notFound(parent);
         const beneath = parent || undefined;
         const listed: ResourcePolicy[] = [];
         const cursors = new Map<ResourcePolicy, string>();
         // With a status filter, read on until the page is full: the statuses are computed, not stored.
         for (let after = afterCursor; listed.length < limit; ) {
           const rows = await this.store.listPolicies({ type: resourceType, beneath, afterCursor: after, limit });
-          for (const row of rows) {
-            // Listed policies are shown as stored (version 3 when conditional): a listing is not written back.
-            const item = await this.withResourceStatus(resourcePolicy(row, 3));
+          const shown = rows.map(listedPolicy);
+          const asStored = await this.statusesAsStored(shown);
+          for (const [i, row] of rows.entries()) {
+            const item = asStored ? shown[i]! : await this.withResourceStatus(shown[i]!);
             if (wanted.size > 0 && !wanted.has(item.policy!.syncStatus)) continue;
             cursors.set(item, row.cursor);
             if (listed.push(item) === limit) break;
@@ -159,3 +177,20 @@ export class Policies {
     return { etag: deleted.etag, sequence: BigInt(this.store.writtenSequence) };
   }
 }
+
+/**
+ * A policy as a listing shows it: as stored (version 3 when conditional; a listing is not written back). Shared and
+ * memoised by the cache's shared policy, so a page of cached policies builds nothing new and the gRPC port reuses
+ * each one's encoding.
+ */
+function listedPolicy(stored: StoredPolicy): ResourcePolicy {
+  if (!isShared(stored.policy)) return resourcePolicy(stored, 3);
+  let shown = listed.get(stored.policy);
+  if (!shown || shown.resource !== stored.resource.name) {
+    shown = share(resourcePolicy(stored, 3));
+    listed.set(stored.policy, shown);
+  }
+  return shown;
+}
+
+const listed = new WeakMap<Policy, ResourcePolicy>();

@@ -2,12 +2,13 @@
 // stack for Node. Each generated service descriptor becomes a grpc-js service definition with protobuf-es
 // serializers; calls run through the same interceptors as the Connect port; errors become gRPC statuses with the
 // same google.rpc.Status details (`grpc-status-details-bin`); metadata and deadlines pass through.
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescField, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
+import { WireType } from "@bufbuild/protobuf/wire";
 import {
   Code,
   ConnectError,
-  createContextValues,
+  type ContextKey,
   type ContextValues,
   createServiceImplSpec,
   type HandlerContext,
@@ -169,19 +170,81 @@ function bufferOf(bytes: Uint8Array): Buffer {
 }
 
 /**
- * Encoded shared responses. A shared message cannot change, and the domain hands out the same shared object for as
- * long as what it shows is unchanged (a cached policy, a cached effective policy), so it is encoded once.
+ * Encoded shared messages. A shared message cannot change, and the domain hands out the same shared object for as
+ * long as what it shows is unchanged (a cached policy, a cached effective policy, a listed policy), so it is encoded
+ * once.
  */
-const encodedResponses = new WeakMap<object, Buffer>();
+const encodings = new WeakMap<object, Uint8Array>();
 
-function serializeResponse(schema: DescMessage, message: object): Buffer {
-  if (!isShared(message)) return bufferOf(toBinary(schema, message as never));
-  let encoded = encodedResponses.get(message);
+function encodingOf(schema: DescMessage, message: object): Uint8Array {
+  let encoded = encodings.get(message);
   if (!encoded) {
-    encoded = bufferOf(toBinary(schema, message as never));
-    encodedResponses.set(message, encoded);
+    encoded = toBinary(schema, message as never);
+    encodings.set(message, encoded);
   }
   return encoded;
+}
+
+function serializeResponse(schema: DescMessage, message: object): Buffer {
+  return bufferOf(isShared(message) ? encodingOf(schema, message) : withSharedParts(schema, message));
+}
+
+/**
+ * A response that is not shared but lists shared messages (a page of cached policies): each listed message's
+ * memoised encoding is copied in with its field header, and only the rest of the response is encoded. Fields may
+ * appear in any order on the wire (the parser merges them), so the lists go first.
+ */
+function withSharedParts(schema: DescMessage, message: object): Uint8Array {
+  let parts: Uint8Array[] | undefined;
+  let rest = message as Record<string, unknown>;
+  for (const field of messageListsOf(schema)) {
+    const items = rest[field.localName] as object[];
+    if (items.length === 0 || !items.every(isShared)) continue;
+    parts ??= [];
+    for (const item of items) parts.push(framedEncodingOf(field, item));
+    rest = { ...rest, [field.localName]: [] };
+  }
+  const encoded = toBinary(schema, rest as never);
+  if (!parts) return encoded;
+  parts.push(encoded);
+  return Buffer.concat(parts);
+}
+
+/** A shared message's encoding as an element of `field`: its tag, its length and its bytes, memoised. */
+const framedEncodings = new WeakMap<object, { tag: number; bytes: Uint8Array }>();
+
+function framedEncodingOf(field: MessageList, item: object): Uint8Array {
+  const tag = (field.number << 3) | WireType.LengthDelimited;
+  let framed = framedEncodings.get(item);
+  if (framed?.tag !== tag) {
+    // Not kept unframed as well: a listed message is only ever sent framed.
+    const encoded = encodings.get(item) ?? toBinary(field.message, item as never);
+    const header: number[] = [];
+    for (const value of [tag, encoded.length]) {
+      let v = value;
+      for (; v > 0x7f; v >>>= 7) header.push((v & 0x7f) | 0x80);
+      header.push(v);
+    }
+    const bytes = new Uint8Array(header.length + encoded.length);
+    bytes.set(header);
+    bytes.set(encoded, header.length);
+    framed = { tag, bytes };
+    framedEncodings.set(item, framed);
+  }
+  return framed.bytes;
+}
+
+type MessageList = DescField & { fieldKind: "list"; listKind: "message" };
+const messageLists = new WeakMap<DescMessage, MessageList[]>();
+
+/** The repeated message fields of `schema` (most responses have none). */
+function messageListsOf(schema: DescMessage): MessageList[] {
+  let fields = messageLists.get(schema);
+  if (!fields) {
+    fields = schema.fields.filter((f): f is MessageList => f.fieldKind === "list" && f.listKind === "message");
+    messageLists.set(schema, fields);
+  }
+  return fields;
 }
 
 function handlersOf(service: DescService, impl: Partial<ServiceImpl<DescService>>, options: GrpcJsOptions): grpc.UntypedServiceImplementation {
@@ -195,10 +258,10 @@ function handlersOf(service: DescService, impl: Partial<ServiceImpl<DescService>
       if (req.stream) {
         const input = method.methodKind === "server_streaming" ? await first(req.message) : req.message;
         const output = run(input, ctx) as AsyncIterable<unknown>;
-        return responseOf(ctx, true, messages(method.output, output)) as StreamResponse;
+        return new GrpcJsResponse(ctx, true, messages(method.output, output)) as StreamResponse;
       }
       const output = await run(req.message, ctx);
-      return responseOf(ctx, false, create(method.output, output as never)) as UnaryResponse;
+      return new GrpcJsResponse(ctx, false, create(method.output, output as never)) as UnaryResponse;
     };
     const chain = options.interceptors.reduceRight<AnyFn>((next, interceptor) => interceptor(next) as AnyFn, base);
     handlers[method.localName] =
@@ -209,20 +272,54 @@ function handlersOf(service: DescService, impl: Partial<ServiceImpl<DescService>
   return handlers;
 }
 
-// The handler context travels on the request so the base function can hand it to the implementation.
-const CTX = Symbol("handler context");
-function contextOf(req: UnaryRequest | StreamRequest): HandlerContext {
-  return (req as unknown as { [CTX]: HandlerContext })[CTX];
+/** The call a request belongs to: the request object is the call's context too (see GrpcJsCall). */
+function contextOf(req: UnaryRequest | StreamRequest): GrpcJsCall {
+  // Interceptors may hand on a derived request (withMessage): its prototype chain leads to the call.
+  return (req as unknown as { call: GrpcJsCall }).call;
 }
 
 /**
- * A call's HandlerContext, built lazily: most unary calls never read the signal or the headers, and creating
- * AbortControllers and Headers for every call cost more than the rest of a cheap RPC (measured with --cpu-prof).
+ * The context values of a call: what the transport knows (protocol, peer, client certificate) is read from grpc-js
+ * only when an interceptor asks for it, and what interceptors set is kept as createContextValues keeps it.
  */
-class GrpcJsCallContext implements HandlerContext {
+class GrpcJsContextValues implements ContextValues {
+  private own: Record<symbol, unknown> | undefined;
+
+  constructor(private readonly call: Call) {}
+
+  get<T>(key: ContextKey<T>): T {
+    if (this.own && key.id in this.own) return this.own[key.id] as T;
+    if (key === (protocolKey as ContextKey<unknown>)) return "grpc" as T;
+    if (key === (peerKey as ContextKey<unknown>)) return this.call.getPeer() as T;
+    if (key === (peerCertificateKey as ContextKey<unknown>)) return this.call.getAuthContext().sslPeerCertificate as T;
+    return key.defaultValue;
+  }
+
+  set<T>(key: ContextKey<T>, value: T): this {
+    (this.own ??= {})[key.id] = value;
+    return this;
+  }
+
+  delete(key: ContextKey<unknown>): this {
+    // Back to the key's default, not to what the transport knows.
+    (this.own ??= {})[key.id] = key.defaultValue;
+    return this;
+  }
+}
+
+/**
+ * One call: its request as interceptors see it and its HandlerContext at once (one object per call, fields read from
+ * grpc-js on first use). Creating AbortControllers, Headers and context values for every call cost more than the
+ * rest of a cheap RPC (measured with --cpu-prof).
+ */
+class GrpcJsCall implements HandlerContext {
   readonly protocolName = "grpc";
   readonly requestMethod = "POST";
-  readonly values: ContextValues;
+  readonly values: GrpcJsContextValues;
+  // The request's view (UnaryRequest, StreamRequest). `call` is a field, not a getter returning `this`: a request
+  // derived from this one (withMessage) must still lead to this object, where the response headers are kept.
+  readonly contextValues: ContextValues;
+  readonly call: GrpcJsCall;
   private signalValue: AbortSignal | undefined;
   private requestHeaderValue: Headers | undefined;
   private responseHeaderValue: Headers | undefined;
@@ -231,12 +328,17 @@ class GrpcJsCallContext implements HandlerContext {
   constructor(
     readonly service: DescService,
     readonly method: DescMethod,
-    private readonly call: Call,
+    private readonly grpcCall: Call,
+    readonly message: unknown,
+    readonly stream: boolean,
   ) {
-    this.values = createContextValues()
-      .set(protocolKey, "grpc")
-      .set(peerKey, call.getPeer())
-      .set(peerCertificateKey, call.getAuthContext().sslPeerCertificate);
+    this.values = new GrpcJsContextValues(grpcCall);
+    this.contextValues = this.values;
+    this.call = this;
+  }
+
+  get header(): Headers {
+    return this.requestHeader;
   }
 
   get url(): string {
@@ -247,22 +349,22 @@ class GrpcJsCallContext implements HandlerContext {
     if (!this.signalValue) {
       const controller = new AbortController();
       const abort = () => controller.abort(new ConnectError("the call was cancelled or its deadline passed", Code.Canceled));
-      if (this.call.cancelled) abort();
-      else (this.call as grpc.ServerUnaryCall<unknown, unknown>).once("cancelled", abort);
+      if (this.grpcCall.cancelled) abort();
+      else (this.grpcCall as grpc.ServerUnaryCall<unknown, unknown>).once("cancelled", abort);
       this.signalValue = controller.signal;
     }
     return this.signalValue;
   }
 
-  timeoutMs = (): number | undefined => {
-    const deadline = this.call.getDeadline();
+  timeoutMs(): number | undefined {
+    const deadline = this.grpcCall.getDeadline();
     const ms = deadline instanceof Date ? deadline.getTime() : deadline;
     return Number.isFinite(ms) ? Math.max(0, ms - Date.now()) : undefined;
-  };
+  }
 
   get requestHeader(): Headers {
     // grpc-js keeps the request's content-type to itself: restore it.
-    return (this.requestHeaderValue ??= headersOf(this.call.metadata, { "content-type": "application/grpc+proto" }));
+    return (this.requestHeaderValue ??= headersOf(this.grpcCall.metadata, { "content-type": "application/grpc+proto" }));
   }
 
   get responseHeader(): Headers {
@@ -284,57 +386,57 @@ class GrpcJsCallContext implements HandlerContext {
 }
 
 /** A response whose headers are created only when an interceptor touches them. */
-function responseOf(ctx: HandlerContext, stream: boolean, message: unknown) {
-  return {
-    stream,
-    service: ctx.service,
-    method: ctx.method,
-    message,
-    get header() {
-      return ctx.responseHeader;
-    },
-    get trailer() {
-      return ctx.responseTrailer;
-    },
-  };
+class GrpcJsResponse {
+  readonly service: DescService;
+  readonly method: DescMethod;
+
+  constructor(
+    private readonly ctx: GrpcJsCall,
+    readonly stream: boolean,
+    readonly message: unknown,
+  ) {
+    this.service = ctx.service;
+    this.method = ctx.method;
+  }
+
+  get header(): Headers {
+    return this.ctx.responseHeader;
+  }
+
+  get trailer(): Headers {
+    return this.ctx.responseTrailer;
+  }
 }
 
 function requestOf(service: DescService, method: DescMethod, call: Call, message: unknown, stream: boolean) {
-  const ctx = new GrpcJsCallContext(service, method, call);
-  return {
-    stream,
-    service,
-    method,
-    requestMethod: "POST",
-    message,
-    contextValues: ctx.values,
-    get url() {
-      return ctx.url;
-    },
-    get signal() {
-      return ctx.signal;
-    },
-    get header() {
-      return ctx.requestHeader;
-    },
-    [CTX]: ctx,
-  } as unknown as UnaryRequest & StreamRequest;
+  return new GrpcJsCall(service, method, call, message, stream) as unknown as UnaryRequest & StreamRequest;
 }
 
 function unaryHandler(service: DescService, method: DescMethod, chain: AnyFn, options: GrpcJsOptions): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
     if (call.request instanceof Undecodable) return callback(statusOf(call.request.error(), options));
-    const req = requestOf(service, method, call, call.request, false);
-    chain(req).then(
-      (res) => {
-        const ctx = contextOf(req) as GrpcJsCallContext;
-        const header = ctx.headerMetadata();
-        if (header) call.sendMetadata(header);
-        callback(null, (res as UnaryResponse).message, ctx.trailerMetadata());
-      },
-      (error: unknown) => callback(statusOf(error, options)),
-    );
+    void runUnary(requestOf(service, method, call, call.request, false), call, callback, chain, options);
   };
+}
+
+// An async function rather than .then() with two closures: one promise per call and nothing else.
+async function runUnary(
+  req: UnaryRequest,
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  callback: grpc.sendUnaryData<unknown>,
+  chain: AnyFn,
+  options: GrpcJsOptions,
+): Promise<void> {
+  let res: UnaryResponse;
+  try {
+    res = (await chain(req)) as UnaryResponse;
+  } catch (error) {
+    return callback(statusOf(error, options));
+  }
+  const ctx = contextOf(req);
+  const header = ctx.headerMetadata();
+  if (header) call.sendMetadata(header);
+  callback(null, res.message, ctx.trailerMetadata());
 }
 
 function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, options: GrpcJsOptions) {
@@ -350,13 +452,13 @@ function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, o
       try {
         const req = requestOf(service, method, call, input, true);
         const res = (await chain(req)) as StreamResponse;
-        const header = (contextOf(req) as GrpcJsCallContext).headerMetadata();
+        const header = contextOf(req).headerMetadata();
         if (header) call.sendMetadata(header);
         for await (const message of res.message) {
           if (call.cancelled) return;
           call.write(message);
         }
-        call.end((contextOf(req) as GrpcJsCallContext).trailerMetadata());
+        call.end(contextOf(req).trailerMetadata());
       } catch (error) {
         if (!call.cancelled) call.emit("error", statusOf(error, options));
       }

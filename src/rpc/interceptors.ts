@@ -1,12 +1,12 @@
 // One interceptor around every call: turns failures into ConnectErrors and logs one line per call.
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { DescMethod } from "@bufbuild/protobuf";
-import type { Interceptor } from "@connectrpc/connect";
+import type { ConnectError, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { codeName } from "../code-name.js";
 import { storeFailureOf, toConnectError } from "./errors.js";
 import { peerKey, protocolKey } from "./context.js";
-import type { Metrics } from "./metrics.js";
+import type { CallSeries, Metrics } from "./metrics.js";
 import { withMessage } from "./call-messages.js";
 
 /** Response header of every write: a change-log sequence at least as new as the write (a consistency token). */
@@ -19,53 +19,103 @@ export interface CallObservers {
   writtenSequence: () => number;
 }
 
+/**
+ * The call log: one line per call at info, with procedure, protocol, code, duration and peer. Health checks and
+ * reflection log at debug when they succeed (load balancers probe every few seconds; SpiceDB does the same), and
+ * the lines are written asynchronously (see main.ts). docs/operations.md, "Logs", says why.
+ */
 export function callInterceptor({ logger, metrics, writtenSequence }: CallObservers): Interceptor {
+  // Per method, per interceptor (each server has its own Metrics): the facts and metric series a call needs.
+  const facts = new WeakMap<DescMethod, MethodFacts>();
+  const factsOf = (method: DescMethod) => {
+    let f = facts.get(method);
+    if (!f) {
+      f = new MethodFacts(method, metrics, logger);
+      facts.set(method, f);
+    }
+    return f;
+  };
+  const observers = { logger, metrics };
   return (next) => async (req) => {
     const started = performance.now();
-    const procedure = procedureOf(req.method);
-    const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
+    const method = factsOf(req.method);
     let code = "OK";
-    const mapped = (e: unknown) => {
-      const failure = storeFailureOf(e);
-      if (failure) {
-        metrics.observeStoreFailure(failure.kind);
-        logger.warn({ procedure, store: failure.kind }, failure.message);
-      }
-      return toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
-    };
     try {
       const res = await next(req);
-      if (writes.get(req.method) ?? cacheIsWrite(req.method)) {
-        res.header.set(SEQUENCE_HEADER, String(writtenSequence()));
-      }
+      if (method.write) res.header.set(SEQUENCE_HEADER, String(writtenSequence()));
       // A stream's failure is raised while it is read, after this returns: map it as a unary call's is.
-      if (res.stream && req.method.methodKind === "server_streaming") return withMessage(res, mappingErrors(res.message, mapped));
+      if (res.stream && method.serverStreaming) return withMessage(res, mappingErrors(res.message, method.procedure, observers));
       return res;
     } catch (e) {
-      const error = mapped(e);
+      const error = mapped(e, method.procedure, observers);
       code = codeName(error.code);
       throw error;
     } finally {
       const ms = performance.now() - started;
-      metrics.observeCall(procedure, protocol, code, ms / 1000);
-      if (logger.isLevelEnabled("info")) {
-        logger.info({ procedure, protocol, code, ms: Math.round(ms * 1000) / 1000, peer: req.contextValues.get(peerKey) }, "call");
-      }
+      const on = method.on(req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? ""));
+      on.series.observe(code, ms / 1000);
+      const level = method.quiet && code === "OK" ? "debug" : "info";
+      if (on.log.isLevelEnabled(level)) on.log[level]({ code, ms: Math.round(ms * 1000) / 1000, peer: req.contextValues.get(peerKey) }, "call");
     }
   };
 }
 
-async function* mappingErrors<T>(messages: AsyncIterable<T>, mapped: (e: unknown) => Error): AsyncIterable<T> {
+/** A failure as a ConnectError, with the store's failures counted and unexpected ones logged with their stack. */
+function mapped(e: unknown, procedure: string, { logger, metrics }: Omit<CallObservers, "writtenSequence">): ConnectError {
+  const failure = storeFailureOf(e);
+  if (failure) {
+    metrics.observeStoreFailure(failure.kind);
+    logger.warn({ procedure, store: failure.kind }, failure.message);
+  }
+  return toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
+}
+
+async function* mappingErrors<T>(messages: AsyncIterable<T>, procedure: string, observers: Omit<CallObservers, "writtenSequence">): AsyncIterable<T> {
   try {
     yield* messages;
   } catch (e) {
-    throw mapped(e);
+    throw mapped(e, procedure, observers);
   }
 }
 
-// Per-method facts, computed once: this interceptor runs on every call.
+/** What the call interceptor needs to know about a method, computed on its first call. */
+class MethodFacts {
+  readonly procedure: string;
+  readonly write: boolean;
+  readonly serverStreaming: boolean;
+  /** Health checks and reflection: their successful calls log at debug. */
+  readonly quiet: boolean;
+  private readonly byProtocol = new Map<string, { series: CallSeries; log: Logger }>();
+
+  constructor(
+    method: DescMethod,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.procedure = procedureOf(method);
+    this.write = isWrite(method);
+    this.serverStreaming = method.methodKind === "server_streaming";
+    this.quiet = !method.parent.typeName.startsWith("policy.");
+  }
+
+  /**
+   * The method's metric series and call logger on `protocol`, bound once: the logger is a pino child whose
+   * procedure and protocol are serialised once, so a call line serialises only its code, duration and peer.
+   */
+  on(protocol: string): { series: CallSeries; log: Logger } {
+    let bound = this.byProtocol.get(protocol);
+    if (!bound) {
+      bound = {
+        series: this.metrics.callSeries(this.procedure, protocol),
+        log: this.logger.child({ procedure: this.procedure, protocol }),
+      };
+      this.byProtocol.set(protocol, bound);
+    }
+    return bound;
+  }
+}
+
 const procedures = new WeakMap<DescMethod, string>();
-const writes = new WeakMap<DescMethod, boolean>();
 
 /** `{package}.{Service}/{Method}`, as logs and metrics name a method. */
 export function procedureOf(method: DescMethod): string {
@@ -75,12 +125,6 @@ export function procedureOf(method: DescMethod): string {
     procedures.set(method, procedure);
   }
   return procedure;
-}
-
-function cacheIsWrite(method: DescMethod): boolean {
-  const write = isWrite(method);
-  writes.set(method, write);
-  return write;
 }
 
 /** A unary method of this service's own API without the NO_SIDE_EFFECTS option. */

@@ -1,6 +1,6 @@
 // Prometheus metrics, served as text on GET /metrics: calls and latency by procedure and code, store size, the
 // change-log sequence, the database pool and statement latency, and Node's process metrics.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
 import type { StoreStats } from "../store/store.js";
 import type { ConnectionObserver } from "./connection-limits.js";
 
@@ -20,19 +20,8 @@ export interface ConsumerLag {
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly calls = new Counter({
-    name: "policy_rpc_calls_total",
-    help: "RPCs handled, by procedure, protocol and status code.",
-    labelNames: ["procedure", "protocol", "code"] as const,
-    registers: [this.registry],
-  });
-  private readonly latency = new Histogram({
-    name: "policy_rpc_duration_seconds",
-    help: "RPC handling time, by procedure and protocol.",
-    labelNames: ["procedure", "protocol"] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [this.registry],
-  });
+  /** Each (procedure, protocol) pair's calls and latency, bound once (see callSeries). */
+  private readonly series = new Map<string, CallSeries>();
 
   private readonly storeFailures = new Counter({
     name: "policy_store_failures_total",
@@ -76,6 +65,8 @@ export class Metrics {
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
+    this.registry.registerMetric(callCounter(this.series));
+    this.registry.registerMetric(latencyHistogram(this.series));
     new Gauge({
       name: "policy_store_bytes",
       help: "Size of the database on disk (SQLite: the file and its write-ahead log).",
@@ -144,18 +135,19 @@ export class Metrics {
     this.storeFailures.labels(kind).inc();
   }
 
-  // prom-client hashes a label set on every call; the few distinct sets are bound once and reused.
-  private readonly bound = new Map<string, { calls: { inc(): void }; latency: { observe(v: number): void } }>();
-
-  observeCall(procedure: string, protocol: string, code: string, seconds: number): void {
-    const key = `${procedure} ${protocol} ${code}`;
-    let series = this.bound.get(key);
+  /**
+   * The series of one procedure on one protocol. The call interceptor binds it once per method and protocol:
+   * recording a call is then a few additions, with no label object or label hash per call (prom-client's bound
+   * labels still validate and hash the label set on every observation).
+   */
+  callSeries(procedure: string, protocol: string): CallSeries {
+    const key = `${procedure} ${protocol}`;
+    let series = this.series.get(key);
     if (!series) {
-      series = { calls: this.calls.labels(procedure, protocol, code), latency: this.latency.labels(procedure, protocol) };
-      this.bound.set(key, series);
+      series = new CallSeries(procedure, protocol);
+      this.series.set(key, series);
     }
-    series.calls.inc();
-    series.latency.observe(seconds);
+    return series;
   }
 }
 
@@ -202,4 +194,76 @@ function storeServerMetrics(registry: Registry, storeStats: () => Promise<StoreS
       this.inc((await storeStats()).queries?.seconds ?? 0);
     },
   });
+}
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+/** Calls and latency of one procedure on one protocol: plain numbers, read by the registry at scrape time. */
+export class CallSeries {
+  readonly labels: { procedure: string; protocol: string };
+  /** Calls by status code name; OK is counted apart, it is nearly every call. */
+  ok = 0;
+  readonly failed = new Map<string, number>();
+  /** Observations per bucket (not cumulative), then the sum and count of the seconds observed. */
+  readonly buckets = new Float64Array(LATENCY_BUCKETS.length);
+  sum = 0;
+  count = 0;
+
+  constructor(procedure: string, protocol: string) {
+    this.labels = { procedure, protocol };
+  }
+
+  observe(code: string, seconds: number): void {
+    if (code === "OK") this.ok++;
+    else this.failed.set(code, (this.failed.get(code) ?? 0) + 1);
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    if (i < LATENCY_BUCKETS.length) this.buckets[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
+// The two call families in prom-client's collector shape (name, help, type, get): the registry formats them as it
+// formats its own counters and histograms.
+interface Sample {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+function collector(name: string, help: string, type: "counter" | "histogram", values: () => Sample[]): Metric {
+  const metric = {
+    name,
+    help,
+    type,
+    aggregator: "sum",
+    get: async () => ({ name, help, type, values: values(), aggregator: "sum" }),
+    reset: () => undefined,
+  };
+  return metric as unknown as Metric;
+}
+
+function callCounter(series: ReadonlyMap<string, CallSeries>): Metric {
+  return collector("policy_rpc_calls_total", "RPCs handled, by procedure, protocol and status code.", "counter", () =>
+    [...series.values()].flatMap((s) => [
+      ...(s.ok > 0 ? [{ labels: { ...s.labels, code: "OK" }, value: s.ok }] : []),
+      ...[...s.failed].map(([code, value]) => ({ labels: { ...s.labels, code }, value })),
+    ]),
+  );
+}
+
+function latencyHistogram(series: ReadonlyMap<string, CallSeries>): Metric {
+  const name = "policy_rpc_duration_seconds";
+  return collector(name, "RPC handling time, by procedure and protocol.", "histogram", () =>
+    [...series.values()].flatMap((s) => {
+      let cumulative = 0;
+      return [
+        ...LATENCY_BUCKETS.map((le, i) => ({ labels: { ...s.labels, le }, value: (cumulative += s.buckets[i]!), metricName: `${name}_bucket` })),
+        { labels: { ...s.labels, le: "+Inf" }, value: s.count, metricName: `${name}_bucket` },
+        { labels: s.labels, value: s.sum, metricName: `${name}_sum` },
+        { labels: s.labels, value: s.count, metricName: `${name}_count` },
+      ];
+    }),
+  );
 }

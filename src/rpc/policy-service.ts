@@ -16,9 +16,14 @@ import { permissionOn } from "../domain/names.js";
 export function policyService(policies: Policies, authorizer: Authorizer): ServiceImpl<typeof PolicyService> {
   return {
     setPolicy: (req, ctx) => policies.set(req, callerOf(ctx)),
-    getPolicy: (req) => policies.get(req),
+    // The call's chain, read once and shared with read auditing; its first link is the resource's stored policy.
+    getPolicy: (req, ctx) => policies.get(req, async () => (await resolvedOf(ctx, req.resource).chain())?.[0]),
     deletePolicy: async (req, ctx) => create(DeletePolicyResponseSchema, await policies.delete(req, callerOf(ctx))),
-    listPolicies: async (req) => create(ListPoliciesResponseSchema, await policies.list(req)),
+    listPolicies: async (req, ctx) =>
+      create(
+        ListPoliciesResponseSchema,
+        await policies.list(req, async () => (await resolvedOf(ctx, req.parent).chain()) !== undefined),
+      ),
     lookupEffectivePolicy: (req, ctx) =>
       policies.lookupEffective(req, resolvedOf(ctx, req.resource).chain, (chain) =>
         authorizer.disclosed(callerOf(ctx), chain, (link) => permissionOn(link, "getPolicy")),

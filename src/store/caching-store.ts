@@ -12,6 +12,7 @@ import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { share } from "../shared-value.js";
+import { etagSequence } from "./etag.js";
 import type {
   Acknowledgement,
   Actor,
@@ -89,9 +90,7 @@ export class CachingStore implements Store {
     await this.fresh();
     const cached = this.cache.get(resource);
     if (cached) return cached;
-    const generation = this.generation;
-    const stored = await this.inner.getPolicy(resource);
-    return stored && this.remember(stored, generation);
+    return this.readPolicy(resource, this.generation);
   }
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
@@ -216,8 +215,31 @@ export class CachingStore implements Store {
     return this.inner.listRoles(parent);
   }
 
-  listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
-    return this.inner.listPolicies(query);
+  /**
+   * A page of policies as the cache holds them (shared, so what is derived from them is memoised: the listed form,
+   * its encoding): the inner store names the page with each policy's revision, the cache supplies each policy, and
+   * a policy it lacks (or holds at another revision) is read and kept as GetPolicy reads it. Listing rows themselves are not kept: they carry no deny rules or roles.
+   */
+  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+    if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
+    await this.fresh();
+    const generation = this.generation;
+    const names = await this.inner.listPolicyNames(query);
+    const listed: ListedPolicy[] = [];
+    for (const { name, cursor, revision } of names) {
+      let stored = this.cache.get(name);
+      // Not cached, or older than the row (another process committed after this turn's freshness check): read it.
+      if (!stored || etagSequence(stored.policy.etag) !== revision) stored = await this.readPolicy(name, generation);
+      // Changed again meanwhile, or gone: list as the store lists.
+      if (!stored || etagSequence(stored.policy.etag) !== revision) return this.inner.listPolicies(query);
+      listed.push({ ...stored, cursor });
+    }
+    return listed;
+  }
+
+  private async readPolicy(name: string, generation: number): Promise<StoredPolicy | undefined> {
+    const stored = await this.inner.getPolicy(name);
+    return stored && this.remember(stored, generation);
   }
 
   // Listings are read from the database: they are ranges, not the keys this cache holds.

@@ -124,6 +124,14 @@ export interface ListedResource {
   cursor: string;
 }
 
+/** A listed policy's resource name, position and revision, without the policy. */
+export interface ListedName {
+  name: string;
+  cursor: string;
+  /** The sequence the policy's etag is minted from (etag.ts, etagSequence). */
+  revision: number;
+}
+
 export interface AuditQuery {
   resource: string;
   principal?: string;
@@ -342,6 +350,12 @@ export interface Store {
    * O(log n + limit).
    */
   listSubtree(query: SubtreeQuery): Promise<ListedResource[]>;
+  /**
+   * Optional: the names and cursors listPolicies would return, in its order, without reading or decoding a policy.
+   * The read cache lists through it and takes the policies it holds from memory (a store without it is listed
+   * through listPolicies).
+   */
+  listPolicyNames?(query: PolicyQuery): Promise<ListedName[]>;
   /**
    * Writes the policy of `resource` in one transaction: `decide` is called with the stored policy (an empty one with
    * a valid etag when none is set) and returns the policy to store (its bindings, audit configs and version), or

@@ -69,6 +69,7 @@ import type {
   HierarchyReader,
   AuditQuery,
   AuditRecord,
+  ListedName,
   ListedPolicy,
   NewResource,
   PolicyQuery,
@@ -589,6 +590,29 @@ export class SqliteStore implements Store {
   }
 
   async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+    const filter = this.policyListing(query);
+    if (!filter) return [];
+    const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
+      JOIN policies pol ON pol.resource_id = r.id
+      WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
+    return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => ({
+      ...toStoredPolicy(row),
+      cursor: row.path,
+    }));
+  }
+
+  async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
+    const filter = this.policyListing(query);
+    if (!filter) return [];
+    // Rows as arrays (raw): a page of names is read on every ListPolicies call.
+    const sql = `SELECT r.name, r.path, pol.revision FROM resources r JOIN policies pol ON pol.resource_id = r.id
+      WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
+    const rows = this.prepared(sql).raw(true).all(filter.params) as [string, string, number][];
+    return rows.map(([name, cursor, revision]) => ({ name, cursor, revision }));
+  }
+
+  /** The WHERE clause of a policy listing and its parameters; undefined when `beneath` does not exist. */
+  private policyListing(query: PolicyQuery): { where: string; params: Record<string, unknown> } | undefined {
     // r.has_bindings = 1 selects the partial index of exactly the rows listed: a page costs O(page size).
     const where = ["r.type = @type", "r.has_bindings = 1"];
     const params: Record<string, unknown> = { type: query.type, limit: query.limit };
@@ -598,18 +622,12 @@ export class SqliteStore implements Store {
     }
     if (query.beneath !== undefined) {
       const path = this.stmt.resourceByName.get(query.beneath)?.path;
-      if (path === undefined) return [];
+      if (path === undefined) return undefined;
       where.push("r.path > @prefix AND r.path < @prefixEnd");
       params.prefix = path;
       params.prefixEnd = pathEnd(path);
     }
-    const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
-      JOIN policies pol ON pol.resource_id = r.id
-      WHERE ${where.join(" AND ")} ORDER BY r.path LIMIT @limit`;
-    return (this.prepared(sql).all(params) as ResourcePolicyRow[]).map((row) => ({
-      ...toStoredPolicy(row),
-      cursor: row.path,
-    }));
+    return { where: where.join(" AND "), params };
   }
 
   async listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
