@@ -390,12 +390,7 @@ function evaluateDeny(rule: CompiledDenyRule, pattern: string, permission: strin
   if (typeof condition === "string") {
     return { state: AccessState.UNKNOWN_CONDITIONAL, matchedMember, reason: `the denial condition is invalid: ${condition}` };
   }
-  const result = condition.evaluate({
-    requestTime: input.requestTime,
-    attributes: input.attributes,
-    resourceName: resource.name,
-    resourceType: resource.type,
-  });
+  const result = condition.evaluate(conditionInput(resource, input));
   if (result instanceof Error) {
     return {
       state: AccessState.UNKNOWN_CONDITIONAL,
@@ -406,6 +401,16 @@ function evaluateDeny(rule: CompiledDenyRule, pattern: string, permission: strin
   return result
     ? { state: AccessState.DENIED, matchedMember, reason: `${why}; the denial condition is true` }
     : { state: AccessState.NOT_GRANTED, matchedMember, reason: "the denial condition evaluated to false" };
+}
+
+/** What a condition (an allow binding's or a deny rule's) is evaluated against in a check of `resource`. */
+function conditionInput(resource: Target, input: CheckInput) {
+  return {
+    requestTime: input.requestTime,
+    attributes: input.attributes,
+    resourceName: resource.name,
+    resourceType: resource.type,
+  };
 }
 
 interface Outcome {
@@ -426,12 +431,7 @@ function evaluate(indexed: CompiledBinding, resource: Target, input: CheckInput)
   if (typeof condition === "string") {
     return { state: AccessState.UNKNOWN_CONDITIONAL, matchedMember, reason: `the condition is invalid: ${condition}` };
   }
-  const result = condition.evaluate({
-    requestTime: input.requestTime,
-    attributes: input.attributes,
-    resourceName: resource.name,
-    resourceType: resource.type,
-  });
+  const result = condition.evaluate(conditionInput(resource, input));
   if (result instanceof Error) {
     return {
       state: AccessState.UNKNOWN_CONDITIONAL,
