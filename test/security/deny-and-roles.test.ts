@@ -25,6 +25,7 @@ import {
   clientsAs,
   type Port,
 } from "./support.js";
+import { createHierarchy } from "../helpers/hierarchy.js";
 
 let server: SecureServer;
 let key: SigningKey;
@@ -38,12 +39,7 @@ const as = (email: string, port?: Port) => clientsAs(server, key, email, port);
 
 /** A fresh organization > cloud > project, OWNER owning the organization, CHECKER checking, DEV collaborating. */
 async function tree() {
-  const org = `organizations/${uniqueId("acme")}`;
-  const cloud = `clouds/${uniqueId("cld")}`;
-  const project = `projects/${uniqueId("prj")}`;
-  await admin.resources.createResource({ resource: { name: org } });
-  await admin.resources.createResource({ resource: { name: cloud, parent: org } });
-  await admin.resources.createResource({ resource: { name: project, parent: cloud } });
+  const { org, cloud, project } = await createHierarchy(admin);
   await admin.policies.setPolicy({
     resource: org,
     policy: {

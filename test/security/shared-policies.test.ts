@@ -24,6 +24,7 @@ import {
   clientsAs,
   type Port,
 } from "./support.js";
+import { createHierarchy } from "../helpers/hierarchy.js";
 
 let server: SecureServer;
 let key: SigningKey;
@@ -39,13 +40,8 @@ const as = (email: string, port?: Port) => clientsAs(server, key, email, port);
 
 /** organization > cloud > project, OWNER owning the organization; a shared policy the platform team owns. */
 async function tree() {
-  const org = `organizations/${uniqueId("acme")}`;
-  const cloud = `clouds/${uniqueId("cld")}`;
-  const project = `projects/${uniqueId("prj")}`;
+  const { org, cloud, project } = await createHierarchy(admin);
   const shared = `sharedPolicies/${uniqueId("baseline")}`;
-  await admin.resources.createResource({ resource: { name: org } });
-  await admin.resources.createResource({ resource: { name: cloud, parent: org } });
-  await admin.resources.createResource({ resource: { name: project, parent: cloud } });
   await admin.policies.setPolicy({ resource: org, policy: { bindings: [binding("roles/owner", `user:${OWNER}`)] } });
   await admin.policies.setPolicy({
     resource: project,
