@@ -14,6 +14,7 @@ import {
   LookupEffectivePolicyRequestSchema,
 } from "../gen/policy/v1/policy_service_pb.js";
 import { generateDataset } from "./dataset.js";
+import { builtServerArgs } from "./built-server.js";
 import { h2load, writeBody } from "./h2load.js";
 
 const { values: flags } = parseArgs({
@@ -123,7 +124,7 @@ for (const name of (flags.rpcs ?? Object.keys(RPCS).join(",")).split(",") as (ke
   const profileDir = join(out, name);
   const child = spawn(
     process.execPath,
-    ["--cpu-prof", "--cpu-prof-dir", profileDir, "--import", "tsx", "src/main.ts", "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml"],
+    ["--cpu-prof", "--cpu-prof-dir", profileDir, ...(await builtServerArgs()), "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml"],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   const port = await new Promise<string>((resolve, reject) => {

@@ -2,7 +2,8 @@
 // h2load on both ports, and prints requests/s, p50/p99 latency, server RSS and the ratio to the no-op RPC (health
 // Check) on the same port in the same run; also SQLite's durable-commit ceiling on this machine, and how read costs
 // grow from 1k to 100k to 1M resources. Results go to stdout and docs/benchmarks.md.
-// The server starts as a user starts it (default flags, so the call log at info level). Issue 20's ratios — our
+// The server starts as a user starts it: `npm start`'s compiled dist/ (bench/built-server.ts), default flags, so the
+// call log at info level. Issue 20's ratios — our
 // gRPC port against a bare grpc-js no-op — are measured in interleaved rounds (the baseline, then our four RPCs, per
 // round; `--rounds N`), because on a shared machine throughput drifts between rows; `--ratios` runs only those.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -23,6 +24,7 @@ import {
 } from "../gen/policy/v1/policy_service_pb.js";
 import { generateDataset, type Dataset } from "./dataset.js";
 import { h2load, writeBody, type LoadOptions, type LoadResult, type Protocol } from "./h2load.js";
+import { builtServerArgs } from "./built-server.js";
 import { durableCommitCeiling } from "./commit-ceiling.js";
 import { postgresBench, postgresSection } from "./postgres.js";
 
@@ -42,7 +44,7 @@ const quick = flags.quick ?? false;
 const postgresUrl = flags.db;
 const sizes = (flags.sizes ?? (quick ? "1000" : postgresUrl ? "1000,100000" : "1000,100000,1000000")).split(",").map(Number);
 const load: LoadOptions = { connections: 4, streams: 32, seconds: Number(flags.seconds ?? (quick ? 2 : 4)), warmupSeconds: 1 };
-const rounds = Number(flags.rounds ?? 3);
+const rounds = Number(flags.rounds ?? 4);
 const ratiosOnly = flags.ratios ?? false;
 const workers = Number(flags.workers ?? 0);
 const dir = mkdtempSync(join(tmpdir(), "policy-bench-"));
@@ -114,7 +116,7 @@ export interface Server {
 
 async function startServer(db: string, extra: string[] = []): Promise<Server> {
   // Default flags otherwise: the call log at info level is part of what a user's server pays per call.
-  const args = ["--import", "tsx", "src/main.ts", "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml", ...extra];
+  const args = [...(await builtServerArgs()), "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml", ...extra];
   if (workers > 0) args.push("--workers", String(workers));
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
@@ -154,7 +156,7 @@ function rssOfTree(pid: number): number {
 
 /** A bare grpc-js server answering the no-op (a canned response, no service code): the floor any Node gRPC service stands on. */
 async function startBaseline(): Promise<{ url: string; pid: number; stop: () => void }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/grpc-js-baseline.ts"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["bench/grpc-js-baseline.mjs"], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<string>((resolve) => {
     child.stdout!.on("data", (chunk: Buffer) => {
       const match = /baseline listening on (\d+)/.exec(chunk.toString());
@@ -211,8 +213,8 @@ async function withCpu(pid: number, drive: () => Promise<LoadResult>): Promise<[
 }
 
 /**
- * Interleaved rounds: the bare grpc-js no-op, then each of our RPCs on the gRPC port, so that every share compares
- * two measurements taken seconds apart under the same background load.
+ * Interleaved rounds: the bare grpc-js no-op, then each of our RPCs on the gRPC port (in a rotated order), so that
+ * every share compares two measurements taken seconds apart under the same background load.
  */
 async function measureRatios(server: Server, list: Rpc[]): Promise<RatioRound[]> {
   const baseline = await startBaseline();
@@ -232,7 +234,10 @@ async function measureRatios(server: Server, list: Rpc[]): Promise<RatioRound[]>
       const [base, baseCpu] = await withCpu(baseline.pid, () => loadNoop(baseline.url));
       const shares = new Map<string, number>();
       const cpuShares = new Map<string, number>();
-      for (const [name] of RATIO_TARGETS) {
+      // Rotated each round: the first RPC after the baseline meets a server idle for seconds (its heap shrunk), so
+      // that place must not always fall to the same one.
+      const order = RATIO_TARGETS.map((_, i) => RATIO_TARGETS[(i + round) % RATIO_TARGETS.length]!);
+      for (const [name] of order) {
         const rpc = rpcsByName.get(name)!;
         const log = join(dir, `ratio-${round}-${Date.now()}.log`);
         const [r, cpu] = await withCpu(server.process.pid!, () => h2load(`${server.grpc}${rpc.path}`, rpc.body("grpc"), "grpc", load, log));

@@ -4,10 +4,12 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   Health,
+  type HealthCheckResponse,
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus as Status,
   HealthListResponseSchema,
 } from "../../gen/health/v1/health_pb.js";
+import { share } from "../shared-value.js";
 import type { Store } from "../store/store.js";
 
 export class HealthStatus {
@@ -36,11 +38,15 @@ export class HealthStatus {
 }
 
 export function healthService(health: HealthStatus): ServiceImpl<typeof Health> {
+  // One shared answer per status: probes are frequent, and the gRPC port encodes a shared message once.
+  const answers = new Map<Status, HealthCheckResponse>();
   return {
     check(req) {
       const status = health.get(req.service);
       if (status === undefined) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
-      return create(HealthCheckResponseSchema, { status });
+      let answer = answers.get(status);
+      if (!answer) answers.set(status, (answer = share(create(HealthCheckResponseSchema, { status }))));
+      return answer;
     },
     async *watch(req, ctx) {
       let last: Status | undefined;

@@ -20,9 +20,10 @@ export interface CallObservers {
 }
 
 /**
- * The call log: one line per call at info, with procedure, protocol, code, duration and peer. Health checks and
- * reflection log at debug when they succeed (load balancers probe every few seconds; SpiceDB does the same), and
- * the lines are written asynchronously (see main.ts). docs/operations.md, "Logs", says why.
+ * The call log: one line per call, with procedure, protocol, code, duration and peer: at info for writes, streams and
+ * every failure; at debug for a successful read (a unary call without side effects, health checks and reflection
+ * included), IAM's split between admin activity, always logged, and data access, logged when asked for (audit
+ * configs do that here). Lines are written asynchronously (see main.ts). docs/operations.md, "Logs", says why.
  */
 export function callInterceptor({ logger, metrics, writtenSequence }: CallObservers): Interceptor {
   // Per method, per interceptor (each server has its own Metrics): the facts and metric series a call needs.
@@ -83,7 +84,7 @@ class MethodFacts {
   readonly procedure: string;
   readonly write: boolean;
   readonly serverStreaming: boolean;
-  /** Health checks and reflection: their successful calls log at debug. */
+  /** Reads (unary, no side effects; health and reflection too): their successful calls log at debug. */
   readonly quiet: boolean;
   private readonly byProtocol = new Map<string, { series: CallSeries; log: Logger }>();
 
@@ -95,7 +96,9 @@ class MethodFacts {
     this.procedure = procedureOf(method);
     this.write = isWrite(method);
     this.serverStreaming = method.methodKind === "server_streaming";
-    this.quiet = !method.parent.typeName.startsWith("policy.");
+    this.quiet =
+      !method.parent.typeName.startsWith("policy.") ||
+      (method.methodKind === "unary" && method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS);
   }
 
   /**

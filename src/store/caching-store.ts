@@ -47,6 +47,8 @@ import type {
 export const DEFAULT_CACHE_MB = 64;
 /** More changes than this since the last look: drop the whole cache instead of evicting them one by one. */
 const MAX_CHANGES_TO_EVICT = 1000;
+/** The rows of listed pages kept (references to cached policies, plus a cursor each). */
+const MAX_LISTED_ROWS = 20_000;
 
 export class CachingStore implements Store {
   private readonly cache: RecentCache<string, StoredPolicy>;
@@ -59,11 +61,20 @@ export class CachingStore implements Store {
   private evictedThrough = 0;
   /** Bumped by every eviction: a read that started before one must not cache what it read. */
   private generation = 0;
+  /**
+   * Pages of policies as listed since the last eviction, by query (any change may add, remove or reorder a page's
+   * rows, so every eviction drops them all): a page read again before anything changes costs no SQL. At most
+   * MAX_LISTED_ROWS rows in all.
+   */
+  private readonly pages = new Map<string, readonly ListedPolicy[]>();
+  private pagesGeneration = 0;
+  private pagedRows = 0;
   /** This turn's freshness check, shared by every read of the turn (see fresh). */
   private check: Promise<void> | undefined;
   private readonly endTurn = () => {
     this.check = undefined;
   };
+  private readonly endTurnAfterMicrotasks = () => process.nextTick(this.endTurn);
 
   constructor(
     private readonly inner: Store,
@@ -132,14 +143,16 @@ export class CachingStore implements Store {
 
   /**
    * Evicts what other instances changed since the last look, so that a read made after their commit never sees the
-   * state before it. One look serves the rest of this turn of the event loop: every request handled until the tick
-   * queue drains arrived before it (socket data is only read in a new macrotask), so it cannot follow a commit the
-   * look missed.
+   * state before it. One look serves the rest of this turn of the event loop (this macrotask, its ticks and its
+   * microtasks): every request handled in it arrived before the look (socket data is only read in a new macrotask),
+   * so it cannot follow a commit the look missed. The turn ends in a tick queued by a microtask queued now: Node runs
+   * that tick only once the microtask queue has drained, so the calls of this turn that reach here after an await
+   * share the look too, and it still ends before the next macrotask.
    */
   private fresh(): Promise<void> {
     if (!this.check) {
       this.check = this.look();
-      process.nextTick(this.endTurn);
+      queueMicrotask(this.endTurnAfterMicrotasks);
     }
     return this.check;
   }
@@ -220,10 +233,13 @@ export class CachingStore implements Store {
    * its encoding): the inner store names the page with each policy's revision, the cache supplies each policy, and
    * a policy it lacks (or holds at another revision) is read and kept as GetPolicy reads it. Listing rows themselves are not kept: they carry no deny rules or roles.
    */
-  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<readonly ListedPolicy[]> {
     if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
     await this.fresh();
     const generation = this.generation;
+    const key = JSON.stringify([query.type, query.beneath, query.afterCursor, query.limit]);
+    const kept = this.pagesGeneration === generation ? this.pages.get(key) : undefined;
+    if (kept) return kept;
     const names = await this.inner.listPolicyNames(query);
     const listed: ListedPolicy[] = [];
     for (const { name, cursor, revision } of names) {
@@ -234,7 +250,20 @@ export class CachingStore implements Store {
       if (!stored || etagSequence(stored.policy.etag) !== revision) return this.inner.listPolicies(query);
       listed.push({ ...stored, cursor });
     }
+    this.keepPage(key, Object.freeze(listed), generation);
     return listed;
+  }
+
+  /** Keeps a page read in `generation`, unless something was evicted since (the page may predate the change). */
+  private keepPage(key: string, page: readonly ListedPolicy[], generation: number): void {
+    if (generation !== this.generation) return;
+    if (this.pagesGeneration !== generation || this.pagedRows + page.length > MAX_LISTED_ROWS) {
+      this.pages.clear();
+      this.pagedRows = 0;
+      this.pagesGeneration = generation;
+    }
+    this.pages.set(key, page);
+    this.pagedRows += page.length;
   }
 
   private async readPolicy(name: string, generation: number): Promise<StoredPolicy | undefined> {

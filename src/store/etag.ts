@@ -20,5 +20,8 @@ export function resourceEtag(seq: number): string {
 /** The change-log sequence an etag was minted from (its revision); undefined for bytes this module did not mint. */
 export function etagSequence(etag: Uint8Array): number | undefined {
   if (etag.length !== 9 || etag[0] !== ETAG_FORMAT) return undefined;
-  return Number(new DataView(etag.buffer, etag.byteOffset, etag.byteLength).getBigUint64(1));
+  // Two 32-bit halves, big-endian, without a DataView or a BigInt: ListPolicies reads this for every listed policy.
+  const high = ((etag[1]! << 24) | (etag[2]! << 16) | (etag[3]! << 8) | etag[4]!) >>> 0;
+  const low = ((etag[5]! << 24) | (etag[6]! << 16) | (etag[7]! << 8) | etag[8]!) >>> 0;
+  return high * 2 ** 32 + low;
 }

@@ -338,7 +338,7 @@ export interface Store {
    */
   ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
   /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
-  listPolicies(query: PolicyQuery): Promise<ListedPolicy[]>;
+  listPolicies(query: PolicyQuery): Promise<readonly ListedPolicy[]>;
   /**
    * Grant points: resources whose policy binds one of `members` to one of `roles` (whatever the binding's
    * condition), in cursor order, at most `limit`. None when `beneath` does not exist. Costs O(members × roles ×

@@ -1,5 +1,6 @@
-// The call log of the real process: at --log-level info, one JSON line per call on either port with procedure,
-// protocol, code, duration and peer, and no policy contents (members, principals) anywhere in the output.
+// The call log of the real process: one JSON line per call on either port with procedure, protocol, code, duration
+// and peer, and no policy contents (members, principals) anywhere in the output; writes and failures at info,
+// successful reads at debug.
 import { Code } from "@connectrpc/connect";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -26,8 +27,8 @@ function jsonLines(output: string): Record<string, unknown>[] {
 
 const SECRET_EMAILS = ["ada.secret@example.com", "bob.secret@example.com", "eve.secret@example.com", "carol.secret@example.com"];
 
-test("at info level: one JSON line per call, with procedure, protocol, code, ms and peer, and no policy contents", { timeout: 60_000 }, async () => {
-  child = await spawnServer(join(dir, "info.db"), ["--log-level", "info"]);
+test("at debug level: one JSON line per call, with procedure, protocol, code, ms and peer, and no policy contents", { timeout: 60_000 }, async () => {
+  child = await spawnServer(join(dir, "debug.db"), ["--log-level", "debug"]);
   const main = apiClients(child.url, "grpc");
   const connect = apiClients(child.url, "connect-h2");
   const grpcWeb = apiClients(child.url, "grpc-web");
@@ -76,8 +77,10 @@ test("at info level: one JSON line per call, with procedure, protocol, code, ms 
 
   const calls = jsonLines(output).filter((l) => l.msg === "call" && typeof l.procedure === "string" && l.procedure.startsWith("policy.v1."));
   expect(calls.map((c) => [c.procedure, c.protocol, c.code]).sort()).toEqual([...expected].sort());
+  const reads = new Set(["policy.v1.PolicyService/GetPolicy", "policy.v1.AccessService/CheckAccess"]);
   for (const c of calls) {
-    expect(c.level).toBe(30);
+    // debug (20) for a successful read, info (30) for a write or a failure.
+    expect([c.procedure, c.code, c.level]).toEqual([c.procedure, c.code, reads.has(c.procedure as string) && c.code === "OK" ? 20 : 30]);
     expect(typeof c.time).toBe("number");
     expect(typeof c.ms).toBe("number");
     expect(c.ms as number).toBeGreaterThanOrEqual(0);
@@ -85,6 +88,23 @@ test("at info level: one JSON line per call, with procedure, protocol, code, ms 
   }
   for (const email of SECRET_EMAILS) expect(output).not.toContain(email);
   expect(output).not.toContain("roles/owner");
+});
+
+test("at info level (the default) writes and failed calls are logged, successful reads are not", { timeout: 60_000 }, async () => {
+  child = await spawnServer(join(dir, "info.db"));
+  const org = `organizations/${uniqueId("log")}`;
+  const grpcPort = apiClients(`http://${child.grpcAddress}`);
+  await apiClients(child.url).resources.createResource({ resource: { name: org } });
+  await grpcPort.policies.getPolicy({ resource: org });
+  await apiClients(child.url, "connect-h2").policies.lookupEffectivePolicy({ resource: org });
+  await expectCode(grpcPort.policies.getPolicy({ resource: `projects/${uniqueId("missing")}` }), Code.NotFound);
+  expect(await child.stop("SIGTERM")).toBe(0);
+  const calls = jsonLines(child.stdout()).filter((l) => l.msg === "call");
+  child = undefined;
+  expect(calls.map((c) => [c.procedure, c.code, c.level])).toEqual([
+    ["policy.v1.ResourceService/CreateResource", "OK", 30],
+    ["policy.v1.PolicyService/GetPolicy", "NOT_FOUND", 30],
+  ]);
 });
 
 test("at warn level the calls are not logged", { timeout: 60_000 }, async () => {

@@ -644,6 +644,28 @@ export function storeContract(factory: StoreFactory): void {
         expect(await store.getPolicy(PROJECT)).toBeUndefined();
       });
 
+      test("a listing read again follows every change, this instance's and another's: grants, revocations, moves, deletes", async () => {
+        const other = await another();
+        const page = async () => (await store.listPolicies({ type: "project", beneath: ORG, limit: 10 })).map((p) => [p.resource.name, p.policy.bindings.flatMap((b) => b.members)]);
+        await store.createResource({ name: "projects/listed", parent: CLOUD, type: "project", displayName: "" }, actor);
+        expect(await page()).toEqual([]);
+        expect(await page()).toEqual([]);
+        await grant(other, PROJECT, "user:ada@example.com");
+        expect(await page()).toEqual([[PROJECT, ["user:ada@example.com"]]]);
+        await grant(store, "projects/listed", "user:bob@example.com");
+        expect((await page()).sort()).toEqual([[PROJECT, ["user:ada@example.com"]], ["projects/listed", ["user:bob@example.com"]]].sort());
+        await grant(other, PROJECT, "user:eve@example.com");
+        expect((await page()).sort()).toEqual([[PROJECT, ["user:eve@example.com"]], ["projects/listed", ["user:bob@example.com"]]].sort());
+        await other.updatePolicy("projects/listed", () => undefined, actor);
+        expect(await page()).toEqual([[PROJECT, ["user:eve@example.com"]]]);
+        await other.updateResource(CLOUD, () => ({ parent: OTHER_ORG }), actor);
+        expect(await page()).toEqual([]);
+        await other.updateResource(CLOUD, () => ({ parent: ORG }), actor);
+        expect(await page()).toEqual([[PROJECT, ["user:eve@example.com"]]]);
+        await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
+        expect(await page()).toEqual([]);
+      });
+
       test("interleaved writers: each instance always reads the last write", async () => {
         const other = await another();
         for (let i = 0; i < 20; i++) {

@@ -621,7 +621,7 @@ export class SqliteStore implements Store {
       params.after = query.afterCursor;
     }
     if (query.beneath !== undefined) {
-      const path = this.stmt.resourceByName.get(query.beneath)?.path;
+      const path = this.stmt.pathByName.get(query.beneath);
       if (path === undefined) return undefined;
       where.push("r.path > @prefix AND r.path < @prefixEnd");
       params.prefix = path;
