@@ -35,15 +35,6 @@ export interface PostgresBenchDeps {
   header: string;
 }
 
-/** The PostgreSQL section of a benchmarks page, as it stands (empty when there is none), to keep across rewrites. */
-export function postgresSection(file: string): string {
-  if (!existsSync(file)) return "";
-  const text = readFileSync(file, "utf8");
-  const start = text.indexOf(BEGIN_MARK);
-  const end = text.indexOf(END_MARK);
-  return start >= 0 && end > start ? `\n${text.slice(start, end + END_MARK.length)}\n` : "";
-}
-
 async function adminQuery(url: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

@@ -1,9 +1,9 @@
 // `node --import tsx bench/profile.ts [--seconds 5] [--rpcs noop,GetPolicy,...]`: the server under `node --cpu-prof`
 // (default flags, 1k resources), one server process per RPC driven by h2load on the gRPC port, and each profile's top
-// frames by self time, grouped the way docs/benchmarks.md reports them. The .cpuprofile files are kept (open them in
-// Chrome DevTools or speedscope for a flame graph).
+// frames by self time, grouped the way docs/benchmarks.md reports them, and a flame graph of each (an SVG beside the
+// .cpuprofile, bench/flamegraph.ts). The .cpuprofile files are kept (Chrome DevTools and speedscope open them too).
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -15,7 +15,9 @@ import {
 } from "../gen/policy/v1/policy_service_pb.js";
 import { generateDataset } from "./dataset.js";
 import { builtServerArgs } from "./built-server.js";
+import { flameGraphSvg, type CpuProfile } from "./flamegraph.js";
 import { h2load, writeBody } from "./h2load.js";
+import { PROFILE_PARTS } from "./profile-parts.js";
 
 const { values: flags } = parseArgs({
   options: { seconds: { type: "string" }, rpcs: { type: "string" }, out: { type: "string" }, summarize: { type: "string" } },
@@ -64,15 +66,7 @@ function topFrames(file: string, n: number): string[] {
 }
 
 // Where a sample's time goes: the first of these (in this order) that any frame of its stack belongs to.
-const BUCKETS: [bucket: string, test: (url: string, fn: string) => boolean][] = [
-  ["call log (pino, its writes)", (url) => /\/(pino|sonic-boom)\//.test(url)],
-  ["metrics (prom-client)", (url) => url.includes("/prom-client/")],
-  ["SQLite (better-sqlite3 and the store's SQL)", (url) => url.includes("/better-sqlite3/") || url.includes("/store/sqlite/")],
-  ["protobuf-es (create, encode, decode)", (url) => url.includes("/@bufbuild/protobuf/")],
-  ["our code (src/)", (url) => url.includes("/src/") && !url.includes("node_modules")],
-  ["grpc-js (with the http2 work it calls)", (url) => url.includes("/@grpc/grpc-js/")],
-  ["Node (http2, streams, timers)", (url) => url.startsWith("node:")],
-];
+const BUCKETS = PROFILE_PARTS.map((p): [bucket: string, test: (url: string) => boolean] => [p.name, p.test]);
 
 /** Shares of the busy (non-idle) samples by bucket. */
 function buckets(file: string): string[] {
@@ -87,20 +81,24 @@ function buckets(file: string): string[] {
     let bucket = ["(garbage collector)", "(program)"].includes(node.callFrame.functionName) ? node.callFrame.functionName : "";
     const stack: Node[] = [];
     for (let at: Node | undefined = node; at; at = parent.get(at.id)) stack.push(at);
-    bucket ||= BUCKETS.find(([, test]) => stack.some((f) => test(f.callFrame.url, f.callFrame.functionName)))?.[0] ?? "";
+    bucket ||= BUCKETS.find(([, test]) => stack.some((f) => test(f.callFrame.url)))?.[0] ?? "";
     bucket ||= "other (native, startup)";
     sums.set(bucket, (sums.get(bucket) ?? 0) + node.hitCount);
   }
   return [...sums].sort((a, b) => b[1] - a[1]).map(([b, hits]) => `${((hits / busy) * 100).toFixed(1).padStart(5)}%  ${b}`);
 }
 
-/** The main thread's profile: the largest (the others are tsx's loader thread). */
+/** The main thread's profile: the largest (under tsx, the others are its loader thread). */
 function largestProfile(dir: string): string[] {
   const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
   return files.sort((a, b) => statSync(join(dir, b)).size - statSync(join(dir, a)).size).slice(0, 1);
 }
 
-function report(file: string): void {
+/** The profile's report on stdout, and its flame graph beside it (`{file}.svg`). */
+function report(file: string, title: string): void {
+  const svg = `${file}.svg`;
+  writeFileSync(svg, flameGraphSvg(JSON.parse(readFileSync(file, "utf8")) as CpuProfile, { title, subtitle: "(idle) left out; hover a frame for its samples" }));
+  console.log(`flame graph: ${svg}`);
   console.log("busy time by part:");
   for (const line of buckets(file)) console.log(line);
   console.log("top frames by self time:");
@@ -113,7 +111,7 @@ if (flags.summarize) {
     const sub = join(flags.summarize, name);
     for (const f of largestProfile(sub)) {
       console.log(`\n## ${name}: ${join(sub, f)}`);
-      report(join(sub, f));
+      report(join(sub, f), `${name} (the server on the gRPC port, default flags)`);
     }
   }
   process.exit(0);
@@ -143,5 +141,5 @@ for (const name of (flags.rpcs ?? Object.keys(RPCS).join(",")).split(",") as (ke
   await exited;
   const file = join(profileDir, largestProfile(profileDir)[0]!);
   console.log(`\n## ${name}: ${result.rps.toFixed(0)} req/s under the profiler, ${result.failed} failed; ${file}`);
-  report(file);
+  report(file, `${name}: ${result.rps.toFixed(0)} req/s under the profiler (the server on the gRPC port, default flags)`);
 }
