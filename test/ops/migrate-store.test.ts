@@ -70,6 +70,9 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
       expect(await pg.grpc.sharedPolicies.getSharedPolicy({ name: "sharedPolicies/baseline" })).toEqual(sharedBefore);
       const bindings = await pg.grpc.sharedPolicies.listSharedPolicyBindings({ sharedPolicy: "sharedPolicies/baseline" });
       expect(bindings.bindings).toEqual([bindingBefore]);
+      // What can, through the shared policy's binding: its reverse-lookup rows came along.
+      const sam = await pg.grpc.access.lookupResources({ principals: ["user:sam@example.com"], permission: "projects.get", resourceType: "project" });
+      expect(sam.resources.map((r) => r.resource)).toEqual(["projects/p1"]);
       const next = await pg.grpc.resources.listResources({ parent: "organizations/o", pageSize: 10, pageToken: page.nextPageToken });
       expect(next.resources).toHaveLength(10);
       await pg.grpc.policies.setPolicy({ resource: "projects/p0", policy: { etag: before[1]!.etag, bindings: [] } });

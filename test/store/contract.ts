@@ -180,6 +180,34 @@ export function storeContract(factory: StoreFactory): void {
       const bind = (target: Store, on: string, name = SHARED) => target.updateSharedPolicyBinding(name, on, () => true, actor);
       const sharedOf = (chain: StoredPolicy[] | undefined) => chain!.map((link) => (link.shared ?? []).map((p) => p.name));
 
+      test("grant points include the targets of shared policies binding the member and role, and follow every change", async () => {
+        const other = await another();
+        const reader = (member: string) => ({ members: [member], roles: ["roles/readonly"], limit: 10 });
+        const pointsOf = async (target: Store, member: string, extra: { beneath?: string; fromCursor?: string } = {}) =>
+          (await target.listGrantPoints({ ...reader(member), ...extra })).map((p) => p.name);
+        await put(store, content("user:a@example.com"));
+        expect(await pointsOf(store, "user:a@example.com")).toEqual([]);
+        await bind(store, PROJECT);
+        await bind(other, CLOUD);
+        expect(await pointsOf(other, "user:a@example.com")).toEqual([CLOUD, PROJECT]);
+        const [cloud] = await store.listGrantPoints(reader("user:a@example.com"));
+        expect(await pointsOf(store, "user:a@example.com", { fromCursor: cloud!.subtreeEnd })).toEqual([]);
+        expect(await pointsOf(store, "user:a@example.com", { beneath: OTHER_ORG })).toEqual([]);
+        // A dedicated binding of the same pair on a bound target: one grant point.
+        await store.updatePolicy(PROJECT, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/readonly", members: ["user:a@example.com"] })] }), actor);
+        expect(await pointsOf(store, "user:a@example.com")).toEqual([CLOUD, PROJECT]);
+        await store.updatePolicy(PROJECT, () => undefined, actor);
+        await put(other, content("user:b@example.com"));
+        expect(await pointsOf(store, "user:a@example.com")).toEqual([]);
+        expect(await pointsOf(store, "user:b@example.com")).toEqual([CLOUD, PROJECT]);
+        await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor);
+        expect(await pointsOf(other, "user:b@example.com")).toEqual([PROJECT]);
+        await other.updateResource(PROJECT, () => ({ parent: OTHER_ORG }), actor);
+        expect(await pointsOf(store, "user:b@example.com", { beneath: OTHER_ORG })).toEqual([PROJECT]);
+        await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: true }), actor);
+        expect(await pointsOf(other, "user:b@example.com")).toEqual([]);
+      });
+
       test("created as a resource under its parent, read, listed, updated with new etags, deleted", async () => {
         let seen: unknown = "unset";
         const created = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:a@example.com"), type: "shared_policy" }), actor))!;

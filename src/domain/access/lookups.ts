@@ -1,8 +1,8 @@
 // Reverse lookups, the facade the handlers call: who can (LookupMembers) and what can (LookupResources).
 //
 // What can enumerates candidates from the store's member index and checks each one as CheckAccess would. The
-// candidates are the subtrees of the grant points (resources whose policy binds one of the subject's members to a
-// role granting the permission), walked in hierarchy order: grant points come in cursor order, a grant point inside
+// candidates are the subtrees of the grant points (resources whose policy, or a shared policy bound to them, binds
+// one of the subject's members to a role granting the permission), walked in hierarchy order: grant points come in cursor order, a grant point inside
 // a subtree already walked is skipped, and each subtree is a keyset range of one type. A page therefore reads what
 // it returns (and the grant points it passes), never the rest of the hierarchy; the page token holds the position.
 import { create, toJsonString } from "@bufbuild/protobuf";
@@ -194,10 +194,11 @@ export class Lookups {
     if (ancestor === undefined) return {};
     const chain = await this.store.ancestry(ancestor);
     if (!chain) throw notFound(ancestor);
-    const covered = chain.some(({ resource, policy }) => {
+    // A link's own bindings and those of the shared policies bound to it, read on the link's type as checks read them.
+    const covered = chain.some(({ resource, policy, shared }) => {
       const type = this.schema.types.get(resource.type);
-      return policy.bindings.some(
-        (b) => type?.roles.get(b.role)?.permissions.has(permission) && subject.matchIn(b.members) !== undefined,
+      return [policy, ...(shared ?? [])].some(({ bindings }) =>
+        bindings.some((b) => type?.roles.get(b.role)?.permissions.has(permission) && subject.matchIn(b.members) !== undefined),
       );
     });
     return covered ? { root: ancestor, next: null } : {};

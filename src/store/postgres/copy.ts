@@ -47,6 +47,12 @@ export const TABLES = [
     select: "SELECT policy_id, target_id, create_seq, create_time FROM shared_policy_bindings ORDER BY policy_id, target_id",
   },
   {
+    // The reverse-lookup index of shared policies, as SQLite keeps it.
+    name: "shared_member_grants",
+    columns: ["member", "role", "policy_id"],
+    select: "SELECT member, role, policy_id FROM shared_member_grants ORDER BY member, role, policy_id",
+  },
+  {
     name: "change_log",
     columns: ["seq", "time", "principal", "action", "resource", "etag_before", "etag_after", "change", "resource_type", "parent", "previous_parent", "lineage", "previous_lineage"],
     select: "SELECT seq, time, principal, action, resource, etag_before, etag_after, change, resource_type, parent, previous_parent, lineage, previous_lineage FROM change_log ORDER BY seq",

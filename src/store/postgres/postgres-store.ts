@@ -199,10 +199,17 @@ const SQL = {
   pathByName: `SELECT path FROM resources WHERE name = $1`,
   // One (member, role) pair's grant points from a cursor on, each straight off the primary key; the first $5 of their
   // union is among the first $5 of each.
-  grantPoints: `SELECT DISTINCT g.path, r.name FROM unnest($1::text[]) AS m(member) CROSS JOIN unnest($2::text[]) AS ro(role)
-    CROSS JOIN LATERAL (SELECT path, resource_id FROM member_grants
-      WHERE member = m.member AND role = ro.role AND path >= $3 AND path < $4 ORDER BY path LIMIT $5) g
-    JOIN resources r ON r.id = g.resource_id ORDER BY g.path LIMIT $5`,
+  // With the targets of the shared policies that bind a pair (as many as those policies' bindings).
+  grantPoints: `SELECT path, name FROM (
+      SELECT g.path, r.name FROM unnest($1::text[]) AS m(member) CROSS JOIN unnest($2::text[]) AS ro(role)
+      CROSS JOIN LATERAL (SELECT path, resource_id FROM member_grants
+        WHERE member = m.member AND role = ro.role AND path >= $3 AND path < $4 ORDER BY path LIMIT $5) g
+      JOIN resources r ON r.id = g.resource_id
+      UNION
+      SELECT r.path, r.name FROM shared_member_grants sg JOIN shared_policy_bindings b ON b.policy_id = sg.policy_id
+      JOIN resources r ON r.id = b.target_id
+      WHERE sg.member = ANY($1::text[]) AND sg.role = ANY($2::text[]) AND r.path >= $3 AND r.path < $4
+    ) points ORDER BY path LIMIT $5`,
   // resources_by_type_path: a range of one type's paths.
   subtreeOfType: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = $1 AND r.path > $2 AND r.path < $3
     ORDER BY r.path LIMIT $4`,
@@ -272,6 +279,10 @@ const WRITE = {
       INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES ($14, $15, $1, $2))
     ${LOG_ONE}`,
   deleteBinding: `WITH del AS (DELETE FROM shared_policy_bindings WHERE policy_id = $14 AND target_id = $15) ${LOG_ONE}`,
+  // A shared policy's reverse-lookup rows, rewritten with its content (after it: they reference its row).
+  clearSharedGrants: `DELETE FROM shared_member_grants WHERE policy_id = $1`,
+  insertSharedGrants: `INSERT INTO shared_member_grants (member, role, policy_id)
+    SELECT member, role, $1 FROM unnest($2::text[], $3::text[]) AS g(member, role) ON CONFLICT DO NOTHING`,
   upsertRole: `WITH up AS (
       INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES ($14, $15, $16, $1, $2)
       ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
@@ -611,6 +622,11 @@ export class PostgresStore implements Store {
       }
       const bytes = sharedPolicyBytes(write.policy);
       const seq = tx.nextSeq();
+      const grants = grantRows(write.policy.bindings);
+      const indexGrants = async (id: number) => {
+        await tx.query(WRITE.clearSharedGrants, [id], "clear_shared_grants");
+        await tx.query(WRITE.insertSharedGrants, [id, grants.map((g) => g.member), grants.map((g) => g.role)], "insert_shared_grants");
+      };
       if (row) {
         await tx.query(
           WRITE.updateShared,
@@ -618,6 +634,7 @@ export class PostgresStore implements Store {
             row.id, bufferOf(bytes)],
           "update_shared",
         );
+        await indexGrants(row.id);
         return decodeSharedPolicy({ ...sharedRowOf(name, row), policy: bytes, revision: seq, update_time: time });
       }
       const parent = write.policy.parent;
@@ -631,6 +648,7 @@ export class PostgresStore implements Store {
           id, target.id, `${target.path}${id}/`, write.type, bufferOf(bytes)],
         "create_shared",
       );
+      await indexGrants(id);
       return decodeSharedPolicy({ name, parent, create_time: time, policy: bytes, revision: seq, update_time: time });
     });
   }

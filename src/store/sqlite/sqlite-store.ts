@@ -229,6 +229,16 @@ export class SqliteStore implements Store {
         `SELECT path FROM member_grants WHERE member = @member AND role = @role AND path >= @from AND path < @end
          ORDER BY path LIMIT @limit`,
       ).pluck(),
+      // And the targets of the shared policies that bind the pair: as many as the policies' bindings, sorted here.
+      sharedGrantPaths: db.prepare<[{ member: string; role: string; from: string; end: string; limit: number }], string>(
+        `SELECT r.path FROM shared_member_grants g JOIN shared_policy_bindings b ON b.policy_id = g.policy_id
+         JOIN resources r ON r.id = b.target_id
+         WHERE g.member = @member AND g.role = @role AND r.path >= @from AND r.path < @end ORDER BY r.path LIMIT @limit`,
+      ).pluck(),
+      clearSharedGrants: db.prepare<[number]>(`DELETE FROM shared_member_grants WHERE policy_id = ?`),
+      insertSharedGrant: db.prepare(
+        `INSERT OR IGNORE INTO shared_member_grants (member, role, policy_id) VALUES (@member, @role, @id)`,
+      ),
       nameByPath: db.prepare<[string], string>(`SELECT name FROM resources WHERE path = ?`).pluck(),
       pathByName: db.prepare<[string], string>(`SELECT path FROM resources WHERE name = ?`).pluck(),
       // resources_by_type_path: a range of one type's paths.
@@ -479,6 +489,8 @@ export class SqliteStore implements Store {
       }
       const bytes = sharedPolicyBytes(write.policy);
       this.stmt.upsertShared.run({ id, policy: bytes, ...change });
+      this.stmt.clearSharedGrants.run(id);
+      for (const grant of grantRows(write.policy.bindings)) this.stmt.insertSharedGrant.run({ ...grant, id });
       const action = stored ? "sharedPolicy.update" : "sharedPolicy.create";
       this.logChange(change, action, name, stored?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(name));
       return decodeSharedPolicy(this.stmt.sharedPolicy.get(id)!);
@@ -639,12 +651,14 @@ export class SqliteStore implements Store {
       if (from < path) from = path;
       end = pathEnd(path);
     }
-    // Each (member, role) pair is one ordered range of the primary key; the first `limit` of their union is among
-    // the first `limit` of each.
+    // Each (member, role) pair is one ordered range of the primary key, plus the targets of the shared policies that
+    // bind it; the first `limit` of their union is among the first `limit` of each.
     const paths = new Set<string>();
     for (const member of query.members) {
       for (const role of query.roles) {
-        for (const path of this.stmt.grantPaths.all({ member, role, from, end, limit: query.limit })) paths.add(path);
+        const range = { member, role, from, end, limit: query.limit };
+        for (const path of this.stmt.grantPaths.all(range)) paths.add(path);
+        for (const path of this.stmt.sharedGrantPaths.all(range)) paths.add(path);
       }
     }
     return [...paths]

@@ -8,6 +8,7 @@ import { sql as watch } from "./0002-watch.js";
 import { sql as denyAndRoles } from "./0003-deny-and-roles.js";
 import { backfill as backfillMemberGrants, sql as memberGrants } from "./0004-member-grants.js";
 import { sql as sharedPolicies } from "./0005-shared-policies.js";
+import { backfill as backfillSharedMemberGrants, sql as sharedMemberGrants } from "./0006-shared-member-grants.js";
 
 export const migrations: readonly Migration<pg.PoolClient, Promise<void>>[] = [
   { version: 1, name: "initial", sql: initial },
@@ -15,4 +16,5 @@ export const migrations: readonly Migration<pg.PoolClient, Promise<void>>[] = [
   { version: 3, name: "deny-and-roles", sql: denyAndRoles },
   { version: 4, name: "member-grants", sql: memberGrants, run: backfillMemberGrants },
   { version: 5, name: "shared-policies", sql: sharedPolicies },
+  { version: 6, name: "shared-member-grants", sql: sharedMemberGrants, run: backfillSharedMemberGrants },
 ];
