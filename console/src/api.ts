@@ -6,6 +6,7 @@ import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
+import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
 
 let token = "";
 
@@ -29,4 +30,5 @@ export const api = {
   policies: createClient(PolicyService, transport),
   access: createClient(AccessService, transport),
   audit: createClient(AuditService, transport),
+  roles: createClient(RoleService, transport),
 };

@@ -7,7 +7,8 @@ import { canonicalMember } from "../../src/domain/members.js";
 import { api } from "./api.js";
 import { describeGrant, diff, isEmptyChange, policyOf, rebase, rowsOf, type Grant, type Row } from "./policy-edit.js";
 import { bindingField, isCode, problemOf, type Problem } from "./problems.js";
-import type { Schema } from "./schema.js";
+import { grantableRoles } from "./grantable-roles.js";
+import type { RoleInfo, Schema } from "./schema.js";
 import { ErrorBox, TextField, useId } from "./ui.js";
 
 interface Loaded {
@@ -32,7 +33,7 @@ export function PolicyEditor({ schema, resource }: { schema: Schema; resource: s
   const [conflict, setConflict] = useState<Conflict>();
   const [status, setStatus] = useState("");
   const [busy, setBusy] = useState(false);
-  const roles = schema.rolesOf(resource);
+  const [roles, setRoles] = useState<RoleInfo[]>(() => schema.rolesOf(resource));
 
   async function load(): Promise<Loaded> {
     const policy = await api.policies.getPolicy({ resource, options: { requestedPolicyVersion: 3 } });
@@ -44,6 +45,10 @@ export function PolicyEditor({ schema, resource }: { schema: Schema; resource: s
     setConflict(undefined);
     setProblem(undefined);
     setStatus("");
+    setRoles(schema.rolesOf(resource));
+    // Another resource opened before the answer came: not this editor's roles any more.
+    let current = true;
+    void grantableRoles(schema, resource).then((roles) => current && setRoles(roles));
     load().then(
       (l) => {
         setBase(l);
@@ -51,6 +56,9 @@ export function PolicyEditor({ schema, resource }: { schema: Schema; resource: s
       },
       (e) => setProblem(problemOf(e)),
     );
+    return () => {
+      current = false;
+    };
   }, [resource]);
 
   if (!base) return problem ? <ErrorBox problem={problem} /> : <p class="muted">loading…</p>;

@@ -1,5 +1,6 @@
-// The resource schema (types, parents, grantable roles), read once from /console/schema.json: the API has no roles
-// service yet, so the server publishes the schema it loaded beside the console's files.
+// The resource schema (types, parents, predefined roles), read once from /console/schema.json: the API has no call
+// for the hierarchy's types, so the server publishes the schema it loaded beside the console's files. The roles a
+// policy editor offers come from RoleService (grantable-roles.ts), which knows the organization's custom roles too.
 export interface RoleInfo {
   name: string;
   title: string;

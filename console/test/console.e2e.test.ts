@@ -74,6 +74,26 @@ describe.skipIf(SKIP_BROWSER)("the console in chromium", { timeout: 90_000 }, ()
     await screenshot(page, "details");
   });
 
+  test("the policy editor offers the organization's custom roles, and a binding of one is saved", async () => {
+    await server.connect.resources.createResource({ resource: { name: "organizations/customs" } });
+    await server.connect.roles.createRole({
+      parent: "organizations/customs",
+      roleId: "deployer",
+      role: { title: "Deployer", includedPermissions: ["projects.get", "projects.update"] },
+    });
+    const custom = "organizations/customs/roles/deployer";
+    await open("organizations/customs");
+    await page.getByRole("button", { name: "Add role binding" }).click();
+    await page.getByRole("option", { name: `${custom} — Deployer` }).waitFor({ state: "attached" });
+    await page.getByLabel("Role of binding 1").selectOption(custom);
+    await page.getByLabel(`Add member to ${custom}`).fill("user:dev@example.com");
+    await page.getByLabel(`Add member to ${custom}`).press("Enter");
+    await page.getByRole("button", { name: "Save policy" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    const policy = await server.connect.policies.getPolicy({ resource: "organizations/customs" });
+    expect(policy.bindings.map((b) => ({ role: b.role, members: b.members }))).toEqual([{ role: custom, members: ["user:dev@example.com"] }]);
+  });
+
   test("move and delete ask for confirmation; a refused move shows the server's field", async () => {
     const r = server.connect.resources;
     await r.createResource({ resource: { name: "organizations/from" } });

@@ -1,6 +1,10 @@
 // Reverse lookups against a brute-force reference: for random hierarchies and policies (with conditions), and after
 // random moves, deletes and policy changes, who-can equals walking the resource's chain, and what-can equals walking
 // every resource of the type and checking its chain — read across pages of random sizes, with no duplicate or gap.
+// Shared policies (AIP-2511, 0-3 of them, under an organization) are bound to random resources of their organization,
+// then bound, unbound, changed and deleted among the other changes: the reference reads a bound shared policy's
+// bindings as extra bindings of its target (roles read on the target's type, inherited like the target's own, kept
+// when a move takes the target out of the organization, gone with the target), and who-can names the shared policy.
 // The facades run on the real SQLite store behind the read cache, as the server runs them.
 import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
@@ -11,7 +15,9 @@ import {
   LookupMembersRequestSchema,
   LookupResourcesRequestSchema,
 } from "../../gen/policy/v1/access_service_pb.js";
+import { BindingSchema } from "../../gen/policy/v1/policy_pb.js";
 import { SetPolicyRequestSchema } from "../../gen/policy/v1/policy_service_pb.js";
+import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { Lookups } from "../../src/domain/access/lookups.js";
 import { ResolvedResource } from "../../src/domain/access/resolved.js";
 import { PageTokens } from "../../src/domain/page-token.js";
@@ -22,7 +28,16 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { COLLECTION, FOLDER_SCHEMA_YAML, ROLES, type FolderSchemaType } from "../hierarchy/support.js";
 
-const schema = parseSchema(FOLDER_SCHEMA_YAML, "folders.yaml");
+/** The folder schema with the type of shared policies, as the default schema declares it (schema/default.yaml). */
+const SHARED_POLICY_TYPE_YAML = `
+  shared_policy:
+    collection: sharedPolicies
+    parents: [organization]
+    roles:
+      roles/owner:
+        permissions: [sharedPolicies.get, sharedPolicies.update, sharedPolicies.delete]
+`;
+const schema = parseSchema(FOLDER_SCHEMA_YAML + SHARED_POLICY_TYPE_YAML, "folders.yaml");
 const actor = { principal: "user:test@example.com" };
 
 const MEMBERS = [
@@ -56,6 +71,10 @@ const CONDITIONS: readonly { expression: string; holds(resource: string, attribu
 const PERMISSIONS = ["projects.get", "projects.get", "folders.get", "projects.update", "folders.get", "folders.update", "organizations.get", "policies.set"];
 const TYPES: readonly FolderSchemaType[] = ["project", "folder", "organization"];
 const ATTRIBUTE_SETS: readonly Record<string, JsonValue>[] = [{}, { ok: true }, { ok: false }];
+/** A shared policy's roles are read on each resource it is bound to: any type's role, granting only where it exists. */
+const ANY_ROLES = [...new Set(Object.values(ROLES).flat())].sort();
+/** Shared policies live in slots: a change to an empty slot creates one there. */
+const SHARED_SLOTS = 3;
 
 interface BindingSpec {
   role: number;
@@ -68,11 +87,22 @@ interface ModelBinding {
   role: string;
   members: readonly string[];
   condition: number;
+  /** The shared policy holding the binding; "" for a resource's own policy. */
+  sharedPolicy: string;
+}
+
+interface ModelShared {
+  organization: string;
+  bindings: ModelBinding[];
+  /** The resources it is bound to. */
+  targets: Set<string>;
 }
 
 class Model {
+  /** Organizations, folders and projects: never the shared policies' own resources. */
   readonly resources = new Map<string, { type: FolderSchemaType; parent: string }>();
   readonly policies = new Map<string, ModelBinding[]>();
+  readonly shared = new Map<string, ModelShared>();
 
   names(...types: FolderSchemaType[]): string[] {
     return [...this.resources].filter(([, r]) => types.includes(r.type)).map(([name]) => name);
@@ -91,7 +121,7 @@ class Model {
       for (const b of this.grantingBindings(at, permission)) {
         const state = stateOf(b.condition, resource, evaluate, attributes);
         if (state === undefined) continue;
-        for (const member of b.members) rows.push(JSON.stringify([member, b.role, at, conditionText(b.condition), state]));
+        for (const member of b.members) rows.push(JSON.stringify([member, b.role, at, conditionText(b.condition), state, b.sharedPolicy]));
       }
     }
     return rows.sort();
@@ -120,9 +150,11 @@ class Model {
     return rows.sort();
   }
 
+  /** The link's own bindings and those of the shared policies bound to it, whose roles grant the permission on its type. */
   private grantingBindings(at: string, permission: string): ModelBinding[] {
     const type = schema.types.get(this.resources.get(at)!.type)!;
-    return (this.policies.get(at) ?? []).filter((b) => type.roles.get(b.role)!.permissions.has(permission));
+    const shared = [...this.shared.values()].filter((s) => s.targets.has(at)).flatMap((s) => s.bindings);
+    return [...(this.policies.get(at) ?? []), ...shared].filter((b) => type.roles.get(b.role)?.permissions.has(permission) === true);
   }
 }
 
@@ -141,6 +173,18 @@ function stateOf(condition: number, resource: string, evaluate: boolean, attribu
 
 function pick<T>(items: readonly T[], n: number): T {
   return items[n % items.length]!;
+}
+
+/** Bindings as stored: those of the same role and condition merged, members de-duplicated. */
+function mergeBindings(specs: readonly BindingSpec[], roles: readonly string[], sharedPolicy: string): ModelBinding[] {
+  const merged = new Map<string, ModelBinding>();
+  for (const b of specs) {
+    const role = pick(roles, b.role);
+    const key = `${role} ${b.condition}`;
+    const members = new Set([...(merged.get(key)?.members ?? []), ...b.members]);
+    merged.set(key, { role, members: [...members], condition: b.condition, sharedPolicy });
+  }
+  return [...merged.values()];
 }
 
 const bindingsArb = fc.array(
@@ -170,6 +214,12 @@ const stepArb = fc.oneof(
   fc.record({ kind: fc.constant("delete" as const), node: fc.nat() }),
   fc.record({ kind: fc.constant("setPolicy" as const), node: fc.nat(), bindings: bindingsArb }),
   fc.record({ kind: fc.constant("create" as const), type: fc.constantFrom("folder" as const, "project" as const), parent: fc.nat(), bindings: bindingsArb }),
+  // Shared policies, by slot: bound to a resource of its organization, unbound from one of its targets, its bindings
+  // replaced (or, in an empty slot, created under an organization), deleted with its bindings.
+  fc.record({ kind: fc.constant("bind" as const), slot: fc.nat(), target: fc.nat() }),
+  fc.record({ kind: fc.constant("unbind" as const), slot: fc.nat(), target: fc.nat() }),
+  fc.record({ kind: fc.constant("setShared" as const), slot: fc.nat(), organization: fc.nat(), bindings: bindingsArb }),
+  fc.record({ kind: fc.constant("deleteShared" as const), slot: fc.nat() }),
 );
 type Step = typeof stepArb extends fc.Arbitrary<infer S> ? S : never;
 
@@ -180,7 +230,11 @@ const scenarioArb = fc.record({
     maxLength: 18,
   }),
   policies: fc.array(fc.record({ node: fc.nat(), bindings: bindingsArb.filter((b) => b.length > 0) }), { minLength: 2, maxLength: 14 }),
-  steps: fc.array(fc.record({ step: stepArb, queries: fc.array(queryArb, { minLength: 1, maxLength: 3 }) }), { maxLength: 4 }),
+  shared: fc.array(
+    fc.record({ organization: fc.nat(), bindings: bindingsArb.filter((b) => b.length > 0), targets: fc.array(fc.nat(), { maxLength: 3 }) }),
+    { maxLength: SHARED_SLOTS },
+  ),
+  steps: fc.array(fc.record({ step: stepArb, queries: fc.array(queryArb, { minLength: 1, maxLength: 3 }) }), { maxLength: 6 }),
 });
 
 let store: Store;
@@ -222,14 +276,53 @@ class Run {
     const etag = (await store.getPolicy(name))!.policy.etag;
     await policies.set(create(SetPolicyRequestSchema, { resource: name, policy: { version: 3, bindings, etag } }), actor);
     // As stored: bindings of the same role and condition merged, members de-duplicated.
-    const merged = new Map<string, ModelBinding>();
-    for (const b of specs) {
-      const role = pick(ROLES[type], b.role);
-      const key = `${role} ${b.condition}`;
-      const members = new Set([...(merged.get(key)?.members ?? []), ...b.members]);
-      merged.set(key, { role, members: [...members], condition: b.condition });
-    }
-    this.model.policies.set(name, [...merged.values()]);
+    this.model.policies.set(name, mergeBindings(specs, ROLES[type], ""));
+  }
+
+  sharedName(slot: number): string {
+    return `sharedPolicies/${this.prefix}s${slot % SHARED_SLOTS}`;
+  }
+
+  /** Replaces the bindings of the shared policy in `slot`, or creates it under an organization. */
+  async setShared(slot: number, organization: number, specs: readonly BindingSpec[]): Promise<void> {
+    const name = this.sharedName(slot);
+    const parent = this.model.shared.get(name)?.organization ?? pick(this.model.names("organization"), organization);
+    // Written as the facade stores them (canonical): merged, so that a member holds one grant per role and condition.
+    const bindings = mergeBindings(specs, ANY_ROLES, name);
+    const policy = create(SharedPolicySchema, {
+      parent,
+      bindings: bindings.map((b) =>
+        create(BindingSchema, {
+          role: b.role,
+          members: [...b.members],
+          condition: b.condition < 0 ? undefined : { expression: CONDITIONS[b.condition]!.expression },
+        }),
+      ),
+    });
+    await store.updateSharedPolicy(name, () => ({ policy, type: "shared_policy" }), actor);
+    const stored = this.model.shared.get(name);
+    if (stored) stored.bindings = bindings;
+    else this.model.shared.set(name, { organization: parent, bindings, targets: new Set() });
+  }
+
+  /** Binds the shared policy in `slot` (if any) to a resource of its organization (as the service allows: never another). */
+  async bind(slot: number, target: number): Promise<void> {
+    const name = this.sharedName(slot);
+    const shared = this.model.shared.get(name);
+    if (!shared) return;
+    const inOrganization = this.model.names("organization", "folder", "project").filter((n) => this.model.chain(n).includes(shared.organization));
+    const on = pick(inOrganization, target);
+    await store.updateSharedPolicyBinding(name, on, () => true, actor);
+    shared.targets.add(on);
+  }
+
+  async unbind(slot: number, target: number): Promise<void> {
+    const name = this.sharedName(slot);
+    const targets = [...(this.model.shared.get(name)?.targets ?? [])].sort();
+    if (targets.length === 0) return;
+    const on = pick(targets, target);
+    await store.updateSharedPolicyBinding(name, on, () => false, actor);
+    this.model.shared.get(name)!.targets.delete(on);
   }
 
   async step(step: Step): Promise<void> {
@@ -252,6 +345,8 @@ class Run {
         for (const n of removed) {
           this.model.resources.delete(n);
           this.model.policies.delete(n);
+          // A binding goes with its target.
+          for (const s of this.model.shared.values()) s.targets.delete(n);
         }
         return;
       }
@@ -260,6 +355,19 @@ class Run {
       case "create": {
         const name = await this.create(step.type, pick(this.model.names("organization", "folder"), step.parent));
         return this.setPolicy(name, step.bindings);
+      }
+      case "bind":
+        return this.bind(step.slot, step.target);
+      case "unbind":
+        return this.unbind(step.slot, step.target);
+      case "setShared":
+        return this.setShared(step.slot, step.organization, step.bindings);
+      case "deleteShared": {
+        const name = this.sharedName(step.slot);
+        if (!this.model.shared.has(name)) return;
+        await store.updateSharedPolicy(name, () => ({ delete: true, unbind: true }), actor);
+        this.model.shared.delete(name);
+        return;
       }
     }
   }
@@ -282,8 +390,9 @@ class Run {
       );
       expect(page.grants.length).toBeLessThanOrEqual(q.pageSize);
       for (const g of page.grants) {
-        grants.push(JSON.stringify([g.member, g.role, g.resource, g.condition?.expression ?? "", g.state]));
-        grantKeys.push(JSON.stringify([g.member, g.resource, g.role, g.condition?.expression ?? ""]));
+        grants.push(JSON.stringify([g.member, g.role, g.resource, g.condition?.expression ?? "", g.state, g.sharedPolicy]));
+        // A member may hold the same role on the same resource through its own policy and shared policies.
+        grantKeys.push(JSON.stringify([g.member, g.resource, g.role, g.condition?.expression ?? "", g.sharedPolicy]));
         expect(g.conditional).toBe(g.condition !== undefined);
       }
       if (page.nextPageToken === "") break;
@@ -316,7 +425,11 @@ class Run {
       pageToken = page.nextPageToken;
     }
     expect(new Set(found).size, "no resource twice").toBe(found.length);
-    if (process.env.LOOKUP_DEBUG) console.log("who", grants.length, "what", found.length);
+    if (process.env.LOOKUP_DEBUG) {
+      const viaShared = grants.filter((g) => !g.endsWith(',""]')).length;
+      const bound = [...this.model.shared.values()].reduce((n, s) => n + s.targets.size, 0);
+      console.log("who", grants.length, "via shared", viaShared, "what", found.length, "shared bindings", bound);
+    }
     expect(found.slice().sort(), `what can ${subject.principals.join(",")} ${permission} on ${type} beneath "${ancestor}"`).toEqual(
       this.model.whatCan(subject.matches, permission, type, ancestor, evaluate, attributes),
     );
@@ -332,6 +445,10 @@ test("who-can and what-can equal the brute-force reference, across pages, moves,
       for (let i = 0; i < scenario.organizations; i++) await run.create("organization", "");
       for (const r of scenario.resources) await run.create(r.type, pick(run.model.names("organization", "folder"), r.parent));
       for (const p of scenario.policies) await run.setPolicy(pick(run.model.names("organization", "folder", "project"), p.node), p.bindings);
+      for (const [slot, s] of scenario.shared.entries()) {
+        await run.setShared(slot, s.organization, s.bindings);
+        for (const target of s.targets) await run.bind(slot, target);
+      }
       await run.expectQuery({ at: 0, subject: 0, permission: 0, type: 0, ancestor: 0, attributes: 0, evaluate: false, pageSize: 2 });
       for (const { step, queries } of scenario.steps) {
         await run.step(step);
