@@ -2,7 +2,6 @@
 // (default flags, 1k resources), one server process per RPC driven by h2load on the gRPC port, and each profile's top
 // frames by self time, grouped the way docs/benchmarks.md reports them, and a flame graph of each (an SVG beside the
 // .cpuprofile, bench/flamegraph.ts). The .cpuprofile files are kept (Chrome DevTools and speedscope open them too).
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +13,7 @@ import {
   LookupEffectivePolicyRequestSchema,
 } from "../gen/policy/v1/policy_service_pb.js";
 import { generateDataset } from "./dataset.js";
-import { builtServerArgs } from "./built-server.js";
+import { startBuiltServer } from "./built-server.js";
 import { flameGraphSvg, type CpuProfile } from "./flamegraph.js";
 import { h2load, writeBody } from "./h2load.js";
 import { PROFILE_PARTS } from "./profile-parts.js";
@@ -120,25 +119,12 @@ if (flags.summarize) {
 for (const name of (flags.rpcs ?? Object.keys(RPCS).join(",")).split(",") as (keyof typeof RPCS)[]) {
   const [path, body] = RPCS[name];
   const profileDir = join(out, name);
-  const child = spawn(
-    process.execPath,
-    ["--cpu-prof", "--cpu-prof-dir", profileDir, ...(await builtServerArgs()), "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml"],
-    { stdio: ["ignore", "pipe", "inherit"] },
+  const server = await startBuiltServer(
+    ["--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml"],
+    ["--cpu-prof", "--cpu-prof-dir", profileDir],
   );
-  const port = await new Promise<string>((resolve, reject) => {
-    let text = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /gRPC port (\d+)/.exec(text);
-      if (match) resolve(match[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  child.stdout.resume();
-  const result = await h2load(`http://127.0.0.1:${port}${path}`, body, "grpc", { connections: 4, streams: 32, seconds, warmupSeconds: 1 }, join(dir, `${name}.log`));
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
+  const result = await h2load(`${server.grpc}${path}`, body, "grpc", { connections: 4, streams: 32, seconds, warmupSeconds: 1 }, join(dir, `${name}.log`));
+  await server.stop();
   const file = join(profileDir, largestProfile(profileDir)[0]!);
   console.log(`\n## ${name}: ${result.rps.toFixed(0)} req/s under the profiler, ${result.failed} failed; ${file}`);
   report(file, `${name}: ${result.rps.toFixed(0)} req/s under the profiler (the server on the gRPC port, default flags)`);

@@ -24,7 +24,7 @@ import {
 } from "../gen/policy/v1/policy_service_pb.js";
 import { generateDataset, type Dataset } from "./dataset.js";
 import { h2load, writeBody, type LoadOptions, type LoadResult, type Protocol } from "./h2load.js";
-import { builtServerArgs } from "./built-server.js";
+import { cpuSecondsOfTree, rssMbOfTree, startBuiltServer } from "./built-server.js";
 import { durableCommitCeiling } from "./commit-ceiling.js";
 import { postgresBench } from "./postgres.js";
 
@@ -116,42 +116,10 @@ export interface Server {
 
 async function startServer(db: string, extra: string[] = []): Promise<Server> {
   // Default flags otherwise: the call log at info level is part of what a user's server pays per call.
-  const args = [...(await builtServerArgs()), "--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml", ...extra];
+  const args = ["--port", "0", "--grpc-port", "0", "--db", db, "--schema", "bench/schema.yaml", ...extra];
   if (workers > 0) args.push("--workers", String(workers));
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on (\S+) .*gRPC port (\d+)/.exec(out);
-      if (match) resolve(out);
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
-  });
-  child.stdout!.resume();
-  const [, main, grpcPort] = /listening on (\S+) .*gRPC port (\d+)/.exec(line)!;
-  return {
-    process: child,
-    main: main!,
-    grpc: `http://127.0.0.1:${grpcPort}`,
-    rssMb: () => rssOfTree(child.pid!),
-  };
-}
-
-/** CPU seconds (user + system) used so far by a process and its children (cluster workers). */
-function cpuSecondsOfTree(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name: state is field 3, utime 14 and stime 15, in clock ticks (100 per second).
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  return (Number(fields[11]) + Number(fields[12])) / 100 + children.reduce((sum, child) => sum + cpuSecondsOfTree(child), 0);
-}
-
-/** RSS of the server process and its children (cluster workers), in MB. */
-function rssOfTree(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  const own = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-  return own + children.reduce((sum, child) => sum + rssOfTree(child), 0);
+  const server = await startBuiltServer(args);
+  return { process: server.process, main: server.main, grpc: server.grpc, rssMb: () => rssMbOfTree(server.process.pid!) };
 }
 
 /** A bare grpc-js server answering the no-op (a canned response, no service code): the floor any Node gRPC service stands on. */

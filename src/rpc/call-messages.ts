@@ -19,15 +19,46 @@ export async function peekFirst<T>(messages: AsyncIterable<T>): Promise<{ first:
   return { first: head.value, all: all() };
 }
 
-/** `messages`, calling `onSuccess` once: before the first message is handed on, or at the end when there is none. */
-export async function* onFirstSuccess<T>(messages: AsyncIterable<T>, onSuccess: () => Promise<void>): AsyncGenerator<T> {
-  let done = false;
-  for await (const message of messages) {
-    if (!done) {
-      done = true;
-      await onSuccess();
-    }
-    yield message;
-  }
-  if (!done) await onSuccess();
+export interface MessageHooks<T, U> {
+  /** Runs once: before the first message is handed on, or at the end when there is none. */
+  first?: () => Promise<void>;
+  /** What the stream throws, as the consumer should see it. */
+  error?: (e: unknown) => unknown;
+  /** Each message as handed on. */
+  map?: (message: T) => U;
+}
+
+/**
+ * `messages` seen through `hooks`. An iterator that delegates, not an async generator: a long stream (Watch) pays
+ * each layer on every message, and a generator layer (for await, yield) costs several promise hops where this costs
+ * one.
+ */
+export function observed<T, U = T>(messages: AsyncIterable<T>, hooks: MessageHooks<T, U>): AsyncIterable<U> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<U> {
+      const inner = messages[Symbol.asyncIterator]();
+      let first = hooks.first;
+      return {
+        async next(): Promise<IteratorResult<U>> {
+          let result: IteratorResult<T>;
+          try {
+            result = await inner.next();
+          } catch (e) {
+            throw hooks.error ? hooks.error(e) : e;
+          }
+          if (first) {
+            const run = first;
+            first = undefined;
+            await run();
+          }
+          if (result.done) return { done: true, value: undefined };
+          return { done: false, value: hooks.map ? hooks.map(result.value) : (result.value as unknown as U) };
+        },
+        async return(): Promise<IteratorResult<U>> {
+          await inner.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }

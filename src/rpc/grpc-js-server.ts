@@ -27,6 +27,7 @@ import { toConnectError } from "./errors.js";
 import { MAX_CONCURRENT_STREAMS } from "./http-server.js";
 import { peerCertificateKey, peerKey, protocolKey } from "./context.js";
 import { isShared } from "../shared-value.js";
+import { observed } from "./call-messages.js";
 import {
   DEFAULT_CONNECTION_LIMITS,
   NO_OBSERVER,
@@ -258,7 +259,7 @@ function handlersOf(service: DescService, impl: Partial<ServiceImpl<DescService>
       if (req.stream) {
         const input = method.methodKind === "server_streaming" ? await first(req.message) : req.message;
         const output = run(input, ctx) as AsyncIterable<unknown>;
-        return new GrpcJsResponse(ctx, true, messages(method.output, output)) as StreamResponse;
+        return new GrpcJsResponse(ctx, true, observed(output, { map: (m) => create(method.output, m as never) })) as StreamResponse;
       }
       const output = await run(req.message, ctx);
       return new GrpcJsResponse(ctx, false, create(method.output, output as never)) as UnaryResponse;
@@ -473,10 +474,6 @@ async function* single<T>(message: T): AsyncIterable<T> {
 async function first<T>(messages: AsyncIterable<T>): Promise<T> {
   for await (const m of messages) return m;
   throw new ConnectError("expected one request message", Code.InvalidArgument);
-}
-
-async function* messages(schema: DescMessage, output: AsyncIterable<unknown>): AsyncIterable<never> {
-  for await (const m of output) yield create(schema, m as never) as never;
 }
 
 function statusOf(error: unknown, options: GrpcJsOptions): Partial<grpc.StatusObject> {

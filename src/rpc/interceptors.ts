@@ -7,7 +7,7 @@ import { codeName } from "../code-name.js";
 import { storeFailureOf, toConnectError } from "./errors.js";
 import { peerKey, protocolKey } from "./context.js";
 import type { CallSeries, Metrics } from "./metrics.js";
-import { withMessage } from "./call-messages.js";
+import { observed, withMessage } from "./call-messages.js";
 
 /** Response header of every write: a change-log sequence at least as new as the write (a consistency token). */
 export const SEQUENCE_HEADER = "policy-sequence";
@@ -45,7 +45,9 @@ export function callInterceptor({ logger, metrics, writtenSequence }: CallObserv
       const res = await next(req);
       if (method.write) res.header.set(SEQUENCE_HEADER, String(writtenSequence()));
       // A stream's failure is raised while it is read, after this returns: map it as a unary call's is.
-      if (res.stream && method.serverStreaming) return withMessage(res, mappingErrors(res.message, method.procedure, observers));
+      if (res.stream && method.serverStreaming) {
+        return withMessage(res, observed(res.message, { error: (e) => mapped(e, method.procedure, observers) }));
+      }
       return res;
     } catch (e) {
       const error = mapped(e, method.procedure, observers);
@@ -69,14 +71,6 @@ function mapped(e: unknown, procedure: string, { logger, metrics }: Omit<CallObs
     logger.warn({ procedure, store: failure.kind }, failure.message);
   }
   return toConnectError(e, (cause) => logger.error({ err: cause, procedure }, "unexpected error"));
-}
-
-async function* mappingErrors<T>(messages: AsyncIterable<T>, procedure: string, observers: Omit<CallObservers, "writtenSequence">): AsyncIterable<T> {
-  try {
-    yield* messages;
-  } catch (e) {
-    throw mapped(e, procedure, observers);
-  }
 }
 
 /** What the call interceptor needs to know about a method, computed on its first call. */

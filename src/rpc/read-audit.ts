@@ -11,7 +11,7 @@ import { AuditLogConfig_LogType } from "../../gen/policy/v1/policy_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import type { Access } from "../domain/access/access.js";
 import type { ResolvedResource } from "../domain/access/resolved.js";
-import { onFirstSuccess, withMessage } from "./call-messages.js";
+import { observed, withMessage } from "./call-messages.js";
 import { callScopeKey, callerKey } from "./context.js";
 import { procedureOf } from "./interceptors.js";
 
@@ -41,7 +41,7 @@ async function auditing<R extends UnaryRequest | StreamRequest>(
     return res;
   }
   // A stream has succeeded as a read once it hands on data (a long-lived stream may never end).
-  return withMessage(res, onFirstSuccess(res.message, () => audit(req, resource, access, logger)));
+  return withMessage(res, observed(res.message, { first: () => audit(req, resource, access, logger) }));
 }
 
 /** Logs the read when the audit configs on the resource's chain enable its log type for the caller. */
