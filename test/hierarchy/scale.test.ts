@@ -6,7 +6,7 @@ import Sqlite from "better-sqlite3";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { BindingSchema, type Binding } from "../../gen/policy/v1/policy_pb.js";
-import { ANCESTRY_SQL } from "../../src/store/sqlite/sqlite-store.js";
+import { ANCESTRY_SQL } from "../../src/store/sqlite/statements.js";
 import type { ApiClients } from "../helpers/clients.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { chainOf, generateHierarchy, type GeneratedHierarchy, type GeneratedResource } from "./generate-hierarchy.js";

@@ -1,0 +1,215 @@
+// The PostgreSQL store's statements: the store's SQL in one place (postgres-store.ts runs them). Each write is one
+// statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
+import {
+  BINDING_COLUMNS,
+  CHANGE_COLUMNS,
+  DENY_COLUMNS,
+  FROM_BINDINGS,
+  FROM_RESOURCES,
+  FROM_SHARED,
+  JOIN_DENY,
+  POLICY_COLUMNS,
+  RESOURCE_COLUMNS,
+  SHARED_COLUMNS,
+} from "../rows.js";
+
+/** The ids on a resource's path ('/1/5/17/' -> {1,5,17}): its lineage by primary key, O(depth). */
+const LINEAGE_IDS = `SELECT unnest(string_to_array(trim(BOTH '/' FROM path), '/'))::bigint FROM resources WHERE name = $1`;
+
+/** The names on `path` (a qualified column), from its end up to its root, as text[]: a lineage, O(depth). */
+const lineageOf = (path: string) => `(SELECT array_agg(a.name ORDER BY length(a.path) DESC) FROM resources a
+  WHERE a.id = ANY (string_to_array(trim(BOTH '/' FROM ${path}), '/')::bigint[]))`;
+
+/**
+ * A root's custom roles in its chain link (the same statement, so a chain read stays one round trip); none below the
+ * root, where roles are not defined.
+ */
+const JOIN_ROLES = `LEFT JOIN LATERAL (SELECT array_agg(cr.role ORDER BY cr.role_id) AS roles,
+    array_agg(cr.revision ORDER BY cr.role_id) AS role_revisions,
+    array_agg(cr.update_time ORDER BY cr.role_id) AS role_update_times
+  FROM custom_roles cr WHERE cr.parent_id = r.id AND r.parent_id IS NULL) cr ON true`;
+/** The shared policies bound to a chain link, in the same statement too (by target: shared_policy_bindings_by_target). */
+const JOIN_SHARED = `LEFT JOIN LATERAL (SELECT array_agg(s.name ORDER BY s.name) AS shared_names,
+    array_agg(COALESCE(sp_parent.name, '') ORDER BY s.name) AS shared_parents,
+    array_agg(s.create_time ORDER BY s.name) AS shared_create_times,
+    array_agg(sp.policy ORDER BY s.name) AS shared_policies,
+    array_agg(sp.revision ORDER BY s.name) AS shared_revisions,
+    array_agg(sp.update_time ORDER BY s.name) AS shared_update_times
+  FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+    JOIN resources s ON s.id = sp.resource_id LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
+  WHERE b.target_id = r.id) sh ON true`;
+const CHAIN_COLUMNS = `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}, cr.roles, cr.role_revisions, cr.role_update_times,
+  sh.shared_names, sh.shared_parents, sh.shared_create_times, sh.shared_policies, sh.shared_revisions, sh.shared_update_times`;
+const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} ${JOIN_ROLES} ${JOIN_SHARED}`;
+
+export const SQL = {
+  resourceByName: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = $1`,
+  chainLinkByName: `SELECT ${CHAIN_COLUMNS} ${FROM_CHAIN} WHERE r.name = $1`,
+  forWriteMany: `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${lineageOf("r.path")} AS lineage,
+      EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
+    ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id WHERE r.name = ANY($1::text[])`,
+  forWrite: `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${lineageOf("r.path")} AS lineage,
+      EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
+    ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id WHERE r.name = $1`,
+  ancestry: `SELECT ${CHAIN_COLUMNS} ${FROM_CHAIN} WHERE r.id IN (${LINEAGE_IDS}) ORDER BY length(r.path) DESC`,
+  lineage: `SELECT r.name, EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
+    FROM resources r WHERE r.id IN (${LINEAGE_IDS}) ORDER BY length(r.path) DESC`,
+  /** Whether the name is taken, and the parent's id, path and lineage (none for "" or a missing parent). */
+  createCheck: `SELECT EXISTS (SELECT 1 FROM resources WHERE name = $1) AS taken, p.id, p.path, ${lineageOf("p.path")} AS lineage
+    FROM (SELECT 1) one LEFT JOIN resources p ON p.name = $2`,
+  idAndPath: `SELECT t.id, t.path, ${lineageOf("t.path")} AS lineage FROM resources t WHERE t.name = $1`,
+  subtree: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.path >= $1 AND r.path < $2
+    ORDER BY length(r.path) DESC, r.name`,
+  /** A resource with its deny policy's row (null columns without one). */
+  denyByName: `SELECT r.name, r.create_seq, dp.policy, dp.revision, dp.update_time
+    FROM resources r LEFT JOIN deny_policies dp ON dp.resource_id = r.id WHERE r.name = $1`,
+  denyForWrite: `SELECT r.id, r.name, r.type, p.name AS parent, r.create_seq, ${lineageOf("r.path")} AS lineage,
+      dp.policy, dp.revision, dp.update_time
+    ${FROM_RESOURCES} LEFT JOIN deny_policies dp ON dp.resource_id = r.id WHERE r.name = $1`,
+  /** A resource's roles, by role id; one row of nulls when it has none, no row when it does not exist. */
+  rolesOf: `SELECT cr.role, cr.revision, cr.update_time
+    FROM resources r LEFT JOIN custom_roles cr ON cr.parent_id = r.id WHERE r.name = $1 ORDER BY cr.role_id`,
+  roleForWrite: `SELECT r.id, r.type, p.name AS parent, ${lineageOf("r.path")} AS lineage, cr.role, cr.revision, cr.update_time
+    ${FROM_RESOURCES} LEFT JOIN custom_roles cr ON cr.parent_id = r.id AND cr.role_id = $2 WHERE r.name = $1`,
+  latestSeq: `SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log`,
+  oldestSeq: `SELECT COALESCE(MIN(seq), 0) AS seq FROM change_log`,
+  changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  readChanges: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  // Both keep the newest row: the next write numbers its row after it (sequences never restart).
+  pruneBefore: `WITH d AS (DELETE FROM change_log WHERE time < $1 AND seq < (SELECT MAX(seq) FROM change_log) RETURNING 1)
+    SELECT count(*) AS n FROM d`,
+  pruneKeeping: `WITH d AS (DELETE FROM change_log WHERE seq <= (SELECT MAX(seq) FROM change_log) - $1 RETURNING 1)
+    SELECT count(*) AS n FROM d`,
+  insertConsumer: `INSERT INTO consumers (name, display_name, subtree, resource_types, create_time)
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING RETURNING name`,
+  consumers: `SELECT * FROM consumers ORDER BY name`,
+  consumer: `SELECT * FROM consumers WHERE name = $1`,
+  failures: `SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource`,
+  failuresOf: `SELECT resource, seq, message, time FROM consumer_failures WHERE consumer = $1 ORDER BY resource`,
+  deleteConsumer: `DELETE FROM consumers WHERE name = $1 RETURNING name`,
+  acknowledge: `UPDATE consumers SET acknowledged_seq = GREATEST(acknowledged_seq, $2), acknowledge_time = $3
+    WHERE name = $1 RETURNING name`,
+  upsertFailures: `INSERT INTO consumer_failures (consumer, resource, seq, message, time)
+    SELECT $1, f.resource, f.seq, f.message, $5 FROM unnest($2::text[], $3::bigint[], $4::text[]) AS f(resource, seq, message)
+    ON CONFLICT (consumer, resource) DO UPDATE SET seq = excluded.seq, message = excluded.message, time = excluded.time`,
+  resolveFailures: `DELETE FROM consumer_failures WHERE consumer = $1 AND resource = ANY($2::text[])`,
+  secret: `SELECT value FROM secrets WHERE name = $1`,
+  pathByName: `SELECT path FROM resources WHERE name = $1`,
+  // One (member, role) pair's grant points from a cursor on, each straight off the primary key; the first $5 of their
+  // union is among the first $5 of each.
+  // With the targets of the shared policies that bind a pair (as many as those policies' bindings).
+  grantPoints: `SELECT path, name FROM (
+      SELECT g.path, r.name FROM unnest($1::text[]) AS m(member) CROSS JOIN unnest($2::text[]) AS ro(role)
+      CROSS JOIN LATERAL (SELECT path, resource_id FROM member_grants
+        WHERE member = m.member AND role = ro.role AND path >= $3 AND path < $4 ORDER BY path LIMIT $5) g
+      JOIN resources r ON r.id = g.resource_id
+      UNION
+      SELECT r.path, r.name FROM shared_member_grants sg JOIN shared_policy_bindings b ON b.policy_id = sg.policy_id
+      JOIN resources r ON r.id = b.target_id
+      WHERE sg.member = ANY($1::text[]) AND sg.role = ANY($2::text[]) AND r.path >= $3 AND r.path < $4
+    ) points ORDER BY path LIMIT $5`,
+  // resources_by_type_path: a range of one type's paths.
+  subtreeOfType: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = $1 AND r.path > $2 AND r.path < $3
+    ORDER BY r.path LIMIT $4`,
+  sharedByName: `SELECT s.id, ${SHARED_COLUMNS} ${FROM_SHARED} WHERE s.name = $1`,
+  sharedPoliciesOf: `SELECT ${SHARED_COLUMNS} ${FROM_SHARED}
+    WHERE s.parent_id = (SELECT id FROM resources WHERE name = $1) AND s.name > $2 ORDER BY s.name LIMIT $3`,
+  /** A name's resource (if any) with its place, its shared policy's content (nulls if not one) and bindings count. */
+  sharedForWrite: `SELECT r.id, r.type, p.name AS parent, r.create_time, ${lineageOf("r.path")} AS lineage,
+      sp.policy, sp.revision, sp.update_time,
+      (SELECT count(*) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS binding_count
+    ${FROM_RESOURCES} LEFT JOIN shared_policies sp ON sp.resource_id = r.id WHERE r.name = $1`,
+  /** A policy's bindings with their targets' places, for the change-log rows of an unbinding delete. */
+  bindingsForDelete: `SELECT ${BINDING_COLUMNS}, t.type, tp.name AS parent, ${lineageOf("t.path")} AS lineage
+    ${FROM_BINDINGS} LEFT JOIN resources tp ON tp.id = t.parent_id WHERE b.policy_id = $1 ORDER BY t.name`,
+  /** The binding of policy $1 and target $2 (null columns when unbound) and how many policies the target has. */
+  bindingState: `SELECT b.create_seq, b.create_time,
+      (SELECT count(*) FROM shared_policy_bindings WHERE target_id = $2) AS bound_to_target
+    FROM (SELECT 1) one LEFT JOIN shared_policy_bindings b ON b.policy_id = $1 AND b.target_id = $2`,
+} as const;
+
+const LOG_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after, change,
+  resource_type, parent, previous_parent, lineage, previous_lineage`;
+/** The types of LOG_COLUMNS, for rows sent as arrays. */
+export const LOG_TYPES = ["bigint", "bigint", "text", "text", "text", "bytea", "bytea", "bytea", "text", "text", "text", "text", "text"];
+
+/** Inserts one change-log row; $1-$13 are LOG_COLUMNS (logValues). */
+const LOG_ONE = `INSERT INTO change_log (${LOG_COLUMNS}) VALUES (${LOG_TYPES.map((_, i) => `$${i + 1}`).join(", ")})`;
+
+/** Inserts change-log rows whose columns are the array parameters from $`first` on (one element per row). */
+const logRows = (first: number) =>
+  `INSERT INTO change_log (${LOG_COLUMNS}) SELECT * FROM unnest(${LOG_TYPES.map((type, i) => `$${first + i}::${type}[]`).join(", ")})`;
+
+export const WRITE = {
+  // Each write is one statement: the row change and its change-log row, so a write costs one round trip after its read.
+  createResource: `WITH ins AS (
+      INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
+      VALUES ($14, $5, $15, $16, $17, $18, $1, $1, $2, $2))
+    ${LOG_ONE}`,
+  // A move re-roots the subtree (the resource included) in the same UPDATE that changes the resource itself, and
+  // the subtree's reverse-lookup rows with it (by resource id: member_grants_by_resource).
+  updateResource: `WITH upd AS (
+      UPDATE resources SET
+        path = CASE WHEN $17::text IS NULL THEN path ELSE $17 || substr(path, length($16) + 1) END,
+        parent_id = CASE WHEN id = $14 THEN $15 ELSE parent_id END,
+        display_name = CASE WHEN id = $14 THEN $18 ELSE display_name END,
+        revision = CASE WHEN id = $14 THEN $1 ELSE revision END,
+        update_time = CASE WHEN id = $14 THEN $2 ELSE update_time END
+      WHERE id = $14 OR ($17::text IS NOT NULL AND path >= $16 AND path < $19)
+      RETURNING id, path),
+    grants AS (UPDATE member_grants g SET path = upd.path FROM upd WHERE $17::text IS NOT NULL AND g.resource_id = upd.id)
+    ${LOG_ONE}`,
+  deleteResources: `WITH del AS (DELETE FROM resources WHERE id = ANY($1::bigint[])) ${logRows(2)}`,
+  upsertDeny: `WITH up AS (
+      INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time) VALUES ($14, $15, $16, $1, $2)
+      ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, rule_count = excluded.rule_count,
+        revision = excluded.revision, update_time = excluded.update_time)
+    ${LOG_ONE}`,
+  // A new shared policy: its resource row (no display name: the policy holds it) and its content.
+  createShared: `WITH ins AS (
+      INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
+      VALUES ($14, $5, $15, $16, $17, '', $1, $1, $2, $2)),
+    sp AS (INSERT INTO shared_policies (resource_id, policy, revision, update_time) VALUES ($14, $18, $1, $2))
+    ${LOG_ONE}`,
+  updateShared: `WITH up AS (UPDATE shared_policies SET policy = $15, revision = $1, update_time = $2 WHERE resource_id = $14)
+    ${LOG_ONE}`,
+  insertBinding: `WITH ins AS (
+      INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES ($14, $15, $1, $2))
+    ${LOG_ONE}`,
+  deleteBinding: `WITH del AS (DELETE FROM shared_policy_bindings WHERE policy_id = $14 AND target_id = $15) ${LOG_ONE}`,
+  // A shared policy's reverse-lookup rows, rewritten with its content (after it: they reference its row).
+  clearSharedGrants: `DELETE FROM shared_member_grants WHERE policy_id = $1`,
+  insertSharedGrants: `INSERT INTO shared_member_grants (member, role, policy_id)
+    SELECT member, role, $1 FROM unnest($2::text[], $3::text[]) AS g(member, role) ON CONFLICT DO NOTHING`,
+  upsertRole: `WITH up AS (
+      INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES ($14, $15, $16, $1, $2)
+      ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
+        update_time = excluded.update_time)
+    ${LOG_ONE}`,
+} as const;
+
+/** The first parameter of FLUSH_POLICIES's reverse-lookup rows: after the policy rows' 5 and the change log's. */
+const GRANTS = 6 + LOG_TYPES.length;
+const NEW_GRANTS = `unnest($${GRANTS}::bigint[], $${GRANTS + 1}::text[], $${GRANTS + 2}::text[]) AS n(id, member, role)`;
+
+/**
+ * The policy rows, their reverse-lookup rows and the change-log rows of a batch's policy writes, in one statement
+ * (arrays, one element per row). The written resources' grants that are gone are deleted and the new ones inserted:
+ * two disjoint sets of rows, as sibling statements of one WITH must touch.
+ */
+export const FLUSH_POLICIES = `WITH pol AS (
+    INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
+    SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::integer[], $4::bigint[], $5::bigint[])
+    ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
+      revision = excluded.revision, update_time = excluded.update_time),
+  flag AS (
+    UPDATE resources r SET has_bindings = u.bindings > 0 FROM unnest($1::bigint[], $3::integer[]) AS u(id, bindings)
+    WHERE r.id = u.id AND r.has_bindings <> (u.bindings > 0)),
+  gone AS (
+    DELETE FROM member_grants g WHERE g.resource_id = ANY($1::bigint[])
+      AND NOT EXISTS (SELECT 1 FROM ${NEW_GRANTS} WHERE n.id = g.resource_id AND n.member = g.member AND n.role = g.role)),
+  grants AS (
+    INSERT INTO member_grants (member, role, path, resource_id)
+    SELECT n.member, n.role, r.path, r.id FROM ${NEW_GRANTS} JOIN resources r ON r.id = n.id ON CONFLICT DO NOTHING)
+  ${logRows(6)}`;
+

@@ -1,0 +1,203 @@
+// The SQLite store's prepared statements, each with its parameter and row types: the store's SQL in one place
+// (sqlite-store.ts runs them). Statements that depend on a request's filters are prepared on first use there instead.
+import type Sqlite from "better-sqlite3";
+import {
+  BINDING_COLUMNS,
+  CHANGE_COLUMNS,
+  DENY_COLUMNS,
+  FROM_BINDINGS,
+  FROM_RESOURCES,
+  FROM_SHARED,
+  JOIN_DENY,
+  POLICY_COLUMNS,
+  RESOURCE_COLUMNS,
+  SHARED_COLUMNS,
+  type BindingRow,
+  type ChangeRow,
+  type ConsumerRow,
+  type FailureRow,
+  type PolicyRow,
+  type ResourcePolicyRow,
+  type ResourceRow,
+  type RoleRow,
+  type SharedPolicyRow,
+} from "../rows.js";
+
+/**
+ * The resource named @name and its ancestors with their policies, from the resource up to the root: one query, the ids
+ * taken from the resource's path and looked up by primary key, so its cost is O(depth) whatever the table's size.
+ */
+export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}
+  ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY}
+  WHERE r.id IN (SELECT value FROM json_each(
+    '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
+  ORDER BY length(r.path) DESC`;
+
+/** The names of the resource @name and its ancestors, from it up to the root. */
+const LINEAGE_SQL = `SELECT name FROM resources
+  WHERE id IN (SELECT value FROM json_each(
+    '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
+  ORDER BY length(path) DESC`;
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+/** Every fixed statement of the store, prepared once per connection. */
+export function prepareStatements(db: Sqlite.Database) {
+  return {
+    resourceByName: db.prepare<[string], ResourceRow>(`SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = ?`),
+    idByName: db.prepare<[string], number>(`SELECT id FROM resources WHERE name = ?`).pluck(),
+    policyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM policies WHERE resource_id = ?`),
+    nextResourceId: db.prepare<[], number>(`SELECT COALESCE(MAX(id), 0) + 1 FROM resources`).pluck(),
+    ancestry: db.prepare<[{ name: string }], ResourcePolicyRow>(ANCESTRY_SQL),
+    resourcePolicyByName: db.prepare<[string], ResourcePolicyRow>(
+      `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS} ${FROM_RESOURCES}
+       LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} WHERE r.name = ?`,
+    ),
+    nextSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) + 1 FROM change_log`).pluck(),
+    logChange: db.prepare(
+      `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change,
+         resource_type, parent, previous_parent, lineage, previous_lineage)
+       VALUES (@seq, @time, @principal, @action, @resource, @etagBefore, @etagAfter, @change,
+         @resourceType, @parent, @previousParent, @lineage, @previousLineage)`,
+    ),
+    readChanges: db.prepare<[number, number], ChangeRow>(
+      `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+    ),
+    oldestSeq: db.prepare<[], number>(`SELECT COALESCE(MIN(seq), 0) FROM change_log`).pluck(),
+    pruneBefore: db.prepare<[number]>(
+      `DELETE FROM change_log WHERE time < ? AND seq < (SELECT MAX(seq) FROM change_log)`,
+    ),
+    pruneKeeping: db.prepare<[number]>(
+      `DELETE FROM change_log WHERE seq <= (SELECT MAX(seq) FROM change_log) - ?`,
+    ),
+    insertConsumer: db.prepare(
+      `INSERT INTO consumers (name, display_name, subtree, resource_types, create_time)
+       VALUES (@name, @displayName, @subtree, @resourceTypes, @time)`,
+    ),
+    consumers: db.prepare<[], ConsumerRow>(`SELECT * FROM consumers ORDER BY name`),
+    consumer: db.prepare<[string], ConsumerRow>(`SELECT * FROM consumers WHERE name = ?`),
+    failures: db.prepare<[], FailureRow & { consumer: string }>(
+      `SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource`,
+    ),
+    failuresOf: db.prepare<[string], FailureRow>(
+      `SELECT resource, seq, message, time FROM consumer_failures WHERE consumer = ? ORDER BY resource`,
+    ),
+    deleteConsumer: db.prepare<[string]>(`DELETE FROM consumers WHERE name = ?`),
+    acknowledge: db.prepare(
+      `UPDATE consumers SET acknowledged_seq = MAX(acknowledged_seq, @upTo), acknowledge_time = @time
+       WHERE name = @name`,
+    ),
+    upsertFailure: db.prepare(
+      `INSERT INTO consumer_failures (consumer, resource, seq, message, time) VALUES (@name, @resource, @seq, @message, @time)
+       ON CONFLICT (consumer, resource) DO UPDATE SET seq = excluded.seq, message = excluded.message, time = excluded.time`,
+    ),
+    resolveFailure: db.prepare(`DELETE FROM consumer_failures WHERE consumer = ? AND resource = ?`),
+    insertResource: db.prepare(
+      `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time,
+         update_time)
+       VALUES (@id, @name, @parentId, @path, @type, @displayName, @seq, @seq, @time, @time)`,
+    ),
+    updateResource: db.prepare(
+      `UPDATE resources SET parent_id = @parentId, display_name = @displayName, revision = @seq, update_time = @time
+       WHERE id = @id`,
+    ),
+    // Re-roots the subtree under `oldPath` (the resource included) at `newPath`.
+    movePaths: db.prepare(
+      `UPDATE resources SET path = @newPath || substr(path, length(@oldPath) + 1)
+       WHERE path >= @oldPath AND path < @oldPathEnd`,
+    ),
+    pathOf: db.prepare<[number], string>(`SELECT path FROM resources WHERE id = ?`).pluck(),
+    deleteResource: db.prepare<[number]>(`DELETE FROM resources WHERE id = ?`),
+    hasChildren: db.prepare<[number], number>(`SELECT 1 FROM resources WHERE parent_id = ? LIMIT 1`).pluck(),
+    subtree: db.prepare<[string, string], ResourceRow>(
+      `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.path >= ? AND r.path < ?
+       ORDER BY length(r.path) DESC, r.name`,
+    ),
+    upsertPolicy: db.prepare(
+      `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
+       VALUES (@id, @policy, @bindingCount, @seq, @time)
+       ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
+         revision = excluded.revision, update_time = excluded.update_time`,
+    ),
+    denyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM deny_policies WHERE resource_id = ?`),
+    upsertDeny: db.prepare(
+      `INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time)
+       VALUES (@id, @policy, @ruleCount, @seq, @time)
+       ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, rule_count = excluded.rule_count,
+         revision = excluded.revision, update_time = excluded.update_time`,
+    ),
+    rolesOf: db.prepare<[number], RoleRow>(
+      `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? ORDER BY role_id`,
+    ),
+    roleOf: db.prepare<[number, string], RoleRow>(
+      `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? AND role_id = ?`,
+    ),
+    upsertRole: db.prepare(
+      `INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES (@id, @roleId, @role, @seq, @time)
+       ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
+         update_time = excluded.update_time`,
+    ),
+    clearGrants: db.prepare<[number]>(`DELETE FROM member_grants WHERE resource_id = ?`),
+    insertGrant: db.prepare(
+      `INSERT OR IGNORE INTO member_grants (member, role, path, resource_id) VALUES (@member, @role, @path, @id)`,
+    ),
+    // One (member, role) pair's grant points from a cursor on, straight off the primary key.
+    grantPaths: db.prepare<[{ member: string; role: string; from: string; end: string; limit: number }], string>(
+      `SELECT path FROM member_grants WHERE member = @member AND role = @role AND path >= @from AND path < @end
+       ORDER BY path LIMIT @limit`,
+    ).pluck(),
+    // And the targets of the shared policies that bind the pair: as many as the policies' bindings, sorted here.
+    sharedGrantPaths: db.prepare<[{ member: string; role: string; from: string; end: string; limit: number }], string>(
+      `SELECT r.path FROM shared_member_grants g JOIN shared_policy_bindings b ON b.policy_id = g.policy_id
+       JOIN resources r ON r.id = b.target_id
+       WHERE g.member = @member AND g.role = @role AND r.path >= @from AND r.path < @end ORDER BY r.path LIMIT @limit`,
+    ).pluck(),
+    clearSharedGrants: db.prepare<[number]>(`DELETE FROM shared_member_grants WHERE policy_id = ?`),
+    insertSharedGrant: db.prepare(
+      `INSERT OR IGNORE INTO shared_member_grants (member, role, policy_id) VALUES (@member, @role, @id)`,
+    ),
+    nameByPath: db.prepare<[string], string>(`SELECT name FROM resources WHERE path = ?`).pluck(),
+    pathByName: db.prepare<[string], string>(`SELECT path FROM resources WHERE name = ?`).pluck(),
+    // resources_by_type_path: a range of one type's paths.
+    subtreeOfType: db.prepare<[{ type: string; after: string; end: string; limit: number }], ResourceRow>(
+      `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = @type AND r.path > @after AND r.path < @end
+       ORDER BY r.path LIMIT @limit`,
+    ),
+    latestSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) FROM change_log`).pluck(),
+    dataVersion: db.prepare<[], number>(`PRAGMA data_version`).pluck(),
+    changedAfter: db.prepare<[number, number], { seq: number; resource: string }>(
+      `SELECT seq, resource FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+    ),
+    secret: db.prepare<[string], Uint8Array>(`SELECT value FROM secrets WHERE name = ?`).pluck(),
+    lineage: db.prepare<[{ name: string }], string>(LINEAGE_SQL).pluck(),
+    // The shared policies bound to any of the resources whose ids are in the JSON array (a chain's), by name.
+    sharedBoundTo: db.prepare<[string], SharedPolicyRow & { target_id: number }>(
+      `SELECT b.target_id, ${SHARED_COLUMNS} FROM shared_policy_bindings b
+       JOIN shared_policies sp ON sp.resource_id = b.policy_id JOIN resources s ON s.id = sp.resource_id
+       LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
+       WHERE b.target_id IN (SELECT value FROM json_each(?)) ORDER BY s.name`,
+    ),
+    sharedPolicy: db.prepare<[number], SharedPolicyRow>(`SELECT ${SHARED_COLUMNS} ${FROM_SHARED} WHERE sp.resource_id = ?`),
+    sharedPoliciesOf: db.prepare<[{ parent: string; after: string; limit: number }], SharedPolicyRow>(
+      `SELECT ${SHARED_COLUMNS} ${FROM_SHARED}
+       WHERE s.parent_id = (SELECT id FROM resources WHERE name = @parent) AND s.name > @after ORDER BY s.name LIMIT @limit`,
+    ),
+    upsertShared: db.prepare(
+      `INSERT INTO shared_policies (resource_id, policy, revision, update_time) VALUES (@id, @policy, @seq, @time)
+       ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, revision = excluded.revision,
+         update_time = excluded.update_time`,
+    ),
+    bindingCountOf: db.prepare<[number], number>(`SELECT COUNT(*) FROM shared_policy_bindings WHERE policy_id = ?`).pluck(),
+    boundToTarget: db.prepare<[number], number>(`SELECT COUNT(*) FROM shared_policy_bindings WHERE target_id = ?`).pluck(),
+    bindingsOfPolicy: db.prepare<[number], BindingRow>(
+      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.policy_id = ? ORDER BY t.name`,
+    ),
+    binding: db.prepare<[number, number], BindingRow>(
+      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.policy_id = ? AND b.target_id = ?`,
+    ),
+    insertBinding: db.prepare(
+      `INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES (@policyId, @targetId, @seq, @time)`,
+    ),
+    deleteBinding: db.prepare<[number, number]>(`DELETE FROM shared_policy_bindings WHERE policy_id = ? AND target_id = ?`),
+  };
+}
