@@ -39,10 +39,70 @@ const LINEAGE_SQL = `SELECT name FROM resources
     '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
   ORDER BY length(path) DESC`;
 
-export type Statements = ReturnType<typeof prepareStatements>;
+/** Typed, so that the declaration files name them (better-sqlite3's own statement type cannot be named). */
+export interface Statements {
+  resourceByName: Sqlite.Statement<[string], ResourceRow>;
+  idByName: Sqlite.Statement<[string], number>;
+  policyOf: Sqlite.Statement<[number], PolicyRow>;
+  nextResourceId: Sqlite.Statement<[], number>;
+  ancestry: Sqlite.Statement<[{ name: string }], ResourcePolicyRow>;
+  resourcePolicyByName: Sqlite.Statement<[string], ResourcePolicyRow>;
+  nextSeq: Sqlite.Statement<[], number>;
+  logChange: Sqlite.Statement<unknown[], unknown>;
+  readChanges: Sqlite.Statement<[number, number], ChangeRow>;
+  oldestSeq: Sqlite.Statement<[], number>;
+  pruneBefore: Sqlite.Statement<[number]>;
+  pruneKeeping: Sqlite.Statement<[number]>;
+  insertConsumer: Sqlite.Statement<unknown[], unknown>;
+  consumers: Sqlite.Statement<[], ConsumerRow>;
+  consumer: Sqlite.Statement<[string], ConsumerRow>;
+  failures: Sqlite.Statement<[], FailureRow & { consumer: string }>;
+  failuresOf: Sqlite.Statement<[string], FailureRow>;
+  deleteConsumer: Sqlite.Statement<[string]>;
+  acknowledge: Sqlite.Statement<unknown[], unknown>;
+  upsertFailure: Sqlite.Statement<unknown[], unknown>;
+  resolveFailure: Sqlite.Statement<unknown[], unknown>;
+  insertResource: Sqlite.Statement<unknown[], unknown>;
+  updateResource: Sqlite.Statement<unknown[], unknown>;
+  movePaths: Sqlite.Statement<unknown[], unknown>;
+  pathOf: Sqlite.Statement<[number], string>;
+  deleteResource: Sqlite.Statement<[number]>;
+  hasChildren: Sqlite.Statement<[number], number>;
+  subtree: Sqlite.Statement<[string, string], ResourceRow>;
+  upsertPolicy: Sqlite.Statement<unknown[], unknown>;
+  denyOf: Sqlite.Statement<[number], PolicyRow>;
+  upsertDeny: Sqlite.Statement<unknown[], unknown>;
+  rolesOf: Sqlite.Statement<[number], RoleRow>;
+  roleOf: Sqlite.Statement<[number, string], RoleRow>;
+  upsertRole: Sqlite.Statement<unknown[], unknown>;
+  clearGrants: Sqlite.Statement<[number]>;
+  insertGrant: Sqlite.Statement<unknown[], unknown>;
+  grantPaths: Sqlite.Statement<[{ member: string; role: string; from: string; end: string; limit: number }], string>;
+  sharedGrantPaths: Sqlite.Statement<[{ member: string; role: string; from: string; end: string; limit: number }], string>;
+  clearSharedGrants: Sqlite.Statement<[number]>;
+  insertSharedGrant: Sqlite.Statement<unknown[], unknown>;
+  nameByPath: Sqlite.Statement<[string], string>;
+  pathByName: Sqlite.Statement<[string], string>;
+  subtreeOfType: Sqlite.Statement<[{ type: string; after: string; end: string; limit: number }], ResourceRow>;
+  latestSeq: Sqlite.Statement<[], number>;
+  dataVersion: Sqlite.Statement<[], number>;
+  changedAfter: Sqlite.Statement<[number, number], { seq: number; resource: string }>;
+  secret: Sqlite.Statement<[string], Uint8Array>;
+  lineage: Sqlite.Statement<[{ name: string }], string>;
+  sharedBoundTo: Sqlite.Statement<[string], SharedPolicyRow & { target_id: number }>;
+  sharedPolicy: Sqlite.Statement<[number], SharedPolicyRow>;
+  sharedPoliciesOf: Sqlite.Statement<[{ parent: string; after: string; limit: number }], SharedPolicyRow>;
+  upsertShared: Sqlite.Statement<unknown[], unknown>;
+  bindingCountOf: Sqlite.Statement<[number], number>;
+  boundToTarget: Sqlite.Statement<[number], number>;
+  bindingsOfPolicy: Sqlite.Statement<[number], BindingRow>;
+  binding: Sqlite.Statement<[number, number], BindingRow>;
+  insertBinding: Sqlite.Statement<unknown[], unknown>;
+  deleteBinding: Sqlite.Statement<[number, number]>;
+}
 
 /** Every fixed statement of the store, prepared once per connection. */
-export function prepareStatements(db: Sqlite.Database) {
+export function prepareStatements(db: Sqlite.Database): Statements {
   return {
     resourceByName: db.prepare<[string], ResourceRow>(`SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = ?`),
     idByName: db.prepare<[string], number>(`SELECT id FROM resources WHERE name = ?`).pluck(),
