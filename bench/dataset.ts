@@ -74,7 +74,11 @@ export function generateDataset(path: string, resources: number, maxBindings = 2
       }
     }
     // One change-log row moves the sequence past every revision used, so new writes get fresh etags.
-    db.prepare(`INSERT INTO change_log (seq, time, principal, action, resource, change) VALUES (?, ?, 'bench', 'bulk.load', '', NULL)`).run(seq + 1, now);
+    // With the place columns the store writes (empty for a row about no resource), so the row copies to PostgreSQL.
+    db.prepare(
+      `INSERT INTO change_log (seq, time, principal, action, resource, change, resource_type, parent, lineage)
+       VALUES (?, ?, 'bench', 'bulk.load', '', NULL, '', '', '[]')`,
+    ).run(seq + 1, now);
   })();
   db.close();
   return { resources: id, policies, targets, listParent, seconds: (performance.now() - started) / 1000 };
