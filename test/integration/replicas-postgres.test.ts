@@ -86,6 +86,25 @@ describe.runIf(postgresAvailable())("replicas on one PostgreSQL database", () =>
     }
   });
 
+  test("a page of ListPolicies read again on each replica follows every replica's writes", async () => {
+    const projects = ["projects/rep_a", "projects/rep_b", "projects/rep_c"];
+    for (const name of projects) await apis[0]!.resources.createResource({ resource: { name, parent: ORG } });
+    const page = async (api: Api) =>
+      (await api.policies.listPolicies({ resourceType: "project", parent: ORG, pageSize: 10 })).resourcePolicies.map((p) => [
+        p.resource,
+        p.policy!.bindings.flatMap((b) => b.members),
+      ]);
+    for (const api of apis) expect(await page(api)).toEqual([]);
+    for (const [i, name] of projects.entries()) {
+      const member = `user:lister${i}@example.com`;
+      await apis[i]!.policies.setPolicy({ resource: name, policy: { bindings: [{ role: "roles/readonly", members: [member] }] } });
+      // Each replica read this page before the write (its memo): the next read must show the write.
+      for (const api of apis) expect((await page(api)).map(([resource]) => resource), `after ${name}`).toEqual(projects.slice(0, i + 1));
+    }
+    await apis[2]!.policies.setPolicy({ resource: projects[0]!, policy: { bindings: [] } });
+    for (const api of apis) expect((await page(api)).map(([resource]) => resource)).toEqual(projects.slice(1));
+  });
+
   test("kill -9 of a replica loses none of its acknowledged writes; the others serve on", async () => {
     const victim = apis[2]!;
     const created: string[] = [];

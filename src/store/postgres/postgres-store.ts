@@ -60,6 +60,7 @@ import type {
   GrantPoint,
   GrantQuery,
   HierarchyReader,
+  ListedName,
   ListedPolicy,
   ListedResource,
   NewConsumer,
@@ -560,20 +561,33 @@ export class PostgresStore implements Store {
   }
 
   async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+    const listing = await this.policyListing(query, `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}`);
+    if (!listing) return [];
+    return (await this.rows<ResourcePolicyRow>(listing.sql, listing.values)).map((row) => ({ ...toStoredPolicy(row), cursor: row.path }));
+  }
+
+  async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
+    const listing = await this.policyListing(query, "r.name, r.path, pol.revision FROM resources r");
+    if (!listing) return [];
+    const rows = await this.rows<{ name: string; path: string; revision: number }>(listing.sql, listing.values);
+    return rows.map((row) => ({ name: row.name, cursor: row.path, revision: row.revision }));
+  }
+
+  /** A policy listing's statement (`select` is its columns and first table) and values; undefined when `beneath` does not exist. */
+  private async policyListing(query: PolicyQuery, select: string): Promise<{ sql: string; values: unknown[] } | undefined> {
     const values: unknown[] = [];
     const param = (value: unknown) => `$${values.push(value)}`;
     // r.has_bindings selects the partial index of exactly the rows listed: a page costs O(page size).
     const where = [`r.type = ${param(query.type)}`, "r.has_bindings"];
     if (query.afterCursor !== undefined) where.push(`r.path > ${param(query.afterCursor)}`);
     if (query.beneath !== undefined) {
-      const [row] = await this.rows<ResourceRow>(SQL.resourceByName, [query.beneath], "resource_by_name");
-      if (!row) return [];
+      const [row] = await this.rows<{ path: string }>(SQL.pathByName, [query.beneath], "path_by_name");
+      if (!row) return undefined;
       where.push(`r.path > ${param(row.path)} AND r.path < ${param(pathEnd(row.path))}`);
     }
-    const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
-      JOIN policies pol ON pol.resource_id = r.id
+    const sql = `SELECT ${select} JOIN policies pol ON pol.resource_id = r.id
       WHERE ${where.join(" AND ")} ORDER BY r.path LIMIT ${param(query.limit)}`;
-    return (await this.rows<ResourcePolicyRow>(sql, values)).map((row) => ({ ...toStoredPolicy(row), cursor: row.path }));
+    return { sql, values };
   }
 
   async listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
