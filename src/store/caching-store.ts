@@ -276,6 +276,10 @@ export class CachingStore implements Store {
     return this.inner.listGrantPoints(query);
   }
 
+  listBoundRoles(members: readonly string[]): Promise<string[]> {
+    return this.inner.listBoundRoles(members);
+  }
+
   listSubtree(query: SubtreeQuery): Promise<ListedResource[]> {
     return this.inner.listSubtree(query);
   }

@@ -346,6 +346,12 @@ export interface Store {
    */
   listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
   /**
+   * The role names some policy or shared policy binds one of `members` to (whatever the resource or condition), each
+   * once, sorted: what a lookup needs to know which custom roles to look for. Costs O(members × distinct roles ×
+   * log n), however many grants the members hold.
+   */
+  listBoundRoles(members: readonly string[]): Promise<string[]>;
+  /**
    * Resources of one type in a subtree, in cursor order, at most `limit`; none when `root` does not exist. Costs
    * O(log n + limit).
    */

@@ -533,6 +533,23 @@ export function storeContract(factory: StoreFactory): void {
         expect(await store.listGrantPoints({ ...owner, fromCursor: all[1]!.cursor })).toEqual(all.slice(1));
       });
 
+      test("bound roles: each role a member holds anywhere, directly or through a shared policy, once, sorted", async () => {
+        expect(await store.listBoundRoles([ADA])).toEqual([]);
+        await store.updatePolicy(PROJECT, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/viewer", members: [ADA] })] }), actor);
+        await store.updatePolicy(CLOUD, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [ADA, "group:eng"] })] }), actor);
+        await store.updatePolicy(ORG, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [ADA] })] }), actor);
+        const custom = `${ORG}/roles/deployer`;
+        await store.updateSharedPolicy(
+          "sharedPolicies/bound",
+          () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [create(BindingSchema, { role: custom, members: ["group:eng"] })] }), type: "shared_policy" }),
+          actor,
+        );
+        expect(await store.listBoundRoles([ADA])).toEqual(["roles/owner", "roles/viewer"]);
+        expect(await store.listBoundRoles(["group:eng", ADA])).toEqual([custom, "roles/owner", "roles/viewer"].sort());
+        await store.updatePolicy(PROJECT, () => undefined, actor);
+        expect(await store.listBoundRoles([ADA])).toEqual(["roles/owner"]);
+      });
+
       test("a subtree is the cursors from a grant point up to its subtreeEnd", async () => {
         await grant(store, CLOUD, ADA);
         await project("projects/p2", ORG);

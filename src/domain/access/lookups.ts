@@ -2,8 +2,9 @@
 //
 // What can enumerates candidates from the store's member index and checks each one as CheckAccess would. The
 // candidates are the subtrees of the grant points (resources whose policy, or a shared policy bound to them, binds
-// one of the subject's members to a role granting the permission), walked in hierarchy order: grant points come in cursor order, a grant point inside
-// a subtree already walked is skipped, and each subtree is a keyset range of one type. A page therefore reads what
+// one of the subject's members to a role granting the permission, predefined or custom), walked in hierarchy order:
+// grant points come in cursor order, a grant point inside a subtree already walked is skipped, and each subtree is a
+// keyset range of one type. A page therefore reads what
 // it returns (and the grant points it passes), never the rest of the hierarchy; the page token holds the position.
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { ValueSchema, timestampNow, type Value } from "@bufbuild/protobuf/wkt";
@@ -20,6 +21,7 @@ import {
 } from "../../../gen/policy/v1/access_service_pb.js";
 import { Violations, notFound } from "../../errors.js";
 import type { GrantPoint, Store, StoredPolicy } from "../../store/store.js";
+import { grantingRole, parseCustomRoleName } from "../custom-roles.js";
 import { requireResourceName, typeOfName } from "../names.js";
 import { pageSize, type PageTokens } from "../page-token.js";
 import type { ResourceSchema } from "../schema/schema.js";
@@ -27,9 +29,9 @@ import { plainValue, validatePermission, type Disclosure } from "./access.js";
 import { checkChain } from "./chain-check.js";
 import type { ResolvedResource } from "./resolved.js";
 import { Subject } from "./subject.js";
-import { compareKeys, grantKey, memberGrants, type ConditionEvaluation } from "./who-can.js";
+import { compareKeys, grantKey, grantsOn, memberGrants, type ConditionEvaluation } from "./who-can.js";
 
-type LookupStore = Pick<Store, "ancestry" | "latestSequence" | "listGrantPoints" | "listSubtree">;
+type LookupStore = Pick<Store, "ancestry" | "latestSequence" | "listBoundRoles" | "listGrantPoints" | "listSubtree">;
 
 /** Whether the caller may see the resource `chain` is of in a lookup's answer. */
 export type Visibility = (chain: readonly StoredPolicy[]) => boolean;
@@ -118,7 +120,7 @@ export class Lookups {
     const ancestor = request.ancestor || undefined;
     let position: Position | undefined =
       token === undefined ? await this.start(ancestor, subject, request.permission) : (JSON.parse(token) as Position);
-    const roles = this.rolesGranting(request.permission);
+    const roles = [...this.rolesGranting(request.permission), ...(await this.customRolesGranting(subject, request.permission))];
     const found: ResourceAccess[] = [];
     const ahead: GrantPoint[] = [];
     // Candidates examined and ranges probed: a page whose candidates are mostly refused (false conditions, hidden
@@ -195,10 +197,11 @@ export class Lookups {
     const chain = await this.store.ancestry(ancestor);
     if (!chain) throw notFound(ancestor);
     // A link's own bindings and those of the shared policies bound to it, read on the link's type as checks read them.
+    const customRoles = chain.at(-1)?.roles ?? [];
     const covered = chain.some(({ resource, policy, shared }) => {
       const type = this.schema.types.get(resource.type);
       return [policy, ...(shared ?? [])].some(({ bindings }) =>
-        bindings.some((b) => type?.roles.get(b.role)?.permissions.has(permission) && subject.matchIn(b.members) !== undefined),
+        bindings.some((b) => grantsOn(this.schema, customRoles, type, b.role, permission) && subject.matchIn(b.members) !== undefined),
       );
     });
     return covered ? { root: ancestor, next: null } : {};
@@ -254,7 +257,22 @@ export class Lookups {
     return reach;
   }
 
-  /** The names of the roles that grant `permission` on some type (the member index is by role name). */
+  /**
+   * The custom roles bound to one of the subject's members that grant `permission` (while active): each is defined
+   * in its organization's chain link, read from the read cache.
+   */
+  private async customRolesGranting(subject: Subject, permission: string): Promise<string[]> {
+    const granting: string[] = [];
+    for (const name of await this.store.listBoundRoles([...subject.members])) {
+      const parent = parseCustomRoleName(name)?.parent;
+      const root = parent === undefined ? undefined : (await this.store.ancestry(parent))?.at(-1);
+      const role = root?.roles?.find((r) => r.name === name);
+      if (role && grantingRole(this.schema, role)?.permissions.has(permission)) granting.push(name);
+    }
+    return granting;
+  }
+
+  /** The names of the predefined roles that grant `permission` on some type (the member index is by role name). */
   private rolesGranting(permission: string): string[] {
     let roles = this.rolesByPermission.get(permission);
     if (!roles) {

@@ -66,7 +66,7 @@ export function memberGrants(
 }
 
 /** Whether `role`, bound on a resource of `type`, grants `permission` there: a predefined role, or an active custom one. */
-function grantsOn(schema: ResourceSchema, customRoles: readonly Role[], type: ResourceType | undefined, role: string, permission: string): boolean {
+export function grantsOn(schema: ResourceSchema, customRoles: readonly Role[], type: ResourceType | undefined, role: string, permission: string): boolean {
   if (!type) return false;
   const predefined = type.roles.get(role);
   if (predefined) return predefined.permissions.has(permission);

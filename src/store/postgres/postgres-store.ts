@@ -607,6 +607,10 @@ export class PostgresStore implements Store {
     return rows.map((row) => ({ name: row.name, cursor: row.path, subtreeEnd: pathEnd(row.path) }));
   }
 
+  async listBoundRoles(members: readonly string[]): Promise<string[]> {
+    return (await this.rows<{ role: string }>(SQL.boundRoles, [[...members]], "bound_roles")).map((row) => row.role);
+  }
+
   async listSubtree(query: SubtreeQuery): Promise<ListedResource[]> {
     const [root] = await this.rows<{ path: string }>(SQL.pathByName, [query.root], "path_by_name");
     if (!root) return [];

@@ -108,6 +108,17 @@ export const SQL = {
       JOIN resources r ON r.id = b.target_id
       WHERE sg.member = ANY($1::text[]) AND sg.role = ANY($2::text[]) AND r.path >= $3 AND r.path < $4
     ) points ORDER BY path LIMIT $5`,
+  // The members' distinct roles by a loose scan of the primary key (one probe per member and role, not per grant),
+  // and those their shared policies give them.
+  boundRoles: `SELECT role FROM unnest($1::text[]) AS m(member) CROSS JOIN LATERAL (
+      WITH RECURSIVE bound(role) AS (
+        SELECT MIN(role) FROM member_grants WHERE member = m.member
+        UNION ALL
+        SELECT (SELECT MIN(g.role) FROM member_grants g WHERE g.member = m.member AND g.role > bound.role)
+        FROM bound WHERE bound.role IS NOT NULL)
+      SELECT role FROM bound WHERE role IS NOT NULL) b
+    UNION SELECT role FROM shared_member_grants WHERE member = ANY($1::text[])
+    ORDER BY role`,
   // resources_by_type_path: a range of one type's paths.
   subtreeOfType: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = $1 AND r.path > $2 AND r.path < $3
     ORDER BY r.path LIMIT $4`,

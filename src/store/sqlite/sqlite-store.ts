@@ -485,6 +485,12 @@ export class SqliteStore implements Store {
       .map((path) => ({ name: this.stmt.nameByPath.get(path)!, cursor: path, subtreeEnd: pathEnd(path) }));
   }
 
+  async listBoundRoles(members: readonly string[]): Promise<string[]> {
+    const roles = new Set<string>();
+    for (const member of members) for (const role of this.stmt.boundRoles.all({ member })) roles.add(role);
+    return [...roles].sort();
+  }
+
   async listSubtree(query: SubtreeQuery): Promise<ListedResource[]> {
     const path = this.stmt.pathByName.get(query.root);
     if (path === undefined) return [];

@@ -79,6 +79,7 @@ export interface Statements {
   insertGrant: Sqlite.Statement<unknown[], unknown>;
   grantPaths: Sqlite.Statement<[{ member: string; role: string; from: string; end: string; limit: number }], string>;
   sharedGrantPaths: Sqlite.Statement<[{ member: string; role: string; from: string; end: string; limit: number }], string>;
+  boundRoles: Sqlite.Statement<[{ member: string }], string>;
   clearSharedGrants: Sqlite.Statement<[number]>;
   insertSharedGrant: Sqlite.Statement<unknown[], unknown>;
   nameByPath: Sqlite.Statement<[string], string>;
@@ -211,6 +212,16 @@ export function prepareStatements(db: Sqlite.Database): Statements {
       `SELECT r.path FROM shared_member_grants g JOIN shared_policy_bindings b ON b.policy_id = g.policy_id
        JOIN resources r ON r.id = b.target_id
        WHERE g.member = @member AND g.role = @role AND r.path >= @from AND r.path < @end ORDER BY r.path LIMIT @limit`,
+    ).pluck(),
+    // One member's distinct roles by a loose scan of the primary key (one probe per role, not per grant), and those
+    // its shared policies give it.
+    boundRoles: db.prepare<[{ member: string }], string>(
+      `WITH RECURSIVE bound(role) AS (
+         SELECT MIN(role) FROM member_grants WHERE member = @member
+         UNION ALL
+         SELECT (SELECT MIN(role) FROM member_grants WHERE member = @member AND role > bound.role) FROM bound WHERE bound.role IS NOT NULL)
+       SELECT role FROM bound WHERE role IS NOT NULL
+       UNION SELECT DISTINCT role FROM shared_member_grants WHERE member = @member`,
     ).pluck(),
     clearSharedGrants: db.prepare<[number]>(`DELETE FROM shared_member_grants WHERE policy_id = ?`),
     insertSharedGrant: db.prepare(
