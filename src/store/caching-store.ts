@@ -231,7 +231,9 @@ export class CachingStore implements Store {
   /**
    * A page of policies as the cache holds them (shared, so what is derived from them is memoised: the listed form,
    * its encoding): the inner store names the page with each policy's revision, the cache supplies each policy, and
-   * a policy it lacks (or holds at another revision) is read and kept as GetPolicy reads it. Listing rows themselves are not kept: they carry no deny rules or roles.
+   * a policy it lacks (or holds at another revision) is read and kept as GetPolicy reads it. The page itself is
+   * kept until the next eviction (keepPage). The inner store's listing rows are never kept: they carry no deny rules
+   * or roles.
    */
   async listPolicies(query: PolicyQuery): Promise<readonly ListedPolicy[]> {
     if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
