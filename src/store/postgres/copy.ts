@@ -3,7 +3,7 @@
 import type Sqlite from "better-sqlite3";
 import type pg from "pg";
 import { resourceEtag, revisionEtag } from "../etag.js";
-import { WRITE_LOCK, migrate } from "./database.js";
+import { WRITE_LOCK, migrate, withConnection } from "./database.js";
 import { migrations } from "./migrations/index.js";
 
 const BATCH = 1000;
@@ -85,9 +85,9 @@ export async function copySqliteToPostgres(source: Sqlite.Database, pool: pg.Poo
     throw new Error(`the SQLite database has schema version ${version}; start this server version on it once, then copy`);
   }
   await migrate(pool);
-  const counts: Record<string, number> = {};
-  const client = await pool.connect();
-  try {
+  // One transaction: a failure closes the connection, which rolls it back (nothing is left half copied).
+  const counts = await withConnection(pool, async (client) => {
+    const copied: Record<string, number> = {};
     await client.query("BEGIN");
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     const { rows } = await client.query<{ used: boolean }>(
@@ -96,14 +96,10 @@ export async function copySqliteToPostgres(source: Sqlite.Database, pool: pg.Poo
     if (rows[0]!.used) throw new Error("the target database already holds data; give an empty database");
     // The page-token key comes along, so page tokens handed out before the move stay valid.
     await client.query("DELETE FROM secrets");
-    for (const table of TABLES) counts[table.name] = await copyTable(source, client, table);
+    for (const table of TABLES) copied[table.name] = await copyTable(source, client, table);
     await client.query("COMMIT");
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+    return copied;
+  });
   await verify(source, pool);
   return counts;
 }

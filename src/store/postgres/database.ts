@@ -95,15 +95,66 @@ export async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A connection checked out of the pool for work of several statements (a transaction, a session lock). */
+export interface Connection {
+  readonly client: pg.PoolClient;
+  /** What the connection raised while checked out (its socket died: PostgreSQL stopped or restarted), if anything. */
+  readonly failure: Error | undefined;
+  /** Returns it to the pool; closes it instead when `broken`, or when it failed meanwhile. */
+  release(broken?: boolean): void;
+}
+
+/**
+ * Checks a connection out of the pool, listening for its 'error' event until it is released: node-postgres emits
+ * one when the socket dies while the connection is checked out (the pool listens only while it is idle), and
+ * without a listener that event ends the process. The failure itself reaches the work through its statements, which
+ * reject; a connection that failed is closed on release, never handed out again.
+ */
+export async function checkOut(pool: pg.Pool): Promise<Connection> {
+  const client = await guarded(() => pool.connect());
+  let failure: Error | undefined;
+  const onError = (error: Error) => {
+    failure ??= error;
+  };
+  client.on("error", onError);
+  return {
+    client,
+    get failure() {
+      return failure;
+    },
+    release(broken = false) {
+      client.off("error", onError);
+      client.release(failure ?? broken);
+    },
+  };
+}
+
+/**
+ * Runs `work` on a connection of its own. When it throws, the connection is closed rather than returned: that ends
+ * the session, so PostgreSQL rolls back its open transaction and releases its session locks, and no ROLLBACK or
+ * unlock has to be sent over a connection that may be dead.
+ */
+export async function withConnection<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const connection = await checkOut(pool);
+  try {
+    const result = await work(connection.client);
+    connection.release();
+    return result;
+  } catch (e) {
+    connection.release(true);
+    throw e;
+  }
+}
+
 /**
  * Applies pending migrations. Replicas starting together take the same advisory lock, so one migrates and the others
- * find the work done; a database migrated by a newer server is refused.
+ * find the work done; a database migrated by a newer server is refused. A failure closes the connection, which rolls
+ * back the migration in progress and releases the lock.
  */
 export async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await guarded(() => pool.connect());
-  try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK.toString()]);
-    try {
+  await guarded(() =>
+    withConnection(pool, async (client) => {
+      await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK.toString()]);
       await client.query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)",
       );
@@ -111,24 +162,14 @@ export async function migrate(pool: pg.Pool): Promise<void> {
       const applied = new Set(rows.map((row) => row.version));
       for (const m of pendingMigrations(migrations, applied)) {
         await client.query("BEGIN");
-        try {
-          await client.query(m.sql);
-          await m.run?.(client);
-          await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [m.version, m.name, Date.now()]);
-          await client.query("COMMIT");
-        } catch (e) {
-          await client.query("ROLLBACK");
-          throw e;
-        }
+        await client.query(m.sql);
+        await m.run?.(client);
+        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [m.version, m.name, Date.now()]);
+        await client.query("COMMIT");
       }
       // The page-token key: made once per database, by whichever replica migrates first.
       await client.query("INSERT INTO secrets (name, value) VALUES ('page_token_key', $1) ON CONFLICT (name) DO NOTHING", [randomBytes(32)]);
-    } finally {
       await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK.toString()]);
-    }
-    client.release();
-  } catch (e) {
-    client.release(true);
-    throw storeErrorOf(e);
-  }
+    }),
+  );
 }
