@@ -5,11 +5,11 @@
 // cluster of its own (test/helpers/private-postgres.ts): the machine's PostgreSQL is never touched.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { HealthCheckResponse_ServingStatus as Status } from "../../gen/health/v1/health_pb.js";
 import { WRITE_LOCK } from "../../src/store/postgres/database.js";
 import { spawnServer, type ChildServer } from "../helpers/child-server.js";
 import { apiClients, type ApiClients } from "../helpers/clients.js";
-import { expectCode } from "../helpers/errors.js";
+import { expectCode, retryWhileUnavailable } from "../helpers/errors.js";
+import { Status, watchHealth } from "../helpers/health-watch.js";
 import {
   advisoryLockWaiters,
   holdAdvisoryLock,
@@ -24,46 +24,6 @@ const ORG = "organizations/outage";
 /** Every call's deadline: an outage must answer UNAVAILABLE well before it (the statement timeout is 2 s). */
 const DEADLINE_MS = 10_000;
 const codeOf = (e: unknown) => ConnectError.from(e).code;
-
-/** Each status a replica's health Watch stream has sent, in order. */
-function healthWatch(api: ApiClients) {
-  const abort = new AbortController();
-  const seen: Status[] = [];
-  let failure: unknown;
-  const ended = (async () => {
-    try {
-      for await (const m of api.health.watch({ service: "" }, { signal: abort.signal })) seen.push(m.status);
-    } catch (e) {
-      if (!abort.signal.aborted) failure = e;
-    }
-  })();
-  return {
-    seen,
-    /** Resolves once the stream has sent `status` after its `from`-th message. */
-    async reaches(status: Status, from = 0): Promise<void> {
-      while (!seen.slice(from).includes(status)) {
-        if (failure) throw failure;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    },
-    stop: async () => {
-      abort.abort();
-      await ended;
-    },
-  };
-}
-
-/** Retries `call` until it succeeds; every failure meanwhile must be UNAVAILABLE. */
-async function untilServed<T>(call: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      return await call();
-    } catch (e) {
-      expect(Code[codeOf(e)], String(e)).toBe(Code[Code.Unavailable]);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
 
 describe.runIf(privatePostgresAvailable())("PostgreSQL stopped abruptly under load on several replicas", () => {
   let cluster: PrivateCluster;
@@ -119,7 +79,7 @@ describe.runIf(privatePostgresAvailable())("PostgreSQL stopped abruptly under lo
       }
     });
     const watches = streams.map((api) => follow(watchClients(api.transport).watch, { subtree: ORG }));
-    const healths = streams.map((api) => healthWatch(api));
+    const healths = streams.map((api) => watchHealth(api.health));
     // A replica that exits fails the test at once, with what it printed.
     const exit = Promise.race(
       replicas.map((replica, i) =>
@@ -159,7 +119,7 @@ describe.runIf(privatePostgresAvailable())("PostgreSQL stopped abruptly under lo
 
       await alive(Promise.all(apis.map(async (api, i) => {
         await healths[i]!.reaches(Status.SERVING, down[i]);
-        await untilServed(() => api.policies.getPolicy({ resource: ORG }));
+        await retryWhileUnavailable(() => api.policies.getPolicy({ resource: ORG }));
       })));
       loading = false;
       await Promise.all(load);
