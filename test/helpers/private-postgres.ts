@@ -3,7 +3,7 @@
 // initdb is installed the tests skip with one printed line — except under CI=true, where they fail.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, readdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -45,6 +45,12 @@ export interface PrivateCluster {
   stop(mode?: "fast" | "immediate"): Promise<void>;
   /** Starts it again (after stop) and waits until it accepts connections. */
   start(): Promise<void>;
+  /**
+   * SIGSTOPs the server and every backend: connections stay open and new ones are accepted by the kernel, but nothing
+   * answers, as with a hung server or a network partition. thaw() lets it run on.
+   */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   /** Stops it (immediately) and removes its folder. */
   destroy(): Promise<void>;
 }
@@ -88,6 +94,7 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
   const start = () => asPostgres("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "postgres.log"), "-w", "-t", "60", "start"]);
   const stop = (mode: "fast" | "immediate" = "fast") => asPostgres("pg_ctl", ["-D", data, "-m", mode, "-w", "-t", "60", "stop"]);
   let running = false;
+  let frozen: number[] = [];
   const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}`;
   await start();
   running = true;
@@ -113,7 +120,17 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
       await start();
       running = true;
     },
+    async freeze() {
+      const postmaster = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+      const { stdout } = await run("pgrep", ["-P", String(postmaster)]);
+      frozen = [postmaster, ...stdout.split("\n").filter(Boolean).map(Number)];
+      for (const pid of frozen) process.kill(pid, "SIGSTOP");
+    },
+    async thaw() {
+      for (const pid of frozen.splice(0)) process.kill(pid, "SIGCONT");
+    },
     async destroy() {
+      for (const pid of frozen.splice(0)) process.kill(pid, "SIGCONT");
       if (running) await stop("immediate").catch(() => undefined);
       running = false;
       removeDir(dir);

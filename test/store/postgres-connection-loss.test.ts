@@ -2,7 +2,9 @@
 // of migrate-store) whose PostgreSQL stops abruptly (`pg_ctl stop -m immediate`) while it waits: the work in flight
 // fails as a store error, never as an unhandled 'error' event of the driver (which would end the process), and the
 // store serves again once PostgreSQL is back. Each connection is made to wait on an advisory lock held by the test,
-// so the stop is known to find it checked out. A private cluster (test/helpers/private-postgres.ts).
+// so the stop is known to find it checked out. And a PostgreSQL that stops answering without closing anything (a
+// hung server, a network partition): statements fail unavailable rather than wait for ever. A private cluster
+// (test/helpers/private-postgres.ts).
 import Sqlite from "better-sqlite3";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -102,5 +104,33 @@ describe.runIf(privatePostgresAvailable())("a checked-out PostgreSQL connection 
     await loseConnection(url, copySqliteToPostgres(source, pool), "any");
 
     expect((await copySqliteToPostgres(source, pool)).resources).toBe(1);
+  });
+
+  test("a PostgreSQL that stops answering (frozen): reads, writes and the health probe's read fail unavailable, then serve again", async () => {
+    const url = await cluster.createDatabase();
+    const store = await PostgresStore.open({ url, poolSize: 2, statementTimeoutMs: 1000 });
+    closing.push(() => store.close());
+    await store.createResource(org("before"), actor);
+    await cluster.freeze();
+    try {
+      // On the idle connections the store holds, and on new ones (the pool's two are busy or dead by then).
+      const calls = [store.getResource("organizations/before"), store.createResource(org("frozen"), actor), store.latestSequence()];
+      const errors = await Promise.all(
+        calls.map((call) =>
+          call.then(
+            () => expect.fail("answered by a frozen PostgreSQL"),
+            (e: unknown) => e,
+          ),
+        ),
+      );
+      for (const error of errors) {
+        expect(error).toBeInstanceOf(StoreError);
+        expect((error as StoreError).kind).toBe("unavailable");
+      }
+    } finally {
+      await cluster.thaw();
+    }
+    await store.createResource(org("after"), actor);
+    expect((await store.getResource("organizations/before"))?.name).toBe("organizations/before");
   });
 });

@@ -9,7 +9,10 @@ export interface PoolOptions {
   url: string;
   /** Connections per server process. */
   poolSize: number;
-  /** Longest a statement may run, and longest to wait for a connection, in milliseconds. */
+  /**
+   * Longest a statement may run, and longest to wait for a connection, in milliseconds; a statement that gets no
+   * answer at all is given up QUERY_TIMEOUT_GRACE_MS later.
+   */
   statementTimeoutMs: number;
 }
 
@@ -34,11 +37,17 @@ const types = {
         : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
 };
 
+/** How much longer than the statement timeout the driver waits for an answer before it gives up on the connection. */
+export const QUERY_TIMEOUT_GRACE_MS = 1000;
+
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
     statement_timeout: options.statementTimeoutMs,
+    // A statement PostgreSQL never answers (the server hung, the network cut without a reset): given up on here, a
+    // moment after PostgreSQL's own statement timeout would have fired; the pool then closes the connection.
+    query_timeout: options.statementTimeoutMs + QUERY_TIMEOUT_GRACE_MS,
     connectionTimeoutMillis: options.statementTimeoutMs,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
