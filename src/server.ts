@@ -81,10 +81,17 @@ type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallb
 function metricsEndpoint(metrics: Metrics | undefined): NodeHandlerFn {
   return (req, res) => {
     if (metrics && req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { "content-type": metrics.registry.contentType });
-        res.end(text);
-      });
+      void metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": metrics.registry.contentType });
+          res.end(text);
+        },
+        // A figure that could not be collected fails this scrape, never the process.
+        () => {
+          res.writeHead(503, { "content-type": "text/plain" });
+          res.end("metrics unavailable: a figure could not be collected; scrape again\n");
+        },
+      );
       return;
     }
     res.writeHead(404, { "content-type": "text/plain" });

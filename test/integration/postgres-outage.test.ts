@@ -110,6 +110,10 @@ describe.runIf(privatePostgresAvailable())("PostgreSQL stopped abruptly under lo
         await expectCode(api.resources.listResources({ parent: ORG }), Code.Unavailable);
         await expectCode(api.policies.setPolicy({ resource: ORG, policy: { bindings: [] } }), Code.Unavailable);
         await expectCode(api.resources.createResource({ resource: { name: `projects/down${i}`, parent: ORG } }), Code.Unavailable);
+        // A Prometheus scrape still answers (the database's own figures are left out), and says why calls fail.
+        const scrape = await fetch(`${replicas[i]!.url}/metrics`);
+        expect(scrape.status).toBe(200);
+        expect(await scrape.text()).toMatch(/policy_store_failures_total\{kind="unavailable"\} [1-9]/);
         const late = follow(watchClients(api.transport).watch, { subtree: ORG, afterSequence: 0n });
         await late.ended;
         expect(Code[codeOf(late.error())]).toBe(Code[Code.Unavailable]);
