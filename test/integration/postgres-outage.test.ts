@@ -110,6 +110,10 @@ describe.runIf(privatePostgresAvailable())("PostgreSQL stopped abruptly under lo
         await expectCode(api.resources.listResources({ parent: ORG }), Code.Unavailable);
         await expectCode(api.policies.setPolicy({ resource: ORG, policy: { bindings: [] } }), Code.Unavailable);
         await expectCode(api.resources.createResource({ resource: { name: `projects/down${i}`, parent: ORG } }), Code.Unavailable);
+        // The gRPC port (grpc-js) answers the same.
+        const grpcPort = apiClients(`http://${replicas[i]!.grpcAddress}`, { timeoutMs: DEADLINE_MS });
+        await expectCode(grpcPort.policies.getPolicy({ resource: ORG }), Code.Unavailable);
+        await expectCode(grpcPort.policies.setPolicy({ resource: ORG, policy: { bindings: [] } }), Code.Unavailable);
         // A Prometheus scrape still answers (the database's own figures are left out), and says why calls fail.
         const scrape = await fetch(`${replicas[i]!.url}/metrics`);
         expect(scrape.status).toBe(200);
@@ -147,6 +151,9 @@ describe.runIf(privatePostgresAvailable())("PostgreSQL stopped abruptly under lo
           stream = follow(watchClients(streams[i]!.transport).watch, { subtree: ORG, afterSequence: BigInt(Math.max(0, ...watch.sequences())) });
         }
         await stream.until((f) => f.changes().some((change) => change.resource === "projects/after"), 30_000);
+        // In order, none twice, across the outage.
+        const sequences = [...watch.sequences(), ...(stream === watch ? [] : stream.sequences())];
+        expect(sequences.every((seq, k) => k === 0 || seq > sequences[k - 1]!), `replica ${i}`).toBe(true);
         if (stream !== watch) await stream.stop();
       }
     } catch (e) {
