@@ -94,6 +94,18 @@ export function kindOf(change: ChangeRecord): ChangeKind {
   return CHANGE_RULES[change.action]?.kind ?? ChangeKind.UNSPECIFIED;
 }
 
+/** A change's needs, worked out once for every stream that judges it (the feed hands them all the same record). */
+const needsMemo = new WeakMap<ChangeRecord, readonly (readonly Need[])[]>();
+
+function needsOf(change: ChangeRecord, rule: ChangeRule): readonly (readonly Need[])[] {
+  let needs = needsMemo.get(change);
+  if (!needs) {
+    needs = rule.needs(change);
+    needsMemo.set(change, needs);
+  }
+  return needs;
+}
+
 /** Estimated heap bytes of what the removals memo keeps: removed resources' deny rules, as links. */
 const REMOVALS_MEMO_BYTES = 8 * 1024 * 1024;
 
@@ -115,10 +127,14 @@ export class WatchVisibility {
     // An action this version does not know (a newer replica's): administrators only.
     if (!rule) return false;
     const chains = await this.chainsOf(change, rule);
-    for (const needs of rule.needs(change)) {
+    for (const needs of needsOf(change, rule)) {
       let all = true;
       for (const need of needs) {
-        if (!(await this.holds(need, change, chains, caller))) {
+        const held =
+          need.resource === change.resource
+            ? chains.some((chain) => this.access.holdsIn(chain, caller.identities, need.permission))
+            : await this.holdsElsewhere(need, change.seq, caller);
+        if (!held) {
           all = false;
           break;
         }
@@ -128,13 +144,10 @@ export class WatchVisibility {
     return false;
   }
 
-  /** Whether `caller` holds `need`: on one of the change's chains, or on another resource as it was at the change. */
-  private async holds(need: Need, change: ChangeRecord, chains: readonly StoredPolicy[][], caller: Caller): Promise<boolean> {
-    if (need.resource === change.resource) {
-      return chains.some((chain) => this.access.holdsIn(chain, caller.identities, need.permission));
-    }
-    // Another resource (a binding's shared policy): only the one that had the name at the change, never a later one.
-    const chain = await this.currentChain(need.resource, change.seq);
+  /** Whether `caller` holds `need` on another resource than the change's (a binding's shared policy), as it was then. */
+  private async holdsElsewhere(need: Need, seq: number, caller: Caller): Promise<boolean> {
+    // Only the resource that had the name at the change, never a later one.
+    const chain = await this.currentChain(need.resource, seq);
     return chain !== undefined && this.access.holdsIn(chain, caller.identities, need.permission);
   }
 
@@ -147,10 +160,11 @@ export class WatchVisibility {
   private async chainsOf(change: ChangeRecord, rule: ChangeRule): Promise<StoredPolicy[][]> {
     const removes = REMOVALS.includes(change.action);
     const current = removes ? undefined : await this.currentChain(change.resource, change.seq);
+    // Most changes: their resource's chain now.
+    if (current && !change.previousLineage) return [current];
     const chains: (StoredPolicy[] | undefined)[] = [];
     if (current) {
-      chains.push(current);
-      if (change.previousLineage) chains.push(await this.along(change.previousLineage.slice(1), change.seq, [current[0]!]));
+      chains.push(current, await this.along(change.previousLineage!.slice(1), change.seq, [current[0]!]));
     } else {
       if (!rule.dropsState?.(change)) return [];
       const end = removes ? this.removals.remember(change) : await this.removals.endOf(change.resource, change.seq);
