@@ -213,6 +213,8 @@ interface Ended {
    * removal row predates their recording: nothing may be judged through it (fail closed).
    */
   link: StoredPolicy | undefined;
+  /** The link's estimated heap size (the memo's weight). */
+  bytes: number;
 }
 
 /**
@@ -251,9 +253,12 @@ class Removals {
   remember(removal: ChangeRecord, from = removal.seq): Ended {
     const others = this.ends.get(removal.resource) ?? [];
     const same = others.find((end) => end.seq === removal.seq);
-    const ended: Ended = { from: Math.min(from, same?.from ?? from), seq: removal.seq, link: same?.link ?? removedLink(removal) };
+    // Every stream judging a removal row remembers it: once is enough.
+    if (same && same.from <= from) return same;
+    const link = same ? same.link : removedLink(removal);
+    const ended: Ended = { from, seq: removal.seq, link, bytes: same ? same.bytes : linkBytes(link) };
     const ends = [...others.filter((end) => end !== same), ended];
-    this.ends.set(removal.resource, ends, ends.reduce((bytes, end) => bytes + linkBytes(end.link), 0));
+    this.ends.set(removal.resource, ends, ends.reduce((bytes, end) => bytes + end.bytes, 0));
     return ended;
   }
 }
