@@ -152,6 +152,8 @@ describe.each(PORTS)("over the %s", (port: Port) => {
     const live = follow(asHenry.watch, { subtree: mine });
     await live.until((f) => f.messages.length > 0);
     await admin.policies.setPolicy({ resource: project, policy: { bindings: [binding("roles/readonly", "user:reader@example.com")] } });
+    // Judged when delivered: received before the move, as a follower that keeps up receives it.
+    await live.until((f) => about(f.changes(), project).length === 1);
     await admin.resources.updateResource({ resource: { name: project, parent: elsewhere }, updateMask: { paths: ["parent"] } });
     // What happens to it out there is none of Henry's business.
     await admin.policies.setPolicy({ resource: project, policy: { bindings: [binding("roles/readonly", "user:later@example.com")] } });
