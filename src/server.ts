@@ -168,7 +168,7 @@ async function domainServices(
     sync,
     denyPolicies: new DenyPolicies(store, schema),
     roles: new Roles(store, schema, pageTokens),
-    sharedPolicies: new SharedPolicies(store, schema, pageTokens),
+    sharedPolicies: new SharedPolicies(store, schema, pageTokens, authorizer),
   };
 }
 

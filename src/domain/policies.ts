@@ -11,7 +11,7 @@ import type {
 } from "../../gen/policy/v1/policy_service_pb.js";
 import { Violations, notFound, quoted, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
-import type { Disclosure } from "./access/access.js";
+import type { EffectiveDisclosure } from "./access/access.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
 import type { PageTokens } from "./page-token.js";
@@ -77,23 +77,21 @@ export class Policies {
   }
 
   /**
-   * `readChain` lets a caller that has already read the resource's chain hand it over; `disclosed` says which of its
-   * links the caller may read (undefined: all): the others are left out and the answer is marked partial.
+   * `readChain` lets a caller that has already read the resource's chain hand it over; `disclosed` says what of it the
+   * caller may read (undefined: all): the rest is left out and the answer is marked partial.
    */
   async lookupEffective(
     { resource, options }: LookupEffectivePolicyRequest,
     readChain = () => this.store.ancestry(resource),
-    disclosed?: Disclosure,
+    disclosed?: EffectiveDisclosure,
   ): Promise<EffectivePolicy> {
     const requestedVersion = options?.requestedPolicyVersion ?? 0;
     requireResourceName(this.schema, "resource", resource);
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
     const chain = await readChain();
     if (!chain) throw notFound(resource);
-    const shown = disclosed?.(chain);
-    const effective = shown?.includes(false)
-      ? this.effectivePolicies.of(resource, chain.filter((_, i) => shown[i]), requestedVersion, true)
-      : this.effectivePolicies.of(resource, chain, requestedVersion);
+    const shown = disclosed ? await disclosedLinks(chain, disclosed) : chain;
+    const effective = this.effectivePolicies.of(resource, shown, requestedVersion, shown !== chain);
     // The memoised (shared) answer when no status differs from the stored one; a copy otherwise.
     if (await this.statusesAsStored(effective.policies)) return effective;
     const policies = await Promise.all(effective.policies.map((p) => this.withResourceStatus(p)));
@@ -176,6 +174,28 @@ export class Policies {
     const deleted = await fromStore(this.store.updatePolicy(resource, decide, actor));
     return { etag: deleted.etag, sequence: BigInt(this.store.writtenSequence) };
   }
+}
+
+/**
+ * The links of `chain` as the caller may see them: the links whose policy it may not read left out, and of the others
+ * the deny rules and the shared policies it may not read. `chain` itself when nothing is left out.
+ */
+async function disclosedLinks(chain: readonly StoredPolicy[], disclosed: EffectiveDisclosure): Promise<readonly StoredPolicy[]> {
+  const policies = disclosed.policies(chain);
+  const denies = disclosed.denyPolicies(chain);
+  const links = policies?.includes(false) ? chain.filter((_, i) => policies[i]) : chain;
+  const names = [...new Set(links.flatMap((link) => (link.shared ?? []).map((shared) => shared.name)))];
+  const readable = names.length > 0 ? await disclosed.sharedPolicies(names) : undefined;
+  const denyHidden = (link: StoredPolicy) => (link.deny?.rules.length ?? 0) > 0 && denies?.[chain.indexOf(link)] === false;
+  const sharedHidden = (link: StoredPolicy) => readable !== undefined && (link.shared ?? []).some((p) => !readable.has(p.name));
+  if (!links.some((link) => denyHidden(link) || sharedHidden(link))) return links;
+  // Copies: not shared values, so the answer is computed for this caller rather than memoised for every one.
+  return links.map((link) => {
+    if (!denyHidden(link) && !sharedHidden(link)) return link;
+    const copy: StoredPolicy = { ...link, shared: link.shared?.filter((p) => readable?.has(p.name) ?? true) };
+    if (denyHidden(link)) delete copy.deny;
+    return copy;
+  });
 }
 
 /**

@@ -181,6 +181,11 @@ export interface ChangesSince {
 export interface SharedPolicyState {
   stored: SharedPolicy | undefined;
   bindingCount: number;
+  /**
+   * The change-log sequence of its newest binding (0 when it has none): a binding created after a caller's rights on
+   * the targets were checked has a higher one.
+   */
+  newestBinding: number;
 }
 
 /**
@@ -220,6 +225,8 @@ export interface SharedPolicyBindingState {
   targetLineage: readonly string[];
   /** How many shared policies are bound to the target. */
   boundToTarget: number;
+  /** How many resources the shared policy is bound to. */
+  policyBindings: number;
 }
 
 // --- The change feed and sync consumers (Watch, SyncService) ---

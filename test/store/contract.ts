@@ -211,7 +211,7 @@ export function storeContract(factory: StoreFactory): void {
       test("created as a resource under its parent, read, listed, updated with new etags, deleted", async () => {
         let seen: unknown = "unset";
         const created = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:a@example.com"), type: "shared_policy" }), actor))!;
-        expect(seen).toEqual({ stored: undefined, bindingCount: 0 });
+        expect(seen).toEqual({ stored: undefined, bindingCount: 0, newestBinding: 0 });
         expect(created).toMatchObject({ name: SHARED, parent: ORG, description: "baseline" });
         expect(created.etag.length).toBeGreaterThan(0);
         expect(await store.getSharedPolicy(SHARED)).toEqual(created);
@@ -222,7 +222,7 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.listSharedPolicies({ parent: ORG, afterName: "sharedPolicies/another", limit: 10 })).map((p) => p.name)).toEqual([SHARED]);
         expect(await store.listSharedPolicies({ parent: OTHER_ORG, limit: 10 })).toEqual([]);
         const updated = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:b@example.com"), type: "shared_policy" }), actor))!;
-        expect(seen).toEqual({ stored: created, bindingCount: 0 });
+        expect(seen).toEqual({ stored: created, bindingCount: 0, newestBinding: 0 });
         expect(hex(updated.etag)).not.toBe(hex(created.etag));
         expect(updated.createTime).toEqual(created.createTime);
         await expectStoreError(put(store, content(), CLOUD), "already_exists", CLOUD);
@@ -238,7 +238,7 @@ export function storeContract(factory: StoreFactory): void {
         const policy = (await put(store, content("user:a@example.com")))!;
         let seen: unknown;
         const binding = (await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), true), actor))!;
-        expect(seen).toMatchObject({ stored: undefined, sharedPolicy: policy, target: { name: CLOUD }, targetLineage: [CLOUD, ORG], boundToTarget: 0 });
+        expect(seen).toMatchObject({ stored: undefined, sharedPolicy: policy, target: { name: CLOUD }, targetLineage: [CLOUD, ORG], boundToTarget: 0, policyBindings: 0 });
         expect(binding).toMatchObject({ sharedPolicy: SHARED, target: CLOUD });
         expect(binding.sequence).toBe(BigInt(store.writtenSequence));
         await bind(store, ORG);
@@ -253,7 +253,7 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.listSharedPolicyBindings({ target: CLOUD, limit: 10 })).map((b) => b.sharedPolicy)).toEqual(["sharedPolicies/another", SHARED]);
         expect(await store.listSharedPolicyBindings({ sharedPolicy: SHARED, target: CLOUD, limit: 1 })).toEqual([binding]);
         await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), false), actor);
-        expect(seen).toMatchObject({ stored: binding, boundToTarget: 2 });
+        expect(seen).toMatchObject({ stored: binding, boundToTarget: 2, policyBindings: 2 });
         expect(sharedOf(await store.ancestry(PROJECT))).toEqual([[], ["sharedPolicies/another"], [SHARED]]);
         expect(await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor)).toBeUndefined();
         await expectStoreError(bind(store, CLOUD, "sharedPolicies/none"), "not_found", "sharedPolicies/none");
@@ -264,9 +264,19 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a forced delete logs each binding's removal first; a target's delete removes its bindings", async () => {
         await put(store, content());
+        await put(store, content(), "sharedPolicies/another");
         await bind(store, CLOUD);
-        await bind(store, PROJECT);
+        const projectBinding = await bind(store, PROJECT);
         let seen: unknown;
+        const newest = await bind(store, PROJECT, "sharedPolicies/another");
+        await store.updateSharedPolicyBinding("sharedPolicies/another", PROJECT, () => false, actor);
+        // The newest binding of the policy (a later one of another policy, or a removed one, does not count).
+        const updated = async () => {
+          await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content(), type: "shared_policy" }), actor);
+          return seen;
+        };
+        expect(await updated()).toMatchObject({ bindingCount: 2, newestBinding: Number(projectBinding!.sequence) });
+        expect(newest!.sequence).toBeGreaterThan(projectBinding!.sequence);
         await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { delete: true, unbind: true }), actor);
         expect(seen).toMatchObject({ bindingCount: 2 });
         const after = (await store.readChanges(0, 1000)).slice(-3);

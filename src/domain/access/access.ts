@@ -140,6 +140,16 @@ export class Access {
  */
 export type Disclosure = (chain: readonly StoredPolicy[]) => readonly boolean[] | undefined;
 
+/** What of a chain an effective policy may show its caller; each part undefined: all of it. */
+export interface EffectiveDisclosure {
+  /** The links whose policy the caller may read (`{collection}.getPolicy`): the others are left out whole. */
+  policies: Disclosure;
+  /** The links whose deny policy it may read (`{collection}.getDenyPolicy`): the others' deny rules are left out. */
+  denyPolicies: Disclosure;
+  /** Of the shared policies named, those it may read (`sharedPolicies.get`, as GetSharedPolicy needs). */
+  sharedPolicies(names: readonly string[]): Promise<ReadonlySet<string> | undefined>;
+}
+
 /** Permissions of a request: 1 to 100, concrete, each one the schema knows (so that a typo is an error). */
 export function validatePermissions(schema: Schema, permissions: readonly string[], violations: Violations, field: string): void {
   if (permissions.length === 0) violations.add(field, "name at least one permission, e.g. projects.get");

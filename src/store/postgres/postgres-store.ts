@@ -404,7 +404,7 @@ export class PostgresStore implements Store {
       const [row] = await tx.query<SharedForWriteRow>(SQL.sharedForWrite, [name], "shared_for_write");
       if (row && row.policy === null) throw resourceExists(name);
       const stored = row && decodeSharedPolicy(sharedRowOf(name, row));
-      const write = decide({ stored, bindingCount: row?.binding_count ?? 0 });
+      const write = decide({ stored, bindingCount: row?.binding_count ?? 0, newestBinding: row?.newest_binding ?? 0 });
       const time = Date.now();
       if ("delete" in write) {
         if (!row) throw resourceNotFound(name);
@@ -474,7 +474,7 @@ export class PostgresStore implements Store {
       const [policyRow] = await tx.query<SharedPolicyRow & { id: number }>(SQL.sharedByName, [sharedPolicy], "shared_by_name");
       if (!policyRow) throw resourceNotFound(sharedPolicy);
       const targetRow = await this.readForWrite(tx, target);
-      const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; bound_to_target: number }>(
+      const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; bound_to_target: number; policy_bindings: number }>(
         SQL.bindingState,
         [policyRow.id, targetRow.id],
         "binding_state",
@@ -488,6 +488,7 @@ export class PostgresStore implements Store {
         target: toResource(targetRow),
         targetLineage: targetRow.lineage,
         boundToTarget: state!.bound_to_target,
+        policyBindings: state!.policy_bindings,
       });
       if (bound === (row !== undefined)) return stored;
       const seq = tx.nextSeq();
@@ -818,6 +819,7 @@ interface SharedForWriteRow extends PlaceRow, Nullable<PolicyRow> {
   id: number;
   create_time: number;
   binding_count: number;
+  newest_binding: number;
 }
 
 function sharedRowOf(name: string, row: SharedForWriteRow): SharedPolicyRow {

@@ -280,7 +280,8 @@ export class SqliteStore implements Store {
       const storedRow = row && this.stmt.sharedPolicy.get(row.id);
       if (row && !storedRow) throw resourceExists(name);
       const stored = storedRow && decodeSharedPolicy(storedRow);
-      const write = decide({ stored, bindingCount: row ? this.stmt.bindingCountOf.get(row.id)! : 0 });
+      const bindings = row ? this.stmt.bindingStatsOf.get(row.id)! : { count: 0, newest: 0 };
+      const write = decide({ stored, bindingCount: bindings.count, newestBinding: bindings.newest });
       const change = this.newChange(actor);
       if ("delete" in write) {
         if (!row) throw resourceNotFound(name);
@@ -352,6 +353,7 @@ export class SqliteStore implements Store {
         target: toResource(targetRow),
         targetLineage: this.hierarchy.lineage(target)!,
         boundToTarget: this.stmt.boundToTarget.get(targetRow.id)!,
+        policyBindings: this.stmt.bindingStatsOf.get(policyId!)!.count,
       });
       if (bound === (row !== undefined)) return stored;
       const change = this.newChange(actor);
