@@ -29,6 +29,8 @@ import type { Sync } from "./sync.js";
 export interface PolicyPage {
   resourcePolicies: ResourcePolicy[];
   nextPageToken: string;
+  /** Resources in this page's range whose stored policy does not decode: left out, named (AIP-217). */
+  unreachable: string[];
 }
 
 export class Policies {
@@ -40,6 +42,8 @@ export class Policies {
     private readonly pageTokens: PageTokens,
     /** Computes the sync status of what is returned (sync.ts); without it, every policy shows the stored one. */
     private readonly sync?: Sync,
+    /** Told of each stored policy a listing leaves out because it does not decode (the server logs it). */
+    private readonly onUnreadable?: (resource: string, cause: string) => void,
   ) {}
 
   /** `readStored` lets a caller that reads the resource's chain anyway (read auditing) hand over its first link. */
@@ -135,6 +139,8 @@ export class Policies {
     const wanted = new Set(syncStatuses);
     // Statuses join the filter only when given, so that the tokens of listings without them stay valid.
     const filter = JSON.stringify(["ListPolicies", resourceType, parent, ...(wanted.size ? [[...wanted].sort()] : [])]);
+    // Rows whose stored policy does not decode, each with how many policies were listed before it.
+    const unreadable: { name: string; listedBefore: number }[] = [];
     const page = await this.pageTokens.page(
       { pageSize, pageToken },
       filter,
@@ -143,25 +149,36 @@ export class Policies {
         const beneath = parent || undefined;
         const listed: ResourcePolicy[] = [];
         const cursors = new Map<ResourcePolicy, string>();
-        // With a status filter, read on until the page is full: the statuses are computed, not stored.
+        // Read on until the page is full: rows left out (another status, or unreadable) do not fill it.
         for (let after = afterCursor; listed.length < limit; ) {
           const rows = await this.store.listPolicies({ type: resourceType, beneath, afterCursor: after, limit });
-          const shown = rows.map(listedPolicy);
-          const asStored = await this.statusesAsStored(shown);
+          const shown = rows.map((row) => ("unreadable" in row ? undefined : listedPolicy(row)));
+          const asStored = await this.statusesAsStored(shown.filter((item) => item !== undefined));
           for (const [i, row] of rows.entries()) {
+            if ("unreadable" in row) {
+              this.onUnreadable?.(row.resource.name, row.unreadable);
+              unreadable.push({ name: row.resource.name, listedBefore: listed.length });
+              continue;
+            }
             const item = asStored ? shown[i]! : await this.withResourceStatus(shown[i]!);
             if (wanted.size > 0 && !wanted.has(item.policy!.syncStatus)) continue;
             cursors.set(item, row.cursor);
             if (listed.push(item) === limit) break;
           }
-          if (rows.length < limit || wanted.size === 0) break;
+          if (rows.length < limit) break;
           after = rows.at(-1)!.cursor;
         }
         return listed.map((item) => ({ item, cursor: cursors.get(item)! }));
       },
       (row) => row.cursor,
     );
-    return { resourcePolicies: page.items.map((row) => row.item), nextPageToken: page.nextPageToken };
+    // Those within this page's range; one after its last policy is the next page's.
+    const last = page.nextPageToken === "" ? Infinity : page.items.length;
+    return {
+      resourcePolicies: page.items.map((row) => row.item),
+      nextPageToken: page.nextPageToken,
+      unreachable: unreadable.filter((u) => u.listedBefore < last).map((u) => u.name),
+    };
   }
 
   /** Removes the policy; returns the etag of the (now empty) policy and the sequence of the delete. */

@@ -36,6 +36,7 @@ import {
   toChangeRecord,
   toConsumer,
   toDenyPolicy,
+  listedRow,
   toResource,
   toStoredPolicy,
   type AuditRow,
@@ -62,6 +63,7 @@ import type {
   HierarchyReader,
   ListedName,
   ListedPolicy,
+  UnreadablePolicy,
   ListedResource,
   NewConsumer,
   NewResource,
@@ -561,10 +563,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
     const listing = await this.policyListing(query, `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}`);
     if (!listing) return [];
-    return (await this.rows<ResourcePolicyRow>(listing.sql, listing.values)).map((row) => ({ ...toStoredPolicy(row), cursor: row.path }));
+    return (await this.rows<ResourcePolicyRow>(listing.sql, listing.values)).map((row) => listedRow(row, row.path));
   }
 
   async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {

@@ -36,6 +36,7 @@ import {
   toChangeRecord,
   toConsumer,
   toDenyPolicy,
+  listedRow,
   toResource,
   toStoredPolicy,
   type AuditRow,
@@ -62,6 +63,7 @@ import type {
   AuditRecord,
   ListedName,
   ListedPolicy,
+  UnreadablePolicy,
   NewResource,
   PolicyQuery,
   ResourceChanges,
@@ -421,16 +423,13 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
     const filter = this.policyListing(query);
     if (!filter) return [];
     const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
       JOIN policies pol ON pol.resource_id = r.id
       WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
-    return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => ({
-      ...toStoredPolicy(row),
-      cursor: row.path,
-    }));
+    return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => listedRow(row, row.path));
   }
 
   async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
