@@ -320,9 +320,11 @@ export type EffectivePolicy = Message<"policy.v1.EffectivePolicy"> & {
   bindings: EffectiveBinding[];
 
   /**
-   * True when the caller may not read the policy (`{collection}.getPolicy`) of some ancestor of the resource: those ancestors'
-   * policies and bindings are left out (whether or not they have any), and the access in effect may be wider than
-   * `bindings` shows. Administrators and callers who may read every ancestor's policy get the full answer.
+   * True when something was left out that the caller may not read: the policy (`{collection}.getPolicy`) of some
+   * ancestor (that ancestor's policy, bindings, deny rules and shared policies are left out, whether or not it has
+   * any), the deny policy of a link (`{collection}.getDenyPolicy`: its deny rules), or a bound shared policy
+   * (`sharedPolicies.get`: its entry, bindings and deny rules). The access in effect may then differ from what
+   * `bindings` and `deny_rules` show. Administrators and callers who may read all of it get the full answer.
    *
    * @generated from field: bool partial = 4;
    */
@@ -337,7 +339,7 @@ export type EffectivePolicy = Message<"policy.v1.EffectivePolicy"> & {
   denyRules: EffectiveDenyRule[];
 
   /**
-   * The shared policies bound to the resource or its ancestors (those the caller may see, as for `policies`), from
+   * The shared policies bound to the resource or its ancestors (those the caller may read, on links it may read), from
    * the resource up to the root, each with the resource it is bound to. Their bindings are in `bindings` and their
    * deny rules in `deny_rules`, naming them.
    *
