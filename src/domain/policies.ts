@@ -199,8 +199,9 @@ export class Policies {
  */
 async function disclosedLinks(chain: readonly StoredPolicy[], disclosed: EffectiveDisclosure): Promise<readonly StoredPolicy[]> {
   const policies = disclosed.policies(chain);
-  const denies = disclosed.denyPolicies(chain);
   const links = policies?.includes(false) ? chain.filter((_, i) => policies[i]) : chain;
+  // Checked only where there are deny rules to show (most chains have none).
+  const denies = links.some((link) => (link.deny?.rules.length ?? 0) > 0) ? disclosed.denyPolicies(chain) : undefined;
   const names = [...new Set(links.flatMap((link) => (link.shared ?? []).map((shared) => shared.name)))];
   const readable = names.length > 0 ? await disclosed.sharedPolicies(names) : undefined;
   const denyHidden = (link: StoredPolicy) => (link.deny?.rules.length ?? 0) > 0 && denies?.[chain.indexOf(link)] === false;
