@@ -30,6 +30,7 @@ import { MAX_PAGE_SIZE, type PageTokens } from "./page-token.js";
 import { canonicalBindings } from "./policy-rules.js";
 import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
+import { inTurns } from "./turns.js";
 
 /** The collection of shared policies' names: `sharedPolicies/{id}`. */
 export const SHARED_POLICY_COLLECTION = "sharedPolicies";
@@ -285,7 +286,7 @@ export class SharedPolicies {
     // Read on past hidden targets until the page is full: at most every target (MAX_TARGETS_PER_SHARED_POLICY).
     for (let after = afterName; shown.length < limit; ) {
       const rows = await this.store.listSharedPolicyBindings({ sharedPolicy, afterName: after, limit });
-      const seen = await Promise.all(rows.map((binding) => this.authorizer.sees(caller, binding.target)));
+      const seen = await inTurns(rows, (binding) => this.authorizer.sees(caller, binding.target));
       shown.push(...rows.filter((_, i) => seen[i]));
       if (rows.length < limit) break;
       after = rows.at(-1)!.target;
@@ -305,10 +306,8 @@ export class SharedPolicies {
     for (let after: string | undefined; ; ) {
       const page = await this.store.listSharedPolicyBindings({ sharedPolicy, afterName: after, limit: MAX_PAGE_SIZE });
       // Each target's permissions for the edit, then whether it can see the target at all.
-      const held = await Promise.all(
-        page.map(({ target }) =>
-          this.authorizer.holdsOn(caller, target, [...verbs.map((verb) => permissionOn(target, verb)), `${collectionOf(target)}.get`]),
-        ),
+      const held = await inTurns(page, ({ target }) =>
+        this.authorizer.holdsOn(caller, target, [...verbs.map((verb) => permissionOn(target, verb)), `${collectionOf(target)}.get`]),
       );
       page.forEach(({ target, sequence }, i) => {
         newest = Math.max(newest, Number(sequence));

@@ -112,6 +112,23 @@ export class Access {
     return results?.map((r) => r.state === AccessState.GRANTED);
   }
 
+  /**
+   * Whether `identities` hold each of `permissions` on the resource `name`, read from its chain alone (no consistency
+   * token: for checks over many resources); undefined when it does not exist.
+   */
+  async holdsAt(name: string, identities: readonly string[], permissions: readonly string[]): Promise<boolean[] | undefined> {
+    const chain = await this.store.ancestry(name);
+    if (!chain) return undefined;
+    const input = {
+      subject: Subject.of(identities, new Violations(), "principals"),
+      permissions,
+      attributes: NO_ATTRIBUTES,
+      requestTime: timestampNow(),
+      explain: false,
+    };
+    return checkChain(this.schema, chain, input)?.map((r) => r.state === AccessState.GRANTED);
+  }
+
   /** Whether `identities` hold, on each link of `chain`, the permission named for it (its chain is the rest of it). */
   holdsAlong(chain: readonly StoredPolicy[], identities: readonly string[], permissionOf: (link: string) => string): boolean[] {
     const subject = Subject.of(identities, new Violations(), "principals");

@@ -77,7 +77,7 @@ export class Authorizer {
    */
   async holdsOn(caller: Caller, name: string, permissions: readonly string[]): Promise<boolean[]> {
     if (!this.enforcing || this.isAdmin(caller)) return permissions.map(() => true);
-    return (await this.access.holds(this.access.resolve(name), caller.identities, permissions)) ?? permissions.map(() => false);
+    return (await this.access.holdsAt(name, caller.identities, permissions)) ?? permissions.map(() => false);
   }
 
   /** Those of `names` on which `caller` holds `permission`; undefined: all (administrators, development mode). */
