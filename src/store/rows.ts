@@ -13,7 +13,7 @@ import {
   type SharedPolicyBinding,
 } from "../../gen/policy/v1/shared_policy_pb.js";
 import { resourceEtag, revisionEtag } from "./etag.js";
-import { REMOVALS, type AuditRecord, type ChangeAction, type ChangeRecord, type StoredConsumer, type StoredPolicy } from "./store.js";
+import { REMOVALS, type AuditRecord, type ChangeAction, type ChangeRecord, type ListedPolicy, type StoredConsumer, type StoredPolicy, type UnreadablePolicy } from "./store.js";
 
 /** The columns of a ResourceRow (r: the resource, p: its parent) and of a ResourcePolicyRow's policy (pol). */
 export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
@@ -179,6 +179,15 @@ export function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
   const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
   deny.resource = row.name;
   return { resource, createSeq, policy, deny };
+}
+
+/** A listing's row with its position: decoded, or marked unreadable when its stored bytes do not decode. */
+export function listedRow(row: ResourcePolicyRow, cursor: string): ListedPolicy | UnreadablePolicy {
+  try {
+    return { ...toStoredPolicy(row), cursor };
+  } catch (e) {
+    return { resource: toResource(row), cursor, unreadable: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 export function emptyPolicy(createSeq: number): Policy {
