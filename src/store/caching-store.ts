@@ -33,6 +33,8 @@ import type {
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  ResourceSearch,
+  ResourceSearchPage,
   SharedPolicyBindingQuery,
   SharedPolicyBindingState,
   SharedPolicyQuery,
@@ -187,6 +189,10 @@ export class CachingStore implements Store {
 
   listResources(query: ResourceQuery): Promise<Resource[]> {
     return this.inner.listResources(query);
+  }
+
+  searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
+    return this.inner.searchResources(query);
   }
 
   getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
