@@ -133,7 +133,8 @@ function WhatCan({ schema, ancestor: initial }: { schema: Schema; ancestor: stri
   const me = currentIdentity();
   const [principals, setPrincipals] = useState(me?.identities.join(" ") ?? "");
   const [permission, setPermission] = useState("");
-  const [type, setType] = useState(schema.types.at(-1)?.name ?? "");
+  // The deepest type of the hierarchy (projects, by default): what a person most often asks about.
+  const [type, setType] = useState(schema.types.filter((t) => t.collection !== "sharedPolicies" && schema.childTypes(t.name).length === 0)[0]?.name ?? "");
   const [ancestor, setAncestor] = useState(initial);
   const [pages, setPages] = useState<LookupResourcesResponse[]>([]);
   const [problem, setProblem] = useState<Problem>();

@@ -195,7 +195,8 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
       // Within the loaded range (or the whole level is loaded): where it sorts.
       if (p.next.size === 0 || (last !== undefined && name < last)) {
         const r = await api.resources.getResource({ name }).catch(() => undefined);
-        if (!r) return;
+        // The level may have been re-read meanwhile (a local write): it lists the resource itself then.
+        if (!r || !p.children) return;
         node(name, r);
         if (!p.children.includes(name)) insertSorted(p.children, name);
       }
