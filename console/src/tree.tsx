@@ -301,7 +301,7 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
     for (const { item } of drawn) {
       if (item.kind === "more" && item.parent !== ROOT) {
         const n = nodes.get(item.parent);
-        if (n && !n.loading && !n.problem) void loadPage(item.parent);
+        if (n && !n.loading && !n.problem) void loadMore(item);
       }
     }
   });
@@ -321,11 +321,21 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
     setFocused(itemId(item));
   }
 
+  /** Loads the page a "more" row stands for; focus on that row moves to the first child it loaded (the row goes). */
+  async function loadMore(item: Item): Promise<void> {
+    const hadFocus = document.activeElement?.id === itemId(item);
+    const before = nodes.get(item.parent)?.children?.length ?? 0;
+    await loadPage(item.parent);
+    const first = nodes.get(item.parent)?.children?.[before];
+    if (hadFocus && first) {
+      focusOnRender.current = true;
+      setFocused(`tree-${first}`);
+    }
+  }
+
   function activate(item: Item) {
-    if (item.kind === "more") {
-      const index = items.indexOf(item);
-      void loadPage(item.parent).then(() => moveFocus(index));
-    } else location.hash = `#/${item.name}`;
+    if (item.kind === "more") void loadMore(item);
+    else location.hash = `#/${item.name}`;
   }
 
   function onKeyDown(e: KeyboardEvent) {
