@@ -70,7 +70,8 @@ describe.skipIf(SKIP_BROWSER)("the console for an ordinary user", { timeout: 90_
     await page.getByRole("heading", { name: /Pat's app/ }).waitFor();
     expect(page.url()).toContain("#/projects/pats_app");
     // An owner edits its policy; its details offer delete (it holds projects.delete).
-    expect(await page.getByRole("button", { name: "Save policy" }).isVisible()).toBe(true);
+    // Once its permissions are known (one TestIamPermissions), the editor is enabled: it holds projects.setPolicy.
+    await expect.poll(() => page.getByRole("button", { name: "Add role binding" }).isEnabled()).toBe(true);
     expect(await page.getByText("Read-only:").count()).toBe(0);
     // Its effective policy is cut down (it may not read its ancestors' policies), and says so.
     await page.getByRole("link", { name: "Effective policy" }).click();
