@@ -8,7 +8,7 @@
 //   - open a policy: a project's Policy tab until its bindings table shows.
 // Each is the median of several runs (a fresh page load each), printed, and written to docs/benchmarks.md ("Console").
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
@@ -84,6 +84,7 @@ try {
     });
   }
 
+  const load = loadavg()[0]!.toFixed(1);
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const lines = Object.entries(timings).map(([label, xs]) => {
     const m = median(xs);
@@ -91,7 +92,7 @@ try {
   });
   const body = `\`npm run bench:console\` (bench/console.ts): Debian's chromium, headless, 1280×800, against the built server
 (SQLite) holding ${TOTAL.toLocaleString("en")} resources (an organization, a cloud of ${WIDE.toLocaleString("en")} projects, a cloud of
-${rest.toLocaleString("en")}), on this machine (${cpus().length} cores, shared). Each time runs from the user's action to the element
+${rest.toLocaleString("en")}), on this machine (${cpus().length} cores, shared: load average ${load} during the run). Each time runs from the user's action to the element
 on screen; the median of ${RUNS} runs, each on a fresh page load. Target: under ${TARGET_MS} ms each.
 
 | step | median | range | under ${TARGET_MS} ms |

@@ -41,3 +41,17 @@ export const api = {
   sync: createClient(SyncService, transport),
   watch: createClient(WatchService, transport),
 };
+
+const inFlight = new Map<string, ReturnType<typeof api.resources.getResource>>();
+
+/** GetResource, one request for callers asking for the same resource at the same time (the page and the tree). */
+export function getResource(name: string): ReturnType<typeof api.resources.getResource> {
+  let pending = inFlight.get(name);
+  if (!pending) {
+    pending = api.resources.getResource({ name });
+    inFlight.set(name, pending);
+    const done = () => inFlight.delete(name);
+    pending.then(done, done);
+  }
+  return pending;
+}

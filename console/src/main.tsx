@@ -10,7 +10,7 @@ import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import { Analyzer } from "./analyzer.js";
-import { api, hasToken, setToken } from "./api.js";
+import { getResource, hasToken, setToken } from "./api.js";
 import { AuditLog } from "./audit.js";
 import { Consumers } from "./consumers.js";
 import { DenyPolicyEditor } from "./deny.js";
@@ -21,7 +21,7 @@ import { problemOf, type Problem } from "./problems.js";
 import { CreateResource, ResourceDetails } from "./resource.js";
 import { CustomRoles } from "./roles.js";
 import { Schema } from "./schema.js";
-import { confirmDiscard, forgetIdentity, hasUnsaved, useIdentity } from "./session.js";
+import { confirmDiscard, forgetIdentity, hasUnsaved, loadIdentity, useIdentity } from "./session.js";
 import { SharedPolicies, SharedPolicyContent } from "./shared.js";
 import { onResourceChanged, ResourceTree } from "./tree.js";
 import { Troubleshooter } from "./troubleshoot.js";
@@ -129,7 +129,7 @@ function ResourcePage({ schema, name, tab }: { schema: Schema; name: string; tab
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     setProblem(undefined);
-    api.resources.getResource({ name }).then(setResource, (e) => (setResource(undefined), setProblem(problemOf(e))));
+    getResource(name).then(setResource, (e) => (setResource(undefined), setProblem(problemOf(e))));
   }, [name, version]);
   // Moved, renamed or deleted by someone else (the tree's Watch stream saw it): read it again.
   useEffect(() => onResourceChanged((changed) => changed === name && setVersion((v) => v + 1)), [name]);
@@ -240,4 +240,6 @@ function App() {
   );
 }
 
+// Who is signed in is asked at once, beside the schema, not after it.
+void loadIdentity();
 render(<App />, document.getElementById("app")!);

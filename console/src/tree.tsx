@@ -7,7 +7,7 @@ import { Code } from "@connectrpc/connect";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import { ChangeKind, type Change } from "../../gen/policy/v1/watch_service_pb.js";
-import { api } from "./api.js";
+import { api, getResource } from "./api.js";
 import { myResources } from "./mine.js";
 import { isCode, problemOf, type Problem } from "./problems.js";
 import type { Schema } from "./schema.js";
@@ -78,7 +78,14 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
     return n;
   };
 
-  async function loadPage(parent: string): Promise<void> {
+  /** The roots' first listing, which a path being revealed waits for (it names the roots' resources). */
+  const rootsLoaded = useRef<Promise<void> | undefined>(undefined);
+
+  /**
+   * Loads the next page of `parent`'s children; with `ahead`, the page after it too (in the background), so that a
+   * person walking down a long level rarely waits for the network.
+   */
+  async function loadPage(parent: string, ahead = false): Promise<void> {
     const n = nodes.get(parent)!;
     if (n.loading) return;
     n.loading = true;
@@ -105,6 +112,7 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
         if (res.nextPageToken) n.next.set("", res.nextPageToken);
       }
       n.children = names;
+      if (ahead && parent !== ROOT && n.next.size > 0) queueMicrotask(() => void loadPage(parent));
     } catch (e) {
       // Only administrators list the roots: everyone else starts from the resources they hold roles on.
       if (parent === ROOT && (isCode(e, Code.PermissionDenied) || isCode(e, Code.Unauthenticated)) && n.children === undefined) {
@@ -147,17 +155,19 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
     if (!n || isLeaf(name)) return;
     n.expanded = expanded;
     rerender();
-    if (expanded && n.children === undefined && !n.loading) await loadPage(name);
+    if (expanded && n.children === undefined && !n.loading) await loadPage(name, true);
   }
 
   /** Opens the path from the root down to `name` (fetching the ancestors one by one), without loading whole levels. */
   async function reveal(name: string): Promise<void> {
+    // The roots' listing names the top of the path: no GetResource for it.
+    const [, self] = await Promise.all([rootsLoaded.current, getResource(name).catch(() => undefined)]);
     const chain: Resource[] = [];
     for (let at = name; at; ) {
-      const known = nodes.get(at)?.resource;
+      const known = nodes.get(at)?.resource ?? (at === name ? self : undefined);
       let r: Resource;
       try {
-        r = known ?? (await api.resources.getResource({ name: at }));
+        r = known ?? (await getResource(at));
       } catch {
         break; // An ancestor the caller may not see: the path starts below it.
       }
@@ -226,7 +236,7 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
   }
 
   useEffect(() => {
-    void loadPage(ROOT);
+    rootsLoaded.current = loadPage(ROOT);
     const onChanged = (e: Event) => {
       for (const parent of (e as CustomEvent<string[]>).detail) {
         const n = nodes.get(parent || ROOT);
@@ -325,7 +335,7 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
   async function loadMore(item: Item): Promise<void> {
     const hadFocus = document.activeElement?.id === itemId(item);
     const before = nodes.get(item.parent)?.children?.length ?? 0;
-    await loadPage(item.parent);
+    await loadPage(item.parent, true);
     const first = nodes.get(item.parent)?.children?.[before];
     if (hadFocus && first) {
       focusOnRender.current = true;
