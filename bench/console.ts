@@ -98,7 +98,15 @@ on screen; the median of ${RUNS} runs, each on a fresh page load. Target: under 
 | step | median | range | under ${TARGET_MS} ms |
 | --- | --- | --- | --- |
 ${lines.join("\n")}
-
+${
+  loadavg()[0]! > cpus().length
+    ? `
+The machine was oversubscribed during the run (load average ${load} on ${cpus().length} cores: other builds and tests share it), so
+the medians measure contention as much as the console; the fastest run of each step (the left end of its range) is
+what an idle machine approaches.
+`
+    : ""
+}
 - **first load**: the console opened on the ${WIDE.toLocaleString("en")}-project cloud (HTML, 1 bundle, the schema, the caller,
   GetResource, the roots, the path down to it) until the tree and the cloud's page show it.
 - **expand ${WIDE.toLocaleString("en")} children**: → on the cloud, then End through its pages until the
