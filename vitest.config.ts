@@ -4,7 +4,13 @@ import { defineConfig } from "vitest/config";
 // The integration tests that matter for a store (policy semantics, concurrency, crash) run a second time on PostgreSQL,
 // as the "postgres" project (POLICY_TEST_DB=postgres). Where nothing listens at PostgreSQL's address that project is
 // left out with one printed line — not under CI=true, where it runs and fails.
-const STORE_TESTS = ["test/integration/policy-semantics.test.ts", "test/integration/concurrency.test.ts", "test/integration/crash.test.ts"];
+const STORE_TESTS = [
+  "test/integration/policy-semantics.test.ts",
+  "test/integration/concurrency.test.ts",
+  "test/integration/crash.test.ts",
+  // Consumer bounds are counted in the write's transaction: concurrent registrations on PostgreSQL too.
+  "test/watch/consumer-bounds.test.ts",
+];
 const REPLICAS_TEST = "test/integration/replicas-postgres.test.ts";
 const pgAddress = new URL(process.env.POLICY_TEST_PG ?? "postgres://root@127.0.0.1:5432/postgres");
 
