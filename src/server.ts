@@ -101,7 +101,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const { authenticator, admins } = await createAuthentication(config, logger);
   const store = await openStore({ db: config.db, cacheBytes: config.cacheMb * 1024 * 1024, ...storeSettings(config) });
   const feed = new ChangeFeed(store);
-  const services = await domainServices(store, feed, schema, admins, authenticator.enabled);
+  const services = await domainServices(store, feed, schema, admins, authenticator.enabled, logger);
   const stopPruning = pruneChangeLogPeriodically(store, config, logger);
   const health = new HealthStatus();
   const { register, exposed } = servedServices(services, health);
@@ -153,13 +153,16 @@ async function domainServices(
   schema: ResourceSchema,
   admins: ReadonlySet<string>,
   authenticated: boolean,
+  logger: Logger,
 ): Promise<Services> {
   const pageTokens = new PageTokens(await store.pageTokenKey());
   const access = new Access(store, schema);
   const authorizer = new Authorizer(access, schema, admins, authenticated);
   const sync = new Sync(store, schema, authorizer);
   return {
-    policies: new Policies(store, schema, pageTokens, sync),
+    policies: new Policies(store, schema, pageTokens, sync, (resource, cause) =>
+      logger.error({ resource, cause }, "a stored policy does not decode (damaged data): listings leave it out; restore it from a backup"),
+    ),
     resources: new Resources(store, schema, pageTokens),
     access,
     lookups: new Lookups(store, schema, pageTokens),
@@ -169,7 +172,7 @@ async function domainServices(
     sync,
     denyPolicies: new DenyPolicies(store, schema),
     roles: new Roles(store, schema, pageTokens),
-    sharedPolicies: new SharedPolicies(store, schema, pageTokens),
+    sharedPolicies: new SharedPolicies(store, schema, pageTokens, authorizer),
   };
 }
 

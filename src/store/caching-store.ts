@@ -31,6 +31,7 @@ import type {
   ListedResource,
   SubtreeQuery,
   ListedPolicy,
+  UnreadablePolicy,
   NewResource,
   PolicyQuery,
   ResourceChanges,
@@ -241,7 +242,7 @@ export class CachingStore implements Store {
    * kept until the next eviction (keepPage). The inner store's listing rows are never kept: they carry no deny rules
    * or roles.
    */
-  async listPolicies(query: PolicyQuery): Promise<readonly ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
     if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
     await this.fresh();
     const generation = this.generation;
@@ -253,7 +254,14 @@ export class CachingStore implements Store {
     for (const { name, cursor, revision } of names) {
       let stored = this.cache.get(name);
       // Not cached, or older than the row (another process committed after this turn's freshness check): read it.
-      if (!stored || etagSequence(stored.policy.etag) !== revision) stored = await this.readPolicy(name, generation);
+      if (!stored || etagSequence(stored.policy.etag) !== revision) {
+        try {
+          stored = await this.readPolicy(name, generation);
+        } catch {
+          // A row that does not decode (or a failed read): the store lists it as it can, marked or failing.
+          return this.inner.listPolicies(query);
+        }
+      }
       // Changed again meanwhile, or gone: list as the store lists.
       if (!stored || etagSequence(stored.policy.etag) !== revision) return this.inner.listPolicies(query);
       listed.push({ ...stored, cursor });

@@ -19,9 +19,11 @@ import {
   type AuditRecord,
   type ChangeAction,
   type ChangeRecord,
+  type ListedPolicy,
   type ResourceFailure,
   type StoredConsumer,
   type StoredPolicy,
+  type UnreadablePolicy,
 } from "./store.js";
 
 /** The columns of a ResourceRow (r: the resource, p: its parent) and of a ResourcePolicyRow's policy (pol). */
@@ -193,6 +195,15 @@ export function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
   const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
   deny.resource = row.name;
   return { resource, createSeq, policy, deny };
+}
+
+/** A listing's row with its position: decoded, or marked unreadable when its stored bytes do not decode. */
+export function listedRow(row: ResourcePolicyRow, cursor: string): ListedPolicy | UnreadablePolicy {
+  try {
+    return { ...toStoredPolicy(row), cursor };
+  } catch (e) {
+    return { resource: toResource(row), cursor, unreadable: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 export function emptyPolicy(createSeq: number): Policy {

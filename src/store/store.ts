@@ -85,6 +85,17 @@ export interface ListedPolicy extends StoredPolicy {
   cursor: string;
 }
 
+/**
+ * A listed resource whose stored policy does not decode (damaged data): named with its position, so that a listing
+ * reports it and goes on instead of failing whole.
+ */
+export interface UnreadablePolicy {
+  resource: Resource;
+  cursor: string;
+  /** What failed, for the server log. */
+  unreadable: string;
+}
+
 // --- Reverse lookups (who can, what can) ---
 //
 // Cursors order the hierarchy: a resource's cursor sorts (as strings, by code unit) before its descendants', and
@@ -186,6 +197,11 @@ export interface ChangesSince {
 export interface SharedPolicyState {
   stored: SharedPolicy | undefined;
   bindingCount: number;
+  /**
+   * The change-log sequence of its newest binding (0 when it has none): a binding created after a caller's rights on
+   * the targets were checked has a higher one.
+   */
+  newestBinding: number;
 }
 
 /**
@@ -225,6 +241,8 @@ export interface SharedPolicyBindingState {
   targetLineage: readonly string[];
   /** How many shared policies are bound to the target. */
   boundToTarget: number;
+  /** How many resources the shared policy is bound to. */
+  policyBindings: number;
 }
 
 // --- The change feed and sync consumers (Watch, SyncService) ---
@@ -397,7 +415,7 @@ export interface Store {
    */
   ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
   /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
-  listPolicies(query: PolicyQuery): Promise<readonly ListedPolicy[]>;
+  listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]>;
   /**
    * Grant points: resources whose policy binds one of `members` to one of `roles` (whatever the binding's
    * condition), in cursor order, at most `limit`. None when `beneath` does not exist. Costs O(members × roles ×

@@ -10,14 +10,19 @@ import { RoleSchema, RoleStage } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { isShared } from "../../src/shared-value.js";
 import { StoreError } from "../../src/store/errors.js";
-import type { Actor, ChangeRecord, Store, StoredPolicy } from "../../src/store/store.js";
+import type { Actor, ChangeRecord, ListedPolicy, Store, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {
   /** A new store instance on this database: another connection, as another process or replica would have. */
   open(): Promise<Store>;
   drop(): Promise<void>;
+  /** Overwrites the stored policy of `resource` with bytes that do not decode, as damage would (raw SQL). */
+  damagePolicy(resource: string): Promise<void>;
 }
+
+/** Bytes that are not a Policy: its `bindings` (field 3) with a length that runs past the end. */
+export const UNDECODABLE = Uint8Array.of(0x1a, 0x05, 0x01);
 
 export interface StoreFactory {
   /** e.g. "sqlite", "sqlite + cache" */
@@ -44,6 +49,14 @@ const membersOf = (chain: StoredPolicy[] | undefined) =>
   chain!.map((link) => [link.resource.name, link.policy.bindings.flatMap((b) => b.members)]);
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
+/** A listing's rows as decoded policies (fails on an unreadable one). */
+function decoded(rows: readonly (ListedPolicy | UnreadablePolicy)[]): ListedPolicy[] {
+  return rows.map((row) => {
+    if ("unreadable" in row) throw new Error(`${row.resource.name} is unreadable: ${row.unreadable}`);
+    return row;
+  });
+}
 
 /** The error a rejected promise rejects with. */
 async function failureOf(work: Promise<unknown>): Promise<unknown> {
@@ -211,7 +224,7 @@ export function storeContract(factory: StoreFactory): void {
       test("created as a resource under its parent, read, listed, updated with new etags, deleted", async () => {
         let seen: unknown = "unset";
         const created = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:a@example.com"), type: "shared_policy" }), actor))!;
-        expect(seen).toEqual({ stored: undefined, bindingCount: 0 });
+        expect(seen).toEqual({ stored: undefined, bindingCount: 0, newestBinding: 0 });
         expect(created).toMatchObject({ name: SHARED, parent: ORG, description: "baseline" });
         expect(created.etag.length).toBeGreaterThan(0);
         expect(await store.getSharedPolicy(SHARED)).toEqual(created);
@@ -222,7 +235,7 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.listSharedPolicies({ parent: ORG, afterName: "sharedPolicies/another", limit: 10 })).map((p) => p.name)).toEqual([SHARED]);
         expect(await store.listSharedPolicies({ parent: OTHER_ORG, limit: 10 })).toEqual([]);
         const updated = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:b@example.com"), type: "shared_policy" }), actor))!;
-        expect(seen).toEqual({ stored: created, bindingCount: 0 });
+        expect(seen).toEqual({ stored: created, bindingCount: 0, newestBinding: 0 });
         expect(hex(updated.etag)).not.toBe(hex(created.etag));
         expect(updated.createTime).toEqual(created.createTime);
         await expectStoreError(put(store, content(), CLOUD), "already_exists", CLOUD);
@@ -238,7 +251,7 @@ export function storeContract(factory: StoreFactory): void {
         const policy = (await put(store, content("user:a@example.com")))!;
         let seen: unknown;
         const binding = (await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), true), actor))!;
-        expect(seen).toMatchObject({ stored: undefined, sharedPolicy: policy, target: { name: CLOUD }, targetLineage: [CLOUD, ORG], boundToTarget: 0 });
+        expect(seen).toMatchObject({ stored: undefined, sharedPolicy: policy, target: { name: CLOUD }, targetLineage: [CLOUD, ORG], boundToTarget: 0, policyBindings: 0 });
         expect(binding).toMatchObject({ sharedPolicy: SHARED, target: CLOUD });
         expect(binding.sequence).toBe(BigInt(store.writtenSequence));
         await bind(store, ORG);
@@ -253,7 +266,7 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.listSharedPolicyBindings({ target: CLOUD, limit: 10 })).map((b) => b.sharedPolicy)).toEqual(["sharedPolicies/another", SHARED]);
         expect(await store.listSharedPolicyBindings({ sharedPolicy: SHARED, target: CLOUD, limit: 1 })).toEqual([binding]);
         await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), false), actor);
-        expect(seen).toMatchObject({ stored: binding, boundToTarget: 2 });
+        expect(seen).toMatchObject({ stored: binding, boundToTarget: 2, policyBindings: 2 });
         expect(sharedOf(await store.ancestry(PROJECT))).toEqual([[], ["sharedPolicies/another"], [SHARED]]);
         expect(await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor)).toBeUndefined();
         await expectStoreError(bind(store, CLOUD, "sharedPolicies/none"), "not_found", "sharedPolicies/none");
@@ -264,9 +277,19 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a forced delete logs each binding's removal first; a target's delete removes its bindings", async () => {
         await put(store, content());
+        await put(store, content(), "sharedPolicies/another");
         await bind(store, CLOUD);
-        await bind(store, PROJECT);
+        const projectBinding = await bind(store, PROJECT);
         let seen: unknown;
+        const newest = await bind(store, PROJECT, "sharedPolicies/another");
+        await store.updateSharedPolicyBinding("sharedPolicies/another", PROJECT, () => false, actor);
+        // The newest binding of the policy (a later one of another policy, or a removed one, does not count).
+        const updated = async () => {
+          await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content(), type: "shared_policy" }), actor);
+          return seen;
+        };
+        expect(await updated()).toMatchObject({ bindingCount: 2, newestBinding: Number(projectBinding!.sequence) });
+        expect(newest!.sequence).toBeGreaterThan(projectBinding!.sequence);
         await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { delete: true, unbind: true }), actor);
         expect(seen).toMatchObject({ bindingCount: 2 });
         const after = (await store.readChanges(0, 1000)).slice(-3);
@@ -492,8 +515,29 @@ export function storeContract(factory: StoreFactory): void {
         expect(beneath).toHaveLength(2);
         const rest = await store.listPolicies({ type: "project", beneath: ORG, afterCursor: beneath[1]!.cursor, limit: 2 });
         expect([...beneath, ...rest].map((p) => p.resource.name).sort()).toEqual(["projects/a", "projects/b", "projects/c"]);
-        expect(rest[0]!.policy.bindings[0]!.members).toHaveLength(1);
+        expect(decoded(rest)[0]!.policy.bindings[0]!.members).toHaveLength(1);
         expect(await store.listPolicies({ type: "project", beneath: "organizations/none", limit: 10 })).toEqual([]);
+      });
+
+      test("a listed policy whose stored bytes do not decode is named as unreadable, in its place; the others are listed", async () => {
+        for (const id of ["a", "b", "c"]) {
+          await store.createResource({ name: `projects/${id}`, parent: CLOUD, type: "project", displayName: "" }, actor);
+          await grant(store, `projects/${id}`, `user:${id}@example.com`);
+        }
+        await database.damagePolicy("projects/b");
+        // Another instance, whose cache has not seen the policies written.
+        const reader = await another();
+        const rows = await reader.listPolicies({ type: "project", beneath: CLOUD, limit: 10 });
+        expect(rows.map((row) => [row.resource.name, "unreadable" in row])).toEqual([
+          ["projects/a", false],
+          ["projects/b", true],
+          ["projects/c", false],
+        ]);
+        const damaged = rows[1] as UnreadablePolicy;
+        expect(damaged.unreadable).not.toBe("");
+        const after = await reader.listPolicies({ type: "project", beneath: CLOUD, afterCursor: damaged.cursor, limit: 10 });
+        expect(after.map((row) => row.resource.name)).toEqual(["projects/c"]);
+        expect(decoded(after)[0]!.policy.bindings[0]!.members).toEqual(["user:c@example.com"]);
       });
     });
 
@@ -691,7 +735,7 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a listing read again follows every change, this instance's and another's: grants, revocations, moves, deletes", async () => {
         const other = await another();
-        const page = async () => (await store.listPolicies({ type: "project", beneath: ORG, limit: 10 })).map((p) => [p.resource.name, p.policy.bindings.flatMap((b) => b.members)]);
+        const page = async () => decoded(await store.listPolicies({ type: "project", beneath: ORG, limit: 10 })).map((p) => [p.resource.name, p.policy.bindings.flatMap((b) => b.members)]);
         await store.createResource({ name: "projects/listed", parent: CLOUD, type: "project", displayName: "" }, actor);
         expect(await page()).toEqual([]);
         expect(await page()).toEqual([]);

@@ -39,6 +39,7 @@ import {
   toConsumer,
   toResourceFailure,
   toDenyPolicy,
+  listedRow,
   toResource,
   toStoredPolicy,
   type AuditRow,
@@ -66,6 +67,7 @@ import type {
   HierarchyReader,
   ListedName,
   ListedPolicy,
+  UnreadablePolicy,
   ListedResource,
   ConsumerChanges,
   NewConsumer,
@@ -411,7 +413,7 @@ export class PostgresStore implements Store {
       const [row] = await tx.query<SharedForWriteRow>(SQL.sharedForWrite, [name], "shared_for_write");
       if (row && row.policy === null) throw resourceExists(name);
       const stored = row && decodeSharedPolicy(sharedRowOf(name, row));
-      const write = decide({ stored, bindingCount: row?.binding_count ?? 0 });
+      const write = decide({ stored, bindingCount: row?.binding_count ?? 0, newestBinding: row?.newest_binding ?? 0 });
       const time = Date.now();
       if ("delete" in write) {
         if (!row) throw resourceNotFound(name);
@@ -482,7 +484,7 @@ export class PostgresStore implements Store {
       const [policyRow] = await tx.query<SharedPolicyRow & { id: number }>(SQL.sharedByName, [sharedPolicy], "shared_by_name");
       if (!policyRow) throw resourceNotFound(sharedPolicy);
       const targetRow = await this.readForWrite(tx, target);
-      const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; bound_to_target: number }>(
+      const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; bound_to_target: number; policy_bindings: number }>(
         SQL.bindingState,
         [policyRow.id, targetRow.id],
         "binding_state",
@@ -496,6 +498,7 @@ export class PostgresStore implements Store {
         target: toResource(targetRow),
         targetLineage: targetRow.lineage,
         boundToTarget: state!.bound_to_target,
+        policyBindings: state!.policy_bindings,
       });
       if (bound === (row !== undefined)) return stored;
       const seq = tx.nextSeq();
@@ -568,10 +571,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
     const listing = await this.policyListing(query, `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}`);
     if (!listing) return [];
-    return (await this.rows<ResourcePolicyRow>(listing.sql, listing.values)).map((row) => ({ ...toStoredPolicy(row), cursor: row.path }));
+    return (await this.rows<ResourcePolicyRow>(listing.sql, listing.values)).map((row) => listedRow(row, row.path));
   }
 
   async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
@@ -868,6 +871,7 @@ interface SharedForWriteRow extends PlaceRow, Nullable<PolicyRow> {
   id: number;
   create_time: number;
   binding_count: number;
+  newest_binding: number;
 }
 
 function sharedRowOf(name: string, row: SharedForWriteRow): SharedPolicyRow {

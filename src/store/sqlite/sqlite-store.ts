@@ -39,6 +39,7 @@ import {
   toConsumer,
   toResourceFailure,
   toDenyPolicy,
+  listedRow,
   toResource,
   toStoredPolicy,
   type AuditRow,
@@ -67,6 +68,7 @@ import type {
   AuditRecord,
   ListedName,
   ListedPolicy,
+  UnreadablePolicy,
   NewResource,
   PolicyQuery,
   ResourceChanges,
@@ -287,7 +289,8 @@ export class SqliteStore implements Store {
       const storedRow = row && this.stmt.sharedPolicy.get(row.id);
       if (row && !storedRow) throw resourceExists(name);
       const stored = storedRow && decodeSharedPolicy(storedRow);
-      const write = decide({ stored, bindingCount: row ? this.stmt.bindingCountOf.get(row.id)! : 0 });
+      const bindings = row ? this.stmt.bindingStatsOf.get(row.id)! : { count: 0, newest: 0 };
+      const write = decide({ stored, bindingCount: bindings.count, newestBinding: bindings.newest });
       const change = this.newChange(actor);
       if ("delete" in write) {
         if (!row) throw resourceNotFound(name);
@@ -360,6 +363,7 @@ export class SqliteStore implements Store {
         target: toResource(targetRow),
         targetLineage: this.hierarchy.lineage(target)!,
         boundToTarget: this.stmt.boundToTarget.get(targetRow.id)!,
+        policyBindings: this.stmt.bindingStatsOf.get(policyId!)!.count,
       });
       if (bound === (row !== undefined)) return stored;
       const change = this.newChange(actor);
@@ -427,16 +431,13 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
     const filter = this.policyListing(query);
     if (!filter) return [];
     const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
       JOIN policies pol ON pol.resource_id = r.id
       WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
-    return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => ({
-      ...toStoredPolicy(row),
-      cursor: row.path,
-    }));
+    return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => listedRow(row, row.path));
   }
 
   async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {

@@ -103,7 +103,7 @@ export interface Statements {
   sharedPolicy: Sqlite.Statement<[number], SharedPolicyRow>;
   sharedPoliciesOf: Sqlite.Statement<[{ parent: string; after: string; limit: number }], SharedPolicyRow>;
   upsertShared: Sqlite.Statement<unknown[], unknown>;
-  bindingCountOf: Sqlite.Statement<[number], number>;
+  bindingStatsOf: Sqlite.Statement<[number], { count: number; newest: number }>;
   boundToTarget: Sqlite.Statement<[number], number>;
   bindingsOfPolicy: Sqlite.Statement<[number], BindingRow>;
   binding: Sqlite.Statement<[number, number], BindingRow>;
@@ -287,7 +287,9 @@ export function prepareStatements(db: Sqlite.Database): Statements {
        ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, revision = excluded.revision,
          update_time = excluded.update_time`,
     ),
-    bindingCountOf: db.prepare<[number], number>(`SELECT COUNT(*) FROM shared_policy_bindings WHERE policy_id = ?`).pluck(),
+    bindingStatsOf: db.prepare<[number], { count: number; newest: number }>(
+      `SELECT COUNT(*) AS count, COALESCE(MAX(create_seq), 0) AS newest FROM shared_policy_bindings WHERE policy_id = ?`,
+    ),
     boundToTarget: db.prepare<[number], number>(`SELECT COUNT(*) FROM shared_policy_bindings WHERE target_id = ?`).pluck(),
     bindingsOfPolicy: db.prepare<[number], BindingRow>(
       `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.policy_id = ? ORDER BY t.name`,
