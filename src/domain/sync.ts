@@ -117,9 +117,8 @@ export class Sync {
     if (index.size === 0) return { status: SyncStatus.SUCCESS, revision, deliveries: [] };
     const lineage = index.needsLineage(name) ? ((await this.store.ancestry(name))?.map((link) => link.resource.name) ?? [name]) : [name];
     const covering = index.covering(type, lineage);
-    const failures = covering.some((c) => c.failureCount > 0)
-      ? new Map((await this.store.listResourceFailures(name)).map((f) => [f.consumer, f]))
-      : undefined;
+    const failing = covering.filter((c) => c.failureCount > 0).map((c) => c.name);
+    const failures = failing.length > 0 ? new Map((await this.store.listResourceFailures(name, failing)).map((f) => [f.consumer, f])) : undefined;
     const deliveries = covering.map((c) => deliveryOf(c, failures?.get(c.name), revision));
     return { status: overallStatus(deliveries), revision, deliveries };
   }

@@ -337,8 +337,8 @@ export class CachingStore implements Store {
     return this.inner.consumerChanges(afterVersion);
   }
 
-  listResourceFailures(resource: string): Promise<ResourceFailure[]> {
-    return this.inner.listResourceFailures(resource);
+  listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
+    return this.inner.listResourceFailures(resource, consumers);
   }
 
   deleteConsumer(name: string): Promise<void> {

@@ -340,7 +340,7 @@ export interface ResourceFailure extends ConsumerFailure {
   consumer: string;
 }
 
-/** A consumer and its progress; its failures are read by resource (listResourceFailures), never all at once. */
+/** A consumer and its progress; its failures are read per resource (listResourceFailures), never all at once. */
 export interface StoredConsumer extends NewConsumer {
   acknowledgedSeq: number;
   /** undefined before the first acknowledgement. */
@@ -537,8 +537,12 @@ export interface Store {
   listConsumers(): Promise<StoredConsumer[]>;
   /** The consumers written after `afterVersion` (see ConsumerChanges): one indexed read when nothing changed. */
   consumerChanges(afterVersion: number): Promise<ConsumerChanges>;
-  /** Every consumer's unresolved failure for `resource`, by consumer: one indexed read. */
-  listResourceFailures(resource: string): Promise<ResourceFailure[]>;
+  /**
+   * The unresolved failures of `consumers` for `resource`, by consumer: one primary-key lookup per consumer (there is
+   * no index by resource: it would spread each consumer's failures over the whole index, and registering, filling or
+   * deleting one consumer would rewrite every page of it).
+   */
+  listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]>;
   /** StoreError not_found (subject: the name) when there is no such consumer. Its failures go with it. */
   deleteConsumer(name: string): Promise<void>;
   /**

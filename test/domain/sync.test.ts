@@ -126,7 +126,7 @@ test("a consumer keeps at most its bound of failures: past it RESOURCE_EXHAUSTED
   });
   const stored = await sync.get(create(GetConsumerRequestSchema, { name: "consumers/edge" }), ANONYMOUS);
   expect(stored).toMatchObject({ acknowledgedSequence: latest - 1n, failureCount: 3 });
-  expect(await store.listResourceFailures(projects[3]!)).toEqual([]);
+  expect(await store.listResourceFailures(projects[3]!, ["consumers/edge"])).toEqual([]);
   expect((await acknowledge(latest, [projects[3]!], [projects[0]!])).failureCount).toBe(3);
-  expect((await store.listResourceFailures(projects[3]!)).map((f) => f.consumer)).toEqual(["consumers/edge"]);
+  expect((await store.listResourceFailures(projects[3]!, ["consumers/edge"])).map((f) => f.consumer)).toEqual(["consumers/edge"]);
 });

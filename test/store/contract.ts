@@ -958,7 +958,7 @@ export function storeContract(factory: StoreFactory): void {
         await store.createConsumer(scope, 1000);
         let consumer = await store.acknowledgeChanges(scope.name, ack(5, [{ resource: PROJECT, seq: 4, message: "quota" }]));
         expect(consumer).toMatchObject({ acknowledgedSeq: 5, acknowledgeTimeMs: 2000, failureCount: 1 });
-        expect(await store.listResourceFailures(PROJECT)).toEqual([
+        expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([
           { consumer: scope.name, resource: PROJECT, seq: 4, message: "quota", timeMs: 2000 },
         ]);
         consumer = await store.acknowledgeChanges(scope.name, {
@@ -968,21 +968,21 @@ export function storeContract(factory: StoreFactory): void {
           timeMs: 3000,
         });
         expect(consumer).toMatchObject({ acknowledgedSeq: 5, failureCount: 2 });
-        expect(await store.listResourceFailures(PROJECT)).toEqual([
+        expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([
           { consumer: scope.name, resource: PROJECT, seq: 5, message: "again", timeMs: 3000 },
         ]);
         consumer = await store.acknowledgeChanges(scope.name, { upTo: 6, failures: [], resolved: [PROJECT], timeMs: 4000 });
         expect(consumer.failureCount).toBe(1);
-        expect(await store.listResourceFailures(PROJECT)).toEqual([]);
-        expect((await store.listResourceFailures(CLOUD)).map((f) => f.message)).toEqual(["x"]);
+        expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([]);
+        expect((await store.listResourceFailures(CLOUD, [scope.name])).map((f) => f.message)).toEqual(["x"]);
         expect((await store.listConsumers())[0]).toEqual(consumer);
         await expectStoreError(store.acknowledgeChanges("consumers/none", ack(1)), "not_found", "consumers/none");
         await store.deleteConsumer(scope.name);
-        expect(await store.listResourceFailures(CLOUD)).toEqual([]);
+        expect(await store.listResourceFailures(CLOUD, [scope.name])).toEqual([]);
         expect((await store.createConsumer(scope, 5000)).failureCount).toBe(0);
       });
 
-      test("N consumers with M failures each: counted per consumer, grouped by consumer per resource", async () => {
+      test("N consumers with M failures each: counted per consumer, read per resource for the consumers asked about", async () => {
         const n = 12;
         const m = 40;
         const consumerNames = Array.from({ length: n }, (_, i) => `consumers/c${String(i).padStart(2, "0")}`);
@@ -996,16 +996,19 @@ export function storeContract(factory: StoreFactory): void {
         const listed = await (await another()).listConsumers();
         expect(listed.map((c) => [c.name, c.failureCount])).toEqual(consumerNames.map((name) => [name, m]));
         for (const [j, resource] of resources.entries()) {
-          const failures = await store.listResourceFailures(resource);
+          const failures = await store.listResourceFailures(resource, [...consumerNames].reverse());
           expect(failures.map((f) => [f.consumer, f.message])).toEqual(consumerNames.map((name, i) => [name, `${i}:${j}`]));
         }
         // Resolving one resource for every consumer leaves each with the others.
         await Promise.all(consumerNames.map((name) => store.acknowledgeChanges(name, ack(1, [], [resources[0]!]))));
         expect((await store.listConsumers()).every((c) => c.failureCount === m - 1)).toBe(true);
-        expect(await store.listResourceFailures(resources[0]!)).toEqual([]);
+        expect(await store.listResourceFailures(resources[0]!, consumerNames)).toEqual([]);
         // A consumer with all its failures goes at once, and only its failures with it.
         await store.deleteConsumer(consumerNames[0]!);
-        expect((await store.listResourceFailures(resources[1]!)).map((f) => f.consumer)).toEqual(consumerNames.slice(1));
+        expect((await store.listResourceFailures(resources[1]!, consumerNames)).map((f) => f.consumer)).toEqual(consumerNames.slice(1));
+        // Only the consumers asked about; none asked, none read.
+        expect((await store.listResourceFailures(resources[1]!, consumerNames.slice(3, 5))).map((f) => f.consumer)).toEqual(consumerNames.slice(3, 5));
+        expect(await store.listResourceFailures(resources[1]!, [])).toEqual([]);
       });
 
       test("consumerChanges: everything from 0, nothing when nothing changed, then only what was written or deleted", async () => {
@@ -1082,12 +1085,12 @@ export function storeContract(factory: StoreFactory): void {
         ]);
         const reader = await another();
         expect((await reader.listConsumers())[0]).toMatchObject({ acknowledgedSeq: 2, failureCount: 2 });
-        expect(await reader.listResourceFailures(ORG)).toEqual([]);
-        expect((await reader.listResourceFailures(CLOUD)).length).toBe(1);
+        expect(await reader.listResourceFailures(ORG, [scope.name])).toEqual([]);
+        expect((await reader.listResourceFailures(CLOUD, [scope.name])).length).toBe(1);
         expect(await reader.consumerChanges(version)).toEqual({ version, changed: [] });
         expect(await store.latestSequence()).toBe(before);
         expect(await store.acknowledgeChanges(scope.name, next)).toMatchObject({ acknowledgedSeq: 3, failureCount: 2 });
-        expect((await reader.listResourceFailures(ORG)).length).toBe(1);
+        expect((await reader.listResourceFailures(ORG, [scope.name])).length).toBe(1);
       });
 
       test("readChangesAt returns the retained rows at those sequences, in order", async () => {

@@ -113,10 +113,10 @@ test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 5 gets
 });
 
 const SQLITE_BEFORE_CONSUMER_BOUNDS = `DROP TABLE consumer_clock; DROP INDEX consumers_by_root; DROP INDEX consumers_by_version;
-  DROP INDEX consumer_failures_by_resource; ALTER TABLE consumers DROP COLUMN root;
+  ALTER TABLE consumers DROP COLUMN root;
   ALTER TABLE consumers DROP COLUMN failure_count; ALTER TABLE consumers DROP COLUMN version;
   DELETE FROM schema_migrations WHERE version = 7`;
-const POSTGRES_BEFORE_CONSUMER_BOUNDS = `DROP TABLE consumer_clock; DROP INDEX consumer_failures_by_resource;
+const POSTGRES_BEFORE_CONSUMER_BOUNDS = `DROP TABLE consumer_clock;
   ALTER TABLE consumers DROP COLUMN root, DROP COLUMN failure_count, DROP COLUMN version;
   DELETE FROM schema_migrations WHERE version = 7`;
 

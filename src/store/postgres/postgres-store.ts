@@ -748,8 +748,9 @@ export class PostgresStore implements Store {
     return { version: clock!.version, changed, names };
   }
 
-  async listResourceFailures(resource: string): Promise<ResourceFailure[]> {
-    return (await this.rows<FailureRow>(SQL.resourceFailures, [resource], "resource_failures")).map(toResourceFailure);
+  async listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
+    if (consumers.length === 0) return [];
+    return (await this.rows<FailureRow>(SQL.resourceFailures, [[...consumers], resource], "resource_failures")).map(toResourceFailure);
   }
 
   async deleteConsumer(name: string): Promise<void> {

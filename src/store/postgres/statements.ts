@@ -101,7 +101,8 @@ export const SQL = {
   tickConsumerClock: `UPDATE consumer_clock SET version = version + 1 RETURNING version`,
   tickConsumerDelete: `UPDATE consumer_clock SET version = version + 1, last_delete = version + 1 RETURNING version`,
   failureResources: `SELECT resource FROM consumer_failures WHERE consumer = $1`,
-  resourceFailures: `SELECT consumer, resource, seq, message, time FROM consumer_failures WHERE resource = $1 ORDER BY consumer`,
+  resourceFailures: `SELECT consumer, resource, seq, message, time FROM consumer_failures
+    WHERE consumer = ANY($1::text[]) AND resource = $2 ORDER BY consumer`,
   deleteConsumer: `DELETE FROM consumers WHERE name = $1 RETURNING name`,
   acknowledge: `UPDATE consumers SET acknowledged_seq = GREATEST(acknowledged_seq, $2), acknowledge_time = $3,
     failure_count = $4, version = $5 WHERE name = $1 RETURNING *`,

@@ -602,8 +602,9 @@ export class SqliteStore implements Store {
       : { version: clock.version, changed };
   }
 
-  async listResourceFailures(resource: string): Promise<ResourceFailure[]> {
-    return this.stmt.resourceFailures.all(resource).map(toResourceFailure);
+  async listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
+    if (consumers.length === 0) return [];
+    return this.stmt.resourceFailures.all(JSON.stringify(consumers), resource).map(toResourceFailure);
   }
 
   async deleteConsumer(name: string): Promise<void> {

@@ -66,7 +66,7 @@ export interface Statements {
   tickConsumerClock: Sqlite.Statement<[], number>;
   tickConsumerDelete: Sqlite.Statement<[], number>;
   failureResources: Sqlite.Statement<[string], string>;
-  resourceFailures: Sqlite.Statement<[string], FailureRow>;
+  resourceFailures: Sqlite.Statement<[string, string], FailureRow>;
   deleteConsumer: Sqlite.Statement<[string]>;
   acknowledge: Sqlite.Statement<unknown[], unknown>;
   upsertFailure: Sqlite.Statement<unknown[], unknown>;
@@ -168,8 +168,10 @@ export function prepareStatements(db: Sqlite.Database): Statements {
       .prepare<[], number>(`UPDATE consumer_clock SET version = version + 1, last_delete = version + 1 RETURNING version`)
       .pluck(),
     failureResources: db.prepare<[string], string>(`SELECT resource FROM consumer_failures WHERE consumer = ?`).pluck(),
-    resourceFailures: db.prepare<[string], FailureRow>(
-      `SELECT consumer, resource, seq, message, time FROM consumer_failures WHERE resource = ? ORDER BY consumer`,
+    // The consumers as a JSON array: a primary-key lookup each.
+    resourceFailures: db.prepare<[string, string], FailureRow>(
+      `SELECT consumer, resource, seq, message, time FROM consumer_failures
+       WHERE consumer IN (SELECT value FROM json_each(?)) AND resource = ? ORDER BY consumer`,
     ),
     deleteConsumer: db.prepare<[string]>(`DELETE FROM consumers WHERE name = ?`),
     acknowledge: db.prepare(

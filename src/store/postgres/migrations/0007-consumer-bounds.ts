@@ -1,5 +1,5 @@
 // Bounded, incrementally read consumers, as in ../../sqlite/migrations/0007-consumer-bounds.ts: each consumer's
-// root and failure count, a version per consumer write from one clock, and failures indexed by resource.
+// root and failure count, a version per consumer write from one clock (and no index of failures by resource).
 export const sql = `
 ALTER TABLE consumers
   ADD COLUMN root text COLLATE "C" NOT NULL DEFAULT '',
@@ -16,7 +16,6 @@ UPDATE consumers c SET
 
 CREATE INDEX consumers_by_root ON consumers(root);
 CREATE INDEX consumers_by_version ON consumers(version);
-CREATE INDEX consumer_failures_by_resource ON consumer_failures(resource);
 
 CREATE TABLE consumer_clock (
   version bigint NOT NULL,

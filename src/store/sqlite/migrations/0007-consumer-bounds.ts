@@ -1,7 +1,9 @@
 // Bounded, incrementally read consumers (issue 25): each consumer records the root of its subtree (the bound on
 // consumers per organization counts by it) and its failures' count; every consumer write takes the next value of one
 // clock (`consumer_clock.version`, with the version of the last delete), so a process that keeps the consumers in
-// memory reads only those written since it last looked; a resource's failures are read by resource.
+// memory reads only those written since it last looked. No index of failures by resource: it would interleave every
+// consumer's failures, so that filling or deleting one consumer rewrote every page of it (a status reads a resource's
+// failures by primary key, for the consumers that cover it).
 export const sql = `
 ALTER TABLE consumers ADD COLUMN root TEXT NOT NULL DEFAULT '';
 ALTER TABLE consumers ADD COLUMN failure_count INTEGER NOT NULL DEFAULT 0;
@@ -20,7 +22,6 @@ UPDATE consumers SET
 
 CREATE INDEX consumers_by_root ON consumers(root);
 CREATE INDEX consumers_by_version ON consumers(version);
-CREATE INDEX consumer_failures_by_resource ON consumer_failures(resource);
 
 -- One row: the version of the newest consumer write, and of the newest delete.
 CREATE TABLE consumer_clock (
