@@ -36,6 +36,8 @@ import type {
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  ResourceSearch,
+  ResourceSearchPage,
   SharedPolicyBindingQuery,
   SharedPolicyBindingState,
   SharedPolicyQuery,
@@ -194,6 +196,10 @@ export class CachingStore implements Store {
 
   listResources(query: ResourceQuery): Promise<Resource[]> {
     return this.inner.listResources(query);
+  }
+
+  searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
+    return this.inner.searchResources(query);
   }
 
   getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {

@@ -114,7 +114,8 @@ export const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.cre
 export const FROM_BINDINGS = `FROM shared_policy_bindings b JOIN resources s ON s.id = b.policy_id JOIN resources t ON t.id = b.target_id`;
 
 /** The columns of an AuditRow. */
-export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after`;
+export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after,
+  CASE WHEN action = 'policy.set' THEN change END AS change`;
 
 export interface AuditRow {
   seq: number;
@@ -124,6 +125,8 @@ export interface AuditRow {
   resource: string;
   etag_before: Uint8Array | null;
   etag_after: Uint8Array | null;
+  /** The policy written, for `policy.set` only. */
+  change: Uint8Array | null;
 }
 
 export interface ConsumerRow {
@@ -341,7 +344,16 @@ export function toAuditRecord(row: AuditRow): AuditRecord {
     // Plain copies: both drivers return Buffers, views of pooled memory.
     etagBefore: row.etag_before ? new Uint8Array(row.etag_before) : undefined,
     etagAfter: row.etag_after ? new Uint8Array(row.etag_after) : undefined,
+    ...(row.change ? { policy: writtenPolicy(row.change, row.etag_after, row.time) } : {}),
   };
+}
+
+/** A `policy.set` row's policy, with the etag and update time of the write. */
+function writtenPolicy(change: Uint8Array, etag: Uint8Array | null, timeMs: number): Policy {
+  const policy = fromBinary(PolicySchema, change);
+  policy.etag = etag ? new Uint8Array(etag) : new Uint8Array(0);
+  policy.updateTime = timestampFromMs(timeMs);
+  return policy;
 }
 
 export function toChangeRecord(row: ChangeRow): ChangeRecord {
@@ -358,10 +370,7 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
   if (row.previous_parent !== null) record.previousParent = row.previous_parent;
   if (row.previous_lineage !== null) record.previousLineage = JSON.parse(row.previous_lineage) as string[];
   if (row.action === "policy.set" && row.change) {
-    const policy = fromBinary(PolicySchema, row.change);
-    policy.etag = row.etag_after ?? new Uint8Array(0);
-    policy.updateTime = timestampFromMs(row.time);
-    record.policy = policy;
+    record.policy = writtenPolicy(row.change, row.etag_after, row.time);
   } else if (row.action === "denyPolicy.set" && row.change) {
     const deny = fromBinary(DenyPolicySchema, row.change);
     deny.resource = row.resource;

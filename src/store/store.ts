@@ -44,6 +44,32 @@ export interface ResourceQuery {
   limit: number;
 }
 
+/** A bounded search of resources by text: what ListResources' `filter` asks of a store. */
+export interface ResourceSearch {
+  /** Only direct children of this resource. */
+  parent?: string;
+  /** Only resources of these schema types; undefined: every type. */
+  types?: readonly string[];
+  /** Text that the resource's display name or name contains, compared case-insensitively (ASCII letters at least). */
+  text: string;
+  /** Keyset pagination: only names greater than this. */
+  afterName?: string;
+  /** At most this many matches. */
+  limit: number;
+  /** Examine at most this many resources (in name order, after `afterName`): the search's cost, whatever matches. */
+  scan: number;
+}
+
+export interface ResourceSearchPage {
+  /** The matches, in name order. */
+  resources: Resource[];
+  /**
+   * The last name examined, when `scan` resources were examined and more follow: continue after it. Undefined when
+   * the examined range reached the end of the listing.
+   */
+  scannedTo?: string;
+}
+
 /** A resource's policy as stored: canonical bindings and audit configs, the etag and update time set. */
 export interface StoredPolicy {
   resource: Resource;
@@ -156,6 +182,17 @@ export interface AuditQuery {
   /** Epoch milliseconds, exclusive. */
   endMs?: number;
   afterSeq?: number;
+  /** Only rows before this sequence. */
+  beforeSeq?: number;
+  /** Newest first (by sequence descending); default oldest first. */
+  newestFirst?: boolean;
+  /** Only rows of these actions, e.g. `policy.set`. */
+  actions?: readonly string[];
+  /**
+   * Also the rows of every resource beneath `resource` at the time of the change (its lineage then, or before a move,
+   * named it). Not indexed: bound the rows examined with `afterSeq` and `beforeSeq`.
+   */
+  descendants?: boolean;
   /**
    * Only the rows of the resource registered under this name now (from its creation on): the history of an earlier,
    * deleted resource of the same name is left out — nothing when no resource has the name.
@@ -173,6 +210,8 @@ export interface AuditRecord {
   resource: string;
   etagBefore: Uint8Array | undefined;
   etagAfter: Uint8Array | undefined;
+  /** For `policy.set`: the policy written (its etag and update time set). */
+  policy?: Policy;
 }
 
 /** Whatever changed after a sequence, for caches that must not serve a state older than a commit they follow. */
@@ -392,6 +431,8 @@ export interface StoreStats {
 export interface Store {
   getResource(name: string): Promise<Resource | undefined>;
   listResources(query: ResourceQuery): Promise<Resource[]>;
+  /** The resources whose display name or name contains `text`, examining at most `scan` of them. */
+  searchResources(query: ResourceSearch): Promise<ResourceSearchPage>;
   /** StoreError already_exists when the name is taken, not_found (subject: the parent) when the parent is missing. */
   createResource(resource: NewResource, actor: Actor): Promise<Resource>;
   /**

@@ -381,6 +381,38 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.listResources({ type: "organization", limit: 10 })).map((r) => r.name)).toEqual([ORG, OTHER_ORG]);
       });
 
+      test("a search matches display names and names case-insensitively, pages by name, and examines at most `scan`", async () => {
+        const made = [
+          ["projects/s1", "Production EU"],
+          ["projects/s2", "staging"],
+          ["projects/s3", "PRODUCTION us"],
+          ["projects/prod_s4", ""],
+          ["projects/s5", "100% pro_d"],
+        ] as const;
+        for (const [name, displayName] of made) await store.createResource({ name, parent: CLOUD, type: "project", displayName }, actor);
+        const search = async (query: Partial<Parameters<Store["searchResources"]>[0]>) => {
+          const page = await store.searchResources({ text: "prod", limit: 10, scan: 100, parent: CLOUD, ...query });
+          return { names: page.resources.map((r) => r.name), scannedTo: page.scannedTo };
+        };
+        // Display name or name, any case; in name order; the whole range examined: nothing to continue after.
+        expect(await search({})).toEqual({ names: ["projects/prod_s4", "projects/s1", "projects/s3"], scannedTo: undefined });
+        expect((await search({ text: "Duction" })).names).toEqual(["projects/s1", "projects/s3"]);
+        // LIKE's wildcards are plain characters here.
+        expect((await search({ text: "0% pro_" })).names).toEqual(["projects/s5"]);
+        expect((await search({ text: "_" })).names).toEqual(["projects/prod_s4", "projects/s5"]);
+        expect((await search({ limit: 2 })).names).toEqual(["projects/prod_s4", "projects/s1"]);
+        expect((await search({ afterName: "projects/s1" })).names).toEqual(["projects/s3"]);
+        // Children of CLOUD in name order: PROJECT (p1), prod_s4, s1, s2, s3, s5. Two examined: p1 and prod_s4.
+        expect(await search({ scan: 2 })).toEqual({ names: ["projects/prod_s4"], scannedTo: "projects/prod_s4" });
+        expect(await search({ scan: 2, afterName: "projects/prod_s4" })).toEqual({ names: ["projects/s1"], scannedTo: "projects/s2" });
+        // Types and the whole server (no parent).
+        expect((await search({ parent: undefined, types: ["organization"], text: "acme" })).names).toEqual([ORG]);
+        expect((await search({ parent: undefined, types: ["cloud", "organization"], text: "acme" })).names).toEqual([ORG]);
+        expect((await search({ parent: undefined, types: [], text: "acme" })).names).toEqual([]);
+        expect((await search({ parent: undefined, text: "s3" })).names).toEqual(["projects/s3"]);
+        expect((await search({ parent: "organizations/ghost" })).names).toEqual([]);
+      });
+
       test("an update applies what decide returns, with a new etag, and decide sees the stored resource", async () => {
         const before = (await store.getResource(ORG))!;
         let seen: Resource | undefined;
@@ -678,6 +710,44 @@ export function storeContract(factory: StoreFactory): void {
         expect(log.map((r) => r.action)).toEqual(["resource.create", "policy.set", "policy.set"]);
         expect(hex(log[1]!.etagBefore!)).toBe(hex(before!.policy.etag));
         expect(store.writtenSequence).toBe(log.at(-1)!.seq);
+      });
+
+      test("the audit listing: newest first, before a sequence, by action, the policy written, and a subtree's rows", async () => {
+        const written = await grant(store, PROJECT, "user:ada@example.com");
+        await store.updatePolicy(PROJECT, () => undefined, actor);
+        await grant(store, CLOUD, "user:bob@example.com");
+        const project = await store.listAuditRecords({ resource: PROJECT, limit: 10 });
+        expect(project.map((r) => r.action)).toEqual(["resource.create", "policy.set", "policy.delete"]);
+        expect(project[1]!.policy?.bindings.map((b) => [...b.members])).toEqual([["user:ada@example.com"]]);
+        expect(hex(project[1]!.policy!.etag)).toBe(hex(written.etag));
+        expect(project[0]!.policy).toBeUndefined();
+        expect(project[2]!.policy).toBeUndefined();
+        const newest = await store.listAuditRecords({ resource: PROJECT, newestFirst: true, limit: 2 });
+        expect(newest.map((r) => r.action)).toEqual(["policy.delete", "policy.set"]);
+        const older = await store.listAuditRecords({ resource: PROJECT, newestFirst: true, beforeSeq: newest[1]!.seq, limit: 10 });
+        expect(older.map((r) => r.action)).toEqual(["resource.create"]);
+        expect((await store.listAuditRecords({ resource: PROJECT, actions: ["policy.set"], limit: 10 })).map((r) => r.seq)).toEqual([project[1]!.seq]);
+        // The organization's subtree: its own rows and those of everything beneath it, newest first; not the other org's.
+        const subtree = await store.listAuditRecords({ resource: ORG, descendants: true, newestFirst: true, limit: 100 });
+        expect(subtree.slice(0, 4).map((r) => [r.action, r.resource])).toEqual([
+          ["policy.set", CLOUD],
+          ["policy.delete", PROJECT],
+          ["policy.set", PROJECT],
+          ["resource.create", PROJECT],
+        ]);
+        expect(subtree.map((r) => r.resource)).not.toContain(OTHER_ORG);
+        expect(subtree.at(-1)).toMatchObject({ action: "resource.create", resource: ORG });
+        // A move out: the rows written while beneath stay in the subtree's log, the move itself too, later rows not.
+        await store.updateResource(PROJECT, () => ({ parent: OTHER_ORG }), actor);
+        await grant(store, PROJECT, "user:cy@example.com");
+        const after = await store.listAuditRecords({ resource: ORG, descendants: true, newestFirst: true, limit: 2 });
+        expect(after.map((r) => [r.action, r.resource])).toEqual([
+          ["resource.update", PROJECT],
+          ["policy.set", CLOUD],
+        ]);
+        // Bounded by sequence: only the rows between.
+        const window = await store.listAuditRecords({ resource: ORG, descendants: true, afterSeq: project[0]!.seq, beforeSeq: project[2]!.seq, limit: 10 });
+        expect(window.map((r) => r.action)).toEqual(["policy.set"]);
       });
 
       test("the change log records who, what and the etags before and after, in sequence order", async () => {

@@ -75,6 +75,8 @@ import type {
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  ResourceSearch,
+  ResourceSearchPage,
   Retention,
   SharedPolicyBindingQuery,
   SharedPolicyBindingState,
@@ -271,6 +273,27 @@ export class PostgresStore implements Store {
     const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES}
       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.name LIMIT ${param(query.limit)}`;
     return (await this.rows<ResourceRow>(sql, values)).map(toResource);
+  }
+
+  async searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    if (query.parent !== undefined) where.push(`r.parent_id = (SELECT id FROM resources WHERE name = ${param(query.parent)})`);
+    if (query.types !== undefined) where.push(`r.type = ANY(${param([...query.types])}::text[])`);
+    if (query.afterName !== undefined) where.push(`r.name > ${param(query.afterName)}`);
+    const range = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    // The last resource the scan may examine (through the name-ordered indexes), then the matches up to it.
+    const [last] = await this.rows<{ name: string }>(
+      `SELECT r.name FROM resources r ${range} ORDER BY r.name LIMIT 1 OFFSET ${param(query.scan - 1)}`,
+      values,
+    );
+    values.pop();
+    if (last) where.push(`r.name <= ${param(last.name)}`);
+    const text = param(query.text);
+    where.push(`(strpos(lower(r.display_name), lower(${text})) > 0 OR strpos(lower(r.name), lower(${text})) > 0)`);
+    const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE ${where.join(" AND ")} ORDER BY r.name LIMIT ${param(query.limit)}`;
+    return { resources: (await this.rows<ResourceRow>(sql, values)).map(toResource), scannedTo: last?.name };
   }
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
@@ -673,14 +696,22 @@ export class PostgresStore implements Store {
   async listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
     const values: unknown[] = [];
     const param = (value: unknown) => `$${values.push(value)}`;
-    const where = [`resource = ${param(query.resource)}`, `seq > ${param(query.afterSeq ?? 0)}`];
+    const where = [`seq > ${param(query.afterSeq ?? 0)}`];
+    if (query.descendants) {
+      // Lineages are JSON arrays of names: the quoted name is in them exactly when the resource was on the chain.
+      const quoted = param(JSON.stringify(query.resource));
+      where.push(`(resource = ${param(query.resource)} OR strpos(lineage, ${quoted}) > 0
+        OR strpos(COALESCE(previous_lineage, ''), ${quoted}) > 0)`);
+    } else where.push(`resource = ${param(query.resource)}`);
+    if (query.beforeSeq !== undefined) where.push(`seq < ${param(query.beforeSeq)}`);
+    if (query.actions !== undefined) where.push(`action = ANY(${param([...query.actions])}::text[])`);
     if (query.principal !== undefined) where.push(`principal = ${param(query.principal)}`);
     if (query.startMs !== undefined) where.push(`time >= ${param(query.startMs)}`);
     if (query.endMs !== undefined) where.push(`time < ${param(query.endMs)}`);
     // Names are unique at any moment: every row of the name since the current resource's creation is about it.
     if (query.currentOnly) where.push(`seq >= (SELECT create_seq FROM resources WHERE name = ${param(query.resource)})`);
     const rows = await this.rows<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM change_log
-      WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${param(query.limit)}`, values);
+      WHERE ${where.join(" AND ")} ORDER BY seq ${query.newestFirst ? "DESC" : ""} LIMIT ${param(query.limit)}`, values);
     return rows.map(toAuditRecord);
   }
 

@@ -73,6 +73,8 @@ import type {
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  ResourceSearch,
+  ResourceSearchPage,
   SharedPolicyBindingQuery,
   SharedPolicyBindingState,
   SharedPolicyQuery,
@@ -156,6 +158,35 @@ export class SqliteStore implements Store {
     const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES}
       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.name LIMIT @limit`;
     return (this.prepared(sql).all(params) as ResourceRow[]).map(toResource);
+  }
+
+  async searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: query.limit, text: query.text, offset: query.scan - 1 };
+    if (query.parent !== undefined) {
+      where.push("r.parent_id = (SELECT id FROM resources WHERE name = @parent)");
+      params.parent = query.parent;
+    }
+    if (query.types !== undefined) {
+      where.push(`r.type IN (${query.types.map((t, i) => ((params[`t${i}`] = t), `@t${i}`)).join(", ") || "NULL"})`);
+    }
+    if (query.afterName !== undefined) {
+      where.push("r.name > @after");
+      params.after = query.afterName;
+    }
+    const range = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    // The last resource the scan may examine (through the name-ordered indexes), then the matches up to it.
+    const scannedTo = this.prepared(`SELECT r.name FROM resources r ${range} ORDER BY r.name LIMIT 1 OFFSET @offset`)
+      .pluck()
+      .get(params) as string | undefined;
+    if (scannedTo !== undefined) {
+      where.push("r.name <= @scannedTo");
+      params.scannedTo = scannedTo;
+    }
+    where.push("(instr(lower(r.display_name), lower(@text)) > 0 OR instr(lower(r.name), lower(@text)) > 0)");
+    const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE ${where.join(" AND ")} ORDER BY r.name LIMIT @limit`;
+    const resources = (this.prepared(sql).all(params) as ResourceRow[]).map(toResource);
+    return { resources, scannedTo };
   }
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
@@ -528,8 +559,20 @@ export class SqliteStore implements Store {
   }
 
   async listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
-    const where = ["resource = @resource", "seq > @after"];
+    const where = ["seq > @after"];
     const params: Record<string, unknown> = { resource: query.resource, after: query.afterSeq ?? 0, limit: query.limit };
+    if (query.descendants) {
+      // Lineages are JSON arrays of names: the quoted name is in them exactly when the resource was on the chain.
+      where.push("(resource = @resource OR instr(lineage, @quoted) > 0 OR instr(COALESCE(previous_lineage, ''), @quoted) > 0)");
+      params.quoted = JSON.stringify(query.resource);
+    } else where.push("resource = @resource");
+    if (query.beforeSeq !== undefined) {
+      where.push("seq < @before");
+      params.before = query.beforeSeq;
+    }
+    if (query.actions !== undefined) {
+      where.push(`action IN (${query.actions.map((a, i) => ((params[`a${i}`] = a), `@a${i}`)).join(", ") || "NULL"})`);
+    }
     if (query.principal !== undefined) {
       where.push("principal = @principal");
       params.principal = query.principal;
@@ -544,7 +587,8 @@ export class SqliteStore implements Store {
     }
     // Names are unique at any moment: every row of the name since the current resource's creation is about it.
     if (query.currentOnly) where.push("seq >= (SELECT create_seq FROM resources WHERE name = @resource)");
-    const sql = `SELECT ${AUDIT_COLUMNS} FROM change_log WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`;
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM change_log WHERE ${where.join(" AND ")}
+      ORDER BY seq ${query.newestFirst ? "DESC" : ""} LIMIT @limit`;
     return (this.prepared(sql).all(params) as AuditRow[]).map(toAuditRecord);
   }
 
