@@ -6,7 +6,13 @@ import { defineConfig } from "vitest/config";
 // left out with one printed line — not under CI=true, where it runs and fails. Tests that stop or crash PostgreSQL
 // (replicas-postgres, postgres-outage, postgres-connection-loss) start a private cluster each
 // (test/helpers/private-postgres.ts) and run with the others: the machine's server is never stopped.
-const STORE_TESTS = ["test/integration/policy-semantics.test.ts", "test/integration/concurrency.test.ts", "test/integration/crash.test.ts"];
+const STORE_TESTS = [
+  "test/integration/policy-semantics.test.ts",
+  "test/integration/concurrency.test.ts",
+  "test/integration/crash.test.ts",
+  // Consumer bounds are counted in the write's transaction: concurrent registrations on PostgreSQL too.
+  "test/watch/consumer-bounds.test.ts",
+];
 const pgAddress = new URL(process.env.POLICY_TEST_PG ?? "postgres://root@127.0.0.1:5432/postgres");
 
 function listening(host: string, port: number): Promise<boolean> {

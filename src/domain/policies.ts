@@ -108,7 +108,7 @@ export class Policies {
    */
   private async statusesAsStored(listed: readonly ResourcePolicy[]): Promise<boolean> {
     if (!this.sync) return true;
-    if ((await this.sync.consumers()).length > 0) return false;
+    if ((await this.sync.consumers()).size > 0) return false;
     return listed.every((p) => p.policy!.syncStatus === SyncStatus.SUCCESS);
   }
 

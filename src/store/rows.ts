@@ -13,7 +13,18 @@ import {
   type SharedPolicyBinding,
 } from "../../gen/policy/v1/shared_policy_pb.js";
 import { resourceEtag, revisionEtag } from "./etag.js";
-import { REMOVALS, type AuditRecord, type ChangeAction, type ChangeRecord, type ListedPolicy, type StoredConsumer, type StoredPolicy, type UnreadablePolicy } from "./store.js";
+import {
+  REMOVALS,
+  type Acknowledgement,
+  type AuditRecord,
+  type ChangeAction,
+  type ChangeRecord,
+  type ListedPolicy,
+  type ResourceFailure,
+  type StoredConsumer,
+  type StoredPolicy,
+  type UnreadablePolicy,
+} from "./store.js";
 
 /** The columns of a ResourceRow (r: the resource, p: its parent) and of a ResourcePolicyRow's policy (pol). */
 export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
@@ -127,9 +138,14 @@ export interface ConsumerRow {
   acknowledged_seq: number;
   acknowledge_time: number | null;
   create_time: number;
+  root: string;
+  failure_count: number;
+  /** The consumer clock's value at its last write (see Store.consumerChanges). */
+  version: number;
 }
 
 export interface FailureRow {
+  consumer: string;
   resource: string;
   seq: number;
   message: string;
@@ -381,15 +397,31 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
   return record;
 }
 
-export function toConsumer(row: ConsumerRow, failures: readonly FailureRow[]): StoredConsumer {
+export function toConsumer(row: ConsumerRow): StoredConsumer {
   return {
     name: row.name,
     displayName: row.display_name,
     subtree: row.subtree,
     resourceTypes: JSON.parse(row.resource_types) as string[],
+    root: row.root,
     acknowledgedSeq: row.acknowledged_seq,
     ...(row.acknowledge_time === null ? {} : { acknowledgeTimeMs: row.acknowledge_time }),
     createTimeMs: row.create_time,
-    failures: failures.map((f) => ({ resource: f.resource, seq: f.seq, message: f.message, timeMs: f.time })),
+    failureCount: row.failure_count,
   };
+}
+
+export function toResourceFailure(row: FailureRow): ResourceFailure {
+  return { consumer: row.consumer, resource: row.resource, seq: row.seq, message: row.message, timeMs: row.time };
+}
+
+/**
+ * How many failures a consumer keeps after an acknowledgement, from those it has (`stored`): the reported ones are
+ * upserted, then the resolved ones removed (a resource in both ends resolved).
+ */
+export function failuresAfter(stored: readonly string[], ack: Acknowledgement): number {
+  const kept = new Set(stored);
+  for (const failure of ack.failures) kept.add(failure.resource);
+  for (const resource of ack.resolved) kept.delete(resource);
+  return kept.size;
 }

@@ -59,14 +59,17 @@ export const TABLES = [
   },
   {
     name: "consumers",
-    columns: ["name", "display_name", "subtree", "resource_types", "acknowledged_seq", "acknowledge_time", "create_time"],
-    select: "SELECT name, display_name, subtree, resource_types, acknowledged_seq, acknowledge_time, create_time FROM consumers ORDER BY name",
+    columns: ["name", "display_name", "subtree", "resource_types", "acknowledged_seq", "acknowledge_time", "create_time", "root", "failure_count", "version"],
+    select:
+      "SELECT name, display_name, subtree, resource_types, acknowledged_seq, acknowledge_time, create_time, root, failure_count, version FROM consumers ORDER BY name",
   },
   {
     name: "consumer_failures",
     columns: ["consumer", "resource", "seq", "message", "time"],
     select: "SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource",
   },
+  // One row each, made by the migrations: replaced by the source's (see copySqliteToPostgres).
+  { name: "consumer_clock", columns: ["version", "last_delete"], select: "SELECT version, last_delete FROM consumer_clock" },
   { name: "secrets", columns: ["name", "value"], select: "SELECT name, value FROM secrets ORDER BY name" },
 ] as const;
 
@@ -96,6 +99,8 @@ export async function copySqliteToPostgres(source: Sqlite.Database, pool: pg.Poo
     if (rows[0]!.used) throw new Error("the target database already holds data; give an empty database");
     // The page-token key comes along, so page tokens handed out before the move stay valid.
     await client.query("DELETE FROM secrets");
+    // The consumers' clock comes along with their versions, so it stays ahead of them.
+    await client.query("DELETE FROM consumer_clock");
     for (const table of TABLES) copied[table.name] = await copyTable(source, client, table);
     await client.query("COMMIT");
     return copied;

@@ -35,7 +35,9 @@ import {
   toAuditRecord,
   toBinding,
   toChangeRecord,
+  failuresAfter,
   toConsumer,
+  toResourceFailure,
   toDenyPolicy,
   listedRow,
   toResource,
@@ -43,7 +45,6 @@ import {
   type AuditRow,
   type BindingRow,
   type ChangePlace,
-  type FailureRow,
   type ResourcePolicyRow,
   type ResourceRow,
 } from "../rows.js";
@@ -57,8 +58,10 @@ import type {
   GrantQuery,
   ListedResource,
   SubtreeQuery,
+  ConsumerChanges,
   NewConsumer,
   Retention,
+  ResourceFailure,
   StoredConsumer,
   HierarchyReader,
   AuditQuery,
@@ -611,37 +614,66 @@ export class SqliteStore implements Store {
     });
   }
 
-  async createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
+  async readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
+    if (sequences.length === 0) return [];
+    return this.stmt.changesAt.all(JSON.stringify(sequences)).map(toChangeRecord);
+  }
+
+  async createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
     return this.queue.write(() => {
       if (this.stmt.consumer.get(consumer.name)) throw consumerExists(consumer.name);
-      this.stmt.insertConsumer.run({ ...consumer, resourceTypes: JSON.stringify(consumer.resourceTypes), time: timeMs });
-      return this.consumerOf(consumer.name);
+      admit?.(this.stmt.consumersOfRoot.get(consumer.root)!);
+      this.stmt.insertConsumer.run({
+        ...consumer,
+        resourceTypes: JSON.stringify(consumer.resourceTypes),
+        time: timeMs,
+        version: this.stmt.tickConsumerClock.get()!,
+      });
+      return toConsumer(this.stmt.consumer.get(consumer.name)!);
     });
   }
 
   async listConsumers(): Promise<StoredConsumer[]> {
-    const failures = new Map<string, FailureRow[]>();
-    for (const f of this.stmt.failures.all()) failures.set(f.consumer, [...(failures.get(f.consumer) ?? []), f]);
-    return this.stmt.consumers.all().map((row) => toConsumer(row, failures.get(row.name) ?? []));
+    return this.stmt.consumers.all().map(toConsumer);
+  }
+
+  async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
+    const clock = this.stmt.consumerClock.get()!;
+    if (clock.version === afterVersion) return { version: afterVersion, changed: [] };
+    const changed = this.stmt.consumersAfter.all(afterVersion).map(toConsumer);
+    return clock.last_delete > afterVersion
+      ? { version: clock.version, changed, names: this.stmt.consumerNames.all() }
+      : { version: clock.version, changed };
+  }
+
+  async listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
+    if (consumers.length === 0) return [];
+    return this.stmt.resourceFailures.all(JSON.stringify(consumers), resource).map(toResourceFailure);
   }
 
   async deleteConsumer(name: string): Promise<void> {
     await this.queue.write(() => {
       if (this.stmt.deleteConsumer.run(name).changes === 0) throw consumerNotFound(name);
+      this.stmt.tickConsumerDelete.get();
     });
   }
 
-  async acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer> {
+  async acknowledgeChanges(
+    name: string,
+    ack: Acknowledgement,
+    admit?: (failures: { before: number; after: number }) => void,
+  ): Promise<StoredConsumer> {
     return this.queue.write(() => {
-      if (this.stmt.acknowledge.run({ name, upTo: ack.upTo, time: ack.timeMs }).changes === 0) throw consumerNotFound(name);
+      if (!this.stmt.consumer.get(name)) throw consumerNotFound(name);
+      const stored = this.stmt.failureResources.all(name);
+      const failureCount = failuresAfter(stored, ack);
+      admit?.({ before: stored.length, after: failureCount });
+      const version = this.stmt.tickConsumerClock.get()!;
+      this.stmt.acknowledge.run({ name, upTo: ack.upTo, time: ack.timeMs, failureCount, version });
       for (const f of ack.failures) this.stmt.upsertFailure.run({ name, ...f, time: ack.timeMs });
       for (const resource of ack.resolved) this.stmt.resolveFailure.run(name, resource);
-      return this.consumerOf(name);
+      return toConsumer(this.stmt.consumer.get(name)!);
     });
-  }
-
-  private consumerOf(name: string): StoredConsumer {
-    return toConsumer(this.stmt.consumer.get(name)!, this.stmt.failuresOf.all(name));
   }
 
   async pageTokenKey(): Promise<Uint8Array> {
