@@ -26,7 +26,7 @@ import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "./etag.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import type { PageTokens } from "./page-token.js";
-import { canonicalBindings } from "./policy-rules.js";
+import { canonicalBindings, writeConditionBudget } from "./policy-rules.js";
 import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
 
@@ -272,11 +272,13 @@ export class SharedPolicies {
         return [role.name, grantable ? [ANY_TARGET] : []] as const;
       }),
     );
+    // Its bindings' and deny rules' conditions are one write's.
+    const conditionBudget = writeConditionBudget();
     const bindings = paths.includes("bindings")
-      ? canonicalBindings(policy.bindings, this.anyTarget, 3, violations, `${field}.bindings`, customRoles)
+      ? canonicalBindings(policy.bindings, this.anyTarget, 3, violations, `${field}.bindings`, customRoles, conditionBudget)
       : [];
     const denyRules = paths.includes("deny_rules")
-      ? canonicalDenyRules(policy.denyRules, this.schema, violations, `${field}.deny_rules`)
+      ? canonicalDenyRules(policy.denyRules, this.schema, violations, `${field}.deny_rules`, conditionBudget)
       : [];
     violations.throwIfAny();
     return create(SharedPolicySchema, { displayName: policy.displayName, description: policy.description, bindings, denyRules });
