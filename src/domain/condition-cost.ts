@@ -197,7 +197,10 @@ function resultBound(name: string, target: unknown, args: unknown[]): number {
       const extra = name === "join" ? lengthOf(args[0]) : lengthOf(target);
       if (!isCelList(list)) return 0;
       let total = extra;
-      for (const item of list) total += sizeOf(item, MAX_RESULT_SIZE) + extra;
+      for (const item of list) {
+        total += sizeOf(item, MAX_RESULT_SIZE - total) + extra;
+        if (total > MAX_RESULT_SIZE) break;
+      }
       return total;
     }
     default:
