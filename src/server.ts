@@ -38,6 +38,7 @@ import { ChangeFeed } from "./domain/change-feed.js";
 import { pruneChangeLog } from "./domain/retention.js";
 import { Sync } from "./domain/sync.js";
 import { Watch } from "./domain/watch.js";
+import { WatchVisibility } from "./domain/watch-visibility.js";
 import type { TLSSocket } from "node:tls";
 import { Metrics, type ConsumerLag } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
@@ -100,7 +101,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const { authenticator, admins } = await createAuthentication(config, logger);
   const store = await openStore({ db: config.db, cacheBytes: config.cacheMb * 1024 * 1024, ...storeSettings(config) });
   const feed = new ChangeFeed(store);
-  const services = await domainServices(store, feed, schema, admins, authenticator.enabled);
+  const services = await domainServices(store, feed, schema, admins, authenticator.enabled, logger);
   const stopPruning = pruneChangeLogPeriodically(store, config, logger);
   const health = new HealthStatus();
   const { register, exposed } = servedServices(services, health);
@@ -152,23 +153,26 @@ async function domainServices(
   schema: ResourceSchema,
   admins: ReadonlySet<string>,
   authenticated: boolean,
+  logger: Logger,
 ): Promise<Services> {
   const pageTokens = new PageTokens(await store.pageTokenKey());
   const access = new Access(store, schema);
   const authorizer = new Authorizer(access, schema, admins, authenticated);
   const sync = new Sync(store, schema, authorizer);
   return {
-    policies: new Policies(store, schema, pageTokens, sync),
+    policies: new Policies(store, schema, pageTokens, sync, (resource, cause) =>
+      logger.error({ resource, cause }, "a stored policy does not decode (damaged data): listings leave it out; restore it from a backup"),
+    ),
     resources: new Resources(store, schema, pageTokens),
     access,
     lookups: new Lookups(store, schema, pageTokens),
     audit: new Audit(store, schema, pageTokens),
     authorizer,
-    watch: new Watch(feed, access, authorizer, schema),
+    watch: new Watch(feed, new WatchVisibility(store, access, authorizer), schema),
     sync,
     denyPolicies: new DenyPolicies(store, schema),
     roles: new Roles(store, schema, pageTokens),
-    sharedPolicies: new SharedPolicies(store, schema, pageTokens),
+    sharedPolicies: new SharedPolicies(store, schema, pageTokens, authorizer),
   };
 }
 

@@ -29,6 +29,7 @@ import type {
   ListedResource,
   SubtreeQuery,
   ListedPolicy,
+  UnreadablePolicy,
   NewResource,
   PolicyQuery,
   ResourceChanges,
@@ -95,6 +96,10 @@ export class CachingStore implements Store {
 
   changesSince(afterSeq: number, limit: number): Promise<ChangesSince> {
     return this.inner.changesSince(afterSeq, limit);
+  }
+
+  removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
+    return this.inner.removalOf(name, fromSeq);
   }
 
   async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
@@ -235,7 +240,7 @@ export class CachingStore implements Store {
    * kept until the next eviction (keepPage). The inner store's listing rows are never kept: they carry no deny rules
    * or roles.
    */
-  async listPolicies(query: PolicyQuery): Promise<readonly ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
     if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
     await this.fresh();
     const generation = this.generation;
@@ -247,7 +252,14 @@ export class CachingStore implements Store {
     for (const { name, cursor, revision } of names) {
       let stored = this.cache.get(name);
       // Not cached, or older than the row (another process committed after this turn's freshness check): read it.
-      if (!stored || etagSequence(stored.policy.etag) !== revision) stored = await this.readPolicy(name, generation);
+      if (!stored || etagSequence(stored.policy.etag) !== revision) {
+        try {
+          stored = await this.readPolicy(name, generation);
+        } catch {
+          // A row that does not decode (or a failed read): the store lists it as it can, marked or failing.
+          return this.inner.listPolicies(query);
+        }
+      }
       // Changed again meanwhile, or gone: list as the store lists.
       if (!stored || etagSequence(stored.policy.etag) !== revision) return this.inner.listPolicies(query);
       listed.push({ ...stored, cursor });

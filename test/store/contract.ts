@@ -10,14 +10,19 @@ import { RoleSchema, RoleStage } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { isShared } from "../../src/shared-value.js";
 import { StoreError } from "../../src/store/errors.js";
-import type { Actor, Store, StoredPolicy } from "../../src/store/store.js";
+import type { Actor, ChangeRecord, ListedPolicy, Store, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {
   /** A new store instance on this database: another connection, as another process or replica would have. */
   open(): Promise<Store>;
   drop(): Promise<void>;
+  /** Overwrites the stored policy of `resource` with bytes that do not decode, as damage would (raw SQL). */
+  damagePolicy(resource: string): Promise<void>;
 }
+
+/** Bytes that are not a Policy: its `bindings` (field 3) with a length that runs past the end. */
+export const UNDECODABLE = Uint8Array.of(0x1a, 0x05, 0x01);
 
 export interface StoreFactory {
   /** e.g. "sqlite", "sqlite + cache" */
@@ -44,6 +49,14 @@ const membersOf = (chain: StoredPolicy[] | undefined) =>
   chain!.map((link) => [link.resource.name, link.policy.bindings.flatMap((b) => b.members)]);
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
+/** A listing's rows as decoded policies (fails on an unreadable one). */
+function decoded(rows: readonly (ListedPolicy | UnreadablePolicy)[]): ListedPolicy[] {
+  return rows.map((row) => {
+    if ("unreadable" in row) throw new Error(`${row.resource.name} is unreadable: ${row.unreadable}`);
+    return row;
+  });
+}
 
 /** The error a rejected promise rejects with. */
 async function failureOf(work: Promise<unknown>): Promise<unknown> {
@@ -211,7 +224,7 @@ export function storeContract(factory: StoreFactory): void {
       test("created as a resource under its parent, read, listed, updated with new etags, deleted", async () => {
         let seen: unknown = "unset";
         const created = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:a@example.com"), type: "shared_policy" }), actor))!;
-        expect(seen).toEqual({ stored: undefined, bindingCount: 0 });
+        expect(seen).toEqual({ stored: undefined, bindingCount: 0, newestBinding: 0 });
         expect(created).toMatchObject({ name: SHARED, parent: ORG, description: "baseline" });
         expect(created.etag.length).toBeGreaterThan(0);
         expect(await store.getSharedPolicy(SHARED)).toEqual(created);
@@ -222,7 +235,7 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.listSharedPolicies({ parent: ORG, afterName: "sharedPolicies/another", limit: 10 })).map((p) => p.name)).toEqual([SHARED]);
         expect(await store.listSharedPolicies({ parent: OTHER_ORG, limit: 10 })).toEqual([]);
         const updated = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:b@example.com"), type: "shared_policy" }), actor))!;
-        expect(seen).toEqual({ stored: created, bindingCount: 0 });
+        expect(seen).toEqual({ stored: created, bindingCount: 0, newestBinding: 0 });
         expect(hex(updated.etag)).not.toBe(hex(created.etag));
         expect(updated.createTime).toEqual(created.createTime);
         await expectStoreError(put(store, content(), CLOUD), "already_exists", CLOUD);
@@ -238,7 +251,7 @@ export function storeContract(factory: StoreFactory): void {
         const policy = (await put(store, content("user:a@example.com")))!;
         let seen: unknown;
         const binding = (await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), true), actor))!;
-        expect(seen).toMatchObject({ stored: undefined, sharedPolicy: policy, target: { name: CLOUD }, targetLineage: [CLOUD, ORG], boundToTarget: 0 });
+        expect(seen).toMatchObject({ stored: undefined, sharedPolicy: policy, target: { name: CLOUD }, targetLineage: [CLOUD, ORG], boundToTarget: 0, policyBindings: 0 });
         expect(binding).toMatchObject({ sharedPolicy: SHARED, target: CLOUD });
         expect(binding.sequence).toBe(BigInt(store.writtenSequence));
         await bind(store, ORG);
@@ -253,7 +266,7 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.listSharedPolicyBindings({ target: CLOUD, limit: 10 })).map((b) => b.sharedPolicy)).toEqual(["sharedPolicies/another", SHARED]);
         expect(await store.listSharedPolicyBindings({ sharedPolicy: SHARED, target: CLOUD, limit: 1 })).toEqual([binding]);
         await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), false), actor);
-        expect(seen).toMatchObject({ stored: binding, boundToTarget: 2 });
+        expect(seen).toMatchObject({ stored: binding, boundToTarget: 2, policyBindings: 2 });
         expect(sharedOf(await store.ancestry(PROJECT))).toEqual([[], ["sharedPolicies/another"], [SHARED]]);
         expect(await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor)).toBeUndefined();
         await expectStoreError(bind(store, CLOUD, "sharedPolicies/none"), "not_found", "sharedPolicies/none");
@@ -264,9 +277,19 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a forced delete logs each binding's removal first; a target's delete removes its bindings", async () => {
         await put(store, content());
+        await put(store, content(), "sharedPolicies/another");
         await bind(store, CLOUD);
-        await bind(store, PROJECT);
+        const projectBinding = await bind(store, PROJECT);
         let seen: unknown;
+        const newest = await bind(store, PROJECT, "sharedPolicies/another");
+        await store.updateSharedPolicyBinding("sharedPolicies/another", PROJECT, () => false, actor);
+        // The newest binding of the policy (a later one of another policy, or a removed one, does not count).
+        const updated = async () => {
+          await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content(), type: "shared_policy" }), actor);
+          return seen;
+        };
+        expect(await updated()).toMatchObject({ bindingCount: 2, newestBinding: Number(projectBinding!.sequence) });
+        expect(newest!.sequence).toBeGreaterThan(projectBinding!.sequence);
         await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { delete: true, unbind: true }), actor);
         expect(seen).toMatchObject({ bindingCount: 2 });
         const after = (await store.readChanges(0, 1000)).slice(-3);
@@ -492,8 +515,29 @@ export function storeContract(factory: StoreFactory): void {
         expect(beneath).toHaveLength(2);
         const rest = await store.listPolicies({ type: "project", beneath: ORG, afterCursor: beneath[1]!.cursor, limit: 2 });
         expect([...beneath, ...rest].map((p) => p.resource.name).sort()).toEqual(["projects/a", "projects/b", "projects/c"]);
-        expect(rest[0]!.policy.bindings[0]!.members).toHaveLength(1);
+        expect(decoded(rest)[0]!.policy.bindings[0]!.members).toHaveLength(1);
         expect(await store.listPolicies({ type: "project", beneath: "organizations/none", limit: 10 })).toEqual([]);
+      });
+
+      test("a listed policy whose stored bytes do not decode is named as unreadable, in its place; the others are listed", async () => {
+        for (const id of ["a", "b", "c"]) {
+          await store.createResource({ name: `projects/${id}`, parent: CLOUD, type: "project", displayName: "" }, actor);
+          await grant(store, `projects/${id}`, `user:${id}@example.com`);
+        }
+        await database.damagePolicy("projects/b");
+        // Another instance, whose cache has not seen the policies written.
+        const reader = await another();
+        const rows = await reader.listPolicies({ type: "project", beneath: CLOUD, limit: 10 });
+        expect(rows.map((row) => [row.resource.name, "unreadable" in row])).toEqual([
+          ["projects/a", false],
+          ["projects/b", true],
+          ["projects/c", false],
+        ]);
+        const damaged = rows[1] as UnreadablePolicy;
+        expect(damaged.unreadable).not.toBe("");
+        const after = await reader.listPolicies({ type: "project", beneath: CLOUD, afterCursor: damaged.cursor, limit: 10 });
+        expect(after.map((row) => row.resource.name)).toEqual(["projects/c"]);
+        expect(decoded(after)[0]!.policy.bindings[0]!.members).toEqual(["user:c@example.com"]);
       });
     });
 
@@ -691,7 +735,7 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a listing read again follows every change, this instance's and another's: grants, revocations, moves, deletes", async () => {
         const other = await another();
-        const page = async () => (await store.listPolicies({ type: "project", beneath: ORG, limit: 10 })).map((p) => [p.resource.name, p.policy.bindings.flatMap((b) => b.members)]);
+        const page = async () => decoded(await store.listPolicies({ type: "project", beneath: ORG, limit: 10 })).map((p) => [p.resource.name, p.policy.bindings.flatMap((b) => b.members)]);
         await store.createResource({ name: "projects/listed", parent: CLOUD, type: "project", displayName: "" }, actor);
         expect(await page()).toEqual([]);
         expect(await page()).toEqual([]);
@@ -801,6 +845,55 @@ export function storeContract(factory: StoreFactory): void {
           [CLOUD, [CLOUD, ORG]],
           [ORG, [ORG]],
         ]);
+      });
+
+      test("a chain link carries the sequence that created its resource; a name created again has a later one", async () => {
+        const [project, cloud, org] = (await store.ancestry(PROJECT))!;
+        const created = (await store.readChanges(0, 100)).filter((c) => c.action === "resource.create");
+        const createdAt = (name: string) => created.filter((c) => c.resource === name).at(-1)!.seq;
+        expect([project!.createSeq, cloud!.createSeq, org!.createSeq]).toEqual([createdAt(PROJECT), createdAt(CLOUD), createdAt(ORG)]);
+        expect((await store.getPolicy(PROJECT))!.createSeq).toBe(createdAt(PROJECT));
+        await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
+        await store.createResource({ name: PROJECT, parent: OTHER_ORG, type: "project", displayName: "" }, actor);
+        expect((await store.ancestry(PROJECT))![0]!.createSeq).toBe(await store.latestSequence());
+      });
+
+      test("a removal row keeps the deny rules of the resource's own link, its bound shared policies' included", async () => {
+        const rule = (principal: string) => create(DenyRuleSchema, { deniedPrincipals: [principal], deniedPermissions: ["projects.getPolicy"] });
+        await store.updateDenyPolicy(PROJECT, () => create(DenyPolicySchema, { rules: [rule("user:own@example.com")] }), actor);
+        await store.updateDenyPolicy(CLOUD, () => create(DenyPolicySchema, { rules: [rule("user:cloud@example.com")] }), actor);
+        const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: [rule("user:shared@example.com")] });
+        await store.updateSharedPolicy("sharedPolicies/guardrail", () => ({ policy: guardrail, type: "shared_policy" }), actor);
+        await store.updateSharedPolicyBinding("sharedPolicies/guardrail", PROJECT, () => true, actor);
+        await store.updateSharedPolicy("sharedPolicies/plain", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+        const from = await store.latestSequence();
+        await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
+        await store.updateSharedPolicy("sharedPolicies/plain", () => ({ delete: true, unbind: false }), actor);
+        const [project, cloud, plain] = await store.readChanges(from, 10);
+        const principals = (c: ChangeRecord | undefined) => c?.denyRulesAtRemoval?.map((r) => r.deniedPrincipals[0]);
+        expect(project!.action).toBe("resource.delete");
+        expect(principals(project)).toEqual(["user:own@example.com", "user:shared@example.com"]);
+        expect(principals(cloud)).toEqual(["user:cloud@example.com"]);
+        expect(plain!.action).toBe("sharedPolicy.delete");
+        expect(principals(plain)).toEqual([]);
+        // Rows that end nothing keep none.
+        expect((await store.readChanges(0, from)).every((c) => c.denyRulesAtRemoval === undefined)).toBe(true);
+      });
+
+      test("removalOf finds where the resource that had a name at a sequence ended", async () => {
+        const first = (await store.ancestry(PROJECT))![0]!.createSeq;
+        await grant(store, PROJECT, "user:ada@example.com");
+        await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
+        const ended = await store.latestSequence();
+        await store.createResource({ name: PROJECT, parent: ORG, type: "project", displayName: "" }, actor);
+        await grant(store, PROJECT, "user:bob@example.com");
+        expect((await store.removalOf(PROJECT, first))).toMatchObject({ seq: ended, action: "resource.delete", lineage: [PROJECT, CLOUD, ORG] });
+        expect((await store.removalOf(PROJECT, ended))!.seq).toBe(ended);
+        expect(await store.removalOf(PROJECT, ended + 1)).toBeUndefined();
+        expect(await store.removalOf(CLOUD, 0)).toBeUndefined();
+        await store.updateSharedPolicy("sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+        await store.updateSharedPolicy("sharedPolicies/s", () => ({ delete: true, unbind: false }), actor);
+        expect((await (await another()).removalOf("sharedPolicies/s", 0))).toMatchObject({ action: "sharedPolicy.delete", seq: await store.latestSequence() });
       });
 
       test("another instance reads the rows at once", async () => {

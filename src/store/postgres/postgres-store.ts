@@ -29,6 +29,7 @@ import {
   encodeRole,
   pathEnd,
   placeColumns,
+  removalBytes,
   roleAction,
   sharedPolicyBytes,
   toAuditRecord,
@@ -36,6 +37,7 @@ import {
   toChangeRecord,
   toConsumer,
   toDenyPolicy,
+  listedRow,
   toResource,
   toStoredPolicy,
   type AuditRow,
@@ -53,6 +55,7 @@ import {
 import type {
   Acknowledgement,
   Actor,
+  ChangeAction,
   AuditQuery,
   AuditRecord,
   ChangeRecord,
@@ -62,6 +65,7 @@ import type {
   HierarchyReader,
   ListedName,
   ListedPolicy,
+  UnreadablePolicy,
   ListedResource,
   NewConsumer,
   NewResource,
@@ -363,10 +367,11 @@ export class PostgresStore implements Store {
         ? await tx.query<ResourceRow>(SQL.subtree, [current.path, pathEnd(current.path)], "subtree")
         : [current];
       const places = deletedPlaces(doomed, current.lineage);
+      const removals = await removalsOf(tx, doomed);
       const first = tx.nextSeq(doomed.length);
       const time = Date.now();
       const logs = doomed.map((row, i) =>
-        logValues(first + i, time, actor, "resource.delete", row.name, revisionEtag(row.revision), null, null, places[i]!),
+        logValues(first + i, time, actor, "resource.delete", row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!),
       );
       await tx.query(WRITE.deleteResources, [doomed.map((row) => row.id), ...columns(logs, LOG_TYPES.length)], "delete_resources");
       return doomed.map((row) => row.name);
@@ -404,15 +409,16 @@ export class PostgresStore implements Store {
       const [row] = await tx.query<SharedForWriteRow>(SQL.sharedForWrite, [name], "shared_for_write");
       if (row && row.policy === null) throw resourceExists(name);
       const stored = row && decodeSharedPolicy(sharedRowOf(name, row));
-      const write = decide({ stored, bindingCount: row?.binding_count ?? 0 });
+      const write = decide({ stored, bindingCount: row?.binding_count ?? 0, newestBinding: row?.newest_binding ?? 0 });
       const time = Date.now();
       if ("delete" in write) {
         if (!row) throw resourceNotFound(name);
         // One row per binding (against its target) before the policy's own, as SQLite numbers them.
         const bindings = write.unbind ? await tx.query<BindingRow & PlaceRow>(SQL.bindingsForDelete, [row.id], "bindings_for_delete") : [];
+        const [removal] = await removalsOf(tx, [{ id: row.id, name }]);
         const first = tx.nextSeq(bindings.length + 1);
         const logs = bindings.map((binding, i) => bindingLog(first + i, time, actor, "sharedPolicyBinding.delete", binding, placeOf(binding)));
-        logs.push(logValues(first + bindings.length, time, actor, "sharedPolicy.delete", name, stored!.etag, null, null, placeOf(row)));
+        logs.push(logValues(first + bindings.length, time, actor, "sharedPolicy.delete", name, stored!.etag, null, removal!, placeOf(row)));
         // The resource row's delete cascades to the shared policy's content, its access policy and every binding.
         await tx.query(WRITE.deleteResources, [[row.id], ...columns(logs, LOG_TYPES.length)], "delete_resources");
         return undefined;
@@ -474,7 +480,7 @@ export class PostgresStore implements Store {
       const [policyRow] = await tx.query<SharedPolicyRow & { id: number }>(SQL.sharedByName, [sharedPolicy], "shared_by_name");
       if (!policyRow) throw resourceNotFound(sharedPolicy);
       const targetRow = await this.readForWrite(tx, target);
-      const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; bound_to_target: number }>(
+      const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; bound_to_target: number; policy_bindings: number }>(
         SQL.bindingState,
         [policyRow.id, targetRow.id],
         "binding_state",
@@ -488,6 +494,7 @@ export class PostgresStore implements Store {
         target: toResource(targetRow),
         targetLineage: targetRow.lineage,
         boundToTarget: state!.bound_to_target,
+        policyBindings: state!.policy_bindings,
       });
       if (bound === (row !== undefined)) return stored;
       const seq = tx.nextSeq();
@@ -560,10 +567,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
     const listing = await this.policyListing(query, `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}`);
     if (!listing) return [];
-    return (await this.rows<ResourcePolicyRow>(listing.sql, listing.values)).map((row) => ({ ...toStoredPolicy(row), cursor: row.path }));
+    return (await this.rows<ResourcePolicyRow>(listing.sql, listing.values)).map((row) => listedRow(row, row.path));
   }
 
   async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
@@ -671,6 +678,11 @@ export class PostgresStore implements Store {
     const rows = await this.rows<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM change_log
       WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${param(query.limit)}`, values);
     return rows.map(toAuditRecord);
+  }
+
+  async removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
+    const [row] = await this.rows<ChangeRow>(SQL.removalOf, [name, fromSeq], "removal_of");
+    return row && toChangeRecord(row);
   }
 
   async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
@@ -783,12 +795,23 @@ export class PostgresStore implements Store {
   }
 }
 
+/** What the removal rows of resources about to go keep, in their order: each one's own deny rules (rows.ts, removalBytes). */
+async function removalsOf(tx: WriteTx, resources: readonly { id: number; name: string }[]): Promise<Uint8Array[]> {
+  const rows = await tx.query<{ id: number; deny: Uint8Array | null; shared: Uint8Array[] | null }>(
+    SQL.removalDenies,
+    [resources.map((r) => r.id)],
+    "removal_denies",
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return resources.map(({ id, name }) => removalBytes(name, byId.get(id)?.deny, byId.get(id)?.shared ?? []));
+}
+
 /** LOG_ONE's parameters $1-$13 (LOG_COLUMNS). */
 function logValues(
   seq: number,
   time: number,
   actor: Actor,
-  action: string,
+  action: ChangeAction,
   resource: string,
   etagBefore: Uint8Array | null,
   etagAfter: Uint8Array | null,
@@ -806,7 +829,7 @@ function placeOf(row: PlaceRow): ChangePlace {
 }
 
 /** A binding's change-log row (LOG_ONE's parameters), against its target: caches following the log evict its chain link. */
-function bindingLog(seq: number, time: number, actor: Actor, action: string, binding: BindingRow, place: ChangePlace): unknown[] {
+function bindingLog(seq: number, time: number, actor: Actor, action: ChangeAction, binding: BindingRow, place: ChangePlace): unknown[] {
   const created = action.endsWith(".create");
   const etag = revisionEtag(binding.create_seq);
   const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
@@ -818,6 +841,7 @@ interface SharedForWriteRow extends PlaceRow, Nullable<PolicyRow> {
   id: number;
   create_time: number;
   binding_count: number;
+  newest_binding: number;
 }
 
 function sharedRowOf(name: string, row: SharedForWriteRow): SharedPolicyRow {

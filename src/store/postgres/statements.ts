@@ -75,6 +75,15 @@ export const SQL = {
   oldestSeq: `SELECT COALESCE(MIN(seq), 0) AS seq FROM change_log`,
   changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   readChanges: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  /** change_log_by_resource: the name's rows from the sequence on, to its first removal. */
+  removalOf: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = $1 AND seq >= $2
+    AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
+  /** The deny rules' rows of resources about to be removed: each one's deny policy and bound shared policies' content. */
+  removalDenies: `SELECT r.id, dp.policy AS deny,
+      (SELECT array_agg(sp.policy) FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+        WHERE b.target_id = r.id) AS shared
+    FROM resources r LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0
+    WHERE r.id = ANY($1::bigint[])`,
   // Both keep the newest row: the next write numbers its row after it (sequences never restart).
   pruneBefore: `WITH d AS (DELETE FROM change_log WHERE time < $1 AND seq < (SELECT MAX(seq) FROM change_log) RETURNING 1)
     SELECT count(*) AS n FROM d`,
@@ -128,14 +137,19 @@ export const SQL = {
   /** A name's resource (if any) with its place, its shared policy's content (nulls if not one) and bindings count. */
   sharedForWrite: `SELECT r.id, r.type, p.name AS parent, r.create_time, ${lineageOf("r.path")} AS lineage,
       sp.policy, sp.revision, sp.update_time,
-      (SELECT count(*) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS binding_count
+      (SELECT count(*) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS binding_count,
+      (SELECT COALESCE(max(b.create_seq), 0) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS newest_binding
     ${FROM_RESOURCES} LEFT JOIN shared_policies sp ON sp.resource_id = r.id WHERE r.name = $1`,
   /** A policy's bindings with their targets' places, for the change-log rows of an unbinding delete. */
   bindingsForDelete: `SELECT ${BINDING_COLUMNS}, t.type, tp.name AS parent, ${lineageOf("t.path")} AS lineage
     ${FROM_BINDINGS} LEFT JOIN resources tp ON tp.id = t.parent_id WHERE b.policy_id = $1 ORDER BY t.name`,
-  /** The binding of policy $1 and target $2 (null columns when unbound) and how many policies the target has. */
+  /**
+   * The binding of policy $1 and target $2 (null columns when unbound), how many policies the target has and how many
+   * targets the policy has.
+   */
   bindingState: `SELECT b.create_seq, b.create_time,
-      (SELECT count(*) FROM shared_policy_bindings WHERE target_id = $2) AS bound_to_target
+      (SELECT count(*) FROM shared_policy_bindings WHERE target_id = $2) AS bound_to_target,
+      (SELECT count(*) FROM shared_policy_bindings WHERE policy_id = $1) AS policy_bindings
     FROM (SELECT 1) one LEFT JOIN shared_policy_bindings b ON b.policy_id = $1 AND b.target_id = $2`,
 } as const;
 

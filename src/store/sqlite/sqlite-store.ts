@@ -29,6 +29,7 @@ import {
   grantRows,
   pathEnd,
   placeColumns,
+  removalBytes,
   roleAction,
   sharedPolicyBytes,
   toAuditRecord,
@@ -36,6 +37,7 @@ import {
   toChangeRecord,
   toConsumer,
   toDenyPolicy,
+  listedRow,
   toResource,
   toStoredPolicy,
   type AuditRow,
@@ -48,6 +50,7 @@ import {
 import type {
   Acknowledgement,
   Actor,
+  ChangeAction,
   ChangeRecord,
   ChangesSince,
   GrantPoint,
@@ -62,6 +65,7 @@ import type {
   AuditRecord,
   ListedName,
   ListedPolicy,
+  UnreadablePolicy,
   NewResource,
   PolicyQuery,
   ResourceChanges,
@@ -206,9 +210,11 @@ export class SqliteStore implements Store {
       const doomed = cascade ? this.stmt.subtree.all(current.path, pathEnd(current.path)) : [current];
       const places = deletedPlaces(doomed, this.hierarchy.lineage(name)!);
       const change = this.newChange(actor);
+      // Each row's deny rules are read before any row goes (a binding goes with its target).
+      const removals = doomed.map((row) => this.removalBytes(row));
       doomed.forEach((row, i) => {
         this.stmt.deleteResource.run(row.id);
-        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, null, places[i]!);
+        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!);
         change.seq++;
       });
       return doomed.map((row) => row.name);
@@ -280,7 +286,8 @@ export class SqliteStore implements Store {
       const storedRow = row && this.stmt.sharedPolicy.get(row.id);
       if (row && !storedRow) throw resourceExists(name);
       const stored = storedRow && decodeSharedPolicy(storedRow);
-      const write = decide({ stored, bindingCount: row ? this.stmt.bindingCountOf.get(row.id)! : 0 });
+      const bindings = row ? this.stmt.bindingStatsOf.get(row.id)! : { count: 0, newest: 0 };
+      const write = decide({ stored, bindingCount: bindings.count, newestBinding: bindings.newest });
       const change = this.newChange(actor);
       if ("delete" in write) {
         if (!row) throw resourceNotFound(name);
@@ -294,8 +301,9 @@ export class SqliteStore implements Store {
           }
         }
         // The resource row's delete cascades to the shared policy's content, its access policy and any binding left.
+        const removal = this.removalBytes(row);
         this.stmt.deleteResource.run(row.id);
-        this.logChange(change, "sharedPolicy.delete", name, stored!.etag, null, null, place);
+        this.logChange(change, "sharedPolicy.delete", name, stored!.etag, null, removal, place);
         return undefined;
       }
       let id = row?.id;
@@ -352,6 +360,7 @@ export class SqliteStore implements Store {
         target: toResource(targetRow),
         targetLineage: this.hierarchy.lineage(target)!,
         boundToTarget: this.stmt.boundToTarget.get(targetRow.id)!,
+        policyBindings: this.stmt.bindingStatsOf.get(policyId!)!.count,
       });
       if (bound === (row !== undefined)) return stored;
       const change = this.newChange(actor);
@@ -368,7 +377,7 @@ export class SqliteStore implements Store {
   }
 
   /** A binding's change-log row, against its target (caches following the log evict the target's chain link). */
-  private logBinding(change: Change, action: string, binding: BindingRow): void {
+  private logBinding(change: Change, action: ChangeAction, binding: BindingRow): void {
     const created = action.endsWith(".create");
     const etag = revisionEtag(binding.create_seq);
     const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
@@ -419,16 +428,13 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
     const filter = this.policyListing(query);
     if (!filter) return [];
     const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
       JOIN policies pol ON pol.resource_id = r.id
       WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
-    return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => ({
-      ...toStoredPolicy(row),
-      cursor: row.path,
-    }));
+    return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => listedRow(row, row.path));
   }
 
   async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
@@ -505,7 +511,7 @@ export class SqliteStore implements Store {
     return this.queue.write(() => {
       const row = this.requireResource(resource);
       const current = this.policyOf(row);
-      const policy = decide({ resource: toResource(row), policy: current });
+      const policy = decide({ resource: toResource(row), createSeq: row.create_seq, policy: current });
       const { bytes, bindingCount } = encodePolicy(policy);
       const change = this.newChange(actor);
       this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount, ...change });
@@ -541,6 +547,11 @@ export class SqliteStore implements Store {
 
   async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
     return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
+  }
+
+  async removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
+    const row = this.stmt.removalOf.get(name, fromSeq);
+    return row && toChangeRecord(row);
   }
 
   async oldestSequence(): Promise<number> {
@@ -627,9 +638,14 @@ export class SqliteStore implements Store {
     return { seq: this.stmt.nextSeq.get()!, time: Date.now(), principal: actor.principal };
   }
 
+  /** What the removal row of `row`'s resource keeps: the deny rules of its own link (rows.ts, removalBytes). */
+  private removalBytes(row: ResourceRow): Uint8Array {
+    return removalBytes(row.name, this.stmt.denyOf.get(row.id)?.policy, this.stmt.sharedContentBoundTo.all(row.id));
+  }
+
   private logChange(
     change: Change,
-    action: string,
+    action: ChangeAction,
     resource: string,
     etagBefore: Uint8Array | null,
     etagAfter: Uint8Array | null,
@@ -650,7 +666,7 @@ export class SqliteStore implements Store {
   /** Logs a resource create or update with the resource's new state, and returns it. */
   private logResourceChange(
     change: Change,
-    action: string,
+    action: ChangeAction,
     name: string,
     revisionBefore: number | null,
     place: ChangePlace,
