@@ -25,6 +25,7 @@ import {
   type SyntaxNode,
 } from "./condition-cost.js";
 import { MAX_PATTERN_SIZE, compileRegex, patternSize, type Regex } from "./regex.js";
+import { nextTurn } from "./turns.js";
 
 export { ESTIMATED_VARIABLE_SIZE, MAX_RESULT_SIZE } from "./condition-cost.js";
 export { MAX_PATTERN_SIZE } from "./regex.js";
@@ -169,6 +170,21 @@ export function compileCondition(expression: string, budget?: ConditionBudget): 
   if (!budget) return compiled.result;
   budget.spent += compiled.cost;
   return budget.spent > budget.limit ? overWriteBudget(budget) : compiled.result;
+}
+
+/**
+ * Compiles a write's conditions ahead of its (synchronous) validation, one per turn of the event loop, within the
+ * write's budget: other callers wait for one condition's compile at most, never for a whole policy's. Validation then
+ * finds them compiled (and charges them to the write all the same).
+ */
+export async function compileInTurns(expressions: Iterable<string | undefined>): Promise<void> {
+  const budget = new ConditionBudget(WRITE_BUDGET);
+  for (const expression of expressions) {
+    if (expression === undefined || cache.has(expression)) continue;
+    if (budget.spent > budget.limit) return;
+    await nextTurn();
+    compileCondition(expression, budget);
+  }
 }
 
 function overWriteBudget(budget: ConditionBudget): string {

@@ -23,6 +23,7 @@ import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag 
 import { StoreError } from "../store/errors.js";
 import type { Actor, SharedPolicyBindingState, SharedPolicyState, Store } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
+import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "./etag.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
@@ -375,6 +376,10 @@ export class SharedPolicies {
       }),
     );
     // Its bindings' and deny rules' conditions are one write's.
+    await compileInTurns([
+      ...(paths.includes("bindings") ? policy.bindings.map((b) => b.condition?.expression) : []),
+      ...(paths.includes("deny_rules") ? policy.denyRules.map((r) => r.denialCondition?.expression) : []),
+    ]);
     const conditionBudget = writeConditionBudget();
     const bindings = paths.includes("bindings")
       ? canonicalBindings(policy.bindings, this.anyTarget, 3, violations, `${field}.bindings`, customRoles, conditionBudget)
