@@ -29,7 +29,7 @@ export const MATCH_STEP_SIZE = 10;
 export const FORMAT_CLAUSE_COST = 500;
 /** A time zone argument (`getHours("Europe/Paris")` builds an Intl.DateTimeFormat: 100-200 µs). */
 export const TIME_ZONE_COST = 5_000;
-/** Per character or element of a value that equality or `in` (a list) walks, nested ones included. */
+/** Per character or element of a value that equality, `in` (a list) or `join` walks, nested ones included. */
 export const WALK_COST = 4;
 /** Per character or element of a value that `format` walks (a map's keys are sorted by locale). */
 export const FORMAT_WALK_COST = 12;
@@ -143,7 +143,7 @@ const TIME_FUNCTIONS = new Set([
 ]);
 
 /** Functions that walk their arguments whole (a list's elements' elements...). */
-const WALKING: Record<string, number> = { "_==_": WALK_COST, "_!=_": WALK_COST, "@in": WALK_COST, format: FORMAT_WALK_COST };
+const WALKING: Record<string, number> = { "_==_": WALK_COST, "_!=_": WALK_COST, "@in": WALK_COST, join: WALK_COST, format: FORMAT_WALK_COST };
 
 /** Units a call costs beyond its result's size, known before it runs. */
 function callCost(name: string, target: unknown, args: unknown[], resultSize: number): number {
