@@ -2,7 +2,14 @@
 // port of RE2/J: automata, no backtracking), so a match takes time linear in its input times the pattern's size.
 // A pattern's size is worked out from its text before it is compiled (compiling is itself linear in the size, and a
 // 20-character pattern can compile to 12,000 instructions), and that size is what conditions.ts charges a match by.
-import { RE2JS, RE2JSException } from "re2js";
+import { createRequire } from "node:module";
+import type * as Re2js from "re2js";
+
+/** re2js, loaded when a first pattern is compiled: ~700 KB of code that a server without patterns need not parse. */
+let re2js: typeof Re2js | undefined;
+function engine(): typeof Re2js {
+  return (re2js ??= createRequire(import.meta.url)("re2js") as typeof Re2js);
+}
 
 /**
  * Largest pattern size (see patternSize) a condition may use. RE2 caps a repetition at {1000} and a program at
@@ -182,7 +189,8 @@ function compile(pattern: string): Regex | string {
   if (size > MAX_PATTERN_SIZE) {
     return `regular expression is too large: size ${size}, at most ${MAX_PATTERN_SIZE} (x{n} counts n times x)`;
   }
-  let re: RE2JS;
+  const { RE2JS, RE2JSException } = engine();
+  let re: Re2js.RE2JS;
   try {
     re = RE2JS.compile(pattern);
   } catch (e) {
