@@ -34,6 +34,9 @@ export const AUDIT_ACTIONS = [
 /** With include_descendants, the change-log sequences one page examines at most (the subtree is not indexed). */
 export const SUBTREE_SCAN = 10_000;
 
+/** The writes whose entries show the policy written and the one replaced. */
+const POLICY_WRITES = ["policy.set", "policy.delete"];
+
 /** The rows that decide what a resource's policy was before a write: the previous write, or its creation. */
 const POLICY_HISTORY = ["policy.set", "policy.delete", "resource.create"];
 
@@ -52,9 +55,15 @@ export class Audit {
   /**
    * `wholeHistory`: also the entries of earlier, deleted resources of the same name (administrators); otherwise only
    * those of the resource registered under the name now, so a new owner never reads a predecessor's history.
-   * `withPolicies`: fill in the policies written and replaced (the caller may read them).
+   * `policyReadable(name)`: from which sequence on the caller may read the policies written to `name` — the creation
+   * of the resource registered under it now, when the caller may read its policy; undefined: never. Without it, every
+   * entry shows the policies it wrote and replaced (administrators).
    */
-  async list(req: ListAuditEntriesRequest, wholeHistory: boolean, withPolicies = true): Promise<AuditPage> {
+  async list(
+    req: ListAuditEntriesRequest,
+    wholeHistory: boolean,
+    policyReadable?: (name: string) => Promise<number | undefined>,
+  ): Promise<AuditPage> {
     requireResourceName(this.schema, "resource", req.resource);
     const violations = new Violations();
     checkTimestamp(req.startTime, "start_time", violations);
@@ -102,7 +111,18 @@ export class Audit {
             }),
           (record) => String(record.seq),
         );
-    const entries = await Promise.all(page.items.map((r) => this.entryOf(r, withPolicies)));
+    // One check per resource whose policy writes the page holds (a subtree's page holds many resources' entries).
+    const since = new Map<string, Promise<number | undefined>>();
+    const withPolicy = async (r: AuditRecord): Promise<boolean> => {
+      if (!POLICY_WRITES.includes(r.action)) return false;
+      if (!policyReadable) return true;
+      let readableFrom = since.get(r.resource);
+      if (!readableFrom) since.set(r.resource, (readableFrom = policyReadable(r.resource)));
+      // A write to a resource since removed, or to a predecessor of the same name: administrators only, as in Watch.
+      const from = await readableFrom;
+      return from !== undefined && from <= r.seq;
+    };
+    const entries = await Promise.all(page.items.map(async (r) => this.entryOf(r, await withPolicy(r))));
     return { entries, nextPageToken: page.nextPageToken };
   }
 
@@ -132,7 +152,7 @@ export class Audit {
     return { items, nextPageToken: next === undefined ? "" : this.pageTokens.encode(filter, String(next)) };
   }
 
-  private async entryOf(r: AuditRecord, withPolicies: boolean): Promise<AuditEntry> {
+  private async entryOf(r: AuditRecord, withPolicy: boolean): Promise<AuditEntry> {
     const entry = create(AuditEntrySchema, {
       sequence: BigInt(r.seq),
       time: timestampFromMs(r.timeMs),
@@ -142,7 +162,7 @@ export class Audit {
       etagBefore: r.etagBefore,
       etagAfter: r.etagAfter,
     });
-    if (withPolicies && (r.action === "policy.set" || r.action === "policy.delete")) {
+    if (withPolicy) {
       entry.policy = r.policy;
       entry.policyBefore = await this.policyBefore(r);
     }

@@ -11,7 +11,7 @@ import type {
 } from "../../gen/policy/v1/policy_service_pb.js";
 import { Violations, notFound, quoted, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
-import type { EffectiveDisclosure } from "./access/access.js";
+import type { ChainDisclosure } from "./access/disclosure.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { compileInTurns } from "./conditions.js";
 import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
@@ -89,7 +89,7 @@ export class Policies {
   async lookupEffective(
     { resource, options }: LookupEffectivePolicyRequest,
     readChain = () => this.store.ancestry(resource),
-    disclosed?: EffectiveDisclosure,
+    disclosed?: ChainDisclosure,
   ): Promise<EffectivePolicy> {
     const requestedVersion = options?.requestedPolicyVersion ?? 0;
     requireResourceName(this.schema, "resource", resource);
@@ -199,8 +199,8 @@ export class Policies {
  * The links of `chain` as the caller may see them: the links whose policy it may not read left out, and of the others
  * the deny rules and the shared policies it may not read. `chain` itself when nothing is left out.
  */
-async function disclosedLinks(chain: readonly StoredPolicy[], disclosed: EffectiveDisclosure): Promise<readonly StoredPolicy[]> {
-  const policies = disclosed.policies(chain);
+async function disclosedLinks(chain: readonly StoredPolicy[], disclosed: ChainDisclosure): Promise<readonly StoredPolicy[]> {
+  const policies = disclosed.links(chain);
   const links = policies?.includes(false) ? chain.filter((_, i) => policies[i]) : chain;
   // Checked only where there are deny rules to show (most chains have none).
   const denies = links.some((link) => (link.deny?.rules.length ?? 0) > 0) ? disclosed.denyPolicies(chain) : undefined;

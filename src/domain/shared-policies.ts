@@ -27,7 +27,7 @@ import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "./etag.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
-import { MAX_PAGE_SIZE, type PageTokens } from "./page-token.js";
+import { MAX_PAGE_SIZE, pageSize, type PageTokens } from "./page-token.js";
 import { canonicalBindings, writeConditionBudget } from "./policy-rules.js";
 import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
@@ -42,6 +42,8 @@ export const MAX_SHARED_POLICIES_PER_RESOURCE = 20;
  * each of them, and a listing of its targets checks that the caller sees each one.
  */
 export const MAX_TARGETS_PER_SHARED_POLICY = 1000;
+/** Shared policies a page of ListSharedPolicies examines beyond its size, at most (filtered out, or hidden from the caller). */
+export const SHARED_POLICIES_SCAN_AHEAD = 1000;
 export const MAX_SHARED_DISPLAY_NAME = 200;
 export const MAX_SHARED_DESCRIPTION = 1000;
 const UPDATABLE = ["display_name", "description", "bindings", "deny_rules"];
@@ -163,28 +165,37 @@ export class SharedPolicies {
     return { deletedBindings, sequence: BigInt(this.store.writtenSequence) };
   }
 
-  async list({ parent, pageSize, pageToken, filter }: ListSharedPoliciesRequest): Promise<SharedPolicyPage> {
+  /**
+   * The shared policies of `parent` that match `filter` and that `caller` may read (`sharedPolicies.get`, as
+   * GetSharedPolicy needs: a listing shows none that GetSharedPolicy would call absent). A page reads on past the
+   * others, examining at most its size and SHARED_POLICIES_SCAN_AHEAD more; a page that stopped there may be short
+   * (even empty) and still have a token.
+   */
+  async list({ parent, pageSize: requested, pageToken, filter }: ListSharedPoliciesRequest, caller: Caller): Promise<SharedPolicyPage> {
     const parentType = parent === "" ? "is required" : typeOfName(this.schema, parent);
     if (typeof parentType === "string") throw invalidArgument([{ field: "parent", description: parentType }]);
     const text = filter.toLowerCase();
-    const page = await this.pageTokens.page(
-      { pageSize, pageToken },
-      JSON.stringify(["ListSharedPolicies", parent, text]),
-      async (afterName, limit) => {
-        if (!(await this.store.getResource(parent))) throw notFound(parent);
-        const listed: SharedPolicy[] = [];
-        // With a filter, read on until the page is full: the text is matched here, not by the store.
-        for (let after = afterName; listed.length < limit; ) {
-          const rows = await this.store.listSharedPolicies({ parent, afterName: after, limit });
-          listed.push(...rows.filter((p) => text === "" || [p.name, p.displayName, p.description].some((s) => s.toLowerCase().includes(text))));
-          if (rows.length < limit || text === "") break;
-          after = rows.at(-1)!.name;
-        }
-        return listed.slice(0, limit);
-      },
-      (policy) => policy.name,
-    );
-    return { sharedPolicies: page.items, nextPageToken: page.nextPageToken };
+    const limit = pageSize(requested);
+    const key = JSON.stringify(["ListSharedPolicies", parent, text]);
+    let after = this.pageTokens.decode(pageToken, key);
+    if (!(await this.store.getResource(parent))) throw notFound(parent);
+    const listed: SharedPolicy[] = [];
+    let budget = limit + SHARED_POLICIES_SCAN_AHEAD;
+    for (;;) {
+      // One more than the page holds: whether another page follows.
+      const want = Math.min(limit + 1 - listed.length, budget);
+      const rows = await this.store.listSharedPolicies({ parent, afterName: after, limit: want });
+      budget -= rows.length;
+      const matching = rows.filter((p) => text === "" || [p.name, p.displayName, p.description].some((s) => s.toLowerCase().includes(text)));
+      const readable = await inTurns(matching, (p) => this.authorizer.sees(caller, p.name));
+      listed.push(...matching.filter((_, i) => readable[i]));
+      if (listed.length > limit) {
+        return { sharedPolicies: listed.slice(0, limit), nextPageToken: this.pageTokens.encode(key, listed[limit - 1]!.name) };
+      }
+      if (rows.length < want) return { sharedPolicies: listed, nextPageToken: "" };
+      after = rows.at(-1)!.name;
+      if (budget === 0) return { sharedPolicies: listed, nextPageToken: this.pageTokens.encode(key, after) };
+    }
   }
 
   async createBinding({ binding }: CreateSharedPolicyBindingRequest, actor: Caller): Promise<SharedPolicyBinding> {

@@ -10,12 +10,10 @@ import { callerOf, resolvedOf } from "./context.js";
 
 export function accessService(access: Access, lookups: Lookups, authorizer: Authorizer): ServiceImpl<typeof AccessService> {
   return {
-    checkAccess: (req, ctx) =>
-      access.check(req, resolvedOf(ctx, req.resource), (chain) => authorizer.disclosed(callerOf(ctx), chain, () => "access.check")),
+    // Explanations and grants show only what the caller could read itself (docs/security.md, "What answers show").
+    checkAccess: (req, ctx) => access.check(req, resolvedOf(ctx, req.resource), authorizer.disclosure(callerOf(ctx), () => "access.check", (name) => resolvedOf(ctx, name))),
     lookupMembers: (req, ctx) =>
-      lookups.members(req, resolvedOf(ctx, req.resource), (chain) =>
-        authorizer.disclosed(callerOf(ctx), chain, (link) => permissionOn(link, "getPolicy")),
-      ),
+      lookups.members(req, resolvedOf(ctx, req.resource), authorizer.disclosure(callerOf(ctx), (link) => permissionOn(link, "getPolicy"), (name) => resolvedOf(ctx, name))),
     lookupResources: (req, ctx) =>
       lookups.resources(req, (chain) => authorizer.holdsIn(callerOf(ctx), chain, permissionOn(chain[0]!.resource.name, "getPolicy"))),
     getCallerIdentity: (_req, ctx) => {

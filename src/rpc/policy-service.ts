@@ -25,14 +25,12 @@ export function policyService(policies: Policies, authorizer: Authorizer): Servi
         await policies.list(req, async () => (await resolvedOf(ctx, req.parent).chain()) !== undefined),
       ),
     // Of the chain, only what the caller could read itself: each link's policy, deny policy and shared policies.
-    lookupEffectivePolicy: (req, ctx) => {
-      const caller = callerOf(ctx);
-      return policies.lookupEffective(req, resolvedOf(ctx, req.resource).chain, {
-        policies: (chain) => authorizer.disclosed(caller, chain, (link) => permissionOn(link, "getPolicy")),
-        denyPolicies: (chain) => authorizer.disclosed(caller, chain, (link) => permissionOn(link, "getDenyPolicy")),
-        sharedPolicies: (names) => authorizer.holdingOf(caller, names, "sharedPolicies.get"),
-      });
-    },
+    lookupEffectivePolicy: (req, ctx) =>
+      policies.lookupEffective(
+        req,
+        resolvedOf(ctx, req.resource).chain,
+        authorizer.disclosure(callerOf(ctx), (link) => permissionOn(link, "getPolicy"), (name) => resolvedOf(ctx, name)),
+      ),
     testIamPermissions: async (req, ctx) =>
       create(TestIamPermissionsResponseSchema, {
         permissions: await authorizer.permissionsOf(callerOf(ctx), resolvedOf(ctx, req.resource), req.permissions),

@@ -17,7 +17,7 @@ export function sharedPolicyService(shared: SharedPolicies): ServiceImpl<typeof 
     getSharedPolicy: (req) => shared.get(req),
     updateSharedPolicy: (req, ctx) => shared.update(req, callerOf(ctx)),
     deleteSharedPolicy: async (req, ctx) => create(DeleteSharedPolicyResponseSchema, await shared.delete(req, callerOf(ctx))),
-    listSharedPolicies: async (req) => create(ListSharedPoliciesResponseSchema, await shared.list(req)),
+    listSharedPolicies: async (req, ctx) => create(ListSharedPoliciesResponseSchema, await shared.list(req, callerOf(ctx))),
     createSharedPolicyBinding: (req, ctx) => shared.createBinding(req, callerOf(ctx)),
     getSharedPolicyBinding: (req) => shared.getBinding(req),
     deleteSharedPolicyBinding: async (req, ctx) =>

@@ -92,14 +92,17 @@ describe.each(PORTS)("deny policies over the %s", (port) => {
       token: await mint(key, { sub: `serviceAccount:${CHECKER}` }),
       protocol: port === "grpc-js port" ? "grpc" : "connect",
     });
-    const answer = await checker.access.checkAccess({
-      resource: project,
-      principals: [`user:${DEV}`],
-      permissions: ["projects.delete", "projects.get"],
-      explain: true,
-    });
+    const question = { resource: project, principals: [`user:${DEV}`], permissions: ["projects.delete", "projects.get"], explain: true };
+    const checked = await checker.access.checkAccess(question);
+    expect(checked.results.map((r) => AccessState[r.state])).toEqual(["DENIED", "GRANTED"]);
+    expect(checked.grantedPermissions).toEqual(["projects.get"]);
+    // The checker may not read the organization's deny policy: the rule decides, unexplained.
+    expect(checked.results[0]!.denyExplanations).toEqual([]);
+    expect(checked.partialExplanations).toBe(true);
+    // The organization's owner may: it is told which rule denies and why.
+    const answer = await owner.access.checkAccess(question);
     expect(answer.results.map((r) => AccessState[r.state])).toEqual(["DENIED", "GRANTED"]);
-    expect(answer.grantedPermissions).toEqual(["projects.get"]);
+    expect(answer.partialExplanations).toBe(false);
     expect(answer.results[0]!.denyExplanations[0]).toMatchObject({
       resource: org,
       ruleIndex: 0,

@@ -8,6 +8,7 @@ import {
   CheckAccessResponseSchema,
   type CheckAccessRequest,
   type CheckAccessResponse,
+  type PermissionCheck,
 } from "../../../gen/policy/v1/access_service_pb.js";
 import type { AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
 import { ServiceError, Violations, notFound, quoted } from "../../errors.js";
@@ -15,6 +16,7 @@ import type { Store, StoredPolicy } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
 import type { ResourceSchema as Schema } from "../schema/schema.js";
 import { auditsRead, checkChain } from "./chain-check.js";
+import { Readable, type ChainDisclosure } from "./disclosure.js";
 import { CallResources, ResolvedResource } from "./resolved.js";
 import { Subject } from "./subject.js";
 
@@ -42,10 +44,10 @@ export class Access {
   }
 
   /**
-   * `resource` is `request.resource`, resolved; `disclosed` says which links of its chain explanations may show the
-   * caller (undefined: all).
+   * `resource` is `request.resource`, resolved; `disclosure` says what of its chain explanations may show the caller
+   * (undefined: all): the links on which it holds `access.check`, and of them the deny and shared policies it may read.
    */
-  async check(request: CheckAccessRequest, resource: ResolvedResource, disclosed?: Disclosure): Promise<CheckAccessResponse> {
+  async check(request: CheckAccessRequest, resource: ResolvedResource, disclosure?: ChainDisclosure): Promise<CheckAccessResponse> {
     requireResourceName(this.schema, "resource", request.resource, resource.type);
     const violations = new Violations();
     const subject = Subject.of(request.principals, violations, "principals");
@@ -63,7 +65,7 @@ export class Access {
         `min_sequence ${request.minSequence} is ahead of the store; pass a sequence a write returned`,
       );
     }
-    const shown = request.explain && chain ? disclosed?.(chain) : undefined;
+    const shown = request.explain && chain ? disclosure?.links(chain) : undefined;
     const results =
       chain &&
       checkChain(this.schema, chain, {
@@ -75,11 +77,12 @@ export class Access {
         shown,
       });
     if (!results) throw notFound(request.resource);
+    const leftOut = request.explain && disclosure ? await leaveOutUnreadable(results, chain!, shown, disclosure) : false;
     return create(CheckAccessResponseSchema, {
       grantedPermissions: results.filter((r) => r.state === AccessState.GRANTED).map((r) => r.permission),
       results,
       sequence: BigInt(sequence),
-      partialExplanations: shown?.includes(false) ?? false,
+      partialExplanations: leftOut || (shown?.includes(false) ?? false),
     });
   }
 
@@ -153,18 +156,33 @@ export class Access {
 }
 
 /**
- * Which links of a chain (the resource, then its ancestors) an answer may show its caller; undefined: all of them.
+ * Leaves out of the explanations of `results` (on the links `shown`, of `chain`) those of shared policies, and of the
+ * links' own deny policies, that the caller may not read: a shared policy's bindings and rules name it and show its
+ * content, a deny rule its description. One check per shared policy explained, and the deny policies only when one
+ * of their rules is. Whether any was left out.
  */
-export type Disclosure = (chain: readonly StoredPolicy[]) => readonly boolean[] | undefined;
-
-/** What of a chain an effective policy may show its caller; each part undefined: all of it. */
-export interface EffectiveDisclosure {
-  /** The links whose policy the caller may read (`{collection}.getPolicy`): the others are left out whole. */
-  policies: Disclosure;
-  /** The links whose deny policy it may read (`{collection}.getDenyPolicy`): the others' deny rules are left out. */
-  denyPolicies: Disclosure;
-  /** Of the shared policies named, those it may read (`sharedPolicies.get`, as GetSharedPolicy needs). */
-  sharedPolicies(names: readonly string[]): Promise<ReadonlySet<string> | undefined>;
+async function leaveOutUnreadable(
+  results: PermissionCheck[],
+  chain: readonly StoredPolicy[],
+  shown: readonly boolean[] | undefined,
+  disclosure: ChainDisclosure,
+): Promise<boolean> {
+  const explanations = results.flatMap((r) => [...r.explanations, ...r.denyExplanations]);
+  const readable = await Readable.of(chain, disclosure, shown, {
+    sharedPolicies: explanations.map((e) => e.sharedPolicy),
+    denyPolicies: results.some((r) => r.denyExplanations.some((d) => d.sharedPolicy === "")),
+  });
+  const links = new Map(chain.map((link, i) => [link.resource.name, i]));
+  const sourceOf = (e: { resource: string; sharedPolicy: string }) => ({ link: links.get(e.resource)!, sharedPolicy: e.sharedPolicy });
+  let leftOut = false;
+  for (const result of results) {
+    const bindings = result.explanations.filter((e) => readable.binding(sourceOf(e)));
+    const denies = result.denyExplanations.filter((d) => readable.denyRule(sourceOf(d)));
+    if (bindings.length < result.explanations.length || denies.length < result.denyExplanations.length) leftOut = true;
+    result.explanations = bindings;
+    result.denyExplanations = denies;
+  }
+  return leftOut;
 }
 
 /** Permissions of a request: 1 to 100, concrete, each one the schema knows (so that a typo is an error). */

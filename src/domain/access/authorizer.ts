@@ -3,9 +3,10 @@
 // not exist, exactly as for an absent one, so hidden resources cannot be discovered.
 import { ServiceError, Violations, notFound } from "../../errors.js";
 import type { Actor, StoredPolicy } from "../../store/store.js";
-import { requireResourceName, typeOfName } from "../names.js";
+import { permissionOn, requireResourceName, typeOfName } from "../names.js";
 import type { ResourceSchema, ResourceType } from "../schema/schema.js";
 import { validatePermissions, type Access } from "./access.js";
+import type { ChainDisclosure } from "./disclosure.js";
 import type { CallResources, ResolvedResource } from "./resolved.js";
 
 /** An authenticated caller: its principal and every identity it holds (the principal and its groups). */
@@ -56,12 +57,21 @@ export class Authorizer {
   }
 
   /**
-   * Which links of `chain` (a resource, then its ancestors) an answer may show `caller`: those on which it holds
-   * the permission `permissionOf` names for it, i.e. that it could have asked about itself. undefined: all (administrators, development mode).
+   * What of a chain an answer may show `caller`: the links on which it holds `linkPermission` (named for each), of them
+   * the deny policies it may read (`{collection}.getDenyPolicy`) and the shared policies (`sharedPolicies.get`, each
+   * resolved through `resolve`, the call's memo), each as the read of it alone would need. undefined: all of it
+   * (administrators, development mode).
    */
-  disclosed(caller: Caller, chain: readonly StoredPolicy[], permissionOf: (link: string) => string): boolean[] | undefined {
+  disclosure(caller: Caller, linkPermission: (link: string) => string, resolve: (name: string) => ResolvedResource): ChainDisclosure | undefined {
     if (!this.enforcing || this.isAdmin(caller)) return undefined;
-    return this.access.holdsAlong(chain, caller.identities, permissionOf);
+    return {
+      links: (chain) => this.access.holdsAlong(chain, caller.identities, linkPermission),
+      denyPolicies: (chain) => this.access.holdsAlong(chain, caller.identities, (link) => permissionOn(link, "getDenyPolicy")),
+      sharedPolicies: async (names) => {
+        const held = await Promise.all(names.map((name) => this.access.holds(resolve(name), caller.identities, ["sharedPolicies.get"])));
+        return new Set(names.filter((_, i) => held[i]?.[0]));
+      },
+    };
   }
 
   /** Whether `caller` holds `permission` on the resource `chain` is of (true for administrators, development mode). */
@@ -80,11 +90,15 @@ export class Authorizer {
     return (await this.access.holdsAt(name, caller.identities, permissions)) ?? permissions.map(() => false);
   }
 
-  /** Those of `names` on which `caller` holds `permission`; undefined: all (administrators, development mode). */
-  async holdingOf(caller: Caller, names: readonly string[], permission: string): Promise<ReadonlySet<string> | undefined> {
-    if (!this.enforcing || this.isAdmin(caller)) return undefined;
-    const held = await Promise.all(names.map((name) => this.holdsOn(caller, name, [permission])));
-    return new Set(names.filter((_, i) => held[i]![0]));
+  /**
+   * When `caller` holds `permission` on `resource`, the resource registered under its name now: the change-log
+   * sequence of its creation (rows of the name before it are a predecessor's). undefined when it does not, or there is
+   * no such resource. Administrators and development mode are the caller's to let through before asking.
+   */
+  async heldSince(caller: Caller, resource: ResolvedResource, permission: string): Promise<number | undefined> {
+    const chain = await resource.chain();
+    if (!chain || !this.access.holdsIn(chain, caller.identities, permission)) return undefined;
+    return chain[0]!.createSeq;
   }
 
   /** Whether `caller` may see the resource `name` (`{collection}.get`), as the refusals above decide it. */

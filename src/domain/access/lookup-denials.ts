@@ -6,84 +6,108 @@
 // cannot be evaluated leaves only conditional access.
 import { AccessState, type MemberGrant } from "../../../gen/policy/v1/access_service_pb.js";
 import type { DenyRule } from "../../../gen/policy/v1/deny_policy_pb.js";
+import type { Resource } from "../../../gen/policy/v1/resource_pb.js";
 import type { StoredPolicy } from "../../store/store.js";
 import { compileCondition, type ConditionInput } from "../conditions.js";
 import { PermissionPatterns } from "../deny-rules.js";
 import { ALL_AUTHENTICATED_USERS, ALL_USERS } from "../members.js";
+import type { Source } from "./disclosure.js";
 import type { ConditionEvaluation } from "./who-can.js";
 
+/** A deny rule of a chain, with where it is held. */
+export interface HeldRule {
+  rule: DenyRule;
+  source: Source;
+}
+
 /** What one member keeps of a grant once the chain's deny rules are weighed. */
-interface Verdict {
+export interface Verdict {
   /** DENIED (every principal of the member), UNKNOWN_CONDITIONAL (a deny that may apply), or NOT_GRANTED (none). */
   state: AccessState;
-  /** Denied principals that take the permission from part of the member. */
-  partly: Set<string>;
+  /** Denied principals that take the permission from part of the member, each with where the rules denying it are. */
+  partly: Map<string, Source[]>;
 }
 
 /** How much of a member a principal pattern covers. */
 type Cover = "all" | "some" | "none";
 
 /**
- * Who can: `grants` are the allow grants of `permission` found on `chain` (the resource, then its ancestors); returns
- * those that deny rules on the chain leave standing, each partly denied one marked so with the principals denied.
- * Group membership lives outside the service: a group is neither inside a domain nor holds a given user, as in checks.
+ * Who can: what the deny rules `rules` (those on the chain of `target` that deny the permission) do to each of
+ * `members`, the members of the allow grants found. Group membership lives outside the service: a group is neither
+ * inside a domain nor holds a given user, as in checks.
  */
-export function applyDenialsToMembers(
-  chain: readonly StoredPolicy[],
-  permission: string,
+export function weighDenials(
+  target: Resource,
+  rules: readonly HeldRule[],
   evaluation: ConditionEvaluation,
-  grants: MemberGrant[],
-): MemberGrant[] {
-  const rules = denyRulesFor(chain, permission);
-  if (rules.length === 0) return grants;
-  const target = chain[0]!.resource;
+  members: Iterable<string>,
+): Map<string, Verdict> {
+  const verdicts = new Map<string, Verdict>();
+  if (rules.length === 0) return verdicts;
   const conditionInput: ConditionInput = {
     requestTime: evaluation.requestTime,
     attributes: evaluation.attributes,
     resourceName: target.name,
     resourceType: target.type,
   };
-  const verdicts = new Map<string, Verdict>();
-  const verdictOf = (member: string): Verdict => {
-    let verdict = verdicts.get(member);
-    if (verdict === undefined) {
-      verdict = { state: AccessState.NOT_GRANTED, partly: new Set() };
-      for (const rule of rules) weigh(rule, member, conditionInput, verdict);
-      verdicts.set(member, verdict);
-    }
-    return verdict;
-  };
-  return grants.flatMap((grant) => {
-    const verdict = verdictOf(grant.member);
+  for (const member of members) {
+    if (verdicts.has(member)) continue;
+    const verdict: Verdict = { state: AccessState.NOT_GRANTED, partly: new Map() };
+    for (const held of rules) weigh(held, member, conditionInput, verdict);
+    verdicts.set(member, verdict);
+  }
+  return verdicts;
+}
+
+/**
+ * The grants that `verdicts` leave standing, each partly denied one marked so with the principals denied — only those
+ * of rules the caller may read (`readable`); `unnamed` says whether any principal was left out for that.
+ */
+export function applyVerdicts(
+  grants: readonly MemberGrant[],
+  verdicts: ReadonlyMap<string, Verdict>,
+  readable: (source: Source) => boolean,
+): { grants: MemberGrant[]; unnamed: boolean } {
+  let unnamed = false;
+  const standing = grants.flatMap((grant) => {
+    const verdict = verdicts.get(grant.member);
+    if (!verdict) return [grant];
     if (verdict.state === AccessState.DENIED) return [];
     const weighed = { ...grant };
     if (verdict.state === AccessState.UNKNOWN_CONDITIONAL && grant.state === AccessState.GRANTED) weighed.state = AccessState.UNKNOWN_CONDITIONAL;
     if (verdict.partly.size > 0) {
+      // Who is partly denied is part of the decision, shown to everyone; who denies it, only to the rules' readers.
       weighed.partlyDenied = true;
-      weighed.deniedPrincipals = [...verdict.partly].sort();
+      const named = [...verdict.partly].filter(([, sources]) => sources.some(readable)).map(([principal]) => principal);
+      if (named.length < verdict.partly.size) unnamed = true;
+      weighed.deniedPrincipals = named.sort();
     }
     return [weighed];
   });
+  return { grants: standing, unnamed };
 }
 
 /** The rules on the chain (own deny policies and bound shared policies) that deny `permission`, not excepting it. */
-function denyRulesFor(chain: readonly StoredPolicy[], permission: string): DenyRule[] {
-  const rules: DenyRule[] = [];
-  for (const link of chain) {
-    const sources = [link.deny?.rules ?? [], ...(link.shared ?? []).map((sp) => sp.denyRules)];
-    for (const source of sources) {
-      for (const rule of source) {
+export function denyRulesFor(chain: readonly StoredPolicy[], permission: string): HeldRule[] {
+  const rules: HeldRule[] = [];
+  chain.forEach((link, i) => {
+    const sources = [
+      { sharedPolicy: "", rules: link.deny?.rules ?? [] },
+      ...(link.shared ?? []).map((sp) => ({ sharedPolicy: sp.name, rules: sp.denyRules })),
+    ];
+    for (const { sharedPolicy, rules: held } of sources) {
+      for (const rule of held) {
         if (new PermissionPatterns(rule.deniedPermissions).match(permission) === undefined) continue;
         if (new PermissionPatterns(rule.exceptionPermissions).match(permission) !== undefined) continue;
-        rules.push(rule);
+        rules.push({ rule, source: { link: i, sharedPolicy } });
       }
     }
-  }
+  });
   return rules;
 }
 
 /** Adds what `rule` does to `member` to its verdict. */
-function weigh(rule: DenyRule, member: string, conditionInput: ConditionInput, verdict: Verdict): void {
+function weigh({ rule, source }: HeldRule, member: string, conditionInput: ConditionInput, verdict: Verdict): void {
   const denied = strongest(rule.deniedPrincipals, member);
   if (denied.cover === "none") return;
   const excepted = strongest(rule.exceptionPrincipals, member);
@@ -101,7 +125,12 @@ function weigh(rule: DenyRule, member: string, conditionInput: ConditionInput, v
     return;
   }
   // Part of the member is denied: the principals of the rule inside it, or all of it but its exceptions.
-  for (const principal of rule.deniedPrincipals) if (cover(principal, member) !== "none") verdict.partly.add(principal);
+  for (const principal of rule.deniedPrincipals) {
+    if (cover(principal, member) === "none") continue;
+    const sources = verdict.partly.get(principal);
+    if (sources) sources.push(source);
+    else verdict.partly.set(principal, [source]);
+  }
 }
 
 function compiled(expression: string) {

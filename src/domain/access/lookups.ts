@@ -26,7 +26,8 @@ import { ConditionBudget, LOOKUP_BUDGET } from "../conditions.js";
 import { requireResourceName, typeOfName } from "../names.js";
 import { pageSize, type PageTokens } from "../page-token.js";
 import type { ResourceSchema } from "../schema/schema.js";
-import { plainValue, validatePermission, type Disclosure } from "./access.js";
+import { plainValue, validatePermission } from "./access.js";
+import type { ChainDisclosure } from "./disclosure.js";
 import { checkChain } from "./chain-check.js";
 import type { ResolvedResource } from "./resolved.js";
 import { Subject } from "./subject.js";
@@ -61,8 +62,8 @@ export class Lookups {
     private readonly pageTokens: PageTokens,
   ) {}
 
-  /** Who can: `resource` is `request.resource`, resolved; `disclosed` says which links of its chain the caller may read. */
-  async members(request: LookupMembersRequest, resource: ResolvedResource, disclosed?: Disclosure): Promise<LookupMembersResponse> {
+  /** Who can: `resource` is `request.resource`, resolved; `disclosure` says what of its chain the caller may read. */
+  async members(request: LookupMembersRequest, resource: ResolvedResource, disclosure?: ChainDisclosure): Promise<LookupMembersResponse> {
     requireResourceName(this.schema, "resource", request.resource, resource.type);
     const violations = new Violations();
     validatePermission(this.schema, request.permission, violations, "permission");
@@ -71,8 +72,7 @@ export class Lookups {
     const filter = JSON.stringify(["LookupMembers", request.resource, request.permission, evaluation.evaluate, attributesKey(request.attributes)]);
     const { sequence, chain } = await resource.readChain();
     if (!chain) throw notFound(request.resource);
-    const shown = disclosed?.(chain);
-    const grants = memberGrants(this.schema, chain, request.permission, evaluation, shown);
+    const { grants, partial } = await memberGrants(this.schema, chain, request.permission, evaluation, disclosure);
     const page = await this.pageTokens.page(
       request,
       filter,
@@ -86,7 +86,7 @@ export class Lookups {
     return create(LookupMembersResponseSchema, {
       grants: page.items,
       nextPageToken: page.nextPageToken,
-      partial: shown?.includes(false) ?? false,
+      partial,
       sequence: BigInt(sequence),
     });
   }

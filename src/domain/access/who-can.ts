@@ -10,7 +10,8 @@ import { compileCondition, type ConditionBudget } from "../conditions.js";
 import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { grantingRole } from "../custom-roles.js";
 import type { ResourceSchema, ResourceType } from "../schema/schema.js";
-import { applyDenialsToMembers } from "./lookup-denials.js";
+import { Readable, type ChainDisclosure } from "./disclosure.js";
+import { applyVerdicts, denyRulesFor, weighDenials } from "./lookup-denials.js";
 
 /** How a lookup treats conditions. */
 export interface ConditionEvaluation {
@@ -23,15 +24,44 @@ export interface ConditionEvaluation {
 }
 
 /**
- * Every grant of `permission` on the resource `chain` is of, sorted by member, binding resource, role and condition;
- * `shown` says which links the caller may read (undefined: all): the bindings of the others are left out.
+ * Every grant of `permission` on the resource `chain` is of, sorted by member, binding resource, role and condition,
+ * as the caller may read them (`disclosure`; undefined: all): the bindings of links it may not read, and of shared
+ * policies it may not read, are left out, and denied principals are named only from deny rules it may read; `partial`
+ * says whether anything was.
  */
-export function memberGrants(
+export async function memberGrants(
   schema: ResourceSchema,
   chain: readonly StoredPolicy[],
   permission: string,
   evaluation: ConditionEvaluation,
-  shown?: readonly boolean[],
+  disclosure?: ChainDisclosure,
+): Promise<{ grants: MemberGrant[]; partial: boolean }> {
+  const shown = disclosure?.links(chain);
+  const found = allowGrants(schema, chain, permission, evaluation, shown);
+  const verdicts = weighDenials(chain[0]!.resource, denyRulesFor(chain, permission), evaluation, found.map((g) => g.member));
+  const denying = [...verdicts.values()]
+    .flatMap((verdict) => [...verdict.partly.values()].flat())
+    .filter((source) => shown?.[source.link] !== false);
+  // Asked once each, and only about what the answer would name.
+  const readable = await Readable.of(chain, disclosure, shown, {
+    sharedPolicies: [...found.map((g) => g.sharedPolicy), ...denying.map((source) => source.sharedPolicy)],
+    denyPolicies: denying.some((source) => source.sharedPolicy === ""),
+  });
+  const kept = found.filter((grant) => readable.sharedPolicy(grant.sharedPolicy));
+  const { grants, unnamed } = applyVerdicts(kept, verdicts, (source) => readable.denyRule(source));
+  return {
+    grants: grants.sort((a, b) => compareKeys(grantKey(a), grantKey(b))),
+    partial: (shown?.includes(false) ?? false) || kept.length < found.length || unnamed,
+  };
+}
+
+/** The allow grants of `permission` on the links `shown` of `chain` (undefined: all), deny rules not yet weighed. */
+function allowGrants(
+  schema: ResourceSchema,
+  chain: readonly StoredPolicy[],
+  permission: string,
+  evaluation: ConditionEvaluation,
+  shown: readonly boolean[] | undefined,
 ): MemberGrant[] {
   const target = chain[0]!.resource;
   const customRoles = chain.at(-1)?.roles ?? [];
@@ -64,7 +94,7 @@ export function memberGrants(
       }
     }
   });
-  return applyDenialsToMembers(chain, permission, evaluation, grants).sort((a, b) => compareKeys(grantKey(a), grantKey(b)));
+  return grants;
 }
 
 /** Whether `role`, bound on a resource of `type`, grants `permission` there: a predefined role, or an active custom one. */
