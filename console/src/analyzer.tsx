@@ -72,7 +72,7 @@ function WhoCan({ resource: initial }: { resource: string }) {
       <ErrorBox problem={problem} />
       {pages.length > 0 && (
         <>
-          {pages.some((p) => p.partial) && <PartialNotice what="the bindings on them are" />}
+          {pages.some((p) => p.partial) && <PartialNotice what="the bindings and denied principals you may not read are" />}
           <Wide>
             <table class="who-can">
               <caption class="sr-only">Members holding {permission}</caption>

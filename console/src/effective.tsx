@@ -66,9 +66,9 @@ export function ruleSummary(rule: DenyRule) {
 export function PartialNotice({ what }: { what: string }) {
   return (
     <p class="partial" role="note">
-      <strong>Partial answer.</strong> You may not read the policies of some ancestors of this resource, so {what} left
-      out: access in force may be wider (or narrower, by deny rules) than shown. Someone who may read every ancestor's
-      policy sees the whole answer.
+      <strong>Partial answer.</strong> You may not read some of what applies here (the policies of some ancestors, their
+      deny policies, or shared policies bound along the way), so {what} left out: access in force may be wider (or
+      narrower, by deny rules) than shown. Someone who may read all of them sees the whole answer.
     </p>
   );
 }

@@ -121,7 +121,7 @@ export function Troubleshooter({ schema, resource }: { schema: Schema; resource:
       <ErrorBox problem={problem} />
       {answer && (
         <div class="answer" aria-live="polite">
-          {answer.partialExplanations && <PartialNotice what="the bindings and deny rules on them are not listed (they still decide the answer, which is" />}
+          {answer.partialExplanations && <PartialNotice what="the bindings and deny rules you may not read are not listed (they still decide the answer, which is" />}
           {answer.results.map((r) => (
             <Verdict key={r.permission} result={r} resource={target.trim()} />
           ))}

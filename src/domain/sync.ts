@@ -123,16 +123,28 @@ export class Sync {
     return { status: overallStatus(deliveries), revision, deliveries };
   }
 
-  async status({ resource }: GetSyncStatusRequest): Promise<GetSyncStatusResponse> {
+  /**
+   * The status counts every covering consumer; the answer names only those `caller` may read (as GetConsumer), one
+   * check per subtree, and says `partial` when it leaves any out.
+   */
+  async status({ resource }: GetSyncStatusRequest, caller: Caller): Promise<GetSyncStatusResponse> {
     requireResourceName(this.schema, "resource", resource);
     const stored = await this.store.getPolicy(resource);
     if (!stored) throw notFound(resource);
     const { status, revision, deliveries } = await this.deliveries(stored.resource, stored.policy.etag);
+    const readable = new Map<string, Promise<boolean>>();
+    const mayRead = (subtree: string) => {
+      let may = readable.get(subtree);
+      if (!may) readable.set(subtree, (may = this.may(caller, subtree, READ_PERMISSION)));
+      return may;
+    };
+    const shown = (await Promise.all(deliveries.map(async (d) => ((await mayRead(d.consumer.subtree)) ? [d] : [])))).flat();
     return create(GetSyncStatusResponseSchema, {
       resource,
       policySequence: BigInt(revision),
       status,
-      consumers: deliveries.map((d) =>
+      partial: shown.length < deliveries.length,
+      consumers: shown.map((d) =>
         create(ConsumerSyncStatusSchema, {
           consumer: d.consumer.name,
           status: d.status,

@@ -12,6 +12,6 @@ export function syncService(sync: Sync): ServiceImpl<typeof SyncService> {
     listConsumers: async (_req, ctx) => create(ListConsumersResponseSchema, { consumers: await sync.list(callerOf(ctx)) }),
     deleteConsumer: async (req, ctx) => (await sync.delete(req, callerOf(ctx)), create(DeleteConsumerResponseSchema)),
     acknowledgeChanges: (req, ctx) => sync.acknowledge(req, callerOf(ctx)),
-    getSyncStatus: (req) => sync.status(req),
+    getSyncStatus: (req, ctx) => sync.status(req, callerOf(ctx)),
   };
 }

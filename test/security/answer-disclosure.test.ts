@@ -3,10 +3,11 @@
 // rules of shared policies the caller may not read (`sharedPolicies.get`) and the deny rules of resources whose deny
 // policy it may not read (`{collection}.getDenyPolicy`), and say so (partial); the decisions themselves are unchanged.
 // Audit entries show a policy written only to callers who may read that resource's policy; ListSharedPolicies lists
-// only the shared policies GetSharedPolicy would show.
+// only the shared policies GetSharedPolicy would show; GetSyncStatus names only the consumers GetConsumer would show.
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AccessState } from "../../gen/policy/v1/access_service_pb.js";
+import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
 import { createHierarchy } from "../helpers/hierarchy.js";
 import {
   ADMIN,
@@ -266,5 +267,32 @@ describe("ListSharedPolicies lists only the shared policies the caller may read"
 
     const all = await (await as(ORG_OWNER)).sharedPolicies.listSharedPolicies({ parent: org });
     expect(all.sharedPolicies.map((p) => p.name).sort()).toEqual([open, shared].sort());
+  });
+});
+
+describe("GetSyncStatus names only the consumers the caller may read", () => {
+  test("a project's owner learns that its policy failed to apply, not which organization-wide consumer failed nor why", async () => {
+    const { org, project } = await tree();
+    const consumer = `consumers/${uniqueId("orgwide")}`;
+    const why = "quota of team-x exceeded";
+    const owner = await as(ORG_OWNER);
+    await owner.sync.createConsumer({ consumer: { name: consumer, subtree: org } });
+    const { acknowledgedSequence, lagSequences } = await owner.sync.getConsumer({ name: consumer });
+    const sequence = acknowledgedSequence + lagSequences;
+    await owner.sync.acknowledgeChanges({ consumer, sequence, failures: [{ resource: project, sequence, message: why }] });
+
+    const projectOwner = await as(PROJECT_OWNER);
+    await expectCode(projectOwner.sync.getConsumer({ name: consumer }), Code.NotFound);
+    const status = await projectOwner.sync.getSyncStatus({ resource: project });
+    expect(SyncStatus[status.status]).toBe("FAILED");
+    expect(status.consumers).toEqual([]);
+    expect(status.partial).toBe(true);
+    expect(text(status)).not.toContain(consumer);
+    expect(text(status)).not.toContain(why);
+
+    const full = await owner.sync.getSyncStatus({ resource: project });
+    expect(SyncStatus[full.status]).toBe("FAILED");
+    expect(full.consumers.map((c) => [c.consumer, c.message])).toEqual([[consumer, why]]);
+    expect(full.partial).toBe(false);
   });
 });

@@ -66,7 +66,9 @@ export const whoCan: Command = {
       return [page.grants, page.nextPageToken];
     });
     print(ctx, { grants: grants.map((g) => toJson(MemberGrantSchema, g)), partial }, () => {
-      const note = partial ? "\n\nBindings on ancestors whose policies you may not read are not shown." : "";
+      const note = partial
+        ? "\n\nPartial: bindings and deny rules you may not read (on ancestors, in shared policies) are not shown; they still apply."
+        : "";
       if (grants.length === 0) return `Nobody holds ${permission} on ${resource}.${note}`;
       const withCondition = grants.some((g) => g.conditional);
       const headers = ["Member", "Role", "From", ...(withCondition ? ["Condition"] : []), "Access"];

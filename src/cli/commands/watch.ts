@@ -87,14 +87,15 @@ export const syncStatus: Command = {
     const status = await ctx.api.sync.getSyncStatus({ resource });
     print(ctx, toJson(GetSyncStatusResponseSchema, status), () => {
       const head = `${resource}: ${syncStatusName(status.status)} (policy revision ${status.policySequence})`;
-      if (status.consumers.length === 0) return `${head}; no consumer covers it: nothing to deliver.`;
+      const hidden = status.partial ? "\nConsumers you may not read also cover it (the status counts them)." : "";
+      if (status.consumers.length === 0) return status.partial ? `${head}${hidden}` : `${head}; no consumer covers it: nothing to deliver.`;
       const rows = status.consumers.map((c) => [
         c.consumer,
         syncStatusName(c.status),
         String(c.acknowledgedSequence),
         c.message ? `${c.message} (sequence ${c.failedSequence})` : "",
       ]);
-      return `${head}\n${table(["Consumer", "Status", "Acknowledged", "Failure"], rows)}`;
+      return `${head}\n${table(["Consumer", "Status", "Acknowledged", "Failure"], rows)}${hidden}`;
     });
   },
 };
