@@ -147,7 +147,9 @@ export type LookupMembersResponse = Message<"policy.v1.LookupMembersResponse"> &
   nextPageToken: string;
 
   /**
-   * True when the resource has ancestors whose policies the caller may not read: their bindings are left out.
+   * True when something the caller may not read was left out: the bindings of ancestors whose policies it may not
+   * read or of shared policies it may not read (`sharedPolicies.get`), or denied principals of deny rules it may not
+   * read (see `denied_principals`).
    *
    * @generated from field: bool partial = 3;
    */
@@ -237,7 +239,8 @@ export type MemberGrant = Message<"policy.v1.MemberGrant"> & {
 
   /**
    * With `partly_denied`: the denied principals of the rules that take the permission from part of the member, e.g.
-   * `user:bob@example.com`.
+   * `user:bob@example.com` — of the rules the caller may read only (a deny policy's: `{collection}.getDenyPolicy` on
+   * its resource; a shared policy's: `sharedPolicies.get`), so it may be empty (the answer is then `partial`).
    *
    * @generated from field: repeated string denied_principals = 9;
    */
@@ -485,8 +488,10 @@ export type CheckAccessResponse = Message<"policy.v1.CheckAccessResponse"> & {
   sequence: bigint;
 
   /**
-   * With `explain`: true when the resource has ancestors on which the caller does not hold `access.check`. Their
-   * bindings still decide the answer, but are left out of `explanations` (which would name them and their members).
+   * With `explain`: true when explanations were left out because the caller may not read what they show: the
+   * bindings and deny rules of ancestors on which it does not hold `access.check`, of shared policies it may not read
+   * (`sharedPolicies.get`), and the rules of deny policies it may not read (`{collection}.getDenyPolicy` on the
+   * resource holding them). They still decide the answer: the states and `granted_permissions` are unchanged.
    *
    * @generated from field: bool partial_explanations = 4;
    */
@@ -743,8 +748,8 @@ export const AccessService: GenService<{
    * Who can: every binding member that holds `permission` on `resource`, through a binding of the resource's policy
    * or an ancestor's, with the role, the resource the binding is attached to, and its condition. Members are listed
    * as bound: `group:` and `domain:` members are not expanded (membership lives outside the service). Needs
-   * `policies.get` on the resource; bindings on ancestors whose policies the caller may not read are left out and
-   * the answer is marked `partial`. Fails with NOT_FOUND for an unknown resource and INVALID_ARGUMENT for an unknown
+   * `{collection}.getPolicy` on the resource; bindings on ancestors whose policies the caller may not read, and of
+   * shared policies it may not read (`sharedPolicies.get`), are left out and the answer is marked `partial`. Fails with NOT_FOUND for an unknown resource and INVALID_ARGUMENT for an unknown
    * or wildcard permission.
    *
    * @generated from rpc policy.v1.AccessService.LookupMembers
@@ -758,8 +763,8 @@ export const AccessService: GenService<{
    * What can: the resources of one type where the subject (`principals`, as in CheckAccess) holds `permission`,
    * directly or through an ancestor (a grant on an organization covers every project under it), optionally only
    * beneath `ancestor`. Each listed resource is one CheckAccess would answer GRANTED (or UNKNOWN_CONDITIONAL) for.
-   * Only resources whose policies the caller may read are listed; with `ancestor`, the caller needs `policies.get`
-   * on it. A page costs in proportion to its size, not to how many resources are stored or match in total.
+   * Only resources whose policies the caller may read are listed; with `ancestor`, the caller needs
+   * `{collection}.getPolicy` on it. A page costs in proportion to its size, not to how many resources are stored or match in total.
    *
    * @generated from rpc policy.v1.AccessService.LookupResources
    */

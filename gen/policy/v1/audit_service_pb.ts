@@ -185,7 +185,9 @@ export type AuditEntry = Message<"policy.v1.AuditEntry"> & {
   etagAfter: Uint8Array;
 
   /**
-   * For `policy.set`: the policy written (its bindings, version 3 when it has conditions). Unset for other actions.
+   * For `policy.set`: the policy written (its bindings, version 3 when it has conditions). Unset for other actions,
+   * and for callers who may not read the written resource's policy now (`{collection}.getPolicy` on it, as GetPolicy
+   * needs; the writes of a resource since deleted, or of an earlier resource of the same name: administrators only).
    *
    * @generated from field: policy.v1.Policy policy = 8;
    */
@@ -194,7 +196,7 @@ export type AuditEntry = Message<"policy.v1.AuditEntry"> & {
   /**
    * For `policy.set` and `policy.delete`: the resource's policy before the write, as the previous policy write of
    * the same resource left it; unset when there was none (or it is no longer in the retained change log). With
-   * `policy`, the change the write made.
+   * `policy`, the change the write made. Shown to the same callers as `policy`.
    *
    * @generated from field: policy.v1.Policy policy_before = 9;
    */

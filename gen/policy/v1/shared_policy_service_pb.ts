@@ -469,7 +469,10 @@ export const SharedPolicyService: GenService<{
     output: typeof DeleteSharedPolicyResponseSchema;
   },
   /**
-   * Lists the shared policies of an organization, by name, paginated (AIP-158), optionally filtered.
+   * Lists the shared policies of an organization, by name, paginated (AIP-158), optionally filtered. Needs
+   * `sharedPolicies.list` on the organization, and lists only the shared policies the caller may read
+   * (`sharedPolicies.get` on each, as GetSharedPolicy needs). A page examines at most `page_size` + 1,000 shared
+   * policies: past those it may hold fewer than `page_size`, even none, and still have a `next_page_token`.
    *
    * @generated from rpc policy.v1.SharedPolicyService.ListSharedPolicies
    */
