@@ -1,19 +1,22 @@
 // The shared-policy facade's own rules over a real store (in memory): the bound on the resources one shared policy is
-// bound to, and an edit that races a new binding (issue 25, item 8).
+// bound to, an edit that races a new binding (issue 25, item 8), and a listing's pages past what the caller may not
+// read (item 7).
 import { create } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
+import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
 import {
   CreateSharedPolicyBindingRequestSchema,
   CreateSharedPolicyRequestSchema,
+  ListSharedPoliciesRequestSchema,
   UpdateSharedPolicyRequestSchema,
 } from "../../gen/policy/v1/shared_policy_service_pb.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { PageTokens } from "../../src/domain/page-token.js";
 import { parseSchema } from "../../src/domain/schema/schema-loader.js";
-import { MAX_TARGETS_PER_SHARED_POLICY, SharedPolicies } from "../../src/domain/shared-policies.js";
+import { MAX_TARGETS_PER_SHARED_POLICY, SHARED_POLICIES_SCAN_AHEAD, SharedPolicies } from "../../src/domain/shared-policies.js";
 import type { Store } from "../../src/store/store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 
@@ -82,4 +85,30 @@ test("an edit checked against the targets it had is refused when a binding is ma
   expect((await store.getSharedPolicy(SHARED))!.bindings).toEqual([]);
   // Checked again, with the organization among the targets: refused for good.
   await expect((await facade()).update(grant, EDITOR)).rejects.toMatchObject({ code: "permission_denied" });
+});
+
+test(`a page of shared policies examines at most its size + ${SHARED_POLICIES_SCAN_AHEAD}, then says where to go on`, { timeout: 120_000 }, async () => {
+  // The lister may list the organization's shared policies (a custom role) and read one of them only.
+  const lister: Caller = { principal: "user:lisa@example.com", identities: ["user:lisa@example.com"] };
+  const role = `${ORG}/roles/lister`;
+  await store.updateRole(ORG, "lister", () => create(RoleSchema, { name: role, title: "Lister", includedPermissions: ["sharedPolicies.list"] }), ADMIN);
+  await store.updatePolicy(ORG, () => create(PolicySchema, { bindings: [{ role, members: [lister.principal] }] }), ADMIN);
+  const shared = await facade();
+  const make = (id: string) => shared.create(create(CreateSharedPolicyRequestSchema, { parent: ORG, sharedPolicyId: id, sharedPolicy: {} }), ADMIN);
+  const hidden = SHARED_POLICIES_SCAN_AHEAD + 20; // more than one page examines
+  for (let i = 0; i < hidden; i++) await make(`a${String(i).padStart(5, "0")}`);
+  await make("z-readable");
+  await store.updatePolicy("sharedPolicies/z-readable", () => create(PolicySchema, { bindings: [{ role: "roles/readonly", members: [lister.principal] }] }), ADMIN);
+
+  const page = (pageToken: string) => shared.list(create(ListSharedPoliciesRequestSchema, { parent: ORG, pageSize: 10, pageToken }), lister);
+  const first = await page("");
+  expect(first.sharedPolicies.map((p) => p.name)).toEqual([]);
+  expect(first.nextPageToken).not.toBe("");
+  const second = await page(first.nextPageToken);
+  expect(second.sharedPolicies.map((p) => p.name)).toEqual(["sharedPolicies/z-readable"]);
+  expect(second.nextPageToken).toBe("");
+  // An administrator's pages are full until the last.
+  const admin = await shared.list(create(ListSharedPoliciesRequestSchema, { parent: ORG, pageSize: 10 }), ADMIN);
+  expect(admin.sharedPolicies).toHaveLength(10);
+  expect(admin.nextPageToken).not.toBe("");
 });
