@@ -144,6 +144,11 @@ export class Access {
 
   /** Whether `identities` hold `permission` on the first link of `chain` (the resource the chain is of). */
   holdsIn(chain: readonly StoredPolicy[], identities: readonly string[], permission: string): boolean {
+    return this.holdsInEach([chain], identities, permission)[0]!;
+  }
+
+  /** Whether `identities` hold `permission` on the resource each of `chains` is of (false where it is absent). */
+  holdsInEach(chains: readonly (readonly StoredPolicy[] | undefined)[], identities: readonly string[], permission: string): boolean[] {
     const input = {
       subject: Subject.of(identities, new Violations(), "principals"),
       permissions: [permission],
@@ -151,7 +156,7 @@ export class Access {
       requestTime: timestampNow(),
       explain: false,
     };
-    return checkChain(this.schema, chain, input)?.[0]?.state === AccessState.GRANTED;
+    return chains.map((chain) => chain !== undefined && checkChain(this.schema, chain, input)?.[0]?.state === AccessState.GRANTED);
   }
 }
 

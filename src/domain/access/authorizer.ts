@@ -68,8 +68,9 @@ export class Authorizer {
       links: (chain) => this.access.holdsAlong(chain, caller.identities, linkPermission),
       denyPolicies: (chain) => this.access.holdsAlong(chain, caller.identities, (link) => permissionOn(link, "getDenyPolicy")),
       sharedPolicies: async (names) => {
-        const held = await Promise.all(names.map((name) => this.access.holds(resolve(name), caller.identities, ["sharedPolicies.get"])));
-        return new Set(names.filter((_, i) => held[i]?.[0]));
+        const chains = await Promise.all(names.map((name) => resolve(name).chain()));
+        const held = this.access.holdsInEach(chains, caller.identities, "sharedPolicies.get");
+        return new Set(names.filter((_, i) => held[i]));
       },
     };
   }
