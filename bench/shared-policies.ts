@@ -35,7 +35,7 @@ function chain(withShared: boolean): StoredPolicy[] {
   return names.map((name, i) => {
     const resource = create(ResourceMessage, { name, parent: names[i + 1] ?? "", type: typeOf(name) });
     const bindings = withShared ? [first(i)] : [first(i), second(i)];
-    const link: StoredPolicy = { resource, policy: create(PolicySchema, { version: 1, bindings }) };
+    const link: StoredPolicy = { resource, createSeq: 0, policy: create(PolicySchema, { version: 1, bindings }) };
     if (withShared) {
       link.shared = [create(SharedPolicySchema, { name: `sharedPolicies/s${i}`, parent: "organizations/o", bindings: [second(i)] })];
     }

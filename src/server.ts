@@ -39,6 +39,7 @@ import { ChangeFeed } from "./domain/change-feed.js";
 import { pruneChangeLog } from "./domain/retention.js";
 import { Sync } from "./domain/sync.js";
 import { Watch } from "./domain/watch.js";
+import { WatchVisibility } from "./domain/watch-visibility.js";
 import type { TLSSocket } from "node:tls";
 import { Metrics, type ConsumerLag } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
@@ -166,7 +167,7 @@ async function domainServices(
     lookups: new Lookups(store, schema, pageTokens),
     audit: new Audit(store, schema, pageTokens),
     authorizer,
-    watch: new Watch(feed, access, authorizer, schema),
+    watch: new Watch(feed, new WatchVisibility(store, access, authorizer), schema),
     sync,
     denyPolicies: new DenyPolicies(store, schema),
     roles: new Roles(store, schema, pageTokens),

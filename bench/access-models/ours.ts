@@ -43,7 +43,7 @@ export function buildOurs(stored: number, schema: ResourceSchema, rootDeny?: Den
           : create(PolicySchema, { version: 1, bindings: bindings.map((b) => create(BindingSchema, { role: b.role, members: b.members })) });
       // Shared, as the server's read cache shares what it holds (so compiled conditions are memoised alike).
       const deny = parent === "" ? rootDeny : undefined;
-      nodes.set(name, share({ resource: create(ResourceMessage, { name, parent, type }), policy, ...(deny ? { deny } : {}) }));
+      nodes.set(name, share({ resource: create(ResourceMessage, { name, parent, type }), createSeq: 0, policy, ...(deny ? { deny } : {}) }));
     },
     membership() {},
   });

@@ -12,47 +12,17 @@ import {
 } from "../../gen/policy/v1/watch_service_pb.js";
 import { ServiceError, Violations } from "../errors.js";
 import type { ChangeRecord } from "../store/store.js";
-import type { Access } from "./access/access.js";
-import type { Authorizer, Caller } from "./access/authorizer.js";
+import type { Caller } from "./access/authorizer.js";
 import { TooOld, type ChangeFeed } from "./change-feed.js";
-import { permissionOn, typeOfName } from "./names.js";
+import { typeOfName } from "./names.js";
 import { policyForVersion } from "./policy-read.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { share } from "../shared-value.js";
+import { kindOf, type WatchVisibility } from "./watch-visibility.js";
 
-
-
-/** The permission GetPolicy needs (rpc/auth/rules.ts): a watcher sees the changes of the policies it may read. */
-/** A watcher sees a change when it may read the policy of its resource: `{collection}.getPolicy` there. */
-export const WATCH_VERB = "getPolicy";
 export const DEFAULT_PROGRESS_MS = 5_000;
 const MIN_PROGRESS_MS = 100;
 const MAX_PROGRESS_MS = 3_600_000;
-
-const KINDS: Record<string, ChangeKind> = {
-  "policy.set": ChangeKind.POLICY_SET,
-  "policy.delete": ChangeKind.POLICY_DELETED,
-  "resource.create": ChangeKind.RESOURCE_CREATED,
-  "resource.update": ChangeKind.RESOURCE_UPDATED,
-  "resource.delete": ChangeKind.RESOURCE_DELETED,
-  "denyPolicy.set": ChangeKind.DENY_POLICY_SET,
-  "denyPolicy.delete": ChangeKind.DENY_POLICY_DELETED,
-  "role.create": ChangeKind.ROLE_CHANGED,
-  "role.update": ChangeKind.ROLE_CHANGED,
-  "role.delete": ChangeKind.ROLE_CHANGED,
-  "role.undelete": ChangeKind.ROLE_CHANGED,
-  "sharedPolicy.create": ChangeKind.SHARED_POLICY_CREATED,
-  "sharedPolicy.update": ChangeKind.SHARED_POLICY_UPDATED,
-  "sharedPolicy.delete": ChangeKind.SHARED_POLICY_DELETED,
-  "sharedPolicyBinding.create": ChangeKind.SHARED_POLICY_BOUND,
-  "sharedPolicyBinding.delete": ChangeKind.SHARED_POLICY_UNBOUND,
-};
-
-/** What a change-log row did, as Watch names it: an update that changed the parent is a move. */
-export function kindOf(change: ChangeRecord): ChangeKind {
-  if (change.action === "resource.update" && change.previousParent !== undefined) return ChangeKind.RESOURCE_MOVED;
-  return KINDS[change.action] ?? ChangeKind.UNSPECIFIED;
-}
 
 /** The change as the API shows it. */
 export function changeMessage(change: ChangeRecord): Change {
@@ -111,8 +81,8 @@ function matches(change: ChangeRecord, filter: Filter): boolean {
 export class Watch {
   constructor(
     private readonly feed: ChangeFeed,
-    private readonly access: Access,
-    private readonly authorizer: Authorizer,
+    /** Who receives which change (watch-visibility.ts). */
+    private readonly visibility: WatchVisibility,
     private readonly schema: ResourceSchema,
   ) {}
 
@@ -171,20 +141,9 @@ export class Watch {
     }
   }
 
-  /**
-   * Whether the caller may read the policy of the change's resource now (`{collection}.getPolicy`, inherited as every
-   * permission is). A resource that no longer exists (deleted, in this change or later) is judged on its nearest
-   * ancestor that still exists in the lineage recorded with the change.
-   */
-  private async visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
-    if (!this.authorizer.enforcing || this.authorizer.isAdmin(caller)) return true;
-    const gone = change.action === "resource.delete" || change.action === "sharedPolicy.delete";
-    const candidates = gone ? change.lineage.slice(1) : change.lineage;
-    for (const name of candidates) {
-      const held = await this.access.holds(this.access.resolve(name), caller.identities, [permissionOn(name, WATCH_VERB)]);
-      if (held !== undefined) return held[0]!;
-    }
-    return false;
+  /** Whether the caller receives the change: the permission its kind needs, on the resource it was written to. */
+  private visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
+    return this.visibility.visible(change, caller);
   }
 
   private validate(request: WatchRequest): { filter: Filter; progressMs: number } {

@@ -97,6 +97,10 @@ export class CachingStore implements Store {
     return this.inner.changesSince(afterSeq, limit);
   }
 
+  removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
+    return this.inner.removalOf(name, fromSeq);
+  }
+
   async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
     await this.fresh();
     const cached = this.cache.get(resource);

@@ -13,7 +13,7 @@ import {
   type SharedPolicyBinding,
 } from "../../gen/policy/v1/shared_policy_pb.js";
 import { resourceEtag, revisionEtag } from "./etag.js";
-import type { AuditRecord, ChangeRecord, StoredConsumer, StoredPolicy } from "./store.js";
+import { REMOVALS, type AuditRecord, type ChangeAction, type ChangeRecord, type StoredConsumer, type StoredPolicy } from "./store.js";
 
 /** The columns of a ResourceRow (r: the resource, p: its parent) and of a ResourcePolicyRow's policy (pol). */
 export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
@@ -172,12 +172,13 @@ export function pathEnd(path: string): string {
 
 export function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
   const resource = toResource(row);
+  const createSeq = row.create_seq;
   const policy =
     row.policy === null ? emptyPolicy(row.create_seq) : decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!);
-  if (row.deny == null) return { resource, policy };
+  if (row.deny == null) return { resource, createSeq, policy };
   const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
   deny.resource = row.name;
-  return { resource, policy, deny };
+  return { resource, createSeq, policy, deny };
 }
 
 export function emptyPolicy(createSeq: number): Policy {
@@ -219,6 +220,19 @@ export function decodeDeny(bytes: Uint8Array, revision: number, updateTime: numb
 export function encodeDeny(deny: DenyPolicy | undefined): { bytes: Uint8Array; ruleCount: number } {
   const rules = deny?.rules ?? [];
   return { bytes: toBinary(DenyPolicySchema, create(DenyPolicySchema, { rules })), ruleCount: rules.length };
+}
+
+/**
+ * What the change-log row of a removal keeps (ChangeRecord.denyRulesAtRemoval): the deny rules that applied to the
+ * resource `name` from its own link — its deny policy's (`deny`: the stored row's bytes), then those of the shared
+ * policies bound to it (`shared`: their stored content) — as a deny policy of `name`.
+ */
+export function removalBytes(name: string, deny: Uint8Array | null | undefined, shared: readonly Uint8Array[]): Uint8Array {
+  const rules = [
+    ...(deny ? fromBinary(DenyPolicySchema, deny).rules : []),
+    ...shared.flatMap((content) => fromBinary(SharedPolicySchema, content).denyRules),
+  ];
+  return toBinary(DenyPolicySchema, create(DenyPolicySchema, { resource: name, rules }));
 }
 
 /** The member_grants rows of one policy: each (member, role) pair once, whatever the conditions. */
@@ -274,7 +288,7 @@ export function encodeRole(role: Role): Uint8Array {
 }
 
 /** The change-log action of a role write, by whether the role existed and its `deleted` flag. */
-export function roleAction(current: Role | undefined, next: Role): string {
+export function roleAction(current: Role | undefined, next: Role): ChangeAction {
   if (!current) return "role.create";
   if (next.deleted === current.deleted) return "role.update";
   return next.deleted ? "role.delete" : "role.undelete";
@@ -310,7 +324,7 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
     seq: row.seq,
     timeMs: row.time,
     principal: row.principal,
-    action: row.action,
+    action: row.action as ChangeAction,
     resource: row.resource,
     resourceType: row.resource_type,
     parent: row.parent,
@@ -338,6 +352,8 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
     record.sharedPolicy = shared;
   } else if (row.action.startsWith("sharedPolicyBinding.") && row.change) {
     record.sharedPolicyBinding = fromBinary(SharedPolicyBindingSchema, row.change);
+  } else if (REMOVALS.includes(record.action) && row.change) {
+    record.denyRulesAtRemoval = fromBinary(DenyPolicySchema, row.change).rules;
   } else if (row.action.startsWith("role.") && row.change) {
     const role = fromBinary(RoleSchema, row.change);
     role.etag = row.etag_after ?? new Uint8Array(0);

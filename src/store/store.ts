@@ -3,7 +3,7 @@
 // transaction that also appends its change-log row. Failures are plain StoreErrors (errors.ts). sqlite/ is the
 // embedded default; caching-store.ts is a read cache over any implementation; test/store/contract.ts is the
 // conformance suite every implementation passes.
-import type { DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
+import type { DenyPolicy, DenyRule } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
@@ -47,6 +47,11 @@ export interface ResourceQuery {
 /** A resource's policy as stored: canonical bindings and audit configs, the etag and update time set. */
 export interface StoredPolicy {
   resource: Resource;
+  /**
+   * The change-log sequence that created the resource: a change-log row of its name with a smaller sequence is about
+   * an earlier resource of the same name (Watch judges each row by the resource it was written to).
+   */
+  createSeq: number;
   policy: Policy;
   /**
    * The resource's deny policy (with its etag), present only while it has at least one rule: checks read deny rules
@@ -224,13 +229,34 @@ export interface SharedPolicyBindingState {
 
 // --- The change feed and sync consumers (Watch, SyncService) ---
 
+/** What a change-log row did (the audit log shows it as is; Watch gives each one a kind and a permission). */
+export type ChangeAction =
+  | "resource.create"
+  | "resource.update"
+  | "resource.delete"
+  | "policy.set"
+  | "policy.delete"
+  | "denyPolicy.set"
+  | "denyPolicy.delete"
+  | "role.create"
+  | "role.update"
+  | "role.delete"
+  | "role.undelete"
+  | "sharedPolicy.create"
+  | "sharedPolicy.update"
+  | "sharedPolicy.delete"
+  | "sharedPolicyBinding.create"
+  | "sharedPolicyBinding.delete";
+
+/** The actions that end a resource: after one, a row of its name is about another resource. */
+export const REMOVALS: readonly ChangeAction[] = ["resource.delete", "sharedPolicy.delete"];
+
 /** A change-log row with what Watch needs to filter, authorize and present it. */
 export interface ChangeRecord {
   seq: number;
   timeMs: number;
   principal: string;
-  /** `resource.create`, `resource.update`, `resource.delete`, `policy.set` or `policy.delete` (as the audit log). */
-  action: string;
+  action: ChangeAction;
   resource: string;
   /** The resource's schema type. */
   resourceType: string;
@@ -252,6 +278,12 @@ export interface ChangeRecord {
   sharedPolicy?: SharedPolicy;
   /** For `sharedPolicyBinding.*` (logged against the binding's target): the binding. */
   sharedPolicyBinding?: SharedPolicyBinding;
+  /**
+   * For a removal (REMOVALS): the deny rules that applied to the resource from its own chain link when it was removed
+   * — its deny policy's, then those of the shared policies bound to it (none: empty) — so that its history is still
+   * judged by them once it is gone. Undefined on a row logged before removals recorded them. Never shown to callers.
+   */
+  denyRulesAtRemoval?: readonly DenyRule[];
 }
 
 /** How much of the change log to keep; `pruneChanges` never removes the newest row (sequences must not restart). */
@@ -431,6 +463,12 @@ export interface Store {
   changesSince(afterSeq: number, limit: number): Promise<ChangesSince>;
   /** The change-log rows of one resource, oldest first. */
   listAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
+  /**
+   * The change-log row that removed the resource named `name` (an action of REMOVALS), the first at or after
+   * `fromSeq`: where the resource that had the name at `fromSeq` ended. undefined when there is none (no removal of the
+   * name since: it still exists). Its cost grows with the name's rows from `fromSeq` to the removal.
+   */
+  removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined>;
   /**
    * Change-log rows after `afterSeq`, oldest first, at most `limit`. Rows appear in sequence order with no gap: a
    * sequence is only visible once every smaller one is committed.

@@ -16,12 +16,12 @@ export class ChainTree {
   /** Adds a resource, or moves it under `parent`. */
   putResource(name: string, parent: string, type: string): void {
     const policy = this.nodes.get(name)?.policy ?? create(PolicySchema, {});
-    this.nodes.set(name, { resource: create(ResourceSchema, { name, parent, type }), policy });
+    this.nodes.set(name, { resource: create(ResourceSchema, { name, parent, type }), createSeq: 0, policy });
   }
 
   setPolicy(name: string, policy: Policy | undefined): void {
     const node = this.nodes.get(name)!;
-    this.nodes.set(name, { resource: node.resource, policy: policy ?? create(PolicySchema, {}) });
+    this.nodes.set(name, { resource: node.resource, createSeq: 0, policy: policy ?? create(PolicySchema, {}) });
   }
 
   deleteResource(name: string): void {

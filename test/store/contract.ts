@@ -10,7 +10,7 @@ import { RoleSchema, RoleStage } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { isShared } from "../../src/shared-value.js";
 import { StoreError } from "../../src/store/errors.js";
-import type { Actor, Store, StoredPolicy } from "../../src/store/store.js";
+import type { Actor, ChangeRecord, Store, StoredPolicy } from "../../src/store/store.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {
@@ -801,6 +801,55 @@ export function storeContract(factory: StoreFactory): void {
           [CLOUD, [CLOUD, ORG]],
           [ORG, [ORG]],
         ]);
+      });
+
+      test("a chain link carries the sequence that created its resource; a name created again has a later one", async () => {
+        const [project, cloud, org] = (await store.ancestry(PROJECT))!;
+        const created = (await store.readChanges(0, 100)).filter((c) => c.action === "resource.create");
+        const createdAt = (name: string) => created.filter((c) => c.resource === name).at(-1)!.seq;
+        expect([project!.createSeq, cloud!.createSeq, org!.createSeq]).toEqual([createdAt(PROJECT), createdAt(CLOUD), createdAt(ORG)]);
+        expect((await store.getPolicy(PROJECT))!.createSeq).toBe(createdAt(PROJECT));
+        await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
+        await store.createResource({ name: PROJECT, parent: OTHER_ORG, type: "project", displayName: "" }, actor);
+        expect((await store.ancestry(PROJECT))![0]!.createSeq).toBe(await store.latestSequence());
+      });
+
+      test("a removal row keeps the deny rules of the resource's own link, its bound shared policies' included", async () => {
+        const rule = (principal: string) => create(DenyRuleSchema, { deniedPrincipals: [principal], deniedPermissions: ["projects.getPolicy"] });
+        await store.updateDenyPolicy(PROJECT, () => create(DenyPolicySchema, { rules: [rule("user:own@example.com")] }), actor);
+        await store.updateDenyPolicy(CLOUD, () => create(DenyPolicySchema, { rules: [rule("user:cloud@example.com")] }), actor);
+        const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: [rule("user:shared@example.com")] });
+        await store.updateSharedPolicy("sharedPolicies/guardrail", () => ({ policy: guardrail, type: "shared_policy" }), actor);
+        await store.updateSharedPolicyBinding("sharedPolicies/guardrail", PROJECT, () => true, actor);
+        await store.updateSharedPolicy("sharedPolicies/plain", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+        const from = await store.latestSequence();
+        await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
+        await store.updateSharedPolicy("sharedPolicies/plain", () => ({ delete: true, unbind: false }), actor);
+        const [project, cloud, plain] = await store.readChanges(from, 10);
+        const principals = (c: ChangeRecord | undefined) => c?.denyRulesAtRemoval?.map((r) => r.deniedPrincipals[0]);
+        expect(project!.action).toBe("resource.delete");
+        expect(principals(project)).toEqual(["user:own@example.com", "user:shared@example.com"]);
+        expect(principals(cloud)).toEqual(["user:cloud@example.com"]);
+        expect(plain!.action).toBe("sharedPolicy.delete");
+        expect(principals(plain)).toEqual([]);
+        // Rows that end nothing keep none.
+        expect((await store.readChanges(0, from)).every((c) => c.denyRulesAtRemoval === undefined)).toBe(true);
+      });
+
+      test("removalOf finds where the resource that had a name at a sequence ended", async () => {
+        const first = (await store.ancestry(PROJECT))![0]!.createSeq;
+        await grant(store, PROJECT, "user:ada@example.com");
+        await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
+        const ended = await store.latestSequence();
+        await store.createResource({ name: PROJECT, parent: ORG, type: "project", displayName: "" }, actor);
+        await grant(store, PROJECT, "user:bob@example.com");
+        expect((await store.removalOf(PROJECT, first))).toMatchObject({ seq: ended, action: "resource.delete", lineage: [PROJECT, CLOUD, ORG] });
+        expect((await store.removalOf(PROJECT, ended))!.seq).toBe(ended);
+        expect(await store.removalOf(PROJECT, ended + 1)).toBeUndefined();
+        expect(await store.removalOf(CLOUD, 0)).toBeUndefined();
+        await store.updateSharedPolicy("sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+        await store.updateSharedPolicy("sharedPolicies/s", () => ({ delete: true, unbind: false }), actor);
+        expect((await (await another()).removalOf("sharedPolicies/s", 0))).toMatchObject({ action: "sharedPolicy.delete", seq: await store.latestSequence() });
       });
 
       test("another instance reads the rows at once", async () => {

@@ -1,8 +1,24 @@
 // A Watch stream is authorized change by change: a caller who may read the policies of part of a subtree sees the
-// changes of that part only — writes, moves and deletes elsewhere never reach it — on every protocol and both ports.
+// changes of that part only — writes, moves and deletes elsewhere never reach it — on every protocol and both ports;
+// each kind of change needs the permission of its own read, and deny rules refuse it as they refuse the read.
+import { toJson } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ADMIN, apiClients, binding, signingKey, startTokenServer, tokenFor, type ApiClients, type SecureServer, type SigningKey } from "../security/support.js";
-import { follow, grantPolicy } from "./support.js";
+import { ChangeKind, ChangeSchema } from "../../gen/policy/v1/watch_service_pb.js";
+import {
+  ADMIN,
+  PORTS,
+  apiClients,
+  binding,
+  clientsAs,
+  signingKey,
+  startTokenServer,
+  tokenFor,
+  uniqueId,
+  type ApiClients,
+  type SecureServer,
+  type SigningKey,
+} from "../security/support.js";
+import { follow, grantPolicy, type Follower } from "./support.js";
 
 const ORG = "organizations/vis";
 const SEEN_CLOUD = "clouds/vis_seen";
@@ -71,4 +87,85 @@ test("resuming from the start, the caller's history holds only what it may read"
   await f.stop();
   expect(resources.has(SEEN_PROJECT)).toBe(true);
   for (const hidden of [ORG, SEEN_CLOUD, HIDDEN_CLOUD, HIDDEN_PROJECT]) expect(resources.has(hidden), hidden).toBe(false);
+});
+
+describe.each(PORTS)("each kind needs its own read's permission, over the %s", (port) => {
+  test("a caller refused GetDenyPolicy, GetRole and GetSharedPolicy receives none of their content; one holding only those receives no policy", async () => {
+    const suffix = uniqueId("k");
+    const org = `organizations/${uniqueId("kinds")}`;
+    const [project, other] = [`projects/${uniqueId("kp")}`, `projects/${uniqueId("kq")}`];
+    const [policyReader, contentReader] = [`frank-${suffix}@example.com`, `gina-${suffix}@example.com`];
+    await admin.resources.createResource({ resource: { name: org } });
+    for (const name of [project, other]) await admin.resources.createResource({ resource: { name, parent: org } });
+    for (const [roleId, permissions] of [
+      ["policyReader", ["organizations.getPolicy", "projects.getPolicy"]],
+      ["contentReader", ["projects.getDenyPolicy", "organizations.getRole", "sharedPolicies.get", "projects.getSharedPolicyBinding"]],
+    ] as const) {
+      await admin.roles.createRole({ parent: org, roleId, role: { includedPermissions: [...permissions] } });
+    }
+    await admin.policies.setPolicy({
+      resource: org,
+      policy: { bindings: [binding(`${org}/roles/policyReader`, `user:${policyReader}`), binding(`${org}/roles/contentReader`, `user:${contentReader}`)] },
+    });
+    const watchAs = async (email: string) => {
+      const f = follow((await clientsAs(server, key, email, port)).watch, { subtree: org });
+      await f.until((x) => x.messages.length > 0);
+      return f;
+    };
+    const [frank, gina] = [await watchAs(policyReader), await watchAs(contentReader)];
+
+    await admin.policies.setPolicy({ resource: project, policy: { bindings: [binding("roles/readonly", `user:policy-member-${suffix}@example.com`)] } });
+    await admin.denyPolicies.setDenyPolicy({
+      resource: project,
+      denyPolicy: { rules: [{ description: `rule ${suffix}`, deniedPrincipals: ["user:x@example.com"], deniedPermissions: ["projects.delete"] }] },
+    });
+    await admin.roles.createRole({ parent: org, roleId: "deployer", role: { title: `role ${suffix}`, includedPermissions: ["projects.update"] } });
+    const shared = `sharedPolicies/${uniqueId("ks")}`;
+    await admin.sharedPolicies.createSharedPolicy({
+      parent: org,
+      sharedPolicyId: shared.slice("sharedPolicies/".length),
+      sharedPolicy: { description: `shared ${suffix}`, bindings: [binding("roles/readonly", `user:shared-member-${suffix}@example.com`)] },
+    });
+    await admin.sharedPolicies.createSharedPolicyBinding({ binding: { sharedPolicy: shared, target: project } });
+    // The last change each may see: the other's would have come before it.
+    await admin.policies.setPolicy({ resource: other, policy: { bindings: [binding("roles/readonly", "user:marker@example.com")] } });
+    await admin.sharedPolicies.updateSharedPolicy({ sharedPolicy: { name: shared, description: "marker" }, updateMask: { paths: ["description"] } });
+
+    await frank.until((f) => f.changes().some((c) => c.resource === other));
+    await gina.until((f) => f.changes().some((c) => c.kind === ChangeKind.SHARED_POLICY_UPDATED));
+    await frank.stop();
+    await gina.stop();
+    const kinds = (f: Follower) => f.changes().map((c) => [ChangeKind[c.kind], c.resource]);
+    expect(kinds(frank)).toEqual([["POLICY_SET", project], ["POLICY_SET", other]]);
+    expect(kinds(gina)).toEqual([
+      ["DENY_POLICY_SET", project],
+      ["ROLE_CHANGED", org],
+      ["SHARED_POLICY_CREATED", shared],
+      ["SHARED_POLICY_BOUND", project],
+      ["SHARED_POLICY_UPDATED", shared],
+    ]);
+    const frankReceived = JSON.stringify(frank.changes().map((c) => toJson(ChangeSchema, c)));
+    for (const hidden of [`rule ${suffix}`, `role ${suffix}`, `shared ${suffix}`, "shared-member"]) expect(frankReceived).not.toContain(hidden);
+    expect(JSON.stringify(gina.changes().map((c) => toJson(ChangeSchema, c)))).not.toContain(`policy-member-${suffix}`);
+  });
+
+  test("a deny rule refusing an organization's owner projects.getPolicy on a project hides that project's changes", async () => {
+    const owner = `ivan-${uniqueId("o")}@example.com`;
+    const org = `organizations/${uniqueId("denyorg")}`;
+    const [denied, open] = [`projects/${uniqueId("dp")}`, `projects/${uniqueId("op")}`];
+    await admin.resources.createResource({ resource: { name: org } });
+    await admin.policies.setPolicy({ resource: org, policy: { bindings: [binding("roles/owner", `user:${owner}`)] } });
+    for (const name of [denied, open]) await admin.resources.createResource({ resource: { name, parent: org } });
+    await admin.denyPolicies.setDenyPolicy({
+      resource: denied,
+      denyPolicy: { rules: [{ deniedPrincipals: [`user:${owner}`], deniedPermissions: ["projects.getPolicy"] }] },
+    });
+    const f = follow((await clientsAs(server, key, owner, port)).watch, { subtree: org });
+    await f.until((x) => x.messages.length > 0);
+    await admin.policies.setPolicy({ resource: denied, policy: { bindings: [binding("roles/readonly", "user:hidden@example.com")] } });
+    await admin.policies.setPolicy({ resource: open, policy: { bindings: [binding("roles/readonly", "user:shown@example.com")] } });
+    await f.until((x) => x.changes().some((c) => c.resource === open));
+    await f.stop();
+    expect(f.changes().map((c) => c.resource)).toEqual([open]);
+  });
 });

@@ -368,10 +368,15 @@ export const ChangeKindSchema: GenEnum<ChangeKind> = /*@__PURE__*/
 export const WatchService: GenService<{
   /**
    * Streams the changes after `after_sequence` (or from now), strictly in sequence order with no gap and no
-   * duplicate, then every new change as it is committed, until the client cancels. Only changes on resources whose
-   * policies the caller may read (`policies.get`) are sent. While nothing matches, a Progress message carries the
-   * latest sequence, so that an idle follower can checkpoint. Fails with OUT_OF_RANGE when `after_sequence` is older
-   * than the retained change log; the message names the oldest sequence still available.
+   * duplicate, then every new change as it is committed, until the client cancels. A change is sent only when the
+   * caller holds what its own read needs on the resource it was written to (`{collection}.getPolicy` for policies and
+   * resources, `.getDenyPolicy` for deny policies, `organizations.getRole` for custom roles, `sharedPolicies.get` for
+   * shared policies, either half of GetSharedPolicyBinding for bindings): the history of a resource since deleted, or
+   * of an earlier resource of the same name, goes to administrators only, except its deletion and moves, sent to the
+   * holders on its nearest surviving ancestor whom its deny rules did not refuse; a move also goes to those who could
+   * see the resource before it. While nothing matches, a Progress message carries the latest sequence, so that an
+   * idle follower can checkpoint. Fails with OUT_OF_RANGE when `after_sequence` is older than the retained change
+   * log; the message names the oldest sequence still available.
    *
    * @generated from rpc policy.v1.WatchService.Watch
    */

@@ -227,8 +227,8 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
     resource: (req) => req.resource,
     authorize: (req, c) => c.require(req.resource, "audit.list"),
   }),
-  // Watch and consumers. A watcher is authorized change by change: it sees the changes of the resources whose
-  // policies it may read (domain/watch.ts), so any authenticated caller may open a stream.
+  // Watch and consumers. A watcher is authorized change by change, each with the permission its own read needs here
+  // (domain/watch-visibility.ts, CHANGE_RULES), so any authenticated caller may open a stream.
   rule(WatchService.method.watch, { resource: (req) => req.subtree, authorize: () => undefined }),
   // Consumers are checked by the Sync facade against each consumer's scope ({collection}.setPolicy, or getPolicy to read).
   rule(SyncService.method.createConsumer, { authorize: () => undefined }),

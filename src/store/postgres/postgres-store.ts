@@ -29,6 +29,7 @@ import {
   encodeRole,
   pathEnd,
   placeColumns,
+  removalBytes,
   roleAction,
   sharedPolicyBytes,
   toAuditRecord,
@@ -53,6 +54,7 @@ import {
 import type {
   Acknowledgement,
   Actor,
+  ChangeAction,
   AuditQuery,
   AuditRecord,
   ChangeRecord,
@@ -363,10 +365,11 @@ export class PostgresStore implements Store {
         ? await tx.query<ResourceRow>(SQL.subtree, [current.path, pathEnd(current.path)], "subtree")
         : [current];
       const places = deletedPlaces(doomed, current.lineage);
+      const removals = await removalsOf(tx, doomed);
       const first = tx.nextSeq(doomed.length);
       const time = Date.now();
       const logs = doomed.map((row, i) =>
-        logValues(first + i, time, actor, "resource.delete", row.name, revisionEtag(row.revision), null, null, places[i]!),
+        logValues(first + i, time, actor, "resource.delete", row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!),
       );
       await tx.query(WRITE.deleteResources, [doomed.map((row) => row.id), ...columns(logs, LOG_TYPES.length)], "delete_resources");
       return doomed.map((row) => row.name);
@@ -410,9 +413,10 @@ export class PostgresStore implements Store {
         if (!row) throw resourceNotFound(name);
         // One row per binding (against its target) before the policy's own, as SQLite numbers them.
         const bindings = write.unbind ? await tx.query<BindingRow & PlaceRow>(SQL.bindingsForDelete, [row.id], "bindings_for_delete") : [];
+        const [removal] = await removalsOf(tx, [{ id: row.id, name }]);
         const first = tx.nextSeq(bindings.length + 1);
         const logs = bindings.map((binding, i) => bindingLog(first + i, time, actor, "sharedPolicyBinding.delete", binding, placeOf(binding)));
-        logs.push(logValues(first + bindings.length, time, actor, "sharedPolicy.delete", name, stored!.etag, null, null, placeOf(row)));
+        logs.push(logValues(first + bindings.length, time, actor, "sharedPolicy.delete", name, stored!.etag, null, removal!, placeOf(row)));
         // The resource row's delete cascades to the shared policy's content, its access policy and every binding.
         await tx.query(WRITE.deleteResources, [[row.id], ...columns(logs, LOG_TYPES.length)], "delete_resources");
         return undefined;
@@ -673,6 +677,11 @@ export class PostgresStore implements Store {
     return rows.map(toAuditRecord);
   }
 
+  async removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
+    const [row] = await this.rows<ChangeRow>(SQL.removalOf, [name, fromSeq], "removal_of");
+    return row && toChangeRecord(row);
+  }
+
   async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
     return (await this.rows<ChangeRow>(SQL.readChanges, [afterSeq, limit], "read_changes")).map(toChangeRecord);
   }
@@ -783,12 +792,23 @@ export class PostgresStore implements Store {
   }
 }
 
+/** What the removal rows of resources about to go keep, in their order: each one's own deny rules (rows.ts, removalBytes). */
+async function removalsOf(tx: WriteTx, resources: readonly { id: number; name: string }[]): Promise<Uint8Array[]> {
+  const rows = await tx.query<{ id: number; deny: Uint8Array | null; shared: Uint8Array[] | null }>(
+    SQL.removalDenies,
+    [resources.map((r) => r.id)],
+    "removal_denies",
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return resources.map(({ id, name }) => removalBytes(name, byId.get(id)?.deny, byId.get(id)?.shared ?? []));
+}
+
 /** LOG_ONE's parameters $1-$13 (LOG_COLUMNS). */
 function logValues(
   seq: number,
   time: number,
   actor: Actor,
-  action: string,
+  action: ChangeAction,
   resource: string,
   etagBefore: Uint8Array | null,
   etagAfter: Uint8Array | null,
@@ -806,7 +826,7 @@ function placeOf(row: PlaceRow): ChangePlace {
 }
 
 /** A binding's change-log row (LOG_ONE's parameters), against its target: caches following the log evict its chain link. */
-function bindingLog(seq: number, time: number, actor: Actor, action: string, binding: BindingRow, place: ChangePlace): unknown[] {
+function bindingLog(seq: number, time: number, actor: Actor, action: ChangeAction, binding: BindingRow, place: ChangePlace): unknown[] {
   const created = action.endsWith(".create");
   const etag = revisionEtag(binding.create_seq);
   const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));

@@ -75,6 +75,15 @@ export const SQL = {
   oldestSeq: `SELECT COALESCE(MIN(seq), 0) AS seq FROM change_log`,
   changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   readChanges: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  /** change_log_by_resource: the name's rows from the sequence on, to its first removal. */
+  removalOf: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = $1 AND seq >= $2
+    AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
+  /** The deny rules' rows of resources about to be removed: each one's deny policy and bound shared policies' content. */
+  removalDenies: `SELECT r.id, dp.policy AS deny,
+      (SELECT array_agg(sp.policy) FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+        WHERE b.target_id = r.id) AS shared
+    FROM resources r LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0
+    WHERE r.id = ANY($1::bigint[])`,
   // Both keep the newest row: the next write numbers its row after it (sequences never restart).
   pruneBefore: `WITH d AS (DELETE FROM change_log WHERE time < $1 AND seq < (SELECT MAX(seq) FROM change_log) RETURNING 1)
     SELECT count(*) AS n FROM d`,

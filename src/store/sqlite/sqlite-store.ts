@@ -29,6 +29,7 @@ import {
   grantRows,
   pathEnd,
   placeColumns,
+  removalBytes,
   roleAction,
   sharedPolicyBytes,
   toAuditRecord,
@@ -48,6 +49,7 @@ import {
 import type {
   Acknowledgement,
   Actor,
+  ChangeAction,
   ChangeRecord,
   ChangesSince,
   GrantPoint,
@@ -206,9 +208,11 @@ export class SqliteStore implements Store {
       const doomed = cascade ? this.stmt.subtree.all(current.path, pathEnd(current.path)) : [current];
       const places = deletedPlaces(doomed, this.hierarchy.lineage(name)!);
       const change = this.newChange(actor);
+      // Each row's deny rules are read before any row goes (a binding goes with its target).
+      const removals = doomed.map((row) => this.removalBytes(row));
       doomed.forEach((row, i) => {
         this.stmt.deleteResource.run(row.id);
-        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, null, places[i]!);
+        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!);
         change.seq++;
       });
       return doomed.map((row) => row.name);
@@ -294,8 +298,9 @@ export class SqliteStore implements Store {
           }
         }
         // The resource row's delete cascades to the shared policy's content, its access policy and any binding left.
+        const removal = this.removalBytes(row);
         this.stmt.deleteResource.run(row.id);
-        this.logChange(change, "sharedPolicy.delete", name, stored!.etag, null, null, place);
+        this.logChange(change, "sharedPolicy.delete", name, stored!.etag, null, removal, place);
         return undefined;
       }
       let id = row?.id;
@@ -368,7 +373,7 @@ export class SqliteStore implements Store {
   }
 
   /** A binding's change-log row, against its target (caches following the log evict the target's chain link). */
-  private logBinding(change: Change, action: string, binding: BindingRow): void {
+  private logBinding(change: Change, action: ChangeAction, binding: BindingRow): void {
     const created = action.endsWith(".create");
     const etag = revisionEtag(binding.create_seq);
     const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
@@ -505,7 +510,7 @@ export class SqliteStore implements Store {
     return this.queue.write(() => {
       const row = this.requireResource(resource);
       const current = this.policyOf(row);
-      const policy = decide({ resource: toResource(row), policy: current });
+      const policy = decide({ resource: toResource(row), createSeq: row.create_seq, policy: current });
       const { bytes, bindingCount } = encodePolicy(policy);
       const change = this.newChange(actor);
       this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount, ...change });
@@ -541,6 +546,11 @@ export class SqliteStore implements Store {
 
   async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
     return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
+  }
+
+  async removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
+    const row = this.stmt.removalOf.get(name, fromSeq);
+    return row && toChangeRecord(row);
   }
 
   async oldestSequence(): Promise<number> {
@@ -627,9 +637,14 @@ export class SqliteStore implements Store {
     return { seq: this.stmt.nextSeq.get()!, time: Date.now(), principal: actor.principal };
   }
 
+  /** What the removal row of `row`'s resource keeps: the deny rules of its own link (rows.ts, removalBytes). */
+  private removalBytes(row: ResourceRow): Uint8Array {
+    return removalBytes(row.name, this.stmt.denyOf.get(row.id)?.policy, this.stmt.sharedContentBoundTo.all(row.id));
+  }
+
   private logChange(
     change: Change,
-    action: string,
+    action: ChangeAction,
     resource: string,
     etagBefore: Uint8Array | null,
     etagAfter: Uint8Array | null,
@@ -650,7 +665,7 @@ export class SqliteStore implements Store {
   /** Logs a resource create or update with the resource's new state, and returns it. */
   private logResourceChange(
     change: Change,
-    action: string,
+    action: ChangeAction,
     name: string,
     revisionBefore: number | null,
     place: ChangePlace,

@@ -50,6 +50,8 @@ export interface Statements {
   nextSeq: Sqlite.Statement<[], number>;
   logChange: Sqlite.Statement<unknown[], unknown>;
   readChanges: Sqlite.Statement<[number, number], ChangeRow>;
+  removalOf: Sqlite.Statement<[string, number], ChangeRow>;
+  sharedContentBoundTo: Sqlite.Statement<[number], Uint8Array>;
   oldestSeq: Sqlite.Statement<[], number>;
   pruneBefore: Sqlite.Statement<[number]>;
   pruneKeeping: Sqlite.Statement<[number]>;
@@ -124,6 +126,15 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     readChanges: db.prepare<[number, number], ChangeRow>(
       `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
     ),
+    // change_log_by_resource: the name's rows from the sequence on, to its first removal.
+    removalOf: db.prepare<[string, number], ChangeRow>(
+      `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = ? AND seq >= ?
+         AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
+    ),
+    sharedContentBoundTo: db.prepare<[number], Uint8Array>(
+      `SELECT sp.policy FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+       WHERE b.target_id = ?`,
+    ).pluck(),
     oldestSeq: db.prepare<[], number>(`SELECT COALESCE(MIN(seq), 0) FROM change_log`).pluck(),
     pruneBefore: db.prepare<[number]>(
       `DELETE FROM change_log WHERE time < ? AND seq < (SELECT MAX(seq) FROM change_log)`,
