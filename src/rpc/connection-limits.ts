@@ -39,8 +39,8 @@ export type Phase = "headers" | "request" | "idle" | "age";
 
 /** What happens to connections, for the metrics and the log. `peer` is `address:port`. */
 export interface ConnectionObserver {
-  opened(): void;
-  closed(): void;
+  opened(peer: string): void;
+  closed(peer: string): void;
   refused(limit: Refusal, peer: string): void;
   timedOut(phase: Phase, peer: string): void;
 }
@@ -50,8 +50,8 @@ export const NO_OBSERVER: ConnectionObserver = { opened() {}, closed() {}, refus
 /** Both observers see every event. */
 export function bothObservers(a: ConnectionObserver, b: ConnectionObserver): ConnectionObserver {
   return {
-    opened: () => (a.opened(), b.opened()),
-    closed: () => (a.closed(), b.closed()),
+    opened: (peer) => (a.opened(peer), b.opened(peer)),
+    closed: (peer) => (a.closed(peer), b.closed(peer)),
     refused: (limit, peer) => (a.refused(limit, peer), b.refused(limit, peer)),
     timedOut: (phase, peer) => (a.timedOut(phase, peer), b.timedOut(phase, peer)),
   };
@@ -59,12 +59,13 @@ export function bothObservers(a: ConnectionObserver, b: ConnectionObserver): Con
 
 /**
  * A debug line for each connection a limit refused or closed, with the peer and the reason: the metrics count them,
- * the log says who (at debug: a flood would otherwise write a line per connection).
+ * the log says who (at debug: a flood would otherwise write a line per connection); at trace, every connection
+ * admitted and closed.
  */
 export function loggedConnections(logger: Logger): ConnectionObserver {
   return {
-    opened() {},
-    closed() {},
+    opened: (peer) => logger.trace({ peer }, "connection opened"),
+    closed: (peer) => logger.trace({ peer }, "connection closed"),
     refused: (limit, peer) => logger.debug({ limit, peer }, "connection refused"),
     timedOut: (phase, peer) => logger.debug({ phase, peer }, "connection closed by a time-out"),
   };
@@ -118,12 +119,13 @@ export class ConnectionGate {
       return false;
     }
     this.perAddress.set(key, held + 1);
-    this.observer.opened();
+    const peer = peerOf(socket);
+    this.observer.opened(peer);
     socket.once("close", () => {
       const left = this.perAddress.get(key)! - 1;
       if (left === 0) this.perAddress.delete(key);
       else this.perAddress.set(key, left);
-      this.observer.closed();
+      this.observer.closed(peer);
     });
     return true;
   }
