@@ -1,7 +1,7 @@
-// `npm run bench:held`: held connections (issue 25, item 6) on the built server (default flags, development mode;
-// loopback only, bounded in count and time). For each port, an attacker at 127.0.0.66 holds 4,096 connections, each
-// with one unfinished GetPolicy (bench/attacks/held-connections.ts, in a process of its own: bench/held-flood.ts),
-// reopening whatever the server closes; meanwhile a
+// `npm run bench:held [-- --seconds 10 --baseline 5]`: held connections (issue 25, item 6) on the built server
+// (default flags, development mode; loopback only, bounded in count and time). For each port, an attacker at
+// 127.0.0.66 holds 4,096 connections, each with one unfinished GetPolicy (bench/attacks/held-connections.ts, in a
+// process of its own: bench/held-flood.ts), reopening whatever the server closes; once the flood is up, a
 // tenant at 127.0.0.2 connects anew and reads its own policy: GetPolicy p50/p99 (4 concurrent callers on one new
 // connection), calls that each open a new connection, and the server's peak RSS — against a baseline with no flood,
 // same server, same run. Once with the defaults, once with the per-address cap lifted
@@ -156,7 +156,7 @@ const rows = [
 const fmt = (ms: number) => (Number.isNaN(ms) ? "—" : ms < 10 ? ms.toFixed(1) : Math.round(ms).toString());
 const pair = (l: Latencies) => `${fmt(l.p50)} / ${fmt(l.p99)}`;
 const lines = [
-  `An attacker at ${ATTACKER_ADDRESS} (a process of its own) opens ${FLOOD_CONNECTIONS} connections to one port at once, each holding an`,
+  `\`npm run bench:held\` (bench/held-connections.ts). An attacker at ${ATTACKER_ADDRESS} (a process of its own) opens ${FLOOD_CONNECTIONS} connections to one port at once, each holding an`,
   `unfinished GetPolicy; it reopens each one the server cuts after ${RECONNECT_MS / 1000} s, and retries each one refused after ${RECONNECT_MS / 1000} s, doubling`,
   `to ${RETRY_MAX_MS / 1000} s. Once every connection has been tried and ${SETTLE_MS / 1000} s more, the victim (another organization, at ${VICTIM_ADDRESS})`,
   `opens a new connection and reads its policy with ${VICTIM_CALLERS} concurrent callers for ${FLOOD_MS / 1000} s, then makes ${NEW_CONNECTION_CALLS} calls that each open a`,
