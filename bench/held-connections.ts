@@ -11,7 +11,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PolicyService } from "../gen/policy/v1/policy_service_pb.js";
@@ -149,6 +149,7 @@ async function run(config: string, args: string[]): Promise<Row[]> {
   }
 }
 
+const loadBefore = loadavg()[0]!;
 const rows = [
   ...(await run("defaults (256 per address)", [])),
   ...(await run("per-address cap lifted (4096)", ["--max-connections-per-address=4096"])),
@@ -162,7 +163,7 @@ const lines = [
   `opens a new connection and reads its policy with ${VICTIM_CALLERS} concurrent callers for ${FLOOD_MS / 1000} s, then makes ${NEW_CONNECTION_CALLS} calls that each open a`,
   `connection of their own. Baseline: the same ${VICTIM_CALLERS} callers for ${BASELINE_MS / 1000} s before the flood, same server. Times in ms; RSS is the`,
   "server's peak during the flood; ramp CPU is the server's CPU time to take or refuse the flood's first connections.",
-  "Built server (`npm start`, default flags), SQLite, loopback.",
+  `Built server (\`npm start\`, default flags), SQLite, loopback; ${cpus().length} cores shared with other work (load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end).`,
   "",
   "| server | port | flood connections held (most at once) | opened / refused / cut | ramp CPU (s) | GetPolicy p50 / p99 before | during the flood | calls (failed) | on new connections p50 / p99 (failed of 50) | peak RSS (MB) | p99 < 100 ms, RSS < 1 GB, no failure |",
   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
