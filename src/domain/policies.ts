@@ -11,7 +11,7 @@ import type {
 } from "../../gen/policy/v1/policy_service_pb.js";
 import { Violations, notFound, quoted, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
-import type { Disclosure } from "./access/access.js";
+import type { EffectiveDisclosure } from "./access/access.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
 import type { PageTokens } from "./page-token.js";
@@ -29,6 +29,8 @@ import type { Sync } from "./sync.js";
 export interface PolicyPage {
   resourcePolicies: ResourcePolicy[];
   nextPageToken: string;
+  /** Resources in this page's range whose stored policy does not decode: left out, named (AIP-217). */
+  unreachable: string[];
 }
 
 export class Policies {
@@ -40,6 +42,8 @@ export class Policies {
     private readonly pageTokens: PageTokens,
     /** Computes the sync status of what is returned (sync.ts); without it, every policy shows the stored one. */
     private readonly sync?: Sync,
+    /** Told of each stored policy a listing leaves out because it does not decode (the server logs it). */
+    private readonly onUnreadable?: (resource: string, cause: string) => void,
   ) {}
 
   /** `readStored` lets a caller that reads the resource's chain anyway (read auditing) hand over its first link. */
@@ -77,23 +81,21 @@ export class Policies {
   }
 
   /**
-   * `readChain` lets a caller that has already read the resource's chain hand it over; `disclosed` says which of its
-   * links the caller may read (undefined: all): the others are left out and the answer is marked partial.
+   * `readChain` lets a caller that has already read the resource's chain hand it over; `disclosed` says what of it the
+   * caller may read (undefined: all): the rest is left out and the answer is marked partial.
    */
   async lookupEffective(
     { resource, options }: LookupEffectivePolicyRequest,
     readChain = () => this.store.ancestry(resource),
-    disclosed?: Disclosure,
+    disclosed?: EffectiveDisclosure,
   ): Promise<EffectivePolicy> {
     const requestedVersion = options?.requestedPolicyVersion ?? 0;
     requireResourceName(this.schema, "resource", resource);
     checkRequestedVersion(requestedVersion, "options.requested_policy_version");
     const chain = await readChain();
     if (!chain) throw notFound(resource);
-    const shown = disclosed?.(chain);
-    const effective = shown?.includes(false)
-      ? this.effectivePolicies.of(resource, chain.filter((_, i) => shown[i]), requestedVersion, true)
-      : this.effectivePolicies.of(resource, chain, requestedVersion);
+    const shown = disclosed ? await disclosedLinks(chain, disclosed) : chain;
+    const effective = this.effectivePolicies.of(resource, shown, requestedVersion, shown !== chain);
     // The memoised (shared) answer when no status differs from the stored one; a copy otherwise.
     if (await this.statusesAsStored(effective.policies)) return effective;
     const policies = await Promise.all(effective.policies.map((p) => this.withResourceStatus(p)));
@@ -106,7 +108,7 @@ export class Policies {
    */
   private async statusesAsStored(listed: readonly ResourcePolicy[]): Promise<boolean> {
     if (!this.sync) return true;
-    if ((await this.sync.consumers()).length > 0) return false;
+    if ((await this.sync.consumers()).size > 0) return false;
     return listed.every((p) => p.policy!.syncStatus === SyncStatus.SUCCESS);
   }
 
@@ -137,6 +139,8 @@ export class Policies {
     const wanted = new Set(syncStatuses);
     // Statuses join the filter only when given, so that the tokens of listings without them stay valid.
     const filter = JSON.stringify(["ListPolicies", resourceType, parent, ...(wanted.size ? [[...wanted].sort()] : [])]);
+    // Rows whose stored policy does not decode, each with how many policies were listed before it.
+    const unreadable: { name: string; listedBefore: number }[] = [];
     const page = await this.pageTokens.page(
       { pageSize, pageToken },
       filter,
@@ -145,25 +149,36 @@ export class Policies {
         const beneath = parent || undefined;
         const listed: ResourcePolicy[] = [];
         const cursors = new Map<ResourcePolicy, string>();
-        // With a status filter, read on until the page is full: the statuses are computed, not stored.
+        // Read on until the page is full: rows left out (another status, or unreadable) do not fill it.
         for (let after = afterCursor; listed.length < limit; ) {
           const rows = await this.store.listPolicies({ type: resourceType, beneath, afterCursor: after, limit });
-          const shown = rows.map(listedPolicy);
-          const asStored = await this.statusesAsStored(shown);
+          const shown = rows.map((row) => ("unreadable" in row ? undefined : listedPolicy(row)));
+          const asStored = await this.statusesAsStored(shown.filter((item) => item !== undefined));
           for (const [i, row] of rows.entries()) {
+            if ("unreadable" in row) {
+              this.onUnreadable?.(row.resource.name, row.unreadable);
+              unreadable.push({ name: row.resource.name, listedBefore: listed.length });
+              continue;
+            }
             const item = asStored ? shown[i]! : await this.withResourceStatus(shown[i]!);
             if (wanted.size > 0 && !wanted.has(item.policy!.syncStatus)) continue;
             cursors.set(item, row.cursor);
             if (listed.push(item) === limit) break;
           }
-          if (rows.length < limit || wanted.size === 0) break;
+          if (rows.length < limit) break;
           after = rows.at(-1)!.cursor;
         }
         return listed.map((item) => ({ item, cursor: cursors.get(item)! }));
       },
       (row) => row.cursor,
     );
-    return { resourcePolicies: page.items.map((row) => row.item), nextPageToken: page.nextPageToken };
+    // Those within this page's range; one after its last policy is the next page's.
+    const last = page.nextPageToken === "" ? Infinity : page.items.length;
+    return {
+      resourcePolicies: page.items.map((row) => row.item),
+      nextPageToken: page.nextPageToken,
+      unreachable: unreadable.filter((u) => u.listedBefore < last).map((u) => u.name),
+    };
   }
 
   /** Removes the policy; returns the etag of the (now empty) policy and the sequence of the delete. */
@@ -176,6 +191,29 @@ export class Policies {
     const deleted = await fromStore(this.store.updatePolicy(resource, decide, actor));
     return { etag: deleted.etag, sequence: BigInt(this.store.writtenSequence) };
   }
+}
+
+/**
+ * The links of `chain` as the caller may see them: the links whose policy it may not read left out, and of the others
+ * the deny rules and the shared policies it may not read. `chain` itself when nothing is left out.
+ */
+async function disclosedLinks(chain: readonly StoredPolicy[], disclosed: EffectiveDisclosure): Promise<readonly StoredPolicy[]> {
+  const policies = disclosed.policies(chain);
+  const links = policies?.includes(false) ? chain.filter((_, i) => policies[i]) : chain;
+  // Checked only where there are deny rules to show (most chains have none).
+  const denies = links.some((link) => (link.deny?.rules.length ?? 0) > 0) ? disclosed.denyPolicies(chain) : undefined;
+  const names = [...new Set(links.flatMap((link) => (link.shared ?? []).map((shared) => shared.name)))];
+  const readable = names.length > 0 ? await disclosed.sharedPolicies(names) : undefined;
+  const denyHidden = (link: StoredPolicy) => (link.deny?.rules.length ?? 0) > 0 && denies?.[chain.indexOf(link)] === false;
+  const sharedHidden = (link: StoredPolicy) => readable !== undefined && (link.shared ?? []).some((p) => !readable.has(p.name));
+  if (!links.some((link) => denyHidden(link) || sharedHidden(link))) return links;
+  // Copies: not shared values, so the answer is computed for this caller rather than memoised for every one.
+  return links.map((link) => {
+    if (!denyHidden(link) && !sharedHidden(link)) return link;
+    const copy: StoredPolicy = { ...link, shared: link.shared?.filter((p) => readable?.has(p.name) ?? true) };
+    if (denyHidden(link)) delete copy.deny;
+    return copy;
+  });
 }
 
 /**

@@ -4,7 +4,7 @@
 // that name it stay stored (checks resolve it from the chain: see access/chain-check.ts).
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
-import { RoleSchema, RoleStage, type Role } from "../../gen/policy/v1/role_pb.js";
+import { RoleSchema, RoleStage, RoleView, type Role } from "../../gen/policy/v1/role_pb.js";
 import type {
   CreateRoleRequest,
   DeleteRoleRequest,
@@ -33,9 +33,17 @@ const MAX_ROLE_PERMISSIONS = 3000;
 const UPDATABLE = ["title", "description", "included_permissions", "stage"];
 const STAGES = [RoleStage.GA, RoleStage.BETA, RoleStage.DEPRECATED, RoleStage.DISABLED];
 
+/**
+ * Whether the caller may read the custom roles of `organization` whole, as GetRole would need
+ * (`organizations.getRole` on it).
+ */
+export type CustomRoleReader = (organization: string) => Promise<boolean>;
+
 export class Roles {
   /** The predefined roles by name: one per name, its permissions the union over the types it is grantable on. */
   private readonly predefined: ReadonlyMap<string, Role>;
+  /** The same in the basic view. */
+  private readonly predefinedBasic: ReadonlyMap<string, Role>;
 
   constructor(
     private readonly store: Store,
@@ -43,10 +51,18 @@ export class Roles {
     private readonly pageTokens: PageTokens,
   ) {
     this.predefined = predefinedRoles(schema);
+    this.predefinedBasic = new Map([...this.predefined].map(([name, role]) => [name, basicView(role)]));
   }
 
-  async list({ parent, pageSize, pageToken, showDeleted }: ListRolesRequest): Promise<Page<Role>> {
-    const roles = parent === "" ? [...this.predefined.values()] : (await this.customRoles(parent, "parent")).filter((r) => showDeleted || !r.deleted);
+  /** `mayRead` says whether the caller may see the custom roles' permissions (undefined: it may). */
+  async list({ parent, pageSize, pageToken, showDeleted, view }: ListRolesRequest, mayRead?: CustomRoleReader): Promise<Page<Role>> {
+    const full = requireFull(view);
+    let roles: Role[];
+    if (parent === "") roles = [...(full ? this.predefined : this.predefinedBasic).values()];
+    else {
+      const custom = (await this.customRoles(parent, "parent")).filter((r) => showDeleted || !r.deleted);
+      roles = full && (await mayRead?.(parent)) !== false ? custom : custom.map(basicView);
+    }
     return this.page(roles, { pageSize, pageToken }, ["ListRoles", parent, showDeleted]);
   }
 
@@ -60,17 +76,24 @@ export class Roles {
     return role;
   }
 
-  /** `readChain` is the resource's chain, as the call has read it. */
+  /**
+   * `readChain` is the resource's chain, as the call has read it; `mayRead` says whether the caller may see the
+   * permissions of its organization's custom roles (undefined: it may). IAM's basic view by default: what a caller
+   * who may see the resource needs to choose a role, not what each custom role grants.
+   */
   async queryGrantable(
-    { resource, pageSize, pageToken }: QueryGrantableRolesRequest,
+    { resource, pageSize, pageToken, view }: QueryGrantableRolesRequest,
     readChain: () => Promise<StoredPolicy[] | undefined>,
+    mayRead?: CustomRoleReader,
   ): Promise<Page<Role>> {
     const type = requireResourceName(this.schema, "resource", resource);
+    const full = requireFull(view);
     const chain = await readChain();
     if (!chain) throw notFound(resource);
-    const predefined = [...type.roles.keys()].map((name) => this.predefined.get(name)!);
+    const predefined = [...type.roles.keys()].map((name) => (full ? this.predefined : this.predefinedBasic).get(name)!);
     const custom = (chain.at(-1)!.roles ?? []).map((r) => this.present(r)).filter((r) => !r.deleted && r.resourceTypes.includes(type.name));
-    return this.page([...predefined, ...custom], { pageSize, pageToken }, ["QueryGrantableRoles", resource]);
+    const fullCustom = full && custom.length > 0 && (await mayRead?.(chain.at(-1)!.resource.name)) !== false;
+    return this.page([...predefined, ...(fullCustom ? custom : custom.map(basicView))], { pageSize, pageToken }, ["QueryGrantableRoles", resource]);
   }
 
   async queryTestable({ resource, pageSize, pageToken }: QueryTestablePermissionsRequest): Promise<Page<string>> {
@@ -230,6 +253,21 @@ export class Roles {
   private page<T extends { name: string }>(items: T[], request: { pageSize: number; pageToken: string }, filter: unknown[]): Promise<Page<T>> {
     return this.pageTokens.page(request, JSON.stringify(filter), async (after, limit) => afterKey(items, (r) => r.name, after, limit), (r) => r.name);
   }
+}
+
+/** Whether `view` asks for the full view; INVALID_ARGUMENT for a value RoleView does not have. */
+function requireFull(view: RoleView): boolean {
+  if (RoleView[view] === undefined) throw invalidArgument([{ field: "view", description: "must be ROLE_VIEW_BASIC or ROLE_VIEW_FULL" }]);
+  return view === RoleView.FULL;
+}
+
+/**
+ * A role in the basic view (AIP-157; IAM's RoleView.BASIC): what a caller needs to choose a role to grant — not what
+ * it grants (`included_permissions`), nor the etag and times of a custom role's revisions.
+ */
+function basicView(role: Role): Role {
+  const { name, title, description, stage, deleted, resourceTypes } = role;
+  return create(RoleSchema, { name, title, description, stage, deleted, resourceTypes });
 }
 
 function roleNotFound(name: string): ServiceError {

@@ -1,7 +1,7 @@
 // The shared-policy facade (AIP-2511): shared policies under an organization, and their bindings to resources in it.
 // A shared policy is registered as a resource of the schema's `sharedPolicy` type, so it has a chain (itself, then
 // its organization) and a dedicated access policy of its own, read and written with PolicyService on its name.
-import { create } from "@bufbuild/protobuf";
+import { create, equals } from "@bufbuild/protobuf";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import {
   SharedPolicySchema,
@@ -22,21 +22,30 @@ import type {
 import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../errors.js";
 import { StoreError } from "../store/errors.js";
 import type { Actor, SharedPolicyBindingState, SharedPolicyState, Store } from "../store/store.js";
+import type { Authorizer, Caller } from "./access/authorizer.js";
 import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "./etag.js";
-import { requireResourceName, typeOfName } from "./names.js";
-import type { PageTokens } from "./page-token.js";
+import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
+import { MAX_PAGE_SIZE, type PageTokens } from "./page-token.js";
 import { canonicalBindings } from "./policy-rules.js";
 import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
+import { inTurns } from "./turns.js";
 
 /** The collection of shared policies' names: `sharedPolicies/{id}`. */
 export const SHARED_POLICY_COLLECTION = "sharedPolicies";
 /** Shared policies bound to one resource, at most (each adds to every check beneath it). */
 export const MAX_SHARED_POLICIES_PER_RESOURCE = 20;
+/**
+ * Resources one shared policy is bound to, at most: an edit of its bindings or deny rules checks the editor's rights on
+ * each of them, and a listing of its targets checks that the caller sees each one.
+ */
+export const MAX_TARGETS_PER_SHARED_POLICY = 1000;
 export const MAX_SHARED_DISPLAY_NAME = 200;
 export const MAX_SHARED_DESCRIPTION = 1000;
 const UPDATABLE = ["display_name", "description", "bindings", "deny_rules"];
+/** The policy half of unbinding (AIP-2511). */
+const UNBIND_PERMISSION = "sharedPolicies.deleteBinding";
 /** Bindings of a shared policy are read as the type of each resource it applies to: validated against all of them. */
 const ANY_TARGET = "resource it is bound to";
 
@@ -62,6 +71,7 @@ export class SharedPolicies {
     private readonly store: Store,
     private readonly schema: ResourceSchema,
     private readonly pageTokens: PageTokens,
+    private readonly authorizer: Authorizer,
   ) {
     const roles = new Map([...schema.types.values()].flatMap((type) => [...type.roles]));
     this.anyTarget = { name: ANY_TARGET, collection: "", parents: [], roles };
@@ -96,7 +106,12 @@ export class SharedPolicies {
     return stored;
   }
 
-  async update({ sharedPolicy, updateMask }: UpdateSharedPolicyRequest, actor: Actor): Promise<SharedPolicy> {
+  /**
+   * A bound shared policy's bindings and deny rules are part of the access of every resource it is bound to: a write
+   * that changes them needs the caller to hold, on each of those resources, what setting its own policy
+   * (`{collection}.setPolicy`) or deny policy (`{collection}.setDenyPolicy`) would need there.
+   */
+  async update({ sharedPolicy, updateMask }: UpdateSharedPolicyRequest, actor: Caller): Promise<SharedPolicy> {
     if (!sharedPolicy) throw invalidArgument([{ field: "shared_policy", description: "is required" }]);
     const name = sharedPolicy.name;
     this.requireName("shared_policy.name", name);
@@ -104,9 +119,19 @@ export class SharedPolicies {
     const current = await this.store.getSharedPolicy(name);
     if (!current) throw sharedNotFound(name);
     const content = await this.canonical(sharedPolicy, current.parent, paths, "shared_policy");
-    const decide = ({ stored }: SharedPolicyState) => {
+    const checked = this.authorizer.isUnrestricted(actor) ? undefined : accessEdits(paths, content, current);
+    const newestChecked = checked ? await this.requireOnTargets(actor, name, checked) : 0;
+    const decide = ({ stored, newestBinding }: SharedPolicyState) => {
       if (!stored) throw sharedNotFound(name);
       if (sharedPolicy.etag.length > 0 && !sameEtag(sharedPolicy.etag, stored.etag)) throw staleEtag("shared policy");
+      if (checked) {
+        // The targets or the content changed since the caller's rights were checked: check again.
+        const edits = accessEdits(paths, content, stored);
+        const unchecked = (edits.bindings && !checked.bindings) || (edits.denyRules && !checked.denyRules);
+        if (unchecked || ((checked.bindings || checked.denyRules) && newestBinding > newestChecked)) {
+          throw new ServiceError("aborted", `shared policy ${quoted(name)} was changed or bound meanwhile; retry the update`);
+        }
+      }
       const next = create(SharedPolicySchema, stored);
       if (paths.includes("display_name")) next.displayName = content.displayName;
       if (paths.includes("description")) next.description = content.description;
@@ -161,11 +186,11 @@ export class SharedPolicies {
     return { sharedPolicies: page.items, nextPageToken: page.nextPageToken };
   }
 
-  async createBinding({ binding }: CreateSharedPolicyBindingRequest, actor: Actor): Promise<SharedPolicyBinding> {
+  async createBinding({ binding }: CreateSharedPolicyBindingRequest, actor: Caller): Promise<SharedPolicyBinding> {
     if (!binding) throw invalidArgument([{ field: "binding", description: "is required" }]);
     const { sharedPolicy, target } = binding;
     this.requireBindingNames(sharedPolicy, target, "binding.");
-    const decide = ({ stored, sharedPolicy: policy, targetLineage, boundToTarget }: SharedPolicyBindingState) => {
+    const decide = ({ stored, sharedPolicy: policy, targetLineage, boundToTarget, policyBindings }: SharedPolicyBindingState) => {
       if (stored) throw new ServiceError("already_exists", `${quoted(sharedPolicy)} is already bound to ${quoted(target)}`);
       if (!targetLineage.includes(policy.parent)) {
         throw new ServiceError(
@@ -177,6 +202,12 @@ export class SharedPolicies {
         throw new ServiceError(
           "failed_precondition",
           `${quoted(target)} already has ${boundToTarget} shared policies bound; at most ${MAX_SHARED_POLICIES_PER_RESOURCE} per resource`,
+        );
+      }
+      if (policyBindings >= MAX_TARGETS_PER_SHARED_POLICY) {
+        throw new ServiceError(
+          "failed_precondition",
+          `${quoted(sharedPolicy)} is already bound to ${policyBindings} resources; at most ${MAX_TARGETS_PER_SHARED_POLICY} per shared policy`,
         );
       }
       return true;
@@ -191,18 +222,38 @@ export class SharedPolicies {
     return found;
   }
 
-  /** Unbinds; returns the sequence of the delete. */
-  async deleteBinding({ sharedPolicy, target }: DeleteSharedPolicyBindingRequest, actor: Actor): Promise<{ sequence: bigint }> {
+  /**
+   * Unbinds; returns the sequence of the delete. Either half of the binding suffices (the auth rule checks it), except
+   * for a shared policy with deny rules: a guardrail is unbound from its own side only (`sharedPolicies.deleteBinding`),
+   * never by the target's owners it may guard.
+   */
+  async deleteBinding({ sharedPolicy, target }: DeleteSharedPolicyBindingRequest, actor: Caller): Promise<{ sequence: bigint }> {
     this.requireBindingNames(sharedPolicy, target, "");
-    const decide = ({ stored }: SharedPolicyBindingState) => {
+    const [policyHalf] = await this.authorizer.holdsOn(actor, sharedPolicy, [UNBIND_PERMISSION]);
+    const decide = ({ stored, sharedPolicy: policy }: SharedPolicyBindingState) => {
       if (!stored) throw notBound(sharedPolicy, target);
+      if (!policyHalf && policy.denyRules.length > 0) {
+        throw new ServiceError(
+          "permission_denied",
+          `${actor.principal} lacks permission "${UNBIND_PERMISSION}" on ${quoted(sharedPolicy)}, which has deny rules: a shared ` +
+            "policy with deny rules is unbound only by those who hold that permission on it, so that a guardrail cannot be " +
+            "removed by those it guards; ask an owner of the shared policy",
+        );
+      }
       return false;
     };
     await this.fromStore(this.store.updateSharedPolicyBinding(sharedPolicy, target, decide, actor), sharedPolicy);
     return { sequence: BigInt(this.store.writtenSequence) };
   }
 
-  async listBindings({ sharedPolicy, target, pageSize, pageToken }: ListSharedPolicyBindingsRequest): Promise<SharedPolicyBindingPage> {
+  /**
+   * A shared policy's targets (only those `caller` can see, `{collection}.get`: a listing must not tell of a resource
+   * the caller may not see), or a target's shared policies (by name: the target's owners may unbind them).
+   */
+  async listBindings(
+    { sharedPolicy, target, pageSize, pageToken }: ListSharedPolicyBindingsRequest,
+    caller: Caller,
+  ): Promise<SharedPolicyBindingPage> {
     if ((sharedPolicy === "") === (target === "")) {
       throw invalidArgument([{ field: "shared_policy", description: "set exactly one of shared_policy and target" }]);
     }
@@ -214,16 +265,67 @@ export class SharedPolicies {
       async (afterName, limit) => {
         if (sharedPolicy !== "" && !(await this.store.getSharedPolicy(sharedPolicy))) throw sharedNotFound(sharedPolicy);
         if (target !== "" && !(await this.store.getResource(target))) throw notFound(target);
-        return this.store.listSharedPolicyBindings({
-          sharedPolicy: sharedPolicy || undefined,
-          target: target || undefined,
-          afterName,
-          limit,
-        });
+        return target !== ""
+          ? this.store.listSharedPolicyBindings({ target, afterName, limit })
+          : this.visibleTargets(caller, sharedPolicy, afterName, limit);
       },
       (binding) => (sharedPolicy !== "" ? binding.target : binding.sharedPolicy),
     );
     return { bindings: page.items, nextPageToken: page.nextPageToken };
+  }
+
+  /** The first `limit` bindings of `sharedPolicy` after `afterName` whose targets `caller` can see. */
+  private async visibleTargets(
+    caller: Caller,
+    sharedPolicy: string,
+    afterName: string | undefined,
+    limit: number,
+  ): Promise<SharedPolicyBinding[]> {
+    if (this.authorizer.isUnrestricted(caller)) return this.store.listSharedPolicyBindings({ sharedPolicy, afterName, limit });
+    const shown: SharedPolicyBinding[] = [];
+    // Read on past hidden targets until the page is full: at most every target (MAX_TARGETS_PER_SHARED_POLICY).
+    for (let after = afterName; shown.length < limit; ) {
+      const rows = await this.store.listSharedPolicyBindings({ sharedPolicy, afterName: after, limit });
+      const seen = await inTurns(rows, (binding) => this.authorizer.sees(caller, binding.target));
+      shown.push(...rows.filter((_, i) => seen[i]));
+      if (rows.length < limit) break;
+      after = rows.at(-1)!.target;
+    }
+    return shown.slice(0, limit);
+  }
+
+  /**
+   * Throws PERMISSION_DENIED unless `caller` holds, on every resource `sharedPolicy` is bound to, the permission to
+   * set the policy (`edits.bindings`) and the deny policy (`edits.denyRules`) there. Returns the sequence of the
+   * newest binding checked. A target the caller cannot see is not named.
+   */
+  private async requireOnTargets(caller: Caller, sharedPolicy: string, edits: AccessEdits): Promise<number> {
+    const verbs = [...(edits.bindings ? ["setPolicy"] : []), ...(edits.denyRules ? ["setDenyPolicy"] : [])];
+    let newest = 0;
+    if (verbs.length === 0) return newest;
+    for (let after: string | undefined; ; ) {
+      const page = await this.store.listSharedPolicyBindings({ sharedPolicy, afterName: after, limit: MAX_PAGE_SIZE });
+      // Each target's permissions for the edit, then whether it can see the target at all.
+      const held = await inTurns(page, ({ target }) =>
+        this.authorizer.holdsOn(caller, target, [...verbs.map((verb) => permissionOn(target, verb)), `${collectionOf(target)}.get`]),
+      );
+      page.forEach(({ target, sequence }, i) => {
+        newest = Math.max(newest, Number(sequence));
+        const missing = verbs.findIndex((_, v) => !held[i]![v]);
+        if (missing < 0) return;
+        const what = verbs[missing] === "setPolicy" ? "bindings" : "deny rules";
+        const where = held[i]!.at(-1)
+          ? `permission "${permissionOn(target, verbs[missing]!)}" on ${quoted(target)}, a resource`
+          : `the permission to set the ${verbs[missing] === "setPolicy" ? "policy" : "deny policy"} of a resource`;
+        throw new ServiceError(
+          "permission_denied",
+          `${caller.principal} lacks ${where} that shared policy ${quoted(sharedPolicy)} is bound to: its ${what} apply there ` +
+            "as if they were that resource's own, so changing them needs what changing that resource's would; ask an owner of it",
+        );
+      });
+      if (page.length < MAX_PAGE_SIZE) return newest;
+      after = page.at(-1)!.target;
+    }
   }
 
   /** The schema's shared-policy type; FAILED_PRECONDITION when a custom schema has none. */
@@ -293,6 +395,23 @@ export class SharedPolicies {
       throw serviceErrorOf(e, parent);
     }
   }
+}
+
+/** Which of a shared policy's access-bearing fields an update changes. */
+interface AccessEdits {
+  bindings: boolean;
+  denyRules: boolean;
+}
+
+/** What writing `content`'s fields named by `paths` over `stored` changes of what it grants and denies. */
+function accessEdits(paths: readonly string[], content: SharedPolicy, stored: SharedPolicy): AccessEdits {
+  // Both are canonical (sorted, merged), so the same access is the same message.
+  const differ = (field: "bindings" | "denyRules") =>
+    !equals(SharedPolicySchema, create(SharedPolicySchema, { [field]: content[field] }), create(SharedPolicySchema, { [field]: stored[field] }));
+  return {
+    bindings: paths.includes("bindings") && differ("bindings"),
+    denyRules: paths.includes("deny_rules") && differ("denyRules"),
+  };
 }
 
 function maskPaths(mask: FieldMask | undefined): string[] {

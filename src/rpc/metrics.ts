@@ -134,60 +134,53 @@ export class Metrics {
  * default the worst lag and the number of consumers; with `byName`, each consumer's lag under its name as well.
  */
 function consumerLagMetrics(registry: Registry, lags: () => Promise<ConsumerLag[]>, byName: boolean): void {
-  // One read serves every gauge of a scrape: the registry starts their collect() together, before it settles.
-  let scrape: Promise<ConsumerLag[]> | undefined;
+  // One read serves every gauge of a scrape: the registry starts their collect() together, before it settles. The
+  // database unavailable: the totals keep the last scrape's values and there are no per-consumer series in this
+  // scrape (policy_store_failures_total says why), rather than no scrape at all.
+  let scrape: Promise<ConsumerLag[] | undefined> | undefined;
   const current = () =>
-    (scrape ??= lags().finally(() => {
-      scrape = undefined;
-    }));
+    (scrape ??= lags()
+      .catch(() => undefined)
+      .finally(() => {
+        scrape = undefined;
+      }));
   const worst = (all: ConsumerLag[], of: (lag: ConsumerLag) => number) => all.reduce((max, lag) => Math.max(max, of(lag)), 0);
-  new Gauge({
-    name: "policy_consumers",
-    help: "Sync consumers configured, in every organization.",
-    registers: [registry],
-    async collect() {
-      this.set((await current()).length);
-    },
-  });
-  new Gauge({
-    name: "policy_consumer_lag_max_seconds",
-    help: "Age of the oldest change some sync consumer has not acknowledged (the worst consumer; 0 when all are current).",
-    registers: [registry],
-    async collect() {
-      this.set(worst(await current(), (lag) => lag.seconds));
-    },
-  });
-  new Gauge({
-    name: "policy_consumer_lag_max_sequences",
-    help: "Changes committed after the acknowledged sequence of the sync consumer furthest behind.",
-    registers: [registry],
-    async collect() {
-      this.set(worst(await current(), (lag) => lag.sequences));
-    },
-  });
+  const total = (name: string, help: string, of: (all: ConsumerLag[]) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const all = await current();
+        if (all) this.set(of(all));
+      },
+    });
+  total("policy_consumers", "Sync consumers configured, in every organization.", (all) => all.length);
+  total(
+    "policy_consumer_lag_max_seconds",
+    "Age of the oldest change some sync consumer has not acknowledged (the worst consumer; 0 when all are current).",
+    (all) => worst(all, (lag) => lag.seconds),
+  );
+  total(
+    "policy_consumer_lag_max_sequences",
+    "Changes committed after the acknowledged sequence of the sync consumer furthest behind.",
+    (all) => worst(all, (lag) => lag.sequences),
+  );
   if (!byName) return;
-  new Gauge({
-    name: "policy_consumer_lag_seconds",
-    help: "Age of the oldest change a sync consumer has not acknowledged (0 when it is current).",
-    labelNames: ["consumer"] as const,
-    registers: [registry],
-    async collect() {
-      const all = await current();
-      this.reset();
-      for (const lag of all) this.set({ consumer: lag.consumer }, lag.seconds);
-    },
-  });
-  new Gauge({
-    name: "policy_consumer_lag_sequences",
-    help: "Changes committed after a sync consumer's acknowledged sequence.",
-    labelNames: ["consumer"] as const,
-    registers: [registry],
-    async collect() {
-      const all = await current();
-      this.reset();
-      for (const lag of all) this.set({ consumer: lag.consumer }, lag.sequences);
-    },
-  });
+  const named = (name: string, help: string, of: (lag: ConsumerLag) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["consumer"] as const,
+      registers: [registry],
+      async collect() {
+        const all = await current();
+        this.reset();
+        for (const lag of all ?? []) this.set({ consumer: lag.consumer }, of(lag));
+      },
+    });
+  named("policy_consumer_lag_seconds", "Age of the oldest change a sync consumer has not acknowledged (0 when it is current).", (lag) => lag.seconds);
+  named("policy_consumer_lag_sequences", "Changes committed after a sync consumer's acknowledged sequence.", (lag) => lag.sequences);
 }
 
 /**

@@ -24,10 +24,15 @@ export function policyService(policies: Policies, authorizer: Authorizer): Servi
         ListPoliciesResponseSchema,
         await policies.list(req, async () => (await resolvedOf(ctx, req.parent).chain()) !== undefined),
       ),
-    lookupEffectivePolicy: (req, ctx) =>
-      policies.lookupEffective(req, resolvedOf(ctx, req.resource).chain, (chain) =>
-        authorizer.disclosed(callerOf(ctx), chain, (link) => permissionOn(link, "getPolicy")),
-      ),
+    // Of the chain, only what the caller could read itself: each link's policy, deny policy and shared policies.
+    lookupEffectivePolicy: (req, ctx) => {
+      const caller = callerOf(ctx);
+      return policies.lookupEffective(req, resolvedOf(ctx, req.resource).chain, {
+        policies: (chain) => authorizer.disclosed(caller, chain, (link) => permissionOn(link, "getPolicy")),
+        denyPolicies: (chain) => authorizer.disclosed(caller, chain, (link) => permissionOn(link, "getDenyPolicy")),
+        sharedPolicies: (names) => authorizer.holdingOf(caller, names, "sharedPolicies.get"),
+      });
+    },
     testIamPermissions: async (req, ctx) =>
       create(TestIamPermissionsResponseSchema, {
         permissions: await authorizer.permissionsOf(callerOf(ctx), resolvedOf(ctx, req.resource), req.permissions),

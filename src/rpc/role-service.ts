@@ -1,24 +1,29 @@
 // RoleService: thin adapter from RPC messages to the Roles facade.
 import { create } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   ListRolesResponseSchema,
   QueryGrantableRolesResponseSchema,
   QueryTestablePermissionsResponseSchema,
   type RoleService,
 } from "../../gen/policy/v1/role_service_pb.js";
+import type { Authorizer } from "../domain/access/authorizer.js";
+import { permissionOn } from "../domain/names.js";
 import type { Roles } from "../domain/roles.js";
 import { callerOf, resolvedOf } from "./context.js";
 
-export function roleService(roles: Roles): ServiceImpl<typeof RoleService> {
+export function roleService(roles: Roles, authorizer: Authorizer): ServiceImpl<typeof RoleService> {
+  // A custom role's permissions are for those who may read it with GetRole.
+  const mayRead = (ctx: HandlerContext) => async (organization: string) =>
+    (await authorizer.holdsOn(callerOf(ctx), organization, [permissionOn(organization, "getRole")]))[0]!;
   return {
-    listRoles: async (req) => {
-      const page = await roles.list(req);
+    listRoles: async (req, ctx) => {
+      const page = await roles.list(req, mayRead(ctx));
       return create(ListRolesResponseSchema, { roles: page.items, nextPageToken: page.nextPageToken });
     },
     getRole: (req) => roles.get(req),
     queryGrantableRoles: async (req, ctx) => {
-      const page = await roles.queryGrantable(req, resolvedOf(ctx, req.resource).chain);
+      const page = await roles.queryGrantable(req, resolvedOf(ctx, req.resource).chain, mayRead(ctx));
       return create(QueryGrantableRolesResponseSchema, { roles: page.items, nextPageToken: page.nextPageToken });
     },
     queryTestablePermissions: async (req) => {

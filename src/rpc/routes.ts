@@ -71,7 +71,7 @@ export function routes(services: Services): (router: ServiceRegistry) => void {
     router.service(WatchService, watchService(services.watch));
     router.service(SyncService, syncService(services.sync));
     router.service(DenyPolicyService, denyPolicyService(services.denyPolicies));
-    router.service(RoleService, roleService(services.roles));
+    router.service(RoleService, roleService(services.roles, services.authorizer));
     router.service(SharedPolicyService, sharedPolicyService(services.sharedPolicies));
   };
 }

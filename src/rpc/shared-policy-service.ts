@@ -22,6 +22,7 @@ export function sharedPolicyService(shared: SharedPolicies): ServiceImpl<typeof 
     getSharedPolicyBinding: (req) => shared.getBinding(req),
     deleteSharedPolicyBinding: async (req, ctx) =>
       create(DeleteSharedPolicyBindingResponseSchema, await shared.deleteBinding(req, callerOf(ctx))),
-    listSharedPolicyBindings: async (req) => create(ListSharedPolicyBindingsResponseSchema, await shared.listBindings(req)),
+    listSharedPolicyBindings: async (req, ctx) =>
+      create(ListSharedPolicyBindingsResponseSchema, await shared.listBindings(req, callerOf(ctx))),
   };
 }

@@ -17,8 +17,10 @@ import type {
   Acknowledgement,
   Actor,
   ChangeRecord,
+  ConsumerChanges,
   NewConsumer,
   Retention,
+  ResourceFailure,
   StoredConsumer,
   AuditQuery,
   AuditRecord,
@@ -29,10 +31,13 @@ import type {
   ListedResource,
   SubtreeQuery,
   ListedPolicy,
+  UnreadablePolicy,
   NewResource,
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  ResourceSearch,
+  ResourceSearchPage,
   SharedPolicyBindingQuery,
   SharedPolicyBindingState,
   SharedPolicyQuery,
@@ -193,6 +198,10 @@ export class CachingStore implements Store {
     return this.inner.listResources(query);
   }
 
+  searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
+    return this.inner.searchResources(query);
+  }
+
   getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
     return this.inner.getDenyPolicy(resource);
   }
@@ -239,7 +248,7 @@ export class CachingStore implements Store {
    * kept until the next eviction (keepPage). The inner store's listing rows are never kept: they carry no deny rules
    * or roles.
    */
-  async listPolicies(query: PolicyQuery): Promise<readonly ListedPolicy[]> {
+  async listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
     if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
     await this.fresh();
     const generation = this.generation;
@@ -251,7 +260,14 @@ export class CachingStore implements Store {
     for (const { name, cursor, revision } of names) {
       let stored = this.cache.get(name);
       // Not cached, or older than the row (another process committed after this turn's freshness check): read it.
-      if (!stored || etagSequence(stored.policy.etag) !== revision) stored = await this.readPolicy(name, generation);
+      if (!stored || etagSequence(stored.policy.etag) !== revision) {
+        try {
+          stored = await this.readPolicy(name, generation);
+        } catch {
+          // A row that does not decode (or a failed read): the store lists it as it can, marked or failing.
+          return this.inner.listPolicies(query);
+        }
+      }
       // Changed again meanwhile, or gone: list as the store lists.
       if (!stored || etagSequence(stored.policy.etag) !== revision) return this.inner.listPolicies(query);
       listed.push({ ...stored, cursor });
@@ -311,20 +327,36 @@ export class CachingStore implements Store {
     return this.inner.pruneChanges(retention);
   }
 
-  createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
-    return this.inner.createConsumer(consumer, timeMs);
+  readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
+    return this.inner.readChangesAt(sequences);
+  }
+
+  createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
+    return this.inner.createConsumer(consumer, timeMs, admit);
   }
 
   listConsumers(): Promise<StoredConsumer[]> {
     return this.inner.listConsumers();
   }
 
+  consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
+    return this.inner.consumerChanges(afterVersion);
+  }
+
+  listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
+    return this.inner.listResourceFailures(resource, consumers);
+  }
+
   deleteConsumer(name: string): Promise<void> {
     return this.inner.deleteConsumer(name);
   }
 
-  acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer> {
-    return this.inner.acknowledgeChanges(name, ack);
+  acknowledgeChanges(
+    name: string,
+    ack: Acknowledgement,
+    admit?: (failures: { before: number; after: number }) => void,
+  ): Promise<StoredConsumer> {
+    return this.inner.acknowledgeChanges(name, ack, admit);
   }
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {

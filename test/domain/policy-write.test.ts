@@ -212,6 +212,18 @@ describe("dropping stored conditions", () => {
     serviceError(() => planPolicyWrite(project, dropsPlain, undefined, conditional), "failed_precondition");
   });
 
+  test.each([0, 1])(
+    "a version-%i write that keeps a role's plain binding but removes its conditional one is FAILED_PRECONDITION",
+    (version) => {
+      // The same role with and without a condition: two bindings, so keeping the plain one does not keep the other.
+      const bob = binding("roles/readonly", ["user:bob@example.com"]);
+      const sameRole = stored({ version: 3, bindings: [bob, bobUntil2027] });
+      const keepsPlain = policy({ version, bindings: [bob], etag: STORED_ETAG });
+      const error = serviceError(() => planPolicyWrite(project, keepsPlain, undefined, sameRole), "failed_precondition");
+      expect(error.message).toContain("version to 3");
+    },
+  );
+
   test("a version-1 write that removes nothing from a conditional policy (audit configs only) is accepted", () => {
     const requested = policy({ version: 1, etag: STORED_ETAG });
     requested.auditConfigs = [auditConfig("storage")];

@@ -1,6 +1,6 @@
 // Start-up as an operator sees it: the address printed on stdout, and problems that stop start-up with a message that
 // names them (and a non-zero exit) instead of a server running with the wrong settings.
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
@@ -44,6 +44,20 @@ test("a bad schema file stops start-up with a message naming the file and the li
   expect(exit.stderr).toContain('"nothing"');
   expect(exit.stdout).not.toContain("listening");
   expect(existsSync(db)).toBe(false);
+});
+
+test("an empty (0-byte) database file stops start-up with one line, instead of starting a new empty store", async () => {
+  const db = join(dir, "policy.db");
+  writeFileSync(db, "");
+  const exit = await runServerToExit(["--port", "0", "--grpc-port", "0", "--db", db]);
+  expect(exit.code).toBe(1);
+  // One line after the development-mode banner.
+  const problems = exit.stderr.split("\n").filter((line) => line.startsWith("policy server:"));
+  expect(problems).toHaveLength(1);
+  expect(problems[0]).toMatch(new RegExp(`^policy server: cannot open the database ${db}: it is empty \\(0 bytes\\).*backup`));
+  expect(exit.stderr.endsWith(`${problems[0]}\n`)).toBe(true);
+  expect(exit.stdout).not.toContain("listening");
+  expect(statSync(db).size).toBe(0);
 });
 
 test("an invalid --port stops start-up with one line naming it and pointing to --help", async () => {

@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, openSync, rmSync, writeSync, closeSync } from 
 import { join } from "node:path";
 import { afterEach, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { capturingLogger } from "../security/support.js";
 import { expectCode, scrape, sum, tempDir, uniqueId } from "./support.js";
 
 let server: TestServer | undefined;
@@ -102,6 +103,38 @@ test("a database with a damaged page refuses to start, naming the file and what 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a stored policy that does not decode: ListPolicies lists the others and names it as unreachable, and the server logs it", async () => {
+  const dir = tempDir();
+  const db = join(dir, "policy.db");
+  const seeded = await startTestServer({ db });
+  const org = `organizations/${uniqueId("undecodable")}`;
+  const projects = [1, 2, 3].map((i) => `projects/${uniqueId(`p${i}`)}`);
+  await seeded.grpc.resources.createResource({ resource: { name: org } });
+  for (const project of projects) {
+    await seeded.grpc.resources.createResource({ resource: { name: project, parent: org } });
+    await seeded.grpc.policies.setPolicy({ resource: project, policy: { bindings: [{ role: "roles/owner", members: ["user:ada@example.com"] }] } });
+  }
+  await seeded.close();
+  const raw = new Sqlite(db);
+  raw.prepare("UPDATE policies SET policy = ? WHERE resource_id = (SELECT id FROM resources WHERE name = ?)").run(Uint8Array.of(0x1a, 0x05, 0x01), projects[1]);
+  raw.close();
+
+  const { logger, lines } = capturingLogger();
+  server = await startTestServer({ db }, { dir, logger });
+  const listed = await server.grpc.policies.listPolicies({ resourceType: "project", parent: org });
+  expect(listed.resourcePolicies.map((p) => p.resource)).toEqual([projects[0], projects[2]]);
+  expect(listed.unreachable).toEqual([projects[1]]);
+  expect(listed.nextPageToken).toBe("");
+  // In pages of one: each page full, the damaged one named once, on the page whose range holds it.
+  const first = await server.connect.policies.listPolicies({ resourceType: "project", parent: org, pageSize: 1 });
+  expect([first.resourcePolicies.map((p) => p.resource), first.unreachable]).toEqual([[projects[0]], []]);
+  const second = await server.connect.policies.listPolicies({ resourceType: "project", parent: org, pageSize: 1, pageToken: first.nextPageToken });
+  expect([second.resourcePolicies.map((p) => p.resource), second.unreachable, second.nextPageToken]).toEqual([[projects[2]], [projects[1]], ""]);
+  expect(lines.find((line) => line.resource === projects[1] && String(line.msg).includes("does not decode"))).toMatchObject({ level: 50 });
+  // Reading it alone still fails, without detail.
+  await expectCode(server.grpc.policies.getPolicy({ resource: projects[1] }), Code.Internal, /the server log has the details/);
 });
 
 test("a database that cannot be opened names the file and the cause", async () => {

@@ -1,11 +1,12 @@
 // The conformance suite against PostgreSQL, unchanged: bare, and behind the read cache (as the server runs it). Each
 // database is a fresh one with a random name, dropped afterwards.
+import pg from "pg";
 import { describe } from "vitest";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import type { Store } from "../../src/store/store.js";
 import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
-import { storeContract, type StoreDatabase } from "./contract.js";
+import { UNDECODABLE, storeContract, type StoreDatabase } from "./contract.js";
 
 function postgresDatabase(wrap: (store: PostgresStore) => Store): () => Promise<StoreDatabase> {
   return async () => {
@@ -13,6 +14,18 @@ function postgresDatabase(wrap: (store: PostgresStore) => Store): () => Promise<
     return {
       open: async () => wrap(await PostgresStore.open({ url: database.url, poolSize: 4, statementTimeoutMs: 10_000 })),
       drop: database.drop,
+      damagePolicy: async (resource) => {
+        const client = new pg.Client({ connectionString: database.url });
+        await client.connect();
+        try {
+          await client.query("UPDATE policies SET policy = $1 WHERE resource_id = (SELECT id FROM resources WHERE name = $2)", [
+            Buffer.from(UNDECODABLE),
+            resource,
+          ]);
+        } finally {
+          await client.end();
+        }
+      },
     };
   };
 }

@@ -1,11 +1,12 @@
 // The conformance suite against SQLite: bare, and behind the read cache (as the server runs it).
+import Sqlite from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
-import { storeContract, type StoreDatabase } from "./contract.js";
+import { UNDECODABLE, storeContract, type StoreDatabase } from "./contract.js";
 
 function sqliteDatabase(wrap: (store: SqliteStore) => Store): () => Promise<StoreDatabase> {
   return async () => {
@@ -13,6 +14,14 @@ function sqliteDatabase(wrap: (store: SqliteStore) => Store): () => Promise<Stor
     return {
       open: async () => wrap(new SqliteStore(join(dir, "policy.db"))),
       drop: async () => rmSync(dir, { recursive: true, force: true }),
+      damagePolicy: async (resource) => {
+        const db = new Sqlite(join(dir, "policy.db"));
+        try {
+          db.prepare("UPDATE policies SET policy = ? WHERE resource_id = (SELECT id FROM resources WHERE name = ?)").run(UNDECODABLE, resource);
+        } finally {
+          db.close();
+        }
+      },
     };
   };
 }

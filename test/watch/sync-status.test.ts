@@ -13,7 +13,7 @@ let server: TestServer;
 let sync: ReturnType<typeof watchClients>["sync"];
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ metricsPort: 0, metricsConsumerNames: true });
   await makeTree(server.connect);
   sync = watchClients(createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" })).sync;
 });
@@ -97,10 +97,19 @@ test("several consumers: FAILED beats PENDING beats SUCCESS; the ListPolicies fi
     ["consumers/a", SyncStatus.SUCCESS],
     ["consumers/b", SyncStatus.FAILED],
   ]);
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  // Consumer names are tenants' data: by default /metrics shows how many there are and the worst lag (test/security/leaks).
-  expect(metrics).toMatch(/^policy_consumers 2$/m);
-  expect(metrics).toMatch(/^policy_consumer_lag_max_sequences 0$/m);
+  // A consumer that acknowledged nothing lags by the whole log, aged by its first change (the organization's creation).
+  await sync.createConsumer({ consumer: { name: "consumers/late", subtree: ORG } });
+  const metrics = await (await fetch(server.metricsUrl!)).text();
+  // Consumer names are tenants' data: this server shows them with --metrics-consumer-names, on its metrics port; every
+  // server shows how many consumers there are and the worst lag (test/security/leaks.test.ts).
+  expect(metrics).toMatch(/^policy_consumers 3$/m);
+  expect(metrics).toContain(`policy_consumer_lag_max_sequences ${seq}\n`);
+  expect(metrics).toMatch(/policy_consumer_lag_sequences\{consumer="consumers\/a"\} 0/);
+  expect(metrics).toMatch(/policy_consumer_lag_seconds\{consumer="consumers\/b"\} 0\n/);
+  expect(metrics).toContain(`policy_consumer_lag_sequences{consumer="consumers/late"} ${seq}\n`);
+  const lateSeconds = Number(/policy_consumer_lag_seconds\{consumer="consumers\/late"\} (\S+)/.exec(metrics)![1]);
+  expect(lateSeconds).toBeGreaterThan(0);
+  await sync.deleteConsumer({ name: "consumers/late" });
   const consumer = await sync.getConsumer({ name: "consumers/b" });
   expect(consumer).toMatchObject({ acknowledgedSequence: BigInt(seq), lagSequences: 0n, failureCount: 1 });
   expect((await sync.listConsumers({})).consumers.map((c) => c.name)).toEqual(["consumers/a", "consumers/b"]);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/role.proto.
  */
 export const file_policy_v1_role: GenFile = /*@__PURE__*/
-  fileDesc("ChRwb2xpY3kvdjEvcm9sZS5wcm90bxIJcG9saWN5LnYxIpQCCgRSb2xlEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSHAoUaW5jbHVkZWRfcGVybWlzc2lvbnMYByADKAkSIwoFc3RhZ2UYCCABKA4yFC5wb2xpY3kudjEuUm9sZVN0YWdlEgwKBGV0YWcYCSABKAwSDwoHZGVsZXRlZBgLIAEoCBIWCg5yZXNvdXJjZV90eXBlcxhkIAMoCRIvCgtkZWxldGVfdGltZRhlIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYZiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKoMBCglSb2xlU3RhZ2USGgoWUk9MRV9TVEFHRV9VTlNQRUNJRklFRBAAEhEKDVJPTEVfU1RBR0VfR0EQARITCg9ST0xFX1NUQUdFX0JFVEEQAhIZChVST0xFX1NUQUdFX0RFUFJFQ0FURUQQAxIXChNST0xFX1NUQUdFX0RJU0FCTEVEEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChRwb2xpY3kvdjEvcm9sZS5wcm90bxIJcG9saWN5LnYxIpQCCgRSb2xlEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSHAoUaW5jbHVkZWRfcGVybWlzc2lvbnMYByADKAkSIwoFc3RhZ2UYCCABKA4yFC5wb2xpY3kudjEuUm9sZVN0YWdlEgwKBGV0YWcYCSABKAwSDwoHZGVsZXRlZBgLIAEoCBIWCg5yZXNvdXJjZV90eXBlcxhkIAMoCRIvCgtkZWxldGVfdGltZRhlIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYZiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKoMBCglSb2xlU3RhZ2USGgoWUk9MRV9TVEFHRV9VTlNQRUNJRklFRBAAEhEKDVJPTEVfU1RBR0VfR0EQARITCg9ST0xFX1NUQUdFX0JFVEEQAhIZChVST0xFX1NUQUdFX0RFUFJFQ0FURUQQAxIXChNST0xFX1NUQUdFX0RJU0FCTEVEEAQqTgoIUm9sZVZpZXcSGQoVUk9MRV9WSUVXX1VOU1BFQ0lGSUVEEAASEwoPUk9MRV9WSUVXX0JBU0lDEAESEgoOUk9MRV9WSUVXX0ZVTEwQAmIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A role: a named set of permissions that a binding grants. Predefined roles come from the resource schema and are
@@ -151,4 +151,40 @@ export enum RoleStage {
  */
 export const RoleStageSchema: GenEnum<RoleStage> = /*@__PURE__*/
   enumDesc(file_policy_v1_role, 0);
+
+/**
+ * How much of a role a listing returns (AIP-157; google.iam.admin.v1.RoleView, whose BASIC is its default and 0).
+ *
+ * @generated from enum policy.v1.RoleView
+ */
+export enum RoleView {
+  /**
+   * The basic view (the default, as IAM's).
+   *
+   * @generated from enum value: ROLE_VIEW_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The name, title, description, stage and the types it can be granted on: what a caller needs to choose a role
+   * to grant. `included_permissions`, `etag` and the times are left out.
+   *
+   * @generated from enum value: ROLE_VIEW_BASIC = 1;
+   */
+  BASIC = 1,
+
+  /**
+   * Every field. A custom role's `included_permissions` are shown only to callers who may read the role with
+   * GetRole (`organizations.getRole` on its organization); to others it comes in the basic view.
+   *
+   * @generated from enum value: ROLE_VIEW_FULL = 2;
+   */
+  FULL = 2,
+}
+
+/**
+ * Describes the enum policy.v1.RoleView.
+ */
+export const RoleViewSchema: GenEnum<RoleView> = /*@__PURE__*/
+  enumDesc(file_policy_v1_role, 1);
 

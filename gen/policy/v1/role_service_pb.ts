@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
-import type { Role, RoleSchema } from "./role_pb.js";
+import type { Role, RoleSchema, RoleView } from "./role_pb.js";
 import { file_policy_v1_role } from "./role_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/role_service.proto.
  */
 export const file_policy_v1_role_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxwb2xpY3kvdjEvcm9sZV9zZXJ2aWNlLnByb3RvEglwb2xpY3kudjEiXwoQTGlzdFJvbGVzUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSFAoMc2hvd19kZWxldGVkGAYgASgIIkwKEUxpc3RSb2xlc1Jlc3BvbnNlEh4KBXJvbGVzGAEgAygLMg8ucG9saWN5LnYxLlJvbGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh4KDkdldFJvbGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiVQoaUXVlcnlHcmFudGFibGVSb2xlc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiVgobUXVlcnlHcmFudGFibGVSb2xlc1Jlc3BvbnNlEh4KBXJvbGVzGAEgAygLMg8ucG9saWN5LnYxLlJvbGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIloKH1F1ZXJ5VGVzdGFibGVQZXJtaXNzaW9uc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUAogUXVlcnlUZXN0YWJsZVBlcm1pc3Npb25zUmVzcG9uc2USEwoLcGVybWlzc2lvbnMYASADKAkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlMKEUNyZWF0ZVJvbGVSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIPCgdyb2xlX2lkGAIgASgJEh0KBHJvbGUYAyABKAsyDy5wb2xpY3kudjEuUm9sZSJjChFVcGRhdGVSb2xlUmVxdWVzdBIdCgRyb2xlGAEgASgLMg8ucG9saWN5LnYxLlJvbGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIi8KEURlbGV0ZVJvbGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEZXRhZxgCIAEoDCIxChNVbmRlbGV0ZVJvbGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEZXRhZxgCIAEoDDL7BAoLUm9sZVNlcnZpY2USSwoJTGlzdFJvbGVzEhsucG9saWN5LnYxLkxpc3RSb2xlc1JlcXVlc3QaHC5wb2xpY3kudjEuTGlzdFJvbGVzUmVzcG9uc2UiA5ACARI6CgdHZXRSb2xlEhkucG9saWN5LnYxLkdldFJvbGVSZXF1ZXN0Gg8ucG9saWN5LnYxLlJvbGUiA5ACARJpChNRdWVyeUdyYW50YWJsZVJvbGVzEiUucG9saWN5LnYxLlF1ZXJ5R3JhbnRhYmxlUm9sZXNSZXF1ZXN0GiYucG9saWN5LnYxLlF1ZXJ5R3JhbnRhYmxlUm9sZXNSZXNwb25zZSIDkAIBEngKGFF1ZXJ5VGVzdGFibGVQZXJtaXNzaW9ucxIqLnBvbGljeS52MS5RdWVyeVRlc3RhYmxlUGVybWlzc2lvbnNSZXF1ZXN0GisucG9saWN5LnYxLlF1ZXJ5VGVzdGFibGVQZXJtaXNzaW9uc1Jlc3BvbnNlIgOQAgESPQoKQ3JlYXRlUm9sZRIcLnBvbGljeS52MS5DcmVhdGVSb2xlUmVxdWVzdBoPLnBvbGljeS52MS5Sb2xlIgASPQoKVXBkYXRlUm9sZRIcLnBvbGljeS52MS5VcGRhdGVSb2xlUmVxdWVzdBoPLnBvbGljeS52MS5Sb2xlIgASPQoKRGVsZXRlUm9sZRIcLnBvbGljeS52MS5EZWxldGVSb2xlUmVxdWVzdBoPLnBvbGljeS52MS5Sb2xlIgASQQoMVW5kZWxldGVSb2xlEh4ucG9saWN5LnYxLlVuZGVsZXRlUm9sZVJlcXVlc3QaDy5wb2xpY3kudjEuUm9sZSIAYgZwcm90bzM", [file_google_protobuf_field_mask, file_policy_v1_role]);
+  fileDesc("Chxwb2xpY3kvdjEvcm9sZV9zZXJ2aWNlLnByb3RvEglwb2xpY3kudjEiggEKEExpc3RSb2xlc1JlcXVlc3QSDgoGcGFyZW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEiEKBHZpZXcYBCABKA4yEy5wb2xpY3kudjEuUm9sZVZpZXcSFAoMc2hvd19kZWxldGVkGAYgASgIIkwKEUxpc3RSb2xlc1Jlc3BvbnNlEh4KBXJvbGVzGAEgAygLMg8ucG9saWN5LnYxLlJvbGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh4KDkdldFJvbGVSZXF1ZXN0EgwKBG5hbWUYASABKAkieAoaUXVlcnlHcmFudGFibGVSb2xlc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSIQoEdmlldxgEIAEoDjITLnBvbGljeS52MS5Sb2xlVmlldyJWChtRdWVyeUdyYW50YWJsZVJvbGVzUmVzcG9uc2USHgoFcm9sZXMYASADKAsyDy5wb2xpY3kudjEuUm9sZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWgofUXVlcnlUZXN0YWJsZVBlcm1pc3Npb25zUmVxdWVzdBIQCghyZXNvdXJjZRgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJQCiBRdWVyeVRlc3RhYmxlUGVybWlzc2lvbnNSZXNwb25zZRITCgtwZXJtaXNzaW9ucxgBIAMoCRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiUwoRQ3JlYXRlUm9sZVJlcXVlc3QSDgoGcGFyZW50GAEgASgJEg8KB3JvbGVfaWQYAiABKAkSHQoEcm9sZRgDIAEoCzIPLnBvbGljeS52MS5Sb2xlImMKEVVwZGF0ZVJvbGVSZXF1ZXN0Eh0KBHJvbGUYASABKAsyDy5wb2xpY3kudjEuUm9sZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siLwoRRGVsZXRlUm9sZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRldGFnGAIgASgMIjEKE1VuZGVsZXRlUm9sZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRldGFnGAIgASgMMvsECgtSb2xlU2VydmljZRJLCglMaXN0Um9sZXMSGy5wb2xpY3kudjEuTGlzdFJvbGVzUmVxdWVzdBocLnBvbGljeS52MS5MaXN0Um9sZXNSZXNwb25zZSIDkAIBEjoKB0dldFJvbGUSGS5wb2xpY3kudjEuR2V0Um9sZVJlcXVlc3QaDy5wb2xpY3kudjEuUm9sZSIDkAIBEmkKE1F1ZXJ5R3JhbnRhYmxlUm9sZXMSJS5wb2xpY3kudjEuUXVlcnlHcmFudGFibGVSb2xlc1JlcXVlc3QaJi5wb2xpY3kudjEuUXVlcnlHcmFudGFibGVSb2xlc1Jlc3BvbnNlIgOQAgESeAoYUXVlcnlUZXN0YWJsZVBlcm1pc3Npb25zEioucG9saWN5LnYxLlF1ZXJ5VGVzdGFibGVQZXJtaXNzaW9uc1JlcXVlc3QaKy5wb2xpY3kudjEuUXVlcnlUZXN0YWJsZVBlcm1pc3Npb25zUmVzcG9uc2UiA5ACARI9CgpDcmVhdGVSb2xlEhwucG9saWN5LnYxLkNyZWF0ZVJvbGVSZXF1ZXN0Gg8ucG9saWN5LnYxLlJvbGUiABI9CgpVcGRhdGVSb2xlEhwucG9saWN5LnYxLlVwZGF0ZVJvbGVSZXF1ZXN0Gg8ucG9saWN5LnYxLlJvbGUiABI9CgpEZWxldGVSb2xlEhwucG9saWN5LnYxLkRlbGV0ZVJvbGVSZXF1ZXN0Gg8ucG9saWN5LnYxLlJvbGUiABJBCgxVbmRlbGV0ZVJvbGUSHi5wb2xpY3kudjEuVW5kZWxldGVSb2xlUmVxdWVzdBoPLnBvbGljeS52MS5Sb2xlIgBiBnByb3RvMw", [file_google_protobuf_field_mask, file_policy_v1_role]);
 
 /**
  * Request of RoleService.ListRoles.
@@ -42,6 +42,14 @@ export type ListRolesRequest = Message<"policy.v1.ListRolesRequest"> & {
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * How much of each role to return: the basic view by default (no `included_permissions`, as IAM); with
+   * `ROLE_VIEW_FULL`, the permissions too (a custom role's only to callers who may GetRole it).
+   *
+   * @generated from field: policy.v1.RoleView view = 4;
+   */
+  view: RoleView;
 
   /**
    * Also list deleted custom roles.
@@ -133,6 +141,15 @@ export type QueryGrantableRolesRequest = Message<"policy.v1.QueryGrantableRolesR
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * How much of each role to return: the basic view by default (name, title, description; no
+   * `included_permissions`, as IAM); with `ROLE_VIEW_FULL`, the permissions too (a custom role's only to callers who
+   * may GetRole it).
+   *
+   * @generated from field: policy.v1.RoleView view = 4;
+   */
+  view: RoleView;
 };
 
 /**
@@ -361,7 +378,7 @@ export const UndeleteRoleRequestSchema: GenMessage<UndeleteRoleRequest> = /*@__P
 export const RoleService: GenService<{
   /**
    * Lists roles: with an empty `parent`, the predefined roles of the schema; with `parent` an organization, its
-   * custom roles. Paginated (AIP-158).
+   * custom roles. Paginated (AIP-158). In the basic view unless `view` asks for the full one.
    *
    * @generated from rpc policy.v1.RoleService.ListRoles
    */
@@ -384,7 +401,8 @@ export const RoleService: GenService<{
   },
   /**
    * Lists the roles that can be granted on a resource: the predefined roles of its type and the custom roles of its
-   * organization that can be granted on that type (deleted ones left out).
+   * organization that can be granted on that type (deleted ones left out). In the basic view unless `view` asks for
+   * the full one.
    *
    * @generated from rpc policy.v1.RoleService.QueryGrantableRoles
    */

@@ -443,7 +443,9 @@ export const SharedPolicyService: GenService<{
   /**
    * Updates the fields of a shared policy that `update_mask` names (default: every updatable field). With an etag,
    * only if the shared policy still has it (ABORTED otherwise). The change applies at once to every resource the
-   * policy is bound to and to their descendants.
+   * policy is bound to and to their descendants, so a change of its `bindings` also needs `{collection}.setPolicy`,
+   * and of its `deny_rules` `{collection}.setDenyPolicy`, on every one of them (PERMISSION_DENIED otherwise; ABORTED
+   * when it was bound to a new resource meanwhile: retry).
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    *
@@ -479,8 +481,8 @@ export const SharedPolicyService: GenService<{
   /**
    * Binds a shared policy to a target resource. Needs `sharedPolicies.createBinding` on the shared policy AND
    * `{collection}.createSharedPolicyBinding` on the target. ALREADY_EXISTS when they are bound already;
-   * FAILED_PRECONDITION when the target is outside the shared policy's organization, or already has the most shared
-   * policies bound to it (20).
+   * FAILED_PRECONDITION when the target is outside the shared policy's organization, already has the most shared
+   * policies bound to it (20), or the shared policy is bound to the most resources it may be (1,000).
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    *
@@ -505,7 +507,8 @@ export const SharedPolicyService: GenService<{
   },
   /**
    * Unbinds a shared policy from a target. Needs `sharedPolicies.deleteBinding` on the shared policy OR
-   * `{collection}.deleteSharedPolicyBinding` on the target. NOT_FOUND when they are not bound.
+   * `{collection}.deleteSharedPolicyBinding` on the target — the former only, when the shared policy has deny rules
+   * (a guardrail is not removable by those it guards). NOT_FOUND when they are not bound.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
    *
    * @generated from rpc policy.v1.SharedPolicyService.DeleteSharedPolicyBinding
@@ -516,8 +519,8 @@ export const SharedPolicyService: GenService<{
     output: typeof DeleteSharedPolicyBindingResponseSchema;
   },
   /**
-   * Lists every binding of one shared policy (to its targets) or of one target (to its shared policies): set exactly
-   * one of `shared_policy` and `target`. Paginated (AIP-158).
+   * Lists the bindings of one shared policy (to its targets: only those the caller can see) or of one target (to its
+   * shared policies): set exactly one of `shared_policy` and `target`. Paginated (AIP-158).
    *
    * @generated from rpc policy.v1.SharedPolicyService.ListSharedPolicyBindings
    */

@@ -1,7 +1,7 @@
 // policy roles list | get | grantable: the predefined roles of the schema, an organization's custom roles, and what
 // can be granted on a resource (RoleService).
 import { toJson } from "@bufbuild/protobuf";
-import { RoleSchema, RoleStage, type Role } from "../../../gen/policy/v1/role_pb.js";
+import { RoleSchema, RoleStage, RoleView, type Role } from "../../../gen/policy/v1/role_pb.js";
 import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
 import { print, table } from "../output.js";
@@ -21,7 +21,8 @@ function printRoles(ctx: Context, roles: Role[]): void {
         r.title || "-",
         stageName(r.stage),
         r.resourceTypes.join(", ") || "-",
-        String(r.includedPermissions.length),
+        // Empty: a custom role the caller may not read with GetRole (every role has at least one permission).
+        r.includedPermissions.length > 0 ? String(r.includedPermissions.length) : "-",
       ]),
     ),
   );
@@ -54,7 +55,7 @@ export const list: Command = {
     const given = str(ctx.values, "parent");
     const parent = given === undefined ? "" : parentName(ctx, given);
     const showDeleted = flag(ctx.values, "show-deleted");
-    printRoles(ctx, await allPages((pageToken) => ctx.api.roles.listRoles({ parent, showDeleted, pageSize: 1000, pageToken })));
+    printRoles(ctx, await allPages((pageToken) => ctx.api.roles.listRoles({ parent, showDeleted, view: RoleView.FULL, pageSize: 1000, pageToken })));
   },
 };
 
@@ -95,6 +96,6 @@ export const grantable: Command = {
   options: { ...RESOURCE_OPTIONS },
   async run(ctx) {
     const resource = await resolveResource(ctx);
-    printRoles(ctx, await allPages((pageToken) => ctx.api.roles.queryGrantableRoles({ resource, pageSize: 1000, pageToken })));
+    printRoles(ctx, await allPages((pageToken) => ctx.api.roles.queryGrantableRoles({ resource, view: RoleView.FULL, pageSize: 1000, pageToken })));
   },
 };

@@ -112,6 +112,23 @@ export class Access {
     return results?.map((r) => r.state === AccessState.GRANTED);
   }
 
+  /**
+   * Whether `identities` hold each of `permissions` on the resource `name`, read from its chain alone (no consistency
+   * token: for checks over many resources); undefined when it does not exist.
+   */
+  async holdsAt(name: string, identities: readonly string[], permissions: readonly string[]): Promise<boolean[] | undefined> {
+    const chain = await this.store.ancestry(name);
+    if (!chain) return undefined;
+    const input = {
+      subject: Subject.of(identities, new Violations(), "principals"),
+      permissions,
+      attributes: NO_ATTRIBUTES,
+      requestTime: timestampNow(),
+      explain: false,
+    };
+    return checkChain(this.schema, chain, input)?.map((r) => r.state === AccessState.GRANTED);
+  }
+
   /** Whether `identities` hold, on each link of `chain`, the permission named for it (its chain is the rest of it). */
   holdsAlong(chain: readonly StoredPolicy[], identities: readonly string[], permissionOf: (link: string) => string): boolean[] {
     const subject = Subject.of(identities, new Violations(), "principals");
@@ -139,6 +156,16 @@ export class Access {
  * Which links of a chain (the resource, then its ancestors) an answer may show its caller; undefined: all of them.
  */
 export type Disclosure = (chain: readonly StoredPolicy[]) => readonly boolean[] | undefined;
+
+/** What of a chain an effective policy may show its caller; each part undefined: all of it. */
+export interface EffectiveDisclosure {
+  /** The links whose policy the caller may read (`{collection}.getPolicy`): the others are left out whole. */
+  policies: Disclosure;
+  /** The links whose deny policy it may read (`{collection}.getDenyPolicy`): the others' deny rules are left out. */
+  denyPolicies: Disclosure;
+  /** Of the shared policies named, those it may read (`sharedPolicies.get`, as GetSharedPolicy needs). */
+  sharedPolicies(names: readonly string[]): Promise<ReadonlySet<string> | undefined>;
+}
 
 /** Permissions of a request: 1 to 100, concrete, each one the schema knows (so that a typo is an error). */
 export function validatePermissions(schema: Schema, permissions: readonly string[], violations: Violations, field: string): void {

@@ -3,7 +3,7 @@
 // not exist, exactly as for an absent one, so hidden resources cannot be discovered.
 import { ServiceError, Violations, notFound } from "../../errors.js";
 import type { Actor, StoredPolicy } from "../../store/store.js";
-import { requireResourceName } from "../names.js";
+import { requireResourceName, typeOfName } from "../names.js";
 import type { ResourceSchema, ResourceType } from "../schema/schema.js";
 import { validatePermissions, type Access } from "./access.js";
 import type { CallResources, ResolvedResource } from "./resolved.js";
@@ -68,6 +68,30 @@ export class Authorizer {
   holdsIn(caller: Caller, chain: readonly StoredPolicy[], permission: string): boolean {
     if (!this.enforcing || this.isAdmin(caller)) return true;
     return this.access.holdsIn(chain, caller.identities, permission);
+  }
+
+  /**
+   * Whether `caller` holds each of `permissions` on the resource `name` (all true for administrators and in
+   * development mode; all false when it does not exist). For answers that show or do something per resource of a
+   * list, where one refusal must not fail the whole call.
+   */
+  async holdsOn(caller: Caller, name: string, permissions: readonly string[]): Promise<boolean[]> {
+    if (!this.enforcing || this.isAdmin(caller)) return permissions.map(() => true);
+    return (await this.access.holdsAt(name, caller.identities, permissions)) ?? permissions.map(() => false);
+  }
+
+  /** Those of `names` on which `caller` holds `permission`; undefined: all (administrators, development mode). */
+  async holdingOf(caller: Caller, names: readonly string[], permission: string): Promise<ReadonlySet<string> | undefined> {
+    if (!this.enforcing || this.isAdmin(caller)) return undefined;
+    const held = await Promise.all(names.map((name) => this.holdsOn(caller, name, [permission])));
+    return new Set(names.filter((_, i) => held[i]![0]));
+  }
+
+  /** Whether `caller` may see the resource `name` (`{collection}.get`), as the refusals above decide it. */
+  async sees(caller: Caller, name: string): Promise<boolean> {
+    const type = typeOfName(this.schema, name);
+    if (typeof type === "string") return false;
+    return (await this.holdsOn(caller, name, [`${type.collection}.get`]))[0]!;
   }
 
   /**

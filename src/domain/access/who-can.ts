@@ -62,7 +62,7 @@ export function memberGrants(
       }
     }
   });
-  return applyDenialsToMembers(schema, chain, permission, evaluation, grants).sort((a, b) => compareKeys(grantKey(a), grantKey(b)));
+  return applyDenialsToMembers(chain, permission, evaluation, grants).sort((a, b) => compareKeys(grantKey(a), grantKey(b)));
 }
 
 /** Whether `role`, bound on a resource of `type`, grants `permission` there: a predefined role, or an active custom one. */

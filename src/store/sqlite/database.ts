@@ -14,7 +14,13 @@ export type Database = Sqlite.Database;
 export function openDatabase(path: string): Database {
   let db: Database | undefined;
   try {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(path), { recursive: true });
+      // SQLite takes an empty file for a new database and would start an empty store over it without a word; no
+      // file this server wrote is empty (the first thing it does is write the header, below), so it was damaged.
+      const file = statSync(path, { throwIfNoEntry: false });
+      if (file?.isFile() && file.size === 0) throw new EmptyDatabase();
+    }
     db = new Sqlite(path);
     db.pragma("journal_mode = WAL");
     // FULL: a commit is fsync'd before it is acknowledged, so it survives a crash of the process or the machine.
@@ -33,6 +39,7 @@ export function openDatabase(path: string): Database {
 }
 
 class DamagedDatabase extends Error {}
+class EmptyDatabase extends Error {}
 
 /** What went wrong opening `path`, and what to do about it. */
 function causeOf(error: unknown, path: string): string {
@@ -40,6 +47,9 @@ function causeOf(error: unknown, path: string): string {
   const code = error instanceof Sqlite.SqliteError ? error.code : (error as { code?: unknown }).code;
   const restore = "restore it from a backup (docs/operations.md#backups)";
   if (error instanceof DamagedDatabase) return `it is damaged (quick_check: ${message}); ${restore}`;
+  if (error instanceof EmptyDatabase) {
+    return `it is empty (0 bytes), so it holds no store this server wrote; ${restore}, or remove it (and any -wal and -shm beside it) to start a new, empty store`;
+  }
   if (code === "SQLITE_CORRUPT") return `it is damaged (${message}); ${restore}`;
   if (code === "SQLITE_NOTADB") return "it is not a SQLite database";
   if (code === "SQLITE_FULL") return "its disk is full; free space on its volume";
