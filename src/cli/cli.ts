@@ -1,6 +1,6 @@
 // `policy`: the command-line client of the policy service. `main` runs one command line; src/cli/main.ts calls it.
 import { GLOBAL_OPTIONS, commandHelp, parseOptions, registerOptions, splitCommand, type OptionSpecs } from "./args.js";
-import { COMMANDS, findCommand, GROUPS, isCommandPrefix } from "./commands/index.js";
+import { BUILTINS, COMMANDS, findCommand, GROUPS, isCommandPrefix } from "./commands/index.js";
 import { bashCompletion, zshCompletion } from "./completion.js";
 import { Context, processIo, schemaOf, type Io } from "./context.js";
 import { describeError, EXIT_OK, EXIT_USAGE } from "./errors.js";
@@ -48,6 +48,12 @@ function nextWords(words: string[]): string[] {
   return COMMANDS.filter((c) => c.help.name.startsWith(prefix)).map((c) => c.help.name.slice(prefix.length).split(" ")[0]!);
 }
 
+/** `; did you mean "resources list"?` for `resources lst`: the whole command, as it is typed. */
+function suggestCommand(known: string[], typed: string): string {
+  const candidates = [...nextWords(known), ...(known.length === 0 ? BUILTINS : [])];
+  return didYouMean(typed, candidates, (word) => `"${[...known, word].join(" ")}"`);
+}
+
 /** `policy help [COMMAND...]`: the overview, a group's, or a command's help. */
 function help(words: string[], io: Io): number {
   const command = findCommand(words);
@@ -61,7 +67,7 @@ function help(words: string[], io: Io): number {
   }
   const known = words.slice(0, -1);
   const last = words[words.length - 1]!;
-  io.stderr(`error: unknown command "${words.join(" ")}"${didYouMean(last, nextWords(known))}\nrun \`policy help\` for the commands`);
+  io.stderr(`error: unknown command "${words.join(" ")}"${suggestCommand(known, last)}\nrun \`policy help\` for the commands`);
   return EXIT_USAGE;
 }
 
@@ -85,7 +91,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   if (!command) {
     const group = words[0] !== undefined && words[0] in GROUPS ? words[0] : undefined;
     if (stray.length > 0) {
-      const suggestion = didYouMean(stray[0]!, [...nextWords(words), ...(words.length === 0 ? ["help", "completion"] : [])]);
+      const suggestion = suggestCommand(words, stray[0]!);
       io.stderr(`error: unknown command "${[...words, stray[0]].join(" ")}"${suggestion}\n${overview(group)}`);
       return EXIT_USAGE;
     }

@@ -41,7 +41,7 @@ test("help CMD is CMD --help; an unknown one suggests the closest", async () => 
   expect(ok(await runMain(["help"])).stdout).toMatch(/^policy: /);
   const unknown = await runMain(["help", "resources", "craete"]);
   expect(unknown.code).toBe(2);
-  expect(unknown.stderr).toMatch(/^error: unknown command "resources craete"; did you mean "create"\?/);
+  expect(unknown.stderr).toMatch(/^error: unknown command "resources craete"; did you mean "resources create"\?/);
 });
 
 test("did you mean: mistyped commands and flags", async () => {

@@ -43,6 +43,9 @@ export const COMMANDS: readonly Command[] = [
   shared.bindings,
 ];
 
+/** The commands `policy` answers itself, outside the table: `policy help ...`, `policy completion SHELL`. */
+export const BUILTINS = ["help", "completion"];
+
 /** Groups of commands: `resources` alone shows its subcommands. */
 export const GROUPS: Record<string, string> = {
   resources: "register and manage the resources policies attach to",

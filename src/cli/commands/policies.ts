@@ -160,7 +160,7 @@ export const list: Command = {
       type: "string",
       value: "STATUS",
       multiple: true,
-      help: "only policies with this sync status: pending, success or failed (repeatable)",
+      help: "only policies with this sync status: pending, success or failed",
     },
   },
   async run(ctx) {

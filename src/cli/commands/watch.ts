@@ -35,8 +35,8 @@ export const watch: Command = {
   },
   options: {
     subtree: { type: "string", value: "NAME", help: "only this resource and its descendants" },
-    type: { type: "string", value: "TYPE", multiple: true, help: "only resources of this type (repeatable)" },
-    kind: { type: "string", value: "KIND", multiple: true, help: "only changes of this kind (repeatable)" },
+    type: { type: "string", value: "TYPE", multiple: true, help: "only resources of this type" },
+    kind: { type: "string", value: "KIND", multiple: true, help: "only changes of this kind" },
     since: { type: "string", value: "SEQ", help: "resume after this sequence" },
     limit: { type: "string", value: "N", help: "stop after N changes" },
   },
