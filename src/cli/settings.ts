@@ -6,6 +6,7 @@ import { parse } from "yaml";
 import type { PolicyProtocol } from "../client/index.js";
 import { str, type Values } from "./args.js";
 import { LocalError, UsageError } from "./errors.js";
+import { yamlErrorText } from "./yaml-error.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8080";
 
@@ -51,7 +52,7 @@ export function readConfigFile(env: NodeJS.ProcessEnv): ConfigFile {
   try {
     doc = parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new LocalError(`config file ${path}: ${(e as Error).message.split("\n")[0]}`);
+    throw new LocalError(`config file ${path}: ${yamlErrorText(e)}`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) throw new LocalError(`config file ${path}: expected a mapping`);

@@ -158,6 +158,20 @@ test("local problems exit 2: a missing file, bad YAML, an unknown key", async ()
   }
 });
 
+test("a YAML syntax error names the line and column and shows the line, not a dangling colon", async () => {
+  const file = tempFile("indent.yaml", "bindings:\n  - role_name: collaborator\n principals: [ug_abc123]\n");
+  const result = await runMain(["set", "--resource-type", "cloud", "--resource-id", "cld_abc123", "-f", file]);
+  expect(result.code).toBe(2);
+  const [first, ...rest] = result.stderr.split("\n");
+  expect(first).toBe(`error: ${file}: line 3, column 1: All mapping items must start at the same column`);
+  expect(rest.join("\n")).toContain(" principals: [ug_abc123]\n");
+  expect(result.stderr).not.toMatch(/:\n/);
+  const config = tempFile("config.yaml", "server: [\n");
+  const bad = await cli(["resources", "list"], { env: { POLICY_CONFIG: config } });
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/^error: config file .*config\.yaml: line 2, column 1: .*\n\s+server: \[/);
+});
+
 test("audit list and test-permissions", async () => {
   const audit = ok(await policy(["audit", "list", "--resource-type", "cloud", "--resource-id", "cld_abc123", "-o", "json"]));
   expect(JSON.parse(audit.stdout).entries.map((e: { action: string }) => e.action)).toEqual(["resource.create", "policy.set"]);
