@@ -86,7 +86,10 @@ function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
         ? "the resource changed since you read its etag: run `policy resources get` again, or leave out --etag"
         : "the policy changed since you read it: run `policy get` again, or use --force";
     case Code.NotFound:
-      return "check the resource type and id (`policy resources list`), or register it with `policy resources create`";
+      return ctx.command.startsWith("roles")
+        ? "check the role's name: `policy roles list` lists the predefined roles, " +
+            "`policy roles list --parent organizations/ID` an organization's custom roles"
+        : "check the resource type and id (`policy resources list`), or register it with `policy resources create`";
     case Code.AlreadyExists:
       return "the name is taken: choose another id, or look at it with `policy resources get`";
     case Code.InvalidArgument:

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { parse } from "yaml";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { cliFor, tableRows, tempFile, type CliResult } from "./support.js";
+import { cliFor, runMain, tableRows, tempFile, type CliResult } from "./support.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).
 vi.setConfig({ testTimeout: 120_000 });
@@ -142,6 +142,16 @@ test("list --resource-type cloud shows the clouds with bindings, in a table and 
     "clouds/cld_globex",
   ]);
   expect(json.resourcePolicies[0]).toMatchObject({ resourceType: "cloud", policy: { bindings: expect.any(Array) } });
+});
+
+test("list --sync-status with nothing in that state says what was asked", async () => {
+  const none = await runMain(["list", "--resource-type", "cloud", "--sync-status", "failed", "--server", server.url]);
+  expect(none).toEqual({ code: 0, stdout: "No cloud has a policy with sync status FAILED.\n", stderr: "" });
+  const beneath = await runMain(["list", "--resource-type", "cloud", "--sync-status", "failed", "--sync-status", "pending",
+    "--parent", "organizations/acme", "--server", server.url]);
+  expect(beneath.stdout).toBe("No cloud beneath organizations/acme has a policy with sync status FAILED or PENDING.\n");
+  const anyscale = await runMain(["list", "--resource-type", "cloud", "--sync-status", "failed", "-o", "anyscale", "--server", server.url]);
+  expect(anyscale.stdout).toBe("No cloud has a policy with sync status FAILED.\n");
 });
 
 test("get -o yaml | set -f - round-trips: only the etag changes", async () => {

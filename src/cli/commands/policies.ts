@@ -192,11 +192,15 @@ export const list: Command = {
       });
       return [page.resourcePolicies, page.nextPageToken];
     });
+    // What was asked, for an empty answer: "No cloud beneath organizations/acme has a policy with sync status FAILED."
+    const none = `No ${type.name}${parent ? ` beneath ${parent}` : ""} has a policy ${
+      syncStatuses.length === 0 ? "with bindings" : `with sync status ${syncStatuses.map(syncStatusName).join(" or ")}`
+    }.`;
     if (ctx.settings.style === "anyscale") {
       // Anyscale's list: one titled table per resource, a blank line between them.
       const withPolicy = all.filter((rp) => rp.policy !== undefined);
       print(ctx, withPolicy.map((rp) => anyscaleResourcePolicy(ctx, rp.resource, rp.policy!)), () =>
-        withPolicy.length === 0 ? `No ${type.name} has a policy with bindings${parent ? ` beneath ${parent}` : ""}.` : withPolicy
+        withPolicy.length === 0 ? none : withPolicy
           .map((rp) => {
             const { type, id } = anyscaleResource(ctx, rp.resource);
             return `${type}: ${id}\n${anyscaleTable(rp.policy!)}`;
@@ -206,7 +210,7 @@ export const list: Command = {
       return;
     }
     print(ctx, { resourcePolicies: all.map((rp) => toJson(ResourcePolicySchema, rp)) }, () => {
-      if (all.length === 0) return `No ${type.name} has a policy with bindings${parent ? ` beneath ${parent}` : ""}.`;
+      if (all.length === 0) return none;
       const policies = all.map((rp) => rp.policy!).filter(Boolean);
       const withCondition = hasConditions(policies);
       const headers = ["Resource", "Role", "Principal", ...(withCondition ? ["Condition"] : []), "Status"];
