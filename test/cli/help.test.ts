@@ -34,6 +34,14 @@ test("--help (and -h) on every command prints its usage, its options and the glo
   expect(group.stdout).not.toContain("add-binding");
 });
 
+test("watch --help lists every change kind of the generated enum", async () => {
+  const { ChangeKindSchema } = await import("../../gen/policy/v1/watch_service_pb.js");
+  const help = (await run(["watch", "--help"])).stdout;
+  const kinds = ChangeKindSchema.values.map((v) => v.name.replace(/^CHANGE_KIND_/, "")).filter((k) => k !== "UNSPECIFIED");
+  expect(kinds.length).toBeGreaterThan(6);
+  for (const kind of kinds) expect(help, kind).toMatch(new RegExp(`[ ,]${kind}[ ,\n]`));
+});
+
 test("global options may come before the command", async () => {
   const h = await run(["--server", "http://127.0.0.1:1", "-o", "json", "get", "--help"]);
   expect(h.code).toBe(0);
