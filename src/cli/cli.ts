@@ -1,7 +1,7 @@
 // `policy`: the command-line client of the policy service. `main` runs one command line; src/cli/main.ts calls it.
-import { GLOBAL_OPTIONS, commandHelp, parseOptions, registerOptions, splitCommand, type OptionSpecs } from "./args.js";
+import { GLOBAL_OPTIONS, commandHelp, parseOptions, registerOptions, splitCommand, str, type OptionSpecs } from "./args.js";
 import { BUILTINS, COMMANDS, findCommand, GROUPS, isCommandPrefix } from "./commands/index.js";
-import { bashCompletion, zshCompletion } from "./completion.js";
+import { completionScript, SHELLS, type Shell } from "./completion.js";
 import { Context, processIo, schemaOf, type Io } from "./context.js";
 import { describeError, EXIT_OK, EXIT_USAGE } from "./errors.js";
 import { DEFAULT_SERVER, loadSettings } from "./settings.js";
@@ -38,7 +38,7 @@ function overview(group?: string): string {
     "defaults come from ~/.config/policy/config.yaml (or POLICY_CONFIG): server, protocol, organization, token, ca,",
     "output, style. `-o anyscale` (or `style: anyscale`) prints Anyscale's shapes.",
     `Run \`policy help ${group ? `${group} ` : ""}COMMAND\` (or COMMAND --help) for a command's options,`,
-    "`policy completion bash|zsh` for shell completion, `policy --version` for the version.",
+    "`policy completion bash|zsh|fish` for shell completion, `policy --version` for the version.",
   ].join("\n");
 }
 
@@ -71,20 +71,29 @@ function help(words: string[], io: Io): number {
   return EXIT_USAGE;
 }
 
-function completion(shell: string | undefined, io: Io): number {
-  if (shell === "bash") io.stdout(bashCompletion(COMMANDS, GROUPS));
-  else if (shell === "zsh") io.stdout(zshCompletion(COMMANDS, GROUPS));
-  else {
-    io.stderr(`error: policy completion takes bash or zsh${shell ? ` (got "${shell}")` : ""}\n` +
-      "e.g. source <(policy completion bash), or add that line to ~/.bashrc");
+/** `policy completion SHELL [--schema FILE]`: the script, with the resource types of that schema (or POLICY_SCHEMA's). */
+function completion(args: string[], env: NodeJS.ProcessEnv, io: Io): number {
+  const [shell, ...rest] = args;
+  if (!(SHELLS as readonly (string | undefined)[]).includes(shell)) {
+    io.stderr(`error: policy completion takes ${SHELLS.join(", ")}${shell ? ` (got "${shell}")` : ""}\n` +
+      "e.g. source <(policy completion bash) in ~/.bashrc, source <(policy completion zsh) in ~/.zshrc, " +
+      "policy completion fish | source in ~/.config/fish/config.fish");
     return EXIT_USAGE;
   }
-  return EXIT_OK;
+  try {
+    const values = parseOptions(rest, {}, `completion ${shell}`);
+    io.stdout(completionScript(shell as Shell, schemaOf(str(values, "schema") ?? (env.POLICY_SCHEMA || undefined))));
+    return EXIT_OK;
+  } catch (e) {
+    const { text, exitCode } = describeError(e, { command: `completion ${shell}`, server: DEFAULT_SERVER });
+    io.stderr(text);
+    return exitCode;
+  }
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = processIo): Promise<number> {
   if (argv[0] === "help") return help(argv.slice(1), io);
-  if (argv[0] === "completion") return completion(argv[1], io);
+  if (argv[0] === "completion") return completion(argv.slice(1), env, io);
   const { words, rest, stray } = splitCommand(argv, isCommandPrefix);
   const command = findCommand(words);
   const typed = words.join(" ");

@@ -12,6 +12,9 @@ export const DEFAULT_SERVER = "http://127.0.0.1:8080";
 
 export type OutputFormat = "table" | "json" | "yaml";
 
+/** What -o/--output accepts: the formats, and `anyscale` (the table in Anyscale's style). */
+export const OUTPUT_FORMATS = ["table", "json", "yaml", "anyscale"] as const;
+
 /** Whose shapes get, list and set print: IAM's (roles/…, member prefixes) or Anyscale's policy CLI's. */
 export type OutputStyle = "iam" | "anyscale";
 
@@ -82,7 +85,7 @@ export function loadSettings(values: Values, env: NodeJS.ProcessEnv, command: st
   }
   // `-o anyscale` is Anyscale's table: the table format in Anyscale's style.
   const format = flagged ?? (env.POLICY_OUTPUT || undefined) ?? config.output ?? "table";
-  if (!["table", "json", "yaml", "anyscale"].includes(format)) {
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--output must be table, json, yaml or anyscale (got "${format}")`, command);
   }
   const style = format === "anyscale" ? "anyscale" : (pick("style", "POLICY_STYLE", "style") ?? "iam");

@@ -1,4 +1,4 @@
-// What users of gcloud, zed and fga expect of a CLI: --version, `help CMD`, completion scripts, "did you mean",
+// What users of gcloud, zed and fga expect of a CLI: --version, `help CMD`, "did you mean" (completion scripts: completion.test.ts),
 // confirmation of destructive commands, the audit log and TestIamPermissions, --format, Anyscale's -f/--config-file and
 // output shapes (-o anyscale, style: anyscale), exit code 2 for local problems, and transport failures named as such.
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
@@ -52,19 +52,6 @@ test("did you mean: mistyped commands and flags", async () => {
   expect(flag.code).toBe(2);
   expect(flag.stderr).toMatch(/^error: unknown option --resource-tpye; did you mean --resource-type\?/);
   expect((await runMain(["get", "--zzzzzzzz"])).stderr).toMatch(/^error: unknown option --zzzzzzzz\n/);
-});
-
-test("completion bash|zsh prints a script that knows every command; bash accepts it", async () => {
-  const bash = ok(await runMain(["completion", "bash"])).stdout;
-  expect(bash).toContain("complete -F _policy policy");
-  expect(bash).toContain('*" resources delete "*) opts="');
-  expect(bash).toContain("--cascade");
-  expect(ok(await runMain(["completion", "zsh"])).stdout).toContain("bashcompinit");
-  expect((await runMain(["completion", "fish"])).code).toBe(2);
-  // Sourced by bash, completing `policy resources de` offers `delete`.
-  const { execFileSync } = await import("node:child_process");
-  const script = `${bash}\nCOMP_WORDS=(policy resources de); COMP_CWORD=2; _policy; echo "\${COMPREPLY[*]}"`;
-  expect(execFileSync("bash", ["-c", script], { encoding: "utf8" }).trim()).toBe("delete");
 });
 
 test("resources delete --cascade needs --yes without a terminal; nothing is deleted", async () => {

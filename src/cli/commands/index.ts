@@ -44,7 +44,7 @@ export const COMMANDS: readonly Command[] = [
 ];
 
 /** The commands `policy` answers itself, outside the table: `policy help ...`, `policy completion SHELL`. */
-export const BUILTINS = ["help", "completion"];
+export const BUILTINS = ["help", "completion"] as const;
 
 /** Groups of commands: `resources` alone shows its subcommands. */
 export const GROUPS: Record<string, string> = {

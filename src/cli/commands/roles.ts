@@ -69,11 +69,11 @@ export const get: Command = {
   help: {
     name: "roles get",
     summary: "show a role and its permissions",
-    usage: ["--role NAME"],
+    usage: ["--role ROLE"],
     details: ["e.g. policy roles get --role owner (roles/owner), or --role organizations/acme/roles/deployer"],
   },
   options: {
-    role: { type: "string", value: "NAME", help: "owner (roles/owner), roles/{id} or organizations/{org}/roles/{id}" },
+    role: { type: "string", value: "ROLE", help: "owner (roles/owner), roles/{id} or organizations/{org}/roles/{id}" },
   },
   async run(ctx) {
     // A bare name is a predefined role, as in policy files and add-binding.
