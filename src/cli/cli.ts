@@ -42,6 +42,15 @@ function overview(group?: string): string {
   ].join("\n");
 }
 
+/** The longest group `words` begin with (`sync consumers`, `sync`), if any. */
+function groupOf(words: string[]): string | undefined {
+  for (let n = words.length; n > 0; n--) {
+    const name = words.slice(0, n).join(" ");
+    if (name in GROUPS) return name;
+  }
+  return undefined;
+}
+
 /** The names that may follow `words` (a group's subcommands, or every first word), for "did you mean". */
 function nextWords(words: string[]): string[] {
   const prefix = words.length === 0 ? "" : `${words.join(" ")} `;
@@ -61,8 +70,8 @@ function help(words: string[], io: Io): number {
     io.stdout(commandHelp(command.help, command.options));
     return EXIT_OK;
   }
-  if (words.length === 0 || (words.length === 1 && words[0]! in GROUPS)) {
-    io.stdout(overview(words[0]));
+  if (words.length === 0 || words.join(" ") in GROUPS) {
+    io.stdout(overview(words.length === 0 ? undefined : words.join(" ")));
     return EXIT_OK;
   }
   const known = words.slice(0, -1);
@@ -98,7 +107,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   const command = findCommand(words);
   const typed = words.join(" ");
   if (!command) {
-    const group = words[0] !== undefined && words[0] in GROUPS ? words[0] : undefined;
+    const group = groupOf(words);
     if (stray.length > 0) {
       const suggestion = suggestCommand(words, stray[0]!);
       io.stderr(`error: unknown command "${[...words, stray[0]].join(" ")}"${suggestion}\n${overview(group)}`);

@@ -74,6 +74,16 @@ function transportHint(cause: Error & { code: string }, ctx: ErrorContext): stri
   );
 }
 
+/** What to check when what a command named does not exist: a role, a consumer, or (most often) a resource. */
+function notFoundHint(command: string): string {
+  if (command.startsWith("roles")) {
+    return "check the role's name: `policy roles list` lists the predefined roles, " +
+      "`policy roles list --parent organizations/ID` an organization's custom roles";
+  }
+  if (command.startsWith("sync consumers")) return "check the consumer's name: `policy sync consumers list` lists them";
+  return "check the resource type and id (`policy resources list`), or register it with `policy resources create`";
+}
+
 function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
   const resources = ctx.command.startsWith("resources");
   // A TLS failure surfaces as a transport error; the server's own refusals (UNAUTHENTICATED) may also say "certificate".
@@ -86,10 +96,7 @@ function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
         ? "the resource changed since you read its etag: run `policy resources get` again, or leave out --etag"
         : "the policy changed since you read it: run `policy get` again, or use --force";
     case Code.NotFound:
-      return ctx.command.startsWith("roles")
-        ? "check the role's name: `policy roles list` lists the predefined roles, " +
-            "`policy roles list --parent organizations/ID` an organization's custom roles"
-        : "check the resource type and id (`policy resources list`), or register it with `policy resources create`";
+      return notFoundHint(ctx.command);
     case Code.AlreadyExists:
       return "the name is taken: choose another id, or look at it with `policy resources get`";
     case Code.InvalidArgument:

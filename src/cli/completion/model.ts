@@ -103,7 +103,7 @@ export function completionModel(
     const words = c.help.name.split(" ");
     words.forEach((word, i) => {
       const prefix = words.slice(0, i).join(" ");
-      const summary = i === words.length - 1 ? c.help.summary : (groups[word] ?? "");
+      const summary = i === words.length - 1 ? c.help.summary : (groups[words.slice(0, i + 1).join(" ")] ?? "");
       add(prefix, { word, summary });
       // `policy help resources delete` names the same commands.
       add(["help", ...words.slice(0, i)].join(" "), { word, summary });
