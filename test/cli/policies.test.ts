@@ -230,6 +230,13 @@ test("a file the server rejects: INVALID_ARGUMENT with each field problem, exit 
   expect(result.stderr).toMatch(/^error: INVALID_ARGUMENT: a problem in the request:\n {2}policy\.bindings\[0\]\.role: role "roles\/owner" cannot be granted on a cloud/);
 });
 
+test("the article agrees with the type: cannot be granted on an organization", async () => {
+  const file = tempFile("org-readonly.yaml", "bindings:\n  - role_name: readonly\n    principals: [ug_x]\n");
+  const result = await runMain(["set", "--resource-type", "organization", ...ORG, "-f", file, "--server", server.url]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(/role "roles\/readonly" cannot be granted on an organization; grantable: /);
+});
+
 test("a malformed file is refused before anything is sent (exit 2: a local problem)", async () => {
   const file = tempFile("typo.yaml", "bindings:\n  - role_name: readonly\n    principles: [ug_x]\n");
   const result = await policy(["set", "--resource-type", "cloud", "--resource-id", "cld_nobindings", "-f", file, "--force"]);

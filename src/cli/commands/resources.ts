@@ -9,6 +9,7 @@ import { print, table, timeCell } from "../output.js";
 import { allPages } from "../pages.js";
 import { ORGANIZATION, parentName, resolveOrganization, resolveResource, resourceType, typeOfName } from "../resource-ref.js";
 import type { Command } from "./command.js";
+import { withArticle } from "../../article.js";
 
 const RESOURCE_USAGE = "--resource-type TYPE [--resource-id ID]";
 
@@ -36,7 +37,7 @@ async function parentOf(ctx: Context, typeName: string): Promise<string> {
   const type = resourceType(ctx, typeName);
   if (type.parents.length === 0) return "";
   if (type.parents.includes(ORGANIZATION)) return resolveOrganization(ctx);
-  throw new UsageError(`--parent is required for a ${type.name} (its parent is a ${type.parents.join(" or ")})`, ctx.command);
+  throw new UsageError(`--parent is required for ${withArticle(type.name)} (its parent is ${type.parents.map(withArticle).join(" or ")})`, ctx.command);
 }
 
 export const create: Command = {
