@@ -3,7 +3,8 @@ import { GLOBAL_OPTIONS, commandHelp, parseOptions, registerOptions, splitComman
 import { BUILTINS, COMMANDS, findCommand, GROUPS, isCommandPrefix } from "./commands/index.js";
 import { completionScript, SHELLS, type Shell } from "./completion.js";
 import { Context, processIo, schemaOf, type Io } from "./context.js";
-import { describeError, EXIT_OK, EXIT_USAGE } from "./errors.js";
+import { describeError, EXIT_OK, EXIT_USAGE, mayBeProtocolMismatch } from "./errors.js";
+import { probePort } from "./probe.js";
 import { DEFAULT_SERVER, loadSettings } from "./settings.js";
 import { didYouMean } from "./suggest.js";
 import { cliVersion } from "./version.js";
@@ -136,7 +137,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     ctx = new Context(typed, values, settings, schemaOf(settings.schema), io);
     return (await command.run(ctx)) ?? EXIT_OK;
   } catch (e) {
-    const { text, exitCode } = describeError(e, { command: typed, server: ctx?.settings.server ?? DEFAULT_SERVER });
+    const settings = ctx?.settings;
+    // A failure that a protocol mismatch explains: ask the port what it speaks, to say so instead of a reset.
+    const port = settings && mayBeProtocolMismatch(e) ? await probePort(settings.server) : undefined;
+    const { text, exitCode } = describeError(e, { command: typed, server: settings?.server ?? DEFAULT_SERVER, protocol: settings?.protocol, port });
     io.stderr(text);
     return exitCode;
   } finally {

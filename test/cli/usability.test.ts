@@ -175,8 +175,8 @@ test("a transport failure on the client's side is UNAVAILABLE with its cause, no
   const wrong = await runMain(["get", "--resource-type", "cloud", "--resource-id", "cld_abc123", "--server",
     `http://127.0.0.1:${server.grpcPort}`, "--protocol", "connect"]);
   expect(wrong.code).toBe(1);
-  expect(wrong.stderr).toMatch(/^error: UNAVAILABLE: transport failure on the client's side \(/);
-  expect(wrong.stderr).toMatch(/\nhint: .* did not answer in the protocol used/);
+  expect(wrong.stderr).toMatch(/^error: UNAVAILABLE: http:\/\/127\.0\.0\.1:\d+ speaks gRPC over HTTP\/2 only, not the Connect protocol/);
+  expect(wrong.stderr).toMatch(/\nhint: it is the server's gRPC port \(--grpc-port\), which serves gRPC alone: use --protocol grpc/);
   expect(wrong.stderr).not.toMatch(/INTERNAL|server bug/);
   const tls = await runMain(["get", "--resource-type", "cloud", "--resource-id", "cld_abc123", "--server", server.url.replace("http:", "https:")]);
   expect(tls.stderr).toMatch(/^error: UNAVAILABLE: transport failure on the client's side \(ERR_SSL_WRONG_VERSION_NUMBER\): wrong version number\nhint: .* does not answer TLS/);
