@@ -4,7 +4,7 @@
 // CLI takes for --version and for one call, as installed (the CLI package's bundle) and through tsx (bin/policy.js).
 // Medians of several runs; results go to stdout and the "Start-up" section of docs/benchmarks.md.
 import { execFileSync, spawn } from "node:child_process";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../test/helpers/child-server.js";
@@ -61,7 +61,10 @@ const say = (line: string) => {
   lines.push(line);
   console.log(line);
 };
-say(`Measured on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}; median of ${runs} runs.`);
+say(
+  `Measured on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}; median of ${runs} runs; ` +
+    `load average ${loadavg()[0]!.toFixed(1)} at the start.`,
+);
 say("");
 say("| what | command | median ms | min ms |");
 say("| --- | --- | ---: | ---: |");
