@@ -53,7 +53,7 @@ const OPTIONS = {
   "grpc-port": { env: "POLICY_GRPC_PORT", default: "50051", help: "gRPC-only port (grpc-js), fastest for services" },
   db: { env: "POLICY_DB", default: "./data/policy.db", help: "SQLite database file (created if missing), or a postgres:// URL" },
   "db-pool": { env: "POLICY_DB_POOL", default: String(DEFAULT_POOL_SIZE), help: "PostgreSQL: connections per process" },
-  "db-statement-timeout-ms": { env: "POLICY_DB_STATEMENT_TIMEOUT_MS", default: String(DEFAULT_STATEMENT_TIMEOUT_MS), help: "PostgreSQL: longest a statement may run (ms)" },
+  "db-statement-timeout-ms": { env: "POLICY_DB_STATEMENT_TIMEOUT_MS", default: String(DEFAULT_STATEMENT_TIMEOUT_MS), help: "PostgreSQL: longest a statement may run, or a connection be waited for (ms); no answer at all: given up 1 s later" },
   schema: { env: "POLICY_SCHEMA", default: undefined, help: "resource schema YAML file (default: built in)" },
   "tls-cert": { env: "POLICY_TLS_CERT", default: undefined, help: "PEM certificate: serve TLS (ALPN h2, http/1.1)" },
   "tls-key": { env: "POLICY_TLS_KEY", default: undefined, help: "PEM private key of --tls-cert" },

@@ -46,7 +46,7 @@ import { API_SERVICES, routes, type ServiceRegistry, type Services } from "./rpc
 import type { ResourceSchema } from "./domain/schema/schema.js";
 import { loadSchema } from "./schema-file.js";
 import { openStore } from "./store/open-store.js";
-import type { Store } from "./store/store.js";
+import type { Store, StoredConsumer } from "./store/store.js";
 
 /** Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED. */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -82,10 +82,17 @@ type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallb
 function metricsEndpoint(metrics: Metrics | undefined): NodeHandlerFn {
   return (req, res) => {
     if (metrics && req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { "content-type": metrics.registry.contentType });
-        res.end(text);
-      });
+      void metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": metrics.registry.contentType });
+          res.end(text);
+        },
+        // A figure that could not be collected fails this scrape, never the process.
+        () => {
+          res.writeHead(503, { "content-type": "text/plain" });
+          res.end("metrics unavailable: a figure could not be collected; scrape again\n");
+        },
+      );
       return;
     }
     res.writeHead(404, { "content-type": "text/plain" });
@@ -190,20 +197,26 @@ function pruneChangeLogPeriodically(store: Store, config: Config, logger: Logger
   return () => clearInterval(timer);
 }
 
-/** Each consumer's lag: changes after its acknowledged sequence, and the age of the oldest of them. */
+/**
+ * Each consumer's lag: changes after its acknowledged sequence, and the age of the oldest of them. Three reads however
+ * many consumers there are: the oldest change each has not acknowledged is the retained row after its sequence (the
+ * log has no gaps, so that is a row's sequence, or the oldest row's when retention pruned past it).
+ */
 async function consumerLags(store: Store): Promise<ConsumerLag[]> {
-  const [consumers, latest] = await Promise.all([store.listConsumers(), store.latestSequence()]);
+  const [consumers, latest, oldest] = await Promise.all([store.listConsumers(), store.latestSequence(), store.oldestSequence()]);
+  const firstUnacknowledged = (c: StoredConsumer) => Math.max(c.acknowledgedSeq + 1, oldest);
+  const behind = consumers.filter((c) => c.acknowledgedSeq < latest);
+  const rows = await store.readChangesAt([...new Set(behind.map(firstUnacknowledged))]);
+  const timeOf = new Map(rows.map((row) => [row.seq, row.timeMs]));
   const now = Date.now();
-  return Promise.all(
-    consumers.map(async (c) => {
-      const next = c.acknowledgedSeq < latest ? (await store.readChanges(c.acknowledgedSeq, 1))[0] : undefined;
-      return {
-        consumer: c.name,
-        sequences: Math.max(0, latest - c.acknowledgedSeq),
-        seconds: next ? Math.max(0, now - next.timeMs) / 1000 : 0,
-      };
-    }),
-  );
+  return consumers.map((c) => {
+    const time = c.acknowledgedSeq < latest ? timeOf.get(firstUnacknowledged(c)) : undefined;
+    return {
+      consumer: c.name,
+      sequences: Math.max(0, latest - c.acknowledgedSeq),
+      seconds: time === undefined ? 0 : Math.max(0, now - time) / 1000,
+    };
+  });
 }
 
 /** In this order on both ports: log and measure every call, authenticate and authorize it, audit its reads. */

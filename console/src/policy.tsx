@@ -9,7 +9,9 @@ import { describeGrant, diff, isEmptyChange, policyOf, rebase, rowsOf, type Gran
 import { bindingField, isCode, problemOf, type Problem } from "./problems.js";
 import { grantableRoles } from "./grantable-roles.js";
 import type { RoleInfo, Schema } from "./schema.js";
-import { ErrorBox, TextField, useId } from "./ui.js";
+import { usePermissions, useUnsaved } from "./session.js";
+import { SharedBoundHere } from "./shared.js";
+import { base64, ErrorBox, TextField, useId, Wide } from "./ui.js";
 
 interface Loaded {
   rows: Row[];
@@ -34,6 +36,15 @@ export function PolicyEditor({ schema, resource }: { schema: Schema; resource: s
   const [status, setStatus] = useState("");
   const [busy, setBusy] = useState(false);
   const [roles, setRoles] = useState<RoleInfo[]>(() => schema.rolesOf(resource));
+  const [view, setView] = useState<"role" | "principal">("role");
+  const collection = resource.slice(0, resource.indexOf("/"));
+  const held = usePermissions(schema, resource, [`${collection}.setPolicy`]);
+  const mayEdit = held?.has(`${collection}.setPolicy`) ?? false;
+  const pending = base ? diff(base.rows, rows) : undefined;
+  useUnsaved(
+    `policy:${resource}`,
+    pending && !isEmptyChange(pending) ? `the policy of ${resource}: ${pending.added.length} added, ${pending.removed.length} removed` : undefined,
+  );
 
   async function load(): Promise<Loaded> {
     const policy = await api.policies.getPolicy({ resource, options: { requestedPolicyVersion: 3 } });
@@ -122,9 +133,26 @@ export function PolicyEditor({ schema, resource }: { schema: Schema; resource: s
   return (
     <section aria-label="Policy">
       <p class="muted">
-        Roles granted here apply to {resource} and everything under it. Etag <code>{btoa(String.fromCharCode(...base.etag))}</code>
+        Roles granted here apply to {resource} and everything under it. Etag <code>{base64(base.etag)}</code>
       </p>
+      {held && !mayEdit && (
+        <p class="notice" role="note">
+          Read-only: you do not hold <code>{collection}.setPolicy</code> here, so you cannot change this policy.
+        </p>
+      )}
+      <div class="view-switch" role="group" aria-label="Show the policy">
+        <button type="button" aria-pressed={view === "role"} onClick={() => setView("role")}>
+          By role
+        </button>
+        <button type="button" aria-pressed={view === "principal"} onClick={() => setView("principal")}>
+          By principal
+        </button>
+      </div>
       {conflict && <ConflictPanel conflict={conflict} onReapply={reapply} onDiscard={takeTheirs} />}
+      {view === "principal" && <ByPrincipal rows={rows} resource={resource} />}
+      {view === "role" && (
+      <fieldset class="plain" disabled={!mayEdit}>
+      <Wide>
       <table class="policy">
         <caption class="sr-only">Role bindings of {resource}</caption>
         <thead>
@@ -158,8 +186,11 @@ export function PolicyEditor({ schema, resource }: { schema: Schema; resource: s
           )}
         </tbody>
       </table>
+      </Wide>
+      </fieldset>
+      )}
       <div class="actions">
-        <button type="button" onClick={() => setRows([...rows, { role: roles[0]?.name ?? "", members: [] }])} disabled={roles.length === 0}>
+        <button type="button" onClick={() => (setView("role"), setRows([...rows, { role: roles[0]?.name ?? "", members: [] }]))} disabled={roles.length === 0 || !mayEdit}>
           Add role binding
         </button>
         <span class="spacer" />
@@ -173,7 +204,7 @@ export function PolicyEditor({ schema, resource }: { schema: Schema; resource: s
         <button type="button" onClick={() => (setRows(structuredClone(base.rows)), setProblem(undefined), setRowProblems(new Map()))} disabled={!dirty || busy}>
           Discard changes
         </button>
-        <button type="button" class="primary" onClick={() => void save()} disabled={!dirty || busy || conflict !== undefined}>
+        <button type="button" class="primary" onClick={() => void save()} disabled={!dirty || busy || conflict !== undefined || !mayEdit}>
           Save policy
         </button>
       </div>
@@ -181,7 +212,52 @@ export function PolicyEditor({ schema, resource }: { schema: Schema; resource: s
         {status}
       </p>
       <ErrorBox problem={problem} fieldLabel={(f) => f.replace(/^policy\.bindings\[(\d+)\]/, (_, n: string) => `binding ${Number(n) + 1}`)} />
+      <SharedBoundHere target={resource} />
     </section>
+  );
+}
+
+/** The same bindings turned around: each principal with the roles it holds here (and under which condition). */
+function ByPrincipal({ rows, resource }: { rows: readonly Row[]; resource: string }) {
+  const byMember = new Map<string, Row[]>();
+  for (const row of rows) for (const m of row.members) byMember.set(m, [...(byMember.get(m) ?? []), row]);
+  const members = [...byMember.keys()].sort();
+  return (
+    <Wide>
+      <table class="by-principal">
+        <caption class="sr-only">Principals of the policy of {resource} and their roles</caption>
+        <thead>
+          <tr>
+            <th scope="col">Principal</th>
+            <th scope="col">Roles here</th>
+          </tr>
+        </thead>
+        <tbody>
+          {members.map((m) => (
+            <tr key={m} data-member={m}>
+              <td>
+                <code>{m}</code>
+              </td>
+              <td>
+                {byMember.get(m)!.map((r, i) => (
+                  <span class="chip" key={i}>
+                    {r.role}
+                    {r.condition ? ` if ${r.condition.title || r.condition.expression}` : ""}
+                  </span>
+                ))}
+              </td>
+            </tr>
+          ))}
+          {members.length === 0 && (
+            <tr>
+              <td colSpan={2} class="muted">
+                No principal holds a role on this resource itself.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </Wide>
   );
 }
 

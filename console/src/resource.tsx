@@ -5,6 +5,7 @@ import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import { api } from "./api.js";
 import { fieldProblem, problemOf, type Problem } from "./problems.js";
 import type { Schema } from "./schema.js";
+import { usePermissions } from "./session.js";
 import { invalidateTree } from "./tree.js";
 import { Confirm, ErrorBox, formatTime, ResourceLink, TextField } from "./ui.js";
 
@@ -74,7 +75,16 @@ export function ResourceDetails({ schema, resource, onChanged }: { schema: Schem
   const [cascade, setCascade] = useState(false);
   const [problem, setProblem] = useState<Problem>();
   const [status, setStatus] = useState("");
-  const childTypes = schema.childTypes(resource.type);
+  const childTypes = schema.childTypes(resource.type).filter((t) => !t.collection.startsWith("sharedPolicies"));
+  const collection = resource.name.slice(0, resource.name.indexOf("/"));
+  const isShared = collection === "sharedPolicies";
+  // One TestIamPermissions for every control of the page: those the caller may not use are not offered.
+  const held = usePermissions(schema, resource.name, [
+    `${collection}.update`,
+    `${collection}.delete`,
+    ...childTypes.map((t) => `${t.collection}.create`),
+  ]);
+  const may = (permission: string) => held?.has(permission) ?? false;
 
   async function move() {
     setConfirm(undefined);
@@ -122,22 +132,29 @@ export function ResourceDetails({ schema, resource, onChanged }: { schema: Schem
         <dd>{formatTime(resource.updateTime)}</dd>
         <dt>Etag</dt>
         <dd>
-          <code>{resource.etag}</code>
+          <code class="etag">{resource.etag}</code>
         </dd>
       </dl>
       {childTypes.length > 0 && (
         <div class="actions">
-          {childTypes.map((t) => (
-            <a class="button" key={t.name} href={`#/create/${t.name}/${resource.name}`}>
-              New {t.name} in {resource.name}
-            </a>
-          ))}
+          {childTypes
+            .filter((t) => may(`${t.collection}.create`))
+            .map((t) => (
+              <a class="button" key={t.name} href={`#/create/${t.name}/${resource.name}`}>
+                New {t.name} in {resource.name}
+              </a>
+            ))}
         </div>
       )}
       <p role="status" class="muted">
         {status}
       </p>
-      {schema.typeOf(resource.name)!.parents.length > 0 && (
+      {isShared && (
+        <p class="muted">
+          A shared policy is created and deleted through its organization's Shared policies page, not moved or deleted as a resource.
+        </p>
+      )}
+      {!isShared && may(`${collection}.update`) && schema.typeOf(resource.name)!.parents.length > 0 && (
         <form
           class="form inline"
           onSubmit={(e) => {
@@ -151,11 +168,16 @@ export function ResourceDetails({ schema, resource, onChanged }: { schema: Schem
           </button>
         </form>
       )}
-      <div class="actions">
-        <button type="button" class="danger" onClick={() => setConfirm("delete")}>
-          Delete {resource.name}…
-        </button>
-      </div>
+      {!isShared && may(`${collection}.delete`) && (
+        <div class="actions">
+          <button type="button" class="danger" onClick={() => setConfirm("delete")}>
+            Delete {resource.name}…
+          </button>
+        </div>
+      )}
+      {held && !isShared && !may(`${collection}.update`) && !may(`${collection}.delete`) && (
+        <p class="muted">You may not move or delete this resource.</p>
+      )}
       <ErrorBox problem={problem} />
       {confirm === "move" && (
         <Confirm title={`Move ${resource.name}?`} confirm="Move" onConfirm={() => void move()} onCancel={() => setConfirm(undefined)}>

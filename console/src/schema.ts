@@ -41,6 +41,17 @@ export class Schema {
     return this.typeOf(resource)?.roles ?? [];
   }
 
+  /** Whether the schema knows this concrete permission (TestIamPermissions refuses one it does not). */
+  knows(permission: string): boolean {
+    return this.permissionSet.has(permission);
+  }
+
+  private get permissionSet(): Set<string> {
+    return (this.known ??= new Set(this.permissions));
+  }
+
+  private known: Set<string> | undefined;
+
   get permissions(): string[] {
     return [...new Set(this.types.flatMap((t) => t.roles.flatMap((r) => r.permissions)))].sort();
   }

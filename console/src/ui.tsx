@@ -11,12 +11,15 @@ export function useId(prefix: string): string {
   return id.current;
 }
 
-/** A server error: its code, message and every field it names. role=alert so screen readers announce it. */
-export function ErrorBox({ problem, fieldLabel }: { problem?: Problem; fieldLabel?: (field: string) => string }) {
+/**
+ * A server error: its code, a message a console user can act on, and every field it names; a Retry button when the
+ * server could not be reached. role=alert so screen readers announce it.
+ */
+export function ErrorBox({ problem, fieldLabel, onRetry }: { problem?: Problem; fieldLabel?: (field: string) => string; onRetry?: () => void }) {
   if (!problem) return null;
   return (
     <div class="error" role="alert" data-code={problem.code}>
-      <strong>{problem.code}</strong>: {problem.message}
+      <strong>{problem.code === "SERVER_UNREACHABLE" ? "Server unreachable" : problem.code}</strong>: {problem.message}
       {problem.fields.length > 0 && (
         <ul>
           {problem.fields.map((f) => (
@@ -25,6 +28,13 @@ export function ErrorBox({ problem, fieldLabel }: { problem?: Problem; fieldLabe
             </li>
           ))}
         </ul>
+      )}
+      {onRetry && problem.retryable && (
+        <div>
+          <button type="button" onClick={onRetry}>
+            Retry
+          </button>
+        </div>
       )}
     </div>
   );
@@ -85,7 +95,13 @@ export function Confirm(p: { title: string; children: ComponentChildren; confirm
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId("dlg");
   useEffect(() => {
+    // Focus goes back where it was when the dialog closes, not to <body>.
+    const opener = document.activeElement as HTMLElement | null;
     ref.current?.showModal();
+    return () => {
+      if (opener?.isConnected) opener.focus();
+      else document.getElementById("main")?.focus();
+    };
   }, []);
   return (
     <dialog ref={ref} aria-labelledby={titleId} onCancel={(e) => (e.preventDefault(), p.onCancel())}>
@@ -108,8 +124,21 @@ export function formatTime(t: { seconds: bigint; nanos: number } | undefined): s
   return new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
-export function hex(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+/** Etags and other bytes, shown one way everywhere: base64, as the API's JSON encoding shows them. */
+export function base64(bytes: Uint8Array): string {
+  let text = "";
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text);
+}
+
+/** A table that scrolls sideways on a narrow screen instead of squeezing its columns to a word per line. */
+export function Wide({ children }: { children: ComponentChildren }) {
+  return <div class="wide">{children}</div>;
+}
+
+/** A list of words (members, permissions) typed into one field: split on spaces, commas and new lines. */
+export function words(text: string): string[] {
+  return text.split(/[\s,]+/).filter(Boolean);
 }
 
 export function ResourceLink({ name }: { name: string }) {

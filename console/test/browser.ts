@@ -25,25 +25,37 @@ const FLAGS = [
 export interface Browser {
   context: BrowserContext;
   page: Page;
+  /** Uncaught errors of the page (each a test failure: the console must never throw at its user). */
+  errors: string[];
   close(): Promise<void>;
 }
 
-export async function launch(): Promise<Browser> {
+/** The widths the console is tried at: a laptop and a phone. */
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+export async function launch(viewport = DESKTOP): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), "console-chromium-"));
   // launchPersistentContext is playwright's way to pass --user-data-dir.
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: FLAGS,
-    viewport: { width: 1280, height: 760 },
+    viewport,
     timeout: 30_000,
   });
   // Generous: CI runs these beside the rest of the suite on two cores.
   context.setDefaultTimeout(20_000);
   const page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  page.on("pageerror", (e) => {
+    errors.push(e.stack ?? e.message);
+    console.error(`console page error: ${e.stack ?? e.message}`);
+  });
   return {
     context,
     page,
+    errors,
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

@@ -1,13 +1,41 @@
-// The audit log facade: the change log of one resource, filtered and paginated.
+// The audit log facade: the change log of one resource (or of its subtree), filtered, in either order, paginated;
+// each policy write with the policy it wrote and the one it replaced, so that a reader sees the change itself.
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { AuditEntrySchema, type ListAuditEntriesRequest } from "../../gen/policy/v1/audit_service_pb.js";
 import type { AuditEntry } from "../../gen/policy/v1/audit_service_pb.js";
-import type { Store } from "../store/store.js";
-import { Violations } from "../errors.js";
+import type { Policy } from "../../gen/policy/v1/policy_pb.js";
+import type { AuditQuery, AuditRecord, Store } from "../store/store.js";
+import { Violations, quoted } from "../errors.js";
 import { requireResourceName } from "./names.js";
-import type { PageTokens } from "./page-token.js";
+import { pageSize, type PageTokens } from "./page-token.js";
 import type { ResourceSchema } from "./schema/schema.js";
+
+/** Every action the change log records (AuditEntry.action). */
+export const AUDIT_ACTIONS = [
+  "resource.create",
+  "resource.update",
+  "resource.delete",
+  "policy.set",
+  "policy.delete",
+  "denyPolicy.set",
+  "denyPolicy.delete",
+  "role.create",
+  "role.update",
+  "role.delete",
+  "role.undelete",
+  "sharedPolicy.create",
+  "sharedPolicy.update",
+  "sharedPolicy.delete",
+  "sharedPolicyBinding.create",
+  "sharedPolicyBinding.delete",
+] as const;
+
+/** With include_descendants, the change-log sequences one page examines at most (the subtree is not indexed). */
+export const SUBTREE_SCAN = 10_000;
+
+/** The rows that decide what a resource's policy was before a write: the previous write, or its creation. */
+const POLICY_HISTORY = ["policy.set", "policy.delete", "resource.create"];
 
 export interface AuditPage {
   entries: AuditEntry[];
@@ -24,44 +52,113 @@ export class Audit {
   /**
    * `wholeHistory`: also the entries of earlier, deleted resources of the same name (administrators); otherwise only
    * those of the resource registered under the name now, so a new owner never reads a predecessor's history.
+   * `withPolicies`: fill in the policies written and replaced (the caller may read them).
    */
-  async list(req: ListAuditEntriesRequest, wholeHistory: boolean): Promise<AuditPage> {
+  async list(req: ListAuditEntriesRequest, wholeHistory: boolean, withPolicies = true): Promise<AuditPage> {
     requireResourceName(this.schema, "resource", req.resource);
     const violations = new Violations();
     checkTimestamp(req.startTime, "start_time", violations);
     checkTimestamp(req.endTime, "end_time", violations);
+    const order = req.orderBy.trim().replace(/\s+/g, " ");
+    if (!["", "sequence", "sequence asc", "sequence desc"].includes(order)) {
+      violations.add("order_by", `${quoted(req.orderBy)} is not an order; use "sequence" (oldest first) or "sequence desc" (newest first)`);
+    }
+    if (req.action !== "" && !(AUDIT_ACTIONS as readonly string[]).includes(req.action)) {
+      violations.add("action", `unknown action ${quoted(req.action)}; known actions: ${AUDIT_ACTIONS.join(", ")}`);
+    }
     violations.throwIfAny();
+    const newestFirst = order === "sequence desc";
     const ms = (t: Timestamp | undefined) => (t ? timestampDate(t).getTime() : undefined);
-    const filter = JSON.stringify(["ListAuditEntries", req.resource, req.principal, ms(req.startTime), ms(req.endTime)]);
-    const page = await this.pageTokens.page(
-      req,
-      filter,
-      (after, limit) =>
-        this.store.listAuditRecords({
-          resource: req.resource,
-          principal: req.principal || undefined,
-          startMs: ms(req.startTime),
-          endMs: ms(req.endTime),
-          afterSeq: after === undefined ? undefined : Number(after),
-          currentOnly: !wholeHistory,
-          limit,
-        }),
-      (record) => String(record.seq),
-    );
-    return {
-      entries: page.items.map((r) =>
-        create(AuditEntrySchema, {
-          sequence: BigInt(r.seq),
-          time: timestampFromMs(r.timeMs),
-          principal: r.principal,
-          action: r.action,
-          resource: r.resource,
-          etagBefore: r.etagBefore,
-          etagAfter: r.etagAfter,
-        }),
-      ),
-      nextPageToken: page.nextPageToken,
+    const filter = JSON.stringify([
+      "ListAuditEntries",
+      req.resource,
+      req.principal,
+      ms(req.startTime),
+      ms(req.endTime),
+      newestFirst,
+      req.action,
+      req.includeDescendants,
+    ]);
+    const query: Omit<AuditQuery, "limit"> = {
+      resource: req.resource,
+      principal: req.principal || undefined,
+      startMs: ms(req.startTime),
+      endMs: ms(req.endTime),
+      actions: req.action ? [req.action] : undefined,
+      descendants: req.includeDescendants || undefined,
+      newestFirst,
+      currentOnly: !wholeHistory,
     };
+    const page = req.includeDescendants
+      ? await this.subtreePage(req, filter, query)
+      : await this.pageTokens.page(
+          req,
+          filter,
+          (after, limit) =>
+            this.store.listAuditRecords({
+              ...query,
+              ...(after === undefined ? {} : newestFirst ? { beforeSeq: Number(after) } : { afterSeq: Number(after) }),
+              limit,
+            }),
+          (record) => String(record.seq),
+        );
+    const entries = await Promise.all(page.items.map((r) => this.entryOf(r, withPolicies)));
+    return { entries, nextPageToken: page.nextPageToken };
+  }
+
+  /**
+   * A page of a subtree's log: the matches among at most SUBTREE_SCAN sequences from where the last page stopped, so
+   * a page costs the same however large the log; a page that stopped there continues past what it examined.
+   */
+  private async subtreePage(req: ListAuditEntriesRequest, filter: string, query: Omit<AuditQuery, "limit">) {
+    const limit = pageSize(req.pageSize);
+    const after = this.pageTokens.decode(req.pageToken, filter);
+    const [oldest, latest] = await Promise.all([this.store.oldestSequence(), this.store.latestSequence()]);
+    // The window of sequences examined: (low, high), exclusive.
+    let low: number;
+    let high: number;
+    if (query.newestFirst) {
+      high = after === undefined ? latest + 1 : Number(after);
+      low = Math.max(oldest - 1, high - 1 - SUBTREE_SCAN, -1);
+    } else {
+      low = after === undefined ? oldest - 1 : Number(after);
+      high = Math.min(latest + 1, low + 1 + SUBTREE_SCAN);
+    }
+    const rows = await this.store.listAuditRecords({ ...query, afterSeq: low, beforeSeq: high, limit: limit + 1 });
+    const items = rows.slice(0, limit);
+    let next: number | undefined;
+    if (rows.length > limit) next = items.at(-1)!.seq;
+    else if (query.newestFirst ? low >= oldest : high <= latest) next = query.newestFirst ? low + 1 : high - 1;
+    return { items, nextPageToken: next === undefined ? "" : this.pageTokens.encode(filter, String(next)) };
+  }
+
+  private async entryOf(r: AuditRecord, withPolicies: boolean): Promise<AuditEntry> {
+    const entry = create(AuditEntrySchema, {
+      sequence: BigInt(r.seq),
+      time: timestampFromMs(r.timeMs),
+      principal: r.principal,
+      action: r.action,
+      resource: r.resource,
+      etagBefore: r.etagBefore,
+      etagAfter: r.etagAfter,
+    });
+    if (withPolicies && (r.action === "policy.set" || r.action === "policy.delete")) {
+      entry.policy = r.policy;
+      entry.policyBefore = await this.policyBefore(r);
+    }
+    return entry;
+  }
+
+  /** The resource's policy as the write before `r` left it; undefined when it had none (or it is no longer logged). */
+  private async policyBefore(r: AuditRecord): Promise<Policy | undefined> {
+    const [previous] = await this.store.listAuditRecords({
+      resource: r.resource,
+      actions: POLICY_HISTORY,
+      beforeSeq: r.seq,
+      newestFirst: true,
+      limit: 1,
+    });
+    return previous?.policy;
   }
 }
 

@@ -9,6 +9,7 @@ import type {
 } from "../../gen/policy/v1/deny_policy_service_pb.js";
 import { Violations, notFound, staleEtag } from "../errors.js";
 import type { Actor, Store } from "../store/store.js";
+import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "./etag.js";
 import { requireResourceName } from "./names.js";
@@ -32,6 +33,7 @@ export class DenyPolicies {
     requireResourceName(this.schema, "resource", resource);
     const violations = new Violations();
     if (!denyPolicy) violations.add("deny_policy", "is required");
+    await compileInTurns(denyPolicy?.rules.map((r) => r.denialCondition?.expression) ?? []);
     const rules = canonicalDenyRules(denyPolicy?.rules ?? [], this.schema, violations, "deny_policy.rules");
     violations.throwIfAny();
     const etag = denyPolicy!.etag;

@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { DenyRuleSchema, type DenyRule } from "../../gen/policy/v1/deny_policy_pb.js";
 import { Violations } from "../errors.js";
 import { canonicalMember } from "./members.js";
-import { canonicalExpr, checkCondition } from "./policy-rules.js";
+import { canonicalExpr, checkCondition, writeConditionBudget } from "./policy-rules.js";
 import type { ResourceSchema } from "./schema/schema.js";
 
 export const MAX_DENY_RULES = 500;
@@ -41,6 +41,7 @@ export function canonicalDenyRules(
   schema: ResourceSchema,
   violations: Violations,
   field: string,
+  conditionBudget = writeConditionBudget(),
 ): DenyRule[] {
   if (rules.length > MAX_DENY_RULES) violations.add(field, `${rules.length} rules; at most ${MAX_DENY_RULES}`);
   const collections = new Set([...schema.permissions].map((p) => p.slice(0, p.indexOf("."))));
@@ -57,7 +58,7 @@ export function canonicalDenyRules(
     if (rule.deniedPermissions.length + rule.exceptionPermissions.length > MAX_DENY_PERMISSIONS) {
       violations.add(at, `at most ${MAX_DENY_PERMISSIONS} denied and exception permissions per rule`);
     }
-    if (rule.denialCondition) checkCondition(rule.denialCondition, violations, `${at}.denial_condition`);
+    if (rule.denialCondition) checkCondition(rule.denialCondition, violations, `${at}.denial_condition`, conditionBudget);
     return create(DenyRuleSchema, {
       description: rule.description,
       deniedPrincipals: principals(rule.deniedPrincipals, violations, `${at}.denied_principals`),

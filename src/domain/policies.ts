@@ -13,6 +13,7 @@ import { Violations, notFound, quoted, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import type { EffectiveDisclosure } from "./access/access.js";
 import { requireResourceName, typeOfName } from "./names.js";
+import { compileInTurns } from "./conditions.js";
 import { EffectivePolicies, resourcePolicy } from "./effective-policy.js";
 import type { PageTokens } from "./page-token.js";
 import { fromStore } from "./store-errors.js";
@@ -63,7 +64,8 @@ export class Policies {
   async set({ resource, policy, updateMask }: SetPolicyRequest, actor: Actor): Promise<Policy> {
     const type = requireResourceName(this.schema, "resource", resource);
     const customRoles = await this.customRolesFor(resource, policy);
-    // Validated (conditions compiled) before the write transaction, which only compares etags and merges.
+    // Validated (conditions compiled, in turns) before the write transaction, which only compares etags and merges.
+    await compileInTurns(policy?.bindings.map((b) => b.condition?.expression) ?? []);
     const checked = checkPolicyWrite(type, policy, updateMask, customRoles);
     const decide = (stored: StoredPolicy) => decidePolicyWrite(checked, stored.policy).policy;
     const written = await fromStore(this.store.updatePolicy(resource, decide, actor));
@@ -108,7 +110,7 @@ export class Policies {
    */
   private async statusesAsStored(listed: readonly ResourcePolicy[]): Promise<boolean> {
     if (!this.sync) return true;
-    if ((await this.sync.consumers()).length > 0) return false;
+    if ((await this.sync.consumers()).size > 0) return false;
     return listed.every((p) => p.policy!.syncStatus === SyncStatus.SUCCESS);
   }
 

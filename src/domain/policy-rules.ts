@@ -11,7 +11,7 @@ import {
 } from "../../gen/policy/v1/policy_pb.js";
 import { Violations, quoted } from "../errors.js";
 import { canonicalMember, isGroupOrDomain } from "./members.js";
-import { compileCondition } from "./conditions.js";
+import { ConditionBudget, WRITE_BUDGET, compileCondition } from "./conditions.js";
 import { isCustomRoleName } from "./custom-roles.js";
 import type { ResourceType } from "./schema/schema.js";
 import { withArticle } from "../article.js";
@@ -41,6 +41,7 @@ export function canonicalBindings(
   violations: Violations,
   field: string,
   customRoles: GrantableCustomRoles = new Map(),
+  conditionBudget = writeConditionBudget(),
 ): Binding[] {
   const merged = new Map<string, { role: string; condition?: Expr; members: Set<string> }>();
   bindings.forEach((binding, i) => {
@@ -64,7 +65,7 @@ export function canonicalBindings(
       else members.add(result.member);
     });
     if (binding.condition) {
-      checkCondition(binding.condition, violations, `${at}.condition`);
+      checkCondition(binding.condition, violations, `${at}.condition`, conditionBudget);
       if (version !== 3) {
         violations.add(`${at}.condition`, `a binding with a condition requires policy version 3 (got ${version})`);
       }
@@ -90,8 +91,14 @@ export function canonicalBindings(
   return result;
 }
 
-export function checkCondition(condition: Expr, violations: Violations, field: string): void {
-  const compiled = compileCondition(condition.expression);
+/** What compiling the conditions of one write may cost together (a shared policy's bindings and deny rules share it). */
+export function writeConditionBudget(): ConditionBudget {
+  return new ConditionBudget(WRITE_BUDGET);
+}
+
+/** A condition of a write: it compiles, within what the write's conditions may cost together (`budget`). */
+export function checkCondition(condition: Expr, violations: Violations, field: string, budget: ConditionBudget): void {
+  const compiled = compileCondition(condition.expression, budget);
   if (typeof compiled === "string") violations.add(`${field}.expression`, compiled);
   if (condition.title.length > MAX_CONDITION_TITLE) {
     violations.add(`${field}.title`, `longer than ${MAX_CONDITION_TITLE} characters`);

@@ -12,13 +12,16 @@ import type {
 import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../errors.js";
 import type { Actor, HierarchyReader, ResourceChanges, Store } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
-import type { PageTokens } from "./page-token.js";
+import { pageSize as pageSizeOf, type PageTokens } from "./page-token.js";
 import { allowsParent, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { fromStore } from "./store-errors.js";
 import { SHARED_POLICY_COLLECTION } from "./shared-policies.js";
 import { withArticle } from "../article.js";
 
 export const MAX_DISPLAY_NAME = 200;
+/** ListResources' `filter`: its longest text, and how many resources one filtered page examines at most. */
+export const MAX_FILTER_LENGTH = 200;
+export const FILTER_SCAN = 10_000;
 const UPDATABLE = ["parent", "display_name"];
 
 export interface ResourcePage {
@@ -56,8 +59,9 @@ export class Resources {
    * `types`: the only types to list (those the caller may list under `parent`); undefined: every type. It applies
    * when the request names no type.
    */
-  async list({ parent, type, pageSize, pageToken }: ListResourcesRequest, types?: readonly ResourceType[]): Promise<ResourcePage> {
+  async list({ parent, type, pageSize, pageToken, filter: text }: ListResourcesRequest, types?: readonly ResourceType[]): Promise<ResourcePage> {
     const violations = new Violations();
+    if (text.length > MAX_FILTER_LENGTH) violations.add("filter", `longer than ${MAX_FILTER_LENGTH} characters`);
     if (parent !== "") {
       const parentType = typeOfName(this.schema, parent);
       if (typeof parentType === "string") violations.add("parent", parentType);
@@ -66,6 +70,7 @@ export class Resources {
       violations.add("type", `unknown type ${quoted(type)}; known types: ${[...this.schema.types.keys()].join(", ")}`);
     }
     violations.throwIfAny();
+    if (text !== "") return this.search({ parent, type, pageSize, pageToken, text }, types);
     const filter = JSON.stringify(["ListResources", parent, type]);
     const page = await this.pageTokens.page(
       { pageSize, pageToken },
@@ -88,6 +93,31 @@ export class Resources {
       (resource) => resource.name,
     );
     return { resources: page.items, nextPageToken: page.nextPageToken };
+  }
+
+  /**
+   * A filtered listing: the matches among at most FILTER_SCAN resources per page, so that a page costs the same
+   * whatever is stored; a page that stopped there continues after the last resource it examined.
+   */
+  private async search(
+    req: { parent: string; type: string; pageSize: number; pageToken: string; text: string },
+    types?: readonly ResourceType[],
+  ): Promise<ResourcePage> {
+    const filter = JSON.stringify(["ListResources", req.parent, req.type, req.text]);
+    const afterName = this.pageTokens.decode(req.pageToken, filter);
+    const limit = pageSizeOf(req.pageSize);
+    if (req.parent !== "" && !(await this.store.getResource(req.parent))) throw notFound(req.parent);
+    const found = await this.store.searchResources({
+      parent: req.parent || undefined,
+      types: req.type ? [req.type] : types?.map((t) => t.name),
+      text: req.text,
+      afterName,
+      limit: limit + 1,
+      scan: FILTER_SCAN,
+    });
+    const resources = found.resources.slice(0, limit);
+    const continueAfter = found.resources.length > limit ? resources.at(-1)!.name : found.scannedTo;
+    return { resources, nextPageToken: continueAfter === undefined ? "" : this.pageTokens.encode(filter, continueAfter) };
   }
 
   async update({ resource, updateMask }: UpdateResourceRequest, actor: Actor): Promise<Resource> {

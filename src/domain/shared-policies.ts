@@ -23,11 +23,12 @@ import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag 
 import { StoreError } from "../store/errors.js";
 import type { Actor, SharedPolicyBindingState, SharedPolicyState, Store } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
+import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "./etag.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { MAX_PAGE_SIZE, type PageTokens } from "./page-token.js";
-import { canonicalBindings } from "./policy-rules.js";
+import { canonicalBindings, writeConditionBudget } from "./policy-rules.js";
 import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
 import { inTurns } from "./turns.js";
@@ -375,11 +376,17 @@ export class SharedPolicies {
         return [role.name, grantable ? [ANY_TARGET] : []] as const;
       }),
     );
+    // Its bindings' and deny rules' conditions are one write's.
+    await compileInTurns([
+      ...(paths.includes("bindings") ? policy.bindings.map((b) => b.condition?.expression) : []),
+      ...(paths.includes("deny_rules") ? policy.denyRules.map((r) => r.denialCondition?.expression) : []),
+    ]);
+    const conditionBudget = writeConditionBudget();
     const bindings = paths.includes("bindings")
-      ? canonicalBindings(policy.bindings, this.anyTarget, 3, violations, `${field}.bindings`, customRoles)
+      ? canonicalBindings(policy.bindings, this.anyTarget, 3, violations, `${field}.bindings`, customRoles, conditionBudget)
       : [];
     const denyRules = paths.includes("deny_rules")
-      ? canonicalDenyRules(policy.denyRules, this.schema, violations, `${field}.deny_rules`)
+      ? canonicalDenyRules(policy.denyRules, this.schema, violations, `${field}.deny_rules`, conditionBudget)
       : [];
     violations.throwIfAny();
     return create(SharedPolicySchema, { displayName: policy.displayName, description: policy.description, bindings, denyRules });

@@ -1,7 +1,7 @@
 // Sync status, computed from the consumers' acknowledgements whenever a policy is read (never stored, never
 // memoised with the policy: it changes when a consumer acknowledges, while the policy does not).
 //  - a consumer covers a resource when the resource is in its subtree (or it has none) and of one of its types (or it
-//    names none);
+//    names none): consumer-index.ts finds those;
 //  - for one consumer: FAILED when it reported a failure for the policy's current revision (a failure of an older
 //    revision no longer counts), else SUCCESS when it acknowledged the revision's sequence, else PENDING;
 //  - overall: FAILED when any covering consumer failed, else PENDING when any has not acknowledged, else SUCCESS —
@@ -16,17 +16,11 @@ export interface ConsumerDelivery {
   failure?: ConsumerFailure;
 }
 
-/** `lineage` is the resource and its ancestors' names, from it up to the root. */
-export function covers(consumer: StoredConsumer, type: string, lineage: readonly string[]): boolean {
-  return (
-    (consumer.subtree === "" || lineage.includes(consumer.subtree)) &&
-    (consumer.resourceTypes.length === 0 || consumer.resourceTypes.includes(type))
-  );
-}
-
-/** One consumer's delivery of the revision written at `revision` of `resource`'s policy. */
-export function deliveryOf(consumer: StoredConsumer, resource: string, revision: number): ConsumerDelivery {
-  const failure = consumer.failures.find((f) => f.resource === resource);
+/**
+ * One consumer's delivery of the revision written at `revision` of a resource's policy; `failure` is its unresolved
+ * failure for that resource, if any.
+ */
+export function deliveryOf(consumer: StoredConsumer, failure: ConsumerFailure | undefined, revision: number): ConsumerDelivery {
   if (failure && failure.seq >= revision) return { consumer, status: SyncStatus.FAILED, failure };
   return { consumer, status: consumer.acknowledgedSeq >= revision ? SyncStatus.SUCCESS : SyncStatus.PENDING };
 }

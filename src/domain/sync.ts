@@ -1,6 +1,9 @@
 // The sync facade: consumers (the downstream systems that apply policies), their acknowledgements, and the sync
-// status of policies computed from them (sync-status.ts). Consumers are few; their list is read once per
-// SNAPSHOT_MS at most (and again after this process changes it), so that reading a policy's status costs no query.
+// status of policies computed from them (sync-status.ts). The consumers are kept in memory, indexed by subtree
+// (consumer-index.ts): what changed is read at most once per SNAPSHOT_MS (and after this process changes them), so a
+// policy's status costs no query unless a consumer covering it has failures. Their number, their failures and the
+// size of an acknowledgement are bounded (consumer-limits.ts); a failure must be in its consumer's scope
+// (consumer-scope.ts).
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { SyncStatus, type Policy } from "../../gen/policy/v1/policy_pb.js";
@@ -18,44 +21,76 @@ import {
   type GetSyncStatusRequest,
   type GetSyncStatusResponse,
 } from "../../gen/policy/v1/sync_service_pb.js";
-import { ServiceError, Violations, notFound } from "../errors.js";
+import { ServiceError, Violations, notFound, quoted } from "../errors.js";
 import { etagSequence } from "../store/etag.js";
 import { StoreError } from "../store/errors.js";
 import type { Store, StoredConsumer } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { serviceErrorOf } from "./store-errors.js";
-import type { ResourceSchema } from "./schema/schema.js";
-import { covers, deliveryOf, overallStatus, type ConsumerDelivery } from "./sync-status.js";
+import type { ResourceSchema, ResourceType } from "./schema/schema.js";
+import { ConsumerIndex } from "./consumer-index.js";
+import { CONSUMER_LIMITS, tooLongAcknowledgement, tooManyConsumers, tooManyFailures, type ConsumerLimits } from "./consumer-limits.js";
+import { failuresOutOfScope } from "./consumer-scope.js";
+import { deliveryOf, overallStatus, type ConsumerDelivery } from "./sync-status.js";
 
 
-/** How stale the list of consumers (and their acknowledgements) may be when another process changed it. */
+/** How stale the consumers (and their acknowledgements) may be when another process changed them. */
 export const SNAPSHOT_MS = 200;
 const CONSUMER_NAME = /^consumers\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const MAX_LISTED = 1000;
-const MAX_MESSAGE = 1000;
-/** What managing a consumer of a subtree needs there: it changes the sync status every reader of the subtree sees. */
 /** Managing a consumer needs `{collection}.setPolicy` on its subtree; reading one `{collection}.getPolicy`. */
 const MANAGE_PERMISSION = "setPolicy";
 const READ_PERMISSION = "getPolicy";
 
 export class Sync {
-  private snapshot: { at: number; consumers: Promise<StoredConsumer[]> } | undefined;
+  /** The consumers in memory, and the store's consumer version they are at. */
+  private index = ConsumerIndex.EMPTY;
+  private version = 0;
+  /** Reads of the store's changes, numbered as they start; the last one done, and when it started. */
+  private readsStarted = 0;
+  private lastRead = { number: 0, at: 0 };
+  private reading: Promise<void> | undefined;
+  /** A read numbered above this is needed: this process changed the consumers after every earlier one started. */
+  private mustReadAfter = 0;
 
   constructor(
     private readonly store: Store,
     private readonly schema: ResourceSchema,
     private readonly authorizer: Authorizer,
+    private readonly limits: ConsumerLimits = CONSUMER_LIMITS,
   ) {}
 
-  /** The consumers, at most SNAPSHOT_MS old (and never older than this process's own last change to them). */
-  consumers(): Promise<StoredConsumer[]> {
-    if (!this.snapshot || Date.now() - this.snapshot.at > SNAPSHOT_MS) {
-      const consumers = this.store.listConsumers();
-      this.snapshot = { at: Date.now(), consumers };
-      consumers.catch(() => (this.snapshot = undefined));
+  /**
+   * The consumers, at most SNAPSHOT_MS old (and never older than this process's own last change to them). Between
+   * changes this costs one indexed read per SNAPSHOT_MS; after one, a read of the consumers written since.
+   */
+  consumers(): Promise<ConsumerIndex> {
+    if (this.lastRead.number > this.mustReadAfter && Date.now() - this.lastRead.at <= SNAPSHOT_MS) {
+      return Promise.resolve(this.index);
     }
-    return this.snapshot.consumers;
+    return this.readAfter(Math.max(this.mustReadAfter, this.lastRead.number));
+  }
+
+  /** The consumers as of now: every change acknowledged before this call, by any process, is in them. */
+  private current(): Promise<ConsumerIndex> {
+    return this.readAfter(this.readsStarted);
+  }
+
+  /** The index once a read numbered above `number` is done (one read at a time; callers share it). */
+  private async readAfter(number: number): Promise<ConsumerIndex> {
+    while (this.lastRead.number <= number) {
+      this.reading ??= this.readChanges().finally(() => (this.reading = undefined));
+      await this.reading;
+    }
+    return this.index;
+  }
+
+  private async readChanges(): Promise<void> {
+    const read = { number: ++this.readsStarted, at: Date.now() };
+    const changes = await this.store.consumerChanges(this.version);
+    this.index = this.index.apply(changes);
+    this.version = changes.version;
+    this.lastRead = read;
   }
 
   /**
@@ -65,21 +100,26 @@ export class Sync {
    */
   async withStatus<P extends Policy>(resource: { name: string; type: string }, policy: P): Promise<P> {
     // Without consumers every policy is delivered: no etag to parse (a page of 50 policies asks 50 times).
-    const status = (await this.consumers()).length === 0 ? SyncStatus.SUCCESS : (await this.deliveries(resource, policy.etag)).status;
+    const status = (await this.consumers()).size === 0 ? SyncStatus.SUCCESS : (await this.deliveries(resource, policy.etag)).status;
     return status === policy.syncStatus ? policy : { ...policy, syncStatus: status };
   }
 
-  /** The status of the policy revision `etag` of a resource, and each covering consumer's delivery of it. */
+  /**
+   * The status of the policy revision `etag` of a resource, and each covering consumer's delivery of it. Looks only
+   * at the consumers that cover the resource, and reads failures only when one of them has some.
+   */
   async deliveries(
     { name, type }: { name: string; type: string },
     etag: Uint8Array,
   ): Promise<{ status: SyncStatus; revision: number; deliveries: ConsumerDelivery[] }> {
     const revision = etagSequence(etag) ?? 0;
-    const consumers = await this.consumers();
-    if (consumers.length === 0) return { status: SyncStatus.SUCCESS, revision, deliveries: [] };
-    const needsLineage = consumers.some((c) => c.subtree !== "" && c.subtree !== name);
-    const lineage = needsLineage ? ((await this.store.ancestry(name))?.map((link) => link.resource.name) ?? [name]) : [name];
-    const deliveries = consumers.filter((c) => covers(c, type, lineage)).map((c) => deliveryOf(c, name, revision));
+    const index = await this.consumers();
+    if (index.size === 0) return { status: SyncStatus.SUCCESS, revision, deliveries: [] };
+    const lineage = index.needsLineage(name) ? ((await this.store.ancestry(name))?.map((link) => link.resource.name) ?? [name]) : [name];
+    const covering = index.covering(type, lineage);
+    const failing = covering.filter((c) => c.failureCount > 0).map((c) => c.name);
+    const failures = failing.length > 0 ? new Map((await this.store.listResourceFailures(name, failing)).map((f) => [f.consumer, f])) : undefined;
+    const deliveries = covering.map((c) => deliveryOf(c, failures?.get(c.name), revision));
     return { status: overallStatus(deliveries), revision, deliveries };
   }
 
@@ -121,16 +161,19 @@ export class Sync {
       if (!this.schema.types.has(type)) violations.add(`consumer.resource_types[${i}]`, `unknown type "${type}"`);
     });
     violations.throwIfAny();
-    await this.requireManage(caller, consumer!.subtree, "register a consumer of every resource");
+    const subtree = consumer!.subtree;
+    await this.requireManage(caller, subtree, "register a consumer of every resource");
+    const root = subtree === "" ? "" : (await this.store.ancestry(subtree))?.at(-1)?.resource.name;
+    if (root === undefined) throw notFound(subtree);
+    const limit = root === "" ? this.limits.unscoped : this.limits.perOrganization;
+    const admit = (sameRoot: number) => {
+      if (sameRoot >= limit) throw tooManyConsumers(root, sameRoot, this.limits);
+    };
     const stored = await this.changing(
       this.store.createConsumer(
-        {
-          name,
-          displayName: consumer!.displayName,
-          subtree: consumer!.subtree,
-          resourceTypes: [...new Set(consumer!.resourceTypes)],
-        },
+        { name, displayName: consumer!.displayName, subtree, resourceTypes: [...new Set(consumer!.resourceTypes)], root },
         Date.now(),
+        admit,
       ),
     );
     return this.present(stored, await this.store.latestSequence());
@@ -143,10 +186,14 @@ export class Sync {
 
   /** The consumers whose scope the caller may read. */
   async list(caller: Caller): Promise<Consumer[]> {
-    const [consumers, latest] = await Promise.all([this.store.listConsumers(), this.store.latestSequence()]);
+    const [consumers, latest] = await Promise.all([this.current(), this.store.latestSequence()]);
     const listed: Consumer[] = [];
-    for (const consumer of consumers) {
-      if (await this.may(caller, consumer.subtree, READ_PERMISSION)) listed.push(this.present(consumer, latest));
+    // One check per subtree: the consumers of one subtree share it.
+    const readable = new Map<string, boolean>();
+    for (const consumer of consumers.all()) {
+      let may = readable.get(consumer.subtree);
+      if (may === undefined) readable.set(consumer.subtree, (may = await this.may(caller, consumer.subtree, READ_PERMISSION)));
+      if (may) listed.push(this.present(consumer, latest));
     }
     return listed;
   }
@@ -161,30 +208,50 @@ export class Sync {
    * acknowledgement turns statuses to SUCCESS for every reader.
    */
   async acknowledge(request: AcknowledgeChangesRequest, caller: Caller): Promise<AcknowledgeChangesResponse> {
+    const limits = this.limits;
+    if (request.failures.length > limits.perAcknowledgement) throw tooLongAcknowledgement("failures", request.failures.length, limits);
+    if (request.resolved.length > limits.perAcknowledgement) throw tooLongAcknowledgement("resolved", request.resolved.length, limits);
     const violations = new Violations();
     if (request.sequence < 0n) violations.add("sequence", "must not be negative");
-    if (request.failures.length > MAX_LISTED) violations.add("failures", `at most ${MAX_LISTED}`);
-    if (request.resolved.length > MAX_LISTED) violations.add("resolved", `at most ${MAX_LISTED}`);
+    const types = new Map<string, ResourceType>();
     request.failures.forEach((f, i) => {
-      if (typeof typeOfName(this.schema, f.resource) === "string") violations.add(`failures[${i}].resource`, "is not a resource name");
+      const type = typeOfName(this.schema, f.resource);
+      if (typeof type === "string") violations.add(`failures[${i}].resource`, "is not a resource name");
+      else types.set(f.resource, type);
       if (f.sequence <= 0n || f.sequence > request.sequence) {
         violations.add(`failures[${i}].sequence`, "must be a sequence up to the acknowledged one");
       }
-      if (f.message.length > MAX_MESSAGE) violations.add(`failures[${i}].message`, `at most ${MAX_MESSAGE} characters`);
+      if (f.message.length > limits.messageLength) violations.add(`failures[${i}].message`, `at most ${limits.messageLength} characters`);
     });
     violations.throwIfAny();
-    await this.require(request.consumer, caller, MANAGE_PERMISSION);
+    const consumer = await this.require(request.consumer, caller, MANAGE_PERMISSION);
     const latest = await this.store.latestSequence();
     if (request.sequence > BigInt(latest)) {
       throw new ServiceError("failed_precondition", `sequence ${request.sequence} is ahead of the change log (at ${latest})`);
     }
+    for (const i of await failuresOutOfScope(this.store, consumer, request.failures, (resource) => types.get(resource)!)) {
+      const f = request.failures[i]!;
+      violations.add(
+        `failures[${i}].resource`,
+        `${quoted(f.resource)} is not in the scope of ${consumer.name} (${scopeOf(consumer)}), now or at sequence ${f.sequence}`,
+      );
+    }
+    violations.throwIfAny();
+    const admit = ({ before, after }: { before: number; after: number }) => {
+      // An acknowledgement that does not add failures always passes: a consumer over the bound can resolve its way back.
+      if (after > limits.failuresPerConsumer && after > before) throw tooManyFailures(consumer.name, after, limits);
+    };
     const stored = await this.changing(
-      this.store.acknowledgeChanges(request.consumer, {
-        upTo: Number(request.sequence),
-        failures: request.failures.map((f) => ({ resource: f.resource, seq: Number(f.sequence), message: f.message })),
-        resolved: request.resolved,
-        timeMs: Date.now(),
-      }),
+      this.store.acknowledgeChanges(
+        request.consumer,
+        {
+          upTo: Number(request.sequence),
+          failures: request.failures.map((f) => ({ resource: f.resource, seq: Number(f.sequence), message: f.message })),
+          resolved: request.resolved,
+          timeMs: Date.now(),
+        },
+        admit,
+      ),
     );
     return create(AcknowledgeChangesResponseSchema, { consumer: this.present(stored, latest) });
   }
@@ -200,25 +267,23 @@ export class Sync {
       acknowledgeTime: consumer.acknowledgeTimeMs === undefined ? undefined : timestampFromMs(consumer.acknowledgeTimeMs),
       createTime: timestampFromMs(consumer.createTimeMs),
       lagSequences: BigInt(Math.max(0, latest - consumer.acknowledgedSeq)),
-      failureCount: consumer.failures.length,
+      failureCount: consumer.failureCount,
     });
   }
 
   /** The consumer, when the caller holds `permission` on its subtree; NOT_FOUND otherwise, as for an absent one. */
   private async require(name: string, caller: Caller, permission: string): Promise<StoredConsumer> {
-    const consumer = (await this.store.listConsumers()).find((c) => c.name === name);
+    const consumer = (await this.current()).get(name);
     if (!consumer || !(await this.may(caller, consumer.subtree, permission))) throw consumerNotFound(name);
     return consumer;
   }
 
+  /** Whether `caller` holds `permission` on `subtree` (administrators only for ""), without an error to make. */
   private async may(caller: Caller, subtree: string, permission: string): Promise<boolean> {
-    try {
-      await this.requireManage(caller, subtree, "see consumers of every resource", permission);
-      return true;
-    } catch (e) {
-      if (e instanceof ServiceError) return false;
-      throw e;
-    }
+    if (this.authorizer.isUnrestricted(caller)) return true;
+    if (subtree === "") return false;
+    const chain = await this.store.ancestry(subtree);
+    return chain !== undefined && this.authorizer.holdsIn(caller, chain, permissionOn(subtree, permission));
   }
 
   /** Administrators only for a consumer of every resource; `permission` on the subtree otherwise. */
@@ -227,7 +292,7 @@ export class Sync {
     else await this.authorizer.require(caller, this.authorizer.callResources().of(subtree), permissionOn(subtree, permission));
   }
 
-  /** A write to the consumers: its store errors in this facade's words, and the snapshot renewed after it. */
+  /** A write to the consumers: its store errors in this facade's words, and the consumers read again after it. */
   private async changing<T>(write: Promise<T>): Promise<T> {
     try {
       return await write;
@@ -238,9 +303,15 @@ export class Sync {
       if (e instanceof StoreError && e.kind === "not_found") throw consumerNotFound(e.subject);
       throw e instanceof StoreError ? serviceErrorOf(e) : e;
     } finally {
-      this.snapshot = undefined;
+      this.mustReadAfter = this.readsStarted;
     }
   }
+}
+
+/** A consumer's scope in words, for errors. */
+function scopeOf(consumer: StoredConsumer): string {
+  const where = consumer.subtree === "" ? "every resource" : `under ${consumer.subtree}`;
+  return consumer.resourceTypes.length === 0 ? where : `${where}, of type ${consumer.resourceTypes.join(", ")}`;
 }
 
 function consumerNotFound(name: string): ServiceError {

@@ -1,6 +1,7 @@
 // AccessService: thin adapter from RPC messages to the Access and Lookups facades.
+import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { AccessService } from "../../gen/policy/v1/access_service_pb.js";
+import { GetCallerIdentityResponseSchema, type AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import type { Access } from "../domain/access/access.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Lookups } from "../domain/access/lookups.js";
@@ -17,5 +18,13 @@ export function accessService(access: Access, lookups: Lookups, authorizer: Auth
       ),
     lookupResources: (req, ctx) =>
       lookups.resources(req, (chain) => authorizer.holdsIn(callerOf(ctx), chain, permissionOn(chain[0]!.resource.name, "getPolicy"))),
+    getCallerIdentity: (_req, ctx) => {
+      const caller = callerOf(ctx);
+      return create(GetCallerIdentityResponseSchema, {
+        principal: caller.principal,
+        identities: [...caller.identities],
+        unrestricted: authorizer.isUnrestricted(caller),
+      });
+    },
   };
 }

@@ -94,7 +94,9 @@ export class Metrics {
         labelNames: ["consumer"] as const,
         registers: [this.registry],
         async collect() {
-          scrape = lags();
+          // The database unavailable: no lag series in this scrape (policy_store_failures_total says why), rather
+          // than no scrape at all.
+          scrape = lags().catch(() => []);
           this.reset();
           for (const lag of await scrape) this.set({ consumer: lag.consumer }, lag.seconds);
         },
@@ -105,7 +107,7 @@ export class Metrics {
         labelNames: ["consumer"] as const,
         registers: [this.registry],
         async collect() {
-          const current = await (scrape ?? lags());
+          const current = await (scrape ?? lags().catch(() => []));
           scrape = undefined;
           this.reset();
           for (const lag of current) this.set({ consumer: lag.consumer }, lag.sequences);

@@ -17,8 +17,10 @@ import type {
   Acknowledgement,
   Actor,
   ChangeRecord,
+  ConsumerChanges,
   NewConsumer,
   Retention,
+  ResourceFailure,
   StoredConsumer,
   AuditQuery,
   AuditRecord,
@@ -34,6 +36,8 @@ import type {
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  ResourceSearch,
+  ResourceSearchPage,
   SharedPolicyBindingQuery,
   SharedPolicyBindingState,
   SharedPolicyQuery,
@@ -194,6 +198,10 @@ export class CachingStore implements Store {
     return this.inner.listResources(query);
   }
 
+  searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
+    return this.inner.searchResources(query);
+  }
+
   getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
     return this.inner.getDenyPolicy(resource);
   }
@@ -319,20 +327,36 @@ export class CachingStore implements Store {
     return this.inner.pruneChanges(retention);
   }
 
-  createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
-    return this.inner.createConsumer(consumer, timeMs);
+  readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
+    return this.inner.readChangesAt(sequences);
+  }
+
+  createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
+    return this.inner.createConsumer(consumer, timeMs, admit);
   }
 
   listConsumers(): Promise<StoredConsumer[]> {
     return this.inner.listConsumers();
   }
 
+  consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
+    return this.inner.consumerChanges(afterVersion);
+  }
+
+  listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
+    return this.inner.listResourceFailures(resource, consumers);
+  }
+
   deleteConsumer(name: string): Promise<void> {
     return this.inner.deleteConsumer(name);
   }
 
-  acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer> {
-    return this.inner.acknowledgeChanges(name, ack);
+  acknowledgeChanges(
+    name: string,
+    ack: Acknowledgement,
+    admit?: (failures: { before: number; after: number }) => void,
+  ): Promise<StoredConsumer> {
+    return this.inner.acknowledgeChanges(name, ack, admit);
   }
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {

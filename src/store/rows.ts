@@ -13,7 +13,18 @@ import {
   type SharedPolicyBinding,
 } from "../../gen/policy/v1/shared_policy_pb.js";
 import { resourceEtag, revisionEtag } from "./etag.js";
-import { REMOVALS, type AuditRecord, type ChangeAction, type ChangeRecord, type ListedPolicy, type StoredConsumer, type StoredPolicy, type UnreadablePolicy } from "./store.js";
+import {
+  REMOVALS,
+  type Acknowledgement,
+  type AuditRecord,
+  type ChangeAction,
+  type ChangeRecord,
+  type ListedPolicy,
+  type ResourceFailure,
+  type StoredConsumer,
+  type StoredPolicy,
+  type UnreadablePolicy,
+} from "./store.js";
 
 /** The columns of a ResourceRow (r: the resource, p: its parent) and of a ResourcePolicyRow's policy (pol). */
 export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
@@ -103,7 +114,8 @@ export const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.cre
 export const FROM_BINDINGS = `FROM shared_policy_bindings b JOIN resources s ON s.id = b.policy_id JOIN resources t ON t.id = b.target_id`;
 
 /** The columns of an AuditRow. */
-export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after`;
+export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after,
+  CASE WHEN action = 'policy.set' THEN change END AS change`;
 
 export interface AuditRow {
   seq: number;
@@ -113,6 +125,8 @@ export interface AuditRow {
   resource: string;
   etag_before: Uint8Array | null;
   etag_after: Uint8Array | null;
+  /** The policy written, for `policy.set` only. */
+  change: Uint8Array | null;
 }
 
 export interface ConsumerRow {
@@ -124,9 +138,14 @@ export interface ConsumerRow {
   acknowledged_seq: number;
   acknowledge_time: number | null;
   create_time: number;
+  root: string;
+  failure_count: number;
+  /** The consumer clock's value at its last write (see Store.consumerChanges). */
+  version: number;
 }
 
 export interface FailureRow {
+  consumer: string;
   resource: string;
   seq: number;
   message: string;
@@ -325,7 +344,16 @@ export function toAuditRecord(row: AuditRow): AuditRecord {
     // Plain copies: both drivers return Buffers, views of pooled memory.
     etagBefore: row.etag_before ? new Uint8Array(row.etag_before) : undefined,
     etagAfter: row.etag_after ? new Uint8Array(row.etag_after) : undefined,
+    ...(row.change ? { policy: writtenPolicy(row.change, row.etag_after, row.time) } : {}),
   };
+}
+
+/** A `policy.set` row's policy, with the etag and update time of the write. */
+function writtenPolicy(change: Uint8Array, etag: Uint8Array | null, timeMs: number): Policy {
+  const policy = fromBinary(PolicySchema, change);
+  policy.etag = etag ? new Uint8Array(etag) : new Uint8Array(0);
+  policy.updateTime = timestampFromMs(timeMs);
+  return policy;
 }
 
 export function toChangeRecord(row: ChangeRow): ChangeRecord {
@@ -342,10 +370,7 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
   if (row.previous_parent !== null) record.previousParent = row.previous_parent;
   if (row.previous_lineage !== null) record.previousLineage = JSON.parse(row.previous_lineage) as string[];
   if (row.action === "policy.set" && row.change) {
-    const policy = fromBinary(PolicySchema, row.change);
-    policy.etag = row.etag_after ?? new Uint8Array(0);
-    policy.updateTime = timestampFromMs(row.time);
-    record.policy = policy;
+    record.policy = writtenPolicy(row.change, row.etag_after, row.time);
   } else if (row.action === "denyPolicy.set" && row.change) {
     const deny = fromBinary(DenyPolicySchema, row.change);
     deny.resource = row.resource;
@@ -372,15 +397,31 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
   return record;
 }
 
-export function toConsumer(row: ConsumerRow, failures: readonly FailureRow[]): StoredConsumer {
+export function toConsumer(row: ConsumerRow): StoredConsumer {
   return {
     name: row.name,
     displayName: row.display_name,
     subtree: row.subtree,
     resourceTypes: JSON.parse(row.resource_types) as string[],
+    root: row.root,
     acknowledgedSeq: row.acknowledged_seq,
     ...(row.acknowledge_time === null ? {} : { acknowledgeTimeMs: row.acknowledge_time }),
     createTimeMs: row.create_time,
-    failures: failures.map((f) => ({ resource: f.resource, seq: f.seq, message: f.message, timeMs: f.time })),
+    failureCount: row.failure_count,
   };
+}
+
+export function toResourceFailure(row: FailureRow): ResourceFailure {
+  return { consumer: row.consumer, resource: row.resource, seq: row.seq, message: row.message, timeMs: row.time };
+}
+
+/**
+ * How many failures a consumer keeps after an acknowledgement, from those it has (`stored`): the reported ones are
+ * upserted, then the resolved ones removed (a resource in both ends resolved).
+ */
+export function failuresAfter(stored: readonly string[], ack: Acknowledgement): number {
+  const kept = new Set(stored);
+  for (const failure of ack.failures) kept.add(failure.resource);
+  for (const resource of ack.resolved) kept.delete(resource);
+  return kept.size;
 }

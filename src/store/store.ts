@@ -44,6 +44,32 @@ export interface ResourceQuery {
   limit: number;
 }
 
+/** A bounded search of resources by text: what ListResources' `filter` asks of a store. */
+export interface ResourceSearch {
+  /** Only direct children of this resource. */
+  parent?: string;
+  /** Only resources of these schema types; undefined: every type. */
+  types?: readonly string[];
+  /** Text that the resource's display name or name contains, compared case-insensitively (ASCII letters at least). */
+  text: string;
+  /** Keyset pagination: only names greater than this. */
+  afterName?: string;
+  /** At most this many matches. */
+  limit: number;
+  /** Examine at most this many resources (in name order, after `afterName`): the search's cost, whatever matches. */
+  scan: number;
+}
+
+export interface ResourceSearchPage {
+  /** The matches, in name order. */
+  resources: Resource[];
+  /**
+   * The last name examined, when `scan` resources were examined and more follow: continue after it. Undefined when
+   * the examined range reached the end of the listing.
+   */
+  scannedTo?: string;
+}
+
 /** A resource's policy as stored: canonical bindings and audit configs, the etag and update time set. */
 export interface StoredPolicy {
   resource: Resource;
@@ -156,6 +182,17 @@ export interface AuditQuery {
   /** Epoch milliseconds, exclusive. */
   endMs?: number;
   afterSeq?: number;
+  /** Only rows before this sequence. */
+  beforeSeq?: number;
+  /** Newest first (by sequence descending); default oldest first. */
+  newestFirst?: boolean;
+  /** Only rows of these actions, e.g. `policy.set`. */
+  actions?: readonly string[];
+  /**
+   * Also the rows of every resource beneath `resource` at the time of the change (its lineage then, or before a move,
+   * named it). Not indexed: bound the rows examined with `afterSeq` and `beforeSeq`.
+   */
+  descendants?: boolean;
   /**
    * Only the rows of the resource registered under this name now (from its creation on): the history of an earlier,
    * deleted resource of the same name is left out — nothing when no resource has the name.
@@ -173,6 +210,8 @@ export interface AuditRecord {
   resource: string;
   etagBefore: Uint8Array | undefined;
   etagAfter: Uint8Array | undefined;
+  /** For `policy.set`: the policy written (its etag and update time set). */
+  policy?: Policy;
 }
 
 /** Whatever changed after a sequence, for caches that must not serve a state older than a commit they follow. */
@@ -320,6 +359,11 @@ export interface NewConsumer {
   subtree: string;
   /** Empty for every type. */
   resourceTypes: readonly string[];
+  /**
+   * The root of `subtree` when the consumer was registered (its organization in the default schema); "" without a
+   * subtree. What the bound on consumers per organization counts by.
+   */
+  root: string;
 }
 
 /** A change a consumer reported it could not apply. */
@@ -330,13 +374,19 @@ export interface ConsumerFailure {
   timeMs: number;
 }
 
+/** A consumer's failure for one resource, with the consumer's name. */
+export interface ResourceFailure extends ConsumerFailure {
+  consumer: string;
+}
+
+/** A consumer and its progress; its failures are read per resource (listResourceFailures), never all at once. */
 export interface StoredConsumer extends NewConsumer {
   acknowledgedSeq: number;
   /** undefined before the first acknowledgement. */
   acknowledgeTimeMs?: number;
   createTimeMs: number;
-  /** Unresolved failures, by resource name. */
-  failures: ConsumerFailure[];
+  /** How many unresolved failures it has. */
+  failureCount: number;
 }
 
 export interface Acknowledgement {
@@ -347,6 +397,22 @@ export interface Acknowledgement {
   /** Resources whose failure is removed (applied after all). */
   resolved: readonly string[];
   timeMs: number;
+}
+
+/**
+ * What changed among the consumers after a version: every consumer write (create, acknowledge, delete) takes the next
+ * version, so a reader that keeps the consumers in memory reads only what changed since it last looked.
+ */
+export interface ConsumerChanges {
+  /** The version this answer brings the reader to: what it passes next time. */
+  version: number;
+  /** The consumers created or acknowledged after the version asked about (every consumer after 0), by name. */
+  changed: StoredConsumer[];
+  /**
+   * Every consumer's name, by name, when a consumer was deleted after the version asked about (those missing from
+   * it are gone); undefined when none was.
+   */
+  names?: string[];
 }
 
 /** What operators see of the store on /metrics. */
@@ -365,6 +431,8 @@ export interface StoreStats {
 export interface Store {
   getResource(name: string): Promise<Resource | undefined>;
   listResources(query: ResourceQuery): Promise<Resource[]>;
+  /** The resources whose display name or name contains `text`, examining at most `scan` of them. */
+  searchResources(query: ResourceSearch): Promise<ResourceSearchPage>;
   /** StoreError already_exists when the name is taken, not_found (subject: the parent) when the parent is missing. */
   createResource(resource: NewResource, actor: Actor): Promise<Resource>;
   /**
@@ -496,14 +564,37 @@ export interface Store {
   oldestSequence(): Promise<number>;
   /** Removes old change-log rows (they are the audit log too); returns how many. Keeps the newest row always. */
   pruneChanges(retention: Retention): Promise<number>;
-  /** StoreError already_exists (subject: the name) when the name is taken. */
-  createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer>;
-  /** Every consumer with its unresolved failures, by name (consumers are few: tens, not thousands). */
+  /**
+   * The change-log rows with these sequences that are still retained, oldest first: one indexed lookup each.
+   */
+  readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]>;
+  /**
+   * Registers a consumer in one transaction. StoreError already_exists (subject: the name) when the name is taken.
+   * `admit` is told how many consumers have the same root, read under the write lock; it may throw, and then nothing
+   * is written.
+   */
+  createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer>;
+  /** Every consumer (without its failures), by name: O(consumers). */
   listConsumers(): Promise<StoredConsumer[]>;
-  /** StoreError not_found (subject: the name) when there is no such consumer. */
+  /** The consumers written after `afterVersion` (see ConsumerChanges): one indexed read when nothing changed. */
+  consumerChanges(afterVersion: number): Promise<ConsumerChanges>;
+  /**
+   * The unresolved failures of `consumers` for `resource`, by consumer: one primary-key lookup per consumer (there is
+   * no index by resource: it would spread each consumer's failures over the whole index, and registering, filling or
+   * deleting one consumer would rewrite every page of it).
+   */
+  listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]>;
+  /** StoreError not_found (subject: the name) when there is no such consumer. Its failures go with it. */
   deleteConsumer(name: string): Promise<void>;
-  /** In one transaction; StoreError not_found when there is no such consumer. */
-  acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer>;
+  /**
+   * In one transaction; StoreError not_found when there is no such consumer. `admit` is told how many failures the
+   * consumer has before and would have after it; it may throw, and then nothing is written.
+   */
+  acknowledgeChanges(
+    name: string,
+    ack: Acknowledgement,
+    admit?: (failures: { before: number; after: number }) => void,
+  ): Promise<StoredConsumer>;
   /** The key that signs page tokens: made once per database, so tokens survive restarts and work on every replica. */
   pageTokenKey(): Promise<Uint8Array>;
   stats(): Promise<StoreStats>;

@@ -280,4 +280,14 @@ describe("conditions are compiled before the write transaction (issue 13, item 1
     });
     expect(transactions).toBe(0);
   });
+
+  test("a write's conditions are compiled in turns: other calls run before its transaction (issue 25)", async () => {
+    const order: string[] = [];
+    const store = { updatePolicy: async () => void order.push("transaction") } as never;
+    const policies = new Policies(store, defaultSchema, undefined as never);
+    const conditions = Array.from({ length: 4 }, (_, i) => binding("roles/owner", ["user:ada@example.com"], `resource.name.matches('^projects/[a-z]{${i + 1}}$')`));
+    setImmediate(() => order.push("another call"));
+    await policies.set({ resource: "projects/p1", policy: policy({ version: 3, bindings: conditions }) } as never, {} as never).catch(() => {});
+    expect(order).toEqual(["another call", "transaction"]);
+  });
 });

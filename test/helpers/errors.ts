@@ -25,3 +25,17 @@ export async function expectCode(call: Promise<unknown>, code: Code, message?: R
 export function fieldViolations(error: ConnectError): BadRequest_FieldViolation[] {
   return error.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations);
 }
+
+/** Retries `call` until it succeeds, as a client does through an outage; every failure meanwhile must be UNAVAILABLE. */
+export async function retryWhileUnavailable<T>(call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (e) {
+      const error = ConnectError.from(e);
+      expect(Code[error.code], error.message).toBe(Code[Code.Unavailable]);
+      // A client's pause before retrying UNAVAILABLE.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}

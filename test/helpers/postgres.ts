@@ -2,7 +2,6 @@
 // postgres://root@127.0.0.1:5432/postgres), dropped afterwards. Where no server answers, PostgreSQL tests skip with
 // one printed line — except under CI=true, where a PostgreSQL test that cannot run fails.
 import { randomBytes } from "node:crypto";
-import { execFileSync } from "node:child_process";
 import pg from "pg";
 
 export const ADMIN_URL = process.env.POLICY_TEST_PG ?? "postgres://root@127.0.0.1:5432/postgres";
@@ -65,24 +64,6 @@ export async function createPostgresDatabase(): Promise<PostgresDatabase> {
     url: url.toString(),
     drop: () => admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
-}
-
-/** The local cluster's control command for a restart, when this machine runs the server tests use (Debian). */
-export function localCluster(): string[] | undefined {
-  if (!["127.0.0.1", "localhost"].includes(new URL(ADMIN_URL).hostname)) return undefined;
-  try {
-    const version = execFileSync("ls", ["/etc/postgresql"], { encoding: "utf8" }).trim().split("\n")[0];
-    return version ? ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"] : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs `pg_ctlcluster … <action>` on the local cluster (bounded: 60 s). */
-export function controlCluster(action: "stop" | "start" | "restart"): void {
-  const command = localCluster();
-  if (!command) throw new Error("no local PostgreSQL cluster to control");
-  execFileSync(command[0]!, [...command.slice(1), action, ...(action === "stop" ? ["-m", "fast"] : [])], { stdio: "ignore", timeout: 60_000 });
 }
 
 /** Which store the integration tests run on: POLICY_TEST_DB=postgres (the "postgres" vitest project) or SQLite. */

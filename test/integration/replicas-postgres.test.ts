@@ -1,16 +1,19 @@
 // Three server processes on one PostgreSQL database, as behind a load balancer: concurrent etag read-modify-write
 // spread over them (ABORTED retries, no lost update), read-after-write across replicas, kill -9 of one replica, and
-// PostgreSQL stopped and started again under load (UNAVAILABLE and NOT_SERVING meanwhile, never INTERNAL; the replicas
-// serve again by themselves). It stops the machine's PostgreSQL, so it runs alone, after every other test (its vitest
-// project's groupOrder), and only against a local cluster it can control.
+// PostgreSQL shut down (`pg_ctl stop -m fast`: every session told "admin shutdown") and started again under load
+// (UNAVAILABLE and NOT_SERVING meanwhile, never INTERNAL; the replicas serve again by themselves). It runs on a private
+// cluster (test/helpers/private-postgres.ts), so it never disturbs the machine's PostgreSQL; the abrupt stop
+// (`-m immediate`) is postgres-outage.test.ts.
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
+import { Health } from "../../gen/health/v1/health_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { spawnServer, type ChildServer } from "../helpers/child-server.js";
-import { controlCluster, createPostgresDatabase, localCluster, postgresAvailable, type PostgresDatabase } from "../helpers/postgres.js";
+import { expectCode, retryWhileUnavailable } from "../helpers/errors.js";
+import { Status, watchHealth } from "../helpers/health-watch.js";
+import { privatePostgresAvailable, startPrivateCluster, type PrivateCluster } from "../helpers/private-postgres.js";
 
 const ORG = "organizations/replicated";
 
@@ -26,20 +29,22 @@ type Api = ReturnType<typeof apiFor>;
 
 const codeOf = (e: unknown) => ConnectError.from(e).code;
 
-describe.runIf(postgresAvailable())("replicas on one PostgreSQL database", () => {
-  let database: PostgresDatabase;
+describe.runIf(privatePostgresAvailable())("replicas on one PostgreSQL database", () => {
+  let cluster: PrivateCluster;
   let replicas: ChildServer[] = [];
   let apis: Api[] = [];
 
   beforeAll(async () => {
-    database = await createPostgresDatabase();
-    replicas = await Promise.all([0, 1, 2].map(() => spawnServer(database.url, ["--db-pool", "4", "--db-statement-timeout-ms", "3000"])));
+    cluster = await startPrivateCluster();
+    const url = await cluster.createDatabase();
+    // One after another: starting is CPU-bound, and this machine's two cores are shared.
+    for (let i = 0; i < 3; i++) replicas.push(await spawnServer(url, ["--db-pool", "4", "--db-statement-timeout-ms", "3000"]));
     apis = replicas.map((replica) => apiFor(replica.url));
     await apis[0]!.resources.createResource({ resource: { name: ORG } });
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     for (const replica of replicas) await replica.stop("SIGKILL");
-    await database?.drop();
+    await cluster?.destroy();
   });
 
   test("concurrent read-modify-write over three replicas: losers are ABORTED and retry, nothing is lost", async () => {
@@ -123,51 +128,51 @@ describe.runIf(postgresAvailable())("replicas on one PostgreSQL database", () =>
     }
   }, 60_000);
 
-  test.runIf(localCluster() !== undefined)(
-    "PostgreSQL stopped and started under load: UNAVAILABLE and NOT_SERVING meanwhile, then serving again by itself",
-    async () => {
-      const codes = new Map<Code, number>();
-      let loading = true;
-      const load = apis.map(async (api, i) => {
-        for (let n = 0; loading; n++) {
-          try {
-            await api.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: [`user:l${i}_${n}@example.com`] }] } });
-            await api.policies.getPolicy({ resource: ORG });
-          } catch (e) {
-            codes.set(codeOf(e), (codes.get(codeOf(e)) ?? 0) + 1);
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
+  test("PostgreSQL shut down and started under load: UNAVAILABLE and NOT_SERVING meanwhile, then serving again by itself", async () => {
+    const codes = new Map<Code, number>();
+    const served = apis.map(() => 0);
+    let loading = true;
+    const load = apis.map(async (api, i) => {
+      for (let n = 0; loading; n++) {
+        try {
+          await api.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: [`user:l${i}_${n}@example.com`] }] } });
+          await api.policies.getPolicy({ resource: ORG });
+          served[i]!++;
+        } catch (e) {
+          codes.set(codeOf(e), (codes.get(codeOf(e)) ?? 0) + 1);
+          // A client's pause before retrying UNAVAILABLE.
+          await new Promise((resolve) => setTimeout(resolve, 20));
         }
-      });
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      controlCluster("stop");
+      }
+    });
+    const healths = replicas.map((replica) => watchHealth(apiFor(replica.url).health));
+    try {
+      await Promise.all(healths.map((health) => health.reaches(Status.SERVING)));
+      while (served.some((count) => count < 2)) await new Promise((resolve) => setTimeout(resolve, 20));
+      const before = healths.map((health) => health.seen.length);
+      await cluster.stop("fast");
       try {
-        // The health probe runs every second.
-        await new Promise((resolve) => setTimeout(resolve, 2500));
-        for (const api of apis) {
-          expect((await api.health.check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
-          expect(await api.policies.getPolicy({ resource: ORG }).then(() => "ok", codeOf)).toBe(Code.Unavailable);
+        for (const [i, api] of apis.entries()) {
+          await healths[i]!.reaches(Status.NOT_SERVING, before[i]);
+          await expectCode(api.policies.getPolicy({ resource: ORG }), Code.Unavailable);
         }
       } finally {
-        controlCluster("start");
+        await cluster.start();
       }
-      const recovered = Date.now() + 30_000;
-      for (const api of apis) {
-        for (;;) {
-          const ok = await api.policies.getPolicy({ resource: ORG }).then(() => true, () => false);
-          if (ok && (await api.health.check({ service: "" })).status === HealthCheckResponse_ServingStatus.SERVING) break;
-          if (Date.now() > recovered) throw new Error("a replica did not recover within 30 s of PostgreSQL's start");
-          await new Promise((resolve) => setTimeout(resolve, 200));
-        }
+      const down = healths.map((health) => health.seen.length);
+      for (const [i, api] of apis.entries()) {
+        await healths[i]!.reaches(Status.SERVING, down[i]);
+        await retryWhileUnavailable(() => api.policies.getPolicy({ resource: ORG }));
       }
+    } finally {
       loading = false;
       await Promise.all(load);
-      expect(codes.get(Code.Unavailable) ?? 0).toBeGreaterThan(0);
-      expect([...codes.keys()].filter((code) => code !== Code.Unavailable)).toEqual([]);
-      for (const replica of replicas) expect(replica.process.exitCode).toBeNull();
-      const written = await apis[0]!.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: ["user:after@example.com"] }] } });
-      expect((await apis[1]!.policies.getPolicy({ resource: ORG })).etag).toEqual(written.etag);
-    },
-    90_000,
-  );
+      for (const health of healths) await health.stop();
+    }
+    expect(codes.get(Code.Unavailable) ?? 0).toBeGreaterThan(0);
+    expect([...codes.keys()].filter((code) => code !== Code.Unavailable).map((code) => Code[code])).toEqual([]);
+    for (const replica of replicas) expect(replica.process.exitCode).toBeNull();
+    const written = await apis[0]!.policies.setPolicy({ resource: ORG, policy: { bindings: [{ role: "roles/owner", members: ["user:after@example.com"] }] } });
+    expect((await apis[1]!.policies.getPolicy({ resource: ORG })).etag).toEqual(written.etag);
+  }, 120_000);
 });

@@ -152,6 +152,45 @@ describe("ListResources", () => {
   });
 });
 
+describe("ListResources with a filter", () => {
+  test("finds children by display name or id, case-insensitively, page by page", async () => {
+    const { org } = await createHierarchy(api);
+    const cloud = `clouds/${uniqueId("search")}`;
+    await create(cloud, org);
+    const made = [
+      [`projects/${uniqueId("a")}`, "Payments Production"],
+      [`projects/${uniqueId("b")}`, "staging"],
+      [`projects/${uniqueId("prod")}`, ""],
+      [`projects/${uniqueId("c")}`, "production-eu"],
+    ] as const;
+    for (const [name, displayName] of made) await api.resources.createResource({ resource: { name, parent: cloud, displayName } });
+    const expected = [made[0][0], made[2][0], made[3][0]].sort();
+    const found: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await api.resources.listResources({ parent: cloud, filter: "PROD", pageSize: 1, pageToken });
+      found.push(...page.resources.map((r) => r.name));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(found).toEqual(expected);
+    // Across the server (an administrator), with a type.
+    const anywhere = await api.resources.listResources({ type: "project", filter: "payments production", pageSize: 1000 });
+    expect(anywhere.resources.map((r) => r.name)).toContain(made[0][0]);
+    expect(anywhere.resources.every((r) => r.type === "project")).toBe(true);
+  });
+
+  test("a token is bound to its filter; a filter longer than 200 characters is INVALID_ARGUMENT", async () => {
+    const { org, cloud } = await createHierarchy(api);
+    await create(`projects/${uniqueId("p")}`, cloud);
+    await create(`projects/${uniqueId("p")}`, cloud);
+    const first = await api.resources.listResources({ parent: cloud, filter: "p", pageSize: 1 });
+    expect(first.nextPageToken).not.toBe("");
+    await expectCode(api.resources.listResources({ parent: cloud, filter: "q", pageToken: first.nextPageToken }), Code.InvalidArgument);
+    const error = await expectCode(api.resources.listResources({ parent: org, filter: "x".repeat(201) }), Code.InvalidArgument);
+    expect(fieldViolations(error).map((v) => v.field)).toEqual(["filter"]);
+  });
+});
+
 describe("UpdateResource", () => {
   const move = (name: string, parent: string, etag = "") =>
     api.resources.updateResource({ resource: { name, parent, etag }, updateMask: { paths: ["parent"] } });

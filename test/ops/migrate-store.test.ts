@@ -47,12 +47,17 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
       sharedPolicyId: "baseline",
       sharedPolicy: { displayName: "Baseline", bindings: [{ role: "roles/readonly", members: ["user:sam@example.com"] }] },
     });
+    // A sync consumer with a failure: its progress, its failure and the consumers' clock come along.
+    await api.sync.createConsumer({ consumer: { name: "consumers/edge", subtree: "organizations/o" } });
+    const latest = BigInt((await api.sync.getConsumer({ name: "consumers/edge" })).lagSequences);
+    await api.sync.acknowledgeChanges({ consumer: "consumers/edge", sequence: latest, failures: [{ resource: "projects/p3", sequence: latest, message: "no" }] });
     const bindingBefore = await api.sharedPolicies.createSharedPolicyBinding({ binding: { sharedPolicy: "sharedPolicies/baseline", target: "projects/p1" } });
     const sharedBefore = await api.sharedPolicies.getSharedPolicy({ name: "sharedPolicies/baseline" });
     const denyBefore = await api.denyPolicies.getDenyPolicy({ resource: "organizations/o" });
     const roleBefore = await api.roles.getRole({ name: "organizations/o/roles/deployer" });
     const page = await api.resources.listResources({ parent: "organizations/o", pageSize: 10 });
     const before = await Promise.all(["organizations/o", "projects/p0", "projects/p28"].map((resource) => api.policies.getPolicy({ resource })));
+    const consumerBefore = await api.sync.getConsumer({ name: "consumers/edge" });
     await sqlite.close();
 
     const target = await createPostgresDatabase();
@@ -75,6 +80,10 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
       expect(sam.resources.map((r) => r.resource)).toEqual(["projects/p1"]);
       const next = await pg.grpc.resources.listResources({ parent: "organizations/o", pageSize: 10, pageToken: page.nextPageToken });
       expect(next.resources).toHaveLength(10);
+      expect(await pg.grpc.sync.getConsumer({ name: "consumers/edge" })).toEqual(consumerBefore);
+      expect((await pg.grpc.sync.getSyncStatus({ resource: "projects/p3" })).consumers.map((c) => c.message)).toEqual(["no"]);
+      await pg.grpc.sync.createConsumer({ consumer: { name: "consumers/after", subtree: "organizations/o" } });
+      expect((await pg.grpc.sync.listConsumers({})).consumers.map((c) => c.name)).toEqual(["consumers/after", "consumers/edge"]);
       await pg.grpc.policies.setPolicy({ resource: "projects/p0", policy: { etag: before[1]!.etag, bindings: [] } });
     } finally {
       await pg.close();

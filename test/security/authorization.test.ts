@@ -295,6 +295,53 @@ describe("hidden and absent resources", () => {
   });
 });
 
+describe("sync consumers", () => {
+  test("each organization's consumers are its own: listed, read, acknowledged and deleted only there", async () => {
+    const owner = await as(OWNER);
+    const outsider = await as(OUTSIDER);
+    const ours = `consumers/${uniqueId("ours")}`;
+    const theirs = `consumers/${uniqueId("theirs")}`;
+    await owner.sync.createConsumer({ consumer: { name: ours, subtree: cloud } });
+    await admin.sync.createConsumer({ consumer: { name: theirs, subtree: otherOrg } });
+    // Without a subtree: administrators only; on a hidden subtree: as absent.
+    await expectCode(owner.sync.createConsumer({ consumer: { name: `consumers/${uniqueId("all")}` } }), Code.PermissionDenied);
+    await expectCode(owner.sync.createConsumer({ consumer: { name: `consumers/${uniqueId("x")}`, subtree: otherOrg } }), Code.NotFound);
+
+    const listed = async (c: ApiClients) => (await c.sync.listConsumers({})).consumers.map((consumer) => consumer.name);
+    expect(await listed(owner)).toContain(ours);
+    expect(await listed(owner)).not.toContain(theirs);
+    // Reading one needs the policy read of its subtree, which an organization's collaborator does not hold.
+    expect(await listed(await as(COLLABORATOR))).not.toContain(ours);
+    expect(await listed(outsider)).toEqual([]);
+    expect(await listed(admin)).toEqual(expect.arrayContaining([ours, theirs]));
+
+    const latest = async () => {
+      const { acknowledgedSequence, lagSequences } = await owner.sync.getConsumer({ name: ours });
+      return acknowledgedSequence + lagSequences;
+    };
+    const sequence = await latest();
+    for (const call of [
+      owner.sync.getConsumer({ name: theirs }),
+      owner.sync.acknowledgeChanges({ consumer: theirs, sequence }),
+      owner.sync.deleteConsumer({ name: theirs }),
+      outsider.sync.acknowledgeChanges({ consumer: ours, sequence }),
+    ]) {
+      await expectCode(call, Code.NotFound);
+    }
+    // Its own consumer cannot mark another organization's resource FAILED.
+    await expectCode(
+      owner.sync.acknowledgeChanges({ consumer: ours, sequence, failures: [{ resource: otherProject, sequence, message: "x" }] }),
+      Code.InvalidArgument,
+      /is not in the scope of/,
+    );
+    expect((await admin.sync.getSyncStatus({ resource: otherProject })).consumers.map((c) => [c.consumer, c.message])).toEqual([[theirs, ""]]);
+    await owner.sync.acknowledgeChanges({ consumer: ours, sequence, failures: [{ resource: project, sequence, message: "x" }] });
+    expect((await owner.sync.getConsumer({ name: ours })).failureCount).toBe(1);
+    await owner.sync.deleteConsumer({ name: ours });
+    await admin.sync.deleteConsumer({ name: theirs });
+  });
+});
+
 describe("CheckAccess", () => {
   test("needs access.check: roles/checker on the organization grants it below", async () => {
     const checker = await asServiceAccount(CHECKER);

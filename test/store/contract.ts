@@ -381,6 +381,38 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.listResources({ type: "organization", limit: 10 })).map((r) => r.name)).toEqual([ORG, OTHER_ORG]);
       });
 
+      test("a search matches display names and names case-insensitively, pages by name, and examines at most `scan`", async () => {
+        const made = [
+          ["projects/s1", "Production EU"],
+          ["projects/s2", "staging"],
+          ["projects/s3", "PRODUCTION us"],
+          ["projects/prod_s4", ""],
+          ["projects/s5", "100% pro_d"],
+        ] as const;
+        for (const [name, displayName] of made) await store.createResource({ name, parent: CLOUD, type: "project", displayName }, actor);
+        const search = async (query: Partial<Parameters<Store["searchResources"]>[0]>) => {
+          const page = await store.searchResources({ text: "prod", limit: 10, scan: 100, parent: CLOUD, ...query });
+          return { names: page.resources.map((r) => r.name), scannedTo: page.scannedTo };
+        };
+        // Display name or name, any case; in name order; the whole range examined: nothing to continue after.
+        expect(await search({})).toEqual({ names: ["projects/prod_s4", "projects/s1", "projects/s3"], scannedTo: undefined });
+        expect((await search({ text: "Duction" })).names).toEqual(["projects/s1", "projects/s3"]);
+        // LIKE's wildcards are plain characters here.
+        expect((await search({ text: "0% pro_" })).names).toEqual(["projects/s5"]);
+        expect((await search({ text: "_" })).names).toEqual(["projects/prod_s4", "projects/s5"]);
+        expect((await search({ limit: 2 })).names).toEqual(["projects/prod_s4", "projects/s1"]);
+        expect((await search({ afterName: "projects/s1" })).names).toEqual(["projects/s3"]);
+        // Children of CLOUD in name order: PROJECT (p1), prod_s4, s1, s2, s3, s5. Two examined: p1 and prod_s4.
+        expect(await search({ scan: 2 })).toEqual({ names: ["projects/prod_s4"], scannedTo: "projects/prod_s4" });
+        expect(await search({ scan: 2, afterName: "projects/prod_s4" })).toEqual({ names: ["projects/s1"], scannedTo: "projects/s2" });
+        // Types and the whole server (no parent).
+        expect((await search({ parent: undefined, types: ["organization"], text: "acme" })).names).toEqual([ORG]);
+        expect((await search({ parent: undefined, types: ["cloud", "organization"], text: "acme" })).names).toEqual([ORG]);
+        expect((await search({ parent: undefined, types: [], text: "acme" })).names).toEqual([]);
+        expect((await search({ parent: undefined, text: "s3" })).names).toEqual(["projects/s3"]);
+        expect((await search({ parent: "organizations/ghost" })).names).toEqual([]);
+      });
+
       test("an update applies what decide returns, with a new etag, and decide sees the stored resource", async () => {
         const before = (await store.getResource(ORG))!;
         let seen: Resource | undefined;
@@ -680,6 +712,44 @@ export function storeContract(factory: StoreFactory): void {
         expect(store.writtenSequence).toBe(log.at(-1)!.seq);
       });
 
+      test("the audit listing: newest first, before a sequence, by action, the policy written, and a subtree's rows", async () => {
+        const written = await grant(store, PROJECT, "user:ada@example.com");
+        await store.updatePolicy(PROJECT, () => undefined, actor);
+        await grant(store, CLOUD, "user:bob@example.com");
+        const project = await store.listAuditRecords({ resource: PROJECT, limit: 10 });
+        expect(project.map((r) => r.action)).toEqual(["resource.create", "policy.set", "policy.delete"]);
+        expect(project[1]!.policy?.bindings.map((b) => [...b.members])).toEqual([["user:ada@example.com"]]);
+        expect(hex(project[1]!.policy!.etag)).toBe(hex(written.etag));
+        expect(project[0]!.policy).toBeUndefined();
+        expect(project[2]!.policy).toBeUndefined();
+        const newest = await store.listAuditRecords({ resource: PROJECT, newestFirst: true, limit: 2 });
+        expect(newest.map((r) => r.action)).toEqual(["policy.delete", "policy.set"]);
+        const older = await store.listAuditRecords({ resource: PROJECT, newestFirst: true, beforeSeq: newest[1]!.seq, limit: 10 });
+        expect(older.map((r) => r.action)).toEqual(["resource.create"]);
+        expect((await store.listAuditRecords({ resource: PROJECT, actions: ["policy.set"], limit: 10 })).map((r) => r.seq)).toEqual([project[1]!.seq]);
+        // The organization's subtree: its own rows and those of everything beneath it, newest first; not the other org's.
+        const subtree = await store.listAuditRecords({ resource: ORG, descendants: true, newestFirst: true, limit: 100 });
+        expect(subtree.slice(0, 4).map((r) => [r.action, r.resource])).toEqual([
+          ["policy.set", CLOUD],
+          ["policy.delete", PROJECT],
+          ["policy.set", PROJECT],
+          ["resource.create", PROJECT],
+        ]);
+        expect(subtree.map((r) => r.resource)).not.toContain(OTHER_ORG);
+        expect(subtree.at(-1)).toMatchObject({ action: "resource.create", resource: ORG });
+        // A move out: the rows written while beneath stay in the subtree's log, the move itself too, later rows not.
+        await store.updateResource(PROJECT, () => ({ parent: OTHER_ORG }), actor);
+        await grant(store, PROJECT, "user:cy@example.com");
+        const after = await store.listAuditRecords({ resource: ORG, descendants: true, newestFirst: true, limit: 2 });
+        expect(after.map((r) => [r.action, r.resource])).toEqual([
+          ["resource.update", PROJECT],
+          ["policy.set", CLOUD],
+        ]);
+        // Bounded by sequence: only the rows between.
+        const window = await store.listAuditRecords({ resource: ORG, descendants: true, afterSeq: project[0]!.seq, beforeSeq: project[2]!.seq, limit: 10 });
+        expect(window.map((r) => r.action)).toEqual(["policy.set"]);
+      });
+
       test("the change log records who, what and the etags before and after, in sequence order", async () => {
         const written = await grant(store, CLOUD, "user:ada@example.com");
         await store.updatePolicy(CLOUD, () => undefined, { principal: "user:bob@example.com" });
@@ -931,12 +1001,22 @@ export function storeContract(factory: StoreFactory): void {
     });
 
     describe("consumers", () => {
-      const scope = { name: "consumers/edge", displayName: "Edge", subtree: ORG, resourceTypes: ["project"] };
+      const scope = { name: "consumers/edge", displayName: "Edge", subtree: ORG, resourceTypes: ["project"], root: ORG };
+      const unscoped = { name: "consumers/all", displayName: "", subtree: "", resourceTypes: [], root: "" };
+      const ack = (upTo: number, failures: { resource: string; seq: number; message: string }[] = [], resolved: string[] = []) => ({
+        upTo,
+        failures,
+        resolved,
+        timeMs: 2000,
+      });
+      const refuse = () => {
+        throw new Error("refused");
+      };
 
       test("created, listed by name with their scope, and deleted; a taken name or unknown one fails", async () => {
         const created = await store.createConsumer(scope, 1000);
-        expect(created).toEqual({ ...scope, acknowledgedSeq: 0, createTimeMs: 1000, failures: [] });
-        await store.createConsumer({ name: "consumers/all", displayName: "", subtree: "", resourceTypes: [] }, 2000);
+        expect(created).toEqual({ ...scope, acknowledgedSeq: 0, createTimeMs: 1000, failureCount: 0 });
+        await store.createConsumer(unscoped, 2000);
         expect((await store.listConsumers()).map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
         await expectStoreError(store.createConsumer(scope, 3000), "already_exists", scope.name);
         await store.deleteConsumer("consumers/all");
@@ -944,38 +1024,157 @@ export function storeContract(factory: StoreFactory): void {
         await expectStoreError(store.deleteConsumer("consumers/all"), "not_found", "consumers/all");
       });
 
-      test("acknowledgements move forward only; failures are upserted per resource and resolved", async () => {
+      test("acknowledgements move forward only; failures are upserted per resource, resolved, and read by resource", async () => {
         await store.createConsumer(scope, 1000);
-        let consumer = await store.acknowledgeChanges(scope.name, {
-          upTo: 5,
-          failures: [{ resource: PROJECT, seq: 4, message: "quota" }],
-          resolved: [],
-          timeMs: 2000,
-        });
-        expect(consumer).toMatchObject({ acknowledgedSeq: 5, acknowledgeTimeMs: 2000 });
-        expect(consumer.failures).toEqual([{ resource: PROJECT, seq: 4, message: "quota", timeMs: 2000 }]);
+        let consumer = await store.acknowledgeChanges(scope.name, ack(5, [{ resource: PROJECT, seq: 4, message: "quota" }]));
+        expect(consumer).toMatchObject({ acknowledgedSeq: 5, acknowledgeTimeMs: 2000, failureCount: 1 });
+        expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([
+          { consumer: scope.name, resource: PROJECT, seq: 4, message: "quota", timeMs: 2000 },
+        ]);
         consumer = await store.acknowledgeChanges(scope.name, {
           upTo: 3,
           failures: [{ resource: PROJECT, seq: 5, message: "again" }, { resource: CLOUD, seq: 5, message: "x" }],
           resolved: [],
           timeMs: 3000,
         });
-        expect(consumer.acknowledgedSeq).toBe(5);
-        expect(consumer.failures.map((f) => [f.resource, f.seq, f.message])).toEqual([
-          [CLOUD, 5, "x"],
-          [PROJECT, 5, "again"],
+        expect(consumer).toMatchObject({ acknowledgedSeq: 5, failureCount: 2 });
+        expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([
+          { consumer: scope.name, resource: PROJECT, seq: 5, message: "again", timeMs: 3000 },
         ]);
         consumer = await store.acknowledgeChanges(scope.name, { upTo: 6, failures: [], resolved: [PROJECT], timeMs: 4000 });
-        expect(consumer.failures.map((f) => f.resource)).toEqual([CLOUD]);
+        expect(consumer.failureCount).toBe(1);
+        expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([]);
+        expect((await store.listResourceFailures(CLOUD, [scope.name])).map((f) => f.message)).toEqual(["x"]);
         expect((await store.listConsumers())[0]).toEqual(consumer);
-        await expectStoreError(
-          store.acknowledgeChanges("consumers/none", { upTo: 1, failures: [], resolved: [], timeMs: 1 }),
-          "not_found",
-          "consumers/none",
-        );
+        await expectStoreError(store.acknowledgeChanges("consumers/none", ack(1)), "not_found", "consumers/none");
         await store.deleteConsumer(scope.name);
-        await store.createConsumer(scope, 5000);
-        expect((await store.listConsumers())[0]!.failures).toEqual([]);
+        expect(await store.listResourceFailures(CLOUD, [scope.name])).toEqual([]);
+        expect((await store.createConsumer(scope, 5000)).failureCount).toBe(0);
+      });
+
+      test("N consumers with M failures each: counted per consumer, read per resource for the consumers asked about", async () => {
+        const n = 12;
+        const m = 40;
+        const consumerNames = Array.from({ length: n }, (_, i) => `consumers/c${String(i).padStart(2, "0")}`);
+        const resources = Array.from({ length: m }, (_, j) => `projects/r${j}`);
+        for (const name of [...consumerNames].reverse()) await store.createConsumer({ ...scope, name }, 1000);
+        await Promise.all(
+          consumerNames.map((name, i) =>
+            store.acknowledgeChanges(name, ack(1, resources.map((resource, j) => ({ resource, seq: 1, message: `${i}:${j}` })))),
+          ),
+        );
+        const listed = await (await another()).listConsumers();
+        expect(listed.map((c) => [c.name, c.failureCount])).toEqual(consumerNames.map((name) => [name, m]));
+        for (const [j, resource] of resources.entries()) {
+          const failures = await store.listResourceFailures(resource, [...consumerNames].reverse());
+          expect(failures.map((f) => [f.consumer, f.message])).toEqual(consumerNames.map((name, i) => [name, `${i}:${j}`]));
+        }
+        // Resolving one resource for every consumer leaves each with the others.
+        await Promise.all(consumerNames.map((name) => store.acknowledgeChanges(name, ack(1, [], [resources[0]!]))));
+        expect((await store.listConsumers()).every((c) => c.failureCount === m - 1)).toBe(true);
+        expect(await store.listResourceFailures(resources[0]!, consumerNames)).toEqual([]);
+        // A consumer with all its failures goes at once, and only its failures with it.
+        await store.deleteConsumer(consumerNames[0]!);
+        expect((await store.listResourceFailures(resources[1]!, consumerNames)).map((f) => f.consumer)).toEqual(consumerNames.slice(1));
+        // Only the consumers asked about; none asked, none read.
+        expect((await store.listResourceFailures(resources[1]!, consumerNames.slice(3, 5))).map((f) => f.consumer)).toEqual(consumerNames.slice(3, 5));
+        expect(await store.listResourceFailures(resources[1]!, [])).toEqual([]);
+      });
+
+      test("consumerChanges: everything from 0, nothing when nothing changed, then only what was written or deleted", async () => {
+        const reader = await another();
+        const empty = await reader.consumerChanges(0);
+        expect(empty.changed).toEqual([]);
+        await store.createConsumer(scope, 1000);
+        await store.createConsumer(unscoped, 1000);
+        const first = await reader.consumerChanges(empty.version);
+        expect(first.changed.map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
+        expect(first.names).toBeUndefined();
+        expect(first.version).toBeGreaterThan(empty.version);
+        expect(await reader.consumerChanges(first.version)).toEqual({ version: first.version, changed: [] });
+        expect((await reader.consumerChanges(0)).changed.map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
+        const acknowledged = await store.acknowledgeChanges(scope.name, ack(3, [{ resource: PROJECT, seq: 2, message: "m" }]));
+        const second = await reader.consumerChanges(first.version);
+        expect(second.changed).toEqual([acknowledged]);
+        expect(second.names).toBeUndefined();
+        await store.deleteConsumer(unscoped.name);
+        const third = await reader.consumerChanges(second.version);
+        expect(third).toEqual({ version: third.version, changed: [], names: [scope.name] });
+        expect(third.version).toBeGreaterThan(second.version);
+        // A reader further behind gets what it missed: the acknowledged consumer, and the names after the delete.
+        expect(await reader.consumerChanges(first.version)).toEqual({ version: third.version, changed: [acknowledged], names: [scope.name] });
+      });
+
+      test("a registration's admission is told how many consumers share its root; refused, it writes nothing", async () => {
+        const counts: number[] = [];
+        await store.createConsumer(scope, 1000, (n) => counts.push(n));
+        await store.createConsumer({ ...scope, name: "consumers/b", subtree: PROJECT }, 1000, (n) => counts.push(n));
+        await store.createConsumer({ ...unscoped, name: "consumers/other", subtree: OTHER_ORG, root: OTHER_ORG }, 1000, (n) => counts.push(n));
+        await store.createConsumer(unscoped, 1000, (n) => counts.push(n));
+        expect(counts).toEqual([0, 1, 0, 0]);
+        const { version } = await store.consumerChanges(0);
+        // Refused in the same batch as one that is admitted: only the refused one is left out.
+        const [refused, admitted] = await Promise.allSettled([
+          store.createConsumer({ ...scope, name: "consumers/c" }, 1000, (n) => {
+            counts.push(n);
+            refuse();
+          }),
+          store.createConsumer({ ...unscoped, name: "consumers/d" }, 1000),
+        ]);
+        expect(refused).toMatchObject({ status: "rejected", reason: { message: "refused" } });
+        expect(admitted!.status).toBe("fulfilled");
+        expect(counts.at(-1)).toBe(2);
+        expect((await (await another()).listConsumers()).map((c) => c.name)).toEqual([
+          "consumers/all",
+          "consumers/b",
+          "consumers/d",
+          "consumers/edge",
+          "consumers/other",
+        ]);
+        expect((await store.consumerChanges(version)).changed.map((c) => c.name)).toEqual(["consumers/d"]);
+      });
+
+      test("an acknowledgement's admission is told the failures before and after it; refused, it writes nothing", async () => {
+        await store.createConsumer(scope, 1000);
+        const seen: { before: number; after: number }[] = [];
+        const failures = [PROJECT, CLOUD].map((resource) => ({ resource, seq: 2, message: "m" }));
+        await store.acknowledgeChanges(scope.name, ack(2, failures), (counts) => seen.push(counts));
+        // Reported again, a new one, and one resolved (a resource both reported and resolved ends resolved).
+        const next = ack(3, [...failures, { resource: ORG, seq: 3, message: "n" }, { resource: OTHER_ORG, seq: 3, message: "o" }], [CLOUD, OTHER_ORG]);
+        const before = await store.latestSequence();
+        const { version } = await store.consumerChanges(0);
+        await expect(
+          store.acknowledgeChanges(scope.name, next, (counts) => {
+            seen.push(counts);
+            refuse();
+          }),
+        ).rejects.toThrow("refused");
+        expect(seen).toEqual([
+          { before: 0, after: 2 },
+          { before: 2, after: 2 },
+        ]);
+        const reader = await another();
+        expect((await reader.listConsumers())[0]).toMatchObject({ acknowledgedSeq: 2, failureCount: 2 });
+        expect(await reader.listResourceFailures(ORG, [scope.name])).toEqual([]);
+        expect((await reader.listResourceFailures(CLOUD, [scope.name])).length).toBe(1);
+        expect(await reader.consumerChanges(version)).toEqual({ version, changed: [] });
+        expect(await store.latestSequence()).toBe(before);
+        expect(await store.acknowledgeChanges(scope.name, next)).toMatchObject({ acknowledgedSeq: 3, failureCount: 2 });
+        expect((await reader.listResourceFailures(ORG, [scope.name])).length).toBe(1);
+      });
+
+      test("readChangesAt returns the retained rows at those sequences, in order", async () => {
+        await grant(store, PROJECT, "user:a@example.com");
+        await grant(store, CLOUD, "user:b@example.com");
+        const latest = await store.latestSequence();
+        const rows = await store.readChangesAt([latest, latest - 1, latest + 5]);
+        expect(rows.map((row) => [row.seq, row.resource, row.lineage])).toEqual([
+          [latest - 1, PROJECT, [PROJECT, CLOUD, ORG]],
+          [latest, CLOUD, [CLOUD, ORG]],
+        ]);
+        expect(await store.readChangesAt([])).toEqual([]);
+        await store.pruneChanges({ keepLast: 1 });
+        expect((await store.readChangesAt([latest - 1, latest])).map((row) => row.seq)).toEqual([latest]);
       });
     });
 

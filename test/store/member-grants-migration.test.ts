@@ -1,5 +1,6 @@
-// Migrations 4 and 6 (the member index, of policies and of shared policies) on a database written before them: the
-// policies and shared policies already stored are indexed.
+// Migrations on a database written before them: 4 and 6 (the member index, of policies and of shared policies) index
+// the policies and shared policies already stored; 7 (consumer bounds) gives the consumers already registered their
+// root, their failures' count and a version a reader starts from.
 import { create } from "@bufbuild/protobuf";
 import Sqlite from "better-sqlite3";
 import { join } from "node:path";
@@ -37,8 +38,15 @@ async function withSharedPolicy(store: Store): Promise<void> {
 const ownersOf = async (store: Store) =>
   (await store.listGrantPoints({ members: ["group:eng"], roles: ["roles/owner"], limit: 10 })).map((p) => p.name);
 
-/** Writes with `write`, takes the SQLite database back with `downgrade` (as a server before the migration left it), reopens it. */
-async function sqliteAfterDowngrade(write: (store: Store) => Promise<void>, downgrade: string): Promise<string[]> {
+/**
+ * Writes with `write`, takes the SQLite database back with `downgrade` (as a server before the migration left it),
+ * reopens it and reads it with `read`.
+ */
+async function sqliteAfterDowngrade<T = string[]>(
+  write: (store: Store) => Promise<void>,
+  downgrade: string,
+  read: (store: Store) => Promise<T> = ownersOf as (store: Store) => Promise<T>,
+): Promise<T> {
   dir = tempDir();
   const path = join(dir, "policy.db");
   const before = new SqliteStore(path);
@@ -49,14 +57,18 @@ async function sqliteAfterDowngrade(write: (store: Store) => Promise<void>, down
   raw.close();
   const after = new SqliteStore(path);
   try {
-    return await ownersOf(after);
+    return await read(after);
   } finally {
     await after.close();
   }
 }
 
 /** The same on a PostgreSQL database of its own. */
-async function postgresAfterDowngrade(write: (store: Store) => Promise<void>, downgrade: string): Promise<string[]> {
+async function postgresAfterDowngrade<T = string[]>(
+  write: (store: Store) => Promise<void>,
+  downgrade: string,
+  read: (store: Store) => Promise<T> = ownersOf as (store: Store) => Promise<T>,
+): Promise<T> {
   const database = await createPostgresDatabase();
   try {
     const open = () => PostgresStore.open({ url: database.url, poolSize: 2, statementTimeoutMs: 10_000 });
@@ -69,7 +81,7 @@ async function postgresAfterDowngrade(write: (store: Store) => Promise<void>, do
     await raw.end();
     const after = await open();
     try {
-      return await ownersOf(after);
+      return await read(after);
     } finally {
       await after.close();
     }
@@ -84,9 +96,9 @@ test("opening a database of schema version 2 indexes the bindings of its stored 
 });
 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 3 gets the bindings of its stored policies indexed", async () => {
-  // Back to version 3, as a server before migrations 4 to 6 left it.
-  const downgrade =
-    "DROP TABLE member_grants, shared_member_grants, shared_policy_bindings, shared_policies; DELETE FROM schema_migrations WHERE version >= 4";
+  // Back to version 3, as a server before migrations 4 to 7 left it.
+  const downgrade = `${POSTGRES_BEFORE_CONSUMER_BOUNDS};
+    DROP TABLE member_grants, shared_member_grants, shared_policy_bindings, shared_policies; DELETE FROM schema_migrations WHERE version >= 4`;
   expect(await postgresAfterDowngrade(withPolicy, downgrade)).toEqual(["projects/p1"]);
 });
 
@@ -98,4 +110,40 @@ test("opening a database of schema version 5 indexes the bindings of its stored 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 5 gets the bindings of its stored shared policies indexed", async () => {
   const downgrade = "DROP TABLE shared_member_grants; DELETE FROM schema_migrations WHERE version = 6";
   expect(await postgresAfterDowngrade(withSharedPolicy, downgrade)).toEqual(["projects/p1"]);
+});
+
+const SQLITE_BEFORE_CONSUMER_BOUNDS = `DROP TABLE consumer_clock; DROP INDEX consumers_by_root; DROP INDEX consumers_by_version;
+  ALTER TABLE consumers DROP COLUMN root;
+  ALTER TABLE consumers DROP COLUMN failure_count; ALTER TABLE consumers DROP COLUMN version;
+  DELETE FROM schema_migrations WHERE version = 7`;
+const POSTGRES_BEFORE_CONSUMER_BOUNDS = `DROP TABLE consumer_clock;
+  ALTER TABLE consumers DROP COLUMN root, DROP COLUMN failure_count, DROP COLUMN version;
+  DELETE FROM schema_migrations WHERE version = 7`;
+
+/** Two consumers, one under the project with two failures, one of every resource (the project deleted later). */
+async function withConsumers(store: Store): Promise<void> {
+  await withPolicy(store);
+  const consumer = { displayName: "", resourceTypes: [], root: "" };
+  await store.createConsumer({ ...consumer, name: "consumers/all", subtree: "" }, 1000);
+  await store.createConsumer({ ...consumer, name: "consumers/p1", subtree: "projects/p1" }, 1000);
+  await store.createConsumer({ ...consumer, name: "consumers/gone", subtree: "projects/gone" }, 1000);
+  const failures = ["projects/p1", "organizations/acme"].map((resource) => ({ resource, seq: 1, message: "m" }));
+  await store.acknowledgeChanges("consumers/p1", { upTo: 1, failures, resolved: [], timeMs: 1000 });
+}
+
+const consumersOf = async (store: Store) =>
+  (await store.consumerChanges(0)).changed.map((c) => [c.name, c.root, c.failureCount]);
+
+const consumersBefore = [
+  ["consumers/all", "", 0],
+  ["consumers/gone", "projects/gone", 0],
+  ["consumers/p1", "organizations/acme", 2],
+];
+
+test("opening a database of schema version 6 gives its consumers their root, failure count and a version", async () => {
+  expect(await sqliteAfterDowngrade(withConsumers, SQLITE_BEFORE_CONSUMER_BOUNDS, consumersOf)).toEqual(consumersBefore);
+});
+
+test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 6 gives its consumers their root, failure count and a version", async () => {
+  expect(await postgresAfterDowngrade(withConsumers, POSTGRES_BEFORE_CONSUMER_BOUNDS, consumersOf)).toEqual(consumersBefore);
 });

@@ -97,9 +97,15 @@ test("several consumers: FAILED beats PENDING beats SUCCESS; the ListPolicies fi
     ["consumers/a", SyncStatus.SUCCESS],
     ["consumers/b", SyncStatus.FAILED],
   ]);
+  // A consumer that acknowledged nothing lags by the whole log, aged by its first change (the organization's creation).
+  await sync.createConsumer({ consumer: { name: "consumers/late", subtree: ORG } });
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   expect(metrics).toMatch(/policy_consumer_lag_sequences\{consumer="consumers\/a"\} 0/);
-  expect(metrics).toMatch(/policy_consumer_lag_seconds\{consumer="consumers\/b"\} \d/);
+  expect(metrics).toMatch(/policy_consumer_lag_seconds\{consumer="consumers\/b"\} 0\n/);
+  expect(metrics).toContain(`policy_consumer_lag_sequences{consumer="consumers/late"} ${seq}\n`);
+  const lateSeconds = Number(/policy_consumer_lag_seconds\{consumer="consumers\/late"\} (\S+)/.exec(metrics)![1]);
+  expect(lateSeconds).toBeGreaterThan(0);
+  await sync.deleteConsumer({ name: "consumers/late" });
   const consumer = await sync.getConsumer({ name: "consumers/b" });
   expect(consumer).toMatchObject({ acknowledgedSequence: BigInt(seq), lagSequences: 0n, failureCount: 1 });
   expect((await sync.listConsumers({})).consumers.map((c) => c.name)).toEqual(["consumers/a", "consumers/b"]);

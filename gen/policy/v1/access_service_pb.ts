@@ -14,7 +14,58 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/access_service.proto.
  */
 export const file_policy_v1_access_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5wb2xpY3kvdjEvYWNjZXNzX3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSKQAgoUTG9va3VwTWVtYmVyc1JlcXVlc3QSEAoIcmVzb3VyY2UYASABKAkSEgoKcGVybWlzc2lvbhgCIAEoCRJDCgphdHRyaWJ1dGVzGAMgAygLMi8ucG9saWN5LnYxLkxvb2t1cE1lbWJlcnNSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRIbChNldmFsdWF0ZV9jb25kaXRpb25zGAQgASgIEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJGkkKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWU6AjgBInsKFUxvb2t1cE1lbWJlcnNSZXNwb25zZRImCgZncmFudHMYASADKAsyFi5wb2xpY3kudjEuTWVtYmVyR3JhbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg8KB3BhcnRpYWwYAyABKAgSEAoIc2VxdWVuY2UYBCABKAMitAEKC01lbWJlckdyYW50Eg4KBm1lbWJlchgBIAEoCRIMCgRyb2xlGAIgASgJEhAKCHJlc291cmNlGAMgASgJEiIKCWNvbmRpdGlvbhgEIAEoCzIPLnBvbGljeS52MS5FeHByEhMKC2NvbmRpdGlvbmFsGAUgASgIEiUKBXN0YXRlGAYgASgOMhYucG9saWN5LnYxLkFjY2Vzc1N0YXRlEhUKDXNoYXJlZF9wb2xpY3kYByABKAkivwIKFkxvb2t1cFJlc291cmNlc1JlcXVlc3QSEgoKcHJpbmNpcGFscxgBIAMoCRISCgpwZXJtaXNzaW9uGAIgASgJEhUKDXJlc291cmNlX3R5cGUYAyABKAkSEAoIYW5jZXN0b3IYBCABKAkSRQoKYXR0cmlidXRlcxgFIAMoCzIxLnBvbGljeS52MS5Mb29rdXBSZXNvdXJjZXNSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRIbChNldmFsdWF0ZV9jb25kaXRpb25zGAYgASgIEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJGkkKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWU6AjgBInIKF0xvb2t1cFJlc291cmNlc1Jlc3BvbnNlEiwKCXJlc291cmNlcxgBIAMoCzIZLnBvbGljeS52MS5SZXNvdXJjZUFjY2VzcxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEAoIc2VxdWVuY2UYAyABKAMiXgoOUmVzb3VyY2VBY2Nlc3MSEAoIcmVzb3VyY2UYASABKAkSJQoFc3RhdGUYAiABKA4yFi5wb2xpY3kudjEuQWNjZXNzU3RhdGUSEwoLY29uZGl0aW9uYWwYAyABKAgihAIKEkNoZWNrQWNjZXNzUmVxdWVzdBIQCghyZXNvdXJjZRgBIAEoCRISCgpwcmluY2lwYWxzGAIgAygJEhMKC3Blcm1pc3Npb25zGAMgAygJEkEKCmF0dHJpYnV0ZXMYBCADKAsyLS5wb2xpY3kudjEuQ2hlY2tBY2Nlc3NSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRIPCgdleHBsYWluGAUgASgIEhQKDG1pbl9zZXF1ZW5jZRgGIAEoAxpJCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlOgI4ASKPAQoTQ2hlY2tBY2Nlc3NSZXNwb25zZRIbChNncmFudGVkX3Blcm1pc3Npb25zGAEgAygJEisKB3Jlc3VsdHMYAiADKAsyGi5wb2xpY3kudjEuUGVybWlzc2lvbkNoZWNrEhAKCHNlcXVlbmNlGAMgASgDEhwKFHBhcnRpYWxfZXhwbGFuYXRpb25zGAQgASgIIrwBCg9QZXJtaXNzaW9uQ2hlY2sSEgoKcGVybWlzc2lvbhgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnBvbGljeS52MS5BY2Nlc3NTdGF0ZRIzCgxleHBsYW5hdGlvbnMYAyADKAsyHS5wb2xpY3kudjEuQmluZGluZ0V4cGxhbmF0aW9uEjkKEWRlbnlfZXhwbGFuYXRpb25zGAQgAygLMh4ucG9saWN5LnYxLkRlbnlSdWxlRXhwbGFuYXRpb24iuQEKE0RlbnlSdWxlRXhwbGFuYXRpb24SEAoIcmVzb3VyY2UYASABKAkSEgoKcnVsZV9pbmRleBgCIAEoBRITCgtkZXNjcmlwdGlvbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLnBvbGljeS52MS5BY2Nlc3NTdGF0ZRIZChFtYXRjaGVkX3ByaW5jaXBhbBgFIAEoCRIOCgZyZWFzb24YBiABKAkSFQoNc2hhcmVkX3BvbGljeRgHIAEoCSK+AQoSQmluZGluZ0V4cGxhbmF0aW9uEgwKBHJvbGUYASABKAkSEAoIcmVzb3VyY2UYAiABKAkSIgoJY29uZGl0aW9uGAMgASgLMg8ucG9saWN5LnYxLkV4cHISJQoFc3RhdGUYBCABKA4yFi5wb2xpY3kudjEuQWNjZXNzU3RhdGUSFgoObWF0Y2hlZF9tZW1iZXIYBSABKAkSDgoGcmVhc29uGAYgASgJEhUKDXNoYXJlZF9wb2xpY3kYByABKAkqogEKC0FjY2Vzc1N0YXRlEhwKGEFDQ0VTU19TVEFURV9VTlNQRUNJRklFRBAAEhgKFEFDQ0VTU19TVEFURV9HUkFOVEVEEAESHAoYQUNDRVNTX1NUQVRFX05PVF9HUkFOVEVEEAISJAogQUNDRVNTX1NUQVRFX1VOS05PV05fQ09ORElUSU9OQUwQAxIXChNBQ0NFU1NfU1RBVEVfREVOSUVEEAQymgIKDUFjY2Vzc1NlcnZpY2USUQoLQ2hlY2tBY2Nlc3MSHS5wb2xpY3kudjEuQ2hlY2tBY2Nlc3NSZXF1ZXN0Gh4ucG9saWN5LnYxLkNoZWNrQWNjZXNzUmVzcG9uc2UiA5ACARJXCg1Mb29rdXBNZW1iZXJzEh8ucG9saWN5LnYxLkxvb2t1cE1lbWJlcnNSZXF1ZXN0GiAucG9saWN5LnYxLkxvb2t1cE1lbWJlcnNSZXNwb25zZSIDkAIBEl0KD0xvb2t1cFJlc291cmNlcxIhLnBvbGljeS52MS5Mb29rdXBSZXNvdXJjZXNSZXF1ZXN0GiIucG9saWN5LnYxLkxvb2t1cFJlc291cmNlc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_policy_v1_policy]);
+  fileDesc("Ch5wb2xpY3kvdjEvYWNjZXNzX3NlcnZpY2UucHJvdG8SCXBvbGljeS52MSIaChhHZXRDYWxsZXJJZGVudGl0eVJlcXVlc3QiWAoZR2V0Q2FsbGVySWRlbnRpdHlSZXNwb25zZRIRCglwcmluY2lwYWwYASABKAkSEgoKaWRlbnRpdGllcxgCIAMoCRIUCgx1bnJlc3RyaWN0ZWQYAyABKAgikAIKFExvb2t1cE1lbWJlcnNSZXF1ZXN0EhAKCHJlc291cmNlGAEgASgJEhIKCnBlcm1pc3Npb24YAiABKAkSQwoKYXR0cmlidXRlcxgDIAMoCzIvLnBvbGljeS52MS5Mb29rdXBNZW1iZXJzUmVxdWVzdC5BdHRyaWJ1dGVzRW50cnkSGwoTZXZhbHVhdGVfY29uZGl0aW9ucxgEIAEoCBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCRpJCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlOgI4ASJ7ChVMb29rdXBNZW1iZXJzUmVzcG9uc2USJgoGZ3JhbnRzGAEgAygLMhYucG9saWN5LnYxLk1lbWJlckdyYW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIPCgdwYXJ0aWFsGAMgASgIEhAKCHNlcXVlbmNlGAQgASgDIuYBCgtNZW1iZXJHcmFudBIOCgZtZW1iZXIYASABKAkSDAoEcm9sZRgCIAEoCRIQCghyZXNvdXJjZRgDIAEoCRIiCgljb25kaXRpb24YBCABKAsyDy5wb2xpY3kudjEuRXhwchITCgtjb25kaXRpb25hbBgFIAEoCBIlCgVzdGF0ZRgGIAEoDjIWLnBvbGljeS52MS5BY2Nlc3NTdGF0ZRIVCg1zaGFyZWRfcG9saWN5GAcgASgJEhUKDXBhcnRseV9kZW5pZWQYCCABKAgSGQoRZGVuaWVkX3ByaW5jaXBhbHMYCSADKAkivwIKFkxvb2t1cFJlc291cmNlc1JlcXVlc3QSEgoKcHJpbmNpcGFscxgBIAMoCRISCgpwZXJtaXNzaW9uGAIgASgJEhUKDXJlc291cmNlX3R5cGUYAyABKAkSEAoIYW5jZXN0b3IYBCABKAkSRQoKYXR0cmlidXRlcxgFIAMoCzIxLnBvbGljeS52MS5Mb29rdXBSZXNvdXJjZXNSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRIbChNldmFsdWF0ZV9jb25kaXRpb25zGAYgASgIEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJGkkKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSJQoFdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWU6AjgBInIKF0xvb2t1cFJlc291cmNlc1Jlc3BvbnNlEiwKCXJlc291cmNlcxgBIAMoCzIZLnBvbGljeS52MS5SZXNvdXJjZUFjY2VzcxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEAoIc2VxdWVuY2UYAyABKAMiXgoOUmVzb3VyY2VBY2Nlc3MSEAoIcmVzb3VyY2UYASABKAkSJQoFc3RhdGUYAiABKA4yFi5wb2xpY3kudjEuQWNjZXNzU3RhdGUSEwoLY29uZGl0aW9uYWwYAyABKAgihAIKEkNoZWNrQWNjZXNzUmVxdWVzdBIQCghyZXNvdXJjZRgBIAEoCRISCgpwcmluY2lwYWxzGAIgAygJEhMKC3Blcm1pc3Npb25zGAMgAygJEkEKCmF0dHJpYnV0ZXMYBCADKAsyLS5wb2xpY3kudjEuQ2hlY2tBY2Nlc3NSZXF1ZXN0LkF0dHJpYnV0ZXNFbnRyeRIPCgdleHBsYWluGAUgASgIEhQKDG1pbl9zZXF1ZW5jZRgGIAEoAxpJCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlOgI4ASKPAQoTQ2hlY2tBY2Nlc3NSZXNwb25zZRIbChNncmFudGVkX3Blcm1pc3Npb25zGAEgAygJEisKB3Jlc3VsdHMYAiADKAsyGi5wb2xpY3kudjEuUGVybWlzc2lvbkNoZWNrEhAKCHNlcXVlbmNlGAMgASgDEhwKFHBhcnRpYWxfZXhwbGFuYXRpb25zGAQgASgIIrwBCg9QZXJtaXNzaW9uQ2hlY2sSEgoKcGVybWlzc2lvbhgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnBvbGljeS52MS5BY2Nlc3NTdGF0ZRIzCgxleHBsYW5hdGlvbnMYAyADKAsyHS5wb2xpY3kudjEuQmluZGluZ0V4cGxhbmF0aW9uEjkKEWRlbnlfZXhwbGFuYXRpb25zGAQgAygLMh4ucG9saWN5LnYxLkRlbnlSdWxlRXhwbGFuYXRpb24iuQEKE0RlbnlSdWxlRXhwbGFuYXRpb24SEAoIcmVzb3VyY2UYASABKAkSEgoKcnVsZV9pbmRleBgCIAEoBRITCgtkZXNjcmlwdGlvbhgDIAEoCRIlCgVzdGF0ZRgEIAEoDjIWLnBvbGljeS52MS5BY2Nlc3NTdGF0ZRIZChFtYXRjaGVkX3ByaW5jaXBhbBgFIAEoCRIOCgZyZWFzb24YBiABKAkSFQoNc2hhcmVkX3BvbGljeRgHIAEoCSK+AQoSQmluZGluZ0V4cGxhbmF0aW9uEgwKBHJvbGUYASABKAkSEAoIcmVzb3VyY2UYAiABKAkSIgoJY29uZGl0aW9uGAMgASgLMg8ucG9saWN5LnYxLkV4cHISJQoFc3RhdGUYBCABKA4yFi5wb2xpY3kudjEuQWNjZXNzU3RhdGUSFgoObWF0Y2hlZF9tZW1iZXIYBSABKAkSDgoGcmVhc29uGAYgASgJEhUKDXNoYXJlZF9wb2xpY3kYByABKAkqogEKC0FjY2Vzc1N0YXRlEhwKGEFDQ0VTU19TVEFURV9VTlNQRUNJRklFRBAAEhgKFEFDQ0VTU19TVEFURV9HUkFOVEVEEAESHAoYQUNDRVNTX1NUQVRFX05PVF9HUkFOVEVEEAISJAogQUNDRVNTX1NUQVRFX1VOS05PV05fQ09ORElUSU9OQUwQAxIXChNBQ0NFU1NfU1RBVEVfREVOSUVEEAQy/wIKDUFjY2Vzc1NlcnZpY2USUQoLQ2hlY2tBY2Nlc3MSHS5wb2xpY3kudjEuQ2hlY2tBY2Nlc3NSZXF1ZXN0Gh4ucG9saWN5LnYxLkNoZWNrQWNjZXNzUmVzcG9uc2UiA5ACARJXCg1Mb29rdXBNZW1iZXJzEh8ucG9saWN5LnYxLkxvb2t1cE1lbWJlcnNSZXF1ZXN0GiAucG9saWN5LnYxLkxvb2t1cE1lbWJlcnNSZXNwb25zZSIDkAIBEl0KD0xvb2t1cFJlc291cmNlcxIhLnBvbGljeS52MS5Mb29rdXBSZXNvdXJjZXNSZXF1ZXN0GiIucG9saWN5LnYxLkxvb2t1cFJlc291cmNlc1Jlc3BvbnNlIgOQAgESYwoRR2V0Q2FsbGVySWRlbnRpdHkSIy5wb2xpY3kudjEuR2V0Q2FsbGVySWRlbnRpdHlSZXF1ZXN0GiQucG9saWN5LnYxLkdldENhbGxlcklkZW50aXR5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct, file_policy_v1_policy]);
+
+/**
+ * Request of AccessService.GetCallerIdentity.
+ *
+ * @generated from message policy.v1.GetCallerIdentityRequest
+ */
+export type GetCallerIdentityRequest = Message<"policy.v1.GetCallerIdentityRequest"> & {
+};
+
+/**
+ * Describes the message policy.v1.GetCallerIdentityRequest.
+ * Use `create(GetCallerIdentityRequestSchema)` to create a new message.
+ */
+export const GetCallerIdentityRequestSchema: GenMessage<GetCallerIdentityRequest> = /*@__PURE__*/
+  messageDesc(file_policy_v1_access_service, 0);
+
+/**
+ * Response of AccessService.GetCallerIdentity.
+ *
+ * @generated from message policy.v1.GetCallerIdentityResponse
+ */
+export type GetCallerIdentityResponse = Message<"policy.v1.GetCallerIdentityResponse"> & {
+  /**
+   * The caller's principal, e.g. `user:ada@example.com`; `anonymous` without credentials (development mode).
+   *
+   * @generated from field: string principal = 1;
+   */
+  principal: string;
+
+  /**
+   * The members that stand for the caller in checks: its principal and the `group:` ids its credential carries.
+   * Empty for an anonymous caller.
+   *
+   * @generated from field: repeated string identities = 2;
+   */
+  identities: string[];
+
+  /**
+   * True when the server refuses this caller nothing: one of its administrators, or anyone in development mode.
+   *
+   * @generated from field: bool unrestricted = 3;
+   */
+  unrestricted: boolean;
+};
+
+/**
+ * Describes the message policy.v1.GetCallerIdentityResponse.
+ * Use `create(GetCallerIdentityResponseSchema)` to create a new message.
+ */
+export const GetCallerIdentityResponseSchema: GenMessage<GetCallerIdentityResponse> = /*@__PURE__*/
+  messageDesc(file_policy_v1_access_service, 1);
 
 /**
  * Request of AccessService.LookupMembers.
@@ -73,7 +124,7 @@ export type LookupMembersRequest = Message<"policy.v1.LookupMembersRequest"> & {
  * Use `create(LookupMembersRequestSchema)` to create a new message.
  */
 export const LookupMembersRequestSchema: GenMessage<LookupMembersRequest> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 0);
+  messageDesc(file_policy_v1_access_service, 2);
 
 /**
  * Response of AccessService.LookupMembers.
@@ -115,7 +166,7 @@ export type LookupMembersResponse = Message<"policy.v1.LookupMembersResponse"> &
  * Use `create(LookupMembersResponseSchema)` to create a new message.
  */
 export const LookupMembersResponseSchema: GenMessage<LookupMembersResponse> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 1);
+  messageDesc(file_policy_v1_access_service, 3);
 
 /**
  * One binding member holding the permission through one binding.
@@ -172,6 +223,25 @@ export type MemberGrant = Message<"policy.v1.MemberGrant"> & {
    * @generated from field: string shared_policy = 7;
    */
   sharedPolicy: string;
+
+  /**
+   * True when deny rules on the resource or its ancestors deny the permission to some, but not all, of the principals
+   * the member stands for: `domain:example.com` with a rule denying one of its users, `allUsers` with a rule denying
+   * `allAuthenticatedUsers`, a rule whose exception principals cover part of the member. Not everyone the member
+   * covers holds the permission; `denied_principals` says who does not. (A member all of whose principals are
+   * denied is not listed at all.)
+   *
+   * @generated from field: bool partly_denied = 8;
+   */
+  partlyDenied: boolean;
+
+  /**
+   * With `partly_denied`: the denied principals of the rules that take the permission from part of the member, e.g.
+   * `user:bob@example.com`.
+   *
+   * @generated from field: repeated string denied_principals = 9;
+   */
+  deniedPrincipals: string[];
 };
 
 /**
@@ -179,7 +249,7 @@ export type MemberGrant = Message<"policy.v1.MemberGrant"> & {
  * Use `create(MemberGrantSchema)` to create a new message.
  */
 export const MemberGrantSchema: GenMessage<MemberGrant> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 2);
+  messageDesc(file_policy_v1_access_service, 4);
 
 /**
  * Request of AccessService.LookupResources.
@@ -254,7 +324,7 @@ export type LookupResourcesRequest = Message<"policy.v1.LookupResourcesRequest">
  * Use `create(LookupResourcesRequestSchema)` to create a new message.
  */
 export const LookupResourcesRequestSchema: GenMessage<LookupResourcesRequest> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 3);
+  messageDesc(file_policy_v1_access_service, 5);
 
 /**
  * Response of AccessService.LookupResources.
@@ -289,7 +359,7 @@ export type LookupResourcesResponse = Message<"policy.v1.LookupResourcesResponse
  * Use `create(LookupResourcesResponseSchema)` to create a new message.
  */
 export const LookupResourcesResponseSchema: GenMessage<LookupResourcesResponse> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 4);
+  messageDesc(file_policy_v1_access_service, 6);
 
 /**
  * A resource where the subject holds the permission.
@@ -325,7 +395,7 @@ export type ResourceAccess = Message<"policy.v1.ResourceAccess"> & {
  * Use `create(ResourceAccessSchema)` to create a new message.
  */
 export const ResourceAccessSchema: GenMessage<ResourceAccess> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 5);
+  messageDesc(file_policy_v1_access_service, 7);
 
 /**
  * Request of AccessService.CheckAccess.
@@ -385,7 +455,7 @@ export type CheckAccessRequest = Message<"policy.v1.CheckAccessRequest"> & {
  * Use `create(CheckAccessRequestSchema)` to create a new message.
  */
 export const CheckAccessRequestSchema: GenMessage<CheckAccessRequest> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 6);
+  messageDesc(file_policy_v1_access_service, 8);
 
 /**
  * Response of AccessService.CheckAccess.
@@ -428,7 +498,7 @@ export type CheckAccessResponse = Message<"policy.v1.CheckAccessResponse"> & {
  * Use `create(CheckAccessResponseSchema)` to create a new message.
  */
 export const CheckAccessResponseSchema: GenMessage<CheckAccessResponse> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 7);
+  messageDesc(file_policy_v1_access_service, 9);
 
 /**
  * The outcome for one permission.
@@ -472,7 +542,7 @@ export type PermissionCheck = Message<"policy.v1.PermissionCheck"> & {
  * Use `create(PermissionCheckSchema)` to create a new message.
  */
 export const PermissionCheckSchema: GenMessage<PermissionCheck> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 8);
+  messageDesc(file_policy_v1_access_service, 10);
 
 /**
  * How one deny rule contributed to a decision.
@@ -536,7 +606,7 @@ export type DenyRuleExplanation = Message<"policy.v1.DenyRuleExplanation"> & {
  * Use `create(DenyRuleExplanationSchema)` to create a new message.
  */
 export const DenyRuleExplanationSchema: GenMessage<DenyRuleExplanation> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 9);
+  messageDesc(file_policy_v1_access_service, 11);
 
 /**
  * How one binding contributed to a decision.
@@ -599,7 +669,7 @@ export type BindingExplanation = Message<"policy.v1.BindingExplanation"> & {
  * Use `create(BindingExplanationSchema)` to create a new message.
  */
 export const BindingExplanationSchema: GenMessage<BindingExplanation> = /*@__PURE__*/
-  messageDesc(file_policy_v1_access_service, 10);
+  messageDesc(file_policy_v1_access_service, 12);
 
 /**
  * The outcome of checking one permission.
@@ -697,6 +767,18 @@ export const AccessService: GenService<{
     methodKind: "unary";
     input: typeof LookupResourcesRequestSchema;
     output: typeof LookupResourcesResponseSchema;
+  },
+  /**
+   * Who the server takes the caller to be: the principal its credential names and the identities (its groups) that
+   * checks match against bindings, as CheckAccess's `principals` would list them. Needs no permission: a console
+   * shows who is signed in, and asks LookupResources about the caller with these principals.
+   *
+   * @generated from rpc policy.v1.AccessService.GetCallerIdentity
+   */
+  getCallerIdentity: {
+    methodKind: "unary";
+    input: typeof GetCallerIdentityRequestSchema;
+    output: typeof GetCallerIdentityResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_policy_v1_access_service, 0);

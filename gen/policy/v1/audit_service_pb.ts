@@ -6,13 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Policy } from "./policy_pb.js";
+import { file_policy_v1_policy } from "./policy_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file policy/v1/audit_service.proto.
  */
 export const file_policy_v1_audit_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1wb2xpY3kvdjEvYXVkaXRfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIsMBChdMaXN0QXVkaXRFbnRyaWVzUmVxdWVzdBIQCghyZXNvdXJjZRgBIAEoCRIRCglwcmluY2lwYWwYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJIlsKGExpc3RBdWRpdEVudHJpZXNSZXNwb25zZRImCgdlbnRyaWVzGAEgAygLMhUucG9saWN5LnYxLkF1ZGl0RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqYBCgpBdWRpdEVudHJ5EhAKCHNlcXVlbmNlGAEgASgDEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXByaW5jaXBhbBgDIAEoCRIOCgZhY3Rpb24YBCABKAkSEAoIcmVzb3VyY2UYBSABKAkSEwoLZXRhZ19iZWZvcmUYBiABKAwSEgoKZXRhZ19hZnRlchgHIAEoDDJwCgxBdWRpdFNlcnZpY2USYAoQTGlzdEF1ZGl0RW50cmllcxIiLnBvbGljeS52MS5MaXN0QXVkaXRFbnRyaWVzUmVxdWVzdBojLnBvbGljeS52MS5MaXN0QXVkaXRFbnRyaWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch1wb2xpY3kvdjEvYXVkaXRfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIoICChdMaXN0QXVkaXRFbnRyaWVzUmVxdWVzdBIQCghyZXNvdXJjZRgBIAEoCRIRCglwcmluY2lwYWwYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJEhAKCG9yZGVyX2J5GAcgASgJEg4KBmFjdGlvbhgIIAEoCRIbChNpbmNsdWRlX2Rlc2NlbmRhbnRzGAkgASgIIlsKGExpc3RBdWRpdEVudHJpZXNSZXNwb25zZRImCgdlbnRyaWVzGAEgAygLMhUucG9saWN5LnYxLkF1ZGl0RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIvMBCgpBdWRpdEVudHJ5EhAKCHNlcXVlbmNlGAEgASgDEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXByaW5jaXBhbBgDIAEoCRIOCgZhY3Rpb24YBCABKAkSEAoIcmVzb3VyY2UYBSABKAkSEwoLZXRhZ19iZWZvcmUYBiABKAwSEgoKZXRhZ19hZnRlchgHIAEoDBIhCgZwb2xpY3kYCCABKAsyES5wb2xpY3kudjEuUG9saWN5EigKDXBvbGljeV9iZWZvcmUYCSABKAsyES5wb2xpY3kudjEuUG9saWN5MnAKDEF1ZGl0U2VydmljZRJgChBMaXN0QXVkaXRFbnRyaWVzEiIucG9saWN5LnYxLkxpc3RBdWRpdEVudHJpZXNSZXF1ZXN0GiMucG9saWN5LnYxLkxpc3RBdWRpdEVudHJpZXNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_policy_v1_policy]);
 
 /**
  * Request of AuditService.ListAuditEntries.
@@ -56,11 +58,37 @@ export type ListAuditEntriesRequest = Message<"policy.v1.ListAuditEntriesRequest
   pageSize: number;
 
   /**
-   * The `next_page_token` of the previous page, with the same filters; empty for the first page.
+   * The `next_page_token` of the previous page, with the same filters and order; empty for the first page.
    *
    * @generated from field: string page_token = 6;
    */
   pageToken: string;
+
+  /**
+   * The order of the entries: empty or `sequence` lists the oldest first; `sequence desc` lists the newest first.
+   * Anything else is INVALID_ARGUMENT.
+   *
+   * @generated from field: string order_by = 7;
+   */
+  orderBy: string;
+
+  /**
+   * Only the entries of this action, e.g. `policy.set` (one of the actions AuditEntry.action names). Empty: every
+   * action.
+   *
+   * @generated from field: string action = 8;
+   */
+  action: string;
+
+  /**
+   * Also the entries of every resource beneath `resource` at the time of the write (an organization-wide view:
+   * resources moved in or out are listed for the writes made while they were beneath it). A page then examines at
+   * most 10,000 change-log sequences: it may hold fewer than `page_size` entries, even none, and still have a
+   * `next_page_token`.
+   *
+   * @generated from field: bool include_descendants = 9;
+   */
+  includeDescendants: boolean;
 };
 
 /**
@@ -77,7 +105,7 @@ export const ListAuditEntriesRequestSchema: GenMessage<ListAuditEntriesRequest> 
  */
 export type ListAuditEntriesResponse = Message<"policy.v1.ListAuditEntriesResponse"> & {
   /**
-   * The entries of this page, oldest first.
+   * The entries of this page, in the requested order (oldest first by default).
    *
    * @generated from field: repeated policy.v1.AuditEntry entries = 1;
    */
@@ -126,7 +154,10 @@ export type AuditEntry = Message<"policy.v1.AuditEntry"> & {
   principal: string;
 
   /**
-   * What it was: `resource.create`, `resource.update`, `resource.delete`, `policy.set` or `policy.delete`.
+   * What it was: `resource.create`, `resource.update`, `resource.delete`, `policy.set`, `policy.delete`,
+   * `denyPolicy.set`, `denyPolicy.delete`, `role.create`, `role.update`, `role.delete`, `role.undelete` (logged against
+   * the organization defining the role), `sharedPolicy.create`, `sharedPolicy.update`, `sharedPolicy.delete` (against
+   * the shared policy), `sharedPolicyBinding.create` or `sharedPolicyBinding.delete` (against the target).
    *
    * @generated from field: string action = 4;
    */
@@ -152,6 +183,22 @@ export type AuditEntry = Message<"policy.v1.AuditEntry"> & {
    * @generated from field: bytes etag_after = 7;
    */
   etagAfter: Uint8Array;
+
+  /**
+   * For `policy.set`: the policy written (its bindings, version 3 when it has conditions). Unset for other actions.
+   *
+   * @generated from field: policy.v1.Policy policy = 8;
+   */
+  policy?: Policy | undefined;
+
+  /**
+   * For `policy.set` and `policy.delete`: the resource's policy before the write, as the previous policy write of
+   * the same resource left it; unset when there was none (or it is no longer in the retained change log). With
+   * `policy`, the change the write made.
+   *
+   * @generated from field: policy.v1.Policy policy_before = 9;
+   */
+  policyBefore?: Policy | undefined;
 };
 
 /**
@@ -168,8 +215,9 @@ export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
  */
 export const AuditService: GenService<{
   /**
-   * Lists the audit entries of one resource, oldest first, optionally of one principal and within a time range, a
-   * page at a time (AIP-158). Needs `audit.list` on the resource.
+   * Lists the audit entries of one resource (or, with `include_descendants`, of everything beneath it too), oldest
+   * first or newest first, optionally of one principal, of one action and within a time range, a page at a time
+   * (AIP-158). Needs `audit.list` on the resource.
    *
    * @generated from rpc policy.v1.AuditService.ListAuditEntries
    */

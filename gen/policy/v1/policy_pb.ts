@@ -133,7 +133,9 @@ export const BindingSchema: GenMessage<Binding> = /*@__PURE__*/
 export type Expr = Message<"policy.v1.Expr"> & {
   /**
    * The CEL expression, e.g. `request.time < timestamp("2027-01-01T00:00:00Z")`. It may read `request.time`,
-   * `request.attributes`, `resource.name` and `resource.type`, and must evaluate to a bool.
+   * `request.attributes`, `resource.name` and `resource.type`, and must evaluate to a bool. Regular expressions
+   * (`matches`) are RE2's. Its cost is bounded: estimated when written (INVALID_ARGUMENT past the limits) and
+   * metered when evaluated (past its budget the condition is unknown: the binding does not apply).
    *
    * @generated from field: string expression = 1;
    */

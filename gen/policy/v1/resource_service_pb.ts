@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/resource_service.proto.
  */
 export const file_policy_v1_resource_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBwb2xpY3kvdjEvcmVzb3VyY2Vfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIj4KFUNyZWF0ZVJlc291cmNlUmVxdWVzdBIlCghyZXNvdXJjZRgBIAEoCzITLnBvbGljeS52MS5SZXNvdXJjZSIiChJHZXRSZXNvdXJjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJbChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSDAoEdHlwZRgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJYChVMaXN0UmVzb3VyY2VzUmVzcG9uc2USJgoJcmVzb3VyY2VzGAEgAygLMhMucG9saWN5LnYxLlJlc291cmNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJvChVVcGRhdGVSZXNvdXJjZVJlcXVlc3QSJQoIcmVzb3VyY2UYASABKAsyEy5wb2xpY3kudjEuUmVzb3VyY2USLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkQKFURlbGV0ZVJlc291cmNlUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBGV0YWcYAiABKAkSDwoHY2FzY2FkZRgDIAEoCCI7ChZEZWxldGVSZXNvdXJjZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASADKAkSEAoIc2VxdWVuY2UYAiABKAMyoQMKD1Jlc291cmNlU2VydmljZRJJCg5DcmVhdGVSZXNvdXJjZRIgLnBvbGljeS52MS5DcmVhdGVSZXNvdXJjZVJlcXVlc3QaEy5wb2xpY3kudjEuUmVzb3VyY2UiABJGCgtHZXRSZXNvdXJjZRIdLnBvbGljeS52MS5HZXRSZXNvdXJjZVJlcXVlc3QaEy5wb2xpY3kudjEuUmVzb3VyY2UiA5ACARJXCg1MaXN0UmVzb3VyY2VzEh8ucG9saWN5LnYxLkxpc3RSZXNvdXJjZXNSZXF1ZXN0GiAucG9saWN5LnYxLkxpc3RSZXNvdXJjZXNSZXNwb25zZSIDkAIBEkkKDlVwZGF0ZVJlc291cmNlEiAucG9saWN5LnYxLlVwZGF0ZVJlc291cmNlUmVxdWVzdBoTLnBvbGljeS52MS5SZXNvdXJjZSIAElcKDkRlbGV0ZVJlc291cmNlEiAucG9saWN5LnYxLkRlbGV0ZVJlc291cmNlUmVxdWVzdBohLnBvbGljeS52MS5EZWxldGVSZXNvdXJjZVJlc3BvbnNlIgBiBnByb3RvMw", [file_google_protobuf_field_mask, file_policy_v1_resource]);
+  fileDesc("CiBwb2xpY3kvdjEvcmVzb3VyY2Vfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIj4KFUNyZWF0ZVJlc291cmNlUmVxdWVzdBIlCghyZXNvdXJjZRgBIAEoCzITLnBvbGljeS52MS5SZXNvdXJjZSIiChJHZXRSZXNvdXJjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJrChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSDAoEdHlwZRgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIOCgZmaWx0ZXIYBSABKAkiWAoVTGlzdFJlc291cmNlc1Jlc3BvbnNlEiYKCXJlc291cmNlcxgBIAMoCzITLnBvbGljeS52MS5SZXNvdXJjZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibwoVVXBkYXRlUmVzb3VyY2VSZXF1ZXN0EiUKCHJlc291cmNlGAEgASgLMhMucG9saWN5LnYxLlJlc291cmNlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJEChVEZWxldGVSZXNvdXJjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRldGFnGAIgASgJEg8KB2Nhc2NhZGUYAyABKAgiOwoWRGVsZXRlUmVzb3VyY2VSZXNwb25zZRIPCgdkZWxldGVkGAEgAygJEhAKCHNlcXVlbmNlGAIgASgDMqEDCg9SZXNvdXJjZVNlcnZpY2USSQoOQ3JlYXRlUmVzb3VyY2USIC5wb2xpY3kudjEuQ3JlYXRlUmVzb3VyY2VSZXF1ZXN0GhMucG9saWN5LnYxLlJlc291cmNlIgASRgoLR2V0UmVzb3VyY2USHS5wb2xpY3kudjEuR2V0UmVzb3VyY2VSZXF1ZXN0GhMucG9saWN5LnYxLlJlc291cmNlIgOQAgESVwoNTGlzdFJlc291cmNlcxIfLnBvbGljeS52MS5MaXN0UmVzb3VyY2VzUmVxdWVzdBogLnBvbGljeS52MS5MaXN0UmVzb3VyY2VzUmVzcG9uc2UiA5ACARJJCg5VcGRhdGVSZXNvdXJjZRIgLnBvbGljeS52MS5VcGRhdGVSZXNvdXJjZVJlcXVlc3QaEy5wb2xpY3kudjEuUmVzb3VyY2UiABJXCg5EZWxldGVSZXNvdXJjZRIgLnBvbGljeS52MS5EZWxldGVSZXNvdXJjZVJlcXVlc3QaIS5wb2xpY3kudjEuRGVsZXRlUmVzb3VyY2VSZXNwb25zZSIAYgZwcm90bzM", [file_google_protobuf_field_mask, file_policy_v1_resource]);
 
 /**
  * Request of ResourceService.CreateResource.
@@ -87,11 +87,23 @@ export type ListResourcesRequest = Message<"policy.v1.ListResourcesRequest"> & {
   pageSize: number;
 
   /**
-   * The `next_page_token` of the previous page, with the same `parent` and `type`; empty for the first page.
+   * The `next_page_token` of the previous page, with the same `parent`, `type` and `filter`; empty for the first
+   * page.
    *
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Only resources whose display name or name contains this text, compared case-insensitively (ASCII letters), e.g.
+   * `prod` finds `Production` and `clouds/prod_eu`. At most 200 characters; empty: no filter. A filtered page
+   * examines at most 10,000 resources (in name order, within `parent` and `type`), so its cost is bounded whatever
+   * is stored: a page may hold fewer than `page_size` resources, even none, and still have a `next_page_token` when
+   * it stopped after examining that many.
+   *
+   * @generated from field: string filter = 5;
+   */
+  filter: string;
 };
 
 /**

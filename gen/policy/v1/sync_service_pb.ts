@@ -228,8 +228,8 @@ export type AcknowledgeChangesRequest = Message<"policy.v1.AcknowledgeChangesReq
   sequence: bigint;
 
   /**
-   * Changes that could not be applied, one per resource (at most 1000). A failure stands for the resource's
-   * current policy until the consumer resolves it or the policy changes again.
+   * Changes that could not be applied, one per resource (at most 1000; a consumer keeps at most 1000 unresolved).
+   * A failure stands for the resource's current policy until the consumer resolves it or the policy changes again.
    *
    * @generated from field: repeated policy.v1.SyncFailure failures = 3;
    */
@@ -257,7 +257,8 @@ export const AcknowledgeChangesRequestSchema: GenMessage<AcknowledgeChangesReque
  */
 export type SyncFailure = Message<"policy.v1.SyncFailure"> & {
   /**
-   * The resource whose change failed.
+   * The resource whose change failed: in the consumer's scope now, or the resource of the change at `sequence`
+   * (in the scope before or after it: a delete, a move out).
    *
    * @generated from field: string resource = 1;
    */
@@ -436,8 +437,9 @@ export const ConsumerSyncStatusSchema: GenMessage<ConsumerSyncStatus> = /*@__PUR
 export const SyncService: GenService<{
   /**
    * Registers a consumer. Its acknowledged sequence starts at 0: every policy in its scope is PENDING until it
-   * acknowledges. ALREADY_EXISTS for a taken name. Needs `policies.set` on the scope's subtree (administrators only
-   * without one).
+   * acknowledges. ALREADY_EXISTS for a taken name; NOT_FOUND for a subtree that does not exist. Needs `policies.set`
+   * on the scope's subtree (administrators only without one). An organization has at most 100 consumers, the server
+   * at most 100 without a subtree: RESOURCE_EXHAUSTED past them.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    *
@@ -483,7 +485,9 @@ export const SyncService: GenService<{
   /**
    * Records that a consumer applied every change up to `sequence`, except the `failures` it lists; `resolved` names
    * resources whose earlier failure a retry fixed. The acknowledged sequence never goes back. FAILED_PRECONDITION
-   * for a sequence the change log has not reached.
+   * for a sequence the change log has not reached; INVALID_ARGUMENT for a failure outside the consumer's scope;
+   * RESOURCE_EXHAUSTED for more than 1000 failures or resolved resources in one request, or when the consumer would
+   * keep more than 1000 unresolved failures. A refused acknowledgement stores nothing.
    *
    * @generated from rpc policy.v1.SyncService.AcknowledgeChanges
    */

@@ -25,7 +25,7 @@ import type { AuditLogConfig_LogType, Binding, Expr, Policy } from "../../../gen
 import type { SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { isShared } from "../../shared-value.js";
 import type { StoredPolicy } from "../../store/store.js";
-import { compileCondition, type CompiledCondition } from "../conditions.js";
+import { CallConditions, compileCondition, type CompiledCondition, type ConditionBudget } from "../conditions.js";
 import { grantingRole, isCustomRoleName, type GrantingRole } from "../custom-roles.js";
 import { PermissionPatterns } from "../deny-rules.js";
 import type { ResourceSchema, ResourceType } from "../schema/schema.js";
@@ -210,6 +210,8 @@ export interface CheckInput {
   explain: boolean;
   /** With `explain`: which links (by index in the chain) explanations may name; undefined: all. */
   shown?: readonly boolean[] | undefined;
+  /** What the call's conditions may spend, when the call checks more than one chain; undefined: a budget of its own. */
+  budget?: ConditionBudget | undefined;
 }
 
 /**
@@ -237,7 +239,9 @@ export function checkChain(schema: ResourceSchema, chain: readonly StoredPolicy[
     if (linkDenies.length > 0) denies = true;
     return { name: resource.name, type: resource.type, bindings, denies: linkDenies };
   });
-  const context: ChainContext = { links, target: { name: start.name, type: type.name }, customRoles, denies };
+  const target = { name: start.name, type: type.name };
+  const conditions = new CallConditions(conditionInput(target, input), input.budget);
+  const context: ChainContext = { links, target, customRoles, denies, conditions };
   return input.permissions.map((permission) => checkPermission(context, permission, input));
 }
 
@@ -248,6 +252,8 @@ interface ChainContext {
   customRoles: ReadonlyMap<string, GrantingRole> | undefined;
   /** Whether any link has deny rules. */
   denies: boolean;
+  /** The check's conditions: evaluated once each (for the target), within one budget for the whole check. */
+  conditions: CallConditions;
 }
 
 /**
@@ -287,7 +293,7 @@ function permissionsOf(binding: CompiledBinding, link: Link, context: ChainConte
 }
 
 function checkPermission(context: ChainContext, permission: string, input: CheckInput): PermissionCheck {
-  const { links, target } = context;
+  const { links } = context;
   const denyExplanations: DenyRuleExplanation[] | undefined = input.explain ? [] : undefined;
   const denied = context.denies ? checkDeny(context, permission, input, denyExplanations) : AccessState.NOT_GRANTED;
   if (denied === AccessState.DENIED && !input.explain) return create(PermissionCheckSchema, { permission, state: denied });
@@ -297,7 +303,7 @@ function checkPermission(context: ChainContext, permission: string, input: Check
     const node = links[i]!;
     for (const indexed of node.bindings) {
       if (!permissionsOf(indexed, node, context)?.has(permission)) continue;
-      const outcome = evaluate(indexed, target, input);
+      const outcome = evaluate(indexed, context, input);
       if (input.explain && input.shown?.[i] !== false) {
         explanations.push(
           create(BindingExplanationSchema, {
@@ -344,7 +350,7 @@ function checkDeny(
       // Most checks end here: no rule of the link denies this permission to any of the subject's identities.
       if (!explanations && input.subject.matchIn(candidates.principals) === undefined) continue;
       for (const rule of candidates.rules) {
-        const outcome = evaluateDeny(rule, rule.permissions.match(permission)!, permission, context.target, input);
+        const outcome = evaluateDeny(rule, rule.permissions.match(permission)!, permission, context, input);
         // As for bindings: an explanation names a link only where the caller may see it (partial_explanations).
         if (explanations && input.shown?.[i] !== false) {
           explanations.push(
@@ -371,7 +377,7 @@ function checkDeny(
   return state;
 }
 
-function evaluateDeny(rule: CompiledDenyRule, pattern: string, permission: string, resource: Target, input: CheckInput): Outcome {
+function evaluateDeny(rule: CompiledDenyRule, pattern: string, permission: string, context: ChainContext, input: CheckInput): Outcome {
   const except = rule.exceptionPermissions.match(permission);
   if (except !== undefined) {
     return { state: AccessState.NOT_GRANTED, matchedMember: "", reason: `${permission} is an exception permission of the rule (${except})` };
@@ -390,7 +396,7 @@ function evaluateDeny(rule: CompiledDenyRule, pattern: string, permission: strin
   if (typeof condition === "string") {
     return { state: AccessState.UNKNOWN_CONDITIONAL, matchedMember, reason: `the denial condition is invalid: ${condition}` };
   }
-  const result = condition.evaluate(conditionInput(resource, input));
+  const result = context.conditions.evaluate(condition);
   if (result instanceof Error) {
     return {
       state: AccessState.UNKNOWN_CONDITIONAL,
@@ -404,7 +410,7 @@ function evaluateDeny(rule: CompiledDenyRule, pattern: string, permission: strin
 }
 
 /** What a condition (an allow binding's or a deny rule's) is evaluated against in a check of `resource`. */
-function conditionInput(resource: Target, input: CheckInput) {
+function conditionInput(resource: Target, input: Pick<CheckInput, "requestTime" | "attributes">) {
   return {
     requestTime: input.requestTime,
     attributes: input.attributes,
@@ -419,7 +425,7 @@ interface Outcome {
   reason: string;
 }
 
-function evaluate(indexed: CompiledBinding, resource: Target, input: CheckInput): Outcome {
+function evaluate(indexed: CompiledBinding, context: ChainContext, input: CheckInput): Outcome {
   const matchedMember = input.subject.matchIn(indexed.members);
   if (matchedMember === undefined) {
     return { state: AccessState.NOT_GRANTED, matchedMember: "", reason: "no member of the binding matches the subject" };
@@ -431,7 +437,7 @@ function evaluate(indexed: CompiledBinding, resource: Target, input: CheckInput)
   if (typeof condition === "string") {
     return { state: AccessState.UNKNOWN_CONDITIONAL, matchedMember, reason: `the condition is invalid: ${condition}` };
   }
-  const result = condition.evaluate(conditionInput(resource, input));
+  const result = context.conditions.evaluate(condition);
   if (result instanceof Error) {
     return {
       state: AccessState.UNKNOWN_CONDITIONAL,

@@ -22,6 +22,7 @@ import {
 import { Violations, notFound } from "../../errors.js";
 import type { GrantPoint, Store, StoredPolicy } from "../../store/store.js";
 import { grantingRole, parseCustomRoleName } from "../custom-roles.js";
+import { ConditionBudget, LOOKUP_BUDGET } from "../conditions.js";
 import { requireResourceName, typeOfName } from "../names.js";
 import { pageSize, type PageTokens } from "../page-token.js";
 import type { ResourceSchema } from "../schema/schema.js";
@@ -294,6 +295,7 @@ function evaluationOf(request: { attributes: { [key: string]: Value }; evaluateC
     evaluate: request.evaluateConditions || entries.length > 0,
     attributes: new Map(entries.map(([k, v]) => [k, plainValue(v)])),
     requestTime: timestampNow(),
+    budget: new ConditionBudget(LOOKUP_BUDGET),
   };
 }
 

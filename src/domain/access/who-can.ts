@@ -6,7 +6,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { AccessState, MemberGrantSchema, type MemberGrant } from "../../../gen/policy/v1/access_service_pb.js";
 import type { Expr } from "../../../gen/policy/v1/policy_pb.js";
 import type { StoredPolicy } from "../../store/store.js";
-import { compileCondition } from "../conditions.js";
+import { compileCondition, type ConditionBudget } from "../conditions.js";
 import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { grantingRole } from "../custom-roles.js";
 import type { ResourceSchema, ResourceType } from "../schema/schema.js";
@@ -18,6 +18,8 @@ export interface ConditionEvaluation {
   evaluate: boolean;
   attributes: ReadonlyMap<string, unknown>;
   requestTime: Timestamp;
+  /** What the call's conditions may spend together. */
+  budget: ConditionBudget;
 }
 
 /**
@@ -62,7 +64,7 @@ export function memberGrants(
       }
     }
   });
-  return applyDenialsToMembers(schema, chain, permission, evaluation, grants).sort((a, b) => compareKeys(grantKey(a), grantKey(b)));
+  return applyDenialsToMembers(chain, permission, evaluation, grants).sort((a, b) => compareKeys(grantKey(a), grantKey(b)));
 }
 
 /** Whether `role`, bound on a resource of `type`, grants `permission` there: a predefined role, or an active custom one. */
@@ -95,12 +97,8 @@ function conditionState(condition: Expr | undefined, resource: { name: string; t
   if (!evaluation.evaluate) return AccessState.UNKNOWN_CONDITIONAL;
   const compiled = compileCondition(condition.expression);
   if (typeof compiled === "string") return AccessState.UNKNOWN_CONDITIONAL;
-  const result = compiled.evaluate({
-    requestTime: evaluation.requestTime,
-    attributes: evaluation.attributes,
-    resourceName: resource.name,
-    resourceType: resource.type,
-  });
+  const input = { requestTime: evaluation.requestTime, attributes: evaluation.attributes, resourceName: resource.name, resourceType: resource.type };
+  const result = compiled.evaluate(input, evaluation.budget);
   if (result instanceof Error) return AccessState.UNKNOWN_CONDITIONAL;
   return result ? AccessState.GRANTED : AccessState.NOT_GRANTED;
 }

@@ -168,6 +168,8 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
         : c.require(req.target, `${collectionOf(req.target)}.listSharedPolicyBindings`);
     },
   }),
+  // Any authenticated caller may ask who it is.
+  rule(AccessService.method.getCallerIdentity, { resource: () => "", authorize: () => undefined }),
   rule(PolicyService.method.testIamPermissions, {
     resource: (req) => req.resource,
     // Any authenticated caller may ask about itself; visibility is checked by the handler.

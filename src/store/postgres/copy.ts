@@ -3,7 +3,7 @@
 import type Sqlite from "better-sqlite3";
 import type pg from "pg";
 import { resourceEtag, revisionEtag } from "../etag.js";
-import { WRITE_LOCK, migrate } from "./database.js";
+import { WRITE_LOCK, migrate, withConnection } from "./database.js";
 import { migrations } from "./migrations/index.js";
 
 const BATCH = 1000;
@@ -59,14 +59,17 @@ export const TABLES = [
   },
   {
     name: "consumers",
-    columns: ["name", "display_name", "subtree", "resource_types", "acknowledged_seq", "acknowledge_time", "create_time"],
-    select: "SELECT name, display_name, subtree, resource_types, acknowledged_seq, acknowledge_time, create_time FROM consumers ORDER BY name",
+    columns: ["name", "display_name", "subtree", "resource_types", "acknowledged_seq", "acknowledge_time", "create_time", "root", "failure_count", "version"],
+    select:
+      "SELECT name, display_name, subtree, resource_types, acknowledged_seq, acknowledge_time, create_time, root, failure_count, version FROM consumers ORDER BY name",
   },
   {
     name: "consumer_failures",
     columns: ["consumer", "resource", "seq", "message", "time"],
     select: "SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource",
   },
+  // One row each, made by the migrations: replaced by the source's (see copySqliteToPostgres).
+  { name: "consumer_clock", columns: ["version", "last_delete"], select: "SELECT version, last_delete FROM consumer_clock" },
   { name: "secrets", columns: ["name", "value"], select: "SELECT name, value FROM secrets ORDER BY name" },
 ] as const;
 
@@ -85,9 +88,9 @@ export async function copySqliteToPostgres(source: Sqlite.Database, pool: pg.Poo
     throw new Error(`the SQLite database has schema version ${version}; start this server version on it once, then copy`);
   }
   await migrate(pool);
-  const counts: Record<string, number> = {};
-  const client = await pool.connect();
-  try {
+  // One transaction: a failure closes the connection, which rolls it back (nothing is left half copied).
+  const counts = await withConnection(pool, async (client) => {
+    const copied: Record<string, number> = {};
     await client.query("BEGIN");
     await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     const { rows } = await client.query<{ used: boolean }>(
@@ -96,14 +99,12 @@ export async function copySqliteToPostgres(source: Sqlite.Database, pool: pg.Poo
     if (rows[0]!.used) throw new Error("the target database already holds data; give an empty database");
     // The page-token key comes along, so page tokens handed out before the move stay valid.
     await client.query("DELETE FROM secrets");
-    for (const table of TABLES) counts[table.name] = await copyTable(source, client, table);
+    // The consumers' clock comes along with their versions, so it stays ahead of them.
+    await client.query("DELETE FROM consumer_clock");
+    for (const table of TABLES) copied[table.name] = await copyTable(source, client, table);
     await client.query("COMMIT");
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+    return copied;
+  });
   await verify(source, pool);
   return counts;
 }

@@ -9,7 +9,10 @@ export interface PoolOptions {
   url: string;
   /** Connections per server process. */
   poolSize: number;
-  /** Longest a statement may run, and longest to wait for a connection, in milliseconds. */
+  /**
+   * Longest a statement may run, and longest to wait for a connection, in milliseconds; a statement that gets no
+   * answer at all is given up QUERY_TIMEOUT_GRACE_MS later.
+   */
   statementTimeoutMs: number;
 }
 
@@ -34,11 +37,17 @@ const types = {
         : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
 };
 
+/** How much longer than the statement timeout the driver waits for an answer before it gives up on the connection. */
+export const QUERY_TIMEOUT_GRACE_MS = 1000;
+
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
     statement_timeout: options.statementTimeoutMs,
+    // A statement PostgreSQL never answers (the server hung, the network cut without a reset): given up on here, a
+    // moment after PostgreSQL's own statement timeout would have fired; the pool then closes the connection.
+    query_timeout: options.statementTimeoutMs + QUERY_TIMEOUT_GRACE_MS,
     connectionTimeoutMillis: options.statementTimeoutMs,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
@@ -95,15 +104,66 @@ export async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A connection checked out of the pool for work of several statements (a transaction, a session lock). */
+export interface Connection {
+  readonly client: pg.PoolClient;
+  /** What the connection raised while checked out (its socket died: PostgreSQL stopped or restarted), if anything. */
+  readonly failure: Error | undefined;
+  /** Returns it to the pool; closes it instead when `broken`, or when it failed meanwhile. */
+  release(broken?: boolean): void;
+}
+
+/**
+ * Checks a connection out of the pool, listening for its 'error' event until it is released: node-postgres emits
+ * one when the socket dies while the connection is checked out (the pool listens only while it is idle), and
+ * without a listener that event ends the process. The failure itself reaches the work through its statements, which
+ * reject; a connection that failed is closed on release, never handed out again.
+ */
+export async function checkOut(pool: pg.Pool): Promise<Connection> {
+  const client = await guarded(() => pool.connect());
+  let failure: Error | undefined;
+  const onError = (error: Error) => {
+    failure ??= error;
+  };
+  client.on("error", onError);
+  return {
+    client,
+    get failure() {
+      return failure;
+    },
+    release(broken = false) {
+      client.off("error", onError);
+      client.release(failure ?? broken);
+    },
+  };
+}
+
+/**
+ * Runs `work` on a connection of its own. When it throws, the connection is closed rather than returned: that ends
+ * the session, so PostgreSQL rolls back its open transaction and releases its session locks, and no ROLLBACK or
+ * unlock has to be sent over a connection that may be dead.
+ */
+export async function withConnection<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const connection = await checkOut(pool);
+  try {
+    const result = await work(connection.client);
+    connection.release();
+    return result;
+  } catch (e) {
+    connection.release(true);
+    throw e;
+  }
+}
+
 /**
  * Applies pending migrations. Replicas starting together take the same advisory lock, so one migrates and the others
- * find the work done; a database migrated by a newer server is refused.
+ * find the work done; a database migrated by a newer server is refused. A failure closes the connection, which rolls
+ * back the migration in progress and releases the lock.
  */
 export async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await guarded(() => pool.connect());
-  try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK.toString()]);
-    try {
+  await guarded(() =>
+    withConnection(pool, async (client) => {
+      await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK.toString()]);
       await client.query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)",
       );
@@ -111,24 +171,14 @@ export async function migrate(pool: pg.Pool): Promise<void> {
       const applied = new Set(rows.map((row) => row.version));
       for (const m of pendingMigrations(migrations, applied)) {
         await client.query("BEGIN");
-        try {
-          await client.query(m.sql);
-          await m.run?.(client);
-          await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [m.version, m.name, Date.now()]);
-          await client.query("COMMIT");
-        } catch (e) {
-          await client.query("ROLLBACK");
-          throw e;
-        }
+        await client.query(m.sql);
+        await m.run?.(client);
+        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [m.version, m.name, Date.now()]);
+        await client.query("COMMIT");
       }
       // The page-token key: made once per database, by whichever replica migrates first.
       await client.query("INSERT INTO secrets (name, value) VALUES ('page_token_key', $1) ON CONFLICT (name) DO NOTHING", [randomBytes(32)]);
-    } finally {
       await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK.toString()]);
-    }
-    client.release();
-  } catch (e) {
-    client.release(true);
-    throw storeErrorOf(e);
-  }
+    }),
+  );
 }

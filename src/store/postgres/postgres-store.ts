@@ -35,7 +35,9 @@ import {
   toAuditRecord,
   toBinding,
   toChangeRecord,
+  failuresAfter,
   toConsumer,
+  toResourceFailure,
   toDenyPolicy,
   listedRow,
   toResource,
@@ -67,11 +69,14 @@ import type {
   ListedPolicy,
   UnreadablePolicy,
   ListedResource,
+  ConsumerChanges,
   NewConsumer,
   NewResource,
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  ResourceSearch,
+  ResourceSearchPage,
   Retention,
   SharedPolicyBindingQuery,
   SharedPolicyBindingState,
@@ -80,6 +85,7 @@ import type {
   SharedPolicyWrite,
   Store,
   StoreStats,
+  ResourceFailure,
   StoredConsumer,
   StoredPolicy,
   SubtreeQuery,
@@ -267,6 +273,27 @@ export class PostgresStore implements Store {
     const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES}
       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.name LIMIT ${param(query.limit)}`;
     return (await this.rows<ResourceRow>(sql, values)).map(toResource);
+  }
+
+  async searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    if (query.parent !== undefined) where.push(`r.parent_id = (SELECT id FROM resources WHERE name = ${param(query.parent)})`);
+    if (query.types !== undefined) where.push(`r.type = ANY(${param([...query.types])}::text[])`);
+    if (query.afterName !== undefined) where.push(`r.name > ${param(query.afterName)}`);
+    const range = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    // The last resource the scan may examine (through the name-ordered indexes), then the matches up to it.
+    const [last] = await this.rows<{ name: string }>(
+      `SELECT r.name FROM resources r ${range} ORDER BY r.name LIMIT 1 OFFSET ${param(query.scan - 1)}`,
+      values,
+    );
+    values.pop();
+    if (last) where.push(`r.name <= ${param(last.name)}`);
+    const text = param(query.text);
+    where.push(`(strpos(lower(r.display_name), lower(${text})) > 0 OR strpos(lower(r.name), lower(${text})) > 0)`);
+    const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE ${where.join(" AND ")} ORDER BY r.name LIMIT ${param(query.limit)}`;
+    return { resources: (await this.rows<ResourceRow>(sql, values)).map(toResource), scannedTo: last?.name };
   }
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
@@ -669,14 +696,22 @@ export class PostgresStore implements Store {
   async listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
     const values: unknown[] = [];
     const param = (value: unknown) => `$${values.push(value)}`;
-    const where = [`resource = ${param(query.resource)}`, `seq > ${param(query.afterSeq ?? 0)}`];
+    const where = [`seq > ${param(query.afterSeq ?? 0)}`];
+    if (query.descendants) {
+      // Lineages are JSON arrays of names: the quoted name is in them exactly when the resource was on the chain.
+      const quoted = param(JSON.stringify(query.resource));
+      where.push(`(resource = ${param(query.resource)} OR strpos(lineage, ${quoted}) > 0
+        OR strpos(COALESCE(previous_lineage, ''), ${quoted}) > 0)`);
+    } else where.push(`resource = ${param(query.resource)}`);
+    if (query.beforeSeq !== undefined) where.push(`seq < ${param(query.beforeSeq)}`);
+    if (query.actions !== undefined) where.push(`action = ANY(${param([...query.actions])}::text[])`);
     if (query.principal !== undefined) where.push(`principal = ${param(query.principal)}`);
     if (query.startMs !== undefined) where.push(`time >= ${param(query.startMs)}`);
     if (query.endMs !== undefined) where.push(`time < ${param(query.endMs)}`);
     // Names are unique at any moment: every row of the name since the current resource's creation is about it.
     if (query.currentOnly) where.push(`seq >= (SELECT create_seq FROM resources WHERE name = ${param(query.resource)})`);
     const rows = await this.rows<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM change_log
-      WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${param(query.limit)}`, values);
+      WHERE ${where.join(" AND ")} ORDER BY seq ${query.newestFirst ? "DESC" : ""} LIMIT ${param(query.limit)}`, values);
     return rows.map(toAuditRecord);
   }
 
@@ -710,38 +745,65 @@ export class PostgresStore implements Store {
     });
   }
 
-  async createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
+  async readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
+    if (sequences.length === 0) return [];
+    return (await this.rows<ChangeRow>(SQL.changesAt, [sequences], "changes_at")).map(toChangeRecord);
+  }
+
+  async createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
     return this.queue.write(async (tx) => {
-      // ON CONFLICT DO NOTHING: a taken name is this write's refusal, not a failed statement that aborts the batch.
-      const inserted = await tx.query(
+      // Reads first, then the refusals: a write that throws after a statement of its own would commit it with the batch.
+      if ((await tx.query(SQL.consumer, [consumer.name], "consumer")).length > 0) throw consumerExists(consumer.name);
+      admit?.((await tx.query<{ n: number }>(SQL.consumersOfRoot, [consumer.root], "consumers_of_root"))[0]!.n);
+      const version = await nextConsumerVersion(tx);
+      const [row] = await tx.query<ConsumerRow>(
         SQL.insertConsumer,
-        [consumer.name, consumer.displayName, consumer.subtree, JSON.stringify(consumer.resourceTypes), timeMs],
+        [consumer.name, consumer.displayName, consumer.subtree, JSON.stringify(consumer.resourceTypes), consumer.root, timeMs, version],
         "insert_consumer",
       );
-      if (inserted.length === 0) throw consumerExists(consumer.name);
-      return consumerOf(tx, consumer.name);
+      return toConsumer(row!);
     });
   }
 
   async listConsumers(): Promise<StoredConsumer[]> {
-    const failures = new Map<string, FailureRow[]>();
-    for (const f of await this.rows<FailureRow & { consumer: string }>(SQL.failures, [], "failures")) {
-      failures.set(f.consumer, [...(failures.get(f.consumer) ?? []), f]);
-    }
-    const consumers = await this.rows<ConsumerRow>(SQL.consumers, [], "consumers");
-    return consumers.map((row) => toConsumer(row, failures.get(row.name) ?? []));
+    return (await this.rows<ConsumerRow>(SQL.consumers, [], "consumers")).map(toConsumer);
+  }
+
+  async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
+    // The clock first: whatever is written after it has a higher version and is read again next time.
+    const [clock] = await this.rows<{ version: number; last_delete: number }>(SQL.consumerClock, [], "consumer_clock");
+    if (clock!.version === afterVersion) return { version: afterVersion, changed: [] };
+    const changed = (await this.rows<ConsumerRow>(SQL.consumersAfter, [afterVersion], "consumers_after")).map(toConsumer);
+    if (clock!.last_delete <= afterVersion) return { version: clock!.version, changed };
+    const names = (await this.rows<{ name: string }>(SQL.consumerNames, [], "consumer_names")).map((row) => row.name);
+    return { version: clock!.version, changed, names };
+  }
+
+  async listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
+    if (consumers.length === 0) return [];
+    return (await this.rows<FailureRow>(SQL.resourceFailures, [[...consumers], resource], "resource_failures")).map(toResourceFailure);
   }
 
   async deleteConsumer(name: string): Promise<void> {
     await this.queue.write(async (tx) => {
-      if ((await tx.query(SQL.deleteConsumer, [name], "delete_consumer")).length === 0) throw consumerNotFound(name);
+      if ((await tx.query(SQL.consumer, [name], "consumer")).length === 0) throw consumerNotFound(name);
+      await tx.query(SQL.deleteConsumer, [name], "delete_consumer");
+      await nextConsumerVersion(tx, true);
     });
   }
 
-  async acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer> {
+  async acknowledgeChanges(
+    name: string,
+    ack: Acknowledgement,
+    admit?: (failures: { before: number; after: number }) => void,
+  ): Promise<StoredConsumer> {
     return this.queue.write(async (tx) => {
-      const updated = await tx.query(SQL.acknowledge, [name, ack.upTo, ack.timeMs], "acknowledge");
-      if (updated.length === 0) throw consumerNotFound(name);
+      if ((await tx.query(SQL.consumer, [name], "consumer")).length === 0) throw consumerNotFound(name);
+      const stored = (await tx.query<{ resource: string }>(SQL.failureResources, [name], "failure_resources")).map((row) => row.resource);
+      const failureCount = failuresAfter(stored, ack);
+      admit?.({ before: stored.length, after: failureCount });
+      const version = await nextConsumerVersion(tx);
+      const [row] = await tx.query<ConsumerRow>(SQL.acknowledge, [name, ack.upTo, ack.timeMs, failureCount, version], "acknowledge");
       // One upsert for them all, so one row per resource (the last reported wins, as with one upsert after another).
       const failures = [...new Map(ack.failures.map((f) => [f.resource, f])).values()];
       if (failures.length > 0) {
@@ -752,7 +814,7 @@ export class PostgresStore implements Store {
         );
       }
       if (ack.resolved.length > 0) await tx.query(SQL.resolveFailures, [name, [...ack.resolved]], "resolve_failures");
-      return consumerOf(tx, name);
+      return toConsumer(row!);
     });
   }
 
@@ -892,9 +954,12 @@ function toChainLink(row: ChainRow): StoredPolicy {
   return { ...link, roles };
 }
 
-async function consumerOf(tx: WriteTx, name: string): Promise<StoredConsumer> {
-  const [row] = await tx.query<ConsumerRow>(SQL.consumer, [name], "consumer");
-  return toConsumer(row!, await tx.query<FailureRow>(SQL.failuresOf, [name], "failures_of"));
+/** The consumer clock's next version, for a write to a consumer (`deleting`: its delete, which readers must notice). */
+async function nextConsumerVersion(tx: WriteTx, deleting = false): Promise<number> {
+  const [row] = deleting
+    ? await tx.query<{ version: number }>(SQL.tickConsumerDelete, [], "tick_consumer_delete")
+    : await tx.query<{ version: number }>(SQL.tickConsumerClock, [], "tick_consumer_clock");
+  return row!.version;
 }
 
 /** node-postgres sends a Buffer as bytea (a plain Uint8Array would be sent as text). */

@@ -5,7 +5,7 @@
 // that is what a change-feed follower needs). A write's `decide` that throws writes nothing, so the others still
 // commit; a statement that fails aborts the batch, which is then retried one write per transaction.
 import type pg from "pg";
-import { WRITE_LOCK, isTransient, storeErrorOf } from "./database.js";
+import { WRITE_LOCK, checkOut, isTransient, storeErrorOf, type Connection } from "./database.js";
 
 /** What a write sees of its transaction. */
 export interface WriteTx {
@@ -87,13 +87,14 @@ export class PgWriteQueue {
 
   /** Runs `batch` in one transaction and settles every write in it, or answers that each must be retried alone. */
   private async attempt(batch: PendingWrite[]): Promise<"done" | "retry singly"> {
-    let client: pg.PoolClient;
+    let connection: Connection;
     try {
-      client = await this.pool.connect();
+      connection = await checkOut(this.pool);
     } catch (e) {
       for (const write of batch) write.reject(storeErrorOf(e));
       return "done";
     }
+    const { client } = connection;
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       const results = (await client.query(BEGIN)) as unknown as pg.QueryResult<{ seq: number; id: number }>[];
@@ -149,17 +150,17 @@ export class PgWriteQueue {
       await client.query("COMMIT");
       if (wrote) this.committed(seq);
     } catch (e) {
-      let broken = isTransient(e);
+      let broken = connection.failure !== undefined || isTransient(e);
       if (!broken) await client.query("ROLLBACK").catch(() => (broken = true));
       // A connection that failed is closed, not reused: the pool opens a new one on demand.
-      client.release(broken);
+      connection.release(broken);
       if (broken || batch.length === 1) {
         for (const write of batch) write.reject(storeErrorOf(e));
         return "done";
       }
       return "retry singly";
     }
-    client.release();
+    connection.release();
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) write.resolve(outcome.value);

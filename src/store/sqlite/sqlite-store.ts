@@ -35,7 +35,9 @@ import {
   toAuditRecord,
   toBinding,
   toChangeRecord,
+  failuresAfter,
   toConsumer,
+  toResourceFailure,
   toDenyPolicy,
   listedRow,
   toResource,
@@ -43,7 +45,6 @@ import {
   type AuditRow,
   type BindingRow,
   type ChangePlace,
-  type FailureRow,
   type ResourcePolicyRow,
   type ResourceRow,
 } from "../rows.js";
@@ -57,8 +58,10 @@ import type {
   GrantQuery,
   ListedResource,
   SubtreeQuery,
+  ConsumerChanges,
   NewConsumer,
   Retention,
+  ResourceFailure,
   StoredConsumer,
   HierarchyReader,
   AuditQuery,
@@ -70,6 +73,8 @@ import type {
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
+  ResourceSearch,
+  ResourceSearchPage,
   SharedPolicyBindingQuery,
   SharedPolicyBindingState,
   SharedPolicyQuery,
@@ -153,6 +158,35 @@ export class SqliteStore implements Store {
     const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES}
       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.name LIMIT @limit`;
     return (this.prepared(sql).all(params) as ResourceRow[]).map(toResource);
+  }
+
+  async searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: query.limit, text: query.text, offset: query.scan - 1 };
+    if (query.parent !== undefined) {
+      where.push("r.parent_id = (SELECT id FROM resources WHERE name = @parent)");
+      params.parent = query.parent;
+    }
+    if (query.types !== undefined) {
+      where.push(`r.type IN (${query.types.map((t, i) => ((params[`t${i}`] = t), `@t${i}`)).join(", ") || "NULL"})`);
+    }
+    if (query.afterName !== undefined) {
+      where.push("r.name > @after");
+      params.after = query.afterName;
+    }
+    const range = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    // The last resource the scan may examine (through the name-ordered indexes), then the matches up to it.
+    const scannedTo = this.prepared(`SELECT r.name FROM resources r ${range} ORDER BY r.name LIMIT 1 OFFSET @offset`)
+      .pluck()
+      .get(params) as string | undefined;
+    if (scannedTo !== undefined) {
+      where.push("r.name <= @scannedTo");
+      params.scannedTo = scannedTo;
+    }
+    where.push("(instr(lower(r.display_name), lower(@text)) > 0 OR instr(lower(r.name), lower(@text)) > 0)");
+    const sql = `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE ${where.join(" AND ")} ORDER BY r.name LIMIT @limit`;
+    const resources = (this.prepared(sql).all(params) as ResourceRow[]).map(toResource);
+    return { resources, scannedTo };
   }
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
@@ -525,8 +559,20 @@ export class SqliteStore implements Store {
   }
 
   async listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
-    const where = ["resource = @resource", "seq > @after"];
+    const where = ["seq > @after"];
     const params: Record<string, unknown> = { resource: query.resource, after: query.afterSeq ?? 0, limit: query.limit };
+    if (query.descendants) {
+      // Lineages are JSON arrays of names: the quoted name is in them exactly when the resource was on the chain.
+      where.push("(resource = @resource OR instr(lineage, @quoted) > 0 OR instr(COALESCE(previous_lineage, ''), @quoted) > 0)");
+      params.quoted = JSON.stringify(query.resource);
+    } else where.push("resource = @resource");
+    if (query.beforeSeq !== undefined) {
+      where.push("seq < @before");
+      params.before = query.beforeSeq;
+    }
+    if (query.actions !== undefined) {
+      where.push(`action IN (${query.actions.map((a, i) => ((params[`a${i}`] = a), `@a${i}`)).join(", ") || "NULL"})`);
+    }
     if (query.principal !== undefined) {
       where.push("principal = @principal");
       params.principal = query.principal;
@@ -541,7 +587,8 @@ export class SqliteStore implements Store {
     }
     // Names are unique at any moment: every row of the name since the current resource's creation is about it.
     if (query.currentOnly) where.push("seq >= (SELECT create_seq FROM resources WHERE name = @resource)");
-    const sql = `SELECT ${AUDIT_COLUMNS} FROM change_log WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`;
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM change_log WHERE ${where.join(" AND ")}
+      ORDER BY seq ${query.newestFirst ? "DESC" : ""} LIMIT @limit`;
     return (this.prepared(sql).all(params) as AuditRow[]).map(toAuditRecord);
   }
 
@@ -567,37 +614,66 @@ export class SqliteStore implements Store {
     });
   }
 
-  async createConsumer(consumer: NewConsumer, timeMs: number): Promise<StoredConsumer> {
+  async readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
+    if (sequences.length === 0) return [];
+    return this.stmt.changesAt.all(JSON.stringify(sequences)).map(toChangeRecord);
+  }
+
+  async createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
     return this.queue.write(() => {
       if (this.stmt.consumer.get(consumer.name)) throw consumerExists(consumer.name);
-      this.stmt.insertConsumer.run({ ...consumer, resourceTypes: JSON.stringify(consumer.resourceTypes), time: timeMs });
-      return this.consumerOf(consumer.name);
+      admit?.(this.stmt.consumersOfRoot.get(consumer.root)!);
+      this.stmt.insertConsumer.run({
+        ...consumer,
+        resourceTypes: JSON.stringify(consumer.resourceTypes),
+        time: timeMs,
+        version: this.stmt.tickConsumerClock.get()!,
+      });
+      return toConsumer(this.stmt.consumer.get(consumer.name)!);
     });
   }
 
   async listConsumers(): Promise<StoredConsumer[]> {
-    const failures = new Map<string, FailureRow[]>();
-    for (const f of this.stmt.failures.all()) failures.set(f.consumer, [...(failures.get(f.consumer) ?? []), f]);
-    return this.stmt.consumers.all().map((row) => toConsumer(row, failures.get(row.name) ?? []));
+    return this.stmt.consumers.all().map(toConsumer);
+  }
+
+  async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
+    const clock = this.stmt.consumerClock.get()!;
+    if (clock.version === afterVersion) return { version: afterVersion, changed: [] };
+    const changed = this.stmt.consumersAfter.all(afterVersion).map(toConsumer);
+    return clock.last_delete > afterVersion
+      ? { version: clock.version, changed, names: this.stmt.consumerNames.all() }
+      : { version: clock.version, changed };
+  }
+
+  async listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
+    if (consumers.length === 0) return [];
+    return this.stmt.resourceFailures.all(JSON.stringify(consumers), resource).map(toResourceFailure);
   }
 
   async deleteConsumer(name: string): Promise<void> {
     await this.queue.write(() => {
       if (this.stmt.deleteConsumer.run(name).changes === 0) throw consumerNotFound(name);
+      this.stmt.tickConsumerDelete.get();
     });
   }
 
-  async acknowledgeChanges(name: string, ack: Acknowledgement): Promise<StoredConsumer> {
+  async acknowledgeChanges(
+    name: string,
+    ack: Acknowledgement,
+    admit?: (failures: { before: number; after: number }) => void,
+  ): Promise<StoredConsumer> {
     return this.queue.write(() => {
-      if (this.stmt.acknowledge.run({ name, upTo: ack.upTo, time: ack.timeMs }).changes === 0) throw consumerNotFound(name);
+      if (!this.stmt.consumer.get(name)) throw consumerNotFound(name);
+      const stored = this.stmt.failureResources.all(name);
+      const failureCount = failuresAfter(stored, ack);
+      admit?.({ before: stored.length, after: failureCount });
+      const version = this.stmt.tickConsumerClock.get()!;
+      this.stmt.acknowledge.run({ name, upTo: ack.upTo, time: ack.timeMs, failureCount, version });
       for (const f of ack.failures) this.stmt.upsertFailure.run({ name, ...f, time: ack.timeMs });
       for (const resource of ack.resolved) this.stmt.resolveFailure.run(name, resource);
-      return this.consumerOf(name);
+      return toConsumer(this.stmt.consumer.get(name)!);
     });
-  }
-
-  private consumerOf(name: string): StoredConsumer {
-    return toConsumer(this.stmt.consumer.get(name)!, this.stmt.failuresOf.all(name));
   }
 
   async pageTokenKey(): Promise<Uint8Array> {

@@ -55,11 +55,18 @@ export interface Statements {
   oldestSeq: Sqlite.Statement<[], number>;
   pruneBefore: Sqlite.Statement<[number]>;
   pruneKeeping: Sqlite.Statement<[number]>;
+  changesAt: Sqlite.Statement<[string], ChangeRow>;
   insertConsumer: Sqlite.Statement<unknown[], unknown>;
   consumers: Sqlite.Statement<[], ConsumerRow>;
   consumer: Sqlite.Statement<[string], ConsumerRow>;
-  failures: Sqlite.Statement<[], FailureRow & { consumer: string }>;
-  failuresOf: Sqlite.Statement<[string], FailureRow>;
+  consumersAfter: Sqlite.Statement<[number], ConsumerRow>;
+  consumerNames: Sqlite.Statement<[], string>;
+  consumersOfRoot: Sqlite.Statement<[string], number>;
+  consumerClock: Sqlite.Statement<[], { version: number; last_delete: number }>;
+  tickConsumerClock: Sqlite.Statement<[], number>;
+  tickConsumerDelete: Sqlite.Statement<[], number>;
+  failureResources: Sqlite.Statement<[string], string>;
+  resourceFailures: Sqlite.Statement<[string, string], FailureRow>;
   deleteConsumer: Sqlite.Statement<[string]>;
   acknowledge: Sqlite.Statement<unknown[], unknown>;
   upsertFailure: Sqlite.Statement<unknown[], unknown>;
@@ -142,21 +149,34 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     pruneKeeping: db.prepare<[number]>(
       `DELETE FROM change_log WHERE seq <= (SELECT MAX(seq) FROM change_log) - ?`,
     ),
+    // The sequences as a JSON array: one statement for any number of them.
+    changesAt: db.prepare<[string], ChangeRow>(
+      `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq`,
+    ),
     insertConsumer: db.prepare(
-      `INSERT INTO consumers (name, display_name, subtree, resource_types, create_time)
-       VALUES (@name, @displayName, @subtree, @resourceTypes, @time)`,
+      `INSERT INTO consumers (name, display_name, subtree, resource_types, root, create_time, version)
+       VALUES (@name, @displayName, @subtree, @resourceTypes, @root, @time, @version)`,
     ),
     consumers: db.prepare<[], ConsumerRow>(`SELECT * FROM consumers ORDER BY name`),
     consumer: db.prepare<[string], ConsumerRow>(`SELECT * FROM consumers WHERE name = ?`),
-    failures: db.prepare<[], FailureRow & { consumer: string }>(
-      `SELECT consumer, resource, seq, message, time FROM consumer_failures ORDER BY consumer, resource`,
-    ),
-    failuresOf: db.prepare<[string], FailureRow>(
-      `SELECT resource, seq, message, time FROM consumer_failures WHERE consumer = ? ORDER BY resource`,
+    consumersAfter: db.prepare<[number], ConsumerRow>(`SELECT * FROM consumers WHERE version > ? ORDER BY name`),
+    consumerNames: db.prepare<[], string>(`SELECT name FROM consumers ORDER BY name`).pluck(),
+    consumersOfRoot: db.prepare<[string], number>(`SELECT COUNT(*) FROM consumers WHERE root = ?`).pluck(),
+    consumerClock: db.prepare<[], { version: number; last_delete: number }>(`SELECT version, last_delete FROM consumer_clock`),
+    tickConsumerClock: db.prepare<[], number>(`UPDATE consumer_clock SET version = version + 1 RETURNING version`).pluck(),
+    tickConsumerDelete: db
+      .prepare<[], number>(`UPDATE consumer_clock SET version = version + 1, last_delete = version + 1 RETURNING version`)
+      .pluck(),
+    failureResources: db.prepare<[string], string>(`SELECT resource FROM consumer_failures WHERE consumer = ?`).pluck(),
+    // The consumers as a JSON array: a primary-key lookup each.
+    resourceFailures: db.prepare<[string, string], FailureRow>(
+      `SELECT consumer, resource, seq, message, time FROM consumer_failures
+       WHERE consumer IN (SELECT value FROM json_each(?)) AND resource = ? ORDER BY consumer`,
     ),
     deleteConsumer: db.prepare<[string]>(`DELETE FROM consumers WHERE name = ?`),
     acknowledge: db.prepare(
-      `UPDATE consumers SET acknowledged_seq = MAX(acknowledged_seq, @upTo), acknowledge_time = @time
+      `UPDATE consumers SET acknowledged_seq = MAX(acknowledged_seq, @upTo), acknowledge_time = @time,
+         failure_count = @failureCount, version = @version
        WHERE name = @name`,
     ),
     upsertFailure: db.prepare(

@@ -9,6 +9,7 @@ import { sql as denyAndRoles } from "./0003-deny-and-roles.js";
 import { backfill as backfillMemberGrants, sql as memberGrants } from "./0004-member-grants.js";
 import { sql as sharedPolicies } from "./0005-shared-policies.js";
 import { backfill as backfillSharedMemberGrants, sql as sharedMemberGrants } from "./0006-shared-member-grants.js";
+import { sql as consumerBounds } from "./0007-consumer-bounds.js";
 
 export const migrations: readonly Migration<Sqlite.Database, void>[] = [
   { version: 1, name: "initial", sql: initial },
@@ -17,4 +18,5 @@ export const migrations: readonly Migration<Sqlite.Database, void>[] = [
   { version: 4, name: "member-grants", sql: memberGrants, run: backfillMemberGrants },
   { version: 5, name: "shared-policies", sql: sharedPolicies },
   { version: 6, name: "shared-member-grants", sql: sharedMemberGrants, run: backfillSharedMemberGrants },
+  { version: 7, name: "consumer-bounds", sql: consumerBounds },
 ];
