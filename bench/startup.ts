@@ -1,9 +1,10 @@
 // `npm run bench:startup`: how long the server takes from process start to serving (both ports bound, the listening
-// line printed), compiled (`node dist/src/main.js`, what `npm start` runs) and through tsx; and how long the `policy`
+// line printed) by `npm start` (npm, its staleness check, then the compiled server), compiled (`node dist/src/main.js`)
+// and through tsx; how long npm start's staleness check takes when the build is current; and how long the `policy`
 // CLI takes for --version and for one call, as installed (the CLI package's bundle) and through tsx (bin/policy.js).
 // Medians of several runs; results go to stdout and the "Start-up" section of docs/benchmarks.md.
 import { execFileSync, spawn } from "node:child_process";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../test/helpers/child-server.js";
@@ -21,9 +22,10 @@ function median(values: number[]): number {
 }
 
 /** Milliseconds from spawn to the listening line, and from SIGTERM to exit; resolves the URL while it runs. */
-async function startOnce(args: string[], db: string, whileRunning?: (url: string) => Promise<void>): Promise<{ start: number; stop: number }> {
+async function startOnce(command: readonly string[], db: string, whileRunning?: (url: string) => Promise<void>): Promise<{ start: number; stop: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, [...args, "--port", "0", "--grpc-port", "0", "--db", db, "--log-level", "warn"], {
+  const [file, ...args] = command;
+  const child = spawn(file!, [...args, "--port", "0", "--grpc-port", "0", "--db", db, "--log-level", "warn"], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "ignore"],
   });
@@ -59,32 +61,38 @@ const say = (line: string) => {
   lines.push(line);
   console.log(line);
 };
-say(`Measured on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}; median of ${runs} runs.`);
+say(
+  `Measured on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}; median of ${runs} runs; ` +
+    `load average ${loadavg()[0]!.toFixed(1)} at the start.`,
+);
 say("");
 say("| what | command | median ms | min ms |");
 say("| --- | --- | ---: | ---: |");
 
-const cliRows: [string, string, string[]][] = [];
-for (const [label, args] of [
-  ["server, compiled (`npm start`)", ["dist/src/main.js"]],
-  ["server, through tsx", ["--import", "tsx", "src/main.ts"]],
+/** Rows of commands timed while one compiled server runs: [what, command, cells]. */
+const cliRows: [string, string, string][] = [];
+for (const [label, command] of [
+  ["`npm start`, built (npm, the staleness check, the server)", ["npm", "start", "--silent", "--"]],
+  ["server, compiled (`node dist/src/main.js`, what `npm start` runs)", [process.execPath, "dist/src/main.js"]],
+  ["server, through tsx", [process.execPath, "--import", "tsx", "src/main.ts"]],
 ] as const) {
   const starts: number[] = [];
   const stops: number[] = [];
   for (let i = 0; i < runs; i++) {
     const db = join(dir, `${i}-${label.length}.db`);
-    const { start, stop } = await startOnce([...args], db, async (url) => {
-      if (i > 0 || label.includes("tsx")) return;
+    const { start, stop } = await startOnce(command, db, async (url) => {
+      if (i > 0 || !label.startsWith("server, compiled")) return;
       // One running compiled server for the CLI rows.
       for (const [name, file, cliArgs] of [
         ["`node -e 0` (the floor: node's own start)", process.execPath, ["-e", "0"]],
+        ["`node scripts/build-if-stale.mjs` (the staleness check of `npm start`, with dist/ current)", process.execPath, ["scripts/build-if-stale.mjs"]],
         ["`policy --version`, installed (bundle)", process.execPath, ["packages/cli/dist/policy.js", "--version"]],
         ["`policy --version`, through tsx", process.execPath, ["bin/policy.js", "--version"]],
         ["`policy resources list`, installed (bundle)", process.execPath, ["packages/cli/dist/policy.js", "resources", "list", "--server", url]],
         ["`policy resources list`, through tsx", process.execPath, ["bin/policy.js", "resources", "list", "--server", url]],
       ] as const) {
         const times = Array.from({ length: runs }, () => timeCommand(file, [...cliArgs]));
-        cliRows.push([name, `${median(times).toFixed(0)} | ${Math.min(...times).toFixed(0)}`, []]);
+        cliRows.push([name.includes("staleness") ? "prestart" : "CLI", name, `${median(times).toFixed(0)} | ${Math.min(...times).toFixed(0)}`]);
       }
     });
     starts.push(start);
@@ -93,6 +101,6 @@ for (const [label, args] of [
   say(`| start to serving | ${label} | ${median(starts).toFixed(0)} | ${Math.min(...starts).toFixed(0)} |`);
   say(`| SIGTERM to exit | ${label} | ${median(stops).toFixed(0)} | ${Math.min(...stops).toFixed(0)} |`);
 }
-for (const [name, cells] of cliRows) say(`| CLI | ${name} | ${cells} |`);
+for (const [what, name, cells] of cliRows) say(`| ${what} | ${name} | ${cells} |`);
 
 writeDocSection("Start-up (`npm run bench:startup`)", lines.join("\n"));

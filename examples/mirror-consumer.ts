@@ -3,7 +3,13 @@
 // acknowledging as it goes, so that the policies it wrote show SUCCESS (or FAILED, with its message) in `policy get`.
 //
 //   node --import tsx examples/mirror-consumer.ts --server http://127.0.0.1:8080 \
-//     --subtree organizations/acme --dir ./mirror [--name consumers/mirror] [--token TOKEN]
+//     --subtree organizations/acme --dir ./mirror [--name consumers/mirror] [--token TOKEN] [--keep]
+//
+// It registers the consumer `--name` while it runs: every policy of the subtree reads PENDING until the mirror has
+// applied it. On exit (Ctrl-C, SIGTERM, or an error) it deletes the consumer again, so nothing waits for a mirror
+// that no longer runs; `--keep` leaves it registered, to resume where it stopped. Killed with SIGKILL it cannot:
+// `policy sync consumers list` shows it, `policy sync consumers delete --name mirror` removes it. The mirror's
+// directory is left in place.
 //
 // A change to a policy changes the effective policy of the resource and of everything beneath it, and a move
 // changes it for the whole moved subtree: the mirror rewrites the file of every mirrored resource whose lineage the
@@ -29,6 +35,7 @@ const { values } = parseArgs({
     dir: { type: "string", default: "./mirror" },
     name: { type: "string", default: "consumers/mirror" },
     token: { type: "string" },
+    keep: { type: "boolean", default: false },
   },
 });
 if (!values.subtree) throw new Error("--subtree is required, e.g. --subtree organizations/acme");
@@ -86,13 +93,26 @@ async function apply(change: Change): Promise<void> {
 const abort = new AbortController();
 process.once("SIGINT", () => abort.abort());
 process.once("SIGTERM", () => abort.abort());
-await runConsumer(client, {
-  name: values.name!,
-  subtree,
-  displayName: `mirror of ${subtree} into ${dir}`,
-  apply,
-  snapshot,
-  signal: abort.signal,
-  onAcknowledge: (c) => console.log(`acknowledged ${c.acknowledgedSequence} (lag ${c.lagSequences}, failures ${c.failureCount})`),
-});
-client.close();
+const name = values.name!;
+try {
+  await runConsumer(client, {
+    name,
+    subtree,
+    displayName: `mirror of ${subtree} into ${dir}`,
+    apply,
+    snapshot,
+    signal: abort.signal,
+    onAcknowledge: (c) => console.log(`acknowledged ${c.acknowledgedSequence} (lag ${c.lagSequences}, failures ${c.failureCount})`),
+  });
+} finally {
+  if (values.keep) {
+    console.log(`kept ${name}: the policies of ${subtree} read PENDING until it runs again ` +
+      `(policy sync consumers delete --name ${name} removes it)`);
+  } else {
+    await client.sync.deleteConsumer({ name }).catch((e) => {
+      if (ConnectError.from(e).code !== Code.NotFound) throw e;
+    });
+    console.log(`deleted ${name}: nothing waits for this mirror any more (--keep keeps it registered)`);
+  }
+  client.close();
+}

@@ -41,6 +41,8 @@ export interface Config extends ConnectionLimits {
   metricsPort?: number;
   /** The address of the metrics listener. */
   metricsHost: string;
+  /** Sync consumers' names on the metrics (tenant data): only with a metrics listener of its own. */
+  metricsConsumerNames: boolean;
   /** PostgreSQL: connections per process. */
   dbPool: number;
   /** PostgreSQL: the longest a statement may run, in milliseconds. */
@@ -74,10 +76,20 @@ const OPTIONS = {
   },
   "metrics-port": { env: "POLICY_METRICS_PORT", default: undefined, help: "serve GET /metrics on this port only, not the main port" },
   "metrics-host": { env: "POLICY_METRICS_HOST", default: "127.0.0.1", help: "address of the --metrics-port listener" },
+  "metrics-consumer-names": {
+    env: "POLICY_METRICS_CONSUMER_NAMES",
+    default: undefined,
+    help: "flag (or 1): each sync consumer's lag by name on /metrics (needs --metrics-port; default: aggregates only)",
+  },
   "max-connections": {
     env: "POLICY_MAX_CONNECTIONS",
     default: String(DEFAULT_CONNECTION_LIMITS.maxConnections),
     help: "open connections per port; more are closed on accept",
+  },
+  "max-connections-per-address": {
+    env: "POLICY_MAX_CONNECTIONS_PER_ADDRESS",
+    default: String(DEFAULT_CONNECTION_LIMITS.maxConnectionsPerAddress),
+    help: "open connections per port from one client address (IPv6: one /64); more are closed on accept",
   },
   "headers-timeout-ms": {
     env: "POLICY_HEADERS_TIMEOUT_MS",
@@ -93,6 +105,16 @@ const OPTIONS = {
     env: "POLICY_IDLE_TIMEOUT_MS",
     default: String(DEFAULT_CONNECTION_LIMITS.idleTimeoutMs),
     help: "a connection with no request in progress is closed after this",
+  },
+  "max-connection-age-ms": {
+    env: "POLICY_MAX_CONNECTION_AGE_MS",
+    default: String(DEFAULT_CONNECTION_LIMITS.maxConnectionAgeMs),
+    help: "a connection this old (±10%) takes no new request (GOAWAY, Connection: close)",
+  },
+  "max-connection-age-grace-ms": {
+    env: "POLICY_MAX_CONNECTION_AGE_GRACE_MS",
+    default: String(DEFAULT_CONNECTION_LIMITS.maxConnectionAgeGraceMs),
+    help: "then its calls in progress (Watch streams too) have this long before it is closed",
   },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
 } as const;
@@ -114,6 +136,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     options: {
       ...Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, { type: "string" as const }])),
       insecure: { type: "boolean" },
+      "metrics-consumer-names": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -136,17 +159,21 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     jwtAudience: get("jwt-audience"),
     jwtGroupsClaim: get("jwt-groups-claim")!,
     admins: list(get("admins")),
-    insecure: values.insecure === true || ["1", "true", "yes"].includes(env.POLICY_INSECURE ?? ""),
+    insecure: values.insecure === true || isOn(env.POLICY_INSECURE),
     logLevel: get("log-level")!,
     workers: Number(get("workers")),
     cacheMb: Number(get("cache-mb")),
     changeRetention: retention(get("change-retention")),
     metricsPort: get("metrics-port") === undefined ? undefined : portNumber("metrics-port", get("metrics-port")!),
     metricsHost: get("metrics-host")!,
+    metricsConsumerNames: values["metrics-consumer-names"] === true || isOn(env.POLICY_METRICS_CONSUMER_NAMES),
     maxConnections: Number(get("max-connections")),
+    maxConnectionsPerAddress: Number(get("max-connections-per-address")),
     headersTimeoutMs: Number(get("headers-timeout-ms")),
     requestTimeoutMs: Number(get("request-timeout-ms")),
     idleTimeoutMs: Number(get("idle-timeout-ms")),
+    maxConnectionAgeMs: Number(get("max-connection-age-ms")),
+    maxConnectionAgeGraceMs: Number(get("max-connection-age-grace-ms")),
     dbPool: Number(get("db-pool")),
     dbStatementTimeoutMs: Number(get("db-statement-timeout-ms")),
   };
@@ -155,9 +182,21 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
   if (!Number.isInteger(config.dbStatementTimeoutMs) || config.dbStatementTimeoutMs < 1) {
     throw new Error(`--db-statement-timeout-ms: "${get("db-statement-timeout-ms")}" is not a duration in ms`);
   }
-  for (const flag of ["max-connections", "headers-timeout-ms", "request-timeout-ms", "idle-timeout-ms"] as const) {
+  const positive = [
+    "max-connections",
+    "max-connections-per-address",
+    "headers-timeout-ms",
+    "request-timeout-ms",
+    "idle-timeout-ms",
+    "max-connection-age-ms",
+    "max-connection-age-grace-ms",
+  ] as const;
+  for (const flag of positive) {
     const value = Number(get(flag));
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag}: "${get(flag)}" is not a positive whole number`);
+  }
+  if (config.metricsConsumerNames && config.metricsPort === undefined) {
+    throw new Error("--metrics-consumer-names needs --metrics-port: consumer names are tenants' data, not for the main port");
   }
   if (config.tlsClientCa && !config.tlsCert) throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
   if (!Number.isInteger(config.workers) || config.workers < 0) throw new Error(`--workers: "${get("workers")}" is not a count`);
@@ -177,6 +216,11 @@ function retention(value: string | undefined): Retention | undefined {
   if (!match) throw new Error(`--change-retention: "${value}" is neither an age (30d, 12h, 90m, 3600s) nor a row count`);
   const n = Number(match[1]);
   return match[2] ? { maxAgeMs: n * UNIT_MS[match[2]]! } : { keepLast: n };
+}
+
+/** A boolean environment variable: 1, true or yes. */
+function isOn(value: string | undefined): boolean {
+  return ["1", "true", "yes"].includes(value ?? "");
 }
 
 function list(value: string | undefined): string[] {

@@ -22,6 +22,7 @@ import { consoleFiles } from "./rpc/console-files.js";
 import { createGrpcJsServer, listenGrpcJs, type GrpcJsListening } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus, watchStore } from "./rpc/health.js";
 import { createMainServer, type MainServer, type TlsFiles } from "./rpc/http-server.js";
+import { bothObservers, loggedConnections, peerOf, type ConnectionObserver } from "./rpc/connection-limits.js";
 import { specEncodedGrpcMessages } from "./rpc/grpc-message.js";
 import { undecodableIsInvalidArgument } from "./rpc/undecodable.js";
 import { callInterceptor } from "./rpc/interceptors.js";
@@ -72,10 +73,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function peerOf(socket: { remoteAddress?: string; remotePort?: number }): string {
-  return `${socket.remoteAddress ?? ""}:${socket.remotePort ?? ""}`;
-}
-
 /** GET /metrics (unless `metrics` is undefined: served elsewhere): Prometheus text; anything else: 404. */
 type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
 
@@ -116,6 +113,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     writtenSequence: () => store.writtenSequence,
     storeStats: () => store.stats(),
     consumerLags: () => consumerLags(store),
+    consumerNames: config.metricsConsumerNames,
   });
   const interceptors = callInterceptors(logger, metrics, () => store.writtenSequence, authenticator, services, schema);
   const tls = readTlsFiles(config);
@@ -124,15 +122,19 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const handler = mainPortHandler(register, interceptors, schema, metricsServer ? undefined : metrics);
   // Development mode (unless --insecure opened it to the network on purpose): no DNS rebinding.
   const served = authenticator.enabled || config.insecure ? handler : loopbackHostsOnly(handler);
-  const main = createMainServer(served, tls, SHUTDOWN_GRACE_MS, config, metrics.connections("main"));
+  const connections = (port: "main" | "grpc"): ConnectionObserver =>
+    bothObservers(metrics.connections(port), loggedConnections(logger.child({ port })));
+  const main = createMainServer(served, tls, SHUTDOWN_GRACE_MS, config, connections("main"));
   await listenOnMainPort(main, config);
+  const grpcConnections = connections("grpc");
   const grpcServer = createGrpcJsServer(register, {
     interceptors,
     readMaxBytes: READ_MAX_BYTES,
     unexpected: (err) => logger.error({ err }, "unexpected error"),
     limits: config,
+    observer: grpcConnections,
   });
-  const grpcListening = await listenOnGrpcPort(grpcServer, config, tls, metrics);
+  const grpcListening = await listenOnGrpcPort(grpcServer, config, tls, grpcConnections);
   const grpcPort = grpcListening.port;
   health.setAll(exposed, HealthCheckResponse_ServingStatus.SERVING);
   // NOT_SERVING while the database cannot be reached, SERVING again when it can (PostgreSQL restarts, outages).
@@ -306,11 +308,16 @@ function listenOnMainPort(main: MainServer, config: Config): Promise<void> {
 }
 
 /** Listens on the gRPC port (connection limits of its own), with the main port's TLS files (client certificates verified when a CA is given). */
-function listenOnGrpcPort(grpcServer: grpc.Server, config: Config, tls: TlsFiles | undefined, metrics: Metrics): Promise<GrpcJsListening> {
+function listenOnGrpcPort(
+  grpcServer: grpc.Server,
+  config: Config,
+  tls: TlsFiles | undefined,
+  observer: ConnectionObserver,
+): Promise<GrpcJsListening> {
   const credentials = tls
     ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
-  return listenGrpcJs(grpcServer, credentials, config.host, config.grpcPort, config, metrics.connections("grpc"));
+  return listenGrpcJs(grpcServer, credentials, config.host, config.grpcPort, config, observer);
 }
 
 /** An IPv6 host in brackets, as URLs and grpc-js addresses want it. */

@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root=../..
 out=policy_client/_gen
+for tool in protoc grpc_python_plugin; do
+  command -v "$tool" >/dev/null || { echo "generate.sh: $tool is missing: apt-get install protobuf-compiler protobuf-compiler-grpc" >&2; exit 1; }
+done
+[ -d "$root/node_modules/google-proto-files/google/rpc" ] ||
+  { echo "generate.sh: $root/node_modules/google-proto-files is missing: run npm ci in the repository first" >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out"
 protoc -I "$root/proto" -I "$root/node_modules/google-proto-files" --python_out="$out" --grpc_out="$out" \
   --plugin=protoc-gen-grpc="$(command -v grpc_python_plugin)" "$root"/proto/policy/v1/*.proto

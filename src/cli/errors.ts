@@ -4,6 +4,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { codeName } from "../code-name.js";
+import type { PortFacts } from "./probe.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -43,6 +44,46 @@ export interface ErrorContext {
   /** The command as typed, e.g. `add-binding` or `resources move`. */
   command: string;
   server: string;
+  protocol?: "grpc" | "connect";
+  /** What the server's port speaks, when a failure made the CLI ask (probe.ts). */
+  port?: PortFacts;
+}
+
+/** Failures of name resolution and connection: the server is not there, which no protocol would change. */
+const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/;
+
+/**
+ * Whether `error` may come from speaking the wrong protocol to the port: a failure of the connection on the client's
+ * side (a stream cancelled, a reset, an unparsable answer), or an HTTP error status without a gRPC or Connect body
+ * (node's HTTP/2-only servers answer HTTP/1.1 with a bare 403). Then the CLI asks the port what it speaks.
+ */
+export function mayBeProtocolMismatch(error: unknown): boolean {
+  if (!(error instanceof ConnectError)) return false;
+  const cause = error.cause as { code?: unknown } | undefined;
+  if (typeof cause?.code === "string") return !UNREACHABLE.test(cause.code);
+  return (error.code === Code.Canceled && /stream closed with error code/.test(error.rawMessage)) ||
+    (/^HTTP \d{3}$/.test(error.rawMessage) && error.details.length === 0);
+}
+
+/** The headline and hint for a call whose protocol the port does not speak, by what the port said it speaks. */
+function protocolMismatch(ctx: ErrorContext): { what: string; hint: string } | undefined {
+  const { port } = ctx;
+  if (!port) return undefined;
+  const url = new URL(ctx.server);
+  const grpcOnly = "it is the server's gRPC port (--grpc-port), which serves gRPC alone: use --protocol grpc, or the main " +
+    "port (--port) for the Connect protocol";
+  if (url.protocol === "http:" && port.tls) {
+    const https = `https://${url.host}`;
+    return {
+      what: `${ctx.server} speaks TLS, and the call was made in clear text (http://)`,
+      hint: `use --server ${https} (with --ca FILE if its certificate is from a private CA)` +
+        (ctx.protocol === "connect" && !port.http1 ? `; and ${grpcOnly}` : ""),
+    };
+  }
+  if (ctx.protocol === "connect" && !port.http1) {
+    return { what: `${ctx.server} speaks gRPC over HTTP/2 only, not the Connect protocol over HTTP/1.1`, hint: grpcOnly };
+  }
+  return undefined;
 }
 
 const UNTRUSTED_HINT = "the server's TLS certificate is not trusted: give its CA with --ca FILE (POLICY_CA, config `ca`)";
@@ -74,6 +115,16 @@ function transportHint(cause: Error & { code: string }, ctx: ErrorContext): stri
   );
 }
 
+/** What to check when what a command named does not exist: a role, a consumer, or (most often) a resource. */
+function notFoundHint(command: string): string {
+  if (command.startsWith("roles")) {
+    return "check the role's name: `policy roles list` lists the predefined roles, " +
+      "`policy roles list --parent organizations/ID` an organization's custom roles";
+  }
+  if (command.startsWith("sync consumers")) return "check the consumer's name: `policy sync consumers list` lists them";
+  return "check the resource type and id (`policy resources list`), or register it with `policy resources create`";
+}
+
 function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
   const resources = ctx.command.startsWith("resources");
   // A TLS failure surfaces as a transport error; the server's own refusals (UNAUTHENTICATED) may also say "certificate".
@@ -86,7 +137,7 @@ function hintFor(error: ConnectError, ctx: ErrorContext): string | undefined {
         ? "the resource changed since you read its etag: run `policy resources get` again, or leave out --etag"
         : "the policy changed since you read it: run `policy get` again, or use --force";
     case Code.NotFound:
-      return "check the resource type and id (`policy resources list`), or register it with `policy resources create`";
+      return notFoundHint(ctx.command);
     case Code.AlreadyExists:
       return "the name is taken: choose another id, or look at it with `policy resources get`";
     case Code.InvalidArgument:
@@ -130,6 +181,13 @@ export function describeError(error: unknown, ctx: ErrorContext): { text: string
     return { text, exitCode: error instanceof LocalError ? EXIT_USAGE : EXIT_FAILURE };
   }
   const e = ConnectError.from(error);
+  const mismatch = protocolMismatch(ctx);
+  if (mismatch) {
+    // UNAVAILABLE, as a connection the client could not use; what node or the port said follows in parentheses (not
+    // the code connect-es gave it: an INTERNAL here is no server's).
+    const said = e.rawMessage.split("\n")[0];
+    return { text: `error: UNAVAILABLE: ${mismatch.what} (${said})\nhint: ${mismatch.hint}`, exitCode: EXIT_FAILURE };
+  }
   const transport = transportCause(e);
   if (transport) {
     // UNAVAILABLE, as gRPC clients report a connection they could not use; the cause is node's, not the server's.

@@ -10,6 +10,15 @@ process.on("uncaughtException", (error: Error & { code?: unknown }) => {
   process.exit(70);
 });
 
+// `policy watch | head -1`: once the reader of the output has gone, there is nobody to print for: stop quietly, with
+// status 0, as a filter in a pipeline does (node ignores SIGPIPE, so the write fails with EPIPE instead).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: Error & { code?: unknown }) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
+}
+
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "version")) {
   process.stdout.write(`policy ${cliVersion()}\n`);

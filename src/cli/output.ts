@@ -1,6 +1,7 @@
 // Output formats: an aligned table for people (the default), JSON and YAML (protobuf JSON field names) for scripts;
 // and, in Anyscale's style (`-o anyscale`, `style: anyscale`), the shapes of Anyscale's policy CLI and SDK.
 import { toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { stringify } from "yaml";
 import { PolicySchema, SyncStatus, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Context } from "./context.js";
@@ -29,6 +30,11 @@ export function print(ctx: Context, document: JsonValue, human: () => string): v
     default:
       ctx.io.stdout(human());
   }
+}
+
+/** A timestamp for a table cell (ISO 8601, UTC); empty when unset. */
+export function timeCell(ts: Timestamp | undefined): string {
+  return ts ? timestampDate(ts).toISOString() : "";
 }
 
 /** `SUCCESS` for SYNC_STATUS_SUCCESS. */

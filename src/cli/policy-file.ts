@@ -7,6 +7,7 @@ import { DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { CliError, LocalError } from "./errors.js";
+import { yamlErrorText } from "./yaml-error.js";
 
 /** `collaborator` -> `roles/collaborator`; a name with a `/` is kept. */
 export function normaliseRole(role: string): string {
@@ -55,7 +56,7 @@ export function parsePolicyFile(text: string, source: string): PolicyFile {
   try {
     doc = parse(text);
   } catch (e) {
-    return fail((e as Error).message.split("\n")[0]!);
+    return fail(yamlErrorText(e));
   }
   if (doc === null || doc === undefined) return fail("the file is empty");
   if (!isObject(doc)) return fail("expected a mapping with `bindings`");
@@ -160,7 +161,7 @@ export function parseSharedPolicyFile(text: string, source: string): SharedPolic
   try {
     doc = parse(text);
   } catch (e) {
-    return fail((e as Error).message.split("\n")[0]!);
+    return fail(yamlErrorText(e));
   }
   if (!isObject(doc)) return fail("expected a mapping with `bindings` and/or `deny_rules`");
   const rest: Record<string, unknown> = {};

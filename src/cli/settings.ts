@@ -6,10 +6,14 @@ import { parse } from "yaml";
 import type { PolicyProtocol } from "../client/index.js";
 import { str, type Values } from "./args.js";
 import { LocalError, UsageError } from "./errors.js";
+import { yamlErrorText } from "./yaml-error.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8080";
 
 export type OutputFormat = "table" | "json" | "yaml";
+
+/** What -o/--output accepts: the formats, and `anyscale` (the table in Anyscale's style). */
+export const OUTPUT_FORMATS = ["table", "json", "yaml", "anyscale"] as const;
 
 /** Whose shapes get, list and set print: IAM's (roles/…, member prefixes) or Anyscale's policy CLI's. */
 export type OutputStyle = "iam" | "anyscale";
@@ -51,7 +55,7 @@ export function readConfigFile(env: NodeJS.ProcessEnv): ConfigFile {
   try {
     doc = parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new LocalError(`config file ${path}: ${(e as Error).message.split("\n")[0]}`);
+    throw new LocalError(`config file ${path}: ${yamlErrorText(e)}`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) throw new LocalError(`config file ${path}: expected a mapping`);
@@ -81,7 +85,7 @@ export function loadSettings(values: Values, env: NodeJS.ProcessEnv, command: st
   }
   // `-o anyscale` is Anyscale's table: the table format in Anyscale's style.
   const format = flagged ?? (env.POLICY_OUTPUT || undefined) ?? config.output ?? "table";
-  if (!["table", "json", "yaml", "anyscale"].includes(format)) {
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--output must be table, json, yaml or anyscale (got "${format}")`, command);
   }
   const style = format === "anyscale" ? "anyscale" : (pick("style", "POLICY_STYLE", "style") ?? "iam");

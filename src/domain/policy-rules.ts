@@ -14,6 +14,7 @@ import { canonicalMember, isGroupOrDomain } from "./members.js";
 import { ConditionBudget, WRITE_BUDGET, compileCondition } from "./conditions.js";
 import { isCustomRoleName } from "./custom-roles.js";
 import type { ResourceType } from "./schema/schema.js";
+import { withArticle } from "../article.js";
 
 export const MAX_MEMBERS = 1500;
 export const MAX_GROUPS_AND_DOMAINS = 250;
@@ -50,11 +51,11 @@ export function canonicalBindings(
       const types = customRoles.get(binding.role);
       if (!types) violations.add(`${at}.role`, `custom role "${binding.role}" is not defined on this resource's organization`);
       else if (!types.includes(type.name)) {
-        violations.add(`${at}.role`, `custom role "${binding.role}" cannot be granted on a ${type.name}: its permissions are not all grantable there`);
+        violations.add(`${at}.role`, `custom role "${binding.role}" cannot be granted on ${withArticle(type.name)}: its permissions are not all grantable there`);
       }
     } else if (!type.roles.has(binding.role)) {
       const grantable = [...type.roles.keys()].join(", ");
-      violations.add(`${at}.role`, `role ${quoted(binding.role)} cannot be granted on a ${type.name}; grantable: ${grantable}`);
+      violations.add(`${at}.role`, `role ${quoted(binding.role)} cannot be granted on ${withArticle(type.name)}; grantable: ${grantable}`);
     }
     if (binding.members.length === 0) violations.add(`${at}.members`, "a binding needs at least one member");
     const members = new Set<string>();

@@ -16,6 +16,7 @@ import { pageSize as pageSizeOf, type PageTokens } from "./page-token.js";
 import { allowsParent, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { fromStore } from "./store-errors.js";
 import { SHARED_POLICY_COLLECTION } from "./shared-policies.js";
+import { withArticle } from "../article.js";
 
 export const MAX_DISPLAY_NAME = 200;
 /** ListResources' `filter`: its longest text, and how many resources one filtered page examines at most. */
@@ -181,7 +182,7 @@ export class Resources {
   private checkParent(type: ResourceType, parent: string, violations: Violations, field: string): void {
     if (parent === "") {
       if (!allowsParent(type, undefined)) {
-        violations.add(field, `a ${type.name} needs a parent of type ${type.parents.join(" or ")}`);
+        violations.add(field, `${withArticle(type.name)} needs a parent of type ${type.parents.join(" or ")}`);
       }
       return;
     }
@@ -189,7 +190,7 @@ export class Resources {
     if (typeof parentType === "string") violations.add(field, parentType);
     else if (!allowsParent(type, parentType)) {
       const allowed = type.parents.length === 0 ? "it is a root and has no parent" : `allowed: ${type.parents.join(", ")}`;
-      violations.add(field, `a ${type.name} cannot be placed under a ${parentType.name}; ${allowed}`);
+      violations.add(field, `${withArticle(type.name)} cannot be placed under ${withArticle(parentType.name)}; ${allowed}`);
     }
   }
 }

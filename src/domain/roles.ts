@@ -24,6 +24,7 @@ import type { Page, PageTokens } from "./page-token.js";
 import { MAX_CONDITION_DESCRIPTION, MAX_CONDITION_TITLE } from "./policy-rules.js";
 import { typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { fromStore } from "./store-errors.js";
+import { withArticle } from "../article.js";
 
 /** How long a deleted custom role can be undeleted (IAM: 7 days). */
 export const UNDELETE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
@@ -199,7 +200,7 @@ export class Roles {
     const type = typeOfName(this.schema, parent);
     if (parent === "") violations.add(field, "is required: the organization the custom role is defined on");
     else if (typeof type === "string") violations.add(field, type);
-    else if (type.parents.length > 0) violations.add(field, `custom roles are defined on root resources (organizations), not on a ${type.name}`);
+    else if (type.parents.length > 0) violations.add(field, `custom roles are defined on root resources (organizations), not on ${withArticle(type.name)}`);
     else return type;
     return undefined;
   }

@@ -32,6 +32,7 @@ import { canonicalBindings, writeConditionBudget } from "./policy-rules.js";
 import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
 import { inTurns } from "./turns.js";
+import { withArticle } from "../article.js";
 
 /** The collection of shared policies' names: `sharedPolicies/{id}`. */
 export const SHARED_POLICY_COLLECTION = "sharedPolicies";
@@ -91,7 +92,7 @@ export class SharedPolicies {
     }
     const parentType = parent === "" ? "is required" : typeOfName(this.schema, parent);
     if (typeof parentType === "string") violations.add("parent", parentType);
-    else if (!allowsParent(type, parentType)) violations.add("parent", `a shared policy belongs to a ${type.parents.join(" or ")}`);
+    else if (!allowsParent(type, parentType)) violations.add("parent", `a shared policy belongs to ${type.parents.map(withArticle).join(" or ")}`);
     if (!sharedPolicy) violations.add("shared_policy", "is required");
     violations.throwIfAny();
     const content = await this.canonical(sharedPolicy!, parent, UPDATABLE, "shared_policy");

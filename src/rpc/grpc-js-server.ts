@@ -29,12 +29,14 @@ import { peerCertificateKey, peerKey, protocolKey } from "./context.js";
 import { isShared } from "../shared-value.js";
 import { observed } from "./call-messages.js";
 import {
+  ConnectionGate,
   DEFAULT_CONNECTION_LIMITS,
   NO_OBSERVER,
-  capConnections,
+  peerOf,
   type ConnectionLimits,
   type ConnectionObserver,
 } from "./connection-limits.js";
+import { requestTimeout } from "./grpc-js-request-timeout.js";
 
 type Call =
   | grpc.ServerUnaryCall<unknown, unknown>
@@ -49,23 +51,21 @@ export interface GrpcJsOptions {
   /** Called for an error that is not a known failure (it is logged there). */
   unexpected: (error: unknown) => void;
   limits?: ConnectionLimits;
+  /** Told of calls cut by the request timeout. */
+  observer?: ConnectionObserver;
 }
-
-/**
- * The longest a connection with an unfinished request can stay open on this port: grpc-js runs a handler only once the
- * request message is complete and has no timeout of its own for one that never completes, so connections are
- * recycled at this age instead (GOAWAY; in-flight calls get the request timeout to finish).
- */
-export const MAX_CONNECTION_AGE_MS = 30 * 60_000;
 
 export function createGrpcJsServer(register: (registry: ServiceRegistry) => void, options: GrpcJsOptions): grpc.Server {
   const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.readMaxBytes,
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
+    // grpc-js's own timers: GOAWAY for an idle connection, and for one at its maximum age (±10%), closed after the grace.
     "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
-    "grpc.max_connection_age_ms": MAX_CONNECTION_AGE_MS,
-    "grpc.max_connection_age_grace_ms": limits.requestTimeoutMs,
+    "grpc.max_connection_age_ms": limits.maxConnectionAgeMs,
+    "grpc.max_connection_age_grace_ms": limits.maxConnectionAgeGraceMs,
+    // grpc-js has no timer for a request that never completes: this one ends such a call.
+    interceptors: [requestTimeout(limits.requestTimeoutMs, options.observer ?? NO_OBSERVER)],
   });
   register({
     service(desc, impl) {
@@ -131,7 +131,8 @@ export interface GrpcJsListening {
 
 /**
  * Listens on `host:port` with `credentials`, and hands grpc-js only the connections within the limits: at most
- * maxConnections at once, and a client preface within the headers timeout (grpc-js waits forever for it).
+ * maxConnections at once and maxConnectionsPerAddress from one address, and a client preface within the headers
+ * timeout (grpc-js waits forever for it).
  */
 export async function listenGrpcJs(
   server: grpc.Server,
@@ -143,18 +144,19 @@ export async function listenGrpcJs(
 ): Promise<GrpcJsListening> {
   const injector = server.createConnectionInjector(credentials);
   const listener = net.createServer({ noDelay: true }, (socket) => {
+    if (!gate.admit(socket)) return;
     // grpc-js reads the socket itself; the bytes it read tell whether the preface (24 bytes) arrived. Over TLS the
     // handshake comes first, so there the bound is on the handshake and the preface together.
     const preface = setTimeout(() => {
       if (socket.bytesRead >= PREFACE_LENGTH || socket.destroyed) return;
-      observer.timedOut("headers");
+      observer.timedOut("headers", peerOf(socket));
       socket.destroy();
     }, limits.headersTimeoutMs);
     preface.unref();
     socket.once("close", () => clearTimeout(preface));
     injector.injectConnection(socket);
   });
-  capConnections(listener, limits.maxConnections, observer);
+  const gate = new ConnectionGate(listener, limits, observer);
   listener.once("close", () => injector.destroy());
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);

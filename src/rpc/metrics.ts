@@ -9,6 +9,11 @@ export interface MetricsSources {
   storeStats: () => Promise<StoreStats>;
   /** Each sync consumer's lag (SyncService). */
   consumerLags?: () => Promise<ConsumerLag[]>;
+  /**
+   * Each consumer's lag under its name. Consumer names are tenants' data, and /metrics needs no credentials: by
+   * default only the worst lag and the number of consumers are shown (docs/security.md, "Open endpoints").
+   */
+  consumerNames?: boolean;
 }
 
 /** How far a sync consumer is behind: changes it has not acknowledged, and the age of the oldest of them. */
@@ -38,13 +43,13 @@ export class Metrics {
   });
   private readonly refusedConnections = new Counter({
     name: "policy_refused_connections_total",
-    help: "Connections closed on accept because --max-connections were open, by port.",
-    labelNames: ["port"] as const,
+    help: "Connections closed on accept, by port and limit: connections (--max-connections) or per-address (--max-connections-per-address).",
+    labelNames: ["port", "limit"] as const,
     registers: [this.registry],
   });
   private readonly timedOutConnections = new Counter({
     name: "policy_timed_out_connections_total",
-    help: "Connections or streams closed by a time-out, by port and phase (headers, request, idle).",
+    help: "Connections or streams closed by a time-out, by port and phase (headers, request, idle, age).",
     labelNames: ["port", "phase"] as const,
     registers: [this.registry],
   });
@@ -52,13 +57,14 @@ export class Metrics {
   /** What the connection limits of `port` report. */
   connections(port: "main" | "grpc"): ConnectionObserver {
     const open = this.openConnections.labels(port);
-    const refused = this.refusedConnections.labels(port);
+    const refused = { connections: this.refusedConnections.labels(port, "connections"), "per-address": this.refusedConnections.labels(port, "per-address") };
     open.set(0);
-    refused.inc(0);
+    refused.connections.inc(0);
+    refused["per-address"].inc(0);
     return {
       opened: () => open.inc(),
       closed: () => open.dec(),
-      refused: () => refused.inc(),
+      refused: (limit) => refused[limit].inc(),
       timedOut: (phase) => this.timedOutConnections.labels(port, phase).inc(),
     };
   }
@@ -83,37 +89,7 @@ export class Metrics {
         this.set(sources.writtenSequence());
       },
     });
-    // A consumer that stops acknowledging shows here as a growing lag, not as silence.
-    const lags = sources.consumerLags;
-    if (lags) {
-      // One read serves both gauges of a scrape (the first collects it, the second takes it).
-      let scrape: Promise<ConsumerLag[]> | undefined;
-      new Gauge({
-        name: "policy_consumer_lag_seconds",
-        help: "Age of the oldest change a sync consumer has not acknowledged (0 when it is current).",
-        labelNames: ["consumer"] as const,
-        registers: [this.registry],
-        async collect() {
-          // The database unavailable: no lag series in this scrape (policy_store_failures_total says why), rather
-          // than no scrape at all.
-          scrape = lags().catch(() => []);
-          this.reset();
-          for (const lag of await scrape) this.set({ consumer: lag.consumer }, lag.seconds);
-        },
-      });
-      new Gauge({
-        name: "policy_consumer_lag_sequences",
-        help: "Changes committed after a sync consumer's acknowledged sequence.",
-        labelNames: ["consumer"] as const,
-        registers: [this.registry],
-        async collect() {
-          const current = await (scrape ?? lags().catch(() => []));
-          scrape = undefined;
-          this.reset();
-          for (const lag of current) this.set({ consumer: lag.consumer }, lag.sequences);
-        },
-      });
-    }
+    if (sources.consumerLags) consumerLagMetrics(this.registry, sources.consumerLags, sources.consumerNames === true);
     new Gauge({
       name: "policy_cache_entries",
       help: "Resources whose decoded policy is held in the read cache.",
@@ -151,6 +127,60 @@ export class Metrics {
     }
     return series;
   }
+}
+
+/**
+ * How far sync consumers are behind: a consumer that stops acknowledging shows as a growing lag, not as silence. By
+ * default the worst lag and the number of consumers; with `byName`, each consumer's lag under its name as well.
+ */
+function consumerLagMetrics(registry: Registry, lags: () => Promise<ConsumerLag[]>, byName: boolean): void {
+  // One read serves every gauge of a scrape: the registry starts their collect() together, before it settles. The
+  // database unavailable: the totals keep the last scrape's values and there are no per-consumer series in this
+  // scrape (policy_store_failures_total says why), rather than no scrape at all.
+  let scrape: Promise<ConsumerLag[] | undefined> | undefined;
+  const current = () =>
+    (scrape ??= lags()
+      .catch(() => undefined)
+      .finally(() => {
+        scrape = undefined;
+      }));
+  const worst = (all: ConsumerLag[], of: (lag: ConsumerLag) => number) => all.reduce((max, lag) => Math.max(max, of(lag)), 0);
+  const total = (name: string, help: string, of: (all: ConsumerLag[]) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const all = await current();
+        if (all) this.set(of(all));
+      },
+    });
+  total("policy_consumers", "Sync consumers configured, in every organization.", (all) => all.length);
+  total(
+    "policy_consumer_lag_max_seconds",
+    "Age of the oldest change some sync consumer has not acknowledged (the worst consumer; 0 when all are current).",
+    (all) => worst(all, (lag) => lag.seconds),
+  );
+  total(
+    "policy_consumer_lag_max_sequences",
+    "Changes committed after the acknowledged sequence of the sync consumer furthest behind.",
+    (all) => worst(all, (lag) => lag.sequences),
+  );
+  if (!byName) return;
+  const named = (name: string, help: string, of: (lag: ConsumerLag) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["consumer"] as const,
+      registers: [registry],
+      async collect() {
+        const all = await current();
+        this.reset();
+        for (const lag of all ?? []) this.set({ consumer: lag.consumer }, of(lag));
+      },
+    });
+  named("policy_consumer_lag_seconds", "Age of the oldest change a sync consumer has not acknowledged (0 when it is current).", (lag) => lag.seconds);
+  named("policy_consumer_lag_sequences", "Changes committed after a sync consumer's acknowledged sequence.", (lag) => lag.sequences);
 }
 
 /**

@@ -21,12 +21,25 @@ test("--help (and -h) on every command prints its usage, its options and the glo
       for (const option of Object.keys(c.options)) expect(h.stdout).toContain(`--${option}`);
       expect(h.stdout).toContain("Global options:");
       expect(h.stdout).toContain("--server URL");
+      // A repeatable option says so once (the help line adds it; an option's own text must not repeat it).
+      expect(h.stdout, c.help.name).not.toMatch(/\(repeatable\)\s*\(repeatable\)/);
+      for (const [option, spec] of Object.entries(c.options)) {
+        if (spec.multiple) expect(h.stdout, `${c.help.name} --${option}`).toMatch(new RegExp(`--${option} .*\\(repeatable\\)`));
+      }
     }
   }
   const group = await run(["resources", "--help"]);
   expect(group.code).toBe(0);
   expect(group.stdout).toContain("resources move");
   expect(group.stdout).not.toContain("add-binding");
+});
+
+test("watch --help lists every change kind of the generated enum", async () => {
+  const { ChangeKindSchema } = await import("../../gen/policy/v1/watch_service_pb.js");
+  const help = (await run(["watch", "--help"])).stdout;
+  const kinds = ChangeKindSchema.values.map((v) => v.name.replace(/^CHANGE_KIND_/, "")).filter((k) => k !== "UNSPECIFIED");
+  expect(kinds.length).toBeGreaterThan(6);
+  for (const kind of kinds) expect(help, kind).toMatch(new RegExp(`[ ,]${kind}[ ,\n]`));
 });
 
 test("global options may come before the command", async () => {
@@ -41,6 +54,8 @@ test("usage errors exit 2 with a message and a pointer to --help; nothing reache
     [["frobnicate"], /^error: unknown command "frobnicate"\n/],
     [["resources"], /^error: a subcommand is required\npolicy resources: /],
     [["resources", "frob"], /^error: unknown command "resources frob"\npolicy resources: /],
+    // The suggestion is the whole command, not its last word.
+    [["resources", "lst"], /^error: unknown command "resources lst"; did you mean "resources list"\?\n/],
     [["--server", "http://x", "frob"], /^error: unknown command "frob"/],
     [["get", "stray", "--resource-type", "cloud"], /^error: unexpected argument "stray"/],
     [["get", "--bogus"], /^error: unknown option --bogus\nrun `policy get --help` for usage/],

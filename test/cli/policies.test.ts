@@ -1,8 +1,9 @@
 // `policy set | get | list | delete | lookup` end to end: the CLI as a child process against a real server.
+import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { parse } from "yaml";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { cliFor, tableRows, tempFile, type CliResult } from "./support.js";
+import { cliFor, runMain, tableRows, tempFile, type CliResult } from "./support.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).
 vi.setConfig({ testTimeout: 120_000 });
@@ -143,6 +144,16 @@ test("list --resource-type cloud shows the clouds with bindings, in a table and 
   expect(json.resourcePolicies[0]).toMatchObject({ resourceType: "cloud", policy: { bindings: expect.any(Array) } });
 });
 
+test("list --sync-status with nothing in that state says what was asked", async () => {
+  const none = await runMain(["list", "--resource-type", "cloud", "--sync-status", "failed", "--server", server.url]);
+  expect(none).toEqual({ code: 0, stdout: "No cloud has a policy with sync status FAILED.\n", stderr: "" });
+  const beneath = await runMain(["list", "--resource-type", "cloud", "--sync-status", "failed", "--sync-status", "pending",
+    "--parent", "organizations/acme", "--server", server.url]);
+  expect(beneath.stdout).toBe("No cloud beneath organizations/acme has a policy with sync status FAILED or PENDING.\n");
+  const anyscale = await runMain(["list", "--resource-type", "cloud", "--sync-status", "failed", "-o", "anyscale", "--server", server.url]);
+  expect(anyscale.stdout).toBe("No cloud has a policy with sync status FAILED.\n");
+});
+
 test("get -o yaml | set -f - round-trips: only the etag changes", async () => {
   const args = ["--resource-type", "project", "--resource-id", "prj_roundtrip"];
   ok(await policy(["set", ...args, "-f", "-"], { input: IAM_PROJECT }));
@@ -182,21 +193,34 @@ test("a stale file is rejected with ABORTED and a hint, exit status non-zero, an
   expect(forced.bindings.flatMap((b) => b.members)).not.toContain("user:bob@example.com");
 });
 
-test("set without etag creates a policy, but refuses to overwrite one unless --force", async () => {
+test("set without etag overwrites, as Anyscale's `policy set` and IAM's setIamPolicy do: the seed's command repeated", async () => {
+  // Anyscale's documented command, verbatim, twice: the second run (the file edited) replaces the first's bindings.
   const args = ["--resource-type", "project", "--resource-id", "prj_force"];
-  const file = tempFile("noetag.yaml", "bindings:\n  - role_name: readonly\n    principals: [ug_first]\n");
+  const file = tempFile("policy.yaml", "bindings:\n  - role_name: readonly\n    principals: [ug_first]\n");
   ok(await policy(["set", ...args, "-f", file]));
-
-  const other = tempFile("other.yaml", "bindings:\n  - role_name: collaborator\n    principals: [ug_second]\n");
-  const refused = await policy(["set", ...args, "-f", other]);
-  expect(refused.code).toBe(1);
-  expect(refused.stderr).toMatch(/already has a policy .* has no etag/);
-  expect(refused.stderr).toMatch(/--force/);
-  expect((await server.grpc.policies.getPolicy({ resource: "projects/prj_force" })).bindings[0]?.members).toEqual(["group:ug_first"]);
-
-  ok(await policy(["set", ...args, "-f", other, "--force"]));
+  writeFileSync(file, "bindings:\n  - role_name: collaborator\n    principals: [ug_second]\n");
+  ok(await policy(["set", ...args, "-f", file]));
   const stored = await server.grpc.policies.getPolicy({ resource: "projects/prj_force" });
   expect(stored.bindings.map((b) => [b.role, b.members])).toEqual([["roles/collaborator", ["group:ug_second"]]]);
+});
+
+test("set --no-overwrite writes only a resource without bindings; --etag makes the write conditional", async () => {
+  const args = ["--resource-type", "project", "--resource-id", "prj_force"];
+  const before = await server.grpc.policies.getPolicy({ resource: "projects/prj_force" });
+  const other = tempFile("other.yaml", "bindings:\n  - role_name: readonly\n    principals: [ug_third]\n");
+  const refused = await policy(["set", ...args, "-f", other, "--no-overwrite"]);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/^error: FAILED_PRECONDITION: projects\/prj_force already has a policy \(1 binding\(s\)\): not overwriting it \(--no-overwrite\)/);
+  expect(await server.grpc.policies.getPolicy({ resource: "projects/prj_force" })).toEqual(before);
+
+  const etag = Buffer.from(before.etag).toString("base64");
+  ok(await policy(["set", ...args, "-f", other, "--etag", etag]));
+  const stale = await policy(["set", ...args, "-f", other, "--etag", etag]);
+  expect(stale.code).toBe(1);
+  expect(stale.stderr).toMatch(/^error: ABORTED: /);
+  const both = await policy(["set", ...args, "-f", other, "--etag", etag, "--force"]);
+  expect(both.code).toBe(2);
+  expect(both.stderr).toMatch(/^error: --force and --etag/);
 });
 
 test("a file the server rejects: INVALID_ARGUMENT with each field problem, exit 1", async () => {
@@ -204,6 +228,13 @@ test("a file the server rejects: INVALID_ARGUMENT with each field problem, exit 
   const result = await policy(["set", "--resource-type", "cloud", "--resource-id", "cld_nobindings", "-f", file]);
   expect(result.code).toBe(1);
   expect(result.stderr).toMatch(/^error: INVALID_ARGUMENT: a problem in the request:\n {2}policy\.bindings\[0\]\.role: role "roles\/owner" cannot be granted on a cloud/);
+});
+
+test("the article agrees with the type: cannot be granted on an organization", async () => {
+  const file = tempFile("org-readonly.yaml", "bindings:\n  - role_name: readonly\n    principals: [ug_x]\n");
+  const result = await runMain(["set", "--resource-type", "organization", ...ORG, "-f", file, "--server", server.url]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(/role "roles\/readonly" cannot be granted on an organization; grantable: /);
 });
 
 test("a malformed file is refused before anything is sent (exit 2: a local problem)", async () => {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { createPolicyClient } from "../../src/client/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { cliFor, tableRows, type CliResult } from "./support.js";
+import { cliFor, runMain, tableRows, type CliResult } from "./support.js";
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -42,4 +42,27 @@ test("roles list, get and grantable", async () => {
   const missing = await policy(["roles", "get", "--role", "roles/nope"]);
   expect(missing.code).toBe(1);
   expect(missing.stderr).toMatch(/not found/);
+});
+
+test("roles get takes a bare role name, as policy files and add-binding do; a missing role's hint is about roles", async () => {
+  const bare = ok(await runMain(["roles", "get", "--role", "owner", "--server", server.url]));
+  expect(tableRows(bare.stdout)).toContainEqual(["Name", "roles/owner"]);
+  const missing = await runMain(["roles", "get", "--role", "nope", "--server", server.url]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toMatch(/^error: NOT_FOUND: .*roles\/nope/);
+  expect(missing.stderr).toMatch(/\nhint: .*policy roles list/);
+  expect(missing.stderr).not.toMatch(/resource/);
+});
+
+test("roles list of an organization without custom roles says so, and how to list the predefined ones", async () => {
+  const api = createPolicyClient({ baseUrl: server.url });
+  await api.resources.createResource({ resource: { name: "organizations/plainorg" } });
+  api.close();
+  const none = ok(await runMain(["roles", "list", "--parent", "organizations/plainorg", "--server", server.url]));
+  expect(none.stdout).toBe(
+    "organizations/plainorg has no custom roles. `policy roles list` (without --parent) lists the predefined roles.\n",
+  );
+  // Scripts still get a document.
+  const json = ok(await runMain(["roles", "list", "--parent", "organizations/plainorg", "-o", "json", "--server", server.url]));
+  expect(JSON.parse(json.stdout)).toEqual({ roles: [] });
 });

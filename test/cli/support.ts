@@ -25,7 +25,7 @@ export interface CliOptions {
 /** A scratch directory that doubles as HOME and XDG_CONFIG_HOME, so no user config file is read. */
 const scratch = tempDir("policy-cli-test-");
 
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("POLICY_")) env[k] = v;
   return { ...env, HOME: scratch, XDG_CONFIG_HOME: join(scratch, "config"), NO_COLOR: "1", ...extra };

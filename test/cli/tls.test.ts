@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { cli } from "./support.js";
+import { cli, runMain } from "./support.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).
@@ -81,4 +81,33 @@ test("--cert and --key present a client certificate: the caller is its email; wi
   const half = await cli(["resources", "list", "--server", mtls.url, "--ca", cert, "--cert", clientCert]);
   expect(half.code).toBe(2);
   expect(half.stderr).toMatch(/^error: --cert and --key go together/);
+});
+
+test("plain http:// to a TLS port names the mismatch and says to use https://, on both ports and protocols", async () => {
+  const https = new URL(server.url);
+  for (const port of [https.port, String(server.grpcPort)]) {
+    for (const protocol of ["grpc", "connect"]) {
+      const plain = `http://127.0.0.1:${port}`;
+      const result = await runMain(["resources", "list", "--server", plain, "--protocol", protocol]);
+      expect(result.code, `${plain} ${protocol}`).toBe(1);
+      expect(result.stderr, `${plain} ${protocol}`).toMatch(
+        new RegExp(`^error: UNAVAILABLE: ${plain} speaks TLS, and the call was made in clear text \\(http://\\) \\(`),
+      );
+      expect(result.stderr).toContain(`\nhint: use --server https://127.0.0.1:${port} (with --ca FILE`);
+    }
+  }
+});
+
+test("the Connect protocol to the TLS gRPC port is named a protocol mismatch, not PERMISSION_DENIED with a token hint", async () => {
+  const grpcPort = `https://127.0.0.1:${server.grpcPort}`;
+  const result = await runMain(["resources", "list", "--server", grpcPort, "--protocol", "connect", "--ca", cert]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(
+    new RegExp(`^error: UNAVAILABLE: ${grpcPort} speaks gRPC over HTTP/2 only, not the Connect protocol over HTTP/1.1 \\(`),
+  );
+  expect(result.stderr).toMatch(/\nhint: it is the server's gRPC port \(--grpc-port\), which serves gRPC alone: use --protocol grpc/);
+  expect(result.stderr).not.toMatch(/token/);
+  // gRPC to the same port works.
+  const grpc = await runMain(["resources", "list", "--server", grpcPort, "--protocol", "grpc", "--ca", cert]);
+  expect(grpc.stderr).toBe("");
 });

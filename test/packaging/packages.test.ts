@@ -54,6 +54,59 @@ test("the SDK tarball holds compiled JavaScript, declarations and the generated 
   expect(Object.keys(pkg.dependencies).sort()).toEqual(SDK_DEPENDENCIES);
 });
 
+test("each tarball carries its package's README", async () => {
+  for (const name of ["client", "cli"]) {
+    const { stdout } = await run("tar", ["-xzOf", tarballs[name]!, "package/README.md"]);
+    expect(stdout, name).toBe(readFileSync(join(REPO_ROOT, `packages/${name}/README.md`), "utf8"));
+  }
+});
+
+/** The ```ts blocks of a markdown file, or of its `## section` only. */
+function typescriptBlocks(file: string, section?: string): string[] {
+  let text = readFileSync(join(REPO_ROOT, file), "utf8");
+  if (section) {
+    const start = text.indexOf(`\n## ${section}\n`);
+    const end = text.indexOf("\n## ", start + 1);
+    text = text.slice(start, end === -1 ? undefined : end);
+  }
+  return [...text.matchAll(/^```ts\n(.*?)^```$/gms)].map((m) => m[1]!);
+}
+
+test("the READMEs' TypeScript snippets type-check without @types/node and run as written", async () => {
+  const snippets = [...typescriptBlocks("README.md", "SDK"), ...typescriptBlocks("packages/client/README.md")];
+  expect(snippets.length).toBeGreaterThanOrEqual(2);
+  const project = join(dir, "snippets");
+  mkdirSync(project);
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "snippets", private: true, type: "module" }));
+  await run("npm", ["install", "--offline", "--no-audit", "--no-fund", tarballs.client!, ...SDK_DEPENDENCIES.map((d) => tarballs[d]!)], {
+    cwd: project,
+    env: env(dir),
+  });
+  const files = snippets.map((snippet, i) => {
+    writeFileSync(join(project, `snippet${i}.ts`), snippet);
+    return `snippet${i}.ts`;
+  });
+  writeFileSync(
+    join(project, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, skipLibCheck: false, types: [], outDir: "out" },
+      files,
+    }),
+  );
+  const tsc = await run(process.execPath, [join(REPO_ROOT, "node_modules/typescript/bin/tsc"), "-p", project], { cwd: project }).catch(
+    (e: { stdout: string }) => expect.fail(`the snippets do not type-check:\n${e.stdout}`),
+  );
+  expect(tsc.stdout).toBe("");
+  // As written, against the walk-through's organization; only the server's address is this test's.
+  await server.grpc.resources.createResource({ resource: { name: "organizations/acme" } });
+  for (const [i, snippet] of snippets.entries()) {
+    const compiled = join(project, "out", `snippet${i}.js`);
+    writeFileSync(compiled, readFileSync(compiled, "utf8").replaceAll('"http://127.0.0.1:8080"', JSON.stringify(server.url)));
+    const result = await run(process.execPath, [compiled], { cwd: project });
+    expect(result.stderr, snippet).toBe("");
+  }
+});
+
 test("installed into a fresh project: a JavaScript program under plain node and a TypeScript program without @types/node", async () => {
   const project = join(dir, "app");
   mkdirSync(project);

@@ -1,11 +1,13 @@
-// Information that must not leak (issue 13, items 4, 5 and 7): answers show a caller only the ancestors it could ask
-// about itself, listings only what the caller could list by type, metrics can be kept off the API port, development
+// Information that must not leak (issue 13, items 4, 5 and 7; issue 25, item 7): answers show a caller only the
+// ancestors it could ask about itself, listings only what the caller could list by type, metrics name no tenant's
+// consumer unless the operator opts in (on a listener of its own) and can be kept off the API port, development
 // mode refuses foreign host names (DNS rebinding), page tokens are opaque and errors do not tell the store's sequence.
 import { Code } from "@connectrpc/connect";
 import http from "node:http";
 import http2 from "node:http2";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { loadConfig } from "../../src/config.js";
 import {
   ADMIN,
   AUDIENCE,
@@ -175,6 +177,41 @@ describe("ListResources without a type lists only the types the caller may list"
 });
 
 describe("metrics", () => {
+  test("/metrics (no credentials needed) names no sync consumer: their number and the worst lag only", async () => {
+    const consumer = `consumers/${uniqueId("acme-billing-edge")}`;
+    await admin.sync.createConsumer({ consumer: { name: consumer, subtree: org } });
+    try {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toMatch(/^policy_consumers [1-9]\d*$/m);
+      expect(text).toMatch(/^policy_consumer_lag_max_sequences \d+$/m);
+      expect(text).toMatch(/^policy_consumer_lag_max_seconds [\d.e+-]+$/m);
+      expect(text).not.toContain("acme-billing-edge");
+      expect(text).not.toContain('consumer="');
+    } finally {
+      await admin.sync.deleteConsumer({ name: consumer });
+    }
+  });
+
+  test("--metrics-consumer-names shows each consumer's lag by name, on the metrics port only (refused without it)", async () => {
+    expect(() => loadConfig(["--metrics-consumer-names"], {})).toThrow(
+      "--metrics-consumer-names needs --metrics-port: consumer names are tenants' data, not for the main port",
+    );
+    expect(() => loadConfig([], { POLICY_METRICS_CONSUMER_NAMES: "1" })).toThrow("--metrics-consumer-names needs --metrics-port");
+    expect(loadConfig(["--metrics-consumer-names", "--metrics-port", "0"], {})).toMatchObject({ metricsConsumerNames: true, metricsPort: 0 });
+    const named = await startSecureServer({ metricsPort: 0, metricsConsumerNames: true });
+    try {
+      const clients = apiClients(named.url);
+      await clients.resources.createResource({ resource: { name: "organizations/named" } });
+      await clients.sync.createConsumer({ consumer: { name: "consumers/named-edge", subtree: "organizations/named" } });
+      const text = await (await fetch(named.metricsUrl!)).text();
+      expect(text).toMatch(/^policy_consumer_lag_sequences\{consumer="consumers\/named-edge"\} \d+$/m);
+      expect(text).toMatch(/^policy_consumer_lag_seconds\{consumer="consumers\/named-edge"\} [\d.e+-]+$/m);
+      expect(text).toMatch(/^policy_consumers 1$/m);
+    } finally {
+      await named.stop();
+    }
+  });
+
   test("--metrics-port serves /metrics on its own loopback listener, and the main port no longer does", async () => {
     const metricsServer = await startSecureServer({ metricsPort: 0 });
     try {

@@ -2,6 +2,7 @@
 // token or a client certificate, certificates made with openssl, and expected failures.
 import { toBinary } from "@bufbuild/protobuf";
 import { execFileSync } from "node:child_process";
+import { EventEmitter } from "node:events";
 import { Writable } from "node:stream";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -206,14 +207,46 @@ export async function snapshot(admin: ApiClients): Promise<string[]> {
   return lines;
 }
 
-/** A pino logger (level info) whose lines are collected, parsed, in `lines`. */
-export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
+export type LogLine = Record<string, unknown>;
+
+export interface CapturedLog {
+  logger: Logger;
+  /** Every line so far, parsed. */
+  lines: LogLine[];
+  /** The first line (so far or to come) that `matches`; rejects after `withinMs` without one. */
+  line(matches: (line: LogLine) => boolean, withinMs?: number): Promise<LogLine>;
+}
+
+/** A pino logger (level info unless told) whose lines are collected, parsed, in `lines`. */
+export function capturingLogger(level = "info"): CapturedLog {
+  const lines: LogLine[] = [];
+  const written = new EventEmitter();
   const stream = new Writable({
     write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const text of String(chunk).split("\n").filter(Boolean)) {
+        const line = JSON.parse(text) as LogLine;
+        lines.push(line);
+        written.emit("line", line);
+      }
       done();
     },
   });
-  return { logger: pino({ level: "info" }, stream), lines };
+  const line = (matches: (line: LogLine) => boolean, withinMs = CALL_TIMEOUT_MS) => {
+    const found = lines.find(matches);
+    if (found) return Promise.resolve(found);
+    return new Promise<LogLine>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        written.off("line", check);
+        reject(new Error(`no log line as expected within ${withinMs} ms`));
+      }, withinMs);
+      const check = (l: LogLine) => {
+        if (!matches(l)) return;
+        clearTimeout(timer);
+        written.off("line", check);
+        resolve(l);
+      };
+      written.on("line", check);
+    });
+  };
+  return { logger: pino({ level }, stream), lines, line };
 }

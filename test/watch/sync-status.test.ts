@@ -13,7 +13,7 @@ let server: TestServer;
 let sync: ReturnType<typeof watchClients>["sync"];
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ metricsPort: 0, metricsConsumerNames: true });
   await makeTree(server.connect);
   sync = watchClients(createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" })).sync;
 });
@@ -99,7 +99,11 @@ test("several consumers: FAILED beats PENDING beats SUCCESS; the ListPolicies fi
   ]);
   // A consumer that acknowledged nothing lags by the whole log, aged by its first change (the organization's creation).
   await sync.createConsumer({ consumer: { name: "consumers/late", subtree: ORG } });
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(server.metricsUrl!)).text();
+  // Consumer names are tenants' data: this server shows them with --metrics-consumer-names, on its metrics port; every
+  // server shows how many consumers there are and the worst lag (test/security/leaks.test.ts).
+  expect(metrics).toMatch(/^policy_consumers 3$/m);
+  expect(metrics).toContain(`policy_consumer_lag_max_sequences ${seq}\n`);
   expect(metrics).toMatch(/policy_consumer_lag_sequences\{consumer="consumers\/a"\} 0/);
   expect(metrics).toMatch(/policy_consumer_lag_seconds\{consumer="consumers\/b"\} 0\n/);
   expect(metrics).toContain(`policy_consumer_lag_sequences{consumer="consumers/late"} ${seq}\n`);

@@ -24,8 +24,18 @@ class PolicyServiceError(Exception):
         self.field_violations = field_violations or []
 
     def __str__(self) -> str:
-        lines = [f"{self.code.name}: {self.message}"]
+        if not self.field_violations:
+            return f"{self.code.name}: {self.message}"
+        # The server's message joins the same violations with "; ": list each once, one a line, and keep what the
+        # message says beyond them ("and 3 more problems").
+        rest = self.message
+        for field, description in self.field_violations:
+            rest = rest.replace(f"{field}: {description}", "", 1)
+        rest = [part.strip() for part in rest.split(";") if part.strip()]
+        count = len(self.field_violations)
+        lines = [f"{self.code.name}: {'a problem' if count == 1 else f'{count} problems'} in the request:"]
         lines += [f"  {field}: {description}" for field, description in self.field_violations]
+        lines += [f"  {part}" for part in rest]
         return "\n".join(lines)
 
 

@@ -65,7 +65,10 @@ def test_typed_errors(client, org):
     with pytest.raises(InvalidArgumentError) as bad:
         client.set("cloud", PolicyConfig(bindings=[PolicyBinding("owner", ["ug_x"])]), resource_id=org[1])
     assert bad.value.field_violations and bad.value.field_violations[0][0].startswith("policy.bindings[0].role")
-    assert "cannot be granted" in str(bad.value)
+    # Each problem once: the server's message and its BadRequest name the same violations.
+    assert str(bad.value) == ("INVALID_ARGUMENT: a problem in the request:\n"
+                              f"  {bad.value.field_violations[0][0]}: {bad.value.field_violations[0][1]}")
+    assert str(bad.value).count("cannot be granted") == 1
     with pytest.raises(AlreadyExistsError):
         client.resources.create_resource(resource={"name": f"clouds/{org[1]}", "parent": f"organizations/{org[0]}"})
     with pytest.raises(FailedPreconditionError):
@@ -118,9 +121,15 @@ def test_every_service_is_reachable(client, org):
     stream.cancel() if hasattr(stream, "cancel") else None
 
 
-def test_the_example_runs(target):
+def test_the_example_runs_and_leaves_nothing_behind(target):
     example = os.path.join(os.path.dirname(__file__), "..", "examples", "quickstart.py")
     env = {**os.environ, "POLICY_SERVER": target}
+    with PolicyClient(target) as c:
+        before = [r.name for r in c.resources.list_resources(type="organization", page_size=1000).resources]
     result = subprocess.run([sys.executable, example], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "collaborator: ['ug_abc123']" in result.stdout
+    # Its organization is gone again: a server that had one organization still has one.
+    assert "Deleted organizations/example_" in result.stdout
+    with PolicyClient(target) as c:
+        assert [r.name for r in c.resources.list_resources(type="organization", page_size=1000).resources] == before

@@ -2,6 +2,7 @@
 import { auditList, testPermissions } from "./audit.js";
 import { addBinding, removeBinding } from "./bindings.js";
 import { check } from "./check.js";
+import { consumersCreate, consumersDelete, consumersGet, consumersList } from "./consumers.js";
 import type { Command } from "./command.js";
 import { whatCan, whoCan } from "./lookups.js";
 import { get, list, lookup, remove, set } from "./policies.js";
@@ -29,6 +30,10 @@ export const COMMANDS: readonly Command[] = [
   resources.remove,
   watch,
   syncStatus,
+  consumersList,
+  consumersGet,
+  consumersCreate,
+  consumersDelete,
   roles.list,
   roles.get,
   roles.grantable,
@@ -43,10 +48,14 @@ export const COMMANDS: readonly Command[] = [
   shared.bindings,
 ];
 
-/** Groups of commands: `resources` alone shows its subcommands. */
+/** The commands `policy` answers itself, outside the table: `policy help ...`, `policy completion SHELL`. */
+export const BUILTINS = ["help", "completion"] as const;
+
+/** Groups of commands, by their words: `resources` alone shows its subcommands, `sync consumers` its own. */
 export const GROUPS: Record<string, string> = {
   resources: "register and manage the resources policies attach to",
   sync: "where policies stand with the consumers that apply them",
+  "sync consumers": "the registered consumers: list, show, register and remove them",
   roles: "list roles, show one, and what can be granted on a resource",
   audit: "the audit log: every write, who made it and when",
   shared: "shared policies (AIP-2511): create, edit, and bind them to resources",

@@ -45,7 +45,7 @@ export const set: Command = {
   help: {
     name: "set",
     summary: "replace the policy of a resource with the bindings of a YAML or JSON file",
-    usage: [`${RESOURCE_USAGE} -f FILE [--force]`, `${RESOURCE_USAGE} -f - < policy.yaml`],
+    usage: [`${RESOURCE_USAGE} -f FILE [--etag ETAG | --no-overwrite | --force]`, `${RESOURCE_USAGE} -f - < policy.yaml`],
     details: [
       "The file is Anyscale's form or IAM's (`policy get -o yaml` writes one it accepts back):",
       "",
@@ -55,33 +55,41 @@ export const set: Command = {
       "                                         etag: BwYd3Jm2Cfs=",
       "",
       "Bare roles become roles/{name}, bare emails user:{email}, other bare principals group:{id}.",
-      "With an etag, the write happens only if nobody changed the policy since it was read (else ABORTED).",
-      "Without one, set only writes a resource that has no bindings yet; --force overwrites whatever is there.",
+      "Without an etag, set replaces whatever is stored, as Anyscale's `policy set` and IAM's setIamPolicy do.",
+      "With one (in the file, or --etag), the write happens only if nobody changed the policy since it was read",
+      "(else ABORTED): edit the output of `policy get -o yaml` and set it back. --no-overwrite writes only a",
+      "resource that has no bindings yet; --force ignores the file's etag.",
     ],
   },
   options: {
     ...RESOURCE_OPTIONS,
     "config-file": { type: "string", short: "f", value: "FILE", help: "the policy file; - reads standard input" },
     file: { type: "string", value: "FILE", help: "the same as --config-file (Anyscale's name is -f/--config-file)" },
+    etag: { type: "string", value: "ETAG", help: "write only if the stored policy still has this etag (else ABORTED)" },
+    "no-overwrite": { type: "boolean", help: "write only if the resource has no bindings yet (else FAILED_PRECONDITION)" },
     force: { type: "boolean", help: "overwrite the stored policy, ignoring any etag in the file" },
   },
   async run(ctx) {
     const file = str(ctx.values, "config-file") ?? str(ctx.values, "file");
     if (file === undefined || file === "") throw new UsageError("--file is required (-f, --config-file)", ctx.command);
+    const etag = str(ctx.values, "etag");
+    const force = flag(ctx.values, "force");
+    const noOverwrite = flag(ctx.values, "no-overwrite");
+    if ([etag !== undefined, force, noOverwrite].filter(Boolean).length > 1) {
+      throw new UsageError("--force and --etag and --no-overwrite exclude each other: give one", ctx.command);
+    }
     const resource = await resolveResource(ctx);
     const parsed = parsePolicyFile(await readSource(ctx, file), file === "-" ? "<stdin>" : file);
     const policy = parsed.policy;
-    if (flag(ctx.values, "force")) {
-      policy.etag = new Uint8Array();
-    } else if (!parsed.hasEtag) {
-      // Creating a policy needs no etag, but only while there is none: send the empty policy's etag, so that a
-      // writer that got there first makes this fail rather than be overwritten.
+    if (force) policy.etag = new Uint8Array();
+    else if (etag !== undefined) policy.etag = base64(etag, ctx.command);
+    else if (noOverwrite) {
+      // Conditional on the empty policy's etag, so that a writer that got there first makes this fail too.
       const current = await ctx.api.policies.getPolicy({ resource, options: { requestedPolicyVersion: 3 } });
       if (current.bindings.length > 0) {
         throw new CliError(
-          `${resource} already has a policy (${current.bindings.length} binding(s)) and ` +
-            `${file === "-" ? "the input" : file} has no etag: not overwriting it`,
-          `edit the output of \`policy get ... -o yaml\` (it has the etag) and set that, or use --force to overwrite`,
+          `${resource} already has a policy (${current.bindings.length} binding(s)): not overwriting it (--no-overwrite)`,
+          "leave out --no-overwrite to replace it, or edit the output of `policy get ... -o yaml` and set that",
           Code.FailedPrecondition,
         );
       }
@@ -160,7 +168,7 @@ export const list: Command = {
       type: "string",
       value: "STATUS",
       multiple: true,
-      help: "only policies with this sync status: pending, success or failed (repeatable)",
+      help: "only policies with this sync status: pending, success or failed",
     },
   },
   async run(ctx) {
@@ -184,11 +192,15 @@ export const list: Command = {
       });
       return [page.resourcePolicies, page.nextPageToken];
     });
+    // What was asked, for an empty answer: "No cloud beneath organizations/acme has a policy with sync status FAILED."
+    const none = `No ${type.name}${parent ? ` beneath ${parent}` : ""} has a policy ${
+      syncStatuses.length === 0 ? "with bindings" : `with sync status ${syncStatuses.map(syncStatusName).join(" or ")}`
+    }.`;
     if (ctx.settings.style === "anyscale") {
       // Anyscale's list: one titled table per resource, a blank line between them.
       const withPolicy = all.filter((rp) => rp.policy !== undefined);
       print(ctx, withPolicy.map((rp) => anyscaleResourcePolicy(ctx, rp.resource, rp.policy!)), () =>
-        withPolicy.length === 0 ? `No ${type.name} has a policy with bindings${parent ? ` beneath ${parent}` : ""}.` : withPolicy
+        withPolicy.length === 0 ? none : withPolicy
           .map((rp) => {
             const { type, id } = anyscaleResource(ctx, rp.resource);
             return `${type}: ${id}\n${anyscaleTable(rp.policy!)}`;
@@ -198,7 +210,7 @@ export const list: Command = {
       return;
     }
     print(ctx, { resourcePolicies: all.map((rp) => toJson(ResourcePolicySchema, rp)) }, () => {
-      if (all.length === 0) return `No ${type.name} has a policy with bindings${parent ? ` beneath ${parent}` : ""}.`;
+      if (all.length === 0) return none;
       const policies = all.map((rp) => rp.policy!).filter(Boolean);
       const withCondition = hasConditions(policies);
       const headers = ["Resource", "Role", "Principal", ...(withCondition ? ["Condition"] : []), "Status"];

@@ -1,21 +1,17 @@
 // policy resources create | get | list | move | delete: the resource hierarchy policies are attached to.
 import { toJson } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
 import { DeleteResourceResponseSchema } from "../../../gen/policy/v1/resource_service_pb.js";
 import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
 import { EXIT_FAILURE, UsageError } from "../errors.js";
-import { print, table } from "../output.js";
+import { print, table, timeCell } from "../output.js";
 import { allPages } from "../pages.js";
 import { ORGANIZATION, parentName, resolveOrganization, resolveResource, resourceType, typeOfName } from "../resource-ref.js";
 import type { Command } from "./command.js";
+import { withArticle } from "../../article.js";
 
 const RESOURCE_USAGE = "--resource-type TYPE [--resource-id ID]";
-
-function time(ts: Resource["createTime"]): string {
-  return ts ? timestampDate(ts).toISOString() : "";
-}
 
 function printResource(ctx: Context, resource: Resource): void {
   print(ctx, toJson(ResourceSchema, resource), () =>
@@ -27,8 +23,8 @@ function printResource(ctx: Context, resource: Resource): void {
         ["Parent", resource.parent || "-"],
         ["Display name", resource.displayName || "-"],
         ["Etag", resource.etag],
-        ["Created", time(resource.createTime)],
-        ["Updated", time(resource.updateTime)],
+        ["Created", timeCell(resource.createTime)],
+        ["Updated", timeCell(resource.updateTime)],
       ],
     ),
   );
@@ -41,7 +37,7 @@ async function parentOf(ctx: Context, typeName: string): Promise<string> {
   const type = resourceType(ctx, typeName);
   if (type.parents.length === 0) return "";
   if (type.parents.includes(ORGANIZATION)) return resolveOrganization(ctx);
-  throw new UsageError(`--parent is required for a ${type.name} (its parent is a ${type.parents.join(" or ")})`, ctx.command);
+  throw new UsageError(`--parent is required for ${withArticle(type.name)} (its parent is ${type.parents.map(withArticle).join(" or ")})`, ctx.command);
 }
 
 export const create: Command = {

@@ -5,6 +5,7 @@ import { RoleSchema, RoleStage, RoleView, type Role } from "../../../gen/policy/
 import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
 import { print, table } from "../output.js";
+import { normaliseRole } from "../policy-file.js";
 import { parentName, resolveResource } from "../resource-ref.js";
 import type { Command } from "./command.js";
 
@@ -12,9 +13,10 @@ function stageName(stage: RoleStage): string {
   return (RoleStage[stage] ?? String(stage)).replace(/^UNSPECIFIED$/, "-");
 }
 
-function printRoles(ctx: Context, roles: Role[]): void {
+/** Prints roles; `none` is the sentence for an empty listing. */
+function printRoles(ctx: Context, roles: Role[], none: string): void {
   print(ctx, { roles: roles.map((r) => toJson(RoleSchema, r)) }, () =>
-    table(
+    roles.length === 0 ? none : table(
       ["Role", "Title", "Stage", "Grantable on", "Permissions"],
       roles.map((r) => [
         r.deleted ? `${r.name} (deleted)` : r.name,
@@ -55,7 +57,11 @@ export const list: Command = {
     const given = str(ctx.values, "parent");
     const parent = given === undefined ? "" : parentName(ctx, given);
     const showDeleted = flag(ctx.values, "show-deleted");
-    printRoles(ctx, await allPages((pageToken) => ctx.api.roles.listRoles({ parent, showDeleted, view: RoleView.FULL, pageSize: 1000, pageToken })));
+    const roles = await allPages((pageToken) => ctx.api.roles.listRoles({ parent, showDeleted, view: RoleView.FULL, pageSize: 1000, pageToken }));
+    const none = parent
+      ? `${parent} has no custom roles. \`policy roles list\` (without --parent) lists the predefined roles.`
+      : "The schema defines no predefined roles.";
+    printRoles(ctx, roles, none);
   },
 };
 
@@ -63,12 +69,15 @@ export const get: Command = {
   help: {
     name: "roles get",
     summary: "show a role and its permissions",
-    usage: ["--role NAME"],
-    details: ["e.g. policy roles get --role roles/owner, or --role organizations/acme/roles/deployer"],
+    usage: ["--role ROLE"],
+    details: ["e.g. policy roles get --role owner (roles/owner), or --role organizations/acme/roles/deployer"],
   },
-  options: { role: { type: "string", value: "NAME", help: "roles/{id} or organizations/{org}/roles/{id}" } },
+  options: {
+    role: { type: "string", value: "ROLE", help: "owner (roles/owner), roles/{id} or organizations/{org}/roles/{id}" },
+  },
   async run(ctx) {
-    const role = await ctx.api.roles.getRole({ name: required(ctx.values, "role", ctx.command) });
+    // A bare name is a predefined role, as in policy files and add-binding.
+    const role = await ctx.api.roles.getRole({ name: normaliseRole(required(ctx.values, "role", ctx.command)) });
     print(ctx, toJson(RoleSchema, role), () =>
       table(
         ["Field", "Value"],
@@ -96,6 +105,7 @@ export const grantable: Command = {
   options: { ...RESOURCE_OPTIONS },
   async run(ctx) {
     const resource = await resolveResource(ctx);
-    printRoles(ctx, await allPages((pageToken) => ctx.api.roles.queryGrantableRoles({ resource, view: RoleView.FULL, pageSize: 1000, pageToken })));
+    const roles = await allPages((pageToken) => ctx.api.roles.queryGrantableRoles({ resource, view: RoleView.FULL, pageSize: 1000, pageToken }));
+    printRoles(ctx, roles, `No role can be granted on ${resource}.`);
   },
 };

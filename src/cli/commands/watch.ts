@@ -2,7 +2,7 @@
 import { toJson } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { GetSyncStatusResponseSchema } from "../../../gen/policy/v1/sync_service_pb.js";
-import { ChangeKind, ChangeSchema, type Change } from "../../../gen/policy/v1/watch_service_pb.js";
+import { ChangeKind, ChangeKindSchema, ChangeSchema, type Change } from "../../../gen/policy/v1/watch_service_pb.js";
 import { watch as follow } from "../../client/watch.js";
 import { list, RESOURCE_OPTIONS, str } from "../args.js";
 import { UsageError } from "../errors.js";
@@ -12,6 +12,22 @@ import type { Command } from "./command.js";
 
 /** POLICY_SET for CHANGE_KIND_POLICY_SET. */
 const kindName = (kind: ChangeKind) => ChangeKind[kind] ?? String(kind);
+
+/** Every change kind, from the generated enum (so a new kind is listed without editing this file). */
+export const CHANGE_KINDS: readonly string[] = ChangeKindSchema.values
+  .filter((v) => v.number !== ChangeKind.UNSPECIFIED)
+  .map((v) => kindName(v.number));
+
+/** `words` as lines of at most `width` characters, each after `indent`. */
+function wrap(words: readonly string[], width: number, indent: string): string[] {
+  const lines: string[] = [];
+  for (const word of words) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last]!.length + word.length + 1 <= width) lines[last] += ` ${word}`;
+    else lines.push(`${indent}${word}`);
+  }
+  return lines;
+}
 
 /** One line per change: sequence, time, kind, resource, the move, the author. */
 export function changeLine(change: Change): string {
@@ -29,14 +45,15 @@ export const watch: Command = {
     details: [
       "Lines: SEQUENCE  TIME  KIND  RESOURCE  by PRINCIPAL. `-o json` prints one change per line (protobuf JSON).",
       "--since SEQ resumes after a sequence (0: the whole retained log); without it, from now.",
-      "Kinds: POLICY_SET, POLICY_DELETED, RESOURCE_CREATED, RESOURCE_UPDATED, RESOURCE_MOVED, RESOURCE_DELETED.",
+      "Kinds (--kind, repeatable; CHANGE_KIND_ may be left out):",
+      ...wrap(CHANGE_KINDS, 116, "  "),
       "The stream reconnects by itself after a disconnect and resumes where it stopped.",
     ],
   },
   options: {
     subtree: { type: "string", value: "NAME", help: "only this resource and its descendants" },
-    type: { type: "string", value: "TYPE", multiple: true, help: "only resources of this type (repeatable)" },
-    kind: { type: "string", value: "KIND", multiple: true, help: "only changes of this kind (repeatable)" },
+    type: { type: "string", value: "TYPE", multiple: true, help: "only resources of this type" },
+    kind: { type: "string", value: "KIND", multiple: true, help: "only changes of this kind" },
     since: { type: "string", value: "SEQ", help: "resume after this sequence" },
     limit: { type: "string", value: "N", help: "stop after N changes" },
   },
