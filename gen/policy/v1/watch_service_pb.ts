@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/watch_service.proto.
  */
 export const file_policy_v1_watch_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1wb2xpY3kvdjEvd2F0Y2hfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIsMBCgxXYXRjaFJlcXVlc3QSGwoOYWZ0ZXJfc2VxdWVuY2UYASABKANIAIgBARIPCgdzdWJ0cmVlGAIgASgJEhYKDnJlc291cmNlX3R5cGVzGAMgAygJEiQKBWtpbmRzGAQgAygOMhUucG9saWN5LnYxLkNoYW5nZUtpbmQSNAoRcHJvZ3Jlc3NfaW50ZXJ2YWwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEQoPX2FmdGVyX3NlcXVlbmNlImYKDVdhdGNoUmVzcG9uc2USIwoGY2hhbmdlGAEgASgLMhEucG9saWN5LnYxLkNoYW5nZUgAEicKCHByb2dyZXNzGAIgASgLMhMucG9saWN5LnYxLlByb2dyZXNzSABCBwoFZXZlbnQisgMKBkNoYW5nZRIQCghzZXF1ZW5jZRgBIAEoAxIvCgtjb21taXRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcHJpbmNpcGFsGAMgASgJEiMKBGtpbmQYBCABKA4yFS5wb2xpY3kudjEuQ2hhbmdlS2luZBIQCghyZXNvdXJjZRgFIAEoCRIVCg1yZXNvdXJjZV90eXBlGAYgASgJEg4KBnBhcmVudBgHIAEoCRIXCg9wcmV2aW91c19wYXJlbnQYCCABKAkSIQoGcG9saWN5GAkgASgLMhEucG9saWN5LnYxLlBvbGljeRIqCgtkZW55X3BvbGljeRgKIAEoCzIVLnBvbGljeS52MS5EZW55UG9saWN5Eh0KBHJvbGUYCyABKAsyDy5wb2xpY3kudjEuUm9sZRIuCg1zaGFyZWRfcG9saWN5GAwgASgLMhcucG9saWN5LnYxLlNoYXJlZFBvbGljeRI9ChVzaGFyZWRfcG9saWN5X2JpbmRpbmcYDSABKAsyHi5wb2xpY3kudjEuU2hhcmVkUG9saWN5QmluZGluZyIcCghQcm9ncmVzcxIQCghzZXF1ZW5jZRgBIAEoAyqQBAoKQ2hhbmdlS2luZBIbChdDSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEhoKFkNIQU5HRV9LSU5EX1BPTElDWV9TRVQQARIeChpDSEFOR0VfS0lORF9QT0xJQ1lfREVMRVRFRBACEiAKHENIQU5HRV9LSU5EX1JFU09VUkNFX0NSRUFURUQQAxIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9VUERBVEVEEAQSHgoaQ0hBTkdFX0tJTkRfUkVTT1VSQ0VfTU9WRUQQBRIgChxDSEFOR0VfS0lORF9SRVNPVVJDRV9ERUxFVEVEEAYSHwobQ0hBTkdFX0tJTkRfREVOWV9QT0xJQ1lfU0VUEAcSIwofQ0hBTkdFX0tJTkRfREVOWV9QT0xJQ1lfREVMRVRFRBAIEhwKGENIQU5HRV9LSU5EX1JPTEVfQ0hBTkdFRBAJEiUKIUNIQU5HRV9LSU5EX1NIQVJFRF9QT0xJQ1lfQ1JFQVRFRBAKEiUKIUNIQU5HRV9LSU5EX1NIQVJFRF9QT0xJQ1lfVVBEQVRFRBALEiUKIUNIQU5HRV9LSU5EX1NIQVJFRF9QT0xJQ1lfREVMRVRFRBAMEiMKH0NIQU5HRV9LSU5EX1NIQVJFRF9QT0xJQ1lfQk9VTkQQDRIlCiFDSEFOR0VfS0lORF9TSEFSRURfUE9MSUNZX1VOQk9VTkQQDjJRCgxXYXRjaFNlcnZpY2USQQoFV2F0Y2gSFy5wb2xpY3kudjEuV2F0Y2hSZXF1ZXN0GhgucG9saWN5LnYxLldhdGNoUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_policy_v1_deny_policy, file_policy_v1_policy, file_policy_v1_role, file_policy_v1_shared_policy]);
+  fileDesc("Ch1wb2xpY3kvdjEvd2F0Y2hfc2VydmljZS5wcm90bxIJcG9saWN5LnYxItIBCgxXYXRjaFJlcXVlc3QSGwoOYWZ0ZXJfc2VxdWVuY2UYASABKANIAIgBARIPCgdzdWJ0cmVlGAIgASgJEhYKDnJlc291cmNlX3R5cGVzGAMgAygJEiQKBWtpbmRzGAQgAygOMhUucG9saWN5LnYxLkNoYW5nZUtpbmQSNAoRcHJvZ3Jlc3NfaW50ZXJ2YWwYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDQoFYmF0Y2gYBiABKAhCEQoPX2FmdGVyX3NlcXVlbmNlIo8BCg1XYXRjaFJlc3BvbnNlEiMKBmNoYW5nZRgBIAEoCzIRLnBvbGljeS52MS5DaGFuZ2VIABInCghwcm9ncmVzcxgCIAEoCzITLnBvbGljeS52MS5Qcm9ncmVzc0gAEicKBWJhdGNoGAMgASgLMhYucG9saWN5LnYxLkNoYW5nZUJhdGNoSABCBwoFZXZlbnQiSAoLQ2hhbmdlQmF0Y2gSIgoHY2hhbmdlcxgBIAMoCzIRLnBvbGljeS52MS5DaGFuZ2USFQoNbGFzdF9zZXF1ZW5jZRgCIAEoAyKyAwoGQ2hhbmdlEhAKCHNlcXVlbmNlGAEgASgDEi8KC2NvbW1pdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwcmluY2lwYWwYAyABKAkSIwoEa2luZBgEIAEoDjIVLnBvbGljeS52MS5DaGFuZ2VLaW5kEhAKCHJlc291cmNlGAUgASgJEhUKDXJlc291cmNlX3R5cGUYBiABKAkSDgoGcGFyZW50GAcgASgJEhcKD3ByZXZpb3VzX3BhcmVudBgIIAEoCRIhCgZwb2xpY3kYCSABKAsyES5wb2xpY3kudjEuUG9saWN5EioKC2RlbnlfcG9saWN5GAogASgLMhUucG9saWN5LnYxLkRlbnlQb2xpY3kSHQoEcm9sZRgLIAEoCzIPLnBvbGljeS52MS5Sb2xlEi4KDXNoYXJlZF9wb2xpY3kYDCABKAsyFy5wb2xpY3kudjEuU2hhcmVkUG9saWN5Ej0KFXNoYXJlZF9wb2xpY3lfYmluZGluZxgNIAEoCzIeLnBvbGljeS52MS5TaGFyZWRQb2xpY3lCaW5kaW5nIhwKCFByb2dyZXNzEhAKCHNlcXVlbmNlGAEgASgDKpAECgpDaGFuZ2VLaW5kEhsKF0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWQ0hBTkdFX0tJTkRfUE9MSUNZX1NFVBABEh4KGkNIQU5HRV9LSU5EX1BPTElDWV9ERUxFVEVEEAISIAocQ0hBTkdFX0tJTkRfUkVTT1VSQ0VfQ1JFQVRFRBADEiAKHENIQU5HRV9LSU5EX1JFU09VUkNFX1VQREFURUQQBBIeChpDSEFOR0VfS0lORF9SRVNPVVJDRV9NT1ZFRBAFEiAKHENIQU5HRV9LSU5EX1JFU09VUkNFX0RFTEVURUQQBhIfChtDSEFOR0VfS0lORF9ERU5ZX1BPTElDWV9TRVQQBxIjCh9DSEFOR0VfS0lORF9ERU5ZX1BPTElDWV9ERUxFVEVEEAgSHAoYQ0hBTkdFX0tJTkRfUk9MRV9DSEFOR0VEEAkSJQohQ0hBTkdFX0tJTkRfU0hBUkVEX1BPTElDWV9DUkVBVEVEEAoSJQohQ0hBTkdFX0tJTkRfU0hBUkVEX1BPTElDWV9VUERBVEVEEAsSJQohQ0hBTkdFX0tJTkRfU0hBUkVEX1BPTElDWV9ERUxFVEVEEAwSIwofQ0hBTkdFX0tJTkRfU0hBUkVEX1BPTElDWV9CT1VORBANEiUKIUNIQU5HRV9LSU5EX1NIQVJFRF9QT0xJQ1lfVU5CT1VORBAOMlEKDFdhdGNoU2VydmljZRJBCgVXYXRjaBIXLnBvbGljeS52MS5XYXRjaFJlcXVlc3QaGC5wb2xpY3kudjEuV2F0Y2hSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_policy_v1_deny_policy, file_policy_v1_policy, file_policy_v1_role, file_policy_v1_shared_policy]);
 
 /**
  * Request of WatchService.Watch.
@@ -65,6 +65,14 @@ export type WatchRequest = Message<"policy.v1.WatchRequest"> & {
    * @generated from field: google.protobuf.Duration progress_interval = 5;
    */
   progressInterval?: Duration | undefined;
+
+  /**
+   * Deliver changes in batches: each message carries every matching change of one delivery turn (one or more
+   * commits) as a ChangeBatch, in sequence order. Unset (as old clients leave it): one Change per message.
+   *
+   * @generated from field: bool batch = 6;
+   */
+  batch: boolean;
 };
 
 /**
@@ -101,6 +109,14 @@ export type WatchResponse = Message<"policy.v1.WatchResponse"> & {
      */
     value: Progress;
     case: "progress";
+  } | {
+    /**
+     * Several changes at once, sent only when the request set `batch`.
+     *
+     * @generated from field: policy.v1.ChangeBatch batch = 3;
+     */
+    value: ChangeBatch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -110,6 +126,34 @@ export type WatchResponse = Message<"policy.v1.WatchResponse"> & {
  */
 export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
   messageDesc(file_policy_v1_watch_service, 1);
+
+/**
+ * The matching changes of one delivery turn, oldest first.
+ *
+ * @generated from message policy.v1.ChangeBatch
+ */
+export type ChangeBatch = Message<"policy.v1.ChangeBatch"> & {
+  /**
+   * The changes, strictly ascending by sequence; never empty.
+   *
+   * @generated from field: repeated policy.v1.Change changes = 1;
+   */
+  changes: Change[];
+
+  /**
+   * Every change up to this sequence has been considered (it is at least the last change's): resume after it.
+   *
+   * @generated from field: int64 last_sequence = 2;
+   */
+  lastSequence: bigint;
+};
+
+/**
+ * Describes the message policy.v1.ChangeBatch.
+ * Use `create(ChangeBatchSchema)` to create a new message.
+ */
+export const ChangeBatchSchema: GenMessage<ChangeBatch> = /*@__PURE__*/
+  messageDesc(file_policy_v1_watch_service, 2);
 
 /**
  * What a write changed, as the change log recorded it.
@@ -218,7 +262,7 @@ export type Change = Message<"policy.v1.Change"> & {
  * Use `create(ChangeSchema)` to create a new message.
  */
 export const ChangeSchema: GenMessage<Change> = /*@__PURE__*/
-  messageDesc(file_policy_v1_watch_service, 2);
+  messageDesc(file_policy_v1_watch_service, 3);
 
 /**
  * The stream's position while nothing matches.
@@ -239,7 +283,7 @@ export type Progress = Message<"policy.v1.Progress"> & {
  * Use `create(ProgressSchema)` to create a new message.
  */
 export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
-  messageDesc(file_policy_v1_watch_service, 3);
+  messageDesc(file_policy_v1_watch_service, 4);
 
 /**
  * What a change did.
