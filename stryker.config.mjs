@@ -1,0 +1,64 @@
+// Mutation testing (StrykerJS, its vitest runner) of the code that decides access, deny, Watch visibility and
+// ordering: `npm run mutate`. Each mutant runs only the tests that cover it (perTest) from vitest.mutation.config.ts.
+// Incremental: reports/stryker-incremental.json is committed, so a re-run after a small change tests only the mutants
+// and tests it touched. One mutant at a time (concurrency 1): the machine has two cores. Scores: docs/testing.md.
+// A subset: `npx stryker run --mutate "src/domain/deny-rules.ts"` (results merge into the incremental file).
+/** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
+export default {
+  "testRunner": "vitest",
+  "vitest": {
+    "configFile": "vitest.mutation.config.ts",
+    "related": false
+  },
+  "coverageAnalysis": "perTest",
+  "incremental": true,
+  "incrementalFile": "reports/stryker-incremental.json",
+  "concurrency": 1,
+  "timeoutMS": 20000,
+  "timeoutFactor": 2,
+  "mutate": [
+    "src/rpc/auth/**/*.ts",
+    "src/domain/access/**/*.ts",
+    "src/domain/deny-rules.ts",
+    "src/domain/policy-write.ts",
+    "src/domain/watch-visibility.ts",
+    "src/domain/policy-rules.ts",
+    "src/domain/conditions.ts",
+    "src/domain/watch.ts",
+    "src/domain/change-feed.ts",
+    "src/domain/sync.ts",
+    "src/domain/sync-status.ts",
+    "src/domain/shared-policies.ts",
+    "src/domain/etag.ts"
+  ],
+  "ignorePatterns": [
+    "dist",
+    "console/dist",
+    "clients",
+    ".vitest",
+    "data",
+    "*.db",
+    "packages/*/dist",
+    "reports/mutation"
+  ],
+  "reporters": [
+    "clear-text",
+    "progress-append-only",
+    "json",
+    "html"
+  ],
+  "jsonReporter": {
+    "fileName": "reports/mutation/mutation.json"
+  },
+  "htmlReporter": {
+    "fileName": "reports/mutation/mutation.html"
+  },
+  "clearTextReporter": {
+    "allowEmojis": false,
+    "logTests": false,
+    "reportMutants": true,
+    "reportScoreTable": true
+  },
+  "tempDirName": ".stryker-tmp",
+  "cleanTempDir": true
+};
