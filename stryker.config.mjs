@@ -5,6 +5,9 @@
 // A subset: `npx stryker run --mutate "src/domain/deny-rules.ts"` (results merge into the incremental file).
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
+  // Stryker rewrites tsconfig.json in its sandbox with the TypeScript API, which TypeScript 7 (the native compiler)
+  // does not have; vitest does not read tsconfig.json for paths here, so no tsconfig is named (the file does not exist).
+  "tsconfigFile": "no-tsconfig-for-stryker.json",
   "testRunner": "vitest",
   "vitest": {
     "configFile": "vitest.mutation.config.ts",

@@ -199,8 +199,13 @@ describe("hardening: a condition cannot freeze the server (issue 13, item 1)", (
     expect(refusal(`${Array(2000).fill("1").join("+")} > 0`)).toMatch(/nested more than 32 levels/);
   });
 
-  test("2,000 nested parentheses (a stack overflow in the parser) are refused as too deeply nested", () => {
-    expect(refusal(`${"(".repeat(2000)}true${")".repeat(2000)}`)).toMatch(/nested more than 32 levels/);
+  test("2,000 nested parentheses cannot overflow the server: refused as too deeply nested where the parser runs out of stack", () => {
+    // Parentheses add no depth to the tree: whether the parser's recursion overflows depends on the thread's stack
+    // (it does on Node's main thread, not in a worker thread's larger one). Either way the answer is a clean one: the
+    // nesting refusal, or an expression that compiled and evaluates.
+    const result = compileCondition(`${"(".repeat(2000)}true${")".repeat(2000)}`);
+    if (typeof result === "string") expect(result).toMatch(/nested more than 32 levels/);
+    else expect(typeof result).toBe("object");
   });
 
   test("a long && chain stays shallow and compiles", () => {
