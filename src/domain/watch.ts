@@ -19,6 +19,7 @@ import { policyForVersion } from "./policy-read.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { share } from "../shared-value.js";
 import { kindOf, type WatchVisibility } from "./watch-visibility.js";
+import { childSpan, writeLinks } from "../tracing/spans.js";
 
 export const DEFAULT_PROGRESS_MS = 5_000;
 const MIN_PROGRESS_MS = 100;
@@ -56,6 +57,11 @@ function responseOf(change: ChangeRecord): WatchResponse {
     responses.set(change, response);
   }
   return response;
+}
+
+/** What a delivery's span records: the change's sequence, action and resource type (never names or principals). */
+function deliveryAttributes(change: ChangeRecord) {
+  return { "policy.change.sequence": change.seq, "policy.change.action": change.action, "policy.resource.type": change.resourceType };
 }
 
 /** The request's filters, checked once. */
@@ -111,7 +117,10 @@ export class Watch {
         for (const change of batch) {
           position = change.seq;
           if (!matches(change, filter) || !(await this.visible(change, caller))) continue;
+          // In a traced Watch: a span per delivery, linked to the traced call that wrote the change (in this process).
+          const delivery = childSpan("watch deliver", deliveryAttributes(change), writeLinks(change.seq));
           yield responseOf(change);
+          delivery?.end();
           lastSent = Date.now();
         }
         if (batch.length > 0 && Date.now() - lastSent < progressMs) continue;

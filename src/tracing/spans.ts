@@ -3,7 +3,18 @@
 // registry of write spans in the active context; without one (tracing off, a call not sampled, work outside a call)
 // every function here is one context lookup and creates nothing. No global tracer provider is involved, so several
 // servers in one process (tests, benchmarks) each trace with their own.
-import { context, createContextKey, trace, SpanStatusCode, type Attributes, type Link, type Span, type SpanContext, type Tracer } from "@opentelemetry/api";
+import {
+  context,
+  createContextKey,
+  trace,
+  SpanStatusCode,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type SpanContext,
+  type Tracer,
+} from "@opentelemetry/api";
 
 /** Child spans one call may create; past it they are left out (and counted on the call's span). */
 export const MAX_SPANS_PER_CALL = 256;
@@ -29,7 +40,7 @@ export function tracedCall(): TracedCall | undefined {
 }
 
 /** `ctx` with `span` active and `call` handed down. */
-export function withTracedCall(ctx: ReturnType<typeof context.active>, span: Span, call: TracedCall) {
+export function withTracedCall(ctx: Context, span: Span, call: TracedCall): Context {
   return trace.setSpan(ctx, span).setValue(TRACED_CALL, call);
 }
 
@@ -97,10 +108,63 @@ export class WriteSpans {
   }
 }
 
-/** Records that the current traced call wrote change-log row `seq` (called by the stores as they append it). */
-export function noteChangeWritten(seq: number): void {
+const TRACED_WRITE = createContextKey("policy traced write");
+
+/**
+ * One write of a traced call through a store's group commit: its span covers the wait for the batch, the batch's
+ * transaction and its commit; the change-log rows it appends are noted for Watch once the commit succeeded (a batch
+ * rolled back frees its sequences for other writes).
+ */
+export class TracedWrite {
+  private sequences: number[] = [];
+  private readonly ctx: Context;
+
+  constructor(
+    readonly span: Span,
+    private readonly call: TracedCall,
+  ) {
+    this.ctx = context.active().setValue(TRACED_WRITE, this);
+    this.ctx = trace.setSpan(this.ctx, span);
+  }
+
+  /** Runs the write's transaction work (again, for a retry: what an earlier attempt appended is forgotten). */
+  run<T>(work: () => T): T {
+    this.sequences = [];
+    this.span.addEvent("transaction");
+    return context.with(this.ctx, work);
+  }
+
+  noteChange(seq: number): void {
+    this.sequences.push(seq);
+  }
+
+  /**
+   * The batch committed: `writes` writes shared its commit. `applied`: this write's own work was kept (false: it
+   * refused, e.g. a stale etag, and its savepoint was rolled back; the rows it appended were not kept).
+   */
+  committed(writes: number, applied: boolean): void {
+    this.span.setAttribute("policy.commit.writes", writes);
+    if (applied) for (const seq of this.sequences) this.call.writes.note(seq, this.call.call);
+    else this.span.setAttribute("policy.commit.refused", true);
+    this.span.end();
+  }
+
+  failed(error: unknown): void {
+    failed(this.span, error);
+    this.span.end();
+  }
+}
+
+/** A traced write through a group commit, when the current call is traced. */
+export function tracedWrite(name: string, attributes: Attributes): TracedWrite | undefined {
   const call = tracedCall();
-  if (call) call.writes.note(seq, call.call);
+  const span = call && childSpan(name, attributes);
+  return span && new TracedWrite(span, call!);
+}
+
+/** Records that the current write appended change-log row `seq` (the stores call it as they append a row). */
+export function noteChangeWritten(seq: number): void {
+  (context.active().getValue(TRACED_WRITE) as TracedWrite | undefined)?.noteChange(seq);
 }
 
 /** A link to the call that wrote change-log row `seq`, when this process traced it. */
