@@ -19,7 +19,7 @@ import { policyForVersion } from "./policy-read.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { share } from "../shared-value.js";
 import { kindOf, type WatchVisibility } from "./watch-visibility.js";
-import { childSpan, writeLinks } from "../tracing/spans.js";
+import { childSpan, tracedCall, writeLinks } from "../tracing/spans.js";
 
 export const DEFAULT_PROGRESS_MS = 5_000;
 const MIN_PROGRESS_MS = 100;
@@ -59,9 +59,11 @@ function responseOf(change: ChangeRecord): WatchResponse {
   return response;
 }
 
-/** What a delivery's span records: the change's sequence, action and resource type (never names or principals). */
-function deliveryAttributes(change: ChangeRecord) {
-  return { "policy.change.sequence": change.seq, "policy.change.action": change.action, "policy.resource.type": change.resourceType };
+/** A delivery's span, in a traced Watch: the change's sequence, action and resource type (never names or principals). */
+function deliverySpan(change: ChangeRecord) {
+  if (!tracedCall()) return undefined;
+  const attributes = { "policy.change.sequence": change.seq, "policy.change.action": change.action, "policy.resource.type": change.resourceType };
+  return childSpan("watch deliver", attributes, writeLinks(change.seq));
 }
 
 /** The request's filters, checked once. */
@@ -118,7 +120,7 @@ export class Watch {
           position = change.seq;
           if (!matches(change, filter) || !(await this.visible(change, caller))) continue;
           // In a traced Watch: a span per delivery, linked to the traced call that wrote the change (in this process).
-          const delivery = childSpan("watch deliver", deliveryAttributes(change), writeLinks(change.seq));
+          const delivery = deliverySpan(change);
           yield responseOf(change);
           delivery?.end();
           lastSent = Date.now();
