@@ -6,6 +6,7 @@
 import {
   context,
   createContextKey,
+  ROOT_CONTEXT,
   trace,
   SpanStatusCode,
   type Attributes,
@@ -55,6 +56,14 @@ export function childSpan(name: string, attributes?: Attributes, links?: Link[])
   }
   call.spansLeft--;
   return call.tracer.startSpan(name, { attributes, links }, ctx);
+}
+
+/**
+ * Runs `fn` outside any call's context: timers and shared work it starts (a poller, a batch of writes) are not
+ * attributed to the call that happened to start them.
+ */
+export function detached<T>(fn: () => T): T {
+  return context.with(ROOT_CONTEXT, fn);
 }
 
 /** Runs `fn` with `span` as the active span (its children nest under it); just `fn()` without a span. */

@@ -5,7 +5,7 @@
 // that is what a change-feed follower needs). A write's `decide` that throws writes nothing, so the others still
 // commit; a statement that fails aborts the batch, which is then retried one write per transaction.
 import type pg from "pg";
-import { noteChangeWritten, tracedWrite, type TracedWrite } from "../../tracing/spans.js";
+import { detached, noteChangeWritten, tracedWrite, type TracedWrite } from "../../tracing/spans.js";
 import { WRITE_LOCK, checkOut, isTransient, storeErrorOf, type Connection } from "./database.js";
 
 /** What a write sees of its transaction. */
@@ -75,7 +75,8 @@ export class PgWriteQueue {
   private schedule(): void {
     if (this.running || this.scheduled || this.pending.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => void this.runPending());
+    // Outside the first writer's context: each traced write runs in its own (TracedWrite.run).
+    detached(() => setImmediate(() => void this.runPending()));
   }
 
   private async runPending(): Promise<void> {

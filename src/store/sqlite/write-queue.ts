@@ -2,7 +2,7 @@
 // savepoint, so one that throws changes nothing while the others still commit, and all are acknowledged after the
 // single commit (one fsync) returns. Checks and writes stay atomic: the transaction holds the write lock from the
 // start and the writes run one after another inside it.
-import { tracedWrite, type TracedWrite } from "../../tracing/spans.js";
+import { detached, tracedWrite, type TracedWrite } from "../../tracing/spans.js";
 import type { Database } from "./database.js";
 
 interface PendingWrite {
@@ -31,7 +31,8 @@ export class WriteQueue {
     return new Promise<T>((resolve, reject) => {
       const traced = tracedWrite("sqlite commit", COMMIT_ATTRIBUTES);
       this.pending.push({ run: fn, traced, resolve: resolve as (value: unknown) => void, reject });
-      if (this.pending.length === 1) setImmediate(() => this.commitPending());
+      // Outside the first writer's context: each traced write runs in its own (TracedWrite.run).
+      if (this.pending.length === 1) detached(() => setImmediate(() => this.commitPending()));
     });
   }
 
