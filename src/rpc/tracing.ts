@@ -1,12 +1,14 @@
 // The server span of every call, on both ports and every protocol (installed only when tracing is configured): the
-// caller's W3C `traceparent`/`tracestate` continue its trace, the sampler decides, and a sampled call runs with its
-// span active so that store work, condition evaluation and Watch deliveries nest under it (tracing/spans.ts).
+// caller's W3C `traceparent`/`tracestate` continue its trace, the sampler decides first (a call not sampled costs a
+// header lookup and nothing more), and a sampled call runs with its span active so that store work, condition
+// evaluation and Watch deliveries nest under it (tracing/spans.ts).
 // Recorded: the method, the protocol, the status code, the type of the resource the call is about. Never recorded:
 // resource names, members, principals, request or error messages (they may quote any of these).
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { codeName } from "../code-name.js";
+import { remoteParent, type CallSampler } from "../tracing/sampling.js";
 import { MAX_SPANS_PER_CALL, withTracedCall, type TracedCall, type WriteSpans } from "../tracing/spans.js";
 import { withMessage } from "./call-messages.js";
 import { callScopeKey, headerValueKey, protocolKey } from "./context.js";
@@ -22,12 +24,16 @@ const HEADERS: TextMapGetter<HeaderValue> = {
 /** Server-side codes that mean the server failed (OpenTelemetry's gRPC conventions); the rest are the caller's. */
 const SERVER_FAULTS = new Set([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
 
-export function tracingInterceptor(tracing: { tracer: Tracer; writes: WriteSpans }): Interceptor {
-  const { tracer, writes } = tracing;
+export function tracingInterceptor(tracing: { tracer: Tracer; sampled: CallSampler; writes: WriteSpans }): Interceptor {
+  const { tracer, sampled, writes } = tracing;
   const propagator = new W3CTraceContextPropagator();
   return (next) => async (req) => {
     const header: HeaderValue = req.contextValues.get(headerValueKey) ?? ((name) => req.header.get(name) ?? undefined);
-    const parent = propagator.extract(ROOT_CONTEXT, header, HEADERS);
+    const traceparent = header("traceparent");
+    const remote = traceparent === undefined ? undefined : remoteParent(traceparent);
+    // Not sampled: the call runs as if tracing were off (no span, and its work creates none).
+    if (!sampled(remote)) return next(req);
+    const parent = remote ? propagator.extract(ROOT_CONTEXT, header, HEADERS) : ROOT_CONTEXT;
     const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
     const span = tracer.startSpan(
       procedureOf(req.method),
@@ -41,8 +47,6 @@ export function tracingInterceptor(tracing: { tracer: Tracer; writes: WriteSpans
       },
       parent,
     );
-    // Not sampled: the call runs as if tracing were off (its work creates no spans).
-    if (!span.isRecording()) return next(req);
     const call: TracedCall = { tracer, call: span.spanContext(), writes, spansLeft: MAX_SPANS_PER_CALL, spansDropped: 0 };
     const ctx = withTracedCall(parent, span, call);
     const finish = (error?: unknown) => {

@@ -1,30 +1,23 @@
 // The OpenTelemetry SDK of one server, set up only when an OTLP endpoint is configured (server.ts is its one user):
-// a tracer provider of its own (never registered globally, so servers in one process do not share one), a sampler
-// from OTEL_TRACES_SAMPLER, and batched OTLP/HTTP (JSON) export. The only global it touches is the context manager
+// a tracer provider of its own (never registered globally, so servers in one process do not share one), the calls to
+// trace chosen by OTEL_TRACES_SAMPLER (sampling.ts), and batched OTLP/HTTP (JSON) export. The only global it touches is the context manager
 // (AsyncLocalStorage), which carries a call's span through its awaits.
 import { context, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type ReadableSpan,
-  type Sampler,
-  type SpanExporter,
-} from "@opentelemetry/sdk-trace-base";
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import { callSampler, type CallSampler } from "./sampling.js";
 import type { TracingSettings } from "./settings.js";
 import { WriteSpans } from "./spans.js";
 
 /** A server's tracing: what its interceptor starts spans with, and what flushes them at shutdown. */
 export interface Tracing {
   tracer: Tracer;
+  /** Whether a call is traced (OTEL_TRACES_SAMPLER), decided before its span is made (sampling.ts). */
+  sampled: CallSampler;
   writes: WriteSpans;
   /** Exports what is still buffered, then stops. */
   shutdown(): Promise<void>;
@@ -39,32 +32,17 @@ export function startTracing(settings: TracingSettings, warn: (message: string, 
   const exporter = loggingFailures(new OTLPTraceExporter({ url: settings.endpoint }), warn);
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, [ATTR_SERVICE_VERSION]: settings.serviceVersion }),
-    sampler: samplerOf(settings),
+    // Calls are sampled before their span is asked for (sampling.ts); a span asked for is one to record.
+    sampler: new AlwaysOnSampler(),
     // OTEL_BSP_* (delay, batch and queue sizes) are read from the environment by the processor itself.
     spanProcessors: [new BatchSpanProcessor(exporter)],
   });
   return {
     tracer: provider.getTracer("policy-service", settings.serviceVersion),
+    sampled: callSampler(settings.sampler, settings.samplerRatio),
     writes: new WriteSpans(),
     shutdown: () => provider.shutdown(),
   };
-}
-
-function samplerOf({ sampler, samplerRatio }: TracingSettings): Sampler {
-  switch (sampler) {
-    case "always_on":
-      return new AlwaysOnSampler();
-    case "always_off":
-      return new AlwaysOffSampler();
-    case "traceidratio":
-      return new TraceIdRatioBasedSampler(samplerRatio);
-    case "parentbased_always_on":
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    case "parentbased_always_off":
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case "parentbased_traceidratio":
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplerRatio) });
-  }
 }
 
 /** `exporter`, telling the log when an export fails (at most once a minute): spans are dropped, never retried forever. */
