@@ -81,9 +81,9 @@ type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallb
 function metricsEndpoint(metrics: Metrics | undefined): NodeHandlerFn {
   return (req, res) => {
     if (metrics && req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
-      void metrics.registry.metrics().then(
+      void metrics.exposition().then(
         (text) => {
-          res.writeHead(200, { "content-type": metrics.registry.contentType });
+          res.writeHead(200, { "content-type": metrics.contentType });
           res.end(text);
         },
         // A figure that could not be collected fails this scrape, never the process.
