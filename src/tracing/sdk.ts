@@ -23,6 +23,9 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/** At shutdown, how long the last spans may take to export before the server stops without them. */
+export const SHUTDOWN_FLUSH_MS = 3000;
+
 /** An export that failed is logged at most this often. */
 const FAILURE_LOG_INTERVAL_MS = 60_000;
 
@@ -41,8 +44,18 @@ export function startTracing(settings: TracingSettings, warn: (message: string, 
     tracer: provider.getTracer("policy-service", settings.serviceVersion),
     sampled: callSampler(settings.sampler, settings.samplerRatio),
     writes: new WriteSpans(),
-    shutdown: () => provider.shutdown(),
+    shutdown: () => flushedWithin(provider.shutdown(), SHUTDOWN_FLUSH_MS),
   };
+}
+
+/** `flush`, or nothing after `ms` (an unreachable collector must not hold up a shutdown). */
+function flushedWithin(flush: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([flush.catch(() => undefined), late]).finally(() => clearTimeout(timer));
 }
 
 /** `exporter`, telling the log when an export fails (at most once a minute): spans are dropped, never retried forever. */
