@@ -19,7 +19,8 @@ import { policyForVersion } from "./policy-read.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { share } from "../shared-value.js";
 import { kindOf, type WatchVisibility } from "./watch-visibility.js";
-import { childSpan, tracedCall, writeLinks } from "../tracing/spans.js";
+import { childSpan, tracedCall } from "../tracing/spans.js";
+import { writeLinks } from "../tracing/writes.js";
 
 export const DEFAULT_PROGRESS_MS = 5_000;
 const MIN_PROGRESS_MS = 100;

@@ -4,12 +4,21 @@
 // evaluation and Watch deliveries nest under it (tracing/spans.ts).
 // Recorded: the method, the protocol, the status code, the type of the resource the call is about. Never recorded:
 // resource names, members, principals, request or error messages (they may quote any of these).
-import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamRequest,
+  type StreamResponse,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { codeName } from "../code-name.js";
 import { remoteParent, type CallSampler } from "../tracing/sampling.js";
-import { MAX_SPANS_PER_CALL, withTracedCall, type TracedCall, type WriteSpans } from "../tracing/spans.js";
+import { MAX_SPANS_PER_CALL, withTracedCall, type TracedCall } from "../tracing/spans.js";
+import type { WriteSpans } from "../tracing/writes.js";
 import { withMessage } from "./call-messages.js";
 import { callScopeKey, headerValueKey, protocolKey } from "./context.js";
 import { procedureOf, protocolOf } from "./interceptors.js";
@@ -25,49 +34,60 @@ const HEADERS: TextMapGetter<HeaderValue> = {
 const SERVER_FAULTS = new Set([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
 
 export function tracingInterceptor(tracing: { tracer: Tracer; sampled: CallSampler; writes: WriteSpans }): Interceptor {
-  const { tracer, sampled, writes } = tracing;
+  const { sampled } = tracing;
   const propagator = new W3CTraceContextPropagator();
-  return (next) => async (req) => {
+  // Not async: a call that is not sampled is handed on as it is, without a promise of this interceptor's.
+  return (next) => (req) => {
     const header: HeaderValue = req.contextValues.get(headerValueKey) ?? ((name) => req.header.get(name) ?? undefined);
     const traceparent = header("traceparent");
     const remote = traceparent === undefined ? undefined : remoteParent(traceparent);
     // Not sampled: the call runs as if tracing were off (no span, and its work creates none).
     if (!sampled(remote)) return next(req);
     const parent = remote ? propagator.extract(ROOT_CONTEXT, header, HEADERS) : ROOT_CONTEXT;
-    const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
-    const span = tracer.startSpan(
-      procedureOf(req.method),
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          "rpc.system.name": protocol === "connect" ? "connectrpc" : "grpc",
-          "rpc.method": procedureOf(req.method),
-          "policy.rpc.protocol": protocol,
-        },
-      },
-      parent,
-    );
-    const call: TracedCall = { tracer, call: span.spanContext(), writes, spansLeft: MAX_SPANS_PER_CALL, spansDropped: 0 };
-    const ctx = withTracedCall(parent, span, call);
-    const finish = (error?: unknown) => {
-      const scope = req.contextValues.get(callScopeKey);
-      const type = scope?.target?.type;
-      if (typeof type === "object") span.setAttribute("policy.resource.type", type.name);
-      ended(span, call, error);
-    };
-    let res;
-    try {
-      res = await context.with(ctx, () => next(req));
-    } catch (e) {
-      finish(e);
-      throw e;
-    }
-    if (!res.stream) {
-      finish();
-      return res;
-    }
-    return withMessage(res, tracedStream(res.message, ctx, call, finish) as StreamResponse["message"]);
+    return traced(req, next, parent, tracing);
   };
+}
+
+/** A sampled call: its server span, active while it runs (and while its stream is read), ended with its code. */
+async function traced(
+  req: UnaryRequest | StreamRequest,
+  next: (req: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>,
+  parent: Context,
+  { tracer, writes }: { tracer: Tracer; writes: WriteSpans },
+): Promise<UnaryResponse | StreamResponse> {
+  const protocol = req.contextValues.get(protocolKey) || protocolOf(req.header.get("content-type") ?? "");
+  const span = tracer.startSpan(
+    procedureOf(req.method),
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        "rpc.system.name": protocol === "connect" ? "connectrpc" : "grpc",
+        "rpc.method": procedureOf(req.method),
+        "policy.rpc.protocol": protocol,
+      },
+    },
+    parent,
+  );
+  const call: TracedCall = { tracer, call: span.spanContext(), writes, spansLeft: MAX_SPANS_PER_CALL, spansDropped: 0 };
+  const ctx = withTracedCall(parent, span, call);
+  const finish = (error?: unknown) => {
+    const scope = req.contextValues.get(callScopeKey);
+    const type = scope?.target?.type;
+    if (typeof type === "object") span.setAttribute("policy.resource.type", type.name);
+    ended(span, call, error);
+  };
+  let res;
+  try {
+    res = await context.with(ctx, () => next(req));
+  } catch (e) {
+    finish(e);
+    throw e;
+  }
+  if (!res.stream) {
+    finish();
+    return res;
+  }
+  return withMessage(res, tracedStream(res.message, ctx, call, finish) as StreamResponse["message"]);
 }
 
 /** Ends a call's span with its status code (and the child spans it could not record). */

@@ -6,26 +6,33 @@ import { childSpan, failed, within } from "../tracing/spans.js";
 import type { Store } from "./store.js";
 
 /** Not worth a span: shutdown and the metrics' figures (read outside calls). */
-const UNTRACED = new Set<PropertyKey>(["close", "stats", "constructor"]);
+const UNTRACED = new Set(["close", "stats"]);
 
 export function tracedStore(inner: Store, system: "sqlite" | "postgresql"): Store {
-  const methods = new Map<PropertyKey, unknown>();
-  return new Proxy(inner, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== "function") return value;
-      let method = methods.get(property);
-      if (method === undefined) {
-        const fn = value as (...args: unknown[]) => unknown;
-        method = UNTRACED.has(property) || typeof property !== "string" ? fn.bind(target) : traced(target, fn, system, property);
-        methods.set(property, method);
-      }
-      return method;
-    },
-  });
+  // A plain object with a wrapper per method, made once (a Proxy would trap every property read of every call).
+  const traced: Record<string, unknown> = {};
+  for (const name of methodNames(inner)) {
+    const method = (inner as unknown as Record<string, (...args: unknown[]) => unknown>)[name]!;
+    traced[name] = UNTRACED.has(name) ? method.bind(inner) : tracedMethod(inner, method, system, name);
+  }
+  Object.defineProperty(traced, "writtenSequence", { get: () => inner.writtenSequence });
+  return traced as unknown as Store;
 }
 
-function traced(target: Store, method: (...args: unknown[]) => unknown, system: string, name: string) {
+/** The methods of `store`: its own function properties and its classes' methods. */
+function methodNames(store: Store): Set<string> {
+  const names = new Set<string>();
+  for (let o: object | null = store; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      if (name === "constructor") continue;
+      const descriptor = Object.getOwnPropertyDescriptor(o, name);
+      if (descriptor && typeof descriptor.value === "function") names.add(name);
+    }
+  }
+  return names;
+}
+
+function tracedMethod(target: Store, method: (...args: unknown[]) => unknown, system: string, name: string) {
   const attributes = { "db.system.name": system, "db.operation.name": name };
   const spanName = `${system} ${name}`;
   return (...args: unknown[]): unknown => {

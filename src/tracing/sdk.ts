@@ -11,7 +11,7 @@ import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type Readable
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import { callSampler, type CallSampler } from "./sampling.js";
 import type { TracingSettings } from "./settings.js";
-import { WriteSpans } from "./spans.js";
+import { WriteSpans } from "./writes.js";
 
 /** A server's tracing: what its interceptor starts spans with, and what flushes them at shutdown. */
 export interface Tracing {

@@ -5,7 +5,8 @@
 // that is what a change-feed follower needs). A write's `decide` that throws writes nothing, so the others still
 // commit; a statement that fails aborts the batch, which is then retried one write per transaction.
 import type pg from "pg";
-import { detached, noteChangeWritten, tracedWrite, type TracedWrite } from "../../tracing/spans.js";
+import { detached } from "../../tracing/spans.js";
+import { noteChangeWritten, tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import { WRITE_LOCK, checkOut, isTransient, storeErrorOf, type Connection } from "./database.js";
 
 /** What a write sees of its transaction. */

@@ -2,7 +2,8 @@
 // savepoint, so one that throws changes nothing while the others still commit, and all are acknowledged after the
 // single commit (one fsync) returns. Checks and writes stay atomic: the transaction holds the write lock from the
 // start and the writes run one after another inside it.
-import { detached, tracedWrite, type TracedWrite } from "../../tracing/spans.js";
+import { detached } from "../../tracing/spans.js";
+import { tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import type { Database } from "./database.js";
 
 interface PendingWrite {
