@@ -2,9 +2,10 @@
 // Four built servers (as `npm start` runs them) on one database, in the same run: tracing off (no --otlp-endpoint),
 // configured but not sampled (an endpoint, OTEL_TRACES_SAMPLER=parentbased_traceidratio with ratio 0: h2load sends no
 // traceparent, so every call is a root the sampler drops), 1% sampled, and sampled (always_on, every call exported to
-// an OTLP/HTTP receiver in this process that reads and discards the export). h2load drives each in interleaved rounds
-// on both ports (throughput drifts on a shared machine); requests/s and calls per CPU-second of each, with their paired
-// ratios to tracing off, are printed and written to docs/benchmarks.md. Target: not sampled ≥ 0.95 × off.
+// an OTLP/HTTP receiver in this process that reads and discards the export). In each round h2load drives all four at
+// once on one port (so that the machine's other load weighs on them alike); requests/s and calls per CPU-second of
+// each, with their paired ratios to tracing off, are printed and written to docs/benchmarks.md. Target: not sampled ≥
+// 0.95 × off.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,7 +22,7 @@ const { values: flags } = parseArgs({
   options: { quick: { type: "boolean" }, rounds: { type: "string" }, seconds: { type: "string" }, "no-doc": { type: "boolean" } },
 });
 const quick = flags.quick ?? false;
-const rounds = Number(flags.rounds ?? (quick ? 2 : 3));
+const rounds = Number(flags.rounds ?? (quick ? 2 : 6));
 const load: LoadOptions = { connections: 4, streams: 32, seconds: Number(flags.seconds ?? (quick ? 2 : 4)), warmupSeconds: 1 };
 const RESOURCE = "organizations/bench-tracing";
 const TARGET = 0.95;
@@ -102,21 +103,27 @@ async function main(): Promise<void> {
     let sampledCalls = 0;
     const spansBefore = sink.spans();
     for (let round = 0; round < rounds; round++) {
-      // A different order each round, so that no variant always runs first (or last) in a round.
-      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
-      for (const v of order) {
-        for (const port of ["grpc", "main"] as const) {
-          const url = `${port === "grpc" ? v.server!.grpc : v.server!.main}/policy.v1.PolicyService/GetPolicy`;
-          const pid = v.server!.process.pid!;
-          const cpuBefore = cpuSecondsOfTree(pid);
-          const result = await h2load(url, bodies.grpc, "grpc", load, join(dir, "h2load.log"));
-          // The warm-up's calls and CPU are counted together: h2load reports the measured ones only.
-          v.perCpu[port].push((result.requests * (1 + load.warmupSeconds / load.seconds)) / (cpuSecondsOfTree(pid) - cpuBefore));
+      for (const port of ["grpc", "main"] as const) {
+        // Every variant under load at once, for the same seconds: whatever else the machine runs meanwhile weighs on
+        // them alike (measured one after another, they moved ±30% between runs from the machine's other load alone).
+        const results = await Promise.all(
+          VARIANTS.map(async (v, i) => {
+            const pid = v.server!.process.pid!;
+            const cpuBefore = cpuSecondsOfTree(pid);
+            const url = `${port === "grpc" ? v.server!.grpc : v.server!.main}/policy.v1.PolicyService/GetPolicy`;
+            const result = await h2load(url, bodies.grpc, "grpc", load, join(dir, `h2load-${i}.log`));
+            return { result, cpu: cpuSecondsOfTree(pid) - cpuBefore };
+          }),
+        );
+        VARIANTS.forEach((v, i) => {
+          const { result, cpu } = results[i]!;
           if (result.failed > 0) throw new Error(`${v.name} on the ${port} port: ${result.failed} calls failed`);
           v.rps[port].push(result.rps);
+          // The warm-up's calls and CPU are counted together: h2load reports the measured calls only.
+          v.perCpu[port].push((result.requests * (1 + load.warmupSeconds / load.seconds)) / cpu);
           if (v === SAMPLED) sampledCalls += result.requests;
           console.log(`round ${round + 1}/${rounds}  ${v.name.padEnd(24)} ${port.padEnd(4)} port  ${fmt(result.rps)} req/s  ${fmt(v.perCpu[port].at(-1)!)} calls/CPU-s`);
-        }
+        });
       }
     }
     // The sampled server exports what it still buffers when it stops.
@@ -155,9 +162,9 @@ function report(spansPerCall: number, load1: number, seconds: number): void {
     (["grpc", "main"] as const).map((p) => `${p} ${v.rps[p].map((x, r) => (x / VARIANTS[0]!.rps[p][r]!).toFixed(2)).join(", ")}`).join("; ");
   const met = (["grpc", "main"] as const).every((p) => pairedRatio(NOT_SAMPLED, p, "rps") >= TARGET || pairedRatio(NOT_SAMPLED, p, "perCpu") >= TARGET);
   const body = [
-    `\`npm run bench:tracing${quick ? " -- --quick" : ""}\` — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${load1.toFixed(2)} at start (the machine shared with other work: figures move ±30% between rounds); ${rounds} interleaved rounds of ${load.seconds} s per variant and port (h2load, ${load.connections} connections × ${load.streams} streams, gRPC); ${seconds.toFixed(0)} s in all.`,
+    `\`npm run bench:tracing${quick ? " -- --quick" : ""}\` — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${load1.toFixed(2)} at start (the machine shared with other work); ${rounds} rounds of ${load.seconds} s per port, the four servers at once (h2load each, ${load.connections} connections × ${load.streams} streams, gRPC); ${seconds.toFixed(0)} s in all.`,
     "",
-    "GetPolicy of an organization's policy (a cache hit), on four built servers sharing one database, measured in the same run: tracing off (no endpoint); configured but not sampled (`--traces-sampler parentbased_traceidratio --traces-sampler-arg 0`: the callers send no `traceparent`, every call is a root the sampler drops); 1% sampled (the same with `0.01`); sampled (`always_on`: a server span and its child spans for every call, exported over OTLP/HTTP to a receiver in the benchmark that discards them). Median over rounds, and in brackets the median of the ratio to tracing off on the same port in the same round (paired, so that drift between rounds cancels).",
+    "GetPolicy of an organization's policy (a cache hit), on four built servers sharing one database, measured in the same run: tracing off (no endpoint); configured but not sampled (`--traces-sampler parentbased_traceidratio --traces-sampler-arg 0`: the callers send no `traceparent`, every call is a root the sampler drops); 1% sampled (the same with `0.01`); sampled (`always_on`: a server span and its child spans for every call, exported over OTLP/HTTP to a receiver in the benchmark that discards them). In each round the four servers are loaded at the same time, on one port, so that the machine's other work weighs on them alike. Median over rounds, and in brackets the median of the ratio to tracing off in the same round.",
     "",
     "Requests/s:",
     "",
