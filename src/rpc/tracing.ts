@@ -63,6 +63,8 @@ async function traced(
       attributes: {
         "rpc.system.name": protocol === "connect" ? "connectrpc" : "grpc",
         "rpc.method": procedureOf(req.method),
+        // Not in the current conventions (rpc.method names the service too), but what older backends group by.
+        "rpc.service": req.method.parent.typeName,
         "policy.rpc.protocol": protocol,
       },
     },

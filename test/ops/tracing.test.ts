@@ -91,6 +91,7 @@ describe.each<{ port: "main" | "grpc"; protocol: Protocol }>([
     expect(call!.kind).toBe(2); // SERVER
     expect(call!.attributes).toMatchObject({
       "rpc.method": GET_POLICY,
+      "rpc.service": "policy.v1.PolicyService",
       "rpc.status_code": "OK",
       "rpc.system.name": protocol === "connect" ? "connectrpc" : "grpc",
       "policy.rpc.protocol": protocol,
