@@ -44,6 +44,7 @@ import type {
   SharedPolicyState,
   SharedPolicyWrite,
   Store,
+  StoreSnapshot,
   StoreStats,
   StoredPolicy,
 } from "./store.js";
@@ -111,6 +112,11 @@ export class CachingStore implements Store {
     const cached = this.cache.get(resource);
     if (cached) return cached;
     return this.readPolicy(resource, this.generation);
+  }
+
+  /** Straight to the database: a snapshot reads one state of it, which no cache entry is known to hold. */
+  openSnapshot(): Promise<StoreSnapshot> {
+    return this.inner.openSnapshot();
   }
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
