@@ -18,6 +18,7 @@ export * from "../../gen/policy/v1/resource_pb.js";
 export * from "../../gen/policy/v1/resource_service_pb.js";
 export * from "../../gen/policy/v1/access_service_pb.js";
 export * from "../../gen/policy/v1/watch_service_pb.js";
+export * from "../../gen/policy/v1/snapshot_service_pb.js";
 export * from "../../gen/policy/v1/sync_service_pb.js";
 export * from "../../gen/policy/v1/audit_service_pb.js";
 export * from "../../gen/policy/v1/shared_policy_pb.js";
