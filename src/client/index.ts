@@ -25,3 +25,12 @@ export * from "../../gen/policy/v1/shared_policy_pb.js";
 export * from "../../gen/policy/v1/shared_policy_service_pb.js";
 export { watch, type WatchEvent, type WatchOptions } from "./watch.js";
 export { runConsumer, type ConsumerOptions } from "./consumer.js";
+export {
+  createPolicyMirror,
+  type MirrorCheckOptions,
+  type MirrorEvent,
+  type MirrorMetrics,
+  type PolicyMirror,
+  type PolicyMirrorOptions,
+} from "./mirror/mirror.js";
+export { tokenSequence, type ConsistencyToken } from "./mirror/consistency-token.js";
