@@ -34,3 +34,13 @@ export {
   type PolicyMirrorOptions,
 } from "./mirror/mirror.js";
 export { tokenSequence, type ConsistencyToken } from "./mirror/consistency-token.js";
+export {
+  decide,
+  holds,
+  type Checker,
+  type EnforceOptions,
+  type Requirement,
+  type Verdict,
+} from "./enforce/decision.js";
+export { enforceInterceptor, type EnforcedCall } from "./enforce/interceptor.js";
+export { enforceHttp, type Next } from "./enforce/http-middleware.js";

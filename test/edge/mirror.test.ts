@@ -84,7 +84,9 @@ describe("the policy mirror", () => {
     await expectCode(mirror.testIamPermissions({ resource: PROJECT, principals: ["user:nobody@example.com"], permissions }), Code.NotFound);
     const effective = await mirror.lookupEffectivePolicy({ resource: PROJECT, requestedPolicyVersion: 3 });
     const served = await server.grpc.policies.lookupEffectivePolicy({ resource: PROJECT, options: { requestedPolicyVersion: 3 } });
-    expect(effective.bindings.map((b) => [b.role, b.resource, b.members])).toEqual(served.bindings.map((b) => [b.role, b.resource, b.members]));
+    expect(effective.bindings.map((b) => [b.binding!.role, b.resource, b.binding!.members])).toEqual(
+      served.bindings.map((b) => [b.binding!.role, b.resource, b.binding!.members]),
+    );
     expect(effective.denyRules.length).toBe(served.denyRules.length);
   });
 
