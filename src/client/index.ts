@@ -43,4 +43,4 @@ export {
   type Verdict,
 } from "./enforce/decision.js";
 export { enforceInterceptor, type EnforcedCall } from "./enforce/interceptor.js";
-export { enforceHttp, type Next } from "./enforce/http-middleware.js";
+export { enforceHttp, type HttpRequest, type HttpResponse, type Next } from "./enforce/http-middleware.js";
