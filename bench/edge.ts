@@ -6,6 +6,7 @@
 //   ratio of their medians (target ≥ 100×).
 // - Write to decision: from the moment a write is sent to the moment a mirror answers the new decision, with 1 and
 //   with `mirrors` mirrors of a small organization following the same server (p50/p99 over writes × mirrors).
+// Baseline for the snapshot, same run: the store's own read of the same pages (SqliteSnapshot, in process).
 // The server runs in this process (src/server.ts over a generated SQLite file), so server and mirrors share one event
 // loop and two cores with whatever else the machine runs: read the ratios, not the absolute numbers.
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -19,6 +20,7 @@ import { BindingSchema, PolicySchema } from "../gen/policy/v1/policy_pb.js";
 import { createPolicyClient, createPolicyMirror, type PolicyMirror } from "../src/client/index.js";
 import { startServer } from "../src/server.js";
 import { openDatabase } from "../src/store/sqlite/database.js";
+import { SqliteSnapshot } from "../src/store/sqlite/snapshot.js";
 import { writeDocSection } from "./doc-section.js";
 
 const { values } = parseArgs({
@@ -101,6 +103,14 @@ try {
   for await (const page of client.snapshots.snapshot({ subtree: ORG, pageSize: 1000 })) streamed += page.resources.length;
   const snapshotMs = performance.now() - snapshotStarted;
 
+  // Baseline, same run: the store's own read of the same pages (one read transaction, decoded), without RPC.
+  const readStarted = performance.now();
+  const read = SqliteSnapshot.open(dbPath);
+  let cursor: string | undefined;
+  for (let rows = await read.subtree(ORG, undefined, 1000); rows.length > 0; rows = await read.subtree(ORG, cursor, 1000)) cursor = rows.at(-1)!.cursor;
+  await read.close();
+  const storeReadMs = performance.now() - readStarted;
+
   // A mirror of it: bootstrap time and heap.
   const heapBefore = heapMb();
   const bootStarted = performance.now();
@@ -168,6 +178,7 @@ try {
     "| measure | value |",
     "| --- | --- |",
     `| Snapshot of a ${RESOURCES.toLocaleString("en")}-resource subtree over gRPC (loopback), pages dropped | ${(snapshotMs / 1000).toFixed(2)} s (${streamed.toLocaleString("en")} resources; target < 5 s) |`,
+    `| Baseline: the store's read of the same pages in process (no RPC) | ${(storeReadMs / 1000).toFixed(2)} s (snapshot ÷ store read: ${(snapshotMs / storeReadMs).toFixed(1)}) |`,
     `| Mirror bootstrap of it (snapshot + state) | ${(bootMs / 1000).toFixed(2)} s |`,
     `| Mirror heap for ${(RESOURCES - 1 - CLOUDS).toLocaleString("en")} policies (${RESOURCES.toLocaleString("en")} resources), after GC | ${(heapAfter - heapBefore).toFixed(0)} MiB |`,
     `| RPC CheckAccess (gRPC, loopback) p50 / p99 | ${us(rpc.p50)} / ${us(rpc.p99)} |`,

@@ -1,8 +1,9 @@
 // The state a mirror holds: the resources of its scope and their ancestors, each with its policy, deny policy, custom
 // roles and bound shared policies, as of one change-log sequence. Loaded from a Snapshot, then moved forward change by
 // change from Watch; read as chains (a resource and its ancestors), the shape the server's decision code reads from
-// its own store. Every value handed to that code is shared (frozen), so the code's memos (compiled bindings and
-// conditions) hold until the value changes, as they do over the server's cache.
+// its own store. Every link handed to that code is shared (frozen) on first read, so the code's memos (compiled
+// bindings and conditions) hold until the value changes, as they do over the server's cache; values are replaced,
+// never changed in place.
 import { create } from "@bufbuild/protobuf";
 import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
 import { PolicySchema, type Policy } from "../../../gen/policy/v1/policy_pb.js";
@@ -66,15 +67,16 @@ export class MirrorState {
   /** Adds a snapshot page (pages of one snapshot, in order, into a new state). */
   addSnapshotPage(page: SnapshotResponse): void {
     this.sequence = page.sequence;
-    for (const policy of page.sharedPolicies) this.sharedPolicies.set(policy.name, share(policy));
+    for (const policy of page.sharedPolicies) this.sharedPolicies.set(policy.name, policy);
     for (const item of page.resources) {
-      const resource = item.resource!;
+      const { name, parent, type } = item.resource!;
       this.put({
-        resource: share(resource),
+        // What a check reads of a resource; its display name, etag and times stay on the server.
+        resource: create(ResourceMessage, { name, parent, type }),
         createSeq: 0,
-        policy: item.policy ? share(item.policy) : EMPTY_POLICY,
-        deny: item.denyPolicy && item.denyPolicy.rules.length > 0 ? share(item.denyPolicy) : undefined,
-        roles: item.roles.length > 0 ? item.roles.map((r) => share(r)) : undefined,
+        policy: item.policy ?? EMPTY_POLICY,
+        deny: item.denyPolicy && item.denyPolicy.rules.length > 0 ? item.denyPolicy : undefined,
+        roles: item.roles.length > 0 ? item.roles : undefined,
         shared: [...item.sharedPolicies].sort(),
         withheld: item.withheld.length > 0,
         ancestor: item.ancestor,
@@ -116,7 +118,7 @@ export class MirrorState {
 
   /** The content of a shared policy fetched for a binding whose content the mirror lacked. */
   learnSharedPolicy(policy: SharedPolicy): void {
-    this.sharedPolicies.set(policy.name, share(policy));
+    this.sharedPolicies.set(policy.name, policy);
     for (const holder of this.holders.get(policy.name) ?? []) this.touch(holder);
   }
 
@@ -127,7 +129,7 @@ export class MirrorState {
       case ChangeKind.POLICY_SET:
       case ChangeKind.POLICY_DELETED:
         if (node) {
-          node.policy = change.policy && change.kind === ChangeKind.POLICY_SET ? share(change.policy) : EMPTY_POLICY;
+          node.policy = change.policy && change.kind === ChangeKind.POLICY_SET ? change.policy : EMPTY_POLICY;
           this.touch(name);
         }
         return "applied";
@@ -135,21 +137,21 @@ export class MirrorState {
       case ChangeKind.DENY_POLICY_DELETED:
         if (node) {
           const deny = change.kind === ChangeKind.DENY_POLICY_SET ? change.denyPolicy : undefined;
-          node.deny = deny && deny.rules.length > 0 ? share(deny) : undefined;
+          node.deny = deny && deny.rules.length > 0 ? deny : undefined;
           this.touch(name);
         }
         return "applied";
       case ChangeKind.ROLE_CHANGED:
         if (node && change.role) {
           const roles = (node.roles ?? []).filter((r) => r.name !== change.role!.name);
-          roles.push(share(change.role));
+          roles.push(change.role);
           node.roles = roles.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
           this.touch(name);
         }
         return "applied";
       case ChangeKind.RESOURCE_CREATED:
         if (!node && this.inScopeByName(change.parent)) {
-          const resource = share(create(ResourceMessage, { name, parent: change.parent, type: change.resourceType }));
+          const resource = create(ResourceMessage, { name, parent: change.parent, type: change.resourceType });
           this.put({ resource, createSeq: Number(change.sequence), policy: EMPTY_POLICY, deny: undefined, roles: undefined, shared: [], withheld: false, ancestor: false, link: undefined });
         }
         return "applied";
@@ -199,7 +201,7 @@ export class MirrorState {
       return "applied";
     }
     this.children.get(node.resource.parent)?.delete(name);
-    node.resource = share(create(ResourceMessage, { ...node.resource, parent: change.parent }));
+    node.resource = create(ResourceMessage, { name, parent: change.parent, type: node.resource.type });
     this.childrenOf(change.parent).add(name);
     this.touch(name);
     return "applied";
@@ -257,6 +259,7 @@ export class MirrorState {
       if (!policy) return undefined;
       shared.push(policy);
     }
+    // Shared (deep-frozen) when first read, not when loaded: most of a large scope is never checked.
     node.link = share({
       resource: node.resource,
       createSeq: node.createSeq,
