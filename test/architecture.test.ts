@@ -51,3 +51,14 @@ test("the domain imports neither the RPC layer nor a store implementation", () =
     );
   expect(upward).toEqual([]);
 });
+
+test("the SDK runs the domain's pure decision code (the mirror), never a store, the server or its handlers", () => {
+  const forbidden = imports
+    .filter(({ file }) => file.startsWith("client/"))
+    .flatMap(({ file, targets }) =>
+      targets
+        .filter((t) => /^(store\/(sqlite|postgres)\/|store\/(caching-store|open-store)\.ts|server\.ts|cli\/)/.test(t) || (t.startsWith("rpc/") && t !== "rpc/errors.ts"))
+        .map((t) => `${file} -> ${t}`),
+    );
+  expect(forbidden).toEqual([]);
+});
