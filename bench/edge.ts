@@ -11,7 +11,7 @@
 // loop and two cores with whatever else the machine runs: read the ratios, not the absolute numbers.
 import { create, toBinary } from "@bufbuild/protobuf";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -173,7 +173,7 @@ try {
   const many = await writeToDecision(MIRRORS);
 
   lines.push(
-    `Run: ${new Date().toISOString().slice(0, 10)}, \`npm run bench:edge\` (${RESOURCES.toLocaleString("en")} resources, ${CHECKS} checks, ${WRITES} writes; server in process, SQLite, 2 shared cores).`,
+    `Run: ${new Date().toISOString().slice(0, 10)}, \`npm run bench:edge\` (${RESOURCES.toLocaleString("en")} resources, ${CHECKS} checks, ${WRITES} writes; server in process, SQLite, 2 shared cores; load average ${loadavg()[0]!.toFixed(1)} at the end).`,
     "",
     "| measure | value |",
     "| --- | --- |",
