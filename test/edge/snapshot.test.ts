@@ -86,6 +86,14 @@ describe("Snapshot", () => {
     expect(resources.filter((r) => !r.ancestor).map((r) => r.resource!.name)).toEqual([CLOUD, ...PROJECTS]);
   });
 
+  test("resource_types keeps the resources of those types (and the root's ancestors)", async () => {
+    const pages: SnapshotResponse[] = [];
+    for await (const page of admin.snapshots.snapshot({ subtree: CLOUD, resourceTypes: ["project"], pageSize: 2 })) pages.push(page);
+    const resources = pages.flatMap((p) => p.resources);
+    expect(resources.filter((r) => r.ancestor).map((r) => r.resource!.name)).toEqual([ORG]);
+    expect(resources.filter((r) => !r.ancestor).map((r) => r.resource!.name)).toEqual(PROJECTS);
+  });
+
   test("every page is at the snapshot's sequence: a write between pages is not in it, and Watch after it brings it", async () => {
     let written: bigint | undefined;
     const pages = await collect(admin, CLOUD, 1, async (page) => {
