@@ -1,8 +1,6 @@
 // createPolicyMirror(): the policies of a scope held in process, answering checkAccess, testIamPermissions and
 // lookupEffectivePolicy without a network round trip, with the server's own decision code (src/domain/access) run over
-// the mirrored chains. It starts from a Snapshot, follows Watch after the snapshot's sequence (batched when the server
-// batches, one change per message when it does not), re-snapshots when Watch says the history it needs is gone
-// (OUT_OF_RANGE) or a change leaves it without state (a resource moved in from outside), and reconnects with backoff.
+// the mirrored chains, which mirror-follower.ts keeps current (Snapshot, then Watch; re-snapshots; reconnects).
 //
 // Consistency: an answer reflects the mirror's applied sequence (`sequence()`); `atLeast` (a sequence or a write's
 // etag) waits up to `atLeastWaitMs` for the mirror to reach it, then asks the server (CheckAccess with min_sequence),
@@ -17,7 +15,6 @@ import {
   type CheckAccessResponse,
 } from "../../../gen/policy/v1/access_service_pb.js";
 import type { EffectivePolicy } from "../../../gen/policy/v1/policy_service_pb.js";
-import type { WatchResponse } from "../../../gen/policy/v1/watch_service_pb.js";
 import { Access } from "../../domain/access/access.js";
 import { Authorizer } from "../../domain/access/authorizer.js";
 import { effectivePolicy } from "../../domain/effective-policy.js";
@@ -28,15 +25,11 @@ import type { ResourceSchema } from "../../domain/schema/schema.js";
 import { toConnectError } from "../../rpc/errors.js";
 import { loadSchema } from "../../schema-file.js";
 import type { StoredPolicy } from "../../store/store.js";
-import type { PolicyClient } from "../client.js";
-import { ensureConsumer } from "../consumer.js";
 import { tokenSequence, type ConsistencyToken } from "./consistency-token.js";
-import { MirrorState } from "./mirror-state.js";
+import { MirrorFollower, type FollowerEvent, type FollowerOptions } from "./mirror-follower.js";
 
-export interface PolicyMirrorOptions {
-  client: PolicyClient;
-  /** The subtree mirrored, e.g. `organizations/acme` (its ancestors come with it). */
-  scope: string;
+/** The follower's options (client, scope, progress, snapshot page size, consumer, backoff, onEvent) and the answers'. */
+export interface PolicyMirrorOptions extends FollowerOptions {
   /** The server's resource schema: parsed, or its YAML text. Default: the built-in schema. */
   schema?: ResourceSchema | string;
   /** Past this long without hearing from the server, checks follow `whenStale`. Default 30 000 ms. */
@@ -45,24 +38,9 @@ export interface PolicyMirrorOptions {
   whenStale?: "rpc" | "fail-closed";
   /** How long a check with `atLeast` waits for the mirror before asking the server. Default 1000 ms. */
   atLeastWaitMs?: number;
-  /** How often an idle Watch stream confirms the mirror is current (the staleness floor). Default 1000 ms. */
-  progressIntervalMs?: number;
-  /** Snapshot page size. Default: the server's (500). */
-  snapshotPageSize?: number;
-  /**
-   * Register as this sync consumer (`consumers/{id}`, created with the mirror's scope when absent) and acknowledge
-   * what the mirror applied, so that sync status means "applied at this enforcement point".
-   */
-  consumer?: string;
-  /** Acknowledge at most this often. Default 200 ms. */
-  ackIntervalMs?: number;
-  /** Backoff between reconnects: from `initialMs` (default 100) doubling to `maxMs` (default 5000). */
-  backoff?: { initialMs?: number; maxMs?: number };
   /** A metric hook, called every `metricIntervalMs` (default 1000) with the staleness and position. */
   onMetrics?: (metrics: MirrorMetrics) => void;
   metricIntervalMs?: number;
-  /** Called when the stream fails (before a reconnect) or a re-snapshot starts. */
-  onEvent?: (event: MirrorEvent) => void;
 }
 
 export interface MirrorMetrics {
@@ -78,10 +56,7 @@ export interface MirrorMetrics {
   resources: number;
 }
 
-export type MirrorEvent =
-  | { kind: "disconnected"; error: ConnectError; retryInMs: number }
-  | { kind: "resnapshot"; reason: string }
-  | { kind: "snapshot"; sequence: bigint; resources: number; ms: number };
+export type MirrorEvent = FollowerEvent;
 
 /** Options of one check. */
 export interface MirrorCheckOptions {
@@ -110,48 +85,34 @@ export interface PolicyMirror {
   close(): Promise<void>;
 }
 
-/** Codes a reconnect does not fix: reported, and retried at the slowest backoff. */
-const LASTING = new Set([Code.Unauthenticated, Code.PermissionDenied, Code.InvalidArgument, Code.Unimplemented, Code.NotFound]);
-
 export function createPolicyMirror(options: PolicyMirrorOptions): PolicyMirror {
   return new Mirror(options);
 }
 
 class Mirror implements PolicyMirror {
   readonly ready: Promise<void>;
-  private state: MirrorState | undefined;
+  private readonly follower: MirrorFollower;
   private readonly schema: ResourceSchema;
   private readonly access: Access;
   private readonly authorizer: Authorizer;
-  private readonly closing = new AbortController();
-  private lastHeard = -Infinity;
-  private connected = false;
-  private needsSnapshot = true;
-  private waiters: { target: bigint; resolve: (reached: boolean) => void }[] = [];
-  private counts = { mirror: 0, rpc: 0, resnapshots: 0 };
-  private readonly running: Promise<void>;
+  private readonly counts = { mirror: 0, rpc: 0 };
   private readonly metricTimer: ReturnType<typeof setInterval> | undefined;
-  private lastAck = 0;
-  private acked = -1n;
 
   constructor(private readonly options: PolicyMirrorOptions) {
     const schema = options.schema ?? loadSchema(undefined);
     this.schema = typeof schema === "string" ? parseSchema(schema, "schema") : schema;
+    this.follower = new MirrorFollower(options);
+    this.ready = this.follower.ready;
     // The server's decision code over the mirrored chains: the store it reads is the mirror's state.
     const chains = {
       ancestry: async (name: string): Promise<StoredPolicy[] | undefined> => {
-        const lookup = this.state?.chain(name);
+        const lookup = this.follower.state?.chain(name);
         return lookup && "chain" in lookup ? lookup.chain : undefined;
       },
-      latestSequence: async () => Number(this.state?.sequence ?? 0n),
+      latestSequence: async () => Number(this.follower.sequence()),
     };
     this.access = new Access(chains, this.schema);
     this.authorizer = new Authorizer(this.access, this.schema, new Set(), true);
-    let started!: () => void;
-    let failed!: (e: unknown) => void;
-    this.ready = new Promise<void>((resolve, reject) => ((started = resolve), (failed = reject)));
-    this.ready.catch(() => undefined);
-    this.running = this.follow(started, failed);
     if (options.onMetrics) {
       this.metricTimer = setInterval(() => options.onMetrics!(this.metrics()), options.metricIntervalMs ?? 1000);
       this.metricTimer.unref?.();
@@ -159,22 +120,22 @@ class Mirror implements PolicyMirror {
   }
 
   sequence(): bigint {
-    return this.state?.sequence ?? 0n;
+    return this.follower.sequence();
   }
 
   staleness() {
-    return { ms: performance.now() - this.lastHeard, connected: this.connected, sequence: this.sequence() };
+    return { ms: performance.now() - this.follower.lastHeard, connected: this.follower.connected, sequence: this.sequence() };
   }
 
   metrics(): MirrorMetrics {
     return {
-      stalenessMs: performance.now() - this.lastHeard,
+      stalenessMs: performance.now() - this.follower.lastHeard,
       sequence: this.sequence(),
-      connected: this.connected,
+      connected: this.follower.connected,
       answeredByMirror: this.counts.mirror,
       answeredByRpc: this.counts.rpc,
-      resnapshots: this.counts.resnapshots,
-      resources: this.state?.size.resources ?? 0,
+      resnapshots: this.follower.resnapshots,
+      resources: this.follower.state?.size.resources ?? 0,
     };
   }
 
@@ -236,46 +197,30 @@ class Mirror implements PolicyMirror {
   }
 
   waitFor(token: ConsistencyToken, timeoutMs: number): Promise<boolean> {
-    const target = tokenSequence(token);
-    if (this.sequence() >= target) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiter = {
-        target,
-        resolve: (reached: boolean) => {
-          clearTimeout(timer);
-          resolve(reached);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, timeoutMs);
-      this.waiters.push(waiter);
-    });
+    return this.follower.waitFor(tokenSequence(token), timeoutMs);
   }
 
   async close(): Promise<void> {
-    this.closing.abort();
     if (this.metricTimer) clearInterval(this.metricTimer);
-    for (const waiter of this.waiters) waiter.resolve(false);
-    this.waiters = [];
-    await this.running;
+    await this.follower.close();
   }
 
   /** Whether the mirror answers for `resource`, or the server does. */
   private async route(resource: string, atLeast: ConsistencyToken | undefined): Promise<"mirror" | "rpc"> {
     if (atLeast !== undefined && !(await this.waitFor(atLeast, this.options.atLeastWaitMs ?? 1000))) return "rpc";
-    if (!this.state) return "rpc";
-    if (performance.now() - this.lastHeard > (this.options.maxStalenessMs ?? 30_000)) {
+    const state = this.follower.state;
+    if (!state) return "rpc";
+    const stalenessMs = performance.now() - this.follower.lastHeard;
+    if (stalenessMs > (this.options.maxStalenessMs ?? 30_000)) {
       if (this.options.whenStale === "fail-closed") {
         throw new ConnectError(
-          `the policy mirror has not heard from the server for ${Math.round(performance.now() - this.lastHeard)} ms (more than its maximum staleness): refusing`,
+          `the policy mirror has not heard from the server for ${Math.round(stalenessMs)} ms (more than its maximum staleness): refusing`,
           Code.Unavailable,
         );
       }
       return "rpc";
     }
-    return "chain" in this.state.chain(resource) ? "mirror" : "rpc";
+    return "chain" in state.chain(resource) ? "mirror" : "rpc";
   }
 
   /** Runs the server's decision code; its errors as the RPC would report them. */
@@ -286,153 +231,4 @@ class Mirror implements PolicyMirror {
       throw e instanceof ConnectError ? e : toConnectError(e, () => undefined);
     }
   }
-
-  private async follow(started: () => void, failed: (e: unknown) => void): Promise<void> {
-    const { client } = this.options;
-    const initialMs = this.options.backoff?.initialMs ?? 100;
-    const maxMs = this.options.backoff?.maxMs ?? 5000;
-    let delay = initialMs;
-    let first = true;
-    if (this.options.consumer) {
-      try {
-        await ensureConsumer(client, { name: this.options.consumer, subtree: this.options.scope, displayName: `policy mirror of ${this.options.scope}` });
-      } catch (e) {
-        failed(e);
-        return;
-      }
-    }
-    while (!this.closing.signal.aborted) {
-      const stream = new AbortController();
-      const stop = () => stream.abort();
-      this.closing.signal.addEventListener("abort", stop, { once: true });
-      try {
-        if (this.needsSnapshot) {
-          await this.snapshot();
-          if (first) started(), (first = false);
-        }
-        const state = this.state!;
-        const progress = this.options.progressIntervalMs ?? 1000;
-        const messages = client.watch.watch(
-          {
-            afterSequence: state.sequence,
-            subtree: state.watchRoot(),
-            batch: true,
-            progressInterval: { seconds: BigInt(Math.floor(progress / 1000)), nanos: (progress % 1000) * 1_000_000 },
-          },
-          { signal: stream.signal },
-        );
-        for await (const message of messages as AsyncIterable<WatchResponse>) {
-          this.connected = true;
-          this.lastHeard = performance.now();
-          delay = initialMs;
-          await this.receive(message);
-          if (this.needsSnapshot) break;
-        }
-      } catch (e) {
-        this.connected = false;
-        if (this.closing.signal.aborted) break;
-        const error = ConnectError.from(e);
-        if (error.code === Code.OutOfRange) {
-          this.resnapshot(`the change log no longer holds the changes after ${this.sequence()}: ${error.rawMessage}`);
-          continue;
-        }
-        if (first && LASTING.has(error.code)) {
-          failed(error);
-          return;
-        }
-        const wait = delay / 2 + Math.random() * (delay / 2);
-        this.options.onEvent?.({ kind: "disconnected", error, retryInMs: wait });
-        await sleep(LASTING.has(error.code) ? maxMs : wait, this.closing.signal);
-        delay = Math.min(maxMs, delay * 2);
-      } finally {
-        this.closing.signal.removeEventListener("abort", stop);
-        stream.abort();
-      }
-    }
-    this.connected = false;
-  }
-
-  private resnapshot(reason: string): void {
-    this.needsSnapshot = true;
-    this.counts.resnapshots++;
-    this.options.onEvent?.({ kind: "resnapshot", reason });
-  }
-
-  /** Loads a new state from a snapshot, then swaps it in: answers come from the old state meanwhile. */
-  private async snapshot(): Promise<void> {
-    const started = performance.now();
-    const next = new MirrorState(this.options.scope);
-    for await (const page of this.options.client.snapshots.snapshot(
-      { subtree: this.options.scope, pageSize: this.options.snapshotPageSize ?? 0 },
-      { signal: this.closing.signal },
-    )) {
-      next.addSnapshotPage(page);
-    }
-    this.state = next;
-    this.needsSnapshot = false;
-    this.lastHeard = performance.now();
-    this.options.onEvent?.({ kind: "snapshot", sequence: next.sequence, resources: next.size.resources, ms: performance.now() - started });
-    this.settle();
-  }
-
-  private async receive(message: WatchResponse): Promise<void> {
-    const state = this.state!;
-    const event = message.event;
-    if (event.case === "change" || event.case === "batch") {
-      const changes = event.case === "change" ? [event.value] : event.value.changes;
-      for (const change of changes) {
-        if (change.sequence <= state.sequence) continue;
-        const outcome = state.apply(change);
-        if (outcome === "resnapshot") {
-          this.resnapshot(`change ${change.sequence} (${change.resource}) needs state the mirror does not hold`);
-          return;
-        }
-        if (outcome !== "applied") {
-          // A binding to a shared policy created before the snapshot and bound after: its content, read now.
-          try {
-            state.learnSharedPolicy(await this.options.client.sharedPolicies.getSharedPolicy({ name: outcome.needsSharedPolicy }));
-          } catch (e) {
-            // Deleted since: its unbinding follows; meanwhile the targets' chains are incomplete (answered by the RPC).
-            if (ConnectError.from(e).code !== Code.NotFound) throw e;
-          }
-          state.advance(change.sequence);
-        }
-      }
-      if (event.case === "batch") state.advance(event.value.lastSequence);
-    } else if (event.case === "progress") {
-      state.advance(event.value.sequence);
-    }
-    this.settle();
-  }
-
-  /** Wakes the checks waiting for a sequence the mirror reached, and acknowledges as a sync consumer. */
-  private settle(): void {
-    const sequence = this.sequence();
-    if (this.waiters.length > 0) {
-      const waiting: typeof this.waiters = [];
-      for (const waiter of this.waiters) (waiter.target <= sequence ? waiter.resolve(true) : waiting.push(waiter));
-      this.waiters = waiting;
-    }
-    const consumer = this.options.consumer;
-    if (consumer && sequence > this.acked && performance.now() - this.lastAck >= (this.options.ackIntervalMs ?? 200)) {
-      this.lastAck = performance.now();
-      this.acked = sequence;
-      this.options.client.sync.acknowledgeChanges({ consumer, sequence }).catch((e: unknown) => {
-        this.acked = -1n;
-        this.options.onEvent?.({ kind: "disconnected", error: ConnectError.from(e), retryInMs: 0 });
-      });
-    }
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
