@@ -79,6 +79,13 @@ describe("Snapshot", () => {
     expect(pages.at(-1)!.last).toBe(true);
   });
 
+  test("the grpc-js port serves the same snapshot", async () => {
+    const token = await tokenFor(key, ADMIN.slice("user:".length));
+    const viaGrpcJs = apiClients(`http://${server.grpcAddress}`, { token, protocol: "grpc" });
+    const names = (pages: SnapshotResponse[]) => pages.flatMap((p) => p.resources.map((r) => r.resource!.name));
+    expect(names(await collect(viaGrpcJs, ORG, 2))).toEqual(names(await collect(admin, ORG, 2)));
+  });
+
   test("a subtree's snapshot starts with its root's ancestors, marked as such", async () => {
     const resources = (await collect(admin, CLOUD)).flatMap((p) => p.resources);
     expect(resources[0]!.resource!.name).toBe(ORG);
