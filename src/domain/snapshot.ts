@@ -3,8 +3,9 @@
 // fetched by separate calls: a page read later would see later writes, and reading a page "as of N" would need every
 // store to keep row versions (or replay the change log backwards); a read transaction gives every page the same state
 // on SQLite (WAL) and PostgreSQL (REPEATABLE READ) alike, at the cost of a transaction held while the stream runs —
-// which is why a snapshot has a deadline and a bound on how many run at once. Memory is one page: the stream awaits
-// each send before it reads the next page.
+// which is why a snapshot has a deadline and a bound on how many run at once. Memory is one page: the generator is
+// pulled by the transport, which takes the next page only once the previous one is written (connect-node waits for
+// 'drain'), so a slow client is held back by the transport's bounded buffers, never by a growing heap.
 //
 // A snapshot shows what the reads it bundles would: each part of a resource only to a caller that holds its own read's
 // permission on it (judged on the snapshot's own chains), the rest left out and marked withheld.
