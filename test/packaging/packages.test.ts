@@ -14,7 +14,7 @@ import { tempDir } from "../helpers/temp-dir.js";
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
 const run = promisify(execFile);
 /** The SDK's dependencies, packed from node_modules so that the install needs no registry. */
-const SDK_DEPENDENCIES = ["@bufbuild/cel", "@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-node", "re2js", "yaml"];
+const SDK_DEPENDENCIES = ["@bufbuild/cel", "@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-node", "@opentelemetry/api", "re2js", "yaml"];
 /** What the dependencies depend on, packed too. */
 const TRANSITIVE = ["@bufbuild/cel-spec", "@bufbuild/re2"];
 /** No repository node_modules/.bin, no POLICY_* settings, no user config. */
