@@ -12,6 +12,10 @@ const STORE_TESTS = [
   "test/integration/crash.test.ts",
   // Consumer bounds are counted in the write's transaction: concurrent registrations on PostgreSQL too.
   "test/watch/consumer-bounds.test.ts",
+  // Snapshot reads one state across pages: a REPEATABLE READ transaction on PostgreSQL.
+  "test/edge/snapshot.test.ts",
+  // The mirror through two replicas of one database, writes through either.
+  "test/edge/mirror.property.test.ts",
   // The PostgreSQL store's group commit notes the rows a traced write appended, for Watch's links.
   "test/ops/tracing.test.ts",
 ];

@@ -39,6 +39,7 @@ import { ChangeFeed } from "./domain/change-feed.js";
 import { pruneChangeLog } from "./domain/retention.js";
 import { Sync } from "./domain/sync.js";
 import { Watch } from "./domain/watch.js";
+import { Snapshots } from "./domain/snapshot.js";
 import { WatchVisibility } from "./domain/watch-visibility.js";
 import type { TLSSocket } from "node:tls";
 import { Metrics, type ConsumerLag } from "./rpc/metrics.js";
@@ -210,6 +211,7 @@ async function domainServices(
     audit: new Audit(store, schema, pageTokens),
     authorizer,
     watch: new Watch(feed, new WatchVisibility(store, access, authorizer), schema),
+    snapshots: new Snapshots(store, schema, authorizer),
     sync,
     denyPolicies: new DenyPolicies(store, schema),
     roles: new Roles(store, schema, pageTokens),

@@ -52,6 +52,17 @@ test("the domain imports neither the RPC layer nor a store implementation", () =
   expect(upward).toEqual([]);
 });
 
+test("the SDK runs the domain's pure decision code (the mirror), never a store, the server or its handlers", () => {
+  const forbidden = imports
+    .filter(({ file }) => file.startsWith("client/"))
+    .flatMap(({ file, targets }) =>
+      targets
+        .filter((t) => /^(store\/(sqlite|postgres)\/|store\/(caching-store|open-store)\.ts|server\.ts|cli\/)/.test(t) || (t.startsWith("rpc/") && t !== "rpc/errors.ts"))
+        .map((t) => `${file} -> ${t}`),
+    );
+  expect(forbidden).toEqual([]);
+});
+
 test("the layers reach tracing through tracing/spans.ts alone; only the composition root loads the SDK", () => {
   const sdkUsers = imports.filter(({ targets }) => targets.some((t) => t === "tracing/sdk.ts")).map((i) => i.file);
   // server.ts names its type, and loads it with a dynamic import only when an endpoint is configured.

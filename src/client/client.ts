@@ -11,6 +11,7 @@ import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
 import { WatchService } from "../../gen/policy/v1/watch_service_pb.js";
+import { SnapshotService } from "../../gen/policy/v1/snapshot_service_pb.js";
 
 export type PolicyProtocol = "grpc" | "connect";
 
@@ -46,6 +47,8 @@ export interface PolicyClient {
   audit: Client<typeof AuditService>;
   /** The raw Watch stream; `watch()` (watch.ts) follows it across disconnects. */
   watch: Client<typeof WatchService>;
+  /** A subtree's state as of one sequence; `createPolicyMirror()` (mirror.ts) starts from it and follows Watch. */
+  snapshots: Client<typeof SnapshotService>;
   /** Sync consumers and sync status; `runConsumer()` (consumer.ts) is a consumer's loop. */
   sync: Client<typeof SyncService>;
   denyPolicies: Client<typeof DenyPolicyService>;
@@ -108,6 +111,7 @@ function clientsOn(transport: Transport, close: () => void): PolicyClient {
     access: createClient(AccessService, transport),
     audit: createClient(AuditService, transport),
     watch: createClient(WatchService, transport),
+    snapshots: createClient(SnapshotService, transport),
     sync: createClient(SyncService, transport),
     denyPolicies: createClient(DenyPolicyService, transport),
     roles: createClient(RoleService, transport),

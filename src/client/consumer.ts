@@ -31,7 +31,7 @@ export interface ConsumerOptions {
 
 /** Runs until `signal` aborts; rejects on an error that a reconnect cannot fix. */
 export async function runConsumer(client: PolicyClient, options: ConsumerOptions): Promise<void> {
-  const consumer = await findOrCreate(client, options);
+  const consumer = await ensureConsumer(client, options);
   let position = consumer.acknowledgedSequence;
   let acknowledged = position;
   const failures = new Map<string, { change: Change; message: string }>();
@@ -105,7 +105,11 @@ export async function runConsumer(client: PolicyClient, options: ConsumerOptions
   }
 }
 
-async function findOrCreate(client: PolicyClient, options: ConsumerOptions): Promise<Consumer> {
+/** The consumer `options.name`, registered with the options' scope when it does not exist yet. */
+export async function ensureConsumer(
+  client: PolicyClient,
+  options: Pick<ConsumerOptions, "name" | "subtree" | "resourceTypes" | "displayName">,
+): Promise<Consumer> {
   try {
     return await client.sync.getConsumer({ name: options.name });
   } catch (e) {

@@ -10,6 +10,7 @@ import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
 import { WatchService } from "../../gen/policy/v1/watch_service_pb.js";
+import { SnapshotService } from "../../gen/policy/v1/snapshot_service_pb.js";
 import type { Access } from "../domain/access/access.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Lookups } from "../domain/access/lookups.js";
@@ -21,6 +22,7 @@ import type { Policies } from "../domain/policies.js";
 import type { Resources } from "../domain/resources.js";
 import type { Sync } from "../domain/sync.js";
 import type { Watch } from "../domain/watch.js";
+import type { Snapshots } from "../domain/snapshot.js";
 import { accessService } from "./access-service.js";
 import { auditService } from "./audit-service.js";
 import { denyPolicyService } from "./deny-policy-service.js";
@@ -30,6 +32,7 @@ import { policyService } from "./policy-service.js";
 import { resourceService } from "./resource-service.js";
 import { syncService } from "./sync-service.js";
 import { watchService } from "./watch-service.js";
+import { snapshotService } from "./snapshot-service.js";
 
 export interface Services {
   policies: Policies;
@@ -39,6 +42,7 @@ export interface Services {
   audit: Audit;
   authorizer: Authorizer;
   watch: Watch;
+  snapshots: Snapshots;
   sync: Sync;
   denyPolicies: DenyPolicies;
   roles: Roles;
@@ -56,6 +60,7 @@ export const API_SERVICES: readonly DescService[] = [
   AccessService,
   AuditService,
   WatchService,
+  SnapshotService,
   SyncService,
   DenyPolicyService,
   RoleService,
@@ -69,6 +74,7 @@ export function routes(services: Services): (router: ServiceRegistry) => void {
     router.service(AccessService, accessService(services.access, services.lookups, services.authorizer));
     router.service(AuditService, auditService(services.audit, services.authorizer));
     router.service(WatchService, watchService(services.watch));
+    router.service(SnapshotService, snapshotService(services.snapshots));
     router.service(SyncService, syncService(services.sync));
     router.service(DenyPolicyService, denyPolicyService(services.denyPolicies));
     router.service(RoleService, roleService(services.roles, services.authorizer));

@@ -46,6 +46,7 @@ import type {
   SharedPolicyState,
   SharedPolicyWrite,
   Store,
+  StoreSnapshot,
   StoreStats,
   StoredPolicy,
 } from "./store.js";
@@ -121,6 +122,11 @@ export class CachingStore implements Store {
       if (cached) return cached;
       return this.readPolicy(resource, this.generation);
     });
+  }
+
+  /** Straight to the database: a snapshot reads one state of it, which no cache entry is known to hold. */
+  openSnapshot(): Promise<StoreSnapshot> {
+    return this.inner.openSnapshot();
   }
 
   ancestry(resource: string): Promise<StoredPolicy[] | undefined> {

@@ -428,6 +428,27 @@ export interface StoreStats {
   queries?: { count: number; seconds: number };
 }
 
+/**
+ * A consistent read of the store as of one change-log sequence (Snapshot): every read through it sees the same
+ * state, whatever is committed meanwhile, until it is closed. It holds a read transaction on a connection of its own:
+ * close it promptly (a held SQLite read keeps the WAL from being checkpointed past it; a held PostgreSQL one keeps
+ * old row versions from being vacuumed).
+ */
+export interface StoreSnapshot {
+  /** The newest committed sequence as of the snapshot: the state it reads is exactly the state after it. */
+  readonly sequence: number;
+  /** As Store.ancestry, at the snapshot. */
+  ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
+  /**
+   * The chain links (a resource with its policy, deny policy, roles and bound shared policies) of the subtree of
+   * `root` (it included), in cursor order (a parent before its children), after `afterCursor`, at most `limit`;
+   * only of `types` when given. None when `root` does not exist. O(log n + limit).
+   */
+  subtree(root: string, afterCursor: string | undefined, limit: number, types?: readonly string[]): Promise<{ link: StoredPolicy; cursor: string }[]>;
+  /** Ends the read transaction and releases its connection (idempotent). */
+  close(): Promise<void>;
+}
+
 export interface Store {
   getResource(name: string): Promise<Resource | undefined>;
   listResources(query: ResourceQuery): Promise<Resource[]>;
@@ -595,6 +616,8 @@ export interface Store {
     ack: Acknowledgement,
     admit?: (failures: { before: number; after: number }) => void,
   ): Promise<StoredConsumer>;
+  /** Opens a consistent read of the whole store (see StoreSnapshot); close it when done. */
+  openSnapshot(): Promise<StoreSnapshot>;
   /** The key that signs page tokens: made once per database, so tokens survive restarts and work on every replica. */
   pageTokenKey(): Promise<Uint8Array>;
   stats(): Promise<StoreStats>;

@@ -14,7 +14,9 @@ import { tempDir } from "../helpers/temp-dir.js";
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
 const run = promisify(execFile);
 /** The SDK's dependencies, packed from node_modules so that the install needs no registry. */
-const SDK_DEPENDENCIES = ["@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-node", "@opentelemetry/api"];
+const SDK_DEPENDENCIES = ["@bufbuild/cel", "@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-node", "@opentelemetry/api", "re2js", "yaml"];
+/** What the dependencies depend on, packed too. */
+const TRANSITIVE = ["@bufbuild/cel-spec", "@bufbuild/re2"];
 /** No repository node_modules/.bin, no POLICY_* settings, no user config. */
 const env = (home: string) => ({ PATH: process.env.PATH!, HOME: home, XDG_CONFIG_HOME: join(home, ".config"), npm_config_cache: join(home, ".npm") });
 
@@ -37,7 +39,7 @@ beforeAll(async () => {
   tarballs = {
     client: await pack("./packages/client"),
     cli: await pack("./packages/cli"),
-    ...Object.fromEntries(await Promise.all(SDK_DEPENDENCIES.map(async (d) => [d, await pack(`./node_modules/${d}`)]))),
+    ...Object.fromEntries(await Promise.all([...SDK_DEPENDENCIES, ...TRANSITIVE].map(async (d) => [d, await pack(`./node_modules/${d}`)]))),
   };
 });
 afterAll(() => server?.stop());
@@ -49,7 +51,10 @@ test("the SDK tarball holds compiled JavaScript, declarations and the generated 
   expect(files).toContain("package/dist/src/client/index.d.ts");
   expect(files).toContain("package/dist/gen/policy/v1/policy_service_pb.js");
   expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith(".d.ts"))).toEqual([]);
-  expect(files.filter((f) => /test|bench|sqlite|store\//.test(f))).toEqual([]);
+  // The mirror runs the server's decision code (src/domain), compiled into the package; never a store implementation.
+  expect(files).toContain("package/dist/src/domain/access/chain-check.js");
+  expect(files).toContain("package/dist/schema/default.yaml");
+  expect(files.filter((f) => /test|bench|sqlite|postgres|caching-store|server\.js|\/cli\//.test(f))).toEqual([]);
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "packages/client/package.json"), "utf8"));
   expect(Object.keys(pkg.dependencies).sort()).toEqual(SDK_DEPENDENCIES);
 });
@@ -78,7 +83,7 @@ test("the READMEs' TypeScript snippets type-check without @types/node and run as
   const project = join(dir, "snippets");
   mkdirSync(project);
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "snippets", private: true, type: "module" }));
-  await run("npm", ["install", "--offline", "--no-audit", "--no-fund", tarballs.client!, ...SDK_DEPENDENCIES.map((d) => tarballs[d]!)], {
+  await run("npm", ["install", "--offline", "--no-audit", "--no-fund", tarballs.client!, ...[...SDK_DEPENDENCIES, ...TRANSITIVE].map((d) => tarballs[d]!)], {
     cwd: project,
     env: env(dir),
   });
@@ -111,14 +116,14 @@ test("installed into a fresh project: a JavaScript program under plain node and 
   const project = join(dir, "app");
   mkdirSync(project);
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
-  await run("npm", ["install", "--offline", "--no-audit", "--no-fund", tarballs.client!, ...SDK_DEPENDENCIES.map((d) => tarballs[d]!)], {
+  await run("npm", ["install", "--offline", "--no-audit", "--no-fund", tarballs.client!, ...[...SDK_DEPENDENCIES, ...TRANSITIVE].map((d) => tarballs[d]!)], {
     cwd: project,
     env: env(dir),
   });
 
   writeFileSync(
     join(project, "main.js"),
-    `import { createPolicyClient, modifyPolicy, BindingSchema } from "@policy-service/client";
+    `import { createPolicyClient, createPolicyMirror, modifyPolicy, BindingSchema } from "@policy-service/client";
 import { create } from "@bufbuild/protobuf";
 const client = createPolicyClient({ baseUrl: process.argv[2] });
 await client.resources.createResource({ resource: { name: "organizations/js_org" } });
@@ -127,11 +132,19 @@ const stored = await modifyPolicy(client, "organizations/js_org", (policy) => {
   return policy;
 });
 console.log(JSON.stringify(stored.bindings.map((b) => [b.role, ...b.members])));
+// The mirror, from the package: the server's decision code in process.
+const mirror = createPolicyMirror({ client, scope: "organizations/js_org" });
+await mirror.ready;
+const answer = await mirror.checkAccess({ resource: "organizations/js_org", principals: ["user:ada@example.com"], permissions: ["organizations.delete"] });
+console.log(JSON.stringify(answer.grantedPermissions));
+await mirror.close();
 client.close();
 `,
   );
   const js = await run(process.execPath, ["main.js", server.url], { cwd: project });
-  expect(JSON.parse(js.stdout)).toEqual([["roles/owner", "user:ada@example.com"]]);
+  const [bindings, granted] = js.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  expect(bindings).toEqual([["roles/owner", "user:ada@example.com"]]);
+  expect(granted).toEqual(["organizations.delete"]);
 
   writeFileSync(
     join(project, "tsconfig.json"),

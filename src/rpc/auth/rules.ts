@@ -18,6 +18,7 @@ import { PolicyService } from "../../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../../gen/policy/v1/resource_service_pb.js";
 import { SyncService } from "../../../gen/policy/v1/sync_service_pb.js";
 import { WatchService } from "../../../gen/policy/v1/watch_service_pb.js";
+import { SnapshotService } from "../../../gen/policy/v1/snapshot_service_pb.js";
 import { parseCustomRoleName } from "../../domain/custom-roles.js";
 import type { ResourceSchema } from "../../domain/schema/schema.js";
 import { collectionOf, permissionOn } from "../../domain/names.js";
@@ -232,6 +233,12 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
   // Watch and consumers. A watcher is authorized change by change, each with the permission its own read needs here
   // (domain/watch-visibility.ts, CHANGE_RULES), so any authenticated caller may open a stream.
   rule(WatchService.method.watch, { resource: (req) => req.subtree, authorize: () => undefined }),
+  // A snapshot bundles GetPolicy and the reads beside it: the root's own read here, each part's in the snapshot
+  // (domain/snapshot.ts).
+  rule(SnapshotService.method.snapshot, {
+    resource: (req) => req.subtree,
+    authorize: (req, c) => c.require(req.subtree, permissionOn(req.subtree, "getPolicy")),
+  }),
   // Consumers are checked by the Sync facade against each consumer's scope ({collection}.setPolicy, or getPolicy to read).
   rule(SyncService.method.createConsumer, { authorize: () => undefined }),
   // A consumer is not a resource: reading one concerns no resource's audit configs.

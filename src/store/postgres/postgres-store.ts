@@ -89,9 +89,11 @@ import type {
   StoredConsumer,
   StoredPolicy,
   SubtreeQuery,
+  StoreSnapshot,
 } from "../store.js";
 import { createPool, guarded, migrate, type PoolOptions } from "./database.js";
 import { PgWriteQueue, type WriteTx } from "./write-queue.js";
+import { PostgresSnapshot } from "./snapshot.js";
 
 /** Where a resource is in the hierarchy, as a write reads it for its change-log row. */
 interface PlaceRow {
@@ -413,6 +415,10 @@ export class PostgresStore implements Store {
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
     const rows = await this.rows<ChainRow>(SQL.ancestry, [resource], "ancestry");
     return rows.length === 0 ? undefined : rows.map(toChainLink);
+  }
+
+  async openSnapshot(): Promise<StoreSnapshot> {
+    return PostgresSnapshot.open(this.pool, toChainLink as (row: object) => StoredPolicy);
   }
 
   async getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {

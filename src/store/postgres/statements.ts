@@ -137,6 +137,9 @@ export const SQL = {
     UNION SELECT role FROM shared_member_grants WHERE member = ANY($1::text[])
     ORDER BY role`,
   // resources_by_type_path: a range of one type's paths.
+  /** A page of a subtree's chain links in cursor order (Snapshot), of some types when $4 is not null. */
+  subtreeLinks: `SELECT ${CHAIN_COLUMNS} ${FROM_CHAIN} WHERE r.path > $1 AND r.path < $2
+    AND ($4::text[] IS NULL OR r.type = ANY($4::text[])) ORDER BY r.path LIMIT $3`,
   subtreeOfType: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = $1 AND r.path > $2 AND r.path < $3
     ORDER BY r.path LIMIT $4`,
   sharedByName: `SELECT s.id, ${SHARED_COLUMNS} ${FROM_SHARED} WHERE s.name = $1`,

@@ -42,7 +42,6 @@ import {
   toDenyPolicy,
   listedRow,
   toResource,
-  toStoredPolicy,
   type AuditRow,
   type BindingRow,
   type ChangePlace,
@@ -82,6 +81,7 @@ import type {
   SharedPolicyState,
   SharedPolicyWrite,
   Store,
+  StoreSnapshot,
   StoreStats,
   StoredPolicy,
 } from "../store.js";
@@ -89,6 +89,7 @@ import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
 import { mapSqliteErrors } from "./errors.js";
 import { WriteQueue } from "./write-queue.js";
+import { SqliteSnapshot, chainLinks } from "./snapshot.js";
 
 interface Change {
   seq: number;
@@ -278,26 +279,14 @@ export class SqliteStore implements Store {
     return rows.length === 0 ? undefined : this.links(rows);
   }
 
-  /**
-   * Chain links: custom roles live on roots only, so only a root's link costs the roles query; the shared policies
-   * bound to any of the links take one more query.
-   */
   private links(rows: readonly ResourcePolicyRow[]): StoredPolicy[] {
-    const shared = new Map<number, SharedPolicy[]>();
-    for (const bound of this.stmt.sharedBoundTo.all(JSON.stringify(rows.map((row) => row.id)))) {
-      const list = shared.get(bound.target_id) ?? [];
-      list.push(decodeSharedPolicy(bound));
-      shared.set(bound.target_id, list);
-    }
-    return rows.map((row) => {
-      let stored = toStoredPolicy(row);
-      const boundHere = shared.get(row.id);
-      if (boundHere) stored = { ...stored, shared: boundHere };
-      if (row.parent !== null) return stored;
-      const roles = this.stmt.rolesOf.all(row.id).map(decodeRole);
-      return roles.length === 0 ? stored : { ...stored, roles };
-    });
+    return chainLinks(this.stmt, rows);
   }
+
+  async openSnapshot(): Promise<StoreSnapshot> {
+    return SqliteSnapshot.open(this.path);
+  }
+
 
   async getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
     const id = this.stmt.idByName.get(name);

@@ -33,6 +33,15 @@ export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DE
     '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
   ORDER BY length(r.path) DESC`;
 
+/** The shared policies bound to any of the resources whose ids are in the JSON array (a chain's), by name. */
+export const SHARED_BOUND_TO_SQL = `SELECT b.target_id, ${SHARED_COLUMNS} FROM shared_policy_bindings b
+  JOIN shared_policies sp ON sp.resource_id = b.policy_id JOIN resources s ON s.id = sp.resource_id
+  LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
+  WHERE b.target_id IN (SELECT value FROM json_each(?)) ORDER BY s.name`;
+
+/** The custom roles a resource defines, by role id. */
+export const ROLES_OF_SQL = `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? ORDER BY role_id`;
+
 /** The names of the resource @name and its ancestors, from it up to the root. */
 const LINEAGE_SQL = `SELECT name FROM resources
   WHERE id IN (SELECT value FROM json_each(
@@ -219,7 +228,7 @@ export function prepareStatements(db: Sqlite.Database): Statements {
          revision = excluded.revision, update_time = excluded.update_time`,
     ),
     rolesOf: db.prepare<[number], RoleRow>(
-      `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? ORDER BY role_id`,
+      ROLES_OF_SQL,
     ),
     roleOf: db.prepare<[number, string], RoleRow>(
       `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? AND role_id = ?`,
@@ -274,10 +283,7 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     lineage: db.prepare<[{ name: string }], string>(LINEAGE_SQL).pluck(),
     // The shared policies bound to any of the resources whose ids are in the JSON array (a chain's), by name.
     sharedBoundTo: db.prepare<[string], SharedPolicyRow & { target_id: number }>(
-      `SELECT b.target_id, ${SHARED_COLUMNS} FROM shared_policy_bindings b
-       JOIN shared_policies sp ON sp.resource_id = b.policy_id JOIN resources s ON s.id = sp.resource_id
-       LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
-       WHERE b.target_id IN (SELECT value FROM json_each(?)) ORDER BY s.name`,
+      SHARED_BOUND_TO_SQL,
     ),
     sharedPolicy: db.prepare<[number], SharedPolicyRow>(`SELECT ${SHARED_COLUMNS} ${FROM_SHARED} WHERE sp.resource_id = ?`),
     sharedPoliciesOf: db.prepare<[{ parent: string; after: string; limit: number }], SharedPolicyRow>(

@@ -1,0 +1,201 @@
+// `npm run bench:edge [-- --resources=100000 --mirrors=100 --writes=40]`: the edge, in one run against one server.
+// - Snapshot: a subtree of `resources` resources (one organization, 100 clouds, projects under them, a policy of two
+//   bindings on every project) streamed over gRPC on loopback, pages consumed and dropped (target < 5 s).
+// - Mirror memory: the heap a mirror of that subtree holds after its bootstrap (after GC), and its bootstrap time.
+// - Checks: the mirror's checkAccess against the RPC CheckAccess, same requests, same run: p50/p99 per check and the
+//   ratio of their medians (target ≥ 100×).
+// - Write to decision: from the moment a write is sent to the moment a mirror answers the new decision, with 1 and
+//   with `mirrors` mirrors of a small organization following the same server (p50/p99 over writes × mirrors).
+// Baseline for the snapshot, same run: the store's own read of the same pages (SqliteSnapshot, in process).
+// The server runs in this process (src/server.ts over a generated SQLite file), so server and mirrors share one event
+// loop and two cores with whatever else the machine runs: read the ratios, not the absolute numbers.
+import { create, toBinary } from "@bufbuild/protobuf";
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { AccessState } from "../gen/policy/v1/access_service_pb.js";
+import { BindingSchema, PolicySchema } from "../gen/policy/v1/policy_pb.js";
+import { createPolicyClient, createPolicyMirror, type PolicyMirror } from "../src/client/index.js";
+import { startServer } from "../src/server.js";
+import { openDatabase } from "../src/store/sqlite/database.js";
+import { SqliteSnapshot } from "../src/store/sqlite/snapshot.js";
+import { writeDocSection } from "./doc-section.js";
+
+const { values } = parseArgs({
+  options: {
+    resources: { type: "string", default: "100000" },
+    mirrors: { type: "string", default: "100" },
+    writes: { type: "string", default: "40" },
+    checks: { type: "string", default: "2000" },
+    "no-doc": { type: "boolean", default: false },
+  },
+});
+const RESOURCES = Number(values.resources);
+const MIRRORS = Number(values.mirrors);
+const WRITES = Number(values.writes);
+const CHECKS = Number(values.checks);
+const ORG = "organizations/edge";
+const SMALL = "organizations/edge_small";
+const CLOUDS = 100;
+
+/** The database: the big subtree inserted straight into the store's tables (one transaction), and a small org. */
+function generate(path: string): void {
+  const db = openDatabase(path);
+  const insertResource = db.prepare(
+    `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
+     VALUES (?, ?, ?, ?, ?, '', 1, 1, ?, ?)`,
+  );
+  const insertPolicy = db.prepare(`INSERT INTO policies (resource_id, policy, binding_count, revision, update_time) VALUES (?, ?, 2, 1, ?)`);
+  const now = Date.now();
+  db.transaction(() => {
+    let id = 0;
+    const add = (name: string, type: string, parentId: number | null, parentPath: string): [number, string] => {
+      id++;
+      const path = `${parentPath}${id}/`;
+      insertResource.run(id, name, parentId, path, type, now, now);
+      return [id, path];
+    };
+    const [orgId, orgPath] = add(ORG, "organization", null, "/");
+    const clouds = Array.from({ length: CLOUDS }, (_, i) => add(`clouds/edge_${i}`, "cloud", orgId, orgPath));
+    for (let i = 0; i < RESOURCES - 1 - CLOUDS; i++) {
+      const [cloudId, cloudPath] = clouds[i % CLOUDS]!;
+      const [projectId] = add(`projects/edge_${i}`, "project", cloudId, cloudPath);
+      const policy = create(PolicySchema, {
+        version: 1,
+        bindings: [
+          create(BindingSchema, { role: "roles/collaborator", members: [`user:u${i}@example.com`] }),
+          create(BindingSchema, { role: "roles/readonly", members: [`group:g${i % 50}`] }),
+        ],
+      });
+      insertPolicy.run(projectId, toBinary(PolicySchema, policy), now);
+    }
+  })();
+  db.close();
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+const stats = (samples: number[]) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+};
+const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+const heapMb = () => (gc(), process.memoryUsage().heapUsed / 1024 / 1024);
+
+const dir = mkdtempSync(join(tmpdir(), "bench-edge-"));
+const dbPath = join(dir, "policy.db");
+const generateStarted = performance.now();
+generate(dbPath);
+console.log(`generated ${RESOURCES} resources in ${((performance.now() - generateStarted) / 1000).toFixed(1)} s`);
+const server = await startServer({ host: "127.0.0.1", port: 0, grpcPort: 0, db: dbPath, logLevel: "silent" }, pino({ level: "silent" }));
+const client = createPolicyClient({ baseUrl: server.url });
+const lines: string[] = [];
+try {
+  await client.resources.createResource({ resource: { name: SMALL } });
+  for (let i = 0; i < 10; i++) await client.resources.createResource({ resource: { name: `projects/edge_small_${i}`, parent: SMALL } });
+
+  // Snapshot of the big subtree, pages dropped as they arrive.
+  let streamed = 0;
+  const snapshotStarted = performance.now();
+  const snapshotCpu = process.cpuUsage();
+  for await (const page of client.snapshots.snapshot({ subtree: ORG, pageSize: 1000 })) streamed += page.resources.length;
+  const snapshotMs = performance.now() - snapshotStarted;
+  // CPU time of server and client together (one process): less at the mercy of the machine's load than wall time.
+  const cpu = process.cpuUsage(snapshotCpu);
+  const snapshotCpuMs = (cpu.user + cpu.system) / 1000;
+
+  // Baseline, same run: the store's own read of the same pages (one read transaction, decoded), without RPC.
+  const readStarted = performance.now();
+  const read = SqliteSnapshot.open(dbPath);
+  let cursor: string | undefined;
+  for (let rows = await read.subtree(ORG, undefined, 1000); rows.length > 0; rows = await read.subtree(ORG, cursor, 1000)) cursor = rows.at(-1)!.cursor;
+  await read.close();
+  const storeReadMs = performance.now() - readStarted;
+
+  // A mirror of it: bootstrap time and heap.
+  const heapBefore = heapMb();
+  const bootStarted = performance.now();
+  const mirror = createPolicyMirror({ client, scope: ORG, snapshotPageSize: 1000 });
+  await mirror.ready;
+  const bootMs = performance.now() - bootStarted;
+  const heapAfter = heapMb();
+
+  // Checks: the same requests on the mirror and by the RPC.
+  const requests = Array.from({ length: CHECKS }, (_, n) => {
+    const i = (n * 7919) % (RESOURCES - 1 - CLOUDS);
+    return { resource: `projects/edge_${i}`, principals: [n % 2 === 0 ? `user:u${i}@example.com` : "user:nobody@example.com"], permissions: ["projects.update"] };
+  });
+  for (const request of requests.slice(0, 200)) {
+    const [local, remote] = [await mirror.checkAccess(request), await client.access.checkAccess(request)];
+    if (local.results[0]!.state !== remote.results[0]!.state) throw new Error(`the mirror and the server disagree on ${request.resource}`);
+  }
+  const rpcTimes: number[] = [];
+  for (const request of requests) {
+    const t = performance.now();
+    await client.access.checkAccess(request);
+    rpcTimes.push(performance.now() - t);
+  }
+  const mirrorTimes: number[] = [];
+  for (let round = 0; round < 10; round++) {
+    for (const request of requests) {
+      const t = performance.now();
+      await mirror.checkAccess(request);
+      mirrorTimes.push(performance.now() - t);
+    }
+  }
+  if (mirror.metrics().answeredByRpc > 0) throw new Error("the mirror fell back to the RPC during the benchmark");
+  const rpc = stats(rpcTimes);
+  const local = stats(mirrorTimes);
+  await mirror.close();
+
+  // Write to decision, with 1 and with MIRRORS mirrors of the small organization.
+  const writeToDecision = async (count: number) => {
+    const mirrors: PolicyMirror[] = Array.from({ length: count }, () => createPolicyMirror({ client, scope: SMALL }));
+    await Promise.all(mirrors.map((m) => m.ready));
+    const samples: number[] = [];
+    for (let w = 0; w < WRITES; w++) {
+      const principal = `user:w${count}_${w}@example.com`;
+      const resource = `projects/edge_small_${w % 10}`;
+      const sent = performance.now();
+      const written = await client.policies.setPolicy({ resource, policy: { bindings: [{ role: "roles/readonly", members: [principal] }] } });
+      await Promise.all(
+        mirrors.map(async (m) => {
+          if (!(await m.waitFor(written.etag, 30_000))) throw new Error("a mirror did not reach the write");
+          const answer = await m.checkAccess({ resource, principals: [principal], permissions: ["projects.get"] });
+          if (answer.results[0]!.state !== AccessState.GRANTED) throw new Error("a mirror answered the old decision");
+          samples.push(performance.now() - sent);
+        }),
+      );
+    }
+    await Promise.all(mirrors.map((m) => m.close()));
+    return stats(samples);
+  };
+  const one = await writeToDecision(1);
+  const many = await writeToDecision(MIRRORS);
+
+  lines.push(
+    `Run: ${new Date().toISOString().slice(0, 10)}, \`npm run bench:edge\` (${RESOURCES.toLocaleString("en")} resources, ${CHECKS} checks, ${WRITES} writes; server in process, SQLite, 2 shared cores; load average ${loadavg()[0]!.toFixed(1)} at the end).`,
+    "",
+    "| measure | value |",
+    "| --- | --- |",
+    `| Snapshot of a ${RESOURCES.toLocaleString("en")}-resource subtree over gRPC (loopback), pages dropped | ${(snapshotMs / 1000).toFixed(2)} s (${streamed.toLocaleString("en")} resources; target < 5 s) |`,
+    `| Its CPU time, server and client together (one process) | ${(snapshotCpuMs / 1000).toFixed(2)} s (${((snapshotCpuMs * 1000) / streamed).toFixed(0)} µs per resource) |`,
+    `| Baseline: the store's read of the same pages in process (no RPC) | ${(storeReadMs / 1000).toFixed(2)} s (snapshot ÷ store read: ${(snapshotMs / storeReadMs).toFixed(1)}) |`,
+    `| Mirror bootstrap of it (snapshot + state) | ${(bootMs / 1000).toFixed(2)} s |`,
+    `| Mirror heap for ${(RESOURCES - 1 - CLOUDS).toLocaleString("en")} policies (${RESOURCES.toLocaleString("en")} resources), after GC | ${(heapAfter - heapBefore).toFixed(0)} MiB |`,
+    `| RPC CheckAccess (gRPC, loopback) p50 / p99 | ${us(rpc.p50)} / ${us(rpc.p99)} |`,
+    `| Mirror checkAccess p50 / p99 | ${us(local.p50)} / ${us(local.p99)} |`,
+    `| Mirror ÷ RPC, by median | **${(rpc.p50 / local.p50).toFixed(0)}×** faster (target ≥ 100×) |`,
+    `| Write to mirror decision, 1 mirror, p50 / p99 | ${ms(one.p50)} / ${ms(one.p99)} |`,
+    `| Write to mirror decision, ${MIRRORS} mirrors, p50 / p99 | ${ms(many.p50)} / ${ms(many.p99)} |`,
+  );
+  console.log(lines.join("\n"));
+  if (!values["no-doc"]) writeDocSection("Edge: snapshot, mirror and write-to-decision (npm run bench:edge)", lines.join("\n"));
+} finally {
+  client.close();
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+}
