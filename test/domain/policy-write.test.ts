@@ -173,6 +173,16 @@ describe("dropping stored conditions", () => {
     expect(error.message).toContain("requested_policy_version 3");
   });
 
+  test("a version-3 write without the etag that drops a stored conditional binding is FAILED_PRECONDITION too", () => {
+    // Version 3 passes IAM's removal rule; what refuses it is the missing etag (the caller may not have seen the condition).
+    const requested = policy({ version: 3, bindings: [ada] });
+    const error = serviceError(() => planPolicyWrite(project, requested, undefined, conditional), "failed_precondition");
+    expect(error.message).toBe(
+      "this write would drop 1 conditional binding(s) of the stored version-3 policy (e.g. roles/readonly if " +
+        `"${bobUntil2027.condition!.expression}"); read the policy with requested_policy_version 3 and send its etag with the write to confirm`,
+    );
+  });
+
   test("writing back a _withcond_ role from a version-1 read is refused", () => {
     const requested = policy({ bindings: [ada, binding("roles/readonly_withcond_0123456789abcdef0123", ["user:bob@example.com"])] });
     const error = serviceError(() => planPolicyWrite(project, requested, undefined, conditional), "invalid_argument");
