@@ -36,6 +36,21 @@ function stored(init: Partial<Pick<Policy, "version" | "bindings" | "auditConfig
 const empty = stored();
 
 describe("update_mask", () => {
+  test("an unknown path is INVALID_ARGUMENT at its index, naming the paths allowed", () => {
+    const error = serviceError(() => planPolicyWrite(project, policy({ bindings: [ada] }), mask("bindings", "owners"), stored()), "invalid_argument");
+    expect(error.violations).toEqual([
+      expect.objectContaining({ field: "update_mask.paths[1]", description: 'unknown path "owners"; allowed: bindings, etag, audit_configs, version, iam_owned' }),
+    ]);
+  });
+
+  test("iam_owned is written only when the mask names it", () => {
+    const requested = policy({ bindings: [ada] });
+    requested.iamOwned = true;
+    expect(planPolicyWrite(project, requested, mask("bindings", "iam_owned"), stored()).policy.iamOwned).toBe(true);
+    // Not named: the stored value (unset) is kept.
+    expect(planPolicyWrite(project, requested, mask("bindings"), stored()).policy.iamOwned).toBeUndefined();
+  });
+
   test("without a mask, bindings are replaced and the stored audit configs kept", () => {
     const current = stored({ bindings: [ada], auditConfigs: [auditConfig("storage")] });
     const requested = policy({ bindings: [binding("roles/readonly", ["user:bob@example.com"])] });
@@ -126,6 +141,7 @@ describe("etag", () => {
     const error = serviceError(() => planPolicyWrite(project, requested, undefined, empty), "aborted");
     expect(error.message).toMatch(/read it again/);
     expect(error.message).toMatch(/retry/);
+    expect(error.message).toMatch(/^the policy was changed by another writer/);
   });
 
   test("the stored etag makes the write conditional and accepted", () => {

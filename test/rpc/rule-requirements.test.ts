@@ -72,6 +72,14 @@ describe("roles: predefined roles are public; a custom role's methods check its 
     expect(resourceOf(RoleService.method.getRole, { name })).toBe("organizations/acme");
   });
 
+  test("a malformed custom role name has no organization to check: nothing checked (the handler refuses it), no TypeError", async () => {
+    for (const name of ["organizations/acme/roles/", "bogus"]) {
+      expect(await required(RoleService.method.deleteRole, { name })).toEqual([]);
+      expect(await required(RoleService.method.getRole, { name })).toEqual([]);
+      expect(resourceOf(RoleService.method.getRole, { name })).toBe("");
+    }
+  });
+
   test("UpdateRole checks updateRole on the role's organization; without a role, nothing (the handler refuses it)", async () => {
     expect(await required(RoleService.method.updateRole, { role: { name: "organizations/acme/roles/auditor" } })).toEqual([
       "organizations.updateRole on organizations/acme",
