@@ -43,6 +43,13 @@ describe("update_mask", () => {
     ]);
   });
 
+  test("an invalid audit config is reported at its field under policy.audit_configs", () => {
+    const requested = policy();
+    requested.auditConfigs = [auditConfig("")];
+    const error = serviceError(() => planPolicyWrite(project, requested, mask("audit_configs"), stored()), "invalid_argument");
+    expect(error.violations.map((v) => v.field)).toEqual(["policy.audit_configs[0].service"]);
+  });
+
   test("iam_owned is written only when the mask names it", () => {
     const requested = policy({ bindings: [ada] });
     requested.iamOwned = true;
@@ -247,6 +254,7 @@ describe("dropping stored conditions", () => {
       const keepsPlain = policy({ version, bindings: [bob], etag: STORED_ETAG });
       const error = serviceError(() => planPolicyWrite(project, keepsPlain, undefined, sameRole), "failed_precondition");
       expect(error.message).toContain("version to 3");
+      expect(error.message).toMatch(/^the stored policy has conditional role bindings, and this write would remove 1 binding\(s\) \(e\.g\. roles\/readonly\)/);
     },
   );
 
