@@ -724,7 +724,7 @@ export class PostgresStore implements Store {
     const rows =
       maxBytes === undefined
         ? await this.rows<ChangeRow>(SQL.readChanges, [afterSeq, limit], "read_changes")
-        : await this.rows<ChangeRow>(SQL.readChangesWithin, [afterSeq, limit, maxBytes], "read_changes_within");
+        : await this.rows<ChangeRow>(SQL.readChangesWithin, [afterSeq, limit, Math.floor(maxBytes)], "read_changes_within");
     return rows.map(toChangeRecord);
   }
 
