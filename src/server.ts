@@ -39,6 +39,7 @@ import { ChangeFeed } from "./domain/change-feed.js";
 import { pruneChangeLog } from "./domain/retention.js";
 import { Sync } from "./domain/sync.js";
 import { Watch } from "./domain/watch.js";
+import { WatchStreams } from "./domain/watch-streams.js";
 import { WatchVisibility } from "./domain/watch-visibility.js";
 import type { TLSSocket } from "node:tls";
 import { Metrics, type ConsumerLag } from "./rpc/metrics.js";
@@ -104,8 +105,13 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   const schema = loadSchema(config.schema);
   const { authenticator, admins } = await createAuthentication(config, logger);
   const store = await openStore({ db: config.db, cacheBytes: config.cacheMb * 1024 * 1024, ...storeSettings(config) });
-  const feed = new ChangeFeed(store);
-  const services = await domainServices(store, feed, schema, admins, authenticator.enabled, logger);
+  const feed = new ChangeFeed(store, { windowBytes: config.watchWindowMb * 1024 * 1024 });
+  const watchStreams = new WatchStreams({
+    maxStreams: config.watchStreams,
+    maxStreamsPerCaller: config.watchStreamsPerCaller,
+    streamBufferBytes: config.watchStreamBufferKb * 1024,
+  });
+  const services = await domainServices(store, feed, watchStreams, schema, admins, authenticator.enabled, logger);
   const stopPruning = pruneChangeLogPeriodically(store, config, logger);
   const health = new HealthStatus();
   const { register, exposed } = servedServices(services, health);
@@ -114,6 +120,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     storeStats: () => store.stats(),
     consumerLags: () => consumerLags(store),
     consumerNames: config.metricsConsumerNames,
+    watch: () => ({ open: watchStreams.open, cutOff: watchStreams.cutOff, windowBytes: feed.held.bytes }),
   });
   const interceptors = callInterceptors(logger, metrics, () => store.writtenSequence, authenticator, services, schema);
   const tls = readTlsFiles(config);
@@ -159,6 +166,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
 async function domainServices(
   store: Store,
   feed: ChangeFeed,
+  watchStreams: WatchStreams,
   schema: ResourceSchema,
   admins: ReadonlySet<string>,
   authenticated: boolean,
@@ -177,7 +185,7 @@ async function domainServices(
     lookups: new Lookups(store, schema, pageTokens),
     audit: new Audit(store, schema, pageTokens),
     authorizer,
-    watch: new Watch(feed, new WatchVisibility(store, access, authorizer), schema),
+    watch: new Watch(feed, new WatchVisibility(store, access, authorizer), schema, watchStreams),
     sync,
     denyPolicies: new DenyPolicies(store, schema),
     roles: new Roles(store, schema, pageTokens),
