@@ -60,6 +60,11 @@ export class ChangeFeed {
     this.sizeOf = options.sizeOf ?? encodedSizeOf;
   }
 
+  /** Whether the changes after `afterSeq` are read from the window (live), not from the store (history). */
+  holds(afterSeq: number): boolean {
+    return afterSeq >= this.windowStart;
+  }
+
   /** The changes the window holds now, and their bytes. */
   get held(): { changes: number; bytes: number } {
     return { changes: this.window.length, bytes: this.bytes };

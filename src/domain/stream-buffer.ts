@@ -1,14 +1,17 @@
 // A stream's unsent messages, bounded in bytes. The producer (Watch's reading of the feed) runs ahead of the
 // transport, which takes the next message only once the previous ones have left its own small buffer (both ports
-// wait for HTTP/2 flow control). A reader that stops reading therefore leaves messages here; once they would pass the
-// bound, the producer stops and the stream ends, after what is queued, with the error `cutOff` makes (naming the
-// position of the last message queued, so the client resumes right after what it received).
+// wait for HTTP/2 flow control). A reader that stops reading therefore leaves messages here. Once they would pass the
+// bound: a message the producer read at the reader's pace (history from the database) waits for room; a live one
+// (the writes of now, which do not wait) ends the stream, after what is queued, with the error `cutOff` makes
+// (naming the position of the last message queued, so the client resumes right after what it received).
 
 /** A message to send, its size on the wire, and the position (change-log sequence) it covers. */
 export interface Outgoing<T> {
   message: T;
   bytes: number;
   position: number;
+  /** Read at the reader's pace (history): waits for room rather than cutting the stream off. */
+  paced?: boolean;
 }
 
 export interface StreamBufferOptions {
@@ -35,9 +38,15 @@ export async function* bufferedStream<T>(
   let ended = false;
   let failure: unknown;
   let wake: (() => void) | undefined;
+  let room: (() => void) | undefined;
   const notify = () => {
     const resolve = wake;
     wake = undefined;
+    resolve?.();
+  };
+  const makeRoom = () => {
+    const resolve = room;
+    room = undefined;
     resolve?.();
   };
   const onAbort = () => {
@@ -45,12 +54,16 @@ export async function* bufferedStream<T>(
     queue.length = 0;
     head = 0;
     notify();
+    makeRoom();
   };
   options.signal.addEventListener("abort", onAbort, { once: true });
   if (options.signal.aborted) onAbort();
   const pump = (async () => {
     try {
       for await (const item of produce(stop.signal)) {
+        while (queue.length > head && bytes + item.bytes > options.maxBytes && item.paced && !stop.signal.aborted) {
+          await new Promise<void>((resolve) => (room = resolve));
+        }
         if (stop.signal.aborted) break;
         if (queue.length > head && bytes + item.bytes > options.maxBytes) {
           failure = options.cutOff(queue[queue.length - 1]!.position);
@@ -73,6 +86,7 @@ export async function* bufferedStream<T>(
         const item = queue[head]!;
         queue[head++] = undefined as never;
         bytes -= item.bytes;
+        makeRoom();
         // Compact now and then rather than shift: a long queue would make every shift linear.
         if (head === queue.length || head > 1024) {
           queue.splice(0, head);
@@ -88,6 +102,7 @@ export async function* bufferedStream<T>(
   } finally {
     options.signal.removeEventListener("abort", onAbort);
     stop.abort();
+    makeRoom();
     await pump;
   }
 }

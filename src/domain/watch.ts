@@ -109,6 +109,8 @@ export class Watch {
         if (this.feed.closed) {
           throw new ServiceError("unavailable", `the server is shutting down; watch again with after_sequence ${position}`);
         }
+        // History (behind the window) is read at the reader's pace; live changes do not wait for a slow reader.
+        const paced = !this.feed.holds(position);
         const batch = await this.read(position, request.afterSequence ?? 0n);
         // Batched: every matching change of this turn in one message (shared with the streams that send the same).
         const sending: ChangeRecord[] = [];
@@ -119,12 +121,12 @@ export class Watch {
             sending.push(change);
             continue;
           }
-          yield { message: responseOf(change), bytes: encodedSizeOf(change), position };
+          yield { message: responseOf(change), bytes: encodedSizeOf(change), position, paced };
           lastSent = Date.now();
         }
         if (sending.length > 0) {
           const { response, bytes } = batchResponseOf(sending, position);
-          yield { message: response, bytes, position };
+          yield { message: response, bytes, position, paced };
           lastSent = Date.now();
         }
         if (batch.length > 0 && Date.now() - lastSent < progressMs) continue;
