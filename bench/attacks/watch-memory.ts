@@ -39,12 +39,13 @@ function stalledWatch(url: string, token: string, subtree: string): { ended: Pro
 /** Keeps `count` stalled streams of `tenant` open (half per port) until `signal` aborts. */
 async function holdStreams(tenant: Tenant, urls: string[], subtree: string, count: number, signal: AbortSignal): Promise<void> {
   const open = new Set<{ close(): void }>();
+  const aborted = new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
   await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       while (!signal.aborted) {
         const watch = stalledWatch(urls[i % urls.length]!, tenant.token, subtree);
         open.add(watch);
-        await Promise.race([watch.ended, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
+        await Promise.race([watch.ended, aborted]);
         watch.close();
         open.delete(watch);
       }
