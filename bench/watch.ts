@@ -6,7 +6,10 @@
 //    server's CPU time per write with and without them. The 100 watchers of the throughput rounds are raw grpc-js
 //    streams that count messages without decoding them: this machine's two cores are shared by the server and its
 //    clients, and 100 decoding clients would measure the clients;
-//  - memory per idle watcher (server RSS growth / watchers).
+//  - memory per idle watcher (server RSS growth / watchers, 10,000 streams on the gRPC port).
+// Watchers ask for batches (WatchRequest.batch, one message per delivery turn) unless the row says "one change per
+// message" (old clients). The server runs with its Watch stream limits raised (--watch-streams,
+// --watch-streams-per-caller: every watcher here is the same anonymous caller); everything else is default.
 // Results go to stdout and docs/benchmarks.md (the "Watch" section).
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
@@ -26,10 +29,14 @@ const LATENCY_WRITES = 40;
 const THROUGHPUT_SECONDS = 4;
 const THROUGHPUT_ROUNDS = 3;
 const CONCURRENT_WRITES = 16;
-const WATCH_REQUEST = { progressInterval: { seconds: 3600n } };
+const IDLE_WATCHERS = 10_000;
+const watchRequest = (batch: boolean) => ({ progressInterval: { seconds: 3600n }, batch });
 
 const dir = mkdtempSync(join(tmpdir(), "policy-bench-watch-"));
-const server = await startBuiltServer(["--port", "0", "--grpc-port", "0", "--db", join(dir, "policy.db")]);
+const server = await startBuiltServer([
+  "--port", "0", "--grpc-port", "0", "--db", join(dir, "policy.db"),
+  `--watch-streams=${IDLE_WATCHERS + 1000}`, `--watch-streams-per-caller=${IDLE_WATCHERS + 1000}`,
+]);
 const pid = server.process.pid!;
 // Writers on the gRPC port, as other services call it.
 const writer = createGrpcTransport({ baseUrl: server.grpc });
@@ -62,10 +69,11 @@ function decodingWatchers(url: string, count: number, onChange: (member: string)
   const streams = Array.from({ length: count }, async (_, i) => {
     try {
       let first = true;
-      for await (const m of clients[i % clients.length]!.watch(WATCH_REQUEST, { signal: abort.signal })) {
+      for await (const m of clients[i % clients.length]!.watch(watchRequest(true), { signal: abort.signal })) {
         if (first && ++opened === count) allOpen();
         first = false;
-        if (m.event.case === "change" && m.event.value.policy) onChange(m.event.value.policy.bindings[0]!.members[0]!);
+        const changes = m.event.case === "batch" ? m.event.value.changes : m.event.case === "change" ? [m.event.value] : [];
+        for (const change of changes) if (change.policy) onChange(change.policy.bindings[0]!.members[0]!);
       }
     } catch {
       // aborted
@@ -80,10 +88,39 @@ function decodingWatchers(url: string, count: number, onChange: (member: string)
   };
 }
 
-/** Watchers that count messages without decoding them (raw grpc-js streams). */
-function countingWatchers(url: string, count: number): Watchers & { messages(): number } {
+/**
+ * The changes a WatchResponse carries, counted from its bytes without decoding them: 1 for a change (field 1), the
+ * entries of a batch (field 3: ChangeBatch, whose changes are its field 1), 0 for progress.
+ */
+function changesIn(bytes: Buffer): number {
+  if (bytes[0] === 0x0a) return 1;
+  if (bytes[0] !== 0x1a) return 0;
+  let at = 1;
+  const varint = () => {
+    let value = 0;
+    for (let shift = 1; ; shift *= 128) {
+      const b = bytes[at++]!;
+      value += (b & 0x7f) * shift;
+      if (b < 0x80) return value;
+    }
+  };
+  const end = varint() + at;
+  let changes = 0;
+  while (at < end) {
+    const tag = varint();
+    if ((tag & 7) === 2) {
+      const length = varint();
+      at += length;
+      if (tag >> 3 === 1) changes++;
+    } else varint();
+  }
+  return changes;
+}
+
+/** Watchers that count the changes they receive without decoding them (raw grpc-js streams). */
+function countingWatchers(url: string, count: number, batch = true): Watchers & { messages(): number } {
   const address = url.replace(/^http:\/\//, "");
-  const request = Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, WATCH_REQUEST)));
+  const request = Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, watchRequest(batch))));
   const clients = Array.from({ length: Math.ceil(count / WATCHERS_PER_CONNECTION) }, () => new grpc.Client(address, grpc.credentials.createInsecure()));
   let messages = 0;
   let opened = 0;
@@ -92,8 +129,8 @@ function countingWatchers(url: string, count: number): Watchers & { messages(): 
   const calls = Array.from({ length: count }, (_, i) => {
     const call = clients[i % clients.length]!.makeServerStreamRequest("/policy.v1.WatchService/Watch", (b: Buffer) => b, (b: Buffer) => b, request);
     let first = true;
-    call.on("data", () => {
-      messages++;
+    call.on("data", (bytes: Buffer) => {
+      messages += changesIn(bytes);
       if (first && ++opened === count) allOpen();
       first = false;
     });
@@ -151,6 +188,7 @@ interface Throughput {
  * the next run).
  */
 async function throughput(watchers?: ReturnType<typeof countingWatchers>): Promise<Throughput> {
+  // Counted as changes delivered (a batch carries several).
   let writes = 0;
   const cpuBefore = cpuSecondsOfTree(pid);
   const delivered = watchers?.messages() ?? 0;
@@ -195,31 +233,37 @@ try {
   say("");
   say(`Write throughput (${CONCURRENT_WRITES} concurrent SetPolicy calls, ${THROUGHPUT_SECONDS} s per run, ${THROUGHPUT_ROUNDS} rounds of none / 100 watchers alternated; target >= 0.9):`);
   say("");
-  say("| watchers on | writes/s, none | writes/s, 100 watchers (delivered) | ratio | server CPU per write, none | with 100 watchers | last delivery after the last write |");
-  say("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  say("| watchers on | watchers ask for | writes/s, none | writes/s, 100 watchers (delivered) | ratio | server CPU per write, none | with 100 watchers | last delivery after the last write |");
+  say("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const port of PORTS) {
-    // Alternated, so that drift (WAL growth, page cache) hits both sides.
-    const none: Throughput[] = [];
-    const with100: Throughput[] = [];
-    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-      none.push(await throughput());
-      const watchers = countingWatchers(port.url, 100);
-      await watchers.ready;
-      with100.push(await throughput(watchers));
-      await watchers.close();
+    for (const batch of [true, false]) {
+      // Alternated, so that drift (WAL growth, page cache) hits both sides.
+      const none: Throughput[] = [];
+      const with100: Throughput[] = [];
+      for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+        none.push(await throughput());
+        const watchers = countingWatchers(port.url, 100, batch);
+        await watchers.ready;
+        with100.push(await throughput(watchers));
+        await watchers.close();
+      }
+      const of = (xs: Throughput[], key: keyof Throughput) => mean(xs.map((x) => x[key]));
+      say(
+        `| ${port.name} | ${batch ? "batches" : "one change per message"} | ${of(none, "rate").toFixed(0)} | ${of(with100, "rate").toFixed(0)} | ${(of(with100, "rate") / of(none, "rate")).toFixed(2)} | ` +
+          `${of(none, "cpuMs").toFixed(3)} ms | ${of(with100, "cpuMs").toFixed(3)} ms | ${of(with100, "lagMs").toFixed(0)} ms |`,
+      );
     }
-    const of = (xs: Throughput[], key: keyof Throughput) => mean(xs.map((x) => x[key]));
-    say(
-      `| ${port.name} | ${of(none, "rate").toFixed(0)} | ${of(with100, "rate").toFixed(0)} | ${(of(with100, "rate") / of(none, "rate")).toFixed(2)} | ` +
-        `${of(none, "cpuMs").toFixed(3)} ms | ${of(with100, "cpuMs").toFixed(3)} ms | ${of(with100, "lagMs").toFixed(0)} ms |`,
-    );
   }
   say("");
   const before = rssMbOfTree(pid);
-  const idle = countingWatchers(server.grpc, 1000);
+  const idle = countingWatchers(server.grpc, IDLE_WATCHERS);
   await idle.ready;
   await new Promise((r) => setTimeout(r, 1000));
-  say(`Memory per idle watcher (server RSS growth with 1,000 open streams on the gRPC port / 1,000): ${(((rssMbOfTree(pid) - before) * 1024) / 1000).toFixed(1)} KiB.`);
+  const grown = rssMbOfTree(pid) - before;
+  say(
+    `Memory per idle watcher (server RSS growth with ${IDLE_WATCHERS.toLocaleString("en")} open streams on the gRPC port, ${IDLE_WATCHERS / WATCHERS_PER_CONNECTION} connections): ` +
+      `${grown.toFixed(0)} MB in all, ${((grown * 1024) / IDLE_WATCHERS).toFixed(1)} KiB per watcher (target < 20 KiB).`,
+  );
   await idle.close();
 } finally {
   await server.stop();
