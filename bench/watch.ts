@@ -15,6 +15,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
+import { setMaxListeners } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,6 +62,7 @@ interface Watchers {
 /** Watchers that decode every change (connect-es clients), calling `onChange` with the change's first member. */
 function decodingWatchers(url: string, count: number, onChange: (member: string) => void = () => undefined): Watchers {
   const abort = new AbortController();
+  setMaxListeners(count + 10, abort.signal);
   const clients: Client<typeof WatchService>[] = [];
   for (let i = 0; i < Math.ceil(count / WATCHERS_PER_CONNECTION); i++) clients.push(createClient(WatchService, createGrpcTransport({ baseUrl: url })));
   let opened = 0;
@@ -121,7 +123,12 @@ function changesIn(bytes: Buffer): number {
 function countingWatchers(url: string, count: number, batch = true): Watchers & { messages(): number } {
   const address = url.replace(/^http:\/\//, "");
   const request = Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, watchRequest(batch))));
-  const clients = Array.from({ length: Math.ceil(count / WATCHERS_PER_CONNECTION) }, () => new grpc.Client(address, grpc.credentials.createInsecure()));
+  // A local subchannel pool each: grpc-js otherwise shares one connection between clients of the same address, and
+  // one connection carries at most 1,000 streams.
+  const clients = Array.from(
+    { length: Math.ceil(count / WATCHERS_PER_CONNECTION) },
+    () => new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+  );
   let messages = 0;
   let opened = 0;
   let allOpen!: () => void;
