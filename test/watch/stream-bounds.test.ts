@@ -176,7 +176,7 @@ describe("Watch streams are bounded per caller and per server", () => {
     const fourth = follow(bob.watch);
     await fourth.ended;
     expect(ConnectError.from(fourth.error()).code).toBe(Code.ResourceExhausted);
-    expect(ConnectError.from(fourth.error()).rawMessage).toContain("--watch-streams");
+    expect(ConnectError.from(fourth.error()).rawMessage).toContain("the most it serves (--watch-streams)");
 
     await open[0]!.stop();
     await until(async () => ((await (await fetch(`${server.url}/metrics`)).text()).includes("policy_watch_streams 2") ? true : undefined), "the stream's place to be freed");
