@@ -1,7 +1,7 @@
 // `npm run bench:watch`: Watch on the built server in a child process (as `npm start` runs it, default flags; loopback
 // only, bounded in time), on each port (the main port, the gRPC port):
 //  - write-to-delivery latency p50/p99 with 1, 100 and 1,000 concurrent watchers (from the SetPolicy call to the
-//    change's arrival at every watcher);
+//    change's arrival at every watcher), with raw watchers that do not decode and with decoding connect-es clients;
 //  - write throughput with 100 watchers as a ratio of throughput with none, in the same run (target >= 0.9), and the
 //    server's CPU time per write with and without them. The 100 watchers of the throughput rounds are raw grpc-js
 //    streams that count messages without decoding them: this machine's two cores are shared by the server and its
@@ -120,7 +120,12 @@ function changesIn(bytes: Buffer): number {
 }
 
 /** Watchers that count the changes they receive without decoding them (raw grpc-js streams). */
-function countingWatchers(url: string, count: number, batch = true): Watchers & { messages(): number } {
+function countingWatchers(
+  url: string,
+  count: number,
+  batch = true,
+  onChanges: (watcher: number, changes: number) => void = () => undefined,
+): Watchers & { messages(): number } {
   const address = url.replace(/^http:\/\//, "");
   const request = Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, watchRequest(batch))));
   // A local subchannel pool each: grpc-js otherwise shares one connection between clients of the same address, and
@@ -137,7 +142,9 @@ function countingWatchers(url: string, count: number, batch = true): Watchers & 
     const call = clients[i % clients.length]!.makeServerStreamRequest("/policy.v1.WatchService/Watch", (b: Buffer) => b, (b: Buffer) => b, request);
     let first = true;
     call.on("data", (bytes: Buffer) => {
-      messages += changesIn(bytes);
+      const changes = changesIn(bytes);
+      messages += changes;
+      if (changes > 0) onChanges(i, changes);
       if (first && ++opened === count) allOpen();
       first = false;
     });
@@ -170,6 +177,33 @@ async function latency(url: string, count: number): Promise<{ p50: number; p99: 
     const member = `user:l${count}x${i}x${url.length}@example.com`;
     sent.set(member, performance.now());
     await policies.setPolicy({ resource: `projects/b${i % 10}`, policy: policy(member) });
+    await new Promise((r) => setTimeout(r, 30 + Math.random() * 40));
+  }
+  const deadline = Date.now() + 10_000;
+  while (samples.length < LATENCY_WRITES * count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await watchers.close();
+  if (samples.length < LATENCY_WRITES * count) throw new Error(`only ${samples.length} of ${LATENCY_WRITES * count} deliveries arrived`);
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+/**
+ * The same with watchers that do not decode (raw grpc-js streams): the k-th change a watcher receives is the k-th
+ * write, since nothing else writes meanwhile. What the server's delivery costs, not a decoding client's.
+ */
+async function rawLatency(url: string, count: number): Promise<{ p50: number; p99: number }> {
+  const sent: number[] = [];
+  const received = new Array<number>(count).fill(0);
+  const samples: number[] = [];
+  const watchers = countingWatchers(url, count, true, (watcher, changes) => {
+    const now = performance.now();
+    for (let j = 0; j < changes; j++) samples.push(now - sent[received[watcher]! + j]!);
+    received[watcher]! += changes;
+  });
+  await watchers.ready;
+  for (let i = 0; i < LATENCY_WRITES; i++) {
+    sent.push(performance.now());
+    await policies.setPolicy({ resource: `projects/b${i % 10}`, policy: policy(`user:r${count}x${i}x${url.length}@example.com`) });
     await new Promise((r) => setTimeout(r, 30 + Math.random() * 40));
   }
   const deadline = Date.now() + 10_000;
@@ -229,12 +263,15 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 try {
   say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}; the built server in a child process (default flags), clients gRPC over loopback, writers on the gRPC port.`);
   say("");
-  say("| port | watchers | write-to-delivery p50 | p99 |");
-  say("| --- | ---: | ---: | ---: |");
+  say("Write-to-delivery latency, batched watchers: raw grpc-js streams that do not decode (what the server's delivery costs), and connect-es clients that decode every change, all in this one client process (what such a process sees):");
+  say("");
+  say("| port | watchers | raw p50 | raw p99 | decoding p50 | decoding p99 |");
+  say("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const port of PORTS) {
     for (const count of [1, 100, 1000]) {
+      const raw = await rawLatency(port.url, count);
       const l = await latency(port.url, count);
-      say(`| ${port.name} | ${count} | ${l.p50.toFixed(1)} ms | ${l.p99.toFixed(1)} ms |`);
+      say(`| ${port.name} | ${count} | ${raw.p50.toFixed(1)} ms | ${raw.p99.toFixed(1)} ms | ${l.p50.toFixed(1)} ms | ${l.p99.toFixed(1)} ms |`);
     }
   }
   say("");
