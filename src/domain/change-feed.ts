@@ -60,6 +60,11 @@ export class ChangeFeed {
     this.sizeOf = options.sizeOf ?? encodedSizeOf;
   }
 
+  /** Settles when the feed next reads new rows (or closes). */
+  get nextAdvance(): Promise<void> {
+    return this.advanced.promise;
+  }
+
   /** Whether the changes after `afterSeq` are read from the window (live), not from the store (history). */
   holds(afterSeq: number): boolean {
     return afterSeq >= this.windowStart;

@@ -16,6 +16,7 @@ import { batchResponseOf } from "./change-batch.js";
 import { typeOfName } from "./names.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { bufferedStream, type Outgoing } from "./stream-buffer.js";
+import { StreamClock } from "./stream-clock.js";
 import { WatchStreams } from "./watch-streams.js";
 import { kindOf, type WatchVisibility } from "./watch-visibility.js";
 
@@ -93,6 +94,7 @@ export class Watch {
   ): AsyncGenerator<Outgoing<WatchResponse>> {
     const release = await this.feed.follow();
     const everything = this.visibility.seesEverything(caller);
+    const clock = new StreamClock(progressMs, signal);
     try {
       let position = this.feed.latest;
       if (request.afterSequence === undefined) {
@@ -106,6 +108,10 @@ export class Watch {
         position = Number(request.afterSequence);
       }
       let lastSent = Date.now();
+      const sent = () => {
+        lastSent = Date.now();
+        clock.sent();
+      };
       while (!signal.aborted) {
         if (this.feed.closed) {
           throw new ServiceError("unavailable", `the server is shutting down; watch again with after_sequence ${position}`);
@@ -123,23 +129,24 @@ export class Watch {
             continue;
           }
           yield { message: responseOf(change), bytes: encodedSizeOf(change), position, paced };
-          lastSent = Date.now();
+          sent();
         }
         if (sending.length > 0) {
           const { response, bytes } = batchResponseOf(sending, position);
           yield { message: response, bytes, position, paced };
-          lastSent = Date.now();
+          sent();
         }
         if (batch.length > 0 && Date.now() - lastSent < progressMs) continue;
         if (batch.length === 0) {
-          const wait = Math.max(0, progressMs - (Date.now() - lastSent));
-          if (await this.feed.waitBeyond(position, wait, signal)) continue;
-          if (signal.aborted || Date.now() - lastSent < progressMs) continue;
+          if (this.feed.latest > position) continue;
+          await clock.wait(this.feed.nextAdvance);
+          if (this.feed.latest > position || signal.aborted || Date.now() - lastSent < progressMs) continue;
         }
         yield progress(position);
-        lastSent = Date.now();
+        sent();
       }
     } finally {
+      clock.stop();
       release();
     }
   }
