@@ -54,6 +54,16 @@ async function holdStreams(tenant: Tenant, urls: string[], subtree: string, coun
   for (const watch of open) watch.close();
 }
 
+/** What the server says of its Watch streams as the attack ends (on stderr, beside the table). */
+async function report(mainUrl: string, writes: { ok: number; failed: number; error?: string }): Promise<void> {
+  const text = await (await fetch(`${mainUrl}/metrics`)).text().catch(() => "");
+  const figure = (name: string) => /^(\S+) (\S+)$/m.exec(text.split("\n").find((l) => l.startsWith(`${name} `)) ?? "")?.[2] ?? "?";
+  console.error(
+    `watch memory: ${figure("policy_watch_streams")} streams open, ${figure("policy_watch_streams_cut_off_total")} cut off, ` +
+      `window ${figure("policy_watch_window_bytes")} bytes; ${writes.ok} writes (${writes.failed} failed${writes.error ? `: ${writes.error}` : ""})`,
+  );
+}
+
 export const attack: Attack = {
   name: "watch memory",
   description: `a project owner and a user with no role each hold ${STREAMS_PER_CALLER} Watch streams they never read (both ports) while the owner writes ${MEMBERS}-member policies from ${WRITERS} callers`,
@@ -61,16 +71,26 @@ export const attack: Attack = {
     const { attacker, stranger } = ctx;
     const urls = [ctx.mainUrl, ctx.grpcUrl];
     let n = 0;
+    const writes: { ok: number; failed: number; error?: string } = { ok: 0, failed: 0 };
+    signal.addEventListener("abort", () => void report(ctx.mainUrl, writes), { once: true });
     await Promise.all([
       holdStreams(attacker, urls, attacker.project, STREAMS_PER_CALLER, signal),
       holdStreams(stranger, urls, "", STREAMS_PER_CALLER, signal),
       ...Array.from({ length: WRITERS }, async () => {
         while (!signal.aborted) {
           const round = n++;
-          const members = Array.from({ length: MEMBERS }, (_, i) => `user:m${round}-${i}@attacker.example`);
+          // The owner's own binding stays (a write without it would lock the attacker out after the first one).
+          const members = Array.from({ length: MEMBERS - 1 }, (_, i) => `user:m${round}-${i}@attacker.example`);
+          const bindings = [{ role: "roles/owner", members: [`user:${attacker.email}`] }, { role: "roles/readonly", members }];
           await attacker.grpc.policies
-            .setPolicy({ resource: attacker.project, policy: { bindings: [{ role: "roles/readonly", members }] } })
-            .catch(() => {});
+            .setPolicy({ resource: attacker.project, policy: { bindings } })
+            .then(
+              () => writes.ok++,
+              (e: unknown) => {
+                writes.failed++;
+                writes.error = String(e).slice(0, 200);
+              },
+            );
         }
       }),
     ]);
