@@ -12,6 +12,8 @@ const STORE_TESTS = [
   "test/integration/crash.test.ts",
   // Consumer bounds are counted in the write's transaction: concurrent registrations on PostgreSQL too.
   "test/watch/consumer-bounds.test.ts",
+  // The PostgreSQL store's group commit notes the rows a traced write appended, for Watch's links.
+  "test/ops/tracing.test.ts",
 ];
 const pgAddress = new URL(process.env.POLICY_TEST_PG ?? "postgres://root@127.0.0.1:5432/postgres");
 

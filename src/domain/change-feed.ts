@@ -5,6 +5,7 @@
 // resumes from older rows, so that every stream sees every sequence in order, once, whatever its speed. Every read
 // (of the window or of the store) is bounded in bytes too, so what one stream holds at a time is bounded.
 import type { ChangeRecord, Store } from "../store/store.js";
+import { detached } from "../tracing/spans.js";
 import { encodedSizeOf } from "./change-message.js";
 
 export const DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024;
@@ -160,7 +161,8 @@ export class ChangeFeed {
     this.bytes = 0;
     this.windowStart = latest;
     this.latestSeen = latest;
-    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    // The poller serves every stream: it runs outside the context of the Watch call that started it.
+    this.timer = detached(() => setInterval(() => void this.poll(), this.pollMs));
     this.timer.unref();
   }
 

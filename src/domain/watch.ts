@@ -19,12 +19,21 @@ import { bufferedStream, type Outgoing } from "./stream-buffer.js";
 import { StreamClock } from "./stream-clock.js";
 import { WatchStreams } from "./watch-streams.js";
 import { kindOf, type WatchVisibility } from "./watch-visibility.js";
+import { childSpan, tracedCall } from "../tracing/spans.js";
+import { writeLinks } from "../tracing/writes.js";
 
 export const DEFAULT_PROGRESS_MS = 5_000;
 const MIN_PROGRESS_MS = 100;
 const MAX_PROGRESS_MS = 3_600_000;
 /** A Progress message's bytes, about (a tag, a length and a varint). */
 const PROGRESS_BYTES = 16;
+
+/** A delivery's span, in a traced Watch: the change's sequence, action and resource type (never names or principals). */
+function deliverySpan(change: ChangeRecord) {
+  if (!tracedCall()) return undefined;
+  const attributes = { "policy.change.sequence": change.seq, "policy.change.action": change.action, "policy.resource.type": change.resourceType };
+  return childSpan("watch deliver", attributes, writeLinks(change.seq));
+}
 
 /** The request's filters, checked once. */
 interface Filter {
@@ -128,12 +137,17 @@ export class Watch {
             sending.push(change);
             continue;
           }
+          // In a traced Watch: a span per delivery, linked to the traced call that wrote the change (in this process).
+          const delivery = deliverySpan(change);
           yield { message: responseOf(change), bytes: encodedSizeOf(change), position, paced };
+          delivery?.end();
           sent();
         }
         if (sending.length > 0) {
+          const deliveries = sending.map(deliverySpan);
           const { response, bytes } = batchResponseOf(sending, position);
           yield { message: response, bytes, position, paced };
+          for (const delivery of deliveries) delivery?.end();
           sent();
         }
         if (batch.length > 0 && Date.now() - lastSent < progressMs) continue;
