@@ -24,3 +24,28 @@ export * from "../../gen/policy/v1/shared_policy_pb.js";
 export * from "../../gen/policy/v1/shared_policy_service_pb.js";
 export { watch, type WatchEvent, type WatchOptions } from "./watch.js";
 export { runConsumer, type ConsumerOptions } from "./consumer.js";
+export {
+  ESTATE_MANIFEST,
+  EstateFileError,
+  estateFiles,
+  parseEstateFiles,
+  readEstateDir,
+  writeEstateDir,
+  type Estate,
+  type EstateResource,
+  type EstateRole,
+  type EstateSharedPolicy,
+} from "./estate.js";
+export { exportSubtree, readSubtree, estateOf, type SubtreeState, type ReadOptions } from "./subtree-state.js";
+export {
+  ApplyAborted,
+  applyPlan,
+  formatPlan,
+  planApply,
+  planSummary,
+  type ApplyOptions,
+  type ApplyResult,
+  type Plan,
+  type PlanOptions,
+  type PlannedChange,
+} from "./plan-apply.js";
