@@ -204,7 +204,10 @@ export async function applyPlan(client: PolicyClient, plan: Plan, options: Apply
   const created = new Set(changes.filter((c) => c.kind === "createResource").map((c) => (c as { resource: EstateResource }).resource.name));
   const importedPolicies = new Map<string, Policy>();
   for (const c of changes) {
-    if (c.kind === "setPolicy" && created.has(c.resource) && c.after) importedPolicies.set(c.resource, c.after);
+    // A policy that names a custom role waits for the roles (created after the resources).
+    if (c.kind === "setPolicy" && created.has(c.resource) && c.after && c.after.bindings.every((b) => b.role.startsWith("roles/"))) {
+      importedPolicies.set(c.resource, c.after);
+    }
   }
   const creations = changes.filter((c) => c.kind === "createResource");
   for (let i = 0; i < creations.length; i += batch) {
@@ -220,7 +223,7 @@ export async function applyPlan(client: PolicyClient, plan: Plan, options: Apply
     if (failed) {
       const change = chunk[failed.index]!;
       applied += failed.index;
-      throw new ApplyAborted(change, new ConnectError(failed.message, failed.code as number as Code), applied);
+      throw refusal(change, new ConnectError(failed.message, failed.code as number as Code), applied);
     }
     applied += chunk.length;
     for (const c of chunk) options.onChange?.(c);
@@ -231,16 +234,20 @@ export async function applyPlan(client: PolicyClient, plan: Plan, options: Apply
     try {
       await makeChange(client, change);
     } catch (e) {
-      const error = ConnectError.from(e);
-      if ([Code.Aborted, Code.AlreadyExists, Code.NotFound, Code.FailedPrecondition].includes(error.code)) {
-        throw new ApplyAborted(change, error, applied);
-      }
-      throw e;
+      throw refusal(change, ConnectError.from(e), applied);
     }
     applied++;
     options.onChange?.(change);
   }
   return { applied };
+}
+
+/** A refused change: ApplyAborted when a concurrent edit explains it, else the error naming what was refused. */
+function refusal(change: PlannedChange, error: ConnectError, applied: number): Error {
+  if ([Code.Aborted, Code.AlreadyExists, Code.NotFound, Code.FailedPrecondition].includes(error.code)) {
+    return new ApplyAborted(change, error, applied);
+  }
+  return new ConnectError(`${describeTarget(change)}: ${error.rawMessage} (${applied} change(s) made before it)`, error.code, error.metadata);
 }
 
 async function makeChange(client: PolicyClient, change: PlannedChange): Promise<void> {
