@@ -12,7 +12,7 @@ import { createPolicyClient } from "../src/client/index.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ImportItemSchema } from "../gen/policy/v1/resource_service_pb.js";
 import { tempDir, removeDir } from "../test/helpers/temp-dir.js";
-import { rssMbOfTree, startBuiltServer } from "./built-server.js";
+import { cpuSecondsOfTree, rssMbOfTree, startBuiltServer } from "./built-server.js";
 import { writeDocSection } from "./doc-section.js";
 
 const { values: flags } = parseArgs({
@@ -22,6 +22,8 @@ const { values: flags } = parseArgs({
     batch: { type: "string" },
     inflight: { type: "string" },
     doc: { type: "boolean" },
+    /** Writes a CPU profile of the server into this directory. */
+    "cpu-prof": { type: "string" },
   },
 });
 const total = Number(flags.resources ?? 1_000_000);
@@ -38,7 +40,7 @@ function* items(): Generator<Item> {
   let n = 0;
   const policy = (i: number) =>
     i % 2 === 0
-      ? { bindings: [{ role: "roles/owner", members: [`user:owner${i % 997}@example.com`] }, { role: "roles/readonly", members: [`group:team${i % 101}`] }] }
+      ? { bindings: [{ role: "roles/collaborator", members: [`user:owner${i % 997}@example.com`] }, { role: "roles/collaborator", members: [`group:team${i % 101}`] }] }
       : undefined;
   for (let o = 0; o < orgs && n < total; o++, n++) yield { resource: { name: `organizations/o${o}` }, policy: policy(n) };
   for (let c = 0; c < clouds && n < total; c++, n++) yield { resource: { name: `clouds/c${c}`, parent: `organizations/o${c % orgs}` }, policy: policy(n) };
@@ -58,12 +60,15 @@ if (flags.db) {
   url.pathname = `/${pgName}`;
   db = url.toString();
 }
-const server = await startBuiltServer(["--port", "0", "--grpc-port", "0", "--db", db, "--log-level", "warn"]);
+const profile = flags["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", flags["cpu-prof"]] : [];
+const server = await startBuiltServer(["--port", "0", "--grpc-port", "0", "--db", db, "--log-level", "warn"], profile);
 const client = createPolicyClient({ baseUrl: server.grpc, protocol: "grpc" });
 let peakRss = rssMbOfTree(server.process.pid!);
 const rssAtStart = peakRss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMbOfTree(server.process.pid!))), 250);
 const load = loadavg()[0]!;
+const cpuAtStart = cpuSecondsOfTree(server.process.pid!);
+let cpu = 0;
 
 let imported = 0;
 let policies = 0;
@@ -86,9 +91,9 @@ try {
     imported += response.imported;
     policies += c.filter((i) => i.policy).length;
     errors += response.errors.length;
-    if (response.errors.length > 0 && errors <= response.errors.length) console.error("first errors:", response.errors.slice(0, 3));
+    if (response.errors.length > 0 && errors <= response.errors.length) console.error("first errors:", response.errors.slice(0, 2).map((e) => `${c[e.index]?.resource?.name}: ${e.message}`));
   };
-  while (chunk.length > 0 && !chunk.some((i) => i.resource!.name!.startsWith("projects/"))) {
+  while (chunk.length > 0 && !chunk.every((i) => i.resource!.name!.startsWith("projects/"))) {
     await send(chunk);
     chunk = next();
   }
@@ -102,6 +107,7 @@ try {
   });
   await Promise.all(workers);
 } finally {
+  cpu = cpuSecondsOfTree(server.process.pid!) - cpuAtStart;
   clearInterval(sampler);
   client.close();
   await server.stop();
@@ -115,7 +121,7 @@ try {
 }
 const seconds = (performance.now() - started) / 1000;
 const store = flags.db ? "PostgreSQL" : "SQLite";
-const line = `${store}: ${total.toLocaleString("en-US")} resources and ${policies.toLocaleString("en-US")} policies in ${seconds.toFixed(1)} s — ${(total / seconds).toFixed(0)} resources/s (with their policies), ${imported.toLocaleString("en-US")} items whole, ${errors} errors; server RSS ${rssAtStart.toFixed(0)} MB at start, ${peakRss.toFixed(0)} MB at peak; requests of ${batch.toLocaleString("en-US")} items, ${inflight} in flight; load average ${load.toFixed(1)} at the start (${cpus().length} cores)`;
+const line = `${store}: ${total.toLocaleString("en-US")} resources and ${policies.toLocaleString("en-US")} policies in ${seconds.toFixed(1)} s — ${(total / seconds).toFixed(0)} resources/s (with their policies); the server used ${cpu.toFixed(1)} CPU-seconds (${(total / cpu).toFixed(0)} resources per CPU-second: the rate of an otherwise idle core); ${imported.toLocaleString("en-US")} items whole, ${errors} errors; server RSS ${rssAtStart.toFixed(0)} MB at start, ${peakRss.toFixed(0)} MB at peak; requests of ${batch.toLocaleString("en-US")} items, ${inflight} in flight; load average ${load.toFixed(1)} at the start (${cpus().length} cores)`;
 console.log(line);
 if (flags.doc) {
   writeDocSection(
