@@ -37,7 +37,7 @@ async function generateEstate(server: TestServer): Promise<void> {
   const rnd = random(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   await c.resources.createResource({ resource: { name: org, displayName: "Policies as code" } });
-  await c.roles.createRole({ parent: org, roleId: "viewer", role: { title: "Viewer", includedPermissions: ["projects.get", "clouds.get"] } });
+  await c.roles.createRole({ parent: org, roleId: "viewer", role: { title: "Viewer", includedPermissions: ["projects.get"] } });
   const clouds = Array.from({ length: 3 }, (_, i) => `clouds/${uniqueId(`c${i}`)}`);
   for (const cloud of clouds) await c.resources.createResource({ resource: { name: cloud, parent: org } });
   const projects: string[] = [];
@@ -181,7 +181,7 @@ describe("export and apply", () => {
     const current = await target.grpc.policies.getPolicy({ resource: org });
     await target.grpc.policies.setPolicy({
       resource: org,
-      policy: { ...current, bindings: [...current.bindings, { role: "roles/collaborator", members: ["user:hotfix@example.com"] }] },
+      policy: { etag: current.etag, bindings: [...current.bindings, { role: "roles/collaborator", members: ["user:hotfix@example.com"] }] },
     });
     const failure = await applyPlan(target.grpc, plan).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplyAborted);
