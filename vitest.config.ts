@@ -12,6 +12,8 @@ const STORE_TESTS = [
   "test/integration/crash.test.ts",
   // Consumer bounds are counted in the write's transaction: concurrent registrations on PostgreSQL too.
   "test/watch/consumer-bounds.test.ts",
+  // Bulk import writes through each store's group commit.
+  "test/integration/import-resources.test.ts",
 ];
 const pgAddress = new URL(process.env.POLICY_TEST_PG ?? "postgres://root@127.0.0.1:5432/postgres");
 
