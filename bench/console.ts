@@ -20,7 +20,7 @@ import { launch } from "../console/test/browser.js";
 import { startBuiltServer } from "./built-server.js";
 import { writeDocSection } from "./doc-section.js";
 
-const { values: flags } = parseArgs({ options: { runs: { type: "string" }, write: { type: "boolean" } } });
+const { values: flags } = parseArgs({ options: { runs: { type: "string" }, write: { type: "boolean" } }, allowNegative: true });
 const RUNS = Number(flags.runs ?? 5);
 const TOTAL = 10_000;
 const WIDE = 2_000;
@@ -128,10 +128,13 @@ what an idle machine approaches.
 
 /** End through a node's pages (each loads as its "more" row comes into view) until `last` is focused. */
 async function walkToEnd(page: Page, last: string): Promise<void> {
+  const seen: string[] = [];
   for (let i = 0; i < 50; i++) {
-    if ((await page.evaluate(() => document.activeElement?.id)) === last) return;
+    const at = await page.evaluate(() => document.activeElement?.id ?? "");
+    if (at === last) return;
+    seen.push(at);
     await page.keyboard.press("End");
     await page.waitForFunction(() => !document.activeElement?.id.startsWith("tree-more-"));
   }
-  throw new Error(`never reached ${last}`);
+  throw new Error(`never reached ${last}: focus went ${seen.slice(0, 6).join(" → ")}`);
 }

@@ -28,6 +28,8 @@ interface Node {
   next: Map<string, string>;
   expanded: boolean;
   loading: boolean;
+  /** The page load in flight: a second request for the same page waits for it rather than returning early. */
+  pending?: Promise<void>;
   problem?: Problem;
 }
 
@@ -56,6 +58,8 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
   const rerender = () => setVersion((v) => v + 1);
   const [focused, setFocused] = useState<string>("");
   const focusOnRender = useRef(false);
+  // The focused row as of the last render: a page load that ends later reads it to know where focus is now.
+  const focusedNow = useRef("");
   const [query, setQuery] = useState("");
   const [searchMessage, setSearchMessage] = useState<string>();
   const [results, setResults] = useState<Resource[]>();
@@ -85,9 +89,14 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
    * Loads the next page of `parent`'s children; with `ahead`, the page after it too (in the background), so that a
    * person walking down a long level rarely waits for the network.
    */
-  async function loadPage(parent: string, ahead = false): Promise<void> {
+  function loadPage(parent: string, ahead = false): Promise<void> {
     const n = nodes.get(parent)!;
-    if (n.loading) return;
+    if (n.pending) return n.pending;
+    n.pending = loadNextPage(n, parent, ahead).finally(() => (n.pending = undefined));
+    return n.pending;
+  }
+
+  async function loadNextPage(n: Node, parent: string, ahead: boolean): Promise<void> {
     n.loading = true;
     n.problem = undefined;
     rerender();
@@ -112,7 +121,8 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
         if (res.nextPageToken) n.next.set("", res.nextPageToken);
       }
       n.children = names;
-      if (ahead && parent !== ROOT && n.next.size > 0) queueMicrotask(() => void loadPage(parent));
+      // After this load has settled (n.pending cleared), so that the next page is a load of its own.
+      if (ahead && parent !== ROOT && n.next.size > 0) void n.pending?.then(() => loadPage(parent));
     } catch (e) {
       // Only administrators list the roots: everyone else starts from the resources they hold roles on.
       if (parent === ROOT && (isCode(e, Code.PermissionDenied) || isCode(e, Code.Unauthenticated)) && n.children === undefined) {
@@ -294,6 +304,7 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
     items.findIndex((i) => itemId(i) === focused),
   );
   const focusedId = items[focusedIndex] && itemId(items[focusedIndex]);
+  focusedNow.current = focused;
   const first = Math.max(0, Math.floor(viewport.top / ROW) - OVERSCAN);
   const last = Math.min(items.length, Math.ceil((viewport.top + viewport.height) / ROW) + OVERSCAN);
   const drawn = items.slice(first, last).map((item, i) => ({ item, index: first + i }));
@@ -311,7 +322,8 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
     for (const { item } of drawn) {
       if (item.kind === "more" && item.parent !== ROOT) {
         const n = nodes.get(item.parent);
-        if (n && !n.loading && !n.problem) void loadMore(item);
+        // Also while a page is loading: loadMore then waits for it, and moves focus on if the row had it.
+        if (n && !n.problem) void loadMore(item);
       }
     }
   });
@@ -333,11 +345,11 @@ export function ResourceTree({ schema, selected }: { schema: Schema; selected?: 
 
   /** Loads the page a "more" row stands for; focus on that row moves to the first child it loaded (the row goes). */
   async function loadMore(item: Item): Promise<void> {
-    const hadFocus = document.activeElement?.id === itemId(item);
     const before = nodes.get(item.parent)?.children?.length ?? 0;
     await loadPage(item.parent, true);
     const first = nodes.get(item.parent)?.children?.[before];
-    if (hadFocus && first) {
+    // Focus may have reached the row while its page was loading (End pressed as it scrolled into view).
+    if (focusedNow.current === itemId(item) && first) {
       focusOnRender.current = true;
       setFocused(`tree-${first}`);
     }
