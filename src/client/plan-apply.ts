@@ -221,9 +221,9 @@ export async function applyPlan(client: PolicyClient, plan: Plan, options: Apply
     const response = await client.resources.importResources({ items });
     const failed = response.errors[0];
     if (failed) {
-      const change = chunk[failed.index]!;
-      applied += failed.index;
-      throw refusal(change, new ConnectError(failed.message, failed.code as number as Code), applied);
+      // The request's other items were written: they count as made.
+      applied += chunk.length - response.errors.length;
+      throw refusal(chunk[failed.index]!, new ConnectError(failed.message, failed.code as number as Code), applied);
     }
     applied += chunk.length;
     for (const c of chunk) options.onChange?.(c);
@@ -242,7 +242,8 @@ export async function applyPlan(client: PolicyClient, plan: Plan, options: Apply
   return { applied };
 }
 
-/** A refused change: ApplyAborted when a concurrent edit explains it, else the error naming what was refused. */
+/** A refused change: ApplyAborted when a concurrent edit explains it, else the error naming what was refused (and how
+ * many changes were made, the others of its import request included). */
 function refusal(change: PlannedChange, error: ConnectError, applied: number): Error {
   if ([Code.Aborted, Code.AlreadyExists, Code.NotFound, Code.FailedPrecondition].includes(error.code)) {
     return new ApplyAborted(change, error, applied);
