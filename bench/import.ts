@@ -71,6 +71,7 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMbOfTree(serve
 const load = loadavg()[0]!;
 const cpuAtStart = cpuSecondsOfTree(server.process.pid!);
 let cpu = 0;
+let seconds = 0;
 let baseline: { seconds: number; cpu: number; count: number } | undefined;
 
 /** The same kind of estate through CreateResource and SetPolicy, one resource per call, 32 calls at once. */
@@ -129,6 +130,7 @@ try {
   });
   await Promise.all(workers);
   cpu = cpuSecondsOfTree(server.process.pid!) - cpuAtStart;
+  seconds = (performance.now() - started) / 1000;
   if (flags.baseline) baseline = await singleWrites(Number(flags.baseline));
 } finally {
   clearInterval(sampler);
@@ -142,7 +144,6 @@ try {
     await admin.end();
   }
 }
-const seconds = (performance.now() - started) / 1000;
 const store = flags.db ? "PostgreSQL" : "SQLite";
 const line = `${store}: ${total.toLocaleString("en-US")} resources and ${policies.toLocaleString("en-US")} policies in ${seconds.toFixed(1)} s — ${(total / seconds).toFixed(0)} resources/s (with their policies); the server used ${cpu.toFixed(1)} CPU-seconds (${(total / cpu).toFixed(0)} resources per CPU-second: the rate of an otherwise idle core); ${imported.toLocaleString("en-US")} items whole, ${errors} errors; server RSS ${rssAtStart.toFixed(0)} MB at start, ${peakRss.toFixed(0)} MB at peak; requests of ${batch.toLocaleString("en-US")} items, ${inflight} in flight; load average ${load.toFixed(1)} at the start (${cpus().length} cores)`;
 const baselineLine = baseline
