@@ -129,6 +129,11 @@ describe("export and apply", () => {
   test("apply to an empty server reproduces the subtree: a plan exits 2, apply, then a plan exits 0 and the export is byte-identical", async () => {
     const plan = await policy(target, "apply", exported, "--plan");
     expect(plan.code).toBe(2);
+    const json = await policy(target, "apply", exported, "--plan", "-o", "json");
+    expect(json.code).toBe(2);
+    const parsed = JSON.parse(json.stdout) as { changes: { kind: string; target: string }[]; summary: { create: number } };
+    expect(parsed.changes[0]).toEqual({ kind: "createResource", target: `resource ${org}` });
+    expect(parsed.summary.create).toBeGreaterThan(10);
     expect(plan.stdout).toContain(`+ create resource ${org}`);
     expect(plan.stdout).toMatch(/Plan: \d+ to create/);
     const applied = await policy(target, "apply", exported);

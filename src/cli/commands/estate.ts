@@ -2,11 +2,12 @@
 // the server match such a directory. Both are the SDK's (client/estate.ts, subtree-state.ts, plan-apply.ts).
 import { Code } from "@connectrpc/connect";
 import { EstateFileError, readEstateDir, writeEstateDir } from "../../client/estate.js";
-import { ApplyAborted, applyPlan, formatPlan, planApply, planSummary } from "../../client/plan-apply.js";
+import { ApplyAborted, applyPlan, describeTarget, formatPlan, planApply, planSummary } from "../../client/plan-apply.js";
 import { exportSubtree } from "../../client/subtree-state.js";
 import { flag, str } from "../args.js";
 import type { Context } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
+import { print } from "../output.js";
 import type { Command } from "./command.js";
 
 /** `apply --plan` exits with this when something would change (0 when nothing would), as `terraform plan -detailed-exitcode`. */
@@ -57,6 +58,7 @@ export const apply: Command = {
       "none, 2 when there are some: run it in review. Without --plan the changes are made, each conditional on the",
       "etag the plan read: an edit made meanwhile stops the apply (exit 1) instead of being overwritten.",
       "Deletions (of what the files do not have) are planned only with --prune. Applying again is a no-op.",
+      "-o json prints the plan as JSON (each change's kind and target, the counts) for scripts.",
     ],
   },
   arguments: ["DIR"],
@@ -74,13 +76,26 @@ export const apply: Command = {
       throw e;
     }
     const plan = await planApply(ctx.api, estate, { prune: flag(ctx.values, "prune") });
-    ctx.io.stdout(formatPlan(plan));
+    // -o json/yaml: the plan for a script (each change's verb and what it is about); else the review text.
+    print(
+      ctx,
+      {
+        subtree: plan.subtree,
+        changes: plan.changes.map((c) => ({ kind: c.kind, target: describeTarget(c) })),
+        summary: planSummary(plan),
+        unmanaged: plan.unmanaged,
+      },
+      () => formatPlan(plan),
+    );
     if (flag(ctx.values, "plan")) return plan.changes.length === 0 ? 0 : EXIT_CHANGES;
     if (plan.changes.length === 0) return 0;
     try {
       const { applied } = await applyPlan(ctx.api, plan);
       const n = planSummary(plan);
-      ctx.io.stdout(`Applied ${applied} change(s): ${n.create} created, ${n.update} updated, ${n.move} moved, ${n.delete} deleted.`);
+      const done = `Applied ${applied} change(s): ${n.create} created, ${n.update} updated, ${n.move} moved, ${n.delete} deleted.`;
+      // Standard output stays one document with -o json/yaml.
+      if (ctx.settings.output === "json" || ctx.settings.output === "yaml") ctx.io.stderr(done);
+      else ctx.io.stdout(done);
     } catch (e) {
       if (e instanceof ApplyAborted) throw new CliError(e.message, "run `policy apply DIR --plan` again to see the current difference", Code.Aborted);
       throw e;
