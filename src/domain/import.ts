@@ -6,7 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import type { ImportItem } from "../../gen/policy/v1/resource_service_pb.js";
-import { ServiceError } from "../errors.js";
+import { ServiceError, quoted } from "../errors.js";
 import { StoreError } from "../store/errors.js";
 import type { Actor, NewResource, Store } from "../store/store.js";
 import { compileInTurns } from "./conditions.js";
@@ -54,6 +54,12 @@ interface CheckedItem {
   index: number;
   resource: NewResource;
   policy?: CheckedPolicyWrite;
+  /** The earlier item that creates this one's parent; undefined: the parent must exist already. */
+  creator?: CheckedItem;
+  /** The existing ancestor its permissions are checked on ("" for a root). */
+  anchor: string;
+  /** 0 when its parent exists already, else its creator's level + 1. */
+  level: number;
 }
 
 export class Importer {
@@ -74,42 +80,33 @@ export class Importer {
     const failures: ItemFailure[] = [];
     const fail = (index: number, error: unknown) => failures.push({ index, error: asServiceError(error) });
 
-    // Where each item hangs: a parent earlier in the request, or a resource that exists (or neither: it fails later).
-    const earlier = new Map<string, string>();
-    items.forEach((item, i) => item.resource && !earlier.has(item.resource.name) && earlier.set(item.resource.name, item.resource.parent));
-    const anchors = new Map<string, string>();
-    const anchorOf = (parent: string): string => {
-      let name = parent;
-      for (let hops = 0; name !== "" && earlier.has(name) && hops <= items.length; hops++) name = earlier.get(name)!;
-      return name;
-    };
-
+    // Where each item hangs: its parent is created by an earlier item of the request (`creator`), or must exist
+    // already. Its anchor, where its permissions are checked, is the nearest such existing ancestor.
+    const creatorOf = new Map<string, CheckedItem>();
     const checked: CheckedItem[] = [];
     for (const [index, item] of items.entries()) {
       try {
         const resource = this.resources.checkNew(item.resource);
+        const creator = creatorOf.get(resource.parent);
+        const anchor = creator ? creator.anchor : resource.parent;
         let policy: CheckedPolicyWrite | undefined;
         if (item.policy) {
-          const anchor = anchorOf(resource.parent);
-          anchors.set(resource.name, anchor);
           const type = this.schema.types.get(resource.type)!;
           const customRoles = anchor ? await this.policies.customRolesFor(anchor, item.policy) : undefined;
           await compileInTurns(item.policy.bindings.map((b) => b.condition?.expression));
           policy = checkPolicyWrite(type, { ...item.policy, etag: new Uint8Array() }, IMPORT_MASK, customRoles);
         }
-        checked.push({ index, resource, policy });
+        const one: CheckedItem = { index, resource, policy, creator, anchor, level: creator ? creator.level + 1 : 0 };
+        checked.push(one);
+        if (!creatorOf.has(resource.name)) creatorOf.set(resource.name, one);
       } catch (e) {
         fail(index, e);
       }
     }
 
-    const accesses = checked.map(({ index, resource, policy }) => {
+    const accesses = checked.map(({ index, resource, policy, anchor }) => {
       const collection = collectionOf(resource.name);
-      return {
-        index,
-        anchor: anchors.get(resource.name) ?? anchorOf(resource.parent),
-        permissions: [`${collection}.create`, ...(policy ? [`${collection}.setPolicy`] : [])],
-      };
+      return { index, anchor, permissions: [`${collection}.create`, ...(policy ? [`${collection}.setPolicy`] : [])] };
     });
     const refusals = await authorize(accesses);
     const allowed = checked.filter((item, i) => {
@@ -118,16 +115,31 @@ export class Importer {
       return !refusal;
     });
 
-    // Phase 1: every resource, in order, issued in one turn (one transaction of the store's group commit).
-    const created = await Promise.allSettled(allowed.map((item) => this.store.createResource(item.resource, actor)));
+    // Phase 1: the resources, level by level (those whose parent exists, then their children, ...), each level issued
+    // in one turn (one transaction of the store's group commit). A child is written only under the parent this
+    // import created: its permissions were checked on that parent's anchor, not on a resource of the same name
+    // someone else registered meanwhile.
+    const created = new Map<CheckedItem, string>();
     const withPolicy: { item: CheckedItem; etag: string }[] = [];
     let imported = 0;
-    created.forEach((outcome, i) => {
-      const item = allowed[i]!;
-      if (outcome.status === "rejected") return fail(item.index, storeError(outcome.reason, item.resource.parent));
-      if (item.policy) withPolicy.push({ item, etag: outcome.value.etag });
-      else imported++;
-    });
+    for (let level = 0, rest = allowed; rest.length > 0; level++) {
+      const now = rest.filter((item) => item.level === level);
+      rest = rest.filter((item) => item.level !== level);
+      const ready = now.filter((item) => {
+        if (!item.creator || created.has(item.creator)) return true;
+        const parent = item.resource.parent;
+        fail(item.index, new ServiceError("not_found", `parent resource ${quoted(parent)} (item ${item.creator.index}) was not written`));
+        return false;
+      });
+      const outcomes = await Promise.allSettled(ready.map((item) => this.store.createResource(item.resource, actor)));
+      outcomes.forEach((outcome, i) => {
+        const item = ready[i]!;
+        if (outcome.status === "rejected") return fail(item.index, storeError(outcome.reason, item.resource.parent));
+        created.set(item, outcome.value.etag);
+        if (item.policy) withPolicy.push({ item, etag: outcome.value.etag });
+        else imported++;
+      });
+    }
 
     // Phase 2: the policies of the resources created, each only while its resource is still the one just created
     // with no policy (a concurrent edit in between wins, and the item says so).

@@ -134,6 +134,23 @@ describe("ImportResources authorization, per item", () => {
     expect((await owner.policies.getPolicy({ resource: withPolicy })).bindings).toHaveLength(1);
   });
 
+  test("a child is written only under the parent the import created, never under a same-named resource it may not touch", async () => {
+    const admin = apiClients(server.url, { token: await tokenFor(key, ADMIN.slice("user:".length)) });
+    const hiddenCloud = `clouds/${uniqueId("hidden")}`;
+    await admin.resources.createResource({ resource: { name: hiddenCloud, parent: other } });
+    const carl = apiClients(server.url, { token: await tokenFor(key, COLLABORATOR) });
+    const child = `projects/${uniqueId("sneaky")}`;
+    const response = await carl.resources.importResources({
+      items: [{ resource: { name: hiddenCloud, parent: org } }, { resource: { name: child, parent: hiddenCloud } }],
+    });
+    expect(response.errors.map((e) => [e.index, e.code])).toEqual([
+      [0, Code.AlreadyExists],
+      [1, Code.NotFound],
+    ]);
+    expect(response.errors[1]!.message).toContain("(item 0) was not written");
+    await expectCode(admin.resources.getResource({ name: child }), Code.NotFound);
+  });
+
   test("an unauthenticated import is refused whole", async () => {
     const anonymous = apiClients(server.url);
     await expectCode(anonymous.resources.importResources({ items: [{ resource: { name: `clouds/${uniqueId("c")}`, parent: org } }] }), Code.Unauthenticated);

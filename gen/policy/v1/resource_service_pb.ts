@@ -431,7 +431,9 @@ export const ResourceService: GenService<{
    * code its single write would have answered; the other items are still written. Each item needs what CreateResource
    * needs (`{collection}.create` on the parent; a root: an administrator) and, with a policy,
    * `{collection}.setPolicy` on the new resource; for a parent created in the same request, both are checked on its
-   * nearest ancestor that existed before the call (what the new resource inherits). At most 10,000 items per request
+   * nearest ancestor that existed before the call (what the new resource inherits), and the child is written only if
+   * its parent's item was (NOT_FOUND otherwise), never under a resource of that name that existed already. At most
+   * 10,000 items per request
    * and the server's request size bound (4 MiB): past them the call fails whole with RESOURCE_EXHAUSTED.
    *
    * @generated from rpc policy.v1.ResourceService.ImportResources
