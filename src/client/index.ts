@@ -37,12 +37,11 @@ export {
   type EstateSharedPolicy,
 } from "./estate.js";
 export { exportSubtree, readSubtree, estateOf, type SubtreeState, type ReadOptions } from "./subtree-state.js";
+export { bindingDiff, describeTarget, formatPlan, planSummary } from "./plan-format.js";
 export {
   ApplyAborted,
   applyPlan,
-  formatPlan,
   planApply,
-  planSummary,
   type ApplyOptions,
   type ApplyResult,
   type Plan,

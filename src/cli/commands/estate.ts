@@ -2,7 +2,8 @@
 // the server match such a directory. Both are the SDK's (client/estate.ts, subtree-state.ts, plan-apply.ts).
 import { Code } from "@connectrpc/connect";
 import { EstateFileError, readEstateDir, writeEstateDir } from "../../client/estate.js";
-import { ApplyAborted, applyPlan, describeTarget, formatPlan, planApply, planSummary } from "../../client/plan-apply.js";
+import { ApplyAborted, applyPlan, planApply } from "../../client/plan-apply.js";
+import { describeTarget, formatPlan, planSummary } from "../../client/plan-format.js";
 import { exportSubtree } from "../../client/subtree-state.js";
 import { flag, str } from "../args.js";
 import type { Context } from "../context.js";
