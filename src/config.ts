@@ -6,6 +6,7 @@ import { parseDb } from "./store/db-url.js";
 import { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS, type StoreOptions } from "./store/open-store.js";
 
 import type { RetentionPolicy as Retention } from "./domain/retention.js";
+import { SAMPLERS, tracesUrlOf, type SamplerName } from "./tracing/settings.js";
 
 export interface Config extends ConnectionLimits {
   host: string;
@@ -47,6 +48,14 @@ export interface Config extends ConnectionLimits {
   dbPool: number;
   /** PostgreSQL: the longest a statement may run, in milliseconds. */
   dbStatementTimeoutMs: number;
+  /** OpenTelemetry: the OTLP/HTTP traces URL spans are sent to; undefined: tracing off. */
+  otlpEndpoint?: string;
+  /** OpenTelemetry: which calls are traced (OTEL_TRACES_SAMPLER). */
+  tracesSampler: SamplerName;
+  /** OpenTelemetry: the ratio of the *traceidratio samplers (OTEL_TRACES_SAMPLER_ARG). */
+  tracesSamplerRatio: number;
+  /** OpenTelemetry: service.name of the spans (OTEL_SERVICE_NAME). */
+  serviceName: string;
 }
 
 const OPTIONS = {
@@ -117,6 +126,18 @@ const OPTIONS = {
     help: "then its calls in progress (Watch streams too) have this long before it is closed",
   },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
+  "otlp-endpoint": {
+    env: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    default: undefined,
+    help: "OpenTelemetry tracing: OTLP/HTTP collector, e.g. http://127.0.0.1:4318 (/v1/traces appended); default: tracing off",
+  },
+  "traces-sampler": {
+    env: "OTEL_TRACES_SAMPLER",
+    default: "parentbased_always_on",
+    help: `which calls are traced: ${SAMPLERS.join(", ")}`,
+  },
+  "traces-sampler-arg": { env: "OTEL_TRACES_SAMPLER_ARG", default: "1", help: "the ratio (0 to 1) of the traceidratio samplers" },
+  "service-name": { env: "OTEL_SERVICE_NAME", default: "policy-service", help: "service.name of the spans" },
 } as const;
 
 const NAME_WIDTH = Math.max(...Object.keys(OPTIONS).map((name) => name.length));
@@ -176,6 +197,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     maxConnectionAgeGraceMs: Number(get("max-connection-age-grace-ms")),
     dbPool: Number(get("db-pool")),
     dbStatementTimeoutMs: Number(get("db-statement-timeout-ms")),
+    otlpEndpoint: otlpEndpoint((values as Record<string, unknown>)["otlp-endpoint"] as string | undefined, env),
+    tracesSampler: sampler(get("traces-sampler")!),
+    tracesSamplerRatio: ratio(get("traces-sampler-arg")!),
+    serviceName: get("service-name")!,
   };
   parseDb(config.db);
   if (!Number.isInteger(config.dbPool) || config.dbPool < 1) throw new Error(`--db-pool: "${get("db-pool")}" is not a count`);
@@ -205,6 +230,42 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     throw new Error("--tls-cert and --tls-key go together: give both or neither");
   }
   return config;
+}
+
+/**
+ * The traces URL: --otlp-endpoint (a base URL, as OTEL_EXPORTER_OTLP_ENDPOINT), else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+ * (used as given), else OTEL_EXPORTER_OTLP_ENDPOINT; none, or OTEL_SDK_DISABLED=true: undefined (tracing off).
+ */
+function otlpEndpoint(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return undefined;
+  const url = flag ? tracesUrlOf(flag) : env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || (env.OTEL_EXPORTER_OTLP_ENDPOINT && tracesUrlOf(env.OTEL_EXPORTER_OTLP_ENDPOINT));
+  if (!url) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+    throw new Error(`--otlp-endpoint: "${url}" is not an http:// or https:// URL (OTLP/HTTP, e.g. http://127.0.0.1:4318)`);
+  }
+  return url;
+}
+
+function sampler(value: string): SamplerName {
+  const name = value.trim().toLowerCase();
+  if (!(SAMPLERS as readonly string[]).includes(name)) {
+    throw new Error(`--traces-sampler (OTEL_TRACES_SAMPLER): "${value}" is not one of ${SAMPLERS.join(", ")}`);
+  }
+  return name as SamplerName;
+}
+
+function ratio(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new Error(`--traces-sampler-arg (OTEL_TRACES_SAMPLER_ARG): "${value}" is not a ratio from 0 to 1`);
+  }
+  return n;
 }
 
 const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };

@@ -49,6 +49,8 @@ import type { ResourceSchema } from "./domain/schema/schema.js";
 import { loadSchema } from "./schema-file.js";
 import { openStore } from "./store/open-store.js";
 import type { Store, StoredConsumer } from "./store/store.js";
+import { cliVersion } from "./cli/version.js";
+import type { Tracing } from "./tracing/sdk.js";
 
 /** Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED. */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -80,9 +82,9 @@ type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallb
 function metricsEndpoint(metrics: Metrics | undefined): NodeHandlerFn {
   return (req, res) => {
     if (metrics && req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
-      void metrics.registry.metrics().then(
+      void metrics.exposition().then(
         (text) => {
-          res.writeHead(200, { "content-type": metrics.registry.contentType });
+          res.writeHead(200, { "content-type": metrics.contentType });
           res.end(text);
         },
         // A figure that could not be collected fails this scrape, never the process.
@@ -104,7 +106,13 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   logger ??= pino({ level: config.logLevel });
   const schema = loadSchema(config.schema);
   const { authenticator, admins } = await createAuthentication(config, logger);
-  const store = await openStore({ db: config.db, cacheBytes: config.cacheMb * 1024 * 1024, ...storeSettings(config) });
+  const tracing = await startTracingIfConfigured(config, logger);
+  const store = await openStore({
+    db: config.db,
+    cacheBytes: config.cacheMb * 1024 * 1024,
+    traced: tracing !== undefined,
+    ...storeSettings(config),
+  });
   const feed = new ChangeFeed(store);
   const services = await domainServices(store, feed, schema, admins, authenticator.enabled, logger);
   const stopPruning = pruneChangeLogPeriodically(store, config, logger);
@@ -116,7 +124,10 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     consumerLags: () => consumerLags(store),
     consumerNames: config.metricsConsumerNames,
   });
-  const interceptors = callInterceptors(logger, metrics, () => store.writtenSequence, authenticator, services, schema);
+  const interceptors = [
+    ...(tracing ? [tracing.interceptor] : []),
+    ...callInterceptors(logger, metrics, () => store.writtenSequence, authenticator, services, schema),
+  ];
   const tls = readTlsFiles(config);
 
   const metricsServer = await listenForMetrics(metrics, config);
@@ -152,8 +163,29 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     grpcAddress: `${host}:${grpcPort}`,
     grpcPort,
     health,
-    close: () => drainAndClose({ health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning, storeWatch }),
+    close: () => drainAndClose({ health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning, storeWatch, tracing }),
   };
+}
+
+/**
+ * With an OTLP endpoint: the tracer and the server-span interceptor (rpc/tracing.ts). Loaded only then, so that a
+ * server without tracing loads none of the SDK.
+ */
+async function startTracingIfConfigured(config: Config, logger: Logger): Promise<(Tracing & { interceptor: Interceptor }) | undefined> {
+  if (!config.otlpEndpoint) return undefined;
+  const [{ startTracing }, { tracingInterceptor }] = await Promise.all([import("./tracing/sdk.js"), import("./rpc/tracing.js")]);
+  const tracing = startTracing(
+    {
+      endpoint: config.otlpEndpoint,
+      sampler: config.tracesSampler,
+      samplerRatio: config.tracesSamplerRatio,
+      serviceName: config.serviceName,
+      serviceVersion: cliVersion(),
+    },
+    (message, fields) => logger.warn(fields, message),
+  );
+  logger.info({ endpoint: config.otlpEndpoint, sampler: config.tracesSampler, ratio: config.tracesSamplerRatio }, "tracing: spans sent over OTLP/HTTP");
+  return { ...tracing, interceptor: tracingInterceptor(tracing) };
 }
 
 /** The domain services over `store`, and the authorizer every call goes through. */
@@ -340,11 +372,12 @@ interface Running {
   feed: ChangeFeed;
   stopPruning: () => void;
   storeWatch: { stop(): void };
+  tracing: Tracing | undefined;
 }
 
 /** NOT_SERVING first, so balancers move away; then both ports drain (forced after the grace time); the store last. */
 async function drainAndClose(running: Running): Promise<void> {
-  const { health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning, storeWatch } = running;
+  const { health, exposed, main, grpcServer, grpcListening, metricsServer, store, feed, stopPruning, storeWatch, tracing } = running;
   storeWatch.stop();
   health.setAll(exposed, HealthCheckResponse_ServingStatus.NOT_SERVING);
   stopPruning();
@@ -358,4 +391,6 @@ async function drainAndClose(running: Running): Promise<void> {
   await Promise.all([main.close(), grpcDrained, metricsClosed]);
   clearTimeout(force);
   await store.close();
+  // The spans of the last calls are exported before the process ends.
+  await tracing?.shutdown();
 }

@@ -51,3 +51,19 @@ test("the domain imports neither the RPC layer nor a store implementation", () =
     );
   expect(upward).toEqual([]);
 });
+
+test("the layers reach tracing through tracing/spans.ts alone; only the composition root loads the SDK", () => {
+  const sdkUsers = imports.filter(({ targets }) => targets.some((t) => t === "tracing/sdk.ts")).map((i) => i.file);
+  // server.ts names its type, and loads it with a dynamic import only when an endpoint is configured.
+  expect(sdkUsers).toEqual(["server.ts"]);
+  expect(readFileSync(join(SRC, "server.ts"), "utf8")).toMatch(/^import type \{[^}]*\} from "\.\/tracing\/sdk\.js";$/m);
+  const sdkImports = sourceFiles(SRC)
+    .filter((file) => /from "@opentelemetry\/(?!api")/.test(readFileSync(file, "utf8")))
+    .map((file) => relative(SRC, file))
+    .sort();
+  expect(sdkImports).toEqual(["rpc/tracing.ts", "tracing/sampling.ts", "tracing/sdk.ts"]);
+  // What the layers import of tracing imports nothing of theirs.
+  for (const file of ["tracing/spans.ts", "tracing/writes.ts"]) {
+    expect(imports.find((i) => i.file === file)?.targets.filter((t) => !t.startsWith("tracing/")), file).toEqual([]);
+  }
+});

@@ -1,6 +1,7 @@
 // createPolicyClient: typed connect-es clients for every service of the policy API over one transport.
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { traceContext } from "./trace-context.js";
 import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
 import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
@@ -71,7 +72,7 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
   if (protocol !== "grpc" && protocol !== "connect") {
     throw new Error(`protocol must be "grpc" or "connect" (got "${String(protocol)}")`);
   }
-  const interceptors = [...(options.token ? [bearerToken(options.token)] : []), ...(options.interceptors ?? [])];
+  const interceptors = [traceContext(), ...(options.token ? [bearerToken(options.token)] : []), ...(options.interceptors ?? [])];
   const { ca, cert, key } = options.tls ?? {};
   if ((cert === undefined) !== (key === undefined)) throw new Error("tls.cert and tls.key go together");
   const nodeOptions = {

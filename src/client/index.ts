@@ -22,6 +22,7 @@ export * from "../../gen/policy/v1/sync_service_pb.js";
 export * from "../../gen/policy/v1/audit_service_pb.js";
 export * from "../../gen/policy/v1/shared_policy_pb.js";
 export * from "../../gen/policy/v1/shared_policy_service_pb.js";
+export { traceContext } from "./trace-context.js";
 export { watch, type WatchEvent, type WatchOptions } from "./watch.js";
 export { runConsumer, type ConsumerOptions } from "./consumer.js";
 export {

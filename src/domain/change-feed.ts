@@ -4,6 +4,7 @@
 // bounded window. Each stream reads from the window, and from the store when it lags behind the window or resumes
 // from older rows, so that every stream sees every sequence in order, once, whatever its speed.
 import type { ChangeRecord, Store } from "../store/store.js";
+import { detached } from "../tracing/spans.js";
 
 export interface ChangeFeedOptions {
   /** How often the change log is read while anyone watches. */
@@ -120,7 +121,8 @@ export class ChangeFeed {
     this.window = [];
     this.windowStart = latest;
     this.latestSeen = latest;
-    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    // The poller serves every stream: it runs outside the context of the Watch call that started it.
+    this.timer = detached(() => setInterval(() => void this.poll(), this.pollMs));
     this.timer.unref();
   }
 

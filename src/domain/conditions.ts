@@ -26,6 +26,7 @@ import {
 } from "./condition-cost.js";
 import { MAX_PATTERN_SIZE, compileRegex, patternSize, type Regex } from "./regex.js";
 import { nextTurn } from "./turns.js";
+import { childSpan } from "../tracing/spans.js";
 
 export { ESTIMATED_VARIABLE_SIZE, MAX_RESULT_SIZE } from "./condition-cost.js";
 export { MAX_PATTERN_SIZE } from "./regex.js";
@@ -262,7 +263,25 @@ function compile(expression: string): Compiled {
     if (STATIC_ERRORS.some((s) => trial.message.includes(s))) return refuse(`type error: ${trial.message}`);
     if (trial.message.includes("must evaluate to a bool")) return refuse(trial.message);
   }
-  return { result: { evaluate }, cost, weight };
+  return { result: { evaluate: traced(evaluate) }, cost, weight };
+}
+
+/**
+ * An evaluation that, in a traced call, is a span with its outcome and the cost units it spent (never the expression
+ * or its input: they may name members). tracing/spans.ts takes the tracer from the call's context: the domain needs
+ * no tracer handed down, and without a traced call this is one context lookup.
+ */
+function traced(evaluate: CompiledCondition["evaluate"]): CompiledCondition["evaluate"] {
+  return (input, budget) => {
+    const span = childSpan("condition evaluate");
+    if (!span) return evaluate(input, budget);
+    const before = budget?.spent ?? 0;
+    const result = evaluate(input, budget);
+    span.setAttribute("policy.condition.result", result instanceof Error ? "error" : String(result));
+    if (budget) span.setAttribute("policy.condition.cost", budget.spent - before);
+    span.end();
+    return result;
+  };
 }
 
 function bindings(input: ConditionInput) {

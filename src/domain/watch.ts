@@ -19,6 +19,8 @@ import { policyForVersion } from "./policy-read.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { share } from "../shared-value.js";
 import { kindOf, type WatchVisibility } from "./watch-visibility.js";
+import { childSpan, tracedCall } from "../tracing/spans.js";
+import { writeLinks } from "../tracing/writes.js";
 
 export const DEFAULT_PROGRESS_MS = 5_000;
 const MIN_PROGRESS_MS = 100;
@@ -56,6 +58,13 @@ function responseOf(change: ChangeRecord): WatchResponse {
     responses.set(change, response);
   }
   return response;
+}
+
+/** A delivery's span, in a traced Watch: the change's sequence, action and resource type (never names or principals). */
+function deliverySpan(change: ChangeRecord) {
+  if (!tracedCall()) return undefined;
+  const attributes = { "policy.change.sequence": change.seq, "policy.change.action": change.action, "policy.resource.type": change.resourceType };
+  return childSpan("watch deliver", attributes, writeLinks(change.seq));
 }
 
 /** The request's filters, checked once. */
@@ -111,7 +120,10 @@ export class Watch {
         for (const change of batch) {
           position = change.seq;
           if (!matches(change, filter) || !(await this.visible(change, caller))) continue;
+          // In a traced Watch: a span per delivery, linked to the traced call that wrote the change (in this process).
+          const delivery = deliverySpan(change);
           yield responseOf(change);
+          delivery?.end();
           lastSent = Date.now();
         }
         if (batch.length > 0 && Date.now() - lastSent < progressMs) continue;

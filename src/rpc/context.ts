@@ -22,6 +22,14 @@ export const peerCertificateKey = createContextKey<PeerCertificate | undefined>(
 /** The wire protocol of the call, when the transport knows it without parsing headers (the grpc-js port). */
 export const protocolKey = createContextKey<string>("", { description: "the call's protocol" });
 
+/**
+ * One request header's value, read without building the whole header set: the grpc-js port answers it from the
+ * call's metadata (the main port has no such key: its headers are built already).
+ */
+export const headerValueKey = createContextKey<((name: string) => string | undefined) | undefined>(undefined, {
+  description: "one request header's value",
+});
+
 /** What the auth interceptor resolved for a call of the policy API. */
 export interface CallScope {
   /** The call's resources, each resolved once and shared by its authorization, its handler and read auditing. */

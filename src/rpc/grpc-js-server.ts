@@ -25,7 +25,7 @@ import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import type { ServiceRegistry } from "./routes.js";
 import { toConnectError } from "./errors.js";
 import { MAX_CONCURRENT_STREAMS } from "./http-server.js";
-import { peerCertificateKey, peerKey, protocolKey } from "./context.js";
+import { headerValueKey, peerCertificateKey, peerKey, protocolKey } from "./context.js";
 import { isShared } from "../shared-value.js";
 import { observed } from "./call-messages.js";
 import {
@@ -295,6 +295,7 @@ class GrpcJsContextValues implements ContextValues {
     if (key === (protocolKey as ContextKey<unknown>)) return "grpc" as T;
     if (key === (peerKey as ContextKey<unknown>)) return this.call.getPeer() as T;
     if (key === (peerCertificateKey as ContextKey<unknown>)) return this.call.getAuthContext().sslPeerCertificate as T;
+    if (key === (headerValueKey as ContextKey<unknown>)) return ((name: string) => metadataValue(this.call.metadata, name)) as T;
     return key.defaultValue;
   }
 
@@ -487,6 +488,12 @@ function statusOf(error: unknown, options: GrpcJsOptions): Partial<grpc.StatusOb
     metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)));
   }
   return { code: connectError.code as number as grpc.status, details: connectError.rawMessage, metadata };
+}
+
+/** A text metadata entry's first value. */
+function metadataValue(metadata: grpc.Metadata, name: string): string | undefined {
+  const value = metadata.get(name)[0];
+  return typeof value === "string" ? value : undefined;
 }
 
 // grpc-js keeps the request's content-type to itself; `base` restores it.

@@ -133,7 +133,8 @@ function isWrite(method: DescMethod): boolean {
   );
 }
 
-function protocolOf(contentType: string): string {
+/** The wire protocol of a call of the main port, from its content type. */
+export function protocolOf(contentType: string): string {
   if (contentType.startsWith("application/grpc-web")) return "grpc-web";
   if (contentType.startsWith("application/grpc")) return "grpc";
   return "connect";

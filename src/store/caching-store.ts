@@ -5,6 +5,7 @@
 // processes or replicas on the same database) are found through the inner store's changesSince before a cached read.
 // A link holds the shared policies bound to its resource: a change logged against a shared policy's name evicts
 // every cached link that holds it (found through `holders`), a binding's change is logged against its target.
+import type { Span } from "@opentelemetry/api";
 import type { DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
@@ -12,6 +13,7 @@ import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { share } from "../shared-value.js";
+import { inChildSpan } from "../tracing/spans.js";
 import { etagSequence } from "./etag.js";
 import type {
   Acknowledgement,
@@ -47,6 +49,9 @@ import type {
   StoreStats,
   StoredPolicy,
 } from "./store.js";
+
+/** The span attribute of a cached read: whether the cache answered it. */
+const HIT = "policy.cache.hit";
 
 /** The default budget of decoded policies kept in memory (an estimate of their heap size): --cache-mb's default. */
 export const DEFAULT_CACHE_MB = 64;
@@ -106,23 +111,34 @@ export class CachingStore implements Store {
     return this.inner.removalOf(name, fromSeq);
   }
 
-  async getPolicy(resource: string): Promise<StoredPolicy | undefined> {
-    await this.fresh();
-    const cached = this.cache.get(resource);
-    if (cached) return cached;
-    return this.readPolicy(resource, this.generation);
+  // In a traced call, each cached read is a span that says whether the cache answered (policy.cache.hit); a miss
+  // shows the store's read beneath it.
+  getPolicy(resource: string): Promise<StoredPolicy | undefined> {
+    return inChildSpan("cache getPolicy", undefined, async (span) => {
+      await this.fresh();
+      const cached = this.cache.get(resource);
+      span?.setAttribute(HIT, cached !== undefined);
+      if (cached) return cached;
+      return this.readPolicy(resource, this.generation);
+    });
   }
 
-  async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
-    await this.fresh();
-    const chain: StoredPolicy[] = [];
-    for (let name = resource; name !== ""; ) {
-      const link = this.cache.get(name);
-      if (!link) return this.readAncestry(resource);
-      chain.push(link);
-      name = link.resource.parent;
-    }
-    return chain;
+  ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
+    return inChildSpan("cache ancestry", undefined, async (span) => {
+      await this.fresh();
+      const chain: StoredPolicy[] = [];
+      for (let name = resource; name !== ""; ) {
+        const link = this.cache.get(name);
+        if (!link) {
+          span?.setAttribute(HIT, false);
+          return this.readAncestry(resource);
+        }
+        chain.push(link);
+        name = link.resource.parent;
+      }
+      span?.setAttribute(HIT, true);
+      return chain;
+    });
   }
 
   private async readAncestry(resource: string): Promise<StoredPolicy[] | undefined> {
@@ -248,12 +264,17 @@ export class CachingStore implements Store {
    * kept until the next eviction (keepPage). The inner store's listing rows are never kept: they carry no deny rules
    * or roles.
    */
-  async listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
+  listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
+    return inChildSpan("cache listPolicies", undefined, (span) => this.listCachedPolicies(query, span));
+  }
+
+  private async listCachedPolicies(query: PolicyQuery, span: Span | undefined): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
     if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
     await this.fresh();
     const generation = this.generation;
     const key = JSON.stringify([query.type, query.beneath, query.afterCursor, query.limit]);
     const kept = this.pagesGeneration === generation ? this.pages.get(key) : undefined;
+    span?.setAttribute(HIT, kept !== undefined);
     if (kept) return kept;
     const names = await this.inner.listPolicyNames(query);
     const listed: ListedPolicy[] = [];

@@ -1,6 +1,7 @@
 // The one place that chooses a store implementation: from the --db setting (a SQLite file or a postgres:// URL),
 // wrapped in the read cache.
 import { CachingStore } from "./caching-store.js";
+import { tracedStore } from "./traced-store.js";
 import { parseDb } from "./db-url.js";
 import { PostgresStore } from "./postgres/postgres-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
@@ -15,6 +16,8 @@ export interface StoreOptions {
   poolSize?: number;
   /** PostgreSQL: the longest a statement may run, in milliseconds (--db-statement-timeout-ms). */
   statementTimeoutMs?: number;
+  /** Tracing is on: the database's work gets spans in traced calls (traced-store.ts); off, nothing wraps it. */
+  traced?: boolean;
 }
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -22,7 +25,7 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const target = parseDb(options.db);
-  const store =
+  const database =
     target.kind === "sqlite"
       ? new SqliteStore(target.path)
       : await PostgresStore.open({
@@ -30,5 +33,6 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,
           statementTimeoutMs: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
         });
+  const store = options.traced ? tracedStore(database, target.kind === "sqlite" ? "sqlite" : "postgresql") : database;
   return options.cacheBytes > 0 ? new CachingStore(store, options.cacheBytes) : store;
 }

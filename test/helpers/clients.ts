@@ -25,6 +25,8 @@ export interface ClientOptions {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   /** A deadline of every call; none by default. */
   timeoutMs?: number;
+  /** More interceptors (after the authorization one). */
+  interceptors?: Interceptor[];
 }
 
 export interface ApiClients extends PolicyClient {
@@ -36,7 +38,7 @@ export interface ApiClients extends PolicyClient {
 export function apiClients(baseUrl: string, options: ClientOptions = {}): ApiClients {
   const protocol = options.protocol ?? "grpc";
   const authorization = options.authorization ?? (options.token ? `Bearer ${options.token}` : undefined);
-  const interceptors = authorization ? [authorizationHeader(authorization)] : [];
+  const interceptors = [...(authorization ? [authorizationHeader(authorization)] : []), ...(options.interceptors ?? [])];
   const sdk =
     protocol === "grpc" || protocol === "connect-h1"
       ? createPolicyClient({

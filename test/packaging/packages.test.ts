@@ -14,7 +14,7 @@ import { tempDir } from "../helpers/temp-dir.js";
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
 const run = promisify(execFile);
 /** The SDK's dependencies, packed from node_modules so that the install needs no registry. */
-const SDK_DEPENDENCIES = ["@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-node", "yaml"];
+const SDK_DEPENDENCIES = ["@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-node", "@opentelemetry/api", "yaml"];
 /** No repository node_modules/.bin, no POLICY_* settings, no user config. */
 const env = (home: string) => ({ PATH: process.env.PATH!, HOME: home, XDG_CONFIG_HOME: join(home, ".config"), npm_config_cache: join(home, ".npm") });
 

@@ -12,6 +12,11 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import grpc
 
+try:  # OpenTelemetry is optional: with it installed and set up, every call carries the caller's trace context.
+    from opentelemetry import propagate as _otel_propagate
+except ImportError:  # pragma: no cover - depends on the environment
+    _otel_propagate = None
+
 # The generated modules import each other as `policy.v1...` and `google.rpc...`: their folder goes on the path.
 _GEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_gen")
 if not os.path.isdir(os.path.join(_GEN, "policy")):
@@ -61,15 +66,27 @@ class Service:
                 request = request_type(**fields)
             elif fields:
                 raise TypeError("give a request message or its fields, not both")
+            metadata = _with_trace_context(client.metadata)
             if streaming:
-                return _errors_mapped(rpc(request, metadata=client.metadata, timeout=timeout))
+                return _errors_mapped(rpc(request, metadata=metadata, timeout=timeout))
             try:
-                return rpc(request, metadata=client.metadata, timeout=timeout or client.timeout)
+                return rpc(request, metadata=metadata, timeout=timeout or client.timeout)
             except grpc.RpcError as error:
                 raise from_rpc_error(error) from None
 
         call.__doc__ = f"{request_type.DESCRIPTOR.full_name} -> the RPC's response."
         return call
+
+
+def _with_trace_context(metadata: tuple) -> tuple:
+    """The call's metadata with the active OpenTelemetry context (W3C ``traceparent``, ``tracestate``) injected by the
+    globally configured propagator, so that the server's spans join the caller's trace; unchanged without
+    OpenTelemetry or outside a span."""
+    if _otel_propagate is None:
+        return metadata
+    carrier: Dict[str, str] = {}
+    _otel_propagate.inject(carrier)
+    return metadata + tuple((key.lower(), value) for key, value in carrier.items()) if carrier else metadata
 
 
 def _errors_mapped(stream: Iterator[Any]) -> Iterator[Any]:

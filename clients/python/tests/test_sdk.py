@@ -133,3 +133,35 @@ def test_the_example_runs_and_leaves_nothing_behind(target):
     assert "Deleted organizations/example_" in result.stdout
     with PolicyClient(target) as c:
         assert [r.name for r in c.resources.list_resources(type="organization", page_size=1000).resources] == before
+
+
+def test_calls_carry_the_callers_trace_context_when_opentelemetry_is_set_up(target, org, monkeypatch):
+    """With OpenTelemetry installed, the propagator's headers (W3C traceparent) go out as gRPC metadata of every call."""
+    import grpc
+    from policy_client import client as client_module
+
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+    class Propagator:
+        @staticmethod
+        def inject(carrier):
+            carrier["traceparent"] = traceparent
+
+    sent = []
+
+    class Capture(grpc.UnaryUnaryClientInterceptor):
+        def intercept_unary_unary(self, continuation, details, request):
+            sent.append(dict(details.metadata or ()))
+            return continuation(details, request)
+
+    monkeypatch.setattr(client_module, "_otel_propagate", Propagator)
+    channel = grpc.intercept_channel(grpc.insecure_channel(target), Capture())
+    with PolicyClient(target, organization=org[0], channel=channel) as c:
+        c.get_iam_policy(f"organizations/{org[0]}")
+    assert sent and sent[-1].get("traceparent") == traceparent
+
+    monkeypatch.setattr(client_module, "_otel_propagate", None)
+    sent.clear()
+    with PolicyClient(target, organization=org[0], channel=grpc.intercept_channel(grpc.insecure_channel(target), Capture())) as c:
+        c.get_iam_policy(f"organizations/{org[0]}")
+    assert sent and "traceparent" not in sent[-1]

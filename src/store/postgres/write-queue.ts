@@ -5,6 +5,8 @@
 // that is what a change-feed follower needs). A write's `decide` that throws writes nothing, so the others still
 // commit; a statement that fails aborts the batch, which is then retried one write per transaction.
 import type pg from "pg";
+import { detached } from "../../tracing/spans.js";
+import { noteChangeWritten, tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import { WRITE_LOCK, checkOut, isTransient, storeErrorOf, type Connection } from "./database.js";
 
 /** What a write sees of its transaction. */
@@ -28,6 +30,8 @@ interface PendingWrite {
   run: (tx: WriteTx) => Promise<unknown>;
   /** A resource the write reads first: read with the batch's others, before any write runs. */
   prefetch?: string;
+  /** In a traced call: the span of the group commit this write waits for. */
+  traced: TracedWrite | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -36,6 +40,8 @@ interface PendingWrite {
 class StatementFailure {
   constructor(readonly error: unknown) {}
 }
+
+const COMMIT_ATTRIBUTES = { "db.system.name": "postgresql", "db.operation.name": "commit" };
 
 const BEGIN = `BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK}); SELECT COALESCE(MAX(seq), 0) AS seq,
   (SELECT COALESCE(MAX(id), 0) FROM resources) AS id FROM change_log`;
@@ -56,7 +62,8 @@ export class PgWriteQueue {
 
   write<T>(run: (tx: WriteTx) => Promise<T>, prefetch?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run, prefetch, resolve: resolve as (value: unknown) => void, reject });
+      const traced = tracedWrite("postgresql commit", COMMIT_ATTRIBUTES);
+      this.pending.push({ run, prefetch, traced, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -69,7 +76,8 @@ export class PgWriteQueue {
   private schedule(): void {
     if (this.running || this.scheduled || this.pending.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => void this.runPending());
+    // Outside the first writer's context: each traced write runs in its own (TracedWrite.run).
+    detached(() => setImmediate(() => void this.runPending()));
   }
 
   private async runPending(): Promise<void> {
@@ -91,7 +99,10 @@ export class PgWriteQueue {
     try {
       connection = await checkOut(this.pool);
     } catch (e) {
-      for (const write of batch) write.reject(storeErrorOf(e));
+      for (const write of batch) {
+        write.traced?.failed(e);
+        write.reject(storeErrorOf(e));
+      }
       return "done";
     }
     const { client } = connection;
@@ -117,6 +128,7 @@ export class PgWriteQueue {
           wrote = true;
           const first = seq + 1;
           seq += count;
+          for (let s = first; s <= seq; s++) noteChangeWritten(s);
           return first;
         },
         nextResourceId: () => ++id,
@@ -134,7 +146,7 @@ export class PgWriteQueue {
       }
       for (const write of batch) {
         try {
-          outcomes.push({ ok: true, value: await write.run(tx) });
+          outcomes.push({ ok: true, value: await (write.traced ? write.traced.run(() => write.run(tx)) : write.run(tx)) });
         } catch (e) {
           if (e instanceof StatementFailure) throw e.error;
           outcomes.push({ ok: false, error: e });
@@ -155,7 +167,10 @@ export class PgWriteQueue {
       // A connection that failed is closed, not reused: the pool opens a new one on demand.
       connection.release(broken);
       if (broken || batch.length === 1) {
-        for (const write of batch) write.reject(storeErrorOf(e));
+        for (const write of batch) {
+          write.traced?.failed(e);
+          write.reject(storeErrorOf(e));
+        }
         return "done";
       }
       return "retry singly";
@@ -163,6 +178,7 @@ export class PgWriteQueue {
     connection.release();
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;
+      write.traced?.committed(batch.length, outcome.ok);
       if (outcome.ok) write.resolve(outcome.value);
       else write.reject(outcome.error);
     });

@@ -9,6 +9,7 @@ import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
 import { revisionEtag } from "../etag.js";
+import { noteChangeWritten } from "../../tracing/writes.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
 import {
@@ -728,6 +729,7 @@ export class SqliteStore implements Store {
     state: Uint8Array | null,
     place: ChangePlace,
   ): void {
+    noteChangeWritten(change.seq);
     this.stmt.logChange.run({
       ...change,
       action,
