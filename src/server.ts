@@ -18,6 +18,7 @@ import { DenyPolicies } from "./domain/deny-policies.js";
 import { SharedPolicies } from "./domain/shared-policies.js";
 import { Roles } from "./domain/roles.js";
 import { Resources } from "./domain/resources.js";
+import { Importer } from "./domain/import.js";
 import { consoleFiles } from "./rpc/console-files.js";
 import { createGrpcJsServer, listenGrpcJs, type GrpcJsListening } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus, watchStore } from "./rpc/health.js";
@@ -213,11 +214,14 @@ async function domainServices(
   const access = new Access(store, schema);
   const authorizer = new Authorizer(access, schema, admins, authenticated);
   const sync = new Sync(store, schema, authorizer);
+  const policies = new Policies(store, schema, pageTokens, sync, (resource, cause) =>
+    logger.error({ resource, cause }, "a stored policy does not decode (damaged data): listings leave it out; restore it from a backup"),
+  );
+  const resources = new Resources(store, schema, pageTokens);
   return {
-    policies: new Policies(store, schema, pageTokens, sync, (resource, cause) =>
-      logger.error({ resource, cause }, "a stored policy does not decode (damaged data): listings leave it out; restore it from a backup"),
-    ),
-    resources: new Resources(store, schema, pageTokens),
+    policies,
+    resources,
+    importer: new Importer(store, schema, resources, policies),
     access,
     lookups: new Lookups(store, schema, pageTokens),
     audit: new Audit(store, schema, pageTokens),
