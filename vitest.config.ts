@@ -16,6 +16,8 @@ const STORE_TESTS = [
   "test/edge/snapshot.test.ts",
   // The mirror through two replicas of one database, writes through either.
   "test/edge/mirror.property.test.ts",
+  // Bulk import writes through each store's group commit.
+  "test/integration/import-resources.test.ts",
   // The PostgreSQL store's group commit notes the rows a traced write appended, for Watch's links.
   "test/ops/tracing.test.ts",
 ];

@@ -1,17 +1,21 @@
 // `npm run bench:watch`: Watch on the built server in a child process (as `npm start` runs it, default flags; loopback
 // only, bounded in time), on each port (the main port, the gRPC port):
 //  - write-to-delivery latency p50/p99 with 1, 100 and 1,000 concurrent watchers (from the SetPolicy call to the
-//    change's arrival at every watcher);
+//    change's arrival at every watcher), with raw watchers that do not decode and with decoding connect-es clients;
 //  - write throughput with 100 watchers as a ratio of throughput with none, in the same run (target >= 0.9), and the
 //    server's CPU time per write with and without them. The 100 watchers of the throughput rounds are raw grpc-js
 //    streams that count messages without decoding them: this machine's two cores are shared by the server and its
 //    clients, and 100 decoding clients would measure the clients;
-//  - memory per idle watcher (server RSS growth / watchers).
+//  - memory per idle watcher (server RSS growth / watchers, 10,000 streams on the gRPC port).
+// Watchers ask for batches (WatchRequest.batch, one message per delivery turn) unless the row says "one change per
+// message" (old clients). The server runs with its Watch stream limits raised (--watch-streams,
+// --watch-streams-per-caller: every watcher here is the same anonymous caller); everything else is default.
 // Results go to stdout and docs/benchmarks.md (the "Watch" section).
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
+import { setMaxListeners } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,10 +30,14 @@ const LATENCY_WRITES = 40;
 const THROUGHPUT_SECONDS = 4;
 const THROUGHPUT_ROUNDS = 3;
 const CONCURRENT_WRITES = 16;
-const WATCH_REQUEST = { progressInterval: { seconds: 3600n } };
+const IDLE_WATCHERS = 10_000;
+const watchRequest = (batch: boolean) => ({ progressInterval: { seconds: 3600n }, batch });
 
 const dir = mkdtempSync(join(tmpdir(), "policy-bench-watch-"));
-const server = await startBuiltServer(["--port", "0", "--grpc-port", "0", "--db", join(dir, "policy.db")]);
+const server = await startBuiltServer([
+  "--port", "0", "--grpc-port", "0", "--db", join(dir, "policy.db"),
+  `--watch-streams=${IDLE_WATCHERS + 1000}`, `--watch-streams-per-caller=${IDLE_WATCHERS + 1000}`,
+]);
 const pid = server.process.pid!;
 // Writers on the gRPC port, as other services call it.
 const writer = createGrpcTransport({ baseUrl: server.grpc });
@@ -54,6 +62,7 @@ interface Watchers {
 /** Watchers that decode every change (connect-es clients), calling `onChange` with the change's first member. */
 function decodingWatchers(url: string, count: number, onChange: (member: string) => void = () => undefined): Watchers {
   const abort = new AbortController();
+  setMaxListeners(count + 10, abort.signal);
   const clients: Client<typeof WatchService>[] = [];
   for (let i = 0; i < Math.ceil(count / WATCHERS_PER_CONNECTION); i++) clients.push(createClient(WatchService, createGrpcTransport({ baseUrl: url })));
   let opened = 0;
@@ -62,10 +71,11 @@ function decodingWatchers(url: string, count: number, onChange: (member: string)
   const streams = Array.from({ length: count }, async (_, i) => {
     try {
       let first = true;
-      for await (const m of clients[i % clients.length]!.watch(WATCH_REQUEST, { signal: abort.signal })) {
+      for await (const m of clients[i % clients.length]!.watch(watchRequest(true), { signal: abort.signal })) {
         if (first && ++opened === count) allOpen();
         first = false;
-        if (m.event.case === "change" && m.event.value.policy) onChange(m.event.value.policy.bindings[0]!.members[0]!);
+        const changes = m.event.case === "batch" ? m.event.value.changes : m.event.case === "change" ? [m.event.value] : [];
+        for (const change of changes) if (change.policy) onChange(change.policy.bindings[0]!.members[0]!);
       }
     } catch {
       // aborted
@@ -80,11 +90,50 @@ function decodingWatchers(url: string, count: number, onChange: (member: string)
   };
 }
 
-/** Watchers that count messages without decoding them (raw grpc-js streams). */
-function countingWatchers(url: string, count: number): Watchers & { messages(): number } {
+/**
+ * The changes a WatchResponse carries, counted from its bytes without decoding them: 1 for a change (field 1), the
+ * entries of a batch (field 3: ChangeBatch, whose changes are its field 1), 0 for progress.
+ */
+function changesIn(bytes: Buffer): number {
+  if (bytes[0] === 0x0a) return 1;
+  if (bytes[0] !== 0x1a) return 0;
+  let at = 1;
+  const varint = () => {
+    let value = 0;
+    for (let shift = 1; ; shift *= 128) {
+      const b = bytes[at++]!;
+      value += (b & 0x7f) * shift;
+      if (b < 0x80) return value;
+    }
+  };
+  const end = varint() + at;
+  let changes = 0;
+  while (at < end) {
+    const tag = varint();
+    if ((tag & 7) === 2) {
+      const length = varint();
+      at += length;
+      if (tag >> 3 === 1) changes++;
+    } else varint();
+  }
+  return changes;
+}
+
+/** Watchers that count the changes they receive without decoding them (raw grpc-js streams). */
+function countingWatchers(
+  url: string,
+  count: number,
+  batch = true,
+  onChanges: (watcher: number, changes: number) => void = () => undefined,
+): Watchers & { messages(): number } {
   const address = url.replace(/^http:\/\//, "");
-  const request = Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, WATCH_REQUEST)));
-  const clients = Array.from({ length: Math.ceil(count / WATCHERS_PER_CONNECTION) }, () => new grpc.Client(address, grpc.credentials.createInsecure()));
+  const request = Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, watchRequest(batch))));
+  // A local subchannel pool each: grpc-js otherwise shares one connection between clients of the same address, and
+  // one connection carries at most 1,000 streams.
+  const clients = Array.from(
+    { length: Math.ceil(count / WATCHERS_PER_CONNECTION) },
+    () => new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+  );
   let messages = 0;
   let opened = 0;
   let allOpen!: () => void;
@@ -92,8 +141,10 @@ function countingWatchers(url: string, count: number): Watchers & { messages(): 
   const calls = Array.from({ length: count }, (_, i) => {
     const call = clients[i % clients.length]!.makeServerStreamRequest("/policy.v1.WatchService/Watch", (b: Buffer) => b, (b: Buffer) => b, request);
     let first = true;
-    call.on("data", () => {
-      messages++;
+    call.on("data", (bytes: Buffer) => {
+      const changes = changesIn(bytes);
+      messages += changes;
+      if (changes > 0) onChanges(i, changes);
       if (first && ++opened === count) allOpen();
       first = false;
     });
@@ -136,6 +187,33 @@ async function latency(url: string, count: number): Promise<{ p50: number; p99: 
   return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 
+/**
+ * The same with watchers that do not decode (raw grpc-js streams): the k-th change a watcher receives is the k-th
+ * write, since nothing else writes meanwhile. What the server's delivery costs, not a decoding client's.
+ */
+async function rawLatency(url: string, count: number): Promise<{ p50: number; p99: number }> {
+  const sent: number[] = [];
+  const received = new Array<number>(count).fill(0);
+  const samples: number[] = [];
+  const watchers = countingWatchers(url, count, true, (watcher, changes) => {
+    const now = performance.now();
+    for (let j = 0; j < changes; j++) samples.push(now - sent[received[watcher]! + j]!);
+    received[watcher]! += changes;
+  });
+  await watchers.ready;
+  for (let i = 0; i < LATENCY_WRITES; i++) {
+    sent.push(performance.now());
+    await policies.setPolicy({ resource: `projects/b${i % 10}`, policy: policy(`user:r${count}x${i}x${url.length}@example.com`) });
+    await new Promise((r) => setTimeout(r, 30 + Math.random() * 40));
+  }
+  const deadline = Date.now() + 10_000;
+  while (samples.length < LATENCY_WRITES * count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await watchers.close();
+  if (samples.length < LATENCY_WRITES * count) throw new Error(`only ${samples.length} of ${LATENCY_WRITES * count} deliveries arrived`);
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
 interface Throughput {
   /** Writes per second, until the last write and (with watchers) its delivery to every watcher. */
   rate: number;
@@ -151,6 +229,7 @@ interface Throughput {
  * the next run).
  */
 async function throughput(watchers?: ReturnType<typeof countingWatchers>): Promise<Throughput> {
+  // Counted as changes delivered (a batch carries several).
   let writes = 0;
   const cpuBefore = cpuSecondsOfTree(pid);
   const delivered = watchers?.messages() ?? 0;
@@ -184,42 +263,51 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 try {
   say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}; the built server in a child process (default flags), clients gRPC over loopback, writers on the gRPC port.`);
   say("");
-  say("| port | watchers | write-to-delivery p50 | p99 |");
-  say("| --- | ---: | ---: | ---: |");
+  say("Write-to-delivery latency, batched watchers: raw grpc-js streams that do not decode (what the server's delivery costs), and connect-es clients that decode every change, all in this one client process (what such a process sees):");
+  say("");
+  say("| port | watchers | raw p50 | raw p99 | decoding p50 | decoding p99 |");
+  say("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const port of PORTS) {
     for (const count of [1, 100, 1000]) {
+      const raw = await rawLatency(port.url, count);
       const l = await latency(port.url, count);
-      say(`| ${port.name} | ${count} | ${l.p50.toFixed(1)} ms | ${l.p99.toFixed(1)} ms |`);
+      say(`| ${port.name} | ${count} | ${raw.p50.toFixed(1)} ms | ${raw.p99.toFixed(1)} ms | ${l.p50.toFixed(1)} ms | ${l.p99.toFixed(1)} ms |`);
     }
   }
   say("");
   say(`Write throughput (${CONCURRENT_WRITES} concurrent SetPolicy calls, ${THROUGHPUT_SECONDS} s per run, ${THROUGHPUT_ROUNDS} rounds of none / 100 watchers alternated; target >= 0.9):`);
   say("");
-  say("| watchers on | writes/s, none | writes/s, 100 watchers (delivered) | ratio | server CPU per write, none | with 100 watchers | last delivery after the last write |");
-  say("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  say("| watchers on | watchers ask for | writes/s, none | writes/s, 100 watchers (delivered) | ratio | server CPU per write, none | with 100 watchers | last delivery after the last write |");
+  say("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const port of PORTS) {
-    // Alternated, so that drift (WAL growth, page cache) hits both sides.
-    const none: Throughput[] = [];
-    const with100: Throughput[] = [];
-    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-      none.push(await throughput());
-      const watchers = countingWatchers(port.url, 100);
-      await watchers.ready;
-      with100.push(await throughput(watchers));
-      await watchers.close();
+    for (const batch of [true, false]) {
+      // Alternated, so that drift (WAL growth, page cache) hits both sides.
+      const none: Throughput[] = [];
+      const with100: Throughput[] = [];
+      for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+        none.push(await throughput());
+        const watchers = countingWatchers(port.url, 100, batch);
+        await watchers.ready;
+        with100.push(await throughput(watchers));
+        await watchers.close();
+      }
+      const of = (xs: Throughput[], key: keyof Throughput) => mean(xs.map((x) => x[key]));
+      say(
+        `| ${port.name} | ${batch ? "batches" : "one change per message"} | ${of(none, "rate").toFixed(0)} | ${of(with100, "rate").toFixed(0)} | ${(of(with100, "rate") / of(none, "rate")).toFixed(2)} | ` +
+          `${of(none, "cpuMs").toFixed(3)} ms | ${of(with100, "cpuMs").toFixed(3)} ms | ${of(with100, "lagMs").toFixed(0)} ms |`,
+      );
     }
-    const of = (xs: Throughput[], key: keyof Throughput) => mean(xs.map((x) => x[key]));
-    say(
-      `| ${port.name} | ${of(none, "rate").toFixed(0)} | ${of(with100, "rate").toFixed(0)} | ${(of(with100, "rate") / of(none, "rate")).toFixed(2)} | ` +
-        `${of(none, "cpuMs").toFixed(3)} ms | ${of(with100, "cpuMs").toFixed(3)} ms | ${of(with100, "lagMs").toFixed(0)} ms |`,
-    );
   }
   say("");
   const before = rssMbOfTree(pid);
-  const idle = countingWatchers(server.grpc, 1000);
+  const idle = countingWatchers(server.grpc, IDLE_WATCHERS);
   await idle.ready;
   await new Promise((r) => setTimeout(r, 1000));
-  say(`Memory per idle watcher (server RSS growth with 1,000 open streams on the gRPC port / 1,000): ${(((rssMbOfTree(pid) - before) * 1024) / 1000).toFixed(1)} KiB.`);
+  const grown = rssMbOfTree(pid) - before;
+  say(
+    `Memory per idle watcher (server RSS growth with ${IDLE_WATCHERS.toLocaleString("en")} open streams on the gRPC port, ${IDLE_WATCHERS / WATCHERS_PER_CONNECTION} connections): ` +
+      `${grown.toFixed(0)} MB in all, ${((grown * 1024) / IDLE_WATCHERS).toFixed(1)} KiB per watcher (target < 20 KiB).`,
+  );
   await idle.close();
 } finally {
   await server.stop();

@@ -3,6 +3,8 @@ import { parseArgs } from "node:util";
 import { DEFAULT_CACHE_MB } from "./store/caching-store.js";
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./rpc/connection-limits.js";
 import { parseDb } from "./store/db-url.js";
+import { DEFAULT_WINDOW_BYTES } from "./domain/change-feed.js";
+import { DEFAULT_WATCH_LIMITS } from "./domain/watch-streams.js";
 import { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS, type StoreOptions } from "./store/open-store.js";
 
 import type { RetentionPolicy as Retention } from "./domain/retention.js";
@@ -44,6 +46,14 @@ export interface Config extends ConnectionLimits {
   metricsHost: string;
   /** Sync consumers' names on the metrics (tenant data): only with a metrics listener of its own. */
   metricsConsumerNames: boolean;
+  /** Bytes of recent changes Watch keeps in memory for the streams that keep up, in MiB. */
+  watchWindowMb: number;
+  /** Bytes one Watch stream may leave unsent before it is cut off, in KiB. */
+  watchStreamBufferKb: number;
+  /** Watch streams open at once in one process. */
+  watchStreams: number;
+  /** Watch streams open at once by one principal. */
+  watchStreamsPerCaller: number;
   /** PostgreSQL: connections per process. */
   dbPool: number;
   /** PostgreSQL: the longest a statement may run, in milliseconds. */
@@ -125,6 +135,26 @@ const OPTIONS = {
     default: String(DEFAULT_CONNECTION_LIMITS.maxConnectionAgeGraceMs),
     help: "then its calls in progress (Watch streams too) have this long before it is closed",
   },
+  "watch-window-mb": {
+    env: "POLICY_WATCH_WINDOW_MB",
+    default: String(DEFAULT_WINDOW_BYTES / 1024 / 1024),
+    help: "recent changes kept in memory for Watch streams, in MiB (encoded); a stream behind them reads the database",
+  },
+  "watch-stream-buffer-kb": {
+    env: "POLICY_WATCH_STREAM_BUFFER_KB",
+    default: String(DEFAULT_WATCH_LIMITS.streamBufferBytes / 1024),
+    help: "unsent bytes one Watch stream may hold, in KiB; a reader that falls further behind is cut off (RESOURCE_EXHAUSTED)",
+  },
+  "watch-streams": {
+    env: "POLICY_WATCH_STREAMS",
+    default: String(DEFAULT_WATCH_LIMITS.maxStreams),
+    help: "Watch streams open at once per process; more are refused (RESOURCE_EXHAUSTED)",
+  },
+  "watch-streams-per-caller": {
+    env: "POLICY_WATCH_STREAMS_PER_CALLER",
+    default: String(DEFAULT_WATCH_LIMITS.maxStreamsPerCaller),
+    help: "Watch streams open at once by one principal; more are refused (RESOURCE_EXHAUSTED)",
+  },
   "log-level": { env: "POLICY_LOG_LEVEL", default: "info", help: "fatal, error, warn, info, debug, trace or silent" },
   "otlp-endpoint": {
     env: "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -195,6 +225,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     idleTimeoutMs: Number(get("idle-timeout-ms")),
     maxConnectionAgeMs: Number(get("max-connection-age-ms")),
     maxConnectionAgeGraceMs: Number(get("max-connection-age-grace-ms")),
+    watchWindowMb: Number(get("watch-window-mb")),
+    watchStreamBufferKb: Number(get("watch-stream-buffer-kb")),
+    watchStreams: Number(get("watch-streams")),
+    watchStreamsPerCaller: Number(get("watch-streams-per-caller")),
     dbPool: Number(get("db-pool")),
     dbStatementTimeoutMs: Number(get("db-statement-timeout-ms")),
     otlpEndpoint: otlpEndpoint((values as Record<string, unknown>)["otlp-endpoint"] as string | undefined, env),
@@ -215,6 +249,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     "idle-timeout-ms",
     "max-connection-age-ms",
     "max-connection-age-grace-ms",
+    "watch-window-mb",
+    "watch-stream-buffer-kb",
+    "watch-streams",
+    "watch-streams-per-caller",
   ] as const;
   for (const flag of positive) {
     const value = Number(get(flag));

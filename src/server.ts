@@ -18,6 +18,7 @@ import { DenyPolicies } from "./domain/deny-policies.js";
 import { SharedPolicies } from "./domain/shared-policies.js";
 import { Roles } from "./domain/roles.js";
 import { Resources } from "./domain/resources.js";
+import { Importer } from "./domain/import.js";
 import { consoleFiles } from "./rpc/console-files.js";
 import { createGrpcJsServer, listenGrpcJs, type GrpcJsListening } from "./rpc/grpc-js-server.js";
 import { healthService, HealthStatus, watchStore } from "./rpc/health.js";
@@ -35,11 +36,12 @@ import { createAuthentication } from "./rpc/auth/setup.js";
 import { Authorizer } from "./domain/access/authorizer.js";
 import { Lookups } from "./domain/access/lookups.js";
 import { Audit } from "./domain/audit.js";
-import { ChangeFeed } from "./domain/change-feed.js";
+import { ChangeFeed, DEFAULT_READ_BYTES } from "./domain/change-feed.js";
 import { pruneChangeLog } from "./domain/retention.js";
 import { Sync } from "./domain/sync.js";
 import { Watch } from "./domain/watch.js";
 import { Snapshots } from "./domain/snapshot.js";
+import { WatchStreams } from "./domain/watch-streams.js";
 import { WatchVisibility } from "./domain/watch-visibility.js";
 import type { TLSSocket } from "node:tls";
 import { Metrics, type ConsumerLag } from "./rpc/metrics.js";
@@ -113,8 +115,17 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     traced: tracing !== undefined,
     ...storeSettings(config),
   });
-  const feed = new ChangeFeed(store);
-  const services = await domainServices(store, feed, schema, admins, authenticator.enabled, logger);
+  const feed = new ChangeFeed(store, {
+    windowBytes: config.watchWindowMb * 1024 * 1024,
+    // A turn's changes reach a stream at once: at most half its buffer (or one change), so a reader that keeps up is never cut off.
+    readBytes: Math.min(DEFAULT_READ_BYTES, (config.watchStreamBufferKb * 1024) / 2),
+  });
+  const watchStreams = new WatchStreams({
+    maxStreams: config.watchStreams,
+    maxStreamsPerCaller: config.watchStreamsPerCaller,
+    streamBufferBytes: config.watchStreamBufferKb * 1024,
+  });
+  const services = await domainServices(store, feed, watchStreams, schema, admins, authenticator.enabled, logger);
   const stopPruning = pruneChangeLogPeriodically(store, config, logger);
   const health = new HealthStatus();
   const { register, exposed } = servedServices(services, health);
@@ -123,6 +134,7 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
     storeStats: () => store.stats(),
     consumerLags: () => consumerLags(store),
     consumerNames: config.metricsConsumerNames,
+    watch: () => ({ open: watchStreams.open, cutOff: watchStreams.cutOff, windowBytes: feed.held.bytes }),
   });
   const interceptors = [
     ...(tracing ? [tracing.interceptor] : []),
@@ -192,6 +204,7 @@ async function startTracingIfConfigured(config: Config, logger: Logger): Promise
 async function domainServices(
   store: Store,
   feed: ChangeFeed,
+  watchStreams: WatchStreams,
   schema: ResourceSchema,
   admins: ReadonlySet<string>,
   authenticated: boolean,
@@ -201,16 +214,19 @@ async function domainServices(
   const access = new Access(store, schema);
   const authorizer = new Authorizer(access, schema, admins, authenticated);
   const sync = new Sync(store, schema, authorizer);
+  const policies = new Policies(store, schema, pageTokens, sync, (resource, cause) =>
+    logger.error({ resource, cause }, "a stored policy does not decode (damaged data): listings leave it out; restore it from a backup"),
+  );
+  const resources = new Resources(store, schema, pageTokens);
   return {
-    policies: new Policies(store, schema, pageTokens, sync, (resource, cause) =>
-      logger.error({ resource, cause }, "a stored policy does not decode (damaged data): listings leave it out; restore it from a backup"),
-    ),
-    resources: new Resources(store, schema, pageTokens),
+    policies,
+    resources,
+    importer: new Importer(store, schema, resources, policies),
     access,
     lookups: new Lookups(store, schema, pageTokens),
     audit: new Audit(store, schema, pageTokens),
     authorizer,
-    watch: new Watch(feed, new WatchVisibility(store, access, authorizer), schema),
+    watch: new Watch(feed, new WatchVisibility(store, access, authorizer), schema, watchStreams),
     snapshots: new Snapshots(store, schema, authorizer),
     sync,
     denyPolicies: new DenyPolicies(store, schema),

@@ -15,9 +15,11 @@ export const attack: Attack = {
       Array.from({ length: CALLERS }, async () => {
         while (!signal.aborted) {
           const round = n++;
-          const members = Array.from({ length: MEMBERS }, (_, i) => `user:m${round}-${i}@attacker.example`);
+          // The owner's own binding stays: a write without it locks the attacker out (NOT_FOUND) after the first round.
+          const members = Array.from({ length: MEMBERS - 1 }, (_, i) => `user:m${round}-${i}@attacker.example`);
+          const bindings = [{ role: "roles/owner", members: [`user:${attacker.email}`] }, { role: "roles/readonly", members }];
           await attacker.grpc.policies
-            .setPolicy({ resource: attacker.project, policy: { bindings: [{ role: "roles/readonly", members }] } })
+            .setPolicy({ resource: attacker.project, policy: { bindings } })
             .catch(() => {});
         }
       }),

@@ -136,7 +136,8 @@ export function registerOptions(specs: OptionSpecs): void {
 }
 
 /** Parses the options of one command (its own and the global ones); a problem is a UsageError. */
-export function parseOptions(args: string[], specs: OptionSpecs, command: string): Values {
+/** `arguments`: how many positional arguments the command takes (in `values._`, a list). */
+export function parseOptions(args: string[], specs: OptionSpecs, command: string, argumentCount = 0): Values {
   const all = { ...GLOBAL_OPTIONS, ...specs };
   const options = Object.fromEntries(
     Object.entries(all).map(([name, s]) => [
@@ -146,8 +147,8 @@ export function parseOptions(args: string[], specs: OptionSpecs, command: string
   );
   try {
     const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, command);
-    return values as Values;
+    if (positionals.length > argumentCount) throw new UsageError(`unexpected argument "${positionals[argumentCount]}"`, command);
+    return argumentCount > 0 ? { ...(values as Values), _: positionals } : (values as Values);
   } catch (e) {
     if (e instanceof UsageError) throw e;
     const message = ((e as Error).message ?? String(e)).split("\n")[0]!;

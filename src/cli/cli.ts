@@ -128,7 +128,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
 
   let ctx: Context | undefined;
   try {
-    const values = parseOptions(rest, command.options as OptionSpecs, typed);
+    const values = parseOptions(rest, command.options as OptionSpecs, typed, command.arguments?.length ?? 0);
     if (values.help) {
       io.stdout(commandHelp(command.help, command.options));
       return EXIT_OK;

@@ -45,3 +45,27 @@ export {
 } from "./enforce/decision.js";
 export { enforceInterceptor, type EnforcedCall } from "./enforce/interceptor.js";
 export { enforceHttp, type HttpRequest, type HttpResponse, type Next } from "./enforce/http-middleware.js";
+export {
+  ESTATE_MANIFEST,
+  EstateFileError,
+  estateFiles,
+  parseEstateFiles,
+  readEstateDir,
+  writeEstateDir,
+  type Estate,
+  type EstateResource,
+  type EstateRole,
+  type EstateSharedPolicy,
+} from "./estate.js";
+export { exportSubtree, readSubtree, estateOf, type SubtreeState, type ReadOptions } from "./subtree-state.js";
+export { bindingDiff, describeTarget, formatPlan, planSummary } from "./plan-format.js";
+export {
+  ApplyAborted,
+  applyPlan,
+  planApply,
+  type ApplyOptions,
+  type ApplyResult,
+  type Plan,
+  type PlanOptions,
+  type PlannedChange,
+} from "./plan-apply.js";

@@ -1,28 +1,43 @@
 // One in-process follower of the change log, shared by every Watch stream: while anyone watches, a single poller reads
 // the rows committed after the last one it saw (by this process or any other sharing the database: the store
 // contract is all it relies on, so it works for every store and across replicas) and keeps the newest ones in a
-// bounded window. Each stream reads from the window, and from the store when it lags behind the window or resumes
-// from older rows, so that every stream sees every sequence in order, once, whatever its speed.
+// window bounded in bytes. Each stream reads from the window, and from the store when it lags behind the window or
+// resumes from older rows, so that every stream sees every sequence in order, once, whatever its speed. Every read
+// (of the window or of the store) is bounded in bytes too, so what one stream holds at a time is bounded.
 import type { ChangeRecord, Store } from "../store/store.js";
 import { detached } from "../tracing/spans.js";
+import { encodedSizeOf } from "./change-message.js";
+
+export const DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024;
+/** What one read returns at most (at least one change): a delivery turn, and a batch of changes sent at once. */
+export const DEFAULT_READ_BYTES = 512 * 1024;
 
 export interface ChangeFeedOptions {
   /** How often the change log is read while anyone watches. */
   pollMs?: number;
-  /** Changes kept in memory for the streams that keep up. */
-  windowSize?: number;
-  /** The most rows one read of the store returns. */
+  /** Bytes of changes (as sent, encoded) kept in memory for the streams that keep up. */
+  windowBytes?: number;
+  /** The most rows one read returns. */
   batchSize?: number;
+  /** The most bytes of changes one read returns (a single larger change is returned alone). */
+  readBytes?: number;
+  /** A change's size in bytes, measured once, when it enters the window. */
+  sizeOf?: (change: ChangeRecord) => number;
 }
 
 type FeedStore = Pick<Store, "readChanges" | "latestSequence" | "oldestSequence">;
 
 export class ChangeFeed {
   private readonly pollMs: number;
-  private readonly windowSize: number;
+  private readonly windowBytes: number;
   readonly batchSize: number;
+  private readonly readBytes: number;
+  private readonly sizeOf: (change: ChangeRecord) => number;
   /** The newest changes, contiguous and ascending: every change in (windowStart, latest] by sequence. */
   private window: ChangeRecord[] = [];
+  /** The size of each change of the window, and their sum. */
+  private sizes: number[] = [];
+  private bytes = 0;
   private windowStart = 0;
   /** The newest sequence read from the store. */
   private latestSeen = 0;
@@ -40,8 +55,25 @@ export class ChangeFeed {
     options: ChangeFeedOptions = {},
   ) {
     this.pollMs = options.pollMs ?? 25;
-    this.windowSize = options.windowSize ?? 10_000;
+    this.windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
     this.batchSize = options.batchSize ?? 500;
+    this.readBytes = options.readBytes ?? DEFAULT_READ_BYTES;
+    this.sizeOf = options.sizeOf ?? encodedSizeOf;
+  }
+
+  /** Settles when the feed next reads new rows (or closes). */
+  get nextAdvance(): Promise<void> {
+    return this.advanced.promise;
+  }
+
+  /** Whether the changes after `afterSeq` are read from the window (live), not from the store (history). */
+  holds(afterSeq: number): boolean {
+    return afterSeq >= this.windowStart;
+  }
+
+  /** The changes the window holds now, and their bytes. */
+  get held(): { changes: number; bytes: number } {
+    return { changes: this.window.length, bytes: this.bytes };
   }
 
   /** The newest sequence the feed has read (it trails the store by at most a poll). */
@@ -70,19 +102,25 @@ export class ChangeFeed {
   }
 
   /**
-   * Changes after `afterSeq`, oldest first, at most `limit`: from the window when it holds them, else from the
-   * store. Empty when the feed has read nothing newer yet. Throws `TooOld` when the store no longer has them.
+   * Changes after `afterSeq`, oldest first, at most `limit` and the read bound's bytes (at least one): from the
+   * window when it holds them, else from the store. Empty when the feed has read nothing newer yet. Throws `TooOld`
+   * when the store no longer has them.
    */
   async read(afterSeq: number, limit: number): Promise<readonly ChangeRecord[]> {
     if (afterSeq >= this.windowStart) {
       if (afterSeq >= this.latestSeen) return [];
       const from = firstAfter(this.window, afterSeq);
-      return this.window.slice(from, from + limit);
+      let to = from + 1;
+      for (let bytes = this.sizes[from]!; to < this.window.length && to - from < limit; to++) {
+        bytes += this.sizes[to]!;
+        if (bytes > this.readBytes) break;
+      }
+      return this.window.slice(from, to);
     }
     const oldest = await this.store.oldestSequence();
     if (oldest > afterSeq + 1) throw new TooOld(oldest);
     // Never past what the window holds: the window is the one place that decides what "now" is for every stream.
-    const rows = await this.store.readChanges(afterSeq, limit);
+    const rows = await this.store.readChanges(afterSeq, limit, this.readBytes);
     return rows.filter((row) => row.seq <= this.latestSeen);
   }
 
@@ -119,6 +157,8 @@ export class ChangeFeed {
     // Whatever was read before nobody followed is stale: start a new window at the store's newest.
     const latest = await this.store.latestSequence();
     this.window = [];
+    this.sizes = [];
+    this.bytes = 0;
     this.windowStart = latest;
     this.latestSeen = latest;
     // The poller serves every stream: it runs outside the context of the Watch call that started it.
@@ -138,26 +178,41 @@ export class ChangeFeed {
     try {
       for (;;) {
         const from = this.latestSeen;
-        const rows = await this.store.readChanges(from, this.batchSize);
+        const rows = await this.store.readChanges(from, this.batchSize, this.readBytes);
         // A restart of the feed (nobody followed for a moment) moved the window meanwhile: these rows are not next.
         if (rows.length === 0 || from !== this.latestSeen) break;
-        this.window.push(...rows);
-        this.latestSeen = rows.at(-1)!.seq;
-        if (this.window.length > this.windowSize) {
-          const dropped = this.window.length - this.windowSize;
-          this.windowStart = this.window[dropped - 1]!.seq;
-          this.window = this.window.slice(dropped);
+        for (const row of rows) {
+          const size = this.sizeOf(row);
+          this.window.push(row);
+          this.sizes.push(size);
+          this.bytes += size;
         }
+        this.latestSeen = rows.at(-1)!.seq;
+        this.trim();
         const advanced = this.advanced;
         this.advanced = deferred();
         advanced.resolve();
-        if (rows.length < this.batchSize) break;
+        if (rows.length < this.batchSize && this.bytesOf(rows) <= this.readBytes / 2) break;
       }
     } catch {
       // The store is unavailable for now: the next poll tries again, and the streams wait.
     } finally {
       this.polling = false;
     }
+  }
+
+  /** Drops the oldest changes until the window is within its bytes (streams behind it read the store). */
+  private trim(): void {
+    if (this.bytes <= this.windowBytes) return;
+    let dropped = 0;
+    while (dropped < this.window.length && this.bytes > this.windowBytes) this.bytes -= this.sizes[dropped++]!;
+    this.windowStart = this.window[dropped - 1]!.seq;
+    this.window = this.window.slice(dropped);
+    this.sizes = this.sizes.slice(dropped);
+  }
+
+  private bytesOf(rows: readonly ChangeRecord[]): number {
+    return rows.reduce((sum, row) => sum + this.sizeOf(row), 0);
   }
 }
 

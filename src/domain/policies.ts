@@ -76,7 +76,7 @@ export class Policies {
    * The custom roles of the resource's organization, when the policy names one: read before the write (a role deleted
    * meanwhile is harmless, its binding grants nothing; checks only honour roles of the checked resource's own root).
    */
-  private async customRolesFor(resource: string, policy: Policy | undefined): Promise<GrantableCustomRoles | undefined> {
+  async customRolesFor(resource: string, policy: Policy | undefined): Promise<GrantableCustomRoles | undefined> {
     if (!policy?.bindings.some((b) => isCustomRoleName(b.role))) return undefined;
     const roles = (await this.store.ancestry(resource))?.at(-1)?.roles ?? [];
     return new Map(roles.map((role) => [role.name, typesGranting(this.schema, role.includedPermissions)]));

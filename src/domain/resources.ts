@@ -10,7 +10,7 @@ import type {
   UpdateResourceRequest,
 } from "../../gen/policy/v1/resource_service_pb.js";
 import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../errors.js";
-import type { Actor, HierarchyReader, ResourceChanges, Store } from "../store/store.js";
+import type { Actor, HierarchyReader, NewResource, ResourceChanges, Store } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { pageSize as pageSizeOf, type PageTokens } from "./page-token.js";
 import { allowsParent, type ResourceSchema, type ResourceType } from "./schema/schema.js";
@@ -37,6 +37,12 @@ export class Resources {
   ) {}
 
   async create({ resource }: CreateResourceRequest, actor: Actor): Promise<Resource> {
+    const created = this.checkNew(resource);
+    return fromStore(this.store.createResource(created, actor), created.parent);
+  }
+
+  /** A resource to create, checked against the schema (INVALID_ARGUMENT, FAILED_PRECONDITION): what the store gets. */
+  checkNew(resource: Resource | undefined): NewResource {
     if (!resource) throw invalidArgument([{ field: "resource", description: "is required" }]);
     const type = requireResourceName(this.schema, "resource.name", resource.name);
     refuseSharedPolicy(type, "CreateSharedPolicy");
@@ -44,8 +50,7 @@ export class Resources {
     this.checkParent(type, resource.parent, violations, "resource.parent");
     checkDisplayName(resource.displayName, violations);
     violations.throwIfAny();
-    const created = { name: resource.name, parent: resource.parent, type: type.name, displayName: resource.displayName };
-    return fromStore(this.store.createResource(created, actor), resource.parent);
+    return { name: resource.name, parent: resource.parent, type: type.name, displayName: resource.displayName };
   }
 
   async get({ name }: GetResourceRequest): Promise<Resource> {

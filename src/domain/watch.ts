@@ -1,12 +1,9 @@
 // The Watch facade: validates a WatchRequest and streams the change log from the shared feed, filtered by the
 // request and by what the caller may read. Order is the feed's: strictly by sequence, no gap, no duplicate.
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   ChangeKind,
-  ChangeSchema,
   WatchResponseSchema,
-  type Change,
   type WatchRequest,
   type WatchResponse,
 } from "../../gen/policy/v1/watch_service_pb.js";
@@ -14,10 +11,13 @@ import { ServiceError, Violations } from "../errors.js";
 import type { ChangeRecord } from "../store/store.js";
 import type { Caller } from "./access/authorizer.js";
 import { TooOld, type ChangeFeed } from "./change-feed.js";
+import { encodedSizeOf, responseOf } from "./change-message.js";
+import { batchResponseOf } from "./change-batch.js";
 import { typeOfName } from "./names.js";
-import { policyForVersion } from "./policy-read.js";
 import type { ResourceSchema } from "./schema/schema.js";
-import { share } from "../shared-value.js";
+import { bufferedStream, type Outgoing } from "./stream-buffer.js";
+import { StreamClock } from "./stream-clock.js";
+import { WatchStreams } from "./watch-streams.js";
 import { kindOf, type WatchVisibility } from "./watch-visibility.js";
 import { childSpan, tracedCall } from "../tracing/spans.js";
 import { writeLinks } from "../tracing/writes.js";
@@ -25,40 +25,8 @@ import { writeLinks } from "../tracing/writes.js";
 export const DEFAULT_PROGRESS_MS = 5_000;
 const MIN_PROGRESS_MS = 100;
 const MAX_PROGRESS_MS = 3_600_000;
-
-/** The change as the API shows it. */
-export function changeMessage(change: ChangeRecord): Change {
-  return create(ChangeSchema, {
-    sequence: BigInt(change.seq),
-    commitTime: timestampFromMs(change.timeMs),
-    principal: change.principal,
-    kind: kindOf(change),
-    resource: change.resource,
-    resourceType: change.resourceType,
-    parent: change.parent,
-    previousParent: change.previousParent ?? "",
-    policy: change.policy && policyForVersion(change.policy, 3),
-    denyPolicy: change.denyPolicy,
-    role: change.role,
-    sharedPolicy: change.sharedPolicy,
-    sharedPolicyBinding: change.sharedPolicyBinding,
-  });
-}
-
-/**
- * The response of a change, made once per change and shared by every stream that sends it (the feed's window hands
- * all of them the same record), so the gRPC port encodes it once however many watchers there are.
- */
-const responses = new WeakMap<ChangeRecord, WatchResponse>();
-
-function responseOf(change: ChangeRecord): WatchResponse {
-  let response = responses.get(change);
-  if (!response) {
-    response = share(create(WatchResponseSchema, { event: { case: "change", value: changeMessage(change) } }));
-    responses.set(change, response);
-  }
-  return response;
-}
+/** A Progress message's bytes, about (a tag, a length and a varint). */
+const PROGRESS_BYTES = 16;
 
 /** A delivery's span, in a traced Watch: the change's sequence, action and resource type (never names or principals). */
 function deliverySpan(change: ChangeRecord) {
@@ -93,12 +61,49 @@ export class Watch {
     /** Who receives which change (watch-visibility.ts). */
     private readonly visibility: WatchVisibility,
     private readonly schema: ResourceSchema,
+    /** The open streams, bounded per caller and in all. */
+    readonly streams = new WatchStreams(),
   ) {}
 
-  /** The stream of a Watch call, until `signal` aborts (the client went away) or the server closes the feed. */
+  /**
+   * The stream of a Watch call, until `signal` aborts (the client went away) or the server closes the feed. A reader
+   * that leaves more than the stream buffer unsent is cut off (RESOURCE_EXHAUSTED, naming where to resume).
+   */
   async *watch(request: WatchRequest, caller: Caller, signal: AbortSignal): AsyncGenerator<WatchResponse> {
-    const { filter, progressMs } = this.validate(request);
+    const checked = this.validate(request);
+    const release = this.streams.admit(caller.principal);
+    // Given back when the call ends, even while the transport waits for a reader that never reads again.
+    signal.addEventListener("abort", release, { once: true });
+    try {
+      yield* bufferedStream((stop) => this.deliveries(request, checked, caller, stop), {
+        maxBytes: this.streams.limits.streamBufferBytes,
+        signal,
+        cutOff: (position) => {
+          this.streams.cutOff++;
+          return new ServiceError(
+            "resource_exhausted",
+            `this Watch stream fell behind: more than ${Math.round(this.streams.limits.streamBufferBytes / 1024)} KiB ` +
+              `waited to be sent (--watch-stream-buffer-kb); watch again with after_sequence ${position} ` +
+              `(the last sequence sent), and read the stream as fast as it arrives`,
+          );
+        },
+      });
+    } finally {
+      signal.removeEventListener("abort", release);
+      release();
+    }
+  }
+
+  /** What the stream sends, each with its size and the position it covers; ends when `signal` aborts. */
+  private async *deliveries(
+    request: WatchRequest,
+    { filter, progressMs }: { filter: Filter; progressMs: number },
+    caller: Caller,
+    signal: AbortSignal,
+  ): AsyncGenerator<Outgoing<WatchResponse>> {
     const release = await this.feed.follow();
+    const everything = this.visibility.seesEverything(caller);
+    const clock = new StreamClock(progressMs, signal);
     try {
       let position = this.feed.latest;
       if (request.afterSequence === undefined) {
@@ -112,30 +117,50 @@ export class Watch {
         position = Number(request.afterSequence);
       }
       let lastSent = Date.now();
+      const sent = () => {
+        lastSent = Date.now();
+        clock.sent();
+      };
       while (!signal.aborted) {
         if (this.feed.closed) {
           throw new ServiceError("unavailable", `the server is shutting down; watch again with after_sequence ${position}`);
         }
+        // History (behind the window) is read at the reader's pace; live changes do not wait for a slow reader.
+        const paced = !this.feed.holds(position);
         const batch = await this.read(position, request.afterSequence ?? 0n);
+        // Batched: every matching change of this turn in one message (shared with the streams that send the same).
+        const sending: ChangeRecord[] = [];
         for (const change of batch) {
           position = change.seq;
-          if (!matches(change, filter) || !(await this.visible(change, caller))) continue;
+          if (!matches(change, filter) || !(everything || (await this.visible(change, caller)))) continue;
+          if (request.batch) {
+            sending.push(change);
+            continue;
+          }
           // In a traced Watch: a span per delivery, linked to the traced call that wrote the change (in this process).
           const delivery = deliverySpan(change);
-          yield responseOf(change);
+          yield { message: responseOf(change), bytes: encodedSizeOf(change), position, paced };
           delivery?.end();
-          lastSent = Date.now();
+          sent();
+        }
+        if (sending.length > 0) {
+          const deliveries = sending.map(deliverySpan);
+          const { response, bytes } = batchResponseOf(sending, position);
+          yield { message: response, bytes, position, paced };
+          for (const delivery of deliveries) delivery?.end();
+          sent();
         }
         if (batch.length > 0 && Date.now() - lastSent < progressMs) continue;
         if (batch.length === 0) {
-          const wait = Math.max(0, progressMs - (Date.now() - lastSent));
-          if (await this.feed.waitBeyond(position, wait, signal)) continue;
-          if (signal.aborted || Date.now() - lastSent < progressMs) continue;
+          if (this.feed.latest > position) continue;
+          await clock.wait(this.feed.nextAdvance);
+          if (this.feed.latest > position || signal.aborted || Date.now() - lastSent < progressMs) continue;
         }
         yield progress(position);
-        lastSent = Date.now();
+        sent();
       }
     } finally {
+      clock.stop();
       release();
     }
   }
@@ -188,6 +213,7 @@ export class Watch {
   }
 }
 
-function progress(sequence: number): WatchResponse {
-  return create(WatchResponseSchema, { event: { case: "progress", value: { sequence: BigInt(sequence) } } });
+function progress(sequence: number): Outgoing<WatchResponse> {
+  const message = create(WatchResponseSchema, { event: { case: "progress", value: { sequence: BigInt(sequence) } } });
+  return { message, bytes: PROGRESS_BYTES, position: sequence };
 }

@@ -27,6 +27,7 @@ import { toConnectError } from "./errors.js";
 import { MAX_CONCURRENT_STREAMS } from "./http-server.js";
 import { headerValueKey, peerCertificateKey, peerKey, protocolKey } from "./context.js";
 import { isShared } from "../shared-value.js";
+import { encodingOf, knownEncodingOf } from "../shared-encoding.js";
 import { observed } from "./call-messages.js";
 import {
   ConnectionGate,
@@ -86,7 +87,8 @@ function definitionOf(service: DescService): grpc.ServiceDefinition {
         responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
         requestSerialize: (m: unknown) => bufferOf(toBinary(method.input, m as never)),
         requestDeserialize: decodeRequest(method.input),
-        responseSerialize: (m: unknown) => serializeResponse(method.output, m as object),
+        // A stream's messages arrive encoded (see streamHandler), a unary response as a message.
+        responseSerialize: (m: unknown) => (m instanceof Uint8Array ? bufferOf(m) : serializeResponse(method.output, m as object)),
         responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
         originalName: method.localName,
       },
@@ -172,22 +174,6 @@ function bufferOf(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/**
- * Encoded shared messages. A shared message cannot change, and the domain hands out the same shared object for as
- * long as what it shows is unchanged (a cached policy, a cached effective policy, a listed policy), so it is encoded
- * once.
- */
-const encodings = new WeakMap<object, Uint8Array>();
-
-function encodingOf(schema: DescMessage, message: object): Uint8Array {
-  let encoded = encodings.get(message);
-  if (!encoded) {
-    encoded = toBinary(schema, message as never);
-    encodings.set(message, encoded);
-  }
-  return encoded;
-}
-
 function serializeResponse(schema: DescMessage, message: object): Buffer {
   return bufferOf(isShared(message) ? encodingOf(schema, message) : withSharedParts(schema, message));
 }
@@ -221,7 +207,7 @@ function framedEncodingOf(field: MessageList, item: object): Uint8Array {
   let framed = framedEncodings.get(item);
   if (framed?.tag !== tag) {
     // Not kept unframed as well: a listed message is only ever sent framed.
-    const encoded = encodings.get(item) ?? toBinary(field.message, item as never);
+    const encoded = knownEncodingOf(item) ?? toBinary(field.message, item as never);
     const header: number[] = [];
     for (const value of [tag, encoded.length]) {
       let v = value;
@@ -458,9 +444,10 @@ function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, o
         const res = (await chain(req)) as StreamResponse;
         const header = contextOf(req).headerMetadata();
         if (header) call.sendMetadata(header);
+        const outflow = new Outflow(call);
         for await (const message of res.message) {
           if (call.cancelled) return;
-          call.write(message);
+          await outflow.write(serializeResponse(method.output, message as object));
         }
         call.end(contextOf(req).trailerMetadata());
       } catch (error) {
@@ -468,6 +455,45 @@ function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, o
       }
     })();
   };
+}
+
+/** Bytes a stream may have written but not yet sent (HTTP/2 flow control) before it waits for them to leave. */
+const STREAM_HIGH_WATER_BYTES = 64 * 1024;
+
+/**
+ * A stream's writes, with the backpressure grpc-js leaves to its caller: `write` returns once what is unsent is below
+ * the high-water mark, so a reader that stops reading stops the stream's producer (which then sees its own bound:
+ * Watch cuts such a stream off) instead of filling the server's memory.
+ */
+class Outflow {
+  private unsent = 0;
+  private resume: (() => void) | undefined;
+
+  constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) {
+    const release = () => this.wake();
+    call.once("cancelled", release);
+    call.once("close", release);
+    call.once("error", release);
+  }
+
+  async write(bytes: Buffer): Promise<void> {
+    const size = bytes.length;
+    this.unsent += size;
+    // Called once HTTP/2 has taken the bytes (never while the peer's flow-control window is closed).
+    this.call.write(bytes, () => {
+      this.unsent -= size;
+      if (this.unsent <= STREAM_HIGH_WATER_BYTES) this.wake();
+    });
+    if (this.unsent > STREAM_HIGH_WATER_BYTES && !this.call.cancelled) {
+      await new Promise<void>((resolve) => (this.resume = resolve));
+    }
+  }
+
+  private wake(): void {
+    const resume = this.resume;
+    this.resume = undefined;
+    resume?.();
+  }
 }
 
 async function* single<T>(message: T): AsyncIterable<T> {

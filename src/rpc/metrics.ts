@@ -14,6 +14,8 @@ export interface MetricsSources {
    * default only the worst lag and the number of consumers are shown (docs/security.md, "Open endpoints").
    */
   consumerNames?: boolean;
+  /** Watch: streams open, streams cut off for falling behind, and the bytes of the feed's window. */
+  watch?: () => { open: number; cutOff: number; windowBytes: number };
 }
 
 /** How far a sync consumer is behind: changes it has not acknowledged, and the age of the oldest of them. */
@@ -105,6 +107,7 @@ export class Metrics {
       },
     });
     storeServerMetrics(this.registry, sources.storeStats);
+    if (sources.watch) watchMetrics(this.registry, sources.watch);
   }
 
   /** The Prometheus text of every metric (what GET /metrics serves), in `contentType`. */
@@ -134,6 +137,35 @@ export class Metrics {
     }
     return series;
   }
+}
+
+/** Watch's figures: each bounded by a flag (--watch-streams, --watch-stream-buffer-kb, --watch-window-mb). */
+function watchMetrics(registry: Registry, watch: NonNullable<MetricsSources["watch"]>): void {
+  new Gauge({
+    name: "policy_watch_streams",
+    help: "Watch streams open (bounded by --watch-streams and --watch-streams-per-caller).",
+    registers: [registry],
+    collect() {
+      this.set(watch().open);
+    },
+  });
+  new Counter({
+    name: "policy_watch_streams_cut_off_total",
+    help: "Watch streams ended with RESOURCE_EXHAUSTED because their reader left more than --watch-stream-buffer-kb unsent.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(watch().cutOff);
+    },
+  });
+  new Gauge({
+    name: "policy_watch_window_bytes",
+    help: "Encoded bytes of the recent changes Watch keeps in memory (bounded by --watch-window-mb).",
+    registers: [registry],
+    collect() {
+      this.set(watch().windowBytes);
+    },
+  });
 }
 
 /**

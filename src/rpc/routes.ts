@@ -20,6 +20,7 @@ import type { Roles } from "../domain/roles.js";
 import type { SharedPolicies } from "../domain/shared-policies.js";
 import type { Policies } from "../domain/policies.js";
 import type { Resources } from "../domain/resources.js";
+import type { Importer } from "../domain/import.js";
 import type { Sync } from "../domain/sync.js";
 import type { Watch } from "../domain/watch.js";
 import type { Snapshots } from "../domain/snapshot.js";
@@ -37,6 +38,7 @@ import { snapshotService } from "./snapshot-service.js";
 export interface Services {
   policies: Policies;
   resources: Resources;
+  importer: Importer;
   access: Access;
   lookups: Lookups;
   audit: Audit;
@@ -70,7 +72,7 @@ export const API_SERVICES: readonly DescService[] = [
 export function routes(services: Services): (router: ServiceRegistry) => void {
   return (router) => {
     router.service(PolicyService, policyService(services.policies, services.authorizer));
-    router.service(ResourceService, resourceService(services.resources, services.authorizer));
+    router.service(ResourceService, resourceService(services.resources, services.importer, services.authorizer));
     router.service(AccessService, accessService(services.access, services.lookups, services.authorizer));
     router.service(AuditService, auditService(services.audit, services.authorizer));
     router.service(WatchService, watchService(services.watch));

@@ -342,8 +342,8 @@ export class CachingStore implements Store {
   }
 
   // The change feed and consumers are not cached: Watch keeps its own window of recent changes (domain/change-feed.ts).
-  readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
-    return this.inner.readChanges(afterSeq, limit);
+  readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
+    return this.inner.readChanges(afterSeq, limit, maxBytes);
   }
 
   oldestSequence(): Promise<number> {

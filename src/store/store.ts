@@ -577,10 +577,11 @@ export interface Store {
    */
   removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined>;
   /**
-   * Change-log rows after `afterSeq`, oldest first, at most `limit`. Rows appear in sequence order with no gap: a
-   * sequence is only visible once every smaller one is committed.
+   * Change-log rows after `afterSeq`, oldest first, at most `limit`, and no more rows than fit in `maxBytes` of stored
+   * change (always at least one: a single row larger than that is returned alone). Rows appear in sequence order
+   * with no gap: a sequence is only visible once every smaller one is committed.
    */
-  readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]>;
+  readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]>;
   /** The smallest sequence still in the change log (retention removes older rows); 0 when the log is empty. */
   oldestSequence(): Promise<number>;
   /** Removes old change-log rows (they are the audit log too); returns how many. Keeps the newest row always. */

@@ -1,7 +1,7 @@
 // The store conformance suite: every behaviour of the Store contract (src/store/store.ts), run against every
 // implementation by a factory. It is the one place that tests store behaviour directly; a new store passes it
 // unchanged before it is used.
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { BindingSchema, PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
@@ -904,6 +904,22 @@ export function storeContract(factory: StoreFactory): void {
         expect(gone).toMatchObject({ resource: CLOUD, resourceType: "cloud", parent: ORG, lineage: [CLOUD, ORG] });
         expect((await store.readChanges(from, 2)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
         expect(await store.readChanges(from + 4, 10)).toEqual([]);
+      });
+
+      test("readChanges with a byte bound returns the rows that fit, at least one, in order", async () => {
+        const from = await store.latestSequence();
+        const many = (n: number) => Array.from({ length: n }, (_, i) => `user:member-${i}@example.com`);
+        await grant(store, PROJECT, ...many(200));
+        await grant(store, CLOUD, ...many(200));
+        await grant(store, ORG, ...many(200));
+        const sizes = (await store.readChanges(from, 10)).map((c) => toBinary(PolicySchema, c.policy!).length);
+        // A stored change is its policy's bytes, give or take a few: the bound falls between whole rows.
+        expect((await store.readChanges(from, 10, sizes[0]! * 1.5)).map((c) => c.seq)).toEqual([from + 1]);
+        expect((await store.readChanges(from, 10, 1)).map((c) => c.seq)).toEqual([from + 1]);
+        expect((await store.readChanges(from, 10, sizes[0]! * 2.5)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
+        expect((await store.readChanges(from, 2, 1e9)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
+        expect((await store.readChanges(from + 1, 10, 1e9)).map((c) => c.seq)).toEqual([from + 2, from + 3]);
+        expect(await store.readChanges(from + 3, 10, 1e9)).toEqual([]);
       });
 
       test("a cascade delete records each resource's lineage as it was", async () => {

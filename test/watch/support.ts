@@ -33,6 +33,7 @@ export function grantPolicy(...members: string[]) {
 /** A running Watch call whose messages are collected as they arrive. */
 export interface Follower {
   messages: WatchResponse[];
+  /** The changes received, one by one (a batch's in order). */
   changes(): Change[];
   /** The sequences of the changes received. */
   sequences(): number[];
@@ -57,7 +58,8 @@ export function follow(client: WatchClient, request: MessageInitShape<typeof Wat
   })();
   const f: Follower = {
     messages,
-    changes: () => messages.flatMap((m) => (m.event.case === "change" ? [m.event.value] : [])),
+    changes: () =>
+      messages.flatMap((m) => (m.event.case === "change" ? [m.event.value] : m.event.case === "batch" ? m.event.value.changes : [])),
     sequences: () => f.changes().map((c) => Number(c.sequence)),
     async until(predicate, limitMs) {
       await waitFor(() => {

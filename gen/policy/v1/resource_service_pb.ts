@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { Policy } from "./policy_pb.js";
+import { file_policy_v1_policy } from "./policy_pb.js";
 import type { Resource, ResourceSchema } from "./resource_pb.js";
 import { file_policy_v1_resource } from "./resource_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file policy/v1/resource_service.proto.
  */
 export const file_policy_v1_resource_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBwb2xpY3kvdjEvcmVzb3VyY2Vfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIj4KFUNyZWF0ZVJlc291cmNlUmVxdWVzdBIlCghyZXNvdXJjZRgBIAEoCzITLnBvbGljeS52MS5SZXNvdXJjZSIiChJHZXRSZXNvdXJjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJrChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSDAoEdHlwZRgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIOCgZmaWx0ZXIYBSABKAkiWAoVTGlzdFJlc291cmNlc1Jlc3BvbnNlEiYKCXJlc291cmNlcxgBIAMoCzITLnBvbGljeS52MS5SZXNvdXJjZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibwoVVXBkYXRlUmVzb3VyY2VSZXF1ZXN0EiUKCHJlc291cmNlGAEgASgLMhMucG9saWN5LnYxLlJlc291cmNlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJEChVEZWxldGVSZXNvdXJjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRldGFnGAIgASgJEg8KB2Nhc2NhZGUYAyABKAgiOwoWRGVsZXRlUmVzb3VyY2VSZXNwb25zZRIPCgdkZWxldGVkGAEgAygJEhAKCHNlcXVlbmNlGAIgASgDMqEDCg9SZXNvdXJjZVNlcnZpY2USSQoOQ3JlYXRlUmVzb3VyY2USIC5wb2xpY3kudjEuQ3JlYXRlUmVzb3VyY2VSZXF1ZXN0GhMucG9saWN5LnYxLlJlc291cmNlIgASRgoLR2V0UmVzb3VyY2USHS5wb2xpY3kudjEuR2V0UmVzb3VyY2VSZXF1ZXN0GhMucG9saWN5LnYxLlJlc291cmNlIgOQAgESVwoNTGlzdFJlc291cmNlcxIfLnBvbGljeS52MS5MaXN0UmVzb3VyY2VzUmVxdWVzdBogLnBvbGljeS52MS5MaXN0UmVzb3VyY2VzUmVzcG9uc2UiA5ACARJJCg5VcGRhdGVSZXNvdXJjZRIgLnBvbGljeS52MS5VcGRhdGVSZXNvdXJjZVJlcXVlc3QaEy5wb2xpY3kudjEuUmVzb3VyY2UiABJXCg5EZWxldGVSZXNvdXJjZRIgLnBvbGljeS52MS5EZWxldGVSZXNvdXJjZVJlcXVlc3QaIS5wb2xpY3kudjEuRGVsZXRlUmVzb3VyY2VSZXNwb25zZSIAYgZwcm90bzM", [file_google_protobuf_field_mask, file_policy_v1_resource]);
+  fileDesc("CiBwb2xpY3kvdjEvcmVzb3VyY2Vfc2VydmljZS5wcm90bxIJcG9saWN5LnYxIj4KFUNyZWF0ZVJlc291cmNlUmVxdWVzdBIlCghyZXNvdXJjZRgBIAEoCzITLnBvbGljeS52MS5SZXNvdXJjZSIiChJHZXRSZXNvdXJjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSJrChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSDAoEdHlwZRgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIOCgZmaWx0ZXIYBSABKAkiWAoVTGlzdFJlc291cmNlc1Jlc3BvbnNlEiYKCXJlc291cmNlcxgBIAMoCzITLnBvbGljeS52MS5SZXNvdXJjZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibwoVVXBkYXRlUmVzb3VyY2VSZXF1ZXN0EiUKCHJlc291cmNlGAEgASgLMhMucG9saWN5LnYxLlJlc291cmNlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJEChVEZWxldGVSZXNvdXJjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRldGFnGAIgASgJEg8KB2Nhc2NhZGUYAyABKAgiOwoWRGVsZXRlUmVzb3VyY2VSZXNwb25zZRIPCgdkZWxldGVkGAEgAygJEhAKCHNlcXVlbmNlGAIgASgDIj4KFkltcG9ydFJlc291cmNlc1JlcXVlc3QSJAoFaXRlbXMYASADKAsyFS5wb2xpY3kudjEuSW1wb3J0SXRlbSJWCgpJbXBvcnRJdGVtEiUKCHJlc291cmNlGAEgASgLMhMucG9saWN5LnYxLlJlc291cmNlEiEKBnBvbGljeRgCIAEoCzIRLnBvbGljeS52MS5Qb2xpY3kiZQoXSW1wb3J0UmVzb3VyY2VzUmVzcG9uc2USEAoIaW1wb3J0ZWQYASABKAUSJgoGZXJyb3JzGAIgAygLMhYucG9saWN5LnYxLkltcG9ydEVycm9yEhAKCHNlcXVlbmNlGAMgASgDIjsKC0ltcG9ydEVycm9yEg0KBWluZGV4GAEgASgFEgwKBGNvZGUYAiABKAUSDwoHbWVzc2FnZRgDIAEoCTL9AwoPUmVzb3VyY2VTZXJ2aWNlEkkKDkNyZWF0ZVJlc291cmNlEiAucG9saWN5LnYxLkNyZWF0ZVJlc291cmNlUmVxdWVzdBoTLnBvbGljeS52MS5SZXNvdXJjZSIAEkYKC0dldFJlc291cmNlEh0ucG9saWN5LnYxLkdldFJlc291cmNlUmVxdWVzdBoTLnBvbGljeS52MS5SZXNvdXJjZSIDkAIBElcKDUxpc3RSZXNvdXJjZXMSHy5wb2xpY3kudjEuTGlzdFJlc291cmNlc1JlcXVlc3QaIC5wb2xpY3kudjEuTGlzdFJlc291cmNlc1Jlc3BvbnNlIgOQAgESSQoOVXBkYXRlUmVzb3VyY2USIC5wb2xpY3kudjEuVXBkYXRlUmVzb3VyY2VSZXF1ZXN0GhMucG9saWN5LnYxLlJlc291cmNlIgASVwoORGVsZXRlUmVzb3VyY2USIC5wb2xpY3kudjEuRGVsZXRlUmVzb3VyY2VSZXF1ZXN0GiEucG9saWN5LnYxLkRlbGV0ZVJlc291cmNlUmVzcG9uc2UiABJaCg9JbXBvcnRSZXNvdXJjZXMSIS5wb2xpY3kudjEuSW1wb3J0UmVzb3VyY2VzUmVxdWVzdBoiLnBvbGljeS52MS5JbXBvcnRSZXNvdXJjZXNSZXNwb25zZSIAYgZwcm90bzM", [file_google_protobuf_field_mask, file_policy_v1_policy, file_policy_v1_resource]);
 
 /**
  * Request of ResourceService.CreateResource.
@@ -235,6 +237,128 @@ export const DeleteResourceResponseSchema: GenMessage<DeleteResourceResponse> = 
   messageDesc(file_policy_v1_resource_service, 6);
 
 /**
+ * Request of ResourceService.ImportResources.
+ *
+ * @generated from message policy.v1.ImportResourcesRequest
+ */
+export type ImportResourcesRequest = Message<"policy.v1.ImportResourcesRequest"> & {
+  /**
+   * The resources to create, in order (parents before their children). At most 10,000.
+   *
+   * @generated from field: repeated policy.v1.ImportItem items = 1;
+   */
+  items: ImportItem[];
+};
+
+/**
+ * Describes the message policy.v1.ImportResourcesRequest.
+ * Use `create(ImportResourcesRequestSchema)` to create a new message.
+ */
+export const ImportResourcesRequestSchema: GenMessage<ImportResourcesRequest> = /*@__PURE__*/
+  messageDesc(file_policy_v1_resource_service, 7);
+
+/**
+ * One resource of an import, with its first policy.
+ *
+ * @generated from message policy.v1.ImportItem
+ */
+export type ImportItem = Message<"policy.v1.ImportItem"> & {
+  /**
+   * The resource to create: its `name`, `parent` (empty for a root) and `display_name`; other fields are ignored.
+   *
+   * @generated from field: policy.v1.Resource resource = 1;
+   */
+  resource?: Resource | undefined;
+
+  /**
+   * The resource's policy (bindings, audit configs, version; no etag), set right after the resource is created and
+   * only if it was; unset: no policy. Validated as SetPolicy validates it, before anything of the item is written.
+   *
+   * @generated from field: policy.v1.Policy policy = 2;
+   */
+  policy?: Policy | undefined;
+};
+
+/**
+ * Describes the message policy.v1.ImportItem.
+ * Use `create(ImportItemSchema)` to create a new message.
+ */
+export const ImportItemSchema: GenMessage<ImportItem> = /*@__PURE__*/
+  messageDesc(file_policy_v1_resource_service, 8);
+
+/**
+ * Response of ResourceService.ImportResources.
+ *
+ * @generated from message policy.v1.ImportResourcesResponse
+ */
+export type ImportResourcesResponse = Message<"policy.v1.ImportResourcesResponse"> & {
+  /**
+   * How many items were written whole (the resource, and its policy when it had one).
+   *
+   * @generated from field: int32 imported = 1;
+   */
+  imported: number;
+
+  /**
+   * The items that were not written whole, by index, in order. An item whose resource was created but whose policy
+   * then failed (a concurrent edit of the new resource) says so in its message.
+   *
+   * @generated from field: repeated policy.v1.ImportError errors = 2;
+   */
+  errors: ImportError[];
+
+  /**
+   * The change-log sequence of the last write of the call (0 when nothing was written): pass it as
+   * CheckAccessRequest.min_sequence to read the import.
+   *
+   * @generated from field: int64 sequence = 3;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message policy.v1.ImportResourcesResponse.
+ * Use `create(ImportResourcesResponseSchema)` to create a new message.
+ */
+export const ImportResourcesResponseSchema: GenMessage<ImportResourcesResponse> = /*@__PURE__*/
+  messageDesc(file_policy_v1_resource_service, 9);
+
+/**
+ * Why one item of an import was not written.
+ *
+ * @generated from message policy.v1.ImportError
+ */
+export type ImportError = Message<"policy.v1.ImportError"> & {
+  /**
+   * The item's index in ImportResourcesRequest.items.
+   *
+   * @generated from field: int32 index = 1;
+   */
+  index: number;
+
+  /**
+   * The gRPC status code the item's single write would have failed with, e.g. 6 (ALREADY_EXISTS).
+   *
+   * @generated from field: int32 code = 2;
+   */
+  code: number;
+
+  /**
+   * What went wrong, as the single write would have said it.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message policy.v1.ImportError.
+ * Use `create(ImportErrorSchema)` to create a new message.
+ */
+export const ImportErrorSchema: GenMessage<ImportError> = /*@__PURE__*/
+  messageDesc(file_policy_v1_resource_service, 10);
+
+/**
  * Registers and manages the resources that policies are attached to, and their hierarchy.
  *
  * @generated from service policy.v1.ResourceService
@@ -298,6 +422,26 @@ export const ResourceService: GenService<{
     methodKind: "unary";
     input: typeof DeleteResourceRequestSchema;
     output: typeof DeleteResourceResponseSchema;
+  },
+  /**
+   * Creates many resources, each with an optional first policy, in one call: the bulk import behind `policy apply`.
+   * Items are written in order, so a parent may come earlier in the same request, in large transactions (every write
+   * still appends its change-log row, so Watch, sync and the audit log see each one). An item that fails (bad input,
+   * a name already taken, a missing parent, a permission refused) is reported in `errors` with its index and the gRPC
+   * code its single write would have answered; the other items are still written. Each item needs what CreateResource
+   * needs (`{collection}.create` on the parent; a root: an administrator) and, with a policy,
+   * `{collection}.setPolicy` on the new resource; for a parent created in the same request, both are checked on its
+   * nearest ancestor that existed before the call (what the new resource inherits), and the child is written only if
+   * its parent's item was (NOT_FOUND otherwise), never under a resource of that name that existed already. At most
+   * 10,000 items per request
+   * and the server's request size bound (4 MiB): past them the call fails whole with RESOURCE_EXHAUSTED.
+   *
+   * @generated from rpc policy.v1.ResourceService.ImportResources
+   */
+  importResources: {
+    methodKind: "unary";
+    input: typeof ImportResourcesRequestSchema;
+    output: typeof ImportResourcesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_policy_v1_resource_service, 0);

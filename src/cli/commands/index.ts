@@ -2,6 +2,7 @@
 import { auditList, testPermissions } from "./audit.js";
 import { addBinding, removeBinding } from "./bindings.js";
 import { check } from "./check.js";
+import { apply, exportCommand } from "./estate.js";
 import { consumersCreate, consumersDelete, consumersGet, consumersList } from "./consumers.js";
 import type { Command } from "./command.js";
 import { whatCan, whoCan } from "./lookups.js";
@@ -46,6 +47,8 @@ export const COMMANDS: readonly Command[] = [
   shared.bind,
   shared.unbind,
   shared.bindings,
+  exportCommand,
+  apply,
 ];
 
 /** The commands `policy` answers itself, outside the table: `policy help ...`, `policy completion SHELL`. */

@@ -726,8 +726,12 @@ export class PostgresStore implements Store {
     return row && toChangeRecord(row);
   }
 
-  async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
-    return (await this.rows<ChangeRow>(SQL.readChanges, [afterSeq, limit], "read_changes")).map(toChangeRecord);
+  async readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
+    const rows =
+      maxBytes === undefined
+        ? await this.rows<ChangeRow>(SQL.readChanges, [afterSeq, limit], "read_changes")
+        : await this.rows<ChangeRow>(SQL.readChangesWithin, [afterSeq, limit, Math.floor(maxBytes)], "read_changes_within");
+    return rows.map(toChangeRecord);
   }
 
   async oldestSequence(): Promise<number> {

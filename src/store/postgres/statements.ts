@@ -75,6 +75,16 @@ export const SQL = {
   oldestSeq: `SELECT COALESCE(MIN(seq), 0) AS seq FROM change_log`,
   changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   readChanges: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  /**
+   * The rows after $1, at most $2, that fit in $3 bytes of change (at least one). Sizes first (octet_length reads no
+   * out-of-line bytes), then only the rows that fit.
+   */
+  readChangesWithin: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 AND seq <= (
+      SELECT MAX(seq) FROM (
+        SELECT seq, SUM(COALESCE(octet_length(change), 0)) OVER (ORDER BY seq) AS total, ROW_NUMBER() OVER (ORDER BY seq) AS n
+        FROM (SELECT seq, change FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2) AS first_rows
+      ) AS sized WHERE n = 1 OR total <= $3)
+    ORDER BY seq`,
   /** change_log_by_resource: the name's rows from the sequence on, to its first removal. */
   removalOf: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = $1 AND seq >= $2
     AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,

@@ -582,8 +582,17 @@ export class SqliteStore implements Store {
     return (this.prepared(sql).all(params) as AuditRow[]).map(toAuditRecord);
   }
 
-  async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
-    return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
+  async readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
+    if (maxBytes === undefined) return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
+    // Sizes first (one synchronous turn with the read: no write comes between), then only the rows that fit.
+    let through = afterSeq;
+    let bytes = 0;
+    for (const { seq, size } of this.stmt.changeSizes.iterate(afterSeq, limit)) {
+      if (through > afterSeq && bytes + size > maxBytes) break;
+      through = seq;
+      bytes += size;
+    }
+    return through === afterSeq ? [] : this.stmt.readChangesThrough.all(afterSeq, through).map(toChangeRecord);
   }
 
   async removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {

@@ -59,6 +59,8 @@ export interface Statements {
   nextSeq: Sqlite.Statement<[], number>;
   logChange: Sqlite.Statement<unknown[], unknown>;
   readChanges: Sqlite.Statement<[number, number], ChangeRow>;
+  changeSizes: Sqlite.Statement<[number, number], { seq: number; size: number }>;
+  readChangesThrough: Sqlite.Statement<[number, number], ChangeRow>;
   removalOf: Sqlite.Statement<[string, number], ChangeRow>;
   sharedContentBoundTo: Sqlite.Statement<[number], Uint8Array>;
   oldestSeq: Sqlite.Statement<[], number>;
@@ -141,6 +143,13 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     ),
     readChanges: db.prepare<[number, number], ChangeRow>(
       `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+    ),
+    // length() of a blob reads its header only, not its bytes.
+    changeSizes: db.prepare<[number, number], { seq: number; size: number }>(
+      `SELECT seq, COALESCE(length(change), 0) AS size FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+    ),
+    readChangesThrough: db.prepare<[number, number], ChangeRow>(
+      `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? AND seq <= ? ORDER BY seq`,
     ),
     // change_log_by_resource: the name's rows from the sequence on, to its first removal.
     removalOf: db.prepare<[string, number], ChangeRow>(

@@ -1,0 +1,71 @@
+// The batched response of one delivery turn. Streams that send the same changes of a turn (the common case: many
+// followers of one scope) share one response, and its bytes are put together from each change's own encoding (made
+// once per change): sending a batch to a thousand watchers encodes nothing again.
+import { create } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
+import { WatchResponseSchema, type WatchResponse } from "../../gen/policy/v1/watch_service_pb.js";
+import type { ChangeRecord } from "../store/store.js";
+import { encodingOf, rememberEncoding } from "../shared-encoding.js";
+import { share } from "../shared-value.js";
+import { responseOf, sharedChangeOf } from "./change-message.js";
+
+export interface BatchResponse {
+  response: WatchResponse;
+  /** Its encoded size. */
+  bytes: number;
+}
+
+/** The variants of one turn kept for sharing (streams with different filters or permissions send different ones). */
+const MAX_VARIANTS = 8;
+
+/** Keyed by the turn's last change: the memo lives as long as the change does (in the feed's window). */
+const batches = new WeakMap<ChangeRecord, Map<string, BatchResponse>>();
+
+/** The response carrying `changes` (ascending, non-empty) that covers the change log up to `lastSequence`. */
+export function batchResponseOf(changes: readonly ChangeRecord[], lastSequence: number): BatchResponse {
+  const last = changes.at(-1)!;
+  let variants = batches.get(last);
+  const key = `${lastSequence}:${changes.map((c) => c.seq).join(",")}`;
+  const known = variants?.get(key);
+  if (known) return known;
+  const made = build(changes, lastSequence);
+  if (!variants) batches.set(last, (variants = new Map()));
+  if (variants.size < MAX_VARIANTS) variants.set(key, made);
+  return made;
+}
+
+function build(changes: readonly ChangeRecord[], lastSequence: number): BatchResponse {
+  const response = share(
+    create(WatchResponseSchema, {
+      event: { case: "batch", value: { changes: changes.map(sharedChangeOf), lastSequence: BigInt(lastSequence) } },
+    }),
+  );
+  // A one-change response is WatchResponse{change (1): Change}, and ChangeBatch's changes are field 1 too: the
+  // batch's body is those encodings one after the other, then last_sequence (2).
+  const parts = changes.map((change) => encodingOf(WatchResponseSchema, responseOf(change)));
+  const tail = [...varint((2 << 3) | WireType.Varint), ...varint(lastSequence)];
+  const bodyLength = parts.reduce((sum, part) => sum + part.length, 0) + tail.length;
+  const head = [...varint((3 << 3) | WireType.LengthDelimited), ...varint(bodyLength)];
+  const bytes = new Uint8Array(head.length + bodyLength);
+  bytes.set(head);
+  let offset = head.length;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  bytes.set(tail, offset);
+  rememberEncoding(response, bytes);
+  return { response, bytes: bytes.length };
+}
+
+/** A non-negative integer as a protobuf varint (sequences stay below 2^53). */
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let v = value;
+  while (v > 0x7f) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}

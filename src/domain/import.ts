@@ -1,0 +1,181 @@
+// Bulk import (ResourceService.ImportResources): many resources, each with an optional first policy, written through
+// the store's ordinary writes but all issued in the same turn, so the store's group commit makes each phase one large
+// transaction (every write a savepoint that appends its change-log row: Watch, sync, the audit log and the member
+// index see each one exactly as for single writes). Items are checked first, one by one; a failing item is reported
+// with its index and the others go on.
+import { create } from "@bufbuild/protobuf";
+import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import type { ImportItem } from "../../gen/policy/v1/resource_service_pb.js";
+import { ServiceError, quoted } from "../errors.js";
+import { StoreError } from "../store/errors.js";
+import type { Actor, NewResource, Store } from "../store/store.js";
+import { compileInTurns } from "./conditions.js";
+import { collectionOf } from "./names.js";
+import type { Policies } from "./policies.js";
+import { checkPolicyWrite, decidePolicyWrite, type CheckedPolicyWrite } from "./policy-write.js";
+import type { Resources } from "./resources.js";
+import type { ResourceSchema } from "./schema/schema.js";
+import { serviceErrorOf } from "./store-errors.js";
+
+/** Most items of one ImportResources request. */
+export const MAX_IMPORT_ITEMS = 10_000;
+
+/** An imported policy sets bindings and audit configs, unconditionally (its resource is new). */
+const IMPORT_MASK = create(FieldMaskSchema, { paths: ["bindings", "audit_configs"] });
+
+/** One item's failure: its index and the error its single write would have answered. */
+export interface ItemFailure {
+  index: number;
+  error: ServiceError;
+}
+
+export interface ImportOutcome {
+  imported: number;
+  failures: ItemFailure[];
+  /** The highest change-log sequence this store instance has written after the import. */
+  sequence: number;
+}
+
+/**
+ * What one item needs of its caller: `permissions` on `anchor`, its nearest ancestor that exists before the import
+ * ("" for a root: an administrator). A new resource inherits its ancestors' grants, so holding them there is holding
+ * them on it.
+ */
+export interface ItemAccess {
+  index: number;
+  anchor: string;
+  permissions: string[];
+}
+
+/** Answers, for each item access, undefined (allowed) or the error to report. */
+export type ImportAuthorizer = (accesses: readonly ItemAccess[]) => Promise<(ServiceError | undefined)[]>;
+
+interface CheckedItem {
+  index: number;
+  resource: NewResource;
+  policy?: CheckedPolicyWrite;
+  /** The earlier item that creates this one's parent; undefined: the parent must exist already. */
+  creator?: CheckedItem;
+  /** The existing ancestor its permissions are checked on ("" for a root). */
+  anchor: string;
+  /** 0 when its parent exists already, else its creator's level + 1. */
+  level: number;
+}
+
+export class Importer {
+  constructor(
+    private readonly store: Store,
+    private readonly schema: ResourceSchema,
+    private readonly resources: Resources,
+    private readonly policies: Policies,
+  ) {}
+
+  async import(items: readonly ImportItem[], actor: Actor, authorize: ImportAuthorizer): Promise<ImportOutcome> {
+    if (items.length > MAX_IMPORT_ITEMS) {
+      throw new ServiceError(
+        "resource_exhausted",
+        `items: ${items.length} items; at most ${MAX_IMPORT_ITEMS.toLocaleString("en-US")} per ImportResources request: split the import`,
+      );
+    }
+    const failures: ItemFailure[] = [];
+    const fail = (index: number, error: unknown) => failures.push({ index, error: asServiceError(error) });
+
+    // Where each item hangs: its parent is created by an earlier item of the request (`creator`), or must exist
+    // already. Its anchor, where its permissions are checked, is the nearest such existing ancestor.
+    const creatorOf = new Map<string, CheckedItem>();
+    const checked: CheckedItem[] = [];
+    for (const [index, item] of items.entries()) {
+      try {
+        const resource = this.resources.checkNew(item.resource);
+        const creator = creatorOf.get(resource.parent);
+        const anchor = creator ? creator.anchor : resource.parent;
+        let policy: CheckedPolicyWrite | undefined;
+        if (item.policy) {
+          const type = this.schema.types.get(resource.type)!;
+          const customRoles = anchor ? await this.policies.customRolesFor(anchor, item.policy) : undefined;
+          await compileInTurns(item.policy.bindings.map((b) => b.condition?.expression));
+          policy = checkPolicyWrite(type, { ...item.policy, etag: new Uint8Array() }, IMPORT_MASK, customRoles);
+        }
+        const one: CheckedItem = { index, resource, policy, creator, anchor, level: creator ? creator.level + 1 : 0 };
+        checked.push(one);
+        if (!creatorOf.has(resource.name)) creatorOf.set(resource.name, one);
+      } catch (e) {
+        fail(index, e);
+      }
+    }
+
+    const accesses = checked.map(({ index, resource, policy, anchor }) => {
+      const collection = collectionOf(resource.name);
+      return { index, anchor, permissions: [`${collection}.create`, ...(policy ? [`${collection}.setPolicy`] : [])] };
+    });
+    const refusals = await authorize(accesses);
+    const allowed = checked.filter((item, i) => {
+      const refusal = refusals[i];
+      if (refusal) fail(item.index, refusal);
+      return !refusal;
+    });
+
+    // Phase 1: the resources, level by level (those whose parent exists, then their children, ...), each level issued
+    // in one turn (one transaction of the store's group commit). A child is written only under the parent this
+    // import created: its permissions were checked on that parent's anchor, not on a resource of the same name
+    // someone else registered meanwhile.
+    const created = new Map<CheckedItem, string>();
+    const withPolicy: { item: CheckedItem; etag: string }[] = [];
+    let imported = 0;
+    for (let level = 0, rest = allowed; rest.length > 0; level++) {
+      const now = rest.filter((item) => item.level === level);
+      rest = rest.filter((item) => item.level !== level);
+      const ready = now.filter((item) => {
+        if (!item.creator || created.has(item.creator)) return true;
+        const parent = item.resource.parent;
+        fail(item.index, new ServiceError("not_found", `parent resource ${quoted(parent)} (item ${item.creator.index}) was not written`));
+        return false;
+      });
+      const outcomes = await Promise.allSettled(ready.map((item) => this.store.createResource(item.resource, actor)));
+      outcomes.forEach((outcome, i) => {
+        const item = ready[i]!;
+        if (outcome.status === "rejected") return fail(item.index, storeError(outcome.reason, item.resource.parent));
+        created.set(item, outcome.value.etag);
+        if (item.policy) withPolicy.push({ item, etag: outcome.value.etag });
+        else imported++;
+      });
+    }
+
+    // Phase 2: the policies of the resources created, each only while its resource is still the one just created
+    // with no policy (a concurrent edit in between wins, and the item says so).
+    const written = await Promise.allSettled(
+      withPolicy.map(({ item, etag }) =>
+        this.store.updatePolicy(
+          item.resource.name,
+          (stored) => {
+            if (stored.resource.etag !== etag || stored.policy.bindings.length > 0) {
+              throw new ServiceError("aborted", `resource "${item.resource.name}" was created, then changed by another writer: its policy was not set`);
+            }
+            return decidePolicyWrite(item.policy!, stored.policy).policy;
+          },
+          actor,
+        ),
+      ),
+    );
+    written.forEach((outcome, i) => {
+      if (outcome.status === "fulfilled") imported++;
+      else fail(withPolicy[i]!.item.index, storeError(outcome.reason));
+    });
+    failures.sort((a, b) => a.index - b.index);
+    return { imported, failures, sequence: this.store.writtenSequence };
+  }
+}
+
+/** An item's store failure as its single write would report it; the database's own failures fail the whole call. */
+function storeError(error: unknown, parent?: string): ServiceError {
+  if (error instanceof StoreError) {
+    if (error.kind === "unavailable" || error.kind === "exhausted") throw serviceErrorOf(error, parent);
+    return serviceErrorOf(error, parent);
+  }
+  return asServiceError(error);
+}
+
+function asServiceError(error: unknown): ServiceError {
+  if (error instanceof ServiceError) return error;
+  throw error;
+}

@@ -1,0 +1,108 @@
+// A stream's unsent messages, bounded in bytes. The producer (Watch's reading of the feed) runs ahead of the
+// transport, which takes the next message only once the previous ones have left its own small buffer (both ports
+// wait for HTTP/2 flow control). A reader that stops reading therefore leaves messages here. Once they would pass the
+// bound: a message the producer read at the reader's pace (history from the database) waits for room; a live one
+// (the writes of now, which do not wait) ends the stream, after what is queued, with the error `cutOff` makes
+// (naming the position of the last message queued, so the client resumes right after what it received).
+
+/** A message to send, its size on the wire, and the position (change-log sequence) it covers. */
+export interface Outgoing<T> {
+  message: T;
+  bytes: number;
+  position: number;
+  /** Read at the reader's pace (history): waits for room rather than cutting the stream off. */
+  paced?: boolean;
+}
+
+export interface StreamBufferOptions {
+  /** The most bytes queued unsent (one message larger than this is queued alone). */
+  maxBytes: number;
+  /** The error the stream ends with when it falls behind, after `position`, the last position queued. */
+  cutOff: (position: number) => Error;
+  /** Aborted when the call ends (the client went away): the queue is dropped at once. */
+  signal: AbortSignal;
+}
+
+/**
+ * `produce` (which must stop when its signal aborts) delivered through a queue of at most `maxBytes`. The queue's
+ * bytes are what the server keeps for a reader that does not read; the producer holds one read of the feed at most.
+ */
+export async function* bufferedStream<T>(
+  produce: (signal: AbortSignal) => AsyncIterable<Outgoing<T>>,
+  options: StreamBufferOptions,
+): AsyncGenerator<T> {
+  const stop = new AbortController();
+  const queue: Outgoing<T>[] = [];
+  let head = 0;
+  let bytes = 0;
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  let room: (() => void) | undefined;
+  const notify = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  const makeRoom = () => {
+    const resolve = room;
+    room = undefined;
+    resolve?.();
+  };
+  const onAbort = () => {
+    stop.abort();
+    queue.length = 0;
+    head = 0;
+    notify();
+    makeRoom();
+  };
+  options.signal.addEventListener("abort", onAbort, { once: true });
+  if (options.signal.aborted) onAbort();
+  const pump = (async () => {
+    try {
+      for await (const item of produce(stop.signal)) {
+        while (queue.length > head && bytes + item.bytes > options.maxBytes && item.paced && !stop.signal.aborted) {
+          await new Promise<void>((resolve) => (room = resolve));
+        }
+        if (stop.signal.aborted) break;
+        if (queue.length > head && bytes + item.bytes > options.maxBytes) {
+          failure = options.cutOff(queue[queue.length - 1]!.position);
+          break;
+        }
+        queue.push(item);
+        bytes += item.bytes;
+        notify();
+      }
+    } catch (e) {
+      failure = e;
+    } finally {
+      ended = true;
+      notify();
+    }
+  })();
+  try {
+    for (;;) {
+      if (head < queue.length) {
+        const item = queue[head]!;
+        queue[head++] = undefined as never;
+        bytes -= item.bytes;
+        makeRoom();
+        // Compact now and then rather than shift: a long queue would make every shift linear.
+        if (head === queue.length || head > 1024) {
+          queue.splice(0, head);
+          head = 0;
+        }
+        yield item.message;
+        continue;
+      }
+      if (ended) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+    if (failure !== undefined && !options.signal.aborted) throw failure;
+  } finally {
+    options.signal.removeEventListener("abort", onAbort);
+    stop.abort();
+    makeRoom();
+    await pump;
+  }
+}
