@@ -10,6 +10,7 @@ import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
 import { SharedPolicyService } from "../../gen/policy/v1/shared_policy_service_pb.js";
+import { SnapshotService } from "../../gen/policy/v1/snapshot_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
 import { RULES, type Checks } from "../../src/rpc/auth/rules.js";
 import { parseSchema } from "../../src/domain/schema/schema-loader.js";
@@ -128,6 +129,18 @@ describe("shared policies", () => {
   });
 });
 
+test("CreateResource: create on the parent; without a resource, nothing (the handler refuses it)", async () => {
+  expect(await required(ResourceService.method.createResource, { resource: { name: "projects/p", parent: "clouds/c" } })).toEqual([
+    "projects.create on clouds/c",
+  ]);
+  expect(await required(ResourceService.method.createResource, {})).toEqual([]);
+});
+
+test("Snapshot and GetSyncStatus need the policy read of their resource", async () => {
+  expect(await required(SnapshotService.method.snapshot, { subtree: "clouds/c" })).toEqual(["clouds.getPolicy on clouds/c"]);
+  expect(await required(SyncService.method.getSyncStatus, { resource: "projects/p" })).toEqual(["projects.getPolicy on projects/p"]);
+});
+
 test("methods about no resource name none for the read audit: GetCallerIdentity, GetConsumer, ListConsumers", () => {
   expect(resourceOf(AccessService.method.getCallerIdentity, {})).toBe("");
   expect(resourceOf(SyncService.method.getConsumer, { name: "consumers/x" })).toBe("");
@@ -160,11 +173,13 @@ test("every rule checks something for a request that names resources, except the
 /**
  * Checked elsewhere or public: who the caller is; TestIamPermissions (about the caller itself; the handler checks the
  * resource is visible); Watch (change by change, domain/watch-visibility.ts); consumers (the Sync facade, against each
- * consumer's scope); ListSharedPolicyBindings given both a shared policy and a target (refused by the handler).
+ * consumer's scope); ImportResources (item by item, domain/access/import-access.ts); ListSharedPolicyBindings given
+ * both a shared policy and a target (refused by the handler).
  */
 const OPEN_BY_DESIGN = [
   "AccessService/GetCallerIdentity",
   "PolicyService/TestIamPermissions",
+  "ResourceService/ImportResources",
   "SharedPolicyService/ListSharedPolicyBindings",
   "SyncService/AcknowledgeChanges",
   "SyncService/CreateConsumer",
