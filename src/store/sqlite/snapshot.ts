@@ -13,13 +13,14 @@ import {
   RESOURCE_COLUMNS,
   decodeRole,
   decodeSharedPolicy,
+  encodedPolicyOf,
   pathEnd,
   toStoredPolicy,
   type ResourcePolicyRow,
   type RoleRow,
   type SharedPolicyRow,
 } from "../rows.js";
-import type { StoreSnapshot, StoredPolicy } from "../store.js";
+import type { SnapshotLink, StoreSnapshot, StoredPolicy } from "../store.js";
 import { mapSqliteErrors, storeErrorOf } from "./errors.js";
 import { ANCESTRY_SQL, ROLES_OF_SQL, SHARED_BOUND_TO_SQL } from "./statements.js";
 
@@ -33,7 +34,7 @@ export interface LinkStatements {
  * Chain links from their rows: custom roles live on roots only, so only a root's link costs the roles query; the
  * shared policies bound to any of the links take one more query.
  */
-export function chainLinks(stmt: LinkStatements, rows: readonly ResourcePolicyRow[]): StoredPolicy[] {
+export function chainLinks(stmt: LinkStatements, rows: readonly ResourcePolicyRow[], lazyPolicies = false): StoredPolicy[] {
   const shared = new Map<number, SharedPolicy[]>();
   for (const bound of stmt.sharedBoundTo.all(JSON.stringify(rows.map((row) => row.id)))) {
     const list = shared.get(bound.target_id) ?? [];
@@ -41,7 +42,7 @@ export function chainLinks(stmt: LinkStatements, rows: readonly ResourcePolicyRo
     shared.set(bound.target_id, list);
   }
   return rows.map((row) => {
-    let stored = toStoredPolicy(row);
+    let stored = toStoredPolicy(row, lazyPolicies);
     const boundHere = shared.get(row.id);
     if (boundHere) stored = { ...stored, shared: boundHere };
     if (row.parent !== null) return stored;
@@ -99,14 +100,14 @@ export class SqliteSnapshot implements StoreSnapshot {
     return rows.length === 0 ? undefined : chainLinks(this.stmt, rows);
   }
 
-  async subtree(root: string, afterCursor: string | undefined, limit: number, types?: readonly string[]) {
+  async subtree(root: string, afterCursor: string | undefined, limit: number, types?: readonly string[]): Promise<SnapshotLink[]> {
     const path = this.stmt.pathByName.get(root);
     if (path === undefined) return [];
     // The root's own path is the smallest of its subtree: "after" anything just below it includes it.
     const after = afterCursor !== undefined && afterCursor >= path ? afterCursor : path.slice(0, -1);
     const rows = this.stmt.subtree.all({ after, end: pathEnd(path), types: types?.length ? JSON.stringify(types) : null, limit });
-    const links = chainLinks(this.stmt, rows);
-    return links.map((link, i) => ({ link, cursor: rows[i]!.path }));
+    const links = chainLinks(this.stmt, rows, true);
+    return links.map((link, i) => ({ link, cursor: rows[i]!.path, policy: encodedPolicyOf(rows[i]!) }));
   }
 
   async close(): Promise<void> {

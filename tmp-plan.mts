@@ -1,0 +1,16 @@
+import Sqlite from "better-sqlite3";
+import { DENY_COLUMNS, FROM_RESOURCES, JOIN_DENY, POLICY_COLUMNS, RESOURCE_COLUMNS } from "./src/store/rows.js";
+const db = new Sqlite(process.argv[2]!, { readonly: true });
+const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}
+  ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY}
+  WHERE r.path > @after AND r.path < @end AND (@types IS NULL OR r.type IN (SELECT value FROM json_each(@types)))
+  ORDER BY r.path LIMIT @limit`;
+console.log(db.prepare("EXPLAIN QUERY PLAN " + sql).all({ after: "/", end: "/2", types: null, limit: 1000 }));
+const st = db.prepare(sql);
+const path = db.prepare("select path from resources where name='organizations/edge'").pluck().get() as string;
+for (const raw of [false, true]) {
+  st.raw(raw);
+  let t = performance.now(); let after = path.slice(0, -1); let n = 0;
+  for (;;) { const rows = st.all({ after, end: path.slice(0,-1) + String.fromCharCode(path.charCodeAt(path.length-1)+1), types: null, limit: 1000 }) as any[]; if (!rows.length) break; n += rows.length; after = raw ? rows.at(-1)[2] : rows.at(-1).path; }
+  console.log(raw, n, performance.now() - t);
+}
