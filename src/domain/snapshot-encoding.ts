@@ -47,8 +47,12 @@ function writePresentedPolicy(writer: BinaryWriter, stored: EncodedPolicy): Bina
   while (reader.pos < reader.len) {
     const start = reader.pos;
     const [no, wireType] = reader.tag();
-    if (no === POLICY_BINDINGS && wireType === WireType.LengthDelimited) conditional ||= hasCondition(reader.bytes());
-    else reader.skip(wireType, no);
+    if (no === POLICY_BINDINGS && wireType === WireType.LengthDelimited) {
+      const binding = reader.bytes();
+      conditional = conditional || hasCondition(binding);
+    } else {
+      reader.skip(wireType, no);
+    }
     if (FROM_COLUMNS.has(no)) {
       if (start > copied) writer.raw(bytes.subarray(copied, start));
       copied = reader.pos;
