@@ -33,15 +33,28 @@ const storedArb = fc.record({
   updateTime: fc.oneof(fc.integer({ min: 0, max: 4_000_000_000_000 }), fc.integer({ min: 0, max: 4_000_000_000 }).map((s) => s * 1000)),
 });
 
-function storedBytes(arb: fc.infer<typeof storedArb>): Uint8Array {
+type Stored = typeof storedArb extends fc.Arbitrary<infer T> ? T : never;
+
+const resourceArb = fc.record({
+  parent: fc.constantFrom("", "clouds/c"),
+  // Multi-byte characters: string lengths are bytes on the wire.
+  displayName: fc.oneof(fc.string(), fc.string({ unit: "grapheme", maxLength: 300 })),
+  etag: fc.string(),
+  createTime: fc.option(fc.integer({ min: 0, max: 4_000_000_000_000 }), { nil: undefined }),
+  updateTime: fc.integer({ min: 0, max: 4_000_000_000_000 }),
+  ancestor: fc.boolean(),
+  shared: fc.boolean(),
+});
+
+function storedBytes(arb: Stored): Uint8Array {
   return toBinary(
     PolicySchema,
     create(PolicySchema, {
       version: arb.version,
-      bindings: arb.bindings.map((b) =>
+      bindings: arb.bindings.map((b: Stored["bindings"][number]) =>
         create(BindingSchema, { role: b.role, members: b.members, condition: b.condition && create(ExprSchema, b.condition) }),
       ),
-      auditConfigs: arb.auditConfigs.map((service) => create(AuditConfigSchema, { service })),
+      auditConfigs: arb.auditConfigs.map((service: string) => create(AuditConfigSchema, { service })),
       etag: arb.staleEtag ? new Uint8Array([9, 9, 9]) : new Uint8Array(0),
       updateTime: arb.staleTime === undefined ? undefined : timestampFromMs(arb.staleTime),
       syncStatus: arb.staleStatus,
@@ -63,12 +76,25 @@ test("the spliced policy decodes to the policy GetPolicy presents", () => {
 
 test("a page of spliced resources decodes as the page of messages", () => {
   fc.assert(
-    fc.property(fc.array(storedArb, { minLength: 1, maxLength: 20 }), (arbs) => {
+    fc.property(fc.array(fc.tuple(storedArb, resourceArb), { minLength: 1, maxLength: 20 }), (arbs) => {
       const messages = new SnapshotPage(false);
       const encoded = new SnapshotPage(true);
-      arbs.forEach((arb, i) => {
+      arbs.forEach(([arb, r], i) => {
         const bytes = storedBytes(arb);
-        const resource = () => create(SnapshotResourceSchema, { resource: create(ResourceSchema, { name: `projects/p${i}` }), sharedPolicies: ["x"] });
+        const resource = () =>
+          create(SnapshotResourceSchema, {
+            resource: create(ResourceSchema, {
+              name: `projects/p${i}`,
+              parent: r.parent,
+              type: "project",
+              displayName: r.displayName,
+              etag: r.etag,
+              createTime: r.createTime === undefined ? undefined : timestampFromMs(r.createTime),
+              updateTime: timestampFromMs(r.updateTime),
+            }),
+            ancestor: r.ancestor,
+            sharedPolicies: r.shared ? ["sharedPolicies/x"] : [],
+          });
         const withPolicy = resource();
         withPolicy.policy = policyForVersion(decodePolicy(bytes, arb.revision, arb.updateTime), 3);
         messages.add(withPolicy, undefined, []);
