@@ -10,7 +10,7 @@ const store = new SqliteStore(db);
 const ADMIN = { principal: "user:root@example.com", identities: ["user:root@example.com"] };
 const authorizer = new Authorizer(new Access(store as never, defaultSchema), defaultSchema, new Set([ADMIN.principal]), true);
 const snaps = new Snapshots(store as never, defaultSchema, authorizer);
-for (const encoded of [false, true, false, true, true]) {
+for (const encoded of (process.env.MODES ?? "0,1,0,1,1").split(",").map((m) => m === "1")) {
   const cpu = process.cpuUsage(); const t = performance.now(); let n = 0, bytes = 0;
   for await (const page of snaps.snapshot(create(SnapshotRequestSchema, { subtree: "organizations/edge", pageSize: 1000 }), ADMIN, undefined, encoded)) {
     bytes += toBinary(SnapshotResponseSchema, page).length; n++;
