@@ -213,13 +213,13 @@ export function encodedPolicyOf(row: ResourcePolicyRow): EncodedPolicy | undefin
 }
 
 /**
- * `link` with its policy decoded from `encoded` when first read rather than now: a Snapshot for an unrestricted caller
- * sends the stored bytes as they are and never reads it.
+ * `link` (a fresh object) with its policy decoded from `encoded` when first read rather than now: a Snapshot for an
+ * unrestricted caller sends the stored bytes as they are and never reads it.
  */
-export function withLazyPolicy(link: StoredPolicy, encoded: EncodedPolicy | undefined): StoredPolicy {
+function withLazyPolicy(link: StoredPolicy, encoded: EncodedPolicy | undefined): StoredPolicy {
   if (!encoded) return link;
   let policy: Policy | undefined;
-  return Object.defineProperty({ ...link }, "policy", {
+  return Object.defineProperty(link, "policy", {
     enumerable: true,
     get: () => (policy ??= decodePolicy(encoded.bytes, encoded.revision, encoded.updateTime)),
   });

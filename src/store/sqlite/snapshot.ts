@@ -56,6 +56,27 @@ const SUBTREE_PAGE_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_
   WHERE r.path > @after AND r.path < @end AND (@types IS NULL OR r.type IN (SELECT value FROM json_each(@types)))
   ORDER BY r.path LIMIT @limit`;
 
+/** SUBTREE_PAGE_SQL's columns, in order: its rows are read as arrays and made objects here. */
+const SUBTREE_COLUMNS = [
+  "id", "name", "path", "parent", "type", "display_name", "create_seq", "revision", "create_time", "update_time",
+  "policy", "policy_revision", "policy_update_time", "deny", "deny_revision", "deny_update_time",
+] as const;
+
+type RawRow = [number, string, string, string | null, string, string, number, number, number, number,
+  Uint8Array | null, number | null, number | null, Uint8Array | null, number | null, number | null];
+
+/**
+ * A subtree row from its array. better-sqlite3 makes each row object property by property in C++; an object literal
+ * of one shape made here costs a third less to read a page and leaves less garbage (measured with --cpu-prof).
+ */
+function rowOf(a: RawRow): ResourcePolicyRow {
+  return {
+    id: a[0], name: a[1], path: a[2], parent: a[3], type: a[4], display_name: a[5], create_seq: a[6], revision: a[7],
+    create_time: a[8], update_time: a[9], policy: a[10], policy_revision: a[11], policy_update_time: a[12], deny: a[13],
+    deny_revision: a[14], deny_update_time: a[15],
+  };
+}
+
 export class SqliteSnapshot implements StoreSnapshot {
   private closed = false;
 
@@ -64,7 +85,7 @@ export class SqliteSnapshot implements StoreSnapshot {
     readonly sequence: number,
     private readonly stmt: LinkStatements & {
       ancestry: Sqlite.Statement<[{ name: string }], ResourcePolicyRow>;
-      subtree: Sqlite.Statement<[{ after: string; end: string; types: string | null; limit: number }], ResourcePolicyRow>;
+      subtree: Sqlite.Statement<[{ after: string; end: string; types: string | null; limit: number }], RawRow>;
       pathByName: Sqlite.Statement<[string], string>;
     },
   ) {}
@@ -77,11 +98,13 @@ export class SqliteSnapshot implements StoreSnapshot {
         db.pragma("busy_timeout = 5000");
         const stmt = {
           ancestry: db.prepare<[{ name: string }], ResourcePolicyRow>(ANCESTRY_SQL),
-          subtree: db.prepare<[{ after: string; end: string; types: string | null; limit: number }], ResourcePolicyRow>(SUBTREE_PAGE_SQL),
+          subtree: db.prepare<[{ after: string; end: string; types: string | null; limit: number }], RawRow>(SUBTREE_PAGE_SQL).raw(true),
           pathByName: db.prepare<[string], string>(`SELECT path FROM resources WHERE name = ?`).pluck(),
           sharedBoundTo: db.prepare<[string], SharedPolicyRow & { target_id: number }>(SHARED_BOUND_TO_SQL),
           rolesOf: db.prepare<[number], RoleRow>(ROLES_OF_SQL),
         };
+        const columns = stmt.subtree.columns().map((column) => column.name);
+        if (columns.join() !== SUBTREE_COLUMNS.join()) throw new Error(`the subtree statement's columns changed: ${columns.join()}`);
         // The first read after BEGIN fixes the transaction's view of the database: every later read sees that state.
         db.exec("BEGIN");
         const sequence = db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) FROM change_log`).pluck().get()!;
@@ -105,7 +128,7 @@ export class SqliteSnapshot implements StoreSnapshot {
     if (path === undefined) return [];
     // The root's own path is the smallest of its subtree: "after" anything just below it includes it.
     const after = afterCursor !== undefined && afterCursor >= path ? afterCursor : path.slice(0, -1);
-    const rows = this.stmt.subtree.all({ after, end: pathEnd(path), types: types?.length ? JSON.stringify(types) : null, limit });
+    const rows = this.stmt.subtree.all({ after, end: pathEnd(path), types: types?.length ? JSON.stringify(types) : null, limit }).map(rowOf);
     const links = chainLinks(this.stmt, rows, true);
     return links.map((link, i) => ({ link, cursor: rows[i]!.path, policy: encodedPolicyOf(rows[i]!) }));
   }
