@@ -222,7 +222,7 @@ try {
   const many = await writeToDecision(MIRRORS);
 
   lines.push(
-    `Run: ${new Date().toISOString().slice(0, 10)}, \`npm run bench:edge\` (${RESOURCES.toLocaleString("en")} resources, ${CHECKS} checks, ${WRITES} writes; server in process, SQLite, 2 shared cores; load average ${loadavg()[0]!.toFixed(1)} at the end).`,
+    `Run: ${new Date().toISOString().slice(0, 10)}, \`npm run bench:edge\` (${RESOURCES.toLocaleString("en")} resources, ${CHECKS} checks, ${WRITES} writes; the built server in its own process, SQLite, 2 shared cores; load average ${loadavg()[0]!.toFixed(1)} at the end).`,
     "",
     "| measure | value |",
     "| --- | --- |",
