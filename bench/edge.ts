@@ -21,7 +21,7 @@ import { BindingSchema, PolicySchema } from "../gen/policy/v1/policy_pb.js";
 import { createPolicyClient, createPolicyMirror, type PolicyMirror } from "../src/client/index.js";
 import { openDatabase } from "../src/store/sqlite/database.js";
 import { SqliteSnapshot } from "../src/store/sqlite/snapshot.js";
-import { cpuSecondsOfTree, startBuiltServer } from "./built-server.js";
+import { cpuSecondsOfTree, rssMbOfTree, startBuiltServer } from "./built-server.js";
 import { writeDocSection } from "./doc-section.js";
 
 const { values } = parseArgs({
@@ -113,17 +113,24 @@ try {
     const snapshotClient = createPolicyClient({ baseUrl: url });
     try {
       let streamed = 0;
+      // The server's RSS, sampled while it streams: bounded memory means a peak near the start, whatever the size.
+      const rssBefore = rssMbOfTree(serverPid);
+      let rssPeak = rssBefore;
+      const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMbOfTree(serverPid))), 50);
       const serverCpu = cpuSecondsOfTree(serverPid);
       const clientCpu = process.cpuUsage();
       const started = performance.now();
       for await (const page of snapshotClient.snapshots.snapshot({ subtree: ORG, pageSize: 1000 })) streamed += page.resources.length;
       const wallMs = performance.now() - started;
       const client = process.cpuUsage(clientCpu);
+      clearInterval(sampler);
       return {
         streamed,
         wallMs,
         serverCpuMs: (cpuSecondsOfTree(serverPid) - serverCpu) * 1000,
         clientCpuMs: (client.user + client.system) / 1000,
+        rssBefore,
+        rssPeak,
         load: loadavg()[0]!,
       };
     } finally {
@@ -138,7 +145,7 @@ try {
       const run = await snapshotRun(url);
       if (run.streamed !== RESOURCES) throw new Error(`the snapshot streamed ${run.streamed} resources, not ${RESOURCES}`);
       console.log(
-        `snapshot (${port}) run ${r + 1}: ${(run.wallMs / 1000).toFixed(2)} s wall, server CPU ${(run.serverCpuMs / 1000).toFixed(2)} s, client CPU ${(run.clientCpuMs / 1000).toFixed(2)} s, load ${run.load.toFixed(1)}`,
+        `snapshot (${port}) run ${r + 1}: ${(run.wallMs / 1000).toFixed(2)} s wall, server CPU ${(run.serverCpuMs / 1000).toFixed(2)} s, client CPU ${(run.clientCpuMs / 1000).toFixed(2)} s, server RSS ${run.rssBefore.toFixed(0)} → peak ${run.rssPeak.toFixed(0)} MB, load ${run.load.toFixed(1)}`,
       );
       runs.push(run);
     }
@@ -230,7 +237,8 @@ try {
       const median = (pick: (run: SnapshotRun) => number) => (stats(runs.map(pick)).p50 / 1000).toFixed(2);
       const each = runs.map((run) => `${(run.wallMs / 1000).toFixed(2)}`).join(", ");
       return `| Snapshot of a ${RESOURCES.toLocaleString("en")}-resource subtree, ${port} (loopback), pages dropped: wall, median of ${runs.length} (each) | **${median((r) => r.wallMs)} s** (${each} s; load ${runs.map((r) => r.load.toFixed(1)).join(", ")}; target < 5 s) |
-| Its CPU time, median: server / client | ${median((r) => r.serverCpuMs)} s / ${median((r) => r.clientCpuMs)} s (${((stats(runs.map((r) => r.serverCpuMs)).p50 * 1000) / RESOURCES).toFixed(1)} / ${((stats(runs.map((r) => r.clientCpuMs)).p50 * 1000) / RESOURCES).toFixed(1)} µs per resource) |`;
+| Its CPU time, median: server / client | ${median((r) => r.serverCpuMs)} s / ${median((r) => r.clientCpuMs)} s (${((stats(runs.map((r) => r.serverCpuMs)).p50 * 1000) / RESOURCES).toFixed(1)} / ${((stats(runs.map((r) => r.clientCpuMs)).p50 * 1000) / RESOURCES).toFixed(1)} µs per resource) |
+| The server's RSS while it streams: before → peak, each run | ${runs.map((r) => `${r.rssBefore.toFixed(0)} → ${r.rssPeak.toFixed(0)} MB`).join("; ")} |`;
     }),
     `| Baseline: the store's read of the same pages in process (no RPC) | ${(storeReadMs / 1000).toFixed(2)} s (main port's median wall ÷ store read: ${(stats(snapshotRuns[0]!.runs.map((r) => r.wallMs)).p50 / storeReadMs).toFixed(1)}) |`,
     `| Mirror bootstrap of it (snapshot + state) | ${(bootMs / 1000).toFixed(2)} s |`,
