@@ -89,6 +89,9 @@ test("concurrent etag-less writes of different policies all land", async () => {
 });
 
 test("concurrent etag-less writes to one policy all succeed, and the result is one of them whole", async () => {
+  // A resource of its own: the read-modify-write test counts every member of RESOURCE's policy.
+  const RESOURCE = "organizations/overwritten";
+  await server.grpc.resources.createResource({ resource: { name: RESOURCE } });
   const writes = Array.from({ length: CLIENTS }, (_, i) => [`user:w${i}a@example.com`, `user:w${i}b@example.com`]);
   await Promise.all(
     writes.map((members) =>
