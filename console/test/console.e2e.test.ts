@@ -256,7 +256,9 @@ describe.skipIf(SKIP_BROWSER)("the console in chromium", { timeout: 90_000 }, ()
     await page.keyboard.press("End");
     await expect.poll(focused).toMatch(/^tree-organizations\//);
     await page.keyboard.press("Home");
-    await expect.poll(focused).toBe("tree-organizations/acme");
+    // The first root, whichever other tests created before this one.
+    const firstRow = () => page.locator(".tree li[role=treeitem]").first().getAttribute("id");
+    await expect.poll(async () => (await focused()) === (await firstRow()) && (await focused())?.startsWith("tree-organizations/")).toBe(true);
     // Down through the cloud's children (one virtual list: rows are drawn as focus reaches them) to the last one.
     for (let i = 0; i < 130 && (await focused()) !== "tree-projects/k100"; i++) await page.keyboard.press("ArrowDown");
     await expect.poll(focused).toBe("tree-projects/k100");
