@@ -6,7 +6,6 @@ import { toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { SyncStatus, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
-import { noteChangeWritten } from "../tracing/writes.js";
 import { resourceExists, resourceNotFound } from "./errors.js";
 import { revisionEtag } from "./etag.js";
 import { encodePolicy, grantRows, toResource } from "./rows.js";
@@ -94,7 +93,6 @@ export function planCreation(
     const resource = toResource(row);
     const log = (s: number, action: string, before: Uint8Array | null, change: Uint8Array) =>
       plan.changes.push([s, time, actor.principal, action, item.name, before, revisionEtag(s), change, item.type, item.parent, null, json, null]);
-    noteChangeWritten(createSeq);
     log(createSeq, "resource.create", null, toBinary(ResourceSchema, resource));
     if (!policy) {
       plan.resources.push([place.id, item.name, parent?.id ?? null, place.path, item.type, item.displayName, createSeq, createSeq, time, time, false]);
@@ -106,7 +104,6 @@ export function planCreation(
     plan.resources.push([place.id, item.name, parent?.id ?? null, place.path, item.type, item.displayName, createSeq, createSeq, time, time, bindingCount > 0]);
     plan.policies.push([place.id, bytes, bindingCount, policySeq, time]);
     for (const grant of grantRows(policy.bindings)) plan.grants.push([grant.member, grant.role, place.path, place.id]);
-    noteChangeWritten(policySeq);
     log(policySeq, "policy.set", revisionEtag(createSeq), bytes);
     plan.outcomes.push({ resource, policy: writtenPolicy(policy, policySeq, time) });
   }

@@ -228,6 +228,7 @@ export class SqliteStore implements Store {
       insertRows("policies", plan.policies, (sql) => this.prepared(sql));
       insertRows("grants", plan.grants, (sql) => this.prepared(sql));
       insertRows("changes", plan.changes, (sql) => this.prepared(sql));
+      for (const change of plan.changes) noteChangeWritten(change[0] as number);
       return plan.outcomes;
     });
   }
