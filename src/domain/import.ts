@@ -11,9 +11,11 @@ import { ServiceError, quoted } from "../errors.js";
 import { StoreError } from "../store/errors.js";
 import type { Actor, NewResource, Store } from "../store/store.js";
 import { compileInTurns } from "./conditions.js";
+import { isCustomRoleName } from "./custom-roles.js";
 import { collectionOf } from "./names.js";
 import type { Policies } from "./policies.js";
 import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
+import type { GrantableCustomRoles } from "./policy-rules.js";
 import type { Resources } from "./resources.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
@@ -87,6 +89,14 @@ export class Importer {
 
     // Where each item hangs: its parent is created by an earlier item of the request (`creator`), or must exist
     // already. Its anchor, where its permissions are checked, is the nearest such existing ancestor.
+    // An organization's custom roles, read once per anchor (not once per item) when a policy names one.
+    const customRoles = new Map<string, Promise<GrantableCustomRoles | undefined>>();
+    const rolesFor = (anchor: string, policy: Policy) => {
+      if (!policy.bindings.some((b) => isCustomRoleName(b.role))) return undefined;
+      let roles = customRoles.get(anchor);
+      if (!roles) customRoles.set(anchor, (roles = this.policies.customRolesFor(anchor, policy)));
+      return roles;
+    };
     const creatorOf = new Map<string, CheckedItem>();
     const checked: CheckedItem[] = [];
     for (const [index, item] of items.entries()) {
@@ -97,7 +107,7 @@ export class Importer {
         let policy: Policy | undefined;
         if (item.policy) {
           const type = this.schema.types.get(resource.type)!;
-          const customRoles = anchor ? await this.policies.customRolesFor(anchor, item.policy) : undefined;
+          const customRoles = anchor ? await rolesFor(anchor, item.policy) : undefined;
           await compileInTurns(item.policy.bindings.map((b) => b.condition?.expression));
           const checkedPolicy = checkPolicyWrite(type, { ...item.policy, etag: new Uint8Array() }, IMPORT_MASK, customRoles);
           // A new resource's stored policy is empty: the write is decided here, the store only stores it.
