@@ -60,6 +60,11 @@ export function planCreation(
   const plan: BatchPlan = { outcomes: [], resources: [], policies: [], grants: [], changes: [], lastSeq: seq - 1 };
   const written = new Map<string, ExistingPlace>();
   const lineageJson = new Map<ExistingPlace, string>();
+  const jsonOf = (place: ExistingPlace) => {
+    let json = lineageJson.get(place);
+    if (json === undefined) lineageJson.set(place, (json = JSON.stringify(place.lineage)));
+    return json;
+  };
   for (const { resource: item, policy } of items) {
     if (written.has(item.name) || reader.taken(item.name)) {
       plan.outcomes.push({ error: resourceExists(item.name) });
@@ -73,8 +78,8 @@ export function planCreation(
     const place: ExistingPlace = { id: id++, path: "", lineage: [item.name, ...(parent?.lineage ?? [])] };
     place.path = `${parent?.path ?? "/"}${place.id}/`;
     written.set(item.name, place);
-    let json = parent && lineageJson.get(parent);
-    json = json ? `["${jsonString(item.name)}",${json.slice(1)}` : JSON.stringify(place.lineage);
+    // The lineage as the change log stores it (JSON), from the parent's: one stringify per parent, not per item.
+    const json = parent ? `["${jsonString(item.name)}",${jsonOf(parent).slice(1)}` : JSON.stringify(place.lineage);
     lineageJson.set(place, json);
 
     const createSeq = seq++;
