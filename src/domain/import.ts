@@ -87,8 +87,6 @@ export class Importer {
     const failures: ItemFailure[] = [];
     const fail = (index: number, error: unknown) => failures.push({ index, error: asServiceError(error) });
 
-    // Where each item hangs: its parent is created by an earlier item of the request (`creator`), or must exist
-    // already. Its anchor, where its permissions are checked, is the nearest such existing ancestor.
     // An organization's custom roles, read once per anchor (not once per item) when a policy names one.
     const customRoles = new Map<string, Promise<GrantableCustomRoles | undefined>>();
     const rolesFor = (anchor: string, policy: Policy) => {
@@ -97,6 +95,8 @@ export class Importer {
       if (!roles) customRoles.set(anchor, (roles = this.policies.customRolesFor(anchor, policy)));
       return roles;
     };
+    // Where each item hangs: its parent is created by an earlier item of the request (`creator`), or must exist
+    // already. Its anchor, where its permissions are checked, is the nearest such existing ancestor.
     const creatorOf = new Map<string, CheckedItem>();
     const checked: CheckedItem[] = [];
     for (const [index, item] of items.entries()) {
