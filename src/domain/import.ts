@@ -1,24 +1,30 @@
-// Bulk import (ResourceService.ImportResources): many resources, each with an optional first policy, written through
-// the store's ordinary writes but all issued in the same turn, so the store's group commit makes each phase one large
-// transaction (every write a savepoint that appends its change-log row: Watch, sync, the audit log and the member
-// index see each one exactly as for single writes). Items are checked first, one by one; a failing item is reported
-// with its index and the others go on.
+// Bulk import (ResourceService.ImportResources): many resources, each with an optional first policy. Items are checked
+// and their policies decided first, one by one, as CreateResource and SetPolicy would; then each level of the
+// hierarchy is one batch creation of the store (Store.createResources: one transaction, multi-row inserts) that writes
+// the same rows the single writes would, change-log rows included (Watch, sync, the audit log and the member index see
+// each one exactly as for single writes). A failing item is reported with its index and the others go on.
 import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { ImportItem } from "../../gen/policy/v1/resource_service_pb.js";
 import { ServiceError, quoted } from "../errors.js";
 import { StoreError } from "../store/errors.js";
 import type { Actor, NewResource, Store } from "../store/store.js";
 import { compileInTurns } from "./conditions.js";
+import { isCustomRoleName } from "./custom-roles.js";
 import { collectionOf } from "./names.js";
 import type { Policies } from "./policies.js";
-import { checkPolicyWrite, decidePolicyWrite, type CheckedPolicyWrite } from "./policy-write.js";
+import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
+import type { GrantableCustomRoles } from "./policy-rules.js";
 import type { Resources } from "./resources.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
 
 /** Most items of one ImportResources request. */
 export const MAX_IMPORT_ITEMS = 10_000;
+
+/** What a new resource's policy is before its first write. */
+const NO_POLICY = create(PolicySchema, { version: 1 });
 
 /** An imported policy sets bindings and audit configs, unconditionally (its resource is new). */
 const IMPORT_MASK = create(FieldMaskSchema, { paths: ["bindings", "audit_configs"] });
@@ -53,7 +59,8 @@ export type ImportAuthorizer = (accesses: readonly ItemAccess[]) => Promise<(Ser
 interface CheckedItem {
   index: number;
   resource: NewResource;
-  policy?: CheckedPolicyWrite;
+  /** The policy to store on it, decided. */
+  policy?: Policy;
   /** The earlier item that creates this one's parent; undefined: the parent must exist already. */
   creator?: CheckedItem;
   /** The existing ancestor its permissions are checked on ("" for a root). */
@@ -80,6 +87,14 @@ export class Importer {
     const failures: ItemFailure[] = [];
     const fail = (index: number, error: unknown) => failures.push({ index, error: asServiceError(error) });
 
+    // An organization's custom roles, read once per anchor (not once per item) when a policy names one.
+    const customRoles = new Map<string, Promise<GrantableCustomRoles | undefined>>();
+    const rolesFor = (anchor: string, policy: Policy) => {
+      if (!policy.bindings.some((b) => isCustomRoleName(b.role))) return undefined;
+      let roles = customRoles.get(anchor);
+      if (!roles) customRoles.set(anchor, (roles = this.policies.customRolesFor(anchor, policy)));
+      return roles;
+    };
     // Where each item hangs: its parent is created by an earlier item of the request (`creator`), or must exist
     // already. Its anchor, where its permissions are checked, is the nearest such existing ancestor.
     const creatorOf = new Map<string, CheckedItem>();
@@ -89,12 +104,14 @@ export class Importer {
         const resource = this.resources.checkNew(item.resource);
         const creator = creatorOf.get(resource.parent);
         const anchor = creator ? creator.anchor : resource.parent;
-        let policy: CheckedPolicyWrite | undefined;
+        let policy: Policy | undefined;
         if (item.policy) {
           const type = this.schema.types.get(resource.type)!;
-          const customRoles = anchor ? await this.policies.customRolesFor(anchor, item.policy) : undefined;
+          const customRoles = anchor ? await rolesFor(anchor, item.policy) : undefined;
           await compileInTurns(item.policy.bindings.map((b) => b.condition?.expression));
-          policy = checkPolicyWrite(type, { ...item.policy, etag: new Uint8Array() }, IMPORT_MASK, customRoles);
+          const checkedPolicy = checkPolicyWrite(type, { ...item.policy, etag: new Uint8Array() }, IMPORT_MASK, customRoles);
+          // A new resource's stored policy is empty: the write is decided here, the store only stores it.
+          policy = decidePolicyWrite(checkedPolicy, NO_POLICY).policy;
         }
         const one: CheckedItem = { index, resource, policy, creator, anchor, level: creator ? creator.level + 1 : 0 };
         checked.push(one);
@@ -115,12 +132,11 @@ export class Importer {
       return !refusal;
     });
 
-    // Phase 1: the resources, level by level (those whose parent exists, then their children, ...), each level issued
-    // in one turn (one transaction of the store's group commit). A child is written only under the parent this
-    // import created: its permissions were checked on that parent's anchor, not on a resource of the same name
-    // someone else registered meanwhile.
-    const created = new Map<CheckedItem, string>();
-    const withPolicy: { item: CheckedItem; etag: string }[] = [];
+    // The resources with their policies, level by level (those whose parent exists, then their children, ...), each
+    // level one batch creation: one transaction that writes, item after item, what CreateResource and SetPolicy
+    // would (rows, change-log rows, member index). A child is written only under the parent this import created: its
+    // permissions were checked on that parent's anchor, not on a resource of the same name someone else registered.
+    const created = new Set<CheckedItem>();
     let imported = 0;
     for (let level = 0, rest = allowed; rest.length > 0; level++) {
       const now = rest.filter((item) => item.level === level);
@@ -131,36 +147,17 @@ export class Importer {
         fail(item.index, new ServiceError("not_found", `parent resource ${quoted(parent)} (item ${item.creator.index}) was not written`));
         return false;
       });
-      const outcomes = await Promise.allSettled(ready.map((item) => this.store.createResource(item.resource, actor)));
+      const outcomes = await this.store.createResources(
+        ready.map((item) => ({ resource: item.resource, policy: item.policy })),
+        actor,
+      );
       outcomes.forEach((outcome, i) => {
         const item = ready[i]!;
-        if (outcome.status === "rejected") return fail(item.index, storeError(outcome.reason, item.resource.parent));
-        created.set(item, outcome.value.etag);
-        if (item.policy) withPolicy.push({ item, etag: outcome.value.etag });
-        else imported++;
+        if ("error" in outcome) return fail(item.index, storeError(outcome.error, item.resource.parent));
+        created.add(item);
+        imported++;
       });
     }
-
-    // Phase 2: the policies of the resources created, each only while its resource is still the one just created
-    // with no policy (a concurrent edit in between wins, and the item says so).
-    const written = await Promise.allSettled(
-      withPolicy.map(({ item, etag }) =>
-        this.store.updatePolicy(
-          item.resource.name,
-          (stored) => {
-            if (stored.resource.etag !== etag || stored.policy.bindings.length > 0) {
-              throw new ServiceError("aborted", `resource "${item.resource.name}" was created, then changed by another writer: its policy was not set`);
-            }
-            return decidePolicyWrite(item.policy!, stored.policy).policy;
-          },
-          actor,
-        ),
-      ),
-    );
-    written.forEach((outcome, i) => {
-      if (outcome.status === "fulfilled") imported++;
-      else fail(withPolicy[i]!.item.index, storeError(outcome.reason));
-    });
     failures.sort((a, b) => a.index - b.index);
     return { imported, failures, sequence: this.store.writtenSequence };
   }

@@ -27,6 +27,7 @@ import type {
   AuditQuery,
   AuditRecord,
   ChangesSince,
+  CreatedResource,
   GrantPoint,
   GrantQuery,
   HierarchyReader,
@@ -35,6 +36,7 @@ import type {
   ListedPolicy,
   UnreadablePolicy,
   NewResource,
+  NewResourceWithPolicy,
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
@@ -388,6 +390,11 @@ export class CachingStore implements Store {
 
   async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
     return this.evictingAfter([resource.name], this.inner.createResource(resource, actor));
+  }
+
+  async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
+    // Every item's name, written or not: an entry of a name (a cached absence, a chain that ended there) goes stale.
+    return this.evictingAfter(items.map((item) => item.resource.name), this.inner.createResources(items, actor));
   }
 
   async updateResource(

@@ -8,6 +8,7 @@ import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
+import type { StoreError } from "./errors.js";
 
 /** Who made a change, for the change log. */
 export interface Actor {
@@ -21,6 +22,16 @@ export interface NewResource {
   type: string;
   displayName: string;
 }
+
+/** One resource of a batch creation (Store.createResources), with the policy to store on it, if any. */
+export interface NewResourceWithPolicy {
+  resource: NewResource;
+  /** The policy as the domain decided it (bindings, audit configs, version); etag and update time are the store's. */
+  policy?: Policy;
+}
+
+/** One item's outcome of a batch creation: the resource (and its policy) written, or why the item was not. */
+export type CreatedResource = { resource: Resource; policy?: Policy } | { error: StoreError };
 
 /** What a resource write's `decide` may read of the hierarchy, inside the write's transaction. */
 export interface HierarchyReader {
@@ -472,6 +483,15 @@ export interface Store {
   searchResources(query: ResourceSearch): Promise<ResourceSearchPage>;
   /** StoreError already_exists when the name is taken, not_found (subject: the parent) when the parent is missing. */
   createResource(resource: NewResource, actor: Actor): Promise<Resource>;
+  /**
+   * Creates many resources, each with its optional first policy, in one transaction: per item, in order, its
+   * resource row, its `resource.create` change-log row, and with a policy its policy row, member-index rows and
+   * `policy.set` row, exactly as createResource then updatePolicy would write them. An item's parent may be an earlier
+   * item of the batch. An item whose name is taken (already_exists) or whose parent does not exist (not_found, subject:
+   * the parent) writes nothing and the others go on; a database failure fails the whole call and writes nothing.
+   * Answers one outcome per item, in order.
+   */
+  createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]>;
   /**
    * In one transaction: reads the resource, calls `decide` with it and the hierarchy, and applies the changes it
    * returns (a move re-roots the whole subtree). `decide` may throw (a stale etag, a cycle) and then nothing is

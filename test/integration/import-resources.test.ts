@@ -76,8 +76,8 @@ describe("ImportResources (development mode)", () => {
     }
     expect(seen).toEqual([
       `RESOURCE_CREATED ${org}`,
-      ...clouds.map((c) => `RESOURCE_CREATED ${c}`),
-      ...clouds.map((c) => `POLICY_SET ${c}`),
+      // Each item as its single writes would log it: the resource, then its policy.
+      ...clouds.flatMap((c) => [`RESOURCE_CREATED ${c}`, `POLICY_SET ${c}`]),
     ]);
     const found = await server.grpc.access.lookupResources({ principals: [member], permission: "clouds.update", resourceType: "cloud", pageSize: 100 });
     expect(found.resources.map((r) => r.resource).sort()).toEqual([...clouds].sort());

@@ -103,6 +103,98 @@ export function storeContract(factory: StoreFactory): void {
       await database.drop();
     });
 
+    describe("batch creation (createResources)", () => {
+      const NEW_ORG = "organizations/batch";
+      const NEW_CLOUD = "clouds/batch";
+      const NEW_PROJECT = "projects/batch";
+      const ADA = "user:ada@example.com";
+
+      test("writes each item as createResource then updatePolicy would; failing items write nothing, the others go on", async () => {
+        // Read first, so that a cache holds what the batch must replace (absences and a chain).
+        expect(await store.getPolicy(NEW_CLOUD)).toBeUndefined();
+        expect(names(await store.ancestry(PROJECT))).toEqual([PROJECT, CLOUD, ORG]);
+        const before = await store.latestSequence();
+        const outcomes = await store.createResources(
+          [
+            { resource: { name: NEW_ORG, parent: "", type: "organization", displayName: "Batch" }, policy: grantOf(ADA) },
+            { resource: { name: PROJECT, parent: CLOUD, type: "project", displayName: "" } },
+            { resource: { name: NEW_CLOUD, parent: NEW_ORG, type: "cloud", displayName: "" }, policy: grantOf(ADA, "group:ops") },
+            { resource: { name: "projects/orphan", parent: "clouds/none", type: "project", displayName: "" }, policy: grantOf(ADA) },
+            { resource: { name: NEW_PROJECT, parent: NEW_CLOUD, type: "project", displayName: "P" } },
+            { resource: { name: NEW_CLOUD, parent: ORG, type: "cloud", displayName: "" } },
+          ],
+          actor,
+        );
+        expect(outcomes.map((o) => ("error" in o ? `${o.error.kind} ${o.error.subject}` : o.resource.name))).toEqual([
+          NEW_ORG,
+          `already_exists ${PROJECT}`,
+          NEW_CLOUD,
+          "not_found clouds/none",
+          NEW_PROJECT,
+          `already_exists ${NEW_CLOUD}`,
+        ]);
+        expect(await store.getResource("projects/orphan")).toBeUndefined();
+        expect(await store.getResource(PROJECT)).toMatchObject({ parent: CLOUD });
+
+        // Reads (through another instance too) see what single writes would have left.
+        for (const reader of [store, await another()]) {
+          const chain = (await reader.ancestry(NEW_PROJECT))!;
+          expect(membersOf(chain)).toEqual([[NEW_PROJECT, []], [NEW_CLOUD, [ADA, "group:ops"]], [NEW_ORG, [ADA]]]);
+          const cloud = outcomes[2]!;
+          if ("error" in cloud) throw cloud.error;
+          expect(chain[1]!.resource).toEqual(cloud.resource);
+          expect(hex(chain[1]!.policy.etag)).toBe(hex(cloud.policy!.etag));
+          expect(await reader.getResource(NEW_PROJECT)).toMatchObject({ parent: NEW_CLOUD, displayName: "P", type: "project" });
+          expect((await reader.listSubtree({ type: "project", root: NEW_ORG, limit: 10 })).map((r) => r.resource.name)).toEqual([NEW_PROJECT]);
+          expect(decoded(await reader.listPolicies({ type: "cloud", beneath: NEW_ORG, limit: 10 })).map((p) => p.resource.name)).toEqual([NEW_CLOUD]);
+          const points = await reader.listGrantPoints({ members: ["group:ops"], roles: ["roles/owner"], limit: 10 });
+          expect(points.map((p) => p.name)).toEqual([NEW_CLOUD]);
+        }
+
+        // The change log: per item its create, then its policy, with the lineage at the time.
+        const changes = await store.readChanges(before, 100);
+        expect(changes.map((c) => `${c.action} ${c.resource} ${c.lineage.join(">")}`)).toEqual([
+          `resource.create ${NEW_ORG} ${NEW_ORG}`,
+          `policy.set ${NEW_ORG} ${NEW_ORG}`,
+          `resource.create ${NEW_CLOUD} ${NEW_CLOUD}>${NEW_ORG}`,
+          `policy.set ${NEW_CLOUD} ${NEW_CLOUD}>${NEW_ORG}`,
+          `resource.create ${NEW_PROJECT} ${NEW_PROJECT}>${NEW_CLOUD}>${NEW_ORG}`,
+        ]);
+        expect(changes.map((c) => c.seq)).toEqual([1, 2, 3, 4, 5].map((n) => before + n));
+        expect(changes[3]!.policy!.bindings[0]!.members).toEqual([ADA, "group:ops"]);
+        expect(store.writtenSequence).toBe(before + 5);
+        const audit = await store.listAuditRecords({ resource: NEW_CLOUD, limit: 10 });
+        expect(audit.map((a) => a.action)).toEqual(["resource.create", "policy.set"]);
+
+        // Later single writes go on from there: a new id, the next sequence, the stored policy's etag.
+        const policyBefore = (await store.getPolicy(NEW_CLOUD))!.policy;
+        let seen: Policy | undefined;
+        await store.updatePolicy(NEW_CLOUD, (stored) => ((seen = stored.policy), grantOf(ADA)), actor);
+        expect(hex(seen!.etag)).toBe(hex(policyBefore.etag));
+        const later = await store.createResource({ name: "projects/later", parent: NEW_CLOUD, type: "project", displayName: "" }, actor);
+        expect(later.name).toBe("projects/later");
+        expect(names(await store.ancestry("projects/later"))).toEqual(["projects/later", NEW_CLOUD, NEW_ORG]);
+        expect((await store.readChanges(before + 5, 10)).map((c) => c.seq)).toEqual([before + 6, before + 7]);
+      });
+
+      test("a batch of more rows than one statement holds, and a batch where nothing is written", async () => {
+        const many = Array.from({ length: 1_234 }, (_, i) => ({
+          resource: { name: `projects/many${i}`, parent: CLOUD, type: "project", displayName: "" },
+          policy: i % 2 === 0 ? grantOf(`user:u${i}@example.com`, ADA) : undefined,
+        }));
+        const outcomes = await store.createResources(many, actor);
+        expect(outcomes.filter((o) => "error" in o)).toEqual([]);
+        expect((await store.listSubtree({ type: "project", root: CLOUD, limit: 2_000 })).length).toBe(1_235);
+        expect((await store.listGrantPoints({ members: [ADA], roles: ["roles/owner"], limit: 1_000 })).length).toBe(617);
+        expect(membersOf(await store.ancestry("projects/many1232"))[0]).toEqual(["projects/many1232", ["user:u1232@example.com", ADA]]);
+        const latest = await store.latestSequence();
+        const none = await store.createResources([{ resource: { name: PROJECT, parent: CLOUD, type: "project", displayName: "" } }], actor);
+        expect(none.map((o) => "error" in o && o.error.kind)).toEqual(["already_exists"]);
+        expect(await store.latestSequence()).toBe(latest);
+        expect(await store.createResources([], actor)).toEqual([]);
+      });
+    });
+
     describe("deny policies and custom roles", () => {
       const denyOf = (...principals: string[]) =>
         create(DenyPolicySchema, {

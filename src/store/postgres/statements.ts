@@ -57,6 +57,8 @@ export const SQL = {
   /** Whether the name is taken, and the parent's id, path and lineage (none for "" or a missing parent). */
   createCheck: `SELECT EXISTS (SELECT 1 FROM resources WHERE name = $1) AS taken, p.id, p.path, ${lineageOf("p.path")} AS lineage
     FROM (SELECT 1) one LEFT JOIN resources p ON p.name = $2`,
+  /** The resources of these names with their ids, paths and lineages (a batch creation's names and parents). */
+  placesOf: `SELECT t.name, t.id, t.path, ${lineageOf("t.path")} AS lineage FROM resources t WHERE t.name = ANY($1::text[])`,
   idAndPath: `SELECT t.id, t.path, ${lineageOf("t.path")} AS lineage FROM resources t WHERE t.name = $1`,
   subtree: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.path >= $1 AND r.path < $2
     ORDER BY length(r.path) DESC, r.name`,
@@ -259,3 +261,41 @@ export const FLUSH_POLICIES = `WITH pol AS (
     SELECT n.member, n.role, r.path, r.id FROM ${NEW_GRANTS} JOIN resources r ON r.id = n.id ON CONFLICT DO NOTHING)
   ${logRows(6)}`;
 
+
+/** Resources, policies and member-index rows of a batch creation: their columns' types, in parameter order. */
+const CREATE_MANY_TYPES = {
+  resources: ["bigint", "text", "bigint", "text", "text", "text", "bigint", "bigint", "bigint", "bigint", "boolean"],
+  policies: ["bigint", "bytea", "integer", "bigint", "bigint"],
+  grants: ["text", "text", "text", "bigint"],
+} as const;
+
+/** unnest() of the array parameters from $`first` on, one per type. */
+const unnestFrom = (first: number, types: readonly string[]) =>
+  `unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(", ")})`;
+
+const POLICIES_AT = 1 + CREATE_MANY_TYPES.resources.length;
+const GRANTS_AT = POLICIES_AT + CREATE_MANY_TYPES.policies.length;
+
+/**
+ * A batch creation (Store.createResources) in one statement, arrays one element per row (batch-create.ts, BatchRows):
+ * the resources, their policies and member-index rows, then the change-log rows. Foreign keys are checked at the
+ * statement's end, when the sibling inserts are all done.
+ */
+export const CREATE_MANY = `WITH res AS (
+    INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time,
+      has_bindings)
+    SELECT * FROM ${unnestFrom(1, CREATE_MANY_TYPES.resources)}),
+  pol AS (
+    INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
+    SELECT * FROM ${unnestFrom(POLICIES_AT, CREATE_MANY_TYPES.policies)}),
+  grants AS (
+    INSERT INTO member_grants (member, role, path, resource_id)
+    SELECT * FROM ${unnestFrom(GRANTS_AT, CREATE_MANY_TYPES.grants)} ON CONFLICT DO NOTHING)
+  ${logRows(GRANTS_AT + CREATE_MANY_TYPES.grants.length)}`;
+
+/** The width of each table's rows in CREATE_MANY, for columns(). */
+export const CREATE_MANY_WIDTHS = {
+  resources: CREATE_MANY_TYPES.resources.length,
+  policies: CREATE_MANY_TYPES.policies.length,
+  grants: CREATE_MANY_TYPES.grants.length,
+};

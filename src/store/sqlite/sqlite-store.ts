@@ -54,6 +54,7 @@ import type {
   ChangeAction,
   ChangeRecord,
   ChangesSince,
+  CreatedResource,
   GrantPoint,
   GrantQuery,
   ListedResource,
@@ -70,6 +71,7 @@ import type {
   ListedPolicy,
   UnreadablePolicy,
   NewResource,
+  NewResourceWithPolicy,
   PolicyQuery,
   ResourceChanges,
   ResourceQuery,
@@ -89,6 +91,8 @@ import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
 import { mapSqliteErrors } from "./errors.js";
 import { WriteQueue } from "./write-queue.js";
+import { insertRows } from "./batch-insert.js";
+import { planCreation, type ExistingPlace } from "../batch-create.js";
 import { SqliteSnapshot, chainLinks } from "./snapshot.js";
 
 interface Change {
@@ -200,6 +204,32 @@ export class SqliteStore implements Store {
       const change = this.newChange(actor);
       this.stmt.insertResource.run({ ...resource, id, parentId, path, ...change });
       return this.logResourceChange(change, "resource.create", resource.name, null, this.placeOf(resource.name));
+    });
+  }
+
+  async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
+    if (items.length === 0) return [];
+    return this.queue.write(() => {
+      const places = new Map<string, ExistingPlace | undefined>();
+      const reader = {
+        taken: (name: string) => this.stmt.idByName.get(name) !== undefined,
+        place: (name: string) => {
+          if (!places.has(name)) {
+            const id = this.stmt.idByName.get(name);
+            places.set(name, id === undefined ? undefined : { id, path: this.stmt.pathOf.get(id)!, lineage: this.hierarchy.lineage(name)! });
+          }
+          return places.get(name);
+        },
+      };
+      const next = { id: this.stmt.nextResourceId.get()!, seq: this.stmt.nextSeq.get()!, time: Date.now() };
+      const plan = planCreation(items, actor, reader, next);
+      // Resources first: the other rows reference them. has_bindings is set by the policies' insert trigger.
+      insertRows("resources", plan.resources, (sql) => this.prepared(sql));
+      insertRows("policies", plan.policies, (sql) => this.prepared(sql));
+      insertRows("grants", plan.grants, (sql) => this.prepared(sql));
+      insertRows("changes", plan.changes, (sql) => this.prepared(sql));
+      for (const change of plan.changes) noteChangeWritten(change[0] as number);
+      return plan.outcomes;
     });
   }
 

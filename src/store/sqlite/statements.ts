@@ -320,3 +320,28 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     deleteBinding: db.prepare<[number, number]>(`DELETE FROM shared_policy_bindings WHERE policy_id = ? AND target_id = ?`),
   };
 }
+
+/** Rows per multi-row INSERT of a batch creation (createResources): 13 columns x 500 stays far below SQLite's 32,766 parameters. */
+export const BATCH_ROWS = 500;
+
+/** The tables a batch creation inserts into, each with its columns (positional parameters, one row after another). */
+export const BATCH_INSERTS = {
+  resources: {
+    head: `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)`,
+    width: 10,
+  },
+  policies: { head: `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)`, width: 5 },
+  grants: { head: `INSERT OR IGNORE INTO member_grants (member, role, path, resource_id)`, width: 4 },
+  changes: {
+    head: `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change,
+      resource_type, parent, previous_parent, lineage, previous_lineage)`,
+    width: 13,
+  },
+} as const;
+
+/** A multi-row INSERT of `rows` rows into one of BATCH_INSERTS. */
+export function batchInsertSql(table: keyof typeof BATCH_INSERTS, rows: number): string {
+  const { head, width } = BATCH_INSERTS[table];
+  const row = `(${Array.from({ length: width }, () => "?").join(", ")})`;
+  return `${head} VALUES ${Array.from({ length: rows }, () => row).join(", ")}`;
+}
