@@ -2,6 +2,12 @@
 // savepoint, so one that throws changes nothing while the others still commit, and all are acknowledged after the
 // single commit (one fsync) returns. Checks and writes stay atomic: the transaction holds the write lock from the
 // start and the writes run one after another inside it.
+//
+// better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read
+// of another tenant) waits behind it. So a transaction takes writes only while it has run for less than
+// SQLITE_BATCH_MS: the write that crosses it is the last of its batch, the rest stay queued in order and run in the
+// next batch, a turn later (setImmediate), after the reads that arrived meanwhile. Small writes still share a commit
+// by the hundred; a flood of big ones (1,500-member policies: ~15 ms each) commits one or two at a time.
 import { detached } from "../../tracing/spans.js";
 import { tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import type { Database } from "./database.js";
@@ -18,32 +24,72 @@ const COMMIT_ATTRIBUTES = { "db.system.name": "sqlite", "db.operation.name": "co
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** How long one group-commit transaction takes more writes for (ms): the event loop is blocked while it runs. */
+export const SQLITE_BATCH_MS = 10;
+
+export interface WriteQueueOptions {
+  /** See SQLITE_BATCH_MS. */
+  batchMs?: number;
+  /** The clock the batch is timed with (ms); tests pass their own. */
+  now?: () => number;
+}
+
 export class WriteQueue {
   private pending: PendingWrite[] = [];
+  private scheduled = false;
+  private readonly batchMs: number;
+  private readonly now: () => number;
 
   /** `committed` runs after each commit, before the writes of the batch are acknowledged. */
   constructor(
     private readonly db: Database,
     private readonly committed: () => void,
-  ) {}
+    options: WriteQueueOptions = {},
+  ) {
+    this.batchMs = options.batchMs ?? SQLITE_BATCH_MS;
+    this.now = options.now ?? (() => performance.now());
+  }
 
   /** Runs `fn` inside a write transaction shared with the other writes of this turn; resolves after the commit. */
   write<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const traced = tracedWrite("sqlite commit", COMMIT_ATTRIBUTES);
       this.pending.push({ run: fn, traced, resolve: resolve as (value: unknown) => void, reject });
-      // Outside the first writer's context: each traced write runs in its own (TracedWrite.run).
-      if (this.pending.length === 1) detached(() => setImmediate(() => this.commitPending()));
+      this.schedule();
     });
   }
 
+  /** Writes past the budget run first in the next batch, a turn later: after the calls that are waiting now. */
+  private requeue(rest: PendingWrite[]): void {
+    if (rest.length === 0) return;
+    this.pending = rest.concat(this.pending);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // Outside the first writer's context: each traced write runs in its own (TracedWrite.run).
+    detached(() =>
+      setImmediate(() => {
+        this.scheduled = false;
+        this.commitPending();
+      }),
+    );
+  }
+
   private commitPending(): void {
-    const batch = this.pending;
+    const queued = this.pending;
     this.pending = [];
     const outcomes: Outcome[] = [];
+    // How many writes this batch took (the last may have failed it before its outcome was known).
+    let taken = 0;
+    const started = this.now();
     try {
       this.db.transaction(() => {
-        for (const write of batch) {
+        // At least one write, then more while the transaction is young.
+        while (taken < queued.length && (taken === 0 || this.now() - started < this.batchMs)) {
+          const write = queued[taken++]!;
           try {
             // A transaction function called inside a transaction runs as a savepoint.
             const savepoint = this.db.transaction(write.run);
@@ -56,12 +102,15 @@ export class WriteQueue {
         }
       }).immediate();
     } catch (error) {
-      for (const write of batch) {
+      // As before batches had a budget: every write waiting fails with it (none of them was committed).
+      for (const write of queued) {
         write.traced?.failed(error);
         write.reject(error);
       }
       return;
     }
+    const batch = queued.slice(0, taken);
+    this.requeue(queued.slice(taken));
     this.committed();
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;
