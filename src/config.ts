@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_CACHE_MB } from "./store/caching-store.js";
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./rpc/connection-limits.js";
 import { parseDb } from "./store/db-url.js";
+import { SQLITE_BATCH_MS } from "./store/sqlite/write-queue.js";
 import { DEFAULT_WINDOW_BYTES } from "./domain/change-feed.js";
 import { DEFAULT_WATCH_LIMITS } from "./domain/watch-streams.js";
 import { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS, type StoreOptions } from "./store/open-store.js";
@@ -58,6 +59,8 @@ export interface Config extends ConnectionLimits {
   dbPool: number;
   /** PostgreSQL: the longest a statement may run, in milliseconds. */
   dbStatementTimeoutMs: number;
+  /** SQLite: how long one group-commit transaction takes more writes for, in milliseconds (it blocks the event loop). */
+  sqliteBatchMs: number;
   /** OpenTelemetry: the OTLP/HTTP traces URL spans are sent to; undefined: tracing off. */
   otlpEndpoint?: string;
   /** OpenTelemetry: which calls are traced (OTEL_TRACES_SAMPLER). */
@@ -74,6 +77,7 @@ const OPTIONS = {
   "grpc-port": { env: "POLICY_GRPC_PORT", default: "50051", help: "gRPC-only port (grpc-js), fastest for services" },
   db: { env: "POLICY_DB", default: "./data/policy.db", help: "SQLite database file (created if missing), or a postgres:// URL" },
   "db-pool": { env: "POLICY_DB_POOL", default: String(DEFAULT_POOL_SIZE), help: "PostgreSQL: connections per process" },
+  "sqlite-batch-ms": { env: "POLICY_SQLITE_BATCH_MS", default: String(SQLITE_BATCH_MS), help: "SQLite: one group commit takes more writes while it has run less than this (ms); the rest commit a turn later, after waiting reads" },
   "db-statement-timeout-ms": { env: "POLICY_DB_STATEMENT_TIMEOUT_MS", default: String(DEFAULT_STATEMENT_TIMEOUT_MS), help: "PostgreSQL: longest a statement may run, or a connection be waited for (ms); no answer at all: given up 1 s later" },
   schema: { env: "POLICY_SCHEMA", default: undefined, help: "resource schema YAML file (default: built in)" },
   "tls-cert": { env: "POLICY_TLS_CERT", default: undefined, help: "PEM certificate: serve TLS (ALPN h2, http/1.1)" },
@@ -231,6 +235,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     watchStreamsPerCaller: Number(get("watch-streams-per-caller")),
     dbPool: Number(get("db-pool")),
     dbStatementTimeoutMs: Number(get("db-statement-timeout-ms")),
+    sqliteBatchMs: Number(get("sqlite-batch-ms")),
     otlpEndpoint: otlpEndpoint((values as Record<string, unknown>)["otlp-endpoint"] as string | undefined, env),
     tracesSampler: sampler(get("traces-sampler")!),
     tracesSamplerRatio: ratio(get("traces-sampler-arg")!),
@@ -240,6 +245,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
   if (!Number.isInteger(config.dbPool) || config.dbPool < 1) throw new Error(`--db-pool: "${get("db-pool")}" is not a count`);
   if (!Number.isInteger(config.dbStatementTimeoutMs) || config.dbStatementTimeoutMs < 1) {
     throw new Error(`--db-statement-timeout-ms: "${get("db-statement-timeout-ms")}" is not a duration in ms`);
+  }
+  if (!Number.isFinite(config.sqliteBatchMs) || config.sqliteBatchMs < 0) {
+    throw new Error(`--sqlite-batch-ms: "${get("sqlite-batch-ms")}" is not a duration in ms`);
   }
   const positive = [
     "max-connections",
@@ -333,6 +341,8 @@ function portNumber(flag: string, value: string): number {
 }
 
 /** The store settings of a configuration, as openStore takes them. */
-export function storeSettings(config: Pick<Config, "dbPool" | "dbStatementTimeoutMs">): Pick<StoreOptions, "poolSize" | "statementTimeoutMs"> {
-  return { poolSize: config.dbPool, statementTimeoutMs: config.dbStatementTimeoutMs };
+export function storeSettings(
+  config: Pick<Config, "dbPool" | "dbStatementTimeoutMs" | "sqliteBatchMs">,
+): Pick<StoreOptions, "poolSize" | "statementTimeoutMs" | "sqliteBatchMs"> {
+  return { poolSize: config.dbPool, statementTimeoutMs: config.dbStatementTimeoutMs, sqliteBatchMs: config.sqliteBatchMs };
 }

@@ -16,6 +16,8 @@ export interface StoreOptions {
   poolSize?: number;
   /** PostgreSQL: the longest a statement may run, in milliseconds (--db-statement-timeout-ms). */
   statementTimeoutMs?: number;
+  /** SQLite: the time budget of one group commit in milliseconds (--sqlite-batch-ms; write-queue.ts). */
+  sqliteBatchMs?: number;
   /** Tracing is on: the database's work gets spans in traced calls (traced-store.ts); off, nothing wraps it. */
   traced?: boolean;
 }
@@ -27,7 +29,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const target = parseDb(options.db);
   const database =
     target.kind === "sqlite"
-      ? new SqliteStore(target.path)
+      ? new SqliteStore(target.path, { batchMs: options.sqliteBatchMs })
       : await PostgresStore.open({
           url: target.url,
           poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,

@@ -28,7 +28,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 export const SQLITE_BATCH_MS = 10;
 
 export interface WriteQueueOptions {
-  /** See SQLITE_BATCH_MS. */
+  /** See SQLITE_BATCH_MS (--sqlite-batch-ms); 0: one write per transaction. */
   batchMs?: number;
   /** The clock the batch is timed with (ms); tests pass their own. */
   now?: () => number;
