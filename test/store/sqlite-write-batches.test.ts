@@ -1,6 +1,6 @@
-// The SQLite group commit takes writes only while its transaction is young (SQLITE_BATCH_MS): writes past the budget
-// commit in a later batch, every one of them, in the order they were queued, and a read waiting meanwhile runs between
-// the batches. The clock is the test's: each write "takes" the time it says.
+// The SQLite group commit takes more writes only while its transaction has changed few rows (SQLITE_BATCH_ROWS):
+// writes past the budget commit in a later batch, every one of them, in the order they were queued, and a read waiting
+// meanwhile runs between the batches. Each write here changes the number of rows it says.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,59 +8,68 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../src/store/sqlite/database.js";
 import { WriteQueue } from "../../src/store/sqlite/write-queue.js";
 
-describe("SQLite group commit bounded by time", () => {
+describe("SQLite group commit bounded by rows changed", () => {
   let dir: string;
   let db: Database;
-  let clock: number;
+  /** The writes each commit made visible: the `n`s of the log, one entry per commit. */
   let commits: number[][];
   let queue: WriteQueue;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "write-batches-"));
     db = openDatabase(join(dir, "policy.db"));
-    db.exec("CREATE TABLE log (n INTEGER NOT NULL)");
-    clock = 0;
+    db.exec("CREATE TABLE log (n INTEGER NOT NULL, row INTEGER NOT NULL)");
     commits = [];
-    queue = new WriteQueue(db, () => commits.push(rows()), { batchMs: 10, now: () => clock });
+    queue = new WriteQueue(db, () => commits.push(writes()), { batchRows: 100 });
   });
   afterEach(() => {
     db.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const rows = () => db.prepare<[], number>("SELECT n FROM log ORDER BY rowid").pluck().all();
-  /** A write that appends `n` and takes `ms` of the test's clock. */
-  const write = (n: number, ms: number) =>
+  const writes = () => db.prepare<[], number>("SELECT DISTINCT n FROM log ORDER BY rowid").pluck().all();
+  /** A write that inserts `rows` rows for `n`. */
+  const write = (n: number, rows: number) =>
     queue.write(() => {
-      db.prepare("INSERT INTO log (n) VALUES (?)").run(n);
-      clock += ms;
+      const insert = db.prepare("INSERT INTO log (n, row) VALUES (?, ?)");
+      for (let i = 0; i < rows; i++) insert.run(n, i);
       return n;
     });
 
   it("commits small writes of one turn together", async () => {
-    const acks = await Promise.all(Array.from({ length: 50 }, (_, i) => write(i, 0.1)));
+    const acks = await Promise.all(Array.from({ length: 50 }, (_, i) => write(i, 1)));
     expect(acks).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(commits).toHaveLength(1);
   });
 
   it("commits writes past the budget in later batches, every one and in order", async () => {
-    const acks = await Promise.all(Array.from({ length: 7 }, (_, i) => write(i, 6)));
+    const acks = await Promise.all(Array.from({ length: 7 }, (_, i) => write(i, 60)));
     expect(acks).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    // 6 ms each, 10 ms budget: the second write crosses it and ends its batch.
+    // 60 rows each, 100 per batch: the second write crosses the budget and ends its batch.
     expect(commits).toEqual([[0, 1], [0, 1, 2, 3], [0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6]]);
   });
 
-  it("a single write longer than the budget commits alone", async () => {
-    await Promise.all([write(1, 50), write(2, 50)]);
+  it("commits a write bigger than the budget alone", async () => {
+    await Promise.all([write(1, 500), write(2, 500), write(3, 1)]);
+    expect(commits).toEqual([[1], [1, 2], [1, 2, 3]]);
+  });
+
+  it("a write that fails in a later batch leaves the others committed", async () => {
+    const failing = queue.write(() => {
+      db.prepare("INSERT INTO log (n, row) VALUES (?, ?)").run(99, 0);
+      throw new Error("refused");
+    });
+    const results = await Promise.allSettled([write(1, 150), failing, write(2, 1)]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(commits).toEqual([[1], [1, 2]]);
   });
 
   it("runs a read that waits meanwhile between batches", async () => {
     const seenByRead: number[][] = [];
-    const writes = Promise.all(Array.from({ length: 4 }, (_, i) => write(i, 20)));
-    // Queued after the first batch's turn began: it runs after that batch, before the next ones.
-    setImmediate(() => setImmediate(() => seenByRead.push(rows())));
-    await writes;
+    const all = Promise.all(Array.from({ length: 4 }, (_, i) => write(i, 150)));
+    // Queued while the first batch's turn runs: it runs after that batch, before the last.
+    setImmediate(() => setImmediate(() => seenByRead.push(writes())));
+    await all;
     expect(seenByRead).toHaveLength(1);
     expect(seenByRead[0]!.length).toBeGreaterThan(0);
     expect(seenByRead[0]!.length).toBeLessThan(4);

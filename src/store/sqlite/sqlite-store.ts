@@ -108,7 +108,7 @@ export class SqliteStore implements Store {
 
   constructor(
     private readonly path: string,
-    options: Pick<WriteQueueOptions, "batchMs"> = {},
+    options: Pick<WriteQueueOptions, "batchRows"> = {},
   ) {
     this.db = openDatabase(path);
     this.queue = new WriteQueue(

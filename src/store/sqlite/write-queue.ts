@@ -4,10 +4,12 @@
 // start and the writes run one after another inside it.
 //
 // better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read
-// of another tenant) waits behind it. So a transaction takes writes only while it has run for less than
-// SQLITE_BATCH_MS: the write that crosses it is the last of its batch, the rest stay queued in order and run in the
-// next batch, a turn later (setImmediate), after the reads that arrived meanwhile. Small writes still share a commit
-// by the hundred; a flood of big ones (1,500-member policies: ~15 ms each) commits one or two at a time.
+// of another tenant) waits behind it. So a transaction takes more writes only while it has changed fewer than
+// SQLITE_BATCH_ROWS rows (SQLite's own count, `total_changes()`: what the write cost, member-index rows included):
+// the write that crosses it is the last of its batch, the rest stay queued in order and run in the next batch, a turn
+// later (setImmediate), after the reads that arrived meanwhile. Rows rather than time: a machine under load would cut
+// time-bounded batches short and lose group commit exactly when it is needed. Small writes (a few rows each) still
+// share a commit by the hundred; a flood of 1,500-member policies (3,000 rows each) commits one at a time.
 import { detached } from "../../tracing/spans.js";
 import { tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import type { Database } from "./database.js";
@@ -24,21 +26,19 @@ const COMMIT_ATTRIBUTES = { "db.system.name": "sqlite", "db.operation.name": "co
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** How long one group-commit transaction takes more writes for (ms): the event loop is blocked while it runs. */
-export const SQLITE_BATCH_MS = 10;
+/** Rows one group-commit transaction may change before it takes no more writes (the event loop waits while it runs). */
+export const SQLITE_BATCH_ROWS = 2000;
 
 export interface WriteQueueOptions {
-  /** See SQLITE_BATCH_MS (--sqlite-batch-ms); 0: one write per transaction. */
-  batchMs?: number;
-  /** The clock the batch is timed with (ms); tests pass their own. */
-  now?: () => number;
+  /** See SQLITE_BATCH_ROWS (--sqlite-batch-rows); 0: one write per transaction. */
+  batchRows?: number;
 }
 
 export class WriteQueue {
   private pending: PendingWrite[] = [];
   private scheduled = false;
-  private readonly batchMs: number;
-  private readonly now: () => number;
+  private readonly batchRows: number;
+  private readonly totalChanges: () => number;
 
   /** `committed` runs after each commit, before the writes of the batch are acknowledged. */
   constructor(
@@ -46,8 +46,9 @@ export class WriteQueue {
     private readonly committed: () => void,
     options: WriteQueueOptions = {},
   ) {
-    this.batchMs = options.batchMs ?? SQLITE_BATCH_MS;
-    this.now = options.now ?? (() => performance.now());
+    this.batchRows = options.batchRows ?? SQLITE_BATCH_ROWS;
+    const totalChanges = db.prepare<[], number>("SELECT total_changes()").pluck();
+    this.totalChanges = () => totalChanges.get()!;
   }
 
   /** Runs `fn` inside a write transaction shared with the other writes of this turn; resolves after the commit. */
@@ -84,11 +85,11 @@ export class WriteQueue {
     const outcomes: Outcome[] = [];
     // How many writes this batch took (the last may have failed it before its outcome was known).
     let taken = 0;
-    const started = this.now();
+    const before = this.totalChanges();
     try {
       this.db.transaction(() => {
-        // At least one write, then more while the transaction is young.
-        while (taken < queued.length && (taken === 0 || this.now() - started < this.batchMs)) {
+        // At least one write, then more while the transaction has changed few rows.
+        while (taken < queued.length && (taken === 0 || this.totalChanges() - before < this.batchRows)) {
           const write = queued[taken++]!;
           try {
             // A transaction function called inside a transaction runs as a savepoint.
