@@ -10,6 +10,9 @@
 // later (setImmediate), after the reads that arrived meanwhile. Rows rather than time: a machine under load would cut
 // time-bounded batches short and lose group commit exactly when it is needed. Small writes (a few rows each) still
 // share a commit by the hundred; a flood of 1,500-member policies (3,000 rows each) commits one at a time.
+// One such write still blocks for 15–80 ms (its rows, then the fsync), and back to back they would fill every turn of
+// the event loop; so after a batch that took LONG_BATCH_MS or more, the next one starts no sooner than that long
+// after it ended: long transactions get at most half the event loop, the calls of others the rest.
 import { detached } from "../../tracing/spans.js";
 import { tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import type { Database } from "./database.js";
@@ -29,6 +32,10 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** Rows one group-commit transaction may change before it takes no more writes (the event loop waits while it runs). */
 export const SQLITE_BATCH_ROWS = 2000;
 
+/** A batch this long (ms) or longer is followed by a pause as long as it was (at most MAX_PAUSE_MS). */
+export const LONG_BATCH_MS = 5;
+const MAX_PAUSE_MS = 100;
+
 export interface WriteQueueOptions {
   /** See SQLITE_BATCH_ROWS (--sqlite-batch-rows); 0: one write per transaction. */
   batchRows?: number;
@@ -37,6 +44,8 @@ export interface WriteQueueOptions {
 export class WriteQueue {
   private pending: PendingWrite[] = [];
   private scheduled = false;
+  /** When the next batch may start (performance.now()): after a long batch, as long again after its end. */
+  private notBefore = 0;
   private readonly batchRows: number;
   private readonly totalChanges: () => number;
 
@@ -71,12 +80,12 @@ export class WriteQueue {
     if (this.scheduled) return;
     this.scheduled = true;
     // Outside the first writer's context: each traced write runs in its own (TracedWrite.run).
-    detached(() =>
-      setImmediate(() => {
-        this.scheduled = false;
-        this.commitPending();
-      }),
-    );
+    const run = () => {
+      this.scheduled = false;
+      this.commitPending();
+    };
+    const pause = this.notBefore - performance.now();
+    detached(() => (pause > 0 ? setTimeout(run, pause) : setImmediate(run)));
   }
 
   private commitPending(): void {
@@ -86,6 +95,7 @@ export class WriteQueue {
     // How many writes this batch took (the last may have failed it before its outcome was known).
     let taken = 0;
     const before = this.totalChanges();
+    const started = performance.now();
     try {
       this.db.transaction(() => {
         // At least one write, then more while the transaction has changed few rows.
@@ -110,6 +120,8 @@ export class WriteQueue {
       }
       return;
     }
+    const ended = performance.now();
+    if (ended - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
     const batch = queued.slice(0, taken);
     this.requeue(queued.slice(taken));
     this.committed();
