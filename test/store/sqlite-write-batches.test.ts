@@ -54,6 +54,14 @@ describe("SQLite group commit bounded by rows changed", () => {
     expect(commits).toEqual([[1], [1, 2], [1, 2, 3]]);
   });
 
+  it("without a budget (the default) commits every write of a turn together, whatever it changes", async () => {
+    const unbounded = new WriteQueue(db, () => commits.push(writes()));
+    const one = (n: number) => unbounded.write(() => db.prepare("INSERT INTO log (n, row) VALUES (?, 0)").run(n));
+    await Promise.all([write(1, 500), one(2), one(3)]);
+    // `write` uses the budgeted queue: its 500 rows commit alone; the other queue's two writes share one commit.
+    expect(commits).toEqual([[1], [1, 2, 3]]);
+  });
+
   it("a write that fails in a later batch leaves the others committed", async () => {
     const failing = queue.write(() => {
       db.prepare("INSERT INTO log (n, row) VALUES (?, ?)").run(99, 0);

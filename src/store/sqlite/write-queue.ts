@@ -4,15 +4,14 @@
 // start and the writes run one after another inside it.
 //
 // better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read
-// of another tenant) waits behind it. So a transaction takes more writes only while it has changed fewer than
-// SQLITE_BATCH_ROWS rows (SQLite's own count, `total_changes()`: what the write cost, member-index rows included):
-// the write that crosses it is the last of its batch, the rest stay queued in order and run in the next batch, a turn
-// later (setImmediate), after the reads that arrived meanwhile. Rows rather than time: a machine under load would cut
-// time-bounded batches short and lose group commit exactly when it is needed. Small writes (a few rows each) still
-// share a commit by the hundred; a flood of 1,500-member policies (3,000 rows each) commits one at a time.
-// One such write still blocks for 15–80 ms (its rows, then the fsync), and back to back they would fill every turn of
-// the event loop; so after a batch that took LONG_BATCH_MS or more, the next one starts no sooner than that long
-// after it ended: long transactions get at most half the event loop, the calls of others the rest.
+// of another tenant) waits behind it. With a row budget (--sqlite-batch-rows N, off by default), a transaction takes
+// more writes only while it has changed fewer than N rows (SQLite's own count, `total_changes()`, member-index rows
+// included): the write that crosses it is the last of its batch, the rest stay queued in order and commit in the next
+// batch, a turn later, after the reads that arrived meanwhile; and after a batch that took LONG_BATCH_MS or more the
+// next starts no sooner than as long after it ended, so long transactions get at most half the event loop. Rows rather
+// than time: a loaded machine would cut time-bounded batches short. Off by default because more, smaller commits made
+// the watch-memory attack (200 Watch streams during a flood of 1,500-member writes) worse for other tenants, for a
+// reason not yet understood (docs/operations.md, "Limits").
 import { detached } from "../../tracing/spans.js";
 import { tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import type { Database } from "./database.js";
@@ -29,15 +28,15 @@ const COMMIT_ATTRIBUTES = { "db.system.name": "sqlite", "db.operation.name": "co
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** Rows one group-commit transaction may change before it takes no more writes (the event loop waits while it runs). */
-export const SQLITE_BATCH_ROWS = 2000;
+/** The default row budget of one group commit: 0, none (every write of the turn, as many rows as they change). */
+export const SQLITE_BATCH_ROWS = 0;
 
 /** A batch this long (ms) or longer is followed by a pause as long as it was (at most MAX_PAUSE_MS). */
 export const LONG_BATCH_MS = 5;
 const MAX_PAUSE_MS = 100;
 
 export interface WriteQueueOptions {
-  /** See SQLITE_BATCH_ROWS (--sqlite-batch-rows); 0: one write per transaction. */
+  /** Rows one transaction may change before it takes no more writes (--sqlite-batch-rows); 0: no budget. */
   batchRows?: number;
 }
 
@@ -94,12 +93,12 @@ export class WriteQueue {
     const outcomes: Outcome[] = [];
     // How many writes this batch took (the last may have failed it before its outcome was known).
     let taken = 0;
-    const before = this.totalChanges();
+    const before = this.batchRows > 0 ? this.totalChanges() : 0;
     const started = performance.now();
     try {
       this.db.transaction(() => {
         // At least one write, then more while the transaction has changed few rows.
-        while (taken < queued.length && (taken === 0 || this.totalChanges() - before < this.batchRows)) {
+        while (taken < queued.length && (taken === 0 || this.batchRows === 0 || this.totalChanges() - before < this.batchRows)) {
           const write = queued[taken++]!;
           try {
             // A transaction function called inside a transaction runs as a savepoint.
@@ -121,7 +120,7 @@ export class WriteQueue {
       return;
     }
     const ended = performance.now();
-    if (ended - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
+    if (this.batchRows > 0 && ended - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
     const batch = queued.slice(0, taken);
     this.requeue(queued.slice(taken));
     this.committed();
