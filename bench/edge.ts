@@ -1,26 +1,27 @@
-// `npm run bench:edge [-- --resources=100000 --mirrors=100 --writes=40]`: the edge, in one run against one server.
+// `npm run bench:edge [-- --resources=100000 --mirrors=100 --writes=40 --runs=3 --snapshot-only --cpu-prof=DIR]`: the
+// edge, in one run against one built server (dist/, its own process; --cpu-prof=DIR writes its CPU profile there).
 // - Snapshot: a subtree of `resources` resources (one organization, 100 clouds, projects under them, a policy of two
-//   bindings on every project) streamed over gRPC on loopback, pages consumed and dropped (target < 5 s).
+//   bindings on every project) streamed over gRPC on loopback, pages consumed and dropped (target < 5 s), `runs` times
+//   on each port: wall time, the server's CPU time and the client's apart, the load average of each run.
 // - Mirror memory: the heap a mirror of that subtree holds after its bootstrap (after GC), and its bootstrap time.
 // - Checks: the mirror's checkAccess against the RPC CheckAccess, same requests, same run: p50/p99 per check and the
 //   ratio of their medians (target ≥ 100×).
 // - Write to decision: from the moment a write is sent to the moment a mirror answers the new decision, with 1 and
 //   with `mirrors` mirrors of a small organization following the same server (p50/p99 over writes × mirrors).
 // Baseline for the snapshot, same run: the store's own read of the same pages (SqliteSnapshot, in process).
-// The server runs in this process (src/server.ts over a generated SQLite file), so server and mirrors share one event
-// loop and two cores with whatever else the machine runs: read the ratios, not the absolute numbers.
+// Server and client share two cores with whatever else the machine runs: read the CPU times and ratios more than the
+// wall times.
 import { create, toBinary } from "@bufbuild/protobuf";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
 import { AccessState } from "../gen/policy/v1/access_service_pb.js";
 import { BindingSchema, PolicySchema } from "../gen/policy/v1/policy_pb.js";
 import { createPolicyClient, createPolicyMirror, type PolicyMirror } from "../src/client/index.js";
-import { startServer } from "../src/server.js";
 import { openDatabase } from "../src/store/sqlite/database.js";
 import { SqliteSnapshot } from "../src/store/sqlite/snapshot.js";
+import { cpuSecondsOfTree, rssMbOfTree, startBuiltServer } from "./built-server.js";
 import { writeDocSection } from "./doc-section.js";
 
 const { values } = parseArgs({
@@ -29,6 +30,9 @@ const { values } = parseArgs({
     mirrors: { type: "string", default: "100" },
     writes: { type: "string", default: "40" },
     checks: { type: "string", default: "2000" },
+    runs: { type: "string", default: "3" },
+    "cpu-prof": { type: "string" },
+    "snapshot-only": { type: "boolean", default: false },
     "no-doc": { type: "boolean", default: false },
   },
 });
@@ -36,6 +40,7 @@ const RESOURCES = Number(values.resources);
 const MIRRORS = Number(values.mirrors);
 const WRITES = Number(values.writes);
 const CHECKS = Number(values.checks);
+const RUNS = Number(values.runs);
 const ORG = "organizations/edge";
 const SMALL = "organizations/edge_small";
 const CLOUDS = 100;
@@ -90,22 +95,69 @@ const dbPath = join(dir, "policy.db");
 const generateStarted = performance.now();
 generate(dbPath);
 console.log(`generated ${RESOURCES} resources in ${((performance.now() - generateStarted) / 1000).toFixed(1)} s`);
-const server = await startServer({ host: "127.0.0.1", port: 0, grpcPort: 0, db: dbPath, logLevel: "silent" }, pino({ level: "silent" }));
-const client = createPolicyClient({ baseUrl: server.url });
+// The built server in a process of its own (as `npm start` runs it): its CPU time and the client's are measured apart.
+const server = await startBuiltServer(
+  ["--port", "0", "--grpc-port", "0", "--db", dbPath, "--log-level", "silent"],
+  values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [],
+);
+const serverPid = server.process.pid!;
+const client = createPolicyClient({ baseUrl: server.main });
 const lines: string[] = [];
 try {
   await client.resources.createResource({ resource: { name: SMALL } });
   for (let i = 0; i < 10; i++) await client.resources.createResource({ resource: { name: `projects/edge_small_${i}`, parent: SMALL } });
 
-  // Snapshot of the big subtree, pages dropped as they arrive.
-  let streamed = 0;
-  const snapshotStarted = performance.now();
-  const snapshotCpu = process.cpuUsage();
-  for await (const page of client.snapshots.snapshot({ subtree: ORG, pageSize: 1000 })) streamed += page.resources.length;
-  const snapshotMs = performance.now() - snapshotStarted;
-  // CPU time of server and client together (one process): less at the mercy of the machine's load than wall time.
-  const cpu = process.cpuUsage(snapshotCpu);
-  const snapshotCpuMs = (cpu.user + cpu.system) / 1000;
+  // Snapshot of the big subtree, pages dropped as they arrive, RUNS times on each port: wall time, the server's CPU
+  // time (its process) and the client's (this process, which does nothing else meanwhile).
+  const snapshotRun = async (url: string) => {
+    const snapshotClient = createPolicyClient({ baseUrl: url });
+    try {
+      let streamed = 0;
+      // The server's RSS, sampled while it streams: bounded memory means a peak near the start, whatever the size.
+      const rssBefore = rssMbOfTree(serverPid);
+      let rssPeak = rssBefore;
+      const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMbOfTree(serverPid))), 50);
+      const serverCpu = cpuSecondsOfTree(serverPid);
+      const clientCpu = process.cpuUsage();
+      const started = performance.now();
+      for await (const page of snapshotClient.snapshots.snapshot({ subtree: ORG, pageSize: 1000 })) streamed += page.resources.length;
+      const wallMs = performance.now() - started;
+      const client = process.cpuUsage(clientCpu);
+      clearInterval(sampler);
+      return {
+        streamed,
+        wallMs,
+        serverCpuMs: (cpuSecondsOfTree(serverPid) - serverCpu) * 1000,
+        clientCpuMs: (client.user + client.system) / 1000,
+        rssBefore,
+        rssPeak,
+        load: loadavg()[0]!,
+      };
+    } finally {
+      snapshotClient.close();
+    }
+  };
+  type SnapshotRun = Awaited<ReturnType<typeof snapshotRun>>;
+  const snapshotRuns: { port: string; runs: SnapshotRun[] }[] = [];
+  for (const [port, url] of [["main port", server.main], ["gRPC port", server.grpc]] as const) {
+    const runs: SnapshotRun[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const run = await snapshotRun(url);
+      if (run.streamed !== RESOURCES) throw new Error(`the snapshot streamed ${run.streamed} resources, not ${RESOURCES}`);
+      console.log(
+        `snapshot (${port}) run ${r + 1}: ${(run.wallMs / 1000).toFixed(2)} s wall, server CPU ${(run.serverCpuMs / 1000).toFixed(2)} s, client CPU ${(run.clientCpuMs / 1000).toFixed(2)} s, server RSS ${run.rssBefore.toFixed(0)} → peak ${run.rssPeak.toFixed(0)} MB, load ${run.load.toFixed(1)}`,
+      );
+      runs.push(run);
+    }
+    snapshotRuns.push({ port, runs });
+  }
+  if (values["snapshot-only"]) {
+    // Profiling the snapshot alone (--cpu-prof): the server writes its profile when it stops.
+    client.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  }
 
   // Baseline, same run: the store's own read of the same pages (one read transaction, decoded), without RPC.
   const readStarted = performance.now();
@@ -177,13 +229,18 @@ try {
   const many = await writeToDecision(MIRRORS);
 
   lines.push(
-    `Run: ${new Date().toISOString().slice(0, 10)}, \`npm run bench:edge\` (${RESOURCES.toLocaleString("en")} resources, ${CHECKS} checks, ${WRITES} writes; server in process, SQLite, 2 shared cores; load average ${loadavg()[0]!.toFixed(1)} at the end).`,
+    `Run: ${new Date().toISOString().slice(0, 10)}, \`npm run bench:edge\` (${RESOURCES.toLocaleString("en")} resources, ${CHECKS} checks, ${WRITES} writes; the built server in its own process, SQLite, 2 shared cores; load average ${loadavg()[0]!.toFixed(1)} at the end).`,
     "",
     "| measure | value |",
     "| --- | --- |",
-    `| Snapshot of a ${RESOURCES.toLocaleString("en")}-resource subtree over gRPC (loopback), pages dropped | ${(snapshotMs / 1000).toFixed(2)} s (${streamed.toLocaleString("en")} resources; target < 5 s) |`,
-    `| Its CPU time, server and client together (one process) | ${(snapshotCpuMs / 1000).toFixed(2)} s (${((snapshotCpuMs * 1000) / streamed).toFixed(0)} µs per resource) |`,
-    `| Baseline: the store's read of the same pages in process (no RPC) | ${(storeReadMs / 1000).toFixed(2)} s (snapshot ÷ store read: ${(snapshotMs / storeReadMs).toFixed(1)}) |`,
+    ...snapshotRuns.map(({ port, runs }) => {
+      const median = (pick: (run: SnapshotRun) => number) => (stats(runs.map(pick)).p50 / 1000).toFixed(2);
+      const each = runs.map((run) => `${(run.wallMs / 1000).toFixed(2)}`).join(", ");
+      return `| Snapshot of a ${RESOURCES.toLocaleString("en")}-resource subtree, ${port} (loopback), pages dropped: wall, median of ${runs.length} (each) | **${median((r) => r.wallMs)} s** (${each} s; load ${runs.map((r) => r.load.toFixed(1)).join(", ")}; target < 5 s) |
+| Its CPU time, median: server / client | ${median((r) => r.serverCpuMs)} s / ${median((r) => r.clientCpuMs)} s (${((stats(runs.map((r) => r.serverCpuMs)).p50 * 1000) / RESOURCES).toFixed(1)} / ${((stats(runs.map((r) => r.clientCpuMs)).p50 * 1000) / RESOURCES).toFixed(1)} µs per resource) |
+| The server's RSS while it streams: before → peak, each run | ${runs.map((r) => `${r.rssBefore.toFixed(0)} → ${r.rssPeak.toFixed(0)} MB`).join("; ")} |`;
+    }),
+    `| Baseline: the store's read of the same pages in process (no RPC) | ${(storeReadMs / 1000).toFixed(2)} s (main port's median wall ÷ store read: ${(stats(snapshotRuns[0]!.runs.map((r) => r.wallMs)).p50 / storeReadMs).toFixed(1)}) |`,
     `| Mirror bootstrap of it (snapshot + state) | ${(bootMs / 1000).toFixed(2)} s |`,
     `| Mirror heap for ${(RESOURCES - 1 - CLOUDS).toLocaleString("en")} policies (${RESOURCES.toLocaleString("en")} resources), after GC | ${(heapAfter - heapBefore).toFixed(0)} MiB |`,
     `| RPC CheckAccess (gRPC, loopback) p50 / p99 | ${us(rpc.p50)} / ${us(rpc.p99)} |`,
@@ -196,6 +253,6 @@ try {
   if (!values["no-doc"]) writeDocSection("Edge: snapshot, mirror and write-to-decision (npm run bench:edge)", lines.join("\n"));
 } finally {
   client.close();
-  await server.close();
+  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -199,6 +199,8 @@ function compile(expression: string): Compiled {
   const refuse = (reason: string): Compiled => ({ result: reason, cost, weight: expression.length });
   if (expression.trim() === "") return refuse("expression is empty");
   if (expression.length > MAX_EXPRESSION_LENGTH) return refuse(`expression is longer than ${MAX_EXPRESSION_LENGTH} characters`);
+  // Before the parser, whose recursion would otherwise decide by the thread's stack size whether this is refused.
+  if (bracketDepth(expression) > MAX_NESTING_DEPTH) return refuse(`expression is nested more than ${MAX_NESTING_DEPTH} levels deep`);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(expression);
@@ -401,4 +403,22 @@ function deeperThan(root: unknown, limit: number): boolean {
     for (const child of children(node)) stack.push([child, depth + 1]);
   }
   return false;
+}
+
+/** The deepest nesting of (), [] and {} in a CEL expression, outside its string literals (quoted, triple-quoted, raw). */
+export function bracketDepth(expression: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < expression.length; i++) {
+    const c = expression[i]!;
+    if (c === "'" || c === '"') {
+      const raw = i > 0 && (expression[i - 1] === "r" || expression[i - 1] === "R");
+      const quote = expression.startsWith(c.repeat(3), i) ? c.repeat(3) : c;
+      let j = i + quote.length;
+      while (j < expression.length && !expression.startsWith(quote, j)) j += !raw && expression[j] === "\\" ? 2 : 1;
+      i = j + quote.length - 1;
+    } else if (c === "(" || c === "[" || c === "{") deepest = Math.max(deepest, ++depth);
+    else if (c === ")" || c === "]" || c === "}") depth--;
+  }
+  return deepest;
 }

@@ -14,7 +14,6 @@ import type { SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import {
   SnapshotPart,
   SnapshotResourceSchema,
-  SnapshotResponseSchema,
   type SnapshotRequest,
   type SnapshotResource,
   type SnapshotResponse,
@@ -25,6 +24,7 @@ import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn, requireResourceName } from "./names.js";
 import { policyForVersion } from "./policy-read.js";
 import type { ResourceSchema } from "./schema/schema.js";
+import { SnapshotPage } from "./snapshot-encoding.js";
 
 export const DEFAULT_SNAPSHOT_PAGE = 500;
 export const MAX_SNAPSHOT_PAGE = 2000;
@@ -48,7 +48,11 @@ export class Snapshots {
     private readonly limits: SnapshotLimits = DEFAULT_SNAPSHOT_LIMITS,
   ) {}
 
-  async *snapshot(request: SnapshotRequest, caller: Caller, signal?: AbortSignal): AsyncGenerator<SnapshotResponse> {
+  /**
+   * `encoded`: the transport encodes in binary, so the stored policies are sent as their bytes (snapshot-encoding.ts);
+   * otherwise (JSON) every part is a message.
+   */
+  async *snapshot(request: SnapshotRequest, caller: Caller, signal?: AbortSignal, encoded = false): AsyncGenerator<SnapshotResponse> {
     requireResourceName(this.schema, "subtree", request.subtree);
     const violations = new Violations();
     if (request.pageSize < 0 || request.pageSize > MAX_SNAPSHOT_PAGE) {
@@ -68,14 +72,14 @@ export class Snapshots {
     let read: StoreSnapshot | undefined;
     try {
       read = await this.store.openSnapshot();
-      yield* this.stream(read, request, caller, signal);
+      yield* this.stream(read, request, caller, signal, encoded);
     } finally {
       this.running--;
       await read?.close();
     }
   }
 
-  private async *stream(read: StoreSnapshot, request: SnapshotRequest, caller: Caller, signal?: AbortSignal): AsyncGenerator<SnapshotResponse> {
+  private async *stream(read: StoreSnapshot, request: SnapshotRequest, caller: Caller, signal: AbortSignal | undefined, encoded: boolean): AsyncGenerator<SnapshotResponse> {
     const started = performance.now();
     const pageSize = request.pageSize || DEFAULT_SNAPSHOT_PAGE;
     const sequence = BigInt(read.sequence);
@@ -84,11 +88,10 @@ export class Snapshots {
     const view = new SnapshotView(read, this.authorizer, caller);
     // The root's ancestors, root first: their links decide every check beneath the subtree.
     const ancestors = rootChain.slice(1).reverse();
-    let page: SnapshotResource[] = [];
-    let shared: SharedPolicy[] = [];
+    const page = new SnapshotPage(encoded);
     for (const link of ancestors) {
-      const shown = await view.show(link, true);
-      if (shown) page.push(shown.resource), shared.push(...shown.shared);
+      const shown = await view.show(link, true, true);
+      if (shown) page.add(shown.resource, undefined, shown.shared);
     }
     const types = request.resourceTypes.length > 0 ? request.resourceTypes : undefined;
     let cursor: string | undefined;
@@ -101,16 +104,15 @@ export class Snapshots {
         );
       }
       const rows = await read.subtree(request.subtree, cursor, pageSize, types);
-      for (const { link } of rows) {
-        const shown = await view.show(link, false);
-        if (shown) page.push(shown.resource), shared.push(...shown.shared);
+      for (const { link, policy } of rows) {
+        const spliced = encoded ? policy : undefined;
+        const shown = await view.show(link, false, spliced === undefined);
+        if (shown) page.add(shown.resource, spliced, shown.shared);
       }
       const last = rows.length < pageSize;
       cursor = rows.at(-1)?.cursor;
-      yield create(SnapshotResponseSchema, { sequence, resources: page, sharedPolicies: shared, last });
+      yield page.take(sequence, last);
       if (last) return;
-      page = [];
-      shared = [];
     }
   }
 }
@@ -131,26 +133,27 @@ class SnapshotView {
     this.unrestricted = authorizer.isUnrestricted(caller);
   }
 
-  /** The link as the snapshot shows it, with the shared policies sent for the first time; undefined: hidden. */
-  async show(link: StoredPolicy, ancestor: boolean): Promise<{ resource: SnapshotResource; shared: SharedPolicy[] } | undefined> {
+  /**
+   * The link as the snapshot shows it, with the shared policies sent for the first time; undefined: hidden.
+   * `withPolicy`: its policy set (false: the caller sends the stored bytes instead).
+   */
+  async show(link: StoredPolicy, ancestor: boolean, withPolicy: boolean): Promise<{ resource: SnapshotResource; shared: SharedPolicy[] } | undefined> {
     const chain = await this.chainOf(link);
     const name = link.resource.name;
-    const holds = (permission: string) => this.unrestricted || this.authorizer.holdsIn(this.caller, chain, permission);
-    if (!holds(permissionOn(name, "getPolicy"))) return undefined;
+    // The permission's name is made only when it is checked: an unrestricted caller's snapshot checks nothing.
+    const holds = (action: string) => this.unrestricted || this.authorizer.holdsIn(this.caller, chain, permissionOn(name, action));
+    if (!holds("getPolicy")) return undefined;
     const withheld: SnapshotPart[] = [];
-    const resource = create(SnapshotResourceSchema, {
-      resource: link.resource,
-      policy: policyForVersion(link.policy, 3),
-      ancestor,
-    });
-    if (holds(permissionOn(name, "getDenyPolicy"))) resource.denyPolicy = link.deny;
+    const resource = create(SnapshotResourceSchema, { resource: link.resource, ancestor });
+    if (withPolicy) resource.policy = policyForVersion(link.policy, 3);
+    if (holds("getDenyPolicy")) resource.denyPolicy = link.deny;
     else withheld.push(SnapshotPart.DENY_POLICY);
     if (link.resource.parent === "") {
-      if (holds(permissionOn(name, "getRole"))) resource.roles = [...(link.roles ?? [])];
+      if (holds("getRole")) resource.roles = [...(link.roles ?? [])];
       else withheld.push(SnapshotPart.ROLES);
     }
     const shared: SharedPolicy[] = [];
-    if (holds(permissionOn(name, "getSharedPolicyBinding"))) {
+    if (holds("getSharedPolicyBinding")) {
       let hidden = false;
       for (const policy of link.shared ?? []) {
         resource.sharedPolicies.push(policy.name);

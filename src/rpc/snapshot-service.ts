@@ -1,11 +1,16 @@
-// SnapshotService: thin adapter from the Snapshot RPC to the Snapshots facade's stream (ends with its last page).
+// SnapshotService: thin adapter from the Snapshot RPC to the Snapshots facade's stream (ends with its last page). A
+// binary codec gets pages whose stored policies are sent as their bytes; JSON (which writes no unknown fields) gets
+// messages.
 import type { ServiceImpl } from "@connectrpc/connect";
 import { SnapshotService } from "../../gen/policy/v1/snapshot_service_pb.js";
 import type { Snapshots } from "../domain/snapshot.js";
 import { callerOf } from "./context.js";
 
+/** application/json, application/connect+json, application/grpc+json, application/grpc-web+json. */
+const isJson = (contentType: string | null) => contentType !== null && /[/+]json\b/.test(contentType);
+
 export function snapshotService(snapshots: Snapshots): ServiceImpl<typeof SnapshotService> {
   return {
-    snapshot: (req, ctx) => snapshots.snapshot(req, callerOf(ctx), ctx.signal),
+    snapshot: (req, ctx) => snapshots.snapshot(req, callerOf(ctx), ctx.signal, !isJson(ctx.requestHeader.get("content-type"))),
   };
 }

@@ -6,15 +6,26 @@ const ETAG_FORMAT = 1;
 
 /** A policy's etag: the sequence of its last write (or of its resource's creation, for a policy never set). */
 export function revisionEtag(seq: number): Uint8Array {
+  // Two 32-bit halves, big-endian, without a DataView or a BigInt: a snapshot mints two for each of its resources.
   const bytes = new Uint8Array(9);
   bytes[0] = ETAG_FORMAT;
-  new DataView(bytes.buffer).setBigUint64(1, BigInt(seq));
+  const high = Math.floor(seq / 2 ** 32);
+  const low = seq >>> 0;
+  bytes[1] = high >>> 24;
+  bytes[2] = (high >>> 16) & 0xff;
+  bytes[3] = (high >>> 8) & 0xff;
+  bytes[4] = high & 0xff;
+  bytes[5] = low >>> 24;
+  bytes[6] = (low >>> 16) & 0xff;
+  bytes[7] = (low >>> 8) & 0xff;
+  bytes[8] = low & 0xff;
   return bytes;
 }
 
 /** A resource's etag (a string field): the same bytes, base64url. */
 export function resourceEtag(seq: number): string {
-  return Buffer.from(revisionEtag(seq)).toString("base64url");
+  const bytes = revisionEtag(seq);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
 }
 
 /** The change-log sequence an etag was minted from (its revision); undefined for bytes this module did not mint. */

@@ -22,6 +22,7 @@ import {
   type ListedPolicy,
   type ResourceFailure,
   type StoredConsumer,
+  type EncodedPolicy,
   type StoredPolicy,
   type UnreadablePolicy,
 } from "./store.js";
@@ -189,15 +190,39 @@ export function pathEnd(path: string): string {
   return `${path.slice(0, -1)}0`;
 }
 
-export function toStoredPolicy(row: ResourcePolicyRow): StoredPolicy {
+/** The row's chain link; `lazyPolicy`: its policy decoded only when read (withLazyPolicy). */
+export function toStoredPolicy(row: ResourcePolicyRow, lazyPolicy = false): StoredPolicy {
   const resource = toResource(row);
   const createSeq = row.create_seq;
+  const lazy = lazyPolicy && row.policy !== null;
   const policy =
-    row.policy === null ? emptyPolicy(row.create_seq) : decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!);
-  if (row.deny == null) return { resource, createSeq, policy };
-  const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
-  deny.resource = row.name;
-  return { resource, createSeq, policy, deny };
+    row.policy === null ? emptyPolicy(row.create_seq) : lazy ? undefined! : decodePolicy(row.policy, row.policy_revision!, row.policy_update_time!);
+  let link: StoredPolicy = { resource, createSeq, policy };
+  if (row.deny != null) {
+    const deny = decodeDeny(row.deny, row.deny_revision!, row.deny_update_time!);
+    deny.resource = row.name;
+    link.deny = deny;
+  }
+  if (lazy) link = withLazyPolicy(link, encodedPolicyOf(row));
+  return link;
+}
+
+/** The row's stored policy bytes and their columns; undefined when the resource has no policy row. */
+export function encodedPolicyOf(row: ResourcePolicyRow): EncodedPolicy | undefined {
+  return row.policy === null ? undefined : { bytes: row.policy, revision: row.policy_revision!, updateTime: row.policy_update_time! };
+}
+
+/**
+ * `link` (a fresh object) with its policy decoded from `encoded` when first read rather than now: a Snapshot for an
+ * unrestricted caller sends the stored bytes as they are and never reads it.
+ */
+function withLazyPolicy(link: StoredPolicy, encoded: EncodedPolicy | undefined): StoredPolicy {
+  if (!encoded) return link;
+  let policy: Policy | undefined;
+  return Object.defineProperty(link, "policy", {
+    enumerable: true,
+    get: () => (policy ??= decodePolicy(encoded.bytes, encoded.revision, encoded.updateTime)),
+  });
 }
 
 /** A listing's row with its position: decoded, or marked unreadable when its stored bytes do not decode. */

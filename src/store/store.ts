@@ -434,6 +434,21 @@ export interface StoreStats {
  * close it promptly (a held SQLite read keeps the WAL from being checkpointed past it; a held PostgreSQL one keeps
  * old row versions from being vacuumed).
  */
+/** A stored policy's bytes as its row holds them, with the columns that complete it (etag, update time). */
+export interface EncodedPolicy {
+  bytes: Uint8Array;
+  revision: number;
+  /** Milliseconds since the epoch. */
+  updateTime: number;
+}
+
+/** A link of a snapshot's subtree, its position, and its stored policy's bytes (Snapshot sends them as they are). */
+export interface SnapshotLink {
+  link: StoredPolicy;
+  cursor: string;
+  policy?: EncodedPolicy;
+}
+
 export interface StoreSnapshot {
   /** The newest committed sequence as of the snapshot: the state it reads is exactly the state after it. */
   readonly sequence: number;
@@ -442,9 +457,10 @@ export interface StoreSnapshot {
   /**
    * The chain links (a resource with its policy, deny policy, roles and bound shared policies) of the subtree of
    * `root` (it included), in cursor order (a parent before its children), after `afterCursor`, at most `limit`;
-   * only of `types` when given. None when `root` does not exist. O(log n + limit).
+   * only of `types` when given. None when `root` does not exist. O(log n + limit). A link with a stored policy comes
+   * with its stored bytes (`policy`), and its `link.policy` is decoded from them only when read.
    */
-  subtree(root: string, afterCursor: string | undefined, limit: number, types?: readonly string[]): Promise<{ link: StoredPolicy; cursor: string }[]>;
+  subtree(root: string, afterCursor: string | undefined, limit: number, types?: readonly string[]): Promise<SnapshotLink[]>;
   /** Ends the read transaction and releases its connection (idempotent). */
   close(): Promise<void>;
 }

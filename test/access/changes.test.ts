@@ -1,7 +1,7 @@
 // Access checks follow writes at once: a moved subtree takes its new ancestors' grants, a deleted policy or resource
 // stops granting, and a write is seen by the very next check (no stale cache).
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import {
   AccessState,
   createResource,
@@ -39,8 +39,9 @@ async function moveTo(name: string, parent: string): Promise<void> {
 }
 
 describe("a moved subtree", () => {
+  // A tree of its own for each test: each moves what it judges.
   let tree: Tree;
-  beforeAll(async () => {
+  beforeEach(async () => {
     tree = await createTree(api);
     await setBindings(api, tree.cloud, { role: "roles/collaborator", members: [ADA] });
     await setBindings(api, tree.otherCloud, { role: "roles/collaborator", members: [BOB] });
@@ -90,7 +91,7 @@ describe("a moved subtree", () => {
       },
     });
     expect(await state(tree.project, [erin], "projects.update")).toBe(GRANTED);
-    await moveTo(tree.project, tree.cloud);
+    await moveTo(tree.project, tree.otherCloud);
     expect(await state(tree.project, [erin], "projects.update")).toBe(GRANTED);
   });
 });

@@ -1,6 +1,6 @@
 // CheckAccess against the real server: roles granted on each ancestor level apply below it, and members match the
 // subject through its principal set (groups, domains, allUsers, allAuthenticatedUsers).
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import {
   AccessState,
   createTree,
@@ -92,8 +92,9 @@ describe("a role applies to the resource it is granted on and to every descendan
 });
 
 describe("members match the subject through its principal set", () => {
+  // A tree of its own for each test: each sets the grants it judges.
   let tree: Tree;
-  beforeAll(async () => {
+  beforeEach(async () => {
     tree = await createTree(api);
   });
 
@@ -104,6 +105,7 @@ describe("members match the subject through its principal set", () => {
   });
 
   test("without the group among the principals, the group's grant does not apply", async () => {
+    await setBindings(api, tree.cloud, { role: "roles/readonly", members: ["group:ug_abc123"] });
     expect(await state(tree.project, [ADA], "projects.get")).toBe(NOT_GRANTED);
     expect(await state(tree.project, [ADA, "group:ug_other"], "projects.get")).toBe(NOT_GRANTED);
   });
@@ -117,6 +119,7 @@ describe("members match the subject through its principal set", () => {
   });
 
   test("principals match members whatever the case of their email", async () => {
+    await setBindings(api, tree.otherCloud, { role: "roles/readonly", members: ["domain:example.com"] });
     expect(await state(tree.otherProject, ["user:Ada@Example.COM"], "projects.get")).toBe(GRANTED);
   });
 
@@ -137,6 +140,8 @@ describe("members match the subject through its principal set", () => {
   });
 
   test("the anonymous subject is not matched by a user, group or domain member", async () => {
+    await setBindings(api, tree.otherCloud, { role: "roles/readonly", members: [ADA, "group:ug_abc123", "domain:example.com"] });
+    expect(await state(tree.otherProject, [ADA], "projects.get")).toBe(GRANTED);
     expect(await state(tree.otherProject, [], "projects.get")).toBe(NOT_GRANTED);
   });
 });

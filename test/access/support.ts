@@ -153,15 +153,3 @@ export async function withSequence<T>(write: (options: CallOptions) => Promise<T
   expect(header).toMatch(/^\d+$/);
   return { response, sequence: BigInt(header!) };
 }
-
-/**
- * Retries `probe` until it returns true, at most `attempts` times `intervalMs` apart; returns whether it did. A bounded
- * wait for something that happens asynchronously (another process polling), not a timing assertion.
- */
-export async function eventually(probe: () => Promise<boolean>, attempts = 50, intervalMs = 100): Promise<boolean> {
-  for (let i = 0; i < attempts; i++) {
-    if (await probe()) return true;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  return false;
-}

@@ -49,6 +49,13 @@ test("add-binding grants a role (bare role and members normalised) and prints th
 });
 
 test("add-binding with a condition makes a version-3 policy; remove-binding takes members out", async () => {
+  // A cloud of its own, with the collaborators the test above adds (it does not depend on that test running first).
+  await server.grpc.resources.createResource({ resource: { name: "clouds/cld_cond", parent: "organizations/acme" } });
+  await server.grpc.policies.setPolicy({
+    resource: "clouds/cld_cond",
+    policy: { bindings: [{ role: "roles/collaborator", members: ["group:ug_abc123", "user:ada@example.com", "user:bob@example.com"] }] },
+  });
+  const CLOUD = ["--resource-type", "cloud", "--resource-id", "cld_cond"];
   const condition = 'request.time < timestamp("2030-01-01T00:00:00Z")';
   const args = ["--role", "readonly", "--member", "carol@example.com", "--condition", condition];
   const added = ok(await policy(["add-binding", ...CLOUD, ...args, "--condition-title", "until 2030", "-o", "json"]));
@@ -63,11 +70,11 @@ test("add-binding with a condition makes a version-3 policy; remove-binding take
   // Without --condition, only the unconditional binding is looked at: carol is not there.
   const missing = await policy(["remove-binding", ...CLOUD, "--role", "readonly", "--member", "carol@example.com"]);
   expect(missing.code).toBe(1);
-  expect(missing.stderr).toMatch(/^error: NOT_FOUND: no binding of roles\/readonly without condition on clouds\/cld_abc123 has user:carol@example.com/);
+  expect(missing.stderr).toMatch(/^error: NOT_FOUND: no binding of roles\/readonly without condition on clouds\/cld_cond has user:carol@example.com/);
 
   ok(await policy(["remove-binding", ...CLOUD, ...args]));
   ok(await policy(["remove-binding", ...CLOUD, "--role", "collaborator", "--member", "bob@example.com"]));
-  expect(await membersOf("clouds/cld_abc123")).toEqual({
+  expect(await membersOf("clouds/cld_cond")).toEqual({
     "roles/collaborator": ["group:ug_abc123", "user:ada@example.com"],
   });
 });

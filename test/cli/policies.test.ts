@@ -27,6 +27,13 @@ beforeAll(async () => {
   await r.createResource({ resource: { name: "projects/prj_roundtrip", parent: "clouds/cld_abc123" } });
   await r.createResource({ resource: { name: "projects/prj_stale", parent: "clouds/cld_abc123" } });
   await r.createResource({ resource: { name: "projects/prj_force", parent: "clouds/cld_abc123" } });
+  // The policies the first three tests set through the CLI, set here too: the listing and lookup tests do not depend
+  // on those running first (the CLI writes the same bindings again).
+  const p = server.grpc.policies;
+  const grant = (role: string, ...members: string[]) => ({ role, members });
+  await p.setPolicy({ resource: "clouds/cld_abc123", policy: { bindings: [grant("roles/collaborator", "group:ug_abc123", "user:ada@example.com"), grant("roles/readonly", "domain:example.com")] } });
+  await p.setPolicy({ resource: "projects/prj_xyz789", policy: { bindings: [grant("roles/owner", "user:ada@example.com"), grant("roles/readonly", "group:ug_abc123", "serviceAccount:ci@example.com")] } });
+  await p.setPolicy({ resource: "organizations/acme", policy: { bindings: [grant("roles/owner", "user:ada@example.com")] } });
 });
 afterAll(() => server?.stop());
 

@@ -1,20 +1,39 @@
 // `policy resources ...`, `policy check`, the current organization (flag, environment, config file, the only one),
 // and `--help` on every command.
-import { afterAll, beforeAll, expect, test, vi } from "vitest";
+import { afterAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { cli, cliFor, tableRows, tempFile, type CliResult } from "./support.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).
 vi.setConfig({ testTimeout: 120_000 });
 
-let server: TestServer;
-let policy: ReturnType<typeof cliFor>;
+// Each test has a server of its own, so that the tests pass in any order.
+const servers: TestServer[] = [];
+afterAll(() => Promise.all(servers.map((s) => s.stop())));
 
-beforeAll(async () => {
-  server = await startTestServer();
-  policy = cliFor(server.url);
-});
-afterAll(() => server?.stop());
+async function emptyServer(): Promise<{ server: TestServer; policy: ReturnType<typeof cliFor> }> {
+  const server = await startTestServer();
+  servers.push(server);
+  return { server, policy: cliFor(server.url) };
+}
+
+/** What the create test makes through the CLI, made through the API: acme (ada owns it), two clouds, a project. */
+async function acme(): Promise<{ server: TestServer; policy: ReturnType<typeof cliFor> }> {
+  const made = await emptyServer();
+  const { resources, policies } = made.server.grpc;
+  await resources.createResource({ resource: { name: "organizations/acme" } });
+  await resources.createResource({ resource: { name: "clouds/cld_abc123", parent: "organizations/acme", displayName: "Production" } });
+  await resources.createResource({ resource: { name: "projects/prj_xyz789", parent: "clouds/cld_abc123" } });
+  await resources.createResource({ resource: { name: "clouds/cld_other", parent: "organizations/acme" } });
+  await policies.setPolicy({ resource: "organizations/acme", policy: { bindings: [{ role: "roles/owner", members: ["user:ada@example.com"] }] } });
+  return made;
+}
+
+/** The project moved under cld_other, where group:ug_other reads. */
+async function moved(policy: ReturnType<typeof cliFor>): Promise<void> {
+  ok(await policy(["add-binding", "--resource-type", "cloud", "--resource-id", "cld_other", "--role", "readonly", "--member", "ug_other"]));
+  ok(await policy(["resources", "move", "--resource-type", "project", "--resource-id", "prj_xyz789", "--parent", "clouds/cld_other"]));
+}
 
 function ok(result: CliResult): CliResult {
   expect(result.stderr, `exit ${result.code}; stdout: ${result.stdout}`).toBe("");
@@ -23,12 +42,14 @@ function ok(result: CliResult): CliResult {
 }
 
 test("with no organization on the server, organization commands say how to create one", async () => {
+  const { policy } = await emptyServer();
   const result = await policy(["get", "--resource-type", "organization"]);
   expect(result.code).toBe(1);
   expect(result.stderr).toMatch(/no organization on the server\nhint: .*policy resources create --resource-type organization --organization ID/);
 });
 
 test("resources create: an organization by --organization, then clouds and projects in it without --parent", async () => {
+  const { server, policy } = await emptyServer();
   const org = JSON.parse(ok(await policy(["resources", "create", "--resource-type", "organization", "--organization", "acme", "-o", "json"])).stdout);
   expect(org).toMatchObject({ name: "organizations/acme", type: "organization" });
 
@@ -56,6 +77,7 @@ test("resources create: an organization by --organization, then clouds and proje
 });
 
 test("resources list and get, in a table and as JSON", async () => {
+  const { policy } = await acme();
   const table = ok(await policy(["resources", "list"]));
   expect(tableRows(table.stdout)).toEqual([
     ["Name", "Type", "Parent", "Display name"],
@@ -76,6 +98,7 @@ test("resources list and get, in a table and as JSON", async () => {
 });
 
 test("resources move changes the effective policy; a stale --etag is ABORTED with a resource hint", async () => {
+  const { policy } = await acme();
   ok(await policy(["add-binding", "--resource-type", "cloud", "--resource-id", "cld_other", "--role", "readonly", "--member", "ug_other"]));
   const before = JSON.parse(ok(await policy(["resources", "get", "--resource-type", "project", "--resource-id", "prj_xyz789", "-o", "json"])).stdout);
   const moved = JSON.parse(
@@ -92,6 +115,8 @@ test("resources move changes the effective policy; a stale --etag is ABORTED wit
 });
 
 test("policy check: granted permissions exit 0, a denied one exits 3; --explain names the deciding binding", async () => {
+  const { policy } = await acme();
+  await moved(policy);
   const project = ["--resource-type", "project", "--resource-id", "prj_xyz789"];
   const granted = ok(await policy(["check", ...project, "--principal", "user:ada@example.com", "--permission", "projects.get", "--permission", "projects.delete"]));
   expect(tableRows(granted.stdout)).toEqual([
@@ -119,6 +144,8 @@ test("policy check: granted permissions exit 0, a denied one exits 3; --explain 
 });
 
 test("resources delete refuses a parent with children unless --cascade", async () => {
+  const { policy } = await acme();
+  await moved(policy);
   const refused = await policy(["resources", "delete", "--resource-type", "cloud", "--resource-id", "cld_other"]);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/^error: FAILED_PRECONDITION: .*\nhint: .*--cascade/);
@@ -127,6 +154,7 @@ test("resources delete refuses a parent with children unless --cascade", async (
 });
 
 test("the config file gives the server and the organization; flags and the environment win over it", async () => {
+  const { server } = await acme();
   const config = tempFile("config.yaml", `server: ${server.url}\nprotocol: connect\norganization: acme\n`);
   const viaConfig = ok(await cli(["get", "--resource-type", "organization", "-o", "json"], { env: { POLICY_CONFIG: config } }));
   expect(JSON.parse(viaConfig.stdout).bindings[0].role).toBe("roles/owner");
@@ -143,5 +171,6 @@ test("the config file gives the server and the organization; flags and the envir
 });
 
 test("a token is sent as a bearer token without disturbing a server that does not ask for one", async () => {
+  const { policy } = await acme();
   ok(await policy(["resources", "get", "--resource", "organizations/acme", "--token", "t0ken"]));
 });

@@ -160,9 +160,12 @@ test("a YAML syntax error names the line and column and shows the line, not a da
 });
 
 test("audit list and test-permissions", async () => {
-  const audit = ok(await policy(["audit", "list", "--resource-type", "cloud", "--resource-id", "cld_abc123", "-o", "json"]));
+  // A project of its own (no cloud listing of another test shows it): created, then one policy write.
+  ok(await policy(["resources", "create", "--resource-type", "project", "--resource-id", "prj_audit", "--parent", "clouds/cld_xyz789"]));
+  ok(await policy(["add-binding", "--resource-type", "project", "--resource-id", "prj_audit", "--role", "readonly", "--member", "ada@example.com"]));
+  const audit = ok(await policy(["audit", "list", "--resource-type", "project", "--resource-id", "prj_audit", "-o", "json"]));
   expect(JSON.parse(audit.stdout).entries.map((e: { action: string }) => e.action)).toEqual(["resource.create", "policy.set"]);
-  const limited = ok(await policy(["audit", "list", "--resource-type", "cloud", "--resource-id", "cld_abc123", "--limit", "1"]));
+  const limited = ok(await policy(["audit", "list", "--resource-type", "project", "--resource-id", "prj_audit", "--limit", "1"]));
   expect(limited.stdout.trim().split("\n")).toHaveLength(2);
 
   // Development mode: the caller may do everything.

@@ -8,6 +8,7 @@ import {
   MAX_EXPRESSION_LENGTH,
   MAX_PATTERN_SIZE,
   WRITE_BUDGET,
+  bracketDepth,
   compileCondition,
   type CompiledCondition,
   type ConditionInput,
@@ -199,8 +200,18 @@ describe("hardening: a condition cannot freeze the server (issue 13, item 1)", (
     expect(refusal(`${Array(2000).fill("1").join("+")} > 0`)).toMatch(/nested more than 32 levels/);
   });
 
-  test("2,000 nested parentheses (a stack overflow in the parser) are refused as too deeply nested", () => {
+  test("2,000 nested parentheses cannot overflow the server: refused as too deeply nested before the parser runs", () => {
+    // Parentheses add no depth to the tree, but the parser recurses on them: refused before it, on any thread's stack.
     expect(refusal(`${"(".repeat(2000)}true${")".repeat(2000)}`)).toMatch(/nested more than 32 levels/);
+    expect(refusal(`${"[".repeat(33)}1${"]".repeat(33)} == []`)).toMatch(/nested more than 32 levels/);
+  });
+
+  test("brackets inside string literals are not nesting", () => {
+    expect(bracketDepth(`request.attributes.s == "${"(".repeat(40)}" && (true)`)).toBe(1);
+    expect(bracketDepth(`'\\'' + '${"[".repeat(40)}' == ''`)).toBe(0);
+    expect(bracketDepth(`r'\\' + '''${"{".repeat(40)}''' == ""`)).toBe(0);
+    expect(bracketDepth("((a) || [b, {c: (d)}])")).toBe(4);
+    expect(compiled(`resource.name.matches('^(${"(a)".repeat(3)})+$') && ((true))`)).toBeDefined();
   });
 
   test("a long && chain stays shallow and compiles", () => {

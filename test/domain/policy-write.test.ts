@@ -36,6 +36,28 @@ function stored(init: Partial<Pick<Policy, "version" | "bindings" | "auditConfig
 const empty = stored();
 
 describe("update_mask", () => {
+  test("an unknown path is INVALID_ARGUMENT at its index, naming the paths allowed", () => {
+    const error = serviceError(() => planPolicyWrite(project, policy({ bindings: [ada] }), mask("bindings", "owners"), stored()), "invalid_argument");
+    expect(error.violations).toEqual([
+      expect.objectContaining({ field: "update_mask.paths[1]", description: 'unknown path "owners"; allowed: bindings, etag, audit_configs, version, iam_owned' }),
+    ]);
+  });
+
+  test("an invalid audit config is reported at its field under policy.audit_configs", () => {
+    const requested = policy();
+    requested.auditConfigs = [auditConfig("")];
+    const error = serviceError(() => planPolicyWrite(project, requested, mask("audit_configs"), stored()), "invalid_argument");
+    expect(error.violations.map((v) => v.field)).toEqual(["policy.audit_configs[0].service"]);
+  });
+
+  test("iam_owned is written only when the mask names it", () => {
+    const requested = policy({ bindings: [ada] });
+    requested.iamOwned = true;
+    expect(planPolicyWrite(project, requested, mask("bindings", "iam_owned"), stored()).policy.iamOwned).toBe(true);
+    // Not named: the stored value (unset) is kept.
+    expect(planPolicyWrite(project, requested, mask("bindings"), stored()).policy.iamOwned).toBeUndefined();
+  });
+
   test("without a mask, bindings are replaced and the stored audit configs kept", () => {
     const current = stored({ bindings: [ada], auditConfigs: [auditConfig("storage")] });
     const requested = policy({ bindings: [binding("roles/readonly", ["user:bob@example.com"])] });
@@ -126,6 +148,7 @@ describe("etag", () => {
     const error = serviceError(() => planPolicyWrite(project, requested, undefined, empty), "aborted");
     expect(error.message).toMatch(/read it again/);
     expect(error.message).toMatch(/retry/);
+    expect(error.message).toMatch(/^the policy was changed by another writer/);
   });
 
   test("the stored etag makes the write conditional and accepted", () => {
@@ -171,6 +194,16 @@ describe("dropping stored conditions", () => {
     const error = serviceError(() => planPolicyWrite(project, requested, undefined, conditional), "failed_precondition");
     expect(error.message).toContain("roles/readonly");
     expect(error.message).toContain("requested_policy_version 3");
+  });
+
+  test("a version-3 write without the etag that drops a stored conditional binding is FAILED_PRECONDITION too", () => {
+    // Version 3 passes IAM's removal rule; what refuses it is the missing etag (the caller may not have seen the condition).
+    const requested = policy({ version: 3, bindings: [ada] });
+    const error = serviceError(() => planPolicyWrite(project, requested, undefined, conditional), "failed_precondition");
+    expect(error.message).toBe(
+      "this write would drop 1 conditional binding(s) of the stored version-3 policy (e.g. roles/readonly if " +
+        `"${bobUntil2027.condition!.expression}"); read the policy with requested_policy_version 3 and send its etag with the write to confirm`,
+    );
   });
 
   test("writing back a _withcond_ role from a version-1 read is refused", () => {
@@ -221,6 +254,7 @@ describe("dropping stored conditions", () => {
       const keepsPlain = policy({ version, bindings: [bob], etag: STORED_ETAG });
       const error = serviceError(() => planPolicyWrite(project, keepsPlain, undefined, sameRole), "failed_precondition");
       expect(error.message).toContain("version to 3");
+      expect(error.message).toMatch(/^the stored policy has conditional role bindings, and this write would remove 1 binding\(s\) \(e\.g\. roles\/readonly\)/);
     },
   );
 

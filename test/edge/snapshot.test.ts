@@ -86,6 +86,15 @@ describe("Snapshot", () => {
     expect(names(await collect(viaGrpcJs, ORG, 2))).toEqual(names(await collect(admin, ORG, 2)));
   });
 
+  test("a JSON client gets the same snapshot as a binary one (which gets the stored policies' bytes as they are)", async () => {
+    const token = await tokenFor(key, ADMIN.slice("user:".length));
+    const viaJson = apiClients(server.url, { token, protocol: "connect" });
+    const resources = (pages: SnapshotResponse[]) => pages.flatMap((p) => p.resources);
+    const binary = resources(await collect(admin, ORG, 2));
+    expect(binary.some((r) => r.policy!.bindings.length > 0)).toBe(true);
+    expect(resources(await collect(viaJson, ORG, 2))).toEqual(binary);
+  });
+
   test("a subtree's snapshot starts with its root's ancestors, marked as such", async () => {
     const resources = (await collect(admin, CLOUD)).flatMap((p) => p.resources);
     expect(resources[0]!.resource!.name).toBe(ORG);

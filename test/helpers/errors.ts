@@ -2,6 +2,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "vitest";
 import { BadRequestSchema, type BadRequest_FieldViolation } from "../../gen/google/rpc/error_details_pb.js";
+import { pause } from "./wait.js";
 
 /** The ConnectError `call` failed with; fails the test when the call succeeded. */
 export async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
@@ -35,7 +36,7 @@ export async function retryWhileUnavailable<T>(call: () => Promise<T>): Promise<
       const error = ConnectError.from(e);
       expect(Code[error.code], error.message).toBe(Code[Code.Unavailable]);
       // A client's pause before retrying UNAVAILABLE.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await pause(50);
     }
   }
 }

@@ -2,6 +2,7 @@
 // during a database outage, SERVING again after) as the server announces it, rather than asking on a timer.
 import type { Client } from "@connectrpc/connect";
 import { type Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/health/v1/health_pb.js";
+import { waitFor } from "./wait.js";
 
 export interface HealthWatch {
   /** Every status the stream has sent, in order. */
@@ -26,10 +27,10 @@ export function watchHealth(health: Client<typeof Health>): HealthWatch {
   return {
     seen,
     async reaches(status, from = 0) {
-      while (!seen.slice(from).includes(status)) {
+      await waitFor(() => {
         if (failure) throw failure;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+        return seen.slice(from).includes(status);
+      }, `health status ${Status[status]} (seen: ${seen.map((s) => Status[s]).join(", ") || "nothing"})`);
     },
     async stop() {
       abort.abort();

@@ -9,19 +9,34 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { removeDir, tempDir } from "./temp-dir.js";
+import { waitFor } from "./wait.js";
 
 const run = promisify(execFile);
 const underCi = ["1", "true"].includes((process.env.CI ?? "").toLowerCase());
 const CONTROL_LIMIT_MS = 60_000;
 
-/** The folder of initdb and pg_ctl: Debian's newest /usr/lib/postgresql/N/bin, else none. */
+/**
+ * The folder of initdb and pg_ctl: /usr/lib/postgresql/N/bin for the newest N in /etc/postgresql (the cluster .ci/run
+ * starts: `ls /etc/postgresql | sort -V | tail -1`), else the newest N installed, else none.
+ */
 function binDir(): string | undefined {
   const root = "/usr/lib/postgresql";
-  if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root)
-    .filter((v) => existsSync(join(root, v, "bin", "initdb")))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] && join(root, versions[0], "bin");
+  const withInitdb = (versions: string[]) => versions.filter((v) => existsSync(join(root, v, "bin", "initdb")));
+  const installed = existsSync(root) ? withInitdb(readdirSync(root)) : [];
+  const clusters = existsSync("/etc/postgresql") ? withInitdb(readdirSync("/etc/postgresql")) : [];
+  const version = newestVersion(clusters) ?? newestVersion(installed);
+  return version && join(root, version, "bin");
+}
+
+/** The newest of versions such as "9.6", "15", "16" (compared as `sort -V` does, part by part). */
+export function newestVersion(versions: string[]): string | undefined {
+  const parts = (v: string) => v.split(".").map(Number);
+  const compare = (a: string, b: string) => {
+    const [pa, pb] = [parts(a), parts(b)];
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+    return 0;
+  };
+  return [...versions].sort(compare).at(-1);
 }
 
 const bin = binDir();
@@ -157,11 +172,10 @@ export async function advisoryLockWaiters(url: string, count = 1): Promise<void>
   client.on("error", () => undefined);
   await client.connect();
   try {
-    for (;;) {
+    await waitFor(async () => {
       const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
-      if (rows[0]!.n >= count) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+      return rows[0]!.n >= count;
+    }, `${count} session(s) waiting for an advisory lock`);
   } finally {
     await client.end();
   }

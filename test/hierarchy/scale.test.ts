@@ -4,7 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 import Sqlite from "better-sqlite3";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, onTestFinished, test, vi } from "vitest";
 import { BindingSchema, type Binding } from "../../gen/policy/v1/policy_pb.js";
 import { ANCESTRY_SQL } from "../../src/store/sqlite/statements.js";
 import type { ApiClients } from "../helpers/clients.js";
@@ -257,9 +257,14 @@ describe("100,000 resources, 10 levels deep", () => {
     });
     hierarchy.policies.set(destination.name, policy.bindings);
 
-    const { etag } = await c.resources.getResource({ name: moved.name });
-    await c.resources.updateResource({ resource: { name: moved.name, parent: destination.name, etag }, updateMask: { paths: ["parent"] } });
-    moved.parent = destination;
+    const move = async (parent: GeneratedResource) => {
+      const { etag } = await c.resources.getResource({ name: moved.name });
+      await c.resources.updateResource({ resource: { name: moved.name, parent: parent.name, etag }, updateMask: { paths: ["parent"] } });
+      moved.parent = parent;
+    };
+    await move(destination);
+    // Moved back afterwards: the other tests of the file judge the hierarchy as generated, whatever order they run in.
+    onTestFinished(() => move(oldMid));
 
     const effective = await c.policies.lookupEffectivePolicy({ resource: target().name });
     expect(effective.policies.map((p) => p.resource)).toEqual([

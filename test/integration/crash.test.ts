@@ -6,6 +6,7 @@ import { spawnServer, type ChildServer } from "../helpers/child-server.js";
 import { apiClients } from "../helpers/clients.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 import { testDatabase } from "../helpers/postgres.js";
+import { waitFor } from "../helpers/wait.js";
 
 const WRITES = 50;
 const ORG = "organizations/durable";
@@ -136,7 +137,7 @@ test("SIGKILL of one of two server processes on one database, under writes to bo
     }),
   );
   const ackedBy = async (p: number, count: number) => {
-    while (acks[p]! < count) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => acks[p]! >= count, `${count} acknowledged writes through process ${p}`);
   };
   await ackedBy(0, 10);
   expect(await victim.stop("SIGKILL")).toBe("SIGKILL");

@@ -12,7 +12,8 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/temp-dir.js";
 
 let source: TestServer;
-let target: TestServer;
+/** Every server a test started, stopped at the end. */
+const servers: TestServer[] = [];
 const seed = Number(process.env.TEST_SEED ?? Date.now() % 100_000);
 console.log(`policy-as-code estate seed ${seed}`);
 
@@ -99,22 +100,40 @@ async function policy(server: TestServer, ...args: string[]): Promise<{ code: nu
   return { code, stdout, stderr };
 }
 
+// The source estate is written once and only read; each test that applies gets a server of its own, so the tests
+// pass in any order.
+const exported = tempDir("pac-export-");
+
 beforeAll(async () => {
-  [source, target] = await Promise.all([startTestServer(), startTestServer()]);
+  source = await startTestServer();
   await generateEstate(source);
+  writeEstateDir(exported, await exportSubtree(source.grpc, org));
 });
 
 afterAll(async () => {
-  await Promise.all([source?.stop(), target?.stop()]);
+  await Promise.all([source?.stop(), ...servers.map((s) => s.stop())]);
 });
 
-describe("export and apply", () => {
-  const exported = tempDir("pac-export-");
-  const again = tempDir("pac-export-again-");
-  const roundTrip = tempDir("pac-roundtrip-");
+async function emptyServer(): Promise<TestServer> {
+  const server = await startTestServer();
+  servers.push(server);
+  return server;
+}
 
+/** A server holding the exported estate, applied through the SDK. */
+async function appliedServer(): Promise<TestServer> {
+  const server = await emptyServer();
+  await applyPlan(server.grpc, await planApply(server.grpc, readEstateDir(exported)));
+  return server;
+}
+
+describe("export and apply", () => {
   test("an export has every object kind in a stable layout; exporting again writes the same bytes", async () => {
-    expect((await policy(source, "export", "--subtree", org, exported)).code).toBe(0);
+    const cli = tempDir("pac-export-cli-");
+    const again = tempDir("pac-export-again-");
+    expect((await policy(source, "export", "--subtree", org, cli)).code).toBe(0);
+    // The CLI's export and the SDK's are the same files.
+    for (const [path, text] of estateFiles(readEstateDir(exported))) expect(readFileSync(join(cli, path), "utf8"), path).toBe(text);
     expect((await policy(source, "export", "--subtree", org, again)).code).toBe(0);
     const first = estateFiles(readEstateDir(exported));
     expect([...first.keys()]).toEqual(expect.arrayContaining(["estate.yaml", `resources/${org}.yaml`, `roles/${org}/viewer.yaml`, `shared-policies/${sharedId}.yaml`]));
@@ -127,6 +146,8 @@ describe("export and apply", () => {
   });
 
   test("apply to an empty server reproduces the subtree: a plan exits 2, apply, then a plan exits 0 and the export is byte-identical", async () => {
+    const target = await emptyServer();
+    const roundTrip = tempDir("pac-roundtrip-");
     const plan = await policy(target, "apply", exported, "--plan");
     expect(plan.code).toBe(2);
     const json = await policy(target, "apply", exported, "--plan", "-o", "json");
@@ -150,6 +171,7 @@ describe("export and apply", () => {
   });
 
   test("re-applying is a no-op: nothing is written", async () => {
+    const target = await appliedServer();
     const before = await target.grpc.policies.getPolicy({ resource: org });
     const again = await policy(target, "apply", exported);
     expect(again.code).toBe(0);
@@ -158,6 +180,7 @@ describe("export and apply", () => {
   });
 
   test("a change to a file plans as a per-binding diff and a move, and applies", async () => {
+    const target = await appliedServer();
     const dir = tempDir("pac-edit-");
     writeEstateDir(dir, await exportSubtree(target.grpc, org));
     const estate = readEstateDir(dir);
@@ -178,6 +201,7 @@ describe("export and apply", () => {
   });
 
   test("a concurrent edit after the plan stops the apply instead of being overwritten", async () => {
+    const target = await appliedServer();
     const estate = await exportSubtree(target.grpc, org);
     estate.resources.find((r) => r.name === org)!.policy!.bindings[0]!.members.push("user:from-git@example.com");
     const plan = await planApply(target.grpc, estate);
@@ -198,6 +222,7 @@ describe("export and apply", () => {
   });
 
   test("what the files do not have is deleted only with --prune, children first", async () => {
+    const target = await appliedServer();
     const dir = tempDir("pac-prune-");
     writeEstateDir(dir, await exportSubtree(target.grpc, org));
     const estate = readEstateDir(dir);
@@ -228,6 +253,7 @@ describe("export and apply", () => {
   });
 
   test("a bad file is a clear error naming it, and nothing is written", async () => {
+    const target = await appliedServer();
     const dir = tempDir("pac-bad-");
     writeEstateDir(dir, await exportSubtree(target.grpc, org));
     writeFileSync(join(dir, `resources/${org}.yaml`), "parent: ''\nowner: someone\n");

@@ -18,6 +18,7 @@ import {
   type PrivateCluster,
 } from "../helpers/private-postgres.js";
 import { follow, watchClients, type Follower } from "../watch/support.js";
+import { pause, waitFor } from "../helpers/wait.js";
 
 const REPLICAS = 3;
 const ORG = "organizations/outage";
@@ -74,7 +75,7 @@ describe.runIf(privatePostgresAvailable())("PostgreSQL stopped abruptly under lo
           const failure = `${step}: ${Code[codeOf(e)]}`;
           failures.set(failure, (failures.get(failure) ?? 0) + 1);
           // Back off a little before the next attempt, as a client retrying UNAVAILABLE does.
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await pause(50);
         }
       }
     });
@@ -93,7 +94,7 @@ describe.runIf(privatePostgresAvailable())("PostgreSQL stopped abruptly under lo
     try {
       await alive(Promise.all(healths.map((health) => health.reaches(Status.SERVING))));
       // Every replica has written under load before the stop.
-      while (counts.some((count) => count < 3)) await alive(new Promise((resolve) => setTimeout(resolve, 20)));
+      await alive(waitFor(() => counts.every((count) => count >= 3), "three served writes through every replica"));
       const before = healths.map((health) => health.seen.length);
       // At the stop, a write of every replica is inside its transaction, its connection checked out: the test's own
       // session holds the write lock they all wait for.

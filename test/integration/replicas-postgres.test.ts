@@ -14,6 +14,7 @@ import { spawnServer, type ChildServer } from "../helpers/child-server.js";
 import { expectCode, retryWhileUnavailable } from "../helpers/errors.js";
 import { Status, watchHealth } from "../helpers/health-watch.js";
 import { privatePostgresAvailable, startPrivateCluster, type PrivateCluster } from "../helpers/private-postgres.js";
+import { pause, waitFor } from "../helpers/wait.js";
 
 const ORG = "organizations/replicated";
 
@@ -141,14 +142,14 @@ describe.runIf(privatePostgresAvailable())("replicas on one PostgreSQL database"
         } catch (e) {
           codes.set(codeOf(e), (codes.get(codeOf(e)) ?? 0) + 1);
           // A client's pause before retrying UNAVAILABLE.
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await pause(20);
         }
       }
     });
     const healths = replicas.map((replica) => watchHealth(apiFor(replica.url).health));
     try {
       await Promise.all(healths.map((health) => health.reaches(Status.SERVING)));
-      while (served.some((count) => count < 2)) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor(() => served.every((count) => count >= 2), "two served writes through every replica");
       const before = healths.map((health) => health.seen.length);
       await cluster.stop("fast");
       try {

@@ -47,7 +47,8 @@ test("--help lists every option in aligned columns", async () => {
   const options = help.stdout.trim().split("\n").slice(1);
   // Where the environment variable and the help text start: the same on every line.
   const columns = (line: string) => {
-    const [, flag, env] = /^(\s+--\S+\s+)(POLICY_\S+\s+)/.exec(line) ?? [];
+    // The variable is POLICY_… or, for tracing, the standard OTEL_… one.
+    const [, flag, env] = /^(\s+--\S+\s+)((?:POLICY|OTEL)_\S+\s+)/.exec(line) ?? [];
     return `${flag?.length},${(flag?.length ?? 0) + (env?.length ?? 0)}`;
   };
   expect(new Set(options.map(columns))).toEqual(new Set([columns(options[0]!)]));

@@ -3,7 +3,7 @@
 // repository's node_modules), then a plain-JavaScript program, a TypeScript program type-checked without @types/node
 // and `policy` installed with `npm install -g` run against a real server.
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
@@ -179,22 +179,20 @@ console.log(JSON.stringify({ members: policy.bindings.flatMap((b) => b.members),
   expect(JSON.parse(ts.stdout)).toEqual({ members: ["user:ada@example.com"], granted: true });
 });
 
-test("the CLI installs with npm install -g from its tarball and runs without tsx; --version is fast", async () => {
+test("the CLI installs with npm install -g from its tarball and runs as one file under plain node, without tsx", async () => {
   const prefix = join(dir, "global");
   await run("npm", ["install", "-g", "--offline", "--no-audit", "--no-fund", "--prefix", prefix, tarballs.cli!], { env: env(dir) });
   const policy = join(prefix, "bin/policy");
   const version = JSON.parse(readFileSync(join(REPO_ROOT, "packages/cli/package.json"), "utf8")).version;
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const started = performance.now();
-    const { stdout } = await run(policy, ["--version"], { env: env(dir) });
-    times.push(performance.now() - started);
-    expect(stdout).toBe(`policy ${version}\n`);
-  }
-  const median = times.sort((a, b) => a - b)[2]!;
-  console.log(`policy --version: median ${median.toFixed(0)} ms of 5`);
-  // 300 ms is the goal on an idle machine; a loaded CI runner gets slack, a regression to tsx (1 s+) does not.
-  expect(median).toBeLessThan(700);
+  const { stdout } = await run(policy, ["--version"], { env: env(dir) });
+  expect(stdout).toBe(`policy ${version}\n`);
+  // What keeps --version fast (its speed is measured in bench/, not here): the installed command is one bundled file
+  // that node runs as it is — no tsx, nothing imported from outside the package.
+  const installed = join(prefix, "lib/node_modules/@policy-service/cli");
+  const entry = readFileSync(join(installed, "dist/policy.js"), "utf8");
+  expect(entry.split("\n")[0]).toBe("#!/usr/bin/env node");
+  expect(entry).not.toMatch(/(from |import\(|require\()"tsx/);
+  expect(existsSync(join(installed, "node_modules"))).toBe(false);
 
   const created = await run(policy, ["resources", "create", "--resource-type", "organization", "--organization", "cli_org", "-o", "json", "--server", server.url], { env: env(dir) });
   expect(JSON.parse(created.stdout)).toMatchObject({ name: "organizations/cli_org" });

@@ -5,7 +5,6 @@ import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protob
 import { Code } from "@connectrpc/connect";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { AuditEntry } from "../../gen/policy/v1/audit_service_pb.js";
 import { AuditLogConfig_LogType } from "../../gen/policy/v1/policy_pb.js";
@@ -23,6 +22,7 @@ import {
   type SecureServer,
   type SigningKey,
 } from "./support.js";
+import { waitFor } from "../helpers/wait.js";
 
 let server: SecureServer;
 let key: SigningKey;
@@ -138,22 +138,28 @@ describe("every write is recorded with its author, action and etags, in order", 
   });
 });
 
+/** Resolves once the clock has moved past the current millisecond: the next write's entry has a later time. */
+async function nextMillisecond(): Promise<void> {
+  const now = Date.now();
+  await waitFor(() => Date.now() > now, "the clock's next millisecond", { intervalMs: 1 });
+}
+
 describe("filters and pages", () => {
   let org: string;
-  /** Written alternately by the owner and the administrator, a few milliseconds apart. */
+  /** Written alternately by the owner and the administrator, each in a later millisecond than the one before. */
   let entries: AuditEntry[];
 
   beforeAll(async () => {
     org = `organizations/${uniqueId("page")}`;
     await admin.resources.createResource({ resource: { name: org } });
-    await sleep(5);
+    await nextMillisecond();
     for (let i = 0; i < 6; i++) {
       const writer = i % 2 === 0 ? admin : owner;
       await writer.policies.setPolicy({
         resource: org,
         policy: { bindings: [binding("roles/owner", OWNER), binding("roles/collaborator", `user:u${i}@example.com`)] },
       });
-      await sleep(5);
+      await nextMillisecond();
     }
     entries = await allEntries(org);
     expect(entries).toHaveLength(7);

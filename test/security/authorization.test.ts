@@ -48,6 +48,9 @@ const asServiceAccount = async (email: string): Promise<ApiClients> =>
   apiClients(server.url, { token: await mint(key, { sub: `serviceAccount:${email}` }) });
 let admin: ApiClients;
 
+/** The project's own grants (set before the tests, and again by the inheritance test: each test can run alone). */
+const PROJECT_POLICY = { bindings: [binding("roles/collaborator", `user:${PROJECT_COLLABORATOR}`), binding("roles/readonly", `user:${PROJECT_READER}`)] };
+
 beforeAll(async () => {
   key = await signingKey("ES256");
   server = await startTokenServer([key]);
@@ -77,6 +80,7 @@ beforeAll(async () => {
   await owner.resources.createResource({ resource: { name: cloud, parent: org } });
   await owner.resources.createResource({ resource: { name: project, parent: cloud } });
   await owner.policies.setPolicy({ resource: cloud, policy: { bindings: [binding("roles/readonly", `user:${READONLY}`)] } });
+  await owner.policies.setPolicy({ resource: project, policy: PROJECT_POLICY });
 });
 afterAll(async () => {
   await server?.stop();
@@ -133,7 +137,7 @@ describe("inheritance", () => {
     const before = await owner.policies.getPolicy({ resource: project });
     const set = await owner.policies.setPolicy({
       resource: project,
-      policy: { etag: before.etag, bindings: [binding("roles/collaborator", `user:${PROJECT_COLLABORATOR}`), binding("roles/readonly", `user:${PROJECT_READER}`)] },
+      policy: { ...PROJECT_POLICY, etag: before.etag },
     });
     expect(set.bindings.map((b) => b.role)).toEqual(["roles/collaborator", "roles/readonly"]);
     expect((await owner.policies.getPolicy({ resource: project })).etag).toEqual(set.etag);

@@ -10,6 +10,8 @@ import { migrations } from "../../src/store/postgres/migrations/index.js";
 import { migrations as sqliteMigrations } from "../../src/store/sqlite/migrations/index.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { createPostgresDatabase, postgresAvailable, type PostgresDatabase } from "../helpers/postgres.js";
+import { seededRandom } from "../helpers/seed.js";
+import { pause } from "../helpers/wait.js";
 
 const actor = { principal: "user:test@example.com" };
 const open = (url: string) => PostgresStore.open({ url, poolSize: 4, statementTimeoutMs: 10_000 });
@@ -29,6 +31,7 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     const writers = await Promise.all([1, 2, 3].map(() => open(database.url)));
     stores.push(...writers);
     const WRITES_PER_WRITER = 150;
+    const random = seededRandom("postgres-order: spread of the writes");
     await writers[0]!.createResource({ name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
     const follower = new pg.Client({ connectionString: database.url });
     await follower.connect();
@@ -46,7 +49,7 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     const work = writers.flatMap((store, w) =>
       Array.from({ length: WRITES_PER_WRITER }, async (_, i) => {
         // Spread over turns of the event loop, so that batches of different sizes interleave across instances.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 200));
+        await pause(random() * 200);
         if (i % 3 === 0) {
           await store.createResource({ name: `projects/w${w}_${i}`, parent: "organizations/o", type: "project", displayName: "" }, actor);
         } else {

@@ -9,15 +9,17 @@ import { expect, test } from "vitest";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { spawnServer } from "../helpers/child-server.js";
 import { apiClients } from "../helpers/clients.js";
+import { seededRandom } from "../helpers/seed.js";
 import { startTestServer } from "../helpers/server.js";
 import { ORG, follow, grantPolicy, makeTree, watchClients, type WatchClient } from "./support.js";
 
 /** Follows from `after` until `target`, disconnecting at random points and resuming after the last change seen. */
 async function followWithDisconnects(client: () => WatchClient, after: number, target: () => number | undefined, seen: number[]) {
+  const random = seededRandom(`ordering: disconnects after ${after}`);
   let position = after;
   for (;;) {
     const f = follow(client(), { afterSequence: BigInt(position) });
-    const want = 1 + Math.floor(Math.random() * 25);
+    const want = 1 + Math.floor(random() * 25);
     try {
       await f.until((x) => x.changes().length >= want || (target() !== undefined && position + x.changes().length >= target()!), 20_000);
     } catch {

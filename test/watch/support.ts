@@ -8,6 +8,7 @@ import { WatchService, type Change, type WatchRequest, type WatchResponse } from
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { WatchRequestSchema } from "../../gen/policy/v1/watch_service_pb.js";
 import type { ApiClients } from "../helpers/clients.js";
+import { waitFor } from "../helpers/wait.js";
 
 export const ORG = "organizations/acme";
 export const CLOUD = "clouds/c1";
@@ -60,13 +61,11 @@ export function follow(client: WatchClient, request: MessageInitShape<typeof Wat
     changes: () =>
       messages.flatMap((m) => (m.event.case === "change" ? [m.event.value] : m.event.case === "batch" ? m.event.value.changes : [])),
     sequences: () => f.changes().map((c) => Number(c.sequence)),
-    async until(predicate, limitMs = 10_000) {
-      const deadline = Date.now() + limitMs;
-      while (!predicate(f)) {
+    async until(predicate, limitMs) {
+      await waitFor(() => {
         if (failure) throw failure;
-        if (Date.now() > deadline) throw new Error(`timed out; received ${JSON.stringify(f.sequences())}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+        return predicate(f) || undefined;
+      }, `the Watch stream's expected messages (received changes ${JSON.stringify(f.sequences())})`, { limitMs });
     },
     async stop() {
       abort.abort();

@@ -5,8 +5,10 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
 import { SNAPSHOT_MS } from "../../src/domain/sync.js";
+import { spawnServer } from "../helpers/child-server.js";
 import { expectCode } from "../helpers/errors.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { waitFor } from "../helpers/wait.js";
 import { CLOUD, ORG, PROJECT, grantPolicy, makeTree, watchClients } from "./support.js";
 
 let server: TestServer;
@@ -127,5 +129,22 @@ test("bad consumer requests: names, duplicates, unknown consumers, acknowledgeme
   await expectCode(sync.acknowledgeChanges({ consumer: "consumers/dup", sequence: 1_000_000n }), Code.FailedPrecondition);
   await sync.deleteConsumer({ name: "consumers/dup" });
   await expectCode(sync.deleteConsumer({ name: "consumers/dup" }), Code.NotFound);
-  expect(SNAPSHOT_MS).toBeLessThan(1000);
+});
+
+test("consumers registered and acknowledging through another server process on the same database: this one's sync status follows", async () => {
+  // Each process reads the consumers at most SNAPSHOT_MS old; its own changes at once (the tests above), another
+  // process's within the snapshot's age: waited for here, not timed.
+  const other = await spawnServer(server.db);
+  try {
+    const otherSync = watchClients(createConnectTransport({ baseUrl: other.url, httpVersion: "1.1" })).sync;
+    const written = await server.connect.policies.setPolicy({ resource: PROJECT, policy: grantPolicy("user:o@example.com") });
+    await otherSync.createConsumer({ consumer: { name: "consumers/elsewhere", subtree: CLOUD } });
+    await waitFor(async () => (await statusOf(PROJECT)) === SyncStatus.PENDING, `PENDING here after a consumer registered elsewhere (snapshot ${SNAPSHOT_MS} ms)`);
+    await otherSync.acknowledgeChanges({ consumer: "consumers/elsewhere", sequence: BigInt(sequenceOf(written)) });
+    await waitFor(async () => (await statusOf(PROJECT)) === SyncStatus.SUCCESS, "SUCCESS here after the consumer acknowledged elsewhere");
+    await otherSync.deleteConsumer({ name: "consumers/elsewhere" });
+    await waitFor(async () => (await sync.listConsumers({})).consumers.length === 0, "the consumer deleted elsewhere gone here");
+  } finally {
+    await other.stop();
+  }
 });

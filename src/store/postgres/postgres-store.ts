@@ -414,11 +414,11 @@ export class PostgresStore implements Store {
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
     const rows = await this.rows<ChainRow>(SQL.ancestry, [resource], "ancestry");
-    return rows.length === 0 ? undefined : rows.map(toChainLink);
+    return rows.length === 0 ? undefined : rows.map((row) => toChainLink(row));
   }
 
   async openSnapshot(): Promise<StoreSnapshot> {
-    return PostgresSnapshot.open(this.pool, toChainLink as (row: object) => StoredPolicy);
+    return PostgresSnapshot.open(this.pool, toChainLink as (row: object, lazyPolicy?: boolean) => StoredPolicy);
   }
 
   async getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
@@ -944,8 +944,8 @@ function storedDeny(row: DenyRow): PolicyRow | undefined {
  * A chain link: the policy, the deny policy while it has rules, the shared policies bound to it (when any) and a
  * root's custom roles (when it has some).
  */
-function toChainLink(row: ChainRow): StoredPolicy {
-  let link = toStoredPolicy(row);
+function toChainLink(row: ChainRow, lazyPolicy = false): StoredPolicy {
+  let link = toStoredPolicy(row, lazyPolicy);
   if (row.shared_names !== null) {
     const shared = row.shared_names.map((name, i) =>
       decodeSharedPolicy({

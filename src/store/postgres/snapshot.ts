@@ -3,8 +3,8 @@
 // server share the database, so a snapshot read through any of them is the same state for the same sequence. While it
 // is open, vacuum keeps the row versions it may read: the domain bounds how long a snapshot may take.
 import type pg from "pg";
-import { pathEnd } from "../rows.js";
-import type { StoreSnapshot, StoredPolicy } from "../store.js";
+import { encodedPolicyOf, pathEnd, type ResourcePolicyRow } from "../rows.js";
+import type { SnapshotLink, StoreSnapshot, StoredPolicy } from "../store.js";
 import { checkOut, storeErrorOf, type Connection } from "./database.js";
 import { SQL } from "./statements.js";
 
@@ -14,10 +14,11 @@ export class PostgresSnapshot implements StoreSnapshot {
   private constructor(
     private readonly connection: Connection,
     readonly sequence: number,
-    private readonly decode: (row: object) => StoredPolicy,
+    private readonly decode: (row: object, lazyPolicy?: boolean) => StoredPolicy,
   ) {}
 
-  static async open(pool: pg.Pool, decode: (row: object) => StoredPolicy): Promise<PostgresSnapshot> {
+  /** `decode`: a row's chain link, its policy decoded only when read if `lazyPolicy` (see Store.subtree). */
+  static async open(pool: pg.Pool, decode: (row: object, lazyPolicy?: boolean) => StoredPolicy): Promise<PostgresSnapshot> {
     const connection = await checkOut(pool);
     try {
       await connection.client.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
@@ -40,16 +41,16 @@ export class PostgresSnapshot implements StoreSnapshot {
 
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
     const rows = await this.rows(SQL.ancestry, [resource]);
-    return rows.length === 0 ? undefined : rows.map(this.decode);
+    return rows.length === 0 ? undefined : rows.map((row) => this.decode(row));
   }
 
-  async subtree(root: string, afterCursor: string | undefined, limit: number, types?: readonly string[]) {
+  async subtree(root: string, afterCursor: string | undefined, limit: number, types?: readonly string[]): Promise<SnapshotLink[]> {
     const [found] = (await this.rows(SQL.pathByName, [root])) as { path: string }[];
     if (!found) return [];
     // The root's own path is the smallest of its subtree: "after" anything just below it includes it.
     const after = afterCursor !== undefined && afterCursor >= found.path ? afterCursor : found.path.slice(0, -1);
-    const rows = (await this.rows(SQL.subtreeLinks, [after, pathEnd(found.path), limit, types?.length ? types : null])) as { path: string }[];
-    return rows.map((row) => ({ link: this.decode(row), cursor: row.path }));
+    const rows = (await this.rows(SQL.subtreeLinks, [after, pathEnd(found.path), limit, types?.length ? types : null])) as ResourcePolicyRow[];
+    return rows.map((row) => ({ link: this.decode(row, true), cursor: row.path, policy: encodedPolicyOf(row) }));
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,69 @@
+// Mutation testing (StrykerJS, its vitest runner) of the code that decides access, deny, Watch visibility and
+// ordering: `npm run mutate`. Each mutant runs only the tests that cover it (perTest) from vitest.mutation.config.ts.
+// Incremental: reports/stryker-incremental.json is committed, so a re-run after a small change tests only the mutants
+// and tests it touched. One mutant at a time (concurrency 1): the machine has two cores. Scores: docs/testing.md.
+// A subset: `npx stryker run --mutate "src/domain/deny-rules.ts"` (results merge into the incremental file).
+/** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
+export default {
+  // Stryker rewrites tsconfig.json in its sandbox with the TypeScript API, which TypeScript 7 (the native compiler)
+  // does not have; vitest does not read tsconfig.json for paths here, so no tsconfig is named (the file does not exist).
+  "tsconfigFile": "no-tsconfig-for-stryker.json",
+  "testRunner": "vitest",
+  "vitest": {
+    "configFile": "vitest.mutation.config.ts",
+    "related": false
+  },
+  "coverageAnalysis": "perTest",
+  "incremental": true,
+  "incrementalFile": "reports/stryker-incremental.json",
+  "concurrency": 1,
+  // A mutant only module loading or a hook reaches (no test of its own) would run every test: left out.
+  "ignoreStatic": true,
+  "timeoutMS": 20000,
+  "timeoutFactor": 2,
+  "mutate": [
+    "src/rpc/auth/**/*.ts",
+    "src/domain/access/**/*.ts",
+    "src/domain/deny-rules.ts",
+    "src/domain/policy-write.ts",
+    "src/domain/watch-visibility.ts",
+    "src/domain/policy-rules.ts",
+    "src/domain/conditions.ts",
+    "src/domain/watch.ts",
+    "src/domain/change-feed.ts",
+    "src/domain/sync.ts",
+    "src/domain/sync-status.ts",
+    "src/domain/shared-policies.ts",
+    "src/domain/etag.ts"
+  ],
+  "ignorePatterns": [
+    "dist",
+    "console/dist",
+    "clients",
+    ".vitest",
+    "data",
+    "*.db",
+    "packages/*/dist",
+    "reports/mutation"
+  ],
+  "reporters": [
+    "clear-text",
+    "progress-append-only",
+    "json",
+    "html"
+  ],
+  "jsonReporter": {
+    "fileName": "reports/mutation/mutation.json"
+  },
+  "htmlReporter": {
+    "fileName": "reports/mutation/mutation.html"
+  },
+  "clearTextReporter": {
+    "allowEmojis": false,
+    "logTests": false,
+    "reportMutants": true,
+    "reportScoreTable": true
+  },
+  "tempDirName": ".stryker-tmp",
+  "cleanTempDir": true
+};

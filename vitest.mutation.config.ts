@@ -1,0 +1,39 @@
+// The tests a mutation run (stryker.config.json, `npm run mutate`) runs against each mutant: the fast ones that cover
+// the code that decides access, deny, Watch visibility and ordering — the domain's unit tests, and the in-process
+// server tests of authorization, deny, shared policies and Watch. Left out: tests that spawn server processes (they
+// would not run the mutant), PostgreSQL, packaging, the console and the CLI (slow, and they cover other code).
+import { defineConfig } from "vitest/config";
+
+// The same inputs every mutation run, so that a mutant killed once stays killed (TEST_SEED=N still replays another).
+process.env.TEST_SEED ??= "20261126";
+
+export const MUTATION_TESTS = [
+  "test/domain/**/*.test.ts",
+  "test/rpc/**/*.test.ts",
+  "test/access/**/*.test.ts",
+  "test/security/authorization.test.ts",
+  "test/security/deny-and-roles.test.ts",
+  "test/security/shared-policies.test.ts",
+  "test/security/shared-policy-access.test.ts",
+  "test/security/answer-disclosure.test.ts",
+  "test/security/role-views.test.ts",
+  "test/security/leaks.test.ts",
+  "test/security/tokens.test.ts",
+  "test/watch/watch.test.ts",
+  "test/watch/visibility.test.ts",
+  "test/watch/history.test.ts",
+];
+
+export default defineConfig({
+  test: {
+    name: "mutation",
+    include: MUTATION_TESTS,
+    // Two server processes on one database: the second would run the unmutated code.
+    exclude: ["test/access/replicas.test.ts"],
+    globalSetup: ["test/setup/seed.global.ts"],
+    setupFiles: ["test/setup/seed.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    env: { POLICY_TEST_PG_SKIP: "1" },
+  },
+});
