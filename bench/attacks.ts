@@ -1,4 +1,4 @@
-// `npm run bench:attacks [-- --only NAME] [--seconds 20] [--seed N]`: one tenant attacks, another is measured.
+// `npm run bench:attacks [-- --only NAME] [--seconds 20] [--seed N] [--cpu-prof DIR]`: one tenant attacks, another is measured.
 // For each attack in bench/attacks/ (see attack.ts): a fresh built server with authentication on, the attacker's and
 // the victim's organizations; the victim's GetPolicy p50/p99 (gRPC port, 4 concurrent callers) is measured first with
 // no attack (the baseline, same server, same run), then while the attack runs; the server's RSS is sampled every
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "20" },
     baseline: { type: "string", default: "5" },
     seed: { type: "string" },
+    // A directory: the server runs with node --cpu-prof and writes its profile there (one per attack).
+    "cpu-prof": { type: "string" },
   },
 });
 const ATTACK_MS = Number(values.seconds) * 1000;
@@ -104,7 +106,7 @@ async function runOne(attack: Attack, key: CryptoKey, keyFile: string): Promise<
     `--admins=user:${ADMIN}`,
     "--log-level=warn",
     ...(attack.serverArgs ?? []),
-  ]);
+  ], values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : []);
   const clients: Tenant[] = [];
   try {
     const tenant = async (email: string): Promise<Tenant> => {

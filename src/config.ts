@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_CACHE_MB } from "./store/caching-store.js";
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./rpc/connection-limits.js";
 import { parseDb } from "./store/db-url.js";
+import { SQLITE_BATCH_ROWS } from "./store/sqlite/write-queue.js";
 import { DEFAULT_WINDOW_BYTES } from "./domain/change-feed.js";
 import { DEFAULT_WATCH_LIMITS } from "./domain/watch-streams.js";
 import { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS, type StoreOptions } from "./store/open-store.js";
@@ -58,6 +59,8 @@ export interface Config extends ConnectionLimits {
   dbPool: number;
   /** PostgreSQL: the longest a statement may run, in milliseconds. */
   dbStatementTimeoutMs: number;
+  /** SQLite: rows one group-commit transaction may change before it takes no more writes (it blocks the event loop); 0: no budget. */
+  sqliteBatchRows: number;
   /** OpenTelemetry: the OTLP/HTTP traces URL spans are sent to; undefined: tracing off. */
   otlpEndpoint?: string;
   /** OpenTelemetry: which calls are traced (OTEL_TRACES_SAMPLER). */
@@ -74,6 +77,7 @@ const OPTIONS = {
   "grpc-port": { env: "POLICY_GRPC_PORT", default: "50051", help: "gRPC-only port (grpc-js), fastest for services" },
   db: { env: "POLICY_DB", default: "./data/policy.db", help: "SQLite database file (created if missing), or a postgres:// URL" },
   "db-pool": { env: "POLICY_DB_POOL", default: String(DEFAULT_POOL_SIZE), help: "PostgreSQL: connections per process" },
+  "sqlite-batch-rows": { env: "POLICY_SQLITE_BATCH_ROWS", default: String(SQLITE_BATCH_ROWS), help: "SQLite: one group commit takes more writes only while it has changed fewer rows than this, the rest commit a turn later after waiting reads, and a long commit is followed by as long a pause (0: no budget)" },
   "db-statement-timeout-ms": { env: "POLICY_DB_STATEMENT_TIMEOUT_MS", default: String(DEFAULT_STATEMENT_TIMEOUT_MS), help: "PostgreSQL: longest a statement may run, or a connection be waited for (ms); no answer at all: given up 1 s later" },
   schema: { env: "POLICY_SCHEMA", default: undefined, help: "resource schema YAML file (default: built in)" },
   "tls-cert": { env: "POLICY_TLS_CERT", default: undefined, help: "PEM certificate: serve TLS (ALPN h2, http/1.1)" },
@@ -231,6 +235,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
     watchStreamsPerCaller: Number(get("watch-streams-per-caller")),
     dbPool: Number(get("db-pool")),
     dbStatementTimeoutMs: Number(get("db-statement-timeout-ms")),
+    sqliteBatchRows: Number(get("sqlite-batch-rows")),
     otlpEndpoint: otlpEndpoint((values as Record<string, unknown>)["otlp-endpoint"] as string | undefined, env),
     tracesSampler: sampler(get("traces-sampler")!),
     tracesSamplerRatio: ratio(get("traces-sampler-arg")!),
@@ -240,6 +245,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | "he
   if (!Number.isInteger(config.dbPool) || config.dbPool < 1) throw new Error(`--db-pool: "${get("db-pool")}" is not a count`);
   if (!Number.isInteger(config.dbStatementTimeoutMs) || config.dbStatementTimeoutMs < 1) {
     throw new Error(`--db-statement-timeout-ms: "${get("db-statement-timeout-ms")}" is not a duration in ms`);
+  }
+  if (!Number.isInteger(config.sqliteBatchRows) || config.sqliteBatchRows < 0) {
+    throw new Error(`--sqlite-batch-rows: "${get("sqlite-batch-rows")}" is not a count`);
   }
   const positive = [
     "max-connections",
@@ -333,6 +341,8 @@ function portNumber(flag: string, value: string): number {
 }
 
 /** The store settings of a configuration, as openStore takes them. */
-export function storeSettings(config: Pick<Config, "dbPool" | "dbStatementTimeoutMs">): Pick<StoreOptions, "poolSize" | "statementTimeoutMs"> {
-  return { poolSize: config.dbPool, statementTimeoutMs: config.dbStatementTimeoutMs };
+export function storeSettings(
+  config: Pick<Config, "dbPool" | "dbStatementTimeoutMs" | "sqliteBatchRows">,
+): Pick<StoreOptions, "poolSize" | "statementTimeoutMs" | "sqliteBatchRows"> {
+  return { poolSize: config.dbPool, statementTimeoutMs: config.dbStatementTimeoutMs, sqliteBatchRows: config.sqliteBatchRows };
 }

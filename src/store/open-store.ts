@@ -16,6 +16,8 @@ export interface StoreOptions {
   poolSize?: number;
   /** PostgreSQL: the longest a statement may run, in milliseconds (--db-statement-timeout-ms). */
   statementTimeoutMs?: number;
+  /** SQLite: rows one group commit may change before it takes no more writes (--sqlite-batch-rows; write-queue.ts). */
+  sqliteBatchRows?: number;
   /** Tracing is on: the database's work gets spans in traced calls (traced-store.ts); off, nothing wraps it. */
   traced?: boolean;
 }
@@ -27,7 +29,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const target = parseDb(options.db);
   const database =
     target.kind === "sqlite"
-      ? new SqliteStore(target.path)
+      ? new SqliteStore(target.path, { batchRows: options.sqliteBatchRows })
       : await PostgresStore.open({
           url: target.url,
           poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,

@@ -90,7 +90,7 @@ import type {
 import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
 import { mapSqliteErrors } from "./errors.js";
-import { WriteQueue } from "./write-queue.js";
+import { WriteQueue, type WriteQueueOptions } from "./write-queue.js";
 import { insertRows } from "./batch-insert.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
 import { SqliteSnapshot, chainLinks } from "./snapshot.js";
@@ -110,11 +110,18 @@ export class SqliteStore implements Store {
   private readonly queue: WriteQueue;
   private readonly stmt: Statements;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    options: Pick<WriteQueueOptions, "batchRows"> = {},
+  ) {
     this.db = openDatabase(path);
-    this.queue = new WriteQueue(this.db, () => {
-      this.writtenSequence = this.stmt.latestSeq.get()!;
-    });
+    this.queue = new WriteQueue(
+      this.db,
+      () => {
+        this.writtenSequence = this.stmt.latestSeq.get()!;
+      },
+      options,
+    );
     this.stmt = prepareStatements(this.db);
     this.writtenSequence = this.stmt.latestSeq.get()!;
     this.lastLook = { dataVersion: this.stmt.dataVersion.get()!, latest: this.writtenSequence };

@@ -2,6 +2,16 @@
 // savepoint, so one that throws changes nothing while the others still commit, and all are acknowledged after the
 // single commit (one fsync) returns. Checks and writes stay atomic: the transaction holds the write lock from the
 // start and the writes run one after another inside it.
+//
+// better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read
+// of another tenant) waits behind it. With a row budget (--sqlite-batch-rows N, off by default), a transaction takes
+// more writes only while it has changed fewer than N rows (SQLite's own count, `total_changes()`, member-index rows
+// included): the write that crosses it is the last of its batch, the rest stay queued in order and commit in the next
+// batch, a turn later, after the reads that arrived meanwhile; and after a batch that took LONG_BATCH_MS or more the
+// next starts no sooner than as long after it ended, so long transactions get at most half the event loop. Rows rather
+// than time: a loaded machine would cut time-bounded batches short. Off by default because more, smaller commits made
+// the watch-memory attack (200 Watch streams during a flood of 1,500-member writes) worse for other tenants, for a
+// reason not yet understood (docs/operations.md, "Limits").
 import { detached } from "../../tracing/spans.js";
 import { tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import type { Database } from "./database.js";
@@ -18,32 +28,78 @@ const COMMIT_ATTRIBUTES = { "db.system.name": "sqlite", "db.operation.name": "co
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** The default row budget of one group commit: 0, none (every write of the turn, as many rows as they change). */
+export const SQLITE_BATCH_ROWS = 0;
+
+/** A batch this long (ms) or longer is followed by a pause as long as it was (at most MAX_PAUSE_MS). */
+export const LONG_BATCH_MS = 5;
+const MAX_PAUSE_MS = 100;
+
+export interface WriteQueueOptions {
+  /** Rows one transaction may change before it takes no more writes (--sqlite-batch-rows); 0: no budget. */
+  batchRows?: number;
+}
+
 export class WriteQueue {
   private pending: PendingWrite[] = [];
+  private scheduled = false;
+  /** When the next batch may start (performance.now()): after a long batch, as long again after its end. */
+  private notBefore = 0;
+  private readonly batchRows: number;
+  private readonly totalChanges: () => number;
 
   /** `committed` runs after each commit, before the writes of the batch are acknowledged. */
   constructor(
     private readonly db: Database,
     private readonly committed: () => void,
-  ) {}
+    options: WriteQueueOptions = {},
+  ) {
+    this.batchRows = options.batchRows ?? SQLITE_BATCH_ROWS;
+    const totalChanges = db.prepare<[], number>("SELECT total_changes()").pluck();
+    this.totalChanges = () => totalChanges.get()!;
+  }
 
   /** Runs `fn` inside a write transaction shared with the other writes of this turn; resolves after the commit. */
   write<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const traced = tracedWrite("sqlite commit", COMMIT_ATTRIBUTES);
       this.pending.push({ run: fn, traced, resolve: resolve as (value: unknown) => void, reject });
-      // Outside the first writer's context: each traced write runs in its own (TracedWrite.run).
-      if (this.pending.length === 1) detached(() => setImmediate(() => this.commitPending()));
+      this.schedule();
     });
   }
 
+  /** Writes past the budget run first in the next batch, a turn later: after the calls that are waiting now. */
+  private requeue(rest: PendingWrite[]): void {
+    if (rest.length === 0) return;
+    this.pending = rest.concat(this.pending);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // Outside the first writer's context: each traced write runs in its own (TracedWrite.run).
+    const run = () => {
+      this.scheduled = false;
+      this.commitPending();
+    };
+    const pause = this.notBefore - performance.now();
+    detached(() => (pause > 0 ? setTimeout(run, pause) : setImmediate(run)));
+  }
+
   private commitPending(): void {
-    const batch = this.pending;
+    const queued = this.pending;
     this.pending = [];
     const outcomes: Outcome[] = [];
+    // How many writes this batch took (the last may have failed it before its outcome was known).
+    let taken = 0;
+    const before = this.batchRows > 0 ? this.totalChanges() : 0;
+    const started = performance.now();
     try {
       this.db.transaction(() => {
-        for (const write of batch) {
+        // At least one write, then more while the transaction has changed few rows.
+        while (taken < queued.length && (taken === 0 || this.batchRows === 0 || this.totalChanges() - before < this.batchRows)) {
+          const write = queued[taken++]!;
           try {
             // A transaction function called inside a transaction runs as a savepoint.
             const savepoint = this.db.transaction(write.run);
@@ -56,12 +112,17 @@ export class WriteQueue {
         }
       }).immediate();
     } catch (error) {
-      for (const write of batch) {
+      // As before batches had a budget: every write waiting fails with it (none of them was committed).
+      for (const write of queued) {
         write.traced?.failed(error);
         write.reject(error);
       }
       return;
     }
+    const ended = performance.now();
+    if (this.batchRows > 0 && ended - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
+    const batch = queued.slice(0, taken);
+    this.requeue(queued.slice(taken));
     this.committed();
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;

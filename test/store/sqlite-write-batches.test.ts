@@ -1,0 +1,85 @@
+// The SQLite group commit takes more writes only while its transaction has changed few rows (SQLITE_BATCH_ROWS):
+// writes past the budget commit in a later batch, every one of them, in the order they were queued, and a read waiting
+// meanwhile runs between the batches. Each write here changes the number of rows it says.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openDatabase, type Database } from "../../src/store/sqlite/database.js";
+import { WriteQueue } from "../../src/store/sqlite/write-queue.js";
+
+describe("SQLite group commit bounded by rows changed", () => {
+  let dir: string;
+  let db: Database;
+  /** The writes each commit made visible: the `n`s of the log, one entry per commit. */
+  let commits: number[][];
+  let queue: WriteQueue;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "write-batches-"));
+    db = openDatabase(join(dir, "policy.db"));
+    db.exec("CREATE TABLE log (n INTEGER NOT NULL, row INTEGER NOT NULL)");
+    commits = [];
+    queue = new WriteQueue(db, () => commits.push(writes()), { batchRows: 100 });
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const writes = () => db.prepare<[], number>("SELECT DISTINCT n FROM log ORDER BY rowid").pluck().all();
+  /** A write that inserts `rows` rows for `n`. */
+  const write = (n: number, rows: number) =>
+    queue.write(() => {
+      const insert = db.prepare("INSERT INTO log (n, row) VALUES (?, ?)");
+      for (let i = 0; i < rows; i++) insert.run(n, i);
+      return n;
+    });
+
+  it("commits small writes of one turn together", async () => {
+    const acks = await Promise.all(Array.from({ length: 50 }, (_, i) => write(i, 1)));
+    expect(acks).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(commits).toHaveLength(1);
+  });
+
+  it("commits writes past the budget in later batches, every one and in order", async () => {
+    const acks = await Promise.all(Array.from({ length: 7 }, (_, i) => write(i, 60)));
+    expect(acks).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    // 60 rows each, 100 per batch: the second write crosses the budget and ends its batch.
+    expect(commits).toEqual([[0, 1], [0, 1, 2, 3], [0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5, 6]]);
+  });
+
+  it("commits a write bigger than the budget alone", async () => {
+    await Promise.all([write(1, 500), write(2, 500), write(3, 1)]);
+    expect(commits).toEqual([[1], [1, 2], [1, 2, 3]]);
+  });
+
+  it("without a budget (the default) commits every write of a turn together, whatever it changes", async () => {
+    const unbounded = new WriteQueue(db, () => commits.push(writes()));
+    const one = (n: number) => unbounded.write(() => db.prepare("INSERT INTO log (n, row) VALUES (?, 0)").run(n));
+    await Promise.all([write(1, 500), one(2), one(3)]);
+    // `write` uses the budgeted queue: its 500 rows commit alone; the other queue's two writes share one commit.
+    expect(commits).toEqual([[1], [1, 2, 3]]);
+  });
+
+  it("a write that fails in a later batch leaves the others committed", async () => {
+    const failing = queue.write(() => {
+      db.prepare("INSERT INTO log (n, row) VALUES (?, ?)").run(99, 0);
+      throw new Error("refused");
+    });
+    const results = await Promise.allSettled([write(1, 150), failing, write(2, 1)]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(commits).toEqual([[1], [1, 2]]);
+  });
+
+  it("runs a read that waits meanwhile between batches", async () => {
+    const seenByRead: number[][] = [];
+    const all = Promise.all(Array.from({ length: 4 }, (_, i) => write(i, 150)));
+    // Queued while the first batch's turn runs: it runs after that batch, before the last.
+    setImmediate(() => setImmediate(() => seenByRead.push(writes())));
+    await all;
+    expect(seenByRead).toHaveLength(1);
+    expect(seenByRead[0]!.length).toBeGreaterThan(0);
+    expect(seenByRead[0]!.length).toBeLessThan(4);
+  });
+});
