@@ -303,6 +303,23 @@ export function grantRows(bindings: readonly { role: string; members: readonly s
   return rows;
 }
 
+/**
+ * The member-index rows a policy write changes: those of `after` that `before` lacks, and those of `before` that
+ * `after` drops. A rewrite with the same members changes none; adding one member to a large policy, one.
+ */
+export function grantChanges(
+  before: readonly { role: string; members: readonly string[] }[],
+  after: readonly { role: string; members: readonly string[] }[],
+): { added: { member: string; role: string }[]; removed: { member: string; role: string }[] } {
+  const key = (g: { member: string; role: string }) => `${g.member}\u0000${g.role}`;
+  const old = new Map(grantRows(before).map((g) => [key(g), g]));
+  const added: { member: string; role: string }[] = [];
+  for (const grant of grantRows(after)) {
+    if (!old.delete(key(grant))) added.push(grant);
+  }
+  return { added, removed: [...old.values()] };
+}
+
 /** What a shared policy's row stores: its content, without the name, parent, etag and times its columns hold. */
 export function sharedPolicyBytes(policy: SharedPolicy): Uint8Array {
   const { displayName, description, bindings, denyRules } = policy;

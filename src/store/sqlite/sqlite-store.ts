@@ -27,6 +27,7 @@ import {
   encodePolicy,
   encodeRole,
   decodeSharedPolicy,
+  grantChanges,
   grantRows,
   pathEnd,
   placeColumns,
@@ -576,8 +577,11 @@ export class SqliteStore implements Store {
       const { bytes, bindingCount } = encodePolicy(policy);
       const change = this.newChange(actor);
       this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount, ...change });
-      this.stmt.clearGrants.run(row.id);
-      for (const grant of grantRows(policy?.bindings ?? [])) this.stmt.insertGrant.run({ ...grant, path: row.path, id: row.id });
+      // Only the rows that change: a rewrite of a large policy with the same members writes no index row, so its
+      // transaction (which holds the event loop) stays short.
+      const { added, removed } = grantChanges(current.bindings, policy?.bindings ?? []);
+      for (const grant of removed) this.stmt.deleteGrant.run({ ...grant, path: row.path });
+      for (const grant of added) this.stmt.insertGrant.run({ ...grant, path: row.path, id: row.id });
       const action = policy ? "policy.set" : "policy.delete";
       const place = { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(resource)! };
       this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null, place);

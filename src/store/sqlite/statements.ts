@@ -95,7 +95,7 @@ export interface Statements {
   rolesOf: Sqlite.Statement<[number], RoleRow>;
   roleOf: Sqlite.Statement<[number, string], RoleRow>;
   upsertRole: Sqlite.Statement<unknown[], unknown>;
-  clearGrants: Sqlite.Statement<[number]>;
+  deleteGrant: Sqlite.Statement<[{ member: string; role: string; path: string }]>;
   insertGrant: Sqlite.Statement<unknown[], unknown>;
   grantPaths: Sqlite.Statement<[{ member: string; role: string; from: string; end: string; limit: number }], string>;
   sharedGrantPaths: Sqlite.Statement<[{ member: string; role: string; from: string; end: string; limit: number }], string>;
@@ -247,7 +247,9 @@ export function prepareStatements(db: Sqlite.Database): Statements {
        ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
          update_time = excluded.update_time`,
     ),
-    clearGrants: db.prepare<[number]>(`DELETE FROM member_grants WHERE resource_id = ?`),
+    deleteGrant: db.prepare<[{ member: string; role: string; path: string }]>(
+      `DELETE FROM member_grants WHERE member = @member AND role = @role AND path = @path`,
+    ),
     insertGrant: db.prepare(
       `INSERT OR IGNORE INTO member_grants (member, role, path, resource_id) VALUES (@member, @role, @path, @id)`,
     ),
