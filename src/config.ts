@@ -3,10 +3,9 @@ import { parseArgs } from "node:util";
 import { DEFAULT_CACHE_MB } from "./store/caching-store.js";
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./rpc/connection-limits.js";
 import { parseDb } from "./store/db-url.js";
-import { SQLITE_BATCH_ROWS } from "./store/sqlite/write-queue.js";
 import { DEFAULT_WINDOW_BYTES } from "./domain/change-feed.js";
 import { DEFAULT_WATCH_LIMITS } from "./domain/watch-streams.js";
-import { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS, type StoreOptions } from "./store/open-store.js";
+import { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS, SQLITE_BATCH_ROWS, type StoreOptions } from "./store/open-store.js";
 
 import type { RetentionPolicy as Retention } from "./domain/retention.js";
 import { SAMPLERS, tracesUrlOf, type SamplerName } from "./tracing/settings.js";

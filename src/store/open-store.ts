@@ -22,6 +22,8 @@ export interface StoreOptions {
   traced?: boolean;
 }
 
+/** The SQLite group commit's row budget by default (0: none); the write queue owns it, the configuration reads it here. */
+export { SQLITE_BATCH_ROWS } from "./sqlite/write-queue.js";
 export const DEFAULT_POOL_SIZE = 10;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
 
