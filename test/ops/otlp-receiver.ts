@@ -88,21 +88,24 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     endpoint: `http://127.0.0.1:${port}`,
     spans,
     bodies,
-    async until(predicate, limitMs = 10_000) {
-      const deadline = Date.now() + limitMs;
-      for (;;) {
-        const found = spans.filter(predicate);
-        if (found.length > 0) return found;
-        if (Date.now() > deadline) throw new Error(`no such span arrived within ${limitMs} ms (${spans.length} spans received)`);
-        // Woken by the next export (or after a while, to check the deadline).
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 200);
-          arrived = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+    // Woken by each export as it arrives; one timer only for the deadline, never a poll.
+    until(predicate, limitMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = spans.filter(predicate);
+          if (found.length === 0) return false;
+          clearTimeout(deadline);
+          arrived = () => undefined;
+          resolve(found);
+          return true;
+        };
+        const deadline = setTimeout(() => {
+          arrived = () => undefined;
+          reject(new Error(`no such span arrived within ${limitMs} ms (${spans.length} spans received)`));
+        }, limitMs);
+        arrived = () => void check();
+        check();
+      });
     },
     close: () =>
       new Promise<void>((resolve) => {
