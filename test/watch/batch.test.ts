@@ -18,13 +18,10 @@ import {
   type SecureServer,
   type SigningKey,
 } from "../security/support.js";
-import { follow, type Follower } from "./support.js";
+import { follow, seenAndHiddenTree, treeNames, type Follower } from "./support.js";
 
-const ORG = "organizations/batch";
-const SEEN_CLOUD = "clouds/batch_seen";
-const HIDDEN_CLOUD = "clouds/batch_hidden";
-const SEEN_PROJECT = "projects/batch_seen";
-const HIDDEN_PROJECT = "projects/batch_hidden";
+const TREE = treeNames("batch");
+const { org: ORG, hiddenCloud: HIDDEN_CLOUD, seenProject: SEEN_PROJECT, hiddenProject: HIDDEN_PROJECT } = TREE;
 const ADA = "ada@example.com";
 
 let key: SigningKey;
@@ -35,13 +32,7 @@ beforeAll(async () => {
   key = await signingKey("ES256");
   server = await startTokenServer([key]);
   admin = apiClients(server.url, { token: await tokenFor(key, ADMIN.slice("user:".length)) });
-  await admin.resources.createResource({ resource: { name: ORG } });
-  for (const [cloud, project] of [[SEEN_CLOUD, SEEN_PROJECT], [HIDDEN_CLOUD, HIDDEN_PROJECT]] as const) {
-    await admin.resources.createResource({ resource: { name: cloud, parent: ORG } });
-    await admin.resources.createResource({ resource: { name: project, parent: cloud } });
-  }
-  // Ada owns one project: she may read its policy and deny policy, nothing else.
-  await admin.policies.setPolicy({ resource: SEEN_PROJECT, policy: { bindings: [binding("roles/owner", `user:${ADA}`)] } });
+  await seenAndHiddenTree(admin, TREE);
 });
 
 afterAll(async () => {

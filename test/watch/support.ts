@@ -76,3 +76,27 @@ export function follow(client: WatchClient, request: MessageInitShape<typeof Wat
   };
   return f;
 }
+
+/** The names of the tree the Watch visibility tests start from (seenAndHiddenTree makes it). */
+export function treeNames(prefix: string) {
+  return {
+    org: `organizations/${prefix}`,
+    seenCloud: `clouds/${prefix}_seen`,
+    hiddenCloud: `clouds/${prefix}_hidden`,
+    seenProject: `projects/${prefix}_seen`,
+    hiddenProject: `projects/${prefix}_hidden`,
+  };
+}
+
+/** The organization with a seen and a hidden cloud, a project in each; ada owns the seen project and nothing else. */
+export async function seenAndHiddenTree(admin: ApiClients, tree: ReturnType<typeof treeNames>): Promise<void> {
+  await admin.resources.createResource({ resource: { name: tree.org } });
+  for (const [cloud, project] of [[tree.seenCloud, tree.seenProject], [tree.hiddenCloud, tree.hiddenProject]] as const) {
+    await admin.resources.createResource({ resource: { name: cloud, parent: tree.org } });
+    await admin.resources.createResource({ resource: { name: project, parent: cloud } });
+  }
+  await admin.policies.setPolicy({
+    resource: tree.seenProject,
+    policy: { bindings: [{ role: "roles/owner", members: ["user:ada@example.com"] }] },
+  });
+}

@@ -18,13 +18,10 @@ import {
   type SecureServer,
   type SigningKey,
 } from "../security/support.js";
-import { follow, grantPolicy, type Follower } from "./support.js";
+import { follow, seenAndHiddenTree, treeNames, grantPolicy, type Follower } from "./support.js";
 
-const ORG = "organizations/vis";
-const SEEN_CLOUD = "clouds/vis_seen";
-const HIDDEN_CLOUD = "clouds/vis_hidden";
-const SEEN_PROJECT = "projects/vis_seen";
-const HIDDEN_PROJECT = "projects/vis_hidden";
+const TREE = treeNames("vis");
+const { org: ORG, seenCloud: SEEN_CLOUD, hiddenCloud: HIDDEN_CLOUD, seenProject: SEEN_PROJECT, hiddenProject: HIDDEN_PROJECT } = TREE;
 
 let key: SigningKey;
 let server: SecureServer;
@@ -34,16 +31,7 @@ beforeAll(async () => {
   key = await signingKey("ES256");
   server = await startTokenServer([key]);
   admin = apiClients(server.url, { token: await tokenFor(key, ADMIN.slice("user:".length)) });
-  await admin.resources.createResource({ resource: { name: ORG } });
-  for (const [cloud, project] of [[SEEN_CLOUD, SEEN_PROJECT], [HIDDEN_CLOUD, HIDDEN_PROJECT]] as const) {
-    await admin.resources.createResource({ resource: { name: cloud, parent: ORG } });
-    await admin.resources.createResource({ resource: { name: project, parent: cloud } });
-  }
-  // Ada owns one project (and so may read its policy); nothing else.
-  await admin.policies.setPolicy({
-    resource: SEEN_PROJECT,
-    policy: { bindings: [binding("roles/owner", "user:ada@example.com")] },
-  });
+  await seenAndHiddenTree(admin, TREE);
 });
 
 afterAll(async () => {
