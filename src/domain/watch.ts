@@ -116,11 +116,7 @@ export class Watch {
       } else {
         position = Number(request.afterSequence);
       }
-      let lastSent = Date.now();
-      const sent = () => {
-        lastSent = Date.now();
-        clock.sent();
-      };
+      const sent = () => clock.sent();
       while (!signal.aborted) {
         if (this.feed.closed) {
           throw new ServiceError("unavailable", `the server is shutting down; watch again with after_sequence ${position}`);
@@ -150,11 +146,11 @@ export class Watch {
           for (const delivery of deliveries) delivery?.end();
           sent();
         }
-        if (batch.length > 0 && Date.now() - lastSent < progressMs) continue;
+        if (batch.length > 0 && !clock.due()) continue;
         if (batch.length === 0) {
           if (this.feed.latest > position) continue;
           await clock.wait(this.feed.nextAdvance);
-          if (this.feed.latest > position || signal.aborted || Date.now() - lastSent < progressMs) continue;
+          if (this.feed.latest > position || signal.aborted || !clock.due()) continue;
         }
         yield progress(position);
         sent();
