@@ -10,7 +10,8 @@ run() {
   touch reports/runs/$name.done
 }
 while pgrep -f "access-chain.json" >/dev/null; do sleep 10; done
-run access-rest "src/domain/access/access.ts,src/domain/access/authorizer.ts,src/domain/access/disclosure.ts,src/domain/access/resolved.ts,src/domain/access/import-access.ts" "test/access/*.test.ts,test/rpc/authorization-rules.test.ts,test/domain/**/*.test.ts"
+[ -f reports/runs/access-rest.json ] || cp reports/runs/access-chain.json reports/runs/access-rest.json
+run access-rest "src/domain/access/chain-check.ts,src/domain/access/subject.ts,src/domain/access/access.ts,src/domain/access/authorizer.ts,src/domain/access/disclosure.ts,src/domain/access/resolved.ts,src/domain/access/import-access.ts" "test/access/*.test.ts,test/rpc/authorization-rules.test.ts,test/domain/**/*.test.ts"
 run watch-visibility "src/domain/watch-visibility.ts" "test/domain/watch-visibility.test.ts,test/watch/visibility.test.ts,test/domain/sync.test.ts"
 run policy-rules "src/domain/policy-rules.ts" "test/domain/**/*.test.ts"
 run shared-policies "src/domain/shared-policies.ts" "test/domain/shared-policies.test.ts,test/security/shared-policies.test.ts,test/security/shared-policy-access.test.ts,test/access/lookups-shared.test.ts"
