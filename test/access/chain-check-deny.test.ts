@@ -1,12 +1,12 @@
 // What a check decides when the chain carries deny rules, shared policies and custom roles, and what its explanations
 // say about each (domain/access/chain-check.ts): deny wins over any grant, an unknown deny turns a grant into unknown,
 // exceptions, conditions, and which links an explanation may name.
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { AccessState, type PermissionCheck } from "../../gen/policy/v1/access_service_pb.js";
-import { DenyPolicySchema, DenyRuleSchema, type DenyRule } from "../../gen/policy/v1/deny_policy_pb.js";
+import { DenyPolicySchema, DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import {
   AuditConfigSchema,
   AuditLogConfig_LogType,
@@ -35,10 +35,10 @@ const PROJECT = "projects/p";
 
 interface LinkInit {
   bindings?: Binding[];
-  deny?: Partial<DenyRule>[];
-  roles?: Parameters<typeof create<typeof RoleSchema>>[1][];
-  shared?: Parameters<typeof create<typeof SharedPolicySchema>>[1][];
-  auditConfigs?: Parameters<typeof create<typeof AuditConfigSchema>>[1][];
+  deny?: MessageInitShape<typeof DenyRuleSchema>[];
+  roles?: MessageInitShape<typeof RoleSchema>[];
+  shared?: MessageInitShape<typeof SharedPolicySchema>[];
+  auditConfigs?: MessageInitShape<typeof AuditConfigSchema>[];
 }
 
 function link(name: string, parent: string, type: string, init: LinkInit = {}): StoredPolicy {
@@ -84,7 +84,7 @@ function states(results: PermissionCheck[]): Record<string, string> {
 }
 
 const owner = (member = ADA) => binding("roles/owner", [member]);
-const denyTo = (principals: string[], permissions: string[], more: Partial<DenyRule> = {}): Partial<DenyRule> => ({
+const denyTo = (principals: string[], permissions: string[], more: MessageInitShape<typeof DenyRuleSchema> = {}): MessageInitShape<typeof DenyRuleSchema> => ({
   deniedPrincipals: principals,
   deniedPermissions: permissions,
   ...more,
