@@ -235,9 +235,9 @@ describe("explanations", () => {
       [ORG, "", 0, "root", "DENIED", ADA, `${ADA} is denied projects.delete by *`],
     ]);
     expect(AccessState[read!.state]).toBe("DENIED");
-    expect(read!.denyExplanations.map((e) => [e.resource, e.ruleIndex, AccessState[e.state], e.reason])).toEqual([
-      [PROJECT, 1, "NOT_GRANTED", "projects.get is an exception permission of the rule (projects.get)"],
-      [ORG, 0, "DENIED", `${ADA} is denied projects.get by *`],
+    expect(read!.denyExplanations.map((e) => [e.resource, e.ruleIndex, AccessState[e.state], e.matchedPrincipal, e.reason])).toEqual([
+      [PROJECT, 1, "NOT_GRANTED", "", "projects.get is an exception permission of the rule (projects.get)"],
+      [ORG, 0, "DENIED", ADA, `${ADA} is denied projects.get by *`],
     ]);
   });
 
