@@ -222,9 +222,9 @@ describe("explanations", () => {
     );
     const [deleted, read] = check(links, [ADA], ["projects.delete", "projects.get"], { explain: true });
     expect(AccessState[deleted!.state]).toBe("DENIED");
-    expect(deleted!.explanations.map((e) => [e.resource, e.role, e.matchedMember, AccessState[e.state], e.reason])).toEqual([
-      [PROJECT, "roles/owner", ADA, "GRANTED", `granted to ${ADA}`],
-      [ORG, "roles/owner", "domain:example.com", "GRANTED", "granted to domain:example.com"],
+    expect(deleted!.explanations.map((e) => [e.resource, e.sharedPolicy, e.role, e.matchedMember, AccessState[e.state], e.reason])).toEqual([
+      [PROJECT, "", "roles/owner", ADA, "GRANTED", `granted to ${ADA}`],
+      [ORG, "", "roles/owner", "domain:example.com", "GRANTED", "granted to domain:example.com"],
     ]);
     expect(
       deleted!.denyExplanations.map((e) => [e.resource, e.sharedPolicy, e.ruleIndex, e.description, AccessState[e.state], e.matchedPrincipal, e.reason]),
@@ -360,6 +360,13 @@ describe("the chain itself", () => {
     expect(checkChain(schema, [], input([ADA], ["projects.get"]))).toBeUndefined();
     const links = [link(PROJECT, "widgets/w", "project"), link("widgets/w", ORG, "widget", { bindings: [owner()] }), link(ORG, "", "organization")];
     expect(states(check(links, [ADA], ["projects.get"]))).toEqual({ "projects.get": "NOT_GRANTED" });
+    // A shared policy bound to a link of an unknown type grants nothing there either (and does not break the check).
+    const sharedOnUnknown = [
+      link(PROJECT, "widgets/w", "project"),
+      link("widgets/w", ORG, "widget", { shared: [{ name: "sharedPolicies/s", parent: ORG, bindings: [owner()] }] }),
+      link(ORG, "", "organization"),
+    ];
+    expect(states(check(sharedOnUnknown, [ADA], ["projects.get"]))).toEqual({ "projects.get": "NOT_GRANTED" });
   });
 });
 
