@@ -1,10 +1,16 @@
 // Stryker's incremental file holds only the files of the run that wrote it, so runs of one file at a time (each with
 // its own --incrementalFile) are merged here into reports/stryker-incremental.json, which `npm run mutate` reuses.
-//   node scripts/mutation-reports.mjs merge OUT IN...   later inputs win for a file mutated in several
+//   node scripts/mutation-reports.mjs merge OUT IN...   a file mutated in several runs (unchanged): each mutant's best
+//                                                       result (a later run with only new tests forgets the kills
+//                                                       of the tests it did not run: Stryker re-runs those mutants)
 //   node scripts/mutation-reports.mjs scores IN         the per-file score table of docs/testing.md, and the survivors
 import { readFileSync, writeFileSync } from "node:fs";
 
 const [command, ...args] = process.argv.slice(2);
+
+/** Which result of a mutant wins when runs with different tests disagree: a detection over anything else. */
+const RANK = { Killed: 4, Timeout: 4, RuntimeError: 3, CompileError: 3, Ignored: 2, Survived: 1, NoCoverage: 0 };
+const mutantKey = (m) => `${m.mutatorName} ${m.replacement} ${JSON.stringify(m.location)}`;
 
 if (command === "merge") {
   const [out, ...inputs] = args;
@@ -35,10 +41,20 @@ if (command === "merge") {
     }
     const remap = (ids) => ids && [...new Set(ids.map((id) => newId.get(id)).filter((id) => id !== undefined))];
     for (const [file, result] of Object.entries(report.files)) {
-      files[file] = {
-        ...result,
-        mutants: result.mutants.map((m) => ({ ...m, coveredBy: remap(m.coveredBy), killedBy: remap(m.killedBy) })),
-      };
+      const mutants = result.mutants.map((m) => ({ ...m, coveredBy: remap(m.coveredBy), killedBy: remap(m.killedBy) }));
+      const earlier = files[file];
+      if (!earlier || earlier.source !== result.source) {
+        files[file] = { ...result, mutants };
+        continue;
+      }
+      // The same source mutated again (a run with other tests): a mutant killed by any run stays killed — its
+      // killing test and the code are unchanged — so each mutant keeps its best result.
+      const byKey = new Map(earlier.mutants.map((m) => [mutantKey(m), m]));
+      for (const m of mutants) {
+        const before = byKey.get(mutantKey(m));
+        if (!before || RANK[m.status] >= RANK[before.status]) byKey.set(mutantKey(m), m);
+      }
+      files[file] = { ...result, mutants: [...byKey.values()] };
     }
   }
   writeFileSync(out, JSON.stringify({ schemaVersion, thresholds, files, testFiles }, null, 2));
