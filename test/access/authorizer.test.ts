@@ -84,6 +84,8 @@ describe("permissionsOf (TestIamPermissions)", () => {
     const asked = ["projects.delete", "projects.get", "projects.update"];
     expect(await authorizer.permissionsOf(OWNER, access.resolve(PROJECT), asked)).toEqual(asked);
     expect(await authorizer.permissionsOf(READER, access.resolve(PROJECT), asked)).toEqual(["projects.get"]);
+    // Held, then not: the answer is the caller's visibility, not any permission's.
+    expect(await authorizer.permissionsOf(READER, access.resolve(PROJECT), ["projects.get", "projects.delete"])).toEqual(["projects.get"]);
     expect(await failure(authorizer.permissionsOf(STRANGER, access.resolve(PROJECT), asked))).toEqual(NOT_FOUND(PROJECT));
     expect(await failure(authorizer.permissionsOf(ADMIN, access.resolve(ABSENT), asked))).toEqual(NOT_FOUND(ABSENT));
     expect(await authorizer.permissionsOf(ADMIN, access.resolve(PROJECT), asked)).toEqual(asked);
@@ -91,7 +93,11 @@ describe("permissionsOf (TestIamPermissions)", () => {
   });
 
   test("unknown permissions are INVALID_ARGUMENT before anything is read", async () => {
-    expect((await failure(enforcing().permissionsOf(OWNER, access.resolve(PROJECT), ["projects.fly"]))).code).toBe("invalid_argument");
+    const unknown = await enforcing().permissionsOf(OWNER, access.resolve(PROJECT), ["projects.get", "projects.fly"]).catch((e: unknown) => e as ServiceError);
+    expect((unknown as ServiceError).violations.map((v) => v.field)).toEqual(["permissions[1]"]);
+    const malformed = await enforcing().permissionsOf(OWNER, access.resolve("projects"), ["projects.get"]).catch((e: unknown) => e as ServiceError);
+    expect((malformed as ServiceError).code).toBe("invalid_argument");
+    expect((malformed as ServiceError).violations.map((v) => v.field)).toEqual(["resource"]);
   });
 });
 
@@ -132,6 +138,13 @@ describe("answers per resource", () => {
     expect(await authorizer.listableUnder(ADMIN, access.resolve(CLOUD))).toBeUndefined();
     expect(await development().listableUnder(STRANGER, access.resolve(CLOUD))).toBeUndefined();
     expect(await authorizer.listableUnder(OWNER, access.resolve("not a name"))).toBeUndefined();
+    expect((await authorizer.listableUnder(OWNER, access.resolve("clouds/absent")))?.map((t) => t.name)).toEqual([]);
+    // An organization's owner lists every child type of an organization, and no type that cannot be one.
+    await store.updatePolicy(ORG, () => policy({ bindings: [binding("roles/owner", [STRANGER.principal])] }), { principal: ROOT });
+    const underOrg = (await authorizer.listableUnder(STRANGER, access.resolve(ORG)))!.map((t) => t.name);
+    expect(underOrg.length).toBeGreaterThan(0);
+    for (const name of underOrg) expect(defaultSchema.types.get(name)!.parents).toContain("organization");
+    expect(underOrg).not.toContain("organization");
   });
 
   test("requireAdmin and isUnrestricted: administrators and development mode only", async () => {

@@ -5,6 +5,7 @@ import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { AccessState, CheckAccessRequestSchema } from "../../gen/policy/v1/access_service_pb.js";
+import { AuditLogConfig_LogType } from "../../gen/policy/v1/policy_pb.js";
 import { Access, MAX_ATTRIBUTE_DEPTH, MAX_ATTRIBUTES_SIZE, MAX_PERMISSIONS } from "../../src/domain/access/access.js";
 import { ServiceError } from "../../src/errors.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -141,4 +142,14 @@ test("the permissions a request names: one to the limit, concrete, known", async
     'permissions[3]: unknown permission "projects.fly"; no role of the schema grants it',
   ]);
   expect(await refusal({ minSequence: -1n })).toEqual(["min_sequence: must not be negative"]);
+});
+
+test("an absent resource is NOT_FOUND, a malformed name or principal INVALID_ARGUMENT at its field; reads of an absent one are not audited", async () => {
+  const absent = await access.check(create(CheckAccessRequestSchema, { resource: "projects/absent", principals: [ADA], permissions: ["projects.get"] }), access.resolve("projects/absent")).catch((e: unknown) => e as ServiceError);
+  expect((absent as ServiceError).code).toBe("not_found");
+  const malformed = await access.check(create(CheckAccessRequestSchema, { resource: "projects", principals: [ADA], permissions: ["projects.get"] }), access.resolve("projects")).catch((e: unknown) => e as ServiceError);
+  expect((malformed as ServiceError).violations.map((v) => v.field)).toEqual(["resource"]);
+  const badPrincipal = await access.check(create(CheckAccessRequestSchema, { resource: PROJECT, principals: ["nonsense"], permissions: ["projects.get"] }), access.resolve(PROJECT)).catch((e: unknown) => e as ServiceError);
+  expect((badPrincipal as ServiceError).violations.map((v) => v.field)).toEqual(["principals[0]"]);
+  expect(await access.auditsRead(access.resolve("projects/absent"), "policy.v1.PolicyService", AuditLogConfig_LogType.DATA_READ, [ADA])).toBe(false);
 });

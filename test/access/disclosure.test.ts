@@ -109,6 +109,10 @@ describe("CheckAccess explanations for a caller who may not read all of the chai
     const partial = await explain(CHECKER);
     expect(partial.results[0]!.explanations.map((e) => e.resource)).toEqual([PROJECT]);
     expect(partial.partialExplanations).toBe(true);
+    // Without explain there is nothing to leave out: not partial.
+    const request = create(CheckAccessRequestSchema, { resource: PROJECT, principals: ["user:ada@example.com"], permissions: ["projects.delete"] });
+    const disclosure = authorizer.disclosure(CHECKER, () => "access.check", (name) => access.resolve(name));
+    expect((await access.check(request, access.resolve(PROJECT), disclosure)).partialExplanations).toBe(false);
     const whole = await explain({ principal: ROOT, identities: [ROOT] });
     expect(whole.results[0]!.explanations.map((e) => e.resource)).toEqual([PROJECT, ORG]);
     expect(whole.partialExplanations).toBe(false);

@@ -18,6 +18,7 @@ test(`a request may name ${MAX_PRINCIPALS} principals, not one more`, () => {
 });
 
 test("a malformed principal is told what a principal looks like", () => {
+  expect(violationsOf(["nonsense"]).map((v) => v.field)).toEqual(["principals[0]"]);
   expect(violationsOf(["user:ada@example.com", "domain:example.com"])).toEqual([
     {
       field: "principals[1]",
