@@ -185,3 +185,55 @@ test("an action this version does not know has no kind", () => {
   expect(kindOf({ action: "resource.update" } as ChangeRecord)).toBe(ChangeKind.RESOURCE_UPDATED);
   expect(kindOf({ action: "resource.update", previousParent: "" } as ChangeRecord)).toBe(ChangeKind.RESOURCE_MOVED);
 });
+
+test("a deny rule of the moved resource itself applies where it was too: its move does not reach those it refuses", async () => {
+  await store.updatePolicy(CLOUD, () => collaborators("ann@example.com"), ROOT);
+  await store.updatePolicy(ORG, () => owners("ann@example.com", "ben@example.com"), ROOT);
+  // Ann reads the project's policy as an owner of the organization, but the project itself refuses her.
+  await store.updateDenyPolicy(PROJECT, () => refuse("ann@example.com"), ROOT);
+  const from = await store.latestSequence();
+  await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
+  await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
+  // Judged while the project still exists (its move), then once it is gone (the move and the removal again).
+  const [moved, removed] = await rowsAfter(from);
+  const judgeNow = judge();
+  expect(await judgeNow.visible(moved!, caller("ben@example.com"))).toBe(true);
+  expect(await judgeNow.visible(moved!, caller("ann@example.com"))).toBe(false);
+  expect(await received([moved!, removed!], "ann@example.com", "ben@example.com")).toEqual({
+    "ann@example.com": [],
+    "ben@example.com": [`resource.update ${PROJECT}`, `resource.delete ${PROJECT}`],
+  });
+});
+
+test("a removed ancestor whose end is unknown (no removal row, or one without its deny rules): nothing is judged through it", async () => {
+  await store.updatePolicy(ORG, () => owners("ann@example.com"), ROOT);
+  const from = await store.latestSequence();
+  await store.deleteResource(CLOUD, () => ({ cascade: true }), ROOT);
+  const rows = await rowsAfter(from);
+  const projectGone = rows.find((r) => r.resource === PROJECT)!;
+  const visibilityWith = (removalOf: Store["removalOf"]) => {
+    const access = new Access(store, defaultSchema);
+    return new WatchVisibility({ removalOf }, access, new Authorizer(access, defaultSchema, new Set([ROOT.principal]), true));
+  };
+  // As recorded: the project's removal reaches the organization's owner.
+  expect(await visibilityWith((name, seq) => store.removalOf(name, seq)).visible(projectGone, caller("ann@example.com"))).toBe(true);
+  // The cloud's removal predates recorded deny rules, or is no longer in the log: fail closed.
+  const legacy = visibilityWith(async (name, seq) => {
+    const removal = await store.removalOf(name, seq);
+    return removal && { ...removal, denyRulesAtRemoval: undefined };
+  });
+  expect(await legacy.visible(projectGone, caller("ann@example.com"))).toBe(false);
+  expect(await visibilityWith(async () => undefined).visible(projectGone, caller("ann@example.com"))).toBe(false);
+});
+
+test("a move of a resource since removed, whose removal is no longer in the log, reaches administrators only", async () => {
+  await store.updatePolicy(ORG, () => owners("ann@example.com"), ROOT);
+  const from = await store.latestSequence();
+  await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
+  await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
+  const [moved] = await rowsAfter(from);
+  const access = new Access(store, defaultSchema);
+  const pruned = new WatchVisibility({ removalOf: async () => undefined }, access, new Authorizer(access, defaultSchema, new Set([ROOT.principal]), true));
+  expect(await pruned.visible(moved!, caller("ann@example.com"))).toBe(false);
+  expect(await judge().visible(moved!, caller("ann@example.com"))).toBe(true);
+});
