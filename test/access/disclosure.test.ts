@@ -122,7 +122,8 @@ describe("CheckAccess explanations for a caller who may not read all of the chai
     // The checker holds access.check on the project and nothing else: not the deny policy's read (an owner's), not
     // the shared policy's.
     await store.updatePolicy(ORG, () => policy({ bindings: [binding("roles/checker", [CHECKER.principal])] }), actor);
-    await store.updateSharedPolicy(GUARD, () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [binding("roles/owner", ["user:ada@example.com"])] }), type: "shared_policy" }), actor);
+    const guardRule = { deniedPrincipals: ["user:ada@example.com"], deniedPermissions: ["projects.update"] };
+    await store.updateSharedPolicy(GUARD, () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [binding("roles/owner", ["user:ada@example.com"])], denyRules: [guardRule] }), type: "shared_policy" }), actor);
     await store.updateSharedPolicyBinding(GUARD, PROJECT, () => true, actor);
     const bindingsOnly = await explain(CHECKER);
     expect(bindingsOnly.results[0]!.explanations).toEqual([]);
@@ -136,6 +137,17 @@ describe("CheckAccess explanations for a caller who may not read all of the chai
     expect(denied.results[0]!.denyExplanations).toEqual([]);
     expect(denied.results[0]!.explanations.map((e) => e.sharedPolicy)).toEqual([GUARD]);
     expect(denied.partialExplanations).toBe(true);
+    // Several permissions, rules of the project's own deny policy and of the readable shared policy: the shared
+    // policy's rule is shown, the project's own never (whichever permissions name which).
+    const request = create(CheckAccessRequestSchema, { resource: PROJECT, principals: ["user:ada@example.com"], permissions: ["projects.get", "projects.update", "projects.delete"], explain: true });
+    await store.updateDenyPolicy(PROJECT, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:ada@example.com"], deniedPermissions: ["projects.delete", "projects.update"] }] }), actor);
+    const disclosure = authorizer.disclosure(CHECKER, () => "access.check", (name) => access.resolve(name));
+    const several = await access.check(request, access.resolve(PROJECT), disclosure);
+    expect(several.results.map((r) => r.denyExplanations.map((d) => [d.resource, d.sharedPolicy]))).toEqual([[], [[PROJECT, GUARD]], []]);
+    expect(several.partialExplanations).toBe(true);
+    // One permission named by both kinds of rule: still only the shared policy's.
+    const both = await access.check(create(CheckAccessRequestSchema, { ...request, permissions: ["projects.update"] }), access.resolve(PROJECT), disclosure);
+    expect(both.results[0]!.denyExplanations.map((d) => [d.resource, d.sharedPolicy])).toEqual([[PROJECT, GUARD]]);
   });
 });
 
