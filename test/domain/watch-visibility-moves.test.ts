@@ -193,12 +193,13 @@ test("a deny rule of the moved resource itself applies where it was too: its mov
   await store.updateDenyPolicy(PROJECT, () => refuse("ann@example.com"), ROOT);
   const from = await store.latestSequence();
   await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
-  await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
-  // Judged while the project still exists (its move), then once it is gone (the move and the removal again).
-  const [moved, removed] = await rowsAfter(from);
+  // Judged while the project still exists (its move), then once it is gone (the move and the removal).
+  const [moved] = await rowsAfter(from);
   const judgeNow = judge();
   expect(await judgeNow.visible(moved!, caller("ben@example.com"))).toBe(true);
   expect(await judgeNow.visible(moved!, caller("ann@example.com"))).toBe(false);
+  await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
+  const [, removed] = await rowsAfter(from);
   expect(await received([moved!, removed!], "ann@example.com", "ben@example.com")).toEqual({
     "ann@example.com": [],
     "ben@example.com": [`resource.update ${PROJECT}`, `resource.delete ${PROJECT}`],
@@ -236,4 +237,20 @@ test("a move of a resource since removed, whose removal is no longer in the log,
   const pruned = new WatchVisibility({ removalOf: async () => undefined }, access, new Authorizer(access, defaultSchema, new Set([ROOT.principal]), true));
   expect(await pruned.visible(moved!, caller("ann@example.com"))).toBe(false);
   expect(await judge().visible(moved!, caller("ann@example.com"))).toBe(true);
+});
+
+test("streams judging the moves of two removed resources at once each get their own resource's end", async () => {
+  await store.updatePolicy(ORG, () => owners("ann@example.com"), ROOT);
+  await store.createResource({ name: "projects/q", parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  // The first project refuses Ann its policy; the second does not.
+  await store.updateDenyPolicy(PROJECT, () => refuse("ann@example.com"), ROOT);
+  const from = await store.latestSequence();
+  await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
+  await store.updateResource("projects/q", () => ({ parent: OTHER_CLOUD }), ROOT);
+  await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
+  await store.deleteResource("projects/q", () => ({ cascade: false }), ROOT);
+  const [movedP, movedQ] = await rowsAfter(from);
+  const visibility = judge();
+  const ann = caller("ann@example.com");
+  expect(await Promise.all([visibility.visible(movedP!, ann), visibility.visible(movedQ!, ann)])).toEqual([false, true]);
 });
