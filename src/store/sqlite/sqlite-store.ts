@@ -92,7 +92,7 @@ import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
 import { mapSqliteErrors } from "./errors.js";
 import { WriteQueue, type WriteQueueOptions } from "./write-queue.js";
-import { insertRows } from "./batch-insert.js";
+import { insertRows, withBatchCache } from "./batch-insert.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
 import { SqliteSnapshot, chainLinks } from "./snapshot.js";
 
@@ -217,7 +217,8 @@ export class SqliteStore implements Store {
 
   async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
     if (items.length === 0) return [];
-    return this.queue.write(() => {
+    // The names the plan reads are the index pages the inserts then change: both run with the batch's page cache.
+    return this.queue.write(() => withBatchCache(this.db, items.length, () => {
       const places = new Map<string, ExistingPlace | undefined>();
       const reader = {
         taken: (name: string) => this.stmt.idByName.get(name) !== undefined,
@@ -231,14 +232,15 @@ export class SqliteStore implements Store {
       };
       const next = { id: this.stmt.nextResourceId.get()!, seq: this.stmt.nextSeq.get()!, time: Date.now() };
       const plan = planCreation(items, actor, reader, next);
+      const prepared = (sql: string) => this.prepared(sql);
       // Resources first: the other rows reference them. has_bindings is set by the policies' insert trigger.
-      insertRows("resources", plan.resources, (sql) => this.prepared(sql));
-      insertRows("policies", plan.policies, (sql) => this.prepared(sql));
-      insertRows("grants", plan.grants, (sql) => this.prepared(sql));
-      insertRows("changes", plan.changes, (sql) => this.prepared(sql));
+      insertRows("resources", plan.resources, prepared);
+      insertRows("policies", plan.policies, prepared);
+      insertRows("grants", plan.grants, prepared);
+      insertRows("changes", plan.changes, prepared);
       for (const change of plan.changes) noteChangeWritten(change[0] as number);
       return plan.outcomes;
-    });
+    }));
   }
 
   async updateResource(
