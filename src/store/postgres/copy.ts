@@ -74,7 +74,7 @@ export const TABLES = [
 ] as const;
 
 /** What every etag is made from: each resource's revision and its policy's (or its creation's, without one). */
-const ETAG_SOURCES = `SELECT r.name, r.revision, COALESCE(p.revision, r.create_seq) AS policy_revision
+export const ETAG_SOURCES = `SELECT r.name, r.revision, COALESCE(p.revision, r.create_seq) AS policy_revision
   FROM resources r LEFT JOIN policies p ON p.resource_id = r.id`;
 
 /**
@@ -130,6 +130,11 @@ async function copyTable(source: Sqlite.Database, client: pg.PoolClient, table: 
   return copied;
 }
 
+export type EtagRow = { name: string; revision: number; policy_revision: number };
+
+/** A resource's etag and its policy's, from an ETAG_SOURCES row, as one comparable string. */
+export const etags = (row: EtagRow) => `${resourceEtag(row.revision)} ${Buffer.from(revisionEtag(row.policy_revision)).toString("hex")}`;
+
 /** Counts per table and the etags of every resource and policy, read back from PostgreSQL after the commit. */
 async function verify(source: Sqlite.Database, pool: pg.Pool): Promise<void> {
   for (const table of TABLES) {
@@ -137,8 +142,6 @@ async function verify(source: Sqlite.Database, pool: pg.Pool): Promise<void> {
     const { rows } = await pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${table.name}`);
     if (rows[0]!.n !== expected) throw new Error(`verification failed: ${table.name} has ${rows[0]!.n} rows, expected ${expected}`);
   }
-  type EtagRow = { name: string; revision: number; policy_revision: number };
-  const etags = (row: EtagRow) => `${resourceEtag(row.revision)} ${Buffer.from(revisionEtag(row.policy_revision)).toString("hex")}`;
   const copied = new Map((await pool.query<EtagRow>(ETAG_SOURCES)).rows.map((row) => [row.name, etags(row)]));
   for (const row of source.prepare(ETAG_SOURCES).iterate() as IterableIterator<EtagRow>) {
     if (copied.get(row.name) !== etags(row)) throw new Error(`verification failed: the etags of ${row.name} differ`);
