@@ -102,6 +102,9 @@ interface Change {
   principal: string;
 }
 
+/** A batch creation's read of an existing parent: its id, path and parent's name (NULL for a root). */
+const PLACE_SQL = `SELECT r.id, r.path, p.name AS parent FROM resources r LEFT JOIN resources p ON p.id = r.parent_id WHERE r.name = ?`;
+
 export class SqliteStore implements Store {
   writtenSequence = 0;
   /** `PRAGMA data_version` and the newest sequence when changesSince last looked at the change log. */
@@ -219,17 +222,18 @@ export class SqliteStore implements Store {
     if (items.length === 0) return [];
     // The names the plan reads are the index pages the inserts then change: both run with the batch's page cache.
     return this.queue.write(() => withBatchCache(this.db, items.length, () => {
+      // A parent's place in one read (its id, path and parent's name), its lineage from its parent's place, each read
+      // once per batch: an import into many clouds has as many parents as items.
+      const placeRow = this.prepared(PLACE_SQL);
       const places = new Map<string, ExistingPlace | undefined>();
-      const reader = {
-        taken: (name: string) => this.stmt.idByName.get(name) !== undefined,
-        place: (name: string) => {
-          if (!places.has(name)) {
-            const id = this.stmt.idByName.get(name);
-            places.set(name, id === undefined ? undefined : { id, path: this.stmt.pathOf.get(id)!, lineage: this.hierarchy.lineage(name)! });
-          }
-          return places.get(name);
-        },
+      const place = (name: string): ExistingPlace | undefined => {
+        if (places.has(name)) return places.get(name);
+        const row = placeRow.get(name) as { id: number; path: string; parent: string | null } | undefined;
+        const found = row && { id: row.id, path: row.path, lineage: [name, ...(row.parent === null ? [] : place(row.parent)!.lineage)] };
+        places.set(name, found);
+        return found;
       };
+      const reader = { taken: (name: string) => this.stmt.idByName.get(name) !== undefined, place };
       const next = { id: this.stmt.nextResourceId.get()!, seq: this.stmt.nextSeq.get()!, time: Date.now() };
       const plan = planCreation(items, actor, reader, next);
       const prepared = (sql: string) => this.prepared(sql);
