@@ -27,6 +27,7 @@ import { StoreError } from "../store/errors.js";
 import type { Store, StoredConsumer } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn, requireResourceName, typeOfName } from "./names.js";
+import { READ_VERB } from "./access/read-permissions.js";
 import { serviceErrorOf } from "./store-errors.js";
 import type { ResourceSchema, ResourceType } from "./schema/schema.js";
 import { ConsumerIndex } from "./consumer-index.js";
@@ -40,7 +41,7 @@ export const SNAPSHOT_MS = 200;
 const CONSUMER_NAME = /^consumers\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Managing a consumer needs `{collection}.setPolicy` on its subtree; reading one `{collection}.getPolicy`. */
 const MANAGE_PERMISSION = "setPolicy";
-const READ_PERMISSION = "getPolicy";
+const READ_PERMISSION = READ_VERB.policy;
 
 export class Sync {
   /** The consumers in memory, and the store's consumer version they are at. */

@@ -17,6 +17,7 @@ import { REMOVALS, type ChangeAction, type ChangeRecord, type Store, type Stored
 import type { Access } from "./access/access.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn } from "./names.js";
+import { readPermission, SHARED_POLICY_READ, type ReadVerb } from "./access/read-permissions.js";
 
 /** A permission a watcher needs on a resource. */
 interface Need {
@@ -41,19 +42,19 @@ interface ChangeRule {
 
 /** The permission `{collection}.{verb}` on the change's resource. */
 const own =
-  (verb: string) =>
+  (verb: ReadVerb) =>
   (change: ChangeRecord): Need[][] => [[{ resource: change.resource, permission: permissionOn(change.resource, verb) }]];
 
 /** A shared-policy binding, logged against its target: either half, as GetSharedPolicyBinding. */
 const eitherHalf = (change: ChangeRecord): Need[][] => {
   const target = change.resource;
-  const targetHalf = [{ resource: target, permission: permissionOn(target, "getSharedPolicyBinding") }];
+  const targetHalf = [{ resource: target, permission: readPermission(target, "sharedPolicyBinding") }];
   const sharedPolicy = change.sharedPolicyBinding?.sharedPolicy;
   if (!sharedPolicy) return [targetHalf];
   // The policy half names the target: only a target the watcher may see (`.get`), as a listing by policy would.
   const policyHalf = [
-    { resource: sharedPolicy, permission: "sharedPolicies.getBinding" },
-    { resource: target, permission: permissionOn(target, "get") },
+    { resource: sharedPolicy, permission: SHARED_POLICY_READ.binding },
+    { resource: target, permission: readPermission(target, "resource") },
   ];
   return [targetHalf, policyHalf];
 };

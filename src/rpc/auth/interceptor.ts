@@ -18,7 +18,7 @@ import { ServiceError } from "../../errors.js";
 import { peekFirst, withMessage } from "../call-messages.js";
 import { callScopeKey, callerKey, peerCertificateKey } from "../context.js";
 import { procedureOf } from "../interceptors.js";
-import { API_SERVICES } from "../routes.js";
+import { API_SERVICES } from "../../api-services.js";
 import type { Authenticator } from "./authenticator.js";
 import { RULES, methodsWithoutRule, type Checks, type Rule } from "./rules.js";
 
