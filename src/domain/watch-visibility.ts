@@ -12,7 +12,7 @@ import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
 import { RecentCache } from "../recent-cache.js";
-import { share } from "../shared-value.js";
+import { deepFreeze } from "../frozen-value.js";
 import { REMOVALS, type ChangeAction, type ChangeRecord, type Store, type StoredPolicy } from "../store/store.js";
 import type { Access } from "./access/access.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
@@ -274,8 +274,8 @@ function removedLink(removal: ChangeRecord): StoredPolicy | undefined {
   const rules = removal.denyRulesAtRemoval;
   if (!rules) return undefined;
   const deny = rules.length > 0 ? create(DenyPolicySchema, { resource: removal.resource, rules: [...rules] }) : undefined;
-  // Shared (immutable), so that checks compile its rules once.
-  return share({
+  // Deep-frozen, so that checks compile its rules once.
+  return deepFreeze({
     resource: create(ResourceSchema, { name: removal.resource, parent: removal.parent, type: removal.resourceType }),
     // Not recorded, and never compared: a removed resource's link is only ever below the chain of a surviving one.
     createSeq: 0,

@@ -9,7 +9,7 @@ import {
   HealthCheckResponse_ServingStatus as Status,
   HealthListResponseSchema,
 } from "../../gen/health/v1/health_pb.js";
-import { share } from "../shared-value.js";
+import { deepFreeze } from "../frozen-value.js";
 import type { Store } from "../store/store.js";
 
 export class HealthStatus {
@@ -38,14 +38,14 @@ export class HealthStatus {
 }
 
 export function healthService(health: HealthStatus): ServiceImpl<typeof Health> {
-  // One shared answer per status: probes are frequent, and the gRPC port encodes a shared message once.
+  // One frozen answer per status: probes are frequent, and the gRPC port encodes a frozen message once.
   const answers = new Map<Status, HealthCheckResponse>();
   return {
     check(req) {
       const status = health.get(req.service);
       if (status === undefined) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
       let answer = answers.get(status);
-      if (!answer) answers.set(status, (answer = share(create(HealthCheckResponseSchema, { status }))));
+      if (!answer) answers.set(status, (answer = deepFreeze(create(HealthCheckResponseSchema, { status }))));
       return answer;
     },
     async *watch(req, ctx) {
