@@ -27,7 +27,7 @@ export default {
     "src/domain/deny-rules.ts",
     "src/domain/policy-write.ts",
     "src/domain/watch-visibility.ts",
-    "src/domain/policy-rules.ts",
+    "src/domain/binding-validation.ts",
     "src/domain/conditions.ts",
     "src/domain/watch.ts",
     "src/domain/change-feed.ts",

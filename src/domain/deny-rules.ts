@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { DenyRuleSchema, type DenyRule } from "../../gen/policy/v1/deny_policy_pb.js";
 import { Violations } from "../errors.js";
 import { canonicalMember } from "./members.js";
-import { canonicalExpr, checkCondition, writeConditionBudget } from "./policy-rules.js";
+import { canonicalExpr, checkCondition, writeConditionBudget } from "./binding-validation.js";
 import type { ResourceSchema } from "./schema/schema.js";
 
 export const MAX_DENY_RULES = 500;

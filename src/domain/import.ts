@@ -15,7 +15,7 @@ import { isCustomRoleName } from "./custom-roles.js";
 import { collectionOf } from "./names.js";
 import type { Policies } from "./policies.js";
 import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
-import type { GrantableCustomRoles } from "./policy-rules.js";
+import type { GrantableCustomRoles } from "./binding-validation.js";
 import type { Resources } from "./resources.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";

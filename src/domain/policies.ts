@@ -23,7 +23,7 @@ import { sameEtag } from "./etag.js";
 import { deepFreeze, isDeepFrozen } from "../frozen-value.js";
 import { typesGranting, type ResourceSchema } from "./schema/schema.js";
 import { isCustomRoleName } from "./custom-roles.js";
-import type { GrantableCustomRoles } from "./policy-rules.js";
+import type { GrantableCustomRoles } from "./binding-validation.js";
 import type { Sync } from "./sync.js";
 
 

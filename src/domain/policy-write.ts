@@ -10,7 +10,7 @@ import {
   type GrantableCustomRoles,
   canonicalBindings,
   hasCondition,
-} from "./policy-rules.js";
+} from "./binding-validation.js";
 import { sameEtag } from "./etag.js";
 import type { ResourceType } from "./schema/schema.js";
 

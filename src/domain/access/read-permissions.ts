@@ -1,4 +1,4 @@
-// The permission each read needs, written once. The read's RPC rule (rpc/auth/rules.ts) and every other path that
+// The permission each read needs, written once. The read's RPC rule (rpc/auth/authorization-rules.ts) and every other path that
 // shows the same thing — Watch (watch-visibility.ts), Snapshot, lookups and effective policies (disclosure), audit
 // entries, consumers — ask for the same one, so no path shows a caller what another would refuse it.
 import { permissionOn } from "../names.js";

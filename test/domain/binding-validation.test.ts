@@ -15,7 +15,7 @@ import {
   MAX_MEMBERS,
   canonicalAuditConfigs,
   canonicalBindings,
-} from "../../src/domain/policy-rules.js";
+} from "../../src/domain/binding-validation.js";
 import type { ResourceType } from "../../src/domain/schema/schema.js";
 import { BEFORE_2027, binding, cloud, organization, project } from "./fixtures.js";
 

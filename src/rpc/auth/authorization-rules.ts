@@ -27,7 +27,7 @@ export interface Checks {
  * Authorization of one method, given its request message (the single input message of a server-streaming call).
  * Client- and bidi-streaming methods cannot have a rule: one pass per call cannot cover messages not yet received.
  */
-export interface Rule<I extends DescMessage = DescMessage> {
+export interface AuthorizationRule<I extends DescMessage = DescMessage> {
   /** The resource a read is about: its audit configs and its ancestors' decide whether the read is logged. */
   resource?(request: MessageShape<I>): string;
   authorize(request: MessageShape<I>, checks: Checks, schema: ResourceSchema): Promise<void> | void;
@@ -35,8 +35,8 @@ export interface Rule<I extends DescMessage = DescMessage> {
 
 export function rule<I extends DescMessage, O extends DescMessage>(
   method: DescMethodUnary<I, O> | DescMethodServerStreaming<I, O>,
-  spec: Rule<I>,
-): [DescMethod, Rule] {
+  spec: AuthorizationRule<I>,
+): [DescMethod, AuthorizationRule] {
   return [method, spec];
 }
 
@@ -70,7 +70,7 @@ const requireEitherHalf = async (req: { sharedPolicy: string; target: string }, 
   }
 };
 
-export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
+export const AUTHORIZATION_RULES: ReadonlyMap<DescMethod, AuthorizationRule> = new Map([
   rule(API.policies.method.setPolicy, { authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "setPolicy")) }),
   rule(API.policies.method.deletePolicy, {
     authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "deletePolicy")),
@@ -250,6 +250,6 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
 ]);
 
 /** The methods of `services` that have no rule. */
-export function methodsWithoutRule(services: readonly DescService[], rules = RULES): DescMethod[] {
+export function methodsWithoutAuthorizationRule(services: readonly DescService[], rules = AUTHORIZATION_RULES): DescMethod[] {
   return services.flatMap((service) => service.methods.filter((method) => !rules.has(method)));
 }
