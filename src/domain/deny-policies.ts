@@ -11,7 +11,7 @@ import { Violations, notFound, staleEtag } from "../errors.js";
 import type { Actor, Store } from "../store/store.js";
 import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
 import { requireResourceName } from "./names.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { fromStore } from "./store-errors.js";

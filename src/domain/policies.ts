@@ -19,7 +19,7 @@ import type { PageTokens } from "./page-token.js";
 import { fromStore } from "./store-errors.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
 import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
 import { deepFreeze, isDeepFrozen } from "../frozen-value.js";
 import { typesGranting, type ResourceSchema } from "./schema/schema.js";
 import { isCustomRoleName } from "./custom-roles.js";

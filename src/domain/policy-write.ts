@@ -11,7 +11,7 @@ import {
   canonicalBindings,
   hasCondition,
 } from "./binding-validation.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
 import type { ResourceType } from "./schema/schema.js";
 
 const DEFAULT_MASK = ["bindings", "etag"];

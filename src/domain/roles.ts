@@ -18,7 +18,7 @@ import type {
 import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../errors.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import { ROLE_ID, parseCustomRoleName } from "./custom-roles.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import type { Page, PageTokens } from "./page-token.js";
 import { MAX_CONDITION_DESCRIPTION, MAX_CONDITION_TITLE } from "./binding-validation.js";

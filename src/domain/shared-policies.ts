@@ -25,7 +25,7 @@ import type { Actor, SharedPolicyBindingState, SharedPolicyState, Store } from "
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { MAX_PAGE_SIZE, pageSize, type PageTokens } from "./page-token.js";
 import { canonicalBindings, writeConditionBudget } from "./binding-validation.js";

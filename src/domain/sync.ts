@@ -22,7 +22,7 @@ import {
   type GetSyncStatusResponse,
 } from "../../gen/policy/v1/sync_service_pb.js";
 import { ServiceError, Violations, notFound, quoted } from "../errors.js";
-import { etagSequence } from "../store/etag.js";
+import { etagSequence } from "../etag.js";
 import { StoreError } from "../store/errors.js";
 import type { Store, StoredConsumer } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
