@@ -34,7 +34,7 @@ export default {
     "src/domain/sync.ts",
     "src/domain/sync-status.ts",
     "src/domain/shared-policies.ts",
-    "src/domain/etag.ts"
+    "src/etag.ts"
   ],
   "ignorePatterns": [
     "dist",
