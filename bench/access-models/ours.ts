@@ -13,7 +13,7 @@ import { checkChain } from "../../src/domain/access/chain-check.js";
 import { Subject } from "../../src/domain/access/subject.js";
 import { parseSchema } from "../../src/domain/schema/schema-loader.js";
 import type { ResourceSchema } from "../../src/domain/schema/schema.js";
-import { Violations } from "../../src/errors.js";
+import { Violations } from "../../src/service-error.js";
 import { deepFreeze } from "../../src/frozen-value.js";
 import type { StoredPolicy } from "../../src/store/store.js";
 import { walkModel, type Query } from "./dataset.js";

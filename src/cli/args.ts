@@ -1,6 +1,6 @@
 // Command-line parsing: the options every command shares, per-command options, and help text (node:util parseArgs).
 import { parseArgs } from "node:util";
-import { UsageError } from "./errors.js";
+import { UsageError } from "./command-errors.js";
 import { didYouMean } from "./suggest.js";
 
 export interface OptionSpec {

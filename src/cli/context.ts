@@ -8,7 +8,7 @@ import type { ResourceSchema } from "../domain/schema/schema.js";
 import { loadSchema } from "../schema-file.js";
 import type { Values } from "./args.js";
 import { SchemaError } from "../domain/schema/schema-loader.js";
-import { LocalError } from "./errors.js";
+import { LocalError } from "./command-errors.js";
 import type { Settings } from "./settings.js";
 
 export interface Io {

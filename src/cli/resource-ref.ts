@@ -3,7 +3,7 @@
 import { str } from "./args.js";
 import type { ResourceType } from "../domain/schema/schema.js";
 import type { Context } from "./context.js";
-import { CliError, UsageError } from "./errors.js";
+import { CliError, UsageError } from "./command-errors.js";
 
 export const ORGANIZATION = "organization";
 

@@ -9,7 +9,7 @@ import {
   type Binding,
   type Expr,
 } from "../../gen/policy/v1/policy_pb.js";
-import { Violations, quoted } from "../errors.js";
+import { Violations, quoted } from "../service-error.js";
 import { canonicalMember, isGroupOrDomain } from "./members.js";
 import { ConditionBudget, WRITE_BUDGET, compileCondition } from "./conditions.js";
 import { isCustomRoleName } from "./custom-roles.js";

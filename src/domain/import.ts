@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { ImportItem } from "../../gen/policy/v1/resource_service_pb.js";
-import { ServiceError, quoted } from "../errors.js";
+import { ServiceError, quoted } from "../service-error.js";
 import { StoreError } from "../store/errors.js";
 import type { Actor, NewResource, Store } from "../store/store.js";
 import { compileInTurns } from "./conditions.js";

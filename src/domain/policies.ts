@@ -9,7 +9,7 @@ import type {
   ResourcePolicy,
   SetPolicyRequest,
 } from "../../gen/policy/v1/policy_service_pb.js";
-import { Violations, notFound, quoted, staleEtag } from "../errors.js";
+import { Violations, notFound, quoted, staleEtag } from "../service-error.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import type { ChainDisclosure } from "./access/disclosure.js";
 import { requireResourceName, typeOfName } from "./names.js";

@@ -3,7 +3,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
 import { BindingSchema, ExprSchema, PolicySchema, type Binding, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import { deepFreeze, isDeepFrozen } from "../frozen-value.js";
-import { invalidArgument } from "../errors.js";
+import { invalidArgument } from "../service-error.js";
 import { ACCEPTED_VERSIONS, hasCondition } from "./binding-validation.js";
 
 /** Throws INVALID_ARGUMENT unless `version` is 0, 1 or 3. */

@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
-import { ServiceError, Violations, quoted, staleEtag } from "../errors.js";
+import { ServiceError, Violations, quoted, staleEtag } from "../service-error.js";
 import {
   ACCEPTED_VERSIONS,
   bindingKey,

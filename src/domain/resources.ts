@@ -9,7 +9,7 @@ import type {
   ListResourcesRequest,
   UpdateResourceRequest,
 } from "../../gen/policy/v1/resource_service_pb.js";
-import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../errors.js";
+import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../service-error.js";
 import type { Actor, HierarchyReader, NewResource, ResourceChanges, Store } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { pageSize as pageSizeOf, type PageTokens } from "./page-token.js";

@@ -15,7 +15,7 @@ import type {
   UndeleteRoleRequest,
   UpdateRoleRequest,
 } from "../../gen/policy/v1/role_service_pb.js";
-import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../errors.js";
+import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../service-error.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import { ROLE_ID, parseCustomRoleName } from "./custom-roles.js";
 import { sameEtag } from "../etag.js";

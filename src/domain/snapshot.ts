@@ -18,7 +18,7 @@ import {
   type SnapshotResource,
   type SnapshotResponse,
 } from "../../gen/policy/v1/snapshot_service_pb.js";
-import { ServiceError, Violations, notFound, quoted } from "../errors.js";
+import { ServiceError, Violations, notFound, quoted } from "../service-error.js";
 import type { Store, StoreSnapshot, StoredPolicy } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { requireResourceName } from "./names.js";

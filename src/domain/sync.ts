@@ -21,7 +21,7 @@ import {
   type GetSyncStatusRequest,
   type GetSyncStatusResponse,
 } from "../../gen/policy/v1/sync_service_pb.js";
-import { ServiceError, Violations, notFound, quoted } from "../errors.js";
+import { ServiceError, Violations, notFound, quoted } from "../service-error.js";
 import { etagSequence } from "../etag.js";
 import { StoreError } from "../store/errors.js";
 import type { Store, StoredConsumer } from "../store/store.js";

@@ -7,7 +7,7 @@ import {
   type WatchRequest,
   type WatchResponse,
 } from "../../gen/policy/v1/watch_service_pb.js";
-import { ServiceError, Violations } from "../errors.js";
+import { ServiceError, Violations } from "../service-error.js";
 import type { ChangeRecord } from "../store/store.js";
 import type { Caller } from "./access/authorizer.js";
 import { TooOld, type ChangeFeed } from "./change-feed.js";

@@ -23,7 +23,7 @@ import * as grpc from "@grpc/grpc-js";
 import net from "node:net";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import type { ServiceRegistry } from "./routes.js";
-import { toConnectError } from "./errors.js";
+import { toConnectError } from "./connect-errors.js";
 import { MAX_CONCURRENT_STREAMS } from "./http-server.js";
 import { headerValueKey, peerCertificateKey, peerKey, protocolKey } from "./context.js";
 import { isDeepFrozen } from "../frozen-value.js";

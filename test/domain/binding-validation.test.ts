@@ -9,7 +9,7 @@ import {
   BindingSchema,
   type Binding,
 } from "../../gen/policy/v1/policy_pb.js";
-import { Violations, type FieldViolation } from "../../src/errors.js";
+import { Violations, type FieldViolation } from "../../src/service-error.js";
 import {
   MAX_GROUPS_AND_DOMAINS,
   MAX_MEMBERS,

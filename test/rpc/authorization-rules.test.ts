@@ -19,13 +19,13 @@ import { parseSchema } from "../../src/domain/schema/schema-loader.js";
 import { Authenticator } from "../../src/rpc/auth/authenticator.js";
 import { authInterceptor } from "../../src/rpc/auth/interceptor.js";
 import { AUTHORIZATION_RULES, methodsWithoutAuthorizationRule, rule } from "../../src/rpc/auth/authorization-rules.js";
-import { toConnectError } from "../../src/rpc/errors.js";
+import { toConnectError } from "../../src/rpc/connect-errors.js";
 import { readAuditInterceptor } from "../../src/rpc/read-audit.js";
 import { createGrpcJsServer } from "../../src/rpc/grpc-js-server.js";
 import { API_SERVICES } from "../../src/api-services.js";
 import type { ServiceRegistry } from "../../src/rpc/routes.js";
 import { ChainTree } from "../access/chain-tree.js";
-import { expectCode } from "../helpers/errors.js";
+import { expectCode } from "../helpers/call-failures.js";
 import { capturingLogger, signingKey, tokenFor, type SigningKey } from "../security/support.js";
 
 const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");

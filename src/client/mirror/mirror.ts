@@ -22,7 +22,7 @@ import { requireResourceName, typeOfName } from "../../domain/names.js";
 import { checkRequestedVersion } from "../../domain/policy-read.js";
 import { parseSchema } from "../../domain/schema/schema-loader.js";
 import type { ResourceSchema } from "../../domain/schema/schema.js";
-import { toConnectError } from "../../rpc/errors.js";
+import { toConnectError } from "../../rpc/connect-errors.js";
 import { loadSchema } from "../../schema-file.js";
 import type { StoredPolicy } from "../../store/store.js";
 import { tokenSequence, type ConsistencyToken } from "./consistency-token.js";

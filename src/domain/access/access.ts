@@ -11,7 +11,7 @@ import {
   type PermissionCheck,
 } from "../../../gen/policy/v1/access_service_pb.js";
 import type { AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
-import { ServiceError, Violations, notFound, quoted } from "../../errors.js";
+import { ServiceError, Violations, notFound, quoted } from "../../service-error.js";
 import type { Store, StoredPolicy } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
 import type { ResourceSchema as Schema } from "../schema/schema.js";

@@ -1,7 +1,7 @@
 // Authorization by the service's own policies: a caller may do a thing on a resource when a binding on it or an
 // ancestor grants the permission. A caller that may not even see the resource (`{collection}.get`) is told it does
 // not exist, exactly as for an absent one, so hidden resources cannot be discovered.
-import { ServiceError, Violations, notFound } from "../../errors.js";
+import { ServiceError, Violations, notFound } from "../../service-error.js";
 import type { Actor, StoredPolicy } from "../../store/store.js";
 import { requireResourceName, typeOfName } from "../names.js";
 import { READ_VERB, readPermission, SHARED_POLICY_READ } from "./read-permissions.js";

@@ -1,7 +1,7 @@
 // Per-item authorization of a bulk import, as the single writes would authorize each item: `{collection}.create` (and
 // `.setPolicy` with a policy) on the item's anchor (import.ts, ItemAccess); a root needs an administrator. An anchor
 // the caller may not see is NOT_FOUND, as for CreateResource. Items with the same anchor and permissions share one check.
-import { ServiceError, notFound } from "../../errors.js";
+import { ServiceError, notFound } from "../../service-error.js";
 import type { ImportAuthorizer } from "../import.js";
 import { readPermission } from "./read-permissions.js";
 import type { Authorizer, Caller } from "./authorizer.js";

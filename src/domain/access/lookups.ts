@@ -19,7 +19,7 @@ import {
   type LookupResourcesResponse,
   type ResourceAccess,
 } from "../../../gen/policy/v1/access_service_pb.js";
-import { Violations, notFound } from "../../errors.js";
+import { Violations, notFound } from "../../service-error.js";
 import type { GrantPoint, Store, StoredPolicy } from "../../store/store.js";
 import { grantingRole, parseCustomRoleName } from "../custom-roles.js";
 import { ConditionBudget, LOOKUP_BUDGET } from "../conditions.js";

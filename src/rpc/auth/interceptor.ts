@@ -14,7 +14,7 @@ import {
 import { ANONYMOUS, type Authorizer } from "../../domain/access/authorizer.js";
 import type { CallResources } from "../../domain/access/resolved.js";
 import type { ResourceSchema } from "../../domain/schema/schema.js";
-import { ServiceError } from "../../errors.js";
+import { ServiceError } from "../../service-error.js";
 import { peekFirst, withMessage } from "../call-messages.js";
 import { callScopeKey, callerKey, peerCertificateKey } from "../context.js";
 import { procedureOf } from "../interceptors.js";
