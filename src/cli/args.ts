@@ -135,8 +135,10 @@ export function registerOptions(specs: OptionSpecs): void {
   }
 }
 
-/** Parses the options of one command (its own and the global ones); a problem is a UsageError. */
-/** `arguments`: how many positional arguments the command takes (in `values._`, a list). */
+/**
+ * Parses the options of one command (its own and the global ones); a problem is a UsageError. `argumentCount`: how
+ * many positional arguments the command takes (in `values._`, a list).
+ */
 export function parseOptions(args: string[], specs: OptionSpecs, command: string, argumentCount = 0): Values {
   const all = { ...GLOBAL_OPTIONS, ...specs };
   const options = Object.fromEntries(

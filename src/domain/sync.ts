@@ -96,7 +96,7 @@ export class Sync {
 
   /**
    * `policy` (the policy of `resource`, of schema type `type`, as presented to its reader) with its computed sync
-   * status: the same object when the status is the one it has, so that a shared, memoised policy stays shared in
+   * status: the same object when the status is the one it has, so that a frozen, memoised policy stays frozen in
    * the common case; a copy otherwise (never memoised: the status changes while the policy does not).
    */
   async withStatus<P extends Policy>(resource: { name: string; type: string }, policy: P): Promise<P> {

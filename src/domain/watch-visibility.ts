@@ -121,12 +121,12 @@ export class WatchVisibility {
     this.removals = new Removals(store);
   }
 
-  /** Whether `caller` receives `change` (CHANGE_RULES, judged as the file's header says). */
   /** Whether `caller` receives every change (administrators, development mode): nothing to check per change. */
   seesEverything(caller: Caller): boolean {
     return this.authorizer.isUnrestricted(caller);
   }
 
+  /** Whether `caller` receives `change` (CHANGE_RULES, judged as the file's header says). */
   async visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
     if (this.authorizer.isUnrestricted(caller)) return true;
     const rule = CHANGE_RULES[change.action] as ChangeRule | undefined;
