@@ -16,7 +16,7 @@ import { SharedPolicySchema } from "../gen/policy/v1/shared_policy_pb.js";
 import { checkChain } from "../src/domain/access/chain-check.js";
 import { Subject } from "../src/domain/access/subject.js";
 import { effectivePolicy } from "../src/domain/effective-policy.js";
-import { parseSchema } from "../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../src/schema/schema-loader.js";
 import { Violations } from "../src/service-error.js";
 import { deepFreeze } from "../src/frozen-value.js";
 import type { StoredPolicy } from "../src/store/store.js";

@@ -48,7 +48,7 @@ import { Metrics, type ConsumerLag } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
 import { API_SERVICES } from "./api-services.js";
 import { routes, type ServiceRegistry, type Services } from "./rpc/routes.js";
-import type { ResourceSchema } from "./domain/schema/schema.js";
+import type { ResourceSchema } from "./schema/schema.js";
 import { loadSchema } from "./schema-file.js";
 import { openStore } from "./store/open-store.js";
 import type { Store, StoredConsumer } from "./store/store.js";

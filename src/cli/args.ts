@@ -67,7 +67,7 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
 
 /** How a command names the resource it acts on. */
 export const RESOURCE_OPTIONS: OptionSpecs = {
-  "resource-type": { type: "string", value: "TYPE", help: "organization, cloud, project (or another type of the schema)" },
+  "resource-type": { type: "string", value: "TYPE", help: "a type of the resource schema (a mistyped one is answered with the list)" },
   "resource-id": { type: "string", value: "ID", help: "the resource's id, e.g. cld_abc123 (not for organizations)" },
   resource: { type: "string", value: "NAME", help: "the resource's full name instead, e.g. clouds/cld_abc123" },
 };

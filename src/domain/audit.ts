@@ -9,7 +9,7 @@ import type { AuditQuery, AuditRecord, Store } from "../store/store.js";
 import { Violations, quoted } from "../service-error.js";
 import { requireResourceName } from "./names.js";
 import { pageSize, type PageTokens } from "./page-token.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 
 /** Every action the change log records (AuditEntry.action). */
 export const AUDIT_ACTIONS = [

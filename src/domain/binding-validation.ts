@@ -13,7 +13,7 @@ import { Violations, quoted } from "../service-error.js";
 import { canonicalMember, isGroupOrDomain } from "./members.js";
 import { ConditionBudget, WRITE_BUDGET, compileCondition } from "./conditions.js";
 import { isCustomRoleName } from "./custom-roles.js";
-import type { ResourceType } from "./schema/schema.js";
+import type { ResourceType } from "../schema/schema.js";
 import { withArticle } from "../article.js";
 
 export const MAX_MEMBERS = 1500;

@@ -2,7 +2,7 @@
 // `{root}/roles/{id}`, that grants its permissions where bindings on that root or its descendants name it.
 import { RoleStage, type Role } from "../../gen/policy/v1/role_pb.js";
 import { isDeepFrozen } from "../frozen-value.js";
-import { typesGranting, type ResourceSchema } from "./schema/schema.js";
+import { typesGranting, type ResourceSchema } from "../schema/schema.js";
 
 export const ROLE_ID = /^[a-zA-Z][a-zA-Z0-9_.]{2,63}$/;
 const CUSTOM_ROLE_NAME = /^([a-z][a-zA-Z0-9]{0,62}\/[^/]+)\/roles\/([^/]+)$/;

@@ -13,7 +13,7 @@ import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "../etag.js";
 import { requireResourceName } from "./names.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { fromStore } from "./store-errors.js";
 
 export class DenyPolicies {

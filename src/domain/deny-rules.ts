@@ -5,7 +5,7 @@ import { DenyRuleSchema, type DenyRule } from "../../gen/policy/v1/deny_policy_p
 import { Violations } from "../service-error.js";
 import { canonicalMember } from "./members.js";
 import { canonicalExpr, checkCondition, writeConditionBudget } from "./binding-validation.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 
 export const MAX_DENY_RULES = 500;
 /** Per rule, denied and exception principals together (IAM allows 500 per deny rule). */

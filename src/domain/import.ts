@@ -17,7 +17,7 @@ import type { Policies } from "./policies.js";
 import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
 import type { GrantableCustomRoles } from "./binding-validation.js";
 import type { Resources } from "./resources.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
 
 /** Most items of one ImportResources request. */

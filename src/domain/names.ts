@@ -1,5 +1,5 @@
 // AIP-122 resource names: `{collection}/{id}`, the collection giving the type.
-import type { ResourceSchema, ResourceType } from "./schema/schema.js";
+import type { ResourceSchema, ResourceType } from "../schema/schema.js";
 import { invalidArgument, quoted } from "../service-error.js";
 
 const ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;

@@ -21,7 +21,7 @@ import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
 import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
 import { sameEtag } from "../etag.js";
 import { deepFreeze, isDeepFrozen } from "../frozen-value.js";
-import { typesGranting, type ResourceSchema } from "./schema/schema.js";
+import { typesGranting, type ResourceSchema } from "../schema/schema.js";
 import { isCustomRoleName } from "./custom-roles.js";
 import type { GrantableCustomRoles } from "./binding-validation.js";
 import type { Sync } from "./sync.js";

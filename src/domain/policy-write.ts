@@ -12,7 +12,7 @@ import {
   hasCondition,
 } from "./binding-validation.js";
 import { sameEtag } from "../etag.js";
-import type { ResourceType } from "./schema/schema.js";
+import type { ResourceType } from "../schema/schema.js";
 
 const DEFAULT_MASK = ["bindings", "etag"];
 const MASKABLE = ["bindings", "etag", "audit_configs", "version", "iam_owned"];

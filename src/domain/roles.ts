@@ -22,7 +22,7 @@ import { sameEtag } from "../etag.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import type { Page, PageTokens } from "./page-token.js";
 import { MAX_CONDITION_DESCRIPTION, MAX_CONDITION_TITLE } from "./binding-validation.js";
-import { typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
+import { typesGranting, type ResourceSchema, type ResourceType } from "../schema/schema.js";
 import { fromStore } from "./store-errors.js";
 import { withArticle } from "../article.js";
 

@@ -29,7 +29,7 @@ import { sameEtag } from "../etag.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { MAX_PAGE_SIZE, pageSize, type PageTokens } from "./page-token.js";
 import { canonicalBindings, writeConditionBudget } from "./binding-validation.js";
-import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
+import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "../schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
 import { inTurns } from "./turns.js";
 import { withArticle } from "../article.js";

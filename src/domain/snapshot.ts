@@ -24,7 +24,7 @@ import type { Authorizer, Caller } from "./access/authorizer.js";
 import { requireResourceName } from "./names.js";
 import { readPermission, SHARED_POLICY_READ, type ReadOf } from "./access/read-permissions.js";
 import { policyForVersion } from "./policy-read.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { SnapshotPage } from "./snapshot-encoding.js";
 
 export const DEFAULT_SNAPSHOT_PAGE = 500;

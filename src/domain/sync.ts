@@ -29,7 +29,7 @@ import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { READ_VERB } from "./access/read-permissions.js";
 import { serviceErrorOf } from "./store-errors.js";
-import type { ResourceSchema, ResourceType } from "./schema/schema.js";
+import type { ResourceSchema, ResourceType } from "../schema/schema.js";
 import { ConsumerIndex } from "./consumer-index.js";
 import { CONSUMER_LIMITS, tooLongAcknowledgement, tooManyConsumers, tooManyFailures, type ConsumerLimits } from "./consumer-limits.js";
 import { failuresOutOfScope } from "./consumer-scope.js";

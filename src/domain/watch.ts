@@ -14,7 +14,7 @@ import { TooOld, type ChangeFeed } from "./change-feed.js";
 import { encodedSizeOf, responseOf } from "./change-message.js";
 import { batchResponseOf } from "./change-batch.js";
 import { typeOfName } from "./names.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { bufferedStream, type Outgoing } from "./stream-buffer.js";
 import { StreamClock } from "./stream-clock.js";
 import { WatchStreams } from "./watch-streams.js";

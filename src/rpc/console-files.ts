@@ -6,7 +6,7 @@ import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import { readFile, readdir } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ResourceSchema } from "../domain/schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 
 /** connect-node's fallback: a request of node:http or node:http2. */
 type Handler = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;

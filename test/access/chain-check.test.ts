@@ -8,7 +8,7 @@ import { BindingSchema, ExprSchema, PolicySchema, type Binding } from "../../gen
 import type { CheckInput } from "../../src/domain/access/chain-check.js";
 import { Subject } from "../../src/domain/access/subject.js";
 import { Violations } from "../../src/service-error.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { readFileSync } from "node:fs";
 import { ChainTree } from "./chain-tree.js";
 

@@ -16,7 +16,7 @@ import {
   canonicalAuditConfigs,
   canonicalBindings,
 } from "../../src/domain/binding-validation.js";
-import type { ResourceType } from "../../src/domain/schema/schema.js";
+import type { ResourceType } from "../../src/schema/schema.js";
 import { BEFORE_2027, binding, cloud, organization, project } from "./fixtures.js";
 
 interface Outcome {

@@ -15,7 +15,7 @@ import { AuditLogConfig_LogType as LogType, PolicySchema } from "../../gen/polic
 import { file_policy_v1_policy_service, type GetPolicyRequestSchema } from "../../gen/policy/v1/policy_service_pb.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer } from "../../src/domain/access/authorizer.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { Authenticator } from "../../src/rpc/auth/authenticator.js";
 import { authInterceptor } from "../../src/rpc/auth/interceptor.js";
 import { AUTHORIZATION_RULES, methodsWithoutAuthorizationRule, rule } from "../../src/rpc/auth/authorization-rules.js";

@@ -13,7 +13,7 @@ import { SharedPolicyService } from "../../gen/policy/v1/shared_policy_service_p
 import { SnapshotService } from "../../gen/policy/v1/snapshot_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
 import { AUTHORIZATION_RULES, type Checks } from "../../src/rpc/auth/authorization-rules.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 
 const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");
 

@@ -91,7 +91,7 @@ export const whatCan: Command = {
     ],
   },
   options: {
-    type: { type: "string", value: "TYPE", help: "the type of the resources listed: organization, cloud, project, ..." },
+    type: { type: "string", value: "TYPE", help: "the type of the resources listed, one of the resource schema's" },
     principal: {
       type: "string",
       multiple: true,

@@ -5,7 +5,7 @@ import { ServiceError, Violations, notFound } from "../../service-error.js";
 import type { Actor, StoredPolicy } from "../../store/store.js";
 import { requireResourceName, typeOfName } from "../names.js";
 import { READ_VERB, readPermission, SHARED_POLICY_READ } from "./read-permissions.js";
-import type { ResourceSchema, ResourceType } from "../schema/schema.js";
+import type { ResourceSchema, ResourceType } from "../../schema/schema.js";
 import { validatePermissions, type Access } from "./access.js";
 import type { ChainDisclosure } from "./disclosure.js";
 import type { CallResources, ResolvedResource } from "./resolved.js";

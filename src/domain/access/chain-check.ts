@@ -28,7 +28,7 @@ import type { StoredPolicy } from "../../store/store.js";
 import { CallConditions, compileCondition, type CompiledCondition, type ConditionBudget } from "../conditions.js";
 import { grantingRole, isCustomRoleName, type GrantingRole } from "../custom-roles.js";
 import { PermissionPatterns } from "../deny-rules.js";
-import type { ResourceSchema, ResourceType } from "../schema/schema.js";
+import type { ResourceSchema, ResourceType } from "../../schema/schema.js";
 import type { Subject } from "./subject.js";
 
 

@@ -25,7 +25,7 @@ import { grantingRole, parseCustomRoleName } from "../custom-roles.js";
 import { ConditionBudget, LOOKUP_BUDGET } from "../conditions.js";
 import { requireResourceName, typeOfName } from "../names.js";
 import { pageSize, type PageTokens } from "../page-token.js";
-import type { ResourceSchema } from "../schema/schema.js";
+import type { ResourceSchema } from "../../schema/schema.js";
 import { plainValue, validatePermission } from "./access.js";
 import type { ChainDisclosure } from "./disclosure.js";
 import { checkChain } from "./chain-check.js";

@@ -11,7 +11,7 @@ import type {
 } from "@bufbuild/protobuf";
 import { API } from "../../api-services.js";
 import { parseCustomRoleName } from "../../domain/custom-roles.js";
-import type { ResourceSchema } from "../../domain/schema/schema.js";
+import type { ResourceSchema } from "../../schema/schema.js";
 import { collectionOf, permissionOn } from "../../domain/names.js";
 import { READ_VERB, readPermission, SHARED_POLICY_READ } from "../../domain/access/read-permissions.js";
 

@@ -13,7 +13,7 @@ import {
 } from "@connectrpc/connect";
 import { ANONYMOUS, type Authorizer } from "../../domain/access/authorizer.js";
 import type { CallResources } from "../../domain/access/resolved.js";
-import type { ResourceSchema } from "../../domain/schema/schema.js";
+import type { ResourceSchema } from "../../schema/schema.js";
 import { ServiceError } from "../../service-error.js";
 import { peekFirst, withMessage } from "../call-messages.js";
 import { callScopeKey, callerKey, peerCertificateKey } from "../context.js";
