@@ -10,7 +10,6 @@ import {
   HealthListResponseSchema,
 } from "../../gen/health/v1/health_pb.js";
 import { deepFreeze } from "../frozen-value.js";
-import type { Store } from "../store/store.js";
 
 export class HealthStatus {
   private readonly statuses = new Map<string, Status>();
@@ -83,7 +82,7 @@ export const STORE_PROBE_MS = 1000;
  * Asks the store for its newest sequence every STORE_PROBE_MS and reports each change of whether the database
  * answers; stop() ends it. A probe never overlaps the one before it.
  */
-export function watchStore(store: Pick<Store, "latestSequence">, changed: (reachable: boolean) => void): { stop(): void } {
+export function watchStore(store: { latestSequence(): Promise<unknown> }, changed: (reachable: boolean) => void): { stop(): void } {
   let reachable = true;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
