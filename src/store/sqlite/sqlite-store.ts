@@ -220,8 +220,9 @@ export class SqliteStore implements Store {
 
   async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
     if (items.length === 0) return [];
-    // The names the plan reads are the index pages the inserts then change: both run with the batch's page cache.
-    return this.queue.write(() => withBatchCache(this.db, items.length, () => {
+    // The names the plan reads are the index pages the inserts then change: both run with the batch's page cache. A
+    // transaction of its own (writeAlone): the savepoint of a shared one would first copy every page it changes.
+    return this.queue.writeAlone(() => withBatchCache(this.db, items.length, () => {
       // A parent's place in one read (its id, path and parent's name), its lineage from its parent's place, each read
       // once per batch: an import into many clouds has as many parents as items.
       const placeRow = this.prepared(PLACE_SQL);

@@ -1,7 +1,8 @@
 // Group commit: writes that arrive in the same turn of the event loop share one IMMEDIATE transaction, each in its own
 // savepoint, so one that throws changes nothing while the others still commit, and all are acknowledged after the
 // single commit (one fsync) returns. Checks and writes stay atomic: the transaction holds the write lock from the
-// start and the writes run one after another inside it.
+// start and the writes run one after another inside it. A large write may ask for a transaction of its own instead
+// (writeAlone, a bulk import's batch creation): no savepoint, whose journal would first copy every page it changes.
 //
 // better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read
 // of another tenant) waits behind it. With a row budget (--sqlite-batch-rows N, off by default), a transaction takes
@@ -18,6 +19,8 @@ import type { Database } from "./database.js";
 
 interface PendingWrite {
   run: () => unknown;
+  /** writeAlone: a transaction of its own, without a savepoint. */
+  alone: boolean;
   /** In a traced call: the span of the group commit this write waits for. */
   traced: TracedWrite | undefined;
   resolve: (value: unknown) => void;
@@ -61,9 +64,23 @@ export class WriteQueue {
 
   /** Runs `fn` inside a write transaction shared with the other writes of this turn; resolves after the commit. */
   write<T>(fn: () => T): Promise<T> {
+    return this.enqueue(fn, false);
+  }
+
+  /**
+   * Runs `fn` in a transaction of its own, without the savepoint each shared write gets: for a large write (a batch
+   * creation) whose changed pages the savepoint would first copy to its journal — a third of what a bulk import
+   * writes. The writes queued before it commit first, those after it in a later batch; if `fn` throws, its
+   * transaction rolls back and it alone fails, as a shared write would.
+   */
+  writeAlone<T>(fn: () => T): Promise<T> {
+    return this.enqueue(fn, true);
+  }
+
+  private enqueue<T>(fn: () => T, alone: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const traced = tracedWrite("sqlite commit", COMMIT_ATTRIBUTES);
-      this.pending.push({ run: fn, traced, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ run: fn, alone, traced, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -88,7 +105,11 @@ export class WriteQueue {
   }
 
   private commitPending(): void {
-    const queued = this.pending;
+    // A write alone is a batch of its own: the writes before it make this batch, those after it wait for the next.
+    const aloneAt = this.pending.findIndex((write) => write.alone);
+    const end = aloneAt === -1 ? this.pending.length : Math.max(aloneAt, 1);
+    const queued = this.pending.slice(0, end);
+    const later = this.pending.slice(end);
     this.pending = [];
     const outcomes: Outcome[] = [];
     // How many writes this batch took (the last may have failed it before its outcome was known).
@@ -97,6 +118,12 @@ export class WriteQueue {
     const started = performance.now();
     try {
       this.db.transaction(() => {
+        if (queued[0]?.alone) {
+          // Its failure rolls the transaction back, which holds nothing else.
+          const write = queued[taken++]!;
+          outcomes.push({ ok: true, value: write.traced ? write.traced.run(write.run) : write.run() });
+          return;
+        }
         // At least one write, then more while the transaction has changed few rows.
         while (taken < queued.length && (taken === 0 || this.batchRows === 0 || this.totalChanges() - before < this.batchRows)) {
           const write = queued[taken++]!;
@@ -117,12 +144,13 @@ export class WriteQueue {
         write.traced?.failed(error);
         write.reject(error);
       }
+      this.requeue(later);
       return;
     }
     const ended = performance.now();
     if (this.batchRows > 0 && ended - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
     const batch = queued.slice(0, taken);
-    this.requeue(queued.slice(taken));
+    this.requeue([...queued.slice(taken), ...later]);
     this.committed();
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;
