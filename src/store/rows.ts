@@ -12,6 +12,7 @@ import {
   type SharedPolicy,
   type SharedPolicyBinding,
 } from "../../gen/policy/v1/shared_policy_pb.js";
+import { changeAction, isChangeAction, subjectOf } from "./change-actions.js";
 import { resourceEtag, revisionEtag } from "./etag.js";
 import {
   REMOVALS,
@@ -359,9 +360,9 @@ export function encodeRole(role: Role): Uint8Array {
 
 /** The change-log action of a role write, by whether the role existed and its `deleted` flag. */
 export function roleAction(current: Role | undefined, next: Role): ChangeAction {
-  if (!current) return "role.create";
-  if (next.deleted === current.deleted) return "role.update";
-  return next.deleted ? "role.delete" : "role.undelete";
+  if (!current) return changeAction("role", "create");
+  if (next.deleted === current.deleted) return changeAction("role", "update");
+  return next.deleted ? changeAction("role", "delete") : changeAction("role", "undelete");
 }
 
 export function toResource(row: ResourceRow): Resource {
@@ -403,6 +404,7 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
     seq: row.seq,
     timeMs: row.time,
     principal: row.principal,
+    // A newer version's action stays as it is: readers treat it as unknown (isChangeAction).
     action: row.action as ChangeAction,
     resource: row.resource,
     resourceType: row.resource_type,
@@ -411,32 +413,39 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
   };
   if (row.previous_parent !== null) record.previousParent = row.previous_parent;
   if (row.previous_lineage !== null) record.previousLineage = JSON.parse(row.previous_lineage) as string[];
-  if (row.action === "policy.set" && row.change) {
-    record.policy = writtenPolicy(row.change, row.etag_after, row.time);
-  } else if (row.action === "denyPolicy.set" && row.change) {
-    const deny = fromBinary(DenyPolicySchema, row.change);
+  if (row.change) addChangeState(record, row, row.change);
+  return record;
+}
+
+/** What a change-log row's `change` bytes hold, by its action: the state written, or a removal's deny rules. */
+function addChangeState(record: ChangeRecord, row: ChangeRow, change: Uint8Array): void {
+  const action = record.action;
+  const subject = isChangeAction(action) ? subjectOf(action) : undefined;
+  if (action === changeAction("policy", "set")) {
+    record.policy = writtenPolicy(change, row.etag_after, row.time);
+  } else if (action === changeAction("denyPolicy", "set")) {
+    const deny = fromBinary(DenyPolicySchema, change);
     deny.resource = row.resource;
     deny.etag = row.etag_after ?? new Uint8Array(0);
     deny.updateTime = timestampFromMs(row.time);
     record.denyPolicy = deny;
-  } else if ((row.action === "sharedPolicy.create" || row.action === "sharedPolicy.update") && row.change) {
-    const shared = fromBinary(SharedPolicySchema, row.change);
+  } else if (action === changeAction("sharedPolicy", "create") || action === changeAction("sharedPolicy", "update")) {
+    const shared = fromBinary(SharedPolicySchema, change);
     shared.name = row.resource;
     shared.parent = row.parent;
     shared.etag = row.etag_after ?? new Uint8Array(0);
     shared.updateTime = timestampFromMs(row.time);
     record.sharedPolicy = shared;
-  } else if (row.action.startsWith("sharedPolicyBinding.") && row.change) {
-    record.sharedPolicyBinding = fromBinary(SharedPolicyBindingSchema, row.change);
-  } else if (REMOVALS.includes(record.action) && row.change) {
-    record.denyRulesAtRemoval = fromBinary(DenyPolicySchema, row.change).rules;
-  } else if (row.action.startsWith("role.") && row.change) {
-    const role = fromBinary(RoleSchema, row.change);
+  } else if (subject === "sharedPolicyBinding") {
+    record.sharedPolicyBinding = fromBinary(SharedPolicyBindingSchema, change);
+  } else if (REMOVALS.includes(action)) {
+    record.denyRulesAtRemoval = fromBinary(DenyPolicySchema, change).rules;
+  } else if (subject === "role") {
+    const role = fromBinary(RoleSchema, change);
     role.etag = row.etag_after ?? new Uint8Array(0);
     role.updateTime = timestampFromMs(row.time);
     record.role = role;
   }
-  return record;
 }
 
 export function toConsumer(row: ConsumerRow): StoredConsumer {

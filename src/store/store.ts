@@ -8,6 +8,7 @@ import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
+import type { ChangeAction } from "./change-actions.js";
 import type { StoreError } from "./errors.js";
 
 /** Who made a change, for the change log. */
@@ -297,27 +298,7 @@ export interface SharedPolicyBindingState {
 
 // --- The change feed and sync consumers (Watch, SyncService) ---
 
-/** What a change-log row did (the audit log shows it as is; Watch gives each one a kind and a permission). */
-export type ChangeAction =
-  | "resource.create"
-  | "resource.update"
-  | "resource.delete"
-  | "policy.set"
-  | "policy.delete"
-  | "denyPolicy.set"
-  | "denyPolicy.delete"
-  | "role.create"
-  | "role.update"
-  | "role.delete"
-  | "role.undelete"
-  | "sharedPolicy.create"
-  | "sharedPolicy.update"
-  | "sharedPolicy.delete"
-  | "sharedPolicyBinding.create"
-  | "sharedPolicyBinding.delete";
-
-/** The actions that end a resource: after one, a row of its name is about another resource. */
-export const REMOVALS: readonly ChangeAction[] = ["resource.delete", "sharedPolicy.delete"];
+export { CHANGE_ACTIONS, REMOVALS, changeAction, isChangeAction, type ChangeAction } from "./change-actions.js";
 
 /** A change-log row with what Watch needs to filter, authorize and present it. */
 export interface ChangeRecord {

@@ -9,6 +9,7 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import type pg from "pg";
+import { changeAction } from "../change-actions.js";
 import { revisionEtag } from "../etag.js";
 import { CREATE_MANY, CREATE_MANY_WIDTHS, FLUSH_POLICIES, LOG_TYPES, SQL, WRITE } from "./statements.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
@@ -330,7 +331,7 @@ export class PostgresStore implements Store {
       const place = { resourceType: resource.type, parent: resource.parent, lineage: [resource.name, ...(check!.lineage ?? [])] };
       await tx.query(
         WRITE.createResource,
-        [...logValues(seq, time, actor, "resource.create", resource.name, null, revisionEtag(seq), toBinary(ResourceSchema, created), place),
+        [...logValues(seq, time, actor, changeAction("resource", "create"), resource.name, null, revisionEtag(seq), toBinary(ResourceSchema, created), place),
           id, check!.id, row.path, row.type, row.display_name],
         "create_resource",
       );
@@ -409,7 +410,7 @@ export class PostgresStore implements Store {
       });
       await tx.query(
         WRITE.updateResource,
-        [...logValues(seq, time, actor, "resource.update", name, revisionEtag(current.revision), revisionEtag(seq),
+        [...logValues(seq, time, actor, changeAction("resource", "update"), name, revisionEtag(current.revision), revisionEtag(seq),
           toBinary(ResourceSchema, updated), place),
           current.id, parentId, current.path, newPath, updated.displayName, pathEnd(current.path)],
         "update_resource",
@@ -435,7 +436,7 @@ export class PostgresStore implements Store {
       const first = tx.nextSeq(doomed.length);
       const time = Date.now();
       const logs = doomed.map((row, i) =>
-        logValues(first + i, time, actor, "resource.delete", row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!),
+        logValues(first + i, time, actor, changeAction("resource", "delete"), row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!),
       );
       await tx.query(WRITE.deleteResources, [doomed.map((row) => row.id), ...columns(logs, LOG_TYPES.length)], "delete_resources");
       return doomed.map((row) => row.name);
@@ -485,8 +486,8 @@ export class PostgresStore implements Store {
         const bindings = write.unbind ? await tx.query<BindingRow & PlaceRow>(SQL.bindingsForDelete, [row.id], "bindings_for_delete") : [];
         const [removal] = await removalsOf(tx, [{ id: row.id, name }]);
         const first = tx.nextSeq(bindings.length + 1);
-        const logs = bindings.map((binding, i) => bindingLog(first + i, time, actor, "sharedPolicyBinding.delete", binding, placeOf(binding)));
-        logs.push(logValues(first + bindings.length, time, actor, "sharedPolicy.delete", name, stored!.etag, null, removal!, placeOf(row)));
+        const logs = bindings.map((binding, i) => bindingLog(first + i, time, actor, changeAction("sharedPolicyBinding", "delete"), binding, placeOf(binding)));
+        logs.push(logValues(first + bindings.length, time, actor, changeAction("sharedPolicy", "delete"), name, stored!.etag, null, removal!, placeOf(row)));
         // The resource row's delete cascades to the shared policy's content, its access policy and every binding.
         await tx.query(WRITE.deleteResources, [[row.id], ...columns(logs, LOG_TYPES.length)], "delete_resources");
         return undefined;
@@ -501,7 +502,7 @@ export class PostgresStore implements Store {
       if (row) {
         await tx.query(
           WRITE.updateShared,
-          [...logValues(seq, time, actor, "sharedPolicy.update", name, stored!.etag, revisionEtag(seq), bytes, placeOf(row)),
+          [...logValues(seq, time, actor, changeAction("sharedPolicy", "update"), name, stored!.etag, revisionEtag(seq), bytes, placeOf(row)),
             row.id, bufferOf(bytes)],
           "update_shared",
         );
@@ -515,7 +516,7 @@ export class PostgresStore implements Store {
       const place = { resourceType: write.type, parent, lineage: [name, ...target.lineage] };
       await tx.query(
         WRITE.createShared,
-        [...logValues(seq, time, actor, "sharedPolicy.create", name, null, revisionEtag(seq), bytes, place),
+        [...logValues(seq, time, actor, changeAction("sharedPolicy", "create"), name, null, revisionEtag(seq), bytes, place),
           id, target.id, `${target.path}${id}/`, write.type, bufferOf(bytes)],
         "create_shared",
       );
@@ -569,11 +570,11 @@ export class PostgresStore implements Store {
       const time = Date.now();
       if (bound) {
         const created: BindingRow = { shared_policy: sharedPolicy, target, create_seq: seq, create_time: time };
-        const log = bindingLog(seq, time, actor, "sharedPolicyBinding.create", created, placeOf(targetRow));
+        const log = bindingLog(seq, time, actor, changeAction("sharedPolicyBinding", "create"), created, placeOf(targetRow));
         await tx.query(WRITE.insertBinding, [...log, policyRow.id, targetRow.id], "insert_binding");
         return toBinding(created);
       }
-      const log = bindingLog(seq, time, actor, "sharedPolicyBinding.delete", row!, placeOf(targetRow));
+      const log = bindingLog(seq, time, actor, changeAction("sharedPolicyBinding", "delete"), row!, placeOf(targetRow));
       await tx.query(WRITE.deleteBinding, [...log, policyRow.id, targetRow.id], "delete_binding");
       return stored;
     });
@@ -598,7 +599,7 @@ export class PostgresStore implements Store {
       const { bytes, ruleCount } = encodeDeny(next);
       const seq = tx.nextSeq();
       const time = Date.now();
-      const action = next ? "denyPolicy.set" : "denyPolicy.delete";
+      const action = next ? changeAction("denyPolicy", "set") : changeAction("denyPolicy", "delete");
       await tx.query(
         WRITE.upsertDeny,
         [...logValues(seq, time, actor, action, resource, current.etag, revisionEtag(seq), next ? bytes : null, placeOf(row)),
@@ -715,7 +716,7 @@ export class PostgresStore implements Store {
       const { bytes, bindingCount } = encodePolicy(policy);
       const seq = tx.nextSeq();
       const time = Date.now();
-      const action = policy ? "policy.set" : "policy.delete";
+      const action = policy ? changeAction("policy", "set") : changeAction("policy", "delete");
       if (batch.upserts.size === 0 && batch.logs.length === 0) tx.beforeCommit(() => flushPolicies(tx));
       batch.upserts.set(row.id, [row.id, bufferOf(bytes), bindingCount, seq, time]);
       batch.grants.set(row.id, grantRows(policy?.bindings ?? []));
@@ -937,7 +938,7 @@ function placeOf(row: PlaceRow): ChangePlace {
 
 /** A binding's change-log row (LOG_ONE's parameters), against its target: caches following the log evict its chain link. */
 function bindingLog(seq: number, time: number, actor: Actor, action: ChangeAction, binding: BindingRow, place: ChangePlace): unknown[] {
-  const created = action.endsWith(".create");
+  const created = action === changeAction("sharedPolicyBinding", "create");
   const etag = revisionEtag(binding.create_seq);
   const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
   return logValues(seq, time, actor, action, binding.target, created ? null : etag, created ? etag : null, bytes, place);

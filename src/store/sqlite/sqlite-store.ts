@@ -8,6 +8,7 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
+import { changeAction } from "../change-actions.js";
 import { revisionEtag } from "../etag.js";
 import { noteChangeWritten } from "../../tracing/writes.js";
 import { prepareStatements, type Statements } from "./statements.js";
@@ -211,7 +212,7 @@ export class SqliteStore implements Store {
       const path = `${parentId === null ? "/" : this.stmt.pathOf.get(parentId)}${id}/`;
       const change = this.newChange(actor);
       this.stmt.insertResource.run({ ...resource, id, parentId, path, ...change });
-      return this.logResourceChange(change, "resource.create", resource.name, null, this.placeOf(resource.name));
+      return this.logResourceChange(change, changeAction("resource", "create"), resource.name, null, this.placeOf(resource.name));
     });
   }
 
@@ -269,7 +270,7 @@ export class SqliteStore implements Store {
       const place = moves
         ? { ...this.placeOf(name), previousParent: before.parent, previousLineage: before.lineage }
         : before;
-      return this.logResourceChange(change, "resource.update", name, current.revision, place);
+      return this.logResourceChange(change, changeAction("resource", "update"), name, current.revision, place);
     });
   }
 
@@ -288,7 +289,7 @@ export class SqliteStore implements Store {
       const removals = doomed.map((row) => this.removalBytes(row));
       doomed.forEach((row, i) => {
         this.stmt.deleteResource.run(row.id);
-        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!);
+        this.logChange(change, changeAction("resource", "delete"), row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!);
         change.seq++;
       });
       return doomed.map((row) => row.name);
@@ -358,14 +359,14 @@ export class SqliteStore implements Store {
           for (const binding of this.stmt.bindingsOfPolicy.all(row.id)) {
             const targetId = this.stmt.idByName.get(binding.target)!;
             this.stmt.deleteBinding.run(row.id, targetId);
-            this.logBinding(change, "sharedPolicyBinding.delete", binding);
+            this.logBinding(change, changeAction("sharedPolicyBinding", "delete"), binding);
             change.seq++;
           }
         }
         // The resource row's delete cascades to the shared policy's content, its access policy and any binding left.
         const removal = this.removalBytes(row);
         this.stmt.deleteResource.run(row.id);
-        this.logChange(change, "sharedPolicy.delete", name, stored!.etag, null, removal, place);
+        this.logChange(change, changeAction("sharedPolicy", "delete"), name, stored!.etag, null, removal, place);
         return undefined;
       }
       let id = row?.id;
@@ -379,7 +380,7 @@ export class SqliteStore implements Store {
       this.stmt.upsertShared.run({ id, policy: bytes, ...change });
       this.stmt.clearSharedGrants.run(id);
       for (const grant of grantRows(write.policy.bindings)) this.stmt.insertSharedGrant.run({ ...grant, id });
-      const action = stored ? "sharedPolicy.update" : "sharedPolicy.create";
+      const action = stored ? changeAction("sharedPolicy", "update") : changeAction("sharedPolicy", "create");
       this.logChange(change, action, name, stored?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(name));
       return decodeSharedPolicy(this.stmt.sharedPolicy.get(id)!);
     });
@@ -429,18 +430,18 @@ export class SqliteStore implements Store {
       if (bound) {
         this.stmt.insertBinding.run({ policyId, targetId: targetRow.id, ...change });
         const created = this.stmt.binding.get(policyId!, targetRow.id)!;
-        this.logBinding(change, "sharedPolicyBinding.create", created);
+        this.logBinding(change, changeAction("sharedPolicyBinding", "create"), created);
         return toBinding(created);
       }
       this.stmt.deleteBinding.run(policyId!, targetRow.id);
-      this.logBinding(change, "sharedPolicyBinding.delete", row!);
+      this.logBinding(change, changeAction("sharedPolicyBinding", "delete"), row!);
       return stored;
     });
   }
 
   /** A binding's change-log row, against its target (caches following the log evict the target's chain link). */
   private logBinding(change: Change, action: ChangeAction, binding: BindingRow): void {
-    const created = action.endsWith(".create");
+    const created = action === changeAction("sharedPolicyBinding", "create");
     const etag = revisionEtag(binding.create_seq);
     const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
     this.logChange(change, action, binding.target, created ? null : etag, created ? etag : null, bytes, this.placeOf(binding.target));
@@ -463,7 +464,7 @@ export class SqliteStore implements Store {
       const { bytes, ruleCount } = encodeDeny(next);
       const change = this.newChange(actor);
       this.stmt.upsertDeny.run({ id: row.id, policy: bytes, ruleCount, ...change });
-      const action = next ? "denyPolicy.set" : "denyPolicy.delete";
+      const action = next ? changeAction("denyPolicy", "set") : changeAction("denyPolicy", "delete");
       this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), next ? bytes : null, this.placeOf(resource));
       return toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
     });
@@ -582,7 +583,7 @@ export class SqliteStore implements Store {
       const { added, removed } = grantChanges(current.bindings, policy?.bindings ?? []);
       for (const grant of removed) this.stmt.deleteGrant.run({ ...grant, path: row.path });
       for (const grant of added) this.stmt.insertGrant.run({ ...grant, path: row.path, id: row.id });
-      const action = policy ? "policy.set" : "policy.delete";
+      const action = policy ? changeAction("policy", "set") : changeAction("policy", "delete");
       const place = { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(resource)! };
       this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null, place);
       return this.policyOf(row);
