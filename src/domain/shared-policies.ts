@@ -26,6 +26,7 @@ import type { Authorizer, Caller } from "./access/authorizer.js";
 import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "./etag.js";
+import { listRoles } from "./kinds.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { MAX_PAGE_SIZE, pageSize, type PageTokens } from "./page-token.js";
 import { canonicalBindings, writeConditionBudget } from "./policy-rules.js";
@@ -382,7 +383,7 @@ export class SharedPolicies {
       violations.add(`${field}.description`, `longer than ${MAX_SHARED_DESCRIPTION} characters`);
     }
     const customRoles = new Map(
-      ((await this.store.listRoles(parent)) ?? []).map((role) => {
+      ((await listRoles(this.store, parent)) ?? []).map((role) => {
         const grantable = typesGranting(this.schema, role.includedPermissions).length > 0;
         return [role.name, grantable ? [ANY_TARGET] : []] as const;
       }),

@@ -6,10 +6,8 @@
 // A link holds the shared policies bound to its resource: a change logged against a shared policy's name evicts
 // every cached link that holds it (found through `holders`), a binding's change is logged against its target.
 import type { Span } from "@opentelemetry/api";
-import type { DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
-import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { share } from "../shared-value.js";
@@ -26,6 +24,9 @@ import type {
   StoredConsumer,
   AuditQuery,
   AuditRecord,
+  AttachedDocuments,
+  DocumentWrite,
+  StoredDocument,
   ChangesSince,
   CreatedResource,
   GrantPoint,
@@ -226,8 +227,8 @@ export class CachingStore implements Store {
     return this.inner.searchResources(query);
   }
 
-  getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
-    return this.inner.getDenyPolicy(resource);
+  listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined> {
+    return this.inner.listDocuments(kind, resource, key);
   }
 
   getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
@@ -259,10 +260,6 @@ export class CachingStore implements Store {
     actor: Actor,
   ): Promise<SharedPolicyBinding | undefined> {
     return this.evictingAfter([target], this.inner.updateSharedPolicyBinding(sharedPolicy, target, decide, actor));
-  }
-
-  listRoles(parent: string): Promise<Role[] | undefined> {
-    return this.inner.listRoles(parent);
   }
 
   /**
@@ -424,17 +421,15 @@ export class CachingStore implements Store {
     return this.evictingAfter([resource], this.inner.updatePolicy(resource, decide, actor));
   }
 
-  async updateDenyPolicy(
+  /** Logged against the resource, whose chain link carries its deny rules and (a root's) custom roles. */
+  async updateDocument(
+    kind: string,
     resource: string,
-    decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+    key: string,
+    decide: (stored: AttachedDocuments) => DocumentWrite,
     actor: Actor,
-  ): Promise<DenyPolicy> {
-    return this.evictingAfter([resource], this.inner.updateDenyPolicy(resource, decide, actor));
-  }
-
-  /** A role lives in its parent's chain link (see StoredPolicy.roles): evicting that link is what makes checks see it. */
-  async updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role> {
-    return this.evictingAfter([parent], this.inner.updateRole(parent, roleId, decide, actor));
+  ): Promise<StoredDocument> {
+    return this.evictingAfter([resource], this.inner.updateDocument(kind, resource, key, decide, actor));
   }
 
   /** Evicts `names` once `write` settles, whether it committed or failed (a failure may still have committed). */

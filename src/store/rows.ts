@@ -12,6 +12,7 @@ import {
   type SharedPolicy,
   type SharedPolicyBinding,
 } from "../../gen/policy/v1/shared_policy_pb.js";
+import { DOCUMENT_SQL } from "./documents.js";
 import { changeAction, isChangeAction, subjectOf } from "./change-actions.js";
 import { resourceEtag, revisionEtag } from "./etag.js";
 import {
@@ -34,8 +35,8 @@ export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type,
 export const FROM_RESOURCES = `FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`;
 export const POLICY_COLUMNS = `pol.policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`;
 /** A deny policy's columns, joined only while it has rules (chains carry deny rules, not empty deny policies). */
-export const DENY_COLUMNS = `dp.policy AS deny, dp.revision AS deny_revision, dp.update_time AS deny_update_time`;
-export const JOIN_DENY = `LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0`;
+export const DENY_COLUMNS = DOCUMENT_SQL.denyColumns;
+export const JOIN_DENY = DOCUMENT_SQL.joinDeny;
 /** The columns of a ChangeRow. */
 export const CHANGE_COLUMNS = `seq, time, principal, action, resource, etag_after, change, resource_type, parent,
   previous_parent, lineage, previous_lineage`;

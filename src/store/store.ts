@@ -239,6 +239,39 @@ export interface ChangesSince {
   changed: string[] | "many";
 }
 
+// --- Documents attached to resources (deny policies, custom roles: domain/kinds.ts) ---
+
+/** A document as stored: its key ("" for a kind with one per resource), the domain's bytes, its etag and time. */
+export interface StoredDocument {
+  key: string;
+  body: Uint8Array;
+  /** Minted from the change-log sequence of its last write. */
+  etag: Uint8Array;
+  updateTimeMs: number;
+}
+
+/** A resource's documents of one kind. */
+export interface AttachedDocuments {
+  /** The etag of the resource's creation: an absent document's, for a kind that has an empty one by default. */
+  createEtag: Uint8Array;
+  /** By key. */
+  documents: readonly StoredDocument[];
+}
+
+/** What a document write stores and logs, as `decide` worked it out. */
+export interface DocumentWrite {
+  /** The bytes to store (a delete stores an empty body: the document's etag moves on). */
+  body: Uint8Array;
+  /** How many entries the body holds (a deny policy's rules); 0: empty, left out of chain links. */
+  entries: number;
+  /** The change-log row's action. */
+  action: ChangeAction;
+  /** The etag the change-log row shows before the write. */
+  etagBefore: Uint8Array | null;
+  /** The state the change-log row keeps; null for none (a delete). */
+  logged: Uint8Array | null;
+}
+
 // --- Shared policies (AIP-2511) ---
 
 /**
@@ -526,25 +559,24 @@ export interface Store {
    * concurrent writes are serialised around it, so two writers can never both win.
    */
   updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy>;
-  /** The deny policy of `resource` with its etag, an empty one when none is set; undefined when it does not exist. */
-  getDenyPolicy(resource: string): Promise<DenyPolicy | undefined>;
   /**
-   * Writes the deny policy of `resource` in one transaction that appends a change-log row (`denyPolicy.set` or
-   * `denyPolicy.delete`), exactly as updatePolicy: `decide` gets the stored deny policy (empty, with a valid etag, when
-   * none is set) and returns the rules to store, or undefined to delete them; it may throw and then nothing is written.
-   * not_found when the resource does not exist. Returns the stored deny policy with its new etag.
+   * The documents of `kind` attached to `resource` (only the one of `key`, when given), by key; undefined when the
+   * resource does not exist. What a kind's bodies mean is the domain's (domain/kinds.ts).
    */
-  updateDenyPolicy(resource: string, decide: (stored: DenyPolicy) => DenyPolicy | undefined, actor: Actor): Promise<DenyPolicy>;
-  /** The custom roles defined on `parent` (deleted ones included), sorted by name; undefined when it does not exist. */
-  listRoles(parent: string): Promise<Role[] | undefined>;
+  listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined>;
   /**
-   * Creates or replaces the custom role `roleId` of `parent` in one transaction that appends a change-log row about
-   * `parent` (`role.create`, `role.update`, `role.delete` or `role.undelete`, by the `deleted` flag). `decide` gets
-   * the stored role (undefined when there is none) and returns the role to store (name, title, description,
-   * permissions, stage, deleted, delete time); it may throw and then nothing is written. not_found when `parent` does
-   * not exist. Returns the stored role with its new etag and update time.
+   * Writes the document (`kind`, `key`) of `resource` in one transaction that appends the change-log row `decide`
+   * names, logged against `resource` (caches that follow the log evict its chain link). `decide` gets the stored
+   * document (as listDocuments, of this key) and returns what to store and log; it may throw (a stale etag, a rule),
+   * and then nothing is written. not_found when the resource does not exist. Returns the stored document.
    */
-  updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role>;
+  updateDocument(
+    kind: string,
+    resource: string,
+    key: string,
+    decide: (stored: AttachedDocuments) => DocumentWrite,
+    actor: Actor,
+  ): Promise<StoredDocument>;
   /** The shared policy of that name with its etag; undefined when there is none. */
   getSharedPolicy(name: string): Promise<SharedPolicy | undefined>;
   /** The shared policies of an organization, by name. */

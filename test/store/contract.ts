@@ -11,6 +11,7 @@ import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/share
 import { isShared } from "../../src/shared-value.js";
 import { StoreError } from "../../src/store/errors.js";
 import type { Actor, ChangeRecord, ListedPolicy, Store, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
+import { getDenyPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {
@@ -202,29 +203,29 @@ export function storeContract(factory: StoreFactory): void {
         });
 
       test("a resource without a deny policy has an empty one with a valid etag; missing resources are undefined", async () => {
-        const empty = (await store.getDenyPolicy(CLOUD))!;
+        const empty = (await getDenyPolicy(store, CLOUD))!;
         expect(empty.rules).toEqual([]);
         expect(empty.resource).toBe(CLOUD);
         expect(empty.etag.length).toBeGreaterThan(0);
-        expect(await store.getDenyPolicy("clouds/none")).toBeUndefined();
-        await expectStoreError(store.updateDenyPolicy("clouds/none", () => denyOf("user:a@example.com"), actor), "not_found", "clouds/none");
+        expect(await getDenyPolicy(store, "clouds/none")).toBeUndefined();
+        await expectStoreError(updateDenyPolicy(store, "clouds/none", () => denyOf("user:a@example.com"), actor), "not_found", "clouds/none");
       });
 
       test("a deny write stores the rules with a new etag, logs a change, and appears in chains until deleted", async () => {
-        const before = (await store.getDenyPolicy(ORG))!;
+        const before = (await getDenyPolicy(store, ORG))!;
         let seen: unknown;
-        const written = await store.updateDenyPolicy(ORG, (stored) => ((seen = stored), denyOf("user:ada@example.com")), actor);
+        const written = await updateDenyPolicy(store, ORG, (stored) => ((seen = stored), denyOf("user:ada@example.com")), actor);
         expect(seen).toEqual(before);
         expect(hex(written.etag)).not.toBe(hex(before.etag));
         expect(written.rules[0]!.deniedPrincipals).toEqual(["user:ada@example.com"]);
-        expect(await store.getDenyPolicy(ORG)).toEqual(written);
+        expect(await getDenyPolicy(store, ORG)).toEqual(written);
         const chain = (await store.ancestry(PROJECT))!;
         expect(chain.at(-1)!.deny).toEqual(written);
         expect(chain[0]!.deny).toBeUndefined();
         expect((await store.getPolicy(ORG))!.deny).toEqual(written);
         const records = await store.listAuditRecords({ resource: ORG, limit: 10 });
         expect(records.at(-1)).toMatchObject({ action: "denyPolicy.set", principal: actor.principal });
-        const deleted = await store.updateDenyPolicy(ORG, () => undefined, actor);
+        const deleted = await updateDenyPolicy(store, ORG, () => undefined, actor);
         expect(deleted.rules).toEqual([]);
         expect(hex(deleted.etag)).not.toBe(hex(written.etag));
         expect((await store.ancestry(PROJECT))!.at(-1)!.deny).toBeUndefined();
@@ -233,7 +234,7 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a deny decide that throws writes nothing", async () => {
         const before = await store.latestSequence();
-        await expect(store.updateDenyPolicy(ORG, () => {
+        await expect(updateDenyPolicy(store, ORG, () => {
           throw new Error("refused");
         }, actor)).rejects.toThrow("refused");
         expect(await store.latestSequence()).toBe(before);
@@ -243,28 +244,28 @@ export function storeContract(factory: StoreFactory): void {
         const role = (title: string, deleted = false) =>
           create(RoleSchema, { name: `${ORG}/roles/deployer`, title, includedPermissions: ["projects.update"], stage: RoleStage.GA, deleted });
         let seen: unknown = "unset";
-        const created = await store.updateRole(ORG, "deployer", (stored) => ((seen = stored), role("Deployer")), actor);
+        const created = await updateRole(store, ORG, "deployer", (stored) => ((seen = stored), role("Deployer")), actor);
         expect(seen).toBeUndefined();
         expect(created).toMatchObject({ name: `${ORG}/roles/deployer`, title: "Deployer" });
         expect(created.etag.length).toBeGreaterThan(0);
-        expect(await store.listRoles(ORG)).toEqual([created]);
-        expect(await store.listRoles(OTHER_ORG)).toEqual([]);
-        expect(await store.listRoles("organizations/none")).toBeUndefined();
+        expect(await listRoles(store, ORG)).toEqual([created]);
+        expect(await listRoles(store, OTHER_ORG)).toEqual([]);
+        expect(await listRoles(store, "organizations/none")).toBeUndefined();
         expect((await store.ancestry(PROJECT))!.at(-1)!.roles).toEqual([created]);
-        const updated = await store.updateRole(ORG, "deployer", (stored) => ((seen = stored), role("Deployer 2", true)), actor);
+        const updated = await updateRole(store, ORG, "deployer", (stored) => ((seen = stored), role("Deployer 2", true)), actor);
         expect(seen).toEqual(created);
         expect(hex(updated.etag)).not.toBe(hex(created.etag));
         expect((await store.ancestry(PROJECT))!.at(-1)!.roles).toEqual([updated]);
         const actions = (await store.listAuditRecords({ resource: ORG, limit: 10 })).map((r) => r.action);
         expect(actions.slice(-2)).toEqual(["role.create", "role.delete"]);
-        await expectStoreError(store.updateRole("organizations/none", "x", () => role("X"), actor), "not_found", "organizations/none");
+        await expectStoreError(updateRole(store, "organizations/none", "x", () => role("X"), actor), "not_found", "organizations/none");
       });
 
       test("another instance sees deny and role writes in its next chain read", async () => {
         const other = await another();
         expect((await other.ancestry(PROJECT))!.at(-1)!.deny).toBeUndefined();
-        await store.updateDenyPolicy(ORG, () => denyOf("user:ada@example.com"), actor);
-        await store.updateRole(ORG, "r", () => create(RoleSchema, { name: `${ORG}/roles/r`, includedPermissions: ["projects.get"] }), actor);
+        await updateDenyPolicy(store, ORG, () => denyOf("user:ada@example.com"), actor);
+        await updateRole(store, ORG, "r", () => create(RoleSchema, { name: `${ORG}/roles/r`, includedPermissions: ["projects.get"] }), actor);
         const link = (await other.ancestry(PROJECT))!.at(-1)!;
         expect(link.deny?.rules).toHaveLength(1);
         expect(link.roles).toHaveLength(1);
@@ -1038,8 +1039,8 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a removal row keeps the deny rules of the resource's own link, its bound shared policies' included", async () => {
         const rule = (principal: string) => create(DenyRuleSchema, { deniedPrincipals: [principal], deniedPermissions: ["projects.getPolicy"] });
-        await store.updateDenyPolicy(PROJECT, () => create(DenyPolicySchema, { rules: [rule("user:own@example.com")] }), actor);
-        await store.updateDenyPolicy(CLOUD, () => create(DenyPolicySchema, { rules: [rule("user:cloud@example.com")] }), actor);
+        await updateDenyPolicy(store, PROJECT, () => create(DenyPolicySchema, { rules: [rule("user:own@example.com")] }), actor);
+        await updateDenyPolicy(store, CLOUD, () => create(DenyPolicySchema, { rules: [rule("user:cloud@example.com")] }), actor);
         const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: [rule("user:shared@example.com")] });
         await store.updateSharedPolicy("sharedPolicies/guardrail", () => ({ policy: guardrail, type: "shared_policy" }), actor);
         await store.updateSharedPolicyBinding("sharedPolicies/guardrail", PROJECT, () => true, actor);

@@ -1,6 +1,7 @@
 // Migrations on a database written before them: 4 and 6 (the member index, of policies and of shared policies) index
 // the policies and shared policies already stored; 7 (consumer bounds) gives the consumers already registered their
-// root, their failures' count and a version a reader starts from.
+// root, their failures' count and a version a reader starts from; 8 (documents) moves the deny policies and custom
+// roles already stored into the documents table.
 import { create } from "@bufbuild/protobuf";
 import Sqlite from "better-sqlite3";
 import { join } from "node:path";
@@ -11,6 +12,11 @@ import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
+import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
+import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
+import { getDenyPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import { sql as denyAndRolesSql } from "../../src/store/postgres/migrations/0003-deny-and-roles.js";
+import { sql as sqliteDenyAndRolesSql } from "../../src/store/sqlite/migrations/0003-deny-and-roles.js";
 import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
@@ -97,7 +103,7 @@ test("opening a database of schema version 2 indexes the bindings of its stored 
 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 3 gets the bindings of its stored policies indexed", async () => {
   // Back to version 3, as a server before migrations 4 to 7 left it.
-  const downgrade = `${POSTGRES_BEFORE_CONSUMER_BOUNDS};
+  const downgrade = `${POSTGRES_BEFORE_DOCUMENTS}; ${POSTGRES_BEFORE_CONSUMER_BOUNDS};
     DROP TABLE member_grants, shared_member_grants, shared_policy_bindings, shared_policies; DELETE FROM schema_migrations WHERE version >= 4`;
   expect(await postgresAfterDowngrade(withPolicy, downgrade)).toEqual(["projects/p1"]);
 });
@@ -146,4 +152,64 @@ test("opening a database of schema version 6 gives its consumers their root, fai
 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 6 gives its consumers their root, failure count and a version", async () => {
   expect(await postgresAfterDowngrade(withConsumers, POSTGRES_BEFORE_CONSUMER_BOUNDS, consumersOf)).toEqual(consumersBefore);
+});
+
+/** Back to the tables of deny policies and custom roles (migration 3), their rows copied out of the documents. */
+const backToDenyAndRoles = (tables: string) => `${tables}
+  INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time)
+    SELECT resource_id, body, entries, revision, update_time FROM documents WHERE kind = 'denyPolicy';
+  INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time)
+    SELECT resource_id, key, body, revision, update_time FROM documents WHERE kind = 'role';
+  DROP TABLE documents; DELETE FROM schema_migrations WHERE version = 8`;
+const SQLITE_BEFORE_DOCUMENTS = backToDenyAndRoles(sqliteDenyAndRolesSql);
+const POSTGRES_BEFORE_DOCUMENTS = backToDenyAndRoles(denyAndRolesSql);
+
+/** An organization with a deny policy and two custom roles, one deleted; and a project whose deny policy was deleted. */
+async function withDocuments(store: Store): Promise<void> {
+  await withPolicy(store);
+  const rules = [{ deniedPrincipals: ["user:eve@example.com"], deniedPermissions: ["projects.delete"] }];
+  await updateDenyPolicy(store, "organizations/acme", () => create(DenyPolicySchema, { rules }), actor);
+  await updateDenyPolicy(store, "projects/p1", () => create(DenyPolicySchema, { rules }), actor);
+  await updateDenyPolicy(store, "projects/p1", () => undefined, actor);
+  for (const id of ["deployer", "auditor"]) {
+    const role = create(RoleSchema, { name: `organizations/acme/roles/${id}`, title: id, includedPermissions: ["projects.get"] });
+    await updateRole(store, "organizations/acme", id, () => role, actor);
+  }
+  await updateRole(store, "organizations/acme", "auditor", (stored) => ({ ...stored!, deleted: true }), actor);
+}
+
+/** What a reader sees of them, etags and times included, and of the chains that carry them. */
+const documentsOf = async (store: Store) => ({
+  deny: [await getDenyPolicy(store, "organizations/acme"), await getDenyPolicy(store, "projects/p1")],
+  roles: await listRoles(store, "organizations/acme"),
+  chain: (await store.ancestry("projects/p1"))!.map((link) => [link.deny, link.roles]),
+});
+
+/** withDocuments, and what a reader saw of it before the downgrade. */
+function writtenDocuments() {
+  const seen: { before?: Awaited<ReturnType<typeof documentsOf>> } = {};
+  const write = async (store: Store) => {
+    await withDocuments(store);
+    seen.before = await documentsOf(store);
+  };
+  return { seen, write };
+}
+
+test("opening a database of schema version 7 keeps its deny policies and custom roles (etags, times), now documents", async () => {
+  const { seen, write } = writtenDocuments();
+  const after = await sqliteAfterDowngrade(write, SQLITE_BEFORE_DOCUMENTS, documentsOf);
+  expect(after).toEqual(seen.before);
+  expect(after.deny.map((d) => d!.rules.length)).toEqual([1, 0]);
+  expect(after.roles!.map((r) => [r.name, r.deleted])).toEqual([
+    ["organizations/acme/roles/auditor", true],
+    ["organizations/acme/roles/deployer", false],
+  ]);
+});
+
+test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 7 keeps its deny policies and custom roles (etags, times), now documents", async () => {
+  const { seen, write } = writtenDocuments();
+  const after = await postgresAfterDowngrade(write, POSTGRES_BEFORE_DOCUMENTS, documentsOf);
+  expect(after).toEqual(seen.before);
+  expect(after.deny.map((d) => d!.rules.length)).toEqual([1, 0]);
+  expect(after.chain[1]).toEqual([after.deny[0], after.roles]);
 });

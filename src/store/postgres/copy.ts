@@ -21,14 +21,9 @@ export const TABLES = [
     select: "SELECT resource_id, policy, binding_count, revision, update_time FROM policies ORDER BY resource_id",
   },
   {
-    name: "deny_policies",
-    columns: ["resource_id", "policy", "rule_count", "revision", "update_time"],
-    select: "SELECT resource_id, policy, rule_count, revision, update_time FROM deny_policies ORDER BY resource_id",
-  },
-  {
-    name: "custom_roles",
-    columns: ["parent_id", "role_id", "role", "revision", "update_time"],
-    select: "SELECT parent_id, role_id, role, revision, update_time FROM custom_roles ORDER BY parent_id, role_id",
+    name: "documents",
+    columns: ["resource_id", "kind", "key", "body", "entries", "revision", "update_time"],
+    select: "SELECT resource_id, kind, key, body, entries, revision, update_time FROM documents ORDER BY resource_id, kind, key",
   },
   {
     // The reverse-lookup index as SQLite keeps it (the same rows a rebuild from the policies would make).

@@ -3,15 +3,14 @@
 // (write-queue.ts), which serialises them under one advisory lock and numbers the change log in commit order.
 // Reads are single statements outside any transaction: each sees every commit that finished before it began.
 import { toBinary } from "@bufbuild/protobuf";
-import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import type pg from "pg";
 import { changeAction } from "../change-actions.js";
 import { revisionEtag } from "../etag.js";
-import { CREATE_MANY, CREATE_MANY_WIDTHS, FLUSH_POLICIES, LOG_TYPES, SQL, WRITE } from "./statements.js";
+import { CREATE_MANY, CREATE_MANY_WIDTHS, FLUSH_POLICIES, LOG_TYPES, SQL, UPSERT_DOCUMENT, WRITE } from "./statements.js";
+import { toAttached, toDocument, type DocumentRow } from "../documents.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
 import {
@@ -26,13 +25,10 @@ import {
   grantRows,
   deletedPlaces,
   decodeRole,
-  encodeDeny,
   encodePolicy,
-  encodeRole,
   pathEnd,
   placeColumns,
   removalBytes,
-  roleAction,
   sharedPolicyBytes,
   toAuditRecord,
   toBinding,
@@ -40,7 +36,6 @@ import {
   failuresAfter,
   toConsumer,
   toResourceFailure,
-  toDenyPolicy,
   listedRow,
   toResource,
   toStoredPolicy,
@@ -53,7 +48,6 @@ import {
   type PolicyRow,
   type ResourcePolicyRow,
   type ResourceRow,
-  type RoleRow,
   type SharedPolicyRow,
 } from "../rows.js";
 import type {
@@ -62,6 +56,9 @@ import type {
   ChangeAction,
   AuditQuery,
   AuditRecord,
+  AttachedDocuments,
+  DocumentWrite,
+  StoredDocument,
   ChangeRecord,
   ChangesSince,
   CreatedResource,
@@ -580,59 +577,33 @@ export class PostgresStore implements Store {
     });
   }
 
-  async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
-    const [row] = await this.rows<DenyRow>(SQL.denyByName, [resource], "deny_by_name");
-    return row && toDenyPolicy(row.name, row.create_seq, storedDeny(row));
+  async listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined> {
+    return toAttached(await this.rows<DocumentRow>(SQL.documentsOf, [kind, key ?? null, resource], "documents_of"));
   }
 
-  async updateDenyPolicy(
+  async updateDocument(
+    kind: string,
     resource: string,
-    decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+    key: string,
+    decide: (stored: AttachedDocuments) => DocumentWrite,
     actor: Actor,
-  ): Promise<DenyPolicy> {
-    // Not in the policy batch, and no flush of it: a deny write reads and writes none of the rows it holds back.
+  ): Promise<StoredDocument> {
+    // Not in the policy batch, and no flush of it: a document write reads and writes none of the rows it holds back.
     return this.queue.write(async (tx) => {
-      const [row] = await tx.query<DenyRow & PlaceRow & { id: number }>(SQL.denyForWrite, [resource], "deny_for_write");
-      if (!row) throw resourceNotFound(resource);
-      const current = toDenyPolicy(row.name, row.create_seq, storedDeny(row));
-      const next = decide(current);
-      const { bytes, ruleCount } = encodeDeny(next);
+      const rows = await tx.query<DocumentRow & PlaceRow & { id: number }>(SQL.documentsForWrite, [resource, kind, key], "documents_for_write");
+      const attached = toAttached(rows);
+      if (!attached) throw resourceNotFound(resource);
+      const write = decide(attached);
       const seq = tx.nextSeq();
       const time = Date.now();
-      const action = next ? changeAction("denyPolicy", "set") : changeAction("denyPolicy", "delete");
+      const row = { id: rows[0]!.id, kind, key, body: bufferOf(write.body), entries: write.entries };
       await tx.query(
-        WRITE.upsertDeny,
-        [...logValues(seq, time, actor, action, resource, current.etag, revisionEtag(seq), next ? bytes : null, placeOf(row)),
-          row.id, bufferOf(bytes), ruleCount],
-        "upsert_deny",
+        WRITE.upsertDocument,
+        [...logValues(seq, time, actor, write.action, resource, write.etagBefore, revisionEtag(seq), write.logged, placeOf(rows[0]!)),
+          ...UPSERT_DOCUMENT.order.map((name) => row[name as keyof typeof row])],
+        "upsert_document",
       );
-      return toDenyPolicy(resource, row.create_seq, { policy: bytes, revision: seq, update_time: time });
-    });
-  }
-
-  async listRoles(parent: string): Promise<Role[] | undefined> {
-    const rows = await this.rows<Nullable<RoleRow>>(SQL.rolesOf, [parent], "roles_of");
-    if (rows.length === 0) return undefined;
-    return rows.flatMap((row) => (row.role === null ? [] : [decodeRole(row as RoleRow)]));
-  }
-
-  async updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role> {
-    return this.queue.write(async (tx) => {
-      const [row] = await tx.query<Nullable<RoleRow> & PlaceRow & { id: number }>(SQL.roleForWrite, [parent, roleId], "role_for_write");
-      if (!row) throw resourceNotFound(parent);
-      const current = row.role === null ? undefined : decodeRole(row as RoleRow);
-      const next = decide(current);
-      const bytes = encodeRole(next);
-      const seq = tx.nextSeq();
-      const time = Date.now();
-      // Logged about the parent: caches that follow the change log evict its chain link, which carries its roles.
-      await tx.query(
-        WRITE.upsertRole,
-        [...logValues(seq, time, actor, roleAction(current, next), parent, current?.etag ?? null, revisionEtag(seq), bytes, placeOf(row)),
-          row.id, roleId, bufferOf(bytes)],
-        "upsert_role",
-      );
-      return decodeRole({ role: bytes, revision: seq, update_time: time });
+      return toDocument(key, write.body, seq, time);
     });
   }
 
@@ -965,16 +936,6 @@ function sharedRowOf(name: string, row: SharedForWriteRow): SharedPolicyRow {
 
 /** Every column of `T` as read through a LEFT JOIN that may find no row. */
 type Nullable<T> = { [K in keyof T]: T[K] | null };
-
-/** A resource's name and creation with its deny policy's row (nulls without one). */
-interface DenyRow extends Nullable<PolicyRow> {
-  name: string;
-  create_seq: number;
-}
-
-function storedDeny(row: DenyRow): PolicyRow | undefined {
-  return row.policy === null ? undefined : (row as PolicyRow);
-}
 
 /**
  * A chain link: the policy, the deny policy while it has rules, the shared policies bound to it (when any) and a

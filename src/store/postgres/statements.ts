@@ -1,5 +1,6 @@
 // The PostgreSQL store's statements: the store's SQL in one place (postgres-store.ts runs them). Each write is one
 // statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
+import { DOCUMENT_SQL, ROLE_KIND, numbered } from "../documents.js";
 import {
   BINDING_COLUMNS,
   CHANGE_COLUMNS,
@@ -27,7 +28,8 @@ const lineageOf = (path: string) => `(SELECT array_agg(a.name ORDER BY length(a.
 const JOIN_ROLES = `LEFT JOIN LATERAL (SELECT array_agg(cr.role ORDER BY cr.role_id) AS roles,
     array_agg(cr.revision ORDER BY cr.role_id) AS role_revisions,
     array_agg(cr.update_time ORDER BY cr.role_id) AS role_update_times
-  FROM custom_roles cr WHERE cr.parent_id = r.id AND r.parent_id IS NULL) cr ON true`;
+  FROM (SELECT key AS role_id, body AS role, revision, update_time FROM documents
+    WHERE resource_id = r.id AND kind = '${ROLE_KIND}' AND r.parent_id IS NULL) cr) cr ON true`;
 /** The shared policies bound to a chain link, in the same statement too (by target: shared_policy_bindings_by_target). */
 const JOIN_SHARED = `LEFT JOIN LATERAL (SELECT array_agg(s.name ORDER BY s.name) AS shared_names,
     array_agg(COALESCE(sp_parent.name, '') ORDER BY s.name) AS shared_parents,
@@ -41,6 +43,9 @@ const JOIN_SHARED = `LEFT JOIN LATERAL (SELECT array_agg(s.name ORDER BY s.name)
 const CHAIN_COLUMNS = `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}, cr.roles, cr.role_revisions, cr.role_update_times,
   sh.shared_names, sh.shared_parents, sh.shared_create_times, sh.shared_policies, sh.shared_revisions, sh.shared_update_times`;
 const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} ${JOIN_ROLES} ${JOIN_SHARED}`;
+
+/** A document write's row: after the change log's 13 parameters ($1 its sequence, $2 its time). */
+export const UPSERT_DOCUMENT = numbered(DOCUMENT_SQL.upsertDocument, { seq: 1, time: 2 }, 14);
 
 export const SQL = {
   resourceByName: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = $1`,
@@ -62,17 +67,11 @@ export const SQL = {
   idAndPath: `SELECT t.id, t.path, ${lineageOf("t.path")} AS lineage FROM resources t WHERE t.name = $1`,
   subtree: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.path >= $1 AND r.path < $2
     ORDER BY length(r.path) DESC, r.name`,
-  /** A resource with its deny policy's row (null columns without one). */
-  denyByName: `SELECT r.name, r.create_seq, dp.policy, dp.revision, dp.update_time
-    FROM resources r LEFT JOIN deny_policies dp ON dp.resource_id = r.id WHERE r.name = $1`,
-  denyForWrite: `SELECT r.id, r.name, r.type, p.name AS parent, r.create_seq, ${lineageOf("r.path")} AS lineage,
-      dp.policy, dp.revision, dp.update_time
-    ${FROM_RESOURCES} LEFT JOIN deny_policies dp ON dp.resource_id = r.id WHERE r.name = $1`,
-  /** A resource's roles, by role id; one row of nulls when it has none, no row when it does not exist. */
-  rolesOf: `SELECT cr.role, cr.revision, cr.update_time
-    FROM resources r LEFT JOIN custom_roles cr ON cr.parent_id = r.id WHERE r.name = $1 ORDER BY cr.role_id`,
-  roleForWrite: `SELECT r.id, r.type, p.name AS parent, ${lineageOf("r.path")} AS lineage, cr.role, cr.revision, cr.update_time
-    ${FROM_RESOURCES} LEFT JOIN custom_roles cr ON cr.parent_id = r.id AND cr.role_id = $2 WHERE r.name = $1`,
+  /** A resource's documents of a kind (documents.ts): documentsOf with the place a write logs. */
+  documentsOf: numbered(DOCUMENT_SQL.documentsOf).text,
+  documentsForWrite: `SELECT r.id, r.type, p.name AS parent, r.create_seq, ${lineageOf("r.path")} AS lineage,
+      d.key, d.body, d.revision, d.update_time
+    ${FROM_RESOURCES} LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = $2 AND d.key = $3 WHERE r.name = $1`,
   latestSeq: `SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log`,
   oldestSeq: `SELECT COALESCE(MIN(seq), 0) AS seq FROM change_log`,
   changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
@@ -91,10 +90,10 @@ export const SQL = {
   removalOf: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = $1 AND seq >= $2
     AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
   /** The deny rules' rows of resources about to be removed: each one's deny policy and bound shared policies' content. */
-  removalDenies: `SELECT r.id, dp.policy AS deny,
+  removalDenies: `SELECT r.id, dp.body AS deny,
       (SELECT array_agg(sp.policy) FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
         WHERE b.target_id = r.id) AS shared
-    FROM resources r LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0
+    FROM resources r ${JOIN_DENY}
     WHERE r.id = ANY($1::bigint[])`,
   // Both keep the newest row: the next write numbers its row after it (sequences never restart).
   pruneBefore: `WITH d AS (DELETE FROM change_log WHERE time < $1 AND seq < (SELECT MAX(seq) FROM change_log) RETURNING 1)
@@ -208,11 +207,7 @@ export const WRITE = {
     grants AS (UPDATE member_grants g SET path = upd.path FROM upd WHERE $17::text IS NOT NULL AND g.resource_id = upd.id)
     ${LOG_ONE}`,
   deleteResources: `WITH del AS (DELETE FROM resources WHERE id = ANY($1::bigint[])) ${logRows(2)}`,
-  upsertDeny: `WITH up AS (
-      INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time) VALUES ($14, $15, $16, $1, $2)
-      ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, rule_count = excluded.rule_count,
-        revision = excluded.revision, update_time = excluded.update_time)
-    ${LOG_ONE}`,
+  upsertDocument: `WITH up AS (${UPSERT_DOCUMENT.text}) ${LOG_ONE}`,
   // A new shared policy: its resource row (no display name: the policy holds it) and its content.
   createShared: `WITH ins AS (
       INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
@@ -229,11 +224,6 @@ export const WRITE = {
   clearSharedGrants: `DELETE FROM shared_member_grants WHERE policy_id = $1`,
   insertSharedGrants: `INSERT INTO shared_member_grants (member, role, policy_id)
     SELECT member, role, $1 FROM unnest($2::text[], $3::text[]) AS g(member, role) ON CONFLICT DO NOTHING`,
-  upsertRole: `WITH up AS (
-      INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES ($14, $15, $16, $1, $2)
-      ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
-        update_time = excluded.update_time)
-    ${LOG_ONE}`,
 } as const;
 
 /** The first parameter of FLUSH_POLICIES's reverse-lookup rows: after the policy rows' 5 and the change log's. */

@@ -2,13 +2,12 @@
 // of a group-commit transaction (write-queue.ts) that runs the domain's `decide` and appends the change-log row. No
 // cache here: the caching decorator (../caching-store.ts) wraps this store as it wraps any other.
 import { toBinary } from "@bufbuild/protobuf";
-import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
 import { changeAction } from "../change-actions.js";
+import { toAttached, toDocument } from "../documents.js";
 import { revisionEtag } from "../etag.js";
 import { noteChangeWritten } from "../../tracing/writes.js";
 import { prepareStatements, type Statements } from "./statements.js";
@@ -22,18 +21,14 @@ import {
   RESOURCE_COLUMNS,
   decodePolicy,
   deletedPlaces,
-  decodeRole,
   emptyPolicy,
-  encodeDeny,
   encodePolicy,
-  encodeRole,
   decodeSharedPolicy,
   grantChanges,
   grantRows,
   pathEnd,
   placeColumns,
   removalBytes,
-  roleAction,
   sharedPolicyBytes,
   toAuditRecord,
   toBinding,
@@ -41,7 +36,6 @@ import {
   failuresAfter,
   toConsumer,
   toResourceFailure,
-  toDenyPolicy,
   listedRow,
   toResource,
   type AuditRow,
@@ -69,6 +63,9 @@ import type {
   HierarchyReader,
   AuditQuery,
   AuditRecord,
+  AttachedDocuments,
+  DocumentWrite,
+  StoredDocument,
   ListedName,
   ListedPolicy,
   UnreadablePolicy,
@@ -447,47 +444,26 @@ export class SqliteStore implements Store {
     this.logChange(change, action, binding.target, created ? null : etag, created ? etag : null, bytes, this.placeOf(binding.target));
   }
 
-  async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
-    const row = this.stmt.resourceByName.get(resource);
-    return row && toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
+  async listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined> {
+    return toAttached(this.stmt.documentsOf.all({ kind, resource, key: key ?? null }));
   }
 
-  async updateDenyPolicy(
+  async updateDocument(
+    kind: string,
     resource: string,
-    decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+    key: string,
+    decide: (stored: AttachedDocuments) => DocumentWrite,
     actor: Actor,
-  ): Promise<DenyPolicy> {
+  ): Promise<StoredDocument> {
     return this.queue.write(() => {
-      const row = this.requireResource(resource);
-      const current = toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
-      const next = decide(current);
-      const { bytes, ruleCount } = encodeDeny(next);
+      const attached = toAttached(this.stmt.documentsOf.all({ kind, resource, key }));
+      if (!attached) throw resourceNotFound(resource);
+      const write = decide(attached);
+      const id = this.stmt.idByName.get(resource)!;
       const change = this.newChange(actor);
-      this.stmt.upsertDeny.run({ id: row.id, policy: bytes, ruleCount, ...change });
-      const action = next ? changeAction("denyPolicy", "set") : changeAction("denyPolicy", "delete");
-      this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), next ? bytes : null, this.placeOf(resource));
-      return toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
-    });
-  }
-
-  async listRoles(parent: string): Promise<Role[] | undefined> {
-    const id = this.stmt.idByName.get(parent);
-    return id === undefined ? undefined : this.stmt.rolesOf.all(id).map(decodeRole);
-  }
-
-  async updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role> {
-    return this.queue.write(() => {
-      const id = this.requireId(parent);
-      const row = this.stmt.roleOf.get(id, roleId);
-      const current = row && decodeRole(row);
-      const next = decide(current);
-      const bytes = encodeRole(next);
-      const change = this.newChange(actor);
-      this.stmt.upsertRole.run({ id, roleId, role: bytes, ...change });
-      const action = roleAction(current, next);
-      // Logged about the parent: caches that follow the change log evict its chain link, which carries its roles.
-      this.logChange(change, action, parent, current?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(parent));
-      return decodeRole(this.stmt.roleOf.get(id, roleId)!);
+      this.stmt.upsertDocument.run({ id, kind, key, body: write.body, entries: write.entries, ...change });
+      this.logChange(change, write.action, resource, write.etagBefore, revisionEtag(change.seq), write.logged, this.placeOf(resource));
+      return toDocument(key, write.body, change.seq, change.time);
     });
   }
 

@@ -1,5 +1,6 @@
 // The SQLite store's prepared statements, each with its parameter and row types: the store's SQL in one place
 // (sqlite-store.ts runs them). Statements that depend on a request's filters are prepared on first use there instead.
+import { DENY_POLICY_KIND, DOCUMENT_SQL, type DocumentRow } from "../documents.js";
 import type Sqlite from "better-sqlite3";
 import {
   BINDING_COLUMNS,
@@ -40,7 +41,7 @@ export const SHARED_BOUND_TO_SQL = `SELECT b.target_id, ${SHARED_COLUMNS} FROM s
   WHERE b.target_id IN (SELECT value FROM json_each(?)) ORDER BY s.name`;
 
 /** The custom roles a resource defines, by role id. */
-export const ROLES_OF_SQL = `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? ORDER BY role_id`;
+export const ROLES_OF_SQL = DOCUMENT_SQL.rolesOf;
 
 /** The names of the resource @name and its ancestors, from it up to the root. */
 const LINEAGE_SQL = `SELECT name FROM resources
@@ -91,10 +92,9 @@ export interface Statements {
   subtree: Sqlite.Statement<[string, string], ResourceRow>;
   upsertPolicy: Sqlite.Statement<unknown[], unknown>;
   denyOf: Sqlite.Statement<[number], PolicyRow>;
-  upsertDeny: Sqlite.Statement<unknown[], unknown>;
   rolesOf: Sqlite.Statement<[number], RoleRow>;
-  roleOf: Sqlite.Statement<[number, string], RoleRow>;
-  upsertRole: Sqlite.Statement<unknown[], unknown>;
+  documentsOf: Sqlite.Statement<[{ kind: string; resource: string; key: string | null }], DocumentRow>;
+  upsertDocument: Sqlite.Statement<unknown[], unknown>;
   deleteGrant: Sqlite.Statement<[{ member: string; role: string; path: string }]>;
   insertGrant: Sqlite.Statement<unknown[], unknown>;
   grantPaths: Sqlite.Statement<[{ member: string; role: string; from: string; end: string; limit: number }], string>;
@@ -229,24 +229,12 @@ export function prepareStatements(db: Sqlite.Database): Statements {
        ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
          revision = excluded.revision, update_time = excluded.update_time`,
     ),
-    denyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM deny_policies WHERE resource_id = ?`),
-    upsertDeny: db.prepare(
-      `INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time)
-       VALUES (@id, @policy, @ruleCount, @seq, @time)
-       ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, rule_count = excluded.rule_count,
-         revision = excluded.revision, update_time = excluded.update_time`,
+    denyOf: db.prepare<[number], PolicyRow>(
+      `SELECT body AS policy, revision, update_time FROM documents WHERE resource_id = ? AND kind = '${DENY_POLICY_KIND}' AND key = ''`,
     ),
-    rolesOf: db.prepare<[number], RoleRow>(
-      ROLES_OF_SQL,
-    ),
-    roleOf: db.prepare<[number, string], RoleRow>(
-      `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? AND role_id = ?`,
-    ),
-    upsertRole: db.prepare(
-      `INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES (@id, @roleId, @role, @seq, @time)
-       ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
-         update_time = excluded.update_time`,
-    ),
+    rolesOf: db.prepare<[number], RoleRow>(ROLES_OF_SQL),
+    documentsOf: db.prepare<[{ kind: string; resource: string; key: string | null }], DocumentRow>(DOCUMENT_SQL.documentsOf),
+    upsertDocument: db.prepare(DOCUMENT_SQL.upsertDocument),
     deleteGrant: db.prepare<[{ member: string; role: string; path: string }]>(
       `DELETE FROM member_grants WHERE member = @member AND role = @role AND path = @path`,
     ),
