@@ -13,43 +13,24 @@ import { RecentCache } from "../recent-cache.js";
 import { share } from "../shared-value.js";
 import { inChildSpan } from "../tracing/spans.js";
 import { etagSequence } from "./etag.js";
+import { ForwardingStore } from "./forwarding-store.js";
 import type {
-  Acknowledgement,
   Actor,
-  ChangeRecord,
-  ConsumerChanges,
-  NewConsumer,
-  Retention,
-  ResourceFailure,
-  StoredConsumer,
-  AuditQuery,
-  AuditRecord,
   AttachedDocuments,
   DocumentWrite,
   StoredDocument,
-  ChangesSince,
   CreatedResource,
-  GrantPoint,
-  GrantQuery,
   HierarchyReader,
-  ListedResource,
-  SubtreeQuery,
   ListedPolicy,
   UnreadablePolicy,
   NewResource,
   NewResourceWithPolicy,
   PolicyQuery,
   ResourceChanges,
-  ResourceQuery,
-  ResourceSearch,
-  ResourceSearchPage,
-  SharedPolicyBindingQuery,
   SharedPolicyBindingState,
-  SharedPolicyQuery,
   SharedPolicyState,
   SharedPolicyWrite,
   Store,
-  StoreSnapshot,
   StoreStats,
   StoredPolicy,
 } from "./store.js";
@@ -64,7 +45,10 @@ const MAX_CHANGES_TO_EVICT = 1000;
 /** The rows of listed pages kept (references to cached policies, plus a cursor each). */
 const MAX_LISTED_ROWS = 20_000;
 
-export class CachingStore implements Store {
+// Calls it does not override go straight to the inner store (ForwardingStore): resources, documents, shared
+// policies, the member index, the change log and consumers are read fresh, and a snapshot reads one state of the
+// database, which no cache entry is known to hold.
+export class CachingStore extends ForwardingStore {
   private readonly cache: RecentCache<string, StoredPolicy>;
   /**
    * By shared-policy name: the links cached with it (some may have left the cache since; evicting them again is
@@ -90,34 +74,20 @@ export class CachingStore implements Store {
   };
   private readonly endTurnAfterMicrotasks = () => process.nextTick(this.endTurn);
 
-  constructor(
-    private readonly inner: Store,
-    cacheBytes = DEFAULT_CACHE_MB * 1024 * 1024,
-  ) {
+  constructor(inner: Store, cacheBytes = DEFAULT_CACHE_MB * 1024 * 1024) {
+    super(inner);
     this.cache = new RecentCache(cacheBytes);
     this.evictedThrough = inner.writtenSequence;
   }
 
-  get writtenSequence(): number {
-    return this.inner.writtenSequence;
-  }
-
-  async latestSequence(): Promise<number> {
+  override async latestSequence(): Promise<number> {
     await this.fresh();
     return Math.max(this.evictedThrough, this.inner.writtenSequence);
   }
 
-  changesSince(afterSeq: number, limit: number): Promise<ChangesSince> {
-    return this.inner.changesSince(afterSeq, limit);
-  }
-
-  removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
-    return this.inner.removalOf(name, fromSeq);
-  }
-
   // In a traced call, each cached read is a span that says whether the cache answered (policy.cache.hit); a miss
   // shows the store's read beneath it.
-  getPolicy(resource: string): Promise<StoredPolicy | undefined> {
+  override getPolicy(resource: string): Promise<StoredPolicy | undefined> {
     return inChildSpan("cache getPolicy", undefined, async (span) => {
       await this.fresh();
       const cached = this.cache.get(resource);
@@ -127,12 +97,7 @@ export class CachingStore implements Store {
     });
   }
 
-  /** Straight to the database: a snapshot reads one state of it, which no cache entry is known to hold. */
-  openSnapshot(): Promise<StoreSnapshot> {
-    return this.inner.openSnapshot();
-  }
-
-  ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
+  override ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
     return inChildSpan("cache ancestry", undefined, async (span) => {
       await this.fresh();
       const chain: StoredPolicy[] = [];
@@ -215,36 +180,8 @@ export class CachingStore implements Store {
     this.holders.clear();
   }
 
-  getResource(name: string): Promise<Resource | undefined> {
-    return this.inner.getResource(name);
-  }
-
-  listResources(query: ResourceQuery): Promise<Resource[]> {
-    return this.inner.listResources(query);
-  }
-
-  searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
-    return this.inner.searchResources(query);
-  }
-
-  listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined> {
-    return this.inner.listDocuments(kind, resource, key);
-  }
-
-  getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
-    return this.inner.getSharedPolicy(name);
-  }
-
-  listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
-    return this.inner.listSharedPolicies(query);
-  }
-
-  listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]> {
-    return this.inner.listSharedPolicyBindings(query);
-  }
-
   /** Logged against the shared policy (its own link, and the links of its targets that hold it, are evicted). */
-  async updateSharedPolicy(
+  override async updateSharedPolicy(
     name: string,
     decide: (state: SharedPolicyState) => SharedPolicyWrite,
     actor: Actor,
@@ -253,7 +190,7 @@ export class CachingStore implements Store {
   }
 
   /** Logged against the target: its link lists the shared policies bound to it. */
-  async updateSharedPolicyBinding(
+  override async updateSharedPolicyBinding(
     sharedPolicy: string,
     target: string,
     decide: (state: SharedPolicyBindingState) => boolean,
@@ -269,7 +206,7 @@ export class CachingStore implements Store {
    * kept until the next eviction (keepPage). The inner store's listing rows are never kept: they carry no deny rules
    * or roles.
    */
-  listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
+  override listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
     return inChildSpan("cache listPolicies", undefined, (span) => this.listCachedPolicies(query, span));
   }
 
@@ -319,82 +256,16 @@ export class CachingStore implements Store {
     return stored && this.remember(stored, generation);
   }
 
-  // Listings are read from the database: they are ranges, not the keys this cache holds.
-  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
-    return this.inner.listGrantPoints(query);
-  }
-
-  listBoundRoles(members: readonly string[]): Promise<string[]> {
-    return this.inner.listBoundRoles(members);
-  }
-
-  listSubtree(query: SubtreeQuery): Promise<ListedResource[]> {
-    return this.inner.listSubtree(query);
-  }
-
-  listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
-    return this.inner.listAuditRecords(query);
-  }
-
-  pageTokenKey(): Promise<Uint8Array> {
-    return this.inner.pageTokenKey();
-  }
-
-  // The change feed and consumers are not cached: Watch keeps its own window of recent changes (domain/change-feed.ts).
-  readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
-    return this.inner.readChanges(afterSeq, limit, maxBytes);
-  }
-
-  oldestSequence(): Promise<number> {
-    return this.inner.oldestSequence();
-  }
-
-  pruneChanges(retention: Retention): Promise<number> {
-    return this.inner.pruneChanges(retention);
-  }
-
-  readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
-    return this.inner.readChangesAt(sequences);
-  }
-
-  createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
-    return this.inner.createConsumer(consumer, timeMs, admit);
-  }
-
-  listConsumers(): Promise<StoredConsumer[]> {
-    return this.inner.listConsumers();
-  }
-
-  consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
-    return this.inner.consumerChanges(afterVersion);
-  }
-
-  listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
-    return this.inner.listResourceFailures(resource, consumers);
-  }
-
-  deleteConsumer(name: string): Promise<void> {
-    return this.inner.deleteConsumer(name);
-  }
-
-  acknowledgeChanges(
-    name: string,
-    ack: Acknowledgement,
-    admit?: (failures: { before: number; after: number }) => void,
-  ): Promise<StoredConsumer> {
-    return this.inner.acknowledgeChanges(name, ack, admit);
-  }
-
-  async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
+  override async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
     return this.evictingAfter([resource.name], this.inner.createResource(resource, actor));
   }
 
-  async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
+  override async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
     // Every item's name, written or not: an entry of a name (a cached absence, a chain that ended there) goes stale.
     return this.evictingAfter(items.map((item) => item.resource.name), this.inner.createResources(items, actor));
   }
 
-  async updateResource(
+  override async updateResource(
     name: string,
     decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
     actor: Actor,
@@ -403,7 +274,7 @@ export class CachingStore implements Store {
     return this.evictingAfter([name], this.inner.updateResource(name, decide, actor));
   }
 
-  async deleteResource(
+  override async deleteResource(
     name: string,
     decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean },
     actor: Actor,
@@ -417,12 +288,12 @@ export class CachingStore implements Store {
     }
   }
 
-  async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
+  override async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
     return this.evictingAfter([resource], this.inner.updatePolicy(resource, decide, actor));
   }
 
   /** Logged against the resource, whose chain link carries its deny rules and (a root's) custom roles. */
-  async updateDocument(
+  override async updateDocument(
     kind: string,
     resource: string,
     key: string,
@@ -441,13 +312,10 @@ export class CachingStore implements Store {
     }
   }
 
-  async stats(): Promise<StoreStats> {
+  override async stats(): Promise<StoreStats> {
     return { ...(await this.inner.stats()), cacheEntries: this.cache.size, cacheBytes: this.cache.weight };
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
 
 function sameRevision(a: StoredPolicy, b: StoredPolicy): boolean {
