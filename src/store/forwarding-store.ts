@@ -132,10 +132,6 @@ export class ForwardingStore implements Store {
     return this.inner.createConsumer(...args);
   }
 
-  listConsumers(...args: Args<"listConsumers">): ReturnType<Store["listConsumers"]> {
-    return this.inner.listConsumers(...args);
-  }
-
   consumerChanges(...args: Args<"consumerChanges">): ReturnType<Store["consumerChanges"]> {
     return this.inner.consumerChanges(...args);
   }

@@ -645,8 +645,6 @@ export interface Store {
    * is written.
    */
   createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer>;
-  /** Every consumer (without its failures), by name: O(consumers). */
-  listConsumers(): Promise<StoredConsumer[]>;
   /** The consumers written after `afterVersion` (see ConsumerChanges): one indexed read when nothing changed. */
   consumerChanges(afterVersion: number): Promise<ConsumerChanges>;
   /**

@@ -1126,10 +1126,10 @@ export function storeContract(factory: StoreFactory): void {
         const created = await store.createConsumer(scope, 1000);
         expect(created).toEqual({ ...scope, acknowledgedSeq: 0, createTimeMs: 1000, failureCount: 0 });
         await store.createConsumer(unscoped, 2000);
-        expect((await store.listConsumers()).map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
+        expect((await store.consumerChanges(0)).changed.map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
         await expectStoreError(store.createConsumer(scope, 3000), "already_exists", scope.name);
         await store.deleteConsumer("consumers/all");
-        expect((await (await another()).listConsumers()).map((c) => c.name)).toEqual(["consumers/edge"]);
+        expect((await (await another()).consumerChanges(0)).changed.map((c) => c.name)).toEqual(["consumers/edge"]);
         await expectStoreError(store.deleteConsumer("consumers/all"), "not_found", "consumers/all");
       });
 
@@ -1154,7 +1154,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(consumer.failureCount).toBe(1);
         expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([]);
         expect((await store.listResourceFailures(CLOUD, [scope.name])).map((f) => f.message)).toEqual(["x"]);
-        expect((await store.listConsumers())[0]).toEqual(consumer);
+        expect((await store.consumerChanges(0)).changed[0]).toEqual(consumer);
         await expectStoreError(store.acknowledgeChanges("consumers/none", ack(1)), "not_found", "consumers/none");
         await store.deleteConsumer(scope.name);
         expect(await store.listResourceFailures(CLOUD, [scope.name])).toEqual([]);
@@ -1172,7 +1172,7 @@ export function storeContract(factory: StoreFactory): void {
             store.acknowledgeChanges(name, ack(1, resources.map((resource, j) => ({ resource, seq: 1, message: `${i}:${j}` })))),
           ),
         );
-        const listed = await (await another()).listConsumers();
+        const listed = (await (await another()).consumerChanges(0)).changed;
         expect(listed.map((c) => [c.name, c.failureCount])).toEqual(consumerNames.map((name) => [name, m]));
         for (const [j, resource] of resources.entries()) {
           const failures = await store.listResourceFailures(resource, [...consumerNames].reverse());
@@ -1180,7 +1180,7 @@ export function storeContract(factory: StoreFactory): void {
         }
         // Resolving one resource for every consumer leaves each with the others.
         await Promise.all(consumerNames.map((name) => store.acknowledgeChanges(name, ack(1, [], [resources[0]!]))));
-        expect((await store.listConsumers()).every((c) => c.failureCount === m - 1)).toBe(true);
+        expect((await store.consumerChanges(0)).changed.every((c) => c.failureCount === m - 1)).toBe(true);
         expect(await store.listResourceFailures(resources[0]!, consumerNames)).toEqual([]);
         // A consumer with all its failures goes at once, and only its failures with it.
         await store.deleteConsumer(consumerNames[0]!);
@@ -1233,7 +1233,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(refused).toMatchObject({ status: "rejected", reason: { message: "refused" } });
         expect(admitted!.status).toBe("fulfilled");
         expect(counts.at(-1)).toBe(2);
-        expect((await (await another()).listConsumers()).map((c) => c.name)).toEqual([
+        expect((await (await another()).consumerChanges(0)).changed.map((c) => c.name)).toEqual([
           "consumers/all",
           "consumers/b",
           "consumers/d",
@@ -1263,7 +1263,7 @@ export function storeContract(factory: StoreFactory): void {
           { before: 2, after: 2 },
         ]);
         const reader = await another();
-        expect((await reader.listConsumers())[0]).toMatchObject({ acknowledgedSeq: 2, failureCount: 2 });
+        expect((await reader.consumerChanges(0)).changed[0]).toMatchObject({ acknowledgedSeq: 2, failureCount: 2 });
         expect(await reader.listResourceFailures(ORG, [scope.name])).toEqual([]);
         expect((await reader.listResourceFailures(CLOUD, [scope.name])).length).toBe(1);
         expect(await reader.consumerChanges(version)).toEqual({ version, changed: [] });

@@ -782,10 +782,6 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listConsumers(): Promise<StoredConsumer[]> {
-    return (await this.rows<ConsumerRow>(SQL.consumers, [], "consumers")).map(toConsumer);
-  }
-
   async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
     // The clock first: whatever is written after it has a higher version and is read again next time.
     const [clock] = await this.rows<{ version: number; last_delete: number }>(SQL.consumerClock, [], "consumer_clock");

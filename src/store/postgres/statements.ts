@@ -103,7 +103,6 @@ export const SQL = {
   changesAt: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq = ANY($1::bigint[]) ORDER BY seq`,
   insertConsumer: `INSERT INTO consumers (name, display_name, subtree, resource_types, root, create_time, version)
     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-  consumers: `SELECT * FROM consumers ORDER BY name`,
   consumer: `SELECT * FROM consumers WHERE name = $1`,
   consumersAfter: `SELECT * FROM consumers WHERE version > $1 ORDER BY name`,
   consumerNames: `SELECT name FROM consumers ORDER BY name`,

@@ -650,10 +650,6 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listConsumers(): Promise<StoredConsumer[]> {
-    return this.stmt.consumers.all().map(toConsumer);
-  }
-
   async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
     const clock = this.stmt.consumerClock.get()!;
     if (clock.version === afterVersion) return { version: afterVersion, changed: [] };

@@ -69,7 +69,6 @@ export interface Statements {
   pruneKeeping: Sqlite.Statement<[number]>;
   changesAt: Sqlite.Statement<[string], ChangeRow>;
   insertConsumer: Sqlite.Statement<unknown[], unknown>;
-  consumers: Sqlite.Statement<[], ConsumerRow>;
   consumer: Sqlite.Statement<[string], ConsumerRow>;
   consumersAfter: Sqlite.Statement<[number], ConsumerRow>;
   consumerNames: Sqlite.Statement<[], string>;
@@ -175,7 +174,6 @@ export function prepareStatements(db: Sqlite.Database): Statements {
       `INSERT INTO consumers (name, display_name, subtree, resource_types, root, create_time, version)
        VALUES (@name, @displayName, @subtree, @resourceTypes, @root, @time, @version)`,
     ),
-    consumers: db.prepare<[], ConsumerRow>(`SELECT * FROM consumers ORDER BY name`),
     consumer: db.prepare<[string], ConsumerRow>(`SELECT * FROM consumers WHERE name = ?`),
     consumersAfter: db.prepare<[number], ConsumerRow>(`SELECT * FROM consumers WHERE version > ? ORDER BY name`),
     consumerNames: db.prepare<[], string>(`SELECT name FROM consumers ORDER BY name`).pluck(),
