@@ -8,6 +8,12 @@ import type { AttachedDocuments, StoredDocument } from "./store.js";
 /** The kinds a chain link carries (StoredPolicy.deny, StoredPolicy.roles). */
 export const DENY_POLICY_KIND = "denyPolicy";
 export const ROLE_KIND = "role";
+/** A shared policy's content, a document of its own resource (key ''): the store reads it with the resource. */
+export const SHARED_POLICY_KIND = "sharedPolicy";
+
+/** `documents <alias>` joined as the shared-policy content of the resource whose id is `id`. */
+export const sharedContent = (alias: string, id: string) =>
+  `documents ${alias} ON ${alias}.resource_id = ${id} AND ${alias}.kind = '${SHARED_POLICY_KIND}' AND ${alias}.key = ''`;
 
 /** A document's columns (d: the documents row). */
 const DOCUMENT_COLUMNS = `d.key, d.body, d.revision, d.update_time`;

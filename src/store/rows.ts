@@ -12,7 +12,7 @@ import {
   type SharedPolicy,
   type SharedPolicyBinding,
 } from "../../gen/policy/v1/shared_policy_pb.js";
-import { DOCUMENT_SQL } from "./documents.js";
+import { DOCUMENT_SQL, sharedContent } from "./documents.js";
 import { changeAction, isChangeAction, subjectOf } from "./change-actions.js";
 import { resourceEtag, revisionEtag } from "./etag.js";
 import {
@@ -110,8 +110,9 @@ export interface BindingRow {
   create_time: number;
 }
 
-export const SHARED_COLUMNS = `s.name, COALESCE(sp_parent.name, '') AS parent, s.create_time, sp.policy, sp.revision, sp.update_time`;
-export const FROM_SHARED = `FROM shared_policies sp JOIN resources s ON s.id = sp.resource_id
+export const SHARED_COLUMNS = `s.name, COALESCE(sp_parent.name, '') AS parent, s.create_time, sp.body AS policy, sp.revision,
+  sp.update_time`;
+export const FROM_SHARED = `FROM resources s JOIN ${sharedContent("sp", "s.id")}
   LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id`;
 export const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.create_seq, b.create_time`;
 export const FROM_BINDINGS = `FROM shared_policy_bindings b JOIN resources s ON s.id = b.policy_id JOIN resources t ON t.id = b.target_id`;

@@ -103,18 +103,18 @@ test("opening a database of schema version 2 indexes the bindings of its stored 
 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 3 gets the bindings of its stored policies indexed", async () => {
   // Back to version 3, as a server before migrations 4 to 7 left it.
-  const downgrade = `${POSTGRES_BEFORE_DOCUMENTS}; ${POSTGRES_BEFORE_CONSUMER_BOUNDS};
+  const downgrade = `${POSTGRES_BEFORE_SHARED_DOCUMENTS}; ${POSTGRES_BEFORE_DOCUMENTS}; ${POSTGRES_BEFORE_CONSUMER_BOUNDS};
     DROP TABLE member_grants, shared_member_grants, shared_policy_bindings, shared_policies; DELETE FROM schema_migrations WHERE version >= 4`;
   expect(await postgresAfterDowngrade(withPolicy, downgrade)).toEqual(["projects/p1"]);
 });
 
 test("opening a database of schema version 5 indexes the bindings of its stored shared policies", async () => {
-  const downgrade = "DROP TABLE shared_member_grants; DELETE FROM schema_migrations WHERE version = 6";
+  const downgrade = `${SQLITE_BEFORE_SHARED_DOCUMENTS}; DROP TABLE shared_member_grants; DELETE FROM schema_migrations WHERE version = 6`;
   expect(await sqliteAfterDowngrade(withSharedPolicy, downgrade)).toEqual(["projects/p1"]);
 });
 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 5 gets the bindings of its stored shared policies indexed", async () => {
-  const downgrade = "DROP TABLE shared_member_grants; DELETE FROM schema_migrations WHERE version = 6";
+  const downgrade = `${POSTGRES_BEFORE_SHARED_DOCUMENTS}; DROP TABLE shared_member_grants; DELETE FROM schema_migrations WHERE version = 6`;
   expect(await postgresAfterDowngrade(withSharedPolicy, downgrade)).toEqual(["projects/p1"]);
 });
 
@@ -164,6 +164,38 @@ const backToDenyAndRoles = (tables: string) => `${tables}
 const SQLITE_BEFORE_DOCUMENTS = backToDenyAndRoles(sqliteDenyAndRolesSql);
 const POSTGRES_BEFORE_DOCUMENTS = backToDenyAndRoles(denyAndRolesSql);
 
+/** Back to shared_policies (migration 5), its rows copied out of the documents, bindings and index referencing it. */
+const SQLITE_BEFORE_SHARED_DOCUMENTS = `
+  CREATE TABLE shared_policies (resource_id INTEGER PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
+    policy BLOB NOT NULL, revision INTEGER NOT NULL, update_time INTEGER NOT NULL) STRICT;
+  INSERT INTO shared_policies SELECT resource_id, body, revision, update_time FROM documents WHERE kind = 'sharedPolicy';
+  CREATE TABLE old_bindings (policy_id INTEGER NOT NULL REFERENCES shared_policies(resource_id) ON DELETE CASCADE,
+    target_id INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE, create_seq INTEGER NOT NULL,
+    create_time INTEGER NOT NULL, PRIMARY KEY (policy_id, target_id)) STRICT;
+  INSERT INTO old_bindings SELECT * FROM shared_policy_bindings;
+  DROP TABLE shared_policy_bindings;
+  ALTER TABLE old_bindings RENAME TO shared_policy_bindings;
+  CREATE INDEX shared_policy_bindings_by_target ON shared_policy_bindings(target_id, policy_id);
+  CREATE TABLE old_grants (member TEXT NOT NULL, role TEXT NOT NULL,
+    policy_id INTEGER NOT NULL REFERENCES shared_policies(resource_id) ON DELETE CASCADE,
+    PRIMARY KEY (member, role, policy_id)) STRICT, WITHOUT ROWID;
+  INSERT INTO old_grants SELECT * FROM shared_member_grants;
+  DROP TABLE shared_member_grants;
+  ALTER TABLE old_grants RENAME TO shared_member_grants;
+  CREATE INDEX shared_member_grants_by_policy ON shared_member_grants(policy_id);
+  DELETE FROM documents WHERE kind = 'sharedPolicy';
+  DELETE FROM schema_migrations WHERE version = 9`;
+const POSTGRES_BEFORE_SHARED_DOCUMENTS = `
+  CREATE TABLE shared_policies (resource_id bigint PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
+    policy bytea NOT NULL, revision bigint NOT NULL, update_time bigint NOT NULL);
+  INSERT INTO shared_policies SELECT resource_id, body, revision, update_time FROM documents WHERE kind = 'sharedPolicy';
+  ALTER TABLE shared_policy_bindings DROP CONSTRAINT shared_policy_bindings_policy_id_fkey,
+    ADD CONSTRAINT shared_policy_bindings_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES shared_policies(resource_id) ON DELETE CASCADE;
+  ALTER TABLE shared_member_grants DROP CONSTRAINT shared_member_grants_policy_id_fkey,
+    ADD CONSTRAINT shared_member_grants_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES shared_policies(resource_id) ON DELETE CASCADE;
+  DELETE FROM documents WHERE kind = 'sharedPolicy';
+  DELETE FROM schema_migrations WHERE version = 9`;
+
 /** An organization with a deny policy and two custom roles, one deleted; and a project whose deny policy was deleted. */
 async function withDocuments(store: Store): Promise<void> {
   await withPolicy(store);
@@ -197,7 +229,7 @@ function writtenDocuments() {
 
 test("opening a database of schema version 7 keeps its deny policies and custom roles (etags, times), now documents", async () => {
   const { seen, write } = writtenDocuments();
-  const after = await sqliteAfterDowngrade(write, SQLITE_BEFORE_DOCUMENTS, documentsOf);
+  const after = await sqliteAfterDowngrade(write, `${SQLITE_BEFORE_SHARED_DOCUMENTS}; ${SQLITE_BEFORE_DOCUMENTS}`, documentsOf);
   expect(after).toEqual(seen.before);
   expect(after.deny.map((d) => d!.rules.length)).toEqual([1, 0]);
   expect(after.roles!.map((r) => [r.name, r.deleted])).toEqual([
@@ -208,8 +240,43 @@ test("opening a database of schema version 7 keeps its deny policies and custom 
 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 7 keeps its deny policies and custom roles (etags, times), now documents", async () => {
   const { seen, write } = writtenDocuments();
-  const after = await postgresAfterDowngrade(write, POSTGRES_BEFORE_DOCUMENTS, documentsOf);
+  const after = await postgresAfterDowngrade(write, `${POSTGRES_BEFORE_SHARED_DOCUMENTS}; ${POSTGRES_BEFORE_DOCUMENTS}`, documentsOf);
   expect(after).toEqual(seen.before);
   expect(after.deny.map((d) => d!.rules.length)).toEqual([1, 0]);
   expect(after.chain[1]).toEqual([after.deny[0], after.roles]);
+});
+
+/** What a reader sees of a shared policy: itself, its bindings, the chain that holds it, and what it grants. */
+const sharedOf = async (store: Store) => ({
+  policy: await store.getSharedPolicy("sharedPolicies/base"),
+  listed: await store.listSharedPolicies({ parent: "organizations/acme", limit: 10 }),
+  bindings: await store.listSharedPolicyBindings({ sharedPolicy: "sharedPolicies/base", limit: 10 }),
+  chain: (await store.ancestry("projects/p1"))!.map((link) => link.shared),
+  owners: await ownersOf(store),
+});
+
+/** withSharedPolicy, and what a reader saw of it before the downgrade. */
+function writtenShared() {
+  const seen: { before?: Awaited<ReturnType<typeof sharedOf>> } = {};
+  const write = async (store: Store) => {
+    await withSharedPolicy(store);
+    seen.before = await sharedOf(store);
+  };
+  return { seen, write };
+}
+
+test("opening a database of schema version 8 keeps its shared policies (etags, times, bindings, index), now documents", async () => {
+  const { seen, write } = writtenShared();
+  const after = await sqliteAfterDowngrade(write, SQLITE_BEFORE_SHARED_DOCUMENTS, sharedOf);
+  expect(after).toEqual(seen.before);
+  expect(after.bindings.map((b) => b.target)).toEqual(["projects/p1"]);
+  expect(after.owners).toEqual(["projects/p1"]);
+});
+
+test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 8 keeps its shared policies (etags, times, bindings, index), now documents", async () => {
+  const { seen, write } = writtenShared();
+  const after = await postgresAfterDowngrade(write, POSTGRES_BEFORE_SHARED_DOCUMENTS, sharedOf);
+  expect(after).toEqual(seen.before);
+  expect(after.bindings.map((b) => b.target)).toEqual(["projects/p1"]);
+  expect(after.owners).toEqual(["projects/p1"]);
 });

@@ -32,11 +32,6 @@ export const TABLES = [
     select: "SELECT member, role, path, resource_id FROM member_grants ORDER BY member, role, path",
   },
   {
-    name: "shared_policies",
-    columns: ["resource_id", "policy", "revision", "update_time"],
-    select: "SELECT resource_id, policy, revision, update_time FROM shared_policies ORDER BY resource_id",
-  },
-  {
     name: "shared_policy_bindings",
     columns: ["policy_id", "target_id", "create_seq", "create_time"],
     select: "SELECT policy_id, target_id, create_seq, create_time FROM shared_policy_bindings ORDER BY policy_id, target_id",

@@ -1,6 +1,6 @@
 // The PostgreSQL store's statements: the store's SQL in one place (postgres-store.ts runs them). Each write is one
 // statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
-import { DOCUMENT_SQL, ROLE_KIND, numbered } from "../documents.js";
+import { DOCUMENT_SQL, ROLE_KIND, SHARED_POLICY_KIND, numbered, sharedContent } from "../documents.js";
 import {
   BINDING_COLUMNS,
   CHANGE_COLUMNS,
@@ -34,10 +34,10 @@ const JOIN_ROLES = `LEFT JOIN LATERAL (SELECT array_agg(cr.role ORDER BY cr.role
 const JOIN_SHARED = `LEFT JOIN LATERAL (SELECT array_agg(s.name ORDER BY s.name) AS shared_names,
     array_agg(COALESCE(sp_parent.name, '') ORDER BY s.name) AS shared_parents,
     array_agg(s.create_time ORDER BY s.name) AS shared_create_times,
-    array_agg(sp.policy ORDER BY s.name) AS shared_policies,
+    array_agg(sp.body ORDER BY s.name) AS shared_policies,
     array_agg(sp.revision ORDER BY s.name) AS shared_revisions,
     array_agg(sp.update_time ORDER BY s.name) AS shared_update_times
-  FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+  FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
     JOIN resources s ON s.id = sp.resource_id LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
   WHERE b.target_id = r.id) sh ON true`;
 const CHAIN_COLUMNS = `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}, cr.roles, cr.role_revisions, cr.role_update_times,
@@ -91,7 +91,7 @@ export const SQL = {
     AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
   /** The deny rules' rows of resources about to be removed: each one's deny policy and bound shared policies' content. */
   removalDenies: `SELECT r.id, dp.body AS deny,
-      (SELECT array_agg(sp.policy) FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+      (SELECT array_agg(sp.body) FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
         WHERE b.target_id = r.id) AS shared
     FROM resources r ${JOIN_DENY}
     WHERE r.id = ANY($1::bigint[])`,
@@ -157,10 +157,10 @@ export const SQL = {
     WHERE s.parent_id = (SELECT id FROM resources WHERE name = $1) AND s.name > $2 ORDER BY s.name LIMIT $3`,
   /** A name's resource (if any) with its place, its shared policy's content (nulls if not one) and bindings count. */
   sharedForWrite: `SELECT r.id, r.type, p.name AS parent, r.create_time, ${lineageOf("r.path")} AS lineage,
-      sp.policy, sp.revision, sp.update_time,
+      sp.body AS policy, sp.revision, sp.update_time,
       (SELECT count(*) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS binding_count,
       (SELECT COALESCE(max(b.create_seq), 0) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS newest_binding
-    ${FROM_RESOURCES} LEFT JOIN shared_policies sp ON sp.resource_id = r.id WHERE r.name = $1`,
+    ${FROM_RESOURCES} LEFT JOIN ${sharedContent("sp", "r.id")} WHERE r.name = $1`,
   /** A policy's bindings with their targets' places, for the change-log rows of an unbinding delete. */
   bindingsForDelete: `SELECT ${BINDING_COLUMNS}, t.type, tp.name AS parent, ${lineageOf("t.path")} AS lineage
     ${FROM_BINDINGS} LEFT JOIN resources tp ON tp.id = t.parent_id WHERE b.policy_id = $1 ORDER BY t.name`,
@@ -211,9 +211,11 @@ export const WRITE = {
   createShared: `WITH ins AS (
       INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
       VALUES ($14, $5, $15, $16, $17, '', $1, $1, $2, $2)),
-    sp AS (INSERT INTO shared_policies (resource_id, policy, revision, update_time) VALUES ($14, $18, $1, $2))
+    sp AS (INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
+      VALUES ($14, '${SHARED_POLICY_KIND}', '', $18, 1, $1, $2))
     ${LOG_ONE}`,
-  updateShared: `WITH up AS (UPDATE shared_policies SET policy = $15, revision = $1, update_time = $2 WHERE resource_id = $14)
+  updateShared: `WITH up AS (UPDATE documents SET body = $15, revision = $1, update_time = $2
+      WHERE resource_id = $14 AND kind = '${SHARED_POLICY_KIND}' AND key = '')
     ${LOG_ONE}`,
   insertBinding: `WITH ins AS (
       INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES ($14, $15, $1, $2))

@@ -1,6 +1,6 @@
 // The SQLite store's prepared statements, each with its parameter and row types: the store's SQL in one place
 // (sqlite-store.ts runs them). Statements that depend on a request's filters are prepared on first use there instead.
-import { DENY_POLICY_KIND, DOCUMENT_SQL, type DocumentRow } from "../documents.js";
+import { DENY_POLICY_KIND, DOCUMENT_SQL, SHARED_POLICY_KIND, sharedContent, type DocumentRow } from "../documents.js";
 import type Sqlite from "better-sqlite3";
 import {
   BINDING_COLUMNS,
@@ -36,7 +36,7 @@ export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DE
 
 /** The shared policies bound to any of the resources whose ids are in the JSON array (a chain's), by name. */
 export const SHARED_BOUND_TO_SQL = `SELECT b.target_id, ${SHARED_COLUMNS} FROM shared_policy_bindings b
-  JOIN shared_policies sp ON sp.resource_id = b.policy_id JOIN resources s ON s.id = sp.resource_id
+  JOIN ${sharedContent("sp", "b.policy_id")} JOIN resources s ON s.id = sp.resource_id
   LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
   WHERE b.target_id IN (SELECT value FROM json_each(?)) ORDER BY s.name`;
 
@@ -156,7 +156,7 @@ export function prepareStatements(db: Sqlite.Database): Statements {
          AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
     ),
     sharedContentBoundTo: db.prepare<[number], Uint8Array>(
-      `SELECT sp.policy FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+      `SELECT sp.body FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
        WHERE b.target_id = ?`,
     ).pluck(),
     oldestSeq: db.prepare<[], number>(`SELECT COALESCE(MIN(seq), 0) FROM change_log`).pluck(),
@@ -282,14 +282,15 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     sharedBoundTo: db.prepare<[string], SharedPolicyRow & { target_id: number }>(
       SHARED_BOUND_TO_SQL,
     ),
-    sharedPolicy: db.prepare<[number], SharedPolicyRow>(`SELECT ${SHARED_COLUMNS} ${FROM_SHARED} WHERE sp.resource_id = ?`),
+    sharedPolicy: db.prepare<[number], SharedPolicyRow>(`SELECT ${SHARED_COLUMNS} ${FROM_SHARED} WHERE s.id = ?`),
     sharedPoliciesOf: db.prepare<[{ parent: string; after: string; limit: number }], SharedPolicyRow>(
       `SELECT ${SHARED_COLUMNS} ${FROM_SHARED}
        WHERE s.parent_id = (SELECT id FROM resources WHERE name = @parent) AND s.name > @after ORDER BY s.name LIMIT @limit`,
     ),
     upsertShared: db.prepare(
-      `INSERT INTO shared_policies (resource_id, policy, revision, update_time) VALUES (@id, @policy, @seq, @time)
-       ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, revision = excluded.revision,
+      `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
+       VALUES (@id, '${SHARED_POLICY_KIND}', '', @policy, 1, @seq, @time)
+       ON CONFLICT (resource_id, kind, key) DO UPDATE SET body = excluded.body, revision = excluded.revision,
          update_time = excluded.update_time`,
     ),
     bindingStatsOf: db.prepare<[number], { count: number; newest: number }>(
