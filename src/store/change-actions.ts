@@ -44,3 +44,8 @@ export function subjectOf(action: ChangeAction): ChangeSubject {
 
 /** The actions that end a resource: after one, a row of its name is about another resource. */
 export const REMOVALS: readonly ChangeAction[] = [changeAction("resource", "delete"), changeAction("sharedPolicy", "delete")];
+
+/** `actions` as a SQL list of literals, for a statement that filters the change log by action. */
+export function sqlActions(actions: readonly ChangeAction[]): string {
+  return actions.map((action) => `'${action}'`).join(", ");
+}

@@ -119,7 +119,7 @@ export const FROM_BINDINGS = `FROM shared_policy_bindings b JOIN resources s ON 
 
 /** The columns of an AuditRow. */
 export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after,
-  CASE WHEN action = 'policy.set' THEN change END AS change`;
+  CASE WHEN action = '${changeAction("policy", "set")}' THEN change END AS change`;
 
 export interface AuditRow {
   seq: number;

@@ -15,10 +15,14 @@ import type { Store } from "../../src/store/store.js";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
 import { getDenyPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
-import { sql as denyAndRolesSql } from "../../src/store/postgres/migrations/0003-deny-and-roles.js";
-import { sql as sqliteDenyAndRolesSql } from "../../src/store/sqlite/migrations/0003-deny-and-roles.js";
 import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
+import {
+  POSTGRES_BEFORE_DOCUMENTS,
+  POSTGRES_BEFORE_SHARED_DOCUMENTS,
+  SQLITE_BEFORE_DOCUMENTS,
+  SQLITE_BEFORE_SHARED_DOCUMENTS,
+} from "../helpers/schema-downgrades.js";
 
 const actor = { principal: "user:test@example.com" };
 const OWNERS = [create(BindingSchema, { role: "roles/owner", members: ["user:ada@example.com", "group:eng"] })];
@@ -153,48 +157,6 @@ test("opening a database of schema version 6 gives its consumers their root, fai
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 6 gives its consumers their root, failure count and a version", async () => {
   expect(await postgresAfterDowngrade(withConsumers, POSTGRES_BEFORE_CONSUMER_BOUNDS, consumersOf)).toEqual(consumersBefore);
 });
-
-/** Back to the tables of deny policies and custom roles (migration 3), their rows copied out of the documents. */
-const backToDenyAndRoles = (tables: string) => `${tables}
-  INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time)
-    SELECT resource_id, body, entries, revision, update_time FROM documents WHERE kind = 'denyPolicy';
-  INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time)
-    SELECT resource_id, key, body, revision, update_time FROM documents WHERE kind = 'role';
-  DROP TABLE documents; DELETE FROM schema_migrations WHERE version = 8`;
-const SQLITE_BEFORE_DOCUMENTS = backToDenyAndRoles(sqliteDenyAndRolesSql);
-const POSTGRES_BEFORE_DOCUMENTS = backToDenyAndRoles(denyAndRolesSql);
-
-/** Back to shared_policies (migration 5), its rows copied out of the documents, bindings and index referencing it. */
-const SQLITE_BEFORE_SHARED_DOCUMENTS = `
-  CREATE TABLE shared_policies (resource_id INTEGER PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
-    policy BLOB NOT NULL, revision INTEGER NOT NULL, update_time INTEGER NOT NULL) STRICT;
-  INSERT INTO shared_policies SELECT resource_id, body, revision, update_time FROM documents WHERE kind = 'sharedPolicy';
-  CREATE TABLE old_bindings (policy_id INTEGER NOT NULL REFERENCES shared_policies(resource_id) ON DELETE CASCADE,
-    target_id INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE, create_seq INTEGER NOT NULL,
-    create_time INTEGER NOT NULL, PRIMARY KEY (policy_id, target_id)) STRICT;
-  INSERT INTO old_bindings SELECT * FROM shared_policy_bindings;
-  DROP TABLE shared_policy_bindings;
-  ALTER TABLE old_bindings RENAME TO shared_policy_bindings;
-  CREATE INDEX shared_policy_bindings_by_target ON shared_policy_bindings(target_id, policy_id);
-  CREATE TABLE old_grants (member TEXT NOT NULL, role TEXT NOT NULL,
-    policy_id INTEGER NOT NULL REFERENCES shared_policies(resource_id) ON DELETE CASCADE,
-    PRIMARY KEY (member, role, policy_id)) STRICT, WITHOUT ROWID;
-  INSERT INTO old_grants SELECT * FROM shared_member_grants;
-  DROP TABLE shared_member_grants;
-  ALTER TABLE old_grants RENAME TO shared_member_grants;
-  CREATE INDEX shared_member_grants_by_policy ON shared_member_grants(policy_id);
-  DELETE FROM documents WHERE kind = 'sharedPolicy';
-  DELETE FROM schema_migrations WHERE version = 9`;
-const POSTGRES_BEFORE_SHARED_DOCUMENTS = `
-  CREATE TABLE shared_policies (resource_id bigint PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
-    policy bytea NOT NULL, revision bigint NOT NULL, update_time bigint NOT NULL);
-  INSERT INTO shared_policies SELECT resource_id, body, revision, update_time FROM documents WHERE kind = 'sharedPolicy';
-  ALTER TABLE shared_policy_bindings DROP CONSTRAINT shared_policy_bindings_policy_id_fkey,
-    ADD CONSTRAINT shared_policy_bindings_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES shared_policies(resource_id) ON DELETE CASCADE;
-  ALTER TABLE shared_member_grants DROP CONSTRAINT shared_member_grants_policy_id_fkey,
-    ADD CONSTRAINT shared_member_grants_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES shared_policies(resource_id) ON DELETE CASCADE;
-  DELETE FROM documents WHERE kind = 'sharedPolicy';
-  DELETE FROM schema_migrations WHERE version = 9`;
 
 /** An organization with a deny policy and two custom roles, one deleted; and a project whose deny policy was deleted. */
 async function withDocuments(store: Store): Promise<void> {

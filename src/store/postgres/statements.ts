@@ -1,5 +1,6 @@
 // The PostgreSQL store's statements: the store's SQL in one place (postgres-store.ts runs them). Each write is one
 // statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
+import { REMOVALS, sqlActions } from "../change-actions.js";
 import { DOCUMENT_SQL, ROLE_KIND, SHARED_POLICY_KIND, numbered, sharedContent } from "../documents.js";
 import {
   BINDING_COLUMNS,
@@ -88,7 +89,7 @@ export const SQL = {
     ORDER BY seq`,
   /** change_log_by_resource: the name's rows from the sequence on, to its first removal. */
   removalOf: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = $1 AND seq >= $2
-    AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
+    AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
   /** The deny rules' rows of resources about to be removed: each one's deny policy and bound shared policies' content. */
   removalDenies: `SELECT r.id, dp.body AS deny,
       (SELECT array_agg(sp.body) FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}

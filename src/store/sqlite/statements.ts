@@ -1,5 +1,6 @@
 // The SQLite store's prepared statements, each with its parameter and row types: the store's SQL in one place
 // (sqlite-store.ts runs them). Statements that depend on a request's filters are prepared on first use there instead.
+import { REMOVALS, sqlActions } from "../change-actions.js";
 import { DENY_POLICY_KIND, DOCUMENT_SQL, SHARED_POLICY_KIND, sharedContent, type DocumentRow } from "../documents.js";
 import type Sqlite from "better-sqlite3";
 import {
@@ -153,7 +154,7 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     // change_log_by_resource: the name's rows from the sequence on, to its first removal.
     removalOf: db.prepare<[string, number], ChangeRow>(
       `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = ? AND seq >= ?
-         AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
+         AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
     ),
     sharedContentBoundTo: db.prepare<[number], Uint8Array>(
       `SELECT sp.body FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
