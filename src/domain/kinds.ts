@@ -7,6 +7,7 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageShape } fro
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DenyPolicySchema, type DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema, type Role } from "../../gen/policy/v1/role_pb.js";
+import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { changeAction, type Actor, type AttachedDocuments, type ChangeAction, type Store, type StoredDocument } from "../store/store.js";
 
 export interface DocumentKind<Desc extends DescMessage> {
@@ -20,8 +21,8 @@ export interface DocumentKind<Desc extends DescMessage> {
   readonly emptyByDefault: boolean;
   /** The canonical bytes stored (no etag, no update time: the store keeps those), and how many entries they hold. */
   encode(document: MessageShape<Desc>): { body: Uint8Array; entries: number };
-  /** Completes a decoded document with what is not in its bytes. */
-  complete(document: MessageShape<Desc>, resource: string, key: string): void;
+  /** Completes a decoded document with what is not in its bytes (its resource's name, parent, creation). */
+  complete(document: MessageShape<Desc>, resource: string, attached: AttachedDocuments): void;
   /** The change-log action of a write, by what was stored and what is written (undefined: deleted). */
   action(current: MessageShape<Desc> | undefined, next: MessageShape<Desc> | undefined): ChangeAction;
 }
@@ -52,17 +53,43 @@ export const ROLE: DocumentKind<typeof RoleSchema> = {
   },
 };
 
+/**
+ * A shared policy's content (AIP-2511), a document of the shared policy's own resource (key ""): its name, parent and
+ * creation are the resource's. Written through Store.updateSharedPolicy, which also creates, deletes and unbinds the
+ * resource; read here.
+ */
+export const SHARED_POLICY: DocumentKind<typeof SharedPolicySchema> = {
+  name: "sharedPolicy",
+  schema: SharedPolicySchema,
+  emptyByDefault: false,
+  encode: ({ displayName, description, bindings, denyRules }) => ({
+    body: toBinary(SharedPolicySchema, create(SharedPolicySchema, { displayName, description, bindings, denyRules })),
+    entries: 1,
+  }),
+  complete: (policy, resource, attached) => {
+    policy.name = resource;
+    policy.parent = attached.parent;
+    policy.createTime = timestampFromMs(attached.createTimeMs);
+  },
+  action: (current, next) => changeAction("sharedPolicy", !next ? "delete" : current ? "update" : "create"),
+};
+
 /** Every kind, by name. */
 export const DOCUMENT_KINDS: ReadonlyMap<string, DocumentKind<DescMessage>> = new Map(
-  [DENY_POLICY, ROLE].map((kind) => [kind.name, kind as unknown as DocumentKind<DescMessage>]),
+  [DENY_POLICY, ROLE, SHARED_POLICY].map((kind) => [kind.name, kind as unknown as DocumentKind<DescMessage>]),
 );
 
-function decode<Desc extends DescMessage>(kind: DocumentKind<Desc>, resource: string, stored: StoredDocument): MessageShape<Desc> {
+function decode<Desc extends DescMessage>(
+  kind: DocumentKind<Desc>,
+  resource: string,
+  attached: AttachedDocuments,
+  stored: StoredDocument,
+): MessageShape<Desc> {
   const document = fromBinary(kind.schema, stored.body);
   const fields = document as unknown as { etag: Uint8Array; updateTime: unknown };
   fields.etag = stored.etag;
   fields.updateTime = timestampFromMs(stored.updateTimeMs);
-  kind.complete(document, resource, stored.key);
+  kind.complete(document, resource, attached);
   return document;
 }
 
@@ -74,11 +101,11 @@ function presentOne<Desc extends DescMessage>(
   attached: AttachedDocuments,
 ): MessageShape<Desc> | undefined {
   const stored = attached.documents.find((d) => d.key === key);
-  if (stored) return decode(kind, resource, stored);
+  if (stored) return decode(kind, resource, attached, stored);
   if (!kind.emptyByDefault) return undefined;
   const empty = create(kind.schema) as MessageShape<Desc>;
   (empty as unknown as { etag: Uint8Array }).etag = attached.createEtag;
-  kind.complete(empty, resource, key);
+  kind.complete(empty, resource, attached);
   return empty;
 }
 
@@ -100,7 +127,7 @@ export async function documentsOf<Desc extends DescMessage>(
   resource: string,
 ): Promise<MessageShape<Desc>[] | undefined> {
   const attached = await store.listDocuments(kind.name, resource);
-  return attached?.documents.map((stored) => decode(kind, resource, stored));
+  return attached?.documents.map((stored) => decode(kind, resource, attached, stored));
 }
 
 /**
@@ -116,11 +143,13 @@ export async function writeDocument<Desc extends DescMessage>(
   decide: (stored: MessageShape<Desc> | undefined) => MessageShape<Desc> | undefined,
   actor: Actor,
 ): Promise<MessageShape<Desc>> {
+  let before: AttachedDocuments | undefined;
   const written = await store.updateDocument(
     kind.name,
     resource,
     key,
     (attached) => {
+      before = attached;
       const current = presentOne(kind, resource, key, attached);
       const next = decide(current);
       const { body, entries } = kind.encode(next ?? (create(kind.schema) as MessageShape<Desc>));
@@ -129,7 +158,7 @@ export async function writeDocument<Desc extends DescMessage>(
     },
     actor,
   );
-  return decode(kind, resource, written);
+  return decode(kind, resource, before!, written);
 }
 
 // The kinds' typed entry points, for the facades (deny-policies.ts, roles.ts) and tests.
@@ -147,6 +176,11 @@ export function updateDenyPolicy(
   actor: Actor,
 ): Promise<DenyPolicy> {
   return writeDocument(store, DENY_POLICY, resource, "", (stored) => decide(stored!), actor);
+}
+
+/** The shared policy of that name with its etag; undefined when there is none (or the name is not one). */
+export function getSharedPolicy(store: Store, name: string): Promise<SharedPolicy | undefined> {
+  return documentOf(store, SHARED_POLICY, name);
 }
 
 /** The custom roles defined on `parent` (deleted ones included), by id; undefined when it does not exist. */

@@ -23,8 +23,9 @@ export const DOCUMENT_SQL = {
    * A resource's creation and its documents of a kind (of one key, when @key is not null), by key; one row of nulls
    * when it has none, no row when it does not exist.
    */
-  documentsOf: `SELECT r.create_seq, ${DOCUMENT_COLUMNS}
-    FROM resources r LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = @kind
+  documentsOf: `SELECT r.create_seq, r.create_time, COALESCE(p.name, '') AS parent_name, ${DOCUMENT_COLUMNS}
+    FROM resources r LEFT JOIN resources p ON p.id = r.parent_id
+      LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = @kind
       AND (CAST(@key AS TEXT) IS NULL OR d.key = @key)
     WHERE r.name = @resource ORDER BY d.key`,
   upsertDocument: `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
@@ -59,6 +60,8 @@ export function numbered(sql: string, fixed: Readonly<Record<string, number>> = 
 /** A row of DOCUMENT_SQL.documentsOf (document columns null when the resource has none). */
 export interface DocumentRow {
   create_seq: number;
+  create_time: number;
+  parent_name: string;
   key: string | null;
   body: Uint8Array | null;
   revision: number | null;
@@ -71,6 +74,8 @@ export function toAttached(rows: readonly DocumentRow[]): AttachedDocuments | un
   if (!first) return undefined;
   return {
     createEtag: revisionEtag(Number(first.create_seq)),
+    parent: first.parent_name,
+    createTimeMs: Number(first.create_time),
     documents: rows.flatMap((row) => (row.body === null ? [] : [toDocument(row.key!, row.body, Number(row.revision), Number(row.update_time))])),
   };
 }

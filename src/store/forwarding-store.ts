@@ -76,10 +76,6 @@ export class ForwardingStore implements Store {
     return this.inner.updateDocument(...args);
   }
 
-  getSharedPolicy(...args: Args<"getSharedPolicy">): ReturnType<Store["getSharedPolicy"]> {
-    return this.inner.getSharedPolicy(...args);
-  }
-
   listSharedPolicies(...args: Args<"listSharedPolicies">): ReturnType<Store["listSharedPolicies"]> {
     return this.inner.listSharedPolicies(...args);
   }

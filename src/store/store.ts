@@ -254,6 +254,9 @@ export interface StoredDocument {
 export interface AttachedDocuments {
   /** The etag of the resource's creation: an absent document's, for a kind that has an empty one by default. */
   createEtag: Uint8Array;
+  /** The resource's parent ("" for a root) and creation time, which a document of its own may present. */
+  parent: string;
+  createTimeMs: number;
   /** By key. */
   documents: readonly StoredDocument[];
 }
@@ -577,8 +580,6 @@ export interface Store {
     decide: (stored: AttachedDocuments) => DocumentWrite,
     actor: Actor,
   ): Promise<StoredDocument>;
-  /** The shared policy of that name with its etag; undefined when there is none. */
-  getSharedPolicy(name: string): Promise<SharedPolicy | undefined>;
   /** The shared policies of an organization, by name. */
   listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]>;
   /**

@@ -19,7 +19,7 @@ import { parseSchema } from "../../src/domain/schema/schema-loader.js";
 import { MAX_TARGETS_PER_SHARED_POLICY, SHARED_POLICIES_SCAN_AHEAD, SharedPolicies } from "../../src/domain/shared-policies.js";
 import type { Store } from "../../src/store/store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { updateRole } from "../../src/domain/kinds.js";
+import { getSharedPolicy, updateRole } from "../../src/domain/kinds.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 const ADMIN: Caller = { principal: "user:root@example.com", identities: ["user:root@example.com"] };
@@ -83,7 +83,7 @@ test("an edit checked against the targets it had is refused when a binding is ma
     updateMask: { paths: ["bindings"] },
   });
   await expect(editor.update(grant, EDITOR)).rejects.toMatchObject({ code: "aborted" });
-  expect((await store.getSharedPolicy(SHARED))!.bindings).toEqual([]);
+  expect((await getSharedPolicy(store, SHARED))!.bindings).toEqual([]);
   // Checked again, with the organization among the targets: refused for good.
   await expect((await facade()).update(grant, EDITOR)).rejects.toMatchObject({ code: "permission_denied" });
 });

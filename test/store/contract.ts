@@ -11,7 +11,7 @@ import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/share
 import { isShared } from "../../src/shared-value.js";
 import { StoreError } from "../../src/store/errors.js";
 import type { Actor, ChangeRecord, ListedPolicy, Store, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
-import { getDenyPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import { getDenyPolicy, getSharedPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {
@@ -320,7 +320,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(seen).toEqual({ stored: undefined, bindingCount: 0, newestBinding: 0 });
         expect(created).toMatchObject({ name: SHARED, parent: ORG, description: "baseline" });
         expect(created.etag.length).toBeGreaterThan(0);
-        expect(await store.getSharedPolicy(SHARED)).toEqual(created);
+        expect(await getSharedPolicy(store, SHARED)).toEqual(created);
         expect((await store.getResource(SHARED))).toMatchObject({ parent: ORG, type: "shared_policy" });
         expect(names(await store.ancestry(SHARED))).toEqual([SHARED, ORG]);
         await put(store, content(), "sharedPolicies/another");
@@ -334,7 +334,7 @@ export function storeContract(factory: StoreFactory): void {
         await expectStoreError(put(store, content(), CLOUD), "already_exists", CLOUD);
         await expectStoreError(put(store, { ...content(), parent: "organizations/none" }, "sharedPolicies/x"), "not_found", "organizations/none");
         expect(await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: false }), actor)).toBeUndefined();
-        expect(await store.getSharedPolicy(SHARED)).toBeUndefined();
+        expect(await getSharedPolicy(store, SHARED)).toBeUndefined();
         expect(await store.getResource(SHARED)).toBeUndefined();
         const actions = (await store.listAuditRecords({ resource: SHARED, limit: 10 })).map((r) => r.action);
         expect(actions).toEqual(["sharedPolicy.create", "sharedPolicy.update", "sharedPolicy.delete"]);

@@ -14,7 +14,7 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
-import { getDenyPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import { getDenyPolicy, getSharedPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 import {
@@ -210,7 +210,7 @@ test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 7 keep
 
 /** What a reader sees of a shared policy: itself, its bindings, the chain that holds it, and what it grants. */
 const sharedOf = async (store: Store) => ({
-  policy: await store.getSharedPolicy("sharedPolicies/base"),
+  policy: await getSharedPolicy(store, "sharedPolicies/base"),
   listed: await store.listSharedPolicies({ parent: "organizations/acme", limit: 10 }),
   bindings: await store.listSharedPolicyBindings({ sharedPolicy: "sharedPolicies/base", limit: 10 }),
   chain: (await store.ancestry("projects/p1"))!.map((link) => link.shared),

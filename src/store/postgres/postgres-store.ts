@@ -454,11 +454,6 @@ export class PostgresStore implements Store {
     return PostgresSnapshot.open(this.pool, toChainLink as (row: object, lazyPolicy?: boolean) => StoredPolicy);
   }
 
-  async getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
-    const [row] = await this.rows<SharedPolicyRow>(SQL.sharedByName, [name], "shared_by_name");
-    return row && decodeSharedPolicy(row);
-  }
-
   async listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
     const rows = await this.rows<SharedPolicyRow>(SQL.sharedPoliciesOf, [query.parent, query.afterName ?? "", query.limit], "shared_policies_of");
     return rows.map(decodeSharedPolicy);

@@ -70,7 +70,8 @@ export const SQL = {
     ORDER BY length(r.path) DESC, r.name`,
   /** A resource's documents of a kind (documents.ts): documentsOf with the place a write logs. */
   documentsOf: numbered(DOCUMENT_SQL.documentsOf).text,
-  documentsForWrite: `SELECT r.id, r.type, p.name AS parent, r.create_seq, ${lineageOf("r.path")} AS lineage,
+  documentsForWrite: `SELECT r.id, r.type, p.name AS parent, COALESCE(p.name, '') AS parent_name, r.create_seq, r.create_time,
+      ${lineageOf("r.path")} AS lineage,
       d.key, d.body, d.revision, d.update_time
     ${FROM_RESOURCES} LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = $2 AND d.key = $3 WHERE r.name = $1`,
   latestSeq: `SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log`,

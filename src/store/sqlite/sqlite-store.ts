@@ -324,12 +324,6 @@ export class SqliteStore implements Store {
   }
 
 
-  async getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
-    const id = this.stmt.idByName.get(name);
-    const row = id === undefined ? undefined : this.stmt.sharedPolicy.get(id);
-    return row && decodeSharedPolicy(row);
-  }
-
   async listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
     return this.stmt.sharedPoliciesOf
       .all({ parent: query.parent, after: query.afterName ?? "", limit: query.limit })
