@@ -7,14 +7,14 @@ import {
   type WatchRequest,
   type WatchResponse,
 } from "../../gen/policy/v1/watch_service_pb.js";
-import { ServiceError, Violations } from "../errors.js";
+import { ServiceError, Violations } from "../service-error.js";
 import type { ChangeRecord } from "../store/store.js";
 import type { Caller } from "./access/authorizer.js";
 import { TooOld, type ChangeFeed } from "./change-feed.js";
 import { encodedSizeOf, responseOf } from "./change-message.js";
 import { batchResponseOf } from "./change-batch.js";
 import { typeOfName } from "./names.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { bufferedStream, type Outgoing } from "./stream-buffer.js";
 import { StreamClock } from "./stream-clock.js";
 import { WatchStreams } from "./watch-streams.js";
