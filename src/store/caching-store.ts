@@ -1,6 +1,6 @@
 // A read cache over any store, as a decorator (the shape of SpiceDB's caching datastore proxy): decoded policies with
 // their resources, by resource name, for GetPolicy, LookupEffectivePolicy and access checks. Cached entries are shared
-// values (shared-value.ts): frozen, handed to every reader, and the same object until the resource or its policy
+// values (frozen-value.ts): frozen, handed to every reader, and the same object until the resource or its policy
 // changes. Reads are never stale: this store's writes evict what they change, and other instances' commits (other
 // processes or replicas on the same database) are found through the inner store's changesSince before a cached read.
 // A link holds the shared policies bound to its resource: a change logged against a shared policy's name evicts
@@ -10,9 +10,9 @@ import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
 import { RecentCache } from "../recent-cache.js";
-import { share } from "../shared-value.js";
+import { deepFreeze } from "../frozen-value.js";
 import { inChildSpan } from "../tracing/spans.js";
-import { etagSequence } from "./etag.js";
+import { etagSequence } from "../etag.js";
 import { ForwardingStore } from "./forwarding-store.js";
 import type {
   Actor,
@@ -128,7 +128,7 @@ export class CachingStore extends ForwardingStore {
   private remember(stored: StoredPolicy, generation: number): StoredPolicy {
     const cached = this.cache.get(stored.resource.name);
     if (cached && sameRevision(cached, stored)) return cached;
-    const value = share(stored);
+    const value = deepFreeze(stored);
     if (generation === this.generation) {
       this.cache.set(stored.resource.name, value, estimatedBytes(stored));
       for (const shared of stored.shared ?? []) {

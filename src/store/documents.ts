@@ -2,7 +2,7 @@
 // named parameters (`@name`: SQLite takes it as it is, PostgreSQL through `numbered`), and the mapping of its rows.
 // The store knows a kind only by name; what a body means is the domain's (domain/kinds.ts). Chain links carry two
 // kinds decoded (a resource's deny rules and a root's custom roles), named here.
-import { revisionEtag } from "./etag.js";
+import { revisionEtag } from "../etag.js";
 import type { AttachedDocuments, StoredDocument } from "./store.js";
 
 /** The kinds a chain link carries (StoredPolicy.deny, StoredPolicy.roles). */

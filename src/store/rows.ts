@@ -14,7 +14,7 @@ import {
 } from "../../gen/policy/v1/shared_policy_pb.js";
 import { DOCUMENT_SQL, sharedContent } from "./documents.js";
 import { changeAction, isChangeAction, subjectOf } from "./change-actions.js";
-import { resourceEtag, revisionEtag } from "./etag.js";
+import { resourceEtag, revisionEtag } from "../etag.js";
 import {
   REMOVALS,
   type Acknowledgement,

@@ -8,7 +8,7 @@ import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import { DenyPolicySchema, DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema, RoleStage } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
-import { isShared } from "../../src/shared-value.js";
+import { isDeepFrozen as isShared } from "../../src/frozen-value.js";
 import { StoreError } from "../../src/store/errors.js";
 import type { Actor, ChangeRecord, ListedPolicy, Store, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
 import { getDenyPolicy, getSharedPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";

@@ -2,7 +2,7 @@
 // it: row counts per table and every etag. Used by `npm run migrate-store` and the PostgreSQL benchmark.
 import type Sqlite from "better-sqlite3";
 import type pg from "pg";
-import { resourceEtag, revisionEtag } from "../etag.js";
+import { resourceEtag, revisionEtag } from "../../etag.js";
 import { WRITE_LOCK, migrate, withConnection } from "./database.js";
 import { migrations } from "./migrations/index.js";
 

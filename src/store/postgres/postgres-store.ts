@@ -8,7 +8,7 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import type pg from "pg";
 import { changeAction } from "../change-actions.js";
-import { revisionEtag } from "../etag.js";
+import { revisionEtag } from "../../etag.js";
 import { CREATE_MANY, CREATE_MANY_WIDTHS, FLUSH_POLICIES, LOG_TYPES, SQL, UPSERT_DOCUMENT, WRITE } from "./statements.js";
 import { toAttached, toDocument, type DocumentRow } from "../documents.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";

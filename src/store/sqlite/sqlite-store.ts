@@ -8,7 +8,7 @@ import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding 
 import { statSync } from "node:fs";
 import { changeAction } from "../change-actions.js";
 import { toAttached, toDocument } from "../documents.js";
-import { revisionEtag } from "../etag.js";
+import { revisionEtag } from "../../etag.js";
 import { noteChangeWritten } from "../../tracing/writes.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
