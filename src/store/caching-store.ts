@@ -269,9 +269,10 @@ export class CachingStore extends ForwardingStore {
     name: string,
     decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
     actor: Actor,
+    reads: readonly string[] = [],
   ): Promise<Resource> {
     // A move changes the moved resource's entry (its parent); the entries below it name their parents, unchanged.
-    return this.evictingAfter([name], this.inner.updateResource(name, decide, actor));
+    return this.evictingAfter([name], this.inner.updateResource(name, decide, actor, reads));
   }
 
   override async deleteResource(

@@ -510,14 +510,21 @@ export interface Store {
    */
   createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]>;
   /**
-   * In one transaction: reads the resource, calls `decide` with it and the hierarchy, and applies the changes it
-   * returns (a move re-roots the whole subtree). `decide` may throw (a stale etag, a cycle) and then nothing is
-   * written; it must be synchronous and pure (a store may call it more than once). not_found when the resource, or the
-   * new parent, does not exist.
+   * In one transaction: reads the resource, calls `decide` once with it and the hierarchy, and applies the changes it
+   * returns (a move re-roots the whole subtree). `decide` may read the resource's lineage and children, and the
+   * lineage (and each link's children) of the names in `reads`, which a store fetches before calling it; reading
+   * anything else may throw. `decide` may throw (a stale etag, a cycle) and then nothing is written. not_found when
+   * the resource, or the new parent, does not exist.
    */
-  updateResource(name: string, decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges, actor: Actor): Promise<Resource>;
+  updateResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
+    actor: Actor,
+    reads?: readonly string[],
+  ): Promise<Resource>;
   /**
-   * In one transaction: reads the resource, calls `decide` (which may throw, as for updateResource) and deletes the
+   * In one transaction: reads the resource, calls `decide` once (it may read the resource's lineage and children, and
+   * may throw, as for updateResource) and deletes the
    * resource and its policy — with `cascade`, its whole subtree. Returns the names deleted, deepest first.
    */
   deleteResource(name: string, decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean }, actor: Actor): Promise<string[]>;

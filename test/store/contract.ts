@@ -528,6 +528,7 @@ export function storeContract(factory: StoreFactory): void {
             return keep(current);
           },
           actor,
+          [PROJECT, "projects/none"],
         );
         expect(lineage).toEqual([PROJECT, CLOUD, ORG]);
         expect(children).toEqual([true, false, false]);

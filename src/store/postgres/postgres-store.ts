@@ -372,11 +372,12 @@ export class PostgresStore implements Store {
     name: string,
     decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
     actor: Actor,
+    reads: readonly string[] = [],
   ): Promise<Resource> {
     return this.queue.write(async (tx) => {
       await flushPolicies(tx);
       const current = await this.readForWrite(tx, name);
-      const changes = await decideWithPrefetch(tx, current, (hierarchy) => decide(toResource(current), hierarchy));
+      const changes = decide(toResource(current), await hierarchyFor(tx, current, reads));
       const currentParent = current.parent ?? "";
       const parent = changes.parent ?? currentParent;
       let parentId: number | null = null;
@@ -424,7 +425,7 @@ export class PostgresStore implements Store {
     return this.queue.write(async (tx) => {
       await flushPolicies(tx);
       const current = await this.readForWrite(tx, name);
-      const { cascade } = await decideWithPrefetch(tx, current, (hierarchy) => decide(toResource(current), hierarchy));
+      const { cascade } = decide(toResource(current), await hierarchyFor(tx, current, []));
       const doomed = cascade && current.has_children
         ? await tx.query<ResourceRow>(SQL.subtree, [current.path, pathEnd(current.path)], "subtree")
         : [current];
@@ -965,40 +966,33 @@ function bufferOf(bytes: Uint8Array | null): Buffer | null {
   return bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Asked by `decide` of a HierarchyReader and not yet fetched: fetch it, then call `decide` again. */
-class Need {
-  constructor(readonly name: string) {}
-}
-
 /**
- * Calls the synchronous `decide` with a hierarchy read from the database inside the write's transaction. The reader
- * answers from what was fetched; asked for anything else it throws Need, which is fetched (one query: the lineage of
- * a name and whether each link has children) before `decide` runs again — it is pure, so calling it again is allowed.
- * The resource itself is known from its read: a delete or an update without a move needs no query.
+ * The hierarchy a write's `decide` may read, fetched inside the write's transaction before `decide` runs (once): the
+ * resource's own lineage (its ancestors have children: it is one), whether it has children, and the lineage of each of
+ * `reads` with whether each of its links has children (one query each). Asked for anything else, it throws: the
+ * write did not name it.
  */
-async function decideWithPrefetch<T>(tx: WriteTx, current: WriteRow, decide: (hierarchy: HierarchyReader) => T): Promise<T> {
-  const lineages = new Map<string, readonly string[] | undefined>();
-  const children = new Map<string, boolean>([[current.name, current.has_children]]);
-  const reader: HierarchyReader = {
+async function hierarchyFor(tx: WriteTx, current: WriteRow, reads: readonly string[]): Promise<HierarchyReader> {
+  const lineages = new Map<string, readonly string[] | undefined>([[current.name, current.lineage]]);
+  const children = new Map<string, boolean>(current.lineage.map((name) => [name, true]));
+  children.set(current.name, current.has_children);
+  for (const name of reads) {
+    if (lineages.has(name)) continue;
+    const rows = await tx.query<{ name: string; has_children: boolean }>(SQL.lineage, [name], "lineage");
+    lineages.set(name, rows.length === 0 ? undefined : rows.map((row) => row.name));
+    if (rows.length === 0) children.set(name, false);
+    for (const row of rows) children.set(row.name, row.has_children);
+  }
+  const unread = (name: string) => new Error(`decide read the hierarchy at "${name}", which the write did not name in its reads`);
+  return {
     lineage(name) {
-      if (!lineages.has(name)) throw new Need(name);
+      if (!lineages.has(name)) throw unread(name);
       return lineages.get(name);
     },
     hasChildren(name) {
       const known = children.get(name);
-      if (known === undefined) throw new Need(name);
+      if (known === undefined) throw unread(name);
       return known;
     },
   };
-  for (;;) {
-    try {
-      return decide(reader);
-    } catch (e) {
-      if (!(e instanceof Need)) throw e;
-      const rows = await tx.query<{ name: string; has_children: boolean }>(SQL.lineage, [e.name], "lineage");
-      lineages.set(e.name, rows.length === 0 ? undefined : rows.map((row) => row.name));
-      if (rows.length === 0) children.set(e.name, false);
-      for (const row of rows) children.set(row.name, row.has_children);
-    }
-  }
 }
