@@ -10,7 +10,8 @@ import { RoleSchema, RoleStage } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { isDeepFrozen as isShared } from "../../src/frozen-value.js";
 import { StoreError } from "../../src/store/errors.js";
-import type { Actor, ChangeRecord, ListedPolicy, Store, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
+import { changeAction } from "../../src/store/change-actions.js";
+import type { Actor, AttachedDocuments, ChangeRecord, ListedPolicy, Store, StoredDocument, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
 import { getDenyPolicy, getSharedPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 
 /** One empty database, and store instances on it. */
@@ -269,6 +270,49 @@ export function storeContract(factory: StoreFactory): void {
         const link = (await other.ancestry(PROJECT))!.at(-1)!;
         expect(link.deny?.rules).toHaveLength(1);
         expect(link.roles).toHaveLength(1);
+      });
+    });
+
+    describe("documents", () => {
+      test("a kind the store has never seen: stored by key, read back with its etag, logged, gone with its resource", async () => {
+        const kind = "test.note";
+        const text = (document: StoredDocument) => ({ ...document, body: new TextDecoder().decode(document.body) });
+        const seen: AttachedDocuments[] = [];
+        const write = (key: string, body: string) =>
+          store.updateDocument(
+            kind,
+            CLOUD,
+            key,
+            (stored) => {
+              seen.push(stored);
+              const before = stored.documents[0]?.etag ?? null;
+              return { body: new TextEncoder().encode(body), entries: 1, action: changeAction("role", "update"), etagBefore: before, logged: null };
+            },
+            actor,
+          );
+        expect(await store.listDocuments(kind, CLOUD)).toMatchObject({ parent: ORG, documents: [] });
+        expect(await store.listDocuments(kind, "clouds/none")).toBeUndefined();
+        const b = await write("b", "second");
+        const a = await write("a", "first");
+        const again = await write("a", "first, again");
+        // decide saw the stored document of its key only; each write moved the etag on.
+        expect(seen.map((state) => state.documents.map(text))).toEqual([[], [], [text(a)]]);
+        expect(again.etag).not.toEqual(a.etag);
+        expect((await store.listDocuments(kind, CLOUD))!.documents.map(text)).toEqual([text(again), text(b)]);
+        expect((await store.listDocuments(kind, CLOUD, "b"))!.documents.map(text)).toEqual([text(b)]);
+        expect((await store.listDocuments("test.other", CLOUD))!.documents).toEqual([]);
+        const [row] = await store.listAuditRecords({ resource: CLOUD, newestFirst: true, limit: 1 });
+        expect(row).toMatchObject({ action: "role.update", etagBefore: a.etag, etagAfter: again.etag });
+        await expectStoreError(
+          store.updateDocument(kind, "clouds/none", "a", () => {
+            throw new Error("decide is not called without the resource");
+          }, actor),
+          "not_found",
+          "clouds/none",
+        );
+        await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
+        await store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
+        expect((await store.listDocuments(kind, CLOUD))!.documents).toEqual([]);
       });
     });
 
