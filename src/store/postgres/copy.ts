@@ -2,7 +2,7 @@
 // it: row counts per table and every etag. Used by `npm run migrate-store` and the PostgreSQL benchmark.
 import type Sqlite from "better-sqlite3";
 import type pg from "pg";
-import { resourceEtag, revisionEtag } from "../etag.js";
+import { resourceEtag, revisionEtag } from "../../etag.js";
 import { WRITE_LOCK, migrate, withConnection } from "./database.js";
 import { migrations } from "./migrations/index.js";
 
@@ -21,25 +21,15 @@ export const TABLES = [
     select: "SELECT resource_id, policy, binding_count, revision, update_time FROM policies ORDER BY resource_id",
   },
   {
-    name: "deny_policies",
-    columns: ["resource_id", "policy", "rule_count", "revision", "update_time"],
-    select: "SELECT resource_id, policy, rule_count, revision, update_time FROM deny_policies ORDER BY resource_id",
-  },
-  {
-    name: "custom_roles",
-    columns: ["parent_id", "role_id", "role", "revision", "update_time"],
-    select: "SELECT parent_id, role_id, role, revision, update_time FROM custom_roles ORDER BY parent_id, role_id",
+    name: "documents",
+    columns: ["resource_id", "kind", "key", "body", "entries", "revision", "update_time"],
+    select: "SELECT resource_id, kind, key, body, entries, revision, update_time FROM documents ORDER BY resource_id, kind, key",
   },
   {
     // The reverse-lookup index as SQLite keeps it (the same rows a rebuild from the policies would make).
     name: "member_grants",
     columns: ["member", "role", "path", "resource_id"],
     select: "SELECT member, role, path, resource_id FROM member_grants ORDER BY member, role, path",
-  },
-  {
-    name: "shared_policies",
-    columns: ["resource_id", "policy", "revision", "update_time"],
-    select: "SELECT resource_id, policy, revision, update_time FROM shared_policies ORDER BY resource_id",
   },
   {
     name: "shared_policy_bindings",
