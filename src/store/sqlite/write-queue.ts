@@ -4,14 +4,18 @@
 // start and the writes run one after another inside it.
 //
 // better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read
-// of another tenant) waits behind it. With a row budget (--sqlite-batch-rows N, off by default), a transaction takes
-// more writes only while it has changed fewer than N rows (SQLite's own count, `total_changes()`, member-index rows
-// included): the write that crosses it is the last of its batch, the rest stay queued in order and commit in the next
-// batch, a turn later, after the reads that arrived meanwhile; and after a batch that took LONG_BATCH_MS or more the
-// next starts no sooner than as long after it ended, so long transactions get at most half the event loop. Rows rather
-// than time: a loaded machine would cut time-bounded batches short. Off by default because more, smaller commits made
-// the watch-memory attack (200 Watch streams during a flood of 1,500-member writes) worse for other tenants, for a
-// reason not yet understood (docs/operations.md, "Limits").
+// of another tenant) waits behind it. So a transaction takes more writes only while it has worked less than
+// GROUP_BUDGET_MS (the write that crosses it is the last of its batch): the rest stay queued in order and commit in
+// the next batch, after the I/O that arrived meanwhile (setImmediate runs after the poll phase). Small writes still
+// share a commit (16 SetPolicy calls take a few ms in all); a flood of 1,500-member policy writes, ~10 ms each,
+// commits one or two at a time with other tenants' reads between them instead of sixteen in one go. On a loaded
+// machine the budget cuts batches shorter: more fsyncs, the same bound on how long others wait.
+//
+// With a row budget too (--sqlite-batch-rows N, off by default), a transaction also stops taking writes once it has
+// changed N rows or more (SQLite's own count, `total_changes()`, member-index rows included), and after a batch that
+// took LONG_BATCH_MS or more the next starts no sooner than as long after it ended, so long transactions get at most
+// half the event loop. Off by default because more, smaller commits made the watch-memory attack (200 Watch streams
+// during a flood of 1,500-member writes) worse for other tenants (docs/operations.md, "Limits").
 import { detached } from "../../tracing/spans.js";
 import { tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import type { Database } from "./database.js";
@@ -31,6 +35,9 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** The default row budget of one group commit: 0, none (every write of the turn, as many rows as they change). */
 export const SQLITE_BATCH_ROWS = 0;
 
+/** The work (ms) after which a group commit takes no more writes: about the longest one holds the event loop, but for its last write. */
+export const GROUP_BUDGET_MS = 8;
+
 /** A batch this long (ms) or longer is followed by a pause as long as it was (at most MAX_PAUSE_MS). */
 export const LONG_BATCH_MS = 5;
 const MAX_PAUSE_MS = 100;
@@ -38,6 +45,8 @@ const MAX_PAUSE_MS = 100;
 export interface WriteQueueOptions {
   /** Rows one transaction may change before it takes no more writes (--sqlite-batch-rows); 0: no budget. */
   batchRows?: number;
+  /** Work (ms) after which one transaction takes no more writes (tests shorten it); GROUP_BUDGET_MS by default. */
+  budgetMs?: number;
 }
 
 export class WriteQueue {
@@ -46,6 +55,7 @@ export class WriteQueue {
   /** When the next batch may start (performance.now()): after a long batch, as long again after its end. */
   private notBefore = 0;
   private readonly batchRows: number;
+  private readonly budgetMs: number;
   private readonly totalChanges: () => number;
 
   /** `committed` runs after each commit, before the writes of the batch are acknowledged. */
@@ -55,6 +65,7 @@ export class WriteQueue {
     options: WriteQueueOptions = {},
   ) {
     this.batchRows = options.batchRows ?? SQLITE_BATCH_ROWS;
+    this.budgetMs = options.budgetMs ?? GROUP_BUDGET_MS;
     const totalChanges = db.prepare<[], number>("SELECT total_changes()").pluck();
     this.totalChanges = () => totalChanges.get()!;
   }
@@ -87,6 +98,12 @@ export class WriteQueue {
     detached(() => (pause > 0 ? setTimeout(run, pause) : setImmediate(run)));
   }
 
+  /** Whether the transaction started at `started` (with `before` rows changed then) takes another write. */
+  private takesMore(started: number, before: number): boolean {
+    if (performance.now() - started >= this.budgetMs) return false;
+    return this.batchRows === 0 || this.totalChanges() - before < this.batchRows;
+  }
+
   private commitPending(): void {
     const queued = this.pending;
     this.pending = [];
@@ -97,8 +114,8 @@ export class WriteQueue {
     const started = performance.now();
     try {
       this.db.transaction(() => {
-        // At least one write, then more while the transaction has changed few rows.
-        while (taken < queued.length && (taken === 0 || this.batchRows === 0 || this.totalChanges() - before < this.batchRows)) {
+        // At least one write, then more while the transaction has worked briefly and changed few rows.
+        while (taken < queued.length && (taken === 0 || this.takesMore(started, before))) {
           const write = queued[taken++]!;
           try {
             // A transaction function called inside a transaction runs as a savepoint.
@@ -120,7 +137,7 @@ export class WriteQueue {
       return;
     }
     const ended = performance.now();
-    if (this.batchRows > 0 && ended - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
+    if (ended - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
     const batch = queued.slice(0, taken);
     this.requeue(queued.slice(taken));
     this.committed();
