@@ -31,7 +31,7 @@ describe("asEncodedBytes", () => {
   });
 
   test("a first field whose tag takes more than one byte, and an empty message, keep their bytes", () => {
-    const policy = share(create(PolicySchema, { syncStatus: SyncStatus.SYNCED }));
+    const policy = share(create(PolicySchema, { syncStatus: SyncStatus.SUCCESS }));
     expect(toBinary(PolicySchema, asEncodedBytes(PolicySchema, policy))).toEqual(toBinary(PolicySchema, policy));
     const empty = share(create(PolicySchema));
     expect(toBinary(PolicySchema, asEncodedBytes(PolicySchema, empty))).toEqual(new Uint8Array());

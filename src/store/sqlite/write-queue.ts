@@ -4,18 +4,18 @@
 // start and the writes run one after another inside it.
 //
 // better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read
-// of another tenant) waits behind it. So a transaction takes more writes only while it has worked less than
+// of another tenant) waits behind it. So a transaction takes more writes only while its writes have worked less than
 // GROUP_BUDGET_MS (the write that crosses it is the last of its batch): the rest stay queued in order and commit in
-// the next batch, after the I/O that arrived meanwhile (setImmediate runs after the poll phase). Small writes still
-// share a commit (16 SetPolicy calls take a few ms in all); a flood of 1,500-member policy writes, ~10 ms each,
-// commits one or two at a time with other tenants' reads between them instead of sixteen in one go. On a loaded
-// machine the budget cuts batches shorter: more fsyncs, the same bound on how long others wait.
+// the next batch. And after a batch whose writes worked LONG_BATCH_MS or more, the next starts no sooner than as long
+// after it ended (at most MAX_PAUSE_MS), so long writes get at most about half the event loop: a read of another
+// tenant needs several turns of it (its request, its token's check on the thread pool, its response), and without the
+// pause each of those turns could wait behind a batch. The commit itself (an fsync) counts for neither: every batch
+// pays it, and small writes keep sharing one commit with no pause (16 SetPolicy calls work a few ms in all), while a
+// flood of 1,500-member policy writes (~10 ms of work each) commits one or two at a time with other calls in between
+// instead of sixteen in one go. On a loaded machine the budget cuts batches shorter: more fsyncs, the same bound.
 //
 // With a row budget too (--sqlite-batch-rows N, off by default), a transaction also stops taking writes once it has
-// changed N rows or more (SQLite's own count, `total_changes()`, member-index rows included), and after a batch that
-// took LONG_BATCH_MS or more the next starts no sooner than as long after it ended, so long transactions get at most
-// half the event loop. Off by default because more, smaller commits made the watch-memory attack (200 Watch streams
-// during a flood of 1,500-member writes) worse for other tenants (docs/operations.md, "Limits").
+// changed N rows or more (SQLite's own count, `total_changes()`, member-index rows included).
 import { detached } from "../../tracing/spans.js";
 import { tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import type { Database } from "./database.js";
@@ -38,7 +38,7 @@ export const SQLITE_BATCH_ROWS = 0;
 /** The work (ms) after which a group commit takes no more writes: about the longest one holds the event loop, but for its last write. */
 export const GROUP_BUDGET_MS = 8;
 
-/** A batch this long (ms) or longer is followed by a pause as long as it was (at most MAX_PAUSE_MS). */
+/** A batch whose writes worked this long (ms) or longer is followed by a pause as long (at most MAX_PAUSE_MS). */
 export const LONG_BATCH_MS = 5;
 const MAX_PAUSE_MS = 100;
 
@@ -112,6 +112,8 @@ export class WriteQueue {
     let taken = 0;
     const before = this.batchRows > 0 ? this.totalChanges() : 0;
     const started = performance.now();
+    // When the batch's last write ended, before the commit.
+    let worked = started;
     try {
       this.db.transaction(() => {
         // At least one write, then more while the transaction has worked briefly and changed few rows.
@@ -127,6 +129,7 @@ export class WriteQueue {
             outcomes.push({ ok: false, error });
           }
         }
+        worked = performance.now();
       }).immediate();
     } catch (error) {
       // As before batches had a budget: every write waiting fails with it (none of them was committed).
@@ -136,8 +139,7 @@ export class WriteQueue {
       }
       return;
     }
-    const ended = performance.now();
-    if (ended - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
+    if (worked - started >= LONG_BATCH_MS) this.notBefore = performance.now() + Math.min(worked - started, MAX_PAUSE_MS);
     const batch = queued.slice(0, taken);
     this.requeue(queued.slice(taken));
     this.committed();
