@@ -7,10 +7,10 @@
 // of another tenant) waits behind it. So a transaction takes more writes only while its writes have worked less than
 // GROUP_BUDGET_MS (the write that crosses it is the last of its batch): the rest stay queued in order and commit in
 // the next batch. And after a batch whose writes worked LONG_BATCH_MS or more, the next starts no sooner than as long
-// after it ended (at most MAX_PAUSE_MS), so long writes get at most about half the event loop: a read of another
-// tenant needs several turns of it (its request, its token's check on the thread pool, its response), and without the
-// pause each of those turns could wait behind a batch. The commit itself (an fsync) counts for neither: every batch
-// pays it, and small writes keep sharing one commit with no pause (16 SetPolicy calls work a few ms in all), while a
+// after it ended, commit included (at most MAX_PAUSE_MS), so long writes get at most about half the event loop: a
+// read of another tenant needs several turns of it (its request, its token's check on the thread pool, its response),
+// and without the pause each of those turns could wait behind a batch. The commit itself (an fsync) decides neither:
+// every batch pays it, and small writes keep sharing one commit with no pause (16 SetPolicy calls work a few ms), while a
 // flood of 1,500-member policy writes (~10 ms of work each) commits one or two at a time with other calls in between
 // instead of sixteen in one go. On a loaded machine the budget cuts batches shorter: more fsyncs, the same bound.
 //
@@ -38,7 +38,7 @@ export const SQLITE_BATCH_ROWS = 0;
 /** The work (ms) after which a group commit takes no more writes: about the longest one holds the event loop, but for its last write. */
 export const GROUP_BUDGET_MS = 8;
 
-/** A batch whose writes worked this long (ms) or longer is followed by a pause as long (at most MAX_PAUSE_MS). */
+/** A batch whose writes worked this long (ms) or longer is followed by a pause as long as it took (at most MAX_PAUSE_MS). */
 export const LONG_BATCH_MS = 5;
 const MAX_PAUSE_MS = 100;
 
@@ -139,7 +139,9 @@ export class WriteQueue {
       }
       return;
     }
-    if (worked - started >= LONG_BATCH_MS) this.notBefore = performance.now() + Math.min(worked - started, MAX_PAUSE_MS);
+    // As long as the whole batch held the loop, its commit included.
+    const ended = performance.now();
+    if (worked - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
     const batch = queued.slice(0, taken);
     this.requeue(queued.slice(taken));
     this.committed();
