@@ -6,10 +6,10 @@ import { AuditEntrySchema, type ListAuditEntriesRequest } from "../../gen/policy
 import type { AuditEntry } from "../../gen/policy/v1/audit_service_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { AuditQuery, AuditRecord, Store } from "../store/store.js";
-import { Violations, quoted } from "../errors.js";
+import { Violations, quoted } from "../service-error.js";
 import { requireResourceName } from "./names.js";
 import { pageSize, type PageTokens } from "./page-token.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 
 /** Every action the change log records (AuditEntry.action). */
 export const AUDIT_ACTIONS = [

@@ -7,13 +7,13 @@ import type {
   GetDenyPolicyRequest,
   SetDenyPolicyRequest,
 } from "../../gen/policy/v1/deny_policy_service_pb.js";
-import { Violations, notFound, staleEtag } from "../errors.js";
+import { Violations, notFound, staleEtag } from "../service-error.js";
 import type { Actor, Store } from "../store/store.js";
 import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
 import { requireResourceName } from "./names.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { fromStore } from "./store-errors.js";
 
 export class DenyPolicies {

@@ -15,14 +15,14 @@ import type {
   UndeleteRoleRequest,
   UpdateRoleRequest,
 } from "../../gen/policy/v1/role_service_pb.js";
-import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../errors.js";
+import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../service-error.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import { ROLE_ID, parseCustomRoleName } from "./custom-roles.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import type { Page, PageTokens } from "./page-token.js";
-import { MAX_CONDITION_DESCRIPTION, MAX_CONDITION_TITLE } from "./policy-rules.js";
-import { typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
+import { MAX_CONDITION_DESCRIPTION, MAX_CONDITION_TITLE } from "./binding-validation.js";
+import { typesGranting, type ResourceSchema, type ResourceType } from "../schema/schema.js";
 import { fromStore } from "./store-errors.js";
 import { withArticle } from "../article.js";
 

@@ -19,17 +19,17 @@ import type {
   ListSharedPolicyBindingsRequest,
   UpdateSharedPolicyRequest,
 } from "../../gen/policy/v1/shared_policy_service_pb.js";
-import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../errors.js";
+import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../service-error.js";
 import { StoreError } from "../store/errors.js";
 import type { Actor, SharedPolicyBindingState, SharedPolicyState, Store } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { MAX_PAGE_SIZE, pageSize, type PageTokens } from "./page-token.js";
-import { canonicalBindings, writeConditionBudget } from "./policy-rules.js";
-import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
+import { canonicalBindings, writeConditionBudget } from "./binding-validation.js";
+import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "../schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
 import { inTurns } from "./turns.js";
 import { withArticle } from "../article.js";

@@ -1,6 +1,6 @@
 // Store errors as the caller sees them: the store says what is missing or taken, in storage terms; here that becomes
 // a ServiceError with the request's words and a hint of what to do.
-import { ServiceError, notFound } from "../errors.js";
+import { ServiceError, notFound } from "../service-error.js";
 import { StoreError } from "../store/errors.js";
 
 /** `work`'s result, or its StoreError as a ServiceError; `parent` is the name a write was given as a parent. */

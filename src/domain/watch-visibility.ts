@@ -12,11 +12,12 @@ import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
 import { RecentCache } from "../recent-cache.js";
-import { share } from "../shared-value.js";
+import { deepFreeze } from "../frozen-value.js";
 import { REMOVALS, type ChangeAction, type ChangeRecord, type Store, type StoredPolicy } from "../store/store.js";
 import type { Access } from "./access/access.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn } from "./names.js";
+import { readPermission, SHARED_POLICY_READ, type ReadVerb } from "./access/read-permissions.js";
 
 /** A permission a watcher needs on a resource. */
 interface Need {
@@ -41,19 +42,19 @@ interface ChangeRule {
 
 /** The permission `{collection}.{verb}` on the change's resource. */
 const own =
-  (verb: string) =>
+  (verb: ReadVerb) =>
   (change: ChangeRecord): Need[][] => [[{ resource: change.resource, permission: permissionOn(change.resource, verb) }]];
 
 /** A shared-policy binding, logged against its target: either half, as GetSharedPolicyBinding. */
 const eitherHalf = (change: ChangeRecord): Need[][] => {
   const target = change.resource;
-  const targetHalf = [{ resource: target, permission: permissionOn(target, "getSharedPolicyBinding") }];
+  const targetHalf = [{ resource: target, permission: readPermission(target, "sharedPolicyBinding") }];
   const sharedPolicy = change.sharedPolicyBinding?.sharedPolicy;
   if (!sharedPolicy) return [targetHalf];
   // The policy half names the target: only a target the watcher may see (`.get`), as a listing by policy would.
   const policyHalf = [
-    { resource: sharedPolicy, permission: "sharedPolicies.getBinding" },
-    { resource: target, permission: permissionOn(target, "get") },
+    { resource: sharedPolicy, permission: SHARED_POLICY_READ.binding },
+    { resource: target, permission: readPermission(target, "resource") },
   ];
   return [targetHalf, policyHalf];
 };
@@ -126,12 +127,12 @@ export class WatchVisibility {
     this.removals = new Removals(store);
   }
 
-  /** Whether `caller` receives `change` (CHANGE_RULES, judged as the file's header says). */
   /** Whether `caller` receives every change (administrators, development mode): nothing to check per change. */
   seesEverything(caller: Caller): boolean {
     return this.authorizer.isUnrestricted(caller);
   }
 
+  /** Whether `caller` receives `change` (CHANGE_RULES, judged as the file's header says). */
   async visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
     if (this.authorizer.isUnrestricted(caller)) return true;
     const rule = CHANGE_RULES[change.action] as ChangeRule | undefined;
@@ -292,8 +293,8 @@ function removedLink(removal: ChangeRecord): StoredPolicy | undefined {
   const rules = removal.denyRulesAtRemoval;
   if (!rules) return undefined;
   const deny = rules.length > 0 ? create(DenyPolicySchema, { resource: removal.resource, rules: [...rules] }) : undefined;
-  // Shared (immutable), so that checks compile its rules once.
-  return share({
+  // Deep-frozen, so that checks compile its rules once.
+  return deepFreeze({
     resource: create(ResourceSchema, { name: removal.resource, parent: removal.parent, type: removal.resourceType }),
     // Not recorded, and never compared: a removed resource's link is only ever below the chain of a surviving one.
     createSeq: 0,

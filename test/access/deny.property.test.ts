@@ -16,7 +16,7 @@ import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { effectivePolicy } from "../../src/domain/effective-policy.js";
 import { Access } from "../../src/domain/access/access.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 

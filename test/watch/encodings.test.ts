@@ -9,8 +9,8 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { PolicySchema, SyncStatus } from "../../gen/policy/v1/policy_pb.js";
 import { ChangeSchema, WatchRequestSchema, WatchResponseSchema } from "../../gen/policy/v1/watch_service_pb.js";
-import { asEncodedBytes } from "../../src/shared-encoding.js";
-import { share } from "../../src/shared-value.js";
+import { asEncodedBytes } from "../../src/frozen-encoding.js";
+import { deepFreeze } from "../../src/frozen-value.js";
 import { seededRandom } from "../helpers/seed.js";
 import { waitFor } from "../helpers/wait.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -21,7 +21,7 @@ describe("asEncodedBytes", () => {
     const random = seededRandom("asEncodedBytes");
     const members = Array.from({ length: 1 + Math.floor(random() * 300) }, (_, i) => `user:m${i}-${Math.floor(random() * 1e9)}@example.com`);
     const change = create(ChangeSchema, { sequence: 42n, resource: "projects/p", policy: grantPolicy(...members) });
-    const batch = share(create(WatchResponseSchema, { event: { case: "batch", value: { changes: [change, change], lastSequence: 43n } } }));
+    const batch = deepFreeze(create(WatchResponseSchema, { event: { case: "batch", value: { changes: [change, change], lastSequence: 43n } } }));
     const carrier = asEncodedBytes(WatchResponseSchema, batch);
     expect(carrier.event.case).toBeUndefined();
     const bytes = toBinary(WatchResponseSchema, carrier);
@@ -31,9 +31,9 @@ describe("asEncodedBytes", () => {
   });
 
   test("a first field whose tag takes more than one byte, and an empty message, keep their bytes", () => {
-    const policy = share(create(PolicySchema, { syncStatus: SyncStatus.SUCCESS }));
+    const policy = deepFreeze(create(PolicySchema, { syncStatus: SyncStatus.SUCCESS }));
     expect(toBinary(PolicySchema, asEncodedBytes(PolicySchema, policy))).toEqual(toBinary(PolicySchema, policy));
-    const empty = share(create(PolicySchema));
+    const empty = deepFreeze(create(PolicySchema));
     expect(toBinary(PolicySchema, asEncodedBytes(PolicySchema, empty))).toEqual(new Uint8Array());
   });
 
