@@ -19,7 +19,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { setMaxListeners } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PolicyService } from "../gen/policy/v1/policy_service_pb.js";
@@ -283,7 +283,7 @@ const say = (line: string) => {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 try {
-  say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}; the built server in a child process (default flags), clients gRPC over loopback, writers on the gRPC port.`);
+  say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}; the built server in a child process (default flags), clients gRPC over loopback, writers on the gRPC port; load average ${loadavg()[0]!.toFixed(1)} at the start.`);
   if (parts.has("latency")) {
     say("");
     say("Write-to-delivery latency, batched watchers: raw grpc-js streams that do not decode (what the server's delivery costs), and connect-es clients that decode every change, all in this one client process (what such a process sees):");
