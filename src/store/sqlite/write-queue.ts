@@ -3,16 +3,17 @@
 // single commit (one fsync) returns. Checks and writes stay atomic: the transaction holds the write lock from the
 // start and the writes run one after another inside it.
 //
-// better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read
-// of another tenant) waits behind it. So a transaction takes more writes only while its writes have worked less than
-// GROUP_BUDGET_MS (the write that crosses it is the last of its batch): the rest stay queued in order and commit in
-// the next batch. And after a batch whose writes worked LONG_BATCH_MS or more, the next starts no sooner than as long
-// after it ended, commit included (at most MAX_PAUSE_MS), so long writes get at most about half the event loop: a
-// read of another tenant needs several turns of it (its request, its token's check on the thread pool, its response),
-// and without the pause each of those turns could wait behind a batch. The commit itself (an fsync) decides neither:
-// every batch pays it, and small writes keep sharing one commit with no pause (16 SetPolicy calls work a few ms), while a
-// flood of 1,500-member policy writes (~10 ms of work each) commits one or two at a time with other calls in between
-// instead of sixteen in one go. On a loaded machine the budget cuts batches shorter: more fsyncs, the same bound.
+// better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read of
+// another tenant) waits behind it. So a transaction takes more writes only while its writes have worked less than
+// GROUP_BUDGET_MS (the write that crosses it is the last of its batch): the rest stay queued in order and commit in the
+// next batch. And after a batch whose writes worked LONG_BATCH_MS or more, the next starts no sooner than twice as long
+// after it ended as it took, commit included (at most MAX_PAUSE_MS), so long writes get at most about a third of the
+// event loop: a read of another tenant needs several turns of it (its request, its token's check on the thread pool,
+// its response), and without the pause each of those turns could wait behind a batch. The commit itself (an fsync)
+// decides neither: every batch pays it, and small writes keep sharing one commit with no pause (16 SetPolicy calls work
+// a few ms), while a flood of 1,500-member policy writes (~10 ms of work each) commits one or two at a time with other
+// calls in between instead of sixteen in one go. On a loaded machine the budget cuts batches shorter: more fsyncs, the
+// same bound.
 //
 // With a row budget too (--sqlite-batch-rows N, off by default), a transaction also stops taking writes once it has
 // changed N rows or more (SQLite's own count, `total_changes()`, member-index rows included).
@@ -35,11 +36,18 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** The default row budget of one group commit: 0, none (every write of the turn, as many rows as they change). */
 export const SQLITE_BATCH_ROWS = 0;
 
-/** The work (ms) after which a group commit takes no more writes: about the longest one holds the event loop, but for its last write. */
+/** The work (ms) after which a group commit takes no more writes: about the longest one holds the loop, but for its last write. */
 export const GROUP_BUDGET_MS = 8;
 
-/** A batch whose writes worked this long (ms) or longer is followed by a pause as long as it took (at most MAX_PAUSE_MS). */
+/** A batch whose writes worked this long (ms) or longer is followed by a pause (at most MAX_PAUSE_MS)... */
 export const LONG_BATCH_MS = 5;
+/**
+ * ...this many times as long as the batch took: long writes get at most a third of the event loop while they keep
+ * coming. Measured on the write-flood attack (victim p99, load ~8–10, two runs each): 206 / 221 ms with a pause as
+ * long as the batch, 127 / 183 ms with twice, 125 / 66 ms with three times; a writer of big writes alone is slowed as
+ * much, so twice.
+ */
+const PAUSE_FACTOR = 2;
 const MAX_PAUSE_MS = 100;
 
 export interface WriteQueueOptions {
@@ -141,7 +149,9 @@ export class WriteQueue {
     }
     // As long as the whole batch held the loop, its commit included.
     const ended = performance.now();
-    if (worked - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
+    if (worked - started >= LONG_BATCH_MS) {
+      this.notBefore = ended + Math.min(PAUSE_FACTOR * (ended - started), MAX_PAUSE_MS);
+    }
     const batch = queued.slice(0, taken);
     this.requeue(queued.slice(taken));
     this.committed();
