@@ -36,7 +36,10 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** The default row budget of one group commit: 0, none (every write of the turn, as many rows as they change). */
 export const SQLITE_BATCH_ROWS = 0;
 
-/** The work (ms) after which a group commit takes no more writes: about the longest one holds the loop, but for its last write. */
+/**
+ * The work (ms) after which a group commit takes no more writes: about the longest one holds the loop, but for its
+ * last write.
+ */
 export const GROUP_BUDGET_MS = 8;
 
 /** A batch whose writes worked this long (ms) or longer is followed by a pause (at most MAX_PAUSE_MS)... */
