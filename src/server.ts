@@ -256,7 +256,12 @@ function pruneChangeLogPeriodically(store: Store, config: Config, logger: Logger
  * log has no gaps, so that is a row's sequence, or the oldest row's when retention pruned past it).
  */
 async function consumerLags(store: Store): Promise<ConsumerLag[]> {
-  const [consumers, latest, oldest] = await Promise.all([store.listConsumers(), store.latestSequence(), store.oldestSequence()]);
+  // Every consumer: those written after version 0.
+  const [{ changed: consumers }, latest, oldest] = await Promise.all([
+    store.consumerChanges(0),
+    store.latestSequence(),
+    store.oldestSequence(),
+  ]);
   const firstUnacknowledged = (c: StoredConsumer) => Math.max(c.acknowledgedSeq + 1, oldest);
   const behind = consumers.filter((c) => c.acknowledgedSeq < latest);
   const rows = await store.readChangesAt([...new Set(behind.map(firstUnacknowledged))]);

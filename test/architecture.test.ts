@@ -102,13 +102,14 @@ test("L1: the store imports nothing above it", () => {
 
 test("L2: open-store.ts alone picks a store; implementations and drivers are imported where the page says", () => {
   const outside = (file: string) => !file.startsWith("store/");
-  expect(importersOf((t) => t === "store/open-store.ts").filter(outside)).toEqual(["config.ts", "main.ts", "server.ts"]);
+  expect(importersOf((t) => t === "store/open-store.ts").filter(outside)).toEqual(["config.ts", "main.ts", "migrate-store.ts", "server.ts"]);
   const implementations = (t: string) => /^store\/(sqlite|postgres)\//.test(t) || t === "store/caching-store.ts" || t === "store/traced-store.ts";
   const withinStore = FILES.filter((f) => f.file.startsWith("store/") && !/^store\/(sqlite|postgres)\//.test(f.file));
   expect(withinStore.filter((f) => f.imports.some((i) => implementations(i.target))).map((f) => f.file)).toEqual(["store/open-store.ts"]);
   const outsiders = FILES.filter((f) => outside(f.file)).flatMap((f) => f.imports.filter((i) => implementations(i.target)).map((i) => `${f.file} -> ${i.target}`));
   expect(outsiders.sort()).toEqual([
     "config.ts -> store/caching-store.ts",
+    "migrate-store.ts -> store/postgres/copy-to-sqlite.ts",
     "migrate-store.ts -> store/postgres/copy.ts",
     "migrate-store.ts -> store/postgres/database.ts",
   ]);

@@ -135,7 +135,9 @@ export class Resources {
       if (changes.parent !== undefined && changes.parent !== current.parent) refuseCycle(current.name, changes.parent, hierarchy);
       return changes;
     };
-    return fromStore(this.store.updateResource(resource.name, decide, actor), changes.parent);
+    // A move's cycle check reads the new parent's lineage: named, so that the store fetches it before `decide`.
+    const reads = changes.parent !== undefined ? [changes.parent] : [];
+    return fromStore(this.store.updateResource(resource.name, decide, actor, reads), changes.parent);
   }
 
   /** Deletes the resource (with `cascade`, its subtree); returns the names deleted and the sequence of the delete. */

@@ -13,7 +13,7 @@ import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { deepFreeze } from "../frozen-value.js";
-import { REMOVALS, type ChangeAction, type ChangeRecord, type Store, type StoredPolicy } from "../store/store.js";
+import { REMOVALS, changeAction, isChangeAction, type ChangeAction, type ChangeRecord, type Store, type StoredPolicy } from "../store/store.js";
 import type { Access } from "./access/access.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn } from "./names.js";
@@ -91,8 +91,9 @@ export const CHANGE_RULES: Readonly<Record<ChangeAction, ChangeRule>> = {
 
 /** What a change-log row did, as Watch names it: an update that changed the parent is a move. */
 export function kindOf(change: ChangeRecord): ChangeKind {
-  if (change.action === "resource.update" && change.previousParent !== undefined) return ChangeKind.RESOURCE_MOVED;
-  return CHANGE_RULES[change.action]?.kind ?? ChangeKind.UNSPECIFIED;
+  if (change.action === changeAction("resource", "update") && change.previousParent !== undefined) return ChangeKind.RESOURCE_MOVED;
+  // A row of a newer version's action: unknown here.
+  return isChangeAction(change.action) ? CHANGE_RULES[change.action].kind : ChangeKind.UNSPECIFIED;
 }
 
 /** A change's needs, worked out once for every stream that judges it (the feed hands them all the same record). */

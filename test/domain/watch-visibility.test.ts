@@ -11,6 +11,7 @@ import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "./fixtures.js";
+import { updateDenyPolicy } from "../../src/domain/kinds.js";
 
 const actor = { principal: "user:root@example.com" };
 const ORG = "organizations/o";
@@ -72,7 +73,7 @@ async function received(rows: readonly ChangeRecord[], ...emails: string[]): Pro
 
 test("a cascade delete reaches the owners of the surviving ancestor, except those a removed resource's deny rules refused", async () => {
   await store.updatePolicy(ORG, () => owners("ann@example.com", "ben@example.com", "cat@example.com"), actor);
-  await store.updateDenyPolicy(CLOUD, () => denying("ben@example.com", "projects.getPolicy"), actor);
+  await updateDenyPolicy(store, CLOUD, () => denying("ben@example.com", "projects.getPolicy"), actor);
   const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: denying("cat@example.com", "projects.getPolicy").rules });
   await store.updateSharedPolicy("sharedPolicies/g", () => ({ policy: guardrail, type: "shared_policy" }), actor);
   await store.updateSharedPolicyBinding("sharedPolicies/g", PROJECT, () => true, actor);

@@ -74,6 +74,27 @@ describe("SQLite group commit bounded by rows changed", () => {
     expect(commits).toEqual([[1], [1, 2]]);
   });
 
+  it("commits a write alone in a transaction of its own, after the writes queued before it and before those after", async () => {
+    const unbounded = new WriteQueue(db, () => commits.push(writes()));
+    const one = (n: number) => unbounded.write(() => db.prepare("INSERT INTO log (n, row) VALUES (?, 0)").run(n));
+    const alone = () => unbounded.writeAlone(() => db.prepare("INSERT INTO log (n, row) VALUES (?, 0)").run(3));
+    await Promise.all([one(1), one(2), alone(), one(4), one(5)]);
+    expect(commits).toEqual([[1, 2], [1, 2, 3], [1, 2, 3, 4, 5]]);
+  });
+
+  it("a write alone that throws changes nothing and fails alone; the writes around it commit", async () => {
+    const unbounded = new WriteQueue(db, () => commits.push(writes()));
+    const one = (n: number) => unbounded.write(() => db.prepare("INSERT INTO log (n, row) VALUES (?, 0)").run(n));
+    const failing = () =>
+      unbounded.writeAlone(() => {
+        db.prepare("INSERT INTO log (n, row) VALUES (?, ?)").run(99, 0);
+        throw new Error("refused");
+      });
+    const results = await Promise.allSettled([one(1), failing(), one(2)]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(commits).toEqual([[1], [1, 2]]);
+  });
+
   it("runs a read that waits meanwhile between batches", async () => {
     const seenByRead: number[][] = [];
     const all = Promise.all(Array.from({ length: 4 }, (_, i) => write(i, 150)));

@@ -1,7 +1,8 @@
 // Group commit: writes that arrive in the same turn of the event loop share one IMMEDIATE transaction, each in its own
 // savepoint, so one that throws changes nothing while the others still commit, and all are acknowledged after the
 // single commit (one fsync) returns. Checks and writes stay atomic: the transaction holds the write lock from the
-// start and the writes run one after another inside it.
+// start and the writes run one after another inside it. A large write may ask for a transaction of its own instead
+// (writeAlone, a bulk import's batch creation): no savepoint, whose journal would first copy every page it changes.
 //
 // better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read of
 // another tenant) waits behind it. So a transaction takes more writes only while its writes have worked less than
@@ -23,6 +24,8 @@ import type { Database } from "./database.js";
 
 interface PendingWrite {
   run: () => unknown;
+  /** writeAlone: a transaction of its own, without a savepoint. */
+  alone: boolean;
   /** In a traced call: the span of the group commit this write waits for. */
   traced: TracedWrite | undefined;
   resolve: (value: unknown) => void;
@@ -83,9 +86,23 @@ export class WriteQueue {
 
   /** Runs `fn` inside a write transaction shared with the other writes of this turn; resolves after the commit. */
   write<T>(fn: () => T): Promise<T> {
+    return this.enqueue(fn, false);
+  }
+
+  /**
+   * Runs `fn` in a transaction of its own, without the savepoint each shared write gets: for a large write (a batch
+   * creation) whose changed pages the savepoint would first copy to its journal — a third of what a bulk import
+   * writes. The writes queued before it commit first, those after it in a later batch; if `fn` throws, its
+   * transaction rolls back and it alone fails, as a shared write would.
+   */
+  writeAlone<T>(fn: () => T): Promise<T> {
+    return this.enqueue(fn, true);
+  }
+
+  private enqueue<T>(fn: () => T, alone: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const traced = tracedWrite("sqlite commit", COMMIT_ATTRIBUTES);
-      this.pending.push({ run: fn, traced, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ run: fn, alone, traced, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -116,7 +133,11 @@ export class WriteQueue {
   }
 
   private commitPending(): void {
-    const queued = this.pending;
+    // A write alone is a batch of its own: the writes before it make this batch, those after it wait for the next.
+    const aloneAt = this.pending.findIndex((write) => write.alone);
+    const end = aloneAt === -1 ? this.pending.length : Math.max(aloneAt, 1);
+    const queued = this.pending.slice(0, end);
+    const later = this.pending.slice(end);
     this.pending = [];
     const outcomes: Outcome[] = [];
     // How many writes this batch took (the last may have failed it before its outcome was known).
@@ -127,6 +148,14 @@ export class WriteQueue {
     let worked = started;
     try {
       this.db.transaction(() => {
+        if (queued[0]?.alone) {
+          // Its failure rolls the transaction back, which holds nothing else. No pause after it (`worked` stays at
+          // the start): a bulk import's batch is bounded by its request (10,000 items), and a pause after each would
+          // slow imports by as much; the calls that arrived meanwhile still run before the next batch.
+          const write = queued[taken++]!;
+          outcomes.push({ ok: true, value: write.traced ? write.traced.run(write.run) : write.run() });
+          return;
+        }
         // At least one write, then more while the transaction has worked briefly and changed few rows.
         while (taken < queued.length && (taken === 0 || this.takesMore(started, before))) {
           const write = queued[taken++]!;
@@ -148,6 +177,7 @@ export class WriteQueue {
         write.traced?.failed(error);
         write.reject(error);
       }
+      this.requeue(later);
       return;
     }
     // As long as the whole batch held the loop, its commit included.
@@ -156,7 +186,7 @@ export class WriteQueue {
       this.notBefore = ended + Math.min(PAUSE_FACTOR * (ended - started), MAX_PAUSE_MS);
     }
     const batch = queued.slice(0, taken);
-    this.requeue(queued.slice(taken));
+    this.requeue([...queued.slice(taken), ...later]);
     this.committed();
     batch.forEach((write, i) => {
       const outcome = outcomes[i]!;
