@@ -69,8 +69,6 @@ const SHARED_MODULES = [
   "article.ts",
   "code-name.ts",
 ];
-/** The two re-exports that keep the store's imports working until its rewrite merges (L13). */
-const STORE_SHIMS = ["shared-value.ts", "store/etag.ts"];
 const isShared = (target: string) => SHARED_MODULES.some((m) => (m.endsWith("/") ? target.startsWith(m) : target === m));
 
 /** `file -> target` for every import of the files under `prefix` that `allowed` refuses. */
@@ -96,7 +94,7 @@ test("the imports are read, and every rule the page states has its test here", (
 
 test("L1: the store imports nothing above it", () => {
   const allowed = ({ target }: Import) =>
-    !isLocal(target) || target.startsWith("store/") || isShared(target) || STORE_SHIMS.includes(target) || ["tracing/spans.ts", "tracing/writes.ts"].includes(target);
+    !isLocal(target) || target.startsWith("store/") || isShared(target) || ["tracing/spans.ts", "tracing/writes.ts"].includes(target);
   expect(violations("store/", allowed)).toEqual([]);
 });
 
@@ -215,11 +213,7 @@ test("L12: the console calls the API through api.ts and imports only pure module
   }
 });
 
-test("L13: the store's two transitional re-exports are imported by the store alone", () => {
-  for (const shim of STORE_SHIMS) expect(importersOf((t) => t === shim).filter((f) => !f.startsWith("store/")), shim).toEqual([]);
-});
-
-test("L14: the page names every domain facade the handlers are given", () => {
+test("L13: the page names every domain facade the handlers are given", () => {
   const routes = readFileSync(join(SRC, "rpc/routes.ts"), "utf8");
   const services = /export interface Services \{([^}]*)\}/.exec(routes)![1]!;
   const facades = [...services.matchAll(/^\s*\w+: (\w+);$/gm)].map((m) => m[1]!);

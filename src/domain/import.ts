@@ -8,7 +8,7 @@ import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { ImportItem } from "../../gen/policy/v1/resource_service_pb.js";
 import { ServiceError, quoted } from "../service-error.js";
-import { StoreError } from "../store/errors.js";
+import { StoreError } from "../store/store-error.js";
 import type { Actor, NewResource, Store } from "../store/store.js";
 import { compileInTurns } from "./conditions.js";
 import { isCustomRoleName } from "./custom-roles.js";

@@ -1,6 +1,6 @@
 // The kinds of documents attached to resources, in one registry: what each kind's body is (its protobuf encoding and
 // canonical form), whether a resource without one has an empty one, and the change-log subject of its writes (Watch's
-// kind and permission for each action: watch-visibility.ts, CHANGE_RULES, checked against the same list). The store
+// kind and permission for each action: watch-visibility.ts, CHANGE_VISIBILITY, checked against the same list). The store
 // keeps every kind in one table (documents) through the same two methods; a new attached kind is an entry here and a
 // facade that calls documentOf / documentsOf / writeDocument.
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";

@@ -20,7 +20,7 @@ import type {
   UpdateSharedPolicyRequest,
 } from "../../gen/policy/v1/shared_policy_service_pb.js";
 import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../service-error.js";
-import { StoreError } from "../store/errors.js";
+import { StoreError } from "../store/store-error.js";
 import type { Actor, SharedPolicyBindingState, SharedPolicyState, Store } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { compileInTurns } from "./conditions.js";

@@ -23,7 +23,7 @@ import {
 } from "../../gen/policy/v1/sync_service_pb.js";
 import { ServiceError, Violations, notFound, quoted } from "../service-error.js";
 import { etagSequence } from "../etag.js";
-import { StoreError } from "../store/errors.js";
+import { StoreError } from "../store/store-error.js";
 import type { Store, StoredConsumer } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn, requireResourceName, typeOfName } from "./names.js";

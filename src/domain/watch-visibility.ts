@@ -1,4 +1,4 @@
-// Who receives a change on a Watch stream. Each change-log action has one rule (CHANGE_RULES): its kind, and the
+// Who receives a change on a Watch stream. Each change-log action has one rule (CHANGE_VISIBILITY): its kind, and the
 // permission its own read needs (GetPolicy's, GetDenyPolicy's, GetRole's, GetSharedPolicy's, GetSharedPolicyBinding's).
 // The permission is judged, when the change is delivered, against the current policies — on the resource the change
 // was written to, never on a later resource of the same name: a row belongs to the resource that has its name now
@@ -26,7 +26,7 @@ interface Need {
 }
 
 /** What Watch makes of a change-log action. */
-interface ChangeRule {
+interface ChangeVisibilityRule {
   kind: ChangeKind;
   /**
    * What a watcher needs to receive the change, as the change's own read needs it: every need of one of the lists
@@ -66,7 +66,7 @@ const always = () => true;
  * one. Resource changes need the policy's permission, not GetResource's `.get`: a create, move or delete changes
  * effective policies (a follower of policies needs it) and names who made it, which `.get` alone never shows.
  */
-export const CHANGE_RULES: Readonly<Record<ChangeAction, ChangeRule>> = {
+export const CHANGE_VISIBILITY: Readonly<Record<ChangeAction, ChangeVisibilityRule>> = {
   "policy.set": { kind: ChangeKind.POLICY_SET, needs: own("getPolicy") },
   "policy.delete": { kind: ChangeKind.POLICY_DELETED, needs: own("getPolicy") },
   "resource.create": { kind: ChangeKind.RESOURCE_CREATED, needs: own("getPolicy") },
@@ -93,13 +93,13 @@ export const CHANGE_RULES: Readonly<Record<ChangeAction, ChangeRule>> = {
 export function kindOf(change: ChangeRecord): ChangeKind {
   if (change.action === changeAction("resource", "update") && change.previousParent !== undefined) return ChangeKind.RESOURCE_MOVED;
   // A row of a newer version's action: unknown here.
-  return isChangeAction(change.action) ? CHANGE_RULES[change.action].kind : ChangeKind.UNSPECIFIED;
+  return isChangeAction(change.action) ? CHANGE_VISIBILITY[change.action].kind : ChangeKind.UNSPECIFIED;
 }
 
 /** A change's needs, worked out once for every stream that judges it (the feed hands them all the same record). */
 const needsMemo = new WeakMap<ChangeRecord, readonly (readonly Need[])[]>();
 
-function needsOf(change: ChangeRecord, rule: ChangeRule): readonly (readonly Need[])[] {
+function needsOf(change: ChangeRecord, rule: ChangeVisibilityRule): readonly (readonly Need[])[] {
   let needs = needsMemo.get(change);
   if (!needs) {
     needs = rule.needs(change);
@@ -133,10 +133,10 @@ export class WatchVisibility {
     return this.authorizer.isUnrestricted(caller);
   }
 
-  /** Whether `caller` receives `change` (CHANGE_RULES, judged as the file's header says). */
+  /** Whether `caller` receives `change` (CHANGE_VISIBILITY, judged as the file's header says). */
   async visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
     if (this.authorizer.isUnrestricted(caller)) return true;
-    const rule = CHANGE_RULES[change.action] as ChangeRule | undefined;
+    const rule = CHANGE_VISIBILITY[change.action] as ChangeVisibilityRule | undefined;
     // An action this version does not know (a newer replica's): administrators only.
     if (!rule) return false;
     const chains = await this.chainsOf(change, rule);
@@ -170,7 +170,7 @@ export class WatchVisibility {
    * removed that a follower needs, a link with the deny rules it had at its end over its surviving ancestors (before
    * and after a move); otherwise none (administrators only).
    */
-  private async chainsOf(change: ChangeRecord, rule: ChangeRule): Promise<StoredPolicy[][]> {
+  private async chainsOf(change: ChangeRecord, rule: ChangeVisibilityRule): Promise<StoredPolicy[][]> {
     const removes = REMOVALS.includes(change.action);
     const current = removes ? undefined : await this.currentChain(change.resource, change.seq);
     // Most changes: their resource's chain now.

@@ -7,8 +7,8 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { SyncStatus, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
 import { changeAction } from "./change-actions.js";
-import { resourceExists, resourceNotFound } from "./errors.js";
-import { revisionEtag } from "./etag.js";
+import { resourceExists, resourceNotFound } from "./store-error.js";
+import { revisionEtag } from "../etag.js";
 import { encodePolicy, grantRows, toResource } from "./rows.js";
 import type { Actor, CreatedResource, NewResourceWithPolicy } from "./store.js";
 

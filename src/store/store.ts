@@ -1,15 +1,16 @@
-// The one persistence interface: it stores, orders and returns; every decision (etags, cycles, rules, field paths)
-// is the domain's, made in the `decide` callbacks that a write runs inside its transaction. Every write is one
-// transaction that also appends its change-log row. Failures are plain StoreErrors (errors.ts). sqlite/ is the
-// embedded default; caching-store.ts is a read cache over any implementation; test/store/contract.ts is the
-// conformance suite every implementation passes.
+// The one persistence interface: it stores, orders and returns. The domain decides (cycles, binding rules, field
+// paths, etag preconditions) in the `decide` callbacks a write runs inside its transaction; the store mints etags from
+// revisions and sequences (src/etag.ts). Every write is one transaction that also appends its change-log row.
+// Failures are plain StoreErrors (store-error.ts). Attached objects of every kind but allow policies are documents
+// (docs/store.md); open-store.ts picks sqlite/ (the embedded default) or postgres/; caching-store.ts is a read cache
+// over any implementation; test/store/contract.ts is the conformance suite every implementation passes.
 import type { DenyPolicy, DenyRule } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
 import type { ChangeAction } from "./change-actions.js";
-import type { StoreError } from "./errors.js";
+import type { StoreError } from "./store-error.js";
 
 /** Who made a change, for the change log. */
 export interface Actor {
@@ -456,12 +457,6 @@ export interface StoreStats {
   queries?: { count: number; seconds: number };
 }
 
-/**
- * A consistent read of the store as of one change-log sequence (Snapshot): every read through it sees the same
- * state, whatever is committed meanwhile, until it is closed. It holds a read transaction on a connection of its own:
- * close it promptly (a held SQLite read keeps the WAL from being checkpointed past it; a held PostgreSQL one keeps
- * old row versions from being vacuumed).
- */
 /** A stored policy's bytes as its row holds them, with the columns that complete it (etag, update time). */
 export interface EncodedPolicy {
   bytes: Uint8Array;
@@ -477,6 +472,12 @@ export interface SnapshotLink {
   policy?: EncodedPolicy;
 }
 
+/**
+ * A consistent read of the store as of one change-log sequence (Snapshot): every read through it sees the same
+ * state, whatever is committed meanwhile, until it is closed. It holds a read transaction on a connection of its own:
+ * close it promptly (a held SQLite read keeps the WAL from being checkpointed past it; a held PostgreSQL one keeps
+ * old row versions from being vacuumed).
+ */
 export interface StoreSnapshot {
   /** The newest committed sequence as of the snapshot: the state it reads is exactly the state after it. */
   readonly sequence: number;

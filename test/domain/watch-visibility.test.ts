@@ -6,7 +6,7 @@ import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
-import { CHANGE_RULES, WatchVisibility } from "../../src/domain/watch-visibility.js";
+import { CHANGE_VISIBILITY, WatchVisibility } from "../../src/domain/watch-visibility.js";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js";
@@ -137,7 +137,7 @@ test("a binding reaches the target half, or the policy half when it may see the 
 test("every action has a rule whose permissions the schema knows", () => {
   // Each action's row as the stores log it: roles against the organization, shared policies against themselves.
   const resourceOf = (action: string) => (action.startsWith("role.") ? ORG : action.startsWith("sharedPolicy.") ? "sharedPolicies/s" : PROJECT);
-  for (const [action, rule] of Object.entries(CHANGE_RULES)) {
+  for (const [action, rule] of Object.entries(CHANGE_VISIBILITY)) {
     const row = { resource: resourceOf(action), sharedPolicyBinding: { sharedPolicy: "sharedPolicies/s" } } as unknown as ChangeRecord;
     for (const needs of rule.needs(row)) {
       for (const need of needs) expect(defaultSchema.permissions.has(need.permission), `${action}: ${need.permission}`).toBe(true);

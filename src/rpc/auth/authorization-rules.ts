@@ -228,7 +228,7 @@ export const AUTHORIZATION_RULES: ReadonlyMap<DescMethod, AuthorizationRule> = n
     authorize: (req, c) => c.require(req.resource, "audit.list"),
   }),
   // Watch and consumers. A watcher is authorized change by change, each with the permission its own read needs here
-  // (domain/watch-visibility.ts, CHANGE_RULES), so any authenticated caller may open a stream.
+  // (domain/watch-visibility.ts, CHANGE_VISIBILITY), so any authenticated caller may open a stream.
   rule(API.watch.method.watch, { resource: (req) => req.subtree, authorize: () => undefined }),
   // A snapshot bundles GetPolicy and the reads beside it: the root's own read here, each part's in the snapshot
   // (domain/snapshot.ts).

@@ -12,7 +12,7 @@ import { revisionEtag } from "../../etag.js";
 import { CREATE_MANY, CREATE_MANY_WIDTHS, FLUSH_POLICIES, LOG_TYPES, SQL, UPSERT_DOCUMENT, WRITE } from "./statements.js";
 import { toAttached, toDocument, type DocumentRow } from "../documents.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
-import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
+import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../store-error.js";
 import {
   AUDIT_COLUMNS,
   BINDING_COLUMNS,

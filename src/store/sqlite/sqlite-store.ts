@@ -11,7 +11,7 @@ import { toAttached, toDocument } from "../documents.js";
 import { revisionEtag } from "../../etag.js";
 import { noteChangeWritten } from "../../tracing/writes.js";
 import { prepareStatements, type Statements } from "./statements.js";
-import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
+import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../store-error.js";
 import {
   AUDIT_COLUMNS,
   BINDING_COLUMNS,
@@ -88,7 +88,7 @@ import type {
 } from "../store.js";
 import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
-import { mapSqliteErrors } from "./errors.js";
+import { mapSqliteErrors } from "./sqlite-errors.js";
 import { WriteQueue, type WriteQueueOptions } from "./write-queue.js";
 import { insertRows, withBatchCache } from "./batch-insert.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
