@@ -5,7 +5,7 @@ import { CreateSharedPolicyBindingRequestSchema, CreateSharedPolicyRequestSchema
 import { Access } from "./src/domain/access/access.ts";
 import { Authorizer } from "./src/domain/access/authorizer.ts";
 import { PageTokens } from "./src/domain/page-token.ts";
-import { parseSchema } from "./src/domain/schema/schema-loader.ts";
+import { parseSchema } from "./src/schema/schema-loader.ts";
 import { SharedPolicies } from "./src/domain/shared-policies.ts";
 import { SqliteStore } from "./src/store/sqlite/sqlite-store.ts";
 import { CachingStore } from "./src/store/caching-store.ts";

@@ -30,14 +30,14 @@ export default {
     "src/domain/deny-rules.ts",
     "src/domain/policy-write.ts",
     "src/domain/watch-visibility.ts",
-    "src/domain/policy-rules.ts",
+    "src/domain/binding-validation.ts",
     "src/domain/conditions.ts",
     "src/domain/watch.ts",
     "src/domain/change-feed.ts",
     "src/domain/sync.ts",
     "src/domain/sync-status.ts",
     "src/domain/shared-policies.ts",
-    "src/domain/etag.ts"
+    "src/etag.ts"
   ],
   "ignorePatterns": [
     "dist",

@@ -10,14 +10,14 @@ import { parseArgs } from "node:util";
 import { DenyPolicySchema, DenyRuleSchema } from "../gen/policy/v1/deny_policy_pb.js";
 import { buildOurs, loadSchema } from "./access-models/ours.js";
 import { QUERIES } from "./access-models/dataset.js";
-import { share } from "../src/shared-value.js";
+import { deepFreeze } from "../src/frozen-value.js";
 
 const { values } = parseArgs({ options: { sizes: { type: "string", default: "1000,1000000" }, rounds: { type: "string", default: "7" } } });
 const sizes = values.sizes.split(",").map(Number);
 const ROUNDS = Number(values.rounds);
 const PER_ROUND = 200_000;
 
-const DENY = share(
+const DENY = deepFreeze(
   create(DenyPolicySchema, {
     rules: [
       ...Array.from({ length: 8 }, (_, i) =>

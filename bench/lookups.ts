@@ -20,7 +20,7 @@ import { BindingSchema, PolicySchema } from "../gen/policy/v1/policy_pb.js";
 import { Lookups } from "../src/domain/access/lookups.js";
 import { ResolvedResource } from "../src/domain/access/resolved.js";
 import { PageTokens } from "../src/domain/page-token.js";
-import { parseSchema } from "../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../src/schema/schema-loader.js";
 import { CachingStore } from "../src/store/caching-store.js";
 import { openDatabase } from "../src/store/sqlite/database.js";
 import { grantRows } from "../src/store/rows.js";

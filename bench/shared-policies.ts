@@ -16,9 +16,9 @@ import { SharedPolicySchema } from "../gen/policy/v1/shared_policy_pb.js";
 import { checkChain } from "../src/domain/access/chain-check.js";
 import { Subject } from "../src/domain/access/subject.js";
 import { effectivePolicy } from "../src/domain/effective-policy.js";
-import { parseSchema } from "../src/domain/schema/schema-loader.js";
-import { Violations } from "../src/errors.js";
-import { share } from "../src/shared-value.js";
+import { parseSchema } from "../src/schema/schema-loader.js";
+import { Violations } from "../src/service-error.js";
+import { deepFreeze } from "../src/frozen-value.js";
 import type { StoredPolicy } from "../src/store/store.js";
 
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "7" } } });
@@ -39,7 +39,7 @@ function chain(withShared: boolean): StoredPolicy[] {
     if (withShared) {
       link.shared = [create(SharedPolicySchema, { name: `sharedPolicies/s${i}`, parent: "organizations/o", bindings: [second(i)] })];
     }
-    return share(link);
+    return deepFreeze(link);
   });
 }
 

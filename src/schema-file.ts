@@ -1,8 +1,8 @@
 // The resource schema file the server and the CLI load: both read it with the same parser, so the CLI accepts
 // exactly the schemas the server does.
 import { readFileSync } from "node:fs";
-import { parseSchema } from "./domain/schema/schema-loader.js";
-import type { ResourceSchema } from "./domain/schema/schema.js";
+import { parseSchema } from "./schema/schema-loader.js";
+import type { ResourceSchema } from "./schema/schema.js";
 
 export const DEFAULT_SCHEMA_FILE = new URL("../schema/default.yaml", import.meta.url);
 

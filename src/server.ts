@@ -46,8 +46,9 @@ import { WatchVisibility } from "./domain/watch-visibility.js";
 import type { TLSSocket } from "node:tls";
 import { Metrics, type ConsumerLag } from "./rpc/metrics.js";
 import { reflectionServices } from "./rpc/reflection.js";
-import { API_SERVICES, routes, type ServiceRegistry, type Services } from "./rpc/routes.js";
-import type { ResourceSchema } from "./domain/schema/schema.js";
+import { API_SERVICES } from "./api-services.js";
+import { routes, type ServiceRegistry, type Services } from "./rpc/routes.js";
+import type { ResourceSchema } from "./schema/schema.js";
 import { loadSchema } from "./schema-file.js";
 import { openStore } from "./store/open-store.js";
 import type { Store, StoredConsumer } from "./store/store.js";
@@ -255,7 +256,12 @@ function pruneChangeLogPeriodically(store: Store, config: Config, logger: Logger
  * log has no gaps, so that is a row's sequence, or the oldest row's when retention pruned past it).
  */
 async function consumerLags(store: Store): Promise<ConsumerLag[]> {
-  const [consumers, latest, oldest] = await Promise.all([store.listConsumers(), store.latestSequence(), store.oldestSequence()]);
+  // Every consumer: those written after version 0.
+  const [{ changed: consumers }, latest, oldest] = await Promise.all([
+    store.consumerChanges(0),
+    store.latestSequence(),
+    store.oldestSequence(),
+  ]);
   const firstUnacknowledged = (c: StoredConsumer) => Math.max(c.acknowledgedSeq + 1, oldest);
   const behind = consumers.filter((c) => c.acknowledgedSeq < latest);
   const rows = await store.readChangesAt([...new Set(behind.map(firstUnacknowledged))]);

@@ -10,7 +10,7 @@
 // every new row with every stored one (quadratic). Decisions use enforceSync(), the synchronous form of enforce(): the
 // same matcher and effect without a promise per policy row, so the faster of the two (both are checked to agree).
 import { newEnforcer, newModelFromString, type Adapter, type Enforcer, type Model } from "casbin";
-import type { ResourceSchema } from "../../src/domain/schema/schema.js";
+import type { ResourceSchema } from "../../src/schema/schema.js";
 import { walkModel, type Query } from "./dataset.js";
 import type { Engine } from "./engine.js";
 

@@ -18,7 +18,7 @@ import {
 } from "@cedar-policy/cedar-wasm/nodejs";
 import { walkModel, type BindingSpec, type Query } from "./dataset.js";
 import type { Engine } from "./engine.js";
-import type { ResourceSchema } from "../../src/domain/schema/schema.js";
+import type { ResourceSchema } from "../../src/schema/schema.js";
 
 const entityType = (schemaType: string) => schemaType[0]!.toUpperCase() + schemaType.slice(1);
 

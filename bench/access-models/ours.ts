@@ -11,10 +11,10 @@ import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema as ResourceMessage } from "../../gen/policy/v1/resource_pb.js";
 import { checkChain } from "../../src/domain/access/chain-check.js";
 import { Subject } from "../../src/domain/access/subject.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
-import type { ResourceSchema } from "../../src/domain/schema/schema.js";
-import { Violations } from "../../src/errors.js";
-import { share } from "../../src/shared-value.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
+import type { ResourceSchema } from "../../src/schema/schema.js";
+import { Violations } from "../../src/service-error.js";
+import { deepFreeze } from "../../src/frozen-value.js";
 import type { StoredPolicy } from "../../src/store/store.js";
 import { walkModel, type Query } from "./dataset.js";
 import type { Engine } from "./engine.js";
@@ -43,7 +43,7 @@ export function buildOurs(stored: number, schema: ResourceSchema, rootDeny?: Den
           : create(PolicySchema, { version: 1, bindings: bindings.map((b) => create(BindingSchema, { role: b.role, members: b.members })) });
       // Shared, as the server's read cache shares what it holds (so compiled conditions are memoised alike).
       const deny = parent === "" ? rootDeny : undefined;
-      nodes.set(name, share({ resource: create(ResourceMessage, { name, parent, type }), createSeq: 0, policy, ...(deny ? { deny } : {}) }));
+      nodes.set(name, deepFreeze({ resource: create(ResourceMessage, { name, parent, type }), createSeq: 0, policy, ...(deny ? { deny } : {}) }));
     },
     membership() {},
   });

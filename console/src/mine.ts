@@ -1,6 +1,7 @@
 // "My resources": what the signed-in caller may see, found with LookupResources (what-can) about the caller's own
 // principals — so a project owner finds its project without knowing its name.
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
+import { READ_VERB } from "../../src/domain/access/read-permissions.js";
 import { api } from "./api.js";
 import type { Schema } from "./schema.js";
 
@@ -10,10 +11,11 @@ export const MINE_PER_TYPE = 200;
 export async function myResources(schema: Schema, identities: readonly string[]): Promise<Resource[]> {
   const perType = await Promise.all(
     schema.types
-      .filter((t) => schema.knows(`${t.collection}.get`))
-      .map((t) =>
+      .map((t) => ({ type: t, permission: `${t.collection}.${READ_VERB.resource}` }))
+      .filter(({ permission }) => schema.knows(permission))
+      .map(({ type, permission }) =>
         api.access
-          .lookupResources({ principals: [...identities], permission: `${t.collection}.get`, resourceType: t.name, pageSize: MINE_PER_TYPE })
+          .lookupResources({ principals: [...identities], permission, resourceType: type.name, pageSize: MINE_PER_TYPE })
           .then((res) => res.resources.map((r) => r.resource))
           .catch(() => [] as string[]),
       ),

@@ -25,7 +25,7 @@ export function SharedPolicies({ organization }: { organization: string }) {
 
   useEffect(() => {
     setProblem(undefined);
-    api.shared.listSharedPolicies({ parent: organization, pageSize: 1000 }).then(
+    api.sharedPolicies.listSharedPolicies({ parent: organization, pageSize: 1000 }).then(
       (r) => setList(r.sharedPolicies),
       (e) => setProblem(problemOf(e)),
     );
@@ -35,7 +35,7 @@ export function SharedPolicies({ organization }: { organization: string }) {
     e.preventDefault();
     setCreateProblem(undefined);
     try {
-      const created = await api.shared.createSharedPolicy({ parent: organization, sharedPolicyId: id.trim(), sharedPolicy: { displayName: displayName.trim() } });
+      const created = await api.sharedPolicies.createSharedPolicy({ parent: organization, sharedPolicyId: id.trim(), sharedPolicy: { displayName: displayName.trim() } });
       location.hash = `#/${created.name}/content`;
     } catch (err) {
       setCreateProblem(problemOf(err));
@@ -46,7 +46,7 @@ export function SharedPolicies({ organization }: { organization: string }) {
     const sp = deleting!;
     setDeleting(undefined);
     try {
-      const res = await api.shared.deleteSharedPolicy({ name: sp.name, etag: sp.etag, force });
+      const res = await api.sharedPolicies.deleteSharedPolicy({ name: sp.name, etag: sp.etag, force });
       setStatus(`Deleted ${sp.name}${res.deletedBindings ? ` and its ${res.deletedBindings} bindings` : ""}`);
       setVersion((v) => v + 1);
     } catch (err) {
@@ -146,7 +146,7 @@ export function SharedPolicyContent({ schema, name }: { schema: Schema; name: st
   useUnsaved(`shared:${name}`, dirty ? `the bindings and deny rules of ${name}` : undefined);
 
   useEffect(() => {
-    api.shared.getSharedPolicy({ name }).then(
+    api.sharedPolicies.getSharedPolicy({ name }).then(
       (p) => {
         setSp(p);
         const f = formsOf(p);
@@ -161,7 +161,7 @@ export function SharedPolicyContent({ schema, name }: { schema: Schema; name: st
     setProblem(undefined);
     setStatus("");
     try {
-      const saved = await api.shared.updateSharedPolicy({
+      const saved = await api.sharedPolicies.updateSharedPolicy({
         sharedPolicy: {
           name,
           etag: sp!.etag,
@@ -275,7 +275,7 @@ function Targets({ name }: { name: string }) {
   const [problem, setProblem] = useState<Problem>();
   const [version, setVersion] = useState(0);
   useEffect(() => {
-    api.shared.listSharedPolicyBindings({ sharedPolicy: name, pageSize: 1000 }).then(
+    api.sharedPolicies.listSharedPolicyBindings({ sharedPolicy: name, pageSize: 1000 }).then(
       (r) => setBound(r.bindings),
       (e) => setProblem(problemOf(e)),
     );
@@ -292,7 +292,7 @@ function Targets({ name }: { name: string }) {
         {bound?.map((b) => (
           <li key={b.target}>
             <ResourceLink name={b.target} />{" "}
-            <button type="button" onClick={() => void act(api.shared.deleteSharedPolicyBinding({ sharedPolicy: name, target: b.target }))}>
+            <button type="button" onClick={() => void act(api.sharedPolicies.deleteSharedPolicyBinding({ sharedPolicy: name, target: b.target }))}>
               Unbind from {b.target}
             </button>
           </li>
@@ -303,7 +303,7 @@ function Targets({ name }: { name: string }) {
         class="form inline"
         onSubmit={(e) => {
           e.preventDefault();
-          void act(api.shared.createSharedPolicyBinding({ binding: { sharedPolicy: name, target: target.trim() } }));
+          void act(api.sharedPolicies.createSharedPolicyBinding({ binding: { sharedPolicy: name, target: target.trim() } }));
         }}
       >
         <TextField label="Bind to resource" value={target} onInput={setTarget} placeholder="clouds/prod" error={problem?.fields.find((f) => f.field.startsWith("binding"))?.description} />
@@ -322,9 +322,9 @@ export function SharedBoundHere({ target }: { target: string }) {
   useEffect(() => {
     setPolicies(undefined);
     if (target.startsWith("sharedPolicies/")) return;
-    api.shared
+    api.sharedPolicies
       .listSharedPolicyBindings({ target, pageSize: 1000 })
-      .then((r) => Promise.all(r.bindings.map((b) => api.shared.getSharedPolicy({ name: b.sharedPolicy }).catch(() => undefined))))
+      .then((r) => Promise.all(r.bindings.map((b) => api.sharedPolicies.getSharedPolicy({ name: b.sharedPolicy }).catch(() => undefined))))
       .then((all) => setPolicies(all.filter((p): p is SharedPolicy => p !== undefined)), () => setPolicies([]));
   }, [target]);
   if (!policies || policies.length === 0) return null;

@@ -1,6 +1,6 @@
 // Command-line parsing: the options every command shares, per-command options, and help text (node:util parseArgs).
 import { parseArgs } from "node:util";
-import { UsageError } from "./errors.js";
+import { UsageError } from "./command-errors.js";
 import { didYouMean } from "./suggest.js";
 
 export interface OptionSpec {
@@ -67,7 +67,7 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
 
 /** How a command names the resource it acts on. */
 export const RESOURCE_OPTIONS: OptionSpecs = {
-  "resource-type": { type: "string", value: "TYPE", help: "organization, cloud, project (or another type of the schema)" },
+  "resource-type": { type: "string", value: "TYPE", help: "a type of the resource schema (a mistyped one is answered with the list)" },
   "resource-id": { type: "string", value: "ID", help: "the resource's id, e.g. cld_abc123 (not for organizations)" },
   resource: { type: "string", value: "NAME", help: "the resource's full name instead, e.g. clouds/cld_abc123" },
 };
@@ -135,8 +135,10 @@ export function registerOptions(specs: OptionSpecs): void {
   }
 }
 
-/** Parses the options of one command (its own and the global ones); a problem is a UsageError. */
-/** `arguments`: how many positional arguments the command takes (in `values._`, a list). */
+/**
+ * Parses the options of one command (its own and the global ones); a problem is a UsageError. `argumentCount`: how
+ * many positional arguments the command takes (in `values._`, a list).
+ */
 export function parseOptions(args: string[], specs: OptionSpecs, command: string, argumentCount = 0): Values {
   const all = { ...GLOBAL_OPTIONS, ...specs };
   const options = Object.fromEntries(

@@ -3,7 +3,7 @@ import { GLOBAL_OPTIONS, commandHelp, parseOptions, registerOptions, splitComman
 import { BUILTINS, COMMANDS, findCommand, GROUPS, isCommandPrefix } from "./commands/index.js";
 import { completionScript, SHELLS, type Shell } from "./completion.js";
 import { Context, processIo, schemaOf, type Io } from "./context.js";
-import { describeError, EXIT_OK, EXIT_USAGE, mayBeProtocolMismatch } from "./errors.js";
+import { describeError, EXIT_OK, EXIT_USAGE, mayBeProtocolMismatch } from "./command-errors.js";
 import { probePort } from "./probe.js";
 import { DEFAULT_SERVER, loadSettings } from "./settings.js";
 import { didYouMean } from "./suggest.js";

@@ -1,6 +1,6 @@
 // `policy completion bash|zsh|fish [--schema FILE]`: a completion script made from the command table and the resource
 // schema (its types, roles and permissions), so it never lags behind either.
-import type { ResourceSchema } from "../domain/schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { BUILTINS, COMMANDS, GROUPS } from "./commands/index.js";
 import { bashScript } from "./completion/bash.js";
 import { fishScript } from "./completion/fish.js";

@@ -4,11 +4,11 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { text } from "node:stream/consumers";
 import { createPolicyClient, type PolicyClient } from "../client/index.js";
-import type { ResourceSchema } from "../domain/schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { loadSchema } from "../schema-file.js";
 import type { Values } from "./args.js";
-import { SchemaError } from "../domain/schema/schema-loader.js";
-import { LocalError } from "./errors.js";
+import { SchemaError } from "../schema/schema-loader.js";
+import { LocalError } from "./command-errors.js";
 import type { Settings } from "./settings.js";
 
 export interface Io {

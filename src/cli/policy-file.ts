@@ -6,7 +6,7 @@ import { parse, stringify } from "yaml";
 import { DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
-import { CliError, LocalError } from "./errors.js";
+import { CliError, LocalError } from "./command-errors.js";
 import { yamlErrorText } from "./yaml-error.js";
 
 /** `collaborator` -> `roles/collaborator`; a name with a `/` is kept. */

@@ -1,9 +1,9 @@
 // Which resource a command acts on: --resource NAME, or --resource-type with --resource-id; organizations take no id
 // and come from --organization, POLICY_ORGANIZATION, the config file, or are the only one that exists.
 import { str } from "./args.js";
-import type { ResourceType } from "../domain/schema/schema.js";
+import type { ResourceType } from "../schema/schema.js";
 import type { Context } from "./context.js";
-import { CliError, UsageError } from "./errors.js";
+import { CliError, UsageError } from "./command-errors.js";
 
 export const ORGANIZATION = "organization";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import type { PolicyProtocol } from "../client/index.js";
 import { str, type Values } from "./args.js";
-import { LocalError, UsageError } from "./errors.js";
+import { LocalError, UsageError } from "./command-errors.js";
 import { yamlErrorText } from "./yaml-error.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8080";

@@ -1,17 +1,8 @@
 // createPolicyClient: typed connect-es clients for every service of the policy API over one transport.
-import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import type { Client, Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { API, apiClients, type ApiClients } from "../api-services.js";
 import { traceContext } from "./trace-context.js";
-import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
-import { DenyPolicyService } from "../../gen/policy/v1/deny_policy_service_pb.js";
-import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
-import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
-import { SharedPolicyService } from "../../gen/policy/v1/shared_policy_service_pb.js";
-import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
-import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
-import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
-import { WatchService } from "../../gen/policy/v1/watch_service_pb.js";
-import { SnapshotService } from "../../gen/policy/v1/snapshot_service_pb.js";
 
 export type PolicyProtocol = "grpc" | "connect";
 
@@ -39,22 +30,18 @@ export interface PolicyClientOptions {
   transport?: Transport;
 }
 
-export interface PolicyClient {
-  policies: Client<typeof PolicyService>;
-  resources: Client<typeof ResourceService>;
-  access: Client<typeof AccessService>;
+/** A client of every service of the API (api-services.ts), by its name there. */
+export interface PolicyClient extends ApiClients {
   /** The audit log: every write, who made it and when. */
-  audit: Client<typeof AuditService>;
+  audit: Client<typeof API.audit>;
   /** The raw Watch stream; `watch()` (watch.ts) follows it across disconnects. */
-  watch: Client<typeof WatchService>;
+  watch: Client<typeof API.watch>;
   /** A subtree's state as of one sequence; `createPolicyMirror()` (mirror.ts) starts from it and follows Watch. */
-  snapshots: Client<typeof SnapshotService>;
+  snapshots: Client<typeof API.snapshots>;
   /** Sync consumers and sync status; `runConsumer()` (consumer.ts) is a consumer's loop. */
-  sync: Client<typeof SyncService>;
-  denyPolicies: Client<typeof DenyPolicyService>;
-  roles: Client<typeof RoleService>;
+  sync: Client<typeof API.sync>;
   /** Shared policies (AIP-2511) and their bindings to resources. */
-  sharedPolicies: Client<typeof SharedPolicyService>;
+  sharedPolicies: Client<typeof API.sharedPolicies>;
   /** The transport the clients share, to create clients of other services on the same connection. */
   transport: Transport;
   /** Closes the HTTP/2 connection (gRPC); a no-op for the Connect protocol. Calls made afterwards reconnect. */
@@ -105,20 +92,7 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
 }
 
 function clientsOn(transport: Transport, close: () => void): PolicyClient {
-  return {
-    policies: createClient(PolicyService, transport),
-    resources: createClient(ResourceService, transport),
-    access: createClient(AccessService, transport),
-    audit: createClient(AuditService, transport),
-    watch: createClient(WatchService, transport),
-    snapshots: createClient(SnapshotService, transport),
-    sync: createClient(SyncService, transport),
-    denyPolicies: createClient(DenyPolicyService, transport),
-    roles: createClient(RoleService, transport),
-    sharedPolicies: createClient(SharedPolicyService, transport),
-    transport,
-    close,
-  };
+  return { ...apiClients(transport), transport, close };
 }
 
 /** PEM text as node:tls takes it. */

@@ -5,40 +5,23 @@ import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protob
 import { AuditEntrySchema, type ListAuditEntriesRequest } from "../../gen/policy/v1/audit_service_pb.js";
 import type { AuditEntry } from "../../gen/policy/v1/audit_service_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
-import type { AuditQuery, AuditRecord, Store } from "../store/store.js";
-import { Violations, quoted } from "../errors.js";
+import { CHANGE_ACTIONS, changeAction, isChangeAction, type AuditQuery, type AuditRecord, type ChangeAction, type Store } from "../store/store.js";
+import { Violations, quoted } from "../service-error.js";
 import { requireResourceName } from "./names.js";
 import { pageSize, type PageTokens } from "./page-token.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 
 /** Every action the change log records (AuditEntry.action). */
-export const AUDIT_ACTIONS = [
-  "resource.create",
-  "resource.update",
-  "resource.delete",
-  "policy.set",
-  "policy.delete",
-  "denyPolicy.set",
-  "denyPolicy.delete",
-  "role.create",
-  "role.update",
-  "role.delete",
-  "role.undelete",
-  "sharedPolicy.create",
-  "sharedPolicy.update",
-  "sharedPolicy.delete",
-  "sharedPolicyBinding.create",
-  "sharedPolicyBinding.delete",
-] as const;
+export const AUDIT_ACTIONS = CHANGE_ACTIONS;
 
 /** With include_descendants, the change-log sequences one page examines at most (the subtree is not indexed). */
 export const SUBTREE_SCAN = 10_000;
 
 /** The writes whose entries show the policy written and the one replaced. */
-const POLICY_WRITES = ["policy.set", "policy.delete"];
+const POLICY_WRITES: readonly ChangeAction[] = [changeAction("policy", "set"), changeAction("policy", "delete")];
 
 /** The rows that decide what a resource's policy was before a write: the previous write, or its creation. */
-const POLICY_HISTORY = ["policy.set", "policy.delete", "resource.create"];
+const POLICY_HISTORY: readonly ChangeAction[] = [...POLICY_WRITES, changeAction("resource", "create")];
 
 export interface AuditPage {
   entries: AuditEntry[];
@@ -72,7 +55,7 @@ export class Audit {
     if (!["", "sequence", "sequence asc", "sequence desc"].includes(order)) {
       violations.add("order_by", `${quoted(req.orderBy)} is not an order; use "sequence" (oldest first) or "sequence desc" (newest first)`);
     }
-    if (req.action !== "" && !(AUDIT_ACTIONS as readonly string[]).includes(req.action)) {
+    if (req.action !== "" && !isChangeAction(req.action)) {
       violations.add("action", `unknown action ${quoted(req.action)}; known actions: ${AUDIT_ACTIONS.join(", ")}`);
     }
     violations.throwIfAny();
@@ -114,7 +97,7 @@ export class Audit {
     // One check per resource whose policy writes the page holds (a subtree's page holds many resources' entries).
     const since = new Map<string, Promise<number | undefined>>();
     const withPolicy = async (r: AuditRecord): Promise<boolean> => {
-      if (!POLICY_WRITES.includes(r.action)) return false;
+      if (!isChangeAction(r.action) || !POLICY_WRITES.includes(r.action)) return false;
       if (!policyReadable) return true;
       let readableFrom = since.get(r.resource);
       if (!readableFrom) since.set(r.resource, (readableFrom = policyReadable(r.resource)));

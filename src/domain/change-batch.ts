@@ -5,8 +5,8 @@ import { create } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
 import { WatchResponseSchema, type WatchResponse } from "../../gen/policy/v1/watch_service_pb.js";
 import type { ChangeRecord } from "../store/store.js";
-import { encodingOf, rememberEncoding } from "../shared-encoding.js";
-import { share } from "../shared-value.js";
+import { encodingOf, rememberEncoding } from "../frozen-encoding.js";
+import { deepFreeze } from "../frozen-value.js";
 import { responseOf, sharedChangeOf } from "./change-message.js";
 
 export interface BatchResponse {
@@ -35,7 +35,7 @@ export function batchResponseOf(changes: readonly ChangeRecord[], lastSequence: 
 }
 
 function build(changes: readonly ChangeRecord[], lastSequence: number): BatchResponse {
-  const response = share(
+  const response = deepFreeze(
     create(WatchResponseSchema, {
       event: { case: "batch", value: { changes: changes.map(sharedChangeOf), lastSequence: BigInt(lastSequence) } },
     }),

@@ -5,8 +5,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ChangeSchema, WatchResponseSchema, type Change, type WatchResponse } from "../../gen/policy/v1/watch_service_pb.js";
 import type { ChangeRecord } from "../store/store.js";
-import { encodingOf } from "../shared-encoding.js";
-import { share } from "../shared-value.js";
+import { encodingOf } from "../frozen-encoding.js";
+import { deepFreeze } from "../frozen-value.js";
 import { policyForVersion } from "./policy-read.js";
 import { kindOf } from "./watch-visibility.js";
 
@@ -31,17 +31,17 @@ export function changeMessage(change: ChangeRecord): Change {
 
 const responses = new WeakMap<ChangeRecord, WatchResponse>();
 
-/** The one-change response of a change, shared (so encoded at most once). */
+/** The one-change response of a change, frozen (so encoded at most once). */
 export function responseOf(change: ChangeRecord): WatchResponse {
   let response = responses.get(change);
   if (!response) {
-    response = share(create(WatchResponseSchema, { event: { case: "change", value: changeMessage(change) } }));
+    response = deepFreeze(create(WatchResponseSchema, { event: { case: "change", value: changeMessage(change) } }));
     responses.set(change, response);
   }
   return response;
 }
 
-/** The shared Change message of a change (the one inside its response). */
+/** The frozen Change message of a change (the one inside its response). */
 export function sharedChangeOf(change: ChangeRecord): Change {
   return responseOf(change).event.value as Change;
 }

@@ -4,7 +4,7 @@
 import { celEnv, celFunc, celMethod, isCelError, mapType, parse, plan, CelScalar, type CelResult } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { quoted } from "../errors.js";
+import { quoted } from "../service-error.js";
 import {
   BUILT_IN_OPERATORS,
   COMPILE_BASE_COST,

@@ -1,7 +1,7 @@
 // The bounds on what a consumer's owner can make the service keep (docs/operations.md#limits): consumers per
 // organization (and, for administrators' consumers of every resource, per server), failures each consumer keeps, and
 // the size of one acknowledgement. Past one the call is RESOURCE_EXHAUSTED naming the limit, and nothing is written.
-import { ServiceError, quoted } from "../errors.js";
+import { ServiceError, quoted } from "../service-error.js";
 
 export interface ConsumerLimits {
   /** Consumers whose subtree is in one organization (one root resource), counted where it was when registered. */

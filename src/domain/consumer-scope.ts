@@ -6,7 +6,7 @@
 import type { SyncFailure } from "../../gen/policy/v1/sync_service_pb.js";
 import type { ChangeRecord, Store, StoredConsumer } from "../store/store.js";
 import { coversType } from "./consumer-index.js";
-import type { ResourceType } from "./schema/schema.js";
+import type { ResourceType } from "../schema/schema.js";
 
 /**
  * The indexes of `failures` that are outside `consumer`'s scope, ascending. `typeOf` gives each failure's resource

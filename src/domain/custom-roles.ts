@@ -1,8 +1,8 @@
 // Custom roles as checks and writes see them: a role defined on a root resource (an organization), named
 // `{root}/roles/{id}`, that grants its permissions where bindings on that root or its descendants name it.
 import { RoleStage, type Role } from "../../gen/policy/v1/role_pb.js";
-import { isShared } from "../shared-value.js";
-import { typesGranting, type ResourceSchema } from "./schema/schema.js";
+import { isDeepFrozen } from "../frozen-value.js";
+import { typesGranting, type ResourceSchema } from "../schema/schema.js";
 
 export const ROLE_ID = /^[a-zA-Z][a-zA-Z0-9_.]{2,63}$/;
 const CUSTOM_ROLE_NAME = /^([a-z][a-zA-Z0-9]{0,62}\/[^/]+)\/roles\/([^/]+)$/;
@@ -27,7 +27,7 @@ const granting = new WeakMap<Role, GrantingRole | null>();
 
 /**
  * What `role` grants now: undefined when it is deleted or DISABLED (its bindings stay stored and grant nothing).
- * Memoised by the shared role object of a chain link, which is replaced when the role changes.
+ * Memoised by the frozen role object of a chain link, which is replaced when the role changes.
  */
 export function grantingRole(schema: ResourceSchema, role: Role): GrantingRole | undefined {
   const memo = granting.get(role);
@@ -36,6 +36,6 @@ export function grantingRole(schema: ResourceSchema, role: Role): GrantingRole |
     role.deleted || role.stage === RoleStage.DISABLED
       ? null
       : { permissions: new Set(role.includedPermissions), types: new Set(typesGranting(schema, role.includedPermissions)) };
-  if (isShared(role)) granting.set(role, result);
+  if (isDeepFrozen(role)) granting.set(role, result);
   return result ?? undefined;
 }

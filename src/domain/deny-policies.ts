@@ -7,13 +7,14 @@ import type {
   GetDenyPolicyRequest,
   SetDenyPolicyRequest,
 } from "../../gen/policy/v1/deny_policy_service_pb.js";
-import { Violations, notFound, staleEtag } from "../errors.js";
+import { Violations, notFound, staleEtag } from "../service-error.js";
 import type { Actor, Store } from "../store/store.js";
 import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
+import { getDenyPolicy, updateDenyPolicy } from "./kinds.js";
 import { requireResourceName } from "./names.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { fromStore } from "./store-errors.js";
 
 export class DenyPolicies {
@@ -24,7 +25,7 @@ export class DenyPolicies {
 
   async get({ resource }: GetDenyPolicyRequest): Promise<DenyPolicy> {
     requireResourceName(this.schema, "resource", resource);
-    const stored = await this.store.getDenyPolicy(resource);
+    const stored = await getDenyPolicy(this.store, resource);
     if (!stored) throw notFound(resource);
     return stored;
   }
@@ -41,7 +42,7 @@ export class DenyPolicies {
       if (etag.length > 0 && !sameEtag(etag, stored.etag)) throw staleEtag("deny policy");
       return create(DenyPolicySchema, { rules });
     };
-    return fromStore(this.store.updateDenyPolicy(resource, decide, actor));
+    return fromStore(updateDenyPolicy(this.store, resource, decide, actor));
   }
 
   async delete({ resource, etag }: DeleteDenyPolicyRequest, actor: Actor): Promise<{ etag: Uint8Array; sequence: bigint }> {
@@ -50,7 +51,7 @@ export class DenyPolicies {
       if (etag.length > 0 && !sameEtag(etag, stored.etag)) throw staleEtag("deny policy");
       return undefined;
     };
-    const deleted = await fromStore(this.store.updateDenyPolicy(resource, decide, actor));
+    const deleted = await fromStore(updateDenyPolicy(this.store, resource, decide, actor));
     return { etag: deleted.etag, sequence: BigInt(this.store.writtenSequence) };
   }
 }

@@ -2,10 +2,10 @@
 // `projects.*`, `*`).
 import { create } from "@bufbuild/protobuf";
 import { DenyRuleSchema, type DenyRule } from "../../gen/policy/v1/deny_policy_pb.js";
-import { Violations } from "../errors.js";
+import { Violations } from "../service-error.js";
 import { canonicalMember } from "./members.js";
-import { canonicalExpr, checkCondition, writeConditionBudget } from "./policy-rules.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import { canonicalExpr, checkCondition, writeConditionBudget } from "./binding-validation.js";
+import type { ResourceSchema } from "../schema/schema.js";
 
 export const MAX_DENY_RULES = 500;
 /** Per rule, denied and exception principals together (IAM allows 500 per deny rule). */

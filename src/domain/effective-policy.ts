@@ -12,7 +12,7 @@ import {
   type EffectivePolicy,
   type ResourcePolicy,
 } from "../../gen/policy/v1/policy_service_pb.js";
-import { isShared, share } from "../shared-value.js";
+import { deepFreeze, isDeepFrozen } from "../frozen-value.js";
 import { RecentCache } from "../recent-cache.js";
 import type { StoredPolicy } from "../store/store.js";
 import { policyForVersion } from "./policy-read.js";
@@ -65,14 +65,14 @@ const presentedShared = [new WeakMap<SharedPolicy, readonly Binding[]>(), new We
 
 /**
  * A shared policy's bindings presented for the requested version, as a policy's are (conditions hidden below 3);
- * memoised per shared value, as policyForVersion is for policies.
+ * memoised per frozen value, as policyForVersion is for policies.
  */
 function sharedBindings(shared: SharedPolicy, requestedVersion: number): readonly Binding[] {
   const memo = presentedShared[requestedVersion === 3 ? 1 : 0]!;
   let bindings = memo.get(shared);
   if (!bindings) {
     bindings = policyForVersion(create(PolicySchema, { version: 3, bindings: shared.bindings }), requestedVersion).bindings;
-    if (isShared(shared)) memo.set(shared, bindings);
+    if (isDeepFrozen(shared)) memo.set(shared, bindings);
   }
   return bindings;
 }
@@ -87,19 +87,19 @@ interface Memo {
 
 /**
  * Effective policies, memoised: the last one shown for a resource and version. The read cache hands out the same
- * shared link objects until something on the chain changes, so the same links mean the same answer: shared, and
+ * frozen link objects until something on the chain changes, so the same links mean the same answer: frozen, and
  * encoded once by the gRPC port.
  */
 export class EffectivePolicies {
   private readonly memo = new RecentCache<string, Memo>(MEMO_BYTES);
 
   of(resource: string, chain: readonly StoredPolicy[], requestedVersion: number, partial = false): EffectivePolicy {
-    // Links that are not shared could change under a memo (a store without a cache): compute every time.
-    if (!chain.every(isShared)) return effectivePolicy(resource, chain, requestedVersion, partial);
+    // Links that are not frozen could change under a memo (a store without a cache): compute every time.
+    if (!chain.every(isDeepFrozen)) return effectivePolicy(resource, chain, requestedVersion, partial);
     const key = `${requestedVersion === 3 ? 3 : 1}${partial ? "p" : ""} ${resource}`;
     const memo = this.memo.get(key);
     if (memo && sameLinks(memo.chain, chain)) return memo.effective;
-    const effective = share(effectivePolicy(resource, chain, requestedVersion, partial));
+    const effective = deepFreeze(effectivePolicy(resource, chain, requestedVersion, partial));
     // About 200 bytes per binding or deny rule shown: the wrappers around the shared ones, and their encoding.
     this.memo.set(key, { chain, effective }, 500 + 200 * (effective.bindings.length + effective.denyRules.length));
     return effective;

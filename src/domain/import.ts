@@ -7,17 +7,17 @@ import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { ImportItem } from "../../gen/policy/v1/resource_service_pb.js";
-import { ServiceError, quoted } from "../errors.js";
-import { StoreError } from "../store/errors.js";
+import { ServiceError, quoted } from "../service-error.js";
+import { StoreError } from "../store/store-error.js";
 import type { Actor, NewResource, Store } from "../store/store.js";
 import { compileInTurns } from "./conditions.js";
 import { isCustomRoleName } from "./custom-roles.js";
 import { collectionOf } from "./names.js";
 import type { Policies } from "./policies.js";
 import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
-import type { GrantableCustomRoles } from "./policy-rules.js";
+import type { GrantableCustomRoles } from "./binding-validation.js";
 import type { Resources } from "./resources.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
 
 /** Most items of one ImportResources request. */

@@ -1,5 +1,5 @@
 // Member (principal) syntax of bindings, as IAM has it, and its canonical form.
-import { quoted } from "../errors.js";
+import { quoted } from "../service-error.js";
 
 const EMAIL = /^[a-zA-Z0-9._%+'-]+@[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+$/;
 const DOMAIN = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/;

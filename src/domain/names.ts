@@ -1,6 +1,6 @@
 // AIP-122 resource names: `{collection}/{id}`, the collection giving the type.
-import type { ResourceSchema, ResourceType } from "./schema/schema.js";
-import { invalidArgument, quoted } from "../errors.js";
+import type { ResourceSchema, ResourceType } from "../schema/schema.js";
+import { invalidArgument, quoted } from "../service-error.js";
 
 const ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 /** Longest resource name: a collection and a 128-character id fit well within it. */

@@ -2,7 +2,7 @@
 // pagination, never OFFSET), encrypted and authenticated (AES-256-GCM): a tampered or foreign token is refused instead
 // of misused, and a caller cannot read the internal ids or paths a token holds.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { invalidArgument } from "../errors.js";
+import { invalidArgument } from "../service-error.js";
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;

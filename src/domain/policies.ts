@@ -9,7 +9,7 @@ import type {
   ResourcePolicy,
   SetPolicyRequest,
 } from "../../gen/policy/v1/policy_service_pb.js";
-import { Violations, notFound, quoted, staleEtag } from "../errors.js";
+import { Violations, notFound, quoted, staleEtag } from "../service-error.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import type { ChainDisclosure } from "./access/disclosure.js";
 import { requireResourceName, typeOfName } from "./names.js";
@@ -19,11 +19,11 @@ import type { PageTokens } from "./page-token.js";
 import { fromStore } from "./store-errors.js";
 import { checkRequestedVersion, policyForVersion } from "./policy-read.js";
 import { checkPolicyWrite, decidePolicyWrite } from "./policy-write.js";
-import { sameEtag } from "./etag.js";
-import { isShared, share } from "../shared-value.js";
-import { typesGranting, type ResourceSchema } from "./schema/schema.js";
+import { sameEtag } from "../etag.js";
+import { deepFreeze, isDeepFrozen } from "../frozen-value.js";
+import { typesGranting, type ResourceSchema } from "../schema/schema.js";
 import { isCustomRoleName } from "./custom-roles.js";
-import type { GrantableCustomRoles } from "./policy-rules.js";
+import type { GrantableCustomRoles } from "./binding-validation.js";
 import type { Sync } from "./sync.js";
 
 
@@ -98,7 +98,7 @@ export class Policies {
     if (!chain) throw notFound(resource);
     const shown = disclosed ? await disclosedLinks(chain, disclosed) : chain;
     const effective = this.effectivePolicies.of(resource, shown, requestedVersion, shown !== chain);
-    // The memoised (shared) answer when no status differs from the stored one; a copy otherwise.
+    // The memoised (frozen) answer when no status differs from the stored one; a copy otherwise.
     if (await this.statusesAsStored(effective.policies)) return effective;
     const policies = await Promise.all(effective.policies.map((p) => this.withResourceStatus(p)));
     return policies.every((p, i) => p === effective.policies[i]) ? effective : { ...effective, policies };
@@ -209,7 +209,7 @@ async function disclosedLinks(chain: readonly StoredPolicy[], disclosed: ChainDi
   const denyHidden = (link: StoredPolicy) => (link.deny?.rules.length ?? 0) > 0 && denies?.[chain.indexOf(link)] === false;
   const sharedHidden = (link: StoredPolicy) => readable !== undefined && (link.shared ?? []).some((p) => !readable.has(p.name));
   if (!links.some((link) => denyHidden(link) || sharedHidden(link))) return links;
-  // Copies: not shared values, so the answer is computed for this caller rather than memoised for every one.
+  // Copies: not frozen values, so the answer is computed for this caller rather than memoised for every one.
   return links.map((link) => {
     if (!denyHidden(link) && !sharedHidden(link)) return link;
     const copy: StoredPolicy = { ...link, shared: link.shared?.filter((p) => readable?.has(p.name) ?? true) };
@@ -219,15 +219,15 @@ async function disclosedLinks(chain: readonly StoredPolicy[], disclosed: ChainDi
 }
 
 /**
- * A policy as a listing shows it: as stored (version 3 when conditional; a listing is not written back). Shared and
- * memoised by the cache's shared policy, so a page of cached policies builds nothing new and the gRPC port reuses
+ * A policy as a listing shows it: as stored (version 3 when conditional; a listing is not written back). Frozen and
+ * memoised by the cache's frozen policy, so a page of cached policies builds nothing new and the gRPC port reuses
  * each one's encoding.
  */
 function listedPolicy(stored: StoredPolicy): ResourcePolicy {
-  if (!isShared(stored.policy)) return resourcePolicy(stored, 3);
+  if (!isDeepFrozen(stored.policy)) return resourcePolicy(stored, 3);
   let shown = listed.get(stored.policy);
   if (!shown || shown.resource !== stored.resource.name) {
-    shown = share(resourcePolicy(stored, 3));
+    shown = deepFreeze(resourcePolicy(stored, 3));
     listed.set(stored.policy, shown);
   }
   return shown;

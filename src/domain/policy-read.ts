@@ -2,9 +2,9 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
 import { BindingSchema, ExprSchema, PolicySchema, type Binding, type Policy } from "../../gen/policy/v1/policy_pb.js";
-import { isShared, share } from "../shared-value.js";
-import { invalidArgument } from "../errors.js";
-import { ACCEPTED_VERSIONS, hasCondition } from "./policy-rules.js";
+import { deepFreeze, isDeepFrozen } from "../frozen-value.js";
+import { invalidArgument } from "../service-error.js";
+import { ACCEPTED_VERSIONS, hasCondition } from "./binding-validation.js";
 
 /** Throws INVALID_ARGUMENT unless `version` is 0, 1 or 3. */
 export function checkRequestedVersion(version: number, field: string): void {
@@ -18,12 +18,12 @@ export function checkRequestedVersion(version: number, field: string): void {
  * role becomes `{role}_withcond_{hash}`, so that it cannot be written back by accident.
  */
 export function policyForVersion(stored: Policy, requestedVersion: number): Policy {
-  // A shared policy (the read cache's) does not change: present it once per version and share the answer.
-  if (!isShared(stored)) return present(stored, requestedVersion);
+  // A frozen policy (the read cache's) does not change: present it once per version and freeze the answer.
+  if (!isDeepFrozen(stored)) return present(stored, requestedVersion);
   const memo = requestedVersion === 3 ? presentedV3 : presentedV1;
   let presented = memo.get(stored);
   if (!presented) {
-    presented = share(present(stored, requestedVersion));
+    presented = deepFreeze(present(stored, requestedVersion));
     memo.set(stored, presented);
   }
   return presented;

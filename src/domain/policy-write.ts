@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { PolicySchema, type Policy } from "../../gen/policy/v1/policy_pb.js";
-import { ServiceError, Violations, quoted, staleEtag } from "../errors.js";
+import { ServiceError, Violations, quoted, staleEtag } from "../service-error.js";
 import {
   ACCEPTED_VERSIONS,
   bindingKey,
@@ -10,9 +10,9 @@ import {
   type GrantableCustomRoles,
   canonicalBindings,
   hasCondition,
-} from "./policy-rules.js";
-import { sameEtag } from "./etag.js";
-import type { ResourceType } from "./schema/schema.js";
+} from "./binding-validation.js";
+import { sameEtag } from "../etag.js";
+import type { ResourceType } from "../schema/schema.js";
 
 const DEFAULT_MASK = ["bindings", "etag"];
 const MASKABLE = ["bindings", "etag", "audit_configs", "version", "iam_owned"];

@@ -9,11 +9,11 @@ import type {
   ListResourcesRequest,
   UpdateResourceRequest,
 } from "../../gen/policy/v1/resource_service_pb.js";
-import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../errors.js";
+import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../service-error.js";
 import type { Actor, HierarchyReader, NewResource, ResourceChanges, Store } from "../store/store.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import { pageSize as pageSizeOf, type PageTokens } from "./page-token.js";
-import { allowsParent, type ResourceSchema, type ResourceType } from "./schema/schema.js";
+import { allowsParent, type ResourceSchema, type ResourceType } from "../schema/schema.js";
 import { fromStore } from "./store-errors.js";
 import { SHARED_POLICY_COLLECTION } from "./shared-policies.js";
 import { withArticle } from "../article.js";
@@ -135,7 +135,9 @@ export class Resources {
       if (changes.parent !== undefined && changes.parent !== current.parent) refuseCycle(current.name, changes.parent, hierarchy);
       return changes;
     };
-    return fromStore(this.store.updateResource(resource.name, decide, actor), changes.parent);
+    // A move's cycle check reads the new parent's lineage: named, so that the store fetches it before `decide`.
+    const reads = changes.parent !== undefined ? [changes.parent] : [];
+    return fromStore(this.store.updateResource(resource.name, decide, actor, reads), changes.parent);
   }
 
   /** Deletes the resource (with `cascade`, its subtree); returns the names deleted and the sequence of the delete. */

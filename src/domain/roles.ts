@@ -15,14 +15,15 @@ import type {
   UndeleteRoleRequest,
   UpdateRoleRequest,
 } from "../../gen/policy/v1/role_service_pb.js";
-import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../errors.js";
+import { ServiceError, Violations, invalidArgument, notFound, staleEtag } from "../service-error.js";
 import type { Actor, Store, StoredPolicy } from "../store/store.js";
 import { ROLE_ID, parseCustomRoleName } from "./custom-roles.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
+import { listRoles, updateRole } from "./kinds.js";
 import { requireResourceName, typeOfName } from "./names.js";
 import type { Page, PageTokens } from "./page-token.js";
-import { MAX_CONDITION_DESCRIPTION, MAX_CONDITION_TITLE } from "./policy-rules.js";
-import { typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
+import { MAX_CONDITION_DESCRIPTION, MAX_CONDITION_TITLE } from "./binding-validation.js";
+import { typesGranting, type ResourceSchema, type ResourceType } from "../schema/schema.js";
 import { fromStore } from "./store-errors.js";
 import { withArticle } from "../article.js";
 
@@ -131,7 +132,7 @@ export class Roles {
         stage: role!.stage === RoleStage.UNSPECIFIED ? RoleStage.GA : role!.stage,
       });
     };
-    return this.present(await fromStore(this.store.updateRole(parent, roleId, decide, actor), parent));
+    return this.present(await fromStore(updateRole(this.store, parent, roleId, decide, actor), parent));
   }
 
   async update({ role, updateMask }: UpdateRoleRequest, actor: Actor): Promise<Role> {
@@ -154,7 +155,7 @@ export class Roles {
       if (paths.includes("stage")) next.stage = role.stage === RoleStage.UNSPECIFIED ? RoleStage.GA : role.stage;
       return next;
     };
-    return this.present(await fromStore(this.store.updateRole(parent, roleId, decide, actor)));
+    return this.present(await fromStore(updateRole(this.store, parent, roleId, decide, actor)));
   }
 
   async delete({ name, etag }: DeleteRoleRequest, actor: Actor): Promise<Role> {
@@ -164,7 +165,7 @@ export class Roles {
       if (current.deleted) throw new ServiceError("failed_precondition", `role "${name}" is already deleted`);
       return create(RoleSchema, { ...current, deleted: true, deleteTime: timestampNow() });
     };
-    return this.present(await fromStore(this.store.updateRole(parent, roleId, decide, actor)));
+    return this.present(await fromStore(updateRole(this.store, parent, roleId, decide, actor)));
   }
 
   async undelete({ name, etag }: UndeleteRoleRequest, actor: Actor): Promise<Role> {
@@ -178,7 +179,7 @@ export class Roles {
       }
       return create(RoleSchema, { ...current, deleted: false, deleteTime: undefined });
     };
-    return this.present(await fromStore(this.store.updateRole(parent, roleId, decide, actor)));
+    return this.present(await fromStore(updateRole(this.store, parent, roleId, decide, actor)));
   }
 
   /** The custom roles of `parent`, presented; NOT_FOUND (or INVALID_ARGUMENT naming `field`) for a bad parent. */
@@ -186,7 +187,7 @@ export class Roles {
     const violations = new Violations();
     this.requireRoot(parent, field, violations);
     violations.throwIfAny();
-    const roles = await this.store.listRoles(parent);
+    const roles = await listRoles(this.store, parent);
     if (!roles) throw notFound(parent);
     return roles.map((r) => this.present(r));
   }

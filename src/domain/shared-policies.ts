@@ -19,17 +19,18 @@ import type {
   ListSharedPolicyBindingsRequest,
   UpdateSharedPolicyRequest,
 } from "../../gen/policy/v1/shared_policy_service_pb.js";
-import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../errors.js";
-import { StoreError } from "../store/errors.js";
+import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../service-error.js";
+import { StoreError } from "../store/store-error.js";
 import type { Actor, SharedPolicyBindingState, SharedPolicyState, Store } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
-import { sameEtag } from "./etag.js";
+import { sameEtag } from "../etag.js";
+import { getSharedPolicy, listRoles } from "./kinds.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { MAX_PAGE_SIZE, pageSize, type PageTokens } from "./page-token.js";
-import { canonicalBindings, writeConditionBudget } from "./policy-rules.js";
-import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "./schema/schema.js";
+import { canonicalBindings, writeConditionBudget } from "./binding-validation.js";
+import { allowsParent, typesGranting, type ResourceSchema, type ResourceType } from "../schema/schema.js";
 import { serviceErrorOf } from "./store-errors.js";
 import { inTurns } from "./turns.js";
 import { withArticle } from "../article.js";
@@ -105,7 +106,7 @@ export class SharedPolicies {
 
   async get({ name }: GetSharedPolicyRequest): Promise<SharedPolicy> {
     this.requireName("name", name);
-    const stored = await this.store.getSharedPolicy(name);
+    const stored = await getSharedPolicy(this.store, name);
     if (!stored) throw sharedNotFound(name);
     return stored;
   }
@@ -120,7 +121,7 @@ export class SharedPolicies {
     const name = sharedPolicy.name;
     this.requireName("shared_policy.name", name);
     const paths = maskPaths(updateMask);
-    const current = await this.store.getSharedPolicy(name);
+    const current = await getSharedPolicy(this.store, name);
     if (!current) throw sharedNotFound(name);
     const content = await this.canonical(sharedPolicy, current.parent, paths, "shared_policy");
     const checked = this.authorizer.isUnrestricted(actor) ? undefined : accessEdits(paths, content, current);
@@ -276,7 +277,7 @@ export class SharedPolicies {
       { pageSize, pageToken },
       JSON.stringify(["ListSharedPolicyBindings", sharedPolicy, target]),
       async (afterName, limit) => {
-        if (sharedPolicy !== "" && !(await this.store.getSharedPolicy(sharedPolicy))) throw sharedNotFound(sharedPolicy);
+        if (sharedPolicy !== "" && !(await getSharedPolicy(this.store, sharedPolicy))) throw sharedNotFound(sharedPolicy);
         if (target !== "" && !(await this.store.getResource(target))) throw notFound(target);
         return target !== ""
           ? this.store.listSharedPolicyBindings({ target, afterName, limit })
@@ -382,7 +383,7 @@ export class SharedPolicies {
       violations.add(`${field}.description`, `longer than ${MAX_SHARED_DESCRIPTION} characters`);
     }
     const customRoles = new Map(
-      ((await this.store.listRoles(parent)) ?? []).map((role) => {
+      ((await listRoles(this.store, parent)) ?? []).map((role) => {
         const grantable = typesGranting(this.schema, role.includedPermissions).length > 0;
         return [role.name, grantable ? [ANY_TARGET] : []] as const;
       }),

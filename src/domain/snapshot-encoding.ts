@@ -19,7 +19,7 @@ import {
   type SnapshotResource,
   type SnapshotResponse,
 } from "../../gen/policy/v1/snapshot_service_pb.js";
-import { revisionEtag } from "../store/etag.js";
+import { revisionEtag } from "../etag.js";
 import type { EncodedPolicy } from "../store/store.js";
 
 // Field numbers (resource.proto, policy.proto, snapshot_service.proto).

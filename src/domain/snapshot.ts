@@ -18,12 +18,13 @@ import {
   type SnapshotResource,
   type SnapshotResponse,
 } from "../../gen/policy/v1/snapshot_service_pb.js";
-import { ServiceError, Violations, notFound, quoted } from "../errors.js";
+import { ServiceError, Violations, notFound, quoted } from "../service-error.js";
 import type { Store, StoreSnapshot, StoredPolicy } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
-import { permissionOn, requireResourceName } from "./names.js";
+import { requireResourceName } from "./names.js";
+import { readPermission, SHARED_POLICY_READ, type ReadOf } from "./access/read-permissions.js";
 import { policyForVersion } from "./policy-read.js";
-import type { ResourceSchema } from "./schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 import { SnapshotPage } from "./snapshot-encoding.js";
 
 export const DEFAULT_SNAPSHOT_PAGE = 500;
@@ -141,19 +142,19 @@ class SnapshotView {
     const chain = await this.chainOf(link);
     const name = link.resource.name;
     // The permission's name is made only when it is checked: an unrestricted caller's snapshot checks nothing.
-    const holds = (action: string) => this.unrestricted || this.authorizer.holdsIn(this.caller, chain, permissionOn(name, action));
-    if (!holds("getPolicy")) return undefined;
+    const holds = (what: ReadOf) => this.unrestricted || this.authorizer.holdsIn(this.caller, chain, readPermission(name, what));
+    if (!holds("policy")) return undefined;
     const withheld: SnapshotPart[] = [];
     const resource = create(SnapshotResourceSchema, { resource: link.resource, ancestor });
     if (withPolicy) resource.policy = policyForVersion(link.policy, 3);
-    if (holds("getDenyPolicy")) resource.denyPolicy = link.deny;
+    if (holds("denyPolicy")) resource.denyPolicy = link.deny;
     else withheld.push(SnapshotPart.DENY_POLICY);
     if (link.resource.parent === "") {
-      if (holds("getRole")) resource.roles = [...(link.roles ?? [])];
+      if (holds("role")) resource.roles = [...(link.roles ?? [])];
       else withheld.push(SnapshotPart.ROLES);
     }
     const shared: SharedPolicy[] = [];
-    if (holds("getSharedPolicyBinding")) {
+    if (holds("sharedPolicyBinding")) {
       let hidden = false;
       for (const policy of link.shared ?? []) {
         resource.sharedPolicies.push(policy.name);
@@ -177,7 +178,7 @@ class SnapshotView {
   private async mayRead(sharedPolicy: string): Promise<boolean> {
     if (this.unrestricted) return true;
     const chain = await this.read.ancestry(sharedPolicy);
-    return chain !== undefined && this.authorizer.holdsIn(this.caller, chain, "sharedPolicies.get");
+    return chain !== undefined && this.authorizer.holdsIn(this.caller, chain, SHARED_POLICY_READ.policy);
   }
 
   /** The link's chain (it, then its ancestors): its parent is on the path of the link before it, or read once. */

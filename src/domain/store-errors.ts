@@ -1,7 +1,7 @@
 // Store errors as the caller sees them: the store says what is missing or taken, in storage terms; here that becomes
 // a ServiceError with the request's words and a hint of what to do.
-import { ServiceError, notFound } from "../errors.js";
-import { StoreError } from "../store/errors.js";
+import { ServiceError, notFound } from "../service-error.js";
+import { StoreError } from "../store/store-error.js";
 
 /** `work`'s result, or its StoreError as a ServiceError; `parent` is the name a write was given as a parent. */
 export async function fromStore<T>(work: Promise<T>, parent?: string): Promise<T> {

@@ -21,14 +21,15 @@ import {
   type GetSyncStatusRequest,
   type GetSyncStatusResponse,
 } from "../../gen/policy/v1/sync_service_pb.js";
-import { ServiceError, Violations, notFound, quoted } from "../errors.js";
-import { etagSequence } from "../store/etag.js";
-import { StoreError } from "../store/errors.js";
+import { ServiceError, Violations, notFound, quoted } from "../service-error.js";
+import { etagSequence } from "../etag.js";
+import { StoreError } from "../store/store-error.js";
 import type { Store, StoredConsumer } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn, requireResourceName, typeOfName } from "./names.js";
+import { READ_VERB } from "./access/read-permissions.js";
 import { serviceErrorOf } from "./store-errors.js";
-import type { ResourceSchema, ResourceType } from "./schema/schema.js";
+import type { ResourceSchema, ResourceType } from "../schema/schema.js";
 import { ConsumerIndex } from "./consumer-index.js";
 import { CONSUMER_LIMITS, tooLongAcknowledgement, tooManyConsumers, tooManyFailures, type ConsumerLimits } from "./consumer-limits.js";
 import { failuresOutOfScope } from "./consumer-scope.js";
@@ -40,7 +41,7 @@ export const SNAPSHOT_MS = 200;
 const CONSUMER_NAME = /^consumers\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Managing a consumer needs `{collection}.setPolicy` on its subtree; reading one `{collection}.getPolicy`. */
 const MANAGE_PERMISSION = "setPolicy";
-const READ_PERMISSION = "getPolicy";
+const READ_PERMISSION = READ_VERB.policy;
 
 export class Sync {
   /** The consumers in memory, and the store's consumer version they are at. */
@@ -95,7 +96,7 @@ export class Sync {
 
   /**
    * `policy` (the policy of `resource`, of schema type `type`, as presented to its reader) with its computed sync
-   * status: the same object when the status is the one it has, so that a shared, memoised policy stays shared in
+   * status: the same object when the status is the one it has, so that a frozen, memoised policy stays frozen in
    * the common case; a copy otherwise (never memoised: the status changes while the policy does not).
    */
   async withStatus<P extends Policy>(resource: { name: string; type: string }, policy: P): Promise<P> {

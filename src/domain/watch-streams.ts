@@ -1,6 +1,6 @@
 // How many Watch streams are open, per caller and in all, bounded: each stream costs its share of memory (its unsent
 // bytes, bounded by the stream buffer) and of delivery work, so their number is bounded too.
-import { ServiceError } from "../errors.js";
+import { ServiceError } from "../service-error.js";
 
 export interface WatchLimits {
   /** Streams open at once in this process. */

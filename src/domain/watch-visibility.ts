@@ -1,4 +1,4 @@
-// Who receives a change on a Watch stream. Each change-log action has one rule (CHANGE_RULES): its kind, and the
+// Who receives a change on a Watch stream. Each change-log action has one rule (CHANGE_VISIBILITY): its kind, and the
 // permission its own read needs (GetPolicy's, GetDenyPolicy's, GetRole's, GetSharedPolicy's, GetSharedPolicyBinding's).
 // The permission is judged, when the change is delivered, against the current policies — on the resource the change
 // was written to, never on a later resource of the same name: a row belongs to the resource that has its name now
@@ -12,11 +12,12 @@ import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
 import { RecentCache } from "../recent-cache.js";
-import { share } from "../shared-value.js";
-import { REMOVALS, type ChangeAction, type ChangeRecord, type Store, type StoredPolicy } from "../store/store.js";
+import { deepFreeze } from "../frozen-value.js";
+import { REMOVALS, changeAction, isChangeAction, type ChangeAction, type ChangeRecord, type Store, type StoredPolicy } from "../store/store.js";
 import type { Access } from "./access/access.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { permissionOn } from "./names.js";
+import { readPermission, SHARED_POLICY_READ, type ReadVerb } from "./access/read-permissions.js";
 
 /** A permission a watcher needs on a resource. */
 interface Need {
@@ -25,7 +26,7 @@ interface Need {
 }
 
 /** What Watch makes of a change-log action. */
-interface ChangeRule {
+interface ChangeVisibilityRule {
   kind: ChangeKind;
   /**
    * What a watcher needs to receive the change, as the change's own read needs it: every need of one of the lists
@@ -41,19 +42,19 @@ interface ChangeRule {
 
 /** The permission `{collection}.{verb}` on the change's resource. */
 const own =
-  (verb: string) =>
+  (verb: ReadVerb) =>
   (change: ChangeRecord): Need[][] => [[{ resource: change.resource, permission: permissionOn(change.resource, verb) }]];
 
 /** A shared-policy binding, logged against its target: either half, as GetSharedPolicyBinding. */
 const eitherHalf = (change: ChangeRecord): Need[][] => {
   const target = change.resource;
-  const targetHalf = [{ resource: target, permission: permissionOn(target, "getSharedPolicyBinding") }];
+  const targetHalf = [{ resource: target, permission: readPermission(target, "sharedPolicyBinding") }];
   const sharedPolicy = change.sharedPolicyBinding?.sharedPolicy;
   if (!sharedPolicy) return [targetHalf];
   // The policy half names the target: only a target the watcher may see (`.get`), as a listing by policy would.
   const policyHalf = [
-    { resource: sharedPolicy, permission: "sharedPolicies.getBinding" },
-    { resource: target, permission: permissionOn(target, "get") },
+    { resource: sharedPolicy, permission: SHARED_POLICY_READ.binding },
+    { resource: target, permission: readPermission(target, "resource") },
   ];
   return [targetHalf, policyHalf];
 };
@@ -65,7 +66,7 @@ const always = () => true;
  * one. Resource changes need the policy's permission, not GetResource's `.get`: a create, move or delete changes
  * effective policies (a follower of policies needs it) and names who made it, which `.get` alone never shows.
  */
-export const CHANGE_RULES: Readonly<Record<ChangeAction, ChangeRule>> = {
+export const CHANGE_VISIBILITY: Readonly<Record<ChangeAction, ChangeVisibilityRule>> = {
   "policy.set": { kind: ChangeKind.POLICY_SET, needs: own("getPolicy") },
   "policy.delete": { kind: ChangeKind.POLICY_DELETED, needs: own("getPolicy") },
   "resource.create": { kind: ChangeKind.RESOURCE_CREATED, needs: own("getPolicy") },
@@ -90,14 +91,15 @@ export const CHANGE_RULES: Readonly<Record<ChangeAction, ChangeRule>> = {
 
 /** What a change-log row did, as Watch names it: an update that changed the parent is a move. */
 export function kindOf(change: ChangeRecord): ChangeKind {
-  if (change.action === "resource.update" && change.previousParent !== undefined) return ChangeKind.RESOURCE_MOVED;
-  return CHANGE_RULES[change.action]?.kind ?? ChangeKind.UNSPECIFIED;
+  if (change.action === changeAction("resource", "update") && change.previousParent !== undefined) return ChangeKind.RESOURCE_MOVED;
+  // A row of a newer version's action: unknown here.
+  return isChangeAction(change.action) ? CHANGE_VISIBILITY[change.action].kind : ChangeKind.UNSPECIFIED;
 }
 
 /** A change's needs, worked out once for every stream that judges it (the feed hands them all the same record). */
 const needsMemo = new WeakMap<ChangeRecord, readonly (readonly Need[])[]>();
 
-function needsOf(change: ChangeRecord, rule: ChangeRule): readonly (readonly Need[])[] {
+function needsOf(change: ChangeRecord, rule: ChangeVisibilityRule): readonly (readonly Need[])[] {
   let needs = needsMemo.get(change);
   if (!needs) {
     needs = rule.needs(change);
@@ -111,6 +113,12 @@ const REMOVALS_MEMO_BYTES = 8 * 1024 * 1024;
 
 export class WatchVisibility {
   private readonly removals: Removals;
+  /**
+   * Chain reads in flight, by name, shared by the streams that judge the same rows at once: streams woken together
+   * by the feed would otherwise each miss the cache at once and each read (and decode) the same chain. A read started
+   * to judge the row `upTo` is as fresh as every row up to it needs (they were all committed before it started).
+   */
+  private readonly reading = new Map<string, { upTo: number; chain: Promise<StoredPolicy[] | undefined> }>();
 
   constructor(
     store: Pick<Store, "removalOf">,
@@ -120,15 +128,15 @@ export class WatchVisibility {
     this.removals = new Removals(store);
   }
 
-  /** Whether `caller` receives `change` (CHANGE_RULES, judged as the file's header says). */
   /** Whether `caller` receives every change (administrators, development mode): nothing to check per change. */
   seesEverything(caller: Caller): boolean {
     return this.authorizer.isUnrestricted(caller);
   }
 
+  /** Whether `caller` receives `change` (CHANGE_VISIBILITY, judged as the file's header says). */
   async visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
     if (this.authorizer.isUnrestricted(caller)) return true;
-    const rule = CHANGE_RULES[change.action] as ChangeRule | undefined;
+    const rule = CHANGE_VISIBILITY[change.action] as ChangeVisibilityRule | undefined;
     // An action this version does not know (a newer replica's): administrators only.
     if (!rule) return false;
     const chains = await this.chainsOf(change, rule);
@@ -162,7 +170,7 @@ export class WatchVisibility {
    * removed that a follower needs, a link with the deny rules it had at its end over its surviving ancestors (before
    * and after a move); otherwise none (administrators only).
    */
-  private async chainsOf(change: ChangeRecord, rule: ChangeRule): Promise<StoredPolicy[][]> {
+  private async chainsOf(change: ChangeRecord, rule: ChangeVisibilityRule): Promise<StoredPolicy[][]> {
     const removes = REMOVALS.includes(change.action);
     const current = removes ? undefined : await this.currentChain(change.resource, change.seq);
     // Most changes: their resource's chain now.
@@ -184,11 +192,24 @@ export class WatchVisibility {
   private async currentChain(name: string, seq: number): Promise<StoredPolicy[] | undefined> {
     // A removal already found costs nothing; an absent name would cost a read on every change.
     if (this.removals.known(name, seq)) return undefined;
-    const chain = await this.access.resolve(name).chain();
+    const chain = await this.chainNow(name, seq);
     if (chain && chain[0]!.createSeq <= seq) return chain;
     // Gone: find its end once, so that its other rows are known gone without a read.
     if (!chain) await this.removals.endOf(name, seq);
     return undefined;
+  }
+
+  /** The chain of `name` now, read after the row `seq` was committed: shared with the reads in flight that are. */
+  private chainNow(name: string, seq: number): Promise<StoredPolicy[] | undefined> {
+    const inFlight = this.reading.get(name);
+    if (inFlight && seq <= inFlight.upTo) return inFlight.chain;
+    const read = { upTo: seq, chain: this.access.resolve(name).chain() };
+    this.reading.set(name, read);
+    const done = () => {
+      if (this.reading.get(name) === read) this.reading.delete(name);
+    };
+    read.chain.then(done, done);
+    return read.chain;
   }
 
   /**
@@ -273,8 +294,8 @@ function removedLink(removal: ChangeRecord): StoredPolicy | undefined {
   const rules = removal.denyRulesAtRemoval;
   if (!rules) return undefined;
   const deny = rules.length > 0 ? create(DenyPolicySchema, { resource: removal.resource, rules: [...rules] }) : undefined;
-  // Shared (immutable), so that checks compile its rules once.
-  return share({
+  // Deep-frozen, so that checks compile its rules once.
+  return deepFreeze({
     resource: create(ResourceSchema, { name: removal.resource, parent: removal.parent, type: removal.resourceType }),
     // Not recorded, and never compared: a removed resource's link is only ever below the chain of a surviving one.
     createSeq: 0,

@@ -5,7 +5,7 @@ import { GetCallerIdentityResponseSchema, type AccessService } from "../../gen/p
 import type { Access } from "../domain/access/access.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Lookups } from "../domain/access/lookups.js";
-import { permissionOn } from "../domain/names.js";
+import { readPermission } from "../domain/access/read-permissions.js";
 import { callerOf, resolvedOf } from "./context.js";
 
 export function accessService(access: Access, lookups: Lookups, authorizer: Authorizer): ServiceImpl<typeof AccessService> {
@@ -13,9 +13,9 @@ export function accessService(access: Access, lookups: Lookups, authorizer: Auth
     // Explanations and grants show only what the caller could read itself (docs/security.md, "What answers show").
     checkAccess: (req, ctx) => access.check(req, resolvedOf(ctx, req.resource), authorizer.disclosure(callerOf(ctx), () => "access.check", (name) => resolvedOf(ctx, name))),
     lookupMembers: (req, ctx) =>
-      lookups.members(req, resolvedOf(ctx, req.resource), authorizer.disclosure(callerOf(ctx), (link) => permissionOn(link, "getPolicy"), (name) => resolvedOf(ctx, name))),
+      lookups.members(req, resolvedOf(ctx, req.resource), authorizer.disclosure(callerOf(ctx), (link) => readPermission(link, "policy"), (name) => resolvedOf(ctx, name))),
     lookupResources: (req, ctx) =>
-      lookups.resources(req, (chain) => authorizer.holdsIn(callerOf(ctx), chain, permissionOn(chain[0]!.resource.name, "getPolicy"))),
+      lookups.resources(req, (chain) => authorizer.holdsIn(callerOf(ctx), chain, readPermission(chain[0]!.resource.name, "policy"))),
     getCallerIdentity: (_req, ctx) => {
       const caller = callerOf(ctx);
       return create(GetCallerIdentityResponseSchema, {

@@ -1,11 +1,12 @@
 // The web console on the main port: the static files `npm run build:console` writes to console/dist, served under
-// /console/ (GET / redirects there), and /console/schema.json, the resource schema the console needs for its role
-// and type pickers until the API has a roles service. Anything else goes to `next`.
+// /console/ (GET / redirects there), and /console/schema.json, the resource schema the server loaded: the API has no
+// call for the hierarchy's types and parents (the roles a policy editor offers come from RoleService). Anything else
+// goes to `next`.
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import { readFile, readdir } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ResourceSchema } from "../domain/schema/schema.js";
+import type { ResourceSchema } from "../schema/schema.js";
 
 /** connect-node's fallback: a request of node:http or node:http2. */
 type Handler = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;

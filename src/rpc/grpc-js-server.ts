@@ -23,11 +23,11 @@ import * as grpc from "@grpc/grpc-js";
 import net from "node:net";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import type { ServiceRegistry } from "./routes.js";
-import { toConnectError } from "./errors.js";
+import { toConnectError } from "./connect-errors.js";
 import { MAX_CONCURRENT_STREAMS } from "./http-server.js";
 import { headerValueKey, peerCertificateKey, peerKey, protocolKey } from "./context.js";
-import { isShared } from "../shared-value.js";
-import { encodingOf, knownEncodingOf } from "../shared-encoding.js";
+import { isDeepFrozen } from "../frozen-value.js";
+import { encodingOf, knownEncodingOf } from "../frozen-encoding.js";
 import { observed } from "./call-messages.js";
 import {
   ConnectionGate,
@@ -175,20 +175,20 @@ function bufferOf(bytes: Uint8Array): Buffer {
 }
 
 function serializeResponse(schema: DescMessage, message: object): Buffer {
-  return bufferOf(isShared(message) ? encodingOf(schema, message) : withSharedParts(schema, message));
+  return bufferOf(isDeepFrozen(message) ? encodingOf(schema, message) : withFrozenParts(schema, message));
 }
 
 /**
- * A response that is not shared but lists shared messages (a page of cached policies): each listed message's
+ * A response that is not frozen but lists frozen messages (a page of cached policies): each listed message's
  * memoised encoding is copied in with its field header, and only the rest of the response is encoded. Fields may
  * appear in any order on the wire (the parser merges them), so the lists go first.
  */
-function withSharedParts(schema: DescMessage, message: object): Uint8Array {
+function withFrozenParts(schema: DescMessage, message: object): Uint8Array {
   let parts: Uint8Array[] | undefined;
   let rest = message as Record<string, unknown>;
   for (const field of messageListsOf(schema)) {
     const items = rest[field.localName] as object[];
-    if (items.length === 0 || !items.every(isShared)) continue;
+    if (items.length === 0 || !items.every(isDeepFrozen)) continue;
     parts ??= [];
     for (const item of items) parts.push(framedEncodingOf(field, item));
     rest = { ...rest, [field.localName]: [] };
@@ -199,7 +199,7 @@ function withSharedParts(schema: DescMessage, message: object): Uint8Array {
   return Buffer.concat(parts);
 }
 
-/** A shared message's encoding as an element of `field`: its tag, its length and its bytes, memoised. */
+/** A frozen message's encoding as an element of `field`: its tag, its length and its bytes, memoised. */
 const framedEncodings = new WeakMap<object, { tag: number; bytes: Uint8Array }>();
 
 function framedEncodingOf(field: MessageList, item: object): Uint8Array {

@@ -9,8 +9,7 @@ import {
   HealthCheckResponse_ServingStatus as Status,
   HealthListResponseSchema,
 } from "../../gen/health/v1/health_pb.js";
-import { share } from "../shared-value.js";
-import type { Store } from "../store/store.js";
+import { deepFreeze } from "../frozen-value.js";
 
 export class HealthStatus {
   private readonly statuses = new Map<string, Status>();
@@ -38,14 +37,14 @@ export class HealthStatus {
 }
 
 export function healthService(health: HealthStatus): ServiceImpl<typeof Health> {
-  // One shared answer per status: probes are frequent, and the gRPC port encodes a shared message once.
+  // One frozen answer per status: probes are frequent, and the gRPC port encodes a frozen message once.
   const answers = new Map<Status, HealthCheckResponse>();
   return {
     check(req) {
       const status = health.get(req.service);
       if (status === undefined) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
       let answer = answers.get(status);
-      if (!answer) answers.set(status, (answer = share(create(HealthCheckResponseSchema, { status }))));
+      if (!answer) answers.set(status, (answer = deepFreeze(create(HealthCheckResponseSchema, { status }))));
       return answer;
     },
     async *watch(req, ctx) {
@@ -83,7 +82,7 @@ export const STORE_PROBE_MS = 1000;
  * Asks the store for its newest sequence every STORE_PROBE_MS and reports each change of whether the database
  * answers; stop() ends it. A probe never overlaps the one before it.
  */
-export function watchStore(store: Pick<Store, "latestSequence">, changed: (reachable: boolean) => void): { stop(): void } {
+export function watchStore(store: { latestSequence(): Promise<unknown> }, changed: (reachable: boolean) => void): { stop(): void } {
   let reachable = true;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;

@@ -4,7 +4,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { ConnectError, Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { codeName } from "../code-name.js";
-import { storeFailureOf, toConnectError } from "./errors.js";
+import { storeFailureOf, toConnectError } from "./connect-errors.js";
 import { peerKey, protocolKey } from "./context.js";
 import type { CallSeries, Metrics } from "./metrics.js";
 import { observed, withMessage } from "./call-messages.js";

@@ -10,7 +10,7 @@ import {
 import type { Authorizer } from "../domain/access/authorizer.js";
 import type { Policies } from "../domain/policies.js";
 import { callerOf, resolvedOf } from "./context.js";
-import { permissionOn } from "../domain/names.js";
+import { readPermission } from "../domain/access/read-permissions.js";
 
 
 export function policyService(policies: Policies, authorizer: Authorizer): ServiceImpl<typeof PolicyService> {
@@ -29,7 +29,7 @@ export function policyService(policies: Policies, authorizer: Authorizer): Servi
       policies.lookupEffective(
         req,
         resolvedOf(ctx, req.resource).chain,
-        authorizer.disclosure(callerOf(ctx), (link) => permissionOn(link, "getPolicy"), (name) => resolvedOf(ctx, name)),
+        authorizer.disclosure(callerOf(ctx), (link) => readPermission(link, "policy"), (name) => resolvedOf(ctx, name)),
       ),
     testIamPermissions: async (req, ctx) =>
       create(TestIamPermissionsResponseSchema, {

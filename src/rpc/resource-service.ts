@@ -12,7 +12,7 @@ import type { Authorizer } from "../domain/access/authorizer.js";
 import { importAuthorizer } from "../domain/access/import-access.js";
 import type { Importer } from "../domain/import.js";
 import type { Resources } from "../domain/resources.js";
-import { toConnectError } from "./errors.js";
+import { toConnectError } from "./connect-errors.js";
 import { callerOf, resolvedOf } from "./context.js";
 
 export function resourceService(resources: Resources, importer: Importer, authorizer: Authorizer): ServiceImpl<typeof ResourceService> {

@@ -8,14 +8,14 @@ import {
   type RoleService,
 } from "../../gen/policy/v1/role_service_pb.js";
 import type { Authorizer } from "../domain/access/authorizer.js";
-import { permissionOn } from "../domain/names.js";
+import { readPermission } from "../domain/access/read-permissions.js";
 import type { Roles } from "../domain/roles.js";
 import { callerOf, resolvedOf } from "./context.js";
 
 export function roleService(roles: Roles, authorizer: Authorizer): ServiceImpl<typeof RoleService> {
   // A custom role's permissions are for those who may read it with GetRole.
   const mayRead = (ctx: HandlerContext) => async (organization: string) =>
-    (await authorizer.holdsOn(callerOf(ctx), organization, [permissionOn(organization, "getRole")]))[0]!;
+    (await authorizer.holdsOn(callerOf(ctx), organization, [readPermission(organization, "role")]))[0]!;
   return {
     listRoles: async (req, ctx) => {
       const page = await roles.list(req, mayRead(ctx));

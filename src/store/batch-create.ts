@@ -6,8 +6,9 @@ import { toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { SyncStatus, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
-import { resourceExists, resourceNotFound } from "./errors.js";
-import { revisionEtag } from "./etag.js";
+import { changeAction } from "./change-actions.js";
+import { resourceExists, resourceNotFound } from "./store-error.js";
+import { revisionEtag } from "../etag.js";
 import { encodePolicy, grantRows, toResource } from "./rows.js";
 import type { Actor, CreatedResource, NewResourceWithPolicy } from "./store.js";
 
@@ -98,7 +99,7 @@ export function planCreation(
     const resource = toResource(row);
     const log = (s: number, action: string, before: Uint8Array | null, change: Uint8Array) =>
       plan.changes.push([s, time, actor.principal, action, item.name, before, revisionEtag(s), change, item.type, item.parent, null, json, null]);
-    log(createSeq, "resource.create", null, toBinary(ResourceSchema, resource));
+    log(createSeq, changeAction("resource", "create"), null, toBinary(ResourceSchema, resource));
     if (!policy) {
       plan.resources.push([place.id, item.name, parent?.id ?? null, place.path, item.type, item.displayName, createSeq, createSeq, time, time, false]);
       plan.outcomes.push({ resource });
@@ -109,7 +110,7 @@ export function planCreation(
     plan.resources.push([place.id, item.name, parent?.id ?? null, place.path, item.type, item.displayName, createSeq, createSeq, time, time, bindingCount > 0]);
     plan.policies.push([place.id, bytes, bindingCount, policySeq, time]);
     for (const grant of grantRows(policy.bindings)) plan.grants.push([grant.member, grant.role, place.path, place.id]);
-    log(policySeq, "policy.set", revisionEtag(createSeq), bytes);
+    log(policySeq, changeAction("policy", "set"), revisionEtag(createSeq), bytes);
     plan.outcomes.push({ resource, policy: writtenPolicy(policy, policySeq, time) });
   }
   plan.lastSeq = seq - 1;

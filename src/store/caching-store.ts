@@ -1,54 +1,36 @@
 // A read cache over any store, as a decorator (the shape of SpiceDB's caching datastore proxy): decoded policies with
 // their resources, by resource name, for GetPolicy, LookupEffectivePolicy and access checks. Cached entries are shared
-// values (shared-value.ts): frozen, handed to every reader, and the same object until the resource or its policy
+// values (frozen-value.ts): frozen, handed to every reader, and the same object until the resource or its policy
 // changes. Reads are never stale: this store's writes evict what they change, and other instances' commits (other
 // processes or replicas on the same database) are found through the inner store's changesSince before a cached read.
 // A link holds the shared policies bound to its resource: a change logged against a shared policy's name evicts
 // every cached link that holds it (found through `holders`), a binding's change is logged against its target.
 import type { Span } from "@opentelemetry/api";
-import type { DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
-import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
 import { RecentCache } from "../recent-cache.js";
-import { share } from "../shared-value.js";
+import { deepFreeze } from "../frozen-value.js";
 import { inChildSpan } from "../tracing/spans.js";
-import { etagSequence } from "./etag.js";
+import { etagSequence } from "../etag.js";
+import { ForwardingStore } from "./forwarding-store.js";
 import type {
-  Acknowledgement,
   Actor,
-  ChangeRecord,
-  ConsumerChanges,
-  NewConsumer,
-  Retention,
-  ResourceFailure,
-  StoredConsumer,
-  AuditQuery,
-  AuditRecord,
-  ChangesSince,
+  AttachedDocuments,
+  DocumentWrite,
+  StoredDocument,
   CreatedResource,
-  GrantPoint,
-  GrantQuery,
   HierarchyReader,
-  ListedResource,
-  SubtreeQuery,
   ListedPolicy,
   UnreadablePolicy,
   NewResource,
   NewResourceWithPolicy,
   PolicyQuery,
   ResourceChanges,
-  ResourceQuery,
-  ResourceSearch,
-  ResourceSearchPage,
-  SharedPolicyBindingQuery,
   SharedPolicyBindingState,
-  SharedPolicyQuery,
   SharedPolicyState,
   SharedPolicyWrite,
   Store,
-  StoreSnapshot,
   StoreStats,
   StoredPolicy,
 } from "./store.js";
@@ -63,7 +45,10 @@ const MAX_CHANGES_TO_EVICT = 1000;
 /** The rows of listed pages kept (references to cached policies, plus a cursor each). */
 const MAX_LISTED_ROWS = 20_000;
 
-export class CachingStore implements Store {
+// Calls it does not override go straight to the inner store (ForwardingStore): resources, documents, shared
+// policies, the member index, the change log and consumers are read fresh, and a snapshot reads one state of the
+// database, which no cache entry is known to hold.
+export class CachingStore extends ForwardingStore {
   private readonly cache: RecentCache<string, StoredPolicy>;
   /**
    * By shared-policy name: the links cached with it (some may have left the cache since; evicting them again is
@@ -89,34 +74,20 @@ export class CachingStore implements Store {
   };
   private readonly endTurnAfterMicrotasks = () => process.nextTick(this.endTurn);
 
-  constructor(
-    private readonly inner: Store,
-    cacheBytes = DEFAULT_CACHE_MB * 1024 * 1024,
-  ) {
+  constructor(inner: Store, cacheBytes = DEFAULT_CACHE_MB * 1024 * 1024) {
+    super(inner);
     this.cache = new RecentCache(cacheBytes);
     this.evictedThrough = inner.writtenSequence;
   }
 
-  get writtenSequence(): number {
-    return this.inner.writtenSequence;
-  }
-
-  async latestSequence(): Promise<number> {
+  override async latestSequence(): Promise<number> {
     await this.fresh();
     return Math.max(this.evictedThrough, this.inner.writtenSequence);
   }
 
-  changesSince(afterSeq: number, limit: number): Promise<ChangesSince> {
-    return this.inner.changesSince(afterSeq, limit);
-  }
-
-  removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
-    return this.inner.removalOf(name, fromSeq);
-  }
-
   // In a traced call, each cached read is a span that says whether the cache answered (policy.cache.hit); a miss
   // shows the store's read beneath it.
-  getPolicy(resource: string): Promise<StoredPolicy | undefined> {
+  override getPolicy(resource: string): Promise<StoredPolicy | undefined> {
     return inChildSpan("cache getPolicy", undefined, async (span) => {
       await this.fresh();
       const cached = this.cache.get(resource);
@@ -126,12 +97,7 @@ export class CachingStore implements Store {
     });
   }
 
-  /** Straight to the database: a snapshot reads one state of it, which no cache entry is known to hold. */
-  openSnapshot(): Promise<StoreSnapshot> {
-    return this.inner.openSnapshot();
-  }
-
-  ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
+  override ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
     return inChildSpan("cache ancestry", undefined, async (span) => {
       await this.fresh();
       const chain: StoredPolicy[] = [];
@@ -162,7 +128,7 @@ export class CachingStore implements Store {
   private remember(stored: StoredPolicy, generation: number): StoredPolicy {
     const cached = this.cache.get(stored.resource.name);
     if (cached && sameRevision(cached, stored)) return cached;
-    const value = share(stored);
+    const value = deepFreeze(stored);
     if (generation === this.generation) {
       this.cache.set(stored.resource.name, value, estimatedBytes(stored));
       for (const shared of stored.shared ?? []) {
@@ -214,36 +180,8 @@ export class CachingStore implements Store {
     this.holders.clear();
   }
 
-  getResource(name: string): Promise<Resource | undefined> {
-    return this.inner.getResource(name);
-  }
-
-  listResources(query: ResourceQuery): Promise<Resource[]> {
-    return this.inner.listResources(query);
-  }
-
-  searchResources(query: ResourceSearch): Promise<ResourceSearchPage> {
-    return this.inner.searchResources(query);
-  }
-
-  getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
-    return this.inner.getDenyPolicy(resource);
-  }
-
-  getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
-    return this.inner.getSharedPolicy(name);
-  }
-
-  listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
-    return this.inner.listSharedPolicies(query);
-  }
-
-  listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]> {
-    return this.inner.listSharedPolicyBindings(query);
-  }
-
   /** Logged against the shared policy (its own link, and the links of its targets that hold it, are evicted). */
-  async updateSharedPolicy(
+  override async updateSharedPolicy(
     name: string,
     decide: (state: SharedPolicyState) => SharedPolicyWrite,
     actor: Actor,
@@ -252,17 +190,13 @@ export class CachingStore implements Store {
   }
 
   /** Logged against the target: its link lists the shared policies bound to it. */
-  async updateSharedPolicyBinding(
+  override async updateSharedPolicyBinding(
     sharedPolicy: string,
     target: string,
     decide: (state: SharedPolicyBindingState) => boolean,
     actor: Actor,
   ): Promise<SharedPolicyBinding | undefined> {
     return this.evictingAfter([target], this.inner.updateSharedPolicyBinding(sharedPolicy, target, decide, actor));
-  }
-
-  listRoles(parent: string): Promise<Role[] | undefined> {
-    return this.inner.listRoles(parent);
   }
 
   /**
@@ -272,7 +206,7 @@ export class CachingStore implements Store {
    * kept until the next eviction (keepPage). The inner store's listing rows are never kept: they carry no deny rules
    * or roles.
    */
-  listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
+  override listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
     return inChildSpan("cache listPolicies", undefined, (span) => this.listCachedPolicies(query, span));
   }
 
@@ -322,91 +256,26 @@ export class CachingStore implements Store {
     return stored && this.remember(stored, generation);
   }
 
-  // Listings are read from the database: they are ranges, not the keys this cache holds.
-  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
-    return this.inner.listGrantPoints(query);
-  }
-
-  listBoundRoles(members: readonly string[]): Promise<string[]> {
-    return this.inner.listBoundRoles(members);
-  }
-
-  listSubtree(query: SubtreeQuery): Promise<ListedResource[]> {
-    return this.inner.listSubtree(query);
-  }
-
-  listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {
-    return this.inner.listAuditRecords(query);
-  }
-
-  pageTokenKey(): Promise<Uint8Array> {
-    return this.inner.pageTokenKey();
-  }
-
-  // The change feed and consumers are not cached: Watch keeps its own window of recent changes (domain/change-feed.ts).
-  readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
-    return this.inner.readChanges(afterSeq, limit, maxBytes);
-  }
-
-  oldestSequence(): Promise<number> {
-    return this.inner.oldestSequence();
-  }
-
-  pruneChanges(retention: Retention): Promise<number> {
-    return this.inner.pruneChanges(retention);
-  }
-
-  readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
-    return this.inner.readChangesAt(sequences);
-  }
-
-  createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
-    return this.inner.createConsumer(consumer, timeMs, admit);
-  }
-
-  listConsumers(): Promise<StoredConsumer[]> {
-    return this.inner.listConsumers();
-  }
-
-  consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
-    return this.inner.consumerChanges(afterVersion);
-  }
-
-  listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]> {
-    return this.inner.listResourceFailures(resource, consumers);
-  }
-
-  deleteConsumer(name: string): Promise<void> {
-    return this.inner.deleteConsumer(name);
-  }
-
-  acknowledgeChanges(
-    name: string,
-    ack: Acknowledgement,
-    admit?: (failures: { before: number; after: number }) => void,
-  ): Promise<StoredConsumer> {
-    return this.inner.acknowledgeChanges(name, ack, admit);
-  }
-
-  async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
+  override async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
     return this.evictingAfter([resource.name], this.inner.createResource(resource, actor));
   }
 
-  async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
+  override async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
     // Every item's name, written or not: an entry of a name (a cached absence, a chain that ended there) goes stale.
     return this.evictingAfter(items.map((item) => item.resource.name), this.inner.createResources(items, actor));
   }
 
-  async updateResource(
+  override async updateResource(
     name: string,
     decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
     actor: Actor,
+    reads: readonly string[] = [],
   ): Promise<Resource> {
     // A move changes the moved resource's entry (its parent); the entries below it name their parents, unchanged.
-    return this.evictingAfter([name], this.inner.updateResource(name, decide, actor));
+    return this.evictingAfter([name], this.inner.updateResource(name, decide, actor, reads));
   }
 
-  async deleteResource(
+  override async deleteResource(
     name: string,
     decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean },
     actor: Actor,
@@ -420,21 +289,19 @@ export class CachingStore implements Store {
     }
   }
 
-  async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
+  override async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
     return this.evictingAfter([resource], this.inner.updatePolicy(resource, decide, actor));
   }
 
-  async updateDenyPolicy(
+  /** Logged against the resource, whose chain link carries its deny rules and (a root's) custom roles. */
+  override async updateDocument(
+    kind: string,
     resource: string,
-    decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+    key: string,
+    decide: (stored: AttachedDocuments) => DocumentWrite,
     actor: Actor,
-  ): Promise<DenyPolicy> {
-    return this.evictingAfter([resource], this.inner.updateDenyPolicy(resource, decide, actor));
-  }
-
-  /** A role lives in its parent's chain link (see StoredPolicy.roles): evicting that link is what makes checks see it. */
-  async updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role> {
-    return this.evictingAfter([parent], this.inner.updateRole(parent, roleId, decide, actor));
+  ): Promise<StoredDocument> {
+    return this.evictingAfter([resource], this.inner.updateDocument(kind, resource, key, decide, actor));
   }
 
   /** Evicts `names` once `write` settles, whether it committed or failed (a failure may still have committed). */
@@ -446,13 +313,10 @@ export class CachingStore implements Store {
     }
   }
 
-  async stats(): Promise<StoreStats> {
+  override async stats(): Promise<StoreStats> {
     return { ...(await this.inner.stats()), cacheEntries: this.cache.size, cacheBytes: this.cache.weight };
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
 
 function sameRevision(a: StoredPolicy, b: StoredPolicy): boolean {

@@ -12,7 +12,9 @@ import {
   type SharedPolicy,
   type SharedPolicyBinding,
 } from "../../gen/policy/v1/shared_policy_pb.js";
-import { resourceEtag, revisionEtag } from "./etag.js";
+import { DOCUMENT_SQL, sharedContent } from "./documents.js";
+import { changeAction, isChangeAction, subjectOf } from "./change-actions.js";
+import { resourceEtag, revisionEtag } from "../etag.js";
 import {
   REMOVALS,
   type Acknowledgement,
@@ -33,8 +35,8 @@ export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type,
 export const FROM_RESOURCES = `FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`;
 export const POLICY_COLUMNS = `pol.policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`;
 /** A deny policy's columns, joined only while it has rules (chains carry deny rules, not empty deny policies). */
-export const DENY_COLUMNS = `dp.policy AS deny, dp.revision AS deny_revision, dp.update_time AS deny_update_time`;
-export const JOIN_DENY = `LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0`;
+export const DENY_COLUMNS = DOCUMENT_SQL.denyColumns;
+export const JOIN_DENY = DOCUMENT_SQL.joinDeny;
 /** The columns of a ChangeRow. */
 export const CHANGE_COLUMNS = `seq, time, principal, action, resource, etag_after, change, resource_type, parent,
   previous_parent, lineage, previous_lineage`;
@@ -108,15 +110,16 @@ export interface BindingRow {
   create_time: number;
 }
 
-export const SHARED_COLUMNS = `s.name, COALESCE(sp_parent.name, '') AS parent, s.create_time, sp.policy, sp.revision, sp.update_time`;
-export const FROM_SHARED = `FROM shared_policies sp JOIN resources s ON s.id = sp.resource_id
+export const SHARED_COLUMNS = `s.name, COALESCE(sp_parent.name, '') AS parent, s.create_time, sp.body AS policy, sp.revision,
+  sp.update_time`;
+export const FROM_SHARED = `FROM resources s JOIN ${sharedContent("sp", "s.id")}
   LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id`;
 export const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.create_seq, b.create_time`;
 export const FROM_BINDINGS = `FROM shared_policy_bindings b JOIN resources s ON s.id = b.policy_id JOIN resources t ON t.id = b.target_id`;
 
 /** The columns of an AuditRow. */
 export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after,
-  CASE WHEN action = 'policy.set' THEN change END AS change`;
+  CASE WHEN action = '${changeAction("policy", "set")}' THEN change END AS change`;
 
 export interface AuditRow {
   seq: number;
@@ -359,9 +362,9 @@ export function encodeRole(role: Role): Uint8Array {
 
 /** The change-log action of a role write, by whether the role existed and its `deleted` flag. */
 export function roleAction(current: Role | undefined, next: Role): ChangeAction {
-  if (!current) return "role.create";
-  if (next.deleted === current.deleted) return "role.update";
-  return next.deleted ? "role.delete" : "role.undelete";
+  if (!current) return changeAction("role", "create");
+  if (next.deleted === current.deleted) return changeAction("role", "update");
+  return next.deleted ? changeAction("role", "delete") : changeAction("role", "undelete");
 }
 
 export function toResource(row: ResourceRow): Resource {
@@ -403,6 +406,7 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
     seq: row.seq,
     timeMs: row.time,
     principal: row.principal,
+    // A newer version's action stays as it is: readers treat it as unknown (isChangeAction).
     action: row.action as ChangeAction,
     resource: row.resource,
     resourceType: row.resource_type,
@@ -411,32 +415,39 @@ export function toChangeRecord(row: ChangeRow): ChangeRecord {
   };
   if (row.previous_parent !== null) record.previousParent = row.previous_parent;
   if (row.previous_lineage !== null) record.previousLineage = JSON.parse(row.previous_lineage) as string[];
-  if (row.action === "policy.set" && row.change) {
-    record.policy = writtenPolicy(row.change, row.etag_after, row.time);
-  } else if (row.action === "denyPolicy.set" && row.change) {
-    const deny = fromBinary(DenyPolicySchema, row.change);
+  if (row.change) addChangeState(record, row, row.change);
+  return record;
+}
+
+/** What a change-log row's `change` bytes hold, by its action: the state written, or a removal's deny rules. */
+function addChangeState(record: ChangeRecord, row: ChangeRow, change: Uint8Array): void {
+  const action = record.action;
+  const subject = isChangeAction(action) ? subjectOf(action) : undefined;
+  if (action === changeAction("policy", "set")) {
+    record.policy = writtenPolicy(change, row.etag_after, row.time);
+  } else if (action === changeAction("denyPolicy", "set")) {
+    const deny = fromBinary(DenyPolicySchema, change);
     deny.resource = row.resource;
     deny.etag = row.etag_after ?? new Uint8Array(0);
     deny.updateTime = timestampFromMs(row.time);
     record.denyPolicy = deny;
-  } else if ((row.action === "sharedPolicy.create" || row.action === "sharedPolicy.update") && row.change) {
-    const shared = fromBinary(SharedPolicySchema, row.change);
+  } else if (action === changeAction("sharedPolicy", "create") || action === changeAction("sharedPolicy", "update")) {
+    const shared = fromBinary(SharedPolicySchema, change);
     shared.name = row.resource;
     shared.parent = row.parent;
     shared.etag = row.etag_after ?? new Uint8Array(0);
     shared.updateTime = timestampFromMs(row.time);
     record.sharedPolicy = shared;
-  } else if (row.action.startsWith("sharedPolicyBinding.") && row.change) {
-    record.sharedPolicyBinding = fromBinary(SharedPolicyBindingSchema, row.change);
-  } else if (REMOVALS.includes(record.action) && row.change) {
-    record.denyRulesAtRemoval = fromBinary(DenyPolicySchema, row.change).rules;
-  } else if (row.action.startsWith("role.") && row.change) {
-    const role = fromBinary(RoleSchema, row.change);
+  } else if (subject === "sharedPolicyBinding") {
+    record.sharedPolicyBinding = fromBinary(SharedPolicyBindingSchema, change);
+  } else if (REMOVALS.includes(action)) {
+    record.denyRulesAtRemoval = fromBinary(DenyPolicySchema, change).rules;
+  } else if (subject === "role") {
+    const role = fromBinary(RoleSchema, change);
     role.etag = row.etag_after ?? new Uint8Array(0);
     role.updateTime = timestampFromMs(row.time);
     record.role = role;
   }
-  return record;
 }
 
 export function toConsumer(row: ConsumerRow): StoredConsumer {

@@ -1,14 +1,16 @@
-// The one persistence interface: it stores, orders and returns; every decision (etags, cycles, rules, field paths)
-// is the domain's, made in the `decide` callbacks that a write runs inside its transaction. Every write is one
-// transaction that also appends its change-log row. Failures are plain StoreErrors (errors.ts). sqlite/ is the
-// embedded default; caching-store.ts is a read cache over any implementation; test/store/contract.ts is the
-// conformance suite every implementation passes.
+// The one persistence interface: it stores, orders and returns. The domain decides (cycles, binding rules, field
+// paths, etag preconditions) in the `decide` callbacks a write runs inside its transaction; the store mints etags from
+// revisions and sequences (src/etag.ts). Every write is one transaction that also appends its change-log row.
+// Failures are plain StoreErrors (store-error.ts). Attached objects of every kind but allow policies are documents
+// (docs/store.md); open-store.ts picks sqlite/ (the embedded default) or postgres/; caching-store.ts is a read cache
+// over any implementation; test/store/contract.ts is the conformance suite every implementation passes.
 import type { DenyPolicy, DenyRule } from "../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
-import type { StoreError } from "./errors.js";
+import type { ChangeAction } from "./change-actions.js";
+import type { StoreError } from "./store-error.js";
 
 /** Who made a change, for the change log. */
 export interface Actor {
@@ -238,6 +240,42 @@ export interface ChangesSince {
   changed: string[] | "many";
 }
 
+// --- Documents attached to resources (deny policies, custom roles: domain/kinds.ts) ---
+
+/** A document as stored: its key ("" for a kind with one per resource), the domain's bytes, its etag and time. */
+export interface StoredDocument {
+  key: string;
+  body: Uint8Array;
+  /** Minted from the change-log sequence of its last write. */
+  etag: Uint8Array;
+  updateTimeMs: number;
+}
+
+/** A resource's documents of one kind. */
+export interface AttachedDocuments {
+  /** The etag of the resource's creation: an absent document's, for a kind that has an empty one by default. */
+  createEtag: Uint8Array;
+  /** The resource's parent ("" for a root) and creation time, which a document of its own may present. */
+  parent: string;
+  createTimeMs: number;
+  /** By key. */
+  documents: readonly StoredDocument[];
+}
+
+/** What a document write stores and logs, as `decide` worked it out. */
+export interface DocumentWrite {
+  /** The bytes to store (a delete stores an empty body: the document's etag moves on). */
+  body: Uint8Array;
+  /** How many entries the body holds (a deny policy's rules); 0: empty, left out of chain links. */
+  entries: number;
+  /** The change-log row's action. */
+  action: ChangeAction;
+  /** The etag the change-log row shows before the write. */
+  etagBefore: Uint8Array | null;
+  /** The state the change-log row keeps; null for none (a delete). */
+  logged: Uint8Array | null;
+}
+
 // --- Shared policies (AIP-2511) ---
 
 /**
@@ -297,27 +335,7 @@ export interface SharedPolicyBindingState {
 
 // --- The change feed and sync consumers (Watch, SyncService) ---
 
-/** What a change-log row did (the audit log shows it as is; Watch gives each one a kind and a permission). */
-export type ChangeAction =
-  | "resource.create"
-  | "resource.update"
-  | "resource.delete"
-  | "policy.set"
-  | "policy.delete"
-  | "denyPolicy.set"
-  | "denyPolicy.delete"
-  | "role.create"
-  | "role.update"
-  | "role.delete"
-  | "role.undelete"
-  | "sharedPolicy.create"
-  | "sharedPolicy.update"
-  | "sharedPolicy.delete"
-  | "sharedPolicyBinding.create"
-  | "sharedPolicyBinding.delete";
-
-/** The actions that end a resource: after one, a row of its name is about another resource. */
-export const REMOVALS: readonly ChangeAction[] = ["resource.delete", "sharedPolicy.delete"];
+export { CHANGE_ACTIONS, REMOVALS, changeAction, isChangeAction, type ChangeAction } from "./change-actions.js";
 
 /** A change-log row with what Watch needs to filter, authorize and present it. */
 export interface ChangeRecord {
@@ -439,12 +457,6 @@ export interface StoreStats {
   queries?: { count: number; seconds: number };
 }
 
-/**
- * A consistent read of the store as of one change-log sequence (Snapshot): every read through it sees the same
- * state, whatever is committed meanwhile, until it is closed. It holds a read transaction on a connection of its own:
- * close it promptly (a held SQLite read keeps the WAL from being checkpointed past it; a held PostgreSQL one keeps
- * old row versions from being vacuumed).
- */
 /** A stored policy's bytes as its row holds them, with the columns that complete it (etag, update time). */
 export interface EncodedPolicy {
   bytes: Uint8Array;
@@ -460,6 +472,12 @@ export interface SnapshotLink {
   policy?: EncodedPolicy;
 }
 
+/**
+ * A consistent read of the store as of one change-log sequence (Snapshot): every read through it sees the same
+ * state, whatever is committed meanwhile, until it is closed. It holds a read transaction on a connection of its own:
+ * close it promptly (a held SQLite read keeps the WAL from being checkpointed past it; a held PostgreSQL one keeps
+ * old row versions from being vacuumed).
+ */
 export interface StoreSnapshot {
   /** The newest committed sequence as of the snapshot: the state it reads is exactly the state after it. */
   readonly sequence: number;
@@ -493,14 +511,21 @@ export interface Store {
    */
   createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]>;
   /**
-   * In one transaction: reads the resource, calls `decide` with it and the hierarchy, and applies the changes it
-   * returns (a move re-roots the whole subtree). `decide` may throw (a stale etag, a cycle) and then nothing is
-   * written; it must be synchronous and pure (a store may call it more than once). not_found when the resource, or the
-   * new parent, does not exist.
+   * In one transaction: reads the resource, calls `decide` once with it and the hierarchy, and applies the changes it
+   * returns (a move re-roots the whole subtree). `decide` may read the resource's lineage and children, and the
+   * lineage (and each link's children) of the names in `reads`, which a store fetches before calling it; reading
+   * anything else may throw. `decide` may throw (a stale etag, a cycle) and then nothing is written. not_found when
+   * the resource, or the new parent, does not exist.
    */
-  updateResource(name: string, decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges, actor: Actor): Promise<Resource>;
+  updateResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
+    actor: Actor,
+    reads?: readonly string[],
+  ): Promise<Resource>;
   /**
-   * In one transaction: reads the resource, calls `decide` (which may throw, as for updateResource) and deletes the
+   * In one transaction: reads the resource, calls `decide` once (it may read the resource's lineage and children, and
+   * may throw, as for updateResource) and deletes the
    * resource and its policy — with `cascade`, its whole subtree. Returns the names deleted, deepest first.
    */
   deleteResource(name: string, decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean }, actor: Actor): Promise<string[]>;
@@ -545,27 +570,24 @@ export interface Store {
    * concurrent writes are serialised around it, so two writers can never both win.
    */
   updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy>;
-  /** The deny policy of `resource` with its etag, an empty one when none is set; undefined when it does not exist. */
-  getDenyPolicy(resource: string): Promise<DenyPolicy | undefined>;
   /**
-   * Writes the deny policy of `resource` in one transaction that appends a change-log row (`denyPolicy.set` or
-   * `denyPolicy.delete`), exactly as updatePolicy: `decide` gets the stored deny policy (empty, with a valid etag, when
-   * none is set) and returns the rules to store, or undefined to delete them; it may throw and then nothing is written.
-   * not_found when the resource does not exist. Returns the stored deny policy with its new etag.
+   * The documents of `kind` attached to `resource` (only the one of `key`, when given), by key; undefined when the
+   * resource does not exist. What a kind's bodies mean is the domain's (domain/kinds.ts).
    */
-  updateDenyPolicy(resource: string, decide: (stored: DenyPolicy) => DenyPolicy | undefined, actor: Actor): Promise<DenyPolicy>;
-  /** The custom roles defined on `parent` (deleted ones included), sorted by name; undefined when it does not exist. */
-  listRoles(parent: string): Promise<Role[] | undefined>;
+  listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined>;
   /**
-   * Creates or replaces the custom role `roleId` of `parent` in one transaction that appends a change-log row about
-   * `parent` (`role.create`, `role.update`, `role.delete` or `role.undelete`, by the `deleted` flag). `decide` gets
-   * the stored role (undefined when there is none) and returns the role to store (name, title, description,
-   * permissions, stage, deleted, delete time); it may throw and then nothing is written. not_found when `parent` does
-   * not exist. Returns the stored role with its new etag and update time.
+   * Writes the document (`kind`, `key`) of `resource` in one transaction that appends the change-log row `decide`
+   * names, logged against `resource` (caches that follow the log evict its chain link). `decide` gets the stored
+   * document (as listDocuments, of this key) and returns what to store and log; it may throw (a stale etag, a rule),
+   * and then nothing is written. not_found when the resource does not exist. Returns the stored document.
    */
-  updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role>;
-  /** The shared policy of that name with its etag; undefined when there is none. */
-  getSharedPolicy(name: string): Promise<SharedPolicy | undefined>;
+  updateDocument(
+    kind: string,
+    resource: string,
+    key: string,
+    decide: (stored: AttachedDocuments) => DocumentWrite,
+    actor: Actor,
+  ): Promise<StoredDocument>;
   /** The shared policies of an organization, by name. */
   listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]>;
   /**
@@ -632,8 +654,6 @@ export interface Store {
    * is written.
    */
   createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer>;
-  /** Every consumer (without its failures), by name: O(consumers). */
-  listConsumers(): Promise<StoredConsumer[]>;
   /** The consumers written after `afterVersion` (see ConsumerChanges): one indexed read when nothing changed. */
   consumerChanges(afterVersion: number): Promise<ConsumerChanges>;
   /**

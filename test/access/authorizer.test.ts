@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
-import { ServiceError } from "../../src/errors.js";
+import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "../domain/fixtures.js";

@@ -20,9 +20,9 @@ import { RoleSchema, RoleStage } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { auditsRead, checkChain, combine, type CheckInput } from "../../src/domain/access/chain-check.js";
 import { Subject } from "../../src/domain/access/subject.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
-import { Violations } from "../../src/errors.js";
-import { share } from "../../src/shared-value.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
+import { Violations } from "../../src/service-error.js";
+import { deepFreeze } from "../../src/frozen-value.js";
 import type { StoredPolicy } from "../../src/store/store.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
@@ -319,7 +319,7 @@ describe("shared policies bound to a link", () => {
 
   test("the same shared (cached) link checked twice, for different types of a policy bound at two levels, answers the same", () => {
     const guard = { name: SHARED, parent: ORG, bindings: [binding("roles/collaborator", [ADA])], denyRules: [create(DenyRuleSchema, denyTo([ADA], ["clouds.delete"]))] };
-    const links = [link(PROJECT, CLOUD, "project", { shared: [guard] }), link(CLOUD, ORG, "cloud", { shared: [guard] }), link(ORG, "", "organization")].map(share);
+    const links = [link(PROJECT, CLOUD, "project", { shared: [guard] }), link(CLOUD, ORG, "cloud", { shared: [guard] }), link(ORG, "", "organization")].map(deepFreeze);
     for (let i = 0; i < 2; i++) {
       expect(states(check(links, [ADA], ["projects.update", "projects.delete"]))).toEqual({ "projects.update": "GRANTED", "projects.delete": "GRANTED" });
       expect(states(check(links.slice(1), [ADA], ["clouds.delete", "clouds.update"]))).toEqual({ "clouds.delete": "DENIED", "clouds.update": "GRANTED" });

@@ -7,8 +7,8 @@ import { AccessState, type PermissionCheck } from "../../gen/policy/v1/access_se
 import { BindingSchema, ExprSchema, PolicySchema, type Binding } from "../../gen/policy/v1/policy_pb.js";
 import type { CheckInput } from "../../src/domain/access/chain-check.js";
 import { Subject } from "../../src/domain/access/subject.js";
-import { Violations } from "../../src/errors.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { Violations } from "../../src/service-error.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { readFileSync } from "node:fs";
 import { ChainTree } from "./chain-tree.js";
 

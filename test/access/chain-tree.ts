@@ -5,7 +5,7 @@ import type { PermissionCheck } from "../../gen/policy/v1/access_service_pb.js";
 import { PolicySchema, type AuditLogConfig_LogType, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
 import { auditsRead, checkChain, type CheckInput } from "../../src/domain/access/chain-check.js";
-import type { ResourceSchema as Schema } from "../../src/domain/schema/schema.js";
+import type { ResourceSchema as Schema } from "../../src/schema/schema.js";
 import type { StoredPolicy } from "../../src/store/store.js";
 
 export class ChainTree {

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, expect, test } from "vitest";
 import { AccessState, CheckAccessRequestSchema } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditLogConfig_LogType } from "../../gen/policy/v1/policy_pb.js";
 import { Access, MAX_ATTRIBUTE_DEPTH, MAX_ATTRIBUTES_SIZE, MAX_PERMISSIONS } from "../../src/domain/access/access.js";
-import { ServiceError } from "../../src/errors.js";
+import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "../domain/fixtures.js";

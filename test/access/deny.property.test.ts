@@ -16,9 +16,10 @@ import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { effectivePolicy } from "../../src/domain/effective-policy.js";
 import { Access } from "../../src/domain/access/access.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { updateDenyPolicy } from "../../src/domain/kinds.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 const actor = { principal: "user:test@example.com" };
@@ -161,7 +162,7 @@ test("CheckAccess with deny policies and shared policies agrees with the naive m
           const bindings = bindingsOf(spec.bindings);
           await store.updatePolicy(name, () => create(PolicySchema, { version, bindings }), actor);
           const rules = rulesOf(spec.rules);
-          if (rules.length > 0) await store.updateDenyPolicy(name, () => create(DenyPolicySchema, { rules }), actor);
+          if (rules.length > 0) await updateDenyPolicy(store, name, () => create(DenyPolicySchema, { rules }), actor);
         };
         await add("organizations/o", org, "");
         for (const [i, c] of clouds.entries()) await add(`clouds/c${i}`, c, "organizations/o");

@@ -6,11 +6,12 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { CheckAccessRequestSchema } from "../../gen/policy/v1/access_service_pb.js";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
+import { updateDenyPolicy } from "../../src/domain/kinds.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { Readable, type ChainDisclosure } from "../../src/domain/access/disclosure.js";
 import { importAuthorizer } from "../../src/domain/access/import-access.js";
-import { ServiceError } from "../../src/errors.js";
+import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store, StoredPolicy } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "../domain/fixtures.js";
@@ -132,7 +133,7 @@ describe("CheckAccess explanations for a caller who may not read all of the chai
     const readable = await explain(CHECKER);
     expect(readable.results[0]!.explanations.map((e) => [e.resource, e.sharedPolicy])).toEqual([[PROJECT, GUARD]]);
     expect(readable.partialExplanations).toBe(false);
-    await store.updateDenyPolicy(PROJECT, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:ada@example.com"], deniedPermissions: ["projects.delete"] }] }), actor);
+    await updateDenyPolicy(store, PROJECT, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:ada@example.com"], deniedPermissions: ["projects.delete"] }] }), actor);
     const denied = await explain(CHECKER);
     expect(denied.results[0]!.denyExplanations).toEqual([]);
     expect(denied.results[0]!.explanations.map((e) => e.sharedPolicy)).toEqual([GUARD]);
@@ -140,7 +141,7 @@ describe("CheckAccess explanations for a caller who may not read all of the chai
     // Several permissions, rules of the project's own deny policy and of the readable shared policy: the shared
     // policy's rule is shown, the project's own never (whichever permissions name which).
     const request = create(CheckAccessRequestSchema, { resource: PROJECT, principals: ["user:ada@example.com"], permissions: ["projects.get", "projects.update", "projects.delete"], explain: true });
-    await store.updateDenyPolicy(PROJECT, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:ada@example.com"], deniedPermissions: ["projects.delete", "projects.update"] }] }), actor);
+    await updateDenyPolicy(store, PROJECT, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:ada@example.com"], deniedPermissions: ["projects.delete", "projects.update"] }] }), actor);
     const disclosure = authorizer.disclosure(CHECKER, () => "access.check", (name) => access.resolve(name));
     const several = await access.check(request, access.resolve(PROJECT), disclosure);
     expect(several.results.map((r) => r.denyExplanations.map((d) => [d.resource, d.sharedPolicy]))).toEqual([[], [[PROJECT, GUARD]], []]);

@@ -22,7 +22,7 @@ import { Lookups } from "../../src/domain/access/lookups.js";
 import { ResolvedResource } from "../../src/domain/access/resolved.js";
 import { PageTokens } from "../../src/domain/page-token.js";
 import { Policies } from "../../src/domain/policies.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";

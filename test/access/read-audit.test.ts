@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { AuditLogConfig_LogType as LogType, PolicySchema, type AuditConfig } from "../../gen/policy/v1/policy_pb.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { ChainTree } from "./chain-tree.js";
 
 const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");

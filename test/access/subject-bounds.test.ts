@@ -2,7 +2,7 @@
 // told, and the members a reverse lookup asks the store for.
 import { expect, test } from "vitest";
 import { MAX_PRINCIPALS, Subject } from "../../src/domain/access/subject.js";
-import { Violations } from "../../src/errors.js";
+import { Violations } from "../../src/service-error.js";
 
 function violationsOf(principals: string[]) {
   const violations = new Violations();

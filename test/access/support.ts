@@ -7,11 +7,11 @@ import { expect } from "vitest";
 import { AccessState, type CheckAccessResponse } from "../../gen/policy/v1/access_service_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { ApiClients } from "../helpers/clients.js";
-import { fieldViolations } from "../helpers/errors.js";
+import { fieldViolations } from "../helpers/call-failures.js";
 import { uniqueId } from "../helpers/ids.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 export { apiClients } from "../helpers/clients.js";
-export { expectCode, failureOf } from "../helpers/errors.js";
+export { expectCode, failureOf } from "../helpers/call-failures.js";
 export { uniqueId } from "../helpers/ids.js";
 
 export { AccessState };

@@ -3,7 +3,7 @@
 // pseudo-terminal (test/cli/shells/zsh-capture.zsh), fish with `complete -C`. The offers come from the command table,
 // the resource schema (a custom one included) and the generated enums.
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, test, vi } from "vitest";
@@ -113,6 +113,10 @@ describe.each(["bash", "zsh", "fish"] as const)("%s", (shell) => {
     const custom = await script(shell, ["--schema", schema]);
     expect(sorted(await offered(shell, custom, "policy list --resource-type "))).toEqual(["organization", "team"]);
     expect(sorted(await offered(shell, custom, "policy check --permission "))).toEqual(["groups.get", "organizations.get"]);
+    // Nor in the descriptions: a type option is described with the schema's types, and no text names the default's.
+    const text = readFileSync(custom, "utf8");
+    if (shell !== "bash") expect(text).toContain("a resource type: organization, team");
+    expect(text).not.toMatch(/\b(cloud|project)\b/);
   });
 });
 

@@ -1,6 +1,6 @@
 // --schema: the CLI reads a schema file with the server's own parser, so it accepts and refuses what the server does.
 import { expect, test } from "vitest";
-import { SchemaError } from "../../src/domain/schema/schema-loader.js";
+import { SchemaError } from "../../src/schema/schema-loader.js";
 import { loadSchema } from "../../src/schema-file.js";
 import { runMain, tempFile } from "./support.js";
 

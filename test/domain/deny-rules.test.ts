@@ -12,7 +12,7 @@ import {
   PermissionPatterns,
   canonicalDenyRules,
 } from "../../src/domain/deny-rules.js";
-import { Violations } from "../../src/errors.js";
+import { Violations } from "../../src/service-error.js";
 import { defaultSchema } from "./fixtures.js";
 
 const rule = (init: Omit<MessageInitShape<typeof DenyRuleSchema>, "$typeName"> = {}): DenyRule =>

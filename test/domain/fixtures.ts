@@ -9,9 +9,9 @@ import {
   type Binding,
   type Policy,
 } from "../../gen/policy/v1/policy_pb.js";
-import { ServiceError, type ErrorCode } from "../../src/errors.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
-import type { ResourceSchema, ResourceType } from "../../src/domain/schema/schema.js";
+import { ServiceError, type ErrorCode } from "../../src/service-error.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
+import type { ResourceSchema, ResourceType } from "../../src/schema/schema.js";
 
 export const DEFAULT_SCHEMA_PATH = new URL("../../schema/default.yaml", import.meta.url);
 

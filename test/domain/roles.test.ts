@@ -5,7 +5,7 @@ import { afterEach, expect, test, vi } from "vitest";
 import { CreateRoleRequestSchema, DeleteRoleRequestSchema, UndeleteRoleRequestSchema } from "../../gen/policy/v1/role_service_pb.js";
 import { PageTokens } from "../../src/domain/page-token.js";
 import { Roles, UNDELETE_WINDOW_MS } from "../../src/domain/roles.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { SchemaError, parseSchema } from "../../src/domain/schema/schema-loader.js";
-import { allowsParent } from "../../src/domain/schema/schema.js";
+import { SchemaError, parseSchema } from "../../src/schema/schema-loader.js";
+import { allowsParent } from "../../src/schema/schema.js";
 import { DEFAULT_SCHEMA_PATH } from "./fixtures.js";
 
 const FILE = "custom-schema.yaml";

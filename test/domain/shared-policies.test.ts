@@ -15,10 +15,11 @@ import {
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { PageTokens } from "../../src/domain/page-token.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { MAX_TARGETS_PER_SHARED_POLICY, SHARED_POLICIES_SCAN_AHEAD, SharedPolicies } from "../../src/domain/shared-policies.js";
 import type { Store } from "../../src/store/store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { getSharedPolicy, updateRole } from "../../src/domain/kinds.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 const ADMIN: Caller = { principal: "user:root@example.com", identities: ["user:root@example.com"] };
@@ -82,7 +83,7 @@ test("an edit checked against the targets it had is refused when a binding is ma
     updateMask: { paths: ["bindings"] },
   });
   await expect(editor.update(grant, EDITOR)).rejects.toMatchObject({ code: "aborted" });
-  expect((await store.getSharedPolicy(SHARED))!.bindings).toEqual([]);
+  expect((await getSharedPolicy(store, SHARED))!.bindings).toEqual([]);
   // Checked again, with the organization among the targets: refused for good.
   await expect((await facade()).update(grant, EDITOR)).rejects.toMatchObject({ code: "permission_denied" });
 });
@@ -91,7 +92,7 @@ test(`a page of shared policies examines at most its size + ${SHARED_POLICIES_SC
   // The lister may list the organization's shared policies (a custom role) and read one of them only.
   const lister: Caller = { principal: "user:lisa@example.com", identities: ["user:lisa@example.com"] };
   const role = `${ORG}/roles/lister`;
-  await store.updateRole(ORG, "lister", () => create(RoleSchema, { name: role, title: "Lister", includedPermissions: ["sharedPolicies.list"] }), ADMIN);
+  await updateRole(store, ORG, "lister", () => create(RoleSchema, { name: role, title: "Lister", includedPermissions: ["sharedPolicies.list"] }), ADMIN);
   await store.updatePolicy(ORG, () => create(PolicySchema, { bindings: [{ role, members: [lister.principal] }] }), ADMIN);
   const shared = await facade();
   const make = (id: string) => shared.create(create(CreateSharedPolicyRequestSchema, { parent: ORG, sharedPolicyId: id, sharedPolicy: {} }), ADMIN);

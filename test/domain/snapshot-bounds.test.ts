@@ -7,7 +7,7 @@ import { SnapshotRequestSchema } from "../../gen/policy/v1/snapshot_service_pb.j
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { Snapshots } from "../../src/domain/snapshot.js";
-import { ServiceError } from "../../src/errors.js";
+import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { StoreSnapshot } from "../../src/store/store.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";

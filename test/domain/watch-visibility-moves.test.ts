@@ -6,6 +6,7 @@ import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
+import { updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { WatchVisibility, kindOf } from "../../src/domain/watch-visibility.js";
@@ -65,9 +66,9 @@ async function received(rows: readonly ChangeRecord[], ...emails: string[]): Pro
 test("a move reaches whoever may read the moved resource's policy where it was or where it went; what follows, only the latter", async () => {
   // Owners of the organization, each refused the projects' policies under one cloud (Cy under both).
   await store.updatePolicy(ORG, () => owners("ann@example.com", "ben@example.com", "cy@example.com"), ROOT);
-  await store.updateDenyPolicy(OTHER_CLOUD, () => refuse("ann@example.com"), ROOT);
-  await store.updateDenyPolicy(CLOUD, () => refuse("ben@example.com"), ROOT);
-  await store.updateDenyPolicy(ORG, () => refuse("cy@example.com"), ROOT);
+  await updateDenyPolicy(store, OTHER_CLOUD, () => refuse("ann@example.com"), ROOT);
+  await updateDenyPolicy(store, CLOUD, () => refuse("ben@example.com"), ROOT);
+  await updateDenyPolicy(store, ORG, () => refuse("cy@example.com"), ROOT);
   const from = await store.latestSequence();
   await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
   await store.updatePolicy(PROJECT, () => owners("dan@example.com"), ROOT);
@@ -105,8 +106,8 @@ test("a resource since removed: its removal and its moves reach whoever could se
 test("a moved resource since removed: its move reaches the readers of either parent, its removal those of the last one", async () => {
   await store.updatePolicy(ORG, () => owners("ann@example.com", "ben@example.com"), ROOT);
   // Ann may not read the projects' policies under the second cloud, Ben under the first.
-  await store.updateDenyPolicy(OTHER_CLOUD, () => refuse("ann@example.com"), ROOT);
-  await store.updateDenyPolicy(CLOUD, () => refuse("ben@example.com"), ROOT);
+  await updateDenyPolicy(store, OTHER_CLOUD, () => refuse("ann@example.com"), ROOT);
+  await updateDenyPolicy(store, CLOUD, () => refuse("ben@example.com"), ROOT);
   await store.updatePolicy(PROJECT, () => owners("dan@example.com"), ROOT);
   const from = await store.latestSequence();
   await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
@@ -159,18 +160,18 @@ test("each kind of row needs its own read's permission: refused one, an organiza
   await store.updatePolicy(ORG, () => owners("ann@example.com"), ROOT);
   const from = await store.latestSequence();
   await store.updatePolicy(PROJECT, () => owners("dan@example.com"), ROOT);
-  await store.updateDenyPolicy(PROJECT, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:eve@example.com"], deniedPermissions: ["projects.delete"] }] }), ROOT);
+  await updateDenyPolicy(store, PROJECT, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:eve@example.com"], deniedPermissions: ["projects.delete"] }] }), ROOT);
   const role = `${ORG}/roles/reader`;
-  await store.updateRole(ORG, "reader", () => create(RoleSchema, { name: role, title: "Reader", includedPermissions: ["projects.get"] }), ROOT);
+  await updateRole(store, ORG, "reader", () => create(RoleSchema, { name: role, title: "Reader", includedPermissions: ["projects.get"] }), ROOT);
   await store.updateSharedPolicy("sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), ROOT);
   const rows = await rowsAfter(from);
   const actions = rows.map((r) => r.action);
   expect(actions).toEqual(["policy.set", "denyPolicy.set", "role.create", "sharedPolicy.create"]);
   expect(rows.map(kindOf)).toEqual([ChangeKind.POLICY_SET, ChangeKind.DENY_POLICY_SET, ChangeKind.ROLE_CHANGED, ChangeKind.SHARED_POLICY_CREATED]);
   const refusing = async (permission: string, on: string): Promise<string[]> => {
-    await store.updateDenyPolicy(on, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:ann@example.com"], deniedPermissions: [permission] }] }), ROOT);
+    await updateDenyPolicy(store, on, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:ann@example.com"], deniedPermissions: [permission] }] }), ROOT);
     const seen = (await received(rows, "ann@example.com"))["ann@example.com"]!.map((r) => r.split(" ")[0]!);
-    await store.updateDenyPolicy(on, () => undefined, ROOT);
+    await updateDenyPolicy(store, on, () => undefined, ROOT);
     return seen;
   };
   expect((await received(rows, "ann@example.com"))["ann@example.com"]!.map((r) => r.split(" ")[0])).toEqual(actions);
@@ -190,7 +191,7 @@ test("a deny rule of the moved resource itself applies where it was too: its mov
   await store.updatePolicy(CLOUD, () => collaborators("ann@example.com"), ROOT);
   await store.updatePolicy(ORG, () => owners("ann@example.com", "ben@example.com"), ROOT);
   // Ann reads the project's policy as an owner of the organization, but the project itself refuses her.
-  await store.updateDenyPolicy(PROJECT, () => refuse("ann@example.com"), ROOT);
+  await updateDenyPolicy(store, PROJECT, () => refuse("ann@example.com"), ROOT);
   const from = await store.latestSequence();
   await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
   // Judged while the project still exists (its move), then once it is gone (the move and the removal).
@@ -243,7 +244,7 @@ test("streams judging the moves of two removed resources at once each get their 
   await store.updatePolicy(ORG, () => owners("ann@example.com"), ROOT);
   await store.createResource({ name: "projects/q", parent: CLOUD, type: "project", displayName: "" }, ROOT);
   // The first project refuses Ann its policy; the second does not.
-  await store.updateDenyPolicy(PROJECT, () => refuse("ann@example.com"), ROOT);
+  await updateDenyPolicy(store, PROJECT, () => refuse("ann@example.com"), ROOT);
   const from = await store.latestSequence();
   await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
   await store.updateResource("projects/q", () => ({ parent: OTHER_CLOUD }), ROOT);

@@ -6,11 +6,12 @@ import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
-import { CHANGE_RULES, WatchVisibility } from "../../src/domain/watch-visibility.js";
+import { CHANGE_VISIBILITY, WatchVisibility } from "../../src/domain/watch-visibility.js";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "./fixtures.js";
+import { updateDenyPolicy } from "../../src/domain/kinds.js";
 
 const actor = { principal: "user:root@example.com" };
 const ORG = "organizations/o";
@@ -72,7 +73,7 @@ async function received(rows: readonly ChangeRecord[], ...emails: string[]): Pro
 
 test("a cascade delete reaches the owners of the surviving ancestor, except those a removed resource's deny rules refused", async () => {
   await store.updatePolicy(ORG, () => owners("ann@example.com", "ben@example.com", "cat@example.com"), actor);
-  await store.updateDenyPolicy(CLOUD, () => denying("ben@example.com", "projects.getPolicy"), actor);
+  await updateDenyPolicy(store, CLOUD, () => denying("ben@example.com", "projects.getPolicy"), actor);
   const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: denying("cat@example.com", "projects.getPolicy").rules });
   await store.updateSharedPolicy("sharedPolicies/g", () => ({ policy: guardrail, type: "shared_policy" }), actor);
   await store.updateSharedPolicyBinding("sharedPolicies/g", PROJECT, () => true, actor);
@@ -136,7 +137,7 @@ test("a binding reaches the target half, or the policy half when it may see the 
 test("every action has a rule whose permissions the schema knows", () => {
   // Each action's row as the stores log it: roles against the organization, shared policies against themselves.
   const resourceOf = (action: string) => (action.startsWith("role.") ? ORG : action.startsWith("sharedPolicy.") ? "sharedPolicies/s" : PROJECT);
-  for (const [action, rule] of Object.entries(CHANGE_RULES)) {
+  for (const [action, rule] of Object.entries(CHANGE_VISIBILITY)) {
     const row = { resource: resourceOf(action), sharedPolicyBinding: { sharedPolicy: "sharedPolicies/s" } } as unknown as ChangeRecord;
     for (const needs of rule.needs(row)) {
       for (const need of needs) expect(defaultSchema.permissions.has(need.permission), `${action}: ${need.permission}`).toBe(true);

@@ -17,7 +17,7 @@ import {
   type PolicyMirror,
   type Verdict,
 } from "../../src/client/index.js";
-import { expectCode } from "../helpers/errors.js";
+import { expectCode } from "../helpers/call-failures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const ORG = "organizations/enf";

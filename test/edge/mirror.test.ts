@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AccessState } from "../../gen/policy/v1/access_service_pb.js";
 import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
 import { createPolicyMirror, type PolicyMirror } from "../../src/client/index.js";
-import { expectCode } from "../helpers/errors.js";
+import { expectCode } from "../helpers/call-failures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { eventually } from "./support.js";
 

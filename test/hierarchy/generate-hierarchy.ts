@@ -5,7 +5,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type Sqlite from "better-sqlite3";
 import { PolicySchema, type Binding } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
-import { resourceEtag, revisionEtag } from "../../src/store/etag.js";
+import { resourceEtag, revisionEtag } from "../../src/etag.js";
 import { COLLECTION, type FolderSchemaType } from "./support.js";
 
 export interface GeneratedResource {

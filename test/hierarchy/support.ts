@@ -3,9 +3,9 @@ import type { ConnectError } from "@connectrpc/connect";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { fieldViolations } from "../helpers/errors.js";
+import { fieldViolations } from "../helpers/call-failures.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
-export { expectCode } from "../helpers/errors.js";
+export { expectCode } from "../helpers/call-failures.js";
 import type { Binding } from "../../gen/policy/v1/policy_pb.js";
 import type { EffectivePolicy } from "../../gen/policy/v1/policy_service_pb.js";
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
 import { watch } from "../../src/client/index.js";
 import { MAX_IMPORT_ITEMS } from "../../src/domain/import.js";
-import { expectCode } from "../helpers/errors.js";
+import { expectCode } from "../helpers/call-failures.js";
 import { uniqueId } from "../helpers/ids.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { ADMIN, apiClients, signingKey, startTokenServer, tokenFor, type SecureServer, type SigningKey } from "../security/support.js";

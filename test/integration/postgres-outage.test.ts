@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { WRITE_LOCK } from "../../src/store/postgres/database.js";
 import { spawnServer, type ChildServer } from "../helpers/child-server.js";
 import { apiClients, type ApiClients } from "../helpers/clients.js";
-import { expectCode, retryWhileUnavailable } from "../helpers/errors.js";
+import { expectCode, retryWhileUnavailable } from "../helpers/call-failures.js";
 import { Status, watchHealth } from "../helpers/health-watch.js";
 import {
   advisoryLockWaiters,

@@ -11,7 +11,7 @@ import { Health } from "../../gen/health/v1/health_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
 import { spawnServer, type ChildServer } from "../helpers/child-server.js";
-import { expectCode, retryWhileUnavailable } from "../helpers/errors.js";
+import { expectCode, retryWhileUnavailable } from "../helpers/call-failures.js";
 import { Status, watchHealth } from "../helpers/health-watch.js";
 import { privatePostgresAvailable, startPrivateCluster, type PrivateCluster } from "../helpers/private-postgres.js";
 import { pause, waitFor } from "../helpers/wait.js";

@@ -1,5 +1,5 @@
 // Small helpers shared by the integration tests: expected failures, unique names, a seeded hierarchy.
-export { expectCode, failureOf, fieldViolations } from "../helpers/errors.js";
+export { expectCode, failureOf, fieldViolations } from "../helpers/call-failures.js";
 export { uniqueId } from "../helpers/ids.js";
 export { createHierarchy, type Hierarchy } from "../helpers/hierarchy.js";
 

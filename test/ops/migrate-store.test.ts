@@ -1,5 +1,6 @@
 // `npm run migrate-store`: a SQLite database written through the server is copied into an empty PostgreSQL database;
 // a server on the copy reads the same policies with the same etags, page tokens included; a non-empty target is refused.
+// And back: the PostgreSQL database, changed there, is copied into a new SQLite file that a server reads alike.
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +9,24 @@ import { afterAll, describe, expect, test } from "vitest";
 import { REPO_ROOT } from "../helpers/child-server.js";
 import { createPostgresDatabase, postgresAvailable, type PostgresDatabase } from "../helpers/postgres.js";
 import { startTestServer } from "../helpers/server.js";
+
+/** What a server holds of the test's estate, every kind of object with its etag, as a client reads it. */
+async function readEstate(api: Awaited<ReturnType<typeof startTestServer>>["grpc"], pageToken: string) {
+  const names = ["organizations/o", ...Array.from({ length: 29 }, (_, i) => `projects/p${i}`)];
+  return {
+    policies: await Promise.all(names.map((resource) => api.policies.getPolicy({ resource }))),
+    resources: await Promise.all(names.map((name) => api.resources.getResource({ name }))),
+    deny: await api.denyPolicies.getDenyPolicy({ resource: "organizations/o" }),
+    role: await api.roles.getRole({ name: "organizations/o/roles/deployer" }),
+    shared: await api.sharedPolicies.getSharedPolicy({ name: "sharedPolicies/baseline" }),
+    bindings: (await api.sharedPolicies.listSharedPolicyBindings({ sharedPolicy: "sharedPolicies/baseline" })).bindings,
+    lookup: (await api.access.lookupResources({ principals: ["user:sam@example.com"], permission: "projects.get", resourceType: "project" })).resources,
+    consumers: (await api.sync.listConsumers({})).consumers,
+    page: (await api.resources.listResources({ parent: "organizations/o", pageSize: 10, pageToken })).resources.map((r) => r.name),
+    // The change log came along: the audit history of a resource.
+    audit: (await api.audit.listAuditEntries({ resource: "projects/p0" })).entries,
+  };
+}
 
 function migrateStore(from: string, to: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve) =>
@@ -25,7 +44,7 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("copies everything, verifies it, and a server on PostgreSQL reads the same etags; a used target is refused", async () => {
+  test("copies everything, verifies it, and a server on PostgreSQL reads the same etags; a used target is refused; and back to a new SQLite file", async () => {
     const db = join(dir, "policy.db");
     const sqlite = await startTestServer({ db });
     const api = sqlite.grpc;
@@ -67,6 +86,7 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
     expect(copied.code).toBe(0);
 
     const pg = await startTestServer({ db: target.url });
+    let onPostgres: Awaited<ReturnType<typeof readEstate>>;
     try {
       const after = await Promise.all(["organizations/o", "projects/p0", "projects/p28"].map((resource) => pg.grpc.policies.getPolicy({ resource })));
       expect(after.map((p) => p.etag)).toEqual(before.map((p) => p.etag));
@@ -85,6 +105,7 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
       await pg.grpc.sync.createConsumer({ consumer: { name: "consumers/after", subtree: "organizations/o" } });
       expect((await pg.grpc.sync.listConsumers({})).consumers.map((c) => c.name)).toEqual(["consumers/after", "consumers/edge"]);
       await pg.grpc.policies.setPolicy({ resource: "projects/p0", policy: { etag: before[1]!.etag, bindings: [] } });
+      onPostgres = await readEstate(pg.grpc, page.nextPageToken);
     } finally {
       await pg.close();
     }
@@ -92,5 +113,23 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
     const again = await migrateStore(db, target.url);
     expect(again.code).not.toBe(0);
     expect(again.output).toMatch(/already holds data/);
-  }, 90_000);
+
+    // The way back, with the change made on PostgreSQL: every object, etag, consumer and page token as PostgreSQL had it.
+    const back = join(dir, "back.db");
+    const returned = await migrateStore(target.url, back);
+    expect(returned.output).toMatch(/counts and etags verified/);
+    expect(returned.code).toBe(0);
+    const sqliteAgain = await startTestServer({ db: back });
+    try {
+      expect(await readEstate(sqliteAgain.grpc, page.nextPageToken)).toEqual(onPostgres);
+      // Writes go on from the copied change log: the etag read is current, the sequences continue.
+      const p0 = await sqliteAgain.grpc.policies.getPolicy({ resource: "projects/p0" });
+      await sqliteAgain.grpc.policies.setPolicy({ resource: "projects/p0", policy: { etag: p0.etag, bindings: [{ role: "roles/owner", members: ["user:back@example.com"] }] } });
+    } finally {
+      await sqliteAgain.close();
+    }
+    const existing = await migrateStore(target.url, back);
+    expect(existing.code).not.toBe(0);
+    expect(existing.output).toMatch(/exists: give the path of a new SQLite file/);
+  }, 120_000);
 });

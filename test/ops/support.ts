@@ -6,7 +6,7 @@ import { REPO_ROOT } from "../helpers/child-server.js";
 import { apiClients as clientsAt, CALL_TIMEOUT_MS, type ApiClients, type Protocol } from "../helpers/clients.js";
 export { REPO_ROOT, spawnServer, type ChildServer } from "../helpers/child-server.js";
 export { CALL_TIMEOUT_MS, type ApiClients, type Protocol } from "../helpers/clients.js";
-export { expectCode, failureOf } from "../helpers/errors.js";
+export { expectCode, failureOf } from "../helpers/call-failures.js";
 export { uniqueId } from "../helpers/ids.js";
 export { removeDir, tempDir } from "../helpers/temp-dir.js";
 

@@ -15,16 +15,17 @@ import { AuditLogConfig_LogType as LogType, PolicySchema } from "../../gen/polic
 import { file_policy_v1_policy_service, type GetPolicyRequestSchema } from "../../gen/policy/v1/policy_service_pb.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer } from "../../src/domain/access/authorizer.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 import { Authenticator } from "../../src/rpc/auth/authenticator.js";
 import { authInterceptor } from "../../src/rpc/auth/interceptor.js";
-import { RULES, methodsWithoutRule, rule } from "../../src/rpc/auth/rules.js";
-import { toConnectError } from "../../src/rpc/errors.js";
+import { AUTHORIZATION_RULES, methodsWithoutAuthorizationRule, rule } from "../../src/rpc/auth/authorization-rules.js";
+import { toConnectError } from "../../src/rpc/connect-errors.js";
 import { readAuditInterceptor } from "../../src/rpc/read-audit.js";
 import { createGrpcJsServer } from "../../src/rpc/grpc-js-server.js";
-import { API_SERVICES, type ServiceRegistry } from "../../src/rpc/routes.js";
+import { API_SERVICES } from "../../src/api-services.js";
+import type { ServiceRegistry } from "../../src/rpc/routes.js";
 import { ChainTree } from "../access/chain-tree.js";
-import { expectCode } from "../helpers/errors.js";
+import { expectCode } from "../helpers/call-failures.js";
 import { capturingLogger, signingKey, tokenFor, type SigningKey } from "../security/support.js";
 
 const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");
@@ -33,9 +34,9 @@ describe("the rule table", () => {
   test("every method of every policy.v1 service has a rule", () => {
     const methods = API_SERVICES.flatMap((s) => s.methods.map((m) => `${s.typeName}/${m.name}`));
     expect(methods.length).toBeGreaterThan(10);
-    expect(methodsWithoutRule(API_SERVICES)).toEqual([]);
+    expect(methodsWithoutAuthorizationRule(API_SERVICES)).toEqual([]);
     for (const service of API_SERVICES) {
-      for (const method of service.methods) expect(RULES.has(method), `${service.typeName}/${method.name}`).toBe(true);
+      for (const method of service.methods) expect(AUTHORIZATION_RULES.has(method), `${service.typeName}/${method.name}`).toBe(true);
     }
   });
 
@@ -44,11 +45,11 @@ describe("the rule table", () => {
       (m) => m.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS,
     );
     expect(reads.length).toBeGreaterThan(5);
-    for (const method of reads) expect(RULES.get(method)?.resource, method.name).toBeTypeOf("function");
+    for (const method of reads) expect(AUTHORIZATION_RULES.get(method)?.resource, method.name).toBeTypeOf("function");
   });
 
   test("the server refuses to start when a method of the API has no rule", async () => {
-    const withoutOne = new Map([...RULES].filter(([method]) => method.name !== "GetPolicy"));
+    const withoutOne = new Map([...AUTHORIZATION_RULES].filter(([method]) => method.name !== "GetPolicy"));
     const authenticator = await Authenticator.create(undefined, false);
     const authorizer = new Authorizer(new Access(new ChainTreeStore(new ChainTree(schema)), schema), schema, new Set(), false);
     expect(() => authInterceptor(authenticator, authorizer, schema, withoutOne)).toThrow(
@@ -153,7 +154,7 @@ describe.each(TRANSPORTS)("a server-streaming call (%s)", (via) => {
     });
     const interceptors = [
       asConnectErrors,
-      authInterceptor(authenticator, authorizer, schema, new Map([...RULES, watchRule])),
+      authInterceptor(authenticator, authorizer, schema, new Map([...AUTHORIZATION_RULES, watchRule])),
       readAuditInterceptor(access, audit.logger),
     ];
     const register = (router: ServiceRegistry) =>

@@ -1,6 +1,6 @@
 // What each authorization rule requires, call by call, read off the rule table with a Checks that records: the
 // permission and the resource of every check, and when a rule asks for nothing (the handler refuses the request, or
-// the method checks elsewhere). Written for the mutants of rpc/auth/rules.ts that the server tests let through
+// the method checks elsewhere). Written for the mutants of rpc/auth/authorization-rules.ts that the server tests let through
 // (docs/testing.md, mutation testing).
 import type { DescMessage, DescMethod, MessageInitShape } from "@bufbuild/protobuf";
 import { ScalarType, create } from "@bufbuild/protobuf";
@@ -12,8 +12,8 @@ import { RoleService } from "../../gen/policy/v1/role_service_pb.js";
 import { SharedPolicyService } from "../../gen/policy/v1/shared_policy_service_pb.js";
 import { SnapshotService } from "../../gen/policy/v1/snapshot_service_pb.js";
 import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
-import { RULES, type Checks } from "../../src/rpc/auth/rules.js";
-import { parseSchema } from "../../src/domain/schema/schema-loader.js";
+import { AUTHORIZATION_RULES, type Checks } from "../../src/rpc/auth/authorization-rules.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
 
 const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");
 
@@ -29,12 +29,12 @@ async function required(method: DescMethod, request: MessageInitShape<DescMessag
       made.push(`admin: ${what}`);
     },
   };
-  await RULES.get(method)!.authorize(create(method.input, request), checks, schema);
+  await AUTHORIZATION_RULES.get(method)!.authorize(create(method.input, request), checks, schema);
   return made;
 }
 
 function resourceOf(method: DescMethod, request: MessageInitShape<DescMessage>): string | undefined {
-  return RULES.get(method)!.resource?.(create(method.input, request));
+  return AUTHORIZATION_RULES.get(method)!.resource?.(create(method.input, request));
 }
 
 describe("UpdateResource: update on the resource; a move also create on the new parent", () => {
@@ -162,7 +162,7 @@ function filled(method: DescMethod, name: string): MessageInitShape<DescMessage>
 
 test("every rule checks something for a request that names resources, except the methods open by design", async () => {
   const open: string[] = [];
-  for (const method of RULES.keys()) {
+  for (const method of AUTHORIZATION_RULES.keys()) {
     // Custom-role methods need a custom role's name to have an organization to check.
     const name = method.parent.typeName === "policy.v1.RoleService" ? "organizations/acme/roles/r" : "projects/p";
     if ((await required(method, filled(method, name))).length === 0) open.push(`${method.parent.name}/${method.name}`);

@@ -5,7 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { MAX_MESSAGE_BYTES } from "../../src/rpc/errors.js";
+import { MAX_MESSAGE_BYTES } from "../../src/rpc/connect-errors.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { grpcJsClients, grpcJsError as grpcError, grpcJsResponse as call, type GrpcJsClients } from "../helpers/grpc-js.js";
 import { failureOf } from "../integration/support.js";

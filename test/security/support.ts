@@ -126,7 +126,7 @@ export function apiClients(baseUrl: string, options: ClientOptions = {}): ApiCli
 // ---------------------------------------------------------------------------------------------------------------------
 // Failures
 
-export { expectCode, failureOf } from "../helpers/errors.js";
+export { expectCode, failureOf } from "../helpers/call-failures.js";
 
 /** A binding of `role` to `members`. */
 export function binding(role: string, ...members: string[]) {

@@ -8,9 +8,11 @@ import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import { DenyPolicySchema, DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema, RoleStage } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
-import { isShared } from "../../src/shared-value.js";
-import { StoreError } from "../../src/store/errors.js";
-import type { Actor, ChangeRecord, ListedPolicy, Store, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
+import { isDeepFrozen } from "../../src/frozen-value.js";
+import { StoreError } from "../../src/store/store-error.js";
+import { changeAction } from "../../src/store/change-actions.js";
+import type { Actor, AttachedDocuments, ChangeRecord, ListedPolicy, Store, StoredDocument, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
+import { getDenyPolicy, getSharedPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {
@@ -202,29 +204,29 @@ export function storeContract(factory: StoreFactory): void {
         });
 
       test("a resource without a deny policy has an empty one with a valid etag; missing resources are undefined", async () => {
-        const empty = (await store.getDenyPolicy(CLOUD))!;
+        const empty = (await getDenyPolicy(store, CLOUD))!;
         expect(empty.rules).toEqual([]);
         expect(empty.resource).toBe(CLOUD);
         expect(empty.etag.length).toBeGreaterThan(0);
-        expect(await store.getDenyPolicy("clouds/none")).toBeUndefined();
-        await expectStoreError(store.updateDenyPolicy("clouds/none", () => denyOf("user:a@example.com"), actor), "not_found", "clouds/none");
+        expect(await getDenyPolicy(store, "clouds/none")).toBeUndefined();
+        await expectStoreError(updateDenyPolicy(store, "clouds/none", () => denyOf("user:a@example.com"), actor), "not_found", "clouds/none");
       });
 
       test("a deny write stores the rules with a new etag, logs a change, and appears in chains until deleted", async () => {
-        const before = (await store.getDenyPolicy(ORG))!;
+        const before = (await getDenyPolicy(store, ORG))!;
         let seen: unknown;
-        const written = await store.updateDenyPolicy(ORG, (stored) => ((seen = stored), denyOf("user:ada@example.com")), actor);
+        const written = await updateDenyPolicy(store, ORG, (stored) => ((seen = stored), denyOf("user:ada@example.com")), actor);
         expect(seen).toEqual(before);
         expect(hex(written.etag)).not.toBe(hex(before.etag));
         expect(written.rules[0]!.deniedPrincipals).toEqual(["user:ada@example.com"]);
-        expect(await store.getDenyPolicy(ORG)).toEqual(written);
+        expect(await getDenyPolicy(store, ORG)).toEqual(written);
         const chain = (await store.ancestry(PROJECT))!;
         expect(chain.at(-1)!.deny).toEqual(written);
         expect(chain[0]!.deny).toBeUndefined();
         expect((await store.getPolicy(ORG))!.deny).toEqual(written);
         const records = await store.listAuditRecords({ resource: ORG, limit: 10 });
         expect(records.at(-1)).toMatchObject({ action: "denyPolicy.set", principal: actor.principal });
-        const deleted = await store.updateDenyPolicy(ORG, () => undefined, actor);
+        const deleted = await updateDenyPolicy(store, ORG, () => undefined, actor);
         expect(deleted.rules).toEqual([]);
         expect(hex(deleted.etag)).not.toBe(hex(written.etag));
         expect((await store.ancestry(PROJECT))!.at(-1)!.deny).toBeUndefined();
@@ -233,7 +235,7 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a deny decide that throws writes nothing", async () => {
         const before = await store.latestSequence();
-        await expect(store.updateDenyPolicy(ORG, () => {
+        await expect(updateDenyPolicy(store, ORG, () => {
           throw new Error("refused");
         }, actor)).rejects.toThrow("refused");
         expect(await store.latestSequence()).toBe(before);
@@ -243,31 +245,74 @@ export function storeContract(factory: StoreFactory): void {
         const role = (title: string, deleted = false) =>
           create(RoleSchema, { name: `${ORG}/roles/deployer`, title, includedPermissions: ["projects.update"], stage: RoleStage.GA, deleted });
         let seen: unknown = "unset";
-        const created = await store.updateRole(ORG, "deployer", (stored) => ((seen = stored), role("Deployer")), actor);
+        const created = await updateRole(store, ORG, "deployer", (stored) => ((seen = stored), role("Deployer")), actor);
         expect(seen).toBeUndefined();
         expect(created).toMatchObject({ name: `${ORG}/roles/deployer`, title: "Deployer" });
         expect(created.etag.length).toBeGreaterThan(0);
-        expect(await store.listRoles(ORG)).toEqual([created]);
-        expect(await store.listRoles(OTHER_ORG)).toEqual([]);
-        expect(await store.listRoles("organizations/none")).toBeUndefined();
+        expect(await listRoles(store, ORG)).toEqual([created]);
+        expect(await listRoles(store, OTHER_ORG)).toEqual([]);
+        expect(await listRoles(store, "organizations/none")).toBeUndefined();
         expect((await store.ancestry(PROJECT))!.at(-1)!.roles).toEqual([created]);
-        const updated = await store.updateRole(ORG, "deployer", (stored) => ((seen = stored), role("Deployer 2", true)), actor);
+        const updated = await updateRole(store, ORG, "deployer", (stored) => ((seen = stored), role("Deployer 2", true)), actor);
         expect(seen).toEqual(created);
         expect(hex(updated.etag)).not.toBe(hex(created.etag));
         expect((await store.ancestry(PROJECT))!.at(-1)!.roles).toEqual([updated]);
         const actions = (await store.listAuditRecords({ resource: ORG, limit: 10 })).map((r) => r.action);
         expect(actions.slice(-2)).toEqual(["role.create", "role.delete"]);
-        await expectStoreError(store.updateRole("organizations/none", "x", () => role("X"), actor), "not_found", "organizations/none");
+        await expectStoreError(updateRole(store, "organizations/none", "x", () => role("X"), actor), "not_found", "organizations/none");
       });
 
       test("another instance sees deny and role writes in its next chain read", async () => {
         const other = await another();
         expect((await other.ancestry(PROJECT))!.at(-1)!.deny).toBeUndefined();
-        await store.updateDenyPolicy(ORG, () => denyOf("user:ada@example.com"), actor);
-        await store.updateRole(ORG, "r", () => create(RoleSchema, { name: `${ORG}/roles/r`, includedPermissions: ["projects.get"] }), actor);
+        await updateDenyPolicy(store, ORG, () => denyOf("user:ada@example.com"), actor);
+        await updateRole(store, ORG, "r", () => create(RoleSchema, { name: `${ORG}/roles/r`, includedPermissions: ["projects.get"] }), actor);
         const link = (await other.ancestry(PROJECT))!.at(-1)!;
         expect(link.deny?.rules).toHaveLength(1);
         expect(link.roles).toHaveLength(1);
+      });
+    });
+
+    describe("documents", () => {
+      test("a kind the store has never seen: stored by key, read back with its etag, logged, gone with its resource", async () => {
+        const kind = "test.note";
+        const text = (document: StoredDocument) => ({ ...document, body: new TextDecoder().decode(document.body) });
+        const seen: AttachedDocuments[] = [];
+        const write = (key: string, body: string) =>
+          store.updateDocument(
+            kind,
+            CLOUD,
+            key,
+            (stored) => {
+              seen.push(stored);
+              const before = stored.documents[0]?.etag ?? null;
+              return { body: new TextEncoder().encode(body), entries: 1, action: changeAction("role", "update"), etagBefore: before, logged: null };
+            },
+            actor,
+          );
+        expect(await store.listDocuments(kind, CLOUD)).toMatchObject({ parent: ORG, documents: [] });
+        expect(await store.listDocuments(kind, "clouds/none")).toBeUndefined();
+        const b = await write("b", "second");
+        const a = await write("a", "first");
+        const again = await write("a", "first, again");
+        // decide saw the stored document of its key only; each write moved the etag on.
+        expect(seen.map((state) => state.documents.map(text))).toEqual([[], [], [text(a)]]);
+        expect(again.etag).not.toEqual(a.etag);
+        expect((await store.listDocuments(kind, CLOUD))!.documents.map(text)).toEqual([text(again), text(b)]);
+        expect((await store.listDocuments(kind, CLOUD, "b"))!.documents.map(text)).toEqual([text(b)]);
+        expect((await store.listDocuments("test.other", CLOUD))!.documents).toEqual([]);
+        const [row] = await store.listAuditRecords({ resource: CLOUD, newestFirst: true, limit: 1 });
+        expect(row).toMatchObject({ action: "role.update", etagBefore: a.etag, etagAfter: again.etag });
+        await expectStoreError(
+          store.updateDocument(kind, "clouds/none", "a", () => {
+            throw new Error("decide is not called without the resource");
+          }, actor),
+          "not_found",
+          "clouds/none",
+        );
+        await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
+        await store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
+        expect((await store.listDocuments(kind, CLOUD))!.documents).toEqual([]);
       });
     });
 
@@ -319,7 +364,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(seen).toEqual({ stored: undefined, bindingCount: 0, newestBinding: 0 });
         expect(created).toMatchObject({ name: SHARED, parent: ORG, description: "baseline" });
         expect(created.etag.length).toBeGreaterThan(0);
-        expect(await store.getSharedPolicy(SHARED)).toEqual(created);
+        expect(await getSharedPolicy(store, SHARED)).toEqual(created);
         expect((await store.getResource(SHARED))).toMatchObject({ parent: ORG, type: "shared_policy" });
         expect(names(await store.ancestry(SHARED))).toEqual([SHARED, ORG]);
         await put(store, content(), "sharedPolicies/another");
@@ -333,7 +378,7 @@ export function storeContract(factory: StoreFactory): void {
         await expectStoreError(put(store, content(), CLOUD), "already_exists", CLOUD);
         await expectStoreError(put(store, { ...content(), parent: "organizations/none" }, "sharedPolicies/x"), "not_found", "organizations/none");
         expect(await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: false }), actor)).toBeUndefined();
-        expect(await store.getSharedPolicy(SHARED)).toBeUndefined();
+        expect(await getSharedPolicy(store, SHARED)).toBeUndefined();
         expect(await store.getResource(SHARED)).toBeUndefined();
         const actions = (await store.listAuditRecords({ resource: SHARED, limit: 10 })).map((r) => r.action);
         expect(actions).toEqual(["sharedPolicy.create", "sharedPolicy.update", "sharedPolicy.delete"]);
@@ -527,6 +572,7 @@ export function storeContract(factory: StoreFactory): void {
             return keep(current);
           },
           actor,
+          [PROJECT, "projects/none"],
         );
         expect(lineage).toEqual([PROJECT, CLOUD, ORG]);
         expect(children).toEqual([true, false, false]);
@@ -1038,8 +1084,8 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a removal row keeps the deny rules of the resource's own link, its bound shared policies' included", async () => {
         const rule = (principal: string) => create(DenyRuleSchema, { deniedPrincipals: [principal], deniedPermissions: ["projects.getPolicy"] });
-        await store.updateDenyPolicy(PROJECT, () => create(DenyPolicySchema, { rules: [rule("user:own@example.com")] }), actor);
-        await store.updateDenyPolicy(CLOUD, () => create(DenyPolicySchema, { rules: [rule("user:cloud@example.com")] }), actor);
+        await updateDenyPolicy(store, PROJECT, () => create(DenyPolicySchema, { rules: [rule("user:own@example.com")] }), actor);
+        await updateDenyPolicy(store, CLOUD, () => create(DenyPolicySchema, { rules: [rule("user:cloud@example.com")] }), actor);
         const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: [rule("user:shared@example.com")] });
         await store.updateSharedPolicy("sharedPolicies/guardrail", () => ({ policy: guardrail, type: "shared_policy" }), actor);
         await store.updateSharedPolicyBinding("sharedPolicies/guardrail", PROJECT, () => true, actor);
@@ -1125,10 +1171,10 @@ export function storeContract(factory: StoreFactory): void {
         const created = await store.createConsumer(scope, 1000);
         expect(created).toEqual({ ...scope, acknowledgedSeq: 0, createTimeMs: 1000, failureCount: 0 });
         await store.createConsumer(unscoped, 2000);
-        expect((await store.listConsumers()).map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
+        expect((await store.consumerChanges(0)).changed.map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
         await expectStoreError(store.createConsumer(scope, 3000), "already_exists", scope.name);
         await store.deleteConsumer("consumers/all");
-        expect((await (await another()).listConsumers()).map((c) => c.name)).toEqual(["consumers/edge"]);
+        expect((await (await another()).consumerChanges(0)).changed.map((c) => c.name)).toEqual(["consumers/edge"]);
         await expectStoreError(store.deleteConsumer("consumers/all"), "not_found", "consumers/all");
       });
 
@@ -1153,7 +1199,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(consumer.failureCount).toBe(1);
         expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([]);
         expect((await store.listResourceFailures(CLOUD, [scope.name])).map((f) => f.message)).toEqual(["x"]);
-        expect((await store.listConsumers())[0]).toEqual(consumer);
+        expect((await store.consumerChanges(0)).changed[0]).toEqual(consumer);
         await expectStoreError(store.acknowledgeChanges("consumers/none", ack(1)), "not_found", "consumers/none");
         await store.deleteConsumer(scope.name);
         expect(await store.listResourceFailures(CLOUD, [scope.name])).toEqual([]);
@@ -1171,7 +1217,7 @@ export function storeContract(factory: StoreFactory): void {
             store.acknowledgeChanges(name, ack(1, resources.map((resource, j) => ({ resource, seq: 1, message: `${i}:${j}` })))),
           ),
         );
-        const listed = await (await another()).listConsumers();
+        const listed = (await (await another()).consumerChanges(0)).changed;
         expect(listed.map((c) => [c.name, c.failureCount])).toEqual(consumerNames.map((name) => [name, m]));
         for (const [j, resource] of resources.entries()) {
           const failures = await store.listResourceFailures(resource, [...consumerNames].reverse());
@@ -1179,7 +1225,7 @@ export function storeContract(factory: StoreFactory): void {
         }
         // Resolving one resource for every consumer leaves each with the others.
         await Promise.all(consumerNames.map((name) => store.acknowledgeChanges(name, ack(1, [], [resources[0]!]))));
-        expect((await store.listConsumers()).every((c) => c.failureCount === m - 1)).toBe(true);
+        expect((await store.consumerChanges(0)).changed.every((c) => c.failureCount === m - 1)).toBe(true);
         expect(await store.listResourceFailures(resources[0]!, consumerNames)).toEqual([]);
         // A consumer with all its failures goes at once, and only its failures with it.
         await store.deleteConsumer(consumerNames[0]!);
@@ -1232,7 +1278,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(refused).toMatchObject({ status: "rejected", reason: { message: "refused" } });
         expect(admitted!.status).toBe("fulfilled");
         expect(counts.at(-1)).toBe(2);
-        expect((await (await another()).listConsumers()).map((c) => c.name)).toEqual([
+        expect((await (await another()).consumerChanges(0)).changed.map((c) => c.name)).toEqual([
           "consumers/all",
           "consumers/b",
           "consumers/d",
@@ -1262,7 +1308,7 @@ export function storeContract(factory: StoreFactory): void {
           { before: 2, after: 2 },
         ]);
         const reader = await another();
-        expect((await reader.listConsumers())[0]).toMatchObject({ acknowledgedSeq: 2, failureCount: 2 });
+        expect((await reader.consumerChanges(0)).changed[0]).toMatchObject({ acknowledgedSeq: 2, failureCount: 2 });
         expect(await reader.listResourceFailures(ORG, [scope.name])).toEqual([]);
         expect((await reader.listResourceFailures(CLOUD, [scope.name])).length).toBe(1);
         expect(await reader.consumerChanges(version)).toEqual({ version, changed: [] });
@@ -1292,8 +1338,8 @@ export function storeContract(factory: StoreFactory): void {
           await grant(store, ORG, "user:ada@example.com");
           const first = (await store.getPolicy(ORG))!;
           expect(await store.getPolicy(ORG)).toBe(first);
-          expect(isShared(first)).toBe(true);
-          expect(isShared(first.policy)).toBe(true);
+          expect(isDeepFrozen(first)).toBe(true);
+          expect(isDeepFrozen(first.policy)).toBe(true);
           expect(() => (first.policy.bindings[0]!.members as string[]).push("user:mallory@example.com")).toThrow(TypeError);
           expect((await store.getPolicy(ORG))!.policy.bindings[0]!.members).toEqual(["user:ada@example.com"]);
           expect((await store.stats()).cacheEntries).toBeGreaterThan(0);

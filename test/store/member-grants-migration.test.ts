@@ -1,6 +1,7 @@
 // Migrations on a database written before them: 4 and 6 (the member index, of policies and of shared policies) index
 // the policies and shared policies already stored; 7 (consumer bounds) gives the consumers already registered their
-// root, their failures' count and a version a reader starts from.
+// root, their failures' count and a version a reader starts from; 8 (documents) moves the deny policies and custom
+// roles already stored into the documents table.
 import { create } from "@bufbuild/protobuf";
 import Sqlite from "better-sqlite3";
 import { join } from "node:path";
@@ -11,8 +12,17 @@ import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
+import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
+import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
+import { getDenyPolicy, getSharedPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
+import {
+  POSTGRES_BEFORE_DOCUMENTS,
+  POSTGRES_BEFORE_SHARED_DOCUMENTS,
+  SQLITE_BEFORE_DOCUMENTS,
+  SQLITE_BEFORE_SHARED_DOCUMENTS,
+} from "../helpers/schema-downgrades.js";
 
 const actor = { principal: "user:test@example.com" };
 const OWNERS = [create(BindingSchema, { role: "roles/owner", members: ["user:ada@example.com", "group:eng"] })];
@@ -97,18 +107,18 @@ test("opening a database of schema version 2 indexes the bindings of its stored 
 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 3 gets the bindings of its stored policies indexed", async () => {
   // Back to version 3, as a server before migrations 4 to 7 left it.
-  const downgrade = `${POSTGRES_BEFORE_CONSUMER_BOUNDS};
+  const downgrade = `${POSTGRES_BEFORE_SHARED_DOCUMENTS}; ${POSTGRES_BEFORE_DOCUMENTS}; ${POSTGRES_BEFORE_CONSUMER_BOUNDS};
     DROP TABLE member_grants, shared_member_grants, shared_policy_bindings, shared_policies; DELETE FROM schema_migrations WHERE version >= 4`;
   expect(await postgresAfterDowngrade(withPolicy, downgrade)).toEqual(["projects/p1"]);
 });
 
 test("opening a database of schema version 5 indexes the bindings of its stored shared policies", async () => {
-  const downgrade = "DROP TABLE shared_member_grants; DELETE FROM schema_migrations WHERE version = 6";
+  const downgrade = `${SQLITE_BEFORE_SHARED_DOCUMENTS}; DROP TABLE shared_member_grants; DELETE FROM schema_migrations WHERE version = 6`;
   expect(await sqliteAfterDowngrade(withSharedPolicy, downgrade)).toEqual(["projects/p1"]);
 });
 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 5 gets the bindings of its stored shared policies indexed", async () => {
-  const downgrade = "DROP TABLE shared_member_grants; DELETE FROM schema_migrations WHERE version = 6";
+  const downgrade = `${POSTGRES_BEFORE_SHARED_DOCUMENTS}; DROP TABLE shared_member_grants; DELETE FROM schema_migrations WHERE version = 6`;
   expect(await postgresAfterDowngrade(withSharedPolicy, downgrade)).toEqual(["projects/p1"]);
 });
 
@@ -146,4 +156,89 @@ test("opening a database of schema version 6 gives its consumers their root, fai
 
 test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 6 gives its consumers their root, failure count and a version", async () => {
   expect(await postgresAfterDowngrade(withConsumers, POSTGRES_BEFORE_CONSUMER_BOUNDS, consumersOf)).toEqual(consumersBefore);
+});
+
+/** An organization with a deny policy and two custom roles, one deleted; and a project whose deny policy was deleted. */
+async function withDocuments(store: Store): Promise<void> {
+  await withPolicy(store);
+  const rules = [{ deniedPrincipals: ["user:eve@example.com"], deniedPermissions: ["projects.delete"] }];
+  await updateDenyPolicy(store, "organizations/acme", () => create(DenyPolicySchema, { rules }), actor);
+  await updateDenyPolicy(store, "projects/p1", () => create(DenyPolicySchema, { rules }), actor);
+  await updateDenyPolicy(store, "projects/p1", () => undefined, actor);
+  for (const id of ["deployer", "auditor"]) {
+    const role = create(RoleSchema, { name: `organizations/acme/roles/${id}`, title: id, includedPermissions: ["projects.get"] });
+    await updateRole(store, "organizations/acme", id, () => role, actor);
+  }
+  await updateRole(store, "organizations/acme", "auditor", (stored) => ({ ...stored!, deleted: true }), actor);
+}
+
+/** What a reader sees of them, etags and times included, and of the chains that carry them. */
+const documentsOf = async (store: Store) => ({
+  deny: [await getDenyPolicy(store, "organizations/acme"), await getDenyPolicy(store, "projects/p1")],
+  roles: await listRoles(store, "organizations/acme"),
+  chain: (await store.ancestry("projects/p1"))!.map((link) => [link.deny, link.roles]),
+});
+
+/** withDocuments, and what a reader saw of it before the downgrade. */
+function writtenDocuments() {
+  const seen: { before?: Awaited<ReturnType<typeof documentsOf>> } = {};
+  const write = async (store: Store) => {
+    await withDocuments(store);
+    seen.before = await documentsOf(store);
+  };
+  return { seen, write };
+}
+
+test("opening a database of schema version 7 keeps its deny policies and custom roles (etags, times), now documents", async () => {
+  const { seen, write } = writtenDocuments();
+  const after = await sqliteAfterDowngrade(write, `${SQLITE_BEFORE_SHARED_DOCUMENTS}; ${SQLITE_BEFORE_DOCUMENTS}`, documentsOf);
+  expect(after).toEqual(seen.before);
+  expect(after.deny.map((d) => d!.rules.length)).toEqual([1, 0]);
+  expect(after.roles!.map((r) => [r.name, r.deleted])).toEqual([
+    ["organizations/acme/roles/auditor", true],
+    ["organizations/acme/roles/deployer", false],
+  ]);
+});
+
+test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 7 keeps its deny policies and custom roles (etags, times), now documents", async () => {
+  const { seen, write } = writtenDocuments();
+  const after = await postgresAfterDowngrade(write, `${POSTGRES_BEFORE_SHARED_DOCUMENTS}; ${POSTGRES_BEFORE_DOCUMENTS}`, documentsOf);
+  expect(after).toEqual(seen.before);
+  expect(after.deny.map((d) => d!.rules.length)).toEqual([1, 0]);
+  expect(after.chain[1]).toEqual([after.deny[0], after.roles]);
+});
+
+/** What a reader sees of a shared policy: itself, its bindings, the chain that holds it, and what it grants. */
+const sharedOf = async (store: Store) => ({
+  policy: await getSharedPolicy(store, "sharedPolicies/base"),
+  listed: await store.listSharedPolicies({ parent: "organizations/acme", limit: 10 }),
+  bindings: await store.listSharedPolicyBindings({ sharedPolicy: "sharedPolicies/base", limit: 10 }),
+  chain: (await store.ancestry("projects/p1"))!.map((link) => link.shared),
+  owners: await ownersOf(store),
+});
+
+/** withSharedPolicy, and what a reader saw of it before the downgrade. */
+function writtenShared() {
+  const seen: { before?: Awaited<ReturnType<typeof sharedOf>> } = {};
+  const write = async (store: Store) => {
+    await withSharedPolicy(store);
+    seen.before = await sharedOf(store);
+  };
+  return { seen, write };
+}
+
+test("opening a database of schema version 8 keeps its shared policies (etags, times, bindings, index), now documents", async () => {
+  const { seen, write } = writtenShared();
+  const after = await sqliteAfterDowngrade(write, SQLITE_BEFORE_SHARED_DOCUMENTS, sharedOf);
+  expect(after).toEqual(seen.before);
+  expect(after.bindings.map((b) => b.target)).toEqual(["projects/p1"]);
+  expect(after.owners).toEqual(["projects/p1"]);
+});
+
+test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 8 keeps its shared policies (etags, times, bindings, index), now documents", async () => {
+  const { seen, write } = writtenShared();
+  const after = await postgresAfterDowngrade(write, POSTGRES_BEFORE_SHARED_DOCUMENTS, sharedOf);
+  expect(after).toEqual(seen.before);
+  expect(after.bindings.map((b) => b.target)).toEqual(["projects/p1"]);
+  expect(after.owners).toEqual(["projects/p1"]);
 });

@@ -8,7 +8,7 @@
 import Sqlite from "better-sqlite3";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { StoreError } from "../../src/store/errors.js";
+import { StoreError } from "../../src/store/store-error.js";
 import { copySqliteToPostgres } from "../../src/store/postgres/copy.js";
 import { createPool, MIGRATION_LOCK, WRITE_LOCK } from "../../src/store/postgres/database.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";

@@ -5,7 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
-import { StoreError } from "../../src/store/errors.js";
+import { StoreError } from "../../src/store/store-error.js";
 import { migrations } from "../../src/store/postgres/migrations/index.js";
 import { migrations as sqliteMigrations } from "../../src/store/sqlite/migrations/index.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";

@@ -6,7 +6,7 @@ import { Code } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
-import { expectCode, fieldViolations } from "../helpers/errors.js";
+import { expectCode, fieldViolations } from "../helpers/call-failures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { CLOUD, ORG, PROJECT, makeTree, watchClients } from "./support.js";
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
 import { SNAPSHOT_MS } from "../../src/domain/sync.js";
 import { spawnServer } from "../helpers/child-server.js";
-import { expectCode } from "../helpers/errors.js";
+import { expectCode } from "../helpers/call-failures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { waitFor } from "../helpers/wait.js";
 import { CLOUD, ORG, PROJECT, grantPolicy, makeTree, watchClients } from "./support.js";

@@ -6,12 +6,15 @@ from .errors import (
     PermissionDeniedError, PolicyServiceError, UnauthenticatedError, UnavailableError,
 )
 from .models import Policy, PolicyBinding, PolicyConfig, PolicySyncStatus, ResourcePolicy
-from .estate import ApplyAborted, Estate, EstateResource, Plan, apply_plan, export_subtree, plan_apply, read_estate, write_estate
+from .estate import (
+    ApplyAborted, Estate, EstateResource, EstateRole, EstateSharedPolicy, Plan, apply_plan, estate_files, export_subtree,
+    plan_apply, read_estate, write_estate,
+)
 
 __all__ = [
     "PolicyClient", "Service", "Policy", "PolicyBinding", "PolicyConfig", "PolicySyncStatus", "ResourcePolicy",
     "PolicyServiceError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "ConflictError",
     "FailedPreconditionError", "UnauthenticatedError", "PermissionDeniedError", "UnavailableError",
-    "Estate", "EstateResource", "Plan", "ApplyAborted", "export_subtree", "write_estate", "read_estate", "plan_apply",
-    "apply_plan",
+    "Estate", "EstateResource", "EstateRole", "EstateSharedPolicy", "Plan", "ApplyAborted", "export_subtree",
+    "estate_files", "write_estate", "read_estate", "plan_apply", "apply_plan",
 ]

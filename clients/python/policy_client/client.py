@@ -25,9 +25,11 @@ if _GEN not in sys.path:
     sys.path.insert(0, _GEN)
 
 from policy.v1 import (  # noqa: E402
-    access_service_pb2, access_service_pb2_grpc, audit_service_pb2, audit_service_pb2_grpc, policy_pb2,
-    policy_service_pb2, policy_service_pb2_grpc, resource_service_pb2, resource_service_pb2_grpc,
-    sync_service_pb2, sync_service_pb2_grpc, watch_service_pb2, watch_service_pb2_grpc,
+    access_service_pb2, access_service_pb2_grpc, audit_service_pb2, audit_service_pb2_grpc,
+    deny_policy_service_pb2, deny_policy_service_pb2_grpc, policy_pb2, policy_service_pb2, policy_service_pb2_grpc,
+    resource_service_pb2, resource_service_pb2_grpc, role_service_pb2, role_service_pb2_grpc,
+    shared_policy_service_pb2, shared_policy_service_pb2_grpc, sync_service_pb2, sync_service_pb2_grpc,
+    watch_service_pb2, watch_service_pb2_grpc,
 )
 
 from .errors import ConflictError, from_rpc_error  # noqa: E402
@@ -126,6 +128,9 @@ class PolicyClient:
         self.audit = Service(self, audit_service_pb2, audit_service_pb2_grpc, "AuditService")
         self.sync = Service(self, sync_service_pb2, sync_service_pb2_grpc, "SyncService")
         self.watcher = Service(self, watch_service_pb2, watch_service_pb2_grpc, "WatchService")
+        self.deny_policies = Service(self, deny_policy_service_pb2, deny_policy_service_pb2_grpc, "DenyPolicyService")
+        self.roles = Service(self, role_service_pb2, role_service_pb2_grpc, "RoleService")
+        self.shared_policies = Service(self, shared_policy_service_pb2, shared_policy_service_pb2_grpc, "SharedPolicyService")
 
     def close(self) -> None:
         self.channel.close()

@@ -58,10 +58,12 @@ export type SharedPolicy = Message<"policy.v1.SharedPolicy"> & {
   description: string;
 
   /**
-   * The allow bindings. A binding's role is read on each resource the policy applies to: it grants there what the
-   * role grants on that resource's type (a role the type does not know grants nothing there). Roles must be
-   * predefined roles of some type of the schema, or custom roles of the parent organization. Conditions need no
-   * policy version here. Same canonical form and limits as a policy's bindings (1,500 members, 250 groups and domains).
+   * The allow bindings. Bound to a target, a binding's role is read on the target's type, as the target's own
+   * policy's are, and grants that on the target and every descendant: `roles/collaborator` bound to a cloud grants a
+   * cloud collaborator's permissions on the cloud and its projects. A role the target's type does not know grants
+   * nothing there. Roles must be predefined roles of some type of the schema, or custom roles of the parent
+   * organization. Conditions need no policy version here. Same canonical form and limits as a policy's bindings
+   * (1,500 members, 250 groups and domains).
    *
    * @generated from field: repeated policy.v1.Binding bindings = 5;
    */

@@ -447,9 +447,9 @@ export const ConsumerSyncStatusSchema: GenMessage<ConsumerSyncStatus> = /*@__PUR
 export const SyncService: GenService<{
   /**
    * Registers a consumer. Its acknowledged sequence starts at 0: every policy in its scope is PENDING until it
-   * acknowledges. ALREADY_EXISTS for a taken name; NOT_FOUND for a subtree that does not exist. Needs `policies.set`
-   * on the scope's subtree (administrators only without one). An organization has at most 100 consumers, the server
-   * at most 100 without a subtree: RESOURCE_EXHAUSTED past them.
+   * acknowledges. ALREADY_EXISTS for a taken name; NOT_FOUND for a subtree that does not exist. Needs
+   * `{collection}.setPolicy` on the scope's subtree (administrators only without one). An organization has at most
+   * 100 consumers, the server at most 100 without a subtree: RESOURCE_EXHAUSTED past them.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    *
@@ -461,7 +461,8 @@ export const SyncService: GenService<{
     output: typeof ConsumerSchema;
   },
   /**
-   * Returns a consumer with its progress. NOT_FOUND for an unknown name.
+   * Returns a consumer with its progress. Needs `{collection}.getPolicy` on its subtree (administrators only without
+   * one); NOT_FOUND for an unknown name and for a consumer the caller may not read.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    *
@@ -473,7 +474,7 @@ export const SyncService: GenService<{
     output: typeof ConsumerSchema;
   },
   /**
-   * Lists the consumers the caller may see, by name.
+   * Lists the consumers the caller may read (as GetConsumer), by name.
    *
    * @generated from rpc policy.v1.SyncService.ListConsumers
    */
@@ -483,7 +484,8 @@ export const SyncService: GenService<{
     output: typeof ListConsumersResponseSchema;
   },
   /**
-   * Removes a consumer: the policies in its scope no longer wait for it.
+   * Removes a consumer: the policies in its scope no longer wait for it. Needs `{collection}.setPolicy` on its
+   * subtree (administrators only without one); NOT_FOUND without it, as for an unknown name.
    *
    * @generated from rpc policy.v1.SyncService.DeleteConsumer
    */
@@ -497,7 +499,8 @@ export const SyncService: GenService<{
    * resources whose earlier failure a retry fixed. The acknowledged sequence never goes back. FAILED_PRECONDITION
    * for a sequence the change log has not reached; INVALID_ARGUMENT for a failure outside the consumer's scope;
    * RESOURCE_EXHAUSTED for more than 1000 failures or resolved resources in one request, or when the consumer would
-   * keep more than 1000 unresolved failures. A refused acknowledgement stores nothing.
+   * keep more than 1000 unresolved failures. A refused acknowledgement stores nothing. Needs `{collection}.setPolicy` on
+   * the consumer's subtree (administrators only without one); NOT_FOUND without it, as for an unknown consumer.
    *
    * @generated from rpc policy.v1.SyncService.AcknowledgeChanges
    */

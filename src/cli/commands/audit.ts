@@ -6,7 +6,7 @@ import { AuditEntrySchema } from "../../../gen/policy/v1/audit_service_pb.js";
 import { TestIamPermissionsResponseSchema } from "../../../gen/policy/v1/policy_service_pb.js";
 import { list, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
-import { EXIT_DENIED, EXIT_OK, UsageError } from "../errors.js";
+import { EXIT_DENIED, EXIT_OK, UsageError } from "../command-errors.js";
 import { print, table } from "../output.js";
 import { allPages } from "../pages.js";
 import { resolveResource } from "../resource-ref.js";

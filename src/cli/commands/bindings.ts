@@ -6,7 +6,7 @@ import { BindingSchema, ExprSchema, type Binding, type Expr } from "../../../gen
 import { modifyPolicy } from "../../client/index.js";
 import { flag, list, required, RESOURCE_OPTIONS, str, type OptionSpecs, type Values } from "../args.js";
 import type { Context } from "../context.js";
-import { CliError, UsageError } from "../errors.js";
+import { CliError, UsageError } from "../command-errors.js";
 import { printPolicy } from "../output.js";
 import { normaliseMember, normaliseRole } from "../policy-file.js";
 import { resolveResource } from "../resource-ref.js";

@@ -7,7 +7,7 @@ import {
 } from "../../../gen/policy/v1/access_service_pb.js";
 import { flag, list, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
-import { EXIT_DENIED, EXIT_OK, UsageError } from "../errors.js";
+import { EXIT_DENIED, EXIT_OK, UsageError } from "../command-errors.js";
 import { conditionCell, print, table } from "../output.js";
 import { normaliseMember } from "../policy-file.js";
 import { resolveResource } from "../resource-ref.js";

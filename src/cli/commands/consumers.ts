@@ -5,7 +5,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { ConsumerSchema, type Consumer } from "../../../gen/policy/v1/sync_service_pb.js";
 import { list, required, str } from "../args.js";
 import type { Context } from "../context.js";
-import { UsageError } from "../errors.js";
+import { UsageError } from "../command-errors.js";
 import { print, table, timeCell } from "../output.js";
 import { parentName, resourceType } from "../resource-ref.js";
 import type { Command } from "./command.js";

@@ -7,7 +7,7 @@ import { describeTarget, formatPlan, planSummary } from "../../client/plan-forma
 import { exportSubtree } from "../../client/subtree-state.js";
 import { flag, str } from "../args.js";
 import type { Context } from "../context.js";
-import { CliError, UsageError } from "../errors.js";
+import { CliError, UsageError } from "../command-errors.js";
 import { print } from "../output.js";
 import type { Command } from "./command.js";
 

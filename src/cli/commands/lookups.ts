@@ -9,7 +9,7 @@ import {
   type ResourceAccess,
 } from "../../../gen/policy/v1/access_service_pb.js";
 import { flag, list, RESOURCE_OPTIONS, required, str, type OptionSpecs } from "../args.js";
-import { UsageError } from "../errors.js";
+import { UsageError } from "../command-errors.js";
 import { conditionCell, print, table } from "../output.js";
 import { allPages } from "../pages.js";
 import { normaliseMember } from "../policy-file.js";
@@ -91,7 +91,7 @@ export const whatCan: Command = {
     ],
   },
   options: {
-    type: { type: "string", value: "TYPE", help: "the type of the resources listed: organization, cloud, project, ..." },
+    type: { type: "string", value: "TYPE", help: "the type of the resources listed, one of the resource schema's" },
     principal: {
       type: "string",
       multiple: true,

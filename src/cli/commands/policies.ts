@@ -10,7 +10,7 @@ import {
 import { SyncStatus } from "../../../gen/policy/v1/policy_pb.js";
 import { flag, list as values, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
-import { CliError, LocalError, UsageError } from "../errors.js";
+import { CliError, LocalError, UsageError } from "../command-errors.js";
 import {
   anyscalePolicy,
   anyscaleResource,

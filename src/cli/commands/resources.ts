@@ -4,7 +4,7 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import { DeleteResourceResponseSchema } from "../../../gen/policy/v1/resource_service_pb.js";
 import { flag, required, RESOURCE_OPTIONS, str } from "../args.js";
 import type { Context } from "../context.js";
-import { EXIT_FAILURE, UsageError } from "../errors.js";
+import { EXIT_FAILURE, UsageError } from "../command-errors.js";
 import { print, table, timeCell } from "../output.js";
 import { allPages } from "../pages.js";
 import { ORGANIZATION, parentName, resolveOrganization, resolveResource, resourceType, typeOfName } from "../resource-ref.js";

@@ -4,7 +4,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { SharedPolicyBindingSchema, SharedPolicySchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { flag, required, str } from "../args.js";
 import type { Context } from "../context.js";
-import { CliError, UsageError } from "../errors.js";
+import { CliError, UsageError } from "../command-errors.js";
 import { conditionCell, print, table } from "../output.js";
 import { allPages } from "../pages.js";
 import { parseSharedPolicyFile } from "../policy-file.js";

@@ -5,7 +5,7 @@ import { GetSyncStatusResponseSchema } from "../../../gen/policy/v1/sync_service
 import { ChangeKind, ChangeKindSchema, ChangeSchema, type Change } from "../../../gen/policy/v1/watch_service_pb.js";
 import { watch as follow } from "../../client/watch.js";
 import { list, RESOURCE_OPTIONS, str } from "../args.js";
-import { UsageError } from "../errors.js";
+import { UsageError } from "../command-errors.js";
 import { print, syncStatusName, table } from "../output.js";
 import { parentName, resolveResource, resourceType } from "../resource-ref.js";
 import type { Command } from "./command.js";

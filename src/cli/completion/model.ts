@@ -2,7 +2,7 @@
 // takes (resource types, roles and permissions from the resource schema; change kinds from the generated enum) —
 // gathered once from the command table; bash.ts, zsh.ts and fish.ts write it in each shell's language.
 import { SyncStatus } from "../../../gen/policy/v1/policy_pb.js";
-import type { ResourceSchema } from "../../domain/schema/schema.js";
+import type { ResourceSchema } from "../../schema/schema.js";
 import { GLOBAL_OPTIONS, type OptionSpec, type OptionSpecs } from "../args.js";
 import type { Command } from "../commands/command.js";
 import { CHANGE_KINDS } from "../commands/watch.js";
@@ -75,7 +75,8 @@ function flagsOf(specs: OptionSpecs, schema: ResourceSchema): FlagModel[] {
   return Object.entries(specs).map(([long, spec]) => ({
     long,
     ...(spec.short ? { short: spec.short } : {}),
-    help: spec.help,
+    // A type's description names the schema's types, as the server loads them: the help text cannot know them.
+    help: spec.value === "TYPE" ? `a resource type: ${[...schema.types.keys()].join(", ")}` : spec.help,
     takesValue: spec.type === "string",
     values: valuesOf(spec, schema),
   }));

@@ -1,7 +1,7 @@
 // What a check's `atLeast` may be: a change-log sequence (a CheckAccess response's, a Watch change's, a write's
 // `policy-sequence`), or the etag a write returned — policy and deny-policy etags are minted from the sequence of the
-// write (store/etag.ts), and a resource's etag is the same bytes in base64url.
-import { etagSequence } from "../../store/etag.js";
+// write (src/etag.ts), and a resource's etag is the same bytes in base64url.
+import { etagSequence } from "../../etag.js";
 
 /** A sequence (bigint, number or decimal string), a policy's etag bytes, or a resource's etag string. */
 export type ConsistencyToken = bigint | number | string | Uint8Array;

@@ -1,7 +1,7 @@
 // The state a mirror holds: the resources of its scope and their ancestors, each with its policy, deny policy, custom
 // roles and bound shared policies, as of one change-log sequence. Loaded from a Snapshot, then moved forward change by
 // change from Watch; read as chains (a resource and its ancestors), the shape the server's decision code reads from
-// its own store. Every link handed to that code is shared (frozen) on first read, so the code's memos (compiled
+// its own store. Every link handed to that code is deep-frozen (frozen-value.ts) on first read, so the code's memos (compiled
 // bindings and conditions) hold until the value changes, as they do over the server's cache; values are replaced,
 // never changed in place.
 import { create } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
 import type { SnapshotResponse } from "../../../gen/policy/v1/snapshot_service_pb.js";
 import { ChangeKind, type Change } from "../../../gen/policy/v1/watch_service_pb.js";
-import { share } from "../../shared-value.js";
+import { deepFreeze } from "../../frozen-value.js";
 import type { StoredPolicy } from "../../store/store.js";
 
 interface MirroredResource {
@@ -37,7 +37,7 @@ export type ChainLookup = { chain: StoredPolicy[] } | { absent: true } | { incom
 /** What applying a change asks of the mirror beyond itself. */
 export type ApplyOutcome = "applied" | "resnapshot" | { needsSharedPolicy: string };
 
-const EMPTY_POLICY = share(create(PolicySchema, { version: 1 }));
+const EMPTY_POLICY = deepFreeze(create(PolicySchema, { version: 1 }));
 
 export class MirrorState {
   private readonly resources = new Map<string, MirroredResource>();
@@ -259,8 +259,8 @@ export class MirrorState {
       if (!policy) return undefined;
       shared.push(policy);
     }
-    // Shared (deep-frozen) when first read, not when loaded: most of a large scope is never checked.
-    node.link = share({
+    // Deep-frozen when first read, not when loaded: most of a large scope is never checked.
+    node.link = deepFreeze({
       resource: node.resource,
       createSeq: node.createSeq,
       policy: node.policy,

@@ -20,9 +20,10 @@ import { Authorizer } from "../../domain/access/authorizer.js";
 import { effectivePolicy } from "../../domain/effective-policy.js";
 import { requireResourceName, typeOfName } from "../../domain/names.js";
 import { checkRequestedVersion } from "../../domain/policy-read.js";
-import { parseSchema } from "../../domain/schema/schema-loader.js";
-import type { ResourceSchema } from "../../domain/schema/schema.js";
-import { toConnectError } from "../../rpc/errors.js";
+import { READ_VERB } from "../../domain/access/read-permissions.js";
+import { parseSchema } from "../../schema/schema-loader.js";
+import type { ResourceSchema } from "../../schema/schema.js";
+import { toConnectError } from "../../rpc/connect-errors.js";
 import { loadSchema } from "../../schema-file.js";
 import type { StoredPolicy } from "../../store/store.js";
 import { tokenSequence, type ConsistencyToken } from "./consistency-token.js";
@@ -167,7 +168,7 @@ class Mirror implements PolicyMirror {
     // principals, with the visibility permission TestIamPermissions also needs.
     this.counts.rpc++;
     const type = typeOfName(this.schema, request.resource);
-    const visibility = typeof type === "string" ? [] : [`${type.collection}.get`];
+    const visibility = typeof type === "string" ? [] : [`${type.collection}.${READ_VERB.resource}`];
     const answer = await this.options.client.access.checkAccess({
       resource: request.resource,
       principals: request.principals,

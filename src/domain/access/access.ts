@@ -11,10 +11,10 @@ import {
   type PermissionCheck,
 } from "../../../gen/policy/v1/access_service_pb.js";
 import type { AuditLogConfig_LogType } from "../../../gen/policy/v1/policy_pb.js";
-import { ServiceError, Violations, notFound, quoted } from "../../errors.js";
+import { ServiceError, Violations, notFound, quoted } from "../../service-error.js";
 import type { Store, StoredPolicy } from "../../store/store.js";
 import { requireResourceName } from "../names.js";
-import type { ResourceSchema as Schema } from "../schema/schema.js";
+import type { ResourceSchema as Schema } from "../../schema/schema.js";
 import { auditsRead, checkChain } from "./chain-check.js";
 import { Readable, type ChainDisclosure } from "./disclosure.js";
 import { CallResources, ResolvedResource } from "./resolved.js";

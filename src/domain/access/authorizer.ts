@@ -1,10 +1,11 @@
 // Authorization by the service's own policies: a caller may do a thing on a resource when a binding on it or an
 // ancestor grants the permission. A caller that may not even see the resource (`{collection}.get`) is told it does
 // not exist, exactly as for an absent one, so hidden resources cannot be discovered.
-import { ServiceError, Violations, notFound } from "../../errors.js";
+import { ServiceError, Violations, notFound } from "../../service-error.js";
 import type { Actor, StoredPolicy } from "../../store/store.js";
-import { permissionOn, requireResourceName, typeOfName } from "../names.js";
-import type { ResourceSchema, ResourceType } from "../schema/schema.js";
+import { requireResourceName, typeOfName } from "../names.js";
+import { READ_VERB, readPermission, SHARED_POLICY_READ } from "./read-permissions.js";
+import type { ResourceSchema, ResourceType } from "../../schema/schema.js";
 import { validatePermissions, type Access } from "./access.js";
 import type { ChainDisclosure } from "./disclosure.js";
 import type { CallResources, ResolvedResource } from "./resolved.js";
@@ -45,7 +46,7 @@ export class Authorizer {
     if (!this.enforcing || this.isAdmin(caller)) return;
     const type = resource.type;
     if (typeof type === "string") return; // the handler reports the bad name
-    const visibility = `${type.collection}.get`;
+    const visibility = `${type.collection}.${READ_VERB.resource}`;
     const held = await this.access.holds(resource, caller.identities, [permission, visibility]);
     if (held === undefined) throw notFound(resource.name);
     if (held[0]) return;
@@ -66,10 +67,10 @@ export class Authorizer {
     if (!this.enforcing || this.isAdmin(caller)) return undefined;
     return {
       links: (chain) => this.access.holdsAlong(chain, caller.identities, linkPermission),
-      denyPolicies: (chain) => this.access.holdsAlong(chain, caller.identities, (link) => permissionOn(link, "getDenyPolicy")),
+      denyPolicies: (chain) => this.access.holdsAlong(chain, caller.identities, (link) => readPermission(link, "denyPolicy")),
       sharedPolicies: async (names) => {
         const chains = await Promise.all(names.map((name) => resolve(name).chain()));
-        const held = this.access.holdsInEach(chains, caller.identities, "sharedPolicies.get");
+        const held = this.access.holdsInEach(chains, caller.identities, SHARED_POLICY_READ.policy);
         return new Set(names.filter((_, i) => held[i]));
       },
     };
@@ -106,7 +107,7 @@ export class Authorizer {
   async sees(caller: Caller, name: string): Promise<boolean> {
     const type = typeOfName(this.schema, name);
     if (typeof type === "string") return false;
-    return (await this.holdsOn(caller, name, [`${type.collection}.get`]))[0]!;
+    return (await this.holdsOn(caller, name, [`${type.collection}.${READ_VERB.resource}`]))[0]!;
   }
 
   /**
@@ -139,7 +140,7 @@ export class Authorizer {
     const violations = new Violations();
     validatePermissions(this.schema, permissions, violations, "permissions");
     violations.throwIfAny();
-    const visibility = `${type.collection}.get`;
+    const visibility = `${type.collection}.${READ_VERB.resource}`;
     const held = await this.access.holds(resource, caller.identities, [...permissions, visibility]);
     if (held === undefined) throw notFound(resource.name);
     if (!this.enforcing || this.isAdmin(caller)) return [...permissions];

@@ -23,12 +23,12 @@ import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
 import type { DenyRule } from "../../../gen/policy/v1/deny_policy_pb.js";
 import type { AuditLogConfig_LogType, Binding, Expr, Policy } from "../../../gen/policy/v1/policy_pb.js";
 import type { SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
-import { isShared } from "../../shared-value.js";
+import { isDeepFrozen } from "../../frozen-value.js";
 import type { StoredPolicy } from "../../store/store.js";
 import { CallConditions, compileCondition, type CompiledCondition, type ConditionBudget } from "../conditions.js";
 import { grantingRole, isCustomRoleName, type GrantingRole } from "../custom-roles.js";
 import { PermissionPatterns } from "../deny-rules.js";
-import type { ResourceSchema, ResourceType } from "../schema/schema.js";
+import type { ResourceSchema, ResourceType } from "../../schema/schema.js";
 import type { Subject } from "./subject.js";
 
 
@@ -116,7 +116,7 @@ function compile(policy: Policy, type: ResourceType): readonly CompiledBinding[]
   let bindings = compiled.get(policy);
   if (bindings) return bindings;
   bindings = compileBindings(policy.bindings, type, "");
-  if (isShared(policy)) compiled.set(policy, bindings);
+  if (isDeepFrozen(policy)) compiled.set(policy, bindings);
   return bindings;
 }
 
@@ -128,7 +128,7 @@ function compileShared(shared: SharedPolicy, type: ResourceType): { bindings: re
   if (!entry) {
     const deny = shared.denyRules.length > 0 ? compileDenyRules(shared.denyRules, shared.name) : undefined;
     entry = { byType: new Map(), deny };
-    if (isShared(shared)) compiledShared.set(shared, entry);
+    if (isDeepFrozen(shared)) compiledShared.set(shared, entry);
   }
   let bindings = entry.byType.get(type.name);
   if (!bindings) {
@@ -152,7 +152,7 @@ function compileWithShared(link: StoredPolicy, type: ResourceType): { bindings: 
     if (compiledBound.deny) denies.push(compiledBound.deny);
   }
   merged = { bindings, denies };
-  if (isShared(link)) compiledLinks.set(link, merged);
+  if (isDeepFrozen(link)) compiledLinks.set(link, merged);
   return merged;
 }
 
@@ -181,7 +181,7 @@ function compileDeny(deny: DenyPolicy): CompiledDeny {
   let compiledPolicy = compiledDeny.get(deny);
   if (compiledPolicy) return compiledPolicy;
   compiledPolicy = compileDenyRules(deny.rules, "");
-  if (isShared(deny)) compiledDeny.set(deny, compiledPolicy);
+  if (isDeepFrozen(deny)) compiledDeny.set(deny, compiledPolicy);
   return compiledPolicy;
 }
 

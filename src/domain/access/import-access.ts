@@ -1,9 +1,9 @@
 // Per-item authorization of a bulk import, as the single writes would authorize each item: `{collection}.create` (and
 // `.setPolicy` with a policy) on the item's anchor (import.ts, ItemAccess); a root needs an administrator. An anchor
 // the caller may not see is NOT_FOUND, as for CreateResource. Items with the same anchor and permissions share one check.
-import { ServiceError, notFound } from "../../errors.js";
+import { ServiceError, notFound } from "../../service-error.js";
 import type { ImportAuthorizer } from "../import.js";
-import { collectionOf } from "../names.js";
+import { readPermission } from "./read-permissions.js";
 import type { Authorizer, Caller } from "./authorizer.js";
 
 export function importAuthorizer(authorizer: Authorizer, caller: Caller): ImportAuthorizer {
@@ -16,7 +16,7 @@ export function importAuthorizer(authorizer: Authorizer, caller: Caller): Import
         const key = `${anchor}\u0000${permissions.join(",")}`;
         let check = checks.get(key);
         if (!check) {
-          check = authorizer.holdsOn(caller, anchor, [`${collectionOf(anchor)}.get`, ...permissions]);
+          check = authorizer.holdsOn(caller, anchor, [readPermission(anchor, "resource"), ...permissions]);
           checks.set(key, check);
         }
         const [sees, ...held] = await check;

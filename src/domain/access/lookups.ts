@@ -19,13 +19,13 @@ import {
   type LookupResourcesResponse,
   type ResourceAccess,
 } from "../../../gen/policy/v1/access_service_pb.js";
-import { Violations, notFound } from "../../errors.js";
+import { Violations, notFound } from "../../service-error.js";
 import type { GrantPoint, Store, StoredPolicy } from "../../store/store.js";
 import { grantingRole, parseCustomRoleName } from "../custom-roles.js";
 import { ConditionBudget, LOOKUP_BUDGET } from "../conditions.js";
 import { requireResourceName, typeOfName } from "../names.js";
 import { pageSize, type PageTokens } from "../page-token.js";
-import type { ResourceSchema } from "../schema/schema.js";
+import type { ResourceSchema } from "../../schema/schema.js";
 import { plainValue, validatePermission } from "./access.js";
 import type { ChainDisclosure } from "./disclosure.js";
 import { checkChain } from "./chain-check.js";

@@ -3,7 +3,7 @@
 // reads a resource's chain once however many of them look at it.
 import type { Store, StoredPolicy } from "../../store/store.js";
 import { typeOfName } from "../names.js";
-import type { ResourceSchema, ResourceType } from "../schema/schema.js";
+import type { ResourceSchema, ResourceType } from "../../schema/schema.js";
 
 type ChainStore = Pick<Store, "ancestry" | "latestSequence">;
 

@@ -1,5 +1,5 @@
 // The subject of an access check: the principals the caller says it is, and what binding members match it.
-import { Violations, quoted } from "../../errors.js";
+import { Violations, quoted } from "../../service-error.js";
 import { ALL_AUTHENTICATED_USERS, ALL_USERS, canonicalMember } from "../members.js";
 
 export const MAX_PRINCIPALS = 1000;

@@ -9,7 +9,7 @@ import type { StoredPolicy } from "../../store/store.js";
 import { compileCondition, type ConditionBudget } from "../conditions.js";
 import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { grantingRole } from "../custom-roles.js";
-import type { ResourceSchema, ResourceType } from "../schema/schema.js";
+import type { ResourceSchema, ResourceType } from "../../schema/schema.js";
 import { Readable, type ChainDisclosure } from "./disclosure.js";
 import { applyVerdicts, denyRulesFor, weighDenials } from "./lookup-denials.js";
 

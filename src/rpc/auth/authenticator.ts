@@ -11,7 +11,7 @@ import {
   type JSONWebKeySet,
   type JWTPayload,
 } from "jose";
-import { ServiceError } from "../../errors.js";
+import { ServiceError } from "../../service-error.js";
 import { canonicalMember } from "../../domain/members.js";
 import { ANONYMOUS, type Caller } from "../../domain/access/authorizer.js";
 

@@ -13,23 +13,23 @@ import {
 } from "@connectrpc/connect";
 import { ANONYMOUS, type Authorizer } from "../../domain/access/authorizer.js";
 import type { CallResources } from "../../domain/access/resolved.js";
-import type { ResourceSchema } from "../../domain/schema/schema.js";
-import { ServiceError } from "../../errors.js";
+import type { ResourceSchema } from "../../schema/schema.js";
+import { ServiceError } from "../../service-error.js";
 import { peekFirst, withMessage } from "../call-messages.js";
 import { callScopeKey, callerKey, peerCertificateKey } from "../context.js";
 import { procedureOf } from "../interceptors.js";
-import { API_SERVICES } from "../routes.js";
+import { API_SERVICES } from "../../api-services.js";
 import type { Authenticator } from "./authenticator.js";
-import { RULES, methodsWithoutRule, type Checks, type Rule } from "./rules.js";
+import { AUTHORIZATION_RULES, methodsWithoutAuthorizationRule, type Checks, type AuthorizationRule } from "./authorization-rules.js";
 
 /** Throws (at startup) when a method of the API has no rule: refusing every call of it would be found too late. */
 export function authInterceptor(
   authenticator: Authenticator,
   authorizer: Authorizer,
   schema: ResourceSchema,
-  rules: ReadonlyMap<DescMethod, Rule> = RULES,
+  rules: ReadonlyMap<DescMethod, AuthorizationRule> = AUTHORIZATION_RULES,
 ): Interceptor {
-  const missing = methodsWithoutRule(API_SERVICES, rules);
+  const missing = methodsWithoutAuthorizationRule(API_SERVICES, rules);
   if (missing.length > 0) throw new Error(`no authorization rule for ${missing.map(procedureOf).join(", ")}`);
   // Development mode: nobody to authenticate and every check passes, so a unary call only needs its target
   // resolved; it skips the checks and the promise and closures they would cost.
@@ -47,7 +47,7 @@ export function authInterceptor(
   async function authorized<R extends UnaryRequest | StreamRequest>(
     req: R,
     next: (req: R) => Promise<UnaryResponse | StreamResponse>,
-    rule: Rule | undefined,
+    rule: AuthorizationRule | undefined,
   ): Promise<UnaryResponse | StreamResponse> {
     // In development mode there is nobody to authenticate: skip reading (and, on the gRPC port, building) the headers.
     const caller = authenticator.enabled
@@ -78,7 +78,7 @@ export function authInterceptor(
 }
 
 /** Resolves the call's target (as its rule names it) for the handler and read auditing. */
-function scope(req: UnaryRequest | StreamRequest, rule: Rule, message: MessageShape<DescMessage>, resources: CallResources): void {
+function scope(req: UnaryRequest | StreamRequest, rule: AuthorizationRule, message: MessageShape<DescMessage>, resources: CallResources): void {
   const target = rule.resource?.(message);
   req.contextValues.set(callScopeKey, { resources, target: target ? resources.of(target) : undefined });
 }

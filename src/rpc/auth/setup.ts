@@ -3,15 +3,27 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { Logger } from "pino";
-import type { Config } from "../../config.js";
 import { canonicalMember } from "../../domain/members.js";
 import { Authenticator } from "./authenticator.js";
+
+/** The settings authentication is made from (config.ts, whose flags they are, hands them over). */
+export interface AuthSettings {
+  host: string;
+  insecure: boolean;
+  tlsClientCa?: string;
+  jwks?: string;
+  jwtPublicKeys: readonly string[];
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  jwtGroupsClaim: string;
+  admins: readonly string[];
+}
 
 /**
  * The authenticator and the bootstrap administrators; throws (before anything is opened or listens) when the
  * configuration is unsafe or invalid.
  */
-export async function createAuthentication(config: Config, logger: Logger) {
+export async function createAuthentication(config: AuthSettings, logger: Logger) {
   const tokens = {
     jwks: config.jwks ? JSON.parse(readFileSync(config.jwks, "utf8")) : undefined,
     publicKeys: config.jwtPublicKeys.map((file) => readFileSync(file, "utf8")),

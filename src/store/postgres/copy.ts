@@ -2,7 +2,7 @@
 // it: row counts per table and every etag. Used by `npm run migrate-store` and the PostgreSQL benchmark.
 import type Sqlite from "better-sqlite3";
 import type pg from "pg";
-import { resourceEtag, revisionEtag } from "../etag.js";
+import { resourceEtag, revisionEtag } from "../../etag.js";
 import { WRITE_LOCK, migrate, withConnection } from "./database.js";
 import { migrations } from "./migrations/index.js";
 
@@ -21,25 +21,15 @@ export const TABLES = [
     select: "SELECT resource_id, policy, binding_count, revision, update_time FROM policies ORDER BY resource_id",
   },
   {
-    name: "deny_policies",
-    columns: ["resource_id", "policy", "rule_count", "revision", "update_time"],
-    select: "SELECT resource_id, policy, rule_count, revision, update_time FROM deny_policies ORDER BY resource_id",
-  },
-  {
-    name: "custom_roles",
-    columns: ["parent_id", "role_id", "role", "revision", "update_time"],
-    select: "SELECT parent_id, role_id, role, revision, update_time FROM custom_roles ORDER BY parent_id, role_id",
+    name: "documents",
+    columns: ["resource_id", "kind", "key", "body", "entries", "revision", "update_time"],
+    select: "SELECT resource_id, kind, key, body, entries, revision, update_time FROM documents ORDER BY resource_id, kind, key",
   },
   {
     // The reverse-lookup index as SQLite keeps it (the same rows a rebuild from the policies would make).
     name: "member_grants",
     columns: ["member", "role", "path", "resource_id"],
     select: "SELECT member, role, path, resource_id FROM member_grants ORDER BY member, role, path",
-  },
-  {
-    name: "shared_policies",
-    columns: ["resource_id", "policy", "revision", "update_time"],
-    select: "SELECT resource_id, policy, revision, update_time FROM shared_policies ORDER BY resource_id",
   },
   {
     name: "shared_policy_bindings",
@@ -74,7 +64,7 @@ export const TABLES = [
 ] as const;
 
 /** What every etag is made from: each resource's revision and its policy's (or its creation's, without one). */
-const ETAG_SOURCES = `SELECT r.name, r.revision, COALESCE(p.revision, r.create_seq) AS policy_revision
+export const ETAG_SOURCES = `SELECT r.name, r.revision, COALESCE(p.revision, r.create_seq) AS policy_revision
   FROM resources r LEFT JOIN policies p ON p.resource_id = r.id`;
 
 /**
@@ -130,6 +120,11 @@ async function copyTable(source: Sqlite.Database, client: pg.PoolClient, table: 
   return copied;
 }
 
+export type EtagRow = { name: string; revision: number; policy_revision: number };
+
+/** A resource's etag and its policy's, from an ETAG_SOURCES row, as one comparable string. */
+export const etags = (row: EtagRow) => `${resourceEtag(row.revision)} ${Buffer.from(revisionEtag(row.policy_revision)).toString("hex")}`;
+
 /** Counts per table and the etags of every resource and policy, read back from PostgreSQL after the commit. */
 async function verify(source: Sqlite.Database, pool: pg.Pool): Promise<void> {
   for (const table of TABLES) {
@@ -137,8 +132,6 @@ async function verify(source: Sqlite.Database, pool: pg.Pool): Promise<void> {
     const { rows } = await pool.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${table.name}`);
     if (rows[0]!.n !== expected) throw new Error(`verification failed: ${table.name} has ${rows[0]!.n} rows, expected ${expected}`);
   }
-  type EtagRow = { name: string; revision: number; policy_revision: number };
-  const etags = (row: EtagRow) => `${resourceEtag(row.revision)} ${Buffer.from(revisionEtag(row.policy_revision)).toString("hex")}`;
   const copied = new Map((await pool.query<EtagRow>(ETAG_SOURCES)).rows.map((row) => [row.name, etags(row)]));
   for (const row of source.prepare(ETAG_SOURCES).iterate() as IterableIterator<EtagRow>) {
     if (copied.get(row.name) !== etags(row)) throw new Error(`verification failed: the etags of ${row.name} differ`);

@@ -1,7 +1,7 @@
 // The connection pool (node-postgres), what its failures mean in store terms, and migrations under an advisory lock.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { StoreError } from "../errors.js";
+import { StoreError } from "../store-error.js";
 import { pendingMigrations } from "../migrations.js";
 import { migrations } from "./migrations/index.js";
 

@@ -3,16 +3,16 @@
 // (write-queue.ts), which serialises them under one advisory lock and numbers the change log in commit order.
 // Reads are single statements outside any transaction: each sees every commit that finished before it began.
 import { toBinary } from "@bufbuild/protobuf";
-import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import type pg from "pg";
-import { revisionEtag } from "../etag.js";
-import { CREATE_MANY, CREATE_MANY_WIDTHS, FLUSH_POLICIES, LOG_TYPES, SQL, WRITE } from "./statements.js";
+import { changeAction } from "../change-actions.js";
+import { revisionEtag } from "../../etag.js";
+import { CREATE_MANY, CREATE_MANY_WIDTHS, FLUSH_POLICIES, LOG_TYPES, SQL, UPSERT_DOCUMENT, WRITE } from "./statements.js";
+import { toAttached, toDocument, type DocumentRow } from "../documents.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
-import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
+import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../store-error.js";
 import {
   AUDIT_COLUMNS,
   BINDING_COLUMNS,
@@ -25,13 +25,10 @@ import {
   grantRows,
   deletedPlaces,
   decodeRole,
-  encodeDeny,
   encodePolicy,
-  encodeRole,
   pathEnd,
   placeColumns,
   removalBytes,
-  roleAction,
   sharedPolicyBytes,
   toAuditRecord,
   toBinding,
@@ -39,7 +36,6 @@ import {
   failuresAfter,
   toConsumer,
   toResourceFailure,
-  toDenyPolicy,
   listedRow,
   toResource,
   toStoredPolicy,
@@ -52,7 +48,6 @@ import {
   type PolicyRow,
   type ResourcePolicyRow,
   type ResourceRow,
-  type RoleRow,
   type SharedPolicyRow,
 } from "../rows.js";
 import type {
@@ -61,6 +56,9 @@ import type {
   ChangeAction,
   AuditQuery,
   AuditRecord,
+  AttachedDocuments,
+  DocumentWrite,
+  StoredDocument,
   ChangeRecord,
   ChangesSince,
   CreatedResource,
@@ -330,7 +328,7 @@ export class PostgresStore implements Store {
       const place = { resourceType: resource.type, parent: resource.parent, lineage: [resource.name, ...(check!.lineage ?? [])] };
       await tx.query(
         WRITE.createResource,
-        [...logValues(seq, time, actor, "resource.create", resource.name, null, revisionEtag(seq), toBinary(ResourceSchema, created), place),
+        [...logValues(seq, time, actor, changeAction("resource", "create"), resource.name, null, revisionEtag(seq), toBinary(ResourceSchema, created), place),
           id, check!.id, row.path, row.type, row.display_name],
         "create_resource",
       );
@@ -374,11 +372,12 @@ export class PostgresStore implements Store {
     name: string,
     decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
     actor: Actor,
+    reads: readonly string[] = [],
   ): Promise<Resource> {
     return this.queue.write(async (tx) => {
       await flushPolicies(tx);
       const current = await this.readForWrite(tx, name);
-      const changes = await decideWithPrefetch(tx, current, (hierarchy) => decide(toResource(current), hierarchy));
+      const changes = decide(toResource(current), await hierarchyFor(tx, current, reads));
       const currentParent = current.parent ?? "";
       const parent = changes.parent ?? currentParent;
       let parentId: number | null = null;
@@ -409,7 +408,7 @@ export class PostgresStore implements Store {
       });
       await tx.query(
         WRITE.updateResource,
-        [...logValues(seq, time, actor, "resource.update", name, revisionEtag(current.revision), revisionEtag(seq),
+        [...logValues(seq, time, actor, changeAction("resource", "update"), name, revisionEtag(current.revision), revisionEtag(seq),
           toBinary(ResourceSchema, updated), place),
           current.id, parentId, current.path, newPath, updated.displayName, pathEnd(current.path)],
         "update_resource",
@@ -426,7 +425,7 @@ export class PostgresStore implements Store {
     return this.queue.write(async (tx) => {
       await flushPolicies(tx);
       const current = await this.readForWrite(tx, name);
-      const { cascade } = await decideWithPrefetch(tx, current, (hierarchy) => decide(toResource(current), hierarchy));
+      const { cascade } = decide(toResource(current), await hierarchyFor(tx, current, []));
       const doomed = cascade && current.has_children
         ? await tx.query<ResourceRow>(SQL.subtree, [current.path, pathEnd(current.path)], "subtree")
         : [current];
@@ -435,7 +434,7 @@ export class PostgresStore implements Store {
       const first = tx.nextSeq(doomed.length);
       const time = Date.now();
       const logs = doomed.map((row, i) =>
-        logValues(first + i, time, actor, "resource.delete", row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!),
+        logValues(first + i, time, actor, changeAction("resource", "delete"), row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!),
       );
       await tx.query(WRITE.deleteResources, [doomed.map((row) => row.id), ...columns(logs, LOG_TYPES.length)], "delete_resources");
       return doomed.map((row) => row.name);
@@ -454,11 +453,6 @@ export class PostgresStore implements Store {
 
   async openSnapshot(): Promise<StoreSnapshot> {
     return PostgresSnapshot.open(this.pool, toChainLink as (row: object, lazyPolicy?: boolean) => StoredPolicy);
-  }
-
-  async getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
-    const [row] = await this.rows<SharedPolicyRow>(SQL.sharedByName, [name], "shared_by_name");
-    return row && decodeSharedPolicy(row);
   }
 
   async listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
@@ -485,8 +479,8 @@ export class PostgresStore implements Store {
         const bindings = write.unbind ? await tx.query<BindingRow & PlaceRow>(SQL.bindingsForDelete, [row.id], "bindings_for_delete") : [];
         const [removal] = await removalsOf(tx, [{ id: row.id, name }]);
         const first = tx.nextSeq(bindings.length + 1);
-        const logs = bindings.map((binding, i) => bindingLog(first + i, time, actor, "sharedPolicyBinding.delete", binding, placeOf(binding)));
-        logs.push(logValues(first + bindings.length, time, actor, "sharedPolicy.delete", name, stored!.etag, null, removal!, placeOf(row)));
+        const logs = bindings.map((binding, i) => bindingLog(first + i, time, actor, changeAction("sharedPolicyBinding", "delete"), binding, placeOf(binding)));
+        logs.push(logValues(first + bindings.length, time, actor, changeAction("sharedPolicy", "delete"), name, stored!.etag, null, removal!, placeOf(row)));
         // The resource row's delete cascades to the shared policy's content, its access policy and every binding.
         await tx.query(WRITE.deleteResources, [[row.id], ...columns(logs, LOG_TYPES.length)], "delete_resources");
         return undefined;
@@ -501,7 +495,7 @@ export class PostgresStore implements Store {
       if (row) {
         await tx.query(
           WRITE.updateShared,
-          [...logValues(seq, time, actor, "sharedPolicy.update", name, stored!.etag, revisionEtag(seq), bytes, placeOf(row)),
+          [...logValues(seq, time, actor, changeAction("sharedPolicy", "update"), name, stored!.etag, revisionEtag(seq), bytes, placeOf(row)),
             row.id, bufferOf(bytes)],
           "update_shared",
         );
@@ -515,7 +509,7 @@ export class PostgresStore implements Store {
       const place = { resourceType: write.type, parent, lineage: [name, ...target.lineage] };
       await tx.query(
         WRITE.createShared,
-        [...logValues(seq, time, actor, "sharedPolicy.create", name, null, revisionEtag(seq), bytes, place),
+        [...logValues(seq, time, actor, changeAction("sharedPolicy", "create"), name, null, revisionEtag(seq), bytes, place),
           id, target.id, `${target.path}${id}/`, write.type, bufferOf(bytes)],
         "create_shared",
       );
@@ -569,69 +563,43 @@ export class PostgresStore implements Store {
       const time = Date.now();
       if (bound) {
         const created: BindingRow = { shared_policy: sharedPolicy, target, create_seq: seq, create_time: time };
-        const log = bindingLog(seq, time, actor, "sharedPolicyBinding.create", created, placeOf(targetRow));
+        const log = bindingLog(seq, time, actor, changeAction("sharedPolicyBinding", "create"), created, placeOf(targetRow));
         await tx.query(WRITE.insertBinding, [...log, policyRow.id, targetRow.id], "insert_binding");
         return toBinding(created);
       }
-      const log = bindingLog(seq, time, actor, "sharedPolicyBinding.delete", row!, placeOf(targetRow));
+      const log = bindingLog(seq, time, actor, changeAction("sharedPolicyBinding", "delete"), row!, placeOf(targetRow));
       await tx.query(WRITE.deleteBinding, [...log, policyRow.id, targetRow.id], "delete_binding");
       return stored;
     });
   }
 
-  async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
-    const [row] = await this.rows<DenyRow>(SQL.denyByName, [resource], "deny_by_name");
-    return row && toDenyPolicy(row.name, row.create_seq, storedDeny(row));
+  async listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined> {
+    return toAttached(await this.rows<DocumentRow>(SQL.documentsOf, [kind, key ?? null, resource], "documents_of"));
   }
 
-  async updateDenyPolicy(
+  async updateDocument(
+    kind: string,
     resource: string,
-    decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+    key: string,
+    decide: (stored: AttachedDocuments) => DocumentWrite,
     actor: Actor,
-  ): Promise<DenyPolicy> {
-    // Not in the policy batch, and no flush of it: a deny write reads and writes none of the rows it holds back.
+  ): Promise<StoredDocument> {
+    // Not in the policy batch, and no flush of it: a document write reads and writes none of the rows it holds back.
     return this.queue.write(async (tx) => {
-      const [row] = await tx.query<DenyRow & PlaceRow & { id: number }>(SQL.denyForWrite, [resource], "deny_for_write");
-      if (!row) throw resourceNotFound(resource);
-      const current = toDenyPolicy(row.name, row.create_seq, storedDeny(row));
-      const next = decide(current);
-      const { bytes, ruleCount } = encodeDeny(next);
+      const rows = await tx.query<DocumentRow & PlaceRow & { id: number }>(SQL.documentsForWrite, [resource, kind, key], "documents_for_write");
+      const attached = toAttached(rows);
+      if (!attached) throw resourceNotFound(resource);
+      const write = decide(attached);
       const seq = tx.nextSeq();
       const time = Date.now();
-      const action = next ? "denyPolicy.set" : "denyPolicy.delete";
+      const row = { id: rows[0]!.id, kind, key, body: bufferOf(write.body), entries: write.entries };
       await tx.query(
-        WRITE.upsertDeny,
-        [...logValues(seq, time, actor, action, resource, current.etag, revisionEtag(seq), next ? bytes : null, placeOf(row)),
-          row.id, bufferOf(bytes), ruleCount],
-        "upsert_deny",
+        WRITE.upsertDocument,
+        [...logValues(seq, time, actor, write.action, resource, write.etagBefore, revisionEtag(seq), write.logged, placeOf(rows[0]!)),
+          ...UPSERT_DOCUMENT.order.map((name) => row[name as keyof typeof row])],
+        "upsert_document",
       );
-      return toDenyPolicy(resource, row.create_seq, { policy: bytes, revision: seq, update_time: time });
-    });
-  }
-
-  async listRoles(parent: string): Promise<Role[] | undefined> {
-    const rows = await this.rows<Nullable<RoleRow>>(SQL.rolesOf, [parent], "roles_of");
-    if (rows.length === 0) return undefined;
-    return rows.flatMap((row) => (row.role === null ? [] : [decodeRole(row as RoleRow)]));
-  }
-
-  async updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role> {
-    return this.queue.write(async (tx) => {
-      const [row] = await tx.query<Nullable<RoleRow> & PlaceRow & { id: number }>(SQL.roleForWrite, [parent, roleId], "role_for_write");
-      if (!row) throw resourceNotFound(parent);
-      const current = row.role === null ? undefined : decodeRole(row as RoleRow);
-      const next = decide(current);
-      const bytes = encodeRole(next);
-      const seq = tx.nextSeq();
-      const time = Date.now();
-      // Logged about the parent: caches that follow the change log evict its chain link, which carries its roles.
-      await tx.query(
-        WRITE.upsertRole,
-        [...logValues(seq, time, actor, roleAction(current, next), parent, current?.etag ?? null, revisionEtag(seq), bytes, placeOf(row)),
-          row.id, roleId, bufferOf(bytes)],
-        "upsert_role",
-      );
-      return decodeRole({ role: bytes, revision: seq, update_time: time });
+      return toDocument(key, write.body, seq, time);
     });
   }
 
@@ -715,7 +683,7 @@ export class PostgresStore implements Store {
       const { bytes, bindingCount } = encodePolicy(policy);
       const seq = tx.nextSeq();
       const time = Date.now();
-      const action = policy ? "policy.set" : "policy.delete";
+      const action = policy ? changeAction("policy", "set") : changeAction("policy", "delete");
       if (batch.upserts.size === 0 && batch.logs.length === 0) tx.beforeCommit(() => flushPolicies(tx));
       batch.upserts.set(row.id, [row.id, bufferOf(bytes), bindingCount, seq, time]);
       batch.grants.set(row.id, grantRows(policy?.bindings ?? []));
@@ -808,10 +776,6 @@ export class PostgresStore implements Store {
       );
       return toConsumer(row!);
     });
-  }
-
-  async listConsumers(): Promise<StoredConsumer[]> {
-    return (await this.rows<ConsumerRow>(SQL.consumers, [], "consumers")).map(toConsumer);
   }
 
   async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
@@ -937,7 +901,7 @@ function placeOf(row: PlaceRow): ChangePlace {
 
 /** A binding's change-log row (LOG_ONE's parameters), against its target: caches following the log evict its chain link. */
 function bindingLog(seq: number, time: number, actor: Actor, action: ChangeAction, binding: BindingRow, place: ChangePlace): unknown[] {
-  const created = action.endsWith(".create");
+  const created = action === changeAction("sharedPolicyBinding", "create");
   const etag = revisionEtag(binding.create_seq);
   const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
   return logValues(seq, time, actor, action, binding.target, created ? null : etag, created ? etag : null, bytes, place);
@@ -964,16 +928,6 @@ function sharedRowOf(name: string, row: SharedForWriteRow): SharedPolicyRow {
 
 /** Every column of `T` as read through a LEFT JOIN that may find no row. */
 type Nullable<T> = { [K in keyof T]: T[K] | null };
-
-/** A resource's name and creation with its deny policy's row (nulls without one). */
-interface DenyRow extends Nullable<PolicyRow> {
-  name: string;
-  create_seq: number;
-}
-
-function storedDeny(row: DenyRow): PolicyRow | undefined {
-  return row.policy === null ? undefined : (row as PolicyRow);
-}
 
 /**
  * A chain link: the policy, the deny policy while it has rules, the shared policies bound to it (when any) and a
@@ -1012,40 +966,33 @@ function bufferOf(bytes: Uint8Array | null): Buffer | null {
   return bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Asked by `decide` of a HierarchyReader and not yet fetched: fetch it, then call `decide` again. */
-class Need {
-  constructor(readonly name: string) {}
-}
-
 /**
- * Calls the synchronous `decide` with a hierarchy read from the database inside the write's transaction. The reader
- * answers from what was fetched; asked for anything else it throws Need, which is fetched (one query: the lineage of
- * a name and whether each link has children) before `decide` runs again — it is pure, so calling it again is allowed.
- * The resource itself is known from its read: a delete or an update without a move needs no query.
+ * The hierarchy a write's `decide` may read, fetched inside the write's transaction before `decide` runs (once): the
+ * resource's own lineage (its ancestors have children: it is one), whether it has children, and the lineage of each of
+ * `reads` with whether each of its links has children (one query each). Asked for anything else, it throws: the
+ * write did not name it.
  */
-async function decideWithPrefetch<T>(tx: WriteTx, current: WriteRow, decide: (hierarchy: HierarchyReader) => T): Promise<T> {
-  const lineages = new Map<string, readonly string[] | undefined>();
-  const children = new Map<string, boolean>([[current.name, current.has_children]]);
-  const reader: HierarchyReader = {
+async function hierarchyFor(tx: WriteTx, current: WriteRow, reads: readonly string[]): Promise<HierarchyReader> {
+  const lineages = new Map<string, readonly string[] | undefined>([[current.name, current.lineage]]);
+  const children = new Map<string, boolean>(current.lineage.map((name) => [name, true]));
+  children.set(current.name, current.has_children);
+  for (const name of reads) {
+    if (lineages.has(name)) continue;
+    const rows = await tx.query<{ name: string; has_children: boolean }>(SQL.lineage, [name], "lineage");
+    lineages.set(name, rows.length === 0 ? undefined : rows.map((row) => row.name));
+    if (rows.length === 0) children.set(name, false);
+    for (const row of rows) children.set(row.name, row.has_children);
+  }
+  const unread = (name: string) => new Error(`decide read the hierarchy at "${name}", which the write did not name in its reads`);
+  return {
     lineage(name) {
-      if (!lineages.has(name)) throw new Need(name);
+      if (!lineages.has(name)) throw unread(name);
       return lineages.get(name);
     },
     hasChildren(name) {
       const known = children.get(name);
-      if (known === undefined) throw new Need(name);
+      if (known === undefined) throw unread(name);
       return known;
     },
   };
-  for (;;) {
-    try {
-      return decide(reader);
-    } catch (e) {
-      if (!(e instanceof Need)) throw e;
-      const rows = await tx.query<{ name: string; has_children: boolean }>(SQL.lineage, [e.name], "lineage");
-      lineages.set(e.name, rows.length === 0 ? undefined : rows.map((row) => row.name));
-      if (rows.length === 0) children.set(e.name, false);
-      for (const row of rows) children.set(row.name, row.has_children);
-    }
-  }
 }

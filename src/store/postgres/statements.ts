@@ -1,5 +1,7 @@
 // The PostgreSQL store's statements: the store's SQL in one place (postgres-store.ts runs them). Each write is one
 // statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
+import { REMOVALS, sqlActions } from "../change-actions.js";
+import { DOCUMENT_SQL, ROLE_KIND, SHARED_POLICY_KIND, numbered, sharedContent } from "../documents.js";
 import {
   BINDING_COLUMNS,
   CHANGE_COLUMNS,
@@ -27,20 +29,24 @@ const lineageOf = (path: string) => `(SELECT array_agg(a.name ORDER BY length(a.
 const JOIN_ROLES = `LEFT JOIN LATERAL (SELECT array_agg(cr.role ORDER BY cr.role_id) AS roles,
     array_agg(cr.revision ORDER BY cr.role_id) AS role_revisions,
     array_agg(cr.update_time ORDER BY cr.role_id) AS role_update_times
-  FROM custom_roles cr WHERE cr.parent_id = r.id AND r.parent_id IS NULL) cr ON true`;
+  FROM (SELECT key AS role_id, body AS role, revision, update_time FROM documents
+    WHERE resource_id = r.id AND kind = '${ROLE_KIND}' AND r.parent_id IS NULL) cr) cr ON true`;
 /** The shared policies bound to a chain link, in the same statement too (by target: shared_policy_bindings_by_target). */
 const JOIN_SHARED = `LEFT JOIN LATERAL (SELECT array_agg(s.name ORDER BY s.name) AS shared_names,
     array_agg(COALESCE(sp_parent.name, '') ORDER BY s.name) AS shared_parents,
     array_agg(s.create_time ORDER BY s.name) AS shared_create_times,
-    array_agg(sp.policy ORDER BY s.name) AS shared_policies,
+    array_agg(sp.body ORDER BY s.name) AS shared_policies,
     array_agg(sp.revision ORDER BY s.name) AS shared_revisions,
     array_agg(sp.update_time ORDER BY s.name) AS shared_update_times
-  FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+  FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
     JOIN resources s ON s.id = sp.resource_id LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
   WHERE b.target_id = r.id) sh ON true`;
 const CHAIN_COLUMNS = `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}, cr.roles, cr.role_revisions, cr.role_update_times,
   sh.shared_names, sh.shared_parents, sh.shared_create_times, sh.shared_policies, sh.shared_revisions, sh.shared_update_times`;
 const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} ${JOIN_ROLES} ${JOIN_SHARED}`;
+
+/** A document write's row: after the change log's 13 parameters ($1 its sequence, $2 its time). */
+export const UPSERT_DOCUMENT = numbered(DOCUMENT_SQL.upsertDocument, { seq: 1, time: 2 }, 14);
 
 export const SQL = {
   resourceByName: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = $1`,
@@ -62,17 +68,12 @@ export const SQL = {
   idAndPath: `SELECT t.id, t.path, ${lineageOf("t.path")} AS lineage FROM resources t WHERE t.name = $1`,
   subtree: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.path >= $1 AND r.path < $2
     ORDER BY length(r.path) DESC, r.name`,
-  /** A resource with its deny policy's row (null columns without one). */
-  denyByName: `SELECT r.name, r.create_seq, dp.policy, dp.revision, dp.update_time
-    FROM resources r LEFT JOIN deny_policies dp ON dp.resource_id = r.id WHERE r.name = $1`,
-  denyForWrite: `SELECT r.id, r.name, r.type, p.name AS parent, r.create_seq, ${lineageOf("r.path")} AS lineage,
-      dp.policy, dp.revision, dp.update_time
-    ${FROM_RESOURCES} LEFT JOIN deny_policies dp ON dp.resource_id = r.id WHERE r.name = $1`,
-  /** A resource's roles, by role id; one row of nulls when it has none, no row when it does not exist. */
-  rolesOf: `SELECT cr.role, cr.revision, cr.update_time
-    FROM resources r LEFT JOIN custom_roles cr ON cr.parent_id = r.id WHERE r.name = $1 ORDER BY cr.role_id`,
-  roleForWrite: `SELECT r.id, r.type, p.name AS parent, ${lineageOf("r.path")} AS lineage, cr.role, cr.revision, cr.update_time
-    ${FROM_RESOURCES} LEFT JOIN custom_roles cr ON cr.parent_id = r.id AND cr.role_id = $2 WHERE r.name = $1`,
+  /** A resource's documents of a kind (documents.ts): documentsOf with the place a write logs. */
+  documentsOf: numbered(DOCUMENT_SQL.documentsOf).text,
+  documentsForWrite: `SELECT r.id, r.type, p.name AS parent, COALESCE(p.name, '') AS parent_name, r.create_seq, r.create_time,
+      ${lineageOf("r.path")} AS lineage,
+      d.key, d.body, d.revision, d.update_time
+    ${FROM_RESOURCES} LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = $2 AND d.key = $3 WHERE r.name = $1`,
   latestSeq: `SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log`,
   oldestSeq: `SELECT COALESCE(MIN(seq), 0) AS seq FROM change_log`,
   changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
@@ -89,12 +90,12 @@ export const SQL = {
     ORDER BY seq`,
   /** change_log_by_resource: the name's rows from the sequence on, to its first removal. */
   removalOf: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = $1 AND seq >= $2
-    AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
+    AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
   /** The deny rules' rows of resources about to be removed: each one's deny policy and bound shared policies' content. */
-  removalDenies: `SELECT r.id, dp.policy AS deny,
-      (SELECT array_agg(sp.policy) FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+  removalDenies: `SELECT r.id, dp.body AS deny,
+      (SELECT array_agg(sp.body) FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
         WHERE b.target_id = r.id) AS shared
-    FROM resources r LEFT JOIN deny_policies dp ON dp.resource_id = r.id AND dp.rule_count > 0
+    FROM resources r ${JOIN_DENY}
     WHERE r.id = ANY($1::bigint[])`,
   // Both keep the newest row: the next write numbers its row after it (sequences never restart).
   pruneBefore: `WITH d AS (DELETE FROM change_log WHERE time < $1 AND seq < (SELECT MAX(seq) FROM change_log) RETURNING 1)
@@ -104,7 +105,6 @@ export const SQL = {
   changesAt: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq = ANY($1::bigint[]) ORDER BY seq`,
   insertConsumer: `INSERT INTO consumers (name, display_name, subtree, resource_types, root, create_time, version)
     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-  consumers: `SELECT * FROM consumers ORDER BY name`,
   consumer: `SELECT * FROM consumers WHERE name = $1`,
   consumersAfter: `SELECT * FROM consumers WHERE version > $1 ORDER BY name`,
   consumerNames: `SELECT name FROM consumers ORDER BY name`,
@@ -159,10 +159,10 @@ export const SQL = {
     WHERE s.parent_id = (SELECT id FROM resources WHERE name = $1) AND s.name > $2 ORDER BY s.name LIMIT $3`,
   /** A name's resource (if any) with its place, its shared policy's content (nulls if not one) and bindings count. */
   sharedForWrite: `SELECT r.id, r.type, p.name AS parent, r.create_time, ${lineageOf("r.path")} AS lineage,
-      sp.policy, sp.revision, sp.update_time,
+      sp.body AS policy, sp.revision, sp.update_time,
       (SELECT count(*) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS binding_count,
       (SELECT COALESCE(max(b.create_seq), 0) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS newest_binding
-    ${FROM_RESOURCES} LEFT JOIN shared_policies sp ON sp.resource_id = r.id WHERE r.name = $1`,
+    ${FROM_RESOURCES} LEFT JOIN ${sharedContent("sp", "r.id")} WHERE r.name = $1`,
   /** A policy's bindings with their targets' places, for the change-log rows of an unbinding delete. */
   bindingsForDelete: `SELECT ${BINDING_COLUMNS}, t.type, tp.name AS parent, ${lineageOf("t.path")} AS lineage
     ${FROM_BINDINGS} LEFT JOIN resources tp ON tp.id = t.parent_id WHERE b.policy_id = $1 ORDER BY t.name`,
@@ -208,18 +208,16 @@ export const WRITE = {
     grants AS (UPDATE member_grants g SET path = upd.path FROM upd WHERE $17::text IS NOT NULL AND g.resource_id = upd.id)
     ${LOG_ONE}`,
   deleteResources: `WITH del AS (DELETE FROM resources WHERE id = ANY($1::bigint[])) ${logRows(2)}`,
-  upsertDeny: `WITH up AS (
-      INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time) VALUES ($14, $15, $16, $1, $2)
-      ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, rule_count = excluded.rule_count,
-        revision = excluded.revision, update_time = excluded.update_time)
-    ${LOG_ONE}`,
+  upsertDocument: `WITH up AS (${UPSERT_DOCUMENT.text}) ${LOG_ONE}`,
   // A new shared policy: its resource row (no display name: the policy holds it) and its content.
   createShared: `WITH ins AS (
       INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
       VALUES ($14, $5, $15, $16, $17, '', $1, $1, $2, $2)),
-    sp AS (INSERT INTO shared_policies (resource_id, policy, revision, update_time) VALUES ($14, $18, $1, $2))
+    sp AS (INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
+      VALUES ($14, '${SHARED_POLICY_KIND}', '', $18, 1, $1, $2))
     ${LOG_ONE}`,
-  updateShared: `WITH up AS (UPDATE shared_policies SET policy = $15, revision = $1, update_time = $2 WHERE resource_id = $14)
+  updateShared: `WITH up AS (UPDATE documents SET body = $15, revision = $1, update_time = $2
+      WHERE resource_id = $14 AND kind = '${SHARED_POLICY_KIND}' AND key = '')
     ${LOG_ONE}`,
   insertBinding: `WITH ins AS (
       INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES ($14, $15, $1, $2))
@@ -229,11 +227,6 @@ export const WRITE = {
   clearSharedGrants: `DELETE FROM shared_member_grants WHERE policy_id = $1`,
   insertSharedGrants: `INSERT INTO shared_member_grants (member, role, policy_id)
     SELECT member, role, $1 FROM unnest($2::text[], $3::text[]) AS g(member, role) ON CONFLICT DO NOTHING`,
-  upsertRole: `WITH up AS (
-      INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES ($14, $15, $16, $1, $2)
-      ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
-        update_time = excluded.update_time)
-    ${LOG_ONE}`,
 } as const;
 
 /** The first parameter of FLUSH_POLICIES's reverse-lookup rows: after the policy rows' 5 and the change log's. */

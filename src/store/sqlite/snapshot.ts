@@ -21,7 +21,7 @@ import {
   type SharedPolicyRow,
 } from "../rows.js";
 import type { SnapshotLink, StoreSnapshot, StoredPolicy } from "../store.js";
-import { mapSqliteErrors, storeErrorOf } from "./errors.js";
+import { mapSqliteErrors, storeErrorOf } from "./sqlite-errors.js";
 import { ANCESTRY_SQL, ROLES_OF_SQL, SHARED_BOUND_TO_SQL } from "./statements.js";
 
 /** What chainLinks reads besides the links' own rows. */

@@ -2,16 +2,16 @@
 // of a group-commit transaction (write-queue.ts) that runs the domain's `decide` and appends the change-log row. No
 // cache here: the caching decorator (../caching-store.ts) wraps this store as it wraps any other.
 import { toBinary } from "@bufbuild/protobuf";
-import type { DenyPolicy } from "../../../gen/policy/v1/deny_policy_pb.js";
 import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import type { Role } from "../../../gen/policy/v1/role_pb.js";
 import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
-import { revisionEtag } from "../etag.js";
+import { changeAction } from "../change-actions.js";
+import { toAttached, toDocument } from "../documents.js";
+import { revisionEtag } from "../../etag.js";
 import { noteChangeWritten } from "../../tracing/writes.js";
 import { prepareStatements, type Statements } from "./statements.js";
-import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../errors.js";
+import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../store-error.js";
 import {
   AUDIT_COLUMNS,
   BINDING_COLUMNS,
@@ -21,18 +21,14 @@ import {
   RESOURCE_COLUMNS,
   decodePolicy,
   deletedPlaces,
-  decodeRole,
   emptyPolicy,
-  encodeDeny,
   encodePolicy,
-  encodeRole,
   decodeSharedPolicy,
   grantChanges,
   grantRows,
   pathEnd,
   placeColumns,
   removalBytes,
-  roleAction,
   sharedPolicyBytes,
   toAuditRecord,
   toBinding,
@@ -40,7 +36,6 @@ import {
   failuresAfter,
   toConsumer,
   toResourceFailure,
-  toDenyPolicy,
   listedRow,
   toResource,
   type AuditRow,
@@ -68,6 +63,9 @@ import type {
   HierarchyReader,
   AuditQuery,
   AuditRecord,
+  AttachedDocuments,
+  DocumentWrite,
+  StoredDocument,
   ListedName,
   ListedPolicy,
   UnreadablePolicy,
@@ -90,9 +88,9 @@ import type {
 } from "../store.js";
 import type Sqlite from "better-sqlite3";
 import { openDatabase, type Database } from "./database.js";
-import { mapSqliteErrors } from "./errors.js";
+import { mapSqliteErrors } from "./sqlite-errors.js";
 import { WriteQueue, type WriteQueueOptions } from "./write-queue.js";
-import { insertRows } from "./batch-insert.js";
+import { insertRows, withBatchCache } from "./batch-insert.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
 import { SqliteSnapshot, chainLinks } from "./snapshot.js";
 
@@ -101,6 +99,9 @@ interface Change {
   time: number;
   principal: string;
 }
+
+/** A batch creation's read of an existing parent: its id, path and parent's name (NULL for a root). */
+const PLACE_SQL = `SELECT r.id, r.path, p.name AS parent FROM resources r LEFT JOIN resources p ON p.id = r.parent_id WHERE r.name = ?`;
 
 export class SqliteStore implements Store {
   writtenSequence = 0;
@@ -211,34 +212,38 @@ export class SqliteStore implements Store {
       const path = `${parentId === null ? "/" : this.stmt.pathOf.get(parentId)}${id}/`;
       const change = this.newChange(actor);
       this.stmt.insertResource.run({ ...resource, id, parentId, path, ...change });
-      return this.logResourceChange(change, "resource.create", resource.name, null, this.placeOf(resource.name));
+      return this.logResourceChange(change, changeAction("resource", "create"), resource.name, null, this.placeOf(resource.name));
     });
   }
 
   async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
     if (items.length === 0) return [];
-    return this.queue.write(() => {
+    // The names the plan reads are the index pages the inserts then change: both run with the batch's page cache. A
+    // transaction of its own (writeAlone): the savepoint of a shared one would first copy every page it changes.
+    return this.queue.writeAlone(() => withBatchCache(this.db, items.length, () => {
+      // A parent's place in one read (its id, path and parent's name), its lineage from its parent's place, each read
+      // once per batch: an import into many clouds has as many parents as items.
+      const placeRow = this.prepared(PLACE_SQL);
       const places = new Map<string, ExistingPlace | undefined>();
-      const reader = {
-        taken: (name: string) => this.stmt.idByName.get(name) !== undefined,
-        place: (name: string) => {
-          if (!places.has(name)) {
-            const id = this.stmt.idByName.get(name);
-            places.set(name, id === undefined ? undefined : { id, path: this.stmt.pathOf.get(id)!, lineage: this.hierarchy.lineage(name)! });
-          }
-          return places.get(name);
-        },
+      const place = (name: string): ExistingPlace | undefined => {
+        if (places.has(name)) return places.get(name);
+        const row = placeRow.get(name) as { id: number; path: string; parent: string | null } | undefined;
+        const found = row && { id: row.id, path: row.path, lineage: [name, ...(row.parent === null ? [] : place(row.parent)!.lineage)] };
+        places.set(name, found);
+        return found;
       };
+      const reader = { taken: (name: string) => this.stmt.idByName.get(name) !== undefined, place };
       const next = { id: this.stmt.nextResourceId.get()!, seq: this.stmt.nextSeq.get()!, time: Date.now() };
       const plan = planCreation(items, actor, reader, next);
+      const prepared = (sql: string) => this.prepared(sql);
       // Resources first: the other rows reference them. has_bindings is set by the policies' insert trigger.
-      insertRows("resources", plan.resources, (sql) => this.prepared(sql));
-      insertRows("policies", plan.policies, (sql) => this.prepared(sql));
-      insertRows("grants", plan.grants, (sql) => this.prepared(sql));
-      insertRows("changes", plan.changes, (sql) => this.prepared(sql));
+      insertRows("resources", plan.resources, prepared);
+      insertRows("policies", plan.policies, prepared);
+      insertRows("grants", plan.grants, prepared);
+      insertRows("changes", plan.changes, prepared);
       for (const change of plan.changes) noteChangeWritten(change[0] as number);
       return plan.outcomes;
-    });
+    }));
   }
 
   async updateResource(
@@ -269,7 +274,7 @@ export class SqliteStore implements Store {
       const place = moves
         ? { ...this.placeOf(name), previousParent: before.parent, previousLineage: before.lineage }
         : before;
-      return this.logResourceChange(change, "resource.update", name, current.revision, place);
+      return this.logResourceChange(change, changeAction("resource", "update"), name, current.revision, place);
     });
   }
 
@@ -288,7 +293,7 @@ export class SqliteStore implements Store {
       const removals = doomed.map((row) => this.removalBytes(row));
       doomed.forEach((row, i) => {
         this.stmt.deleteResource.run(row.id);
-        this.logChange(change, "resource.delete", row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!);
+        this.logChange(change, changeAction("resource", "delete"), row.name, revisionEtag(row.revision), null, removals[i]!, places[i]!);
         change.seq++;
       });
       return doomed.map((row) => row.name);
@@ -326,12 +331,6 @@ export class SqliteStore implements Store {
   }
 
 
-  async getSharedPolicy(name: string): Promise<SharedPolicy | undefined> {
-    const id = this.stmt.idByName.get(name);
-    const row = id === undefined ? undefined : this.stmt.sharedPolicy.get(id);
-    return row && decodeSharedPolicy(row);
-  }
-
   async listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
     return this.stmt.sharedPoliciesOf
       .all({ parent: query.parent, after: query.afterName ?? "", limit: query.limit })
@@ -358,14 +357,14 @@ export class SqliteStore implements Store {
           for (const binding of this.stmt.bindingsOfPolicy.all(row.id)) {
             const targetId = this.stmt.idByName.get(binding.target)!;
             this.stmt.deleteBinding.run(row.id, targetId);
-            this.logBinding(change, "sharedPolicyBinding.delete", binding);
+            this.logBinding(change, changeAction("sharedPolicyBinding", "delete"), binding);
             change.seq++;
           }
         }
         // The resource row's delete cascades to the shared policy's content, its access policy and any binding left.
         const removal = this.removalBytes(row);
         this.stmt.deleteResource.run(row.id);
-        this.logChange(change, "sharedPolicy.delete", name, stored!.etag, null, removal, place);
+        this.logChange(change, changeAction("sharedPolicy", "delete"), name, stored!.etag, null, removal, place);
         return undefined;
       }
       let id = row?.id;
@@ -379,7 +378,7 @@ export class SqliteStore implements Store {
       this.stmt.upsertShared.run({ id, policy: bytes, ...change });
       this.stmt.clearSharedGrants.run(id);
       for (const grant of grantRows(write.policy.bindings)) this.stmt.insertSharedGrant.run({ ...grant, id });
-      const action = stored ? "sharedPolicy.update" : "sharedPolicy.create";
+      const action = stored ? changeAction("sharedPolicy", "update") : changeAction("sharedPolicy", "create");
       this.logChange(change, action, name, stored?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(name));
       return decodeSharedPolicy(this.stmt.sharedPolicy.get(id)!);
     });
@@ -429,64 +428,43 @@ export class SqliteStore implements Store {
       if (bound) {
         this.stmt.insertBinding.run({ policyId, targetId: targetRow.id, ...change });
         const created = this.stmt.binding.get(policyId!, targetRow.id)!;
-        this.logBinding(change, "sharedPolicyBinding.create", created);
+        this.logBinding(change, changeAction("sharedPolicyBinding", "create"), created);
         return toBinding(created);
       }
       this.stmt.deleteBinding.run(policyId!, targetRow.id);
-      this.logBinding(change, "sharedPolicyBinding.delete", row!);
+      this.logBinding(change, changeAction("sharedPolicyBinding", "delete"), row!);
       return stored;
     });
   }
 
   /** A binding's change-log row, against its target (caches following the log evict the target's chain link). */
   private logBinding(change: Change, action: ChangeAction, binding: BindingRow): void {
-    const created = action.endsWith(".create");
+    const created = action === changeAction("sharedPolicyBinding", "create");
     const etag = revisionEtag(binding.create_seq);
     const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
     this.logChange(change, action, binding.target, created ? null : etag, created ? etag : null, bytes, this.placeOf(binding.target));
   }
 
-  async getDenyPolicy(resource: string): Promise<DenyPolicy | undefined> {
-    const row = this.stmt.resourceByName.get(resource);
-    return row && toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
+  async listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined> {
+    return toAttached(this.stmt.documentsOf.all({ kind, resource, key: key ?? null }));
   }
 
-  async updateDenyPolicy(
+  async updateDocument(
+    kind: string,
     resource: string,
-    decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+    key: string,
+    decide: (stored: AttachedDocuments) => DocumentWrite,
     actor: Actor,
-  ): Promise<DenyPolicy> {
+  ): Promise<StoredDocument> {
     return this.queue.write(() => {
-      const row = this.requireResource(resource);
-      const current = toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
-      const next = decide(current);
-      const { bytes, ruleCount } = encodeDeny(next);
+      const attached = toAttached(this.stmt.documentsOf.all({ kind, resource, key }));
+      if (!attached) throw resourceNotFound(resource);
+      const write = decide(attached);
+      const id = this.stmt.idByName.get(resource)!;
       const change = this.newChange(actor);
-      this.stmt.upsertDeny.run({ id: row.id, policy: bytes, ruleCount, ...change });
-      const action = next ? "denyPolicy.set" : "denyPolicy.delete";
-      this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), next ? bytes : null, this.placeOf(resource));
-      return toDenyPolicy(row.name, row.create_seq, this.stmt.denyOf.get(row.id));
-    });
-  }
-
-  async listRoles(parent: string): Promise<Role[] | undefined> {
-    const id = this.stmt.idByName.get(parent);
-    return id === undefined ? undefined : this.stmt.rolesOf.all(id).map(decodeRole);
-  }
-
-  async updateRole(parent: string, roleId: string, decide: (stored: Role | undefined) => Role, actor: Actor): Promise<Role> {
-    return this.queue.write(() => {
-      const id = this.requireId(parent);
-      const row = this.stmt.roleOf.get(id, roleId);
-      const current = row && decodeRole(row);
-      const next = decide(current);
-      const bytes = encodeRole(next);
-      const change = this.newChange(actor);
-      this.stmt.upsertRole.run({ id, roleId, role: bytes, ...change });
-      const action = roleAction(current, next);
-      // Logged about the parent: caches that follow the change log evict its chain link, which carries its roles.
-      this.logChange(change, action, parent, current?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(parent));
-      return decodeRole(this.stmt.roleOf.get(id, roleId)!);
+      this.stmt.upsertDocument.run({ id, kind, key, body: write.body, entries: write.entries, ...change });
+      this.logChange(change, write.action, resource, write.etagBefore, revisionEtag(change.seq), write.logged, this.placeOf(resource));
+      return toDocument(key, write.body, change.seq, change.time);
     });
   }
 
@@ -582,7 +560,7 @@ export class SqliteStore implements Store {
       const { added, removed } = grantChanges(current.bindings, policy?.bindings ?? []);
       for (const grant of removed) this.stmt.deleteGrant.run({ ...grant, path: row.path });
       for (const grant of added) this.stmt.insertGrant.run({ ...grant, path: row.path, id: row.id });
-      const action = policy ? "policy.set" : "policy.delete";
+      const action = policy ? changeAction("policy", "set") : changeAction("policy", "delete");
       const place = { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(resource)! };
       this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null, place);
       return this.policyOf(row);
@@ -671,10 +649,6 @@ export class SqliteStore implements Store {
       });
       return toConsumer(this.stmt.consumer.get(consumer.name)!);
     });
-  }
-
-  async listConsumers(): Promise<StoredConsumer[]> {
-    return this.stmt.consumers.all().map(toConsumer);
   }
 
   async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {

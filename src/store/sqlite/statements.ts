@@ -1,5 +1,7 @@
 // The SQLite store's prepared statements, each with its parameter and row types: the store's SQL in one place
 // (sqlite-store.ts runs them). Statements that depend on a request's filters are prepared on first use there instead.
+import { REMOVALS, sqlActions } from "../change-actions.js";
+import { DENY_POLICY_KIND, DOCUMENT_SQL, SHARED_POLICY_KIND, sharedContent, type DocumentRow } from "../documents.js";
 import type Sqlite from "better-sqlite3";
 import {
   BINDING_COLUMNS,
@@ -35,12 +37,12 @@ export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DE
 
 /** The shared policies bound to any of the resources whose ids are in the JSON array (a chain's), by name. */
 export const SHARED_BOUND_TO_SQL = `SELECT b.target_id, ${SHARED_COLUMNS} FROM shared_policy_bindings b
-  JOIN shared_policies sp ON sp.resource_id = b.policy_id JOIN resources s ON s.id = sp.resource_id
+  JOIN ${sharedContent("sp", "b.policy_id")} JOIN resources s ON s.id = sp.resource_id
   LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
   WHERE b.target_id IN (SELECT value FROM json_each(?)) ORDER BY s.name`;
 
 /** The custom roles a resource defines, by role id. */
-export const ROLES_OF_SQL = `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? ORDER BY role_id`;
+export const ROLES_OF_SQL = DOCUMENT_SQL.rolesOf;
 
 /** The names of the resource @name and its ancestors, from it up to the root. */
 const LINEAGE_SQL = `SELECT name FROM resources
@@ -68,7 +70,6 @@ export interface Statements {
   pruneKeeping: Sqlite.Statement<[number]>;
   changesAt: Sqlite.Statement<[string], ChangeRow>;
   insertConsumer: Sqlite.Statement<unknown[], unknown>;
-  consumers: Sqlite.Statement<[], ConsumerRow>;
   consumer: Sqlite.Statement<[string], ConsumerRow>;
   consumersAfter: Sqlite.Statement<[number], ConsumerRow>;
   consumerNames: Sqlite.Statement<[], string>;
@@ -91,10 +92,9 @@ export interface Statements {
   subtree: Sqlite.Statement<[string, string], ResourceRow>;
   upsertPolicy: Sqlite.Statement<unknown[], unknown>;
   denyOf: Sqlite.Statement<[number], PolicyRow>;
-  upsertDeny: Sqlite.Statement<unknown[], unknown>;
   rolesOf: Sqlite.Statement<[number], RoleRow>;
-  roleOf: Sqlite.Statement<[number, string], RoleRow>;
-  upsertRole: Sqlite.Statement<unknown[], unknown>;
+  documentsOf: Sqlite.Statement<[{ kind: string; resource: string; key: string | null }], DocumentRow>;
+  upsertDocument: Sqlite.Statement<unknown[], unknown>;
   deleteGrant: Sqlite.Statement<[{ member: string; role: string; path: string }]>;
   insertGrant: Sqlite.Statement<unknown[], unknown>;
   grantPaths: Sqlite.Statement<[{ member: string; role: string; from: string; end: string; limit: number }], string>;
@@ -154,10 +154,10 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     // change_log_by_resource: the name's rows from the sequence on, to its first removal.
     removalOf: db.prepare<[string, number], ChangeRow>(
       `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = ? AND seq >= ?
-         AND action IN ('resource.delete', 'sharedPolicy.delete') ORDER BY seq LIMIT 1`,
+         AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
     ),
     sharedContentBoundTo: db.prepare<[number], Uint8Array>(
-      `SELECT sp.policy FROM shared_policy_bindings b JOIN shared_policies sp ON sp.resource_id = b.policy_id
+      `SELECT sp.body FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
        WHERE b.target_id = ?`,
     ).pluck(),
     oldestSeq: db.prepare<[], number>(`SELECT COALESCE(MIN(seq), 0) FROM change_log`).pluck(),
@@ -175,7 +175,6 @@ export function prepareStatements(db: Sqlite.Database): Statements {
       `INSERT INTO consumers (name, display_name, subtree, resource_types, root, create_time, version)
        VALUES (@name, @displayName, @subtree, @resourceTypes, @root, @time, @version)`,
     ),
-    consumers: db.prepare<[], ConsumerRow>(`SELECT * FROM consumers ORDER BY name`),
     consumer: db.prepare<[string], ConsumerRow>(`SELECT * FROM consumers WHERE name = ?`),
     consumersAfter: db.prepare<[number], ConsumerRow>(`SELECT * FROM consumers WHERE version > ? ORDER BY name`),
     consumerNames: db.prepare<[], string>(`SELECT name FROM consumers ORDER BY name`).pluck(),
@@ -229,24 +228,12 @@ export function prepareStatements(db: Sqlite.Database): Statements {
        ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
          revision = excluded.revision, update_time = excluded.update_time`,
     ),
-    denyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM deny_policies WHERE resource_id = ?`),
-    upsertDeny: db.prepare(
-      `INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time)
-       VALUES (@id, @policy, @ruleCount, @seq, @time)
-       ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, rule_count = excluded.rule_count,
-         revision = excluded.revision, update_time = excluded.update_time`,
+    denyOf: db.prepare<[number], PolicyRow>(
+      `SELECT body AS policy, revision, update_time FROM documents WHERE resource_id = ? AND kind = '${DENY_POLICY_KIND}' AND key = ''`,
     ),
-    rolesOf: db.prepare<[number], RoleRow>(
-      ROLES_OF_SQL,
-    ),
-    roleOf: db.prepare<[number, string], RoleRow>(
-      `SELECT role, revision, update_time FROM custom_roles WHERE parent_id = ? AND role_id = ?`,
-    ),
-    upsertRole: db.prepare(
-      `INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time) VALUES (@id, @roleId, @role, @seq, @time)
-       ON CONFLICT (parent_id, role_id) DO UPDATE SET role = excluded.role, revision = excluded.revision,
-         update_time = excluded.update_time`,
-    ),
+    rolesOf: db.prepare<[number], RoleRow>(ROLES_OF_SQL),
+    documentsOf: db.prepare<[{ kind: string; resource: string; key: string | null }], DocumentRow>(DOCUMENT_SQL.documentsOf),
+    upsertDocument: db.prepare(DOCUMENT_SQL.upsertDocument),
     deleteGrant: db.prepare<[{ member: string; role: string; path: string }]>(
       `DELETE FROM member_grants WHERE member = @member AND role = @role AND path = @path`,
     ),
@@ -296,14 +283,15 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     sharedBoundTo: db.prepare<[string], SharedPolicyRow & { target_id: number }>(
       SHARED_BOUND_TO_SQL,
     ),
-    sharedPolicy: db.prepare<[number], SharedPolicyRow>(`SELECT ${SHARED_COLUMNS} ${FROM_SHARED} WHERE sp.resource_id = ?`),
+    sharedPolicy: db.prepare<[number], SharedPolicyRow>(`SELECT ${SHARED_COLUMNS} ${FROM_SHARED} WHERE s.id = ?`),
     sharedPoliciesOf: db.prepare<[{ parent: string; after: string; limit: number }], SharedPolicyRow>(
       `SELECT ${SHARED_COLUMNS} ${FROM_SHARED}
        WHERE s.parent_id = (SELECT id FROM resources WHERE name = @parent) AND s.name > @after ORDER BY s.name LIMIT @limit`,
     ),
     upsertShared: db.prepare(
-      `INSERT INTO shared_policies (resource_id, policy, revision, update_time) VALUES (@id, @policy, @seq, @time)
-       ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, revision = excluded.revision,
+      `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
+       VALUES (@id, '${SHARED_POLICY_KIND}', '', @policy, 1, @seq, @time)
+       ON CONFLICT (resource_id, kind, key) DO UPDATE SET body = excluded.body, revision = excluded.revision,
          update_time = excluded.update_time`,
     ),
     bindingStatsOf: db.prepare<[number], { count: number; newest: number }>(

@@ -10,6 +10,8 @@ import { backfill as backfillMemberGrants, sql as memberGrants } from "./0004-me
 import { sql as sharedPolicies } from "./0005-shared-policies.js";
 import { backfill as backfillSharedMemberGrants, sql as sharedMemberGrants } from "./0006-shared-member-grants.js";
 import { sql as consumerBounds } from "./0007-consumer-bounds.js";
+import { sql as documents } from "./0008-documents.js";
+import { sql as sharedPolicyDocuments } from "./0009-shared-policy-documents.js";
 
 export const migrations: readonly Migration<pg.PoolClient, Promise<void>>[] = [
   { version: 1, name: "initial", sql: initial },
@@ -19,4 +21,6 @@ export const migrations: readonly Migration<pg.PoolClient, Promise<void>>[] = [
   { version: 5, name: "shared-policies", sql: sharedPolicies },
   { version: 6, name: "shared-member-grants", sql: sharedMemberGrants, run: backfillSharedMemberGrants },
   { version: 7, name: "consumer-bounds", sql: consumerBounds },
+  { version: 8, name: "documents", sql: documents },
+  { version: 9, name: "shared-policy-documents", sql: sharedPolicyDocuments },
 ];

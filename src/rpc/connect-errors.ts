@@ -4,8 +4,8 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, BadRequest_FieldViolationSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { serviceErrorOf } from "../domain/store-errors.js";
-import { ServiceError, type ErrorCode } from "../errors.js";
-import { StoreError } from "../store/errors.js";
+import { ServiceError, type ErrorCode } from "../service-error.js";
+import { StoreError } from "../store/store-error.js";
 
 const CODES: Record<ErrorCode, Code> = {
   invalid_argument: Code.InvalidArgument,

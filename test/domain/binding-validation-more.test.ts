@@ -1,11 +1,11 @@
-// More of a policy's validation and canonical form (domain/policy-rules.ts): custom roles in bindings, conditions that
+// More of a policy's validation and canonical form (domain/binding-validation.ts): custom roles in bindings, conditions that
 // differ only in how their fields split, what all of a write's conditions may cost together, the canonical order of
 // many bindings, and the audit configs' messages.
 import { create } from "@bufbuild/protobuf";
 import { expect, test } from "vitest";
 import { AuditConfigSchema, AuditLogConfig_LogType, AuditLogConfigSchema, BindingSchema, ExprSchema } from "../../gen/policy/v1/policy_pb.js";
-import { canonicalAuditConfigs, canonicalBindings } from "../../src/domain/policy-rules.js";
-import { Violations } from "../../src/errors.js";
+import { canonicalAuditConfigs, canonicalBindings } from "../../src/domain/binding-validation.js";
+import { Violations } from "../../src/service-error.js";
 import { cloud, project } from "./fixtures.js";
 
 const ADA = "user:ada@example.com";

@@ -1,7 +1,7 @@
 // SQLite's failures in storage terms: a full disk and lock contention are plain store errors (the caller gets
 // RESOURCE_EXHAUSTED / UNAVAILABLE, the operator a log line and a metric), not unexpected exceptions.
 import Sqlite from "better-sqlite3";
-import { StoreError } from "../errors.js";
+import { StoreError } from "../store-error.js";
 
 /** `error` as a StoreError when it is one SQLite reports for space or locks; anything else unchanged. */
 export function storeErrorOf(error: unknown): unknown {

@@ -9,14 +9,14 @@ import {
   BindingSchema,
   type Binding,
 } from "../../gen/policy/v1/policy_pb.js";
-import { Violations, type FieldViolation } from "../../src/errors.js";
+import { Violations, type FieldViolation } from "../../src/service-error.js";
 import {
   MAX_GROUPS_AND_DOMAINS,
   MAX_MEMBERS,
   canonicalAuditConfigs,
   canonicalBindings,
-} from "../../src/domain/policy-rules.js";
-import type { ResourceType } from "../../src/domain/schema/schema.js";
+} from "../../src/domain/binding-validation.js";
+import type { ResourceType } from "../../src/schema/schema.js";
 import { BEFORE_2027, binding, cloud, organization, project } from "./fixtures.js";
 
 interface Outcome {

@@ -1,6 +1,8 @@
-// Etags are minted here, for every store: each is derived from the change-log sequence of the write that produced a
-// state, which identifies it uniquely and forever (sequences are never reused), so it is a strong etag. Clients treat
-// the bytes as opaque.
+// Etags, in one place: every store mints them here, the domain compares them and reads their sequence here (and so
+// does the SDK's mirror). Each is derived from the change-log sequence of the write that produced a state, which
+// identifies it uniquely and forever (sequences are never reused), so it is a strong etag. Clients treat the bytes as
+// opaque.
+import { timingSafeEqual } from "node:crypto";
 
 const ETAG_FORMAT = 1;
 
@@ -35,4 +37,9 @@ export function etagSequence(etag: Uint8Array): number | undefined {
   const high = ((etag[1]! << 24) | (etag[2]! << 16) | (etag[3]! << 8) | etag[4]!) >>> 0;
   const low = ((etag[5]! << 24) | (etag[6]! << 16) | (etag[7]! << 8) | etag[8]!) >>> 0;
   return high * 2 ** 32 + low;
+}
+
+/** Etags compared in constant time. */
+export function sameEtag(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -9,11 +9,11 @@ import {
   type Binding,
   type Expr,
 } from "../../gen/policy/v1/policy_pb.js";
-import { Violations, quoted } from "../errors.js";
+import { Violations, quoted } from "../service-error.js";
 import { canonicalMember, isGroupOrDomain } from "./members.js";
 import { ConditionBudget, WRITE_BUDGET, compileCondition } from "./conditions.js";
 import { isCustomRoleName } from "./custom-roles.js";
-import type { ResourceType } from "./schema/schema.js";
+import type { ResourceType } from "../schema/schema.js";
 import { withArticle } from "../article.js";
 
 export const MAX_MEMBERS = 1500;

@@ -1,7 +1,7 @@
 // An etag is the big-endian sequence of the write behind it, after a format byte: minted without a BigInt, it must
 // be the same bytes for every sequence a store can reach (below 2^53), and read back as that sequence.
 import { expect, test } from "vitest";
-import { etagSequence, resourceEtag, revisionEtag } from "../../src/store/etag.js";
+import { etagSequence, resourceEtag, revisionEtag } from "../src/etag.js";
 
 test("etags are the sequence's 64-bit big-endian bytes after the format byte, and read back", () => {
   for (const seq of [0, 1, 255, 256, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 12_345, 2 ** 53 - 1]) {

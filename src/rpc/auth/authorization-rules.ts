@@ -9,19 +9,11 @@ import type {
   DescService,
   MessageShape,
 } from "@bufbuild/protobuf";
-import { AccessService } from "../../../gen/policy/v1/access_service_pb.js";
-import { AuditService } from "../../../gen/policy/v1/audit_service_pb.js";
-import { DenyPolicyService } from "../../../gen/policy/v1/deny_policy_service_pb.js";
-import { RoleService } from "../../../gen/policy/v1/role_service_pb.js";
-import { SharedPolicyService } from "../../../gen/policy/v1/shared_policy_service_pb.js";
-import { PolicyService } from "../../../gen/policy/v1/policy_service_pb.js";
-import { ResourceService } from "../../../gen/policy/v1/resource_service_pb.js";
-import { SyncService } from "../../../gen/policy/v1/sync_service_pb.js";
-import { WatchService } from "../../../gen/policy/v1/watch_service_pb.js";
-import { SnapshotService } from "../../../gen/policy/v1/snapshot_service_pb.js";
+import { API } from "../../api-services.js";
 import { parseCustomRoleName } from "../../domain/custom-roles.js";
-import type { ResourceSchema } from "../../domain/schema/schema.js";
+import type { ResourceSchema } from "../../schema/schema.js";
 import { collectionOf, permissionOn } from "../../domain/names.js";
+import { READ_VERB, readPermission, SHARED_POLICY_READ } from "../../domain/access/read-permissions.js";
 
 
 export interface Checks {
@@ -35,7 +27,7 @@ export interface Checks {
  * Authorization of one method, given its request message (the single input message of a server-streaming call).
  * Client- and bidi-streaming methods cannot have a rule: one pass per call cannot cover messages not yet received.
  */
-export interface Rule<I extends DescMessage = DescMessage> {
+export interface AuthorizationRule<I extends DescMessage = DescMessage> {
   /** The resource a read is about: its audit configs and its ancestors' decide whether the read is logged. */
   resource?(request: MessageShape<I>): string;
   authorize(request: MessageShape<I>, checks: Checks, schema: ResourceSchema): Promise<void> | void;
@@ -43,8 +35,8 @@ export interface Rule<I extends DescMessage = DescMessage> {
 
 export function rule<I extends DescMessage, O extends DescMessage>(
   method: DescMethodUnary<I, O> | DescMethodServerStreaming<I, O>,
-  spec: Rule<I>,
-): [DescMethod, Rule] {
+  spec: AuthorizationRule<I>,
+): [DescMethod, AuthorizationRule] {
   return [method, spec];
 }
 
@@ -66,87 +58,87 @@ const requireOnShared = (name: string, verb: string, c: Checks) => c.require(nam
  * (`{collection}.{verb}SharedPolicyBinding`). Either one suffices; when neither is held, the policy half's refusal is
  * reported.
  */
-const requireEitherHalf = async (req: { sharedPolicy: string; target: string }, verb: string, c: Checks) => {
+const requireEitherHalf = async (req: { sharedPolicy: string; target: string }, policyHalf: string, targetVerb: string, c: Checks) => {
   try {
-    await c.require(req.sharedPolicy, `sharedPolicies.${verb}Binding`);
-  } catch (policyHalf) {
+    await c.require(req.sharedPolicy, policyHalf);
+  } catch (refused) {
     try {
-      await c.require(req.target, `${collectionOf(req.target)}.${verb}SharedPolicyBinding`);
+      await c.require(req.target, permissionOn(req.target, targetVerb));
     } catch {
-      throw policyHalf;
+      throw refused;
     }
   }
 };
 
-export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
-  rule(PolicyService.method.setPolicy, { authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "setPolicy")) }),
-  rule(PolicyService.method.deletePolicy, {
+export const AUTHORIZATION_RULES: ReadonlyMap<DescMethod, AuthorizationRule> = new Map([
+  rule(API.policies.method.setPolicy, { authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "setPolicy")) }),
+  rule(API.policies.method.deletePolicy, {
     authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "deletePolicy")),
   }),
-  rule(PolicyService.method.getPolicy, {
+  rule(API.policies.method.getPolicy, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "getPolicy")),
+    authorize: (req, c) => c.require(req.resource, readPermission(req.resource, "policy")),
   }),
-  rule(PolicyService.method.lookupEffectivePolicy, {
+  rule(API.policies.method.lookupEffectivePolicy, {
     resource: (req) => req.resource,
     authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "lookupEffectivePolicy")),
   }),
-  rule(PolicyService.method.listPolicies, {
+  rule(API.policies.method.listPolicies, {
     resource: (req) => req.parent,
     authorize: (req, c) =>
       req.parent
         ? c.require(req.parent, policyPermission(req.parent, "listPolicies"))
         : c.requireAdmin("list policies without a parent"),
   }),
-  rule(DenyPolicyService.method.setDenyPolicy, {
+  rule(API.denyPolicies.method.setDenyPolicy, {
     authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "setDenyPolicy")),
   }),
-  rule(DenyPolicyService.method.getDenyPolicy, {
+  rule(API.denyPolicies.method.getDenyPolicy, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "getDenyPolicy")),
+    authorize: (req, c) => c.require(req.resource, readPermission(req.resource, "denyPolicy")),
   }),
-  rule(DenyPolicyService.method.deleteDenyPolicy, {
+  rule(API.denyPolicies.method.deleteDenyPolicy, {
     authorize: (req, c) => c.require(req.resource, policyPermission(req.resource, "deleteDenyPolicy")),
   }),
-  rule(RoleService.method.listRoles, {
+  rule(API.roles.method.listRoles, {
     resource: (req) => req.parent,
     // The predefined roles are the schema's, public to every authenticated caller (as IAM's are).
     authorize: (req, c) => (req.parent ? c.require(req.parent, `${collectionOf(req.parent)}.listRoles`) : undefined),
   }),
-  rule(RoleService.method.getRole, {
+  rule(API.roles.method.getRole, {
     resource: (req) => parseCustomRoleName(req.name)?.parent ?? "",
-    authorize: (req, c) => (req.name.startsWith("roles/") ? undefined : requireOnRoleParent(req.name, "getRole", c)),
+    authorize: (req, c) => (req.name.startsWith("roles/") ? undefined : requireOnRoleParent(req.name, READ_VERB.role, c)),
   }),
-  rule(RoleService.method.queryGrantableRoles, {
+  rule(API.roles.method.queryGrantableRoles, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, `${collectionOf(req.resource)}.get`),
+    authorize: (req, c) => c.require(req.resource, readPermission(req.resource, "resource")),
   }),
-  rule(RoleService.method.queryTestablePermissions, {
+  rule(API.roles.method.queryTestablePermissions, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, `${collectionOf(req.resource)}.get`),
+    authorize: (req, c) => c.require(req.resource, readPermission(req.resource, "resource")),
   }),
-  rule(RoleService.method.createRole, {
+  rule(API.roles.method.createRole, {
     authorize: (req, c) => (req.parent ? c.require(req.parent, `${collectionOf(req.parent)}.createRole`) : undefined),
   }),
-  rule(RoleService.method.updateRole, { authorize: (req, c) => requireOnRoleParent(req.role?.name ?? "", "updateRole", c) }),
-  rule(RoleService.method.deleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "deleteRole", c) }),
-  rule(RoleService.method.undeleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "undeleteRole", c) }),
+  rule(API.roles.method.updateRole, { authorize: (req, c) => requireOnRoleParent(req.role?.name ?? "", "updateRole", c) }),
+  rule(API.roles.method.deleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "deleteRole", c) }),
+  rule(API.roles.method.undeleteRole, { authorize: (req, c) => requireOnRoleParent(req.name, "undeleteRole", c) }),
   // Shared policies: a permission per method, on the shared policy or (create, list) on its organization.
-  rule(SharedPolicyService.method.createSharedPolicy, { authorize: (req, c) => c.require(req.parent, "sharedPolicies.create") }),
-  rule(SharedPolicyService.method.getSharedPolicy, {
+  rule(API.sharedPolicies.method.createSharedPolicy, { authorize: (req, c) => c.require(req.parent, "sharedPolicies.create") }),
+  rule(API.sharedPolicies.method.getSharedPolicy, {
     resource: (req) => req.name,
-    authorize: (req, c) => requireOnShared(req.name, "get", c),
+    authorize: (req, c) => c.require(req.name, SHARED_POLICY_READ.policy),
   }),
-  rule(SharedPolicyService.method.updateSharedPolicy, {
+  rule(API.sharedPolicies.method.updateSharedPolicy, {
     authorize: (req, c) => requireOnShared(req.sharedPolicy?.name ?? "", "update", c),
   }),
-  rule(SharedPolicyService.method.deleteSharedPolicy, { authorize: (req, c) => requireOnShared(req.name, "delete", c) }),
-  rule(SharedPolicyService.method.listSharedPolicies, {
+  rule(API.sharedPolicies.method.deleteSharedPolicy, { authorize: (req, c) => requireOnShared(req.name, "delete", c) }),
+  rule(API.sharedPolicies.method.listSharedPolicies, {
     resource: (req) => req.parent,
     authorize: (req, c) => c.require(req.parent, "sharedPolicies.list"),
   }),
   // Creating a binding needs both halves; reading or deleting one needs either.
-  rule(SharedPolicyService.method.createSharedPolicyBinding, {
+  rule(API.sharedPolicies.method.createSharedPolicyBinding, {
     authorize: async (req, c) => {
       const binding = req.binding;
       if (!binding) return;
@@ -154,12 +146,12 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
       await c.require(binding.target, `${collectionOf(binding.target)}.createSharedPolicyBinding`);
     },
   }),
-  rule(SharedPolicyService.method.getSharedPolicyBinding, {
+  rule(API.sharedPolicies.method.getSharedPolicyBinding, {
     resource: (req) => req.target,
-    authorize: (req, c) => requireEitherHalf(req, "get", c),
+    authorize: (req, c) => requireEitherHalf(req, SHARED_POLICY_READ.binding, READ_VERB.sharedPolicyBinding, c),
   }),
-  rule(SharedPolicyService.method.deleteSharedPolicyBinding, { authorize: (req, c) => requireEitherHalf(req, "delete", c) }),
-  rule(SharedPolicyService.method.listSharedPolicyBindings, {
+  rule(API.sharedPolicies.method.deleteSharedPolicyBinding, { authorize: (req, c) => requireEitherHalf(req, "sharedPolicies.deleteBinding", "deleteSharedPolicyBinding", c) }),
+  rule(API.sharedPolicies.method.listSharedPolicyBindings, {
     resource: (req) => req.sharedPolicy || req.target,
     authorize: (req, c) => {
       // Neither or both: the handler refuses the request (INVALID_ARGUMENT) before reading anything.
@@ -170,13 +162,13 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
     },
   }),
   // Any authenticated caller may ask who it is.
-  rule(AccessService.method.getCallerIdentity, { resource: () => "", authorize: () => undefined }),
-  rule(PolicyService.method.testIamPermissions, {
+  rule(API.access.method.getCallerIdentity, { resource: () => "", authorize: () => undefined }),
+  rule(API.policies.method.testIamPermissions, {
     resource: (req) => req.resource,
     // Any authenticated caller may ask about itself; visibility is checked by the handler.
     authorize: () => undefined,
   }),
-  rule(ResourceService.method.createResource, {
+  rule(API.resources.method.createResource, {
     authorize: (req, c) => {
       if (!req.resource) return;
       return req.resource.parent
@@ -184,25 +176,25 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
         : c.requireAdmin("create a root resource");
     },
   }),
-  rule(ResourceService.method.importResources, {
+  rule(API.resources.method.importResources, {
     // Authorized per item by the handler (domain/access/import-access.ts), as CreateResource and SetPolicy would each
     // item: one refused item is reported and the others are still written.
     authorize: () => undefined,
   }),
-  rule(ResourceService.method.getResource, {
+  rule(API.resources.method.getResource, {
     resource: (req) => req.name,
-    authorize: (req, c) => c.require(req.name, `${collectionOf(req.name)}.get`),
+    authorize: (req, c) => c.require(req.name, readPermission(req.name, "resource")),
   }),
-  rule(ResourceService.method.listResources, {
+  rule(API.resources.method.listResources, {
     resource: (req) => req.parent,
     authorize: (req, c, schema) => {
       if (!req.parent) return c.requireAdmin("list resources without a parent");
       const collection = schema.types.get(req.type)?.collection;
       // Listing one type needs its `.list`; listing every child needs to see the parent.
-      return c.require(req.parent, collection ? `${collection}.list` : `${collectionOf(req.parent)}.get`);
+      return c.require(req.parent, collection ? `${collection}.list` : readPermission(req.parent, "resource"));
     },
   }),
-  rule(ResourceService.method.updateResource, {
+  rule(API.resources.method.updateResource, {
     authorize: async (req, c) => {
       if (!req.resource) return;
       const collection = collectionOf(req.resource.name);
@@ -213,51 +205,51 @@ export const RULES: ReadonlyMap<DescMethod, Rule> = new Map([
       if (moves && req.resource.parent) await c.require(req.resource.parent, `${collection}.create`);
     },
   }),
-  rule(ResourceService.method.deleteResource, {
+  rule(API.resources.method.deleteResource, {
     authorize: (req, c) => c.require(req.name, `${collectionOf(req.name)}.delete`),
   }),
-  rule(AccessService.method.checkAccess, {
+  rule(API.access.method.checkAccess, {
     resource: (req) => req.resource,
     authorize: (req, c) => c.require(req.resource, "access.check"),
   }),
   // Who has access is read from policies: the caller needs to read the resource's (the handler leaves out the
   // ancestors' it may not read).
-  rule(AccessService.method.lookupMembers, {
+  rule(API.access.method.lookupMembers, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, permissionOn(req.resource, "getPolicy")),
+    authorize: (req, c) => c.require(req.resource, readPermission(req.resource, "policy")),
   }),
   // The handler lists only resources whose policies the caller may read; an ancestor it names must be one of them.
-  rule(AccessService.method.lookupResources, {
+  rule(API.access.method.lookupResources, {
     resource: (req) => req.ancestor,
-    authorize: (req, c) => (req.ancestor ? c.require(req.ancestor, permissionOn(req.ancestor, "getPolicy")) : undefined),
+    authorize: (req, c) => (req.ancestor ? c.require(req.ancestor, readPermission(req.ancestor, "policy")) : undefined),
   }),
-  rule(AuditService.method.listAuditEntries, {
+  rule(API.audit.method.listAuditEntries, {
     resource: (req) => req.resource,
     authorize: (req, c) => c.require(req.resource, "audit.list"),
   }),
   // Watch and consumers. A watcher is authorized change by change, each with the permission its own read needs here
-  // (domain/watch-visibility.ts, CHANGE_RULES), so any authenticated caller may open a stream.
-  rule(WatchService.method.watch, { resource: (req) => req.subtree, authorize: () => undefined }),
+  // (domain/watch-visibility.ts, CHANGE_VISIBILITY), so any authenticated caller may open a stream.
+  rule(API.watch.method.watch, { resource: (req) => req.subtree, authorize: () => undefined }),
   // A snapshot bundles GetPolicy and the reads beside it: the root's own read here, each part's in the snapshot
   // (domain/snapshot.ts).
-  rule(SnapshotService.method.snapshot, {
+  rule(API.snapshots.method.snapshot, {
     resource: (req) => req.subtree,
-    authorize: (req, c) => c.require(req.subtree, permissionOn(req.subtree, "getPolicy")),
+    authorize: (req, c) => c.require(req.subtree, readPermission(req.subtree, "policy")),
   }),
   // Consumers are checked by the Sync facade against each consumer's scope ({collection}.setPolicy, or getPolicy to read).
-  rule(SyncService.method.createConsumer, { authorize: () => undefined }),
+  rule(API.sync.method.createConsumer, { authorize: () => undefined }),
   // A consumer is not a resource: reading one concerns no resource's audit configs.
-  rule(SyncService.method.getConsumer, { resource: () => "", authorize: () => undefined }),
-  rule(SyncService.method.listConsumers, { resource: () => "", authorize: () => undefined }),
-  rule(SyncService.method.deleteConsumer, { authorize: () => undefined }),
-  rule(SyncService.method.acknowledgeChanges, { authorize: () => undefined }),
-  rule(SyncService.method.getSyncStatus, {
+  rule(API.sync.method.getConsumer, { resource: () => "", authorize: () => undefined }),
+  rule(API.sync.method.listConsumers, { resource: () => "", authorize: () => undefined }),
+  rule(API.sync.method.deleteConsumer, { authorize: () => undefined }),
+  rule(API.sync.method.acknowledgeChanges, { authorize: () => undefined }),
+  rule(API.sync.method.getSyncStatus, {
     resource: (req) => req.resource,
-    authorize: (req, c) => c.require(req.resource, permissionOn(req.resource, "getPolicy")),
+    authorize: (req, c) => c.require(req.resource, readPermission(req.resource, "policy")),
   }),
 ]);
 
 /** The methods of `services` that have no rule. */
-export function methodsWithoutRule(services: readonly DescService[], rules = RULES): DescMethod[] {
+export function methodsWithoutAuthorizationRule(services: readonly DescService[], rules = AUTHORIZATION_RULES): DescMethod[] {
   return services.flatMap((service) => service.methods.filter((method) => !rules.has(method)));
 }

@@ -1,0 +1,84 @@
+// Times migrations 8 and 9 (documents, issue 27) on a SQLite database of the benchmark's shape: the dataset is generated
+// (bench/dataset.ts, already at the newest schema), given deny policies and custom roles, taken back to schema 7
+// (deny_policies and custom_roles, as a server before the migration left them) and opened again, which applies the
+// migration; the open is timed. Two cases: a deny policy on every organization and folder with 5 custom roles per
+// organization, and a deny policy on every resource (the most rows migration 8 can have to copy).
+//   node --import tsx bench/documents-migration.ts [resources=1000000]
+import { create, toBinary } from "@bufbuild/protobuf";
+import { execSync } from "node:child_process";
+import { rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Sqlite from "better-sqlite3";
+import { DenyPolicySchema } from "../gen/policy/v1/deny_policy_pb.js";
+import { RoleSchema } from "../gen/policy/v1/role_pb.js";
+import { SharedPolicySchema } from "../gen/policy/v1/shared_policy_pb.js";
+import { openDatabase } from "../src/store/sqlite/database.js";
+import { SQLITE_BEFORE_DOCUMENTS, SQLITE_BEFORE_SHARED_DOCUMENTS } from "../test/helpers/schema-downgrades.js";
+import { generateDataset } from "./dataset.js";
+
+const resources = Number(process.argv[2] ?? 1_000_000);
+const DENY = toBinary(DenyPolicySchema, create(DenyPolicySchema, {
+  rules: [{ deniedPrincipals: ["user:eve@example.com"], deniedPermissions: ["projects.delete"] }],
+}));
+
+function measure(label: string, denyOn: string): void {
+  const path = join(tmpdir(), `documents-migration-${process.pid}.db`);
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+  const dataset = generateDataset(path, resources);
+  // Back to schema 7 with the rows a server of that version would hold.
+  const raw = new Sqlite(path);
+  raw.exec(`${SQLITE_BEFORE_SHARED_DOCUMENTS}; ${SQLITE_BEFORE_DOCUMENTS}`);
+  const now = Date.now();
+  const deny = raw.prepare(`INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time)
+    SELECT id, ?, 1, create_seq, ? FROM resources WHERE ${denyOn}`).run(DENY, now).changes;
+  const insertRole = raw.prepare(`INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time)
+    SELECT id, ?, ?, create_seq, ? FROM resources WHERE type = 'organization'`);
+  let roles = 0;
+  for (let i = 0; i < 5; i++) {
+    const role = toBinary(RoleSchema, create(RoleSchema, { title: `Role ${i}`, includedPermissions: ["projects.get", "projects.update"] }));
+    roles += insertRole.run(`role${i}`, role, now).changes;
+  }
+  // One shared policy per organization (a resource under it), bound to the organization and indexed.
+  const orgs = raw.prepare<[], { id: number; path: string }>(`SELECT id, path FROM resources WHERE type = 'organization'`).all();
+  let nextId = (raw.prepare("SELECT MAX(id) FROM resources").pluck().get() as number) + 1;
+  const insertResource = raw.prepare(`INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision,
+    create_time, update_time) VALUES (?, ?, ?, ?, 'shared_policy', '', 1, 1, ?, ?)`);
+  const insertShared = raw.prepare(`INSERT INTO shared_policies (resource_id, policy, revision, update_time) VALUES (?, ?, 1, ?)`);
+  const insertBinding = raw.prepare(`INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES (?, ?, 1, ?)`);
+  const insertGrant = raw.prepare(`INSERT INTO shared_member_grants (member, role, policy_id) VALUES (?, 'roles/viewer', ?)`);
+  const content = toBinary(SharedPolicySchema, create(SharedPolicySchema, {
+    bindings: [{ role: "roles/viewer", members: ["group:auditors"] }],
+  }));
+  raw.transaction(() => {
+    for (const org of orgs) {
+      const id = nextId++;
+      insertResource.run(id, `sharedPolicies/s${id}`, org.id, `${org.path}${id}/`, now, now);
+      insertShared.run(id, content, now);
+      insertBinding.run(id, org.id, now);
+      insertGrant.run("group:auditors", id);
+    }
+  })();
+  raw.pragma("wal_checkpoint(TRUNCATE)");
+  raw.close();
+  const started = performance.now();
+  const db = openDatabase(path);
+  const seconds = (performance.now() - started) / 1000;
+  const copied = db.prepare("SELECT COUNT(*) FROM documents").pluck().get() as number;
+  db.close();
+  // The same open with nothing to migrate: what the migration adds is the difference.
+  const reopened = performance.now();
+  openDatabase(path).close();
+  const baseline = (performance.now() - reopened) / 1000;
+  const load = execSync("uptime").toString().trim().replace(/.*load average: /, "");
+  console.log(
+    `${label}: ${dataset.resources.toLocaleString("en")} resources, ${deny.toLocaleString("en")} deny policies and ` +
+      `${roles.toLocaleString("en")} custom roles, ${orgs.length.toLocaleString("en")} shared policies -> ${copied.toLocaleString("en")} documents in ${seconds.toFixed(2)} s ` +
+      `(an open with nothing to migrate: ${baseline.toFixed(2)} s) ` +
+      `(file ${(statSync(path).size / 2 ** 20).toFixed(0)} MiB; load ${load})`,
+  );
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+}
+
+measure("organizations and folders", "type IN ('organization', 'folder')");
+measure("every resource", "1 = 1");

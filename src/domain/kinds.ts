@@ -1,0 +1,200 @@
+// The kinds of documents attached to resources, in one registry: what each kind's body is (its protobuf encoding and
+// canonical form), whether a resource without one has an empty one, and the change-log subject of its writes (Watch's
+// kind and permission for each action: watch-visibility.ts, CHANGE_VISIBILITY, checked against the same list). The store
+// keeps every kind in one table (documents) through the same two methods; a new attached kind is an entry here and a
+// facade that calls documentOf / documentsOf / writeDocument.
+import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { DenyPolicySchema, type DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
+import { RoleSchema, type Role } from "../../gen/policy/v1/role_pb.js";
+import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
+import { changeAction, type Actor, type AttachedDocuments, type ChangeAction, type Store, type StoredDocument } from "../store/store.js";
+
+export interface DocumentKind<Desc extends DescMessage> {
+  /** Its name in the store (documents.kind); never changes once stored. */
+  readonly name: string;
+  readonly schema: Desc;
+  /**
+   * Whether a resource without a stored one has an empty one (its etag: the resource's creation), as a deny policy;
+   * otherwise it has none, as a custom role of an id never used.
+   */
+  readonly emptyByDefault: boolean;
+  /** The canonical bytes stored (no etag, no update time: the store keeps those), and how many entries they hold. */
+  encode(document: MessageShape<Desc>): { body: Uint8Array; entries: number };
+  /** Completes a decoded document with what is not in its bytes (its resource's name, parent, creation). */
+  complete(document: MessageShape<Desc>, resource: string, attached: AttachedDocuments): void;
+  /** The change-log action of a write, by what was stored and what is written (undefined: deleted). */
+  action(current: MessageShape<Desc> | undefined, next: MessageShape<Desc> | undefined): ChangeAction;
+}
+
+/** One deny policy per resource (key ""), its rules only. */
+export const DENY_POLICY: DocumentKind<typeof DenyPolicySchema> = {
+  name: "denyPolicy",
+  schema: DenyPolicySchema,
+  emptyByDefault: true,
+  encode: (deny) => ({ body: toBinary(DenyPolicySchema, create(DenyPolicySchema, { rules: deny.rules })), entries: deny.rules.length }),
+  complete: (deny, resource) => {
+    deny.resource = resource;
+  },
+  action: (_, next) => changeAction("denyPolicy", next ? "set" : "delete"),
+};
+
+/** Custom roles, keyed by role id, on root resources (organizations); logged against the organization. */
+export const ROLE: DocumentKind<typeof RoleSchema> = {
+  name: "role",
+  schema: RoleSchema,
+  emptyByDefault: false,
+  encode: (role) => ({ body: toBinary(RoleSchema, { ...role, etag: new Uint8Array(0), updateTime: undefined }), entries: 1 }),
+  complete: () => {},
+  action: (current, next) => {
+    if (!current) return changeAction("role", "create");
+    if (next!.deleted === current.deleted) return changeAction("role", "update");
+    return next!.deleted ? changeAction("role", "delete") : changeAction("role", "undelete");
+  },
+};
+
+/**
+ * A shared policy's content (AIP-2511), a document of the shared policy's own resource (key ""): its name, parent and
+ * creation are the resource's. Written through Store.updateSharedPolicy, which also creates, deletes and unbinds the
+ * resource; read here.
+ */
+export const SHARED_POLICY: DocumentKind<typeof SharedPolicySchema> = {
+  name: "sharedPolicy",
+  schema: SharedPolicySchema,
+  emptyByDefault: false,
+  encode: ({ displayName, description, bindings, denyRules }) => ({
+    body: toBinary(SharedPolicySchema, create(SharedPolicySchema, { displayName, description, bindings, denyRules })),
+    entries: 1,
+  }),
+  complete: (policy, resource, attached) => {
+    policy.name = resource;
+    policy.parent = attached.parent;
+    policy.createTime = timestampFromMs(attached.createTimeMs);
+  },
+  action: (current, next) => changeAction("sharedPolicy", !next ? "delete" : current ? "update" : "create"),
+};
+
+/** Every kind, by name. */
+export const DOCUMENT_KINDS: ReadonlyMap<string, DocumentKind<DescMessage>> = new Map(
+  [DENY_POLICY, ROLE, SHARED_POLICY].map((kind) => [kind.name, kind as unknown as DocumentKind<DescMessage>]),
+);
+
+function decode<Desc extends DescMessage>(
+  kind: DocumentKind<Desc>,
+  resource: string,
+  attached: AttachedDocuments,
+  stored: StoredDocument,
+): MessageShape<Desc> {
+  const document = fromBinary(kind.schema, stored.body);
+  const fields = document as unknown as { etag: Uint8Array; updateTime: unknown };
+  fields.etag = stored.etag;
+  fields.updateTime = timestampFromMs(stored.updateTimeMs);
+  kind.complete(document, resource, attached);
+  return document;
+}
+
+/** The stored document of `key` (or the empty one, for a kind that has one); undefined: none, or no resource. */
+function presentOne<Desc extends DescMessage>(
+  kind: DocumentKind<Desc>,
+  resource: string,
+  key: string,
+  attached: AttachedDocuments,
+): MessageShape<Desc> | undefined {
+  const stored = attached.documents.find((d) => d.key === key);
+  if (stored) return decode(kind, resource, attached, stored);
+  if (!kind.emptyByDefault) return undefined;
+  const empty = create(kind.schema) as MessageShape<Desc>;
+  (empty as unknown as { etag: Uint8Array }).etag = attached.createEtag;
+  kind.complete(empty, resource, attached);
+  return empty;
+}
+
+/** The document (`kind`, `key`) of `resource`: undefined when the resource does not exist (or has none). */
+export async function documentOf<Desc extends DescMessage>(
+  store: Store,
+  kind: DocumentKind<Desc>,
+  resource: string,
+  key = "",
+): Promise<MessageShape<Desc> | undefined> {
+  const attached = await store.listDocuments(kind.name, resource, key);
+  return attached && presentOne(kind, resource, key, attached);
+}
+
+/** Every document of `kind` on `resource`, by key; undefined when the resource does not exist. */
+export async function documentsOf<Desc extends DescMessage>(
+  store: Store,
+  kind: DocumentKind<Desc>,
+  resource: string,
+): Promise<MessageShape<Desc>[] | undefined> {
+  const attached = await store.listDocuments(kind.name, resource);
+  return attached?.documents.map((stored) => decode(kind, resource, attached, stored));
+}
+
+/**
+ * Writes the document (`kind`, `key`) of `resource` in one transaction: `decide` gets the stored one (the empty one
+ * for a kind that has one, else undefined when there is none) and returns the document to store, or undefined to
+ * delete it (its body emptied, its etag moved on). It may throw, and then nothing is written.
+ */
+export async function writeDocument<Desc extends DescMessage>(
+  store: Store,
+  kind: DocumentKind<Desc>,
+  resource: string,
+  key: string,
+  decide: (stored: MessageShape<Desc> | undefined) => MessageShape<Desc> | undefined,
+  actor: Actor,
+): Promise<MessageShape<Desc>> {
+  let before: AttachedDocuments | undefined;
+  const written = await store.updateDocument(
+    kind.name,
+    resource,
+    key,
+    (attached) => {
+      before = attached;
+      const current = presentOne(kind, resource, key, attached);
+      const next = decide(current);
+      const { body, entries } = kind.encode(next ?? (create(kind.schema) as MessageShape<Desc>));
+      const etagBefore = (current as { etag?: Uint8Array } | undefined)?.etag ?? null;
+      return { body, entries, action: kind.action(current, next), etagBefore, logged: next ? body : null };
+    },
+    actor,
+  );
+  return decode(kind, resource, before!, written);
+}
+
+// The kinds' typed entry points, for the facades (deny-policies.ts, roles.ts) and tests.
+
+/** The deny policy of `resource` with its etag, an empty one when none is set; undefined when it does not exist. */
+export function getDenyPolicy(store: Store, resource: string): Promise<DenyPolicy | undefined> {
+  return documentOf(store, DENY_POLICY, resource);
+}
+
+/** As writeDocument: `decide` gets the stored deny policy (empty when none is set). */
+export function updateDenyPolicy(
+  store: Store,
+  resource: string,
+  decide: (stored: DenyPolicy) => DenyPolicy | undefined,
+  actor: Actor,
+): Promise<DenyPolicy> {
+  return writeDocument(store, DENY_POLICY, resource, "", (stored) => decide(stored!), actor);
+}
+
+/** The shared policy of that name with its etag; undefined when there is none (or the name is not one). */
+export function getSharedPolicy(store: Store, name: string): Promise<SharedPolicy | undefined> {
+  return documentOf(store, SHARED_POLICY, name);
+}
+
+/** The custom roles defined on `parent` (deleted ones included), by id; undefined when it does not exist. */
+export function listRoles(store: Store, parent: string): Promise<Role[] | undefined> {
+  return documentsOf(store, ROLE, parent);
+}
+
+/** As writeDocument: creates or replaces the custom role `roleId` of `parent`. */
+export function updateRole(
+  store: Store,
+  parent: string,
+  roleId: string,
+  decide: (stored: Role | undefined) => Role,
+  actor: Actor,
+): Promise<Role> {
+  return writeDocument(store, ROLE, parent, roleId, decide, actor);
+}

@@ -1,0 +1,162 @@
+// A store that hands every call to another: the base of the decorators (the read cache, caching-store.ts), which
+// override only the calls they change and compose in any order. listPolicyNames is optional in the contract and not
+// forwarded: a decorator that lists through it says so.
+import type { Store } from "./store.js";
+
+type Args<K extends keyof Store> = Store[K] extends (...args: infer A) => unknown ? A : never;
+
+export class ForwardingStore implements Store {
+  constructor(protected readonly inner: Store) {}
+
+  get writtenSequence(): number {
+    return this.inner.writtenSequence;
+  }
+
+  getResource(...args: Args<"getResource">): ReturnType<Store["getResource"]> {
+    return this.inner.getResource(...args);
+  }
+
+  listResources(...args: Args<"listResources">): ReturnType<Store["listResources"]> {
+    return this.inner.listResources(...args);
+  }
+
+  searchResources(...args: Args<"searchResources">): ReturnType<Store["searchResources"]> {
+    return this.inner.searchResources(...args);
+  }
+
+  createResource(...args: Args<"createResource">): ReturnType<Store["createResource"]> {
+    return this.inner.createResource(...args);
+  }
+
+  createResources(...args: Args<"createResources">): ReturnType<Store["createResources"]> {
+    return this.inner.createResources(...args);
+  }
+
+  updateResource(...args: Args<"updateResource">): ReturnType<Store["updateResource"]> {
+    return this.inner.updateResource(...args);
+  }
+
+  deleteResource(...args: Args<"deleteResource">): ReturnType<Store["deleteResource"]> {
+    return this.inner.deleteResource(...args);
+  }
+
+  getPolicy(...args: Args<"getPolicy">): ReturnType<Store["getPolicy"]> {
+    return this.inner.getPolicy(...args);
+  }
+
+  ancestry(...args: Args<"ancestry">): ReturnType<Store["ancestry"]> {
+    return this.inner.ancestry(...args);
+  }
+
+  listPolicies(...args: Args<"listPolicies">): ReturnType<Store["listPolicies"]> {
+    return this.inner.listPolicies(...args);
+  }
+
+  listGrantPoints(...args: Args<"listGrantPoints">): ReturnType<Store["listGrantPoints"]> {
+    return this.inner.listGrantPoints(...args);
+  }
+
+  listBoundRoles(...args: Args<"listBoundRoles">): ReturnType<Store["listBoundRoles"]> {
+    return this.inner.listBoundRoles(...args);
+  }
+
+  listSubtree(...args: Args<"listSubtree">): ReturnType<Store["listSubtree"]> {
+    return this.inner.listSubtree(...args);
+  }
+
+  updatePolicy(...args: Args<"updatePolicy">): ReturnType<Store["updatePolicy"]> {
+    return this.inner.updatePolicy(...args);
+  }
+
+  listDocuments(...args: Args<"listDocuments">): ReturnType<Store["listDocuments"]> {
+    return this.inner.listDocuments(...args);
+  }
+
+  updateDocument(...args: Args<"updateDocument">): ReturnType<Store["updateDocument"]> {
+    return this.inner.updateDocument(...args);
+  }
+
+  listSharedPolicies(...args: Args<"listSharedPolicies">): ReturnType<Store["listSharedPolicies"]> {
+    return this.inner.listSharedPolicies(...args);
+  }
+
+  updateSharedPolicy(...args: Args<"updateSharedPolicy">): ReturnType<Store["updateSharedPolicy"]> {
+    return this.inner.updateSharedPolicy(...args);
+  }
+
+  listSharedPolicyBindings(...args: Args<"listSharedPolicyBindings">): ReturnType<Store["listSharedPolicyBindings"]> {
+    return this.inner.listSharedPolicyBindings(...args);
+  }
+
+  updateSharedPolicyBinding(...args: Args<"updateSharedPolicyBinding">): ReturnType<Store["updateSharedPolicyBinding"]> {
+    return this.inner.updateSharedPolicyBinding(...args);
+  }
+
+  latestSequence(...args: Args<"latestSequence">): ReturnType<Store["latestSequence"]> {
+    return this.inner.latestSequence(...args);
+  }
+
+  changesSince(...args: Args<"changesSince">): ReturnType<Store["changesSince"]> {
+    return this.inner.changesSince(...args);
+  }
+
+  listAuditRecords(...args: Args<"listAuditRecords">): ReturnType<Store["listAuditRecords"]> {
+    return this.inner.listAuditRecords(...args);
+  }
+
+  removalOf(...args: Args<"removalOf">): ReturnType<Store["removalOf"]> {
+    return this.inner.removalOf(...args);
+  }
+
+  readChanges(...args: Args<"readChanges">): ReturnType<Store["readChanges"]> {
+    return this.inner.readChanges(...args);
+  }
+
+  oldestSequence(...args: Args<"oldestSequence">): ReturnType<Store["oldestSequence"]> {
+    return this.inner.oldestSequence(...args);
+  }
+
+  pruneChanges(...args: Args<"pruneChanges">): ReturnType<Store["pruneChanges"]> {
+    return this.inner.pruneChanges(...args);
+  }
+
+  readChangesAt(...args: Args<"readChangesAt">): ReturnType<Store["readChangesAt"]> {
+    return this.inner.readChangesAt(...args);
+  }
+
+  createConsumer(...args: Args<"createConsumer">): ReturnType<Store["createConsumer"]> {
+    return this.inner.createConsumer(...args);
+  }
+
+  consumerChanges(...args: Args<"consumerChanges">): ReturnType<Store["consumerChanges"]> {
+    return this.inner.consumerChanges(...args);
+  }
+
+  listResourceFailures(...args: Args<"listResourceFailures">): ReturnType<Store["listResourceFailures"]> {
+    return this.inner.listResourceFailures(...args);
+  }
+
+  deleteConsumer(...args: Args<"deleteConsumer">): ReturnType<Store["deleteConsumer"]> {
+    return this.inner.deleteConsumer(...args);
+  }
+
+  acknowledgeChanges(...args: Args<"acknowledgeChanges">): ReturnType<Store["acknowledgeChanges"]> {
+    return this.inner.acknowledgeChanges(...args);
+  }
+
+  openSnapshot(...args: Args<"openSnapshot">): ReturnType<Store["openSnapshot"]> {
+    return this.inner.openSnapshot(...args);
+  }
+
+  pageTokenKey(...args: Args<"pageTokenKey">): ReturnType<Store["pageTokenKey"]> {
+    return this.inner.pageTokenKey(...args);
+  }
+
+  stats(...args: Args<"stats">): ReturnType<Store["stats"]> {
+    return this.inner.stats(...args);
+  }
+
+  close(...args: Args<"close">): ReturnType<Store["close"]> {
+    return this.inner.close(...args);
+  }
+}

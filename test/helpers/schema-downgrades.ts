@@ -1,0 +1,48 @@
+// Databases taken back to an earlier schema, as a server before a migration left them, with their rows: what the
+// migration tests (test/store/member-grants-migration.test.ts) and the migration's benchmark
+// (bench/documents-migration.ts) open again to have the migration run on existing data.
+import { sql as denyAndRolesSql } from "../../src/store/postgres/migrations/0003-deny-and-roles.js";
+import { sql as sqliteDenyAndRolesSql } from "../../src/store/sqlite/migrations/0003-deny-and-roles.js";
+
+/** Back to the tables of deny policies and custom roles (migration 3), their rows copied out of the documents. */
+const backToDenyAndRoles = (tables: string) => `${tables}
+  INSERT INTO deny_policies (resource_id, policy, rule_count, revision, update_time)
+    SELECT resource_id, body, entries, revision, update_time FROM documents WHERE kind = 'denyPolicy';
+  INSERT INTO custom_roles (parent_id, role_id, role, revision, update_time)
+    SELECT resource_id, key, body, revision, update_time FROM documents WHERE kind = 'role';
+  DROP TABLE documents; DELETE FROM schema_migrations WHERE version = 8`;
+export const SQLITE_BEFORE_DOCUMENTS = backToDenyAndRoles(sqliteDenyAndRolesSql);
+export const POSTGRES_BEFORE_DOCUMENTS = backToDenyAndRoles(denyAndRolesSql);
+
+/** Back to shared_policies (migration 5), its rows copied out of the documents, bindings and index referencing it. */
+export const SQLITE_BEFORE_SHARED_DOCUMENTS = `
+  CREATE TABLE shared_policies (resource_id INTEGER PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
+    policy BLOB NOT NULL, revision INTEGER NOT NULL, update_time INTEGER NOT NULL) STRICT;
+  INSERT INTO shared_policies SELECT resource_id, body, revision, update_time FROM documents WHERE kind = 'sharedPolicy';
+  CREATE TABLE old_bindings (policy_id INTEGER NOT NULL REFERENCES shared_policies(resource_id) ON DELETE CASCADE,
+    target_id INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE, create_seq INTEGER NOT NULL,
+    create_time INTEGER NOT NULL, PRIMARY KEY (policy_id, target_id)) STRICT;
+  INSERT INTO old_bindings SELECT * FROM shared_policy_bindings;
+  DROP TABLE shared_policy_bindings;
+  ALTER TABLE old_bindings RENAME TO shared_policy_bindings;
+  CREATE INDEX shared_policy_bindings_by_target ON shared_policy_bindings(target_id, policy_id);
+  CREATE TABLE old_grants (member TEXT NOT NULL, role TEXT NOT NULL,
+    policy_id INTEGER NOT NULL REFERENCES shared_policies(resource_id) ON DELETE CASCADE,
+    PRIMARY KEY (member, role, policy_id)) STRICT, WITHOUT ROWID;
+  INSERT INTO old_grants SELECT * FROM shared_member_grants;
+  DROP TABLE shared_member_grants;
+  ALTER TABLE old_grants RENAME TO shared_member_grants;
+  CREATE INDEX shared_member_grants_by_policy ON shared_member_grants(policy_id);
+  DELETE FROM documents WHERE kind = 'sharedPolicy';
+  DELETE FROM schema_migrations WHERE version = 9`;
+export const POSTGRES_BEFORE_SHARED_DOCUMENTS = `
+  CREATE TABLE shared_policies (resource_id bigint PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
+    policy bytea NOT NULL, revision bigint NOT NULL, update_time bigint NOT NULL);
+  INSERT INTO shared_policies SELECT resource_id, body, revision, update_time FROM documents WHERE kind = 'sharedPolicy';
+  ALTER TABLE shared_policy_bindings DROP CONSTRAINT shared_policy_bindings_policy_id_fkey,
+    ADD CONSTRAINT shared_policy_bindings_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES shared_policies(resource_id) ON DELETE CASCADE;
+  ALTER TABLE shared_member_grants DROP CONSTRAINT shared_member_grants_policy_id_fkey,
+    ADD CONSTRAINT shared_member_grants_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES shared_policies(resource_id) ON DELETE CASCADE;
+  DELETE FROM documents WHERE kind = 'sharedPolicy';
+  DELETE FROM schema_migrations WHERE version = 9`;
+
