@@ -324,13 +324,14 @@ describe("sync consumers", () => {
       return acknowledgedSequence + lagSequences;
     };
     const sequence = await latest();
+    // One call at a time: a call made before its turn could fail before anything awaits it (an unhandled rejection).
     for (const call of [
-      owner.sync.getConsumer({ name: theirs }),
-      owner.sync.acknowledgeChanges({ consumer: theirs, sequence }),
-      owner.sync.deleteConsumer({ name: theirs }),
-      outsider.sync.acknowledgeChanges({ consumer: ours, sequence }),
+      () => owner.sync.getConsumer({ name: theirs }),
+      () => owner.sync.acknowledgeChanges({ consumer: theirs, sequence }),
+      () => owner.sync.deleteConsumer({ name: theirs }),
+      () => outsider.sync.acknowledgeChanges({ consumer: ours, sequence }),
     ]) {
-      await expectCode(call, Code.NotFound);
+      await expectCode(call(), Code.NotFound);
     }
     // Its own consumer cannot mark another organization's resource FAILED.
     await expectCode(
