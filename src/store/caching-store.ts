@@ -8,7 +8,7 @@
 import type { Span } from "@opentelemetry/api";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
-import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
+import type { SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { deepFreeze } from "../frozen-value.js";
 import { inChildSpan } from "../tracing/spans.js";
@@ -27,7 +27,9 @@ import type {
   NewResourceWithPolicy,
   PolicyQuery,
   ResourceChanges,
-  SharedPolicyBindingState,
+  LinkKind,
+  LinkState,
+  StoredLink,
   SharedPolicyState,
   SharedPolicyWrite,
   Store,
@@ -189,14 +191,15 @@ export class CachingStore extends ForwardingStore {
     return this.evictingAfter([name], this.inner.updateSharedPolicy(name, decide, actor));
   }
 
-  /** Logged against the target: its link lists the shared policies bound to it. */
-  override async updateSharedPolicyBinding(
-    sharedPolicy: string,
-    target: string,
-    decide: (state: SharedPolicyBindingState) => boolean,
+  /** Logged against the `to` end: its chain link lists the shared policies bound to it. */
+  override async updateLink(
+    kind: LinkKind,
+    from: string,
+    to: string,
+    decide: (state: LinkState) => boolean,
     actor: Actor,
-  ): Promise<SharedPolicyBinding | undefined> {
-    return this.evictingAfter([target], this.inner.updateSharedPolicyBinding(sharedPolicy, target, decide, actor));
+  ): Promise<StoredLink | undefined> {
+    return this.evictingAfter([to], this.inner.updateLink(kind, from, to, decide, actor));
   }
 
   /**

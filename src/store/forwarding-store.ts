@@ -84,12 +84,12 @@ export class ForwardingStore implements Store {
     return this.inner.updateSharedPolicy(...args);
   }
 
-  listSharedPolicyBindings(...args: Args<"listSharedPolicyBindings">): ReturnType<Store["listSharedPolicyBindings"]> {
-    return this.inner.listSharedPolicyBindings(...args);
+  listLinks(...args: Args<"listLinks">): ReturnType<Store["listLinks"]> {
+    return this.inner.listLinks(...args);
   }
 
-  updateSharedPolicyBinding(...args: Args<"updateSharedPolicyBinding">): ReturnType<Store["updateSharedPolicyBinding"]> {
-    return this.inner.updateSharedPolicyBinding(...args);
+  updateLink(...args: Args<"updateLink">): ReturnType<Store["updateLink"]> {
+    return this.inner.updateLink(...args);
   }
 
   latestSequence(...args: Args<"latestSequence">): ReturnType<Store["latestSequence"]> {

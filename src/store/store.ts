@@ -9,7 +9,7 @@ import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
-import type { ChangeAction } from "./change-actions.js";
+import type { ChangeAction, ChangeSubject } from "./change-actions.js";
 import type { StoreError } from "./store-error.js";
 
 /** Who made a change, for the change log. */
@@ -309,28 +309,48 @@ export interface SharedPolicyQuery {
   limit: number;
 }
 
-export interface SharedPolicyBindingQuery {
-  /** The bindings of this shared policy (ordered by target name), or: */
-  sharedPolicy?: string;
-  /** the bindings of this target (ordered by shared-policy name). Both: at most the one binding. */
-  target?: string;
-  /** Keyset pagination: only bindings whose other end's name is greater than this. */
+// --- Links between resources (shared-policy bindings: domain/kinds.ts) ---
+
+/**
+ * A kind of link: its name (stored with each link, and the change-log subject of its writes, which are logged against
+ * the link's `to` end) and the kind of document its `from` end holds (a link starts only at a resource holding one).
+ */
+export interface LinkKind {
+  name: Extract<ChangeSubject, "sharedPolicyBinding">;
+  from: string;
+}
+
+/** A link as stored: its two ends, the change-log sequence that made it (its etag's) and when. */
+export interface StoredLink {
+  from: string;
+  to: string;
+  sequence: number;
+  createTimeMs: number;
+}
+
+export interface LinkQuery {
+  /** The links from this resource (ordered by their `to` end's name), or: */
+  from?: string;
+  /** the links to this resource (ordered by their `from` end's name). Both: at most the one link. */
+  to?: string;
+  /** Keyset pagination: only links whose other end's name is greater than this. */
   afterName?: string;
   limit: number;
 }
 
-/** What a binding write's `decide` gets, inside the write's transaction. */
-export interface SharedPolicyBindingState {
-  /** The binding when the two are bound. */
-  stored: SharedPolicyBinding | undefined;
-  sharedPolicy: SharedPolicy;
-  target: Resource;
-  /** The target and its ancestors' names, from it up to its root. */
-  targetLineage: readonly string[];
-  /** How many shared policies are bound to the target. */
-  boundToTarget: number;
-  /** How many resources the shared policy is bound to. */
-  policyBindings: number;
+/** What a link write's `decide` gets, inside the write's transaction. */
+export interface LinkState {
+  /** The link when the two are linked. */
+  stored: StoredLink | undefined;
+  /** The `from` end's documents of the kind's `from` kind (a shared policy's content), as listDocuments. */
+  from: AttachedDocuments;
+  to: Resource;
+  /** The `to` end and its ancestors' names, from it up to its root. */
+  toLineage: readonly string[];
+  /** How many links of the kind end at `to`. */
+  linksTo: number;
+  /** How many links of the kind start at `from`. */
+  linksFrom: number;
 }
 
 // --- The change feed and sync consumers (Watch, SyncService) ---
@@ -603,20 +623,15 @@ export interface Store {
     decide: (state: SharedPolicyState) => SharedPolicyWrite,
     actor: Actor,
   ): Promise<SharedPolicy | undefined>;
-  /** Bindings of a shared policy or of a target; see SharedPolicyBindingQuery. */
-  listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]>;
+  /** Links of a kind from a resource or to one; see LinkQuery. */
+  listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]>;
   /**
-   * Binds (`decide` returns true) or unbinds (false) `sharedPolicy` and `target` in one transaction that appends a
-   * change-log row against the target (`sharedPolicyBinding.create` or `.delete`); a no-op returns without a row.
-   * `decide` may throw and then nothing is written. not_found when either does not exist. Returns the binding (as
-   * created, or as it was before the delete); undefined when unbinding what was not bound.
+   * Links (`decide` returns true) or unlinks (false) `from` and `to` in one transaction that appends a change-log row
+   * against `to` (`{kind}.create` or `.delete`); a no-op returns without a row. `decide` may throw and then nothing is
+   * written. not_found when either end does not exist, or `from` holds no document of the kind's `from` kind. Returns
+   * the link (as created, or as it was before the delete); undefined when unlinking what was not linked.
    */
-  updateSharedPolicyBinding(
-    sharedPolicy: string,
-    target: string,
-    decide: (state: SharedPolicyBindingState) => boolean,
-    actor: Actor,
-  ): Promise<SharedPolicyBinding | undefined>;
+  updateLink(kind: LinkKind, from: string, to: string, decide: (state: LinkState) => boolean, actor: Actor): Promise<StoredLink | undefined>;
   /** The highest change-log sequence this store instance has committed (in memory; no I/O). */
   readonly writtenSequence: number;
   /**

@@ -11,7 +11,7 @@ import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "./fixtures.js";
-import { updateDenyPolicy } from "../../src/domain/kinds.js";
+import { updateBinding, updateDenyPolicy } from "../../src/domain/kinds.js";
 
 const actor = { principal: "user:root@example.com" };
 const ORG = "organizations/o";
@@ -76,7 +76,7 @@ test("a cascade delete reaches the owners of the surviving ancestor, except thos
   await updateDenyPolicy(store, CLOUD, () => denying("ben@example.com", "projects.getPolicy"), actor);
   const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: denying("cat@example.com", "projects.getPolicy").rules });
   await store.updateSharedPolicy("sharedPolicies/g", () => ({ policy: guardrail, type: "shared_policy" }), actor);
-  await store.updateSharedPolicyBinding("sharedPolicies/g", PROJECT, () => true, actor);
+  await updateBinding(store, "sharedPolicies/g", PROJECT, () => true, actor);
   const from = await store.latestSequence();
   await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
   expect(await received(await rowsAfter(from), "ann@example.com", "ben@example.com", "cat@example.com", "dan@example.com")).toEqual({
@@ -124,7 +124,7 @@ test("a binding reaches the target half, or the policy half when it may see the 
   await store.updatePolicy(PROJECT, () => policy({ bindings: [binding("roles/readonly", ["user:sam@example.com"])] }), actor);
   await store.updatePolicy(CLOUD, () => policy({ bindings: [binding("roles/collaborator", ["user:tom@example.com"])] }), actor);
   const from = await store.latestSequence();
-  await store.updateSharedPolicyBinding("sharedPolicies/s", PROJECT, () => true, actor);
+  await updateBinding(store, "sharedPolicies/s", PROJECT, () => true, actor);
   expect(await received(await rowsAfter(from), "sue@example.com", "sam@example.com", "tom@example.com")).toEqual({
     // Sue may read the shared policy's bindings but may not see the project.
     "sue@example.com": [],

@@ -12,7 +12,7 @@ import { isDeepFrozen } from "../../src/frozen-value.js";
 import { StoreError } from "../../src/store/store-error.js";
 import { changeAction } from "../../src/store/change-actions.js";
 import type { Actor, AttachedDocuments, ChangeRecord, ListedPolicy, Store, StoredDocument, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
-import { getDenyPolicy, getSharedPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import { getDenyPolicy, getSharedPolicy, listBindings, listRoles, updateBinding, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {
@@ -327,7 +327,7 @@ export function storeContract(factory: StoreFactory): void {
         });
       const put = (target: Store, policy: SharedPolicy, name = SHARED) =>
         target.updateSharedPolicy(name, () => ({ policy, type: "shared_policy" }), actor);
-      const bind = (target: Store, on: string, name = SHARED) => target.updateSharedPolicyBinding(name, on, () => true, actor);
+      const bind = (target: Store, on: string, name = SHARED) => updateBinding(target, name, on, () => true, actor);
       const sharedOf = (chain: StoredPolicy[] | undefined) => chain!.map((link) => (link.shared ?? []).map((p) => p.name));
 
       test("grant points include the targets of shared policies binding the member and role, and follow every change", async () => {
@@ -350,7 +350,7 @@ export function storeContract(factory: StoreFactory): void {
         await put(other, content("user:b@example.com"));
         expect(await pointsOf(store, "user:a@example.com")).toEqual([]);
         expect(await pointsOf(store, "user:b@example.com")).toEqual([CLOUD, PROJECT]);
-        await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor);
+        await updateBinding(store, SHARED, CLOUD, () => false, actor);
         expect(await pointsOf(other, "user:b@example.com")).toEqual([PROJECT]);
         await other.updateResource(PROJECT, () => ({ parent: OTHER_ORG }), actor);
         expect(await pointsOf(store, "user:b@example.com", { beneath: OTHER_ORG })).toEqual([PROJECT]);
@@ -387,7 +387,7 @@ export function storeContract(factory: StoreFactory): void {
       test("bindings: each link carries the shared policies bound to it; listed by policy or by target; unbound", async () => {
         const policy = (await put(store, content("user:a@example.com")))!;
         let seen: unknown;
-        const binding = (await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), true), actor))!;
+        const binding = (await updateBinding(store, SHARED, CLOUD, (state) => ((seen = state), true), actor))!;
         expect(seen).toMatchObject({ stored: undefined, sharedPolicy: policy, target: { name: CLOUD }, targetLineage: [CLOUD, ORG], boundToTarget: 0, policyBindings: 0 });
         expect(binding).toMatchObject({ sharedPolicy: SHARED, target: CLOUD });
         expect(binding.sequence).toBe(BigInt(store.writtenSequence));
@@ -398,14 +398,14 @@ export function storeContract(factory: StoreFactory): void {
         expect(sharedOf(chain)).toEqual([[], ["sharedPolicies/another", SHARED], [SHARED]]);
         expect(chain![1]!.shared![1]).toEqual(policy);
         expect((await store.getPolicy(CLOUD))!.shared!.map((p) => p.name)).toEqual(["sharedPolicies/another", SHARED]);
-        expect((await store.listSharedPolicyBindings({ sharedPolicy: SHARED, limit: 10 })).map((b) => b.target)).toEqual([CLOUD, ORG]);
-        expect((await store.listSharedPolicyBindings({ sharedPolicy: SHARED, afterName: CLOUD, limit: 10 })).map((b) => b.target)).toEqual([ORG]);
-        expect((await store.listSharedPolicyBindings({ target: CLOUD, limit: 10 })).map((b) => b.sharedPolicy)).toEqual(["sharedPolicies/another", SHARED]);
-        expect(await store.listSharedPolicyBindings({ sharedPolicy: SHARED, target: CLOUD, limit: 1 })).toEqual([binding]);
-        await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), false), actor);
+        expect((await listBindings(store, { sharedPolicy: SHARED, limit: 10 })).map((b) => b.target)).toEqual([CLOUD, ORG]);
+        expect((await listBindings(store, { sharedPolicy: SHARED, afterName: CLOUD, limit: 10 })).map((b) => b.target)).toEqual([ORG]);
+        expect((await listBindings(store, { target: CLOUD, limit: 10 })).map((b) => b.sharedPolicy)).toEqual(["sharedPolicies/another", SHARED]);
+        expect(await listBindings(store, { sharedPolicy: SHARED, target: CLOUD, limit: 1 })).toEqual([binding]);
+        await updateBinding(store, SHARED, CLOUD, (state) => ((seen = state), false), actor);
         expect(seen).toMatchObject({ stored: binding, boundToTarget: 2, policyBindings: 2 });
         expect(sharedOf(await store.ancestry(PROJECT))).toEqual([[], ["sharedPolicies/another"], [SHARED]]);
-        expect(await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor)).toBeUndefined();
+        expect(await updateBinding(store, SHARED, CLOUD, () => false, actor)).toBeUndefined();
         await expectStoreError(bind(store, CLOUD, "sharedPolicies/none"), "not_found", "sharedPolicies/none");
         await expectStoreError(bind(store, "clouds/none"), "not_found", "clouds/none");
         const actions = (await store.listAuditRecords({ resource: CLOUD, limit: 10 })).map((r) => r.action);
@@ -419,7 +419,7 @@ export function storeContract(factory: StoreFactory): void {
         const projectBinding = await bind(store, PROJECT);
         let seen: unknown;
         const newest = await bind(store, PROJECT, "sharedPolicies/another");
-        await store.updateSharedPolicyBinding("sharedPolicies/another", PROJECT, () => false, actor);
+        await updateBinding(store, "sharedPolicies/another", PROJECT, () => false, actor);
         // The newest binding of the policy (a later one of another policy, or a removed one, does not count).
         const updated = async () => {
           await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content(), type: "shared_policy" }), actor);
@@ -440,7 +440,7 @@ export function storeContract(factory: StoreFactory): void {
         await put(store, content());
         await bind(store, PROJECT);
         await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
-        expect(await store.listSharedPolicyBindings({ sharedPolicy: SHARED, limit: 10 })).toEqual([]);
+        expect(await listBindings(store, { sharedPolicy: SHARED, limit: 10 })).toEqual([]);
       });
 
       test("the change feed carries the shared policy and the binding", async () => {
@@ -467,7 +467,7 @@ export function storeContract(factory: StoreFactory): void {
         expect((await other.getPolicy(CLOUD))!.shared![0]!.bindings[0]!.members).toEqual(["user:b@example.com"]);
         await bind(store, PROJECT);
         expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[SHARED], [SHARED], []]);
-        await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor);
+        await updateBinding(store, SHARED, CLOUD, () => false, actor);
         expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[SHARED], [], []]);
         await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: true }), actor);
         expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[], [], []]);
@@ -1088,7 +1088,7 @@ export function storeContract(factory: StoreFactory): void {
         await updateDenyPolicy(store, CLOUD, () => create(DenyPolicySchema, { rules: [rule("user:cloud@example.com")] }), actor);
         const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: [rule("user:shared@example.com")] });
         await store.updateSharedPolicy("sharedPolicies/guardrail", () => ({ policy: guardrail, type: "shared_policy" }), actor);
-        await store.updateSharedPolicyBinding("sharedPolicies/guardrail", PROJECT, () => true, actor);
+        await updateBinding(store, "sharedPolicies/guardrail", PROJECT, () => true, actor);
         await store.updateSharedPolicy("sharedPolicies/plain", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
         const from = await store.latestSequence();
         await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
