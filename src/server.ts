@@ -264,7 +264,7 @@ async function consumerLags(store: Store): Promise<ConsumerLag[]> {
   ]);
   const firstUnacknowledged = (c: StoredConsumer) => Math.max(c.acknowledgedSeq + 1, oldest);
   const behind = consumers.filter((c) => c.acknowledgedSeq < latest);
-  const rows = await store.readChangesAt([...new Set(behind.map(firstUnacknowledged))]);
+  const rows = await store.readChanges({ at: [...new Set(behind.map(firstUnacknowledged))] });
   const timeOf = new Map(rows.map((row) => [row.seq, row.timeMs]));
   const now = Date.now();
   return consumers.map((c) => {

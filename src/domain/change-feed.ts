@@ -120,7 +120,7 @@ export class ChangeFeed {
     const oldest = await this.store.oldestSequence();
     if (oldest > afterSeq + 1) throw new TooOld(oldest);
     // Never past what the window holds: the window is the one place that decides what "now" is for every stream.
-    const rows = await this.store.readChanges(afterSeq, limit, this.readBytes);
+    const rows = await this.store.readChanges({ afterSeq: afterSeq, limit: limit, maxBytes: this.readBytes });
     return rows.filter((row) => row.seq <= this.latestSeen);
   }
 
@@ -178,7 +178,7 @@ export class ChangeFeed {
     try {
       for (;;) {
         const from = this.latestSeen;
-        const rows = await this.store.readChanges(from, this.batchSize, this.readBytes);
+        const rows = await this.store.readChanges({ afterSeq: from, limit: this.batchSize, maxBytes: this.readBytes });
         // A restart of the feed (nobody followed for a moment) moved the window meanwhile: these rows are not next.
         if (rows.length === 0 || from !== this.latestSeen) break;
         for (const row of rows) {

@@ -120,10 +120,6 @@ export class ForwardingStore implements Store {
     return this.inner.pruneChanges(...args);
   }
 
-  readChangesAt(...args: Args<"readChangesAt">): ReturnType<Store["readChangesAt"]> {
-    return this.inner.readChangesAt(...args);
-  }
-
   createConsumer(...args: Args<"createConsumer">): ReturnType<Store["createConsumer"]> {
     return this.inner.createConsumer(...args);
   }

@@ -392,6 +392,14 @@ export interface ChangeRecord {
   denyRulesAtRemoval?: readonly DenyRule[];
 }
 
+/**
+ * Which change-log rows to read: those after `afterSeq`, at most `limit`, and no more rows than fit in `maxBytes` of
+ * stored change (always at least one: a single row larger than that is returned alone), appearing in sequence order with
+ * no gap (a sequence is only visible once every smaller one is committed); or those with the sequences `at` that are
+ * still retained, one indexed lookup each.
+ */
+export type ChangeQuery = { afterSeq: number; limit: number; maxBytes?: number } | { at: readonly number[] };
+
 /** How much of the change log to keep; `pruneChanges` never removes the newest row (sequences must not restart). */
 export interface Retention {
   /** Remove rows committed before this time (epoch milliseconds). */
@@ -650,19 +658,13 @@ export interface Store {
    */
   removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined>;
   /**
-   * Change-log rows after `afterSeq`, oldest first, at most `limit`, and no more rows than fit in `maxBytes` of stored
-   * change (always at least one: a single row larger than that is returned alone). Rows appear in sequence order
-   * with no gap: a sequence is only visible once every smaller one is committed.
+   * Change-log rows, oldest first: after a sequence (see ChangeQuery), or those still retained at given sequences.
    */
-  readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]>;
+  readChanges(query: ChangeQuery): Promise<ChangeRecord[]>;
   /** The smallest sequence still in the change log (retention removes older rows); 0 when the log is empty. */
   oldestSequence(): Promise<number>;
   /** Removes old change-log rows (they are the audit log too); returns how many. Keeps the newest row always. */
   pruneChanges(retention: Retention): Promise<number>;
-  /**
-   * The change-log rows with these sequences that are still retained, oldest first: one indexed lookup each.
-   */
-  readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]>;
   /**
    * Registers a consumer in one transaction. StoreError already_exists (subject: the name) when the name is taken.
    * `admit` is told how many consumers have the same root, read under the write lock; it may throw, and then nothing

@@ -3,7 +3,7 @@
 // least one change), so what a stream holds at a time is bounded too.
 import { describe, expect, test } from "vitest";
 import { ChangeFeed } from "../../src/domain/change-feed.js";
-import type { ChangeRecord } from "../../src/store/store.js";
+import type { ChangeQuery, ChangeRecord } from "../../src/store/store.js";
 
 /** A change log in memory whose changes have the sizes given (the feed's `sizeOf` reads them). */
 class MemoryLog {
@@ -19,7 +19,9 @@ class MemoryLog {
     }
   }
 
-  async readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
+  async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
+    if ("at" in query) throw new Error("the feed reads after a sequence only");
+    const { afterSeq, limit, maxBytes } = query;
     this.storeReads.push({ afterSeq, maxBytes });
     const out: ChangeRecord[] = [];
     let bytes = 0;

@@ -57,7 +57,7 @@ const denying = (email: string, permission: string) =>
   create(DenyPolicySchema, { rules: [{ deniedPrincipals: [`user:${email}`], deniedPermissions: [permission] }] });
 
 async function rowsAfter(seq: number): Promise<ChangeRecord[]> {
-  return store.readChanges(seq, 1000);
+  return store.readChanges({ afterSeq: seq, limit: 1000 });
 }
 
 /** For each caller, the actions and resources of the rows it receives. */

@@ -154,7 +154,7 @@ export function storeContract(factory: StoreFactory): void {
         }
 
         // The change log: per item its create, then its policy, with the lineage at the time.
-        const changes = await store.readChanges(before, 100);
+        const changes = await store.readChanges({ afterSeq: before, limit: 100 });
         expect(changes.map((c) => `${c.action} ${c.resource} ${c.lineage.join(">")}`)).toEqual([
           `resource.create ${NEW_ORG} ${NEW_ORG}`,
           `policy.set ${NEW_ORG} ${NEW_ORG}`,
@@ -176,7 +176,7 @@ export function storeContract(factory: StoreFactory): void {
         const later = await store.createResource({ name: "projects/later", parent: NEW_CLOUD, type: "project", displayName: "" }, actor);
         expect(later.name).toBe("projects/later");
         expect(names(await store.ancestry("projects/later"))).toEqual(["projects/later", NEW_CLOUD, NEW_ORG]);
-        expect((await store.readChanges(before + 5, 10)).map((c) => c.seq)).toEqual([before + 6, before + 7]);
+        expect((await store.readChanges({ afterSeq: before + 5, limit: 10 })).map((c) => c.seq)).toEqual([before + 6, before + 7]);
       });
 
       test("a batch of more rows than one statement holds, and a batch where nothing is written", async () => {
@@ -429,7 +429,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(newest!.sequence).toBeGreaterThan(projectBinding!.sequence);
         await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { delete: true, unbind: true }), actor);
         expect(seen).toMatchObject({ bindingCount: 2 });
-        const after = (await store.readChanges(0, 1000)).slice(-3);
+        const after = (await store.readChanges({ afterSeq: 0, limit: 1000 })).slice(-3);
         expect(after.map((c) => [c.action, c.resource])).toEqual([
           ["sharedPolicyBinding.delete", CLOUD],
           ["sharedPolicyBinding.delete", PROJECT],
@@ -446,7 +446,7 @@ export function storeContract(factory: StoreFactory): void {
       test("the change feed carries the shared policy and the binding", async () => {
         const written = (await put(store, content("user:a@example.com")))!;
         await bind(store, CLOUD);
-        const [created, bound] = (await store.readChanges(0, 1000)).slice(-2);
+        const [created, bound] = (await store.readChanges({ afterSeq: 0, limit: 1000 })).slice(-2);
         expect(created).toMatchObject({ action: "sharedPolicy.create", resource: SHARED, parent: ORG, lineage: [SHARED, ORG] });
         expect(created!.sharedPolicy).toMatchObject({ name: SHARED, parent: ORG, bindings: written.bindings, denyRules: written.denyRules });
         expect(hex(created!.sharedPolicy!.etag)).toBe(hex(written.etag));
@@ -1022,14 +1022,14 @@ export function storeContract(factory: StoreFactory): void {
         await store.updateResource(PROJECT, () => ({ parent: ORG }), actor);
         await store.updatePolicy(PROJECT, () => undefined, actor);
         await store.deleteResource(CLOUD, () => ({ cascade: false }), actor);
-        const changes = await store.readChanges(from, 100);
+        const changes = await store.readChanges({ afterSeq: from, limit: 100 });
         expect(changes.map((c) => c.seq)).toEqual([from + 1, from + 2, from + 3, from + 4]);
         expect(changes.map((c) => c.action)).toEqual(["policy.set", "resource.update", "policy.delete", "resource.delete"]);
         const [set, move, deleted, gone] = changes;
         expect(set).toMatchObject({ resource: PROJECT, resourceType: "project", parent: CLOUD, lineage: [PROJECT, CLOUD, ORG] });
         expect(set!.principal).toBe(actor.principal);
         expect(set!.policy!.bindings[0]!.members).toEqual(["user:ada@example.com"]);
-        expect(hex(set!.policy!.etag)).toBe(hex((await store.readChanges(from, 1))[0]!.policy!.etag));
+        expect(hex(set!.policy!.etag)).toBe(hex((await store.readChanges({ afterSeq: from, limit: 1 }))[0]!.policy!.etag));
         expect(set!.policy!.etag.length).toBeGreaterThan(0);
         expect(move).toMatchObject({
           parent: ORG,
@@ -1040,8 +1040,8 @@ export function storeContract(factory: StoreFactory): void {
         expect(deleted!.policy).toBeUndefined();
         expect(set!.previousParent).toBeUndefined();
         expect(gone).toMatchObject({ resource: CLOUD, resourceType: "cloud", parent: ORG, lineage: [CLOUD, ORG] });
-        expect((await store.readChanges(from, 2)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
-        expect(await store.readChanges(from + 4, 10)).toEqual([]);
+        expect((await store.readChanges({ afterSeq: from, limit: 2 })).map((c) => c.seq)).toEqual([from + 1, from + 2]);
+        expect(await store.readChanges({ afterSeq: from + 4, limit: 10 })).toEqual([]);
       });
 
       test("readChanges with a byte bound returns the rows that fit, at least one, in order", async () => {
@@ -1050,20 +1050,20 @@ export function storeContract(factory: StoreFactory): void {
         await grant(store, PROJECT, ...many(200));
         await grant(store, CLOUD, ...many(200));
         await grant(store, ORG, ...many(200));
-        const sizes = (await store.readChanges(from, 10)).map((c) => toBinary(PolicySchema, c.policy!).length);
+        const sizes = (await store.readChanges({ afterSeq: from, limit: 10 })).map((c) => toBinary(PolicySchema, c.policy!).length);
         // A stored change is its policy's bytes, give or take a few: the bound falls between whole rows.
-        expect((await store.readChanges(from, 10, sizes[0]! * 1.5)).map((c) => c.seq)).toEqual([from + 1]);
-        expect((await store.readChanges(from, 10, 1)).map((c) => c.seq)).toEqual([from + 1]);
-        expect((await store.readChanges(from, 10, sizes[0]! * 2.5)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
-        expect((await store.readChanges(from, 2, 1e9)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
-        expect((await store.readChanges(from + 1, 10, 1e9)).map((c) => c.seq)).toEqual([from + 2, from + 3]);
-        expect(await store.readChanges(from + 3, 10, 1e9)).toEqual([]);
+        expect((await store.readChanges({ afterSeq: from, limit: 10, maxBytes: sizes[0]! * 1.5 })).map((c) => c.seq)).toEqual([from + 1]);
+        expect((await store.readChanges({ afterSeq: from, limit: 10, maxBytes: 1 })).map((c) => c.seq)).toEqual([from + 1]);
+        expect((await store.readChanges({ afterSeq: from, limit: 10, maxBytes: sizes[0]! * 2.5 })).map((c) => c.seq)).toEqual([from + 1, from + 2]);
+        expect((await store.readChanges({ afterSeq: from, limit: 2, maxBytes: 1e9 })).map((c) => c.seq)).toEqual([from + 1, from + 2]);
+        expect((await store.readChanges({ afterSeq: from + 1, limit: 10, maxBytes: 1e9 })).map((c) => c.seq)).toEqual([from + 2, from + 3]);
+        expect(await store.readChanges({ afterSeq: from + 3, limit: 10, maxBytes: 1e9 })).toEqual([]);
       });
 
       test("a cascade delete records each resource's lineage as it was", async () => {
         const from = await store.latestSequence();
         await store.deleteResource(ORG, () => ({ cascade: true }), actor);
-        const changes = await store.readChanges(from, 10);
+        const changes = await store.readChanges({ afterSeq: from, limit: 10 });
         expect(changes.map((c) => [c.resource, c.lineage])).toEqual([
           [PROJECT, [PROJECT, CLOUD, ORG]],
           [CLOUD, [CLOUD, ORG]],
@@ -1073,7 +1073,7 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a chain link carries the sequence that created its resource; a name created again has a later one", async () => {
         const [project, cloud, org] = (await store.ancestry(PROJECT))!;
-        const created = (await store.readChanges(0, 100)).filter((c) => c.action === "resource.create");
+        const created = (await store.readChanges({ afterSeq: 0, limit: 100 })).filter((c) => c.action === "resource.create");
         const createdAt = (name: string) => created.filter((c) => c.resource === name).at(-1)!.seq;
         expect([project!.createSeq, cloud!.createSeq, org!.createSeq]).toEqual([createdAt(PROJECT), createdAt(CLOUD), createdAt(ORG)]);
         expect((await store.getPolicy(PROJECT))!.createSeq).toBe(createdAt(PROJECT));
@@ -1093,7 +1093,7 @@ export function storeContract(factory: StoreFactory): void {
         const from = await store.latestSequence();
         await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
         await store.updateSharedPolicy("sharedPolicies/plain", () => ({ delete: true, unbind: false }), actor);
-        const [project, cloud, plain] = await store.readChanges(from, 10);
+        const [project, cloud, plain] = await store.readChanges({ afterSeq: from, limit: 10 });
         const principals = (c: ChangeRecord | undefined) => c?.denyRulesAtRemoval?.map((r) => r.deniedPrincipals[0]);
         expect(project!.action).toBe("resource.delete");
         expect(principals(project)).toEqual(["user:own@example.com", "user:shared@example.com"]);
@@ -1101,7 +1101,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(plain!.action).toBe("sharedPolicy.delete");
         expect(principals(plain)).toEqual([]);
         // Rows that end nothing keep none.
-        expect((await store.readChanges(0, from)).every((c) => c.denyRulesAtRemoval === undefined)).toBe(true);
+        expect((await store.readChanges({ afterSeq: 0, limit: from })).every((c) => c.denyRulesAtRemoval === undefined)).toBe(true);
       });
 
       test("removalOf finds where the resource that had a name at a sequence ended", async () => {
@@ -1124,7 +1124,7 @@ export function storeContract(factory: StoreFactory): void {
         const other = await another();
         await grant(other, CLOUD, "user:ada@example.com");
         const latest = await store.latestSequence();
-        expect((await store.readChanges(latest - 1, 10)).map((c) => c.resource)).toEqual([CLOUD]);
+        expect((await store.readChanges({ afterSeq: latest - 1, limit: 10 })).map((c) => c.resource)).toEqual([CLOUD]);
       });
 
       test("pruning by count and by age keeps the newest row; the oldest sequence follows", async () => {
@@ -1134,7 +1134,7 @@ export function storeContract(factory: StoreFactory): void {
         const latest = await store.latestSequence();
         expect(await store.pruneChanges({ keepLast: 3 })).toBe(latest - 3);
         expect(await store.oldestSequence()).toBe(latest - 2);
-        expect((await store.readChanges(0, 100)).map((c) => c.seq)).toEqual([latest - 2, latest - 1, latest]);
+        expect((await store.readChanges({ afterSeq: 0, limit: 100 })).map((c) => c.seq)).toEqual([latest - 2, latest - 1, latest]);
         expect(await store.pruneChanges({ beforeMs: Date.now() + 60_000 })).toBe(2);
         expect(await store.oldestSequence()).toBe(latest);
         // Sequences never restart: the next write follows the newest.
@@ -1317,18 +1317,18 @@ export function storeContract(factory: StoreFactory): void {
         expect((await reader.listResourceFailures(ORG, [scope.name])).length).toBe(1);
       });
 
-      test("readChangesAt returns the retained rows at those sequences, in order", async () => {
+      test("readChanges at sequences returns the retained rows at those sequences, in order", async () => {
         await grant(store, PROJECT, "user:a@example.com");
         await grant(store, CLOUD, "user:b@example.com");
         const latest = await store.latestSequence();
-        const rows = await store.readChangesAt([latest, latest - 1, latest + 5]);
+        const rows = await store.readChanges({ at: [latest, latest - 1, latest + 5] });
         expect(rows.map((row) => [row.seq, row.resource, row.lineage])).toEqual([
           [latest - 1, PROJECT, [PROJECT, CLOUD, ORG]],
           [latest, CLOUD, [CLOUD, ORG]],
         ]);
-        expect(await store.readChangesAt([])).toEqual([]);
+        expect(await store.readChanges({ at: [] })).toEqual([]);
         await store.pruneChanges({ keepLast: 1 });
-        expect((await store.readChangesAt([latest - 1, latest])).map((row) => row.seq)).toEqual([latest]);
+        expect((await store.readChanges({ at: [latest - 1, latest] })).map((row) => row.seq)).toEqual([latest]);
       });
     });
 

@@ -60,6 +60,7 @@ import type {
   AttachedDocuments,
   DocumentWrite,
   StoredDocument,
+  ChangeQuery,
   ChangeRecord,
   ChangesSince,
   CreatedResource,
@@ -735,7 +736,11 @@ export class PostgresStore implements Store {
     return row && toChangeRecord(row);
   }
 
-  async readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
+  async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
+    if ("at" in query) {
+      return query.at.length === 0 ? [] : (await this.rows<ChangeRow>(SQL.changesAt, [query.at], "changes_at")).map(toChangeRecord);
+    }
+    const { afterSeq, limit, maxBytes } = query;
     const rows =
       maxBytes === undefined
         ? await this.rows<ChangeRow>(SQL.readChanges, [afterSeq, limit], "read_changes")
@@ -762,11 +767,6 @@ export class PostgresStore implements Store {
       }
       return removed;
     });
-  }
-
-  async readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
-    if (sequences.length === 0) return [];
-    return (await this.rows<ChangeRow>(SQL.changesAt, [sequences], "changes_at")).map(toChangeRecord);
   }
 
   async createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {

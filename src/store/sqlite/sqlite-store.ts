@@ -49,6 +49,7 @@ import type {
   Acknowledgement,
   Actor,
   ChangeAction,
+  ChangeQuery,
   ChangeRecord,
   ChangesSince,
   CreatedResource,
@@ -606,7 +607,9 @@ export class SqliteStore implements Store {
     return (this.prepared(sql).all(params) as AuditRow[]).map(toAuditRecord);
   }
 
-  async readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
+  async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
+    if ("at" in query) return query.at.length === 0 ? [] : this.stmt.changesAt.all(JSON.stringify(query.at)).map(toChangeRecord);
+    const { afterSeq, limit, maxBytes } = query;
     if (maxBytes === undefined) return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
     // Sizes first (one synchronous turn with the read: no write comes between), then only the rows that fit.
     let through = afterSeq;
@@ -635,11 +638,6 @@ export class SqliteStore implements Store {
       if (retention.keepLast !== undefined) removed += this.stmt.pruneKeeping.run(Math.max(1, retention.keepLast)).changes;
       return removed;
     });
-  }
-
-  async readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
-    if (sequences.length === 0) return [];
-    return this.stmt.changesAt.all(JSON.stringify(sequences)).map(toChangeRecord);
   }
 
   async createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
