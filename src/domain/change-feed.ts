@@ -120,7 +120,7 @@ export class ChangeFeed {
     const oldest = await this.store.oldestSequence();
     if (oldest > afterSeq + 1) throw new TooOld(oldest);
     // Never past what the window holds: the window is the one place that decides what "now" is for every stream.
-    const rows = await this.store.readChanges({ afterSeq: afterSeq, limit: limit, maxBytes: this.readBytes });
+    const rows = await this.store.readChanges({ afterSeq, limit, maxBytes: this.readBytes });
     return rows.filter((row) => row.seq <= this.latestSeen);
   }
 

@@ -1,7 +1,7 @@
 // A store that hands every call to another: the base of the decorators (the read cache, caching-store.ts), which
 // override only the calls they change and compose in any order. listPolicyNames is optional in the contract and not
 // forwarded: a decorator that lists through it says so.
-import type { Store } from "./store.js";
+import type { BoundRolesQuery, GrantPoint, GrantQuery, Store } from "./store.js";
 
 type Args<K extends keyof Store> = Store[K] extends (...args: infer A) => unknown ? A : never;
 
@@ -52,12 +52,10 @@ export class ForwardingStore implements Store {
     return this.inner.listPolicies(...args);
   }
 
-  listGrantPoints(...args: Args<"listGrantPoints">): ReturnType<Store["listGrantPoints"]> {
-    return this.inner.listGrantPoints(...args);
-  }
-
-  listBoundRoles(...args: Args<"listBoundRoles">): ReturnType<Store["listBoundRoles"]> {
-    return this.inner.listBoundRoles(...args);
+  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
+  listGrantPoints(query: BoundRolesQuery): Promise<string[]>;
+  listGrantPoints(query: GrantQuery | BoundRolesQuery): Promise<GrantPoint[] | string[]> {
+    return "boundRoles" in query ? this.inner.listGrantPoints(query) : this.inner.listGrantPoints(query);
   }
 
   listSubtree(...args: Args<"listSubtree">): ReturnType<Store["listSubtree"]> {
@@ -102,10 +100,6 @@ export class ForwardingStore implements Store {
 
   listAuditRecords(...args: Args<"listAuditRecords">): ReturnType<Store["listAuditRecords"]> {
     return this.inner.listAuditRecords(...args);
-  }
-
-  removalOf(...args: Args<"removalOf">): ReturnType<Store["removalOf"]> {
-    return this.inner.removalOf(...args);
   }
 
   readChanges(...args: Args<"readChanges">): ReturnType<Store["readChanges"]> {

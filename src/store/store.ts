@@ -163,6 +163,12 @@ export interface GrantQuery {
   limit: number;
 }
 
+/** Asks the member index for the roles bound to members rather than where (Store.listGrantPoints). */
+export interface BoundRolesQuery {
+  members: readonly string[];
+  boundRoles: true;
+}
+
 export interface SubtreeQuery {
   /** Resources of this schema type. */
   type: string;
@@ -398,7 +404,20 @@ export interface ChangeRecord {
  * no gap (a sequence is only visible once every smaller one is committed); or those with the sequences `at` that are
  * still retained, one indexed lookup each.
  */
-export type ChangeQuery = { afterSeq: number; limit: number; maxBytes?: number } | { at: readonly number[] };
+export type ChangeQuery =
+  | { afterSeq: number; limit: number; maxBytes?: number }
+  | { at: readonly number[] }
+  | RemovalQuery;
+
+/**
+ * The change-log row that removed the resource named `removalOf` (an action of REMOVALS), the first at or after
+ * `fromSeq`: where the resource that had the name at `fromSeq` ended. None when there is none (no removal of the name
+ * since: it still exists). Its cost grows with the name's rows from `fromSeq` to the removal.
+ */
+export interface RemovalQuery {
+  removalOf: string;
+  fromSeq: number;
+}
 
 /** How much of the change log to keep; `pruneChanges` never removes the newest row (sequences must not restart). */
 export interface Retention {
@@ -574,11 +593,11 @@ export interface Store {
    */
   listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
   /**
-   * The role names some policy or shared policy binds one of `members` to (whatever the resource or condition), each
-   * once, sorted: what a lookup needs to know which custom roles to look for. Costs O(members × distinct roles ×
-   * log n), however many grants the members hold.
+   * The member index's other question (BoundRolesQuery): the role names some policy or shared policy binds one of
+   * `members` to (whatever the resource or condition), each once, sorted: what a lookup needs to know which custom
+   * roles to look for. Costs O(members × distinct roles × log n), however many grants the members hold.
    */
-  listBoundRoles(members: readonly string[]): Promise<string[]>;
+  listGrantPoints(query: BoundRolesQuery): Promise<string[]>;
   /**
    * Resources of one type in a subtree, in cursor order, at most `limit`; none when `root` does not exist. Costs
    * O(log n + limit).
@@ -652,13 +671,8 @@ export interface Store {
   /** The change-log rows of one resource, oldest first. */
   listAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
   /**
-   * The change-log row that removed the resource named `name` (an action of REMOVALS), the first at or after
-   * `fromSeq`: where the resource that had the name at `fromSeq` ended. undefined when there is none (no removal of the
-   * name since: it still exists). Its cost grows with the name's rows from `fromSeq` to the removal.
-   */
-  removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined>;
-  /**
-   * Change-log rows, oldest first: after a sequence (see ChangeQuery), or those still retained at given sequences.
+   * Change-log rows, oldest first (see ChangeQuery): after a sequence, those still retained at given sequences, or the
+   * row that removed a resource (at most one).
    */
   readChanges(query: ChangeQuery): Promise<ChangeRecord[]>;
   /** The smallest sequence still in the change log (retention removes older rows); 0 when the log is empty. */

@@ -20,7 +20,7 @@ class MemoryLog {
   }
 
   async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
-    if ("at" in query) throw new Error("the feed reads after a sequence only");
+    if (!("afterSeq" in query)) throw new Error("the feed reads after a sequence only");
     const { afterSeq, limit, maxBytes } = query;
     this.storeReads.push({ afterSeq, maxBytes });
     const out: ChangeRecord[] = [];

@@ -748,7 +748,7 @@ export function storeContract(factory: StoreFactory): void {
       });
 
       test("bound roles: each role a member holds anywhere, directly or through a shared policy, once, sorted", async () => {
-        expect(await store.listBoundRoles([ADA])).toEqual([]);
+        expect(await store.listGrantPoints({ members: [ADA], boundRoles: true })).toEqual([]);
         await store.updatePolicy(PROJECT, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/viewer", members: [ADA] })] }), actor);
         await store.updatePolicy(CLOUD, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [ADA, "group:eng"] })] }), actor);
         await store.updatePolicy(ORG, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [ADA] })] }), actor);
@@ -758,10 +758,10 @@ export function storeContract(factory: StoreFactory): void {
           () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [create(BindingSchema, { role: custom, members: ["group:eng"] })] }), type: "shared_policy" }),
           actor,
         );
-        expect(await store.listBoundRoles([ADA])).toEqual(["roles/owner", "roles/viewer"]);
-        expect(await store.listBoundRoles(["group:eng", ADA])).toEqual([custom, "roles/owner", "roles/viewer"].sort());
+        expect(await store.listGrantPoints({ members: [ADA], boundRoles: true })).toEqual(["roles/owner", "roles/viewer"]);
+        expect(await store.listGrantPoints({ members: ["group:eng", ADA], boundRoles: true })).toEqual([custom, "roles/owner", "roles/viewer"].sort());
         await store.updatePolicy(PROJECT, () => undefined, actor);
-        expect(await store.listBoundRoles([ADA])).toEqual(["roles/owner"]);
+        expect(await store.listGrantPoints({ members: [ADA], boundRoles: true })).toEqual(["roles/owner"]);
       });
 
       test("a subtree is the cursors from a grant point up to its subtreeEnd", async () => {
@@ -1104,20 +1104,20 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.readChanges({ afterSeq: 0, limit: from })).every((c) => c.denyRulesAtRemoval === undefined)).toBe(true);
       });
 
-      test("removalOf finds where the resource that had a name at a sequence ended", async () => {
+      test("readChanges({ removalOf }) finds where the resource that had a name at a sequence ended", async () => {
         const first = (await store.ancestry(PROJECT))![0]!.createSeq;
         await grant(store, PROJECT, "user:ada@example.com");
         await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
         const ended = await store.latestSequence();
         await store.createResource({ name: PROJECT, parent: ORG, type: "project", displayName: "" }, actor);
         await grant(store, PROJECT, "user:bob@example.com");
-        expect((await store.removalOf(PROJECT, first))).toMatchObject({ seq: ended, action: "resource.delete", lineage: [PROJECT, CLOUD, ORG] });
-        expect((await store.removalOf(PROJECT, ended))!.seq).toBe(ended);
-        expect(await store.removalOf(PROJECT, ended + 1)).toBeUndefined();
-        expect(await store.removalOf(CLOUD, 0)).toBeUndefined();
+        expect((await store.readChanges({ removalOf: PROJECT, fromSeq: first }))[0]).toMatchObject({ seq: ended, action: "resource.delete", lineage: [PROJECT, CLOUD, ORG] });
+        expect((await store.readChanges({ removalOf: PROJECT, fromSeq: ended }))[0]!.seq).toBe(ended);
+        expect((await store.readChanges({ removalOf: PROJECT, fromSeq: ended + 1 }))[0]).toBeUndefined();
+        expect((await store.readChanges({ removalOf: CLOUD, fromSeq: 0 }))[0]).toBeUndefined();
         await store.updateSharedPolicy("sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
         await store.updateSharedPolicy("sharedPolicies/s", () => ({ delete: true, unbind: false }), actor);
-        expect((await (await another()).removalOf("sharedPolicies/s", 0))).toMatchObject({ action: "sharedPolicy.delete", seq: await store.latestSequence() });
+        expect((await (await another()).readChanges({ removalOf: "sharedPolicies/s", fromSeq: 0 }))[0]).toMatchObject({ action: "sharedPolicy.delete", seq: await store.latestSequence() });
       });
 
       test("another instance reads the rows at once", async () => {

@@ -60,6 +60,7 @@ import type {
   AttachedDocuments,
   DocumentWrite,
   StoredDocument,
+  BoundRolesQuery,
   ChangeQuery,
   ChangeRecord,
   ChangesSince,
@@ -640,7 +641,10 @@ export class PostgresStore implements Store {
     return { sql, values };
   }
 
-  async listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
+  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
+  listGrantPoints(query: BoundRolesQuery): Promise<string[]>;
+  async listGrantPoints(query: GrantQuery | BoundRolesQuery): Promise<GrantPoint[] | string[]> {
+    if ("boundRoles" in query) return this.boundRoles(query.members);
     let from = query.fromCursor ?? "";
     let end = "\uffff";
     if (query.beneath !== undefined) {
@@ -657,7 +661,7 @@ export class PostgresStore implements Store {
     return rows.map((row) => ({ name: row.name, cursor: row.path, subtreeEnd: pathEnd(row.path) }));
   }
 
-  async listBoundRoles(members: readonly string[]): Promise<string[]> {
+  private async boundRoles(members: readonly string[]): Promise<string[]> {
     return (await this.rows<{ role: string }>(SQL.boundRoles, [[...members]], "bound_roles")).map((row) => row.role);
   }
 
@@ -731,14 +735,12 @@ export class PostgresStore implements Store {
     return rows.map(toAuditRecord);
   }
 
-  async removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
-    const [row] = await this.rows<ChangeRow>(SQL.removalOf, [name, fromSeq], "removal_of");
-    return row && toChangeRecord(row);
-  }
-
   async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
     if ("at" in query) {
       return query.at.length === 0 ? [] : (await this.rows<ChangeRow>(SQL.changesAt, [query.at], "changes_at")).map(toChangeRecord);
+    }
+    if ("removalOf" in query) {
+      return (await this.rows<ChangeRow>(SQL.removalOf, [query.removalOf, query.fromSeq], "removal_of")).map(toChangeRecord);
     }
     const { afterSeq, limit, maxBytes } = query;
     const rows =

@@ -49,6 +49,7 @@ import type {
   Acknowledgement,
   Actor,
   ChangeAction,
+  BoundRolesQuery,
   ChangeQuery,
   ChangeRecord,
   ChangesSince,
@@ -512,7 +513,10 @@ export class SqliteStore implements Store {
     return { where: where.join(" AND "), params };
   }
 
-  async listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
+  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
+  listGrantPoints(query: BoundRolesQuery): Promise<string[]>;
+  async listGrantPoints(query: GrantQuery | BoundRolesQuery): Promise<GrantPoint[] | string[]> {
+    if ("boundRoles" in query) return this.boundRoles(query.members);
     let from = query.fromCursor ?? "";
     let end = "\uffff";
     if (query.beneath !== undefined) {
@@ -537,7 +541,7 @@ export class SqliteStore implements Store {
       .map((path) => ({ name: this.stmt.nameByPath.get(path)!, cursor: path, subtreeEnd: pathEnd(path) }));
   }
 
-  async listBoundRoles(members: readonly string[]): Promise<string[]> {
+  private boundRoles(members: readonly string[]): string[] {
     const roles = new Set<string>();
     for (const member of members) for (const role of this.stmt.boundRoles.all({ member })) roles.add(role);
     return [...roles].sort();
@@ -609,6 +613,10 @@ export class SqliteStore implements Store {
 
   async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
     if ("at" in query) return query.at.length === 0 ? [] : this.stmt.changesAt.all(JSON.stringify(query.at)).map(toChangeRecord);
+    if ("removalOf" in query) {
+      const row = this.stmt.removalOf.get(query.removalOf, query.fromSeq);
+      return row ? [toChangeRecord(row)] : [];
+    }
     const { afterSeq, limit, maxBytes } = query;
     if (maxBytes === undefined) return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
     // Sizes first (one synchronous turn with the read: no write comes between), then only the rows that fit.
@@ -620,11 +628,6 @@ export class SqliteStore implements Store {
       bytes += size;
     }
     return through === afterSeq ? [] : this.stmt.readChangesThrough.all(afterSeq, through).map(toChangeRecord);
-  }
-
-  async removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
-    const row = this.stmt.removalOf.get(name, fromSeq);
-    return row && toChangeRecord(row);
   }
 
   async oldestSequence(): Promise<number> {
