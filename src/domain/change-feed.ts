@@ -4,7 +4,7 @@
 // window bounded in bytes. Each stream reads from the window, and from the store when it lags behind the window or
 // resumes from older rows, so that every stream sees every sequence in order, once, whatever its speed. Every read
 // (of the window or of the store) is bounded in bytes too, so what one stream holds at a time is bounded.
-import type { ChangeRecord, Store } from "../store/store.js";
+import { oldestSequence, type ChangeRecord, type Store } from "../store/store.js";
 import { detached } from "../tracing/spans.js";
 import { encodedSizeOf } from "./change-message.js";
 
@@ -25,7 +25,7 @@ export interface ChangeFeedOptions {
   sizeOf?: (change: ChangeRecord) => number;
 }
 
-type FeedStore = Pick<Store, "readChanges" | "latestSequence" | "oldestSequence">;
+type FeedStore = Pick<Store, "readChanges" | "latestSequence">;
 
 export class ChangeFeed {
   private readonly pollMs: number;
@@ -117,7 +117,7 @@ export class ChangeFeed {
       }
       return this.window.slice(from, to);
     }
-    const oldest = await this.store.oldestSequence();
+    const oldest = await oldestSequence(this.store);
     if (oldest > afterSeq + 1) throw new TooOld(oldest);
     // Never past what the window holds: the window is the one place that decides what "now" is for every stream.
     const rows = await this.store.readChanges({ afterSeq, limit, maxBytes: this.readBytes });

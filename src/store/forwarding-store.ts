@@ -106,10 +106,6 @@ export class ForwardingStore implements Store {
     return this.inner.readChanges(...args);
   }
 
-  oldestSequence(...args: Args<"oldestSequence">): ReturnType<Store["oldestSequence"]> {
-    return this.inner.oldestSequence(...args);
-  }
-
   pruneChanges(...args: Args<"pruneChanges">): ReturnType<Store["pruneChanges"]> {
     return this.inner.pruneChanges(...args);
   }

@@ -419,6 +419,15 @@ export interface RemovalQuery {
   fromSeq: number;
 }
 
+/**
+ * The smallest sequence still in the change log (retention removes older rows; the log has no gaps, so it is the first
+ * row after 0); 0 when the log is empty.
+ */
+export async function oldestSequence(store: Pick<Store, "readChanges">): Promise<number> {
+  const [oldest] = await store.readChanges({ afterSeq: 0, limit: 1 });
+  return oldest?.seq ?? 0;
+}
+
 /** How much of the change log to keep; `pruneChanges` never removes the newest row (sequences must not restart). */
 export interface Retention {
   /** Remove rows committed before this time (epoch milliseconds). */
@@ -675,8 +684,6 @@ export interface Store {
    * row that removed a resource (at most one).
    */
   readChanges(query: ChangeQuery): Promise<ChangeRecord[]>;
-  /** The smallest sequence still in the change log (retention removes older rows); 0 when the log is empty. */
-  oldestSequence(): Promise<number>;
   /** Removes old change-log rows (they are the audit log too); returns how many. Keeps the newest row always. */
   pruneChanges(retention: Retention): Promise<number>;
   /**

@@ -22,7 +22,8 @@ class MemoryLog {
   async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
     if (!("afterSeq" in query)) throw new Error("the feed reads after a sequence only");
     const { afterSeq, limit, maxBytes } = query;
-    this.storeReads.push({ afterSeq, maxBytes });
+    // The probe of the oldest retained row (oldestSequence: the first row after 0, no byte bound) is not a page read.
+    if (maxBytes !== undefined || afterSeq !== 0 || limit !== 1) this.storeReads.push({ afterSeq, maxBytes });
     const out: ChangeRecord[] = [];
     let bytes = 0;
     for (const row of this.rows.filter((r) => r.seq > afterSeq).slice(0, limit)) {
@@ -38,9 +39,6 @@ class MemoryLog {
     return this.rows.length;
   }
 
-  async oldestSequence(): Promise<number> {
-    return this.rows.length === 0 ? 0 : 1;
-  }
 }
 
 async function feedOver(log: MemoryLog, windowBytes: number, readBytes: number) {

@@ -750,11 +750,6 @@ export class PostgresStore implements Store {
     return rows.map(toChangeRecord);
   }
 
-  async oldestSequence(): Promise<number> {
-    const [row] = await this.rows<{ seq: number }>(SQL.oldestSeq, [], "oldest_seq");
-    return row!.seq;
-  }
-
   /** Under the write lock, as a write: no row is numbered while the newest is being worked out. */
   async pruneChanges(retention: Retention): Promise<number> {
     return this.queue.write(async (tx) => {

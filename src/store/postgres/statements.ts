@@ -76,7 +76,6 @@ export const SQL = {
       d.key, d.body, d.revision, d.update_time
     ${FROM_RESOURCES} LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = $2 AND d.key = $3 WHERE r.name = $1`,
   latestSeq: `SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log`,
-  oldestSeq: `SELECT COALESCE(MIN(seq), 0) AS seq FROM change_log`,
   changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   readChanges: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   /**

@@ -630,10 +630,6 @@ export class SqliteStore implements Store {
     return through === afterSeq ? [] : this.stmt.readChangesThrough.all(afterSeq, through).map(toChangeRecord);
   }
 
-  async oldestSequence(): Promise<number> {
-    return this.stmt.oldestSeq.get()!;
-  }
-
   async pruneChanges(retention: Retention): Promise<number> {
     return this.queue.write(() => {
       let removed = 0;

@@ -66,7 +66,6 @@ export interface Statements {
   readChangesThrough: Sqlite.Statement<[number, number], ChangeRow>;
   removalOf: Sqlite.Statement<[string, number], ChangeRow>;
   sharedContentBoundTo: Sqlite.Statement<[number], Uint8Array>;
-  oldestSeq: Sqlite.Statement<[], number>;
   pruneBefore: Sqlite.Statement<[number]>;
   pruneKeeping: Sqlite.Statement<[number]>;
   changesAt: Sqlite.Statement<[string], ChangeRow>;
@@ -161,7 +160,6 @@ export function prepareStatements(db: Sqlite.Database): Statements {
       `SELECT sp.body FROM links b JOIN ${sharedContent("sp", "b.from_id")}
        WHERE b.kind = '${BINDING_LINK}' AND b.to_id = ?`,
     ).pluck(),
-    oldestSeq: db.prepare<[], number>(`SELECT COALESCE(MIN(seq), 0) FROM change_log`).pluck(),
     pruneBefore: db.prepare<[number]>(
       `DELETE FROM change_log WHERE time < ? AND seq < (SELECT MAX(seq) FROM change_log)`,
     ),
