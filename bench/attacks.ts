@@ -5,7 +5,7 @@
 // 100 ms throughout. Targets (issue 25): under every attack, victim p99 < 100 ms and peak RSS < 1 GB. Loopback only.
 // Prints Markdown and writes it to docs/benchmarks.md ("Attacks (issue 25)").
 import { readdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
@@ -182,9 +182,11 @@ const keyDir = mkdtempSync(join(tmpdir(), "policy-attack-key-"));
 const keyFile = join(keyDir, "signer.pub");
 writeFileSync(keyFile, await exportSPKI(publicKey));
 
+/** The machine's 1-minute load average when the run started: figures from a loaded machine are not a quiet one's. */
+const LOAD_AT_START = loadavg()[0]!.toFixed(1);
 const fmt = (ms: number) => (Number.isNaN(ms) ? "—" : ms < 10 ? ms.toFixed(1) : Math.round(ms).toString());
 const lines = [
-  `Seed ${SEED}; each attack ${ATTACK_MS / 1000} s after a ${BASELINE_MS / 1000} s baseline on the same server; victim: ${VICTIM_CALLERS} concurrent GetPolicy callers on the gRPC port of another organization, on a thread of their own (as another program would be).`,
+  `Seed ${SEED}; each attack ${ATTACK_MS / 1000} s after a ${BASELINE_MS / 1000} s baseline on the same server; victim: ${VICTIM_CALLERS} concurrent GetPolicy callers on the gRPC port of another organization, on a thread of their own (as another program would be). Load average ${LOAD_AT_START} at the start (2 cores).`,
   "",
   "| attack | what the attacker does | victim p50 / p99 before (ms) | victim p50 / p99 during (ms) | victim calls (errors) | server peak RSS (MB) | p99 < 100 ms, RSS < 1 GB |",
   "| --- | --- | ---: | ---: | ---: | ---: | --- |",

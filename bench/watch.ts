@@ -10,20 +10,29 @@
 // Watchers ask for batches (WatchRequest.batch, one message per delivery turn) unless the row says "one change per
 // message" (old clients). The server runs with its Watch stream limits raised (--watch-streams,
 // --watch-streams-per-caller: every watcher here is the same anonymous caller); everything else is default.
-// Results go to stdout and docs/benchmarks.md (the "Watch" section).
+// Results go to stdout and docs/benchmarks.md (the "Watch" section) when every part ran on every port.
+// `-- --only latency,throughput,memory` runs some parts, `--port main|grpc` one port (neither writes the doc), and
+// `--batches-only` skips the throughput rows of unbatched watchers, `--cpu-prof DIR` runs the server under node --cpu-prof (its profile written to DIR when it stops).
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { setMaxListeners } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { PolicyService } from "../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../gen/policy/v1/resource_service_pb.js";
 import { WatchRequestSchema, WatchService } from "../gen/policy/v1/watch_service_pb.js";
 import { cpuSecondsOfTree, rssMbOfTree, startBuiltServer } from "./built-server.js";
 import { writeDocSection } from "./doc-section.js";
+
+const { values: flags } = parseArgs({
+  options: { only: { type: "string" }, port: { type: "string" }, "batches-only": { type: "boolean" }, "cpu-prof": { type: "string" } },
+});
+const parts = new Set((flags.only ?? "latency,throughput,memory").split(","));
+const everything = flags.only === undefined && flags.port === undefined && !flags["batches-only"];
 
 const WATCHERS_PER_CONNECTION = 250;
 const LATENCY_WRITES = 40;
@@ -37,16 +46,16 @@ const dir = mkdtempSync(join(tmpdir(), "policy-bench-watch-"));
 const server = await startBuiltServer([
   "--port", "0", "--grpc-port", "0", "--db", join(dir, "policy.db"),
   `--watch-streams=${IDLE_WATCHERS + 1000}`, `--watch-streams-per-caller=${IDLE_WATCHERS + 1000}`,
-]);
+], flags["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${flags["cpu-prof"]}`] : []);
 const pid = server.process.pid!;
 // Writers on the gRPC port, as other services call it.
 const writer = createGrpcTransport({ baseUrl: server.grpc });
 const policies = createClient(PolicyService, writer);
 const resources = createClient(ResourceService, writer);
 const PORTS = [
-  { name: "main port", url: server.main },
-  { name: "gRPC port", url: server.grpc },
-];
+  { name: "main port", key: "main", url: server.main },
+  { name: "gRPC port", key: "grpc", url: server.grpc },
+].filter((port) => flags.port === undefined || port.key === flags.port);
 
 const policy = (member: string) => ({ bindings: [{ role: "roles/collaborator", members: [member] }] });
 
@@ -125,7 +134,7 @@ function countingWatchers(
   count: number,
   batch = true,
   onChanges: (watcher: number, changes: number) => void = () => undefined,
-): Watchers & { messages(): number } {
+): Watchers & { messages(): number; responses(): number } {
   const address = url.replace(/^http:\/\//, "");
   const request = Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, watchRequest(batch))));
   // A local subchannel pool each: grpc-js otherwise shares one connection between clients of the same address, and
@@ -135,6 +144,7 @@ function countingWatchers(
     () => new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
   );
   let messages = 0;
+  let responses = 0;
   let opened = 0;
   let allOpen!: () => void;
   const ready = new Promise<void>((r) => (allOpen = r));
@@ -144,7 +154,10 @@ function countingWatchers(
     call.on("data", (bytes: Buffer) => {
       const changes = changesIn(bytes);
       messages += changes;
-      if (changes > 0) onChanges(i, changes);
+      if (changes > 0) {
+        responses++;
+        onChanges(i, changes);
+      }
       if (first && ++opened === count) allOpen();
       first = false;
     });
@@ -154,6 +167,7 @@ function countingWatchers(
   return {
     ready,
     messages: () => messages,
+    responses: () => responses,
     async close() {
       for (const call of calls) call.cancel();
       for (const client of clients) client.close();
@@ -221,6 +235,8 @@ interface Throughput {
   cpuMs: number;
   /** With watchers: how long after the last write the last delivery arrived. */
   lagMs: number;
+  /** With watchers: responses carrying changes, per watcher per second. */
+  responseRate: number;
 }
 
 /**
@@ -233,6 +249,7 @@ async function throughput(watchers?: ReturnType<typeof countingWatchers>): Promi
   let writes = 0;
   const cpuBefore = cpuSecondsOfTree(pid);
   const delivered = watchers?.messages() ?? 0;
+  const responded = watchers?.responses() ?? 0;
   const start = performance.now();
   const end = start + THROUGHPUT_SECONDS * 1000;
   await Promise.all(
@@ -250,7 +267,12 @@ async function throughput(watchers?: ReturnType<typeof countingWatchers>): Promi
     if (watchers.messages() - delivered < writes * 100) throw new Error(`${watchers.messages() - delivered} of ${writes * 100} deliveries arrived`);
   }
   const seconds = (performance.now() - start) / 1000;
-  return { rate: writes / seconds, cpuMs: ((cpuSecondsOfTree(pid) - cpuBefore) * 1000) / writes, lagMs: performance.now() - written };
+  return {
+    rate: writes / seconds,
+    cpuMs: ((cpuSecondsOfTree(pid) - cpuBefore) * 1000) / writes,
+    lagMs: performance.now() - written,
+    responseRate: watchers ? (watchers.responses() - responded) / 100 / seconds : 0,
+  };
 }
 
 const results: string[] = [];
@@ -261,57 +283,63 @@ const say = (line: string) => {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 try {
-  say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}; the built server in a child process (default flags), clients gRPC over loopback, writers on the gRPC port.`);
-  say("");
-  say("Write-to-delivery latency, batched watchers: raw grpc-js streams that do not decode (what the server's delivery costs), and connect-es clients that decode every change, all in this one client process (what such a process sees):");
-  say("");
-  say("| port | watchers | raw p50 | raw p99 | decoding p50 | decoding p99 |");
-  say("| --- | ---: | ---: | ---: | ---: | ---: |");
-  for (const port of PORTS) {
-    for (const count of [1, 100, 1000]) {
-      const raw = await rawLatency(port.url, count);
-      const l = await latency(port.url, count);
-      say(`| ${port.name} | ${count} | ${raw.p50.toFixed(1)} ms | ${raw.p99.toFixed(1)} ms | ${l.p50.toFixed(1)} ms | ${l.p99.toFixed(1)} ms |`);
-    }
-  }
-  say("");
-  say(`Write throughput (${CONCURRENT_WRITES} concurrent SetPolicy calls, ${THROUGHPUT_SECONDS} s per run, ${THROUGHPUT_ROUNDS} rounds of none / 100 watchers alternated; target >= 0.9):`);
-  say("");
-  say("| watchers on | watchers ask for | writes/s, none | writes/s, 100 watchers (delivered) | ratio | server CPU per write, none | with 100 watchers | last delivery after the last write |");
-  say("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const port of PORTS) {
-    for (const batch of [true, false]) {
-      // Alternated, so that drift (WAL growth, page cache) hits both sides.
-      const none: Throughput[] = [];
-      const with100: Throughput[] = [];
-      for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-        none.push(await throughput());
-        const watchers = countingWatchers(port.url, 100, batch);
-        await watchers.ready;
-        with100.push(await throughput(watchers));
-        await watchers.close();
+  say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}; the built server in a child process (default flags), clients gRPC over loopback, writers on the gRPC port; load average ${loadavg()[0]!.toFixed(1)} at the start.`);
+  if (parts.has("latency")) {
+    say("");
+    say("Write-to-delivery latency, batched watchers: raw grpc-js streams that do not decode (what the server's delivery costs), and connect-es clients that decode every change, all in this one client process (what such a process sees):");
+    say("");
+    say("| port | watchers | raw p50 | raw p99 | decoding p50 | decoding p99 |");
+    say("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (const port of PORTS) {
+      for (const count of [1, 100, 1000]) {
+        const raw = await rawLatency(port.url, count);
+        const l = await latency(port.url, count);
+        say(`| ${port.name} | ${count} | ${raw.p50.toFixed(1)} ms | ${raw.p99.toFixed(1)} ms | ${l.p50.toFixed(1)} ms | ${l.p99.toFixed(1)} ms |`);
       }
-      const of = (xs: Throughput[], key: keyof Throughput) => mean(xs.map((x) => x[key]));
-      say(
-        `| ${port.name} | ${batch ? "batches" : "one change per message"} | ${of(none, "rate").toFixed(0)} | ${of(with100, "rate").toFixed(0)} | ${(of(with100, "rate") / of(none, "rate")).toFixed(2)} | ` +
-          `${of(none, "cpuMs").toFixed(3)} ms | ${of(with100, "cpuMs").toFixed(3)} ms | ${of(with100, "lagMs").toFixed(0)} ms |`,
-      );
     }
   }
-  say("");
-  const before = rssMbOfTree(pid);
-  const idle = countingWatchers(server.grpc, IDLE_WATCHERS);
-  await idle.ready;
-  await new Promise((r) => setTimeout(r, 1000));
-  const grown = rssMbOfTree(pid) - before;
-  say(
-    `Memory per idle watcher (server RSS growth with ${IDLE_WATCHERS.toLocaleString("en")} open streams on the gRPC port, ${IDLE_WATCHERS / WATCHERS_PER_CONNECTION} connections): ` +
-      `${grown.toFixed(0)} MB in all, ${((grown * 1024) / IDLE_WATCHERS).toFixed(1)} KiB per watcher (target < 20 KiB).`,
-  );
-  await idle.close();
+  if (parts.has("throughput")) {
+    say("");
+    say(`Write throughput (${CONCURRENT_WRITES} concurrent SetPolicy calls, ${THROUGHPUT_SECONDS} s per run, ${THROUGHPUT_ROUNDS} rounds of none / 100 watchers alternated; target >= 0.9):`);
+    say("");
+    say("| watchers on | watchers ask for | writes/s, none | writes/s, 100 watchers (delivered) | ratio | server CPU per write, none | with 100 watchers | responses per watcher per second | last delivery after the last write |");
+    say("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (const port of PORTS) {
+      for (const batch of flags["batches-only"] ? [true] : [true, false]) {
+        // Alternated, so that drift (WAL growth, page cache) hits both sides.
+        const none: Throughput[] = [];
+        const with100: Throughput[] = [];
+        for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+          none.push(await throughput());
+          const watchers = countingWatchers(port.url, 100, batch);
+          await watchers.ready;
+          with100.push(await throughput(watchers));
+          await watchers.close();
+        }
+        const of = (xs: Throughput[], key: keyof Throughput) => mean(xs.map((x) => x[key]));
+        say(
+          `| ${port.name} | ${batch ? "batches" : "one change per message"} | ${of(none, "rate").toFixed(0)} | ${of(with100, "rate").toFixed(0)} | ${(of(with100, "rate") / of(none, "rate")).toFixed(2)} | ` +
+            `${of(none, "cpuMs").toFixed(3)} ms | ${of(with100, "cpuMs").toFixed(3)} ms | ${of(with100, "responseRate").toFixed(0)} | ${of(with100, "lagMs").toFixed(0)} ms |`,
+        );
+      }
+    }
+  }
+  if (parts.has("memory")) {
+    say("");
+    const before = rssMbOfTree(pid);
+    const idle = countingWatchers(server.grpc, IDLE_WATCHERS);
+    await idle.ready;
+    await new Promise((r) => setTimeout(r, 1000));
+    const grown = rssMbOfTree(pid) - before;
+    say(
+      `Memory per idle watcher (server RSS growth with ${IDLE_WATCHERS.toLocaleString("en")} open streams on the gRPC port, ${IDLE_WATCHERS / WATCHERS_PER_CONNECTION} connections): ` +
+        `${grown.toFixed(0)} MB in all, ${((grown * 1024) / IDLE_WATCHERS).toFixed(1)} KiB per watcher (target < 20 KiB).`,
+    );
+    await idle.close();
+  }
 } finally {
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 
-writeDocSection("Watch (`npm run bench:watch`)", results.join("\n"));
+if (everything) writeDocSection("Watch (`npm run bench:watch`)", results.join("\n"));

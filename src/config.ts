@@ -76,7 +76,7 @@ const OPTIONS = {
   "grpc-port": { env: "POLICY_GRPC_PORT", default: "50051", help: "gRPC-only port (grpc-js), fastest for services" },
   db: { env: "POLICY_DB", default: "./data/policy.db", help: "SQLite database file (created if missing), or a postgres:// URL" },
   "db-pool": { env: "POLICY_DB_POOL", default: String(DEFAULT_POOL_SIZE), help: "PostgreSQL: connections per process" },
-  "sqlite-batch-rows": { env: "POLICY_SQLITE_BATCH_ROWS", default: String(SQLITE_BATCH_ROWS), help: "SQLite: one group commit takes more writes only while it has changed fewer rows than this, the rest commit a turn later after waiting reads, and a long commit is followed by as long a pause (0: no budget)" },
+  "sqlite-batch-rows": { env: "POLICY_SQLITE_BATCH_ROWS", default: String(SQLITE_BATCH_ROWS), help: "SQLite: one group commit also stops taking writes once it has changed this many rows, the rest commit next (0: no row budget; a group commit is bounded by 8 ms of work either way)" },
   "db-statement-timeout-ms": { env: "POLICY_DB_STATEMENT_TIMEOUT_MS", default: String(DEFAULT_STATEMENT_TIMEOUT_MS), help: "PostgreSQL: longest a statement may run, or a connection be waited for (ms); no answer at all: given up 1 s later" },
   schema: { env: "POLICY_SCHEMA", default: undefined, help: "resource schema YAML file (default: built in)" },
   "tls-cert": { env: "POLICY_TLS_CERT", default: undefined, help: "PEM certificate: serve TLS (ALPN h2, http/1.1)" },

@@ -1,7 +1,7 @@
 // The encoding of a frozen message, made once: a frozen message cannot change (frozen-value.ts), so its bytes are
 // memoised by it, and whoever sends or measures it (the gRPC port, Watch's window) encodes it once between them.
-import { toBinary, type DescMessage } from "@bufbuild/protobuf";
-import { isDeepFrozen } from "./frozen-value.js";
+import { create, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { deepFreeze, isDeepFrozen } from "./frozen-value.js";
 
 const encodings = new WeakMap<object, Uint8Array>();
 
@@ -24,4 +24,37 @@ export function knownEncodingOf(message: object): Uint8Array | undefined {
 /** Records the bytes of a frozen message put together by hand (they must be exactly its encoding). */
 export function rememberEncoding(message: object, bytes: Uint8Array): void {
   if (isDeepFrozen(message)) encodings.set(message, bytes);
+}
+
+const carriers = new WeakMap<object, object>();
+
+/**
+ * A frozen message as one that carries its memoised encoding in its unknown fields, for a transport that encodes each
+ * message it sends (connect-node, once per stream): protobuf-es writes unknown fields as they are, so the same bytes
+ * go out, copied instead of encoded again (and every reader parses them as the fields they are). The encoding is
+ * split after its first tag: that tag as the unknown field's number and wire type, the rest as its data, which
+ * protobuf-es writes back as the same bytes. Binary codecs only: JSON writes no unknown fields. A message that is not
+ * frozen (made for one stream) is returned as it is.
+ */
+export function asEncodedBytes<T extends Message>(schema: DescMessage, message: T): T {
+  if (!isDeepFrozen(message)) return message;
+  let carrier = carriers.get(message) as T | undefined;
+  if (!carrier) {
+    const bytes = encodingOf(schema, message);
+    carrier = create(schema) as T;
+    if (bytes.length > 0) {
+      let tag = 0;
+      let at = 0;
+      for (let shift = 1; ; shift *= 128) {
+        const byte = bytes[at++]!;
+        tag += (byte & 0x7f) * shift;
+        if (byte < 0x80) break;
+      }
+      carrier.$unknown = [{ no: Math.floor(tag / 8), wireType: tag % 8, data: bytes.subarray(at) }];
+    }
+    deepFreeze(carrier);
+    rememberEncoding(carrier, bytes);
+    carriers.set(message, carrier);
+  }
+  return carrier;
 }

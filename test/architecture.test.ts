@@ -121,7 +121,7 @@ test("L3: the domain imports the store's contract and errors only, and no layer 
     target.startsWith("domain/") ||
     isShared(target) ||
     target === "store/store.ts" ||
-    target === "store/errors.ts" ||
+    target === "store/store-error.ts" ||
     target.startsWith("tracing/");
   expect(violations("domain/", allowed)).toEqual([]);
 });
@@ -135,7 +135,7 @@ test("L5: the RPC layer takes store errors and the contract's types only, and ne
   const allowed = ({ target, typeOnly }: Import) =>
     !isLocal(target) ||
     (!target.startsWith("store/") && !ENTRY_POINTS.includes(target) && !/^(cli|client)\//.test(target)) ||
-    target === "store/errors.ts" ||
+    target === "store/store-error.ts" ||
     (target === "store/store.ts" && typeOnly);
   expect(violations("rpc/", allowed)).toEqual([]);
 });

@@ -4,6 +4,12 @@
 // window bounded in bytes. Each stream reads from the window, and from the store when it lags behind the window or
 // resumes from older rows, so that every stream sees every sequence in order, once, whatever its speed. Every read
 // (of the window or of the store) is bounded in bytes too, so what one stream holds at a time is bounded.
+//
+// Delivery turns are paced: the feed wakes its streams at most once per `turnMs`, so that under a stream of writes
+// each stream sends one message (a batch of everything since its last) per turn, not one per commit, whatever the
+// write rate; and a commit of this process (the store's writtenSequence moved) is read within a tick once that much
+// has passed since the last turn, rather than at the next poll, so that sparse writes are delivered at once. Writes
+// of other processes sharing the database are found by the poll, every `pollMs`.
 import { oldestSequence, type ChangeRecord, type Store } from "../store/store.js";
 import { detached } from "../tracing/spans.js";
 import { encodedSizeOf } from "./change-message.js";
@@ -11,10 +17,16 @@ import { encodedSizeOf } from "./change-message.js";
 export const DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024;
 /** What one read returns at most (at least one change): a delivery turn, and a batch of changes sent at once. */
 export const DEFAULT_READ_BYTES = 512 * 1024;
+/** The least time between two delivery turns (ms): at most 20 messages a second per stream under any write rate. */
+export const DEFAULT_TURN_MS = 50;
+/** How often the feed looks at the store's writtenSequence (a number in memory, no I/O). */
+const TICK_MS = 5;
 
 export interface ChangeFeedOptions {
-  /** How often the change log is read while anyone watches. */
+  /** How often the change log is read while anyone watches (for other processes' writes). */
   pollMs?: number;
+  /** The least time between two delivery turns; `pollMs` when that is given, DEFAULT_TURN_MS otherwise. */
+  turnMs?: number;
   /** Bytes of changes (as sent, encoded) kept in memory for the streams that keep up. */
   windowBytes?: number;
   /** The most rows one read returns. */
@@ -25,10 +37,11 @@ export interface ChangeFeedOptions {
   sizeOf?: (change: ChangeRecord) => number;
 }
 
-type FeedStore = Pick<Store, "readChanges" | "latestSequence">;
+type FeedStore = Pick<Store, "readChanges" | "latestSequence"> & Partial<Pick<Store, "writtenSequence">>;
 
 export class ChangeFeed {
   private readonly pollMs: number;
+  private readonly turnMs: number;
   private readonly windowBytes: number;
   readonly batchSize: number;
   private readonly readBytes: number;
@@ -47,6 +60,9 @@ export class ChangeFeed {
   /** Settled (and replaced) each time the poller reads new rows. */
   private advanced = deferred();
   private polling = false;
+  /** When (performance.now()) the feed last read the log, and last woke its streams. */
+  private lastPoll = 0;
+  private lastTurn = 0;
   /** Set at shutdown: streams end (and their clients resume on another server or after the restart). */
   closed = false;
 
@@ -55,6 +71,7 @@ export class ChangeFeed {
     options: ChangeFeedOptions = {},
   ) {
     this.pollMs = options.pollMs ?? 25;
+    this.turnMs = options.turnMs ?? (options.pollMs !== undefined ? options.pollMs : DEFAULT_TURN_MS);
     this.windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
     this.batchSize = options.batchSize ?? 500;
     this.readBytes = options.readBytes ?? DEFAULT_READ_BYTES;
@@ -162,7 +179,7 @@ export class ChangeFeed {
     this.windowStart = latest;
     this.latestSeen = latest;
     // The poller serves every stream: it runs outside the context of the Watch call that started it.
-    this.timer = detached(() => setInterval(() => void this.poll(), this.pollMs));
+    this.timer = detached(() => setInterval(() => this.tick(), Math.min(TICK_MS, this.pollMs)));
     this.timer.unref();
   }
 
@@ -172,9 +189,17 @@ export class ChangeFeed {
     this.started = undefined;
   }
 
+  /** Reads the log when a turn may start and there is (or may be) something new: a local commit, or a poll due. */
+  private tick(): void {
+    const now = performance.now();
+    if (now - this.lastTurn < this.turnMs) return;
+    if ((this.store.writtenSequence ?? 0) > this.latestSeen || now - this.lastPoll >= this.pollMs) void this.poll();
+  }
+
   private async poll(): Promise<void> {
     if (this.polling || this.closed) return;
     this.polling = true;
+    this.lastPoll = performance.now();
     try {
       for (;;) {
         const from = this.latestSeen;
@@ -189,6 +214,7 @@ export class ChangeFeed {
         }
         this.latestSeen = rows.at(-1)!.seq;
         this.trim();
+        this.lastTurn = performance.now();
         const advanced = this.advanced;
         this.advanced = deferred();
         advanced.resolve();

@@ -14,13 +14,15 @@ export interface Outgoing<T> {
   paced?: boolean;
 }
 
-export interface StreamBufferOptions {
+export interface StreamBufferOptions<T> {
   /** The most bytes queued unsent (one message larger than this is queued alone). */
   maxBytes: number;
   /** The error the stream ends with when it falls behind, after `position`, the last position queued. */
   cutOff: (position: number) => Error;
   /** Aborted when the call ends (the client went away): the queue is dropped at once. */
   signal: AbortSignal;
+  /** Each message as it is handed to the transport (as it leaves the queue, so the queue holds what was produced). */
+  map?: (message: T) => T;
 }
 
 /**
@@ -29,7 +31,7 @@ export interface StreamBufferOptions {
  */
 export async function* bufferedStream<T>(
   produce: (signal: AbortSignal) => AsyncIterable<Outgoing<T>>,
-  options: StreamBufferOptions,
+  options: StreamBufferOptions<T>,
 ): AsyncGenerator<T> {
   const stop = new AbortController();
   const queue: Outgoing<T>[] = [];
@@ -92,7 +94,7 @@ export async function* bufferedStream<T>(
           queue.splice(0, head);
           head = 0;
         }
-        yield item.message;
+        yield options.map ? options.map(item.message) : item.message;
         continue;
       }
       if (ended) break;

@@ -113,6 +113,12 @@ const REMOVALS_MEMO_BYTES = 8 * 1024 * 1024;
 
 export class WatchVisibility {
   private readonly removals: Removals;
+  /**
+   * Chain reads in flight, by name, shared by the streams that judge the same rows at once: streams woken together
+   * by the feed would otherwise each miss the cache at once and each read (and decode) the same chain. A read started
+   * to judge the row `upTo` is as fresh as every row up to it needs (they were all committed before it started).
+   */
+  private readonly reading = new Map<string, { upTo: number; chain: Promise<StoredPolicy[] | undefined> }>();
 
   constructor(
     store: Pick<Store, "readChanges">,
@@ -186,11 +192,24 @@ export class WatchVisibility {
   private async currentChain(name: string, seq: number): Promise<StoredPolicy[] | undefined> {
     // A removal already found costs nothing; an absent name would cost a read on every change.
     if (this.removals.known(name, seq)) return undefined;
-    const chain = await this.access.resolve(name).chain();
+    const chain = await this.chainNow(name, seq);
     if (chain && chain[0]!.createSeq <= seq) return chain;
     // Gone: find its end once, so that its other rows are known gone without a read.
     if (!chain) await this.removals.endOf(name, seq);
     return undefined;
+  }
+
+  /** The chain of `name` now, read after the row `seq` was committed: shared with the reads in flight that are. */
+  private chainNow(name: string, seq: number): Promise<StoredPolicy[] | undefined> {
+    const inFlight = this.reading.get(name);
+    if (inFlight && seq <= inFlight.upTo) return inFlight.chain;
+    const read = { upTo: seq, chain: this.access.resolve(name).chain() };
+    this.reading.set(name, read);
+    const done = () => {
+      if (this.reading.get(name) === read) this.reading.delete(name);
+    };
+    read.chain.then(done, done);
+    return read.chain;
   }
 
   /**

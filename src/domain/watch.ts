@@ -12,6 +12,7 @@ import type { ChangeRecord } from "../store/store.js";
 import type { Caller } from "./access/authorizer.js";
 import { TooOld, type ChangeFeed } from "./change-feed.js";
 import { encodedSizeOf, responseOf } from "./change-message.js";
+import { asEncodedBytes } from "../frozen-encoding.js";
 import { batchResponseOf } from "./change-batch.js";
 import { typeOfName } from "./names.js";
 import type { ResourceSchema } from "../schema/schema.js";
@@ -67,9 +68,11 @@ export class Watch {
 
   /**
    * The stream of a Watch call, until `signal` aborts (the client went away) or the server closes the feed. A reader
-   * that leaves more than the stream buffer unsent is cut off (RESOURCE_EXHAUSTED, naming where to resume).
+   * that leaves more than the stream buffer unsent is cut off (RESOURCE_EXHAUSTED, naming where to resume). With
+   * `encodedBytes` (a binary codec on a transport that encodes every message it sends), the messages that every
+   * stream shares go out as the bytes made once for them (frozen-encoding.ts, asEncodedBytes).
    */
-  async *watch(request: WatchRequest, caller: Caller, signal: AbortSignal): AsyncGenerator<WatchResponse> {
+  async *watch(request: WatchRequest, caller: Caller, signal: AbortSignal, encodedBytes = false): AsyncGenerator<WatchResponse> {
     const checked = this.validate(request);
     const release = this.streams.admit(caller.principal);
     // Given back when the call ends, even while the transport waits for a reader that never reads again.
@@ -78,6 +81,7 @@ export class Watch {
       yield* bufferedStream((stop) => this.deliveries(request, checked, caller, stop), {
         maxBytes: this.streams.limits.streamBufferBytes,
         signal,
+        ...(encodedBytes ? { map: encodedResponse } : {}),
         cutOff: (position) => {
           this.streams.cutOff++;
           return new ServiceError(
@@ -208,6 +212,8 @@ export class Watch {
     };
   }
 }
+
+const encodedResponse = (response: WatchResponse) => asEncodedBytes(WatchResponseSchema, response);
 
 function progress(sequence: number): Outgoing<WatchResponse> {
   const message = create(WatchResponseSchema, { event: { case: "progress", value: { sequence: BigInt(sequence) } } });

@@ -4,10 +4,8 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { SnapshotService } from "../../gen/policy/v1/snapshot_service_pb.js";
 import type { Snapshots } from "../domain/snapshot.js";
+import { isJson } from "./codec.js";
 import { callerOf } from "./context.js";
-
-/** application/json, application/connect+json, application/grpc+json, application/grpc-web+json. */
-const isJson = (contentType: string | null) => contentType !== null && /[/+]json\b/.test(contentType);
 
 export function snapshotService(snapshots: Snapshots): ServiceImpl<typeof SnapshotService> {
   return {

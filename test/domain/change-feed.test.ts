@@ -103,3 +103,53 @@ describe("the change feed's window", () => {
     again.release();
   });
 });
+
+describe("the change feed's delivery turns", () => {
+  /** A log whose writes are this process's: the store's writtenSequence moves with each. */
+  class LocalLog extends MemoryLog {
+    writtenSequence = 0;
+    write(): void {
+      this.append(10);
+      this.writtenSequence = this.rows.length;
+    }
+  }
+
+  test("a commit of this process is read at once, not at the next poll", async () => {
+    const log = new LocalLog();
+    // A poll so rare that only the commit's own signal can wake the feed within the wait below.
+    const feed = new ChangeFeed(log, { pollMs: 60_000, turnMs: 1, sizeOf: () => 10 });
+    const release = await feed.follow();
+    log.write();
+    expect(await feed.waitBeyond(0, 5_000, new AbortController().signal)).toBe(true);
+    expect(feed.latest).toBe(1);
+    release();
+  });
+
+  test("streams are woken at most once per turn, each time with every change since the last", async () => {
+    const log = new LocalLog();
+    const turnMs = 100;
+    const feed = new ChangeFeed(log, { pollMs: 1, turnMs, sizeOf: () => 10 });
+    const release = await feed.follow();
+    const turns: { at: number; latest: number }[] = [];
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        log.write();
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const never = new AbortController().signal;
+    while (turns.length < 4) {
+      const before = feed.latest;
+      if (await feed.waitBeyond(before, 5_000, never)) turns.push({ at: performance.now(), latest: feed.latest });
+    }
+    writing = false;
+    await writer;
+    for (let i = 1; i < turns.length; i++) {
+      // A turn apart (seen a little after each turn: a few milliseconds of slack).
+      expect(turns[i]!.at - turns[i - 1]!.at).toBeGreaterThanOrEqual(turnMs - 5);
+      expect(turns[i]!.latest).toBeGreaterThan(turns[i - 1]!.latest + 1);
+    }
+    release();
+  });
+});

@@ -4,15 +4,20 @@
 // start and the writes run one after another inside it. A large write may ask for a transaction of its own instead
 // (writeAlone, a bulk import's batch creation): no savepoint, whose journal would first copy every page it changes.
 //
-// better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read
-// of another tenant) waits behind it. With a row budget (--sqlite-batch-rows N, off by default), a transaction takes
-// more writes only while it has changed fewer than N rows (SQLite's own count, `total_changes()`, member-index rows
-// included): the write that crosses it is the last of its batch, the rest stay queued in order and commit in the next
-// batch, a turn later, after the reads that arrived meanwhile; and after a batch that took LONG_BATCH_MS or more the
-// next starts no sooner than as long after it ended, so long transactions get at most half the event loop. Rows rather
-// than time: a loaded machine would cut time-bounded batches short. Off by default because more, smaller commits made
-// the watch-memory attack (200 Watch streams during a flood of 1,500-member writes) worse for other tenants, for a
-// reason not yet understood (docs/operations.md, "Limits").
+// better-sqlite3 is synchronous: a transaction blocks the event loop until it commits, and every other call (a read of
+// another tenant) waits behind it. So a transaction takes more writes only while its writes have worked less than
+// GROUP_BUDGET_MS (the write that crosses it is the last of its batch): the rest stay queued in order and commit in the
+// next batch. And after a batch whose writes worked LONG_BATCH_MS or more, the next starts no sooner than twice as long
+// after it ended as it took, commit included (at most MAX_PAUSE_MS), so long writes get at most about a third of the
+// event loop: a read of another tenant needs several turns of it (its request, its token's check on the thread pool,
+// its response), and without the pause each of those turns could wait behind a batch. The commit itself (an fsync)
+// decides neither: every batch pays it, and small writes keep sharing one commit with no pause (16 SetPolicy calls work
+// a few ms), while a flood of 1,500-member policy writes (~10 ms of work each) commits one or two at a time with other
+// calls in between instead of sixteen in one go. On a loaded machine the budget cuts batches shorter: more fsyncs, the
+// same bound.
+//
+// With a row budget too (--sqlite-batch-rows N, off by default), a transaction also stops taking writes once it has
+// changed N rows or more (SQLite's own count, `total_changes()`, member-index rows included).
 import { detached } from "../../tracing/spans.js";
 import { tracedWrite, type TracedWrite } from "../../tracing/writes.js";
 import type { Database } from "./database.js";
@@ -34,13 +39,28 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** The default row budget of one group commit: 0, none (every write of the turn, as many rows as they change). */
 export const SQLITE_BATCH_ROWS = 0;
 
-/** A batch this long (ms) or longer is followed by a pause as long as it was (at most MAX_PAUSE_MS). */
+/**
+ * The work (ms) after which a group commit takes no more writes: about the longest one holds the loop, but for its
+ * last write.
+ */
+export const GROUP_BUDGET_MS = 8;
+
+/** A batch whose writes worked this long (ms) or longer is followed by a pause (at most MAX_PAUSE_MS)... */
 export const LONG_BATCH_MS = 5;
+/**
+ * ...this many times as long as the batch took: long writes get at most a third of the event loop while they keep
+ * coming. Measured on the write-flood attack (victim p99, load ~8–10, two runs each): 206 / 221 ms with a pause as
+ * long as the batch, 127 / 183 ms with twice, 125 / 66 ms with three times; a writer of big writes alone is slowed as
+ * much, so twice.
+ */
+const PAUSE_FACTOR = 2;
 const MAX_PAUSE_MS = 100;
 
 export interface WriteQueueOptions {
   /** Rows one transaction may change before it takes no more writes (--sqlite-batch-rows); 0: no budget. */
   batchRows?: number;
+  /** Work (ms) after which one transaction takes no more writes (tests shorten it); GROUP_BUDGET_MS by default. */
+  budgetMs?: number;
 }
 
 export class WriteQueue {
@@ -49,6 +69,7 @@ export class WriteQueue {
   /** When the next batch may start (performance.now()): after a long batch, as long again after its end. */
   private notBefore = 0;
   private readonly batchRows: number;
+  private readonly budgetMs: number;
   private readonly totalChanges: () => number;
 
   /** `committed` runs after each commit, before the writes of the batch are acknowledged. */
@@ -58,6 +79,7 @@ export class WriteQueue {
     options: WriteQueueOptions = {},
   ) {
     this.batchRows = options.batchRows ?? SQLITE_BATCH_ROWS;
+    this.budgetMs = options.budgetMs ?? GROUP_BUDGET_MS;
     const totalChanges = db.prepare<[], number>("SELECT total_changes()").pluck();
     this.totalChanges = () => totalChanges.get()!;
   }
@@ -104,6 +126,12 @@ export class WriteQueue {
     detached(() => (pause > 0 ? setTimeout(run, pause) : setImmediate(run)));
   }
 
+  /** Whether the transaction started at `started` (with `before` rows changed then) takes another write. */
+  private takesMore(started: number, before: number): boolean {
+    if (performance.now() - started >= this.budgetMs) return false;
+    return this.batchRows === 0 || this.totalChanges() - before < this.batchRows;
+  }
+
   private commitPending(): void {
     // A write alone is a batch of its own: the writes before it make this batch, those after it wait for the next.
     const aloneAt = this.pending.findIndex((write) => write.alone);
@@ -116,16 +144,20 @@ export class WriteQueue {
     let taken = 0;
     const before = this.batchRows > 0 ? this.totalChanges() : 0;
     const started = performance.now();
+    // When the batch's last write ended, before the commit.
+    let worked = started;
     try {
       this.db.transaction(() => {
         if (queued[0]?.alone) {
-          // Its failure rolls the transaction back, which holds nothing else.
+          // Its failure rolls the transaction back, which holds nothing else. No pause after it (`worked` stays at
+          // the start): a bulk import's batch is bounded by its request (10,000 items), and a pause after each would
+          // slow imports by as much; the calls that arrived meanwhile still run before the next batch.
           const write = queued[taken++]!;
           outcomes.push({ ok: true, value: write.traced ? write.traced.run(write.run) : write.run() });
           return;
         }
-        // At least one write, then more while the transaction has changed few rows.
-        while (taken < queued.length && (taken === 0 || this.batchRows === 0 || this.totalChanges() - before < this.batchRows)) {
+        // At least one write, then more while the transaction has worked briefly and changed few rows.
+        while (taken < queued.length && (taken === 0 || this.takesMore(started, before))) {
           const write = queued[taken++]!;
           try {
             // A transaction function called inside a transaction runs as a savepoint.
@@ -137,6 +169,7 @@ export class WriteQueue {
             outcomes.push({ ok: false, error });
           }
         }
+        worked = performance.now();
       }).immediate();
     } catch (error) {
       // As before batches had a budget: every write waiting fails with it (none of them was committed).
@@ -147,8 +180,11 @@ export class WriteQueue {
       this.requeue(later);
       return;
     }
+    // As long as the whole batch held the loop, its commit included.
     const ended = performance.now();
-    if (this.batchRows > 0 && ended - started >= LONG_BATCH_MS) this.notBefore = ended + Math.min(ended - started, MAX_PAUSE_MS);
+    if (worked - started >= LONG_BATCH_MS) {
+      this.notBefore = ended + Math.min(PAUSE_FACTOR * (ended - started), MAX_PAUSE_MS);
+    }
     const batch = queued.slice(0, taken);
     this.requeue([...queued.slice(taken), ...later]);
     this.committed();
