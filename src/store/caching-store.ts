@@ -21,6 +21,7 @@ import type {
   StoredDocument,
   CreatedResource,
   HierarchyReader,
+  ListedName,
   ListedPolicy,
   UnreadablePolicy,
   NewResource,
@@ -209,19 +210,22 @@ export class CachingStore extends ForwardingStore {
    * kept until the next eviction (keepPage). The inner store's listing rows are never kept: they carry no deny rules
    * or roles.
    */
-  override listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
+  override listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
+  override listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]>;
+  override listPolicies(query: PolicyQuery & { namesOnly?: true }): Promise<ListedName[] | readonly (ListedPolicy | UnreadablePolicy)[]> {
+    // Names are the inner store's to answer: the cache keeps policies, not listings of names.
+    if (query.namesOnly) return this.inner.listPolicies({ ...query, namesOnly: true });
     return inChildSpan("cache listPolicies", undefined, (span) => this.listCachedPolicies(query, span));
   }
 
   private async listCachedPolicies(query: PolicyQuery, span: Span | undefined): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
-    if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
     await this.fresh();
     const generation = this.generation;
     const key = JSON.stringify([query.type, query.beneath, query.afterCursor, query.limit]);
     const kept = this.pagesGeneration === generation ? this.pages.get(key) : undefined;
     span?.setAttribute(HIT, kept !== undefined);
     if (kept) return kept;
-    const names = await this.inner.listPolicyNames(query);
+    const names = await this.inner.listPolicies({ ...query, namesOnly: true });
     const listed: ListedPolicy[] = [];
     for (const { name, cursor, revision } of names) {
       let stored = this.cache.get(name);

@@ -1,7 +1,15 @@
 // A store that hands every call to another: the base of the decorators (the read cache, caching-store.ts), which
-// override only the calls they change and compose in any order. listPolicyNames is optional in the contract and not
-// forwarded: a decorator that lists through it says so.
-import type { BoundRolesQuery, GrantPoint, GrantQuery, Store } from "./store.js";
+// override only the calls they change and compose in any order.
+import type {
+  BoundRolesQuery,
+  GrantPoint,
+  GrantQuery,
+  ListedName,
+  ListedPolicy,
+  PolicyQuery,
+  Store,
+  UnreadablePolicy,
+} from "./store.js";
 
 type Args<K extends keyof Store> = Store[K] extends (...args: infer A) => unknown ? A : never;
 
@@ -48,8 +56,10 @@ export class ForwardingStore implements Store {
     return this.inner.ancestry(...args);
   }
 
-  listPolicies(...args: Args<"listPolicies">): ReturnType<Store["listPolicies"]> {
-    return this.inner.listPolicies(...args);
+  listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
+  listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]>;
+  listPolicies(query: PolicyQuery & { namesOnly?: true }): Promise<ListedName[] | readonly (ListedPolicy | UnreadablePolicy)[]> {
+    return query.namesOnly ? this.inner.listPolicies({ ...query, namesOnly: true }) : this.inner.listPolicies(query);
   }
 
   listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;

@@ -593,6 +593,11 @@ export interface Store {
    * before it, by any process sharing the database.
    */
   ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
+  /**
+   * With `namesOnly`: the names, cursors and revisions the listing below would return, in its order, without reading
+   * or decoding a policy. The read cache lists through it and takes the policies it holds from memory.
+   */
+  listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
   /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
   listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]>;
   /**
@@ -612,12 +617,6 @@ export interface Store {
    * O(log n + limit).
    */
   listSubtree(query: SubtreeQuery): Promise<ListedResource[]>;
-  /**
-   * Optional: the names and cursors listPolicies would return, in its order, without reading or decoding a policy.
-   * The read cache lists through it and takes the policies it holds from memory (a store without it is listed
-   * through listPolicies).
-   */
-  listPolicyNames?(query: PolicyQuery): Promise<ListedName[]>;
   /**
    * Writes the policy of `resource` in one transaction: `decide` is called with the stored policy (an empty one with
    * a valid etag when none is set) and returns the policy to store (its bindings, audit configs and version), or

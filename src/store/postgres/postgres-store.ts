@@ -611,13 +611,16 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
+  listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
+  listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]>;
+  async listPolicies(query: PolicyQuery & { namesOnly?: true }): Promise<ListedName[] | (ListedPolicy | UnreadablePolicy)[]> {
+    if (query.namesOnly) return this.policyNames(query);
     const listing = await this.policyListing(query, `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}`);
     if (!listing) return [];
     return (await this.rows<ResourcePolicyRow>(listing.sql, listing.values)).map((row) => listedRow(row, row.path));
   }
 
-  async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
+  private async policyNames(query: PolicyQuery): Promise<ListedName[]> {
     const listing = await this.policyListing(query, "r.name, r.path, pol.revision FROM resources r");
     if (!listing) return [];
     const rows = await this.rows<{ name: string; path: string; revision: number }>(listing.sql, listing.values);

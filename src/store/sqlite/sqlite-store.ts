@@ -475,7 +475,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
+  listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
+  listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]>;
+  async listPolicies(query: PolicyQuery & { namesOnly?: true }): Promise<ListedName[] | (ListedPolicy | UnreadablePolicy)[]> {
+    if (query.namesOnly) return this.policyNames(query);
     const filter = this.policyListing(query);
     if (!filter) return [];
     const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
@@ -484,7 +487,7 @@ export class SqliteStore implements Store {
     return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => listedRow(row, row.path));
   }
 
-  async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
+  private policyNames(query: PolicyQuery): ListedName[] {
     const filter = this.policyListing(query);
     if (!filter) return [];
     // Rows as arrays (raw): a page of names is read on every ListPolicies call.
