@@ -2,7 +2,10 @@
 // ordering: `npm run mutate`. Each mutant runs only the tests that cover it (perTest) from vitest.mutation.config.ts.
 // Incremental: reports/stryker-incremental.json is committed, so a re-run after a small change tests only the mutants
 // and tests it touched. One mutant at a time (concurrency 1): the machine has two cores. Scores: docs/testing.md.
-// A subset: `npx stryker run --mutate "src/domain/deny-rules.ts"` (results merge into the incremental file).
+// A subset writes an incremental file of that subset only (Stryker replaces the file), so give it a file of its own and
+// merge: `MUTATION_TESTS="test/domain/deny-rules.test.ts" npx stryker run --mutate src/domain/deny-rules.ts
+// --incrementalFile reports/runs/deny.json`, then `node scripts/mutation-reports.mjs merge reports/stryker-incremental.json
+// reports/stryker-incremental.json reports/runs/deny.json` (docs/testing.md, "Mutation testing").
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
   // Stryker rewrites tsconfig.json in its sandbox with the TypeScript API, which TypeScript 7 (the native compiler)

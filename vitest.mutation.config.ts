@@ -24,10 +24,14 @@ export const MUTATION_TESTS = [
   "test/watch/history.test.ts",
 ];
 
+// A narrower run on a busy machine: MUTATION_TESTS="test/access/chain-check.test.ts,test/domain/**/*.test.ts" (globs,
+// comma-separated) with `npx stryker run --mutate FILE` tests one file against the tests that cover it.
+const only = process.env.MUTATION_TESTS?.split(",").map((glob) => glob.trim()).filter((glob) => glob !== "");
+
 export default defineConfig({
   test: {
     name: "mutation",
-    include: MUTATION_TESTS,
+    include: only?.length ? only : MUTATION_TESTS,
     // Two server processes on one database: the second would run the unmutated code.
     exclude: ["test/access/replicas.test.ts"],
     globalSetup: ["test/setup/seed.global.ts"],
