@@ -1,7 +1,7 @@
-// Times migrations 8 and 9 (documents, issue 27) on a SQLite database of the benchmark's shape: the dataset is generated
-// (bench/dataset.ts, already at the newest schema), given deny policies and custom roles, taken back to schema 7
-// (deny_policies and custom_roles, as a server before the migration left them) and opened again, which applies the
-// migration; the open is timed. Two cases: a deny policy on every organization and folder with 5 custom roles per
+// Times migrations 8, 9 and 10 (documents and links, issue 27) on a SQLite database of the benchmark's shape: the
+// dataset is generated (bench/dataset.ts, already at the newest schema), given deny policies, custom roles and shared
+// policies with a binding each, taken back to schema 7 (as a server before the migrations left it) and opened again,
+// which applies them; the open is timed. Two cases: a deny policy on every organization and folder with 5 custom roles per
 // organization, and a deny policy on every resource (the most rows migration 8 can have to copy).
 //   node --import tsx bench/documents-migration.ts [resources=1000000]
 import { create, toBinary } from "@bufbuild/protobuf";

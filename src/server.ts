@@ -51,7 +51,7 @@ import { routes, type ServiceRegistry, type Services } from "./rpc/routes.js";
 import type { ResourceSchema } from "./schema/schema.js";
 import { loadSchema } from "./schema-file.js";
 import { openStore } from "./store/open-store.js";
-import type { Store, StoredConsumer } from "./store/store.js";
+import { oldestSequence, type Store, type StoredConsumer } from "./store/store.js";
 import { cliVersion } from "./cli/version.js";
 import type { Tracing } from "./tracing/sdk.js";
 
@@ -260,11 +260,11 @@ async function consumerLags(store: Store): Promise<ConsumerLag[]> {
   const [{ changed: consumers }, latest, oldest] = await Promise.all([
     store.consumerChanges(0),
     store.latestSequence(),
-    store.oldestSequence(),
+    oldestSequence(store),
   ]);
   const firstUnacknowledged = (c: StoredConsumer) => Math.max(c.acknowledgedSeq + 1, oldest);
   const behind = consumers.filter((c) => c.acknowledgedSeq < latest);
-  const rows = await store.readChangesAt([...new Set(behind.map(firstUnacknowledged))]);
+  const rows = await store.readChanges({ at: [...new Set(behind.map(firstUnacknowledged))] });
   const timeOf = new Map(rows.map((row) => [row.seq, row.timeMs]));
   const now = Date.now();
   return consumers.map((c) => {

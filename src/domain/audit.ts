@@ -5,7 +5,7 @@ import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protob
 import { AuditEntrySchema, type ListAuditEntriesRequest } from "../../gen/policy/v1/audit_service_pb.js";
 import type { AuditEntry } from "../../gen/policy/v1/audit_service_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
-import { CHANGE_ACTIONS, changeAction, isChangeAction, type AuditQuery, type AuditRecord, type ChangeAction, type Store } from "../store/store.js";
+import { CHANGE_ACTIONS, changeAction, isChangeAction, oldestSequence, type AuditQuery, type AuditRecord, type ChangeAction, type Store } from "../store/store.js";
 import { Violations, quoted } from "../service-error.js";
 import { requireResourceName } from "./names.js";
 import { pageSize, type PageTokens } from "./page-token.js";
@@ -116,7 +116,7 @@ export class Audit {
   private async subtreePage(req: ListAuditEntriesRequest, filter: string, query: Omit<AuditQuery, "limit">) {
     const limit = pageSize(req.pageSize);
     const after = this.pageTokens.decode(req.pageToken, filter);
-    const [oldest, latest] = await Promise.all([this.store.oldestSequence(), this.store.latestSequence()]);
+    const [oldest, latest] = await Promise.all([oldestSequence(this.store), this.store.latestSequence()]);
     // The window of sequences examined: (low, high), exclusive.
     let low: number;
     let high: number;

@@ -10,7 +10,7 @@
 // write rate; and a commit of this process (the store's writtenSequence moved) is read within a tick once that much
 // has passed since the last turn, rather than at the next poll, so that sparse writes are delivered at once. Writes
 // of other processes sharing the database are found by the poll, every `pollMs`.
-import type { ChangeRecord, Store } from "../store/store.js";
+import { oldestSequence, type ChangeRecord, type Store } from "../store/store.js";
 import { detached } from "../tracing/spans.js";
 import { encodedSizeOf } from "./change-message.js";
 
@@ -37,7 +37,7 @@ export interface ChangeFeedOptions {
   sizeOf?: (change: ChangeRecord) => number;
 }
 
-type FeedStore = Pick<Store, "readChanges" | "latestSequence" | "oldestSequence"> & Partial<Pick<Store, "writtenSequence">>;
+type FeedStore = Pick<Store, "readChanges" | "latestSequence"> & Partial<Pick<Store, "writtenSequence">>;
 
 export class ChangeFeed {
   private readonly pollMs: number;
@@ -134,10 +134,10 @@ export class ChangeFeed {
       }
       return this.window.slice(from, to);
     }
-    const oldest = await this.store.oldestSequence();
+    const oldest = await oldestSequence(this.store);
     if (oldest > afterSeq + 1) throw new TooOld(oldest);
     // Never past what the window holds: the window is the one place that decides what "now" is for every stream.
-    const rows = await this.store.readChanges(afterSeq, limit, this.readBytes);
+    const rows = await this.store.readChanges({ afterSeq, limit, maxBytes: this.readBytes });
     return rows.filter((row) => row.seq <= this.latestSeen);
   }
 
@@ -203,7 +203,7 @@ export class ChangeFeed {
     try {
       for (;;) {
         const from = this.latestSeen;
-        const rows = await this.store.readChanges(from, this.batchSize, this.readBytes);
+        const rows = await this.store.readChanges({ afterSeq: from, limit: this.batchSize, maxBytes: this.readBytes });
         // A restart of the feed (nobody followed for a moment) moved the window meanwhile: these rows are not next.
         if (rows.length === 0 || from !== this.latestSeen) break;
         for (const row of rows) {

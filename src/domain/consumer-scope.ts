@@ -25,7 +25,7 @@ export async function failuresOutOfScope(
     else if (!inSubtreeNow(consumer.subtree, await store.ancestry(failure.resource))) notNow.push(i);
   }
   if (notNow.length > 0) {
-    const rows = await store.readChangesAt([...new Set(notNow.map((i) => Number(failures[i]!.sequence)))]);
+    const rows = await store.readChanges({ at: [...new Set(notNow.map((i) => Number(failures[i]!.sequence)))] });
     const bySeq = new Map(rows.map((row) => [row.seq, row]));
     for (const i of notNow) {
       const row = bySeq.get(Number(failures[i]!.sequence));

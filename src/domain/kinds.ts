@@ -7,8 +7,18 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageShape } fro
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DenyPolicySchema, type DenyPolicy } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema, type Role } from "../../gen/policy/v1/role_pb.js";
-import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
-import { changeAction, type Actor, type AttachedDocuments, type ChangeAction, type Store, type StoredDocument } from "../store/store.js";
+import { SharedPolicyBindingSchema, SharedPolicySchema, type SharedPolicy, type SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
+import type { Resource } from "../../gen/policy/v1/resource_pb.js";
+import {
+  changeAction,
+  type Actor,
+  type AttachedDocuments,
+  type ChangeAction,
+  type LinkKind,
+  type Store,
+  type StoredDocument,
+  type StoredLink,
+} from "../store/store.js";
 
 export interface DocumentKind<Desc extends DescMessage> {
   /** Its name in the store (documents.kind); never changes once stored. */
@@ -197,4 +207,73 @@ export function updateRole(
   actor: Actor,
 ): Promise<Role> {
   return writeDocument(store, ROLE, parent, roleId, decide, actor);
+}
+
+// Links between resources: the kinds, and their typed entry points.
+
+/** Shared-policy bindings: links from a shared policy's resource (holding its SHARED_POLICY document) to a target. */
+export const SHARED_POLICY_BINDING: LinkKind = { name: "sharedPolicyBinding", from: SHARED_POLICY.name };
+
+/** What a binding write's `decide` gets, inside the write's transaction. */
+export interface SharedPolicyBindingState {
+  /** The binding when the two are bound. */
+  stored: SharedPolicyBinding | undefined;
+  sharedPolicy: SharedPolicy;
+  target: Resource;
+  /** The target and its ancestors' names, from it up to its root. */
+  targetLineage: readonly string[];
+  /** How many shared policies are bound to the target. */
+  boundToTarget: number;
+  /** How many resources the shared policy is bound to. */
+  policyBindings: number;
+}
+
+export function bindingOf(link: StoredLink): SharedPolicyBinding {
+  return create(SharedPolicyBindingSchema, {
+    sharedPolicy: link.from,
+    target: link.to,
+    createTime: timestampFromMs(link.createTimeMs),
+    sequence: BigInt(link.sequence),
+  });
+}
+
+/**
+ * The bindings of a shared policy (ordered by target name), or of a target (ordered by shared-policy name); both: at
+ * most the one binding. `afterName`: only those whose other end's name is greater.
+ */
+export async function listBindings(
+  store: Store,
+  query: { sharedPolicy?: string; target?: string; afterName?: string; limit: number },
+): Promise<SharedPolicyBinding[]> {
+  const { sharedPolicy: from, target: to, afterName, limit } = query;
+  return (await store.listLinks(SHARED_POLICY_BINDING.name, { from, to, afterName, limit })).map(bindingOf);
+}
+
+/**
+ * Binds (`decide` returns true) or unbinds (false) `sharedPolicy` and `target` (Store.updateLink); returns the binding
+ * as created, or as it was before the delete; undefined when unbinding what was not bound.
+ */
+export async function updateBinding(
+  store: Store,
+  sharedPolicy: string,
+  target: string,
+  decide: (state: SharedPolicyBindingState) => boolean,
+  actor: Actor,
+): Promise<SharedPolicyBinding | undefined> {
+  const link = await store.updateLink(
+    SHARED_POLICY_BINDING,
+    sharedPolicy,
+    target,
+    (state) =>
+      decide({
+        stored: state.stored && bindingOf(state.stored),
+        sharedPolicy: presentOne(SHARED_POLICY, sharedPolicy, "", state.from)!,
+        target: state.to,
+        targetLineage: state.toLineage,
+        boundToTarget: state.linksTo,
+        policyBindings: state.linksFrom,
+      }),
+    actor,
+  );
+  return link && bindingOf(link);
 }

@@ -21,12 +21,12 @@ import type {
 } from "../../gen/policy/v1/shared_policy_service_pb.js";
 import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../service-error.js";
 import { StoreError } from "../store/store-error.js";
-import type { Actor, SharedPolicyBindingState, SharedPolicyState, Store } from "../store/store.js";
+import type { Actor, SharedPolicyState, Store } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "../etag.js";
-import { getSharedPolicy, listRoles } from "./kinds.js";
+import { getSharedPolicy, listBindings, listRoles, updateBinding, type SharedPolicyBindingState } from "./kinds.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { MAX_PAGE_SIZE, pageSize, type PageTokens } from "./page-token.js";
 import { canonicalBindings, writeConditionBudget } from "./binding-validation.js";
@@ -226,12 +226,12 @@ export class SharedPolicies {
       }
       return true;
     };
-    return (await this.fromStore(this.store.updateSharedPolicyBinding(sharedPolicy, target, decide, actor), sharedPolicy))!;
+    return (await this.fromStore(updateBinding(this.store, sharedPolicy, target, decide, actor), sharedPolicy))!;
   }
 
   async getBinding({ sharedPolicy, target }: GetSharedPolicyBindingRequest): Promise<SharedPolicyBinding> {
     this.requireBindingNames(sharedPolicy, target, "");
-    const [found] = await this.store.listSharedPolicyBindings({ sharedPolicy, target, limit: 1 });
+    const [found] = await listBindings(this.store, { sharedPolicy, target, limit: 1 });
     if (!found) throw notBound(sharedPolicy, target);
     return found;
   }
@@ -256,7 +256,7 @@ export class SharedPolicies {
       }
       return false;
     };
-    await this.fromStore(this.store.updateSharedPolicyBinding(sharedPolicy, target, decide, actor), sharedPolicy);
+    await this.fromStore(updateBinding(this.store, sharedPolicy, target, decide, actor), sharedPolicy);
     return { sequence: BigInt(this.store.writtenSequence) };
   }
 
@@ -280,7 +280,7 @@ export class SharedPolicies {
         if (sharedPolicy !== "" && !(await getSharedPolicy(this.store, sharedPolicy))) throw sharedNotFound(sharedPolicy);
         if (target !== "" && !(await this.store.getResource(target))) throw notFound(target);
         return target !== ""
-          ? this.store.listSharedPolicyBindings({ target, afterName, limit })
+          ? listBindings(this.store, { target, afterName, limit })
           : this.visibleTargets(caller, sharedPolicy, afterName, limit);
       },
       (binding) => (sharedPolicy !== "" ? binding.target : binding.sharedPolicy),
@@ -295,11 +295,11 @@ export class SharedPolicies {
     afterName: string | undefined,
     limit: number,
   ): Promise<SharedPolicyBinding[]> {
-    if (this.authorizer.isUnrestricted(caller)) return this.store.listSharedPolicyBindings({ sharedPolicy, afterName, limit });
+    if (this.authorizer.isUnrestricted(caller)) return listBindings(this.store, { sharedPolicy, afterName, limit });
     const shown: SharedPolicyBinding[] = [];
     // Read on past hidden targets until the page is full: at most every target (MAX_TARGETS_PER_SHARED_POLICY).
     for (let after = afterName; shown.length < limit; ) {
-      const rows = await this.store.listSharedPolicyBindings({ sharedPolicy, afterName: after, limit });
+      const rows = await listBindings(this.store, { sharedPolicy, afterName: after, limit });
       const seen = await inTurns(rows, (binding) => this.authorizer.sees(caller, binding.target));
       shown.push(...rows.filter((_, i) => seen[i]));
       if (rows.length < limit) break;
@@ -318,7 +318,7 @@ export class SharedPolicies {
     let newest = 0;
     if (verbs.length === 0) return newest;
     for (let after: string | undefined; ; ) {
-      const page = await this.store.listSharedPolicyBindings({ sharedPolicy, afterName: after, limit: MAX_PAGE_SIZE });
+      const page = await listBindings(this.store, { sharedPolicy, afterName: after, limit: MAX_PAGE_SIZE });
       // Each target's permissions for the edit, then whether it can see the target at all.
       const held = await inTurns(page, ({ target }) =>
         this.authorizer.holdsOn(caller, target, [...verbs.map((verb) => permissionOn(target, verb)), `${collectionOf(target)}.get`]),

@@ -121,7 +121,7 @@ export class WatchVisibility {
   private readonly reading = new Map<string, { upTo: number; chain: Promise<StoredPolicy[] | undefined> }>();
 
   constructor(
-    store: Pick<Store, "removalOf">,
+    store: Pick<Store, "readChanges">,
     private readonly access: Access,
     private readonly authorizer: Authorizer,
   ) {
@@ -244,7 +244,7 @@ interface Ended {
 }
 
 /**
- * Where removed resources ended (Store.removalOf), memoised for every stream: a row's resource, or an ancestor, is
+ * Where removed resources ended (Store.readChanges({ removalOf })), memoised for every stream: a row's resource, or an ancestor, is
  * then known gone without a read. The facts never change (a removal stays where it is), so nothing is invalidated;
  * the memo is bounded by the estimated size of the rules it keeps.
  */
@@ -252,7 +252,7 @@ class Removals {
   private readonly ends = new RecentCache<string, readonly Ended[]>(REMOVALS_MEMO_BYTES);
   private readonly pending = new Map<string, Promise<Ended | undefined>>();
 
-  constructor(private readonly store: Pick<Store, "removalOf">) {}
+  constructor(private readonly store: Pick<Store, "readChanges">) {}
 
   /** The end of the resource that had `name` at `seq`, when already found. */
   known(name: string, seq: number): Ended | undefined {
@@ -267,7 +267,7 @@ class Removals {
     const key = `${seq} ${name}`;
     let found = this.pending.get(key);
     if (!found) {
-      found = this.store.removalOf(name, seq).then((removal) => removal && this.remember(removal, seq));
+      found = this.store.readChanges({ removalOf: name, fromSeq: seq }).then(([removal]) => removal && this.remember(removal, seq));
       this.pending.set(key, found);
       const forget = () => this.pending.delete(key);
       found.then(forget, forget);

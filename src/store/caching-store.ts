@@ -8,7 +8,7 @@
 import type { Span } from "@opentelemetry/api";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
-import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
+import type { SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { deepFreeze } from "../frozen-value.js";
 import { inChildSpan } from "../tracing/spans.js";
@@ -21,13 +21,16 @@ import type {
   StoredDocument,
   CreatedResource,
   HierarchyReader,
+  ListedName,
   ListedPolicy,
   UnreadablePolicy,
   NewResource,
   NewResourceWithPolicy,
   PolicyQuery,
   ResourceChanges,
-  SharedPolicyBindingState,
+  LinkKind,
+  LinkState,
+  StoredLink,
   SharedPolicyState,
   SharedPolicyWrite,
   Store,
@@ -189,14 +192,15 @@ export class CachingStore extends ForwardingStore {
     return this.evictingAfter([name], this.inner.updateSharedPolicy(name, decide, actor));
   }
 
-  /** Logged against the target: its link lists the shared policies bound to it. */
-  override async updateSharedPolicyBinding(
-    sharedPolicy: string,
-    target: string,
-    decide: (state: SharedPolicyBindingState) => boolean,
+  /** Logged against the `to` end: its chain link lists the shared policies bound to it. */
+  override async updateLink(
+    kind: LinkKind,
+    from: string,
+    to: string,
+    decide: (state: LinkState) => boolean,
     actor: Actor,
-  ): Promise<SharedPolicyBinding | undefined> {
-    return this.evictingAfter([target], this.inner.updateSharedPolicyBinding(sharedPolicy, target, decide, actor));
+  ): Promise<StoredLink | undefined> {
+    return this.evictingAfter([to], this.inner.updateLink(kind, from, to, decide, actor));
   }
 
   /**
@@ -206,19 +210,22 @@ export class CachingStore extends ForwardingStore {
    * kept until the next eviction (keepPage). The inner store's listing rows are never kept: they carry no deny rules
    * or roles.
    */
-  override listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
+  override listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
+  override listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]>;
+  override listPolicies(query: PolicyQuery & { namesOnly?: true }): Promise<ListedName[] | readonly (ListedPolicy | UnreadablePolicy)[]> {
+    // Names are the inner store's to answer: the cache keeps policies, not listings of names.
+    if (query.namesOnly) return this.inner.listPolicies({ ...query, namesOnly: true });
     return inChildSpan("cache listPolicies", undefined, (span) => this.listCachedPolicies(query, span));
   }
 
   private async listCachedPolicies(query: PolicyQuery, span: Span | undefined): Promise<readonly (ListedPolicy | UnreadablePolicy)[]> {
-    if (!this.inner.listPolicyNames) return this.inner.listPolicies(query);
     await this.fresh();
     const generation = this.generation;
     const key = JSON.stringify([query.type, query.beneath, query.afterCursor, query.limit]);
     const kept = this.pagesGeneration === generation ? this.pages.get(key) : undefined;
     span?.setAttribute(HIT, kept !== undefined);
     if (kept) return kept;
-    const names = await this.inner.listPolicyNames(query);
+    const names = await this.inner.listPolicies({ ...query, namesOnly: true });
     const listed: ListedPolicy[] = [];
     for (const { name, cursor, revision } of names) {
       let stored = this.cache.get(name);

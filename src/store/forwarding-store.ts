@@ -1,7 +1,15 @@
 // A store that hands every call to another: the base of the decorators (the read cache, caching-store.ts), which
-// override only the calls they change and compose in any order. listPolicyNames is optional in the contract and not
-// forwarded: a decorator that lists through it says so.
-import type { Store } from "./store.js";
+// override only the calls they change and compose in any order.
+import type {
+  BoundRolesQuery,
+  GrantPoint,
+  GrantQuery,
+  ListedName,
+  ListedPolicy,
+  PolicyQuery,
+  Store,
+  UnreadablePolicy,
+} from "./store.js";
 
 type Args<K extends keyof Store> = Store[K] extends (...args: infer A) => unknown ? A : never;
 
@@ -48,16 +56,16 @@ export class ForwardingStore implements Store {
     return this.inner.ancestry(...args);
   }
 
-  listPolicies(...args: Args<"listPolicies">): ReturnType<Store["listPolicies"]> {
-    return this.inner.listPolicies(...args);
+  listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
+  listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]>;
+  listPolicies(query: PolicyQuery & { namesOnly?: true }): Promise<ListedName[] | readonly (ListedPolicy | UnreadablePolicy)[]> {
+    return query.namesOnly ? this.inner.listPolicies({ ...query, namesOnly: true }) : this.inner.listPolicies(query);
   }
 
-  listGrantPoints(...args: Args<"listGrantPoints">): ReturnType<Store["listGrantPoints"]> {
-    return this.inner.listGrantPoints(...args);
-  }
-
-  listBoundRoles(...args: Args<"listBoundRoles">): ReturnType<Store["listBoundRoles"]> {
-    return this.inner.listBoundRoles(...args);
+  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
+  listGrantPoints(query: BoundRolesQuery): Promise<string[]>;
+  listGrantPoints(query: GrantQuery | BoundRolesQuery): Promise<GrantPoint[] | string[]> {
+    return "boundRoles" in query ? this.inner.listGrantPoints(query) : this.inner.listGrantPoints(query);
   }
 
   listSubtree(...args: Args<"listSubtree">): ReturnType<Store["listSubtree"]> {
@@ -84,12 +92,12 @@ export class ForwardingStore implements Store {
     return this.inner.updateSharedPolicy(...args);
   }
 
-  listSharedPolicyBindings(...args: Args<"listSharedPolicyBindings">): ReturnType<Store["listSharedPolicyBindings"]> {
-    return this.inner.listSharedPolicyBindings(...args);
+  listLinks(...args: Args<"listLinks">): ReturnType<Store["listLinks"]> {
+    return this.inner.listLinks(...args);
   }
 
-  updateSharedPolicyBinding(...args: Args<"updateSharedPolicyBinding">): ReturnType<Store["updateSharedPolicyBinding"]> {
-    return this.inner.updateSharedPolicyBinding(...args);
+  updateLink(...args: Args<"updateLink">): ReturnType<Store["updateLink"]> {
+    return this.inner.updateLink(...args);
   }
 
   latestSequence(...args: Args<"latestSequence">): ReturnType<Store["latestSequence"]> {
@@ -104,24 +112,12 @@ export class ForwardingStore implements Store {
     return this.inner.listAuditRecords(...args);
   }
 
-  removalOf(...args: Args<"removalOf">): ReturnType<Store["removalOf"]> {
-    return this.inner.removalOf(...args);
-  }
-
   readChanges(...args: Args<"readChanges">): ReturnType<Store["readChanges"]> {
     return this.inner.readChanges(...args);
   }
 
-  oldestSequence(...args: Args<"oldestSequence">): ReturnType<Store["oldestSequence"]> {
-    return this.inner.oldestSequence(...args);
-  }
-
   pruneChanges(...args: Args<"pruneChanges">): ReturnType<Store["pruneChanges"]> {
     return this.inner.pruneChanges(...args);
-  }
-
-  readChangesAt(...args: Args<"readChangesAt">): ReturnType<Store["readChangesAt"]> {
-    return this.inner.readChangesAt(...args);
   }
 
   createConsumer(...args: Args<"createConsumer">): ReturnType<Store["createConsumer"]> {

@@ -25,6 +25,7 @@ import {
   type ResourceFailure,
   type StoredConsumer,
   type EncodedPolicy,
+  type StoredLink,
   type StoredPolicy,
   type UnreadablePolicy,
 } from "./store.js";
@@ -114,8 +115,12 @@ export const SHARED_COLUMNS = `s.name, COALESCE(sp_parent.name, '') AS parent, s
   sp.update_time`;
 export const FROM_SHARED = `FROM resources s JOIN ${sharedContent("sp", "s.id")}
   LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id`;
-export const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.create_seq, b.create_time`;
-export const FROM_BINDINGS = `FROM shared_policy_bindings b JOIN resources s ON s.id = b.policy_id JOIN resources t ON t.id = b.target_id`;
+/** The links' kind of shared-policy bindings (links.kind): from the shared policy's resource to its target. */
+export const BINDING_LINK = "sharedPolicyBinding";
+export const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.revision AS create_seq, b.create_time`;
+/** Links with their ends' resources (s: from, t: to); FROM_BINDINGS: of shared-policy bindings only. */
+export const FROM_LINKS = `FROM links b JOIN resources s ON s.id = b.from_id JOIN resources t ON t.id = b.to_id`;
+export const FROM_BINDINGS = `FROM links b JOIN resources s ON s.id = b.from_id AND b.kind = '${BINDING_LINK}' JOIN resources t ON t.id = b.to_id`;
 
 /** The columns of an AuditRow. */
 export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after,
@@ -339,6 +344,11 @@ export function decodeSharedPolicy(row: SharedPolicyRow): SharedPolicy {
   return policy;
 }
 
+export function toLink(row: BindingRow): StoredLink {
+  return { from: row.shared_policy, to: row.target, sequence: row.create_seq, createTimeMs: row.create_time };
+}
+
+/** A link's change-log bytes: a shared-policy binding's (the log's format, which Watch and the audit log read). */
 export function toBinding(row: BindingRow): SharedPolicyBinding {
   return create(SharedPolicyBindingSchema, {
     sharedPolicy: row.shared_policy,

@@ -9,7 +9,7 @@ import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Role } from "../../gen/policy/v1/role_pb.js";
 import type { SharedPolicy, SharedPolicyBinding } from "../../gen/policy/v1/shared_policy_pb.js";
-import type { ChangeAction } from "./change-actions.js";
+import type { ChangeAction, ChangeSubject } from "./change-actions.js";
 import type { StoreError } from "./store-error.js";
 
 /** Who made a change, for the change log. */
@@ -163,6 +163,12 @@ export interface GrantQuery {
   limit: number;
 }
 
+/** Asks the member index for the roles bound to members rather than where (Store.listGrantPoints). */
+export interface BoundRolesQuery {
+  members: readonly string[];
+  boundRoles: true;
+}
+
 export interface SubtreeQuery {
   /** Resources of this schema type. */
   type: string;
@@ -309,28 +315,48 @@ export interface SharedPolicyQuery {
   limit: number;
 }
 
-export interface SharedPolicyBindingQuery {
-  /** The bindings of this shared policy (ordered by target name), or: */
-  sharedPolicy?: string;
-  /** the bindings of this target (ordered by shared-policy name). Both: at most the one binding. */
-  target?: string;
-  /** Keyset pagination: only bindings whose other end's name is greater than this. */
+// --- Links between resources (shared-policy bindings: domain/kinds.ts) ---
+
+/**
+ * A kind of link: its name (stored with each link, and the change-log subject of its writes, which are logged against
+ * the link's `to` end) and the kind of document its `from` end holds (a link starts only at a resource holding one).
+ */
+export interface LinkKind {
+  name: Extract<ChangeSubject, "sharedPolicyBinding">;
+  from: string;
+}
+
+/** A link as stored: its two ends, the change-log sequence that made it (its etag's) and when. */
+export interface StoredLink {
+  from: string;
+  to: string;
+  sequence: number;
+  createTimeMs: number;
+}
+
+export interface LinkQuery {
+  /** The links from this resource (ordered by their `to` end's name), or: */
+  from?: string;
+  /** the links to this resource (ordered by their `from` end's name). Both: at most the one link. */
+  to?: string;
+  /** Keyset pagination: only links whose other end's name is greater than this. */
   afterName?: string;
   limit: number;
 }
 
-/** What a binding write's `decide` gets, inside the write's transaction. */
-export interface SharedPolicyBindingState {
-  /** The binding when the two are bound. */
-  stored: SharedPolicyBinding | undefined;
-  sharedPolicy: SharedPolicy;
-  target: Resource;
-  /** The target and its ancestors' names, from it up to its root. */
-  targetLineage: readonly string[];
-  /** How many shared policies are bound to the target. */
-  boundToTarget: number;
-  /** How many resources the shared policy is bound to. */
-  policyBindings: number;
+/** What a link write's `decide` gets, inside the write's transaction. */
+export interface LinkState {
+  /** The link when the two are linked. */
+  stored: StoredLink | undefined;
+  /** The `from` end's documents of the kind's `from` kind (a shared policy's content), as listDocuments. */
+  from: AttachedDocuments;
+  to: Resource;
+  /** The `to` end and its ancestors' names, from it up to its root. */
+  toLineage: readonly string[];
+  /** How many links of the kind end at `to`. */
+  linksTo: number;
+  /** How many links of the kind start at `from`. */
+  linksFrom: number;
 }
 
 // --- The change feed and sync consumers (Watch, SyncService) ---
@@ -370,6 +396,36 @@ export interface ChangeRecord {
    * judged by them once it is gone. Undefined on a row logged before removals recorded them. Never shown to callers.
    */
   denyRulesAtRemoval?: readonly DenyRule[];
+}
+
+/**
+ * Which change-log rows to read: those after `afterSeq`, at most `limit`, and no more rows than fit in `maxBytes` of
+ * stored change (always at least one: a single row larger than that is returned alone), appearing in sequence order with
+ * no gap (a sequence is only visible once every smaller one is committed); or those with the sequences `at` that are
+ * still retained, one indexed lookup each.
+ */
+export type ChangeQuery =
+  | { afterSeq: number; limit: number; maxBytes?: number }
+  | { at: readonly number[] }
+  | RemovalQuery;
+
+/**
+ * The change-log row that removed the resource named `removalOf` (an action of REMOVALS), the first at or after
+ * `fromSeq`: where the resource that had the name at `fromSeq` ended. None when there is none (no removal of the name
+ * since: it still exists). Its cost grows with the name's rows from `fromSeq` to the removal.
+ */
+export interface RemovalQuery {
+  removalOf: string;
+  fromSeq: number;
+}
+
+/**
+ * The smallest sequence still in the change log (retention removes older rows; the log has no gaps, so it is the first
+ * row after 0); 0 when the log is empty.
+ */
+export async function oldestSequence(store: Pick<Store, "readChanges">): Promise<number> {
+  const [oldest] = await store.readChanges({ afterSeq: 0, limit: 1 });
+  return oldest?.seq ?? 0;
 }
 
 /** How much of the change log to keep; `pruneChanges` never removes the newest row (sequences must not restart). */
@@ -537,6 +593,11 @@ export interface Store {
    * before it, by any process sharing the database.
    */
   ancestry(resource: string): Promise<StoredPolicy[] | undefined>;
+  /**
+   * With `namesOnly`: the names, cursors and revisions the listing below would return, in its order, without reading
+   * or decoding a policy. The read cache lists through it and takes the policies it holds from memory.
+   */
+  listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
   /** Policies with at least one binding of resources of one type, in a stable order (by hierarchy position). */
   listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]>;
   /**
@@ -546,22 +607,16 @@ export interface Store {
    */
   listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
   /**
-   * The role names some policy or shared policy binds one of `members` to (whatever the resource or condition), each
-   * once, sorted: what a lookup needs to know which custom roles to look for. Costs O(members × distinct roles ×
-   * log n), however many grants the members hold.
+   * The member index's other question (BoundRolesQuery): the role names some policy or shared policy binds one of
+   * `members` to (whatever the resource or condition), each once, sorted: what a lookup needs to know which custom
+   * roles to look for. Costs O(members × distinct roles × log n), however many grants the members hold.
    */
-  listBoundRoles(members: readonly string[]): Promise<string[]>;
+  listGrantPoints(query: BoundRolesQuery): Promise<string[]>;
   /**
    * Resources of one type in a subtree, in cursor order, at most `limit`; none when `root` does not exist. Costs
    * O(log n + limit).
    */
   listSubtree(query: SubtreeQuery): Promise<ListedResource[]>;
-  /**
-   * Optional: the names and cursors listPolicies would return, in its order, without reading or decoding a policy.
-   * The read cache lists through it and takes the policies it holds from memory (a store without it is listed
-   * through listPolicies).
-   */
-  listPolicyNames?(query: PolicyQuery): Promise<ListedName[]>;
   /**
    * Writes the policy of `resource` in one transaction: `decide` is called with the stored policy (an empty one with
    * a valid etag when none is set) and returns the policy to store (its bindings, audit configs and version), or
@@ -603,20 +658,15 @@ export interface Store {
     decide: (state: SharedPolicyState) => SharedPolicyWrite,
     actor: Actor,
   ): Promise<SharedPolicy | undefined>;
-  /** Bindings of a shared policy or of a target; see SharedPolicyBindingQuery. */
-  listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]>;
+  /** Links of a kind from a resource or to one; see LinkQuery. */
+  listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]>;
   /**
-   * Binds (`decide` returns true) or unbinds (false) `sharedPolicy` and `target` in one transaction that appends a
-   * change-log row against the target (`sharedPolicyBinding.create` or `.delete`); a no-op returns without a row.
-   * `decide` may throw and then nothing is written. not_found when either does not exist. Returns the binding (as
-   * created, or as it was before the delete); undefined when unbinding what was not bound.
+   * Links (`decide` returns true) or unlinks (false) `from` and `to` in one transaction that appends a change-log row
+   * against `to` (`{kind}.create` or `.delete`); a no-op returns without a row. `decide` may throw and then nothing is
+   * written. not_found when either end does not exist, or `from` holds no document of the kind's `from` kind. Returns
+   * the link (as created, or as it was before the delete); undefined when unlinking what was not linked.
    */
-  updateSharedPolicyBinding(
-    sharedPolicy: string,
-    target: string,
-    decide: (state: SharedPolicyBindingState) => boolean,
-    actor: Actor,
-  ): Promise<SharedPolicyBinding | undefined>;
+  updateLink(kind: LinkKind, from: string, to: string, decide: (state: LinkState) => boolean, actor: Actor): Promise<StoredLink | undefined>;
   /** The highest change-log sequence this store instance has committed (in memory; no I/O). */
   readonly writtenSequence: number;
   /**
@@ -629,25 +679,12 @@ export interface Store {
   /** The change-log rows of one resource, oldest first. */
   listAuditRecords(query: AuditQuery): Promise<AuditRecord[]>;
   /**
-   * The change-log row that removed the resource named `name` (an action of REMOVALS), the first at or after
-   * `fromSeq`: where the resource that had the name at `fromSeq` ended. undefined when there is none (no removal of the
-   * name since: it still exists). Its cost grows with the name's rows from `fromSeq` to the removal.
+   * Change-log rows, oldest first (see ChangeQuery): after a sequence, those still retained at given sequences, or the
+   * row that removed a resource (at most one).
    */
-  removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined>;
-  /**
-   * Change-log rows after `afterSeq`, oldest first, at most `limit`, and no more rows than fit in `maxBytes` of stored
-   * change (always at least one: a single row larger than that is returned alone). Rows appear in sequence order
-   * with no gap: a sequence is only visible once every smaller one is committed.
-   */
-  readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]>;
-  /** The smallest sequence still in the change log (retention removes older rows); 0 when the log is empty. */
-  oldestSequence(): Promise<number>;
+  readChanges(query: ChangeQuery): Promise<ChangeRecord[]>;
   /** Removes old change-log rows (they are the audit log too); returns how many. Keeps the newest row always. */
   pruneChanges(retention: Retention): Promise<number>;
-  /**
-   * The change-log rows with these sequences that are still retained, oldest first: one indexed lookup each.
-   */
-  readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]>;
   /**
    * Registers a consumer in one transaction. StoreError already_exists (subject: the name) when the name is taken.
    * `admit` is told how many consumers have the same root, read under the write lock; it may throw, and then nothing

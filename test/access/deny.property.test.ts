@@ -19,7 +19,7 @@ import { Access } from "../../src/domain/access/access.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { updateDenyPolicy } from "../../src/domain/kinds.js";
+import { updateBinding, updateDenyPolicy } from "../../src/domain/kinds.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 const actor = { principal: "user:test@example.com" };
@@ -179,7 +179,7 @@ test("CheckAccess with deny policies and shared policies agrees with the naive m
             actor,
           );
         const setBound = async (i: number, target: string, bound: boolean) => {
-          await store.updateSharedPolicyBinding(shared[i]!.name, target, () => bound, actor);
+          await updateBinding(store, shared[i]!.name, target, () => bound, actor);
           if (bound) shared[i]!.targets.add(target);
           else shared[i]!.targets.delete(target);
         };

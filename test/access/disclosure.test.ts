@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { CheckAccessRequestSchema } from "../../gen/policy/v1/access_service_pb.js";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
-import { updateDenyPolicy } from "../../src/domain/kinds.js";
+import { updateBinding, updateDenyPolicy } from "../../src/domain/kinds.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { Readable, type ChainDisclosure } from "../../src/domain/access/disclosure.js";
@@ -125,7 +125,7 @@ describe("CheckAccess explanations for a caller who may not read all of the chai
     await store.updatePolicy(ORG, () => policy({ bindings: [binding("roles/checker", [CHECKER.principal])] }), actor);
     const guardRule = { deniedPrincipals: ["user:ada@example.com"], deniedPermissions: ["projects.update"] };
     await store.updateSharedPolicy(GUARD, () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [binding("roles/owner", ["user:ada@example.com"])], denyRules: [guardRule] }), type: "shared_policy" }), actor);
-    await store.updateSharedPolicyBinding(GUARD, PROJECT, () => true, actor);
+    await updateBinding(store, GUARD, PROJECT, () => true, actor);
     const bindingsOnly = await explain(CHECKER);
     expect(bindingsOnly.results[0]!.explanations).toEqual([]);
     expect(bindingsOnly.partialExplanations).toBe(true);

@@ -25,6 +25,7 @@ import { Policies } from "../../src/domain/policies.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { updateBinding } from "../../src/domain/kinds.js";
 import type { Store } from "../../src/store/store.js";
 import { COLLECTION, FOLDER_SCHEMA_YAML, ROLES, type FolderSchemaType } from "../hierarchy/support.js";
 
@@ -312,7 +313,7 @@ class Run {
     if (!shared) return;
     const inOrganization = this.model.names("organization", "folder", "project").filter((n) => this.model.chain(n).includes(shared.organization));
     const on = pick(inOrganization, target);
-    await store.updateSharedPolicyBinding(name, on, () => true, actor);
+    await updateBinding(store, name, on, () => true, actor);
     shared.targets.add(on);
   }
 
@@ -321,7 +322,7 @@ class Run {
     const targets = [...(this.model.shared.get(name)?.targets ?? [])].sort();
     if (targets.length === 0) return;
     const on = pick(targets, target);
-    await store.updateSharedPolicyBinding(name, on, () => false, actor);
+    await updateBinding(store, name, on, () => false, actor);
     this.model.shared.get(name)!.targets.delete(on);
   }
 

@@ -3,7 +3,7 @@
 // least one change), so what a stream holds at a time is bounded too.
 import { describe, expect, test } from "vitest";
 import { ChangeFeed } from "../../src/domain/change-feed.js";
-import type { ChangeRecord } from "../../src/store/store.js";
+import type { ChangeQuery, ChangeRecord } from "../../src/store/store.js";
 
 /** A change log in memory whose changes have the sizes given (the feed's `sizeOf` reads them). */
 class MemoryLog {
@@ -19,8 +19,11 @@ class MemoryLog {
     }
   }
 
-  async readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
-    this.storeReads.push({ afterSeq, maxBytes });
+  async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
+    if (!("afterSeq" in query)) throw new Error("the feed reads after a sequence only");
+    const { afterSeq, limit, maxBytes } = query;
+    // The probe of the oldest retained row (oldestSequence: the first row after 0, no byte bound) is not a page read.
+    if (maxBytes !== undefined || afterSeq !== 0 || limit !== 1) this.storeReads.push({ afterSeq, maxBytes });
     const out: ChangeRecord[] = [];
     let bytes = 0;
     for (const row of this.rows.filter((r) => r.seq > afterSeq).slice(0, limit)) {
@@ -36,9 +39,6 @@ class MemoryLog {
     return this.rows.length;
   }
 
-  async oldestSequence(): Promise<number> {
-    return this.rows.length === 0 ? 0 : 1;
-  }
 }
 
 async function feedOver(log: MemoryLog, windowBytes: number, readBytes: number) {

@@ -19,7 +19,7 @@ import { parseSchema } from "../../src/schema/schema-loader.js";
 import { MAX_TARGETS_PER_SHARED_POLICY, SHARED_POLICIES_SCAN_AHEAD, SharedPolicies } from "../../src/domain/shared-policies.js";
 import type { Store } from "../../src/store/store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { getSharedPolicy, updateRole } from "../../src/domain/kinds.js";
+import { getSharedPolicy, listBindings, updateBinding, updateRole } from "../../src/domain/kinds.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 const ADMIN: Caller = { principal: "user:root@example.com", identities: ["user:root@example.com"] };
@@ -59,7 +59,7 @@ test(`a shared policy is bound to at most ${MAX_TARGETS_PER_SHARED_POLICY} resou
     code: "failed_precondition",
     message: expect.stringContaining(`at most ${MAX_TARGETS_PER_SHARED_POLICY} per shared policy`),
   });
-  expect(await store.listSharedPolicyBindings({ target: over, limit: 1 })).toEqual([]);
+  expect(await listBindings(store, { target: over, limit: 1 })).toEqual([]);
 });
 
 test("an edit checked against the targets it had is refused when a binding is made before it is written", async () => {
@@ -72,7 +72,7 @@ test("an edit checked against the targets it had is refused when a binding is ma
   const racing: Store = Object.create(store, {
     updateSharedPolicy: {
       value: async (...args: Parameters<Store["updateSharedPolicy"]>) => {
-        await store.updateSharedPolicyBinding(SHARED, ORG, () => true, ADMIN);
+        await updateBinding(store, SHARED, ORG, () => true, ADMIN);
         return store.updateSharedPolicy(...args);
       },
     },

@@ -6,13 +6,13 @@ import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
-import { updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import { updateBinding, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { WatchVisibility, kindOf } from "../../src/domain/watch-visibility.js";
 import { CachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js";
+import type { ChangeAction, ChangeQuery, ChangeRecord, Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "./fixtures.js";
 
 const ROOT = { principal: "user:root@example.com" };
@@ -49,7 +49,7 @@ const refuse = (email: string) =>
   create(DenyPolicySchema, { rules: [{ deniedPrincipals: [`user:${email}`], deniedPermissions: ["projects.getPolicy"] }] });
 
 async function rowsAfter(seq: number): Promise<ChangeRecord[]> {
-  return store.readChanges(seq, 1000);
+  return store.readChanges({ afterSeq: seq, limit: 1000 });
 }
 
 /** For each caller, `action resource` of the rows it receives, in order; one judge for all, as a server has. */
@@ -145,7 +145,7 @@ test("a binding's row that does not name its shared policy reaches the target ha
   await store.updatePolicy("sharedPolicies/s", () => policy({ bindings: [binding("roles/readonly", ["user:sue@example.com"])] }), ROOT);
   await store.updatePolicy(PROJECT, () => policy({ bindings: [binding("roles/readonly", ["user:sue@example.com"]), binding("roles/owner", ["user:sam@example.com"])] }), ROOT);
   const from = await store.latestSequence();
-  await store.updateSharedPolicyBinding("sharedPolicies/s", PROJECT, () => true, ROOT);
+  await updateBinding(store, "sharedPolicies/s", PROJECT, () => true, ROOT);
   const [row] = await rowsAfter(from);
   expect(await received([row!], "sue@example.com", "sam@example.com")).toEqual({
     "sue@example.com": [`sharedPolicyBinding.create ${PROJECT}`],
@@ -213,15 +213,23 @@ test("a removed ancestor whose end is unknown (no removal row, or one without it
   await store.deleteResource(CLOUD, () => ({ cascade: true }), ROOT);
   const rows = await rowsAfter(from);
   const projectGone = rows.find((r) => r.resource === PROJECT)!;
-  const visibilityWith = (removalOf: Store["removalOf"]) => {
+  type RemovalOf = (name: string, seq: number) => Promise<ChangeRecord | undefined>;
+  const removalOf: RemovalOf = async (name, seq) => (await store.readChanges({ removalOf: name, fromSeq: seq }))[0];
+  const visibilityWith = (find: RemovalOf) => {
     const access = new Access(store, defaultSchema);
-    return new WatchVisibility({ removalOf }, access, new Authorizer(access, defaultSchema, new Set([ROOT.principal]), true));
+    // The judge reads the change log for removals only (readChanges({ removalOf, fromSeq })).
+    const readChanges = async (query: ChangeQuery) => {
+      if (!("removalOf" in query)) throw new Error("the judge reads removals only");
+      const removal = await find(query.removalOf, query.fromSeq);
+      return removal ? [removal] : [];
+    };
+    return new WatchVisibility({ readChanges }, access, new Authorizer(access, defaultSchema, new Set([ROOT.principal]), true));
   };
   // As recorded: the project's removal reaches the organization's owner.
-  expect(await visibilityWith((name, seq) => store.removalOf(name, seq)).visible(projectGone, caller("ann@example.com"))).toBe(true);
+  expect(await visibilityWith(removalOf).visible(projectGone, caller("ann@example.com"))).toBe(true);
   // The cloud's removal predates recorded deny rules, or is no longer in the log: fail closed.
   const legacy = visibilityWith(async (name, seq) => {
-    const removal = await store.removalOf(name, seq);
+    const removal = await removalOf(name, seq);
     return removal && { ...removal, denyRulesAtRemoval: undefined };
   });
   expect(await legacy.visible(projectGone, caller("ann@example.com"))).toBe(false);
@@ -235,7 +243,7 @@ test("a move of a resource since removed, whose removal is no longer in the log,
   await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
   const [moved] = await rowsAfter(from);
   const access = new Access(store, defaultSchema);
-  const pruned = new WatchVisibility({ removalOf: async () => undefined }, access, new Authorizer(access, defaultSchema, new Set([ROOT.principal]), true));
+  const pruned = new WatchVisibility({ readChanges: async () => [] }, access, new Authorizer(access, defaultSchema, new Set([ROOT.principal]), true));
   expect(await pruned.visible(moved!, caller("ann@example.com"))).toBe(false);
   expect(await judge().visible(moved!, caller("ann@example.com"))).toBe(true);
 });

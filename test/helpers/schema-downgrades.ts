@@ -14,8 +14,23 @@ const backToDenyAndRoles = (tables: string) => `${tables}
 export const SQLITE_BEFORE_DOCUMENTS = backToDenyAndRoles(sqliteDenyAndRolesSql);
 export const POSTGRES_BEFORE_DOCUMENTS = backToDenyAndRoles(denyAndRolesSql);
 
-/** Back to shared_policies (migration 5), its rows copied out of the documents, bindings and index referencing it. */
-export const SQLITE_BEFORE_SHARED_DOCUMENTS = `
+/** Back to shared_policy_bindings (migration 9's, referencing resources), its rows copied out of the links. */
+const bindingsTable = (integer: string) => `
+  CREATE TABLE shared_policy_bindings (policy_id ${integer} NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+    target_id ${integer} NOT NULL REFERENCES resources(id) ON DELETE CASCADE, create_seq ${integer} NOT NULL,
+    create_time ${integer} NOT NULL, PRIMARY KEY (policy_id, target_id))`;
+const backToBindings = (table: string) => `${table};
+  CREATE INDEX shared_policy_bindings_by_target ON shared_policy_bindings(target_id, policy_id);
+  INSERT INTO shared_policy_bindings SELECT from_id, to_id, revision, create_time FROM links WHERE kind = 'sharedPolicyBinding';
+  DROP TABLE links; DELETE FROM schema_migrations WHERE version = 10`;
+export const SQLITE_BEFORE_LINKS = backToBindings(`${bindingsTable("INTEGER")} STRICT`);
+export const POSTGRES_BEFORE_LINKS = backToBindings(bindingsTable("bigint"));
+
+/**
+ * Back to shared_policies (migration 5), its rows copied out of the documents, bindings and index referencing it (and
+ * first back before the links: a database of version 8 had bindings).
+ */
+export const SQLITE_BEFORE_SHARED_DOCUMENTS = `${SQLITE_BEFORE_LINKS};
   CREATE TABLE shared_policies (resource_id INTEGER PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
     policy BLOB NOT NULL, revision INTEGER NOT NULL, update_time INTEGER NOT NULL) STRICT;
   INSERT INTO shared_policies SELECT resource_id, body, revision, update_time FROM documents WHERE kind = 'sharedPolicy';
@@ -35,7 +50,7 @@ export const SQLITE_BEFORE_SHARED_DOCUMENTS = `
   CREATE INDEX shared_member_grants_by_policy ON shared_member_grants(policy_id);
   DELETE FROM documents WHERE kind = 'sharedPolicy';
   DELETE FROM schema_migrations WHERE version = 9`;
-export const POSTGRES_BEFORE_SHARED_DOCUMENTS = `
+export const POSTGRES_BEFORE_SHARED_DOCUMENTS = `${POSTGRES_BEFORE_LINKS};
   CREATE TABLE shared_policies (resource_id bigint PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
     policy bytea NOT NULL, revision bigint NOT NULL, update_time bigint NOT NULL);
   INSERT INTO shared_policies SELECT resource_id, body, revision, update_time FROM documents WHERE kind = 'sharedPolicy';

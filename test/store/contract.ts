@@ -11,8 +11,8 @@ import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/share
 import { isDeepFrozen } from "../../src/frozen-value.js";
 import { StoreError } from "../../src/store/store-error.js";
 import { changeAction } from "../../src/store/change-actions.js";
-import type { Actor, AttachedDocuments, ChangeRecord, ListedPolicy, Store, StoredDocument, StoredPolicy, UnreadablePolicy } from "../../src/store/store.js";
-import { getDenyPolicy, getSharedPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import { oldestSequence, type Actor, type AttachedDocuments, type ChangeRecord, type ListedPolicy, type Store, type StoredDocument, type StoredPolicy, type UnreadablePolicy } from "../../src/store/store.js";
+import { getDenyPolicy, getSharedPolicy, listBindings, listRoles, updateBinding, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {
@@ -154,7 +154,7 @@ export function storeContract(factory: StoreFactory): void {
         }
 
         // The change log: per item its create, then its policy, with the lineage at the time.
-        const changes = await store.readChanges(before, 100);
+        const changes = await store.readChanges({ afterSeq: before, limit: 100 });
         expect(changes.map((c) => `${c.action} ${c.resource} ${c.lineage.join(">")}`)).toEqual([
           `resource.create ${NEW_ORG} ${NEW_ORG}`,
           `policy.set ${NEW_ORG} ${NEW_ORG}`,
@@ -176,7 +176,7 @@ export function storeContract(factory: StoreFactory): void {
         const later = await store.createResource({ name: "projects/later", parent: NEW_CLOUD, type: "project", displayName: "" }, actor);
         expect(later.name).toBe("projects/later");
         expect(names(await store.ancestry("projects/later"))).toEqual(["projects/later", NEW_CLOUD, NEW_ORG]);
-        expect((await store.readChanges(before + 5, 10)).map((c) => c.seq)).toEqual([before + 6, before + 7]);
+        expect((await store.readChanges({ afterSeq: before + 5, limit: 10 })).map((c) => c.seq)).toEqual([before + 6, before + 7]);
       });
 
       test("a batch of more rows than one statement holds, and a batch where nothing is written", async () => {
@@ -327,7 +327,7 @@ export function storeContract(factory: StoreFactory): void {
         });
       const put = (target: Store, policy: SharedPolicy, name = SHARED) =>
         target.updateSharedPolicy(name, () => ({ policy, type: "shared_policy" }), actor);
-      const bind = (target: Store, on: string, name = SHARED) => target.updateSharedPolicyBinding(name, on, () => true, actor);
+      const bind = (target: Store, on: string, name = SHARED) => updateBinding(target, name, on, () => true, actor);
       const sharedOf = (chain: StoredPolicy[] | undefined) => chain!.map((link) => (link.shared ?? []).map((p) => p.name));
 
       test("grant points include the targets of shared policies binding the member and role, and follow every change", async () => {
@@ -350,7 +350,7 @@ export function storeContract(factory: StoreFactory): void {
         await put(other, content("user:b@example.com"));
         expect(await pointsOf(store, "user:a@example.com")).toEqual([]);
         expect(await pointsOf(store, "user:b@example.com")).toEqual([CLOUD, PROJECT]);
-        await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor);
+        await updateBinding(store, SHARED, CLOUD, () => false, actor);
         expect(await pointsOf(other, "user:b@example.com")).toEqual([PROJECT]);
         await other.updateResource(PROJECT, () => ({ parent: OTHER_ORG }), actor);
         expect(await pointsOf(store, "user:b@example.com", { beneath: OTHER_ORG })).toEqual([PROJECT]);
@@ -387,7 +387,7 @@ export function storeContract(factory: StoreFactory): void {
       test("bindings: each link carries the shared policies bound to it; listed by policy or by target; unbound", async () => {
         const policy = (await put(store, content("user:a@example.com")))!;
         let seen: unknown;
-        const binding = (await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), true), actor))!;
+        const binding = (await updateBinding(store, SHARED, CLOUD, (state) => ((seen = state), true), actor))!;
         expect(seen).toMatchObject({ stored: undefined, sharedPolicy: policy, target: { name: CLOUD }, targetLineage: [CLOUD, ORG], boundToTarget: 0, policyBindings: 0 });
         expect(binding).toMatchObject({ sharedPolicy: SHARED, target: CLOUD });
         expect(binding.sequence).toBe(BigInt(store.writtenSequence));
@@ -398,14 +398,14 @@ export function storeContract(factory: StoreFactory): void {
         expect(sharedOf(chain)).toEqual([[], ["sharedPolicies/another", SHARED], [SHARED]]);
         expect(chain![1]!.shared![1]).toEqual(policy);
         expect((await store.getPolicy(CLOUD))!.shared!.map((p) => p.name)).toEqual(["sharedPolicies/another", SHARED]);
-        expect((await store.listSharedPolicyBindings({ sharedPolicy: SHARED, limit: 10 })).map((b) => b.target)).toEqual([CLOUD, ORG]);
-        expect((await store.listSharedPolicyBindings({ sharedPolicy: SHARED, afterName: CLOUD, limit: 10 })).map((b) => b.target)).toEqual([ORG]);
-        expect((await store.listSharedPolicyBindings({ target: CLOUD, limit: 10 })).map((b) => b.sharedPolicy)).toEqual(["sharedPolicies/another", SHARED]);
-        expect(await store.listSharedPolicyBindings({ sharedPolicy: SHARED, target: CLOUD, limit: 1 })).toEqual([binding]);
-        await store.updateSharedPolicyBinding(SHARED, CLOUD, (state) => ((seen = state), false), actor);
+        expect((await listBindings(store, { sharedPolicy: SHARED, limit: 10 })).map((b) => b.target)).toEqual([CLOUD, ORG]);
+        expect((await listBindings(store, { sharedPolicy: SHARED, afterName: CLOUD, limit: 10 })).map((b) => b.target)).toEqual([ORG]);
+        expect((await listBindings(store, { target: CLOUD, limit: 10 })).map((b) => b.sharedPolicy)).toEqual(["sharedPolicies/another", SHARED]);
+        expect(await listBindings(store, { sharedPolicy: SHARED, target: CLOUD, limit: 1 })).toEqual([binding]);
+        await updateBinding(store, SHARED, CLOUD, (state) => ((seen = state), false), actor);
         expect(seen).toMatchObject({ stored: binding, boundToTarget: 2, policyBindings: 2 });
         expect(sharedOf(await store.ancestry(PROJECT))).toEqual([[], ["sharedPolicies/another"], [SHARED]]);
-        expect(await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor)).toBeUndefined();
+        expect(await updateBinding(store, SHARED, CLOUD, () => false, actor)).toBeUndefined();
         await expectStoreError(bind(store, CLOUD, "sharedPolicies/none"), "not_found", "sharedPolicies/none");
         await expectStoreError(bind(store, "clouds/none"), "not_found", "clouds/none");
         const actions = (await store.listAuditRecords({ resource: CLOUD, limit: 10 })).map((r) => r.action);
@@ -419,7 +419,7 @@ export function storeContract(factory: StoreFactory): void {
         const projectBinding = await bind(store, PROJECT);
         let seen: unknown;
         const newest = await bind(store, PROJECT, "sharedPolicies/another");
-        await store.updateSharedPolicyBinding("sharedPolicies/another", PROJECT, () => false, actor);
+        await updateBinding(store, "sharedPolicies/another", PROJECT, () => false, actor);
         // The newest binding of the policy (a later one of another policy, or a removed one, does not count).
         const updated = async () => {
           await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content(), type: "shared_policy" }), actor);
@@ -429,7 +429,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(newest!.sequence).toBeGreaterThan(projectBinding!.sequence);
         await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { delete: true, unbind: true }), actor);
         expect(seen).toMatchObject({ bindingCount: 2 });
-        const after = (await store.readChanges(0, 1000)).slice(-3);
+        const after = (await store.readChanges({ afterSeq: 0, limit: 1000 })).slice(-3);
         expect(after.map((c) => [c.action, c.resource])).toEqual([
           ["sharedPolicyBinding.delete", CLOUD],
           ["sharedPolicyBinding.delete", PROJECT],
@@ -440,13 +440,13 @@ export function storeContract(factory: StoreFactory): void {
         await put(store, content());
         await bind(store, PROJECT);
         await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
-        expect(await store.listSharedPolicyBindings({ sharedPolicy: SHARED, limit: 10 })).toEqual([]);
+        expect(await listBindings(store, { sharedPolicy: SHARED, limit: 10 })).toEqual([]);
       });
 
       test("the change feed carries the shared policy and the binding", async () => {
         const written = (await put(store, content("user:a@example.com")))!;
         await bind(store, CLOUD);
-        const [created, bound] = (await store.readChanges(0, 1000)).slice(-2);
+        const [created, bound] = (await store.readChanges({ afterSeq: 0, limit: 1000 })).slice(-2);
         expect(created).toMatchObject({ action: "sharedPolicy.create", resource: SHARED, parent: ORG, lineage: [SHARED, ORG] });
         expect(created!.sharedPolicy).toMatchObject({ name: SHARED, parent: ORG, bindings: written.bindings, denyRules: written.denyRules });
         expect(hex(created!.sharedPolicy!.etag)).toBe(hex(written.etag));
@@ -467,7 +467,7 @@ export function storeContract(factory: StoreFactory): void {
         expect((await other.getPolicy(CLOUD))!.shared![0]!.bindings[0]!.members).toEqual(["user:b@example.com"]);
         await bind(store, PROJECT);
         expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[SHARED], [SHARED], []]);
-        await store.updateSharedPolicyBinding(SHARED, CLOUD, () => false, actor);
+        await updateBinding(store, SHARED, CLOUD, () => false, actor);
         expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[SHARED], [], []]);
         await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: true }), actor);
         expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[], [], []]);
@@ -748,7 +748,7 @@ export function storeContract(factory: StoreFactory): void {
       });
 
       test("bound roles: each role a member holds anywhere, directly or through a shared policy, once, sorted", async () => {
-        expect(await store.listBoundRoles([ADA])).toEqual([]);
+        expect(await store.listGrantPoints({ members: [ADA], boundRoles: true })).toEqual([]);
         await store.updatePolicy(PROJECT, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/viewer", members: [ADA] })] }), actor);
         await store.updatePolicy(CLOUD, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [ADA, "group:eng"] })] }), actor);
         await store.updatePolicy(ORG, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [ADA] })] }), actor);
@@ -758,10 +758,10 @@ export function storeContract(factory: StoreFactory): void {
           () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [create(BindingSchema, { role: custom, members: ["group:eng"] })] }), type: "shared_policy" }),
           actor,
         );
-        expect(await store.listBoundRoles([ADA])).toEqual(["roles/owner", "roles/viewer"]);
-        expect(await store.listBoundRoles(["group:eng", ADA])).toEqual([custom, "roles/owner", "roles/viewer"].sort());
+        expect(await store.listGrantPoints({ members: [ADA], boundRoles: true })).toEqual(["roles/owner", "roles/viewer"]);
+        expect(await store.listGrantPoints({ members: ["group:eng", ADA], boundRoles: true })).toEqual([custom, "roles/owner", "roles/viewer"].sort());
         await store.updatePolicy(PROJECT, () => undefined, actor);
-        expect(await store.listBoundRoles([ADA])).toEqual(["roles/owner"]);
+        expect(await store.listGrantPoints({ members: [ADA], boundRoles: true })).toEqual(["roles/owner"]);
       });
 
       test("a subtree is the cursors from a grant point up to its subtreeEnd", async () => {
@@ -1022,14 +1022,14 @@ export function storeContract(factory: StoreFactory): void {
         await store.updateResource(PROJECT, () => ({ parent: ORG }), actor);
         await store.updatePolicy(PROJECT, () => undefined, actor);
         await store.deleteResource(CLOUD, () => ({ cascade: false }), actor);
-        const changes = await store.readChanges(from, 100);
+        const changes = await store.readChanges({ afterSeq: from, limit: 100 });
         expect(changes.map((c) => c.seq)).toEqual([from + 1, from + 2, from + 3, from + 4]);
         expect(changes.map((c) => c.action)).toEqual(["policy.set", "resource.update", "policy.delete", "resource.delete"]);
         const [set, move, deleted, gone] = changes;
         expect(set).toMatchObject({ resource: PROJECT, resourceType: "project", parent: CLOUD, lineage: [PROJECT, CLOUD, ORG] });
         expect(set!.principal).toBe(actor.principal);
         expect(set!.policy!.bindings[0]!.members).toEqual(["user:ada@example.com"]);
-        expect(hex(set!.policy!.etag)).toBe(hex((await store.readChanges(from, 1))[0]!.policy!.etag));
+        expect(hex(set!.policy!.etag)).toBe(hex((await store.readChanges({ afterSeq: from, limit: 1 }))[0]!.policy!.etag));
         expect(set!.policy!.etag.length).toBeGreaterThan(0);
         expect(move).toMatchObject({
           parent: ORG,
@@ -1040,8 +1040,8 @@ export function storeContract(factory: StoreFactory): void {
         expect(deleted!.policy).toBeUndefined();
         expect(set!.previousParent).toBeUndefined();
         expect(gone).toMatchObject({ resource: CLOUD, resourceType: "cloud", parent: ORG, lineage: [CLOUD, ORG] });
-        expect((await store.readChanges(from, 2)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
-        expect(await store.readChanges(from + 4, 10)).toEqual([]);
+        expect((await store.readChanges({ afterSeq: from, limit: 2 })).map((c) => c.seq)).toEqual([from + 1, from + 2]);
+        expect(await store.readChanges({ afterSeq: from + 4, limit: 10 })).toEqual([]);
       });
 
       test("readChanges with a byte bound returns the rows that fit, at least one, in order", async () => {
@@ -1050,20 +1050,20 @@ export function storeContract(factory: StoreFactory): void {
         await grant(store, PROJECT, ...many(200));
         await grant(store, CLOUD, ...many(200));
         await grant(store, ORG, ...many(200));
-        const sizes = (await store.readChanges(from, 10)).map((c) => toBinary(PolicySchema, c.policy!).length);
+        const sizes = (await store.readChanges({ afterSeq: from, limit: 10 })).map((c) => toBinary(PolicySchema, c.policy!).length);
         // A stored change is its policy's bytes, give or take a few: the bound falls between whole rows.
-        expect((await store.readChanges(from, 10, sizes[0]! * 1.5)).map((c) => c.seq)).toEqual([from + 1]);
-        expect((await store.readChanges(from, 10, 1)).map((c) => c.seq)).toEqual([from + 1]);
-        expect((await store.readChanges(from, 10, sizes[0]! * 2.5)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
-        expect((await store.readChanges(from, 2, 1e9)).map((c) => c.seq)).toEqual([from + 1, from + 2]);
-        expect((await store.readChanges(from + 1, 10, 1e9)).map((c) => c.seq)).toEqual([from + 2, from + 3]);
-        expect(await store.readChanges(from + 3, 10, 1e9)).toEqual([]);
+        expect((await store.readChanges({ afterSeq: from, limit: 10, maxBytes: sizes[0]! * 1.5 })).map((c) => c.seq)).toEqual([from + 1]);
+        expect((await store.readChanges({ afterSeq: from, limit: 10, maxBytes: 1 })).map((c) => c.seq)).toEqual([from + 1]);
+        expect((await store.readChanges({ afterSeq: from, limit: 10, maxBytes: sizes[0]! * 2.5 })).map((c) => c.seq)).toEqual([from + 1, from + 2]);
+        expect((await store.readChanges({ afterSeq: from, limit: 2, maxBytes: 1e9 })).map((c) => c.seq)).toEqual([from + 1, from + 2]);
+        expect((await store.readChanges({ afterSeq: from + 1, limit: 10, maxBytes: 1e9 })).map((c) => c.seq)).toEqual([from + 2, from + 3]);
+        expect(await store.readChanges({ afterSeq: from + 3, limit: 10, maxBytes: 1e9 })).toEqual([]);
       });
 
       test("a cascade delete records each resource's lineage as it was", async () => {
         const from = await store.latestSequence();
         await store.deleteResource(ORG, () => ({ cascade: true }), actor);
-        const changes = await store.readChanges(from, 10);
+        const changes = await store.readChanges({ afterSeq: from, limit: 10 });
         expect(changes.map((c) => [c.resource, c.lineage])).toEqual([
           [PROJECT, [PROJECT, CLOUD, ORG]],
           [CLOUD, [CLOUD, ORG]],
@@ -1073,7 +1073,7 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a chain link carries the sequence that created its resource; a name created again has a later one", async () => {
         const [project, cloud, org] = (await store.ancestry(PROJECT))!;
-        const created = (await store.readChanges(0, 100)).filter((c) => c.action === "resource.create");
+        const created = (await store.readChanges({ afterSeq: 0, limit: 100 })).filter((c) => c.action === "resource.create");
         const createdAt = (name: string) => created.filter((c) => c.resource === name).at(-1)!.seq;
         expect([project!.createSeq, cloud!.createSeq, org!.createSeq]).toEqual([createdAt(PROJECT), createdAt(CLOUD), createdAt(ORG)]);
         expect((await store.getPolicy(PROJECT))!.createSeq).toBe(createdAt(PROJECT));
@@ -1088,12 +1088,12 @@ export function storeContract(factory: StoreFactory): void {
         await updateDenyPolicy(store, CLOUD, () => create(DenyPolicySchema, { rules: [rule("user:cloud@example.com")] }), actor);
         const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: [rule("user:shared@example.com")] });
         await store.updateSharedPolicy("sharedPolicies/guardrail", () => ({ policy: guardrail, type: "shared_policy" }), actor);
-        await store.updateSharedPolicyBinding("sharedPolicies/guardrail", PROJECT, () => true, actor);
+        await updateBinding(store, "sharedPolicies/guardrail", PROJECT, () => true, actor);
         await store.updateSharedPolicy("sharedPolicies/plain", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
         const from = await store.latestSequence();
         await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
         await store.updateSharedPolicy("sharedPolicies/plain", () => ({ delete: true, unbind: false }), actor);
-        const [project, cloud, plain] = await store.readChanges(from, 10);
+        const [project, cloud, plain] = await store.readChanges({ afterSeq: from, limit: 10 });
         const principals = (c: ChangeRecord | undefined) => c?.denyRulesAtRemoval?.map((r) => r.deniedPrincipals[0]);
         expect(project!.action).toBe("resource.delete");
         expect(principals(project)).toEqual(["user:own@example.com", "user:shared@example.com"]);
@@ -1101,47 +1101,47 @@ export function storeContract(factory: StoreFactory): void {
         expect(plain!.action).toBe("sharedPolicy.delete");
         expect(principals(plain)).toEqual([]);
         // Rows that end nothing keep none.
-        expect((await store.readChanges(0, from)).every((c) => c.denyRulesAtRemoval === undefined)).toBe(true);
+        expect((await store.readChanges({ afterSeq: 0, limit: from })).every((c) => c.denyRulesAtRemoval === undefined)).toBe(true);
       });
 
-      test("removalOf finds where the resource that had a name at a sequence ended", async () => {
+      test("readChanges({ removalOf }) finds where the resource that had a name at a sequence ended", async () => {
         const first = (await store.ancestry(PROJECT))![0]!.createSeq;
         await grant(store, PROJECT, "user:ada@example.com");
         await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
         const ended = await store.latestSequence();
         await store.createResource({ name: PROJECT, parent: ORG, type: "project", displayName: "" }, actor);
         await grant(store, PROJECT, "user:bob@example.com");
-        expect((await store.removalOf(PROJECT, first))).toMatchObject({ seq: ended, action: "resource.delete", lineage: [PROJECT, CLOUD, ORG] });
-        expect((await store.removalOf(PROJECT, ended))!.seq).toBe(ended);
-        expect(await store.removalOf(PROJECT, ended + 1)).toBeUndefined();
-        expect(await store.removalOf(CLOUD, 0)).toBeUndefined();
+        expect((await store.readChanges({ removalOf: PROJECT, fromSeq: first }))[0]).toMatchObject({ seq: ended, action: "resource.delete", lineage: [PROJECT, CLOUD, ORG] });
+        expect((await store.readChanges({ removalOf: PROJECT, fromSeq: ended }))[0]!.seq).toBe(ended);
+        expect((await store.readChanges({ removalOf: PROJECT, fromSeq: ended + 1 }))[0]).toBeUndefined();
+        expect((await store.readChanges({ removalOf: CLOUD, fromSeq: 0 }))[0]).toBeUndefined();
         await store.updateSharedPolicy("sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
         await store.updateSharedPolicy("sharedPolicies/s", () => ({ delete: true, unbind: false }), actor);
-        expect((await (await another()).removalOf("sharedPolicies/s", 0))).toMatchObject({ action: "sharedPolicy.delete", seq: await store.latestSequence() });
+        expect((await (await another()).readChanges({ removalOf: "sharedPolicies/s", fromSeq: 0 }))[0]).toMatchObject({ action: "sharedPolicy.delete", seq: await store.latestSequence() });
       });
 
       test("another instance reads the rows at once", async () => {
         const other = await another();
         await grant(other, CLOUD, "user:ada@example.com");
         const latest = await store.latestSequence();
-        expect((await store.readChanges(latest - 1, 10)).map((c) => c.resource)).toEqual([CLOUD]);
+        expect((await store.readChanges({ afterSeq: latest - 1, limit: 10 })).map((c) => c.resource)).toEqual([CLOUD]);
       });
 
       test("pruning by count and by age keeps the newest row; the oldest sequence follows", async () => {
-        const first = await store.oldestSequence();
+        const first = await oldestSequence(store);
         expect(first).toBe(1);
         for (let i = 0; i < 5; i++) await grant(store, ORG, `user:u${i}@example.com`);
         const latest = await store.latestSequence();
         expect(await store.pruneChanges({ keepLast: 3 })).toBe(latest - 3);
-        expect(await store.oldestSequence()).toBe(latest - 2);
-        expect((await store.readChanges(0, 100)).map((c) => c.seq)).toEqual([latest - 2, latest - 1, latest]);
+        expect(await oldestSequence(store)).toBe(latest - 2);
+        expect((await store.readChanges({ afterSeq: 0, limit: 100 })).map((c) => c.seq)).toEqual([latest - 2, latest - 1, latest]);
         expect(await store.pruneChanges({ beforeMs: Date.now() + 60_000 })).toBe(2);
-        expect(await store.oldestSequence()).toBe(latest);
+        expect(await oldestSequence(store)).toBe(latest);
         // Sequences never restart: the next write follows the newest.
         await grant(store, ORG, "user:next@example.com");
         expect(await store.latestSequence()).toBe(latest + 1);
         expect(await store.pruneChanges({ keepLast: 0 })).toBe(1);
-        expect(await store.oldestSequence()).toBe(latest + 1);
+        expect(await oldestSequence(store)).toBe(latest + 1);
       });
 
       test("a cache that looks from before the retained log is told that many changed", async () => {
@@ -1317,18 +1317,18 @@ export function storeContract(factory: StoreFactory): void {
         expect((await reader.listResourceFailures(ORG, [scope.name])).length).toBe(1);
       });
 
-      test("readChangesAt returns the retained rows at those sequences, in order", async () => {
+      test("readChanges at sequences returns the retained rows at those sequences, in order", async () => {
         await grant(store, PROJECT, "user:a@example.com");
         await grant(store, CLOUD, "user:b@example.com");
         const latest = await store.latestSequence();
-        const rows = await store.readChangesAt([latest, latest - 1, latest + 5]);
+        const rows = await store.readChanges({ at: [latest, latest - 1, latest + 5] });
         expect(rows.map((row) => [row.seq, row.resource, row.lineage])).toEqual([
           [latest - 1, PROJECT, [PROJECT, CLOUD, ORG]],
           [latest, CLOUD, [CLOUD, ORG]],
         ]);
-        expect(await store.readChangesAt([])).toEqual([]);
+        expect(await store.readChanges({ at: [] })).toEqual([]);
         await store.pruneChanges({ keepLast: 1 });
-        expect((await store.readChangesAt([latest - 1, latest])).map((row) => row.seq)).toEqual([latest]);
+        expect((await store.readChanges({ at: [latest - 1, latest] })).map((row) => row.seq)).toEqual([latest]);
       });
     });
 

@@ -1,7 +1,8 @@
 // Migrations on a database written before them: 4 and 6 (the member index, of policies and of shared policies) index
 // the policies and shared policies already stored; 7 (consumer bounds) gives the consumers already registered their
 // root, their failures' count and a version a reader starts from; 8 (documents) moves the deny policies and custom
-// roles already stored into the documents table.
+// roles already stored into the documents table; 9 and 10 move shared policies' content into documents and their
+// bindings into links.
 import { create } from "@bufbuild/protobuf";
 import Sqlite from "better-sqlite3";
 import { join } from "node:path";
@@ -14,13 +15,15 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
-import { getDenyPolicy, getSharedPolicy, listRoles, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import { getDenyPolicy, getSharedPolicy, listBindings, listRoles, updateBinding, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
 import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 import {
   POSTGRES_BEFORE_DOCUMENTS,
+  POSTGRES_BEFORE_LINKS,
   POSTGRES_BEFORE_SHARED_DOCUMENTS,
   SQLITE_BEFORE_DOCUMENTS,
+  SQLITE_BEFORE_LINKS,
   SQLITE_BEFORE_SHARED_DOCUMENTS,
 } from "../helpers/schema-downgrades.js";
 
@@ -42,7 +45,7 @@ async function withSharedPolicy(store: Store): Promise<void> {
   await store.createResource({ name: "projects/p1", parent: "organizations/acme", type: "project", displayName: "" }, actor);
   const policy = create(SharedPolicySchema, { parent: "organizations/acme", bindings: OWNERS });
   await store.updateSharedPolicy("sharedPolicies/base", () => ({ policy, type: "shared_policy" }), actor);
-  await store.updateSharedPolicyBinding("sharedPolicies/base", "projects/p1", () => true, actor);
+  await updateBinding(store, "sharedPolicies/base", "projects/p1", () => true, actor);
 }
 
 const ownersOf = async (store: Store) =>
@@ -212,7 +215,7 @@ test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 7 keep
 const sharedOf = async (store: Store) => ({
   policy: await getSharedPolicy(store, "sharedPolicies/base"),
   listed: await store.listSharedPolicies({ parent: "organizations/acme", limit: 10 }),
-  bindings: await store.listSharedPolicyBindings({ sharedPolicy: "sharedPolicies/base", limit: 10 }),
+  bindings: await listBindings(store, { sharedPolicy: "sharedPolicies/base", limit: 10 }),
   chain: (await store.ancestry("projects/p1"))!.map((link) => link.shared),
   owners: await ownersOf(store),
 });
@@ -240,5 +243,23 @@ test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 8 keep
   const after = await postgresAfterDowngrade(write, POSTGRES_BEFORE_SHARED_DOCUMENTS, sharedOf);
   expect(after).toEqual(seen.before);
   expect(after.bindings.map((b) => b.target)).toEqual(["projects/p1"]);
+  expect(after.owners).toEqual(["projects/p1"]);
+});
+
+test("opening a database of schema version 9 keeps its shared-policy bindings (sequences, times, chains, index), now links", async () => {
+  const { seen, write } = writtenShared();
+  const after = await sqliteAfterDowngrade(write, SQLITE_BEFORE_LINKS, sharedOf);
+  expect(after).toEqual(seen.before);
+  expect(after.bindings.map((b) => b.target)).toEqual(["projects/p1"]);
+  expect(after.chain[0]!.map((p) => p.name)).toEqual(["sharedPolicies/base"]);
+  expect(after.owners).toEqual(["projects/p1"]);
+});
+
+test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 9 keeps its shared-policy bindings (sequences, times, chains, index), now links", async () => {
+  const { seen, write } = writtenShared();
+  const after = await postgresAfterDowngrade(write, POSTGRES_BEFORE_LINKS, sharedOf);
+  expect(after).toEqual(seen.before);
+  expect(after.bindings.map((b) => b.target)).toEqual(["projects/p1"]);
+  expect(after.chain[0]!.map((p) => p.name)).toEqual(["sharedPolicies/base"]);
   expect(after.owners).toEqual(["projects/p1"]);
 });

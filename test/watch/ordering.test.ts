@@ -35,7 +35,7 @@ async function followWithDisconnects(client: () => WatchClient, after: number, t
 
 function logSequences(db: string, after: number): Promise<number[]> {
   const store = new SqliteStore(db);
-  return store.readChanges(after, 100_000).then(async (rows) => (await store.close(), rows.map((r) => r.seq)));
+  return store.readChanges({ afterSeq: after, limit: 100_000 }).then(async (rows) => (await store.close(), rows.map((r) => r.seq)));
 }
 
 test("concurrent writers, a watcher resuming at random points: exactly the change log, in order", async () => {

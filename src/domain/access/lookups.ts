@@ -33,7 +33,7 @@ import type { ResolvedResource } from "./resolved.js";
 import { Subject } from "./subject.js";
 import { compareKeys, grantKey, grantsOn, memberGrants, type ConditionEvaluation } from "./who-can.js";
 
-type LookupStore = Pick<Store, "ancestry" | "latestSequence" | "listBoundRoles" | "listGrantPoints" | "listSubtree">;
+type LookupStore = Pick<Store, "ancestry" | "latestSequence" | "listGrantPoints" | "listSubtree">;
 
 /** Whether the caller may see the resource `chain` is of in a lookup's answer. */
 export type Visibility = (chain: readonly StoredPolicy[]) => boolean;
@@ -264,7 +264,7 @@ export class Lookups {
    */
   private async customRolesGranting(subject: Subject, permission: string): Promise<string[]> {
     const granting: string[] = [];
-    for (const name of await this.store.listBoundRoles([...subject.members])) {
+    for (const name of await this.store.listGrantPoints({ members: [...subject.members], boundRoles: true })) {
       const parent = parseCustomRoleName(name)?.parent;
       const root = parent === undefined ? undefined : (await this.store.ancestry(parent))?.at(-1);
       const role = root?.roles?.find((r) => r.name === name);

@@ -32,9 +32,9 @@ export const TABLES = [
     select: "SELECT member, role, path, resource_id FROM member_grants ORDER BY member, role, path",
   },
   {
-    name: "shared_policy_bindings",
-    columns: ["policy_id", "target_id", "create_seq", "create_time"],
-    select: "SELECT policy_id, target_id, create_seq, create_time FROM shared_policy_bindings ORDER BY policy_id, target_id",
+    name: "links",
+    columns: ["kind", "from_id", "to_id", "revision", "create_time"],
+    select: "SELECT kind, from_id, to_id, revision, create_time FROM links ORDER BY kind, from_id, to_id",
   },
   {
     // The reverse-lookup index of shared policies, as SQLite keeps it.

@@ -5,7 +5,7 @@
 import { toBinary } from "@bufbuild/protobuf";
 import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
+import { SharedPolicyBindingSchema, type SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
 import type pg from "pg";
 import { changeAction } from "../change-actions.js";
 import { revisionEtag } from "../../etag.js";
@@ -16,7 +16,7 @@ import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } fr
 import {
   AUDIT_COLUMNS,
   BINDING_COLUMNS,
-  FROM_BINDINGS,
+  FROM_LINKS,
   FROM_RESOURCES,
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
@@ -32,6 +32,7 @@ import {
   sharedPolicyBytes,
   toAuditRecord,
   toBinding,
+  toLink,
   toChangeRecord,
   failuresAfter,
   toConsumer,
@@ -59,6 +60,8 @@ import type {
   AttachedDocuments,
   DocumentWrite,
   StoredDocument,
+  BoundRolesQuery,
+  ChangeQuery,
   ChangeRecord,
   ChangesSince,
   CreatedResource,
@@ -79,8 +82,10 @@ import type {
   ResourceSearch,
   ResourceSearchPage,
   Retention,
-  SharedPolicyBindingQuery,
-  SharedPolicyBindingState,
+  LinkKind,
+  LinkQuery,
+  LinkState,
+  StoredLink,
   SharedPolicyQuery,
   SharedPolicyState,
   SharedPolicyWrite,
@@ -518,57 +523,60 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]> {
+  async listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]> {
     const values: unknown[] = [];
     const param = (value: unknown) => `$${values.push(value)}`;
-    const where: string[] = [];
-    if (query.sharedPolicy !== undefined) where.push(`b.policy_id = (SELECT id FROM resources WHERE name = ${param(query.sharedPolicy)})`);
-    if (query.target !== undefined) where.push(`b.target_id = (SELECT id FROM resources WHERE name = ${param(query.target)})`);
-    // Ordered by the other end's name: a policy's targets, or a target's policies.
-    const other = query.sharedPolicy !== undefined ? "t.name" : "s.name";
+    const where = [`b.kind = ${param(kind)}`];
+    if (query.from !== undefined) where.push(`b.from_id = (SELECT id FROM resources WHERE name = ${param(query.from)})`);
+    if (query.to !== undefined) where.push(`b.to_id = (SELECT id FROM resources WHERE name = ${param(query.to)})`);
+    // Ordered by the other end's name: the resources linked from `from`, or those linking to `to`.
+    const other = query.from !== undefined ? "t.name" : "s.name";
     where.push(`${other} > ${param(query.afterName ?? "")}`);
-    const sql = `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT ${param(query.limit)}`;
-    return (await this.rows<BindingRow>(sql, values)).map(toBinding);
+    const sql = `SELECT ${BINDING_COLUMNS} ${FROM_LINKS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT ${param(query.limit)}`;
+    return (await this.rows<BindingRow>(sql, values)).map(toLink);
   }
 
-  async updateSharedPolicyBinding(
-    sharedPolicy: string,
-    target: string,
-    decide: (state: SharedPolicyBindingState) => boolean,
+  async updateLink(
+    kind: LinkKind,
+    from: string,
+    to: string,
+    decide: (state: LinkState) => boolean,
     actor: Actor,
-  ): Promise<SharedPolicyBinding | undefined> {
-    // Reads and writes no policy row: no flush of the policy batch (as a deny write).
+  ): Promise<StoredLink | undefined> {
+    // Reads and writes no policy row: no flush of the policy batch (as a deny write). The one kind of link there is
+    // (LinkKind.name): its statements name it (BINDING_LINK).
     return this.queue.write(async (tx) => {
-      const [policyRow] = await tx.query<SharedPolicyRow & { id: number }>(SQL.sharedByName, [sharedPolicy], "shared_by_name");
-      if (!policyRow) throw resourceNotFound(sharedPolicy);
-      const targetRow = await this.readForWrite(tx, target);
+      const fromDocuments = toAttached(await tx.query<DocumentRow>(SQL.documentsOf, [kind.from, null, from], "documents_of"));
+      if (!fromDocuments || fromDocuments.documents.length === 0) throw resourceNotFound(from);
+      const fromRow = await this.readForWrite(tx, from);
+      const toRow = await this.readForWrite(tx, to);
       const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; bound_to_target: number; policy_bindings: number }>(
         SQL.bindingState,
-        [policyRow.id, targetRow.id],
+        [fromRow.id, toRow.id],
         "binding_state",
       );
       const row: BindingRow | undefined =
-        state!.create_seq === null ? undefined : { shared_policy: sharedPolicy, target, create_seq: state!.create_seq, create_time: state!.create_time! };
-      const stored = row && toBinding(row);
-      const bound = decide({
+        state!.create_seq === null ? undefined : { shared_policy: from, target: to, create_seq: state!.create_seq, create_time: state!.create_time! };
+      const stored = row && toLink(row);
+      const linked = decide({
         stored,
-        sharedPolicy: decodeSharedPolicy(policyRow),
-        target: toResource(targetRow),
-        targetLineage: targetRow.lineage,
-        boundToTarget: state!.bound_to_target,
-        policyBindings: state!.policy_bindings,
+        from: fromDocuments,
+        to: toResource(toRow),
+        toLineage: toRow.lineage,
+        linksTo: state!.bound_to_target,
+        linksFrom: state!.policy_bindings,
       });
-      if (bound === (row !== undefined)) return stored;
+      if (linked === (row !== undefined)) return stored;
       const seq = tx.nextSeq();
       const time = Date.now();
-      if (bound) {
-        const created: BindingRow = { shared_policy: sharedPolicy, target, create_seq: seq, create_time: time };
-        const log = bindingLog(seq, time, actor, changeAction("sharedPolicyBinding", "create"), created, placeOf(targetRow));
-        await tx.query(WRITE.insertBinding, [...log, policyRow.id, targetRow.id], "insert_binding");
-        return toBinding(created);
+      if (linked) {
+        const created: BindingRow = { shared_policy: from, target: to, create_seq: seq, create_time: time };
+        const log = bindingLog(seq, time, actor, changeAction(kind.name, "create"), created, placeOf(toRow));
+        await tx.query(WRITE.insertBinding, [...log, fromRow.id, toRow.id], "insert_binding");
+        return toLink(created);
       }
-      const log = bindingLog(seq, time, actor, changeAction("sharedPolicyBinding", "delete"), row!, placeOf(targetRow));
-      await tx.query(WRITE.deleteBinding, [...log, policyRow.id, targetRow.id], "delete_binding");
+      const log = bindingLog(seq, time, actor, changeAction(kind.name, "delete"), row!, placeOf(toRow));
+      await tx.query(WRITE.deleteBinding, [...log, fromRow.id, toRow.id], "delete_binding");
       return stored;
     });
   }
@@ -603,13 +611,16 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
+  listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
+  listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]>;
+  async listPolicies(query: PolicyQuery & { namesOnly?: true }): Promise<ListedName[] | (ListedPolicy | UnreadablePolicy)[]> {
+    if (query.namesOnly) return this.policyNames(query);
     const listing = await this.policyListing(query, `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}`);
     if (!listing) return [];
     return (await this.rows<ResourcePolicyRow>(listing.sql, listing.values)).map((row) => listedRow(row, row.path));
   }
 
-  async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
+  private async policyNames(query: PolicyQuery): Promise<ListedName[]> {
     const listing = await this.policyListing(query, "r.name, r.path, pol.revision FROM resources r");
     if (!listing) return [];
     const rows = await this.rows<{ name: string; path: string; revision: number }>(listing.sql, listing.values);
@@ -633,7 +644,10 @@ export class PostgresStore implements Store {
     return { sql, values };
   }
 
-  async listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
+  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
+  listGrantPoints(query: BoundRolesQuery): Promise<string[]>;
+  async listGrantPoints(query: GrantQuery | BoundRolesQuery): Promise<GrantPoint[] | string[]> {
+    if ("boundRoles" in query) return this.boundRoles(query.members);
     let from = query.fromCursor ?? "";
     let end = "\uffff";
     if (query.beneath !== undefined) {
@@ -650,7 +664,7 @@ export class PostgresStore implements Store {
     return rows.map((row) => ({ name: row.name, cursor: row.path, subtreeEnd: pathEnd(row.path) }));
   }
 
-  async listBoundRoles(members: readonly string[]): Promise<string[]> {
+  private async boundRoles(members: readonly string[]): Promise<string[]> {
     return (await this.rows<{ role: string }>(SQL.boundRoles, [[...members]], "bound_roles")).map((row) => row.role);
   }
 
@@ -724,22 +738,19 @@ export class PostgresStore implements Store {
     return rows.map(toAuditRecord);
   }
 
-  async removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
-    const [row] = await this.rows<ChangeRow>(SQL.removalOf, [name, fromSeq], "removal_of");
-    return row && toChangeRecord(row);
-  }
-
-  async readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
+  async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
+    if ("at" in query) {
+      return query.at.length === 0 ? [] : (await this.rows<ChangeRow>(SQL.changesAt, [query.at], "changes_at")).map(toChangeRecord);
+    }
+    if ("removalOf" in query) {
+      return (await this.rows<ChangeRow>(SQL.removalOf, [query.removalOf, query.fromSeq], "removal_of")).map(toChangeRecord);
+    }
+    const { afterSeq, limit, maxBytes } = query;
     const rows =
       maxBytes === undefined
         ? await this.rows<ChangeRow>(SQL.readChanges, [afterSeq, limit], "read_changes")
         : await this.rows<ChangeRow>(SQL.readChangesWithin, [afterSeq, limit, Math.floor(maxBytes)], "read_changes_within");
     return rows.map(toChangeRecord);
-  }
-
-  async oldestSequence(): Promise<number> {
-    const [row] = await this.rows<{ seq: number }>(SQL.oldestSeq, [], "oldest_seq");
-    return row!.seq;
   }
 
   /** Under the write lock, as a write: no row is numbered while the newest is being worked out. */
@@ -756,11 +767,6 @@ export class PostgresStore implements Store {
       }
       return removed;
     });
-  }
-
-  async readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
-    if (sequences.length === 0) return [];
-    return (await this.rows<ChangeRow>(SQL.changesAt, [sequences], "changes_at")).map(toChangeRecord);
   }
 
   async createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {

@@ -4,6 +4,7 @@ import { REMOVALS, sqlActions } from "../change-actions.js";
 import { DOCUMENT_SQL, ROLE_KIND, SHARED_POLICY_KIND, numbered, sharedContent } from "../documents.js";
 import {
   BINDING_COLUMNS,
+  BINDING_LINK,
   CHANGE_COLUMNS,
   DENY_COLUMNS,
   FROM_BINDINGS,
@@ -31,16 +32,16 @@ const JOIN_ROLES = `LEFT JOIN LATERAL (SELECT array_agg(cr.role ORDER BY cr.role
     array_agg(cr.update_time ORDER BY cr.role_id) AS role_update_times
   FROM (SELECT key AS role_id, body AS role, revision, update_time FROM documents
     WHERE resource_id = r.id AND kind = '${ROLE_KIND}' AND r.parent_id IS NULL) cr) cr ON true`;
-/** The shared policies bound to a chain link, in the same statement too (by target: shared_policy_bindings_by_target). */
+/** The shared policies bound to a chain link, in the same statement too (by target: links_by_to). */
 const JOIN_SHARED = `LEFT JOIN LATERAL (SELECT array_agg(s.name ORDER BY s.name) AS shared_names,
     array_agg(COALESCE(sp_parent.name, '') ORDER BY s.name) AS shared_parents,
     array_agg(s.create_time ORDER BY s.name) AS shared_create_times,
     array_agg(sp.body ORDER BY s.name) AS shared_policies,
     array_agg(sp.revision ORDER BY s.name) AS shared_revisions,
     array_agg(sp.update_time ORDER BY s.name) AS shared_update_times
-  FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
+  FROM links b JOIN ${sharedContent("sp", "b.from_id")}
     JOIN resources s ON s.id = sp.resource_id LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
-  WHERE b.target_id = r.id) sh ON true`;
+  WHERE b.kind = '${BINDING_LINK}' AND b.to_id = r.id) sh ON true`;
 const CHAIN_COLUMNS = `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}, cr.roles, cr.role_revisions, cr.role_update_times,
   sh.shared_names, sh.shared_parents, sh.shared_create_times, sh.shared_policies, sh.shared_revisions, sh.shared_update_times`;
 const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} ${JOIN_ROLES} ${JOIN_SHARED}`;
@@ -75,7 +76,6 @@ export const SQL = {
       d.key, d.body, d.revision, d.update_time
     ${FROM_RESOURCES} LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = $2 AND d.key = $3 WHERE r.name = $1`,
   latestSeq: `SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log`,
-  oldestSeq: `SELECT COALESCE(MIN(seq), 0) AS seq FROM change_log`,
   changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   readChanges: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   /**
@@ -93,8 +93,8 @@ export const SQL = {
     AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
   /** The deny rules' rows of resources about to be removed: each one's deny policy and bound shared policies' content. */
   removalDenies: `SELECT r.id, dp.body AS deny,
-      (SELECT array_agg(sp.body) FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
-        WHERE b.target_id = r.id) AS shared
+      (SELECT array_agg(sp.body) FROM links b JOIN ${sharedContent("sp", "b.from_id")}
+        WHERE b.kind = '${BINDING_LINK}' AND b.to_id = r.id) AS shared
     FROM resources r ${JOIN_DENY}
     WHERE r.id = ANY($1::bigint[])`,
   // Both keep the newest row: the next write numbers its row after it (sequences never restart).
@@ -133,8 +133,8 @@ export const SQL = {
         WHERE member = m.member AND role = ro.role AND path >= $3 AND path < $4 ORDER BY path LIMIT $5) g
       JOIN resources r ON r.id = g.resource_id
       UNION
-      SELECT r.path, r.name FROM shared_member_grants sg JOIN shared_policy_bindings b ON b.policy_id = sg.policy_id
-      JOIN resources r ON r.id = b.target_id
+      SELECT r.path, r.name FROM shared_member_grants sg JOIN links b ON b.kind = '${BINDING_LINK}' AND b.from_id = sg.policy_id
+      JOIN resources r ON r.id = b.to_id
       WHERE sg.member = ANY($1::text[]) AND sg.role = ANY($2::text[]) AND r.path >= $3 AND r.path < $4
     ) points ORDER BY path LIMIT $5`,
   // The members' distinct roles by a loose scan of the primary key (one probe per member and role, not per grant),
@@ -160,20 +160,20 @@ export const SQL = {
   /** A name's resource (if any) with its place, its shared policy's content (nulls if not one) and bindings count. */
   sharedForWrite: `SELECT r.id, r.type, p.name AS parent, r.create_time, ${lineageOf("r.path")} AS lineage,
       sp.body AS policy, sp.revision, sp.update_time,
-      (SELECT count(*) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS binding_count,
-      (SELECT COALESCE(max(b.create_seq), 0) FROM shared_policy_bindings b WHERE b.policy_id = r.id) AS newest_binding
+      (SELECT count(*) FROM links b WHERE b.kind = '${BINDING_LINK}' AND b.from_id = r.id) AS binding_count,
+      (SELECT COALESCE(max(b.revision), 0) FROM links b WHERE b.kind = '${BINDING_LINK}' AND b.from_id = r.id) AS newest_binding
     ${FROM_RESOURCES} LEFT JOIN ${sharedContent("sp", "r.id")} WHERE r.name = $1`,
   /** A policy's bindings with their targets' places, for the change-log rows of an unbinding delete. */
   bindingsForDelete: `SELECT ${BINDING_COLUMNS}, t.type, tp.name AS parent, ${lineageOf("t.path")} AS lineage
-    ${FROM_BINDINGS} LEFT JOIN resources tp ON tp.id = t.parent_id WHERE b.policy_id = $1 ORDER BY t.name`,
+    ${FROM_BINDINGS} LEFT JOIN resources tp ON tp.id = t.parent_id WHERE b.from_id = $1 ORDER BY t.name`,
   /**
    * The binding of policy $1 and target $2 (null columns when unbound), how many policies the target has and how many
    * targets the policy has.
    */
-  bindingState: `SELECT b.create_seq, b.create_time,
-      (SELECT count(*) FROM shared_policy_bindings WHERE target_id = $2) AS bound_to_target,
-      (SELECT count(*) FROM shared_policy_bindings WHERE policy_id = $1) AS policy_bindings
-    FROM (SELECT 1) one LEFT JOIN shared_policy_bindings b ON b.policy_id = $1 AND b.target_id = $2`,
+  bindingState: `SELECT b.revision AS create_seq, b.create_time,
+      (SELECT count(*) FROM links WHERE kind = '${BINDING_LINK}' AND to_id = $2) AS bound_to_target,
+      (SELECT count(*) FROM links WHERE kind = '${BINDING_LINK}' AND from_id = $1) AS policy_bindings
+    FROM (SELECT 1) one LEFT JOIN links b ON b.kind = '${BINDING_LINK}' AND b.from_id = $1 AND b.to_id = $2`,
 } as const;
 
 const LOG_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after, change,
@@ -220,9 +220,9 @@ export const WRITE = {
       WHERE resource_id = $14 AND kind = '${SHARED_POLICY_KIND}' AND key = '')
     ${LOG_ONE}`,
   insertBinding: `WITH ins AS (
-      INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES ($14, $15, $1, $2))
+      INSERT INTO links (kind, from_id, to_id, revision, create_time) VALUES ('${BINDING_LINK}', $14, $15, $1, $2))
     ${LOG_ONE}`,
-  deleteBinding: `WITH del AS (DELETE FROM shared_policy_bindings WHERE policy_id = $14 AND target_id = $15) ${LOG_ONE}`,
+  deleteBinding: `WITH del AS (DELETE FROM links WHERE kind = '${BINDING_LINK}' AND from_id = $14 AND to_id = $15) ${LOG_ONE}`,
   // A shared policy's reverse-lookup rows, rewritten with its content (after it: they reference its row).
   clearSharedGrants: `DELETE FROM shared_member_grants WHERE policy_id = $1`,
   insertSharedGrants: `INSERT INTO shared_member_grants (member, role, policy_id)

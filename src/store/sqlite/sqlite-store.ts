@@ -4,7 +4,7 @@
 import { toBinary } from "@bufbuild/protobuf";
 import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import { SharedPolicyBindingSchema, type SharedPolicy, type SharedPolicyBinding } from "../../../gen/policy/v1/shared_policy_pb.js";
+import { SharedPolicyBindingSchema, type SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
 import { changeAction } from "../change-actions.js";
 import { toAttached, toDocument } from "../documents.js";
@@ -15,7 +15,7 @@ import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } fr
 import {
   AUDIT_COLUMNS,
   BINDING_COLUMNS,
-  FROM_BINDINGS,
+  FROM_LINKS,
   FROM_RESOURCES,
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
@@ -32,6 +32,7 @@ import {
   sharedPolicyBytes,
   toAuditRecord,
   toBinding,
+  toLink,
   toChangeRecord,
   failuresAfter,
   toConsumer,
@@ -48,6 +49,8 @@ import type {
   Acknowledgement,
   Actor,
   ChangeAction,
+  BoundRolesQuery,
+  ChangeQuery,
   ChangeRecord,
   ChangesSince,
   CreatedResource,
@@ -76,8 +79,10 @@ import type {
   ResourceQuery,
   ResourceSearch,
   ResourceSearchPage,
-  SharedPolicyBindingQuery,
-  SharedPolicyBindingState,
+  LinkKind,
+  LinkQuery,
+  LinkState,
+  StoredLink,
   SharedPolicyQuery,
   SharedPolicyState,
   SharedPolicyWrite,
@@ -384,55 +389,57 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listSharedPolicyBindings(query: SharedPolicyBindingQuery): Promise<SharedPolicyBinding[]> {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: query.limit, after: query.afterName ?? "" };
-    if (query.sharedPolicy !== undefined) {
-      where.push("b.policy_id = (SELECT id FROM resources WHERE name = @policy)");
-      params.policy = query.sharedPolicy;
+  async listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]> {
+    const where = ["b.kind = @kind"];
+    const params: Record<string, unknown> = { kind, limit: query.limit, after: query.afterName ?? "" };
+    if (query.from !== undefined) {
+      where.push("b.from_id = (SELECT id FROM resources WHERE name = @from)");
+      params.from = query.from;
     }
-    if (query.target !== undefined) {
-      where.push("b.target_id = (SELECT id FROM resources WHERE name = @target)");
-      params.target = query.target;
+    if (query.to !== undefined) {
+      where.push("b.to_id = (SELECT id FROM resources WHERE name = @to)");
+      params.to = query.to;
     }
-    // Ordered by the other end's name: a policy's targets, or a target's policies.
-    const other = query.sharedPolicy !== undefined ? "t.name" : "s.name";
+    // Ordered by the other end's name: the resources linked from `from`, or those linking to `to`.
+    const other = query.from !== undefined ? "t.name" : "s.name";
     where.push(`${other} > @after`);
-    const sql = `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT @limit`;
-    return (this.prepared(sql).all(params) as BindingRow[]).map(toBinding);
+    const sql = `SELECT ${BINDING_COLUMNS} ${FROM_LINKS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT @limit`;
+    return (this.prepared(sql).all(params) as BindingRow[]).map(toLink);
   }
 
-  async updateSharedPolicyBinding(
-    sharedPolicy: string,
-    target: string,
-    decide: (state: SharedPolicyBindingState) => boolean,
+  async updateLink(
+    kind: LinkKind,
+    from: string,
+    to: string,
+    decide: (state: LinkState) => boolean,
     actor: Actor,
-  ): Promise<SharedPolicyBinding | undefined> {
+  ): Promise<StoredLink | undefined> {
     return this.queue.write(() => {
-      const policyId = this.stmt.idByName.get(sharedPolicy);
-      const policyRow = policyId === undefined ? undefined : this.stmt.sharedPolicy.get(policyId);
-      if (!policyRow) throw resourceNotFound(sharedPolicy);
-      const targetRow = this.requireResource(target);
-      const row = this.stmt.binding.get(policyId!, targetRow.id);
-      const stored = row && toBinding(row);
-      const bound = decide({
+      // The one kind of link there is (LinkKind.name): its statements name it (BINDING_LINK).
+      const fromDocuments = toAttached(this.stmt.documentsOf.all({ kind: kind.from, resource: from, key: null }));
+      if (!fromDocuments || fromDocuments.documents.length === 0) throw resourceNotFound(from);
+      const fromId = this.stmt.idByName.get(from)!;
+      const toRow = this.requireResource(to);
+      const row = this.stmt.binding.get(fromId, toRow.id);
+      const stored = row && toLink(row);
+      const linked = decide({
         stored,
-        sharedPolicy: decodeSharedPolicy(policyRow),
-        target: toResource(targetRow),
-        targetLineage: this.hierarchy.lineage(target)!,
-        boundToTarget: this.stmt.boundToTarget.get(targetRow.id)!,
-        policyBindings: this.stmt.bindingStatsOf.get(policyId!)!.count,
+        from: fromDocuments,
+        to: toResource(toRow),
+        toLineage: this.hierarchy.lineage(to)!,
+        linksTo: this.stmt.boundToTarget.get(toRow.id)!,
+        linksFrom: this.stmt.bindingStatsOf.get(fromId)!.count,
       });
-      if (bound === (row !== undefined)) return stored;
+      if (linked === (row !== undefined)) return stored;
       const change = this.newChange(actor);
-      if (bound) {
-        this.stmt.insertBinding.run({ policyId, targetId: targetRow.id, ...change });
-        const created = this.stmt.binding.get(policyId!, targetRow.id)!;
-        this.logBinding(change, changeAction("sharedPolicyBinding", "create"), created);
-        return toBinding(created);
+      if (linked) {
+        this.stmt.insertBinding.run({ policyId: fromId, targetId: toRow.id, ...change });
+        const created = this.stmt.binding.get(fromId, toRow.id)!;
+        this.logBinding(change, changeAction(kind.name, "create"), created);
+        return toLink(created);
       }
-      this.stmt.deleteBinding.run(policyId!, targetRow.id);
-      this.logBinding(change, changeAction("sharedPolicyBinding", "delete"), row!);
+      this.stmt.deleteBinding.run(fromId, toRow.id);
+      this.logBinding(change, changeAction(kind.name, "delete"), row!);
       return stored;
     });
   }
@@ -468,7 +475,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]> {
+  listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
+  listPolicies(query: PolicyQuery): Promise<(ListedPolicy | UnreadablePolicy)[]>;
+  async listPolicies(query: PolicyQuery & { namesOnly?: true }): Promise<ListedName[] | (ListedPolicy | UnreadablePolicy)[]> {
+    if (query.namesOnly) return this.policyNames(query);
     const filter = this.policyListing(query);
     if (!filter) return [];
     const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
@@ -477,7 +487,7 @@ export class SqliteStore implements Store {
     return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => listedRow(row, row.path));
   }
 
-  async listPolicyNames(query: PolicyQuery): Promise<ListedName[]> {
+  private policyNames(query: PolicyQuery): ListedName[] {
     const filter = this.policyListing(query);
     if (!filter) return [];
     // Rows as arrays (raw): a page of names is read on every ListPolicies call.
@@ -506,7 +516,10 @@ export class SqliteStore implements Store {
     return { where: where.join(" AND "), params };
   }
 
-  async listGrantPoints(query: GrantQuery): Promise<GrantPoint[]> {
+  listGrantPoints(query: GrantQuery): Promise<GrantPoint[]>;
+  listGrantPoints(query: BoundRolesQuery): Promise<string[]>;
+  async listGrantPoints(query: GrantQuery | BoundRolesQuery): Promise<GrantPoint[] | string[]> {
+    if ("boundRoles" in query) return this.boundRoles(query.members);
     let from = query.fromCursor ?? "";
     let end = "\uffff";
     if (query.beneath !== undefined) {
@@ -531,7 +544,7 @@ export class SqliteStore implements Store {
       .map((path) => ({ name: this.stmt.nameByPath.get(path)!, cursor: path, subtreeEnd: pathEnd(path) }));
   }
 
-  async listBoundRoles(members: readonly string[]): Promise<string[]> {
+  private boundRoles(members: readonly string[]): string[] {
     const roles = new Set<string>();
     for (const member of members) for (const role of this.stmt.boundRoles.all({ member })) roles.add(role);
     return [...roles].sort();
@@ -601,7 +614,13 @@ export class SqliteStore implements Store {
     return (this.prepared(sql).all(params) as AuditRow[]).map(toAuditRecord);
   }
 
-  async readChanges(afterSeq: number, limit: number, maxBytes?: number): Promise<ChangeRecord[]> {
+  async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
+    if ("at" in query) return query.at.length === 0 ? [] : this.stmt.changesAt.all(JSON.stringify(query.at)).map(toChangeRecord);
+    if ("removalOf" in query) {
+      const row = this.stmt.removalOf.get(query.removalOf, query.fromSeq);
+      return row ? [toChangeRecord(row)] : [];
+    }
+    const { afterSeq, limit, maxBytes } = query;
     if (maxBytes === undefined) return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
     // Sizes first (one synchronous turn with the read: no write comes between), then only the rows that fit.
     let through = afterSeq;
@@ -614,15 +633,6 @@ export class SqliteStore implements Store {
     return through === afterSeq ? [] : this.stmt.readChangesThrough.all(afterSeq, through).map(toChangeRecord);
   }
 
-  async removalOf(name: string, fromSeq: number): Promise<ChangeRecord | undefined> {
-    const row = this.stmt.removalOf.get(name, fromSeq);
-    return row && toChangeRecord(row);
-  }
-
-  async oldestSequence(): Promise<number> {
-    return this.stmt.oldestSeq.get()!;
-  }
-
   async pruneChanges(retention: Retention): Promise<number> {
     return this.queue.write(() => {
       let removed = 0;
@@ -630,11 +640,6 @@ export class SqliteStore implements Store {
       if (retention.keepLast !== undefined) removed += this.stmt.pruneKeeping.run(Math.max(1, retention.keepLast)).changes;
       return removed;
     });
-  }
-
-  async readChangesAt(sequences: readonly number[]): Promise<ChangeRecord[]> {
-    if (sequences.length === 0) return [];
-    return this.stmt.changesAt.all(JSON.stringify(sequences)).map(toChangeRecord);
   }
 
   async createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {

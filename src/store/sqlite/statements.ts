@@ -5,6 +5,7 @@ import { DENY_POLICY_KIND, DOCUMENT_SQL, SHARED_POLICY_KIND, sharedContent, type
 import type Sqlite from "better-sqlite3";
 import {
   BINDING_COLUMNS,
+  BINDING_LINK,
   CHANGE_COLUMNS,
   DENY_COLUMNS,
   FROM_BINDINGS,
@@ -36,10 +37,10 @@ export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DE
   ORDER BY length(r.path) DESC`;
 
 /** The shared policies bound to any of the resources whose ids are in the JSON array (a chain's), by name. */
-export const SHARED_BOUND_TO_SQL = `SELECT b.target_id, ${SHARED_COLUMNS} FROM shared_policy_bindings b
-  JOIN ${sharedContent("sp", "b.policy_id")} JOIN resources s ON s.id = sp.resource_id
+export const SHARED_BOUND_TO_SQL = `SELECT b.to_id AS target_id, ${SHARED_COLUMNS} FROM links b
+  JOIN ${sharedContent("sp", "b.from_id")} JOIN resources s ON s.id = sp.resource_id
   LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id
-  WHERE b.target_id IN (SELECT value FROM json_each(?)) ORDER BY s.name`;
+  WHERE b.kind = '${BINDING_LINK}' AND b.to_id IN (SELECT value FROM json_each(?)) ORDER BY s.name`;
 
 /** The custom roles a resource defines, by role id. */
 export const ROLES_OF_SQL = DOCUMENT_SQL.rolesOf;
@@ -65,7 +66,6 @@ export interface Statements {
   readChangesThrough: Sqlite.Statement<[number, number], ChangeRow>;
   removalOf: Sqlite.Statement<[string, number], ChangeRow>;
   sharedContentBoundTo: Sqlite.Statement<[number], Uint8Array>;
-  oldestSeq: Sqlite.Statement<[], number>;
   pruneBefore: Sqlite.Statement<[number]>;
   pruneKeeping: Sqlite.Statement<[number]>;
   changesAt: Sqlite.Statement<[string], ChangeRow>;
@@ -157,10 +157,9 @@ export function prepareStatements(db: Sqlite.Database): Statements {
          AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
     ),
     sharedContentBoundTo: db.prepare<[number], Uint8Array>(
-      `SELECT sp.body FROM shared_policy_bindings b JOIN ${sharedContent("sp", "b.policy_id")}
-       WHERE b.target_id = ?`,
+      `SELECT sp.body FROM links b JOIN ${sharedContent("sp", "b.from_id")}
+       WHERE b.kind = '${BINDING_LINK}' AND b.to_id = ?`,
     ).pluck(),
-    oldestSeq: db.prepare<[], number>(`SELECT COALESCE(MIN(seq), 0) FROM change_log`).pluck(),
     pruneBefore: db.prepare<[number]>(
       `DELETE FROM change_log WHERE time < ? AND seq < (SELECT MAX(seq) FROM change_log)`,
     ),
@@ -247,8 +246,8 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     ).pluck(),
     // And the targets of the shared policies that bind the pair: as many as the policies' bindings, sorted here.
     sharedGrantPaths: db.prepare<[{ member: string; role: string; from: string; end: string; limit: number }], string>(
-      `SELECT r.path FROM shared_member_grants g JOIN shared_policy_bindings b ON b.policy_id = g.policy_id
-       JOIN resources r ON r.id = b.target_id
+      `SELECT r.path FROM shared_member_grants g JOIN links b ON b.kind = '${BINDING_LINK}' AND b.from_id = g.policy_id
+       JOIN resources r ON r.id = b.to_id
        WHERE g.member = @member AND g.role = @role AND r.path >= @from AND r.path < @end ORDER BY r.path LIMIT @limit`,
     ).pluck(),
     // One member's distinct roles by a loose scan of the primary key (one probe per role, not per grant), and those
@@ -295,19 +294,19 @@ export function prepareStatements(db: Sqlite.Database): Statements {
          update_time = excluded.update_time`,
     ),
     bindingStatsOf: db.prepare<[number], { count: number; newest: number }>(
-      `SELECT COUNT(*) AS count, COALESCE(MAX(create_seq), 0) AS newest FROM shared_policy_bindings WHERE policy_id = ?`,
+      `SELECT COUNT(*) AS count, COALESCE(MAX(revision), 0) AS newest FROM links WHERE kind = '${BINDING_LINK}' AND from_id = ?`,
     ),
-    boundToTarget: db.prepare<[number], number>(`SELECT COUNT(*) FROM shared_policy_bindings WHERE target_id = ?`).pluck(),
+    boundToTarget: db.prepare<[number], number>(`SELECT COUNT(*) FROM links WHERE kind = '${BINDING_LINK}' AND to_id = ?`).pluck(),
     bindingsOfPolicy: db.prepare<[number], BindingRow>(
-      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.policy_id = ? ORDER BY t.name`,
+      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.from_id = ? ORDER BY t.name`,
     ),
     binding: db.prepare<[number, number], BindingRow>(
-      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.policy_id = ? AND b.target_id = ?`,
+      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.from_id = ? AND b.to_id = ?`,
     ),
     insertBinding: db.prepare(
-      `INSERT INTO shared_policy_bindings (policy_id, target_id, create_seq, create_time) VALUES (@policyId, @targetId, @seq, @time)`,
+      `INSERT INTO links (kind, from_id, to_id, revision, create_time) VALUES ('${BINDING_LINK}', @policyId, @targetId, @seq, @time)`,
     ),
-    deleteBinding: db.prepare<[number, number]>(`DELETE FROM shared_policy_bindings WHERE policy_id = ? AND target_id = ?`),
+    deleteBinding: db.prepare<[number, number]>(`DELETE FROM links WHERE kind = '${BINDING_LINK}' AND from_id = ? AND to_id = ?`),
   };
 }
 

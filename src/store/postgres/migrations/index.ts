@@ -12,6 +12,7 @@ import { backfill as backfillSharedMemberGrants, sql as sharedMemberGrants } fro
 import { sql as consumerBounds } from "./0007-consumer-bounds.js";
 import { sql as documents } from "./0008-documents.js";
 import { sql as sharedPolicyDocuments } from "./0009-shared-policy-documents.js";
+import { sql as links } from "./0010-links.js";
 
 export const migrations: readonly Migration<pg.PoolClient, Promise<void>>[] = [
   { version: 1, name: "initial", sql: initial },
@@ -23,4 +24,5 @@ export const migrations: readonly Migration<pg.PoolClient, Promise<void>>[] = [
   { version: 7, name: "consumer-bounds", sql: consumerBounds },
   { version: 8, name: "documents", sql: documents },
   { version: 9, name: "shared-policy-documents", sql: sharedPolicyDocuments },
+  { version: 10, name: "links", sql: links },
 ];
