@@ -17,8 +17,8 @@ import { encodedSizeOf } from "./change-message.js";
 export const DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024;
 /** What one read returns at most (at least one change): a delivery turn, and a batch of changes sent at once. */
 export const DEFAULT_READ_BYTES = 512 * 1024;
-/** The least time between two delivery turns (ms): at most 20 messages a second per stream under any write rate. */
-export const DEFAULT_TURN_MS = 50;
+/** The least time between two delivery turns (ms): at most 40 messages a second per stream under any write rate. */
+export const DEFAULT_TURN_MS = 25;
 /** How often the feed looks at the store's writtenSequence (a number in memory, no I/O). */
 const TICK_MS = 5;
 
