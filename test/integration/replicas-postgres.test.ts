@@ -164,7 +164,9 @@ describe.runIf(privatePostgresAvailable())("replicas on one PostgreSQL database"
       } finally {
         await cluster.start();
       }
-      const down = healths.map((health) => health.seen.length);
+      // SERVING again counts from just after each replica's NOT_SERVING: it may come while the cluster is starting,
+      // before this line runs.
+      const down = healths.map((health, i) => health.seen.indexOf(Status.NOT_SERVING, before[i]) + 1);
       for (const [i, api] of apis.entries()) {
         await healths[i]!.reaches(Status.SERVING, down[i]);
         await retryWhileUnavailable(() => api.policies.getPolicy({ resource: ORG }));
