@@ -8,7 +8,6 @@
 import type { Span } from "@opentelemetry/api";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import type { Resource } from "../../gen/policy/v1/resource_pb.js";
-import type { SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { deepFreeze } from "../frozen-value.js";
 import { inChildSpan } from "../tracing/spans.js";
@@ -17,22 +16,22 @@ import { ForwardingStore } from "./forwarding-store.js";
 import type {
   Actor,
   AttachedDocuments,
+  DocumentRemoval,
   DocumentWrite,
+  DocumentWriteOptions,
+  LinkCount,
   StoredDocument,
   CreatedResource,
   HierarchyReader,
   ListedName,
   ListedPolicy,
   UnreadablePolicy,
-  NewResource,
   NewResourceWithPolicy,
   PolicyQuery,
   ResourceChanges,
   LinkKind,
   LinkState,
   StoredLink,
-  SharedPolicyState,
-  SharedPolicyWrite,
   Store,
   StoreStats,
   StoredPolicy,
@@ -183,15 +182,6 @@ export class CachingStore extends ForwardingStore {
     this.holders.clear();
   }
 
-  /** Logged against the shared policy (its own link, and the links of its targets that hold it, are evicted). */
-  override async updateSharedPolicy(
-    name: string,
-    decide: (state: SharedPolicyState) => SharedPolicyWrite,
-    actor: Actor,
-  ): Promise<SharedPolicy | undefined> {
-    return this.evictingAfter([name], this.inner.updateSharedPolicy(name, decide, actor));
-  }
-
   /** Logged against the `to` end: its chain link lists the shared policies bound to it. */
   override async updateLink(
     kind: LinkKind,
@@ -263,10 +253,6 @@ export class CachingStore extends ForwardingStore {
     return stored && this.remember(stored, generation);
   }
 
-  override async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
-    return this.evictingAfter([resource.name], this.inner.createResource(resource, actor));
-  }
-
   override async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
     // Every item's name, written or not: an entry of a name (a cached absence, a chain that ended there) goes stale.
     return this.evictingAfter(items.map((item) => item.resource.name), this.inner.createResources(items, actor));
@@ -300,15 +286,19 @@ export class CachingStore extends ForwardingStore {
     return this.evictingAfter([resource], this.inner.updatePolicy(resource, decide, actor));
   }
 
-  /** Logged against the resource, whose chain link carries its deny rules and (a root's) custom roles. */
+  /**
+   * Logged against the resource, whose chain link carries its deny rules and (a root's) custom roles; a shared
+   * policy's (its own link, and the links of its targets that hold it, are evicted).
+   */
   override async updateDocument(
     kind: string,
     resource: string,
     key: string,
-    decide: (stored: AttachedDocuments) => DocumentWrite,
+    decide: (stored: AttachedDocuments | undefined, links: LinkCount) => DocumentWrite | DocumentRemoval,
     actor: Actor,
-  ): Promise<StoredDocument> {
-    return this.evictingAfter([resource], this.inner.updateDocument(kind, resource, key, decide, actor));
+    options?: DocumentWriteOptions,
+  ): Promise<StoredDocument | undefined> {
+    return this.evictingAfter([resource], this.inner.updateDocument(kind, resource, key, decide, actor, options));
   }
 
   /** Evicts `names` once `write` settles, whether it committed or failed (a failure may still have committed). */
