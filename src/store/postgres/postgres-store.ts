@@ -16,12 +16,13 @@ import {
   DELETE_LINK,
   FLUSH_POLICIES,
   INSERT_LINK,
+  LINK_PAGES,
   LOG_TYPES,
   SQL,
   UPSERT_DOCUMENT,
   WRITE,
 } from "./statements.js";
-import { FROM_LINKS, LINK_COLUMNS } from "../links.js";
+import { linkPage } from "../links.js";
 import { toAttached, toChildDocuments, toDocument, type DocumentRow } from "../documents.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../store-error.js";
@@ -434,16 +435,9 @@ export class PostgresStore implements Store {
   }
 
   async listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]> {
-    const values: unknown[] = [];
-    const param = (value: unknown) => `$${values.push(value)}`;
-    const where = [`b.kind = ${param(kind)}`];
-    if (query.from !== undefined) where.push(`b.from_id = (SELECT id FROM resources WHERE name = ${param(query.from)})`);
-    if (query.to !== undefined) where.push(`b.to_id = (SELECT id FROM resources WHERE name = ${param(query.to)})`);
-    // Ordered by the other end's name: the resources linked from `from`, or those linking to `to`.
-    const other = query.from !== undefined ? "t.name" : "s.name";
-    where.push(`${other} > ${param(query.afterName ?? "")}`);
-    const sql = `SELECT ${LINK_COLUMNS} ${FROM_LINKS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT ${param(query.limit)}`;
-    return (await this.rows<BindingRow>(sql, values)).map(toLink);
+    const { sql, values } = linkPage(kind, query);
+    const { text, order } = LINK_PAGES[sql];
+    return (await this.rows<BindingRow>(text, order.map((name) => values[name]), `links_${sql}`)).map(toLink);
   }
 
   async updateLink(

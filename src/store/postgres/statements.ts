@@ -2,7 +2,7 @@
 // statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
 import { REMOVALS, sqlActions } from "../change-actions.js";
 import { DOCUMENT_SQL, ROLE_KIND, numbered, sharedContent } from "../documents.js";
-import { FROM_LINKS, LINK_COLUMNS, LINK_SQL } from "../links.js";
+import { FROM_LINKS, LINK_COLUMNS, LINK_SQL, type LinkPage } from "../links.js";
 import {
   BINDING_LINK,
   CHANGE_COLUMNS,
@@ -52,6 +52,10 @@ export const CHILD_DOCUMENTS_ORDER = CHILD_DOCUMENTS.order;
 /** A link's insert and delete (links.ts): after the change log's 13 parameters ($1 its sequence, $2 its time). */
 export const INSERT_LINK = numbered(LINK_SQL.insertLink, { seq: 1, time: 2 }, 14);
 export const DELETE_LINK = numbered(LINK_SQL.deleteLink, {}, 14);
+/** The pages of links (links.ts, linkPage), numbered once. */
+export const LINK_PAGES = Object.fromEntries(
+  (["pageFrom", "pageTo", "pageAll", "between"] as const).map((page) => [page, numbered(LINK_SQL[page])]),
+) as Record<LinkPage, { text: string; order: string[] }>;
 
 export const SQL = {
   resourceByName: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = $1`,

@@ -7,7 +7,7 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import { SharedPolicyBindingSchema } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
 import { changeAction } from "../change-actions.js";
-import { FROM_LINKS, LINK_COLUMNS } from "../links.js";
+import { LINK_SQL, linkPage } from "../links.js";
 import { toAttached, toChildDocuments, toDocument } from "../documents.js";
 import { revisionEtag } from "../../etag.js";
 import { noteChangeWritten } from "../../tracing/writes.js";
@@ -329,21 +329,8 @@ export class SqliteStore implements Store {
 
 
   async listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]> {
-    const where = ["b.kind = @kind"];
-    const params: Record<string, unknown> = { kind, limit: query.limit, after: query.afterName ?? "" };
-    if (query.from !== undefined) {
-      where.push("b.from_id = (SELECT id FROM resources WHERE name = @from)");
-      params.from = query.from;
-    }
-    if (query.to !== undefined) {
-      where.push("b.to_id = (SELECT id FROM resources WHERE name = @to)");
-      params.to = query.to;
-    }
-    // Ordered by the other end's name: the resources linked from `from`, or those linking to `to`.
-    const other = query.from !== undefined ? "t.name" : "s.name";
-    where.push(`${other} > @after`);
-    const sql = `SELECT ${LINK_COLUMNS} ${FROM_LINKS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT @limit`;
-    return (this.prepared(sql).all(params) as BindingRow[]).map(toLink);
+    const { sql, values } = linkPage(kind, query);
+    return (this.prepared(LINK_SQL[sql]).all(values) as BindingRow[]).map(toLink);
   }
 
   async updateLink(
