@@ -38,6 +38,7 @@ import {
   type AuditRow,
   type BindingRow,
   type ChangePlace,
+  type ConsumerRow,
   type ResourcePolicyRow,
   type ResourceRow,
 } from "../rows.js";
@@ -620,25 +621,23 @@ export class SqliteStore implements Store {
   }
 
   private async createConsumer({ create: consumer, timeMs, admit }: ConsumerCreate): Promise<StoredConsumer> {
+    const sql = this.stmt.consumers;
     return this.queue.write(() => {
-      if (this.stmt.consumer.get(consumer.name)) throw consumerExists(consumer.name);
-      admit?.(this.stmt.consumersOfRoot.get(consumer.root)!);
-      this.stmt.insertConsumer.run({
-        ...consumer,
-        resourceTypes: JSON.stringify(consumer.resourceTypes),
-        time: timeMs,
-        version: this.stmt.tickConsumerClock.get()!,
-      });
-      return toConsumer(this.stmt.consumer.get(consumer.name)!);
+      if (sql.consumer.get({ name: consumer.name })) throw consumerExists(consumer.name);
+      admit?.((sql.consumersOfRoot.get({ root: consumer.root }) as { n: number }).n);
+      const version = (sql.tickConsumerClock.get() as { version: number }).version;
+      const resourceTypes = JSON.stringify(consumer.resourceTypes);
+      return toConsumer(sql.insertConsumer.get({ ...consumer, resourceTypes, time: timeMs, version }) as ConsumerRow);
     });
   }
 
   async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
-    const clock = this.stmt.consumerClock.get()!;
+    const sql = this.stmt.consumers;
+    const clock = sql.consumerClock.get() as { version: number; last_delete: number };
     if (clock.version === afterVersion) return { version: afterVersion, changed: [] };
-    const changed = this.stmt.consumersAfter.all(afterVersion).map(toConsumer);
+    const changed = (sql.consumersAfter.all({ after: afterVersion }) as ConsumerRow[]).map(toConsumer);
     return clock.last_delete > afterVersion
-      ? { version: clock.version, changed, names: this.stmt.consumerNames.all() }
+      ? { version: clock.version, changed, names: sql.consumerNames.pluck().all() as string[] }
       : { version: clock.version, changed };
   }
 
@@ -648,23 +647,25 @@ export class SqliteStore implements Store {
   }
 
   private async deleteConsumer(name: string): Promise<void> {
+    const sql = this.stmt.consumers;
     await this.queue.write(() => {
-      if (this.stmt.deleteConsumer.run(name).changes === 0) throw consumerNotFound(name);
-      this.stmt.tickConsumerDelete.get();
+      if (sql.deleteConsumer.run({ name }).changes === 0) throw consumerNotFound(name);
+      sql.tickConsumerDelete.get();
     });
   }
 
   private async acknowledge({ acknowledge: name, ack, admit }: ConsumerAcknowledgement): Promise<StoredConsumer> {
+    const sql = this.stmt.consumers;
     return this.queue.write(() => {
-      if (!this.stmt.consumer.get(name)) throw consumerNotFound(name);
-      const stored = this.stmt.failureResources.all(name);
+      if (!sql.consumer.get({ name })) throw consumerNotFound(name);
+      const stored = sql.failureResources.pluck().all({ name }) as string[];
       const failureCount = failuresAfter(stored, ack);
       admit?.({ before: stored.length, after: failureCount });
-      const version = this.stmt.tickConsumerClock.get()!;
-      this.stmt.acknowledge.run({ name, upTo: ack.upTo, time: ack.timeMs, failureCount, version });
+      const version = (sql.tickConsumerClock.get() as { version: number }).version;
+      const row = sql.acknowledge.get({ name, upTo: ack.upTo, time: ack.timeMs, failureCount, version }) as ConsumerRow;
       for (const f of ack.failures) this.stmt.upsertFailure.run({ name, ...f, time: ack.timeMs });
       for (const resource of ack.resolved) this.stmt.resolveFailure.run(name, resource);
-      return toConsumer(this.stmt.consumer.get(name)!);
+      return toConsumer(row);
     });
   }
 
