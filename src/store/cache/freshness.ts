@@ -1,0 +1,194 @@
+// The freshness rule of the read cache (docs/architecture.md, "Cache freshness"), as a decorator over the memos it
+// guards (caching-store.ts composes them): it alone decides what went stale and tells every memo. Reads are never
+// stale: this process's writes evict what they change once they settle, and other instances' commits (other processes
+// or replicas on the same database) are found through the inner store's changesSince before a cached read.
+import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
+import type { Resource } from "../../../gen/policy/v1/resource_pb.js";
+import type { SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
+import { ForwardingStore } from "../forwarding-store.js";
+import type {
+  Actor,
+  AttachedDocuments,
+  CreatedResource,
+  DocumentWrite,
+  HierarchyReader,
+  LinkKind,
+  LinkState,
+  ListedName,
+  ListedPolicy,
+  NewResource,
+  NewResourceWithPolicy,
+  PolicyQuery,
+  ResourceChanges,
+  SharedPolicyState,
+  SharedPolicyWrite,
+  Store,
+  StoredDocument,
+  StoredLink,
+  StoredPolicy,
+  UnreadablePolicy,
+} from "../store.js";
+import type { Evictable } from "./evictable.js";
+
+/** More changes than this since the last look: drop every memo instead of evicting them one by one. */
+const MAX_CHANGES_TO_EVICT = 1000;
+
+// Reads it does not override go straight to the inner store: resources, documents, shared policies, the member index,
+// the change log and consumers are read fresh (no memo holds them), and a snapshot reads one state of the database.
+export class Freshness extends ForwardingStore {
+  /** The change-log sequence up to which every change is known to have been evicted. */
+  private evictedThrough: number;
+  /** This turn's look, shared by every read of the turn (see fresh). */
+  private check: Promise<void> | undefined;
+  /** This turn's look has finished: the rest of the turn's reads go straight to the memos. */
+  private looked = false;
+  private readonly endTurn = () => {
+    this.check = undefined;
+    this.looked = false;
+  };
+  private readonly endTurnAfterMicrotasks = () => process.nextTick(this.endTurn);
+
+  constructor(
+    inner: Store,
+    private readonly memos: readonly Evictable[],
+  ) {
+    super(inner);
+    this.evictedThrough = inner.writtenSequence;
+  }
+
+  override async latestSequence(): Promise<number> {
+    await this.fresh();
+    return Math.max(this.evictedThrough, this.inner.writtenSequence);
+  }
+
+  override getPolicy(resource: string): Promise<StoredPolicy | undefined> {
+    const look = this.fresh();
+    return look ? look.then(() => this.inner.getPolicy(resource)) : this.inner.getPolicy(resource);
+  }
+
+  override ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
+    const look = this.fresh();
+    return look ? look.then(() => this.inner.ancestry(resource)) : this.inner.ancestry(resource);
+  }
+
+  override listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
+  override listPolicies(query: PolicyQuery): Promise<readonly (ListedPolicy | UnreadablePolicy)[]>;
+  override listPolicies(query: PolicyQuery & { namesOnly?: true }): Promise<ListedName[] | readonly (ListedPolicy | UnreadablePolicy)[]> {
+    // Names are listed by the database itself: fresh without a look.
+    if (query.namesOnly) return this.inner.listPolicies({ ...query, namesOnly: true });
+    const look = this.fresh();
+    return look ? look.then(() => this.inner.listPolicies(query)) : this.inner.listPolicies(query);
+  }
+
+  /**
+   * Evicts what other instances changed since the last look, so that a read made after their commit never sees the
+   * state before it. One look serves the rest of this turn of the event loop (this macrotask, its ticks and its
+   * microtasks): every request handled in it arrived before the look (socket data is only read in a new macrotask),
+   * so it cannot follow a commit the look missed. The turn ends in a tick queued by a microtask queued now: Node runs
+   * that tick only once the microtask queue has drained, so the calls of this turn that reach here after an await
+   * share the look too, and it still ends before the next macrotask. Undefined once the turn's look has finished.
+   */
+  private fresh(): Promise<void> | undefined {
+    if (this.looked) return undefined;
+    if (!this.check) {
+      const check: Promise<void> = this.look().then(() => {
+        if (this.check === check) this.looked = true;
+      });
+      this.check = check;
+      queueMicrotask(this.endTurnAfterMicrotasks);
+    }
+    return this.check;
+  }
+
+  private async look(): Promise<void> {
+    const { latest, changed } = await this.inner.changesSince(this.evictedThrough, MAX_CHANGES_TO_EVICT);
+    if (changed === "many") this.evictAll();
+    else for (const name of changed) this.evict(name);
+    this.evictedThrough = Math.max(this.evictedThrough, latest);
+  }
+
+  private evict(name: string): void {
+    for (const memo of this.memos) memo.evict(name);
+  }
+
+  private evictAll(): void {
+    for (const memo of this.memos) memo.evictAll();
+  }
+
+  /** Evicts `names` once `write` settles, whether it committed or failed (a failure may still have committed). */
+  private async evictingAfter<T>(names: readonly string[], write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      for (const name of names) this.evict(name);
+    }
+  }
+
+  /** Logged against the shared policy (its own link, and the links of its targets that hold it, are evicted). */
+  override async updateSharedPolicy(
+    name: string,
+    decide: (state: SharedPolicyState) => SharedPolicyWrite,
+    actor: Actor,
+  ): Promise<SharedPolicy | undefined> {
+    return this.evictingAfter([name], this.inner.updateSharedPolicy(name, decide, actor));
+  }
+
+  /** Logged against the `to` end: its chain link lists the shared policies bound to it. */
+  override async updateLink(
+    kind: LinkKind,
+    from: string,
+    to: string,
+    decide: (state: LinkState) => boolean,
+    actor: Actor,
+  ): Promise<StoredLink | undefined> {
+    return this.evictingAfter([to], this.inner.updateLink(kind, from, to, decide, actor));
+  }
+
+  override async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
+    return this.evictingAfter([resource.name], this.inner.createResource(resource, actor));
+  }
+
+  override async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
+    // Every item's name, written or not: an entry of a name (a cached absence, a chain that ended there) goes stale.
+    return this.evictingAfter(items.map((item) => item.resource.name), this.inner.createResources(items, actor));
+  }
+
+  override async updateResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
+    actor: Actor,
+    reads: readonly string[] = [],
+  ): Promise<Resource> {
+    // A move changes the moved resource's entry (its parent); the entries below it name their parents, unchanged.
+    return this.evictingAfter([name], this.inner.updateResource(name, decide, actor, reads));
+  }
+
+  override async deleteResource(
+    name: string,
+    decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean },
+    actor: Actor,
+  ): Promise<string[]> {
+    try {
+      const deleted = await this.inner.deleteResource(name, decide, actor);
+      for (const gone of deleted) this.evict(gone);
+      return deleted;
+    } finally {
+      this.evict(name);
+    }
+  }
+
+  override async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
+    return this.evictingAfter([resource], this.inner.updatePolicy(resource, decide, actor));
+  }
+
+  /** Logged against the resource, whose chain link carries its deny rules and (a root's) custom roles. */
+  override async updateDocument(
+    kind: string,
+    resource: string,
+    key: string,
+    decide: (stored: AttachedDocuments) => DocumentWrite,
+    actor: Actor,
+  ): Promise<StoredDocument> {
+    return this.evictingAfter([resource], this.inner.updateDocument(kind, resource, key, decide, actor));
+  }
+}
