@@ -1,6 +1,7 @@
 // `npm run bench:cache` (or `node --import tsx bench/cache-reads.ts`): the read cache's hot paths in-process, warm
-// (every read a hit): GetPolicy's getPolicy, a check's ancestry at depth 4 and 10, a listing page, and a turn of many
-// reads that share one freshness look. Each is timed against a floor measured in the same rounds (an async Map.get:
+// (every read a hit): GetPolicy's getPolicy, a check's ancestry at depth 4 and 10, a listing page, a turn of many
+// reads that share one freshness look, and reads a turn apart (each with its look; the loops of the others stay in
+// one turn, so they share one look a round). Each is timed against a floor measured in the same rounds (an async Map.get:
 // the least any cached read can cost), so the ratio, not the ops/s, is what compares across runs on a loaded machine.
 // `--baseline=<module>` (a module exporting an older `CachingStore` class, e.g. a copy of a previous
 // src/store/caching-store.ts placed next to it) times that cache too, interleaved round by round with the current
@@ -44,6 +45,8 @@ const READS: [string, Read][] = [
   ["listPolicies (50 rows)", (s) => s.listPolicies({ type: "project", beneath: "clouds/c", limit: LISTED })],
   // Many reads in one turn, as a busy server has them: one freshness look serves them all.
   ["20 getPolicy in one turn", (s) => Promise.all(Array.from({ length: 20 }, () => s.getPolicy("projects/d3")))],
+  // Each read in a turn of its own (after setImmediate), as a quiet server has them: every read pays for a look.
+  ["getPolicy, a turn each", (s) => new Promise<void>((done) => setImmediate(done)).then(() => s.getPolicy("projects/d3"))],
 ];
 
 /** Operations per second of `read`, for about `ms`. Sequential: each waits for the last, as one caller's reads do. */

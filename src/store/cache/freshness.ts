@@ -2,32 +2,8 @@
 // guards (caching-store.ts composes them): it alone decides what went stale and tells every memo. Reads are never
 // stale: this process's writes evict what they change once they settle, and other instances' commits (other processes
 // or replicas on the same database) are found through the inner store's changesSince before a cached read.
-import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
-import type { Resource } from "../../../gen/policy/v1/resource_pb.js";
-import type { SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
-import { ForwardingStore } from "../forwarding-store.js";
-import type {
-  Actor,
-  AttachedDocuments,
-  CreatedResource,
-  DocumentWrite,
-  HierarchyReader,
-  LinkKind,
-  LinkState,
-  ListedName,
-  ListedPolicy,
-  NewResource,
-  NewResourceWithPolicy,
-  PolicyQuery,
-  ResourceChanges,
-  SharedPolicyState,
-  SharedPolicyWrite,
-  Store,
-  StoredDocument,
-  StoredLink,
-  StoredPolicy,
-  UnreadablePolicy,
-} from "../store.js";
+import { ForwardingStore, type Args } from "../forwarding-store.js";
+import type { ListedName, ListedPolicy, PolicyQuery, Store, StoredPolicy, UnreadablePolicy } from "../store.js";
 import type { Evictable } from "./evictable.js";
 
 /** More changes than this since the last look: drop every memo instead of evicting them one by one. */
@@ -116,60 +92,49 @@ export class Freshness extends ForwardingStore {
   }
 
   /** Evicts `names` once `write` settles, whether it committed or failed (a failure may still have committed). */
-  private async evictingAfter<T>(names: readonly string[], write: Promise<T>): Promise<T> {
+  private async evictingAfter<T>(names: readonly string[], write: () => Promise<T>): Promise<T> {
     try {
-      return await write;
+      return await write();
     } finally {
       for (const name of names) this.evict(name);
     }
   }
 
+  // The writes: each evicts the names whose entries it may change once it settles.
+
   /** Logged against the shared policy (its own link, and the links of its targets that hold it, are evicted). */
-  override async updateSharedPolicy(
-    name: string,
-    decide: (state: SharedPolicyState) => SharedPolicyWrite,
-    actor: Actor,
-  ): Promise<SharedPolicy | undefined> {
-    return this.evictingAfter([name], this.inner.updateSharedPolicy(name, decide, actor));
+  override updateSharedPolicy(...args: Args<"updateSharedPolicy">): ReturnType<Store["updateSharedPolicy"]> {
+    const [name] = args;
+    return this.evictingAfter([name], () => this.inner.updateSharedPolicy(...args));
   }
 
   /** Logged against the `to` end: its chain link lists the shared policies bound to it. */
-  override async updateLink(
-    kind: LinkKind,
-    from: string,
-    to: string,
-    decide: (state: LinkState) => boolean,
-    actor: Actor,
-  ): Promise<StoredLink | undefined> {
-    return this.evictingAfter([to], this.inner.updateLink(kind, from, to, decide, actor));
+  override updateLink(...args: Args<"updateLink">): ReturnType<Store["updateLink"]> {
+    const [, , to] = args;
+    return this.evictingAfter([to], () => this.inner.updateLink(...args));
   }
 
-  override async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
-    return this.evictingAfter([resource.name], this.inner.createResource(resource, actor));
+  override createResource(...args: Args<"createResource">): ReturnType<Store["createResource"]> {
+    const [resource] = args;
+    return this.evictingAfter([resource.name], () => this.inner.createResource(...args));
   }
 
-  override async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
+  override createResources(...args: Args<"createResources">): ReturnType<Store["createResources"]> {
     // Every item's name, written or not: an entry of a name (a cached absence, a chain that ended there) goes stale.
-    return this.evictingAfter(items.map((item) => item.resource.name), this.inner.createResources(items, actor));
+    const [items] = args;
+    return this.evictingAfter(items.map((item) => item.resource.name), () => this.inner.createResources(...args));
   }
 
-  override async updateResource(
-    name: string,
-    decide: (current: Resource, hierarchy: HierarchyReader) => ResourceChanges,
-    actor: Actor,
-    reads: readonly string[] = [],
-  ): Promise<Resource> {
+  override updateResource(...args: Args<"updateResource">): ReturnType<Store["updateResource"]> {
     // A move changes the moved resource's entry (its parent); the entries below it name their parents, unchanged.
-    return this.evictingAfter([name], this.inner.updateResource(name, decide, actor, reads));
+    const [name] = args;
+    return this.evictingAfter([name], () => this.inner.updateResource(...args));
   }
 
-  override async deleteResource(
-    name: string,
-    decide: (current: Resource, hierarchy: HierarchyReader) => { cascade: boolean },
-    actor: Actor,
-  ): Promise<string[]> {
+  override async deleteResource(...args: Args<"deleteResource">): ReturnType<Store["deleteResource"]> {
+    const [name] = args;
     try {
-      const deleted = await this.inner.deleteResource(name, decide, actor);
+      const deleted = await this.inner.deleteResource(...args);
       for (const gone of deleted) this.evict(gone);
       return deleted;
     } finally {
@@ -177,18 +142,14 @@ export class Freshness extends ForwardingStore {
     }
   }
 
-  override async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
-    return this.evictingAfter([resource], this.inner.updatePolicy(resource, decide, actor));
+  override updatePolicy(...args: Args<"updatePolicy">): ReturnType<Store["updatePolicy"]> {
+    const [resource] = args;
+    return this.evictingAfter([resource], () => this.inner.updatePolicy(...args));
   }
 
   /** Logged against the resource, whose chain link carries its deny rules and (a root's) custom roles. */
-  override async updateDocument(
-    kind: string,
-    resource: string,
-    key: string,
-    decide: (stored: AttachedDocuments) => DocumentWrite,
-    actor: Actor,
-  ): Promise<StoredDocument> {
-    return this.evictingAfter([resource], this.inner.updateDocument(kind, resource, key, decide, actor));
+  override updateDocument(...args: Args<"updateDocument">): ReturnType<Store["updateDocument"]> {
+    const [, resource] = args;
+    return this.evictingAfter([resource], () => this.inner.updateDocument(...args));
   }
 }
