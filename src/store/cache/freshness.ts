@@ -18,9 +18,12 @@ export class Freshness extends ForwardingStore {
   private check: Promise<void> | undefined;
   /** This turn's look has finished: the rest of the turn's reads go straight to the memos. */
   private looked = false;
+  /** Counts the turns that ended: a look that finishes after its turn does not mark the next one looked. */
+  private turn = 0;
   private readonly endTurn = () => {
     this.check = undefined;
     this.looked = false;
+    this.turn++;
   };
   private readonly endTurnAfterMicrotasks = () => process.nextTick(this.endTurn);
 
@@ -67,20 +70,18 @@ export class Freshness extends ForwardingStore {
   private fresh(): Promise<void> | undefined {
     if (this.looked) return undefined;
     if (!this.check) {
-      const check: Promise<void> = this.look().then(() => {
-        if (this.check === check) this.looked = true;
-      });
-      this.check = check;
+      this.check = this.look(this.turn);
       queueMicrotask(this.endTurnAfterMicrotasks);
     }
     return this.check;
   }
 
-  private async look(): Promise<void> {
+  private async look(turn: number): Promise<void> {
     const { latest, changed } = await this.inner.changesSince(this.evictedThrough, MAX_CHANGES_TO_EVICT);
     if (changed === "many") this.evictAll();
     else for (const name of changed) this.evict(name);
     this.evictedThrough = Math.max(this.evictedThrough, latest);
+    if (turn === this.turn) this.looked = true;
   }
 
   private evict(name: string): void {
