@@ -76,6 +76,7 @@ export class ListMemo extends ForwardingStore implements Evictable {
     this.pagedRows += page.length;
   }
 
+  /** Any change may add, drop or reorder rows of any page: whatever the name, every page goes. */
   evict(): void {
     this.generation++;
   }
