@@ -18,6 +18,7 @@ import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { defaultSchema } from "./fixtures.js";
+import { createResource } from "../../src/store/store.js";
 
 const actor = { principal: "user:test@example.com" };
 const opened: Store[] = [];
@@ -30,7 +31,7 @@ async function storeWith(resources: [name: string, parent: string][]): Promise<S
   const store = cachingStore(new SqliteStore(":memory:"));
   opened.push(store);
   for (const [name, parent] of resources) {
-    await store.createResource({ name, parent, type: defaultSchema.typesByCollection.get(name.split("/")[0]!)!.name, displayName: "" }, actor);
+    await createResource(store, { name, parent, type: defaultSchema.typesByCollection.get(name.split("/")[0]!)!.name, displayName: "" }, actor);
   }
   return store;
 }

@@ -103,21 +103,10 @@ export class Freshness extends ForwardingStore {
 
   // The writes: each evicts the names whose entries it may change once it settles.
 
-  /** Logged against the shared policy (its own link, and the links of its targets that hold it, are evicted). */
-  override updateSharedPolicy(...args: Args<"updateSharedPolicy">): ReturnType<Store["updateSharedPolicy"]> {
-    const [name] = args;
-    return this.evictingAfter([name], () => this.inner.updateSharedPolicy(...args));
-  }
-
   /** Logged against the `to` end: its chain link lists the shared policies bound to it. */
   override updateLink(...args: Args<"updateLink">): ReturnType<Store["updateLink"]> {
     const [, , to] = args;
     return this.evictingAfter([to], () => this.inner.updateLink(...args));
-  }
-
-  override createResource(...args: Args<"createResource">): ReturnType<Store["createResource"]> {
-    const [resource] = args;
-    return this.evictingAfter([resource.name], () => this.inner.createResource(...args));
   }
 
   override createResources(...args: Args<"createResources">): ReturnType<Store["createResources"]> {
@@ -148,7 +137,10 @@ export class Freshness extends ForwardingStore {
     return this.evictingAfter([resource], () => this.inner.updatePolicy(...args));
   }
 
-  /** Logged against the resource, whose chain link carries its deny rules and (a root's) custom roles. */
+  /**
+   * Logged against the resource, whose chain link carries its deny rules and (a root's) custom roles; a shared
+   * policy's (its own link, and the links of its targets that hold it, are evicted).
+   */
   override updateDocument(...args: Args<"updateDocument">): ReturnType<Store["updateDocument"]> {
     const [, resource] = args;
     return this.evictingAfter([resource], () => this.inner.updateDocument(...args));

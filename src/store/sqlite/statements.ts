@@ -1,16 +1,14 @@
 // The SQLite store's prepared statements, each with its parameter and row types: the store's SQL in one place
 // (sqlite-store.ts runs them). Statements that depend on a request's filters are prepared on first use there instead.
 import { REMOVALS, sqlActions } from "../change-actions.js";
-import { DENY_POLICY_KIND, DOCUMENT_SQL, SHARED_POLICY_KIND, sharedContent, type DocumentRow } from "../documents.js";
+import { DENY_POLICY_KIND, DOCUMENT_SQL, sharedContent, type DocumentRow } from "../documents.js";
+import { LINK_SQL } from "../links.js";
 import type Sqlite from "better-sqlite3";
 import {
-  BINDING_COLUMNS,
   BINDING_LINK,
   CHANGE_COLUMNS,
   DENY_COLUMNS,
-  FROM_BINDINGS,
   FROM_RESOURCES,
-  FROM_SHARED,
   JOIN_DENY,
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
@@ -111,16 +109,17 @@ export interface Statements {
   secret: Sqlite.Statement<[string], Uint8Array>;
   lineage: Sqlite.Statement<[{ name: string }], string>;
   sharedBoundTo: Sqlite.Statement<[string], SharedPolicyRow & { target_id: number }>;
-  sharedPolicy: Sqlite.Statement<[number], SharedPolicyRow>;
-  sharedPoliciesOf: Sqlite.Statement<[{ parent: string; after: string; limit: number }], SharedPolicyRow>;
-  upsertShared: Sqlite.Statement<unknown[], unknown>;
-  bindingStatsOf: Sqlite.Statement<[number], { count: number; newest: number }>;
-  boundToTarget: Sqlite.Statement<[number], number>;
-  bindingsOfPolicy: Sqlite.Statement<[number], BindingRow>;
-  binding: Sqlite.Statement<[number, number], BindingRow>;
-  insertBinding: Sqlite.Statement<unknown[], unknown>;
-  deleteBinding: Sqlite.Statement<[number, number]>;
+  childDocuments: Sqlite.Statement<[{ kind: string; parent: string; after: string; limit: number }], DocumentRow & { name: string }>;
+  linkOf: Sqlite.Statement<[LinkEnds], BindingRow>;
+  linksFrom: Sqlite.Statement<[{ kind: string; from: number }], BindingRow>;
+  linksFromStats: Sqlite.Statement<[{ kind: string; from: number }], { count: number; newest: number }>;
+  linksToCount: Sqlite.Statement<[{ kind: string; to: number }], number>;
+  insertLink: Sqlite.Statement<[LinkEnds & { seq: number; time: number }]>;
+  deleteLink: Sqlite.Statement<[LinkEnds]>;
 }
+
+/** A link's kind and ends (ids), as the link statements take them. */
+type LinkEnds = { kind: string; from: number; to: number };
 
 /** Every fixed statement of the store, prepared once per connection. */
 export function prepareStatements(db: Sqlite.Database): Statements {
@@ -282,31 +281,13 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     sharedBoundTo: db.prepare<[string], SharedPolicyRow & { target_id: number }>(
       SHARED_BOUND_TO_SQL,
     ),
-    sharedPolicy: db.prepare<[number], SharedPolicyRow>(`SELECT ${SHARED_COLUMNS} ${FROM_SHARED} WHERE s.id = ?`),
-    sharedPoliciesOf: db.prepare<[{ parent: string; after: string; limit: number }], SharedPolicyRow>(
-      `SELECT ${SHARED_COLUMNS} ${FROM_SHARED}
-       WHERE s.parent_id = (SELECT id FROM resources WHERE name = @parent) AND s.name > @after ORDER BY s.name LIMIT @limit`,
-    ),
-    upsertShared: db.prepare(
-      `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
-       VALUES (@id, '${SHARED_POLICY_KIND}', '', @policy, 1, @seq, @time)
-       ON CONFLICT (resource_id, kind, key) DO UPDATE SET body = excluded.body, revision = excluded.revision,
-         update_time = excluded.update_time`,
-    ),
-    bindingStatsOf: db.prepare<[number], { count: number; newest: number }>(
-      `SELECT COUNT(*) AS count, COALESCE(MAX(revision), 0) AS newest FROM links WHERE kind = '${BINDING_LINK}' AND from_id = ?`,
-    ),
-    boundToTarget: db.prepare<[number], number>(`SELECT COUNT(*) FROM links WHERE kind = '${BINDING_LINK}' AND to_id = ?`).pluck(),
-    bindingsOfPolicy: db.prepare<[number], BindingRow>(
-      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.from_id = ? ORDER BY t.name`,
-    ),
-    binding: db.prepare<[number, number], BindingRow>(
-      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.from_id = ? AND b.to_id = ?`,
-    ),
-    insertBinding: db.prepare(
-      `INSERT INTO links (kind, from_id, to_id, revision, create_time) VALUES ('${BINDING_LINK}', @policyId, @targetId, @seq, @time)`,
-    ),
-    deleteBinding: db.prepare<[number, number]>(`DELETE FROM links WHERE kind = '${BINDING_LINK}' AND from_id = ? AND to_id = ?`),
+    childDocuments: db.prepare(DOCUMENT_SQL.childDocuments),
+    linkOf: db.prepare(LINK_SQL.linkOf),
+    linksFrom: db.prepare(LINK_SQL.linksFrom),
+    linksFromStats: db.prepare(LINK_SQL.linksFromStats),
+    linksToCount: db.prepare<[{ kind: string; to: number }], number>(LINK_SQL.linksToCount).pluck(),
+    insertLink: db.prepare(LINK_SQL.insertLink),
+    deleteLink: db.prepare(LINK_SQL.deleteLink),
   };
 }
 
