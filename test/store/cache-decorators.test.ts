@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { Freshness } from "../../src/store/cache/freshness.js";
+import { ForwardingStore } from "../../src/store/forwarding-store.js";
 import { ListMemo } from "../../src/store/cache/list-memo.js";
 import { PolicyMemo } from "../../src/store/cache/policy-memo.js";
 import type { Evictable } from "../../src/store/cache/evictable.js";
@@ -80,6 +81,15 @@ test("freshness tells every memo what a write changed once it settles, committed
     // The cascade's every resource, then the name deleted.
     expect(memo.evicted.slice(4).sort()).toEqual([ORG, ORG, PROJECT].sort());
   }
+});
+
+test("every write of the contract that may change a cached entry is one freshness evicts after", () => {
+  const writes = Object.getOwnPropertyNames(ForwardingStore.prototype).filter((name) => /^(create|update|delete|write|prune)/.test(name));
+  // Consumers and old change-log rows: no memo holds them.
+  const holdsNothingCached = new Set(["writeConsumer", "pruneChanges"]);
+  const evicting = new Set(Object.getOwnPropertyNames(Freshness.prototype));
+  expect(writes.length).toBeGreaterThan(4);
+  expect(writes.filter((name) => !holdsNothingCached.has(name) && !evicting.has(name))).toEqual([]);
 });
 
 test("one look serves a turn's reads; the next turn's look evicts what another instance committed", async () => {
