@@ -282,7 +282,8 @@ export interface DocumentWrite {
   logged: Uint8Array | null;
   /**
    * The member-index rows the document grants (a shared policy's bindings' members and roles), replacing those the
-   * resource's document granted; undefined: none. One kind per resource may index grants (the index has no kind).
+   * resource's document granted; undefined: left as they are. One kind per resource may index grants (the index has
+   * no kind column).
    */
   grants?: readonly { member: string; role: string }[];
   /** For an owned document whose resource does not exist: the resource to register with it (no display name). */

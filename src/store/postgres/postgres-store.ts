@@ -11,17 +11,19 @@ import { changeAction } from "../change-actions.js";
 import { revisionEtag } from "../../etag.js";
 import {
   CHILD_DOCUMENTS_ORDER,
+  CONSUMERS,
   CREATE_MANY,
   CREATE_MANY_WIDTHS,
   DELETE_LINK,
   FLUSH_POLICIES,
   INSERT_LINK,
+  LINK_PAGES,
   LOG_TYPES,
   SQL,
   UPSERT_DOCUMENT,
   WRITE,
 } from "./statements.js";
-import { FROM_LINKS, LINK_COLUMNS } from "../links.js";
+import { linkPage } from "../links.js";
 import { toAttached, toChildDocuments, toDocument, type DocumentRow } from "../documents.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../store-error.js";
@@ -434,16 +436,9 @@ export class PostgresStore implements Store {
   }
 
   async listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]> {
-    const values: unknown[] = [];
-    const param = (value: unknown) => `$${values.push(value)}`;
-    const where = [`b.kind = ${param(kind)}`];
-    if (query.from !== undefined) where.push(`b.from_id = (SELECT id FROM resources WHERE name = ${param(query.from)})`);
-    if (query.to !== undefined) where.push(`b.to_id = (SELECT id FROM resources WHERE name = ${param(query.to)})`);
-    // Ordered by the other end's name: the resources linked from `from`, or those linking to `to`.
-    const other = query.from !== undefined ? "t.name" : "s.name";
-    where.push(`${other} > ${param(query.afterName ?? "")}`);
-    const sql = `SELECT ${LINK_COLUMNS} ${FROM_LINKS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT ${param(query.limit)}`;
-    return (await this.rows<BindingRow>(sql, values)).map(toLink);
+    const { sql, values } = linkPage(kind, query);
+    const { text, order } = LINK_PAGES[sql];
+    return (await this.rows<BindingRow>(text, order.map((name) => values[name]), `links_${sql}`)).map(toLink);
   }
 
   async updateLink(
@@ -744,25 +739,23 @@ export class PostgresStore implements Store {
   private async createConsumer({ create: consumer, timeMs, admit }: ConsumerCreate): Promise<StoredConsumer> {
     return this.queue.write(async (tx) => {
       // Reads first, then the refusals: a write that throws after a statement of its own would commit it with the batch.
-      if ((await tx.query(SQL.consumer, [consumer.name], "consumer")).length > 0) throw consumerExists(consumer.name);
-      admit?.((await tx.query<{ n: number }>(SQL.consumersOfRoot, [consumer.root], "consumers_of_root"))[0]!.n);
+      if ((await consumerQuery(tx, "consumer", { name: consumer.name })).length > 0) throw consumerExists(consumer.name);
+      admit?.((await consumerQuery<{ n: number }>(tx, "consumersOfRoot", { root: consumer.root }))[0]!.n);
       const version = await nextConsumerVersion(tx);
-      const [row] = await tx.query<ConsumerRow>(
-        SQL.insertConsumer,
-        [consumer.name, consumer.displayName, consumer.subtree, JSON.stringify(consumer.resourceTypes), consumer.root, timeMs, version],
-        "insert_consumer",
-      );
-      return toConsumer(row!);
+      const values = { ...consumer, resourceTypes: JSON.stringify(consumer.resourceTypes), time: timeMs, version };
+      return toConsumer((await consumerQuery<ConsumerRow>(tx, "insertConsumer", values))[0]!);
     });
   }
 
   async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
+    const read = <R extends object>(name: keyof typeof CONSUMERS, values: Record<string, unknown> = {}) =>
+      this.rows<R>(CONSUMERS[name].text, CONSUMERS[name].order.map((key) => values[key]), `consumers_${name}`);
     // The clock first: whatever is written after it has a higher version and is read again next time.
-    const [clock] = await this.rows<{ version: number; last_delete: number }>(SQL.consumerClock, [], "consumer_clock");
+    const [clock] = await read<{ version: number; last_delete: number }>("consumerClock");
     if (clock!.version === afterVersion) return { version: afterVersion, changed: [] };
-    const changed = (await this.rows<ConsumerRow>(SQL.consumersAfter, [afterVersion], "consumers_after")).map(toConsumer);
+    const changed = (await read<ConsumerRow>("consumersAfter", { after: afterVersion })).map(toConsumer);
     if (clock!.last_delete <= afterVersion) return { version: clock!.version, changed };
-    const names = (await this.rows<{ name: string }>(SQL.consumerNames, [], "consumer_names")).map((row) => row.name);
+    const names = (await read<{ name: string }>("consumerNames")).map((row) => row.name);
     return { version: clock!.version, changed, names };
   }
 
@@ -773,20 +766,21 @@ export class PostgresStore implements Store {
 
   private async deleteConsumer(name: string): Promise<void> {
     await this.queue.write(async (tx) => {
-      if ((await tx.query(SQL.consumer, [name], "consumer")).length === 0) throw consumerNotFound(name);
-      await tx.query(SQL.deleteConsumer, [name], "delete_consumer");
+      if ((await consumerQuery(tx, "consumer", { name })).length === 0) throw consumerNotFound(name);
+      await consumerQuery(tx, "deleteConsumer", { name });
       await nextConsumerVersion(tx, true);
     });
   }
 
   private async acknowledge({ acknowledge: name, ack, admit }: ConsumerAcknowledgement): Promise<StoredConsumer> {
     return this.queue.write(async (tx) => {
-      if ((await tx.query(SQL.consumer, [name], "consumer")).length === 0) throw consumerNotFound(name);
-      const stored = (await tx.query<{ resource: string }>(SQL.failureResources, [name], "failure_resources")).map((row) => row.resource);
+      if ((await consumerQuery(tx, "consumer", { name })).length === 0) throw consumerNotFound(name);
+      const stored = (await consumerQuery<{ resource: string }>(tx, "failureResources", { name })).map((row) => row.resource);
       const failureCount = failuresAfter(stored, ack);
       admit?.({ before: stored.length, after: failureCount });
       const version = await nextConsumerVersion(tx);
-      const [row] = await tx.query<ConsumerRow>(SQL.acknowledge, [name, ack.upTo, ack.timeMs, failureCount, version], "acknowledge");
+      const values = { name, upTo: ack.upTo, time: ack.timeMs, failureCount, version };
+      const [row] = await consumerQuery<ConsumerRow>(tx, "acknowledge", values);
       // One upsert for them all, so one row per resource (the last reported wins, as with one upsert after another).
       const failures = [...new Map(ack.failures.map((f) => [f.resource, f])).values()];
       if (failures.length > 0) {
@@ -908,11 +902,14 @@ function toChainLink(row: ChainRow, lazyPolicy = false): StoredPolicy {
   return { ...link, roles };
 }
 
+/** A consumers' statement (consumers.ts) in the write's transaction, with its named values. */
+async function consumerQuery<R extends object>(tx: WriteTx, name: keyof typeof CONSUMERS, values: Record<string, unknown>): Promise<R[]> {
+  return tx.query<R>(CONSUMERS[name].text, CONSUMERS[name].order.map((key) => values[key]), `consumers_${name}`);
+}
+
 /** The consumer clock's next version, for a write to a consumer (`deleting`: its delete, which readers must notice). */
 async function nextConsumerVersion(tx: WriteTx, deleting = false): Promise<number> {
-  const [row] = deleting
-    ? await tx.query<{ version: number }>(SQL.tickConsumerDelete, [], "tick_consumer_delete")
-    : await tx.query<{ version: number }>(SQL.tickConsumerClock, [], "tick_consumer_clock");
+  const [row] = await consumerQuery<{ version: number }>(tx, deleting ? "tickConsumerDelete" : "tickConsumerClock", {});
   return row!.version;
 }
 

@@ -2,7 +2,8 @@
 // statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
 import { REMOVALS, sqlActions } from "../change-actions.js";
 import { DOCUMENT_SQL, ROLE_KIND, numbered, sharedContent } from "../documents.js";
-import { FROM_LINKS, LINK_COLUMNS, LINK_SQL } from "../links.js";
+import { FROM_LINKS, LINK_COLUMNS, LINK_SQL, type LinkPage } from "../links.js";
+import { CONSUMER_SQL } from "../consumers.js";
 import {
   BINDING_LINK,
   CHANGE_COLUMNS,
@@ -52,6 +53,15 @@ export const CHILD_DOCUMENTS_ORDER = CHILD_DOCUMENTS.order;
 /** A link's insert and delete (links.ts): after the change log's 13 parameters ($1 its sequence, $2 its time). */
 export const INSERT_LINK = numbered(LINK_SQL.insertLink, { seq: 1, time: 2 }, 14);
 export const DELETE_LINK = numbered(LINK_SQL.deleteLink, {}, 14);
+/** The pages of links (links.ts, linkPage), numbered once. */
+export const LINK_PAGES = Object.fromEntries(
+  (["pageFrom", "pageTo", "pageAll", "between"] as const).map((page) => [page, numbered(LINK_SQL[page])]),
+) as Record<LinkPage, { text: string; order: string[] }>;
+
+/** The consumers' statements (consumers.ts), numbered once. */
+export const CONSUMERS = Object.fromEntries(Object.entries(CONSUMER_SQL).map(([name, sql]) => [name, numbered(sql)])) as {
+  [K in keyof typeof CONSUMER_SQL]: { text: string; order: string[] };
+};
 
 export const SQL = {
   resourceByName: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = $1`,
@@ -108,21 +118,8 @@ export const SQL = {
   pruneKeeping: `WITH d AS (DELETE FROM change_log WHERE seq <= (SELECT MAX(seq) FROM change_log) - $1 RETURNING 1)
     SELECT count(*) AS n FROM d`,
   changesAt: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq = ANY($1::bigint[]) ORDER BY seq`,
-  insertConsumer: `INSERT INTO consumers (name, display_name, subtree, resource_types, root, create_time, version)
-    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-  consumer: `SELECT * FROM consumers WHERE name = $1`,
-  consumersAfter: `SELECT * FROM consumers WHERE version > $1 ORDER BY name`,
-  consumerNames: `SELECT name FROM consumers ORDER BY name`,
-  consumersOfRoot: `SELECT count(*)::int AS n FROM consumers WHERE root = $1`,
-  consumerClock: `SELECT version, last_delete FROM consumer_clock`,
-  tickConsumerClock: `UPDATE consumer_clock SET version = version + 1 RETURNING version`,
-  tickConsumerDelete: `UPDATE consumer_clock SET version = version + 1, last_delete = version + 1 RETURNING version`,
-  failureResources: `SELECT resource FROM consumer_failures WHERE consumer = $1`,
   resourceFailures: `SELECT consumer, resource, seq, message, time FROM consumer_failures
     WHERE consumer = ANY($1::text[]) AND resource = $2 ORDER BY consumer`,
-  deleteConsumer: `DELETE FROM consumers WHERE name = $1 RETURNING name`,
-  acknowledge: `UPDATE consumers SET acknowledged_seq = GREATEST(acknowledged_seq, $2), acknowledge_time = $3,
-    failure_count = $4, version = $5 WHERE name = $1 RETURNING *`,
   upsertFailures: `INSERT INTO consumer_failures (consumer, resource, seq, message, time)
     SELECT $1, f.resource, f.seq, f.message, $5 FROM unnest($2::text[], $3::bigint[], $4::text[]) AS f(resource, seq, message)
     ON CONFLICT (consumer, resource) DO UPDATE SET seq = excluded.seq, message = excluded.message, time = excluded.time`,

@@ -7,7 +7,7 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import { SharedPolicyBindingSchema } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
 import { changeAction } from "../change-actions.js";
-import { FROM_LINKS, LINK_COLUMNS } from "../links.js";
+import { LINK_SQL, linkPage } from "../links.js";
 import { toAttached, toChildDocuments, toDocument } from "../documents.js";
 import { revisionEtag } from "../../etag.js";
 import { noteChangeWritten } from "../../tracing/writes.js";
@@ -38,6 +38,7 @@ import {
   type AuditRow,
   type BindingRow,
   type ChangePlace,
+  type ConsumerRow,
   type ResourcePolicyRow,
   type ResourceRow,
 } from "../rows.js";
@@ -329,21 +330,8 @@ export class SqliteStore implements Store {
 
 
   async listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]> {
-    const where = ["b.kind = @kind"];
-    const params: Record<string, unknown> = { kind, limit: query.limit, after: query.afterName ?? "" };
-    if (query.from !== undefined) {
-      where.push("b.from_id = (SELECT id FROM resources WHERE name = @from)");
-      params.from = query.from;
-    }
-    if (query.to !== undefined) {
-      where.push("b.to_id = (SELECT id FROM resources WHERE name = @to)");
-      params.to = query.to;
-    }
-    // Ordered by the other end's name: the resources linked from `from`, or those linking to `to`.
-    const other = query.from !== undefined ? "t.name" : "s.name";
-    where.push(`${other} > @after`);
-    const sql = `SELECT ${LINK_COLUMNS} ${FROM_LINKS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT @limit`;
-    return (this.prepared(sql).all(params) as BindingRow[]).map(toLink);
+    const { sql, values } = linkPage(kind, query);
+    return (this.prepared(LINK_SQL[sql]).all(values) as BindingRow[]).map(toLink);
   }
 
   async updateLink(
@@ -633,25 +621,23 @@ export class SqliteStore implements Store {
   }
 
   private async createConsumer({ create: consumer, timeMs, admit }: ConsumerCreate): Promise<StoredConsumer> {
+    const sql = this.stmt.consumers;
     return this.queue.write(() => {
-      if (this.stmt.consumer.get(consumer.name)) throw consumerExists(consumer.name);
-      admit?.(this.stmt.consumersOfRoot.get(consumer.root)!);
-      this.stmt.insertConsumer.run({
-        ...consumer,
-        resourceTypes: JSON.stringify(consumer.resourceTypes),
-        time: timeMs,
-        version: this.stmt.tickConsumerClock.get()!,
-      });
-      return toConsumer(this.stmt.consumer.get(consumer.name)!);
+      if (sql.consumer.get({ name: consumer.name })) throw consumerExists(consumer.name);
+      admit?.((sql.consumersOfRoot.get({ root: consumer.root }) as { n: number }).n);
+      const version = (sql.tickConsumerClock.get() as { version: number }).version;
+      const resourceTypes = JSON.stringify(consumer.resourceTypes);
+      return toConsumer(sql.insertConsumer.get({ ...consumer, resourceTypes, time: timeMs, version }) as ConsumerRow);
     });
   }
 
   async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
-    const clock = this.stmt.consumerClock.get()!;
+    const sql = this.stmt.consumers;
+    const clock = sql.consumerClock.get() as { version: number; last_delete: number };
     if (clock.version === afterVersion) return { version: afterVersion, changed: [] };
-    const changed = this.stmt.consumersAfter.all(afterVersion).map(toConsumer);
+    const changed = (sql.consumersAfter.all({ after: afterVersion }) as ConsumerRow[]).map(toConsumer);
     return clock.last_delete > afterVersion
-      ? { version: clock.version, changed, names: this.stmt.consumerNames.all() }
+      ? { version: clock.version, changed, names: sql.consumerNames.pluck().all() as string[] }
       : { version: clock.version, changed };
   }
 
@@ -661,23 +647,25 @@ export class SqliteStore implements Store {
   }
 
   private async deleteConsumer(name: string): Promise<void> {
+    const sql = this.stmt.consumers;
     await this.queue.write(() => {
-      if (this.stmt.deleteConsumer.run(name).changes === 0) throw consumerNotFound(name);
-      this.stmt.tickConsumerDelete.get();
+      if (sql.deleteConsumer.run({ name }).changes === 0) throw consumerNotFound(name);
+      sql.tickConsumerDelete.get();
     });
   }
 
   private async acknowledge({ acknowledge: name, ack, admit }: ConsumerAcknowledgement): Promise<StoredConsumer> {
+    const sql = this.stmt.consumers;
     return this.queue.write(() => {
-      if (!this.stmt.consumer.get(name)) throw consumerNotFound(name);
-      const stored = this.stmt.failureResources.all(name);
+      if (!sql.consumer.get({ name })) throw consumerNotFound(name);
+      const stored = sql.failureResources.pluck().all({ name }) as string[];
       const failureCount = failuresAfter(stored, ack);
       admit?.({ before: stored.length, after: failureCount });
-      const version = this.stmt.tickConsumerClock.get()!;
-      this.stmt.acknowledge.run({ name, upTo: ack.upTo, time: ack.timeMs, failureCount, version });
+      const version = (sql.tickConsumerClock.get() as { version: number }).version;
+      const row = sql.acknowledge.get({ name, upTo: ack.upTo, time: ack.timeMs, failureCount, version }) as ConsumerRow;
       for (const f of ack.failures) this.stmt.upsertFailure.run({ name, ...f, time: ack.timeMs });
       for (const resource of ack.resolved) this.stmt.resolveFailure.run(name, resource);
-      return toConsumer(this.stmt.consumer.get(name)!);
+      return toConsumer(row);
     });
   }
 

@@ -3,6 +3,7 @@
 import { REMOVALS, sqlActions } from "../change-actions.js";
 import { DENY_POLICY_KIND, DOCUMENT_SQL, sharedContent, type DocumentRow } from "../documents.js";
 import { LINK_SQL } from "../links.js";
+import { CONSUMER_SQL } from "../consumers.js";
 import type Sqlite from "better-sqlite3";
 import {
   BINDING_LINK,
@@ -15,7 +16,6 @@ import {
   SHARED_COLUMNS,
   type BindingRow,
   type ChangeRow,
-  type ConsumerRow,
   type FailureRow,
   type PolicyRow,
   type ResourcePolicyRow,
@@ -51,6 +51,7 @@ const LINEAGE_SQL = `SELECT name FROM resources
 
 /** Typed, so that the declaration files name them (better-sqlite3's own statement type cannot be named). */
 export interface Statements {
+  consumers: ConsumerStatements;
   resourceByName: Sqlite.Statement<[string], ResourceRow>;
   idByName: Sqlite.Statement<[string], number>;
   policyOf: Sqlite.Statement<[number], PolicyRow>;
@@ -67,18 +68,7 @@ export interface Statements {
   pruneBefore: Sqlite.Statement<[number]>;
   pruneKeeping: Sqlite.Statement<[number]>;
   changesAt: Sqlite.Statement<[string], ChangeRow>;
-  insertConsumer: Sqlite.Statement<unknown[], unknown>;
-  consumer: Sqlite.Statement<[string], ConsumerRow>;
-  consumersAfter: Sqlite.Statement<[number], ConsumerRow>;
-  consumerNames: Sqlite.Statement<[], string>;
-  consumersOfRoot: Sqlite.Statement<[string], number>;
-  consumerClock: Sqlite.Statement<[], { version: number; last_delete: number }>;
-  tickConsumerClock: Sqlite.Statement<[], number>;
-  tickConsumerDelete: Sqlite.Statement<[], number>;
-  failureResources: Sqlite.Statement<[string], string>;
   resourceFailures: Sqlite.Statement<[string, string], FailureRow>;
-  deleteConsumer: Sqlite.Statement<[string]>;
-  acknowledge: Sqlite.Statement<unknown[], unknown>;
   upsertFailure: Sqlite.Statement<unknown[], unknown>;
   resolveFailure: Sqlite.Statement<unknown[], unknown>;
   insertResource: Sqlite.Statement<unknown[], unknown>;
@@ -121,9 +111,14 @@ export interface Statements {
 /** A link's kind and ends (ids), as the link statements take them. */
 type LinkEnds = { kind: string; from: number; to: number };
 
+/** The consumers' statements (consumers.ts), prepared once per connection. */
+export type ConsumerStatements = { [K in keyof typeof CONSUMER_SQL]: Sqlite.Statement };
+
 /** Every fixed statement of the store, prepared once per connection. */
 export function prepareStatements(db: Sqlite.Database): Statements {
+  const consumers = Object.fromEntries(Object.entries(CONSUMER_SQL).map(([name, sql]) => [name, db.prepare(sql)]));
   return {
+    consumers: consumers as ConsumerStatements,
     resourceByName: db.prepare<[string], ResourceRow>(`SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = ?`),
     idByName: db.prepare<[string], number>(`SELECT id FROM resources WHERE name = ?`).pluck(),
     policyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM policies WHERE resource_id = ?`),
@@ -169,30 +164,10 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     changesAt: db.prepare<[string], ChangeRow>(
       `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq`,
     ),
-    insertConsumer: db.prepare(
-      `INSERT INTO consumers (name, display_name, subtree, resource_types, root, create_time, version)
-       VALUES (@name, @displayName, @subtree, @resourceTypes, @root, @time, @version)`,
-    ),
-    consumer: db.prepare<[string], ConsumerRow>(`SELECT * FROM consumers WHERE name = ?`),
-    consumersAfter: db.prepare<[number], ConsumerRow>(`SELECT * FROM consumers WHERE version > ? ORDER BY name`),
-    consumerNames: db.prepare<[], string>(`SELECT name FROM consumers ORDER BY name`).pluck(),
-    consumersOfRoot: db.prepare<[string], number>(`SELECT COUNT(*) FROM consumers WHERE root = ?`).pluck(),
-    consumerClock: db.prepare<[], { version: number; last_delete: number }>(`SELECT version, last_delete FROM consumer_clock`),
-    tickConsumerClock: db.prepare<[], number>(`UPDATE consumer_clock SET version = version + 1 RETURNING version`).pluck(),
-    tickConsumerDelete: db
-      .prepare<[], number>(`UPDATE consumer_clock SET version = version + 1, last_delete = version + 1 RETURNING version`)
-      .pluck(),
-    failureResources: db.prepare<[string], string>(`SELECT resource FROM consumer_failures WHERE consumer = ?`).pluck(),
     // The consumers as a JSON array: a primary-key lookup each.
     resourceFailures: db.prepare<[string, string], FailureRow>(
       `SELECT consumer, resource, seq, message, time FROM consumer_failures
        WHERE consumer IN (SELECT value FROM json_each(?)) AND resource = ? ORDER BY consumer`,
-    ),
-    deleteConsumer: db.prepare<[string]>(`DELETE FROM consumers WHERE name = ?`),
-    acknowledge: db.prepare(
-      `UPDATE consumers SET acknowledged_seq = MAX(acknowledged_seq, @upTo), acknowledge_time = @time,
-         failure_count = @failureCount, version = @version
-       WHERE name = @name`,
     ),
     upsertFailure: db.prepare(
       `INSERT INTO consumer_failures (consumer, resource, seq, message, time) VALUES (@name, @resource, @seq, @message, @time)
