@@ -247,7 +247,8 @@ export async function updateSharedPolicy(
       const write = decide({ stored, bindingCount: links.count, newestBinding: links.newest });
       const action = SHARED_POLICY.action(stored, "delete" in write ? undefined : write.policy);
       if ("delete" in write) {
-        return { remove: true, action, etagBefore: stored?.etag ?? null, unlink: write.unbind ? SHARED_POLICY_BINDING.name : undefined };
+        const unlink = write.unbind ? SHARED_POLICY_BINDING.name : undefined;
+        return { remove: true, action, etagBefore: stored?.etag ?? null, unlink };
       }
       parent = write.policy.parent;
       const { body, entries } = SHARED_POLICY.encode(write.policy);
@@ -273,7 +274,9 @@ export async function updateSharedPolicy(
 /** Each (member, role) pair that bindings grant, once. */
 function grantsOf(bindings: readonly { role: string; members: readonly string[] }[]): { member: string; role: string }[] {
   const pairs = new Map<string, { member: string; role: string }>();
-  for (const { role, members } of bindings) for (const member of members) pairs.set(`${member}\u0000${role}`, { member, role });
+  for (const { role, members } of bindings) {
+    for (const member of members) pairs.set(`${member}\u0000${role}`, { member, role });
+  }
   return [...pairs.values()];
 }
 

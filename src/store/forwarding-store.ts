@@ -83,7 +83,11 @@ export class ForwardingStore implements Store {
 
   listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined>;
   listDocuments(kind: string, query: ChildDocumentsQuery): Promise<ResourceDocuments[]>;
-  listDocuments(kind: string, at: string | ChildDocumentsQuery, key?: string): Promise<AttachedDocuments | undefined | ResourceDocuments[]> {
+  listDocuments(
+    kind: string,
+    at: string | ChildDocumentsQuery,
+    key?: string,
+  ): Promise<AttachedDocuments | undefined | ResourceDocuments[]> {
     return typeof at === "string" ? this.inner.listDocuments(kind, at, key) : this.inner.listDocuments(kind, at);
   }
 

@@ -3,7 +3,7 @@
 // generic over the link's kind. The store knows a kind only by name (store.ts, LinkKind).
 import type { LinkQuery } from "./store.js";
 
-/** A link's columns with its ends' names (LinkRow), and the links with their ends' resources (s: from, t: to). */
+/** A link's columns with its ends' names (rows.ts, BindingRow); the links with their ends' resources (s: from, t: to). */
 export const LINK_COLUMNS = `s.name AS shared_policy, t.name AS target, b.revision AS create_seq, b.create_time`;
 export const FROM_LINKS = `FROM links b JOIN resources s ON s.id = b.from_id JOIN resources t ON t.id = b.to_id`;
 

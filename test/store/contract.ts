@@ -11,8 +11,29 @@ import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/share
 import { isDeepFrozen } from "../../src/frozen-value.js";
 import { StoreError } from "../../src/store/store-error.js";
 import { changeAction } from "../../src/store/change-actions.js";
-import { oldestSequence, type Actor, type AttachedDocuments, type ChangeRecord, type ListedPolicy, type Store, type StoredDocument, type StoredPolicy, type UnreadablePolicy, createResource } from "../../src/store/store.js";
-import { getDenyPolicy, getSharedPolicy, listBindings, listRoles, updateBinding, updateDenyPolicy, updateRole, updateSharedPolicy, listSharedPolicies } from "../../src/domain/kinds.js";
+import {
+  oldestSequence,
+  type Actor,
+  type AttachedDocuments,
+  type ChangeRecord,
+  type ListedPolicy,
+  type Store,
+  type StoredDocument,
+  type StoredPolicy,
+  type UnreadablePolicy,
+  createResource,
+} from "../../src/store/store.js";
+import {
+  getDenyPolicy,
+  getSharedPolicy,
+  listBindings,
+  listRoles,
+  updateBinding,
+  updateDenyPolicy,
+  updateRole,
+  updateSharedPolicy,
+  listSharedPolicies,
+} from "../../src/domain/kinds.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {

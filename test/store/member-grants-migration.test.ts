@@ -15,7 +15,17 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
-import { getDenyPolicy, getSharedPolicy, listBindings, listRoles, updateBinding, updateDenyPolicy, updateRole, updateSharedPolicy, listSharedPolicies } from "../../src/domain/kinds.js";
+import {
+  getDenyPolicy,
+  getSharedPolicy,
+  listBindings,
+  listRoles,
+  updateBinding,
+  updateDenyPolicy,
+  updateRole,
+  updateSharedPolicy,
+  listSharedPolicies,
+} from "../../src/domain/kinds.js";
 import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 import {

@@ -488,7 +488,11 @@ export class PostgresStore implements Store {
 
   listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined>;
   listDocuments(kind: string, query: ChildDocumentsQuery): Promise<ResourceDocuments[]>;
-  async listDocuments(kind: string, at: string | ChildDocumentsQuery, key?: string): Promise<AttachedDocuments | undefined | ResourceDocuments[]> {
+  async listDocuments(
+    kind: string,
+    at: string | ChildDocumentsQuery,
+    key?: string,
+  ): Promise<AttachedDocuments | undefined | ResourceDocuments[]> {
     if (typeof at === "string") return toAttached(await this.rows<DocumentRow>(SQL.documentsOf, [kind, key ?? null, at], "documents_of"));
     const query = { kind, parent: at.parent, after: at.afterName ?? "", limit: at.limit };
     const values = CHILD_DOCUMENTS_ORDER.map((name) => query[name as keyof typeof query]);
@@ -557,8 +561,17 @@ export class PostgresStore implements Store {
   }
 
   /** An owned document's removal: its links of `unlink` (a row each, against its `to` end), then its resource. */
-  private async removeOwner(tx: WriteTx, time: number, actor: Actor, name: string, row: PlaceRow & { id: number }, removal: DocumentRemoval): Promise<void> {
-    const links = removal.unlink ? await tx.query<BindingRow & PlaceRow>(SQL.linksForDelete, [row.id, removal.unlink], "links_for_delete") : [];
+  private async removeOwner(
+    tx: WriteTx,
+    time: number,
+    actor: Actor,
+    name: string,
+    row: PlaceRow & { id: number },
+    removal: DocumentRemoval,
+  ): Promise<void> {
+    const links = removal.unlink
+      ? await tx.query<BindingRow & PlaceRow>(SQL.linksForDelete, [row.id, removal.unlink], "links_for_delete")
+      : [];
     const [removed] = await removalsOf(tx, [{ id: row.id, name }]);
     // One row per link before the resource's own, as SQLite numbers them.
     const first = tx.nextSeq(links.length + 1);

@@ -1,9 +1,9 @@
 // The PostgreSQL store's statements: the store's SQL in one place (postgres-store.ts runs them). Each write is one
 // statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
-import { REMOVALS, sqlActions } from "../change-actions.js";
 import { DOCUMENT_SQL, ROLE_KIND, numbered, sharedContent } from "../documents.js";
 import { FROM_LINKS, LINK_COLUMNS, LINK_SQL, type LinkPage } from "../links.js";
 import { CONSUMER_SQL } from "../consumers.js";
+import { CHANGE_LOG_SQL } from "../change-log.js";
 import {
   BINDING_LINK,
   CHANGE_COLUMNS,
@@ -90,9 +90,10 @@ export const SQL = {
       (SELECT COALESCE(max(b.revision), 0) FROM links b WHERE b.kind = $4::text AND b.from_id = r.id) AS newest_link
     ${FROM_RESOURCES} LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = $2 AND d.key = $3 WHERE r.name = $1`,
   childDocuments: CHILD_DOCUMENTS.text,
-  latestSeq: `SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log`,
-  changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
-  readChanges: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  // change-log.ts, numbered in order of appearance: ($1, $2) = (after, limit), and (name, from) for removalOf.
+  latestSeq: CHANGE_LOG_SQL.latestSeq,
+  changedAfter: numbered(CHANGE_LOG_SQL.changedAfter).text,
+  readChanges: numbered(CHANGE_LOG_SQL.readChanges).text,
   /**
    * The rows after $1, at most $2, that fit in $3 bytes of change (at least one). Sizes first (octet_length reads no
    * out-of-line bytes), then only the rows that fit.
@@ -103,9 +104,7 @@ export const SQL = {
         FROM (SELECT seq, change FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2) AS first_rows
       ) AS sized WHERE n = 1 OR total <= $3)
     ORDER BY seq`,
-  /** change_log_by_resource: the name's rows from the sequence on, to its first removal. */
-  removalOf: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = $1 AND seq >= $2
-    AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
+  removalOf: numbered(CHANGE_LOG_SQL.removalOf).text,
   /** The deny rules' rows of resources about to be removed: each one's deny policy and bound shared policies' content. */
   removalDenies: `SELECT r.id, dp.body AS deny,
       (SELECT array_agg(sp.body) FROM links b JOIN ${sharedContent("sp", "b.from_id")}

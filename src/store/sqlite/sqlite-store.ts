@@ -150,7 +150,7 @@ export class SqliteStore implements Store {
     if (dataVersion === this.lastLook.dataVersion && afterSeq >= this.lastLook.latest) {
       return { latest: Math.max(afterSeq, this.writtenSequence), changed: [] };
     }
-    const rows = this.stmt.changedAfter.all(afterSeq, limit + 1);
+    const rows = this.stmt.changedAfter.all({ after: afterSeq, limit: limit + 1 });
     // Retention removed rows after afterSeq: what changed in them is unknown.
     if (afterSeq + 1 < (rows[0]?.seq ?? 0)) return { latest: this.stmt.latestSeq.get()!, changed: "many" };
     const latest = rows.length > limit ? this.stmt.latestSeq.get()! : Math.max(afterSeq, rows.at(-1)?.seq ?? 0);
@@ -384,7 +384,11 @@ export class SqliteStore implements Store {
 
   listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined>;
   listDocuments(kind: string, query: ChildDocumentsQuery): Promise<ResourceDocuments[]>;
-  async listDocuments(kind: string, at: string | ChildDocumentsQuery, key?: string): Promise<AttachedDocuments | undefined | ResourceDocuments[]> {
+  async listDocuments(
+    kind: string,
+    at: string | ChildDocumentsQuery,
+    key?: string,
+  ): Promise<AttachedDocuments | undefined | ResourceDocuments[]> {
     if (typeof at === "string") return toAttached(this.stmt.documentsOf.all({ kind, resource: at, key: key ?? null }));
     return toChildDocuments(this.stmt.childDocuments.all({ kind, parent: at.parent, after: at.afterName ?? "", limit: at.limit }));
   }
@@ -585,11 +589,11 @@ export class SqliteStore implements Store {
   async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
     if ("at" in query) return query.at.length === 0 ? [] : this.stmt.changesAt.all(JSON.stringify(query.at)).map(toChangeRecord);
     if ("removalOf" in query) {
-      const row = this.stmt.removalOf.get(query.removalOf, query.fromSeq);
+      const row = this.stmt.removalOf.get({ name: query.removalOf, from: query.fromSeq });
       return row ? [toChangeRecord(row)] : [];
     }
     const { afterSeq, limit, maxBytes } = query;
-    if (maxBytes === undefined) return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
+    if (maxBytes === undefined) return this.stmt.readChanges.all({ after: afterSeq, limit }).map(toChangeRecord);
     // Sizes first (one synchronous turn with the read: no write comes between), then only the rows that fit.
     let through = afterSeq;
     let bytes = 0;

@@ -1,9 +1,9 @@
 // The SQLite store's prepared statements, each with its parameter and row types: the store's SQL in one place
 // (sqlite-store.ts runs them). Statements that depend on a request's filters are prepared on first use there instead.
-import { REMOVALS, sqlActions } from "../change-actions.js";
 import { DENY_POLICY_KIND, DOCUMENT_SQL, sharedContent, type DocumentRow } from "../documents.js";
 import { LINK_SQL } from "../links.js";
 import { CONSUMER_SQL } from "../consumers.js";
+import { CHANGE_LOG_SQL } from "../change-log.js";
 import type Sqlite from "better-sqlite3";
 import {
   BINDING_LINK,
@@ -60,10 +60,10 @@ export interface Statements {
   resourcePolicyByName: Sqlite.Statement<[string], ResourcePolicyRow>;
   nextSeq: Sqlite.Statement<[], number>;
   logChange: Sqlite.Statement<unknown[], unknown>;
-  readChanges: Sqlite.Statement<[number, number], ChangeRow>;
+  readChanges: Sqlite.Statement<[{ after: number; limit: number }], ChangeRow>;
   changeSizes: Sqlite.Statement<[number, number], { seq: number; size: number }>;
   readChangesThrough: Sqlite.Statement<[number, number], ChangeRow>;
-  removalOf: Sqlite.Statement<[string, number], ChangeRow>;
+  removalOf: Sqlite.Statement<[{ name: string; from: number }], ChangeRow>;
   sharedContentBoundTo: Sqlite.Statement<[number], Uint8Array>;
   pruneBefore: Sqlite.Statement<[number]>;
   pruneKeeping: Sqlite.Statement<[number]>;
@@ -95,7 +95,7 @@ export interface Statements {
   subtreeOfType: Sqlite.Statement<[{ type: string; after: string; end: string; limit: number }], ResourceRow>;
   latestSeq: Sqlite.Statement<[], number>;
   dataVersion: Sqlite.Statement<[], number>;
-  changedAfter: Sqlite.Statement<[number, number], { seq: number; resource: string }>;
+  changedAfter: Sqlite.Statement<[{ after: number; limit: number }], { seq: number; resource: string }>;
   secret: Sqlite.Statement<[string], Uint8Array>;
   lineage: Sqlite.Statement<[{ name: string }], string>;
   sharedBoundTo: Sqlite.Statement<[string], SharedPolicyRow & { target_id: number }>;
@@ -135,9 +135,7 @@ export function prepareStatements(db: Sqlite.Database): Statements {
        VALUES (@seq, @time, @principal, @action, @resource, @etagBefore, @etagAfter, @change,
          @resourceType, @parent, @previousParent, @lineage, @previousLineage)`,
     ),
-    readChanges: db.prepare<[number, number], ChangeRow>(
-      `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
-    ),
+    readChanges: db.prepare(CHANGE_LOG_SQL.readChanges),
     // length() of a blob reads its header only, not its bytes.
     changeSizes: db.prepare<[number, number], { seq: number; size: number }>(
       `SELECT seq, COALESCE(length(change), 0) AS size FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
@@ -145,11 +143,7 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     readChangesThrough: db.prepare<[number, number], ChangeRow>(
       `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? AND seq <= ? ORDER BY seq`,
     ),
-    // change_log_by_resource: the name's rows from the sequence on, to its first removal.
-    removalOf: db.prepare<[string, number], ChangeRow>(
-      `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = ? AND seq >= ?
-         AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
-    ),
+    removalOf: db.prepare(CHANGE_LOG_SQL.removalOf),
     sharedContentBoundTo: db.prepare<[number], Uint8Array>(
       `SELECT sp.body FROM links b JOIN ${sharedContent("sp", "b.from_id")}
        WHERE b.kind = '${BINDING_LINK}' AND b.to_id = ?`,
@@ -245,11 +239,9 @@ export function prepareStatements(db: Sqlite.Database): Statements {
       `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = @type AND r.path > @after AND r.path < @end
        ORDER BY r.path LIMIT @limit`,
     ),
-    latestSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) FROM change_log`).pluck(),
+    latestSeq: db.prepare<[], number>(CHANGE_LOG_SQL.latestSeq).pluck(),
     dataVersion: db.prepare<[], number>(`PRAGMA data_version`).pluck(),
-    changedAfter: db.prepare<[number, number], { seq: number; resource: string }>(
-      `SELECT seq, resource FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
-    ),
+    changedAfter: db.prepare(CHANGE_LOG_SQL.changedAfter),
     secret: db.prepare<[string], Uint8Array>(`SELECT value FROM secrets WHERE name = ?`).pluck(),
     lineage: db.prepare<[{ name: string }], string>(LINEAGE_SQL).pluck(),
     // The shared policies bound to any of the resources whose ids are in the JSON array (a chain's), by name.
