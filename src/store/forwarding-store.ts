@@ -1,5 +1,5 @@
-// A store that hands every call to another: the base of the decorators (the read cache, caching-store.ts), which
-// override only the calls they change and compose in any order.
+// A store that hands every call to another: the base of the decorators (the read cache's, cache/, composed by
+// caching-store.ts), which override only the calls they change.
 import type {
   AttachedDocuments,
   BoundRolesQuery,
@@ -19,7 +19,8 @@ import type {
   UnreadablePolicy,
 } from "./store.js";
 
-type Args<K extends keyof Store> = Store[K] extends (...args: infer A) => unknown ? A : never;
+/** The arguments of a Store method: a decorator overrides one without restating its signature. */
+export type Args<K extends keyof Store> = Store[K] extends (...args: infer A) => unknown ? A : never;
 
 export class ForwardingStore implements Store {
   constructor(protected readonly inner: Store) {}

@@ -17,7 +17,7 @@ import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { effectivePolicy } from "../../src/domain/effective-policy.js";
 import { Access } from "../../src/domain/access/access.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { updateBinding, updateDenyPolicy, updateSharedPolicy } from "../../src/domain/kinds.js";
 import { createResource } from "../../src/store/store.js";
@@ -153,7 +153,7 @@ test("CheckAccess with deny policies and shared policies agrees with the naive m
       sharedSetArb,
       fc.array(mutationArb, { maxLength: 3 }),
       async ([org, clouds, projects], queries, sharedSet, mutations) => {
-      const store = new CachingStore(new SqliteStore(":memory:"));
+      const store = cachingStore(new SqliteStore(":memory:"));
       try {
         const nodes: { name: string; spec: NodeSpec; parent: string }[] = [];
         const add = async (name: string, spec: NodeSpec, parent: string) => {

@@ -23,7 +23,7 @@ import { ResolvedResource } from "../../src/domain/access/resolved.js";
 import { PageTokens } from "../../src/domain/page-token.js";
 import { Policies } from "../../src/domain/policies.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { updateBinding, updateSharedPolicy } from "../../src/domain/kinds.js";
 import type { Store } from "../../src/store/store.js";
@@ -245,7 +245,7 @@ let policies: Policies;
 
 /** A fresh database for each scenario. */
 async function openStore(): Promise<void> {
-  store = new CachingStore(new SqliteStore(":memory:"));
+  store = cachingStore(new SqliteStore(":memory:"));
   const tokens = new PageTokens(await store.pageTokenKey());
   lookups = new Lookups(store, schema, tokens);
   policies = new Policies(store, schema, tokens);

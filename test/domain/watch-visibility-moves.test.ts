@@ -10,7 +10,7 @@ import { updateBinding, updateDenyPolicy, updateRole, updateSharedPolicy } from 
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { WatchVisibility, kindOf } from "../../src/domain/watch-visibility.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeQuery, ChangeRecord, Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "./fixtures.js";
@@ -26,7 +26,7 @@ const caller = (email: string): Caller => ({ principal: `user:${email}`, identit
 let store: Store;
 
 beforeEach(async () => {
-  store = new CachingStore(new SqliteStore(":memory:"));
+  store = cachingStore(new SqliteStore(":memory:"));
   await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, ROOT);
   await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, ROOT);
   await createResource(store, { name: OTHER_CLOUD, parent: ORG, type: "cloud", displayName: "" }, ROOT);

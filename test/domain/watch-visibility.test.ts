@@ -7,7 +7,7 @@ import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { CHANGE_VISIBILITY, WatchVisibility } from "../../src/domain/watch-visibility.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "./fixtures.js";
@@ -38,7 +38,7 @@ beforeEach(async () => {
       };
     },
   });
-  store = new CachingStore(counted);
+  store = cachingStore(counted);
   await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, actor);
   await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
   await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);

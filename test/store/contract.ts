@@ -50,7 +50,7 @@ export const UNDECODABLE = Uint8Array.of(0x1a, 0x05, 0x01);
 export interface StoreFactory {
   /** e.g. "sqlite", "sqlite + cache" */
   name: string;
-  /** Whether reads come from a cache of shared values (the CachingStore decorator). */
+  /** Whether reads come from a cache of shared values (the caching-store.ts decorators). */
   cached: boolean;
   createDatabase(): Promise<StoreDatabase>;
 }
