@@ -36,6 +36,8 @@ function deliverySpan(change: ChangeRecord) {
   return childSpan("watch deliver", attributes, writeLinks(change.seq));
 }
 
+const noSpan = () => undefined;
+
 /** The request's filters, checked once. */
 interface Filter {
   subtree: string;
@@ -107,6 +109,8 @@ export class Watch {
   ): AsyncGenerator<Outgoing<WatchResponse>> {
     const release = await this.feed.follow();
     const everything = this.visibility.seesEverything(caller);
+    // Whether this call is traced is fixed for its life: asked once, not per change (and per stream) delivered.
+    const spanOf = tracedCall() ? deliverySpan : noSpan;
     const clock = new StreamClock(progressMs, signal);
     try {
       let position = this.feed.latest;
@@ -138,20 +142,22 @@ export class Watch {
             continue;
           }
           // In a traced Watch: a span per delivery, linked to the traced call that wrote the change (in this process).
-          const delivery = deliverySpan(change);
+          const delivery = spanOf(change);
           yield { message: responseOf(change), bytes: encodedSizeOf(change), position, paced };
           delivery?.end();
           sent();
         }
         if (sending.length > 0) {
-          const deliveries = sending.map(deliverySpan);
+          const deliveries = sending.map(spanOf);
           const { response, bytes } = batchResponseOf(sending, position);
           yield { message: response, bytes, position, paced };
           for (const delivery of deliveries) delivery?.end();
           sent();
         }
-        if (batch.length > 0 && !clock.due()) continue;
-        if (batch.length === 0) {
+        // Caught up: wait for the next turn at once, rather than read the window again to find it empty (with many
+        // streams, that read and its promise per stream and per turn showed in the profile). A progress message is
+        // due when nothing was sent for the interval (every change filtered out, or none).
+        if (!clock.due()) {
           if (this.feed.latest > position) continue;
           await clock.wait(this.feed.nextAdvance);
           if (this.feed.latest > position || signal.aborted || !clock.due()) continue;
