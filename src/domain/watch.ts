@@ -131,7 +131,7 @@ export class Watch {
         }
         // History (behind the window) is read at the reader's pace; live changes do not wait for a slow reader.
         const paced = !this.feed.holds(position);
-        const batch = await this.read(position, request.afterSequence ?? 0n);
+        const batch = this.feed.readHeld(position, this.feed.batchSize) ?? (await this.read(position, request.afterSequence ?? 0n));
         // Batched: every matching change of this turn in one message (shared with the streams that send the same).
         const sending: ChangeRecord[] = [];
         for (const change of batch) {
