@@ -26,13 +26,14 @@ export interface StreamBufferOptions<T> {
 }
 
 /**
- * `produce` (which must stop when its signal aborts) delivered through a queue of at most `maxBytes`. The queue's
+ * What `produce` sends (it must stop when its signal aborts), delivered through a queue of at most `maxBytes`. The queue's
  * bytes are what the server keeps for a reader that does not read; the producer holds one read of the feed at most.
- * Nothing starts before the first `next()`. An iterator written out rather than an async generator: a generator's
- * `yield` costs several promises per message, and a Watch with many watchers pays that per message and per stream.
+ * Nothing starts before the first `next()`. The producer pushes (a generator would cost several promises per message
+ * to hand it over, and again to hand it on), and this is an iterator written out rather than an async generator: a
+ * Watch with many watchers pays each promise per message and per stream.
  */
 export function bufferedStream<T>(
-  produce: (signal: AbortSignal) => AsyncIterable<Outgoing<T>>,
+  produce: (signal: AbortSignal, send: (message: Outgoing<T>) => Promise<void> | undefined) => Promise<void>,
   options: StreamBufferOptions<T>,
 ): AsyncIterableIterator<T> {
   const stop = new AbortController();
@@ -62,24 +63,33 @@ export function bufferedStream<T>(
     notify();
     makeRoom();
   };
+  const full = (item: Outgoing<T>) => queue.length > head && bytes + item.bytes > options.maxBytes;
+  const enqueue = (item: Outgoing<T>) => {
+    queue.push(item);
+    bytes += item.bytes;
+    notify();
+  };
+  // A message read at the reader's pace waits for room.
+  const whenRoom = async (item: Outgoing<T>) => {
+    while (full(item) && !stop.signal.aborted) await new Promise<void>((resolve) => (room = resolve));
+    if (!stop.signal.aborted) enqueue(item);
+  };
+  // The producer's send: at once (no promise) while there is room, as most are.
+  const send = (item: Outgoing<T>): Promise<void> | undefined => {
+    if (stop.signal.aborted) return undefined;
+    if (full(item)) {
+      if (item.paced) return whenRoom(item);
+      throw options.cutOff(queue[queue.length - 1]!.position);
+    }
+    enqueue(item);
+    return undefined;
+  };
   const start = () => {
     options.signal.addEventListener("abort", onAbort, { once: true });
     if (options.signal.aborted) onAbort();
     pump = (async () => {
       try {
-        for await (const item of produce(stop.signal)) {
-          while (queue.length > head && bytes + item.bytes > options.maxBytes && item.paced && !stop.signal.aborted) {
-            await new Promise<void>((resolve) => (room = resolve));
-          }
-          if (stop.signal.aborted) break;
-          if (queue.length > head && bytes + item.bytes > options.maxBytes) {
-            failure = options.cutOff(queue[queue.length - 1]!.position);
-            break;
-          }
-          queue.push(item);
-          bytes += item.bytes;
-          notify();
-        }
+        await produce(stop.signal, send);
       } catch (e) {
         failure = e;
       } finally {
