@@ -1,7 +1,8 @@
 // The tests a mutation run (stryker.config.json, `npm run mutate`) runs against each mutant: the fast ones that cover
-// the code that decides access, deny, Watch visibility and ordering — the domain's unit tests, and the in-process
-// server tests of authorization, deny, shared policies and Watch. Left out: tests that spawn server processes (they
-// would not run the mutant), PostgreSQL, packaging, the console and the CLI (slow, and they cover other code).
+// the code that decides access, deny, Watch visibility and ordering — the domain's unit tests, the in-process server
+// tests of authorization, deny, shared policies and Watch — and the stores' conformance suite for their write paths.
+// Left out: tests that spawn server processes (they would not run the mutant), PostgreSQL unless asked for, packaging,
+// the console and the CLI (slow, and they cover other code).
 import { defineConfig } from "vitest/config";
 
 // The same inputs every mutation run, so that a mutant killed once stays killed (TEST_SEED=N still replays another).
@@ -22,6 +23,13 @@ export const MUTATION_TESTS = [
   "test/watch/watch.test.ts",
   "test/watch/visibility.test.ts",
   "test/watch/history.test.ts",
+  // The stores' write paths: the conformance suite on SQLite (bare and cached) and SQLite's group commit; PostgreSQL's
+  // conformance (test/store/postgres.test.ts) runs only with POLICY_TEST_PG_SKIP=0 (postgres-store.ts's lines).
+  "test/store/sqlite.test.ts",
+  "test/store/sqlite-write-batches.test.ts",
+  "test/store/sqlite-batch-cache.test.ts",
+  "test/store/grant-changes.test.ts",
+  "test/store/postgres.test.ts",
 ];
 
 // A narrower run on a busy machine: MUTATION_TESTS="test/access/chain-check.test.ts,test/domain/**/*.test.ts" (globs,
@@ -38,6 +46,7 @@ export default defineConfig({
     setupFiles: ["test/setup/seed.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    env: { POLICY_TEST_PG_SKIP: "1" },
+    // PostgreSQL's tests skip unless asked for (POLICY_TEST_PG_SKIP=0: a run over postgres-store.ts's write paths).
+    env: { POLICY_TEST_PG_SKIP: process.env.POLICY_TEST_PG_SKIP ?? "1" },
   },
 });
