@@ -1353,6 +1353,29 @@ export function storeContract(factory: StoreFactory): void {
       });
     });
 
+    // Tests written for the mutants that survived a mutation run over the stores' write paths (docs/testing.md,
+    // "Mutation testing"): each asserts what a caller of the store sees.
+    describe("write paths", () => {
+      const note = (text: string) => new TextEncoder().encode(text);
+      const putNote = (target: Store, resource: string, key: string, text: string) =>
+        target.updateDocument(
+          "test.note",
+          resource,
+          key,
+          (stored) => ({ body: note(text), entries: 1, action: changeAction("role", "update"), etagBefore: stored!.documents[0]?.etag ?? null, logged: null }),
+          actor,
+        );
+
+      test("the children's documents of a kind: every document of a child with several, by child and key", async () => {
+        await putNote(store, CLOUD, "b", "cloud b");
+        await putNote(store, CLOUD, "a", "cloud a");
+        const listed = await store.listDocuments("test.note", { parent: ORG, limit: 10 });
+        expect(listed.map((child) => [child.resource, child.parent, child.documents.map((d) => [d.key, new TextDecoder().decode(d.body)])])).toEqual([
+          [CLOUD, ORG, [["a", "cloud a"], ["b", "cloud b"]]],
+        ]);
+      });
+    });
+
     if (factory.cached) {
       describe("the read cache", () => {
         test("a second read returns the same shared object: no caller can change what the next one reads", async () => {
