@@ -1374,6 +1374,37 @@ export function storeContract(factory: StoreFactory): void {
           [CLOUD, ORG, [["a", "cloud a"], ["b", "cloud b"]]],
         ]);
       });
+
+      test("links: both ends name at most the one link, neither lists every link, and a first page starts at the first name", async () => {
+        const shared = (name: string) =>
+          updateSharedPolicy(store, name, () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [create(BindingSchema, { role: "roles/readonly", members: ["user:a@example.com"] })] }), type: "shared_policy" }), actor);
+        const bind = (name: string, target: string) => updateBinding(store, name, target, () => true, actor);
+        // A name that sorts before any letter's: the store takes names as they come.
+        const early = "0rgs/first";
+        await createResource(store, { name: early, parent: ORG, type: "cloud", displayName: "" }, actor);
+        await shared("sharedPolicies/a");
+        await shared("sharedPolicies/b");
+        await bind("sharedPolicies/a", CLOUD);
+        await bind("sharedPolicies/a", ORG);
+        await bind("sharedPolicies/a", early);
+        await bind("sharedPolicies/b", PROJECT);
+        const pairs = (links: readonly { sharedPolicy: string; target: string }[]) => links.map((b) => [b.sharedPolicy, b.target]);
+        expect(pairs(await listBindings(store, { sharedPolicy: "sharedPolicies/a", target: ORG, limit: 10 }))).toEqual([["sharedPolicies/a", ORG]]);
+        expect(await listBindings(store, { sharedPolicy: "sharedPolicies/b", target: ORG, limit: 10 })).toEqual([]);
+        expect(pairs(await listBindings(store, { sharedPolicy: "sharedPolicies/a", limit: 10 }))).toEqual([
+          ["sharedPolicies/a", early],
+          ["sharedPolicies/a", CLOUD],
+          ["sharedPolicies/a", ORG],
+        ]);
+        expect(pairs(await listBindings(store, { target: early, limit: 10 }))).toEqual([["sharedPolicies/a", early]]);
+        expect(pairs(await listBindings(store, { limit: 10 })).map(([from]) => from)).toEqual([
+          "sharedPolicies/a",
+          "sharedPolicies/a",
+          "sharedPolicies/a",
+          "sharedPolicies/b",
+        ]);
+        expect(pairs(await listBindings(store, { afterName: "sharedPolicies/a", limit: 10 }))).toEqual([["sharedPolicies/b", PROJECT]]);
+      });
     });
 
     if (factory.cached) {
