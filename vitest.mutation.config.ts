@@ -29,6 +29,7 @@ export const MUTATION_TESTS = [
   "test/store/sqlite-write-batches.test.ts",
   "test/store/sqlite-batch-cache.test.ts",
   "test/store/grant-changes.test.ts",
+  "test/store/numbered.test.ts",
   "test/store/postgres.test.ts",
 ];
 
