@@ -1405,6 +1405,18 @@ export function storeContract(factory: StoreFactory): void {
         ]);
         expect(pairs(await listBindings(store, { afterName: "sharedPolicies/a", limit: 10 }))).toEqual([["sharedPolicies/b", PROJECT]]);
       });
+
+      test("a batch's policy without bindings is not listed by type, one with bindings is", async () => {
+        await store.createResources(
+          [
+            { resource: { name: "clouds/empty", parent: ORG, type: "cloud", displayName: "" }, policy: create(PolicySchema, { version: 1 }) },
+            { resource: { name: "clouds/granted", parent: ORG, type: "cloud", displayName: "" }, policy: grantOf("user:a@example.com") },
+            { resource: { name: "clouds/bare", parent: ORG, type: "cloud", displayName: "" } },
+          ],
+          actor,
+        );
+        expect(decoded(await store.listPolicies({ type: "cloud", beneath: ORG, limit: 10 })).map((p) => p.resource.name)).toEqual(["clouds/granted"]);
+      });
     });
 
     if (factory.cached) {
