@@ -1417,6 +1417,66 @@ export function storeContract(factory: StoreFactory): void {
         );
         expect(decoded(await store.listPolicies({ type: "cloud", beneath: ORG, limit: 10 })).map((p) => p.resource.name)).toEqual(["clouds/granted"]);
       });
+
+      test("a resource update logs the etag it had; one that keeps its parent keeps it; a move to the top is logged", async () => {
+        const before = (await store.getResource(PROJECT))!;
+        const renamed = await store.updateResource(PROJECT, () => ({ displayName: "P" }), actor);
+        expect(renamed).toMatchObject({ parent: CLOUD, displayName: "P" });
+        expect(names(await (await another()).ancestry(PROJECT))).toEqual([PROJECT, CLOUD, ORG]);
+        const [update, created] = await store.listAuditRecords({ resource: PROJECT, newestFirst: true, limit: 2 });
+        expect([created!.action, update!.action]).toEqual(["resource.create", "resource.update"]);
+        expect(hex(update!.etagBefore!)).toBe(hex(created!.etagAfter!));
+        expect(hex(update!.etagAfter!)).not.toBe(hex(update!.etagBefore!));
+        expect(renamed.etag).not.toBe(before.etag);
+        const latest = await store.latestSequence();
+        const top = await store.updateResource(PROJECT, () => ({ displayName: "P", parent: "" }), actor);
+        expect(top.parent).toBe("");
+        expect(names(await (await another()).ancestry(PROJECT))).toEqual([PROJECT]);
+        const [moved] = await store.readChanges({ afterSeq: latest, limit: 10 });
+        expect(moved).toMatchObject({ resource: PROJECT, parent: "", previousParent: CLOUD, lineage: [PROJECT], previousLineage: [PROJECT, CLOUD, ORG] });
+        // A root's change rows name no parent.
+        await grant(store, ORG, "user:a@example.com");
+        expect((await store.readChanges({ afterSeq: latest + 1, limit: 10 })).map((c) => [c.resource, c.parent])).toEqual([[ORG, ""]]);
+      });
+
+      test("a binding's create logs its etag after, its delete its etag before; only a shared policy binds", async () => {
+        const shared = "sharedPolicies/logged";
+        await updateSharedPolicy(store, shared, () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+        await updateBinding(store, shared, CLOUD, () => true, actor);
+        await updateBinding(store, shared, CLOUD, () => false, actor);
+        const [unbind, bind] = await store.listAuditRecords({ resource: CLOUD, newestFirst: true, limit: 2 });
+        expect(bind!.etagAfter).toBeDefined();
+        expect(bind!.etagBefore ?? null).toBeNull();
+        expect(hex(unbind!.etagBefore!)).toBe(hex(bind!.etagAfter!));
+        expect(unbind!.etagAfter ?? null).toBeNull();
+        await expectStoreError(updateBinding(store, ORG, CLOUD, () => true, actor), "not_found", ORG);
+      });
+
+      test("an owned document's resource: created with no display name, and not_found for what its decide cannot do", async () => {
+        const owned = (name: string, decide: Parameters<Store["updateDocument"]>[3]) =>
+          store.updateDocument("test.owned", name, "", decide, actor, { owned: true });
+        const body = { body: note("x"), entries: 1, action: changeAction("role", "update"), etagBefore: null, logged: null };
+        await owned("notes/n1", () => ({ ...body, create: { parent: ORG, type: "note" } }));
+        expect(await store.getResource("notes/n1")).toMatchObject({ parent: ORG, type: "note", displayName: "" });
+        await expectStoreError(owned("notes/none", () => body), "not_found", "notes/none");
+        await expectStoreError(owned("notes/none", () => ({ remove: true, action: changeAction("role", "delete"), etagBefore: null })), "not_found", "notes/none");
+        expect(await store.getResource("notes/none")).toBeUndefined();
+      });
+
+      test("a batch item under an existing resource logs its whole lineage", async () => {
+        const latest = await store.latestSequence();
+        await store.createResources(
+          [
+            { resource: { name: "projects/b1", parent: CLOUD, type: "project", displayName: "" } },
+            { resource: { name: "projects/b2", parent: CLOUD, type: "project", displayName: "" } },
+          ],
+          actor,
+        );
+        expect((await store.readChanges({ afterSeq: latest, limit: 10 })).map((c) => c.lineage)).toEqual([
+          ["projects/b1", CLOUD, ORG],
+          ["projects/b2", CLOUD, ORG],
+        ]);
+      });
     });
 
     if (factory.cached) {
