@@ -147,6 +147,36 @@ test("a write shows the group commit it waited for, and a conditional access che
   expectNothingIdentifying(org, "gold", "tier");
 });
 
+test("each condition of a check is its own span: its outcome (true, false or error) and what it alone spent", async () => {
+  const org = `organizations/${uniqueId("conds")}`;
+  await server.grpc.resources.createResource({ resource: { name: org } });
+  // Two conditions of the same shape (so the same cost), one true and one false, and one that fails (no such attribute).
+  const bindings = ["gold", "teal", "missing"].map((value) => ({
+    role: "roles/owner",
+    members: [MEMBER],
+    condition: { expression: value === "missing" ? 'request.attributes["zone"] == "x"' : `request.attributes["tier"] == "${value}"` },
+  }));
+  await server.grpc.policies.setPolicy({ resource: org, policy: { version: 3, bindings } });
+  const check = newTrace();
+  await tracedClients(server.url, "grpc", check.traceparent).access.checkAccess({
+    resource: org,
+    principals: [MEMBER],
+    permissions: ["organizations.getPolicy"],
+    attributes: { tier: { kind: { case: "stringValue", value: "gold" } } },
+    explain: true,
+  });
+  const isEvaluation = (s: ReceivedSpan) => s.traceId === check.traceId && s.name === "condition evaluate";
+  // Woken at each export: until all three evaluations have arrived.
+  await receiver.until(() => receiver.spans.filter(isEvaluation).length >= 3);
+  const evaluations = receiver.spans.filter(isEvaluation);
+  const results = evaluations.map((s) => s.attributes["policy.condition.result"]);
+  expect([...results].sort()).toEqual(["error", "false", "true"]);
+  // Not the call's running total: the true and the false condition each cost the same.
+  const cost = (result: string) => evaluations[results.indexOf(result)]!.attributes["policy.condition.cost"];
+  expect(cost("true")).toBeGreaterThan(0);
+  expect(cost("false")).toBe(cost("true"));
+});
+
 test("a Watch delivery is a span linked to the span of the write that caused it", async () => {
   const org = `organizations/${uniqueId("watch")}`;
   await server.grpc.resources.createResource({ resource: { name: org } });
