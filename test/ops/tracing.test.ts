@@ -8,6 +8,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { AccessState } from "../../gen/policy/v1/access_service_pb.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createPolicyClient } from "../../src/client/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -175,6 +176,28 @@ test("each condition of a check is its own span: its outcome (true, false or err
   const cost = (result: string) => evaluations[results.indexOf(result)]!.attributes["policy.condition.cost"];
   expect(cost("true")).toBeGreaterThan(0);
   expect(cost("false")).toBe(cost("true"));
+});
+
+test("a traced who-can lookup weighs a conditional deny rule: its evaluation is a span too", async () => {
+  const org = `organizations/${uniqueId("lkdeny")}`;
+  await server.grpc.resources.createResource({ resource: { name: org } });
+  await server.grpc.policies.setPolicy({ resource: org, policy: { bindings: [{ role: "roles/owner", members: [MEMBER] }] } });
+  await server.grpc.denyPolicies.setDenyPolicy({
+    resource: org,
+    denyPolicy: {
+      rules: [{ deniedPrincipals: [MEMBER], deniedPermissions: ["organizations.getPolicy"], denialCondition: { expression: 'request.attributes["tier"] == "gold"' } }],
+    },
+  });
+  const lookup = newTrace();
+  const answer = await tracedClients(server.url, "grpc", lookup.traceparent).access.lookupMembers({
+    resource: org,
+    permission: "organizations.getPolicy",
+    attributes: { tier: { kind: { case: "stringValue", value: "silver" } } },
+  });
+  // The deny rule's condition is false: the owner holds the permission.
+  expect(answer.grants.map((g) => [g.member, g.state])).toEqual([[MEMBER, AccessState.GRANTED]]);
+  const [evaluation] = await receiver.until((s) => s.traceId === lookup.traceId && s.name === "condition evaluate");
+  expect(evaluation!.attributes["policy.condition.result"]).toBe("false");
 });
 
 test("a Watch delivery is a span linked to the span of the write that caused it", async () => {
