@@ -4,7 +4,7 @@
 // fast enough for a mutation run to use against every mutant.
 import type { PeerCertificate } from "node:tls";
 import { exportJWK, exportSPKI, UnsecuredJWT, type JWTPayload } from "jose";
-import { beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { ANONYMOUS } from "../../src/domain/access/authorizer.js";
 import { Authenticator, type TokenConfig } from "../../src/rpc/auth/authenticator.js";
 import { AUDIENCE, ISSUER, mint, signingKey, tokenFor, type SigningKey } from "../security/support.js";
@@ -12,7 +12,10 @@ import { AUDIENCE, ISSUER, mint, signingKey, tokenFor, type SigningKey } from ".
 let es256: SigningKey;
 let rs256: SigningKey;
 let stranger: SigningKey;
-/** JWKS (es256) and a PEM key (rs256), issuer and audience checked; client certificates too. */
+/**
+ * JWKS (es256) and a PEM key (rs256), issuer and audience checked; client certificates too. Made again in each test
+ * (not in a hook), so that a mutation run counts the tests that use it as covering `Authenticator.create`.
+ */
 let both: Authenticator;
 
 const jwksOf = async (...keys: SigningKey[]) => ({
@@ -29,6 +32,8 @@ const config = async (overrides: Partial<TokenConfig> = {}): Promise<TokenConfig
 
 beforeAll(async () => {
   [es256, rs256, stranger] = await Promise.all([signingKey("ES256"), signingKey("RS256"), signingKey("ES256")]);
+});
+beforeEach(async () => {
   both = await Authenticator.create(await config(), true);
 });
 
