@@ -2,6 +2,7 @@
 // active), how conditions read (unevaluated unless asked; an error is unknown, never granted), and what each deny rule
 // does to each kind of member (users, service accounts, workforce principals, deleted principals, domains), with its
 // exception principals and permissions and its condition. Found by mutation testing (docs/testing.md, round 3).
+import type { JsonValue } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { AccessState } from "../../gen/policy/v1/access_service_pb.js";
 import { RoleStage } from "../../gen/policy/v1/role_pb.js";
@@ -67,7 +68,7 @@ afterAll(async () => {
 });
 
 type Row = [member: string, state: string, partlyDenied?: string[]];
-async function whoCan(permission: string, resource = PROJECT, attributes?: Record<string, unknown>): Promise<{ rows: Row[]; partial: boolean }> {
+async function whoCan(permission: string, resource = PROJECT, attributes?: Record<string, JsonValue>): Promise<{ rows: Row[]; partial: boolean }> {
   const answer = await server.grpc.access.lookupMembers({
     resource,
     permission,
