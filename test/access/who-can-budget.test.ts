@@ -13,10 +13,11 @@ import { ALL_USERS } from "../../src/domain/members.js";
 
 const target = create(ResourceSchema, { name: "projects/p1", type: "project" });
 
-function rule(expression: string): HeldRule {
+function rule(expression: string, exceptionPrincipals: string[] = []): HeldRule {
   return {
     rule: create(DenyRuleSchema, {
       deniedPrincipals: [ALL_USERS],
+      exceptionPrincipals,
       deniedPermissions: ["projects.getPolicy"],
       denialCondition: { expression },
     }),
@@ -48,5 +49,16 @@ describe("who-can deny conditions", () => {
     const spent = new ConditionBudget(1);
     const verdicts = weigh(COSTLY, members(3), spent);
     for (const verdict of verdicts.values()) expect(verdict.state).toBe(AccessState.UNKNOWN_CONDITIONAL);
+  });
+
+  it("a member wholly inside a rule's exceptions keeps its grant, neither denied nor partly denied", () => {
+    const verdicts = weighDenials(
+      target,
+      [rule("true", ["user:u0@example.com"])],
+      { evaluate: true, attributes: new Map(), requestTime: timestampNow(), budget: new ConditionBudget() },
+      ["user:u0@example.com", "user:u1@example.com"],
+    );
+    expect(verdicts.get("user:u0@example.com")).toEqual({ state: AccessState.NOT_GRANTED, partly: new Map() });
+    expect(verdicts.get("user:u1@example.com")?.state).toBe(AccessState.DENIED);
   });
 });
