@@ -1,7 +1,7 @@
 // What the shared-policy facade (domain/shared-policies.ts) answers a caller: each request's problems by field, the
 // errors of a missing or stale shared policy or binding, which fields an update writes, deletes with and without
 // bindings, listings' pages and filters, and what an editor lacking a target's permission is told.
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
@@ -17,7 +17,9 @@ import {
   ListSharedPolicyBindingsRequestSchema,
   UpdateSharedPolicyRequestSchema,
 } from "../../gen/policy/v1/shared_policy_service_pb.js";
-import type { SharedPolicy } from "../../gen/policy/v1/shared_policy_pb.js";
+import type { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
+
+type SharedPolicyInit = MessageInitShape<typeof SharedPolicySchema>;
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { PageTokens } from "../../src/domain/page-token.js";
@@ -50,11 +52,11 @@ async function project(id: string, owner?: Caller): Promise<string> {
   return name;
 }
 
-const make = (id: string, sharedPolicy: Partial<SharedPolicy> = {}) =>
+const make = (id: string, sharedPolicy: SharedPolicyInit = {}) =>
   shared.create(create(CreateSharedPolicyRequestSchema, { parent: ORG, sharedPolicyId: id, sharedPolicy }), ADMIN);
 const bind = (sharedPolicy: string, target: string, caller = ADMIN) =>
   shared.createBinding(create(CreateSharedPolicyBindingRequestSchema, { binding: { sharedPolicy, target } }), caller);
-const update = (sharedPolicy: Partial<SharedPolicy>, paths: string[], caller = ADMIN) =>
+const update = (sharedPolicy: SharedPolicyInit, paths: string[], caller = ADMIN) =>
   shared.update(create(UpdateSharedPolicyRequestSchema, { sharedPolicy: { name: SHARED, ...sharedPolicy }, updateMask: { paths } }), caller);
 const fieldsOf = (e: { violations: readonly { field: string }[] }) => e.violations.map((v) => v.field);
 const failure = async (work: Promise<unknown>) => {
