@@ -18,8 +18,6 @@ import {
   UpdateSharedPolicyRequestSchema,
 } from "../../gen/policy/v1/shared_policy_service_pb.js";
 import type { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
-
-type SharedPolicyInit = MessageInitShape<typeof SharedPolicySchema>;
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { PageTokens } from "../../src/domain/page-token.js";
@@ -27,6 +25,8 @@ import { parseSchema } from "../../src/schema/schema-loader.js";
 import { MAX_SHARED_DESCRIPTION, MAX_SHARED_DISPLAY_NAME, SharedPolicies } from "../../src/domain/shared-policies.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { updateRole } from "../../src/domain/kinds.js";
+
+type SharedPolicyInit = MessageInitShape<typeof SharedPolicySchema>;
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 const ADMIN: Caller = { principal: "user:root@example.com", identities: ["user:root@example.com"] };
