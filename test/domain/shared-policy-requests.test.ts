@@ -134,7 +134,9 @@ test("an update writes the fields its mask names, and only those; the bounds of 
     { field: "shared_policy.display_name", description: `longer than ${MAX_SHARED_DISPLAY_NAME} characters` },
     { field: "shared_policy.description", description: `longer than ${MAX_SHARED_DESCRIPTION} characters` },
   ]);
-  await update({ displayName: "d".repeat(MAX_SHARED_DISPLAY_NAME + 1), description: "e".repeat(MAX_SHARED_DESCRIPTION + 1) }, ["bindings"]);
+  // A write of other fields keeps the deny rules (the mask does not name them).
+  const kept = await update({ displayName: "d".repeat(MAX_SHARED_DISPLAY_NAME + 1), description: "e".repeat(MAX_SHARED_DESCRIPTION + 1) }, ["bindings"]);
+  expect(kept.denyRules.map((r) => r.deniedPrincipals)).toEqual([["user:eve@example.com"]]);
   // Paths it cannot write, and a deny rule's problem, by field.
   const paths = await failure(update({}, ["description", "parent"]));
   expect(paths.violations).toEqual([{ field: "update_mask.paths[1]", description: `"parent" cannot be updated; updatable: display_name, description, bindings, deny_rules` }]);
@@ -143,8 +145,9 @@ test("an update writes the fields its mask names, and only those; the bounds of 
   // A stale etag.
   const current = await shared.get(create(GetSharedPolicyRequestSchema, { name: SHARED }));
   await update({ description: "third" }, ["description"]);
-  expect(await failure(update({ description: "fourth", etag: current.etag }, ["description"]))).toMatchObject({ code: "aborted" });
-  expect(await failure(shared.delete(create(DeleteSharedPolicyRequestSchema, { name: SHARED, etag: current.etag }), ADMIN))).toMatchObject({ code: "aborted" });
+  const stale = { code: "aborted", message: expect.stringMatching(/^the shared policy was changed by another writer/) };
+  expect(await failure(update({ description: "fourth", etag: current.etag }, ["description"]))).toMatchObject(stale);
+  expect(await failure(shared.delete(create(DeleteSharedPolicyRequestSchema, { name: SHARED, etag: current.etag }), ADMIN))).toMatchObject(stale);
 });
 
 test("a shared policy's bindings may name the organization's custom roles", async () => {
@@ -187,6 +190,9 @@ test("bindings: names by field, one to another shared policy refused, a second o
   });
   const unbind = (t: string, caller = ADMIN) => shared.deleteBinding(create(DeleteSharedPolicyBindingRequestSchema, { sharedPolicy: SHARED, target: t }), caller);
   expect(await failure(unbind(other))).toMatchObject({ code: "not_found", message: `"${SHARED}" is not bound to "${other}"` });
+  expect(await failure(shared.deleteBinding(create(DeleteSharedPolicyBindingRequestSchema, { sharedPolicy: ORG, target }), ADMIN))).toMatchObject({
+    violations: [{ field: "shared_policy" }],
+  });
   expect(await unbind(target)).toEqual({ sequence: BigInt(await store.latestSequence()) });
   expect(await failure(get(target))).toMatchObject({ code: "not_found" });
 });
