@@ -303,26 +303,32 @@ test("an editor who lacks a target's permission is told which, naming the target
   expect(namedRefusal.message).toContain("its deny rules apply there");
 });
 
-test("an edit that changed nothing when checked but changes the bindings when written (another writer came between) is ABORTED", async () => {
+test("an edit that changed nothing when checked but changes the bindings or deny rules when written (another writer came between) is ABORTED", async () => {
   const amy = [{ role: "roles/readonly", members: ["user:amy@example.com"] }];
-  await make("baseline", { bindings: amy });
-  // Ed holds nothing on the target: rewriting the bindings as they are needs nothing of him.
+  const rules = denyAll("eve@example.com");
+  await make("baseline", { bindings: amy, denyRules: rules });
+  // Ed holds nothing on the target: rewriting the bindings or deny rules as they are needs nothing of him.
   await bind(SHARED, await project("p"));
-  await update({ bindings: amy }, ["bindings"], ED);
-  // Another writer replaces the bindings between Ed's check and his write: his write would now grant Amy again.
-  const racing = Object.create(store, {
-    updateSharedPolicy: {
-      value: async (...args: Parameters<SqliteStore["updateSharedPolicy"]>) => {
-        await store.updateSharedPolicy(SHARED, ({ stored }) => ({ policy: { ...stored!, bindings: [] }, type: "shared_policy" }), ADMIN);
-        return store.updateSharedPolicy(...args);
+  await update({ bindings: amy, denyRules: rules }, ["bindings", "deny_rules"], ED);
+  // Another writer empties the field between Ed's check and his write: his write would now grant (or deny) again.
+  const raced = async (field: "bindings" | "denyRules", path: string) => {
+    const racing = Object.create(store, {
+      updateSharedPolicy: {
+        value: async (...args: Parameters<SqliteStore["updateSharedPolicy"]>) => {
+          await store.updateSharedPolicy(SHARED, ({ stored }) => ({ policy: { ...stored!, [field]: [] }, type: "shared_policy" }), ADMIN);
+          return store.updateSharedPolicy(...args);
+        },
       },
-    },
-  }) as SqliteStore;
-  const authorizer = new Authorizer(new Access(store, schema), schema, new Set([ADMIN.principal]), true);
-  const raced = new SharedPolicies(racing, schema, new PageTokens(await store.pageTokenKey()), authorizer);
-  const refused = await failure(raced.update(create(UpdateSharedPolicyRequestSchema, { sharedPolicy: { name: SHARED, bindings: amy }, updateMask: { paths: ["bindings"] } }), ED));
-  expect(refused).toMatchObject({ code: "aborted", message: `shared policy "${SHARED}" was changed or bound meanwhile; retry the update` });
-  expect((await shared.get(create(GetSharedPolicyRequestSchema, { name: SHARED }))).bindings).toEqual([]);
+    }) as SqliteStore;
+    const authorizer = new Authorizer(new Access(store, schema), schema, new Set([ADMIN.principal]), true);
+    const facade = new SharedPolicies(racing, schema, new PageTokens(await store.pageTokenKey()), authorizer);
+    const request = create(UpdateSharedPolicyRequestSchema, { sharedPolicy: { name: SHARED, bindings: amy, denyRules: rules }, updateMask: { paths: [path] } });
+    const refused = await failure(facade.update(request, ED));
+    expect(refused).toMatchObject({ code: "aborted", message: `shared policy "${SHARED}" was changed or bound meanwhile; retry the update` });
+    expect((await shared.get(create(GetSharedPolicyRequestSchema, { name: SHARED })))[field]).toEqual([]);
+  };
+  await raced("bindings", "bindings");
+  await raced("denyRules", "deny_rules");
   // A binding's problem at creation is reported under shared_policy.
   const bad = await failure(make("bad", { bindings: [{ role: "roles/none", members: ["user:amy@example.com"] }] }));
   expect(fieldsOf(bad)).toEqual([expect.stringMatching(/^shared_policy\.bindings\[0\]/)]);
