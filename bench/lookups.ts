@@ -21,7 +21,7 @@ import { Lookups } from "../src/domain/access/lookups.js";
 import { ResolvedResource } from "../src/domain/access/resolved.js";
 import { PageTokens } from "../src/domain/page-token.js";
 import { parseSchema } from "../src/schema/schema-loader.js";
-import { CachingStore } from "../src/store/caching-store.js";
+import { cachingStore } from "../src/store/caching-store.js";
 import { openDatabase } from "../src/store/sqlite/database.js";
 import { grantRows } from "../src/store/rows.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
@@ -174,7 +174,7 @@ for (const size of SIZES) {
   const bare = new SqliteStore(path);
   const bareResults = await measure(bare, data);
   await bare.close();
-  const cached = new CachingStore(new SqliteStore(path));
+  const cached = cachingStore(new SqliteStore(path));
   const cachedResults = await measure(cached, data);
   await cached.close();
   table.set(size, { data, cached: cachedResults, bare: bareResults });

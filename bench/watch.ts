@@ -3,9 +3,11 @@
 //  - write-to-delivery latency p50/p99 with 1, 100 and 1,000 concurrent watchers (from the SetPolicy call to the
 //    change's arrival at every watcher), with raw watchers that do not decode and with decoding connect-es clients;
 //  - write throughput with 100 watchers as a ratio of throughput with none, in the same run (target >= 0.9), and the
-//    server's CPU time per write with and without them. The 100 watchers of the throughput rounds are raw grpc-js
-//    streams that count messages without decoding them: this machine's two cores are shared by the server and its
-//    clients, and 100 decoding clients would measure the clients;
+//    server's CPU time per write with and without them (and each client process's). The 100 watchers of the
+//    throughput rounds are raw grpc-js streams that count messages without decoding them, in a process of their own
+//    (watch-counting.ts): this machine's two cores are shared by the server and its clients, 100 decoding clients
+//    would measure the clients, and in the writers' own process their reading took the writers' single thread (the
+//    ratio then measured that thread, not the server);
 //  - memory per idle watcher (server RSS growth / watchers, 10,000 streams on the gRPC port).
 // Watchers ask for batches (WatchRequest.batch, one message per delivery turn) unless the row says "one change per
 // message" (old clients). The server runs with its Watch stream limits raised (--watch-streams,
@@ -13,19 +15,19 @@
 // Results go to stdout and docs/benchmarks.md (the "Watch" section) when every part ran on every port.
 // `-- --only latency,throughput,memory` runs some parts, `--port main|grpc` one port (neither writes the doc), and
 // `--batches-only` skips the throughput rows of unbatched watchers, `--cpu-prof DIR` runs the server under node --cpu-prof (its profile written to DIR when it stops).
-import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import * as grpc from "@grpc/grpc-js";
 import { setMaxListeners } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { PolicyService } from "../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../gen/policy/v1/resource_service_pb.js";
-import { WatchRequestSchema, WatchService } from "../gen/policy/v1/watch_service_pb.js";
+import { WatchService } from "../gen/policy/v1/watch_service_pb.js";
 import { cpuSecondsOfTree, rssMbOfTree, startBuiltServer } from "./built-server.js";
+import { countingWatchers, watchersInChild, watchRequest, WATCHERS_PER_CONNECTION, type Watchers } from "./watch-counting.js";
 import { writeDocSection } from "./doc-section.js";
 
 const { values: flags } = parseArgs({
@@ -34,13 +36,11 @@ const { values: flags } = parseArgs({
 const parts = new Set((flags.only ?? "latency,throughput,memory").split(","));
 const everything = flags.only === undefined && flags.port === undefined && !flags["batches-only"];
 
-const WATCHERS_PER_CONNECTION = 250;
 const LATENCY_WRITES = 40;
 const THROUGHPUT_SECONDS = 4;
 const THROUGHPUT_ROUNDS = 3;
 const CONCURRENT_WRITES = 16;
 const IDLE_WATCHERS = 10_000;
-const watchRequest = (batch: boolean) => ({ progressInterval: { seconds: 3600n }, batch });
 
 const dir = mkdtempSync(join(tmpdir(), "policy-bench-watch-"));
 const server = await startBuiltServer([
@@ -61,12 +61,6 @@ const policy = (member: string) => ({ bindings: [{ role: "roles/collaborator", m
 
 await resources.createResource({ resource: { name: "organizations/bench" } });
 for (let i = 0; i < 10; i++) await resources.createResource({ resource: { name: `projects/b${i}`, parent: "organizations/bench" } });
-
-interface Watchers {
-  /** Resolves when every watcher has its first message (the stream is open). */
-  ready: Promise<void>;
-  close(): Promise<void>;
-}
 
 /** Watchers that decode every change (connect-es clients), calling `onChange` with the change's first member. */
 function decodingWatchers(url: string, count: number, onChange: (member: string) => void = () => undefined): Watchers {
@@ -95,82 +89,6 @@ function decodingWatchers(url: string, count: number, onChange: (member: string)
     async close() {
       abort.abort();
       await Promise.all(streams);
-    },
-  };
-}
-
-/**
- * The changes a WatchResponse carries, counted from its bytes without decoding them: 1 for a change (field 1), the
- * entries of a batch (field 3: ChangeBatch, whose changes are its field 1), 0 for progress.
- */
-function changesIn(bytes: Buffer): number {
-  if (bytes[0] === 0x0a) return 1;
-  if (bytes[0] !== 0x1a) return 0;
-  let at = 1;
-  const varint = () => {
-    let value = 0;
-    for (let shift = 1; ; shift *= 128) {
-      const b = bytes[at++]!;
-      value += (b & 0x7f) * shift;
-      if (b < 0x80) return value;
-    }
-  };
-  const end = varint() + at;
-  let changes = 0;
-  while (at < end) {
-    const tag = varint();
-    if ((tag & 7) === 2) {
-      const length = varint();
-      at += length;
-      if (tag >> 3 === 1) changes++;
-    } else varint();
-  }
-  return changes;
-}
-
-/** Watchers that count the changes they receive without decoding them (raw grpc-js streams). */
-function countingWatchers(
-  url: string,
-  count: number,
-  batch = true,
-  onChanges: (watcher: number, changes: number) => void = () => undefined,
-): Watchers & { messages(): number; responses(): number } {
-  const address = url.replace(/^http:\/\//, "");
-  const request = Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, watchRequest(batch))));
-  // A local subchannel pool each: grpc-js otherwise shares one connection between clients of the same address, and
-  // one connection carries at most 1,000 streams.
-  const clients = Array.from(
-    { length: Math.ceil(count / WATCHERS_PER_CONNECTION) },
-    () => new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
-  );
-  let messages = 0;
-  let responses = 0;
-  let opened = 0;
-  let allOpen!: () => void;
-  const ready = new Promise<void>((r) => (allOpen = r));
-  const calls = Array.from({ length: count }, (_, i) => {
-    const call = clients[i % clients.length]!.makeServerStreamRequest("/policy.v1.WatchService/Watch", (b: Buffer) => b, (b: Buffer) => b, request);
-    let first = true;
-    call.on("data", (bytes: Buffer) => {
-      const changes = changesIn(bytes);
-      messages += changes;
-      if (changes > 0) {
-        responses++;
-        onChanges(i, changes);
-      }
-      if (first && ++opened === count) allOpen();
-      first = false;
-    });
-    call.on("error", () => undefined);
-    return call;
-  });
-  return {
-    ready,
-    messages: () => messages,
-    responses: () => responses,
-    async close() {
-      for (const call of calls) call.cancel();
-      for (const client of clients) client.close();
     },
   };
 }
@@ -233,6 +151,10 @@ interface Throughput {
   rate: number;
   /** Server CPU time per write over the same time. */
   cpuMs: number;
+  /** The writers' process's CPU time per write (this one). */
+  clientCpuMs: number;
+  /** With watchers: their process's CPU time per write. */
+  watchersCpuMs: number;
   /** With watchers: how long after the last write the last delivery arrived. */
   lagMs: number;
   /** With watchers: responses carrying changes, per watcher per second. */
@@ -244,12 +166,12 @@ interface Throughput {
  * watcher has every change (a server that acknowledges writes faster than it delivers them only moves the work to
  * the next run).
  */
-async function throughput(watchers?: ReturnType<typeof countingWatchers>): Promise<Throughput> {
+async function throughput(watchers?: ReturnType<typeof watchersInChild>): Promise<Throughput> {
   // Counted as changes delivered (a batch carries several).
   let writes = 0;
   const cpuBefore = cpuSecondsOfTree(pid);
-  const delivered = watchers?.messages() ?? 0;
-  const responded = watchers?.responses() ?? 0;
+  const clientBefore = process.cpuUsage();
+  const before = await watchers?.counts();
   const start = performance.now();
   const end = start + THROUGHPUT_SECONDS * 1000;
   await Promise.all(
@@ -261,19 +183,32 @@ async function throughput(watchers?: ReturnType<typeof countingWatchers>): Promi
     }),
   );
   const written = performance.now();
-  if (watchers) {
-    const deadline = written + 120_000;
-    while (watchers.messages() - delivered < writes * 100 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    if (watchers.messages() - delivered < writes * 100) throw new Error(`${watchers.messages() - delivered} of ${writes * 100} deliveries arrived`);
+  let finished = written;
+  let after: Awaited<ReturnType<ReturnType<typeof watchersInChild>["reach"]>> | undefined;
+  if (watchers && before) {
+    const expected = before.messages + writes * 100;
+    const stop = new AbortController();
+    const timeout = sleep(120_000, undefined, { signal: stop.signal }).catch(() => undefined);
+    after = await Promise.race([watchers.reach(expected), timeout]);
+    stop.abort();
+    if (!after) throw new Error(`not every one of ${writes * 100} deliveries arrived within 2 minutes`);
+    // When the child saw the last delivery, on this process's clock.
+    finished = after.at - performance.timeOrigin;
   }
-  const seconds = (performance.now() - start) / 1000;
+  const clientCpu = cpuMsOf(process.cpuUsage(clientBefore));
+  const cpuMs = ((cpuSecondsOfTree(pid) - cpuBefore) * 1000) / writes;
+  const seconds = (Math.max(finished, written) - start) / 1000;
   return {
     rate: writes / seconds,
-    cpuMs: ((cpuSecondsOfTree(pid) - cpuBefore) * 1000) / writes,
-    lagMs: performance.now() - written,
-    responseRate: watchers ? (watchers.responses() - responded) / 100 / seconds : 0,
+    cpuMs,
+    clientCpuMs: clientCpu / writes,
+    watchersCpuMs: after && before ? (after.cpuMs - before.cpuMs) / writes : 0,
+    lagMs: finished - written,
+    responseRate: after && before ? (after.responses - before.responses) / 100 / seconds : 0,
   };
 }
+
+const cpuMsOf = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
 const results: string[] = [];
 const say = (line: string) => {
@@ -302,8 +237,8 @@ try {
     say("");
     say(`Write throughput (${CONCURRENT_WRITES} concurrent SetPolicy calls, ${THROUGHPUT_SECONDS} s per run, ${THROUGHPUT_ROUNDS} rounds of none / 100 watchers alternated; target >= 0.9):`);
     say("");
-    say("| watchers on | watchers ask for | writes/s, none | writes/s, 100 watchers (delivered) | ratio | server CPU per write, none | with 100 watchers | responses per watcher per second | last delivery after the last write |");
-    say("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    say("| watchers on | watchers ask for | writes/s, none | writes/s, 100 watchers (delivered) | ratio | server CPU per write, none | with 100 watchers | writers' process CPU per write, none | with 100 watchers | watchers' process CPU per write | responses per watcher per second | last delivery after the last write |");
+    say("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const port of PORTS) {
       for (const batch of flags["batches-only"] ? [true] : [true, false]) {
         // Alternated, so that drift (WAL growth, page cache) hits both sides.
@@ -311,7 +246,7 @@ try {
         const with100: Throughput[] = [];
         for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
           none.push(await throughput());
-          const watchers = countingWatchers(port.url, 100, batch);
+          const watchers = watchersInChild(port.url, 100, batch);
           await watchers.ready;
           with100.push(await throughput(watchers));
           await watchers.close();
@@ -319,7 +254,7 @@ try {
         const of = (xs: Throughput[], key: keyof Throughput) => mean(xs.map((x) => x[key]));
         say(
           `| ${port.name} | ${batch ? "batches" : "one change per message"} | ${of(none, "rate").toFixed(0)} | ${of(with100, "rate").toFixed(0)} | ${(of(with100, "rate") / of(none, "rate")).toFixed(2)} | ` +
-            `${of(none, "cpuMs").toFixed(3)} ms | ${of(with100, "cpuMs").toFixed(3)} ms | ${of(with100, "responseRate").toFixed(0)} | ${of(with100, "lagMs").toFixed(0)} ms |`,
+            `${of(none, "cpuMs").toFixed(3)} ms | ${of(with100, "cpuMs").toFixed(3)} ms | ${of(none, "clientCpuMs").toFixed(3)} ms | ${of(with100, "clientCpuMs").toFixed(3)} ms | ${of(with100, "watchersCpuMs").toFixed(3)} ms | ${of(with100, "responseRate").toFixed(0)} | ${of(with100, "lagMs").toFixed(0)} ms |`,
         );
       }
     }

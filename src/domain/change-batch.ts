@@ -1,6 +1,7 @@
 // The batched response of one delivery turn. Streams that send the same changes of a turn (the common case: many
 // followers of one scope) share one response, and its bytes are put together from each change's own encoding (made
-// once per change): sending a batch to a thousand watchers encodes nothing again.
+// once per change): sending a batch to a thousand watchers encodes nothing again. Only the last few turns' batches
+// are kept.
 import { create } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
 import { WatchResponseSchema, type WatchResponse } from "../../gen/policy/v1/watch_service_pb.js";
@@ -17,21 +18,42 @@ export interface BatchResponse {
 
 /** The variants of one turn kept for sharing (streams with different filters or permissions send different ones). */
 const MAX_VARIANTS = 8;
+/**
+ * The turns whose batches are kept: the streams woken by one turn ask within it, and one that lags behind asks for
+ * a batch no other stream sends. Not kept for as long as the changes stay in the feed's window (a WeakMap on them
+ * did that): every turn's bytes, a second copy of every change's, then stayed on the heap with the window, and the
+ * garbage collector walked and copied them on every collection while streams followed.
+ */
+const RECENT_TURNS = 4;
 
-/** Keyed by the turn's last change: the memo lives as long as the change does (in the feed's window). */
-const batches = new WeakMap<ChangeRecord, Map<string, BatchResponse>>();
+/** Keyed by the turn's last change (the record, not its sequence: servers in one process have their own), oldest first. */
+const batches = new Map<ChangeRecord, Map<string, BatchResponse>>();
 
 /** The response carrying `changes` (ascending, non-empty) that covers the change log up to `lastSequence`. */
 export function batchResponseOf(changes: readonly ChangeRecord[], lastSequence: number): BatchResponse {
   const last = changes.at(-1)!;
   let variants = batches.get(last);
-  const key = `${lastSequence}:${changes.map((c) => c.seq).join(",")}`;
+  const key = keyOf(changes, lastSequence);
   const known = variants?.get(key);
   if (known) return known;
   const made = build(changes, lastSequence);
-  if (!variants) batches.set(last, (variants = new Map()));
+  if (!variants) {
+    batches.set(last, (variants = new Map()));
+    if (batches.size > RECENT_TURNS) batches.delete(batches.keys().next().value!);
+  }
   if (variants.size < MAX_VARIANTS) variants.set(key, made);
   return made;
+}
+
+/**
+ * Which changes a batch carries, as a key: the change log has no gap, so a run of consecutive sequences (every change
+ * of the turn, what most streams send) is named by its ends, at no cost per change and per stream.
+ */
+function keyOf(changes: readonly ChangeRecord[], lastSequence: number): string {
+  const first = changes[0]!.seq;
+  const last = changes.at(-1)!.seq;
+  if (last - first + 1 === changes.length) return `${lastSequence}:${first}-${last}`;
+  return `${lastSequence}:${changes.map((c) => c.seq).join(",")}`;
 }
 
 function build(changes: readonly ChangeRecord[], lastSequence: number): BatchResponse {

@@ -124,21 +124,29 @@ export class ChangeFeed {
    * when the store no longer has them.
    */
   async read(afterSeq: number, limit: number): Promise<readonly ChangeRecord[]> {
-    if (afterSeq >= this.windowStart) {
-      if (afterSeq >= this.latestSeen) return [];
-      const from = firstAfter(this.window, afterSeq);
-      let to = from + 1;
-      for (let bytes = this.sizes[from]!; to < this.window.length && to - from < limit; to++) {
-        bytes += this.sizes[to]!;
-        if (bytes > this.readBytes) break;
-      }
-      return this.window.slice(from, to);
-    }
+    const held = this.readHeld(afterSeq, limit);
+    if (held) return held;
     const oldest = await oldestSequence(this.store);
     if (oldest > afterSeq + 1) throw new TooOld(oldest);
     // Never past what the window holds: the window is the one place that decides what "now" is for every stream.
     const rows = await this.store.readChanges({ afterSeq, limit, maxBytes: this.readBytes });
     return rows.filter((row) => row.seq <= this.latestSeen);
+  }
+
+  /**
+   * The changes after `afterSeq` as `read` returns them, when the window holds them (undefined otherwise): at once, so
+   * that a live stream's read of each turn costs no promise.
+   */
+  readHeld(afterSeq: number, limit: number): readonly ChangeRecord[] | undefined {
+    if (afterSeq < this.windowStart) return undefined;
+    if (afterSeq >= this.latestSeen) return [];
+    const from = firstAfter(this.window, afterSeq);
+    let to = from + 1;
+    for (let bytes = this.sizes[from]!; to < this.window.length && to - from < limit; to++) {
+      bytes += this.sizes[to]!;
+      if (bytes > this.readBytes) break;
+    }
+    return this.window.slice(from, to);
   }
 
   /** Resolves once the feed has read past `seq`, after `timeoutMs`, or when `signal` aborts; true when it has. */

@@ -64,9 +64,8 @@ export const ROLE: DocumentKind<typeof RoleSchema> = {
 };
 
 /**
- * A shared policy's content (AIP-2511), a document of the shared policy's own resource (key ""): its name, parent and
- * creation are the resource's. Written through Store.updateSharedPolicy, which also creates, deletes and unbinds the
- * resource; read here.
+ * A shared policy's content (AIP-2511), a document owned by the shared policy's own resource (key ""): its name,
+ * parent and creation are the resource's; its write creates and removes the resource (updateSharedPolicy).
  */
 export const SHARED_POLICY: DocumentKind<typeof SharedPolicySchema> = {
   name: "sharedPolicy",
@@ -159,8 +158,8 @@ export async function writeDocument<Desc extends DescMessage>(
     resource,
     key,
     (attached) => {
-      before = attached;
-      const current = presentOne(kind, resource, key, attached);
+      before = attached!;
+      const current = presentOne(kind, resource, key, before);
       const next = decide(current);
       const { body, entries } = kind.encode(next ?? (create(kind.schema) as MessageShape<Desc>));
       const etagBefore = (current as { etag?: Uint8Array } | undefined)?.etag ?? null;
@@ -168,7 +167,7 @@ export async function writeDocument<Desc extends DescMessage>(
     },
     actor,
   );
-  return decode(kind, resource, before!, written);
+  return decode(kind, resource, before!, written!);
 }
 
 // The kinds' typed entry points, for the facades (deny-policies.ts, roles.ts) and tests.
@@ -191,6 +190,94 @@ export function updateDenyPolicy(
 /** The shared policy of that name with its etag; undefined when there is none (or the name is not one). */
 export function getSharedPolicy(store: Store, name: string): Promise<SharedPolicy | undefined> {
   return documentOf(store, SHARED_POLICY, name);
+}
+
+/** The shared policies of an organization (`parent`), by name. */
+export async function listSharedPolicies(
+  store: Store,
+  query: { parent: string; afterName?: string; limit: number },
+): Promise<SharedPolicy[]> {
+  const listed = await store.listDocuments(SHARED_POLICY.name, query);
+  return listed.map((attached) => presentOne(SHARED_POLICY, attached.resource, "", attached)!);
+}
+
+/**
+ * What a shared-policy write's `decide` gets, inside the write's transaction: the stored shared policy (undefined when
+ * there is none of the name) and how many resources it is bound to.
+ */
+export interface SharedPolicyState {
+  stored: SharedPolicy | undefined;
+  bindingCount: number;
+  /**
+   * The change-log sequence of its newest binding (0 when it has none): a binding created after a caller's rights on
+   * the targets were checked has a higher one.
+   */
+  newestBinding: number;
+}
+
+/**
+ * What a shared-policy write's `decide` returns: the shared policy to store (its parent, display name, description,
+ * bindings and deny rules; a new one is registered as a resource of type `type` under its parent), or `delete` —
+ * with `unbind`, the policy's bindings go with it (one `sharedPolicyBinding.delete` change-log row each).
+ */
+export type SharedPolicyWrite = { policy: SharedPolicy; type: string } | { delete: true; unbind: boolean };
+
+/**
+ * Creates, replaces or deletes the shared policy `name` (an owned document, Store.updateDocument): logged against
+ * `name` (`sharedPolicy.create`, `.update`, `.delete`; a forced delete first logs one `sharedPolicyBinding.delete`
+ * against each target); its bindings' members and roles are its member-index rows. already_exists when a resource
+ * other than a shared policy has the name; not_found when the parent does not exist. Returns the stored policy
+ * (undefined: deleted).
+ */
+export async function updateSharedPolicy(
+  store: Store,
+  name: string,
+  decide: (state: SharedPolicyState) => SharedPolicyWrite,
+  actor: Actor,
+): Promise<SharedPolicy | undefined> {
+  let before: AttachedDocuments | undefined;
+  let parent = "";
+  const written = await store.updateDocument(
+    SHARED_POLICY.name,
+    name,
+    "",
+    (attached, links) => {
+      before = attached;
+      const stored = attached && presentOne(SHARED_POLICY, name, "", attached);
+      const write = decide({ stored, bindingCount: links.count, newestBinding: links.newest });
+      const action = SHARED_POLICY.action(stored, "delete" in write ? undefined : write.policy);
+      if ("delete" in write) {
+        const unlink = write.unbind ? SHARED_POLICY_BINDING.name : undefined;
+        return { remove: true, action, etagBefore: stored?.etag ?? null, unlink };
+      }
+      parent = write.policy.parent;
+      const { body, entries } = SHARED_POLICY.encode(write.policy);
+      return {
+        body,
+        entries,
+        action,
+        etagBefore: stored?.etag ?? null,
+        logged: body,
+        grants: grantsOf(write.policy.bindings),
+        create: attached ? undefined : { parent, type: write.type },
+      };
+    },
+    actor,
+    { owned: true, linksFrom: SHARED_POLICY_BINDING.name },
+  );
+  if (!written) return undefined;
+  // A new one's resource was created with it: its creation is the document's.
+  const attached = before ?? { createEtag: written.etag, parent, createTimeMs: written.updateTimeMs, documents: [] };
+  return decode(SHARED_POLICY, name, attached, written);
+}
+
+/** Each (member, role) pair that bindings grant, once. */
+function grantsOf(bindings: readonly { role: string; members: readonly string[] }[]): { member: string; role: string }[] {
+  const pairs = new Map<string, { member: string; role: string }>();
+  for (const { role, members } of bindings) {
+    for (const member of members) pairs.set(`${member}\u0000${role}`, { member, role });
+  }
+  return [...pairs.values()];
 }
 
 /** The custom roles defined on `parent` (deleted ones included), by id; undefined when it does not exist. */

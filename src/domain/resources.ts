@@ -17,6 +17,7 @@ import { allowsParent, type ResourceSchema, type ResourceType } from "../schema/
 import { fromStore } from "./store-errors.js";
 import { SHARED_POLICY_COLLECTION } from "./shared-policies.js";
 import { withArticle } from "../article.js";
+import { createResource } from "../store/store.js";
 
 export const MAX_DISPLAY_NAME = 200;
 /** ListResources' `filter`: its longest text, and how many resources one filtered page examines at most. */
@@ -38,7 +39,7 @@ export class Resources {
 
   async create({ resource }: CreateResourceRequest, actor: Actor): Promise<Resource> {
     const created = this.checkNew(resource);
-    return fromStore(this.store.createResource(created, actor), created.parent);
+    return fromStore(createResource(this.store, created, actor), created.parent);
   }
 
   /** A resource to create, checked against the schema (INVALID_ARGUMENT, FAILED_PRECONDITION): what the store gets. */

@@ -21,12 +21,21 @@ import type {
 } from "../../gen/policy/v1/shared_policy_service_pb.js";
 import { ServiceError, Violations, invalidArgument, notFound, quoted, staleEtag } from "../service-error.js";
 import { StoreError } from "../store/store-error.js";
-import type { Actor, SharedPolicyState, Store } from "../store/store.js";
+import type { Actor, Store } from "../store/store.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
 import { compileInTurns } from "./conditions.js";
 import { canonicalDenyRules } from "./deny-rules.js";
 import { sameEtag } from "../etag.js";
-import { getSharedPolicy, listBindings, listRoles, updateBinding, type SharedPolicyBindingState } from "./kinds.js";
+import {
+  getSharedPolicy,
+  listBindings,
+  listRoles,
+  listSharedPolicies,
+  updateBinding,
+  updateSharedPolicy,
+  type SharedPolicyBindingState,
+  type SharedPolicyState,
+} from "./kinds.js";
 import { collectionOf, permissionOn, requireResourceName, typeOfName } from "./names.js";
 import { MAX_PAGE_SIZE, pageSize, type PageTokens } from "./page-token.js";
 import { canonicalBindings, writeConditionBudget } from "./binding-validation.js";
@@ -101,7 +110,7 @@ export class SharedPolicies {
       if (stored) throw new ServiceError("already_exists", `shared policy ${quoted(name)} already exists`);
       return { policy: create(SharedPolicySchema, { ...content, name, parent }), type: type.name };
     };
-    return (await this.fromStore(this.store.updateSharedPolicy(name, decide, actor), name, parent))!;
+    return (await this.fromStore(updateSharedPolicy(this.store, name, decide, actor), name, parent))!;
   }
 
   async get({ name }: GetSharedPolicyRequest): Promise<SharedPolicy> {
@@ -144,7 +153,7 @@ export class SharedPolicies {
       if (paths.includes("deny_rules")) next.denyRules = content.denyRules;
       return { policy: next, type: this.sharedType().name };
     };
-    return (await this.fromStore(this.store.updateSharedPolicy(name, decide, actor), name))!;
+    return (await this.fromStore(updateSharedPolicy(this.store, name, decide, actor), name))!;
   }
 
   /** Deletes the shared policy (with `force`, its bindings too); returns how many bindings went and the sequence. */
@@ -163,7 +172,7 @@ export class SharedPolicies {
       deletedBindings = bindingCount;
       return { delete: true as const, unbind: force };
     };
-    await this.fromStore(this.store.updateSharedPolicy(name, decide, actor), name);
+    await this.fromStore(updateSharedPolicy(this.store, name, decide, actor), name);
     return { deletedBindings, sequence: BigInt(this.store.writtenSequence) };
   }
 
@@ -186,7 +195,7 @@ export class SharedPolicies {
     for (;;) {
       // One more than the page holds: whether another page follows.
       const want = Math.min(limit + 1 - listed.length, budget);
-      const rows = await this.store.listSharedPolicies({ parent, afterName: after, limit: want });
+      const rows = await listSharedPolicies(this.store, { parent, afterName: after, limit: want });
       budget -= rows.length;
       const matching = rows.filter((p) => text === "" || [p.name, p.displayName, p.description].some((s) => s.toLowerCase().includes(text)));
       const readable = await inTurns(matching, (p) => this.authorizer.sees(caller, p.name));

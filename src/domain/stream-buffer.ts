@@ -26,13 +26,16 @@ export interface StreamBufferOptions<T> {
 }
 
 /**
- * `produce` (which must stop when its signal aborts) delivered through a queue of at most `maxBytes`. The queue's
+ * What `produce` sends (it must stop when its signal aborts), delivered through a queue of at most `maxBytes`. The queue's
  * bytes are what the server keeps for a reader that does not read; the producer holds one read of the feed at most.
+ * Nothing starts before the first `next()`. The producer pushes (a generator would cost several promises per message
+ * to hand it over, and again to hand it on), and this is an iterator written out rather than an async generator: a
+ * Watch with many watchers pays each promise per message and per stream.
  */
-export async function* bufferedStream<T>(
-  produce: (signal: AbortSignal) => AsyncIterable<Outgoing<T>>,
+export function bufferedStream<T>(
+  produce: (signal: AbortSignal, send: (message: Outgoing<T>) => Promise<void> | undefined) => Promise<void>,
   options: StreamBufferOptions<T>,
-): AsyncGenerator<T> {
+): AsyncIterableIterator<T> {
   const stop = new AbortController();
   const queue: Outgoing<T>[] = [];
   let head = 0;
@@ -41,6 +44,8 @@ export async function* bufferedStream<T>(
   let failure: unknown;
   let wake: (() => void) | undefined;
   let room: (() => void) | undefined;
+  let pump: Promise<void> | undefined;
+  let finished = false;
   const notify = () => {
     const resolve = wake;
     wake = undefined;
@@ -58,53 +63,87 @@ export async function* bufferedStream<T>(
     notify();
     makeRoom();
   };
-  options.signal.addEventListener("abort", onAbort, { once: true });
-  if (options.signal.aborted) onAbort();
-  const pump = (async () => {
-    try {
-      for await (const item of produce(stop.signal)) {
-        while (queue.length > head && bytes + item.bytes > options.maxBytes && item.paced && !stop.signal.aborted) {
-          await new Promise<void>((resolve) => (room = resolve));
-        }
-        if (stop.signal.aborted) break;
-        if (queue.length > head && bytes + item.bytes > options.maxBytes) {
-          failure = options.cutOff(queue[queue.length - 1]!.position);
-          break;
-        }
-        queue.push(item);
-        bytes += item.bytes;
+  const full = (item: Outgoing<T>) => queue.length > head && bytes + item.bytes > options.maxBytes;
+  const enqueue = (item: Outgoing<T>) => {
+    queue.push(item);
+    bytes += item.bytes;
+    notify();
+  };
+  // A message read at the reader's pace waits for room.
+  const whenRoom = async (item: Outgoing<T>) => {
+    while (full(item) && !stop.signal.aborted) await new Promise<void>((resolve) => (room = resolve));
+    if (!stop.signal.aborted) enqueue(item);
+  };
+  // The producer's send: at once (no promise) while there is room, as most are.
+  const send = (item: Outgoing<T>): Promise<void> | undefined => {
+    if (stop.signal.aborted) return undefined;
+    if (full(item)) {
+      if (item.paced) return whenRoom(item);
+      throw options.cutOff(queue[queue.length - 1]!.position);
+    }
+    enqueue(item);
+    return undefined;
+  };
+  const start = () => {
+    options.signal.addEventListener("abort", onAbort, { once: true });
+    if (options.signal.aborted) onAbort();
+    pump = (async () => {
+      try {
+        await produce(stop.signal, send);
+      } catch (e) {
+        failure = e;
+      } finally {
+        ended = true;
         notify();
       }
-    } catch (e) {
-      failure = e;
-    } finally {
-      ended = true;
-      notify();
-    }
-  })();
-  try {
-    for (;;) {
-      if (head < queue.length) {
-        const item = queue[head]!;
-        queue[head++] = undefined as never;
-        bytes -= item.bytes;
-        makeRoom();
-        // Compact now and then rather than shift: a long queue would make every shift linear.
-        if (head === queue.length || head > 1024) {
-          queue.splice(0, head);
-          head = 0;
-        }
-        yield options.map ? options.map(item.message) : item.message;
-        continue;
-      }
-      if (ended) break;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-    if (failure !== undefined && !options.signal.aborted) throw failure;
-  } finally {
+    })();
+  };
+  /** Ends the stream: the producer stops, and this waits for it (once, however the stream ends). */
+  const finish = async () => {
+    if (finished) return;
+    finished = true;
     options.signal.removeEventListener("abort", onAbort);
     stop.abort();
     makeRoom();
     await pump;
-  }
+  };
+  const done = (): IteratorResult<T> => ({ done: true, value: undefined });
+  return {
+    async next(): Promise<IteratorResult<T>> {
+      if (finished) return done();
+      if (!pump) start();
+      for (;;) {
+        if (head < queue.length) {
+          const item = queue[head]!;
+          queue[head++] = undefined as never;
+          bytes -= item.bytes;
+          makeRoom();
+          // Compact now and then rather than shift: a long queue would make every shift linear.
+          if (head === queue.length || head > 1024) {
+            queue.splice(0, head);
+            head = 0;
+          }
+          return { done: false, value: options.map ? options.map(item.message) : item.message };
+        }
+        if (ended) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        if (finished) return done();
+      }
+      const error = failure !== undefined && !options.signal.aborted ? failure : undefined;
+      await finish();
+      if (error !== undefined) throw error;
+      return done();
+    },
+    async return(): Promise<IteratorResult<T>> {
+      await finish();
+      return done();
+    },
+    async throw(error: unknown): Promise<IteratorResult<T>> {
+      await finish();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }

@@ -183,11 +183,11 @@ export class Sync {
       if (sameRoot >= limit) throw tooManyConsumers(root, sameRoot, this.limits);
     };
     const stored = await this.changing(
-      this.store.createConsumer(
-        { name, displayName: consumer!.displayName, subtree, resourceTypes: [...new Set(consumer!.resourceTypes)], root },
-        Date.now(),
+      this.store.writeConsumer({
+        create: { name, displayName: consumer!.displayName, subtree, resourceTypes: [...new Set(consumer!.resourceTypes)], root },
+        timeMs: Date.now(),
         admit,
-      ),
+      }),
     );
     return this.present(stored, await this.store.latestSequence());
   }
@@ -213,7 +213,7 @@ export class Sync {
 
   async delete({ name }: DeleteConsumerRequest, caller: Caller): Promise<void> {
     await this.require(name, caller, MANAGE_PERMISSION);
-    await this.changing(this.store.deleteConsumer(name));
+    await this.changing(this.store.writeConsumer({ delete: name }));
   }
 
   /**
@@ -255,16 +255,16 @@ export class Sync {
       if (after > limits.failuresPerConsumer && after > before) throw tooManyFailures(consumer.name, after, limits);
     };
     const stored = await this.changing(
-      this.store.acknowledgeChanges(
-        request.consumer,
-        {
+      this.store.writeConsumer({
+        acknowledge: request.consumer,
+        ack: {
           upTo: Number(request.sequence),
           failures: request.failures.map((f) => ({ resource: f.resource, seq: Number(f.sequence), message: f.message })),
           resolved: request.resolved,
           timeMs: Date.now(),
         },
         admit,
-      ),
+      }),
     );
     return create(AcknowledgeChangesResponseSchema, { consumer: this.present(stored, latest) });
   }

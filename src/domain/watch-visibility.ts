@@ -12,6 +12,7 @@ import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
 import { RecentCache } from "../recent-cache.js";
+import { detached } from "../tracing/spans.js";
 import { deepFreeze } from "../frozen-value.js";
 import { REMOVALS, changeAction, isChangeAction, type ChangeAction, type ChangeRecord, type Store, type StoredPolicy } from "../store/store.js";
 import type { Access } from "./access/access.js";
@@ -108,6 +109,18 @@ function needsOf(change: ChangeRecord, rule: ChangeVisibilityRule): readonly (re
   return needs;
 }
 
+/** A caller's identities as a key, made once per caller (a stream keeps its caller for its life). */
+const callerKeys = new WeakMap<Caller, string>();
+
+function callerKey(caller: Caller): string {
+  let key = callerKeys.get(caller);
+  if (key === undefined) {
+    key = JSON.stringify([caller.principal, caller.identities]);
+    callerKeys.set(caller, key);
+  }
+  return key;
+}
+
 /** Estimated heap bytes of what the removals memo keeps: removed resources' deny rules, as links. */
 const REMOVALS_MEMO_BYTES = 8 * 1024 * 1024;
 
@@ -119,6 +132,10 @@ export class WatchVisibility {
    * to judge the row `upTo` is as fresh as every row up to it needs (they were all committed before it started).
    */
   private readonly reading = new Map<string, { upTo: number; chain: Promise<StoredPolicy[] | undefined> }>();
+
+  /** This turn's judgments, by change and caller: forgotten at the next turn of the event loop. */
+  private readonly judged = new Map<ChangeRecord, Map<string, Promise<boolean>>>();
+  private forgetting = false;
 
   constructor(
     store: Pick<Store, "readChanges">,
@@ -133,9 +150,32 @@ export class WatchVisibility {
     return this.authorizer.isUnrestricted(caller);
   }
 
-  /** Whether `caller` receives `change` (CHANGE_VISIBILITY, judged as the file's header says). */
-  async visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
-    if (this.authorizer.isUnrestricted(caller)) return true;
+  /**
+   * Whether `caller` receives `change` (CHANGE_VISIBILITY, judged as the file's header says). Streams of the same
+   * caller (the same identities) woken by the same turn share one judgment of each change: it is made and shared
+   * within one turn of the event loop, where no write commits (a commit, and the read cache's update, run in their own
+   * turn), so each stream still gets the judgment of the moment it delivers.
+   */
+  visible(change: ChangeRecord, caller: Caller): Promise<boolean> {
+    if (this.authorizer.isUnrestricted(caller)) return Promise.resolve(true);
+    const who = callerKey(caller);
+    let judged = this.judged.get(change);
+    const known = judged?.get(who);
+    if (known) return known;
+    const judgment = this.judge(change, caller);
+    if (!judged) this.judged.set(change, (judged = new Map()));
+    judged.set(who, judgment);
+    if (!this.forgetting) {
+      this.forgetting = true;
+      detached(() => setImmediate(() => {
+        this.judged.clear();
+        this.forgetting = false;
+      }));
+    }
+    return judgment;
+  }
+
+  private async judge(change: ChangeRecord, caller: Caller): Promise<boolean> {
     const rule = CHANGE_VISIBILITY[change.action] as ChangeVisibilityRule | undefined;
     // An action this version does not know (a newer replica's): administrators only.
     if (!rule) return false;

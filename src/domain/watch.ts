@@ -36,6 +36,8 @@ function deliverySpan(change: ChangeRecord) {
   return childSpan("watch deliver", attributes, writeLinks(change.seq));
 }
 
+const noSpan = () => undefined;
+
 /** The request's filters, checked once. */
 interface Filter {
   subtree: string;
@@ -78,7 +80,7 @@ export class Watch {
     // Given back when the call ends, even while the transport waits for a reader that never reads again.
     signal.addEventListener("abort", release, { once: true });
     try {
-      yield* bufferedStream((stop) => this.deliveries(request, checked, caller, stop), {
+      yield* bufferedStream((stop, send) => this.deliveries(request, checked, caller, stop, send), {
         maxBytes: this.streams.limits.streamBufferBytes,
         signal,
         ...(encodedBytes ? { map: encodedResponse } : {}),
@@ -98,20 +100,24 @@ export class Watch {
     }
   }
 
-  /** What the stream sends, each with its size and the position it covers; ends when `signal` aborts. */
-  private async *deliveries(
+  /** Sends what the stream sends, each with its size and the position it covers, until `signal` aborts. */
+  private async deliveries(
     request: WatchRequest,
     { filter, progressMs }: { filter: Filter; progressMs: number },
     caller: Caller,
     signal: AbortSignal,
-  ): AsyncGenerator<Outgoing<WatchResponse>> {
+    /** Queues a message; a promise when the stream must wait for room (then await it), and throws to cut it off. */
+    send: (message: Outgoing<WatchResponse>) => Promise<void> | undefined,
+  ): Promise<void> {
     const release = await this.feed.follow();
     const everything = this.visibility.seesEverything(caller);
+    // Whether this call is traced is fixed for its life: asked once, not per change (and per stream) delivered.
+    const spanOf = tracedCall() ? deliverySpan : noSpan;
     const clock = new StreamClock(progressMs, signal);
     try {
       let position = this.feed.latest;
       if (request.afterSequence === undefined) {
-        yield progress(position);
+        await send(progress(position));
       } else if (request.afterSequence > BigInt(position)) {
         throw new ServiceError(
           "out_of_range",
@@ -127,36 +133,48 @@ export class Watch {
         }
         // History (behind the window) is read at the reader's pace; live changes do not wait for a slow reader.
         const paced = !this.feed.holds(position);
-        const batch = await this.read(position, request.afterSequence ?? 0n);
+        const batch = this.feed.readHeld(position, this.feed.batchSize) ?? (await this.read(position, request.afterSequence ?? 0n));
         // Batched: every matching change of this turn in one message (shared with the streams that send the same).
-        const sending: ChangeRecord[] = [];
-        for (const change of batch) {
+        // `batch` itself while every change so far is sent (most streams: no array per stream and per turn).
+        let sending: ChangeRecord[] | undefined;
+        let count = 0;
+        for (let i = 0; i < batch.length; i++) {
+          const change = batch[i]!;
           position = change.seq;
-          if (!matches(change, filter) || !(everything || (await this.visible(change, caller)))) continue;
+          const kept = matches(change, filter) && (everything || (await this.visible(change, caller)));
           if (request.batch) {
-            sending.push(change);
+            if (!kept) sending ??= batch.slice(0, i);
+            else if (sending) sending.push(change);
+            if (kept) count++;
             continue;
           }
+          if (!kept) continue;
           // In a traced Watch: a span per delivery, linked to the traced call that wrote the change (in this process).
-          const delivery = deliverySpan(change);
-          yield { message: responseOf(change), bytes: encodedSizeOf(change), position, paced };
+          const delivery = spanOf(change);
+          const waiting = send({ message: responseOf(change), bytes: encodedSizeOf(change), position, paced });
+          if (waiting) await waiting;
           delivery?.end();
           sent();
         }
-        if (sending.length > 0) {
-          const deliveries = sending.map(deliverySpan);
-          const { response, bytes } = batchResponseOf(sending, position);
-          yield { message: response, bytes, position, paced };
-          for (const delivery of deliveries) delivery?.end();
+        if (count > 0) {
+          const changes = sending ?? batch;
+          const deliveries = spanOf === noSpan ? undefined : changes.map(spanOf);
+          const { response, bytes } = batchResponseOf(changes, position);
+          const waiting = send({ message: response, bytes, position, paced });
+          if (waiting) await waiting;
+          if (deliveries) for (const delivery of deliveries) delivery?.end();
           sent();
         }
-        if (batch.length > 0 && !clock.due()) continue;
-        if (batch.length === 0) {
+        // Caught up: wait for the next turn at once, rather than read the window again to find it empty (with many
+        // streams, that read and its promise per stream and per turn showed in the profile). A progress message is
+        // due when nothing was sent for the interval (every change filtered out, or none).
+        if (!clock.due()) {
           if (this.feed.latest > position) continue;
           await clock.wait(this.feed.nextAdvance);
           if (this.feed.latest > position || signal.aborted || !clock.due()) continue;
         }
-        yield progress(position);
+        const waiting = send(progress(position));
+        if (waiting) await waiting;
         sent();
       }
     } finally {

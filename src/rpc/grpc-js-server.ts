@@ -28,7 +28,6 @@ import { MAX_CONCURRENT_STREAMS } from "./http-server.js";
 import { headerValueKey, peerCertificateKey, peerKey, protocolKey } from "./context.js";
 import { isDeepFrozen } from "../frozen-value.js";
 import { encodingOf, knownEncodingOf } from "../frozen-encoding.js";
-import { observed } from "./call-messages.js";
 import {
   ConnectionGate,
   DEFAULT_CONNECTION_LIMITS,
@@ -247,7 +246,9 @@ function handlersOf(service: DescService, impl: Partial<ServiceImpl<DescService>
       if (req.stream) {
         const input = method.methodKind === "server_streaming" ? await first(req.message) : req.message;
         const output = run(input, ctx) as AsyncIterable<unknown>;
-        return new GrpcJsResponse(ctx, true, observed(output, { map: (m) => create(method.output, m as never) })) as StreamResponse;
+        // Each message becomes one (create() returns a message as it is) where it is sent, in streamHandler: a layer of
+        // iterator here would cost a promise per message and per stream (a Watch with many watchers).
+        return new GrpcJsResponse(ctx, true, output) as StreamResponse;
       }
       const output = await run(req.message, ctx);
       return new GrpcJsResponse(ctx, false, create(method.output, output as never)) as UnaryResponse;
@@ -447,7 +448,7 @@ function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, o
         const outflow = new Outflow(call);
         for await (const message of res.message) {
           if (call.cancelled) return;
-          await outflow.write(serializeResponse(method.output, message as object));
+          await outflow.write(serializeResponse(method.output, create(method.output, message as never)));
         }
         call.end(contextOf(req).trailerMetadata());
       } catch (error) {

@@ -1,7 +1,7 @@
 // A batch creation (Store.createResources) planned once for every store: which items are written, their ids, paths,
 // change-log sequences and the rows of each table, from what the store reads of the names the batch touches. Each
 // store then inserts the rows in as few statements as it can (sqlite/, postgres/); both write exactly the rows that
-// createResource followed by updatePolicy would, item after item.
+// a resource's creation followed by updatePolicy would, item after item.
 import { toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { SyncStatus, type Policy } from "../../gen/policy/v1/policy_pb.js";

@@ -3,7 +3,7 @@
 // The store knows a kind only by name; what a body means is the domain's (domain/kinds.ts). Chain links carry two
 // kinds decoded (a resource's deny rules and a root's custom roles), named here.
 import { revisionEtag } from "../etag.js";
-import type { AttachedDocuments, StoredDocument } from "./store.js";
+import type { AttachedDocuments, ResourceDocuments, StoredDocument } from "./store.js";
 
 /** The kinds a chain link carries (StoredPolicy.deny, StoredPolicy.roles). */
 export const DENY_POLICY_KIND = "denyPolicy";
@@ -28,6 +28,16 @@ export const DOCUMENT_SQL = {
       LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = @kind
       AND (CAST(@key AS TEXT) IS NULL OR d.key = @key)
     WHERE r.name = @resource ORDER BY d.key`,
+  /**
+   * The documents of a kind held by the children of @parent whose names are after @after, at most @limit of those
+   * children, by name and key (resources_by_parent's range of names, each checked for a document).
+   */
+  childDocuments: `WITH page AS (SELECT r.id, r.name, r.create_seq, r.create_time FROM resources r
+      WHERE r.parent_id = (SELECT id FROM resources WHERE name = @parent) AND r.name > @after
+        AND EXISTS (SELECT 1 FROM documents d WHERE d.resource_id = r.id AND d.kind = @kind)
+      ORDER BY r.name LIMIT @limit)
+    SELECT page.name, page.create_seq, page.create_time, CAST(@parent AS TEXT) AS parent_name, ${DOCUMENT_COLUMNS}
+    FROM page JOIN documents d ON d.resource_id = page.id AND d.kind = @kind ORDER BY page.name, d.key`,
   upsertDocument: `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
     VALUES (@id, @kind, @key, @body, @entries, @seq, @time)
     ON CONFLICT (resource_id, kind, key) DO UPDATE SET body = excluded.body, entries = excluded.entries,
@@ -82,4 +92,15 @@ export function toAttached(rows: readonly DocumentRow[]): AttachedDocuments | un
 
 export function toDocument(key: string, body: Uint8Array, revision: number, updateTime: number): StoredDocument {
   return { key, body, etag: revisionEtag(revision), updateTimeMs: updateTime };
+}
+
+/** The children's documents of childDocuments' rows, by child. */
+export function toChildDocuments(rows: readonly (DocumentRow & { name: string })[]): ResourceDocuments[] {
+  const byName = new Map<string, (DocumentRow & { name: string })[]>();
+  for (const row of rows) {
+    const rowsOf = byName.get(row.name);
+    if (rowsOf) rowsOf.push(row);
+    else byName.set(row.name, [row]);
+  }
+  return [...byName].map(([resource, rowsOf]) => ({ resource, ...toAttached(rowsOf)! }));
 }

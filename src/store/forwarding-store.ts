@@ -1,17 +1,26 @@
-// A store that hands every call to another: the base of the decorators (the read cache, caching-store.ts), which
-// override only the calls they change and compose in any order.
+// A store that hands every call to another: the base of the decorators (the read cache's, cache/, composed by
+// caching-store.ts), which override only the calls they change.
 import type {
+  AttachedDocuments,
   BoundRolesQuery,
+  ChildDocumentsQuery,
+  ConsumerAcknowledgement,
+  ConsumerCreate,
+  ConsumerDelete,
+  ConsumerWrite,
   GrantPoint,
   GrantQuery,
   ListedName,
   ListedPolicy,
   PolicyQuery,
+  ResourceDocuments,
   Store,
+  StoredConsumer,
   UnreadablePolicy,
 } from "./store.js";
 
-type Args<K extends keyof Store> = Store[K] extends (...args: infer A) => unknown ? A : never;
+/** The arguments of a Store method: a decorator overrides one without restating its signature. */
+export type Args<K extends keyof Store> = Store[K] extends (...args: infer A) => unknown ? A : never;
 
 export class ForwardingStore implements Store {
   constructor(protected readonly inner: Store) {}
@@ -30,10 +39,6 @@ export class ForwardingStore implements Store {
 
   searchResources(...args: Args<"searchResources">): ReturnType<Store["searchResources"]> {
     return this.inner.searchResources(...args);
-  }
-
-  createResource(...args: Args<"createResource">): ReturnType<Store["createResource"]> {
-    return this.inner.createResource(...args);
   }
 
   createResources(...args: Args<"createResources">): ReturnType<Store["createResources"]> {
@@ -76,20 +81,18 @@ export class ForwardingStore implements Store {
     return this.inner.updatePolicy(...args);
   }
 
-  listDocuments(...args: Args<"listDocuments">): ReturnType<Store["listDocuments"]> {
-    return this.inner.listDocuments(...args);
+  listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined>;
+  listDocuments(kind: string, query: ChildDocumentsQuery): Promise<ResourceDocuments[]>;
+  listDocuments(
+    kind: string,
+    at: string | ChildDocumentsQuery,
+    key?: string,
+  ): Promise<AttachedDocuments | undefined | ResourceDocuments[]> {
+    return typeof at === "string" ? this.inner.listDocuments(kind, at, key) : this.inner.listDocuments(kind, at);
   }
 
   updateDocument(...args: Args<"updateDocument">): ReturnType<Store["updateDocument"]> {
     return this.inner.updateDocument(...args);
-  }
-
-  listSharedPolicies(...args: Args<"listSharedPolicies">): ReturnType<Store["listSharedPolicies"]> {
-    return this.inner.listSharedPolicies(...args);
-  }
-
-  updateSharedPolicy(...args: Args<"updateSharedPolicy">): ReturnType<Store["updateSharedPolicy"]> {
-    return this.inner.updateSharedPolicy(...args);
   }
 
   listLinks(...args: Args<"listLinks">): ReturnType<Store["listLinks"]> {
@@ -120,8 +123,12 @@ export class ForwardingStore implements Store {
     return this.inner.pruneChanges(...args);
   }
 
-  createConsumer(...args: Args<"createConsumer">): ReturnType<Store["createConsumer"]> {
-    return this.inner.createConsumer(...args);
+  writeConsumer(write: ConsumerCreate): Promise<StoredConsumer>;
+  writeConsumer(write: ConsumerAcknowledgement): Promise<StoredConsumer>;
+  writeConsumer(write: ConsumerDelete): Promise<undefined>;
+  writeConsumer(write: ConsumerWrite): Promise<StoredConsumer | undefined> {
+    if ("create" in write) return this.inner.writeConsumer(write);
+    return "delete" in write ? this.inner.writeConsumer(write) : this.inner.writeConsumer(write);
   }
 
   consumerChanges(...args: Args<"consumerChanges">): ReturnType<Store["consumerChanges"]> {
@@ -130,14 +137,6 @@ export class ForwardingStore implements Store {
 
   listResourceFailures(...args: Args<"listResourceFailures">): ReturnType<Store["listResourceFailures"]> {
     return this.inner.listResourceFailures(...args);
-  }
-
-  deleteConsumer(...args: Args<"deleteConsumer">): ReturnType<Store["deleteConsumer"]> {
-    return this.inner.deleteConsumer(...args);
-  }
-
-  acknowledgeChanges(...args: Args<"acknowledgeChanges">): ReturnType<Store["acknowledgeChanges"]> {
-    return this.inner.acknowledgeChanges(...args);
   }
 
   openSnapshot(...args: Args<"openSnapshot">): ReturnType<Store["openSnapshot"]> {

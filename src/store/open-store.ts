@@ -1,6 +1,6 @@
 // The one place that chooses a store implementation: from the --db setting (a SQLite file or a postgres:// URL),
 // wrapped in the read cache.
-import { CachingStore } from "./caching-store.js";
+import { cachingStore } from "./caching-store.js";
 import { tracedStore } from "./traced-store.js";
 import { parseDb } from "./db-url.js";
 import { PostgresStore } from "./postgres/postgres-store.js";
@@ -38,5 +38,5 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           statementTimeoutMs: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
         });
   const store = options.traced ? tracedStore(database, target.kind === "sqlite" ? "sqlite" : "postgresql") : database;
-  return options.cacheBytes > 0 ? new CachingStore(store, options.cacheBytes) : store;
+  return options.cacheBytes > 0 ? cachingStore(store, options.cacheBytes) : store;
 }

@@ -12,7 +12,7 @@ import {
   type SharedPolicy,
   type SharedPolicyBinding,
 } from "../../gen/policy/v1/shared_policy_pb.js";
-import { DOCUMENT_SQL, sharedContent } from "./documents.js";
+import { DOCUMENT_SQL } from "./documents.js";
 import { changeAction, isChangeAction, subjectOf } from "./change-actions.js";
 import { resourceEtag, revisionEtag } from "../etag.js";
 import {
@@ -113,14 +113,8 @@ export interface BindingRow {
 
 export const SHARED_COLUMNS = `s.name, COALESCE(sp_parent.name, '') AS parent, s.create_time, sp.body AS policy, sp.revision,
   sp.update_time`;
-export const FROM_SHARED = `FROM resources s JOIN ${sharedContent("sp", "s.id")}
-  LEFT JOIN resources sp_parent ON sp_parent.id = s.parent_id`;
 /** The links' kind of shared-policy bindings (links.kind): from the shared policy's resource to its target. */
 export const BINDING_LINK = "sharedPolicyBinding";
-export const BINDING_COLUMNS = `s.name AS shared_policy, t.name AS target, b.revision AS create_seq, b.create_time`;
-/** Links with their ends' resources (s: from, t: to); FROM_BINDINGS: of shared-policy bindings only. */
-export const FROM_LINKS = `FROM links b JOIN resources s ON s.id = b.from_id JOIN resources t ON t.id = b.to_id`;
-export const FROM_BINDINGS = `FROM links b JOIN resources s ON s.id = b.from_id AND b.kind = '${BINDING_LINK}' JOIN resources t ON t.id = b.to_id`;
 
 /** The columns of an AuditRow. */
 export const AUDIT_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after,
@@ -326,12 +320,6 @@ export function grantChanges(
     if (!old.delete(key(grant))) added.push(grant);
   }
   return { added, removed: [...old.values()] };
-}
-
-/** What a shared policy's row stores: its content, without the name, parent, etag and times its columns hold. */
-export function sharedPolicyBytes(policy: SharedPolicy): Uint8Array {
-  const { displayName, description, bindings, denyRules } = policy;
-  return toBinary(SharedPolicySchema, create(SharedPolicySchema, { displayName, description, bindings, denyRules }));
 }
 
 export function decodeSharedPolicy(row: SharedPolicyRow): SharedPolicy {

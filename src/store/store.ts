@@ -280,39 +280,60 @@ export interface DocumentWrite {
   etagBefore: Uint8Array | null;
   /** The state the change-log row keeps; null for none (a delete). */
   logged: Uint8Array | null;
-}
-
-// --- Shared policies (AIP-2511) ---
-
-/**
- * What a shared-policy write's `decide` gets, inside the write's transaction: the stored shared policy (undefined when
- * there is none of the name) and how many resources it is bound to.
- */
-export interface SharedPolicyState {
-  stored: SharedPolicy | undefined;
-  bindingCount: number;
   /**
-   * The change-log sequence of its newest binding (0 when it has none): a binding created after a caller's rights on
-   * the targets were checked has a higher one.
+   * The member-index rows the document grants (a shared policy's bindings' members and roles), replacing those the
+   * resource's document granted; undefined: left as they are. One kind per resource may index grants (the index has
+   * no kind column).
    */
-  newestBinding: number;
+  grants?: readonly { member: string; role: string }[];
+  /** For an owned document whose resource does not exist: the resource to register with it (no display name). */
+  create?: { parent: string; type: string };
 }
 
 /**
- * What a shared-policy write's `decide` returns: the shared policy to store (its parent, display name, description,
- * bindings and deny rules; a new one is registered as a resource of type `type` under its parent), or `delete` —
- * with `unbind`, the policy's bindings go with it (one `sharedPolicyBinding.delete` change-log row each).
+ * What an owned document's write may return instead of a DocumentWrite: remove its resource, the document with it
+ * (and the resource's access policy and every link to or from it), logging `action` against it with the removed
+ * resource's deny rules (as a resource delete does).
  */
-export type SharedPolicyWrite =
-  | { policy: SharedPolicy; type: string }
-  | { delete: true; unbind: boolean };
+export interface DocumentRemoval {
+  remove: true;
+  action: ChangeAction;
+  etagBefore: Uint8Array | null;
+  /** First remove the links of this kind from the resource, one `{kind}.delete` change-log row each, against its `to` end. */
+  unlink?: LinkKind["name"];
+}
 
-export interface SharedPolicyQuery {
-  /** The organization whose shared policies are listed. */
+/** How far a document write reaches beyond its row (Store.updateDocument). */
+export interface DocumentWriteOptions {
+  /**
+   * The document is its resource's own content, the resource existing for it (a shared policy): `decide` is called
+   * with undefined when the resource does not exist, and may create it (DocumentWrite.create) or remove it
+   * (DocumentRemoval). already_exists when the resource exists without a document of the kind (of the key): it is
+   * something else.
+   */
+  owned?: boolean;
+  /** Tell `decide` how many links of this kind start at the resource (LinkCount); without it, none are counted. */
+  linksFrom?: LinkKind["name"];
+}
+
+/** How many links of a kind start at a resource, and the change-log sequence of the newest (0: none). */
+export interface LinkCount {
+  count: number;
+  newest: number;
+}
+
+/** Which resources' documents to list (Store.listDocuments): those of the children of `parent`. */
+export interface ChildDocumentsQuery {
   parent: string;
-  /** Keyset pagination: only names greater than this. */
+  /** Keyset pagination: only children whose name is greater than this. */
   afterName?: string;
+  /** At most this many children. */
   limit: number;
+}
+
+/** A resource's documents of a kind, with its name (a listing of several resources'). */
+export interface ResourceDocuments extends AttachedDocuments {
+  resource: string;
 }
 
 // --- Links between resources (shared-policy bindings: domain/kinds.ts) ---
@@ -428,6 +449,16 @@ export async function oldestSequence(store: Pick<Store, "readChanges">): Promise
   return oldest?.seq ?? 0;
 }
 
+/**
+ * Creates one resource (createResources of one item): the resource, or its item's StoreError thrown — already_exists
+ * when the name is taken, not_found (subject: the parent) when the parent is missing.
+ */
+export async function createResource(store: Pick<Store, "createResources">, resource: NewResource, actor: Actor): Promise<Resource> {
+  const [outcome] = await store.createResources([{ resource }], actor);
+  if ("error" in outcome!) throw outcome.error;
+  return outcome!.resource;
+}
+
 /** How much of the change log to keep; `pruneChanges` never removes the newest row (sequences must not restart). */
 export interface Retention {
   /** Remove rows committed before this time (epoch milliseconds). */
@@ -482,6 +513,33 @@ export interface Acknowledgement {
   /** Resources whose failure is removed (applied after all). */
   resolved: readonly string[];
   timeMs: number;
+}
+
+/** A consumer write (Store.writeConsumer): its creation, an acknowledgement, or its delete. */
+export type ConsumerWrite = ConsumerCreate | ConsumerAcknowledgement | ConsumerDelete;
+
+export interface ConsumerCreate {
+  create: NewConsumer;
+  timeMs: number;
+  /**
+   * Told how many consumers have the same root, read under the write lock; it may throw, and then nothing is written.
+   */
+  admit?: (sameRoot: number) => void;
+}
+
+export interface ConsumerAcknowledgement {
+  /** The consumer's name. */
+  acknowledge: string;
+  ack: Acknowledgement;
+  /**
+   * Told how many failures the consumer has before and would have after it; it may throw, and then nothing is written.
+   */
+  admit?: (failures: { before: number; after: number }) => void;
+}
+
+export interface ConsumerDelete {
+  /** The consumer's name. */
+  delete: string;
 }
 
 /**
@@ -555,15 +613,13 @@ export interface Store {
   listResources(query: ResourceQuery): Promise<Resource[]>;
   /** The resources whose display name or name contains `text`, examining at most `scan` of them. */
   searchResources(query: ResourceSearch): Promise<ResourceSearchPage>;
-  /** StoreError already_exists when the name is taken, not_found (subject: the parent) when the parent is missing. */
-  createResource(resource: NewResource, actor: Actor): Promise<Resource>;
   /**
-   * Creates many resources, each with its optional first policy, in one transaction: per item, in order, its
-   * resource row, its `resource.create` change-log row, and with a policy its policy row, member-index rows and
-   * `policy.set` row, exactly as createResource then updatePolicy would write them. An item's parent may be an earlier
-   * item of the batch. An item whose name is taken (already_exists) or whose parent does not exist (not_found, subject:
-   * the parent) writes nothing and the others go on; a database failure fails the whole call and writes nothing.
-   * Answers one outcome per item, in order.
+   * Creates resources, each with its optional first policy, in one transaction: per item, in order, its resource row,
+   * its `resource.create` change-log row, and with a policy its policy row, member-index rows and `policy.set` row, as
+   * updatePolicy would write them. An item's parent may be an earlier item of the batch. An item whose name is taken
+   * (already_exists) or whose parent does not exist (not_found, subject: the parent) writes nothing and the others go
+   * on; a database failure fails the whole call and writes nothing. Answers one outcome per item, in order. One
+   * resource: `createResource(store, ...)` above, which throws its item's error.
    */
   createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]>;
   /**
@@ -630,34 +686,25 @@ export interface Store {
    * resource does not exist. What a kind's bodies mean is the domain's (domain/kinds.ts).
    */
   listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined>;
+  /** The documents of `kind` held by the children of `query.parent` (those holding none left out), by child name. */
+  listDocuments(kind: string, query: ChildDocumentsQuery): Promise<ResourceDocuments[]>;
   /**
    * Writes the document (`kind`, `key`) of `resource` in one transaction that appends the change-log row `decide`
-   * names, logged against `resource` (caches that follow the log evict its chain link). `decide` gets the stored
-   * document (as listDocuments, of this key) and returns what to store and log; it may throw (a stale etag, a rule),
-   * and then nothing is written. not_found when the resource does not exist. Returns the stored document.
+   * names, logged against `resource` (caches that follow the log evict its chain link), and the member-index rows it
+   * grants. `decide` gets the stored document (as listDocuments, of this key; undefined only for an owned document
+   * whose resource does not exist) and the links `options.linksFrom` counts, and returns what to store and log — for
+   * an owned document, possibly the resource's creation or removal (DocumentWriteOptions); it may throw (a stale
+   * etag, a rule), and then nothing is written. not_found when the resource does not exist (and is not created), or a
+   * new resource's parent does not exist. Returns the stored document; undefined when its resource was removed.
    */
   updateDocument(
     kind: string,
     resource: string,
     key: string,
-    decide: (stored: AttachedDocuments) => DocumentWrite,
+    decide: (stored: AttachedDocuments | undefined, links: LinkCount) => DocumentWrite | DocumentRemoval,
     actor: Actor,
-  ): Promise<StoredDocument>;
-  /** The shared policies of an organization, by name. */
-  listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]>;
-  /**
-   * Creates, replaces or deletes the shared policy `name` in one transaction that appends its change-log row(s),
-   * logged against `name` (`sharedPolicy.create`, `.update`, `.delete`; a forced delete first logs one
-   * `sharedPolicyBinding.delete` against each target). `decide` may throw and then nothing is written. A new shared
-   * policy is also registered as a resource (its parent: `policy.parent`), so that it has a chain and an access policy
-   * of its own; its delete removes that resource and its policy. already_exists when a resource other than a shared
-   * policy has the name; not_found when the parent does not exist. Returns the stored policy (undefined: deleted).
-   */
-  updateSharedPolicy(
-    name: string,
-    decide: (state: SharedPolicyState) => SharedPolicyWrite,
-    actor: Actor,
-  ): Promise<SharedPolicy | undefined>;
+    options?: DocumentWriteOptions,
+  ): Promise<StoredDocument | undefined>;
   /** Links of a kind from a resource or to one; see LinkQuery. */
   listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]>;
   /**
@@ -686,11 +733,13 @@ export interface Store {
   /** Removes old change-log rows (they are the audit log too); returns how many. Keeps the newest row always. */
   pruneChanges(retention: Retention): Promise<number>;
   /**
-   * Registers a consumer in one transaction. StoreError already_exists (subject: the name) when the name is taken.
-   * `admit` is told how many consumers have the same root, read under the write lock; it may throw, and then nothing
-   * is written.
+   * Registers, acknowledges for or deletes a consumer in one transaction (see ConsumerWrite). Creating: StoreError
+   * already_exists (subject: the name) when the name is taken. Acknowledging or deleting: not_found (subject: the
+   * name) when there is none; a delete takes its failures with it. Returns the consumer as written (undefined: deleted).
    */
-  createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer>;
+  writeConsumer(write: ConsumerCreate): Promise<StoredConsumer>;
+  writeConsumer(write: ConsumerAcknowledgement): Promise<StoredConsumer>;
+  writeConsumer(write: ConsumerDelete): Promise<undefined>;
   /** The consumers written after `afterVersion` (see ConsumerChanges): one indexed read when nothing changed. */
   consumerChanges(afterVersion: number): Promise<ConsumerChanges>;
   /**
@@ -699,17 +748,6 @@ export interface Store {
    * deleting one consumer would rewrite every page of it).
    */
   listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]>;
-  /** StoreError not_found (subject: the name) when there is no such consumer. Its failures go with it. */
-  deleteConsumer(name: string): Promise<void>;
-  /**
-   * In one transaction; StoreError not_found when there is no such consumer. `admit` is told how many failures the
-   * consumer has before and would have after it; it may throw, and then nothing is written.
-   */
-  acknowledgeChanges(
-    name: string,
-    ack: Acknowledgement,
-    admit?: (failures: { before: number; after: number }) => void,
-  ): Promise<StoredConsumer>;
   /** Opens a consistent read of the whole store (see StoreSnapshot); close it when done. */
   openSnapshot(): Promise<StoreSnapshot>;
   /** The key that signs page tokens: made once per database, so tokens survive restarts and work on every replica. */

@@ -10,6 +10,8 @@ import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "../domain/fixtures.js";
+import { createResource } from "../../src/store/store.js";
+import { updateSharedPolicy } from "../../src/domain/kinds.js";
 
 const ROOT = "user:root@example.com";
 const ORG = "organizations/o";
@@ -31,9 +33,9 @@ beforeEach(async () => {
   store = new SqliteStore(":memory:");
   access = new Access(store, defaultSchema);
   const actor = { principal: ROOT };
-  await store.createResource({ name: ORG, parent: "", type: "organization", displayName: "" }, actor);
-  await store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
-  await store.createResource({ name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);
+  await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, actor);
+  await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
+  await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);
   await store.updatePolicy(PROJECT, () => policy({ bindings: [binding("roles/owner", [OWNER.principal]), binding("roles/readonly", [READER.principal])] }), actor);
   // The reader may list the cloud's projects, not see the cloud itself.
   await store.updatePolicy(CLOUD, () => policy({ bindings: [binding("roles/readonly", [OWNER.principal])] }), actor);
@@ -171,7 +173,7 @@ describe("disclosure", () => {
     expect(shown.denyPolicies(chain)).toEqual([true, false, false]);
     const actor = { principal: ROOT };
     for (const id of ["readable", "hidden"]) {
-      await store.updateSharedPolicy(`sharedPolicies/${id}`, () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+      await updateSharedPolicy(store, `sharedPolicies/${id}`, () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
     }
     await store.updatePolicy("sharedPolicies/readable", () => policy({ bindings: [binding("roles/readonly", [OWNER.principal])] }), actor);
     expect(await shown.sharedPolicies(["sharedPolicies/hidden", "sharedPolicies/readable", "sharedPolicies/absent"])).toEqual(

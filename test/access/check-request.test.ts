@@ -11,6 +11,7 @@ import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "../domain/fixtures.js";
+import { createResource } from "../../src/store/store.js";
 
 const ROOT = { principal: "user:root@example.com" };
 const ORG = "organizations/o";
@@ -23,8 +24,8 @@ let access: Access;
 beforeEach(async () => {
   store = new SqliteStore(":memory:");
   access = new Access(store, defaultSchema);
-  await store.createResource({ name: ORG, parent: "", type: "organization", displayName: "" }, ROOT);
-  await store.createResource({ name: PROJECT, parent: ORG, type: "project", displayName: "" }, ROOT);
+  await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, ROOT);
+  await createResource(store, { name: PROJECT, parent: ORG, type: "project", displayName: "" }, ROOT);
 });
 
 afterEach(async () => {

@@ -17,9 +17,10 @@ import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { effectivePolicy } from "../../src/domain/effective-policy.js";
 import { Access } from "../../src/domain/access/access.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { updateBinding, updateDenyPolicy } from "../../src/domain/kinds.js";
+import { updateBinding, updateDenyPolicy, updateSharedPolicy } from "../../src/domain/kinds.js";
+import { createResource } from "../../src/store/store.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 const actor = { principal: "user:test@example.com" };
@@ -152,11 +153,11 @@ test("CheckAccess with deny policies and shared policies agrees with the naive m
       sharedSetArb,
       fc.array(mutationArb, { maxLength: 3 }),
       async ([org, clouds, projects], queries, sharedSet, mutations) => {
-      const store = new CachingStore(new SqliteStore(":memory:"));
+      const store = cachingStore(new SqliteStore(":memory:"));
       try {
         const nodes: { name: string; spec: NodeSpec; parent: string }[] = [];
         const add = async (name: string, spec: NodeSpec, parent: string) => {
-          await store.createResource({ name, parent, type: spec.type, displayName: "" }, actor);
+          await createResource(store, { name, parent, type: spec.type, displayName: "" }, actor);
           nodes.push({ name, spec, parent });
           const version = spec.bindings.some((b) => b.cond === "cond") ? 3 : 1;
           const bindings = bindingsOf(spec.bindings);
@@ -170,7 +171,7 @@ test("CheckAccess with deny policies and shared policies agrees with the naive m
         // Shared policies, bound at random places; the model keeps which are bound where.
         const shared = sharedSet.map(({ spec }, i) => ({ name: `sharedPolicies/s${i}`, spec, targets: new Set<string>() }));
         const putShared = (i: number, spec: SharedSpec) =>
-          store.updateSharedPolicy(
+          updateSharedPolicy(store, 
             shared[i]!.name,
             () => ({
               policy: create(SharedPolicySchema, { parent: "organizations/o", bindings: bindingsOf(spec.bindings), denyRules: rulesOf(spec.rules) }),

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { CheckAccessRequestSchema } from "../../gen/policy/v1/access_service_pb.js";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
-import { updateBinding, updateDenyPolicy } from "../../src/domain/kinds.js";
+import { updateBinding, updateDenyPolicy, updateSharedPolicy } from "../../src/domain/kinds.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { Readable, type ChainDisclosure } from "../../src/domain/access/disclosure.js";
@@ -15,6 +15,7 @@ import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store, StoredPolicy } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "../domain/fixtures.js";
+import { createResource } from "../../src/store/store.js";
 
 describe("Readable", () => {
   const chain = [] as StoredPolicy[];
@@ -88,8 +89,8 @@ beforeEach(async () => {
   access = new Access(store, defaultSchema);
   authorizer = new Authorizer(access, defaultSchema, new Set([ROOT]), true);
   const actor = { principal: ROOT };
-  await store.createResource({ name: ORG, parent: "", type: "organization", displayName: "" }, actor);
-  await store.createResource({ name: PROJECT, parent: ORG, type: "project", displayName: "" }, actor);
+  await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, actor);
+  await createResource(store, { name: PROJECT, parent: ORG, type: "project", displayName: "" }, actor);
 });
 
 afterEach(async () => {
@@ -124,7 +125,7 @@ describe("CheckAccess explanations for a caller who may not read all of the chai
     // the shared policy's.
     await store.updatePolicy(ORG, () => policy({ bindings: [binding("roles/checker", [CHECKER.principal])] }), actor);
     const guardRule = { deniedPrincipals: ["user:ada@example.com"], deniedPermissions: ["projects.update"] };
-    await store.updateSharedPolicy(GUARD, () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [binding("roles/owner", ["user:ada@example.com"])], denyRules: [guardRule] }), type: "shared_policy" }), actor);
+    await updateSharedPolicy(store, GUARD, () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [binding("roles/owner", ["user:ada@example.com"])], denyRules: [guardRule] }), type: "shared_policy" }), actor);
     await updateBinding(store, GUARD, PROJECT, () => true, actor);
     const bindingsOnly = await explain(CHECKER);
     expect(bindingsOnly.results[0]!.explanations).toEqual([]);

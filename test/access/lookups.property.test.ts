@@ -23,11 +23,12 @@ import { ResolvedResource } from "../../src/domain/access/resolved.js";
 import { PageTokens } from "../../src/domain/page-token.js";
 import { Policies } from "../../src/domain/policies.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { updateBinding } from "../../src/domain/kinds.js";
+import { updateBinding, updateSharedPolicy } from "../../src/domain/kinds.js";
 import type { Store } from "../../src/store/store.js";
 import { COLLECTION, FOLDER_SCHEMA_YAML, ROLES, type FolderSchemaType } from "../hierarchy/support.js";
+import { createResource } from "../../src/store/store.js";
 
 /** The folder schema with the type of shared policies, as the default schema declares it (schema/default.yaml). */
 const SHARED_POLICY_TYPE_YAML = `
@@ -244,7 +245,7 @@ let policies: Policies;
 
 /** A fresh database for each scenario. */
 async function openStore(): Promise<void> {
-  store = new CachingStore(new SqliteStore(":memory:"));
+  store = cachingStore(new SqliteStore(":memory:"));
   const tokens = new PageTokens(await store.pageTokenKey());
   lookups = new Lookups(store, schema, tokens);
   policies = new Policies(store, schema, tokens);
@@ -261,7 +262,7 @@ class Run {
   async create(type: FolderSchemaType, parent: string): Promise<string> {
     // Ids ending in 1 and others, so that the resource.name condition splits them.
     const name = `${COLLECTION[type]}/${this.prefix}${++this.created}`;
-    await store.createResource({ name, parent, type, displayName: "" }, actor);
+    await createResource(store, { name, parent, type, displayName: "" }, actor);
     this.model.resources.set(name, { type, parent });
     return name;
   }
@@ -300,7 +301,7 @@ class Run {
         }),
       ),
     });
-    await store.updateSharedPolicy(name, () => ({ policy, type: "shared_policy" }), actor);
+    await updateSharedPolicy(store, name, () => ({ policy, type: "shared_policy" }), actor);
     const stored = this.model.shared.get(name);
     if (stored) stored.bindings = bindings;
     else this.model.shared.set(name, { organization: parent, bindings, targets: new Set() });
@@ -366,7 +367,7 @@ class Run {
       case "deleteShared": {
         const name = this.sharedName(step.slot);
         if (!this.model.shared.has(name)) return;
-        await store.updateSharedPolicy(name, () => ({ delete: true, unbind: true }), actor);
+        await updateSharedPolicy(store, name, () => ({ delete: true, unbind: true }), actor);
         this.model.shared.delete(name);
         return;
       }

@@ -7,6 +7,7 @@ import { PageTokens } from "../../src/domain/page-token.js";
 import { Roles, UNDELETE_WINDOW_MS } from "../../src/domain/roles.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { createResource } from "../../src/store/store.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 const actor = { principal: "user:test@example.com" };
@@ -19,7 +20,7 @@ test.each([
 ])("a deleted custom role can be undeleted %s", async (_, elapsed, allowed) => {
   vi.useFakeTimers({ toFake: ["Date"] });
   const store = new SqliteStore(":memory:");
-  await store.createResource({ name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
+  await createResource(store, { name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
   const roles = new Roles(store, schema, new PageTokens(await store.pageTokenKey()));
   const name = "organizations/o/roles/deployer";
   await roles.create(create(CreateRoleRequestSchema, { parent: "organizations/o", roleId: "deployer", role: { includedPermissions: ["projects.get"] } }), actor);

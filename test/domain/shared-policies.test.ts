@@ -20,6 +20,7 @@ import { MAX_TARGETS_PER_SHARED_POLICY, SHARED_POLICIES_SCAN_AHEAD, SharedPolici
 import type { Store } from "../../src/store/store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { getSharedPolicy, listBindings, updateBinding, updateRole } from "../../src/domain/kinds.js";
+import { createResource } from "../../src/store/store.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 const ADMIN: Caller = { principal: "user:root@example.com", identities: ["user:root@example.com"] };
@@ -31,7 +32,7 @@ let store: SqliteStore;
 
 beforeEach(async () => {
   store = new SqliteStore(":memory:");
-  await store.createResource({ name: ORG, parent: "", type: "organization", displayName: "" }, ADMIN);
+  await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, ADMIN);
 });
 afterEach(() => store.close());
 
@@ -46,7 +47,7 @@ const bind = (shared: SharedPolicies, target: string) =>
 
 async function project(id: string): Promise<string> {
   const name = `projects/${id}`;
-  await store.createResource({ name, parent: ORG, type: "project", displayName: "" }, ADMIN);
+  await createResource(store, { name, parent: ORG, type: "project", displayName: "" }, ADMIN);
   return name;
 }
 
@@ -70,10 +71,10 @@ test("an edit checked against the targets it had is refused when a binding is ma
   await bind(admin, mine);
   // The store binds the shared policy to the organization just before the editor's write, as a concurrent call would.
   const racing: Store = Object.create(store, {
-    updateSharedPolicy: {
-      value: async (...args: Parameters<Store["updateSharedPolicy"]>) => {
+    updateDocument: {
+      value: async (...args: Parameters<Store["updateDocument"]>) => {
         await updateBinding(store, SHARED, ORG, () => true, ADMIN);
-        return store.updateSharedPolicy(...args);
+        return store.updateDocument(...args);
       },
     },
   }) as Store;

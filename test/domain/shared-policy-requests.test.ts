@@ -24,7 +24,8 @@ import { PageTokens } from "../../src/domain/page-token.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
 import { MAX_SHARED_DESCRIPTION, MAX_SHARED_DISPLAY_NAME, SharedPolicies } from "../../src/domain/shared-policies.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { updateRole } from "../../src/domain/kinds.js";
+import { updateRole, updateSharedPolicy } from "../../src/domain/kinds.js";
+import { createResource, type Store } from "../../src/store/store.js";
 
 type SharedPolicyInit = MessageInitShape<typeof SharedPolicySchema>;
 
@@ -39,7 +40,7 @@ let shared: SharedPolicies;
 
 beforeEach(async () => {
   store = new SqliteStore(":memory:");
-  await store.createResource({ name: ORG, parent: "", type: "organization", displayName: "" }, ADMIN);
+  await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, ADMIN);
   const authorizer = new Authorizer(new Access(store, schema), schema, new Set([ADMIN.principal]), true);
   shared = new SharedPolicies(store, schema, new PageTokens(await store.pageTokenKey()), authorizer);
 });
@@ -47,7 +48,7 @@ afterEach(() => store.close());
 
 async function project(id: string, owner?: Caller): Promise<string> {
   const name = `projects/${id}`;
-  await store.createResource({ name, parent: ORG, type: "project", displayName: "" }, ADMIN);
+  await createResource(store, { name, parent: ORG, type: "project", displayName: "" }, ADMIN);
   if (owner) await store.updatePolicy(name, () => create(PolicySchema, { bindings: [{ role: "roles/owner", members: [owner.principal] }] }), ADMIN);
   return name;
 }
@@ -312,14 +313,18 @@ test("an edit that changed nothing when checked but changes the bindings or deny
   await update({ bindings: amy, denyRules: rules }, ["bindings", "deny_rules"], ED);
   // Another writer empties the field between Ed's check and his write: his write would now grant (or deny) again.
   const raced = async (field: "bindings" | "denyRules", path: string) => {
-    const racing = Object.create(store, {
-      updateSharedPolicy: {
-        value: async (...args: Parameters<SqliteStore["updateSharedPolicy"]>) => {
-          await store.updateSharedPolicy(SHARED, ({ stored }) => ({ policy: { ...stored!, [field]: [] }, type: "shared_policy" }), ADMIN);
-          return store.updateSharedPolicy(...args);
+    let raced = false;
+    const racing: Store = Object.create(store, {
+      updateDocument: {
+        value: async (...args: Parameters<Store["updateDocument"]>) => {
+          if (!raced) {
+            raced = true;
+            await updateSharedPolicy(store, SHARED, ({ stored }) => ({ policy: { ...stored!, [field]: [] }, type: "shared_policy" }), ADMIN);
+          }
+          return store.updateDocument(...args);
         },
       },
-    }) as SqliteStore;
+    }) as Store;
     const authorizer = new Authorizer(new Access(store, schema), schema, new Set([ADMIN.principal]), true);
     const facade = new SharedPolicies(racing, schema, new PageTokens(await store.pageTokenKey()), authorizer);
     const request = create(UpdateSharedPolicyRequestSchema, { sharedPolicy: { name: SHARED, bindings: amy, denyRules: rules }, updateMask: { paths: [path] } });

@@ -12,6 +12,7 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { StoreSnapshot } from "../../src/store/store.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 import { defaultSchema } from "./fixtures.js";
+import { createResource } from "../../src/store/store.js";
 
 const actor = { principal: "user:root@example.com" };
 const ADMIN: Caller = { principal: "user:root@example.com", identities: ["user:root@example.com"] };
@@ -23,8 +24,8 @@ let closed: number;
 beforeEach(async () => {
   dir = tempDir("snapshot-bounds-");
   store = new SqliteStore(`${dir}/policy.db`);
-  await store.createResource({ name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
-  for (let i = 0; i < 5; i++) await store.createResource({ name: `projects/p${i}`, parent: "organizations/o", type: "project", displayName: "" }, actor);
+  await createResource(store, { name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
+  for (let i = 0; i < 5; i++) await createResource(store, { name: `projects/p${i}`, parent: "organizations/o", type: "project", displayName: "" }, actor);
   opened = [];
   closed = 0;
 });

@@ -14,10 +14,11 @@ import { Access } from "../../src/domain/access/access.js";
 import { ANONYMOUS, Authorizer } from "../../src/domain/access/authorizer.js";
 import { CONSUMER_LIMITS, type ConsumerLimits } from "../../src/domain/consumer-limits.js";
 import { Sync } from "../../src/domain/sync.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { defaultSchema } from "./fixtures.js";
+import { createResource } from "../../src/store/store.js";
 
 const actor = { principal: "user:test@example.com" };
 const opened: Store[] = [];
@@ -27,10 +28,10 @@ afterEach(async () => {
 });
 
 async function storeWith(resources: [name: string, parent: string][]): Promise<Store> {
-  const store = new CachingStore(new SqliteStore(":memory:"));
+  const store = cachingStore(new SqliteStore(":memory:"));
   opened.push(store);
   for (const [name, parent] of resources) {
-    await store.createResource({ name, parent, type: defaultSchema.typesByCollection.get(name.split("/")[0]!)!.name, displayName: "" }, actor);
+    await createResource(store, { name, parent, type: defaultSchema.typesByCollection.get(name.split("/")[0]!)!.name, displayName: "" }, actor);
   }
   return store;
 }

@@ -6,15 +6,16 @@ import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
-import { updateBinding, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import { updateBinding, updateDenyPolicy, updateRole, updateSharedPolicy } from "../../src/domain/kinds.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { WatchVisibility, kindOf } from "../../src/domain/watch-visibility.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeQuery, ChangeRecord, Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "./fixtures.js";
 import { waitFor } from "../helpers/wait.js";
+import { createResource } from "../../src/store/store.js";
 
 const ROOT = { principal: "user:root@example.com" };
 const ORG = "organizations/o";
@@ -26,11 +27,11 @@ const caller = (email: string): Caller => ({ principal: `user:${email}`, identit
 let store: Store;
 
 beforeEach(async () => {
-  store = new CachingStore(new SqliteStore(":memory:"));
-  await store.createResource({ name: ORG, parent: "", type: "organization", displayName: "" }, ROOT);
-  await store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, ROOT);
-  await store.createResource({ name: OTHER_CLOUD, parent: ORG, type: "cloud", displayName: "" }, ROOT);
-  await store.createResource({ name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  store = cachingStore(new SqliteStore(":memory:"));
+  await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, ROOT);
+  await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, ROOT);
+  await createResource(store, { name: OTHER_CLOUD, parent: ORG, type: "cloud", displayName: "" }, ROOT);
+  await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, ROOT);
 });
 
 afterEach(async () => {
@@ -125,7 +126,7 @@ test("a resource created again under a removed one's name: the new one's readers
   const from = await store.latestSequence();
   await store.updatePolicy(PROJECT, () => owners("ann@example.com", "zed@example.com"), ROOT);
   await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
-  await store.createResource({ name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, ROOT);
   await store.updatePolicy(PROJECT, () => owners("bob@example.com"), ROOT);
   const rows = await rowsAfter(from);
   const [, , created, newPolicy] = rows;
@@ -142,7 +143,7 @@ test("a resource created again under a removed one's name: the new one's readers
 });
 
 test("a binding's row that does not name its shared policy reaches the target half only", async () => {
-  await store.updateSharedPolicy("sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), ROOT);
+  await updateSharedPolicy(store, "sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), ROOT);
   await store.updatePolicy("sharedPolicies/s", () => policy({ bindings: [binding("roles/readonly", ["user:sue@example.com"])] }), ROOT);
   await store.updatePolicy(PROJECT, () => policy({ bindings: [binding("roles/readonly", ["user:sue@example.com"]), binding("roles/owner", ["user:sam@example.com"])] }), ROOT);
   const from = await store.latestSequence();
@@ -164,7 +165,7 @@ test("each kind of row needs its own read's permission: refused one, an organiza
   await updateDenyPolicy(store, PROJECT, () => create(DenyPolicySchema, { rules: [{ deniedPrincipals: ["user:eve@example.com"], deniedPermissions: ["projects.delete"] }] }), ROOT);
   const role = `${ORG}/roles/reader`;
   await updateRole(store, ORG, "reader", () => create(RoleSchema, { name: role, title: "Reader", includedPermissions: ["projects.get"] }), ROOT);
-  await store.updateSharedPolicy("sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), ROOT);
+  await updateSharedPolicy(store, "sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), ROOT);
   const rows = await rowsAfter(from);
   const actions = rows.map((r) => r.action);
   expect(actions).toEqual(["policy.set", "denyPolicy.set", "role.create", "sharedPolicy.create"]);
@@ -251,7 +252,7 @@ test("a move of a resource since removed, whose removal is no longer in the log,
 
 test("streams judging the moves of two removed resources at once each get their own resource's end", async () => {
   await store.updatePolicy(ORG, () => owners("ann@example.com"), ROOT);
-  await store.createResource({ name: "projects/q", parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  await createResource(store, { name: "projects/q", parent: CLOUD, type: "project", displayName: "" }, ROOT);
   // The first project refuses Ann its policy; the second does not.
   await updateDenyPolicy(store, PROJECT, () => refuse("ann@example.com"), ROOT);
   const from = await store.latestSequence();
@@ -268,14 +269,14 @@ test("streams judging the moves of two removed resources at once each get their 
 test("streams judging at once the moves of two resources since removed and replaced under their names each get their own resource's end", async () => {
   await store.updatePolicy(ORG, () => owners("ann@example.com"), ROOT);
   const Q = "projects/q";
-  await store.createResource({ name: Q, parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  await createResource(store, { name: Q, parent: CLOUD, type: "project", displayName: "" }, ROOT);
   // The first project refuses Ann its policy; the second does not.
   await updateDenyPolicy(store, PROJECT, () => refuse("ann@example.com"), ROOT);
   const from = await store.latestSequence();
   for (const name of [PROJECT, Q]) await store.updateResource(name, () => ({ parent: OTHER_CLOUD }), ROOT);
   for (const name of [PROJECT, Q]) await store.deleteResource(name, () => ({ cascade: false }), ROOT);
   // New resources under the old names: the moves belong to the removed ones, whose ends must be read.
-  for (const name of [PROJECT, Q]) await store.createResource({ name, parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  for (const name of [PROJECT, Q]) await createResource(store, { name, parent: CLOUD, type: "project", displayName: "" }, ROOT);
   const [movedP, movedQ] = await rowsAfter(from);
   // A store whose removal reads are held open until released, so that both streams are reading at once.
   let release!: () => void;
@@ -307,7 +308,7 @@ test("a name removed, created again with other deny rules and removed again: eac
   const from = await store.latestSequence();
   await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
   await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
-  await store.createResource({ name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, ROOT);
   await updateDenyPolicy(store, PROJECT, () => refuse("ben@example.com"), ROOT);
   await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
   await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);

@@ -7,11 +7,12 @@ import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { CHANGE_VISIBILITY, WatchVisibility } from "../../src/domain/watch-visibility.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "./fixtures.js";
-import { updateBinding, updateDenyPolicy } from "../../src/domain/kinds.js";
+import { updateBinding, updateDenyPolicy, updateSharedPolicy } from "../../src/domain/kinds.js";
+import { createResource } from "../../src/store/store.js";
 import { waitFor } from "../helpers/wait.js";
 
 const actor = { principal: "user:root@example.com" };
@@ -38,10 +39,10 @@ beforeEach(async () => {
       };
     },
   });
-  store = new CachingStore(counted);
-  await store.createResource({ name: ORG, parent: "", type: "organization", displayName: "" }, actor);
-  await store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
-  await store.createResource({ name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);
+  store = cachingStore(counted);
+  await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, actor);
+  await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
+  await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);
 });
 
 afterEach(async () => {
@@ -76,7 +77,7 @@ test("a cascade delete reaches the owners of the surviving ancestor, except thos
   await store.updatePolicy(ORG, () => owners("ann@example.com", "ben@example.com", "cat@example.com"), actor);
   await updateDenyPolicy(store, CLOUD, () => denying("ben@example.com", "projects.getPolicy"), actor);
   const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: denying("cat@example.com", "projects.getPolicy").rules });
-  await store.updateSharedPolicy("sharedPolicies/g", () => ({ policy: guardrail, type: "shared_policy" }), actor);
+  await updateSharedPolicy(store, "sharedPolicies/g", () => ({ policy: guardrail, type: "shared_policy" }), actor);
   await updateBinding(store, "sharedPolicies/g", PROJECT, () => true, actor);
   const from = await store.latestSequence();
   await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
@@ -92,12 +93,12 @@ test("a cascade delete reaches the owners of the surviving ancestor, except thos
 
 test("a removal is judged on its ancestors as they were: one deleted and created again by another owner is not one", async () => {
   await store.updatePolicy(ORG, () => owners("ann@example.com"), actor);
-  await store.createResource({ name: "organizations/other", parent: "", type: "organization", displayName: "" }, actor);
+  await createResource(store, { name: "organizations/other", parent: "", type: "organization", displayName: "" }, actor);
   await store.updatePolicy("organizations/other", () => owners("zed@example.com"), actor);
   const from = await store.latestSequence();
   await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
   await store.deleteResource(CLOUD, () => ({ cascade: false }), actor);
-  await store.createResource({ name: CLOUD, parent: "organizations/other", type: "cloud", displayName: "" }, actor);
+  await createResource(store, { name: CLOUD, parent: "organizations/other", type: "cloud", displayName: "" }, actor);
   const [projectGone] = await rowsAfter(from);
   expect(await received([projectGone!], "ann@example.com", "zed@example.com")).toEqual({
     "ann@example.com": [`resource.delete ${PROJECT}`],
@@ -120,7 +121,7 @@ test("a removal logged before removals kept their deny rules, and an action this
 });
 
 test("a binding reaches the target half, or the policy half when it may see the target", async () => {
-  await store.updateSharedPolicy("sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+  await updateSharedPolicy(store, "sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
   await store.updatePolicy("sharedPolicies/s", () => policy({ bindings: [binding("roles/readonly", ["user:sue@example.com", "user:sam@example.com"])] }), actor);
   await store.updatePolicy(PROJECT, () => policy({ bindings: [binding("roles/readonly", ["user:sam@example.com"])] }), actor);
   await store.updatePolicy(CLOUD, () => policy({ bindings: [binding("roles/collaborator", ["user:tom@example.com"])] }), actor);
@@ -149,7 +150,7 @@ test("every action has a rule whose permissions the schema knows", () => {
 test("judging a cascade for many watchers reads each removed ancestor's end once, not once per change and watcher", async () => {
   const emails = Array.from({ length: 5 }, (_, i) => `w${i}@example.com`);
   await store.updatePolicy(ORG, () => owners(...emails), actor);
-  for (let i = 0; i < 20; i++) await store.createResource({ name: `projects/q${i}`, parent: CLOUD, type: "project", displayName: "" }, actor);
+  for (let i = 0; i < 20; i++) await createResource(store, { name: `projects/q${i}`, parent: CLOUD, type: "project", displayName: "" }, actor);
   const from = await store.latestSequence();
   await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
   const rows = await rowsAfter(from);

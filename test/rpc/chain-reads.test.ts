@@ -4,7 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { join } from "node:path";
 import { AuditLogConfig_LogType as LogType } from "../../gen/policy/v1/policy_pb.js";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { Freshness } from "../../src/store/cache/freshness.js";
 import {
   ADMIN,
   AUDIENCE,
@@ -61,7 +61,7 @@ async function setUp(authenticated: boolean): Promise<Setup> {
 }
 
 async function ancestryReads(call: () => Promise<unknown>): Promise<number> {
-  const spy = vi.spyOn(CachingStore.prototype, "ancestry");
+  const spy = vi.spyOn(Freshness.prototype, "ancestry");
   try {
     await call();
     return spy.mock.calls.length;

@@ -11,8 +11,29 @@ import { SharedPolicySchema, type SharedPolicy } from "../../gen/policy/v1/share
 import { isDeepFrozen } from "../../src/frozen-value.js";
 import { StoreError } from "../../src/store/store-error.js";
 import { changeAction } from "../../src/store/change-actions.js";
-import { oldestSequence, type Actor, type AttachedDocuments, type ChangeRecord, type ListedPolicy, type Store, type StoredDocument, type StoredPolicy, type UnreadablePolicy } from "../../src/store/store.js";
-import { getDenyPolicy, getSharedPolicy, listBindings, listRoles, updateBinding, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import {
+  oldestSequence,
+  type Actor,
+  type AttachedDocuments,
+  type ChangeRecord,
+  type ListedPolicy,
+  type Store,
+  type StoredDocument,
+  type StoredPolicy,
+  type UnreadablePolicy,
+  createResource,
+} from "../../src/store/store.js";
+import {
+  getDenyPolicy,
+  getSharedPolicy,
+  listBindings,
+  listRoles,
+  updateBinding,
+  updateDenyPolicy,
+  updateRole,
+  updateSharedPolicy,
+  listSharedPolicies,
+} from "../../src/domain/kinds.js";
 
 /** One empty database, and store instances on it. */
 export interface StoreDatabase {
@@ -29,7 +50,7 @@ export const UNDECODABLE = Uint8Array.of(0x1a, 0x05, 0x01);
 export interface StoreFactory {
   /** e.g. "sqlite", "sqlite + cache" */
   name: string;
-  /** Whether reads come from a cache of shared values (the CachingStore decorator). */
+  /** Whether reads come from a cache of shared values (the caching-store.ts decorators). */
   cached: boolean;
   createDatabase(): Promise<StoreDatabase>;
 }
@@ -94,10 +115,10 @@ export function storeContract(factory: StoreFactory): void {
     beforeEach(async () => {
       database = await factory.createDatabase();
       store = await another();
-      await store.createResource({ name: ORG, parent: "", type: "organization", displayName: "Acme" }, actor);
-      await store.createResource({ name: OTHER_ORG, parent: "", type: "organization", displayName: "" }, actor);
-      await store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
-      await store.createResource({ name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);
+      await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "Acme" }, actor);
+      await createResource(store, { name: OTHER_ORG, parent: "", type: "organization", displayName: "" }, actor);
+      await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
+      await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);
     });
 
     afterEach(async () => {
@@ -173,7 +194,7 @@ export function storeContract(factory: StoreFactory): void {
         let seen: Policy | undefined;
         await store.updatePolicy(NEW_CLOUD, (stored) => ((seen = stored.policy), grantOf(ADA)), actor);
         expect(hex(seen!.etag)).toBe(hex(policyBefore.etag));
-        const later = await store.createResource({ name: "projects/later", parent: NEW_CLOUD, type: "project", displayName: "" }, actor);
+        const later = await createResource(store, { name: "projects/later", parent: NEW_CLOUD, type: "project", displayName: "" }, actor);
         expect(later.name).toBe("projects/later");
         expect(names(await store.ancestry("projects/later"))).toEqual(["projects/later", NEW_CLOUD, NEW_ORG]);
         expect((await store.readChanges({ afterSeq: before + 5, limit: 10 })).map((c) => c.seq)).toEqual([before + 6, before + 7]);
@@ -278,18 +299,18 @@ export function storeContract(factory: StoreFactory): void {
         const kind = "test.note";
         const text = (document: StoredDocument) => ({ ...document, body: new TextDecoder().decode(document.body) });
         const seen: AttachedDocuments[] = [];
-        const write = (key: string, body: string) =>
-          store.updateDocument(
+        const write = async (key: string, body: string) =>
+          (await store.updateDocument(
             kind,
             CLOUD,
             key,
             (stored) => {
-              seen.push(stored);
-              const before = stored.documents[0]?.etag ?? null;
+              seen.push(stored!);
+              const before = stored!.documents[0]?.etag ?? null;
               return { body: new TextEncoder().encode(body), entries: 1, action: changeAction("role", "update"), etagBefore: before, logged: null };
             },
             actor,
-          );
+          ))!;
         expect(await store.listDocuments(kind, CLOUD)).toMatchObject({ parent: ORG, documents: [] });
         expect(await store.listDocuments(kind, "clouds/none")).toBeUndefined();
         const b = await write("b", "second");
@@ -311,7 +332,7 @@ export function storeContract(factory: StoreFactory): void {
           "clouds/none",
         );
         await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
-        await store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
+        await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
         expect((await store.listDocuments(kind, CLOUD))!.documents).toEqual([]);
       });
     });
@@ -326,7 +347,7 @@ export function storeContract(factory: StoreFactory): void {
           denyRules: [create(DenyRuleSchema, { deniedPrincipals: ["user:eve@example.com"], deniedPermissions: ["projects.delete"] })],
         });
       const put = (target: Store, policy: SharedPolicy, name = SHARED) =>
-        target.updateSharedPolicy(name, () => ({ policy, type: "shared_policy" }), actor);
+        updateSharedPolicy(target, name, () => ({ policy, type: "shared_policy" }), actor);
       const bind = (target: Store, on: string, name = SHARED) => updateBinding(target, name, on, () => true, actor);
       const sharedOf = (chain: StoredPolicy[] | undefined) => chain!.map((link) => (link.shared ?? []).map((p) => p.name));
 
@@ -354,13 +375,13 @@ export function storeContract(factory: StoreFactory): void {
         expect(await pointsOf(other, "user:b@example.com")).toEqual([PROJECT]);
         await other.updateResource(PROJECT, () => ({ parent: OTHER_ORG }), actor);
         expect(await pointsOf(store, "user:b@example.com", { beneath: OTHER_ORG })).toEqual([PROJECT]);
-        await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: true }), actor);
+        await updateSharedPolicy(store, SHARED, () => ({ delete: true, unbind: true }), actor);
         expect(await pointsOf(other, "user:b@example.com")).toEqual([]);
       });
 
       test("created as a resource under its parent, read, listed, updated with new etags, deleted", async () => {
         let seen: unknown = "unset";
-        const created = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:a@example.com"), type: "shared_policy" }), actor))!;
+        const created = (await updateSharedPolicy(store, SHARED, (state) => ((seen = state), { policy: content("user:a@example.com"), type: "shared_policy" }), actor))!;
         expect(seen).toEqual({ stored: undefined, bindingCount: 0, newestBinding: 0 });
         expect(created).toMatchObject({ name: SHARED, parent: ORG, description: "baseline" });
         expect(created.etag.length).toBeGreaterThan(0);
@@ -368,16 +389,16 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.getResource(SHARED))).toMatchObject({ parent: ORG, type: "shared_policy" });
         expect(names(await store.ancestry(SHARED))).toEqual([SHARED, ORG]);
         await put(store, content(), "sharedPolicies/another");
-        expect((await store.listSharedPolicies({ parent: ORG, limit: 10 })).map((p) => p.name)).toEqual(["sharedPolicies/another", SHARED]);
-        expect((await store.listSharedPolicies({ parent: ORG, afterName: "sharedPolicies/another", limit: 10 })).map((p) => p.name)).toEqual([SHARED]);
-        expect(await store.listSharedPolicies({ parent: OTHER_ORG, limit: 10 })).toEqual([]);
-        const updated = (await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content("user:b@example.com"), type: "shared_policy" }), actor))!;
+        expect((await listSharedPolicies(store, { parent: ORG, limit: 10 })).map((p) => p.name)).toEqual(["sharedPolicies/another", SHARED]);
+        expect((await listSharedPolicies(store, { parent: ORG, afterName: "sharedPolicies/another", limit: 10 })).map((p) => p.name)).toEqual([SHARED]);
+        expect(await listSharedPolicies(store, { parent: OTHER_ORG, limit: 10 })).toEqual([]);
+        const updated = (await updateSharedPolicy(store, SHARED, (state) => ((seen = state), { policy: content("user:b@example.com"), type: "shared_policy" }), actor))!;
         expect(seen).toEqual({ stored: created, bindingCount: 0, newestBinding: 0 });
         expect(hex(updated.etag)).not.toBe(hex(created.etag));
         expect(updated.createTime).toEqual(created.createTime);
         await expectStoreError(put(store, content(), CLOUD), "already_exists", CLOUD);
         await expectStoreError(put(store, { ...content(), parent: "organizations/none" }, "sharedPolicies/x"), "not_found", "organizations/none");
-        expect(await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: false }), actor)).toBeUndefined();
+        expect(await updateSharedPolicy(store, SHARED, () => ({ delete: true, unbind: false }), actor)).toBeUndefined();
         expect(await getSharedPolicy(store, SHARED)).toBeUndefined();
         expect(await store.getResource(SHARED)).toBeUndefined();
         const actions = (await store.listAuditRecords({ resource: SHARED, limit: 10 })).map((r) => r.action);
@@ -422,12 +443,12 @@ export function storeContract(factory: StoreFactory): void {
         await updateBinding(store, "sharedPolicies/another", PROJECT, () => false, actor);
         // The newest binding of the policy (a later one of another policy, or a removed one, does not count).
         const updated = async () => {
-          await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { policy: content(), type: "shared_policy" }), actor);
+          await updateSharedPolicy(store, SHARED, (state) => ((seen = state), { policy: content(), type: "shared_policy" }), actor);
           return seen;
         };
         expect(await updated()).toMatchObject({ bindingCount: 2, newestBinding: Number(projectBinding!.sequence) });
         expect(newest!.sequence).toBeGreaterThan(projectBinding!.sequence);
-        await store.updateSharedPolicy(SHARED, (state) => ((seen = state), { delete: true, unbind: true }), actor);
+        await updateSharedPolicy(store, SHARED, (state) => ((seen = state), { delete: true, unbind: true }), actor);
         expect(seen).toMatchObject({ bindingCount: 2 });
         const after = (await store.readChanges({ afterSeq: 0, limit: 1000 })).slice(-3);
         expect(after.map((c) => [c.action, c.resource])).toEqual([
@@ -469,7 +490,7 @@ export function storeContract(factory: StoreFactory): void {
         expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[SHARED], [SHARED], []]);
         await updateBinding(store, SHARED, CLOUD, () => false, actor);
         expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[SHARED], [], []]);
-        await store.updateSharedPolicy(SHARED, () => ({ delete: true, unbind: true }), actor);
+        await updateSharedPolicy(store, SHARED, () => ({ delete: true, unbind: true }), actor);
         expect(sharedOf(await other.ancestry(PROJECT))).toEqual([[], [], []]);
         // And the writer's own reads, after writes through the other instance.
         await put(other, content("user:c@example.com"));
@@ -484,7 +505,7 @@ export function storeContract(factory: StoreFactory): void {
 
     describe("resources", () => {
       test("a created resource is read back with its parent, type, etag and times", async () => {
-        const created = await store.createResource({ name: "projects/p2", parent: ORG, type: "project", displayName: "P 2" }, actor);
+        const created = await createResource(store, { name: "projects/p2", parent: ORG, type: "project", displayName: "P 2" }, actor);
         expect(created).toMatchObject({ name: "projects/p2", parent: ORG, type: "project", displayName: "P 2" });
         expect(created.etag).not.toBe("");
         expect(created.createTime).toBeDefined();
@@ -494,9 +515,9 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a taken name is already_exists and a missing parent not_found, naming it; nothing is written", async () => {
         const before = await store.latestSequence();
-        await expectStoreError(store.createResource({ name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor), "already_exists", CLOUD);
+        await expectStoreError(createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor), "already_exists", CLOUD);
         await expectStoreError(
-          store.createResource({ name: "clouds/c9", parent: "organizations/ghost", type: "cloud", displayName: "" }, actor),
+          createResource(store, { name: "clouds/c9", parent: "organizations/ghost", type: "cloud", displayName: "" }, actor),
           "not_found",
           "organizations/ghost",
         );
@@ -506,7 +527,7 @@ export function storeContract(factory: StoreFactory): void {
 
       test("listing filters by parent and type and pages by name", async () => {
         for (const id of ["b", "a", "c"]) {
-          await store.createResource({ name: `projects/${id}`, parent: ORG, type: "project", displayName: "" }, actor);
+          await createResource(store, { name: `projects/${id}`, parent: ORG, type: "project", displayName: "" }, actor);
         }
         const children = await store.listResources({ parent: ORG, limit: 10 });
         expect(children.map((r) => r.name)).toEqual([CLOUD, "projects/a", "projects/b", "projects/c"]);
@@ -526,7 +547,7 @@ export function storeContract(factory: StoreFactory): void {
           ["projects/prod_s4", ""],
           ["projects/s5", "100% pro_d"],
         ] as const;
-        for (const [name, displayName] of made) await store.createResource({ name, parent: CLOUD, type: "project", displayName }, actor);
+        for (const [name, displayName] of made) await createResource(store, { name, parent: CLOUD, type: "project", displayName }, actor);
         const search = async (query: Partial<Parameters<Store["searchResources"]>[0]>) => {
           const page = await store.searchResources({ text: "prod", limit: 10, scan: 100, parent: CLOUD, ...query });
           return { names: page.resources.map((r) => r.name), scannedTo: page.scannedTo };
@@ -606,7 +627,7 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a delete removes the resource and its policy; with cascade the subtree, deepest first", async () => {
         await grant(store, PROJECT, "user:ada@example.com");
-        await store.createResource({ name: "projects/p2", parent: ORG, type: "project", displayName: "" }, actor);
+        await createResource(store, { name: "projects/p2", parent: ORG, type: "project", displayName: "" }, actor);
         expect(await store.deleteResource("projects/p2", () => ({ cascade: false }), actor)).toEqual(["projects/p2"]);
         const deleted = await store.deleteResource(ORG, () => ({ cascade: true }), actor);
         expect(deleted).toEqual([PROJECT, CLOUD, ORG]);
@@ -673,10 +694,10 @@ export function storeContract(factory: StoreFactory): void {
 
       test("listing returns policies with bindings of one type, beneath a resource, in pages by cursor", async () => {
         for (const id of ["a", "b", "c"]) {
-          await store.createResource({ name: `projects/${id}`, parent: CLOUD, type: "project", displayName: "" }, actor);
+          await createResource(store, { name: `projects/${id}`, parent: CLOUD, type: "project", displayName: "" }, actor);
           await grant(store, `projects/${id}`, `user:${id}@example.com`);
         }
-        await store.createResource({ name: "projects/elsewhere", parent: OTHER_ORG, type: "project", displayName: "" }, actor);
+        await createResource(store, { name: "projects/elsewhere", parent: OTHER_ORG, type: "project", displayName: "" }, actor);
         await grant(store, "projects/elsewhere", "user:e@example.com");
         await grant(store, ORG, "user:org@example.com");
         const all = await store.listPolicies({ type: "project", limit: 10 });
@@ -691,7 +712,7 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a listed policy whose stored bytes do not decode is named as unreadable, in its place; the others are listed", async () => {
         for (const id of ["a", "b", "c"]) {
-          await store.createResource({ name: `projects/${id}`, parent: CLOUD, type: "project", displayName: "" }, actor);
+          await createResource(store, { name: `projects/${id}`, parent: CLOUD, type: "project", displayName: "" }, actor);
           await grant(store, `projects/${id}`, `user:${id}@example.com`);
         }
         await database.damagePolicy("projects/b");
@@ -718,7 +739,7 @@ export function storeContract(factory: StoreFactory): void {
         point.cursor <= cursor && cursor < point.subtreeEnd;
 
       async function project(name: string, parent: string): Promise<void> {
-        await store.createResource({ name, parent, type: "project", displayName: "" }, actor);
+        await createResource(store, { name, parent, type: "project", displayName: "" }, actor);
       }
 
       test("grant points: the resources binding a member to a role, in cursor order, beneath one, from a cursor", async () => {
@@ -753,7 +774,7 @@ export function storeContract(factory: StoreFactory): void {
         await store.updatePolicy(CLOUD, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [ADA, "group:eng"] })] }), actor);
         await store.updatePolicy(ORG, () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [ADA] })] }), actor);
         const custom = `${ORG}/roles/deployer`;
-        await store.updateSharedPolicy(
+        await updateSharedPolicy(store, 
           "sharedPolicies/bound",
           () => ({ policy: create(SharedPolicySchema, { parent: ORG, bindings: [create(BindingSchema, { role: custom, members: ["group:eng"] })] }), type: "shared_policy" }),
           actor,
@@ -908,7 +929,7 @@ export function storeContract(factory: StoreFactory): void {
       test("currentOnly keeps the history of the resource under the name now, not of an earlier one deleted", async () => {
         await grant(store, PROJECT, "user:old@example.com");
         await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
-        await store.createResource({ name: PROJECT, parent: OTHER_ORG, type: "project", displayName: "" }, actor);
+        await createResource(store, { name: PROJECT, parent: OTHER_ORG, type: "project", displayName: "" }, actor);
         await grant(store, PROJECT, "user:new@example.com");
         const all = await store.listAuditRecords({ resource: PROJECT, limit: 20 });
         expect(all.map((r) => r.action)).toEqual(["resource.create", "policy.set", "resource.delete", "resource.create", "policy.set"]);
@@ -944,7 +965,7 @@ export function storeContract(factory: StoreFactory): void {
       test("a listing read again follows every change, this instance's and another's: grants, revocations, moves, deletes", async () => {
         const other = await another();
         const page = async () => decoded(await store.listPolicies({ type: "project", beneath: ORG, limit: 10 })).map((p) => [p.resource.name, p.policy.bindings.flatMap((b) => b.members)]);
-        await store.createResource({ name: "projects/listed", parent: CLOUD, type: "project", displayName: "" }, actor);
+        await createResource(store, { name: "projects/listed", parent: CLOUD, type: "project", displayName: "" }, actor);
         expect(await page()).toEqual([]);
         expect(await page()).toEqual([]);
         await grant(other, PROJECT, "user:ada@example.com");
@@ -978,7 +999,7 @@ export function storeContract(factory: StoreFactory): void {
         const other = await another();
         await store.ancestry(PROJECT);
         for (let i = 0; i < 1100; i++) {
-          await other.createResource({ name: `projects/bulk${i}`, parent: ORG, type: "project", displayName: "" }, actor);
+          await createResource(other, { name: `projects/bulk${i}`, parent: ORG, type: "project", displayName: "" }, actor);
         }
         await grant(other, ORG, "user:late@example.com");
         expect(membersOf(await store.ancestry(PROJECT))[2]).toEqual([ORG, ["user:late@example.com"]]);
@@ -1078,7 +1099,7 @@ export function storeContract(factory: StoreFactory): void {
         expect([project!.createSeq, cloud!.createSeq, org!.createSeq]).toEqual([createdAt(PROJECT), createdAt(CLOUD), createdAt(ORG)]);
         expect((await store.getPolicy(PROJECT))!.createSeq).toBe(createdAt(PROJECT));
         await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
-        await store.createResource({ name: PROJECT, parent: OTHER_ORG, type: "project", displayName: "" }, actor);
+        await createResource(store, { name: PROJECT, parent: OTHER_ORG, type: "project", displayName: "" }, actor);
         expect((await store.ancestry(PROJECT))![0]!.createSeq).toBe(await store.latestSequence());
       });
 
@@ -1087,12 +1108,12 @@ export function storeContract(factory: StoreFactory): void {
         await updateDenyPolicy(store, PROJECT, () => create(DenyPolicySchema, { rules: [rule("user:own@example.com")] }), actor);
         await updateDenyPolicy(store, CLOUD, () => create(DenyPolicySchema, { rules: [rule("user:cloud@example.com")] }), actor);
         const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: [rule("user:shared@example.com")] });
-        await store.updateSharedPolicy("sharedPolicies/guardrail", () => ({ policy: guardrail, type: "shared_policy" }), actor);
+        await updateSharedPolicy(store, "sharedPolicies/guardrail", () => ({ policy: guardrail, type: "shared_policy" }), actor);
         await updateBinding(store, "sharedPolicies/guardrail", PROJECT, () => true, actor);
-        await store.updateSharedPolicy("sharedPolicies/plain", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+        await updateSharedPolicy(store, "sharedPolicies/plain", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
         const from = await store.latestSequence();
         await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
-        await store.updateSharedPolicy("sharedPolicies/plain", () => ({ delete: true, unbind: false }), actor);
+        await updateSharedPolicy(store, "sharedPolicies/plain", () => ({ delete: true, unbind: false }), actor);
         const [project, cloud, plain] = await store.readChanges({ afterSeq: from, limit: 10 });
         const principals = (c: ChangeRecord | undefined) => c?.denyRulesAtRemoval?.map((r) => r.deniedPrincipals[0]);
         expect(project!.action).toBe("resource.delete");
@@ -1109,14 +1130,14 @@ export function storeContract(factory: StoreFactory): void {
         await grant(store, PROJECT, "user:ada@example.com");
         await store.deleteResource(PROJECT, () => ({ cascade: false }), actor);
         const ended = await store.latestSequence();
-        await store.createResource({ name: PROJECT, parent: ORG, type: "project", displayName: "" }, actor);
+        await createResource(store, { name: PROJECT, parent: ORG, type: "project", displayName: "" }, actor);
         await grant(store, PROJECT, "user:bob@example.com");
         expect((await store.readChanges({ removalOf: PROJECT, fromSeq: first }))[0]).toMatchObject({ seq: ended, action: "resource.delete", lineage: [PROJECT, CLOUD, ORG] });
         expect((await store.readChanges({ removalOf: PROJECT, fromSeq: ended }))[0]!.seq).toBe(ended);
         expect((await store.readChanges({ removalOf: PROJECT, fromSeq: ended + 1 }))[0]).toBeUndefined();
         expect((await store.readChanges({ removalOf: CLOUD, fromSeq: 0 }))[0]).toBeUndefined();
-        await store.updateSharedPolicy("sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
-        await store.updateSharedPolicy("sharedPolicies/s", () => ({ delete: true, unbind: false }), actor);
+        await updateSharedPolicy(store, "sharedPolicies/s", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+        await updateSharedPolicy(store, "sharedPolicies/s", () => ({ delete: true, unbind: false }), actor);
         expect((await (await another()).readChanges({ removalOf: "sharedPolicies/s", fromSeq: 0 }))[0]).toMatchObject({ action: "sharedPolicy.delete", seq: await store.latestSequence() });
       });
 
@@ -1168,42 +1189,42 @@ export function storeContract(factory: StoreFactory): void {
       };
 
       test("created, listed by name with their scope, and deleted; a taken name or unknown one fails", async () => {
-        const created = await store.createConsumer(scope, 1000);
+        const created = await store.writeConsumer({ create: scope, timeMs: 1000 });
         expect(created).toEqual({ ...scope, acknowledgedSeq: 0, createTimeMs: 1000, failureCount: 0 });
-        await store.createConsumer(unscoped, 2000);
+        await store.writeConsumer({ create: unscoped, timeMs: 2000 });
         expect((await store.consumerChanges(0)).changed.map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
-        await expectStoreError(store.createConsumer(scope, 3000), "already_exists", scope.name);
-        await store.deleteConsumer("consumers/all");
+        await expectStoreError(store.writeConsumer({ create: scope, timeMs: 3000 }), "already_exists", scope.name);
+        await store.writeConsumer({ delete: "consumers/all" });
         expect((await (await another()).consumerChanges(0)).changed.map((c) => c.name)).toEqual(["consumers/edge"]);
-        await expectStoreError(store.deleteConsumer("consumers/all"), "not_found", "consumers/all");
+        await expectStoreError(store.writeConsumer({ delete: "consumers/all" }), "not_found", "consumers/all");
       });
 
       test("acknowledgements move forward only; failures are upserted per resource, resolved, and read by resource", async () => {
-        await store.createConsumer(scope, 1000);
-        let consumer = await store.acknowledgeChanges(scope.name, ack(5, [{ resource: PROJECT, seq: 4, message: "quota" }]));
+        await store.writeConsumer({ create: scope, timeMs: 1000 });
+        let consumer = await store.writeConsumer({ acknowledge: scope.name, ack: ack(5, [{ resource: PROJECT, seq: 4, message: "quota" }]) });
         expect(consumer).toMatchObject({ acknowledgedSeq: 5, acknowledgeTimeMs: 2000, failureCount: 1 });
         expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([
           { consumer: scope.name, resource: PROJECT, seq: 4, message: "quota", timeMs: 2000 },
         ]);
-        consumer = await store.acknowledgeChanges(scope.name, {
+        consumer = await store.writeConsumer({ acknowledge: scope.name, ack: {
           upTo: 3,
           failures: [{ resource: PROJECT, seq: 5, message: "again" }, { resource: CLOUD, seq: 5, message: "x" }],
           resolved: [],
           timeMs: 3000,
-        });
+        } });
         expect(consumer).toMatchObject({ acknowledgedSeq: 5, failureCount: 2 });
         expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([
           { consumer: scope.name, resource: PROJECT, seq: 5, message: "again", timeMs: 3000 },
         ]);
-        consumer = await store.acknowledgeChanges(scope.name, { upTo: 6, failures: [], resolved: [PROJECT], timeMs: 4000 });
+        consumer = await store.writeConsumer({ acknowledge: scope.name, ack: { upTo: 6, failures: [], resolved: [PROJECT], timeMs: 4000 } });
         expect(consumer.failureCount).toBe(1);
         expect(await store.listResourceFailures(PROJECT, [scope.name])).toEqual([]);
         expect((await store.listResourceFailures(CLOUD, [scope.name])).map((f) => f.message)).toEqual(["x"]);
         expect((await store.consumerChanges(0)).changed[0]).toEqual(consumer);
-        await expectStoreError(store.acknowledgeChanges("consumers/none", ack(1)), "not_found", "consumers/none");
-        await store.deleteConsumer(scope.name);
+        await expectStoreError(store.writeConsumer({ acknowledge: "consumers/none", ack: ack(1) }), "not_found", "consumers/none");
+        await store.writeConsumer({ delete: scope.name });
         expect(await store.listResourceFailures(CLOUD, [scope.name])).toEqual([]);
-        expect((await store.createConsumer(scope, 5000)).failureCount).toBe(0);
+        expect((await store.writeConsumer({ create: scope, timeMs: 5000 })).failureCount).toBe(0);
       });
 
       test("N consumers with M failures each: counted per consumer, read per resource for the consumers asked about", async () => {
@@ -1211,10 +1232,10 @@ export function storeContract(factory: StoreFactory): void {
         const m = 40;
         const consumerNames = Array.from({ length: n }, (_, i) => `consumers/c${String(i).padStart(2, "0")}`);
         const resources = Array.from({ length: m }, (_, j) => `projects/r${j}`);
-        for (const name of [...consumerNames].reverse()) await store.createConsumer({ ...scope, name }, 1000);
+        for (const name of [...consumerNames].reverse()) await store.writeConsumer({ create: { ...scope, name }, timeMs: 1000 });
         await Promise.all(
           consumerNames.map((name, i) =>
-            store.acknowledgeChanges(name, ack(1, resources.map((resource, j) => ({ resource, seq: 1, message: `${i}:${j}` })))),
+            store.writeConsumer({ acknowledge: name, ack: ack(1, resources.map((resource, j) => ({ resource, seq: 1, message: `${i}:${j}` }))) }),
           ),
         );
         const listed = (await (await another()).consumerChanges(0)).changed;
@@ -1224,11 +1245,11 @@ export function storeContract(factory: StoreFactory): void {
           expect(failures.map((f) => [f.consumer, f.message])).toEqual(consumerNames.map((name, i) => [name, `${i}:${j}`]));
         }
         // Resolving one resource for every consumer leaves each with the others.
-        await Promise.all(consumerNames.map((name) => store.acknowledgeChanges(name, ack(1, [], [resources[0]!]))));
+        await Promise.all(consumerNames.map((name) => store.writeConsumer({ acknowledge: name, ack: ack(1, [], [resources[0]!]) })));
         expect((await store.consumerChanges(0)).changed.every((c) => c.failureCount === m - 1)).toBe(true);
         expect(await store.listResourceFailures(resources[0]!, consumerNames)).toEqual([]);
         // A consumer with all its failures goes at once, and only its failures with it.
-        await store.deleteConsumer(consumerNames[0]!);
+        await store.writeConsumer({ delete: consumerNames[0]! });
         expect((await store.listResourceFailures(resources[1]!, consumerNames)).map((f) => f.consumer)).toEqual(consumerNames.slice(1));
         // Only the consumers asked about; none asked, none read.
         expect((await store.listResourceFailures(resources[1]!, consumerNames.slice(3, 5))).map((f) => f.consumer)).toEqual(consumerNames.slice(3, 5));
@@ -1239,19 +1260,19 @@ export function storeContract(factory: StoreFactory): void {
         const reader = await another();
         const empty = await reader.consumerChanges(0);
         expect(empty.changed).toEqual([]);
-        await store.createConsumer(scope, 1000);
-        await store.createConsumer(unscoped, 1000);
+        await store.writeConsumer({ create: scope, timeMs: 1000 });
+        await store.writeConsumer({ create: unscoped, timeMs: 1000 });
         const first = await reader.consumerChanges(empty.version);
         expect(first.changed.map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
         expect(first.names).toBeUndefined();
         expect(first.version).toBeGreaterThan(empty.version);
         expect(await reader.consumerChanges(first.version)).toEqual({ version: first.version, changed: [] });
         expect((await reader.consumerChanges(0)).changed.map((c) => c.name)).toEqual(["consumers/all", "consumers/edge"]);
-        const acknowledged = await store.acknowledgeChanges(scope.name, ack(3, [{ resource: PROJECT, seq: 2, message: "m" }]));
+        const acknowledged = await store.writeConsumer({ acknowledge: scope.name, ack: ack(3, [{ resource: PROJECT, seq: 2, message: "m" }]) });
         const second = await reader.consumerChanges(first.version);
         expect(second.changed).toEqual([acknowledged]);
         expect(second.names).toBeUndefined();
-        await store.deleteConsumer(unscoped.name);
+        await store.writeConsumer({ delete: unscoped.name });
         const third = await reader.consumerChanges(second.version);
         expect(third).toEqual({ version: third.version, changed: [], names: [scope.name] });
         expect(third.version).toBeGreaterThan(second.version);
@@ -1261,19 +1282,19 @@ export function storeContract(factory: StoreFactory): void {
 
       test("a registration's admission is told how many consumers share its root; refused, it writes nothing", async () => {
         const counts: number[] = [];
-        await store.createConsumer(scope, 1000, (n) => counts.push(n));
-        await store.createConsumer({ ...scope, name: "consumers/b", subtree: PROJECT }, 1000, (n) => counts.push(n));
-        await store.createConsumer({ ...unscoped, name: "consumers/other", subtree: OTHER_ORG, root: OTHER_ORG }, 1000, (n) => counts.push(n));
-        await store.createConsumer(unscoped, 1000, (n) => counts.push(n));
+        await store.writeConsumer({ create: scope, timeMs: 1000, admit: (n) => counts.push(n) });
+        await store.writeConsumer({ create: { ...scope, name: "consumers/b", subtree: PROJECT }, timeMs: 1000, admit: (n) => counts.push(n) });
+        await store.writeConsumer({ create: { ...unscoped, name: "consumers/other", subtree: OTHER_ORG, root: OTHER_ORG }, timeMs: 1000, admit: (n) => counts.push(n) });
+        await store.writeConsumer({ create: unscoped, timeMs: 1000, admit: (n) => counts.push(n) });
         expect(counts).toEqual([0, 1, 0, 0]);
         const { version } = await store.consumerChanges(0);
         // Refused in the same batch as one that is admitted: only the refused one is left out.
         const [refused, admitted] = await Promise.allSettled([
-          store.createConsumer({ ...scope, name: "consumers/c" }, 1000, (n) => {
+          store.writeConsumer({ create: { ...scope, name: "consumers/c" }, timeMs: 1000, admit: (n) => {
             counts.push(n);
             refuse();
-          }),
-          store.createConsumer({ ...unscoped, name: "consumers/d" }, 1000),
+          } }),
+          store.writeConsumer({ create: { ...unscoped, name: "consumers/d" }, timeMs: 1000 }),
         ]);
         expect(refused).toMatchObject({ status: "rejected", reason: { message: "refused" } });
         expect(admitted!.status).toBe("fulfilled");
@@ -1289,19 +1310,19 @@ export function storeContract(factory: StoreFactory): void {
       });
 
       test("an acknowledgement's admission is told the failures before and after it; refused, it writes nothing", async () => {
-        await store.createConsumer(scope, 1000);
+        await store.writeConsumer({ create: scope, timeMs: 1000 });
         const seen: { before: number; after: number }[] = [];
         const failures = [PROJECT, CLOUD].map((resource) => ({ resource, seq: 2, message: "m" }));
-        await store.acknowledgeChanges(scope.name, ack(2, failures), (counts) => seen.push(counts));
+        await store.writeConsumer({ acknowledge: scope.name, ack: ack(2, failures), admit: (counts) => seen.push(counts) });
         // Reported again, a new one, and one resolved (a resource both reported and resolved ends resolved).
         const next = ack(3, [...failures, { resource: ORG, seq: 3, message: "n" }, { resource: OTHER_ORG, seq: 3, message: "o" }], [CLOUD, OTHER_ORG]);
         const before = await store.latestSequence();
         const { version } = await store.consumerChanges(0);
         await expect(
-          store.acknowledgeChanges(scope.name, next, (counts) => {
+          store.writeConsumer({ acknowledge: scope.name, ack: next, admit: (counts) => {
             seen.push(counts);
             refuse();
-          }),
+          } }),
         ).rejects.toThrow("refused");
         expect(seen).toEqual([
           { before: 0, after: 2 },
@@ -1313,7 +1334,7 @@ export function storeContract(factory: StoreFactory): void {
         expect((await reader.listResourceFailures(CLOUD, [scope.name])).length).toBe(1);
         expect(await reader.consumerChanges(version)).toEqual({ version, changed: [] });
         expect(await store.latestSequence()).toBe(before);
-        expect(await store.acknowledgeChanges(scope.name, next)).toMatchObject({ acknowledgedSeq: 3, failureCount: 2 });
+        expect(await store.writeConsumer({ acknowledge: scope.name, ack: next })).toMatchObject({ acknowledgedSeq: 3, failureCount: 2 });
         expect((await reader.listResourceFailures(ORG, [scope.name])).length).toBe(1);
       });
 

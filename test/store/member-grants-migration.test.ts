@@ -15,7 +15,17 @@ import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
-import { getDenyPolicy, getSharedPolicy, listBindings, listRoles, updateBinding, updateDenyPolicy, updateRole } from "../../src/domain/kinds.js";
+import {
+  getDenyPolicy,
+  getSharedPolicy,
+  listBindings,
+  listRoles,
+  updateBinding,
+  updateDenyPolicy,
+  updateRole,
+  updateSharedPolicy,
+  listSharedPolicies,
+} from "../../src/domain/kinds.js";
 import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 import {
@@ -26,6 +36,7 @@ import {
   SQLITE_BEFORE_LINKS,
   SQLITE_BEFORE_SHARED_DOCUMENTS,
 } from "../helpers/schema-downgrades.js";
+import { createResource } from "../../src/store/store.js";
 
 const actor = { principal: "user:test@example.com" };
 const OWNERS = [create(BindingSchema, { role: "roles/owner", members: ["user:ada@example.com", "group:eng"] })];
@@ -34,17 +45,17 @@ afterEach(() => dir && removeDir(dir));
 
 /** An organization with a project whose policy binds group:eng as owner. */
 async function withPolicy(store: Store): Promise<void> {
-  await store.createResource({ name: "organizations/acme", parent: "", type: "organization", displayName: "" }, actor);
-  await store.createResource({ name: "projects/p1", parent: "organizations/acme", type: "project", displayName: "" }, actor);
+  await createResource(store, { name: "organizations/acme", parent: "", type: "organization", displayName: "" }, actor);
+  await createResource(store, { name: "projects/p1", parent: "organizations/acme", type: "project", displayName: "" }, actor);
   await store.updatePolicy("projects/p1", () => create(PolicySchema, { version: 1, bindings: OWNERS }), actor);
 }
 
 /** An organization with a project, and a shared policy binding group:eng as owner, bound to the project. */
 async function withSharedPolicy(store: Store): Promise<void> {
-  await store.createResource({ name: "organizations/acme", parent: "", type: "organization", displayName: "" }, actor);
-  await store.createResource({ name: "projects/p1", parent: "organizations/acme", type: "project", displayName: "" }, actor);
+  await createResource(store, { name: "organizations/acme", parent: "", type: "organization", displayName: "" }, actor);
+  await createResource(store, { name: "projects/p1", parent: "organizations/acme", type: "project", displayName: "" }, actor);
   const policy = create(SharedPolicySchema, { parent: "organizations/acme", bindings: OWNERS });
-  await store.updateSharedPolicy("sharedPolicies/base", () => ({ policy, type: "shared_policy" }), actor);
+  await updateSharedPolicy(store, "sharedPolicies/base", () => ({ policy, type: "shared_policy" }), actor);
   await updateBinding(store, "sharedPolicies/base", "projects/p1", () => true, actor);
 }
 
@@ -137,11 +148,11 @@ const POSTGRES_BEFORE_CONSUMER_BOUNDS = `DROP TABLE consumer_clock;
 async function withConsumers(store: Store): Promise<void> {
   await withPolicy(store);
   const consumer = { displayName: "", resourceTypes: [], root: "" };
-  await store.createConsumer({ ...consumer, name: "consumers/all", subtree: "" }, 1000);
-  await store.createConsumer({ ...consumer, name: "consumers/p1", subtree: "projects/p1" }, 1000);
-  await store.createConsumer({ ...consumer, name: "consumers/gone", subtree: "projects/gone" }, 1000);
+  await store.writeConsumer({ create: { ...consumer, name: "consumers/all", subtree: "" }, timeMs: 1000 });
+  await store.writeConsumer({ create: { ...consumer, name: "consumers/p1", subtree: "projects/p1" }, timeMs: 1000 });
+  await store.writeConsumer({ create: { ...consumer, name: "consumers/gone", subtree: "projects/gone" }, timeMs: 1000 });
   const failures = ["projects/p1", "organizations/acme"].map((resource) => ({ resource, seq: 1, message: "m" }));
-  await store.acknowledgeChanges("consumers/p1", { upTo: 1, failures, resolved: [], timeMs: 1000 });
+  await store.writeConsumer({ acknowledge: "consumers/p1", ack: { upTo: 1, failures, resolved: [], timeMs: 1000 } });
 }
 
 const consumersOf = async (store: Store) =>
@@ -214,7 +225,7 @@ test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 7 keep
 /** What a reader sees of a shared policy: itself, its bindings, the chain that holds it, and what it grants. */
 const sharedOf = async (store: Store) => ({
   policy: await getSharedPolicy(store, "sharedPolicies/base"),
-  listed: await store.listSharedPolicies({ parent: "organizations/acme", limit: 10 }),
+  listed: await listSharedPolicies(store, { parent: "organizations/acme", limit: 10 }),
   bindings: await listBindings(store, { sharedPolicy: "sharedPolicies/base", limit: 10 }),
   chain: (await store.ancestry("projects/p1"))!.map((link) => link.shared),
   owners: await ownersOf(store),

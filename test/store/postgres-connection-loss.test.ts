@@ -21,6 +21,7 @@ import {
   type PrivateCluster,
 } from "../helpers/private-postgres.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
+import { createResource } from "../../src/store/store.js";
 
 const actor = { principal: "user:test@example.com" };
 const org = (name: string) => ({ name: `organizations/${name}`, parent: "", type: "organization", displayName: "" });
@@ -69,12 +70,12 @@ describe.runIf(privatePostgresAvailable())("a checked-out PostgreSQL connection 
     const url = await cluster.createDatabase();
     const store = await PostgresStore.open({ url, poolSize: 2, statementTimeoutMs: 30_000 });
     closing.push(() => store.close());
-    await store.createResource(org("before"), actor);
+    await createResource(store, org("before"), actor);
     await holdLock(url, WRITE_LOCK);
-    await loseConnection(url, store.createResource(org("lost"), actor));
+    await loseConnection(url, createResource(store, org("lost"), actor));
 
     // The dead connections were dropped, not returned to the pool: the next write gets a working one.
-    await store.createResource(org("after"), actor);
+    await createResource(store, org("after"), actor);
     expect((await store.getResource("organizations/before"))?.name).toBe("organizations/before");
     expect((await store.getResource("organizations/after"))?.name).toBe("organizations/after");
   });
@@ -86,14 +87,14 @@ describe.runIf(privatePostgresAvailable())("a checked-out PostgreSQL connection 
 
     const store = await PostgresStore.open({ url, poolSize: 2, statementTimeoutMs: 30_000 });
     closing.push(() => store.close());
-    await store.createResource(org("migrated"), actor);
+    await createResource(store, org("migrated"), actor);
   });
 
   test("migrate-store's copy waiting for the write lock fails with an error; the copy succeeds after the restart", async () => {
     const dir = tempDir("policy-copy-");
     closing.push(async () => removeDir(dir));
     const sqlite = new SqliteStore(join(dir, "policy.db"));
-    await sqlite.createResource(org("copied"), actor);
+    await createResource(sqlite, org("copied"), actor);
     await sqlite.close();
     const source = new Sqlite(join(dir, "policy.db"), { readonly: true });
     closing.push(async () => source.close());
@@ -110,11 +111,11 @@ describe.runIf(privatePostgresAvailable())("a checked-out PostgreSQL connection 
     const url = await cluster.createDatabase();
     const store = await PostgresStore.open({ url, poolSize: 2, statementTimeoutMs: 1000 });
     closing.push(() => store.close());
-    await store.createResource(org("before"), actor);
+    await createResource(store, org("before"), actor);
     await cluster.freeze();
     try {
       // On the idle connections the store holds, and on new ones (the pool's two are busy or dead by then).
-      const calls = [store.getResource("organizations/before"), store.createResource(org("frozen"), actor), store.latestSequence()];
+      const calls = [store.getResource("organizations/before"), createResource(store, org("frozen"), actor), store.latestSequence()];
       const errors = await Promise.all(
         calls.map((call) =>
           call.then(
@@ -130,7 +131,7 @@ describe.runIf(privatePostgresAvailable())("a checked-out PostgreSQL connection 
     } finally {
       await cluster.thaw();
     }
-    await store.createResource(org("after"), actor);
+    await createResource(store, org("after"), actor);
     expect((await store.getResource("organizations/before"))?.name).toBe("organizations/before");
   });
 });

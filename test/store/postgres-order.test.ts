@@ -12,6 +12,7 @@ import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { createPostgresDatabase, postgresAvailable, type PostgresDatabase } from "../helpers/postgres.js";
 import { seededRandom } from "../helpers/seed.js";
 import { pause } from "../helpers/wait.js";
+import { createResource } from "../../src/store/store.js";
 
 const actor = { principal: "user:test@example.com" };
 const open = (url: string) => PostgresStore.open({ url, poolSize: 4, statementTimeoutMs: 10_000 });
@@ -32,7 +33,7 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     stores.push(...writers);
     const WRITES_PER_WRITER = 150;
     const random = seededRandom("postgres-order: spread of the writes");
-    await writers[0]!.createResource({ name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
+    await createResource(writers[0]!, { name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
     const follower = new pg.Client({ connectionString: database.url });
     await follower.connect();
     let done = false;
@@ -51,7 +52,7 @@ describe.runIf(postgresAvailable())("postgres store", () => {
         // Spread over turns of the event loop, so that batches of different sizes interleave across instances.
         await pause(random() * 200);
         if (i % 3 === 0) {
-          await store.createResource({ name: `projects/w${w}_${i}`, parent: "organizations/o", type: "project", displayName: "" }, actor);
+          await createResource(store, { name: `projects/w${w}_${i}`, parent: "organizations/o", type: "project", displayName: "" }, actor);
         } else {
           const policy = create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [`user:w${w}i${i}@example.com`] })] });
           await store.updatePolicy("organizations/o", () => policy, actor);
@@ -73,13 +74,13 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     const store = await open(database.url);
     stores.push(store);
     const grant = (member: string) => () => create(PolicySchema, { bindings: [create(BindingSchema, { role: "roles/owner", members: [member] })] });
-    await store.createResource({ name: "organizations/a", parent: "", type: "organization", displayName: "" }, actor);
-    await store.createResource({ name: "projects/doomed", parent: "organizations/a", type: "project", displayName: "" }, actor);
+    await createResource(store, { name: "organizations/a", parent: "", type: "organization", displayName: "" }, actor);
+    await createResource(store, { name: "projects/doomed", parent: "organizations/a", type: "project", displayName: "" }, actor);
     const results = await Promise.allSettled([
       store.updatePolicy("projects/doomed", grant("user:1@example.com"), actor),
       store.deleteResource("projects/doomed", () => ({ cascade: false }), actor),
       store.updatePolicy("projects/doomed", grant("user:2@example.com"), actor),
-      store.createResource({ name: "projects/new", parent: "organizations/a", type: "project", displayName: "" }, actor),
+      createResource(store, { name: "projects/new", parent: "organizations/a", type: "project", displayName: "" }, actor),
       store.updatePolicy("projects/new", grant("user:3@example.com"), actor),
       store.updatePolicy("organizations/a", grant("user:4@example.com"), actor),
       store.updatePolicy("organizations/a", (stored) => grant(`${stored.policy.bindings[0]!.members[0]}+5`)(), actor),
@@ -97,7 +98,7 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     const [reader, writer] = [await open(database.url), await open(database.url)];
     stores.push(reader, writer);
     const from = await reader.latestSequence();
-    await writer.createResource({ name: "organizations/late", parent: "", type: "organization", displayName: "" }, actor);
+    await createResource(writer, { name: "organizations/late", parent: "", type: "organization", displayName: "" }, actor);
     const before = (await reader.stats()).queries!.count;
     const [first, second, third] = [1, 2, 3].map(() => reader.changesSince(from, 100));
     expect(second).toBe(third);
@@ -123,7 +124,7 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     await expect(open("postgres://root@127.0.0.1:1/none")).rejects.toSatisfy((e) => e instanceof StoreError && e.kind === "unavailable");
     const store = await open(database.url);
     stores.push(store);
-    await store.createResource({ name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
+    await createResource(store, { name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
     // The server ends every connection of the store's pool, as a restart or an operator would.
     const admin = new pg.Client({ connectionString: database.url });
     await admin.connect();
@@ -145,7 +146,7 @@ describe.runIf(postgresAvailable())("postgres store", () => {
   test("a full disk (SQLSTATE 53100) is StoreError exhausted for every write of the batch; reads keep working", async () => {
     const store = await open(database.url);
     stores.push(store);
-    await store.createResource({ name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
+    await createResource(store, { name: "organizations/o", parent: "", type: "organization", displayName: "" }, actor);
     // The server's own error, as PostgreSQL raises it when it cannot extend a file.
     const admin = new pg.Client({ connectionString: database.url });
     await admin.connect();
@@ -154,13 +155,13 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     await admin.query("CREATE TRIGGER full_disk BEFORE INSERT ON change_log FOR EACH ROW EXECUTE FUNCTION full_disk()");
     const writes = await Promise.allSettled([
       store.updatePolicy("organizations/o", () => create(PolicySchema, {}), actor),
-      store.createResource({ name: "projects/p", parent: "organizations/o", type: "project", displayName: "" }, actor),
+      createResource(store, { name: "projects/p", parent: "organizations/o", type: "project", displayName: "" }, actor),
     ]);
     for (const write of writes) expect(write).toMatchObject({ status: "rejected", reason: { name: "StoreError", kind: "exhausted" } });
     expect(await store.getResource("organizations/o")).toBeDefined();
     expect(await store.getResource("projects/p")).toBeUndefined();
     await admin.query("DROP TRIGGER full_disk ON change_log");
     await admin.end();
-    await store.createResource({ name: "projects/p", parent: "organizations/o", type: "project", displayName: "" }, actor);
+    await createResource(store, { name: "projects/p", parent: "organizations/o", type: "project", displayName: "" }, actor);
   });
 });

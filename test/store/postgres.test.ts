@@ -2,7 +2,7 @@
 // database is a fresh one with a random name, dropped afterwards.
 import pg from "pg";
 import { describe } from "vitest";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import type { Store } from "../../src/store/store.js";
 import { createPostgresDatabase, postgresAvailable } from "../helpers/postgres.js";
@@ -32,5 +32,5 @@ function postgresDatabase(wrap: (store: PostgresStore) => Store): () => Promise<
 
 describe.runIf(postgresAvailable())("postgres", () => {
   storeContract({ name: "postgres", cached: false, createDatabase: postgresDatabase((store) => store) });
-  storeContract({ name: "postgres + cache", cached: true, createDatabase: postgresDatabase((store) => new CachingStore(store)) });
+  storeContract({ name: "postgres + cache", cached: true, createDatabase: postgresDatabase((store) => cachingStore(store)) });
 });

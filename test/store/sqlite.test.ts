@@ -3,7 +3,7 @@ import Sqlite from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CachingStore } from "../../src/store/caching-store.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
 import { UNDECODABLE, storeContract, type StoreDatabase } from "./contract.js";
@@ -27,4 +27,4 @@ function sqliteDatabase(wrap: (store: SqliteStore) => Store): () => Promise<Stor
 }
 
 storeContract({ name: "sqlite", cached: false, createDatabase: sqliteDatabase((store) => store) });
-storeContract({ name: "sqlite + cache", cached: true, createDatabase: sqliteDatabase((store) => new CachingStore(store)) });
+storeContract({ name: "sqlite + cache", cached: true, createDatabase: sqliteDatabase((store) => cachingStore(store)) });

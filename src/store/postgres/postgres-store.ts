@@ -5,18 +5,30 @@
 import { toBinary } from "@bufbuild/protobuf";
 import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import { SharedPolicyBindingSchema, type SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
+import { SharedPolicyBindingSchema } from "../../../gen/policy/v1/shared_policy_pb.js";
 import type pg from "pg";
 import { changeAction } from "../change-actions.js";
 import { revisionEtag } from "../../etag.js";
-import { CREATE_MANY, CREATE_MANY_WIDTHS, FLUSH_POLICIES, LOG_TYPES, SQL, UPSERT_DOCUMENT, WRITE } from "./statements.js";
-import { toAttached, toDocument, type DocumentRow } from "../documents.js";
+import {
+  CHILD_DOCUMENTS_ORDER,
+  CONSUMERS,
+  CREATE_MANY,
+  CREATE_MANY_WIDTHS,
+  DELETE_LINK,
+  FLUSH_POLICIES,
+  INSERT_LINK,
+  LINK_PAGES,
+  LOG_TYPES,
+  SQL,
+  UPSERT_DOCUMENT,
+  WRITE,
+} from "./statements.js";
+import { linkPage } from "../links.js";
+import { toAttached, toChildDocuments, toDocument, type DocumentRow } from "../documents.js";
 import { planCreation, type ExistingPlace } from "../batch-create.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../store-error.js";
 import {
   AUDIT_COLUMNS,
-  BINDING_COLUMNS,
-  FROM_LINKS,
   FROM_RESOURCES,
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
@@ -29,7 +41,6 @@ import {
   pathEnd,
   placeColumns,
   removalBytes,
-  sharedPolicyBytes,
   toAuditRecord,
   toBinding,
   toLink,
@@ -46,13 +57,14 @@ import {
   type ChangeRow,
   type ConsumerRow,
   type FailureRow,
-  type PolicyRow,
   type ResourcePolicyRow,
   type ResourceRow,
-  type SharedPolicyRow,
 } from "../rows.js";
 import type {
-  Acknowledgement,
+  ConsumerAcknowledgement,
+  ConsumerCreate,
+  ConsumerDelete,
+  ConsumerWrite,
   Actor,
   ChangeAction,
   AuditQuery,
@@ -73,8 +85,6 @@ import type {
   UnreadablePolicy,
   ListedResource,
   ConsumerChanges,
-  NewConsumer,
-  NewResource,
   NewResourceWithPolicy,
   PolicyQuery,
   ResourceChanges,
@@ -86,9 +96,11 @@ import type {
   LinkQuery,
   LinkState,
   StoredLink,
-  SharedPolicyQuery,
-  SharedPolicyState,
-  SharedPolicyWrite,
+  ChildDocumentsQuery,
+  DocumentRemoval,
+  DocumentWriteOptions,
+  LinkCount,
+  ResourceDocuments,
   Store,
   StoreStats,
   ResourceFailure,
@@ -304,43 +316,6 @@ export class PostgresStore implements Store {
     return { resources: (await this.rows<ResourceRow>(sql, values)).map(toResource), scannedTo: last?.name };
   }
 
-  async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
-    return this.queue.write(async (tx) => {
-      await flushPolicies(tx);
-      const [check] = await tx.query<{ taken: boolean; id: number | null; path: string | null; lineage: string[] | null }>(
-        SQL.createCheck,
-        [resource.name, resource.parent],
-        "create_check",
-      );
-      if (check!.taken) throw resourceExists(resource.name);
-      if (resource.parent !== "" && check!.id === null) throw resourceNotFound(resource.parent);
-      const id = tx.nextResourceId();
-      const seq = tx.nextSeq();
-      const time = Date.now();
-      const row: ResourceRow = {
-        id,
-        name: resource.name,
-        path: `${check!.path ?? "/"}${id}/`,
-        parent: resource.parent === "" ? null : resource.parent,
-        type: resource.type,
-        display_name: resource.displayName,
-        create_seq: seq,
-        revision: seq,
-        create_time: time,
-        update_time: time,
-      };
-      const created = toResource(row);
-      const place = { resourceType: resource.type, parent: resource.parent, lineage: [resource.name, ...(check!.lineage ?? [])] };
-      await tx.query(
-        WRITE.createResource,
-        [...logValues(seq, time, actor, changeAction("resource", "create"), resource.name, null, revisionEtag(seq), toBinary(ResourceSchema, created), place),
-          id, check!.id, row.path, row.type, row.display_name],
-        "create_resource",
-      );
-      return created;
-    });
-  }
-
   async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
     if (items.length === 0) return [];
     return this.queue.write(async (tx) => {
@@ -351,7 +326,7 @@ export class PostgresStore implements Store {
       const places = new Map(found.map((row) => [row.name, { ...row, id: Number(row.id) }]));
       const reader = { taken: (name: string) => places.has(name), place: (name: string) => places.get(name) };
       const time = Date.now();
-      // Ids and sequences as createResource allocates them; the plan counts how many it used.
+      // Ids and sequences allocated as a single write allocates them; the plan counts how many it used.
       const first = { id: tx.nextResourceId(), seq: tx.nextSeq(0) };
       const plan = planCreation(items, actor, reader, { ...first, time });
       for (let id = first.id + 1; id < first.id + plan.resources.length; id++) tx.nextResourceId();
@@ -460,80 +435,10 @@ export class PostgresStore implements Store {
     return PostgresSnapshot.open(this.pool, toChainLink as (row: object, lazyPolicy?: boolean) => StoredPolicy);
   }
 
-  async listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
-    const rows = await this.rows<SharedPolicyRow>(SQL.sharedPoliciesOf, [query.parent, query.afterName ?? "", query.limit], "shared_policies_of");
-    return rows.map(decodeSharedPolicy);
-  }
-
-  async updateSharedPolicy(
-    name: string,
-    decide: (state: SharedPolicyState) => SharedPolicyWrite,
-    actor: Actor,
-  ): Promise<SharedPolicy | undefined> {
-    return this.queue.write(async (tx) => {
-      // Creates and deletes a resource row, as a resource write: the batch's pending policy rows first.
-      await flushPolicies(tx);
-      const [row] = await tx.query<SharedForWriteRow>(SQL.sharedForWrite, [name], "shared_for_write");
-      if (row && row.policy === null) throw resourceExists(name);
-      const stored = row && decodeSharedPolicy(sharedRowOf(name, row));
-      const write = decide({ stored, bindingCount: row?.binding_count ?? 0, newestBinding: row?.newest_binding ?? 0 });
-      const time = Date.now();
-      if ("delete" in write) {
-        if (!row) throw resourceNotFound(name);
-        // One row per binding (against its target) before the policy's own, as SQLite numbers them.
-        const bindings = write.unbind ? await tx.query<BindingRow & PlaceRow>(SQL.bindingsForDelete, [row.id], "bindings_for_delete") : [];
-        const [removal] = await removalsOf(tx, [{ id: row.id, name }]);
-        const first = tx.nextSeq(bindings.length + 1);
-        const logs = bindings.map((binding, i) => bindingLog(first + i, time, actor, changeAction("sharedPolicyBinding", "delete"), binding, placeOf(binding)));
-        logs.push(logValues(first + bindings.length, time, actor, changeAction("sharedPolicy", "delete"), name, stored!.etag, null, removal!, placeOf(row)));
-        // The resource row's delete cascades to the shared policy's content, its access policy and every binding.
-        await tx.query(WRITE.deleteResources, [[row.id], ...columns(logs, LOG_TYPES.length)], "delete_resources");
-        return undefined;
-      }
-      const bytes = sharedPolicyBytes(write.policy);
-      const seq = tx.nextSeq();
-      const grants = grantRows(write.policy.bindings);
-      const indexGrants = async (id: number) => {
-        await tx.query(WRITE.clearSharedGrants, [id], "clear_shared_grants");
-        await tx.query(WRITE.insertSharedGrants, [id, grants.map((g) => g.member), grants.map((g) => g.role)], "insert_shared_grants");
-      };
-      if (row) {
-        await tx.query(
-          WRITE.updateShared,
-          [...logValues(seq, time, actor, changeAction("sharedPolicy", "update"), name, stored!.etag, revisionEtag(seq), bytes, placeOf(row)),
-            row.id, bufferOf(bytes)],
-          "update_shared",
-        );
-        await indexGrants(row.id);
-        return decodeSharedPolicy({ ...sharedRowOf(name, row), policy: bytes, revision: seq, update_time: time });
-      }
-      const parent = write.policy.parent;
-      const [target] = await tx.query<{ id: number; path: string; lineage: string[] }>(SQL.idAndPath, [parent], "id_and_path");
-      if (!target) throw resourceNotFound(parent);
-      const id = tx.nextResourceId();
-      const place = { resourceType: write.type, parent, lineage: [name, ...target.lineage] };
-      await tx.query(
-        WRITE.createShared,
-        [...logValues(seq, time, actor, changeAction("sharedPolicy", "create"), name, null, revisionEtag(seq), bytes, place),
-          id, target.id, `${target.path}${id}/`, write.type, bufferOf(bytes)],
-        "create_shared",
-      );
-      await indexGrants(id);
-      return decodeSharedPolicy({ name, parent, create_time: time, policy: bytes, revision: seq, update_time: time });
-    });
-  }
-
   async listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]> {
-    const values: unknown[] = [];
-    const param = (value: unknown) => `$${values.push(value)}`;
-    const where = [`b.kind = ${param(kind)}`];
-    if (query.from !== undefined) where.push(`b.from_id = (SELECT id FROM resources WHERE name = ${param(query.from)})`);
-    if (query.to !== undefined) where.push(`b.to_id = (SELECT id FROM resources WHERE name = ${param(query.to)})`);
-    // Ordered by the other end's name: the resources linked from `from`, or those linking to `to`.
-    const other = query.from !== undefined ? "t.name" : "s.name";
-    where.push(`${other} > ${param(query.afterName ?? "")}`);
-    const sql = `SELECT ${BINDING_COLUMNS} ${FROM_LINKS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT ${param(query.limit)}`;
-    return (await this.rows<BindingRow>(sql, values)).map(toLink);
+    const { sql, values } = linkPage(kind, query);
+    const { text, order } = LINK_PAGES[sql];
+    return (await this.rows<BindingRow>(text, order.map((name) => values[name]), `links_${sql}`)).map(toLink);
   }
 
   async updateLink(
@@ -543,17 +448,16 @@ export class PostgresStore implements Store {
     decide: (state: LinkState) => boolean,
     actor: Actor,
   ): Promise<StoredLink | undefined> {
-    // Reads and writes no policy row: no flush of the policy batch (as a deny write). The one kind of link there is
-    // (LinkKind.name): its statements name it (BINDING_LINK).
+    // Reads and writes no policy row: no flush of the policy batch (as a deny write).
     return this.queue.write(async (tx) => {
       const fromDocuments = toAttached(await tx.query<DocumentRow>(SQL.documentsOf, [kind.from, null, from], "documents_of"));
       if (!fromDocuments || fromDocuments.documents.length === 0) throw resourceNotFound(from);
       const fromRow = await this.readForWrite(tx, from);
       const toRow = await this.readForWrite(tx, to);
-      const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; bound_to_target: number; policy_bindings: number }>(
-        SQL.bindingState,
-        [fromRow.id, toRow.id],
-        "binding_state",
+      const [state] = await tx.query<{ create_seq: number | null; create_time: number | null; links_to: number; links_from: number }>(
+        SQL.linkState,
+        [kind.name, fromRow.id, toRow.id],
+        "link_state",
       );
       const row: BindingRow | undefined =
         state!.create_seq === null ? undefined : { shared_policy: from, target: to, create_seq: state!.create_seq, create_time: state!.create_time! };
@@ -563,52 +467,118 @@ export class PostgresStore implements Store {
         from: fromDocuments,
         to: toResource(toRow),
         toLineage: toRow.lineage,
-        linksTo: state!.bound_to_target,
-        linksFrom: state!.policy_bindings,
+        linksTo: state!.links_to,
+        linksFrom: state!.links_from,
       });
       if (linked === (row !== undefined)) return stored;
       const seq = tx.nextSeq();
       const time = Date.now();
+      const ends = { kind: kind.name, from: fromRow.id, to: toRow.id };
       if (linked) {
         const created: BindingRow = { shared_policy: from, target: to, create_seq: seq, create_time: time };
-        const log = bindingLog(seq, time, actor, changeAction(kind.name, "create"), created, placeOf(toRow));
-        await tx.query(WRITE.insertBinding, [...log, fromRow.id, toRow.id], "insert_binding");
+        const log = linkLog(seq, time, actor, changeAction(kind.name, "create"), created, placeOf(toRow));
+        await tx.query(WRITE.insertLink, [...log, ...INSERT_LINK.order.map((name) => ends[name as keyof typeof ends])], "insert_link");
         return toLink(created);
       }
-      const log = bindingLog(seq, time, actor, changeAction(kind.name, "delete"), row!, placeOf(toRow));
-      await tx.query(WRITE.deleteBinding, [...log, fromRow.id, toRow.id], "delete_binding");
+      const log = linkLog(seq, time, actor, changeAction(kind.name, "delete"), row!, placeOf(toRow));
+      await tx.query(WRITE.deleteLink, [...log, ...DELETE_LINK.order.map((name) => ends[name as keyof typeof ends])], "delete_link");
       return stored;
     });
   }
 
-  async listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined> {
-    return toAttached(await this.rows<DocumentRow>(SQL.documentsOf, [kind, key ?? null, resource], "documents_of"));
+  listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined>;
+  listDocuments(kind: string, query: ChildDocumentsQuery): Promise<ResourceDocuments[]>;
+  async listDocuments(
+    kind: string,
+    at: string | ChildDocumentsQuery,
+    key?: string,
+  ): Promise<AttachedDocuments | undefined | ResourceDocuments[]> {
+    if (typeof at === "string") return toAttached(await this.rows<DocumentRow>(SQL.documentsOf, [kind, key ?? null, at], "documents_of"));
+    const query = { kind, parent: at.parent, after: at.afterName ?? "", limit: at.limit };
+    const values = CHILD_DOCUMENTS_ORDER.map((name) => query[name as keyof typeof query]);
+    return toChildDocuments(await this.rows<DocumentRow & { name: string }>(SQL.childDocuments, values, "child_documents"));
   }
 
   async updateDocument(
     kind: string,
     resource: string,
     key: string,
-    decide: (stored: AttachedDocuments) => DocumentWrite,
+    decide: (stored: AttachedDocuments | undefined, links: LinkCount) => DocumentWrite | DocumentRemoval,
     actor: Actor,
-  ): Promise<StoredDocument> {
-    // Not in the policy batch, and no flush of it: a document write reads and writes none of the rows it holds back.
+    options: DocumentWriteOptions = {},
+  ): Promise<StoredDocument | undefined> {
+    // Not in the policy batch, and no flush of it: a document write reads and writes none of the rows it holds back —
+    // but an owned one may create or remove a resource (and its access policy) as a resource write does.
     return this.queue.write(async (tx) => {
-      const rows = await tx.query<DocumentRow & PlaceRow & { id: number }>(SQL.documentsForWrite, [resource, kind, key], "documents_for_write");
-      const attached = toAttached(rows);
-      if (!attached) throw resourceNotFound(resource);
-      const write = decide(attached);
-      const seq = tx.nextSeq();
-      const time = Date.now();
-      const row = { id: rows[0]!.id, kind, key, body: bufferOf(write.body), entries: write.entries };
-      await tx.query(
-        WRITE.upsertDocument,
-        [...logValues(seq, time, actor, write.action, resource, write.etagBefore, revisionEtag(seq), write.logged, placeOf(rows[0]!)),
-          ...UPSERT_DOCUMENT.order.map((name) => row[name as keyof typeof row])],
-        "upsert_document",
+      if (options.owned) await flushPolicies(tx);
+      const rows = await tx.query<DocumentRow & PlaceRow & { id: number; link_count: number; newest_link: number }>(
+        SQL.documentsForWrite,
+        [resource, kind, key, options.linksFrom ?? null],
+        "documents_for_write",
       );
+      const attached = toAttached(rows);
+      if (!attached && !options.owned) throw resourceNotFound(resource);
+      if (attached && options.owned && attached.documents.length === 0) throw resourceExists(resource);
+      const row = rows[0];
+      const write = decide(attached, { count: row?.link_count ?? 0, newest: row?.newest_link ?? 0 });
+      const time = Date.now();
+      if ("remove" in write) {
+        if (!row) throw resourceNotFound(resource);
+        await this.removeOwner(tx, time, actor, resource, row, write);
+        return undefined;
+      }
+      const seq = tx.nextSeq();
+      let id = row?.id;
+      if (id === undefined) {
+        if (!write.create) throw resourceNotFound(resource);
+        const parent = write.create.parent;
+        const [target] = await tx.query<{ id: number; path: string; lineage: string[] }>(SQL.idAndPath, [parent], "id_and_path");
+        if (!target) throw resourceNotFound(parent);
+        id = tx.nextResourceId();
+        const place = { resourceType: write.create.type, parent, lineage: [resource, ...target.lineage] };
+        await tx.query(
+          WRITE.createWithDocument,
+          [...logValues(seq, time, actor, write.action, resource, write.etagBefore, revisionEtag(seq), write.logged, place),
+            id, target.id, `${target.path}${id}/`, write.create.type, kind, key, bufferOf(write.body), write.entries],
+          "create_with_document",
+        );
+      } else {
+        const values = { id, kind, key, body: bufferOf(write.body), entries: write.entries };
+        await tx.query(
+          WRITE.upsertDocument,
+          [...logValues(seq, time, actor, write.action, resource, write.etagBefore, revisionEtag(seq), write.logged, placeOf(row!)),
+            ...UPSERT_DOCUMENT.order.map((name) => values[name as keyof typeof values])],
+          "upsert_document",
+        );
+      }
+      if (write.grants) {
+        const grants = write.grants;
+        await tx.query(WRITE.clearSharedGrants, [id], "clear_shared_grants");
+        await tx.query(WRITE.insertSharedGrants, [id, grants.map((g) => g.member), grants.map((g) => g.role)], "insert_shared_grants");
+      }
       return toDocument(key, write.body, seq, time);
     });
+  }
+
+  /** An owned document's removal: its links of `unlink` (a row each, against its `to` end), then its resource. */
+  private async removeOwner(
+    tx: WriteTx,
+    time: number,
+    actor: Actor,
+    name: string,
+    row: PlaceRow & { id: number },
+    removal: DocumentRemoval,
+  ): Promise<void> {
+    const links = removal.unlink
+      ? await tx.query<BindingRow & PlaceRow>(SQL.linksForDelete, [row.id, removal.unlink], "links_for_delete")
+      : [];
+    const [removed] = await removalsOf(tx, [{ id: row.id, name }]);
+    // One row per link before the resource's own, as SQLite numbers them.
+    const first = tx.nextSeq(links.length + 1);
+    const logs = links.map((link, i) => linkLog(first + i, time, actor, changeAction(removal.unlink!, "delete"), link, placeOf(link)));
+    logs.push(logValues(first + links.length, time, actor, removal.action, name, removal.etagBefore, null, removed!, placeOf(row)));
+    // The resource row's delete cascades to its documents, its access policy and every link.
+    await tx.query(WRITE.deleteResources, [[row.id], ...columns(logs, LOG_TYPES.length)], "delete_resources");
   }
 
   listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
@@ -769,28 +739,36 @@ export class PostgresStore implements Store {
     });
   }
 
-  async createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
+  writeConsumer(write: ConsumerCreate): Promise<StoredConsumer>;
+  writeConsumer(write: ConsumerAcknowledgement): Promise<StoredConsumer>;
+  writeConsumer(write: ConsumerDelete): Promise<undefined>;
+  async writeConsumer(write: ConsumerWrite): Promise<StoredConsumer | undefined> {
+    if ("create" in write) return this.createConsumer(write);
+    if ("acknowledge" in write) return this.acknowledge(write);
+    await this.deleteConsumer(write.delete);
+    return undefined;
+  }
+
+  private async createConsumer({ create: consumer, timeMs, admit }: ConsumerCreate): Promise<StoredConsumer> {
     return this.queue.write(async (tx) => {
       // Reads first, then the refusals: a write that throws after a statement of its own would commit it with the batch.
-      if ((await tx.query(SQL.consumer, [consumer.name], "consumer")).length > 0) throw consumerExists(consumer.name);
-      admit?.((await tx.query<{ n: number }>(SQL.consumersOfRoot, [consumer.root], "consumers_of_root"))[0]!.n);
+      if ((await consumerQuery(tx, "consumer", { name: consumer.name })).length > 0) throw consumerExists(consumer.name);
+      admit?.((await consumerQuery<{ n: number }>(tx, "consumersOfRoot", { root: consumer.root }))[0]!.n);
       const version = await nextConsumerVersion(tx);
-      const [row] = await tx.query<ConsumerRow>(
-        SQL.insertConsumer,
-        [consumer.name, consumer.displayName, consumer.subtree, JSON.stringify(consumer.resourceTypes), consumer.root, timeMs, version],
-        "insert_consumer",
-      );
-      return toConsumer(row!);
+      const values = { ...consumer, resourceTypes: JSON.stringify(consumer.resourceTypes), time: timeMs, version };
+      return toConsumer((await consumerQuery<ConsumerRow>(tx, "insertConsumer", values))[0]!);
     });
   }
 
   async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
+    const read = <R extends object>(name: keyof typeof CONSUMERS, values: Record<string, unknown> = {}) =>
+      this.rows<R>(CONSUMERS[name].text, CONSUMERS[name].order.map((key) => values[key]), `consumers_${name}`);
     // The clock first: whatever is written after it has a higher version and is read again next time.
-    const [clock] = await this.rows<{ version: number; last_delete: number }>(SQL.consumerClock, [], "consumer_clock");
+    const [clock] = await read<{ version: number; last_delete: number }>("consumerClock");
     if (clock!.version === afterVersion) return { version: afterVersion, changed: [] };
-    const changed = (await this.rows<ConsumerRow>(SQL.consumersAfter, [afterVersion], "consumers_after")).map(toConsumer);
+    const changed = (await read<ConsumerRow>("consumersAfter", { after: afterVersion })).map(toConsumer);
     if (clock!.last_delete <= afterVersion) return { version: clock!.version, changed };
-    const names = (await this.rows<{ name: string }>(SQL.consumerNames, [], "consumer_names")).map((row) => row.name);
+    const names = (await read<{ name: string }>("consumerNames")).map((row) => row.name);
     return { version: clock!.version, changed, names };
   }
 
@@ -799,26 +777,23 @@ export class PostgresStore implements Store {
     return (await this.rows<FailureRow>(SQL.resourceFailures, [[...consumers], resource], "resource_failures")).map(toResourceFailure);
   }
 
-  async deleteConsumer(name: string): Promise<void> {
+  private async deleteConsumer(name: string): Promise<void> {
     await this.queue.write(async (tx) => {
-      if ((await tx.query(SQL.consumer, [name], "consumer")).length === 0) throw consumerNotFound(name);
-      await tx.query(SQL.deleteConsumer, [name], "delete_consumer");
+      if ((await consumerQuery(tx, "consumer", { name })).length === 0) throw consumerNotFound(name);
+      await consumerQuery(tx, "deleteConsumer", { name });
       await nextConsumerVersion(tx, true);
     });
   }
 
-  async acknowledgeChanges(
-    name: string,
-    ack: Acknowledgement,
-    admit?: (failures: { before: number; after: number }) => void,
-  ): Promise<StoredConsumer> {
+  private async acknowledge({ acknowledge: name, ack, admit }: ConsumerAcknowledgement): Promise<StoredConsumer> {
     return this.queue.write(async (tx) => {
-      if ((await tx.query(SQL.consumer, [name], "consumer")).length === 0) throw consumerNotFound(name);
-      const stored = (await tx.query<{ resource: string }>(SQL.failureResources, [name], "failure_resources")).map((row) => row.resource);
+      if ((await consumerQuery(tx, "consumer", { name })).length === 0) throw consumerNotFound(name);
+      const stored = (await consumerQuery<{ resource: string }>(tx, "failureResources", { name })).map((row) => row.resource);
       const failureCount = failuresAfter(stored, ack);
       admit?.({ before: stored.length, after: failureCount });
       const version = await nextConsumerVersion(tx);
-      const [row] = await tx.query<ConsumerRow>(SQL.acknowledge, [name, ack.upTo, ack.timeMs, failureCount, version], "acknowledge");
+      const values = { name, upTo: ack.upTo, time: ack.timeMs, failureCount, version };
+      const [row] = await consumerQuery<ConsumerRow>(tx, "acknowledge", values);
       // One upsert for them all, so one row per resource (the last reported wins, as with one upsert after another).
       const failures = [...new Map(ack.failures.map((f) => [f.resource, f])).values()];
       if (failures.length > 0) {
@@ -905,35 +880,16 @@ function placeOf(row: PlaceRow): ChangePlace {
   return { resourceType: row.type, parent: row.parent ?? "", lineage: row.lineage };
 }
 
-/** A binding's change-log row (LOG_ONE's parameters), against its target: caches following the log evict its chain link. */
-function bindingLog(seq: number, time: number, actor: Actor, action: ChangeAction, binding: BindingRow, place: ChangePlace): unknown[] {
-  const created = action === changeAction("sharedPolicyBinding", "create");
+/**
+ * A link's change-log row (LOG_ONE's parameters), against its `to` end: caches following the log evict its chain link.
+ * Its bytes are a shared-policy binding's, the one kind of link the log's readers know (rows.ts, toBinding).
+ */
+function linkLog(seq: number, time: number, actor: Actor, action: ChangeAction, binding: BindingRow, place: ChangePlace): unknown[] {
+  const created = action.endsWith(".create");
   const etag = revisionEtag(binding.create_seq);
   const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
   return logValues(seq, time, actor, action, binding.target, created ? null : etag, created ? etag : null, bytes, place);
 }
-
-/** A name's resource as a shared-policy write reads it; the content columns are null when it is not a shared policy. */
-interface SharedForWriteRow extends PlaceRow, Nullable<PolicyRow> {
-  id: number;
-  create_time: number;
-  binding_count: number;
-  newest_binding: number;
-}
-
-function sharedRowOf(name: string, row: SharedForWriteRow): SharedPolicyRow {
-  return {
-    name,
-    parent: row.parent ?? "",
-    create_time: row.create_time,
-    policy: row.policy!,
-    revision: row.revision!,
-    update_time: row.update_time!,
-  };
-}
-
-/** Every column of `T` as read through a LEFT JOIN that may find no row. */
-type Nullable<T> = { [K in keyof T]: T[K] | null };
 
 /**
  * A chain link: the policy, the deny policy while it has rules, the shared policies bound to it (when any) and a
@@ -959,11 +915,14 @@ function toChainLink(row: ChainRow, lazyPolicy = false): StoredPolicy {
   return { ...link, roles };
 }
 
+/** A consumers' statement (consumers.ts) in the write's transaction, with its named values. */
+async function consumerQuery<R extends object>(tx: WriteTx, name: keyof typeof CONSUMERS, values: Record<string, unknown>): Promise<R[]> {
+  return tx.query<R>(CONSUMERS[name].text, CONSUMERS[name].order.map((key) => values[key]), `consumers_${name}`);
+}
+
 /** The consumer clock's next version, for a write to a consumer (`deleting`: its delete, which readers must notice). */
 async function nextConsumerVersion(tx: WriteTx, deleting = false): Promise<number> {
-  const [row] = deleting
-    ? await tx.query<{ version: number }>(SQL.tickConsumerDelete, [], "tick_consumer_delete")
-    : await tx.query<{ version: number }>(SQL.tickConsumerClock, [], "tick_consumer_clock");
+  const [row] = await consumerQuery<{ version: number }>(tx, deleting ? "tickConsumerDelete" : "tickConsumerClock", {});
   return row!.version;
 }
 

@@ -1,19 +1,17 @@
 // The PostgreSQL store's statements: the store's SQL in one place (postgres-store.ts runs them). Each write is one
 // statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
-import { REMOVALS, sqlActions } from "../change-actions.js";
-import { DOCUMENT_SQL, ROLE_KIND, SHARED_POLICY_KIND, numbered, sharedContent } from "../documents.js";
+import { DOCUMENT_SQL, ROLE_KIND, numbered, sharedContent } from "../documents.js";
+import { FROM_LINKS, LINK_COLUMNS, LINK_SQL, type LinkPage } from "../links.js";
+import { CONSUMER_SQL } from "../consumers.js";
+import { CHANGE_LOG_SQL } from "../change-log.js";
 import {
-  BINDING_COLUMNS,
   BINDING_LINK,
   CHANGE_COLUMNS,
   DENY_COLUMNS,
-  FROM_BINDINGS,
   FROM_RESOURCES,
-  FROM_SHARED,
   JOIN_DENY,
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
-  SHARED_COLUMNS,
 } from "../rows.js";
 
 /** The ids on a resource's path ('/1/5/17/' -> {1,5,17}): its lineage by primary key, O(depth). */
@@ -49,6 +47,22 @@ const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id 
 /** A document write's row: after the change log's 13 parameters ($1 its sequence, $2 its time). */
 export const UPSERT_DOCUMENT = numbered(DOCUMENT_SQL.upsertDocument, { seq: 1, time: 2 }, 14);
 
+/** The children's documents of a kind (documents.ts). */
+const CHILD_DOCUMENTS = numbered(DOCUMENT_SQL.childDocuments);
+export const CHILD_DOCUMENTS_ORDER = CHILD_DOCUMENTS.order;
+/** A link's insert and delete (links.ts): after the change log's 13 parameters ($1 its sequence, $2 its time). */
+export const INSERT_LINK = numbered(LINK_SQL.insertLink, { seq: 1, time: 2 }, 14);
+export const DELETE_LINK = numbered(LINK_SQL.deleteLink, {}, 14);
+/** The pages of links (links.ts, linkPage), numbered once. */
+export const LINK_PAGES = Object.fromEntries(
+  (["pageFrom", "pageTo", "pageAll", "between"] as const).map((page) => [page, numbered(LINK_SQL[page])]),
+) as Record<LinkPage, { text: string; order: string[] }>;
+
+/** The consumers' statements (consumers.ts), numbered once. */
+export const CONSUMERS = Object.fromEntries(Object.entries(CONSUMER_SQL).map(([name, sql]) => [name, numbered(sql)])) as {
+  [K in keyof typeof CONSUMER_SQL]: { text: string; order: string[] };
+};
+
 export const SQL = {
   resourceByName: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = $1`,
   chainLinkByName: `SELECT ${CHAIN_COLUMNS} ${FROM_CHAIN} WHERE r.name = $1`,
@@ -61,9 +75,6 @@ export const SQL = {
   ancestry: `SELECT ${CHAIN_COLUMNS} ${FROM_CHAIN} WHERE r.id IN (${LINEAGE_IDS}) ORDER BY length(r.path) DESC`,
   lineage: `SELECT r.name, EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
     FROM resources r WHERE r.id IN (${LINEAGE_IDS}) ORDER BY length(r.path) DESC`,
-  /** Whether the name is taken, and the parent's id, path and lineage (none for "" or a missing parent). */
-  createCheck: `SELECT EXISTS (SELECT 1 FROM resources WHERE name = $1) AS taken, p.id, p.path, ${lineageOf("p.path")} AS lineage
-    FROM (SELECT 1) one LEFT JOIN resources p ON p.name = $2`,
   /** The resources of these names with their ids, paths and lineages (a batch creation's names and parents). */
   placesOf: `SELECT t.name, t.id, t.path, ${lineageOf("t.path")} AS lineage FROM resources t WHERE t.name = ANY($1::text[])`,
   idAndPath: `SELECT t.id, t.path, ${lineageOf("t.path")} AS lineage FROM resources t WHERE t.name = $1`,
@@ -71,13 +82,18 @@ export const SQL = {
     ORDER BY length(r.path) DESC, r.name`,
   /** A resource's documents of a kind (documents.ts): documentsOf with the place a write logs. */
   documentsOf: numbered(DOCUMENT_SQL.documentsOf).text,
+  /** And how many links of kind $4 start at the resource (none counted when $4 is null), the newest's revision. */
   documentsForWrite: `SELECT r.id, r.type, p.name AS parent, COALESCE(p.name, '') AS parent_name, r.create_seq, r.create_time,
       ${lineageOf("r.path")} AS lineage,
-      d.key, d.body, d.revision, d.update_time
+      d.key, d.body, d.revision, d.update_time,
+      (SELECT count(*) FROM links b WHERE b.kind = $4::text AND b.from_id = r.id) AS link_count,
+      (SELECT COALESCE(max(b.revision), 0) FROM links b WHERE b.kind = $4::text AND b.from_id = r.id) AS newest_link
     ${FROM_RESOURCES} LEFT JOIN documents d ON d.resource_id = r.id AND d.kind = $2 AND d.key = $3 WHERE r.name = $1`,
-  latestSeq: `SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log`,
-  changedAfter: `SELECT seq, resource FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
-  readChanges: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  childDocuments: CHILD_DOCUMENTS.text,
+  // change-log.ts, numbered in order of appearance: ($1, $2) = (after, limit), and (name, from) for removalOf.
+  latestSeq: CHANGE_LOG_SQL.latestSeq,
+  changedAfter: numbered(CHANGE_LOG_SQL.changedAfter).text,
+  readChanges: numbered(CHANGE_LOG_SQL.readChanges).text,
   /**
    * The rows after $1, at most $2, that fit in $3 bytes of change (at least one). Sizes first (octet_length reads no
    * out-of-line bytes), then only the rows that fit.
@@ -88,9 +104,7 @@ export const SQL = {
         FROM (SELECT seq, change FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2) AS first_rows
       ) AS sized WHERE n = 1 OR total <= $3)
     ORDER BY seq`,
-  /** change_log_by_resource: the name's rows from the sequence on, to its first removal. */
-  removalOf: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = $1 AND seq >= $2
-    AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
+  removalOf: numbered(CHANGE_LOG_SQL.removalOf).text,
   /** The deny rules' rows of resources about to be removed: each one's deny policy and bound shared policies' content. */
   removalDenies: `SELECT r.id, dp.body AS deny,
       (SELECT array_agg(sp.body) FROM links b JOIN ${sharedContent("sp", "b.from_id")}
@@ -103,21 +117,8 @@ export const SQL = {
   pruneKeeping: `WITH d AS (DELETE FROM change_log WHERE seq <= (SELECT MAX(seq) FROM change_log) - $1 RETURNING 1)
     SELECT count(*) AS n FROM d`,
   changesAt: `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq = ANY($1::bigint[]) ORDER BY seq`,
-  insertConsumer: `INSERT INTO consumers (name, display_name, subtree, resource_types, root, create_time, version)
-    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-  consumer: `SELECT * FROM consumers WHERE name = $1`,
-  consumersAfter: `SELECT * FROM consumers WHERE version > $1 ORDER BY name`,
-  consumerNames: `SELECT name FROM consumers ORDER BY name`,
-  consumersOfRoot: `SELECT count(*)::int AS n FROM consumers WHERE root = $1`,
-  consumerClock: `SELECT version, last_delete FROM consumer_clock`,
-  tickConsumerClock: `UPDATE consumer_clock SET version = version + 1 RETURNING version`,
-  tickConsumerDelete: `UPDATE consumer_clock SET version = version + 1, last_delete = version + 1 RETURNING version`,
-  failureResources: `SELECT resource FROM consumer_failures WHERE consumer = $1`,
   resourceFailures: `SELECT consumer, resource, seq, message, time FROM consumer_failures
     WHERE consumer = ANY($1::text[]) AND resource = $2 ORDER BY consumer`,
-  deleteConsumer: `DELETE FROM consumers WHERE name = $1 RETURNING name`,
-  acknowledge: `UPDATE consumers SET acknowledged_seq = GREATEST(acknowledged_seq, $2), acknowledge_time = $3,
-    failure_count = $4, version = $5 WHERE name = $1 RETURNING *`,
   upsertFailures: `INSERT INTO consumer_failures (consumer, resource, seq, message, time)
     SELECT $1, f.resource, f.seq, f.message, $5 FROM unnest($2::text[], $3::bigint[], $4::text[]) AS f(resource, seq, message)
     ON CONFLICT (consumer, resource) DO UPDATE SET seq = excluded.seq, message = excluded.message, time = excluded.time`,
@@ -154,26 +155,17 @@ export const SQL = {
     AND ($4::text[] IS NULL OR r.type = ANY($4::text[])) ORDER BY r.path LIMIT $3`,
   subtreeOfType: `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = $1 AND r.path > $2 AND r.path < $3
     ORDER BY r.path LIMIT $4`,
-  sharedByName: `SELECT s.id, ${SHARED_COLUMNS} ${FROM_SHARED} WHERE s.name = $1`,
-  sharedPoliciesOf: `SELECT ${SHARED_COLUMNS} ${FROM_SHARED}
-    WHERE s.parent_id = (SELECT id FROM resources WHERE name = $1) AND s.name > $2 ORDER BY s.name LIMIT $3`,
-  /** A name's resource (if any) with its place, its shared policy's content (nulls if not one) and bindings count. */
-  sharedForWrite: `SELECT r.id, r.type, p.name AS parent, r.create_time, ${lineageOf("r.path")} AS lineage,
-      sp.body AS policy, sp.revision, sp.update_time,
-      (SELECT count(*) FROM links b WHERE b.kind = '${BINDING_LINK}' AND b.from_id = r.id) AS binding_count,
-      (SELECT COALESCE(max(b.revision), 0) FROM links b WHERE b.kind = '${BINDING_LINK}' AND b.from_id = r.id) AS newest_binding
-    ${FROM_RESOURCES} LEFT JOIN ${sharedContent("sp", "r.id")} WHERE r.name = $1`,
-  /** A policy's bindings with their targets' places, for the change-log rows of an unbinding delete. */
-  bindingsForDelete: `SELECT ${BINDING_COLUMNS}, t.type, tp.name AS parent, ${lineageOf("t.path")} AS lineage
-    ${FROM_BINDINGS} LEFT JOIN resources tp ON tp.id = t.parent_id WHERE b.from_id = $1 ORDER BY t.name`,
+  /** The links of kind $2 from $1 (an id) with their `to` ends' places, for the change-log rows of their delete. */
+  linksForDelete: `SELECT ${LINK_COLUMNS}, t.type, tp.name AS parent, ${lineageOf("t.path")} AS lineage
+    ${FROM_LINKS} LEFT JOIN resources tp ON tp.id = t.parent_id WHERE b.from_id = $1 AND b.kind = $2 ORDER BY t.name`,
   /**
-   * The binding of policy $1 and target $2 (null columns when unbound), how many policies the target has and how many
-   * targets the policy has.
+   * The link of kind $1 from $2 to $3 (ids; null columns when there is none), how many links of the kind end at $3
+   * and how many start at $2.
    */
-  bindingState: `SELECT b.revision AS create_seq, b.create_time,
-      (SELECT count(*) FROM links WHERE kind = '${BINDING_LINK}' AND to_id = $2) AS bound_to_target,
-      (SELECT count(*) FROM links WHERE kind = '${BINDING_LINK}' AND from_id = $1) AS policy_bindings
-    FROM (SELECT 1) one LEFT JOIN links b ON b.kind = '${BINDING_LINK}' AND b.from_id = $1 AND b.to_id = $2`,
+  linkState: `SELECT b.revision AS create_seq, b.create_time,
+      (SELECT count(*) FROM links WHERE kind = $1 AND to_id = $3) AS links_to,
+      (SELECT count(*) FROM links WHERE kind = $1 AND from_id = $2) AS links_from
+    FROM (SELECT 1) one LEFT JOIN links b ON b.kind = $1 AND b.from_id = $2 AND b.to_id = $3`,
 } as const;
 
 const LOG_COLUMNS = `seq, time, principal, action, resource, etag_before, etag_after, change,
@@ -190,10 +182,6 @@ const logRows = (first: number) =>
 
 export const WRITE = {
   // Each write is one statement: the row change and its change-log row, so a write costs one round trip after its read.
-  createResource: `WITH ins AS (
-      INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
-      VALUES ($14, $5, $15, $16, $17, $18, $1, $1, $2, $2))
-    ${LOG_ONE}`,
   // A move re-roots the subtree (the resource included) in the same UPDATE that changes the resource itself, and
   // the subtree's reverse-lookup rows with it (by resource id: member_grants_by_resource).
   updateResource: `WITH upd AS (
@@ -209,20 +197,15 @@ export const WRITE = {
     ${LOG_ONE}`,
   deleteResources: `WITH del AS (DELETE FROM resources WHERE id = ANY($1::bigint[])) ${logRows(2)}`,
   upsertDocument: `WITH up AS (${UPSERT_DOCUMENT.text}) ${LOG_ONE}`,
-  // A new shared policy: its resource row (no display name: the policy holds it) and its content.
-  createShared: `WITH ins AS (
+  // An owned document's new resource (no display name: the document holds what it shows) and the document.
+  createWithDocument: `WITH ins AS (
       INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
       VALUES ($14, $5, $15, $16, $17, '', $1, $1, $2, $2)),
-    sp AS (INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
-      VALUES ($14, '${SHARED_POLICY_KIND}', '', $18, 1, $1, $2))
+    doc AS (INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
+      VALUES ($14, $18, $19, $20, $21, $1, $2))
     ${LOG_ONE}`,
-  updateShared: `WITH up AS (UPDATE documents SET body = $15, revision = $1, update_time = $2
-      WHERE resource_id = $14 AND kind = '${SHARED_POLICY_KIND}' AND key = '')
-    ${LOG_ONE}`,
-  insertBinding: `WITH ins AS (
-      INSERT INTO links (kind, from_id, to_id, revision, create_time) VALUES ('${BINDING_LINK}', $14, $15, $1, $2))
-    ${LOG_ONE}`,
-  deleteBinding: `WITH del AS (DELETE FROM links WHERE kind = '${BINDING_LINK}' AND from_id = $14 AND to_id = $15) ${LOG_ONE}`,
+  insertLink: `WITH ins AS (${INSERT_LINK.text}) ${LOG_ONE}`,
+  deleteLink: `WITH del AS (${DELETE_LINK.text}) ${LOG_ONE}`,
   // A shared policy's reverse-lookup rows, rewritten with its content (after it: they reference its row).
   clearSharedGrants: `DELETE FROM shared_member_grants WHERE policy_id = $1`,
   insertSharedGrants: `INSERT INTO shared_member_grants (member, role, policy_id)

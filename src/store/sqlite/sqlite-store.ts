@@ -4,18 +4,17 @@
 import { toBinary } from "@bufbuild/protobuf";
 import type { Policy } from "../../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_pb.js";
-import { SharedPolicyBindingSchema, type SharedPolicy } from "../../../gen/policy/v1/shared_policy_pb.js";
+import { SharedPolicyBindingSchema } from "../../../gen/policy/v1/shared_policy_pb.js";
 import { statSync } from "node:fs";
 import { changeAction } from "../change-actions.js";
-import { toAttached, toDocument } from "../documents.js";
+import { LINK_SQL, linkPage } from "../links.js";
+import { toAttached, toChildDocuments, toDocument } from "../documents.js";
 import { revisionEtag } from "../../etag.js";
 import { noteChangeWritten } from "../../tracing/writes.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { consumerExists, consumerNotFound, resourceExists, resourceNotFound } from "../store-error.js";
 import {
   AUDIT_COLUMNS,
-  BINDING_COLUMNS,
-  FROM_LINKS,
   FROM_RESOURCES,
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
@@ -23,13 +22,10 @@ import {
   deletedPlaces,
   emptyPolicy,
   encodePolicy,
-  decodeSharedPolicy,
   grantChanges,
-  grantRows,
   pathEnd,
   placeColumns,
   removalBytes,
-  sharedPolicyBytes,
   toAuditRecord,
   toBinding,
   toLink,
@@ -42,11 +38,15 @@ import {
   type AuditRow,
   type BindingRow,
   type ChangePlace,
+  type ConsumerRow,
   type ResourcePolicyRow,
   type ResourceRow,
 } from "../rows.js";
 import type {
-  Acknowledgement,
+  ConsumerAcknowledgement,
+  ConsumerCreate,
+  ConsumerDelete,
+  ConsumerWrite,
   Actor,
   ChangeAction,
   BoundRolesQuery,
@@ -59,7 +59,6 @@ import type {
   ListedResource,
   SubtreeQuery,
   ConsumerChanges,
-  NewConsumer,
   Retention,
   ResourceFailure,
   StoredConsumer,
@@ -72,7 +71,6 @@ import type {
   ListedName,
   ListedPolicy,
   UnreadablePolicy,
-  NewResource,
   NewResourceWithPolicy,
   PolicyQuery,
   ResourceChanges,
@@ -83,9 +81,11 @@ import type {
   LinkQuery,
   LinkState,
   StoredLink,
-  SharedPolicyQuery,
-  SharedPolicyState,
-  SharedPolicyWrite,
+  ChildDocumentsQuery,
+  DocumentRemoval,
+  DocumentWriteOptions,
+  LinkCount,
+  ResourceDocuments,
   Store,
   StoreSnapshot,
   StoreStats,
@@ -104,6 +104,9 @@ interface Change {
   time: number;
   principal: string;
 }
+
+/** No links counted (DocumentWriteOptions.linksFrom not asked, or no resource yet). */
+const NO_LINKS: LinkCount = { count: 0, newest: 0 };
 
 /** A batch creation's read of an existing parent: its id, path and parent's name (NULL for a root). */
 const PLACE_SQL = `SELECT r.id, r.path, p.name AS parent FROM resources r LEFT JOIN resources p ON p.id = r.parent_id WHERE r.name = ?`;
@@ -147,7 +150,7 @@ export class SqliteStore implements Store {
     if (dataVersion === this.lastLook.dataVersion && afterSeq >= this.lastLook.latest) {
       return { latest: Math.max(afterSeq, this.writtenSequence), changed: [] };
     }
-    const rows = this.stmt.changedAfter.all(afterSeq, limit + 1);
+    const rows = this.stmt.changedAfter.all({ after: afterSeq, limit: limit + 1 });
     // Retention removed rows after afterSeq: what changed in them is unknown.
     if (afterSeq + 1 < (rows[0]?.seq ?? 0)) return { latest: this.stmt.latestSeq.get()!, changed: "many" };
     const latest = rows.length > limit ? this.stmt.latestSeq.get()! : Math.max(afterSeq, rows.at(-1)?.seq ?? 0);
@@ -209,23 +212,13 @@ export class SqliteStore implements Store {
     return { resources, scannedTo };
   }
 
-  async createResource(resource: NewResource, actor: Actor): Promise<Resource> {
-    return this.queue.write(() => {
-      if (this.stmt.idByName.get(resource.name) !== undefined) throw resourceExists(resource.name);
-      const parentId = resource.parent === "" ? null : this.requireId(resource.parent);
-      const id = this.stmt.nextResourceId.get()!;
-      const path = `${parentId === null ? "/" : this.stmt.pathOf.get(parentId)}${id}/`;
-      const change = this.newChange(actor);
-      this.stmt.insertResource.run({ ...resource, id, parentId, path, ...change });
-      return this.logResourceChange(change, changeAction("resource", "create"), resource.name, null, this.placeOf(resource.name));
-    });
-  }
-
   async createResources(items: readonly NewResourceWithPolicy[], actor: Actor): Promise<CreatedResource[]> {
     if (items.length === 0) return [];
     // The names the plan reads are the index pages the inserts then change: both run with the batch's page cache. A
-    // transaction of its own (writeAlone): the savepoint of a shared one would first copy every page it changes.
-    return this.queue.writeAlone(() => withBatchCache(this.db, items.length, () => {
+    // transaction of its own (writeAlone): the savepoint of a shared one would first copy every page it changes. One
+    // item (createResource) is a write as any other, sharing the group commit.
+    const write = items.length === 1 ? this.queue.write.bind(this.queue) : this.queue.writeAlone.bind(this.queue);
+    return write(() => withBatchCache(this.db, items.length, () => {
       // A parent's place in one read (its id, path and parent's name), its lineage from its parent's place, each read
       // once per batch: an import into many clouds has as many parents as items.
       const placeRow = this.prepared(PLACE_SQL);
@@ -336,75 +329,9 @@ export class SqliteStore implements Store {
   }
 
 
-  async listSharedPolicies(query: SharedPolicyQuery): Promise<SharedPolicy[]> {
-    return this.stmt.sharedPoliciesOf
-      .all({ parent: query.parent, after: query.afterName ?? "", limit: query.limit })
-      .map(decodeSharedPolicy);
-  }
-
-  async updateSharedPolicy(
-    name: string,
-    decide: (state: SharedPolicyState) => SharedPolicyWrite,
-    actor: Actor,
-  ): Promise<SharedPolicy | undefined> {
-    return this.queue.write(() => {
-      const row = this.stmt.resourceByName.get(name);
-      const storedRow = row && this.stmt.sharedPolicy.get(row.id);
-      if (row && !storedRow) throw resourceExists(name);
-      const stored = storedRow && decodeSharedPolicy(storedRow);
-      const bindings = row ? this.stmt.bindingStatsOf.get(row.id)! : { count: 0, newest: 0 };
-      const write = decide({ stored, bindingCount: bindings.count, newestBinding: bindings.newest });
-      const change = this.newChange(actor);
-      if ("delete" in write) {
-        if (!row) throw resourceNotFound(name);
-        const place = this.placeOf(name);
-        if (write.unbind) {
-          for (const binding of this.stmt.bindingsOfPolicy.all(row.id)) {
-            const targetId = this.stmt.idByName.get(binding.target)!;
-            this.stmt.deleteBinding.run(row.id, targetId);
-            this.logBinding(change, changeAction("sharedPolicyBinding", "delete"), binding);
-            change.seq++;
-          }
-        }
-        // The resource row's delete cascades to the shared policy's content, its access policy and any binding left.
-        const removal = this.removalBytes(row);
-        this.stmt.deleteResource.run(row.id);
-        this.logChange(change, changeAction("sharedPolicy", "delete"), name, stored!.etag, null, removal, place);
-        return undefined;
-      }
-      let id = row?.id;
-      if (id === undefined) {
-        const parentId = this.requireId(write.policy.parent);
-        id = this.stmt.nextResourceId.get()!;
-        const path = `${this.stmt.pathOf.get(parentId)}${id}/`;
-        this.stmt.insertResource.run({ id, name, parentId, path, type: write.type, displayName: "", ...change });
-      }
-      const bytes = sharedPolicyBytes(write.policy);
-      this.stmt.upsertShared.run({ id, policy: bytes, ...change });
-      this.stmt.clearSharedGrants.run(id);
-      for (const grant of grantRows(write.policy.bindings)) this.stmt.insertSharedGrant.run({ ...grant, id });
-      const action = stored ? changeAction("sharedPolicy", "update") : changeAction("sharedPolicy", "create");
-      this.logChange(change, action, name, stored?.etag ?? null, revisionEtag(change.seq), bytes, this.placeOf(name));
-      return decodeSharedPolicy(this.stmt.sharedPolicy.get(id)!);
-    });
-  }
-
   async listLinks(kind: string, query: LinkQuery): Promise<StoredLink[]> {
-    const where = ["b.kind = @kind"];
-    const params: Record<string, unknown> = { kind, limit: query.limit, after: query.afterName ?? "" };
-    if (query.from !== undefined) {
-      where.push("b.from_id = (SELECT id FROM resources WHERE name = @from)");
-      params.from = query.from;
-    }
-    if (query.to !== undefined) {
-      where.push("b.to_id = (SELECT id FROM resources WHERE name = @to)");
-      params.to = query.to;
-    }
-    // Ordered by the other end's name: the resources linked from `from`, or those linking to `to`.
-    const other = query.from !== undefined ? "t.name" : "s.name";
-    where.push(`${other} > @after`);
-    const sql = `SELECT ${BINDING_COLUMNS} ${FROM_LINKS} WHERE ${where.join(" AND ")} ORDER BY ${other} LIMIT @limit`;
-    return (this.prepared(sql).all(params) as BindingRow[]).map(toLink);
+    const { sql, values } = linkPage(kind, query);
+    return (this.prepared(LINK_SQL[sql]).all(values) as BindingRow[]).map(toLink);
   }
 
   async updateLink(
@@ -415,64 +342,109 @@ export class SqliteStore implements Store {
     actor: Actor,
   ): Promise<StoredLink | undefined> {
     return this.queue.write(() => {
-      // The one kind of link there is (LinkKind.name): its statements name it (BINDING_LINK).
       const fromDocuments = toAttached(this.stmt.documentsOf.all({ kind: kind.from, resource: from, key: null }));
       if (!fromDocuments || fromDocuments.documents.length === 0) throw resourceNotFound(from);
       const fromId = this.stmt.idByName.get(from)!;
       const toRow = this.requireResource(to);
-      const row = this.stmt.binding.get(fromId, toRow.id);
+      const ends = { kind: kind.name, from: fromId, to: toRow.id };
+      const row = this.stmt.linkOf.get(ends);
       const stored = row && toLink(row);
       const linked = decide({
         stored,
         from: fromDocuments,
         to: toResource(toRow),
         toLineage: this.hierarchy.lineage(to)!,
-        linksTo: this.stmt.boundToTarget.get(toRow.id)!,
-        linksFrom: this.stmt.bindingStatsOf.get(fromId)!.count,
+        linksTo: this.stmt.linksToCount.get({ kind: kind.name, to: toRow.id })!,
+        linksFrom: this.stmt.linksFromStats.get({ kind: kind.name, from: fromId })!.count,
       });
       if (linked === (row !== undefined)) return stored;
       const change = this.newChange(actor);
       if (linked) {
-        this.stmt.insertBinding.run({ policyId: fromId, targetId: toRow.id, ...change });
-        const created = this.stmt.binding.get(fromId, toRow.id)!;
-        this.logBinding(change, changeAction(kind.name, "create"), created);
+        this.stmt.insertLink.run({ ...ends, seq: change.seq, time: change.time });
+        const created = this.stmt.linkOf.get(ends)!;
+        this.logLink(change, changeAction(kind.name, "create"), created);
         return toLink(created);
       }
-      this.stmt.deleteBinding.run(fromId, toRow.id);
-      this.logBinding(change, changeAction(kind.name, "delete"), row!);
+      this.stmt.deleteLink.run(ends);
+      this.logLink(change, changeAction(kind.name, "delete"), row!);
       return stored;
     });
   }
 
-  /** A binding's change-log row, against its target (caches following the log evict the target's chain link). */
-  private logBinding(change: Change, action: ChangeAction, binding: BindingRow): void {
-    const created = action === changeAction("sharedPolicyBinding", "create");
+  /**
+   * A link's change-log row, against its `to` end (caches following the log evict its chain link); its bytes are a
+   * shared-policy binding's, the one kind of link the log's readers know (rows.ts, toBinding).
+   */
+  private logLink(change: Change, action: ChangeAction, binding: BindingRow): void {
+    const created = action.endsWith(".create");
     const etag = revisionEtag(binding.create_seq);
     const bytes = toBinary(SharedPolicyBindingSchema, toBinding(binding));
     this.logChange(change, action, binding.target, created ? null : etag, created ? etag : null, bytes, this.placeOf(binding.target));
   }
 
-  async listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined> {
-    return toAttached(this.stmt.documentsOf.all({ kind, resource, key: key ?? null }));
+  listDocuments(kind: string, resource: string, key?: string): Promise<AttachedDocuments | undefined>;
+  listDocuments(kind: string, query: ChildDocumentsQuery): Promise<ResourceDocuments[]>;
+  async listDocuments(
+    kind: string,
+    at: string | ChildDocumentsQuery,
+    key?: string,
+  ): Promise<AttachedDocuments | undefined | ResourceDocuments[]> {
+    if (typeof at === "string") return toAttached(this.stmt.documentsOf.all({ kind, resource: at, key: key ?? null }));
+    return toChildDocuments(this.stmt.childDocuments.all({ kind, parent: at.parent, after: at.afterName ?? "", limit: at.limit }));
   }
 
   async updateDocument(
     kind: string,
     resource: string,
     key: string,
-    decide: (stored: AttachedDocuments) => DocumentWrite,
+    decide: (stored: AttachedDocuments | undefined, links: LinkCount) => DocumentWrite | DocumentRemoval,
     actor: Actor,
-  ): Promise<StoredDocument> {
+    options: DocumentWriteOptions = {},
+  ): Promise<StoredDocument | undefined> {
     return this.queue.write(() => {
       const attached = toAttached(this.stmt.documentsOf.all({ kind, resource, key }));
-      if (!attached) throw resourceNotFound(resource);
-      const write = decide(attached);
-      const id = this.stmt.idByName.get(resource)!;
+      if (!attached && !options.owned) throw resourceNotFound(resource);
+      if (attached && options.owned && attached.documents.length === 0) throw resourceExists(resource);
+      let id = attached && this.stmt.idByName.get(resource)!;
+      const links = id !== undefined && options.linksFrom ? this.stmt.linksFromStats.get({ kind: options.linksFrom, from: id })! : NO_LINKS;
+      const write = decide(attached, links);
       const change = this.newChange(actor);
+      if ("remove" in write) {
+        if (id === undefined) throw resourceNotFound(resource);
+        this.removeOwner(change, resource, id, write);
+        return undefined;
+      }
+      if (id === undefined) {
+        if (!write.create) throw resourceNotFound(resource);
+        const parentId = this.requireId(write.create.parent);
+        id = this.stmt.nextResourceId.get()!;
+        const path = `${this.stmt.pathOf.get(parentId)}${id}/`;
+        this.stmt.insertResource.run({ id, name: resource, parentId, path, type: write.create.type, displayName: "", ...change });
+      }
       this.stmt.upsertDocument.run({ id, kind, key, body: write.body, entries: write.entries, ...change });
+      if (write.grants) {
+        this.stmt.clearSharedGrants.run(id);
+        for (const grant of write.grants) this.stmt.insertSharedGrant.run({ ...grant, id });
+      }
       this.logChange(change, write.action, resource, write.etagBefore, revisionEtag(change.seq), write.logged, this.placeOf(resource));
       return toDocument(key, write.body, change.seq, change.time);
     });
+  }
+
+  /** An owned document's removal: its links of `unlink` (a row each), then its resource (which takes the rest). */
+  private removeOwner(change: Change, name: string, id: number, removal: DocumentRemoval): void {
+    const place = this.placeOf(name);
+    if (removal.unlink) {
+      for (const link of this.stmt.linksFrom.all({ kind: removal.unlink, from: id })) {
+        this.stmt.deleteLink.run({ kind: removal.unlink, from: id, to: this.stmt.idByName.get(link.target)! });
+        this.logLink(change, changeAction(removal.unlink, "delete"), link);
+        change.seq++;
+      }
+    }
+    // The resource row's delete cascades to its documents, its access policy and any link left.
+    const removed = this.removalBytes(this.stmt.resourceByName.get(name)!);
+    this.stmt.deleteResource.run(id);
+    this.logChange(change, removal.action, name, removal.etagBefore, null, removed, place);
   }
 
   listPolicies(query: PolicyQuery & { namesOnly: true }): Promise<ListedName[]>;
@@ -617,11 +589,11 @@ export class SqliteStore implements Store {
   async readChanges(query: ChangeQuery): Promise<ChangeRecord[]> {
     if ("at" in query) return query.at.length === 0 ? [] : this.stmt.changesAt.all(JSON.stringify(query.at)).map(toChangeRecord);
     if ("removalOf" in query) {
-      const row = this.stmt.removalOf.get(query.removalOf, query.fromSeq);
+      const row = this.stmt.removalOf.get({ name: query.removalOf, from: query.fromSeq });
       return row ? [toChangeRecord(row)] : [];
     }
     const { afterSeq, limit, maxBytes } = query;
-    if (maxBytes === undefined) return this.stmt.readChanges.all(afterSeq, limit).map(toChangeRecord);
+    if (maxBytes === undefined) return this.stmt.readChanges.all({ after: afterSeq, limit }).map(toChangeRecord);
     // Sizes first (one synchronous turn with the read: no write comes between), then only the rows that fit.
     let through = afterSeq;
     let bytes = 0;
@@ -642,26 +614,34 @@ export class SqliteStore implements Store {
     });
   }
 
-  async createConsumer(consumer: NewConsumer, timeMs: number, admit?: (sameRoot: number) => void): Promise<StoredConsumer> {
+  writeConsumer(write: ConsumerCreate): Promise<StoredConsumer>;
+  writeConsumer(write: ConsumerAcknowledgement): Promise<StoredConsumer>;
+  writeConsumer(write: ConsumerDelete): Promise<undefined>;
+  async writeConsumer(write: ConsumerWrite): Promise<StoredConsumer | undefined> {
+    if ("create" in write) return this.createConsumer(write);
+    if ("acknowledge" in write) return this.acknowledge(write);
+    await this.deleteConsumer(write.delete);
+    return undefined;
+  }
+
+  private async createConsumer({ create: consumer, timeMs, admit }: ConsumerCreate): Promise<StoredConsumer> {
+    const sql = this.stmt.consumers;
     return this.queue.write(() => {
-      if (this.stmt.consumer.get(consumer.name)) throw consumerExists(consumer.name);
-      admit?.(this.stmt.consumersOfRoot.get(consumer.root)!);
-      this.stmt.insertConsumer.run({
-        ...consumer,
-        resourceTypes: JSON.stringify(consumer.resourceTypes),
-        time: timeMs,
-        version: this.stmt.tickConsumerClock.get()!,
-      });
-      return toConsumer(this.stmt.consumer.get(consumer.name)!);
+      if (sql.consumer.get({ name: consumer.name })) throw consumerExists(consumer.name);
+      admit?.((sql.consumersOfRoot.get({ root: consumer.root }) as { n: number }).n);
+      const version = (sql.tickConsumerClock.get() as { version: number }).version;
+      const resourceTypes = JSON.stringify(consumer.resourceTypes);
+      return toConsumer(sql.insertConsumer.get({ ...consumer, resourceTypes, time: timeMs, version }) as ConsumerRow);
     });
   }
 
   async consumerChanges(afterVersion: number): Promise<ConsumerChanges> {
-    const clock = this.stmt.consumerClock.get()!;
+    const sql = this.stmt.consumers;
+    const clock = sql.consumerClock.get() as { version: number; last_delete: number };
     if (clock.version === afterVersion) return { version: afterVersion, changed: [] };
-    const changed = this.stmt.consumersAfter.all(afterVersion).map(toConsumer);
+    const changed = (sql.consumersAfter.all({ after: afterVersion }) as ConsumerRow[]).map(toConsumer);
     return clock.last_delete > afterVersion
-      ? { version: clock.version, changed, names: this.stmt.consumerNames.all() }
+      ? { version: clock.version, changed, names: sql.consumerNames.pluck().all() as string[] }
       : { version: clock.version, changed };
   }
 
@@ -670,28 +650,26 @@ export class SqliteStore implements Store {
     return this.stmt.resourceFailures.all(JSON.stringify(consumers), resource).map(toResourceFailure);
   }
 
-  async deleteConsumer(name: string): Promise<void> {
+  private async deleteConsumer(name: string): Promise<void> {
+    const sql = this.stmt.consumers;
     await this.queue.write(() => {
-      if (this.stmt.deleteConsumer.run(name).changes === 0) throw consumerNotFound(name);
-      this.stmt.tickConsumerDelete.get();
+      if (sql.deleteConsumer.run({ name }).changes === 0) throw consumerNotFound(name);
+      sql.tickConsumerDelete.get();
     });
   }
 
-  async acknowledgeChanges(
-    name: string,
-    ack: Acknowledgement,
-    admit?: (failures: { before: number; after: number }) => void,
-  ): Promise<StoredConsumer> {
+  private async acknowledge({ acknowledge: name, ack, admit }: ConsumerAcknowledgement): Promise<StoredConsumer> {
+    const sql = this.stmt.consumers;
     return this.queue.write(() => {
-      if (!this.stmt.consumer.get(name)) throw consumerNotFound(name);
-      const stored = this.stmt.failureResources.all(name);
+      if (!sql.consumer.get({ name })) throw consumerNotFound(name);
+      const stored = sql.failureResources.pluck().all({ name }) as string[];
       const failureCount = failuresAfter(stored, ack);
       admit?.({ before: stored.length, after: failureCount });
-      const version = this.stmt.tickConsumerClock.get()!;
-      this.stmt.acknowledge.run({ name, upTo: ack.upTo, time: ack.timeMs, failureCount, version });
+      const version = (sql.tickConsumerClock.get() as { version: number }).version;
+      const row = sql.acknowledge.get({ name, upTo: ack.upTo, time: ack.timeMs, failureCount, version }) as ConsumerRow;
       for (const f of ack.failures) this.stmt.upsertFailure.run({ name, ...f, time: ack.timeMs });
       for (const resource of ack.resolved) this.stmt.resolveFailure.run(name, resource);
-      return toConsumer(this.stmt.consumer.get(name)!);
+      return toConsumer(row);
     });
   }
 

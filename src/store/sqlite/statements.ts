@@ -1,23 +1,21 @@
 // The SQLite store's prepared statements, each with its parameter and row types: the store's SQL in one place
 // (sqlite-store.ts runs them). Statements that depend on a request's filters are prepared on first use there instead.
-import { REMOVALS, sqlActions } from "../change-actions.js";
-import { DENY_POLICY_KIND, DOCUMENT_SQL, SHARED_POLICY_KIND, sharedContent, type DocumentRow } from "../documents.js";
+import { DENY_POLICY_KIND, DOCUMENT_SQL, sharedContent, type DocumentRow } from "../documents.js";
+import { LINK_SQL } from "../links.js";
+import { CONSUMER_SQL } from "../consumers.js";
+import { CHANGE_LOG_SQL } from "../change-log.js";
 import type Sqlite from "better-sqlite3";
 import {
-  BINDING_COLUMNS,
   BINDING_LINK,
   CHANGE_COLUMNS,
   DENY_COLUMNS,
-  FROM_BINDINGS,
   FROM_RESOURCES,
-  FROM_SHARED,
   JOIN_DENY,
   POLICY_COLUMNS,
   RESOURCE_COLUMNS,
   SHARED_COLUMNS,
   type BindingRow,
   type ChangeRow,
-  type ConsumerRow,
   type FailureRow,
   type PolicyRow,
   type ResourcePolicyRow,
@@ -53,6 +51,7 @@ const LINEAGE_SQL = `SELECT name FROM resources
 
 /** Typed, so that the declaration files name them (better-sqlite3's own statement type cannot be named). */
 export interface Statements {
+  consumers: ConsumerStatements;
   resourceByName: Sqlite.Statement<[string], ResourceRow>;
   idByName: Sqlite.Statement<[string], number>;
   policyOf: Sqlite.Statement<[number], PolicyRow>;
@@ -61,26 +60,15 @@ export interface Statements {
   resourcePolicyByName: Sqlite.Statement<[string], ResourcePolicyRow>;
   nextSeq: Sqlite.Statement<[], number>;
   logChange: Sqlite.Statement<unknown[], unknown>;
-  readChanges: Sqlite.Statement<[number, number], ChangeRow>;
+  readChanges: Sqlite.Statement<[{ after: number; limit: number }], ChangeRow>;
   changeSizes: Sqlite.Statement<[number, number], { seq: number; size: number }>;
   readChangesThrough: Sqlite.Statement<[number, number], ChangeRow>;
-  removalOf: Sqlite.Statement<[string, number], ChangeRow>;
+  removalOf: Sqlite.Statement<[{ name: string; from: number }], ChangeRow>;
   sharedContentBoundTo: Sqlite.Statement<[number], Uint8Array>;
   pruneBefore: Sqlite.Statement<[number]>;
   pruneKeeping: Sqlite.Statement<[number]>;
   changesAt: Sqlite.Statement<[string], ChangeRow>;
-  insertConsumer: Sqlite.Statement<unknown[], unknown>;
-  consumer: Sqlite.Statement<[string], ConsumerRow>;
-  consumersAfter: Sqlite.Statement<[number], ConsumerRow>;
-  consumerNames: Sqlite.Statement<[], string>;
-  consumersOfRoot: Sqlite.Statement<[string], number>;
-  consumerClock: Sqlite.Statement<[], { version: number; last_delete: number }>;
-  tickConsumerClock: Sqlite.Statement<[], number>;
-  tickConsumerDelete: Sqlite.Statement<[], number>;
-  failureResources: Sqlite.Statement<[string], string>;
   resourceFailures: Sqlite.Statement<[string, string], FailureRow>;
-  deleteConsumer: Sqlite.Statement<[string]>;
-  acknowledge: Sqlite.Statement<unknown[], unknown>;
   upsertFailure: Sqlite.Statement<unknown[], unknown>;
   resolveFailure: Sqlite.Statement<unknown[], unknown>;
   insertResource: Sqlite.Statement<unknown[], unknown>;
@@ -107,24 +95,30 @@ export interface Statements {
   subtreeOfType: Sqlite.Statement<[{ type: string; after: string; end: string; limit: number }], ResourceRow>;
   latestSeq: Sqlite.Statement<[], number>;
   dataVersion: Sqlite.Statement<[], number>;
-  changedAfter: Sqlite.Statement<[number, number], { seq: number; resource: string }>;
+  changedAfter: Sqlite.Statement<[{ after: number; limit: number }], { seq: number; resource: string }>;
   secret: Sqlite.Statement<[string], Uint8Array>;
   lineage: Sqlite.Statement<[{ name: string }], string>;
   sharedBoundTo: Sqlite.Statement<[string], SharedPolicyRow & { target_id: number }>;
-  sharedPolicy: Sqlite.Statement<[number], SharedPolicyRow>;
-  sharedPoliciesOf: Sqlite.Statement<[{ parent: string; after: string; limit: number }], SharedPolicyRow>;
-  upsertShared: Sqlite.Statement<unknown[], unknown>;
-  bindingStatsOf: Sqlite.Statement<[number], { count: number; newest: number }>;
-  boundToTarget: Sqlite.Statement<[number], number>;
-  bindingsOfPolicy: Sqlite.Statement<[number], BindingRow>;
-  binding: Sqlite.Statement<[number, number], BindingRow>;
-  insertBinding: Sqlite.Statement<unknown[], unknown>;
-  deleteBinding: Sqlite.Statement<[number, number]>;
+  childDocuments: Sqlite.Statement<[{ kind: string; parent: string; after: string; limit: number }], DocumentRow & { name: string }>;
+  linkOf: Sqlite.Statement<[LinkEnds], BindingRow>;
+  linksFrom: Sqlite.Statement<[{ kind: string; from: number }], BindingRow>;
+  linksFromStats: Sqlite.Statement<[{ kind: string; from: number }], { count: number; newest: number }>;
+  linksToCount: Sqlite.Statement<[{ kind: string; to: number }], number>;
+  insertLink: Sqlite.Statement<[LinkEnds & { seq: number; time: number }]>;
+  deleteLink: Sqlite.Statement<[LinkEnds]>;
 }
+
+/** A link's kind and ends (ids), as the link statements take them. */
+type LinkEnds = { kind: string; from: number; to: number };
+
+/** The consumers' statements (consumers.ts), prepared once per connection. */
+export type ConsumerStatements = { [K in keyof typeof CONSUMER_SQL]: Sqlite.Statement };
 
 /** Every fixed statement of the store, prepared once per connection. */
 export function prepareStatements(db: Sqlite.Database): Statements {
+  const consumers = Object.fromEntries(Object.entries(CONSUMER_SQL).map(([name, sql]) => [name, db.prepare(sql)]));
   return {
+    consumers: consumers as ConsumerStatements,
     resourceByName: db.prepare<[string], ResourceRow>(`SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = ?`),
     idByName: db.prepare<[string], number>(`SELECT id FROM resources WHERE name = ?`).pluck(),
     policyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM policies WHERE resource_id = ?`),
@@ -141,9 +135,7 @@ export function prepareStatements(db: Sqlite.Database): Statements {
        VALUES (@seq, @time, @principal, @action, @resource, @etagBefore, @etagAfter, @change,
          @resourceType, @parent, @previousParent, @lineage, @previousLineage)`,
     ),
-    readChanges: db.prepare<[number, number], ChangeRow>(
-      `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
-    ),
+    readChanges: db.prepare(CHANGE_LOG_SQL.readChanges),
     // length() of a blob reads its header only, not its bytes.
     changeSizes: db.prepare<[number, number], { seq: number; size: number }>(
       `SELECT seq, COALESCE(length(change), 0) AS size FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
@@ -151,11 +143,7 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     readChangesThrough: db.prepare<[number, number], ChangeRow>(
       `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq > ? AND seq <= ? ORDER BY seq`,
     ),
-    // change_log_by_resource: the name's rows from the sequence on, to its first removal.
-    removalOf: db.prepare<[string, number], ChangeRow>(
-      `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE resource = ? AND seq >= ?
-         AND action IN (${sqlActions(REMOVALS)}) ORDER BY seq LIMIT 1`,
-    ),
+    removalOf: db.prepare(CHANGE_LOG_SQL.removalOf),
     sharedContentBoundTo: db.prepare<[number], Uint8Array>(
       `SELECT sp.body FROM links b JOIN ${sharedContent("sp", "b.from_id")}
        WHERE b.kind = '${BINDING_LINK}' AND b.to_id = ?`,
@@ -170,30 +158,10 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     changesAt: db.prepare<[string], ChangeRow>(
       `SELECT ${CHANGE_COLUMNS} FROM change_log WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq`,
     ),
-    insertConsumer: db.prepare(
-      `INSERT INTO consumers (name, display_name, subtree, resource_types, root, create_time, version)
-       VALUES (@name, @displayName, @subtree, @resourceTypes, @root, @time, @version)`,
-    ),
-    consumer: db.prepare<[string], ConsumerRow>(`SELECT * FROM consumers WHERE name = ?`),
-    consumersAfter: db.prepare<[number], ConsumerRow>(`SELECT * FROM consumers WHERE version > ? ORDER BY name`),
-    consumerNames: db.prepare<[], string>(`SELECT name FROM consumers ORDER BY name`).pluck(),
-    consumersOfRoot: db.prepare<[string], number>(`SELECT COUNT(*) FROM consumers WHERE root = ?`).pluck(),
-    consumerClock: db.prepare<[], { version: number; last_delete: number }>(`SELECT version, last_delete FROM consumer_clock`),
-    tickConsumerClock: db.prepare<[], number>(`UPDATE consumer_clock SET version = version + 1 RETURNING version`).pluck(),
-    tickConsumerDelete: db
-      .prepare<[], number>(`UPDATE consumer_clock SET version = version + 1, last_delete = version + 1 RETURNING version`)
-      .pluck(),
-    failureResources: db.prepare<[string], string>(`SELECT resource FROM consumer_failures WHERE consumer = ?`).pluck(),
     // The consumers as a JSON array: a primary-key lookup each.
     resourceFailures: db.prepare<[string, string], FailureRow>(
       `SELECT consumer, resource, seq, message, time FROM consumer_failures
        WHERE consumer IN (SELECT value FROM json_each(?)) AND resource = ? ORDER BY consumer`,
-    ),
-    deleteConsumer: db.prepare<[string]>(`DELETE FROM consumers WHERE name = ?`),
-    acknowledge: db.prepare(
-      `UPDATE consumers SET acknowledged_seq = MAX(acknowledged_seq, @upTo), acknowledge_time = @time,
-         failure_count = @failureCount, version = @version
-       WHERE name = @name`,
     ),
     upsertFailure: db.prepare(
       `INSERT INTO consumer_failures (consumer, resource, seq, message, time) VALUES (@name, @resource, @seq, @message, @time)
@@ -271,42 +239,22 @@ export function prepareStatements(db: Sqlite.Database): Statements {
       `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.type = @type AND r.path > @after AND r.path < @end
        ORDER BY r.path LIMIT @limit`,
     ),
-    latestSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) FROM change_log`).pluck(),
+    latestSeq: db.prepare<[], number>(CHANGE_LOG_SQL.latestSeq).pluck(),
     dataVersion: db.prepare<[], number>(`PRAGMA data_version`).pluck(),
-    changedAfter: db.prepare<[number, number], { seq: number; resource: string }>(
-      `SELECT seq, resource FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?`,
-    ),
+    changedAfter: db.prepare(CHANGE_LOG_SQL.changedAfter),
     secret: db.prepare<[string], Uint8Array>(`SELECT value FROM secrets WHERE name = ?`).pluck(),
     lineage: db.prepare<[{ name: string }], string>(LINEAGE_SQL).pluck(),
     // The shared policies bound to any of the resources whose ids are in the JSON array (a chain's), by name.
     sharedBoundTo: db.prepare<[string], SharedPolicyRow & { target_id: number }>(
       SHARED_BOUND_TO_SQL,
     ),
-    sharedPolicy: db.prepare<[number], SharedPolicyRow>(`SELECT ${SHARED_COLUMNS} ${FROM_SHARED} WHERE s.id = ?`),
-    sharedPoliciesOf: db.prepare<[{ parent: string; after: string; limit: number }], SharedPolicyRow>(
-      `SELECT ${SHARED_COLUMNS} ${FROM_SHARED}
-       WHERE s.parent_id = (SELECT id FROM resources WHERE name = @parent) AND s.name > @after ORDER BY s.name LIMIT @limit`,
-    ),
-    upsertShared: db.prepare(
-      `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
-       VALUES (@id, '${SHARED_POLICY_KIND}', '', @policy, 1, @seq, @time)
-       ON CONFLICT (resource_id, kind, key) DO UPDATE SET body = excluded.body, revision = excluded.revision,
-         update_time = excluded.update_time`,
-    ),
-    bindingStatsOf: db.prepare<[number], { count: number; newest: number }>(
-      `SELECT COUNT(*) AS count, COALESCE(MAX(revision), 0) AS newest FROM links WHERE kind = '${BINDING_LINK}' AND from_id = ?`,
-    ),
-    boundToTarget: db.prepare<[number], number>(`SELECT COUNT(*) FROM links WHERE kind = '${BINDING_LINK}' AND to_id = ?`).pluck(),
-    bindingsOfPolicy: db.prepare<[number], BindingRow>(
-      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.from_id = ? ORDER BY t.name`,
-    ),
-    binding: db.prepare<[number, number], BindingRow>(
-      `SELECT ${BINDING_COLUMNS} ${FROM_BINDINGS} WHERE b.from_id = ? AND b.to_id = ?`,
-    ),
-    insertBinding: db.prepare(
-      `INSERT INTO links (kind, from_id, to_id, revision, create_time) VALUES ('${BINDING_LINK}', @policyId, @targetId, @seq, @time)`,
-    ),
-    deleteBinding: db.prepare<[number, number]>(`DELETE FROM links WHERE kind = '${BINDING_LINK}' AND from_id = ? AND to_id = ?`),
+    childDocuments: db.prepare(DOCUMENT_SQL.childDocuments),
+    linkOf: db.prepare(LINK_SQL.linkOf),
+    linksFrom: db.prepare(LINK_SQL.linksFrom),
+    linksFromStats: db.prepare(LINK_SQL.linksFromStats),
+    linksToCount: db.prepare<[{ kind: string; to: number }], number>(LINK_SQL.linksToCount).pluck(),
+    insertLink: db.prepare(LINK_SQL.insertLink),
+    deleteLink: db.prepare(LINK_SQL.deleteLink),
   };
 }
 
