@@ -9,14 +9,14 @@ import { DenyRuleSchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
 import { weighDenials, type HeldRule } from "../../src/domain/access/lookup-denials.js";
 import { ConditionBudget } from "../../src/domain/conditions.js";
-import { ALL_USERS } from "../../src/domain/members.js";
+import { ALL_AUTHENTICATED_USERS, ALL_USERS } from "../../src/domain/members.js";
 
 const target = create(ResourceSchema, { name: "projects/p1", type: "project" });
 
-function rule(expression: string, exceptionPrincipals: string[] = []): HeldRule {
+function rule(expression: string, exceptionPrincipals: string[] = [], deniedPrincipals = [ALL_USERS]): HeldRule {
   return {
     rule: create(DenyRuleSchema, {
-      deniedPrincipals: [ALL_USERS],
+      deniedPrincipals,
       exceptionPrincipals,
       deniedPermissions: ["projects.getPolicy"],
       denialCondition: { expression },
@@ -60,5 +60,19 @@ describe("who-can deny conditions", () => {
     );
     expect(verdicts.get("user:u0@example.com")).toEqual({ state: AccessState.NOT_GRANTED, partly: new Map() });
     expect(verdicts.get("user:u1@example.com")?.state).toBe(AccessState.DENIED);
+  });
+
+  it("a rule on everyone, or on everyone authenticated, denies the members that stand for them", () => {
+    const evaluation = { evaluate: true, attributes: new Map(), requestTime: timestampNow(), budget: new ConditionBudget() };
+    const onEveryone = weighDenials(target, [rule("true")], evaluation, [ALL_USERS, ALL_AUTHENTICATED_USERS]);
+    expect(onEveryone.get(ALL_USERS)?.state).toBe(AccessState.DENIED);
+    expect(onEveryone.get(ALL_AUTHENTICATED_USERS)?.state).toBe(AccessState.DENIED);
+    const onAuthenticated = weighDenials(target, [rule("true", [], [ALL_AUTHENTICATED_USERS])], evaluation, [ALL_USERS, ALL_AUTHENTICATED_USERS]);
+    expect(onAuthenticated.get(ALL_AUTHENTICATED_USERS)?.state).toBe(AccessState.DENIED);
+    // Everyone keeps the grant, except the authenticated part of it.
+    expect(onAuthenticated.get(ALL_USERS)).toEqual({
+      state: AccessState.NOT_GRANTED,
+      partly: new Map([[ALL_AUTHENTICATED_USERS, [{ link: 0, sharedPolicy: "" }]]]),
+    });
   });
 });
