@@ -2,7 +2,17 @@
 // literals of every kind, the bounds at their limits, namespaced functions, unknown fields' messages, and which string
 // constants are compiled as patterns (only `matches`').
 import { expect, test } from "vitest";
-import { MAX_EXPRESSION_LENGTH, MAX_NESTING_DEPTH, bracketDepth, compileCondition } from "../../src/domain/conditions.js";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  ConditionBudget,
+  MAX_EXPRESSION_LENGTH,
+  MAX_NESTING_DEPTH,
+  MAX_PATTERN_SIZE,
+  WRITE_BUDGET,
+  bracketDepth,
+  compileCondition,
+} from "../../src/domain/conditions.js";
+import { patternSize } from "../../src/domain/regex.js";
 
 const accepted = (expression: string) => expect(compileCondition(expression), expression).not.toBeTypeOf("string");
 const refusedWith = (expression: string) => {
@@ -34,6 +44,7 @@ test(`an expression of ${MAX_EXPRESSION_LENGTH} characters is read, one more is 
   expect(refusedWith(padded(MAX_EXPRESSION_LENGTH + 1))).toBe(`expression is longer than ${MAX_EXPRESSION_LENGTH} characters`);
   const nested = (depth: number) => `${"(".repeat(depth)}true${")".repeat(depth)}`;
   accepted(nested(MAX_NESTING_DEPTH - 1));
+  accepted(nested(MAX_NESTING_DEPTH));
   expect(refusedWith(nested(MAX_NESTING_DEPTH + 1))).toBe(`expression is nested more than ${MAX_NESTING_DEPTH} levels deep`);
 });
 
@@ -54,4 +65,52 @@ test("only the patterns of matches are compiled as regular expressions: other st
   accepted('resource.name.startsWith("(") || resource.name.endsWith("[")');
   accepted(`resource.name == "${"(".repeat(3_000)}"`);
   expect(refusedWith('resource.name.matches("(")')).toMatch(/^invalid regular expression "\("/);
+});
+
+test(`a tree exactly ${MAX_NESTING_DEPTH} levels deep is accepted, one level more is refused`, () => {
+  // `1 + 1 + … > 0` with n terms is n levels deep: n - 1 additions and the comparison above a leaf.
+  const sum = (terms: number) => `${Array.from({ length: terms }, () => "1").join(" + ")} > 0`;
+  accepted(sum(MAX_NESTING_DEPTH - 1));
+  expect(refusedWith(sum(MAX_NESTING_DEPTH))).toBe(
+    `expression is nested more than ${MAX_NESTING_DEPTH} levels deep; split it or use && and || (which stay shallow)`,
+  );
+});
+
+test("a closing bracket right after a string literal closes: many calls on literals are not nesting", () => {
+  const prefixes = Array.from({ length: MAX_NESTING_DEPTH + 8 }, (_, i) => `resource.name.startsWith('projects/p${i}')`);
+  expect(bracketDepth(prefixes.join(" || "))).toBe(1);
+  accepted(prefixes.join(" || "));
+});
+
+test(`a pattern of exactly ${MAX_PATTERN_SIZE} is accepted, one more is refused with its size`, () => {
+  const pattern = (last: number) => `a{1000}a{1000}a{1000}a{1000}a{${last}}`;
+  expect(patternSize(pattern(998))).toBe(MAX_PATTERN_SIZE);
+  accepted(`'a'.matches('${pattern(998)}')`);
+  expect(refusedWith(`'a'.matches('${pattern(999)}')`)).toContain(`size ${MAX_PATTERN_SIZE + 1}, at most ${MAX_PATTERN_SIZE}`);
+});
+
+test("a write is refused as soon as its conditions' cost passes the write budget, by the condition that passes it", () => {
+  const expression = (i: number) => `'aa'.matches('(a|aa|aaa|aaaa){250}|z${i}')`;
+  const one = new ConditionBudget(WRITE_BUDGET);
+  compileCondition(expression(0), one);
+  // The last one fits only in part: it is refused itself (not only the conditions after it).
+  const fitting = Math.floor(WRITE_BUDGET / one.spent);
+  const budget = new ConditionBudget(WRITE_BUDGET);
+  const results = Array.from({ length: fitting + 1 }, (_, i) => compileCondition(expression(i), budget));
+  expect(results.slice(0, fitting).every((r) => typeof r === "object")).toBe(true);
+  expect(results[fitting]).toBe(
+    `the conditions of this write cost more than ${WRITE_BUDGET} units to check together; simplify them or spread them over several policies`,
+  );
+});
+
+test("a write is charged at least what running its condition once costs (its trial run counts)", () => {
+  // Cheap to read, costly to run whatever the input: a long literal text matched against a pattern.
+  const expression = `'${"a".repeat(200)}'.matches('(a|aa){30}')`;
+  const write = new ConditionBudget(WRITE_BUDGET);
+  const condition = compileCondition(expression, write);
+  if (typeof condition === "string") throw new Error(condition);
+  const call = new ConditionBudget();
+  const input = { requestTime: timestampFromMs(0), attributes: new Map(), resourceName: "projects/p", resourceType: "project" };
+  expect(condition.evaluate(input, call)).toBe(true);
+  expect(write.spent).toBeGreaterThanOrEqual(call.spent);
 });

@@ -14,6 +14,7 @@ import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeQuery, ChangeRecord, Store } from "../../src/store/store.js";
 import { binding, defaultSchema, policy } from "./fixtures.js";
+import { waitFor } from "../helpers/wait.js";
 import { createResource } from "../../src/store/store.js";
 
 const ROOT = { principal: "user:root@example.com" };
@@ -263,4 +264,71 @@ test("streams judging the moves of two removed resources at once each get their 
   const visibility = judge();
   const ann = caller("ann@example.com");
   expect(await Promise.all([visibility.visible(movedP!, ann), visibility.visible(movedQ!, ann)])).toEqual([false, true]);
+});
+
+test("streams judging at once the moves of two resources since removed and replaced under their names each get their own resource's end", async () => {
+  await store.updatePolicy(ORG, () => owners("ann@example.com"), ROOT);
+  const Q = "projects/q";
+  await createResource(store, { name: Q, parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  // The first project refuses Ann its policy; the second does not.
+  await updateDenyPolicy(store, PROJECT, () => refuse("ann@example.com"), ROOT);
+  const from = await store.latestSequence();
+  for (const name of [PROJECT, Q]) await store.updateResource(name, () => ({ parent: OTHER_CLOUD }), ROOT);
+  for (const name of [PROJECT, Q]) await store.deleteResource(name, () => ({ cascade: false }), ROOT);
+  // New resources under the old names: the moves belong to the removed ones, whose ends must be read.
+  for (const name of [PROJECT, Q]) await createResource(store, { name, parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  const [movedP, movedQ] = await rowsAfter(from);
+  // A store whose removal reads are held open until released, so that both streams are reading at once.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let removalReads = 0;
+  const readChanges = async (query: ChangeQuery) => {
+    if ("removalOf" in query) {
+      removalReads++;
+      await released;
+    }
+    return store.readChanges(query);
+  };
+  const access = new Access(store, defaultSchema);
+  const visibility = new WatchVisibility({ readChanges }, access, new Authorizer(access, defaultSchema, new Set([ROOT.principal]), true));
+  const ann = caller("ann@example.com");
+  const judged = Promise.all([visibility.visible(movedP!, ann), visibility.visible(movedQ!, ann)]);
+  await waitFor(() => removalReads > 0, "a removal read");
+  // Every other read is answered within microtasks (SQLite behind the cache): one turn of the event loop lets the
+  // second stream run until it too waits on a removal's end.
+  await new Promise((resolve) => setImmediate(resolve));
+  release();
+  expect(await judged).toEqual([false, true]);
+});
+
+test("a name removed, created again with other deny rules and removed again: each resource's rows are judged by its own end, whichever was judged first", async () => {
+  await store.updatePolicy(ORG, () => owners("ann@example.com", "ben@example.com"), ROOT);
+  // The first project refuses Ann its policy; the second, of the same name, refuses Ben.
+  await updateDenyPolicy(store, PROJECT, () => refuse("ann@example.com"), ROOT);
+  const from = await store.latestSequence();
+  await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
+  await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
+  await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, ROOT);
+  await updateDenyPolicy(store, PROJECT, () => refuse("ben@example.com"), ROOT);
+  await store.updateResource(PROJECT, () => ({ parent: OTHER_CLOUD }), ROOT);
+  await store.deleteResource(PROJECT, () => ({ cascade: false }), ROOT);
+  const rows = await rowsAfter(from);
+  expect(rows.map((r) => r.action)).toEqual(["resource.update", "resource.delete", "resource.create", "denyPolicy.set", "resource.update", "resource.delete"]);
+  const [moved1, removed1, , , moved2, removed2] = rows;
+  const label = new Map([
+    [moved1, "first moved"],
+    [removed1, "first removed"],
+    [moved2, "second moved"],
+    [removed2, "second removed"],
+  ]);
+  // One judge, as a server has: a stream from now judges the second project's rows before a stream replaying the
+  // history judges the first's.
+  const visibility = judge();
+  const seen = async (email: string) => {
+    const out: string[] = [];
+    for (const row of [moved2, removed2, moved1, removed1]) if (await visibility.visible(row!, caller(email))) out.push(label.get(row)!);
+    return out;
+  };
+  expect(await seen("ann@example.com")).toEqual(["second moved", "second removed"]);
+  expect(await seen("ben@example.com")).toEqual(["first moved", "first removed"]);
 });

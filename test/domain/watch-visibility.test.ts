@@ -13,6 +13,7 @@ import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js
 import { binding, defaultSchema, policy } from "./fixtures.js";
 import { updateBinding, updateDenyPolicy, updateSharedPolicy } from "../../src/domain/kinds.js";
 import { createResource } from "../../src/store/store.js";
+import { waitFor } from "../helpers/wait.js";
 
 const actor = { principal: "user:root@example.com" };
 const ORG = "organizations/o";
@@ -164,4 +165,53 @@ test("judging a cascade for many watchers reads each removed ancestor's end once
   expect(calls.get("readChanges")).toBe(1);
   // One read of the absent cloud, whose end is then known; the organization's chain comes from the cache.
   expect(calls.get("ancestry") ?? 0).toBeLessThanOrEqual(2);
+});
+
+test("a row judged again after its resource's policy changed is judged by the policy now; administrators see everything", async () => {
+  await store.updatePolicy(PROJECT, () => owners("dan@example.com"), actor);
+  const [written] = await rowsAfter((await store.latestSequence()) - 1);
+  const judge = visibility();
+  expect(judge.seesEverything({ principal: actor.principal, identities: [actor.principal] })).toBe(true);
+  expect(judge.seesEverything(caller("ann@example.com"))).toBe(false);
+  expect(await judge.visible(written!, caller("ann@example.com"))).toBe(false);
+  // Ann is made an owner: a stream judging the row now (one replaying the history) delivers it to her.
+  await store.updatePolicy(PROJECT, () => owners("dan@example.com", "ann@example.com"), actor);
+  expect(await judge.visible(written!, caller("ann@example.com"))).toBe(true);
+});
+
+test("a row judged while a read of its resource made before the row is still in flight is judged by a read made after it", async () => {
+  await store.updatePolicy(PROJECT, () => owners("dan@example.com"), actor);
+  const [before] = await rowsAfter((await store.latestSequence()) - 1);
+  // An Access whose chain reads are made at once but answered only when released: a read that is slow to come back.
+  const access = new Access(store, defaultSchema);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let reads = 0;
+  const slow = Object.create(access, {
+    resolve: {
+      value: (name: string) => {
+        const resolved = access.resolve(name);
+        return Object.create(resolved, {
+          chain: {
+            value: async () => {
+              const chain = await resolved.chain();
+              reads++;
+              await released;
+              return chain;
+            },
+          },
+        });
+      },
+    },
+  }) as Access;
+  const judge = new WatchVisibility(store, slow, new Authorizer(access, defaultSchema, new Set([actor.principal]), true));
+  const ann = caller("ann@example.com");
+  const judgedBefore = judge.visible(before!, ann);
+  await waitFor(() => reads === 1, "the first row's read of the project");
+  // Ann is made an owner after that read: the row that did it reaches her.
+  await store.updatePolicy(PROJECT, () => owners("dan@example.com", "ann@example.com"), actor);
+  const [made] = await rowsAfter((await store.latestSequence()) - 1);
+  const judgedMade = judge.visible(made!, ann);
+  release();
+  expect(await Promise.all([judgedBefore, judgedMade])).toEqual([false, true]);
 });

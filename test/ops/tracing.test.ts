@@ -8,6 +8,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { AccessState } from "../../gen/policy/v1/access_service_pb.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createPolicyClient } from "../../src/client/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -145,6 +146,58 @@ test("a write shows the group commit it waited for, and a conditional access che
   expect(evaluations[0]!.attributes["policy.condition.result"]).toBe("true");
   expect(evaluations[0]!.attributes["policy.condition.cost"]).toBeGreaterThan(0);
   expectNothingIdentifying(org, "gold", "tier");
+});
+
+test("each condition of a check is its own span: its outcome (true, false or error) and what it alone spent", async () => {
+  const org = `organizations/${uniqueId("conds")}`;
+  await server.grpc.resources.createResource({ resource: { name: org } });
+  // Two conditions of the same shape (so the same cost), one true and one false, and one that fails (no such attribute).
+  const bindings = ["gold", "teal", "missing"].map((value) => ({
+    role: "roles/owner",
+    members: [MEMBER],
+    condition: { expression: value === "missing" ? 'request.attributes["zone"] == "x"' : `request.attributes["tier"] == "${value}"` },
+  }));
+  await server.grpc.policies.setPolicy({ resource: org, policy: { version: 3, bindings } });
+  const check = newTrace();
+  await tracedClients(server.url, "grpc", check.traceparent).access.checkAccess({
+    resource: org,
+    principals: [MEMBER],
+    permissions: ["organizations.getPolicy"],
+    attributes: { tier: { kind: { case: "stringValue", value: "gold" } } },
+    explain: true,
+  });
+  const isEvaluation = (s: ReceivedSpan) => s.traceId === check.traceId && s.name === "condition evaluate";
+  // Woken at each export: until all three evaluations have arrived.
+  await receiver.until(() => receiver.spans.filter(isEvaluation).length >= 3);
+  const evaluations = receiver.spans.filter(isEvaluation);
+  const results = evaluations.map((s) => s.attributes["policy.condition.result"]);
+  expect([...results].sort()).toEqual(["error", "false", "true"]);
+  // Not the call's running total: the true and the false condition each cost the same.
+  const cost = (result: string) => evaluations[results.indexOf(result)]!.attributes["policy.condition.cost"];
+  expect(cost("true")).toBeGreaterThan(0);
+  expect(cost("false")).toBe(cost("true"));
+});
+
+test("a traced who-can lookup weighs a conditional deny rule: its evaluation is a span too", async () => {
+  const org = `organizations/${uniqueId("lkdeny")}`;
+  await server.grpc.resources.createResource({ resource: { name: org } });
+  await server.grpc.policies.setPolicy({ resource: org, policy: { bindings: [{ role: "roles/owner", members: [MEMBER] }] } });
+  await server.grpc.denyPolicies.setDenyPolicy({
+    resource: org,
+    denyPolicy: {
+      rules: [{ deniedPrincipals: [MEMBER], deniedPermissions: ["organizations.getPolicy"], denialCondition: { expression: 'request.attributes["tier"] == "gold"' } }],
+    },
+  });
+  const lookup = newTrace();
+  const answer = await tracedClients(server.url, "grpc", lookup.traceparent).access.lookupMembers({
+    resource: org,
+    permission: "organizations.getPolicy",
+    attributes: { tier: { kind: { case: "stringValue", value: "silver" } } },
+  });
+  // The deny rule's condition is false: the owner holds the permission.
+  expect(answer.grants.map((g) => [g.member, g.state])).toEqual([[MEMBER, AccessState.GRANTED]]);
+  const [evaluation] = await receiver.until((s) => s.traceId === lookup.traceId && s.name === "condition evaluate");
+  expect(evaluation!.attributes["policy.condition.result"]).toBe("false");
 });
 
 test("a Watch delivery is a span linked to the span of the write that caused it", async () => {

@@ -8,7 +8,7 @@ import { AccessState, type MemberGrant } from "../../../gen/policy/v1/access_ser
 import type { DenyRule } from "../../../gen/policy/v1/deny_policy_pb.js";
 import type { Resource } from "../../../gen/policy/v1/resource_pb.js";
 import type { StoredPolicy } from "../../store/store.js";
-import { compileCondition, type ConditionInput } from "../conditions.js";
+import { CallConditions, compileCondition } from "../conditions.js";
 import { PermissionPatterns } from "../deny-rules.js";
 import { ALL_AUTHENTICATED_USERS, ALL_USERS } from "../members.js";
 import type { Source } from "./disclosure.js";
@@ -44,16 +44,16 @@ export function weighDenials(
 ): Map<string, Verdict> {
   const verdicts = new Map<string, Verdict>();
   if (rules.length === 0) return verdicts;
-  const conditionInput: ConditionInput = {
-    requestTime: evaluation.requestTime,
-    attributes: evaluation.attributes,
-    resourceName: target.name,
-    resourceType: target.type,
-  };
+  // A deny condition reads the request and the target, never the member: each is evaluated once, within the call's
+  // budget, however many members it is weighed against.
+  const conditions = new CallConditions(
+    { requestTime: evaluation.requestTime, attributes: evaluation.attributes, resourceName: target.name, resourceType: target.type },
+    evaluation.budget,
+  );
   for (const member of members) {
     if (verdicts.has(member)) continue;
     const verdict: Verdict = { state: AccessState.NOT_GRANTED, partly: new Map() };
-    for (const held of rules) weigh(held, member, conditionInput, verdict);
+    for (const held of rules) weigh(held, member, conditions, verdict);
     verdicts.set(member, verdict);
   }
   return verdicts;
@@ -107,7 +107,7 @@ export function denyRulesFor(chain: readonly StoredPolicy[], permission: string)
 }
 
 /** Adds what `rule` does to `member` to its verdict. */
-function weigh({ rule, source }: HeldRule, member: string, conditionInput: ConditionInput, verdict: Verdict): void {
+function weigh({ rule, source }: HeldRule, member: string, conditions: CallConditions, verdict: Verdict): void {
   const denied = strongest(rule.deniedPrincipals, member);
   if (denied.cover === "none") return;
   const excepted = strongest(rule.exceptionPrincipals, member);
@@ -115,7 +115,7 @@ function weigh({ rule, source }: HeldRule, member: string, conditionInput: Condi
   let applies: AccessState = AccessState.DENIED;
   if (rule.denialCondition) {
     const condition = compiled(rule.denialCondition.expression);
-    const result = condition ? condition.evaluate(conditionInput) : new Error("invalid condition");
+    const result = condition ? conditions.evaluate(condition) : new Error("invalid condition");
     if (result === false) return;
     if (result instanceof Error) applies = AccessState.UNKNOWN_CONDITIONAL;
   }
