@@ -1439,6 +1439,17 @@ export function storeContract(factory: StoreFactory): void {
         expect((await store.readChanges({ afterSeq: latest + 1, limit: 10 })).map((c) => [c.resource, c.parent])).toEqual([[ORG, ""]]);
       });
 
+      test("an update naming the parent it already has is no move: its change row has no previous parent or lineage", async () => {
+        const latest = await store.latestSequence();
+        await store.updateResource(PROJECT, () => ({ displayName: "Q", parent: CLOUD }), actor);
+        await store.updateResource(ORG, () => ({ displayName: "A", parent: "" }), actor);
+        const rows = await store.readChanges({ afterSeq: latest, limit: 10 });
+        expect(rows.map((row) => [row.resource, row.parent, row.previousParent, row.previousLineage])).toEqual([
+          [PROJECT, CLOUD, undefined, undefined],
+          [ORG, "", undefined, undefined],
+        ]);
+      });
+
       test("a binding's create logs its etag after, its delete its etag before; only a shared policy binds", async () => {
         const shared = "sharedPolicies/logged";
         await updateSharedPolicy(store, shared, () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
