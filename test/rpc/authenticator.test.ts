@@ -84,7 +84,7 @@ describe("tokens", () => {
   test("the header must be `Bearer <JWT>` (any case, any spacing)", async () => {
     const token = await tokenFor(es256, "ada@example.com");
     expect((await both.authenticate(`bearer   ${token}`, undefined)).principal).toBe("user:ada@example.com");
-    for (const header of [token, `Basic ${token}`, `Bearer ${token} extra`, "Bearer "]) {
+    for (const header of [token, `Basic ${token}`, `Bearer ${token} extra`, "Bearer ", `xBearer ${token}`]) {
       expect(await refusal(both.authenticate(header, undefined)), header.slice(0, 12)).toMatch(/must be `Bearer <JWT>`/);
     }
   });
@@ -118,6 +118,10 @@ describe("tokens", () => {
     expect(await principalOf(pems, { email: "ada@example.com" }, es256)).toBe("user:ada@example.com");
     expect(await refusal(pems.authenticate(bearer(await mint(stranger, { email: "e@example.com" })), undefined))).toBe(
       "the token was refused: its signature does not verify",
+    );
+    // An unsigned token is refused for its algorithm, before any key is tried.
+    expect(await refusal(pems.authenticate(bearer(new UnsecuredJWT({ email: "a@example.com" }).encode()), undefined))).toMatch(
+      /^the token was refused: its algorithm is not accepted \(RS256, .*EdDSA\)$/,
     );
   });
 
