@@ -139,13 +139,13 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
       const postmaster = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
       const { stdout } = await run("pgrep", ["-P", String(postmaster)]);
       frozen = [postmaster, ...stdout.split("\n").filter(Boolean).map(Number)];
-      for (const pid of frozen) process.kill(pid, "SIGSTOP");
+      for (const pid of frozen) signal(pid, "SIGSTOP");
     },
     async thaw() {
-      for (const pid of frozen.splice(0)) process.kill(pid, "SIGCONT");
+      for (const pid of frozen.splice(0)) signal(pid, "SIGCONT");
     },
     async destroy() {
-      for (const pid of frozen.splice(0)) process.kill(pid, "SIGCONT");
+      for (const pid of frozen.splice(0)) signal(pid, "SIGCONT");
       if (running) await stop("immediate").catch(() => undefined);
       running = false;
       removeDir(dir);
@@ -187,4 +187,16 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
   const gid = /gid=(\d+)/.exec(stdout)?.[1];
   if (!uid || !gid) throw new Error(`no "postgres" user to run initdb as: ${stdout}`);
   return { uid: Number(uid), gid: Number(gid) };
+}
+
+/**
+ * Sends `sig` to a server process that may have exited meanwhile: a backend that had exited (a zombie) when frozen is
+ * reaped by the postmaster as soon as the postmaster is thawed, before the loop reaches it — nothing left to signal.
+ */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+  }
 }
