@@ -13,6 +13,7 @@ import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js
 import { binding, defaultSchema, policy } from "./fixtures.js";
 import { updateBinding, updateDenyPolicy, updateSharedPolicy } from "../../src/domain/kinds.js";
 import { createResource } from "../../src/store/store.js";
+import { counted } from "../helpers/counted-store.js";
 import { waitFor } from "../helpers/wait.js";
 
 const actor = { principal: "user:root@example.com" };
@@ -28,18 +29,9 @@ let calls: Map<string, number>;
 
 beforeEach(async () => {
   inner = new SqliteStore(":memory:");
-  calls = new Map();
-  const counted = new Proxy(inner, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  store = cachingStore(counted);
+  const below = counted(inner);
+  calls = below.calls;
+  store = cachingStore(below.store);
   await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, actor);
   await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
   await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);

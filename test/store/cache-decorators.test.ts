@@ -12,6 +12,7 @@ import { PolicyMemo } from "../../src/store/cache/policy-memo.js";
 import type { Evictable } from "../../src/store/cache/evictable.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ListedPolicy, Store } from "../../src/store/store.js";
+import { counted } from "../helpers/counted-store.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 const actor = { principal: "user:test@example.com" };
@@ -31,22 +32,6 @@ function sqlite(path = ":memory:"): SqliteStore {
   const store = new SqliteStore(path);
   opened.push(store);
   return store;
-}
-
-/** `store` with a count of the calls of each of its methods. */
-function counted(store: Store): { store: Store; calls: Map<string, number> } {
-  const calls = new Map<string, number>();
-  const proxy = new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { store: proxy, calls };
 }
 
 /** A memo that records what it is told. */
