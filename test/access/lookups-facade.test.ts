@@ -1,0 +1,273 @@
+// The reverse-lookup facade (src/domain/access/lookups.ts) on an in-memory SQLite store, without a server (fast enough
+// for mutation runs): what-can's answers over grant points of each kind (a subtree, a resource that is its own range,
+// a type that holds none of the asked type), under an ancestor covered from above or not, in pages of every size,
+// with conditions, deny rules and a caller's visibility; who-can in pages; and what each bad request is told.
+import { create } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import {
+  AccessState,
+  LookupMembersRequestSchema,
+  LookupResourcesRequestSchema,
+  type LookupResourcesResponse,
+} from "../../gen/policy/v1/access_service_pb.js";
+import { SetDenyPolicyRequestSchema } from "../../gen/policy/v1/deny_policy_service_pb.js";
+import { SetPolicyRequestSchema } from "../../gen/policy/v1/policy_service_pb.js";
+import { Lookups } from "../../src/domain/access/lookups.js";
+import { ResolvedResource } from "../../src/domain/access/resolved.js";
+import { DenyPolicies } from "../../src/domain/deny-policies.js";
+import { PageTokens } from "../../src/domain/page-token.js";
+import { Policies } from "../../src/domain/policies.js";
+import { parseSchema } from "../../src/schema/schema-loader.js";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { createResource, type Store } from "../../src/store/store.js";
+import { readFileSync } from "node:fs";
+
+const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");
+const actor = { principal: "user:root@example.com" };
+
+const ADA = "user:ada@example.com"; // roles/readonly on the cloud c1
+const BOB = "user:bob@example.com"; // roles/readonly on the project q1 only (directly under the organization)
+const CARL = "user:carl@example.com"; // roles/collaborator on c1 while request.attributes.ok
+const DORA = "user:dora@example.com"; // roles/owner on the organization o1
+
+let store: Store;
+let lookups: Lookups;
+let policies: Policies;
+let denies: DenyPolicies;
+
+const C1 = ["projects/p1", "projects/p2", "projects/p3", "projects/p4", "projects/p5"];
+
+beforeEach(async () => {
+  store = new SqliteStore(":memory:");
+  const tokens = new PageTokens(await store.pageTokenKey());
+  lookups = new Lookups(store, schema, tokens);
+  policies = new Policies(store, schema, tokens);
+  denies = new DenyPolicies(store, schema);
+  const put = (name: string, parent: string, type: string) => createResource(store, { name, parent, type, displayName: "" }, actor);
+  await put("organizations/o1", "", "organization");
+  await put("clouds/c1", "organizations/o1", "cloud");
+  for (const p of C1) await put(p, "clouds/c1", "project");
+  await put("projects/q1", "organizations/o1", "project");
+  await put("projects/q2", "organizations/o1", "project");
+  await put("organizations/o2", "", "organization");
+  await put("projects/r1", "organizations/o2", "project");
+  await setPolicy("organizations/o1", [{ role: "roles/owner", members: [DORA] }]);
+  await setPolicy("clouds/c1", [
+    { role: "roles/readonly", members: [ADA] },
+    { role: "roles/collaborator", members: [CARL], condition: { expression: "request.attributes.ok == true", title: "ok" } },
+  ]);
+  await setPolicy("projects/q1", [{ role: "roles/readonly", members: [BOB] }]);
+});
+afterEach(() => store.close());
+
+function setPolicy(resource: string, bindings: { role: string; members: string[]; condition?: { expression: string; title: string } }[]) {
+  return policies.set(create(SetPolicyRequestSchema, { resource, policy: { version: 3, bindings } }), actor);
+}
+
+function deny(resource: string, rules: { deniedPrincipals: string[]; deniedPermissions: string[]; expression?: string }[]) {
+  return denies.set(
+    create(SetDenyPolicyRequestSchema, {
+      resource,
+      denyPolicy: {
+        rules: rules.map((r) => ({
+          deniedPrincipals: r.deniedPrincipals,
+          deniedPermissions: r.deniedPermissions,
+          ...(r.expression ? { denialCondition: { expression: r.expression } } : {}),
+        })),
+      },
+    }),
+    actor,
+  );
+}
+
+type Ask = Partial<{
+  principals: string[];
+  permission: string;
+  resourceType: string;
+  ancestor: string;
+  pageSize: number;
+  pageToken: string;
+  evaluateConditions: boolean;
+  attributes: Record<string, boolean>;
+}>;
+
+function whatCan(ask: Ask, visible?: Parameters<Lookups["resources"]>[1]): Promise<LookupResourcesResponse> {
+  const { attributes, ...rest } = ask;
+  return lookups.resources(
+    create(LookupResourcesRequestSchema, {
+      permission: "projects.get",
+      resourceType: "project",
+      ...rest,
+      attributes: Object.fromEntries(Object.entries(attributes ?? {}).map(([k, v]) => [k, create(ValueSchema, { kind: { case: "boolValue", value: v } })])),
+    }),
+    visible,
+  );
+}
+
+const listed = (answer: LookupResourcesResponse) => answer.resources.map((r) => r.resource);
+const states = (answer: LookupResourcesResponse) => answer.resources.map((r) => [r.resource, AccessState[r.state], r.conditional]);
+
+/** Every page of a listing, `size` at a time: the names in order; fails on an empty page before the end. */
+async function allPages(ask: Ask, size: number, visible?: Parameters<Lookups["resources"]>[1]): Promise<string[]> {
+  const names: string[] = [];
+  let pageToken = "";
+  for (let pages = 0; pages < 50; pages++) {
+    const answer = await whatCan({ ...ask, pageSize: size, pageToken }, visible);
+    expect(answer.resources.length).toBeLessThanOrEqual(size);
+    names.push(...listed(answer));
+    if (answer.nextPageToken === "") return names;
+    pageToken = answer.nextPageToken;
+  }
+  return expect.fail("a listing that does not end");
+}
+
+async function refusal(call: Promise<unknown>): Promise<{ code: string; fields: string[]; message: string }> {
+  try {
+    await call;
+  } catch (e) {
+    const error = e as { code: string; message: string; violations?: { field: string }[] };
+    return { code: error.code, fields: (error.violations ?? []).map((v) => v.field), message: error.message };
+  }
+  return expect.fail("expected a refusal");
+}
+
+describe("what can", () => {
+  test("a grant on a cloud lists its projects, in order, each granted unconditionally; nothing of another organization", async () => {
+    const answer = await whatCan({ principals: [ADA] });
+    expect(states(answer)).toEqual(C1.map((p) => [p, "GRANTED", false]));
+    expect(answer.nextPageToken).toBe("");
+    expect(await whatCan({ principals: [ADA], permission: "projects.update" }).then(listed)).toEqual([]);
+  });
+
+  test("a grant on the organization covers every project in it, below the cloud and directly under it", async () => {
+    expect(await whatCan({ principals: [DORA] }).then(listed)).toEqual([...C1, "projects/q1", "projects/q2"]);
+    // Two grant points of one subject (o1 covers c1's): each project once.
+    expect(await whatCan({ principals: [DORA, ADA] }).then(listed)).toEqual([...C1, "projects/q1", "projects/q2"]);
+    expect(await whatCan({ principals: [ADA, BOB] }).then(listed)).toEqual([...C1, "projects/q1"]);
+  });
+
+  test("in pages of every size: each resource once, in the same order, whatever the grant points", async () => {
+    for (const principals of [[DORA], [ADA, BOB], [BOB]]) {
+      const whole = await whatCan({ principals }).then(listed);
+      for (const size of [1, 2, 3, 4, 7]) expect(await allPages({ principals }, size), `${principals} by ${size}`).toEqual(whole);
+    }
+  });
+
+  test("the type asked decides: a cloud grant lists the cloud itself; a project grant lists no cloud", async () => {
+    expect(await whatCan({ principals: [ADA], permission: "clouds.get", resourceType: "cloud" }).then(listed)).toEqual(["clouds/c1"]);
+    expect(await whatCan({ principals: [DORA], permission: "clouds.get", resourceType: "cloud" }).then(listed)).toEqual(["clouds/c1"]);
+    expect(await whatCan({ principals: [BOB], permission: "projects.get", resourceType: "cloud" }).then(listed)).toEqual([]);
+    expect(await whatCan({ principals: [BOB], permission: "projects.get", resourceType: "organization" }).then(listed)).toEqual([]);
+    // A project grant point is its own range: q1 alone, not its sibling.
+    expect(await whatCan({ principals: [BOB] }).then(listed)).toEqual(["projects/q1"]);
+    // Cloud grants in pages of one: the cloud, then nothing more.
+    expect(await allPages({ principals: [ADA, DORA], permission: "clouds.get", resourceType: "cloud" }, 1)).toEqual(["clouds/c1"]);
+  });
+
+  test("under an ancestor: covered from above, its whole subtree; otherwise the grant points beneath it", async () => {
+    // Ada's grant is on c1 itself: covered.
+    expect(await whatCan({ principals: [ADA], ancestor: "clouds/c1" }).then(listed)).toEqual(C1);
+    expect(await allPages({ principals: [ADA], ancestor: "clouds/c1" }, 2)).toEqual(C1);
+    // Dora's is above it.
+    expect(await whatCan({ principals: [DORA], ancestor: "clouds/c1" }).then(listed)).toEqual(C1);
+    // Ada's is beneath o1; Bob's beside c1.
+    expect(await whatCan({ principals: [ADA, BOB], ancestor: "organizations/o1" }).then(listed)).toEqual([...C1, "projects/q1"]);
+    expect(await whatCan({ principals: [BOB], ancestor: "clouds/c1" }).then(listed)).toEqual([]);
+    expect(await whatCan({ principals: [DORA], ancestor: "organizations/o2" }).then(listed)).toEqual([]);
+    // A binding on the ancestor that grants another permission, or to someone else, does not cover it.
+    expect(await whatCan({ principals: [ADA], permission: "projects.update", ancestor: "clouds/c1" }).then(listed)).toEqual([]);
+    expect(await whatCan({ principals: [BOB], ancestor: "projects/q1" }).then(listed)).toEqual(["projects/q1"]);
+    expect(await whatCan({ principals: [ADA], ancestor: "projects/p2" }).then(listed)).toEqual(["projects/p2"]);
+    expect(await refusal(whatCan({ principals: [ADA], ancestor: "clouds/absent" }))).toMatchObject({ code: "not_found" });
+  });
+
+  test("conditions: unevaluated, a conditional grant is UNKNOWN_CONDITIONAL; evaluated, held only where true", async () => {
+    expect(states(await whatCan({ principals: [CARL], permission: "projects.update" }))).toEqual(C1.map((p) => [p, "UNKNOWN_CONDITIONAL", true]));
+    expect(states(await whatCan({ principals: [CARL], permission: "projects.update", attributes: { ok: true } }))).toEqual(
+      C1.map((p) => [p, "GRANTED", true]),
+    );
+    expect(states(await whatCan({ principals: [CARL], permission: "projects.update", attributes: { ok: false } }))).toEqual([]);
+    // Evaluated without the attribute: the condition cannot be decided.
+    expect(states(await whatCan({ principals: [CARL], permission: "projects.update", evaluateConditions: true }))).toEqual(
+      C1.map((p) => [p, "UNKNOWN_CONDITIONAL", true]),
+    );
+    // An unconditional grant beside it wins.
+    await setPolicy("projects/p2", [{ role: "roles/collaborator", members: [CARL] }]);
+    expect(states(await whatCan({ principals: [CARL], permission: "projects.update", ancestor: "projects/p2" }))).toEqual([
+      ["projects/p2", "GRANTED", false],
+    ]);
+  });
+
+  test("deny rules: a denied resource is left out; a conditionally denied one is only conditionally held", async () => {
+    await deny("projects/p2", [{ deniedPrincipals: [ADA], deniedPermissions: ["projects.get"] }]);
+    await deny("projects/p4", [{ deniedPrincipals: [ADA], deniedPermissions: ["projects.get"], expression: "request.attributes.late == true" }]);
+    expect(states(await whatCan({ principals: [ADA] }))).toEqual([
+      ["projects/p1", "GRANTED", false],
+      ["projects/p3", "GRANTED", false],
+      ["projects/p4", "UNKNOWN_CONDITIONAL", true],
+      ["projects/p5", "GRANTED", false],
+    ]);
+    // The rule names Ada only: Dora keeps p2.
+    expect(await whatCan({ principals: [DORA], ancestor: "clouds/c1" }).then(listed)).toEqual(C1);
+  });
+
+  test("a resource the caller may not see is left out, on every page", async () => {
+    const hidden = new Set(["projects/p1", "projects/p3", "projects/q1"]);
+    const visible = (chain: readonly { resource: { name: string } }[]) => !hidden.has(chain[0]!.resource.name);
+    expect(await whatCan({ principals: [ADA, BOB] }, visible).then(listed)).toEqual(["projects/p2", "projects/p4", "projects/p5"]);
+    expect(await allPages({ principals: [ADA, BOB] }, 1, visible)).toEqual(["projects/p2", "projects/p4", "projects/p5"]);
+  });
+
+  test("a page token serves only the query it was issued for", async () => {
+    const first = await whatCan({ principals: [ADA], pageSize: 2 });
+    expect(first.nextPageToken).not.toBe("");
+    expect(await whatCan({ principals: [ADA], pageSize: 2, pageToken: first.nextPageToken }).then(listed)).toEqual(C1.slice(2, 4));
+    for (const other of [{ principals: [BOB] }, { principals: [ADA], ancestor: "clouds/c1" }, { principals: [ADA], attributes: { ok: true } }]) {
+      expect(await refusal(whatCan({ pageSize: 2, pageToken: first.nextPageToken, ...other }))).toMatchObject({ code: "invalid_argument", fields: ["page_token"] });
+    }
+  });
+
+  test("bad requests name their fields", async () => {
+    expect(await refusal(whatCan({ principals: [ADA], resourceType: "" }))).toMatchObject({ code: "invalid_argument", fields: ["resource_type"] });
+    const unknown = await refusal(whatCan({ principals: [ADA], resourceType: "planet" }));
+    expect(unknown).toMatchObject({ code: "invalid_argument", fields: ["resource_type"] });
+    expect(unknown.message).toMatch(/unknown type "planet"; one of organization, cloud, project/);
+    expect(await refusal(whatCan({ principals: [ADA], resourceType: "" })).then((r) => r.message)).toMatch(/is required; one of organization, cloud, project/);
+    expect(await refusal(whatCan({ principals: [ADA], permission: "projects.fly" }))).toMatchObject({ fields: ["permission"] });
+    expect(await refusal(whatCan({ principals: [ADA], ancestor: "nope" }))).toMatchObject({ fields: ["ancestor"] });
+    expect(await refusal(whatCan({ principals: ["ada"] }))).toMatchObject({ fields: ["principals[0]"] });
+    // A good ancestor is no violation.
+    expect(await whatCan({ principals: [ADA], ancestor: "organizations/o1" }).then(listed)).toEqual(C1);
+  });
+});
+
+describe("who can", () => {
+  const ask = (resource: string, permission: string, pageSize = 0, pageToken = "") =>
+    lookups.members(create(LookupMembersRequestSchema, { resource, permission, pageSize, pageToken }), new ResolvedResource(resource, schema, store));
+
+  test("every grant, in pages of every size, each once", async () => {
+    const whole = await ask("projects/p1", "projects.get");
+    expect(whole.grants.map((g) => g.member)).toEqual(expect.arrayContaining([ADA, DORA]));
+    expect(whole.nextPageToken).toBe("");
+    for (const size of [1, 2]) {
+      const members: string[] = [];
+      let token = "";
+      do {
+        const page = await ask("projects/p1", "projects.get", size, token);
+        expect(page.grants.length).toBeLessThanOrEqual(size);
+        members.push(...page.grants.map((g) => `${g.member} ${g.role} ${g.resource}`));
+        token = page.nextPageToken;
+      } while (token !== "");
+      expect(members).toEqual(whole.grants.map((g) => `${g.member} ${g.role} ${g.resource}`));
+    }
+  });
+
+  test("a page token serves only its resource and permission; bad input and absent resources are refused", async () => {
+    const first = await ask("projects/p1", "projects.get", 1);
+    expect(await refusal(ask("projects/p2", "projects.get", 1, first.nextPageToken))).toMatchObject({ fields: ["page_token"] });
+    expect(await refusal(ask("projects/p1", "projects.fly"))).toMatchObject({ code: "invalid_argument", fields: ["permission"] });
+    expect(await refusal(ask("projects/absent", "projects.get"))).toMatchObject({ code: "not_found" });
+    expect(await refusal(ask("nope", "projects.get"))).toMatchObject({ code: "invalid_argument", fields: ["resource"] });
+  });
+});
