@@ -13,11 +13,14 @@ import {
 } from "../../gen/policy/v1/access_service_pb.js";
 import { SetDenyPolicyRequestSchema } from "../../gen/policy/v1/deny_policy_service_pb.js";
 import { SetPolicyRequestSchema } from "../../gen/policy/v1/policy_service_pb.js";
+import { RoleStage } from "../../gen/policy/v1/role_pb.js";
+import { CreateRoleRequestSchema, UpdateRoleRequestSchema } from "../../gen/policy/v1/role_service_pb.js";
 import { Lookups } from "../../src/domain/access/lookups.js";
 import { ResolvedResource } from "../../src/domain/access/resolved.js";
 import { DenyPolicies } from "../../src/domain/deny-policies.js";
 import { PageTokens } from "../../src/domain/page-token.js";
 import { Policies } from "../../src/domain/policies.js";
+import { Roles } from "../../src/domain/roles.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { createResource, type Store } from "../../src/store/store.js";
@@ -35,6 +38,7 @@ let store: Store;
 let lookups: Lookups;
 let policies: Policies;
 let denies: DenyPolicies;
+let roles: Roles;
 
 const C1 = ["projects/p1", "projects/p2", "projects/p3", "projects/p4", "projects/p5"];
 
@@ -44,6 +48,7 @@ beforeEach(async () => {
   lookups = new Lookups(store, schema, tokens);
   policies = new Policies(store, schema, tokens);
   denies = new DenyPolicies(store, schema);
+  roles = new Roles(store, schema, tokens);
   const put = (name: string, parent: string, type: string) => createResource(store, { name, parent, type, displayName: "" }, actor);
   await put("organizations/o1", "", "organization");
   await put("clouds/c1", "organizations/o1", "cloud");
@@ -217,6 +222,49 @@ describe("what can", () => {
     const visible = (chain: readonly { resource: { name: string } }[]) => !hidden.has(chain[0]!.resource.name);
     expect(await whatCan({ principals: [ADA, BOB] }, visible).then(listed)).toEqual(["projects/p2", "projects/p4", "projects/p5"]);
     expect(await allPages({ principals: [ADA, BOB] }, 1, visible)).toEqual(["projects/p2", "projects/p4", "projects/p5"]);
+  });
+
+  test("custom roles: an active one bound on the cloud lists its projects when it grants the permission; a disabled one, nothing", async () => {
+    const ERIN = "user:erin@example.com";
+    const reader = await roles.create(
+      create(CreateRoleRequestSchema, { parent: "organizations/o1", roleId: "reader", role: { title: "Reader", includedPermissions: ["projects.get"] } }),
+      actor,
+    );
+    await roles.create(
+      create(CreateRoleRequestSchema, { parent: "organizations/o1", roleId: "editor", role: { title: "Editor", includedPermissions: ["projects.update"] } }),
+      actor,
+    );
+    await setPolicy("clouds/c1", [
+      { role: "roles/readonly", members: [ADA] },
+      { role: "roles/collaborator", members: [CARL], condition: { expression: "request.attributes.ok == true", title: "ok" } },
+      { role: "organizations/o1/roles/reader", members: [ERIN] },
+    ]);
+    await setPolicy("projects/q2", [{ role: "organizations/o1/roles/editor", members: [ERIN] }]);
+    expect(await whatCan({ principals: [ERIN] }).then(listed)).toEqual(C1);
+    expect(await whatCan({ principals: [ERIN], permission: "projects.update" }).then(listed)).toEqual(["projects/q2"]);
+    expect(await allPages({ principals: [ERIN, ADA] }, 2)).toEqual(C1);
+    await roles.update(create(UpdateRoleRequestSchema, { role: { ...reader, stage: RoleStage.DISABLED } }), actor);
+    expect(await whatCan({ principals: [ERIN] }).then(listed)).toEqual([]);
+    expect(await whatCan({ principals: [ERIN], permission: "projects.update" }).then(listed)).toEqual(["projects/q2"]);
+  });
+
+  test("a page whose candidates are mostly hidden stops after a bounded number of reads and says where to go on", async () => {
+    await createResource(store, { name: "clouds/c2", parent: "organizations/o1", type: "cloud", displayName: "" }, actor);
+    const many = Array.from({ length: 120 }, (_, i) => `projects/m${String(i).padStart(3, "0")}`);
+    for (const name of many) await createResource(store, { name, parent: "clouds/c2", type: "project", displayName: "" }, actor);
+    await setPolicy("clouds/c2", [{ role: "roles/readonly", members: [ADA] }]);
+    // The last candidate in the listing's own order.
+    const order = await whatCan({ principals: [ADA], ancestor: "clouds/c2", pageSize: 1000 }).then(listed);
+    expect([...order].sort()).toEqual(many);
+    const last = order.at(-1)!;
+    const visible = (chain: readonly { resource: { name: string } }[]) => chain[0]!.resource.name === last;
+    const first = await whatCan({ principals: [ADA], ancestor: "clouds/c2", pageSize: 1 }, visible);
+    // 1 asked for: 2 × 1 + 100 candidates and ranges at most, then a token to go on from.
+    expect(listed(first)).toEqual([]);
+    expect(first.nextPageToken).not.toBe("");
+    expect(await allPages({ principals: [ADA], ancestor: "clouds/c2" }, 1, visible)).toEqual([last]);
+    expect(await allPages({ principals: [ADA] }, 1, visible)).toEqual([last]);
+    expect(await allPages({ principals: [ADA], ancestor: "clouds/c2" }, 200, visible)).toEqual([last]);
   });
 
   test("a page token serves only the query it was issued for", async () => {
