@@ -22,6 +22,8 @@ import { PageTokens } from "../../src/domain/page-token.js";
 import { Policies } from "../../src/domain/policies.js";
 import { Roles } from "../../src/domain/roles.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
+import { updateBinding, updateSharedPolicy } from "../../src/domain/kinds.js";
+import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { createResource, type Store } from "../../src/store/store.js";
 import { readFileSync } from "node:fs";
@@ -164,6 +166,9 @@ describe("what can", () => {
     expect(await whatCan({ principals: [DORA], permission: "clouds.get", resourceType: "cloud" }).then(listed)).toEqual(["clouds/c1"]);
     expect(await whatCan({ principals: [BOB], permission: "projects.get", resourceType: "cloud" }).then(listed)).toEqual([]);
     expect(await whatCan({ principals: [BOB], permission: "projects.get", resourceType: "organization" }).then(listed)).toEqual([]);
+    // roles/readonly grants clouds.get on a cloud, not on a project: Bob's binding on q1 grants it nothing there.
+    expect(await whatCan({ principals: [BOB], permission: "clouds.get", resourceType: "project" }).then(listed)).toEqual([]);
+    expect(await whatCan({ principals: [BOB], permission: "clouds.get", resourceType: "project", evaluateConditions: true }).then(listed)).toEqual([]);
     // A project grant point is its own range: q1 alone, not its sibling.
     expect(await whatCan({ principals: [BOB] }).then(listed)).toEqual(["projects/q1"]);
     // Cloud grants in pages of one: the cloud, then nothing more.
@@ -197,6 +202,9 @@ describe("what can", () => {
     expect(states(await whatCan({ principals: [CARL], permission: "projects.update", evaluateConditions: true }))).toEqual(
       C1.map((p) => [p, "UNKNOWN_CONDITIONAL", true]),
     );
+    // Ada's unconditional binding on c1 also grants projects.get: it is not Carl's.
+    expect(states(await whatCan({ principals: [CARL] }))).toEqual(C1.map((p) => [p, "UNKNOWN_CONDITIONAL", true]));
+    expect(states(await whatCan({ principals: [CARL], attributes: { ok: false } }))).toEqual([]);
     // An unconditional grant beside it wins.
     await setPolicy("projects/p2", [{ role: "roles/collaborator", members: [CARL] }]);
     expect(states(await whatCan({ principals: [CARL], permission: "projects.update", ancestor: "projects/p2" }))).toEqual([
@@ -243,9 +251,28 @@ describe("what can", () => {
     expect(await whatCan({ principals: [ERIN] }).then(listed)).toEqual(C1);
     expect(await whatCan({ principals: [ERIN], permission: "projects.update" }).then(listed)).toEqual(["projects/q2"]);
     expect(await allPages({ principals: [ERIN, ADA] }, 2)).toEqual(C1);
+    // The custom role on the ancestor itself covers it.
+    expect(await whatCan({ principals: [ERIN], ancestor: "clouds/c1" }).then(listed)).toEqual(C1);
+    expect(await whatCan({ principals: [ERIN], ancestor: "projects/p3" }).then(listed)).toEqual(["projects/p3"]);
     await roles.update(create(UpdateRoleRequestSchema, { role: { ...reader, stage: RoleStage.DISABLED } }), actor);
     expect(await whatCan({ principals: [ERIN] }).then(listed)).toEqual([]);
     expect(await whatCan({ principals: [ERIN], permission: "projects.update" }).then(listed)).toEqual(["projects/q2"]);
+  });
+
+  test("shared policies: one bound to the cloud grants beneath it, the ancestor's own too, only while bound", async () => {
+    const GINA = "user:gina@example.com";
+    const SP = "sharedPolicies/sp1";
+    const policy = create(SharedPolicySchema, { parent: "organizations/o1", bindings: [{ role: "roles/readonly", members: [GINA] }] });
+    await updateSharedPolicy(store, SP, () => ({ policy, type: "shared_policy" }), actor);
+    expect(await whatCan({ principals: [GINA] }).then(listed)).toEqual([]);
+    await updateBinding(store, SP, "clouds/c1", () => true, actor);
+    expect(await whatCan({ principals: [GINA] }).then(listed)).toEqual(C1);
+    expect(await whatCan({ principals: [GINA], ancestor: "clouds/c1" }).then(listed)).toEqual(C1);
+    expect(await allPages({ principals: [GINA], ancestor: "clouds/c1" }, 2)).toEqual(C1);
+    expect(await whatCan({ principals: [GINA], ancestor: "projects/p2" }).then(listed)).toEqual(["projects/p2"]);
+    expect(await whatCan({ principals: [GINA], ancestor: "organizations/o1" }).then(listed)).toEqual(C1);
+    await updateBinding(store, SP, "clouds/c1", () => false, actor);
+    expect(await whatCan({ principals: [GINA], ancestor: "clouds/c1" }).then(listed)).toEqual([]);
   });
 
   test("a page whose candidates are mostly hidden stops after a bounded number of reads and says where to go on", async () => {
