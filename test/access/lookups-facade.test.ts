@@ -221,6 +221,11 @@ describe("what can", () => {
       ["projects/p4", "UNKNOWN_CONDITIONAL", true],
       ["projects/p5", "GRANTED", false],
     ]);
+    // Evaluated: a false deny condition denies nothing, a true one denies.
+    expect(states(await whatCan({ principals: [ADA], attributes: { late: false } }))).toEqual(
+      ["projects/p1", "projects/p3", "projects/p4", "projects/p5"].map((p) => [p, "GRANTED", false]),
+    );
+    expect(await whatCan({ principals: [ADA], attributes: { late: true } }).then(listed)).toEqual(["projects/p1", "projects/p3", "projects/p5"]);
     // The rule names Ada only: Dora keeps p2.
     expect(await whatCan({ principals: [DORA], ancestor: "clouds/c1" }).then(listed)).toEqual(C1);
   });
