@@ -181,6 +181,13 @@ describe("what can", () => {
     expect(await allPages({ principals: [ADA], ancestor: "clouds/c1" }, 2)).toEqual(C1);
     // Dora's is above it.
     expect(await whatCan({ principals: [DORA], ancestor: "clouds/c1" }).then(listed)).toEqual(C1);
+    // A grant above the ancestor among other bindings there (the member index only knows grant points beneath it).
+    await setPolicy("organizations/o1", [
+      { role: "roles/owner", members: [DORA] },
+      { role: "roles/checker", members: [BOB] },
+    ]);
+    expect(await whatCan({ principals: [DORA], ancestor: "clouds/c1" }).then(listed)).toEqual(C1);
+    expect(await whatCan({ principals: [DORA], ancestor: "projects/q2" }).then(listed)).toEqual(["projects/q2"]);
     // Ada's is beneath o1; Bob's beside c1.
     expect(await whatCan({ principals: [ADA, BOB], ancestor: "organizations/o1" }).then(listed)).toEqual([...C1, "projects/q1"]);
     expect(await whatCan({ principals: [BOB], ancestor: "clouds/c1" }).then(listed)).toEqual([]);
