@@ -164,7 +164,11 @@ describe("what can", () => {
   test("the type asked decides: a cloud grant lists the cloud itself; a project grant lists no cloud", async () => {
     expect(await whatCan({ principals: [ADA], permission: "clouds.get", resourceType: "cloud" }).then(listed)).toEqual(["clouds/c1"]);
     expect(await whatCan({ principals: [DORA], permission: "clouds.get", resourceType: "cloud" }).then(listed)).toEqual(["clouds/c1"]);
-    expect(await whatCan({ principals: [BOB], permission: "projects.get", resourceType: "cloud" }).then(listed)).toEqual([]);
+    // Nothing, and nothing more to read (no page token).
+    for (const resourceType of ["cloud", "organization"]) {
+      const none = await whatCan({ principals: [BOB], permission: "projects.get", resourceType });
+      expect([listed(none), none.nextPageToken]).toEqual([[], ""]);
+    }
     expect(await whatCan({ principals: [BOB], permission: "projects.get", resourceType: "organization" }).then(listed)).toEqual([]);
     // roles/readonly grants clouds.get on a cloud, not on a project: Bob's binding on q1 grants it nothing there.
     expect(await whatCan({ principals: [BOB], permission: "clouds.get", resourceType: "project" }).then(listed)).toEqual([]);
@@ -173,6 +177,22 @@ describe("what can", () => {
     expect(await whatCan({ principals: [BOB] }).then(listed)).toEqual(["projects/q1"]);
     // Cloud grants in pages of one: the cloud, then nothing more.
     expect(await allPages({ principals: [ADA, DORA], permission: "clouds.get", resourceType: "cloud" }, 1)).toEqual(["clouds/c1"]);
+  });
+
+  test("pages never hold more than asked for, when grant points of one resource each and subtrees follow one another", async () => {
+    const put = (name: string, parent: string, type: string) => createResource(store, { name, parent, type, displayName: "" }, actor);
+    // Grant points of both kinds in some cursor order: c1's and c9's subtrees, q1 (Bob's, its own range).
+    await put("clouds/c9", "organizations/o1", "cloud");
+    const C9 = ["projects/s1", "projects/s2", "projects/s3", "projects/s4"];
+    for (const p of C9) await put(p, "clouds/c9", "project");
+    await setPolicy("clouds/c9", [{ role: "roles/readonly", members: [ADA] }]);
+    const whole = await whatCan({ principals: [ADA, BOB] }).then(listed);
+    expect([...whole].sort()).toEqual([...C1, ...C9, "projects/q1"].sort());
+    for (const size of [1, 2, 3, 4, 5, 6]) expect(await allPages({ principals: [ADA, BOB] }, size), `by ${size}`).toEqual(whole);
+    // Clouds, each a grant point that is its own range.
+    const clouds = await whatCan({ principals: [ADA], permission: "clouds.get", resourceType: "cloud" }).then(listed);
+    expect([...clouds].sort()).toEqual(["clouds/c1", "clouds/c9"]);
+    expect(await allPages({ principals: [ADA], permission: "clouds.get", resourceType: "cloud" }, 1)).toEqual(clouds);
   });
 
   test("under an ancestor: covered from above, its whole subtree; otherwise the grant points beneath it", async () => {
