@@ -232,6 +232,15 @@ describe("what can", () => {
     // Ada's unconditional binding on c1 also grants projects.get: it is not Carl's.
     expect(states(await whatCan({ principals: [CARL] }))).toEqual(C1.map((p) => [p, "UNKNOWN_CONDITIONAL", true]));
     expect(states(await whatCan({ principals: [CARL], attributes: { ok: false } }))).toEqual([]);
+    // A condition that needs no attribute is evaluated only when asked to.
+    const FAY = "user:fay@example.com";
+    await setPolicy("clouds/c1", [
+      { role: "roles/readonly", members: [ADA] },
+      { role: "roles/collaborator", members: [CARL], condition: { expression: "request.attributes.ok == true", title: "ok" } },
+      { role: "roles/readonly", members: [FAY], condition: { expression: 'resource.name == "projects/p1"', title: "p1" } },
+    ]);
+    expect(states(await whatCan({ principals: [FAY] }))).toEqual(C1.map((p) => [p, "UNKNOWN_CONDITIONAL", true]));
+    expect(states(await whatCan({ principals: [FAY], evaluateConditions: true }))).toEqual([["projects/p1", "GRANTED", true]]);
     // An unconditional grant beside it wins.
     await setPolicy("projects/p2", [{ role: "roles/collaborator", members: [CARL] }]);
     expect(states(await whatCan({ principals: [CARL], permission: "projects.update", ancestor: "projects/p2" }))).toEqual([
@@ -330,6 +339,11 @@ describe("what can", () => {
     const first = await whatCan({ principals: [ADA], pageSize: 2 });
     expect(first.nextPageToken).not.toBe("");
     expect(await whatCan({ principals: [ADA], pageSize: 2, pageToken: first.nextPageToken }).then(listed)).toEqual(C1.slice(2, 4));
+    const withOk = await whatCan({ principals: [CARL], permission: "projects.update", attributes: { ok: true }, pageSize: 2 });
+    expect(withOk.nextPageToken).not.toBe("");
+    expect(
+      await refusal(whatCan({ principals: [CARL], permission: "projects.update", attributes: { ok: false }, pageSize: 2, pageToken: withOk.nextPageToken })),
+    ).toMatchObject({ code: "invalid_argument", fields: ["page_token"] });
     for (const other of [{ principals: [BOB] }, { principals: [ADA], ancestor: "clouds/c1" }, { principals: [ADA], attributes: { ok: true } }]) {
       expect(await refusal(whatCan({ pageSize: 2, pageToken: first.nextPageToken, ...other }))).toMatchObject({ code: "invalid_argument", fields: ["page_token"] });
     }
