@@ -152,4 +152,52 @@ describe("the change feed's delivery turns", () => {
     }
     release();
   });
+
+  test("under continuous commits turns lengthen to the busy spacing, and a turn after a quiet spell is short again", async () => {
+    const log = new LocalLog();
+    const turnMs = 50;
+    const busyTurnMs = 400;
+    // No poll of its own: only this process's commits wake it.
+    const feed = new ChangeFeed(log, { pollMs: 60_000, turnMs, busyTurnMs, sizeOf: () => 10 });
+    const release = await feed.follow();
+    const never = new AbortController().signal;
+    const turns: number[] = [];
+    log.write();
+    // Each turn seen is followed at once by the next commit: commits keep coming, well within a turn of the last.
+    while (turns.length < 6) {
+      const before = feed.latest;
+      if (!(await feed.waitBeyond(before, 10_000, never))) continue;
+      turns.push(performance.now());
+      log.write();
+    }
+    // 50, 100, 200, 400, then 400 ms apart: doubling each turn, up to the busy spacing.
+    const expected = [turnMs * 2, turnMs * 4, busyTurnMs, busyTurnMs];
+    expected.forEach((ms, i) => expect(turns[i + 2]! - turns[i + 1]!).toBeGreaterThanOrEqual(ms - 5));
+    expect(feed.turnSpacing).toBe(busyTurnMs);
+    // The last commit is read at the busy spacing; then nothing for longer than a turn, then one commit: read, the
+    // spacing is a turn again (a sparse write after a burst is not held back by the burst's spacing).
+    await feed.waitBeyond(feed.latest, 10_000, never);
+    const quietSince = performance.now();
+    // Waits for the quiet spell itself (the condition under test), not for an event.
+    while (performance.now() - quietSince <= turnMs) await new Promise((r) => setTimeout(r, turnMs + 1 - (performance.now() - quietSince)));
+    log.write();
+    expect(await feed.waitBeyond(feed.latest, 10_000, never)).toBe(true);
+    expect(feed.turnSpacing).toBe(turnMs);
+    release();
+  });
+
+  test("turns given a spacing (or a poll interval) keep it under continuous commits unless told to grow", async () => {
+    const log = new LocalLog();
+    const feed = new ChangeFeed(log, { pollMs: 60_000, turnMs: 30, sizeOf: () => 10 });
+    const release = await feed.follow();
+    const never = new AbortController().signal;
+    log.write();
+    for (let turns = 0; turns < 4; ) {
+      if (!(await feed.waitBeyond(feed.latest, 10_000, never))) continue;
+      turns++;
+      log.write();
+      expect(feed.turnSpacing).toBe(30);
+    }
+    release();
+  });
 });
