@@ -11,8 +11,8 @@
 // has passed since the last turn, rather than at the next poll, so that sparse writes are delivered at once. Writes
 // of other processes sharing the database are found by the poll, every `pollMs`.
 //
-// Under a continuous stream of this process's commits (one arrived within `turnMs` of the last turn: more than one
-// commit a turn), turns lengthen, doubling each turn up to `busyTurnMs`: a stream's cost is per message (its promise
+// Under a continuous stream of this process's commits (in two turns running, a commit arrived within `turnMs` of the
+// turn: more than one commit a turn, not a sparse write seen late once), turns lengthen, doubling up to `busyTurnMs`: a stream's cost is per message (its promise
 // hops, the transport's framing and write, and the client's read of it), not per change, so with many streams the
 // same changes in fewer, larger messages take less of the server's event loop from the writes themselves. Once a turn
 // passes with no commit that early, turns are `turnMs` again: sparse writes keep their latency.
@@ -63,6 +63,8 @@ export class ChangeFeed {
   private interval: number;
   /** Whether a commit of this process arrived within `turnMs` of the last turn (more than one commit a turn). */
   private busy = false;
+  /** The turns running that were busy so. */
+  private busyTurns = 0;
   private readonly windowBytes: number;
   readonly batchSize: number;
   private readonly readBytes: number;
@@ -259,7 +261,9 @@ export class ChangeFeed {
         if (!turned) {
           turned = true;
           // The next turn's spacing: longer while commits keep coming, `turnMs` again once they did not.
-          this.interval = this.busy ? Math.min(this.interval * 2, this.busyTurnMs) : this.turnMs;
+          this.busyTurns = this.busy ? this.busyTurns + 1 : 0;
+          if (this.busyTurns === 0) this.interval = this.turnMs;
+          else if (this.busyTurns >= 2) this.interval = Math.min(this.interval * 2, this.busyTurnMs);
           this.busy = false;
         }
         const advanced = this.advanced;

@@ -164,8 +164,9 @@ describe("the change feed's delivery turns", () => {
     const spacings: number[] = [];
     const turns: number[] = [];
     log.write();
-    // Each turn seen is followed at once by the next commit: commits keep coming, well within a turn of the last. The
-    // spacing doubles each turn (a loaded machine may see a commit late and start over), up to the busy spacing.
+    // Each turn seen is followed at once by the next commit: commits keep coming, well within a turn of the last. From
+    // the second such turn the spacing doubles each turn (a loaded machine may see a commit late and start over), up
+    // to the busy spacing.
     while (turns.length < 40 && !(spacings.length >= 2 && spacings.at(-2) === busyTurnMs)) {
       const before = feed.latest;
       if (!(await feed.waitBeyond(before, 10_000, never))) continue;
@@ -174,7 +175,9 @@ describe("the change feed's delivery turns", () => {
       log.write();
     }
     expect(spacings.at(-1)).toBe(busyTurnMs);
-    for (let i = 1; i < spacings.length; i++) expect([turnMs, Math.min(spacings[i - 1]! * 2, busyTurnMs)]).toContain(spacings[i]);
+    for (let i = 1; i < spacings.length; i++) {
+      expect([turnMs, spacings[i - 1], Math.min(spacings[i - 1]! * 2, busyTurnMs)]).toContain(spacings[i]);
+    }
     // The last turn came at least the busy spacing after the one before.
     expect(turns.at(-1)! - turns.at(-2)!).toBeGreaterThanOrEqual(busyTurnMs - 5);
     // The last commit is read at the busy spacing; then nothing for longer than a turn, then one commit: read, the
@@ -185,6 +188,21 @@ describe("the change feed's delivery turns", () => {
     while (performance.now() - quietSince <= turnMs) await new Promise((r) => setTimeout(r, turnMs + 1 - (performance.now() - quietSince)));
     log.write();
     expect(await feed.waitBeyond(feed.latest, 10_000, never)).toBe(true);
+    expect(feed.turnSpacing).toBe(turnMs);
+    release();
+  });
+
+  test("one commit soon after a turn (a sparse write seen late) does not lengthen the turns", async () => {
+    const log = new LocalLog();
+    const turnMs = 100;
+    const feed = new ChangeFeed(log, { pollMs: 60_000, turnMs, busyTurnMs: 400, sizeOf: () => 10 });
+    const release = await feed.follow();
+    const never = new AbortController().signal;
+    log.write();
+    expect(await feed.waitBeyond(0, 10_000, never)).toBe(true);
+    // At once after the turn: within a turn of it.
+    log.write();
+    expect(await feed.waitBeyond(1, 10_000, never)).toBe(true);
     expect(feed.turnSpacing).toBe(turnMs);
     release();
   });
