@@ -11,11 +11,12 @@
 // has passed since the last turn, rather than at the next poll, so that sparse writes are delivered at once. Writes
 // of other processes sharing the database are found by the poll, every `pollMs`.
 //
-// Under a continuous stream of this process's commits (in two turns running, a commit arrived within `turnMs` of the
-// turn: more than one commit a turn, not a sparse write seen late once), turns lengthen, doubling up to `busyTurnMs`: a stream's cost is per message (its promise
+// Under a continuous stream of this process's commits (in two turns running, a second commit came while one already
+// waited for the turn: more than one commit a turn), turns lengthen, doubling up to `busyTurnMs`: a stream's cost is per message (its promise
 // hops, the transport's framing and write, and the client's read of it), not per change, so with many streams the
 // same changes in fewer, larger messages take less of the server's event loop from the writes themselves. Once a turn
-// passes with no commit that early, turns are `turnMs` again: sparse writes keep their latency.
+// carries one commit, turns are `turnMs` again: sparse writes, and a writer that waits for each write's delivery
+// before the next (one commit a turn, nothing to coalesce), keep their latency.
 import { oldestSequence, type ChangeRecord, type Store } from "../store/store.js";
 import { detached } from "../tracing/spans.js";
 import { encodedSizeOf } from "./change-message.js";
@@ -61,8 +62,10 @@ export class ChangeFeed {
   private readonly busyTurnMs: number;
   /** The least time between the last turn and the next: `turnMs`, longer while commits keep coming. */
   private interval: number;
-  /** Whether a commit of this process arrived within `turnMs` of the last turn (more than one commit a turn). */
+  /** Whether a second commit of this process came while one already waited for the next turn. */
   private busy = false;
+  /** The writtenSequence last seen waiting for a turn. */
+  private waiting = 0;
   /** The turns running that were busy so. */
   private busyTurns = 0;
   private readonly windowBytes: number;
@@ -231,10 +234,13 @@ export class ChangeFeed {
   /** Reads the log when a turn may start and there is (or may be) something new: a local commit, or a poll due. */
   private tick(): void {
     const now = performance.now();
-    const committed = (this.store.writtenSequence ?? 0) > this.latestSeen;
-    const since = now - this.lastTurn;
-    if (committed && since < this.turnMs) this.busy = true;
-    if (since < this.interval) return;
+    const written = this.store.writtenSequence ?? 0;
+    const committed = written > this.latestSeen;
+    if (committed) {
+      if (this.waiting > this.latestSeen && written > this.waiting) this.busy = true;
+      this.waiting = written;
+    }
+    if (now - this.lastTurn < this.interval) return;
     if (committed || now - this.lastPoll >= this.pollMs) void this.poll();
   }
 
