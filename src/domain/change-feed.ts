@@ -12,11 +12,11 @@
 // of other processes sharing the database are found by the poll, every `pollMs`.
 //
 // Under a continuous stream of this process's commits (in two turns running, a second commit came while one already
-// waited for the turn: more than one commit a turn), turns lengthen, doubling up to `busyTurnMs`: a stream's cost is per message (its promise
-// hops, the transport's framing and write, and the client's read of it), not per change, so with many streams the
-// same changes in fewer, larger messages take less of the server's event loop from the writes themselves. Once a turn
-// carries one commit, turns are `turnMs` again: sparse writes, and a writer that waits for each write's delivery
-// before the next (one commit a turn, nothing to coalesce), keep their latency.
+// waited for the turn: more than one commit a turn), turns lengthen, doubling up to `busyTurnMs`: a stream's cost is
+// per message (its promise hops, the transport's framing and write, and the client's read of it), not per change, so
+// with many streams the same changes in fewer, larger messages take less of the server's event loop from the writes
+// themselves. Once a turn carries one commit, turns are `turnMs` again: sparse writes, and a writer that waits for
+// each write's delivery before the next (one commit a turn, nothing to coalesce), keep their latency.
 import { oldestSequence, type ChangeRecord, type Store } from "../store/store.js";
 import { detached } from "../tracing/spans.js";
 import { encodedSizeOf } from "./change-message.js";
