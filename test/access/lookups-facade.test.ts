@@ -12,7 +12,7 @@ import {
   type LookupResourcesResponse,
 } from "../../gen/policy/v1/access_service_pb.js";
 import { SetDenyPolicyRequestSchema } from "../../gen/policy/v1/deny_policy_service_pb.js";
-import { SetPolicyRequestSchema } from "../../gen/policy/v1/policy_service_pb.js";
+import { GetPolicyRequestSchema, SetPolicyRequestSchema } from "../../gen/policy/v1/policy_service_pb.js";
 import { RoleStage } from "../../gen/policy/v1/role_pb.js";
 import { CreateRoleRequestSchema, UpdateRoleRequestSchema } from "../../gen/policy/v1/role_service_pb.js";
 import { Lookups } from "../../src/domain/access/lookups.js";
@@ -349,6 +349,13 @@ describe("what can", () => {
     }
   });
 
+  test("a page token's attributes are the same whatever order the request lists them in", async () => {
+    const first = await whatCan({ principals: [CARL], permission: "projects.update", attributes: { ok: true, late: false }, pageSize: 2 });
+    expect(first.nextPageToken).not.toBe("");
+    const next = await whatCan({ principals: [CARL], permission: "projects.update", attributes: { late: false, ok: true }, pageSize: 2, pageToken: first.nextPageToken });
+    expect(listed(next)).toEqual(C1.slice(2, 4));
+  });
+
   test("bad requests name their fields", async () => {
     expect(await refusal(whatCan({ principals: [ADA], resourceType: "" }))).toMatchObject({ code: "invalid_argument", fields: ["resource_type"] });
     const unknown = await refusal(whatCan({ principals: [ADA], resourceType: "planet" }));
@@ -382,6 +389,21 @@ describe("who can", () => {
       } while (token !== "");
       expect(members).toEqual(whole.grants.map((g) => `${g.member} ${g.role} ${g.resource}`));
     }
+  });
+
+  test("a page token after the last grant, when the grants after it were removed, gives an empty last page", async () => {
+    const first = await ask("projects/p1", "projects.get", 1);
+    const kept = first.grants[0]!;
+    expect(first.nextPageToken).not.toBe("");
+    // Every grant after the first is removed between the pages: the next page has nothing to repeat.
+    for (const resource of ["organizations/o1", "clouds/c1", "projects/p1"]) {
+      const { etag } = await policies.get(create(GetPolicyRequestSchema, { resource, options: { requestedPolicyVersion: 3 } }));
+      const bindings = kept.resource === resource ? [{ role: kept.role, members: [kept.member] }] : [];
+      await policies.set(create(SetPolicyRequestSchema, { resource, policy: { version: 3, etag, bindings } }), actor);
+    }
+    const second = await ask("projects/p1", "projects.get", 1, first.nextPageToken);
+    expect(second.grants).toEqual([]);
+    expect(second.nextPageToken).toBe("");
   });
 
   test("a page token serves only its resource and permission; bad input and absent resources are refused", async () => {
