@@ -76,7 +76,7 @@ test(`${WRITES} acknowledged resource creations and ${WRITES} policy writes surv
   expect([...policy.bindings[0]!.members].sort()).toEqual(
     Array.from({ length: WRITES }, (_, i) => `user:u${i}@example.com`).sort(),
   );
-});
+}, 120_000);
 
 test("a write acknowledged right before SIGKILL is there after restart, with a working etag", async () => {
   const db = await freshDatabase();
@@ -93,7 +93,7 @@ test("a write acknowledged right before SIGKILL is there after restart, with a w
     policy: { etag: set.etag, bindings: [{ role: "roles/owner", members: ["user:ada@example.com"] }] },
   });
   expect(next.etag).not.toEqual(set.etag);
-});
+}, 120_000);
 
 test("SIGTERM shuts the server down cleanly and a restart sees every write", async () => {
   const db = await freshDatabase();
@@ -103,7 +103,7 @@ test("SIGTERM shuts the server down cleanly and a restart sees every write", asy
 
   const second = await start(db);
   expect((await clients(second.url).resources.getResource({ name: ORG })).name).toBe(ORG);
-});
+}, 120_000);
 
 test("SIGKILL of one of two server processes on one database, under writes to both: no acknowledged write is lost, the other serves on", async () => {
   const db = await freshDatabase();

@@ -166,6 +166,10 @@ describe("SQLite group commit bounded by time", () => {
     });
     const results = await Promise.allSettled([write(1, 6), failing, write(2, 0)]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
-    expect(commits).toEqual([[1], [1, 2]]);
+    // Every commit holds the good writes so far and never the failing one (how many batches it took depends on how long
+    // each write ran against the budget: a slow machine may commit the failing write's batch alone, empty).
+    expect(commits.at(-1)).toEqual([1, 2]);
+    expect(commits.flat()).not.toContain(99);
+    expect(writes()).toEqual([1, 2]);
   });
 });

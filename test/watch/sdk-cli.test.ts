@@ -75,7 +75,7 @@ test("watch() yields every change in order and the consumer runner acknowledges,
     abort.abort();
     await client.sync.deleteConsumer({ name: "consumers/sdk" }).catch(() => undefined);
   }
-});
+}, 120_000);
 
 test("policy watch prints lines and JSON; policy sync status shows each consumer", async () => {
   const cli = cliFor(server.url);
@@ -101,4 +101,4 @@ test("policy watch prints lines and JSON; policy sync status shows each consumer
   } finally {
     await client.sync.deleteConsumer({ name: "consumers/cli" });
   }
-});
+}, 120_000);
