@@ -35,6 +35,7 @@ const ADA = "user:ada@example.com"; // roles/readonly on the cloud c1
 const BOB = "user:bob@example.com"; // roles/readonly on the project q1 only (directly under the organization)
 const CARL = "user:carl@example.com"; // roles/collaborator on c1 while request.attributes.ok
 const DORA = "user:dora@example.com"; // roles/owner on the organization o1
+const GUS = "user:gus@example.com"; // roles/readonly on many projects of o2, each its own grant (one test)
 
 let store: Store;
 let lookups: Lookups;
@@ -333,6 +334,30 @@ describe("what can", () => {
     expect(await allPages({ principals: [ADA], ancestor: "clouds/c2" }, 1, visible)).toEqual([last]);
     expect(await allPages({ principals: [ADA] }, 1, visible)).toEqual([last]);
     expect(await allPages({ principals: [ADA], ancestor: "clouds/c2" }, 200, visible)).toEqual([last]);
+  });
+
+  test("grant points read one by one (a resource its own range; a type that holds none of the asked type) count against the same bound", async () => {
+    // 120 projects, each granted on its own: a project is its own range when projects are asked for, and holds no cloud.
+    const many = Array.from({ length: 120 }, (_, i) => `projects/g${String(i).padStart(3, "0")}`);
+    for (const name of many) {
+      await createResource(store, { name, parent: "organizations/o2", type: "project", displayName: "" }, actor);
+      await setPolicy(name, [{ role: "roles/readonly", members: [GUS] }]);
+    }
+    // The last candidate in the listing's own order.
+    const order = await whatCan({ principals: [GUS], pageSize: 1000 }).then(listed);
+    expect([...order].sort()).toEqual(many);
+    const last = order.at(-1)!;
+    const visible = (chain: readonly { resource: { name: string } }[]) => chain[0]!.resource.name === last;
+    // Asking for projects, all but one hidden: 1 asked for, so 2 × 1 + 100 grant points at most, then a token.
+    const first = await whatCan({ principals: [GUS], pageSize: 1 }, visible);
+    expect(listed(first)).toEqual([]);
+    expect(first.nextPageToken).not.toBe("");
+    expect(await allPages({ principals: [GUS] }, 1, visible)).toEqual([last]);
+    // Asking for clouds: no project holds one, yet each grant point is a step of the bound.
+    const clouds = await whatCan({ principals: [GUS], resourceType: "cloud", permission: "clouds.get", pageSize: 1 });
+    expect(listed(clouds)).toEqual([]);
+    expect(clouds.nextPageToken).not.toBe("");
+    expect(await allPages({ principals: [GUS], resourceType: "cloud", permission: "clouds.get" }, 1)).toEqual([]);
   });
 
   test("a page token serves only the query it was issued for", async () => {
