@@ -381,6 +381,13 @@ describe("what can", () => {
     expect(listed(next)).toEqual(C1.slice(2, 4));
   });
 
+  test("a page token's principals are the same whatever order the request lists them in", async () => {
+    const first = await whatCan({ principals: [ADA, BOB], pageSize: 2 });
+    expect(first.nextPageToken).not.toBe("");
+    const next = await whatCan({ principals: [BOB, ADA], pageSize: 2, pageToken: first.nextPageToken });
+    expect(listed(next)).toHaveLength(2);
+  });
+
   test("bad requests name their fields", async () => {
     expect(await refusal(whatCan({ principals: [ADA], resourceType: "" }))).toMatchObject({ code: "invalid_argument", fields: ["resource_type"] });
     const unknown = await refusal(whatCan({ principals: [ADA], resourceType: "planet" }));
