@@ -149,28 +149,6 @@ export class ChangeFeed {
     return this.window.slice(from, to);
   }
 
-  /** Resolves once the feed has read past `seq`, after `timeoutMs`, or when `signal` aborts; true when it has. */
-  async waitBeyond(seq: number, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-    if (this.latestSeen > seq) return true;
-    if (signal.aborted || this.closed) return false;
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      await Promise.race([
-        this.advanced.promise,
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
-          onAbort = resolve;
-          signal.addEventListener("abort", onAbort, { once: true });
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal.removeEventListener("abort", onAbort);
-    }
-    return this.latestSeen > seq;
-  }
-
   /** Stops polling for good and wakes every waiting stream. */
   close(): void {
     this.closed = true;

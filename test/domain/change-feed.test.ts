@@ -1,6 +1,7 @@
 // The change feed's window is bounded in bytes, not changes: it keeps the newest changes that fit, a stream behind
 // them reads the store, and every read (of the window or of the store) returns at most the read bound's bytes (at
-// least one change), so what a stream holds at a time is bounded too.
+// least one change), so what a stream holds at a time is bounded too. When the feed reads (its delivery turns, its
+// polls), who follows it, history gone and the restart of a window: change-feed-turns.test.ts, on a fake clock.
 import { describe, expect, test } from "vitest";
 import { ChangeFeed } from "../../src/domain/change-feed.js";
 import type { ChangeQuery, ChangeRecord } from "../../src/store/store.js";
@@ -49,8 +50,7 @@ async function feedOver(log: MemoryLog, windowBytes: number, readBytes: number) 
 
 /** Waits for the feed's poller to have read the whole log (it reports each advance). */
 async function caughtUp(feed: ChangeFeed, log: MemoryLog): Promise<void> {
-  const never = new AbortController().signal;
-  while (feed.latest < log.rows.length) await feed.waitBeyond(feed.latest, 1_000, never);
+  while (feed.latest < log.rows.length) await feed.nextAdvance;
 }
 
 describe("the change feed's window", () => {
@@ -101,55 +101,5 @@ describe("the change feed's window", () => {
     expect((await again.feed.read(0, 100)).map((c) => c.seq)).toEqual([1, 2]);
     expect(log.storeReads).toEqual([{ afterSeq: 0, maxBytes: 250 }]);
     again.release();
-  });
-});
-
-describe("the change feed's delivery turns", () => {
-  /** A log whose writes are this process's: the store's writtenSequence moves with each. */
-  class LocalLog extends MemoryLog {
-    writtenSequence = 0;
-    write(): void {
-      this.append(10);
-      this.writtenSequence = this.rows.length;
-    }
-  }
-
-  test("a commit of this process is read at once, not at the next poll", async () => {
-    const log = new LocalLog();
-    // A poll so rare that only the commit's own signal can wake the feed within the wait below.
-    const feed = new ChangeFeed(log, { pollMs: 60_000, turnMs: 1, sizeOf: () => 10 });
-    const release = await feed.follow();
-    log.write();
-    expect(await feed.waitBeyond(0, 5_000, new AbortController().signal)).toBe(true);
-    expect(feed.latest).toBe(1);
-    release();
-  });
-
-  test("streams are woken at most once per turn, each time with every change since the last", async () => {
-    const log = new LocalLog();
-    const turnMs = 100;
-    const feed = new ChangeFeed(log, { pollMs: 1, turnMs, sizeOf: () => 10 });
-    const release = await feed.follow();
-    const turns: { at: number; latest: number }[] = [];
-    let writing = true;
-    const writer = (async () => {
-      while (writing) {
-        log.write();
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    })();
-    const never = new AbortController().signal;
-    while (turns.length < 4) {
-      const before = feed.latest;
-      if (await feed.waitBeyond(before, 5_000, never)) turns.push({ at: performance.now(), latest: feed.latest });
-    }
-    writing = false;
-    await writer;
-    for (let i = 1; i < turns.length; i++) {
-      // A turn apart (seen a little after each turn: a few milliseconds of slack).
-      expect(turns[i]!.at - turns[i - 1]!.at).toBeGreaterThanOrEqual(turnMs - 5);
-      expect(turns[i]!.latest).toBeGreaterThan(turns[i - 1]!.latest + 1);
-    }
-    release();
   });
 });
