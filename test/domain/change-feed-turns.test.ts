@@ -154,6 +154,41 @@ describe("when the feed reads the log", () => {
     release();
   });
 
+  test("by default: a poll every 25 ms, a turn of 25 ms, batches of 500; given only pollMs, a turn is a poll", async () => {
+    const log = new LocalLog();
+    const feed = feedOver(log);
+    expect(feed.batchSize).toBe(500);
+    const release = await feed.follow();
+    // Another process's writes: read at the first poll, in batches of 500.
+    log.append(...Array.from({ length: 1_200 }, () => 1));
+    await at(20);
+    expect(feed.latest).toBe(0);
+    await at(25);
+    expect(feed.latest).toBe(1_200);
+    expect(log.reads).toBe(3);
+    // This process's commit: not before a turn (25 ms) has passed since the last.
+    log.write(1);
+    await at(45);
+    expect(feed.latest).toBe(1_200);
+    await at(50);
+    expect(feed.latest).toBe(1_201);
+    release();
+
+    const local = new LocalLog();
+    const polled = feedOver(local, { pollMs: 100 });
+    const again = await polled.follow();
+    await at(1_000);
+    local.write(1);
+    await at(1_005);
+    expect(polled.latest).toBe(1);
+    local.write(1);
+    await at(1_100);
+    expect(polled.latest).toBe(1);
+    await at(1_105);
+    expect(polled.latest).toBe(2);
+    again();
+  });
+
   test("one poll reads everything new, batch after batch; a read shorter than a batch and than half the read bound ends it", async () => {
     const log = new Log();
     const feed = feedOver(log, { pollMs: 100, batchSize: 3, readBytes: 100 });
