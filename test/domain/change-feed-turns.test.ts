@@ -389,6 +389,10 @@ describe("what a read returns", () => {
     expect(seqs(feed.readHeld(1, 10)!)).toEqual([2, 3, 4]);
     expect(seqs(feed.readHeld(4, 10)!)).toEqual([5, 6]);
     expect(feed.readHeld(6, 10)).toEqual([]);
+    // A stream's read of what the window holds costs no store read.
+    const reads = log.reads;
+    expect(seqs(await feed.read(1, 2))).toEqual([2, 3]);
+    expect(log.reads).toBe(reads);
     release();
   });
 
@@ -397,14 +401,14 @@ describe("what a read returns", () => {
     const feed = feedOver(log, { pollMs: 10, windowBytes: 300, readBytes: 250 });
     const release = await feed.follow();
     const first = feed.nextAdvance;
-    log.append(100, 100, 100);
+    log.append(10, 10, 280);
     await at(10);
     expect(await settled(first)).toBe(true);
     expect(feed.held).toEqual({ changes: 3, bytes: 300 });
     expect(feed.holds(0)).toBe(true);
-    log.append(200, 50, 50);
+    log.append(100, 100, 100);
     await at(20);
-    // 100 + 200 + 50 + 50 ... the newest that fit in 300: 200, 50, 50 (sequences 4–6).
+    // The newest that fit in 300: sequences 4–6, 100 bytes each.
     expect(feed.held).toEqual({ changes: 3, bytes: 300 });
     expect(feed.holds(2)).toBe(false);
     expect(feed.holds(3)).toBe(true);
