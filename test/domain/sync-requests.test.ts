@@ -20,6 +20,7 @@ import { CONSUMER_LIMITS, type ConsumerLimits } from "../../src/domain/consumer-
 import { updateDenyPolicy } from "../../src/domain/kinds.js";
 import { SNAPSHOT_MS, Sync } from "../../src/domain/sync.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { StoreError } from "../../src/store/store-error.js";
 import { createResource, type Store } from "../../src/store/store.js";
 import { defaultSchema } from "./fixtures.js";
 
@@ -200,6 +201,10 @@ test("AcknowledgeChanges names every problem of its request by field, at each bo
     { field: "failures[0].message", description: "at most 10 characters" },
     { field: "failures[1].sequence", description: "must be a sequence up to the acknowledged one" },
   ]);
+  // A failure at sequence 0 (before any change) is no failure of a change.
+  expect((await failure(acknowledge(sync, { consumer: "consumers/edge", sequence: latest, failures: [f(PROJECT, 0n)] }))).violations).toEqual([
+    { field: "failures[0].sequence", description: "must be a sequence up to the acknowledged one" },
+  ]);
   expect(await failure(acknowledge(sync, { consumer: "consumers/edge", sequence: latest + 1n }))).toMatchObject({
     code: "failed_precondition",
     message: `sequence ${latest + 1n} is ahead of the change log (at ${latest})`,
@@ -315,4 +320,19 @@ test("consumers another process changed are seen within SNAPSHOT_MS: one read of
   // This process's own change is seen at once, whatever the snapshot's age.
   await acknowledge(reader, { consumer: "consumers/edge", sequence: BigInt(await store.latestSequence()) });
   expect(await statusNow()).toBe(SyncStatus.SUCCESS);
+});
+
+test("a consumer write the store cannot make (the database unavailable) is UNAVAILABLE, not a missing consumer", async () => {
+  await register(syncOver(), { name: "consumers/edge", subtree: PROJECT });
+  const down = new Proxy(store, {
+    get(target, method, receiver) {
+      if (method === "writeConsumer") return () => Promise.reject(new StoreError("unavailable", "consumers/edge", "connection refused"));
+      const member = Reflect.get(target, method, receiver) as unknown;
+      return typeof member === "function" ? member.bind(target) : member;
+    },
+  }) as Store;
+  const sync = syncOver({}, down);
+  expect((await failure(remove(sync, "consumers/edge"))).code).toBe("unavailable");
+  expect((await failure(acknowledge(sync, { consumer: "consumers/edge", sequence: 1n }))).code).toBe("unavailable");
+  expect((await failure(register(sync, { name: "consumers/other", subtree: PROJECT }))).code).toBe("unavailable");
 });
