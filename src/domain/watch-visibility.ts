@@ -117,6 +117,7 @@ const callerKeys = new WeakMap<Caller, string>();
 
 function callerKey(caller: Caller): string {
   let key = callerKeys.get(caller);
+  // Stryker disable next-line ConditionalExpression: a memo of a pure function of the caller
   if (key === undefined) {
     key = JSON.stringify([caller.principal, caller.identities]);
     callerKeys.set(caller, key);
@@ -166,11 +167,17 @@ export class WatchVisibility {
     const who = callerKey(caller);
     let judged = this.judged.get(change);
     const known = judged?.get(who);
+    // The turn's memo: a judgment not shared, a memo dropped or forgotten more often is a judgment made again within
+    // the same turn, the same (forgotten too seldom is not: the Watch visibility tests judge across turns).
+    // Stryker disable next-line ConditionalExpression: the turn's memo (above)
     if (known) return known;
     const judgment = this.judge(change, caller);
+    // Stryker disable next-line ConditionalExpression: the turn's memo (above)
     if (!judged) this.judged.set(change, (judged = new Map()));
     judged.set(who, judgment);
+    // Stryker disable next-line ConditionalExpression: the turn's memo (above)
     if (!this.forgetting) {
+      // Stryker disable next-line BooleanLiteral: the turn's memo (above)
       this.forgetting = true;
       detached(() => setImmediate(() => {
         this.judged.clear();
@@ -226,8 +233,10 @@ export class WatchVisibility {
     if (current) {
       chains.push(current, await this.along(change.previousLineage!.slice(1), change.seq, [current[0]!]));
     } else {
+      // Stryker disable next-line ArrayDeclaration: equivalent — a stray entry is no chain, and holds nothing (Access.holdsIn)
       if (!rule.dropsState?.(change)) return [];
       const end = removes ? this.removals.remember(change) : await this.removals.endOf(change.resource, change.seq);
+      // Stryker disable next-line ArrayDeclaration: equivalent — a stray entry is no chain, and holds nothing (Access.holdsIn)
       if (!end?.link) return [];
       // A lineage starts with the removed resource itself, whose end link is already below: walked again (without
       // slice(1)) it would add the same link twice, which denies what the first one does.
@@ -347,7 +356,7 @@ class Removals {
     const link = same ? same.link : removedLink(removal);
     // Stryker disable next-line ConditionalExpression,ArithmeticOperator: the memo's weight, a memory bound (as below)
     const ended: Ended = { from, seq: removal.seq, link, bytes: same ? same.bytes : ENDED_BYTES + (link ? estimatedBytes(link) : 0) };
-    // Stryker disable next-line MethodExpression,ArrowFunction: memo bookkeeping (above)
+    // Stryker disable next-line MethodExpression,ArrowFunction,ConditionalExpression,EqualityOperator: memo bookkeeping (above)
     const ends = [...others.filter((end) => end !== same), ended];
     // Stryker disable next-line ArrowFunction,ArithmeticOperator: the memo's weight, a memory bound (an evicted end is read again, the same)
     this.ends.set(removal.resource, ends, ends.reduce((bytes, end) => bytes + end.bytes, 0));
