@@ -11,7 +11,7 @@ import { afterEach, expect, test, vi } from "vitest";
 import { createPolicyClient, createPolicyMirror, type PolicyMirror } from "../../src/client/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/temp-dir.js";
-import { eventually } from "./support.js";
+import { waitFor } from "../helpers/wait.js";
 import { tcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 vi.setConfig({ testTimeout: 240_000 });
@@ -186,7 +186,7 @@ async function write(api: TestServer["grpc"], op: Op): Promise<void> {
 
 /** Resolves once the server's change log no longer holds sequence 2 (it prunes at start, asynchronously). */
 async function pruned(api: TestServer["grpc"]): Promise<void> {
-  await eventually(async () => {
+  await waitFor(async () => {
     const abort = new AbortController();
     try {
       for await (const _ of api.watch.watch({ afterSequence: 1n }, { signal: abort.signal })) break;

@@ -9,7 +9,7 @@ import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
 import { createPolicyMirror, type PolicyMirror } from "../../src/client/index.js";
 import { expectCode } from "../helpers/call-failures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { eventually } from "./support.js";
+import { waitFor } from "../helpers/wait.js";
 
 const ORG = "organizations/mir";
 const CLOUD = "clouds/mir_c";
@@ -131,8 +131,8 @@ describe("outage and sync", () => {
       expect((await closed.checkAccess(request)).grantedPermissions).toEqual(["organizations.get"]);
       await own.close();
       // The last state keeps answering until the maximum staleness, then each mirror does as configured.
-      await eventually(() => !closed.staleness().connected, "the mirror to notice the outage");
-      await eventually(() => closed.staleness().ms > 1500 && fallback.staleness().ms > 1500, "the staleness to pass its maximum");
+      await waitFor(() => !closed.staleness().connected, "the mirror to notice the outage");
+      await waitFor(() => closed.staleness().ms > 1500 && fallback.staleness().ms > 1500, "the staleness to pass its maximum");
       await expectCode(closed.checkAccess(request), Code.Unavailable, /maximum staleness/);
       await expectCode(fallback.checkAccess(request), Code.Unavailable);
       expect(fallback.metrics().answeredByRpc).toBe(1);
@@ -152,7 +152,7 @@ describe("outage and sync", () => {
         policy: { bindings: [{ role: "roles/readonly", members: ["user:syn@example.com"] }] },
       });
       expect(written.syncStatus).toBe(SyncStatus.PENDING);
-      await eventually(
+      await waitFor(
         async () => (await server.grpc.policies.getPolicy({ resource: PROJECT })).syncStatus === SyncStatus.SUCCESS,
         "the mirror's acknowledgement",
       );

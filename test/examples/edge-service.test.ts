@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { REPO_ROOT } from "../helpers/child-server.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { eventually } from "../edge/support.js";
+import { waitFor } from "../helpers/wait.js";
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -55,7 +55,7 @@ test("the example service enforces the policies at its edge, leaking nothing in 
       resource: "projects/prj_1",
       policy: { bindings: [{ role: "roles/owner", members: ["user:ada@example.com"] }] },
     });
-    await eventually(async () => (await call("/projects/prj_1", "user:ada@example.com", "DELETE")).status === 200, "the new policy at the edge");
+    await waitFor(async () => (await call("/projects/prj_1", "user:ada@example.com", "DELETE")).status === 200, "the new policy at the edge");
   } finally {
     child.kill("SIGTERM");
     await exited;

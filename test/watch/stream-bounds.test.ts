@@ -23,22 +23,12 @@ import {
   type SigningKey,
 } from "../security/support.js";
 import { PROJECT, follow, grantPolicy, makeTree } from "./support.js";
+import { waitFor } from "../helpers/wait.js";
 
 const BUFFER_KB = 64;
 /** A policy at the member limit (1,500): each change is some 50 KB. */
 const maximalPolicy = (round: number) =>
   grantPolicy(...Array.from({ length: 1500 }, (_, i) => `user:member-${round}-${i}@example.com`));
-
-/** Polls `check` (an event the server reports) until it holds; fails after 30 s with what it last saw. */
-async function until<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function metric(server: TestServer, name: string): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
@@ -111,7 +101,7 @@ describe("a Watch reader that stops reading", () => {
       const stalled = stalledWatch(authority);
       // Maximal writes until the server reports the stream cut off (each write is one event it may be cut at).
       let round = 0;
-      await until(async () => {
+      await waitFor(async () => {
         await server.grpc.policies.setPolicy({ resource: PROJECT, policy: maximalPolicy(round++) });
         return (await metric(server, "policy_watch_streams_cut_off_total")) > cutBefore ? true : undefined;
       }, "the stalled stream to be cut off");
@@ -179,7 +169,7 @@ describe("Watch streams are bounded per caller and per server", () => {
     expect(ConnectError.from(fourth.error()).rawMessage).toContain("the most it serves (--watch-streams)");
 
     await open[0]!.stop();
-    await until(async () => ((await (await fetch(`${server.url}/metrics`)).text()).includes("policy_watch_streams 2") ? true : undefined), "the stream's place to be freed");
+    await waitFor(async () => ((await (await fetch(`${server.url}/metrics`)).text()).includes("policy_watch_streams 2") ? true : undefined), "the stream's place to be freed");
     const again = follow(ada.watch);
     await again.until((x) => x.messages.length > 0);
     for (const f of [open[1]!, bobs, again]) await f.stop();
