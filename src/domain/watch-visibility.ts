@@ -93,7 +93,6 @@ export const CHANGE_VISIBILITY: Readonly<Record<ChangeAction, ChangeVisibilityRu
 
 /** What a change-log row did, as Watch names it: an update that changed the parent is a move. */
 export function kindOf(change: ChangeRecord): ChangeKind {
-  // Stryker disable next-line ConditionalExpression: equivalent by the store's contract — only resource.update rows carry a previousParent
   if (change.action === changeAction("resource", "update") && change.previousParent !== undefined) return ChangeKind.RESOURCE_MOVED;
   // A row of a newer version's action: unknown here.
   return isChangeAction(change.action) ? CHANGE_VISIBILITY[change.action].kind : ChangeKind.UNSPECIFIED;
@@ -104,7 +103,6 @@ const needsMemo = new WeakMap<ChangeRecord, readonly (readonly Need[])[]>();
 
 function needsOf(change: ChangeRecord, rule: ChangeVisibilityRule): readonly (readonly Need[])[] {
   let needs = needsMemo.get(change);
-  // Stryker disable next-line ConditionalExpression: a memo of a pure function of the row (recomputed, the same needs)
   if (!needs) {
     needs = rule.needs(change);
     needsMemo.set(change, needs);
@@ -117,7 +115,6 @@ const callerKeys = new WeakMap<Caller, string>();
 
 function callerKey(caller: Caller): string {
   let key = callerKeys.get(caller);
-  // Stryker disable next-line ConditionalExpression: a memo of a pure function of the caller
   if (key === undefined) {
     key = JSON.stringify([caller.principal, caller.identities]);
     callerKeys.set(caller, key);
@@ -167,15 +164,12 @@ export class WatchVisibility {
     const who = callerKey(caller);
     let judged = this.judged.get(change);
     const known = judged?.get(who);
-    // The turn's memo: a judgment not shared, a memo dropped or forgotten more often is a judgment made again within
-    // the same turn, the same (forgotten too seldom is not: the Watch visibility tests judge across turns).
-    // Stryker disable next-line ConditionalExpression: the turn's memo (above)
+    // The turn's memo: forgotten more often, a judgment is made again within the same turn, the same (forgotten too
+    // seldom, it is not: the Watch visibility tests judge across turns).
     if (known) return known;
     const judgment = this.judge(change, caller);
-    // Stryker disable next-line ConditionalExpression: the turn's memo (above)
     if (!judged) this.judged.set(change, (judged = new Map()));
     judged.set(who, judgment);
-    // Stryker disable next-line ConditionalExpression: the turn's memo (above)
     if (!this.forgetting) {
       // Stryker disable next-line BooleanLiteral: the turn's memo (above)
       this.forgetting = true;
@@ -213,7 +207,6 @@ export class WatchVisibility {
   private async holdsElsewhere(need: Need, seq: number, caller: Caller): Promise<boolean> {
     // Only the resource that had the name at the change, never a later one.
     const chain = await this.currentChain(need.resource, seq);
-    // Stryker disable next-line ConditionalExpression: equivalent — Access.holdsIn answers false for an absent chain too
     return chain !== undefined && this.access.holdsIn(chain, caller.identities, need.permission);
   }
 
@@ -245,7 +238,7 @@ export class WatchVisibility {
       // Stryker disable next-line MethodExpression: equivalent — the removed resource's own end link twice
       if (change.previousLineage) chains.push(await this.along(change.previousLineage.slice(1), change.seq, [end.link]));
     }
-    // Stryker disable next-line MethodExpression,ConditionalExpression: equivalent — an undefined chain holds nothing (Access.holdsIn); the filter keeps the type
+    // Stryker disable next-line MethodExpression: equivalent — an undefined chain holds nothing (Access.holdsIn); the filter keeps the type
     return chains.filter((chain) => chain !== undefined);
   }
 
@@ -264,12 +257,10 @@ export class WatchVisibility {
   /** The chain of `name` now, read after the row `seq` was committed: shared with the reads in flight that are. */
   private chainNow(name: string, seq: number): Promise<StoredPolicy[] | undefined> {
     const inFlight = this.reading.get(name);
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: a read not shared is a read of its own, as fresh (the shared read's tests kill the other variants)
     if (inFlight && seq <= inFlight.upTo) return inFlight.chain;
     const read = { upTo: seq, chain: this.access.resolve(name).chain() };
     this.reading.set(name, read);
     const done = () => {
-      // Stryker disable next-line ConditionalExpression: a newer read forgotten early is read again, as fresh
       if (this.reading.get(name) === read) this.reading.delete(name);
     };
     read.chain.then(done, done);
@@ -320,7 +311,6 @@ class Removals {
 
   /** The end of the resource that had `name` at `seq`, when already found. */
   known(name: string, seq: number): Ended | undefined {
-    // Stryker disable next-line EqualityOperator: `seq < end.seq` misses the removal row itself, and endOf reads the same end
     return this.ends.get(name)?.find((end) => end.from <= seq && seq <= end.seq);
   }
 
@@ -331,7 +321,6 @@ class Removals {
     // Streams judging the same row at once share one read.
     const key = `${seq} ${name}`;
     let found = this.pending.get(key);
-    // Stryker disable next-line ConditionalExpression: a read not shared reads the same removal
     if (!found) {
       found = this.store.readChanges({ removalOf: name, fromSeq: seq }).then(([removal]) => removal && this.remember(removal, seq));
       this.pending.set(key, found);
@@ -348,13 +337,12 @@ class Removals {
     // makes a later lookup miss and read the store, which finds the same end (a removal never moves).
     // Stryker disable next-line ArrayDeclaration: memo bookkeeping (above)
     const others = this.ends.get(removal.resource) ?? [];
-    // Stryker disable next-line ArrowFunction,ConditionalExpression: memo bookkeeping (above)
+    // Stryker disable next-line ArrowFunction: memo bookkeeping (above)
     const same = others.find((end) => end.seq === removal.seq);
     // Every stream judging a removal row remembers it: once is enough.
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: memo bookkeeping (above)
     if (same && same.from <= from) return same;
     const link = same ? same.link : removedLink(removal);
-    // Stryker disable next-line ConditionalExpression,ArithmeticOperator: the memo's weight, a memory bound (as below)
+    // Stryker disable next-line ArithmeticOperator: the memo's weight, a memory bound (as below)
     const ended: Ended = { from, seq: removal.seq, link, bytes: same ? same.bytes : ENDED_BYTES + (link ? estimatedBytes(link) : 0) };
     // Stryker disable next-line MethodExpression,ArrowFunction,ConditionalExpression,EqualityOperator: memo bookkeeping (above)
     const ends = [...others.filter((end) => end !== same), ended];
