@@ -48,23 +48,25 @@ export default {
     "src/store/batch-create.ts",
     "src/store/sqlite/write-queue.ts",
     // SqliteStore: createResources, updateResource, deleteResource, the decide callbacks' hierarchy; updateLink and
-    // logLink; updateDocument and removeOwner; updatePolicy; pruneChanges and the consumer writes; the write helpers.
+    // logLink; updateDocument, writeAttached (the one write path of policies and documents) and removeOwner;
+    // updatePolicy; pruneChanges and the consumer writes; the write helpers.
     "src/store/sqlite/sqlite-store.ts:215-311",
     "src/store/sqlite/sqlite-store.ts:337-383",
-    "src/store/sqlite/sqlite-store.ts:396-448",
-    "src/store/sqlite/sqlite-store.ts:535-553",
-    "src/store/sqlite/sqlite-store.ts:608-636",
-    "src/store/sqlite/sqlite-store.ts:653-674",
-    "src/store/sqlite/sqlite-store.ts:710-778",
-    // PostgresStore (its tests need POLICY_TEST_PG_SKIP=0): the same write methods, and the module's write helpers.
-    "src/store/postgres/postgres-store.ts:319-422",
-    "src/store/postgres/postgres-store.ts:444-487",
-    "src/store/postgres/postgres-store.ts:502-582",
-    "src/store/postgres/postgres-store.ts:657-687",
-    "src/store/postgres/postgres-store.ts:727-761",
-    "src/store/postgres/postgres-store.ts:780-809",
-    "src/store/postgres/postgres-store.ts:843-892",
-    "src/store/postgres/postgres-store.ts:918-963"
+    "src/store/sqlite/sqlite-store.ts:396-481",
+    "src/store/sqlite/sqlite-store.ts:568-578",
+    "src/store/sqlite/sqlite-store.ts:633-661",
+    "src/store/sqlite/sqlite-store.ts:678-699",
+    "src/store/sqlite/sqlite-store.ts:735-804",
+    // PostgresStore (its tests need POLICY_TEST_PG_SKIP=0): the same write methods (writeAttached with updateDocument),
+    // and the module's write helpers.
+    "src/store/postgres/postgres-store.ts:318-421",
+    "src/store/postgres/postgres-store.ts:443-486",
+    "src/store/postgres/postgres-store.ts:501-617",
+    "src/store/postgres/postgres-store.ts:692-711",
+    "src/store/postgres/postgres-store.ts:751-785",
+    "src/store/postgres/postgres-store.ts:804-833",
+    "src/store/postgres/postgres-store.ts:867-916",
+    "src/store/postgres/postgres-store.ts:942-987"
   ],
   "ignorePatterns": [
     "dist",

@@ -10,6 +10,13 @@
 // write rate; and a commit of this process (the store's writtenSequence moved) is read within a tick once that much
 // has passed since the last turn, rather than at the next poll, so that sparse writes are delivered at once. Writes
 // of other processes sharing the database are found by the poll, every `pollMs`.
+//
+// Under a continuous stream of this process's commits (in two turns running, a second commit came while one already
+// waited for the turn: more than one commit a turn), turns lengthen, doubling up to `busyTurnMs`: a stream's cost is
+// per message (its promise hops, the transport's framing and write, and the client's read of it), not per change, so
+// with many streams the same changes in fewer, larger messages take less of the server's event loop from the writes
+// themselves. Once a turn carries one commit, turns are `turnMs` again: sparse writes, and a writer that waits for
+// each write's delivery before the next (one commit a turn, nothing to coalesce), keep their latency.
 import { oldestSequence, type ChangeRecord, type Store } from "../store/store.js";
 import { detached } from "../tracing/spans.js";
 import { encodedSizeOf } from "./change-message.js";
@@ -19,6 +26,11 @@ export const DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_READ_BYTES = 512 * 1024;
 /** The least time between two delivery turns (ms): at most 40 messages a second per stream under any write rate. */
 export const DEFAULT_TURN_MS = 25;
+/**
+ * The least time between two turns while this process commits continuously (ms): at most 10 messages a second per
+ * stream then, and a change waits at most about this long for its turn.
+ */
+export const DEFAULT_BUSY_TURN_MS = 100;
 /** How often the feed looks at the store's writtenSequence (a number in memory, no I/O). */
 const TICK_MS = 5;
 
@@ -27,6 +39,11 @@ export interface ChangeFeedOptions {
   pollMs?: number;
   /** The least time between two delivery turns; `pollMs` when that is given, DEFAULT_TURN_MS otherwise. */
   turnMs?: number;
+  /**
+   * The longest the turns grow to under a continuous stream of this process's commits; DEFAULT_BUSY_TURN_MS, or
+   * `turnMs` (turns that do not grow) when `turnMs` or `pollMs` is given.
+   */
+  busyTurnMs?: number;
   /** Bytes of changes (as sent, encoded) kept in memory for the streams that keep up. */
   windowBytes?: number;
   /** The most rows one read returns. */
@@ -42,6 +59,15 @@ type FeedStore = Pick<Store, "readChanges" | "latestSequence"> & Partial<Pick<St
 export class ChangeFeed {
   private readonly pollMs: number;
   private readonly turnMs: number;
+  private readonly busyTurnMs: number;
+  /** The least time between the last turn and the next: `turnMs`, longer while commits keep coming. */
+  private interval: number;
+  /** Whether a second commit of this process came while one already waited for the next turn. */
+  private busy = false;
+  /** The writtenSequence last seen waiting for a turn. */
+  private waiting = 0;
+  /** The turns running that were busy so. */
+  private busyTurns = 0;
   private readonly windowBytes: number;
   readonly batchSize: number;
   private readonly readBytes: number;
@@ -72,6 +98,9 @@ export class ChangeFeed {
   ) {
     this.pollMs = options.pollMs ?? 25;
     this.turnMs = options.turnMs ?? (options.pollMs !== undefined ? options.pollMs : DEFAULT_TURN_MS);
+    const paced = options.turnMs !== undefined || options.pollMs !== undefined;
+    this.busyTurnMs = Math.max(this.turnMs, options.busyTurnMs ?? (paced ? this.turnMs : DEFAULT_BUSY_TURN_MS));
+    this.interval = this.turnMs;
     this.windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
     this.batchSize = options.batchSize ?? 500;
     this.readBytes = options.readBytes ?? DEFAULT_READ_BYTES;
@@ -91,6 +120,11 @@ export class ChangeFeed {
   /** The changes the window holds now, and their bytes. */
   get held(): { changes: number; bytes: number } {
     return { changes: this.window.length, bytes: this.bytes };
+  }
+
+  /** The least time (ms) from the last delivery turn to the next: `turnMs`, longer while commits keep coming. */
+  get turnSpacing(): number {
+    return this.interval;
   }
 
   /** The newest sequence the feed has read (it trails the store by at most a poll). */
@@ -149,6 +183,28 @@ export class ChangeFeed {
     return this.window.slice(from, to);
   }
 
+  /** Resolves once the feed has read past `seq`, after `timeoutMs`, or when `signal` aborts; true when it has. */
+  async waitBeyond(seq: number, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    if (this.latestSeen > seq) return true;
+    if (signal.aborted || this.closed) return false;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        this.advanced.promise,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+          onAbort = resolve;
+          signal.addEventListener("abort", onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener("abort", onAbort);
+    }
+    return this.latestSeen > seq;
+  }
+
   /** Stops polling for good and wakes every waiting stream. */
   close(): void {
     this.closed = true;
@@ -178,14 +234,21 @@ export class ChangeFeed {
   /** Reads the log when a turn may start and there is (or may be) something new: a local commit, or a poll due. */
   private tick(): void {
     const now = performance.now();
-    if (now - this.lastTurn < this.turnMs) return;
-    if ((this.store.writtenSequence ?? 0) > this.latestSeen || now - this.lastPoll >= this.pollMs) void this.poll();
+    const written = this.store.writtenSequence ?? 0;
+    const committed = written > this.latestSeen;
+    if (committed) {
+      if (this.waiting > this.latestSeen && written > this.waiting) this.busy = true;
+      this.waiting = written;
+    }
+    if (now - this.lastTurn < this.interval) return;
+    if (committed || now - this.lastPoll >= this.pollMs) void this.poll();
   }
 
   private async poll(): Promise<void> {
     if (this.polling || this.closed) return;
     this.polling = true;
     this.lastPoll = performance.now();
+    let turned = false;
     try {
       for (;;) {
         const from = this.latestSeen;
@@ -201,6 +264,14 @@ export class ChangeFeed {
         this.latestSeen = rows.at(-1)!.seq;
         this.trim();
         this.lastTurn = performance.now();
+        if (!turned) {
+          turned = true;
+          // The next turn's spacing: longer while commits keep coming, `turnMs` again once they did not.
+          this.busyTurns = this.busy ? this.busyTurns + 1 : 0;
+          if (this.busyTurns === 0) this.interval = this.turnMs;
+          else if (this.busyTurns >= 2) this.interval = Math.min(this.interval * 2, this.busyTurnMs);
+          this.busy = false;
+        }
         const advanced = this.advanced;
         this.advanced = deferred();
         advanced.resolve();

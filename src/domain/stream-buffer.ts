@@ -23,6 +23,11 @@ export interface StreamBufferOptions<T> {
   signal: AbortSignal;
   /** Each message as it is handed to the transport (as it leaves the queue, so the queue holds what was produced). */
   map?: (message: T) => T;
+  /**
+   * Runs when the stream ends, however it ends (its end read, `return`, `throw`, or `signal` aborting while the
+   * transport still waits for a reader), possibly more than once: what the stream holds is given back there.
+   */
+  onEnd?: () => void;
 }
 
 /**
@@ -58,6 +63,7 @@ export function bufferedStream<T>(
   };
   const onAbort = () => {
     stop.abort();
+    options.onEnd?.();
     queue.length = 0;
     head = 0;
     notify();
@@ -105,7 +111,11 @@ export function bufferedStream<T>(
     options.signal.removeEventListener("abort", onAbort);
     stop.abort();
     makeRoom();
-    await pump;
+    try {
+      await pump;
+    } finally {
+      options.onEnd?.();
+    }
   };
   const done = (): IteratorResult<T> => ({ done: true, value: undefined });
   return {

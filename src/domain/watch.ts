@@ -74,16 +74,25 @@ export class Watch {
    * `encodedBytes` (a binary codec on a transport that encodes every message it sends), the messages that every
    * stream shares go out as the bytes made once for them (frozen-encoding.ts, asEncodedBytes).
    */
-  async *watch(request: WatchRequest, caller: Caller, signal: AbortSignal, encodedBytes = false): AsyncGenerator<WatchResponse> {
-    const checked = this.validate(request);
-    const release = this.streams.admit(caller.principal);
-    // Given back when the call ends, even while the transport waits for a reader that never reads again.
-    signal.addEventListener("abort", release, { once: true });
-    try {
-      yield* bufferedStream((stop, send) => this.deliveries(request, checked, caller, stop, send), {
+  watch(request: WatchRequest, caller: Caller, signal: AbortSignal, encodedBytes = false): AsyncIterableIterator<WatchResponse> {
+    // The stream itself, not a generator around it: a layer of async generator cost several promise hops per message
+    // and per stream (with many watchers, a share of the server's time per delivery turn). Checked, and admitted,
+    // when the transport first reads it, as a generator's body would be; its failures arrive from that read.
+    let release: (() => void) | undefined;
+    return bufferedStream(
+      async (stop, send) => {
+        const checked = this.validate(request);
+        // Aborted before it started: nothing to admit (the end has run already).
+        if (stop.aborted) return;
+        // Given back when the stream ends (onEnd), even while the transport waits for a reader that never reads again.
+        release = this.streams.admit(caller.principal);
+        await this.deliveries(request, checked, caller, stop, send);
+      },
+      {
         maxBytes: this.streams.limits.streamBufferBytes,
         signal,
         ...(encodedBytes ? { map: encodedResponse } : {}),
+        onEnd: () => release?.(),
         cutOff: (position) => {
           this.streams.cutOff++;
           return new ServiceError(
@@ -93,11 +102,8 @@ export class Watch {
               `(the last sequence sent), and read the stream as fast as it arrives`,
           );
         },
-      });
-    } finally {
-      signal.removeEventListener("abort", release);
-      release();
-    }
+      },
+    );
   }
 
   /** Sends what the stream sends, each with its size and the position it covers, until `signal` aborts. */

@@ -313,10 +313,18 @@ export function grantChanges(
   before: readonly { role: string; members: readonly string[] }[],
   after: readonly { role: string; members: readonly string[] }[],
 ): { added: { member: string; role: string }[]; removed: { member: string; role: string }[] } {
+  return grantDiff(grantRows(before), grantRows(after));
+}
+
+/** The member-index rows to insert and to delete to go from `before`'s rows to `after`'s (each row once in both). */
+export function grantDiff(
+  before: readonly { member: string; role: string }[],
+  after: readonly { member: string; role: string }[],
+): { added: { member: string; role: string }[]; removed: { member: string; role: string }[] } {
   const key = (g: { member: string; role: string }) => `${g.member}\u0000${g.role}`;
-  const old = new Map(grantRows(before).map((g) => [key(g), g]));
+  const old = new Map(before.map((g) => [key(g), g]));
   const added: { member: string; role: string }[] = [];
-  for (const grant of grantRows(after)) {
+  for (const grant of after) {
     if (!old.delete(key(grant))) added.push(grant);
   }
   return { added, removed: [...old.values()] };

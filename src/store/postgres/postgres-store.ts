@@ -8,6 +8,7 @@ import { ResourceSchema, type Resource } from "../../../gen/policy/v1/resource_p
 import { SharedPolicyBindingSchema } from "../../../gen/policy/v1/shared_policy_pb.js";
 import type pg from "pg";
 import { changeAction } from "../change-actions.js";
+import { documentWrite, policyWrite, type AttachedWrite } from "../attached-write.js";
 import { revisionEtag } from "../../etag.js";
 import {
   CHILD_DOCUMENTS_ORDER,
@@ -34,10 +35,8 @@ import {
   RESOURCE_COLUMNS,
   decodePolicy,
   decodeSharedPolicy,
-  grantRows,
   deletedPlaces,
   decodeRole,
-  encodePolicy,
   pathEnd,
   placeColumns,
   removalBytes,
@@ -509,7 +508,7 @@ export class PostgresStore implements Store {
   ): Promise<StoredDocument | undefined> {
     // Not in the policy batch, and no flush of it: a document write reads and writes none of the rows it holds back —
     // but an owned one may create or remove a resource (and its access policy) as a resource write does.
-    return this.queue.write(async (tx) => {
+    const read = async (tx: WriteTx) => {
       if (options.owned) await flushPolicies(tx);
       const rows = await tx.query<DocumentRow & PlaceRow & { id: number; link_count: number; newest_link: number }>(
         SQL.documentsForWrite,
@@ -520,7 +519,31 @@ export class PostgresStore implements Store {
       if (!attached && !options.owned) throw resourceNotFound(resource);
       if (attached && options.owned && attached.documents.length === 0) throw resourceExists(resource);
       const row = rows[0];
-      const write = decide(attached, { count: row?.link_count ?? 0, newest: row?.newest_link ?? 0 });
+      return { row, state: { attached, links: { count: row?.link_count ?? 0, newest: row?.newest_link ?? 0 } } };
+    };
+    const written = await this.writeAttached(actor, resource, read, ({ attached, links }) => {
+      const write = decide(attached, links);
+      return "remove" in write ? write : documentWrite(kind, key, write);
+    });
+    return written && toDocument(key, written.write.body, written.seq, written.time);
+  }
+
+  /**
+   * The one write path of an attached object (updatePolicy, updateDocument), in one transaction: `read` the resource
+   * (undefined when it does not exist) and what `decide` is given, `decide`, then the body in its slot, the
+   * member-index rows and the change-log row — or, for an owned document, its resource's creation or removal. An
+   * access policy's rows join the transaction's policy batch (see updatePolicy); a document's are written at once.
+   */
+  private writeAttached<S>(
+    actor: Actor,
+    resource: string,
+    read: (tx: WriteTx) => Promise<{ row: (PlaceRow & { id: number }) | undefined; state: S }>,
+    decide: (state: S) => AttachedWrite | DocumentRemoval,
+    prefetch?: string,
+  ): Promise<{ write: AttachedWrite; seq: number; time: number } | undefined> {
+    return this.queue.write(async (tx) => {
+      const { row, state } = await read(tx);
+      const write = decide(state);
       const time = Date.now();
       if ("remove" in write) {
         if (!row) throw resourceNotFound(resource);
@@ -528,7 +551,21 @@ export class PostgresStore implements Store {
         return undefined;
       }
       const seq = tx.nextSeq();
+      const { slot, body } = write;
+      const log = (place: ChangePlace) =>
+        logValues(seq, time, actor, write.action, resource, write.etagBefore, revisionEtag(seq), write.logged, place);
       let id = row?.id;
+      if ("policy" in slot) {
+        const batch = policyBatch(tx);
+        const held = batch.rows.get(resource);
+        if (!held) throw resourceNotFound(resource);
+        if (batch.upserts.size === 0 && batch.logs.length === 0) tx.beforeCommit(() => flushPolicies(tx));
+        batch.upserts.set(held.id, [held.id, bufferOf(body), slot.policy.bindingCount, seq, time]);
+        if (write.grants) batch.grants.set(held.id, [...write.grants]);
+        batch.logs.push(log(placeOf(held)));
+        batch.rows.set(resource, { ...held, policy: body, policy_revision: seq, policy_update_time: time });
+        return { write, seq, time };
+      }
       if (id === undefined) {
         if (!write.create) throw resourceNotFound(resource);
         const parent = write.create.parent;
@@ -538,16 +575,14 @@ export class PostgresStore implements Store {
         const place = { resourceType: write.create.type, parent, lineage: [resource, ...target.lineage] };
         await tx.query(
           WRITE.createWithDocument,
-          [...logValues(seq, time, actor, write.action, resource, write.etagBefore, revisionEtag(seq), write.logged, place),
-            id, target.id, `${target.path}${id}/`, write.create.type, kind, key, bufferOf(write.body), write.entries],
+          [...log(place), id, target.id, `${target.path}${id}/`, write.create.type, slot.kind, slot.key, bufferOf(body), slot.entries],
           "create_with_document",
         );
       } else {
-        const values = { id, kind, key, body: bufferOf(write.body), entries: write.entries };
+        const values = { id, kind: slot.kind, key: slot.key, body: bufferOf(body), entries: slot.entries };
         await tx.query(
           WRITE.upsertDocument,
-          [...logValues(seq, time, actor, write.action, resource, write.etagBefore, revisionEtag(seq), write.logged, placeOf(row!)),
-            ...UPSERT_DOCUMENT.order.map((name) => values[name as keyof typeof values])],
+          [...log(placeOf(row!)), ...UPSERT_DOCUMENT.order.map((name) => values[name as keyof typeof values])],
           "upsert_document",
         );
       }
@@ -556,8 +591,8 @@ export class PostgresStore implements Store {
         await tx.query(WRITE.clearSharedGrants, [id], "clear_shared_grants");
         await tx.query(WRITE.insertSharedGrants, [id, grants.map((g) => g.member), grants.map((g) => g.role)], "insert_shared_grants");
       }
-      return toDocument(key, write.body, seq, time);
-    });
+      return { write, seq, time };
+    }, prefetch);
   }
 
   /** An owned document's removal: its links of `unlink` (a row each, against its `to` end), then its resource. */
@@ -655,28 +690,17 @@ export class PostgresStore implements Store {
    * write lock. A resource write flushes them first, since it may depend on them (a delete cascades to policies).
    */
   async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
-    return this.queue.write(async (tx) => {
+    const read = async (tx: WriteTx) => {
       const batch = policyBatch(tx);
       let row = batch.rows.get(resource);
       if (!row) {
         row = await this.readForWrite(tx, resource);
         batch.rows.set(resource, row);
       }
-      const current = toStoredPolicy(row);
-      const policy = decide(current);
-      const { bytes, bindingCount } = encodePolicy(policy);
-      const seq = tx.nextSeq();
-      const time = Date.now();
-      const action = policy ? changeAction("policy", "set") : changeAction("policy", "delete");
-      if (batch.upserts.size === 0 && batch.logs.length === 0) tx.beforeCommit(() => flushPolicies(tx));
-      batch.upserts.set(row.id, [row.id, bufferOf(bytes), bindingCount, seq, time]);
-      batch.grants.set(row.id, grantRows(policy?.bindings ?? []));
-      batch.logs.push(
-        logValues(seq, time, actor, action, resource, current.policy.etag, revisionEtag(seq), policy ? bytes : null, placeOf(row)),
-      );
-      batch.rows.set(resource, { ...row, policy: bytes, policy_revision: seq, policy_update_time: time });
-      return decodePolicy(bytes, seq, time);
-    }, resource);
+      return { row, state: toStoredPolicy(row) };
+    };
+    const written = await this.writeAttached(actor, resource, read, (current) => policyWrite(current.policy, decide(current)), resource);
+    return decodePolicy(written!.write.body, written!.seq, written!.time);
   }
 
   /** Reads the resources of a batch's policy writes, in one statement (see updatePolicy). */

@@ -9,6 +9,7 @@ import { statSync } from "node:fs";
 import { changeAction } from "../change-actions.js";
 import { LINK_SQL, linkPage } from "../links.js";
 import { toAttached, toChildDocuments, toDocument } from "../documents.js";
+import { documentWrite, policyWrite, type AttachedWrite } from "../attached-write.js";
 import { revisionEtag } from "../../etag.js";
 import { noteChangeWritten } from "../../tracing/writes.js";
 import { prepareStatements, type Statements } from "./statements.js";
@@ -21,8 +22,7 @@ import {
   decodePolicy,
   deletedPlaces,
   emptyPolicy,
-  encodePolicy,
-  grantChanges,
+  grantDiff,
   pathEnd,
   placeColumns,
   removalBytes,
@@ -401,33 +401,66 @@ export class SqliteStore implements Store {
     actor: Actor,
     options: DocumentWriteOptions = {},
   ): Promise<StoredDocument | undefined> {
-    return this.queue.write(() => {
+    const read = () => {
       const attached = toAttached(this.stmt.documentsOf.all({ kind, resource, key }));
       if (!attached && !options.owned) throw resourceNotFound(resource);
       if (attached && options.owned && attached.documents.length === 0) throw resourceExists(resource);
-      let id = attached && this.stmt.idByName.get(resource)!;
-      const links = id !== undefined && options.linksFrom ? this.stmt.linksFromStats.get({ kind: options.linksFrom, from: id })! : NO_LINKS;
+      const row = attached && this.stmt.resourceByName.get(resource)!;
+      const links = row && options.linksFrom ? this.stmt.linksFromStats.get({ kind: options.linksFrom, from: row.id })! : NO_LINKS;
+      return { row, state: { attached, links } };
+    };
+    const written = await this.writeAttached(actor, resource, read, ({ attached, links }) => {
       const write = decide(attached, links);
+      return "remove" in write ? write : documentWrite(kind, key, write);
+    });
+    return written && toDocument(key, written.write.body, written.change.seq, written.change.time);
+  }
+
+  /**
+   * The one write path of an attached object (updatePolicy, updateDocument), in one savepoint: `read` the resource
+   * (undefined when it does not exist) and what `decide` is given, `decide`, then the body in its slot, the
+   * member-index rows and the change-log row — or, for an owned document, its resource's creation or removal.
+   */
+  private writeAttached<S>(
+    actor: Actor,
+    resource: string,
+    read: () => { row: ResourceRow | undefined; state: S },
+    decide: (state: S) => AttachedWrite | DocumentRemoval,
+  ): Promise<{ write: AttachedWrite; change: Change } | undefined> {
+    return this.queue.write(() => {
+      let { row, state } = read();
+      const write = decide(state);
       const change = this.newChange(actor);
       if ("remove" in write) {
-        if (id === undefined) throw resourceNotFound(resource);
-        this.removeOwner(change, resource, id, write);
+        if (!row) throw resourceNotFound(resource);
+        this.removeOwner(change, resource, row.id, write);
         return undefined;
       }
-      if (id === undefined) {
+      if (!row) {
         if (!write.create) throw resourceNotFound(resource);
         const parentId = this.requireId(write.create.parent);
-        id = this.stmt.nextResourceId.get()!;
+        const id = this.stmt.nextResourceId.get()!;
         const path = `${this.stmt.pathOf.get(parentId)}${id}/`;
         this.stmt.insertResource.run({ id, name: resource, parentId, path, type: write.create.type, displayName: "", ...change });
+        row = this.stmt.resourceByName.get(resource)!;
       }
-      this.stmt.upsertDocument.run({ id, kind, key, body: write.body, entries: write.entries, ...change });
-      if (write.grants) {
+      const { id, path } = row;
+      const { slot, body } = write;
+      if ("policy" in slot) this.stmt.upsertPolicy.run({ id, policy: body, bindingCount: slot.policy.bindingCount, ...change });
+      else this.stmt.upsertDocument.run({ id, kind: slot.kind, key: slot.key, body, entries: slot.entries, ...change });
+      if (write.grants && "policy" in slot) {
+        // An access policy's index rows are keyed by path: only the rows that change are written, so a rewrite of a
+        // large policy with the same members writes none, and its transaction (which holds the event loop) stays short.
+        const { added, removed } = grantDiff(write.grantsBefore?.() ?? [], write.grants);
+        for (const grant of removed) this.stmt.deleteGrant.run({ ...grant, path });
+        for (const grant of added) this.stmt.insertGrant.run({ ...grant, path, id });
+      } else if (write.grants) {
         this.stmt.clearSharedGrants.run(id);
         for (const grant of write.grants) this.stmt.insertSharedGrant.run({ ...grant, id });
       }
-      this.logChange(change, write.action, resource, write.etagBefore, revisionEtag(change.seq), write.logged, this.placeOf(resource));
-      return toDocument(key, write.body, change.seq, change.time);
+      const place = { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(resource)! };
+      this.logChange(change, write.action, resource, write.etagBefore, revisionEtag(change.seq), write.logged, place);
+      return { write, change };
     });
   }
 
@@ -533,23 +566,15 @@ export class SqliteStore implements Store {
   }
 
   async updatePolicy(resource: string, decide: (stored: StoredPolicy) => Policy | undefined, actor: Actor): Promise<Policy> {
-    return this.queue.write(() => {
+    const read = () => {
       const row = this.requireResource(resource);
-      const current = this.policyOf(row);
-      const policy = decide({ resource: toResource(row), createSeq: row.create_seq, policy: current });
-      const { bytes, bindingCount } = encodePolicy(policy);
-      const change = this.newChange(actor);
-      this.stmt.upsertPolicy.run({ id: row.id, policy: bytes, bindingCount, ...change });
-      // Only the rows that change: a rewrite of a large policy with the same members writes no index row, so its
-      // transaction (which holds the event loop) stays short.
-      const { added, removed } = grantChanges(current.bindings, policy?.bindings ?? []);
-      for (const grant of removed) this.stmt.deleteGrant.run({ ...grant, path: row.path });
-      for (const grant of added) this.stmt.insertGrant.run({ ...grant, path: row.path, id: row.id });
-      const action = policy ? changeAction("policy", "set") : changeAction("policy", "delete");
-      const place = { resourceType: row.type, parent: row.parent ?? "", lineage: this.hierarchy.lineage(resource)! };
-      this.logChange(change, action, resource, current.etag, revisionEtag(change.seq), policy ? bytes : null, place);
-      return this.policyOf(row);
-    });
+      return { row, state: { row, current: this.policyOf(row) } };
+    };
+    const written = await this.writeAttached(actor, resource, read, ({ row, current }) =>
+      policyWrite(current, decide({ resource: toResource(row), createSeq: row.create_seq, policy: current })),
+    );
+    const { write, change } = written!;
+    return decodePolicy(write.body, change.seq, change.time);
   }
 
   async listAuditRecords(query: AuditQuery): Promise<AuditRecord[]> {

@@ -1,0 +1,63 @@
+// What the one write path of each store (writeAttached in sqlite-store.ts and postgres-store.ts) writes for an object
+// attached to a resource — its access policy (Store.updatePolicy) or a document (Store.updateDocument): read → decide →
+// the body in its slot, the member-index rows, the change-log row, in one transaction. The two contract methods differ
+// only in what `decide` is given and returns; they translate it here, once for both databases. Allow policies keep
+// their own table (the `policies` slot): docs/store.md says why.
+import type { Policy } from "../../gen/policy/v1/policy_pb.js";
+import { changeAction, type ChangeAction } from "./change-actions.js";
+import { encodePolicy, grantRows } from "./rows.js";
+import type { DocumentWrite } from "./store.js";
+
+export interface Grant {
+  member: string;
+  role: string;
+}
+
+/** Where an attached write's body goes: the resource's `policies` row, or its document of a kind and key. */
+export type AttachedSlot = { policy: { bindingCount: number } } | { kind: string; key: string; entries: number };
+
+/** An attached write as the write path runs it, whichever contract method asked for it. */
+export interface AttachedWrite {
+  slot: AttachedSlot;
+  body: Uint8Array;
+  /**
+   * The member-index rows the body grants, replacing the resource's rows of the slot's index (an access policy's
+   * index, or the documents' one); undefined: left as they are.
+   */
+  grants?: readonly Grant[];
+  /** The rows the body granted before, when known: a store may then write only the difference (grantDiff). */
+  grantsBefore?: () => readonly Grant[];
+  action: ChangeAction;
+  etagBefore: Uint8Array | null;
+  /** The state the change-log row keeps; null for none. */
+  logged: Uint8Array | null;
+  /** The resource to register with the body, when it does not exist (an owned document: DocumentWrite.create). */
+  create?: { parent: string; type: string };
+}
+
+/** An access policy's write: `policy` as decided over `current` (undefined: deleted, an empty policy stored). */
+export function policyWrite(current: Policy, policy: Policy | undefined): AttachedWrite {
+  const { bytes, bindingCount } = encodePolicy(policy);
+  return {
+    slot: { policy: { bindingCount } },
+    body: bytes,
+    grants: grantRows(policy?.bindings ?? []),
+    grantsBefore: () => grantRows(current.bindings),
+    action: policy ? changeAction("policy", "set") : changeAction("policy", "delete"),
+    etagBefore: current.etag,
+    logged: policy ? bytes : null,
+  };
+}
+
+/** A document's write (Store.updateDocument), as its kind's `decide` worked it out. */
+export function documentWrite(kind: string, key: string, write: DocumentWrite): AttachedWrite {
+  return {
+    slot: { kind, key, entries: write.entries },
+    body: write.body,
+    grants: write.grants,
+    action: write.action,
+    etagBefore: write.etagBefore,
+    logged: write.logged,
+    create: write.create,
+  };
+}
