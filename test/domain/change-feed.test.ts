@@ -1,6 +1,7 @@
 // The change feed's window is bounded in bytes, not changes: it keeps the newest changes that fit, a stream behind
 // them reads the store, and every read (of the window or of the store) returns at most the read bound's bytes (at
-// least one change), so what a stream holds at a time is bounded too.
+// least one change), so what a stream holds at a time is bounded too. When the feed reads (its delivery turns, its
+// polls), who follows it, history gone and the restart of a window: change-feed-turns.test.ts, on a fake clock.
 import { describe, expect, test } from "vitest";
 import { ChangeFeed } from "../../src/domain/change-feed.js";
 import type { ChangeQuery, ChangeRecord } from "../../src/store/store.js";
@@ -49,8 +50,7 @@ async function feedOver(log: MemoryLog, windowBytes: number, readBytes: number) 
 
 /** Waits for the feed's poller to have read the whole log (it reports each advance). */
 async function caughtUp(feed: ChangeFeed, log: MemoryLog): Promise<void> {
-  const never = new AbortController().signal;
-  while (feed.latest < log.rows.length) await feed.waitBeyond(feed.latest, 1_000, never);
+  while (feed.latest < log.rows.length) await feed.nextAdvance;
 }
 
 describe("the change feed's window", () => {

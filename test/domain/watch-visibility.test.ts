@@ -171,6 +171,22 @@ test("a row judged again after its resource's policy changed is judged by the po
   expect(await judge.visible(written!, caller("ann@example.com"))).toBe(true);
 });
 
+test("judgments are shared within one turn of the event loop only: each later turn judges the row by the policy then", async () => {
+  await store.updatePolicy(PROJECT, () => owners("dan@example.com"), actor);
+  const [written] = await rowsAfter((await store.latestSequence()) - 1);
+  const judge = visibility();
+  const ann = caller("ann@example.com");
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  // Ann is made an owner, then not, then again: each judgment in a turn of its own sees the policy of its moment.
+  for (const [owner, seen] of [[false, false], [true, true], [false, false], [true, true], [false, false]] as const) {
+    await store.updatePolicy(PROJECT, () => (owner ? owners("dan@example.com", "ann@example.com") : owners("dan@example.com")), actor);
+    await nextTurn();
+    expect(await judge.visible(written!, ann)).toBe(seen);
+    // The same turn shares it with a second stream of the same caller.
+    expect(await judge.visible(written!, ann)).toBe(seen);
+  }
+});
+
 test("a row judged while a read of its resource made before the row is still in flight is judged by a read made after it", async () => {
   await store.updatePolicy(PROJECT, () => owners("dan@example.com"), actor);
   const [before] = await rowsAfter((await store.latestSequence()) - 1);
