@@ -451,6 +451,7 @@ export class SqliteStore implements Store {
       if (write.grants && "policy" in slot) {
         // An access policy's index rows are keyed by path: only the rows that change are written, so a rewrite of a
         // large policy with the same members writes none, and its transaction (which holds the event loop) stays short.
+        // Stryker disable next-line OptionalChaining: equivalent — every access policy's write (policyWrite) has grantsBefore
         const { added, removed } = grantDiff(write.grantsBefore?.() ?? [], write.grants);
         for (const grant of removed) this.stmt.deleteGrant.run({ ...grant, path });
         for (const grant of added) this.stmt.insertGrant.run({ ...grant, path, id });
