@@ -1474,6 +1474,18 @@ export function storeContract(factory: StoreFactory): void {
         expect(await store.getResource("notes/none")).toBeUndefined();
       });
 
+      test("an owned document's resource sits under its parent: its ancestry and its change row's place; a missing parent is not_found", async () => {
+        const latest = await store.latestSequence();
+        const body = { body: note("x"), entries: 1, action: changeAction("role", "update"), etagBefore: null, logged: null };
+        await store.updateDocument("test.owned", "notes/n2", "", () => ({ ...body, create: { parent: PROJECT, type: "note" } }), actor, { owned: true });
+        expect(names(await (await another()).ancestry("notes/n2"))).toEqual(["notes/n2", PROJECT, CLOUD, ORG]);
+        const [created] = await store.readChanges({ afterSeq: latest, limit: 10 });
+        expect(created).toMatchObject({ resource: "notes/n2", resourceType: "note", parent: PROJECT, lineage: ["notes/n2", PROJECT, CLOUD, ORG] });
+        const orphan = store.updateDocument("test.owned", "notes/n3", "", () => ({ ...body, create: { parent: "projects/none", type: "note" } }), actor, { owned: true });
+        await expectStoreError(orphan, "not_found", "projects/none");
+        expect(await store.getResource("notes/n3")).toBeUndefined();
+      });
+
       test("a batch item under an existing resource logs its whole lineage", async () => {
         const latest = await store.latestSequence();
         await store.createResources(
