@@ -513,6 +513,7 @@ export class PostgresStore implements Store {
       const rows = await tx.query<DocumentRow & PlaceRow & { id: number; link_count: number; newest_link: number }>(
         SQL.documentsForWrite,
         [resource, kind, key, options.linksFrom ?? null],
+        // Stryker disable next-line StringLiteral: equivalent — the prepared statement's name: "" runs it unnamed (parsed each time), the same rows
         "documents_for_write",
       );
       const attached = toAttached(rows);
