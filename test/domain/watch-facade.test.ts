@@ -67,6 +67,9 @@ function facade(limits?: Partial<WatchLimits>): Watch {
   return new Watch(feed, new WatchVisibility(store, access, authorizer), defaultSchema, streams);
 }
 
+/** The streams following the feed now (the poller runs while there is one). */
+const followers = () => (feed as unknown as { followers: number }).followers;
+
 const request = (init: Parameters<typeof create<typeof WatchRequestSchema>>[1] = {}): WatchRequest => create(WatchRequestSchema, init);
 
 /** A change as a watcher reads it: its sequence, kind and resource. */
@@ -294,7 +297,7 @@ describe("where a stream starts", () => {
   });
 
   test("a server shutting down (the feed closed) ends streams UNAVAILABLE, naming where to resume", async () => {
-    const r = new Reader(facade(), request(), admin);
+    const r = new Reader(facade(), request({ progressInterval: { seconds: 3600n, nanos: 0 } }), admin);
     await r.until((x) => x.messages.length > 0, "the first message");
     const seq = await setPolicy(PROJECT, "ann@example.com");
     await r.until((x) => x.changes.length > 0, "the change");
@@ -302,6 +305,34 @@ describe("where a stream starts", () => {
     const e = await r.failure();
     expect(e.code).toBe("unavailable");
     expect(e.message).toContain(`watch again with after_sequence ${seq}`);
+    // Nothing between the change and the end: no progress was due.
+    expect(r.messages.at(-1)!.event.case).toBe("change");
+  });
+
+  test("a history longer than one read is delivered without waiting for a new change or a progress", async () => {
+    const from = await store.latestSequence();
+    const seqs: number[] = [];
+    for (let i = 0; i < 7; i++) seqs.push(await setPolicy(PROJECT, `u${i}@example.com`));
+    feed = new ChangeFeed(store, { pollMs: 5, batchSize: 2 });
+    const r = new Reader(facade(), request({ afterSequence: BigInt(from), progressInterval: { seconds: 3600n, nanos: 0 } }), admin);
+    await r.until((x) => x.changes.length >= seqs.length, "every change of the history");
+    expect(r.changes.map((c) => c.seq)).toEqual(seqs);
+    const batched = new Reader(facade(), request({ afterSequence: BigInt(from), batch: true, progressInterval: { seconds: 3600n, nanos: 0 } }), admin);
+    await batched.until((x) => x.changes.length >= seqs.length, "every change of the history, in batches");
+    expect(batched.messages.map((m) => (m.event.value as { changes: unknown[] }).changes.length)).toEqual([2, 2, 2, 1]);
+    expect(batched.changes.map((c) => c.seq)).toEqual(seqs);
+  });
+
+  test("an idle stream sends one progress per interval of silence, not more", async () => {
+    const r = new Reader(facade(), request({ progressInterval: { seconds: 0n, nanos: 100_000_000 } }), admin);
+    await r.until((x) => x.progress.length > 0, "the first progress");
+    const start = performance.now();
+    await r.until((x) => x.progress.length >= 4, "three more progress messages");
+    const elapsed = performance.now() - start;
+    // Each progress after the first waits for an interval (100 ms) of silence: a timer never rings early, so however
+    // slow the machine, there are no more of them than intervals that passed (a margin for the timer's rounding).
+    expect(r.progress.length - 1).toBeLessThanOrEqual(Math.floor(elapsed / 95) + 1);
+    expect(new Set(r.progress).size).toBe(1);
   });
 });
 
@@ -485,10 +516,14 @@ describe("stream limits and slots", () => {
     await catR.iterator.throw!(new Error("reader gave up")).catch(() => undefined);
     await waitFor(() => watch.streams.open === 1, "the thrown-into stream's slot to be given back");
 
+    // Each open stream follows the feed; one that ended lets go of it (its poller stops when nobody watches).
+    await waitFor(() => followers() === 1, "the ended streams to let go of the feed");
+
     // Ended by the server (the feed closed).
     feed.close();
     await ben.failure();
     await waitFor(() => watch.streams.open === 0, "every slot given back");
+    await waitFor(() => followers() === 0, "every stream to let go of the feed");
   });
 
   test("a stream aborted before its first read admits nothing and ends", async () => {
@@ -509,20 +544,18 @@ describe("stream limits and slots", () => {
     const r = new Reader(watch, request(), admin, { read: false });
     const first = await r.iterator.next();
     expect(first.value?.event.case).toBe("progress");
-    // Writes while nobody reads the stream, until it is cut off.
-    let n = 0;
-    while (watch.streams.cutOff === 0) {
-      await setPolicy(PROJECT, `u${n++}@example.com`, "a-rather-long-member-name-to-fill-the-buffer@example.com");
-      if (n % 5 === 0) await feed.nextAdvance;
-    }
+    // Writes while nobody reads the stream: far more than 2 KiB of changes.
+    let last = 0;
+    for (let n = 0; n < 40; n++) last = await setPolicy(PROJECT, `u${n}@example.com`, "a-rather-long-member-name-to-fill-the-buffer@example.com");
+    await waitFor(() => watch.streams.cutOff > 0, `the stream to be cut off (feed at ${feed.latest} of ${last})`);
     expect(watch.streams.cutOff).toBe(1);
     void r.drain();
     const e = await r.failure();
     expect(e.code).toBe("resource_exhausted");
     expect(e.message).toContain("more than 2 KiB waited to be sent");
     // The position named is the last change sent: resuming after it continues where the stream stopped.
-    const last = r.changes.at(-1)!.seq;
-    expect(e.message).toContain(`watch again with after_sequence ${last} (the last sequence sent)`);
+    const lastSent = r.changes.at(-1)!.seq;
+    expect(e.message).toContain(`watch again with after_sequence ${lastSent} (the last sequence sent)`);
     expect(r.changes.map((c) => c.seq)).toEqual(r.changes.map((_, i) => r.changes[0]!.seq + i));
     await waitFor(() => watch.streams.open === 0, "the cut-off stream's slot to be given back");
   });
