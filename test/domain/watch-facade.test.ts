@@ -90,7 +90,8 @@ class Reader {
   constructor(watch: Watch, req: WatchRequest, caller: Caller, { read = true, encodedBytes = false } = {}) {
     this.controller = new AbortController();
     opened.push(this.controller);
-    this.iterator = watch.watch(req, caller, this.controller.signal, encodedBytes);
+    // Without encodedBytes, the call a transport without a binary codec makes (the argument left out).
+    this.iterator = encodedBytes ? watch.watch(req, caller, this.controller.signal, true) : watch.watch(req, caller, this.controller.signal);
     if (read) void this.drain();
   }
 
