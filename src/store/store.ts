@@ -109,6 +109,29 @@ export interface StoredPolicy {
   shared?: readonly SharedPolicy[];
 }
 
+/**
+ * Roughly the heap a decoded chain link takes (its resource, policy, deny rules, roles and shared policies): the weight
+ * of every memo that keeps links — the read cache's policy memo and Watch's removals memo.
+ */
+export function estimatedBytes(stored: StoredPolicy): number {
+  let members = 0;
+  for (const binding of stored.policy.bindings) for (const member of binding.members) members += member.length;
+  let denyBytes = 0;
+  for (const rule of stored.deny?.rules ?? []) {
+    for (const list of [rule.deniedPrincipals, rule.exceptionPrincipals, rule.deniedPermissions, rule.exceptionPermissions]) {
+      for (const item of list) denyBytes += item.length * 3;
+    }
+    denyBytes += 300;
+  }
+  for (const role of stored.roles ?? []) denyBytes += 400 + role.includedPermissions.length * 60;
+  // A shared policy is decoded once per link that holds it: about as much as a policy and a deny policy.
+  for (const shared of stored.shared ?? []) {
+    denyBytes += 600 + shared.bindings.length * 200 + shared.denyRules.length * 300;
+    for (const binding of shared.bindings) for (const member of binding.members) denyBytes += member.length * 3;
+  }
+  return 600 + stored.resource.name.length * 2 + stored.policy.bindings.length * 200 + members * 3 + denyBytes;
+}
+
 export interface PolicyQuery {
   /** Resources of this schema type. */
   type: string;

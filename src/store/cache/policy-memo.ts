@@ -8,9 +8,9 @@ import { RecentCache } from "../../recent-cache.js";
 import { deepFreeze } from "../../frozen-value.js";
 import { inChildSpan } from "../../tracing/spans.js";
 import { ForwardingStore } from "../forwarding-store.js";
-import type { Store, StoreStats, StoredPolicy } from "../store.js";
+import { estimatedBytes, type Store, type StoreStats, type StoredPolicy } from "../store.js";
 import type { Evictable } from "./evictable.js";
-import { estimatedBytes, sameRevision } from "./policy-entry.js";
+import { sameRevision } from "./policy-entry.js";
 
 /** The span attribute of a cached read: whether the cache answered it. */
 export const HIT = "policy.cache.hit";
