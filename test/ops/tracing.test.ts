@@ -227,6 +227,26 @@ test("a Watch delivery is a span linked to the span of the write that caused it"
   expectNothingIdentifying(org);
 });
 
+test("a batched Watch delivery is a span too, ended with its batch", async () => {
+  const org = `organizations/${uniqueId("watchbatch")}`;
+  await server.grpc.resources.createResource({ resource: { name: org } });
+  const watching = newTrace();
+  const abort = new AbortController();
+  const stream = tracedClients(server.url, "grpc", watching.traceparent).watch.watch({ subtree: org, batch: true }, { signal: abort.signal });
+  const iterator = stream[Symbol.asyncIterator]();
+  expect((await iterator.next()).value?.event.case).toBe("progress");
+  await server.grpc.policies.setPolicy({ resource: org, policy: { bindings: [{ role: "roles/owner", members: [MEMBER] }] } });
+  for (;;) {
+    const { value } = await iterator.next();
+    if (value?.event.case === "batch") break;
+  }
+  // A span is exported when it ends: the batch's delivery span arrives only if the stream ended it.
+  const [delivery] = await receiver.until((s) => s.traceId === watching.traceId && s.name === "watch deliver");
+  expect(delivery!.attributes).toMatchObject({ "policy.change.action": "policy.set", "policy.resource.type": "organization" });
+  abort.abort();
+  expectNothingIdentifying(org);
+});
+
 test("the SDK sends the caller's active trace context", async () => {
   // What an application's OpenTelemetry setup does: a context manager, the W3C propagator, a tracer.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
