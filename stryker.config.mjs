@@ -52,21 +52,21 @@ export default {
     // updatePolicy; pruneChanges and the consumer writes; the write helpers.
     "src/store/sqlite/sqlite-store.ts:215-311",
     "src/store/sqlite/sqlite-store.ts:337-383",
-    "src/store/sqlite/sqlite-store.ts:396-481",
-    "src/store/sqlite/sqlite-store.ts:568-578",
-    "src/store/sqlite/sqlite-store.ts:633-661",
-    "src/store/sqlite/sqlite-store.ts:678-699",
-    "src/store/sqlite/sqlite-store.ts:735-804",
+    "src/store/sqlite/sqlite-store.ts:396-482",
+    "src/store/sqlite/sqlite-store.ts:569-579",
+    "src/store/sqlite/sqlite-store.ts:634-662",
+    "src/store/sqlite/sqlite-store.ts:679-700",
+    "src/store/sqlite/sqlite-store.ts:736-805",
     // PostgresStore (its tests need POLICY_TEST_PG_SKIP=0): the same write methods (writeAttached with updateDocument),
     // and the module's write helpers.
     "src/store/postgres/postgres-store.ts:318-421",
     "src/store/postgres/postgres-store.ts:443-486",
-    "src/store/postgres/postgres-store.ts:501-617",
-    "src/store/postgres/postgres-store.ts:692-711",
-    "src/store/postgres/postgres-store.ts:751-785",
-    "src/store/postgres/postgres-store.ts:804-833",
-    "src/store/postgres/postgres-store.ts:867-916",
-    "src/store/postgres/postgres-store.ts:942-987"
+    "src/store/postgres/postgres-store.ts:501-626",
+    "src/store/postgres/postgres-store.ts:701-720",
+    "src/store/postgres/postgres-store.ts:760-794",
+    "src/store/postgres/postgres-store.ts:813-842",
+    "src/store/postgres/postgres-store.ts:876-925",
+    "src/store/postgres/postgres-store.ts:951-996"
   ],
   "ignorePatterns": [
     "dist",
