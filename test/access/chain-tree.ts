@@ -45,3 +45,10 @@ export class ChainTree {
     return chain !== undefined && auditsRead(chain, service, logType, identities);
   }
 }
+
+/** Store.ancestry and latestSequence over a ChainTree: what Access reads, for tests without a store. */
+export class ChainTreeStore {
+  constructor(private readonly tree: ChainTree) {}
+  ancestry = async (name: string) => this.tree.chain(name);
+  latestSequence = async () => 0;
+}

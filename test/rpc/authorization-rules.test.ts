@@ -24,7 +24,7 @@ import { readAuditInterceptor } from "../../src/rpc/read-audit.js";
 import { createGrpcJsServer } from "../../src/rpc/grpc-js-server.js";
 import { API_SERVICES } from "../../src/api-services.js";
 import type { ServiceRegistry } from "../../src/rpc/routes.js";
-import { ChainTree } from "../access/chain-tree.js";
+import { ChainTree, ChainTreeStore } from "../access/chain-tree.js";
 import { expectCode } from "../helpers/call-failures.js";
 import { capturingLogger, signingKey, tokenFor, type SigningKey } from "../security/support.js";
 
@@ -92,13 +92,6 @@ const WatchService = watchFile.services[0] as GenService<{
   watch: { methodKind: "server_streaming"; input: typeof GetPolicyRequestSchema; output: typeof PolicySchema };
   unruled: { methodKind: "unary"; input: typeof GetPolicyRequestSchema; output: typeof PolicySchema };
 }>;
-
-/** Store.ancestry and latestSequence over a ChainTree. */
-class ChainTreeStore {
-  constructor(private readonly tree: ChainTree) {}
-  ancestry = async (name: string) => this.tree.chain(name);
-  latestSequence = async () => 0;
-}
 
 // What the call interceptor does for every call: failures as ConnectErrors.
 const asConnectErrors: Interceptor = (next) => async (req) => {

@@ -32,7 +32,7 @@ import { toConnectError } from "../../src/rpc/connect-errors.js";
 import { callerOf, peerCertificateKey } from "../../src/rpc/context.js";
 import { readAuditInterceptor } from "../../src/rpc/read-audit.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
-import { ChainTree } from "../access/chain-tree.js";
+import { ChainTree, ChainTreeStore } from "../access/chain-tree.js";
 import { expectCode } from "../helpers/call-failures.js";
 import { capturingLogger, signingKey, tokenFor, type SigningKey } from "../security/support.js";
 
@@ -108,13 +108,6 @@ const RULES = new Map([
     never,
   ],
 ]);
-
-/** Store.ancestry and latestSequence over a ChainTree. */
-class ChainTreeStore {
-  constructor(private readonly tree: ChainTree) {}
-  ancestry = async (name: string) => this.tree.chain(name);
-  latestSequence = async () => 0;
-}
 
 // What the call interceptor does for every call: failures as ConnectErrors (an unexpected one is INTERNAL).
 const asConnectErrors: Interceptor = (next) => async (req) => {
