@@ -3,6 +3,7 @@
 import type Sqlite from "better-sqlite3";
 import type pg from "pg";
 import { resourceEtag, revisionEtag } from "../../etag.js";
+import { POLICY_KIND } from "../documents.js";
 import { WRITE_LOCK, migrate, withConnection } from "./database.js";
 import { migrations } from "./migrations/index.js";
 
@@ -16,11 +17,7 @@ export const TABLES = [
     select: "SELECT id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time, has_bindings FROM resources ORDER BY length(path), id",
   },
   {
-    name: "policies",
-    columns: ["resource_id", "policy", "binding_count", "revision", "update_time"],
-    select: "SELECT resource_id, policy, binding_count, revision, update_time FROM policies ORDER BY resource_id",
-  },
-  {
+    // Every attached document: access policies (kind 'policy'), deny policies, custom roles, shared policies.
     name: "documents",
     columns: ["resource_id", "kind", "key", "body", "entries", "revision", "update_time"],
     select: "SELECT resource_id, kind, key, body, entries, revision, update_time FROM documents ORDER BY resource_id, kind, key",
@@ -65,7 +62,7 @@ export const TABLES = [
 
 /** What every etag is made from: each resource's revision and its policy's (or its creation's, without one). */
 export const ETAG_SOURCES = `SELECT r.name, r.revision, COALESCE(p.revision, r.create_seq) AS policy_revision
-  FROM resources r LEFT JOIN policies p ON p.resource_id = r.id`;
+  FROM resources r LEFT JOIN documents p ON p.resource_id = r.id AND p.kind = '${POLICY_KIND}' AND p.key = ''`;
 
 /**
  * Copies `source` into the database of `pool` (migrated first) and verifies the copy; refuses a database that holds
