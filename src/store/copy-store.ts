@@ -17,20 +17,21 @@ export interface CopyReport {
 
 /**
  * Copies `source` into `target`, which must be empty (the import refuses a store that holds resources, changes or
- * consumers), then verifies the copy. The target is to be closed afterwards (Store.importRecords).
+ * consumers), then verifies the copy, reading `pageSize` records at a time. The target is to be closed afterwards
+ * (Store.importRecords).
  */
-export async function copyStore(source: Store, target: Store): Promise<CopyReport> {
+export async function copyStore(source: Store, target: Store, pageSize = PAGE): Promise<CopyReport> {
   const snapshot = await source.openSnapshot();
   const read = new Digest();
   try {
-    await target.importRecords(pages(snapshot, read));
+    await target.importRecords(pages(snapshot, read, pageSize));
   } finally {
     await snapshot.close();
   }
   const copy = await target.openSnapshot();
   const written = new Digest();
   try {
-    for await (const _ of pages(copy, written));
+    for await (const _ of pages(copy, written, pageSize));
   } finally {
     await copy.close();
   }
@@ -40,10 +41,10 @@ export async function copyStore(source: Store, target: Store): Promise<CopyRepor
 }
 
 /** The snapshot's export, page by page, each added to `digest` as it is read. */
-async function* pages(snapshot: StoreSnapshot, digest: Digest): AsyncGenerator<readonly StoreRecord[]> {
+async function* pages(snapshot: StoreSnapshot, digest: Digest, pageSize: number): AsyncGenerator<readonly StoreRecord[]> {
   let after: string | undefined;
   do {
-    const page = await snapshot.exportRecords(after, PAGE);
+    const page = await snapshot.exportRecords(after, pageSize);
     digest.add(page.records);
     yield page.records;
     after = page.next;

@@ -23,7 +23,7 @@ type Row = Record<string, unknown>;
 
 export type Column = "int" | "text" | "bytes";
 
-/** Runs an export statement (named parameters `@k0`, `@k1`..., `@limit`) and returns its rows. */
+/** Runs an export statement (named parameters `@ka`, `@kb`..., `@limit`) and returns its rows. */
 export type RunQuery = (sql: string, params: Record<string, unknown>) => Promise<Row[]> | Row[];
 
 /** What the import needs of a database: run a statement of `?` placeholders, counting the rows it changed. */
@@ -153,10 +153,13 @@ const SECTIONS: readonly Section[] = [
   },
 ];
 
+/** The parameter of the i-th key column (letters: documents.ts's `numbered` reads a name as letters only). */
+const param = (i: number) => `k${"abc"[i]}`;
+
 /** An export page's statement: the section's rows after the key `@k0`... (all of them from the start), in key order. */
 function pageSql(section: Section, fromStart: boolean): string {
   const key = section.keys.join(", ");
-  const after = fromStart ? "" : ` WHERE (${key}) > (${section.keys.map((_, i) => `@k${i}`).join(", ")})`;
+  const after = fromStart ? "" : ` WHERE (${key}) > (${section.keys.map((_, i) => `@${param(i)}`).join(", ")})`;
   return `${section.select}${after} ORDER BY ${key} LIMIT @limit`;
 }
 
@@ -166,7 +169,7 @@ export async function exportPage(query: RunQuery, after: string | undefined, lim
   const section = SECTIONS[position.section];
   if (!section) return { records: [] };
   const params: Record<string, unknown> = { limit };
-  position.key?.forEach((value, i) => (params[`k${i}`] = value));
+  position.key?.forEach((value, i) => (params[param(i)] = value));
   const rows = await query(pageSql(section, position.key === null), params);
   const last = rows.at(-1);
   const next =

@@ -89,7 +89,7 @@ describe.runIf(privatePostgresAvailable())("a checked-out PostgreSQL connection 
     await createResource(store, org("migrated"), actor);
   });
 
-  test("migrate-store's copy waiting for the write lock fails with an error; the copy succeeds after the restart", async () => {
+  test("migrate-store's copy waiting for the write lock fails unavailable; the copy succeeds after the restart", async () => {
     const dir = tempDir("policy-copy-");
     closing.push(async () => removeDir(dir));
     const source = new SqliteStore(join(dir, "policy.db"));
