@@ -36,10 +36,11 @@ const open = (db: string): Promise<Store> =>
 /** One copy, in this (child) process: prints its seconds and peak resident memory as JSON. */
 async function step(kind: string, from: string, to: string): Promise<void> {
   const started = performance.now();
+  let parts: object = {};
   if (kind === "contract") {
     const [source, target] = [await open(from), await open(to)];
     try {
-      await copyStore(source, target);
+      parts = (await copyStore(source, target)).seconds;
     } finally {
       await source.close();
       await target.close();
@@ -61,7 +62,7 @@ async function step(kind: string, from: string, to: string): Promise<void> {
     await copyPostgresToSqlite(pool, target).finally(async () => (target.close(), await pool.end()));
   }
   const seconds = (performance.now() - started) / 1000;
-  console.log(JSON.stringify({ seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+  console.log(JSON.stringify({ seconds, parts, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
 }
 
 async function admin(sql: string): Promise<void> {
@@ -97,8 +98,9 @@ async function main(): Promise<void> {
   const run = (kind: string, from: string, to: string) => {
     const before = loadavg()[0]!;
     const out = execFileSync(process.execPath, ["--import", "tsx", "bench/migrate-store.ts", "--step", kind, "--from", from, "--to", to], { encoding: "utf8" });
-    const result = JSON.parse(out.trim().split("\n").at(-1)!) as { seconds: number; maxRssMiB: number };
-    return { ...result, load: `${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}` };
+    const result = JSON.parse(out.trim().split("\n").at(-1)!) as { seconds: number; maxRssMiB: number; parts: { copy?: number; verify?: number } };
+    const parts = result.parts.copy === undefined ? "" : ` (copy ${result.parts.copy.toFixed(1)}, verify ${result.parts.verify!.toFixed(1)})`;
+    return { ...result, seconds: `${result.seconds}${parts}`, load: `${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}` };
   };
   try {
     const data = generateDataset(source, resources, 20, { memberIndex: true });
@@ -115,15 +117,15 @@ async function main(): Promise<void> {
       for (const kind of round % 2 ? kinds : [...kinds].reverse()) {
         const pgCopy = await newDb();
         const toPg = run(kind, source, pgCopy);
-        console.log(`| ${round} | SQLite → PostgreSQL | ${kind} | ${toPg.seconds.toFixed(1)} | ${toPg.maxRssMiB.toFixed(0)} | ${toPg.load} |`);
+        console.log(`| ${round} | SQLite → PostgreSQL | ${kind} | ${toPg.seconds} | ${toPg.maxRssMiB.toFixed(0)} | ${toPg.load} |`);
         const back = newFile();
         const toSqlite = run(kind, pgCopy, back);
-        console.log(`| ${round} | PostgreSQL → SQLite | ${kind} | ${toSqlite.seconds.toFixed(1)} | ${toSqlite.maxRssMiB.toFixed(0)} | ${toSqlite.load} |`);
+        console.log(`| ${round} | PostgreSQL → SQLite | ${kind} | ${toSqlite.seconds} | ${toSqlite.maxRssMiB.toFixed(0)} | ${toSqlite.load} |`);
         if (kind === "contract") {
           const same = run(kind, source, newFile());
-          console.log(`| ${round} | SQLite → SQLite | ${kind} | ${same.seconds.toFixed(1)} | ${same.maxRssMiB.toFixed(0)} | ${same.load} |`);
+          console.log(`| ${round} | SQLite → SQLite | ${kind} | ${same.seconds} | ${same.maxRssMiB.toFixed(0)} | ${same.load} |`);
           const pgPg = run(kind, pgCopy, await newDb());
-          console.log(`| ${round} | PostgreSQL → PostgreSQL | ${kind} | ${pgPg.seconds.toFixed(1)} | ${pgPg.maxRssMiB.toFixed(0)} | ${pgPg.load} |`);
+          console.log(`| ${round} | PostgreSQL → PostgreSQL | ${kind} | ${pgPg.seconds} | ${pgPg.maxRssMiB.toFixed(0)} | ${pgPg.load} |`);
         }
         // Free the disk between rounds: at 1M resources each copy is hundreds of MiB.
         for (const name of made.splice(0)) await admin(`DROP DATABASE ${name}`);

@@ -2,7 +2,7 @@
 // writes, SQL written once for both databases (their tables are the same; named parameters as in documents.ts).
 // The export reads each table by its key, a page at a time (keyset pagination: bounded memory, one index range per
 // page); the import writes a batch of records of one sort per statement, resolving the names they refer to to the
-// target's ids in the statement. A resource keeps its cursor (its path of ids, `/1/5/17/`) and so its id: listing page
+// target's ids in the statement (by index lookups). A resource keeps its cursor (its path of ids, `/1/5/17/`) and so its id: listing page
 // tokens, which carry cursors, stay valid. Allow policies are exported as documents of kind POLICY_KIND, and written
 // to their own table here until they are documents too (the one place, with its export, that names it).
 import { StoreError } from "./store-error.js";
@@ -26,14 +26,16 @@ export type Column = "int" | "text" | "bytes";
 /** Runs an export statement (named parameters `@ka`, `@kb`..., `@limit`) and returns its rows. */
 export type RunQuery = (sql: string, params: Record<string, unknown>) => Promise<Row[]> | Row[];
 
-/** What the import needs of a database: run a statement of `?` placeholders, counting the rows it changed. */
+/** What the import needs of a database: run a statement, counting the rows it changed; rows as a FROM item. */
 export interface RecordWriter {
   run(sql: string, values: unknown[]): Promise<number> | number;
   /**
-   * The placeholder of the n-th value (from 0); with a type, of a VALUES list selected from, whose columns PostgreSQL
-   * cannot type from the table's (it casts them).
+   * `rows` (each of `types`) as a FROM item named v, its columns column1, column2...: SQLite's VALUES list,
+   * PostgreSQL's unnest of one array per column (one parameter each, however many rows: far less to parse).
    */
-  placeholder(index: number, type?: Column): string;
+  rows(types: readonly Column[], rows: readonly unknown[][]): { sql: string; values: unknown[] };
+  /** Records per statement. */
+  batch: number;
 }
 
 const bytes = (value: unknown) => (value === null || value === undefined ? null : (value as Uint8Array));
@@ -190,18 +192,23 @@ export const REPLACED_SQL = ["DELETE FROM secrets", "DELETE FROM consumer_clock"
 export const targetUsed = () =>
   new StoreError("already_exists", "", "the target store already holds data (resources, changes or consumers); give an empty database");
 
-/** Records written per statement. */
-const BATCH = 500;
 
-
-/** How a sort of record is written: its statement for n rows, and each record's values in the order of `columns`. */
+/** How a sort of record is written: its statement from its rows (`rows`: RecordWriter.rows), each record's values. */
 interface Insert {
   columns: readonly Column[];
-  /** `values`: the VALUES list; `joined` whether it is selected from (its columns named column1...) or inserted as is. */
-  sql(values: string): string;
-  joined: boolean;
+  sql(rows: string): string;
   values(record: StoreRecord): unknown[];
 }
+
+/**
+ * The id of the resource named by `column`: a scalar subquery, one index lookup per row whatever the batch's size (a
+ * join of a large batch is planned as a scan of every resource). A name the copy lacks gives NULL, which the column
+ * refuses.
+ */
+const idOf = (column: string) => `(SELECT id FROM resources WHERE name = ${column})`;
+
+/** The columns of RecordWriter.rows' FROM item. */
+const v = (n: number) => Array.from({ length: n }, (_, i) => `v.column${i + 1}`).join(", ");
 
 /** A resource's id and its parent's, from its path of ids (`/1/5/17/`). */
 function idsOf(cursor: string): [number, number | null] {
@@ -229,9 +236,8 @@ function insertOf(record: StoreRecord): { sort: string; insert: Insert } {
 const INSERTS = {
   resource: {
     columns: ["int", "text", "int", "text", "text", "text", "int", "int", "int", "int"],
-    joined: false,
-    sql: (values) => `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time,
-      update_time) VALUES ${values}`,
+    sql: (rows) => `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time,
+      update_time) SELECT ${v(10)} FROM ${rows}`,
     values: (record) => {
       const r = (record as { resource: ExportedResource }).resource;
       const [id, parentId] = idsOf(r.cursor);
@@ -240,9 +246,8 @@ const INSERTS = {
   },
   policy: {
     columns: ["text", "bytes", "int", "int", "int"],
-    joined: true,
-    sql: (values) => `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
-      SELECT r.id, v.column2, v.column3, v.column4, v.column5 FROM (VALUES ${values}) AS v JOIN resources r ON r.name = v.column1`,
+    sql: (rows) => `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
+      SELECT ${idOf("v.column1")}, v.column2, v.column3, v.column4, v.column5 FROM ${rows}`,
     values: (record) => {
       const d = (record as { document: ExportedDocument }).document;
       return [d.resource, d.body, d.entries, d.revision, d.updateTimeMs];
@@ -250,10 +255,8 @@ const INSERTS = {
   },
   document: {
     columns: ["text", "text", "text", "bytes", "int", "int", "int"],
-    joined: true,
-    sql: (values) => `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
-      SELECT r.id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (VALUES ${values}) AS v
-      JOIN resources r ON r.name = v.column1`,
+    sql: (rows) => `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
+      SELECT ${idOf("v.column1")}, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM ${rows}`,
     values: (record) => {
       const d = (record as { document: ExportedDocument }).document;
       return [d.resource, d.kind, d.key, d.body, d.entries, d.revision, d.updateTimeMs];
@@ -261,9 +264,8 @@ const INSERTS = {
   },
   grant: {
     columns: ["text", "text", "text"],
-    joined: true,
-    sql: (values) => `INSERT INTO member_grants (member, role, path, resource_id)
-      SELECT v.column2, v.column3, r.path, r.id FROM (VALUES ${values}) AS v JOIN resources r ON r.name = v.column1`,
+    sql: (rows) => `INSERT INTO member_grants (member, role, path, resource_id)
+      SELECT v.column2, v.column3, (SELECT path FROM resources WHERE name = v.column1), ${idOf("v.column1")} FROM ${rows}`,
     values: (record) => {
       const g = (record as { grant: ExportedGrant }).grant;
       return [g.resource, g.member, g.role];
@@ -271,9 +273,8 @@ const INSERTS = {
   },
   documentGrant: {
     columns: ["text", "text", "text"],
-    joined: true,
-    sql: (values) => `INSERT INTO shared_member_grants (member, role, policy_id)
-      SELECT v.column2, v.column3, r.id FROM (VALUES ${values}) AS v JOIN resources r ON r.name = v.column1`,
+    sql: (rows) => `INSERT INTO shared_member_grants (member, role, policy_id)
+      SELECT v.column2, v.column3, ${idOf("v.column1")} FROM ${rows}`,
     values: (record) => {
       const g = (record as { grant: ExportedGrant }).grant;
       return [g.resource, g.member, g.role];
@@ -281,10 +282,8 @@ const INSERTS = {
   },
   link: {
     columns: ["text", "text", "text", "int", "int"],
-    joined: true,
-    sql: (values) => `INSERT INTO links (kind, from_id, to_id, revision, create_time)
-      SELECT v.column1, f.id, t.id, v.column4, v.column5 FROM (VALUES ${values}) AS v
-      JOIN resources f ON f.name = v.column2 JOIN resources t ON t.name = v.column3`,
+    sql: (rows) => `INSERT INTO links (kind, from_id, to_id, revision, create_time)
+      SELECT v.column1, ${idOf("v.column2")}, ${idOf("v.column3")}, v.column4, v.column5 FROM ${rows}`,
     values: (record) => {
       const l = (record as { link: ExportedLink }).link;
       return [l.kind, l.from, l.to, l.revision, l.createTimeMs];
@@ -292,9 +291,8 @@ const INSERTS = {
   },
   change: {
     columns: ["int", "int", "text", "text", "text", "bytes", "bytes", "bytes", "text", "text", "text", "text", "text"],
-    joined: false,
-    sql: (values) => `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change,
-      resource_type, parent, previous_parent, lineage, previous_lineage) VALUES ${values}`,
+    sql: (rows) => `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change,
+      resource_type, parent, previous_parent, lineage, previous_lineage) SELECT ${v(13)} FROM ${rows}`,
     values: (record) => {
       const c = (record as { change: ExportedChange }).change;
       return [c.seq, c.timeMs, c.principal, c.action, c.resource, c.etagBefore, c.etagAfter, c.state, c.resourceType, c.parent,
@@ -303,9 +301,8 @@ const INSERTS = {
   },
   consumer: {
     columns: ["text", "text", "text", "text", "int", "int", "int", "text", "int", "int"],
-    joined: false,
-    sql: (values) => `INSERT INTO consumers (name, display_name, subtree, resource_types, acknowledged_seq, acknowledge_time,
-      create_time, root, failure_count, version) VALUES ${values}`,
+    sql: (rows) => `INSERT INTO consumers (name, display_name, subtree, resource_types, acknowledged_seq, acknowledge_time,
+      create_time, root, failure_count, version) SELECT ${v(10)} FROM ${rows}`,
     values: (record) => {
       const c = (record as { consumer: ExportedConsumer }).consumer;
       return [c.name, c.displayName, c.subtree, JSON.stringify(c.resourceTypes), c.acknowledgedSeq, c.acknowledgeTimeMs ?? null,
@@ -314,8 +311,7 @@ const INSERTS = {
   },
   failure: {
     columns: ["text", "text", "int", "text", "int"],
-    joined: false,
-    sql: (values) => `INSERT INTO consumer_failures (consumer, resource, seq, message, time) VALUES ${values}`,
+    sql: (rows) => `INSERT INTO consumer_failures (consumer, resource, seq, message, time) SELECT ${v(5)} FROM ${rows}`,
     values: (record) => {
       const f = (record as { failure: ResourceFailure }).failure;
       return [f.consumer, f.resource, f.seq, f.message, f.timeMs];
@@ -323,8 +319,7 @@ const INSERTS = {
   },
   consumerClock: {
     columns: ["int", "int"],
-    joined: false,
-    sql: (values) => `INSERT INTO consumer_clock (version, last_delete) VALUES ${values}`,
+    sql: (rows) => `INSERT INTO consumer_clock (version, last_delete) SELECT ${v(2)} FROM ${rows}`,
     values: (record) => {
       const c = (record as { consumerClock: { version: number; lastDelete: number } }).consumerClock;
       return [c.version, c.lastDelete];
@@ -332,8 +327,7 @@ const INSERTS = {
   },
   secret: {
     columns: ["text", "bytes"],
-    joined: false,
-    sql: (values) => `INSERT INTO secrets (name, value) VALUES ${values}`,
+    sql: (rows) => `INSERT INTO secrets (name, value) SELECT ${v(2)} FROM ${rows}`,
     values: (record) => {
       const s = (record as { secret: { name: string; value: Uint8Array } }).secret;
       return [s.name, s.value];
@@ -347,26 +341,17 @@ export async function writeRecords(writer: RecordWriter, records: readonly Store
   while (start < records.length) {
     const { sort, insert } = insertOf(records[start]!);
     let end = start + 1;
-    while (end < records.length && end - start < BATCH && insertOf(records[end]!).insert === insert) end++;
+    while (end < records.length && end - start < writer.batch && insertOf(records[end]!).insert === insert) end++;
     const batch = records.slice(start, end);
-    const values: unknown[] = [];
-    const tuples = batch.map((record) => {
-      const row = insert.values(record);
-      const first = values.length;
-      for (const value of row) values.push(value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value);
-      return `(${insert.columns.map((type, i) => writer.placeholder(first + i, insert.joined ? type : undefined)).join(", ")})`;
-    });
-    const written = await writer.run(insert.sql(tuples.join(", ")), values);
-    // A joined row whose resource is missing inserts nothing: the copy would be short.
+    const rows = writer.rows(insert.columns, batch.map(insert.values));
+    const written = await writer.run(insert.sql(rows.sql), rows.values);
     if (written !== batch.length) throw new Error(`the import wrote ${written} of ${batch.length} ${sort}: a record names a resource the copy lacks`);
     if (insert === INSERTS.policy) {
       // The listing flag of a policy with bindings (SQLite's trigger sets it too).
-      const bound = batch.filter((record) => (record as { document: { entries: number } }).document.entries > 0);
+      const bound = batch.flatMap((record) => ("document" in record && record.document.entries > 0 ? [[record.document.resource]] : []));
       if (bound.length > 0) {
-        await writer.run(
-          `UPDATE resources SET has_bindings = TRUE WHERE name IN (${bound.map((_, i) => writer.placeholder(i)).join(", ")})`,
-          bound.map((record) => (record as { document: { resource: string } }).document.resource),
-        );
+        const names = writer.rows(["text"], bound);
+        await writer.run(`UPDATE resources SET has_bindings = TRUE WHERE name IN (SELECT v.column1 FROM ${names.sql})`, names.values);
       }
     }
     counts[sort] = (counts[sort] ?? 0) + batch.length;

@@ -59,7 +59,7 @@ import {
   type ResourcePolicyRow,
   type ResourceRow,
 } from "../rows.js";
-import { REPLACED_SQL, USED_SQL, targetUsed, writeRecords, type Column } from "../store-records.js";
+import { REPLACED_SQL, USED_SQL, targetUsed, writeRecords, type Column, type RecordWriter } from "../store-records.js";
 import type {
   StoreRecord,
   ConsumerAcknowledgement,
@@ -439,9 +439,14 @@ export class PostgresStore implements Store {
     try {
       // A failure closes the connection, which rolls the transaction back: nothing is left half copied.
       await withConnection(this.pool, async (client) => {
-        const writer = {
-          run: async (text: string, values: unknown[]) => (await client.query(text, values)).rowCount ?? 0,
-          placeholder: (index: number, type?: Column) => (type ? `CAST($${index + 1} AS ${types[type]})` : `$${index + 1}`),
+        const writer: RecordWriter = {
+          run: async (text, values) => (await client.query(text, values)).rowCount ?? 0,
+          rows: (columns, rows) => ({
+            sql: `unnest(${columns.map((type, i) => `$${i + 1}::${types[type]}[]`).join(", ")}) AS v(${columns.map((_, i) => `column${i + 1}`).join(", ")})`,
+            // Bytes go in arrays as Buffers (node-postgres writes those as bytea).
+            values: columns.map((_, i) => rows.map((row) => (row[i] instanceof Uint8Array && !Buffer.isBuffer(row[i]) ? Buffer.from(row[i]) : row[i]))),
+          }),
+          batch: 5000,
         };
         await client.query("BEGIN");
         await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);

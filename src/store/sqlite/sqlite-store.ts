@@ -42,7 +42,7 @@ import {
   type ResourcePolicyRow,
   type ResourceRow,
 } from "../rows.js";
-import { REPLACED_SQL, USED_SQL, targetUsed, writeRecords } from "../store-records.js";
+import { REPLACED_SQL, USED_SQL, targetUsed, writeRecords, type RecordWriter } from "../store-records.js";
 import type {
   StoreRecord,
   ConsumerAcknowledgement,
@@ -335,13 +335,18 @@ export class SqliteStore implements Store {
     const counts: Record<string, number> = {};
     // The batches' statements, parsed once for this import (a full batch's text repeats).
     const statements = new Map<string, Sqlite.Statement>();
-    const writer = {
-      run: (sql: string, values: unknown[]) => {
+    const writer: RecordWriter = {
+      run: (sql, values) => {
         let statement = statements.get(sql);
         if (!statement) statements.set(sql, (statement = this.db.prepare(sql)));
         return statement.run(values).changes;
       },
-      placeholder: () => "?",
+      // Blobs bind as Buffers.
+      rows: (_, rows) => ({
+        sql: `(VALUES ${rows.map((row) => `(${row.map(() => "?").join(", ")})`).join(", ")}) AS v`,
+        values: rows.flat().map((value) => (value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value)),
+      }),
+      batch: 500,
     };
     this.db.exec("BEGIN IMMEDIATE");
     try {
