@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     const out = execFileSync(process.execPath, ["--import", "tsx", "bench/migrate-store.ts", "--step", kind, "--from", from, "--to", to], { encoding: "utf8" });
     const result = JSON.parse(out.trim().split("\n").at(-1)!) as { seconds: number; maxRssMiB: number; parts: { copy?: number; verify?: number } };
     const parts = result.parts.copy === undefined ? "" : ` (copy ${result.parts.copy.toFixed(1)}, verify ${result.parts.verify!.toFixed(1)})`;
-    return { ...result, seconds: `${result.seconds}${parts}`, load: `${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}` };
+    return { ...result, seconds: `${result.seconds.toFixed(1)}${parts}`, load: `${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}` };
   };
   try {
     const data = generateDataset(source, resources, 20, { memberIndex: true });

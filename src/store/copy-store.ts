@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type { ExportPage, Store, StoreRecord, StoreSnapshot } from "./store.js";
 
 /** Records per export page. */
-const PAGE = 2000;
+const PAGE = 5000;
 
 /** What a copy did: the sequence it copied the source at, and the records copied by sort. */
 export interface CopyReport {

@@ -49,13 +49,19 @@ interface Section {
   record(row: Row): StoreRecord;
 }
 
+/**
+ * The name of the resource of id `column`: a scalar subquery, one primary-key lookup per row of the page (PostgreSQL
+ * may plan a join as a scan of every resource, per page).
+ */
+const nameOf = (column: string) => `(SELECT name FROM resources WHERE id = ${column})`;
+
 /** The sections of an export, in an order an import can write them (foreign keys satisfied). */
 const SECTIONS: readonly Section[] = [
   {
     // By path: a parent's path is a prefix of its children's, so it comes first.
     keys: ["r.path"],
-    select: `SELECT r.path AS k0, r.name, COALESCE(p.name, '') AS parent, r.type, r.display_name, r.create_seq,
-      r.revision, r.create_time, r.update_time FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`,
+    select: `SELECT r.path AS k0, r.name, COALESCE(${nameOf("r.parent_id")}, '') AS parent, r.type, r.display_name,
+      r.create_seq, r.revision, r.create_time, r.update_time FROM resources r`,
     record: (row) => ({
       resource: {
         name: row.name as string, parent: row.parent as string, type: row.type as string, displayName: row.display_name as string,
@@ -66,8 +72,8 @@ const SECTIONS: readonly Section[] = [
   },
   {
     keys: ["x.resource_id"],
-    select: `SELECT x.resource_id AS k0, r.name, x.policy AS body, x.binding_count AS entries, x.revision, x.update_time
-      FROM policies x JOIN resources r ON r.id = x.resource_id`,
+    select: `SELECT x.resource_id AS k0, ${nameOf("x.resource_id")} AS name, x.policy AS body, x.binding_count AS entries,
+      x.revision, x.update_time FROM policies x`,
     record: (row) => ({
       document: {
         resource: row.name as string, kind: POLICY_KIND, key: "", body: row.body as Uint8Array, entries: Number(row.entries),
@@ -77,8 +83,8 @@ const SECTIONS: readonly Section[] = [
   },
   {
     keys: ["d.resource_id", "d.kind", "d.key"],
-    select: `SELECT d.resource_id AS k0, d.kind AS k1, d.key AS k2, r.name, d.body, d.entries, d.revision, d.update_time
-      FROM documents d JOIN resources r ON r.id = d.resource_id`,
+    select: `SELECT d.resource_id AS k0, d.kind AS k1, d.key AS k2, ${nameOf("d.resource_id")} AS name, d.body, d.entries,
+      d.revision, d.update_time FROM documents d`,
     record: (row) => ({
       document: {
         resource: row.name as string, kind: row.k1 as string, key: row.k2 as string, body: row.body as Uint8Array,
@@ -88,19 +94,19 @@ const SECTIONS: readonly Section[] = [
   },
   {
     keys: ["g.member", "g.role", "g.path"],
-    select: `SELECT g.member AS k0, g.role AS k1, g.path AS k2, r.name FROM member_grants g JOIN resources r ON r.id = g.resource_id`,
+    select: `SELECT g.member AS k0, g.role AS k1, g.path AS k2, ${nameOf("g.resource_id")} AS name FROM member_grants g`,
     record: (row) => ({ grant: { resource: row.name as string, member: row.k0 as string, role: row.k1 as string, document: false } }),
   },
   {
     keys: ["g.member", "g.role", "g.policy_id"],
-    select: `SELECT g.member AS k0, g.role AS k1, g.policy_id AS k2, r.name FROM shared_member_grants g
-      JOIN resources r ON r.id = g.policy_id`,
+    select: `SELECT g.member AS k0, g.role AS k1, g.policy_id AS k2, ${nameOf("g.policy_id")} AS name
+      FROM shared_member_grants g`,
     record: (row) => ({ grant: { resource: row.name as string, member: row.k0 as string, role: row.k1 as string, document: true } }),
   },
   {
     keys: ["l.kind", "l.from_id", "l.to_id"],
-    select: `SELECT l.kind AS k0, l.from_id AS k1, l.to_id AS k2, f.name AS from_name, t.name AS to_name, l.revision,
-      l.create_time FROM links l JOIN resources f ON f.id = l.from_id JOIN resources t ON t.id = l.to_id`,
+    select: `SELECT l.kind AS k0, l.from_id AS k1, l.to_id AS k2, ${nameOf("l.from_id")} AS from_name,
+      ${nameOf("l.to_id")} AS to_name, l.revision, l.create_time FROM links l`,
     record: (row) => ({
       link: {
         kind: row.k0 as string, from: row.from_name as string, to: row.to_name as string, revision: Number(row.revision),
