@@ -14,6 +14,7 @@ import { RoleSchema } from "../../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema } from "../../gen/policy/v1/shared_policy_pb.js";
 import { updateBinding, updateDenyPolicy, updateRole, updateSharedPolicy } from "../../src/domain/kinds.js";
 import { changeAction } from "../../src/store/change-actions.js";
+import { cachingStore } from "../../src/store/caching-store.js";
 import { copyStore } from "../../src/store/copy-store.js";
 import { ForwardingStore } from "../../src/store/forwarding-store.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
@@ -186,4 +187,16 @@ test("a copy that reads back differently from the source fails its verification,
   const source = await open("sqlite");
   await fill(source);
   await expect(copyStore(source, new LosingStore(await open("sqlite"), "link"))).rejects.toThrow(/verification failed: link: 0 records in the copy, 1 in the source/);
+});
+
+test("behind the read cache, the copy's store serves the copied state, not what it cached before the import", async () => {
+  const source = await open("sqlite");
+  await fill(source);
+  const target = cachingStore(await open("sqlite"));
+  // Read (and cached) while empty.
+  expect(await target.ancestry(PROJECTS[0]!)).toBeUndefined();
+  expect(await target.getPolicy(PROJECTS[0]!)).toBeUndefined();
+  await copyStore(source, target);
+  expect(await target.ancestry(PROJECTS[0]!)).toEqual(await source.ancestry(PROJECTS[0]!));
+  expect(await target.getPolicy(PROJECTS[0]!)).toEqual(await source.getPolicy(PROJECTS[0]!));
 });
