@@ -1,7 +1,7 @@
 // `--help` on every command and usage errors: in-process through main() (fast), plus the real bin once.
 import { expect, test } from "vitest";
 import { COMMANDS } from "../../src/cli/commands/index.js";
-import { cli, runMain as run } from "./support.js";
+import { cli, runMain as run } from "../helpers/cli.js";
 
 test("bin/policy.js runs the CLI (tsx registered): --help lists every command", async () => {
   const top = await cli(["--help"]);

@@ -4,8 +4,8 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../../src/cli/cli.js";
-import { REPO_ROOT } from "../helpers/child-server.js";
-import { tempDir } from "../helpers/temp-dir.js";
+import { REPO_ROOT } from "./child-server.js";
+import { tempDir } from "./temp-dir.js";
 
 export const BIN = join(REPO_ROOT, "bin/policy.js");
 
