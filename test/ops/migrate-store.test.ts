@@ -12,7 +12,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { REPO_ROOT } from "../helpers/child-server.js";
 import { createPostgresDatabase, postgresAvailable, type PostgresDatabase } from "../helpers/postgres.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { follow, watchClients } from "../watch/support.js";
+import { follow, watchClients } from "../helpers/watch.js";
 
 /** What a server holds of the test's estate, every kind of object with its etag, as a client reads it. */
 async function readEstate(api: Awaited<ReturnType<typeof startTestServer>>["grpc"], pageToken: string) {
