@@ -3,7 +3,7 @@
 // folder holding that copy's two files, `baseline-copy.ts` and `baseline-copy-to-sqlite.ts`, placed in
 // src/store/postgres/ so that their imports resolve), in the same run, alternating. Each copy runs in a process of its
 // own, which reports its time and peak resident memory (the copy must stay bounded: a page at a time).
-//   node --import tsx bench/migrate-store.ts [resources=100000] [--rounds=2] [--baseline]
+//   npm run bench:migrate -- [resources=100000] [--rounds=2] [--baseline]
 //   (--db postgres://root@127.0.0.1:5432/postgres: the server that holds the databases made and dropped)
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
