@@ -1,8 +1,12 @@
-// migrate-store's copy through the contract (store/copy-store.ts) timed on the benchmark dataset, both ways between
-// SQLite and PostgreSQL and each to its own kind, beside the raw table copy it replaced (given with --baseline: a
-// folder holding that copy's two files, `baseline-copy.ts` and `baseline-copy-to-sqlite.ts`, placed in
-// src/store/postgres/ so that their imports resolve), in the same run, alternating. Each copy runs in a process of its
-// own, which reports its time and peak resident memory (the copy must stay bounded: a page at a time).
+// migrate-store's copy through the contract (store/copy-store.ts) timed on the benchmark dataset (its member index
+// included), both ways between SQLite and PostgreSQL and each to its own kind — and with --baseline, beside the raw
+// table copy it replaced, in the same run, alternating. The raw copy is not in the tree any more: put its two files
+// back, untracked, first —
+//   git show 2ac86c4:src/store/postgres/copy.ts > src/store/postgres/baseline-copy.ts
+//   git show 2ac86c4:src/store/postgres/copy-to-sqlite.ts | sed 's|"./copy.js"|"./baseline-copy.js"|' \
+//     > src/store/postgres/baseline-copy-to-sqlite.ts
+// Each copy runs in a process of its own, which reports its time and peak resident memory (the copy must stay
+// bounded: a page at a time).
 //   npm run bench:migrate -- [resources=100000] [--rounds=2] [--baseline]
 //   (--db postgres://root@127.0.0.1:5432/postgres: the server that holds the databases made and dropped)
 import { execFileSync } from "node:child_process";
