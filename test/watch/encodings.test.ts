@@ -14,7 +14,7 @@ import { SharedResponse } from "../../src/domain/shared-response.js";
 import { seededRandom } from "../helpers/seed.js";
 import { waitFor } from "../helpers/wait.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { CLOUD, follow, grantPolicy, makeTree, watchClients } from "./support.js";
+import { CLOUD, follow, grantPolicy, makeTree, watchClients } from "../helpers/watch.js";
 
 describe("carrierOf", () => {
   test("a shared message's carrier encodes to the same bytes and reads back as the same message", () => {
