@@ -44,8 +44,9 @@ export default defineConfig(async () => {
   const common = { testTimeout: 30_000, hookTimeout: 30_000, setupFiles: ["test/setup/seed.ts"] };
   return {
     test: {
-      // The fast-check seed of the run; the console's end-to-end tests need its bundle: built when missing or stale.
-      globalSetup: ["test/setup/seed.global.ts", "console/test/global-setup.ts"],
+      // The fast-check seed of the run; the CLI's bundle for the CLI tests; the console's end-to-end tests need its
+      // bundle: built when missing or stale.
+      globalSetup: ["test/setup/seed.global.ts", "test/setup/cli-bundle.global.ts", "console/test/global-setup.ts"],
       // Integration tests start servers and child processes; two cores here.
       maxWorkers: 2,
       projects: [

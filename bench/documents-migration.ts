@@ -4,8 +4,8 @@
 // which applies them; the open is timed. Two cases: a deny policy on every organization and folder with 5 custom roles per
 // organization, and a deny policy on every resource (the most rows migration 8 can have to copy). Then migration 11
 // alone (the access policies into documents) on the dataset as generated, taken back to schema 10 — on SQLite, and with
-// --db on PostgreSQL: the same dataset copied into a database of its own (store/postgres/copy.ts, as migrate-store
-// does; dropped after), taken back to schema 10 there and migrated again.
+// --db on PostgreSQL: the same dataset copied into a database of its own (copyStore, as migrate-store does; dropped
+// after), taken back to schema 10 there and migrated again.
 //   node --import tsx bench/documents-migration.ts [resources=1000000] [--db postgres://root@127.0.0.1/postgres]
 import { create, toBinary } from "@bufbuild/protobuf";
 import { execSync } from "node:child_process";
@@ -19,8 +19,10 @@ import Sqlite from "better-sqlite3";
 import { DenyPolicySchema } from "../gen/policy/v1/deny_policy_pb.js";
 import { RoleSchema } from "../gen/policy/v1/role_pb.js";
 import { SharedPolicySchema } from "../gen/policy/v1/shared_policy_pb.js";
-import { copySqliteToPostgres } from "../src/store/postgres/copy.js";
+import { copyStore } from "../src/store/copy-store.js";
 import { createPool, migrate } from "../src/store/postgres/database.js";
+import { PostgresStore } from "../src/store/postgres/postgres-store.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { openDatabase } from "../src/store/sqlite/database.js";
 import {
   POSTGRES_BEFORE_POLICY_DOCUMENTS,
@@ -133,12 +135,18 @@ async function measurePoliciesPostgres(path: string, url: string): Promise<void>
   const target = new URL(url);
   target.pathname = `/${name}`;
   try {
-    const source = new Sqlite(path, { readonly: true });
+    const copyStarted = performance.now();
+    const source = new SqliteStore(path);
+    const copied = await PostgresStore.open({ url: target.toString(), poolSize: 2, statementTimeoutMs: 3_600_000 });
+    try {
+      await copyStore(source, copied);
+    } finally {
+      await source.close();
+      await copied.close();
+    }
+    const copySeconds = (performance.now() - copyStarted) / 1000;
     const pool = createPool({ url: target.toString(), poolSize: 2, statementTimeoutMs: 3_600_000 });
     try {
-      const copyStarted = performance.now();
-      await copySqliteToPostgres(source, pool);
-      const copySeconds = (performance.now() - copyStarted) / 1000;
       await pool.query(POSTGRES_BEFORE_POLICY_DOCUMENTS);
       await pool.query("VACUUM ANALYZE");
       const started = performance.now();
@@ -153,7 +161,6 @@ async function measurePoliciesPostgres(path: string, url: string): Promise<void>
           `(a migrate with nothing to do: ${baseline.toFixed(2)} s; the copy into PostgreSQL took ${copySeconds.toFixed(0)} s) (load ${loadNow()})`,
       );
     } finally {
-      source.close();
       await pool.end();
     }
   } finally {

@@ -26,35 +26,26 @@ export function rememberEncoding(message: object, bytes: Uint8Array): void {
   if (isDeepFrozen(message)) encodings.set(message, bytes);
 }
 
-const carriers = new WeakMap<object, object>();
-
 /**
- * A frozen message as one that carries its memoised encoding in its unknown fields, for a transport that encodes each
- * message it sends (connect-node, once per stream): protobuf-es writes unknown fields as they are, so the same bytes
- * go out, copied instead of encoded again (and every reader parses them as the fields they are). The encoding is
- * split after its first tag: that tag as the unknown field's number and wire type, the rest as its data, which
- * protobuf-es writes back as the same bytes. Binary codecs only: JSON writes no unknown fields. A message that is not
- * frozen (made for one stream) is returned as it is.
+ * A message of `schema` that carries `bytes` (an encoding of one) in its unknown fields: protobuf-es writes unknown
+ * fields as they are, so the same bytes go out, copied instead of encoded again (and every reader parses them as the
+ * fields they are); the gRPC port sends its memoised encoding, `bytes` themselves. The encoding is split after its
+ * first tag: that tag as the unknown field's number and wire type, the rest as its data, which protobuf-es writes back
+ * as the same bytes. Binary codecs only: JSON writes no unknown fields. Frozen, so that it is shared.
  */
-export function asEncodedBytes<T extends Message>(schema: DescMessage, message: T): T {
-  if (!isDeepFrozen(message)) return message;
-  let carrier = carriers.get(message) as T | undefined;
-  if (!carrier) {
-    const bytes = encodingOf(schema, message);
-    carrier = create(schema) as T;
-    if (bytes.length > 0) {
-      let tag = 0;
-      let at = 0;
-      for (let shift = 1; ; shift *= 128) {
-        const byte = bytes[at++]!;
-        tag += (byte & 0x7f) * shift;
-        if (byte < 0x80) break;
-      }
-      carrier.$unknown = [{ no: Math.floor(tag / 8), wireType: tag % 8, data: bytes.subarray(at) }];
+export function carrierOf<T extends Message>(schema: DescMessage, bytes: Uint8Array): T {
+  const carrier = create(schema) as T;
+  if (bytes.length > 0) {
+    let tag = 0;
+    let at = 0;
+    for (let shift = 1; ; shift *= 128) {
+      const byte = bytes[at++]!;
+      tag += (byte & 0x7f) * shift;
+      if (byte < 0x80) break;
     }
-    deepFreeze(carrier);
-    rememberEncoding(carrier, bytes);
-    carriers.set(message, carrier);
+    carrier.$unknown = [{ no: Math.floor(tag / 8), wireType: tag % 8, data: bytes.subarray(at) }];
   }
+  deepFreeze(carrier);
+  rememberEncoding(carrier, bytes);
   return carrier;
 }

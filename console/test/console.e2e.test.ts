@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../../test/helpers/server.js";
 import { join } from "node:path";
-import { ADMIN, apiClients, AUDIENCE, ISSUER, signingKey, startSecureServer, tempDir, tokenFor, writeJwks, type SecureServer } from "../../test/security/support.js";
+import { ADMIN, apiClients, AUDIENCE, ISSUER, signingKey, startSecureServer, tempDir, tokenFor, writeJwks, type SecureServer } from "../../test/helpers/secure-server.js";
 import { CHROMIUM, HAVE_CHROMIUM, launch, screenshot, SKIP_BROWSER, type Browser } from "./browser.js";
 
 // In CI the browser tests never skip: a missing chromium fails here, by name.

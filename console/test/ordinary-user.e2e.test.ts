@@ -16,7 +16,7 @@ import {
   writeJwks,
   type SecureServer,
   type SigningKey,
-} from "../../test/security/support.js";
+} from "../../test/helpers/secure-server.js";
 import { launch, screenshot, SKIP_BROWSER, type Browser } from "./browser.js";
 
 describe.skipIf(SKIP_BROWSER)("the console for an ordinary user", { timeout: 90_000 }, () => {

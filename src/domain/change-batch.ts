@@ -1,20 +1,13 @@
 // The batched response of one delivery turn. Streams that send the same changes of a turn (the common case: many
 // followers of one scope) share one response, and its bytes are put together from each change's own encoding (made
-// once per change): sending a batch to a thousand watchers encodes nothing again. Only the last few turns' batches
-// are kept.
+// once per change): sending a batch to a thousand watchers encodes nothing again, and the batch is a message only
+// when a stream needs one (shared-response.ts). Only the last few turns' batches are kept.
 import { create } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
 import { WatchResponseSchema, type WatchResponse } from "../../gen/policy/v1/watch_service_pb.js";
 import type { ChangeRecord } from "../store/store.js";
-import { encodingOf, rememberEncoding } from "../frozen-encoding.js";
-import { deepFreeze } from "../frozen-value.js";
 import { responseOf, sharedChangeOf } from "./change-message.js";
-
-export interface BatchResponse {
-  response: WatchResponse;
-  /** Its encoded size. */
-  bytes: number;
-}
+import { SharedResponse } from "./shared-response.js";
 
 /** The variants of one turn kept for sharing (streams with different filters or permissions send different ones). */
 const MAX_VARIANTS = 8;
@@ -27,10 +20,10 @@ const MAX_VARIANTS = 8;
 const RECENT_TURNS = 4;
 
 /** Keyed by the turn's last change (the record, not its sequence: servers in one process have their own), oldest first. */
-const batches = new Map<ChangeRecord, Map<string, BatchResponse>>();
+const batches = new Map<ChangeRecord, Map<string, SharedResponse>>();
 
 /** The response carrying `changes` (ascending, non-empty) that covers the change log up to `lastSequence`. */
-export function batchResponseOf(changes: readonly ChangeRecord[], lastSequence: number): BatchResponse {
+export function batchResponseOf(changes: readonly ChangeRecord[], lastSequence: number): SharedResponse {
   const last = changes.at(-1)!;
   let variants = batches.get(last);
   const key = keyOf(changes, lastSequence);
@@ -56,15 +49,10 @@ function keyOf(changes: readonly ChangeRecord[], lastSequence: number): string {
   return `${lastSequence}:${changes.map((c) => c.seq).join(",")}`;
 }
 
-function build(changes: readonly ChangeRecord[], lastSequence: number): BatchResponse {
-  const response = deepFreeze(
-    create(WatchResponseSchema, {
-      event: { case: "batch", value: { changes: changes.map(sharedChangeOf), lastSequence: BigInt(lastSequence) } },
-    }),
-  );
+function build(changes: readonly ChangeRecord[], lastSequence: number): SharedResponse {
   // A one-change response is WatchResponse{change (1): Change}, and ChangeBatch's changes are field 1 too: the
   // batch's body is those encodings one after the other, then last_sequence (2).
-  const parts = changes.map((change) => encodingOf(WatchResponseSchema, responseOf(change)));
+  const parts = changes.map((change) => responseOf(change).encoded);
   const tail = [...varint((2 << 3) | WireType.Varint), ...varint(lastSequence)];
   const bodyLength = parts.reduce((sum, part) => sum + part.length, 0) + tail.length;
   const head = [...varint((3 << 3) | WireType.LengthDelimited), ...varint(bodyLength)];
@@ -76,8 +64,11 @@ function build(changes: readonly ChangeRecord[], lastSequence: number): BatchRes
     offset += part.length;
   }
   bytes.set(tail, offset);
-  rememberEncoding(response, bytes);
-  return { response, bytes: bytes.length };
+  return new SharedResponse(bytes, (): WatchResponse =>
+    create(WatchResponseSchema, {
+      event: { case: "batch", value: { changes: changes.map(sharedChangeOf), lastSequence: BigInt(lastSequence) } },
+    }),
+  );
 }
 
 /** A non-negative integer as a protobuf varint (sequences stay below 2^53). */

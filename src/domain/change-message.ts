@@ -1,13 +1,12 @@
 // A change as Watch sends it, made once per change and shared by every stream that sends it (the feed's window hands
-// all of them the same record): its message, its response and the response's bytes (the gRPC port sends those, and
-// the window's byte bound counts them).
-import { create } from "@bufbuild/protobuf";
+// all of them the same record): its one-change response's bytes (what the window's byte bound counts, and what a
+// batch is put together from), and that response as a message only when a stream needs the message (shared-response.ts).
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ChangeSchema, WatchResponseSchema, type Change, type WatchResponse } from "../../gen/policy/v1/watch_service_pb.js";
 import type { ChangeRecord } from "../store/store.js";
-import { encodingOf } from "../frozen-encoding.js";
-import { deepFreeze } from "../frozen-value.js";
 import { policyForVersion } from "./policy-read.js";
+import { SharedResponse } from "./shared-response.js";
 import { kindOf } from "./watch-visibility.js";
 
 /** The change as the API shows it. */
@@ -29,24 +28,29 @@ export function changeMessage(change: ChangeRecord): Change {
   });
 }
 
-const responses = new WeakMap<ChangeRecord, WatchResponse>();
+function changeResponse(change: ChangeRecord): WatchResponse {
+  return create(WatchResponseSchema, { event: { case: "change", value: changeMessage(change) } });
+}
 
-/** The one-change response of a change, frozen (so encoded at most once). */
-export function responseOf(change: ChangeRecord): WatchResponse {
+const responses = new WeakMap<ChangeRecord, SharedResponse>();
+
+/** The one-change response of a change: its bytes encoded from a message made for that alone, once. */
+export function responseOf(change: ChangeRecord): SharedResponse {
   let response = responses.get(change);
   if (!response) {
-    response = deepFreeze(create(WatchResponseSchema, { event: { case: "change", value: changeMessage(change) } }));
+    // A record does not change once read: the message made later for a stream encodes to these same bytes.
+    response = new SharedResponse(toBinary(WatchResponseSchema, changeResponse(change)), () => changeResponse(change));
     responses.set(change, response);
   }
   return response;
 }
 
-/** The frozen Change message of a change (the one inside its response). */
+/** The frozen Change message of a change (the one inside its response, made when first asked for). */
 export function sharedChangeOf(change: ChangeRecord): Change {
-  return responseOf(change).event.value as Change;
+  return responseOf(change).message.event.value as Change;
 }
 
 /** The bytes of a change as sent alone: what the feed's window counts. */
 export function encodedSizeOf(change: ChangeRecord): number {
-  return encodingOf(WatchResponseSchema, responseOf(change)).length;
+  return responseOf(change).encoded.length;
 }

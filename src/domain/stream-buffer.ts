@@ -14,7 +14,7 @@ export interface Outgoing<T> {
   paced?: boolean;
 }
 
-export interface StreamBufferOptions<T> {
+export interface StreamBufferOptions<T, U> {
   /** The most bytes queued unsent (one message larger than this is queued alone). */
   maxBytes: number;
   /** The error the stream ends with when it falls behind, after `position`, the last position queued. */
@@ -22,7 +22,7 @@ export interface StreamBufferOptions<T> {
   /** Aborted when the call ends (the client went away): the queue is dropped at once. */
   signal: AbortSignal;
   /** Each message as it is handed to the transport (as it leaves the queue, so the queue holds what was produced). */
-  map?: (message: T) => T;
+  map: (message: T) => U;
   /**
    * Runs when the stream ends, however it ends (its end read, `return`, `throw`, or `signal` aborting while the
    * transport still waits for a reader), possibly more than once: what the stream holds is given back there.
@@ -37,10 +37,10 @@ export interface StreamBufferOptions<T> {
  * to hand it over, and again to hand it on), and this is an iterator written out rather than an async generator: a
  * Watch with many watchers pays each promise per message and per stream.
  */
-export function bufferedStream<T>(
+export function bufferedStream<T, U>(
   produce: (signal: AbortSignal, send: (message: Outgoing<T>) => Promise<void> | undefined) => Promise<void>,
-  options: StreamBufferOptions<T>,
-): AsyncIterableIterator<T> {
+  options: StreamBufferOptions<T, U>,
+): AsyncIterableIterator<U> {
   const stop = new AbortController();
   const queue: Outgoing<T>[] = [];
   let head = 0;
@@ -117,9 +117,9 @@ export function bufferedStream<T>(
       options.onEnd?.();
     }
   };
-  const done = (): IteratorResult<T> => ({ done: true, value: undefined });
+  const done = (): IteratorResult<U> => ({ done: true, value: undefined });
   return {
-    async next(): Promise<IteratorResult<T>> {
+    async next(): Promise<IteratorResult<U>> {
       if (finished) return done();
       if (!pump) start();
       for (;;) {
@@ -133,7 +133,7 @@ export function bufferedStream<T>(
             queue.splice(0, head);
             head = 0;
           }
-          return { done: false, value: options.map ? options.map(item.message) : item.message };
+          return { done: false, value: options.map(item.message) };
         }
         if (ended) break;
         await new Promise<void>((resolve) => (wake = resolve));
@@ -144,11 +144,11 @@ export function bufferedStream<T>(
       if (error !== undefined) throw error;
       return done();
     },
-    async return(): Promise<IteratorResult<T>> {
+    async return(): Promise<IteratorResult<U>> {
       await finish();
       return done();
     },
-    async throw(error: unknown): Promise<IteratorResult<T>> {
+    async throw(error: unknown): Promise<IteratorResult<U>> {
       await finish();
       throw error;
     },

@@ -11,9 +11,9 @@ import { ServiceError, Violations } from "../service-error.js";
 import type { ChangeRecord } from "../store/store.js";
 import type { Caller } from "./access/authorizer.js";
 import { TooOld, type ChangeFeed } from "./change-feed.js";
-import { encodedSizeOf, responseOf } from "./change-message.js";
-import { asEncodedBytes } from "../frozen-encoding.js";
+import { responseOf } from "./change-message.js";
 import { batchResponseOf } from "./change-batch.js";
+import { SharedResponse } from "./shared-response.js";
 import { typeOfName } from "./names.js";
 import type { ResourceSchema } from "../schema/schema.js";
 import { bufferedStream, type Outgoing } from "./stream-buffer.js";
@@ -71,8 +71,8 @@ export class Watch {
   /**
    * The stream of a Watch call, until `signal` aborts (the client went away) or the server closes the feed. A reader
    * that leaves more than the stream buffer unsent is cut off (RESOURCE_EXHAUSTED, naming where to resume). With
-   * `encodedBytes` (a binary codec on a transport that encodes every message it sends), the messages that every
-   * stream shares go out as the bytes made once for them (frozen-encoding.ts, asEncodedBytes).
+   * `encodedBytes` (a binary codec), the messages that every stream shares go out as the bytes made once for them
+   * (shared-response.ts), never made into messages.
    */
   watch(request: WatchRequest, caller: Caller, signal: AbortSignal, encodedBytes = false): AsyncIterableIterator<WatchResponse> {
     // The stream itself, not a generator around it: a layer of async generator cost several promise hops per message
@@ -91,7 +91,7 @@ export class Watch {
       {
         maxBytes: this.streams.limits.streamBufferBytes,
         signal,
-        ...(encodedBytes ? { map: encodedResponse } : {}),
+        map: encodedBytes ? asBytes : asMessage,
         onEnd: () => release?.(),
         cutOff: (position) => {
           this.streams.cutOff++;
@@ -113,10 +113,13 @@ export class Watch {
     caller: Caller,
     signal: AbortSignal,
     /** Queues a message; a promise when the stream must wait for room (then await it), and throws to cut it off. */
-    send: (message: Outgoing<WatchResponse>) => Promise<void> | undefined,
+    send: (message: Outgoing<Sent>) => Promise<void> | undefined,
   ): Promise<void> {
     const release = await this.feed.follow();
     const everything = this.visibility.seesEverything(caller);
+    // A batched stream that receives every change (no filter, a caller who sees everything: most followers) sends each
+    // turn's changes as they are, without a look at each per stream and per turn.
+    const takesAll = request.batch && everything && filter.subtree === "" && filter.types.size === 0 && filter.kinds.size === 0;
     // Whether this call is traced is fixed for its life: asked once, not per change (and per stream) delivered.
     const spanOf = tracedCall() ? deliverySpan : noSpan;
     const clock = new StreamClock(progressMs, signal);
@@ -144,7 +147,10 @@ export class Watch {
         // `batch` itself while every change so far is sent (most streams: no array per stream and per turn).
         let sending: ChangeRecord[] | undefined;
         let count = 0;
-        for (let i = 0; i < batch.length; i++) {
+        if (takesAll && batch.length > 0) {
+          position = batch[batch.length - 1]!.seq;
+          count = batch.length;
+        } else for (let i = 0; i < batch.length; i++) {
           const change = batch[i]!;
           position = change.seq;
           const kept = matches(change, filter) && (everything || (await this.visible(change, caller)));
@@ -157,7 +163,8 @@ export class Watch {
           if (!kept) continue;
           // In a traced Watch: a span per delivery, linked to the traced call that wrote the change (in this process).
           const delivery = spanOf(change);
-          const waiting = send({ message: responseOf(change), bytes: encodedSizeOf(change), position, paced });
+          const response = responseOf(change);
+          const waiting = send({ message: response, bytes: response.encoded.length, position, paced });
           if (waiting) await waiting;
           delivery?.end();
           sent();
@@ -165,8 +172,8 @@ export class Watch {
         if (count > 0) {
           const changes = sending ?? batch;
           const deliveries = spanOf === noSpan ? undefined : changes.map(spanOf);
-          const { response, bytes } = batchResponseOf(changes, position);
-          const waiting = send({ message: response, bytes, position, paced });
+          const response = batchResponseOf(changes, position);
+          const waiting = send({ message: response, bytes: response.encoded.length, position, paced });
           if (waiting) await waiting;
           if (deliveries) for (const delivery of deliveries) delivery?.end();
           sent();
@@ -238,9 +245,13 @@ export class Watch {
   }
 }
 
-const encodedResponse = (response: WatchResponse) => asEncodedBytes(WatchResponseSchema, response);
+/** What a stream queues: a response shared with other streams, or one of its own (a progress message). */
+type Sent = SharedResponse | WatchResponse;
 
-function progress(sequence: number): Outgoing<WatchResponse> {
+const asBytes = (sent: Sent): WatchResponse => (sent instanceof SharedResponse ? sent.carrier : sent);
+const asMessage = (sent: Sent): WatchResponse => (sent instanceof SharedResponse ? sent.message : sent);
+
+function progress(sequence: number): Outgoing<Sent> {
   const message = create(WatchResponseSchema, { event: { case: "progress", value: { sequence: BigInt(sequence) } } });
   return { message, bytes: PROGRESS_BYTES, position: sequence };
 }

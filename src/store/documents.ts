@@ -3,14 +3,14 @@
 // The store knows a kind only by name; what a body means is the domain's (domain/kinds.ts). Chain links carry three
 // kinds decoded (a resource's access policy and deny rules, a root's custom roles), named here.
 import { revisionEtag } from "../etag.js";
-import type { AttachedDocuments, ResourceDocuments, StoredDocument } from "./store.js";
+import { POLICY_KIND, type AttachedDocuments, type ResourceDocuments, type StoredDocument } from "./store.js";
 
 /**
  * The kinds a chain link carries (StoredPolicy.policy, StoredPolicy.deny, StoredPolicy.roles). An access policy is a
  * document of its resource (key '', entries: its binding count) that the stores read and write through their own
  * statements (chain reads, listPolicies, batch creation); SQLite's triggers keep resources.has_bindings from its entries.
  */
-export const POLICY_KIND = "policy";
+export { POLICY_KIND };
 export const DENY_POLICY_KIND = "denyPolicy";
 export const ROLE_KIND = "role";
 /** A shared policy's content, a document of its own resource (key ''): the store reads it with the resource. */

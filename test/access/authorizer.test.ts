@@ -9,7 +9,7 @@ import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
-import { binding, defaultSchema, policy } from "../domain/fixtures.js";
+import { binding, defaultSchema, policy } from "../helpers/fixtures.js";
 import { createResource } from "../../src/store/store.js";
 import { updateSharedPolicy } from "../../src/domain/kinds.js";
 

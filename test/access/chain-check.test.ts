@@ -10,7 +10,7 @@ import { Subject } from "../../src/domain/access/subject.js";
 import { Violations } from "../../src/service-error.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
 import { readFileSync } from "node:fs";
-import { ChainTree } from "./chain-tree.js";
+import { ChainTree } from "../helpers/chain-tree.js";
 
 const schema = parseSchema(readFileSync(new URL("../../schema/default.yaml", import.meta.url), "utf8"), "default.yaml");
 

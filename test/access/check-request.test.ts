@@ -10,7 +10,7 @@ import { Access, MAX_ATTRIBUTE_DEPTH, MAX_ATTRIBUTES_SIZE, MAX_PERMISSIONS } fro
 import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
-import { binding, defaultSchema, policy } from "../domain/fixtures.js";
+import { binding, defaultSchema, policy } from "../helpers/fixtures.js";
 import { createResource } from "../../src/store/store.js";
 
 const ROOT = { principal: "user:root@example.com" };

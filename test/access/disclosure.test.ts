@@ -14,7 +14,7 @@ import { importAuthorizer } from "../../src/domain/access/import-access.js";
 import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store, StoredPolicy } from "../../src/store/store.js";
-import { binding, defaultSchema, policy } from "../domain/fixtures.js";
+import { binding, defaultSchema, policy } from "../helpers/fixtures.js";
 import { createResource } from "../../src/store/store.js";
 
 describe("Readable", () => {

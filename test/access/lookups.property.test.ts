@@ -27,7 +27,7 @@ import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { updateBinding, updateSharedPolicy } from "../../src/domain/kinds.js";
 import type { Store } from "../../src/store/store.js";
-import { COLLECTION, FOLDER_SCHEMA_YAML, ROLES, type FolderSchemaType } from "../hierarchy/support.js";
+import { COLLECTION, FOLDER_SCHEMA_YAML, ROLES, type FolderSchemaType } from "../helpers/folder-schema.js";
 import { createResource } from "../../src/store/store.js";
 
 /** The folder schema with the type of shared policies, as the default schema declares it (schema/default.yaml). */

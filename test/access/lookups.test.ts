@@ -14,7 +14,7 @@ import {
   type ApiClients,
   type SecureServer,
   type SigningKey,
-} from "../security/support.js";
+} from "../helpers/secure-server.js";
 import { attributeValues } from "./support.js";
 
 const OWNER = "olivia@example.com"; // roles/owner on the organization

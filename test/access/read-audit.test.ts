@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { AuditLogConfig_LogType as LogType, PolicySchema, type AuditConfig } from "../../gen/policy/v1/policy_pb.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
-import { ChainTree } from "./chain-tree.js";
+import { ChainTree } from "../helpers/chain-tree.js";
 
 const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");
 const SERVICE = "policy.v1.PolicyService";

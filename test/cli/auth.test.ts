@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { cli, cliFor, tempFile } from "./support.js";
+import { cli, cliFor, tempFile } from "../helpers/cli.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).

@@ -1,7 +1,7 @@
 // `policy add-binding | remove-binding` end to end, and concurrent add-binding from several processes.
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { cliFor, tableRows, type CliResult } from "./support.js";
+import { cliFor, tableRows, type CliResult } from "../helpers/cli.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).
 vi.setConfig({ testTimeout: 120_000 });

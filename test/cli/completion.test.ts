@@ -12,7 +12,7 @@ import { COMMANDS } from "../../src/cli/commands/index.js";
 import { loadSchema } from "../../src/schema-file.js";
 import { REPO_ROOT } from "../helpers/child-server.js";
 import { tempDir } from "../helpers/temp-dir.js";
-import { runMain, tempFile } from "./support.js";
+import { runMain, tempFile } from "../helpers/cli.js";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
 // PENDING; the CLI finds it and removes it, after which the policies are SUCCESS again.
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { runMain, tableRows, type CliResult } from "./support.js";
+import { runMain, tableRows, type CliResult } from "../helpers/cli.js";
 
 vi.setConfig({ testTimeout: 120_000 });
 

@@ -1,10 +1,10 @@
 // `--help` on every command and usage errors: in-process through main() (fast), plus the real bin once.
 import { expect, test } from "vitest";
 import { COMMANDS } from "../../src/cli/commands/index.js";
-import { cli, runMain as run } from "./support.js";
+import { cli, runMain as run, SOURCE_BIN } from "../helpers/cli.js";
 
 test("bin/policy.js runs the CLI (tsx registered): --help lists every command", async () => {
-  const top = await cli(["--help"]);
+  const top = await cli(["--help"], { bin: SOURCE_BIN });
   expect(top.code).toBe(0);
   expect(top.stderr).toBe("");
   for (const c of COMMANDS) expect(top.stdout).toContain(`  ${c.help.name} `);

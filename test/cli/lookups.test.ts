@@ -1,7 +1,7 @@
 // `policy who-can` and `policy what-can` end to end, in-process (runMain), against a real server.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { runMain, tableRows } from "./support.js";
+import { runMain, tableRows } from "../helpers/cli.js";
 
 let server: TestServer;
 const run = (...args: string[]) => runMain([...args, "--server", server.url]);

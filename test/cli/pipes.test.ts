@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { BIN, cleanEnv } from "./support.js";
+import { BIN, cleanEnv } from "../helpers/cli.js";
 import { REPO_ROOT } from "../helpers/child-server.js";
 
 vi.setConfig({ testTimeout: 120_000 });

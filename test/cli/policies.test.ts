@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { parse } from "yaml";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { cliFor, runMain, tableRows, tempFile, type CliResult } from "./support.js";
+import { cliFor, runMain, tableRows, tempFile, type CliResult } from "../helpers/cli.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).
 vi.setConfig({ testTimeout: 120_000 });

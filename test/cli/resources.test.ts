@@ -2,7 +2,7 @@
 // and `--help` on every command.
 import { afterAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { cli, cliFor, tableRows, tempFile, type CliResult } from "./support.js";
+import { cli, cliFor, tableRows, tempFile, type CliResult } from "../helpers/cli.js";
 
 // Each case runs the CLI as several child processes (~1 s each on a busy two-core machine).
 vi.setConfig({ testTimeout: 120_000 });

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { createPolicyClient } from "../../src/client/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { cliFor, runMain, tableRows, type CliResult } from "./support.js";
+import { cliFor, runMain, tableRows, type CliResult } from "../helpers/cli.js";
 
 vi.setConfig({ testTimeout: 120_000 });
 

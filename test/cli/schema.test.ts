@@ -2,7 +2,7 @@
 import { expect, test } from "vitest";
 import { SchemaError } from "../../src/schema/schema-loader.js";
 import { loadSchema } from "../../src/schema-file.js";
-import { runMain, tempFile } from "./support.js";
+import { runMain, tempFile } from "../helpers/cli.js";
 
 /** The error the server's start-up would stop with for `file`. */
 function serverRefusal(file: string): Error {

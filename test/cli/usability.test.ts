@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { main } from "../../src/cli/cli.js";
-import { cli, runMain, tempFile, type CliResult } from "./support.js";
+import { cli, runMain, tempFile, type CliResult } from "../helpers/cli.js";
 
 vi.setConfig({ testTimeout: 120_000 });
 

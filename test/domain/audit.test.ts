@@ -5,7 +5,7 @@ import { ListAuditEntriesRequestSchema } from "../../gen/policy/v1/audit_service
 import { Audit } from "../../src/domain/audit.js";
 import { PageTokens } from "../../src/domain/page-token.js";
 import type { Store } from "../../src/store/store.js";
-import { defaultSchema } from "./fixtures.js";
+import { defaultSchema } from "../helpers/fixtures.js";
 
 let reads = 0;
 const store = {

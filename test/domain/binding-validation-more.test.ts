@@ -6,7 +6,7 @@ import { expect, test } from "vitest";
 import { AuditConfigSchema, AuditLogConfig_LogType, AuditLogConfigSchema, BindingSchema, ExprSchema } from "../../gen/policy/v1/policy_pb.js";
 import { canonicalAuditConfigs, canonicalBindings } from "../../src/domain/binding-validation.js";
 import { Violations } from "../../src/service-error.js";
-import { cloud, project } from "./fixtures.js";
+import { cloud, project } from "../helpers/fixtures.js";
 
 const ADA = "user:ada@example.com";
 const ROLE = "organizations/o/roles/deployer";

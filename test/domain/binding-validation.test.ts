@@ -17,7 +17,7 @@ import {
   canonicalBindings,
 } from "../../src/domain/binding-validation.js";
 import type { ResourceType } from "../../src/schema/schema.js";
-import { BEFORE_2027, binding, cloud, organization, project } from "./fixtures.js";
+import { BEFORE_2027, binding, cloud, organization, project } from "../helpers/fixtures.js";
 
 interface Outcome {
   bindings: Binding[];

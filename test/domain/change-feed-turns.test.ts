@@ -1,7 +1,9 @@
 // When the change feed reads the log and what its streams get, on a fake clock (performance.now and the feed's
 // interval are vitest's fake timers, so every assertion about time is exact, whatever the machine's load): a commit of
 // this process is read at the first tick a turn allows, another process's at the next poll; one poll reads everything
-// new, batch after batch, and a short read ends it; one read at a time; streams are woken at most once per turn; who
+// new, batch after batch, and a short read ends it; one read at a time; streams are woken at most once per turn; under
+// continuous commits turns lengthen (from the second busy turn, doubling up to the busy spacing) and one quiet turn
+// makes them short again, while one commit a turn and a spacing given without a busy one keep them short; who
 // follows the feed keeps its poller running, and a feed nobody follows starts again at the newest change; history
 // gone is TooOld; a read never returns what the feed has not read yet; the window's bounds at their limit.
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
@@ -243,6 +245,107 @@ describe("when the feed reads the log", () => {
     await at(200);
     expect(feed.latest).toBe(1);
     release();
+  });
+});
+
+/**
+ * Drives the clock a millisecond at a time up to `until`, this process committing a change after each millisecond
+ * `commits` names, and returns each turn that read something: when, and the spacing it set before the next.
+ */
+async function turnsUnder(
+  feed: ChangeFeed,
+  log: LocalLog,
+  until: number,
+  commits: (t: number) => boolean,
+): Promise<{ at: number; spacing: number }[]> {
+  const turns: { at: number; spacing: number }[] = [];
+  let latest = feed.latest;
+  for (let t = Math.floor(performance.now()) + 1; t <= until; t++) {
+    await at(t);
+    if (feed.latest !== latest) {
+      latest = feed.latest;
+      turns.push({ at: t, spacing: feed.turnSpacing });
+    }
+    if (commits(t)) log.write(10);
+  }
+  return turns;
+}
+
+describe("busy turns: the spacing under continuous commits", () => {
+  test("turns double from the second busy turn on, up to the busy spacing, and a quiet turn makes them short again", async () => {
+    const log = new LocalLog();
+    // Batches of 20: a busy turn's 50 commits are read in three, and the spacing is set once per turn.
+    const feed = feedOver(log, { pollMs: 60_000, turnMs: 100, busyTurnMs: 400, batchSize: 20 });
+    const release = await feed.follow();
+    // One commit alone in the first turn; then one every 2 ms (many a turn) until 1,300; then two alone.
+    const commits = (t: number) => t === 2 || (t >= 102 && t < 1_300 && t % 2 === 0) || t === 1_800 || t === 1_850;
+    expect(await turnsUnder(feed, log, 2_000, commits)).toEqual([
+      // The lone commit's turn: not busy.
+      { at: 100, spacing: 100 },
+      // The first busy turn: not yet longer (one busy turn may be a late tick's).
+      { at: 200, spacing: 100 },
+      { at: 300, spacing: 200 },
+      { at: 500, spacing: 400 },
+      { at: 900, spacing: 400 },
+      { at: 1_300, spacing: 400 },
+      // A commit after the quiet spell: read at the first tick (more than the busy spacing has passed), and turns are
+      // short again — the next lone commit waits a turn of 100 ms, not 400.
+      { at: 1_805, spacing: 100 },
+      { at: 1_905, spacing: 100 },
+    ]);
+    expect(feed.latest).toBe(log.rows.length);
+    release();
+  });
+
+  test("one commit a turn, however soon after the last delivery (a writer that waits for each), keeps the turns short", async () => {
+    const log = new LocalLog();
+    const feed = feedOver(log, { pollMs: 60_000, turnMs: 100, busyTurnMs: 400 });
+    const release = await feed.follow();
+    let delivered = 0;
+    // The first commit at 2 ms; each next one the millisecond its predecessor is read.
+    const commits = (t: number) => {
+      if (t === 2) return true;
+      if (feed.latest === delivered) return false;
+      delivered = feed.latest;
+      return true;
+    };
+    expect(await turnsUnder(feed, log, 500, commits)).toEqual([
+      { at: 100, spacing: 100 },
+      { at: 200, spacing: 100 },
+      { at: 300, spacing: 100 },
+      { at: 400, spacing: 100 },
+      { at: 500, spacing: 100 },
+    ]);
+    release();
+  });
+
+  test("by default turns grow from 25 to 100 ms; given a spacing or a poll interval (and no busy spacing) they keep it", async () => {
+    const continuous = (t: number) => t % 2 === 0;
+    const log = new LocalLog();
+    const feed = feedOver(log);
+    const release = await feed.follow();
+    expect(await turnsUnder(feed, log, 400, continuous)).toEqual([
+      { at: 25, spacing: 25 },
+      { at: 50, spacing: 50 },
+      { at: 100, spacing: 100 },
+      { at: 200, spacing: 100 },
+      { at: 300, spacing: 100 },
+      { at: 400, spacing: 100 },
+    ]);
+    release();
+
+    for (const options of [{ turnMs: 30 }, { pollMs: 30 }]) {
+      const local = new LocalLog();
+      const paced = feedOver(local, options);
+      const again = await paced.follow();
+      const start = performance.now();
+      const turns = await turnsUnder(paced, local, start + 150, continuous);
+      // The first commit is read at the first tick (this feed has had no turn yet), then one turn every 30 ms.
+      expect(turns, JSON.stringify(options)).toEqual(
+        [5, 35, 65, 95, 125].map((ms) => ({ at: start + ms, spacing: 30 })),
+      );
+      again();
+    }
   });
 });
 

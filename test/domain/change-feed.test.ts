@@ -1,7 +1,8 @@
 // The change feed's window is bounded in bytes, not changes: it keeps the newest changes that fit, a stream behind
 // them reads the store, and every read (of the window or of the store) returns at most the read bound's bytes (at
-// least one change), so what a stream holds at a time is bounded too. When the feed reads (its delivery turns, its
-// polls), who follows it, history gone and the restart of a window: change-feed-turns.test.ts, on a fake clock.
+// least one change), so what a stream holds at a time is bounded too. When the feed reads (its delivery turns and
+// their spacing under continuous commits, its polls), who follows it, history gone and the restart of a window:
+// change-feed-turns.test.ts, on a fake clock.
 import { describe, expect, test } from "vitest";
 import { ChangeFeed } from "../../src/domain/change-feed.js";
 import type { ChangeQuery, ChangeRecord } from "../../src/store/store.js";
@@ -101,98 +102,5 @@ describe("the change feed's window", () => {
     expect((await again.feed.read(0, 100)).map((c) => c.seq)).toEqual([1, 2]);
     expect(log.storeReads).toEqual([{ afterSeq: 0, maxBytes: 250 }]);
     again.release();
-  });
-});
-
-describe("the change feed's delivery turns", () => {
-  /** A log whose writes are this process's: the store's writtenSequence moves with each. */
-  class LocalLog extends MemoryLog {
-    writtenSequence = 0;
-    write(): void {
-      this.append(10);
-      this.writtenSequence = this.rows.length;
-    }
-  }
-
-  test("a commit of this process is read at once, not at the next poll", async () => {
-    const log = new LocalLog();
-    // A poll so rare that only the commit's own signal can wake the feed within the wait below.
-    const feed = new ChangeFeed(log, { pollMs: 60_000, turnMs: 1, sizeOf: () => 10 });
-    const release = await feed.follow();
-    log.write();
-    expect(await feed.waitBeyond(0, 5_000, new AbortController().signal)).toBe(true);
-    expect(feed.latest).toBe(1);
-    release();
-  });
-
-  test("under continuous commits turns lengthen to the busy spacing, and a turn after a quiet spell is short again", async () => {
-    const log = new LocalLog();
-    const turnMs = 100;
-    const busyTurnMs = 400;
-    // No poll of its own: only this process's commits wake it.
-    const feed = new ChangeFeed(log, { pollMs: 60_000, turnMs, busyTurnMs, sizeOf: () => 10 });
-    const release = await feed.follow();
-    const never = new AbortController().signal;
-    const spacings: number[] = [];
-    const turns: number[] = [];
-    log.write();
-    // Each turn seen is followed by two commits, the second once the feed has looked at the first (it looks every 5
-    // ms): more than one commit a turn. From the second such turn the spacing doubles each turn (a loaded machine may
-    // see both commits at one look and start over), up to the busy spacing.
-    while (turns.length < 40 && !(spacings.length >= 2 && spacings.at(-2) === busyTurnMs)) {
-      const before = feed.latest;
-      if (!(await feed.waitBeyond(before, 10_000, never))) continue;
-      turns.push(performance.now());
-      spacings.push(feed.turnSpacing);
-      log.write();
-      await new Promise((r) => setTimeout(r, 20));
-      log.write();
-    }
-    expect(spacings.at(-1)).toBe(busyTurnMs);
-    for (let i = 1; i < spacings.length; i++) {
-      expect([turnMs, spacings[i - 1], Math.min(spacings[i - 1]! * 2, busyTurnMs)]).toContain(spacings[i]);
-    }
-    // The last turn came at least the busy spacing after the one before.
-    expect(turns.at(-1)! - turns.at(-2)!).toBeGreaterThanOrEqual(busyTurnMs - 5);
-    // The last commit is read at the busy spacing; then nothing for longer than a turn, then one commit: read, the
-    // spacing is a turn again (a sparse write after a burst is not held back by the burst's spacing).
-    await feed.waitBeyond(feed.latest, 10_000, never);
-    const quietSince = performance.now();
-    // Waits for the quiet spell itself (the condition under test), not for an event.
-    while (performance.now() - quietSince <= turnMs) await new Promise((r) => setTimeout(r, turnMs + 1 - (performance.now() - quietSince)));
-    log.write();
-    expect(await feed.waitBeyond(feed.latest, 10_000, never)).toBe(true);
-    expect(feed.turnSpacing).toBe(turnMs);
-    release();
-  });
-
-  test("one commit a turn, however soon after the last (a writer that waits for each delivery), does not lengthen the turns", async () => {
-    const log = new LocalLog();
-    const turnMs = 100;
-    const feed = new ChangeFeed(log, { pollMs: 60_000, turnMs, busyTurnMs: 400, sizeOf: () => 10 });
-    const release = await feed.follow();
-    const never = new AbortController().signal;
-    for (let seq = 0; seq < 4; seq++) {
-      // At once after the turn that delivered the last: well within a turn of it, and alone in its turn.
-      log.write();
-      expect(await feed.waitBeyond(seq, 10_000, never)).toBe(true);
-      expect(feed.turnSpacing).toBe(turnMs);
-    }
-    release();
-  });
-
-  test("turns given a spacing (or a poll interval) keep it under continuous commits unless told to grow", async () => {
-    const log = new LocalLog();
-    const feed = new ChangeFeed(log, { pollMs: 60_000, turnMs: 30, sizeOf: () => 10 });
-    const release = await feed.follow();
-    const never = new AbortController().signal;
-    log.write();
-    for (let turns = 0; turns < 4; ) {
-      if (!(await feed.waitBeyond(feed.latest, 10_000, never))) continue;
-      turns++;
-      log.write();
-      expect(feed.turnSpacing).toBe(30);
-    }
-    release();
   });
 });

@@ -13,7 +13,7 @@ import {
   canonicalDenyRules,
 } from "../../src/domain/deny-rules.js";
 import { Violations } from "../../src/service-error.js";
-import { defaultSchema } from "./fixtures.js";
+import { defaultSchema } from "../helpers/fixtures.js";
 
 const rule = (init: Omit<MessageInitShape<typeof DenyRuleSchema>, "$typeName"> = {}): DenyRule =>
   create(DenyRuleSchema, { deniedPrincipals: ["user:ada@example.com"], deniedPermissions: ["projects.delete"], ...init });

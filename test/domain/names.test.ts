@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { requireResourceName, typeOfName } from "../../src/domain/names.js";
-import { defaultSchema, serviceError } from "./fixtures.js";
+import { defaultSchema, serviceError } from "../helpers/fixtures.js";
 
 function typeName(name: string): string {
   const type = typeOfName(defaultSchema, name);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageTokens, pageSize } from "../../src/domain/page-token.js";
-import { serviceError } from "./fixtures.js";
+import { serviceError } from "../helpers/fixtures.js";
 
 const KEY = new TextEncoder().encode("page-token-test-key-0123456789ab");
 const OTHER_KEY = new TextEncoder().encode("another-servers-key-0123456789ab");

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, test } from "vitest";
 import { BindingSchema, ExprSchema, type Binding, type Policy } from "../../gen/policy/v1/policy_pb.js";
 import { checkRequestedVersion, policyForVersion } from "../../src/domain/policy-read.js";
-import { BEFORE_2027, binding, policy, serviceError } from "./fixtures.js";
+import { BEFORE_2027, binding, policy, serviceError } from "../helpers/fixtures.js";
 
 const WITHCOND = /^(roles\/[a-z]+)_withcond_([0-9a-f]{20})$/;
 

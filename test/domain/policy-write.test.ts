@@ -10,7 +10,7 @@ import {
 } from "../../gen/policy/v1/policy_pb.js";
 import { Policies } from "../../src/domain/policies.js";
 import { planPolicyWrite } from "../../src/domain/policy-write.js";
-import { BEFORE_2027, binding, defaultSchema, policy, project, serviceError } from "./fixtures.js";
+import { BEFORE_2027, binding, defaultSchema, policy, project, serviceError } from "../helpers/fixtures.js";
 
 const STORED_ETAG = new Uint8Array([1, 2, 3, 4]);
 const OTHER_ETAG = new Uint8Array([9, 9, 9, 9]);

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { SchemaError, parseSchema } from "../../src/schema/schema-loader.js";
 import { allowsParent } from "../../src/schema/schema.js";
-import { DEFAULT_SCHEMA_PATH } from "./fixtures.js";
+import { DEFAULT_SCHEMA_PATH } from "../helpers/fixtures.js";
 
 const FILE = "custom-schema.yaml";
 

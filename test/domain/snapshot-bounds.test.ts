@@ -11,7 +11,7 @@ import { ServiceError } from "../../src/service-error.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { StoreSnapshot } from "../../src/store/store.js";
 import { removeDir, tempDir } from "../helpers/temp-dir.js";
-import { defaultSchema } from "./fixtures.js";
+import { defaultSchema } from "../helpers/fixtures.js";
 import { createResource } from "../../src/store/store.js";
 
 const actor = { principal: "user:root@example.com" };

@@ -22,7 +22,7 @@ import { SNAPSHOT_MS, Sync } from "../../src/domain/sync.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { StoreError } from "../../src/store/store-error.js";
 import { createResource, type Store } from "../../src/store/store.js";
-import { defaultSchema } from "./fixtures.js";
+import { defaultSchema } from "../helpers/fixtures.js";
 
 const ADMIN: Caller = { principal: "user:root@example.com", identities: ["user:root@example.com"] };
 const OWNER: Caller = { principal: "user:owner@example.com", identities: ["user:owner@example.com"] };

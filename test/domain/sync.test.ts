@@ -17,7 +17,7 @@ import { Sync } from "../../src/domain/sync.js";
 import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
-import { defaultSchema } from "./fixtures.js";
+import { defaultSchema } from "../helpers/fixtures.js";
 import { createResource } from "../../src/store/store.js";
 
 const actor = { principal: "user:test@example.com" };

@@ -23,7 +23,7 @@ import { ServiceError } from "../../src/service-error.js";
 import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { createResource, type ChangeRecord, type Store } from "../../src/store/store.js";
-import { binding, defaultSchema, policy } from "./fixtures.js";
+import { binding, defaultSchema, policy } from "../helpers/fixtures.js";
 import { waitFor } from "../helpers/wait.js";
 
 const ROOT = "user:root@example.com";

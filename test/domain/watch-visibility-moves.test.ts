@@ -13,7 +13,7 @@ import { WatchVisibility, kindOf } from "../../src/domain/watch-visibility.js";
 import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeQuery, ChangeRecord, Store } from "../../src/store/store.js";
-import { binding, defaultSchema, policy } from "./fixtures.js";
+import { binding, defaultSchema, policy } from "../helpers/fixtures.js";
 import { waitFor } from "../helpers/wait.js";
 import { createResource } from "../../src/store/store.js";
 

@@ -10,7 +10,7 @@ import { CHANGE_VISIBILITY, WatchVisibility } from "../../src/domain/watch-visib
 import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { ChangeAction, ChangeRecord, Store } from "../../src/store/store.js";
-import { binding, defaultSchema, policy } from "./fixtures.js";
+import { binding, defaultSchema, policy } from "../helpers/fixtures.js";
 import { updateBinding, updateDenyPolicy, updateSharedPolicy } from "../../src/domain/kinds.js";
 import { createResource } from "../../src/store/store.js";
 import { counted } from "../helpers/counted-store.js";

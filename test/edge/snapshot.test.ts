@@ -15,8 +15,8 @@ import {
   type ApiClients,
   type SecureServer,
   type SigningKey,
-} from "../security/support.js";
-import { follow } from "../watch/support.js";
+} from "../helpers/secure-server.js";
+import { follow } from "../helpers/watch.js";
 
 const ORG = "organizations/snap";
 const CLOUD = "clouds/snap_c";

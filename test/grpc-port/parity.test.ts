@@ -12,8 +12,12 @@ import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { AccessState } from "../../gen/policy/v1/access_service_pb.js";
 import type { Policy } from "../../gen/policy/v1/policy_pb.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { apiClients, failureOf, uniqueId, type ApiClients } from "../ops/support.js";
+import { failureOf } from "../helpers/call-failures.js";
+import { apiClients as clientsAt, CALL_TIMEOUT_MS, type ApiClients, type Protocol } from "../helpers/clients.js";
+import { uniqueId } from "../helpers/ids.js";
 import { grpcJsCall, grpcJsClients, grpcJsError, type GrpcJsClients } from "../helpers/grpc-js.js";
+
+const apiClients = (baseUrl: string, protocol: Protocol): ApiClients => clientsAt(baseUrl, { protocol, timeoutMs: CALL_TIMEOUT_MS });
 
 const SEQUENCE_HEADER = "policy-sequence";
 

@@ -1,67 +1,11 @@
-// Helpers of the hierarchy tests: a schema with a recursive folder type, expected failures, binding views.
+// Helpers of the hierarchy tests: the folder schema (test/helpers/folder-schema.ts), expected failures, binding views.
 import type { ConnectError } from "@connectrpc/connect";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { expect } from "vitest";
 import { fieldViolations } from "../helpers/call-failures.js";
-import { removeDir, tempDir } from "../helpers/temp-dir.js";
 export { expectCode } from "../helpers/call-failures.js";
+export { COLLECTION, FOLDER_SCHEMA_YAML, ROLES, writeFolderSchema, type FolderSchemaType } from "../helpers/folder-schema.js";
 import type { Binding } from "../../gen/policy/v1/policy_pb.js";
 import type { EffectivePolicy } from "../../gen/policy/v1/policy_service_pb.js";
-
-/**
- * organization (root) > folder (under an organization or another folder, to any depth) > project (a leaf, under an
- * organization or a folder).
- */
-export const FOLDER_SCHEMA_YAML = `
-types:
-  organization:
-    collection: organizations
-    parents: []
-    roles:
-      roles/owner:
-        permissions: [organizations.get, folders.get, projects.get, policies.set]
-      roles/viewer:
-        permissions: [organizations.get, folders.get, projects.get]
-  folder:
-    collection: folders
-    parents: [organization, folder]
-    roles:
-      roles/editor:
-        permissions: [folders.get, folders.update, projects.get, projects.update]
-      roles/viewer:
-        permissions: [folders.get, projects.get]
-  project:
-    collection: projects
-    parents: [organization, folder]
-    roles:
-      roles/editor:
-        permissions: [projects.get, projects.update]
-      roles/viewer:
-        permissions: [projects.get]
-`;
-
-export type FolderSchemaType = "organization" | "folder" | "project";
-
-export const COLLECTION: Record<FolderSchemaType, string> = {
-  organization: "organizations",
-  folder: "folders",
-  project: "projects",
-};
-
-export const ROLES: Record<FolderSchemaType, readonly string[]> = {
-  organization: ["roles/owner", "roles/viewer"],
-  folder: ["roles/editor", "roles/viewer"],
-  project: ["roles/editor", "roles/viewer"],
-};
-
-/** A temporary directory holding the folder schema; `remove` deletes it. */
-export function writeFolderSchema(): { path: string; remove(): void } {
-  const dir = tempDir("policy-schema-");
-  const path = join(dir, "schema.yaml");
-  writeFileSync(path, FOLDER_SCHEMA_YAML);
-  return { path, remove: () => removeDir(dir) };
-}
 
 /** The fields named by the google.rpc.BadRequest detail of `error`. */
 export function violatedFields(error: ConnectError): string[] {

@@ -9,7 +9,7 @@ import { MAX_IMPORT_ITEMS } from "../../src/domain/import.js";
 import { expectCode } from "../helpers/call-failures.js";
 import { uniqueId } from "../helpers/ids.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { ADMIN, apiClients, signingKey, startTokenServer, tokenFor, type SecureServer, type SigningKey } from "../security/support.js";
+import { ADMIN, apiClients, signingKey, startTokenServer, tokenFor, type SecureServer, type SigningKey } from "../helpers/secure-server.js";
 
 describe("ImportResources (development mode)", () => {
   let server: TestServer;

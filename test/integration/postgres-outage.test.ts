@@ -17,7 +17,7 @@ import {
   startPrivateCluster,
   type PrivateCluster,
 } from "../helpers/private-postgres.js";
-import { follow, watchClients, type Follower } from "../watch/support.js";
+import { follow, watchClients, type Follower } from "../helpers/watch.js";
 import { pause, waitFor } from "../helpers/wait.js";
 
 const REPLICAS = 3;

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, openSync, rmSync, writeSync, closeSync } from 
 import { join } from "node:path";
 import { afterEach, expect, test, vi } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { capturingLogger } from "../security/support.js";
+import { capturingLogger } from "../helpers/secure-server.js";
 import { expectCode, scrape, sum, tempDir, uniqueId } from "./support.js";
 
 let server: TestServer | undefined;

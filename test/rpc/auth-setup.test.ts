@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { createAuthentication, isLoopback, type AuthSettings } from "../../src/rpc/auth/setup.js";
 import { removeDir } from "../helpers/temp-dir.js";
-import { AUDIENCE, capturingLogger, ISSUER, mint, signingKey, tempDir, writeJwks, writePem, type SigningKey } from "../security/support.js";
+import { AUDIENCE, capturingLogger, ISSUER, mint, signingKey, tempDir, writeJwks, writePem, type SigningKey } from "../helpers/secure-server.js";
 
 const DEV_MODE = /DEVELOPMENT MODE: no authentication configured; every caller may do everything/;
 

@@ -7,7 +7,7 @@ import { exportJWK, exportSPKI, UnsecuredJWT, type JWTPayload } from "jose";
 import { beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { ANONYMOUS } from "../../src/domain/access/authorizer.js";
 import { Authenticator, type TokenConfig } from "../../src/rpc/auth/authenticator.js";
-import { AUDIENCE, ISSUER, mint, signingKey, tokenFor, type SigningKey } from "../security/support.js";
+import { AUDIENCE, ISSUER, mint, signingKey, tokenFor, type SigningKey } from "../helpers/secure-server.js";
 
 let es256: SigningKey;
 let rs256: SigningKey;

@@ -24,9 +24,9 @@ import { readAuditInterceptor } from "../../src/rpc/read-audit.js";
 import { createGrpcJsServer } from "../../src/rpc/grpc-js-server.js";
 import { API_SERVICES } from "../../src/api-services.js";
 import type { ServiceRegistry } from "../../src/rpc/routes.js";
-import { ChainTree, ChainTreeStore } from "../access/chain-tree.js";
+import { ChainTree, ChainTreeStore } from "../helpers/chain-tree.js";
 import { expectCode } from "../helpers/call-failures.js";
-import { capturingLogger, signingKey, tokenFor, type SigningKey } from "../security/support.js";
+import { capturingLogger, signingKey, tokenFor, type SigningKey } from "../helpers/secure-server.js";
 
 const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");
 

@@ -20,7 +20,7 @@ import {
   type ApiClients,
   type Protocol,
   type SecureServer,
-} from "../security/support.js";
+} from "../helpers/secure-server.js";
 
 const OWNER = "olivia@example.com";
 

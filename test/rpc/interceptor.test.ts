@@ -32,9 +32,9 @@ import { toConnectError } from "../../src/rpc/connect-errors.js";
 import { callerOf, peerCertificateKey } from "../../src/rpc/context.js";
 import { readAuditInterceptor } from "../../src/rpc/read-audit.js";
 import { parseSchema } from "../../src/schema/schema-loader.js";
-import { ChainTree, ChainTreeStore } from "../access/chain-tree.js";
+import { ChainTree, ChainTreeStore } from "../helpers/chain-tree.js";
 import { expectCode } from "../helpers/call-failures.js";
-import { capturingLogger, signingKey, tokenFor, type SigningKey } from "../security/support.js";
+import { capturingLogger, signingKey, tokenFor, type SigningKey } from "../helpers/secure-server.js";
 
 const schema = parseSchema(readFileSync("schema/default.yaml", "utf8"), "default.yaml");
 

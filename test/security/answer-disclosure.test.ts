@@ -22,7 +22,7 @@ import {
   type Port,
   type SecureServer,
   type SigningKey,
-} from "./support.js";
+} from "../helpers/secure-server.js";
 
 let server: SecureServer;
 let key: SigningKey;

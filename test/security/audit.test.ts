@@ -21,7 +21,7 @@ import {
   type ApiClients,
   type SecureServer,
   type SigningKey,
-} from "./support.js";
+} from "../helpers/secure-server.js";
 import { waitFor } from "../helpers/wait.js";
 
 let server: SecureServer;

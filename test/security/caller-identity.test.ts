@@ -2,7 +2,7 @@
 // ports; without a credential it is refused like every other RPC.
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { ADMIN, apiClients, expectCode, signingKey, startTokenServer, tokenFor, type SecureServer, type SigningKey } from "./support.js";
+import { ADMIN, apiClients, expectCode, signingKey, startTokenServer, tokenFor, type SecureServer, type SigningKey } from "../helpers/secure-server.js";
 
 let server: SecureServer;
 let key: SigningKey;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { addressKey } from "../../src/rpc/connection-limits.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { capturingLogger, type CapturedLog, type LogLine } from "./support.js";
+import { capturingLogger, type CapturedLog, type LogLine } from "../helpers/secure-server.js";
 import { WAIT_LIMIT_MS } from "../helpers/wait.js";
 
 /** Every time-out configured below has passed long before then: the deadline only turns a hang into a failure. */

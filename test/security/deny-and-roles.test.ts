@@ -24,7 +24,7 @@ import {
   PORTS,
   clientsAs,
   type Port,
-} from "./support.js";
+} from "../helpers/secure-server.js";
 import { createHierarchy } from "../helpers/hierarchy.js";
 
 let server: SecureServer;

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { loadConfig, type Config } from "../../src/config.js";
 import { isLoopback } from "../../src/rpc/auth/setup.js";
 import { startServer } from "../../src/server.js";
-import { apiClients, binding, capturingLogger, expectCode, startSecureServer, tempDir, uniqueId } from "./support.js";
+import { apiClients, binding, capturingLogger, expectCode, startSecureServer, tempDir, uniqueId } from "../helpers/secure-server.js";
 
 /** A TCP port nothing listens on right now (on loopback). */
 async function freePort(): Promise<number> {

@@ -8,7 +8,7 @@ import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { MAX_MESSAGE_BYTES } from "../../src/rpc/connect-errors.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { grpcJsClients, grpcJsError as grpcError, grpcJsResponse as call, type GrpcJsClients } from "../helpers/grpc-js.js";
-import { failureOf } from "../integration/support.js";
+import { failureOf } from "../helpers/call-failures.js";
 
 let server: TestServer;
 let mainPort: GrpcJsClients;

@@ -19,7 +19,7 @@ import { AccessService } from "../../gen/policy/v1/access_service_pb.js";
 import { AuditService } from "../../gen/policy/v1/audit_service_pb.js";
 import { PolicyService } from "../../gen/policy/v1/policy_service_pb.js";
 import { ResourceService } from "../../gen/policy/v1/resource_service_pb.js";
-import { apiClients, binding, snapshot, startSecureServer, type ApiClients, type SecureServer } from "./support.js";
+import { apiClients, binding, snapshot, startSecureServer, type ApiClients, type SecureServer } from "../helpers/secure-server.js";
 
 /** Every request must be answered within this. */
 const ANSWER_TIMEOUT_MS = 5_000;

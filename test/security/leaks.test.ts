@@ -25,7 +25,7 @@ import {
   type ApiClients,
   type SecureServer,
   type SigningKey,
-} from "./support.js";
+} from "../helpers/secure-server.js";
 
 let server: SecureServer;
 let key: SigningKey;

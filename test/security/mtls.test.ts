@@ -24,7 +24,7 @@ import {
   type Protocol,
   type SecureServer,
   type SigningKey,
-} from "./support.js";
+} from "../helpers/secure-server.js";
 
 let server: SecureServer;
 let key: SigningKey;

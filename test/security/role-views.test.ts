@@ -14,7 +14,7 @@ import {
   type ApiClients,
   type SecureServer,
   type SigningKey,
-} from "./support.js";
+} from "../helpers/secure-server.js";
 import { createHierarchy } from "../helpers/hierarchy.js";
 
 let server: SecureServer;

@@ -1486,6 +1486,53 @@ export function storeContract(factory: StoreFactory): void {
         expect(await store.getResource("notes/n3")).toBeUndefined();
       });
 
+      test("an owned resource's removal row keeps the deny rules of its own link, as a resource delete's does", async () => {
+        const rule = (principal: string) => create(DenyRuleSchema, { deniedPrincipals: [principal], deniedPermissions: ["projects.getPolicy"] });
+        const body = { body: note("x"), entries: 1, action: changeAction("role", "update"), etagBefore: null, logged: null };
+        await store.updateDocument("test.owned", "notes/denied", "", () => ({ ...body, create: { parent: PROJECT, type: "note" } }), actor, { owned: true });
+        await updateDenyPolicy(store, "notes/denied", () => create(DenyPolicySchema, { rules: [rule("user:own@example.com")] }), actor);
+        const guardrail = create(SharedPolicySchema, { parent: ORG, denyRules: [rule("user:shared@example.com")] });
+        await updateSharedPolicy(store, "sharedPolicies/guardrail", () => ({ policy: guardrail, type: "shared_policy" }), actor);
+        await updateBinding(store, "sharedPolicies/guardrail", "notes/denied", () => true, actor);
+        const from = await store.latestSequence();
+        const removal = { remove: true as const, action: changeAction("resource", "delete"), etagBefore: null };
+        await store.updateDocument("test.owned", "notes/denied", "", () => removal, actor, { owned: true });
+        const [removed] = await (await another()).readChanges({ afterSeq: from, limit: 10 });
+        expect(removed).toMatchObject({ seq: from + 1, resource: "notes/denied", action: "resource.delete", lineage: ["notes/denied", PROJECT, CLOUD, ORG] });
+        expect(removed!.denyRulesAtRemoval?.map((r) => r.deniedPrincipals[0])).toEqual(["user:own@example.com", "user:shared@example.com"]);
+        expect(await store.getResource("notes/denied")).toBeUndefined();
+      });
+
+      test("an owned removal that unlinks: a row per link, then the removal, numbered on from the last write; this instance has written them all", async () => {
+        const shared = "sharedPolicies/bound";
+        await updateSharedPolicy(store, shared, () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+        await updateBinding(store, shared, CLOUD, () => true, actor);
+        await updateBinding(store, shared, PROJECT, () => true, actor);
+        const from = await store.latestSequence();
+        await updateSharedPolicy(store, shared, () => ({ delete: true, unbind: true }), actor);
+        const rows = await (await another()).readChanges({ afterSeq: from, limit: 10 });
+        expect(rows.map((row) => [row.seq, row.action, row.resource])).toEqual([
+          [from + 1, "sharedPolicyBinding.delete", CLOUD],
+          [from + 2, "sharedPolicyBinding.delete", PROJECT],
+          [from + 3, "sharedPolicy.delete", shared],
+        ]);
+        // The feed of this process reads up to what it committed: every row of the removal.
+        expect(store.writtenSequence).toBe(from + 3);
+        // Without links: the one row. And writes committed together with a removal each get sequences of their own.
+        await updateSharedPolicy(store, "sharedPolicies/alone", () => ({ policy: create(SharedPolicySchema, { parent: ORG }), type: "shared_policy" }), actor);
+        const before = await store.latestSequence();
+        await Promise.all([
+          grant(store, CLOUD, "user:before@example.com"),
+          updateSharedPolicy(store, "sharedPolicies/alone", () => ({ delete: true, unbind: true }), actor),
+          grant(store, PROJECT, "user:after@example.com"),
+        ]);
+        expect(store.writtenSequence).toBe(before + 3);
+        const together = await (await another()).readChanges({ afterSeq: before, limit: 10 });
+        expect(together.map((row) => row.seq)).toEqual([before + 1, before + 2, before + 3]);
+        expect(together.map((row) => row.resource).sort()).toEqual([CLOUD, PROJECT, "sharedPolicies/alone"].sort());
+        expect(store.writtenSequence).toBe(await store.latestSequence());
+      });
+
       test("a batch item under an existing resource logs its whole lineage", async () => {
         const latest = await store.latestSequence();
         await store.createResources(

@@ -17,8 +17,8 @@ import {
   type ApiClients,
   type SecureServer,
   type SigningKey,
-} from "../security/support.js";
-import { follow, seenAndHiddenTree, treeNames, type Follower } from "./support.js";
+} from "../helpers/secure-server.js";
+import { follow, seenAndHiddenTree, treeNames, type Follower } from "../helpers/watch.js";
 
 const TREE = treeNames("batch");
 const { org: ORG, hiddenCloud: HIDDEN_CLOUD, seenProject: SEEN_PROJECT, hiddenProject: HIDDEN_PROJECT } = TREE;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
 import { expectCode, fieldViolations } from "../helpers/call-failures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { CLOUD, ORG, PROJECT, makeTree, watchClients } from "./support.js";
+import { CLOUD, ORG, PROJECT, makeTree, watchClients } from "../helpers/watch.js";
 
 const OTHER_ORG = "organizations/other";
 const THEIRS = "projects/theirs";

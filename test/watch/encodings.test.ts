@@ -9,37 +9,33 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { PolicySchema, SyncStatus } from "../../gen/policy/v1/policy_pb.js";
 import { ChangeSchema, WatchRequestSchema, WatchResponseSchema } from "../../gen/policy/v1/watch_service_pb.js";
-import { asEncodedBytes } from "../../src/frozen-encoding.js";
-import { deepFreeze } from "../../src/frozen-value.js";
+import { carrierOf } from "../../src/frozen-encoding.js";
+import { SharedResponse } from "../../src/domain/shared-response.js";
 import { seededRandom } from "../helpers/seed.js";
 import { waitFor } from "../helpers/wait.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { CLOUD, follow, grantPolicy, makeTree, watchClients } from "./support.js";
+import { CLOUD, follow, grantPolicy, makeTree, watchClients } from "../helpers/watch.js";
 
-describe("asEncodedBytes", () => {
+describe("carrierOf", () => {
   test("a shared message's carrier encodes to the same bytes and reads back as the same message", () => {
-    const random = seededRandom("asEncodedBytes");
+    const random = seededRandom("carrierOf");
     const members = Array.from({ length: 1 + Math.floor(random() * 300) }, (_, i) => `user:m${i}-${Math.floor(random() * 1e9)}@example.com`);
     const change = create(ChangeSchema, { sequence: 42n, resource: "projects/p", policy: grantPolicy(...members) });
-    const batch = deepFreeze(create(WatchResponseSchema, { event: { case: "batch", value: { changes: [change, change], lastSequence: 43n } } }));
-    const carrier = asEncodedBytes(WatchResponseSchema, batch);
+    const batch = create(WatchResponseSchema, { event: { case: "batch", value: { changes: [change, change], lastSequence: 43n } } });
+    const shared = new SharedResponse(toBinary(WatchResponseSchema, batch), () => batch);
+    const carrier = shared.carrier;
     expect(carrier.event.case).toBeUndefined();
     const bytes = toBinary(WatchResponseSchema, carrier);
     expect(Buffer.from(bytes).equals(Buffer.from(toBinary(WatchResponseSchema, batch)))).toBe(true);
     expect(equals(WatchResponseSchema, fromBinary(WatchResponseSchema, bytes), batch)).toBe(true);
-    expect(asEncodedBytes(WatchResponseSchema, batch)).toBe(carrier);
+    expect(equals(WatchResponseSchema, shared.message, batch)).toBe(true);
+    expect(shared.carrier).toBe(carrier);
   });
 
   test("a first field whose tag takes more than one byte, and an empty message, keep their bytes", () => {
-    const policy = deepFreeze(create(PolicySchema, { syncStatus: SyncStatus.SUCCESS }));
-    expect(toBinary(PolicySchema, asEncodedBytes(PolicySchema, policy))).toEqual(toBinary(PolicySchema, policy));
-    const empty = deepFreeze(create(PolicySchema));
-    expect(toBinary(PolicySchema, asEncodedBytes(PolicySchema, empty))).toEqual(new Uint8Array());
-  });
-
-  test("a message made for one stream (not shared) is sent as it is", () => {
-    const progress = create(WatchResponseSchema, { event: { case: "progress", value: { sequence: 7n } } });
-    expect(asEncodedBytes(WatchResponseSchema, progress)).toBe(progress);
+    const policy = create(PolicySchema, { syncStatus: SyncStatus.SUCCESS });
+    expect(toBinary(PolicySchema, carrierOf(PolicySchema, toBinary(PolicySchema, policy)))).toEqual(toBinary(PolicySchema, policy));
+    expect(toBinary(PolicySchema, carrierOf(PolicySchema, new Uint8Array()))).toEqual(new Uint8Array());
   });
 });
 

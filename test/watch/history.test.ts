@@ -17,8 +17,8 @@ import {
   type Port,
   type SecureServer,
   type SigningKey,
-} from "../security/support.js";
-import { follow, type WatchClient } from "./support.js";
+} from "../helpers/secure-server.js";
+import { follow, type WatchClient } from "../helpers/watch.js";
 
 let key: SigningKey;
 let server: SecureServer;

@@ -11,7 +11,7 @@ import { spawnServer } from "../helpers/child-server.js";
 import { apiClients } from "../helpers/clients.js";
 import { seededRandom } from "../helpers/seed.js";
 import { startTestServer } from "../helpers/server.js";
-import { ORG, follow, grantPolicy, makeTree, watchClients, type WatchClient } from "./support.js";
+import { ORG, follow, grantPolicy, makeTree, watchClients, type WatchClient } from "../helpers/watch.js";
 
 /** Follows from `after` until `target`, disconnecting at random points and resuming after the last change seen. */
 async function followWithDisconnects(client: () => WatchClient, after: number, target: () => number | undefined, seen: number[]) {

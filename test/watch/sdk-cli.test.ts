@@ -2,10 +2,10 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { SyncStatus } from "../../gen/policy/v1/policy_pb.js";
 import { createPolicyClient, runConsumer, watch, type PolicyClient, type WatchEvent } from "../../src/client/index.js";
-import { cliFor } from "../cli/support.js";
+import { cliFor } from "../helpers/cli.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { waitFor } from "../helpers/wait.js";
-import { CLOUD, PROJECT, grantPolicy, makeTree } from "./support.js";
+import { CLOUD, PROJECT, grantPolicy, makeTree } from "../helpers/watch.js";
 
 let server: TestServer;
 let client: PolicyClient;

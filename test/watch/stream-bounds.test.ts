@@ -21,8 +21,8 @@ import {
   writeJwks,
   type SecureServer,
   type SigningKey,
-} from "../security/support.js";
-import { PROJECT, follow, grantPolicy, makeTree } from "./support.js";
+} from "../helpers/secure-server.js";
+import { PROJECT, follow, grantPolicy, makeTree } from "../helpers/watch.js";
 import { waitFor } from "../helpers/wait.js";
 
 const BUFFER_KB = 64;

@@ -9,7 +9,7 @@ import { spawnServer } from "../helpers/child-server.js";
 import { expectCode } from "../helpers/call-failures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { waitFor } from "../helpers/wait.js";
-import { CLOUD, ORG, PROJECT, grantPolicy, makeTree, watchClients } from "./support.js";
+import { CLOUD, ORG, PROJECT, grantPolicy, makeTree, watchClients } from "../helpers/watch.js";
 
 let server: TestServer;
 let sync: ReturnType<typeof watchClients>["sync"];

@@ -4,7 +4,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ChangeKind } from "../../gen/policy/v1/watch_service_pb.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { CLOUD, ORG, PROJECT, follow, grantPolicy, makeTree, watchClients } from "./support.js";
+import { CLOUD, ORG, PROJECT, follow, grantPolicy, makeTree, watchClients } from "../helpers/watch.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 
 let server: TestServer;

@@ -1,13 +1,17 @@
-// Runs the `policy` CLI as a child process (node bin/policy.js) against a test server, with an environment that
-// has no POLICY_* variables and no config file unless a test gives them.
+// Runs the `policy` CLI as a child process against a test server, with an environment that has no POLICY_* variables
+// and no config file unless a test gives them: the run's bundle of the CLI (test/setup/cli-bundle.global.ts), or the
+// sources through tsx (bin/policy.js) where no bundle was built.
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../../src/cli/cli.js";
-import { REPO_ROOT } from "../helpers/child-server.js";
-import { tempDir } from "../helpers/temp-dir.js";
+import { REPO_ROOT } from "./child-server.js";
+import { tempDir } from "./temp-dir.js";
 
-export const BIN = join(REPO_ROOT, "bin/policy.js");
+/** The CLI from its sources (tsx). */
+export const SOURCE_BIN = join(REPO_ROOT, "bin/policy.js");
+/** The CLI the tests run: the run's bundle when there is one. */
+export const BIN = process.env.POLICY_TEST_CLI ?? SOURCE_BIN;
 
 export interface CliResult {
   code: number;
@@ -20,6 +24,8 @@ export interface CliOptions {
   input?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** The script to run (default BIN). */
+  bin?: string;
 }
 
 /** A scratch directory that doubles as HOME and XDG_CONFIG_HOME, so no user config file is read. */
@@ -36,7 +42,7 @@ export function cli(args: string[], options: CliOptions = {}): Promise<CliResult
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      [BIN, ...args],
+      [options.bin ?? BIN, ...args],
       { cwd: REPO_ROOT, env: cleanEnv(options.env), timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;

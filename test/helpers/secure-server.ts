@@ -1,5 +1,6 @@
-// Helpers of the security tests: signing keys and tokens, servers configured with them, clients that present a
-// token or a client certificate, certificates made with openssl, and expected failures.
+// Servers with authentication and what calls them, for the security tests and every folder whose tests call as a
+// principal: signing keys and tokens, servers configured with them, clients that present a token or a client
+// certificate, certificates made with openssl, and expected failures.
 import { toBinary } from "@bufbuild/protobuf";
 import { execFileSync } from "node:child_process";
 import { EventEmitter } from "node:events";
@@ -11,13 +12,13 @@ import { pino, type Logger } from "pino";
 import { PolicySchema } from "../../gen/policy/v1/policy_pb.js";
 import { ResourceSchema, type Resource } from "../../gen/policy/v1/resource_pb.js";
 import type { Config } from "../../src/config.js";
-import { apiClients as clientsAt, CALL_TIMEOUT_MS, type ApiClients, type ClientOptions } from "../helpers/clients.js";
-import { uniqueId } from "../helpers/ids.js";
-import { tempDir } from "../helpers/temp-dir.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-export { CALL_TIMEOUT_MS, type ApiClients, type ClientOptions, type Protocol } from "../helpers/clients.js";
-export { uniqueId } from "../helpers/ids.js";
-export { tempDir } from "../helpers/temp-dir.js";
+import { apiClients as clientsAt, CALL_TIMEOUT_MS, type ApiClients, type ClientOptions } from "./clients.js";
+import { uniqueId } from "./ids.js";
+import { tempDir } from "./temp-dir.js";
+import { startTestServer, type TestServer } from "./server.js";
+export { CALL_TIMEOUT_MS, type ApiClients, type ClientOptions, type Protocol } from "./clients.js";
+export { uniqueId } from "./ids.js";
+export { tempDir } from "./temp-dir.js";
 
 export const ISSUER = "https://issuer.example.test";
 export const AUDIENCE = "policy-service";
@@ -126,7 +127,7 @@ export function apiClients(baseUrl: string, options: ClientOptions = {}): ApiCli
 // ---------------------------------------------------------------------------------------------------------------------
 // Failures
 
-export { expectCode, failureOf } from "../helpers/call-failures.js";
+export { expectCode, failureOf } from "./call-failures.js";
 
 /** A binding of `role` to `members`. */
 export function binding(role: string, ...members: string[]) {

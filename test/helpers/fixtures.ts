@@ -1,4 +1,5 @@
-// Shared fixtures of the domain unit tests: the built-in schema, policy builders and error matchers.
+// Fixtures of the unit tests of src/domain/ (test/domain/, test/access/): the built-in schema, policy builders and
+// error matchers.
 import { create } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
 import { expect } from "vitest";

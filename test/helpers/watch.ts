@@ -1,5 +1,5 @@
-// Helpers of the Watch and sync tests: clients of the new services, a follower that collects a stream, and the
-// resources most tests start from.
+// Helpers of the Watch and sync tests (and of the edge and outage tests that follow a stream): clients of the new
+// services, a follower that collects a stream, and the resources most tests start from.
 import { create } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { BindingSchema, PolicySchema } from "../../gen/policy/v1/policy_pb.js";
@@ -7,8 +7,8 @@ import { SyncService } from "../../gen/policy/v1/sync_service_pb.js";
 import { WatchService, type Change, type WatchRequest, type WatchResponse } from "../../gen/policy/v1/watch_service_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { WatchRequestSchema } from "../../gen/policy/v1/watch_service_pb.js";
-import type { ApiClients } from "../helpers/clients.js";
-import { waitFor } from "../helpers/wait.js";
+import type { ApiClients } from "./clients.js";
+import { waitFor } from "./wait.js";
 
 export const ORG = "organizations/acme";
 export const CLOUD = "clouds/c1";
