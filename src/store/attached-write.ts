@@ -58,6 +58,8 @@ export function policyWrite(current: Policy, policy: Policy | undefined): Attach
 
 /** A document's write (Store.updateDocument), as its kind's `decide` worked it out. */
 export function documentWrite(kind: string, key: string, write: DocumentWrite): AttachedWrite {
+  // An access policy's member index is by path, and PostgreSQL batches its writes: only updatePolicy writes one.
+  if (kind === POLICY_KIND) throw new Error(`a "${POLICY_KIND}" document is written through updatePolicy, not updateDocument`);
   return {
     slot: { kind, key, entries: write.entries },
     body: write.body,
