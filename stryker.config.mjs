@@ -46,6 +46,8 @@ export default {
     "src/store/consumers.ts",
     "src/store/change-log.ts",
     "src/store/batch-create.ts",
+    // What both stores' writeAttached write for an access policy or a document (round 10).
+    "src/store/attached-write.ts",
     "src/store/sqlite/write-queue.ts",
     // SqliteStore: createResources, updateResource, deleteResource and the decide callbacks' hierarchy; updateLink and
     // logLink; updateDocument, writeAttached (the one write path of policies and documents) and removeOwner;
