@@ -53,13 +53,13 @@ export default {
     // logLink; updateDocument, writeAttached (the one write path of policies and documents) and removeOwner;
     // updatePolicy; pruneChanges and the consumer writes; the write helpers (newChange to requireId). importRecords is
     // left out: the conformance suite does not copy (test/store/copy-store.test.ts does).
-    "src/store/sqlite/sqlite-store.ts:218-314",
-    "src/store/sqlite/sqlite-store.ts:371-417",
-    "src/store/sqlite/sqlite-store.ts:430-515",
-    "src/store/sqlite/sqlite-store.ts:602-612",
-    "src/store/sqlite/sqlite-store.ts:667-695",
-    "src/store/sqlite/sqlite-store.ts:712-733",
-    "src/store/sqlite/sqlite-store.ts:769-834",
+    "src/store/sqlite/sqlite-store.ts:218-315",
+    "src/store/sqlite/sqlite-store.ts:372-418",
+    "src/store/sqlite/sqlite-store.ts:431-516",
+    "src/store/sqlite/sqlite-store.ts:603-613",
+    "src/store/sqlite/sqlite-store.ts:668-696",
+    "src/store/sqlite/sqlite-store.ts:713-734",
+    "src/store/sqlite/sqlite-store.ts:770-835",
     // PostgresStore (its tests need POLICY_TEST_PG_SKIP=0): the policy batch and its flush (with `columns`),
     // createResources to deleteResource, updateLink, updateDocument with writeAttached and removeOwner, updatePolicy
     // with prefetchPolicies, pruneChanges and the consumer writes, and the module's write helpers (readForWrite to

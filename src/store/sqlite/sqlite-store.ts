@@ -220,6 +220,7 @@ export class SqliteStore implements Store {
     // The names the plan reads are the index pages the inserts then change: both run with the batch's page cache. A
     // transaction of its own (writeAlone): the savepoint of a shared one would first copy every page it changes. One
     // item (createResource) is a write as any other, sharing the group commit.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent — alone or shared, the batch commits or rolls back whole, with the same rows (the journal's work differs: speed, bench/)
     const write = items.length === 1 ? this.queue.write.bind(this.queue) : this.queue.writeAlone.bind(this.queue);
     return write(() => withBatchCache(this.db, items.length, () => {
       // A parent's place in one read (its id, path and parent's name), its lineage from its parent's place, each read
