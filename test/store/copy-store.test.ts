@@ -79,6 +79,8 @@ async function fill(store: Store): Promise<void> {
   await store.deleteResource(PROJECTS[3]!, () => ({ cascade: false }), actor);
   await updateDenyPolicy(store, ORG, () => create(DenyPolicySchema, { rules: [create(DenyRuleSchema, { deniedPrincipals: ["user:u1@example.com"], deniedPermissions: ["projects.delete"] })] }), actor);
   await updateRole(store, ORG, "deployer", () => create(RoleSchema, { name: `${ORG}/roles/deployer`, includedPermissions: ["projects.get"] }), actor);
+  // A policy deleted (stored empty: not listed by type), its resource keeping a document that grants (entries 1).
+  await store.updatePolicy(PROJECTS[2]!, () => undefined, actor);
   // A document of a kind no store knows, granting through the member index.
   await store.updateDocument(
     KIND,
@@ -221,12 +223,12 @@ const COUNTS = {
   // The projects' access policies; the deny policy, the role, the note and the shared policy.
   policies: 3,
   documents: 4,
-  // By path: one member per project's policy; by document: the note's member and the shared policy's.
-  grants: 3,
+  // By path: one member per project's policy (the third's deleted); by document: the note's member and the shared policy's.
+  grants: 2,
   documentGrants: 2,
   links: 1,
   // Every write fill() made, each its row.
-  changes: 18,
+  changes: 19,
   consumers: 1,
   failures: 1,
   consumerClock: 1,
