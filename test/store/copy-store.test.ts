@@ -201,17 +201,19 @@ describe.each(["sqlite", "postgres"] as const)("importRecords into %s", (side) =
   );
 });
 
-test("importRecords writes a page of more records than one statement takes, in several statements", async () => {
+test("importRecords writes a page of more records than one statement takes, in several statements; a page of unbound policies", async () => {
   // SQLite binds at most 32,766 values to a statement: 3,000 change-log rows of 13 columns in one would take 39,000.
   const source = await open("sqlite");
   const many = Array.from({ length: 3000 }, (_, i) => ({ resource: { name: `projects/many-${i}`, parent: ORG, type: "project", displayName: "" } }));
-  await source.createResources([{ resource: { name: ORG, parent: "", type: "organization", displayName: "O" } }, ...many], actor);
+  // The one access policy binds no one: a batch of policies none of which sets the listing flag.
+  await source.createResources([{ resource: { name: ORG, parent: "", type: "organization", displayName: "O" }, policy: create(PolicySchema, {}) }, ...many], actor);
   const records = await exported(source);
   const target = await open("sqlite");
   const counts = await target.importRecords((async function* () {
     yield records;
   })());
-  expect(counts).toMatchObject({ resources: 3001, changes: 3001 });
+  // A change-log row per resource, and the policy's.
+  expect(counts).toMatchObject({ resources: 3001, policies: 1, changes: 3002 });
   expect(await target.latestSequence()).toBe(await source.latestSequence());
   expect(await target.getResource("projects/many-2999")).toEqual(await source.getResource("projects/many-2999"));
 });
