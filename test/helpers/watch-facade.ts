@@ -77,6 +77,8 @@ export class WatchWorld {
   }
 }
 
+const ENDED = Symbol("ended");
+
 /** A change as a watcher reads it: its sequence, kind and resource. */
 export interface Seen {
   seq: number;
@@ -133,11 +135,11 @@ export class Reader {
     );
   }
 
+  /** The probe's first truthy answer; the stream's error (or its end) at once if it ends before. */
   async until<T>(probe: (r: this) => T, what: string): Promise<NonNullable<T>> {
-    return waitFor(() => {
-      if (this.ended && this.error) throw this.error;
-      return probe(this);
-    }, what);
+    const answer = await waitFor(() => probe(this) || (this.ended ? ENDED : undefined), what);
+    if (answer === ENDED) throw this.error ?? new Error(`the stream ended before ${what}`);
+    return answer as NonNullable<T>;
   }
 }
 
