@@ -79,6 +79,8 @@ interface Seen {
   resource: string;
 }
 
+const ENDED = Symbol("ended");
+
 /** A stream read as fast as it arrives, in the background. */
 class Reader {
   readonly messages: WatchResponse[] = [];
@@ -122,11 +124,11 @@ class Reader {
     return this.messages.flatMap((m) => (m.event.case === "progress" ? [Number(m.event.value.sequence)] : []));
   }
 
+  /** The probe's first truthy answer; the stream's error (or its end) at once if it ends before. */
   async until<T>(probe: (r: this) => T, what: string): Promise<NonNullable<T>> {
-    return waitFor(() => {
-      if (this.ended && this.error) throw this.error;
-      return probe(this);
-    }, what);
+    const answer = await waitFor(() => probe(this) || (this.ended ? ENDED : undefined), what);
+    if (answer === ENDED) throw this.error ?? new Error(`the stream ended before ${what}`);
+    return answer as NonNullable<T>;
   }
 
   async failure(): Promise<ServiceError> {
