@@ -1,15 +1,15 @@
-// Watch's batched streams and shared responses, in process (test/helpers/watch-facade.ts): a batched stream that
+// Watch's batched streams and shared responses, in process (test/domain/watch-facade.ts): a batched stream that
 // takes every change (no filter, a caller who sees everything) sends each read as it is, without a look at each
 // change; a filtered stream, a caller who may not read everything and a stream that is not batched never do. A shared
 // response is made once: one frozen message for every in-process reader, whose remembered encoding is its bytes; a
 // binary reader gets those bytes and its own progress messages as they are. Written for the mutation run of watch.ts
 // and shared-response.ts (docs/testing.md, "domain/watch.ts: the Watch facade").
-import { toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ChangeKind, WatchResponseSchema } from "../../gen/policy/v1/watch_service_pb.js";
 import { knownEncodingOf } from "../../src/frozen-encoding.js";
 import { isDeepFrozen } from "../../src/frozen-value.js";
-import { CLOUD, ORG, OTHER_CLOUD, OTHER_ORG, PROJECT, Reader, WatchWorld, admin, request, user } from "../helpers/watch-facade.js";
+import { CLOUD, ORG, OTHER_CLOUD, OTHER_ORG, PROJECT, Reader, WatchWorld, admin, request, user } from "./watch-facade.js";
 
 let world: WatchWorld;
 
@@ -117,10 +117,9 @@ describe("shared responses", () => {
     // A carrier: the change as unknown fields, which a binary codec writes as they are.
     const carrier = r.messages[1]!;
     expect(carrier.event.case).toBeUndefined();
-    const decoded = toBinary(WatchResponseSchema, carrier);
-    expect(knownEncodingOf(carrier)).toEqual(decoded);
-    const { fromBinary } = await import("@bufbuild/protobuf");
-    const change = fromBinary(WatchResponseSchema, decoded);
+    const bytes = toBinary(WatchResponseSchema, carrier);
+    expect(knownEncodingOf(carrier)).toEqual(bytes);
+    const change = fromBinary(WatchResponseSchema, bytes);
     expect(change.event.case === "change" && Number(change.event.value.sequence)).toBe(seq);
   });
 });

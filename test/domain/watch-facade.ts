@@ -12,8 +12,8 @@ import { WatchVisibility } from "../../src/domain/watch-visibility.js";
 import { cachingStore } from "../../src/store/caching-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { createResource, type Store } from "../../src/store/store.js";
-import { binding, defaultSchema, policy } from "./fixtures.js";
-import { waitFor } from "./wait.js";
+import { binding, defaultSchema, policy } from "../helpers/fixtures.js";
+import { waitFor } from "../helpers/wait.js";
 
 export const ROOT = "user:root@example.com";
 export const ORG = "organizations/o";
