@@ -36,7 +36,7 @@ describe("batched streams: only one that takes every change skips the look at ea
     const all = [inProject, elsewhere, renamed, onCloud, last];
 
     const watch = world.facade();
-    const batched = (init: Parameters<typeof request>[0], caller = admin) =>
+    const batched = (init: { subtree?: string; resourceTypes?: string[]; kinds?: ChangeKind[] }, caller = admin) =>
       new Reader(world, watch, request({ afterSequence: from, batch: true, progressInterval: HOUR, ...init }), caller);
     const everything = batched({});
     const bySubtree = batched({ subtree: CLOUD });
