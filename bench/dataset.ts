@@ -17,7 +17,11 @@ export interface Dataset {
 
 const FOLDER_CHAIN = 8;
 
-export function generateDataset(path: string, resources: number, maxBindings = 20): Dataset {
+/**
+ * `memberIndex`: also the member index's rows of every binding (as a server's writes make them), for benchmarks that
+ * copy or scan whole stores; the serving benchmarks leave it empty.
+ */
+export function generateDataset(path: string, resources: number, maxBindings = 20, options: { memberIndex?: boolean } = {}): Dataset {
   const started = performance.now();
   const db = openDatabase(path);
   const insertResource = db.prepare(
@@ -27,6 +31,7 @@ export function generateDataset(path: string, resources: number, maxBindings = 2
   const insertPolicy = db.prepare(
     `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time) VALUES (?, ?, ?, ?, ?)`,
   );
+  const insertGrant = db.prepare(`INSERT OR IGNORE INTO member_grants (member, role, path, resource_id) VALUES (?, ?, ?, ?)`);
   const now = Date.now();
   let id = 0;
   let seq = 0;
@@ -48,6 +53,9 @@ export function generateDataset(path: string, resources: number, maxBindings = 2
       const policy = policyOf(type, bindings, id);
       insertPolicy.run(id, toBinary(PolicySchema, policy), policy.bindings.length, seq, now);
       policies++;
+      if (options.memberIndex) {
+        for (const binding of policy.bindings) for (const member of binding.members) insertGrant.run(member, binding.role, path, id);
+      }
     }
     return [id, path];
   };

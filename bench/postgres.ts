@@ -1,17 +1,18 @@
 // `npm run bench -- --db postgres://root@127.0.0.1/postgres`: the PostgreSQL rows. For each size, the generated SQLite
-// dataset is copied into a fresh PostgreSQL database (store/postgres/copy.ts, as migrate-store does) and measured on
+// dataset is copied into a fresh PostgreSQL database (store/copy-store.ts, as migrate-store does) and measured on
 // the gRPC port: one replica, then two replicas on the same database (h2load split over both, rates summed). Measured
 // in the same run: GetPolicy on SQLite (the read target: PostgreSQL >= 80% of it), and PostgreSQL's own ceiling for
 // the write — a bare node-postgres loop doing the same single-row transactional update at the same concurrency (the
 // write target: SetPolicy >= 50% of it). The section goes into docs/benchmarks.md between its markers.
-import Sqlite from "better-sqlite3";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { copySqliteToPostgres } from "../src/store/postgres/copy.js";
+import { copyStore } from "../src/store/copy-store.js";
 import { createPool } from "../src/store/postgres/database.js";
+import { PostgresStore } from "../src/store/postgres/postgres-store.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { generateDataset, type Dataset } from "./dataset.js";
 import { h2load, type LoadOptions, type LoadResult, type Protocol } from "./h2load.js";
 import type { Row, Rpc, Server } from "./run.js";
@@ -112,13 +113,18 @@ export async function postgresBench(deps: PostgresBenchDeps): Promise<void> {
     const db = url.toString();
     try {
       const copyStarted = performance.now();
-      const source = new Sqlite(sqlitePath, { readonly: true });
-      const pool = createPool({ url: db, poolSize: 2, statementTimeoutMs: 600_000 });
+      const source = new SqliteStore(sqlitePath);
+      const target = await PostgresStore.open({ url: db, poolSize: 2, statementTimeoutMs: 600_000 });
       try {
-        await copySqliteToPostgres(source, pool);
+        await copyStore(source, target);
+      } finally {
+        await source.close();
+        await target.close();
+      }
+      const pool = createPool({ url: db, poolSize: 1, statementTimeoutMs: 600_000 });
+      try {
         await pool.query("VACUUM ANALYZE");
       } finally {
-        source.close();
         await pool.end();
       }
       datasets.push(

@@ -139,6 +139,10 @@ export class ForwardingStore implements Store {
     return this.inner.listResourceFailures(...args);
   }
 
+  importRecords(...args: Args<"importRecords">): ReturnType<Store["importRecords"]> {
+    return this.inner.importRecords(...args);
+  }
+
   openSnapshot(...args: Args<"openSnapshot">): ReturnType<Store["openSnapshot"]> {
     return this.inner.openSnapshot(...args);
   }

@@ -627,8 +627,110 @@ export interface StoreSnapshot {
    * with its stored bytes (`policy`), and its `link.policy` is decoded from them only when read.
    */
   subtree(root: string, afterCursor: string | undefined, limit: number, types?: readonly string[]): Promise<SnapshotLink[]>;
+  /**
+   * Every record of the store (StoreRecord), a page at a time (at most `limit` records, of one sort): from the start,
+   * or after the `next` of the previous page. In an order an import can write them: resources by cursor (a parent
+   * before its children), then what refers to them; consumers before their failures.
+   */
+  exportRecords(after: string | undefined, limit: number): Promise<ExportPage>;
   /** Ends the read transaction and releases its connection (idempotent). */
   close(): Promise<void>;
+}
+
+// --- A whole store's copy (migrate-store): every row, in the contract's terms ---
+//
+// A store's export (StoreSnapshot.exportRecords) and import (Store.importRecords) carry these: a resource names its
+// position (`cursor`, which the copy keeps, so listing page tokens stay valid) and what refers to a resource names it.
+// The allow policy is the document of kind POLICY_KIND, key "" (its `entries` the binding count): the shape it takes
+// once policies are documents too.
+
+/** The document kind an allow policy is exported as (its body a canonical Policy, `entries` its binding count). */
+export const POLICY_KIND = "policy";
+
+export interface ExportedResource {
+  name: string;
+  /** "" for a root. */
+  parent: string;
+  type: string;
+  displayName: string;
+  /** Its position in the hierarchy (ListedResource.cursor): kept by the copy. */
+  cursor: string;
+  /** The change-log sequences of its creation and of its last change (its etag). */
+  createSeq: number;
+  revision: number;
+  createTimeMs: number;
+  updateTimeMs: number;
+}
+
+/** A document as stored, with its resource's name and its revision (the etag's sequence). */
+export interface ExportedDocument {
+  resource: string;
+  kind: string;
+  key: string;
+  body: Uint8Array;
+  entries: number;
+  revision: number;
+  updateTimeMs: number;
+}
+
+/** A member-index row: `member` holds `role` at `resource`, by its access policy or (`document`) by its document's grants. */
+export interface ExportedGrant {
+  resource: string;
+  member: string;
+  role: string;
+  document: boolean;
+}
+
+export interface ExportedLink {
+  kind: string;
+  from: string;
+  to: string;
+  revision: number;
+  createTimeMs: number;
+}
+
+/** A change-log row as stored: what Watch, the audit log and consumers read, with its state's bytes as they are. */
+export interface ExportedChange {
+  seq: number;
+  timeMs: number;
+  principal: string;
+  /** As stored: an action this version may not know is kept. */
+  action: string;
+  resource: string;
+  etagBefore: Uint8Array | null;
+  etagAfter: Uint8Array | null;
+  /** The state the row keeps (a Policy, a Resource, a document's body...); null for none. */
+  state: Uint8Array | null;
+  resourceType: string | null;
+  parent: string | null;
+  previousParent: string | null;
+  lineage: readonly string[] | null;
+  previousLineage: readonly string[] | null;
+}
+
+/** A consumer as stored, with the version of its last write (ConsumerChanges). */
+export interface ExportedConsumer extends StoredConsumer {
+  version: number;
+}
+
+/** One row of a store's copy. */
+export type StoreRecord =
+  | { resource: ExportedResource }
+  | { document: ExportedDocument }
+  | { grant: ExportedGrant }
+  | { link: ExportedLink }
+  | { change: ExportedChange }
+  | { consumer: ExportedConsumer }
+  | { failure: ResourceFailure }
+  /** The consumers' clock: the newest consumer version given out, and that of the newest delete. */
+  | { consumerClock: { version: number; lastDelete: number } }
+  /** A secret of the database (the page-token key). */
+  | { secret: { name: string; value: Uint8Array } };
+
+/** A page of a store's export, and where the next starts (undefined: that was the last). */
+export interface ExportPage {
+  records: StoreRecord[];
+  next?: string;
 }
 
 export interface Store {
@@ -771,6 +873,14 @@ export interface Store {
    * deleting one consumer would rewrite every page of it).
    */
   listResourceFailures(resource: string, consumers: readonly string[]): Promise<ResourceFailure[]>;
+  /**
+   * Writes a store's copy (StoreSnapshot.exportRecords' pages, in their order) into this store, which must hold no
+   * resource, change or consumer (already_exists otherwise, and nothing is written): every record as it is (etags,
+   * sequences, cursors, consumers' progress), the page-token key and the consumers' clock replacing this store's, in
+   * one transaction. Nothing else may write meanwhile; close the store afterwards (what it keeps in memory is not
+   * refreshed). Returns how many records of each sort were written.
+   */
+  importRecords(pages: AsyncIterable<readonly StoreRecord[]>): Promise<Record<string, number>>;
   /** Opens a consistent read of the whole store (see StoreSnapshot); close it when done. */
   openSnapshot(): Promise<StoreSnapshot>;
   /** The key that signs page tokens: made once per database, so tokens survive restarts and work on every replica. */

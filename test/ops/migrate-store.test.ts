@@ -1,6 +1,9 @@
-// `npm run migrate-store`: a SQLite database written through the server is copied into an empty PostgreSQL database;
-// a server on the copy reads the same policies with the same etags, page tokens included; a non-empty target is refused.
-// And back: the PostgreSQL database, changed there, is copied into a new SQLite file that a server reads alike.
+// `npm run migrate-store`: a store written through the server is copied, hop by hop, to every kind of store — SQLite
+// to SQLite, SQLite to PostgreSQL, PostgreSQL to PostgreSQL and back to SQLite — and a server on each copy reads
+// the same objects with the same etags, page tokens, audit history and consumers (their acknowledged sequence and
+// failures), and a Watch resumed after a sequence of the original replays the same changes. A target that holds
+// anything is refused; writes go on from the copied change log.
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +11,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { REPO_ROOT } from "../helpers/child-server.js";
 import { createPostgresDatabase, postgresAvailable, type PostgresDatabase } from "../helpers/postgres.js";
-import { startTestServer } from "../helpers/server.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { follow, watchClients } from "../helpers/watch.js";
 
 /** What a server holds of the test's estate, every kind of object with its etag, as a client reads it. */
 async function readEstate(api: Awaited<ReturnType<typeof startTestServer>>["grpc"], pageToken: string) {
@@ -44,7 +48,18 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("copies everything, verifies it, and a server on PostgreSQL reads the same etags; a used target is refused; and back to a new SQLite file", async () => {
+  /** The changes a Watch resumed after `after` replays (up to `count` of them), as a client sees them. */
+  async function replay(server: TestServer, after: bigint, count: number) {
+    const f = follow(watchClients(createGrpcTransport({ baseUrl: server.url })).watch, { afterSequence: after });
+    try {
+      await f.until((x) => x.changes().length >= count, 20_000);
+    } finally {
+      await f.stop();
+    }
+    return f.changes().slice(0, count);
+  }
+
+  test("copies any store to any store, verified; a server on each copy reads the same etags, history, consumers and Watch replay; a used target is refused", async () => {
     const db = join(dir, "policy.db");
     const sqlite = await startTestServer({ db });
     const api = sqlite.grpc;
@@ -70,66 +85,54 @@ describe.runIf(postgresAvailable())("migrate-store", () => {
     await api.sync.createConsumer({ consumer: { name: "consumers/edge", subtree: "organizations/o" } });
     const latest = BigInt((await api.sync.getConsumer({ name: "consumers/edge" })).lagSequences);
     await api.sync.acknowledgeChanges({ consumer: "consumers/edge", sequence: latest, failures: [{ resource: "projects/p3", sequence: latest, message: "no" }] });
-    const bindingBefore = await api.sharedPolicies.createSharedPolicyBinding({ binding: { sharedPolicy: "sharedPolicies/baseline", target: "projects/p1" } });
-    const sharedBefore = await api.sharedPolicies.getSharedPolicy({ name: "sharedPolicies/baseline" });
-    const denyBefore = await api.denyPolicies.getDenyPolicy({ resource: "organizations/o" });
-    const roleBefore = await api.roles.getRole({ name: "organizations/o/roles/deployer" });
+    await api.sharedPolicies.createSharedPolicyBinding({ binding: { sharedPolicy: "sharedPolicies/baseline", target: "projects/p1" } });
     const page = await api.resources.listResources({ parent: "organizations/o", pageSize: 10 });
-    const before = await Promise.all(["organizations/o", "projects/p0", "projects/p28"].map((resource) => api.policies.getPolicy({ resource })));
-    const consumerBefore = await api.sync.getConsumer({ name: "consumers/edge" });
+    const estate = await readEstate(api, page.nextPageToken);
+    // A Watch client resuming a little before the consumer's acknowledged sequence: the changes it replays.
+    const acknowledged = (await api.sync.getConsumer({ name: "consumers/edge" })).acknowledgedSequence;
+    expect(acknowledged).toBe(latest);
+    const resumeAfter = acknowledged - 3n;
+    const replayed = await replay(sqlite, resumeAfter, 4);
     await sqlite.close();
 
-    const target = await createPostgresDatabase();
-    databases.push(target);
-    const copied = await migrateStore(db, target.url);
-    expect(copied.output).toMatch(/counts and etags verified/);
-    expect(copied.code).toBe(0);
-
-    const pg = await startTestServer({ db: target.url });
-    let onPostgres: Awaited<ReturnType<typeof readEstate>>;
-    try {
-      const after = await Promise.all(["organizations/o", "projects/p0", "projects/p28"].map((resource) => pg.grpc.policies.getPolicy({ resource })));
-      expect(after.map((p) => p.etag)).toEqual(before.map((p) => p.etag));
-      expect(await pg.grpc.denyPolicies.getDenyPolicy({ resource: "organizations/o" })).toEqual(denyBefore);
-      expect(await pg.grpc.roles.getRole({ name: "organizations/o/roles/deployer" })).toEqual(roleBefore);
-      expect(await pg.grpc.sharedPolicies.getSharedPolicy({ name: "sharedPolicies/baseline" })).toEqual(sharedBefore);
-      const bindings = await pg.grpc.sharedPolicies.listSharedPolicyBindings({ sharedPolicy: "sharedPolicies/baseline" });
-      expect(bindings.bindings).toEqual([bindingBefore]);
-      // What can, through the shared policy's binding: its reverse-lookup rows came along.
-      const sam = await pg.grpc.access.lookupResources({ principals: ["user:sam@example.com"], permission: "projects.get", resourceType: "project" });
-      expect(sam.resources.map((r) => r.resource)).toEqual(["projects/p1"]);
-      const next = await pg.grpc.resources.listResources({ parent: "organizations/o", pageSize: 10, pageToken: page.nextPageToken });
-      expect(next.resources).toHaveLength(10);
-      expect(await pg.grpc.sync.getConsumer({ name: "consumers/edge" })).toEqual(consumerBefore);
-      expect((await pg.grpc.sync.getSyncStatus({ resource: "projects/p3" })).consumers.map((c) => c.message)).toEqual(["no"]);
-      await pg.grpc.sync.createConsumer({ consumer: { name: "consumers/after", subtree: "organizations/o" } });
-      expect((await pg.grpc.sync.listConsumers({})).consumers.map((c) => c.name)).toEqual(["consumers/after", "consumers/edge"]);
-      await pg.grpc.policies.setPolicy({ resource: "projects/p0", policy: { etag: before[1]!.etag, bindings: [] } });
-      onPostgres = await readEstate(pg.grpc, page.nextPageToken);
-    } finally {
-      await pg.close();
+    // Every kind of hop, each from the previous copy: a server on each reads the original's estate.
+    const [pg1, pg2] = [await createPostgresDatabase(), await createPostgresDatabase()];
+    databases.push(pg1, pg2);
+    const hops = [db, join(dir, "copy.db"), pg1.url, pg2.url, join(dir, "back.db")];
+    for (let i = 1; i < hops.length; i++) {
+      const copied = await migrateStore(hops[i - 1]!, hops[i]!);
+      expect(copied.output).toMatch(/counts and etags verified/);
+      expect(copied.code).toBe(0);
+      const server = await startTestServer({ db: hops[i]! });
+      try {
+        expect(await readEstate(server.grpc, page.nextPageToken), `copy ${i}`).toEqual(estate);
+        expect((await server.grpc.sync.getSyncStatus({ resource: "projects/p3" })).consumers.map((c) => c.message)).toEqual(["no"]);
+        expect(await replay(server, resumeAfter, 4), `copy ${i}`).toEqual(replayed);
+      } finally {
+        await server.close();
+      }
     }
 
-    const again = await migrateStore(db, target.url);
+    // A target that holds anything is refused: a used PostgreSQL database, an existing SQLite file.
+    const again = await migrateStore(db, pg1.url);
     expect(again.code).not.toBe(0);
     expect(again.output).toMatch(/already holds data/);
-
-    // The way back, with the change made on PostgreSQL: every object, etag, consumer and page token as PostgreSQL had it.
-    const back = join(dir, "back.db");
-    const returned = await migrateStore(target.url, back);
-    expect(returned.output).toMatch(/counts and etags verified/);
-    expect(returned.code).toBe(0);
-    const sqliteAgain = await startTestServer({ db: back });
-    try {
-      expect(await readEstate(sqliteAgain.grpc, page.nextPageToken)).toEqual(onPostgres);
-      // Writes go on from the copied change log: the etag read is current, the sequences continue.
-      const p0 = await sqliteAgain.grpc.policies.getPolicy({ resource: "projects/p0" });
-      await sqliteAgain.grpc.policies.setPolicy({ resource: "projects/p0", policy: { etag: p0.etag, bindings: [{ role: "roles/owner", members: ["user:back@example.com"] }] } });
-    } finally {
-      await sqliteAgain.close();
-    }
-    const existing = await migrateStore(target.url, back);
+    const existing = await migrateStore(pg2.url, join(dir, "back.db"));
     expect(existing.code).not.toBe(0);
     expect(existing.output).toMatch(/exists: give the path of a new SQLite file/);
-  }, 120_000);
+
+    // Writes go on from the copied change log: the etag read is current, the sequences continue, new consumers too.
+    const last = await startTestServer({ db: join(dir, "back.db") });
+    try {
+      const p0 = await last.grpc.policies.getPolicy({ resource: "projects/p0" });
+      await last.grpc.policies.setPolicy({ resource: "projects/p0", policy: { etag: p0.etag, bindings: [{ role: "roles/owner", members: ["user:back@example.com"] }] } });
+      const resumed = await replay(last, resumeAfter, 5);
+      expect(resumed.slice(0, 4)).toEqual(replayed);
+      expect(resumed[4]).toMatchObject({ sequence: replayed.at(-1)!.sequence + 1n, resource: "projects/p0" });
+      await last.grpc.sync.createConsumer({ consumer: { name: "consumers/after", subtree: "organizations/o" } });
+      expect((await last.grpc.sync.listConsumers({})).consumers.map((c) => c.name)).toEqual(["consumers/after", "consumers/edge"]);
+    } finally {
+      await last.close();
+    }
+  }, 240_000);
 });

@@ -113,7 +113,7 @@ describe.runIf(postgresAvailable())("postgres store", () => {
     await client.connect();
     const applied = (await client.query("SELECT version FROM schema_migrations ORDER BY version")).rows;
     expect(applied).toEqual(migrations.map((m) => ({ version: m.version })));
-    // migrate-store (copy.ts) relies on it: a SQLite file at the newest version has the newest PostgreSQL tables.
+    // migrate-store relies on it (store-records.ts): a SQLite file at the newest version has the newest PostgreSQL tables.
     expect(migrations.map((m) => [m.version, m.name])).toEqual(sqliteMigrations.map((m) => [m.version, m.name]));
     await client.query("INSERT INTO schema_migrations VALUES (99, 'from the future', 0)");
     await client.end();

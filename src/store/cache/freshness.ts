@@ -109,6 +109,15 @@ export class Freshness extends ForwardingStore {
     return this.evictingAfter([to], () => this.inner.updateLink(...args));
   }
 
+  /** A whole store's copy: everything may have changed. */
+  override async importRecords(...args: Args<"importRecords">): ReturnType<Store["importRecords"]> {
+    try {
+      return await this.inner.importRecords(...args);
+    } finally {
+      this.evictAll();
+    }
+  }
+
   override createResources(...args: Args<"createResources">): ReturnType<Store["createResources"]> {
     // Every item's name, written or not: an entry of a name (a cached absence, a chain that ended there) goes stale.
     const [items] = args;

@@ -59,7 +59,9 @@ import {
   type ResourcePolicyRow,
   type ResourceRow,
 } from "../rows.js";
+import { REPLACED_SQL, USED_SQL, targetUsed, writeRecords, type Column, type RecordWriter } from "../store-records.js";
 import type {
+  StoreRecord,
   ConsumerAcknowledgement,
   ConsumerCreate,
   ConsumerDelete,
@@ -108,7 +110,7 @@ import type {
   SubtreeQuery,
   StoreSnapshot,
 } from "../store.js";
-import { createPool, guarded, migrate, type PoolOptions } from "./database.js";
+import { WRITE_LOCK, createPool, guarded, migrate, storeErrorOf, withConnection, type PoolOptions } from "./database.js";
 import { PgWriteQueue, type WriteTx } from "./write-queue.js";
 import { PostgresSnapshot } from "./snapshot.js";
 
@@ -428,6 +430,36 @@ export class PostgresStore implements Store {
   async ancestry(resource: string): Promise<StoredPolicy[] | undefined> {
     const rows = await this.rows<ChainRow>(SQL.ancestry, [resource], "ancestry");
     return rows.length === 0 ? undefined : rows.map((row) => toChainLink(row));
+  }
+
+  /** One transaction on a connection of its own under the write lock, held across the pages (Store.importRecords). */
+  async importRecords(pages: AsyncIterable<readonly StoreRecord[]>): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    const types: Record<Column, string> = { int: "bigint", text: "text", bytes: "bytea" };
+    try {
+      // A failure closes the connection, which rolls the transaction back: nothing is left half copied.
+      await withConnection(this.pool, async (client) => {
+        const writer: RecordWriter = {
+          run: async (text, values) => (await client.query(text, values)).rowCount ?? 0,
+          rows: (columns, rows) => ({
+            sql: `unnest(${columns.map((type, i) => `$${i + 1}::${types[type]}[]`).join(", ")}) AS v(${columns.map((_, i) => `column${i + 1}`).join(", ")})`,
+            // Bytes go in arrays as Buffers (node-postgres writes those as bytea).
+            values: columns.map((_, i) => rows.map((row) => (row[i] instanceof Uint8Array && !Buffer.isBuffer(row[i]) ? Buffer.from(row[i]) : row[i]))),
+          }),
+          batch: 5000,
+        };
+        await client.query("BEGIN");
+        await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
+        const { rows } = await client.query<{ used: number }>(USED_SQL);
+        if (Number(rows[0]!.used)) throw targetUsed();
+        for (const sql of REPLACED_SQL) await client.query(sql);
+        for await (const page of pages) await writeRecords(writer, page, counts);
+        await client.query("COMMIT");
+      });
+    } catch (e) {
+      throw storeErrorOf(e);
+    }
+    return counts;
   }
 
   async openSnapshot(): Promise<StoreSnapshot> {

@@ -4,7 +4,9 @@
 // is open, vacuum keeps the row versions it may read: the domain bounds how long a snapshot may take.
 import type pg from "pg";
 import { encodedPolicyOf, pathEnd, type ResourcePolicyRow } from "../rows.js";
-import type { SnapshotLink, StoreSnapshot, StoredPolicy } from "../store.js";
+import { numbered } from "../documents.js";
+import type { ExportPage, SnapshotLink, StoreSnapshot, StoredPolicy } from "../store.js";
+import { exportPage } from "../store-records.js";
 import { checkOut, storeErrorOf, type Connection } from "./database.js";
 import { SQL } from "./statements.js";
 
@@ -51,6 +53,17 @@ export class PostgresSnapshot implements StoreSnapshot {
     const after = afterCursor !== undefined && afterCursor >= found.path ? afterCursor : found.path.slice(0, -1);
     const rows = (await this.rows(SQL.subtreeLinks, [after, pathEnd(found.path), limit, types?.length ? types : null])) as ResourcePolicyRow[];
     return rows.map((row) => ({ link: this.decode(row, true), cursor: row.path, policy: encodedPolicyOf(row) }));
+  }
+
+  async exportRecords(after: string | undefined, limit: number): Promise<ExportPage> {
+    return exportPage(
+      async (sql, params) => {
+        const { text, order } = numbered(sql);
+        return (await this.rows(text, order.map((name) => params[name]))) as Record<string, unknown>[];
+      },
+      after,
+      limit,
+    );
   }
 
   async close(): Promise<void> {

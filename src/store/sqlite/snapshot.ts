@@ -20,7 +20,8 @@ import {
   type RoleRow,
   type SharedPolicyRow,
 } from "../rows.js";
-import type { SnapshotLink, StoreSnapshot, StoredPolicy } from "../store.js";
+import type { ExportPage, SnapshotLink, StoreSnapshot, StoredPolicy } from "../store.js";
+import { exportPage } from "../store-records.js";
 import { mapSqliteErrors, storeErrorOf } from "./sqlite-errors.js";
 import { ANCESTRY_SQL, ROLES_OF_SQL, SHARED_BOUND_TO_SQL } from "./statements.js";
 
@@ -131,6 +132,18 @@ export class SqliteSnapshot implements StoreSnapshot {
     const rows = this.stmt.subtree.all({ after, end: pathEnd(path), types: types?.length ? JSON.stringify(types) : null, limit }).map(rowOf);
     const links = chainLinks(this.stmt, rows, true);
     return links.map((link, i) => ({ link, cursor: rows[i]!.path, policy: encodedPolicyOf(rows[i]!) }));
+  }
+
+  async exportRecords(after: string | undefined, limit: number): Promise<ExportPage> {
+    return exportPage((sql, params) => this.prepared(sql).all(params) as Record<string, unknown>[], after, limit);
+  }
+
+  private readonly statements = new Map<string, Sqlite.Statement>();
+
+  private prepared(sql: string): Sqlite.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
   }
 
   async close(): Promise<void> {

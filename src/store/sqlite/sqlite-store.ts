@@ -42,7 +42,9 @@ import {
   type ResourcePolicyRow,
   type ResourceRow,
 } from "../rows.js";
+import { REPLACED_SQL, USED_SQL, targetUsed, writeRecords, type RecordWriter } from "../store-records.js";
 import type {
+  StoreRecord,
   ConsumerAcknowledgement,
   ConsumerCreate,
   ConsumerDelete,
@@ -326,6 +328,37 @@ export class SqliteStore implements Store {
 
   async openSnapshot(): Promise<StoreSnapshot> {
     return SqliteSnapshot.open(this.path);
+  }
+
+  /** One transaction on the store's connection, held across the pages (nothing else writes: Store.importRecords). */
+  async importRecords(pages: AsyncIterable<readonly StoreRecord[]>): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    // The batches' statements, parsed once for this import (a full batch's text repeats).
+    const statements = new Map<string, Sqlite.Statement>();
+    const writer: RecordWriter = {
+      run: (sql, values) => {
+        let statement = statements.get(sql);
+        if (!statement) statements.set(sql, (statement = this.db.prepare(sql)));
+        return statement.run(values).changes;
+      },
+      // Blobs bind as Buffers.
+      rows: (_, rows) => ({
+        sql: `(VALUES ${rows.map((row) => `(${row.map(() => "?").join(", ")})`).join(", ")}) AS v`,
+        values: rows.flat().map((value) => (value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value)),
+      }),
+      batch: 500,
+    };
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      if (this.db.prepare<[], number>(USED_SQL).pluck().get()) throw targetUsed();
+      for (const sql of REPLACED_SQL) this.db.exec(sql);
+      for await (const page of pages) await writeRecords(writer, page, counts);
+      this.db.exec("COMMIT");
+    } finally {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+    }
+    this.writtenSequence = this.stmt.latestSeq.get()!;
+    return counts;
   }
 
 

@@ -1,5 +1,6 @@
 // Numbered migrations, applied in order at start under an advisory lock; each runs once, in its own transaction.
-// Append, never edit. The versions match SQLite's (../../sqlite/migrations/), so copy.ts can tell the schemas agree.
+// Append, never edit. The versions match SQLite's (../../sqlite/migrations/), so a store of either at the same
+// version has the same tables (migrate-store's copy, store-records.ts, relies on it).
 // `run`, when a migration has one, runs after its SQL in the same transaction (what SQL alone cannot do).
 import type pg from "pg";
 import type { Migration } from "../../migrations.js";
