@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ChangeKind, WatchResponseSchema } from "../../gen/policy/v1/watch_service_pb.js";
 import { knownEncodingOf } from "../../src/frozen-encoding.js";
 import { isDeepFrozen } from "../../src/frozen-value.js";
+import { waitFor } from "../helpers/wait.js";
 import { CLOUD, ORG, OTHER_CLOUD, OTHER_ORG, PROJECT, Reader, WatchWorld, admin, request, user } from "./watch-facade.js";
 
 let world: WatchWorld;
@@ -80,6 +81,43 @@ describe("batched streams: only one that takes every change skips the look at ea
     expect(r.batches.at(-1)).toEqual({ seqs: [c], last: c });
     expect(r.error).toBeUndefined();
   });
+});
+
+test("history in batches is read at the reader's pace: a reader that pauses gets every batch, in order, not cut off", async () => {
+  await world.close();
+  world = await WatchWorld.make({ batchSize: 2 });
+  const from = await world.store.latestSequence();
+  const seqs: number[] = [];
+  for (let i = 0; i < 30; i++) seqs.push(await world.setPolicy(PROJECT, `u${i}@example.com`, "a-rather-long-member-name-to-fill-the-buffer@example.com"));
+  // The feed's reads of history, counted: one per batch of two changes.
+  const feed = world.feed;
+  const read = feed.read.bind(feed);
+  let reads = 0;
+  feed.read = (afterSeq, limit) => {
+    reads++;
+    return read(afterSeq, limit);
+  };
+  // Room for one batch of two changes (about 410 bytes), not two.
+  const watch = world.facade({ streamBufferBytes: 600 });
+  const controller = new AbortController();
+  world.opened.push(controller);
+  const it = watch.watch(request({ afterSequence: BigInt(from), batch: true, progressInterval: HOUR }), admin, controller.signal);
+  const got: number[] = [];
+  const take = async () => {
+    const { value, done } = await it.next();
+    expect(done).toBe(false);
+    expect(value!.event.case).toBe("batch");
+    const changes = (value!.event.value as { changes: { sequence: bigint }[] }).changes.map((c) => Number(c.sequence));
+    // No gap: each batch starts right after the last change received.
+    expect(changes[0]).toBe(got.length === 0 ? seqs[0] : got.at(-1)! + 1);
+    got.push(...changes);
+  };
+  await take();
+  // The reader pauses: the stream reads on until its buffer is full (a second batch queued, a third waiting for room).
+  await waitFor(() => reads >= 3, "the stream to fill its buffer");
+  while (got.length < seqs.length) await take();
+  expect(got).toEqual(seqs);
+  expect(watch.streams.cutOff).toBe(0);
 });
 
 describe("shared responses", () => {

@@ -38,9 +38,10 @@ export class WatchWorld {
     readonly feed: ChangeFeed,
   ) {}
 
-  static async make(): Promise<WatchWorld> {
+  /** `batchSize`: the changes of one read of the feed (the feed's default unless given). */
+  static async make({ batchSize }: { batchSize?: number } = {}): Promise<WatchWorld> {
     const store = cachingStore(new SqliteStore(":memory:"));
-    const world = new WatchWorld(store, new ChangeFeed(store, { pollMs: 5 }));
+    const world = new WatchWorld(store, new ChangeFeed(store, { pollMs: 5, ...(batchSize ? { batchSize } : {}) }));
     await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, actor);
     await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
     await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);
