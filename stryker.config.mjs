@@ -52,23 +52,23 @@ export default {
     // SqliteStore: createResources, updateResource, deleteResource, the decide callbacks' hierarchy; updateLink and
     // logLink; updateDocument, writeAttached (the one write path of policies and documents) and removeOwner;
     // updatePolicy; pruneChanges and the consumer writes; the write helpers.
-    "src/store/sqlite/sqlite-store.ts:215-311",
-    "src/store/sqlite/sqlite-store.ts:337-383",
-    "src/store/sqlite/sqlite-store.ts:396-482",
+    "src/store/sqlite/sqlite-store.ts:216-312",
+    "src/store/sqlite/sqlite-store.ts:338-384",
+    "src/store/sqlite/sqlite-store.ts:397-482",
     "src/store/sqlite/sqlite-store.ts:569-579",
     "src/store/sqlite/sqlite-store.ts:634-662",
     "src/store/sqlite/sqlite-store.ts:679-700",
     "src/store/sqlite/sqlite-store.ts:736-805",
     // PostgresStore (its tests need POLICY_TEST_PG_SKIP=0): the same write methods (writeAttached with updateDocument),
     // and the module's write helpers.
-    "src/store/postgres/postgres-store.ts:318-421",
-    "src/store/postgres/postgres-store.ts:443-486",
-    "src/store/postgres/postgres-store.ts:501-626",
-    "src/store/postgres/postgres-store.ts:701-720",
-    "src/store/postgres/postgres-store.ts:760-794",
-    "src/store/postgres/postgres-store.ts:813-842",
-    "src/store/postgres/postgres-store.ts:876-925",
-    "src/store/postgres/postgres-store.ts:951-996"
+    "src/store/postgres/postgres-store.ts:319-422",
+    "src/store/postgres/postgres-store.ts:444-487",
+    "src/store/postgres/postgres-store.ts:502-628",
+    "src/store/postgres/postgres-store.ts:703-722",
+    "src/store/postgres/postgres-store.ts:762-796",
+    "src/store/postgres/postgres-store.ts:815-844",
+    "src/store/postgres/postgres-store.ts:878-927",
+    "src/store/postgres/postgres-store.ts:953-998"
   ],
   "ignorePatterns": [
     "dist",

@@ -29,7 +29,7 @@ export function generateDataset(path: string, resources: number, maxBindings = 2
      VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?)`,
   );
   const insertPolicy = db.prepare(
-    `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time) VALUES (?, ?, ?, ?, ?)`,
+    `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time) VALUES (?, 'policy', '', ?, ?, ?, ?)`,
   );
   const insertGrant = db.prepare(`INSERT OR IGNORE INTO member_grants (member, role, path, resource_id) VALUES (?, ?, ?, ?)`);
   const now = Date.now();

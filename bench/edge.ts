@@ -52,7 +52,7 @@ function generate(path: string): void {
     `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
      VALUES (?, ?, ?, ?, ?, '', 1, 1, ?, ?)`,
   );
-  const insertPolicy = db.prepare(`INSERT INTO policies (resource_id, policy, binding_count, revision, update_time) VALUES (?, ?, 2, 1, ?)`);
+  const insertPolicy = db.prepare(`INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time) VALUES (?, 'policy', '', ?, 2, 1, ?)`);
   const now = Date.now();
   db.transaction(() => {
     let id = 0;

@@ -57,7 +57,7 @@ function generate(path: string, total: number): Generated {
     `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)
      VALUES (?, ?, ?, ?, ?, '', 1, 1, 0, 0)`,
   );
-  const insertPolicy = db.prepare(`INSERT INTO policies (resource_id, policy, binding_count, revision, update_time) VALUES (?, ?, ?, 1, 0)`);
+  const insertPolicy = db.prepare(`INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time) VALUES (?, 'policy', '', ?, ?, 1, 0)`);
   const insertGrant = db.prepare(`INSERT OR IGNORE INTO member_grants (member, role, path, resource_id) VALUES (?, ?, ?, ?)`);
   let id = 0;
   let projects = 0;

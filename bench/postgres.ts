@@ -62,7 +62,7 @@ async function driverCeiling(url: string, resource: string, concurrency: number,
             await client.query("BEGIN");
             await client.query({
               name: "ceiling",
-              text: "UPDATE policies SET revision = revision + 1, update_time = $2 WHERE resource_id = $1",
+              text: "UPDATE documents SET revision = revision + 1, update_time = $2 WHERE resource_id = $1 AND kind = 'policy' AND key = ''",
               values: [id, Date.now()],
             });
             await client.query("COMMIT");

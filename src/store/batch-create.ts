@@ -9,6 +9,7 @@ import { ResourceSchema } from "../../gen/policy/v1/resource_pb.js";
 import { changeAction } from "./change-actions.js";
 import { resourceExists, resourceNotFound } from "./store-error.js";
 import { revisionEtag } from "../etag.js";
+import { POLICY_KIND } from "./documents.js";
 import { encodePolicy, grantRows, toResource } from "./rows.js";
 import type { Actor, CreatedResource, NewResourceWithPolicy } from "./store.js";
 
@@ -32,8 +33,8 @@ export interface BatchReader {
 export interface BatchRows {
   /** id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time, has_bindings */
   resources: unknown[][];
-  /** resource_id, policy, binding_count, revision, update_time */
-  policies: unknown[][];
+  /** The access policies' documents: resource_id, kind, key, body, entries (the binding count), revision, update_time */
+  documents: unknown[][];
   /** member, role, path, resource_id */
   grants: unknown[][];
   /** The change log's 13 columns (LOG_COLUMNS), bytes as Uint8Array, lineages as JSON. */
@@ -59,7 +60,7 @@ export function planCreation(
   const { time } = next;
   let { id, seq } = next;
   // Stryker disable next-line ArithmeticOperator: equivalent — lastSeq's initial value is always overwritten below
-  const plan: BatchPlan = { outcomes: [], resources: [], policies: [], grants: [], changes: [], lastSeq: seq - 1 };
+  const plan: BatchPlan = { outcomes: [], resources: [], documents: [], grants: [], changes: [], lastSeq: seq - 1 };
   const written = new Map<string, ExistingPlace>();
   const lineageJson = new Map<ExistingPlace, string>();
   const jsonOf = (place: ExistingPlace) => {
@@ -112,7 +113,7 @@ export function planCreation(
     const policySeq = seq++;
     const { bytes, bindingCount } = encodePolicy(policy);
     plan.resources.push([place.id, item.name, parent?.id ?? null, place.path, item.type, item.displayName, createSeq, createSeq, time, time, bindingCount > 0]);
-    plan.policies.push([place.id, bytes, bindingCount, policySeq, time]);
+    plan.documents.push([place.id, POLICY_KIND, "", bytes, bindingCount, policySeq, time]);
     for (const grant of grantRows(policy.bindings)) plan.grants.push([grant.member, grant.role, place.path, place.id]);
     log(policySeq, changeAction("policy", "set"), revisionEtag(createSeq), bytes);
     plan.outcomes.push({ resource, policy: writtenPolicy(policy, policySeq, time) });

@@ -1,11 +1,16 @@
 // Documents attached to resources (the `documents` table, migration 0008): the SQL both stores run, written once with
 // named parameters (`@name`: SQLite takes it as it is, PostgreSQL through `numbered`), and the mapping of its rows.
-// The store knows a kind only by name; what a body means is the domain's (domain/kinds.ts). Chain links carry two
-// kinds decoded (a resource's deny rules and a root's custom roles), named here.
+// The store knows a kind only by name; what a body means is the domain's (domain/kinds.ts). Chain links carry three
+// kinds decoded (a resource's access policy and deny rules, a root's custom roles), named here.
 import { revisionEtag } from "../etag.js";
-import type { AttachedDocuments, ResourceDocuments, StoredDocument } from "./store.js";
+import { POLICY_KIND, type AttachedDocuments, type ResourceDocuments, type StoredDocument } from "./store.js";
 
-/** The kinds a chain link carries (StoredPolicy.deny, StoredPolicy.roles). */
+/**
+ * The kinds a chain link carries (StoredPolicy.policy, StoredPolicy.deny, StoredPolicy.roles). An access policy is a
+ * document of its resource (key '', entries: its binding count) that the stores read and write through their own
+ * statements (chain reads, listPolicies, batch creation); SQLite's triggers keep resources.has_bindings from its entries.
+ */
+export { POLICY_KIND };
 export const DENY_POLICY_KIND = "denyPolicy";
 export const ROLE_KIND = "role";
 /** A shared policy's content, a document of its own resource (key ''): the store reads it with the resource. */
@@ -46,6 +51,9 @@ export const DOCUMENT_SQL = {
   joinDeny: `LEFT JOIN documents dp ON dp.resource_id = r.id AND dp.kind = '${DENY_POLICY_KIND}' AND dp.key = ''
     AND dp.entries > 0`,
   denyColumns: `dp.body AS deny, dp.revision AS deny_revision, dp.update_time AS deny_update_time`,
+  /** A resource's access policy (one primary-key lookup), empty ones included: a chain link carries its etag. */
+  joinPolicy: `documents pol ON pol.resource_id = r.id AND pol.kind = '${POLICY_KIND}' AND pol.key = ''`,
+  policyColumns: `pol.body AS policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`,
   /** A resource's custom roles by role id (?: its id). */
   rolesOf: `SELECT body AS role, revision, update_time FROM documents WHERE resource_id = ? AND kind = '${ROLE_KIND}'
     ORDER BY key`,

@@ -34,7 +34,9 @@ import {
 export const RESOURCE_COLUMNS = `r.id, r.name, r.path, p.name AS parent, r.type, r.display_name, r.create_seq, r.revision,
   r.create_time, r.update_time`;
 export const FROM_RESOURCES = `FROM resources r LEFT JOIN resources p ON p.id = r.parent_id`;
-export const POLICY_COLUMNS = `pol.policy, pol.revision AS policy_revision, pol.update_time AS policy_update_time`;
+export const POLICY_COLUMNS = DOCUMENT_SQL.policyColumns;
+/** `documents pol` joined as the resource's access policy (prefix with LEFT JOIN or JOIN). */
+export const POLICY_DOCUMENT = DOCUMENT_SQL.joinPolicy;
 /** A deny policy's columns, joined only while it has rules (chains carry deny rules, not empty deny policies). */
 export const DENY_COLUMNS = DOCUMENT_SQL.denyColumns;
 export const JOIN_DENY = DOCUMENT_SQL.joinDeny;

@@ -3,8 +3,8 @@
 // The export reads each table by its key, a page at a time (keyset pagination: bounded memory, one index range per
 // page); the import writes a batch of records of one sort per statement, resolving the names they refer to to the
 // target's ids in the statement (by index lookups). A resource keeps its cursor (its path of ids, `/1/5/17/`) and so its id: listing page
-// tokens, which carry cursors, stay valid. Allow policies are exported as documents of kind POLICY_KIND, and written
-// to their own table here until they are documents too (the one place, with its export, that names it).
+// tokens, which carry cursors, stay valid. Allow policies are documents of kind POLICY_KIND (migration 11): exported
+// with the others, imported with the listing flag their writes set (resources.has_bindings).
 import { StoreError } from "./store-error.js";
 import {
   POLICY_KIND,
@@ -67,17 +67,6 @@ const SECTIONS: readonly Section[] = [
         name: row.name as string, parent: row.parent as string, type: row.type as string, displayName: row.display_name as string,
         cursor: row.k0 as string, createSeq: Number(row.create_seq), revision: Number(row.revision),
         createTimeMs: Number(row.create_time), updateTimeMs: Number(row.update_time),
-      },
-    }),
-  },
-  {
-    keys: ["x.resource_id"],
-    select: `SELECT x.resource_id AS k0, ${nameOf("x.resource_id")} AS name, x.policy AS body, x.binding_count AS entries,
-      x.revision, x.update_time FROM policies x`,
-    record: (row) => ({
-      document: {
-        resource: row.name as string, kind: POLICY_KIND, key: "", body: row.body as Uint8Array, entries: Number(row.entries),
-        revision: Number(row.revision), updateTimeMs: Number(row.update_time),
       },
     }),
   },
@@ -228,7 +217,7 @@ const json = (list: readonly string[] | null) => (list === null ? null : JSON.st
 function insertOf(record: StoreRecord): { sort: string; insert: Insert } {
   if ("resource" in record) return { sort: "resources", insert: INSERTS.resource };
   if ("document" in record) {
-    return record.document.kind === POLICY_KIND ? { sort: "policies", insert: INSERTS.policy } : { sort: "documents", insert: INSERTS.document };
+    return record.document.kind === POLICY_KIND ? { sort: "policies", insert: POLICY_INSERT } : { sort: "documents", insert: INSERTS.document };
   }
   if ("grant" in record) return record.grant.document ? { sort: "documentGrants", insert: INSERTS.documentGrant } : { sort: "grants", insert: INSERTS.grant };
   if ("link" in record) return { sort: "links", insert: INSERTS.link };
@@ -248,15 +237,6 @@ const INSERTS = {
       const r = (record as { resource: ExportedResource }).resource;
       const [id, parentId] = idsOf(r.cursor);
       return [id, r.name, parentId, r.cursor, r.type, r.displayName, r.createSeq, r.revision, r.createTimeMs, r.updateTimeMs];
-    },
-  },
-  policy: {
-    columns: ["text", "bytes", "int", "int", "int"],
-    sql: (rows) => `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
-      SELECT ${idOf("v.column1")}, v.column2, v.column3, v.column4, v.column5 FROM ${rows}`,
-    values: (record) => {
-      const d = (record as { document: ExportedDocument }).document;
-      return [d.resource, d.body, d.entries, d.revision, d.updateTimeMs];
     },
   },
   document: {
@@ -341,6 +321,9 @@ const INSERTS = {
   },
 } satisfies Record<string, Insert>;
 
+/** Allow policies: documents, in batches of their own, after which their listing flag is set (writeRecords). */
+const POLICY_INSERT: Insert = { ...INSERTS.document };
+
 /** Writes `records` (in their order, a batch of one sort per statement) through `writer`; adds to `counts` by sort. */
 export async function writeRecords(writer: RecordWriter, records: readonly StoreRecord[], counts: Record<string, number>): Promise<void> {
   let start = 0;
@@ -352,7 +335,7 @@ export async function writeRecords(writer: RecordWriter, records: readonly Store
     const rows = writer.rows(insert.columns, batch.map(insert.values));
     const written = await writer.run(insert.sql(rows.sql), rows.values);
     if (written !== batch.length) throw new Error(`the import wrote ${written} of ${batch.length} ${sort}: a record names a resource the copy lacks`);
-    if (insert === INSERTS.policy) {
+    if (insert === POLICY_INSERT) {
       // The listing flag of a policy with bindings (SQLite's trigger sets it too).
       const bound = batch.flatMap((record) => ("document" in record && record.document.entries > 0 ? [[record.document.resource]] : []));
       if (bound.length > 0) {

@@ -641,10 +641,9 @@ export interface StoreSnapshot {
 //
 // A store's export (StoreSnapshot.exportRecords) and import (Store.importRecords) carry these: a resource names its
 // position (`cursor`, which the copy keeps, so listing page tokens stay valid) and what refers to a resource names it.
-// The allow policy is the document of kind POLICY_KIND, key "" (its `entries` the binding count): the shape it takes
-// once policies are documents too.
+// The allow policy is the document of kind POLICY_KIND, key "" (its `entries` the binding count), as it is stored.
 
-/** The document kind an allow policy is exported as (its body a canonical Policy, `entries` its binding count). */
+/** The document kind of an allow policy (its body a canonical Policy, `entries` its binding count, key ""). */
 export const POLICY_KIND = "policy";
 
 export interface ExportedResource {

@@ -14,7 +14,29 @@ const backToDenyAndRoles = (tables: string) => `${tables}
 export const SQLITE_BEFORE_DOCUMENTS = backToDenyAndRoles(sqliteDenyAndRolesSql);
 export const POSTGRES_BEFORE_DOCUMENTS = backToDenyAndRoles(denyAndRolesSql);
 
-/** Back to shared_policy_bindings (migration 9's, referencing resources), its rows copied out of the links. */
+/** The policies table of migration 1, with SQLite's has_bindings triggers on it. */
+const policiesTable = (integer: string, count: string, blob: string, strict: string) => `
+  CREATE TABLE policies (resource_id ${integer} PRIMARY KEY REFERENCES resources(id) ON DELETE CASCADE,
+    policy ${blob} NOT NULL, binding_count ${count} NOT NULL, revision ${integer} NOT NULL, update_time ${integer} NOT NULL)${strict}`;
+const backToPolicies = (table: string) => `${table};
+  INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
+    SELECT resource_id, body, entries, revision, update_time FROM documents WHERE kind = 'policy';
+  DELETE FROM documents WHERE kind = 'policy'; DELETE FROM schema_migrations WHERE version = 11`;
+/** Back to the policies table (migration 11's), its rows copied out of the documents. */
+export const SQLITE_BEFORE_POLICY_DOCUMENTS = backToPolicies(`DROP TRIGGER documents_policy_flag_insert;
+  DROP TRIGGER documents_policy_flag_update; ${policiesTable("INTEGER", "INTEGER", "BLOB", " STRICT")};
+  CREATE TRIGGER policies_flag_insert AFTER INSERT ON policies BEGIN
+    UPDATE resources SET has_bindings = (NEW.binding_count > 0) WHERE id = NEW.resource_id;
+  END;
+  CREATE TRIGGER policies_flag_update AFTER UPDATE OF binding_count ON policies BEGIN
+    UPDATE resources SET has_bindings = (NEW.binding_count > 0) WHERE id = NEW.resource_id;
+  END`);
+export const POSTGRES_BEFORE_POLICY_DOCUMENTS = backToPolicies(policiesTable("bigint", "integer", "bytea", ""));
+
+/**
+ * Back to shared_policy_bindings (migration 9's, referencing resources), its rows copied out of the links (and first
+ * back before the policy documents: a database of version 9 had the policies table).
+ */
 const bindingsTable = (integer: string) => `
   CREATE TABLE shared_policy_bindings (policy_id ${integer} NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
     target_id ${integer} NOT NULL REFERENCES resources(id) ON DELETE CASCADE, create_seq ${integer} NOT NULL,
@@ -23,8 +45,8 @@ const backToBindings = (table: string) => `${table};
   CREATE INDEX shared_policy_bindings_by_target ON shared_policy_bindings(target_id, policy_id);
   INSERT INTO shared_policy_bindings SELECT from_id, to_id, revision, create_time FROM links WHERE kind = 'sharedPolicyBinding';
   DROP TABLE links; DELETE FROM schema_migrations WHERE version = 10`;
-export const SQLITE_BEFORE_LINKS = backToBindings(`${bindingsTable("INTEGER")} STRICT`);
-export const POSTGRES_BEFORE_LINKS = backToBindings(bindingsTable("bigint"));
+export const SQLITE_BEFORE_LINKS = `${SQLITE_BEFORE_POLICY_DOCUMENTS}; ${backToBindings(`${bindingsTable("INTEGER")} STRICT`)}`;
+export const POSTGRES_BEFORE_LINKS = `${POSTGRES_BEFORE_POLICY_DOCUMENTS}; ${backToBindings(bindingsTable("bigint"))}`;
 
 /**
  * Back to shared_policies (migration 5), its rows copied out of the documents, bindings and index referencing it (and

@@ -59,8 +59,8 @@ export function generateHierarchy(
      VALUES (@id, @name, @parentId, @path, @type, '', @seq, @seq, @time, @time)`,
   );
   const insertPolicy = db.prepare(
-    `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
-     VALUES (@id, @policy, @bindingCount, @seq, @time)`,
+    `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
+     VALUES (@id, 'policy', '', @policy, @bindingCount, @seq, @time)`,
   );
   const logChange = db.prepare(
     `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change)

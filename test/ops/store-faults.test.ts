@@ -118,7 +118,7 @@ test("a stored policy that does not decode: ListPolicies lists the others and na
   }
   await seeded.close();
   const raw = new Sqlite(db);
-  raw.prepare("UPDATE policies SET policy = ? WHERE resource_id = (SELECT id FROM resources WHERE name = ?)").run(Uint8Array.of(0x1a, 0x05, 0x01), projects[1]);
+  raw.prepare("UPDATE documents SET body = ? WHERE kind = 'policy' AND key = '' AND resource_id = (SELECT id FROM resources WHERE name = ?)").run(Uint8Array.of(0x1a, 0x05, 0x01), projects[1]);
   raw.close();
 
   const { logger, lines } = capturingLogger();

@@ -13,6 +13,7 @@ import { StoreError } from "../../src/store/store-error.js";
 import { changeAction } from "../../src/store/change-actions.js";
 import {
   oldestSequence,
+  POLICY_KIND,
   type Actor,
   type AttachedDocuments,
   type ChangeRecord,
@@ -334,6 +335,16 @@ export function storeContract(factory: StoreFactory): void {
         await store.deleteResource(CLOUD, () => ({ cascade: true }), actor);
         await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
         expect((await store.listDocuments(kind, CLOUD))!.documents).toEqual([]);
+      });
+      test("an access policy is not written as a plain document: refused, the policy and its index unchanged", async () => {
+        await grant(store, PROJECT, "user:ada@example.com");
+        const before = (await store.getPolicy(PROJECT))!;
+        const latest = await store.latestSequence();
+        await expect(
+          store.updateDocument(POLICY_KIND, PROJECT, "", () => ({ body: new Uint8Array(), entries: 0, action: changeAction("policy", "delete"), etagBefore: before.policy.etag, logged: null }), actor),
+        ).rejects.toThrow(/updatePolicy/);
+        expect(await store.getPolicy(PROJECT)).toEqual(before);
+        expect(await store.latestSequence()).toBe(latest);
       });
     });
 

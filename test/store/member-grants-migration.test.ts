@@ -2,7 +2,7 @@
 // the policies and shared policies already stored; 7 (consumer bounds) gives the consumers already registered their
 // root, their failures' count and a version a reader starts from; 8 (documents) moves the deny policies and custom
 // roles already stored into the documents table; 9 and 10 move shared policies' content into documents and their
-// bindings into links.
+// bindings into links; 11 moves the access policies into documents.
 import { create } from "@bufbuild/protobuf";
 import Sqlite from "better-sqlite3";
 import { join } from "node:path";
@@ -31,9 +31,11 @@ import { removeDir, tempDir } from "../helpers/temp-dir.js";
 import {
   POSTGRES_BEFORE_DOCUMENTS,
   POSTGRES_BEFORE_LINKS,
+  POSTGRES_BEFORE_POLICY_DOCUMENTS,
   POSTGRES_BEFORE_SHARED_DOCUMENTS,
   SQLITE_BEFORE_DOCUMENTS,
   SQLITE_BEFORE_LINKS,
+  SQLITE_BEFORE_POLICY_DOCUMENTS,
   SQLITE_BEFORE_SHARED_DOCUMENTS,
 } from "../helpers/schema-downgrades.js";
 import { createResource } from "../../src/store/store.js";
@@ -115,7 +117,8 @@ async function postgresAfterDowngrade<T = string[]>(
 }
 
 test("opening a database of schema version 2 indexes the bindings of its stored policies", async () => {
-  const downgrade = "DROP TRIGGER member_grants_follow_moves; DROP TABLE member_grants; DELETE FROM schema_migrations WHERE version = 4";
+  const downgrade = `${SQLITE_BEFORE_POLICY_DOCUMENTS}; DROP TRIGGER member_grants_follow_moves; DROP TABLE member_grants;
+    DELETE FROM schema_migrations WHERE version = 4`;
   expect(await sqliteAfterDowngrade(withPolicy, downgrade)).toEqual(["projects/p1"]);
 });
 
@@ -273,4 +276,73 @@ test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 9 keep
   expect(after.bindings.map((b) => b.target)).toEqual(["projects/p1"]);
   expect(after.chain[0]!.map((p) => p.name)).toEqual(["sharedPolicies/base"]);
   expect(after.owners).toEqual(["projects/p1"]);
+});
+
+/**
+ * Access policies of every shape: bindings on the organization and a project (the member index), a policy with audit
+ * configs and no binding (not listed), one deleted (an empty row whose etag moved on), a resource never given one.
+ */
+async function withPolicies(store: Store): Promise<void> {
+  await withPolicy(store);
+  for (const name of ["projects/p2", "projects/p3", "projects/p4"]) {
+    await createResource(store, { name, parent: "organizations/acme", type: "project", displayName: "" }, actor);
+  }
+  const viewers = [create(BindingSchema, { role: "roles/viewer", members: ["group:eng", "user:bob@example.com"] })];
+  await store.updatePolicy("organizations/acme", () => create(PolicySchema, { version: 1, bindings: viewers }), actor);
+  await store.updatePolicy("projects/p2", () => create(PolicySchema, { version: 1, auditConfigs: [{ service: "allServices" }] }), actor);
+  await store.updatePolicy("projects/p3", () => create(PolicySchema, { version: 1, bindings: OWNERS }), actor);
+  await store.updatePolicy("projects/p3", () => undefined, actor);
+}
+
+/** What a reader sees of them: each policy (etag and time), the chains, the listings and the member index. */
+const policiesOf = async (store: Store) => ({
+  policies: await Promise.all(["organizations/acme", "projects/p1", "projects/p2", "projects/p3", "projects/p4"].map((name) => store.getPolicy(name))),
+  chain: (await store.ancestry("projects/p1"))!.map((link) => link.policy),
+  projects: await store.listPolicies({ type: "project", limit: 10 }),
+  organizations: await store.listPolicies({ type: "organization", limit: 10, namesOnly: true }),
+  owners: await ownersOf(store),
+  viewers: await store.listGrantPoints({ members: ["user:bob@example.com"], roles: ["roles/viewer"], limit: 10 }),
+  roles: await store.listGrantPoints({ members: ["group:eng"], boundRoles: true }),
+});
+
+/** withPolicies, and what a reader saw of it before the downgrade. */
+function writtenPolicies() {
+  const seen: { before?: Awaited<ReturnType<typeof policiesOf>> } = {};
+  const write = async (store: Store) => {
+    await withPolicies(store);
+    seen.before = await policiesOf(store);
+  };
+  return { seen, write };
+}
+
+/** After the migration, a write still keeps the listing's flag: p1 emptied leaves it, p4 given bindings joins it. */
+const listedAfterWrites = async (store: Store) => {
+  await store.updatePolicy("projects/p1", () => undefined, actor);
+  await store.updatePolicy("projects/p4", () => create(PolicySchema, { version: 1, bindings: OWNERS }), actor);
+  return (await store.listPolicies({ type: "project", limit: 10, namesOnly: true })).map((p) => p.name);
+};
+
+test("opening a database of schema version 10 keeps its access policies (etags, times, bindings, listings, index), now documents", async () => {
+  const { seen, write } = writtenPolicies();
+  const after = await sqliteAfterDowngrade(write, SQLITE_BEFORE_POLICY_DOCUMENTS, policiesOf);
+  expect(after).toEqual(seen.before);
+  expect(after.projects.map((p) => p.resource.name)).toEqual(["projects/p1"]);
+  expect(after.policies[2]!.policy.auditConfigs).toHaveLength(1);
+  expect(after.owners).toEqual(["projects/p1"]);
+});
+
+test("after migration 11, policy writes keep the listing of policies with bindings", async () => {
+  expect(await sqliteAfterDowngrade(withPolicies, SQLITE_BEFORE_POLICY_DOCUMENTS, listedAfterWrites)).toEqual(["projects/p4"]);
+});
+
+test.runIf(postgresAvailable())("PostgreSQL: a database of schema version 10 keeps its access policies (etags, times, bindings, listings, index), now documents", async () => {
+  const { seen, write } = writtenPolicies();
+  const after = await postgresAfterDowngrade(write, POSTGRES_BEFORE_POLICY_DOCUMENTS, policiesOf);
+  expect(after).toEqual(seen.before);
+  expect(after.projects.map((p) => p.resource.name)).toEqual(["projects/p1"]);
+  expect(after.owners).toEqual(["projects/p1"]);
+});
+
+test.runIf(postgresAvailable())("PostgreSQL: after migration 11, policy writes keep the listing of policies with bindings", async () => {
+  expect(await postgresAfterDowngrade(withPolicies, POSTGRES_BEFORE_POLICY_DOCUMENTS, listedAfterWrites)).toEqual(["projects/p4"]);
 });

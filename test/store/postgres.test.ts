@@ -18,7 +18,7 @@ function postgresDatabase(wrap: (store: PostgresStore) => Store): () => Promise<
         const client = new pg.Client({ connectionString: database.url });
         await client.connect();
         try {
-          await client.query("UPDATE policies SET policy = $1 WHERE resource_id = (SELECT id FROM resources WHERE name = $2)", [
+          await client.query("UPDATE documents SET body = $1 WHERE kind = 'policy' AND key = '' AND resource_id = (SELECT id FROM resources WHERE name = $2)", [
             Buffer.from(UNDECODABLE),
             resource,
           ]);

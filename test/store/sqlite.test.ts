@@ -17,7 +17,7 @@ function sqliteDatabase(wrap: (store: SqliteStore) => Store): () => Promise<Stor
       damagePolicy: async (resource) => {
         const db = new Sqlite(join(dir, "policy.db"));
         try {
-          db.prepare("UPDATE policies SET policy = ? WHERE resource_id = (SELECT id FROM resources WHERE name = ?)").run(UNDECODABLE, resource);
+          db.prepare("UPDATE documents SET body = ? WHERE kind = 'policy' AND key = '' AND resource_id = (SELECT id FROM resources WHERE name = ?)").run(UNDECODABLE, resource);
         } finally {
           db.close();
         }

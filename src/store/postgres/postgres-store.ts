@@ -32,6 +32,7 @@ import {
   AUDIT_COLUMNS,
   FROM_RESOURCES,
   POLICY_COLUMNS,
+  POLICY_DOCUMENT,
   RESOURCE_COLUMNS,
   decodePolicy,
   decodeSharedPolicy,
@@ -339,7 +340,7 @@ export class PostgresStore implements Store {
         CREATE_MANY,
         [
           ...columns(plan.resources, CREATE_MANY_WIDTHS.resources),
-          ...columns(bytes(plan.policies, 1), CREATE_MANY_WIDTHS.policies),
+          ...columns(bytes(plan.documents, 3), CREATE_MANY_WIDTHS.documents),
           ...columns(plan.grants, CREATE_MANY_WIDTHS.grants),
           ...columns(changes, LOG_TYPES.length),
         ],
@@ -588,14 +589,15 @@ export class PostgresStore implements Store {
       const log = (place: ChangePlace) =>
         logValues(seq, time, actor, write.action, resource, write.etagBefore, revisionEtag(seq), write.logged, place);
       let id = row?.id;
-      if ("policy" in slot) {
+      if (write.pathGrants) {
+        // An access policy (the one kind indexed by path): its document joins the transaction's policy batch.
         const batch = policyBatch(tx);
         const held = batch.rows.get(resource);
         if (!held) throw resourceNotFound(resource);
         // Stryker disable next-line LogicalOperator: equivalent — a flush registered again finds the batch it already wrote empty (flushPolicies)
         if (batch.upserts.size === 0 && batch.logs.length === 0) tx.beforeCommit(() => flushPolicies(tx));
-        batch.upserts.set(held.id, [held.id, bufferOf(body), slot.policy.bindingCount, seq, time]);
-        if (write.grants) batch.grants.set(held.id, [...write.grants]);
+        batch.upserts.set(held.id, [held.id, bufferOf(body), slot.entries, seq, time]);
+        batch.grants.set(held.id, [...write.pathGrants.after]);
         batch.logs.push(log(placeOf(held)));
         batch.rows.set(resource, { ...held, policy: body, policy_revision: seq, policy_update_time: time });
         return { write, seq, time };
@@ -652,7 +654,7 @@ export class PostgresStore implements Store {
     const first = tx.nextSeq(links.length + 1);
     const logs = links.map((link, i) => linkLog(first + i, time, actor, changeAction(removal.unlink!, "delete"), link, placeOf(link)));
     logs.push(logValues(first + links.length, time, actor, removal.action, name, removal.etagBefore, null, removed!, placeOf(row)));
-    // The resource row's delete cascades to its documents, its access policy and every link.
+    // The resource row's delete cascades to its documents (its access policy among them) and every link.
     // Stryker disable next-line StringLiteral: equivalent — the prepared statement's name: "" runs it unnamed (parsed each time), the same rows
     await tx.query(WRITE.deleteResources, [[row.id], ...columns(logs, LOG_TYPES.length)], "delete_resources");
   }
@@ -685,7 +687,7 @@ export class PostgresStore implements Store {
       if (!row) return undefined;
       where.push(`r.path > ${param(row.path)} AND r.path < ${param(pathEnd(row.path))}`);
     }
-    const sql = `SELECT ${select} JOIN policies pol ON pol.resource_id = r.id
+    const sql = `SELECT ${select} JOIN ${POLICY_DOCUMENT}
       WHERE ${where.join(" AND ")} ORDER BY r.path LIMIT ${param(query.limit)}`;
     return { sql, values };
   }

@@ -1,6 +1,6 @@
 // The PostgreSQL store's statements: the store's SQL in one place (postgres-store.ts runs them). Each write is one
 // statement with its change-log row; parameters are positional ($1-$13 a change-log row's columns, see logValues).
-import { DOCUMENT_SQL, ROLE_KIND, numbered, sharedContent } from "../documents.js";
+import { DOCUMENT_SQL, POLICY_KIND, ROLE_KIND, numbered, sharedContent } from "../documents.js";
 import { FROM_LINKS, LINK_COLUMNS, LINK_SQL, type LinkPage } from "../links.js";
 import { CONSUMER_SQL } from "../consumers.js";
 import { CHANGE_LOG_SQL } from "../change-log.js";
@@ -11,6 +11,7 @@ import {
   FROM_RESOURCES,
   JOIN_DENY,
   POLICY_COLUMNS,
+  POLICY_DOCUMENT,
   RESOURCE_COLUMNS,
 } from "../rows.js";
 
@@ -42,7 +43,7 @@ const JOIN_SHARED = `LEFT JOIN LATERAL (SELECT array_agg(s.name ORDER BY s.name)
   WHERE b.kind = '${BINDING_LINK}' AND b.to_id = r.id) sh ON true`;
 const CHAIN_COLUMNS = `${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}, cr.roles, cr.role_revisions, cr.role_update_times,
   sh.shared_names, sh.shared_parents, sh.shared_create_times, sh.shared_policies, sh.shared_revisions, sh.shared_update_times`;
-const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} ${JOIN_ROLES} ${JOIN_SHARED}`;
+const FROM_CHAIN = `${FROM_RESOURCES} LEFT JOIN ${POLICY_DOCUMENT} ${JOIN_DENY} ${JOIN_ROLES} ${JOIN_SHARED}`;
 
 /** A document write's row: after the change log's 13 parameters ($1 its sequence, $2 its time). */
 export const UPSERT_DOCUMENT = numbered(DOCUMENT_SQL.upsertDocument, { seq: 1, time: 2 }, 14);
@@ -68,10 +69,10 @@ export const SQL = {
   chainLinkByName: `SELECT ${CHAIN_COLUMNS} ${FROM_CHAIN} WHERE r.name = $1`,
   forWriteMany: `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${lineageOf("r.path")} AS lineage,
       EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
-    ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id WHERE r.name = ANY($1::text[])`,
+    ${FROM_RESOURCES} LEFT JOIN ${POLICY_DOCUMENT} WHERE r.name = ANY($1::text[])`,
   forWrite: `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${lineageOf("r.path")} AS lineage,
       EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
-    ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id WHERE r.name = $1`,
+    ${FROM_RESOURCES} LEFT JOIN ${POLICY_DOCUMENT} WHERE r.name = $1`,
   ancestry: `SELECT ${CHAIN_COLUMNS} ${FROM_CHAIN} WHERE r.id IN (${LINEAGE_IDS}) ORDER BY length(r.path) DESC`,
   lineage: `SELECT r.name, EXISTS (SELECT 1 FROM resources c WHERE c.parent_id = r.id) AS has_children
     FROM resources r WHERE r.id IN (${LINEAGE_IDS}) ORDER BY length(r.path) DESC`,
@@ -212,19 +213,21 @@ export const WRITE = {
     SELECT member, role, $1 FROM unnest($2::text[], $3::text[]) AS g(member, role) ON CONFLICT DO NOTHING`,
 } as const;
 
-/** The first parameter of FLUSH_POLICIES's reverse-lookup rows: after the policy rows' 5 and the change log's. */
+/** The first parameter of FLUSH_POLICIES's reverse-lookup rows: after the policy documents' 5 and the change log's. */
 const GRANTS = 6 + LOG_TYPES.length;
 const NEW_GRANTS = `unnest($${GRANTS}::bigint[], $${GRANTS + 1}::text[], $${GRANTS + 2}::text[]) AS n(id, member, role)`;
 
 /**
- * The policy rows, their reverse-lookup rows and the change-log rows of a batch's policy writes, in one statement
- * (arrays, one element per row). The written resources' grants that are gone are deleted and the new ones inserted:
- * two disjoint sets of rows, as sibling statements of one WITH must touch.
+ * The policy documents (kind POLICY_KIND, key '': $1-$5 their resource ids, bodies, binding counts, revisions, times),
+ * the resources' has_bindings flags, their reverse-lookup rows and the change-log rows of a batch's policy writes, in
+ * one statement (arrays, one element per row). The written resources' grants that are gone are deleted and the new
+ * ones inserted: two disjoint sets of rows, as sibling statements of one WITH must touch.
  */
 export const FLUSH_POLICIES = `WITH pol AS (
-    INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
-    SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::integer[], $4::bigint[], $5::bigint[])
-    ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
+    INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
+    SELECT u.id, '${POLICY_KIND}', '', u.body, u.entries, u.revision, u.update_time
+    FROM unnest($1::bigint[], $2::bytea[], $3::integer[], $4::bigint[], $5::bigint[]) AS u(id, body, entries, revision, update_time)
+    ON CONFLICT (resource_id, kind, key) DO UPDATE SET body = excluded.body, entries = excluded.entries,
       revision = excluded.revision, update_time = excluded.update_time),
   flag AS (
     UPDATE resources r SET has_bindings = u.bindings > 0 FROM unnest($1::bigint[], $3::integer[]) AS u(id, bindings)
@@ -238,10 +241,10 @@ export const FLUSH_POLICIES = `WITH pol AS (
   ${logRows(6)}`;
 
 
-/** Resources, policies and member-index rows of a batch creation: their columns' types, in parameter order. */
+/** Resources, documents (access policies) and member-index rows of a batch creation: their columns' types, in parameter order. */
 const CREATE_MANY_TYPES = {
   resources: ["bigint", "text", "bigint", "text", "text", "text", "bigint", "bigint", "bigint", "bigint", "boolean"],
-  policies: ["bigint", "bytea", "integer", "bigint", "bigint"],
+  documents: ["bigint", "text", "text", "bytea", "integer", "bigint", "bigint"],
   grants: ["text", "text", "text", "bigint"],
 } as const;
 
@@ -249,21 +252,21 @@ const CREATE_MANY_TYPES = {
 const unnestFrom = (first: number, types: readonly string[]) =>
   `unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(", ")})`;
 
-const POLICIES_AT = 1 + CREATE_MANY_TYPES.resources.length;
-const GRANTS_AT = POLICIES_AT + CREATE_MANY_TYPES.policies.length;
+const DOCUMENTS_AT = 1 + CREATE_MANY_TYPES.resources.length;
+const GRANTS_AT = DOCUMENTS_AT + CREATE_MANY_TYPES.documents.length;
 
 /**
  * A batch creation (Store.createResources) in one statement, arrays one element per row (batch-create.ts, BatchRows):
- * the resources, their policies and member-index rows, then the change-log rows. Foreign keys are checked at the
+ * the resources, their policies' documents and member-index rows, then the change-log rows. Foreign keys are checked at the
  * statement's end, when the sibling inserts are all done.
  */
 export const CREATE_MANY = `WITH res AS (
     INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time,
       has_bindings)
     SELECT * FROM ${unnestFrom(1, CREATE_MANY_TYPES.resources)}),
-  pol AS (
-    INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
-    SELECT * FROM ${unnestFrom(POLICIES_AT, CREATE_MANY_TYPES.policies)}),
+  doc AS (
+    INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)
+    SELECT * FROM ${unnestFrom(DOCUMENTS_AT, CREATE_MANY_TYPES.documents)}),
   grants AS (
     INSERT INTO member_grants (member, role, path, resource_id)
     SELECT * FROM ${unnestFrom(GRANTS_AT, CREATE_MANY_TYPES.grants)} ON CONFLICT DO NOTHING)
@@ -272,6 +275,6 @@ export const CREATE_MANY = `WITH res AS (
 /** The width of each table's rows in CREATE_MANY, for columns(). */
 export const CREATE_MANY_WIDTHS = {
   resources: CREATE_MANY_TYPES.resources.length,
-  policies: CREATE_MANY_TYPES.policies.length,
+  documents: CREATE_MANY_TYPES.documents.length,
   grants: CREATE_MANY_TYPES.grants.length,
 };

@@ -3,9 +3,9 @@
 // existed, SQLite copies it to the statement journal (a temporary file) so that it could undo that statement alone.
 // Resource, member-index and change-log rows land all over their indexes (names, paths, members), so that was about one
 // page write per index entry: two thirds of the writes of a 100,000-item import (strace). A single-row INSERT without
-// triggers needs no statement journal. Those rows are therefore inserted one per run of a prepared statement. Policy rows stay multi-row,
-// BATCH_ROWS at a time: their insert trigger (has_bindings) makes every insert of theirs a statement transaction
-// anyway, and a multi-row one journals each page once, not once per row.
+// triggers needs no statement journal. Those rows are therefore inserted one per run of a prepared statement. Document
+// rows (the access policies) stay multi-row, BATCH_ROWS at a time: their insert trigger (has_bindings) makes every
+// insert of theirs a statement transaction anyway, and a multi-row one journals each page once, not once per row.
 import type Sqlite from "better-sqlite3";
 import { BATCH_INSERTS, BATCH_ROWS, batchInsertSql } from "./statements.js";
 

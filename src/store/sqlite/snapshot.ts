@@ -10,6 +10,7 @@ import {
   FROM_RESOURCES,
   JOIN_DENY,
   POLICY_COLUMNS,
+  POLICY_DOCUMENT,
   RESOURCE_COLUMNS,
   decodeRole,
   decodeSharedPolicy,
@@ -53,7 +54,7 @@ export function chainLinks(stmt: LinkStatements, rows: readonly ResourcePolicyRo
 }
 
 const SUBTREE_PAGE_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}
-  ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY}
+  ${FROM_RESOURCES} LEFT JOIN ${POLICY_DOCUMENT} ${JOIN_DENY}
   WHERE r.path > @after AND r.path < @end AND (@types IS NULL OR r.type IN (SELECT value FROM json_each(@types)))
   ORDER BY r.path LIMIT @limit`;
 

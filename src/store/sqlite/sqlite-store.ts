@@ -18,6 +18,7 @@ import {
   AUDIT_COLUMNS,
   FROM_RESOURCES,
   POLICY_COLUMNS,
+  POLICY_DOCUMENT,
   RESOURCE_COLUMNS,
   decodePolicy,
   deletedPlaces,
@@ -236,9 +237,9 @@ export class SqliteStore implements Store {
       const next = { id: this.stmt.nextResourceId.get()!, seq: this.stmt.nextSeq.get()!, time: Date.now() };
       const plan = planCreation(items, actor, reader, next);
       const prepared = (sql: string) => this.prepared(sql);
-      // Resources first: the other rows reference them. has_bindings is set by the policies' insert trigger.
+      // Resources first: the other rows reference them. has_bindings is set by the documents' insert trigger.
       insertRows("resources", plan.resources, prepared);
-      insertRows("policies", plan.policies, prepared);
+      insertRows("documents", plan.documents, prepared);
       insertRows("grants", plan.grants, prepared);
       insertRows("changes", plan.changes, prepared);
       for (const change of plan.changes) noteChangeWritten(change[0] as number);
@@ -479,13 +480,12 @@ export class SqliteStore implements Store {
       }
       const { id, path } = row;
       const { slot, body } = write;
-      if ("policy" in slot) this.stmt.upsertPolicy.run({ id, policy: body, bindingCount: slot.policy.bindingCount, ...change });
-      else this.stmt.upsertDocument.run({ id, kind: slot.kind, key: slot.key, body, entries: slot.entries, ...change });
-      if (write.grants && "policy" in slot) {
+      // An access policy's documents row also sets resources.has_bindings (its triggers, migration 0011).
+      this.stmt.upsertDocument.run({ id, kind: slot.kind, key: slot.key, body, entries: slot.entries, ...change });
+      if (write.pathGrants) {
         // An access policy's index rows are keyed by path: only the rows that change are written, so a rewrite of a
         // large policy with the same members writes none, and its transaction (which holds the event loop) stays short.
-        // Stryker disable next-line OptionalChaining: equivalent — every access policy's write (policyWrite) has grantsBefore
-        const { added, removed } = grantDiff(write.grantsBefore?.() ?? [], write.grants);
+        const { added, removed } = grantDiff(write.pathGrants.before(), write.pathGrants.after);
         for (const grant of removed) this.stmt.deleteGrant.run({ ...grant, path });
         for (const grant of added) this.stmt.insertGrant.run({ ...grant, path, id });
       } else if (write.grants) {
@@ -508,7 +508,7 @@ export class SqliteStore implements Store {
         change.seq++;
       }
     }
-    // The resource row's delete cascades to its documents, its access policy and any link left.
+    // The resource row's delete cascades to its documents (its access policy among them) and any link left.
     const removed = this.removalBytes(this.stmt.resourceByName.get(name)!);
     this.stmt.deleteResource.run(id);
     this.logChange(change, removal.action, name, removal.etagBefore, null, removed, place);
@@ -521,7 +521,7 @@ export class SqliteStore implements Store {
     const filter = this.policyListing(query);
     if (!filter) return [];
     const sql = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS} ${FROM_RESOURCES}
-      JOIN policies pol ON pol.resource_id = r.id
+      JOIN ${POLICY_DOCUMENT}
       WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
     return (this.prepared(sql).all(filter.params) as ResourcePolicyRow[]).map((row) => listedRow(row, row.path));
   }
@@ -530,7 +530,7 @@ export class SqliteStore implements Store {
     const filter = this.policyListing(query);
     if (!filter) return [];
     // Rows as arrays (raw): a page of names is read on every ListPolicies call.
-    const sql = `SELECT r.name, r.path, pol.revision FROM resources r JOIN policies pol ON pol.resource_id = r.id
+    const sql = `SELECT r.name, r.path, pol.revision FROM resources r JOIN ${POLICY_DOCUMENT}
       WHERE ${filter.where} ORDER BY r.path LIMIT @limit`;
     const rows = this.prepared(sql).raw(true).all(filter.params) as [string, string, number][];
     return rows.map(([name, cursor, revision]) => ({ name, cursor, revision }));

@@ -1,6 +1,6 @@
 // The SQLite store's prepared statements, each with its parameter and row types: the store's SQL in one place
 // (sqlite-store.ts runs them). Statements that depend on a request's filters are prepared on first use there instead.
-import { DENY_POLICY_KIND, DOCUMENT_SQL, sharedContent, type DocumentRow } from "../documents.js";
+import { DENY_POLICY_KIND, DOCUMENT_SQL, POLICY_KIND, sharedContent, type DocumentRow } from "../documents.js";
 import { LINK_SQL } from "../links.js";
 import { CONSUMER_SQL } from "../consumers.js";
 import { CHANGE_LOG_SQL } from "../change-log.js";
@@ -12,6 +12,7 @@ import {
   FROM_RESOURCES,
   JOIN_DENY,
   POLICY_COLUMNS,
+  POLICY_DOCUMENT,
   RESOURCE_COLUMNS,
   SHARED_COLUMNS,
   type BindingRow,
@@ -29,7 +30,7 @@ import {
  * taken from the resource's path and looked up by primary key, so its cost is O(depth) whatever the table's size.
  */
 export const ANCESTRY_SQL = `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS}
-  ${FROM_RESOURCES} LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY}
+  ${FROM_RESOURCES} LEFT JOIN ${POLICY_DOCUMENT} ${JOIN_DENY}
   WHERE r.id IN (SELECT value FROM json_each(
     '[' || replace(trim((SELECT path FROM resources WHERE name = @name), '/'), '/', ',') || ']'))
   ORDER BY length(r.path) DESC`;
@@ -78,7 +79,6 @@ export interface Statements {
   deleteResource: Sqlite.Statement<[number]>;
   hasChildren: Sqlite.Statement<[number], number>;
   subtree: Sqlite.Statement<[string, string], ResourceRow>;
-  upsertPolicy: Sqlite.Statement<unknown[], unknown>;
   denyOf: Sqlite.Statement<[number], PolicyRow>;
   rolesOf: Sqlite.Statement<[number], RoleRow>;
   documentsOf: Sqlite.Statement<[{ kind: string; resource: string; key: string | null }], DocumentRow>;
@@ -121,12 +121,14 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     consumers: consumers as ConsumerStatements,
     resourceByName: db.prepare<[string], ResourceRow>(`SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.name = ?`),
     idByName: db.prepare<[string], number>(`SELECT id FROM resources WHERE name = ?`).pluck(),
-    policyOf: db.prepare<[number], PolicyRow>(`SELECT policy, revision, update_time FROM policies WHERE resource_id = ?`),
+    policyOf: db.prepare<[number], PolicyRow>(
+      `SELECT body AS policy, revision, update_time FROM documents WHERE resource_id = ? AND kind = '${POLICY_KIND}' AND key = ''`,
+    ),
     nextResourceId: db.prepare<[], number>(`SELECT COALESCE(MAX(id), 0) + 1 FROM resources`).pluck(),
     ancestry: db.prepare<[{ name: string }], ResourcePolicyRow>(ANCESTRY_SQL),
     resourcePolicyByName: db.prepare<[string], ResourcePolicyRow>(
       `SELECT ${RESOURCE_COLUMNS}, ${POLICY_COLUMNS}, ${DENY_COLUMNS} ${FROM_RESOURCES}
-       LEFT JOIN policies pol ON pol.resource_id = r.id ${JOIN_DENY} WHERE r.name = ?`,
+       LEFT JOIN ${POLICY_DOCUMENT} ${JOIN_DENY} WHERE r.name = ?`,
     ),
     nextSeq: db.prepare<[], number>(`SELECT COALESCE(MAX(seq), 0) + 1 FROM change_log`).pluck(),
     logChange: db.prepare(
@@ -188,12 +190,6 @@ export function prepareStatements(db: Sqlite.Database): Statements {
     subtree: db.prepare<[string, string], ResourceRow>(
       `SELECT ${RESOURCE_COLUMNS} ${FROM_RESOURCES} WHERE r.path >= ? AND r.path < ?
        ORDER BY length(r.path) DESC, r.name`,
-    ),
-    upsertPolicy: db.prepare(
-      `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)
-       VALUES (@id, @policy, @bindingCount, @seq, @time)
-       ON CONFLICT (resource_id) DO UPDATE SET policy = excluded.policy, binding_count = excluded.binding_count,
-         revision = excluded.revision, update_time = excluded.update_time`,
     ),
     denyOf: db.prepare<[number], PolicyRow>(
       `SELECT body AS policy, revision, update_time FROM documents WHERE resource_id = ? AND kind = '${DENY_POLICY_KIND}' AND key = ''`,
@@ -267,7 +263,7 @@ export const BATCH_INSERTS = {
     head: `INSERT INTO resources (id, name, parent_id, path, type, display_name, create_seq, revision, create_time, update_time)`,
     width: 10,
   },
-  policies: { head: `INSERT INTO policies (resource_id, policy, binding_count, revision, update_time)`, width: 5 },
+  documents: { head: `INSERT INTO documents (resource_id, kind, key, body, entries, revision, update_time)`, width: 7 },
   grants: { head: `INSERT OR IGNORE INTO member_grants (member, role, path, resource_id)`, width: 4 },
   changes: {
     head: `INSERT INTO change_log (seq, time, principal, action, resource, etag_before, etag_after, change,

@@ -13,6 +13,7 @@ import { sql as consumerBounds } from "./0007-consumer-bounds.js";
 import { sql as documents } from "./0008-documents.js";
 import { sql as sharedPolicyDocuments } from "./0009-shared-policy-documents.js";
 import { sql as links } from "./0010-links.js";
+import { sql as policyDocuments } from "./0011-policy-documents.js";
 
 export const migrations: readonly Migration<Sqlite.Database, void>[] = [
   { version: 1, name: "initial", sql: initial },
@@ -25,4 +26,5 @@ export const migrations: readonly Migration<Sqlite.Database, void>[] = [
   { version: 8, name: "documents", sql: documents },
   { version: 9, name: "shared-policy-documents", sql: sharedPolicyDocuments },
   { version: 10, name: "links", sql: links },
+  { version: 11, name: "policy-documents", sql: policyDocuments },
 ];
