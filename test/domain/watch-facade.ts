@@ -7,6 +7,7 @@ import { Access } from "../../src/domain/access/access.js";
 import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
 import { ChangeFeed } from "../../src/domain/change-feed.js";
 import { Watch } from "../../src/domain/watch.js";
+import { ServiceError } from "../../src/service-error.js";
 import { WatchStreams, type WatchLimits } from "../../src/domain/watch-streams.js";
 import { WatchVisibility } from "../../src/domain/watch-visibility.js";
 import { cachingStore } from "../../src/store/caching-store.js";
@@ -50,12 +51,12 @@ export class WatchWorld {
     return world;
   }
 
-  /** The facade as server.ts builds it. */
-  facade(limits?: Partial<WatchLimits>): Watch {
+  /** The facade as server.ts builds it (over `feed`: the world's unless given). */
+  facade(limits?: Partial<WatchLimits>, feed = this.feed): Watch {
     const access = new Access(this.store, defaultSchema);
     const authorizer = new Authorizer(access, defaultSchema, new Set([ROOT]), true);
     const streams = new WatchStreams({ maxStreams: 1_000, maxStreamsPerCaller: 100, streamBufferBytes: 1024 * 1024, ...limits });
-    return new Watch(this.feed, new WatchVisibility(this.store, access, authorizer), defaultSchema, streams);
+    return new Watch(feed, new WatchVisibility(this.store, access, authorizer), defaultSchema, streams);
   }
 
   /** Sets the resource's policy (these users its owners) and returns the sequence its change got. */
@@ -95,14 +96,15 @@ export class Reader {
   readonly controller = new AbortController();
   readonly iterator: AsyncIterableIterator<WatchResponse>;
 
-  constructor(world: WatchWorld, watch: Watch, req: WatchRequest, caller: Caller, { encodedBytes = false } = {}) {
+  /** `read: false`: opened, not read until `drain()` (a reader that falls behind). */
+  constructor(world: WatchWorld, watch: Watch, req: WatchRequest, caller: Caller, { read = true, encodedBytes = false } = {}) {
     world.opened.push(this.controller);
     // Without encodedBytes, the call a transport without a binary codec makes (the argument left out).
     this.iterator = encodedBytes ? watch.watch(req, caller, this.controller.signal, true) : watch.watch(req, caller, this.controller.signal);
-    void this.drain();
+    if (read) void this.drain();
   }
 
-  private async drain(): Promise<void> {
+  async drain(): Promise<void> {
     try {
       for (;;) {
         const next = await this.iterator.next();
@@ -141,6 +143,13 @@ export class Reader {
     const answer = await waitFor(() => probe(this) || (this.ended ? ENDED : undefined), what);
     if (answer === ENDED) throw this.error ?? new Error(`the stream ended before ${what}`);
     return answer as NonNullable<T>;
+  }
+
+  /** The ServiceError the stream ended with. */
+  async failure(): Promise<ServiceError> {
+    await waitFor(() => this.ended, "the stream to end");
+    if (!(this.error instanceof ServiceError)) throw new Error(`the stream ended with ${String(this.error)}, not a ServiceError`);
+    return this.error;
   }
 }
 
