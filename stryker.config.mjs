@@ -33,6 +33,8 @@ export default {
     "src/domain/binding-validation.ts",
     "src/domain/conditions.ts",
     "src/domain/watch.ts",
+    // What bytes (or message) a watcher receives for a change shared by every stream.
+    "src/domain/shared-response.ts",
     "src/domain/change-feed.ts",
     "src/domain/sync.ts",
     "src/domain/sync-status.ts",

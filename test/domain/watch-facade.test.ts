@@ -7,151 +7,58 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
 import {
   ChangeKind,
-  WatchRequestSchema,
   WatchResponseSchema,
   type WatchRequest,
   type WatchResponse,
 } from "../../gen/policy/v1/watch_service_pb.js";
-import { Access } from "../../src/domain/access/access.js";
-import { Authorizer, type Caller } from "../../src/domain/access/authorizer.js";
+import type { Caller } from "../../src/domain/access/authorizer.js";
 import { ChangeFeed } from "../../src/domain/change-feed.js";
 import { updateDenyPolicy } from "../../src/domain/kinds.js";
 import { Watch, inSubtree } from "../../src/domain/watch.js";
-import { WatchStreams, type WatchLimits } from "../../src/domain/watch-streams.js";
-import { WatchVisibility } from "../../src/domain/watch-visibility.js";
+import type { WatchLimits } from "../../src/domain/watch-streams.js";
 import { ServiceError } from "../../src/service-error.js";
-import { cachingStore } from "../../src/store/caching-store.js";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { createResource, type ChangeRecord, type Store } from "../../src/store/store.js";
-import { binding, defaultSchema, policy } from "../helpers/fixtures.js";
+import type { ChangeRecord, Store } from "../../src/store/store.js";
+import { defaultSchema } from "../helpers/fixtures.js";
 import { waitFor } from "../helpers/wait.js";
+import { admin, CLOUD, request, ORG, OTHER_CLOUD, OTHER_ORG, PROJECT, ROOT, Reader as WorldReader, WatchWorld, user } from "./watch-facade.js";
 
-const ROOT = "user:root@example.com";
 const actor = { principal: ROOT };
-const ORG = "organizations/o";
-const CLOUD = "clouds/c";
-const PROJECT = "projects/p";
-const OTHER_ORG = "organizations/other";
-const OTHER_CLOUD = "clouds/other";
-const user = (email: string): Caller => ({ principal: `user:${email}`, identities: [`user:${email}`] });
-const admin: Caller = { principal: ROOT, identities: [ROOT] };
 const ann = user("ann@example.com");
 
+let world: WatchWorld;
 let store: Store;
 let feed: ChangeFeed;
-/** Every stream a test opened, ended after it. */
-let opened: AbortController[];
 
 beforeEach(async () => {
-  store = cachingStore(new SqliteStore(":memory:"));
-  feed = new ChangeFeed(store, { pollMs: 5 });
-  opened = [];
-  await createResource(store, { name: ORG, parent: "", type: "organization", displayName: "" }, actor);
-  await createResource(store, { name: CLOUD, parent: ORG, type: "cloud", displayName: "" }, actor);
-  await createResource(store, { name: PROJECT, parent: CLOUD, type: "project", displayName: "" }, actor);
-  await createResource(store, { name: OTHER_ORG, parent: "", type: "organization", displayName: "" }, actor);
-  await createResource(store, { name: OTHER_CLOUD, parent: OTHER_ORG, type: "cloud", displayName: "" }, actor);
+  world = await WatchWorld.make();
+  ({ store, feed } = world);
 });
 
 afterEach(async () => {
-  for (const c of opened) c.abort();
-  feed.close();
-  await store.close();
+  // A test may follow a feed of its own (another batch size, a failing store).
+  if (feed !== world.feed) feed.close();
+  await world.close();
 });
 
-/** The facade as server.ts builds it. */
-function facade(limits?: Partial<WatchLimits>): Watch {
-  const access = new Access(store, defaultSchema);
-  const authorizer = new Authorizer(access, defaultSchema, new Set([ROOT]), true);
-  const streams = new WatchStreams({ maxStreams: 1_000, maxStreamsPerCaller: 100, streamBufferBytes: 1024 * 1024, ...limits });
-  return new Watch(feed, new WatchVisibility(store, access, authorizer), defaultSchema, streams);
-}
+const facade = (limits?: Partial<WatchLimits>): Watch => world.facade(limits, feed);
 
 /** The streams following the feed now (the poller runs while there is one). */
 const followers = () => (feed as unknown as { followers: number }).followers;
 
-const request = (init: Parameters<typeof create<typeof WatchRequestSchema>>[1] = {}): WatchRequest => create(WatchRequestSchema, init);
-
-/** A change as a watcher reads it: its sequence, kind and resource. */
-interface Seen {
-  seq: number;
-  kind: ChangeKind;
-  resource: string;
-}
-
-/** A stream read as fast as it arrives, in the background. */
-class Reader {
-  readonly messages: WatchResponse[] = [];
-  error: unknown;
-  ended = false;
-  readonly controller: AbortController;
-  readonly iterator: AsyncIterableIterator<WatchResponse>;
-
-  constructor(watch: Watch, req: WatchRequest, caller: Caller, { read = true, encodedBytes = false } = {}) {
-    this.controller = new AbortController();
-    opened.push(this.controller);
-    // Without encodedBytes, the call a transport without a binary codec makes (the argument left out).
-    this.iterator = encodedBytes ? watch.watch(req, caller, this.controller.signal, true) : watch.watch(req, caller, this.controller.signal);
-    if (read) void this.drain();
-  }
-
-  async drain(): Promise<void> {
-    try {
-      for (;;) {
-        const next = await this.iterator.next();
-        if (next.done) break;
-        this.messages.push(next.value);
-      }
-    } catch (e) {
-      this.error = e;
-    } finally {
-      this.ended = true;
-    }
-  }
-
-  /** Every change received (single or in batches), in order. */
-  get changes(): Seen[] {
-    return this.messages.flatMap((m) => {
-      if (m.event.case === "change") return [seen(m.event.value)];
-      if (m.event.case === "batch") return m.event.value.changes.map(seen);
-      return [];
-    });
-  }
-
-  get progress(): number[] {
-    return this.messages.flatMap((m) => (m.event.case === "progress" ? [Number(m.event.value.sequence)] : []));
-  }
-
-  async until<T>(probe: (r: this) => T, what: string): Promise<NonNullable<T>> {
-    return waitFor(() => {
-      if (this.ended && this.error) throw this.error;
-      return probe(this);
-    }, what);
-  }
-
-  async failure(): Promise<ServiceError> {
-    await waitFor(() => this.ended, "the stream to end");
-    expect(this.error).toBeInstanceOf(ServiceError);
-    return this.error as ServiceError;
+/** A stream of `watch` read in the background (test/domain/watch-facade.ts). */
+class Reader extends WorldReader {
+  constructor(watch: Watch, req: WatchRequest, caller: Caller, options?: { read?: boolean; encodedBytes?: boolean }) {
+    super(world, watch, req, caller, options);
   }
 }
-
-function seen(change: { sequence: bigint; kind: ChangeKind; resource: string }): Seen {
-  return { seq: Number(change.sequence), kind: change.kind, resource: change.resource };
-}
-
-const owners = (...emails: string[]) => policy({ bindings: [binding("roles/owner", emails.map((e) => `user:${e}`))] });
 
 /** Sets a policy and returns the sequence its change got. */
-async function setPolicy(resource: string, ...emails: string[]): Promise<number> {
-  await store.updatePolicy(resource, () => owners(...emails), actor);
-  return store.latestSequence();
-}
+const setPolicy = (resource: string, ...emails: string[]): Promise<number> => world.setPolicy(resource, ...emails);
 
 /** The first message of a stream, or the error its first read fails with. */
 async function firstOutcome(watch: Watch, req: WatchRequest, caller: Caller = admin): Promise<WatchResponse | ServiceError> {
   const controller = new AbortController();
-  opened.push(controller);
+  world.opened.push(controller);
   const it = watch.watch(req, caller, controller.signal);
   try {
     const next = await it.next();
