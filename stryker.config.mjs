@@ -67,15 +67,15 @@ export default {
     // with prefetchPolicies, pruneChanges and the consumer writes, and the module's write helpers (readForWrite to
     // linkLog, consumerQuery to hierarchyFor). Ranges checked against the file after migration 11 (docs/testing.md,
     // round 10); importRecords left out, as SQLite's.
-    "src/store/postgres/postgres-store.ts:148-182",
-    "src/store/postgres/postgres-store.ts:321-424",
-    "src/store/postgres/postgres-store.ts:476-519",
-    "src/store/postgres/postgres-store.ts:534-660",
-    "src/store/postgres/postgres-store.ts:735-755",
-    "src/store/postgres/postgres-store.ts:794-828",
-    "src/store/postgres/postgres-store.ts:847-876",
-    "src/store/postgres/postgres-store.ts:910-963",
-    "src/store/postgres/postgres-store.ts:986-1030"
+    "src/store/postgres/postgres-store.ts:148-183",
+    "src/store/postgres/postgres-store.ts:322-435",
+    "src/store/postgres/postgres-store.ts:487-534",
+    "src/store/postgres/postgres-store.ts:549-675",
+    "src/store/postgres/postgres-store.ts:750-772",
+    "src/store/postgres/postgres-store.ts:811-847",
+    "src/store/postgres/postgres-store.ts:866-897",
+    "src/store/postgres/postgres-store.ts:931-987",
+    "src/store/postgres/postgres-store.ts:1010-1056"
   ],
   "ignorePatterns": [
     "dist",
