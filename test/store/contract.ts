@@ -594,10 +594,13 @@ export function storeContract(factory: StoreFactory): void {
 
       test("decide reads the hierarchy inside the write: lineage up to the root, and children", async () => {
         let lineage: readonly string[] | undefined;
+        let own: readonly string[] | undefined;
         let children: boolean[] = [];
         await store.updateResource(
           CLOUD,
           (current, hierarchy) => {
+            // Its own lineage without naming it in `reads`.
+            own = hierarchy.lineage(CLOUD);
             lineage = hierarchy.lineage(PROJECT);
             children = [hierarchy.hasChildren(CLOUD), hierarchy.hasChildren(PROJECT), hierarchy.hasChildren("projects/none")];
             expect(hierarchy.lineage("projects/none")).toBeUndefined();
@@ -606,6 +609,7 @@ export function storeContract(factory: StoreFactory): void {
           actor,
           [PROJECT, "projects/none"],
         );
+        expect(own).toEqual([CLOUD, ORG]);
         expect(lineage).toEqual([PROJECT, CLOUD, ORG]);
         expect(children).toEqual([true, false, false]);
       });
