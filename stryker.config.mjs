@@ -50,6 +50,8 @@ export default {
     "src/store/batch-create.ts",
     // What both stores' writeAttached write for an access policy or a document (round 10).
     "src/store/attached-write.ts",
+    // A copy's import (importRecords' writes, both databases): the export above it is read-only.
+    "src/store/store-records.ts:187-349",
     "src/store/sqlite/write-queue.ts",
     // SqliteStore: createResources, updateResource, deleteResource and the decide callbacks' hierarchy; updateLink and
     // logLink; updateDocument, writeAttached (the one write path of policies and documents) and removeOwner;

@@ -31,6 +31,8 @@ export const MUTATION_TESTS = [
   "test/store/grant-changes.test.ts",
   "test/store/numbered.test.ts",
   "test/store/postgres.test.ts",
+  // A store's copy: store-records.ts's import (SQLite to SQLite; PostgreSQL's pairs with POLICY_TEST_PG_SKIP=0).
+  "test/store/copy-store.test.ts",
 ];
 
 // A narrower run on a busy machine: MUTATION_TESTS="test/access/chain-check.test.ts,test/domain/**/*.test.ts" (globs,
