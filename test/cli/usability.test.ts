@@ -126,6 +126,8 @@ test("set -f/--config-file/--file, -o anyscale: Anyscale's shapes for set, get a
 });
 
 test("-o and --format are one option; giving both differently is a usage error", async () => {
+  // The policy read back: this test's own, whatever ran before it.
+  ok(await policy(["set", "--resource-type", "cloud", "--resource-id", "cld_abc123", "--config-file", tempFile("policy.yaml", POLICY_YAML)]));
   const both = await policy(["get", "--resource-type", "cloud", "--resource-id", "cld_abc123", "-o", "json", "--format", "yaml"]);
   expect(both.code).toBe(2);
   const format = ok(await policy(["get", "--resource-type", "cloud", "--resource-id", "cld_abc123", "--format", "json"]));
