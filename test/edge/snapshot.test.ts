@@ -49,6 +49,12 @@ beforeAll(async () => {
     denyPolicy: { rules: [{ deniedPrincipals: ["user:eve@example.com"], deniedPermissions: ["projects.delete"] }] },
   });
   await admin.roles.createRole({ parent: ORG, roleId: "viewer", role: { includedPermissions: ["projects.get"] } });
+  // Rita reads PROJECTS[1] and its policy, nothing else (a reader without the deny and binding reads).
+  await admin.roles.createRole({ parent: ORG, roleId: "policyReader", role: { includedPermissions: ["projects.get", "projects.getPolicy"] } });
+  await admin.policies.setPolicy({
+    resource: PROJECTS[1]!,
+    policy: { bindings: [binding(`${ORG}/roles/policyReader`, "user:rita@example.com")] },
+  });
   await admin.sharedPolicies.createSharedPolicy({
     parent: ORG,
     sharedPolicyId: "snap-baseline",
@@ -71,7 +77,7 @@ describe("Snapshot", () => {
     for (const p of PROJECTS) expect(names.indexOf(CLOUD)).toBeLessThan(names.indexOf(p));
     const byName = new Map(resources.map((r) => [r.resource!.name, r]));
     expect(byName.get(ORG)!.policy!.bindings[0]!.members).toEqual(["user:owner@example.com"]);
-    expect(byName.get(ORG)!.roles.map((r) => r.name)).toEqual([`${ORG}/roles/viewer`]);
+    expect(byName.get(ORG)!.roles.map((r) => r.name)).toEqual([`${ORG}/roles/policyReader`, `${ORG}/roles/viewer`]);
     expect(byName.get(CLOUD)!.denyPolicy!.rules[0]!.deniedPrincipals).toEqual(["user:eve@example.com"]);
     expect(byName.get(PROJECTS[1]!)!.sharedPolicies).toEqual(["sharedPolicies/snap-baseline"]);
     expect(pages.flatMap((p) => p.sharedPolicies).map((s) => s.name)).toEqual(["sharedPolicies/snap-baseline"]);
@@ -143,11 +149,6 @@ describe("Snapshot", () => {
   });
 
   test("a reader without the deny and binding reads gets them withheld, and marked so", async () => {
-    await admin.roles.createRole({ parent: ORG, roleId: "policyReader", role: { includedPermissions: ["projects.get", "projects.getPolicy"] } });
-    await admin.policies.setPolicy({
-      resource: PROJECTS[1]!,
-      policy: { bindings: [binding(`${ORG}/roles/policyReader`, "user:rita@example.com")] },
-    });
     const rita = apiClients(server.url, { token: await tokenFor(key, "rita@example.com") });
     const pages = await collect(rita, PROJECTS[1]!);
     const resources = pages.flatMap((p) => p.resources);
