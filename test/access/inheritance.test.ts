@@ -32,8 +32,9 @@ const GRANTED = stateName(AccessState.GRANTED);
 const NOT_GRANTED = stateName(AccessState.NOT_GRANTED);
 
 describe("a role applies to the resource it is granted on and to every descendant", () => {
+  // A tree of its own for each test: each sets the grants it judges.
   let tree: Tree;
-  beforeAll(async () => {
+  beforeEach(async () => {
     tree = await createTree(api);
   });
 
@@ -47,6 +48,7 @@ describe("a role applies to the resource it is granted on and to every descendan
   });
 
   test("someone the organization's policy does not name gets nothing from it", async () => {
+    await setBindings(api, tree.org, { role: "roles/owner", members: [ADA] });
     expect(await state(tree.project, [BOB], "projects.get")).toBe(NOT_GRANTED);
   });
 
@@ -60,6 +62,8 @@ describe("a role applies to the resource it is granted on and to every descendan
   });
 
   test("a role on a cloud does not reach up to the organization", async () => {
+    await setBindings(api, tree.cloud, { role: "roles/collaborator", members: [BOB] });
+    expect(await state(tree.cloud, [BOB], "clouds.get")).toBe(GRANTED);
     expect(await state(tree.org, [BOB], "organizations.get")).toBe(NOT_GRANTED);
   });
 
