@@ -11,7 +11,6 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { execSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import pg from "pg";
 import { rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +30,7 @@ import {
   SQLITE_BEFORE_SHARED_DOCUMENTS,
 } from "../test/helpers/schema-downgrades.js";
 import { generateDataset } from "./dataset.js";
+import { adminQuery } from "./postgres.js";
 
 const { values: flags, positionals } = parseArgs({ options: { db: { type: "string" } }, allowPositionals: true });
 const resources = Number(positionals[0] ?? 1_000_000);
@@ -122,15 +122,7 @@ function measurePolicies(path: string): void {
 /** Migration 11 alone on PostgreSQL: the same dataset copied into a database of its own, taken back to 10, migrated. */
 async function measurePoliciesPostgres(path: string, url: string): Promise<void> {
   const name = `policy_migration_${randomBytes(4).toString("hex")}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = (sql: string) => adminQuery(url, sql);
   await admin(`CREATE DATABASE ${name}`);
   const target = new URL(url);
   target.pathname = `/${name}`;

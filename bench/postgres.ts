@@ -36,7 +36,8 @@ export interface PostgresBenchDeps {
   header: string;
 }
 
-async function adminQuery(url: string, sql: string): Promise<void> {
+/** One statement on its own connection (CREATE / DROP DATABASE: not in a transaction). */
+export async function adminQuery(url: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
