@@ -84,8 +84,8 @@ export class ChangeFeed {
   private started: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private followers = 0;
-  /** Settled (and replaced) each time the poller reads new rows. */
-  private advanced = deferred();
+  /** Called (each once) when the poller next reads new rows, or at close: the streams waiting for a turn. */
+  private sleepers = new Set<() => void>();
   private polling = false;
   /** When (performance.now()) the feed last read the log, and last woke its streams. */
   private lastPoll = 0;
@@ -110,7 +110,18 @@ export class ChangeFeed {
 
   /** Settles when the feed next reads new rows (or closes). */
   get nextAdvance(): Promise<void> {
-    return this.advanced.promise;
+    return new Promise((resolve) => this.whenAdvanced(resolve));
+  }
+
+  /** Calls `wake` once, when the poller next reads new rows or the feed closes (at once if it has closed). */
+  whenAdvanced(wake: () => void): void {
+    if (this.closed) wake();
+    else this.sleepers.add(wake);
+  }
+
+  /** Takes back a `wake` not yet called. */
+  forget(wake: () => void): void {
+    this.sleepers.delete(wake);
   }
 
   /** Whether the changes after `afterSeq` are read from the window (live), not from the store (history). */
@@ -188,7 +199,13 @@ export class ChangeFeed {
   close(): void {
     this.closed = true;
     this.stop();
-    this.advanced.resolve();
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    const woken = this.sleepers;
+    this.sleepers = new Set();
+    for (const wake of woken) wake();
   }
 
   private async start(): Promise<void> {
@@ -251,9 +268,7 @@ export class ChangeFeed {
           else if (this.busyTurns >= 2) this.interval = Math.min(this.interval * 2, this.busyTurnMs);
           this.busy = false;
         }
-        const advanced = this.advanced;
-        this.advanced = deferred();
-        advanced.resolve();
+        this.wakeAll();
         if (rows.length < this.batchSize && this.bytesOf(rows) <= this.readBytes / 2) break;
       }
     } catch {
@@ -297,8 +312,4 @@ function firstAfter(window: readonly ChangeRecord[], seq: number): number {
   return lo;
 }
 
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
+

@@ -31,129 +31,201 @@ export interface StreamBufferOptions<T, U> {
 }
 
 /**
- * What `produce` sends (it must stop when its signal aborts), delivered through a queue of at most `maxBytes`. The queue's
+ * A stream's stop: a flag its producer reads, and the one callback (the stream's clock) run when it is set. Not an
+ * AbortController: with 10,000 idle streams, a controller per stream with its signal, its event maps and a listener
+ * came to ~0.7 KB each.
+ */
+export class StreamStop {
+  aborted = false;
+  /** Run once, when the stream stops (not if it had stopped already when set). */
+  onStop: (() => void) | undefined;
+
+  stop(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const onStop = this.onStop;
+    this.onStop = undefined;
+    onStop?.();
+  }
+}
+
+/**
+ * What `produce` sends (it must stop when its stop is set), delivered through a queue of at most `maxBytes`. The queue's
  * bytes are what the server keeps for a reader that does not read; the producer holds one read of the feed at most.
  * Nothing starts before the first `next()`. The producer pushes (a generator would cost several promises per message
- * to hand it over, and again to hand it on), and this is an iterator written out rather than an async generator: a
- * Watch with many watchers pays each promise per message and per stream.
+ * to hand it over, and again to hand it on), and this is an iterator written out rather than an async generator, with
+ * no async function suspended while it waits: a Watch with many watchers pays each promise per message and per
+ * stream, and each suspended function's frame per idle stream.
  */
 export function bufferedStream<T, U>(
-  produce: (signal: AbortSignal, send: (message: Outgoing<T>) => Promise<void> | undefined) => Promise<void>,
+  produce: (stop: StreamStop, send: (message: Outgoing<T>) => Promise<void> | undefined) => Promise<void>,
   options: StreamBufferOptions<T, U>,
 ): AsyncIterableIterator<U> {
-  const stop = new AbortController();
-  const queue: Outgoing<T>[] = [];
-  let head = 0;
-  let bytes = 0;
-  let ended = false;
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  let room: (() => void) | undefined;
-  let pump: Promise<void> | undefined;
-  let finished = false;
-  const notify = () => {
-    const resolve = wake;
-    wake = undefined;
-    resolve?.();
+  return new BufferedStream(produce, options);
+}
+
+/** A class, not closures over locals: with 10,000 idle streams, a closure per step of the code below showed. */
+class BufferedStream<T, U> implements AsyncIterableIterator<U> {
+  private readonly stop = new StreamStop();
+  private readonly queue: Outgoing<T>[] = [];
+  private head = 0;
+  private bytes = 0;
+  private ended = false;
+  private failure: unknown;
+  /** The consumer's pending next(), while the queue is empty. */
+  private reader: { resolve: (result: IteratorResult<U>) => void; reject: (error: unknown) => void } | undefined;
+  private room: (() => void) | undefined;
+  private pump: Promise<void> | undefined;
+  private finished = false;
+  // What is handed out: the producer's send, the call's abort listener, the producer's end.
+  private readonly send = (item: Outgoing<T>) => this.offer(item);
+  private readonly onAbort = () => this.aborted();
+  private readonly producerEnded = () => {
+    this.ended = true;
+    this.notify();
   };
-  const makeRoom = () => {
-    const resolve = room;
-    room = undefined;
-    resolve?.();
+  private readonly producerFailed = (e: unknown) => {
+    this.failure = e;
+    this.producerEnded();
   };
-  const onAbort = () => {
-    stop.abort();
-    options.onEnd?.();
-    queue.length = 0;
-    head = 0;
-    notify();
-    makeRoom();
-  };
-  const full = (item: Outgoing<T>) => queue.length > head && bytes + item.bytes > options.maxBytes;
-  const enqueue = (item: Outgoing<T>) => {
-    queue.push(item);
-    bytes += item.bytes;
-    notify();
-  };
-  // A message read at the reader's pace waits for room.
-  const whenRoom = async (item: Outgoing<T>) => {
-    while (full(item) && !stop.signal.aborted) await new Promise<void>((resolve) => (room = resolve));
-    if (!stop.signal.aborted) enqueue(item);
-  };
-  // The producer's send: at once (no promise) while there is room, as most are.
-  const send = (item: Outgoing<T>): Promise<void> | undefined => {
-    if (stop.signal.aborted) return undefined;
-    if (full(item)) {
-      if (item.paced) return whenRoom(item);
-      throw options.cutOff(queue[queue.length - 1]!.position);
-    }
-    enqueue(item);
-    return undefined;
-  };
-  const start = () => {
-    options.signal.addEventListener("abort", onAbort, { once: true });
-    if (options.signal.aborted) onAbort();
-    pump = (async () => {
-      try {
-        await produce(stop.signal, send);
-      } catch (e) {
-        failure = e;
-      } finally {
-        ended = true;
-        notify();
-      }
-    })();
-  };
-  /** Ends the stream: the producer stops, and this waits for it (once, however the stream ends). */
-  const finish = async () => {
-    if (finished) return;
-    finished = true;
-    options.signal.removeEventListener("abort", onAbort);
-    stop.abort();
-    makeRoom();
+
+  constructor(
+    private readonly produce: (stop: StreamStop, send: (message: Outgoing<T>) => Promise<void> | undefined) => Promise<void>,
+    private readonly options: StreamBufferOptions<T, U>,
+  ) {}
+
+  next(): Promise<IteratorResult<U>> {
+    if (this.finished) return Promise.resolve(done());
+    if (!this.pump) this.start();
+    const next = this.take();
+    if (next) return Promise.resolve(next);
+    if (this.ended) return this.end();
+    return new Promise((resolve, reject) => (this.reader = { resolve, reject }));
+  }
+
+  async return(): Promise<IteratorResult<U>> {
+    await this.finish();
+    return done();
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<U>> {
+    await this.finish();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private start(): void {
+    const { signal } = this.options;
+    signal.addEventListener("abort", this.onAbort, { once: true });
+    if (signal.aborted) this.aborted();
+    let produced: Promise<void>;
     try {
-      await pump;
-    } finally {
-      options.onEnd?.();
+      produced = this.produce(this.stop, this.send);
+    } catch (e) {
+      produced = Promise.reject(e);
     }
-  };
-  const done = (): IteratorResult<U> => ({ done: true, value: undefined });
-  return {
-    async next(): Promise<IteratorResult<U>> {
-      if (finished) return done();
-      if (!pump) start();
-      for (;;) {
-        if (head < queue.length) {
-          const item = queue[head]!;
-          queue[head++] = undefined as never;
-          bytes -= item.bytes;
-          makeRoom();
-          // Compact now and then rather than shift: a long queue would make every shift linear.
-          if (head === queue.length || head > 1024) {
-            queue.splice(0, head);
-            head = 0;
-          }
-          return { done: false, value: options.map(item.message) };
-        }
-        if (ended) break;
-        await new Promise<void>((resolve) => (wake = resolve));
-        if (finished) return done();
-      }
-      const error = failure !== undefined && !options.signal.aborted ? failure : undefined;
-      await finish();
-      if (error !== undefined) throw error;
-      return done();
-    },
-    async return(): Promise<IteratorResult<U>> {
-      await finish();
-      return done();
-    },
-    async throw(error: unknown): Promise<IteratorResult<U>> {
-      await finish();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+    this.pump = produced.then(this.producerEnded, this.producerFailed);
+  }
+
+  /** The producer's send: at once (no promise) while there is room, as most are. */
+  private offer(item: Outgoing<T>): Promise<void> | undefined {
+    if (this.stop.aborted) return undefined;
+    if (this.full(item)) {
+      if (item.paced) return this.whenRoom(item);
+      throw this.options.cutOff(this.queue[this.queue.length - 1]!.position);
+    }
+    this.enqueue(item);
+    return undefined;
+  }
+
+  private full(item: Outgoing<T>): boolean {
+    return this.queue.length > this.head && this.bytes + item.bytes > this.options.maxBytes;
+  }
+
+  private enqueue(item: Outgoing<T>): void {
+    this.queue.push(item);
+    this.bytes += item.bytes;
+    this.notify();
+  }
+
+  /** A message read at the reader's pace waits for room. */
+  private async whenRoom(item: Outgoing<T>): Promise<void> {
+    while (this.full(item) && !this.stop.aborted) await new Promise<void>((resolve) => (this.room = resolve));
+    if (!this.stop.aborted) this.enqueue(item);
+  }
+
+  private makeRoom(): void {
+    const resolve = this.room;
+    this.room = undefined;
+    resolve?.();
+  }
+
+  /** The next queued message, as the transport takes it. */
+  private take(): IteratorResult<U> | undefined {
+    const { queue } = this;
+    if (this.head >= queue.length) return undefined;
+    const item = queue[this.head]!;
+    queue[this.head++] = undefined as never;
+    this.bytes -= item.bytes;
+    this.makeRoom();
+    // Compact now and then rather than shift: a long queue would make every shift linear.
+    if (this.head === queue.length || this.head > 1024) {
+      queue.splice(0, this.head);
+      this.head = 0;
+    }
+    return { done: false, value: this.options.map(item.message) };
+  }
+
+  /** Answers a waiting reader, if there is now something to answer. */
+  private notify(): void {
+    const reader = this.reader;
+    if (!reader) return;
+    const next = this.finished ? done<U>() : this.take();
+    if (next) {
+      this.reader = undefined;
+      reader.resolve(next);
+    } else if (this.ended) {
+      this.reader = undefined;
+      this.end().then(reader.resolve, reader.reject);
+    }
+  }
+
+  /** The call ended (the client went away): the queue is dropped at once. */
+  private aborted(): void {
+    this.stop.stop();
+    this.options.onEnd?.();
+    this.queue.length = 0;
+    this.head = 0;
+    this.notify();
+    this.makeRoom();
+  }
+
+  /** The end of what the producer sent: its failure (unless the call ended), once the stream is finished. */
+  private async end(): Promise<IteratorResult<U>> {
+    const error = this.failure !== undefined && !this.options.signal.aborted ? this.failure : undefined;
+    await this.finish();
+    if (error !== undefined) throw error;
+    return done();
+  }
+
+  /** Ends the stream: the producer stops, and this waits for it (once, however the stream ends). */
+  private async finish(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    this.options.signal.removeEventListener("abort", this.onAbort);
+    this.stop.stop();
+    this.makeRoom();
+    try {
+      await this.pump;
+    } finally {
+      this.options.onEnd?.();
+    }
+  }
+}
+
+function done<U>(): IteratorResult<U> {
+  return { done: true, value: undefined };
 }

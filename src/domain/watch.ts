@@ -16,7 +16,7 @@ import { batchResponseOf } from "./change-batch.js";
 import { SharedResponse } from "./shared-response.js";
 import { typeOfName } from "./names.js";
 import type { ResourceSchema } from "../schema/schema.js";
-import { bufferedStream, type Outgoing } from "./stream-buffer.js";
+import { bufferedStream, type Outgoing, type StreamStop } from "./stream-buffer.js";
 import { StreamClock } from "./stream-clock.js";
 import { WatchStreams } from "./watch-streams.js";
 import { kindOf, type WatchVisibility } from "./watch-visibility.js";
@@ -37,6 +37,9 @@ function deliverySpan(change: ChangeRecord) {
 }
 
 const noSpan = () => undefined;
+
+/** No filter on a kind or type (most streams: one shared empty set rather than two per stream). */
+const NONE: ReadonlySet<never> = new Set();
 
 /** The request's filters, checked once. */
 interface Filter {
@@ -80,13 +83,14 @@ export class Watch {
     // when the transport first reads it, as a generator's body would be; its failures arrive from that read.
     let release: (() => void) | undefined;
     return bufferedStream(
-      async (stop, send) => {
+      // Not an async function: its frame would stay suspended for the stream's life, beside the deliveries' own.
+      (stop, send) => {
         const checked = this.validate(request);
         // Aborted before it started: nothing to admit (the end has run already).
-        if (stop.aborted) return;
+        if (stop.aborted) return Promise.resolve();
         // Given back when the stream ends (onEnd), even while the transport waits for a reader that never reads again.
         release = this.streams.admit(caller.principal);
-        await this.deliveries(request, checked, caller, stop, send);
+        return this.deliveries(request, checked, caller, stop, send);
       },
       {
         maxBytes: this.streams.limits.streamBufferBytes,
@@ -106,12 +110,12 @@ export class Watch {
     );
   }
 
-  /** Sends what the stream sends, each with its size and the position it covers, until `signal` aborts. */
+  /** Sends what the stream sends, each with its size and the position it covers, until the stream stops. */
   private async deliveries(
     request: WatchRequest,
     { filter, progressMs }: { filter: Filter; progressMs: number },
     caller: Caller,
-    signal: AbortSignal,
+    stop: StreamStop,
     /** Queues a message; a promise when the stream must wait for room (then await it), and throws to cut it off. */
     send: (message: Outgoing<Sent>) => Promise<void> | undefined,
   ): Promise<void> {
@@ -122,7 +126,7 @@ export class Watch {
     const takesAll = request.batch && everything && filter.subtree === "" && filter.types.size === 0 && filter.kinds.size === 0;
     // Whether this call is traced is fixed for its life: asked once, not per change (and per stream) delivered.
     const spanOf = tracedCall() ? deliverySpan : noSpan;
-    const clock = new StreamClock(progressMs, signal);
+    const clock = new StreamClock(progressMs, stop, this.feed);
     try {
       let position = this.feed.latest;
       if (request.afterSequence === undefined) {
@@ -136,7 +140,7 @@ export class Watch {
         position = Number(request.afterSequence);
       }
       const sent = () => clock.sent();
-      while (!signal.aborted) {
+      while (!stop.aborted) {
         if (this.feed.closed) {
           throw new ServiceError("unavailable", `the server is shutting down; watch again with after_sequence ${position}`);
         }
@@ -183,8 +187,8 @@ export class Watch {
         // due when nothing was sent for the interval (every change filtered out, or none).
         if (!clock.due()) {
           if (this.feed.latest > position) continue;
-          await clock.wait(this.feed.nextAdvance);
-          if (this.feed.latest > position || signal.aborted || !clock.due()) continue;
+          await clock.wait();
+          if (this.feed.latest > position || stop.aborted || !clock.due()) continue;
         }
         const waiting = send(progress(position));
         // Stryker disable next-line ConditionalExpression: a progress is never paced, so its send queues it or throws, never waits
@@ -238,10 +242,9 @@ export class Watch {
       }
     }
     violations.throwIfAny();
-    return {
-      filter: { subtree: request.subtree, types: new Set(request.resourceTypes), kinds: new Set(request.kinds) },
-      progressMs,
-    };
+    const types = request.resourceTypes.length === 0 ? NONE : new Set(request.resourceTypes);
+    const kinds = request.kinds.length === 0 ? NONE : new Set(request.kinds);
+    return { filter: { subtree: request.subtree, types, kinds }, progressMs };
   }
 }
 

@@ -124,6 +124,34 @@ async function* decoded(requests: AsyncIterable<unknown>): AsyncIterable<unknown
   }
 }
 
+/**
+ * The one request of a server-streaming call, as the async iterable a stream handler takes. Not a generator: the call
+ * keeps its request for its whole life (a Watch: hours), and two suspended generators per idle stream showed.
+ */
+class SingleRequest implements AsyncIterable<unknown> {
+  constructor(private readonly request: unknown) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    let request: unknown = this.request;
+    let taken = false;
+    return {
+      next: async () => {
+        if (taken) return { done: true, value: undefined };
+        taken = true;
+        const value = request;
+        request = undefined;
+        if (value instanceof Undecodable) throw value.error();
+        return { done: false, value };
+      },
+      return: async () => {
+        taken = true;
+        request = undefined;
+        return { done: true, value: undefined };
+      },
+    };
+  }
+}
+
 /** The gRPC port's listener (closed at shutdown) and the port it took. */
 export interface GrpcJsListening {
   listener: net.Server;
@@ -282,7 +310,7 @@ class GrpcJsContextValues implements ContextValues {
     if (key === (protocolKey as ContextKey<unknown>)) return "grpc" as T;
     if (key === (peerKey as ContextKey<unknown>)) return this.call.getPeer() as T;
     if (key === (peerCertificateKey as ContextKey<unknown>)) return this.call.getAuthContext().sslPeerCertificate as T;
-    if (key === (headerValueKey as ContextKey<unknown>)) return ((name: string) => metadataValue(this.call.metadata, name)) as T;
+    if (key === (headerValueKey as ContextKey<unknown>)) return ((name: string) => headerValue(this.call.metadata, name)) as T;
     return key.defaultValue;
   }
 
@@ -341,7 +369,8 @@ class GrpcJsCall implements HandlerContext {
       const controller = new AbortController();
       const abort = () => controller.abort(new ConnectError("the call was cancelled or its deadline passed", Code.Canceled));
       if (this.grpcCall.cancelled) abort();
-      else (this.grpcCall as grpc.ServerUnaryCall<unknown, unknown>).once("cancelled", abort);
+      // `on`, not `once` (its wrapper and state per call): the call is cancelled once, and aborting twice does nothing.
+      else (this.grpcCall as grpc.ServerUnaryCall<unknown, unknown>).on("cancelled", abort);
       this.signalValue = controller.signal;
     }
     return this.signalValue;
@@ -355,7 +384,7 @@ class GrpcJsCall implements HandlerContext {
 
   get requestHeader(): Headers {
     // grpc-js keeps the request's content-type to itself: restore it.
-    return (this.requestHeaderValue ??= headersOf(this.grpcCall.metadata, { "content-type": "application/grpc+proto" }));
+    return (this.requestHeaderValue ??= headersOf(this.grpcCall.metadata, { "content-type": GRPC_CONTENT_TYPE }));
   }
 
   get responseHeader(): Headers {
@@ -434,28 +463,65 @@ function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, o
   return (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => {
     // Not `for await (… of call)`: a Readable's default iterator destroys the stream when the requests end, and a
     // destroyed grpc-js call never sends its status, so a bidi call (reflection) would hang after the client half-closes.
-    const input = decoded(
+    const input =
       "request" in call && call.request !== undefined
-        ? single(call.request)
-        : ((call as grpc.ServerDuplexStream<unknown, unknown>).iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>),
-    );
-    void (async () => {
-      try {
-        const req = requestOf(service, method, call, input, true);
-        const res = (await chain(req)) as StreamResponse;
-        const header = contextOf(req).headerMetadata();
-        if (header) call.sendMetadata(header);
-        const outflow = new Outflow(call);
-        for await (const message of res.message) {
-          if (call.cancelled) return;
-          await outflow.write(serializeResponse(method.output, create(method.output, message as never)));
-        }
-        call.end(contextOf(req).trailerMetadata());
-      } catch (error) {
-        if (!call.cancelled) call.emit("error", statusOf(error, options));
-      }
-    })();
+        ? new SingleRequest(call.request)
+        : decoded((call as grpc.ServerDuplexStream<unknown, unknown>).iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>);
+    const req = requestOf(service, method, call, input, true);
+    const failed = (error: unknown) => {
+      if (!call.cancelled) call.emit("error", statusOf(error, options));
+    };
+    chain(req).then((res) => {
+      const header = contextOf(req).headerMetadata();
+      if (header) call.sendMetadata(header);
+      new StreamPump(call, method.output, (res as StreamResponse).message[Symbol.asyncIterator](), () => contextOf(req).trailerMetadata(), failed).pull();
+    }, failed);
   };
+}
+
+/**
+ * Sends a stream's messages as the handler produces them, one `next()` at a time. Callbacks rather than an async
+ * function with `for await`: that function stays suspended for the stream's life (a Watch: hours), and with 10,000
+ * idle watchers its frame showed in the heap.
+ */
+class StreamPump {
+  private readonly outflow: Outflow;
+  private readonly onNext = (result: IteratorResult<unknown>) => this.sent(result);
+
+  constructor(
+    private readonly call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
+    private readonly output: DescMessage,
+    private readonly messages: AsyncIterator<unknown>,
+    private readonly trailers: () => grpc.Metadata | undefined,
+    private readonly failed: (error: unknown) => void,
+  ) {
+    this.outflow = new Outflow(call);
+  }
+
+  pull(): void {
+    let next: Promise<IteratorResult<unknown>>;
+    try {
+      next = this.messages.next();
+    } catch (error) {
+      return this.failed(error);
+    }
+    next.then(this.onNext, this.failed);
+  }
+
+  private sent(result: IteratorResult<unknown>): void {
+    if (this.call.cancelled) return void this.messages.return?.().catch(() => undefined);
+    if (result.done) return void this.call.end(this.trailers());
+    let waiting: Promise<void> | undefined;
+    try {
+      waiting = this.outflow.write(serializeResponse(this.output, create(this.output, result.value as never)));
+    } catch (error) {
+      // As `for await` would: the stream is told to stop when the loop's body fails.
+      void this.messages.return?.().catch(() => undefined);
+      return this.failed(error);
+    }
+    if (waiting) waiting.then(() => this.pull(), this.failed);
+    else this.pull();
+  }
 }
 
 /** Bytes a stream may have written but not yet sent (HTTP/2 flow control) before it waits for them to leave. */
@@ -469,15 +535,12 @@ const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 class Outflow {
   private unsent = 0;
   private resume: (() => void) | undefined;
+  private listening = false;
 
-  constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) {
-    const release = () => this.wake();
-    call.once("cancelled", release);
-    call.once("close", release);
-    call.once("error", release);
-  }
+  constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) {}
 
-  async write(bytes: Buffer): Promise<void> {
+  /** Writes `bytes`; a promise to await when what is unsent passed the high-water mark. */
+  write(bytes: Buffer): Promise<void> | undefined {
     const size = bytes.length;
     this.unsent += size;
     // Called once HTTP/2 has taken the bytes (never while the peer's flow-control window is closed).
@@ -485,9 +548,16 @@ class Outflow {
       this.unsent -= size;
       if (this.unsent <= STREAM_HIGH_WATER_BYTES) this.wake();
     });
-    if (this.unsent > STREAM_HIGH_WATER_BYTES && !this.call.cancelled) {
-      await new Promise<void>((resolve) => (this.resume = resolve));
+    if (this.unsent <= STREAM_HIGH_WATER_BYTES || this.call.cancelled) return undefined;
+    // Told of the call's end only once it has had to wait (most streams never do: three listeners per idle stream showed).
+    if (!this.listening) {
+      this.listening = true;
+      const release = () => this.wake();
+      this.call.once("cancelled", release);
+      this.call.once("close", release);
+      this.call.once("error", release);
     }
+    return new Promise<void>((resolve) => (this.resume = resolve));
   }
 
   private wake(): void {
@@ -495,10 +565,6 @@ class Outflow {
     this.resume = undefined;
     resume?.();
   }
-}
-
-async function* single<T>(message: T): AsyncIterable<T> {
-  yield message;
 }
 
 async function first<T>(messages: AsyncIterable<T>): Promise<T> {
@@ -516,6 +582,13 @@ function statusOf(error: unknown, options: GrpcJsOptions): Partial<grpc.StatusOb
   }
   return { code: connectError.code as number as grpc.status, details: connectError.rawMessage, metadata };
 }
+
+/** A request header's value: grpc-js keeps the request's content-type to itself (see headersOf). */
+function headerValue(metadata: grpc.Metadata, name: string): string | undefined {
+  return name === "content-type" ? GRPC_CONTENT_TYPE : metadataValue(metadata, name);
+}
+
+const GRPC_CONTENT_TYPE = "application/grpc+proto";
 
 /** A text metadata entry's first value. */
 function metadataValue(metadata: grpc.Metadata, name: string): string | undefined {

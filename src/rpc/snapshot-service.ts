@@ -4,11 +4,11 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { SnapshotService } from "../../gen/policy/v1/snapshot_service_pb.js";
 import type { Snapshots } from "../domain/snapshot.js";
-import { isJson } from "./codec.js";
+import { isBinaryCall } from "./codec.js";
 import { callerOf } from "./context.js";
 
 export function snapshotService(snapshots: Snapshots): ServiceImpl<typeof SnapshotService> {
   return {
-    snapshot: (req, ctx) => snapshots.snapshot(req, callerOf(ctx), ctx.signal, !isJson(ctx.requestHeader.get("content-type"))),
+    snapshot: (req, ctx) => snapshots.snapshot(req, callerOf(ctx), ctx.signal, isBinaryCall(ctx)),
   };
 }

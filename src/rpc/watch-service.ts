@@ -4,11 +4,11 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { WatchService } from "../../gen/policy/v1/watch_service_pb.js";
 import type { Watch } from "../domain/watch.js";
-import { isJson } from "./codec.js";
+import { isBinaryCall } from "./codec.js";
 import { callerOf } from "./context.js";
 
 export function watchService(watch: Watch): ServiceImpl<typeof WatchService> {
   return {
-    watch: (req, ctx) => watch.watch(req, callerOf(ctx), ctx.signal, !isJson(ctx.requestHeader.get("content-type"))),
+    watch: (req, ctx) => watch.watch(req, callerOf(ctx), ctx.signal, isBinaryCall(ctx)),
   };
 }
