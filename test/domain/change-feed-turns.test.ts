@@ -4,7 +4,8 @@
 // new, batch after batch, and a short read ends it; one read at a time; streams are woken at most once per turn; under
 // continuous commits turns lengthen (from the second busy turn, doubling up to the busy spacing) and one quiet turn
 // makes them short again, while one commit a turn and a spacing given without a busy one keep them short; who
-// follows the feed keeps its poller running, and a feed nobody follows starts again at the newest change; history
+// follows the feed keeps its poller running, and a feed nobody follows starts again at the newest change; a wake
+// taken back is never called, and a closed feed wakes a waiter at once; history
 // gone is TooOld; a read never returns what the feed has not read yet; the window's bounds at their limit.
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { ChangeFeed, TooOld } from "../../src/domain/change-feed.js";
@@ -448,6 +449,44 @@ describe("who follows the feed", () => {
     await at(100);
     expect(log.reads).toBe(0);
     expect(feed.latest).toBe(0);
+    release();
+  });
+
+  test("a stream that waits on a closed feed is woken at once, not left waiting for a read that never comes", async () => {
+    const log = new Log();
+    const feed = feedOver(log, { pollMs: 10 });
+    const release = await feed.follow();
+    feed.close();
+    let woken = 0;
+    feed.whenAdvanced(() => woken++);
+    expect(woken).toBe(1);
+    expect(await settled(feed.nextAdvance)).toBe(true);
+    release();
+  });
+
+  test("a wake taken back is not called (a stream stopped while waiting leaves nothing with the feed); the others are, once each", async () => {
+    const log = new Log();
+    const feed = feedOver(log, { pollMs: 10 });
+    const release = await feed.follow();
+    const woken: string[] = [];
+    const stopped = () => woken.push("stopped");
+    feed.whenAdvanced(stopped);
+    feed.whenAdvanced(() => woken.push("waiting"));
+    feed.forget(stopped);
+    log.append(10);
+    await at(10);
+    expect(feed.latest).toBe(1);
+    expect(woken).toEqual(["waiting"]);
+    // Each wake is called once: the next read wakes only who asked again.
+    log.append(10);
+    await at(20);
+    expect(feed.latest).toBe(2);
+    expect(woken).toEqual(["waiting"]);
+    // Nor does a taken-back wake come back at close.
+    feed.whenAdvanced(stopped);
+    feed.forget(stopped);
+    feed.close();
+    expect(woken).toEqual(["waiting"]);
     release();
   });
 });
