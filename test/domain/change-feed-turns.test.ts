@@ -5,8 +5,8 @@
 // continuous commits turns lengthen (from the second busy turn, doubling up to the busy spacing) and one quiet turn
 // makes them short again, while one commit a turn and a spacing given without a busy one keep them short; who
 // follows the feed keeps its poller running, and a feed nobody follows starts again at the newest change; a wake
-// taken back is never called, and a closed feed wakes a waiter at once; history
-// gone is TooOld; a read never returns what the feed has not read yet; the window's bounds at their limit.
+// taken back is never called, and a closed feed wakes a waiter at once; history gone is TooOld; a read never returns
+// what the feed has not read yet; the window's bounds at their limit.
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { ChangeFeed, TooOld } from "../../src/domain/change-feed.js";
 import type { ChangeQuery, ChangeRecord } from "../../src/store/store.js";
