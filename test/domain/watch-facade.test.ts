@@ -1,7 +1,7 @@
 // The Watch facade (domain/watch.ts) in process, built as the server builds it (server.ts: a ChangeFeed over the store,
 // WatchVisibility over Access and the Authorizer, the schema, WatchStreams) over a real SQLite store: what a watcher
 // receives — validation, where a stream starts, history pruned, per-change authorization, batches, filters, the stream
-// limits and the slot a stream gives back when it ends. Written for the mutation run of watch.ts (docs/testing.md).
+// limits, and the slot and the wake on the feed a stream gives back when it ends. Written for the mutation run of watch.ts (docs/testing.md).
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { DenyPolicySchema } from "../../gen/policy/v1/deny_policy_pb.js";
@@ -433,6 +433,32 @@ describe("stream limits and slots", () => {
     const r = new Reader(watch, request(), ann);
     await r.until((x) => x.messages.length > 0, "Ann's stream to open");
     expect(watch.streams.open).toBe(1);
+  });
+
+  test("an idle stream waits on the feed with one wake; a stream that ends while it waits leaves none behind", async () => {
+    const watch = facade();
+    /** The wakes the feed holds now: one per stream waiting for its next read. */
+    const sleepers = () => (feed as unknown as { sleepers: Set<unknown> }).sleepers.size;
+    const idle = { progressInterval: { seconds: 3600n, nanos: 0 } };
+    const first = new Reader(watch, request(idle), ann);
+    const second = new Reader(watch, request(idle), user("ben@example.com"));
+    const third = new Reader(watch, request(idle), admin);
+    for (const r of [first, second, third]) await r.until((x) => x.messages.length > 0, "the stream's first progress");
+    await waitFor(() => sleepers() === 3, "each stream to wait on the feed");
+    // Ended by the client going away, then by the reader (return), while waiting.
+    first.controller.abort();
+    await waitFor(() => watch.streams.open === 2, "the aborted stream to end");
+    expect(sleepers()).toBe(2);
+    await second.iterator.return!();
+    await waitFor(() => watch.streams.open === 1, "the returned stream to end");
+    expect(sleepers()).toBe(1);
+    // The one left is still woken by the next change, and waits again with one wake.
+    const seq = await setPolicy(PROJECT, "x@example.com");
+    await third.until((x) => x.changes.some((c) => c.seq === seq), "the change");
+    await waitFor(() => sleepers() === 1, "the stream to wait again");
+    third.controller.abort();
+    await waitFor(() => watch.streams.open === 0, "the last stream to end");
+    expect(sleepers()).toBe(0);
   });
 
   test("a live reader that leaves more than its buffer unsent is cut off RESOURCE_EXHAUSTED, naming where to resume", async () => {
