@@ -37,6 +37,7 @@ import {
   type ConnectionObserver,
 } from "./connection-limits.js";
 import { requestTimeout } from "./grpc-js-request-timeout.js";
+import { framedResponseOf, sendFramedResponses, type FramedResponse } from "./grpc-js-framed.js";
 
 type Call =
   | grpc.ServerUnaryCall<unknown, unknown>
@@ -57,6 +58,7 @@ export interface GrpcJsOptions {
 
 export function createGrpcJsServer(register: (registry: ServiceRegistry) => void, options: GrpcJsOptions): grpc.Server {
   const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
+  sendFramedResponses();
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.readMaxBytes,
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
@@ -513,7 +515,11 @@ class StreamPump {
     if (result.done) return void this.call.end(this.trailers());
     let waiting: Promise<void> | undefined;
     try {
-      waiting = this.outflow.write(serializeResponse(this.output, create(this.output, result.value as never)));
+      const message = create(this.output, result.value as never);
+      // A response many streams send (Watch's shared ones) is framed once for all of them (grpc-js-framed.ts).
+      const framed = framedResponseOf(message);
+      const bytes = framed ? framed.bytes : serializeResponse(this.output, message);
+      waiting = this.outflow.write(framed ?? bytes, bytes.length);
     } catch (error) {
       // As `for await` would: the stream is told to stop when the loop's body fails.
       void this.messages.return?.().catch(() => undefined);
@@ -539,12 +545,11 @@ class Outflow {
 
   constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) {}
 
-  /** Writes `bytes`; a promise to await when what is unsent passed the high-water mark. */
-  write(bytes: Buffer): Promise<void> | undefined {
-    const size = bytes.length;
+  /** Writes a response (`size` bytes); a promise to await when what is unsent passed the high-water mark. */
+  write(response: Buffer | FramedResponse, size: number): Promise<void> | undefined {
     this.unsent += size;
     // Called once HTTP/2 has taken the bytes (never while the peer's flow-control window is closed).
-    this.call.write(bytes, () => {
+    this.call.write(response, () => {
       this.unsent -= size;
       if (this.unsent <= STREAM_HIGH_WATER_BYTES) this.wake();
     });
