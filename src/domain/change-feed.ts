@@ -74,6 +74,11 @@ export class ChangeFeed {
   private readonly sizeOf: (change: ChangeRecord) => number;
   /** The newest changes, contiguous and ascending: every change in (windowStart, latest] by sequence. */
   private window: ChangeRecord[] = [];
+  /**
+   * The last read of the window, and what it was asked (see readHeld): valid while nothing new was read (the window
+   * only changes, trimmed or restarted, when `latestSeen` does or the read falls outside it).
+   */
+  private lastHeld: { afterSeq: number; limit: number; latestSeen: number; changes: readonly ChangeRecord[] } | undefined;
   /** The size of each change of the window, and their sum. */
   // Stryker disable next-line ArrayDeclaration: equivalent — start() sets it before any read (unlike the window, which `held` reads)
   private sizes: number[] = [];
@@ -186,13 +191,18 @@ export class ChangeFeed {
   readHeld(afterSeq: number, limit: number): readonly ChangeRecord[] | undefined {
     if (afterSeq < this.windowStart) return undefined;
     if (afterSeq >= this.latestSeen) return [];
+    // The streams woken by a turn mostly ask the same read: answered once per turn (one array, not one per stream).
+    const last = this.lastHeld;
+    if (last && last.afterSeq === afterSeq && last.limit === limit && last.latestSeen === this.latestSeen) return last.changes;
     const from = firstAfter(this.window, afterSeq);
     let to = from + 1;
     for (let bytes = this.sizes[from]!; to < this.window.length && to - from < limit; to++) {
       bytes += this.sizes[to]!;
       if (bytes > this.readBytes) break;
     }
-    return this.window.slice(from, to);
+    const changes = this.window.slice(from, to);
+    this.lastHeld = { afterSeq, limit, latestSeen: this.latestSeen, changes };
+    return changes;
   }
 
   /** Stops polling for good and wakes every waiting stream. */

@@ -104,3 +104,39 @@ describe("the change feed's window", () => {
     again.release();
   });
 });
+
+describe("reads of the window within a turn", () => {
+  test("the same read again answers what the first did; another position, limit or turn answers its own", async () => {
+    const log = new MemoryLog();
+    const { feed, release } = await feedOver(log, 1_000_000, 10_000);
+    log.append(10, 10, 10, 10);
+    await caughtUp(feed, log);
+    const first = feed.readHeld(1, 100)!;
+    expect(first.map((c) => c.seq)).toEqual([2, 3, 4]);
+    // The streams woken by one turn ask the same: one answer for all of them.
+    expect(feed.readHeld(1, 100)).toBe(first);
+    expect(feed.readHeld(1, 2)!.map((c) => c.seq)).toEqual([2, 3]);
+    expect(feed.readHeld(2, 100)!.map((c) => c.seq)).toEqual([3, 4]);
+    expect(feed.readHeld(1, 100)!.map((c) => c.seq)).toEqual([2, 3, 4]);
+    // A new turn read more: the same question now has a longer answer.
+    log.append(10);
+    await caughtUp(feed, log);
+    expect(feed.readHeld(1, 100)!.map((c) => c.seq)).toEqual([2, 3, 4, 5]);
+    release();
+  });
+
+  test("after the window dropped its oldest changes, a read of what it still holds answers from what it holds now", async () => {
+    const log = new MemoryLog();
+    const { feed, release } = await feedOver(log, 30, 10_000);
+    log.append(10, 10, 10);
+    await caughtUp(feed, log);
+    expect(feed.readHeld(0, 100)!.map((c) => c.seq)).toEqual([1, 2, 3]);
+    expect(feed.readHeld(1, 100)!.map((c) => c.seq)).toEqual([2, 3]);
+    log.append(10);
+    await caughtUp(feed, log);
+    // Change 1 left the window (30 bytes): a read after 0 is the store's now, a read after 1 has change 4 too.
+    expect(feed.readHeld(0, 100)).toBeUndefined();
+    expect(feed.readHeld(1, 100)!.map((c) => c.seq)).toEqual([2, 3, 4]);
+    release();
+  });
+});
