@@ -141,7 +141,7 @@ const OPTIONS = {
   "watch-window-mb": {
     env: "POLICY_WATCH_WINDOW_MB",
     default: String(DEFAULT_WINDOW_BYTES / 1024 / 1024),
-    help: "recent changes kept in memory for Watch streams, in MiB (encoded); a stream behind them reads the database",
+    help: "memory for the recent changes kept for Watch streams, in MiB (estimated per change: 1.5 KiB + 3 × its encoded size); a stream behind them reads the database",
   },
   "watch-stream-buffer-kb": {
     env: "POLICY_WATCH_STREAM_BUFFER_KB",

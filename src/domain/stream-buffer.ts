@@ -14,13 +14,23 @@ export interface Outgoing<T> {
   paced?: boolean;
 }
 
+/**
+ * What ends a stream from outside (the client went away): an AbortSignal, or a lighter object that says as much (the
+ * gRPC port's, from its call: with many idle Watch streams, an AbortController per call only for this showed).
+ */
+export interface CallEnd {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
 export interface StreamBufferOptions<T, U> {
   /** The most bytes queued unsent (one message larger than this is queued alone). */
   maxBytes: number;
   /** The error the stream ends with when it falls behind, after `position`, the last position queued. */
   cutOff: (position: number) => Error;
   /** Aborted when the call ends (the client went away): the queue is dropped at once. */
-  signal: AbortSignal;
+  signal: CallEnd;
   /** Each message as it is handed to the transport (as it leaves the queue, so the queue holds what was produced). */
   map: (message: T) => U;
   /**

@@ -16,7 +16,7 @@ import { batchResponseOf } from "./change-batch.js";
 import { SharedResponse } from "./shared-response.js";
 import { typeOfName } from "./names.js";
 import type { ResourceSchema } from "../schema/schema.js";
-import { bufferedStream, type Outgoing, type StreamStop } from "./stream-buffer.js";
+import { bufferedStream, type CallEnd, type Outgoing, type StreamStop } from "./stream-buffer.js";
 import { StreamClock } from "./stream-clock.js";
 import { WatchStreams } from "./watch-streams.js";
 import { kindOf, type WatchVisibility } from "./watch-visibility.js";
@@ -77,7 +77,7 @@ export class Watch {
    * `encodedBytes` (a binary codec), the messages that every stream shares go out as the bytes made once for them
    * (shared-response.ts), never made into messages.
    */
-  watch(request: WatchRequest, caller: Caller, signal: AbortSignal, encodedBytes = false): AsyncIterableIterator<WatchResponse> {
+  watch(request: WatchRequest, caller: Caller, signal: CallEnd, encodedBytes = false): AsyncIterableIterator<WatchResponse> {
     // The stream itself, not a generator around it: a layer of async generator cost several promise hops per message
     // and per stream (with many watchers, a share of the server's time per delivery turn). Checked, and admitted,
     // when the transport first reads it, as a generator's body would be; its failures arrive from that read.

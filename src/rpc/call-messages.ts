@@ -1,8 +1,17 @@
 // For interceptors that read a call's messages: the single request message of a server-streaming call arrives as an
 // async iterable, and what an interceptor takes from it must still reach the handler.
 
+/**
+ * The method by which a request or response of a transport of ours (the gRPC port's) makes its own copy with another
+ * message: an object made with another as its prototype turns that one into a prototype, which V8 gives a map of its
+ * own, kept for the call's life (a Watch stream: hours; ~0.4 KB per idle stream).
+ */
+export const derivedWith = Symbol("derivedWith");
+
 /** `call` with `message` in place of its own; its other properties stay as they are (grpc-js builds some lazily). */
 export function withMessage<T extends { readonly message: unknown }>(call: T, message: T["message"]): T {
+  const derive = (call as { [derivedWith]?: (message: unknown) => T })[derivedWith];
+  if (derive) return derive.call(call, message);
   return Object.create(call, { message: { value: message, enumerable: true } }) as T;
 }
 

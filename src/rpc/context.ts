@@ -3,6 +3,7 @@ import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { PeerCertificate } from "node:tls";
 import { ANONYMOUS, type Caller } from "../domain/access/authorizer.js";
 import type { CallResources, ResolvedResource } from "../domain/access/resolved.js";
+import type { CallEnd } from "../domain/stream-buffer.js";
 
 /** The authenticated caller (set by the auth interceptor); anonymous in development mode. */
 export const callerKey = createContextKey<Caller>(ANONYMOUS, { description: "the authenticated caller" });
@@ -29,6 +30,16 @@ export const protocolKey = createContextKey<string>("", { description: "the call
 export const headerValueKey = createContextKey<((name: string) => string | undefined) | undefined>(undefined, {
   description: "one request header's value",
 });
+
+/**
+ * What ends the call (the client cancelled, its deadline passed), where the transport has something lighter than
+ * `ctx.signal` (the grpc-js port: its call's own event; an AbortController per call is ~0.6 KB an idle Watch stream).
+ */
+export const callEndKey = createContextKey<CallEnd | undefined>(undefined, { description: "what ends the call" });
+
+export function callEndOf(ctx: HandlerContext): CallEnd {
+  return ctx.values.get(callEndKey) ?? ctx.signal;
+}
 
 /** What the auth interceptor resolved for a call of the policy API. */
 export interface CallScope {

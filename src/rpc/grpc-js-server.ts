@@ -25,7 +25,8 @@ import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import type { ServiceRegistry } from "./routes.js";
 import { toConnectError } from "./connect-errors.js";
 import { MAX_CONCURRENT_STREAMS } from "./http-server.js";
-import { headerValueKey, peerCertificateKey, peerKey, protocolKey } from "./context.js";
+import { callEndKey, headerValueKey, peerCertificateKey, peerKey, protocolKey } from "./context.js";
+import type { CallEnd } from "../domain/stream-buffer.js";
 import { isDeepFrozen } from "../frozen-value.js";
 import { encodingOf, knownEncodingOf } from "../frozen-encoding.js";
 import {
@@ -37,6 +38,8 @@ import {
   type ConnectionObserver,
 } from "./connection-limits.js";
 import { requestTimeout } from "./grpc-js-request-timeout.js";
+import { derivedWith } from "./call-messages.js";
+import { framedResponseOf, sendFramedResponses, type FramedResponse } from "./grpc-js-framed.js";
 
 type Call =
   | grpc.ServerUnaryCall<unknown, unknown>
@@ -57,6 +60,7 @@ export interface GrpcJsOptions {
 
 export function createGrpcJsServer(register: (registry: ServiceRegistry) => void, options: GrpcJsOptions): grpc.Server {
   const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
+  sendFramedResponses();
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.readMaxBytes,
     "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
@@ -311,6 +315,7 @@ class GrpcJsContextValues implements ContextValues {
     if (key === (peerKey as ContextKey<unknown>)) return this.call.getPeer() as T;
     if (key === (peerCertificateKey as ContextKey<unknown>)) return this.call.getAuthContext().sslPeerCertificate as T;
     if (key === (headerValueKey as ContextKey<unknown>)) return ((name: string) => headerValue(this.call.metadata, name)) as T;
+    if (key === (callEndKey as ContextKey<unknown>)) return new GrpcJsCallEnd(this.call) as T;
     return key.defaultValue;
   }
 
@@ -326,6 +331,23 @@ class GrpcJsContextValues implements ContextValues {
   }
 }
 
+/** A call's end as grpc-js tells it (the client cancelled, the deadline passed: "cancelled"), with no AbortController. */
+class GrpcJsCallEnd implements CallEnd {
+  constructor(private readonly call: Call) {}
+
+  get aborted(): boolean {
+    return this.call.cancelled;
+  }
+
+  addEventListener(_type: "abort", listener: () => void): void {
+    (this.call as grpc.ServerUnaryCall<unknown, unknown>).on("cancelled", listener);
+  }
+
+  removeEventListener(_type: "abort", listener: () => void): void {
+    (this.call as grpc.ServerUnaryCall<unknown, unknown>).off("cancelled", listener);
+  }
+}
+
 /**
  * One call: its request as interceptors see it and its HandlerContext at once (one object per call, fields read from
  * grpc-js on first use). Creating AbortControllers, Headers and context values for every call cost more than the
@@ -336,7 +358,7 @@ class GrpcJsCall implements HandlerContext {
   readonly requestMethod = "POST";
   readonly values: GrpcJsContextValues;
   // The request's view (UnaryRequest, StreamRequest). `call` is a field, not a getter returning `this`: a request
-  // derived from this one (withMessage) must still lead to this object, where the response headers are kept.
+  // derived from this one (withMessage) must still lead to this object, where the headers and the signal are kept.
   readonly contextValues: ContextValues;
   readonly call: GrpcJsCall;
   private signalValue: AbortSignal | undefined;
@@ -350,10 +372,17 @@ class GrpcJsCall implements HandlerContext {
     private readonly grpcCall: Call,
     readonly message: unknown,
     readonly stream: boolean,
+    /** The call this request was derived from (withMessage), if it was. */
+    origin?: GrpcJsCall,
   ) {
-    this.values = new GrpcJsContextValues(grpcCall);
+    this.call = origin ?? this;
+    this.values = origin ? origin.values : new GrpcJsContextValues(grpcCall);
     this.contextValues = this.values;
-    this.call = this;
+  }
+
+  /** This request with another message (call-messages.ts): a new object, not one with this as its prototype. */
+  [derivedWith](message: unknown): GrpcJsCall {
+    return new GrpcJsCall(this.service, this.method, this.grpcCall, message, this.stream, this.call);
   }
 
   get header(): Headers {
@@ -365,15 +394,16 @@ class GrpcJsCall implements HandlerContext {
   }
 
   get signal(): AbortSignal {
-    if (!this.signalValue) {
+    const call = this.call;
+    if (!call.signalValue) {
       const controller = new AbortController();
       const abort = () => controller.abort(new ConnectError("the call was cancelled or its deadline passed", Code.Canceled));
-      if (this.grpcCall.cancelled) abort();
+      if (call.grpcCall.cancelled) abort();
       // `on`, not `once` (its wrapper and state per call): the call is cancelled once, and aborting twice does nothing.
-      else (this.grpcCall as grpc.ServerUnaryCall<unknown, unknown>).on("cancelled", abort);
-      this.signalValue = controller.signal;
+      else (call.grpcCall as grpc.ServerUnaryCall<unknown, unknown>).on("cancelled", abort);
+      call.signalValue = controller.signal;
     }
-    return this.signalValue;
+    return call.signalValue;
   }
 
   timeoutMs(): number | undefined {
@@ -384,24 +414,29 @@ class GrpcJsCall implements HandlerContext {
 
   get requestHeader(): Headers {
     // grpc-js keeps the request's content-type to itself: restore it.
-    return (this.requestHeaderValue ??= headersOf(this.grpcCall.metadata, { "content-type": GRPC_CONTENT_TYPE }));
+    const call = this.call;
+    return (call.requestHeaderValue ??= headersOf(call.grpcCall.metadata, { "content-type": GRPC_CONTENT_TYPE }));
   }
 
   get responseHeader(): Headers {
-    return (this.responseHeaderValue ??= new Headers());
+    const call = this.call;
+    return (call.responseHeaderValue ??= new Headers());
   }
 
   get responseTrailer(): Headers {
-    return (this.responseTrailerValue ??= new Headers());
+    const call = this.call;
+    return (call.responseTrailerValue ??= new Headers());
   }
 
   /** The response metadata, or undefined when nothing was set (grpc-js then sends its own). */
   headerMetadata(): grpc.Metadata | undefined {
-    return this.responseHeaderValue && metadataOf(this.responseHeaderValue);
+    const call = this.call;
+    return call.responseHeaderValue && metadataOf(call.responseHeaderValue);
   }
 
   trailerMetadata(): grpc.Metadata | undefined {
-    return this.responseTrailerValue && metadataOf(this.responseTrailerValue);
+    const call = this.call;
+    return call.responseTrailerValue && metadataOf(call.responseTrailerValue);
   }
 }
 
@@ -417,6 +452,11 @@ class GrpcJsResponse {
   ) {
     this.service = ctx.service;
     this.method = ctx.method;
+  }
+
+  /** This response with another message (call-messages.ts). */
+  [derivedWith](message: unknown): GrpcJsResponse {
+    return new GrpcJsResponse(this.ctx, this.stream, message);
   }
 
   get header(): Headers {
@@ -513,7 +553,11 @@ class StreamPump {
     if (result.done) return void this.call.end(this.trailers());
     let waiting: Promise<void> | undefined;
     try {
-      waiting = this.outflow.write(serializeResponse(this.output, create(this.output, result.value as never)));
+      const message = create(this.output, result.value as never);
+      // A response many streams send (Watch's shared ones) is framed once for all of them (grpc-js-framed.ts).
+      const framed = framedResponseOf(message);
+      const bytes = framed ? framed.bytes : serializeResponse(this.output, message);
+      waiting = this.outflow.write(framed ?? bytes, bytes.length);
     } catch (error) {
       // As `for await` would: the stream is told to stop when the loop's body fails.
       void this.messages.return?.().catch(() => undefined);
@@ -539,12 +583,11 @@ class Outflow {
 
   constructor(private readonly call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) {}
 
-  /** Writes `bytes`; a promise to await when what is unsent passed the high-water mark. */
-  write(bytes: Buffer): Promise<void> | undefined {
-    const size = bytes.length;
+  /** Writes a response (`size` bytes); a promise to await when what is unsent passed the high-water mark. */
+  write(response: Buffer | FramedResponse, size: number): Promise<void> | undefined {
     this.unsent += size;
     // Called once HTTP/2 has taken the bytes (never while the peer's flow-control window is closed).
-    this.call.write(bytes, () => {
+    this.call.write(response, () => {
       this.unsent -= size;
       if (this.unsent <= STREAM_HIGH_WATER_BYTES) this.wake();
     });

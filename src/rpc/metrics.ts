@@ -160,7 +160,7 @@ function watchMetrics(registry: Registry, watch: NonNullable<MetricsSources["wat
   });
   new Gauge({
     name: "policy_watch_window_bytes",
-    help: "Encoded bytes of the recent changes Watch keeps in memory (bounded by --watch-window-mb).",
+    help: "Memory of the recent changes Watch keeps, estimated per change from its encoded size (bounded by --watch-window-mb).",
     registers: [registry],
     collect() {
       this.set(watch().windowBytes);

@@ -5,10 +5,10 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { WatchService } from "../../gen/policy/v1/watch_service_pb.js";
 import type { Watch } from "../domain/watch.js";
 import { isBinaryCall } from "./codec.js";
-import { callerOf } from "./context.js";
+import { callEndOf, callerOf } from "./context.js";
 
 export function watchService(watch: Watch): ServiceImpl<typeof WatchService> {
   return {
-    watch: (req, ctx) => watch.watch(req, callerOf(ctx), ctx.signal, isBinaryCall(ctx)),
+    watch: (req, ctx) => watch.watch(req, callerOf(ctx), callEndOf(ctx), isBinaryCall(ctx)),
   };
 }

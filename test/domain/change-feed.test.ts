@@ -4,7 +4,7 @@
 // their spacing under continuous commits, its polls), who follows it, history gone and the restart of a window:
 // change-feed-turns.test.ts, on a fake clock.
 import { describe, expect, test } from "vitest";
-import { ChangeFeed } from "../../src/domain/change-feed.js";
+import { ChangeFeed, heldBytesOfChange } from "../../src/domain/change-feed.js";
 import type { ChangeQuery, ChangeRecord } from "../../src/store/store.js";
 
 /** A change log in memory whose changes have the sizes given (the feed's `sizeOf` reads them). */
@@ -102,5 +102,57 @@ describe("the change feed's window", () => {
     expect((await again.feed.read(0, 100)).map((c) => c.seq)).toEqual([1, 2]);
     expect(log.storeReads).toEqual([{ afterSeq: 0, maxBytes: 250 }]);
     again.release();
+  });
+});
+
+describe("reads of the window within a turn", () => {
+  test("the same read again answers what the first did; another position, limit or turn answers its own", async () => {
+    const log = new MemoryLog();
+    const { feed, release } = await feedOver(log, 1_000_000, 10_000);
+    log.append(10, 10, 10, 10);
+    await caughtUp(feed, log);
+    const first = feed.readHeld(1, 100)!;
+    expect(first.map((c) => c.seq)).toEqual([2, 3, 4]);
+    // The streams woken by one turn ask the same: one answer for all of them.
+    expect(feed.readHeld(1, 100)).toBe(first);
+    expect(feed.readHeld(1, 2)!.map((c) => c.seq)).toEqual([2, 3]);
+    expect(feed.readHeld(2, 100)!.map((c) => c.seq)).toEqual([3, 4]);
+    expect(feed.readHeld(1, 100)!.map((c) => c.seq)).toEqual([2, 3, 4]);
+    // A new turn read more: the same question now has a longer answer.
+    log.append(10);
+    await caughtUp(feed, log);
+    expect(feed.readHeld(1, 100)!.map((c) => c.seq)).toEqual([2, 3, 4, 5]);
+    release();
+  });
+
+  test("after the window dropped its oldest changes, a read of what it still holds answers from what it holds now", async () => {
+    const log = new MemoryLog();
+    const { feed, release } = await feedOver(log, 30, 10_000);
+    log.append(10, 10, 10);
+    await caughtUp(feed, log);
+    expect(feed.readHeld(0, 100)!.map((c) => c.seq)).toEqual([1, 2, 3]);
+    expect(feed.readHeld(1, 100)!.map((c) => c.seq)).toEqual([2, 3]);
+    log.append(10);
+    await caughtUp(feed, log);
+    // Change 1 left the window (30 bytes): a read after 0 is the store's now, a read after 1 has change 4 too.
+    expect(feed.readHeld(0, 100)).toBeUndefined();
+    expect(feed.readHeld(1, 100)!.map((c) => c.seq)).toEqual([2, 3, 4]);
+    release();
+  });
+});
+
+describe("the window's memory, as the server counts it", () => {
+  test("each change held costs 1.5 KiB plus three times its size: the bound holds that many, not its encoded bytes", async () => {
+    expect(heldBytesOfChange(150)).toBe(1_536 + 450);
+    const log = new MemoryLog();
+    const feed = new ChangeFeed(log, { windowBytes: 10_000, readBytes: 100_000, pollMs: 1, sizeOf: (c) => log.sizes.get(c)!, heldBytesOf: heldBytesOfChange });
+    const release = await feed.follow();
+    log.append(...Array.from({ length: 20 }, () => 150));
+    await caughtUp(feed, log);
+    // 5 × 1,986 = 9,930 fit in 10,000; by encoded size alone, all 20 (3,000 bytes) would have.
+    expect(feed.held).toEqual({ changes: 5, bytes: 9_930 });
+    expect(feed.holds(15)).toBe(true);
+    expect(feed.holds(14)).toBe(false);
+    release();
   });
 });
