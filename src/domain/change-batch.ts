@@ -25,13 +25,13 @@ const batches = new Map<ChangeRecord, Map<string, SharedResponse>>();
 /** The response carrying `changes` (ascending, non-empty) that covers the change log up to `lastSequence`. */
 export function batchResponseOf(changes: readonly ChangeRecord[], lastSequence: number): SharedResponse {
   // The streams of a turn that send its whole read ask with the same array (ChangeFeed.readHeld): no key to make.
-  if (changes === lastAsked.changes && lastSequence === lastAsked.lastSequence) return lastAsked.response!;
+  if (lastAsked && changes === lastAsked.changes && lastSequence === lastAsked.lastSequence) return lastAsked.response;
   const response = lookUp(changes, lastSequence);
   lastAsked = { changes, lastSequence, response };
   return response;
 }
 
-let lastAsked: { changes?: readonly ChangeRecord[]; lastSequence?: number; response?: SharedResponse } = {};
+let lastAsked: { changes: readonly ChangeRecord[]; lastSequence: number; response: SharedResponse } | undefined;
 
 function lookUp(changes: readonly ChangeRecord[], lastSequence: number): SharedResponse {
   const last = changes.at(-1)!;

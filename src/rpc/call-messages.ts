@@ -53,7 +53,7 @@ class ObservedIterator<T, U> implements AsyncIterator<U> {
   private readonly handOn = (result: IteratorResult<T>): IteratorResult<U> =>
     result.done ? { done: true, value: undefined } : { done: false, value: this.hooks.map ? this.hooks.map(result.value) : (result.value as unknown as U) };
   private readonly failed = (e: unknown): never => {
-    throw this.hooks.error ? this.hooks.error(e) : e;
+    throw this.mapped(e);
   };
 
   constructor(
@@ -73,7 +73,7 @@ class ObservedIterator<T, U> implements AsyncIterator<U> {
     try {
       next = this.inner.next();
     } catch (e) {
-      return Promise.reject(this.hooks.error ? this.hooks.error(e) : (e as Error));
+      return Promise.reject(this.mapped(e) as Error);
     }
     return next.then(this.handOn, this.failed);
   }
@@ -81,6 +81,11 @@ class ObservedIterator<T, U> implements AsyncIterator<U> {
   async return(): Promise<IteratorResult<U>> {
     await this.inner.return?.();
     return { done: true, value: undefined };
+  }
+
+  /** A failure of the stream, as the consumer should see it. */
+  private mapped(e: unknown): unknown {
+    return this.hooks.error ? this.hooks.error(e) : e;
   }
 
   /** The first message (or the end), handed on once `first` has run. */

@@ -511,11 +511,15 @@ function streamHandler(service: DescService, method: DescMethod, chain: AnyFn, o
     const failed = (error: unknown) => {
       if (!call.cancelled) call.emit("error", statusOf(error, options));
     };
-    chain(req).then((res) => {
-      const header = contextOf(req).headerMetadata();
-      if (header) call.sendMetadata(header);
-      new StreamPump(call, method.output, (res as StreamResponse).message[Symbol.asyncIterator](), () => contextOf(req).trailerMetadata(), failed).pull();
-    }, failed);
+    // One handler for a failure anywhere before the first message: the chain's (thrown or rejected) or the start's.
+    Promise.resolve()
+      .then(() => chain(req))
+      .then((res) => {
+        const header = contextOf(req).headerMetadata();
+        if (header) call.sendMetadata(header);
+        new StreamPump(call, method.output, (res as StreamResponse).message[Symbol.asyncIterator](), () => contextOf(req).trailerMetadata(), failed).pull();
+      })
+      .catch(failed);
   };
 }
 
@@ -549,10 +553,10 @@ class StreamPump {
   }
 
   private sent(result: IteratorResult<unknown>): void {
-    if (this.call.cancelled) return void this.messages.return?.().catch(() => undefined);
-    if (result.done) return void this.call.end(this.trailers());
     let waiting: Promise<void> | undefined;
     try {
+      if (this.call.cancelled) return this.stop();
+      if (result.done) return void this.call.end(this.trailers());
       const message = create(this.output, result.value as never);
       // A response many streams send (Watch's shared ones) is framed once for all of them (grpc-js-framed.ts).
       const framed = framedResponseOf(message);
@@ -560,11 +564,16 @@ class StreamPump {
       waiting = this.outflow.write(framed ?? bytes, bytes.length);
     } catch (error) {
       // As `for await` would: the stream is told to stop when the loop's body fails.
-      void this.messages.return?.().catch(() => undefined);
+      this.stop();
       return this.failed(error);
     }
     if (waiting) waiting.then(() => this.pull(), this.failed);
     else this.pull();
+  }
+
+  /** Tells the stream to stop (its producer ends, what it holds is given back). */
+  private stop(): void {
+    this.messages.return?.().catch(() => undefined);
   }
 }
 
