@@ -295,6 +295,9 @@ describe("batches", () => {
     const hidden3 = await setPolicy(OTHER_ORG, "y@example.com");
     const c = await setPolicy(PROJECT, "y@example.com");
     const d = await setPolicy(PROJECT, "z@example.com");
+    // The feed reads the log on its turns: a new stream's first read holds what the feed has read, so wait until the
+    // live stream has received d (the feed has read it) before the second stream starts.
+    await r.until((x) => x.changes.some((change) => change.seq === d), "the first stream's d");
     const r2 = new Reader(watch, request({ afterSequence: BigInt(from2), batch: true }), ann);
     await r2.until((x) => x.changes.length >= 2, "the second batch");
     const batch2 = r2.messages[0]!.event.value as { changes: { sequence: bigint }[]; lastSequence: bigint };
