@@ -14,7 +14,8 @@
 // --watch-streams-per-caller: every watcher here is the same anonymous caller); everything else is default.
 // Results go to stdout and docs/benchmarks.md (the "Watch" section) when every part ran on every port.
 // `-- --only latency,throughput,memory` runs some parts, `--port main|grpc` one port (neither writes the doc), and
-// `--batches-only` skips the throughput rows of unbatched watchers, `--cpu-prof DIR` runs the server under node --cpu-prof (its profile written to DIR when it stops).
+// `--batches-only` skips the throughput rows of unbatched watchers, `--rounds N` runs N throughput rounds (3 by default),
+// `--cpu-prof DIR` runs the server under node --cpu-prof (its profile written to DIR when it stops).
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { setMaxListeners } from "node:events";
