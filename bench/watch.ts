@@ -41,6 +41,7 @@ const LATENCY_WRITES = 40;
 const THROUGHPUT_SECONDS = 4;
 // More rounds (--rounds N) narrow the per-round ratios' spread on a noisy machine; each round pairs runs a few seconds apart.
 const THROUGHPUT_ROUNDS = Number(flags.rounds ?? 3);
+if (!Number.isInteger(THROUGHPUT_ROUNDS) || THROUGHPUT_ROUNDS < 1) throw new Error(`--rounds takes a whole number of rounds, at least 1 (got ${flags.rounds})`);
 const CONCURRENT_WRITES = 16;
 const IDLE_WATCHERS = 10_000;
 
