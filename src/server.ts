@@ -36,7 +36,7 @@ import { createAuthentication } from "./rpc/auth/setup.js";
 import { Authorizer } from "./domain/access/authorizer.js";
 import { Lookups } from "./domain/access/lookups.js";
 import { Audit } from "./domain/audit.js";
-import { ChangeFeed, DEFAULT_READ_BYTES, heldBytesOfChange } from "./domain/change-feed.js";
+import { ChangeFeed, DEFAULT_READ_BYTES } from "./domain/change-feed.js";
 import { pruneChangeLog } from "./domain/retention.js";
 import { Sync } from "./domain/sync.js";
 import { Watch } from "./domain/watch.js";
@@ -118,7 +118,6 @@ export async function startServer(options: Partial<Config>, logger?: Logger): Pr
   });
   const feed = new ChangeFeed(store, {
     windowBytes: config.watchWindowMb * 1024 * 1024,
-    heldBytesOf: heldBytesOfChange,
     // A turn's changes reach a stream at once: at most half its buffer (or one change), so a reader that keeps up is never cut off.
     readBytes: Math.min(DEFAULT_READ_BYTES, (config.watchStreamBufferKb * 1024) / 2),
   });

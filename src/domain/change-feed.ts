@@ -57,7 +57,7 @@ export interface ChangeFeedOptions {
   busyTurnMs?: number;
   /** The memory the changes kept for the streams that keep up may take, as `heldBytesOf` counts it. */
   windowBytes?: number;
-  /** What holding a change costs the window, from its size (`sizeOf`); by default the size itself. */
+  /** What holding a change costs the window, from its size (`sizeOf`); `heldBytesOfChange` by default. */
   heldBytesOf?: (size: number) => number;
   /** The most rows one read returns. */
   batchSize?: number;
@@ -125,7 +125,7 @@ export class ChangeFeed {
     this.batchSize = options.batchSize ?? 500;
     this.readBytes = options.readBytes ?? DEFAULT_READ_BYTES;
     this.sizeOf = options.sizeOf ?? encodedSizeOf;
-    this.heldBytesOf = options.heldBytesOf ?? ((size) => size);
+    this.heldBytesOf = options.heldBytesOf ?? heldBytesOfChange;
   }
 
   /** Settles when the feed next reads new rows (or closes). */

@@ -78,8 +78,9 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
 }
 const at = (ms: number) => vi.advanceTimersByTimeAsync(ms - performance.now());
 
+/** A feed whose window counts each change at its size alone, so that its bounds read in the log's sizes. */
 function feedOver(log: Log, options: ConstructorParameters<typeof ChangeFeed>[1] = {}): ChangeFeed {
-  return new ChangeFeed(log, { sizeOf: (c) => log.sizes.get(c)!, ...options });
+  return new ChangeFeed(log, { sizeOf: (c) => log.sizes.get(c)!, heldBytesOf: (size) => size, ...options });
 }
 
 beforeEach(() => {

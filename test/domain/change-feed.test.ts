@@ -43,8 +43,9 @@ class MemoryLog {
 
 }
 
+/** A feed whose window counts each change at its size alone (the server's estimate is tested on its own below). */
 async function feedOver(log: MemoryLog, windowBytes: number, readBytes: number) {
-  const feed = new ChangeFeed(log, { windowBytes, readBytes, pollMs: 1, sizeOf: (c) => log.sizes.get(c)! });
+  const feed = new ChangeFeed(log, { windowBytes, readBytes, pollMs: 1, sizeOf: (c) => log.sizes.get(c)!, heldBytesOf: (size) => size });
   const release = await feed.follow();
   return { feed, release };
 }
@@ -141,11 +142,11 @@ describe("reads of the window within a turn", () => {
   });
 });
 
-describe("the window's memory, as the server counts it", () => {
+describe("the window's memory, as the feed counts it by default", () => {
   test("each change held costs 1.5 KiB plus three times its size: the bound holds that many, not its encoded bytes", async () => {
     expect(heldBytesOfChange(150)).toBe(1_536 + 450);
     const log = new MemoryLog();
-    const feed = new ChangeFeed(log, { windowBytes: 10_000, readBytes: 100_000, pollMs: 1, sizeOf: (c) => log.sizes.get(c)!, heldBytesOf: heldBytesOfChange });
+    const feed = new ChangeFeed(log, { windowBytes: 10_000, readBytes: 100_000, pollMs: 1, sizeOf: (c) => log.sizes.get(c)! });
     const release = await feed.follow();
     log.append(...Array.from({ length: 20 }, () => 150));
     await caughtUp(feed, log);
