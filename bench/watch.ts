@@ -3,8 +3,8 @@
 //  - write-to-delivery latency p50/p99 with 1, 100 and 1,000 concurrent watchers (from the SetPolicy call to the
 //    change's arrival at every watcher), with raw watchers that do not decode and with decoding connect-es clients;
 //  - write throughput with 100 watchers as a ratio of throughput with none, in the same run (target >= 0.9; after one
-//    discarded run of writes, which warms the server), and the
-//    server's CPU time per write with and without them (and each client process's). The 100 watchers of the
+//    discarded run of writes, which warms the server), and the server's CPU time per write with and without them
+//    (and each client process's). The 100 watchers of the
 //    throughput rounds are raw grpc-js streams that count messages without decoding them, in a process of their own
 //    (watch-counting.ts): this machine's two cores are shared by the server and its clients, 100 decoding clients
 //    would measure the clients, and in the writers' own process their reading took the writers' single thread (the
