@@ -4,11 +4,10 @@
 //    change's arrival at every watcher), with raw watchers that do not decode and with decoding connect-es clients;
 //  - write throughput with 100 watchers as a ratio of throughput with none, in the same run (target >= 0.9; after one
 //    discarded run of writes, which warms the server), and the server's CPU time per write with and without them
-//    (and each client process's). The 100 watchers of the
-//    throughput rounds are raw grpc-js streams that count messages without decoding them, in a process of their own
-//    (watch-counting.ts): this machine's two cores are shared by the server and its clients, 100 decoding clients
-//    would measure the clients, and in the writers' own process their reading took the writers' single thread (the
-//    ratio then measured that thread, not the server);
+//    (and each client process's). The 100 watchers of the throughput rounds are raw grpc-js streams that count
+//    messages without decoding them, in a process of their own (watch-counting.ts): this machine's two cores are
+//    shared by the server and its clients, 100 decoding clients would measure the clients, and in the writers' own
+//    process their reading took the writers' single thread (the ratio then measured that thread, not the server);
 //  - memory per idle watcher (server RSS growth / watchers: 10,000 streams on the gRPC port, then 10,000 more).
 // Watchers ask for batches (WatchRequest.batch, one message per delivery turn) unless the row says "one change per
 // message" (old clients). The server runs with its Watch stream limits raised (--watch-streams,
